@@ -1,0 +1,64 @@
+// Bundles the extension, the CLI and the agent entry. `node esbuild.js --watch` rebuilds on change;
+// `--production` minifies and leaves source maps out (used by `npm run package`).
+const esbuild = require('esbuild');
+const fs = require('fs');
+const path = require('path');
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+// Every entry point lives here; later entries (agent process, webview script) are added as they appear.
+const entries = [
+  { in: 'src/extension/extension.ts', out: 'extension', platform: 'node' },
+  { in: 'src/cli/main.ts', out: 'cli', platform: 'node', banner: '#!/usr/bin/env node' },
+  { in: 'src/agent/main.ts', out: 'agent', platform: 'node' },
+].filter((entry) => fs.existsSync(path.join(__dirname, entry.in)));
+
+/** Reports build results in the format VS Code's $esbuild-watch problem matcher reads. */
+const problemMatcherPlugin = {
+  name: 'problem-matcher',
+  setup(build) {
+    build.onStart(() => console.log('[watch] build started'));
+    build.onEnd((result) => {
+      for (const { text, location } of result.errors) {
+        console.error(`✘ [ERROR] ${text}`);
+        if (location) console.error(`    ${location.file}:${location.line}:${location.column}:`);
+      }
+      console.log('[watch] build finished');
+    });
+  },
+};
+
+async function main() {
+  const contexts = await Promise.all(
+    entries.map((entry) =>
+      esbuild.context({
+        entryPoints: { [entry.out]: entry.in },
+        bundle: true,
+        format: 'cjs',
+        platform: entry.platform,
+        target: 'node20',
+        outdir: 'dist',
+        external: ['vscode'],
+        sourcemap: !production,
+        minify: production,
+        banner: entry.banner ? { js: entry.banner } : undefined,
+        logLevel: watch ? 'silent' : 'warning',
+        plugins: watch ? [problemMatcherPlugin] : [],
+      }),
+    ),
+  );
+  if (watch) {
+    await Promise.all(contexts.map((ctx) => ctx.watch()));
+    return;
+  }
+  await Promise.all(contexts.map((ctx) => ctx.rebuild()));
+  await Promise.all(contexts.map((ctx) => ctx.dispose()));
+  const cli = path.join(__dirname, 'dist', 'cli.js');
+  if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Runs every test/unit/**/*.test.ts with Node's own test runner (TypeScript through tsx).
+// Extra arguments are passed on, so `npm run test:unit -- --test-name-pattern=claim` works;
+// a path argument (ending in .ts) narrows the run to those files.
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+function findTests(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return findTests(full);
+    return entry.name.endsWith('.test.ts') ? [full] : [];
+  });
+}
+
+const args = process.argv.slice(2);
+const named = args.filter((arg) => arg.endsWith('.ts'));
+const flags = args.filter((arg) => !arg.endsWith('.ts'));
+const files = named.length > 0 ? named : findTests(path.join(__dirname, '..', 'test', 'unit')).sort();
+if (files.length === 0) {
+  console.error('No unit tests found under test/unit.');
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...flags, ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

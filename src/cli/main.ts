@@ -1,0 +1,2 @@
+// Placeholder entry replaced by the board CLI.
+console.log('swarm');

@@ -1,0 +1,148 @@
+// The board's public data model. Everything the pool, the CLI and the extension know about a task
+// comes through these types; none of them depends on how the board stores tasks.
+
+/** Where a task is in its life. `waiting` is a map parent waiting for its children to end. */
+export type TaskStatus = 'pending' | 'running' | 'done' | 'dead' | 'cancelled' | 'waiting';
+
+export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'done', 'dead', 'cancelled', 'waiting'];
+
+/** What a caller provides to post a task. Everything but the title has a default. */
+export interface TaskSpec {
+  title: string;
+  /** Free-form kind of work, e.g. `fix`, `prompt`, `command`; executors may dispatch on it. */
+  type?: string;
+  prompt?: string;
+  /** Workspace-relative paths this task may touch; overlapping tasks never run at once. */
+  files?: string[];
+  /** Higher runs first; clamped to [-9999, 9999]. */
+  priority?: number;
+  payload?: unknown;
+  maxAttempts?: number;
+  /** Epoch milliseconds before which the task is not claimable. */
+  notBefore?: number;
+  parentId?: string;
+}
+
+/** One recorded failure of one attempt. */
+export interface TaskError {
+  attempt: number;
+  at: number;
+  message: string;
+  permanent: boolean;
+  agent?: string;
+  /** `failed` when the agent reported it, `lease-expired` when the board reclaimed the task. */
+  kind: 'failed' | 'lease-expired' | 'cancelled';
+}
+
+/** A task as read from the board. */
+export interface Task {
+  id: string;
+  title: string;
+  type: string;
+  prompt: string;
+  files: string[];
+  priority: number;
+  payload: unknown;
+  status: TaskStatus;
+  /** Claims made so far (the running attempt included). */
+  attempts: number;
+  maxAttempts: number;
+  notBefore?: number;
+  parentId?: string;
+  /** Agent that holds the lease, while running. */
+  claimedBy?: string;
+  leaseExpiresAt?: number;
+  /** The completing attempt's result, for done tasks (read with `get`, not `list`). */
+  result?: unknown;
+  lastError?: TaskError;
+  createdAt: number;
+  updatedAt: number;
+  /** Number of children, for map parents. */
+  childCount?: number;
+}
+
+/** A successful claim: the task and the token that proves the lease. */
+export interface Claim {
+  task: Task;
+  /** Opaque lease token; heartbeat, complete and fail must present it. */
+  token: string;
+  agent: string;
+  leaseExpiresAt: number;
+}
+
+export interface Progress {
+  total: number;
+  done: number;
+  dead: number;
+  cancelled: number;
+  running: number;
+  pending: number;
+  /** Ended children (done, dead, cancelled) over total, 0 to 100. */
+  percent: number;
+}
+
+export interface BoardStats {
+  counts: Record<TaskStatus, number>;
+  quarantined: number;
+  parents: Record<string, Progress>;
+}
+
+export interface RetryPolicy {
+  /** First retry delay in ms. */
+  baseMs: number;
+  /** Largest delay in ms. */
+  capMs: number;
+  multiplier: number;
+  /** Fraction of the delay that is random: the delay lies in [d·(1-jitter), d]. */
+  jitter: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1_000, capMs: 5 * 60_000, multiplier: 2, jitter: 0.5 };
+export const DEFAULT_LEASE_MS = 30_000;
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+export type BoardEventType =
+  | 'posted'
+  | 'claimed'
+  | 'heartbeat'
+  | 'completed'
+  | 'failed'
+  | 'retry-scheduled'
+  | 'dead'
+  | 'cancelled'
+  | 'requeued'
+  | 'reclaimed'
+  | 'promoted'
+  | 'conflict'
+  | 'quarantined'
+  | 'parent-completed';
+
+/** One line of the event log. */
+export interface BoardEvent {
+  at: number;
+  type: BoardEventType;
+  taskId?: string;
+  agent?: string;
+  attempt?: number;
+  pid: number;
+  detail?: Record<string, unknown>;
+}
+
+/** Thrown when a lease holder acts on a task it no longer holds. */
+export class LeaseLostError extends Error {
+  constructor(
+    readonly taskId: string,
+    reason: string,
+  ) {
+    super(`Lease lost on task ${taskId}: ${reason}. The result was not recorded; another agent may run the task.`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** Thrown for invalid input: a bad spec, an unknown id, a wrong state. Nothing on the board changed. */
+export class BoardInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BoardInputError';
+  }
+}
