@@ -820,6 +820,7 @@ export class FileBoard {
 
   /** One task with its result and last error, or undefined. */
   get(id: string): Task | undefined {
+    this.assertId(id);
     const where = this.locate(id);
     if (!where) return undefined;
     const task = this.readTask(where.dir, where.name);
