@@ -306,16 +306,34 @@ export class FileBoard {
     this.assertAgent(options.agent);
     this.maintain();
     const blocked = new Set<string>();
-    // The cached listing may be stale: other processes claim from it too. Misses cost one failed
-    // rename each; when a stale listing yields nothing, list pending/ once more before giving up.
+    // The cached listing may be stale: other processes claim from it too. When a stale listing
+    // yields nothing, list pending/ once more before giving up.
     for (const forceRefresh of [false, true]) {
       const fresh = this.refreshPendingIfStale(forceRefresh);
-      for (const name of [...this.pendingCache]) {
-        if (blocked.has(name)) continue;
-        const claim = this.tryClaim(name, options, blocked);
-        if (claim) return claim;
-      }
+      const claim = this.claimFromCache(options, blocked);
+      if (claim) return claim;
       if (fresh) return undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Walks the cached listing in claim order. A miss (another process renamed the file first)
+   * costs one failed rename and drops the name, so under contention a claim skips what others
+   * took since the last listing.
+   */
+  private claimFromCache(options: ClaimOptions, blocked: Set<string>): Claim | undefined {
+    const cache = this.pendingCache;
+    let index = 0;
+    while (index < cache.length) {
+      const name = cache[index];
+      const outcome = blocked.has(name) ? 'blocked' : this.tryClaim(name, options, blocked);
+      if (outcome === 'blocked') {
+        index++;
+        continue;
+      }
+      cache.splice(index, 1);
+      if (outcome !== 'missed' && outcome !== 'unreadable') return outcome;
     }
     return undefined;
   }
@@ -328,35 +346,27 @@ export class FileBoard {
     return true;
   }
 
-  private dropFromPendingCache(name: string): void {
-    const index = this.pendingCache.indexOf(name);
-    if (index >= 0) this.pendingCache.splice(index, 1);
-  }
-
-  private tryClaim(name: string, options: ClaimOptions, blocked: Set<string>): Claim | undefined {
+  private tryClaim(name: string, options: ClaimOptions, blocked: Set<string>): Claim | 'missed' | 'blocked' | 'unreadable' {
     const parsed = parseName('pending', name);
     if (!parsed) {
-      this.dropFromPendingCache(name);
       this.quarantine('pending', name, 'the file name is not a task name of this board');
-      return undefined;
+      return 'unreadable';
     }
     const attempt = parsed.attempts + 1;
     const token = runningName(parsed.id, attempt, options.agent, nonce());
     const runningPath = this.filePath('running', token);
-    const won = renameIfPresent(this.filePath('pending', name), runningPath);
-    this.dropFromPendingCache(name);
-    if (!won) return undefined;
+    if (!renameIfPresent(this.filePath('pending', name), runningPath)) return 'missed';
     faultPoint('claim:after-rename');
     const leaseExpiresAt = this.now() + (options.leaseMs ?? DEFAULT_LEASE_MS);
     const setLease = this.touchLease(runningPath, leaseExpiresAt);
     faultPoint('claim:after-lease');
     const spec = setLease ? this.readSpec('running', token) : undefined;
-    if (!spec) return undefined;
+    if (!spec) return 'unreadable';
     const blocker = this.acquireFileLeases(spec, token);
     if (blocker) {
       this.releaseClaimAfterConflict(spec, token, name, blocker);
       blocked.add(name);
-      return undefined;
+      return 'blocked';
     }
     this.loggedConflicts.delete(spec.id);
     this.events.append({ at: this.now(), type: 'claimed', taskId: spec.id, agent: options.agent, attempt });
