@@ -1,0 +1,42 @@
+// The seam between the agent pool and workspace isolation. The pool knows nothing about git: it asks
+// an isolation for a working directory per attempt, runs the executor and verify there, then asks
+// it to turn the directory's changes into a reviewable result. Two implementations exist:
+// `createWorktreeIsolation` (src/core/worktree: one git worktree per agent slot, the default) and
+// `createDirectIsolation` (runs in the workspace itself; only when the user opts out of isolation).
+import type { Task } from '../board/types';
+
+export interface PreparedWorkspace {
+  /** Absolute directory the executor and verify command run in. */
+  cwd: string;
+  /** Opaque snapshot id (a commit), kept so collect/save know what the attempt started from. */
+  snapshot?: string;
+}
+
+/** What an attempt produced, stored with the task's result on the board. */
+export interface CollectedChanges {
+  /** Absolute path of the patch file under the task's artifacts directory, if anything changed. */
+  patchFile?: string;
+  /** Files changed relative to the workspace root, with line stats. */
+  files: Array<{ path: string; status: 'added' | 'modified' | 'deleted' | 'renamed'; additions: number; deletions: number; binary?: boolean; from?: string }>;
+  /** The snapshot the patch applies to (three-way apply uses it as the base). */
+  base?: string;
+}
+
+export interface TaskIsolation {
+  /** Short name for logs and status ("worktree", "direct"). */
+  readonly kind: string;
+  /**
+   * Makes a working directory for one attempt of `task` in agent slot `slot` (a small stable id;
+   * a slot's directory is reused between tasks). `artifactsDir` is the task's board artifacts folder.
+   */
+  prepare(task: Task, slot: string, artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace>;
+  /** After a successful attempt: the changes as a patch stored in `artifactsDir`. */
+  collect(task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string): Promise<CollectedChanges>;
+  /**
+   * After a failed, cancelled or lease-lost attempt: keep the partial work where the next attempt can
+   * find it (e.g. a commit on a `refs/swarm/` ref). Must not throw for a directory that is gone.
+   */
+  abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void>;
+  /** Start and shutdown housekeeping: prune orphans and stale registrations. */
+  prune?(): Promise<void>;
+}
