@@ -40,8 +40,8 @@ fs.appendFileSync(path.join(repo, 'src', 'math.js'), '// Uncommitted note: agent
 heading(`Sample repository: ${repo}`);
 const files = fs.readdirSync(path.join(repo, 'src')).filter((name) => name.endsWith('.js')).map((name) => `src/${name}`);
 const children = files.map((file) => JSON.stringify({ title: `Modernize ${file}`, type: 'fix', prompt: `Use let/const and strict equality in ${file}.`, files: [file] })).join('\n');
-const parentId = swarm(['map', 'Modernize the sample repository', '--jsonl', '-', '--json'], { input: children }).trim();
-console.log(`Posted map task ${JSON.parse(parentId).id ?? parentId} with ${files.length} children, one per file.`);
+const parent = JSON.parse(swarm(['map', 'Modernize the sample repository', '--jsonl', '-', '--json'], { input: children }));
+console.log(`Posted map task ${parent.id} with ${files.length} children, one per file.`);
 
 heading(`Running the swarm with ${agents} agents`);
 swarm(['run', '--agents', agents, '--exec', 'node tools/modernize.js {files}', '--verify', 'node test/run.js', '--until-empty'], { inherit: true });
