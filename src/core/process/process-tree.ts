@@ -7,14 +7,19 @@ import { isProcessAlive } from './liveness';
 /** All descendants of `pid` (children, grandchildren, ...), not including `pid` itself.
  * A process that already exited yields an empty list. */
 export async function listDescendants(pid: number): Promise<number[]> {
-  if (canListChildrenDirectly()) return walkChildren(pid);
-  if (hasLinuxProc) return descendantsFromParentLinks(pid, readAllProcStats());
+  if (hasLinuxProc) return listDescendantsFromProc(pid);
   try {
     return await pidtree(pid);
   } catch {
     // pidtree rejects when the pid is not in the table any more: no descendants left to find.
     return [];
   }
+}
+
+/** Linux only, synchronous: descendants through children files, or a full /proc scan on kernels
+ * built without them. */
+export function listDescendantsFromProc(pid: number): number[] {
+  return canListChildrenDirectly() ? walkChildren(pid) : descendantsFromParentLinks(pid, readAllProcStats());
 }
 
 /** Breadth-first walk over children files; `seen` guards against pid reuse making a cycle. */
