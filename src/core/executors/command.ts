@@ -1,0 +1,93 @@
+// The `command` executor (any shell command template) and the `agent` executor (a coding-agent CLI
+// preset, which is a command template plus usage-limit recognition).
+import type { AgentExecutorConfig, CommandExecutorConfig, VerifyConfig } from './config';
+import type { GroupRunResult } from './process';
+import { AGENT_PRESETS } from './presets';
+import { DEFAULT_USAGE_LIMIT_BACKOFF_MS, detectUsageLimit } from './usageLimit';
+import { describeExit, formatDuration, runTemplate, tailOf, verifyOrThrow } from './verify';
+import { ExecutorError, type ExecutionContext, type ExecutionResult, type Executor } from './types';
+
+export interface CommandExecutorOptions {
+  name: string;
+  template: string;
+  timeoutMs: number;
+  graceMs: number;
+  verify?: VerifyConfig;
+  env?: Record<string, string>;
+  /** Recognise usage/rate-limit reports in the output. */
+  detectRateLimits: boolean;
+  /** Advice appended when the command is not found (exit 127). */
+  notFoundHint?: string;
+}
+
+export class CommandExecutor implements Executor {
+  readonly name: string;
+
+  constructor(private readonly options: CommandExecutorOptions) {
+    this.name = options.name;
+  }
+
+  async execute(ctx: ExecutionContext): Promise<ExecutionResult> {
+    const { template, timeoutMs, graceMs, env } = this.options;
+    ctx.log(`$ ${template}\n`);
+    const result = await runTemplate({ template, timeoutMs, graceMs, env }, ctx);
+    this.throwIfFailed(result, ctx);
+    await verifyOrThrow(this.options.verify, ctx, env);
+    return { summary: summarize(this.name, result) };
+  }
+
+  private throwIfFailed(result: GroupRunResult, ctx: ExecutionContext): void {
+    const { template, timeoutMs } = this.options;
+    if (result.aborted) throw ExecutorError.cancelled(`Task ${ctx.task.id}`);
+    if (result.timedOut) {
+      throw new ExecutorError('transient', `The command did not finish within ${formatDuration(timeoutMs)} and was killed with its process group: ${template}\n${tailOf(result)}\nRaise timeoutMs if it needs longer.`);
+    }
+    const failed = result.exitCode !== 0;
+    if (this.options.detectRateLimits) {
+      const report = detectUsageLimit(result.tail, { failed });
+      if (report !== undefined) {
+        const retryAt = report.retryAt ?? Date.now() + DEFAULT_USAGE_LIMIT_BACKOFF_MS;
+        throw new ExecutorError('rate-limited', `${this.name} reported a usage or rate limit: "${report.evidence}". Retry after ${new Date(retryAt).toISOString()}.`, { retryAt });
+      }
+    }
+    if (result.exitCode === 126 || result.exitCode === 127) {
+      throw new ExecutorError('permanent', `The command could not run (exit ${result.exitCode}: not found or not executable): ${template}\n${tailOf(result)}\n${this.options.notFoundHint ?? 'Install the tool or fix the command in the executor settings.'}`);
+    }
+    if (failed) throw new ExecutorError('transient', `The command failed (${describeExit(result)}): ${template}\n${tailOf(result)}`);
+  }
+}
+
+/** The last lines of output: for agent CLIs that is their final report. */
+function summarize(name: string, result: GroupRunResult): string {
+  const tail = result.tail.trim();
+  const lastWords = tail.length > 1_000 ? `…${tail.slice(-1_000)}` : tail;
+  const header = `${name} finished in ${formatDuration(result.durationMs)}.`;
+  return lastWords === '' ? header : `${header}\n${lastWords}`;
+}
+
+export function createCommandExecutor(config: CommandExecutorConfig): CommandExecutor {
+  return new CommandExecutor({
+    name: 'command',
+    template: config.command,
+    timeoutMs: config.timeoutMs,
+    graceMs: config.graceMs,
+    verify: config.verify,
+    env: config.env,
+    detectRateLimits: config.detectRateLimits,
+  });
+}
+
+export function createAgentExecutor(config: AgentExecutorConfig): CommandExecutor {
+  const preset = AGENT_PRESETS[config.agent];
+  const base = config.command ?? preset.template;
+  return new CommandExecutor({
+    name: preset.name,
+    template: config.extraArgs ? `${base} ${config.extraArgs}` : base,
+    timeoutMs: config.timeoutMs,
+    graceMs: config.graceMs,
+    verify: config.verify,
+    env: config.env,
+    detectRateLimits: true,
+    notFoundHint: `Is ${preset.binary} installed and on the PATH of the agent process? See ${preset.docs}.`,
+  });
+}

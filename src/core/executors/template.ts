@@ -1,0 +1,130 @@
+// Command templates: `eslint --fix {files}`, `claude -p {agentPrompt}`. Placeholders expand to
+// shell-quoted values, so a prompt with quotes, `$(...)`, backticks or newlines stays one literal
+// argument. The same values are exported as SWARM_* environment variables for scripts that need
+// them inside their own quoting (`sh -c '... "$SWARM_PROMPT" ...'`).
+import type { Task } from '../board/types';
+import { buildAgentPrompt } from './prompt';
+import { ExecutorError } from './types';
+
+export interface TemplateValues {
+  files: string[];
+  prompt: string;
+  agentPrompt: string;
+  id: string;
+  dir: string;
+  title: string;
+}
+
+export type Placeholder = 'files' | 'file' | 'prompt' | 'agentPrompt' | 'id' | 'dir' | 'title';
+
+export const PLACEHOLDERS: readonly Placeholder[] = ['files', 'file', 'prompt', 'agentPrompt', 'id', 'dir', 'title'];
+
+/** Linux refuses any single argument or environment string over 128 KiB; stay well below it. */
+export const MAX_ARGUMENT_CHARS = 100_000;
+
+export function templateValues(task: Task, cwd: string): TemplateValues {
+  return {
+    files: task.files,
+    prompt: task.prompt,
+    agentPrompt: buildAgentPrompt(task),
+    id: task.id,
+    dir: cwd,
+    title: task.title,
+  };
+}
+
+/** POSIX single-quoting: everything is literal inside '...', and a ' is written as '\''. */
+export function shellQuote(value: string): string {
+  const clean = value.replace(/\0/g, '');
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(clean)) return clean;
+  return `'${clean.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A file argument that cannot be mistaken for an option. */
+function fileArgument(file: string): string {
+  return shellQuote(file.startsWith('-') ? `./${file}` : file);
+}
+
+function expansion(name: Placeholder, values: TemplateValues): string {
+  switch (name) {
+    case 'files':
+      return values.files.map(fileArgument).join(' ');
+    case 'file':
+      return values.files.length > 0 ? fileArgument(values.files[0]) : "''";
+    default:
+      return shellQuote(capped(values[name], name));
+  }
+}
+
+function capped(value: string, name: string): string {
+  if (value.length <= MAX_ARGUMENT_CHARS) return value;
+  return `${value.slice(0, MAX_ARGUMENT_CHARS)}\n[... ${name} truncated: ${value.length - MAX_ARGUMENT_CHARS} more characters]`;
+}
+
+/**
+ * Replaces `{files}`, `{file}`, `{prompt}`, `{agentPrompt}`, `{id}`, `{dir}`, `{title}`.
+ * `${name}` is left alone (it is a shell variable). A placeholder inside the template's own quotes
+ * is refused: the value would be quoted twice, or not at all in a nested shell.
+ */
+export function expandTemplate(template: string, values: TemplateValues): string {
+  let output = '';
+  let quote: "'" | '"' | undefined;
+  for (let index = 0; index < template.length; index++) {
+    const char = template[index];
+    if (char === '\\' && quote !== "'") {
+      output += template.slice(index, index + 2);
+      index++;
+      continue;
+    }
+    if (quote === undefined && (char === "'" || char === '"')) quote = char;
+    else if (char === quote) quote = undefined;
+    const name = char === '{' ? placeholderAt(template, index) : undefined;
+    if (name !== undefined && template[index - 1] !== '$') {
+      if (quote !== undefined) throw quotedPlaceholder(name, template);
+      output += expansion(name, values);
+      index += name.length + 1;
+      continue;
+    }
+    output += char;
+  }
+  return output;
+}
+
+function placeholderAt(template: string, index: number): Placeholder | undefined {
+  return PLACEHOLDERS.find((name) => template.startsWith(`{${name}}`, index));
+}
+
+function quotedPlaceholder(name: Placeholder, template: string): ExecutorError {
+  return new ExecutorError(
+    'permanent',
+    `The command template puts {${name}} inside quotes: ${template}\n` +
+      `Remove the quotes around {${name}} (values are shell-quoted for you), or, inside a nested shell script, ` +
+      `use the environment variable "$${envName(name)}" instead.`,
+  );
+}
+
+function envName(name: Placeholder): string {
+  const names: Record<Placeholder, string> = {
+    files: 'SWARM_FILES',
+    file: 'SWARM_FILE',
+    prompt: 'SWARM_PROMPT',
+    agentPrompt: 'SWARM_AGENT_PROMPT',
+    id: 'SWARM_TASK_ID',
+    dir: 'SWARM_DIR',
+    title: 'SWARM_TITLE',
+  };
+  return names[name];
+}
+
+/** The placeholder values as environment variables (files newline-separated). */
+export function templateEnv(values: TemplateValues): Record<string, string> {
+  return {
+    SWARM_TASK_ID: values.id,
+    SWARM_TITLE: values.title,
+    SWARM_PROMPT: capped(values.prompt, 'prompt').replace(/\0/g, ''),
+    SWARM_AGENT_PROMPT: capped(values.agentPrompt, 'agentPrompt').replace(/\0/g, ''),
+    SWARM_FILES: values.files.join('\n'),
+    SWARM_FILE: values.files[0] ?? '',
+    SWARM_DIR: values.dir,
+  };
+}

@@ -1,0 +1,97 @@
+// The optional verify command (`npm test`, `tsc --noEmit`): the executor's work only counts if it
+// passes. Same template rules as commands; it runs in the task's directory in its own process group.
+import fs from 'node:fs';
+import type { VerifyConfig } from './config';
+import { runInProcessGroup, type GroupRunResult } from './process';
+import { expandTemplate, templateEnv, templateValues } from './template';
+import { ExecutorError, type ExecutionContext } from './types';
+
+export const DEFAULT_VERIFY_TIMEOUT_MS = 10 * 60_000;
+/** How much of a failing command's output goes into error messages and back to the model. */
+export const FAILURE_TAIL_CHARS = 3_000;
+
+export interface VerifyOutcome {
+  passed: boolean;
+  /** What failed and the tail of the output; empty when passed. */
+  message: string;
+}
+
+export interface CommandRun {
+  template: string;
+  timeoutMs: number;
+  graceMs?: number;
+  env?: Record<string, string>;
+}
+
+/** Expands and runs a template in ctx.cwd with output streamed to ctx.log. */
+export async function runTemplate(run: CommandRun, ctx: ExecutionContext): Promise<GroupRunResult> {
+  const values = templateValues(ctx.task, ctx.cwd);
+  const script = expandTemplate(run.template, values);
+  assertDirectory(ctx.cwd);
+  return runInProcessGroup({
+    script,
+    cwd: ctx.cwd,
+    env: { ...process.env, ...ctx.env, ...run.env, ...templateEnv(values) },
+    signal: ctx.signal,
+    timeoutMs: run.timeoutMs,
+    graceMs: run.graceMs,
+    onOutput: ctx.log,
+  });
+}
+
+export function verifyRun(config: VerifyConfig, env?: Record<string, string>): CommandRun {
+  return typeof config === 'string'
+    ? { template: config, timeoutMs: DEFAULT_VERIFY_TIMEOUT_MS, env }
+    : { template: config.command, timeoutMs: config.timeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS, env };
+}
+
+/**
+ * Runs the verify command. A failing check is an outcome (the model executor feeds it back); a
+ * cancel, or a verify command that cannot run at all, is thrown.
+ */
+export async function runVerify(config: VerifyConfig, ctx: ExecutionContext, env?: Record<string, string>): Promise<VerifyOutcome> {
+  const run = verifyRun(config, env);
+  ctx.log(`\n$ verify: ${run.template}\n`);
+  const result = await runTemplate(run, ctx);
+  if (result.aborted) throw ExecutorError.cancelled(`Verification of task ${ctx.task.id}`);
+  if (result.exitCode === 126 || result.exitCode === 127) {
+    throw new ExecutorError('permanent', `The verify command could not run (exit ${result.exitCode}: not found or not executable): ${run.template}\n${tailOf(result)}\nFix the verify setting or install the tool.`);
+  }
+  if (result.timedOut) return { passed: false, message: `The verify command timed out after ${formatDuration(run.timeoutMs)}: ${run.template}\n${tailOf(result)}` };
+  if (result.exitCode !== 0) return { passed: false, message: `The verify command failed (${describeExit(result)}): ${run.template}\n${tailOf(result)}` };
+  return { passed: true, message: '' };
+}
+
+/** Runs verify and turns a failing check into a transient failure of the attempt. */
+export async function verifyOrThrow(config: VerifyConfig | undefined, ctx: ExecutionContext, env?: Record<string, string>): Promise<void> {
+  if (config === undefined) return;
+  const outcome = await runVerify(config, ctx, env);
+  if (!outcome.passed) throw new ExecutorError('transient', outcome.message);
+}
+
+export function tailOf(result: GroupRunResult, chars: number = FAILURE_TAIL_CHARS): string {
+  const tail = result.tail.trimEnd();
+  if (tail === '') return '(no output)';
+  return `--- last output ---\n${tail.length > chars ? `…${tail.slice(-chars)}` : tail}`;
+}
+
+export function describeExit(result: GroupRunResult): string {
+  return result.exitCode !== null ? `exit ${result.exitCode}` : `killed by ${result.exitSignal ?? 'a signal'}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
+  return `${Math.round(ms / 6_000) / 10} min`;
+}
+
+function assertDirectory(cwd: string): void {
+  let isDirectory = false;
+  try {
+    isDirectory = fs.statSync(cwd).isDirectory();
+  } catch {
+    isDirectory = false;
+  }
+  // Transient: the worktree may be being created or was removed under us; a new attempt gets a fresh one.
+  if (!isDirectory) throw new ExecutorError('transient', `The task's working directory ${cwd} does not exist; nothing was run there.`);
+}
