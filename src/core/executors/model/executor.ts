@@ -62,7 +62,8 @@ export class ModelExecutor implements Executor {
     const redact = secretRedactor(this.config, ctx);
     const log = (text: string): void => ctx.log(redact(text));
     try {
-      return await this.run(ctx, log);
+      const result = await this.run(ctx, log);
+      return { ...result, summary: redact(result.summary) };
     } catch (error) {
       if (ctx.signal.aborted && !(error instanceof ExecutorError && error.cancelled)) throw ExecutorError.cancelled(`Task ${ctx.task.id}`);
       throw redactError(error, redact);
