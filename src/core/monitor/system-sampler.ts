@@ -51,6 +51,11 @@ export class SystemSampler {
       loadavg: [one, five, fifteen],
     };
   }
+
+  /** Memory only, read now; leaves the CPU window alone (for checks between samples). */
+  memory(): Pick<SystemSample, 'totalMemBytes' | 'freeMemBytes' | 'availableMemBytes'> {
+    return readMemory();
+  }
 }
 
 function readMemory(): Pick<SystemSample, 'totalMemBytes' | 'freeMemBytes' | 'availableMemBytes'> {
