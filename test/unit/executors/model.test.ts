@@ -189,6 +189,21 @@ test('429 with Retry-After: the shared limiter holds the endpoint for the advise
   }
 });
 
+test('rate-limit headers on successful replies do not pause the endpoint', async () => {
+  const dir = workspace();
+  const limiter = new RateLimiter();
+  try {
+    const budgetHeaders = { 'x-ratelimit-reset-requests': '6m0s', 'x-ratelimit-remaining-requests': '499', 'anthropic-ratelimit-requests-reset': new Date(Date.now() + 600_000).toISOString() };
+    server.reply({ ...openAiCompletion(fixGreeting), headers: budgetHeaders });
+    await openAiExecutor().execute(makeContext(dir, greetTask, { env: keyEnv, limiter }));
+    const [state] = limiter.state();
+    assert.equal(state.pausedUntil, undefined, 'a 200 with budget headers is not a Retry-After');
+    assert.equal(state.granted, 1);
+  } finally {
+    limiter.dispose();
+  }
+});
+
 test('429 with Retry-After and no limiter: the provider waits the advised time itself', { timeout: 60_000 }, async () => {
   const dir = workspace();
   server.reply(errorReply(429, 'slow down', { 'retry-after': '1' }), openAiCompletion(fixGreeting));

@@ -51,7 +51,7 @@ async function sendOnce(settings: HttpSettings, body: unknown, signal: AbortSign
         signal: AbortSignal.any([signal, timeout]),
       });
       const text = await response.text();
-      report({ status: response.status, retryAfterMs: retryAfterFromHeaders(response.headers) });
+      report({ status: response.status, retryAfterMs: advisedWait(response) });
       return { status: response.status, headers: response.headers, body: text };
     } catch (error) {
       if (signal.aborted) throw ExecutorError.cancelled(`The request to ${settings.label}`);
@@ -59,6 +59,15 @@ async function sendOnce(settings: HttpSettings, body: unknown, signal: AbortSign
       throw new ExecutorError('transient', `Could not reach ${settings.label} at ${settings.url}: ${networkReason(error)}. Check that the server is running and baseUrl is right.`, { cause: error });
     }
   });
+}
+
+/**
+ * The wait the server asks for, only when it refused the request. Successful OpenAI and Anthropic
+ * replies carry x-ratelimit-reset-* / anthropic-ratelimit-*-reset headers too (when the budget
+ * refills); treating those as Retry-After would pause the endpoint after every success.
+ */
+function advisedWait(response: Response): number | undefined {
+  return response.status === 429 || response.status === 503 ? retryAfterFromHeaders(response.headers) : undefined;
 }
 
 function networkReason(error: unknown): string {
