@@ -5,12 +5,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest {
+  /** When the request had arrived completely. */
+  at: number;
   method: string;
   url: string;
   headers: http.IncomingHttpHeaders;
   body: unknown;
   rawBody: string;
-  at: number;
+  /** When the reply was sent; undefined until then. */
+  answeredAt?: number;
 }
 
 export interface ScriptedReply {
@@ -20,6 +23,8 @@ export interface ScriptedReply {
   body?: unknown;
   /** Never answer (until the client gives up). */
   hang?: boolean;
+  /** Answer after this many milliseconds. */
+  delayMs?: number;
 }
 
 export interface ModelServer {
@@ -46,12 +51,18 @@ export async function startModelServer(): Promise<ModelServer> {
       } catch {
         body = undefined;
       }
-      requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body, rawBody, at: Date.now() });
+      const recorded: RecordedRequest = { method: request.method ?? '', url: request.url ?? '', headers: request.headers, body, rawBody, at: Date.now() };
+      requests.push(recorded);
       const next = script.shift() ?? { status: 500, body: { error: { message: 'the test scripted no reply for this request' } } };
       if (next.hang) return;
       const text = typeof next.body === 'string' ? next.body : JSON.stringify(next.body ?? {});
-      response.writeHead(next.status ?? 200, { 'content-type': 'application/json', ...next.headers });
-      response.end(text);
+      const send = (): void => {
+        response.writeHead(next.status ?? 200, { 'content-type': 'application/json', ...next.headers });
+        response.end(text);
+        recorded.answeredAt = Date.now();
+      };
+      if (next.delayMs === undefined) send();
+      else setTimeout(send, next.delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -189,6 +189,23 @@ test('429 with Retry-After: the shared limiter holds the endpoint for the advise
   }
 });
 
+test('agents sharing an endpoint share its limiter: with concurrency 1 their requests never overlap', { timeout: 60_000 }, async () => {
+  const limiter = new RateLimiter({ defaults: { concurrency: 1 } });
+  try {
+    server.reply(...[1, 2, 3].map(() => ({ ...openAiCompletion(fixGreeting), delayMs: 300 })));
+    const runs = [1, 2, 3].map(() => openAiExecutor().execute(makeContext(workspace(), greetTask, { env: keyEnv, limiter })));
+    await Promise.all(runs);
+    const spans = server.requests.map((request) => [request.at, request.answeredAt as number]).sort((a, b) => a[0] - b[0]);
+    assert.equal(spans.length, 3);
+    for (let index = 1; index < spans.length; index++) {
+      assert.ok(spans[index][0] >= spans[index - 1][1], `request ${index + 1} started before request ${index} was answered`);
+    }
+    assert.equal(limiter.state()[0].granted, 3);
+  } finally {
+    limiter.dispose();
+  }
+});
+
 test('rate-limit headers on successful replies do not pause the endpoint', async () => {
   const dir = workspace();
   const limiter = new RateLimiter();

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ResourceMonitor, type MonitorEvent } from '../../../src/core/monitor';
+import { createPsUsageReader, ResourceMonitor, type MonitorEvent } from '../../../src/core/monitor';
 
 const MIB = 1024 * 1024;
 const started: ChildProcess[] = [];
@@ -189,4 +189,19 @@ test('concurrent sampleNow calls share one sample', async () => {
   const [a, b] = await Promise.all([monitor.sampleNow(), monitor.sampleNow()]);
   assert.equal(a, b);
   assert.equal(monitor.history().length, 1);
+});
+
+test('the portable ps reader sees the same tree as the /proc reader', { timeout: 60_000 }, async () => {
+  const tree = await startTree({ allocMb: 120, spin: false });
+  const viaProc = new ResourceMonitor();
+  const viaPs = new ResourceMonitor({ reader: createPsUsageReader({ usePs: true }) });
+  viaProc.track('a', tree.pid as number);
+  viaPs.track('a', tree.pid as number);
+  const [procAgent] = (await viaProc.sampleNow()).agents;
+  const [psAgent] = (await viaPs.sampleNow()).agents;
+  assert.equal(psAgent.processCount, procAgent.processCount);
+  assert.equal(psAgent.processCount, 2);
+  assert.ok(psAgent.rssBytes >= 120 * MIB, `ps sees ${Math.round(psAgent.rssBytes / MIB)} MB`);
+  assert.ok(Math.abs(psAgent.rssBytes - procAgent.rssBytes) < 0.2 * procAgent.rssBytes, `ps ${psAgent.rssBytes} vs /proc ${procAgent.rssBytes}`);
+  killGroup(tree);
 });
