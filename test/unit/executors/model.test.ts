@@ -294,6 +294,20 @@ test('5xx is transient; with retries left it is retried and succeeds', { timeout
   assert.equal(server.requests.length, 3);
 });
 
+test('a model that refuses max_tokens is asked again with max_completion_tokens', async () => {
+  const dir = workspace();
+  server.reply(
+    errorReply(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."),
+    openAiCompletion(fixGreeting),
+  );
+  const result = await openAiExecutor({ maxTokens: 2000 }).execute(makeContext(dir, greetTask, { env: keyEnv }));
+  assert.equal(result.rounds, 1);
+  const [first, second] = server.requests.map((request) => request.body as Record<string, unknown>);
+  assert.equal(first.max_tokens, 2000);
+  assert.equal(second.max_tokens, undefined);
+  assert.equal(second.max_completion_tokens, 2000);
+});
+
 test('an unreachable endpoint is transient and names the URL', async () => {
   const dir = workspace();
   const executor = createExecutor({ type: 'model', provider: 'openai', model: 'm', baseUrl: 'http://127.0.0.1:9/v1', retries: 0 });

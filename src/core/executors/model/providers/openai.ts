@@ -21,17 +21,32 @@ export interface OpenAiOptions {
 
 export class OpenAiChatProvider implements ChatProvider {
   readonly name = 'openai';
+  /**
+   * OpenAI's reasoning models refuse `max_tokens` and want `max_completion_tokens`, which older
+   * OpenAI-compatible servers do not know. Start with the widely understood one; switch on refusal.
+   */
+  private tokenLimitField: 'max_tokens' | 'max_completion_tokens' = 'max_tokens';
 
   constructor(private readonly options: OpenAiOptions) {}
 
-  complete(request: ChatRequest, signal: AbortSignal): Promise<ChatResponse> {
+  async complete(request: ChatRequest, signal: AbortSignal): Promise<ChatResponse> {
+    try {
+      return await this.send(request, signal);
+    } catch (error) {
+      if (!(request.maxTokens !== undefined && this.tokenLimitField === 'max_tokens' && refusesMaxTokens(error))) throw error;
+      this.tokenLimitField = 'max_completion_tokens';
+      return this.send(request, signal);
+    }
+  }
+
+  private send(request: ChatRequest, signal: AbortSignal): Promise<ChatResponse> {
     const { options } = this;
     const messages = [...(request.system ? [{ role: 'system', content: request.system }] : []), ...request.messages];
     const body = {
       model: options.model,
       messages,
       stream: false,
-      ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
+      ...(request.maxTokens !== undefined ? { [this.tokenLimitField]: request.maxTokens } : {}),
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
     };
     const settings: HttpSettings = {
@@ -50,6 +65,11 @@ export class OpenAiChatProvider implements ChatProvider {
     };
     return postChat(settings, body, parseChatCompletion, signal);
   }
+}
+
+/** The 400 OpenAI sends reasoning models given `max_tokens` ("Use 'max_completion_tokens' instead."). */
+function refusesMaxTokens(error: unknown): boolean {
+  return error instanceof ExecutorError && error.kind === 'permanent' && /max_tokens/.test(error.message) && /max_completion_tokens/.test(error.message);
 }
 
 interface CompletionJson {
