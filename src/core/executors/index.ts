@@ -12,6 +12,17 @@ export { detectUsageLimit, parseResetTime, DEFAULT_USAGE_LIMIT_BACKOFF_MS, type 
 export { CommandExecutor } from './command';
 export { ModelExecutor } from './model/executor';
 export { createChatProvider, endpointKeyFor } from './model/providers';
+export {
+  createHostModelIpcClient,
+  serveHostModelsOverIpc,
+  isHostModelMessage,
+  HOST_MODELS_CHANNEL,
+  type HostModelIpcClient,
+  type HostModelIpcServer,
+  type HostModelMessage,
+  type HostModelClientMessage,
+  type HostModelServerMessage,
+} from './model/hostIpc';
 export { runInProcessGroup, killProcessTree, isProcessGone, type GroupRunOptions, type GroupRunResult } from './process';
 export { shellQuote, expandTemplate } from './template';
 
