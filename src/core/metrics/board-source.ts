@@ -1,0 +1,46 @@
+// Reading a board into the collector: the whole event log for a report, the board's own state
+// directories to correct what the events alone cannot know (a log that began mid-run).
+import type { FileBoard } from '../board/board';
+import type { Task } from '../board/types';
+import { MetricsCollector, type MetricsOptions, type QueueCounts } from './collector';
+import type { DeadLetter } from './types';
+
+/** What metrics need from a board: its event log and its task lists. */
+export type MetricsBoard = Pick<FileBoard, 'events' | 'list' | 'stats'>;
+
+/** Counts the board's waiting and running tasks; delayed ones are pending tasks not yet due. */
+export function boardQueueCounts(board: MetricsBoard, now: number = Date.now()): QueueCounts {
+  const counts = board.stats().counts;
+  const waiting = board.list({ status: 'pending' });
+  const delayed = waiting.filter((task) => task.notBefore !== undefined && task.notBefore > now).length;
+  return { pending: waiting.length - delayed, running: counts.running, delayed };
+}
+
+export function deadLetterOf(task: Task): DeadLetter {
+  return {
+    taskId: task.id,
+    title: task.title,
+    attempts: task.attempts,
+    at: task.lastError?.at ?? task.updatedAt,
+    message: task.lastError?.message ?? 'No error was recorded.',
+  };
+}
+
+export function boardDeadLetters(board: MetricsBoard): DeadLetter[] {
+  return board.list({ status: 'dead' }).map(deadLetterOf);
+}
+
+/** Replays the whole event log, then takes queue counts and dead letters from the board itself. */
+export function collectBoardMetrics(board: MetricsBoard, options: MetricsOptions = {}, now: number = Date.now()): MetricsCollector {
+  const collector = new MetricsCollector(options);
+  let offset = 0;
+  for (;;) {
+    const { events, nextOffset } = board.events.read(offset);
+    collector.addEvents(events);
+    if (nextOffset === offset) break;
+    offset = nextOffset;
+  }
+  collector.resyncQueue(boardQueueCounts(board, now), now);
+  collector.resyncDeadLetters(boardDeadLetters(board));
+  return collector;
+}

@@ -1,0 +1,130 @@
+// A live metrics feed for the dashboard: follows the board's event log, samples the pool's stats,
+// corrects the counts from the board now and then, and hands out snapshots no more often than the
+// view can usefully draw them.
+import type { PoolEvent, PoolStats } from '../pool/types';
+import { boardDeadLetters, boardQueueCounts, type MetricsBoard } from './board-source';
+import { MetricsCollector, type MetricsOptions } from './collector';
+import type { MetricsSnapshot } from './types';
+
+/** The part of the agent pool the feed reads (AgentPool satisfies it). */
+export interface PoolSource {
+  stats(): PoolStats;
+  onEvent(listener: (event: PoolEvent) => void): { dispose(): void };
+}
+
+export interface MetricsFeedOptions extends MetricsOptions {
+  board: MetricsBoard;
+  pool?: PoolSource;
+  /** Receives snapshots, at most one per `minIntervalMs`. */
+  onSnapshot: (snapshot: MetricsSnapshot) => void;
+  /** Throttle of snapshots (default 500 ms: two a second). */
+  minIntervalMs?: number;
+  /** How often the pool's stats are sampled (default 1 s). */
+  poolSampleMs?: number;
+  /** How often queue counts and dead letters are taken from the board itself (default 5 s). */
+  resyncMs?: number;
+  /** How often the event log is polled besides fs.watch (default 500 ms). */
+  pollMs?: number;
+  /** Failures while reading are reported here instead of stopping the feed. */
+  onError?: (error: unknown) => void;
+}
+
+export class MetricsFeed {
+  readonly collector: MetricsCollector;
+  private readonly options: MetricsFeedOptions;
+  private readonly minIntervalMs: number;
+  private pool: PoolSource | undefined;
+  private poolSubscription: { dispose(): void } | undefined;
+  private readonly following: { dispose(): void };
+  private readonly timers: NodeJS.Timeout[] = [];
+  private pendingTimer: NodeJS.Timeout | undefined;
+  private lastSentAt = -Infinity;
+  private disposed = false;
+
+  constructor(options: MetricsFeedOptions) {
+    this.options = options;
+    this.minIntervalMs = options.minIntervalMs ?? 500;
+    this.collector = new MetricsCollector(options);
+    this.following = options.board.events.follow((events) => {
+      this.collector.addEvents(events);
+      this.schedule();
+    }, { fromOffset: 0, pollMs: options.pollMs ?? 500 });
+    this.resync();
+    this.every(options.resyncMs ?? 5_000, () => this.resync());
+    this.every(options.poolSampleMs ?? 1_000, () => this.samplePool());
+    this.setPool(options.pool);
+    this.schedule();
+  }
+
+  /** Attaches the pool that is running now (or none); its stats join the charts from then on. */
+  setPool(pool: PoolSource | undefined): void {
+    if (pool === this.pool) return;
+    this.poolSubscription?.dispose();
+    this.pool = pool;
+    this.poolSubscription = pool?.onEvent((event) => {
+      if (event.type === 'stats') this.collector.addPoolStats(event.stats);
+      this.schedule();
+    });
+    this.samplePool();
+  }
+
+  /** Takes a snapshot now, outside the throttle (e.g. for a view that just became visible). */
+  snapshot(): MetricsSnapshot {
+    return this.collector.snapshot();
+  }
+
+  /** Re-reads the board's counts and dead letters, then schedules a snapshot. */
+  refresh(): void {
+    this.resync();
+    this.schedule();
+  }
+
+  /** Schedules a snapshot: at once when the last one is old enough, else at the end of the window. */
+  schedule(): void {
+    if (this.disposed || this.pendingTimer) return;
+    const wait = Math.max(0, this.lastSentAt + this.minIntervalMs - Date.now());
+    this.pendingTimer = setTimeout(() => {
+      this.pendingTimer = undefined;
+      if (this.disposed) return;
+      this.lastSentAt = Date.now();
+      this.options.onSnapshot(this.collector.snapshot());
+    }, wait);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.following.dispose();
+    this.poolSubscription?.dispose();
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.pendingTimer) clearTimeout(this.pendingTimer);
+  }
+
+  private every(ms: number, action: () => void): void {
+    const timer = setInterval(action, ms);
+    timer.unref?.();
+    this.timers.push(timer);
+  }
+
+  private resync(): void {
+    this.guard(() => {
+      const now = Date.now();
+      this.collector.resyncQueue(boardQueueCounts(this.options.board, now), now);
+      this.collector.resyncDeadLetters(boardDeadLetters(this.options.board));
+    });
+    this.schedule();
+  }
+
+  private samplePool(): void {
+    if (!this.pool) return;
+    this.guard(() => this.collector.addPoolStats(this.pool!.stats()));
+    this.schedule();
+  }
+
+  private guard(action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { FileBoard } from '../../../src/core/board';
+import { MetricsFeed, type MetricsSnapshot, type PoolSource } from '../../../src/core/metrics';
+import type { PoolEvent, PoolStats } from '../../../src/core/pool/types';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length > 0) cleanups.pop()!();
+});
+
+function liveBoard(): FileBoard {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-feed-'));
+  const board = FileBoard.open({ root: path.join(dir, '.swarm'), durable: false, excludeFromGit: false });
+  cleanups.push(() => {
+    board.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return board;
+}
+
+async function waitFor<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting for the condition');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A pool that reports one busy agent and emits events, as AgentPool does. */
+class ReportingPool implements PoolSource {
+  private listeners = new Set<(event: PoolEvent) => void>();
+  cpu = 42;
+  stats(): PoolStats {
+    return {
+      hostPid: process.pid, boardRoot: '', mode: 'pool', running: true, minAgents: 0, maxAgents: 2, busy: 1, idle: 0, total: 1,
+      agents: [{ id: 'agent-1', state: 'busy', tasksDone: 0, tasksFailed: 0, startedAt: Date.now(), cpuPercent: this.cpu, rssBytes: 64e6 }],
+      tasksDone: 0, tasksFailed: 0, busyMs: 0, startedAt: Date.now(), limiters: [],
+    };
+  }
+  onEvent(listener: (event: PoolEvent) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+  emit(event: PoolEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+}
+
+describe('MetricsFeed', () => {
+  it('follows a live board, throttles snapshots to two a second, and stops on dispose', async () => {
+    const board = liveBoard();
+    board.postMany([{ title: 'before the feed' }]);
+    const snapshots: { at: number; snapshot: MetricsSnapshot }[] = [];
+    const feed = new MetricsFeed({ board, onSnapshot: (snapshot) => snapshots.push({ at: Date.now(), snapshot }), pollMs: 50 });
+    cleanups.push(() => feed.dispose());
+
+    // History from before the feed started is replayed.
+    await waitFor(() => (snapshots.at(-1)?.snapshot.summary.posted === 1 ? true : undefined));
+
+    const started = Date.now();
+    for (let i = 0; i < 40; i++) {
+      board.post({ title: `t${i}` });
+      const claim = board.claim({ agent: `a${i % 2}` })!;
+      board.complete(claim, {});
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    const last = await waitFor(() => (snapshots.at(-1)?.snapshot.summary.done === 40 ? snapshots.at(-1) : undefined));
+    const during = snapshots.filter((entry) => entry.at >= started);
+    const seconds = (last.at - started) / 1000;
+    assert.ok(during.length <= Math.ceil(seconds * 2) + 2, `${during.length} snapshots in ${seconds.toFixed(2)} s`);
+    for (let i = 1; i < during.length; i++) assert.ok(during[i].at - during[i - 1].at >= 450, 'snapshots at least ~500 ms apart');
+
+    feed.dispose();
+    const count = snapshots.length;
+    board.post({ title: 'after dispose' });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    assert.equal(snapshots.length, count);
+  });
+
+  it('samples the attached pool and detaches from it', async () => {
+    const board = liveBoard();
+    const pool = new ReportingPool();
+    let latest: MetricsSnapshot | undefined;
+    const feed = new MetricsFeed({ board, pool, onSnapshot: (snapshot) => (latest = snapshot), poolSampleMs: 100, minIntervalMs: 50 });
+    cleanups.push(() => feed.dispose());
+    assert.equal(pool.listenerCount, 1);
+    const series = await waitFor(() => {
+      const agent = latest?.agents.find((entry) => entry.agentId === 'agent-1');
+      return agent && agent.points.length >= 3 ? agent : undefined;
+    });
+    assert.equal(series.points[0].cpuPercent, 42);
+    pool.cpu = 180;
+    pool.emit({ type: 'stats', stats: pool.stats() });
+    await waitFor(() => (latest?.summary.peaks.agentCpuPercent === 180 ? true : undefined));
+    feed.setPool(undefined);
+    assert.equal(pool.listenerCount, 0);
+  });
+});
