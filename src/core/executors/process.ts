@@ -1,12 +1,12 @@
 // Runs a shell command in its own process group and guarantees that, when the returned promise
 // settles, nothing the command started is still running: not on timeout, not on cancel, and not
-// after a normal exit that left background jobs behind. Self-contained on purpose (the pool's broader
-// process utilities live elsewhere); Linux gets exact bookkeeping from /proc, other systems use the
-// process group alone.
+// after a normal exit that left background jobs behind. Ending processes is the shared
+// terminate() of ../process (group + descendants, SIGTERM, grace, SIGKILL, wait until gone).
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isProcessAlive } from '../process/liveness';
+import { DEFAULT_GRACE_MS, terminate, TerminationTimeoutError } from '../process/terminate';
 
 export interface GroupRunOptions {
   /** Shell script, run as `/bin/sh -c script`. */
@@ -37,10 +37,9 @@ export interface GroupRunResult {
   pid?: number;
 }
 
-export const DEFAULT_GRACE_MS = 5_000;
+export { DEFAULT_GRACE_MS };
 /** How long to wait for processes to disappear after SIGKILL before giving up on them. */
 const KILL_WAIT_MS = 5_000;
-const POLL_MS = 50;
 
 export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunResult> {
   const started = Date.now();
@@ -103,91 +102,15 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
 /**
  * SIGTERM to the process group led by `pid` and to every descendant (some leave the group), then
  * SIGKILL to whatever is left after `graceMs`. Resolves once all of them are gone, or after a last
- * bounded wait if the kernel will not let them go (uninterruptible sleep).
+ * bounded wait if the kernel will not let them go (uninterruptible sleep): the caller's run is over
+ * either way, and the pool's own supervision ends the agent if something truly hangs.
  */
 export async function killProcessTree(pid: number, graceMs: number = DEFAULT_GRACE_MS): Promise<void> {
-  const targets = new Set(descendantsOf(pid));
-  if (isGroupGone(pid) && [...targets].every(isProcessGone)) return;
-  signalAll(pid, targets, 'SIGTERM');
-  if (await waitUntilGone(pid, targets, graceMs)) return;
-  for (const late of descendantsOf(pid)) targets.add(late);
-  signalAll(pid, targets, 'SIGKILL');
-  await waitUntilGone(pid, targets, KILL_WAIT_MS);
-}
-
-function signalAll(pgid: number, pids: Set<number>, signal: NodeJS.Signals): void {
-  trySignal(-pgid, signal);
-  for (const pid of pids) trySignal(pid, signal);
-}
-
-function trySignal(target: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(target, signal);
-  } catch {
-    /* already gone */
+    await terminate({ group: pid, roots: [pid], includeRoots: true }, { graceMs, killWaitMs: KILL_WAIT_MS });
+  } catch (error) {
+    if (!(error instanceof TerminationTimeoutError)) throw error;
   }
-}
-
-async function waitUntilGone(pgid: number, pids: Set<number>, withinMs: number): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    if (isGroupGone(pgid) && [...pids].every(isProcessGone)) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(POLL_MS);
-  }
-}
-
-// ---- Process table -----------------------------------------------------------------------------
-
-interface ProcStat {
-  pid: number;
-  state: string;
-  ppid: number;
-  pgrp: number;
-}
-
-const hasProcFs = process.platform === 'linux' && fs.existsSync('/proc/self/stat');
-
-function readStat(pid: number | string): ProcStat | undefined {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may contain spaces and parentheses; the fields after its last ')' do not.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { pid: Number(pid), state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]) };
-  } catch {
-    return undefined;
-  }
-}
-
-function processTable(): ProcStat[] {
-  if (!hasProcFs) return [];
-  return fs
-    .readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .map((name) => readStat(name))
-    .filter((stat): stat is ProcStat => stat !== undefined && stat.state !== 'Z');
-}
-
-/** Live (non-zombie) descendants of `pid`; empty where /proc is unavailable. */
-export function descendantsOf(pid: number): number[] {
-  const table = processTable();
-  const found: number[] = [];
-  const frontier = [pid];
-  while (frontier.length > 0) {
-    const parent = frontier.pop() as number;
-    for (const stat of table) {
-      if (stat.ppid === parent && !found.includes(stat.pid)) {
-        found.push(stat.pid);
-        frontier.push(stat.pid);
-      }
-    }
-  }
-  return found;
-}
-
-/** Live (non-zombie) members of process group `pgid`. */
-export function processGroupMembers(pgid: number): number[] {
-  return processTable().filter((stat) => stat.pgrp === pgid).map((stat) => stat.pid);
 }
 
 /**
@@ -195,20 +118,5 @@ export function processGroupMembers(pgid: number): number[] {
  * init does not reap, orphans stay zombies forever.
  */
 export function isProcessGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  return hasProcFs ? (readStat(pid)?.state ?? 'Z') === 'Z' : false;
-}
-
-function isGroupGone(pgid: number): boolean {
-  if (hasProcFs) return processGroupMembers(pgid).length === 0;
-  try {
-    process.kill(-pgid, 0);
-    return false;
-  } catch {
-    return true;
-  }
+  return !isProcessAlive(pid);
 }

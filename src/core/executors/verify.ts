@@ -27,7 +27,7 @@ export interface CommandRun {
 export async function runTemplate(run: CommandRun, ctx: ExecutionContext): Promise<GroupRunResult> {
   const values = templateValues(ctx.task, ctx.cwd);
   const script = expandTemplate(run.template, values);
-  assertDirectory(ctx.cwd);
+  assertWorkingDirectory(ctx.cwd);
   return runInProcessGroup({
     script,
     cwd: ctx.cwd,
@@ -85,7 +85,8 @@ export function formatDuration(ms: number): string {
   return `${Math.round(ms / 6_000) / 10} min`;
 }
 
-function assertDirectory(cwd: string): void {
+/** Refuses to start work in a working directory that is not there. */
+export function assertWorkingDirectory(cwd: string): void {
   let isDirectory = false;
   try {
     isDirectory = fs.statSync(cwd).isDirectory();
@@ -93,5 +94,5 @@ function assertDirectory(cwd: string): void {
     isDirectory = false;
   }
   // Transient: the worktree may be being created or was removed under us; a new attempt gets a fresh one.
-  if (!isDirectory) throw new ExecutorError('transient', `The task's working directory ${cwd} does not exist; nothing was run there.`);
+  if (!isDirectory) throw new ExecutorError('transient', `The task's working directory ${cwd} does not exist; nothing was run there. A new attempt gets a fresh one.`);
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ModelExecutorConfig } from '../config';
 import { buildAgentPrompt } from '../prompt';
-import { formatDuration, runVerify } from '../verify';
+import { assertWorkingDirectory, formatDuration, runVerify } from '../verify';
 import { ExecutorError, type ChatMessage, type ChatProvider, type ChatResponse, type ExecutionContext, type ExecutionResult, type Executor } from '../types';
 import { applyEditBlocks, parseEditBlocks } from './edits';
 import { readTaskFiles, renderFiles, type FileLimits } from './files';
@@ -189,16 +189,6 @@ function listFiles(root: string, limit: number): string[] {
     }
   }
   return found;
-}
-
-function assertWorkingDirectory(cwd: string): void {
-  let isDirectory = false;
-  try {
-    isDirectory = fs.statSync(cwd).isDirectory();
-  } catch {
-    isDirectory = false;
-  }
-  if (!isDirectory) throw new ExecutorError('transient', `The task's working directory ${cwd} does not exist; the model was not asked.`);
 }
 
 function throwIfCancelled(ctx: ExecutionContext): void {

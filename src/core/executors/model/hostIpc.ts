@@ -2,6 +2,7 @@
 // extension (vscode.lm) by asking the host over child-process IPC. Same shape as the rate limiter's
 // IPC (../../ratelimit/ipc.ts): plain `send`/`onMessage` functions, every message tagged with its
 // channel, so the pool can carry it next to its own messages over any transport.
+import type { Subscribe } from '../../ratelimit/ipc';
 import { classifyError, ExecutorError, type ChatRequest, type ChatResponse, type ClassifiedFailure, type HostModelBroker } from '../types';
 
 export const HOST_MODELS_CHANNEL = 'swarm-host-models';
@@ -19,8 +20,6 @@ export type HostModelClientMessage = HostModelRequest | HostModelCancel;
 export type HostModelServerMessage = HostModelReply | HostModelFailed;
 export type HostModelMessage = HostModelClientMessage | HostModelServerMessage;
 
-/** Registers a listener for incoming messages and returns a function that removes it. */
-export type Subscribe = (listener: (message: unknown) => void) => () => void;
 
 export function isHostModelMessage(message: unknown): message is HostModelMessage {
   if (typeof message !== 'object' || message === null) return false;
