@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { ModelExecutorConfig } from '../config';
 import { buildAgentPrompt } from '../prompt';
 import { assertWorkingDirectory, formatDuration, runVerify } from '../verify';
-import { ExecutorError, type ChatMessage, type ChatProvider, type ChatResponse, type ExecutionContext, type ExecutionResult, type Executor } from '../types';
+import { ExecutorError, type ChatMessage, type ChatResponse, type ExecutionContext, type ExecutionResult, type Executor } from '../types';
 import { applyEditBlocks, parseEditBlocks } from './edits';
 import { readTaskFiles, renderFiles, type FileLimits } from './files';
 import { createChatProvider } from './providers';
@@ -40,21 +40,13 @@ the complete content of the file
 const MAX_LISTED_FILES = 200;
 const UNLISTED_DIRECTORIES = new Set(['.git', 'node_modules', '.swarm', 'dist', 'out', 'build', '.venv', '__pycache__', 'target']);
 
-export interface ModelExecutorOptions {
-  /** Builds the chat provider for one attempt; defaults to the provider the config names. */
-  providerFactory?: (config: ModelExecutorConfig, ctx: ExecutionContext) => ChatProvider;
-}
-
 /** What one round ended with, to decide between success, another round, and giving up. */
 type RoundOutcome = { done: true; verified: boolean } | { done: false; feedback: string; problem: string };
 
 export class ModelExecutor implements Executor {
   readonly name: string;
 
-  constructor(
-    private readonly config: ModelExecutorConfig,
-    private readonly options: ModelExecutorOptions = {},
-  ) {
+  constructor(private readonly config: ModelExecutorConfig) {
     this.name = `model:${config.provider}${config.model ? `:${config.model}` : ''}`;
   }
 
@@ -73,7 +65,7 @@ export class ModelExecutor implements Executor {
   private async run(ctx: ExecutionContext, log: (text: string) => void): Promise<ExecutionResult> {
     const { config } = this;
     assertWorkingDirectory(ctx.cwd);
-    const provider = (this.options.providerFactory ?? createChatProvider)(config, ctx);
+    const provider = createChatProvider(config, ctx);
     const limits: FileLimits = { maxFileBytes: config.maxFileBytes, maxTotalBytes: config.maxTotalBytes };
     const messages: ChatMessage[] = [{ role: 'user', content: firstMessage(ctx, limits) }];
     const changedFiles = new Set<string>();
@@ -150,8 +142,8 @@ export class ModelExecutor implements Executor {
   }
 }
 
-export function createModelExecutor(config: ModelExecutorConfig, options: ModelExecutorOptions = {}): ModelExecutor {
-  return new ModelExecutor(config, options);
+export function createModelExecutor(config: ModelExecutorConfig): ModelExecutor {
+  return new ModelExecutor(config);
 }
 
 /** The task prompt, the files as they are now, and (when the task names none) what files exist. */
