@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { BoardFormatError, BoardInputError, FileBoard, resolveBoardDir } from '../core/board';
 import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from './errors';
 import { registerBoardCommands } from './commands/board';
+import { registerReportCommands } from './commands/report';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -21,6 +22,7 @@ function buildProgram(): Command {
     return board;
   };
   registerBoardCommands(program, openBoard);
+  registerReportCommands(program, openBoard);
   return program;
 }
 

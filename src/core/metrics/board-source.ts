@@ -3,10 +3,11 @@
 import type { FileBoard } from '../board/board';
 import type { Task } from '../board/types';
 import { MetricsCollector, type MetricsOptions, type QueueCounts } from './collector';
+import { readResourceLog } from './resource-log';
 import type { DeadLetter } from './types';
 
 /** What metrics need from a board: its event log and its task lists. */
-export type MetricsBoard = Pick<FileBoard, 'events' | 'list' | 'stats'>;
+export type MetricsBoard = Pick<FileBoard, 'root' | 'events' | 'list' | 'stats'>;
 
 /** Counts the board's waiting and running tasks; delayed ones are pending tasks not yet due. */
 export function boardQueueCounts(board: MetricsBoard, now: number = Date.now()): QueueCounts {
@@ -30,9 +31,13 @@ export function boardDeadLetters(board: MetricsBoard): DeadLetter[] {
   return board.list({ status: 'dead' }).map(deadLetterOf);
 }
 
-/** Replays the whole event log, then takes queue counts and dead letters from the board itself. */
+/**
+ * Replays the whole event log and the resource log, then takes queue counts and dead letters from
+ * the board itself.
+ */
 export function collectBoardMetrics(board: MetricsBoard, options: MetricsOptions = {}, now: number = Date.now()): MetricsCollector {
   const collector = new MetricsCollector(options);
+  for (const sample of readResourceLog(board.root)) collector.addResourceSample(sample);
   let offset = 0;
   for (;;) {
     const { events, nextOffset } = board.events.read(offset);

@@ -7,6 +7,7 @@ import { RingBuffer } from '../monitor/ring-buffer';
 import type { PoolStats } from '../pool/types';
 import type {
   AgentSeries,
+  AgentTotals,
   AttemptInterval,
   AttemptOutcome,
   DeadLetter,
@@ -14,6 +15,7 @@ import type {
   QueueDepthPoint,
   ResourcePeaks,
   ResourcePoint,
+  ResourceSample,
   RunSummary,
   TaskRecord,
   ThroughputPoint,
@@ -61,6 +63,9 @@ export interface QueueCounts {
   delayed: number;
 }
 
+/** Agent names whose attempt totals are kept. */
+const MAX_AGENT_TOTALS = 1_000;
+
 type Counters = Pick<RunSummary, 'posted' | 'done' | 'cancelled' | 'retries' | 'failedAttempts' | 'leaseExpiries'>;
 
 export class MetricsCollector {
@@ -77,6 +82,7 @@ export class MetricsCollector {
   private readonly open = new Map<string, AttemptInterval>();
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly dead = new Map<string, DeadLetter>();
+  private readonly agentTotals = new Map<string, AgentTotals>();
 
   private readonly depth: QueueCounts = { pending: 0, running: 0, delayed: 0 };
   private readonly counters: Counters = { posted: 0, done: 0, cancelled: 0, retries: 0, failedAttempts: 0, leaseExpiries: 0 };
@@ -260,6 +266,20 @@ export class MetricsCollector {
       record.busyMs += duration;
       record.lastEnd = interval.end;
     }
+    this.countAgentAttempt(interval.agent, outcome, duration);
+  }
+
+  private countAgentAttempt(agent: string, outcome: AttemptOutcome, duration: number): void {
+    let totals = this.agentTotals.get(agent);
+    if (!totals) {
+      if (this.agentTotals.size >= MAX_AGENT_TOTALS) return; // a pathological number of agent names
+      totals = { agent, attempts: 0, done: 0, failed: 0, busyMs: 0 };
+      this.agentTotals.set(agent, totals);
+    }
+    totals.attempts++;
+    totals.busyMs += duration;
+    if (outcome === 'done') totals.done++;
+    else totals.failed++;
   }
 
   /** The failing attempt that sent a task to the dead-letter queue is drawn as `dead`. */
@@ -352,21 +372,24 @@ export class MetricsCollector {
   // ------------------------------------------------------------------ pool stats
 
   addPoolStats(stats: PoolStats, at: number = Date.now()): void {
+    this.addResourceSample(resourceSampleOf(stats, at));
+  }
+
+  /** One sample of every live agent's tree and the machine (from pool stats or the resource log). */
+  addResourceSample(sample: ResourceSample): void {
     let totalRss = 0;
-    for (const agent of stats.agents) {
-      if (agent.state === 'exited' || (agent.cpuPercent === undefined && agent.rssBytes === undefined)) continue;
-      const point: ResourcePoint = { t: at, cpuPercent: agent.cpuPercent ?? 0, rssBytes: agent.rssBytes ?? 0 };
+    for (const agent of sample.agents) {
+      const point: ResourcePoint = { t: sample.at, cpuPercent: agent.cpuPercent, rssBytes: agent.rssBytes };
       this.seriesFor(agent.id).push(point);
       totalRss += point.rssBytes;
       this.peaks.agentCpuPercent = Math.max(this.peaks.agentCpuPercent, point.cpuPercent);
       this.peaks.agentRssBytes = Math.max(this.peaks.agentRssBytes, point.rssBytes);
     }
     this.peaks.totalRssBytes = Math.max(this.peaks.totalRssBytes, totalRss);
-    this.peaks.agents = Math.max(this.peaks.agents, stats.agents.filter((agent) => agent.state !== 'exited').length);
-    if (stats.system) {
-      const usedBytes = stats.system.totalMemBytes - stats.system.availableMemBytes;
-      this.system.push({ t: at, cpuPercent: stats.system.cpuPercent, rssBytes: usedBytes });
-      this.peaks.systemCpuPercent = Math.max(this.peaks.systemCpuPercent, stats.system.cpuPercent);
+    this.peaks.agents = Math.max(this.peaks.agents, sample.liveAgents);
+    if (sample.system) {
+      this.system.push({ t: sample.at, cpuPercent: sample.system.cpuPercent, rssBytes: sample.system.usedBytes });
+      this.peaks.systemCpuPercent = Math.max(this.peaks.systemCpuPercent, sample.system.cpuPercent);
     }
   }
 
@@ -417,6 +440,11 @@ export class MetricsCollector {
     };
   }
 
+  /** Ended attempts per agent, by agent name. */
+  agentSummaries(): AgentTotals[] {
+    return [...this.agentTotals.values()].map((totals) => ({ ...totals })).sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0));
+  }
+
   deadLetters(): DeadLetter[] {
     return [...this.dead.values()].sort((a, b) => b.at - a.at);
   }
@@ -447,6 +475,21 @@ export class MetricsCollector {
       summary: this.summary(now),
     };
   }
+}
+
+/** The resource figures of a pool stats snapshot, in the compact form the resource log stores. */
+export function resourceSampleOf(stats: PoolStats, at: number): ResourceSample {
+  const live = stats.agents.filter((agent) => agent.state !== 'exited');
+  return {
+    at,
+    liveAgents: live.length,
+    agents: live
+      .filter((agent) => agent.cpuPercent !== undefined || agent.rssBytes !== undefined)
+      .map((agent) => ({ id: agent.id, cpuPercent: agent.cpuPercent ?? 0, rssBytes: agent.rssBytes ?? 0 })),
+    ...(stats.system
+      ? { system: { cpuPercent: stats.system.cpuPercent, usedBytes: stats.system.totalMemBytes - stats.system.availableMemBytes } }
+      : {}),
+  };
 }
 
 function stringOr(value: unknown, fallback: string): string {

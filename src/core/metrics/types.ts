@@ -120,3 +120,21 @@ export interface MetricsSnapshot {
   deadLettersOmitted: number;
   summary: RunSummary;
 }
+
+/** One agent's ended attempts, for the report. */
+export interface AgentTotals {
+  agent: string;
+  attempts: number;
+  done: number;
+  /** Attempts that did not succeed (failed, lease expired, cancelled). */
+  failed: number;
+  busyMs: number;
+}
+
+/** Resource figures at one moment, as the resource log stores them. */
+export interface ResourceSample {
+  at: number;
+  liveAgents: number;
+  agents: { id: string; cpuPercent: number; rssBytes: number }[];
+  system?: { cpuPercent: number; usedBytes: number };
+}
