@@ -12,6 +12,7 @@ const entries = [
   { in: 'src/extension/extension.ts', out: 'extension', platform: 'node' },
   { in: 'src/cli/main.ts', out: 'cli', platform: 'node', banner: '#!/usr/bin/env node' },
   { in: 'src/agent/main.ts', out: 'agent', platform: 'node' },
+  { in: 'src/webview/dashboard/main.ts', out: 'webview/dashboard', platform: 'browser', format: 'iife' },
 ].filter((entry) => fs.existsSync(path.join(__dirname, entry.in)));
 
 /** Reports build results in the format VS Code's $esbuild-watch problem matcher reads. */
@@ -35,9 +36,9 @@ async function main() {
       esbuild.context({
         entryPoints: { [entry.out]: entry.in },
         bundle: true,
-        format: 'cjs',
+        format: entry.format ?? 'cjs',
         platform: entry.platform,
-        target: 'node20',
+        target: entry.platform === 'browser' ? 'es2022' : 'node20',
         outdir: 'dist',
         external: ['vscode'],
         sourcemap: !production,

@@ -3,4 +3,4 @@ export * from './types';
 export { MetricsCollector, resourceSampleOf, DEFAULT_CAPACITY, type MetricsCapacity, type MetricsOptions, type QueueCounts } from './collector';
 export { collectBoardMetrics, boardQueueCounts, boardDeadLetters, deadLetterOf, type MetricsBoard } from './board-source';
 export { MetricsFeed, type MetricsFeedOptions, type PoolSource } from './feed';
-export { ResourceLog, readResourceLog, resourceLogPath, type ResourceLogOptions } from './resource-log';
+export { ResourceLog, recordPoolResources, readResourceLog, resourceLogPath, type ResourceLogOptions } from './resource-log';

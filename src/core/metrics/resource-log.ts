@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { PoolStats } from '../pool/types';
 import { resourceSampleOf } from './collector';
+import type { PoolSource } from './feed';
 import type { ResourceSample } from './types';
 
 export const RESOURCE_LOG_DIR = 'metrics';
@@ -99,4 +100,44 @@ function parseSample(line: string): ResourceSample | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Records a pool's resource figures into its board's resource log while the pool runs. */
+export function recordPoolResources(
+  pool: PoolSource,
+  boardRoot: string,
+  options: ResourceLogOptions & { sampleMs?: number; onError?: (error: unknown) => void } = {},
+): { dispose(): void } {
+  const log = new ResourceLog(boardRoot, options);
+  const record = (stats: PoolStats): void => {
+    if (!stats.running) return;
+    try {
+      log.record(stats);
+    } catch (error) {
+      options.onError?.(error);
+    }
+  };
+  const sample = (): void => {
+    try {
+      record(pool.stats());
+    } catch (error) {
+      options.onError?.(error);
+    }
+  };
+  const timer = setInterval(sample, options.sampleMs ?? 1_000);
+  timer.unref?.();
+  const subscription = pool.onEvent((event) => {
+    if (event.type === 'stats') record(event.stats);
+  });
+  return {
+    dispose: () => {
+      clearInterval(timer);
+      subscription.dispose();
+      try {
+        log.flush();
+      } catch (error) {
+        options.onError?.(error);
+      }
+    },
+  };
 }

@@ -1,0 +1,15 @@
+// What the dashboard and the report command need from the rest of the extension.
+import type * as vscode from 'vscode';
+import type { FileBoard } from '../../core/board';
+import type { PoolSource } from '../../core/metrics';
+
+/** The part of AgentPool the dashboard reads: its stats and its events. */
+export type DashboardPool = PoolSource;
+
+export interface DashboardDeps {
+  getBoard(): FileBoard | undefined;
+  getPool(): DashboardPool | undefined;
+  onDidChangePool: vscode.Event<void>;
+  onDidChangeBoard: vscode.Event<void>;
+  log: vscode.LogOutputChannel;
+}

@@ -1,0 +1,55 @@
+// The dashboard: the `agentSwarm.openDashboard` command, the panel's restore after a reload, and
+// the recording of the pool's resource figures into the board (for reports written later).
+import * as vscode from 'vscode';
+import { recordPoolResources } from '../../core/metrics';
+import type { DashboardDeps } from './deps';
+import { DashboardPanel, type DashboardProbe } from './panel';
+import { DASHBOARD_VIEW_TYPE, type HostMessage } from './protocol';
+
+export type { DashboardDeps, DashboardPool } from './deps';
+export { DASHBOARD_VIEW_TYPE } from './protocol';
+
+export const OPEN_DASHBOARD_COMMAND = 'agentSwarm.openDashboard';
+/** Not contributed to the palette: integration tests read the panel's state through it. */
+export const DASHBOARD_PROBE_COMMAND = 'agentSwarm.internal.dashboardProbe';
+/** Not contributed: delivers a message to the host as if the webview had posted it; returns the reply. */
+export const DASHBOARD_MESSAGE_COMMAND = 'agentSwarm.internal.dashboardMessage';
+
+export function registerDashboard(context: vscode.ExtensionContext, deps: DashboardDeps): void {
+  context.subscriptions.push(
+    vscode.commands.registerCommand(OPEN_DASHBOARD_COMMAND, () => {
+      DashboardPanel.show(context.extensionUri, deps);
+    }),
+    vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
+      // The page restores its own view state (getState); the host only reattaches the live feed.
+      deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => {
+        DashboardPanel.revive(panel, context.extensionUri, deps);
+      },
+    }),
+    vscode.commands.registerCommand(DASHBOARD_PROBE_COMMAND, (): DashboardProbe | undefined => DashboardPanel.probe()),
+    vscode.commands.registerCommand(DASHBOARD_MESSAGE_COMMAND, (message: unknown): Promise<HostMessage | undefined> => DashboardPanel.handleMessage(message)),
+    new vscode.Disposable(() => DashboardPanel.disposeCurrent()),
+    resourceRecording(deps),
+  );
+}
+
+/** Keeps one resource recorder on the current pool and board, replaced when either changes. */
+function resourceRecording(deps: DashboardDeps): vscode.Disposable {
+  let recorder: { dispose(): void } | undefined;
+  const restart = (): void => {
+    recorder?.dispose();
+    recorder = undefined;
+    const pool = deps.getPool();
+    const board = deps.getBoard();
+    if (!pool || !board) return;
+    recorder = recordPoolResources(pool, board.root, {
+      onError: (error) => deps.log.warn(`Recording pool resources failed: ${error instanceof Error ? error.message : String(error)}`),
+    });
+  };
+  const subscriptions = [deps.onDidChangePool(restart), deps.onDidChangeBoard(restart)];
+  restart();
+  return new vscode.Disposable(() => {
+    for (const subscription of subscriptions) subscription.dispose();
+    recorder?.dispose();
+  });
+}

@@ -1,0 +1,266 @@
+// The dashboard panel: one per window. It owns a MetricsFeed on the open board, posts updates to
+// the webview while visible (the feed already throttles to two a second), and answers the
+// webview's requests. The webview is not retained while hidden: it reloads when shown again, says
+// `ready`, gets the current update, and restores its own view state with getState/setState.
+import * as vscode from 'vscode';
+import type { FileBoard } from '../../core/board';
+import { MetricsFeed, type MetricsSnapshot } from '../../core/metrics';
+import type { PoolStats } from '../../core/pool/types';
+import type { DashboardDeps, DashboardPool } from './deps';
+import { dashboardHtml, dashboardResourceRoots } from './html';
+import {
+  DASHBOARD_VIEW_TYPE,
+  isWebviewMessage,
+  type DashboardRequest,
+  type DashboardUpdate,
+  type HostMessage,
+  type PoolView,
+  type WebviewMessage,
+} from './protocol';
+
+/** What integration tests may observe of the open panel (through an internal command). */
+export interface DashboardProbe {
+  html: string;
+  visible: boolean;
+  /** `ready` handshakes received: proof that the page's script ran under the CSP. */
+  readyCount: number;
+  updatesPosted: number;
+  lastUpdate?: DashboardUpdate;
+}
+
+export class DashboardPanel implements vscode.Disposable {
+  private static current: DashboardPanel | undefined;
+
+  private readonly disposables: vscode.Disposable[] = [];
+  private feed: MetricsFeed | undefined;
+  private feedBoard: FileBoard | undefined;
+  private ready = false;
+  private readyCount = 0;
+  private updatesPosted = 0;
+  private lastUpdate: DashboardUpdate | undefined;
+  private disposed = false;
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    private readonly deps: DashboardDeps,
+  ) {
+    panel.webview.options = { enableScripts: true, localResourceRoots: dashboardResourceRoots(extensionUri) };
+    panel.iconPath = {
+      light: vscode.Uri.joinPath(extensionUri, 'media', 'dashboard', 'icon-light.svg'),
+      dark: vscode.Uri.joinPath(extensionUri, 'media', 'dashboard', 'icon-dark.svg'),
+    };
+    panel.webview.html = dashboardHtml(panel.webview, extensionUri);
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((message: unknown) => this.onMessage(message)),
+      panel.onDidChangeViewState(() => {
+        // A hidden webview is torn down; the reloaded page asks again with `ready`.
+        if (!panel.visible) this.ready = false;
+      }),
+      deps.onDidChangeBoard(() => this.attachBoard()),
+      deps.onDidChangePool(() => this.feed?.setPool(deps.getPool())),
+    );
+    this.attachBoard();
+  }
+
+  /** Reveals the dashboard, creating it on first use. */
+  static show(extensionUri: vscode.Uri, deps: DashboardDeps): DashboardPanel {
+    const existing = DashboardPanel.current;
+    if (existing) {
+      existing.panel.reveal(undefined);
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, 'Swarm Dashboard', vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: false,
+      localResourceRoots: dashboardResourceRoots(extensionUri),
+    });
+    return (DashboardPanel.current = new DashboardPanel(panel, extensionUri, deps));
+  }
+
+  /** Takes over a panel VS Code restored after a reload. */
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, deps: DashboardDeps): DashboardPanel {
+    DashboardPanel.current?.dispose();
+    return (DashboardPanel.current = new DashboardPanel(panel, extensionUri, deps));
+  }
+
+  static probe(): DashboardProbe | undefined {
+    return DashboardPanel.current?.probeState();
+  }
+
+  static disposeCurrent(): void {
+    DashboardPanel.current?.panel.dispose();
+  }
+
+  /** Handles one message as if the webview had posted it; returns the reply (tests use this too). */
+  async handle(message: unknown): Promise<HostMessage | undefined> {
+    if (!isWebviewMessage(message)) {
+      this.deps.log.warn(`Dashboard: ignored a malformed message from the webview: ${safeJson(message)}`);
+      return undefined;
+    }
+    return this.dispatch(message);
+  }
+
+  static async handleMessage(message: unknown): Promise<HostMessage | undefined> {
+    const current = DashboardPanel.current;
+    if (!current) throw new Error('The Swarm dashboard is not open.');
+    return current.handle(message);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (DashboardPanel.current === this) DashboardPanel.current = undefined;
+    this.feed?.dispose();
+    this.feed = undefined;
+    for (const disposable of this.disposables.splice(0)) disposable.dispose();
+    this.panel.dispose();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private probeState(): DashboardProbe {
+    return {
+      html: this.panel.webview.html,
+      visible: this.panel.visible,
+      readyCount: this.readyCount,
+      updatesPosted: this.updatesPosted,
+      ...(this.lastUpdate ? { lastUpdate: this.lastUpdate } : {}),
+    };
+  }
+
+  private attachBoard(): void {
+    const board = this.deps.getBoard();
+    if (board === this.feedBoard && this.feed) return;
+    this.feed?.dispose();
+    this.feed = undefined;
+    this.feedBoard = board;
+    if (board) {
+      this.feed = new MetricsFeed({
+        board,
+        pool: this.deps.getPool(),
+        onSnapshot: (snapshot) => this.pushUpdate(snapshot),
+        onError: (error) => this.deps.log.warn(`Dashboard: reading the board failed: ${errorText(error)}`),
+      });
+    }
+    this.pushUpdate();
+  }
+
+  private onMessage(message: unknown): void {
+    void this.handle(message).then(
+      (reply) => {
+        if (reply) void this.panel.webview.postMessage(reply);
+      },
+      (error: unknown) => this.deps.log.error(`Dashboard: handling a webview message failed: ${errorText(error)}`),
+    );
+  }
+
+  private async dispatch(message: WebviewMessage): Promise<HostMessage | undefined> {
+    if (message.type === 'ready') {
+      this.ready = true;
+      this.readyCount++;
+      this.pushUpdate();
+      return undefined;
+    }
+    try {
+      const text = await this.perform(message.request);
+      this.feed?.refresh();
+      return { type: 'reply', requestId: message.requestId, ok: true, message: text };
+    } catch (error) {
+      this.deps.log.warn(`Dashboard: ${message.request.kind} failed: ${errorText(error)}`);
+      return { type: 'reply', requestId: message.requestId, ok: false, error: errorText(error) };
+    }
+  }
+
+  private async perform(request: DashboardRequest): Promise<string> {
+    switch (request.kind) {
+      case 'requeue': {
+        const task = this.requireBoard().requeue(request.taskId);
+        this.deps.log.info(`Dashboard: requeued ${task.id} (${task.title})`);
+        return `Requeued "${task.title}".`;
+      }
+      case 'requeueAll': {
+        const tasks = this.requireBoard().requeueAll();
+        this.deps.log.info(`Dashboard: requeued ${tasks.length} dead tasks`);
+        return `Requeued ${tasks.length} task${tasks.length === 1 ? '' : 's'}.`;
+      }
+      case 'exportReport': {
+        const written = await vscode.commands.executeCommand<vscode.Uri | undefined>('agentSwarm.exportReport');
+        return written ? `Report written to ${written.fsPath}.` : 'No report was written.';
+      }
+    }
+  }
+
+  private requireBoard(): FileBoard {
+    const board = this.deps.getBoard();
+    if (!board) throw new Error('No Swarm board is open in this workspace. Post a task first, then try again.');
+    return board;
+  }
+
+  /** Posts the current state; nothing is computed while no page is there to draw it. */
+  private pushUpdate(snapshot?: MetricsSnapshot): void {
+    if (this.disposed || !this.ready || !this.panel.visible) return;
+    const update = this.buildUpdate(snapshot);
+    this.lastUpdate = update;
+    this.updatesPosted++;
+    void this.panel.webview.postMessage({ type: 'update', update } satisfies HostMessage);
+  }
+
+  private buildUpdate(snapshot: MetricsSnapshot | undefined): DashboardUpdate {
+    const board = this.feedBoard;
+    const pool = this.deps.getPool();
+    const update: DashboardUpdate = {};
+    if (board) {
+      try {
+        const counts = board.stats().counts;
+        update.board = { root: board.root, counts };
+      } catch (error) {
+        this.deps.log.warn(`Dashboard: reading the board's counts failed: ${errorText(error)}`);
+      }
+    }
+    if (pool) update.pool = poolView(pool);
+    if (this.feed) update.metrics = snapshot ?? this.feed.snapshot();
+    return update;
+  }
+}
+
+function poolView(pool: DashboardPool): PoolView | undefined {
+  let stats: PoolStats;
+  try {
+    stats = pool.stats();
+  } catch {
+    return undefined;
+  }
+  return {
+    running: stats.running,
+    mode: stats.mode,
+    busy: stats.busy,
+    total: stats.total,
+    maxAgents: stats.maxAgents,
+    ...(stats.pausedUntil !== undefined ? { pausedUntil: stats.pausedUntil } : {}),
+    ...(stats.pauseReason ? { pauseReason: stats.pauseReason } : {}),
+    ...(stats.spawnBlockedReason ? { spawnBlockedReason: stats.spawnBlockedReason } : {}),
+    agents: stats.agents
+      .filter((agent) => agent.state !== 'exited')
+      .map((agent) => ({
+        id: agent.id,
+        state: agent.state,
+        ...(agent.currentTask ? { taskTitle: agent.currentTask.title } : {}),
+        ...(agent.cpuPercent !== undefined ? { cpuPercent: agent.cpuPercent } : {}),
+        ...(agent.rssBytes !== undefined ? { rssBytes: agent.rssBytes } : {}),
+      })),
+  };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value).slice(0, 200);
+  } catch {
+    return String(value);
+  }
+}
