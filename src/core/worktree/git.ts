@@ -1,0 +1,86 @@
+// A thin git runner. simple-git drives the ordinary porcelain (worktree add/list, checkout, clean);
+// this runner covers what simple-git does not expose cleanly: a private index through
+// GIT_INDEX_FILE, stdin input, raw byte output and commands whose exit code carries meaning
+// (`git merge-file` returns the number of conflicts, `git apply --check` fails by design).
+import { spawn, spawnSync } from 'child_process';
+import { simpleGit, type SimpleGit } from 'simple-git';
+
+export interface GitRunOptions {
+  cwd: string;
+  /** Extra environment, e.g. GIT_INDEX_FILE for a temporary index. */
+  env?: Record<string, string>;
+  input?: string | Buffer;
+  /** Exit codes that are not errors (0 is always accepted). */
+  okCodes?: number[];
+}
+
+export interface GitResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export class GitCommandError extends Error {
+  constructor(
+    readonly args: string[],
+    readonly code: number,
+    readonly stderr: string,
+  ) {
+    super(`git ${args.join(' ')} failed (exit ${code}): ${stderr.trim() || 'no message'}`);
+    this.name = 'GitCommandError';
+  }
+}
+
+/** Variables a parent git (a hook, a `git rebase -x`) may set that would redirect our commands. */
+const INHERITED_GIT_VARIABLES = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_PREFIX', 'GIT_OBJECT_DIRECTORY', 'GIT_COMMON_DIR'];
+
+export function gitEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of INHERITED_GIT_VARIABLES) delete env[name];
+  // Fixed identity for snapshot and partial-work commits, so a repository without user.name works.
+  env.GIT_AUTHOR_NAME = 'Agent Swarm';
+  env.GIT_AUTHOR_EMAIL = 'swarm@localhost';
+  env.GIT_COMMITTER_NAME = 'Agent Swarm';
+  env.GIT_COMMITTER_EMAIL = 'swarm@localhost';
+  env.GIT_TERMINAL_PROMPT = '0';
+  env.LC_ALL = 'C';
+  // Never let a read-only command (diff, status) refresh and rewrite the user's index.
+  env.GIT_OPTIONAL_LOCKS = '0';
+  return { ...env, ...extra };
+}
+
+export function runGit(args: string[], options: GitRunOptions): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { cwd: options.cwd, env: gitEnvironment(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const result: GitResult = { code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+      if (result.code === 0 || options.okCodes?.includes(result.code)) resolve(result);
+      else reject(new GitCommandError(args, result.code, result.stderr));
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** stdout of a successful git command as trimmed text. */
+export async function gitText(args: string[], options: GitRunOptions): Promise<string> {
+  return (await runGit(args, options)).stdout.toString('utf8').trim();
+}
+
+/** Synchronous variant for the few callers that must stay synchronous (board-side helpers). */
+export function runGitSync(args: string[], options: GitRunOptions): GitResult {
+  const result = spawnSync('git', args, { cwd: options.cwd, env: gitEnvironment(options.env), input: options.input ?? '' });
+  const code = result.status ?? 1;
+  const stderr = result.stderr?.toString('utf8') ?? String(result.error ?? '');
+  if (code !== 0 && !options.okCodes?.includes(code)) throw new GitCommandError(args, code, stderr);
+  return { code, stdout: result.stdout ?? Buffer.alloc(0), stderr };
+}
+
+export function simpleGitAt(dir: string): SimpleGit {
+  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 4 }).env(gitEnvironment());
+}

@@ -1,0 +1,31 @@
+// Workspace isolation for agent attempts: git worktrees per agent slot (default) or the user's
+// folder itself (direct, opt-in). See docs/worktrees.md.
+import type { TaskIsolation } from '../pool/isolation';
+import { DirectIsolation } from './directIsolation';
+import { WorktreeIsolation, type WorktreeInfo, type WorktreeIsolationOptions } from './worktreeIsolation';
+
+export { WorktreeIsolation, DEFAULT_INCLUDE, DEFAULT_MAX_SLOTS, DEFAULT_DISK_BUDGET_BYTES, PARTIAL_REF_PREFIX, BASE_REF_PREFIX } from './worktreeIsolation';
+export type { WorktreeIsolationOptions, WorktreeInfo } from './worktreeIsolation';
+export { DirectIsolation } from './directIsolation';
+export { NotAGitRepositoryError, assertGitWorkspace, locateRepository, snapshotWorkingState } from './repo';
+export type { RepoInfo } from './repo';
+export { GitCommandError } from './git';
+
+/** One git worktree per agent slot; throws NotAGitRepositoryError (with what to do) outside git. */
+export function createWorktreeIsolation(options: WorktreeIsolationOptions): WorktreeIsolation & TaskIsolation {
+  return new WorktreeIsolation(options);
+}
+
+/** Agents work in the user's folder; collect() diffs against a snapshot taken by prepare(). */
+export function createDirectIsolation(workspaceRoot: string): TaskIsolation {
+  return new DirectIsolation(workspaceRoot);
+}
+
+export async function listWorktrees(workspaceRoot: string, options: Omit<WorktreeIsolationOptions, 'workspaceRoot'> = {}): Promise<WorktreeInfo[]> {
+  return new WorktreeIsolation({ ...options, workspaceRoot }).list();
+}
+
+/** Removes half-created, orphaned and unregistered slot worktrees; keeps partial work of crashed attempts. */
+export async function pruneWorktrees(workspaceRoot: string, options: Omit<WorktreeIsolationOptions, 'workspaceRoot'> = {}): Promise<number> {
+  return new WorktreeIsolation({ ...options, workspaceRoot }).pruneCount();
+}

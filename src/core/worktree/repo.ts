@@ -1,0 +1,101 @@
+// Where the user's repository is and how to take a snapshot of its current working state without
+// touching the user's working tree or index: a copy of the index (GIT_INDEX_FILE) is updated with
+// the tracked changes and the untracked files a task names, written as a tree and, when it differs
+// from HEAD, as a commit whose parent is HEAD. Only new objects are written to the object store.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { findGitRepository } from '../board/gitExclude';
+import { gitText, runGit } from './git';
+
+export interface RepoInfo {
+  /** Top of the working tree that contains the workspace. */
+  topLevel: string;
+  /** The workspace's git directory (differs from commonDir when the workspace is itself a worktree). */
+  gitDir: string;
+  commonDir: string;
+  /** Workspace folder relative to topLevel, '' or 'sub/dir' (forward slashes). */
+  prefix: string;
+  workspaceRoot: string;
+}
+
+export class NotAGitRepositoryError extends Error {
+  constructor(readonly workspaceRoot: string) {
+    super(
+      `${workspaceRoot} is not inside a git repository. Agent Swarm isolates each task in its own git worktree, ` +
+        'which needs git: run `git init && git add -A && git commit -m initial` in the folder, ' +
+        'or opt into running agents directly in your folder (no isolation; agents edit your files in place) ' +
+        'with the setting "agentSwarm.isolation": "direct" (CLI: --isolation direct).',
+    );
+    this.name = 'NotAGitRepositoryError';
+  }
+}
+
+/** Throws NotAGitRepositoryError when the workspace is not in a git repository. Synchronous: no git spawn. */
+export function assertGitWorkspace(workspaceRoot: string): void {
+  if (!findGitRepository(workspaceRoot)) throw new NotAGitRepositoryError(workspaceRoot);
+}
+
+export async function locateRepository(workspaceRoot: string): Promise<RepoInfo> {
+  const root = path.resolve(workspaceRoot);
+  assertGitWorkspace(root);
+  const [topLevel, gitDir, commonDir] = (await gitText(['rev-parse', '--show-toplevel', '--absolute-git-dir', '--git-common-dir'], { cwd: root })).split('\n');
+  const realRoot = fs.realpathSync(root);
+  const prefix = path.relative(topLevel, realRoot).split(path.sep).join('/');
+  return { topLevel, gitDir, commonDir: path.resolve(root, commonDir), prefix, workspaceRoot: root };
+}
+
+export async function headCommit(cwd: string, env?: Record<string, string>): Promise<string | undefined> {
+  const result = await runGit(['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { cwd, env, okCodes: [1, 128] });
+  return result.code === 0 ? result.stdout.toString('utf8').trim() : undefined;
+}
+
+export interface SnapshotOptions {
+  /** Untracked paths (workspace-relative) to include, e.g. the files a task names. */
+  untracked?: string[];
+  /** Include every untracked, not ignored file (direct isolation diffs against this). */
+  allUntracked?: boolean;
+  /** Extra git environment (a shadow GIT_DIR for non-git folders). */
+  env?: Record<string, string>;
+  message?: string;
+}
+
+/** Commit id of the working state of the repository that contains `cwd` (HEAD itself when clean). */
+export async function snapshotWorkingState(repo: Pick<RepoInfo, 'topLevel' | 'gitDir' | 'prefix'>, options: SnapshotOptions = {}): Promise<string> {
+  const tmpDir = path.join(repo.gitDir, 'swarm-tmp');
+  fs.mkdirSync(tmpDir, { recursive: true });
+  const tempIndex = path.join(tmpDir, `snapshot-${process.pid}-${crypto.randomBytes(4).toString('hex')}.index`);
+  const userIndex = path.join(repo.gitDir, 'index');
+  try {
+    // Copying keeps the stat cache, so `add -u` only hashes files that really changed.
+    if (fs.existsSync(userIndex)) fs.copyFileSync(userIndex, tempIndex);
+    const env = { ...options.env, GIT_INDEX_FILE: tempIndex };
+    const cwd = repo.topLevel;
+    if (options.allUntracked) await runGit(['add', '-A', '--', '.'], { cwd, env });
+    else {
+      await runGit(['add', '-u', '--', '.'], { cwd, env });
+      const named = (options.untracked ?? []).map((file) => joinPrefix(repo.prefix, file)).filter((file) => isInside(file) && fs.existsSync(path.join(cwd, file)));
+      if (named.length > 0) {
+        const listed = await runGit(['ls-files', '-z', '--others', '--exclude-standard', '--', ...named], { cwd, env });
+        const untracked = listed.stdout.toString('utf8').split('\0').filter(Boolean);
+        if (untracked.length > 0) await runGit(['add', '--', ...untracked], { cwd, env });
+      }
+    }
+    const tree = await gitText(['write-tree'], { cwd, env });
+    const head = await headCommit(cwd, options.env);
+    if (head && (await gitText(['rev-parse', `${head}^{tree}`], { cwd, env: options.env })) === tree) return head;
+    const parents = head ? ['-p', head] : [];
+    return await gitText(['commit-tree', tree, ...parents, '-m', options.message ?? 'Agent Swarm snapshot of the working state'], { cwd, env: options.env });
+  } finally {
+    fs.rmSync(tempIndex, { force: true });
+  }
+}
+
+function joinPrefix(prefix: string, file: string): string {
+  const clean = file.split(path.sep).join('/').replace(/^\.\//, '');
+  return prefix ? `${prefix}/${clean}` : clean;
+}
+
+function isInside(relative: string): boolean {
+  return !path.isAbsolute(relative) && !relative.split('/').includes('..');
+}

@@ -1,0 +1,396 @@
+// TaskIsolation with one git worktree per agent slot. prepare() snapshots the user's working state
+// (never touching their tree or index), then either resets the slot's existing worktree to the
+// snapshot (warm: checkout --force + clean) or creates it (cold: worktree add + includes + setup).
+// collect() turns the worktree into a patch against the snapshot; abandon() keeps partial work as a
+// commit on refs/swarm/<taskId>; prune() repairs whatever a crash left behind.
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Task } from '../board/types';
+import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from '../pool/isolation';
+import { diffStaged, stageEverything } from './diff';
+import { gitText, runGit, simpleGitAt } from './git';
+import { assertGitWorkspace, locateRepository, snapshotWorkingState, type RepoInfo } from './repo';
+import { isProcessAlive, isSlotBusy, listSlotStates, readSlotState, slotPaths, writeSlotState, type SlotState } from './slots';
+
+export const DEFAULT_INCLUDE = ['node_modules', '.env', '.env.local'];
+export const DEFAULT_MAX_SLOTS = 8;
+export const DEFAULT_DISK_BUDGET_BYTES = 10 * 1024 ** 3;
+export const PARTIAL_REF_PREFIX = 'refs/swarm/';
+export const BASE_REF_PREFIX = 'refs/swarm-base/';
+
+export interface WorktreeIsolationOptions {
+  workspaceRoot: string;
+  /** Where slot worktrees live; default `<git common dir>/swarm/worktrees`. */
+  worktreesDir?: string;
+  /**
+   * Workspace-relative ignored paths made available in every worktree: directories are symlinked
+   * (node_modules), files are copied (.env, so an agent's edit never reaches the user's file).
+   */
+  include?: string[];
+  /** Shell command run once in every fresh worktree (e.g. `npm ci`); a failure fails the prepare. */
+  setupCommand?: string;
+  maxSlots?: number;
+  /** Budget for all slot worktrees together; least recently used idle slots are removed above it. */
+  diskBudgetBytes?: number;
+  /** Start a retried task from its saved partial work (refs/swarm/<id>); default true. */
+  resumePartialWork?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface WorktreeInfo {
+  path: string;
+  slot?: string;
+  taskId?: string;
+  branch?: string;
+  head: string;
+  /** Left behind (no state, half-created, owner gone) and removable by prune. */
+  stale: boolean;
+  busy: boolean;
+  lastUsed?: number;
+}
+
+export class WorktreeIsolation implements TaskIsolation {
+  readonly kind = 'worktree';
+  private repoPromise?: Promise<RepoInfo>;
+  private readonly workspaceRoot: string;
+  private readonly include: string[];
+  private readonly maxSlots: number;
+  private readonly diskBudgetBytes: number;
+  private explicitDir?: string;
+  /** Serialises `git worktree add/remove/prune`, which all write the same admin directory. */
+  private adminChain: Promise<unknown> = Promise.resolve();
+  private lastDiskCheck = 0;
+
+  constructor(private readonly options: WorktreeIsolationOptions) {
+    this.workspaceRoot = path.resolve(options.workspaceRoot);
+    assertGitWorkspace(this.workspaceRoot);
+    this.include = (options.include ?? DEFAULT_INCLUDE).map((entry) => entry.replace(/^\.\//, '').replace(/\/+$/, '')).filter(Boolean);
+    this.maxSlots = options.maxSlots ?? DEFAULT_MAX_SLOTS;
+    this.diskBudgetBytes = options.diskBudgetBytes ?? DEFAULT_DISK_BUDGET_BYTES;
+    this.explicitDir = options.worktreesDir ? path.resolve(options.worktreesDir) : undefined;
+  }
+
+  repo(): Promise<RepoInfo> {
+    this.repoPromise ??= locateRepository(this.workspaceRoot);
+    return this.repoPromise;
+  }
+
+  async worktreesDir(): Promise<string> {
+    return this.explicitDir ?? path.join((await this.repo()).commonDir, 'swarm', 'worktrees');
+  }
+
+  async prepare(task: Task, slot: string, _artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace> {
+    const repo = await this.repo();
+    const dir = await this.worktreesDir();
+    const { dir: worktree, stateFile } = slotPaths(dir, slot);
+    const snapshot = await snapshotWorkingState(repo, { untracked: task.files, message: `Agent Swarm snapshot for task ${task.id}` });
+    const { start, base } = await this.startingPoint(task, snapshot);
+    signal?.throwIfAborted();
+    const previous = readSlotState(stateFile);
+    const warm = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git')) && (await this.resetWarm(worktree, start));
+    if (!warm) await this.createCold(slot, worktree, stateFile, start, signal);
+    const state = readSlotState(stateFile) as SlotState;
+    writeSlotState(stateFile, { ...state, taskId: task.id, ownerPid: process.pid, base, lastUsed: Date.now() });
+    // Keep the base reachable for review and three-way apply even after gc.
+    await runGit(['update-ref', `${BASE_REF_PREFIX}${task.id}`, base], { cwd: repo.topLevel });
+    this.log(`task ${task.id}: ${warm ? 'warm' : 'cold'} worktree ${worktree} at ${start.slice(0, 10)}`);
+    return { cwd: repo.prefix ? path.join(worktree, repo.prefix) : worktree, snapshot: base };
+  }
+
+  async collect(task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string): Promise<CollectedChanges> {
+    const repo = await this.repo();
+    const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), slot);
+    const base = prepared.snapshot ?? readSlotState(stateFile)?.base;
+    if (!base) throw new Error(`Task ${task.id}: no snapshot recorded for slot ${slot}; cannot compute its changes.`);
+    await stageEverything({ cwd: worktree, exclude: await this.includeFromTop() });
+    const diff = await diffStaged({ cwd: worktree, base, prefix: repo.prefix });
+    const changes: CollectedChanges = { files: diff.files, base };
+    if (diff.text.length > 0) {
+      fs.mkdirSync(artifactsDir, { recursive: true });
+      changes.patchFile = path.join(artifactsDir, 'result.patch');
+      fs.writeFileSync(changes.patchFile, diff.text);
+    }
+    await runGit(['update-ref', '-d', `${PARTIAL_REF_PREFIX}${task.id}`], { cwd: repo.topLevel, okCodes: [1] });
+    this.releaseSlot(stateFile);
+    await this.enforceDiskBudget(slot);
+    return changes;
+  }
+
+  async abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void> {
+    const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), slot);
+    try {
+      const base = prepared.snapshot ?? readSlotState(stateFile)?.base;
+      if (base && fs.existsSync(path.join(worktree, '.git'))) {
+        const saved = await this.savePartialWork(worktree, task.id, base, reason);
+        if (saved) this.log(`task ${task.id}: partial work kept on ${PARTIAL_REF_PREFIX}${task.id} (${saved.slice(0, 10)})`);
+      }
+    } catch (error) {
+      this.log(`task ${task.id}: could not keep partial work: ${(error as Error).message}`);
+    } finally {
+      this.releaseSlot(stateFile);
+    }
+  }
+
+  /** Start and shutdown housekeeping; see pruneWorktrees. Returns how many worktrees were removed. */
+  async prune(): Promise<void> {
+    await this.pruneCount();
+  }
+
+  async pruneCount(): Promise<number> {
+    return this.admin(async () => {
+      const repo = await this.repo();
+      const dir = await this.worktreesDir();
+      let removed = 0;
+      await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
+      const registered = await this.registeredWorktrees();
+      for (const entry of registered.filter((wt) => isUnder(dir, wt.path))) {
+        const state = listSlotStates(dir).find((candidate) => samePath(candidate.path, entry.path));
+        if (state && state.phase === 'ready' && fs.existsSync(path.join(entry.path, '.git'))) {
+          if (state.taskId && !isSlotBusy(state)) await this.rescueCrashedAttempt(state);
+          continue;
+        }
+        await this.removeWorktreeDir(entry.path);
+        removed += 1;
+      }
+      removed += this.removeUnregistered(dir, registered.map((wt) => wt.path));
+      await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
+      return removed;
+    });
+  }
+
+  async list(): Promise<WorktreeInfo[]> {
+    const dir = await this.worktreesDir();
+    const states = listSlotStates(dir);
+    const registered = await this.registeredWorktrees();
+    return registered
+      .filter((wt) => isUnder(dir, wt.path))
+      .map((wt) => {
+        const state = states.find((candidate) => samePath(candidate.path, wt.path));
+        const busy = state ? isSlotBusy(state) : false;
+        const stale = !state || state.phase !== 'ready' || !fs.existsSync(path.join(wt.path, '.git'));
+        return { path: wt.path, slot: state?.slot, taskId: busy ? state?.taskId : undefined, branch: wt.branch, head: wt.head, stale, busy, lastUsed: state?.lastUsed };
+      });
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private async startingPoint(task: Task, snapshot: string): Promise<{ start: string; base: string }> {
+    const fromScratch = (task.payload as { fromScratch?: boolean } | null | undefined)?.fromScratch === true;
+    if (this.options.resumePartialWork === false || fromScratch) return { start: snapshot, base: snapshot };
+    const repo = await this.repo();
+    const partial = await runGit(['rev-parse', '--verify', '-q', `${PARTIAL_REF_PREFIX}${task.id}^{commit}`], { cwd: repo.topLevel, okCodes: [1, 128] });
+    if (partial.code !== 0) return { start: snapshot, base: snapshot };
+    const start = partial.stdout.toString('utf8').trim();
+    // The partial commit's parent is the snapshot its attempt started from: diffs stay against it.
+    const base = await gitText(['rev-parse', `${start}^1`], { cwd: repo.topLevel });
+    this.log(`task ${task.id}: resuming from saved partial work ${start.slice(0, 10)}`);
+    return { start, base };
+  }
+
+  private async resetWarm(worktree: string, start: string): Promise<boolean> {
+    try {
+      const git = simpleGitAt(worktree);
+      await git.raw(['checkout', '--force', '--quiet', '--detach', start]);
+      const keep = (await this.includeFromTop()).flatMap((entry) => ['-e', `/${entry}`]);
+      await git.raw(['clean', '-ffdq', ...(this.options.setupCommand ? [] : ['-x']), ...keep]);
+      this.linkIncludes(worktree, (await this.repo()).prefix);
+      return true;
+    } catch (error) {
+      this.log(`warm reuse of ${worktree} failed (${(error as Error).message.split('\n')[0]}); recreating it`);
+      return false;
+    }
+  }
+
+  private async createCold(slot: string, worktree: string, stateFile: string, start: string, signal?: AbortSignal): Promise<void> {
+    await this.admin(async () => {
+      const dir = path.dirname(worktree);
+      await this.makeRoomForSlot(dir, slot);
+      const now = Date.now();
+      // Recorded before any git work: a crash from here on leaves a `creating` record for prune.
+      writeSlotState(stateFile, { slot, path: worktree, phase: 'creating', ownerPid: process.pid, setupDone: false, createdAt: now, lastUsed: now });
+      await this.removeWorktreeDir(worktree);
+      const repo = await this.repo();
+      await simpleGitAt(repo.topLevel).raw(['worktree', 'add', '--force', '--detach', '--quiet', worktree, start]);
+    });
+    signal?.throwIfAborted();
+    this.linkIncludes(worktree, (await this.repo()).prefix);
+    if (this.options.setupCommand) await this.runSetup(worktree, this.options.setupCommand, signal);
+    const state = readSlotState(stateFile) as SlotState;
+    writeSlotState(stateFile, { ...state, phase: 'ready', setupDone: true });
+  }
+
+  /** Symlinks included directories and copies included files that exist in the workspace but not in the worktree. */
+  private linkIncludes(worktree: string, prefix: string): void {
+    for (const entry of this.include) {
+      const source = path.join(this.workspaceRoot, entry);
+      const target = path.join(worktree, prefix, entry);
+      const sourceStat = fs.statSync(source, { throwIfNoEntry: false });
+      if (!sourceStat || fs.lstatSync(target, { throwIfNoEntry: false })) continue;
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      if (sourceStat.isDirectory()) fs.symlinkSync(source, target, 'dir');
+      else fs.copyFileSync(source, target);
+    }
+  }
+
+  /** Include entries as paths from the top of the repository (for clean and add pathspecs). */
+  private async includeFromTop(): Promise<string[]> {
+    const { prefix } = await this.repo();
+    return this.include.map((entry) => (prefix ? `${prefix}/${entry}` : entry));
+  }
+
+  private runSetup(worktree: string, command: string, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(command, { cwd: worktree, shell: true, stdio: ['ignore', 'pipe', 'pipe'], signal });
+      let output = '';
+      const keep = (chunk: Buffer) => {
+        output = (output + chunk.toString('utf8')).slice(-4000);
+      };
+      child.stdout.on('data', keep);
+      child.stderr.on('data', keep);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code === 0) resolve();
+        else reject(new Error(`The worktree setup command \`${command}\` failed with exit code ${code} in ${worktree}. Fix the command (setting "agentSwarm.worktrees.setupCommand") or remove it.\n${output.trim()}`));
+      });
+    });
+  }
+
+  private async savePartialWork(worktree: string, taskId: string, base: string, reason: string): Promise<string | undefined> {
+    await stageEverything({ cwd: worktree, exclude: await this.includeFromTop() });
+    const tree = await gitText(['write-tree'], { cwd: worktree });
+    const baseTree = await gitText(['rev-parse', `${base}^{tree}`], { cwd: worktree });
+    if (tree === baseTree) return undefined;
+    const commit = await gitText(['commit-tree', tree, '-p', base, '-m', `Agent Swarm partial work of task ${taskId}: ${reason}`], { cwd: worktree });
+    await runGit(['update-ref', `${PARTIAL_REF_PREFIX}${taskId}`, commit], { cwd: worktree });
+    return commit;
+  }
+
+  /** A slot whose owning process died mid-task: keep its work like abandon() would, then free it. */
+  private async rescueCrashedAttempt(state: SlotState): Promise<void> {
+    const stateFile = slotPaths(path.dirname(state.path), state.slot).stateFile;
+    if (state.taskId && state.base) {
+      try {
+        await this.savePartialWork(state.path, state.taskId, state.base, 'the agent host stopped during the attempt');
+      } catch (error) {
+        this.log(`could not keep partial work of ${state.taskId}: ${(error as Error).message}`);
+      }
+    }
+    writeSlotState(stateFile, { ...state, taskId: undefined, ownerPid: undefined });
+  }
+
+  private releaseSlot(stateFile: string): void {
+    const state = readSlotState(stateFile);
+    if (state) writeSlotState(stateFile, { ...state, taskId: undefined, ownerPid: undefined, lastUsed: Date.now() });
+  }
+
+  /** Above the slot cap, removes the least recently used idle slot. */
+  private async makeRoomForSlot(dir: string, slot: string): Promise<void> {
+    const others = listSlotStates(dir).filter((state) => state.slot !== slot);
+    if (others.length < this.maxSlots) return;
+    const idle = others.filter((state) => !isSlotBusy(state)).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const state of idle.slice(0, others.length - this.maxSlots + 1)) await this.removeSlot(state);
+  }
+
+  private async enforceDiskBudget(currentSlot: string): Promise<void> {
+    if (Date.now() - this.lastDiskCheck < 30_000) return;
+    this.lastDiskCheck = Date.now();
+    const dir = await this.worktreesDir();
+    let total = await diskUsage(dir);
+    if (total <= this.diskBudgetBytes) return;
+    const idle = listSlotStates(dir)
+      .filter((state) => state.slot !== currentSlot && !isSlotBusy(state))
+      .sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const state of idle) {
+      if (total <= this.diskBudgetBytes) break;
+      const size = await diskUsage(state.path);
+      await this.admin(() => this.removeSlot(state));
+      total -= size;
+      this.log(`disk budget: removed least recently used worktree ${state.path}`);
+    }
+  }
+
+  private async removeSlot(state: SlotState): Promise<void> {
+    await this.removeWorktreeDir(state.path);
+    fs.rmSync(slotPaths(path.dirname(state.path), state.slot).stateFile, { force: true });
+    await runGit(['worktree', 'prune'], { cwd: (await this.repo()).topLevel });
+  }
+
+  private async removeWorktreeDir(worktree: string): Promise<void> {
+    const repo = await this.repo();
+    await runGit(['worktree', 'remove', '--force', '--force', worktree], { cwd: repo.topLevel, okCodes: [1, 128] });
+    fs.rmSync(worktree, { recursive: true, force: true });
+  }
+
+  /** Directories and state files in the worktrees folder that git does not know: leftovers. */
+  private removeUnregistered(dir: string, registered: string[]): number {
+    if (!fs.existsSync(dir)) return 0;
+    let removed = 0;
+    for (const name of fs.readdirSync(dir)) {
+      const full = path.join(dir, name);
+      if (name.endsWith('.json')) {
+        const state = readSlotState(full);
+        const live = state && registered.some((wt) => samePath(wt, state.path)) && state.phase === 'ready';
+        if (!live && !(state && state.phase === 'creating' && isProcessAlive(state.ownerPid) && state.ownerPid !== process.pid)) fs.rmSync(full, { force: true });
+        continue;
+      }
+      if (registered.some((wt) => samePath(wt, full))) continue;
+      fs.rmSync(full, { recursive: true, force: true });
+      removed += 1;
+    }
+    return removed;
+  }
+
+  private async registeredWorktrees(): Promise<Array<{ path: string; head: string; branch?: string }>> {
+    const repo = await this.repo();
+    const text = await gitText(['worktree', 'list', '--porcelain'], { cwd: repo.topLevel });
+    return text
+      .split('\n\n')
+      .filter(Boolean)
+      .map((block) => {
+        const lines = block.split('\n');
+        const value = (key: string) => lines.find((line) => line.startsWith(`${key} `))?.slice(key.length + 1);
+        return { path: value('worktree') ?? '', head: value('HEAD') ?? '', branch: value('branch') };
+      });
+  }
+
+  private admin<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.adminChain.then(work, work);
+    this.adminChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+}
+
+function isUnder(dir: string, candidate: string): boolean {
+  const relative = path.relative(realish(dir), realish(candidate));
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+function samePath(a: string, b: string): boolean {
+  return realish(a) === realish(b);
+}
+
+/** realpath when the path exists (git reports resolved paths), else the resolved path. */
+function realish(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    const parent = path.dirname(p);
+    return parent === p ? p : path.join(realish(parent), path.basename(p));
+  }
+}
+
+function diskUsage(target: string): Promise<number> {
+  return new Promise((resolve) => {
+    if (!fs.existsSync(target)) return resolve(0);
+    const child = spawn('du', ['-sk', target], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.on('error', () => resolve(0));
+    child.on('close', () => resolve((Number.parseInt(out, 10) || 0) * 1024));
+  });
+}

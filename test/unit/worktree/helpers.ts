@@ -1,0 +1,79 @@
+// Real git repositories in temp folders for worktree and patch tests.
+import { execFileSync } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Task } from '../../../src/core/board/types';
+
+export function git(cwd: string, args: string[], input?: string): string {
+  return execFileSync('git', args, {
+    cwd,
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  }).trim();
+}
+
+export interface TempRepo {
+  root: string;
+  write(rel: string, content: string | Buffer): void;
+  read(rel: string): string;
+  cleanup(): void;
+}
+
+/** A repository with `files` committed on main; the temp folder is removed by cleanup(). */
+export function makeRepo(files: Record<string, string | Buffer> = { 'src/a.txt': 'one\ntwo\nthree\n', 'README.md': '# demo\n' }): TempRepo {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-wt-'));
+  const root = path.join(parent, 'repo');
+  fs.mkdirSync(root);
+  git(root, ['init', '-q', '-b', 'main']);
+  const write = (rel: string, content: string | Buffer) => {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), content);
+  };
+  for (const [rel, content] of Object.entries(files)) write(rel, content);
+  git(root, ['add', '-A']);
+  git(root, ['commit', '-q', '-m', 'initial']);
+  return { root, write, read: (rel) => fs.readFileSync(path.join(root, rel), 'utf8'), cleanup: () => fs.rmSync(parent, { recursive: true, force: true }) };
+}
+
+let counter = 0;
+export function fakeTask(partial: Partial<Task> = {}): Task {
+  counter += 1;
+  return {
+    id: `t${Date.now().toString(36)}${counter}`,
+    title: 'test task',
+    type: 'fix',
+    prompt: '',
+    files: [],
+    priority: 0,
+    payload: null,
+    status: 'running',
+    attempts: 1,
+    maxAttempts: 3,
+    createdAt: Date.now(),
+    updatedAt: Date.now(),
+    ...partial,
+  };
+}
+
+/** Fingerprint of the user's working state: every file's bytes (outside .git), `git ls-files -s`, and the index file bytes. */
+export function fingerprint(root: string): string {
+  const hash = crypto.createHash('sha256');
+  const walk = (dir: string) => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      if (name === '.git') continue;
+      const full = path.join(dir, name);
+      const stat = fs.lstatSync(full);
+      hash.update(`${path.relative(root, full)}:${stat.mode}\n`);
+      if (stat.isDirectory()) walk(full);
+      else if (stat.isSymbolicLink()) hash.update(fs.readlinkSync(full));
+      else hash.update(fs.readFileSync(full));
+    }
+  };
+  walk(root);
+  hash.update(git(root, ['ls-files', '-s']));
+  hash.update(fs.readFileSync(path.join(root, '.git', 'index')));
+  return hash.digest('hex');
+}

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { createWorktreeIsolation, NotAGitRepositoryError } from '../../../src/core/worktree';
+import { fakeTask, fingerprint, git, makeRepo, type TempRepo } from './helpers';
+
+const repos: TempRepo[] = [];
+function repo(files?: Record<string, string | Buffer>): TempRepo {
+  const made = makeRepo(files);
+  repos.push(made);
+  return made;
+}
+afterEach(() => {
+  for (const made of repos.splice(0)) made.cleanup();
+});
+
+function artifacts(r: TempRepo, id: string): string {
+  return path.join(r.root, '.swarm', 'artifacts', id);
+}
+
+describe('worktree isolation', () => {
+  it('runs the agent on the uncommitted working state, outside the workspace, and collects a patch', async () => {
+    const r = repo();
+    r.write('src/a.txt', 'one\nTWO (uncommitted)\nthree\n');
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await isolation.prepare(task, '1', artifacts(r, task.id));
+    assert.ok(!prepared.cwd.startsWith(r.root + path.sep + 'src'), 'worktree is not inside the workspace folder');
+    assert.ok(prepared.cwd.includes(path.join('.git', 'swarm', 'worktrees')), `worktree under the git dir: ${prepared.cwd}`);
+    assert.equal(fs.readFileSync(path.join(prepared.cwd, 'src/a.txt'), 'utf8'), 'one\nTWO (uncommitted)\nthree\n');
+    fs.writeFileSync(path.join(prepared.cwd, 'src/a.txt'), 'one\nTWO (uncommitted)\nthree\nfour\n');
+    fs.writeFileSync(path.join(prepared.cwd, 'src/new.txt'), 'brand new\n');
+    const changes = await isolation.collect(task, '1', prepared, artifacts(r, task.id));
+    assert.deepEqual(
+      changes.files.map((f) => [f.path, f.status, f.additions, f.deletions]),
+      [
+        ['src/a.txt', 'modified', 1, 0],
+        ['src/new.txt', 'added', 1, 0],
+      ],
+    );
+    assert.ok(changes.patchFile && fs.existsSync(changes.patchFile));
+    const patch = fs.readFileSync(changes.patchFile, 'utf8');
+    assert.match(patch, /\+four/);
+    assert.doesNotMatch(patch, /TWO \(uncommitted\)\n-/, 'the uncommitted edit is part of the base, not of the patch');
+    // The patch applies to the user's working state as it is.
+    git(r.root, ['apply', '--check', changes.patchFile]);
+    assert.equal(r.read('src/a.txt'), 'one\nTWO (uncommitted)\nthree\n', 'user file untouched');
+  });
+
+  it('includes untracked files named by the task, and only those', async () => {
+    const r = repo();
+    r.write('notes/todo.txt', 'untracked but named\n');
+    r.write('scratch.txt', 'untracked, not named\n');
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask({ files: ['notes/todo.txt'] });
+    const prepared = await isolation.prepare(task, '1', artifacts(r, task.id));
+    assert.equal(fs.readFileSync(path.join(prepared.cwd, 'notes/todo.txt'), 'utf8'), 'untracked but named\n');
+    assert.ok(!fs.existsSync(path.join(prepared.cwd, 'scratch.txt')));
+    const changes = await isolation.collect(task, '1', prepared, artifacts(r, task.id));
+    assert.deepEqual(changes.files, []);
+    assert.equal(changes.patchFile, undefined);
+  });
+
+  it('leaves the user working tree and index byte-identical', async () => {
+    const r = repo();
+    r.write('src/a.txt', 'staged change\n');
+    git(r.root, ['add', 'src/a.txt']);
+    r.write('src/a.txt', 'staged change\nplus unstaged\n');
+    r.write('untracked.txt', 'u\n');
+    r.write('named.txt', 'n\n');
+    const before = fingerprint(r.root);
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root, include: [] });
+    for (const slot of ['1', '1', '2']) {
+      const task = fakeTask({ files: ['named.txt'] });
+      const prepared = await isolation.prepare(task, slot, path.join(os.tmpdir(), `swarm-art-${task.id}`));
+      fs.writeFileSync(path.join(prepared.cwd, 'README.md'), 'agent edit\n');
+      fs.rmSync(path.join(prepared.cwd, 'named.txt'));
+      const changes = await isolation.collect(task, slot, prepared, path.join(os.tmpdir(), `swarm-art-${task.id}`));
+      assert.equal(changes.files.length, 2);
+      fs.rmSync(path.join(os.tmpdir(), `swarm-art-${task.id}`), { recursive: true, force: true });
+    }
+    assert.equal(fingerprint(r.root), before);
+  });
+
+  it('reuses a slot warm: the next task starts from its own snapshot with the previous task\'s files gone', async () => {
+    const r = repo();
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const first = fakeTask();
+    const p1 = await isolation.prepare(first, '1', artifacts(r, first.id));
+    fs.writeFileSync(path.join(p1.cwd, 'leftover.txt'), 'x');
+    fs.writeFileSync(path.join(p1.cwd, 'README.md'), 'changed by first\n');
+    await isolation.collect(first, '1', p1, artifacts(r, first.id));
+    r.write('README.md', '# demo, edited by the user\n');
+    const second = fakeTask();
+    const p2 = await isolation.prepare(second, '1', artifacts(r, second.id));
+    assert.equal(p2.cwd, p1.cwd, 'same slot directory');
+    assert.ok(!fs.existsSync(path.join(p2.cwd, 'leftover.txt')));
+    assert.equal(fs.readFileSync(path.join(p2.cwd, 'README.md'), 'utf8'), '# demo, edited by the user\n');
+    const listed = await isolation.list();
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0].taskId, second.id);
+    assert.equal(listed[0].busy, true);
+  });
+
+  it('links included dependencies and runs the setup command once per fresh worktree', async () => {
+    const r = repo({ '.gitignore': 'node_modules/\n.env\nsetup-count.log\n', 'index.js': 'x\n' });
+    r.write('node_modules/dep/index.js', 'module.exports = 1;\n');
+    r.write('.env', 'KEY=1\n');
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root, setupCommand: 'echo ran >> setup-count.log' });
+    for (let i = 0; i < 2; i += 1) {
+      const task = fakeTask();
+      const prepared = await isolation.prepare(task, '1', artifacts(r, task.id));
+      assert.ok(fs.lstatSync(path.join(prepared.cwd, 'node_modules')).isSymbolicLink());
+      assert.equal(fs.readFileSync(path.join(prepared.cwd, 'node_modules/dep/index.js'), 'utf8'), 'module.exports = 1;\n');
+      assert.equal(fs.readFileSync(path.join(prepared.cwd, '.env'), 'utf8'), 'KEY=1\n');
+      assert.equal(fs.readFileSync(path.join(prepared.cwd, 'setup-count.log'), 'utf8'), 'ran\n', 'setup ran exactly once');
+      fs.writeFileSync(path.join(prepared.cwd, 'index.js'), `edit ${i}\n`);
+      const changes = await isolation.collect(task, '1', prepared, artifacts(r, task.id));
+      assert.deepEqual(
+        changes.files.map((f) => f.path),
+        ['index.js'],
+        'linked dependencies are never part of the result',
+      );
+    }
+  });
+
+  it('keeps the partial work of an abandoned attempt on refs/swarm/<id> and resumes from it', async () => {
+    const r = repo();
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const p1 = await isolation.prepare(task, '1', artifacts(r, task.id));
+    fs.writeFileSync(path.join(p1.cwd, 'half.txt'), 'half done\n');
+    await isolation.abandon(task, '1', p1, 'lease lost');
+    assert.match(git(r.root, ['log', '-1', '--format=%s', `refs/swarm/${task.id}`]), /partial work/);
+    const p2 = await isolation.prepare({ ...task, attempts: 2 }, '2', artifacts(r, task.id));
+    assert.equal(fs.readFileSync(path.join(p2.cwd, 'half.txt'), 'utf8'), 'half done\n');
+    assert.equal(p2.snapshot, p1.snapshot, 'diffs stay against the original snapshot');
+    const changes = await isolation.collect(task, '2', p2, artifacts(r, task.id));
+    assert.deepEqual(changes.files.map((f) => f.path), ['half.txt']);
+    assert.equal(git(r.root, ['for-each-ref', `refs/swarm/${task.id}`]), '', 'partial ref dropped once the task succeeded');
+  });
+
+  it('refuses a folder that is not a git repository with a message that says what to do', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-nogit-'));
+    try {
+      assert.throws(() => createWorktreeIsolation({ workspaceRoot: dir }), (error: unknown) => {
+        assert.ok(error instanceof NotAGitRepositoryError);
+        assert.match(error.message, /not inside a git repository/);
+        assert.match(error.message, /git init/);
+        assert.match(error.message, /direct/);
+        return true;
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
