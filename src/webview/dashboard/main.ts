@@ -1,0 +1,300 @@
+/// <reference lib="dom" />
+// The dashboard page. It draws what the host sends (`update`), asks the host to act (`request`),
+// and keeps its view state and last update with setState so a reloaded page draws at once.
+import type { AgentSeries, DeadLetter, MetricsSnapshot, RunSummary } from '../../core/metrics/types';
+import { formatBytes, formatDuration, formatSpeedup } from '../../core/report/format';
+import {
+  DASHBOARD_PROTOCOL_VERSION,
+  DEFAULT_VIEW_STATE,
+  isHostMessage,
+  type DashboardRequest,
+  type DashboardUpdate,
+  type DashboardViewState,
+  type HostMessage,
+  type PoolView,
+  type WebviewMessage,
+} from '../../extension/dashboard/protocol';
+import { bucketChart, lineChart, SERIES_CLASSES, timelineChart, type Frame, type LineSeries } from './charts';
+import { h, icon } from './dom';
+
+interface VsCodeApi {
+  postMessage(message: WebviewMessage): void;
+  getState(): DashboardViewState | undefined;
+  setState(state: DashboardViewState): void;
+}
+
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const WINDOW_CHOICES = [5, 10, 30, 60, 240];
+const CHART_HEIGHT = 150;
+const MAX_DEAD_ROWS = 200;
+
+const vscode = acquireVsCodeApi();
+const app = document.getElementById('app')!;
+let state: DashboardViewState = { ...DEFAULT_VIEW_STATE, ...vscode.getState() };
+let nextRequestId = 1;
+const pendingRequests = new Map<number, HTMLButtonElement | undefined>();
+let statusMessage: { text: string; error: boolean } | undefined;
+let statusTimer: ReturnType<typeof setTimeout> | undefined;
+
+// ---------------------------------------------------------------- messages
+
+window.addEventListener('message', (event: MessageEvent<unknown>) => {
+  const message = event.data;
+  if (!isHostMessage(message)) return;
+  onHostMessage(message);
+});
+
+function onHostMessage(message: HostMessage): void {
+  if (message.type === 'update') {
+    state = { ...state, lastUpdate: trimForState(message.update) };
+    vscode.setState(state);
+    render();
+    return;
+  }
+  const button = pendingRequests.get(message.requestId);
+  pendingRequests.delete(message.requestId);
+  if (button) button.disabled = false;
+  statusMessage = message.ok ? { text: message.message, error: false } : { text: message.error, error: true };
+  clearTimeout(statusTimer);
+  statusTimer = setTimeout(() => {
+    statusMessage = undefined;
+    render();
+  }, 8_000);
+  render();
+}
+
+function request(request: DashboardRequest, button?: HTMLButtonElement): void {
+  const requestId = nextRequestId++;
+  pendingRequests.set(requestId, button);
+  if (button) button.disabled = true;
+  vscode.postMessage({ type: 'request', requestId, request });
+}
+
+/** Keeps what the charts can show, so the saved state stays small. */
+function trimForState(update: DashboardUpdate): DashboardUpdate {
+  const metrics = update.metrics;
+  if (!metrics) return update;
+  const from = metrics.at - Math.max(...WINDOW_CHOICES) * 60_000;
+  const recent = <T extends { t: number }>(points: T[]): T[] => points.filter((point) => point.t >= from);
+  return {
+    ...update,
+    metrics: {
+      ...metrics,
+      throughput: recent(metrics.throughput),
+      queue: recent(metrics.queue),
+      system: recent(metrics.system),
+      agents: metrics.agents.map((series) => ({ ...series, points: recent(series.points) })),
+      timeline: metrics.timeline.filter((bar) => (bar.end ?? metrics.at) >= from),
+    },
+  };
+}
+
+// ---------------------------------------------------------------- rendering
+
+function render(): void {
+  const update = state.lastUpdate;
+  const content: Node[] = [header(update)];
+  if (statusMessage) {
+    content.push(h('div', { class: `status-line${statusMessage.error ? ' error' : ''}`, role: 'status' }, icon(statusMessage.error ? 'error' : 'check'), statusMessage.text));
+  }
+  if (!update) {
+    content.push(h('p', { class: 'empty' }, 'Waiting for the extension…'));
+  } else if (!update.board) {
+    content.push(
+      h('div', { class: 'empty' }, h('p', {}, 'There is no Swarm board in this workspace yet.'), h('p', {}, 'Post a task (Swarm: Post Task…) or fix a file with the swarm, and the dashboard fills in as agents work.')),
+    );
+  } else if (update.metrics) {
+    content.push(...body(update.metrics, update.pool));
+  }
+  app.replaceChildren(...content);
+}
+
+function header(update: DashboardUpdate | undefined): HTMLElement {
+  const windowSelect = h('select', { id: 'window', 'aria-label': 'Time window of the charts' });
+  for (const minutes of WINDOW_CHOICES) {
+    const option = h('option', { value: minutes, selected: minutes === state.windowMinutes }, minutes < 60 ? `Last ${minutes} min` : `Last ${minutes / 60} h`);
+    windowSelect.append(option);
+  }
+  windowSelect.addEventListener('change', () => {
+    state = { ...state, windowMinutes: Number(windowSelect.value) };
+    vscode.setState(state);
+    render();
+  });
+  const exportButton = h('button', { class: 'secondary', title: 'Write a Markdown or HTML report of this run' }, icon('export'), 'Export Report');
+  exportButton.addEventListener('click', () => request({ kind: 'exportReport' }, exportButton));
+  return h(
+    'header',
+    {},
+    h('div', { class: 'title' }, h('h1', {}, 'Swarm Dashboard'), poolBadge(update?.pool), boardBadge(update)),
+    h('div', { class: 'actions' }, windowSelect, exportButton),
+  );
+}
+
+function poolBadge(pool: PoolView | undefined): HTMLElement {
+  if (!pool) return h('span', { class: 'badge idle' }, icon('circle-outline'), 'Pool not started');
+  if (pool.pausedUntil && pool.pausedUntil > Date.now()) {
+    return h('span', { class: 'badge warning', title: pool.pauseReason ?? '' }, icon('debug-pause'), `Paused until ${new Date(pool.pausedUntil).toLocaleTimeString()}`);
+  }
+  if (!pool.running) return h('span', { class: 'badge idle' }, icon('circle-outline'), 'Pool stopped');
+  const mode = pool.mode === 'sequential' ? ' (sequential)' : '';
+  return h('span', { class: 'badge running', title: pool.spawnBlockedReason ?? '' }, icon('pulse'), `${pool.busy}/${pool.total} busy · max ${pool.maxAgents}${mode}`);
+}
+
+function boardBadge(update: DashboardUpdate | undefined): HTMLElement | undefined {
+  const counts = update?.board?.counts;
+  if (!counts) return undefined;
+  return h('span', { class: 'badge', title: update.board!.root }, icon('checklist'), `${counts.done} done · ${counts.running} running · ${counts.pending} pending · ${counts.dead} dead`);
+}
+
+function body(metrics: MetricsSnapshot, pool: PoolView | undefined): Node[] {
+  const width = Math.max(280, Math.floor((app.clientWidth || 800) - 4));
+  const half = width >= 760 ? Math.floor((width - 16) / 2) - 26 : width - 26;
+  const to = metrics.at;
+  const from = to - state.windowMinutes * 60_000;
+  const frame = (w: number): Frame => ({ width: w, height: CHART_HEIGHT, from, to });
+  return [
+    summaryCards(metrics.summary),
+    h(
+      'div',
+      { class: 'grid' },
+      card('Throughput', 'Tasks finished per minute (failed attempts stacked on top)', bucketChart(frame(half), metrics.throughput, metrics.bucketMs, 'Throughput chart'), legend([['done', 'Done'], ['failed', 'Failed']])),
+      card('Queue depth', 'Tasks waiting and running', queueChart(frame(half), metrics), legend([['series-0', 'Pending'], ['series-1', 'Running'], ['series-2', 'Delayed (retry backoff)']])),
+      card('CPU per agent', '100 % is one core; an agent counts with its child processes', resourceChart(frame(half), metrics.agents, 'cpu'), agentLegend(metrics.agents, pool)),
+      card('Memory per agent', 'Resident memory of each agent and its child processes', resourceChart(frame(half), metrics.agents, 'memory'), agentLegend(metrics.agents, pool)),
+    ),
+    card(
+      'Agent timeline',
+      'One lane per agent, one bar per attempt; bars stacked above each other ran in parallel',
+      metrics.timeline.length > 0 ? timelineChart({ width: width - 26, from, to }, metrics.timeline, metrics.at, 'Agent timeline') : h('p', { class: 'muted' }, 'No attempt has started yet.'),
+      legend([['outcome-running', 'Running'], ['outcome-done', 'Done'], ['outcome-failed', 'Failed (retried)'], ['outcome-dead', 'Dead'], ['outcome-lease-expired', 'Lease expired'], ['outcome-cancelled', 'Cancelled']]),
+    ),
+    deadLetterCard(metrics.deadLetters, metrics.deadLettersOmitted),
+  ];
+}
+
+function summaryCards(summary: RunSummary): HTMLElement {
+  const figures: [string, string, string][] = [
+    ['Wall time', formatDuration(summary.wallMs), 'From the first attempt’s start to the last one’s end (or now)'],
+    ['Sum of task times', formatDuration(summary.taskMs), 'All attempts’ durations added up'],
+    ['Speedup', formatSpeedup(summary.speedup), 'Sum of task times ÷ wall time'],
+    ['Peak parallelism', String(summary.peakParallelism), 'Most attempts running at once'],
+    ['Done', String(summary.done), 'Tasks completed'],
+    ['Dead', String(summary.dead), 'Tasks in the dead-letter queue'],
+    ['Retries', String(summary.retries), `Failed attempts: ${summary.failedAttempts}; lease expiries: ${summary.leaseExpiries}`],
+    ['Peak CPU (agent)', summary.peaks.agents > 0 ? `${Math.round(summary.peaks.agentCpuPercent)} %` : '–', '100 % is one core'],
+    ['Peak memory (all agents)', summary.peaks.agents > 0 ? formatBytes(summary.peaks.totalRssBytes) : '–', `One agent at most: ${formatBytes(summary.peaks.agentRssBytes)}`],
+  ];
+  return h(
+    'section',
+    { class: 'summary', 'aria-label': 'Run summary' },
+    ...figures.map(([label, value, title]) => h('div', { class: 'figure', title }, h('div', { class: 'value' }, value), h('div', { class: 'label' }, label))),
+  );
+}
+
+function card(title: string, description: string, ...content: (Node | undefined)[]): HTMLElement {
+  return h('section', { class: 'card' }, h('h2', { title: description }, title), ...content.filter((node): node is Node => node !== undefined));
+}
+
+function legend(entries: [string, string][]): HTMLElement {
+  return h('div', { class: 'legend' }, ...entries.map(([colour, label]) => h('span', {}, h('span', { class: `swatch ${colour}` }), label)));
+}
+
+function agentColour(index: number): string {
+  return `series-${index % SERIES_CLASSES}`;
+}
+
+function agentLegend(agents: AgentSeries[], pool: PoolView | undefined): HTMLElement {
+  if (agents.length === 0) {
+    return h('p', { class: 'muted' }, pool ? 'Waiting for the first resource sample…' : 'Start the pool to see its agents’ CPU and memory.');
+  }
+  return legend(agents.map((series, i) => [agentColour(i), series.agentId]));
+}
+
+function queueChart(frame: Frame, metrics: MetricsSnapshot): SVGSVGElement {
+  // Depth holds until the next change: extend each series to now so the last level stays visible.
+  const withNow = <T extends { t: number }>(points: T[]): T[] => (points.length > 0 ? [...points, { ...points[points.length - 1], t: metrics.at }] : points);
+  const queue = withNow(metrics.queue);
+  const series: LineSeries[] = [
+    { name: 'Pending', colour: 'series-0', points: stepped(queue.map((point) => ({ t: point.t, v: point.pending }))) },
+    { name: 'Running', colour: 'series-1', points: stepped(queue.map((point) => ({ t: point.t, v: point.running }))) },
+    { name: 'Delayed', colour: 'series-2', points: stepped(queue.map((point) => ({ t: point.t, v: point.delayed }))) },
+  ];
+  return lineChart(frame, clipToFrame(series, frame), (value) => String(Math.round(value)), 'Queue depth chart');
+}
+
+/** Counts change in steps: draw a step line, not a slope between two samples. */
+function stepped(points: { t: number; v: number }[]): { t: number; v: number }[] {
+  const result: { t: number; v: number }[] = [];
+  for (const point of points) {
+    const previous = result[result.length - 1];
+    if (previous && previous.v !== point.v) result.push({ t: point.t, v: previous.v });
+    result.push(point);
+  }
+  return result;
+}
+
+/** Carries the level from before the window into its left edge. */
+function clipToFrame(series: LineSeries[], frame: Frame): LineSeries[] {
+  return series.map((line) => {
+    const before = line.points.filter((point) => point.t < frame.from).pop();
+    return before ? { ...line, points: [{ t: frame.from, v: before.v }, ...line.points.filter((point) => point.t >= frame.from)] } : line;
+  });
+}
+
+function resourceChart(frame: Frame, agents: AgentSeries[], kind: 'cpu' | 'memory'): SVGSVGElement {
+  const series: LineSeries[] = agents.map((agent, i) => ({
+    name: agent.agentId,
+    colour: agentColour(i),
+    points: agent.points.map((point) => ({ t: point.t, v: kind === 'cpu' ? point.cpuPercent : point.rssBytes })),
+  }));
+  return kind === 'cpu'
+    ? lineChart(frame, series, (value) => `${Math.round(value)} %`, 'CPU per agent chart', 100)
+    : lineChart(frame, series, (value) => formatBytes(value), 'Memory per agent chart', 64 * 1024 * 1024);
+}
+
+function deadLetterCard(letters: DeadLetter[], omitted: number): HTMLElement {
+  if (letters.length === 0) {
+    return card('Dead-letter queue', 'Tasks that used up their attempts', h('p', { class: 'muted' }, icon('pass'), ' No dead tasks.'));
+  }
+  const requeueAll = h('button', { class: 'secondary', title: 'Move every dead task back to pending with a fresh attempt budget' }, icon('debug-restart'), `Requeue all (${letters.length + omitted})`);
+  requeueAll.addEventListener('click', () => request({ kind: 'requeueAll' }, requeueAll));
+  const rows = letters.slice(0, MAX_DEAD_ROWS).map((letter) => {
+    const button = h('button', { class: 'row-action', title: `Requeue ${letter.title}`, 'data-task-id': letter.taskId }, icon('debug-restart'), 'Requeue');
+    button.addEventListener('click', () => request({ kind: 'requeue', taskId: letter.taskId }, button));
+    return h(
+      'tr',
+      { 'data-task-id': letter.taskId },
+      h('td', { title: letter.taskId }, letter.title),
+      h('td', { class: 'num' }, String(letter.attempts)),
+      h('td', {}, new Date(letter.at).toLocaleString()),
+      h('td', { class: 'message', title: letter.message }, letter.message),
+      h('td', {}, button),
+    );
+  });
+  const shown = Math.min(letters.length, MAX_DEAD_ROWS);
+  const more = letters.length + omitted - shown;
+  return card(
+    'Dead-letter queue',
+    'Tasks that used up their attempts',
+    h('div', { class: 'card-actions' }, requeueAll),
+    h(
+      'table',
+      { class: 'dlq' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Task'), h('th', { class: 'num' }, 'Attempts'), h('th', {}, 'Dead since'), h('th', {}, 'Last error'), h('th', {}, ''))),
+      h('tbody', {}, ...rows),
+    ),
+    more > 0 ? h('p', { class: 'muted' }, `${more} more dead tasks are not listed.`) : undefined,
+  );
+}
+
+// Charts are drawn to the panel's width: redraw when it changes.
+let lastWidth = 0;
+new ResizeObserver(() => {
+  if (Math.abs(app.clientWidth - lastWidth) < 8) return;
+  lastWidth = app.clientWidth;
+  render();
+}).observe(app);
+
+render();
+vscode.postMessage({ type: 'ready', version: DASHBOARD_PROTOCOL_VERSION });
