@@ -58,12 +58,12 @@ export function fakeTask(partial: Partial<Task> = {}): Task {
   };
 }
 
-/** Fingerprint of the user's working state: every file's bytes (outside .git), `git ls-files -s`, and the index file bytes. */
+/** Fingerprint of the user's working state: every file's bytes (outside .git and the .swarm board), `git ls-files -s`, and the index file bytes. */
 export function fingerprint(root: string): string {
   const hash = crypto.createHash('sha256');
   const walk = (dir: string) => {
     for (const name of fs.readdirSync(dir).sort()) {
-      if (name === '.git') continue;
+      if (name === '.git' || name === '.swarm') continue;
       const full = path.join(dir, name);
       const stat = fs.lstatSync(full);
       hash.update(`${path.relative(root, full)}:${stat.mode}\n`);

@@ -1,0 +1,229 @@
+// Applying a task's patch to the user's working tree, three-way when needed, never silently
+// overwriting. For every file the engine compares three versions:
+//   base   - the file in the snapshot the agent started from (the patch's base commit),
+//   theirs - base with the patch applied (computed in a temporary index, nothing touches the user's),
+//   ours   - the file in the user's folder now.
+// ours == base: take theirs (a clean apply). ours == theirs: already there. Otherwise a text merge
+// with `git merge-file`; a conflict anywhere means nothing is written (unless markers are asked
+// for). Before writing, the previous contents are saved so the apply can be undone.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { gitText, runGit } from '../worktree/git';
+import { locateRepository, type RepoInfo } from '../worktree/repo';
+import { parsePatch, type PatchSection } from './parse';
+import { theirsVersions, type FileVersion } from './theirs';
+import { assertSafePatchPath } from './paths';
+
+export type ApplyStatus = 'applied' | 'applied-3way' | 'conflict' | 'already-applied';
+
+export type { FileVersion };
+
+export interface FilePlan {
+  path: string;
+  kind: 'clean' | 'merged' | 'already' | 'conflict';
+  /** Final state of `path`; for renames the source `from` is removed. */
+  result: FileVersion;
+  from?: string;
+  conflictReason?: string;
+}
+
+export interface PatchInput {
+  text: string;
+  base?: string;
+}
+
+interface Versions {
+  base: FileVersion;
+  theirs: FileVersion;
+}
+
+/** Computes, for every file of the patch, what applying it would do; writes nothing. */
+export async function planPatch(workspaceRoot: string, patch: PatchInput): Promise<{ repo: RepoInfo; plans: FilePlan[] }> {
+  const repo = await locateRepository(workspaceRoot);
+  const sections = parsePatch(patch.text);
+  for (const section of sections) {
+    assertSafePatchPath(workspaceRoot, section.path);
+    if (section.from) assertSafePatchPath(workspaceRoot, section.from);
+  }
+  if (!patch.base || !(await commitExists(repo, patch.base))) throw new Error('The patch has no base snapshot in this repository (it may have been garbage-collected); apply it with `git apply` by hand.');
+  const theirs = await theirsVersions(repo, patch.base, patch.text, sections.map((section) => section.path));
+  const plans: FilePlan[] = [];
+  for (const section of sections) {
+    const base = await blobAt(repo, patch.base, section.from ?? section.path);
+    plans.push(await planFile(repo, section, { base, theirs: theirs.get(section.path) ?? {} }));
+  }
+  return { repo, plans };
+}
+
+async function planFile(repo: RepoInfo, section: PatchSection, versions: Versions): Promise<FilePlan> {
+  const root = repo.workspaceRoot;
+  const ours = readWorkspaceFile(root, section.from ?? section.path);
+  const plan = (kind: FilePlan['kind'], result: FileVersion, conflictReason?: string): FilePlan => {
+    const entry: FilePlan = { path: section.path, kind, result };
+    if (section.from) entry.from = section.from;
+    if (conflictReason) entry.conflictReason = conflictReason;
+    return entry;
+  };
+  if (section.from) {
+    const target = readWorkspaceFile(root, section.path);
+    if (target.content !== undefined && !sameVersion(target, versions.theirs)) return plan('conflict', target, `the rename target ${section.path} already exists with other content`);
+    if (target.content !== undefined && ours.content === undefined) return plan('already', versions.theirs);
+  }
+  if (sameVersion(ours, versions.base)) return plan('clean', versions.theirs);
+  if (sameContent(ours, versions.theirs) && !section.from) return plan('already', versions.theirs);
+  if (ours.content === undefined) return plan('conflict', ours, 'the file was deleted in your workspace since the task started');
+  if (versions.theirs.content === undefined) return plan('conflict', ours, 'the task deletes the file, but you changed it since');
+  if (versions.base.content === undefined) return plan('conflict', ours, 'the task adds the file, but a different file with that name exists now');
+  if (isBinary(ours.content) || isBinary(versions.base.content) || isBinary(versions.theirs.content)) return plan('conflict', ours, 'binary file changed both in your workspace and by the task');
+  const merged = await mergeFile(ours.content, versions.base.content, versions.theirs.content, section.path);
+  const mode = versions.theirs.mode !== versions.base.mode ? versions.theirs.mode : ours.mode;
+  if (merged.conflicts > 0) return plan('conflict', { content: merged.content, mode }, `${merged.conflicts} overlapping change${merged.conflicts === 1 ? '' : 's'} with your edits`);
+  return plan('merged', { content: merged.content, mode });
+}
+
+export async function blobAt(repo: RepoInfo, commit: string, relPath: string): Promise<FileVersion> {
+  const listed = await gitText(['ls-tree', '-z', commit, '--', topPath(repo, relPath)], { cwd: repo.topLevel });
+  const match = /^(\d+) blob ([0-9a-f]+)\t/.exec(listed);
+  if (!match) return {};
+  return { mode: match[1], content: (await runGit(['cat-file', 'blob', match[2]], { cwd: repo.topLevel })).stdout };
+}
+
+function topPath(repo: RepoInfo, relPath: string): string {
+  return repo.prefix ? `${repo.prefix}/${relPath}` : relPath;
+}
+
+async function commitExists(repo: RepoInfo, commit: string): Promise<boolean> {
+  const result = await runGit(['cat-file', '-e', `${commit}^{commit}`], { cwd: repo.topLevel, okCodes: [1, 128] });
+  return result.code === 0;
+}
+
+export function readWorkspaceFile(root: string, relPath: string): FileVersion {
+  const full = path.join(root, relPath);
+  const stat = fs.lstatSync(full, { throwIfNoEntry: false });
+  if (!stat || stat.isDirectory()) return {};
+  if (stat.isSymbolicLink()) return { mode: '120000', content: Buffer.from(fs.readlinkSync(full)) };
+  return { mode: stat.mode & 0o111 ? '100755' : '100644', content: fs.readFileSync(full) };
+}
+
+function sameContent(a: FileVersion, b: FileVersion): boolean {
+  if (a.content === undefined || b.content === undefined) return a.content === b.content;
+  return a.content.equals(b.content);
+}
+
+function sameVersion(a: FileVersion, b: FileVersion): boolean {
+  return sameContent(a, b) && (a.content === undefined || a.mode === b.mode);
+}
+
+function isBinary(content: Buffer): boolean {
+  return content.subarray(0, 8000).includes(0);
+}
+
+async function mergeFile(ours: Buffer, base: Buffer, theirs: Buffer, label: string): Promise<{ content: Buffer; conflicts: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-merge-'));
+  try {
+    const files = { ours: path.join(dir, 'ours'), base: path.join(dir, 'base'), theirs: path.join(dir, 'theirs') };
+    fs.writeFileSync(files.ours, ours);
+    fs.writeFileSync(files.base, base);
+    fs.writeFileSync(files.theirs, theirs);
+    const result = await runGit(['merge-file', '-p', '-L', `${label} (yours)`, '-L', `${label} (snapshot)`, '-L', `${label} (task)`, files.ours, files.base, files.theirs], {
+      cwd: dir,
+      okCodes: Array.from({ length: 127 }, (_, i) => i + 1),
+    });
+    if (result.code > 127) throw new Error(`git merge-file failed on ${label}: ${result.stderr}`);
+    return { content: result.stdout, conflicts: result.code };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- writing and undo
+
+export interface UndoEntry {
+  path: string;
+  /** Saved copy of the file before the apply (relative to the undo folder), absent when it did not exist. */
+  before?: { blob: string; mode: string };
+  /** sha256 of the file after the apply, or 'absent'. */
+  afterHash: string;
+}
+
+export interface UndoRecord {
+  id: string;
+  at: number;
+  status: ApplyStatus;
+  entries: UndoEntry[];
+}
+
+/** Writes the plans' results, saving what they replace under `undoDir` first. */
+export function writePlans(root: string, plans: FilePlan[], undoDir: string, status: ApplyStatus): UndoRecord {
+  const record: UndoRecord = { id: `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`, at: Date.now(), status, entries: [] };
+  const dir = path.join(undoDir, record.id);
+  fs.mkdirSync(dir, { recursive: true });
+  const touched = new Map<string, FileVersion>();
+  for (const plan of plans) {
+    if (plan.kind === 'already') continue;
+    if (plan.from && plan.from !== plan.path) touched.set(plan.from, {});
+    touched.set(plan.path, plan.result);
+  }
+  let index = 0;
+  for (const relPath of touched.keys()) {
+    const before = readWorkspaceFile(root, relPath);
+    const entry: UndoEntry = { path: relPath, afterHash: '' };
+    if (before.content !== undefined) {
+      const blob = `before-${index++}`;
+      fs.writeFileSync(path.join(dir, blob), before.content);
+      entry.before = { blob, mode: before.mode ?? '100644' };
+    }
+    record.entries.push(entry);
+  }
+  fs.writeFileSync(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  try {
+    for (const [relPath, version] of touched) writeVersion(root, relPath, version);
+  } catch (error) {
+    restoreEntries(root, dir, record.entries);
+    throw error;
+  }
+  for (const entry of record.entries) entry.afterHash = hashVersion(readWorkspaceFile(root, entry.path));
+  fs.writeFileSync(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  return record;
+}
+
+export function writeVersion(root: string, relPath: string, version: FileVersion): void {
+  const full = path.join(root, relPath);
+  if (version.content === undefined) {
+    fs.rmSync(full, { force: true });
+    removeEmptyParents(root, path.dirname(full));
+    return;
+  }
+  fs.mkdirSync(path.dirname(full), { recursive: true });
+  const existing = fs.lstatSync(full, { throwIfNoEntry: false });
+  if (version.mode === '120000') {
+    if (existing) fs.rmSync(full, { force: true });
+    fs.symlinkSync(version.content.toString('utf8'), full);
+    return;
+  }
+  const temp = `${full}.swarm-${process.pid}.tmp`;
+  fs.writeFileSync(temp, version.content, { mode: version.mode === '100755' ? 0o755 : 0o644 });
+  fs.chmodSync(temp, version.mode === '100755' ? 0o755 : 0o644);
+  if (existing?.isSymbolicLink()) fs.rmSync(full, { force: true });
+  fs.renameSync(temp, full);
+}
+
+function removeEmptyParents(root: string, dir: string): void {
+  for (let current = dir; current !== root && current.startsWith(root + path.sep); current = path.dirname(current)) {
+    if (fs.readdirSync(current).length > 0) return;
+    fs.rmdirSync(current);
+  }
+}
+
+export function hashVersion(version: FileVersion): string {
+  if (version.content === undefined) return 'absent';
+  return crypto.createHash('sha256').update(version.mode ?? '').update('\0').update(version.content).digest('hex');
+}
+
+export function restoreEntries(root: string, dir: string, entries: UndoEntry[]): void {
+  for (const entry of entries) {
+    writeVersion(root, entry.path, entry.before ? { content: fs.readFileSync(path.join(dir, entry.before.blob)), mode: entry.before.mode } : {});
+  }
+}

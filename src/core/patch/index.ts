@@ -1,0 +1,275 @@
+// Results of tasks as patches: reading them for review, applying them to the user's folder
+// (clean or three-way, undoable), discarding them, and spotting results that would conflict.
+// The board stays the source of truth: a done task's result names its patch file and base
+// snapshot; apply/undo/discard records live next to the patch in the task's artifacts folder.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { FileBoard } from '../board';
+import { workspaceOfBoard } from '../board/location';
+import type { Task } from '../board/types';
+import { runGitSync } from '../worktree/git';
+import { BASE_REF_PREFIX } from '../worktree/worktreeIsolation';
+import { theirsVersions } from './theirs';
+import { blobAt, hashVersion, planPatch, readWorkspaceFile, restoreEntries, writePlans, type ApplyStatus, type FilePlan, type UndoRecord } from './apply';
+import { hunksOverlap, parsePatch, type PatchSection } from './parse';
+import { locateRepository } from '../worktree/repo';
+
+export type { ApplyStatus, FilePlan } from './apply';
+export { parsePatch, hunksOverlap, unquote, PatchParseError } from './parse';
+export type { PatchSection } from './parse';
+export { assertSafePatchPath, UnsafePatchPathError } from './paths';
+
+export interface PatchFileEntry {
+  path: string;
+  from?: string;
+  status: 'added' | 'modified' | 'deleted' | 'renamed';
+  additions: number;
+  deletions: number;
+  binary?: boolean;
+}
+
+export interface TaskPatch {
+  taskId: string;
+  patchFile: string;
+  base?: string;
+  files: PatchFileEntry[];
+  text: string;
+  /** For a map parent ("fix all"): the children's patches the combined one is made of. */
+  parts?: TaskPatch[];
+}
+
+export interface ApplyOutcome {
+  status: ApplyStatus;
+  files: string[];
+  conflicts: string[];
+  /** Why each conflicting file conflicts, in the order of `conflicts`. */
+  conflictReasons?: string[];
+  undoId?: string;
+  message: string;
+}
+
+interface StoredResult {
+  patchFile?: string;
+  base?: string;
+  files?: PatchFileEntry[];
+}
+
+const APPLY_RECORD = 'apply.json';
+const DISCARD_RECORD = 'discarded.json';
+const COMBINED_PATCH = 'combined.patch';
+
+/** The done task's patch, or for a map parent the combined patch of its done children. */
+export function readTaskPatch(board: FileBoard, taskId: string): TaskPatch | undefined {
+  const task = board.get(taskId);
+  if (!task) return undefined;
+  if (task.childCount && task.childCount > 0) return aggregateChildPatches(board, taskId)?.patch;
+  return patchOfTask(task);
+}
+
+function patchOfTask(task: Task): TaskPatch | undefined {
+  const result = (task.result ?? {}) as StoredResult;
+  if (task.status !== 'done' || !result.patchFile || !fs.existsSync(result.patchFile)) return undefined;
+  const text = fs.readFileSync(result.patchFile, 'utf8');
+  const files = result.files && result.files.length > 0 ? result.files : sectionsToEntries(parsePatch(text));
+  return { taskId: task.id, patchFile: result.patchFile, base: result.base, files, text };
+}
+
+function sectionsToEntries(sections: PatchSection[]): PatchFileEntry[] {
+  return sections.map((section) => {
+    const entry: PatchFileEntry = { path: section.path, status: section.status, additions: section.additions, deletions: section.deletions };
+    if (section.from) entry.from = section.from;
+    if (section.binary) entry.binary = true;
+    return entry;
+  });
+}
+
+export interface FixAllAggregate {
+  patch: TaskPatch;
+  progress: ReturnType<FileBoard['progress']>;
+  /** Children without a patch yet (pending, running, failed, or no changes). */
+  missing: string[];
+  /** Children whose patches touch the same files. */
+  conflicts: Array<{ taskIds: string[]; files: string[] }>;
+}
+
+/**
+ * "Fix all": the done children of a map task combined into one reviewable patch, written to
+ * `<parent artifacts>/combined.patch`. Undefined while no child has produced a patch.
+ */
+export function aggregateChildPatches(board: FileBoard, parentId: string): FixAllAggregate | undefined {
+  const children = board.list().filter((task) => task.parentId === parentId);
+  const parts: TaskPatch[] = [];
+  const missing: string[] = [];
+  for (const child of children) {
+    const patch = child.status === 'done' && !isDiscarded(board, child.id) ? patchOfTask(board.get(child.id) ?? child) : undefined;
+    if (patch) parts.push(patch);
+    else missing.push(child.id);
+  }
+  if (parts.length === 0) return undefined;
+  const dir = board.artifactsDir(parentId);
+  fs.mkdirSync(dir, { recursive: true });
+  const patchFile = path.join(dir, COMBINED_PATCH);
+  const text = parts.map((part) => (part.text.endsWith('\n') ? part.text : `${part.text}\n`)).join('');
+  fs.writeFileSync(patchFile, text);
+  const patch: TaskPatch = { taskId: parentId, patchFile, files: parts.flatMap((part) => part.files), text, parts };
+  return { patch, progress: board.progress(parentId), missing, conflicts: conflictsAmong(parts) };
+}
+
+/** File contents for the diff editor: the file as the agent started from it, and after the patch. */
+export async function patchFileVersions(workspaceRoot: string, patch: TaskPatch, relPath: string): Promise<{ original?: string; proposed?: string }> {
+  const part = patch.parts?.find((candidate) => candidate.files.some((file) => file.path === relPath || file.from === relPath)) ?? patch;
+  const entry = part.files.find((file) => file.path === relPath || file.from === relPath);
+  if (!entry) throw new Error(`The patch of task ${patch.taskId} does not change ${relPath}.`);
+  if (!part.base) throw new Error(`The patch of task ${part.taskId} has no base snapshot; its file versions cannot be shown.`);
+  const repo = await locateRepository(workspaceRoot);
+  const original = await blobAt(repo, part.base, entry.from ?? entry.path);
+  const proposed = (await theirsVersions(repo, part.base, part.text, [entry.path])).get(entry.path);
+  return { original: original.content?.toString('utf8'), proposed: proposed?.content?.toString('utf8') };
+}
+
+export interface ApplyOptions {
+  workspaceRoot: string;
+  board: FileBoard;
+  taskId: string;
+  /** 'auto' (default): clean, else three-way. 'clean': refuse when files changed since the snapshot. 'markers': write conflict markers into conflicting text files. */
+  mode?: 'auto' | 'clean' | 'markers';
+}
+
+export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcome> {
+  const patch = readTaskPatch(options.board, options.taskId);
+  if (!patch) throw new Error(`Task ${options.taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${options.taskId}\`.`);
+  if (isDiscarded(options.board, options.taskId)) throw new Error(`The result of task ${options.taskId} was discarded; it is kept for audit only and cannot be applied.`);
+  const plans = await planAll(options.workspaceRoot, patch);
+  const files = plans.map((plan) => plan.path);
+  const conflictPlans = plans.filter((plan) => plan.kind === 'conflict');
+  const merged = plans.some((plan) => plan.kind === 'merged');
+  const mode = options.mode ?? 'auto';
+  const blocked = conflictPlans.length > 0 || (mode === 'clean' && merged);
+  if (plans.every((plan) => plan.kind === 'already')) {
+    return { status: 'already-applied', files, conflicts: [], message: `Task ${options.taskId}: its changes are already in your workspace; nothing to do.` };
+  }
+  if (blocked && mode !== 'markers') {
+    const conflicting = conflictPlans.length > 0 ? conflictPlans : plans.filter((plan) => plan.kind === 'merged');
+    return {
+      status: 'conflict',
+      files,
+      conflicts: conflicting.map((plan) => plan.path),
+      conflictReasons: conflicting.map((plan) => plan.conflictReason ?? 'your file changed since the task started (clean apply only)'),
+      message: `Task ${options.taskId} was not applied: ${conflicting.length} file${conflicting.length === 1 ? '' : 's'} conflict with changes in your workspace (${conflicting.map((plan) => plan.path).join(', ')}). Nothing was written. Resolve by editing those files, or apply with conflict markers (\`swarm apply ${options.taskId} --markers\`).`,
+    };
+  }
+  const status: ApplyStatus = conflictPlans.length > 0 ? 'conflict' : merged ? 'applied-3way' : 'applied';
+  const writable = plans.map((plan) => (plan.kind === 'conflict' && !isTextResult(plan) ? { ...plan, kind: 'already' as const } : plan));
+  const record = writePlans(options.workspaceRoot, writable, path.join(options.board.artifactsDir(options.taskId), 'undo'), status);
+  fs.writeFileSync(path.join(options.board.artifactsDir(options.taskId), APPLY_RECORD), JSON.stringify({ status, at: record.at, undoId: record.id, files }, null, 2));
+  const conflicts = conflictPlans.map((plan) => plan.path);
+  const message =
+    status === 'conflict'
+      ? `Task ${options.taskId} applied with conflict markers in ${conflicts.join(', ')}; edit them, or undo with \`swarm undo ${options.taskId}\`.`
+      : `Task ${options.taskId} applied${status === 'applied-3way' ? ' with a three-way merge' : ''}: ${files.length} file${files.length === 1 ? '' : 's'} changed. Undo with \`swarm undo ${options.taskId}\`.`;
+  return { status, files, conflicts, conflictReasons: conflictPlans.map((plan) => plan.conflictReason ?? ''), undoId: record.id, message };
+}
+
+function isTextResult(plan: FilePlan): boolean {
+  return plan.result.content !== undefined && plan.conflictReason?.includes('overlapping') === true;
+}
+
+async function planAll(workspaceRoot: string, patch: TaskPatch): Promise<FilePlan[]> {
+  const parts = patch.parts ?? [patch];
+  const plans: FilePlan[] = [];
+  const owner = new Map<string, string>();
+  for (const part of parts) {
+    for (const plan of (await planPatch(workspaceRoot, { text: part.text, base: part.base })).plans) {
+      const paths = plan.from ? [plan.path, plan.from] : [plan.path];
+      const clash = paths.find((p) => owner.has(p));
+      if (clash) plans.push({ ...plan, kind: 'conflict', conflictReason: `changed by both task ${owner.get(clash)} and task ${part.taskId}` });
+      else plans.push(plan);
+      for (const p of paths) owner.set(p, part.taskId);
+    }
+  }
+  return plans;
+}
+
+/** Restores the files of the last apply, refusing (without changing anything) if they were edited since. */
+export async function undoTaskApply(options: { workspaceRoot: string; board: FileBoard; taskId: string }): Promise<{ files: string[] }> {
+  const dir = options.board.artifactsDir(options.taskId);
+  const applyFile = path.join(dir, APPLY_RECORD);
+  if (!fs.existsSync(applyFile)) throw new Error(`Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
+  const { undoId } = JSON.parse(fs.readFileSync(applyFile, 'utf8')) as { undoId: string };
+  const undoDir = path.join(dir, 'undo', undoId);
+  const record = JSON.parse(fs.readFileSync(path.join(undoDir, 'undo.json'), 'utf8')) as UndoRecord;
+  const edited = record.entries.filter((entry) => hashVersion(readWorkspaceFile(options.workspaceRoot, entry.path)) !== entry.afterHash);
+  if (edited.length > 0) {
+    throw new Error(`Cannot undo task ${options.taskId}: ${edited.map((entry) => entry.path).join(', ')} changed after the apply. Nothing was restored; revert those edits first or restore the files by hand from ${undoDir}.`);
+  }
+  restoreEntries(options.workspaceRoot, undoDir, record.entries);
+  fs.renameSync(applyFile, path.join(dir, `apply-undone-${undoId}.json`));
+  return { files: record.entries.map((entry) => entry.path) };
+}
+
+/** Marks the result discarded: it can no longer be applied; the patch file is kept for audit. */
+export function discardTaskPatch(board: FileBoard, taskId: string): void {
+  const task = board.get(taskId);
+  if (!task) throw new Error(`No task ${taskId} on the board.`);
+  const dir = board.artifactsDir(taskId);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, DISCARD_RECORD), JSON.stringify({ at: Date.now() }, null, 2));
+  try {
+    runGitSync(['update-ref', '-d', `${BASE_REF_PREFIX}${taskId}`], { cwd: workspaceOfBoard(board.root), okCodes: [1, 128] });
+  } catch {
+    // Not a git workspace, or the ref is already gone: nothing to release.
+  }
+}
+
+export function isDiscarded(board: FileBoard, taskId: string): boolean {
+  return fs.existsSync(path.join(board.artifactsDir(taskId), DISCARD_RECORD));
+}
+
+export function applyRecord(board: FileBoard, taskId: string): { status: ApplyStatus; at: number; undoId: string; files: string[] } | undefined {
+  const file = path.join(board.artifactsDir(taskId), APPLY_RECORD);
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
+}
+
+/**
+ * Done results (not yet applied or discarded) whose patches would conflict if both were applied:
+ * same file with overlapping or adjacent hunks, or the same file added, deleted, renamed or binary.
+ */
+export function findPatchConflicts(board: FileBoard, taskIds?: string[]): Array<{ taskIds: string[]; files: string[] }> {
+  const ids = taskIds ?? board.list({ status: 'done' }).map((task) => task.id);
+  const patches = ids
+    .filter((id) => !isDiscarded(board, id) && (taskIds !== undefined || !applyRecord(board, id)))
+    .map((id) => readTaskPatch(board, id))
+    .filter((patch): patch is TaskPatch => patch !== undefined && patch.parts === undefined);
+  return conflictsAmong(patches);
+}
+
+function conflictsAmong(patches: TaskPatch[]): Array<{ taskIds: string[]; files: string[] }> {
+  const sections = patches.map((patch) => ({ id: patch.taskId, byPath: indexSections(patch.text) }));
+  const conflicts: Array<{ taskIds: string[]; files: string[] }> = [];
+  for (let i = 0; i < sections.length; i += 1) {
+    for (let j = i + 1; j < sections.length; j += 1) {
+      const files = [...sections[i].byPath.keys()].filter((file) => {
+        const a = sections[i].byPath.get(file);
+        const b = sections[j].byPath.get(file);
+        return a && b && sectionsConflict(a, b);
+      });
+      if (files.length > 0) conflicts.push({ taskIds: [sections[i].id, sections[j].id], files });
+    }
+  }
+  return conflicts;
+}
+
+/** Sections by every path they touch in the original tree (renames count under both names). */
+function indexSections(text: string): Map<string, PatchSection> {
+  const byPath = new Map<string, PatchSection>();
+  for (const section of parsePatch(text)) {
+    byPath.set(section.from ?? section.path, section);
+    if (section.from) byPath.set(section.path, section);
+  }
+  return byPath;
+}
+
+function sectionsConflict(a: PatchSection, b: PatchSection): boolean {
+  if (a.status !== 'modified' || b.status !== 'modified' || a.binary || b.binary) return true;
+  return hunksOverlap(a.hunks, b.hunks);
+}

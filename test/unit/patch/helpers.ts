@@ -1,0 +1,39 @@
+// A real board inside a real temp repository, and a way to run a "task" through worktree isolation
+// with an edit function playing the agent.
+import * as path from 'path';
+import { FileBoard, type TaskSpec, type Task } from '../../../src/core/board';
+import { createWorktreeIsolation, type WorktreeIsolation } from '../../../src/core/worktree';
+import { makeRepo, type TempRepo } from '../worktree/helpers';
+
+export interface Workspace extends TempRepo {
+  board: FileBoard;
+  isolation: WorktreeIsolation;
+}
+
+export function makeWorkspace(files?: Record<string, string | Buffer>): Workspace {
+  const repo = makeRepo(files);
+  const board = FileBoard.open({ root: path.join(repo.root, '.swarm'), durable: false });
+  const isolation = createWorktreeIsolation({ workspaceRoot: repo.root, include: [] });
+  return { ...repo, board, isolation, cleanup: () => { board.close(); repo.cleanup(); } };
+}
+
+export type AgentEdit = (cwd: string) => void | Promise<void>;
+
+/** Posts, claims, prepares, lets `edits` run in their worktrees (all prepared before any edit), collects and completes. */
+export async function runTasks(ws: Workspace, jobs: Array<{ spec?: Partial<TaskSpec>; edit: AgentEdit }>): Promise<Task[]> {
+  const claims = jobs.map((job, index) => {
+    ws.board.post({ title: `task ${index}`, ...job.spec });
+    const claim = ws.board.claim({ agent: `agent-${index}` });
+    if (!claim) throw new Error('nothing to claim');
+    return claim;
+  });
+  const prepared = [];
+  for (const [index, claim] of claims.entries()) prepared.push(await ws.isolation.prepare(claim.task, String(index), ws.board.artifactsDir(claim.task.id)));
+  for (const [index, job] of jobs.entries()) await job.edit(prepared[index].cwd);
+  const done: Task[] = [];
+  for (const [index, claim] of claims.entries()) {
+    const changes = await ws.isolation.collect(claim.task, String(index), prepared[index], ws.board.artifactsDir(claim.task.id));
+    done.push(ws.board.complete(claim, { summary: 'ok', executor: 'test', durationMs: 1, ...changes }));
+  }
+  return done;
+}
