@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { createWorktreeIsolation, listWorktrees, pruneWorktrees } from '../../../src/core/worktree';
+import { fakeTask, git, makeRepo, type TempRepo } from './helpers';
+
+const CHILD = path.join(__dirname, 'fixtures', 'prepare-child.ts');
+const repos: TempRepo[] = [];
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+  }
+  for (const made of repos.splice(0)) made.cleanup();
+});
+
+function bigRepo(count: number): TempRepo {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < count; i += 1) files[`d${i % 40}/f${i}.txt`] = `file ${i}\n`.repeat(20);
+  const made = makeRepo(files);
+  repos.push(made);
+  return made;
+}
+
+function startChild(args: string[]): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  return child;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function killGroup(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    process.kill(-child.pid!, 'SIGKILL');
+  });
+}
+
+function ourWorktrees(root: string): string[] {
+  return git(root, ['worktree', 'list', '--porcelain'])
+    .split('\n')
+    .filter((line) => line.startsWith('worktree ') && line.includes(`${path.sep}swarm${path.sep}worktrees${path.sep}`));
+}
+
+describe('worktree crash repair', () => {
+  it('a process killed in the middle of creating a worktree leaves nothing the next start cannot repair', async () => {
+    const r = bigRepo(4000);
+    const adminDir = path.join(r.root, '.git', 'worktrees');
+    const slotDir = path.join(r.root, '.git', 'swarm', 'worktrees', 'slot-1');
+    const child = startChild([r.root, '1', 'tcrash1']);
+    // Kill as soon as git has registered the worktree and started writing files into it.
+    await waitFor(() => fs.existsSync(adminDir) && fs.readdirSync(adminDir).length > 0 && fs.existsSync(slotDir), 60_000);
+    await killGroup(child);
+    const state = JSON.parse(fs.readFileSync(`${slotDir}.json`, 'utf8')) as { phase: string };
+    assert.equal(state.phase, 'creating', 'the crash happened during creation');
+    const removed = await pruneWorktrees(r.root);
+    assert.ok(removed >= 1, `pruned ${removed}`);
+    assert.deepEqual(ourWorktrees(r.root), []);
+    assert.ok(!fs.existsSync(slotDir));
+    assert.ok(!fs.existsSync(`${slotDir}.json`));
+    // The slot works again, cold.
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root, include: [] });
+    const task = fakeTask();
+    const prepared = await isolation.prepare(task, '1', path.join(r.root, '.swarm', 'artifacts', task.id));
+    assert.equal(fs.readFileSync(path.join(prepared.cwd, 'd0/f0.txt'), 'utf8'), 'file 0\n'.repeat(20));
+    assert.equal(git(prepared.cwd, ['status', '--porcelain']), '');
+  });
+
+  it('repairs half states left by hand: unregistered folders, registrations without a folder, a lone state file', async () => {
+    const r = bigRepo(10);
+    const base = path.join(r.root, '.git', 'swarm', 'worktrees');
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root, include: [] });
+    const task = fakeTask();
+    await isolation.prepare(task, 'a', path.join(r.root, '.swarm', 'artifacts', task.id));
+    await isolation.prepare(fakeTask(), 'b', path.join(r.root, '.swarm', 'artifacts', 'x'));
+    fs.rmSync(path.join(base, 'slot-a'), { recursive: true, force: true }); // registration without folder
+    fs.mkdirSync(path.join(base, 'slot-zombie', 'src'), { recursive: true }); // folder git does not know
+    fs.writeFileSync(path.join(base, 'slot-lone.json'), JSON.stringify({ slot: 'lone', path: path.join(base, 'slot-lone'), phase: 'ready' }));
+    await pruneWorktrees(r.root);
+    assert.deepEqual(fs.readdirSync(base).sort(), ['slot-b', 'slot-b.json']);
+    assert.equal(ourWorktrees(r.root).length, 1);
+    const listed = await listWorktrees(r.root);
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0].stale, false);
+  });
+
+  it('keeps the work of an attempt whose host died, on refs/swarm/<id>', async () => {
+    const r = bigRepo(10);
+    const child = startChild([r.root, '1', 'tdied1', 'half of the fix\n']);
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await waitFor(() => out.includes('prepared'), 60_000);
+    await killGroup(child);
+    await pruneWorktrees(r.root);
+    assert.equal(git(r.root, ['show', 'refs/swarm/tdied1:partial.txt']), 'half of the fix');
+    const listed = await listWorktrees(r.root);
+    assert.equal(listed.length, 1, 'the slot itself stays for warm reuse');
+    assert.equal(listed[0].busy, false);
+  });
+});
