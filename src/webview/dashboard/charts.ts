@@ -93,7 +93,7 @@ export function bucketChart(frame: Frame, buckets: Bucket[], bucketMs: number, l
   const x = xScale(frame);
   const y = yScale(frame, yMax);
   const svg = chartRoot(frame, label);
-  svg.append(axes(frame, yMax, (value) => String(Math.round(value))));
+  svg.append(axes(frame, yMax, formatCount));
   const bottom = frame.height - MARGIN.bottom;
   for (const bucket of visible) {
     const left = Math.max(MARGIN.left, x(bucket.t));
@@ -153,6 +153,11 @@ export function timelineChart(frame: Omit<Frame, 'height'>, intervals: AttemptIn
 
 function chartRoot(frame: Frame, label: string): SVGSVGElement {
   return s('svg', { class: 'chart', role: 'img', 'aria-label': label, width: frame.width, height: frame.height, viewBox: `0 0 ${frame.width} ${frame.height}` });
+}
+
+/** Counts on an axis: whole numbers as they are, a half step with one decimal. */
+export function formatCount(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
 
 function truncate(text: string, length: number): string {

@@ -14,7 +14,7 @@ import {
   type PoolView,
   type WebviewMessage,
 } from '../../extension/dashboard/protocol';
-import { bucketChart, lineChart, SERIES_CLASSES, timelineChart, type Frame, type LineSeries } from './charts';
+import { bucketChart, formatCount, lineChart, SERIES_CLASSES, timelineChart, type Frame, type LineSeries } from './charts';
 import { h, icon } from './dom';
 
 interface VsCodeApi {
@@ -92,7 +92,21 @@ function trimForState(update: DashboardUpdate): DashboardUpdate {
 
 // ---------------------------------------------------------------- rendering
 
+/** Charts are drawn once their card is laid out, to the card's real width. */
+const pendingCharts: { slot: HTMLElement; draw: (width: number) => Element }[] = [];
+
+function chartSlot(draw: (width: number) => Element): HTMLElement {
+  const slot = h('div', { class: 'chart-slot' });
+  pendingCharts.push({ slot, draw });
+  return slot;
+}
+
+function drawCharts(): void {
+  for (const { slot, draw } of pendingCharts.splice(0)) slot.replaceChildren(draw(Math.max(200, Math.floor(slot.clientWidth))));
+}
+
 function render(): void {
+  pendingCharts.length = 0;
   const update = state.lastUpdate;
   const content: Node[] = [header(update)];
   if (statusMessage) {
@@ -108,6 +122,7 @@ function render(): void {
     content.push(...body(update.metrics, update.pool));
   }
   app.replaceChildren(...content);
+  drawCharts();
 }
 
 function header(update: DashboardUpdate | undefined): HTMLElement {
@@ -148,25 +163,45 @@ function boardBadge(update: DashboardUpdate | undefined): HTMLElement | undefine
 }
 
 function body(metrics: MetricsSnapshot, pool: PoolView | undefined): Node[] {
-  const width = Math.max(280, Math.floor((app.clientWidth || 800) - 4));
-  const half = width >= 760 ? Math.floor((width - 16) / 2) - 26 : width - 26;
   const to = metrics.at;
   const from = to - state.windowMinutes * 60_000;
-  const frame = (w: number): Frame => ({ width: w, height: CHART_HEIGHT, from, to });
+  const frame = (width: number): Frame => ({ width, height: CHART_HEIGHT, from, to });
   return [
     summaryCards(metrics.summary),
     h(
       'div',
       { class: 'grid' },
-      card('Throughput', 'Tasks finished per minute (failed attempts stacked on top)', bucketChart(frame(half), metrics.throughput, metrics.bucketMs, 'Throughput chart'), legend([['done', 'Done'], ['failed', 'Failed']])),
-      card('Queue depth', 'Tasks waiting and running', queueChart(frame(half), metrics), legend([['series-0', 'Pending'], ['series-1', 'Running'], ['series-2', 'Delayed (retry backoff)']])),
-      card('CPU per agent', '100 % is one core; an agent counts with its child processes', resourceChart(frame(half), metrics.agents, 'cpu'), agentLegend(metrics.agents, pool)),
-      card('Memory per agent', 'Resident memory of each agent and its child processes', resourceChart(frame(half), metrics.agents, 'memory'), agentLegend(metrics.agents, pool)),
+      card(
+        'Throughput',
+        'Tasks finished per minute (failed attempts stacked on top)',
+        chartSlot((width) => bucketChart(frame(width), metrics.throughput, metrics.bucketMs, 'Throughput chart')),
+        legend([['done', 'Done'], ['failed', 'Failed']]),
+      ),
+      card(
+        'Queue depth',
+        'Tasks waiting and running',
+        chartSlot((width) => queueChart(frame(width), metrics)),
+        legend([['series-0', 'Pending'], ['series-1', 'Running'], ['series-2', 'Delayed (retry backoff)']]),
+      ),
+      card(
+        'CPU per agent',
+        '100 % is one core; an agent counts with its child processes',
+        chartSlot((width) => resourceChart(frame(width), metrics.agents, 'cpu')),
+        agentLegend(metrics.agents, pool),
+      ),
+      card(
+        'Memory per agent',
+        'Resident memory of each agent and its child processes',
+        chartSlot((width) => resourceChart(frame(width), metrics.agents, 'memory')),
+        agentLegend(metrics.agents, pool),
+      ),
     ),
     card(
       'Agent timeline',
       'One lane per agent, one bar per attempt; bars stacked above each other ran in parallel',
-      metrics.timeline.length > 0 ? timelineChart({ width: width - 26, from, to }, metrics.timeline, metrics.at, 'Agent timeline') : h('p', { class: 'muted' }, 'No attempt has started yet.'),
+      metrics.timeline.length > 0
+        ? chartSlot((width) => timelineChart({ width, from, to }, metrics.timeline, metrics.at, 'Agent timeline'))
+        : h('p', { class: 'muted' }, 'No attempt has started yet.'),
       legend([['outcome-running', 'Running'], ['outcome-done', 'Done'], ['outcome-failed', 'Failed (retried)'], ['outcome-dead', 'Dead'], ['outcome-lease-expired', 'Lease expired'], ['outcome-cancelled', 'Cancelled']]),
     ),
     deadLetterCard(metrics.deadLetters, metrics.deadLettersOmitted),
@@ -220,7 +255,7 @@ function queueChart(frame: Frame, metrics: MetricsSnapshot): SVGSVGElement {
     { name: 'Running', colour: 'series-1', points: stepped(queue.map((point) => ({ t: point.t, v: point.running }))) },
     { name: 'Delayed', colour: 'series-2', points: stepped(queue.map((point) => ({ t: point.t, v: point.delayed }))) },
   ];
-  return lineChart(frame, clipToFrame(series, frame), (value) => String(Math.round(value)), 'Queue depth chart');
+  return lineChart(frame, clipToFrame(series, frame), formatCount, 'Queue depth chart');
 }
 
 /** Counts change in steps: draw a step line, not a slope between two samples. */
