@@ -4,6 +4,7 @@ import { BoardFormatError, BoardInputError, FileBoard, resolveBoardDir } from '.
 import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from './errors';
 import { registerBoardCommands } from './commands/board';
 import { registerReportCommands } from './commands/report';
+import { registerWorktreeCommands } from './commands/worktree';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -23,6 +24,7 @@ function buildProgram(): Command {
   };
   registerBoardCommands(program, openBoard);
   registerReportCommands(program, openBoard);
+  registerWorktreeCommands(program, openBoard);
   return program;
 }
 

@@ -1,0 +1,190 @@
+// Review and apply commands: `swarm diff`, `apply`, `undo`, `discard`, `conflicts`, `worktrees`.
+import { Command } from 'commander';
+import type { FileBoard } from '../../core/board';
+import { workspaceOfBoard } from '../../core/board/location';
+import {
+  applyRecord,
+  applyTaskPatch,
+  discardTaskPatch,
+  findPatchConflicts,
+  isDiscarded,
+  readTaskPatch,
+  undoTaskApply,
+  type ApplyOutcome,
+  type PatchFileEntry,
+  type TaskPatch,
+} from '../../core/patch';
+import { listWorktrees, pruneWorktrees } from '../../core/worktree';
+import { EXIT_FAILURE, ExitError } from '../errors';
+import { formatDuration, printJson } from '../format';
+
+const COLOURS = { red: '\x1b[31m', green: '\x1b[32m', cyan: '\x1b[36m', bold: '\x1b[1m', reset: '\x1b[0m' };
+
+function useColour(flag: boolean | undefined): boolean {
+  if (flag === false || process.env.NO_COLOR) return false;
+  return process.stdout.isTTY === true || process.env.FORCE_COLOR !== undefined;
+}
+
+export function colourPatch(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('diff --git') || line.startsWith('+++') || line.startsWith('---')) return `${COLOURS.bold}${line}${COLOURS.reset}`;
+      if (line.startsWith('@@')) return `${COLOURS.cyan}${line}${COLOURS.reset}`;
+      if (line.startsWith('+')) return `${COLOURS.green}${line}${COLOURS.reset}`;
+      if (line.startsWith('-')) return `${COLOURS.red}${line}${COLOURS.reset}`;
+      return line;
+    })
+    .join('\n');
+}
+
+export function formatFileStats(files: PatchFileEntry[]): string {
+  if (files.length === 0) return 'No changes.';
+  const width = Math.min(60, Math.max(...files.map((file) => displayName(file).length)));
+  const rows = files.map((file) => {
+    const change = file.binary ? 'binary' : `+${file.additions} -${file.deletions}`;
+    return ` ${displayName(file).padEnd(width)} | ${file.status.padEnd(8)} ${change}`;
+  });
+  const additions = files.reduce((sum, file) => sum + file.additions, 0);
+  const deletions = files.reduce((sum, file) => sum + file.deletions, 0);
+  return [...rows, ` ${files.length} file${files.length === 1 ? '' : 's'} changed, ${additions} insertion${additions === 1 ? '' : 's'}(+), ${deletions} deletion${deletions === 1 ? '' : 's'}(-)`].join('\n');
+}
+
+function displayName(file: PatchFileEntry): string {
+  return file.from ? `${file.from} => ${file.path}` : file.path;
+}
+
+function requirePatch(board: FileBoard, id: string): TaskPatch {
+  const task = board.get(id);
+  if (!task) throw new ExitError(EXIT_FAILURE, `No task with id ${id}. List tasks with \`swarm list\`.`);
+  const patch = readTaskPatch(board, id);
+  if (!patch) {
+    const why = task.status !== 'done' && !task.childCount ? `it is ${task.status}` : 'it made no changes (or its artifacts were removed)';
+    throw new ExitError(EXIT_FAILURE, `Task ${id} has no patch: ${why}.`);
+  }
+  return patch;
+}
+
+function printOutcome(outcome: ApplyOutcome, json: boolean | undefined): void {
+  if (json) return printJson(outcome);
+  console.log(outcome.message);
+  outcome.conflicts.forEach((file, index) => console.log(`  conflict: ${file}${outcome.conflictReasons?.[index] ? ` — ${outcome.conflictReasons[index]}` : ''}`));
+}
+
+/**
+ * Core errors (unsafe patch paths, refused undo, discarded results) are messages for the user, not
+ * crashes: one line on stderr and exit code 1, without a stack trace.
+ */
+function userFacing<A extends unknown[]>(action: (...args: A) => unknown): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (error) {
+      if (error instanceof ExitError || !(error instanceof Error)) throw error;
+      throw new ExitError(EXIT_FAILURE, error.message);
+    }
+  };
+}
+
+export function registerWorktreeCommands(program: Command, openBoard: () => FileBoard): void {
+  const workspace = (board: FileBoard) => workspaceOfBoard(board.root);
+
+  program
+    .command('diff')
+    .description("print a task's result as a patch (coloured on a terminal); a map task shows its children combined")
+    .argument('<id>', 'task id')
+    .option('--stat', 'changed files with line counts instead of the patch')
+    .option('--no-color', 'never colour the output')
+    .option('--json', 'print JSON only')
+    .action(userFacing((id: string, options: { stat?: boolean; color?: boolean; json?: boolean }) => {
+      const board = openBoard();
+      const patch = requirePatch(board, id);
+      if (options.json) return printJson({ taskId: patch.taskId, patchFile: patch.patchFile, base: patch.base, files: patch.files, discarded: isDiscarded(board, id), applied: applyRecord(board, id) ?? null, ...(options.stat ? {} : { text: patch.text }) });
+      if (options.stat) return console.log(formatFileStats(patch.files));
+      process.stdout.write(useColour(options.color) ? colourPatch(patch.text) : patch.text);
+    }));
+
+  program
+    .command('apply')
+    .description("apply a task's result to your working tree: clean, else three-way; exit 1 on conflict (nothing written)")
+    .argument('[id]', 'task id (or use --all-done)')
+    .option('--3way', 'allow a three-way merge when your files changed since the snapshot (the default)')
+    .option('--clean-only', 'refuse instead of merging when your files changed since the snapshot')
+    .option('--markers', 'on conflict, write the merge with conflict markers instead of refusing')
+    .option('--all-done', 'apply every done result not yet applied or discarded, oldest first')
+    .option('--json', 'print JSON only')
+    .action(userFacing(async (id: string | undefined, options: { '3way'?: boolean; cleanOnly?: boolean; markers?: boolean; allDone?: boolean; json?: boolean }) => {
+      const board = openBoard();
+      const mode = options.markers ? 'markers' : options.cleanOnly ? 'clean' : 'auto';
+      const ids = options.allDone ? pendingResults(board) : id ? [id] : [];
+      if (ids.length === 0) throw new ExitError(EXIT_FAILURE, options.allDone ? 'No done results waiting to be applied.' : 'Give a task id, or --all-done.');
+      const outcomes: ApplyOutcome[] = [];
+      for (const taskId of ids) {
+        if (!options.allDone) requirePatch(board, taskId);
+        const outcome = await applyTaskPatch({ workspaceRoot: workspace(board), board, taskId, mode });
+        outcomes.push(outcome);
+        if (!options.json) printOutcome(outcome, false);
+      }
+      if (options.json) printJson(options.allDone ? outcomes : outcomes[0]);
+      if (outcomes.some((outcome) => outcome.status === 'conflict')) throw new ExitError(EXIT_FAILURE);
+    }));
+
+  program
+    .command('undo')
+    .description('undo the last apply of a task (refused if the files were edited since)')
+    .argument('<id>', 'task id')
+    .action(userFacing(async (id: string) => {
+      const board = openBoard();
+      const { files } = await undoTaskApply({ workspaceRoot: workspace(board), board, taskId: id });
+      console.log(`Undid task ${id}: restored ${files.length} file${files.length === 1 ? '' : 's'} (${files.join(', ')}).`);
+    }));
+
+  program
+    .command('discard')
+    .description("drop a task's result (the patch file stays in the artifacts for audit)")
+    .argument('<id>', 'task id')
+    .action(userFacing((id: string) => {
+      discardTaskPatch(openBoard(), id);
+      console.log(`Discarded the result of task ${id}.`);
+    }));
+
+  program
+    .command('conflicts')
+    .description('done results whose patches overlap (applying both would conflict)')
+    .option('--json', 'print JSON only')
+    .action(userFacing((options: { json?: boolean }) => {
+      const conflicts = findPatchConflicts(openBoard());
+      if (options.json) return printJson(conflicts);
+      if (conflicts.length === 0) return console.log('No overlapping results.');
+      for (const conflict of conflicts) console.log(`${conflict.taskIds.join(' <-> ')}: ${conflict.files.join(', ')}`);
+    }));
+
+  program
+    .command('worktrees')
+    .description("list the agents' worktrees (outside your folder, under .git/swarm/worktrees); --prune removes leftovers")
+    .option('--prune', 'remove half-created, orphaned and unregistered worktrees (work of crashed attempts is kept on refs/swarm/<id>)')
+    .option('--json', 'print JSON only')
+    .action(userFacing(async (options: { prune?: boolean; json?: boolean }) => {
+      const root = workspace(openBoard());
+      const removed = options.prune ? await pruneWorktrees(root) : undefined;
+      const worktrees = await listWorktrees(root);
+      if (options.json) return printJson(options.prune ? { removed, worktrees } : worktrees);
+      if (removed !== undefined) console.log(`Pruned ${removed} worktree${removed === 1 ? '' : 's'}.`);
+      if (worktrees.length === 0) return console.log('No agent worktrees.');
+      for (const wt of worktrees) {
+        const state = wt.busy ? `running ${wt.taskId}` : wt.stale ? 'stale' : 'idle';
+        const age = wt.lastUsed ? `, used ${formatDuration(Date.now() - wt.lastUsed)} ago` : '';
+        console.log(`${(wt.slot ?? '?').padEnd(6)} ${state.padEnd(24)} ${wt.head.slice(0, 10)} ${wt.path}${age}`);
+      }
+    }));
+}
+
+/** Done results not yet applied or discarded, oldest first (map parents are applied through their children). */
+function pendingResults(board: FileBoard): string[] {
+  return board
+    .list({ status: 'done' })
+    .filter((task) => !task.childCount && !isDiscarded(board, task.id) && !applyRecord(board, task.id))
+    .sort((a, b) => a.updatedAt - b.updatedAt)
+    .map((task) => task.id)
+    .filter((id) => readTaskPatch(board, id) !== undefined);
+}

@@ -1,0 +1,70 @@
+// `swarm diff/apply/undo/discard/conflicts/worktrees` as real processes (the CLI source through tsx).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { makeWorkspace, runTasks, type Workspace } from './helpers';
+
+const REPO = path.join(__dirname, '..', '..', '..');
+const MAIN = path.join(REPO, 'src', 'cli', 'main.ts');
+// The workspace is a temp folder: load tsx from this repository, not from the cwd.
+const TSX = pathToFileURL(path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const made: Workspace[] = [];
+afterEach(() => {
+  for (const ws of made.splice(0)) ws.cleanup();
+});
+
+function swarm(ws: Workspace, args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: ws.root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '', ...env } });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('swarm CLI: review and apply', () => {
+  it('diff, diff --stat, apply, conflicts, undo, discard, worktrees', async () => {
+    const ws = makeWorkspace({ 'a.txt': 'one\ntwo\nthree\n' });
+    made.push(ws);
+    const [first, second] = await runTasks(ws, [
+      { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'one\nTWO\nthree\n') },
+      { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'one\nzwei\nthree\n') },
+    ]);
+    const diff = swarm(ws, ['diff', first.id]);
+    assert.equal(diff.code, 0, diff.stderr);
+    assert.match(diff.stdout, /^diff --git a\/a\.txt b\/a\.txt/);
+    assert.match(diff.stdout, /^-two$/m);
+    assert.match(diff.stdout, /^\+TWO$/m);
+    assert.doesNotMatch(diff.stdout, /\x1b\[/, 'no colour when not a terminal');
+    assert.match(swarm(ws, ['diff', first.id], { FORCE_COLOR: '1' }).stdout, /\x1b\[32m\+TWO/);
+    const stat = swarm(ws, ['diff', first.id, '--stat']);
+    assert.match(stat.stdout, /a\.txt\s+\| modified +\+1 -1/);
+    assert.match(stat.stdout, /1 file changed, 1 insertion\(\+\), 1 deletion\(-\)/);
+    const conflicts = JSON.parse(swarm(ws, ['conflicts', '--json']).stdout) as Array<{ taskIds: string[] }>;
+    assert.deepEqual(conflicts[0].taskIds, [first.id, second.id]);
+
+    const applied = swarm(ws, ['apply', first.id]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /applied: 1 file changed/);
+    assert.equal(ws.read('a.txt'), 'one\nTWO\nthree\n');
+    const conflict = swarm(ws, ['apply', second.id, '--3way']);
+    assert.equal(conflict.code, 1);
+    assert.match(conflict.stdout, /conflict: a\.txt/);
+    assert.equal(ws.read('a.txt'), 'one\nTWO\nthree\n');
+
+    const undo = swarm(ws, ['undo', first.id]);
+    assert.equal(undo.code, 0, undo.stderr);
+    assert.equal(ws.read('a.txt'), 'one\ntwo\nthree\n');
+    assert.equal(swarm(ws, ['discard', second.id]).code, 0);
+    const refused = swarm(ws, ['apply', second.id]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^swarm: The result of task .* was discarded/);
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'a message, not a stack trace');
+
+    const worktrees = JSON.parse(swarm(ws, ['worktrees', '--json']).stdout) as Array<{ path: string; busy: boolean }>;
+    assert.equal(worktrees.length, 2);
+    assert.ok(worktrees.every((wt) => !wt.busy && wt.path.includes(path.join('.git', 'swarm', 'worktrees'))));
+    const pruned = swarm(ws, ['worktrees', '--prune']);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stdout, /Pruned 0 worktrees/);
+  });
+});
