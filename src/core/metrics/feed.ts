@@ -108,7 +108,7 @@ export class MetricsFeed {
   private resync(): void {
     this.guard(() => {
       const now = Date.now();
-      this.collector.resyncQueue(boardQueueCounts(this.options.board, now), now);
+      this.collector.resyncQueue(boardQueueCounts(this.options.board), now);
       this.collector.resyncDeadLetters(boardDeadLetters(this.options.board));
     });
     this.schedule();
