@@ -116,6 +116,33 @@ export const DARK_THEME: Record<string, string> = {
   '--vscode-charts-purple': '#b180d7',
 };
 
+/** Light-theme values (VS Code's Light Modern) of the same variables. */
+export const LIGHT_THEME: Record<string, string> = {
+  ...DARK_THEME,
+  '--vscode-foreground': '#3b3b3b',
+  '--vscode-editor-background': '#ffffff',
+  '--vscode-descriptionForeground': '#717171',
+  '--vscode-widget-border': '#e5e5e5',
+  '--vscode-badge-background': '#cccccc',
+  '--vscode-badge-foreground': '#3b3b3b',
+  '--vscode-button-secondaryBackground': '#e5e5e5',
+  '--vscode-button-secondaryForeground': '#3b3b3b',
+  '--vscode-button-secondaryHoverBackground': '#cccccc',
+  '--vscode-dropdown-background': '#ffffff',
+  '--vscode-dropdown-foreground': '#3b3b3b',
+  '--vscode-dropdown-border': '#cecece',
+  '--vscode-list-hoverBackground': '#f2f2f2',
+  '--vscode-textBlockQuote-background': '#f8f8f8',
+  '--vscode-charts-foreground': '#616161',
+  '--vscode-charts-lines': '#61616180',
+  '--vscode-charts-red': '#e51400',
+  '--vscode-charts-blue': '#1a85ff',
+  '--vscode-charts-yellow': '#bf8803',
+  '--vscode-charts-orange': '#d18616',
+  '--vscode-charts-green': '#388a34',
+  '--vscode-charts-purple': '#652d90',
+};
+
 export interface RunFixture {
   update: DashboardUpdate;
   deadTaskId: string;

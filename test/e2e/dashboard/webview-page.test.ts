@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HostMessage, WebviewMessage } from '../../../src/extension/dashboard/protocol';
-import { bundleWebview, DARK_THEME, ROOT, runFixture, servePage, type PageServer, type RunFixture } from './page-fixture';
+import { bundleWebview, DARK_THEME, LIGHT_THEME, ROOT, runFixture, servePage, type PageServer, type RunFixture } from './page-fixture';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((file) => fs.existsSync(file));
 const ARTIFACTS = process.env.SWARM_ARTIFACTS_DIR ?? path.join(ROOT, 'test-results', 'dashboard');
@@ -48,7 +48,7 @@ async function sendToPage(page: Page, message: HostMessage): Promise<void> {
   await page.evaluate((data) => window.postMessage(data, '*'), message);
 }
 
-async function openPage(): Promise<{ page: Page; remote: string[]; errors: string[] }> {
+async function openPage(theme: Record<string, string> = DARK_THEME): Promise<{ page: Page; remote: string[]; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 1100 } });
   const remote: string[] = [];
   const errors: string[] = [];
@@ -59,7 +59,7 @@ async function openPage(): Promise<{ page: Page; remote: string[]; errors: strin
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text());
   });
-  await page.addInitScript(bridgeScript(DARK_THEME));
+  await page.addInitScript(bridgeScript(theme));
   await page.goto(server.url);
   return { page, remote, errors };
 }
@@ -130,6 +130,16 @@ describe('dashboard page in Chromium', { skip: CHROMIUM ? false : 'no Chromium i
     await page.locator(`table.dlq tr[data-task-id="${fixture.deadTaskId}"]`).waitFor({ timeout: 5_000 });
     assert.equal(await page.locator('#window').inputValue(), '30');
     assert.deepEqual((await posted(page))[0], { type: 'ready', version: 1 }, 'asks the host for fresh data after the reload');
+    await page.close();
+  });
+
+  it('draws in a light theme too (screenshot artifact)', async () => {
+    const { page, errors } = await openPage(LIGHT_THEME);
+    await sendToPage(page, { type: 'update', update: fixture.update });
+    await page.locator('svg[aria-label="Agent timeline"]').waitFor();
+    await page.waitForFunction(() => document.fonts.check('16px codicon'));
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-page-light.png'), fullPage: true });
+    assert.deepEqual(errors, []);
     await page.close();
   });
 
