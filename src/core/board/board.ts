@@ -517,6 +517,24 @@ export class FileBoard {
     return { ...this.toTask(spec, 'pending', parsed), notBefore: dueAt, lastError: error };
   }
 
+  /**
+   * Hands a claim back unfinished (the pool is shutting down, or the agent was stopped by the
+   * host): the task is pending again at once, and the interrupted attempt does not count.
+   */
+  release(claim: Pick<Claim, 'token'>, reason = 'released'): Task {
+    const parsed = this.parseToken(claim.token);
+    const spec = this.requireSpec(parsed.id, 'running', claim.token);
+    const attempts = Math.max(0, parsed.attempts - 1);
+    if (!renameIfPresent(this.filePath('running', claim.token), this.filePath('pending', pendingName(queueKey(spec, attempts))))) {
+      throw new LeaseLostError(parsed.id, this.whyLeaseLost(parsed.id));
+    }
+    this.syncStateDirs(['pending']);
+    this.releaseFileLeases(spec.files, claim.token);
+    this.pendingCacheAt = -Infinity;
+    this.events.append({ at: this.now(), type: 'requeued', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, detail: { released: true, reason } });
+    return this.toTask(spec, 'pending', { id: parsed.id, attempts });
+  }
+
   /** The delay before retry n (1-based): min(cap, base·multiplier^(n-1)), jittered into [d·(1-j), d]. */
   backoffDelay(failedAttempt: number): number {
     const { baseMs, capMs, multiplier, jitter } = this.retry;

@@ -1,0 +1,141 @@
+// The agent process (bundled to dist/agent.js). The pool forks it with an IPC channel, sends one
+// `init` message, and the agent then runs the claim → execute → complete loop on the shared board
+// until it is told to drain, gets SIGTERM, or its host dies.
+import { FileBoard } from '../core/board/board';
+import { createExecutor, createHostModelIpcClient, type Executor } from '../core/executors';
+import { createLimiterIpcClient, type Subscribe } from '../core/ratelimit';
+import { exitWhenParentDies } from '../core/process';
+import { createIsolationProxy, createNoIsolation } from '../core/pool/isolation-modes';
+import { isPoolMessage, toHost, type AgentInit, type AgentToHostBody, type HostToAgent } from '../core/pool/protocol';
+import { AgentWorker } from '../core/pool/worker';
+import type { CollectedChanges, PreparedWorkspace } from '../core/pool/isolation';
+
+function send(body: AgentToHostBody): void {
+  sendRaw(toHost(body));
+}
+
+function sendRaw(message: unknown): void {
+  try {
+    process.send?.(message);
+  } catch {
+    // The host is gone; the watchdog ends this process.
+  }
+}
+
+const subscribe: Subscribe = (listener) => {
+  process.on('message', listener);
+  return () => process.off('message', listener);
+};
+
+let worker: AgentWorker | undefined;
+const watchdog = exitWhenParentDies({ beforeExit: () => worker?.releaseNow() });
+
+function main(): void {
+  if (!process.send) {
+    console.error('dist/agent.js is started by the agent pool (swarm run or the VS Code extension), not by hand.');
+    process.exit(2);
+  }
+  const onFirstMessage = (message: unknown): void => {
+    if (!isPoolMessage(message) || message.type !== 'init') return;
+    process.off('message', onFirstMessage);
+    void start(message.init);
+  };
+  process.on('message', onFirstMessage);
+}
+
+async function start(init: AgentInit): Promise<void> {
+  let executor: Executor;
+  try {
+    executor = createExecutor(init.executor);
+  } catch (error) {
+    send({ type: 'fatal', message: error instanceof Error ? error.message : String(error) });
+    return exit(2);
+  }
+  const board = FileBoard.open({ root: init.boardRoot, excludeFromGit: false });
+  const limiter = createLimiterIpcClient(sendRaw, subscribe);
+  const hostModels = init.hostModels ? createHostModelIpcClient(sendRaw, subscribe) : undefined;
+  const pendingIsolation = new Map<number, { resolve: (value: PreparedWorkspace | CollectedChanges | null) => void; reject: (error: Error) => void }>();
+  let nextIsolationId = 1;
+  const isolation =
+    init.isolation === 'none'
+      ? createNoIsolation(init.workspaceRoot)
+      : createIsolationProxy(
+          (request) =>
+            new Promise((resolve, reject) => {
+              const id = nextIsolationId++;
+              pendingIsolation.set(id, { resolve, reject });
+              send({ type: 'isolation', id, request });
+            }),
+        );
+  const activeWorker = new AgentWorker({
+    board,
+    agentId: init.agentId,
+    slot: init.slot,
+    executor,
+    isolation,
+    leaseMs: init.leaseMs,
+    limiter,
+    hostModels,
+    maxLogBytes: init.maxLogBytes,
+    report: (event) => send(event),
+  });
+  worker = activeWorker;
+  if (init.holdUntil) activeWorker.hold(init.holdUntil);
+
+  process.on('message', (message: unknown) => {
+    if (!isPoolMessage(message)) return;
+    handle(message as HostToAgent);
+  });
+  function handle(message: HostToAgent): void {
+    switch (message.type) {
+      case 'ping':
+        return send({ type: 'pong', id: message.id });
+      case 'hold':
+        return activeWorker.hold(message.until);
+      case 'resume':
+        return activeWorker.resume();
+      case 'wake':
+        return activeWorker.wake();
+      case 'drain':
+        return activeWorker.drain();
+      case 'cancel':
+        return activeWorker.interrupt('cancelled', message.taskId);
+      case 'isolation-reply': {
+        const waiter = pendingIsolation.get(message.id);
+        pendingIsolation.delete(message.id);
+        if (message.ok) waiter?.resolve(message.value);
+        else waiter?.reject(new Error(message.message));
+        return;
+      }
+      case 'init':
+        return;
+    }
+  }
+  // SIGTERM (graceful stop after the grace period): hand the task back, then exit.
+  process.on('SIGTERM', () => {
+    activeWorker.drain();
+    activeWorker.interrupt('release');
+    setTimeout(() => {
+      activeWorker.releaseNow();
+      exit(0);
+    }, 3000).unref();
+  });
+
+  send({ type: 'ready', pid: process.pid });
+  try {
+    await activeWorker.run();
+  } finally {
+    limiter.dispose();
+    hostModels?.dispose();
+    board.close();
+  }
+  exit(0);
+}
+
+function exit(code: number): void {
+  watchdog.dispose();
+  // Let queued IPC messages (task-ended) reach the host before the channel closes.
+  setImmediate(() => process.exit(code));
+}
+
+main();

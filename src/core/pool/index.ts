@@ -1,0 +1,8 @@
+// The agent pool's public surface (see docs/pool.md).
+export { AgentPool } from './pool';
+export type { PoolOptions, ResourceLimits, IsolationChoice } from './pool';
+export type { AgentInfo, AgentState, AgentCurrentTask, PoolEvent, PoolMode, PoolStats, SystemResources } from './types';
+export type { TaskIsolation, PreparedWorkspace, CollectedChanges } from './isolation';
+export { createNoIsolation } from './isolation-modes';
+export { readHostStatuses, hostStatusFile, type HostStatus } from './status-file';
+export type { TaskResult } from './worker';

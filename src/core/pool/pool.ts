@@ -1,0 +1,747 @@
+// The agent pool: starts child-process agents on demand while tasks wait, watches them (health
+// pings, resource limits), restarts crashed ones with backoff, serves them the host's rate limiter,
+// models and workspace isolation over IPC, and stops them gracefully. Agents coordinate only
+// through the board; the pool never hands out tasks itself.
+import { EventEmitter } from 'events';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import PQueue from 'p-queue';
+import type { FileBoard } from '../board/board';
+import { findGitRepository } from '../board/gitExclude';
+import { BoardInputError, LeaseLostError } from '../board/types';
+import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBroker } from '../executors';
+import { ResourceMonitor, type MonitorEvent } from '../monitor';
+import { forkSupervised, type SupervisedProcess } from '../process';
+import { RateLimiter, serveLimiterOverIpc, type Subscribe } from '../ratelimit';
+import { createDirectIsolation, createWorktreeIsolation } from '../worktree';
+import type { TaskIsolation } from './isolation';
+import { createNoIsolation, runIsolationRequest } from './isolation-modes';
+import { isPoolMessage, toAgent, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
+import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
+import type { AgentInfo, PoolEvent, PoolMode, PoolStats } from './types';
+import { AgentWorker, DEFAULT_MAX_LOG_BYTES, type WorkerEvent } from './worker';
+
+export interface ResourceLimits {
+  agentMemoryBytes?: number;
+  totalMemoryBytes?: number;
+  maxCpuPercent?: number;
+  /** Memory the machine must keep available for another agent to start. */
+  minFreeMemoryBytes?: number;
+}
+
+export type IsolationChoice = TaskIsolation | 'worktree' | 'direct' | 'none';
+
+export interface PoolOptions {
+  board: FileBoard;
+  workspaceRoot: string;
+  /** Executor config JSON, validated by createExecutor (may contain `verify`). */
+  executor: unknown;
+  minAgents?: number;
+  maxAgents?: number;
+  idleTimeoutMs?: number;
+  leaseMs?: number;
+  /** Default: 'worktree' in a git repository, 'direct' elsewhere. 'none': the workspace itself, nothing collected. */
+  isolation?: IsolationChoice;
+  limits?: ResourceLimits;
+  mode?: 'auto' | 'pool' | 'sequential';
+  agentScript?: string;
+  /** Node flags for agents; default none for .js and `--import tsx` for a .ts agentScript (tests). */
+  agentExecArgv?: string[];
+  hostModels?: HostModelBroker;
+  env?: NodeJS.ProcessEnv;
+  untilEmpty?: boolean;
+  log?: (line: string) => void;
+  /** Health check: ping period, and how long an agent may stay silent before it is killed. */
+  pingIntervalMs?: number;
+  unresponsiveMs?: number;
+  /** How long a new agent may take to report ready. */
+  startTimeoutMs?: number;
+  /** Scaling and bookkeeping period. */
+  tickMs?: number;
+  /** Resource sampling period. */
+  monitorIntervalMs?: number;
+  /** Write `<board>/hosts/<pid>.json` (default true). */
+  statusFile?: boolean;
+  maxLogBytes?: number;
+}
+
+interface AgentHandle {
+  info: AgentInfo;
+  slot: string;
+  inHost: boolean;
+  process?: SupervisedProcess;
+  worker?: AgentWorker;
+  ready: boolean;
+  /** Lease token of the task it runs, from its task-started report. */
+  token?: string;
+  idleSince?: number;
+  lastPong: number;
+  draining: boolean;
+  /** Why the host stopped it; its task is failed (transient) with this message. */
+  killReason?: string;
+  /** A task cancelled by the user: nothing to hand back. */
+  cancelledTask?: string;
+}
+
+const DEFAULT_LEASE_MS = 30_000;
+const MAX_RESTART_BACKOFF_MS = 30_000;
+const SPAWN_FAILURES_BEFORE_FALLBACK = 2;
+
+export class AgentPool {
+  private readonly board: FileBoard;
+  private readonly options: PoolOptions;
+  private readonly minAgents: number;
+  private readonly maxAgents: number;
+  private readonly leaseMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly agentScript: string;
+  private readonly emitter = new EventEmitter();
+  private readonly agents = new Map<string, AgentHandle>();
+  /** One job per agent life; its concurrency is the pool's capacity. */
+  private readonly capacity: PQueue;
+  private readonly limiter = new RateLimiter();
+  private readonly hostTag = `h${process.pid}`;
+  private monitor: ResourceMonitor | undefined;
+  private isolation!: TaskIsolation;
+  private executorName = '';
+  private currentMode: PoolMode = 'pool';
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  private stopped = false;
+  private resolveDone!: () => void;
+  private readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+  private timers: NodeJS.Timeout[] = [];
+  private agentSeq = 0;
+  private pingSeq = 0;
+  private startedAt = Date.now();
+  private tasksDone = 0;
+  private tasksFailed = 0;
+  private busyMs = 0;
+  private everReady = false;
+  private spawnFailures = 0;
+  private crashes = 0;
+  private nextSpawnAt = 0;
+  private pausedUntil: number | undefined;
+  private pauseReason: string | undefined;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private spawnBlockedReason: string | undefined;
+  private sequentialRun: Promise<void> | undefined;
+  private lastMaintenance = 0;
+  private exitCleanup = (): void => removeHostStatus(this.board.root);
+
+  constructor(options: PoolOptions) {
+    this.options = options;
+    this.board = options.board;
+    this.minAgents = Math.max(0, options.minAgents ?? 0);
+    this.maxAgents = Math.max(1, options.maxAgents ?? Math.min(4, os.cpus().length || 1), this.minAgents);
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.agentScript = options.agentScript ?? path.join(__dirname, 'agent.js');
+    this.capacity = new PQueue({ concurrency: this.maxAgents });
+  }
+
+  get mode(): PoolMode {
+    return this.currentMode;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.startedAt = Date.now();
+    const executor = createExecutor(this.options.executor); // invalid config: a permanent error, thrown now
+    this.executorName = executor.name;
+    this.isolation = this.resolveIsolation();
+    await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
+    this.startMonitor();
+    const requested = this.options.mode ?? 'auto';
+    if (requested === 'sequential') this.enterSequential('sequential mode was requested');
+    else if (!fs.existsSync(this.agentScript)) {
+      const reason = `the agent program ${this.agentScript} does not exist (run "npm run build")`;
+      if (requested === 'pool') throw new Error(`Cannot start agents: ${reason}.`);
+      this.enterSequential(reason);
+    } else this.emit({ type: 'mode', mode: 'pool' });
+    this.log(`Pool started: ${this.currentMode} mode, up to ${this.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
+    if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
+    this.every(this.options.tickMs ?? 100, () => this.tick());
+    this.every(this.options.pingIntervalMs ?? 3_000, () => this.checkHealth());
+    this.every(1_000, () => this.publishStatus());
+    this.publishStatus();
+    this.tick();
+  }
+
+  /** Graceful: stop claiming, let running tasks finish for graceMs, then SIGTERM, then SIGKILL. */
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    this.stopping ??= this.shutdown(options.graceMs ?? 30_000);
+    return this.stopping;
+  }
+
+  /** Cancels the task on the board and kills the process tree of the attempt running it. */
+  async cancelTask(taskId: string): Promise<boolean> {
+    try {
+      this.board.cancel(taskId);
+    } catch (error) {
+      if (error instanceof BoardInputError) return false;
+      throw error;
+    }
+    const handle = [...this.agents.values()].find((agent) => agent.info.currentTask?.id === taskId);
+    if (!handle) return true;
+    handle.cancelledTask = taskId;
+    if (handle.inHost) {
+      handle.worker?.interrupt('cancelled', taskId);
+      return true;
+    }
+    handle.draining = true;
+    this.log(`Cancelling task ${taskId}: stopping agent ${handle.info.id} and everything it started.`);
+    await handle.process?.stop({ graceMs: 0 });
+    return true;
+  }
+
+  stats(): PoolStats {
+    const agents = [...this.agents.values()].map((handle) => ({ ...handle.info }));
+    const latest = this.monitor?.latest();
+    if (latest) {
+      for (const agent of agents) {
+        const usage = latest.agents.find((entry) => entry.agentId === agent.id);
+        if (usage) {
+          agent.cpuPercent = usage.cpuPercent;
+          agent.rssBytes = usage.rssBytes;
+        }
+      }
+    }
+    const busy = agents.filter((agent) => agent.state === 'busy').length;
+    const stats: PoolStats = {
+      hostPid: process.pid,
+      boardRoot: this.board.root,
+      mode: this.currentMode,
+      running: this.started && !this.stopped,
+      minAgents: this.minAgents,
+      maxAgents: this.maxAgents,
+      busy,
+      idle: agents.filter((agent) => agent.state === 'idle').length,
+      total: agents.length,
+      agents,
+      tasksDone: this.tasksDone,
+      tasksFailed: this.tasksFailed,
+      busyMs: this.busyMs,
+      startedAt: this.startedAt,
+      limiters: this.limiter.state(),
+    };
+    if (latest) stats.system = latest.system;
+    if (this.pausedUntil !== undefined) {
+      stats.pausedUntil = this.pausedUntil;
+      stats.pauseReason = this.pauseReason;
+    }
+    if (this.spawnBlockedReason) stats.spawnBlockedReason = this.spawnBlockedReason;
+    return stats;
+  }
+
+  onEvent(listener: (event: PoolEvent) => void): { dispose(): void } {
+    this.emitter.on('event', listener);
+    return { dispose: () => this.emitter.off('event', listener) };
+  }
+
+  whenDone(): Promise<void> {
+    return this.done;
+  }
+
+  // ------------------------------------------------------------------ setup
+
+  private resolveIsolation(): TaskIsolation {
+    const choice = this.options.isolation ?? (findGitRepository(this.options.workspaceRoot) ? 'worktree' : 'direct');
+    if (typeof choice !== 'string') return choice;
+    const log = (line: string): void => this.log(line);
+    switch (choice) {
+      case 'worktree':
+        return createWorktreeIsolation({ workspaceRoot: this.options.workspaceRoot, log });
+      case 'direct':
+        return createDirectIsolation(this.options.workspaceRoot);
+      case 'none':
+        return createNoIsolation(this.options.workspaceRoot);
+    }
+  }
+
+  private startMonitor(): void {
+    const limits = this.options.limits ?? {};
+    this.monitor = new ResourceMonitor({ intervalMs: this.options.monitorIntervalMs ?? 1_000, limits });
+    this.monitor.onEvent((event) => this.onMonitorEvent(event));
+    this.monitor.start();
+  }
+
+  private onMonitorEvent(event: MonitorEvent): void {
+    if (event.type === 'warning') this.warn(event.message);
+    if (event.type !== 'agent-over-memory') return;
+    const handle = this.agents.get(event.agentId);
+    if (!handle || handle.killReason || handle.inHost) return;
+    const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
+    const reason = `Agent ${event.agentId} used ${mb(event.rssBytes)} of memory, over its ${mb(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`;
+    this.kill(handle, reason);
+  }
+
+  private every(ms: number, action: () => void): void {
+    const timer = setInterval(() => {
+      try {
+        action();
+      } catch (error) {
+        this.warn(`Pool housekeeping failed: ${messageOf(error)}`);
+      }
+    }, ms);
+    this.timers.push(timer);
+  }
+
+  // ------------------------------------------------------------------ scaling
+
+  private tick(): void {
+    if (this.stopping || this.stopped) return;
+    const now = Date.now();
+    if (now - this.lastMaintenance >= 1_000) {
+      this.lastMaintenance = now;
+      this.board.promoteDelayed();
+      this.board.sweep();
+    }
+    const counts = this.board.stats().counts;
+    const claimable = this.claimableCount();
+    const live = [...this.agents.values()].filter((agent) => !agent.draining);
+    const busy = live.filter((agent) => agent.info.state === 'busy').length;
+    if (this.options.untilEmpty && counts.pending + counts.running + counts.waiting === 0 && busy === 0 && !this.sequentialRun) {
+      this.log('The board is empty: stopping the pool.');
+      void this.stop();
+      return;
+    }
+    this.retireIdleAgents(live, now);
+    if (this.pausedUntil !== undefined && now < this.pausedUntil) return;
+    if (claimable > 0) for (const agent of live) if (agent.info.state === 'idle') this.send(agent, { type: 'wake' });
+    if (this.currentMode === 'sequential') {
+      if (claimable > 0 && !this.sequentialRun) this.runSequential();
+      return;
+    }
+    const wanted = Math.min(this.maxAgents, Math.max(this.minAgents, busy + claimable));
+    this.spawnUpTo(wanted, live.length, now);
+  }
+
+  /** Tasks claimable right now: the board's pending/ directory (delayed retries are not due yet). */
+  private claimableCount(): number {
+    try {
+      return fs.readdirSync(path.join(this.board.root, 'pending')).length;
+    } catch {
+      return 0;
+    }
+  }
+
+  private retireIdleAgents(live: AgentHandle[], now: number): void {
+    let surplus = live.length - this.minAgents;
+    for (const agent of live) {
+      if (surplus <= 0) return;
+      if (agent.info.state === 'idle' && agent.idleSince !== undefined && now - agent.idleSince >= this.idleTimeoutMs) {
+        this.log(`Agent ${agent.info.id} was idle for ${Math.round((now - agent.idleSince) / 1000)} s: stopping it.`);
+        this.drain(agent);
+        surplus--;
+      }
+    }
+  }
+
+  private spawnUpTo(wanted: number, liveCount: number, now: number): void {
+    if (liveCount >= wanted) return;
+    if (now < this.nextSpawnAt) return;
+    const check = this.monitor?.canSpawn() ?? { ok: true };
+    if (!check.ok) {
+      if (this.spawnBlockedReason !== check.reason) this.warn(check.reason);
+      this.spawnBlockedReason = check.reason;
+      return;
+    }
+    this.spawnBlockedReason = undefined;
+    for (let count = liveCount; count < wanted; count++) this.spawnAgent();
+  }
+
+  private spawnAgent(): void {
+    const id = `${this.hostTag}-a${++this.agentSeq}`;
+    const handle: AgentHandle = {
+      info: { id, state: 'starting', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() },
+      slot: this.freeSlot(),
+      inHost: false,
+      ready: false,
+      lastPong: Date.now(),
+      draining: false,
+    };
+    this.agents.set(id, handle);
+    void this.capacity.add(() => this.runAgent(handle));
+  }
+
+  private freeSlot(): string {
+    const used = new Set([...this.agents.values()].map((agent) => agent.slot));
+    for (let index = 1; ; index++) if (!used.has(`s${index}`)) return `s${index}`;
+  }
+
+  // ------------------------------------------------------------------ one agent process
+
+  private async runAgent(handle: AgentHandle): Promise<void> {
+    const id = handle.info.id;
+    let child: SupervisedProcess;
+    try {
+      child = await forkSupervised(this.agentScript, [], {
+        cwd: this.options.workspaceRoot,
+        env: { ...this.options.env, SWARM_AGENT_ID: id },
+        execArgv: this.options.agentExecArgv ?? (this.agentScript.endsWith('.ts') ? ['--import', 'tsx'] : []),
+        onStdoutLine: (line) => this.log(`[${id}] ${line}`),
+        onStderrLine: (line) => this.log(`[${id}] ${line}`),
+      });
+    } catch (error) {
+      this.agents.delete(id);
+      this.onSpawnFailure(`${id} could not start: ${messageOf(error)}`);
+      return;
+    }
+    handle.process = child;
+    handle.info.pid = child.pid;
+    const subscribe: Subscribe = (listener) => {
+      child.child.on('message', listener);
+      return () => child.child.off('message', listener);
+    };
+    const sendRaw = (message: unknown): void => {
+      if (child.child.connected) child.child.send(message as object, (error) => error && undefined);
+    };
+    child.child.on('message', (message: unknown) => {
+      if (isPoolMessage(message)) this.onAgentMessage(handle, message as AgentToHost);
+    });
+    const limiterServer = serveLimiterOverIpc(this.limiter, sendRaw, subscribe);
+    const modelServer = this.options.hostModels ? serveHostModelsOverIpc(this.options.hostModels, sendRaw, subscribe) : undefined;
+    this.monitor?.track(id, child.pid);
+    const init: AgentInit = {
+      agentId: id,
+      slot: handle.slot,
+      boardRoot: this.board.root,
+      workspaceRoot: this.options.workspaceRoot,
+      executor: this.options.executor,
+      leaseMs: this.leaseMs,
+      isolation: this.isolation.kind === 'none' ? 'none' : 'host',
+      hostModels: this.options.hostModels !== undefined,
+      holdUntil: this.pausedUntil,
+      maxLogBytes: this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
+    };
+    this.send(handle, { type: 'init', init });
+    if (this.stopping) this.drain(handle);
+    const startTimer = setTimeout(() => {
+      if (!handle.ready) this.kill(handle, `Agent ${id} did not start within ${Math.round((this.options.startTimeoutMs ?? 30_000) / 1000)} s.`);
+    }, this.options.startTimeoutMs ?? 30_000);
+    const exit = await child.exited;
+    clearTimeout(startTimer);
+    // Reap what the agent may have left in its process group (its executor's children).
+    await child.stop({ graceMs: 0 }).catch(() => undefined);
+    limiterServer.dispose();
+    modelServer?.dispose();
+    this.monitor?.untrack(id);
+    this.afterAgentExit(handle, exit.code, exit.signal);
+  }
+
+  private afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): void {
+    const id = handle.info.id;
+    handle.info.state = 'exited';
+    this.agents.delete(id);
+    const expected = handle.draining && !handle.killReason;
+    if (handle.token) this.recoverTask(handle, code, signal);
+    if (!handle.ready) {
+      this.onSpawnFailure(`agent ${id} exited before it was ready (${describeExit(code, signal)})`);
+    } else if (!expected && !handle.cancelledTask) {
+      this.crashes++;
+      const backoff = Math.min(MAX_RESTART_BACKOFF_MS, 250 * 2 ** (this.crashes - 1));
+      this.nextSpawnAt = Date.now() + backoff;
+      this.warn(handle.killReason ?? `Agent ${id} exited unexpectedly (${describeExit(code, signal)}); a new agent starts in ${backoff} ms if tasks wait.`);
+    } else {
+      this.crashes = 0;
+    }
+    this.emit({ type: 'agent-exited', agentId: id, code, signal, expected: expected || handle.cancelledTask !== undefined });
+    this.tick();
+  }
+
+  /** The agent died holding a lease: hand the task back (stop) or fail the attempt as transient. */
+  private recoverTask(handle: AgentHandle, code: number | null, signal: string | null): void {
+    const claim = { token: handle.token as string };
+    const task = handle.info.currentTask;
+    handle.token = undefined;
+    handle.info.currentTask = undefined;
+    if (handle.cancelledTask && handle.cancelledTask === task?.id) return; // already cancelled on the board
+    try {
+      if (handle.draining && !handle.killReason) {
+        this.board.release(claim, `agent ${handle.info.id} stopped`);
+        return;
+      }
+      const message = handle.killReason ?? `Agent ${handle.info.id} crashed while running the task (${describeExit(code, signal)}).`;
+      this.board.fail(claim, message);
+      this.tasksFailed++;
+      handle.info.tasksFailed++;
+      if (task) {
+        const durationMs = Date.now() - task.startedAt;
+        this.emit({ type: 'task-failed', agentId: handle.info.id, taskId: task.id, durationMs, kind: 'transient', message });
+      }
+    } catch (error) {
+      if (!(error instanceof LeaseLostError) && !(error instanceof BoardInputError)) this.warn(`Could not return task ${task?.id ?? ''} to the board: ${messageOf(error)}`);
+    }
+  }
+
+  private onSpawnFailure(reason: string): void {
+    this.spawnFailures++;
+    this.warn(`An agent could not start: ${reason}.`);
+    this.nextSpawnAt = Date.now() + Math.min(MAX_RESTART_BACKOFF_MS, 500 * 2 ** (this.spawnFailures - 1));
+    if (!this.everReady && this.spawnFailures >= SPAWN_FAILURES_BEFORE_FALLBACK && (this.options.mode ?? 'auto') === 'auto' && this.currentMode === 'pool') {
+      this.enterSequential(`agents could not be started (${reason})`);
+    }
+  }
+
+  private onAgentMessage(handle: AgentHandle, message: AgentToHost): void {
+    switch (message.type) {
+      case 'ready':
+        handle.ready = true;
+        handle.lastPong = Date.now();
+        this.everReady = true;
+        this.spawnFailures = 0;
+        if (handle.info.state === 'starting') handle.info.state = 'idle';
+        handle.idleSince ??= Date.now();
+        this.emit({ type: 'agent-started', agentId: handle.info.id, pid: message.pid });
+        return;
+      case 'pong':
+        handle.lastPong = Date.now();
+        return;
+      case 'fatal':
+        handle.draining = true;
+        this.warn(`Agent ${handle.info.id} cannot work: ${message.message}`);
+        return;
+      case 'isolation':
+        runIsolationRequest(this.isolation, message.request).then(
+          (value) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: true, value }),
+          (error: unknown) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: false, message: messageOf(error) }),
+        );
+        return;
+      default:
+        this.onWorkerEvent(handle, message);
+    }
+  }
+
+  /** Reports shared by agent processes and the in-host worker. */
+  private onWorkerEvent(handle: AgentHandle, event: WorkerEvent): void {
+    handle.lastPong = Date.now();
+    switch (event.type) {
+      case 'idle':
+        handle.info.state = handle.draining ? 'stopping' : 'idle';
+        handle.idleSince = event.since;
+        return;
+      case 'task-started':
+        handle.token = event.token;
+        handle.idleSince = undefined;
+        handle.info.state = handle.draining ? 'stopping' : 'busy';
+        handle.info.currentTask = { id: event.taskId, title: event.title, attempt: event.attempt, startedAt: event.startedAt };
+        this.emit({ type: 'task-started', agentId: handle.info.id, taskId: event.taskId, title: event.title, attempt: event.attempt });
+        return;
+      case 'task-ended':
+        handle.token = undefined;
+        handle.info.currentTask = undefined;
+        handle.info.state = handle.draining ? 'stopping' : 'idle';
+        handle.idleSince = Date.now();
+        this.onTaskEnded(handle, event);
+        return;
+    }
+  }
+
+  private onTaskEnded(handle: AgentHandle, ended: TaskEnded): void {
+    const agentId = handle.info.id;
+    this.busyMs += ended.durationMs;
+    if (ended.outcome === 'done') {
+      this.tasksDone++;
+      handle.info.tasksDone++;
+      this.emit({ type: 'task-finished', agentId, taskId: ended.taskId, durationMs: ended.durationMs, summary: ended.summary ?? '' });
+      return;
+    }
+    if (ended.outcome === 'failed') {
+      this.tasksFailed++;
+      handle.info.tasksFailed++;
+    }
+    const message = ended.message ?? ended.outcome;
+    this.emit({ type: 'task-failed', agentId, taskId: ended.taskId, durationMs: ended.durationMs, kind: ended.outcome === 'failed' ? (ended.kind ?? 'transient') : ended.outcome, message });
+    if (ended.kind === 'rate-limited' && ended.retryAt !== undefined && ended.retryAt > Date.now() + 1_000) this.pause(ended.retryAt, message);
+  }
+
+  // ------------------------------------------------------------------ usage-limit pause
+
+  private pause(until: number, reason: string): void {
+    if (this.pausedUntil !== undefined && this.pausedUntil >= until) return;
+    this.pausedUntil = until;
+    this.pauseReason = reason;
+    for (const agent of this.agents.values()) {
+      if (agent.inHost) agent.worker?.hold(until);
+      else this.send(agent, { type: 'hold', until });
+    }
+    this.warn(`Dispatch paused until ${new Date(until).toISOString()}: ${reason}`);
+    this.emit({ type: 'paused', until, reason });
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => this.resume(), until - Date.now());
+  }
+
+  private resume(): void {
+    this.pausedUntil = undefined;
+    this.pauseReason = undefined;
+    for (const agent of this.agents.values()) {
+      if (agent.inHost) agent.worker?.resume();
+      else this.send(agent, { type: 'resume' });
+    }
+    this.log('Dispatch resumed after the usage-limit pause.');
+    this.tick();
+  }
+
+  // ------------------------------------------------------------------ health
+
+  private checkHealth(): void {
+    const now = Date.now();
+    const limit = this.options.unresponsiveMs ?? 15_000;
+    for (const handle of this.agents.values()) {
+      if (handle.inHost || !handle.ready || handle.killReason) continue;
+      if (now - handle.lastPong > limit) {
+        this.kill(handle, `Agent ${handle.info.id} stopped answering health checks for ${Math.round((now - handle.lastPong) / 1000)} s; it was stopped and its task returns to the board.`);
+        continue;
+      }
+      this.send(handle, { type: 'ping', id: ++this.pingSeq });
+    }
+  }
+
+  /** Ends an agent at once; its task (if any) is failed as transient with `reason`. */
+  private kill(handle: AgentHandle, reason: string): void {
+    if (handle.killReason) return;
+    handle.killReason = reason;
+    handle.info.state = 'stopping';
+    this.warn(reason);
+    void handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
+  }
+
+  private drain(handle: AgentHandle): void {
+    handle.draining = true;
+    if (handle.info.state !== 'busy') handle.info.state = 'stopping';
+    if (handle.inHost) handle.worker?.drain();
+    else this.send(handle, { type: 'drain' });
+  }
+
+  private send(handle: AgentHandle, body: HostToAgentBody): void {
+    const child = handle.process?.child;
+    if (!child?.connected) return;
+    try {
+      child.send(toAgent(body), (error) => error && undefined);
+    } catch {
+      // The agent exited; its exit handler cleans up.
+    }
+  }
+
+  // ------------------------------------------------------------------ sequential fallback
+
+  private enterSequential(reason: string): void {
+    if (this.currentMode === 'sequential') return;
+    this.currentMode = 'sequential';
+    this.warn(`Running tasks one at a time inside this process (sequential mode): ${reason}.`);
+    this.emit({ type: 'mode', mode: 'sequential', reason });
+  }
+
+  private runSequential(): void {
+    let executor: Executor;
+    try {
+      executor = createExecutor(this.options.executor);
+    } catch (error) {
+      this.warn(messageOf(error));
+      return;
+    }
+    const id = `${this.hostTag}-seq`;
+    const handle: AgentHandle = {
+      info: { id, pid: process.pid, state: 'idle', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() },
+      slot: 's1',
+      inHost: true,
+      ready: true,
+      lastPong: Date.now(),
+      draining: false,
+    };
+    const worker = new AgentWorker({
+      board: this.board,
+      agentId: id,
+      slot: handle.slot,
+      executor,
+      isolation: this.isolation,
+      leaseMs: this.leaseMs,
+      limiter: this.limiter,
+      hostModels: this.options.hostModels,
+      env: this.options.env,
+      maxLogBytes: this.options.maxLogBytes,
+      stopWhenIdle: true,
+      report: (event) => this.onWorkerEvent(handle, event),
+    });
+    handle.worker = worker;
+    if (this.pausedUntil) worker.hold(this.pausedUntil);
+    this.agents.set(id, handle);
+    this.sequentialRun = worker
+      .run()
+      .catch((error: unknown) => this.warn(`The in-host worker failed: ${messageOf(error)}`))
+      .finally(() => {
+        this.agents.delete(id);
+        this.sequentialRun = undefined;
+      });
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  private async shutdown(graceMs: number): Promise<void> {
+    this.log('Stopping the pool: no new tasks are claimed.');
+    for (const handle of this.agents.values()) this.drain(handle);
+    const deadline = Date.now() + graceMs;
+    while (this.agents.size > 0 && Date.now() < deadline) await delay(50);
+    if (this.agents.size > 0) this.log(`Grace period over: stopping ${this.agents.size} agent(s); their tasks return to the board.`);
+    for (const handle of this.agents.values()) {
+      if (handle.inHost) handle.worker?.interrupt('release');
+      else void handle.process?.stop({ graceMs: 3_000 }).catch(() => undefined);
+    }
+    await this.sequentialRun;
+    await this.capacity.onIdle();
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.resumeTimer);
+    this.monitor?.stop();
+    this.limiter.dispose();
+    if (this.options.statusFile !== false) {
+      removeHostStatus(this.board.root);
+      process.off('exit', this.exitCleanup);
+    }
+    this.stopped = true;
+    this.emit({ type: 'stopped' });
+    this.resolveDone();
+  }
+
+  // ------------------------------------------------------------------ reporting
+
+  private publishStatus(): void {
+    if (this.stopped) return;
+    const stats = this.stats();
+    this.emit({ type: 'stats', stats });
+    if (this.options.statusFile === false) return;
+    const status: HostStatus = { ...stats, updatedAt: Date.now(), workspaceRoot: this.options.workspaceRoot, isolation: this.isolation.kind, executor: this.executorName };
+    try {
+      writeHostStatus(this.board.root, status);
+    } catch (error) {
+      this.log(`Could not write the host status file: ${messageOf(error)}`);
+    }
+  }
+
+  private emit(event: PoolEvent): void {
+    this.emitter.emit('event', event);
+  }
+
+  private warn(message: string): void {
+    this.log(message);
+    this.emit({ type: 'warning', message });
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+}
+
+function describeExit(code: number | null, signal: string | null): string {
+  return signal ? `signal ${signal}` : `exit code ${code ?? 'unknown'}`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

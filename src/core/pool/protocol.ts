@@ -1,0 +1,95 @@
+// The typed IPC protocol between the pool (host) and one agent process. Pool messages carry
+// `channel: 'swarm-pool'` so they share the IPC channel with the rate limiter's and the host
+// models' messages without being confused with them.
+import type { Task } from '../board/types';
+import type { FailureKind } from '../executors/types';
+import type { CollectedChanges, PreparedWorkspace } from './isolation';
+
+export const POOL_CHANNEL = 'swarm-pool';
+
+/** How an agent gets a working directory: on its own (`none`: the workspace itself) or from the host. */
+export type AgentIsolationMode = 'none' | 'host';
+
+export interface AgentInit {
+  agentId: string;
+  /** Short stable id of the agent's worktree slot. */
+  slot: string;
+  boardRoot: string;
+  workspaceRoot: string;
+  /** Executor config JSON; the host validated it already. */
+  executor: unknown;
+  leaseMs: number;
+  isolation: AgentIsolationMode;
+  /** Whether the host brokers VS Code language models. */
+  hostModels: boolean;
+  /** Dispatch held back until this time (usage-limit pause in force when the agent starts). */
+  holdUntil?: number;
+  /** Size cap of one task's log file. */
+  maxLogBytes: number;
+}
+
+// ---- host → agent
+
+export type HostToAgent =
+  | { channel: typeof POOL_CHANNEL; type: 'init'; init: AgentInit }
+  | { channel: typeof POOL_CHANNEL; type: 'ping'; id: number }
+  /** Stop claiming until `until` (a usage-limit pause); `resume` lifts it. */
+  | { channel: typeof POOL_CHANNEL; type: 'hold'; until: number }
+  | { channel: typeof POOL_CHANNEL; type: 'resume' }
+  /** Tasks are waiting: stop backing off and claim now. */
+  | { channel: typeof POOL_CHANNEL; type: 'wake' }
+  /** Finish the current task (if any), claim nothing more, exit. */
+  | { channel: typeof POOL_CHANNEL; type: 'drain' }
+  /** Abort the current task if it is `taskId`; the board already cancelled it. */
+  | { channel: typeof POOL_CHANNEL; type: 'cancel'; taskId: string }
+  | { channel: typeof POOL_CHANNEL; type: 'isolation-reply'; id: number; ok: true; value: PreparedWorkspace | CollectedChanges | null }
+  | { channel: typeof POOL_CHANNEL; type: 'isolation-reply'; id: number; ok: false; message: string };
+
+// ---- agent → host
+
+export type TaskOutcome = 'done' | 'failed' | 'released' | 'lost' | 'cancelled';
+
+export interface TaskEnded {
+  taskId: string;
+  outcome: TaskOutcome;
+  durationMs: number;
+  summary?: string;
+  kind?: FailureKind;
+  message?: string;
+  retryAt?: number;
+}
+
+export type IsolationRequest =
+  | { op: 'prepare'; task: Task; slot: string; artifactsDir: string }
+  | { op: 'collect'; task: Task; slot: string; prepared: PreparedWorkspace; artifactsDir: string }
+  | { op: 'abandon'; task: Task; slot: string; prepared: PreparedWorkspace; reason: string };
+
+export type AgentToHost =
+  | { channel: typeof POOL_CHANNEL; type: 'ready'; pid: number }
+  | { channel: typeof POOL_CHANNEL; type: 'pong'; id: number }
+  | { channel: typeof POOL_CHANNEL; type: 'task-started'; taskId: string; title: string; attempt: number; token: string; startedAt: number }
+  | ({ channel: typeof POOL_CHANNEL; type: 'task-ended' } & TaskEnded)
+  | { channel: typeof POOL_CHANNEL; type: 'idle'; since: number }
+  | { channel: typeof POOL_CHANNEL; type: 'isolation'; id: number; request: IsolationRequest }
+  /** The agent cannot work at all (e.g. its executor config is invalid); the host stops restarting it. */
+  | { channel: typeof POOL_CHANNEL; type: 'fatal'; message: string };
+
+export type PoolMessage = HostToAgent | AgentToHost;
+
+export function isPoolMessage(message: unknown): message is PoolMessage {
+  if (typeof message !== 'object' || message === null) return false;
+  const candidate = message as { channel?: unknown; type?: unknown };
+  return candidate.channel === POOL_CHANNEL && typeof candidate.type === 'string';
+}
+
+type WithoutChannel<M> = M extends unknown ? Omit<M, 'channel'> : never;
+export type HostToAgentBody = WithoutChannel<HostToAgent>;
+export type AgentToHostBody = WithoutChannel<AgentToHost>;
+
+export function toAgent(body: HostToAgentBody): HostToAgent {
+  return { channel: POOL_CHANNEL, ...body } as HostToAgent;
+}
+
+export function toHost(body: AgentToHostBody): AgentToHost {
+  return { channel: POOL_CHANNEL, ...body } as AgentToHost;
+}

@@ -1,0 +1,267 @@
+// The agent loop: claim → prepare a workspace → execute → collect → complete/fail, renewing the
+// lease while it works. The same loop runs inside an agent process (src/agent/main.ts) and, in the
+// sequential fallback, inside the host itself; only its dependencies differ.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { FileBoard } from '../board/board';
+import { LeaseLostError, type Claim } from '../board/types';
+import { classifyError, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
+import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
+import type { TaskEnded } from './protocol';
+
+export const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
+
+export type WorkerEvent =
+  | { type: 'task-started'; taskId: string; title: string; attempt: number; token: string; startedAt: number }
+  | ({ type: 'task-ended' } & TaskEnded)
+  | { type: 'idle'; since: number };
+
+export interface WorkerOptions {
+  board: FileBoard;
+  agentId: string;
+  slot: string;
+  executor: Executor;
+  isolation: Pick<TaskIsolation, 'prepare' | 'collect' | 'abandon'>;
+  leaseMs: number;
+  limiter?: RateLimiterClient;
+  hostModels?: HostModelBroker;
+  env?: NodeJS.ProcessEnv;
+  maxLogBytes?: number;
+  /** Empty-board polling backs off from minPollMs to maxPollMs. */
+  minPollMs?: number;
+  maxPollMs?: number;
+  /** Sequential mode: return instead of polling when nothing is claimable. */
+  stopWhenIdle?: boolean;
+  report: (event: WorkerEvent) => void;
+}
+
+/** Result stored on the board for a done task (see /docs/pool.md). */
+export interface TaskResult {
+  summary: string;
+  executor: string;
+  durationMs: number;
+  rounds?: number;
+  logFile?: string;
+  patchFile?: string;
+  base?: string;
+  files: CollectedChanges['files'];
+}
+
+type Interruption = 'release' | 'cancelled' | 'lease-lost';
+
+export class AgentWorker {
+  private draining = false;
+  private holdUntil = 0;
+  private wakeUp: (() => void) | undefined;
+  private current: { claim: Claim; controller: AbortController; interruption?: Interruption } | undefined;
+  private idleReported = false;
+
+  constructor(private readonly options: WorkerOptions) {}
+
+  get currentTaskId(): string | undefined {
+    return this.current?.claim.task.id;
+  }
+
+  hold(until: number): void {
+    this.holdUntil = until;
+  }
+
+  resume(): void {
+    this.holdUntil = 0;
+    this.wake();
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Claim nothing more; the loop returns after the current task. */
+  drain(): void {
+    this.draining = true;
+    this.wake();
+  }
+
+  /** Stops the current attempt: `release` hands the task back unfinished, `cancelled` records nothing. */
+  interrupt(reason: 'release' | 'cancelled', taskId?: string): void {
+    const current = this.current;
+    if (!current || (taskId !== undefined && current.claim.task.id !== taskId)) return;
+    current.interruption ??= reason;
+    current.controller.abort(new Error(reason === 'release' ? 'The agent is shutting down.' : 'The task was cancelled.'));
+  }
+
+  /** Synchronous last resort (the agent is about to exit): the claim goes back to pending. */
+  releaseNow(): void {
+    const current = this.current;
+    if (!current) return;
+    this.current = undefined;
+    try {
+      this.options.board.release(current.claim, 'the agent exited');
+    } catch {
+      // Already ended or reclaimed: nothing to give back.
+    }
+  }
+
+  async run(): Promise<void> {
+    const { minPollMs = 25, maxPollMs = 500 } = this.options;
+    let pollMs = minPollMs;
+    while (!this.draining) {
+      const heldFor = this.holdUntil - Date.now();
+      if (heldFor > 0) {
+        await this.sleep(Math.min(heldFor, 1000));
+        continue;
+      }
+      const claim = this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs });
+      if (!claim) {
+        if (this.options.stopWhenIdle) return;
+        if (!this.idleReported) {
+          this.idleReported = true;
+          this.options.report({ type: 'idle', since: Date.now() });
+        }
+        await this.sleep(pollMs);
+        pollMs = Math.min(maxPollMs, pollMs * 2);
+        continue;
+      }
+      this.idleReported = false;
+      pollMs = minPollMs;
+      await this.runAttempt(claim);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        done();
+      };
+    });
+  }
+
+  private async runAttempt(claim: Claim): Promise<void> {
+    const { board, executor, isolation, slot } = this.options;
+    const task = claim.task;
+    const startedAt = Date.now();
+    const controller = new AbortController();
+    const current: NonNullable<AgentWorker['current']> = { claim, controller };
+    this.current = current;
+    this.options.report({ type: 'task-started', taskId: task.id, title: task.title, attempt: task.attempts, token: claim.token, startedAt });
+    const stopHeartbeat = this.keepLease(current);
+    const artifactsDir = board.artifactsDir(task.id);
+    const log = new CappedLog(path.join(artifactsDir, 'log.txt'), this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
+    let prepared: PreparedWorkspace | undefined;
+    let ended: TaskEnded;
+    try {
+      prepared = await isolation.prepare(task, slot, artifactsDir, controller.signal);
+      const result = await executor.execute({
+        task,
+        cwd: prepared.cwd,
+        signal: controller.signal,
+        log: (chunk) => log.write(chunk),
+        env: this.options.env,
+        limiter: this.options.limiter,
+        hostModels: this.options.hostModels,
+      });
+      if (controller.signal.aborted) throw controller.signal.reason;
+      const changes = await isolation.collect(task, slot, prepared, artifactsDir);
+      stopHeartbeat();
+      const durationMs = Date.now() - startedAt;
+      const stored: TaskResult = { summary: result.summary, executor: executor.name, durationMs, files: changes.files };
+      if (result.rounds !== undefined) stored.rounds = result.rounds;
+      if (log.path) stored.logFile = log.path;
+      if (changes.patchFile) stored.patchFile = changes.patchFile;
+      if (changes.base) stored.base = changes.base;
+      board.complete(claim, stored);
+      ended = { taskId: task.id, outcome: 'done', durationMs, summary: result.summary };
+    } catch (error) {
+      stopHeartbeat();
+      ended = await this.endFailed(current, error, startedAt, prepared);
+    } finally {
+      stopHeartbeat();
+      log.close();
+      this.current = undefined;
+    }
+    this.options.report({ type: 'task-ended', ...ended });
+  }
+
+  private async endFailed(current: NonNullable<AgentWorker['current']>, error: unknown, startedAt: number, prepared: PreparedWorkspace | undefined): Promise<TaskEnded> {
+    const { board, isolation, slot } = this.options;
+    const task = current.claim.task;
+    const failure = classifyError(error);
+    if (prepared) {
+      await isolation.abandon(task, slot, prepared, current.interruption ?? failure.message).catch(() => undefined);
+    }
+    const durationMs = Date.now() - startedAt;
+    const base = { taskId: task.id, durationMs, kind: failure.kind };
+    if (current.interruption === 'cancelled') return { ...base, outcome: 'cancelled', message: 'The task was cancelled.' };
+    try {
+      if (current.interruption === 'release') {
+        board.release(current.claim, 'the agent was stopped');
+        return { ...base, outcome: 'released', message: 'The task was handed back to the board.' };
+      }
+      board.fail(current.claim, failure.message, { permanent: failure.kind === 'permanent', retryAt: failure.retryAt });
+      return { ...base, outcome: 'failed', message: failure.message, retryAt: failure.retryAt };
+    } catch (boardError) {
+      if (boardError instanceof LeaseLostError) return { ...base, outcome: 'lost', message: boardError.message };
+      throw boardError;
+    }
+  }
+
+  /** Renews the lease every leaseMs/3; a lost lease (cancelled, reclaimed) aborts the attempt. */
+  private keepLease(current: NonNullable<AgentWorker['current']>): () => void {
+    const { board, leaseMs } = this.options;
+    const timer = setInterval(() => {
+      try {
+        board.heartbeat(current.claim, leaseMs);
+      } catch (error) {
+        current.interruption ??= error instanceof LeaseLostError && /cancelled/.test(error.message) ? 'cancelled' : 'lease-lost';
+        current.controller.abort(error);
+      }
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    return () => clearInterval(timer);
+  }
+}
+
+/** A task's log file, created on the first write and cut off at `maxBytes`. */
+class CappedLog {
+  private fd: number | undefined;
+  private written = 0;
+  private truncated = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly maxBytes: number,
+  ) {}
+
+  get path(): string | undefined {
+    return this.fd === undefined && this.written === 0 ? undefined : this.file;
+  }
+
+  write(chunk: string): void {
+    if (this.truncated || chunk.length === 0) return;
+    try {
+      if (this.fd === undefined) {
+        fs.mkdirSync(path.dirname(this.file), { recursive: true });
+        this.fd = fs.openSync(this.file, 'a');
+      }
+      let data = Buffer.from(chunk);
+      if (this.written + data.length > this.maxBytes) {
+        data = Buffer.concat([data.subarray(0, Math.max(0, this.maxBytes - this.written)), Buffer.from(`\n[log truncated at ${this.maxBytes} bytes]\n`)]);
+        this.truncated = true;
+      }
+      fs.writeSync(this.fd, data);
+      this.written += data.length;
+    } catch {
+      // A log that cannot be written must not fail the task.
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+

@@ -1,0 +1,91 @@
+// Pool test helpers: a real board in a temp folder, the agent bundled once per test file with
+// esbuild (the same bundle `npm run build` makes), and waiting helpers with generous bounds.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { FileBoard } from '../../../src/core/board';
+import { AgentPool, type PoolEvent, type PoolOptions } from '../../../src/core/pool';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+let bundledAgent: string | undefined;
+
+/** Bundles src/agent/main.ts to a temp file (once per process) and returns its path. */
+export function agentBundle(): string {
+  if (bundledAgent) return bundledAgent;
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-agent-bundle-'));
+  const outfile = path.join(outDir, 'agent.js');
+  const esbuild = path.join(REPO_ROOT, 'node_modules', '.bin', 'esbuild');
+  execFileSync(esbuild, [path.join(REPO_ROOT, 'src', 'agent', 'main.ts'), '--bundle', '--platform=node', '--target=node20', '--log-level=warning', `--outfile=${outfile}`]);
+  process.on('exit', () => fs.rmSync(outDir, { recursive: true, force: true }));
+  bundledAgent = outfile;
+  return outfile;
+}
+
+export interface PoolFixture {
+  dir: string;
+  board: FileBoard;
+  events: PoolEvent[];
+  logs: string[];
+  makePool(options: Partial<PoolOptions>): AgentPool;
+  cleanup(): Promise<void>;
+}
+
+export function poolFixture(): PoolFixture {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-pool-'));
+  const board = FileBoard.open({ root: path.join(dir, '.swarm'), durable: false, retry: { baseMs: 50, capMs: 200 } });
+  const pools: AgentPool[] = [];
+  const events: PoolEvent[] = [];
+  const logs: string[] = [];
+  return {
+    dir,
+    board,
+    events,
+    logs,
+    makePool(options) {
+      const pool = new AgentPool({
+        board,
+        workspaceRoot: dir,
+        executor: { type: 'command', command: 'true' },
+        isolation: 'none',
+        agentScript: agentBundle(),
+        log: (line) => logs.push(line),
+        ...options,
+      });
+      pool.onEvent((event) => {
+        if (event.type !== 'stats') events.push(event);
+      });
+      pools.push(pool);
+      return pool;
+    },
+    async cleanup() {
+      await Promise.all(pools.map((pool) => pool.stop({ graceMs: 0 })));
+      board.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 30_000, stepMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, stepMs));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0); it is gone for our purposes.
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

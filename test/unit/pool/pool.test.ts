@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { afterEach, test } from 'node:test';
+import { poolFixture, waitFor, type PoolFixture } from './helpers';
+
+let fixture: PoolFixture | undefined;
+afterEach(async () => {
+  await fixture?.cleanup();
+  fixture = undefined;
+});
+
+test('agents run command tasks until the board is empty and record results', async () => {
+  fixture = poolFixture();
+  const { board, dir } = fixture;
+  const tasks = board.postMany(Array.from({ length: 12 }, (_, index) => ({ title: `task ${index}`, prompt: `p${index}` })));
+  const pool = fixture.makePool({ executor: { type: 'command', command: 'echo {id} >> ran.txt' }, maxAgents: 3, untilEmpty: true });
+  await pool.start();
+  assert.equal(pool.mode, 'pool');
+  await pool.whenDone();
+  const counts = board.stats().counts;
+  assert.equal(counts.done, 12);
+  assert.equal(counts.running, 0);
+  const ran = fs.readFileSync(path.join(dir, 'ran.txt'), 'utf8').trim().split('\n').sort();
+  assert.deepEqual(ran, tasks.map((task) => task.id).sort());
+  const done = board.get(tasks[0].id);
+  const result = done?.result as { summary: string; executor: string; durationMs: number; logFile?: string; files: unknown[] };
+  assert.equal(typeof result.summary, 'string');
+  assert.ok(result.durationMs >= 0);
+  assert.ok(result.logFile && fs.existsSync(result.logFile), 'the task log is kept in the artifacts');
+  const started = fixture.events.filter((event) => event.type === 'agent-started').length;
+  assert.ok(started >= 1 && started <= 3, `between 1 and 3 agents started (${started})`);
+  assert.equal(pool.stats().tasksDone, 12);
+  assert.ok(!fs.existsSync(path.join(board.root, 'hosts', `${process.pid}.json`)), 'the host status file is removed on stop');
+});
+
+test('a failing command is retried and then dead-lettered', async () => {
+  fixture = poolFixture();
+  const task = fixture.board.post({ title: 'always fails', maxAttempts: 2 });
+  const pool = fixture.makePool({ executor: { type: 'command', command: 'exit 3' }, maxAgents: 1, untilEmpty: true });
+  await pool.start();
+  await pool.whenDone();
+  const dead = fixture.board.get(task.id);
+  assert.equal(dead?.status, 'dead');
+  assert.equal(dead?.attempts, 2);
+  await waitFor('failure events', () => fixture!.events.filter((event) => event.type === 'task-failed').length === 2);
+});
