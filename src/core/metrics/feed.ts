@@ -39,11 +39,14 @@ export class MetricsFeed {
   private readonly timers: NodeJS.Timeout[] = [];
   private pendingTimer: NodeJS.Timeout | undefined;
   private lastSentAt = -Infinity;
+  private lastStatsEventAt = -Infinity;
+  private readonly poolSampleMs: number;
   private disposed = false;
 
   constructor(options: MetricsFeedOptions) {
     this.options = options;
     this.minIntervalMs = options.minIntervalMs ?? 500;
+    this.poolSampleMs = options.poolSampleMs ?? 1_000;
     this.collector = new MetricsCollector(options);
     this.following = options.board.events.follow((events) => {
       this.collector.addEvents(events);
@@ -51,7 +54,7 @@ export class MetricsFeed {
     }, { fromOffset: 0, pollMs: options.pollMs ?? 500 });
     this.resync();
     this.every(options.resyncMs ?? 5_000, () => this.resync());
-    this.every(options.poolSampleMs ?? 1_000, () => this.samplePool());
+    this.every(this.poolSampleMs, () => this.samplePool());
     this.setPool(options.pool);
     this.schedule();
   }
@@ -62,7 +65,10 @@ export class MetricsFeed {
     this.poolSubscription?.dispose();
     this.pool = pool;
     this.poolSubscription = pool?.onEvent((event) => {
-      if (event.type === 'stats') this.collector.addPoolStats(event.stats);
+      if (event.type === 'stats') {
+        this.lastStatsEventAt = Date.now();
+        this.collector.addPoolStats(event.stats);
+      }
       this.schedule();
     });
     this.samplePool();
@@ -114,8 +120,9 @@ export class MetricsFeed {
     this.schedule();
   }
 
+  /** Samples the pool's stats, unless the pool publishes them itself (AgentPool does, every second). */
   private samplePool(): void {
-    if (!this.pool) return;
+    if (!this.pool || Date.now() - this.lastStatsEventAt < 2 * this.poolSampleMs) return;
     this.guard(() => this.collector.addPoolStats(this.pool!.stats()));
     this.schedule();
   }

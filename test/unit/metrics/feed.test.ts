@@ -36,7 +36,9 @@ async function waitFor<T>(probe: () => T | undefined, timeoutMs = 10_000): Promi
 class ReportingPool implements PoolSource {
   private listeners = new Set<(event: PoolEvent) => void>();
   cpu = 42;
+  statsCalls = 0;
   stats(): PoolStats {
+    this.statsCalls++;
     return {
       hostPid: process.pid, boardRoot: '', mode: 'pool', running: true, minAgents: 0, maxAgents: 2, busy: 1, idle: 0, total: 1,
       agents: [{ id: 'agent-1', state: 'busy', tasksDone: 0, tasksFailed: 0, startedAt: Date.now(), cpuPercent: this.cpu, rssBytes: 64e6 }],
@@ -103,5 +105,26 @@ describe('MetricsFeed', () => {
     await waitFor(() => (latest?.summary.peaks.agentCpuPercent === 180 ? true : undefined));
     feed.setPool(undefined);
     assert.equal(pool.listenerCount, 0);
+  });
+
+  it('does not sample a pool that publishes its own stats, so each moment is charted once', async () => {
+    const board = liveBoard();
+    const pool = new ReportingPool();
+    let latest: MetricsSnapshot | undefined;
+    const feed = new MetricsFeed({ board, onSnapshot: (snapshot) => (latest = snapshot), poolSampleMs: 100, minIntervalMs: 50 });
+    cleanups.push(() => feed.dispose());
+    feed.setPool(pool);
+    const callsAfterAttach = pool.statsCalls;
+    const published = 15;
+    for (let i = 0; i < published; i++) {
+      pool.emit({ type: 'stats', stats: pool.stats() });
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const points = latest?.agents.find((entry) => entry.agentId === 'agent-1')?.points.length ?? 0;
+    // One point from attaching, one per published stats; the 100 ms timer stayed quiet meanwhile
+    // (without the check it would add ~9 more). A little slack for a loaded machine's late timers.
+    assert.ok(pool.statsCalls - callsAfterAttach <= published + 3, `${pool.statsCalls - callsAfterAttach} stats() calls`);
+    assert.ok(points >= published && points <= published + 4, `${points} points for ${published} published stats`);
   });
 });
