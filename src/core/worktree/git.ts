@@ -81,6 +81,14 @@ export function runGitSync(args: string[], options: GitRunOptions): GitResult {
   return { code, stdout: result.stdout ?? Buffer.alloc(0), stderr };
 }
 
+/** Variables simple-git passes on; it refuses to run at all when EDITOR, PAGER, GIT_ASKPASS... are set (npm sets EDITOR). */
+const SIMPLE_GIT_PASSED = ['PATH', 'HOME', 'USER', 'TMPDIR', 'XDG_CONFIG_HOME', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM', 'SystemRoot'];
+
 export function simpleGitAt(dir: string): SimpleGit {
-  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 4 }).env(gitEnvironment());
+  const full = gitEnvironment();
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(full)) {
+    if (value !== undefined && (SIMPLE_GIT_PASSED.includes(name) || /^GIT_(AUTHOR|COMMITTER)_|^GIT_(OPTIONAL_LOCKS|TERMINAL_PROMPT)$|^LC_ALL$/.test(name))) env[name] = value;
+  }
+  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 4 }).env(env);
 }

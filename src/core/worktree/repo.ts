@@ -50,6 +50,12 @@ export async function headCommit(cwd: string, env?: Record<string, string>): Pro
   return result.code === 0 ? result.stdout.toString('utf8').trim() : undefined;
 }
 
+async function headAndTree(cwd: string, env?: Record<string, string>): Promise<{ commit: string; tree: string } | undefined> {
+  const result = await runGit(['rev-parse', 'HEAD^{commit}', 'HEAD^{tree}'], { cwd, env, okCodes: [1, 128] });
+  const [commit, tree] = result.stdout.toString('utf8').trim().split('\n');
+  return result.code === 0 && commit && tree ? { commit, tree } : undefined;
+}
+
 export interface SnapshotOptions {
   /** Untracked paths (workspace-relative) to include, e.g. the files a task names. */
   untracked?: string[];
@@ -81,10 +87,9 @@ export async function snapshotWorkingState(repo: Pick<RepoInfo, 'topLevel' | 'gi
         if (untracked.length > 0) await runGit(['add', '--', ...untracked], { cwd, env });
       }
     }
-    const tree = await gitText(['write-tree'], { cwd, env });
-    const head = await headCommit(cwd, options.env);
-    if (head && (await gitText(['rev-parse', `${head}^{tree}`], { cwd, env: options.env })) === tree) return head;
-    const parents = head ? ['-p', head] : [];
+    const [tree, head] = await Promise.all([gitText(['write-tree'], { cwd, env }), headAndTree(cwd, options.env)]);
+    if (head && head.tree === tree) return head.commit;
+    const parents = head ? ['-p', head.commit] : [];
     return await gitText(['commit-tree', tree, ...parents, '-m', options.message ?? 'Agent Swarm snapshot of the working state'], { cwd, env: options.env });
   } finally {
     fs.rmSync(tempIndex, { force: true });

@@ -88,12 +88,13 @@ export class WorktreeIsolation implements TaskIsolation {
     const { start, base } = await this.startingPoint(task, snapshot);
     signal?.throwIfAborted();
     const previous = readSlotState(stateFile);
+    // Keeps the base reachable for review and three-way apply even after gc (in parallel with the reset).
+    const keepBase = runGit(['update-ref', `${BASE_REF_PREFIX}${task.id}`, base], { cwd: repo.topLevel });
     const warm = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git')) && (await this.resetWarm(worktree, start));
     if (!warm) await this.createCold(slot, worktree, stateFile, start, signal);
+    await keepBase;
     const state = readSlotState(stateFile) as SlotState;
     writeSlotState(stateFile, { ...state, taskId: task.id, ownerPid: process.pid, base, lastUsed: Date.now() });
-    // Keep the base reachable for review and three-way apply even after gc.
-    await runGit(['update-ref', `${BASE_REF_PREFIX}${task.id}`, base], { cwd: repo.topLevel });
     this.log(`task ${task.id}: ${warm ? 'warm' : 'cold'} worktree ${worktree} at ${start.slice(0, 10)}`);
     return { cwd: repo.prefix ? path.join(worktree, repo.prefix) : worktree, snapshot: base };
   }
@@ -111,7 +112,7 @@ export class WorktreeIsolation implements TaskIsolation {
       changes.patchFile = path.join(artifactsDir, 'result.patch');
       fs.writeFileSync(changes.patchFile, diff.text);
     }
-    await runGit(['update-ref', '-d', `${PARTIAL_REF_PREFIX}${task.id}`], { cwd: repo.topLevel, okCodes: [1] });
+    if (hasRef(repo.commonDir, `${PARTIAL_REF_PREFIX}${task.id}`)) await runGit(['update-ref', '-d', `${PARTIAL_REF_PREFIX}${task.id}`], { cwd: repo.topLevel, okCodes: [1] });
     this.releaseSlot(stateFile);
     await this.enforceDiskBudget(slot);
     return changes;
@@ -179,6 +180,7 @@ export class WorktreeIsolation implements TaskIsolation {
     const fromScratch = (task.payload as { fromScratch?: boolean } | null | undefined)?.fromScratch === true;
     if (this.options.resumePartialWork === false || fromScratch) return { start: snapshot, base: snapshot };
     const repo = await this.repo();
+    if (!hasRef(repo.commonDir, `${PARTIAL_REF_PREFIX}${task.id}`)) return { start: snapshot, base: snapshot };
     const partial = await runGit(['rev-parse', '--verify', '-q', `${PARTIAL_REF_PREFIX}${task.id}^{commit}`], { cwd: repo.topLevel, okCodes: [1, 128] });
     if (partial.code !== 0) return { start: snapshot, base: snapshot };
     const start = partial.stdout.toString('utf8').trim();
@@ -190,10 +192,12 @@ export class WorktreeIsolation implements TaskIsolation {
 
   private async resetWarm(worktree: string, start: string): Promise<boolean> {
     try {
-      const git = simpleGitAt(worktree);
-      await git.raw(['checkout', '--force', '--quiet', '--detach', start]);
+      // The previous attempt's files are all staged (collect/abandon/prune stage everything), so
+      // `reset --hard` also removes its new files; clean then drops ignored leftovers (build output),
+      // keeping included dependencies (and, with a setup command, what the setup produced).
+      await runGit(['reset', '-q', '--hard', start], { cwd: worktree });
       const keep = (await this.includeFromTop()).flatMap((entry) => ['-e', `/${entry}`]);
-      await git.raw(['clean', '-ffdq', ...(this.options.setupCommand ? [] : ['-x']), ...keep]);
+      await runGit(['clean', '-ffdq', ...(this.options.setupCommand ? [] : ['-x']), ...keep], { cwd: worktree });
       this.linkIncludes(worktree, (await this.repo()).prefix);
       return true;
     } catch (error) {
@@ -382,6 +386,13 @@ function realish(p: string): string {
     const parent = path.dirname(p);
     return parent === p ? p : path.join(realish(parent), path.basename(p));
   }
+}
+
+/** Whether a ref exists, from the file system (loose or packed), to save a git spawn on the hot path. */
+function hasRef(commonDir: string, ref: string): boolean {
+  if (fs.existsSync(path.join(commonDir, ref))) return true;
+  const packed = path.join(commonDir, 'packed-refs');
+  return fs.existsSync(packed) && fs.readFileSync(packed, 'utf8').includes(` ${ref}\n`);
 }
 
 function diskUsage(target: string): Promise<number> {
