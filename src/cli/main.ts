@@ -4,6 +4,8 @@ import { BoardFormatError, BoardInputError, FileBoard, resolveBoardDir } from '.
 import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from './errors';
 import { registerBoardCommands } from './commands/board';
 import { registerReportCommands } from './commands/report';
+import { registerRunCommands } from './commands/run';
+import { registerAgentsCommands } from './commands/agents';
 import { registerWorktreeCommands } from './commands/worktree';
 
 function buildProgram(): Command {
@@ -24,6 +26,8 @@ function buildProgram(): Command {
   };
   registerBoardCommands(program, openBoard);
   registerReportCommands(program, openBoard);
+  registerRunCommands(program, openBoard);
+  registerAgentsCommands(program, openBoard);
   registerWorktreeCommands(program, openBoard);
   return program;
 }

@@ -1,0 +1,39 @@
+// `swarm agents`: the pools of the hosts running on this board (swarm run, VS Code), read from
+// their status files `<board>/hosts/<pid>.json`.
+import { Command } from 'commander';
+import type { FileBoard } from '../../core/board';
+import { readHostStatuses, type HostStatus } from '../../core/pool';
+import { formatDuration, printJson } from '../format';
+
+export function registerAgentsCommands(program: Command, openBoard: () => FileBoard): void {
+  program
+    .command('agents')
+    .description('show the agents of every pool running on this board')
+    .option('--json', 'print JSON only')
+    .action((options: { json?: boolean }) => {
+      const hosts = readHostStatuses(openBoard().root);
+      if (options.json) return printJson(hosts);
+      console.log(hosts.length === 0 ? 'No pool is running on this board (start one with "swarm run" or from VS Code).' : hosts.map(formatHost).join('\n\n'));
+    });
+}
+
+function formatHost(host: HostStatus): string {
+  const now = Date.now();
+  const lines = [
+    `Host ${host.hostPid} · ${host.mode} mode · ${host.isolation} isolation · executor ${host.executor} · up ${formatDuration(now - host.startedAt)}`,
+    `  agents ${host.busy} busy, ${host.idle} idle, ${host.total} total (max ${host.maxAgents}) · tasks done ${host.tasksDone}, failed ${host.tasksFailed}`,
+  ];
+  if (host.pausedUntil) lines.push(`  paused until ${new Date(host.pausedUntil).toISOString()}: ${host.pauseReason ?? ''}`);
+  if (host.spawnBlockedReason) lines.push(`  not starting agents: ${host.spawnBlockedReason}`);
+  if (host.system) lines.push(`  system cpu ${Math.round(host.system.cpuPercent)}%, memory available ${mb(host.system.availableMemBytes)} of ${mb(host.system.totalMemBytes)}`);
+  for (const agent of host.agents) {
+    const task = agent.currentTask ? `${agent.currentTask.id} "${agent.currentTask.title}" for ${formatDuration(now - agent.currentTask.startedAt)}` : '-';
+    const usage = agent.rssBytes !== undefined ? ` cpu ${Math.round(agent.cpuPercent ?? 0)}% rss ${mb(agent.rssBytes)}` : '';
+    lines.push(`  ${agent.id.padEnd(14)} pid ${String(agent.pid ?? '-').padEnd(7)} ${agent.state.padEnd(8)} done ${String(agent.tasksDone).padEnd(4)}${usage}  ${task}`);
+  }
+  return lines.join('\n');
+}
+
+function mb(bytes: number): string {
+  return `${Math.round(bytes / 1024 / 1024)} MB`;
+}

@@ -1,0 +1,231 @@
+// `swarm run`: runs a pool of agents on the board in this terminal, with a live progress line on a
+// TTY (one plain line per finished task otherwise) and a summary at the end.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { FileBoard } from '../../core/board';
+import { workspaceOfBoard } from '../../core/board';
+import { detectPresets, parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../../core/executors';
+import { AgentPool, type IsolationChoice, type PoolEvent, type PoolStats } from '../../core/pool';
+import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
+import { formatDuration, printJson } from '../format';
+import { parseInteger } from '../parse';
+
+interface RunOptions {
+  agents?: number;
+  executor?: string;
+  exec?: string;
+  verify?: string;
+  leaseMs?: number;
+  untilEmpty?: boolean;
+  isolation?: string | false;
+  mode?: 'auto' | 'pool' | 'sequential';
+  graceMs: number;
+  agentMemoryMb?: number;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export interface RunSummary {
+  done: number;
+  dead: number;
+  failedAttempts: number;
+  wallMs: number;
+  busyMs: number;
+  speedup: number;
+  mode: string;
+}
+
+export function registerRunCommands(program: Command, openBoard: () => FileBoard): void {
+  program
+    .command('run')
+    .description('run a pool of agents on the board (Ctrl-C stops it gracefully)')
+    .option('--agents <n>', 'most agents at once (default: min(4, cores))', parseInteger('--agents', 1, 64))
+    .option('--executor <name>', 'agent CLI name (claude, codex, aider, gemini, ...), "command:<template>", or executor JSON')
+    .option('--exec <cmd>', 'shell command template per task, e.g. "eslint --fix {files}"')
+    .option('--verify <cmd>', 'command that must pass after each task (tests, type check)')
+    .option('--lease-ms <n>', 'task lease; agents renew it every third of it', parseInteger('--lease-ms', 1_000, 3_600_000))
+    .option('--until-empty', 'stop when no task is pending, running or waiting')
+    .option('--isolation <kind>', 'worktree (default in git), direct (the workspace itself, diffed), none (workspace, nothing collected)')
+    .option('--no-isolation', 'work in the workspace itself (same as --isolation direct)')
+    .addOption(new Option('--mode <mode>', 'pool: child-process agents; sequential: one task at a time in this process').choices(['auto', 'pool', 'sequential']).default('auto'))
+    .option('--grace-ms <n>', 'on stop, how long running tasks may finish', parseInteger('--grace-ms', 0, 3_600_000), 30_000)
+    .option('--agent-memory-mb <n>', 'stop an agent (and retry its task) above this resident memory', parseInteger('--agent-memory-mb', 16, 1_000_000))
+    .option('--json', 'print the summary as JSON only')
+    .option('--verbose', 'print pool log lines')
+    .action(async (options: RunOptions) => {
+      const board = openBoard();
+      const summary = await runPool(board, options);
+      if (options.json) printJson(summary);
+      else console.log(formatSummary(summary));
+      if (summary.dead > 0) throw new ExitError(EXIT_FAILURE);
+    });
+}
+
+function executorConfig(options: RunOptions): ExecutorConfig {
+  if (options.executor && options.exec) throw new UsageError('Use either --executor or --exec, not both.');
+  let config: ExecutorConfig;
+  if (options.exec) config = parseExecutorConfig({ type: 'command', command: options.exec });
+  else if (options.executor) config = parseExecutorShorthand(options.executor);
+  else {
+    const found = detectPresets()[0];
+    if (!found) throw new UsageError('No executor: pass --exec "CMD" or --executor NAME (no coding-agent CLI such as claude, codex or aider was found on PATH).');
+    config = parseExecutorConfig({ type: 'agent', agent: found.preset.name });
+  }
+  return options.verify ? parseExecutorConfig({ ...config, verify: options.verify }) : config;
+}
+
+function isolationChoice(options: RunOptions): IsolationChoice | undefined {
+  if (options.isolation === false) return 'direct';
+  if (options.isolation === undefined) return undefined;
+  if (options.isolation === 'worktree' || options.isolation === 'direct' || options.isolation === 'none') return options.isolation;
+  throw new InvalidArgumentError(`--isolation must be worktree, direct or none; got "${options.isolation}".`);
+}
+
+async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummary> {
+  const executor = executorConfig(options);
+  const live = !options.json && process.stdout.isTTY === true;
+  const progress = new ProgressPrinter(live, options.json === true, () => {
+    const counts = board.stats().counts;
+    return counts.pending;
+  });
+  const pool = new AgentPool({
+    board,
+    workspaceRoot: workspaceOfBoard(board.root),
+    executor,
+    maxAgents: options.agents,
+    leaseMs: options.leaseMs,
+    isolation: isolationChoice(options),
+    mode: options.mode,
+    untilEmpty: options.untilEmpty,
+    limits: options.agentMemoryMb ? { agentMemoryBytes: options.agentMemoryMb * 1024 * 1024 } : undefined,
+    log: options.verbose ? (line) => progress.note(line) : undefined,
+  });
+  const touched = new Set<string>();
+  let failedAttempts = 0;
+  pool.onEvent((event) => {
+    if (event.type === 'task-started') touched.add(event.taskId);
+    if (event.type === 'task-failed') failedAttempts++;
+    progress.onEvent(event);
+  });
+  const startedAt = Date.now();
+  const stopOnSignal = (): void => {
+    if (progress.stopRequested) {
+      progress.note('Stopping now: running tasks are handed back to the board.');
+      void pool.stop({ graceMs: 0 });
+      return;
+    }
+    progress.stopRequested = true;
+    progress.note(`Stopping: running tasks get ${formatDuration(options.graceMs)} to finish (Ctrl-C again to stop now).`);
+    void pool.stop({ graceMs: options.graceMs });
+  };
+  process.on('SIGINT', stopOnSignal);
+  process.on('SIGTERM', stopOnSignal);
+  try {
+    await pool.start();
+    await pool.whenDone();
+  } finally {
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+    progress.finish();
+  }
+  const stats = pool.stats();
+  const wallMs = Date.now() - startedAt;
+  let dead = 0;
+  for (const id of touched) if (board.get(id)?.status === 'dead') dead++;
+  return {
+    done: stats.tasksDone,
+    dead,
+    failedAttempts,
+    wallMs,
+    busyMs: stats.busyMs,
+    speedup: wallMs > 0 ? Math.round((stats.busyMs / wallMs) * 100) / 100 : 0,
+    mode: stats.mode,
+  };
+}
+
+export function formatSummary(summary: RunSummary): string {
+  return (
+    `Done ${summary.done}, dead ${summary.dead}, failed attempts ${summary.failedAttempts}; ` +
+    `wall ${formatDuration(summary.wallMs)}, task time ${formatDuration(summary.busyMs)}, speedup ${summary.speedup.toFixed(2)}x (${summary.mode} mode).`
+  );
+}
+
+/** The progress line (TTY) or one line per finished task (pipes, logs, CI). */
+class ProgressPrinter {
+  stopRequested = false;
+  private readonly titles = new Map<string, string>();
+  private lastStats: PoolStats | undefined;
+  private lineShown = false;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly live: boolean,
+    private readonly quiet: boolean,
+    private readonly waiting: () => number,
+  ) {}
+
+  onEvent(event: PoolEvent): void {
+    switch (event.type) {
+      case 'task-started':
+        this.titles.set(event.taskId, event.title);
+        return;
+      case 'task-finished':
+        this.note(`done   ${event.taskId}  ${this.title(event.taskId)}  (${formatDuration(event.durationMs)}, ${event.agentId})`);
+        return;
+      case 'task-failed':
+        this.note(`${event.kind === 'cancelled' ? 'cancel' : 'failed'} ${event.taskId}  ${this.title(event.taskId)}: ${firstLine(event.message)}`);
+        return;
+      case 'mode':
+        if (event.mode === 'sequential') this.note(`Sequential mode: ${event.reason ?? 'agents could not be started'}. Tasks run one at a time in this process.`);
+        return;
+      case 'warning':
+        this.note(`warning: ${event.message}`);
+        return;
+      case 'paused':
+        this.note(`Paused until ${new Date(event.until).toLocaleTimeString()}: ${firstLine(event.reason)}`);
+        return;
+      case 'stats':
+        this.lastStats = event.stats;
+        this.redraw();
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Prints a line above the progress line. */
+  note(line: string): void {
+    if (this.quiet) return;
+    this.clear();
+    process.stdout.write(`${line}\n`);
+    this.redraw();
+  }
+
+  finish(): void {
+    this.clear();
+  }
+
+  private title(id: string): string {
+    return this.titles.get(id) ?? '';
+  }
+
+  private redraw(): void {
+    if (!this.live || !this.lastStats) return;
+    const stats = this.lastStats;
+    const elapsed = formatDuration(Date.now() - this.startedAt);
+    const paused = stats.pausedUntil ? ' · paused' : '';
+    const text = `[${elapsed}] done ${stats.tasksDone} · failed ${stats.tasksFailed} · pending ${this.waiting()} · agents ${stats.busy} busy / ${stats.total} (max ${stats.maxAgents}) · ${stats.mode}${paused}`;
+    const width = process.stdout.columns ?? 100;
+    process.stdout.write(`\r${text.slice(0, width - 1)}\x1b[K`);
+    this.lineShown = true;
+  }
+
+  private clear(): void {
+    if (!this.live || !this.lineShown) return;
+    process.stdout.write('\r\x1b[K');
+    this.lineShown = false;
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0];
+}
