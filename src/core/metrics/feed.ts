@@ -25,6 +25,11 @@ export interface MetricsFeedOptions extends MetricsOptions {
   resyncMs?: number;
   /** How often the event log is polled besides fs.watch (default 500 ms). */
   pollMs?: number;
+  /**
+   * Stats of pools running in other processes (e.g. `swarm run` in a terminal, read from the
+   * board's host status files); sampled when no pool of this process is attached.
+   */
+  otherPools?: () => PoolStats[];
   /** Failures while reading are reported here instead of stopping the feed. */
   onError?: (error: unknown) => void;
 }
@@ -40,6 +45,7 @@ export class MetricsFeed {
   private pendingTimer: NodeJS.Timeout | undefined;
   private lastSentAt = -Infinity;
   private lastStatsEventAt = -Infinity;
+  private lastOtherPools: PoolStats[] = [];
   private readonly poolSampleMs: number;
   private disposed = false;
 
@@ -64,6 +70,7 @@ export class MetricsFeed {
     if (pool === this.pool) return;
     this.poolSubscription?.dispose();
     this.pool = pool;
+    this.lastOtherPools = [];
     this.poolSubscription = pool?.onEvent((event) => {
       if (event.type === 'stats') {
         this.lastStatsEventAt = Date.now();
@@ -120,11 +127,37 @@ export class MetricsFeed {
     this.schedule();
   }
 
+  /** The other processes' pools as last sampled (empty while a pool of this process is attached). */
+  otherPoolStats(): PoolStats[] {
+    return this.lastOtherPools;
+  }
+
   /** Samples the pool's stats, unless the pool publishes them itself (AgentPool does, every second). */
   private samplePool(): void {
-    if (!this.pool || Date.now() - this.lastStatsEventAt < 2 * this.poolSampleMs) return;
+    if (!this.pool) {
+      this.sampleOtherPools();
+      return;
+    }
+    if (Date.now() - this.lastStatsEventAt < 2 * this.poolSampleMs) return;
     this.guard(() => this.collector.addPoolStats(this.pool!.stats()));
     this.schedule();
+  }
+
+  private sampleOtherPools(): void {
+    const read = this.options.otherPools;
+    if (!read) return;
+    this.guard(() => {
+      const pools = read();
+      this.lastOtherPools = pools;
+      if (pools.length === 0) return;
+      const now = Date.now();
+      // Agent ids repeat across hosts ("agent-1"): with several hosts, name them by host.
+      for (const stats of pools) {
+        const named = pools.length === 1 ? stats : { ...stats, agents: stats.agents.map((agent) => ({ ...agent, id: `${stats.hostPid}:${agent.id}` })) };
+        this.collector.addPoolStats(named, now);
+      }
+      this.schedule();
+    });
   }
 
   private guard(action: () => void): void {

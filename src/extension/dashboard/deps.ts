@@ -1,10 +1,10 @@
 // What the dashboard and the report command need from the rest of the extension.
 import type * as vscode from 'vscode';
 import type { FileBoard } from '../../core/board';
-import type { PoolSource } from '../../core/metrics';
+import type { AgentPool } from '../../core/pool';
 
 /** The part of AgentPool the dashboard reads: its stats and its events. */
-export type DashboardPool = PoolSource;
+export type DashboardPool = Pick<AgentPool, 'stats' | 'onEvent'>;
 
 export interface DashboardDeps {
   getBoard(): FileBoard | undefined;

@@ -5,8 +5,9 @@
 import * as vscode from 'vscode';
 import type { FileBoard } from '../../core/board';
 import { MetricsFeed, type MetricsSnapshot } from '../../core/metrics';
+import { readHostStatuses } from '../../core/pool/status-file';
 import type { PoolStats } from '../../core/pool/types';
-import type { DashboardDeps, DashboardPool } from './deps';
+import type { DashboardDeps } from './deps';
 import { dashboardHtml, dashboardResourceRoots } from './html';
 import {
   DASHBOARD_VIEW_TYPE,
@@ -141,6 +142,7 @@ export class DashboardPanel implements vscode.Disposable {
         board,
         pool: this.deps.getPool(),
         onSnapshot: (snapshot) => this.pushUpdate(snapshot),
+        otherPools: () => readHostStatuses(board.root).filter((status) => status.hostPid !== process.pid),
         onError: (error) => this.deps.log.warn(`Dashboard: reading the board failed: ${errorText(error)}`),
       });
     }
@@ -219,20 +221,23 @@ export class DashboardPanel implements vscode.Disposable {
         this.deps.log.warn(`Dashboard: reading the board's counts failed: ${errorText(error)}`);
       }
     }
-    if (pool) update.pool = poolView(pool);
+    const external = this.feed?.otherPoolStats()[0];
+    if (pool) update.pool = poolView(() => pool.stats());
+    else if (external) update.pool = poolView(() => external, external.hostPid);
     if (this.feed) update.metrics = snapshot ?? this.feed.snapshot();
     return update;
   }
 }
 
-function poolView(pool: DashboardPool): PoolView | undefined {
+function poolView(read: () => PoolStats, hostPid?: number): PoolView | undefined {
   let stats: PoolStats;
   try {
-    stats = pool.stats();
+    stats = read();
   } catch {
     return undefined;
   }
   return {
+    ...(hostPid !== undefined ? { hostPid } : {}),
     running: stats.running,
     mode: stats.mode,
     busy: stats.busy,

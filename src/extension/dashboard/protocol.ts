@@ -19,6 +19,8 @@ export interface PoolView {
   pausedUntil?: number;
   pauseReason?: string;
   spawnBlockedReason?: string;
+  /** Set when the pool runs in another process (e.g. `swarm run` in a terminal). */
+  hostPid?: number;
   agents: { id: string; state: string; taskTitle?: string; cpuPercent?: number; rssBytes?: number }[];
 }
 

@@ -152,7 +152,7 @@ function poolBadge(pool: PoolView | undefined): HTMLElement {
     return h('span', { class: 'badge warning', title: pool.pauseReason ?? '' }, icon('debug-pause'), `Paused until ${new Date(pool.pausedUntil).toLocaleTimeString()}`);
   }
   if (!pool.running) return h('span', { class: 'badge idle' }, icon('circle-outline'), 'Pool stopped');
-  const mode = pool.mode === 'sequential' ? ' (sequential)' : '';
+  const mode = (pool.mode === 'sequential' ? ' (sequential)' : '') + (pool.hostPid !== undefined ? ` · process ${pool.hostPid}` : '');
   return h('span', { class: 'badge running', title: pool.spawnBlockedReason ?? '' }, icon('pulse'), `${pool.busy}/${pool.total} busy · max ${pool.maxAgents}${mode}`);
 }
 

@@ -127,4 +127,21 @@ describe('MetricsFeed', () => {
     assert.ok(pool.statsCalls - callsAfterAttach <= published + 3, `${pool.statsCalls - callsAfterAttach} stats() calls`);
     assert.ok(points >= published && points <= published + 4, `${points} points for ${published} published stats`);
   });
+
+  it('charts pools of other processes while none of its own is attached, naming agents by host when there are several', async () => {
+    const board = liveBoard();
+    const a = new ReportingPool();
+    const b = new ReportingPool();
+    let hosts = [{ ...a.stats(), hostPid: 111 }];
+    let latest: MetricsSnapshot | undefined;
+    const feed = new MetricsFeed({ board, otherPools: () => hosts, onSnapshot: (snapshot) => (latest = snapshot), poolSampleMs: 50, minIntervalMs: 20 });
+    cleanups.push(() => feed.dispose());
+    await waitFor(() => (latest?.agents.some((series) => series.agentId === 'agent-1') ? true : undefined));
+    assert.equal(feed.otherPoolStats()[0].hostPid, 111);
+    hosts = [{ ...a.stats(), hostPid: 111 }, { ...b.stats(), hostPid: 222 }];
+    await waitFor(() => (latest?.agents.some((series) => series.agentId === '222:agent-1') ? true : undefined));
+    assert.ok(latest!.agents.some((series) => series.agentId === '111:agent-1'));
+    feed.setPool(a);
+    assert.deepEqual(feed.otherPoolStats(), [], 'its own pool takes over');
+  });
 });
