@@ -90,5 +90,7 @@ export function simpleGitAt(dir: string): SimpleGit {
   for (const [name, value] of Object.entries(full)) {
     if (value !== undefined && (SIMPLE_GIT_PASSED.includes(name) || /^GIT_(AUTHOR|COMMITTER)_|^GIT_(OPTIONAL_LOCKS|TERMINAL_PROMPT)$|^LC_ALL$/.test(name))) env[name] = value;
   }
-  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 4 }).env(env);
+  // Hooks are switched off explicitly (`-c core.hooksPath=/dev/null`) for worktree creation: a
+  // repository's post-checkout hook must not run in every agent slot.
+  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 4, unsafe: { allowUnsafeHooksPath: true } }).env(env);
 }

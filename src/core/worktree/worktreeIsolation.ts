@@ -155,6 +155,7 @@ export class WorktreeIsolation implements TaskIsolation {
         removed += 1;
       }
       removed += this.removeUnregistered(dir, registered.map((wt) => wt.path));
+      removeStaleTempFiles(path.join(repo.gitDir, 'swarm-tmp'));
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
       return removed;
     });
@@ -192,9 +193,10 @@ export class WorktreeIsolation implements TaskIsolation {
 
   private async resetWarm(worktree: string, start: string): Promise<boolean> {
     try {
-      // The previous attempt's files are all staged (collect/abandon/prune stage everything), so
-      // `reset --hard` also removes its new files; clean then drops ignored leftovers (build output),
-      // keeping included dependencies (and, with a setup command, what the setup produced).
+      // `reset --hard` restores tracked files (and removes the previous attempt's new files, which
+      // collect/abandon staged); clean removes any other untracked file and, with -x, ignored
+      // leftovers such as build output, keeping included dependencies (and, with a setup command,
+      // the ignored files the setup produced).
       await runGit(['reset', '-q', '--hard', start], { cwd: worktree });
       const keep = (await this.includeFromTop()).flatMap((entry) => ['-e', `/${entry}`]);
       await runGit(['clean', '-ffdq', ...(this.options.setupCommand ? [] : ['-x']), ...keep], { cwd: worktree });
@@ -215,7 +217,7 @@ export class WorktreeIsolation implements TaskIsolation {
       writeSlotState(stateFile, { slot, path: worktree, phase: 'creating', ownerPid: process.pid, setupDone: false, createdAt: now, lastUsed: now });
       await this.removeWorktreeDir(worktree);
       const repo = await this.repo();
-      await simpleGitAt(repo.topLevel).raw(['worktree', 'add', '--force', '--detach', '--quiet', worktree, start]);
+      await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--quiet', worktree, start]);
     });
     signal?.throwIfAborted();
     this.linkIncludes(worktree, (await this.repo()).prefix);
@@ -385,6 +387,17 @@ function realish(p: string): string {
   } catch {
     const parent = path.dirname(p);
     return parent === p ? p : path.join(realish(parent), path.basename(p));
+  }
+}
+
+/** Temporary indexes of snapshots and applies interrupted by a crash (live ones are seconds old). */
+function removeStaleTempFiles(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  const cutoff = Date.now() - 10 * 60_000;
+  for (const name of fs.readdirSync(dir)) {
+    const full = path.join(dir, name);
+    const stat = fs.statSync(full, { throwIfNoEntry: false });
+    if (stat && stat.mtimeMs < cutoff) fs.rmSync(full, { force: true, recursive: true });
   }
 }
 

@@ -142,6 +142,37 @@ describe('worktree isolation', () => {
     assert.equal(git(r.root, ['for-each-ref', `refs/swarm/${task.id}`]), '', 'partial ref dropped once the task succeeded');
   });
 
+  it('caps slots and keeps the disk budget by removing the least recently used idle worktrees', async () => {
+    const r = repo();
+    const capped = createWorktreeIsolation({ workspaceRoot: r.root, maxSlots: 2 });
+    for (const slot of ['a', 'b', 'c']) {
+      const task = fakeTask();
+      const prepared = await capped.prepare(task, slot, artifacts(r, task.id));
+      await capped.collect(task, slot, prepared, artifacts(r, task.id));
+    }
+    assert.deepEqual((await capped.list()).map((wt) => wt.slot).sort(), ['b', 'c'], 'slot a, the least recently used, made room');
+
+    const budgeted = createWorktreeIsolation({ workspaceRoot: r.root, diskBudgetBytes: 1 });
+    const task = fakeTask();
+    const prepared = await budgeted.prepare(task, 'd', artifacts(r, task.id));
+    await budgeted.collect(task, 'd', prepared, artifacts(r, task.id));
+    assert.deepEqual((await budgeted.list()).map((wt) => wt.slot), ['d'], 'over budget: every idle slot but the current one is removed');
+    assert.equal(git(r.root, ['worktree', 'list']).split('\n').length, 2, 'registrations removed too');
+  });
+
+  it('never runs the repository hooks when creating a worktree', async () => {
+    const r = repo();
+    const marker = path.join(r.root, '..', 'hook-ran');
+    fs.writeFileSync(path.join(r.root, '.git', 'hooks', 'post-checkout'), `#!/bin/sh\ntouch '${marker}'\n`, { mode: 0o755 });
+    git(r.root, ['checkout', '-q', '-b', 'other']);
+    assert.ok(fs.existsSync(marker), 'the hook works for the user');
+    fs.rmSync(marker);
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    await isolation.prepare(task, '1', artifacts(r, task.id));
+    assert.ok(!fs.existsSync(marker));
+  });
+
   it('refuses a folder that is not a git repository with a message that says what to do', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-nogit-'));
     try {
