@@ -17,6 +17,7 @@ import { RateLimiter, serveLimiterOverIpc, type Subscribe } from '../ratelimit';
 import { createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
+import { killAgentLeftovers } from './orphans';
 import { isPoolMessage, toAgent, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
 import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
 import type { AgentInfo, PoolEvent, PoolMode, PoolStats } from './types';
@@ -193,7 +194,9 @@ export class AgentPool {
     }
     handle.draining = true;
     this.log(`Cancelling task ${taskId}: stopping agent ${handle.info.id} and everything it started.`);
-    await handle.process?.stop({ graceMs: 0 });
+    await handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
+    // Its executor's commands lead process groups of their own: end them before reporting success.
+    await killAgentLeftovers(handle.info.id);
     return true;
   }
 
@@ -424,8 +427,10 @@ export class AgentPool {
     }, this.options.startTimeoutMs ?? 30_000);
     const exit = await child.exited;
     clearTimeout(startTimer);
-    // Reap what the agent may have left in its process group (its executor's children).
+    // Reap what the agent left: its process group, and executor commands in groups of their own.
     await child.stop({ graceMs: 0 }).catch(() => undefined);
+    const leftovers = await killAgentLeftovers(id);
+    if (leftovers.length > 0) this.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
     limiterServer.dispose();
     modelServer?.dispose();
     this.monitor?.untrack(id);

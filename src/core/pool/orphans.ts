@@ -1,0 +1,41 @@
+// Finding what an agent left behind. Executors start their commands in process groups of their own
+// (so a cancel can end them as a whole), which means an agent killed with SIGKILL leaves them
+// running, re-parented to init, outside any tree or group the host knows. Every agent process gets
+// SWARM_AGENT_ID in its environment and its children inherit it, so the host finds them by that mark.
+import * as fs from 'fs';
+import { terminate } from '../process';
+
+/** Pids of live processes whose environment holds `name=value` (Linux /proc; empty elsewhere). */
+export function findProcessesMarked(name: string, value: string): number[] {
+  if (process.platform !== 'linux') return [];
+  const mark = Buffer.from(`${name}=${value}\0`);
+  const found: number[] = [];
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    try {
+      const environ = fs.readFileSync(`/proc/${pid}/environ`);
+      // The mark either starts the block or follows the NUL that ends the previous variable.
+      const index = environ.indexOf(mark);
+      if (index === 0 || (index > 0 && environ[index - 1] === 0)) found.push(pid);
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+/** Ends every process still carrying the agent's mark, with their descendants. */
+export async function killAgentLeftovers(agentId: string): Promise<number[]> {
+  const pids = findProcessesMarked('SWARM_AGENT_ID', agentId);
+  if (pids.length === 0) return [];
+  await terminate({ roots: pids, includeRoots: true }, { graceMs: 0, killWaitMs: 5_000 }).catch(() => undefined);
+  return pids;
+}
