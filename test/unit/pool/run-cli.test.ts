@@ -1,0 +1,103 @@
+// `swarm run` and `swarm agents` end to end through the built CLI (run `npm run build` first).
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { afterEach, before, test } from 'node:test';
+import { FileBoard } from '../../../src/core/board';
+import { isAlive, waitFor } from './helpers';
+
+const dist = path.join(__dirname, '..', '..', '..', 'dist');
+const cli = path.join(dist, 'cli.js');
+const dirs: string[] = [];
+
+before(() => {
+  assert.ok(fs.existsSync(cli) && fs.existsSync(path.join(dist, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
+});
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function workspace(): { dir: string; board: FileBoard } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-run-cli-'));
+  dirs.push(dir);
+  return { dir, board: FileBoard.open({ root: path.join(dir, '.swarm'), durable: false }) };
+}
+
+function swarm(dir: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, '--board', path.join(dir, '.swarm'), ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+interface AgentsJson {
+  hostPid: number;
+  busy: number;
+  agents: Array<{ id: string; pid?: number; state: string; currentTask?: { id: string } }>;
+}
+
+test('swarm run --until-empty runs every task, prints a line per task and a summary, exits 0', () => {
+  const { dir, board } = workspace();
+  const tasks = board.postMany(Array.from({ length: 6 }, (_, index) => ({ title: `write ${index}` })));
+  const result = swarm(dir, ['run', '--agents', '2', '--exec', 'echo {title} > out-$SWARM_TASK_ID.txt', '--until-empty']);
+  assert.equal(result.code, 0, result.stderr + result.stdout);
+  assert.equal(result.stdout.split('\n').filter((line) => line.startsWith('done ')).length, 6);
+  assert.match(result.stdout, /Done 6, dead 0, failed attempts 0; wall .* speedup \d+\.\d\dx \(pool mode\)/);
+  for (const task of tasks) {
+    assert.equal(board.get(task.id)?.status, 'done');
+    assert.equal(fs.readFileSync(path.join(dir, `out-${task.id}.txt`), 'utf8').trim(), task.title);
+  }
+});
+
+test('swarm run exits 1 when a task ends in the dead-letter queue', () => {
+  const { dir, board } = workspace();
+  board.post({ title: 'broken', maxAttempts: 1 });
+  board.post({ title: 'fine' });
+  const result = swarm(dir, ['run', '--agents', '1', '--exec', 'test {title} = fine', '--until-empty', '--isolation', 'none']);
+  assert.equal(result.code, 1, result.stdout);
+  assert.match(result.stdout, /Done 1, dead 1/);
+  assert.match(result.stdout, /^failed .*broken/m);
+});
+
+test('swarm agents shows a running host; SIGKILL of the host ends its agents and frees their tasks', async () => {
+  const { dir, board } = workspace();
+  const tasks = board.postMany([{ title: 'long one' }, { title: 'long two' }]);
+  const host = spawn(process.execPath, [cli, '--board', path.join(dir, '.swarm'), 'run', '--agents', '2', '--exec', 'sleep 60', '--isolation', 'none', '--lease-ms', '60000'], { cwd: dir, stdio: 'ignore' });
+  try {
+    const status = await waitFor('two busy agents in swarm agents --json', () => {
+      const result = swarm(dir, ['agents', '--json']);
+      if (result.code !== 0) return undefined;
+      const hosts = JSON.parse(result.stdout) as AgentsJson[];
+      return hosts.length === 1 && hosts[0].busy === 2 ? hosts[0] : undefined;
+    }, 60_000, 200);
+    assert.equal(status.hostPid, host.pid);
+    assert.deepEqual(status.agents.map((agent) => agent.currentTask?.id).sort(), tasks.map((task) => task.id).sort());
+    const text = swarm(dir, ['agents']).stdout;
+    assert.match(text, new RegExp(`Host ${host.pid} · pool mode · none isolation`));
+    const agentPids = status.agents.map((agent) => agent.pid!);
+    host.kill('SIGKILL');
+    await waitFor('the orphaned agents to exit', () => agentPids.every((pid) => !isAlive(pid)), 20_000);
+    await waitFor('their tasks to be claimable again', () => board.stats().counts.pending === 2, 10_000);
+    assert.equal(board.stats().counts.running, 0);
+    assert.match(swarm(dir, ['agents']).stdout, /No pool is running/, 'the dead host is not listed');
+  } finally {
+    if (host.exitCode === null) host.kill('SIGKILL');
+  }
+});
+
+test('SIGTERM stops swarm run gracefully: tasks pending again, status file removed', async () => {
+  const { dir, board } = workspace();
+  board.post({ title: 'long' });
+  const host = spawn(process.execPath, [cli, '--board', path.join(dir, '.swarm'), 'run', '--agents', '1', '--exec', 'sleep 60', '--isolation', 'none', '--grace-ms', '200'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  host.stdout.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => host.on('exit', (code) => resolve(code)));
+  await waitFor('the task to run', () => board.stats().counts.running === 1, 60_000, 100);
+  host.kill('SIGTERM');
+  const code = await exited;
+  assert.equal(code, 0, output);
+  assert.match(output, /Stopping/);
+  assert.equal(board.stats().counts.pending, 1);
+  assert.equal(board.stats().counts.running, 0);
+  assert.deepEqual(fs.readdirSync(path.join(dir, '.swarm', 'hosts')), []);
+});
