@@ -25,14 +25,15 @@ export interface DiffOptions {
 }
 
 /**
- * Stages all changes in the directory's index (its own worktree index, never the user's). Excluded
- * paths are reset to HEAD afterwards: an exclude pathspec would make `git add` fail on ignored files.
+ * Stages all changes in the directory's index (its own worktree index, never the user's), then
+ * drops the excluded paths (linked dependencies, never tracked; relative to `cwd`, the top) from it. Exclude pathspecs cannot
+ * be used: `git add` fails when one names an ignored file.
  */
 export async function stageEverything(options: Pick<DiffOptions, 'cwd' | 'exclude' | 'env'>): Promise<void> {
   // The untracked cache lives in this private index and makes the repeated scans of a warm slot cheaper.
   await runGit(['-c', 'core.untrackedCache=true', 'add', '-A', '--', ':(top)'], { cwd: options.cwd, env: options.env });
-  const excluded = (options.exclude ?? []).map((entry) => `:(top)${entry}`);
-  if (excluded.length > 0) await runGit(['reset', '-q', '--', ...excluded], { cwd: options.cwd, env: options.env });
+  const excluded = options.exclude ?? [];
+  if (excluded.length > 0) await runGit(['update-index', '--force-remove', '--', ...excluded], { cwd: options.cwd, env: options.env });
 }
 
 export async function diffStaged(options: DiffOptions): Promise<DirectoryDiff> {

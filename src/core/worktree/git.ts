@@ -49,8 +49,12 @@ export function gitEnvironment(extra: Record<string, string> = {}): NodeJS.Proce
   return { ...env, ...extra };
 }
 
+/** SWARM_TRACE_GIT=1 prints every git command with its duration to stderr (for the benchmark). */
+const TRACE = process.env.SWARM_TRACE_GIT === '1';
+
 export function runGit(args: string[], options: GitRunOptions): Promise<GitResult> {
   return new Promise((resolve, reject) => {
+    const started = Date.now();
     const child = spawn('git', args, { cwd: options.cwd, env: gitEnvironment(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -58,6 +62,7 @@ export function runGit(args: string[], options: GitRunOptions): Promise<GitResul
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', reject);
     child.on('close', (code) => {
+      if (TRACE) process.stderr.write(`[git ${Date.now() - started} ms] ${args.join(' ').slice(0, 120)}\n`);
       const result: GitResult = { code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
       if (result.code === 0 || options.okCodes?.includes(result.code)) resolve(result);
       else reject(new GitCommandError(args, result.code, result.stderr));

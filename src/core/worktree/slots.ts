@@ -17,6 +17,8 @@ export interface SlotState {
   /** Base commit of the running (or last) attempt. */
   base?: string;
   setupDone: boolean;
+  /** Included dependencies this isolation linked or copied into the worktree (paths from the top); never part of a result. */
+  linked?: string[];
   createdAt: number;
   lastUsed: number;
 }

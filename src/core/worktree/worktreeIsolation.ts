@@ -94,7 +94,9 @@ export class WorktreeIsolation implements TaskIsolation {
     if (!warm) await this.createCold(slot, worktree, stateFile, start, signal);
     await keepBase;
     const state = readSlotState(stateFile) as SlotState;
-    writeSlotState(stateFile, { ...state, taskId: task.id, ownerPid: process.pid, base, lastUsed: Date.now() });
+    // Includes that appeared in the workspace since the slot was made are linked now.
+    const linked = [...new Set([...(state.linked ?? []), ...(warm ? this.linkIncludes(worktree, repo.prefix) : [])])];
+    writeSlotState(stateFile, { ...state, linked, taskId: task.id, ownerPid: process.pid, base, lastUsed: Date.now() });
     this.log(`task ${task.id}: ${warm ? 'warm' : 'cold'} worktree ${worktree} at ${start.slice(0, 10)}`);
     return { cwd: repo.prefix ? path.join(worktree, repo.prefix) : worktree, snapshot: base };
   }
@@ -104,7 +106,7 @@ export class WorktreeIsolation implements TaskIsolation {
     const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), slot);
     const base = prepared.snapshot ?? readSlotState(stateFile)?.base;
     if (!base) throw new Error(`Task ${task.id}: no snapshot recorded for slot ${slot}; cannot compute its changes.`);
-    await stageEverything({ cwd: worktree, exclude: await this.includeFromTop() });
+    await stageEverything({ cwd: worktree, exclude: readSlotState(stateFile)?.linked });
     const diff = await diffStaged({ cwd: worktree, base, prefix: repo.prefix });
     const changes: CollectedChanges = { files: diff.files, base };
     if (diff.text.length > 0) {
@@ -200,7 +202,6 @@ export class WorktreeIsolation implements TaskIsolation {
       await runGit(['reset', '-q', '--hard', start], { cwd: worktree });
       const keep = (await this.includeFromTop()).flatMap((entry) => ['-e', `/${entry}`]);
       await runGit(['clean', '-ffdq', ...(this.options.setupCommand ? [] : ['-x']), ...keep], { cwd: worktree });
-      this.linkIncludes(worktree, (await this.repo()).prefix);
       return true;
     } catch (error) {
       this.log(`warm reuse of ${worktree} failed (${(error as Error).message.split('\n')[0]}); recreating it`);
@@ -220,14 +221,18 @@ export class WorktreeIsolation implements TaskIsolation {
       await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--quiet', worktree, start]);
     });
     signal?.throwIfAborted();
-    this.linkIncludes(worktree, (await this.repo()).prefix);
+    const linked = this.linkIncludes(worktree, (await this.repo()).prefix);
     if (this.options.setupCommand) await this.runSetup(worktree, this.options.setupCommand, signal);
     const state = readSlotState(stateFile) as SlotState;
-    writeSlotState(stateFile, { ...state, phase: 'ready', setupDone: true });
+    writeSlotState(stateFile, { ...state, phase: 'ready', setupDone: true, linked });
   }
 
-  /** Symlinks included directories and copies included files that exist in the workspace but not in the worktree. */
-  private linkIncludes(worktree: string, prefix: string): void {
+  /**
+   * Symlinks included directories and copies included files that exist in the workspace but not in
+   * the worktree (so never over a tracked file). Returns what it created, as paths from the top.
+   */
+  private linkIncludes(worktree: string, prefix: string): string[] {
+    const created: string[] = [];
     for (const entry of this.include) {
       const source = path.join(this.workspaceRoot, entry);
       const target = path.join(worktree, prefix, entry);
@@ -236,7 +241,9 @@ export class WorktreeIsolation implements TaskIsolation {
       fs.mkdirSync(path.dirname(target), { recursive: true });
       if (sourceStat.isDirectory()) fs.symlinkSync(source, target, 'dir');
       else fs.copyFileSync(source, target);
+      created.push(prefix ? `${prefix}/${entry}` : entry);
     }
+    return created;
   }
 
   /** Include entries as paths from the top of the repository (for clean and add pathspecs). */
@@ -263,7 +270,8 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   private async savePartialWork(worktree: string, taskId: string, base: string, reason: string): Promise<string | undefined> {
-    await stageEverything({ cwd: worktree, exclude: await this.includeFromTop() });
+    const stateFile = slotPaths(path.dirname(worktree), path.basename(worktree).replace(/^slot-/, '')).stateFile;
+    await stageEverything({ cwd: worktree, exclude: readSlotState(stateFile)?.linked });
     const tree = await gitText(['write-tree'], { cwd: worktree });
     const baseTree = await gitText(['rev-parse', `${base}^{tree}`], { cwd: worktree });
     if (tree === baseTree) return undefined;
