@@ -58,8 +58,13 @@ export class WorktreeIsolation implements TaskIsolation {
   private readonly maxSlots: number;
   private readonly diskBudgetBytes: number;
   private explicitDir?: string;
-  /** Serialises `git worktree add/remove/prune`, which all write the same admin directory. */
+  /**
+   * Prune and removals run one at a time and never beside a worktree creation (they would take a
+   * half-made slot for a leftover); creations of different slots run in parallel (git marks a new
+   * worktree "initializing" for other processes' prunes).
+   */
   private adminChain: Promise<unknown> = Promise.resolve();
+  private readonly creating = new Set<Promise<unknown>>();
   private lastDiskCheck = 0;
 
   constructor(private readonly options: WorktreeIsolationOptions) {
@@ -210,7 +215,7 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   private async createCold(slot: string, worktree: string, stateFile: string, start: string, signal?: AbortSignal): Promise<void> {
-    await this.admin(async () => {
+    await this.alongsideCreations(async () => {
       const dir = path.dirname(worktree);
       await this.makeRoomForSlot(dir, slot);
       const now = Date.now();
@@ -369,9 +374,24 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   private admin<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.adminChain.then(work, work);
+    const exclusive = async () => {
+      await Promise.all([...this.creating]);
+      return work();
+    };
+    const next = this.adminChain.then(exclusive, exclusive);
     this.adminChain = next.catch(() => undefined);
     return next;
+  }
+
+  private alongsideCreations<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.adminChain.then(work, work);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.creating.add(settled);
+    void settled.then(() => this.creating.delete(settled));
+    return run;
   }
 
   private log(line: string): void {

@@ -173,6 +173,22 @@ describe('worktree isolation', () => {
     assert.ok(!fs.existsSync(marker));
   });
 
+  it('creates several slots in parallel, with a prune running at the same time', async () => {
+    const r = repo();
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const tasks = ['1', '2', '3', '4'].map(() => fakeTask());
+    const [prepared] = await Promise.all([
+      Promise.all(tasks.map((task, index) => isolation.prepare(task, String(index + 1), artifacts(r, task.id)))),
+      isolation.prune(),
+    ]);
+    assert.equal(new Set(prepared.map((p) => p.cwd)).size, 4);
+    for (const p of prepared) assert.equal(fs.readFileSync(path.join(p.cwd, 'src/a.txt'), 'utf8'), 'one\ntwo\nthree\n');
+    await isolation.prune();
+    const listed = await isolation.list();
+    assert.equal(listed.length, 4);
+    assert.ok(listed.every((wt) => wt.busy && !wt.stale));
+  });
+
   it('refuses a folder that is not a git repository with a message that says what to do', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-nogit-'));
     try {
