@@ -429,7 +429,10 @@ export class AgentPool {
     clearTimeout(startTimer);
     // Reap what the agent left: its process group, and executor commands in groups of their own.
     await child.stop({ graceMs: 0 }).catch(() => undefined);
-    const leftovers = await killAgentLeftovers(id);
+    // An agent that drained and exited on its own ended its commands itself; scanning /proc for
+    // leftovers is for agents that were killed, crashed, or stopped by a shutdown.
+    const cleanExit = exit.code === 0 && handle.draining && !handle.killReason && !this.stopping;
+    const leftovers = cleanExit ? [] : await killAgentLeftovers(id);
     if (leftovers.length > 0) this.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
     limiterServer.dispose();
     modelServer?.dispose();

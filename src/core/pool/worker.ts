@@ -168,6 +168,7 @@ export class AgentWorker {
       if (controller.signal.aborted) throw controller.signal.reason;
       const changes = await isolation.collect(task, slot, prepared, artifactsDir);
       stopHeartbeat();
+      log.close(); // on disk before the result that names it
       const durationMs = Date.now() - startedAt;
       const stored: TaskResult = { summary: result.summary, executor: executor.name, durationMs, files: changes.files };
       if (result.rounds !== undefined) stored.rounds = result.rounds;
@@ -225,11 +226,17 @@ export class AgentWorker {
   }
 }
 
-/** A task's log file, created on the first write and cut off at `maxBytes`. */
+/**
+ * A task's log file, cut off at `maxBytes`. Output is buffered and written at most every half
+ * second (and at the end), so a chatty command costs few writes and a quiet one costs one.
+ */
 class CappedLog {
-  private fd: number | undefined;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private written = 0;
   private truncated = false;
+  private created = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly file: string,
@@ -237,31 +244,41 @@ class CappedLog {
   ) {}
 
   get path(): string | undefined {
-    return this.fd === undefined && this.written === 0 ? undefined : this.file;
+    return this.created || this.pendingBytes > 0 ? this.file : undefined;
   }
 
   write(chunk: string): void {
     if (this.truncated || chunk.length === 0) return;
+    let data = Buffer.from(chunk);
+    const room = this.maxBytes - this.written - this.pendingBytes;
+    if (data.length > room) {
+      data = Buffer.concat([data.subarray(0, Math.max(0, room)), Buffer.from(`\n[log truncated at ${this.maxBytes} bytes]\n`)]);
+      this.truncated = true;
+    }
+    this.pending.push(data);
+    this.pendingBytes += data.length;
+    if (this.pendingBytes >= 64 * 1024) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), 500);
+  }
+
+  close(): void {
+    this.flush();
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pendingBytes === 0) return;
+    const data = Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
     try {
-      if (this.fd === undefined) {
-        fs.mkdirSync(path.dirname(this.file), { recursive: true });
-        this.fd = fs.openSync(this.file, 'a');
-      }
-      let data = Buffer.from(chunk);
-      if (this.written + data.length > this.maxBytes) {
-        data = Buffer.concat([data.subarray(0, Math.max(0, this.maxBytes - this.written)), Buffer.from(`\n[log truncated at ${this.maxBytes} bytes]\n`)]);
-        this.truncated = true;
-      }
-      fs.writeSync(this.fd, data);
+      if (!this.created) fs.mkdirSync(path.dirname(this.file), { recursive: true });
+      fs.appendFileSync(this.file, data);
+      this.created = true;
       this.written += data.length;
     } catch {
       // A log that cannot be written must not fail the task.
     }
   }
-
-  close(): void {
-    if (this.fd !== undefined) fs.closeSync(this.fd);
-    this.fd = undefined;
-  }
 }
-

@@ -1,0 +1,200 @@
+// Agent pool benchmark, every figure measured in this one run against a baseline from the same run:
+//   (a) 1,000 no-op tasks (`true`) through `swarm run --agents 4` vs `xargs -P 4` running the same
+//       1,000 commands through the same shell (`sh -c true`), as a wall-time ratio (target ≤ 1.5);
+//   (b) 8 tasks of `sleep 1` with 8 agents: wall time over one task's time (target ≤ 1.3);
+//   (c) agent spawn latency (fork of dist/agent.js → its `ready` message), p50/p99;
+//   (d) host memory per idle agent (RSS and PSS of the agent processes).
+//   npm run build && npm run bench:pool         (node --import tsx bench/pool.ts)
+//   BENCH_QUICK=1 npm run bench:pool            smaller sample for a smoke run
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { FileBoard } from '../src/core/board';
+import { forkSupervised } from '../src/core/process';
+import { AgentPool } from '../src/core/pool';
+import { isPoolMessage, toAgent, type AgentInit } from '../src/core/pool/protocol';
+
+const quick = process.env.BENCH_QUICK === '1';
+const root = path.resolve(__dirname, '..');
+const cli = path.join(root, 'dist', 'cli.js');
+const agentScript = path.join(root, 'dist', 'agent.js');
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function ms(value: number): string {
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** A workspace with `count` tasks posted; the board is opened the way the CLI opens it. */
+function workspaceWithTasks(count: number, title: (index: number) => string): { dir: string; board: string; cleanup(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-pool-'));
+  const boardRoot = path.join(dir, '.swarm');
+  const board = FileBoard.open({ root: boardRoot, durable: false, excludeFromGit: false });
+  for (let start = 0; start < count; start += 1000) {
+    board.postMany(Array.from({ length: Math.min(1000, count - start) }, (_, index) => ({ title: title(start + index) })));
+  }
+  board.close();
+  return { dir, board: boardRoot, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+interface RunSummary {
+  done: number;
+  dead: number;
+  wallMs: number;
+  busyMs: number;
+}
+
+/** `swarm run` as a user runs it; wall time from process start to exit. */
+function swarmRun(workspace: { dir: string; board: string }, args: string[]): { wallMs: number; summary: RunSummary } {
+  const started = nowMs();
+  const result = spawnSync(process.execPath, [cli, '--board', workspace.board, 'run', ...args, '--isolation', 'none', '--until-empty', '--json'], { cwd: workspace.dir, encoding: 'utf8' });
+  const wallMs = nowMs() - started;
+  if (result.status !== 0) throw new Error(`swarm run failed (${result.status}): ${result.stderr}${result.stdout}`);
+  return { wallMs, summary: JSON.parse(result.stdout) as RunSummary };
+}
+
+function xargsRun(count: number, parallel: number, command: string): number {
+  const input = Array.from({ length: count }, (_, index) => String(index)).join('\n');
+  const started = nowMs();
+  const result = spawnSync('xargs', ['-P', String(parallel), '-I{}', 'sh', '-c', command], { input, encoding: 'utf8' });
+  const wallMs = nowMs() - started;
+  if (result.status !== 0) throw new Error(`xargs failed: ${result.stderr}`);
+  return wallMs;
+}
+
+function benchNoOps(): void {
+  const count = quick ? 200 : 1000;
+  const rounds = 2;
+  console.log(`\n(a) ${count} no-op tasks (true), 4 at a time, best of ${rounds}`);
+  const swarmTimes: number[] = [];
+  const xargsTimes: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    xargsTimes.push(xargsRun(count, 4, 'true'));
+    const workspace = workspaceWithTasks(count, (index) => `noop ${index}`);
+    try {
+      const { wallMs, summary } = swarmRun(workspace, ['--agents', '4', '--exec', 'true']);
+      if (summary.done !== count) throw new Error(`only ${summary.done} of ${count} tasks done`);
+      swarmTimes.push(wallMs);
+    } finally {
+      workspace.cleanup();
+    }
+  }
+  const swarmBest = Math.min(...swarmTimes);
+  const xargsBest = Math.min(...xargsTimes);
+  console.log(`  xargs -P 4 sh -c true:     ${ms(xargsBest)}  (${xargsTimes.map(ms).join(', ')})  ${((count / xargsBest) * 1000).toFixed(0)} tasks/s`);
+  console.log(`  swarm run --agents 4:      ${ms(swarmBest)}  (${swarmTimes.map(ms).join(', ')})  ${((count / swarmBest) * 1000).toFixed(0)} tasks/s`);
+  console.log(`  ratio swarm / xargs:       ${(swarmBest / xargsBest).toFixed(2)}  (target ≤ 1.5)`);
+  console.log(`  per-task overhead:         ${ms(((swarmBest - xargsBest) / count) * 4)} of agent time per task above xargs`);
+}
+
+function benchParallelSleeps(): void {
+  const count = 8;
+  console.log(`\n(b) ${count} tasks of sleep 1 with ${count} agents`);
+  const workspace = workspaceWithTasks(count, (index) => `sleep ${index}`);
+  try {
+    const { wallMs, summary } = swarmRun(workspace, ['--agents', String(count), '--exec', 'sleep 1']);
+    const oneTask = summary.busyMs / summary.done;
+    console.log(`  one task (mean attempt):   ${ms(oneTask)}`);
+    console.log(`  swarm run wall:            ${ms(wallMs)} (process start to exit, agents started on demand)`);
+    console.log(`  pool wall (inside run):    ${ms(summary.wallMs)}`);
+    console.log(`  wall / one task:           ${(wallMs / oneTask).toFixed(2)} end to end, ${(summary.wallMs / oneTask).toFixed(2)} inside the pool  (target ≤ 1.3; sequential would be ${count}.00)`);
+  } finally {
+    workspace.cleanup();
+  }
+}
+
+async function spawnOnce(boardRoot: string, workspace: string): Promise<number> {
+  const started = nowMs();
+  const agent = await forkSupervised(agentScript, [], { cwd: workspace, env: { SWARM_AGENT_ID: 'bench' }, execArgv: [] });
+  const ready = new Promise<number>((resolve) => {
+    agent.child.on('message', (message: unknown) => {
+      if (isPoolMessage(message) && message.type === 'ready') resolve(nowMs() - started);
+    });
+  });
+  const init: AgentInit = {
+    agentId: 'bench-agent',
+    slot: 's1',
+    boardRoot,
+    workspaceRoot: workspace,
+    executor: { type: 'command', command: 'true' },
+    leaseMs: 30_000,
+    isolation: 'none',
+    hostModels: false,
+    holdUntil: Date.now() + 60_000, // claim nothing
+    maxLogBytes: 1024,
+  };
+  agent.child.send(toAgent({ type: 'init', init }));
+  const latency = await ready;
+  await agent.stop({ graceMs: 0 });
+  return latency;
+}
+
+async function benchSpawnLatency(): Promise<void> {
+  const samples = quick ? 5 : 30;
+  console.log(`\n(c) agent spawn latency: fork of dist/agent.js until it reports ready, ${samples} samples`);
+  const workspace = workspaceWithTasks(0, String);
+  try {
+    const latencies: number[] = [];
+    for (let index = 0; index < samples; index++) latencies.push(await spawnOnce(workspace.board, workspace.dir));
+    console.log(`  p50 ${ms(percentile(latencies, 50))}   p99 ${ms(percentile(latencies, 99))}   min ${ms(Math.min(...latencies))}   max ${ms(Math.max(...latencies))}`);
+  } finally {
+    workspace.cleanup();
+  }
+}
+
+function memoryOf(pid: number): { rss: number; pss: number } {
+  const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0) * 1024;
+  return { rss: field('Rss'), pss: field('Pss') };
+}
+
+async function benchIdleMemory(): Promise<void> {
+  const agents = quick ? 2 : 4;
+  console.log(`\n(d) memory per idle agent (${agents} idle agents, sampled after 2 s)`);
+  const workspace = workspaceWithTasks(0, String);
+  const board = FileBoard.open({ root: workspace.board, durable: false, excludeFromGit: false });
+  const hostBefore = process.memoryUsage().rss;
+  const pool = new AgentPool({ board, workspaceRoot: workspace.dir, executor: { type: 'command', command: 'true' }, isolation: 'none', minAgents: agents, maxAgents: agents, agentScript, statusFile: false });
+  try {
+    await pool.start();
+    const deadline = Date.now() + 30_000;
+    while (pool.stats().agents.filter((agent) => agent.state === 'idle').length < agents && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const usages = pool.stats().agents.map((agent) => memoryOf(agent.pid!));
+    const meanRss = usages.reduce((sum, usage) => sum + usage.rss, 0) / usages.length;
+    const meanPss = usages.reduce((sum, usage) => sum + usage.pss, 0) / usages.length;
+    const hostDelta = process.memoryUsage().rss - hostBefore;
+    console.log(`  per agent: RSS ${mb(meanRss)}, PSS ${mb(meanPss)} (shared pages split between processes)`);
+    console.log(`  host process growth for the pool: ${mb(hostDelta)} (${mb(hostDelta / agents)} per agent)`);
+  } finally {
+    await pool.stop({ graceMs: 0 });
+    board.close();
+    workspace.cleanup();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(cli) || !fs.existsSync(agentScript)) throw new Error('Build first: npm run build (dist/cli.js and dist/agent.js are benchmarked).');
+  console.log(`Agent pool benchmark${quick ? ' (quick)' : ''}: ${os.cpus().length} cores, load ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}, Node ${process.version}`);
+  benchNoOps();
+  benchParallelSleeps();
+  await benchSpawnLatency();
+  await benchIdleMemory();
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
