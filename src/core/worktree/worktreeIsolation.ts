@@ -89,13 +89,16 @@ export class WorktreeIsolation implements TaskIsolation {
     const repo = await this.repo();
     const dir = await this.worktreesDir();
     const { dir: worktree, stateFile } = slotPaths(dir, slot);
+    const previous = readSlotState(stateFile);
+    const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
+    // Cleaning the slot does not depend on the snapshot: both run at once.
+    const cleaned = reusable ? this.cleanSlot(worktree) : Promise.resolve(false);
     const snapshot = await snapshotWorkingState(repo, { untracked: task.files, message: `Agent Swarm snapshot for task ${task.id}` });
     const { start, base } = await this.startingPoint(task, snapshot);
     signal?.throwIfAborted();
-    const previous = readSlotState(stateFile);
     // Keeps the base reachable for review and three-way apply even after gc (in parallel with the reset).
     const keepBase = runGit(['update-ref', `${BASE_REF_PREFIX}${task.id}`, base], { cwd: repo.topLevel });
-    const warm = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git')) && (await this.resetWarm(worktree, start));
+    const warm = (await cleaned) && (await this.resetWarm(worktree, start));
     if (!warm) await this.createCold(slot, worktree, stateFile, start, signal);
     await keepBase;
     const state = readSlotState(stateFile) as SlotState;
@@ -198,15 +201,25 @@ export class WorktreeIsolation implements TaskIsolation {
     return { start, base };
   }
 
-  private async resetWarm(worktree: string, start: string): Promise<boolean> {
+  /**
+   * Removes untracked files and, with -x, ignored leftovers such as build output, keeping included
+   * dependencies (and, with a setup command, the ignored files the setup produced).
+   */
+  private async cleanSlot(worktree: string): Promise<boolean> {
     try {
-      // `reset --hard` restores tracked files (and removes the previous attempt's new files, which
-      // collect/abandon staged); clean removes any other untracked file and, with -x, ignored
-      // leftovers such as build output, keeping included dependencies (and, with a setup command,
-      // the ignored files the setup produced).
-      await runGit(['reset', '-q', '--hard', start], { cwd: worktree });
       const keep = (await this.includeFromTop()).flatMap((entry) => ['-e', `/${entry}`]);
       await runGit(['clean', '-ffdq', ...(this.options.setupCommand ? [] : ['-x']), ...keep], { cwd: worktree });
+      return true;
+    } catch (error) {
+      this.log(`cleaning ${worktree} failed (${(error as Error).message.split('\n')[0]}); recreating it`);
+      return false;
+    }
+  }
+
+  /** Restores tracked files; also removes the previous attempt's new files, which collect/abandon staged. */
+  private async resetWarm(worktree: string, start: string): Promise<boolean> {
+    try {
+      await runGit(['reset', '-q', '--hard', start], { cwd: worktree });
       return true;
     } catch (error) {
       this.log(`warm reuse of ${worktree} failed (${(error as Error).message.split('\n')[0]}); recreating it`);

@@ -189,6 +189,21 @@ describe('worktree isolation', () => {
     assert.ok(listed.every((wt) => wt.busy && !wt.stale));
   });
 
+  it('a slot reused after an attempt that was never collected starts clean (untracked and ignored leftovers removed)', async () => {
+    const r = repo({ '.gitignore': 'build/\n', 'a.txt': 'a\n' });
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const first = fakeTask();
+    const p1 = await isolation.prepare(first, '1', artifacts(r, first.id));
+    fs.writeFileSync(path.join(p1.cwd, 'stray.txt'), 'x');
+    fs.mkdirSync(path.join(p1.cwd, 'build'));
+    fs.writeFileSync(path.join(p1.cwd, 'build', 'out.js'), 'x');
+    fs.writeFileSync(path.join(p1.cwd, 'a.txt'), 'modified\n');
+    const second = fakeTask();
+    const p2 = await isolation.prepare(second, '1', artifacts(r, second.id));
+    assert.deepEqual(fs.readdirSync(p2.cwd).sort(), ['.git', '.gitignore', 'a.txt']);
+    assert.equal(fs.readFileSync(path.join(p2.cwd, 'a.txt'), 'utf8'), 'a\n');
+  });
+
   it('refuses a folder that is not a git repository with a message that says what to do', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-nogit-'));
     try {
