@@ -28,6 +28,7 @@ declare function acquireVsCodeApi(): VsCodeApi;
 const WINDOW_CHOICES = [5, 10, 30, 60, 240];
 const CHART_HEIGHT = 150;
 const MAX_DEAD_ROWS = 200;
+const MIB = 1024 * 1024;
 
 const vscode = acquireVsCodeApi();
 const app = document.getElementById('app')!;
@@ -278,14 +279,15 @@ function clipToFrame(series: LineSeries[], frame: Frame): LineSeries[] {
 }
 
 function resourceChart(frame: Frame, agents: AgentSeries[], kind: 'cpu' | 'memory'): SVGSVGElement {
+  // Memory is charted in MiB so the axis ends on a round binary figure (100 MB, 200 MB, 500 MB…).
   const series: LineSeries[] = agents.map((agent, i) => ({
     name: agent.agentId,
     colour: agentColour(i),
-    points: agent.points.map((point) => ({ t: point.t, v: kind === 'cpu' ? point.cpuPercent : point.rssBytes })),
+    points: agent.points.map((point) => ({ t: point.t, v: kind === 'cpu' ? point.cpuPercent : point.rssBytes / MIB })),
   }));
   return kind === 'cpu'
     ? lineChart(frame, series, (value) => `${Math.round(value)} %`, 'CPU per agent chart', 100)
-    : lineChart(frame, series, (value) => formatBytes(value), 'Memory per agent chart', 64 * 1024 * 1024);
+    : lineChart(frame, series, (value) => formatBytes(value * MIB), 'Memory per agent chart', 100);
 }
 
 function deadLetterCard(letters: DeadLetter[], omitted: number): HTMLElement {

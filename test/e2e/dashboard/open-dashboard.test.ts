@@ -1,0 +1,146 @@
+// End to end, as a person does it: a real VS Code (code-server) in Chromium on a workspace whose
+// board has done and dead tasks; "Swarm: Open Dashboard" from the command palette; the dashboard
+// draws the run inside its real webview; clicking Requeue on the dead task requeues it on the
+// board (the whole round trip: page → webview bridge → extension → board → page).
+// Screenshots: test-results/dashboard/ (or $SWARM_ARTIFACTS_DIR).
+//   node --import tsx --test test/e2e/dashboard/open-dashboard.test.ts   (needs `npm run build`)
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Page } from 'playwright-core';
+import { ensureCodeServer } from '../../../scripts/vscode/install-code-server';
+import { FileBoard } from '../../../src/core/board';
+import { findChromium, launchBrowser, type LaunchedBrowser } from '../../harness/launcher/browser';
+import { startCodeServer } from '../../harness/launcher/code-server';
+import { ProcessTracker } from '../../harness/launcher/processes';
+import { makeScratch, prepareWorkspace, removeQuietly, ROOT } from '../../harness/launcher/workspace';
+
+const ARTIFACTS = process.env.SWARM_ARTIFACTS_DIR ?? path.join(ROOT, 'test-results', 'dashboard');
+const log = (line: string) => process.stderr.write(`[e2e dashboard] ${line}\n`);
+const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { contributes?: { commands?: { command: string }[] } };
+const contributed = (manifest.contributes?.commands ?? []).some((entry) => entry.command === 'agentSwarm.openDashboard');
+const skip = !contributed
+  ? 'package.json does not contribute agentSwarm.openDashboard yet (the extension UI wires the dashboard in)'
+  : !findChromium()
+  ? 'no Chromium installed (apt-get install chromium)'
+  : !fs.existsSync(path.join(ROOT, 'dist', 'extension.js')) || !fs.existsSync(path.join(ROOT, 'dist', 'webview', 'dashboard.js'))
+    ? 'the extension is not built (npm run build)'
+    : false;
+
+/**
+ * A board with a short run that ended a minute ago: two agents worked through five tasks side by
+ * side (40-70 s each), one task failed once and was retried, one is dead.
+ */
+function seedBoard(workspace: string): { deadId: string } {
+  const root = path.join(workspace, '.swarm');
+  fs.rmSync(root, { recursive: true, force: true }); // this scenario needs its own board state
+  const clock = { now: Date.now() - 6 * 60_000 };
+  const board = FileBoard.open({ root, now: () => clock.now, retry: { baseMs: 1_000, jitter: 0 } });
+  try {
+    board.postMany([
+      { title: 'Fix lint warnings in src/app.ts' },
+      { title: 'Add tests for the parser' },
+      { title: 'Update the README' },
+      { title: 'Flaky: rename the config loader', maxAttempts: 3 },
+    ]);
+    const dead = board.post({ title: 'Migrate the legacy config', maxAttempts: 1 });
+    const agents = ['agent-1', 'agent-2'];
+    let failedOnce = false;
+    for (let round = 0; round < 4; round++) {
+      const claims = agents.map((agent) => board.claim({ agent })).filter((claim) => claim !== undefined);
+      for (const [i, claim] of claims.entries()) {
+        clock.now += 20_000 + i * 15_000;
+        if (claim.task.id === dead.id) board.fail(claim, 'TypeError: cannot read properties of undefined (reading "plugins")', { permanent: true });
+        else if (claim.task.title.startsWith('Flaky') && !failedOnce) {
+          failedOnce = true;
+          board.fail(claim, 'Test failed: expected 3 loaders, got 2');
+        } else board.complete(claim, { summary: 'done', executor: 'command', durationMs: 1, files: [] });
+      }
+      clock.now += 5_000;
+      board.promoteDelayed();
+    }
+    assert.equal(board.get(dead.id)?.status, 'dead');
+    return { deadId: dead.id };
+  } finally {
+    board.close();
+  }
+}
+
+/**
+ * Runs a command from the palette by its title. The palette lists only what is registered when it
+ * opens, and the extension loads a little after the workbench: close and try again until it is there.
+ */
+async function runFromPalette(page: Page, title: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const input = page.locator('.quick-input-widget input');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  for (;;) {
+    await page.keyboard.press('F1');
+    await input.waitFor();
+    await input.fill(`>${title}`);
+    try {
+      await row.waitFor({ timeout: 5_000 });
+      await input.press('Enter');
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await page.keyboard.press('Escape');
+    }
+  }
+}
+
+describe('e2e: Swarm: Open Dashboard', { skip }, () => {
+  const tracker = new ProcessTracker();
+  let scratch: string;
+  let workspace: string;
+  let browser: LaunchedBrowser | undefined;
+  let deadId: string;
+  let entry: string;
+
+  before(async () => {
+    ({ entry } = await ensureCodeServer({ log }));
+    scratch = makeScratch('e2e-dashboard');
+    workspace = prepareWorkspace(scratch, { fixture: 'basic' });
+    ({ deadId } = seedBoard(workspace));
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    const left = await tracker.killAll();
+    tracker.dispose();
+    if (scratch) removeQuietly(scratch);
+    assert.deepEqual(left, [], 'every process the scenario started has ended');
+  });
+
+  it('opens from the palette, draws the run, and requeues the dead task on the board', { timeout: 240_000 }, async () => {
+    const server = await startCodeServer({ entry, workspace, scratch, trusted: true, tracker, log });
+    browser = await launchBrowser(tracker);
+    const page = await browser.browser.newPage({ viewport: { width: 1400, height: 950 } });
+    await page.goto(server.workbenchUrl({ folder: workspace, extensionDevelopmentPath: ROOT }));
+    await page.locator('.monaco-workbench').waitFor({ timeout: 120_000 });
+
+    await runFromPalette(page, 'Swarm: Open Dashboard');
+    const dashboard = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    const deadRow = dashboard.locator(`table.dlq tr[data-task-id="${deadId}"]`);
+    await deadRow.waitFor({ timeout: 60_000 });
+    const figure = (label: string) => dashboard.locator('.figure', { has: dashboard.locator('.label', { hasText: new RegExp(`^${label}$`) }) }).locator('.value');
+    assert.equal(await figure('Done').textContent(), '4');
+    assert.equal(await figure('Dead').textContent(), '1');
+    assert.equal(await figure('Retries').textContent(), '1');
+    assert.equal(await dashboard.locator('svg.chart rect.attempt').count(), 6);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'workbench-dashboard.png') });
+
+    await deadRow.locator('button').click();
+    await dashboard.locator('.status-line', { hasText: 'Requeued "Migrate the legacy config".' }).waitFor({ timeout: 30_000 });
+    const board = FileBoard.open({ root: path.join(workspace, '.swarm') });
+    try {
+      assert.notEqual(board.get(deadId)?.status, 'dead', 'the click requeued the task on the board');
+    } finally {
+      board.close();
+    }
+    await dashboard.locator('table.dlq').waitFor({ state: 'detached', timeout: 30_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'workbench-dashboard-requeued.png') });
+  });
+});
