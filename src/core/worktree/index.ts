@@ -4,7 +4,7 @@ import type { TaskIsolation } from '../pool/isolation';
 import { DirectIsolation } from './directIsolation';
 import { WorktreeIsolation, type WorktreeInfo, type WorktreeIsolationOptions } from './worktreeIsolation';
 
-export { WorktreeIsolation, DEFAULT_INCLUDE, DEFAULT_MAX_SLOTS, DEFAULT_DISK_BUDGET_BYTES, PARTIAL_REF_PREFIX, BASE_REF_PREFIX } from './worktreeIsolation';
+export { WorktreeIsolation, readWorktreeIncludeFile, DEFAULT_INCLUDE, DEFAULT_MAX_SLOTS, DEFAULT_DISK_BUDGET_BYTES, PARTIAL_REF_PREFIX, BASE_REF_PREFIX } from './worktreeIsolation';
 export type { WorktreeIsolationOptions, WorktreeInfo } from './worktreeIsolation';
 export { DirectIsolation } from './directIsolation';
 export { NotAGitRepositoryError, assertGitWorkspace, locateRepository, snapshotWorkingState } from './repo';

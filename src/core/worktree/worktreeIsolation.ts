@@ -1,6 +1,6 @@
 // TaskIsolation with one git worktree per agent slot. prepare() snapshots the user's working state
 // (never touching their tree or index), then either resets the slot's existing worktree to the
-// snapshot (warm: checkout --force + clean) or creates it (cold: worktree add + includes + setup).
+// snapshot (warm: clean + reset --hard) or creates it (cold: worktree add + includes + setup).
 // collect() turns the worktree into a patch against the snapshot; abandon() keeps partial work as a
 // commit on refs/swarm/<taskId>; prune() repairs whatever a crash left behind.
 import { spawn } from 'child_process';
@@ -70,7 +70,8 @@ export class WorktreeIsolation implements TaskIsolation {
   constructor(private readonly options: WorktreeIsolationOptions) {
     this.workspaceRoot = path.resolve(options.workspaceRoot);
     assertGitWorkspace(this.workspaceRoot);
-    this.include = (options.include ?? DEFAULT_INCLUDE).map((entry) => entry.replace(/^\.\//, '').replace(/\/+$/, '')).filter(Boolean);
+    const listed = [...(options.include ?? DEFAULT_INCLUDE), ...readWorktreeIncludeFile(this.workspaceRoot)];
+    this.include = [...new Set(listed.map((entry) => entry.trim().replace(/^\.?\//, '').replace(/\/+$/, '')).filter(Boolean))];
     this.maxSlots = options.maxSlots ?? DEFAULT_MAX_SLOTS;
     this.diskBudgetBytes = options.diskBudgetBytes ?? DEFAULT_DISK_BUDGET_BYTES;
     this.explicitDir = options.worktreesDir ? path.resolve(options.worktreesDir) : undefined;
@@ -429,6 +430,17 @@ function realish(p: string): string {
     const parent = path.dirname(p);
     return parent === p ? p : path.join(realish(parent), path.basename(p));
   }
+}
+
+/** `.worktreeinclude` at the workspace root: one workspace-relative path per line, `#` comments. */
+export function readWorktreeIncludeFile(workspaceRoot: string): string[] {
+  const file = path.join(workspaceRoot, '.worktreeinclude');
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((line) => line.replace(/#.*$/, '').trim())
+    .filter((line) => line.length > 0 && !line.split('/').includes('..') && !path.isAbsolute(line));
 }
 
 /** Temporary indexes of snapshots and applies interrupted by a crash (live ones are seconds old). */

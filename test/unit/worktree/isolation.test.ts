@@ -108,6 +108,9 @@ describe('worktree isolation', () => {
     const r = repo({ '.gitignore': 'node_modules/\n.env\nsetup-count.log\n', 'index.js': 'x\n' });
     r.write('node_modules/dep/index.js', 'module.exports = 1;\n');
     r.write('.env', 'KEY=1\n');
+    r.write('.worktreeinclude', '# extra files agents need\nsecrets/key.txt\n');
+    r.write('secrets/key.txt', 'k\n');
+    fs.appendFileSync(path.join(r.root, '.git', 'info', 'exclude'), 'secrets/\n.worktreeinclude\n');
     const isolation = createWorktreeIsolation({ workspaceRoot: r.root, setupCommand: 'echo ran >> setup-count.log' });
     for (let i = 0; i < 2; i += 1) {
       const task = fakeTask();
@@ -115,6 +118,7 @@ describe('worktree isolation', () => {
       assert.ok(fs.lstatSync(path.join(prepared.cwd, 'node_modules')).isSymbolicLink());
       assert.equal(fs.readFileSync(path.join(prepared.cwd, 'node_modules/dep/index.js'), 'utf8'), 'module.exports = 1;\n');
       assert.equal(fs.readFileSync(path.join(prepared.cwd, '.env'), 'utf8'), 'KEY=1\n');
+      assert.equal(fs.readFileSync(path.join(prepared.cwd, 'secrets/key.txt'), 'utf8'), 'k\n', 'listed in .worktreeinclude');
       assert.equal(fs.readFileSync(path.join(prepared.cwd, 'setup-count.log'), 'utf8'), 'ran\n', 'setup ran exactly once');
       fs.writeFileSync(path.join(prepared.cwd, 'index.js'), `edit ${i}\n`);
       const changes = await isolation.collect(task, '1', prepared, artifacts(r, task.id));
