@@ -38,8 +38,8 @@ function nowMs(): number {
 }
 
 /** A workspace with `count` tasks posted; the board is opened the way the CLI opens it. */
-function workspaceWithTasks(count: number, title: (index: number) => string): { dir: string; board: string; cleanup(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-pool-'));
+function workspaceWithTasks(count: number, title: (index: number) => string, parent = os.tmpdir()): { dir: string; board: string; cleanup(): void } {
+  const dir = fs.mkdtempSync(path.join(parent, 'swarm-bench-pool-'));
   const boardRoot = path.join(dir, '.swarm');
   const board = FileBoard.open({ root: boardRoot, durable: false, excludeFromGit: false });
   for (let start = 0; start < count; start += 1000) {
@@ -75,14 +75,20 @@ function xargsRun(count: number, parallel: number, command: string): number {
 }
 
 function benchNoOps(): void {
+  benchNoOpsOn(os.tmpdir(), 'workspace on disk (the board fsyncs every result)');
+  // tmpfs makes fsync free: the difference to the line above is the board's durability cost.
+  if (fs.existsSync('/dev/shm')) benchNoOpsOn('/dev/shm', 'workspace on tmpfs (/dev/shm: fsync costs nothing)');
+}
+
+function benchNoOpsOn(parent: string, label: string): void {
   const count = quick ? 200 : 1000;
   const rounds = 2;
-  console.log(`\n(a) ${count} no-op tasks (true), 4 at a time, best of ${rounds}`);
+  console.log(`\n(a) ${count} no-op tasks (true), 4 at a time, best of ${rounds}; ${label}`);
   const swarmTimes: number[] = [];
   const xargsTimes: number[] = [];
   for (let round = 0; round < rounds; round++) {
     xargsTimes.push(xargsRun(count, 4, 'true'));
-    const workspace = workspaceWithTasks(count, (index) => `noop ${index}`);
+    const workspace = workspaceWithTasks(count, (index) => `noop ${index}`, parent);
     try {
       const { wallMs, summary } = swarmRun(workspace, ['--agents', '4', '--exec', 'true']);
       if (summary.done !== count) throw new Error(`only ${summary.done} of ${count} tasks done`);

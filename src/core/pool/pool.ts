@@ -544,6 +544,8 @@ export class AgentPool {
         handle.info.state = handle.draining ? 'stopping' : 'idle';
         handle.idleSince = Date.now();
         this.onTaskEnded(handle, event);
+        // The last task of an --until-empty run: notice at once instead of at the next tick.
+        if (this.options.untilEmpty && ![...this.agents.values()].some((agent) => agent.info.state === 'busy')) setImmediate(() => this.tick());
         return;
     }
   }
