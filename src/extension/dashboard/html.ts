@@ -8,7 +8,6 @@ export function dashboardResourceRoots(extensionUri: vscode.Uri): vscode.Uri[] {
   return [
     vscode.Uri.joinPath(extensionUri, 'dist', 'webview'),
     vscode.Uri.joinPath(extensionUri, 'media', 'dashboard'),
-    vscode.Uri.joinPath(extensionUri, 'node_modules', '@vscode', 'codicons', 'dist'),
   ];
 }
 
@@ -23,6 +22,6 @@ export function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri,
     nonce,
     scriptUri: asset('dist', 'webview', 'dashboard.js'),
     styleUri: asset('media', 'dashboard', 'dashboard.css'),
-    codiconUri: asset('node_modules', '@vscode', 'codicons', 'dist', 'codicon.css'),
+    codiconUri: asset('media', 'dashboard', 'codicons', 'codicon.css'),
   });
 }

@@ -41,8 +41,8 @@ export async function servePage(scriptFile: string): Promise<PageServer> {
   const files: Record<string, { file: string; type: string }> = {
     '/dist/webview/dashboard.js': { file: scriptFile, type: 'text/javascript' },
     '/media/dashboard/dashboard.css': { file: path.join(ROOT, 'media', 'dashboard', 'dashboard.css'), type: 'text/css' },
-    '/codicons/codicon.css': { file: path.join(ROOT, 'node_modules', '@vscode', 'codicons', 'dist', 'codicon.css'), type: 'text/css' },
-    '/codicons/codicon.ttf': { file: path.join(ROOT, 'node_modules', '@vscode', 'codicons', 'dist', 'codicon.ttf'), type: 'font/ttf' },
+    '/media/dashboard/codicons/codicon.css': { file: path.join(ROOT, 'media', 'dashboard', 'codicons', 'codicon.css'), type: 'text/css' },
+    '/media/dashboard/codicons/codicon.ttf': { file: path.join(ROOT, 'media', 'dashboard', 'codicons', 'codicon.ttf'), type: 'font/ttf' },
   };
   let origin = '';
   const server = http.createServer((request, response) => {
@@ -55,7 +55,7 @@ export async function servePage(scriptFile: string): Promise<PageServer> {
           nonce,
           scriptUri: `${origin}/dist/webview/dashboard.js`,
           styleUri: `${origin}/media/dashboard/dashboard.css`,
-          codiconUri: `${origin}/codicons/codicon.css`,
+          codiconUri: `${origin}/media/dashboard/codicons/codicon.css`,
         }),
       );
       return;

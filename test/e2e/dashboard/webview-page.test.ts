@@ -143,6 +143,14 @@ describe('dashboard page in Chromium', { skip: CHROMIUM ? false : 'no Chromium i
     await page.close();
   });
 
+  it('ships the codicons of the installed @vscode/codicons', () => {
+    for (const name of ['codicon.css', 'codicon.ttf']) {
+      const shipped = fs.readFileSync(path.join(ROOT, 'media', 'dashboard', 'codicons', name));
+      const installed = fs.readFileSync(path.join(ROOT, 'node_modules', '@vscode', 'codicons', 'dist', name));
+      assert.ok(shipped.equals(installed), `media/dashboard/codicons/${name} differs from @vscode/codicons: copy it again (see the README there)`);
+    }
+  });
+
   it('explains the empty state when the workspace has no board', async () => {
     const { page } = await openPage();
     await sendToPage(page, { type: 'update', update: {} });
