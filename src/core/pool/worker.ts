@@ -204,6 +204,8 @@ export class AgentWorker {
         return { ...base, outcome: 'released', message: 'The task was handed back to the board.' };
       }
       board.fail(current.claim, failure.message, { permanent: failure.kind === 'permanent', retryAt: failure.retryAt });
+      // A usage limit: this agent holds back at once (the host then holds back the others).
+      if (failure.kind === 'rate-limited' && failure.retryAt !== undefined) this.holdUntil = Math.max(this.holdUntil, failure.retryAt);
       return { ...base, outcome: 'failed', message: failure.message, retryAt: failure.retryAt };
     } catch (boardError) {
       if (boardError instanceof LeaseLostError) return { ...base, outcome: 'lost', message: boardError.message };
