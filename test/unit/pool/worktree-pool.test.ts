@@ -1,0 +1,45 @@
+// The pool in a git repository: by default every attempt runs in a worktree (served by the host's
+// isolation over IPC), the user's folder stays untouched, and the result carries a reviewable patch.
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { test } from 'node:test';
+import { FileBoard } from '../../../src/core/board';
+import { AgentPool, type TaskResult } from '../../../src/core/pool';
+import { makeRepo } from '../worktree/helpers';
+import { agentBundle } from './helpers';
+
+test('in a git repository agents work in worktrees and leave patches for review', async () => {
+  const repo = makeRepo({ 'src/a.txt': 'one\n', 'src/b.txt': 'two\n', 'README.md': '# demo\n' });
+  const board = FileBoard.open({ root: path.join(repo.root, '.swarm'), durable: false });
+  try {
+    const tasks = board.postMany([
+      { title: 'edit a', files: ['src/a.txt'] },
+      { title: 'edit b', files: ['src/b.txt'] },
+    ]);
+    const pool = new AgentPool({
+      board,
+      workspaceRoot: repo.root,
+      executor: { type: 'command', command: 'echo changed >> {files}', verify: 'grep -q changed {files}' },
+      maxAgents: 2,
+      untilEmpty: true,
+      agentScript: agentBundle(),
+    });
+    await pool.start();
+    await pool.whenDone();
+    assert.equal(repo.read('src/a.txt'), 'one\n', "the user's files are untouched");
+    assert.equal(repo.read('src/b.txt'), 'two\n');
+    for (const task of tasks) {
+      const done = board.get(task.id)!;
+      assert.equal(done.status, 'done', JSON.stringify(board.errors(task.id)));
+      const result = done.result as TaskResult;
+      assert.deepEqual(result.files.map((file) => file.path), task.files);
+      assert.ok(result.patchFile && fs.readFileSync(result.patchFile, 'utf8').includes('+changed'));
+      assert.ok(result.base, 'the patch names the snapshot it applies to');
+      assert.equal(result.patchFile.startsWith(board.artifactsDir(task.id)), true);
+    }
+  } finally {
+    board.close();
+    repo.cleanup();
+  }
+});
