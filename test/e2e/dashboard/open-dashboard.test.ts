@@ -16,6 +16,8 @@ import { startCodeServer } from '../../harness/launcher/code-server';
 import { ProcessTracker } from '../../harness/launcher/processes';
 import { makeScratch, prepareWorkspace, removeQuietly, ROOT } from '../../harness/launcher/workspace';
 
+/** In the page: the codicon font face exists (its stylesheet loaded) and its font file loaded. */
+const CODICON_LOADED = `(() => { let loaded = false; document.fonts.forEach((face) => { if (face.family.replace(/"/g, '') === 'codicon' && face.status === 'loaded') loaded = true; }); return loaded; })()`;
 const ARTIFACTS = process.env.SWARM_ARTIFACTS_DIR ?? path.join(ROOT, 'test-results', 'dashboard');
 const log = (line: string) => process.stderr.write(`[e2e dashboard] ${line}\n`);
 const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { contributes?: { commands?: { command: string }[] } };
@@ -130,6 +132,12 @@ describe('e2e: Swarm: Open Dashboard', { skip }, () => {
     assert.equal(await figure('Dead').textContent(), '1');
     assert.equal(await figure('Retries').textContent(), '1');
     assert.equal(await dashboard.locator('svg.chart rect.attempt').count(), 6);
+    // The codicon font loaded from the extension's own resources under the webview's CSP.
+    const body = dashboard.locator('body');
+    for (let tries = 0; !(await body.evaluate(CODICON_LOADED)); tries++) {
+      assert.ok(tries < 100, 'the codicon font loaded');
+      await page.waitForTimeout(100);
+    }
     await page.screenshot({ path: path.join(ARTIFACTS, 'workbench-dashboard.png') });
 
     await deadRow.locator('button').click();

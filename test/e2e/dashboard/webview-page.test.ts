@@ -14,6 +14,8 @@ import type { HostMessage, WebviewMessage } from '../../../src/extension/dashboa
 import { bundleWebview, DARK_THEME, LIGHT_THEME, ROOT, runFixture, servePage, type PageServer, type RunFixture } from './page-fixture';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((file) => fs.existsSync(file));
+/** In the page: the codicon font face exists (its stylesheet loaded) and its font file loaded. */
+const CODICON_LOADED = `(() => { let loaded = false; document.fonts.forEach((face) => { if (face.family.replace(/"/g, '') === 'codicon' && face.status === 'loaded') loaded = true; }); return loaded; })()`;
 const ARTIFACTS = process.env.SWARM_ARTIFACTS_DIR ?? path.join(ROOT, 'test-results', 'dashboard');
 
 let browser: Browser;
@@ -100,7 +102,7 @@ describe('dashboard page in Chromium', { skip: CHROMIUM ? false : 'no Chromium i
     assert.equal(await page.locator('svg[aria-label="Memory per agent chart"] path.line').count(), 3);
     assert.ok((await page.locator('svg[aria-label="Throughput chart"] rect.bar.done').count()) > 0);
     // The codicon font loaded from the extension's resources.
-    await page.waitForFunction(() => document.fonts.check('16px codicon'));
+    await page.waitForFunction(CODICON_LOADED);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-page-dark.png'), fullPage: true });
 
     await row.locator('button').click();
@@ -137,7 +139,7 @@ describe('dashboard page in Chromium', { skip: CHROMIUM ? false : 'no Chromium i
     const { page, errors } = await openPage(LIGHT_THEME);
     await sendToPage(page, { type: 'update', update: fixture.update });
     await page.locator('svg[aria-label="Agent timeline"]').waitFor();
-    await page.waitForFunction(() => document.fonts.check('16px codicon'));
+    await page.waitForFunction(CODICON_LOADED);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-page-light.png'), fullPage: true });
     assert.deepEqual(errors, []);
     await page.close();
