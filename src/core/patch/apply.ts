@@ -27,6 +27,8 @@ export interface FilePlan {
   result: FileVersion;
   from?: string;
   conflictReason?: string;
+  /** A text conflict whose `result` is the merge with conflict markers (written only when asked). */
+  markers?: boolean;
 }
 
 export interface PatchInput {
@@ -79,7 +81,9 @@ async function planFile(repo: RepoInfo, section: PatchSection, versions: Version
   if (isBinary(ours.content) || isBinary(versions.base.content) || isBinary(versions.theirs.content)) return plan('conflict', ours, 'binary file changed both in your workspace and by the task');
   const merged = await mergeFile(ours.content, versions.base.content, versions.theirs.content, section.path);
   const mode = versions.theirs.mode !== versions.base.mode ? versions.theirs.mode : ours.mode;
-  if (merged.conflicts > 0) return plan('conflict', { content: merged.content, mode }, `${merged.conflicts} overlapping change${merged.conflicts === 1 ? '' : 's'} with your edits`);
+  if (merged.conflicts > 0) {
+    return { ...plan('conflict', { content: merged.content, mode }, `${merged.conflicts} overlapping change${merged.conflicts === 1 ? '' : 's'} with your edits`), markers: true };
+  }
   return plan('merged', { content: merged.content, mode });
 }
 

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { FileBoard } from '../board';
+import { findGitRepository } from '../board/gitExclude';
 import { workspaceOfBoard } from '../board/location';
 import type { Task } from '../board/types';
 import { runGitSync } from '../worktree/git';
@@ -139,6 +140,10 @@ export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcom
   const patch = readTaskPatch(options.board, options.taskId);
   if (!patch) throw new Error(`Task ${options.taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${options.taskId}\`.`);
   if (isDiscarded(options.board, options.taskId)) throw new Error(`The result of task ${options.taskId} was discarded; it is kept for audit only and cannot be applied.`);
+  if (!findGitRepository(options.workspaceRoot)) {
+    // Without git only direct mode exists, and there the agent edited the folder itself.
+    return { status: 'already-applied', files: patch.files.map((file) => file.path), conflicts: [], message: `Task ${options.taskId} ran directly in this folder (no git repository, no isolation): its changes are already in your files.` };
+  }
   const plans = await planAll(options.workspaceRoot, patch);
   const files = plans.map((plan) => plan.path);
   const conflictPlans = plans.filter((plan) => plan.kind === 'conflict');
@@ -159,7 +164,8 @@ export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcom
     };
   }
   const status: ApplyStatus = conflictPlans.length > 0 ? 'conflict' : merged ? 'applied-3way' : 'applied';
-  const writable = plans.map((plan) => (plan.kind === 'conflict' && !isTextResult(plan) ? { ...plan, kind: 'already' as const } : plan));
+  // With markers, text conflicts are written with their markers; other conflicts (binary, deleted) keep your file.
+  const writable = plans.filter((plan) => plan.kind !== 'conflict' || plan.markers);
   const record = writePlans(options.workspaceRoot, writable, path.join(options.board.artifactsDir(options.taskId), 'undo'), status);
   fs.writeFileSync(path.join(options.board.artifactsDir(options.taskId), APPLY_RECORD), JSON.stringify({ status, at: record.at, undoId: record.id, files }, null, 2));
   const conflicts = conflictPlans.map((plan) => plan.path);
@@ -168,10 +174,6 @@ export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcom
       ? `Task ${options.taskId} applied with conflict markers in ${conflicts.join(', ')}; edit them, or undo with \`swarm undo ${options.taskId}\`.`
       : `Task ${options.taskId} applied${status === 'applied-3way' ? ' with a three-way merge' : ''}: ${files.length} file${files.length === 1 ? '' : 's'} changed. Undo with \`swarm undo ${options.taskId}\`.`;
   return { status, files, conflicts, conflictReasons: conflictPlans.map((plan) => plan.conflictReason ?? ''), undoId: record.id, message };
-}
-
-function isTextResult(plan: FilePlan): boolean {
-  return plan.result.content !== undefined && plan.conflictReason?.includes('overlapping') === true;
 }
 
 async function planAll(workspaceRoot: string, patch: TaskPatch): Promise<FilePlan[]> {
