@@ -4,10 +4,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
 import type { FileBoard } from '../../core/board';
-import { renderRunReport, reportFormatForPath, type ReportFormat } from '../../core/report';
+import { buildRunReport, renderRunReport, reportFormatForPath, type ReportFormat } from '../../core/report';
 import { UsageError } from '../errors';
 
 interface ReportCliOptions {
+  json?: boolean;
   html?: boolean;
   markdown?: boolean;
   out?: string;
@@ -18,15 +19,21 @@ export function registerReportCommands(program: Command, openBoard: () => FileBo
   program
     .command('report')
     .description('write a report of the run: tasks, durations, failures, retries, speedup, resource peaks')
+    .option('--json', 'the report data as JSON (for scripts)')
     .option('--html', 'self-contained HTML instead of Markdown (the default for an --out file ending in .html)')
     .option('--markdown', 'Markdown even for an --out file ending in .html')
     .option('--out <file>', 'write to this file instead of standard output')
     .option('--max-tasks <n>', 'task rows listed (default 2000; failures first)')
     .action((options: ReportCliOptions) => {
-      if (options.html && options.markdown) throw new UsageError('Give either --html or --markdown, not both.');
-      const format: ReportFormat = options.html ? 'html' : options.markdown ? 'markdown' : options.out ? reportFormatForPath(options.out) : 'markdown';
+      if ([options.html, options.markdown, options.json].filter(Boolean).length > 1) throw new UsageError('Give only one of --html, --markdown and --json.');
       const maxTasks = parseMaxTasks(options.maxTasks);
-      const text = renderRunReport(openBoard(), format, maxTasks === undefined ? {} : { maxTasks });
+      const reportOptions = maxTasks === undefined ? {} : { maxTasks };
+      let text: string;
+      if (options.json) text = JSON.stringify(buildRunReport(openBoard(), reportOptions), null, 2) + '\n';
+      else {
+        const format: ReportFormat = options.html ? 'html' : options.markdown ? 'markdown' : options.out ? reportFormatForPath(options.out) : 'markdown';
+        text = renderRunReport(openBoard(), format, reportOptions);
+      }
       if (!options.out) {
         process.stdout.write(text);
         return;

@@ -1,6 +1,6 @@
 // The report as one self-contained HTML file: inline styles, an inline SVG chart, no scripts and
 // no remote content, so it opens anywhere and can be attached or archived as is.
-import { formatTime } from './format';
+import { formatDuration, formatTime } from './format';
 import type { RunReport } from './model';
 import { reportSections, type Block } from './sections';
 
@@ -14,6 +14,8 @@ table { border-collapse: collapse; width: 100%; margin: .5rem 0; } th, td { bord
 th { background: var(--stripe); } tr:nth-child(even) td { background: var(--stripe); } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.status-dead { color: var(--bad); font-weight: 600; } svg { max-width: 100%; height: auto; } .bar-done { fill: var(--accent); } .bar-failed { fill: var(--bad); }
 .axis { stroke: var(--border); } .label { fill: var(--muted); font-size: 11px; }
+.outcome-running { fill: var(--accent); } .outcome-done { fill: #2da44e; } .outcome-failed { fill: #d18616; } .outcome-dead { fill: var(--bad); }
+.outcome-lease-expired { fill: #bf8700; } .outcome-cancelled { fill: var(--muted); } .lane { fill: var(--fg); font-size: 11px; }
 `;
 
 export function renderHtml(report: RunReport): string {
@@ -51,6 +53,8 @@ function renderBlock(block: Block, report: RunReport): string {
       return `<p>${inlineCode(escapeHtml(block.text))}</p>`;
     case 'throughput-chart':
       return throughputSvg(report);
+    case 'timeline-chart':
+      return timelineSvg(report);
     case 'table': {
       const numeric = (i: number): string => (block.numeric?.[i] ? ' class="num"' : '');
       const head = block.headers.map((header, i) => `<th${numeric(i)}>${escapeHtml(header)}</th>`).join('');
@@ -97,6 +101,37 @@ function throughputSvg(report: RunReport): string {
     `<text class="label" x="${pad.left}" y="${height - 6}">${escapeHtml(formatTime(points[0].t))}</text>` +
     `<text class="label" x="${width}" y="${height - 6}" text-anchor="end">${escapeHtml(formatTime(points[points.length - 1].t))}</text>`;
   return `<svg role="img" aria-label="Tasks finished per time bucket" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${axis}${bars}${labels}</svg>`;
+}
+
+const LANE = 18;
+const LANE_LABEL = 120;
+
+/** One lane per agent, one bar per attempt coloured by outcome: the run's parallelism at a glance. */
+function timelineSvg(report: RunReport): string {
+  const bars = report.timeline;
+  if (bars.length === 0) return '';
+  const from = Math.min(...bars.map((bar) => bar.start));
+  const to = Math.max(...bars.map((bar) => bar.end ?? report.generatedAt));
+  const agents = [...new Set(bars.map((bar) => bar.agent))].sort();
+  const width = 900;
+  const height = agents.length * LANE + 24;
+  const span = Math.max(1, to - from);
+  const x = (t: number): number => LANE_LABEL + ((t - from) / span) * (width - LANE_LABEL - 4);
+  const lanes = agents
+    .map((agent, i) => `<text class="lane" x="${LANE_LABEL - 6}" y="${i * LANE + 13}" text-anchor="end">${escapeHtml(agent.slice(0, 18))}</text>`)
+    .join('');
+  const rects = bars
+    .map((bar) => {
+      const left = x(bar.start);
+      const barWidth = Math.max(1.5, x(bar.end ?? report.generatedAt) - left);
+      const title = `${bar.title} (${bar.taskId}), attempt ${bar.attempt}: ${bar.outcome}, ${formatDuration((bar.end ?? report.generatedAt) - bar.start)}`;
+      return `<rect class="outcome-${bar.outcome}" x="${left.toFixed(1)}" y="${agents.indexOf(bar.agent) * LANE + 3}" width="${barWidth.toFixed(1)}" height="${LANE - 6}" rx="2"><title>${escapeHtml(title)}</title></rect>`;
+    })
+    .join('');
+  const labels =
+    `<text class="label" x="${LANE_LABEL}" y="${height - 4}">${escapeHtml(formatTime(from))}</text>` +
+    `<text class="label" x="${width}" y="${height - 4}" text-anchor="end">${escapeHtml(formatTime(to))}</text>`;
+  return `<svg role="img" aria-label="Agent timeline: one lane per agent, one bar per attempt" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${lanes}${rects}${labels}</svg>`;
 }
 
 export function escapeHtml(text: string): string {

@@ -25,6 +25,7 @@ function renderBlock(block: Block): string[] {
     case 'text':
       return [block.text];
     case 'throughput-chart':
+    case 'timeline-chart':
       return [];
     case 'table': {
       const align = block.headers.map((_, i) => (block.numeric?.[i] ? '---:' : '---'));

@@ -3,7 +3,7 @@
 import type { FileBoard } from '../board/board';
 import type { Task, TaskError, TaskStatus } from '../board/types';
 import { collectBoardMetrics, type MetricsCollector } from '../metrics';
-import type { AgentTotals, DeadLetter, RunSummary, ThroughputPoint } from '../metrics/types';
+import type { AgentTotals, AttemptInterval, DeadLetter, RunSummary, ThroughputPoint } from '../metrics/types';
 
 export interface ReportTask {
   id: string;
@@ -44,6 +44,8 @@ export interface RunReport {
   agents: AgentTotals[];
   throughput: ThroughputPoint[];
   bucketMs: number;
+  /** Attempts, newest last, at most MAX_TIMELINE_BARS: the HTML report's agent timeline. */
+  timeline: AttemptInterval[];
   /** True when pool resource figures were recorded for this board. */
   hasResources: boolean;
 }
@@ -61,11 +63,14 @@ export interface ReportOptions {
   metrics?: MetricsCollector;
 }
 
+/** Attempt bars the HTML report's timeline draws (the newest ones). */
+export const MAX_TIMELINE_BARS = 2_000;
+
 export function buildRunReport(board: ReportBoard, options: ReportOptions = {}): RunReport {
   const now = options.now ?? Date.now();
   const maxTasks = options.maxTasks ?? 2_000;
   const maxFailures = options.maxFailures ?? 200;
-  const metrics = options.metrics ?? collectBoardMetrics(board, { capacity: { tasks: Infinity, timeline: 1 } }, now);
+  const metrics = options.metrics ?? collectBoardMetrics(board, { capacity: { tasks: Infinity, timeline: MAX_TIMELINE_BARS } }, now);
   const records = new Map(metrics.taskRecords().map((record) => [record.taskId, record]));
   const all = board.list();
   const listed = rankForListing(all).slice(0, maxTasks);
@@ -113,6 +118,7 @@ export function buildRunReport(board: ReportBoard, options: ReportOptions = {}):
     agents: metrics.agentSummaries(),
     throughput: snapshot.throughput,
     bucketMs: snapshot.bucketMs,
+    timeline: snapshot.timeline,
     hasResources: summary.peaks.agents > 0 || summary.peaks.systemCpuPercent > 0,
   };
 }

@@ -18,7 +18,7 @@ export interface TextBlock {
 
 /** Marks where the HTML report draws its throughput chart; Markdown leaves it out. */
 export interface ChartBlock {
-  kind: 'throughput-chart';
+  kind: 'throughput-chart' | 'timeline-chart';
 }
 
 export type Block = TableBlock | TextBlock | ChartBlock;
@@ -97,7 +97,7 @@ function throughputSection(report: RunReport): Section | undefined {
 }
 
 function agentsSection(report: RunReport): Section | undefined {
-  if (report.agents.length === 0) return undefined;
+  if (report.agents.length === 0 && report.timeline.length === 0) return undefined;
   const wall = report.summary.wallMs;
   const rows = report.agents.map((agent) => [
     agent.agent,
@@ -109,7 +109,7 @@ function agentsSection(report: RunReport): Section | undefined {
   ]);
   return {
     title: 'Agents',
-    blocks: [{ kind: 'table', headers: ['Agent', 'Attempts', 'Done', 'Not done', 'Busy', 'Busy share of wall time'], numeric: [false, true, true, true, true, true], rows }],
+    blocks: [{ kind: 'timeline-chart' }, { kind: 'table', headers: ['Agent', 'Attempts', 'Done', 'Not done', 'Busy', 'Busy share of wall time'], numeric: [false, true, true, true, true, true], rows }],
   };
 }
 

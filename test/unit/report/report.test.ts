@@ -124,6 +124,10 @@ describe('run report', () => {
     assert.ok(html.includes('Fix | the &lt;script&gt;alert(1)&lt;/script&gt; parser'));
     assert.match(html, /<svg role="img"[^>]*>.*<rect class="bar-done"/s);
     assert.match(html, /<td class="status-dead">dead<\/td>/);
+    const timeline = /<svg role="img" aria-label="Agent timeline[^>]*>(.*?)<\/svg>/s.exec(html)?.[1] ?? '';
+    assert.equal((timeline.match(/<rect /g) ?? []).length, 5, 'one bar per attempt');
+    assert.equal((timeline.match(/class="outcome-dead"/g) ?? []).length, 1);
+    assert.equal((timeline.match(/class="lane"/g) ?? []).length, 2, 'one lane per agent');
     assert.ok(html.includes("default-src 'none'"));
   });
 
@@ -159,6 +163,11 @@ describe('run report', () => {
     assert.ok(forced.stdout.startsWith('<!DOCTYPE html>'));
     const bad = run(['report', '--html', '--markdown']);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /either --html or --markdown/);
+    assert.match(bad.stderr, /only one of --html, --markdown and --json/);
+
+    const json = run(['report', '--json']);
+    assert.equal(json.status, 0, json.stderr);
+    const data = JSON.parse(json.stdout) as { summary: { done: number; dead: number }; tasks: unknown[] };
+    assert.deepEqual([data.summary.done, data.summary.dead, data.tasks.length], [3, 1, 4]);
   });
 });
