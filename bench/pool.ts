@@ -137,6 +137,7 @@ async function spawnOnce(boardRoot: string, workspace: string): Promise<number> 
     executor: { type: 'command', command: 'true' },
     leaseMs: 30_000,
     isolation: 'none',
+    isolationKind: 'none',
     hostModels: false,
     holdUntil: Date.now() + 60_000, // claim nothing
     maxLogBytes: 1024,

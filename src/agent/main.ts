@@ -77,6 +77,8 @@ async function start(init: AgentInit): Promise<void> {
     limiter,
     hostModels,
     maxLogBytes: init.maxLogBytes,
+    createExecutor,
+    parallelAttempts: init.isolationKind === 'worktree',
     report: (event) => send(event),
   });
   worker = activeWorker;

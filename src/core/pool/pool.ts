@@ -302,11 +302,10 @@ export class AgentPool {
       this.board.promoteDelayed();
       this.board.sweep();
     }
-    const counts = this.board.stats().counts;
     const claimable = this.claimableCount();
     const live = [...this.agents.values()].filter((agent) => !agent.draining);
     const busy = live.filter((agent) => agent.info.state === 'busy').length;
-    if (this.options.untilEmpty && counts.pending + counts.running + counts.waiting === 0 && busy === 0 && !this.sequentialRun) {
+    if (this.options.untilEmpty && claimable === 0 && busy === 0 && !this.sequentialRun && this.boardIsEmpty()) {
       this.log('The board is empty: stopping the pool.');
       void this.stop();
       return;
@@ -320,6 +319,12 @@ export class AgentPool {
     }
     const wanted = Math.min(this.maxAgents, Math.max(this.minAgents, busy + claimable));
     this.spawnUpTo(wanted, live.length, now);
+  }
+
+  /** Nothing pending (delayed retries included), running (in any host) or waiting for children. */
+  private boardIsEmpty(): boolean {
+    const counts = this.board.stats().counts;
+    return counts.pending + counts.running + counts.waiting === 0;
   }
 
   /** Tasks claimable right now: the board's pending/ directory (delayed retries are not due yet). */
@@ -416,6 +421,7 @@ export class AgentPool {
       executor: this.options.executor,
       leaseMs: this.leaseMs,
       isolation: this.isolation.kind === 'none' ? 'none' : 'host',
+      isolationKind: this.isolation.kind,
       hostModels: this.options.hostModels !== undefined,
       holdUntil: this.pausedUntil,
       maxLogBytes: this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
@@ -673,6 +679,8 @@ export class AgentPool {
       hostModels: this.options.hostModels,
       env: this.options.env,
       maxLogBytes: this.options.maxLogBytes,
+      createExecutor,
+      parallelAttempts: this.isolation.kind === 'worktree',
       stopWhenIdle: true,
       report: (event) => this.onWorkerEvent(handle, event),
     });

@@ -20,6 +20,8 @@ export interface AgentInit {
   executor: unknown;
   leaseMs: number;
   isolation: AgentIsolationMode;
+  /** The host isolation's kind; best-of-N attempts run at once only where each gets its own folder. */
+  isolationKind: string;
   /** Whether the host brokers VS Code language models. */
   hostModels: boolean;
   /** Dispatch held back until this time (usage-limit pause in force when the agent starts). */

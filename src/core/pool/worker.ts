@@ -4,8 +4,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { FileBoard } from '../board/board';
-import { LeaseLostError, type Claim } from '../board/types';
-import { classifyError, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
+import { LeaseLostError, type Claim, type Task } from '../board/types';
+import { classifyError, ExecutorError, type ExecutionResult, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
 import type { TaskEnded } from './protocol';
 
@@ -30,6 +30,10 @@ export interface WorkerOptions {
   /** Empty-board polling backs off from minPollMs to maxPollMs. */
   minPollMs?: number;
   maxPollMs?: number;
+  /** Builds executors for best-of-N tasks that name their own (payload.bestOf.executors). */
+  createExecutor?: (config: unknown) => Executor;
+  /** Best-of-N attempts at once (each needs a workspace of its own); false runs them in turn. */
+  parallelAttempts?: boolean;
   /** Sequential mode: return instead of polling when nothing is claimable. */
   stopWhenIdle?: boolean;
   report: (event: WorkerEvent) => void;
@@ -45,6 +49,8 @@ export interface TaskResult {
   patchFile?: string;
   base?: string;
   files: CollectedChanges['files'];
+  /** For best-of-N tasks: how many attempts ran and which one (1-based) won. */
+  bestOf?: { attempts: number; winner: number };
 }
 
 type Interruption = 'release' | 'cancelled' | 'lease-lost';
@@ -142,7 +148,7 @@ export class AgentWorker {
   }
 
   private async runAttempt(claim: Claim): Promise<void> {
-    const { board, executor, isolation, slot } = this.options;
+    const { board } = this.options;
     const task = claim.task;
     const startedAt = Date.now();
     const controller = new AbortController();
@@ -152,34 +158,29 @@ export class AgentWorker {
     const stopHeartbeat = this.keepLease(current);
     const artifactsDir = board.artifactsDir(task.id);
     const log = new CappedLog(path.join(artifactsDir, 'log.txt'), this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
-    let prepared: PreparedWorkspace | undefined;
     let ended: TaskEnded;
     try {
-      prepared = await isolation.prepare(task, slot, artifactsDir, controller.signal);
-      const result = await executor.execute({
-        task,
-        cwd: prepared.cwd,
-        signal: controller.signal,
-        log: (chunk) => log.write(chunk),
-        env: this.options.env,
-        limiter: this.options.limiter,
-        hostModels: this.options.hostModels,
-      });
+      const executors = this.executorsFor(task);
+      const outcome = executors.length === 1
+        ? await this.attempt(task, executors[0], this.options.slot, artifactsDir, controller.signal, (chunk) => log.write(chunk))
+        : await this.bestOf(task, executors, artifactsDir, controller.signal, log);
       if (controller.signal.aborted) throw controller.signal.reason;
-      const changes = await isolation.collect(task, slot, prepared, artifactsDir);
+      const changes = await this.options.isolation.collect(task, outcome.slot, outcome.prepared, artifactsDir);
       stopHeartbeat();
       log.close(); // on disk before the result that names it
       const durationMs = Date.now() - startedAt;
-      const stored: TaskResult = { summary: result.summary, executor: executor.name, durationMs, files: changes.files };
+      const { result } = outcome;
+      const stored: TaskResult = { summary: result.summary, executor: outcome.executor.name, durationMs, files: changes.files };
       if (result.rounds !== undefined) stored.rounds = result.rounds;
       if (log.path) stored.logFile = log.path;
       if (changes.patchFile) stored.patchFile = changes.patchFile;
       if (changes.base) stored.base = changes.base;
+      if (outcome.bestOf) stored.bestOf = outcome.bestOf;
       board.complete(claim, stored);
       ended = { taskId: task.id, outcome: 'done', durationMs, summary: result.summary };
     } catch (error) {
       stopHeartbeat();
-      ended = await this.endFailed(current, error, startedAt, prepared);
+      ended = this.endFailed(current, error, startedAt);
     } finally {
       stopHeartbeat();
       log.close();
@@ -188,13 +189,69 @@ export class AgentWorker {
     this.options.report({ type: 'task-ended', ...ended });
   }
 
-  private async endFailed(current: NonNullable<AgentWorker['current']>, error: unknown, startedAt: number, prepared: PreparedWorkspace | undefined): Promise<TaskEnded> {
-    const { board, isolation, slot } = this.options;
+  /** The executor, or for a best-of-N task (payload.bestOf) one executor per attempt. */
+  private executorsFor(task: Task): Executor[] {
+    const request = bestOfRequest(task);
+    if (!request) return [this.options.executor];
+    if (typeof request === 'number') return Array.from({ length: request }, () => this.options.executor);
+    const create = this.options.createExecutor;
+    if (!create) throw new ExecutorError('permanent', 'This task asks for different executors (payload.bestOf.executors), but the agent cannot build executors.');
+    return request.map((config) => create(config));
+  }
+
+  /** One attempt in workspace `slot`: prepare, execute; the workspace is abandoned when it fails. */
+  private async attempt(task: Task, executor: Executor, slot: string, artifactsDir: string, signal: AbortSignal, log: (chunk: string) => void): Promise<AttemptOutcome> {
+    const { isolation } = this.options;
+    const prepared = await isolation.prepare(task, slot, artifactsDir, signal);
+    try {
+      const result = await executor.execute({ task, cwd: prepared.cwd, signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels });
+      if (signal.aborted) throw signal.reason;
+      return { executor, slot, prepared, result };
+    } catch (error) {
+      await isolation.abandon(task, slot, prepared, classifyError(error).message).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Best of N: the attempts run at once, each in a workspace of its own (one after the other when
+   * the isolation shares one folder); the first that succeeds (its verify passed) wins and the
+   * others are cancelled. The task fails only when every attempt failed.
+   */
+  private async bestOf(task: Task, executors: Executor[], artifactsDir: string, signal: AbortSignal, log: CappedLog): Promise<AttemptOutcome> {
+    const controllers = executors.map(() => new AbortController());
+    const onAbort = (): void => controllers.forEach((controller) => controller.abort(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const run = (index: number): Promise<AttemptOutcome> =>
+      this.attempt(task, executors[index], `${this.options.slot}-b${index + 1}`, artifactsDir, controllers[index].signal, (chunk) => log.write(`[attempt ${index + 1}] ${chunk}`));
+    const failures: unknown[] = [];
+    try {
+      let winner: { index: number; outcome: AttemptOutcome } | undefined;
+      if (this.options.parallelAttempts === false) {
+        for (let index = 0; index < executors.length && !winner && !signal.aborted; index++) {
+          winner = await run(index).then((outcome) => ({ index, outcome }), (error: unknown) => void failures.push(error));
+        }
+      } else {
+        const attempts = executors.map((_, index) => run(index).then((outcome) => ({ index, outcome })));
+        winner = await Promise.any(attempts).catch((error: unknown) => void failures.push(...(error instanceof AggregateError ? error.errors : [error])));
+        if (winner) {
+          const won = winner.index;
+          controllers.forEach((controller, index) => index !== won && controller.abort(new Error(`attempt ${won + 1} won`)));
+          await Promise.allSettled(attempts); // the losers' processes are gone before the result is filed
+        }
+      }
+      if (!winner) throw combinedFailure(failures);
+      log.write(`[best of ${executors.length}] attempt ${winner.index + 1} (${winner.outcome.executor.name}) won\n`);
+      return { ...winner.outcome, bestOf: { attempts: executors.length, winner: winner.index + 1 } };
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private endFailed(current: NonNullable<AgentWorker['current']>, error: unknown, startedAt: number): TaskEnded {
+    const { board } = this.options;
     const task = current.claim.task;
     const failure = classifyError(error);
-    if (prepared) {
-      await isolation.abandon(task, slot, prepared, current.interruption ?? failure.message).catch(() => undefined);
-    }
     const durationMs = Date.now() - startedAt;
     const base = { taskId: task.id, durationMs, kind: failure.kind };
     if (current.interruption === 'cancelled') return { ...base, outcome: 'cancelled', message: 'The task was cancelled.' };
@@ -283,4 +340,32 @@ class CappedLog {
       // A log that cannot be written must not fail the task.
     }
   }
+}
+
+interface AttemptOutcome {
+  executor: Executor;
+  slot: string;
+  prepared: PreparedWorkspace;
+  result: ExecutionResult;
+  bestOf?: { attempts: number; winner: number };
+}
+
+/** `payload.bestOf`: a number of attempts with the pool's executor, or `{ executors: [config, ...] }`. */
+export function bestOfRequest(task: Task): number | unknown[] | undefined {
+  const payload = task.payload as { bestOf?: unknown } | null | undefined;
+  const request = typeof payload === 'object' && payload !== null ? payload.bestOf : undefined;
+  if (request === undefined) return undefined;
+  if (typeof request === 'number' && Number.isInteger(request) && request >= 1 && request <= 8) return request === 1 ? undefined : request;
+  const executors = typeof request === 'object' && request !== null ? (request as { executors?: unknown }).executors : undefined;
+  if (Array.isArray(executors) && executors.length >= 1 && executors.length <= 8) return executors;
+  throw new ExecutorError('permanent', 'payload.bestOf must be a number of attempts from 1 to 8, or { "executors": [ ...1 to 8 executor configs ] }.');
+}
+
+/** Every attempt of a best-of-N task failed: permanent only if all of them were. */
+function combinedFailure(failures: unknown[]): ExecutorError {
+  const classified = failures.map((failure) => classifyError(failure));
+  const kind = classified.length > 0 && classified.every((failure) => failure.kind === 'permanent') ? 'permanent' : 'transient';
+  const retryAt = classified.map((failure) => failure.retryAt).filter((at): at is number => at !== undefined).sort((a, b) => a - b)[0];
+  const message = `All ${classified.length} attempts failed:\n${classified.map((failure, index) => `${index + 1}. ${failure.message}`).join('\n')}`;
+  return new ExecutorError(retryAt !== undefined && kind !== 'permanent' ? 'rate-limited' : kind, message, { retryAt });
 }

@@ -45,3 +45,19 @@ test('a failing command is retried and then dead-lettered', async () => {
   assert.equal(dead?.attempts, 2);
   await waitFor('failure events', () => fixture!.events.filter((event) => event.type === 'task-failed').length === 2);
 });
+
+test('best of N without worktrees runs the attempts in turn; all failing is one failed attempt', async () => {
+  fixture = poolFixture();
+  const { board } = fixture;
+  const wins = board.post({ title: 'second wins', payload: { bestOf: { executors: [{ type: 'command', command: 'exit 1' }, { type: 'command', command: 'echo second' }] } } });
+  const loses = board.post({ title: 'all fail', maxAttempts: 1, payload: { bestOf: 2 } });
+  const pool = fixture.makePool({ executor: { type: 'command', command: 'exit 2' }, maxAgents: 1, untilEmpty: true });
+  await pool.start();
+  await pool.whenDone();
+  const won = board.get(wins.id)!;
+  assert.equal(won.status, 'done');
+  assert.deepEqual((won.result as { bestOf?: unknown }).bestOf, { attempts: 2, winner: 2 });
+  const lost = board.get(loses.id)!;
+  assert.equal(lost.status, 'dead');
+  assert.match(board.errors(loses.id)[0].message, /All 2 attempts failed/);
+});

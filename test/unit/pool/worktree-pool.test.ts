@@ -43,3 +43,32 @@ test('in a git repository agents work in worktrees and leave patches for review'
     repo.cleanup();
   }
 });
+
+test('best of N: attempts race in their own worktrees, the first that passes verify wins, the others are stopped', async () => {
+  const repo = makeRepo({ 'src/a.txt': 'one\n', 'README.md': '# demo\n' });
+  const board = FileBoard.open({ root: path.join(repo.root, '.swarm'), durable: false });
+  try {
+    const executors = [
+      { type: 'command', command: 'echo slow >> {files}; sleep 60' },
+      { type: 'command', command: 'echo wrong >> {files}', verify: 'grep -q fast {files}' },
+      { type: 'command', command: 'echo fast >> {files}', verify: 'grep -q fast {files}' },
+    ];
+    const task = board.post({ title: 'race', files: ['src/a.txt'], payload: { bestOf: { executors } } });
+    const pool = new AgentPool({ board, workspaceRoot: repo.root, executor: { type: 'command', command: 'false' }, maxAgents: 1, untilEmpty: true, agentScript: agentBundle() });
+    const started = Date.now();
+    await pool.start();
+    await pool.whenDone();
+    assert.ok(Date.now() - started < 45_000, 'the slow attempt was cancelled, not waited for');
+    const done = board.get(task.id)!;
+    assert.equal(done.status, 'done', JSON.stringify(board.errors(task.id)));
+    const result = done.result as TaskResult;
+    assert.deepEqual(result.bestOf, { attempts: 3, winner: 3 });
+    const patch = fs.readFileSync(result.patchFile!, 'utf8');
+    assert.match(patch, /\+fast/);
+    assert.doesNotMatch(patch, /slow|wrong/);
+    assert.equal(repo.read('src/a.txt'), 'one\n');
+  } finally {
+    board.close();
+    repo.cleanup();
+  }
+});
