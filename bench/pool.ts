@@ -121,6 +121,38 @@ function benchParallelSleeps(): void {
   }
 }
 
+/** (b) with agents already running (minAgents, or a pool that has been up for a while, as in VS Code). */
+async function benchWarmSleeps(): Promise<void> {
+  const count = 8;
+  const workspace = workspaceWithTasks(0, String);
+  const board = FileBoard.open({ root: workspace.board, durable: true, excludeFromGit: false });
+  const pool = new AgentPool({ board, workspaceRoot: workspace.dir, executor: { type: 'command', command: 'sleep 1' }, isolation: 'none', minAgents: count, maxAgents: count, agentScript, statusFile: false });
+  try {
+    await pool.start();
+    await waitUntil(() => pool.stats().agents.filter((agent) => agent.state === 'idle').length === count);
+    const durations: number[] = [];
+    pool.onEvent((event) => event.type === 'task-finished' && durations.push(event.durationMs));
+    const started = nowMs();
+    board.postMany(Array.from({ length: count }, (_, index) => ({ title: `warm sleep ${index}` })));
+    await waitUntil(() => durations.length === count);
+    const wallMs = nowMs() - started;
+    const oneTask = durations.reduce((sum, value) => sum + value, 0) / count;
+    console.log(`  warm agents (${count} idle, then ${count} tasks posted): wall ${ms(wallMs)}, one task ${ms(oneTask)}, wall / one task ${(wallMs / oneTask).toFixed(2)}`);
+  } finally {
+    await pool.stop({ graceMs: 0 });
+    board.close();
+    workspace.cleanup();
+  }
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 async function spawnOnce(boardRoot: string, workspace: string): Promise<number> {
   const started = nowMs();
   const agent = await forkSupervised(agentScript, [], { cwd: workspace, env: { SWARM_AGENT_ID: 'bench' }, execArgv: [] });
@@ -197,6 +229,7 @@ async function main(): Promise<void> {
   console.log(`Agent pool benchmark${quick ? ' (quick)' : ''}: ${os.cpus().length} cores, load ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}, Node ${process.version}`);
   benchNoOps();
   benchParallelSleeps();
+  await benchWarmSleeps();
   await benchSpawnLatency();
   await benchIdleMemory();
 }
