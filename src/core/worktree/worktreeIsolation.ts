@@ -65,6 +65,8 @@ export class WorktreeIsolation implements TaskIsolation {
    */
   private adminChain: Promise<unknown> = Promise.resolve();
   private readonly creating = new Set<Promise<unknown>>();
+  /** Pool slot → slot directory name, when another live process already uses the plain name. */
+  private readonly slotNames = new Map<string, string>();
   private lastDiskCheck = 0;
 
   constructor(private readonly options: WorktreeIsolationOptions) {
@@ -89,7 +91,7 @@ export class WorktreeIsolation implements TaskIsolation {
   async prepare(task: Task, slot: string, _artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace> {
     const repo = await this.repo();
     const dir = await this.worktreesDir();
-    const { dir: worktree, stateFile } = slotPaths(dir, slot);
+    const { dir: worktree, stateFile } = slotPaths(dir, this.claimSlot(dir, slot));
     const previous = readSlotState(stateFile);
     const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
     // Cleaning the slot does not depend on the snapshot: both run at once.
@@ -112,7 +114,7 @@ export class WorktreeIsolation implements TaskIsolation {
 
   async collect(task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string): Promise<CollectedChanges> {
     const repo = await this.repo();
-    const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), slot);
+    const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), this.slotNames.get(slot) ?? slot);
     const base = prepared.snapshot ?? readSlotState(stateFile)?.base;
     if (!base) throw new Error(`Task ${task.id}: no snapshot recorded for slot ${slot}; cannot compute its changes.`);
     await stageEverything({ cwd: worktree, exclude: readSlotState(stateFile)?.linked });
@@ -130,7 +132,7 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   async abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void> {
-    const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), slot);
+    const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), this.slotNames.get(slot) ?? slot);
     try {
       const base = prepared.snapshot ?? readSlotState(stateFile)?.base;
       if (base && fs.existsSync(path.join(worktree, '.git'))) {
@@ -157,6 +159,7 @@ export class WorktreeIsolation implements TaskIsolation {
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
       const registered = await this.registeredWorktrees();
       for (const entry of registered.filter((wt) => isUnder(dir, wt.path))) {
+        if (lockedElsewhere(`${entry.path}.lock`)) continue;
         const state = listSlotStates(dir).find((candidate) => samePath(candidate.path, entry.path));
         if (state && state.phase === 'ready' && fs.existsSync(path.join(entry.path, '.git'))) {
           if (state.taskId && !isSlotBusy(state)) await this.rescueCrashedAttempt(state);
@@ -187,6 +190,21 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /**
+   * Two agent hosts on one repository (the editor's pool and a `swarm run`) both number their slots
+   * s1, s2...: a lock file (`slot-<n>.lock`, created exclusively, holding the pid) marks a slot in
+   * use from prepare to collect/abandon. A slot locked by another live process is never touched;
+   * this process then gets a slot of its own. Locks of dead processes are taken over.
+   */
+  private claimSlot(dir: string, slot: string): string {
+    const known = this.slotNames.get(slot);
+    if (known && tryLock(lockFile(dir, known))) return known;
+    const name = tryLock(lockFile(dir, slot)) ? slot : `${slot}-p${process.pid}`;
+    if (name !== slot && !tryLock(lockFile(dir, name))) throw new Error(`Agent slot ${name} is locked by another process; remove ${lockFile(dir, name)} if no agent host is running.`);
+    this.slotNames.set(slot, name);
+    return name;
+  }
 
   private async startingPoint(task: Task, snapshot: string): Promise<{ start: string; base: string }> {
     const fromScratch = (task.payload as { fromScratch?: boolean } | null | undefined)?.fromScratch === true;
@@ -315,6 +333,7 @@ export class WorktreeIsolation implements TaskIsolation {
   private releaseSlot(stateFile: string): void {
     const state = readSlotState(stateFile);
     if (state) writeSlotState(stateFile, { ...state, taskId: undefined, ownerPid: undefined, lastUsed: Date.now() });
+    fs.rmSync(stateFile.replace(/\.json$/, '.lock'), { force: true });
   }
 
   /** Above the slot cap, removes the least recently used idle slot. */
@@ -359,8 +378,17 @@ export class WorktreeIsolation implements TaskIsolation {
   private removeUnregistered(dir: string, registered: string[]): number {
     if (!fs.existsSync(dir)) return 0;
     let removed = 0;
-    for (const name of fs.readdirSync(dir)) {
+    // Lock files last: whether a lock is stale depends on the slot folders and state files removed before it.
+    const names = fs.readdirSync(dir).sort((a, b) => Number(a.endsWith('.lock')) - Number(b.endsWith('.lock')));
+    for (const name of names) {
       const full = path.join(dir, name);
+      if (lockedElsewhere(path.join(dir, `${name.replace(/\.(json|lock)$/, '')}.lock`))) continue;
+      if (name.endsWith('.lock')) {
+        const owner = lockOwner(full);
+        const slotGone = !fs.existsSync(full.replace(/\.lock$/, '')) && !fs.existsSync(full.replace(/\.lock$/, '.json'));
+        if (owner !== 'fresh' && (!isProcessAlive(owner) || slotGone)) fs.rmSync(full, { force: true });
+        continue;
+      }
       if (name.endsWith('.json')) {
         const state = readSlotState(full);
         const live = state && registered.some((wt) => samePath(wt, state.path)) && state.phase === 'ready';
@@ -430,6 +458,46 @@ function realish(p: string): string {
     const parent = path.dirname(p);
     return parent === p ? p : path.join(realish(parent), path.basename(p));
   }
+}
+
+function lockFile(dir: string, slotName: string): string {
+  return slotPaths(dir, slotName).stateFile.replace(/\.json$/, '.lock');
+}
+
+/** A slot that another live process is using (or has just locked): prune leaves it alone. */
+function lockedElsewhere(file: string): boolean {
+  const owner = lockOwner(file);
+  return owner === 'fresh' || (owner !== undefined && owner !== process.pid && isProcessAlive(owner));
+}
+
+/** The pid in a lock file; 'fresh' for a just-created file whose pid is not written yet. */
+function lockOwner(file: string): number | 'fresh' | undefined {
+  try {
+    const owner = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+    if (!Number.isNaN(owner)) return owner;
+    return Date.now() - fs.statSync(file).mtimeMs < 2_000 ? 'fresh' : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes the slot lock for this process: free, already ours, or left by a dead process. */
+function tryLock(file: string): boolean {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = lockOwner(file);
+      if (owner === process.pid) return true;
+      if (owner === 'fresh' || isProcessAlive(owner)) return false;
+      // A dead owner (or a torn write): remove and retry; a racing process may win, then we retry once more.
+      fs.rmSync(file, { force: true });
+    }
+  }
+  return false;
 }
 
 /** `.worktreeinclude` at the workspace root: one workspace-relative path per line, `#` comments. */

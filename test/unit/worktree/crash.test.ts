@@ -86,7 +86,7 @@ describe('worktree crash repair', () => {
     fs.mkdirSync(path.join(base, 'slot-zombie', 'src'), { recursive: true }); // folder git does not know
     fs.writeFileSync(path.join(base, 'slot-lone.json'), JSON.stringify({ slot: 'lone', path: path.join(base, 'slot-lone'), phase: 'ready' }));
     await pruneWorktrees(r.root);
-    assert.deepEqual(fs.readdirSync(base).sort(), ['slot-b', 'slot-b.json']);
+    assert.deepEqual(fs.readdirSync(base).sort(), ['slot-b', 'slot-b.json', 'slot-b.lock'], 'slot b is still in use by this process');
     assert.equal(ourWorktrees(r.root).length, 1);
     const listed = await listWorktrees(r.root);
     assert.equal(listed.length, 1);
@@ -105,5 +105,21 @@ describe('worktree crash repair', () => {
     const listed = await listWorktrees(r.root);
     assert.equal(listed.length, 1, 'the slot itself stays for warm reuse');
     assert.equal(listed[0].busy, false);
+  });
+
+  it('two agent hosts on one repository never share a slot, and one host\'s prune leaves the other\'s slots alone', async () => {
+    const r = bigRepo(10);
+    const child = startChild([r.root, '1', 'tother1', 'work of the other host\n']);
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await waitFor(() => out.includes('prepared'), 60_000);
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root, include: [] });
+    const task = fakeTask();
+    const mine = await isolation.prepare(task, '1', path.join(r.root, '.swarm', 'artifacts', task.id));
+    assert.match(path.basename(mine.cwd), new RegExp(`^slot-1-p${process.pid}$`));
+    await isolation.prune();
+    const theirs = path.join(r.root, '.git', 'swarm', 'worktrees', 'slot-1');
+    assert.equal(fs.readFileSync(path.join(theirs, 'partial.txt'), 'utf8'), 'work of the other host\n', 'the other host\'s slot is untouched');
+    await killGroup(child);
   });
 });
