@@ -132,8 +132,11 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   async abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void> {
-    const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), this.slotNames.get(slot) ?? slot);
+    let stateFile: string | undefined;
     try {
+      const paths = slotPaths(await this.worktreesDir(), this.slotNames.get(slot) ?? slot);
+      stateFile = paths.stateFile;
+      const worktree = paths.dir;
       const base = prepared.snapshot ?? readSlotState(stateFile)?.base;
       if (base && fs.existsSync(path.join(worktree, '.git'))) {
         const saved = await this.savePartialWork(worktree, task.id, base, reason);
@@ -142,7 +145,7 @@ export class WorktreeIsolation implements TaskIsolation {
     } catch (error) {
       this.log(`task ${task.id}: could not keep partial work: ${(error as Error).message}`);
     } finally {
-      this.releaseSlot(stateFile);
+      if (stateFile) this.releaseSlot(stateFile);
     }
   }
 

@@ -208,6 +208,18 @@ describe('worktree isolation', () => {
     assert.equal(fs.readFileSync(path.join(p2.cwd, 'a.txt'), 'utf8'), 'a\n');
   });
 
+  it('abandon never throws, even when the worktree is gone', async () => {
+    const r = repo();
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await isolation.prepare(task, '1', artifacts(r, task.id));
+    fs.rmSync(prepared.cwd, { recursive: true, force: true });
+    await isolation.abandon(task, '1', prepared, 'cancelled');
+    const next = fakeTask();
+    const again = await isolation.prepare(next, '1', artifacts(r, next.id));
+    assert.equal(fs.readFileSync(path.join(again.cwd, 'README.md'), 'utf8'), '# demo\n', 'the slot is recreated');
+  });
+
   it('refuses a folder that is not a git repository with a message that says what to do', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-nogit-'));
     try {
