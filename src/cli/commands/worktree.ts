@@ -14,7 +14,7 @@ import {
   type PatchFileEntry,
   type TaskPatch,
 } from '../../core/patch';
-import { listWorktrees, pruneWorktrees } from '../../core/worktree';
+import { listWorktrees, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
 import { EXIT_FAILURE, ExitError } from '../errors';
 import { formatDuration, printJson } from '../format';
 
@@ -171,12 +171,20 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
       if (options.json) return printJson(options.prune ? { removed, worktrees } : worktrees);
       if (removed !== undefined) console.log(`Pruned ${removed} worktree${removed === 1 ? '' : 's'}.`);
       if (worktrees.length === 0) return console.log('No agent worktrees.');
+      const usage = await worktreesDiskUsage(root);
+      console.log(`${worktrees.length} worktree${worktrees.length === 1 ? '' : 's'}, ${formatBytes(usage.bytes)} on disk (budget ${formatBytes(usage.budgetBytes)}; least recently used idle ones are removed above it)`);
       for (const wt of worktrees) {
         const state = wt.busy ? `running ${wt.taskId}` : wt.stale ? 'stale' : 'idle';
         const age = wt.lastUsed ? `, used ${formatDuration(Date.now() - wt.lastUsed)} ago` : '';
         console.log(`${(wt.slot ?? '?').padEnd(6)} ${state.padEnd(24)} ${wt.head.slice(0, 10)} ${wt.path}${age}`);
       }
     }));
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(0)} KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
 }
 
 /** Done results not yet applied or discarded, oldest first (map parents are applied through their children). */

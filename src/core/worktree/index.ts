@@ -25,6 +25,10 @@ export async function listWorktrees(workspaceRoot: string, options: Omit<Worktre
   return new WorktreeIsolation({ ...options, workspaceRoot }).list();
 }
 
+export async function worktreesDiskUsage(workspaceRoot: string, options: Omit<WorktreeIsolationOptions, 'workspaceRoot'> = {}): Promise<{ bytes: number; budgetBytes: number }> {
+  return new WorktreeIsolation({ ...options, workspaceRoot }).diskUsage();
+}
+
 /** Removes half-created, orphaned and unregistered slot worktrees; keeps partial work of crashed attempts. */
 export async function pruneWorktrees(workspaceRoot: string, options: Omit<WorktreeIsolationOptions, 'workspaceRoot'> = {}): Promise<number> {
   return new WorktreeIsolation({ ...options, workspaceRoot }).pruneCount();

@@ -178,6 +178,11 @@ export class WorktreeIsolation implements TaskIsolation {
     });
   }
 
+  /** Disk used by all slot worktrees (linked dependencies not counted), and the budget. */
+  async diskUsage(): Promise<{ bytes: number; budgetBytes: number }> {
+    return { bytes: await diskUsage(await this.worktreesDir()), budgetBytes: this.diskBudgetBytes };
+  }
+
   async list(): Promise<WorktreeInfo[]> {
     const dir = await this.worktreesDir();
     const states = listSlotStates(dir);
