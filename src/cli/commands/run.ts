@@ -154,6 +154,10 @@ class ProgressPrinter {
   stopRequested = false;
   private readonly titles = new Map<string, string>();
   private lastStats: PoolStats | undefined;
+  private done = 0;
+  private failed = 0;
+  private readonly running = new Set<string>();
+  private agents = 0;
   private lineShown = false;
   private readonly startedAt = Date.now();
 
@@ -167,12 +171,24 @@ class ProgressPrinter {
     switch (event.type) {
       case 'task-started':
         this.titles.set(event.taskId, event.title);
+        this.running.add(event.taskId);
+        this.redraw();
         return;
       case 'task-finished':
+        this.done++;
+        this.running.delete(event.taskId);
         this.note(`done   ${event.taskId}  ${this.title(event.taskId)}  (${formatDuration(event.durationMs)}, ${event.agentId})`);
         return;
       case 'task-failed':
+        this.failed++;
+        this.running.delete(event.taskId);
         this.note(`${event.kind === 'cancelled' ? 'cancel' : 'failed'} ${event.taskId}  ${this.title(event.taskId)}: ${firstLine(event.message)}`);
+        return;
+      case 'agent-started':
+        this.agents++;
+        return;
+      case 'agent-exited':
+        this.agents = Math.max(0, this.agents - 1);
         return;
       case 'mode':
         if (event.mode === 'sequential') this.note(`Sequential mode: ${event.reason ?? 'agents could not be started'}. Tasks run one at a time in this process.`);
@@ -213,8 +229,9 @@ class ProgressPrinter {
     const stats = this.lastStats;
     const elapsed = formatDuration(Date.now() - this.startedAt);
     const paused = stats.pausedUntil ? ' · paused' : '';
-    const text = `[${elapsed}] done ${stats.tasksDone} · failed ${stats.tasksFailed} · pending ${this.waiting()} · agents ${stats.busy} busy / ${stats.total} (max ${stats.maxAgents}) · ${stats.mode}${paused}`;
-    const width = process.stdout.columns ?? 100;
+    const agents = stats.mode === 'sequential' ? 'sequential' : `agents ${this.agents}/${stats.maxAgents}`;
+    const text = `[${elapsed}] done ${this.done} · failed ${this.failed} · running ${this.running.size} · pending ${this.waiting()} · ${agents}${paused}`;
+    const width = process.stdout.columns || 100; // 0 when the terminal does not say
     process.stdout.write(`\r${text.slice(0, width - 1)}\x1b[K`);
     this.lineShown = true;
   }
