@@ -64,15 +64,24 @@ export function readTaskPatch(board: FileBoard, taskId: string): TaskPatch | und
   const task = board.get(taskId);
   if (!task) return undefined;
   if (task.childCount && task.childCount > 0) return aggregateChildPatches(board, taskId)?.patch;
-  return patchOfTask(task);
+  return patchOfTask(board, task);
 }
 
-function patchOfTask(task: Task): TaskPatch | undefined {
+function patchOfTask(board: FileBoard, task: Task): TaskPatch | undefined {
   const result = (task.result ?? {}) as StoredResult;
-  if (task.status !== 'done' || !result.patchFile || !fs.existsSync(result.patchFile)) return undefined;
-  const text = fs.readFileSync(result.patchFile, 'utf8');
+  if (task.status !== 'done' || !result.patchFile) return undefined;
+  // Only a patch inside the task's own artifacts folder is read: a board file naming another path
+  // (hand-edited, or shipped with a repository) cannot make us read or apply an arbitrary file.
+  const artifacts = board.artifactsDir(task.id);
+  // A path that leads elsewhere (or names the folder through another route, e.g. a symlinked
+  // parent) is looked up by its file name inside the artifacts folder.
+  const relative = path.relative(artifacts, path.resolve(artifacts, result.patchFile));
+  const inside = !relative.startsWith('..') && !path.isAbsolute(relative);
+  const patchFile = path.join(artifacts, inside ? relative : path.basename(result.patchFile));
+  if (!fs.existsSync(patchFile)) return undefined;
+  const text = fs.readFileSync(patchFile, 'utf8');
   const files = result.files && result.files.length > 0 ? result.files : sectionsToEntries(parsePatch(text));
-  return { taskId: task.id, patchFile: result.patchFile, base: result.base, files, text };
+  return { taskId: task.id, patchFile, base: result.base, files, text };
 }
 
 function sectionsToEntries(sections: PatchSection[]): PatchFileEntry[] {
@@ -102,7 +111,7 @@ export function aggregateChildPatches(board: FileBoard, parentId: string): FixAl
   const parts: TaskPatch[] = [];
   const missing: string[] = [];
   for (const child of children) {
-    const patch = child.status === 'done' && !isDiscarded(board, child.id) ? patchOfTask(board.get(child.id) ?? child) : undefined;
+    const patch = child.status === 'done' && !isDiscarded(board, child.id) ? patchOfTask(board, board.get(child.id) ?? child) : undefined;
     if (patch) parts.push(patch);
     else missing.push(child.id);
   }

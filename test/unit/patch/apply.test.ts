@@ -131,6 +131,19 @@ describe('patches: collect, review, apply', () => {
     assert.equal(fingerprint(ws.root), before);
   });
 
+  it('only reads a patch from the task\'s own artifacts folder, whatever the board result says', async () => {
+    const ws = workspace({ 'a.txt': 'a\n' });
+    ws.board.post({ title: 'forged' });
+    const claim = ws.board.claim({ agent: 'x' });
+    assert.ok(claim);
+    const outside = path.join(ws.root, '..', 'elsewhere.patch');
+    fs.writeFileSync(outside, 'diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+pwned\n');
+    ws.board.complete(claim, { summary: 'ok', patchFile: outside, files: [] });
+    assert.equal(readTaskPatch(ws.board, claim.task.id), undefined);
+    await assert.rejects(applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: claim.task.id }), /has no patch/);
+    assert.equal(ws.read('a.txt'), 'a\n');
+  });
+
   it('discard: the result can no longer be applied', async () => {
     const ws = workspace({ 'a.txt': 'a\n' });
     const [task] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') }]);
