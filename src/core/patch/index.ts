@@ -8,6 +8,7 @@ import type { FileBoard } from '../board';
 import { findGitRepository } from '../board/gitExclude';
 import { workspaceOfBoard } from '../board/location';
 import type { Task } from '../board/types';
+import { filesOfPatch } from '../worktree/diff';
 import { runGitSync } from '../worktree/git';
 import { BASE_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { theirsVersions } from './theirs';
@@ -80,17 +81,8 @@ function patchOfTask(board: FileBoard, task: Task): TaskPatch | undefined {
   const patchFile = path.join(artifacts, inside ? relative : path.basename(result.patchFile));
   if (!fs.existsSync(patchFile)) return undefined;
   const text = fs.readFileSync(patchFile, 'utf8');
-  const files = result.files && result.files.length > 0 ? result.files : sectionsToEntries(parsePatch(text));
+  const files = result.files && result.files.length > 0 ? result.files : filesOfPatch(text);
   return { taskId: task.id, patchFile, base: result.base, files, text };
-}
-
-function sectionsToEntries(sections: PatchSection[]): PatchFileEntry[] {
-  return sections.map((section) => {
-    const entry: PatchFileEntry = { path: section.path, status: section.status, additions: section.additions, deletions: section.deletions };
-    if (section.from) entry.from = section.from;
-    if (section.binary) entry.binary = true;
-    return entry;
-  });
 }
 
 export interface FixAllAggregate {
