@@ -69,4 +69,28 @@ describe('swarm CLI: review and apply', () => {
     assert.match(pruned.stdout, /2 worktrees, [\d.]+ [KMG]B on disk \(budget 10\.0 GB/);
     assert.match(pruned.stdout, /idle/);
   });
+
+  it('apply --all-done applies every waiting result; a map task diffs as one combined patch', async () => {
+    const ws = makeWorkspace({ 'x.txt': 'x\n', 'y.txt': 'y\n' });
+    made.push(ws);
+    const { parent } = ws.board.map({ title: 'fix all' }, [{ title: 'x', files: ['x.txt'] }, { title: 'y', files: ['y.txt'] }]);
+    for (let i = 0; i < 2; i += 1) {
+      const claim = ws.board.claim({ agent: `a${i}` });
+      assert.ok(claim);
+      const prepared = await ws.isolation.prepare(claim.task, String(i), ws.board.artifactsDir(claim.task.id));
+      fs.appendFileSync(path.join(prepared.cwd, claim.task.files[0]), 'fixed\n');
+      const changes = await ws.isolation.collect(claim.task, String(i), prepared, ws.board.artifactsDir(claim.task.id));
+      ws.board.complete(claim, { summary: 'ok', ...changes });
+    }
+    const combined = swarm(ws, ['diff', parent.id, '--stat']);
+    assert.equal(combined.code, 0, combined.stderr);
+    assert.match(combined.stdout, /2 files changed, 2 insertions/);
+    const all = swarm(ws, ['apply', '--all-done']);
+    assert.equal(all.code, 0, all.stderr);
+    assert.equal(ws.read('x.txt'), 'x\nfixed\n');
+    assert.equal(ws.read('y.txt'), 'y\nfixed\n');
+    const again = swarm(ws, ['apply', '--all-done']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /No done results waiting to be applied/);
+  });
 });
