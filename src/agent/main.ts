@@ -15,10 +15,13 @@ function send(body: AgentToHostBody): void {
 }
 
 function sendRaw(message: unknown): void {
+  // Once the host is gone, send() would report ERR_IPC_CHANNEL_CLOSED as an uncaught 'error'
+  // event; the watchdog ends this process instead.
+  if (!process.connected) return;
   try {
-    process.send?.(message);
+    process.send?.(message, undefined, undefined, () => undefined);
   } catch {
-    // The host is gone; the watchdog ends this process.
+    // Closed between the check and the send.
   }
 }
 

@@ -95,11 +95,15 @@ export class AgentWorker {
     current.controller.abort(new Error(reason === 'release' ? 'The agent is shutting down.' : 'The task was cancelled.'));
   }
 
-  /** Synchronous last resort (the agent is about to exit): the claim goes back to pending. */
+  /** Synchronous last resort (the agent is about to exit): the claim goes back to pending and
+   * nothing more is claimed (a claim now would strand the task with a dying agent). */
   releaseNow(): void {
+    this.draining = true;
     const current = this.current;
     if (!current) return;
     this.current = undefined;
+    current.interruption ??= 'release';
+    current.controller.abort(new Error('The agent is exiting.'));
     try {
       this.options.board.release(current.claim, 'the agent exited');
     } catch {

@@ -77,7 +77,9 @@ test('swarm agents shows a running host; SIGKILL of the host ends its agents and
     const agentPids = status.agents.map((agent) => agent.pid!);
     host.kill('SIGKILL');
     await waitFor('the orphaned agents to exit', () => agentPids.every((pid) => !isAlive(pid)), 20_000);
-    await waitFor('their tasks to be claimable again', () => board.stats().counts.pending === 2, 10_000);
+    await waitFor('their tasks to be claimable again', () => board.stats().counts.pending === 2, 10_000).catch((error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(board.stats().counts)} ${JSON.stringify(tasks.map((task) => board.errors(task.id)))}`);
+    });
     assert.equal(board.stats().counts.running, 0);
     assert.match(swarm(dir, ['agents']).stdout, /No pool is running/, 'the dead host is not listed');
   } finally {
