@@ -65,6 +65,7 @@ export class WorktreeIsolation implements TaskIsolation {
    */
   private adminChain: Promise<unknown> = Promise.resolve();
   private readonly creating = new Set<Promise<unknown>>();
+  private registrationChain: Promise<unknown> = Promise.resolve();
   /** Pool slot → slot directory name, when another live process already uses the plain name. */
   private readonly slotNames = new Map<string, string>();
   private lastDiskCheck = 0;
@@ -91,7 +92,9 @@ export class WorktreeIsolation implements TaskIsolation {
   async prepare(task: Task, slot: string, _artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace> {
     const repo = await this.repo();
     const dir = await this.worktreesDir();
-    const { dir: worktree, stateFile } = slotPaths(dir, this.claimSlot(dir, slot));
+    // The slot's directory name: the pool's slot id, unless another live process holds that one.
+    const name = this.claimSlot(dir, slot);
+    const { dir: worktree, stateFile } = slotPaths(dir, name);
     const previous = readSlotState(stateFile);
     const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
     // Cleaning the slot does not depend on the snapshot: both run at once.
@@ -102,7 +105,7 @@ export class WorktreeIsolation implements TaskIsolation {
     // Keeps the base reachable for review and three-way apply even after gc (in parallel with the reset).
     const keepBase = runGit(['update-ref', `${BASE_REF_PREFIX}${task.id}`, base], { cwd: repo.topLevel });
     const warm = (await cleaned) && (await this.resetWarm(worktree, start));
-    if (!warm) await this.createCold(slot, worktree, stateFile, start, signal);
+    if (!warm) await this.createCold(name, worktree, stateFile, start, signal);
     await keepBase;
     const state = readSlotState(stateFile) as SlotState;
     // Includes that appeared in the workspace since the slot was made are linked now.
@@ -114,7 +117,8 @@ export class WorktreeIsolation implements TaskIsolation {
 
   async collect(task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string): Promise<CollectedChanges> {
     const repo = await this.repo();
-    const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), this.slotNames.get(slot) ?? slot);
+    const name = this.slotNames.get(slot) ?? slot;
+    const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), name);
     const base = prepared.snapshot ?? readSlotState(stateFile)?.base;
     if (!base) throw new Error(`Task ${task.id}: no snapshot recorded for slot ${slot}; cannot compute its changes.`);
     await stageEverything({ cwd: worktree, exclude: readSlotState(stateFile)?.linked });
@@ -127,7 +131,7 @@ export class WorktreeIsolation implements TaskIsolation {
     }
     if (hasRef(repo.commonDir, `${PARTIAL_REF_PREFIX}${task.id}`)) await runGit(['update-ref', '-d', `${PARTIAL_REF_PREFIX}${task.id}`], { cwd: repo.topLevel, okCodes: [1] });
     this.releaseSlot(stateFile);
-    await this.enforceDiskBudget(slot);
+    await this.enforceDiskBudget(name);
     return changes;
   }
 
@@ -256,14 +260,19 @@ export class WorktreeIsolation implements TaskIsolation {
 
   private async createCold(slot: string, worktree: string, stateFile: string, start: string, signal?: AbortSignal): Promise<void> {
     await this.alongsideCreations(async () => {
-      const dir = path.dirname(worktree);
-      await this.makeRoomForSlot(dir, slot);
-      const now = Date.now();
-      // Recorded before any git work: a crash from here on leaves a `creating` record for prune.
-      writeSlotState(stateFile, { slot, path: worktree, phase: 'creating', ownerPid: process.pid, setupDone: false, createdAt: now, lastUsed: now });
-      await this.removeWorktreeDir(worktree);
-      const repo = await this.repo();
-      await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--quiet', worktree, start]);
+      // Registering worktrees is one at a time: a `git worktree add` reads every other worktree's
+      // admin folder and fails on one being written. Checking out the files, the slow part, is not.
+      await this.registering(async () => {
+        const dir = path.dirname(worktree);
+        await this.makeRoomForSlot(dir, slot);
+        const now = Date.now();
+        // Recorded before any git work: a crash from here on leaves a `creating` record for prune.
+        writeSlotState(stateFile, { slot, path: worktree, phase: 'creating', ownerPid: process.pid, setupDone: false, createdAt: now, lastUsed: now });
+        await this.removeWorktreeDir(worktree);
+        const repo = await this.repo();
+        await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--no-checkout', '--quiet', worktree, start]);
+      });
+      await runGit(['reset', '-q', '--hard', start], { cwd: worktree });
     });
     signal?.throwIfAborted();
     const linked = this.linkIncludes(worktree, (await this.repo()).prefix);
@@ -430,6 +439,12 @@ export class WorktreeIsolation implements TaskIsolation {
     };
     const next = this.adminChain.then(exclusive, exclusive);
     this.adminChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private registering<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.registrationChain.then(work, work);
+    this.registrationChain = next.catch(() => undefined);
     return next;
   }
 

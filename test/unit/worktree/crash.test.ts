@@ -120,6 +120,10 @@ describe('worktree crash repair', () => {
     await isolation.prune();
     const theirs = path.join(r.root, '.git', 'swarm', 'worktrees', 'slot-1');
     assert.equal(fs.readFileSync(path.join(theirs, 'partial.txt'), 'utf8'), 'work of the other host\n', 'the other host\'s slot is untouched');
+    const theirState = JSON.parse(fs.readFileSync(`${theirs}.json`, 'utf8')) as { ownerPid: number; taskId: string };
+    assert.deepEqual([theirState.ownerPid, theirState.taskId], [child.pid, 'tother1']);
+    const myState = JSON.parse(fs.readFileSync(`${path.dirname(mine.cwd)}/slot-1-p${process.pid}.json`, 'utf8')) as { slot: string };
+    assert.equal(myState.slot, `1-p${process.pid}`);
     await killGroup(child);
   });
 });
