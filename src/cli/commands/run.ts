@@ -129,8 +129,8 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
   }
   const stats = pool.stats();
   const wallMs = Date.now() - startedAt;
-  let dead = 0;
-  for (const id of touched) if (board.get(id)?.status === 'dead') dead++;
+  // One listing of dead/ rather than a lookup per task (each lookup lists every state directory).
+  const dead = board.list({ status: 'dead' }).filter((task) => touched.has(task.id)).length;
   return {
     done: stats.tasksDone,
     dead,
