@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { FileBoard } from '../../core/board';
 import { workspaceOfBoard } from '../../core/board';
-import { detectPresets, parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../../core/executors';
+import { detectPresets, ExecutorError, parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../../core/executors';
 import { AgentPool, type IsolationChoice, type PoolEvent, type PoolStats } from '../../core/pool';
 import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
 import { formatDuration, printJson } from '../format';
@@ -60,7 +60,17 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     });
 }
 
+/** The executor from the flags; a bad one is a usage error (exit 2) that says what to fix. */
 function executorConfig(options: RunOptions): ExecutorConfig {
+  try {
+    return executorConfigOrThrow(options);
+  } catch (error) {
+    if (error instanceof ExecutorError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function executorConfigOrThrow(options: RunOptions): ExecutorConfig {
   if (options.executor && options.exec) throw new UsageError('Use either --executor or --exec, not both.');
   let config: ExecutorConfig;
   if (options.exec) config = parseExecutorConfig({ type: 'command', command: options.exec });
@@ -120,7 +130,9 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
   process.on('SIGINT', stopOnSignal);
   process.on('SIGTERM', stopOnSignal);
   try {
-    await pool.start();
+    await pool.start().catch((error: unknown) => {
+      throw new ExitError(EXIT_FAILURE, `The pool could not start: ${error instanceof Error ? error.message : String(error)}`);
+    });
     await pool.whenDone();
   } finally {
     process.off('SIGINT', stopOnSignal);

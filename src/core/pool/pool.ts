@@ -159,7 +159,10 @@ export class AgentPool {
     if (requested === 'sequential') this.enterSequential('sequential mode was requested');
     else if (!fs.existsSync(this.agentScript)) {
       const reason = `the agent program ${this.agentScript} does not exist (run "npm run build")`;
-      if (requested === 'pool') throw new Error(`Cannot start agents: ${reason}.`);
+      if (requested === 'pool') {
+        this.monitor?.stop();
+        throw new Error(`Cannot start agents: ${reason}.`);
+      }
       this.enterSequential(reason);
     } else this.emit({ type: 'mode', mode: 'pool' });
     this.log(`Pool started: ${this.currentMode} mode, up to ${this.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
