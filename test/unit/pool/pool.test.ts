@@ -61,3 +61,19 @@ test('best of N without worktrees runs the attempts in turn; all failing is one 
   assert.equal(lost.status, 'dead');
   assert.match(board.errors(loses.id)[0].message, /All 2 attempts failed/);
 });
+
+test('idle agents above minAgents retire after the idle timeout; stats carry per-agent resources', async () => {
+  fixture = poolFixture();
+  const { board } = fixture;
+  board.postMany([{ title: 'one' }, { title: 'two' }, { title: 'three' }]);
+  const pool = fixture.makePool({ executor: { type: 'command', command: 'sleep 1' }, minAgents: 1, maxAgents: 3, idleTimeoutMs: 300, monitorIntervalMs: 200 });
+  await pool.start();
+  const measured = await waitFor('resource figures for a busy agent', () => pool.stats().agents.find((agent) => agent.state === 'busy' && (agent.rssBytes ?? 0) > 10 * 1024 * 1024));
+  assert.ok(measured.cpuPercent !== undefined);
+  assert.ok(pool.stats().system && pool.stats().system!.totalMemBytes > 0);
+  await waitFor('all tasks done', () => board.stats().counts.done === 3);
+  await waitFor('the pool to shrink to minAgents', () => pool.stats().total === 1, 20_000);
+  const exits = fixture.events.filter((event) => event.type === 'agent-exited');
+  assert.ok(exits.length >= 2 && exits.every((event) => event.type === 'agent-exited' && event.expected), 'retired agents exit as expected, not as crashes');
+  assert.equal(pool.stats().running, true, 'without --until-empty the pool keeps running');
+});
