@@ -1,7 +1,8 @@
 // End to end, as a person does it: a real VS Code (code-server) in Chromium on a workspace whose
 // board has done and dead tasks; "Swarm: Open Dashboard" from the command palette; the dashboard
 // draws the run inside its real webview; clicking Requeue on the dead task requeues it on the
-// board (the whole round trip: page → webview bridge → extension → board → page).
+// board (the whole round trip: page → webview bridge → extension → board → page), and after a
+// window reload the panel comes back by itself.
 // Screenshots: test-results/dashboard/ (or $SWARM_ARTIFACTS_DIR).
 //   node --import tsx --test test/e2e/dashboard/open-dashboard.test.ts   (needs `npm run build`)
 import assert from 'node:assert/strict';
@@ -150,5 +151,16 @@ describe('e2e: Swarm: Open Dashboard', { skip }, () => {
     }
     await dashboard.locator('table.dlq').waitFor({ state: 'detached', timeout: 30_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'workbench-dashboard-requeued.png') });
+
+    // A window reload: VS Code restores the panel through the extension's serializer and the
+    // page redraws, without anyone running the command again. The web workbench writes its editor
+    // state to storage a moment after a change, so give it that moment before reloading.
+    await page.waitForTimeout(5_000);
+    await page.reload();
+    await page.locator('.monaco-workbench').waitFor({ timeout: 120_000 });
+    const restored = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    await restored.locator('.figure .label', { hasText: /^Done$/ }).waitFor({ timeout: 90_000 });
+    assert.equal(await restored.locator('table.dlq').count(), 0, 'the requeued task stays out of the dead letters');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'workbench-dashboard-restored.png') });
   });
 });
