@@ -51,17 +51,59 @@ export async function planPatch(workspaceRoot: string, patch: PatchInput): Promi
   }
   if (!patch.base || !(await commitExists(repo, patch.base))) throw new Error('The patch has no base snapshot in this repository (it may have been garbage-collected); apply it with `git apply` by hand.');
   const theirs = await theirsVersions(repo, patch.base, patch.text, sections.map((section) => section.path));
+  const filters = await gitFilters(repo);
   const plans: FilePlan[] = [];
   for (const section of sections) {
     const base = await blobAt(repo, patch.base, section.from ?? section.path);
-    plans.push(await planFile(repo, section, { base, theirs: theirs.get(section.path) ?? {} }));
+    const plan = await planFile(repo, filters, section, { base, theirs: theirs.get(section.path) ?? {} });
+    // What gets written goes through the same conversion as a checkout (line endings, filters).
+    const written = plan.kind === 'clean' || plan.kind === 'merged' || plan.markers;
+    plans.push(written ? { ...plan, result: await filters.toWorkingTree(plan.path, plan.result) } : plan);
   }
   return { repo, plans };
 }
 
-async function planFile(repo: RepoInfo, section: PatchSection, versions: Versions): Promise<FilePlan> {
+/**
+ * Git's conversions between the files in the folder and the blobs in the repository (core.autocrlf,
+ * `eol` and `filter` attributes). Comparisons and merges happen on the repository form, like git's
+ * own; results are written in the working-tree form. Identity when the repository uses none.
+ */
+interface GitFilters {
+  toRepository(relPath: string, version: FileVersion): Promise<FileVersion>;
+  toWorkingTree(relPath: string, version: FileVersion): Promise<FileVersion>;
+}
+
+async function gitFilters(repo: RepoInfo): Promise<GitFilters> {
+  const identity: GitFilters = { toRepository: async (_p, version) => version, toWorkingTree: async (_p, version) => version };
+  if (!(await usesConversions(repo))) return identity;
+  const cwd = repo.topLevel;
+  const convertible = (version: FileVersion) => version.content !== undefined && version.mode !== '120000';
+  return {
+    toRepository: async (relPath, version) => {
+      if (!convertible(version)) return version;
+      const sha = await gitText(['hash-object', '-w', '--stdin', `--path=${topPath(repo, relPath)}`], { cwd, input: version.content });
+      return { ...version, content: (await runGit(['cat-file', 'blob', sha], { cwd })).stdout };
+    },
+    toWorkingTree: async (relPath, version) => {
+      if (!convertible(version)) return version;
+      const sha = await gitText(['hash-object', '-w', '--stdin', '--no-filters'], { cwd, input: version.content });
+      return { ...version, content: (await runGit(['cat-file', '--filters', `--path=${topPath(repo, relPath)}`, sha], { cwd })).stdout };
+    },
+  };
+}
+
+async function usesConversions(repo: RepoInfo): Promise<boolean> {
+  const config = await runGit(['config', '--get-regexp', '^(core\\.(autocrlf|eol)|filter\\..*)$'], { cwd: repo.topLevel, okCodes: [1] });
+  const settings = config.stdout.toString('utf8').trim().split('\n').filter((line) => line && !/^core\.autocrlf false$/i.test(line));
+  if (settings.length > 0) return true;
+  if (fs.existsSync(path.join(repo.commonDir, 'info', 'attributes'))) return true;
+  const attributes = await runGit(['ls-files', '-z', '--', ':(top,glob)**/.gitattributes'], { cwd: repo.topLevel });
+  return attributes.stdout.length > 0 || fs.existsSync(path.join(repo.topLevel, '.gitattributes'));
+}
+
+async function planFile(repo: RepoInfo, filters: GitFilters, section: PatchSection, versions: Versions): Promise<FilePlan> {
   const root = repo.workspaceRoot;
-  const ours = readWorkspaceFile(root, section.from ?? section.path);
+  const ours = await filters.toRepository(section.from ?? section.path, readWorkspaceFile(root, section.from ?? section.path));
   const plan = (kind: FilePlan['kind'], result: FileVersion, conflictReason?: string): FilePlan => {
     const entry: FilePlan = { path: section.path, kind, result };
     if (section.from) entry.from = section.from;
@@ -69,7 +111,7 @@ async function planFile(repo: RepoInfo, section: PatchSection, versions: Version
     return entry;
   };
   if (section.from) {
-    const target = readWorkspaceFile(root, section.path);
+    const target = await filters.toRepository(section.path, readWorkspaceFile(root, section.path));
     if (target.content !== undefined && !sameVersion(target, versions.theirs)) return plan('conflict', target, `the rename target ${section.path} already exists with other content`);
     if (target.content !== undefined && ours.content === undefined) return plan('already', versions.theirs);
   }
