@@ -112,7 +112,8 @@ export function aggregateChildPatches(board: FileBoard, parentId: string): FixAl
   fs.mkdirSync(dir, { recursive: true });
   const patchFile = path.join(dir, COMBINED_PATCH);
   const text = parts.map((part) => (part.text.endsWith('\n') ? part.text : `${part.text}\n`)).join('');
-  fs.writeFileSync(patchFile, text);
+  // Written only when it changed: readers (the UI refreshes often) do not rewrite it each time.
+  if (!fs.existsSync(patchFile) || fs.readFileSync(patchFile, 'utf8') !== text) fs.writeFileSync(patchFile, text);
   const patch: TaskPatch = { taskId: parentId, patchFile, files: parts.flatMap((part) => part.files), text, parts };
   return { patch, progress: board.progress(parentId), missing, conflicts: conflictsAmong(parts) };
 }
