@@ -16,6 +16,12 @@ import { locateRepository, snapshotWorkingState, type RepoInfo } from './repo';
 /** Never snapshotted in a shadow repository (big, generated, or the board itself). */
 const SHADOW_EXCLUDES = ['.swarm/', 'node_modules/', '.git/', '.env', '.env.*'];
 
+/** The private git directory that holds direct-mode snapshots of a folder that is not a repository. */
+export function shadowGitDir(workspaceRoot: string): string {
+  const hash = crypto.createHash('sha256').update(fs.realpathSync(workspaceRoot)).digest('hex').slice(0, 16);
+  return path.join(os.tmpdir(), 'agent-swarm-direct', hash);
+}
+
 interface SnapshotTarget {
   repo: Pick<RepoInfo, 'topLevel' | 'gitDir' | 'prefix'>;
   env?: Record<string, string>;
@@ -61,8 +67,7 @@ export class DirectIsolation implements TaskIsolation {
   }
 
   private async shadowTarget(): Promise<SnapshotTarget> {
-    const hash = crypto.createHash('sha256').update(fs.realpathSync(this.workspaceRoot)).digest('hex').slice(0, 16);
-    const gitDir = path.join(os.tmpdir(), 'agent-swarm-direct', hash);
+    const gitDir = shadowGitDir(this.workspaceRoot);
     const env = { GIT_DIR: gitDir, GIT_WORK_TREE: this.workspaceRoot };
     if (!fs.existsSync(path.join(gitDir, 'HEAD'))) {
       fs.mkdirSync(gitDir, { recursive: true });

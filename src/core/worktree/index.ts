@@ -6,7 +6,7 @@ import { WorktreeIsolation, type WorktreeInfo, type WorktreeIsolationOptions } f
 
 export { WorktreeIsolation, readWorktreeIncludeFile, DEFAULT_INCLUDE, DEFAULT_MAX_SLOTS, DEFAULT_DISK_BUDGET_BYTES, PARTIAL_REF_PREFIX, BASE_REF_PREFIX } from './worktreeIsolation';
 export type { WorktreeIsolationOptions, WorktreeInfo } from './worktreeIsolation';
-export { DirectIsolation } from './directIsolation';
+export { DirectIsolation, shadowGitDir } from './directIsolation';
 export { NotAGitRepositoryError, assertGitWorkspace, locateRepository, snapshotWorkingState } from './repo';
 export type { RepoInfo } from './repo';
 export { GitCommandError } from './git';

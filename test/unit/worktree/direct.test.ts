@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { createDirectIsolation } from '../../../src/core/worktree';
+import { createDirectIsolation, shadowGitDir } from '../../../src/core/worktree';
 import { fakeTask, makeRepo } from './helpers';
 
 const cleanups: Array<() => void> = [];
@@ -33,7 +33,11 @@ describe('direct isolation (opt-in, no worktree)', () => {
 
   it('in a plain folder: snapshots go to a shadow git directory outside the folder', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-plain-'));
-    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const shadow = shadowGitDir(dir);
+    cleanups.push(() => {
+      fs.rmSync(shadow, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
     fs.writeFileSync(path.join(dir, 'notes.md'), 'one\n');
     const isolation = createDirectIsolation(dir);
     const task = fakeTask();
@@ -43,5 +47,6 @@ describe('direct isolation (opt-in, no worktree)', () => {
     const changes = await isolation.collect(task, '1', prepared, artifacts);
     assert.deepEqual(changes.files.map((f) => [f.path, f.additions]), [['notes.md', 1]]);
     assert.ok(!fs.existsSync(path.join(dir, '.git')), 'no git directory created in the user folder');
+    assert.ok(fs.existsSync(path.join(shadow, 'HEAD')), 'snapshots live in the shadow directory');
   });
 });
