@@ -6,6 +6,7 @@ import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { pathToFileURL } from 'url';
 import PQueue from 'p-queue';
 import type { FileBoard } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
@@ -392,7 +393,7 @@ export class AgentPool {
       child = await forkSupervised(this.agentScript, [], {
         cwd: this.options.workspaceRoot,
         env: { ...this.options.env, SWARM_AGENT_ID: id },
-        execArgv: this.options.agentExecArgv ?? (this.agentScript.endsWith('.ts') ? ['--import', 'tsx'] : []),
+        execArgv: this.options.agentExecArgv ?? (this.agentScript.endsWith('.ts') ? ['--import', tsxLoader()] : []),
         onStdoutLine: (line) => this.log(`[${id}] ${line}`),
         onStderrLine: (line) => this.log(`[${id}] ${line}`),
       });
@@ -454,6 +455,8 @@ export class AgentPool {
     handle.info.state = 'exited';
     this.agents.delete(id);
     const expected = handle.draining && !handle.killReason;
+    // An agent can die between its claim and its report of it: look on the board for its claims.
+    if (!handle.token && !(expected && code === 0)) handle.token = this.orphanedClaim(id);
     if (handle.token) this.recoverTask(handle, code, signal);
     if (!handle.ready) {
       this.onSpawnFailure(`agent ${id} exited before it was ready (${describeExit(code, signal)})`);
@@ -491,6 +494,15 @@ export class AgentPool {
       }
     } catch (error) {
       if (!(error instanceof LeaseLostError) && !(error instanceof BoardInputError)) this.warn(`Could not return task ${task?.id ?? ''} to the board: ${messageOf(error)}`);
+    }
+  }
+
+  private orphanedClaim(agentId: string): string | undefined {
+    try {
+      const task = this.board.list({ status: 'running' }).find((candidate) => candidate.claimedBy === agentId);
+      return task ? this.board.findClaim(task.id, agentId)?.token : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -752,6 +764,16 @@ export class AgentPool {
 
   private log(line: string): void {
     this.options.log?.(line);
+  }
+}
+
+/** tsx for a TypeScript agent script (tests), resolved here: agents start in the workspace, where
+ * a bare `--import tsx` would not be found. */
+function tsxLoader(): string {
+  try {
+    return pathToFileURL(require.resolve('tsx', { paths: [process.cwd(), __dirname] })).href;
+  } catch {
+    return 'tsx';
   }
 }
 

@@ -149,3 +149,15 @@ test('agents that exit before they are ready make the pool fall back to sequenti
   assert.equal(pool.mode, 'sequential');
   assert.equal(f.board.stats().counts.done, 2);
 });
+
+test('an agent that dies right after its claim, before reporting it: the host finds the claim and fails the attempt', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  const task = f.board.post({ title: 'claimed by the dying', maxAttempts: 2 });
+  const pool = f.makePool({ agentScript: path.join(__dirname, 'fixtures', 'claim-and-die.ts'), maxAgents: 1, mode: 'pool', leaseMs: 600_000 });
+  await pool.start();
+  await waitFor('the task to be dead-lettered without waiting for its 10-minute lease', () => f.board.get(task.id)?.status === 'dead', 30_000);
+  const errors = f.board.errors(task.id);
+  assert.equal(errors.length, 2);
+  assert.ok(errors.every((error) => /crashed/.test(error.message) && error.kind === 'failed'));
+});
