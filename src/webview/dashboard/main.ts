@@ -34,7 +34,8 @@ const vscode = acquireVsCodeApi();
 const app = document.getElementById('app')!;
 let state: DashboardViewState = { ...DEFAULT_VIEW_STATE, ...vscode.getState() };
 let nextRequestId = 1;
-const pendingRequests = new Map<number, HTMLButtonElement | undefined>();
+/** Requests awaiting their reply, by id; the value names the action so a redraw keeps its button disabled. */
+const pendingRequests = new Map<number, string>();
 let statusMessage: { text: string; error: boolean } | undefined;
 let statusTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -53,9 +54,7 @@ function onHostMessage(message: HostMessage): void {
     render();
     return;
   }
-  const button = pendingRequests.get(message.requestId);
   pendingRequests.delete(message.requestId);
-  if (button) button.disabled = false;
   statusMessage = message.ok ? { text: message.message, error: false } : { text: message.error, error: true };
   clearTimeout(statusTimer);
   statusTimer = setTimeout(() => {
@@ -65,11 +64,27 @@ function onHostMessage(message: HostMessage): void {
   render();
 }
 
+function requestKey(request: DashboardRequest): string {
+  return request.kind === 'requeue' ? `requeue:${request.taskId}` : request.kind;
+}
+
+function isPending(request: DashboardRequest): boolean {
+  return [...pendingRequests.values()].includes(requestKey(request));
+}
+
 function request(request: DashboardRequest, button?: HTMLButtonElement): void {
+  if (isPending(request)) return;
   const requestId = nextRequestId++;
-  pendingRequests.set(requestId, button);
+  pendingRequests.set(requestId, requestKey(request));
   if (button) button.disabled = true;
   vscode.postMessage({ type: 'request', requestId, request });
+}
+
+/** A button that sends `action`, disabled while an identical request awaits its reply. */
+function actionButton(action: DashboardRequest, attributes: Record<string, string>, ...content: (Node | string)[]): HTMLButtonElement {
+  const button = h('button', { ...attributes, 'data-focus-key': requestKey(action), disabled: isPending(action) }, ...content);
+  button.addEventListener('click', () => request(action, button));
+  return button;
 }
 
 /** Keeps what the charts can show, so the saved state stays small. */
@@ -109,6 +124,7 @@ function drawCharts(): void {
 function render(): void {
   pendingCharts.length = 0;
   const update = state.lastUpdate;
+  const focusKey = document.activeElement?.getAttribute('data-focus-key');
   const content: Node[] = [header(update)];
   if (statusMessage) {
     content.push(h('div', { class: `status-line${statusMessage.error ? ' error' : ''}`, role: 'status' }, icon(statusMessage.error ? 'error' : 'check'), statusMessage.text));
@@ -124,27 +140,34 @@ function render(): void {
   }
   app.replaceChildren(...content);
   drawCharts();
+  // Updates arrive twice a second: keep keyboard focus on the same control across the redraw.
+  if (focusKey) app.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
 }
 
+/** The header is built once and kept, so an open dropdown or a focused button survives updates. */
+let headerParts: { element: HTMLElement; badges: HTMLElement; exportButton: HTMLButtonElement } | undefined;
+
 function header(update: DashboardUpdate | undefined): HTMLElement {
-  const windowSelect = h('select', { id: 'window', 'aria-label': 'Time window of the charts' });
-  for (const minutes of WINDOW_CHOICES) {
-    const option = h('option', { value: minutes, selected: minutes === state.windowMinutes }, minutes < 60 ? `Last ${minutes} min` : `Last ${minutes / 60} h`);
-    windowSelect.append(option);
+  if (!headerParts) {
+    const windowSelect = h('select', { id: 'window', 'aria-label': 'Time window of the charts' });
+    for (const minutes of WINDOW_CHOICES) {
+      const option = h('option', { value: minutes, selected: minutes === state.windowMinutes }, minutes < 60 ? `Last ${minutes} min` : `Last ${minutes / 60} h`);
+      windowSelect.append(option);
+    }
+    windowSelect.addEventListener('change', () => {
+      state = { ...state, windowMinutes: Number(windowSelect.value) };
+      vscode.setState(state);
+      render();
+    });
+    const exportButton = h('button', { class: 'secondary', title: 'Write a Markdown or HTML report of this run' }, icon('export'), 'Export Report');
+    exportButton.addEventListener('click', () => request({ kind: 'exportReport' }, exportButton));
+    const badges = h('span', { class: 'badges' });
+    const element = h('header', {}, h('div', { class: 'title' }, h('h1', {}, 'Swarm Dashboard'), badges), h('div', { class: 'actions' }, windowSelect, exportButton));
+    headerParts = { element, badges, exportButton };
   }
-  windowSelect.addEventListener('change', () => {
-    state = { ...state, windowMinutes: Number(windowSelect.value) };
-    vscode.setState(state);
-    render();
-  });
-  const exportButton = h('button', { class: 'secondary', title: 'Write a Markdown or HTML report of this run' }, icon('export'), 'Export Report');
-  exportButton.addEventListener('click', () => request({ kind: 'exportReport' }, exportButton));
-  return h(
-    'header',
-    {},
-    h('div', { class: 'title' }, h('h1', {}, 'Swarm Dashboard'), poolBadge(update?.pool), boardBadge(update)),
-    h('div', { class: 'actions' }, windowSelect, exportButton),
-  );
+  headerParts.badges.replaceChildren(...[poolBadge(update?.pool), boardBadge(update)].filter((badge): badge is HTMLElement => badge !== undefined));
+  headerParts.exportButton.disabled = isPending({ kind: 'exportReport' });
+  return headerParts.element;
 }
 
 function poolBadge(pool: PoolView | undefined): HTMLElement {
@@ -294,11 +317,9 @@ function deadLetterCard(letters: DeadLetter[], omitted: number): HTMLElement {
   if (letters.length === 0) {
     return card('Dead-letter queue', 'Tasks that used up their attempts', h('p', { class: 'muted' }, icon('pass'), ' No dead tasks.'));
   }
-  const requeueAll = h('button', { class: 'secondary', title: 'Move every dead task back to pending with a fresh attempt budget' }, icon('debug-restart'), `Requeue all (${letters.length + omitted})`);
-  requeueAll.addEventListener('click', () => request({ kind: 'requeueAll' }, requeueAll));
+  const requeueAll = actionButton({ kind: 'requeueAll' }, { class: 'secondary', title: 'Move every dead task back to pending with a fresh attempt budget' }, icon('debug-restart'), `Requeue all (${letters.length + omitted})`);
   const rows = letters.slice(0, MAX_DEAD_ROWS).map((letter) => {
-    const button = h('button', { class: 'row-action', title: `Requeue ${letter.title}`, 'data-task-id': letter.taskId }, icon('debug-restart'), 'Requeue');
-    button.addEventListener('click', () => request({ kind: 'requeue', taskId: letter.taskId }, button));
+    const button = actionButton({ kind: 'requeue', taskId: letter.taskId }, { class: 'row-action', title: `Requeue ${letter.title}` }, icon('debug-restart'), 'Requeue');
     return h(
       'tr',
       { 'data-task-id': letter.taskId },

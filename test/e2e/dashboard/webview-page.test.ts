@@ -111,10 +111,20 @@ describe('dashboard page in Chromium', { skip: CHROMIUM ? false : 'no Chromium i
     assert.deepEqual(request.request, { kind: 'requeue', taskId: fixture.deadTaskId });
     assert.ok(Number.isInteger(request.requestId));
     assert.equal(await row.locator('button').isDisabled(), true, 'disabled until the host replies');
+    await sendToPage(page, { type: 'update', update: fixture.update }); // updates keep coming meanwhile
+    assert.equal(await row.locator('button').isDisabled(), true, 'still disabled after a redraw');
+    await row.locator('button').click({ force: true });
+    assert.equal((await posted(page)).filter((message) => message.type === 'request').length, 1, 'no second request while one is pending');
 
     await sendToPage(page, { type: 'reply', requestId: request.requestId, ok: false, error: 'Task is pending, not dead.' });
     await page.locator('.status-line.error', { hasText: 'Task is pending, not dead.' }).waitFor();
     assert.equal(await row.locator('button').isDisabled(), false);
+
+    // Keyboard focus and the chosen window survive the redraws of incoming updates.
+    await page.locator('button[data-focus-key="requeueAll"]').focus();
+    await sendToPage(page, { type: 'update', update: fixture.update });
+    await page.waitForTimeout(100);
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-focus-key')), 'requeueAll');
 
     const violations = await page.evaluate(() => (window as unknown as { __violations: string[] }).__violations);
     assert.deepEqual(violations, [], 'no CSP violation');
