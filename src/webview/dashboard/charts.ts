@@ -71,7 +71,8 @@ export function lineChart(frame: Frame, series: LineSeries[], formatY: (value: n
   svg.append(axes(frame, yMax, formatY));
   for (const line of visible) {
     if (line.points.length === 0) continue;
-    const d = line.points.map((point, i) => `${i === 0 ? 'M' : 'L'}${x(point.t).toFixed(1)},${y(point.v).toFixed(1)}`).join('');
+    const points = line.points.length > frame.width ? downsample(line.points, x) : line.points;
+    const d = points.map((point, i) => `${i === 0 ? 'M' : 'L'}${x(point.t).toFixed(1)},${y(point.v).toFixed(1)}`).join('');
     svg.append(s('path', { class: `line ${line.colour}`, d }, s('title', {}, line.name)));
     if (line.points.length === 1) {
       const only = line.points[0];
@@ -149,6 +150,35 @@ export function timelineChart(frame: Omit<Frame, 'height'>, intervals: AttemptIn
     s('text', { class: 'tick', x: frame.width - MARGIN.right, y: height - 4, 'text-anchor': 'end' }, clockLabel(frame.to)),
   );
   return svg;
+}
+
+/**
+ * At most two points per pixel column (its lowest and highest, in time order), so an hour of
+ * one-second samples draws as fast as a minute and a one-sample peak still shows.
+ */
+function downsample(points: { t: number; v: number }[], x: (t: number) => number): { t: number; v: number }[] {
+  const result: { t: number; v: number }[] = [];
+  let column = Number.NaN;
+  let low = points[0];
+  let high = points[0];
+  const flush = (): void => {
+    if (Number.isNaN(column)) return;
+    if (low === high) result.push(low);
+    else result.push(...(low.t <= high.t ? [low, high] : [high, low]));
+  };
+  for (const point of points) {
+    const pixel = Math.round(x(point.t));
+    if (pixel !== column) {
+      flush();
+      column = pixel;
+      low = high = point;
+    } else {
+      if (point.v < low.v) low = point;
+      if (point.v > high.v) high = point;
+    }
+  }
+  flush();
+  return result;
 }
 
 function chartRoot(frame: Frame, label: string): SVGSVGElement {

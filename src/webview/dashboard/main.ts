@@ -29,6 +29,7 @@ const WINDOW_CHOICES = [5, 10, 30, 60, 240];
 const CHART_HEIGHT = 150;
 const MAX_DEAD_ROWS = 200;
 const MIB = 1024 * 1024;
+const STATE_SAVE_MS = 3_000;
 
 const vscode = acquireVsCodeApi();
 const app = document.getElementById('app')!;
@@ -49,8 +50,10 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
 
 function onHostMessage(message: HostMessage): void {
   if (message.type === 'update') {
-    state = { ...state, lastUpdate: trimForState(message.update) };
-    vscode.setState(state);
+    const first = !savedOnce;
+    state = { ...state, lastUpdate: message.update };
+    if (first) saveStateNow();
+    else saveStateSoon();
     render();
     return;
   }
@@ -85,6 +88,34 @@ function actionButton(action: DashboardRequest, attributes: Record<string, strin
   const button = h('button', { ...attributes, 'data-focus-key': requestKey(action), disabled: isPending(action) }, ...content);
   button.addEventListener('click', () => request(action, button));
   return button;
+}
+
+/**
+ * Saves the view state at most every few seconds: an update can weigh hundreds of KB and arrives
+ * twice a second, and the saved copy only has to be recent enough to draw a restored page at once.
+ */
+let saveTimer: ReturnType<typeof setTimeout> | undefined;
+let savedOnce = false;
+
+// A hidden panel's page is torn down: save the latest state on the way out.
+window.addEventListener('pagehide', () => saveStateNow());
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') saveStateNow();
+});
+
+function saveStateSoon(): void {
+  if (saveTimer) return;
+  saveTimer = setTimeout(() => {
+    saveTimer = undefined;
+    saveStateNow();
+  }, STATE_SAVE_MS);
+}
+
+function saveStateNow(): void {
+  savedOnce = true;
+  clearTimeout(saveTimer);
+  saveTimer = undefined;
+  vscode.setState({ ...state, ...(state.lastUpdate ? { lastUpdate: trimForState(state.lastUpdate) } : {}) });
 }
 
 /** Keeps what the charts can show, so the saved state stays small. */
@@ -156,7 +187,7 @@ function header(update: DashboardUpdate | undefined): HTMLElement {
     }
     windowSelect.addEventListener('change', () => {
       state = { ...state, windowMinutes: Number(windowSelect.value) };
-      vscode.setState(state);
+      saveStateNow();
       render();
     });
     const exportButton = h('button', { class: 'secondary', title: 'Write a Markdown or HTML report of this run' }, icon('export'), 'Export Report');

@@ -163,6 +163,15 @@ describe('dashboard page in Chromium', { skip: CHROMIUM ? false : 'no Chromium i
     }
   });
 
+  it('redraws from saved state right after its first update', async () => {
+    const { page } = await openPage();
+    await sendToPage(page, { type: 'update', update: fixture.update });
+    await page.locator(`table.dlq tr[data-task-id="${fixture.deadTaskId}"]`).waitFor();
+    await page.reload();
+    await page.locator(`table.dlq tr[data-task-id="${fixture.deadTaskId}"]`).waitFor({ timeout: 5_000 });
+    await page.close();
+  });
+
   it('explains the empty state when the workspace has no board', async () => {
     const { page } = await openPage();
     await sendToPage(page, { type: 'update', update: {} });
