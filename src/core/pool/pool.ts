@@ -141,6 +141,7 @@ export class AgentPool {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.agentScript = options.agentScript ?? path.join(__dirname, 'agent.js');
     this.capacity = new PQueue({ concurrency: this.maxAgents });
+    this.emitter.setMaxListeners(0); // the CLI, the dashboard, metrics and trees all listen
   }
 
   get mode(): PoolMode {
@@ -194,6 +195,9 @@ export class AgentPool {
     handle.cancelledTask = taskId;
     if (handle.inHost) {
       handle.worker?.interrupt('cancelled', taskId);
+      // The executor ends its process group on abort; report success once the attempt is over.
+      const deadline = Date.now() + 15_000;
+      while (handle.info.currentTask?.id === taskId && Date.now() < deadline) await delay(20);
       return true;
     }
     handle.draining = true;

@@ -161,3 +161,17 @@ test('an agent that dies right after its claim, before reporting it: the host fi
   assert.equal(errors.length, 2);
   assert.ok(errors.every((error) => /crashed/.test(error.message) && error.kind === 'failed'));
 });
+
+test('cancel in sequential mode ends the running command before it resolves', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  const task = f.board.post({ title: 'cancel me' });
+  const pool = f.makePool({ mode: 'sequential', executor: { type: 'command', command: 'echo $$ > shell.pid; sleep 60' } });
+  await pool.start();
+  const pidFile = path.join(f.dir, 'shell.pid');
+  await waitFor('the command to start', () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim().length > 0);
+  const shell = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  assert.equal(await pool.cancelTask(task.id), true);
+  assert.equal(isAlive(shell), false, 'the command is gone when cancelTask resolves');
+  assert.equal(f.board.get(task.id)!.status, 'cancelled');
+});
