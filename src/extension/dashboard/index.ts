@@ -33,14 +33,21 @@ export function registerDashboard(context: vscode.ExtensionContext, deps: Dashbo
   );
 }
 
-/** Keeps one resource recorder on the current pool and board, replaced when either changes. */
+/**
+ * Keeps one resource recorder on the current pool and board, replaced only when either of them is
+ * replaced (onDidChangeBoard also fires for every change of the board's contents).
+ */
 function resourceRecording(deps: DashboardDeps): vscode.Disposable {
   let recorder: { dispose(): void } | undefined;
+  let recorded: { pool: unknown; board: unknown } = { pool: undefined, board: undefined };
   const restart = (): void => {
+    const pool = deps.getPool();
+    // No pool, nothing to record: the board is not even looked up (activation stays cheap).
+    const board = pool ? deps.getBoard() : undefined;
+    if (pool === recorded.pool && board === recorded.board) return;
+    recorded = { pool, board };
     recorder?.dispose();
     recorder = undefined;
-    const pool = deps.getPool();
-    const board = deps.getBoard();
     if (!pool || !board) return;
     recorder = recordPoolResources(pool, board.root, {
       onError: (error) => deps.log.warn(`Recording pool resources failed: ${error instanceof Error ? error.message : String(error)}`),
