@@ -11,6 +11,8 @@ import { parseInteger } from '../parse';
 
 interface RunOptions {
   agents?: number;
+  minAgents?: number;
+  idleTimeoutMs?: number;
   executor?: string;
   exec?: string;
   verify?: string;
@@ -39,6 +41,8 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     .command('run')
     .description('run a pool of agents on the board (Ctrl-C stops it gracefully)')
     .option('--agents <n>', 'most agents at once (default: min(4, cores))', parseInteger('--agents', 1, 64))
+    .option('--min-agents <n>', 'agents kept running while idle (default 0)', parseInteger('--min-agents', 0, 64))
+    .option('--idle-timeout-ms <n>', 'an idle agent above --min-agents exits after this long (default 60000)', parseInteger('--idle-timeout-ms', 100, 86_400_000))
     .option('--executor <name>', 'agent CLI name (claude, codex, aider, gemini, ...), "command:<template>", or executor JSON')
     .option('--exec <cmd>', 'shell command template per task, e.g. "eslint --fix {files}"')
     .option('--verify <cmd>', 'command that must pass after each task (tests, type check)')
@@ -102,6 +106,8 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     workspaceRoot: workspaceOfBoard(board.root),
     executor,
     maxAgents: options.agents,
+    minAgents: options.minAgents,
+    idleTimeoutMs: options.idleTimeoutMs,
     leaseMs: options.leaseMs,
     isolation: isolationChoice(options),
     mode: options.mode,
