@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { FileBoard } from '../board/board';
-import type { Task } from '../board/types';
+import type { Task, TaskStatus } from '../board/types';
 import { MetricsCollector, type MetricsOptions, type QueueCounts } from './collector';
 import { readResourceLog } from './resource-log';
 import type { DeadLetter } from './types';
@@ -17,7 +17,11 @@ export type MetricsBoard = Pick<FileBoard, 'root' | 'events' | 'list' | 'stats'>
  * where listing every pending task costs a stat per task (120 ms for 8,000 tasks).
  */
 export function boardQueueCounts(board: MetricsBoard): QueueCounts {
-  const counts = board.stats().counts;
+  return queueCountsOf(board, board.stats().counts);
+}
+
+/** The same from counts already read (board.stats().counts). */
+export function queueCountsOf(board: Pick<MetricsBoard, 'root'>, counts: Record<TaskStatus, number>): QueueCounts {
   const delayed = Math.min(counts.pending, countTaskFiles(path.join(board.root, 'delayed')));
   return { pending: counts.pending - delayed, running: counts.running, delayed };
 }

@@ -445,6 +445,10 @@ export class MetricsCollector {
     return [...this.agentTotals.values()].map((totals) => ({ ...totals })).sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0));
   }
 
+  deadLetterCount(): number {
+    return this.dead.size;
+  }
+
   deadLetters(): DeadLetter[] {
     return [...this.dead.values()].sort((a, b) => b.at - a.at);
   }

@@ -2,7 +2,7 @@
 // corrects the counts from the board now and then, and hands out snapshots no more often than the
 // view can usefully draw them.
 import type { PoolEvent, PoolStats } from '../pool/types';
-import { boardDeadLetters, boardQueueCounts, type MetricsBoard } from './board-source';
+import { boardDeadLetters, queueCountsOf, type MetricsBoard } from './board-source';
 import { MetricsCollector, type MetricsOptions } from './collector';
 import type { MetricsSnapshot } from './types';
 
@@ -34,6 +34,8 @@ export interface MetricsFeedOptions extends MetricsOptions {
   onError?: (error: unknown) => void;
 }
 
+const DEAD_RESYNC_MS = 60_000;
+
 export class MetricsFeed {
   readonly collector: MetricsCollector;
   private readonly options: MetricsFeedOptions;
@@ -46,6 +48,7 @@ export class MetricsFeed {
   private lastSentAt = -Infinity;
   private lastStatsEventAt = -Infinity;
   private lastOtherPools: PoolStats[] = [];
+  private lastDeadResyncAt = -Infinity;
   private readonly poolSampleMs: number;
   private disposed = false;
 
@@ -118,11 +121,20 @@ export class MetricsFeed {
     this.timers.push(timer);
   }
 
+  /**
+   * Corrects the counts from the board. The dead-letter list (a read of every dead task) is only
+   * re-read when the board's dead count disagrees or a minute has passed: with thousands of dead
+   * tasks that read is the expensive part, and events keep the list right in between.
+   */
   private resync(): void {
     this.guard(() => {
       const now = Date.now();
-      this.collector.resyncQueue(boardQueueCounts(this.options.board), now);
-      this.collector.resyncDeadLetters(boardDeadLetters(this.options.board));
+      const counts = this.options.board.stats().counts;
+      this.collector.resyncQueue(queueCountsOf(this.options.board, counts), now);
+      if (counts.dead !== this.collector.deadLetterCount() || now - this.lastDeadResyncAt >= DEAD_RESYNC_MS) {
+        this.lastDeadResyncAt = now;
+        this.collector.resyncDeadLetters(boardDeadLetters(this.options.board));
+      }
     });
     this.schedule();
   }
