@@ -7,6 +7,7 @@ import { registerReportCommands } from './commands/report';
 import { registerRunCommands } from './commands/run';
 import { registerAgentsCommands } from './commands/agents';
 import { registerWorktreeCommands } from './commands/worktree';
+import { registerMcpCommands } from './commands/mcp';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -29,6 +30,7 @@ function buildProgram(): Command {
   registerRunCommands(program, openBoard);
   registerAgentsCommands(program, openBoard);
   registerWorktreeCommands(program, openBoard);
+  registerMcpCommands(program, openBoard);
   return program;
 }
 

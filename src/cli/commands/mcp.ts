@@ -1,0 +1,19 @@
+// `swarm mcp`: serves the board to MCP clients over stdio (see src/mcp/server.ts, docs/ship.md).
+import type { Command } from 'commander';
+import { type FileBoard, workspaceOfBoard } from '../../core/board';
+import { runSwarmMcpServer } from '../../mcp/server';
+
+declare const SWARM_VERSION: string | undefined;
+
+export function registerMcpCommands(program: Command, openBoard: () => FileBoard): void {
+  program
+    .command('mcp')
+    .description('run a Model Context Protocol server over stdio: post tasks, fan out, read status and patches, cancel')
+    .option('--allow-apply', 'also expose apply_result, letting the client apply patches to your files')
+    .action(async (options: { allowApply?: boolean }) => {
+      const board = openBoard();
+      // stdout carries the protocol: everything human-readable goes to stderr.
+      console.error(`swarm mcp: serving board ${board.root}${options.allowApply ? ' (apply_result enabled)' : ''}`);
+      await runSwarmMcpServer({ board, workspaceRoot: workspaceOfBoard(board.root), allowApply: options.allowApply === true, version: typeof SWARM_VERSION === 'string' ? SWARM_VERSION : undefined });
+    });
+}
