@@ -1,0 +1,12 @@
+// The integration runs: each starts a fresh VS Code on a copy of a fixture workspace and runs its
+// suite files inside the extension host. A suite file (test/integration/**/<name>.test.ts) that no
+// run's `suites` globs name goes to `main`; add a run here only for a different fixture, trust mode
+// or settings. See docs/testing.md.
+import type { IntegrationRun } from '../harness/launcher/runs';
+
+export const runs: IntegrationRun[] = [
+  // Everything not claimed below: a trusted workspace with a board.
+  { name: 'main', fixture: 'basic' },
+  // Restricted Mode: workspace trust on, folder not trusted. Suites that prove nothing runs there.
+  { name: 'untrusted', suites: ['untrusted/**/*.test.ts'], fixture: 'basic', trusted: false },
+];
