@@ -201,9 +201,23 @@ function registerMcpServer(context: vscode.ExtensionContext, deps: ChatDeps): bo
 export function registerChatIntegrations(context: vscode.ExtensionContext, deps: ChatDeps): void {
   const lm = vscode.lm as Partial<typeof vscode.lm> | undefined;
   const chat = vscode.chat as Partial<typeof vscode.chat> | undefined;
-  if (typeof lm?.registerTool === 'function') registerTools(context, deps);
+  if (typeof lm?.registerTool === 'function') attempt(deps, 'the swarm tools for agent mode', () => registerTools(context, deps));
   else deps.log.info('This VS Code has no language-model tool API (vscode.lm.registerTool); the swarm tools for agent mode are off.');
-  if (typeof chat?.createChatParticipant === 'function') registerParticipant(context, deps);
+  if (typeof chat?.createChatParticipant === 'function') attempt(deps, '@swarm', () => registerParticipant(context, deps));
   else deps.log.info('This VS Code has no chat participant API; @swarm is off.');
-  if (!registerMcpServer(context, deps)) deps.log.info('This VS Code cannot register MCP servers from extensions (needs 1.101+); add `swarm mcp` to your MCP configuration instead (docs/ship.md).');
+  const mcp = attempt(deps, 'the MCP server definition', () => registerMcpServer(context, deps));
+  if (mcp === false) deps.log.info('This VS Code cannot register MCP servers from extensions (needs 1.101+); add `swarm mcp` to your MCP configuration instead (docs/ship.md).');
+}
+
+/**
+ * An API that exists but refuses us (VS Code 1.100 has an early registerMcpServerDefinitionProvider
+ * that wants another manifest key) must cost that one feature, never the extension's activation.
+ */
+function attempt<T>(deps: ChatDeps, what: string, register: () => T): T | undefined {
+  try {
+    return register();
+  } catch (error) {
+    deps.log.warn(`Could not register ${what}: ${error instanceof Error ? error.message : String(error)}. The rest of Agent Swarm works without it.`);
+    return undefined;
+  }
 }
