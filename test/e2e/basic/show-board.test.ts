@@ -1,0 +1,30 @@
+// End to end, as a person does it: open the fixture workspace in a real VS Code (code-server) in
+// Chromium, run "Swarm: Show Board" from the command palette, and see the Agent Swarm surface
+// (the Swarm view or the extension's output) appear with no error notification.
+//   npm run test:e2e   (or: node --import tsx --test test/e2e/basic/show-board.test.ts after npm run build)
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { e2eSkipReason, openWorkbench } from '../support/workbench';
+
+describe('e2e: Swarm: Show Board', { skip: e2eSkipReason() }, () => {
+  it('runs from the palette and shows the swarm board surface', { timeout: 300_000 }, async () => {
+    const bench = await openWorkbench({ name: 'basic-show-board', fixture: 'basic' });
+    let failed = true;
+    try {
+      await bench.runCommand('Swarm: Show Board');
+      // Whatever the board is drawn as (a Swarm view or the Agent Swarm output), it mentions Swarm
+      // and becomes visible in the sidebar, panel or editor area.
+      const surface = bench.page
+        .locator('.part.sidebar, .part.panel, .part.auxiliarybar, .part.editor')
+        .filter({ hasText: /Agent Swarm|Swarm/ })
+        .first();
+      await surface.waitFor({ state: 'visible', timeout: 60_000 });
+      const errors = await bench.page.locator('.notification-toast .codicon-error').count();
+      assert.equal(errors, 0, 'no error notification after running the command');
+      await bench.screenshot('show-board');
+      failed = false;
+    } finally {
+      await bench.close({ failed });
+    }
+  });
+});
