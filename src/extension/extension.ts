@@ -1,16 +1,65 @@
+// Activation: cheap registrations only (views, commands, status bar). The board is opened when a
+// view first asks for it, and the pool resumes after a reload on a timer, after activate() returns.
 import * as vscode from 'vscode';
+import { SwarmSession } from './session';
+import { POOL_VIEW, TASKS_VIEW, ContextKeys } from './settings';
+import { TasksTreeProvider } from './views/tasksTree';
+import { PoolTreeProvider } from './views/poolTree';
+import { SwarmStatusBar } from './views/statusBar';
+import { registerCommands } from './commands';
+import { registerIntegrations } from './integrations';
+import { setContext } from './context';
 
-// The extension layer adapts the vscode-free core to VS Code. This first version only proves
-// activation; the Swarm panel, dashboard and commands arrive with the UI issue.
-export function activate(context: vscode.ExtensionContext): void {
+export interface SwarmExtensionApi {
+  session: SwarmSession;
+  tasks: TasksTreeProvider;
+  pool: PoolTreeProvider;
+}
+
+export function activate(context: vscode.ExtensionContext): SwarmExtensionApi {
   const log = vscode.window.createOutputChannel('Agent Swarm', { log: true });
-  context.subscriptions.push(log);
+  const session = new SwarmSession(context, log);
+  const tasks = new TasksTreeProvider(session);
+  const pool = new PoolTreeProvider(session);
   context.subscriptions.push(
-    vscode.commands.registerCommand('agentSwarm.showBoard', () => {
-      log.show(true);
+    log,
+    session,
+    tasks,
+    pool,
+    vscode.window.createTreeView(TASKS_VIEW, { treeDataProvider: tasks, showCollapseAll: true }),
+    vscode.window.createTreeView(POOL_VIEW, { treeDataProvider: pool }),
+  );
+  void setContext(ContextKeys.running, false);
+  registerCommands(context, session, tasks);
+  registerIntegrations(context, session);
+  // Deferred: reading the board and resuming the pool stay out of activate()'s time.
+  const deferred = setTimeout(() => afterActivation(context, session), 0);
+  context.subscriptions.push(new vscode.Disposable(() => clearTimeout(deferred)));
+  return { session, tasks, pool };
+}
+
+function afterActivation(context: vscode.ExtensionContext, session: SwarmSession): void {
+  context.subscriptions.push(new SwarmStatusBar(session));
+  void setContext(ContextKeys.hasBoard, session.getBoard() !== undefined);
+  if (session.wasRunning) void resumePool(session);
+  context.subscriptions.push(
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      if (session.wasRunning) void resumePool(session);
     }),
   );
-  log.info('Agent Swarm activated');
+}
+
+async function resumePool(session: SwarmSession): Promise<void> {
+  if (!vscode.workspace.isTrusted) {
+    session.log.info('The pool was running before the reload; it stays stopped in Restricted Mode until the folder is trusted.');
+    return;
+  }
+  try {
+    session.log.info('Resuming the pool (it was running before the window reloaded)');
+    await session.start();
+  } catch (error) {
+    session.log.warn(`The pool could not resume: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 export function deactivate(): void {

@@ -1,0 +1,134 @@
+// The palette and view commands. Each handler catches errors and shows them in words the user can
+// act on; anything unexpected also goes to the log.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { Task } from '../core/board/types';
+import { Commands, VIEW_CONTAINER } from './settings';
+import { UserFacingError, errorMessage, type SwarmSession } from './session';
+import type { TaskNode, TasksTreeProvider } from './views/tasksTree';
+import { configureExecutor, executorEnv } from './executorSetup';
+
+type Handler = (...args: never[]) => unknown;
+
+export function registerCommands(context: vscode.ExtensionContext, session: SwarmSession, tasks: TasksTreeProvider): void {
+  const register = (id: string, handler: Handler): void => {
+    context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runReported(session, id, () => (handler as (...a: unknown[]) => unknown)(...args))));
+  };
+  register(Commands.showBoard, () => vscode.commands.executeCommand(`workbench.view.extension.${VIEW_CONTAINER}`));
+  register(Commands.showLog, () => session.log.show(true));
+  register(Commands.refresh, () => tasks.refresh());
+  register(Commands.showMore, (node: TaskNode) => tasks.showMore(node));
+  register(Commands.start, async () => {
+    await session.start({ hostEnv: await executorEnv(context, session) });
+    void vscode.window.showInformationMessage(`Agent Swarm started (${session.getPool()?.mode === 'sequential' ? 'one task at a time in the window' : 'agent pool'}). Pending tasks are being worked on.`);
+  });
+  register(Commands.stop, async () => {
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Stopping the swarm…' }, () => session.stop());
+  });
+  register(Commands.postTask, () => postTask(session));
+  register(Commands.retryFailed, () => retryFailed(session));
+  register(Commands.revealBoard, () => revealBoard(session));
+  register(Commands.configureExecutor, () => configureExecutor(context, session));
+  register(Commands.retry, (node?: TaskNode) => taskAction(session, node, 'retry'));
+  register(Commands.requeue, (node?: TaskNode) => taskAction(session, node, 'requeue'));
+  register(Commands.cancel, (node?: TaskNode) => taskAction(session, node, 'cancel'));
+  register(Commands.openLog, (node?: TaskNode) => openLog(session, node));
+}
+
+/** Runs a command handler; user-facing errors as messages, anything else also logged. */
+export async function runReported(session: SwarmSession, id: string, run: () => unknown): Promise<unknown> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof UserFacingError)) session.log.error(`${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    const message = error instanceof UserFacingError ? error.message : `${errorMessage(error)}. See the Agent Swarm log for details.`;
+    void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
+      if (choice) session.log.show(true);
+    });
+    return undefined;
+  }
+}
+
+/** The task a view command was invoked on (tree node or task id), or a quick pick. */
+export function taskOf(node: TaskNode | string | undefined): string | undefined {
+  if (typeof node === 'string') return node;
+  if (node && node.kind === 'task') return node.task.id;
+  return undefined;
+}
+
+async function postTask(session: SwarmSession): Promise<Task | undefined> {
+  const prompt = await vscode.window.showInputBox({
+    title: 'Swarm: Post Task',
+    prompt: 'What should an agent do? (the first line becomes the title)',
+    placeHolder: 'e.g. Add input validation to src/api/users.ts',
+    ignoreFocusOut: true,
+  });
+  if (!prompt?.trim()) return undefined;
+  const editor = vscode.window.activeTextEditor;
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  const file = editor && folder && editor.document.uri.scheme === 'file' ? vscode.workspace.asRelativePath(editor.document.uri, false) : undefined;
+  const pick = file ? await vscode.window.showQuickPick([{ label: `Only ${file}`, files: [file] }, { label: 'Any file', files: [] as string[] }], { title: 'Which files may the task change?' }) : undefined;
+  const board = session.ensureBoard();
+  const title = prompt.trim().split('\n')[0].slice(0, 120);
+  const task = board.post({ title, prompt: prompt.trim(), type: 'prompt', files: pick?.files ?? [] });
+  session.notifyBoardChanged();
+  await offerStart(session, `Posted task "${title}".`);
+  return task;
+}
+
+/** After posting: start the pool if it is not running (the user decides). */
+export async function offerStart(session: SwarmSession, message: string): Promise<void> {
+  if (session.isRunning) {
+    void vscode.window.setStatusBarMessage(`$(check) ${message}`, 4000);
+    return;
+  }
+  const choice = await vscode.window.showInformationMessage(`${message} The swarm is not running.`, 'Start Swarm');
+  if (choice) await vscode.commands.executeCommand(Commands.start);
+}
+
+function retryFailed(session: SwarmSession): void {
+  const board = session.getBoard();
+  const dead = board?.list({ status: 'dead' }) ?? [];
+  if (!board || dead.length === 0) {
+    void vscode.window.showInformationMessage('No failed tasks to retry.');
+    return;
+  }
+  const requeued = board.requeueAll();
+  session.notifyBoardChanged();
+  void vscode.window.showInformationMessage(`Requeued ${requeued.length} failed task${requeued.length === 1 ? '' : 's'}.${session.isRunning ? '' : ' Start the swarm to run them.'}`);
+}
+
+function taskAction(session: SwarmSession, node: TaskNode | undefined, action: 'retry' | 'requeue' | 'cancel'): Promise<void> | void {
+  const id = taskOf(node);
+  const board = session.getBoard();
+  if (!id || !board) throw new UserFacingError('Pick a task in the Swarm Tasks view first.');
+  if (action === 'cancel') {
+    const pool = session.getPool();
+    // The pool also kills the running attempt's process tree; without a pool the board is enough.
+    return (pool ? pool.cancelTask(id).then(() => undefined) : Promise.resolve(void board.cancel(id))).then(() => session.notifyBoardChanged());
+  }
+  const task = board.get(id);
+  if (!task) throw new UserFacingError(`Task ${id} is no longer on the board.`);
+  // Only dead tasks go back to the queue; a cancelled one is posted again as a copy.
+  if (task.status === 'cancelled') board.post({ title: task.title, type: task.type, prompt: task.prompt, files: task.files, priority: task.priority, payload: task.payload });
+  else board.requeue(id);
+  session.notifyBoardChanged();
+}
+
+async function openLog(session: SwarmSession, node: TaskNode | undefined): Promise<void> {
+  const id = taskOf(node);
+  const board = session.getBoard();
+  if (!id || !board) throw new UserFacingError('Pick a task in the Swarm Tasks view first.');
+  const file = path.join(board.artifactsDir(id), 'log.txt');
+  try {
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
+  } catch {
+    throw new UserFacingError(`Task ${id} has no log yet (${file}); a log is written once an agent runs it.`);
+  }
+}
+
+async function revealBoard(session: SwarmSession): Promise<void> {
+  const board = session.getBoard();
+  if (!board) throw new UserFacingError('This folder has no task board yet. Post a task (Swarm: Post Task…) to create .swarm/.');
+  await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path.join(board.root, 'board.json')));
+}

@@ -1,0 +1,67 @@
+// The Pool view's rows from PoolStats: capacity, agents, system figures, rate limiters. Pure.
+import type { AgentInfo, PoolStats } from '../../core/pool/types';
+import type { EndpointState } from '../../core/ratelimit/types';
+import { formatBytes, formatDuration, formatPercent } from './format';
+
+export interface PoolRow {
+  id: string;
+  label: string;
+  description?: string;
+  tooltip?: string;
+  icon: string;
+  children?: PoolRow[];
+}
+
+export function capacityLabel(stats: PoolStats): string {
+  return `${stats.busy}/${stats.maxAgents} busy`;
+}
+
+export function poolRows(stats: PoolStats, now: number): PoolRow[] {
+  const rows: PoolRow[] = [
+    {
+      id: 'capacity',
+      label: capacityLabel(stats),
+      description: `${stats.total} agent${stats.total === 1 ? '' : 's'} · ${stats.tasksDone} done · ${stats.tasksFailed} failed${stats.mode === 'sequential' ? ' · sequential' : ''}`,
+      icon: stats.running ? 'server-process' : 'debug-stop',
+    },
+  ];
+  if (stats.pausedUntil && stats.pausedUntil > now) rows.push({ id: 'paused', label: `Paused for ${formatDuration(stats.pausedUntil - now)}`, description: stats.pauseReason, icon: 'debug-pause' });
+  if (stats.spawnBlockedReason) rows.push({ id: 'blocked', label: 'Not starting more agents', description: stats.spawnBlockedReason, tooltip: stats.spawnBlockedReason, icon: 'warning' });
+  rows.push({ id: 'agents', label: 'Agents', description: String(stats.agents.length), icon: 'person', children: stats.agents.map((agent) => agentRow(agent, now)) });
+  if (stats.system) {
+    const used = stats.system.totalMemBytes - stats.system.availableMemBytes;
+    rows.push({
+      id: 'system',
+      label: 'System',
+      description: `CPU ${formatPercent(stats.system.cpuPercent)} · memory ${formatBytes(used)} / ${formatBytes(stats.system.totalMemBytes)}`,
+      icon: 'dashboard',
+    });
+  }
+  if (stats.limiters.length > 0) rows.push({ id: 'limiters', label: 'Rate limits', description: String(stats.limiters.length), icon: 'watch', children: stats.limiters.map((limiter) => limiterRow(limiter, now)) });
+  return rows;
+}
+
+export function agentRow(agent: AgentInfo, now: number): PoolRow {
+  const figures: string[] = [agent.state];
+  if (agent.cpuPercent !== undefined) figures.push(`CPU ${formatPercent(agent.cpuPercent)}`);
+  if (agent.rssBytes !== undefined) figures.push(formatBytes(agent.rssBytes));
+  figures.push(`up ${formatDuration(now - agent.startedAt)}`);
+  const task = agent.currentTask;
+  return {
+    id: `agent:${agent.id}`,
+    label: task ? `${agent.id}: ${task.title}` : agent.id,
+    description: figures.join(' · '),
+    tooltip: [`Agent ${agent.id}${agent.pid ? ` (pid ${agent.pid})` : ''}`, `State: ${agent.state}`, task ? `Task ${task.id} (attempt ${task.attempt}) for ${formatDuration(now - task.startedAt)}` : 'No task', `${agent.tasksDone} done, ${agent.tasksFailed} failed`].join('\n'),
+    icon: agent.state === 'busy' ? 'loading~spin' : agent.state === 'idle' ? 'circle-outline' : agent.state === 'exited' ? 'circle-slash' : 'clock',
+  };
+}
+
+function limiterRow(limiter: EndpointState, now: number): PoolRow {
+  const paused = limiter.pausedUntil && limiter.pausedUntil > now ? ` · paused ${formatDuration(limiter.pausedUntil - now)}` : '';
+  return {
+    id: `limiter:${limiter.endpoint}`,
+    label: limiter.endpoint,
+    description: `${limiter.running} running · ${limiter.pending} waiting · ${limiter.recent429s} recent 429s${paused}`,
+    icon: paused ? 'debug-pause' : 'pulse',
+  };
+}

@@ -1,0 +1,198 @@
+// The extension's session: owns the open board (`<workspace>/.swarm`), its watcher, and the agent
+// pool while it runs. Views, commands and the other engineers' modules read everything through
+// it and listen to its `onDidChange*` events.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { DEFAULT_BOARD_DIR, FileBoard } from '../core/board';
+import { parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../core/executors';
+import { AgentPool, type PoolEvent } from '../core/pool';
+import { POOL_RUNNING_STATE, ContextKeys, executorSetting, poolSettings } from './settings';
+import { setContext } from './context';
+
+export interface SessionDeps {
+  getBoard(): FileBoard | undefined;
+  getPool(): AgentPool | undefined;
+  onDidChangePool: vscode.Event<void>;
+  onDidChangeBoard: vscode.Event<void>;
+  log: vscode.LogOutputChannel;
+}
+
+/** Thrown for things the user can fix; the message says what happened and what to do. */
+export class UserFacingError extends Error {}
+
+export class SwarmSession implements SessionDeps, vscode.Disposable {
+  private board: FileBoard | undefined;
+  private boardWatch: { dispose(): void } | undefined;
+  private pool: AgentPool | undefined;
+  private poolSubscription: { dispose(): void } | undefined;
+  private starting: Promise<void> | undefined;
+  private readonly boardEmitter = new vscode.EventEmitter<void>();
+  private readonly poolEmitter = new vscode.EventEmitter<void>();
+  private readonly poolEventEmitter = new vscode.EventEmitter<PoolEvent>();
+  readonly onDidChangeBoard = this.boardEmitter.event;
+  readonly onDidChangePool = this.poolEmitter.event;
+  /** Every pool event (stats included), for views that show live figures. */
+  readonly onPoolEvent = this.poolEventEmitter.event;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  /** The workspace the board belongs to: the first folder (multi-root uses the first). */
+  get workspaceRoot(): string | undefined {
+    return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  }
+
+  get boardDir(): string | undefined {
+    const root = this.workspaceRoot;
+    return root ? path.join(root, DEFAULT_BOARD_DIR) : undefined;
+  }
+
+  /** The board if one exists in the workspace (opened on first use); never creates one. */
+  getBoard(): FileBoard | undefined {
+    if (this.board) return this.board;
+    const dir = this.boardDir;
+    if (!dir || !fs.existsSync(path.join(dir, 'board.json'))) return undefined;
+    return this.openBoard();
+  }
+
+  /** The board, created on first use (posting a task or starting the pool). */
+  ensureBoard(): FileBoard {
+    if (this.board) return this.board;
+    if (!this.workspaceRoot) throw new UserFacingError('Agent Swarm needs an open folder: its task board lives in the folder (.swarm). Open a folder and try again.');
+    return this.openBoard();
+  }
+
+  private openBoard(): FileBoard {
+    const dir = this.boardDir as string;
+    const board = FileBoard.open({ root: dir });
+    this.board = board;
+    this.boardWatch = board.watch(() => this.boardEmitter.fire(), { debounceMs: 150 });
+    void setContext(ContextKeys.hasBoard, true);
+    this.log.info(`Board opened at ${dir}`);
+    this.boardEmitter.fire();
+    return board;
+  }
+
+  /** Tells listeners the board changed now (after our own writes, without waiting for the watcher). */
+  notifyBoardChanged(): void {
+    this.boardEmitter.fire();
+  }
+
+  getPool(): AgentPool | undefined {
+    return this.pool;
+  }
+
+  get isRunning(): boolean {
+    return this.pool !== undefined;
+  }
+
+  /** Starts the pool. Refuses in an untrusted workspace and without an executor. */
+  async start(options: { hostEnv?: NodeJS.ProcessEnv } = {}): Promise<void> {
+    if (this.pool) return;
+    if (this.starting) return this.starting;
+    this.starting = this.startPool(options.hostEnv).finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async startPool(hostEnv: NodeJS.ProcessEnv | undefined): Promise<void> {
+    if (!vscode.workspace.isTrusted) {
+      throw new UserFacingError('Agent Swarm does not start agents in Restricted Mode: agents run commands from this folder. Trust the folder (Manage Workspace Trust) to start the swarm.');
+    }
+    const executor = this.resolveExecutor();
+    const board = this.ensureBoard();
+    const settings = poolSettings();
+    const pool = new AgentPool({
+      board,
+      workspaceRoot: this.workspaceRoot as string,
+      executor,
+      minAgents: settings.minAgents,
+      maxAgents: settings.maxAgents,
+      idleTimeoutMs: settings.idleTimeoutMs,
+      limits: settings.limits,
+      isolation: settings.isolation === 'auto' ? undefined : settings.isolation,
+      env: hostEnv,
+      log: (line) => this.log.info(`[pool] ${line}`),
+    });
+    this.poolSubscription = pool.onEvent((event) => this.onPoolEventReceived(event));
+    this.pool = pool;
+    try {
+      await pool.start();
+    } catch (error) {
+      this.pool = undefined;
+      this.poolSubscription.dispose();
+      throw new UserFacingError(`The agent pool did not start: ${errorMessage(error)}. Check the executor (Swarm: Configure Executor) and the Agent Swarm log.`);
+    }
+    void pool.whenDone().then(() => this.onPoolStopped(pool));
+    await this.context.workspaceState.update(POOL_RUNNING_STATE, true);
+    void setContext(ContextKeys.running, true);
+    this.log.info(`Pool started (${pool.mode})`);
+    this.poolEmitter.fire();
+  }
+
+  /** The executor from settings, validated; a clear error when none is configured. */
+  resolveExecutor(): ExecutorConfig {
+    const raw = executorSetting();
+    if (raw === undefined) {
+      throw new UserFacingError('No executor is configured, so the swarm does not know how to run tasks. Run "Swarm: Configure Executor" to pick a coding-agent CLI, a command or a model.');
+    }
+    try {
+      return typeof raw === 'string' ? parseExecutorShorthand(raw) : parseExecutorConfig(raw);
+    } catch (error) {
+      throw new UserFacingError(`The executor setting (agentSwarm.executor) is invalid: ${errorMessage(error)}. Fix it in Settings or run "Swarm: Configure Executor".`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const pool = this.pool;
+    if (!pool) return;
+    await this.context.workspaceState.update(POOL_RUNNING_STATE, false);
+    await pool.stop({ graceMs: 5_000 });
+    this.onPoolStopped(pool);
+  }
+
+  /** Whether the pool ran when the window closed (it resumes after a reload). */
+  get wasRunning(): boolean {
+    return this.context.workspaceState.get<boolean>(POOL_RUNNING_STATE, false);
+  }
+
+  private onPoolEventReceived(event: PoolEvent): void {
+    this.poolEventEmitter.fire(event);
+    if (event.type === 'warning') this.log.warn(`[pool] ${event.message}`);
+    if (event.type === 'task-failed') this.log.warn(`[pool] task ${event.taskId} failed (${event.kind}): ${event.message}`);
+    if (event.type !== 'stats') this.poolEmitter.fire();
+  }
+
+  private onPoolStopped(pool: AgentPool): void {
+    if (this.pool !== pool) return;
+    this.pool = undefined;
+    this.poolSubscription?.dispose();
+    this.poolSubscription = undefined;
+    void setContext(ContextKeys.running, false);
+    this.log.info('Pool stopped');
+    this.poolEmitter.fire();
+  }
+
+  dispose(): void {
+    const pool = this.pool;
+    this.pool = undefined;
+    // Deactivation: agents are stopped (unfinished tasks become claimable again). The persisted
+    // "running" flag is kept so the next window resumes.
+    if (pool) void pool.stop({ graceMs: 1_000 }).catch(() => undefined);
+    this.poolSubscription?.dispose();
+    this.boardWatch?.dispose();
+    this.board?.close();
+    this.board = undefined;
+    this.boardEmitter.dispose();
+    this.poolEmitter.dispose();
+    this.poolEventEmitter.dispose();
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\.\s*$/, '');
+}

@@ -1,0 +1,53 @@
+// The status-bar item: done/total and busy agents, a spinner while the pool runs; opens the panel.
+import * as vscode from 'vscode';
+import { statusBarText } from '../logic/taskTree';
+import { Commands, ContextKeys } from '../settings';
+import type { SwarmSession } from '../session';
+import { setContext } from '../context';
+
+export class SwarmStatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('agentSwarm.status', vscode.StatusBarAlignment.Left, 50);
+  private readonly subscriptions: vscode.Disposable[];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly session: SwarmSession) {
+    this.item.name = 'Agent Swarm';
+    this.item.command = Commands.showBoard;
+    this.subscriptions = [session.onDidChangeBoard(() => this.schedule()), session.onDidChangePool(() => this.schedule()), session.onPoolEvent(() => this.schedule())];
+    this.update();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.update();
+    }, 500);
+  }
+
+  update(): void {
+    const board = this.session.getBoard();
+    const pool = this.session.getPool();
+    if (!board && !pool) {
+      this.item.hide();
+      return;
+    }
+    const counts = board?.stats().counts;
+    const total = counts ? Object.values(counts).reduce((sum, count) => sum + count, 0) : 0;
+    const done = counts?.done ?? 0;
+    const busy = pool?.stats().busy ?? 0;
+    this.item.text = statusBarText({ done, total, busy, running: pool !== undefined });
+    this.item.tooltip = counts
+      ? `Agent Swarm: ${done} done, ${counts.running} running, ${counts.pending} pending, ${counts.dead} failed of ${total}${pool ? ` · ${busy} agents busy` : ' · pool stopped'}\nClick to open the Swarm panel.`
+      : 'Agent Swarm';
+    void setContext(ContextKeys.hasFailed, (counts?.dead ?? 0) > 0);
+    void setContext(ContextKeys.hasResults, done > 0);
+    this.item.show();
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    for (const subscription of this.subscriptions) subscription.dispose();
+    this.item.dispose();
+  }
+}
