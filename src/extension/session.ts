@@ -27,6 +27,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   private pool: AgentPool | undefined;
   private poolSubscription: { dispose(): void } | undefined;
   private starting: Promise<void> | undefined;
+  private unreadableBoard: { stamp: string } | undefined;
   private readonly boardEmitter = new vscode.EventEmitter<void>();
   private readonly poolEmitter = new vscode.EventEmitter<void>();
   private readonly poolEventEmitter = new vscode.EventEmitter<PoolEvent>();
@@ -54,8 +55,27 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   getBoard(): FileBoard | undefined {
     if (this.board) return this.board;
     const dir = this.boardDir;
-    if (!dir || !fs.existsSync(path.join(dir, 'board.json'))) return undefined;
-    return this.openBoard();
+    const marker = dir ? path.join(dir, 'board.json') : undefined;
+    if (!marker || !fs.existsSync(marker)) return undefined;
+    // A board that failed to open is retried only once its marker file changes, so views that
+    // poll getBoard() do not repeat the error.
+    const stamp = markerStamp(marker);
+    if (this.unreadableBoard?.stamp === stamp) return undefined;
+    try {
+      return this.openBoard();
+    } catch (error) {
+      this.unreadableBoard = { stamp };
+      this.reportUnreadableBoard(dir as string, error);
+      return undefined;
+    }
+  }
+
+  private reportUnreadableBoard(dir: string, error: unknown): void {
+    const message = `The task board in ${dir} cannot be read: ${errorMessage(error)}. The Swarm views stay empty until it is repaired or removed.`;
+    this.log.error(message);
+    void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
+      if (choice) this.log.show(true);
+    });
   }
 
   /** The board, created on first use (posting a task or starting the pool). */
@@ -190,6 +210,15 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     this.boardEmitter.dispose();
     this.poolEmitter.dispose();
     this.poolEventEmitter.dispose();
+  }
+}
+
+function markerStamp(file: string): string {
+  try {
+    const stat = fs.statSync(file);
+    return `${stat.mtimeMs}:${stat.size}`;
+  } catch {
+    return 'missing';
   }
 }
 

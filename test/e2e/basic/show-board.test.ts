@@ -19,7 +19,9 @@ describe('e2e: Swarm: Show Board', { skip: e2eSkipReason() }, () => {
         .filter({ hasText: /Agent Swarm|Swarm/ })
         .first();
       await surface.waitFor({ state: 'visible', timeout: 60_000 });
-      const errors = await bench.page.locator('.notification-toast .codicon-error').count();
+      const errorToasts = bench.page.locator('.notification-toast', { has: bench.page.locator('.codicon-error') });
+      const errors = await errorToasts.count();
+      if (errors > 0) console.error('error notifications:', await errorToasts.allTextContents());
       assert.equal(errors, 0, 'no error notification after running the command');
       await bench.screenshot('show-board');
       failed = false;
