@@ -175,10 +175,11 @@ export class FileBoard {
   private initialise(exclude: boolean): void {
     const marker = path.join(this.root, 'board.json');
     const existing = fs.existsSync(marker) ? this.readFormatMarker(marker) : undefined;
+    // Always: a board copied or checked out without its empty folders (git keeps none) still works.
+    for (const dir of ['tmp', ...STATE_DIRS, 'results', 'errors', 'children', 'locks', 'quarantine', 'artifacts']) {
+      ensureDir(path.join(this.root, dir));
+    }
     if (existing === undefined) {
-      for (const dir of ['tmp', ...STATE_DIRS, 'results', 'errors', 'children', 'locks', 'quarantine', 'artifacts']) {
-        ensureDir(path.join(this.root, dir));
-      }
       const body = JSON.stringify({ format: BOARD_FORMAT, version: BOARD_FORMAT_VERSION, createdAt: this.now() }, null, 2);
       writeFileAtomic.sync(marker, body + '\n');
       if (exclude) excludeFromGit(this.root);

@@ -27,6 +27,18 @@ describe('board: creation and format', () => {
     for (const dir of ['pending', 'running', 'done', 'dead', 'cancelled', 'quarantine']) assert.ok(fs.statSync(path.join(root, dir)).isDirectory());
   });
 
+  it('recreates missing folders of an existing board (git keeps no empty folders)', () => {
+    const { root } = setup();
+    for (const dir of ['tmp', 'pending', 'done']) fs.rmSync(path.join(root, dir), { recursive: true, force: true });
+    const reopened = FileBoard.open({ root });
+    try {
+      const task = reopened.post({ title: 'after a checkout' });
+      assert.equal(reopened.get(task.id)?.status, 'pending');
+    } finally {
+      reopened.close();
+    }
+  });
+
   it('refuses a board written by a newer format, with a message that says to update', () => {
     const { root } = setup();
     fs.writeFileSync(path.join(root, 'board.json'), JSON.stringify({ format: 'agent-swarm-board', version: 99 }));
