@@ -102,7 +102,7 @@ function measureBareOperations(entries: number): { renameMs: number; utimesMs: n
   const to = path.join(dir, 'to');
   fs.mkdirSync(from);
   fs.mkdirSync(to);
-  const samples = quick ? 500 : 2000;
+  const samples = Math.min(entries, quick ? 500 : 2000);
   for (let i = 0; i < entries; i++) fs.writeFileSync(path.join(from, `${String(i).padStart(8, '0')}.json`), '{}');
   const renames: number[] = [];
   const utimes: number[] = [];
