@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { DEFAULT_BOARD_DIR, FileBoard } from '../core/board';
 import { parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../core/executors';
 import { AgentPool, type PoolEvent } from '../core/pool';
+import { NotAGitRepositoryError } from '../core/worktree';
 import { POOL_RUNNING_STATE, ContextKeys, executorSetting, poolSettings } from './settings';
 import { setContext } from './context';
 
@@ -145,6 +146,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     } catch (error) {
       this.pool = undefined;
       this.poolSubscription.dispose();
+      if (error instanceof NotAGitRepositoryError) throw new UserFacingError(error.message.replace('"agentSwarm.isolation": "direct"', '"agentSwarm.isolation": "direct" in this folder\'s settings'));
       throw new UserFacingError(`The agent pool did not start: ${errorMessage(error)}. Check the executor (Swarm: Configure Executor) and the Agent Swarm log.`);
     }
     void pool.whenDone().then(() => this.onPoolStopped(pool));

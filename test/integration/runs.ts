@@ -7,8 +7,9 @@ import type { IntegrationRun } from '../harness/launcher/runs';
 export const runs: IntegrationRun[] = [
   // Everything not claimed below: a trusted workspace with a board.
   { name: 'main', fixture: 'basic' },
-  // The Swarm panel: fills the board (10,000 tasks) and runs a pool with a command executor.
-  { name: 'ui', suites: ['ui/**/*.test.ts'], fixture: 'basic', settings: { 'agentSwarm.executor': { type: 'command', command: 'sleep 2' }, 'agentSwarm.pool.maxAgents': 2 } },
+  // The Swarm panel: fills the board (10,000 tasks) and runs a pool with a command executor (the
+  // fixture is not a git repository, so working in the folder is opted into).
+  { name: 'ui', suites: ['ui/**/*.test.ts'], fixture: 'basic', settings: { 'agentSwarm.executor': { type: 'command', command: 'sleep 2' }, 'agentSwarm.pool.maxAgents': 2, 'agentSwarm.isolation': 'direct' } },
   // Restricted Mode: workspace trust on, folder not trusted. Suites that prove nothing runs there.
   { name: 'untrusted', suites: ['untrusted/**/*.test.ts'], fixture: 'basic', trusted: false },
 ];

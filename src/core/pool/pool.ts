@@ -15,7 +15,7 @@ import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBr
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { forkSupervised, type SupervisedProcess } from '../process';
 import { RateLimiter, serveLimiterOverIpc, type Subscribe } from '../ratelimit';
-import { createDirectIsolation, createWorktreeIsolation } from '../worktree';
+import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
 import { killAgentLeftovers } from './orphans';
@@ -259,7 +259,9 @@ export class AgentPool {
   // ------------------------------------------------------------------ setup
 
   private resolveIsolation(): TaskIsolation {
-    const choice = this.options.isolation ?? (findGitRepository(this.options.workspaceRoot) ? 'worktree' : 'direct');
+    // Outside git there is no isolation to give; working in the user's folder is their choice to make.
+    if (this.options.isolation === undefined && !findGitRepository(this.options.workspaceRoot)) throw new NotAGitRepositoryError(this.options.workspaceRoot);
+    const choice = this.options.isolation ?? 'worktree';
     if (typeof choice !== 'string') return choice;
     const log = (line: string): void => this.log(line);
     switch (choice) {

@@ -145,6 +145,19 @@ suite('Swarm panel', () => {
     void swarm;
   });
 
+  test('outside git, Swarm: Start does not work in the folder until the user opts in', async () => {
+    const swarm = await api();
+    const settings = vscode.workspace.getConfiguration('agentSwarm');
+    // The folder's own setting: the run's user settings opt in ("direct"), the folder asks for "auto".
+    await settings.update('isolation', 'auto', vscode.ConfigurationTarget.Workspace);
+    try {
+      await vscode.commands.executeCommand('agentSwarm.start');
+      assert.strictEqual(swarm.session.isRunning, false, 'no pool without isolation or an opt-in');
+    } finally {
+      await settings.update('isolation', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
   test('the Pool view shows the running pool, its agent and the task it works on', async function () {
     this.timeout(120_000);
     const swarm = await api();
@@ -157,7 +170,7 @@ suite('Swarm panel', () => {
     } finally {
       board.close();
     }
-    await vscode.commands.executeCommand('agentSwarm.start');
+    await swarm.session.start().catch((error: unknown) => assert.fail(`Swarm: Start failed: ${String(error)}`));
     try {
       assert.ok(swarm.session.isRunning, 'Swarm: Start started the pool (executor from the run settings)');
       const agentRow = await waitFor('an agent working on the task in the Pool view', () => {

@@ -39,7 +39,7 @@ interface AgentsJson {
 test('swarm run --until-empty runs every task, prints a line per task and a summary, exits 0', () => {
   const { dir, board } = workspace();
   const tasks = board.postMany(Array.from({ length: 6 }, (_, index) => ({ title: `write ${index}` })));
-  const result = swarm(dir, ['run', '--agents', '2', '--exec', 'echo {title} > out-$SWARM_TASK_ID.txt', '--until-empty']);
+  const result = swarm(dir, ['run', '--agents', '2', '--exec', 'echo {title} > out-$SWARM_TASK_ID.txt', '--until-empty', '--isolation', 'direct']);
   assert.equal(result.code, 0, result.stderr + result.stdout);
   assert.equal(result.stdout.split('\n').filter((line) => line.startsWith('done ')).length, 6);
   assert.match(result.stdout, /Done 6, dead 0, failed attempts 0; wall .* speedup \d+\.\d\dx \(pool mode\)/);
@@ -47,6 +47,18 @@ test('swarm run --until-empty runs every task, prints a line per task and a summ
     assert.equal(board.get(task.id)?.status, 'done');
     assert.equal(fs.readFileSync(path.join(dir, `out-${task.id}.txt`), 'utf8').trim(), task.title);
   }
+});
+
+test('outside git, swarm run refuses to work in the folder unless asked to, and says how', () => {
+  const { dir, board } = workspace();
+  const task = board.post({ title: 'would edit the folder' });
+  const result = swarm(dir, ['run', '--agents', '1', '--exec', 'touch touched.txt', '--until-empty']);
+  assert.equal(result.code, 1, result.stdout);
+  assert.match(result.stderr, /not inside a git repository/);
+  assert.match(result.stderr, /git init/);
+  assert.match(result.stderr, /--isolation direct/);
+  assert.equal(board.get(task.id)?.status, 'pending', 'the task is left for a later run');
+  assert.equal(fs.existsSync(path.join(dir, 'touched.txt')), false, 'nothing ran in the folder');
 });
 
 test('swarm run exits 1 when a task ends in the dead-letter queue', () => {
