@@ -8,6 +8,7 @@ import { PoolTreeProvider } from './views/poolTree';
 import { SwarmStatusBar } from './views/statusBar';
 import { registerCommands } from './commands';
 import { registerIntegrations } from './integrations';
+import { registerFixWithSwarm } from './fix';
 import { setContext } from './context';
 
 export interface SwarmExtensionApi {
@@ -32,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): SwarmExtensionApi {
   void setContext(ContextKeys.running, false);
   registerCommands(context, session, tasks);
   registerIntegrations(context, session);
+  registerFixWithSwarm(context, session);
   // Deferred: reading the board and resuming the pool stay out of activate()'s time.
   const deferred = setTimeout(() => afterActivation(context, session), 0);
   context.subscriptions.push(new vscode.Disposable(() => clearTimeout(deferred)));
