@@ -12,4 +12,6 @@ export const runs: IntegrationRun[] = [
   { name: 'ui', suites: ['ui/**/*.test.ts'], fixture: 'basic', settings: { 'agentSwarm.executor': { type: 'command', command: 'sleep 2' }, 'agentSwarm.pool.maxAgents': 2, 'agentSwarm.isolation': 'direct' } },
   // Restricted Mode: workspace trust on, folder not trusted. Suites that prove nothing runs there.
   { name: 'untrusted', suites: ['untrusted/**/*.test.ts'], fixture: 'basic', trusted: false },
+  // Fix with swarm: lenses, quick fix and fix commands, then a command executor in a git worktree.
+  { name: 'fix', suites: ['fix/**/*.test.ts'], fixture: 'basic', git: true },
 ];
