@@ -110,6 +110,7 @@ suite('Fix with swarm', () => {
     await vscode.commands.executeCommand('agentSwarm.stop');
     await setSetting('executor', undefined);
     await setSetting('codeLens.enabled', undefined);
+    await setSetting('codeLens.todo', undefined);
   });
 
   test('a "Fix with swarm" lens above the line with problems, one for both, none on clean lines', async () => {
@@ -134,6 +135,25 @@ suite('Fix with swarm', () => {
       await setSetting('codeLens.enabled', undefined);
     }
     assert.strictEqual((await fixLenses(fileUri(GREET))).length, 1);
+  });
+
+  test('with agentSwarm.codeLens.todo on, TODO/FIXME comments get a lens too, and it posts a task for the comment', async () => {
+    const TODOS = 'src/todo.ts';
+    fs.writeFileSync(path.join(workspaceRoot(), TODOS), 'export const a = 1;\n// TODO: handle empty names\nexport const b = 2;\n');
+    assert.deepStrictEqual(await fixLenses(fileUri(TODOS)), [], 'no TODO lens while the setting is off (the default)');
+    await setSetting('codeLens.todo', true);
+    try {
+      const lenses = await fixLenses(fileUri(TODOS));
+      assert.deepStrictEqual(lenses.map((lens) => lens.range.start.line), [1]);
+      const lens = lenses[0];
+      assert.ok(lens.command?.arguments);
+      const posted = await vscode.commands.executeCommand<Task | undefined>(lens.command.command, ...lens.command.arguments);
+      assert.ok(posted);
+      const payload = openBoard().get(posted.id)?.payload as FixPayload;
+      assert.deepStrictEqual(payload.problems.map((problem) => [problem.severity, problem.message]), [['todo', 'TODO: handle empty names']]);
+    } finally {
+      await setSetting('codeLens.todo', undefined);
+    }
   });
 
   test('the light bulb offers "Fix with swarm" as a quick fix for the problems under the cursor', async () => {
