@@ -9,6 +9,7 @@ import { SwarmStatusBar } from './views/statusBar';
 import { registerCommands } from './commands';
 import { registerIntegrations } from './integrations';
 import { registerFixWithSwarm } from './fix';
+import { registerReview } from './review';
 import { setContext } from './context';
 
 export interface SwarmExtensionApi {
@@ -33,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): SwarmExtensionApi {
   void setContext(ContextKeys.running, false);
   registerCommands(context, session, tasks);
   registerIntegrations(context, session);
+  registerReview(context, session);
   registerFixWithSwarm(context, session);
   // Deferred: reading the board and resuming the pool stay out of activate()'s time.
   const deferred = setTimeout(() => afterActivation(context, session), 0);

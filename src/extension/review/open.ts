@@ -1,0 +1,94 @@
+// Opening a result for review: the multi-file diff editor (`vscode.changes`) for a result with
+// several files, the ordinary diff editor for one; a notification offers Apply / Discard.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { FileBoard } from '../../core/board';
+import { applyRecord, isDiscarded, readTaskPatch, type TaskPatch } from '../../core/patch';
+import { taskOf } from '../commands';
+import { UserFacingError, type SwarmSession } from '../session';
+import { Commands } from '../settings';
+import type { TaskNode } from '../views/tasksTree';
+import { resultPickItem, reviewTitle, sortResults } from '../logic/review';
+import { resultUri } from './provider';
+
+export interface ReviewTarget {
+  board: FileBoard;
+  root: string;
+  taskId: string;
+  title: string;
+  patch: TaskPatch;
+}
+
+/** The task a command acts on (tree node, id, or a result document URI) with its patch; throws in words the user can act on. */
+export function reviewTarget(session: SwarmSession, taskId: string | undefined): ReviewTarget {
+  const board = session.getBoard();
+  const root = session.workspaceRoot;
+  if (!board || !root) throw new UserFacingError('This folder has no task board, so there are no results to review. Post a task and start the swarm first.');
+  if (!taskId) throw new UserFacingError('Pick a done task in the Swarm Tasks view (or run "Swarm: Review Results") first.');
+  const task = board.get(taskId);
+  if (!task) throw new UserFacingError(`Task ${taskId} is no longer on the board.`);
+  if (isDiscarded(board, taskId)) throw new UserFacingError(`The result of "${task.title}" was discarded; it is kept for audit only. Retry the task to get a new result.`);
+  const patch = readTaskPatch(board, taskId);
+  if (!patch || patch.files.length === 0) throw new UserFacingError(`"${task.title}" has no result to review: it is ${task.status}${task.status === 'done' ? ' and changed no files' : ''}.`);
+  return { board, root, taskId, title: task.title, patch };
+}
+
+export function workspaceUri(root: string, relPath: string): vscode.Uri {
+  return vscode.Uri.file(path.join(root, ...relPath.split('/')));
+}
+
+/** Opens the diff editor on a task's result; resolves once the editor is open. */
+export async function openReview(session: SwarmSession, node: TaskNode | string | undefined, options: { notify?: boolean } = {}): Promise<{ taskId: string; files: string[] }> {
+  const target = reviewTarget(session, taskOf(node));
+  const { patch, root, taskId } = target;
+  const title = reviewTitle({ title: target.title }, patch.files);
+  if (patch.files.length === 1) {
+    const file = patch.files[0];
+    await vscode.commands.executeCommand('vscode.diff', resultUri(taskId, 'original', file.path), resultUri(taskId, 'result', file.path), title, { preview: false });
+  } else {
+    const resources = patch.files.map((file) => [
+      workspaceUri(root, file.path),
+      file.status === 'added' ? undefined : resultUri(taskId, 'original', file.path),
+      file.status === 'deleted' ? undefined : resultUri(taskId, 'result', file.path),
+    ]);
+    await vscode.commands.executeCommand('vscode.changes', title, resources);
+  }
+  if (options.notify !== false) offerActions(target);
+  return { taskId, files: patch.files.map((file) => file.path) };
+}
+
+/** "Apply" / "Discard" next to the open review; not awaited (the review command returns at once). */
+function offerActions(target: ReviewTarget): void {
+  const applied = applyRecord(target.board, target.taskId) !== undefined;
+  const message = applied ? `Reviewing "${target.title}" (already applied).` : `Reviewing "${target.title}": apply it to your files or discard it.`;
+  const buttons = applied ? [] : ['Apply', 'Discard'];
+  void vscode.window.showInformationMessage(message, ...buttons).then((choice) => {
+    if (choice === 'Apply') void vscode.commands.executeCommand(Commands.apply, target.taskId);
+    if (choice === 'Discard') void vscode.commands.executeCommand(Commands.discard, target.taskId);
+  });
+}
+
+/** Done results not yet applied or discarded, most recent first. */
+export function unappliedResults(board: FileBoard): Array<{ taskId: string; title: string; patch: TaskPatch }> {
+  const done = board.list({ status: 'done' }).filter((task) => !task.parentId || !board.get(task.parentId));
+  const results = [];
+  for (const task of sortResults(done)) {
+    if (isDiscarded(board, task.id) || applyRecord(board, task.id)) continue;
+    const patch = readTaskPatch(board, task.id);
+    if (patch && patch.files.length > 0) results.push({ taskId: task.id, title: task.title, patch });
+  }
+  return results;
+}
+
+/** "Swarm: Review Results": a quick pick of unapplied results, then the review. */
+export async function reviewResults(session: SwarmSession): Promise<void> {
+  const board = session.getBoard();
+  const results = board ? unappliedResults(board) : [];
+  if (results.length === 0) {
+    void vscode.window.showInformationMessage('No results to review: no done task has unapplied changes. Results appear here when the swarm finishes tasks that change files.');
+    return;
+  }
+  const items = results.map((result) => resultPickItem({ id: result.taskId, title: result.title }, result.patch.files));
+  const pick = await vscode.window.showQuickPick(items, { title: 'Swarm: Review Results', placeHolder: `${results.length} result${results.length === 1 ? '' : 's'} to review`, matchOnDetail: true });
+  if (pick) await openReview(session, pick.taskId);
+}
