@@ -24,6 +24,7 @@ export const Commands = {
   review: 'agentSwarm.task.review',
   apply: 'agentSwarm.task.apply',
   discard: 'agentSwarm.task.discard',
+  undoApply: 'agentSwarm.task.undoApply',
   retry: 'agentSwarm.task.retry',
   cancel: 'agentSwarm.task.cancel',
   requeue: 'agentSwarm.task.requeue',
