@@ -41,8 +41,16 @@ interface Versions {
   theirs: FileVersion;
 }
 
+export interface PlanOptions {
+  /**
+   * The user's current version of a file, when it is not the one on disk (an editor with unsaved
+   * changes); undefined means "read the file".
+   */
+  readOurs?: (relPath: string) => FileVersion | undefined;
+}
+
 /** Computes, for every file of the patch, what applying it would do; writes nothing. */
-export async function planPatch(workspaceRoot: string, patch: PatchInput): Promise<{ repo: RepoInfo; plans: FilePlan[] }> {
+export async function planPatch(workspaceRoot: string, patch: PatchInput, options: PlanOptions = {}): Promise<{ repo: RepoInfo; plans: FilePlan[] }> {
   const repo = await locateRepository(workspaceRoot);
   const sections = parsePatch(patch.text);
   for (const section of sections) {
@@ -55,7 +63,7 @@ export async function planPatch(workspaceRoot: string, patch: PatchInput): Promi
   const plans: FilePlan[] = [];
   for (const section of sections) {
     const base = await blobAt(repo, patch.base, section.from ?? section.path);
-    const plan = await planFile(repo, filters, section, { base, theirs: theirs.get(section.path) ?? {} });
+    const plan = await planFile(repo, filters, section, { base, theirs: theirs.get(section.path) ?? {} }, options);
     // What gets written goes through the same conversion as a checkout (line endings, filters).
     const written = plan.kind === 'clean' || plan.kind === 'merged' || plan.markers;
     plans.push(written ? { ...plan, result: await filters.toWorkingTree(plan.path, plan.result) } : plan);
@@ -101,9 +109,10 @@ async function usesConversions(repo: RepoInfo): Promise<boolean> {
   return attributes.stdout.length > 0 || fs.existsSync(path.join(repo.topLevel, '.gitattributes'));
 }
 
-async function planFile(repo: RepoInfo, filters: GitFilters, section: PatchSection, versions: Versions): Promise<FilePlan> {
+async function planFile(repo: RepoInfo, filters: GitFilters, section: PatchSection, versions: Versions, options: PlanOptions): Promise<FilePlan> {
   const root = repo.workspaceRoot;
-  const ours = await filters.toRepository(section.from ?? section.path, readWorkspaceFile(root, section.from ?? section.path));
+  const current = (relPath: string) => options.readOurs?.(relPath) ?? readWorkspaceFile(root, relPath);
+  const ours = await filters.toRepository(section.from ?? section.path, current(section.from ?? section.path));
   const plan = (kind: FilePlan['kind'], result: FileVersion, conflictReason?: string): FilePlan => {
     const entry: FilePlan = { path: section.path, kind, result };
     if (section.from) entry.from = section.from;
@@ -111,7 +120,7 @@ async function planFile(repo: RepoInfo, filters: GitFilters, section: PatchSecti
     return entry;
   };
   if (section.from) {
-    const target = await filters.toRepository(section.path, readWorkspaceFile(root, section.path));
+    const target = await filters.toRepository(section.path, current(section.path));
     if (target.content !== undefined && !sameVersion(target, versions.theirs)) return plan('conflict', target, `the rename target ${section.path} already exists with other content`);
     if (target.content !== undefined && ours.content === undefined) return plan('already', versions.theirs);
   }
@@ -203,27 +212,9 @@ export interface UndoRecord {
 
 /** Writes the plans' results, saving what they replace under `undoDir` first. */
 export function writePlans(root: string, plans: FilePlan[], undoDir: string, status: ApplyStatus): UndoRecord {
-  const record: UndoRecord = { id: `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`, at: Date.now(), status, entries: [] };
+  const touched = plannedVersions(plans);
+  const record = saveUndoRecord(undoDir, status, [...touched.keys()].map((relPath) => ({ path: relPath, before: readWorkspaceFile(root, relPath) })));
   const dir = path.join(undoDir, record.id);
-  fs.mkdirSync(dir, { recursive: true });
-  const touched = new Map<string, FileVersion>();
-  for (const plan of plans) {
-    if (plan.kind === 'already') continue;
-    if (plan.from && plan.from !== plan.path) touched.set(plan.from, {});
-    touched.set(plan.path, plan.result);
-  }
-  let index = 0;
-  for (const relPath of touched.keys()) {
-    const before = readWorkspaceFile(root, relPath);
-    const entry: UndoEntry = { path: relPath, afterHash: '' };
-    if (before.content !== undefined) {
-      const blob = `before-${index++}`;
-      fs.writeFileSync(path.join(dir, blob), before.content);
-      entry.before = { blob, mode: before.mode ?? '100644' };
-    }
-    record.entries.push(entry);
-  }
-  fs.writeFileSync(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
   try {
     for (const [relPath, version] of touched) writeVersion(root, relPath, version);
   } catch (error) {
@@ -231,6 +222,38 @@ export function writePlans(root: string, plans: FilePlan[], undoDir: string, sta
     throw error;
   }
   for (const entry of record.entries) entry.afterHash = hashVersion(readWorkspaceFile(root, entry.path));
+  fs.writeFileSync(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  return record;
+}
+
+/** The final version of every path the plans change (a rename's source: absent). */
+export function plannedVersions(plans: FilePlan[]): Map<string, FileVersion> {
+  const touched = new Map<string, FileVersion>();
+  for (const plan of plans) {
+    if (plan.kind === 'already') continue;
+    if (plan.from && plan.from !== plan.path) touched.set(plan.from, {});
+    touched.set(plan.path, plan.result);
+  }
+  return touched;
+}
+
+/**
+ * Saves the versions an apply replaces (`before`) under `<undoDir>/<id>/`, with the hash of what
+ * the apply leaves (`after`, when already known) so an undo can tell whether the file moved on.
+ */
+export function saveUndoRecord(undoDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after?: FileVersion }>): UndoRecord {
+  const record: UndoRecord = { id: `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`, at: Date.now(), status, entries: [] };
+  const dir = path.join(undoDir, record.id);
+  fs.mkdirSync(dir, { recursive: true });
+  files.forEach((file, index) => {
+    const entry: UndoEntry = { path: file.path, afterHash: file.after ? hashVersion(file.after) : '' };
+    if (file.before.content !== undefined) {
+      const blob = `before-${index}`;
+      fs.writeFileSync(path.join(dir, blob), file.before.content);
+      entry.before = { blob, mode: file.before.mode ?? '100644' };
+    }
+    record.entries.push(entry);
+  });
   fs.writeFileSync(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
   return record;
 }

@@ -12,11 +12,12 @@ import { filesOfPatch } from '../worktree/diff';
 import { runGitSync } from '../worktree/git';
 import { BASE_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { theirsVersions } from './theirs';
-import { blobAt, hashVersion, planPatch, readWorkspaceFile, restoreEntries, writePlans, type ApplyStatus, type FilePlan, type UndoRecord } from './apply';
+import { blobAt, hashVersion, planPatch, readWorkspaceFile, restoreEntries, saveUndoRecord, writePlans, type ApplyStatus, type FilePlan, type FileVersion, type PlanOptions, type UndoEntry, type UndoRecord } from './apply';
 import { hunksOverlap, parsePatch, type PatchSection } from './parse';
 import { locateRepository } from '../worktree/repo';
 
-export type { ApplyStatus, FilePlan } from './apply';
+export type { ApplyStatus, FilePlan, FileVersion, UndoEntry, UndoRecord } from './apply';
+export { hashVersion, plannedVersions, readWorkspaceFile } from './apply';
 export { parsePatch, hunksOverlap, unquote, PatchParseError } from './parse';
 export type { PatchSection } from './parse';
 export { assertSafePatchPath, UnsafePatchPathError } from './paths';
@@ -138,52 +139,113 @@ export interface ApplyOptions {
   mode?: 'auto' | 'clean' | 'markers';
 }
 
-export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcome> {
+export interface ApplyPlanOptions extends ApplyOptions, PlanOptions {
+  /** Only these files of the result (workspace-relative); default all. */
+  paths?: string[];
+}
+
+/** What an apply would do, decided without writing anything. */
+export interface ApplyPlan {
+  /** The outcome to report; for a plan that may be written, the status the write records. */
+  outcome: ApplyOutcome;
+  /** The file plans to write: empty when the apply is blocked or nothing is left to do. */
+  writable: FilePlan[];
+}
+
+/** Plans the apply of a task's result (clean, three-way, or blocked by conflicts); writes nothing. */
+export async function planTaskApply(options: ApplyPlanOptions): Promise<ApplyPlan> {
   const patch = readTaskPatch(options.board, options.taskId);
   if (!patch) throw new Error(`Task ${options.taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${options.taskId}\`.`);
   if (isDiscarded(options.board, options.taskId)) throw new Error(`The result of task ${options.taskId} was discarded; it is kept for audit only and cannot be applied.`);
   if (!findGitRepository(options.workspaceRoot)) {
     // Without git only direct mode exists, and there the agent edited the folder itself.
-    return { status: 'already-applied', files: patch.files.map((file) => file.path), conflicts: [], message: `Task ${options.taskId} ran directly in this folder (no git repository, no isolation): its changes are already in your files.` };
+    const files = patch.files.map((file) => file.path);
+    return { writable: [], outcome: { status: 'already-applied', files, conflicts: [], message: `Task ${options.taskId} ran directly in this folder (no git repository, no isolation): its changes are already in your files.` } };
   }
-  const plans = await planAll(options.workspaceRoot, patch);
+  const wanted = options.paths ? new Set(options.paths) : undefined;
+  const plans = (await planAll(options.workspaceRoot, patch, options)).filter((plan) => !wanted || wanted.has(plan.path) || (plan.from !== undefined && wanted.has(plan.from)));
+  if (wanted && plans.length === 0) throw new Error(`The result of task ${options.taskId} does not change ${[...wanted].join(', ')}.`);
   const files = plans.map((plan) => plan.path);
   const conflictPlans = plans.filter((plan) => plan.kind === 'conflict');
   const merged = plans.some((plan) => plan.kind === 'merged');
   const mode = options.mode ?? 'auto';
   const blocked = conflictPlans.length > 0 || (mode === 'clean' && merged);
   if (plans.every((plan) => plan.kind === 'already')) {
-    return { status: 'already-applied', files, conflicts: [], message: `Task ${options.taskId}: its changes are already in your workspace; nothing to do.` };
+    return { writable: [], outcome: { status: 'already-applied', files, conflicts: [], message: `Task ${options.taskId}: its changes are already in your workspace; nothing to do.` } };
   }
   if (blocked && mode !== 'markers') {
     const conflicting = conflictPlans.length > 0 ? conflictPlans : plans.filter((plan) => plan.kind === 'merged');
     return {
-      status: 'conflict',
-      files,
-      conflicts: conflicting.map((plan) => plan.path),
-      conflictReasons: conflicting.map((plan) => plan.conflictReason ?? 'your file changed since the task started (clean apply only)'),
-      message: `Task ${options.taskId} was not applied: ${conflicting.length} file${conflicting.length === 1 ? '' : 's'} conflict with changes in your workspace (${conflicting.map((plan) => plan.path).join(', ')}). Nothing was written. Resolve by editing those files, or apply with conflict markers (\`swarm apply ${options.taskId} --markers\`).`,
+      writable: [],
+      outcome: {
+        status: 'conflict',
+        files,
+        conflicts: conflicting.map((plan) => plan.path),
+        conflictReasons: conflicting.map((plan) => plan.conflictReason ?? 'your file changed since the task started (clean apply only)'),
+        message: `Task ${options.taskId} was not applied: ${conflicting.length} file${conflicting.length === 1 ? '' : 's'} conflict with changes in your workspace (${conflicting.map((plan) => plan.path).join(', ')}). Nothing was written. Resolve by editing those files, or apply with conflict markers (\`swarm apply ${options.taskId} --markers\`).`,
+      },
     };
   }
   const status: ApplyStatus = conflictPlans.length > 0 ? 'conflict' : merged ? 'applied-3way' : 'applied';
-  // With markers, text conflicts are written with their markers; other conflicts (binary, deleted) keep your file.
-  const writable = plans.filter((plan) => plan.kind !== 'conflict' || plan.markers);
-  const record = writePlans(options.workspaceRoot, writable, path.join(options.board.artifactsDir(options.taskId), 'undo'), status);
-  fs.writeFileSync(path.join(options.board.artifactsDir(options.taskId), APPLY_RECORD), JSON.stringify({ status, at: record.at, undoId: record.id, files }, null, 2));
   const conflicts = conflictPlans.map((plan) => plan.path);
   const message =
     status === 'conflict'
       ? `Task ${options.taskId} applied with conflict markers in ${conflicts.join(', ')}; edit them, or undo with \`swarm undo ${options.taskId}\`.`
       : `Task ${options.taskId} applied${status === 'applied-3way' ? ' with a three-way merge' : ''}: ${files.length} file${files.length === 1 ? '' : 's'} changed. Undo with \`swarm undo ${options.taskId}\`.`;
-  return { status, files, conflicts, conflictReasons: conflictPlans.map((plan) => plan.conflictReason ?? ''), undoId: record.id, message };
+  // With markers, text conflicts are written with their markers; other conflicts (binary, deleted) keep your file.
+  const writable = plans.filter((plan) => plan.kind !== 'conflict' || plan.markers);
+  return { writable, outcome: { status, files, conflicts, conflictReasons: conflictPlans.map((plan) => plan.conflictReason ?? ''), message } };
 }
 
-async function planAll(workspaceRoot: string, patch: TaskPatch): Promise<FilePlan[]> {
+export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcome> {
+  const { outcome, writable } = await planTaskApply(options);
+  if (writable.length === 0) return outcome;
+  const record = writePlans(options.workspaceRoot, writable, path.join(options.board.artifactsDir(options.taskId), 'undo'), outcome.status);
+  writeApplyRecord(options.board, options.taskId, { status: outcome.status, at: record.at, undoId: record.id, files: outcome.files });
+  return { ...outcome, undoId: record.id };
+}
+
+/**
+ * Records an apply that someone else wrote (the editor, through its own undoable edit): the
+ * versions it replaced and left, so `swarm undo` and the Undo Apply action can restore them.
+ */
+export function recordTaskApply(board: FileBoard, taskId: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after: FileVersion }>): UndoRecord {
+  const record = saveUndoRecord(path.join(board.artifactsDir(taskId), 'undo'), status, files);
+  writeApplyRecord(board, taskId, { status, at: record.at, undoId: record.id, files: files.map((file) => file.path) });
+  return record;
+}
+
+function writeApplyRecord(board: FileBoard, taskId: string, record: { status: ApplyStatus; at: number; undoId: string; files: string[] }): void {
+  fs.writeFileSync(path.join(board.artifactsDir(taskId), APPLY_RECORD), JSON.stringify(record, null, 2));
+}
+
+/** The versions the last apply of a task replaced, with the hash of what it left (for an undo). */
+export function readUndoRecord(board: FileBoard, taskId: string): { dir: string; record: UndoRecord } | undefined {
+  const applied = applyRecord(board, taskId);
+  if (!applied) return undefined;
+  const dir = path.join(board.artifactsDir(taskId), 'undo', applied.undoId);
+  const file = path.join(dir, 'undo.json');
+  return fs.existsSync(file) ? { dir, record: JSON.parse(fs.readFileSync(file, 'utf8')) as UndoRecord } : undefined;
+}
+
+/** The saved version of one undo entry. */
+export function versionBefore(dir: string, entry: UndoEntry): FileVersion {
+  return entry.before ? { content: fs.readFileSync(path.join(dir, entry.before.blob)), mode: entry.before.mode } : {};
+}
+
+/** Marks the last apply as undone (its record is kept, renamed, for audit). */
+export function markApplyUndone(board: FileBoard, taskId: string): void {
+  const dir = board.artifactsDir(taskId);
+  const applied = applyRecord(board, taskId);
+  if (applied) fs.renameSync(path.join(dir, APPLY_RECORD), path.join(dir, `apply-undone-${applied.undoId}.json`));
+}
+
+async function planAll(workspaceRoot: string, patch: TaskPatch, options: PlanOptions = {}): Promise<FilePlan[]> {
   const parts = patch.parts ?? [patch];
   const plans: FilePlan[] = [];
   const owner = new Map<string, string>();
   for (const part of parts) {
-    for (const plan of (await planPatch(workspaceRoot, { text: part.text, base: part.base })).plans) {
+    for (const plan of (await planPatch(workspaceRoot, { text: part.text, base: part.base }, options)).plans) {
       const paths = plan.from ? [plan.path, plan.from] : [plan.path];
       const clash = paths.find((p) => owner.has(p));
       if (clash) plans.push({ ...plan, kind: 'conflict', conflictReason: `changed by both task ${owner.get(clash)} and task ${part.taskId}` });
@@ -196,19 +258,15 @@ async function planAll(workspaceRoot: string, patch: TaskPatch): Promise<FilePla
 
 /** Restores the files of the last apply, refusing (without changing anything) if they were edited since. */
 export async function undoTaskApply(options: { workspaceRoot: string; board: FileBoard; taskId: string }): Promise<{ files: string[] }> {
-  const dir = options.board.artifactsDir(options.taskId);
-  const applyFile = path.join(dir, APPLY_RECORD);
-  if (!fs.existsSync(applyFile)) throw new Error(`Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
-  const { undoId } = JSON.parse(fs.readFileSync(applyFile, 'utf8')) as { undoId: string };
-  const undoDir = path.join(dir, 'undo', undoId);
-  const record = JSON.parse(fs.readFileSync(path.join(undoDir, 'undo.json'), 'utf8')) as UndoRecord;
-  const edited = record.entries.filter((entry) => hashVersion(readWorkspaceFile(options.workspaceRoot, entry.path)) !== entry.afterHash);
+  const undo = readUndoRecord(options.board, options.taskId);
+  if (!undo) throw new Error(`Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
+  const edited = undo.record.entries.filter((entry) => hashVersion(readWorkspaceFile(options.workspaceRoot, entry.path)) !== entry.afterHash);
   if (edited.length > 0) {
-    throw new Error(`Cannot undo task ${options.taskId}: ${edited.map((entry) => entry.path).join(', ')} changed after the apply. Nothing was restored; revert those edits first or restore the files by hand from ${undoDir}.`);
+    throw new Error(`Cannot undo task ${options.taskId}: ${edited.map((entry) => entry.path).join(', ')} changed after the apply. Nothing was restored; revert those edits first or restore the files by hand from ${undo.dir}.`);
   }
-  restoreEntries(options.workspaceRoot, undoDir, record.entries);
-  fs.renameSync(applyFile, path.join(dir, `apply-undone-${undoId}.json`));
-  return { files: record.entries.map((entry) => entry.path) };
+  restoreEntries(options.workspaceRoot, undo.dir, undo.record.entries);
+  markApplyUndone(options.board, options.taskId);
+  return { files: undo.record.entries.map((entry) => entry.path) };
 }
 
 /** Marks the result discarded: it can no longer be applied; the patch file is kept for audit. */
@@ -277,3 +335,4 @@ function sectionsConflict(a: PatchSection, b: PatchSection): boolean {
   if (a.status !== 'modified' || b.status !== 'modified' || a.binary || b.binary) return true;
   return hunksOverlap(a.hunks, b.hunks);
 }
+export { postFollowUpTask, followUpPrompt, followUpTitle, type FollowUpRequest } from './followUp';

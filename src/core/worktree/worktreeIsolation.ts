@@ -219,10 +219,10 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   private async startingPoint(task: Task, snapshot: string): Promise<{ start: string; base: string }> {
-    const fromScratch = (task.payload as { fromScratch?: boolean } | null | undefined)?.fromScratch === true;
-    if (this.options.resumePartialWork === false || fromScratch) return { start: snapshot, base: snapshot };
+    const payload = task.payload as { fromScratch?: boolean; startFrom?: unknown } | null | undefined;
+    if (this.options.resumePartialWork === false || payload?.fromScratch === true) return { start: snapshot, base: snapshot };
     const repo = await this.repo();
-    if (!hasRef(repo.commonDir, `${PARTIAL_REF_PREFIX}${task.id}`)) return { start: snapshot, base: snapshot };
+    if (!hasRef(repo.commonDir, `${PARTIAL_REF_PREFIX}${task.id}`)) return (await this.followUpStart(repo, task, payload?.startFrom)) ?? { start: snapshot, base: snapshot };
     const partial = await runGit(['rev-parse', '--verify', '-q', `${PARTIAL_REF_PREFIX}${task.id}^{commit}`], { cwd: repo.topLevel, okCodes: [1, 128] });
     if (partial.code !== 0) return { start: snapshot, base: snapshot };
     const start = partial.stdout.toString('utf8').trim();
@@ -230,6 +230,22 @@ export class WorktreeIsolation implements TaskIsolation {
     const base = await gitText(['rev-parse', `${start}^1`], { cwd: repo.topLevel });
     this.log(`task ${task.id}: resuming from saved partial work ${start.slice(0, 10)}`);
     return { start, base };
+  }
+
+  /**
+   * A follow-up task ("request changes" on a result) starts from the earlier result: a commit whose
+   * parent is the snapshot that result was made from, so the new patch covers both. A start commit
+   * that is gone (garbage-collected) falls back to the fresh snapshot, with a log line.
+   */
+  private async followUpStart(repo: RepoInfo, task: Task, startFrom: unknown): Promise<{ start: string; base: string } | undefined> {
+    if (typeof startFrom !== 'string' || !/^[0-9a-f]{40,64}$/.test(startFrom)) return undefined;
+    const parent = await runGit(['rev-parse', '--verify', '-q', `${startFrom}^1`], { cwd: repo.topLevel, okCodes: [1, 128] });
+    if (parent.code !== 0) {
+      this.log(`task ${task.id}: the result it follows up (${startFrom.slice(0, 10)}) is gone; starting from your current files`);
+      return undefined;
+    }
+    this.log(`task ${task.id}: starting from the result it follows up (${startFrom.slice(0, 10)})`);
+    return { start: startFrom, base: parent.stdout.toString('utf8').trim() };
   }
 
   /**

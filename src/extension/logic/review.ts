@@ -111,21 +111,4 @@ export function conflictMessage(taskTitle: string, conflicts: Array<{ path: stri
   return `"${taskTitle}" was not applied: ${plural(conflicts.length, 'file')} conflict with your changes: ${files}. Nothing was written. Open them with conflict markers to resolve in the editor, or edit the files and apply again.`;
 }
 
-/** The prompt of a follow-up task made from a review comment. */
-export function followUpPrompt(previous: { id: string; title: string; prompt: string }, comment: string, files: readonly string[]): string {
-  const lines = [
-    comment.trim(),
-    '',
-    `This is a follow-up to task ${previous.id} ("${previous.title}"). Your working copy already contains that task's result; change it as asked above.`,
-  ];
-  if (files.length > 0) lines.push(`Files of that result: ${files.join(', ')}.`);
-  if (previous.prompt.trim()) lines.push('', 'The original request was:', previous.prompt.trim());
-  return lines.join('\n');
-}
-
-/** The title of a follow-up task: the comment's first line, marked as a follow-up. */
-export function followUpTitle(comment: string, previousTitle: string): string {
-  const first = comment.trim().split('\n')[0].trim();
-  const text = first || `Changes to "${previousTitle}"`;
-  return `Follow-up: ${text}`.slice(0, 120);
-}
+export { followUpPrompt, followUpTitle } from '../../core/patch/followUp';

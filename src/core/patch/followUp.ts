@@ -1,0 +1,87 @@
+// "Request changes" on a result: a follow-up task that starts from that result (its worktree state),
+// so the agent changes what the earlier agent did instead of starting over. The start is a commit
+// (the result's tree, parented on the result's snapshot) made in a throw-away index; the follow-up's
+// own patch is then against the same snapshot and contains both changes.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { FileBoard } from '../board';
+import type { Task } from '../board/types';
+import { gitText, runGit } from '../worktree/git';
+import { PARTIAL_REF_PREFIX } from '../worktree/worktreeIsolation';
+import { locateRepository } from '../worktree/repo';
+import { readTaskPatch } from '.';
+
+export interface FollowUpRequest {
+  workspaceRoot: string;
+  board: FileBoard;
+  /** The task whose result the comment is about. */
+  taskId: string;
+  comment: string;
+  /** Files the comment is about (default: every file of the result). */
+  files?: string[];
+}
+
+/** Posts the follow-up task; throws a message the user can act on when there is nothing to follow up. */
+export async function postFollowUpTask(request: FollowUpRequest): Promise<Task> {
+  const previous = request.board.get(request.taskId);
+  if (!previous) throw new Error(`Task ${request.taskId} is no longer on the board.`);
+  if (!request.comment.trim()) throw new Error('Say what to change: the comment is empty.');
+  const patch = readTaskPatch(request.board, request.taskId);
+  if (!patch || patch.files.length === 0) throw new Error(`"${previous.title}" has no result to follow up; retry it or post a new task.`);
+  if (patch.parts) throw new Error(`"${previous.title}" combines the results of ${patch.parts.length} tasks; request changes on one of them (expand it in the Tasks view).`);
+  const resultFiles = patch.files.map((file) => file.path);
+  const startFrom = patch.base ? await resultCommit(request.workspaceRoot, patch.base, patch.text, previous.id) : undefined;
+  const task = request.board.post({
+    title: followUpTitle(request.comment, previous.title),
+    type: previous.type,
+    prompt: followUpPrompt(previous, request.comment, request.files ?? resultFiles),
+    files: [...new Set([...previous.files, ...resultFiles])],
+    priority: previous.priority,
+    maxAttempts: previous.maxAttempts,
+    payload: { ...(isRecord(previous.payload) ? previous.payload : {}), followUpOf: previous.id, ...(startFrom ? { startFrom } : {}) },
+  });
+  // The ref keeps the start commit from garbage collection until the follow-up's attempt saves its own.
+  if (startFrom) await runGit(['update-ref', `${PARTIAL_REF_PREFIX}${task.id}`, startFrom], { cwd: request.workspaceRoot });
+  return task;
+}
+
+/** The result of a patch as a commit on top of its snapshot, without touching the user's index or files. */
+async function resultCommit(workspaceRoot: string, base: string, patchText: string, taskId: string): Promise<string> {
+  const repo = await locateRepository(workspaceRoot);
+  const tempIndex = path.join(repo.gitDir, 'swarm-tmp', `follow-up-${process.pid}-${crypto.randomBytes(4).toString('hex')}.index`);
+  fs.mkdirSync(path.dirname(tempIndex), { recursive: true });
+  const env = { GIT_INDEX_FILE: tempIndex };
+  try {
+    await runGit(['read-tree', base], { cwd: repo.topLevel, env });
+    const directory = repo.prefix ? [`--directory=${repo.prefix}`] : [];
+    await runGit(['apply', '--cached', '--binary', ...directory, '-'], { cwd: repo.topLevel, env, input: patchText });
+    const tree = await gitText(['write-tree'], { cwd: repo.topLevel, env });
+    return await gitText(['commit-tree', tree, '-p', base, '-m', `Agent Swarm: result of task ${taskId}, start of a follow-up`], { cwd: repo.topLevel });
+  } finally {
+    fs.rmSync(tempIndex, { force: true });
+  }
+}
+
+/** The prompt of a follow-up task made from a review comment. */
+export function followUpPrompt(previous: { id: string; title: string; prompt: string }, comment: string, files: readonly string[]): string {
+  const lines = [
+    comment.trim(),
+    '',
+    `This is a follow-up to task ${previous.id} ("${previous.title}"). Your working copy already contains that task's result; change it as asked above.`,
+  ];
+  if (files.length > 0) lines.push(`Files of that result: ${files.join(', ')}.`);
+  if (previous.prompt.trim()) lines.push('', 'The original request was:', previous.prompt.trim());
+  return lines.join('\n');
+}
+
+/** The title of a follow-up task: the comment's first line, marked as a follow-up. */
+export function followUpTitle(comment: string, previousTitle: string): string {
+  const first = comment.trim().split('\n')[0].trim();
+  const text = first || `Changes to "${previousTitle}"`;
+  return `Follow-up: ${text}`.slice(0, 120);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
