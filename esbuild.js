@@ -41,6 +41,8 @@ async function main() {
         target: entry.platform === 'browser' ? 'es2022' : 'node20',
         outdir: 'dist',
         external: ['vscode'],
+        // jsonc-parser's "main" is a UMD build whose dynamic require()s esbuild cannot follow; its ESM build bundles.
+        alias: { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' },
         sourcemap: !production,
         minify: production,
         banner: entry.banner ? { js: entry.banner } : undefined,

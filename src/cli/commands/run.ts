@@ -3,9 +3,24 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { FileBoard } from '../../core/board';
 import { workspaceOfBoard } from '../../core/board';
+import { findGitRepository } from '../../core/board/gitExclude';
+import {
+  formatConfigProblem,
+  loadSwarmConfig,
+  poolSettingsFrom,
+  resolveEffectiveConfig,
+  selectExecutor,
+  worktreeSettingsFrom,
+  type ConfigLayerName,
+  type SwarmConfig,
+  type SwarmConfigInput,
+  type SwarmConfigLoad,
+} from '../../core/config';
 import { detectPresets, ExecutorError, parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../../core/executors';
+import { recordPoolResources } from '../../core/metrics';
 import { AgentPool, type IsolationChoice, type PoolEvent, type PoolStats } from '../../core/pool';
-import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
+import { createWorktreeIsolation } from '../../core/worktree';
+import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from '../errors';
 import { formatDuration, printJson } from '../format';
 import { parseInteger } from '../parse';
 
@@ -64,27 +79,79 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     });
 }
 
-/** The executor from the flags; a bad one is a usage error (exit 2) that says what to fix. */
-function executorConfig(options: RunOptions): ExecutorConfig {
+/** The project configuration in force: swarm.config.json under the flags. An invalid file ends the run (exit 2). */
+interface ProjectConfig {
+  load: SwarmConfigLoad;
+  config: SwarmConfig;
+  origins: Record<string, ConfigLayerName>;
+}
+
+function projectConfig(workspaceRoot: string, options: RunOptions): ProjectConfig {
+  // The CLI runs with the user's own authority, so the file counts as trusted (commands included).
+  const load = loadSwarmConfig(workspaceRoot, { trusted: true });
+  if (load.config === undefined) {
+    const problems = load.errors.map((problem) => `  ${formatConfigProblem(problem)}`).join('\n');
+    throw new ExitError(EXIT_USAGE, `${load.file} is invalid, so nothing was run:\n${problems}\nFix the file (or move it away) and run again.`);
+  }
+  const effective = resolveEffectiveConfig({ file: load.config as SwarmConfigInput, flags: flagLayer(options) });
+  if (effective.errors.length > 0) throw new UsageError(effective.errors.map(formatConfigProblem).join('; '));
+  return { load, config: effective.config, origins: effective.origins };
+}
+
+/** The flags that have a swarm.config.json counterpart, as a configuration layer over the file. */
+function flagLayer(options: RunOptions): SwarmConfigInput {
+  const pool = {
+    ...(options.agents !== undefined && { maxAgents: options.agents }),
+    ...(options.minAgents !== undefined && { minAgents: options.minAgents }),
+    ...(options.idleTimeoutMs !== undefined && { idleTimeoutMs: options.idleTimeoutMs }),
+    ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
+    ...(options.agentMemoryMb !== undefined && { agentMemoryMB: options.agentMemoryMb }),
+  };
+  return {
+    ...(Object.keys(pool).length > 0 && { pool }),
+    ...(options.verify !== undefined && { verify: options.verify }),
+  };
+}
+
+/** The executor from the flags, else the file; a bad one is a usage error (exit 2) that says what to fix. */
+function executorConfig(options: RunOptions, config: SwarmConfig): ExecutorConfig {
   try {
-    return executorConfigOrThrow(options);
+    return executorConfigOrThrow(options, config);
   } catch (error) {
     if (error instanceof ExecutorError) throw new UsageError(error.message);
+    if (error instanceof Error && !(error instanceof UsageError) && error.message.startsWith('No executor named')) throw new UsageError(error.message);
     throw error;
   }
 }
 
-function executorConfigOrThrow(options: RunOptions): ExecutorConfig {
+function executorConfigOrThrow(options: RunOptions, config: SwarmConfig): ExecutorConfig {
   if (options.executor && options.exec) throw new UsageError('Use either --executor or --exec, not both.');
-  let config: ExecutorConfig;
-  if (options.exec) config = parseExecutorConfig({ type: 'command', command: options.exec });
-  else if (options.executor) config = parseExecutorShorthand(options.executor);
+  const named = options.executor?.trim();
+  let executor: ExecutorConfig;
+  if (options.exec) executor = parseExecutorConfig({ type: 'command', command: options.exec });
+  else if (named !== undefined && config.executors?.[named] !== undefined) executor = parseExecutorConfig(selectExecutor(config, named));
+  else if (named !== undefined) executor = parseExecutorShorthand(named);
   else {
-    const found = detectPresets()[0];
-    if (!found) throw new UsageError('No executor: pass --exec "CMD" or --executor NAME (no coding-agent CLI such as claude, codex or aider was found on PATH).');
-    config = parseExecutorConfig({ type: 'agent', agent: found.preset.name });
+    const fromFile = selectExecutor(config);
+    if (fromFile !== undefined) executor = parseExecutorConfig(fromFile);
+    else {
+      const found = detectPresets()[0];
+      if (!found) throw new UsageError('No executor: pass --exec "CMD" or --executor NAME, or set "defaultExecutor" in swarm.config.json (no coding-agent CLI such as claude, codex or aider was found on PATH).');
+      executor = parseExecutorConfig({ type: 'agent', agent: found.preset.name });
+    }
   }
-  return options.verify ? parseExecutorConfig({ ...config, verify: options.verify }) : config;
+  // --verify beats everything; the file's top-level verify applies to an executor without its own.
+  if (options.verify) return parseExecutorConfig({ ...executor, verify: options.verify });
+  if (executor.verify === undefined && config.verify !== undefined) return parseExecutorConfig({ ...executor, verify: config.verify });
+  return executor;
+}
+
+/** Which executor runs, for --verbose: the flag, or the file's entry. */
+function executorOrigin(options: RunOptions, config: SwarmConfig): string {
+  if (options.exec) return '--exec';
+  if (options.executor) return config.executors?.[options.executor.trim()] !== undefined ? `--executor ${options.executor} (an entry of swarm.config.json)` : '--executor';
+  const name = config.defaultExecutor ?? (Object.keys(config.executors ?? {}).length === 1 ? Object.keys(config.executors ?? {})[0] : undefined);
+  return name === undefined ? 'the first coding-agent CLI found on PATH' : `swarm.config.json (${name})`;
 }
 
 function isolationChoice(options: RunOptions): IsolationChoice | undefined {
@@ -94,27 +161,56 @@ function isolationChoice(options: RunOptions): IsolationChoice | undefined {
   throw new InvalidArgumentError(`--isolation must be worktree, direct or none; got "${options.isolation}".`);
 }
 
+/**
+ * The pool builds plain worktree isolation itself; the file's include list and setup command need
+ * one built here. Only where the pool would use worktrees anyway (its git check stays its own).
+ */
+function isolationFor(options: RunOptions, config: SwarmConfig, workspaceRoot: string, log: ((line: string) => void) | undefined): IsolationChoice | undefined {
+  const choice = isolationChoice(options);
+  const worktreeSettings = worktreeSettingsFrom(config);
+  if (Object.keys(worktreeSettings).length === 0) return choice;
+  const wantsWorktrees = choice === 'worktree' || (choice === undefined && findGitRepository(workspaceRoot) !== undefined);
+  if (!wantsWorktrees) return choice;
+  return createWorktreeIsolation({ workspaceRoot, ...worktreeSettings, log });
+}
+
+function describeConfig(project: ProjectConfig, options: RunOptions, note: (line: string) => void): void {
+  const { load, config, origins } = project;
+  note(load.source === 'file' ? `Config: ${load.file}` : `Config: none (no ${load.file}); flags and defaults only`);
+  note(`Executor: ${executorOrigin(options, config)}`);
+  const settings = Object.entries(origins)
+    .filter(([key]) => !key.startsWith('executors') && key !== 'defaultExecutor')
+    .map(([key, layer]) => `${key} (${layer === 'file' ? 'file' : 'flag'})`);
+  if (settings.length > 0) note(`Settings: ${settings.join(', ')}`);
+}
+
 async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummary> {
-  const executor = executorConfig(options);
+  const workspaceRoot = workspaceOfBoard(board.root);
+  const project = projectConfig(workspaceRoot, options);
+  const executor = executorConfig(options, project.config);
   const live = !options.json && process.stdout.isTTY === true;
   const progress = new ProgressPrinter(live, options.json === true, () => {
     const counts = board.stats().counts;
     return counts.pending;
   });
+  if (options.verbose) describeConfig(project, options, (line) => progress.note(line));
+  if (project.config.rateLimits !== undefined && Object.keys(project.config.rateLimits).length > 0) {
+    console.error('swarm: warning: "rateLimits" in swarm.config.json is not applied by `swarm run` yet (the pool uses its default limits: 4 requests in flight per endpoint).');
+  }
+  const log = options.verbose ? (line: string): void => progress.note(line) : undefined;
+  const poolSettings = poolSettingsFrom(project.config);
   const pool = new AgentPool({
     board,
-    workspaceRoot: workspaceOfBoard(board.root),
+    workspaceRoot,
     executor,
-    maxAgents: options.agents,
-    minAgents: options.minAgents,
-    idleTimeoutMs: options.idleTimeoutMs,
-    leaseMs: options.leaseMs,
-    isolation: isolationChoice(options),
+    ...poolSettings,
+    isolation: isolationFor(options, project.config, workspaceRoot, log),
     mode: options.mode,
     untilEmpty: options.untilEmpty,
-    limits: options.agentMemoryMb ? { agentMemoryBytes: options.agentMemoryMb * 1024 * 1024 } : undefined,
-    log: options.verbose ? (line) => progress.note(line) : undefined,
+    log,
   });
+  // Resource peaks for `swarm report`, as the extension's dashboard records them.
+  const resources = recordPoolResources(pool, board.root, { onError: (error) => log?.(`Recording resource figures failed: ${error instanceof Error ? error.message : String(error)}`) });
   const touched = new Set<string>();
   let failedAttempts = 0;
   pool.onEvent((event) => {
@@ -141,6 +237,7 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     });
     await pool.whenDone();
   } finally {
+    resources.dispose();
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
     progress.finish();
