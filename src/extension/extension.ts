@@ -44,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): SwarmExtensionApi {
 
 function afterActivation(context: vscode.ExtensionContext, session: SwarmSession): void {
   context.subscriptions.push(new SwarmStatusBar(session));
+  session.watchProjectConfig();
   void setContext(ContextKeys.hasBoard, session.getBoard() !== undefined);
   if (session.wasRunning) void resumePool(session);
   context.subscriptions.push(

@@ -5,11 +5,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_BOARD_DIR, FileBoard } from '../core/board';
+import { findGitRepository } from '../core/board/gitExclude';
+import { poolSettingsFrom, resolveEffectiveConfig, selectExecutor, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
 import { parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../core/executors';
-import { AgentPool, type PoolEvent } from '../core/pool';
-import { NotAGitRepositoryError } from '../core/worktree';
-import { POOL_RUNNING_STATE, ContextKeys, executorSetting, poolSettings } from './settings';
+import { AgentPool, type IsolationChoice, type PoolEvent, type PoolOptions } from '../core/pool';
+import { createWorktreeIsolation, NotAGitRepositoryError } from '../core/worktree';
+import { POOL_RUNNING_STATE, ContextKeys, executorSetting, isolationSetting, settingsConfigLayer } from './settings';
 import { setContext } from './context';
+import { ProjectConfig } from './projectConfig';
 
 export interface SessionDeps {
   getBoard(): FileBoard | undefined;
@@ -22,8 +25,15 @@ export interface SessionDeps {
 /** Thrown for things the user can fix; the message says what happened and what to do. */
 export class UserFacingError extends Error {}
 
+/** The pool's options from the effective configuration (swarm.config.json under the user's settings). */
+export type SessionPoolSettings = Pick<PoolOptions, 'minAgents' | 'maxAgents' | 'idleTimeoutMs' | 'leaseMs' | 'limits'> & {
+  isolation: 'worktree' | 'direct' | 'auto';
+  worktrees: ReturnType<typeof worktreeSettingsFrom>;
+};
+
 export class SwarmSession implements SessionDeps, vscode.Disposable {
   private board: FileBoard | undefined;
+  private project: ProjectConfig | undefined;
   private boardWatch: { dispose(): void } | undefined;
   private pool: AgentPool | undefined;
   private poolSubscription: { dispose(): void } | undefined;
@@ -125,17 +135,22 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       throw new UserFacingError('Agent Swarm does not start agents in Restricted Mode: agents run commands from this folder. Trust the folder (Manage Workspace Trust) to start the swarm.');
     }
     const executor = this.resolveExecutor();
+    const settings = this.poolSettings();
     const board = this.ensureBoard();
-    const settings = poolSettings();
+    const workspaceRoot = this.workspaceRoot as string;
+    if (Object.keys(this.effectiveConfig().config.rateLimits ?? {}).length > 0) {
+      this.log.warn('"rateLimits" in swarm.config.json is not applied yet: the pool uses its default limits (4 requests in flight per endpoint).');
+    }
     const pool = new AgentPool({
       board,
-      workspaceRoot: this.workspaceRoot as string,
+      workspaceRoot,
       executor,
       minAgents: settings.minAgents,
       maxAgents: settings.maxAgents,
       idleTimeoutMs: settings.idleTimeoutMs,
+      leaseMs: settings.leaseMs,
       limits: settings.limits,
-      isolation: settings.isolation === 'auto' ? undefined : settings.isolation,
+      isolation: this.isolationFor(settings, workspaceRoot),
       env: hostEnv,
       log: (line) => this.log.info(`[pool] ${line}`),
     });
@@ -156,17 +171,98 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     this.poolEmitter.fire();
   }
 
-  /** The executor from settings, validated; a clear error when none is configured. */
+  /** Reads and starts watching swarm.config.json (after activation: it reads a file). */
+  watchProjectConfig(): void {
+    void this.projectConfig;
+  }
+
+  /** swarm.config.json, watched while the session lives (honoured only in a trusted workspace). */
+  get projectConfig(): ProjectConfig {
+    if (!this.project) {
+      const project = new ProjectConfig(this.workspaceRoot, this.log);
+      project.onDidChange(() => {
+        if (this.pool) this.log.info('swarm.config.json changed: the running pool keeps its settings; they apply at the next start.');
+      });
+      this.project = project;
+    }
+    return this.project;
+  }
+
+  /** swarm.config.json under the settings the user set; a conflict between them is an error to fix. */
+  effectiveConfig(): EffectiveConfig {
+    return resolveEffectiveConfig({ file: this.projectConfig.config, settings: settingsConfigLayer() });
+  }
+
+  private effectiveConfigOrThrow(): EffectiveConfig {
+    const effective = this.effectiveConfig();
+    if (effective.errors.length > 0) {
+      throw new UserFacingError(`The Agent Swarm settings and swarm.config.json do not fit together: ${effective.errors.map(formatConfigProblem).join('; ')}. Change the setting or the file.`);
+    }
+    return effective;
+  }
+
+  /**
+   * The executor: the agentSwarm.executor setting when the user set one (an object, a shorthand,
+   * or the name of an entry in swarm.config.json), else the file's defaultExecutor (or its only
+   * entry). A clear error when neither names one.
+   */
   resolveExecutor(): ExecutorConfig {
+    const { config } = this.effectiveConfigOrThrow();
+    const executor = this.executorFrom(config);
+    // The verify setting beats the file's verify; the file's top-level verify applies to an executor without its own.
+    const verifySetting = settingsConfigLayer().verify;
+    const verify = verifySetting !== undefined && !this.settingExecutorHasVerify() ? verifySetting : executor.verify === undefined ? config.verify : undefined;
+    if (verify === undefined) return executor;
+    return parseExecutorConfig({ ...executor, verify });
+  }
+
+  private executorFrom(config: EffectiveConfig['config']): ExecutorConfig {
     const raw = executorSetting();
-    if (raw === undefined) {
-      throw new UserFacingError('No executor is configured, so the swarm does not know how to run tasks. Run "Swarm: Configure Executor" to pick a coding-agent CLI, a command or a model.');
+    if (typeof raw === 'string' && config.executors?.[raw.trim()] !== undefined) {
+      const named = this.parseFileExecutor(() => selectExecutor(config, raw.trim()));
+      if (named !== undefined) return named;
     }
+    if (raw !== undefined) {
+      try {
+        return typeof raw === 'string' ? parseExecutorShorthand(raw) : parseExecutorConfig(raw);
+      } catch (error) {
+        throw new UserFacingError(`The executor setting (agentSwarm.executor) is invalid: ${errorMessage(error)}. Fix it in Settings or run "Swarm: Configure Executor".`);
+      }
+    }
+    const fromFile = this.parseFileExecutor(() => selectExecutor(config));
+    if (fromFile !== undefined) return fromFile;
+    throw new UserFacingError(
+      'No executor is configured, so the swarm does not know how to run tasks. Run "Swarm: Configure Executor" to pick a coding-agent CLI, a command or a model, or set "defaultExecutor" in swarm.config.json.',
+    );
+  }
+
+  private parseFileExecutor(select: () => unknown): ExecutorConfig | undefined {
     try {
-      return typeof raw === 'string' ? parseExecutorShorthand(raw) : parseExecutorConfig(raw);
+      const entry = select();
+      return entry === undefined ? undefined : parseExecutorConfig(entry);
     } catch (error) {
-      throw new UserFacingError(`The executor setting (agentSwarm.executor) is invalid: ${errorMessage(error)}. Fix it in Settings or run "Swarm: Configure Executor".`);
+      throw new UserFacingError(`The executor in swarm.config.json cannot be used: ${errorMessage(error)}. Fix the file (${this.projectConfig.file}).`);
     }
+  }
+
+  private settingExecutorHasVerify(): boolean {
+    const raw = executorSetting();
+    return typeof raw === 'object' && raw !== null && 'verify' in raw;
+  }
+
+  /** Pool size, limits and worktree options from swarm.config.json under the user's settings. */
+  poolSettings(): SessionPoolSettings {
+    const { config } = this.effectiveConfigOrThrow();
+    return { ...poolSettingsFrom(config), isolation: isolationSetting(), worktrees: worktreeSettingsFrom(config) };
+  }
+
+  /** The worktree include list and setup command need an isolation built here; the pool builds plain ones itself. */
+  private isolationFor(settings: SessionPoolSettings, workspaceRoot: string): IsolationChoice | undefined {
+    const choice = settings.isolation === 'auto' ? undefined : settings.isolation;
+    if (Object.keys(settings.worktrees).length === 0) return choice;
+    const wantsWorktrees = choice === 'worktree' || (choice === undefined && findGitRepository(workspaceRoot) !== undefined);
+    if (!wantsWorktrees) return choice;
+    return createWorktreeIsolation({ workspaceRoot, ...settings.worktrees, log: (line) => this.log.info(`[worktree] ${line}`) });
   }
 
   async stop(): Promise<void> {
@@ -206,6 +302,8 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     // "running" flag is kept so the next window resumes.
     if (pool) void pool.stop({ graceMs: 1_000 }).catch(() => undefined);
     this.poolSubscription?.dispose();
+    this.project?.dispose();
+    this.project = undefined;
     this.boardWatch?.dispose();
     this.board?.close();
     this.board = undefined;

@@ -1,6 +1,6 @@
 // Typed access to the `agentSwarm.*` settings, command ids and context keys in one place.
 import * as vscode from 'vscode';
-import type { ResourceLimits } from '../core/pool';
+import type { SwarmConfigInput } from '../core/config';
 
 export const SECTION = 'agentSwarm';
 
@@ -51,40 +51,53 @@ export const POOL_VIEW = 'agentSwarm.pool';
 export const RESULT_SCHEME = 'swarm-result';
 export const POOL_RUNNING_STATE = 'agentSwarm.poolWasRunning';
 
-export interface PoolSettings {
-  minAgents: number;
-  maxAgents: number | undefined;
-  idleTimeoutMs: number;
-  limits: ResourceLimits;
-  isolation: 'worktree' | 'direct' | 'auto';
+/**
+ * A setting's value only when the user set it (user, workspace or folder settings), never the
+ * default: defaults must not hide what swarm.config.json says.
+ */
+export function userSetValue<T>(config: vscode.WorkspaceConfiguration, key: string): T | undefined {
+  const inspected = config.inspect<T>(key);
+  if (!inspected) return undefined;
+  return inspected.workspaceFolderValue ?? inspected.workspaceValue ?? inspected.globalValue;
 }
 
-export function poolSettings(): PoolSettings {
+/** A positive number the user set; 0 means "no limit / automatic" in these settings, so it sets nothing. */
+function positiveSetting(config: vscode.WorkspaceConfiguration, key: string): number | undefined {
+  const value = userSetValue<number>(config, key);
+  return typeof value === 'number' && value > 0 ? value : undefined;
+}
+
+/**
+ * The VS Code settings as a configuration layer over swarm.config.json (see core/config resolve):
+ * only the settings the user set. The executor setting is handled apart (see executorSetting).
+ */
+export function settingsConfigLayer(): SwarmConfigInput {
   const config = vscode.workspace.getConfiguration(SECTION);
-  const maxAgents = config.get<number>('pool.maxAgents', 0);
-  const agentMemoryMb = config.get<number>('limits.agentMemoryMB', 0);
-  const totalMemoryMb = config.get<number>('limits.totalMemoryMB', 0);
-  const maxCpuPercent = config.get<number>('limits.maxCpuPercent', 0);
+  const minAgents = userSetValue<number>(config, 'pool.minAgents');
+  const idleSeconds = positiveSetting(config, 'pool.idleTimeoutSeconds');
+  const pool: NonNullable<SwarmConfigInput['pool']> = {
+    ...(typeof minAgents === 'number' && { minAgents }),
+    ...(positiveSetting(config, 'pool.maxAgents') !== undefined && { maxAgents: positiveSetting(config, 'pool.maxAgents') }),
+    ...(idleSeconds !== undefined && { idleTimeoutMs: idleSeconds * 1000 }),
+    ...(positiveSetting(config, 'limits.agentMemoryMB') !== undefined && { agentMemoryMB: positiveSetting(config, 'limits.agentMemoryMB') }),
+    ...(positiveSetting(config, 'limits.totalMemoryMB') !== undefined && { totalMemoryMB: positiveSetting(config, 'limits.totalMemoryMB') }),
+    ...(positiveSetting(config, 'limits.maxCpuPercent') !== undefined && { maxCpuPercent: positiveSetting(config, 'limits.maxCpuPercent') }),
+  };
+  const verify = userSetValue<string>(config, 'verify')?.trim();
   return {
-    minAgents: config.get<number>('pool.minAgents', 0),
-    maxAgents: maxAgents > 0 ? maxAgents : undefined,
-    idleTimeoutMs: config.get<number>('pool.idleTimeoutSeconds', 60) * 1000,
-    limits: {
-      agentMemoryBytes: agentMemoryMb > 0 ? agentMemoryMb * 1024 * 1024 : undefined,
-      totalMemoryBytes: totalMemoryMb > 0 ? totalMemoryMb * 1024 * 1024 : undefined,
-      maxCpuPercent: maxCpuPercent > 0 ? maxCpuPercent : undefined,
-    },
-    isolation: config.get<'worktree' | 'direct' | 'auto'>('isolation', 'auto'),
+    ...(Object.keys(pool).length > 0 && { pool }),
+    ...(verify && { verify }),
   };
 }
 
-/** The executor configuration (object or shorthand), with `verify` from its own setting when set. */
+export function isolationSetting(): 'worktree' | 'direct' | 'auto' {
+  return vscode.workspace.getConfiguration(SECTION).get<'worktree' | 'direct' | 'auto'>('isolation', 'auto');
+}
+
+/** The executor setting (object, shorthand or the name of a swarm.config.json entry) when the user set one. */
 export function executorSetting(): unknown {
-  const config = vscode.workspace.getConfiguration(SECTION);
-  const executor = config.get<unknown>('executor');
-  const verify = config.get<string>('verify', '').trim();
+  const executor = userSetValue<unknown>(vscode.workspace.getConfiguration(SECTION), 'executor');
   if (executor === undefined || executor === null || executor === '') return undefined;
-  if (typeof executor === 'object' && verify && !('verify' in (executor as object))) return { ...(executor as object), verify };
   return executor;
 }
 
