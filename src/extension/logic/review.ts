@@ -88,7 +88,10 @@ export function sortResults<T extends { updatedAt: number; title: string }>(task
 
 /** The diff editor's title for a task's result. */
 export function reviewTitle(task: { title: string }, files: readonly PatchFileEntry[]): string {
-  return `Swarm result: ${task.title} (${formatStats(patchStats(files))})`;
+  const stats = patchStats(files);
+  // The multi-file diff editor adds "(N files)" to its title itself.
+  const figures = files.length > 1 ? `+${stats.additions} −${stats.deletions}` : formatStats(stats);
+  return `Swarm result: ${task.title} (${figures})`;
 }
 
 /** Text shown in place of a binary file in the diff editor. */

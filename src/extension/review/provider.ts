@@ -27,6 +27,8 @@ export class ResultContentProvider implements vscode.TextDocumentContentProvider
   readonly onDidChange = this.changeEmitter.event;
   /** Per task and file: the versions (a promise, so concurrent opens share one git run). */
   private readonly cache = new Map<string, Map<string, Promise<Versions>>>();
+  /** The patch text each cached task's versions were computed from. */
+  private readonly cachedText = new Map<string, string>();
 
   constructor(private readonly session: SwarmSession) {}
 
@@ -54,6 +56,7 @@ export class ResultContentProvider implements vscode.TextDocumentContentProvider
     if (!root) return Promise.resolve({});
     let perTask = this.cache.get(patch.taskId);
     if (!perTask) this.cache.set(patch.taskId, (perTask = new Map()));
+    this.cachedText.set(patch.taskId, patch.text);
     let versions = perTask.get(relPath);
     if (!versions) {
       versions = patchFileVersions(root, patch, relPath).catch((error: unknown) => {
@@ -66,10 +69,18 @@ export class ResultContentProvider implements vscode.TextDocumentContentProvider
     return versions;
   }
 
+  /** After a board change: forgets the results whose patch is gone or different (a new attempt, a retry). */
+  forgetChanged(): void {
+    for (const [taskId, text] of this.cachedText) {
+      if (this.patchOf(taskId)?.text !== text) this.forget(taskId);
+    }
+  }
+
   /** Drops what is known about a task's result (after a new attempt, a discard) and refreshes open documents. */
   forget(taskId: string): void {
     const perTask = this.cache.get(taskId);
     this.cache.delete(taskId);
+    this.cachedText.delete(taskId);
     if (!perTask) return;
     for (const relPath of perTask.keys()) {
       this.changeEmitter.fire(resultUri(taskId, 'original', relPath));
@@ -79,6 +90,7 @@ export class ResultContentProvider implements vscode.TextDocumentContentProvider
 
   dispose(): void {
     this.cache.clear();
+    this.cachedText.clear();
     this.changeEmitter.dispose();
   }
 }

@@ -69,7 +69,8 @@ test('results sort newest first, then by title', () => {
 });
 
 test('the review title names the task and its size', () => {
-  assert.equal(reviewTitle({ title: 'Fix it' }, files.slice(0, 2)), 'Swarm result: Fix it (+13 −1 in 2 files)');
+  assert.equal(reviewTitle({ title: 'Fix it' }, files.slice(0, 2)), 'Swarm result: Fix it (+13 −1)', 'the multi-file diff adds the file count itself');
+  assert.equal(reviewTitle({ title: 'Fix it' }, files.slice(0, 1)), `Swarm result: Fix it (${formatStats(patchStats(files.slice(0, 1)))})`);
 });
 
 test('binary notes say which side and that apply writes the file as is', () => {

@@ -1,0 +1,205 @@
+// Review in the diff editor, inside a real VS Code extension host on a git copy of the basic
+// fixture: results open in the diff editor (one file) and the multi-file diff (several), Apply
+// writes through an undoable edit (Edit > Undo and Undo Apply restore the file), unsaved editor text
+// is merged three-way, conflicts are reported and nothing is written, Discard leaves the file
+// untouched, Apply This File takes one file, and Request Changes posts a follow-up that starts from
+// the result. Results are made by the real worktree isolation of the core (an edit function plays
+// the agent); the full pool pipeline is proven in the fix run.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { FileBoard } from '../../../src/core/board';
+import type { Task } from '../../../src/core/board/types';
+import { applyRecord, isDiscarded, type ApplyOutcome } from '../../../src/core/patch';
+import { createWorktreeIsolation } from '../../../src/core/worktree';
+
+const GREET = 'src/greet.ts';
+
+function workspaceRoot(): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'a workspace folder is open');
+  return folder.uri.fsPath;
+}
+const fileUri = (relative: string) => vscode.Uri.file(path.join(workspaceRoot(), relative));
+const readFile = (relative: string) => fs.readFileSync(path.join(workspaceRoot(), relative), 'utf8');
+const writeFile = (relative: string, text: string) => fs.writeFileSync(path.join(workspaceRoot(), relative), text);
+
+function openBoard(): FileBoard {
+  return FileBoard.open({ root: path.join(workspaceRoot(), '.swarm') });
+}
+
+async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+let slot = 0;
+/** A done task whose result is what `edits` do in its worktree (null deletes a file). */
+async function makeResult(title: string, edits: Record<string, string | null>): Promise<Task> {
+  const board = openBoard();
+  const isolation = createWorktreeIsolation({ workspaceRoot: workspaceRoot(), include: [] });
+  board.post({ title, files: Object.keys(edits), priority: 9999 });
+  const claim = board.claim({ agent: 'review-test' });
+  assert.ok(claim, 'the posted task can be claimed');
+  const name = `review-${(slot += 1)}`;
+  const prepared = await isolation.prepare(claim.task, name, board.artifactsDir(claim.task.id));
+  for (const [relative, text] of Object.entries(edits)) {
+    const file = path.join(prepared.cwd, relative);
+    if (text === null) fs.rmSync(file);
+    else {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, text);
+    }
+  }
+  const changes = await isolation.collect(claim.task, name, prepared, board.artifactsDir(claim.task.id));
+  return board.complete(claim, { summary: 'edited by the test', executor: 'test', durationMs: 1, ...changes });
+}
+
+const apply = (taskId: string, request?: object) => vscode.commands.executeCommand<ApplyOutcome | undefined>('agentSwarm.task.apply', taskId, request);
+
+async function closeAllEditors(): Promise<void> {
+  await vscode.commands.executeCommand('workbench.action.files.revert').then(undefined, () => undefined);
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}
+
+/** Every tab's input, for finding the review editors. */
+function tabInputs(): unknown[] {
+  return vscode.window.tabGroups.all.flatMap((group) => group.tabs.map((tab) => tab.input));
+}
+
+suite('Review in the diff editor', () => {
+  let greetText = '';
+  suiteSetup(() => {
+    greetText = readFile(GREET);
+  });
+  teardown(async () => {
+    await closeAllEditors();
+    writeFile(GREET, greetText);
+  });
+
+  test('Review opens a one-file result in the diff editor with the snapshot and the result', async () => {
+    const task = await makeResult('Shout the greeting', { [GREET]: greetText.replace('Hello', 'HELLO') });
+    await vscode.commands.executeCommand('agentSwarm.task.review', task.id);
+    const diff = await waitFor('the diff tab', () => tabInputs().find((input): input is vscode.TabInputTextDiff => input instanceof vscode.TabInputTextDiff && input.modified.scheme === 'swarm-result'));
+    assert.strictEqual((await vscode.workspace.openTextDocument(diff.original)).getText(), greetText);
+    assert.strictEqual((await vscode.workspace.openTextDocument(diff.modified)).getText(), greetText.replace('Hello', 'HELLO'));
+    assert.strictEqual(readFile(GREET), greetText, 'reviewing writes nothing');
+  });
+
+  test('a result with several files opens in the multi-file diff editor', async () => {
+    const task = await makeResult('Two files', { [GREET]: greetText.replace('Hello', 'Hey'), 'src/added.ts': 'export const added = 1;\n' });
+    await vscode.commands.executeCommand('agentSwarm.task.review', task.id);
+    const tab = await waitFor('the multi-file diff tab', () =>
+      vscode.window.tabGroups.all.flatMap((group) => group.tabs).find((candidate) => {
+        const input = candidate.input as { textDiffs?: unknown } | undefined;
+        return typeof input === 'object' && input !== null && Array.isArray(input.textDiffs);
+      }),
+    );
+    assert.match(tab.label, /^Swarm result: Two files \(\+2 −1\)/);
+    // Pairs with two sides are listed in the tab input; the added file has no original side.
+    const pairs = (tab.input as { textDiffs: Array<{ original: vscode.Uri; modified: vscode.Uri }> }).textDiffs;
+    assert.deepStrictEqual(pairs.map((pair) => [pair.original.query, pair.modified.path]), [[`task=${task.id}&side=original`, `/${GREET}`]]);
+  });
+
+  test('Apply writes the result through an undoable edit; Edit > Undo restores the file', async () => {
+    const task = await makeResult('Hi instead of Hello', { [GREET]: greetText.replace('Hello', 'Hi') });
+    const outcome = await apply(task.id);
+    assert.strictEqual(outcome?.status, 'applied', outcome?.message);
+    assert.strictEqual(readFile(GREET), greetText.replace('Hello', 'Hi'), 'the file on disk holds the result (it was saved)');
+    assert.strictEqual(applyRecord(openBoard(), task.id)?.status, 'applied');
+    const editor = await vscode.window.showTextDocument(fileUri(GREET));
+    assert.strictEqual(editor.document.isDirty, false);
+    await vscode.commands.executeCommand('undo');
+    await waitFor('the undo to restore the text', () => editor.document.getText() === greetText);
+  });
+
+  test('Undo Apply restores every file of a multi-file apply, new and deleted files included', async () => {
+    writeFile('src/old.ts', 'export const old = true;\n');
+    const task = await makeResult('Rework', { [GREET]: greetText.replace('Hello', 'Howdy'), 'src/new.ts': 'export const fresh = 1;\n', 'src/old.ts': null });
+    const outcome = await apply(task.id);
+    assert.strictEqual(outcome?.status, 'applied', outcome?.message);
+    assert.ok(fs.existsSync(path.join(workspaceRoot(), 'src/new.ts')));
+    assert.ok(!fs.existsSync(path.join(workspaceRoot(), 'src/old.ts')));
+    const restored = await vscode.commands.executeCommand<string[]>('agentSwarm.task.undoApply', task.id);
+    assert.deepStrictEqual([...(restored ?? [])].sort(), [GREET, 'src/new.ts', 'src/old.ts']);
+    assert.strictEqual(readFile(GREET), greetText);
+    assert.ok(!fs.existsSync(path.join(workspaceRoot(), 'src/new.ts')), 'the added file is gone again');
+    assert.strictEqual(readFile('src/old.ts'), 'export const old = true;\n', 'the deleted file is back');
+    assert.strictEqual(applyRecord(openBoard(), task.id), undefined, 'the task is no longer marked applied');
+    fs.rmSync(path.join(workspaceRoot(), 'src/old.ts'));
+  });
+
+  test('Apply merges with unsaved editor text three-way and keeps that editor unsaved', async () => {
+    const task = await makeResult('Change the greeting', { [GREET]: greetText.replace('Hello', 'Hi') });
+    const editor = await vscode.window.showTextDocument(fileUri(GREET));
+    await editor.edit((builder) => builder.insert(new vscode.Position(0, 0), '// typed, not saved\n'));
+    const outcome = await apply(task.id);
+    assert.strictEqual(outcome?.status, 'applied-3way', outcome?.message);
+    assert.strictEqual(editor.document.getText(), `// typed, not saved\n${greetText.replace('Hello', 'Hi')}`);
+    assert.strictEqual(editor.document.isDirty, true, 'the user decides when to save');
+    assert.strictEqual(readFile(GREET), greetText, 'the disk keeps the saved version');
+  });
+
+  test('a conflict with the user\'s edits is reported and nothing is written; markers on request', async () => {
+    const task = await makeResult('Agent greeting', { [GREET]: greetText.replace('Hello', 'Agent hello') });
+    const mine = greetText.replace('Hello', 'My hello');
+    writeFile(GREET, mine);
+    const outcome = await apply(task.id);
+    assert.strictEqual(outcome?.status, 'conflict');
+    assert.deepStrictEqual(outcome?.conflicts, [GREET]);
+    assert.strictEqual(readFile(GREET), mine, 'nothing was written');
+    assert.strictEqual(applyRecord(openBoard(), task.id), undefined);
+    const marked = await apply(task.id, { markers: true });
+    assert.strictEqual(marked?.status, 'conflict');
+    assert.match(readFile(GREET), /^<<<<<<< [\s\S]*My hello[\s\S]*=======[\s\S]*Agent hello[\s\S]*>>>>>>> /m);
+  });
+
+  test('of two parallel fixes to the same line, the second one conflicts after the first is applied', async () => {
+    const first = await makeResult('First fix', { [GREET]: greetText.replace('Hello', 'First') });
+    const second = await makeResult('Second fix', { [GREET]: greetText.replace('Hello', 'Second') });
+    assert.strictEqual((await apply(first.id))?.status, 'applied');
+    const outcome = await apply(second.id);
+    assert.strictEqual(outcome?.status, 'conflict');
+    assert.strictEqual(readFile(GREET), greetText.replace('Hello', 'First'), 'the first fix is not overwritten');
+  });
+
+  test('Discard marks the result discarded and leaves the file untouched; it can no longer be applied', async () => {
+    const task = await makeResult('Unwanted', { [GREET]: greetText.replace('Hello', 'Nope') });
+    await vscode.commands.executeCommand('agentSwarm.task.review', task.id);
+    await vscode.commands.executeCommand('agentSwarm.task.discard', task.id);
+    assert.ok(isDiscarded(openBoard(), task.id));
+    assert.strictEqual(readFile(GREET), greetText);
+    await waitFor('the review tab to close', () => !tabInputs().some((input) => input instanceof vscode.TabInputTextDiff && input.modified.query.includes(task.id)));
+    assert.strictEqual(await apply(task.id), undefined, 'the apply is refused');
+    assert.strictEqual(readFile(GREET), greetText);
+  });
+
+  test('Apply This File applies one file of a result and opens it beside the snapshot', async () => {
+    const task = await makeResult('Two changes', { [GREET]: greetText.replace('Hello', 'Yo'), 'README.md': '# changed\n' });
+    const readme = readFile('README.md');
+    const outcome = await vscode.commands.executeCommand<ApplyOutcome>('agentSwarm.review.applyFile', vscode.Uri.from({ scheme: 'swarm-result', path: `/${GREET}`, query: `task=${task.id}&side=result` }));
+    assert.deepStrictEqual(outcome?.files, [GREET]);
+    assert.strictEqual(readFile(GREET), greetText.replace('Hello', 'Yo'));
+    assert.strictEqual(readFile('README.md'), readme, 'the other file is not applied');
+    await waitFor('the applied-file diff', () => tabInputs().find((input) => input instanceof vscode.TabInputTextDiff && input.modified.scheme === 'file' && input.modified.fsPath === fileUri(GREET).fsPath));
+  });
+
+  test('Request Changes posts a follow-up task that starts from the result', async () => {
+    const task = await makeResult('Partly right', { [GREET]: greetText.replace('Hello', 'Hallo') });
+    const followUp = await vscode.commands.executeCommand<Task>('agentSwarm.review.requestChanges', task.id, 'Use English');
+    assert.ok(followUp, 'a follow-up task was posted');
+    assert.strictEqual(followUp.title, 'Follow-up: Use English');
+    const payload = followUp.payload as { followUpOf?: string; startFrom?: string };
+    assert.strictEqual(payload.followUpOf, task.id);
+    assert.match(payload.startFrom ?? '', /^[0-9a-f]{40}$/);
+    assert.deepStrictEqual(followUp.files, [GREET]);
+    assert.strictEqual(openBoard().get(followUp.id)?.status, 'pending');
+    openBoard().cancel(followUp.id);
+  });
+});
