@@ -17,7 +17,7 @@ import { hunksOverlap, parsePatch, type PatchSection } from './parse';
 import { locateRepository } from '../worktree/repo';
 
 export type { ApplyStatus, FilePlan, FileVersion, UndoEntry, UndoRecord } from './apply';
-export { hashVersion, plannedVersions, readWorkspaceFile } from './apply';
+export { hashVersion, plannedVersions, readWorkspaceFile, writeVersion } from './apply';
 export { parsePatch, hunksOverlap, unquote, PatchParseError } from './parse';
 export type { PatchSection } from './parse';
 export { assertSafePatchPath, UnsafePatchPathError } from './paths';
