@@ -119,11 +119,11 @@ export class ProjectConfig implements ProjectConfigView, vscode.Disposable {
 
   /** Logs every problem and shows the first, once per distinct set of problems. */
   private report(state: ConfigState): void {
+    if (state.errors.length === 0 && state.source === 'file') this.hadValidFile = true;
     const text = state.errors.map(formatConfigProblem).join('\n');
     if (text === this.lastReported) return;
     this.lastReported = text;
     if (state.errors.length === 0) {
-      if (state.source === 'file') this.hadValidFile = true;
       if (state.source === 'file') this.log.info(`Project configuration in force: ${this.file}`);
       return;
     }
