@@ -4,6 +4,7 @@
 // expectation plus an "Open swarm.config.json" button, and the last good configuration stays in
 // force; a pool started by Swarm: Start runs the file's executor.
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -66,6 +67,25 @@ function commandOf(swarm: SessionLike): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Command lines of every process below `pid` (ps; the untrusted suite checks the same way that none is an agent). */
+function descendantArgs(pid: number): string[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => ({ pid: Number(match[1]), ppid: Number(match[2]), args: match[3] }));
+  const found: string[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift() as number;
+    for (const row of rows.filter((candidate) => candidate.ppid === parent)) {
+      found.push(row.args);
+      queue.push(row.pid);
+    }
+  }
+  return found;
 }
 
 const settings = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('agentSwarm');
@@ -164,6 +184,10 @@ describe('swarm.config.json in a trusted workspace', function () {
     const marker = path.join(workspaceRoot(), `marker-${task.id}.txt`);
     await waitFor('the marker written by the file executor', () => (fs.existsSync(marker) ? true : undefined), 60_000);
     assert.strictEqual(fs.readFileSync(marker, 'utf8').trim(), 'file');
+    assert.ok(
+      descendantArgs(process.pid).some((args) => /agent\.js/.test(args)),
+      'agent.js processes run below the extension host while the pool runs (what the Restricted Mode suite looks for)',
+    );
     await swarm.stop();
   });
 });
