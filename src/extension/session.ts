@@ -6,7 +6,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_BOARD_DIR, FileBoard } from '../core/board';
 import { findGitRepository } from '../core/board/gitExclude';
-import { poolSettingsFrom, resolveEffectiveConfig, selectExecutor, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
+import { poolSettingsFrom, rateLimitsFrom, resolveEffectiveConfig, selectExecutor, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
 import { parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../core/executors';
 import { AgentPool, type IsolationChoice, type PoolEvent, type PoolOptions } from '../core/pool';
 import { createWorktreeIsolation, NotAGitRepositoryError } from '../core/worktree';
@@ -138,9 +138,6 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     const settings = this.poolSettings();
     const board = this.ensureBoard();
     const workspaceRoot = this.workspaceRoot as string;
-    if (Object.keys(this.effectiveConfig().config.rateLimits ?? {}).length > 0) {
-      this.log.warn('"rateLimits" in swarm.config.json is not applied yet: the pool uses its default limits (4 requests in flight per endpoint).');
-    }
     const pool = new AgentPool({
       board,
       workspaceRoot,
@@ -150,6 +147,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       idleTimeoutMs: settings.idleTimeoutMs,
       leaseMs: settings.leaseMs,
       limits: settings.limits,
+      rateLimits: rateLimitsFrom(this.effectiveConfig().config),
       isolation: this.isolationFor(settings, workspaceRoot),
       env: hostEnv,
       log: (line) => this.log.info(`[pool] ${line}`),

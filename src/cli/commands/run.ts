@@ -8,6 +8,7 @@ import {
   formatConfigProblem,
   loadSwarmConfig,
   poolSettingsFrom,
+  rateLimitsFrom,
   resolveEffectiveConfig,
   selectExecutor,
   worktreeSettingsFrom,
@@ -194,9 +195,6 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     return counts.pending;
   });
   if (options.verbose) describeConfig(project, options, (line) => progress.note(line));
-  if (project.config.rateLimits !== undefined && Object.keys(project.config.rateLimits).length > 0) {
-    console.error('swarm: warning: "rateLimits" in swarm.config.json is not applied by `swarm run` yet (the pool uses its default limits: 4 requests in flight per endpoint).');
-  }
   const log = options.verbose ? (line: string): void => progress.note(line) : undefined;
   const poolSettings = poolSettingsFrom(project.config);
   const pool = new AgentPool({
@@ -205,6 +203,7 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     executor,
     ...poolSettings,
     isolation: isolationFor(options, project.config, workspaceRoot, log),
+    rateLimits: rateLimitsFrom(project.config),
     mode: options.mode,
     untilEmpty: options.untilEmpty,
     log,

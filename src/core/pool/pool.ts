@@ -14,7 +14,7 @@ import { BoardInputError, LeaseLostError } from '../board/types';
 import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBroker } from '../executors';
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { forkSupervised, type SupervisedProcess } from '../process';
-import { RateLimiter, serveLimiterOverIpc, type Subscribe } from '../ratelimit';
+import { RateLimiter, serveLimiterOverIpc, type EndpointLimits, type Subscribe } from '../ratelimit';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
@@ -46,6 +46,8 @@ export interface PoolOptions {
   /** Default: 'worktree' in a git repository, 'direct' elsewhere. 'none': the workspace itself, nothing collected. */
   isolation?: IsolationChoice;
   limits?: ResourceLimits;
+  /** Per model endpoint: requests in flight and per interval, shared by every agent of this host. */
+  rateLimits?: Record<string, Partial<EndpointLimits>>;
   mode?: 'auto' | 'pool' | 'sequential';
   agentScript?: string;
   /** Node flags for agents; default none for .js and `--import tsx` for a .ts agentScript (tests). */
@@ -102,7 +104,7 @@ export class AgentPool {
   private readonly agents = new Map<string, AgentHandle>();
   /** One job per agent life; its concurrency is the pool's capacity. */
   private readonly capacity: PQueue;
-  private readonly limiter = new RateLimiter();
+  private readonly limiter: RateLimiter;
   private readonly hostTag = `h${process.pid}`;
   private monitor: ResourceMonitor | undefined;
   private isolation!: TaskIsolation;
@@ -141,6 +143,7 @@ export class AgentPool {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.agentScript = options.agentScript ?? path.join(__dirname, 'agent.js');
     this.capacity = new PQueue({ concurrency: this.maxAgents });
+    this.limiter = new RateLimiter({ endpoints: options.rateLimits });
     this.emitter.setMaxListeners(0); // the CLI, the dashboard, metrics and trees all listen
   }
 
