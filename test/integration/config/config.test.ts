@@ -4,10 +4,10 @@
 // expectation plus an "Open swarm.config.json" button, and the last good configuration stays in
 // force; a pool started by Swarm: Start runs the file's executor.
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { descendantProcesses, waitFor, workspaceRoot } from '../support/workspace';
 
 const EXTENSION_ID = 'agent-swarm.agent-swarm';
 
@@ -32,12 +32,6 @@ async function session(): Promise<SessionLike> {
   return api.session;
 }
 
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'a workspace folder is open');
-  return folder.uri.fsPath;
-}
-
 function configFile(): string {
   return path.join(workspaceRoot(), 'swarm.config.json');
 }
@@ -46,46 +40,12 @@ function writeConfig(config: unknown): void {
   fs.writeFileSync(configFile(), typeof config === 'string' ? config : JSON.stringify(config, null, 2));
 }
 
-async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 function commandOf(swarm: SessionLike): string | undefined {
   try {
     return swarm.resolveExecutor().command;
   } catch {
     return undefined;
   }
-}
-
-/** Command lines of every process below `pid` (ps; the untrusted suite checks the same way that none is an agent). */
-function descendantArgs(pid: number): string[] {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
-    .split('\n')
-    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .map((match) => ({ pid: Number(match[1]), ppid: Number(match[2]), args: match[3] }));
-  const found: string[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const parent = queue.shift() as number;
-    for (const row of rows.filter((candidate) => candidate.ppid === parent)) {
-      found.push(row.args);
-      queue.push(row.pid);
-    }
-  }
-  return found;
 }
 
 const settings = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('agentSwarm');
@@ -185,7 +145,7 @@ describe('swarm.config.json in a trusted workspace', function () {
     await waitFor('the marker written by the file executor', () => (fs.existsSync(marker) ? true : undefined), 60_000);
     assert.strictEqual(fs.readFileSync(marker, 'utf8').trim(), 'file');
     assert.ok(
-      descendantArgs(process.pid).some((args) => /agent\.js/.test(args)),
+      descendantProcesses(process.pid).some((child) => /agent\.js/.test(child.args)),
       'agent.js processes run below the extension host while the pool runs (what the Restricted Mode suite looks for)',
     );
     await swarm.stop();

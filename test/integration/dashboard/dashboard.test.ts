@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { FileBoard } from '../../../src/core/board';
 import type { DashboardProbe } from '../../../src/extension/dashboard/panel';
 import type { HostMessage } from '../../../src/extension/dashboard/protocol';
+import { waitFor, workspaceRoot } from '../support/workspace';
 
 const EXTENSION_ID = 'agent-swarm.agent-swarm';
 const OPEN = 'agentSwarm.openDashboard';
@@ -16,24 +17,8 @@ const EXPORT = 'agentSwarm.exportReport';
 const PROBE = 'agentSwarm.internal.dashboardProbe';
 const MESSAGE = 'agentSwarm.internal.dashboardMessage';
 
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'a workspace folder is open');
-  return folder.uri.fsPath;
-}
-
 async function probe(): Promise<DashboardProbe | undefined> {
   return vscode.commands.executeCommand<DashboardProbe | undefined>(PROBE);
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 function dashboardTabs(): vscode.Tab[] {

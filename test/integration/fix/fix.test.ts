@@ -11,39 +11,11 @@ import * as vscode from 'vscode';
 import { FileBoard } from '../../../src/core/board';
 import type { Task } from '../../../src/core/board/types';
 import { readTaskPatch } from '../../../src/core/patch';
-import type { SwarmExtensionApi } from '../../../src/extension/extension';
 import type { FixPayload } from '../../../src/extension/logic/fixTask';
+import { extensionApi as api, openBoard, waitFor, workspaceFileUri as fileUri, workspaceRoot } from '../support/workspace';
 
-const EXTENSION_ID = 'agent-swarm.agent-swarm';
 const LENS_TITLE = /^Fix with swarm/;
 
-async function api(): Promise<SwarmExtensionApi> {
-  const extension = vscode.extensions.getExtension<SwarmExtensionApi>(EXTENSION_ID);
-  assert.ok(extension, `${EXTENSION_ID} is loaded`);
-  return extension.activate();
-}
-
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'a workspace folder is open');
-  return folder.uri.fsPath;
-}
-
-const fileUri = (relative: string) => vscode.Uri.file(path.join(workspaceRoot(), relative));
-
-function openBoard(): FileBoard {
-  return FileBoard.open({ root: path.join(workspaceRoot(), '.swarm') });
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function fixLenses(uri: vscode.Uri): Promise<vscode.CodeLens[]> {
   // The lens command works on open documents only ("Illegal argument" otherwise).

@@ -9,35 +9,15 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { FileBoard } from '../../../src/core/board';
 import type { Task } from '../../../src/core/board/types';
 import { applyRecord, isDiscarded, type ApplyOutcome } from '../../../src/core/patch';
 import { createWorktreeIsolation } from '../../../src/core/worktree';
+import { openBoard, waitFor, workspaceFileUri as fileUri, workspaceRoot } from '../support/workspace';
 
 const GREET = 'src/greet.ts';
 
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'a workspace folder is open');
-  return folder.uri.fsPath;
-}
-const fileUri = (relative: string) => vscode.Uri.file(path.join(workspaceRoot(), relative));
 const readFile = (relative: string) => fs.readFileSync(path.join(workspaceRoot(), relative), 'utf8');
 const writeFile = (relative: string, text: string) => fs.writeFileSync(path.join(workspaceRoot(), relative), text);
-
-function openBoard(): FileBoard {
-  return FileBoard.open({ root: path.join(workspaceRoot(), '.swarm') });
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 let slot = 0;
 /** A done task whose result is what `edits` do in its worktree (null deletes a file). */

@@ -6,24 +6,11 @@ import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { FileBoard } from '../../../src/core/board';
 import type { SwarmExtensionApi } from '../../../src/extension/extension';
 import type { TaskNode } from '../../../src/extension/views/tasksTree';
 import type { PoolRow } from '../../../src/extension/logic/poolView';
+import { EXTENSION_ID, extensionApi as api, openBoard, waitFor, workspaceRoot } from '../support/workspace';
 
-const EXTENSION_ID = 'agent-swarm.agent-swarm';
-
-async function api(): Promise<SwarmExtensionApi> {
-  const extension = vscode.extensions.getExtension<SwarmExtensionApi>(EXTENSION_ID);
-  assert.ok(extension, `${EXTENSION_ID} is loaded`);
-  return extension.activate();
-}
-
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'a workspace folder is open');
-  return folder.uri.fsPath;
-}
 
 /** Runs the real CLI in another process, as a user in a terminal would. */
 function swarmCli(...args: string[]): string {
@@ -33,26 +20,12 @@ function swarmCli(...args: string[]): string {
   return execFileSync(process.execPath, [cli, ...args], { cwd: workspaceRoot(), env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, encoding: 'utf8' }).trim();
 }
 
-async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 function taskNodes(nodes: TaskNode[]): Extract<TaskNode, { kind: 'task' }>[] {
   return nodes.filter((node): node is Extract<TaskNode, { kind: 'task' }> => node.kind === 'task');
 }
 
 function groupOf(swarm: SwarmExtensionApi, status: string): Extract<TaskNode, { kind: 'group' }> | undefined {
   return swarm.tasks.getChildren().find((node): node is Extract<TaskNode, { kind: 'group' }> => node.kind === 'group' && node.group.status === status);
-}
-
-function openBoard(): FileBoard {
-  return FileBoard.open({ root: path.join(workspaceRoot(), '.swarm') });
 }
 
 suite('Swarm panel', () => {

@@ -2,10 +2,10 @@
 // folder is not trusted, so VS Code is in Restricted Mode. Suites that prove nothing is spawned in
 // an untrusted workspace belong in this folder.
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { descendantProcesses, waitFor, workspaceRoot } from '../support/workspace';
 
 describe('Restricted Mode', () => {
   it('the workspace is not trusted', () => {
@@ -31,45 +31,10 @@ interface RestrictedSession {
 
 type Shown = { message: string; items: string[] };
 
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'a workspace folder is open');
-  return folder.uri.fsPath;
-}
-
 async function restrictedSession(): Promise<RestrictedSession> {
   const extension = vscode.extensions.getExtension<{ session: RestrictedSession }>('agent-swarm.agent-swarm');
   assert.ok(extension);
   return (await extension.activate()).session;
-}
-
-async function waitUntil<T>(what: string, check: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** Every process below `pid`, with its command line (ps, so nothing is assumed about the tree). */
-function descendants(pid: number): { pid: number; args: string }[] {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
-    .split('\n')
-    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .map((match) => ({ pid: Number(match[1]), ppid: Number(match[2]), args: match[3] }));
-  const found: { pid: number; args: string }[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const parent = queue.shift() as number;
-    for (const row of rows.filter((candidate) => candidate.ppid === parent)) {
-      found.push({ pid: row.pid, args: row.args });
-      queue.push(row.pid);
-    }
-  }
-  return found;
 }
 
 describe('Restricted Mode: no agents, no project configuration', function () {
@@ -107,7 +72,7 @@ describe('Restricted Mode: no agents, no project configuration', function () {
 
   it('swarm.config.json is ignored, and the user is told so once', async () => {
     const session = await restrictedSession();
-    const notice = await waitUntil('the Restricted Mode notice', () => infos.find((entry) => entry.message.includes('swarm.config.json')));
+    const notice = await waitFor('the Restricted Mode notice', () => infos.find((entry) => entry.message.includes('swarm.config.json')));
     assert.match(notice.message, /ignored in Restricted Mode/);
     assert.match(notice.message, /Trust the folder/);
     assert.strictEqual(session.projectConfig.honoured, false);
@@ -128,12 +93,12 @@ describe('Restricted Mode: no agents, no project configuration', function () {
     session.resolveExecutor();
     errors.length = 0;
     await vscode.commands.executeCommand('agentSwarm.start');
-    const told = await waitUntil('the reason Swarm: Start did nothing', () => errors.find((entry) => /Restricted Mode/.test(entry.message)));
+    const told = await waitFor('the reason Swarm: Start did nothing', () => errors.find((entry) => /Restricted Mode/.test(entry.message)));
     assert.match(told.message, /Trust the folder/);
     assert.strictEqual(session.isRunning, false);
     // Give a wrongly started pool time to fork its agents before looking for them.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    const agents = descendants(process.pid).filter((child) => /agent\.js/.test(child.args));
+    const agents = descendantProcesses(process.pid).filter((child) => /agent\.js/.test(child.args));
     assert.deepStrictEqual(agents, [], `no agent.js below the extension host (pid ${process.pid})`);
     assert.strictEqual(session.isRunning, false);
     assert.strictEqual(fs.existsSync(marker()), false, 'no command from swarm.config.json ran');
