@@ -28,7 +28,7 @@ const NAME = 'path-fix-review-apply';
 const FILE = 'src/total.js';
 const BROKEN_LINE = 'const label = sum;';
 const FIXED_LINE = 'const label = String(sum);';
-const AGENT_SECONDS = 6;
+const AGENT_SECONDS = 10;
 
 const settings = {
   // A real fix without an API key: the agent's command edits the task's file in its worktree (sed's
