@@ -137,10 +137,11 @@ function escapeMarkdown(text: string): string {
   return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1');
 }
 
-/** Status bar text: `$(sync~spin) 12/40 · 3 busy` while running, `$(check-all) 40/40` when idle. */
+/** Status bar text: `$(sync~spin) 12/40 · 3 busy` while agents work, `$(organization) 40/40 · idle` when the pool waits, `$(organization) 40/40` when it is stopped. */
 export function statusBarText(input: { done: number; total: number; busy: number; running: boolean }): string {
   if (input.total === 0 && !input.running) return '$(organization) Swarm';
-  const icon = input.running ? '$(sync~spin)' : '$(organization)';
-  const busy = input.running ? ` · ${input.busy} busy` : '';
-  return `${icon} ${input.done}/${input.total}${busy}`;
+  // The spinner means work in progress: a pool waiting with no busy agent is shown as idle.
+  if (!input.running) return `$(organization) ${input.done}/${input.total}`;
+  if (input.busy === 0) return `$(organization) ${input.done}/${input.total} · idle`;
+  return `$(sync~spin) ${input.done}/${input.total} · ${input.busy} busy`;
 }

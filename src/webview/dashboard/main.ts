@@ -208,7 +208,7 @@ function poolBadge(pool: PoolView | undefined): HTMLElement {
   }
   if (!pool.running) return h('span', { class: 'badge idle' }, icon('circle-outline'), 'Pool stopped');
   const mode = (pool.mode === 'sequential' ? ' (sequential)' : '') + (pool.hostPid !== undefined ? ` · process ${pool.hostPid}` : '');
-  return h('span', { class: 'badge running', title: pool.spawnBlockedReason ?? '' }, icon('pulse'), `${pool.busy}/${pool.total} busy · max ${pool.maxAgents}${mode}`);
+  return h('span', { class: 'badge running', title: pool.spawnBlockedReason ?? '' }, icon('pulse'), `${pool.busy}/${pool.maxAgents} busy · ${pool.total} ${pool.total === 1 ? 'agent' : 'agents'} started${mode}`);
 }
 
 function boardBadge(update: DashboardUpdate | undefined): HTMLElement | undefined {
