@@ -2,12 +2,10 @@
 // so the agent changes what the earlier agent did instead of starting over. The start is a commit
 // (the result's tree, parented on the result's snapshot) made in a throw-away index; the follow-up's
 // own patch is then against the same snapshot and contains both changes.
-import * as crypto from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
 import type { FileBoard } from '../board';
 import type { Task } from '../board/types';
 import { gitText, runGit } from '../worktree/git';
+import { withPatchedIndex } from './theirs';
 import { PARTIAL_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { locateRepository } from '../worktree/repo';
 import { readTaskPatch } from '.';
@@ -49,18 +47,10 @@ export async function postFollowUpTask(request: FollowUpRequest): Promise<Task> 
 /** The result of a patch as a commit on top of its snapshot, without touching the user's index or files. */
 async function resultCommit(workspaceRoot: string, base: string, patchText: string, taskId: string): Promise<string> {
   const repo = await locateRepository(workspaceRoot);
-  const tempIndex = path.join(repo.gitDir, 'swarm-tmp', `follow-up-${process.pid}-${crypto.randomBytes(4).toString('hex')}.index`);
-  fs.mkdirSync(path.dirname(tempIndex), { recursive: true });
-  const env = { GIT_INDEX_FILE: tempIndex };
-  try {
-    await runGit(['read-tree', base], { cwd: repo.topLevel, env });
-    const directory = repo.prefix ? [`--directory=${repo.prefix}`] : [];
-    await runGit(['apply', '--cached', '--binary', ...directory, '-'], { cwd: repo.topLevel, env, input: patchText });
+  return withPatchedIndex(repo, base, patchText, async (env) => {
     const tree = await gitText(['write-tree'], { cwd: repo.topLevel, env });
-    return await gitText(['commit-tree', tree, '-p', base, '-m', `Agent Swarm: result of task ${taskId}, start of a follow-up`], { cwd: repo.topLevel });
-  } finally {
-    fs.rmSync(tempIndex, { force: true });
-  }
+    return gitText(['commit-tree', tree, '-p', base, '-m', `Agent Swarm: result of task ${taskId}, start of a follow-up`], { cwd: repo.topLevel });
+  });
 }
 
 /** The prompt of a follow-up task made from a review comment. */

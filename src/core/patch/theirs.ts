@@ -14,7 +14,23 @@ export interface FileVersion {
 
 /** Versions of `relPaths` (workspace-relative) after applying `text` to `base`; absent files map to {}. */
 export async function theirsVersions(repo: RepoInfo, base: string, text: string, relPaths: string[]): Promise<Map<string, FileVersion>> {
-  const tempIndex = path.join(repo.gitDir, 'swarm-tmp', `theirs-${process.pid}-${crypto.randomBytes(4).toString('hex')}.index`);
+  return withPatchedIndex(repo, base, text, async (env) => {
+    const versions = new Map<string, FileVersion>();
+    for (const relPath of relPaths) {
+      const top = repo.prefix ? `${repo.prefix}/${relPath}` : relPath;
+      const [mode, sha] = (await gitText(['ls-files', '-s', '--', `:(top,literal)${top}`], { cwd: repo.topLevel, env })).split(/\s+/);
+      versions.set(relPath, sha ? { mode, content: (await runGit(['cat-file', 'blob', sha], { cwd: repo.topLevel })).stdout } : {});
+    }
+    return versions;
+  });
+}
+
+/**
+ * Runs `use` with an environment whose GIT_INDEX_FILE is a throw-away index holding `base` with the
+ * patch applied; the user's index and files are never involved. The index is removed afterwards.
+ */
+export async function withPatchedIndex<T>(repo: RepoInfo, base: string, text: string, use: (env: Record<string, string>) => Promise<T>): Promise<T> {
+  const tempIndex = path.join(repo.gitDir, 'swarm-tmp', `patched-${process.pid}-${crypto.randomBytes(4).toString('hex')}.index`);
   fs.mkdirSync(path.dirname(tempIndex), { recursive: true });
   const env = { GIT_INDEX_FILE: tempIndex };
   try {
@@ -25,13 +41,7 @@ export async function theirsVersions(repo: RepoInfo, base: string, text: string,
     } catch (error) {
       throw new Error(`The patch does not apply to the snapshot it was made from (${(error as Error).message.split('\n')[0]}); it may be damaged.`);
     }
-    const versions = new Map<string, FileVersion>();
-    for (const relPath of relPaths) {
-      const top = repo.prefix ? `${repo.prefix}/${relPath}` : relPath;
-      const [mode, sha] = (await gitText(['ls-files', '-s', '--', `:(top,literal)${top}`], { cwd: repo.topLevel, env })).split(/\s+/);
-      versions.set(relPath, sha ? { mode, content: (await runGit(['cat-file', 'blob', sha], { cwd: repo.topLevel })).stdout } : {});
-    }
-    return versions;
+    return await use(env);
   } finally {
     fs.rmSync(tempIndex, { force: true });
   }
