@@ -26,6 +26,9 @@ export interface RedisServer {
   /** kill -9, as a crash would; restart() brings it back on the same port and dir. */
   crash(): Promise<void>;
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a server that stops answering without closing connections (a partition). */
+  pause(): void;
+  resume(): void;
   /** Stops it (SIGTERM, then SIGKILL) and removes the temp dir. */
   stop(): Promise<void>;
 }
@@ -98,7 +101,10 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       await stopChild('SIGKILL');
       await launch();
     },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     stop: async () => {
+      child?.kill('SIGCONT');
       await stopChild('SIGTERM');
       fs.rmSync(dir, { recursive: true, force: true });
     },

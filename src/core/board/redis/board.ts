@@ -113,8 +113,12 @@ export class RedisBoard implements Board {
    */
   static async open(options: RedisBoardOptions): Promise<RedisBoard> {
     const where = describeRedis(options);
-    const client = new Redis({ ...connectionOptions(options), lazyConnect: true, maxRetriesPerRequest: 2 });
-    client.on('error', () => undefined); // failures reach the caller through the command that hit them
+    // A server that stops answering (paused, partitioned) fails our calls instead of hanging them.
+    const client = new Redis({ ...connectionOptions(options), lazyConnect: true, maxRetriesPerRequest: 2, commandTimeout: 15_000 });
+    // Later failures reach callers through the command that hit them; while connecting, the
+    // driver reports the cause (refused, wrong password) only as an event.
+    let connectError: unknown;
+    client.on('error', (error) => (connectError ??= error));
     try {
       await client.connect();
       await client.ping();
@@ -122,8 +126,11 @@ export class RedisBoard implements Board {
       await ensureFormat(client, `${keyBase(options.board)}:meta`, where, options.eventRetention ?? 200_000);
     } catch (error) {
       client.disconnect();
-      throw classifyRedisError(error, where);
+      const cause = /Connection is closed/.test((error as Error)?.message ?? '') && connectError ? connectError : error;
+      throw classifyRedisError(cause, where);
     }
+    client.removeAllListeners('error');
+    client.on('error', () => undefined);
     const connection = { ...connectionOptions(options), maxRetriesPerRequest: null } as ConnectionOptions;
     const queue = new Queue(QUEUE_NAME, { connection, prefix: keyBase(options.board) });
     const worker = new Worker(QUEUE_NAME, null, { connection, prefix: keyBase(options.board), autorun: false, lockDuration: DEFAULT_LEASE_MS });
@@ -242,7 +249,8 @@ export class RedisBoard implements Board {
     for (;;) {
       const now = Date.now();
       try {
-        const [outcome, cause] = await this.run<[string, LeaseLostCause?]>('HEARTBEAT', id, bullToken, leaseMs, now);
+        const remaining = held ? Math.max(250, held.leaseExpiresAt - now) : 15_000;
+        const [outcome, cause] = await withTimeout(this.run<[string, LeaseLostCause?]>('HEARTBEAT', id, bullToken, leaseMs, now), remaining, this.describe());
         if (outcome !== 'ok') throw leaseLost(id, reasonOf(cause!), cause!);
         if (held) held.leaseExpiresAt = now + leaseMs;
         return now + leaseMs;
@@ -772,6 +780,15 @@ function assertId(id: string): void {
 
 function assertAgent(agent: string): void {
   if (!isValidAgentName(agent)) throw new BoardInputError(`"${agent}" is not a valid agent name: use 1-64 letters, digits, "_", "." or "-".`);
+}
+
+/** A server that stopped answering (paused, partitioned) must not hang a heartbeat past the lease. */
+function withTimeout<T>(promise: Promise<T>, ms: number, where: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BoardUnavailableError('connection-lost', `The board's Redis server at ${where} did not answer within ${ms} ms.`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function delay(ms: number): Promise<void> {

@@ -24,7 +24,7 @@ export function describeRedis(location: RedisLocation): string {
 
 const UNREACHABLE = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|connect ETIMEDOUT|getaddrinfo/;
 const AUTH = /WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH <password> called without any password/i;
-const LOST = /Connection is closed|MaxRetriesPerRequest|Reached the max retries|Stream isn't writeable|ECONNRESET|EPIPE|Connection reset|LOADING/;
+const LOST = /Connection is closed|MaxRetriesPerRequest|Reached the max retries|Stream isn't writeable|ECONNRESET|EPIPE|Connection reset|LOADING|Command timed out/;
 
 /** Turns a driver error into a BoardUnavailableError with one line naming the problem and the fix. */
 export function classifyRedisError(error: unknown, where: string): Error {
