@@ -120,6 +120,20 @@ for (const kind of kinds) {
         assert.ok(Math.abs(read.leaseExpiresAt! - renewedTo) < 1_000, `lease ${read.leaseExpiresAt} vs ${renewedTo}`);
       });
 
+      it('finds a running claim by task id and holder, for callers without the token', async () => {
+        const { board, another } = await kind.fresh();
+        const cli = await another();
+        const task = await board.post({ title: 't' });
+        const claim = (await board.claim({ agent: 'agent-7' }))!;
+        const found = (await cli.findClaim(task.id, 'agent-7'))!;
+        assert.equal(found.token, claim.token);
+        assert.equal(found.task.id, task.id);
+        assert.equal(await cli.findClaim(task.id, 'someone-else'), undefined);
+        await cli.complete(found, { via: 'cli' });
+        assert.equal(await cli.findClaim(task.id, 'agent-7'), undefined);
+        assert.deepEqual((await board.get(task.id))!.result, { via: 'cli' });
+      });
+
       it('reclaims an expired lease, and the stale holder is refused', async () => {
         const { board, another } = await kind.fresh();
         const rescuerBoard = await another();

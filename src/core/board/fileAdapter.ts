@@ -73,6 +73,10 @@ export class FileBoardAdapter implements Board {
     return this.file.claim(request);
   }
 
+  async findClaim(id: string, agent: string): Promise<Claim | undefined> {
+    return this.file.findClaim(id, agent);
+  }
+
   async heartbeat(claim: ClaimToken, leaseMs?: number): Promise<number> {
     return asHolder(() => this.file.heartbeat(claim, leaseMs));
   }

@@ -89,6 +89,8 @@ export interface Board {
 
   /** The next task (highest priority first, then oldest), or undefined when none is claimable. */
   claim(request: ClaimRequest): Promise<Claim | undefined>;
+  /** The running claim of a task by id and holder, for callers that have no token (the CLI). */
+  findClaim(id: string, agent: string): Promise<Claim | undefined>;
   /** Renews the lease; throws LeaseLostError (see leaseLostCause) when the claim is no longer held. */
   heartbeat(claim: ClaimToken, leaseMs?: number): Promise<number>;
   complete(claim: ClaimToken, result?: unknown): Promise<Task>;

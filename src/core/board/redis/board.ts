@@ -56,13 +56,18 @@ const PRIORITY_BASE = 10_000;
 /** How long a sweeper or canceller holds a job it took over while it applies the recorded state. */
 const TAKEOVER_LOCK_MS = 10_000;
 const POST_REPAIR_AGE_MS = 10_000;
+/** A completion waiting on an unreachable server gives up (and may still land: it is fenced and repeatable). */
+const FINISH_TIMEOUT_MS = 30_000;
 
 export interface RedisBoardOptions extends RedisLocation {
   retry?: Partial<RetryPolicy>;
   random?: () => number;
   /** Minimum time between sweeps for expired leases, board-wide. Default 1 s. */
   sweepIntervalMs?: number;
-  /** A task that waits for a file held by another is tried again after about this long (or at once when the holder ends). */
+  /**
+   * A task that waits for a file held by another is woken when the holder ends; as a safety net it
+   * is also tried again after about this long (jittered ±50 %). Default 5 s.
+   */
   conflictDelayMs?: number;
   artifactCapBytes?: number;
   /** Events kept in the board's stream (approximately). Default 200,000. */
@@ -71,6 +76,13 @@ export interface RedisBoardOptions extends RedisLocation {
 }
 
 type Record = { [field: string]: string };
+
+/** A connection with our scripts defined on it (ioredis custom commands). */
+type ScriptClient = { [command: string]: (...args: (string | number)[]) => Promise<unknown> };
+
+function defineScripts(client: { defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void }): void {
+  for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(`swarm${name}`, { numberOfKeys: 1, lua });
+}
 
 interface HeldClaim {
   job?: Job;
@@ -90,6 +102,7 @@ export class RedisBoard implements Board {
   private readonly followers = new Set<Redis>();
   private lastSweepAt = -Infinity;
   private closed = false;
+  private workClientPromise?: Promise<ScriptClient>;
 
   private constructor(
     private readonly location: RedisLocation,
@@ -103,7 +116,7 @@ export class RedisBoard implements Board {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.random = options.random ?? Math.random;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
-    this.conflictDelayMs = options.conflictDelayMs ?? 1_000;
+    this.conflictDelayMs = options.conflictDelayMs ?? 5_000;
     this.artifactCapBytes = options.artifactCapBytes ?? DEFAULT_ARTIFACT_CAP_BYTES;
   }
 
@@ -136,7 +149,7 @@ export class RedisBoard implements Board {
     const worker = new Worker(QUEUE_NAME, null, { connection, prefix: keyBase(options.board), autorun: false, lockDuration: DEFAULT_LEASE_MS });
     queue.on('error', () => undefined);
     worker.on('error', () => undefined);
-    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(`swarm${name}`, { numberOfKeys: 1, lua });
+    defineScripts(client);
     return new RedisBoard(options, client, queue, worker, options);
   }
 
@@ -146,13 +159,29 @@ export class RedisBoard implements Board {
 
   // ---------------------------------------------------------------- scripts
 
-  private async run<T>(script: keyof typeof SCRIPTS, ...args: (string | number)[]): Promise<T> {
-    const command = (this.client as unknown as { [name: string]: (...a: (string | number)[]) => Promise<T> })[`swarm${script}`];
+  private run<T>(script: keyof typeof SCRIPTS, ...args: (string | number)[]): Promise<T> {
+    return this.runOn<T>(this.client as unknown as ScriptClient, script, ...args);
+  }
+
+  private async runOn<T>(client: ScriptClient, script: keyof typeof SCRIPTS, ...args: (string | number)[]): Promise<T> {
     try {
-      return await command.call(this.client, this.metaKey, this.base, ...args);
+      return (await client[`swarm${script}`](this.metaKey, this.base, ...args)) as T;
     } catch (error) {
       throw classifyRedisError(error, this.describe());
     }
+  }
+
+  /**
+   * BullMQ's worker connection, with our scripts: calls that must reach the server right before or
+   * after a BullMQ call on the same job go here, so one round trip (and one AOF fsync) carries both.
+   */
+  private workClient(): Promise<ScriptClient> {
+    this.workClientPromise ??= (async () => {
+      const client = (await this.worker.getBackend().client) as unknown as ScriptClient & { defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void };
+      defineScripts(client);
+      return client;
+    })();
+    return this.workClientPromise;
   }
 
   // ---------------------------------------------------------------- enqueue
@@ -217,12 +246,22 @@ export class RedisBoard implements Board {
     await this.maintain();
     // A task whose files are held goes back to wait (delayed) and the next one is tried; each
     // bounced task stays out of this loop, so it ends.
+    const workClient = await this.workClient();
     for (;;) {
       const bullToken = `${request.agent}.${nonce(6)}`;
-      const job = await this.worker.getNextJob(bullToken, { block: false });
-      if (!job?.id) return undefined;
       const now = Date.now();
-      const [outcome, value, fields] = await this.run<[string, string | number, string[]]>('CLAIMED', job.id, bullToken, request.agent, leaseMs, now, process.pid);
+      // BullMQ's claim and ours in one round trip: ours is sent on the same connection right behind
+      // BullMQ's (which is written once the current microtasks have run) and finds the job by its
+      // lock; should it get there first, it finds nothing and is sent again with the job's id.
+      const jobPromise = this.worker.getNextJob(bullToken, { block: false });
+      await new Promise((resolve) => setImmediate(resolve));
+      const claimedPromise = this.runOn<[string, string | number, string[]]>(workClient, 'CLAIMED', '', bullToken, request.agent, leaseMs, now, process.pid);
+      const [job, pipelined] = await Promise.all([jobPromise, claimedPromise.catch((error: unknown) => error as Error)]);
+      if (!job?.id) return undefined;
+      const reply = Array.isArray(pipelined) && pipelined[0] !== 'notfound'
+        ? pipelined
+        : await this.run<[string, string | number, string[]]>('CLAIMED', job.id, bullToken, request.agent, leaseMs, now, process.pid);
+      const [outcome, value, fields] = reply;
       if (outcome === 'ok') {
         const task = this.taskFromRecord(recordOf(fields), false);
         const token = `${job.id}~${bullToken}`;
@@ -240,6 +279,15 @@ export class RedisBoard implements Board {
   }
 
   // ---------------------------------------------------------------- lease holder operations
+
+  async findClaim(id: string, agent: string): Promise<Claim | undefined> {
+    assertId(id);
+    assertAgent(agent);
+    const record = (await this.client.hgetall(this.taskKey(id))) as Record;
+    if (record.st !== 'running' || record.ag !== agent || !record.tok) return undefined;
+    const task = this.taskFromRecord(record, false);
+    return { task, token: `${id}~${record.tok}`, agent, leaseExpiresAt: task.leaseExpiresAt ?? 0 };
+  }
 
   async heartbeat(claim: ClaimToken, leaseMs = DEFAULT_LEASE_MS): Promise<number> {
     const { id, bullToken } = parseToken(claim.token);
@@ -294,15 +342,31 @@ export class RedisBoard implements Board {
   /** Commits the end of a claim (fenced), then moves the BullMQ job and wakes tasks waiting for its files. */
   private async finish(token: string, kind: 'complete' | 'fail' | 'release', payload: object, resultJson: string): Promise<{ state: TaskStatus; attempt: number; dueAt: number }> {
     const { id, bullToken } = parseToken(token);
-    const reply = await this.run<(string | number)[]>('FINISH', id, bullToken, kind, Date.now(), process.pid, JSON.stringify(payload), resultJson);
+    const args = [id, bullToken, kind, Date.now(), process.pid, JSON.stringify(payload), resultJson];
+    const heldJob = this.held.get(token)?.job;
+    let reply: (string | number)[];
+    let moved = false;
+    if (kind === 'complete' && heldJob) {
+      // A completion always ends in BullMQ's completed set, so BullMQ's move is sent right behind
+      // our commit on the same connection: one round trip. If our commit is refused, so is the
+      // move (same lock), and nothing changes.
+      const commit = this.runOn<(string | number)[]>(await this.workClient(), 'FINISH', ...args);
+      const move = heldJob.moveToCompleted(null, bullToken, false).then(
+        () => true,
+        () => false,
+      );
+      [reply, moved] = await withTimeout(Promise.all([commit, move]), FINISH_TIMEOUT_MS, this.describe());
+    } else {
+      reply = await this.run<(string | number)[]>('FINISH', ...args);
+    }
     const [outcome, state] = reply as [string, string];
     if (outcome === 'lost') throw leaseLost(id, reasonOf(state as LeaseLostCause), state as LeaseLostCause);
     if (outcome === 'again') return { state: 'done', attempt: this.held.get(token)?.task.attempts ?? 0, dueAt: 0 };
     const attempt = Number(reply[2]);
     const dueAt = Number(reply[3]);
     const waiters = reply.slice(4).map(String);
-    const job = await this.jobOf(token, id);
-    await Promise.all([job ? this.applyState(job, bullToken, state, dueAt) : undefined, this.wake(waiters)]);
+    const job = moved ? undefined : await this.jobOf(token, id);
+    await Promise.all([job ? this.applyState(job, bullToken, state, dueAt) : undefined, waiters.length > 0 ? this.wake(waiters) : undefined]);
     return { state: state as TaskStatus, attempt, dueAt };
   }
 
@@ -350,12 +414,23 @@ export class RedisBoard implements Board {
 
   /** Tasks that waited for the files of a task that just ended can run now. */
   private async wake(ids: string[]): Promise<void> {
-    await Promise.all(
-      ids.map(async (id) => {
-        const job = await Job.fromId(this.queue, id).catch(() => undefined);
-        await job?.promote().catch(() => undefined); // not delayed any more: nothing to do
-      }),
-    );
+    await Promise.all(ids.map((id) => this.promote(id, 0)));
+  }
+
+  /**
+   * Moves a task that waits for files back into the queue. Its claimer may still be putting it
+   * aside (the holder ended in between): then it is tried again shortly, in the background, so the
+   * waiter does not sit out the whole conflict delay.
+   */
+  private async promote(id: string, retry: number): Promise<void> {
+    const job = await Job.fromId(this.queue, id).catch(() => undefined);
+    if (!job) return;
+    try {
+      await job.promote();
+    } catch {
+      if (retry >= 5 || this.closed || (await job.getState().catch(() => 'unknown')) !== 'active') return; // claimed or queued already
+      setTimeout(() => void this.promote(id, retry + 1).catch(() => undefined), 50);
+    }
   }
 
   // ---------------------------------------------------------------- maintenance

@@ -124,11 +124,23 @@ return 'ok'
 
 /**
  * After BullMQ handed job ARGV[2] to this process with lock token ARGV[3]: takes the file leases
- * and records the claim. ARGV: base, id, token, agent, leaseMs, now, pid.
- * Returns {'ok', attempt} | {'conflict', holderId} | {'lost'} | {'finish', state} | {'orphan'}.
+ * and records the claim. ARGV: base, id, token, agent, leaseMs, now, pid. An empty id means "the
+ * job this token just took": the call is pipelined right behind BullMQ's claim on the same
+ * connection, and the job is found near the head of the active list by its lock.
+ * Returns {'ok', attempt, record} | {'conflict', holderId} | {'lost'} | {'finish', state} |
+ * {'orphan'} | {'notfound'}.
  */
 export const CLAIMED = `${COMMON}
 local id, token, agent, leaseMs, now, pid = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
+if id == '' then
+  for _, candidate in ipairs(rcall('LRANGE', queue .. 'active', 0, 99)) do
+    if rcall('GET', lockKey(candidate)) == token then
+      id = candidate
+      break
+    end
+  end
+  if id == '' then return { 'notfound' } end
+end
 if rcall('GET', lockKey(id)) ~= token then return { 'lost' } end
 local key = tkey(id)
 local f = rcall('HMGET', key, 'st', 'files', 'ix', 'par', 'cfl')
