@@ -73,6 +73,7 @@ export interface OpenBoardOptions extends Omit<FileBoardAdapterOptions, 'root'> 
   conflictDelayMs?: number;
   eventRetention?: number;
   connectTimeoutMs?: number;
+  postRepairAgeMs?: number;
 }
 
 export async function openBoard(location: BoardLocation | string, options: OpenBoardOptions & ParseOptions = {}): Promise<Board> {

@@ -56,6 +56,19 @@ const PRIORITY_BASE = 10_000;
 /** How long a sweeper or canceller holds a job it took over while it applies the recorded state. */
 const TAKEOVER_LOCK_MS = 10_000;
 const POST_REPAIR_AGE_MS = 10_000;
+
+/**
+ * Crash tests: SWARM_FAULT names steps (comma-separated) at which the process kills itself with
+ * SIGKILL, between our commit and BullMQ's move, to prove that a sweep rolls the change forward.
+ */
+export type RedisFaultStep = 'redis:post:after-record' | 'redis:claim:after-bullmq' | 'redis:finish:after-commit' | 'redis:cancel:after-commit';
+const armedFaults = new Set((process.env.SWARM_FAULT ?? '').split(',').map((step) => step.trim()).filter(Boolean));
+function faultArmed(step: RedisFaultStep): boolean {
+  return armedFaults.has(step);
+}
+function faultPoint(step: RedisFaultStep): void {
+  if (faultArmed(step)) process.kill(process.pid, 'SIGKILL');
+}
 /** A completion waiting on an unreachable server gives up (and may still land: it is fenced and repeatable). */
 const FINISH_TIMEOUT_MS = 30_000;
 
@@ -70,6 +83,8 @@ export interface RedisBoardOptions extends RedisLocation {
    */
   conflictDelayMs?: number;
   artifactCapBytes?: number;
+  /** A post recorded but not handed to BullMQ this long ago is handed over by a sweep. Default 10 s. */
+  postRepairAgeMs?: number;
   /** Events kept in the board's stream (approximately). Default 200,000. */
   eventRetention?: number;
   connectTimeoutMs?: number;
@@ -97,6 +112,7 @@ export class RedisBoard implements Board {
   private readonly random: () => number;
   private readonly sweepIntervalMs: number;
   private readonly conflictDelayMs: number;
+  private readonly postRepairAgeMs: number;
   private readonly artifactCapBytes: number;
   private readonly held = new Map<string, HeldClaim>();
   private readonly followers = new Set<Redis>();
@@ -117,6 +133,7 @@ export class RedisBoard implements Board {
     this.random = options.random ?? Math.random;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
     this.conflictDelayMs = options.conflictDelayMs ?? 5_000;
+    this.postRepairAgeMs = options.postRepairAgeMs ?? POST_REPAIR_AGE_MS;
     this.artifactCapBytes = options.artifactCapBytes ?? DEFAULT_ARTIFACT_CAP_BYTES;
   }
 
@@ -194,6 +211,7 @@ export class RedisBoard implements Board {
     const now = Date.now();
     const stored = specs.map((spec) => buildStoredTask(spec, newTaskId(now), now));
     await this.record(now, stored.map((task) => ({ task })));
+    faultPoint('redis:post:after-record');
     await this.enqueue(stored, now);
     return stored.map((task) => this.taskOf(task, 'pending', 0, now));
   }
@@ -254,6 +272,10 @@ export class RedisBoard implements Board {
       // BullMQ's (which is written once the current microtasks have run) and finds the job by its
       // lock; should it get there first, it finds nothing and is sent again with the job's id.
       const jobPromise = this.worker.getNextJob(bullToken, { block: false });
+      if (faultArmed('redis:claim:after-bullmq')) {
+        await jobPromise;
+        faultPoint('redis:claim:after-bullmq');
+      }
       await new Promise((resolve) => setImmediate(resolve));
       const claimedPromise = this.runOn<[string, string | number, string[]]>(workClient, 'CLAIMED', '', bullToken, request.agent, leaseMs, now, process.pid);
       const [job, pipelined] = await Promise.all([jobPromise, claimedPromise.catch((error: unknown) => error as Error)]);
@@ -346,7 +368,7 @@ export class RedisBoard implements Board {
     const heldJob = this.held.get(token)?.job;
     let reply: (string | number)[];
     let moved = false;
-    if (kind === 'complete' && heldJob) {
+    if (kind === 'complete' && heldJob && !faultArmed('redis:finish:after-commit')) {
       // A completion always ends in BullMQ's completed set, so BullMQ's move is sent right behind
       // our commit on the same connection: one round trip. If our commit is refused, so is the
       // move (same lock), and nothing changes.
@@ -358,6 +380,7 @@ export class RedisBoard implements Board {
       [reply, moved] = await withTimeout(Promise.all([commit, move]), FINISH_TIMEOUT_MS, this.describe());
     } else {
       reply = await this.run<(string | number)[]>('FINISH', ...args);
+      faultPoint('redis:finish:after-commit');
     }
     const [outcome, state] = reply as [string, string];
     if (outcome === 'lost') throw leaseLost(id, reasonOf(state as LeaseLostCause), state as LeaseLostCause);
@@ -456,7 +479,7 @@ export class RedisBoard implements Board {
       TAKEOVER_LOCK_MS,
       this.sweepIntervalMs,
       force ? '1' : '0',
-      POST_REPAIR_AGE_MS,
+      this.postRepairAgeMs,
     );
     let reclaimed = 0;
     for (let index = 0; index < takeovers.length; ) {
@@ -498,6 +521,7 @@ export class RedisBoard implements Board {
         });
       }
     } else {
+      faultPoint('redis:cancel:after-commit');
       const job = await Job.fromId(this.queue, id).catch(() => undefined);
       if (job && detail === 'running') await this.applyState(job, stealToken, 'cancelled', 0);
       else if (job) await job.remove().catch(() => undefined); // claimed meanwhile: the claimer finishes the cancel
