@@ -196,3 +196,49 @@ describe('Redis board: losing the server during work', () => {
     }
   });
 });
+
+describe('Redis board: a server out of memory', () => {
+  it('refuses changes whole with a clear error, keeps the board consistent, and recovers when memory is freed', { timeout: 120_000 }, async () => {
+    const redis = await server({ extra: ['--maxmemory', '3mb'] });
+    const board = await openBoard(redis.url(0, 'full'));
+    try {
+      let posted = 0;
+      let refusal: Error | undefined;
+      while (!refusal) {
+        try {
+          posted += (await board.postMany(Array.from({ length: 20 }, (_, i) => ({ title: `t${posted + i}`, prompt: 'x'.repeat(200) })))).length;
+        } catch (error) {
+          refusal = error as Error;
+        }
+      }
+      assert.ok(refusal instanceof BoardUnavailableError, refusal.message);
+      assert.equal(refusal.problem, 'config');
+      assert.match(refusal.message, /out of memory \(maxmemory reached\).*Raise maxmemory/);
+      oneLine(refusal);
+      await assert.rejects(board.claim({ agent: 'starved' }), (error: Error) => error instanceof BoardUnavailableError && error.problem === 'config');
+      const stats = await board.stats();
+      assert.equal(stats.counts.pending + stats.counts.running, posted, 'every acknowledged post, and nothing of the refused one');
+      assert.equal((await board.list()).total, posted);
+      assert.equal((await board.readEvents(undefined, 10_000)).events.filter((e) => e.type === 'posted').length, posted);
+      const admin = new Redis({ port: redis.port, host: '127.0.0.1' });
+      await admin.config('SET', 'maxmemory', '0');
+      admin.disconnect();
+      const done = new Set<string>();
+      for (;;) {
+        await board.reclaimExpired();
+        const claim = await board.claim({ agent: 'after', leaseMs: 1_000 });
+        if (!claim) {
+          const counts = (await board.stats()).counts;
+          if (counts.pending === 0 && counts.running === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          continue;
+        }
+        await board.complete(claim);
+        done.add(claim.task.id);
+      }
+      assert.equal(done.size, posted, 'every task ran once memory was freed');
+    } finally {
+      await board.close();
+    }
+  });
+});

@@ -252,14 +252,28 @@ export class RedisBoard implements Board {
   /** Hands recorded tasks to BullMQ. A crash before this is repaired by the next sweep. */
   private async enqueue(tasks: StoredTask[], now: number): Promise<void> {
     if (tasks.length === 0) return;
-    await this.queue.addBulk(tasks.map((task) => jobOf(task, now)));
-    await this.client.zrem(`${this.base}:posting`, ...tasks.map((task) => task.id));
+    try {
+      await this.queue.addBulk(tasks.map((task) => jobOf(task, now)));
+      await this.client.zrem(`${this.base}:posting`, ...tasks.map((task) => task.id));
+    } catch (error) {
+      // The tasks are recorded (that is the commit); a sweep hands them over once the server
+      // answers or has room again. Reporting a failure here would invite a duplicate post.
+      if (!(classifyRedisError(error, this.describe()) instanceof BoardUnavailableError)) throw error;
+    }
   }
 
   // ---------------------------------------------------------------- claim
 
   async claim(request: ClaimRequest): Promise<Claim | undefined> {
     assertAgent(request.agent);
+    try {
+      return await this.claimNext(request);
+    } catch (error) {
+      throw classifyRedisError(error, this.describe());
+    }
+  }
+
+  private async claimNext(request: ClaimRequest): Promise<Claim | undefined> {
     const leaseMs = request.leaseMs ?? DEFAULT_LEASE_MS;
     await this.maintain();
     // A task whose files are held goes back to wait (delayed) and the next one is tried; each

@@ -12,6 +12,11 @@
 // KEYS[1] is always the board's meta key (it routes the call); the rest are derived from ARGV[1],
 // the board's key base, the way BullMQ's own scripts derive job keys.
 
+// Flagged scripts (Redis 7) are refused as a whole when the server is out of memory, instead of
+// failing at their first write with the earlier writes kept: every change stays all or nothing.
+const WRITES = '#!lua\n';
+const READS = '#!lua flags=no-writes\n';
+
 const COMMON = `
 local rcall = redis.call
 local base = ARGV[1]
@@ -88,7 +93,7 @@ end
 `;
 
 /** Records new tasks (and map parents). ARGV: base, now, pid, tasks JSON. Returns 'ok' or an error line. */
-export const POST = `${COMMON}
+export const POST = `${WRITES}${COMMON}
 local now, pid = ARGV[2], ARGV[3]
 local tasks = cjson.decode(ARGV[4])
 -- Validate before writing anything: all or nothing.
@@ -130,7 +135,7 @@ return 'ok'
  * Returns {'ok', attempt, record} | {'conflict', holderId} | {'lost'} | {'finish', state} |
  * {'orphan'} | {'notfound'}.
  */
-export const CLAIMED = `${COMMON}
+export const CLAIMED = `${WRITES}${COMMON}
 local id, token, agent, leaseMs, now, pid = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
 if id == '' then
   for _, candidate in ipairs(rcall('LRANGE', queue .. 'active', 0, 99)) do
@@ -186,7 +191,7 @@ return { 'ok', attempt, rcall('HGETALL', key) }
 `;
 
 /** Renews a lease and the file leases. ARGV: base, id, token, leaseMs, now. Returns {'ok'} | {'lost', cause}. */
-export const HEARTBEAT = `${COMMON}
+export const HEARTBEAT = `${WRITES}${COMMON}
 local id, token, leaseMs, now = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 if not holds(id, token) then return { 'lost', lostCause(id, token) } end
 rcall('PEXPIRE', lockKey(id), leaseMs)
@@ -208,7 +213,7 @@ return { 'ok' }
  * Returns {'ok', state, attempt, dueAt, waiters...} | {'lost', cause} | {'again'} (a repeat of our own
  * completion whose reply was lost).
  */
-export const FINISH = `${COMMON}
+export const FINISH = `${WRITES}${COMMON}
 local id, token, kind, now, pid = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local payload = cjson.decode(ARGV[7])
 local key = tkey(id)
@@ -269,7 +274,7 @@ return { 'ok', state, attempt, dueAt, unpack(waiters) }
  * ARGV: base, now, pid, takeover token prefix, takeover lock ms, interval ms, force, post repair age ms.
  * Returns { {id, token, state, dueAt, reclaimed 0/1, waiterCount, waiters...}..., {stale post ids} }.
  */
-export const SWEEP = `${COMMON}
+export const SWEEP = `${WRITES}${COMMON}
 local now, pid, prefix, lockMs, interval, force = tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local repairAge = tonumber(ARGV[8])
 if force ~= '1' then
@@ -330,7 +335,7 @@ return { out, stale }
  * or completion is refused at once. ARGV: base, id, now, pid, takeover token, lock ms.
  * Returns {'ok', from, waiters...} | {'ended', state} | {'missing'} | {'parent', childIds...}.
  */
-export const CANCEL = `${COMMON}
+export const CANCEL = `${WRITES}${COMMON}
 local id, now, pid, stealToken, lockMs = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
 local key = tkey(id)
 local f = rcall('HMGET', key, 'st', 'tok', 'ag', 'files', 'ix', 'par')
@@ -352,7 +357,7 @@ return { 'ok', st, unpack(waiters) }
 `;
 
 /** Records a requeue of a dead task after BullMQ moved it back. ARGV: base, id, now, pid. */
-export const REQUEUED = `${COMMON}
+export const REQUEUED = `${WRITES}${COMMON}
 local id, now, pid = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local key = tkey(id)
 local f = rcall('HMGET', key, 'st', 'ix', 'par')
@@ -371,7 +376,7 @@ return 'ok'
  * One page of task records, oldest first. ARGV: base, index name, after member ('' for none), offset, limit.
  * Returns {total, next member or '', record fields..., separated by '|' markers}.
  */
-export const PAGE = `
+export const PAGE = `${READS}
 local rcall = redis.call
 local base = ARGV[1]
 local index = base .. ':' .. ARGV[2]
@@ -396,7 +401,7 @@ return out
 `;
 
 /** Counts per status and the progress of every waiting map task. ARGV: base. */
-export const STATS = `
+export const STATS = `${READS}
 local rcall = redis.call
 local base = ARGV[1]
 local out = {}
@@ -417,7 +422,7 @@ return out
 `;
 
 /** Artifact names and sizes of a task. ARGV: base, id. */
-export const ARTIFACTS = `
+export const ARTIFACTS = `${READS}
 local key = ARGV[1] .. ':a:' .. ARGV[2]
 local out = {}
 for _, name in ipairs(redis.call('HKEYS', key)) do
