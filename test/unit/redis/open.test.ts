@@ -242,3 +242,25 @@ describe('Redis board: a server out of memory', () => {
     }
   });
 });
+
+describe('the redis-server harness', () => {
+  it('fails, naming the Debian package, when redis-server is not installed', () => {
+    const fs = require('fs') as typeof import('fs');
+    const os = require('os') as typeof import('os');
+    const path = require('path') as typeof import('path');
+    const { spawnSync } = require('child_process') as typeof import('child_process');
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-no-redis-'));
+    try {
+      fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+      const harness = path.join(__dirname, '..', '..', 'harness', 'redis.ts');
+      const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', `require(${JSON.stringify(harness)}).startRedis().then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3); })`], {
+        env: { ...process.env, PATH: bin },
+        encoding: 'utf8',
+      });
+      assert.equal(result.status, 3, result.stderr);
+      assert.match(result.stderr, /redis-server is not installed: install the Debian package redis-server \(apt-get install -y redis-server\)/);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  });
+});
