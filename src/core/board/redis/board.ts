@@ -804,7 +804,9 @@ function jobOf(task: StoredTask, now: number): { name: string; data: object; opt
       priority: PRIORITY_BASE - task.priority,
       ...(delayMs > 0 ? { delay: delayMs } : {}),
       attempts: 1,
-      removeOnComplete: false,
+      // Our record keeps a done task; BullMQ's copy would only double the memory. A dead one stays
+      // in BullMQ's failed set, where a requeue takes it from.
+      removeOnComplete: true,
       removeOnFail: false,
     },
   };
