@@ -149,9 +149,11 @@ export function leaseLostCause(error: unknown): LeaseLostCause | undefined {
 export type BoardUnavailableProblem = 'unreachable' | 'auth' | 'config' | 'connection-lost';
 
 /**
- * The board's server cannot be used: unreachable, wrong password, unsafe configuration, or the
- * connection dropped mid-operation. The message is one line naming the problem and the fix;
- * nothing on the board was changed by the call that threw it.
+ * The board's server cannot be used: unreachable, wrong password, unsafe configuration (or out of
+ * memory), or the connection dropped mid-operation. The message is one line naming the problem and
+ * the fix. For `unreachable`, `auth` and `config` nothing was changed; after `connection-lost` a
+ * change may or may not have landed, and holder operations may be repeated with the same token
+ * (a repeated completion of one's own claim succeeds; anything else is fenced).
  */
 export class BoardUnavailableError extends Error {
   constructor(
