@@ -141,6 +141,26 @@ describe('Redis board across processes', { timeout: 600_000 }, () => {
     assert.equal((await allEvents(board)).filter((e) => e.type === 'completed').length, 1);
   });
 
+  it('heartbeats of busy agents reclaim the task of a dead one, with no claim anywhere', async () => {
+    const { board } = await freshBoard();
+    const busyHost = await openBoard(redis.url(0, `procs-${boardCounter}`), { sweepIntervalMs: 100 });
+    boards.push(busyHost);
+    const orphan = await board.post({ title: 'held by a host that died', priority: 1 });
+    await board.post({ title: 'long work' });
+    const dead = start(['hold', redis.url(0, `procs-${boardCounter}`), 'gone', '500']);
+    await dead.waitFor(/claimed/);
+    dead.child.kill('SIGKILL');
+    const busy = (await busyHost.claim({ agent: 'busy', leaseMs: 2_000 }))!;
+    assert.notEqual(busy.task.id, orphan.id);
+    const deadline = Date.now() + 30_000;
+    while ((await busyHost.get(orphan.id))!.status !== 'pending') {
+      assert.ok(Date.now() < deadline, "the dead host's task came back");
+      await busyHost.heartbeat(busy, 2_000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal((await board.errors(orphan.id))[0].kind, 'lease-expired');
+  });
+
   it('a SIGSTOPped holder is reclaimed; once resumed it learns so and its completion is refused', async () => {
     const { url, board } = await freshBoard();
     const task = await board.post({ title: 'paused' });

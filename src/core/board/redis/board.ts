@@ -328,6 +328,9 @@ export class RedisBoard implements Board {
   async heartbeat(claim: ClaimToken, leaseMs = DEFAULT_LEASE_MS): Promise<number> {
     const { id, bullToken } = parseToken(claim.token);
     const held = this.held.get(claim.token);
+    // Hosts whose agents are all busy still sweep (throttled board-wide), so a dead host's tasks
+    // come back even when nobody claims.
+    await this.maintain().catch(() => undefined);
     // While the server is unreachable keep trying until the lease we know of runs out: a short
     // outage does not cost the work, a long one lets the task come back to another agent.
     for (;;) {
