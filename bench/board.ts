@@ -1,14 +1,22 @@
-// Board benchmark: claim latency and claim+complete throughput across processes, next to the cost
-// of the bare file-system operations a claim is made of, all measured in this one run.
-//   npm run bench:board            (node --import tsx bench/board.ts)
-//   BENCH_QUICK=1 npm run bench:board   smaller sample for a smoke run
+// Board benchmark: the file board and the Redis board side by side in one run, at equal durability
+// (the file board fsyncs every change; redis-server runs with AOF and `appendfsync always`), with raw
+// BullMQ manual processing on the same server as the floor.
+//   npm run bench:board                 (node --import tsx bench/board.ts)
+//   BENCH_QUICK=1 npm run bench:board   smaller samples for a smoke run
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawn } from 'child_process';
-import { FileBoard } from '../src/core/board';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { FileBoardAdapter } from '../src/core/board/fileAdapter';
+import { RedisBoard, keyBase } from '../src/core/board/redis/board';
+import { parseBoardLocation } from '../src/core/board/open';
+import type { Board } from '../src/core/board/interface';
+import { startRedis, type RedisServer } from '../test/harness/redis';
 
 const quick = process.env.BENCH_QUICK === '1';
+type Kind = 'file' | 'redis' | 'bullmq';
 
 interface WorkerReport {
   latenciesMs: number[];
@@ -23,151 +31,279 @@ function percentile(values: number[], p: number): number {
 }
 
 function fmt(ms: number): string {
-  return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`;
+  if (Number.isNaN(ms)) return '–';
+  return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : ms < 1000 ? `${ms.toFixed(2)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
-function elapsedMs(start: bigint): number {
+function since(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-function waitUntil(epochMs: number): void {
-  while (Date.now() < epochMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ------------------------------------------------------------------ opening each kind
+
+async function openKind(kind: Exclude<Kind, 'bullmq'>, location: string): Promise<Board> {
+  if (kind === 'file') return FileBoardAdapter.open({ root: location, durable: true, excludeFromGit: false });
+  const parsed = parseBoardLocation(location);
+  if (parsed.kind !== 'redis') throw new Error('expected a Redis location');
+  return RedisBoard.open(parsed);
 }
 
-/** Worker process: claims (and optionally completes) until it has done `limit` tasks or none are left. */
-function runWorker(): void {
-  const [, , , root, agent, mode, limitText, startText] = process.argv;
-  const board = FileBoard.open({ root });
+function rawConnection(url: string): { host: string; port: number; db: number; maxRetriesPerRequest: null } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: Number(parsed.port), db: Number(parsed.pathname.slice(1) || 0), maxRetriesPerRequest: null };
+}
+
+// ------------------------------------------------------------------ worker processes
+
+/** Claims (and completes) until `limit` tasks are done or none are left; prints a WorkerReport. */
+async function runWorker(): Promise<void> {
+  const [, , , kind, location, agent, mode, limitText, startText] = process.argv as [string, string, string, Kind, string, string, string, string, string];
   const limit = Number(limitText);
   const latenciesMs: number[] = [];
-  waitUntil(Number(startText));
-  const began = process.hrtime.bigint();
   let completed = 0;
+  if (kind === 'bullmq') {
+    const worker = new Worker('raw', null, { connection: rawConnection(location), prefix: '{raw}', autorun: false });
+    await worker.waitUntilReady();
+    await sleep(Number(startText) - Date.now());
+    const began = process.hrtime.bigint();
+    while (completed < limit) {
+      const token = `${agent}.${completed}`;
+      const start = process.hrtime.bigint();
+      const job = await worker.getNextJob(token, { block: false });
+      latenciesMs.push(since(start));
+      if (!job) break;
+      if (mode === 'complete') await job.moveToCompleted('ok', token, false);
+      completed++;
+    }
+    const elapsedMs = since(began);
+    await worker.close(true);
+    process.stdout.write(JSON.stringify({ latenciesMs, completed, elapsedMs }));
+    return;
+  }
+  const board = await openKind(kind, location);
+  if (mode === 'hold') {
+    const claim = await board.claim({ agent, leaseMs: Number(limitText) });
+    process.stdout.write(`claimed ${claim?.task.id}\n`);
+    await new Promise(() => undefined);
+  }
+  await sleep(Number(startText) - Date.now());
+  const began = process.hrtime.bigint();
   while (completed < limit) {
     const start = process.hrtime.bigint();
-    const claim = board.claim({ agent, leaseMs: 600_000 });
-    latenciesMs.push(elapsedMs(start));
+    const claim = await board.claim({ agent, leaseMs: 600_000 });
+    latenciesMs.push(since(start));
     if (!claim) break;
-    if (mode === 'complete') board.complete(claim);
-    if (mode === 'claim-paced') waitUntil(Date.now() + 2); // an agent works between claims
+    if (mode === 'complete') await board.complete(claim);
     completed++;
   }
-  const report: WorkerReport = { latenciesMs, completed, elapsedMs: elapsedMs(began) };
-  process.stdout.write(JSON.stringify(report));
-  board.close();
+  const elapsedMs = since(began);
+  await board.close();
+  process.stdout.write(JSON.stringify({ latenciesMs, completed, elapsedMs }));
 }
 
-function spawnWorker(root: string, agent: string, mode: string, limit: number, startAt: number): Promise<WorkerReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--worker', root, agent, mode, String(limit), String(startAt)]);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as WorkerReport) : reject(new Error(err))));
-  });
+function spawnWorker(args: string[]): { promise: Promise<string>; kill(signal: NodeJS.Signals): void; stdout(): string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--worker', ...args]);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  child.stderr.on('data', (chunk) => (err += chunk));
+  const promise = new Promise<string>((resolve, reject) => child.on('close', (code, signal) => (code === 0 || signal ? resolve(out) : reject(new Error(err)))));
+  return { promise, kill: (signal) => child.kill(signal), stdout: () => out };
 }
 
-function freshBoard(pending: number): { root: string; cleanup(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-'));
-  const root = path.join(dir, '.swarm');
-  const board = FileBoard.open({ root, durable: false, excludeFromGit: false });
-  const batch = 1000;
-  for (let i = 0; i < pending; i += batch) {
-    board.postMany(Array.from({ length: Math.min(batch, pending - i) }, (_, j) => ({ title: `task ${i + j}`, priority: (i + j) % 3 })));
-  }
-  board.close();
-  return { root, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+// ------------------------------------------------------------------ fixtures
+
+interface Bench {
+  server: RedisServer;
+  scratch: string;
+  counter: number;
 }
 
-async function runProcesses(pending: number, processes: number, mode: 'claim' | 'claim-paced' | 'complete', perProcess: number): Promise<{ latencies: number[]; completed: number; wallMs: number }> {
-  const { root, cleanup } = freshBoard(pending);
-  try {
-    const startAt = Date.now() + 1500 + processes * 300; // every worker is loaded before the start
-    const reports = await Promise.all(Array.from({ length: processes }, (_, i) => spawnWorker(root, `bench-${i}`, mode, perProcess, startAt)));
-    return {
-      latencies: reports.flatMap((report) => report.latenciesMs),
-      completed: reports.reduce((sum, report) => sum + report.completed, 0),
-      wallMs: Math.max(...reports.map((report) => report.elapsedMs)),
-    };
-  } finally {
-    cleanup();
+/** A fresh board of the kind with `pending` tasks; returns its location. */
+async function freshBoard(bench: Bench, kind: Kind, pending: number): Promise<string> {
+  const name = `b${++bench.counter}`;
+  if (kind === 'bullmq') {
+    const url = bench.server.url(0);
+    const queue = new Queue('raw', { connection: rawConnection(url), prefix: '{raw}' });
+    await queue.obliterate({ force: true });
+    for (let i = 0; i < pending; i += 1000) {
+      const count = Math.min(1000, pending - i);
+      await queue.addBulk(Array.from({ length: count }, (_, j) => ({ name: 'task', data: {}, opts: { priority: 10_000 - ((i + j) % 3), attempts: 1 } })));
+    }
+    await queue.close();
+    return url;
   }
+  const location = kind === 'file' ? path.join(bench.scratch, name, '.swarm') : bench.server.url(0, name);
+  const board = await openKind(kind, location);
+  for (let i = 0; i < pending; i += 1000) {
+    const count = Math.min(1000, pending - i);
+    await board.postMany(Array.from({ length: count }, (_, j) => ({ title: `task ${i + j}`, priority: (i + j) % 3, files: [`src/f${i + j}.ts`] })));
+  }
+  await board.close();
+  return location;
 }
 
-/** The bare operations a claim is made of: one rename out of pending/, one utimes for the lease. */
-function measureBareOperations(entries: number): { renameMs: number; utimesMs: number; readdirMs: number; fsyncDirMs: number } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-fs-'));
-  const from = path.join(dir, 'from');
-  const to = path.join(dir, 'to');
-  fs.mkdirSync(from);
-  fs.mkdirSync(to);
-  const samples = Math.min(entries, quick ? 500 : 2000);
-  for (let i = 0; i < entries; i++) fs.writeFileSync(path.join(from, `${String(i).padStart(8, '0')}.json`), '{}');
-  const renames: number[] = [];
-  const utimes: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const name = `${String(i).padStart(8, '0')}.json`;
-    let start = process.hrtime.bigint();
-    fs.renameSync(path.join(from, name), path.join(to, name));
-    renames.push(elapsedMs(start));
-    start = process.hrtime.bigint();
-    fs.utimesSync(path.join(to, name), Date.now() / 1000, Date.now() / 1000);
-    utimes.push(elapsedMs(start));
-  }
-  const readdirs: number[] = [];
-  for (let i = 0; i < 20; i++) {
-    const start = process.hrtime.bigint();
-    fs.readdirSync(from);
-    readdirs.push(elapsedMs(start));
-  }
-  const fsyncs: number[] = [];
-  for (let i = 0; i < 50; i++) {
-    const start = process.hrtime.bigint();
-    const fd = fs.openSync(to, 'r');
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fsyncs.push(elapsedMs(start));
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-  return { renameMs: percentile(renames, 50), utimesMs: percentile(utimes, 50), readdirMs: percentile(readdirs, 50), fsyncDirMs: percentile(fsyncs, 50) };
+async function runProcesses(bench: Bench, kind: Kind, pending: number, processes: number, mode: 'claim' | 'complete', perProcess: number) {
+  const location = await freshBoard(bench, kind, pending);
+  const startAt = Date.now() + 2500 + processes * 400; // every worker is loaded before the start
+  const reports = (await Promise.all(Array.from({ length: processes }, (_, i) => spawnWorker([kind, location, `bench-${i}`, mode, String(perProcess), String(startAt)]).promise))).map(
+    (out) => JSON.parse(out) as WorkerReport,
+  );
+  return {
+    latencies: reports.flatMap((report) => report.latenciesMs),
+    completed: reports.reduce((sum, report) => sum + report.completed, 0),
+    wallMs: Math.max(...reports.map((report) => report.elapsedMs)),
+  };
 }
+
+// ------------------------------------------------------------------ measurements
+
+async function claimLatency(bench: Bench, kind: Kind): Promise<string> {
+  const pending = quick ? 500 : 2_000;
+  const { latencies } = await runProcesses(bench, kind, pending, 1, 'claim', pending / 2);
+  return `| ${kind} | ${pending} | ${fmt(percentile(latencies, 50))} | ${fmt(percentile(latencies, 99))} |`;
+}
+
+async function throughput(bench: Bench, kind: Kind, processes: number): Promise<number> {
+  const total = quick ? 600 : 3_000;
+  const { completed, wallMs } = await runProcesses(bench, kind, total, processes, 'complete', Math.ceil(total / processes));
+  return (completed / wallMs) * 1000;
+}
+
+async function mapPost(bench: Bench, kind: Exclude<Kind, 'bullmq'>): Promise<number> {
+  const location = await freshBoard(bench, kind, 0);
+  const board = await openKind(kind, location);
+  const start = process.hrtime.bigint();
+  await board.map({ title: 'map' }, Array.from({ length: 1_000 }, (_, i) => ({ title: `child ${i}`, files: [`src/f${i}.ts`] })));
+  const ms = since(start);
+  await board.close();
+  return ms;
+}
+
+/** A holder with a 1 s lease is killed; how long until another process claims its task. */
+async function reclaimLatency(bench: Bench, kind: Exclude<Kind, 'bullmq'>): Promise<number> {
+  const location = await freshBoard(bench, kind, 1);
+  const holder = spawnWorker([kind, location, 'doomed', 'hold', '1000', '0']);
+  while (!/claimed t/.test(holder.stdout())) await sleep(10);
+  const board = await openKind(kind, location);
+  holder.kill('SIGKILL');
+  const start = process.hrtime.bigint();
+  for (;;) {
+    const claim = await board.claim({ agent: 'rescuer' });
+    if (claim) break;
+    await sleep(5);
+  }
+  const ms = since(start);
+  await board.close();
+  await holder.promise;
+  return ms;
+}
+
+/** Time from an event's commit (its `at`) to a follower on another handle receiving it. */
+async function eventLag(bench: Bench, kind: Exclude<Kind, 'bullmq'>): Promise<number[]> {
+  const cycles = quick ? 50 : 200;
+  const location = await freshBoard(bench, kind, cycles);
+  const writer = await openKind(kind, location);
+  const reader = await openKind(kind, location);
+  const lags: number[] = [];
+  const following = reader.follow((batch) => {
+    const receivedAt = Date.now();
+    for (const event of batch.events) if (event.type === 'completed') lags.push(receivedAt - event.at);
+  }, { pollMs: 100 });
+  await sleep(300);
+  for (let i = 0; i < cycles; i++) {
+    await writer.complete((await writer.claim({ agent: 'writer' }))!);
+    await sleep(5);
+  }
+  const deadline = Date.now() + 30_000;
+  while (lags.length < cycles && Date.now() < deadline) await sleep(20);
+  await following.dispose();
+  await writer.close();
+  await reader.close();
+  return lags;
+}
+
+async function readingAt10k(bench: Bench, kind: Exclude<Kind, 'bullmq'>): Promise<{ postMs: number; listMs: number; pageMs: number; statsMs: number; bytesPerTask?: number }> {
+  const count = quick ? 2_000 : 10_000;
+  const redisInfo = kind === 'redis' ? new Redis({ port: bench.server.port, host: '127.0.0.1' }) : undefined;
+  const usedBefore = redisInfo ? usedMemory(await redisInfo.info('memory')) : 0;
+  const start = process.hrtime.bigint();
+  const location = await freshBoard(bench, kind, count);
+  const postMs = since(start);
+  const bytesPerTask = redisInfo ? (usedMemory(await redisInfo.info('memory')) - usedBefore) / count : undefined;
+  redisInfo?.disconnect();
+  const board = await openKind(kind, location);
+  const time = async (action: () => Promise<unknown>): Promise<number> => {
+    const samples: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const begin = process.hrtime.bigint();
+      await action();
+      samples.push(since(begin));
+    }
+    return percentile(samples, 50);
+  };
+  const listMs = await time(() => board.list({ limit: 100 }));
+  const middle = (await board.list({ offset: count / 2, limit: 1 })).tasks[0];
+  const pageMs = await time(() => board.list({ status: 'pending', cursor: `${middle.createdAt}:${middle.id}`, limit: 100 }));
+  const statsMs = await time(() => board.stats());
+  await board.close();
+  return { postMs, listMs, pageMs, statsMs, bytesPerTask };
+}
+
+function usedMemory(info: string): number {
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+// ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
-  const sizes = [1_000, 10_000];
-  console.log(`Board benchmark on ${os.cpus().length} cores, Node ${process.version}, ${os.tmpdir()}${quick ? ' (quick)' : ''}`);
-  const rows: string[] = ['| pending | processes | claims | claim p50 | claim p99 | bare rename+utimes p50 | claim p50 / bare |', '|---:|---:|---|---:|---:|---:|---:|'];
-  for (const pending of sizes) {
-    const bare = measureBareOperations(pending);
-    const bareClaim = bare.renameMs + bare.utimesMs;
-    for (const [processes, mode] of [[1, 'claim'], [4, 'claim'], [4, 'claim-paced']] as const) {
-      const perProcess = Math.floor((quick ? 0.2 : mode === 'claim-paced' ? 0.25 : 0.8) * pending / processes);
-      const { latencies } = await runProcesses(pending, processes, mode, perProcess);
-      const p50 = percentile(latencies, 50);
-      const style = mode === 'claim' ? 'back to back' : 'paced, 2 ms apart';
-      rows.push(`| ${pending} | ${processes} | ${style} | ${fmt(p50)} | ${fmt(percentile(latencies, 99))} | ${fmt(bareClaim)} | ${(p50 / bareClaim).toFixed(1)}× |`);
+  const server = await startRedis({ aof: true });
+  const bench: Bench = { server, scratch: fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-')), counter: 0 };
+  console.log(`Board benchmark on ${os.cpus().length} cores, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}${quick ? ' (quick)' : ''}`);
+  console.log(`File board in ${os.tmpdir()} (fsync per change); redis-server ${server.port} with appendonly yes, appendfsync always; BullMQ keys ${keyBase('…')}`);
+  try {
+    const latency = ['| board | pending | claim p50 | claim p99 |', '|---|---:|---:|---:|'];
+    for (const kind of ['file', 'redis', 'bullmq'] as const) latency.push(await claimLatency(bench, kind));
+    console.log(`\nClaim latency, one process claiming back to back:\n${latency.join('\n')}`);
+
+    const rows = ['| processes | file board /s | Redis board /s | raw BullMQ /s | Redis / raw | file / Redis |', '|---:|---:|---:|---:|---:|---:|'];
+    for (const processes of [1, 4, 8]) {
+      const figures: { [K in Kind]?: number } = {};
+      for (const kind of ['bullmq', 'redis', 'file'] as const) figures[kind] = await throughput(bench, kind, processes);
+      rows.push(`| ${processes} | ${figures.file!.toFixed(0)} | ${figures.redis!.toFixed(0)} | ${figures.bullmq!.toFixed(0)} | ${(figures.redis! / figures.bullmq!).toFixed(2)} | ${(figures.file! / figures.redis!).toFixed(2)} |`);
       console.log(rows[rows.length - 1]);
     }
-    console.log(`  bare ops at ${pending} entries: rename ${fmt(bare.renameMs)}, utimes ${fmt(bare.utimesMs)}, readdir ${fmt(bare.readdirMs)}, directory fsync ${fmt(bare.fsyncDirMs)}`);
+    console.log(`\nClaim + complete throughput (every change durable):\n${rows.join('\n')}`);
+
+    const other = ['| measure | file board | Redis board |', '|---|---:|---:|'];
+    other.push(`| post a map of 1,000 children | ${fmt(await mapPost(bench, 'file'))} | ${fmt(await mapPost(bench, 'redis'))} |`);
+    other.push(`| reclaim after SIGKILL of a holder (lease 1 s, default sweep interval 1 s) | ${fmt(await reclaimLatency(bench, 'file'))} | ${fmt(await reclaimLatency(bench, 'redis'))} |`);
+    const lags = { file: await eventLag(bench, 'file'), redis: await eventLag(bench, 'redis') };
+    other.push(`| event lag p50 / p99 (commit → follower) | ${fmt(percentile(lags.file, 50))} / ${fmt(percentile(lags.file, 99))} | ${fmt(percentile(lags.redis, 50))} / ${fmt(percentile(lags.redis, 99))} |`);
+    const reading = { file: await readingAt10k(bench, 'file'), redis: await readingAt10k(bench, 'redis') };
+    const count = quick ? '2,000' : '10,000';
+    other.push(`| post ${count} tasks (batches of 1,000) | ${fmt(reading.file.postMs)} | ${fmt(reading.redis.postMs)} |`);
+    other.push(`| list first page of 100 at ${count} | ${fmt(reading.file.listMs)} | ${fmt(reading.redis.listMs)} |`);
+    other.push(`| list a page of 100 pending from a cursor at ${count} | ${fmt(reading.file.pageMs)} | ${fmt(reading.redis.pageMs)} |`);
+    other.push(`| stats at ${count} | ${fmt(reading.file.statsMs)} | ${fmt(reading.redis.statsMs)} |`);
+    other.push(`| Redis memory per pending task | – | ${reading.redis.bytesPerTask!.toFixed(0)} B |`);
+    console.log(`\nOther measures:\n${other.join('\n')}`);
+  } finally {
+    await server.stop();
+    fs.rmSync(bench.scratch, { recursive: true, force: true });
   }
-  const throughputRows = ['| processes | claim+complete per second (durable) | bare rename pairs per second | ratio |', '|---:|---:|---:|---:|'];
-  const bare = measureBareOperations(2_000);
-  const barePerSecond = 1000 / (2 * bare.renameMs + bare.utimesMs + bare.fsyncDirMs);
-  for (const processes of [1, 4, 8]) {
-    const total = quick ? 800 : 4_000;
-    const { completed, wallMs } = await runProcesses(total, processes, 'complete', Math.ceil(total / processes));
-    const perSecond = (completed / wallMs) * 1000;
-    throughputRows.push(`| ${processes} | ${perSecond.toFixed(0)} | ${barePerSecond.toFixed(0)} | ${(perSecond / barePerSecond).toFixed(2)} |`);
-    console.log(throughputRows[throughputRows.length - 1]);
-  }
-  console.log('\nClaim latency (claims only, tasks left running; back to back = every process claims in a tight loop, so 4 processes oversubscribe 2 cores):');
-  console.log(rows.join('\n'));
-  console.log('\nThroughput (claim + complete with fsync of done/; bare = 2 renames + utimes + directory fsync, one process):');
-  console.log(throughputRows.join('\n'));
 }
 
-if (process.argv[2] === '--worker') runWorker();
-else main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+if (process.argv[2] === '--worker') {
+  runWorker().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

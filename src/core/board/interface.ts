@@ -1,0 +1,173 @@
+// The one asynchronous board the pool, the CLI, the MCP server and the VS Code views talk to. Two
+// implementations keep the same rules (the conformance suite in test/conformance runs against both):
+// the file board in `.swarm/` (through fileAdapter.ts for now) and the Redis board (redis/board.ts),
+// which lets machines share one board.
+import type { BoardEvent, BoardStats, Claim, Progress, Task, TaskError, TaskSpec, TaskStatus } from './types';
+import { LeaseLostError } from './types';
+
+export interface ClaimRequest {
+  agent: string;
+  /** Lease length; the holder renews it with heartbeat() well before it runs out. */
+  leaseMs?: number;
+}
+
+export interface FailRequest {
+  /** Straight to the dead-letter queue (bad configuration, a 4xx that retrying cannot fix). */
+  permanent?: boolean;
+  /** Retry no earlier than this epoch ms (a rate limit's reset time); wins when later than the backoff. */
+  retryAt?: number;
+}
+
+/** Only the token proves the lease; holder operations need nothing else from the claim. */
+export type ClaimToken = Pick<Claim, 'token'>;
+
+export interface ListQuery {
+  status?: TaskStatus;
+  /** Continue after the page that returned this cursor (preferred for paging: stable under inserts). */
+  cursor?: string;
+  /** Skip this many tasks (for a "page N" view); ignored when a cursor is given. */
+  offset?: number;
+  /** Most tasks in the page; default 100, at most 1,000. */
+  limit?: number;
+}
+
+/** One page of tasks, oldest first (creation time, then id). */
+export interface TaskPage {
+  tasks: Task[];
+  /** Tasks matching the filter on the whole board, not only in this page. */
+  total: number;
+  /** Present when more tasks follow; pass it back as `cursor`. */
+  nextCursor?: string;
+}
+
+export interface EventBatch {
+  events: BoardEvent[];
+  /** Where to continue reading; store it to resume after a restart. Opaque. */
+  cursor: string;
+}
+
+export interface FollowOptions {
+  /** Continue after this cursor; `'start'` replays the whole retained history; omitted: only new events. */
+  cursor?: string;
+  /** How often to look when the board cannot push (file board polling), ms. */
+  pollMs?: number;
+  /** Called when following fails (the connection dropped); following retries on its own. */
+  onError?: (error: Error) => void;
+}
+
+export interface Following {
+  dispose(): Promise<void>;
+}
+
+export interface ArtifactInfo {
+  name: string;
+  bytes: number;
+}
+
+/** Start of the event history, for readEvents/follow. */
+export const EVENTS_START = 'start';
+
+/** Largest artifact either board stores unless configured otherwise (patches, logs). */
+export const DEFAULT_ARTIFACT_CAP_BYTES = 8 * 1024 * 1024;
+
+export const ARTIFACT_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
+
+export interface Board {
+  /** Where the board is, for people: a path or `redis://host:port/db?board=name`, never a password. */
+  describe(): string;
+
+  post(spec: TaskSpec): Promise<Task>;
+  /** All or nothing: every spec is validated before any is written. */
+  postMany(specs: TaskSpec[]): Promise<Task[]>;
+  /** A parent that waits until every child ended (done, dead or cancelled), then is done itself. */
+  map(parent: TaskSpec, children: TaskSpec[]): Promise<{ parent: Task; children: Task[] }>;
+  /** Ends a task that has not ended; a running holder loses its lease at its next heartbeat. */
+  cancel(id: string): Promise<Task>;
+  /** Moves a dead task back to pending with a fresh attempt budget; its error history is kept. */
+  requeue(id: string): Promise<Task>;
+  requeueAll(): Promise<Task[]>;
+
+  /** The next task (highest priority first, then oldest), or undefined when none is claimable. */
+  claim(request: ClaimRequest): Promise<Claim | undefined>;
+  /** The running claim of a task by id and holder, for callers that have no token (the CLI). */
+  findClaim(id: string, agent: string): Promise<Claim | undefined>;
+  /** Renews the lease; throws LeaseLostError (see leaseLostCause) when the claim is no longer held. */
+  heartbeat(claim: ClaimToken, leaseMs?: number): Promise<number>;
+  complete(claim: ClaimToken, result?: unknown): Promise<Task>;
+  fail(claim: ClaimToken, message: string, options?: FailRequest): Promise<Task>;
+  /** Hands a claim back unfinished; the attempt does not count. */
+  release(claim: ClaimToken, reason?: string): Promise<Task>;
+
+  get(id: string): Promise<Task | undefined>;
+  list(query?: ListQuery): Promise<TaskPage>;
+  /** Every recorded failure of a task, oldest first. */
+  errors(id: string): Promise<TaskError[]>;
+  progress(parentId: string): Promise<Progress>;
+  stats(): Promise<BoardStats>;
+
+  /** Events after `cursor` (default: from the start of the retained history), at most `limit`. */
+  readEvents(cursor?: string, limit?: number): Promise<EventBatch>;
+  /** Delivers events as they happen, in order, each batch with the cursor to resume from. */
+  follow(onEvents: (batch: EventBatch) => void, options?: FollowOptions): Following;
+
+  /** Stores a task's artifact (a patch, a log); over the board's size cap it throws BoardInputError. */
+  putArtifact(taskId: string, name: string, data: Buffer | string): Promise<void>;
+  getArtifact(taskId: string, name: string): Promise<Buffer | undefined>;
+  listArtifacts(taskId: string): Promise<ArtifactInfo[]>;
+
+  /**
+   * Reclaims expired leases now and returns how many. Claimers do this on their own (throttled),
+   * so only one-shot callers (the CLI) need it.
+   */
+  reclaimExpired(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Why a lease holder lost its claim. */
+export type LeaseLostCause = 'cancelled' | 'reclaimed' | 'ended' | 'missing';
+
+const LEASE_LOST_CAUSES: readonly LeaseLostCause[] = ['cancelled', 'reclaimed', 'ended', 'missing'];
+
+/**
+ * Builds a LeaseLostError with a typed cause. Another change gives LeaseLostError a third
+ * constructor parameter; until it lands the cause is set here as well, so callers only ever use
+ * leaseLostCause() to read it.
+ */
+export function leaseLost(taskId: string, reason: string, cause: LeaseLostCause): LeaseLostError {
+  const Constructor = LeaseLostError as unknown as new (id: string, reason: string, cause: LeaseLostCause) => LeaseLostError;
+  const error = new Constructor(taskId, reason, cause);
+  if ((error as { cause?: unknown }).cause !== cause) Object.defineProperty(error, 'cause', { value: cause, enumerable: false, configurable: true, writable: true });
+  return error;
+}
+
+export function leaseLostCause(error: unknown): LeaseLostCause | undefined {
+  if (!(error instanceof LeaseLostError)) return undefined;
+  const cause = (error as { cause?: unknown }).cause;
+  return LEASE_LOST_CAUSES.includes(cause as LeaseLostCause) ? (cause as LeaseLostCause) : undefined;
+}
+
+export type BoardUnavailableProblem = 'unreachable' | 'auth' | 'config' | 'connection-lost';
+
+/**
+ * The board's server cannot be used: unreachable, wrong password, unsafe configuration (or out of
+ * memory), or the connection dropped mid-operation. The message is one line naming the problem and
+ * the fix. For `unreachable`, `auth` and `config` nothing was changed; after `connection-lost` a
+ * change may or may not have landed, and holder operations may be repeated with the same token
+ * (a repeated completion of one's own claim succeeds; anything else is fenced).
+ */
+export class BoardUnavailableError extends Error {
+  constructor(
+    readonly problem: BoardUnavailableProblem,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BoardUnavailableError';
+  }
+}
+
+/** Formats a byte count for messages: 512 B, 3.4 KB, 8.0 MB. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}

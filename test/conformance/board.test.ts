@@ -1,0 +1,473 @@
+// One set of rules, run against every board: the file board (through its async adapter) and the
+// Redis board (on a real redis-server started by the harness). Real time, short leases, and
+// conditions polled with generous deadlines, so the same tests hold on a loaded machine.
+import { describe, it, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { BoardInputError, LeaseLostError, type BoardEvent } from '../../src/core/board/types';
+import { EVENTS_START, leaseLostCause, type Board, type EventBatch } from '../../src/core/board/interface';
+import { eventually, fileBoards, pause, redisBoards, type BoardKind } from './support';
+
+const kinds: BoardKind[] = [fileBoards(), redisBoards()];
+
+async function eventTypes(board: Board): Promise<BoardEvent[]> {
+  const events: BoardEvent[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const batch = await board.readEvents(cursor);
+    events.push(...batch.events);
+    if (batch.events.length === 0 || batch.cursor === cursor) return events;
+    cursor = batch.cursor;
+  }
+}
+
+async function claimEventually(board: Board, agent: string, leaseMs = 30_000) {
+  return eventually(`a claim by ${agent}`, async () => {
+    await board.reclaimExpired();
+    return board.claim({ agent, leaseMs });
+  });
+}
+
+async function assertLeaseLost(action: Promise<unknown>, cause: string): Promise<void> {
+  await assert.rejects(action, (error: Error) => {
+    assert.ok(error instanceof LeaseLostError, `expected LeaseLostError, got ${error.name}: ${error.message}`);
+    assert.equal(leaseLostCause(error), cause, error.message);
+    return true;
+  });
+}
+
+for (const kind of kinds) {
+  describe(`board conformance: ${kind.name}`, { timeout: 300_000 }, () => {
+    before(() => kind.start());
+    after(() => kind.stop());
+    afterEach(() => kind.closeAll());
+
+    describe('posting and claim order', () => {
+      it('claims highest priority first, then oldest', async () => {
+        const { board } = await kind.fresh();
+        const low = await board.post({ title: 'low', priority: -1 });
+        const oldNormal = await board.post({ title: 'normal old' });
+        const high = await board.post({ title: 'high', priority: 5 });
+        const newNormal = await board.post({ title: 'normal new' });
+        const order: string[] = [];
+        for (let i = 0; i < 4; i++) order.push((await board.claim({ agent: 'a' }))!.task.id);
+        assert.deepEqual(order, [high.id, oldNormal.id, newNormal.id, low.id]);
+        assert.equal(await board.claim({ agent: 'a' }), undefined);
+      });
+
+      it('keeps a task with a future notBefore waiting until its time', async () => {
+        const { board } = await kind.fresh();
+        const notBefore = Date.now() + 800;
+        const later = await board.post({ title: 'later', notBefore });
+        assert.equal(await board.claim({ agent: 'a' }), undefined);
+        const read = (await board.get(later.id))!;
+        assert.equal(read.status, 'pending');
+        assert.equal(read.notBefore, notBefore);
+        const claim = await eventually('the delayed task', () => board.claim({ agent: 'a' }));
+        assert.ok(Date.now() >= notBefore, 'not claimable before notBefore');
+        assert.equal(claim.task.id, later.id);
+      });
+
+      it('rejects invalid tasks with a clear error and writes nothing', async () => {
+        const { board } = await kind.fresh();
+        await assert.rejects(board.post({ title: '  ' }), (e: Error) => e instanceof BoardInputError && /title must not be empty/.test(e.message));
+        await assert.rejects(board.post({ title: 'x', files: ['../outside.ts'] }), /without ".."/);
+        await assert.rejects(board.post({ title: 'x', maxAttempts: 0 }), /maxAttempts/);
+        await assert.rejects(board.postMany([{ title: 'ok' }, { title: '' }]), BoardInputError);
+        await assert.rejects(board.post({ title: 'orphan', parentId: 'tnosuchparent' }), /does not exist/);
+        await assert.rejects(board.claim({ agent: 'bad agent!' }), BoardInputError);
+        assert.equal((await board.list()).total, 0);
+        assert.equal((await eventTypes(board)).length, 0);
+      });
+
+      it('stores every field and reads it back', async () => {
+        const { board } = await kind.fresh();
+        const task = await board.post({ title: 'Fix', type: 'fix', prompt: 'do it', files: ['./src/a.ts', 'src/a.ts'], priority: 3, payload: { line: 4, tags: [] }, maxAttempts: 5 });
+        const read = (await board.get(task.id))!;
+        assert.deepEqual(
+          { title: read.title, type: read.type, prompt: read.prompt, files: read.files, priority: read.priority, payload: read.payload, maxAttempts: read.maxAttempts, status: read.status, attempts: read.attempts },
+          { title: 'Fix', type: 'fix', prompt: 'do it', files: ['src/a.ts'], priority: 3, payload: { line: 4, tags: [] }, maxAttempts: 5, status: 'pending', attempts: 0 },
+        );
+        assert.equal(await board.get('tnosuchtask'), undefined);
+        await assert.rejects(board.get('../x'), BoardInputError);
+      });
+    });
+
+    describe('leases', () => {
+      it('gives every task to exactly one of many racing claimers', async () => {
+        const { board, another } = await kind.fresh();
+        const second = await another();
+        const posted = await board.postMany(Array.from({ length: 20 }, (_, i) => ({ title: `t${i}` })));
+        const claims = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? board : second).claim({ agent: `racer-${i}` })));
+        const ids = claims.filter((claim) => claim !== undefined).map((claim) => claim!.task.id);
+        assert.equal(ids.length, 20);
+        assert.equal(new Set(ids).size, 20);
+        assert.deepEqual([...ids].sort(), posted.map((task) => task.id).sort());
+      });
+
+      it('records the holder and the lease expiry, and heartbeats extend it', async () => {
+        const { board } = await kind.fresh();
+        await board.post({ title: 't' });
+        const before = Date.now();
+        const claim = (await board.claim({ agent: 'agent-1', leaseMs: 2_000 }))!;
+        assert.equal(claim.task.claimedBy, 'agent-1');
+        assert.equal(claim.task.status, 'running');
+        assert.equal(claim.task.attempts, 1);
+        assert.ok(claim.leaseExpiresAt >= before + 2_000 && claim.leaseExpiresAt <= Date.now() + 2_000);
+        const renewedTo = await board.heartbeat(claim, 10_000);
+        assert.ok(renewedTo >= Date.now() + 9_000);
+        const read = (await board.get(claim.task.id))!;
+        assert.equal(read.claimedBy, 'agent-1');
+        assert.ok(Math.abs(read.leaseExpiresAt! - renewedTo) < 1_000, `lease ${read.leaseExpiresAt} vs ${renewedTo}`);
+      });
+
+      it('finds a running claim by task id and holder, for callers without the token', async () => {
+        const { board, another } = await kind.fresh();
+        const cli = await another();
+        const task = await board.post({ title: 't' });
+        const claim = (await board.claim({ agent: 'agent-7' }))!;
+        const found = (await cli.findClaim(task.id, 'agent-7'))!;
+        assert.equal(found.token, claim.token);
+        assert.equal(found.task.id, task.id);
+        assert.equal(await cli.findClaim(task.id, 'someone-else'), undefined);
+        await cli.complete(found, { via: 'cli' });
+        assert.equal(await cli.findClaim(task.id, 'agent-7'), undefined);
+        assert.deepEqual((await board.get(task.id))!.result, { via: 'cli' });
+      });
+
+      it('reclaims an expired lease, and the stale holder is refused', async () => {
+        const { board, another } = await kind.fresh();
+        const rescuerBoard = await another();
+        const task = await board.post({ title: 't' });
+        const first = (await board.claim({ agent: 'crashed', leaseMs: 300 }))!;
+        const second = await claimEventually(rescuerBoard, 'rescuer');
+        assert.equal(second.task.id, task.id);
+        assert.equal(second.task.attempts, 2);
+        await assertLeaseLost(board.complete(first, { late: true }), 'reclaimed');
+        await assertLeaseLost(board.heartbeat(first), 'reclaimed');
+        await assertLeaseLost(board.fail(first, 'late failure'), 'reclaimed');
+        await rescuerBoard.complete(second, { ok: true });
+        const done = (await board.get(task.id))!;
+        assert.equal(done.status, 'done');
+        assert.deepEqual(done.result, { ok: true });
+        const errors = await board.errors(task.id);
+        assert.equal(errors.length, 1);
+        assert.equal(errors[0].kind, 'lease-expired');
+        assert.equal(errors[0].agent, 'crashed');
+        const events = await eventTypes(board);
+        assert.equal(events.filter((e) => e.type === 'completed').length, 1, 'the late result is not counted');
+        assert.equal(events.filter((e) => e.type === 'reclaimed').length, 1);
+      });
+
+      it('does not reclaim a lease that keeps being renewed', async () => {
+        const { board, another } = await kind.fresh();
+        const other = await another();
+        await board.post({ title: 't' });
+        const claim = (await board.claim({ agent: 'slow', leaseMs: 600 }))!;
+        const until = Date.now() + 2_000;
+        while (Date.now() < until) {
+          await board.heartbeat(claim, 600);
+          await other.reclaimExpired();
+          assert.equal(await other.claim({ agent: 'thief' }), undefined);
+          await pause(100);
+        }
+        await board.complete(claim);
+        assert.equal((await board.errors(claim.task.id)).length, 0);
+      });
+
+      it('sends a task whose lease keeps expiring to the dead-letter queue after maxAttempts', async () => {
+        const { board } = await kind.fresh();
+        const task = await board.post({ title: 'poison', maxAttempts: 2 });
+        assert.ok(await board.claim({ agent: 'a', leaseMs: 200 }));
+        await claimEventually(board, 'b', 200);
+        const dead = await eventually('the task to die', async () => {
+          await board.reclaimExpired();
+          const read = await board.get(task.id);
+          return read?.status === 'dead' ? read : undefined;
+        });
+        assert.equal(dead.attempts, 2);
+        assert.deepEqual((await board.errors(task.id)).map((e) => e.kind), ['lease-expired', 'lease-expired']);
+        assert.equal((await board.stats()).counts.dead, 1);
+      });
+
+      it('hands a released claim back without counting the attempt', async () => {
+        const { board } = await kind.fresh();
+        const task = await board.post({ title: 't', files: ['a.ts'] });
+        const claim = (await board.claim({ agent: 'a' }))!;
+        const released = await board.release(claim, 'shutting down');
+        assert.equal(released.status, 'pending');
+        assert.equal(released.attempts, 0);
+        await assertLeaseLost(board.complete(claim), 'reclaimed');
+        const again = await eventually('the released task', () => board.claim({ agent: 'b' }));
+        assert.equal(again.task.id, task.id);
+        assert.equal(again.task.attempts, 1);
+        const requeued = (await eventTypes(board)).find((e) => e.type === 'requeued');
+        assert.equal(requeued?.detail?.released, true);
+      });
+    });
+
+    describe('failure, retry and the dead-letter queue', () => {
+      it('retries with exponential backoff inside the jitter bounds, never early', async () => {
+        const { board } = await kind.fresh({ retry: { baseMs: 400, multiplier: 2, capMs: 700, jitter: 0.5 } });
+        const task = await board.post({ title: 'flaky', maxAttempts: 3 });
+        const bounds: [number, number][] = [[200, 400], [350, 700]];
+        for (const [attempt, [low, high]] of bounds.entries()) {
+          const claim = await eventually('the retried task', () => board.claim({ agent: 'a' }));
+          assert.equal(claim.task.id, task.id);
+          assert.equal(claim.task.attempts, attempt + 1);
+          const failedAt = Date.now();
+          const failed = await board.fail(claim, `connection reset ${attempt + 1}`);
+          assert.equal(failed.status, 'pending');
+          assert.equal(failed.lastError?.message, `connection reset ${attempt + 1}`);
+          const delayMs = failed.notBefore! - failedAt;
+          assert.ok(delayMs >= low - 50 && delayMs <= high + 50, `retry ${attempt + 1} after ${delayMs} ms, expected ${low}-${high}`);
+          const next = await eventually('the retry', () => board.claim({ agent: 'a' }));
+          assert.ok(Date.now() >= failed.notBefore!, 'not claimable before its retry time');
+          await board.release(next);
+        }
+        assert.deepEqual((await board.errors(task.id)).map((e) => e.attempt), [1, 2]);
+      });
+
+      it('dead-letters after maxAttempts and at once for permanent errors, with the history', async () => {
+        const { board } = await kind.fresh({ retry: { baseMs: 10, capMs: 10, multiplier: 1, jitter: 0 } });
+        const flaky = await board.post({ title: 'flaky', maxAttempts: 2 });
+        await board.fail((await board.claim({ agent: 'a' }))!, 'first');
+        await board.fail(await eventually('the retry', () => board.claim({ agent: 'a' })), 'second');
+        assert.equal((await board.get(flaky.id))!.status, 'dead');
+        assert.deepEqual((await board.errors(flaky.id)).map((e) => e.message), ['first', 'second']);
+        const broken = await board.post({ title: 'broken', maxAttempts: 5 });
+        const dead = await board.fail((await board.claim({ agent: 'a' }))!, 'bad configuration', { permanent: true });
+        assert.equal(dead.status, 'dead');
+        assert.equal((await board.get(broken.id))!.lastError!.message, 'bad configuration');
+        assert.equal((await board.errors(broken.id))[0].permanent, true);
+        assert.equal((await board.stats()).counts.dead, 2);
+        const deadPage = await board.list({ status: 'dead' });
+        assert.deepEqual(deadPage.tasks.map((task) => task.id).sort(), [flaky.id, broken.id].sort());
+        const types = (await eventTypes(board)).map((e) => e.type);
+        assert.equal(types.filter((type) => type === 'dead').length, 2);
+      });
+
+      it('requeues dead tasks with a fresh budget and keeps their errors', async () => {
+        const { board } = await kind.fresh();
+        const task = await board.post({ title: 't', maxAttempts: 1 });
+        await board.fail((await board.claim({ agent: 'a' }))!, 'boom');
+        const other = await board.post({ title: 'other' });
+        await assert.rejects(board.requeue(other.id), /only dead tasks/);
+        const requeued = await board.requeue(task.id);
+        assert.equal(requeued.status, 'pending');
+        assert.equal(requeued.attempts, 0);
+        const claims = [await board.claim({ agent: 'a' }), await board.claim({ agent: 'a' })];
+        const claim = claims.find((c) => c?.task.id === task.id)!;
+        assert.equal(claim.task.attempts, 1);
+        assert.equal((await board.errors(task.id)).length, 1);
+        await board.fail(claim, 'boom again');
+        const all = await board.requeueAll();
+        assert.deepEqual(all.map((t) => t.id), [task.id]);
+        assert.equal((await board.errors(task.id)).length, 2);
+      });
+
+      it('honours a retryAt later than the backoff (a rate limit reset)', async () => {
+        const { board } = await kind.fresh();
+        await board.post({ title: 't' });
+        const retryAt = Date.now() + 60_000;
+        const failed = await board.fail((await board.claim({ agent: 'a' }))!, '429', { retryAt });
+        assert.equal(failed.notBefore, retryAt);
+        assert.equal((await board.get(failed.id))!.notBefore, retryAt);
+        assert.equal(await board.claim({ agent: 'a' }), undefined);
+      });
+    });
+
+    describe('cancel', () => {
+      it('cancels pending and running tasks; a holder elsewhere loses its lease at its next heartbeat', async () => {
+        const { board, another } = await kind.fresh();
+        const holderBoard = await another();
+        const queued = await board.post({ title: 'queued' });
+        const running = await board.post({ title: 'running', priority: 1, files: ['shared.ts'] });
+        const claim = (await holderBoard.claim({ agent: 'remote' }))!;
+        assert.equal(claim.task.id, running.id);
+        assert.equal((await board.cancel(running.id)).status, 'cancelled');
+        assert.equal((await board.cancel(queued.id)).status, 'cancelled');
+        await assertLeaseLost(holderBoard.heartbeat(claim), 'cancelled');
+        await assertLeaseLost(holderBoard.complete(claim), 'cancelled');
+        const stats = await board.stats();
+        assert.equal(stats.counts.cancelled, 2);
+        assert.equal(stats.counts.pending + stats.counts.running, 0);
+        await assert.rejects(board.cancel(queued.id), /already ended/);
+        await assert.rejects(board.cancel('tnosuchtask'), BoardInputError);
+        const next = await board.post({ title: 'after', files: ['shared.ts'] });
+        assert.equal((await eventually('the file lease of the cancelled task to be free', () => board.claim({ agent: 'a' }))).task.id, next.id);
+        assert.equal(await board.claim({ agent: 'a' }), undefined, 'a cancelled task is never claimed');
+      });
+    });
+
+    describe('map tasks', () => {
+      it('reports progress and ends the parent once every child ended, dead and cancelled ones too', async () => {
+        const { board } = await kind.fresh();
+        const { parent, children } = await board.map({ title: 'fix all' }, [{ title: 'a' }, { title: 'b', maxAttempts: 1 }, { title: 'c' }, { title: 'd' }]);
+        assert.equal(children.length, 4);
+        assert.ok(children.every((child) => child.parentId === parent.id));
+        assert.equal((await board.get(parent.id))!.status, 'waiting');
+        assert.equal((await board.get(parent.id))!.childCount, 4);
+        const first = (await board.claim({ agent: 'x' }))!;
+        assert.deepEqual(await board.progress(parent.id), { total: 4, done: 0, dead: 0, cancelled: 0, running: 1, pending: 3, percent: 0 });
+        await board.complete(first, { n: 1 });
+        await board.fail((await board.claim({ agent: 'x' }))!, 'nope');
+        assert.equal((await board.progress(parent.id)).percent, 50);
+        assert.equal((await board.stats()).parents[parent.id].dead, 1);
+        await board.cancel(children[2].id);
+        assert.equal((await board.get(parent.id))!.status, 'waiting');
+        await board.complete((await board.claim({ agent: 'x' }))!);
+        const done = (await board.get(parent.id))!;
+        assert.equal(done.status, 'done');
+        assert.deepEqual(done.result, { done: 2, dead: 1, cancelled: 1, total: 4 });
+        assert.equal((await board.progress(parent.id)).percent, 100);
+        assert.equal((await eventTypes(board)).filter((e) => e.type === 'parent-completed').length, 1);
+      });
+
+      it('accepts extra children while the parent waits, and refuses them afterwards', async () => {
+        const { board } = await kind.fresh();
+        const { parent } = await board.map({ title: 'p' }, [{ title: 'a' }]);
+        await board.post({ title: 'extra', parentId: parent.id });
+        assert.equal((await board.progress(parent.id)).total, 2);
+        await board.complete((await board.claim({ agent: 'x' }))!);
+        assert.equal((await board.get(parent.id))!.status, 'waiting');
+        await board.complete((await board.claim({ agent: 'x' }))!);
+        assert.equal((await board.get(parent.id))!.status, 'done');
+        await assert.rejects(board.post({ title: 'late', parentId: parent.id }), /still waiting/);
+      });
+
+      it('cancelling a map parent cancels its children, the running one too', async () => {
+        const { board } = await kind.fresh();
+        const { parent } = await board.map({ title: 'p' }, [{ title: 'a' }, { title: 'b' }]);
+        const running = (await board.claim({ agent: 'x' }))!;
+        await board.cancel(parent.id);
+        assert.equal((await board.stats()).counts.cancelled, 3);
+        await assertLeaseLost(board.heartbeat(running), 'cancelled');
+      });
+    });
+
+    describe('file-scope leases', () => {
+      it('never runs two tasks with overlapping files at once, and records the wait', async () => {
+        const { board, another } = await kind.fresh();
+        const other = await another();
+        const first = await board.post({ title: 'first', files: ['src/a.ts', 'src/b.ts'], priority: 2 });
+        const overlapping = await board.post({ title: 'overlaps', files: ['src/b.ts'], priority: 1 });
+        const independent = await board.post({ title: 'independent', files: ['src/c.ts'] });
+        const claimFirst = (await board.claim({ agent: 'a' }))!;
+        assert.equal(claimFirst.task.id, first.id);
+        assert.equal((await other.claim({ agent: 'b' }))!.task.id, independent.id, 'the overlapping task is skipped');
+        assert.equal(await other.claim({ agent: 'c' }), undefined);
+        const conflicts = (await eventTypes(board)).filter((e) => e.type === 'conflict');
+        assert.equal(conflicts.length, 1);
+        assert.equal(conflicts[0].taskId, overlapping.id);
+        assert.equal(conflicts[0].detail!.waitingFor, first.id);
+        assert.equal((await board.get(overlapping.id))!.status, 'pending');
+        assert.equal((await board.get(overlapping.id))!.attempts, 0, 'a wait is not an attempt');
+        await board.complete(claimFirst);
+        const next = await eventually('the overlapping task', () => other.claim({ agent: 'c' }), 10_000);
+        assert.equal(next.task.id, overlapping.id);
+        assert.equal(next.task.attempts, 1);
+      });
+
+      it('frees the files of a holder whose lease expired', async () => {
+        const { board } = await kind.fresh();
+        await board.post({ title: 'crashes', files: ['x.ts'], maxAttempts: 1 });
+        await board.claim({ agent: 'a', leaseMs: 200 });
+        const next = await board.post({ title: 'next', files: ['x.ts'] });
+        const claim = await claimEventually(board, 'b');
+        assert.equal(claim.task.id, next.id);
+      });
+    });
+
+    describe('events', () => {
+      it('records every state change, readable in pages from a cursor', async () => {
+        const { board } = await kind.fresh();
+        const task = await board.post({ title: 't' });
+        await board.complete((await board.claim({ agent: 'a' }))!);
+        const first = await board.readEvents(EVENTS_START);
+        assert.deepEqual(first.events.map((e) => `${e.type}:${e.taskId === task.id}`), ['posted:true', 'claimed:true', 'completed:true']);
+        assert.equal(first.events[1].agent, 'a');
+        assert.equal(first.events[1].attempt, 1);
+        assert.ok(first.events.every((e) => typeof e.at === 'number' && typeof e.pid === 'number'));
+        const other = await board.post({ title: 'u' });
+        await board.cancel(other.id);
+        const rest = await board.readEvents(first.cursor);
+        assert.deepEqual(rest.events.map((e) => e.type), ['posted', 'cancelled']);
+        assert.deepEqual((await board.readEvents(rest.cursor)).events, []);
+        await assert.rejects(board.readEvents('not a cursor'), BoardInputError);
+      });
+
+      it('follows live events and resumes from a stored cursor after the reader restarts', async () => {
+        const { board, another } = await kind.fresh();
+        const writer = await another();
+        await writer.post({ title: 'before' });
+        const seen: BoardEvent[] = [];
+        let cursor = '';
+        const onEvents = (batch: EventBatch): void => {
+          seen.push(...batch.events);
+          cursor = batch.cursor;
+        };
+        const live = board.follow(onEvents, { pollMs: 50 });
+        await pause(300);
+        await writer.post({ title: 'live 1' });
+        await eventually('the live event', async () => seen.some((e) => e.detail?.title === 'live 1'), 10_000);
+        assert.ok(!seen.some((e) => e.detail?.title === 'before'), 'without a cursor only new events arrive');
+        await live.dispose();
+        await writer.postMany([{ title: 'while away 1' }, { title: 'while away 2' }]);
+        const resumed = board.follow(onEvents, { cursor, pollMs: 50 });
+        await writer.post({ title: 'live 2' });
+        await eventually('the resumed events', async () => seen.some((e) => e.detail?.title === 'live 2'), 10_000);
+        await resumed.dispose();
+        assert.deepEqual(seen.map((e) => e.detail?.title), ['live 1', 'while away 1', 'while away 2', 'live 2']);
+        const replay: BoardEvent[] = [];
+        const fromStart = board.follow((batch) => replay.push(...batch.events), { cursor: EVENTS_START, pollMs: 50 });
+        await eventually('the replay', async () => replay.length >= 5, 10_000);
+        await fromStart.dispose();
+        assert.equal(replay[0].detail?.title, 'before');
+      });
+    });
+
+    describe('reading', () => {
+      it('lists in pages, oldest first, with a status filter and totals', async () => {
+        const { board } = await kind.fresh();
+        const posted = await board.postMany(Array.from({ length: 25 }, (_, i) => ({ title: `t${i}` })));
+        for (let i = 0; i < 5; i++) await board.complete((await board.claim({ agent: 'a' }))!);
+        const ids: string[] = [];
+        let cursor: string | undefined;
+        for (let page = 0; page < 10; page++) {
+          const result = await board.list({ limit: 10, cursor });
+          assert.equal(result.total, 25);
+          ids.push(...result.tasks.map((task) => task.id));
+          cursor = result.nextCursor;
+          if (!cursor) break;
+        }
+        assert.deepEqual(ids, posted.map((task) => task.id));
+        const offsetPage = await board.list({ offset: 20, limit: 10 });
+        assert.deepEqual(offsetPage.tasks.map((task) => task.id), ids.slice(20));
+        assert.equal(offsetPage.nextCursor, undefined);
+        const done = await board.list({ status: 'done' });
+        assert.equal(done.total, 5);
+        assert.ok(done.tasks.every((task) => task.status === 'done'));
+        assert.equal((await board.list({ status: 'pending', limit: 3 })).total, 20);
+        await assert.rejects(board.list({ cursor: 'garbage' }), BoardInputError);
+        await assert.rejects(board.list({ limit: 0 }), BoardInputError);
+        const stats = await board.stats();
+        assert.equal(stats.counts.done, 5);
+        assert.equal(stats.counts.pending, 20);
+      });
+
+      it('stores artifacts up to the size cap and refuses larger ones with a clear error', async () => {
+        const { board } = await kind.fresh({ artifactCapBytes: 1_000 });
+        const task = await board.post({ title: 't' });
+        await board.putArtifact(task.id, 'result.patch', 'diff --git a/x b/x\n');
+        await board.putArtifact(task.id, 'log.txt', Buffer.from([0, 1, 2, 255]));
+        assert.equal((await board.getArtifact(task.id, 'result.patch'))!.toString(), 'diff --git a/x b/x\n');
+        assert.deepEqual([...(await board.getArtifact(task.id, 'log.txt'))!], [0, 1, 2, 255]);
+        assert.equal(await board.getArtifact(task.id, 'missing.txt'), undefined);
+        assert.deepEqual(await board.listArtifacts(task.id), [{ name: 'log.txt', bytes: 4 }, { name: 'result.patch', bytes: 19 }]);
+        await assert.rejects(board.putArtifact(task.id, 'big.log', 'x'.repeat(1_001)), (e: Error) => e instanceof BoardInputError && /over the board's limit of 1000 B/.test(e.message));
+        await assert.rejects(board.putArtifact(task.id, '../escape', 'x'), BoardInputError);
+        assert.deepEqual((await board.listArtifacts(task.id)).map((a) => a.name), ['log.txt', 'result.patch'], 'the refused artifacts left nothing');
+      });
+    });
+  });
+}
