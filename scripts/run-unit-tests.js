@@ -18,7 +18,7 @@ function findTests(dir) {
 const args = process.argv.slice(2);
 const named = args.filter((arg) => arg.endsWith('.ts'));
 const flags = args.filter((arg) => !arg.endsWith('.ts'));
-const files = named.length > 0 ? named : findTests(path.join(__dirname, '..', 'test', 'unit')).sort();
+const files = named.length > 0 ? named : ['unit', 'attack'].flatMap((dir) => findTests(path.join(__dirname, '..', 'test', dir))).sort();
 if (files.length === 0) {
   console.error('No unit tests found under test/unit.');
   process.exit(1);
