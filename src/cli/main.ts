@@ -90,6 +90,20 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A reader that stops early (`swarm list --json | head -1`) closes the pipe: stop quietly, like
+ * other command-line tools, instead of dying with an unhandled EPIPE stack trace.
+ */
+function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    if (stream !== process.stderr) console.error(`swarm: could not write the output: ${plainLine(error.message)}`);
+    process.exit(EXIT_FAILURE);
+  });
+}
+
+exitQuietlyOnClosedPipe(process.stdout);
+exitQuietlyOnClosedPipe(process.stderr);
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -73,6 +73,7 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     .option('--verbose', 'print pool log lines')
     .action(async (options: RunOptions) => {
       const board = openBoard();
+      board.assertWritable(); // a board it cannot write would fail every claim, forever
       const summary = await runPool(board, options);
       if (options.json) printJson(summary);
       else console.log(formatSummary(summary));

@@ -230,6 +230,17 @@ export class FileBoard {
     this.events.close();
   }
 
+  /**
+   * Throws the file-system error (EACCES, EROFS, ENOSPC, ...) that would keep this process from
+   * changing the board, by writing and removing a small probe file. For long-running hosts, so
+   * they refuse to start instead of failing every claim.
+   */
+  assertWritable(): void {
+    const probe = this.tmpPath('probe');
+    writeNewFileSync(probe, 'probe\n', false);
+    unlinkIfPresent(probe);
+  }
+
   private initialise(exclude: boolean): void {
     const marker = path.join(this.root, 'board.json');
     const existing = fs.existsSync(marker) ? this.readFormatMarker(marker) : undefined;

@@ -142,6 +142,18 @@ describe('swarm CLI: changes made, side effects failed', () => {
   });
 });
 
+describe('swarm CLI: a reader that closes the pipe early', () => {
+  it('list --json | head -c 1: swarm stops quietly (exit 0, no EPIPE stack)', () => {
+    const board = freshBoard('pipe');
+    ok(['post', '--jsonl', '-'], { board, input: Array.from({ length: 3000 }, (_, i) => JSON.stringify({ title: `task ${i} ${'x'.repeat(100)}` })).join('\n') });
+    const errors = path.join(workspace, 'pipe-stderr.txt');
+    const command = `"${process.execPath}" "${cli}" --board "${board}" list --json 2>"${errors}" | head -c 1 >/dev/null`;
+    const result = spawnSync('bash', ['-o', 'pipefail', '-c', command], { encoding: 'utf8' });
+    assert.equal(result.status, 0, fs.readFileSync(errors, 'utf8'));
+    assert.equal(fs.readFileSync(errors, 'utf8'), '');
+  });
+});
+
 describe('swarm CLI: environment errors', () => {
   it('--board naming a file: one line that says what to do, exit 1; --verbose adds the stack of unexpected errors only', () => {
     const file = path.join(workspace, 'not-a-folder');
