@@ -7,7 +7,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { FileBoard, Task } from '../../src/core/board';
 import { removeDir, statesById, tempDir } from '../unit/board/helpers';
 
@@ -258,4 +258,31 @@ describe('attack: kill -9 at every step of every multi-step board command', () =
       });
     }
   }
+});
+
+describe('attack: a map left waiting by a crash does not keep `swarm run --until-empty` running', () => {
+  it('the pool\'s own sweep completes the map and the run ends', { timeout: 120_000 }, async () => {
+    const cli = path.join(__dirname, '..', '..', 'dist', 'cli.js');
+    assert.ok(fs.existsSync(cli), 'dist/cli.js is built (npm run build)');
+    const dir = tempDir('swarm-until-empty-');
+    dirs.push(dir);
+    const root = path.join(dir, '.swarm');
+    const seeded = FileBoard.open({ root });
+    seedAcknowledged(seeded);
+    const { parent } = seeded.map({ title: 'complete map' }, [{ title: 'last', priority: 5 }]);
+    seeded.close();
+    const victim = await runVictim(root, 'complete', 'child:before-marker');
+    assert.equal(victim.signal, 'SIGKILL', victim.output);
+    const started = Date.now();
+    const run = spawnSync(process.execPath, [cli, '--board', root, 'run', '--until-empty', '--exec', 'true', '--isolation', 'none', '--mode', 'sequential', '--json'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+    assert.equal(run.error, undefined, 'swarm run --until-empty ended');
+    assert.equal(run.status, 0, run.stderr);
+    const board = FileBoard.open({ root });
+    assert.equal(board.get(parent.id)!.status, 'done', `the map was completed by the run (in ${Date.now() - started} ms)`);
+    board.close();
+  });
 });
