@@ -349,7 +349,7 @@ export class FileBoard {
    * throws, or the process dies before the commit) none of them. Validates all before writing any.
    */
   postMany(specs: TaskSpec[]): Task[] {
-    if (specs.length === 0) throw new BoardInputError('Nothing to post: give at least one task.');
+    if (specs.length === 0) return [];
     const now = this.now();
     const stored = specs.map((spec) => buildStoredTask(spec, newTaskId(now), now));
     const parents = [...new Set(stored.map((task) => task.parentId).filter((id): id is string => id !== undefined))];
@@ -461,7 +461,7 @@ export class FileBoard {
       if (task.childCount !== undefined) faultPoint('map:after-parent');
       else if (placedChildren++ === 0) faultPoint(fault === 'map' ? 'map:after-first-child' : 'post:after-first-rename');
     }
-    this.syncDirs(['pending', 'delayed', 'waiting'], effects, subject);
+    this.syncDirs([...new Set(ordered.map(({ task }) => this.queueDirOf(task)))], effects, subject);
     this.pendingCacheAt = -Infinity;
     faultPoint(`${fault}:after-rename`);
     const logged = this.logEvents(ordered.map(({ task }) => postedEvent(noteOf(task), this.now())), effects, subject);
@@ -476,18 +476,18 @@ export class FileBoard {
     return stat?.isFile() ? stat.size : 0;
   }
 
-  /** Renames a new task from tmp/ into waiting/ (a map parent), delayed/ or pending/. */
+  /** The folder a new task starts in: waiting/ (a map parent), delayed/ (not yet due) or pending/. */
+  private queueDirOf(task: StoredTask): 'waiting' | 'delayed' | 'pending' {
+    if (task.childCount !== undefined) return 'waiting';
+    return task.notBefore !== undefined && task.notBefore > this.now() ? 'delayed' : 'pending';
+  }
+
+  /** Renames a new task from tmp/ into the folder it starts in. */
   private placeNew(tmp: string, task: StoredTask): void {
-    if (task.childCount !== undefined) {
-      fs.renameSync(tmp, this.filePath('waiting', restingName(task.id, 0)));
-      return;
-    }
+    const dir = this.queueDirOf(task);
     const key = queueKey(task, 0);
-    const target =
-      task.notBefore !== undefined && task.notBefore > this.now()
-        ? this.filePath('delayed', delayedName(key, task.notBefore))
-        : this.filePath('pending', pendingName(key));
-    fs.renameSync(tmp, target);
+    const name = dir === 'waiting' ? restingName(task.id, 0) : dir === 'delayed' ? delayedName(key, task.notBefore!) : pendingName(key);
+    fs.renameSync(tmp, this.filePath(dir, name));
   }
 
   /**
@@ -1303,48 +1303,82 @@ export class FileBoard {
    * have); requeueing a dead map task requeues its dead children.
    */
   requeue(id: string): Task {
-    return this.requeueWithChildren(id, { onlyIfDead: false })[0];
-  }
-
-  /** The requeued task first, then any children requeued with it; [] when `onlyIfDead` and it is not dead. */
-  private requeueWithChildren(id: string, options: { onlyIfDead: boolean }): Task[] {
     const where = this.requireLocated(id);
-    if (where.dir !== 'dead' && options.onlyIfDead) return [];
     if (where.dir !== 'dead') throw new BoardInputError(`Task ${id} is ${STATUS_OF_DIR[where.dir]}, not dead; only dead tasks can be requeued.`);
-    const spec = this.specAt(where);
-    if (!spec) throw new BoardInputError(`Task ${id} changed state while it was being requeued; try again.`);
-    if (spec.childCount !== undefined) return this.requeueMap(where, spec);
-    return [this.requeueOne(where, spec)];
+    const requeued = this.requeueDead(where);
+    if (!requeued) throw new BoardInputError(`Task ${id} was requeued by someone else.`);
+    return requeued[0];
   }
 
-  private requeueOne(where: Located, spec: StoredTask): Task {
+  /**
+   * Requeues every dead task (a map task through its dead children); one that cannot be requeued
+   * (its map was cancelled) stays in the dead-letter queue, with a warning. Returns the tasks
+   * that are pending again.
+   */
+  requeueAll(): Task[] {
+    const requeued: Task[] = [];
+    for (const name of readDirNames(this.dirPath('dead'))) {
+      const parsed = parseName('dead', name);
+      if (!parsed) continue;
+      try {
+        const tasks = this.requeueDead({ dir: 'dead', name, parsed }) ?? []; // gone: requeued already, with its map
+        requeued.push(...tasks.filter((task) => task.status === 'pending'));
+      } catch (error) {
+        if (!(error instanceof BoardInputError)) throw error;
+        this.onWarning(`${error.message} It stays in the dead-letter queue.`);
+      }
+    }
+    return requeued;
+  }
+
+  /** The requeued task first, then the children requeued with a map; undefined when its file moved away. */
+  private requeueDead(where: Located): Task[] | undefined {
+    const spec = this.specAt(where);
+    if (!spec) return undefined;
+    if (spec.childCount !== undefined) return this.requeueMap(where, spec);
+    const parent = spec.parentId ? this.requireOpenableParent(spec) : undefined;
+    const task = this.requeueOne(where, spec, parent);
+    return task && [task];
+  }
+
+  /** Where the map of a dead child is; refused when the map was cancelled or is gone. */
+  private requireOpenableParent(spec: StoredTask): Located {
+    const parentId = spec.parentId!;
+    const parent = this.locate(parentId);
+    if (!parent) throw new BoardInputError(`Task ${spec.id} belongs to map task ${parentId}, which no longer exists; post the task again instead.`);
+    if (parent.dir === 'cancelled' || fs.existsSync(this.cancellingPath(parentId))) {
+      throw new BoardInputError(`Task ${spec.id} belongs to map task ${parentId}, which was cancelled; post the task again instead.`);
+    }
+    return parent;
+  }
+
+  /** One dead task back to pending (its ended map reopened first); undefined when it moved away. */
+  private requeueOne(where: Located, spec: StoredTask, parent: Located | undefined): Task | undefined {
     const id = spec.id;
     const effects = this.afterCommit();
     const marker = spec.parentId ? this.markerPath(spec.parentId, `${id}.dead`) : undefined;
-    if (spec.parentId) {
-      const parent = this.locate(spec.parentId);
-      if (!parent || parent.dir === 'cancelled' || fs.existsSync(this.cancellingPath(spec.parentId))) {
-        throw new BoardInputError(`Task ${id} belongs to map task ${spec.parentId}, which was cancelled; post the task again instead.`);
-      }
+    const restoreMarker = (): void => {
+      if (marker) createMarkerQuietly(marker);
+    };
+    if (marker && parent) {
       // The marker goes first: with it gone the map cannot end (again) before this child does.
-      unlinkIfPresent(marker!);
+      unlinkIfPresent(marker);
       try {
         this.reopenParent(parent, effects);
       } catch (error) {
-        createMarkerQuietly(marker!);
+        restoreMarker();
         throw error;
       }
     }
     faultPoint('requeue:before-rename');
-    const moved = (() => {
-      try {
-        return renameIfPresent(this.filePath('dead', where.name), this.filePath('pending', pendingName(queueKey(spec, 0))));
-      } catch (error) {
-        if (marker) createMarkerQuietly(marker);
-        throw error;
-      }
-    })();
-    if (!moved) throw new BoardInputError(`Task ${id} was requeued by someone else.`);
+    let moved: boolean;
+    try {
+      moved = renameIfPresent(this.filePath('dead', where.name), this.filePath('pending', pendingName(queueKey(spec, 0))));
+    } catch (error) {
+      restoreMarker();
+      throw error;
+    }
+    if (!moved) return undefined;
     faultPoint('requeue:after-rename');
     const subject = `Task ${id} was requeued`;
     this.syncDirs(['pending'], effects, subject);
@@ -1358,39 +1392,26 @@ export class FileBoard {
     const parentId = spec.id;
     const children = new Set(this.childIdsOf(parentId));
     const requeued: Task[] = [];
+    let parent: Located = where;
     for (const name of readDirNames(this.dirPath('dead'))) {
       const parsed = parseName('dead', name);
       if (!parsed || !children.has(parsed.id)) continue;
-      const childSpec = this.specAt({ dir: 'dead', name, parsed });
-      if (childSpec) requeued.push(this.requeueOne({ dir: 'dead', name, parsed }, childSpec));
+      const child: Located = { dir: 'dead', name, parsed };
+      const childSpec = this.specAt(child);
+      const task = childSpec && this.requeueOne(child, childSpec, parent);
+      if (!task) continue;
+      requeued.push(task);
+      parent = { ...where, dir: 'waiting', name: restingName(parentId, 0) }; // reopened by the first child
     }
     const effects = this.afterCommit();
     if (requeued.length === 0) {
       // No dead child left (they were requeued one by one): reopen, and let it end by its children.
       this.reopenParent(where, effects);
-      this.completeParentIfEnded(parentId, effects);
+      effects.attempt(`Map task ${parentId} could not be completed (repair will complete it)`, () => this.completeParentIfEnded(parentId, effects));
     }
-    const parent = this.get(parentId);
+    const parentTask = this.get(parentId) ?? this.toTask(spec, 'waiting', { id: parentId, attempts: 0 });
     const warnings = [...requeued.flatMap((task) => task.warnings ?? []), ...effects.warnings];
-    const parentTask = parent ?? this.toTask(spec, 'waiting', { id: parentId, attempts: 0 });
     return [warnings.length > 0 ? { ...parentTask, warnings } : parentTask, ...requeued];
-  }
-
-  /** Requeues every dead task; one that cannot be requeued is skipped with a warning. */
-  requeueAll(): Task[] {
-    const requeued: Task[] = [];
-    for (const name of readDirNames(this.dirPath('dead'))) {
-      const id = parseName('dead', name)?.id;
-      if (!id) continue;
-      try {
-        // A map task counts through its children; one requeued already (with its map) is skipped.
-        requeued.push(...this.requeueWithChildren(id, { onlyIfDead: true }).filter((task) => task.childCount === undefined));
-      } catch (error) {
-        if (!(error instanceof BoardInputError)) throw error;
-        this.onWarning(`${error.message} It stays in the dead-letter queue.`); // e.g. its map was cancelled
-      }
-    }
-    return requeued;
   }
 
   // ---------------------------------------------------------------- reading

@@ -17,7 +17,6 @@ export const TASK_FORMAT_VERSION = 1;
 export function taskFileProblem(file: string): string | undefined {
   if (file.includes('\0')) return 'contains a NUL character';
   if (path.isAbsolute(file) || /^[\\/]/.test(file) || /^[A-Za-z]:/.test(file)) return 'is absolute; give a path relative to the workspace';
-  if (/^~/.test(file)) return 'starts with "~"; give a path relative to the workspace';
   const parts = file.split(/[\\/]/);
   if (parts.includes('..')) return 'must be a workspace-relative path without ".."';
   // `.GIT`, `.git.` and `.git ` name the same folder on case-insensitive or Windows file systems.
