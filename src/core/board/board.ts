@@ -160,6 +160,12 @@ const STATUS_OF_DIR: Record<StateDir, TaskStatus> = {
  * so locate() scans again a bounded number of times before it concludes a task does not exist.
  */
 const SCAN_ORDER: readonly StateDir[] = ['delayed', 'pending', 'running', 'waiting', 'done', 'dead', 'cancelled'];
+/**
+ * The order of the scans that follow a miss: the target of every backward move is listed again
+ * after its source (running → pending/delayed, dead → pending, done/dead → waiting), so a single
+ * backward move during the scan cannot hide the task; it would take two moves in that instant.
+ */
+const RESCAN_ORDER: readonly StateDir[] = ['delayed', 'pending', 'running', 'pending', 'delayed', 'waiting', 'done', 'dead', 'waiting', 'pending', 'cancelled'];
 const LOCATE_PASSES = 6;
 
 interface Located {
@@ -363,6 +369,7 @@ export class FileBoard {
   /** Creates a map task: the parent waits in `waiting/` until every child has ended. All or nothing. */
   map(parentSpec: TaskSpec, childSpecs: TaskSpec[]): { parent: Task; children: Task[] } {
     if (childSpecs.length === 0) throw new BoardInputError('A map task needs at least one child.');
+    if (parentSpec.parentId !== undefined) throw new BoardInputError('A map task cannot itself be the child of another map task.');
     const now = this.now();
     const parentId = newTaskId(now);
     const parent = buildStoredTask({ ...parentSpec, type: parentSpec.type ?? 'map' }, parentId, now, childSpecs.length);
@@ -1530,20 +1537,20 @@ export class FileBoard {
 
   /**
    * Finds a task's file. Scans in SCAN_ORDER; a task missed by one scan moved against that order
-   * while it ran, so the scan is repeated (with short, growing pauses that break any lock-step
-   * with a process moving the task) before the task is declared absent.
+   * while it ran, so the scan is repeated in RESCAN_ORDER (with short, growing pauses that break
+   * any lock-step with a process moving the task) before the task is declared absent.
    */
   private locate(id: string): Located | undefined {
     for (let pass = 0; pass < LOCATE_PASSES; pass++) {
-      const found = this.scanFor(id);
+      const found = this.scanFor(id, pass === 0 ? SCAN_ORDER : RESCAN_ORDER);
       if (found) return found;
       if (pass >= 1 && pass + 1 < LOCATE_PASSES) sleepSync(1 << (pass - 1));
     }
     return undefined;
   }
 
-  private scanFor(id: string): Located | undefined {
-    for (const dir of SCAN_ORDER) {
+  private scanFor(id: string, order: readonly StateDir[]): Located | undefined {
+    for (const dir of order) {
       for (const name of readDirNames(this.dirPath(dir))) {
         // Names outside pending/ and delayed/ start with the id: skip the parse for the rest.
         if (!name.startsWith(id) && dir !== 'pending' && dir !== 'delayed') continue;
