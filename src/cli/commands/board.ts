@@ -269,7 +269,12 @@ function registerDlqCommands(program: Command, openBoard: OpenBoard): void {
     .action((id: string | undefined, options: { all?: boolean }) => {
       if (!id === !options.all) throw new UsageError('Give a task id or --all (not both).');
       const board = openBoard();
-      const requeued = options.all ? board.requeueAll() : [board.requeue(id!)];
+      if (!options.all) {
+        const task = board.requeue(id!);
+        console.log(task.childCount === undefined ? 'requeued 1 task' : `requeued the dead children of map task ${id}`);
+        return;
+      }
+      const requeued = board.requeueAll();
       console.log(`requeued ${requeued.length} task${requeued.length === 1 ? '' : 's'}`);
     });
 }
