@@ -18,9 +18,9 @@ function findTests(dir) {
 const args = process.argv.slice(2);
 const named = args.filter((arg) => arg.endsWith('.ts'));
 const flags = args.filter((arg) => !arg.endsWith('.ts'));
-const files = named.length > 0 ? named : ['unit', 'conformance'].flatMap((dir) => findTests(path.join(__dirname, '..', 'test', dir))).sort();
+const files = named.length > 0 ? named : ['unit', 'conformance', 'attack'].flatMap((dir) => findTests(path.join(__dirname, '..', 'test', dir))).sort();
 if (files.length === 0) {
-  console.error('No unit tests found under test/unit.');
+  console.error('No tests found under test/unit, test/conformance or test/attack.');
   process.exit(1);
 }
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...flags, ...files], { stdio: 'inherit' });

@@ -71,8 +71,11 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     .option('--agent-memory-mb <n>', 'stop an agent (and retry its task) above this resident memory', parseInteger('--agent-memory-mb', 16, 1_000_000))
     .option('--json', 'print the summary as JSON only')
     .option('--verbose', 'print pool log lines')
-    .action(async (options: RunOptions) => {
+    .action(async (options: RunOptions, command: Command) => {
+      // `swarm run --verbose` reaches the program's global --verbose (stack traces) first.
+      options.verbose ||= command.parent?.opts<{ verbose?: boolean }>().verbose;
       const board = openBoard();
+      board.assertWritable(); // a board it cannot write would fail every claim, forever
       const summary = await runPool(board, options);
       if (options.json) printJson(summary);
       else console.log(formatSummary(summary));
