@@ -14,7 +14,8 @@ import { gitText, runGit } from '../worktree/git';
 import { locateRepository, type RepoInfo } from '../worktree/repo';
 import { parsePatch, type PatchSection } from './parse';
 import { theirsVersions, type FileVersion } from './theirs';
-import { assertSafePatchPath } from './paths';
+import { assertSafePatchPath, assertSafePatchPaths, type WriteScope } from './paths';
+import { makeRealFolders, readRegularFile, replaceFile, replaceWithLink } from './write';
 
 export type ApplyStatus = 'applied' | 'applied-3way' | 'conflict' | 'already-applied';
 
@@ -50,13 +51,10 @@ export interface PlanOptions {
 }
 
 /** Computes, for every file of the patch, what applying it would do; writes nothing. */
-export async function planPatch(workspaceRoot: string, patch: PatchInput, options: PlanOptions = {}): Promise<{ repo: RepoInfo; plans: FilePlan[] }> {
-  const repo = await locateRepository(workspaceRoot);
+export async function planPatch(scope: WriteScope, patch: PatchInput, options: PlanOptions = {}): Promise<{ repo: RepoInfo; plans: FilePlan[] }> {
   const sections = parsePatch(patch.text);
-  for (const section of sections) {
-    assertSafePatchPath(workspaceRoot, section.path);
-    if (section.from) assertSafePatchPath(workspaceRoot, section.from);
-  }
+  assertSafeSections(scope, sections);
+  const repo = await locateRepository(scope.workspaceRoot);
   if (!patch.base || !(await commitExists(repo, patch.base))) throw new Error('The patch has no base snapshot in this repository (it may have been garbage-collected); apply it with `git apply` by hand.');
   const theirs = await theirsVersions(repo, patch.base, patch.text, sections.map((section) => section.path));
   const filters = await gitFilters(repo);
@@ -69,6 +67,11 @@ export async function planPatch(workspaceRoot: string, patch: PatchInput, option
     plans.push(written ? { ...plan, result: await filters.toWorkingTree(plan.path, plan.result) } : plan);
   }
   return { repo, plans };
+}
+
+/** Every path a patch names (targets and rename sources) through the one safety check. */
+export function assertSafeSections(scope: WriteScope, sections: PatchSection[]): void {
+  assertSafePatchPaths(scope, sections.flatMap((section) => (section.from ? [section.path, section.from] : [section.path])));
 }
 
 /**
@@ -150,8 +153,14 @@ function topPath(repo: RepoInfo, relPath: string): string {
 }
 
 async function commitExists(repo: RepoInfo, commit: string): Promise<boolean> {
+  // A base read from the board is untrusted: only an object id may reach git (never an option).
+  if (!isObjectId(commit)) return false;
   const result = await runGit(['cat-file', '-e', `${commit}^{commit}`], { cwd: repo.topLevel, okCodes: [1, 128] });
   return result.code === 0;
+}
+
+export function isObjectId(value: unknown): value is string {
+  return typeof value === 'string' && /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(value);
 }
 
 export function readWorkspaceFile(root: string, relPath: string): FileVersion {
@@ -210,19 +219,21 @@ export interface UndoRecord {
   entries: UndoEntry[];
 }
 
-/** Writes the plans' results, saving what they replace under `undoDir` first. */
-export function writePlans(root: string, plans: FilePlan[], undoDir: string, status: ApplyStatus): UndoRecord {
+/** Writes the plans' results, saving what they replace in a new undo record first. */
+export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: string, status: ApplyStatus): UndoRecord {
   const touched = plannedVersions(plans);
-  const record = saveUndoRecord(undoDir, status, [...touched.keys()].map((relPath) => ({ path: relPath, before: readWorkspaceFile(root, relPath) })));
-  const dir = path.join(undoDir, record.id);
+  assertSafePatchPaths(scope, touched.keys());
+  const root = scope.workspaceRoot;
+  const record = saveUndoRecord(artifactsDir, status, [...touched.keys()].map((relPath) => ({ path: relPath, before: readWorkspaceFile(root, relPath) })));
+  const dir = undoFolder(artifactsDir, record.id);
   try {
-    for (const [relPath, version] of touched) writeVersion(root, relPath, version);
+    for (const [relPath, version] of touched) writeVersion(scope, relPath, version);
   } catch (error) {
-    restoreEntries(root, dir, record.entries);
+    restoreEntries(scope, dir, record.entries);
     throw error;
   }
   for (const entry of record.entries) entry.afterHash = hashVersion(readWorkspaceFile(root, entry.path));
-  fs.writeFileSync(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  replaceFile(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
   return record;
 }
 
@@ -237,46 +248,50 @@ export function plannedVersions(plans: FilePlan[]): Map<string, FileVersion> {
   return touched;
 }
 
+/** Where the undo record `id` of a task lives: `<artifacts>/undo/<id>/`. */
+export function undoFolder(artifactsDir: string, id: string): string {
+  return path.join(artifactsDir, 'undo', id);
+}
+
 /**
- * Saves the versions an apply replaces (`before`) under `<undoDir>/<id>/`, with the hash of what
- * the apply leaves (`after`, when already known) so an undo can tell whether the file moved on.
+ * Saves the versions an apply replaces (`before`) under `<artifacts>/undo/<id>/`, with the hash of
+ * what the apply leaves (`after`, when already known) so an undo can tell whether the file moved on.
  */
-export function saveUndoRecord(undoDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after?: FileVersion }>): UndoRecord {
+export function saveUndoRecord(artifactsDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after?: FileVersion }>): UndoRecord {
   const record: UndoRecord = { id: `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`, at: Date.now(), status, entries: [] };
-  const dir = path.join(undoDir, record.id);
-  fs.mkdirSync(dir, { recursive: true });
+  const dir = undoFolder(artifactsDir, record.id);
+  makeRealFolders(path.dirname(artifactsDir), dir);
   files.forEach((file, index) => {
     const entry: UndoEntry = { path: file.path, afterHash: file.after ? hashVersion(file.after) : '' };
     if (file.before.content !== undefined) {
       const blob = `before-${index}`;
-      fs.writeFileSync(path.join(dir, blob), file.before.content);
+      replaceFile(path.join(dir, blob), file.before.content);
       entry.before = { blob, mode: file.before.mode ?? '100644' };
     }
     record.entries.push(entry);
   });
-  fs.writeFileSync(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  replaceFile(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
   return record;
 }
 
-export function writeVersion(root: string, relPath: string, version: FileVersion): void {
+/**
+ * Writes one version of a workspace file (absent: removes it). The path goes through the one
+ * safety check first; the write never follows a symbolic link, neither in the folders on the way
+ * nor at the file itself (a link there is replaced, its target untouched).
+ */
+export function writeVersion(scope: WriteScope, relPath: string, version: FileVersion): void {
+  assertSafePatchPath(scope, relPath);
+  const root = path.resolve(scope.workspaceRoot);
   const full = path.join(root, relPath);
   if (version.content === undefined) {
+    // rm of a link removes the link itself; a folder is never removed (no `recursive`).
     fs.rmSync(full, { force: true });
     removeEmptyParents(root, path.dirname(full));
     return;
   }
-  fs.mkdirSync(path.dirname(full), { recursive: true });
-  const existing = fs.lstatSync(full, { throwIfNoEntry: false });
-  if (version.mode === '120000') {
-    if (existing) fs.rmSync(full, { force: true });
-    fs.symlinkSync(version.content.toString('utf8'), full);
-    return;
-  }
-  const temp = `${full}.swarm-${process.pid}.tmp`;
-  fs.writeFileSync(temp, version.content, { mode: version.mode === '100755' ? 0o755 : 0o644 });
-  fs.chmodSync(temp, version.mode === '100755' ? 0o755 : 0o644);
-  if (existing?.isSymbolicLink()) fs.rmSync(full, { force: true });
-  fs.renameSync(temp, full);
+  makeRealFolders(root, path.dirname(full));
+  if (version.mode === '120000') replaceWithLink(full, version.content.toString('utf8'));
+  else replaceFile(full, version.content, version.mode === '100755' ? 0o755 : 0o644);
 }
 
 function removeEmptyParents(root: string, dir: string): void {
@@ -291,8 +306,16 @@ export function hashVersion(version: FileVersion): string {
   return crypto.createHash('sha256').update(version.mode ?? '').update('\0').update(version.content).digest('hex');
 }
 
-export function restoreEntries(root: string, dir: string, entries: UndoEntry[]): void {
-  for (const entry of entries) {
-    writeVersion(root, entry.path, entry.before ? { content: fs.readFileSync(path.join(dir, entry.before.blob)), mode: entry.before.mode } : {});
-  }
+export function restoreEntries(scope: WriteScope, dir: string, entries: UndoEntry[]): void {
+  const versions = entries.map((entry) => [entry.path, versionBefore(dir, entry)] as const);
+  assertSafePatchPaths(scope, entries.map((entry) => entry.path));
+  for (const [relPath, version] of versions) writeVersion(scope, relPath, version);
+}
+
+/** The saved version of one undo entry (a regular file in the record's folder, never a link). */
+export function versionBefore(dir: string, entry: UndoEntry): FileVersion {
+  if (!entry.before) return {};
+  const content = readRegularFile(path.join(dir, entry.before.blob));
+  if (content === undefined) throw new Error(`The undo record in ${dir} is damaged: its saved copy ${entry.before.blob} is missing or not a plain file. Nothing was restored; restore ${entry.path} by hand.`);
+  return { content, mode: entry.before.mode };
 }

@@ -12,15 +12,19 @@ import { filesOfPatch } from '../worktree/diff';
 import { runGitSync } from '../worktree/git';
 import { BASE_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { theirsVersions } from './theirs';
-import { blobAt, hashVersion, planPatch, readWorkspaceFile, restoreEntries, saveUndoRecord, writePlans, type ApplyStatus, type FilePlan, type FileVersion, type PlanOptions, type UndoEntry, type UndoRecord } from './apply';
+import { blobAt, hashVersion, isObjectId, planPatch, readWorkspaceFile, restoreEntries, saveUndoRecord, undoFolder, writePlans, type ApplyStatus, type FilePlan, type FileVersion, type PlanOptions, type UndoRecord } from './apply';
 import { hunksOverlap, parsePatch, type PatchSection } from './parse';
+import { assertSafePatchPaths, type WriteScope } from './paths';
+import { isRecord, parseApplyRecord, parseUndoRecord, type ApplyRecord } from './records';
+import { makeRealFolders, readRegularFile, replaceFile } from './write';
 import { locateRepository } from '../worktree/repo';
 
 export type { ApplyStatus, FilePlan, FileVersion, UndoEntry, UndoRecord } from './apply';
-export { hashVersion, plannedVersions, readWorkspaceFile, writeVersion } from './apply';
+export { hashVersion, plannedVersions, readWorkspaceFile, versionBefore, writeVersion } from './apply';
 export { parsePatch, hunksOverlap, unquote, PatchParseError } from './parse';
 export type { PatchSection } from './parse';
-export { assertSafePatchPath, UnsafePatchPathError } from './paths';
+export { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
+export { RecordDamagedError, type ApplyRecord } from './records';
 
 export interface PatchFileEntry {
   path: string;
@@ -70,8 +74,8 @@ export function readTaskPatch(board: FileBoard, taskId: string): TaskPatch | und
 }
 
 function patchOfTask(board: FileBoard, task: Task): TaskPatch | undefined {
-  const result = (task.result ?? {}) as StoredResult;
-  if (task.status !== 'done' || !result.patchFile) return undefined;
+  const result = (isRecord(task.result) ? task.result : {}) as StoredResult;
+  if (task.status !== 'done' || typeof result.patchFile !== 'string' || !result.patchFile) return undefined;
   // Only a patch inside the task's own artifacts folder is read: a board file naming another path
   // (hand-edited, or shipped with a repository) cannot make us read or apply an arbitrary file.
   const artifacts = board.artifactsDir(task.id);
@@ -80,10 +84,22 @@ function patchOfTask(board: FileBoard, task: Task): TaskPatch | undefined {
   const relative = path.relative(artifacts, path.resolve(artifacts, result.patchFile));
   const inside = !relative.startsWith('..') && !path.isAbsolute(relative);
   const patchFile = path.join(artifacts, inside ? relative : path.basename(result.patchFile));
-  if (!fs.existsSync(patchFile)) return undefined;
-  const text = fs.readFileSync(patchFile, 'utf8');
-  const files = result.files && result.files.length > 0 ? result.files : filesOfPatch(text);
-  return { taskId: task.id, patchFile, base: result.base, files, text };
+  // A plain file only: a link there could make `swarm diff` print any file of the machine.
+  const text = readRegularFile(patchFile)?.toString('utf8');
+  if (text === undefined) return undefined;
+  const files = isFileList(result.files) && result.files.length > 0 ? result.files : filesOfPatch(text);
+  // Only an object id is a base: anything else would reach git's command line.
+  return { taskId: task.id, patchFile, base: isObjectId(result.base) ? result.base : undefined, files, text };
+}
+
+const FILE_STATUSES = new Set(['added', 'modified', 'deleted', 'renamed']);
+
+/** The stored file list, when it has the shape the collector writes (it is shown and posted on). */
+function isFileList(value: unknown): value is PatchFileEntry[] {
+  return (
+    Array.isArray(value) &&
+    value.every((file) => isRecord(file) && typeof file.path === 'string' && (file.from === undefined || typeof file.from === 'string') && FILE_STATUSES.has(file.status as string) && Number.isFinite(file.additions) && Number.isFinite(file.deletions))
+  );
 }
 
 export interface FixAllAggregate {
@@ -109,12 +125,11 @@ export function aggregateChildPatches(board: FileBoard, parentId: string): FixAl
     else missing.push(child.id);
   }
   if (parts.length === 0) return undefined;
-  const dir = board.artifactsDir(parentId);
-  fs.mkdirSync(dir, { recursive: true });
+  const dir = recordsFolder(board, parentId);
   const patchFile = path.join(dir, COMBINED_PATCH);
   const text = parts.map((part) => (part.text.endsWith('\n') ? part.text : `${part.text}\n`)).join('');
   // Written only when it changed: readers (the UI refreshes often) do not rewrite it each time.
-  if (!fs.existsSync(patchFile) || fs.readFileSync(patchFile, 'utf8') !== text) fs.writeFileSync(patchFile, text);
+  if (readRegularFile(patchFile)?.toString('utf8') !== text) replaceFile(patchFile, text);
   const patch: TaskPatch = { taskId: parentId, patchFile, files: parts.flatMap((part) => part.files), text, parts };
   return { patch, progress: board.progress(parentId), missing, conflicts: conflictsAmong(parts) };
 }
@@ -152,6 +167,18 @@ export interface ApplyPlan {
   writable: FilePlan[];
 }
 
+/** Where the writers of `options` may write: the workspace, minus its board. */
+function scopeOf(options: { workspaceRoot: string; board: FileBoard }): WriteScope {
+  return { workspaceRoot: options.workspaceRoot, boardRoot: options.board.root };
+}
+
+/** The task's artifacts folder, created when missing, and never a link to somewhere else. */
+function recordsFolder(board: FileBoard, taskId: string): string {
+  const dir = board.artifactsDir(taskId);
+  makeRealFolders(board.root, dir);
+  return dir;
+}
+
 /** Plans the apply of a task's result (clean, three-way, or blocked by conflicts); writes nothing. */
 export async function planTaskApply(options: ApplyPlanOptions): Promise<ApplyPlan> {
   const patch = readTaskPatch(options.board, options.taskId);
@@ -163,7 +190,7 @@ export async function planTaskApply(options: ApplyPlanOptions): Promise<ApplyPla
     return { writable: [], outcome: { status: 'already-applied', files, conflicts: [], message: `Task ${options.taskId} ran directly in this folder (no git repository, no isolation): its changes are already in your files.` } };
   }
   const wanted = options.paths ? new Set(options.paths) : undefined;
-  const plans = (await planAll(options.workspaceRoot, patch, options)).filter((plan) => !wanted || wanted.has(plan.path) || (plan.from !== undefined && wanted.has(plan.from)));
+  const plans = (await planAll(scopeOf(options), patch, options)).filter((plan) => !wanted || wanted.has(plan.path) || (plan.from !== undefined && wanted.has(plan.from)));
   if (wanted && plans.length === 0) throw new Error(`The result of task ${options.taskId} does not change ${[...wanted].join(', ')}.`);
   const files = plans.map((plan) => plan.path);
   const conflictPlans = plans.filter((plan) => plan.kind === 'conflict');
@@ -200,7 +227,7 @@ export async function planTaskApply(options: ApplyPlanOptions): Promise<ApplyPla
 export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcome> {
   const { outcome, writable } = await planTaskApply(options);
   if (writable.length === 0) return outcome;
-  const record = writePlans(options.workspaceRoot, writable, path.join(options.board.artifactsDir(options.taskId), 'undo'), outcome.status);
+  const record = writePlans(scopeOf(options), writable, recordsFolder(options.board, options.taskId), outcome.status);
   writeApplyRecord(options.board, options.taskId, { status: outcome.status, at: record.at, undoId: record.id, files: outcome.files });
   return { ...outcome, undoId: record.id };
 }
@@ -210,28 +237,31 @@ export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcom
  * versions it replaced and left, so `swarm undo` and the Undo Apply action can restore them.
  */
 export function recordTaskApply(board: FileBoard, taskId: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after: FileVersion }>): UndoRecord {
-  const record = saveUndoRecord(path.join(board.artifactsDir(taskId), 'undo'), status, files);
+  const record = saveUndoRecord(recordsFolder(board, taskId), status, files);
   writeApplyRecord(board, taskId, { status, at: record.at, undoId: record.id, files: files.map((file) => file.path) });
   return record;
 }
 
-function writeApplyRecord(board: FileBoard, taskId: string, record: { status: ApplyStatus; at: number; undoId: string; files: string[] }): void {
-  fs.writeFileSync(path.join(board.artifactsDir(taskId), APPLY_RECORD), JSON.stringify(record, null, 2));
+function writeApplyRecord(board: FileBoard, taskId: string, record: ApplyRecord): void {
+  replaceFile(path.join(recordsFolder(board, taskId), APPLY_RECORD), JSON.stringify(record, null, 2));
 }
 
-/** The versions the last apply of a task replaced, with the hash of what it left (for an undo). */
-export function readUndoRecord(board: FileBoard, taskId: string): { dir: string; record: UndoRecord } | undefined {
+/**
+ * The versions the last apply of a task replaced, with the hash of what it left (for an undo).
+ * Records are untrusted input: their shape is checked, and every path in them goes through the
+ * one safety check against `workspaceRoot` (default: the folder that holds the board).
+ */
+export function readUndoRecord(board: FileBoard, taskId: string, workspaceRoot = workspaceOfBoard(board.root)): { dir: string; record: UndoRecord } | undefined {
   const applied = applyRecord(board, taskId);
   if (!applied) return undefined;
-  const dir = path.join(board.artifactsDir(taskId), 'undo', applied.undoId);
+  const dir = undoFolder(board.artifactsDir(taskId), applied.undoId);
   const file = path.join(dir, 'undo.json');
-  return fs.existsSync(file) ? { dir, record: JSON.parse(fs.readFileSync(file, 'utf8')) as UndoRecord } : undefined;
+  if (!fs.existsSync(file)) return undefined;
+  const record = parseUndoRecord(readRegularFile(file), file);
+  assertSafePatchPaths({ workspaceRoot, boardRoot: board.root }, record.entries.map((entry) => entry.path));
+  return { dir, record };
 }
 
-/** The saved version of one undo entry. */
-export function versionBefore(dir: string, entry: UndoEntry): FileVersion {
-  return entry.before ? { content: fs.readFileSync(path.join(dir, entry.before.blob)), mode: entry.before.mode } : {};
-}
 
 /** Marks the last apply as undone (its record is kept, renamed, for audit). */
 export function markApplyUndone(board: FileBoard, taskId: string): void {
@@ -240,12 +270,12 @@ export function markApplyUndone(board: FileBoard, taskId: string): void {
   if (applied) fs.renameSync(path.join(dir, APPLY_RECORD), path.join(dir, `apply-undone-${applied.undoId}.json`));
 }
 
-async function planAll(workspaceRoot: string, patch: TaskPatch, options: PlanOptions = {}): Promise<FilePlan[]> {
+async function planAll(scope: WriteScope, patch: TaskPatch, options: PlanOptions = {}): Promise<FilePlan[]> {
   const parts = patch.parts ?? [patch];
   const plans: FilePlan[] = [];
   const owner = new Map<string, string>();
   for (const part of parts) {
-    for (const plan of (await planPatch(workspaceRoot, { text: part.text, base: part.base }, options)).plans) {
+    for (const plan of (await planPatch(scope, { text: part.text, base: part.base }, options)).plans) {
       const paths = plan.from ? [plan.path, plan.from] : [plan.path];
       const clash = paths.find((p) => owner.has(p));
       if (clash) plans.push({ ...plan, kind: 'conflict', conflictReason: `changed by both task ${owner.get(clash)} and task ${part.taskId}` });
@@ -258,13 +288,13 @@ async function planAll(workspaceRoot: string, patch: TaskPatch, options: PlanOpt
 
 /** Restores the files of the last apply, refusing (without changing anything) if they were edited since. */
 export async function undoTaskApply(options: { workspaceRoot: string; board: FileBoard; taskId: string }): Promise<{ files: string[] }> {
-  const undo = readUndoRecord(options.board, options.taskId);
+  const undo = readUndoRecord(options.board, options.taskId, options.workspaceRoot);
   if (!undo) throw new Error(`Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
   const edited = undo.record.entries.filter((entry) => hashVersion(readWorkspaceFile(options.workspaceRoot, entry.path)) !== entry.afterHash);
   if (edited.length > 0) {
     throw new Error(`Cannot undo task ${options.taskId}: ${edited.map((entry) => entry.path).join(', ')} changed after the apply. Nothing was restored; revert those edits first or restore the files by hand from ${undo.dir}.`);
   }
-  restoreEntries(options.workspaceRoot, undo.dir, undo.record.entries);
+  restoreEntries(scopeOf(options), undo.dir, undo.record.entries);
   markApplyUndone(options.board, options.taskId);
   return { files: undo.record.entries.map((entry) => entry.path) };
 }
@@ -273,9 +303,7 @@ export async function undoTaskApply(options: { workspaceRoot: string; board: Fil
 export function discardTaskPatch(board: FileBoard, taskId: string): void {
   const task = board.get(taskId);
   if (!task) throw new Error(`No task ${taskId} on the board.`);
-  const dir = board.artifactsDir(taskId);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, DISCARD_RECORD), JSON.stringify({ at: Date.now() }, null, 2));
+  replaceFile(path.join(recordsFolder(board, taskId), DISCARD_RECORD), JSON.stringify({ at: Date.now() }, null, 2));
   try {
     runGitSync(['update-ref', '-d', `${BASE_REF_PREFIX}${taskId}`], { cwd: workspaceOfBoard(board.root), okCodes: [1, 128] });
   } catch {
@@ -284,12 +312,14 @@ export function discardTaskPatch(board: FileBoard, taskId: string): void {
 }
 
 export function isDiscarded(board: FileBoard, taskId: string): boolean {
-  return fs.existsSync(path.join(board.artifactsDir(taskId), DISCARD_RECORD));
+  return fs.lstatSync(path.join(board.artifactsDir(taskId), DISCARD_RECORD), { throwIfNoEntry: false }) !== undefined;
 }
 
-export function applyRecord(board: FileBoard, taskId: string): { status: ApplyStatus; at: number; undoId: string; files: string[] } | undefined {
+/** The task's last apply, if it was not undone; a damaged record throws RecordDamagedError. */
+export function applyRecord(board: FileBoard, taskId: string): ApplyRecord | undefined {
   const file = path.join(board.artifactsDir(taskId), APPLY_RECORD);
-  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
+  if (!fs.lstatSync(file, { throwIfNoEntry: false })) return undefined;
+  return parseApplyRecord(readRegularFile(file), file, taskId);
 }
 
 /**
