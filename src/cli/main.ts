@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { BoardFormatError, BoardInputError, FileBoard, resolveBoardDir } from '../core/board';
 import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from './errors';
+import { escapeTerminal } from './format';
 import { registerBoardCommands } from './commands/board';
 import { registerReportCommands } from './commands/report';
 import { registerRunCommands } from './commands/run';
@@ -38,22 +39,27 @@ function oneLine(message: string): string {
   return message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
 }
 
+/** Error messages quote titles, ids and file names others wrote: printed with controls escaped. */
+function printError(message: string): void {
+  console.error(`swarm: ${escapeTerminal(message, { multiline: true })}`);
+}
+
 /** Maps every error to one line on stderr and an exit code; unexpected errors keep their stack. */
 function exitCodeFor(error: unknown): number {
   if (error instanceof ExitError) {
-    if (error.message) console.error(`swarm: ${error.message}`);
+    if (error.message) printError(error.message);
     return error.exitCode;
   }
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-    console.error(`swarm: ${oneLine(error.message)}`);
+    printError(oneLine(error.message));
     return EXIT_USAGE;
   }
   if (error instanceof UsageError || error instanceof BoardInputError || error instanceof BoardFormatError) {
-    console.error(`swarm: ${oneLine(error.message)}`);
+    printError(oneLine(error.message));
     return EXIT_USAGE;
   }
-  console.error(`swarm: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  printError(error instanceof Error ? error.stack ?? error.message : String(error));
   return EXIT_FAILURE;
 }
 

@@ -16,13 +16,24 @@ import {
 } from '../../core/patch';
 import { listWorktrees, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
 import { EXIT_FAILURE, ExitError } from '../errors';
-import { formatDuration, printJson } from '../format';
+import { escapeTerminal, formatDuration, printJson, printText } from '../format';
 
 const COLOURS = { red: '\x1b[31m', green: '\x1b[32m', cyan: '\x1b[36m', bold: '\x1b[1m', reset: '\x1b[0m' };
 
 function useColour(flag: boolean | undefined): boolean {
   if (flag === false || process.env.NO_COLOR) return false;
   return process.stdout.isTTY === true || process.env.FORCE_COLOR !== undefined;
+}
+
+/**
+ * A patch for a person (a terminal, or colour asked for): its content lines are escaped, since a
+ * result can carry control sequences or bidi overrides that would rewrite what the reviewer sees.
+ * Piped elsewhere it stays byte for byte, so `swarm diff ID > fix.patch` still applies.
+ */
+function patchForOutput(text: string, colour: boolean): string {
+  if (!colour && process.stdout.isTTY !== true) return text;
+  const safe = escapeTerminal(text, { multiline: true });
+  return colour ? colourPatch(safe) : safe;
 }
 
 export function colourPatch(text: string): string {
@@ -51,7 +62,7 @@ export function formatFileStats(files: PatchFileEntry[]): string {
 }
 
 function displayName(file: PatchFileEntry): string {
-  return file.from ? `${file.from} => ${file.path}` : file.path;
+  return escapeTerminal(file.from ? `${file.from} => ${file.path}` : file.path);
 }
 
 function requirePatch(board: FileBoard, id: string): TaskPatch {
@@ -67,8 +78,8 @@ function requirePatch(board: FileBoard, id: string): TaskPatch {
 
 function printOutcome(outcome: ApplyOutcome, json: boolean | undefined): void {
   if (json) return printJson(outcome);
-  console.log(outcome.message);
-  outcome.conflicts.forEach((file, index) => console.log(`  conflict: ${file}${outcome.conflictReasons?.[index] ? ` — ${outcome.conflictReasons[index]}` : ''}`));
+  printText(outcome.message);
+  outcome.conflicts.forEach((file, index) => printText(`  conflict: ${escapeTerminal(file)}${outcome.conflictReasons?.[index] ? ` — ${escapeTerminal(outcome.conflictReasons[index])}` : ''}`));
 }
 
 /**
@@ -100,8 +111,8 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
       const board = openBoard();
       const patch = requirePatch(board, id);
       if (options.json) return printJson({ taskId: patch.taskId, patchFile: patch.patchFile, base: patch.base, files: patch.files, discarded: isDiscarded(board, id), applied: applyRecord(board, id) ?? null, ...(options.stat ? {} : { text: patch.text }) });
-      if (options.stat) return console.log(formatFileStats(patch.files));
-      process.stdout.write(useColour(options.color) ? colourPatch(patch.text) : patch.text);
+      if (options.stat) return printText(formatFileStats(patch.files));
+      process.stdout.write(patchForOutput(patch.text, useColour(options.color)));
     }));
 
   program
@@ -136,7 +147,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .action(userFacing(async (id: string) => {
       const board = openBoard();
       const { files } = await undoTaskApply({ workspaceRoot: workspace(board), board, taskId: id });
-      console.log(`Undid task ${id}: restored ${files.length} file${files.length === 1 ? '' : 's'} (${files.join(', ')}).`);
+      printText(`Undid task ${escapeTerminal(id)}: restored ${files.length} file${files.length === 1 ? '' : 's'} (${files.map((file) => escapeTerminal(file)).join(', ')}).`);
     }));
 
   program
@@ -145,7 +156,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .argument('<id>', 'task id')
     .action(userFacing((id: string) => {
       discardTaskPatch(openBoard(), id);
-      console.log(`Discarded the result of task ${id}.`);
+      printText(`Discarded the result of task ${escapeTerminal(id)}.`);
     }));
 
   program
@@ -155,8 +166,8 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .action(userFacing((options: { json?: boolean }) => {
       const conflicts = findPatchConflicts(openBoard());
       if (options.json) return printJson(conflicts);
-      if (conflicts.length === 0) return console.log('No overlapping results.');
-      for (const conflict of conflicts) console.log(`${conflict.taskIds.join(' <-> ')}: ${conflict.files.join(', ')}`);
+      if (conflicts.length === 0) return printText('No overlapping results.');
+      for (const conflict of conflicts) printText(`${conflict.taskIds.join(' <-> ')}: ${conflict.files.map((file) => escapeTerminal(file)).join(', ')}`);
     }));
 
   program
@@ -169,14 +180,14 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
       const removed = options.prune ? await pruneWorktrees(root) : undefined;
       const worktrees = await listWorktrees(root);
       if (options.json) return printJson(options.prune ? { removed, worktrees } : worktrees);
-      if (removed !== undefined) console.log(`Pruned ${removed} worktree${removed === 1 ? '' : 's'}.`);
-      if (worktrees.length === 0) return console.log('No agent worktrees.');
+      if (removed !== undefined) printText(`Pruned ${removed} worktree${removed === 1 ? '' : 's'}.`);
+      if (worktrees.length === 0) return printText('No agent worktrees.');
       const usage = await worktreesDiskUsage(root);
-      console.log(`${worktrees.length} worktree${worktrees.length === 1 ? '' : 's'}, ${formatBytes(usage.bytes)} on disk (budget ${formatBytes(usage.budgetBytes)}; least recently used idle ones are removed above it)`);
+      printText(`${worktrees.length} worktree${worktrees.length === 1 ? '' : 's'}, ${formatBytes(usage.bytes)} on disk (budget ${formatBytes(usage.budgetBytes)}; least recently used idle ones are removed above it)`);
       for (const wt of worktrees) {
         const state = wt.busy ? `running ${wt.taskId}` : wt.stale ? 'stale' : 'idle';
         const age = wt.lastUsed ? `, used ${formatDuration(Date.now() - wt.lastUsed)} ago` : '';
-        console.log(`${(wt.slot ?? '?').padEnd(6)} ${state.padEnd(24)} ${wt.head.slice(0, 10)} ${wt.path}${age}`);
+        printText(`${escapeTerminal(wt.slot ?? '?').padEnd(6)} ${escapeTerminal(state).padEnd(24)} ${wt.head.slice(0, 10)} ${escapeTerminal(wt.path)}${age}`);
       }
     }));
 }
