@@ -14,7 +14,7 @@ import { gitText, runGit } from '../worktree/git';
 import { locateRepository, type RepoInfo } from '../worktree/repo';
 import { parsePatch, type PatchSection } from './parse';
 import { theirsVersions, type FileVersion } from './theirs';
-import { assertSafePatchPath, assertSafePatchPaths, type WriteScope } from './paths';
+import { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
 import { makeRealFolders, readRegularFile, replaceFile, replaceWithLink } from './write';
 
 export type ApplyStatus = 'applied' | 'applied-3way' | 'conflict' | 'already-applied';
@@ -224,17 +224,44 @@ export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: s
   const touched = plannedVersions(plans);
   assertSafePatchPaths(scope, touched.keys());
   const root = scope.workspaceRoot;
-  const record = saveUndoRecord(artifactsDir, status, [...touched.keys()].map((relPath) => ({ path: relPath, before: readWorkspaceFile(root, relPath) })));
+  const record = saveBeforeWriting(artifactsDir, status, [...touched.keys()].map((relPath) => ({ path: relPath, before: readWorkspaceFile(root, relPath) })));
   const dir = undoFolder(artifactsDir, record.id);
   try {
     for (const [relPath, version] of touched) writeVersion(scope, relPath, version);
   } catch (error) {
-    restoreEntries(scope, dir, record.entries);
-    throw error;
+    throw rollBack(scope, dir, record.entries, error);
   }
   for (const entry of record.entries) entry.afterHash = hashVersion(readWorkspaceFile(root, entry.path));
   replaceFile(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
   return record;
+}
+
+/** The undo record, saved before any file is touched; when that fails, nothing is written at all. */
+function saveBeforeWriting(artifactsDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion }>): UndoRecord {
+  try {
+    return saveUndoRecord(artifactsDir, status, files);
+  } catch (error) {
+    throw new Error(`Saving your current files for undo failed (${firstLine(error)}), so nothing was written. Fix the cause (free some disk space, for example) and apply again.`);
+  }
+}
+
+/**
+ * After a write failed half-way (a full disk, a folder in the way): puts every file back from the
+ * undo record, and says what happened and what the user has now.
+ */
+function rollBack(scope: WriteScope, dir: string, entries: UndoEntry[], error: unknown): Error {
+  const cause = firstLine(error);
+  try {
+    restoreEntries(scope, dir, entries);
+  } catch (restoreError) {
+    return new Error(`Writing the result failed (${cause}), and putting your files back failed too (${firstLine(restoreError)}). Your previous versions are saved in ${dir} (undo.json lists them); copy them back by hand.`);
+  }
+  if (error instanceof UnsafePatchPathError) return error;
+  return new Error(`Writing the result failed (${cause}); your files were put back as they were. Fix the cause (free some disk space, for example) and apply again.`);
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0];
 }
 
 /** The final version of every path the plans change (a rename's source: absent). */
@@ -261,16 +288,22 @@ export function saveUndoRecord(artifactsDir: string, status: ApplyStatus, files:
   const record: UndoRecord = { id: `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`, at: Date.now(), status, entries: [] };
   const dir = undoFolder(artifactsDir, record.id);
   makeRealFolders(path.dirname(artifactsDir), dir);
-  files.forEach((file, index) => {
-    const entry: UndoEntry = { path: file.path, afterHash: file.after ? hashVersion(file.after) : '' };
-    if (file.before.content !== undefined) {
-      const blob = `before-${index}`;
-      replaceFile(path.join(dir, blob), file.before.content);
-      entry.before = { blob, mode: file.before.mode ?? '100644' };
-    }
-    record.entries.push(entry);
-  });
-  replaceFile(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  try {
+    files.forEach((file, index) => {
+      const entry: UndoEntry = { path: file.path, afterHash: file.after ? hashVersion(file.after) : '' };
+      if (file.before.content !== undefined) {
+        const blob = `before-${index}`;
+        replaceFile(path.join(dir, blob), file.before.content);
+        entry.before = { blob, mode: file.before.mode ?? '100644' };
+      }
+      record.entries.push(entry);
+    });
+    replaceFile(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  } catch (error) {
+    // A half-saved record is worth nothing; the folder is new, so removing it loses nothing.
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return record;
 }
 
