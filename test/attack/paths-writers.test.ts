@@ -343,7 +343,7 @@ describe('records are untrusted input', () => {
     assert.ok(!fs.existsSync(index), 'git wrote nothing outside');
   });
 
-  it('records written into the board never follow a planted symlink (apply.json, discarded.json, undo blobs)', async () => {
+  it('records written into the board never follow a planted symlink (apply.json, discarded.json)', async () => {
     const a = arena();
     const [first, second] = await runTasks(a, [
       { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') },
@@ -352,11 +352,16 @@ describe('records are untrusted input', () => {
     const secret = path.join(a.outside, 'secret.txt');
     fs.symlinkSync(secret, path.join(a.board.artifactsDir(first.id), 'apply.json'));
     fs.symlinkSync(secret, path.join(a.board.artifactsDir(second.id), 'discarded.json'));
+    // A link as the apply record is a damaged record: refused, the link's target untouched.
+    await assert.rejects(applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId: first.id }), /apply record of task .* is damaged: it is not a plain file/);
+    assert.equal(a.read('a.txt'), 'a\n');
+    fs.rmSync(path.join(a.board.artifactsDir(first.id), 'apply.json'));
     const outcome = await applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId: first.id });
     assert.equal(outcome.status, 'applied');
     discardTaskPatch(a.board, second.id);
     assert.equal(fs.readFileSync(secret, 'utf8'), 'secret\n');
     assert.ok(fs.lstatSync(path.join(a.board.artifactsDir(first.id), 'apply.json')).isFile());
+    assert.ok(fs.lstatSync(path.join(a.board.artifactsDir(second.id), 'discarded.json')).isFile(), 'the planted link was replaced');
     // And the undo still works from the record that replaced the link.
     await undoTaskApply({ workspaceRoot: a.root, board: a.board, taskId: first.id });
     assert.equal(a.read('a.txt'), 'a\n');

@@ -15,7 +15,10 @@ export type FaultStep =
   | 'child:before-marker'
   | 'parent:before-promote'
   | 'reclaim:after-error-write'
-  | 'cancel:after-rename';
+  | 'cancel:after-rename'
+  | 'apply:after-records'
+  | 'apply:after-a-file'
+  | 'undo:after-a-file';
 
 const armed = new Set((process.env.SWARM_FAULT ?? '').split(',').map((step) => step.trim()).filter(Boolean));
 

@@ -16,6 +16,7 @@ import { parsePatch, type PatchSection } from './parse';
 import { theirsVersions, type FileVersion } from './theirs';
 import { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
 import { makeRealFolders, readRegularFile, replaceFile, replaceWithLink } from './write';
+import { faultPoint } from '../board/faults';
 
 export type ApplyStatus = 'applied' | 'applied-3way' | 'conflict' | 'already-applied';
 
@@ -219,25 +220,70 @@ export interface UndoRecord {
   entries: UndoEntry[];
 }
 
-/** Writes the plans' results, saving what they replace in a new undo record first. */
-export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: string, status: ApplyStatus): UndoRecord {
+/** The caller's record of an apply (apply.json), kept in step with the files being written. */
+export interface ApplyRecorder {
+  /** The undo record is saved, no file is written yet. */
+  recorded(record: UndoRecord): void;
+  /** The write failed and every file was put back: the apply did not happen. */
+  rolledBack(): void;
+}
+
+/**
+ * Writes the plans' results, in an order that survives a kill at any step: first the undo record
+ * (each file's previous version and the hash of the version it will get), then the caller's record
+ * of the apply, then the files one by one (each replaced atomically). After a kill every file is
+ * either as it was or as planned, and an undo puts back the ones that changed.
+ */
+export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: string, status: ApplyStatus, recorder?: ApplyRecorder, alsoUndo: SavedFile[] = []): UndoRecord {
   const touched = plannedVersions(plans);
   assertSafePatchPaths(scope, touched.keys());
   const root = scope.workspaceRoot;
-  const record = saveBeforeWriting(artifactsDir, status, [...touched.keys()].map((relPath) => ({ path: relPath, before: readWorkspaceFile(root, relPath) })));
+  const written = [...touched].map(([relPath, after]) => ({ path: relPath, before: readWorkspaceFile(root, relPath), after }));
+  const record = saveBeforeWriting(artifactsDir, status, [...written, ...alsoUndo.filter((file) => !touched.has(file.path))]);
   const dir = undoFolder(artifactsDir, record.id);
+  recorder?.recorded(record);
+  faultPoint('apply:after-records');
   try {
-    for (const [relPath, version] of touched) writeVersion(scope, relPath, version);
+    for (const [relPath, version] of touched) {
+      writeVersion(scope, relPath, version);
+      faultPoint('apply:after-a-file');
+    }
   } catch (error) {
-    throw rollBack(scope, dir, record.entries, error);
+    const rolledBack = rollBack(scope, dir, record.entries, error);
+    recorder?.rolledBack();
+    throw rolledBack;
   }
-  for (const entry of record.entries) entry.afterHash = hashVersion(readWorkspaceFile(root, entry.path));
-  replaceFile(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  // The file system has the last word on what was written (a mode it cannot keep, for example).
+  const onDisk = record.entries.map((entry) => hashVersion(readWorkspaceFile(root, entry.path)));
+  if (onDisk.some((hash, index) => hash !== record.entries[index].afterHash)) {
+    record.entries.forEach((entry, index) => (entry.afterHash = onDisk[index]));
+    replaceFile(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  }
   return record;
 }
 
+/**
+ * The files of an undo record changed since the apply: neither as the apply left them nor as they
+ * were before it (a file still as before is one an interrupted apply had not reached yet).
+ */
+export function editedSinceApply(dir: string, entries: UndoEntry[], current: (relPath: string) => FileVersion): string[] {
+  return entries
+    .filter((entry) => {
+      const now = hashVersion(current(entry.path));
+      return now !== entry.afterHash && now !== hashVersion(versionBefore(dir, entry));
+    })
+    .map((entry) => entry.path);
+}
+
+/** A file as an undo record keeps it: its version before an apply, and the one the apply leaves. */
+export interface SavedFile {
+  path: string;
+  before: FileVersion;
+  after: FileVersion;
+}
+
 /** The undo record, saved before any file is touched; when that fails, nothing is written at all. */
-function saveBeforeWriting(artifactsDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion }>): UndoRecord {
+function saveBeforeWriting(artifactsDir: string, status: ApplyStatus, files: SavedFile[]): UndoRecord {
   try {
     return saveUndoRecord(artifactsDir, status, files);
   } catch (error) {
@@ -342,7 +388,10 @@ export function hashVersion(version: FileVersion): string {
 export function restoreEntries(scope: WriteScope, dir: string, entries: UndoEntry[]): void {
   const versions = entries.map((entry) => [entry.path, versionBefore(dir, entry)] as const);
   assertSafePatchPaths(scope, entries.map((entry) => entry.path));
-  for (const [relPath, version] of versions) writeVersion(scope, relPath, version);
+  for (const [relPath, version] of versions) {
+    writeVersion(scope, relPath, version);
+    faultPoint('undo:after-a-file');
+  }
 }
 
 /** The saved version of one undo entry (a regular file in the record's folder, never a link). */

@@ -12,7 +12,7 @@ import { filesOfPatch } from '../worktree/diff';
 import { runGitSync } from '../worktree/git';
 import { BASE_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { theirsVersions } from './theirs';
-import { blobAt, hashVersion, isObjectId, planPatch, readWorkspaceFile, restoreEntries, saveUndoRecord, undoFolder, writePlans, type ApplyStatus, type FilePlan, type FileVersion, type PlanOptions, type UndoRecord } from './apply';
+import { blobAt, editedSinceApply, hashVersion, isObjectId, planPatch, readWorkspaceFile, restoreEntries, saveUndoRecord, undoFolder, versionBefore, writePlans, type ApplyStatus, type FilePlan, type FileVersion, type PlanOptions, type SavedFile, type UndoRecord } from './apply';
 import { hunksOverlap, parsePatch, type PatchSection } from './parse';
 import { assertSafePatchPaths, type WriteScope } from './paths';
 import { isRecord, parseApplyRecord, parseUndoRecord, type ApplyRecord } from './records';
@@ -20,7 +20,7 @@ import { makeRealFolders, readRegularFile, replaceFile } from './write';
 import { locateRepository } from '../worktree/repo';
 
 export type { ApplyStatus, FilePlan, FileVersion, UndoEntry, UndoRecord } from './apply';
-export { hashVersion, plannedVersions, readWorkspaceFile, versionBefore, writeVersion } from './apply';
+export { editedSinceApply, hashVersion, plannedVersions, readWorkspaceFile, versionBefore, writeVersion } from './apply';
 export { parsePatch, hunksOverlap, unquote, PatchParseError } from './parse';
 export type { PatchSection } from './parse';
 export { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
@@ -227,9 +227,30 @@ export async function planTaskApply(options: ApplyPlanOptions): Promise<ApplyPla
 export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcome> {
   const { outcome, writable } = await planTaskApply(options);
   if (writable.length === 0) return outcome;
-  const record = writePlans(scopeOf(options), writable, recordsFolder(options.board, options.taskId), outcome.status);
-  writeApplyRecord(options.board, options.taskId, { status: outcome.status, at: record.at, undoId: record.id, files: outcome.files });
+  const { board, taskId } = options;
+  // A failed write puts the files back, and the record of the apply before it (if any) with them.
+  const recordFile = path.join(recordsFolder(board, taskId), APPLY_RECORD);
+  const earlier = readRegularFile(recordFile);
+  const recorder = {
+    recorded: (saved: UndoRecord) => writeApplyRecord(board, taskId, { status: outcome.status, at: saved.at, undoId: saved.id, files: outcome.files }),
+    rolledBack: () => (earlier ? replaceFile(recordFile, earlier) : fs.rmSync(recordFile, { force: true })),
+  };
+  const record = writePlans(scopeOf(options), writable, recordsFolder(board, taskId), outcome.status, recorder, stillAsAppliedBefore(options));
   return { ...outcome, undoId: record.id };
+}
+
+/**
+ * Files an earlier apply of the task changed that are still as it left them: when an interrupted
+ * apply is finished by applying again, the new undo record keeps their saved versions, so an undo
+ * goes all the way back instead of only undoing the second half.
+ */
+function stillAsAppliedBefore(options: ApplyOptions): SavedFile[] {
+  const previous = readUndoRecord(options.board, options.taskId, options.workspaceRoot);
+  if (!previous) return [];
+  return previous.record.entries
+    .map((entry) => ({ path: entry.path, before: versionBefore(previous.dir, entry), after: readWorkspaceFile(options.workspaceRoot, entry.path), afterHash: entry.afterHash }))
+    .filter((file) => hashVersion(file.after) === file.afterHash)
+    .map(({ path: relPath, before, after }) => ({ path: relPath, before, after }));
 }
 
 /**
@@ -290,9 +311,9 @@ async function planAll(scope: WriteScope, patch: TaskPatch, options: PlanOptions
 export async function undoTaskApply(options: { workspaceRoot: string; board: FileBoard; taskId: string }): Promise<{ files: string[] }> {
   const undo = readUndoRecord(options.board, options.taskId, options.workspaceRoot);
   if (!undo) throw new Error(`Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
-  const edited = undo.record.entries.filter((entry) => hashVersion(readWorkspaceFile(options.workspaceRoot, entry.path)) !== entry.afterHash);
+  const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => readWorkspaceFile(options.workspaceRoot, relPath));
   if (edited.length > 0) {
-    throw new Error(`Cannot undo task ${options.taskId}: ${edited.map((entry) => entry.path).join(', ')} changed after the apply. Nothing was restored; revert those edits first or restore the files by hand from ${undo.dir}.`);
+    throw new Error(`Cannot undo task ${options.taskId}: ${edited.join(', ')} changed after the apply. Nothing was restored; revert those edits first or restore the files by hand from ${undo.dir}.`);
   }
   restoreEntries(scopeOf(options), undo.dir, undo.record.entries);
   markApplyUndone(options.board, options.taskId);

@@ -10,8 +10,8 @@ import * as vscode from 'vscode';
 import {
   assertSafePatchPaths,
   discardTaskPatch,
+  editedSinceApply,
   findPatchConflicts,
-  hashVersion,
   markApplyUndone,
   planTaskApply,
   plannedVersions,
@@ -66,7 +66,7 @@ export async function undoApply(session: SwarmSession, taskId: string | undefine
   if (!board || !root || !taskId) throw new UserFacingError('Pick an applied task in the Swarm Tasks view first.');
   const undo = readUndoRecord(board, taskId, root);
   if (!undo) throw new UserFacingError(`Task ${taskId} has no apply to undo (it was not applied, or the apply was already undone).`);
-  const edited = undo.record.entries.filter((entry) => hashVersion(currentVersion(root, entry.path)) !== entry.afterHash).map((entry) => entry.path);
+  const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => currentVersion(root, relPath));
   if (edited.length > 0) {
     throw new UserFacingError(`Cannot undo the apply: ${edited.join(', ')} changed after it. Nothing was restored. Use Edit > Undo in those editors, or revert the files by hand.`);
   }
