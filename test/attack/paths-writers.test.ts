@@ -135,7 +135,7 @@ describe('crafted paths × every writer: refused, nothing written', () => {
       await applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId: legit.id });
       const undo = readUndoRecord(a.board, legit.id);
       assert.ok(undo);
-      fs.writeFileSync(path.join(undo.dir, 'undo.json'), JSON.stringify({ ...undo.record, entries: [{ path: relPath, afterHash: 'absent' }] }));
+      fs.writeFileSync(undo.file, JSON.stringify({ ...undo.record, entries: [{ path: relPath, afterHash: 'absent' }] }));
       const tasksBefore = a.board.list().length;
       const before = treeState(a.parent);
 
@@ -312,17 +312,19 @@ describe('records are untrusted input', () => {
       [{ ...undo.record, entries: [{ ...entry, before: { blob: '../../../../../../outside/secret.txt', mode: '100644' } }] }, /damaged/],
       [{ ...undo.record, entries: [{ ...entry, before: { blob: 'before-9', mode: '100644' } }] }, /damaged/],
       [{ ...undo.record, entries: [{ ...entry, before: { blob: 'before-0', mode: '040000' } }] }, /damaged/],
+      [{ ...undo.record, entries: [{ ...entry, before: { data: 'not base64!', mode: '100644' } }] }, /damaged/],
+      [{ ...undo.record, entries: [{ ...entry, before: { mode: '100644' } }] }, /damaged/],
       [{ ...undo.record, entries: 'a.txt' }, /damaged/],
       [{ ...undo.record, entries: [{ path: 42, afterHash: 'absent' }] }, /damaged|not a path/],
       ['not an object', /damaged/],
     ];
     for (const [record, message] of forgeries) {
-      fs.writeFileSync(path.join(undo.dir, 'undo.json'), JSON.stringify(record));
+      fs.writeFileSync(undo.file, JSON.stringify(record));
       const before = treeState(a.parent);
       await assert.rejects(undoTaskApply({ workspaceRoot: a.root, board: a.board, taskId: task.id }), message);
       assert.equal(treeState(a.parent), before);
     }
-    fs.writeFileSync(path.join(undo.dir, 'undo.json'), '{ not json');
+    fs.writeFileSync(undo.file, '{ not json');
     await assert.rejects(undoTaskApply({ workspaceRoot: a.root, board: a.board, taskId: task.id }), /damaged/);
     assert.equal(fs.readFileSync(path.join(a.outside, 'secret.txt'), 'utf8'), 'secret\n');
   });

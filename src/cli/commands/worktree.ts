@@ -4,13 +4,15 @@ import type { FileBoard } from '../../core/board';
 import { workspaceOfBoard } from '../../core/board/location';
 import {
   applyRecord,
-  applyTaskPatch,
+  applyTaskPatches,
   discardTaskPatch,
   findPatchConflicts,
   isDiscarded,
+  pendingResults,
   readTaskPatch,
   undoTaskApply,
   type ApplyOutcome,
+  type BatchOutcome,
   type PatchFileEntry,
   type TaskPatch,
 } from '../../core/patch';
@@ -129,15 +131,20 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
       const mode = options.markers ? 'markers' : options.cleanOnly ? 'clean' : 'auto';
       const ids = options.allDone ? pendingResults(board) : id ? [id] : [];
       if (ids.length === 0) throw new ExitError(EXIT_FAILURE, options.allDone ? 'No done results waiting to be applied.' : 'Give a task id, or --all-done.');
-      const outcomes: ApplyOutcome[] = [];
-      for (const taskId of ids) {
-        if (!options.allDone) requirePatch(board, taskId);
-        const outcome = await applyTaskPatch({ workspaceRoot: workspace(board), board, taskId, mode });
-        outcomes.push(outcome);
-        if (!options.json) printOutcome(outcome, false);
+      if (!options.allDone) requirePatch(board, ids[0]);
+      const results = await applyTaskPatches({ workspaceRoot: workspace(board), board, taskIds: ids, mode });
+      if (!options.allDone) {
+        const [result] = results;
+        if ('error' in result) throw result.error;
+        printOutcome(result.outcome, options.json);
+        if (result.outcome.status === 'conflict') throw new ExitError(EXIT_FAILURE);
+        return;
       }
-      if (options.json) printJson(options.allDone ? outcomes : outcomes[0]);
-      if (outcomes.some((outcome) => outcome.status === 'conflict')) throw new ExitError(EXIT_FAILURE);
+      if (options.json) printJson(results.map(batchJson));
+      else for (const result of results) if ('outcome' in result) printOutcome(result.outcome, false);
+      const failed = results.filter((result): result is Extract<BatchOutcome, { error: Error }> => 'error' in result);
+      for (const result of failed) console.error(`swarm: task ${result.taskId} was not applied: ${escapeTerminal(result.error.message, { multiline: true })}`);
+      if (failed.length > 0 || results.some((result) => 'outcome' in result && result.outcome.status === 'conflict')) throw new ExitError(EXIT_FAILURE);
     }));
 
   program
@@ -192,18 +199,12 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     }));
 }
 
+function batchJson(result: BatchOutcome): object {
+  return 'error' in result ? { taskId: result.taskId, status: 'error', message: result.error.message } : { taskId: result.taskId, ...result.outcome };
+}
+
 function formatBytes(bytes: number): string {
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(0)} KB`;
   if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
   return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
-}
-
-/** Done results not yet applied or discarded, oldest first (map parents are applied through their children). */
-function pendingResults(board: FileBoard): string[] {
-  return board
-    .list({ status: 'done' })
-    .filter((task) => !task.childCount && !isDiscarded(board, task.id) && !applyRecord(board, task.id))
-    .sort((a, b) => a.updatedAt - b.updatedAt)
-    .map((task) => task.id)
-    .filter((id) => readTaskPatch(board, id) !== undefined);
 }

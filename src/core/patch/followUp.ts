@@ -9,7 +9,7 @@ import { withPatchedIndex } from './theirs';
 import { PARTIAL_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { locateRepository } from '../worktree/repo';
 import { readTaskPatch } from '.';
-import { assertSafeSections } from './apply';
+import { assertSafeSections } from './plan';
 import { parsePatch } from './parse';
 import { assertSafePatchPaths } from './paths';
 import { isRecord } from './records';

@@ -12,14 +12,16 @@ import { filesOfPatch } from '../worktree/diff';
 import { runGitSync } from '../worktree/git';
 import { BASE_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { theirsVersions } from './theirs';
-import { blobAt, editedSinceApply, hashVersion, isObjectId, planPatch, readWorkspaceFile, restoreEntries, saveUndoRecord, undoFolder, versionBefore, writePlans, type ApplyStatus, type FilePlan, type FileVersion, type PlanOptions, type SavedFile, type UndoRecord } from './apply';
+import { editedSinceApply, hashVersion, readWorkspaceFile, legacyUndoFolder, restoreEntries, saveUndoRecord, undoFile, versionBefore, writePlans, type ApplyStatus, type FileVersion, type SavedFile, type UndoRecord } from './apply';
+import { ApplyPlanner, blobAt, isObjectId, type FilePlan, type PlanOptions } from './plan';
 import { hunksOverlap, parsePatch, type PatchSection } from './parse';
 import { assertSafePatchPaths, type WriteScope } from './paths';
 import { isRecord, parseApplyRecord, parseUndoRecord, type ApplyRecord } from './records';
 import { makeRealFolders, readRegularFile, replaceFile } from './write';
 import { locateRepository } from '../worktree/repo';
 
-export type { ApplyStatus, FilePlan, FileVersion, UndoEntry, UndoRecord } from './apply';
+export type { ApplyStatus, FileVersion, UndoEntry, UndoRecord } from './apply';
+export type { FilePlan, PlanOptions } from './plan';
 export { editedSinceApply, hashVersion, plannedVersions, readWorkspaceFile, versionBefore, writeVersion } from './apply';
 export { parsePatch, hunksOverlap, unquote, PatchParseError } from './parse';
 export type { PatchSection } from './parse';
@@ -181,16 +183,88 @@ function recordsFolder(board: FileBoard, taskId: string): string {
 
 /** Plans the apply of a task's result (clean, three-way, or blocked by conflicts); writes nothing. */
 export async function planTaskApply(options: ApplyPlanOptions): Promise<ApplyPlan> {
-  const patch = readTaskPatch(options.board, options.taskId);
-  if (!patch) throw new Error(`Task ${options.taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${options.taskId}\`.`);
-  if (isDiscarded(options.board, options.taskId)) throw new Error(`The result of task ${options.taskId} was discarded; it is kept for audit only and cannot be applied.`);
-  if (!findGitRepository(options.workspaceRoot)) {
-    // Without git only direct mode exists, and there the agent edited the folder itself.
-    const files = patch.files.map((file) => file.path);
-    return { writable: [], outcome: { status: 'already-applied', files, conflicts: [], message: `Task ${options.taskId} ran directly in this folder (no git repository, no isolation): its changes are already in your files.` } };
+  const patch = patchToApply(options.board, options.taskId);
+  if (!findGitRepository(options.workspaceRoot)) return ranDirectly(options.taskId, patch);
+  const planner = await ApplyPlanner.open(scopeOf(options), partsOf(patch));
+  try {
+    return await decideApply(planner, patch, options);
+  } finally {
+    await planner.close();
   }
+}
+
+/** One task of a batch apply: what happened, or why it could not be applied. */
+export type BatchOutcome = { taskId: string; outcome: ApplyOutcome } | { taskId: string; error: Error };
+
+export interface BatchApplyOptions extends Omit<ApplyOptions, 'taskId'> {
+  /** Applied in this order; each sees the files the ones before it wrote. */
+  taskIds: string[];
+}
+
+/**
+ * Applies the results of many tasks (`swarm apply --all-done`), one after the other, with the git
+ * work for all of them done up front in a constant number of git processes. A task that cannot be
+ * applied (no patch, unsafe path, damaged patch) is reported and does not stop the others.
+ */
+export async function applyTaskPatches(options: BatchApplyOptions): Promise<BatchOutcome[]> {
+  const loaded = options.taskIds.map((taskId) => {
+    try {
+      return { taskId, patch: patchToApply(options.board, taskId) };
+    } catch (error) {
+      return { taskId, error: error as Error };
+    }
+  });
+  if (!findGitRepository(options.workspaceRoot)) return loaded.map((item) => (item.patch ? { taskId: item.taskId, outcome: ranDirectly(item.taskId, item.patch).outcome } : { taskId: item.taskId, error: item.error as Error }));
+  const scope = scopeOf(options);
+  const planner = await ApplyPlanner.open(scope, loaded.flatMap((item) => (item.patch ? partsOf(item.patch) : [])));
+  const results: BatchOutcome[] = [];
+  try {
+    for (const item of loaded) {
+      if (!item.patch) {
+        results.push({ taskId: item.taskId, error: item.error as Error });
+        continue;
+      }
+      try {
+        const taskOptions = { ...options, taskId: item.taskId };
+        results.push({ taskId: item.taskId, outcome: writeApply(scope, taskOptions, await decideApply(planner, item.patch, taskOptions)) });
+      } catch (error) {
+        results.push({ taskId: item.taskId, error: error as Error });
+      }
+    }
+  } finally {
+    await planner.close();
+  }
+  return results;
+}
+
+export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcome> {
+  const [result] = await applyTaskPatches({ ...options, taskIds: [options.taskId] });
+  if ('error' in result) throw result.error;
+  return result.outcome;
+}
+
+/** The result to apply, or an error that says why there is none. */
+function patchToApply(board: FileBoard, taskId: string): TaskPatch {
+  const patch = readTaskPatch(board, taskId);
+  if (!patch) throw new Error(`Task ${taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${taskId}\`.`);
+  if (isDiscarded(board, taskId)) throw new Error(`The result of task ${taskId} was discarded; it is kept for audit only and cannot be applied.`);
+  return patch;
+}
+
+function partsOf(patch: TaskPatch): TaskPatch[] {
+  return patch.parts ?? [patch];
+}
+
+/** Without git only direct mode exists, and there the agent edited the folder itself. */
+function ranDirectly(taskId: string, patch: TaskPatch): ApplyPlan {
+  const files = patch.files.map((file) => file.path);
+  return { writable: [], outcome: { status: 'already-applied', files, conflicts: [], message: `Task ${taskId} ran directly in this folder (no git repository, no isolation): its changes are already in your files.` } };
+}
+
+/** Clean, three-way, or blocked by conflicts: the outcome, and what may be written. */
+async function decideApply(planner: ApplyPlanner, patch: TaskPatch, options: ApplyPlanOptions): Promise<ApplyPlan> {
   const wanted = options.paths ? new Set(options.paths) : undefined;
-  const plans = (await planAll(scopeOf(options), patch, options)).filter((plan) => !wanted || wanted.has(plan.path) || (plan.from !== undefined && wanted.has(plan.from)));
+  const plans = (await planAll(planner, patch, options)).filter((plan) => !wanted || wanted.has(plan.path) || (plan.from !== undefined && wanted.has(plan.from)));
   if (wanted && plans.length === 0) throw new Error(`The result of task ${options.taskId} does not change ${[...wanted].join(', ')}.`);
   const files = plans.map((plan) => plan.path);
   const conflictPlans = plans.filter((plan) => plan.kind === 'conflict');
@@ -224,8 +298,8 @@ export async function planTaskApply(options: ApplyPlanOptions): Promise<ApplyPla
   return { writable, outcome: { status, files, conflicts, conflictReasons: conflictPlans.map((plan) => plan.conflictReason ?? ''), message } };
 }
 
-export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcome> {
-  const { outcome, writable } = await planTaskApply(options);
+/** Writes a decided apply with its undo record and apply record; returns the outcome to report. */
+function writeApply(scope: WriteScope, options: ApplyOptions, { outcome, writable }: ApplyPlan): ApplyOutcome {
   if (writable.length === 0) return outcome;
   const { board, taskId } = options;
   // A failed write puts the files back, and the record of the apply before it (if any) with them.
@@ -235,7 +309,7 @@ export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcom
     recorded: (saved: UndoRecord) => writeApplyRecord(board, taskId, { status: outcome.status, at: saved.at, undoId: saved.id, files: outcome.files }),
     rolledBack: () => (earlier ? replaceFile(recordFile, earlier) : fs.rmSync(recordFile, { force: true })),
   };
-  const record = writePlans(scopeOf(options), writable, recordsFolder(board, taskId), outcome.status, recorder, stillAsAppliedBefore(options));
+  const record = writePlans(scope, writable, recordsFolder(board, taskId), outcome.status, recorder, stillAsAppliedBefore(options));
   return { ...outcome, undoId: record.id };
 }
 
@@ -272,15 +346,16 @@ function writeApplyRecord(board: FileBoard, taskId: string, record: ApplyRecord)
  * Records are untrusted input: their shape is checked, and every path in them goes through the
  * one safety check against `workspaceRoot` (default: the folder that holds the board).
  */
-export function readUndoRecord(board: FileBoard, taskId: string, workspaceRoot = workspaceOfBoard(board.root)): { dir: string; record: UndoRecord } | undefined {
+export function readUndoRecord(board: FileBoard, taskId: string, workspaceRoot = workspaceOfBoard(board.root)): { dir: string; file: string; record: UndoRecord } | undefined {
   const applied = applyRecord(board, taskId);
   if (!applied) return undefined;
-  const dir = undoFolder(board.artifactsDir(taskId), applied.undoId);
-  const file = path.join(dir, 'undo.json');
-  if (!fs.existsSync(file)) return undefined;
+  const artifacts = board.artifactsDir(taskId);
+  const legacy = legacyUndoFolder(artifacts, applied.undoId);
+  const [dir, file] = fs.lstatSync(undoFile(artifacts, applied.undoId), { throwIfNoEntry: false }) ? [artifacts, undoFile(artifacts, applied.undoId)] : [legacy, path.join(legacy, 'undo.json')];
+  if (!fs.lstatSync(file, { throwIfNoEntry: false })) return undefined;
   const record = parseUndoRecord(readRegularFile(file), file);
   assertSafePatchPaths({ workspaceRoot, boardRoot: board.root }, record.entries.map((entry) => entry.path));
-  return { dir, record };
+  return { dir, file, record };
 }
 
 
@@ -291,12 +366,12 @@ export function markApplyUndone(board: FileBoard, taskId: string): void {
   if (applied) fs.renameSync(path.join(dir, APPLY_RECORD), path.join(dir, `apply-undone-${applied.undoId}.json`));
 }
 
-async function planAll(scope: WriteScope, patch: TaskPatch, options: PlanOptions = {}): Promise<FilePlan[]> {
-  const parts = patch.parts ?? [patch];
+/** The plans of every part of a result; a file two parts change is a conflict. */
+async function planAll(planner: ApplyPlanner, patch: TaskPatch, options: PlanOptions): Promise<FilePlan[]> {
   const plans: FilePlan[] = [];
   const owner = new Map<string, string>();
-  for (const part of parts) {
-    for (const plan of (await planPatch(scope, { text: part.text, base: part.base }, options)).plans) {
+  for (const part of partsOf(patch)) {
+    for (const plan of await planner.plan(part, options)) {
       const paths = plan.from ? [plan.path, plan.from] : [plan.path];
       const clash = paths.find((p) => owner.has(p));
       if (clash) plans.push({ ...plan, kind: 'conflict', conflictReason: `changed by both task ${owner.get(clash)} and task ${part.taskId}` });
@@ -313,7 +388,7 @@ export async function undoTaskApply(options: { workspaceRoot: string; board: Fil
   if (!undo) throw new Error(`Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
   const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => readWorkspaceFile(options.workspaceRoot, relPath));
   if (edited.length > 0) {
-    throw new Error(`Cannot undo task ${options.taskId}: ${edited.join(', ')} changed after the apply. Nothing was restored; revert those edits first or restore the files by hand from ${undo.dir}.`);
+    throw new Error(`Cannot undo task ${options.taskId}: ${edited.join(', ')} changed after the apply. Nothing was restored; revert those edits first, or restore the files by hand from ${undo.file}.`);
   }
   restoreEntries(scopeOf(options), undo.dir, undo.record.entries);
   markApplyUndone(options.board, options.taskId);
@@ -341,6 +416,16 @@ export function applyRecord(board: FileBoard, taskId: string): ApplyRecord | und
   const file = path.join(board.artifactsDir(taskId), APPLY_RECORD);
   if (!fs.lstatSync(file, { throwIfNoEntry: false })) return undefined;
   return parseApplyRecord(readRegularFile(file), file, taskId);
+}
+
+/** Done results not yet applied or discarded, oldest first (map parents are applied through their children). */
+export function pendingResults(board: FileBoard): string[] {
+  return board
+    .list({ status: 'done' })
+    .filter((task) => !task.childCount && !isDiscarded(board, task.id) && !applyRecord(board, task.id))
+    .sort((a, b) => a.updatedAt - b.updatedAt)
+    .map((task) => task.id)
+    .filter((id) => readTaskPatch(board, id) !== undefined);
 }
 
 /**

@@ -94,7 +94,24 @@ function isGitName(folded: string): boolean {
  */
 function isInsideBoardByName(scope: WriteScope, segments: string[]): boolean {
   const folded = segments.map(foldName);
-  return boardNamePrefixes(scope).some((prefix) => prefix.every((name, index) => folded[index] === name));
+  return factsOf(scope).boardPrefixes.some((prefix) => prefix.every((name, index) => folded[index] === name));
+}
+
+/** What the check needs to know of a scope, worked out once per scope object (an apply checks hundreds of paths). */
+interface ScopeFacts {
+  boardPrefixes: string[][];
+  board: fs.Stats | undefined;
+}
+
+const scopeFacts = new WeakMap<WriteScope, ScopeFacts>();
+
+function factsOf(scope: WriteScope): ScopeFacts {
+  let facts = scopeFacts.get(scope);
+  if (!facts) {
+    facts = { boardPrefixes: boardNamePrefixes(scope), board: fs.statSync(scope.boardRoot, { throwIfNoEntry: false }) };
+    scopeFacts.set(scope, facts);
+  }
+  return facts;
 }
 
 function boardNamePrefixes(scope: WriteScope): string[][] {
@@ -124,7 +141,7 @@ function realpathOr(dir: string): string {
  */
 function assertNoLinkOnTheWay(scope: WriteScope, relPath: string, segments: string[]): void {
   const root = path.resolve(scope.workspaceRoot);
-  const board = fs.statSync(scope.boardRoot, { throwIfNoEntry: false });
+  const { board } = factsOf(scope);
   const isBoard = (stat: fs.Stats) => board !== undefined && stat.dev === board.dev && stat.ino === board.ino;
   let current = root;
   for (const [index, segment] of segments.entries()) {

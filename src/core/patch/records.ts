@@ -21,7 +21,9 @@ export class RecordDamagedError extends Error {
 const STATUSES = new Set<string>(['applied', 'applied-3way', 'conflict', 'already-applied']);
 /** Record ids are file names inside the artifacts folder: no separators, no dots. */
 const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+/** Saved copies beside a record made before single-file records. */
 const BLOB_NAME = /^before-\d{1,6}$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const MODES = new Set(['100644', '100755', '120000']);
 const AFTER_HASH = /^(?:absent|[0-9a-f]{64}|)$/;
 
@@ -55,9 +57,11 @@ function parseUndoEntry(value: unknown, damaged: (why: string) => Error): UndoEn
   const entry: UndoEntry = { path: value.path, afterHash: value.afterHash };
   if (value.before !== undefined) {
     const before = value.before;
-    if (!isRecord(before) || typeof before.blob !== 'string' || !BLOB_NAME.test(before.blob)) throw damaged('names a saved copy outside its folder');
+    if (!isRecord(before)) throw damaged('has no valid saved copy');
     if (typeof before.mode !== 'string' || !MODES.has(before.mode)) throw damaged('has a file mode Agent Swarm never saves');
-    entry.before = { blob: before.blob, mode: before.mode };
+    if (typeof before.data === 'string' && BASE64.test(before.data)) entry.before = { mode: before.mode, data: before.data };
+    else if (typeof before.blob === 'string' && BLOB_NAME.test(before.blob)) entry.before = { mode: before.mode, blob: before.blob };
+    else throw damaged('names no saved copy, or one outside its folder');
   }
   return entry;
 }

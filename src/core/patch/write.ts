@@ -53,17 +53,19 @@ export function makeRealFolders(root: string, dir: string): void {
   let current = root;
   for (const segment of relative.split(path.sep)) {
     current = path.join(current, segment);
-    try {
-      fs.mkdirSync(current);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if (!fs.lstatSync(current, { throwIfNoEntry: false })) {
+      try {
+        fs.mkdirSync(current);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
     }
     const stat = fs.lstatSync(current);
     if (stat.isSymbolicLink() || !stat.isDirectory()) throw new Error(`${current} is not a folder (it is ${stat.isSymbolicLink() ? 'a symbolic link' : 'a file'}); nothing was written there.`);
   }
 }
 
-/** A regular file's bytes, refusing links (a record or saved blob must not lead elsewhere). */
+/** A regular file's bytes, refusing links (a record or saved copy must not lead elsewhere). */
 export function readRegularFile(file: string): Buffer | undefined {
   const stat = fs.lstatSync(file, { throwIfNoEntry: false });
   if (!stat?.isFile()) return undefined;
