@@ -1,7 +1,9 @@
 // Review and apply commands: `swarm diff`, `apply`, `undo`, `discard`, `conflicts`, `worktrees`.
 import { Command } from 'commander';
 import type { FileBoard } from '../../core/board';
+import { findGitRepository } from '../../core/board/gitExclude';
 import { workspaceOfBoard } from '../../core/board/location';
+import type { Task } from '../../core/board/types';
 import {
   applyRecord,
   applyTaskPatches,
@@ -9,7 +11,9 @@ import {
   findPatchConflicts,
   isDiscarded,
   pendingResults,
+  readPartialWork,
   readTaskPatch,
+  tasksWithPartialWork,
   undoTaskApply,
   type ApplyOutcome,
   type BatchOutcome,
@@ -17,7 +21,7 @@ import {
   type TaskPatch,
 } from '../../core/patch';
 import { listWorktrees, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
-import { EXIT_FAILURE, ExitError } from '../errors';
+import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
 import { escapeTerminal, formatDuration, printJson, printText } from '../format';
 
 const COLOURS = { red: '\x1b[31m', green: '\x1b[32m', cyan: '\x1b[36m', bold: '\x1b[1m', reset: '\x1b[0m' };
@@ -67,15 +71,53 @@ function displayName(file: PatchFileEntry): string {
   return escapeTerminal(file.from ? `${file.from} => ${file.path}` : file.path);
 }
 
-function requirePatch(board: FileBoard, id: string): TaskPatch {
+/**
+ * The result of a task, or with `partial` the work kept for one that did not finish; otherwise a
+ * message that says what there is instead (partial work to look at, or nothing).
+ */
+async function requirePatch(board: FileBoard, id: string, partial = false): Promise<TaskPatch> {
   const task = board.get(id);
   if (!task) throw new ExitError(EXIT_FAILURE, `No task with id ${id}. List tasks with \`swarm list\`.`);
-  const patch = readTaskPatch(board, id);
-  if (!patch) {
-    const why = task.status !== 'done' && !task.childCount ? `it is ${task.status}` : 'it made no changes (or its artifacts were removed)';
-    throw new ExitError(EXIT_FAILURE, `Task ${id} has no patch: ${why}.`);
+  const root = workspaceOfBoard(board.root);
+  if (partial) {
+    if (task.status === 'done') throw new ExitError(EXIT_FAILURE, `Task ${id} is done: its result is shown and applied without --partial.`);
+    const work = findGitRepository(root) ? await readPartialWork(root, id) : undefined;
+    if (!work) throw new ExitError(EXIT_FAILURE, `Task ${id} is ${task.status} and no partial work of it was kept (refs/swarm/${id}); there is nothing to show.`);
+    return work;
   }
-  return patch;
+  const patch = readTaskPatch(board, id);
+  if (patch) return patch;
+  if (task.status === 'done' || task.childCount) throw new ExitError(EXIT_FAILURE, `Task ${id} has no patch: it made no changes (or its artifacts were removed).`);
+  const why = `it is ${task.status}${task.lastError ? ` (${firstLine(task.lastError.message)})` : ''}`;
+  const kept = findGitRepository(root) !== undefined && (await tasksWithPartialWork(root)).has(id);
+  if (!kept) throw new ExitError(EXIT_FAILURE, `Task ${id} has no patch: ${why}, and no partial work of it was kept.`);
+  throw new ExitError(EXIT_FAILURE, `Task ${id} has no result: ${why}. Its partial work is kept: see it with \`swarm diff ${id} --partial\`, apply it with \`swarm apply ${id} --partial\`.`);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim();
+}
+
+/** Dead tasks, which --all-done does not apply: how many, why, and which have partial work kept. */
+async function deadTasks(board: FileBoard): Promise<Array<{ task: Task; partialWork: boolean }>> {
+  const dead = board.list({ status: 'dead' }).filter((task) => !task.childCount && !isDiscarded(board, task.id) && !applyRecord(board, task.id));
+  if (dead.length === 0) return [];
+  const root = workspaceOfBoard(board.root);
+  const kept = findGitRepository(root) ? await tasksWithPartialWork(root) : new Set<string>();
+  return dead.map((task) => ({ task, partialWork: kept.has(task.id) }));
+}
+
+const DEAD_SHOWN = 10;
+
+function printDead(dead: Array<{ task: Task; partialWork: boolean }>): void {
+  if (dead.length === 0) return;
+  printText(`${dead.length} task${dead.length === 1 ? ' is' : 's are'} dead and not applied (all of them: \`swarm dlq list\`; try again: \`swarm dlq requeue <id>\`):`);
+  for (const { task, partialWork } of dead.slice(0, DEAD_SHOWN)) {
+    const why = task.lastError ? firstLine(task.lastError.message) : 'no error recorded';
+    const work = partialWork ? ` — partial work kept: \`swarm diff ${task.id} --partial\`` : '';
+    printText(`  ${escapeTerminal(task.id)}  ${escapeTerminal(task.title)}: ${escapeTerminal(why)}${work}`);
+  }
+  if (dead.length > DEAD_SHOWN) printText(`  … and ${dead.length - DEAD_SHOWN} more`);
 }
 
 function printOutcome(outcome: ApplyOutcome, json: boolean | undefined): void {
@@ -93,7 +135,7 @@ function userFacing<A extends unknown[]>(action: (...args: A) => unknown): (...a
     try {
       await action(...args);
     } catch (error) {
-      if (error instanceof ExitError || !(error instanceof Error)) throw error;
+      if (error instanceof ExitError || error instanceof UsageError || !(error instanceof Error)) throw error;
       throw new ExitError(EXIT_FAILURE, error.message);
     }
   };
@@ -108,11 +150,12 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .argument('<id>', 'task id')
     .option('--stat', 'changed files with line counts instead of the patch')
     .option('--no-color', 'never colour the output')
+    .option('--partial', 'the work kept for a task that did not finish (dead, cancelled, retrying) instead of a result')
     .option('--json', 'print JSON only')
-    .action(userFacing((id: string, options: { stat?: boolean; color?: boolean; json?: boolean }) => {
+    .action(userFacing(async (id: string, options: { stat?: boolean; color?: boolean; partial?: boolean; json?: boolean }) => {
       const board = openBoard();
-      const patch = requirePatch(board, id);
-      if (options.json) return printJson({ taskId: patch.taskId, patchFile: patch.patchFile, base: patch.base, files: patch.files, discarded: isDiscarded(board, id), applied: applyRecord(board, id) ?? null, ...(options.stat ? {} : { text: patch.text }) });
+      const patch = await requirePatch(board, id, options.partial);
+      if (options.json) return printJson({ taskId: patch.taskId, patchFile: patch.patchFile, base: patch.base, files: patch.files, ...(options.partial ? { partial: true } : {}), discarded: isDiscarded(board, id), applied: applyRecord(board, id) ?? null, ...(options.stat ? {} : { text: patch.text }) });
       if (options.stat) return printText(formatFileStats(patch.files));
       process.stdout.write(patchForOutput(patch.text, useColour(options.color)));
     }));
@@ -124,15 +167,21 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .option('--3way', 'allow a three-way merge when your files changed since the snapshot (the default)')
     .option('--clean-only', 'refuse instead of merging when your files changed since the snapshot')
     .option('--markers', 'on conflict, write the merge with conflict markers instead of refusing')
-    .option('--all-done', 'apply every done result not yet applied or discarded, oldest first')
+    .option('--all-done', 'apply every done result not yet applied or discarded, oldest first; says which tasks are dead')
+    .option('--partial', 'apply the work kept for a task that did not finish (dead, cancelled, retrying)')
     .option('--json', 'print JSON only')
-    .action(userFacing(async (id: string | undefined, options: { '3way'?: boolean; cleanOnly?: boolean; markers?: boolean; allDone?: boolean; json?: boolean }) => {
+    .action(userFacing(async (id: string | undefined, options: { '3way'?: boolean; cleanOnly?: boolean; markers?: boolean; allDone?: boolean; partial?: boolean; json?: boolean }) => {
       const board = openBoard();
       const mode = options.markers ? 'markers' : options.cleanOnly ? 'clean' : 'auto';
+      if (options.allDone && (id || options.partial)) throw new UsageError('--all-done applies every done result: give no task id and no --partial with it.');
       const ids = options.allDone ? pendingResults(board) : id ? [id] : [];
-      if (ids.length === 0) throw new ExitError(EXIT_FAILURE, options.allDone ? 'No done results waiting to be applied.' : 'Give a task id, or --all-done.');
-      if (!options.allDone) requirePatch(board, ids[0]);
-      const results = await applyTaskPatches({ workspaceRoot: workspace(board), board, taskIds: ids, mode });
+      const dead = options.allDone ? await deadTasks(board) : [];
+      if (ids.length === 0) {
+        if (!options.json) printDead(dead);
+        throw new ExitError(EXIT_FAILURE, options.allDone ? 'No done results waiting to be applied.' : 'Give a task id, or --all-done.');
+      }
+      if (!options.allDone) await requirePatch(board, ids[0], options.partial);
+      const results = await applyTaskPatches({ workspaceRoot: workspace(board), board, taskIds: ids, mode, partial: options.partial });
       if (!options.allDone) {
         const [result] = results;
         if ('error' in result) throw result.error;
@@ -140,8 +189,11 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
         if (result.outcome.status === 'conflict') throw new ExitError(EXIT_FAILURE);
         return;
       }
-      if (options.json) printJson(results.map(batchJson));
-      else for (const result of results) if ('outcome' in result) printOutcome(result.outcome, false);
+      if (options.json) printJson([...results.map(batchJson), ...dead.map(({ task, partialWork }) => ({ taskId: task.id, status: 'dead', message: task.lastError?.message ?? '', partialWork }))]);
+      else {
+        for (const result of results) if ('outcome' in result) printOutcome(result.outcome, false);
+        printDead(dead);
+      }
       const failed = results.filter((result): result is Extract<BatchOutcome, { error: Error }> => 'error' in result);
       for (const result of failed) console.error(`swarm: task ${result.taskId} was not applied: ${escapeTerminal(result.error.message, { multiline: true })}`);
       if (failed.length > 0 || results.some((result) => 'outcome' in result && result.outcome.status === 'conflict')) throw new ExitError(EXIT_FAILURE);

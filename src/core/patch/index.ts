@@ -10,7 +10,7 @@ import { workspaceOfBoard } from '../board/location';
 import type { Task } from '../board/types';
 import { filesOfPatch } from '../worktree/diff';
 import { runGitSync } from '../worktree/git';
-import { BASE_REF_PREFIX } from '../worktree/worktreeIsolation';
+import { BASE_REF_PREFIX, PARTIAL_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { theirsVersions } from './theirs';
 import { editedSinceApply, hashVersion, readWorkspaceFile, legacyUndoFolder, restoreEntries, saveUndoRecord, undoFile, versionBefore, writePlans, type ApplyStatus, type FileVersion, type SavedFile, type UndoRecord } from './apply';
 import { ApplyPlanner, blobAt, isObjectId, type FilePlan, type PlanOptions } from './plan';
@@ -19,6 +19,7 @@ import { assertSafePatchPaths, type WriteScope } from './paths';
 import { isRecord, parseApplyRecord, parseUndoRecord, type ApplyRecord } from './records';
 import { makeRealFolders, readRegularFile, replaceFile } from './write';
 import { locateRepository } from '../worktree/repo';
+import { readPartialWork } from './partial';
 
 export type { ApplyStatus, FileVersion, UndoEntry, UndoRecord } from './apply';
 export type { FilePlan, PlanOptions } from './plan';
@@ -154,6 +155,8 @@ export interface ApplyOptions {
   taskId: string;
   /** 'auto' (default): clean, else three-way. 'clean': refuse when files changed since the snapshot. 'markers': write conflict markers into conflicting text files. */
   mode?: 'auto' | 'clean' | 'markers';
+  /** Apply the partial work kept for a task that did not finish (refs/swarm/<id>) instead of a result. */
+  partial?: boolean;
 }
 
 export interface ApplyPlanOptions extends ApplyOptions, PlanOptions {
@@ -207,13 +210,15 @@ export interface BatchApplyOptions extends Omit<ApplyOptions, 'taskId'> {
  * applied (no patch, unsafe path, damaged patch) is reported and does not stop the others.
  */
 export async function applyTaskPatches(options: BatchApplyOptions): Promise<BatchOutcome[]> {
-  const loaded = options.taskIds.map((taskId) => {
-    try {
-      return { taskId, patch: patchToApply(options.board, taskId) };
-    } catch (error) {
-      return { taskId, error: error as Error };
-    }
-  });
+  const loaded = await Promise.all(
+    options.taskIds.map(async (taskId) => {
+      try {
+        return { taskId, patch: options.partial ? await partialToApply(options, taskId) : patchToApply(options.board, taskId) };
+      } catch (error) {
+        return { taskId, error: error as Error };
+      }
+    }),
+  );
   if (!findGitRepository(options.workspaceRoot)) return loaded.map((item) => (item.patch ? { taskId: item.taskId, outcome: ranDirectly(item.taskId, item.patch).outcome } : { taskId: item.taskId, error: item.error as Error }));
   const scope = scopeOf(options);
   const planner = await ApplyPlanner.open(scope, loaded.flatMap((item) => (item.patch ? partsOf(item.patch) : [])));
@@ -249,6 +254,15 @@ function patchToApply(board: FileBoard, taskId: string): TaskPatch {
   if (!patch) throw new Error(`Task ${taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${taskId}\`.`);
   if (isDiscarded(board, taskId)) throw new Error(`The result of task ${taskId} was discarded; it is kept for audit only and cannot be applied.`);
   return patch;
+}
+
+async function partialToApply(options: Omit<ApplyOptions, 'taskId'>, taskId: string): Promise<TaskPatch> {
+  const task = options.board.get(taskId);
+  if (!task) throw new Error(`No task ${taskId} on the board.`);
+  if (task.status === 'done') throw new Error(`Task ${taskId} is done: apply its result with \`swarm apply ${taskId}\` (partial work is kept only for tasks that did not finish).`);
+  const partial = await readPartialWork(options.workspaceRoot, taskId);
+  if (!partial) throw new Error(`Task ${taskId} (${task.status}) has no partial work kept on ${PARTIAL_REF_PREFIX}${taskId}; there is nothing to apply.`);
+  return partial;
 }
 
 function partsOf(patch: TaskPatch): TaskPatch[] {
@@ -306,7 +320,7 @@ function writeApply(scope: WriteScope, options: ApplyOptions, { outcome, writabl
   const recordFile = path.join(recordsFolder(board, taskId), APPLY_RECORD);
   const earlier = readRegularFile(recordFile);
   const recorder = {
-    recorded: (saved: UndoRecord) => writeApplyRecord(board, taskId, { status: outcome.status, at: saved.at, undoId: saved.id, files: outcome.files }),
+    recorded: (saved: UndoRecord) => writeApplyRecord(board, taskId, { status: outcome.status, at: saved.at, undoId: saved.id, files: outcome.files, ...(options.partial ? { partial: true as const } : {}) }),
     rolledBack: () => (earlier ? replaceFile(recordFile, earlier) : fs.rmSync(recordFile, { force: true })),
   };
   const record = writePlans(scope, writable, recordsFolder(board, taskId), outcome.status, recorder, stillAsAppliedBefore(options));
@@ -411,6 +425,11 @@ export function isDiscarded(board: FileBoard, taskId: string): boolean {
   return fs.lstatSync(path.join(board.artifactsDir(taskId), DISCARD_RECORD), { throwIfNoEntry: false }) !== undefined;
 }
 
+function appliedAsResult(board: FileBoard, taskId: string): boolean {
+  const record = applyRecord(board, taskId);
+  return record !== undefined && record.partial !== true;
+}
+
 /** The task's last apply, if it was not undone; a damaged record throws RecordDamagedError. */
 export function applyRecord(board: FileBoard, taskId: string): ApplyRecord | undefined {
   const file = path.join(board.artifactsDir(taskId), APPLY_RECORD);
@@ -418,11 +437,14 @@ export function applyRecord(board: FileBoard, taskId: string): ApplyRecord | und
   return parseApplyRecord(readRegularFile(file), file, taskId);
 }
 
-/** Done results not yet applied or discarded, oldest first (map parents are applied through their children). */
+/**
+ * Done results not yet applied or discarded, oldest first (map parents are applied through their
+ * children). A result whose task had its partial work applied before (then was retried) still waits.
+ */
 export function pendingResults(board: FileBoard): string[] {
   return board
     .list({ status: 'done' })
-    .filter((task) => !task.childCount && !isDiscarded(board, task.id) && !applyRecord(board, task.id))
+    .filter((task) => !task.childCount && !isDiscarded(board, task.id) && !appliedAsResult(board, task.id))
     .sort((a, b) => a.updatedAt - b.updatedAt)
     .map((task) => task.id)
     .filter((id) => readTaskPatch(board, id) !== undefined);
@@ -472,3 +494,4 @@ function sectionsConflict(a: PatchSection, b: PatchSection): boolean {
   return hunksOverlap(a.hunks, b.hunks);
 }
 export { postFollowUpTask, followUpPrompt, followUpTitle, type FollowUpRequest } from './followUp';
+export { readPartialWork, tasksWithPartialWork } from './partial';

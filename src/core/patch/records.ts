@@ -9,6 +9,8 @@ export interface ApplyRecord {
   at: number;
   undoId: string;
   files: string[];
+  /** The partial work of a task that did not finish was applied, not a result. */
+  partial?: true;
 }
 
 export class RecordDamagedError extends Error {
@@ -36,7 +38,9 @@ export function parseApplyRecord(bytes: Buffer | undefined, file: string, taskId
   if (!Number.isFinite(value.at)) throw damaged('its time is not a number');
   if (typeof value.undoId !== 'string' || !RECORD_ID.test(value.undoId)) throw damaged('its undo id is not a plain name');
   if (!Array.isArray(value.files) || !value.files.every((entry) => typeof entry === 'string')) throw damaged('its file list is not a list of paths');
-  return { status: value.status as ApplyStatus, at: value.at as number, undoId: value.undoId, files: value.files as string[] };
+  const record: ApplyRecord = { status: value.status as ApplyStatus, at: value.at as number, undoId: value.undoId, files: value.files as string[] };
+  if (value.partial === true) record.partial = true;
+  return record;
 }
 
 export function parseUndoRecord(bytes: Buffer | undefined, file: string): UndoRecord {

@@ -110,6 +110,13 @@ describe('apply of many results at once', () => {
     assert.ok(!fs.existsSync(path.join(ws.root, 'src/new2.txt')) && !fs.existsSync(path.join(ws.root, '.git/hooks/pre-commit')));
   });
 
+  it('a result waits to be applied even when partial work of its task was applied before it was retried', async () => {
+    const { ws, ids } = await manyResults(2);
+    fs.writeFileSync(path.join(ws.board.artifactsDir(ids[0]), 'apply.json'), JSON.stringify({ status: 'applied', at: 1, undoId: 'x1-abcdef', files: [], partial: true }));
+    fs.writeFileSync(path.join(ws.board.artifactsDir(ids[1]), 'apply.json'), JSON.stringify({ status: 'applied', at: 1, undoId: 'x1-abcdef', files: [] }));
+    assert.deepEqual(pendingResults(ws.board), [ids[0]]);
+  });
+
   it('results made from different snapshots are each applied against their own', async () => {
     const ws = makeWorkspace({ 'a.txt': 'a\n', 'b.txt': 'b\n' });
     made.push(ws);
