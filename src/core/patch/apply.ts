@@ -22,8 +22,6 @@ export function readWorkspaceFile(root: string, relPath: string): FileVersion {
   return { mode: stat.mode & 0o111 ? '100755' : '100644', content: fs.readFileSync(full) };
 }
 
-// ---------------------------------------------------------------- writing and undo
-
 export interface UndoEntry {
   path: string;
   /**
