@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FileBoard } from '../src/core/board';
-import { applyTaskPatches, pendingResults } from '../src/core/patch';
+import { applyPendingResults, pendingResults } from '../src/core/patch';
 import { filesOfPatch } from '../src/core/worktree/diff';
 
 interface Options {
@@ -224,13 +224,12 @@ async function oldPath(rev: string): Promise<{ apply: ApplyAll; cleanup: () => v
 }
 
 const newPath: ApplyAll = async (root, board) => {
-  const ids = pendingResults(board);
-  const results = await applyTaskPatches({ workspaceRoot: root, board, taskIds: ids });
+  const results = await applyPendingResults({ workspaceRoot: root, board });
   for (const result of results) {
     if ('error' in result) throw result.error;
     if (result.outcome.status !== 'applied') throw new Error(`new path: task ${result.taskId} ${result.outcome.status}`);
   }
-  return ids.length;
+  return results.length;
 };
 
 /**

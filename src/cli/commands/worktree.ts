@@ -6,11 +6,11 @@ import { workspaceOfBoard } from '../../core/board/location';
 import type { Task } from '../../core/board/types';
 import {
   applyRecord,
+  applyPendingResults,
   applyTaskPatches,
   discardTaskPatch,
   findPatchConflicts,
   isDiscarded,
-  pendingResults,
   readPartialWork,
   readTaskPatch,
   tasksWithPartialWork,
@@ -174,20 +174,19 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
       const board = openBoard();
       const mode = options.markers ? 'markers' : options.cleanOnly ? 'clean' : 'auto';
       if (options.allDone && (id || options.partial)) throw new UsageError('--all-done applies every done result: give no task id and no --partial with it.');
-      const ids = options.allDone ? pendingResults(board) : id ? [id] : [];
-      const dead = options.allDone ? await deadTasks(board) : [];
-      if (ids.length === 0) {
-        if (!options.json) printDead(dead);
-        throw new ExitError(EXIT_FAILURE, options.allDone ? 'No done results waiting to be applied.' : 'Give a task id, or --all-done.');
-      }
-      if (!options.allDone) await requirePatch(board, ids[0], options.partial);
-      const results = await applyTaskPatches({ workspaceRoot: workspace(board), board, taskIds: ids, mode, partial: options.partial });
+      if (!options.allDone && !id) throw new ExitError(EXIT_FAILURE, 'Give a task id, or --all-done.');
       if (!options.allDone) {
-        const [result] = results;
+        await requirePatch(board, id as string, options.partial);
+        const [result] = await applyTaskPatches({ workspaceRoot: workspace(board), board, taskIds: [id as string], mode, partial: options.partial });
         if ('error' in result) throw result.error;
         printOutcome(result.outcome, options.json);
         if (result.outcome.status === 'conflict') throw new ExitError(EXIT_FAILURE);
         return;
+      }
+      const [results, dead] = await Promise.all([applyPendingResults({ workspaceRoot: workspace(board), board, mode }), deadTasks(board)]);
+      if (results.length === 0) {
+        if (!options.json) printDead(dead);
+        throw new ExitError(EXIT_FAILURE, 'No done results waiting to be applied.');
       }
       if (options.json) printJson([...results.map(batchJson), ...dead.map(({ task, partialWork }) => ({ taskId: task.id, status: 'dead', message: task.lastError?.message ?? '', partialWork }))]);
       else {

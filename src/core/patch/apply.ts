@@ -72,13 +72,22 @@ export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: s
     recorder?.rolledBack();
     throw rolledBack;
   }
-  // The file system has the last word on what was written (a mode it cannot keep, for example).
-  const onDisk = record.entries.map((entry) => hashVersion(readWorkspaceFile(root, entry.path)));
+  // The file system has the last word on the mode (one that cannot keep the executable bit, say);
+  // the content is what was just written.
+  const onDisk = record.entries.map((entry) => hashVersion(writtenVersion(root, entry.path, touched.get(entry.path))));
   if (onDisk.some((hash, index) => hash !== record.entries[index].afterHash)) {
     record.entries.forEach((entry, index) => (entry.afterHash = onDisk[index]));
     replaceFile(undoFile(artifactsDir, record.id), JSON.stringify(record));
   }
   return record;
+}
+
+/** What a path holds after it was written with `planned`: its content, with the mode it got on disk. */
+function writtenVersion(root: string, relPath: string, planned: FileVersion | undefined): FileVersion {
+  if (planned?.content === undefined || planned.mode === '120000') return readWorkspaceFile(root, relPath);
+  const stat = fs.lstatSync(path.join(root, relPath), { throwIfNoEntry: false });
+  if (!stat?.isFile()) return readWorkspaceFile(root, relPath);
+  return { content: planned.content, mode: stat.mode & 0o111 ? '100755' : '100644' };
 }
 
 /**

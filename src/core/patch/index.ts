@@ -219,6 +219,16 @@ export async function applyTaskPatches(options: BatchApplyOptions): Promise<Batc
       }
     }),
   );
+  return applyLoaded(options, loaded);
+}
+
+/** `swarm apply --all-done`: every result `pendingResults` lists, each task looked up once. */
+export async function applyPendingResults(options: Omit<BatchApplyOptions, 'taskIds' | 'partial'>): Promise<BatchOutcome[]> {
+  return applyLoaded(options, pendingPatches(options.board).map((patch) => ({ taskId: patch.taskId, patch })));
+}
+
+/** Applies loaded results one after the other, the git work for all of them done up front. */
+async function applyLoaded(options: Omit<BatchApplyOptions, 'taskIds'>, loaded: Array<{ taskId: string; patch?: TaskPatch; error?: Error }>): Promise<BatchOutcome[]> {
   if (!findGitRepository(options.workspaceRoot)) return loaded.map((item) => (item.patch ? { taskId: item.taskId, outcome: ranDirectly(item.taskId, item.patch).outcome } : { taskId: item.taskId, error: item.error as Error }));
   const scope = scopeOf(options);
   const planner = await ApplyPlanner.open(scope, loaded.flatMap((item) => (item.patch ? partsOf(item.patch) : [])));
@@ -442,12 +452,15 @@ export function applyRecord(board: FileBoard, taskId: string): ApplyRecord | und
  * children). A result whose task had its partial work applied before (then was retried) still waits.
  */
 export function pendingResults(board: FileBoard): string[] {
+  return pendingPatches(board).map((patch) => patch.taskId);
+}
+
+function pendingPatches(board: FileBoard): TaskPatch[] {
   return board
     .list({ status: 'done' })
     .filter((task) => !task.childCount && !isDiscarded(board, task.id) && !appliedAsResult(board, task.id))
     .sort((a, b) => a.updatedAt - b.updatedAt)
-    .map((task) => task.id)
-    .filter((id) => readTaskPatch(board, id) !== undefined);
+    .flatMap((task) => readTaskPatch(board, task.id) ?? []);
 }
 
 /**

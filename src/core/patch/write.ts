@@ -38,9 +38,14 @@ export function replaceWithLink(file: string, target: string): void {
   }
 }
 
+/** Random per process, so nobody can tell the temp names in advance; a counter makes each one new. */
+const TEMP_PREFIX = `.swarm-${crypto.randomBytes(8).toString('hex')}`;
+let tempCounter = 0;
+
 /** A fresh name in the folder of `file`, short enough for any name `file` may have. */
 function tempNameBeside(file: string): string {
-  return path.join(path.dirname(file), `.swarm-${crypto.randomBytes(8).toString('hex')}.tmp`);
+  tempCounter += 1;
+  return path.join(path.dirname(file), `${TEMP_PREFIX}-${tempCounter}.tmp`);
 }
 
 /**
