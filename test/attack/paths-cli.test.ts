@@ -3,26 +3,18 @@
 // command). `swarm apply` and `swarm apply --all-done` must refuse it with one line and write
 // nothing: no task appears on the board, and the result's other files stay unapplied too.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { git } from '../unit/worktree/helpers';
-import { makeWorkspace, runTasks, type Workspace } from '../unit/patch/helpers';
+import { makeWorkspace, runSwarm, runTasks, type Workspace } from '../unit/patch/helpers';
 
-const REPO = path.join(__dirname, '..', '..');
-const MAIN = path.join(REPO, 'src', 'cli', 'main.ts');
-const TSX = pathToFileURL(path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const made: Workspace[] = [];
 afterEach(() => {
   for (const ws of made.splice(0)) ws.cleanup();
 });
 
-function swarm(ws: Workspace, args: string[]): { code: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: ws.root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
+const swarm = (ws: Workspace, args: string[]) => runSwarm(ws.root, args);
 
 const EVIL_NAME = '09999~00000000000001~tevil00000001~a0.json';
 const EVIL_TASK = JSON.stringify({ id: 'tevil00000001', title: 'innocent', type: 'fix', prompt: '', files: [], priority: 9999, payload: { executor: { type: 'command', command: 'touch /tmp/swarm-pwned' } }, maxAttempts: 1, createdAt: 1 });

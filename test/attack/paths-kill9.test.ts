@@ -2,27 +2,18 @@
 // step, exactly as a crash would). Afterwards every file is either as it was or as the result has
 // it, `swarm undo` goes all the way back, and `swarm apply` again finishes the job.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { fingerprint } from '../unit/worktree/helpers';
-import { makeWorkspace, runTasks, type Workspace } from '../unit/patch/helpers';
+import { makeWorkspace, runSwarm, runTasks, type Workspace } from '../unit/patch/helpers';
 
-const REPO = path.join(__dirname, '..', '..');
-const MAIN = path.join(REPO, 'src', 'cli', 'main.ts');
-const TSX = pathToFileURL(path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const made: Workspace[] = [];
 afterEach(() => {
   for (const ws of made.splice(0)) ws.cleanup();
 });
 
-function swarm(ws: Workspace, args: string[], fault?: string): { code: number | null; signal: string | null; stderr: string } {
-  const env: Record<string, string | undefined> = { ...process.env, SWARM_FAULT: fault ?? '' };
-  const result = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: ws.root, encoding: 'utf8', env });
-  return { code: result.status, signal: result.signal, stderr: result.stderr };
-}
+const swarm = (ws: Workspace, args: string[], fault?: string) => runSwarm(ws.root, args, { SWARM_FAULT: fault ?? '' });
 
 const BEFORE: Record<string, string | undefined> = { 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': undefined, 'd.txt': 'd\n', 'e.txt': 'e\n' };
 const AFTER: Record<string, string | undefined> = { 'a.txt': 'A\n', 'b.txt': 'B\n', 'c.txt': 'new\n', 'd.txt': undefined, 'e.txt': 'E\n' };

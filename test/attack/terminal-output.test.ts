@@ -5,17 +5,12 @@
 // controls and bidi overrides are shown visibly (\x1b, \u202e). --json stays JSON, and parses back
 // to the very same text.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { escapeTerminal, toJson } from '../../src/cli/format';
-import { makeWorkspace, runTasks, type Workspace } from '../unit/patch/helpers';
+import { makeWorkspace, runSwarm, runTasks, type Workspace } from '../unit/patch/helpers';
 
-const REPO = path.join(__dirname, '..', '..');
-const MAIN = path.join(REPO, 'src', 'cli', 'main.ts');
-const TSX = pathToFileURL(path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const made: Workspace[] = [];
 afterEach(() => {
   for (const ws of made.splice(0)) ws.cleanup();
@@ -26,13 +21,7 @@ const EVIL = 'A\x1b]0;pwned\x07B\x1b[2JC\u009b31mD\u202eE\u2066F\rG\x08H\x07';
 /** What a terminal must never receive raw (a carriage return only as part of \r\n). */
 const RAW_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)/u;
 
-function swarm(ws: Workspace, args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
-  const base: Record<string, string | undefined> = { ...process.env };
-  delete base.NO_COLOR;
-  delete base.FORCE_COLOR;
-  const result = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: ws.root, encoding: 'utf8', env: { ...base, ...env }, timeout: 120_000 });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
+const swarm = (ws: Workspace, args: string[], env: Record<string, string> = {}) => runSwarm(ws.root, args, env);
 
 function assertClean(output: string, label: string): void {
   const match = RAW_CONTROL.exec(output);

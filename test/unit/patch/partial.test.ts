@@ -2,28 +2,18 @@
 // applied on request (`--partial`), undone like a result, and `apply --all-done` says which tasks
 // are dead, why, and which have partial work.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { fingerprint } from '../worktree/helpers';
-import { makeWorkspace, runTasks, type Workspace } from './helpers';
+import { makeWorkspace, runSwarm, runTasks, type Workspace } from './helpers';
 
-const REPO = path.join(__dirname, '..', '..', '..');
-const MAIN = path.join(REPO, 'src', 'cli', 'main.ts');
-const TSX = pathToFileURL(path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const made: Workspace[] = [];
 afterEach(() => {
   for (const ws of made.splice(0)) ws.cleanup();
 });
 
-function swarm(ws: Workspace, args: string[]): { code: number; stdout: string; stderr: string } {
-  const env: Record<string, string | undefined> = { ...process.env };
-  delete env.FORCE_COLOR;
-  const result = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: ws.root, encoding: 'utf8', env });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
+const swarm = (ws: Workspace, args: string[]) => runSwarm(ws.root, args);
 
 /** A task that dies after its attempt edited `edit`'s files: the worktree's work is kept on its ref. */
 async function deadTask(ws: Workspace, title: string, edit?: (cwd: string) => void): Promise<string> {
