@@ -22,7 +22,7 @@ import { recordPoolResources } from '../../core/metrics';
 import { AgentPool, type IsolationChoice, type PoolEvent, type PoolStats } from '../../core/pool';
 import { createWorktreeIsolation } from '../../core/worktree';
 import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from '../errors';
-import { formatDuration, printJson } from '../format';
+import { escapeTerminal, formatDuration, printJson } from '../format';
 import { parseInteger } from '../parse';
 
 interface RunOptions {
@@ -325,11 +325,11 @@ class ProgressPrinter {
     }
   }
 
-  /** Prints a line above the progress line. */
+  /** Prints a line above the progress line (titles and errors in it come from others: escaped). */
   note(line: string): void {
     if (this.quiet) return;
     this.clear();
-    process.stdout.write(`${line}\n`);
+    process.stdout.write(`${escapeTerminal(line, { multiline: true })}\n`);
     this.redraw();
   }
 
@@ -338,7 +338,7 @@ class ProgressPrinter {
   }
 
   private title(id: string): string {
-    return this.titles.get(id) ?? '';
+    return escapeTerminal(this.titles.get(id) ?? '');
   }
 
   private redraw(): void {
