@@ -12,6 +12,8 @@ const entries = [
   { in: 'src/extension/extension.ts', out: 'extension', platform: 'node' },
   { in: 'src/cli/main.ts', out: 'cli', platform: 'node', banner: '#!/usr/bin/env node' },
   { in: 'src/agent/main.ts', out: 'agent', platform: 'node' },
+  // The file board's engine in a worker thread (FileBoard with thread: 'worker'), beside the bundles that start it.
+  { in: 'src/core/board/fileWorker.ts', out: 'boardWorker', platform: 'node' },
   { in: 'src/webview/dashboard/main.ts', out: 'webview/dashboard', platform: 'browser', format: 'iife' },
 ].filter((entry) => fs.existsSync(path.join(__dirname, entry.in)));
 

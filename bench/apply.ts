@@ -15,7 +15,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileBoard } from '../src/core/board';
+import { FileBoardEngine as FileBoard } from '../src/core/board';
 import { applyPendingResults, pendingResults } from '../src/core/patch';
 import { filesOfPatch } from '../src/core/worktree/diff';
 

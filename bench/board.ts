@@ -9,7 +9,7 @@ import * as path from 'path';
 import { spawn } from 'child_process';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { FileBoardAdapter } from '../src/core/board/fileAdapter';
+import { FileBoard } from '../src/core/board/fileBoard';
 import { RedisBoard, keyBase } from '../src/core/board/redis/board';
 import { parseBoardLocation } from '../src/core/board/open';
 import type { Board } from '../src/core/board/interface';
@@ -44,7 +44,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 // ------------------------------------------------------------------ opening each kind
 
 async function openKind(kind: Exclude<Kind, 'bullmq'>, location: string): Promise<Board> {
-  if (kind === 'file') return FileBoardAdapter.open({ root: location, durable: true, excludeFromGit: false });
+  if (kind === 'file') return FileBoard.open({ root: location, durable: true, excludeFromGit: false });
   const parsed = parseBoardLocation(location);
   if (parsed.kind !== 'redis') throw new Error('expected a Redis location');
   return RedisBoard.open(parsed);

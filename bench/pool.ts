@@ -10,7 +10,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileBoard } from '../src/core/board';
+import { FileBoardEngine as FileBoard } from '../src/core/board';
 import { forkSupervised } from '../src/core/process';
 import { AgentPool } from '../src/core/pool';
 import { isPoolMessage, toAgent, type AgentInit } from '../src/core/pool/protocol';

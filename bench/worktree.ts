@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileBoard, type Task } from '../src/core/board';
+import { FileBoardEngine as FileBoard, type Task } from '../src/core/board';
 import { createWorktreeIsolation, type WorktreeIsolation } from '../src/core/worktree';
 
 const quick = process.env.BENCH_QUICK === '1';

@@ -1,7 +1,7 @@
 // The agent process (bundled to dist/agent.js). The pool forks it with an IPC channel, sends one
 // `init` message, and the agent then runs the claim → execute → complete loop on the shared board
 // until it is told to drain, gets SIGTERM, or its host dies.
-import { FileBoard } from '../core/board/board';
+import { FileBoardEngine as FileBoard } from '../core/board/board';
 import { createExecutor, createHostModelIpcClient, type Executor } from '../core/executors';
 import { createLimiterIpcClient, type Subscribe } from '../core/ratelimit';
 import { exitWhenParentDies } from '../core/process';

@@ -1,7 +1,7 @@
 // `swarm`: the command-line tool. It shares the board (and later the pool) with the extension.
 import * as fs from 'fs';
 import { Command, CommanderError } from 'commander';
-import { BoardFormatError, BoardInputError, FileBoard, resolveBoardDir } from '../core/board';
+import { BoardFormatError, BoardInputError, FileBoardEngine as FileBoard, resolveBoardDir } from '../core/board';
 import { EXIT_FAILURE, EXIT_USAGE, EnvironmentError, ExitError, UsageError, fileSystemErrorLine, isFileSystemError, plainLine } from './errors';
 import { escapeTerminal } from './format';
 import { registerBoardCommands } from './commands/board';

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { DEFAULT_BOARD_DIR, FileBoard } from '../core/board';
+import { DEFAULT_BOARD_DIR, FileBoardEngine as FileBoard } from '../core/board';
 import { findGitRepository } from '../core/board/gitExclude';
 import { poolSettingsFrom, rateLimitsFrom, resolveEffectiveConfig, selectExecutor, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
 import { parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../core/executors';

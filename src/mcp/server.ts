@@ -6,7 +6,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
-import type { FileBoard, Task, TaskSpec } from '../core/board';
+import type { FileBoardEngine as FileBoard, Task, TaskSpec } from '../core/board';
 import { applyTaskPatch, readTaskPatch } from '../core/patch';
 import { readHostStatuses } from '../core/pool';
 

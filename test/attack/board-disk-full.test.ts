@@ -8,7 +8,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BoardEvent, FileBoard, Task } from '../../src/core/board';
+import { BoardEvent, FileBoardEngine as FileBoard, Task } from '../../src/core/board';
 import { statesById, tempDir, removeDir } from '../unit/board/helpers';
 import { diffSnapshots, fillInodesLeaving, fillLeaving, isMounted, mountTmpfs, padToPage, requireRoot, snapshot, unmount } from './helpers';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
-import { FileBoard, Task } from '../../src/core/board';
+import { FileBoardEngine as FileBoard, Task } from '../../src/core/board';
 import { removeDir, statesById, tempDir } from '../unit/board/helpers';
 
 const dirs: string[] = [];

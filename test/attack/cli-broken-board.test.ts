@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { FileBoard } from '../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../src/core/board';
 import { removeDir, tempDir } from '../unit/board/helpers';
 import { fillInodesLeaving, fillLeaving, isMounted, mountReadOnly, mountTmpfs, requireRoot, unmount } from './helpers';
 

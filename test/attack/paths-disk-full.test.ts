@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FileBoard } from '../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../src/core/board';
 import { applyRecord, applyTaskPatch } from '../../src/core/patch';
 import { createWorktreeIsolation } from '../../src/core/worktree';
 import { git } from '../unit/worktree/helpers';

@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { FileBoard } from '../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../src/core/board';
 import {
   applyTaskPatch,
   discardTaskPatch,

@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Board } from '../../src/core/board/interface';
 import type { RetryPolicy } from '../../src/core/board/types';
-import { FileBoardAdapter } from '../../src/core/board/fileAdapter';
+import { FileBoard } from '../../src/core/board/fileBoard';
 import { RedisBoard } from '../../src/core/board/redis/board';
 import { startRedis, type RedisServer } from '../harness/redis';
 import { parseBoardLocation } from '../../src/core/board/open';
@@ -44,7 +44,7 @@ export function fileBoards(): BoardKind {
       dirs.push(dir);
       const root = path.join(dir, '.swarm');
       const openOne = (): Board => {
-        const board = FileBoardAdapter.open({ root, durable: false, sweepIntervalMs: 20, excludeFromGit: false, ...settings });
+        const board = FileBoard.openInline({ root, durable: false, sweepIntervalMs: 20, excludeFromGit: false, ...settings });
         open.push(board);
         return board;
       };

@@ -1,7 +1,7 @@
 // `swarm agents`: the pools of the hosts running on this board (swarm run, VS Code), read from
 // their status files `<board>/hosts/<pid>.json`.
 import { Command } from 'commander';
-import type { FileBoard } from '../../core/board';
+import type { FileBoardEngine as FileBoard } from '../../core/board';
 import { readHostStatuses, type HostStatus } from '../../core/pool';
 import { escapeTerminal, formatDuration, printJson, printText } from '../format';
 

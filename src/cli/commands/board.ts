@@ -1,6 +1,6 @@
 // The board commands of `swarm`: the contract later tools and tests rely on (see the README).
 import { Command, Option } from 'commander';
-import { BoardInputError, Claim, FileBoard, LeaseLostError, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec } from '../../core/board';
+import { BoardInputError, Claim, FileBoardEngine as FileBoard, LeaseLostError, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec } from '../../core/board';
 import { EXIT_LEASE_LOST, EXIT_NOTHING_TO_CLAIM, ExitError, UsageError } from '../errors';
 import { escapeTerminal, formatEvent, formatStats, formatTask, formatTaskTable, printJson, printText, toJson } from '../format';
 import { parseFileList, parseInteger, parseJson, parseStatus, parseTime, readTaskLines } from '../parse';

@@ -1,6 +1,6 @@
 // `swarm mcp`: serves the board to MCP clients over stdio (see src/mcp/server.ts, docs/ship.md).
 import type { Command } from 'commander';
-import { type FileBoard, workspaceOfBoard } from '../../core/board';
+import { type FileBoardEngine as FileBoard, workspaceOfBoard } from '../../core/board';
 import { runSwarmMcpServer } from '../../mcp/server';
 import { escapeTerminal } from '../format';
 

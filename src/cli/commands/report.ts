@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
-import type { FileBoard } from '../../core/board';
+import type { FileBoardEngine as FileBoard } from '../../core/board';
 import { buildRunReport, renderRunReport, reportFormatForPath, type ReportFormat } from '../../core/report';
 import { UsageError } from '../errors';
 import { parseInteger } from '../parse';

@@ -1,7 +1,7 @@
 // `swarm run`: runs a pool of agents on the board in this terminal, with a live progress line on a
 // TTY (one plain line per finished task otherwise) and a summary at the end.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { FileBoard } from '../../core/board';
+import type { FileBoardEngine as FileBoard } from '../../core/board';
 import { workspaceOfBoard } from '../../core/board';
 import { findGitRepository } from '../../core/board/gitExclude';
 import {

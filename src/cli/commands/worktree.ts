@@ -1,6 +1,6 @@
 // Review and apply commands: `swarm diff`, `apply`, `undo`, `discard`, `conflicts`, `worktrees`.
 import { Command } from 'commander';
-import type { FileBoard } from '../../core/board';
+import type { FileBoardEngine as FileBoard } from '../../core/board';
 import { findGitRepository } from '../../core/board/gitExclude';
 import { workspaceOfBoard } from '../../core/board/location';
 import type { Task } from '../../core/board/types';

@@ -6,13 +6,15 @@
 // `posted` events the writer did not get to. Either the whole batch is on the board, or none of it.
 import * as fs from 'fs';
 import * as path from 'path';
-import { nonce } from './durable';
+import { nonce, writerTag } from './durable';
 
 /** What the repair needs to finish a committed batch without the tasks' bodies. */
 export interface BatchRecord {
   v: 1;
   batchId: string;
   pid: number;
+  /** The writer's thread when it is not the main one (see writerTag). */
+  thread?: number;
   /** Size of events.jsonl at the commit: `posted` events of this batch can only come after it. */
   eventOffset: number;
   tasks: BatchTaskNote[];
@@ -26,9 +28,11 @@ export interface BatchTaskNote {
   children?: number;
 }
 
-/** A file in tmp/: `<pid>.<nonce>.<tag>.json`. */
+/** A file in tmp/: `<pid>.<nonce>.<tag>.json`, or `<pid>t<thread>.<nonce>.<tag>.json` from a worker thread. */
 export interface TmpName {
   pid: number;
+  /** 0 for the main thread. */
+  thread: number;
   kind: 'batch' | 'record' | 'legacy-map' | 'other';
   batchId?: string;
   taskId?: string;
@@ -36,10 +40,10 @@ export interface TmpName {
   parentId?: string;
 }
 
-const TMP_PATTERN = /^(\d+)\.[0-9a-f]+\.(.+)\.json$/;
+const TMP_PATTERN = /^(\d+)(?:t(\d+))?\.[0-9a-f]+\.(.+)\.json$/;
 
 export function tmpFileName(tag: string): string {
-  return `${process.pid}.${nonce()}.${tag}.json`;
+  return `${writerTag()}.${nonce()}.${tag}.json`;
 }
 
 export function batchTaskTag(batchId: string, taskId: string): string {
@@ -53,15 +57,15 @@ export function recordTag(batchId: string): string {
 export function parseTmpName(name: string): TmpName | undefined {
   const match = TMP_PATTERN.exec(name);
   if (!match) return undefined;
-  const pid = Number(match[1]);
-  const tag = match[2];
+  const writer = { pid: Number(match[1]), thread: match[2] === undefined ? 0 : Number(match[2]) };
+  const tag = match[3];
   const batch = /^batch\.([0-9a-f]+)\.([a-z0-9.]+)$/.exec(tag);
-  if (batch) return { pid, kind: 'batch', batchId: batch[1], taskId: batch[2] };
+  if (batch) return { ...writer, kind: 'batch', batchId: batch[1], taskId: batch[2] };
   const record = /^record\.([0-9a-f]+)$/.exec(tag);
-  if (record) return { pid, kind: 'record', batchId: record[1] };
+  if (record) return { ...writer, kind: 'record', batchId: record[1] };
   const legacyMap = /^map\.([a-z0-9]+)\.([a-z0-9.]+)$/.exec(tag);
-  if (legacyMap) return { pid, kind: 'legacy-map', parentId: legacyMap[1], taskId: legacyMap[2] };
-  return { pid, kind: 'other' };
+  if (legacyMap) return { ...writer, kind: 'legacy-map', parentId: legacyMap[1], taskId: legacyMap[2] };
+  return { ...writer, kind: 'other' };
 }
 
 export function readBatchRecord(file: string): BatchRecord | undefined {

@@ -23,6 +23,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
+import { threadId } from 'worker_threads';
 import {
   BoardEvent,
   BoardInputError,
@@ -56,6 +57,8 @@ import {
   runningName,
 } from './names';
 import { StoredTask, buildStoredTask, parseStoredTask } from './schema';
+import { compareOrder, createdAtOfId, listCursor, pageSlice } from './paging';
+import type { ListQuery, TaskPage } from './interface';
 import { EventLog } from './events';
 import { faultPoint } from './faults';
 import { excludeFromGit } from './gitExclude';
@@ -75,7 +78,7 @@ import {
   ensureDir,
   fsyncDir,
   isNotFound,
-  isProcessAlive,
+  isOtherLiveWriter,
   nonce,
   readDirNames,
   renameIfPresent,
@@ -174,6 +177,14 @@ interface Located {
   parsed: ParsedName;
 }
 
+/** A task's place in list order, from its file name. */
+interface ListEntry {
+  dir: StateDir;
+  name: string;
+  id: string;
+  createdAt: number;
+}
+
 let idCounter = 0;
 
 /** Ids sort by creation time within a process: base36 time, a counter, and randomness. */
@@ -187,7 +198,7 @@ function mapChildId(parentId: string, index: number): string {
   return `${parentId}.${String(index).padStart(4, '0')}`;
 }
 
-export class FileBoard {
+export class FileBoardEngine {
   readonly root: string;
   readonly events: EventLog;
   private readonly retry: RetryPolicy;
@@ -225,8 +236,8 @@ export class FileBoard {
   }
 
   /** Opens the board, creating it on first use, and repairs what a crash may have left. */
-  static open(options: BoardOptions): FileBoard {
-    const board = new FileBoard(options);
+  static open(options: BoardOptions): FileBoardEngine {
+    const board = new FileBoardEngine(options);
     board.initialise(options.excludeFromGit ?? true);
     board.repairBatches(board.maintenanceEffects());
     return board;
@@ -434,6 +445,7 @@ export class FileBoard {
       v: 1,
       batchId,
       pid: process.pid,
+      ...(threadId !== 0 ? { thread: threadId } : {}),
       eventOffset: this.eventLogSize(),
       tasks: tasks.map(noteOf),
     };
@@ -998,7 +1010,7 @@ export class FileBoard {
     for (const name of tmpNames) {
       const file = path.join(this.dirPath('tmp'), name);
       const info = parseTmpName(name);
-      if (info && info.pid !== process.pid && isProcessAlive(info.pid)) {
+      if (info && isOtherLiveWriter(info.pid, info.thread)) {
         if (info.batchId) liveBatches.add(info.batchId);
         continue;
       }
@@ -1049,7 +1061,7 @@ export class FileBoard {
       return;
     }
     const stat = fs.statSync(file, { throwIfNoEntry: false });
-    const writerAlive = record.pid !== process.pid && isProcessAlive(record.pid);
+    const writerAlive = isOtherLiveWriter(record.pid, record.thread);
     if (!stat || (writerAlive && Date.now() - stat.mtimeMs < STALE_RECORD_MS)) return;
     const logged = new Set<string>();
     // A log that is shorter than at the commit was replaced: look through all of it.
@@ -1193,6 +1205,11 @@ export class FileBoard {
   /** Progress of a map task from one small directory listing (plus running/ for running children). */
   progress(parentId: string): Progress {
     this.assertId(parentId);
+    return this.progressOf(parentId, readDirNames(this.dirPath('running')));
+  }
+
+  /** Progress with running/ already listed (stats() lists it once for every map task). */
+  private progressOf(parentId: string, runningNames: readonly string[]): Progress {
     const markers = readDirNames(path.join(this.dirPath('children'), parentId));
     const count = (suffix: string): number => markers.filter((marker) => marker.endsWith(suffix)).length;
     const added = markers.filter((marker) => marker.startsWith('+')).length;
@@ -1200,7 +1217,7 @@ export class FileBoard {
     const done = count('.done');
     const dead = count('.dead');
     const cancelled = count('.cancelled');
-    const running = readDirNames(this.dirPath('running')).filter((name) => name.startsWith(`${parentId}.`)).length;
+    const running = runningNames.filter((name) => name.startsWith(`${parentId}.`)).length;
     const ended = done + dead + cancelled;
     return {
       total,
@@ -1436,6 +1453,56 @@ export class FileBoard {
     return tasks.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   }
 
+  /**
+   * One page of tasks in list order (creation time, then id; see paging.ts). The order comes from
+   * the state folders' file names, so only the page's own task bodies are read: a page of 100 on a
+   * board of 10,000 tasks reads 100 bodies, not 10,000.
+   */
+  listPage(query: ListQuery = {}): TaskPage {
+    const entries = this.listEntries(query.status);
+    const { slice, more } = pageSlice(entries, query);
+    const tasks = slice.flatMap((entry) => this.taskOfEntry(entry) ?? []);
+    const last = slice[slice.length - 1];
+    return { tasks, total: entries.length, ...(more && last ? { nextCursor: listCursor(last) } : {}) };
+  }
+
+  /**
+   * Every task's place in list order from the names of its folders, each task once (one that moves
+   * on while the folders are listed is taken where it was seen first, in SCAN_ORDER).
+   */
+  private listEntries(status: TaskStatus | undefined): ListEntry[] {
+    const seen = new Set<string>();
+    const entries: ListEntry[] = [];
+    for (const dir of SCAN_ORDER) {
+      if (status !== undefined && STATUS_OF_DIR[dir] !== status) continue;
+      for (const name of readDirNames(this.dirPath(dir))) {
+        const parsed = parseName(dir, name);
+        if (!parsed) {
+          this.quarantine(dir, name, 'the file name is not a task name of this board');
+          continue;
+        }
+        if (seen.has(parsed.id)) continue;
+        const createdAt = createdAtOfId(parsed.id) ?? this.specAt({ dir, name, parsed })?.createdAt;
+        if (createdAt === undefined) continue; // moved away meanwhile, or unreadable (quarantined)
+        seen.add(parsed.id);
+        entries.push({ dir, name, id: parsed.id, createdAt });
+      }
+    }
+    return entries.sort(compareOrder);
+  }
+
+  /** The task of a listed name; one that moved since the listing is looked up again (without its result, as in any list). */
+  private taskOfEntry(entry: ListEntry): Task | undefined {
+    const task = this.readTask(entry.dir, entry.name) ?? this.get(entry.id);
+    if (task) delete task.result;
+    return task;
+  }
+
+  /** Events after a byte offset of events.jsonl, at most `limit` of them, and the offset to continue from. */
+  readEvents(offset: number, limit?: number): { events: BoardEvent[]; nextOffset: number } {
+    return this.events.readPage(offset, limit);
+  }
+
   /** One task with its result and last error, or undefined. A task that moves meanwhile is still found. */
   get(id: string): Task | undefined {
     this.assertId(id);
@@ -1465,16 +1532,22 @@ export class FileBoard {
       });
   }
 
+  /**
+   * Counts from the state folders' names alone (no task body is read), and the progress of every
+   * waiting map task from its children's markers. `delayed` (pending tasks not due yet) is part of
+   * `pending` and also counted on its own.
+   */
   stats(): BoardStats {
     const counts = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
-    for (const dir of STATE_DIRS) counts[STATUS_OF_DIR[dir]] += readDirNames(this.dirPath(dir)).length;
+    const names = Object.fromEntries(STATE_DIRS.map((dir) => [dir, readDirNames(this.dirPath(dir))])) as Record<StateDir, string[]>;
+    for (const dir of STATE_DIRS) counts[STATUS_OF_DIR[dir]] += names[dir].length;
     const quarantined = readDirNames(this.dirPath('quarantine')).filter((name) => !name.endsWith('.reason.txt')).length;
     const parents: Record<string, Progress> = {};
-    for (const name of readDirNames(this.dirPath('waiting'))) {
+    for (const name of names.waiting) {
       const id = parseName('waiting', name)?.id;
-      if (id) parents[id] = this.progress(id);
+      if (id) parents[id] = this.progressOf(id, names.running);
     }
-    return { counts, quarantined, parents };
+    return { counts, quarantined, parents, delayed: names.delayed.length };
   }
 
   /** Quarantined files with their reasons. */

@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
+import { threadId } from 'worker_threads';
 
 export function nonce(bytes = 4): string {
   return randomBytes(bytes).toString('hex');
@@ -40,7 +41,7 @@ export function writeFully(fd: number, data: string | Buffer): void {
 }
 
 /** Writes data to a new file and fsyncs it; the name must not exist yet. A failed write leaves no file. */
-export function writeNewFileSync(file: string, data: string, durable: boolean): void {
+export function writeNewFileSync(file: string, data: string | Buffer, durable: boolean): void {
   const fd = fs.openSync(file, 'wx', 0o644);
   let written = false;
   try {
@@ -58,7 +59,7 @@ export function writeNewFileSync(file: string, data: string, durable: boolean): 
  * rename puts it in place, so a reader never sees a partial file and a failure leaves none.
  */
 export function writeFileAtomicSync(file: string, data: string, options: { tmpDir: string; durable: boolean }): void {
-  const tmp = path.join(options.tmpDir, `${process.pid}.${nonce()}.side.json`);
+  const tmp = path.join(options.tmpDir, `${writerTag()}.${nonce()}.side.json`);
   writeNewFileSync(tmp, data, options.durable);
   try {
     fs.renameSync(tmp, file);
@@ -122,6 +123,26 @@ export function createMarker(file: string): boolean {
     }
     throw error;
   }
+}
+
+/**
+ * Who writes a file in tmp/: the process id, and the thread id when it is not the main thread
+ * (`1234` or `1234t2`). A board engine can run in a worker thread beside another engine on the
+ * main thread of the same process; repair must not take the other thread's files for leftovers.
+ */
+export function writerTag(): string {
+  return threadId === 0 ? String(process.pid) : `${process.pid}t${threadId}`;
+}
+
+/**
+ * Whether the writer of a file may still be working on it: another process that is alive, or
+ * another thread of this process (which may be mid-operation; a thread that ended leaves its
+ * files to the next process that repairs the board). Files of this very thread are leftovers: its
+ * operations are synchronous, so none is under way while repair runs.
+ */
+export function isOtherLiveWriter(pid: number, thread = 0): boolean {
+  if (pid !== process.pid) return isProcessAlive(pid);
+  return thread !== threadId;
 }
 
 export function isProcessAlive(pid: number): boolean {

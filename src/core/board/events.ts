@@ -5,6 +5,11 @@ import * as fs from 'fs';
 import { BoardEvent } from './types';
 import { writeFully } from './durable';
 
+/** Most bytes one page of events reads (unless a single line is longer). */
+const PAGE_BYTES = 1 << 20;
+/** Events in a page when the reader names no limit. */
+export const DEFAULT_EVENT_PAGE = 1000;
+
 /** Events a process could not write yet (disk full, read-only log); bounded so memory stays small. */
 const BACKLOG_LIMIT = 10_000;
 
@@ -79,6 +84,33 @@ export class EventLog {
   }
 
   /**
+   * Reads at most `limit` complete events from a byte offset, looking at no more than about
+   * PAGE_BYTES of the log (a longer single line is still read whole), so a page of a long log
+   * costs a page, not the log. Returns the offset after the last event returned.
+   */
+  readPage(fromOffset = 0, limit = DEFAULT_EVENT_PAGE): { events: BoardEvent[]; nextOffset: number } {
+    let size: number;
+    try {
+      size = fs.statSync(this.file).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], nextOffset: 0 };
+      throw error;
+    }
+    if (size <= fromOffset) return { events: [], nextOffset: Math.min(fromOffset, size) };
+    for (let window = PAGE_BYTES; ; window *= 2) {
+      const end = Math.min(size, fromOffset + window);
+      const data = readRange(this.file, fromOffset, end);
+      const lastNewline = data.lastIndexOf(0x0a);
+      if (lastNewline < 0) {
+        if (end >= size) return { events: [], nextOffset: fromOffset }; // only a line still being written
+        continue;
+      }
+      const { events, consumed } = parseSomeLines(data.subarray(0, lastNewline + 1), limit);
+      return { events, nextOffset: fromOffset + consumed };
+    }
+  }
+
+  /**
    * Calls `onEvents` with every event appended from `fromOffset` on (default: the current end).
    * Uses fs.watch and also polls, because watch events can be dropped or unavailable.
    */
@@ -120,6 +152,21 @@ function readRange(file: string, start: number, end: number): Buffer {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Parses whole lines of `data` (which ends with a newline) until `limit` events; `consumed` is the bytes used. */
+function parseSomeLines(data: Buffer, limit: number): { events: BoardEvent[]; consumed: number } {
+  const events: BoardEvent[] = [];
+  let position = 0;
+  while (position < data.length && events.length < limit) {
+    const newline = data.indexOf(0x0a, position);
+    const line = data.subarray(position, newline).toString('utf8');
+    position = newline + 1;
+    if (line.length === 0) continue;
+    const event = parseLine(line);
+    if (event) events.push(event);
+  }
+  return { events, consumed: position };
 }
 
 function parseLines(text: string): BoardEvent[] {

@@ -1,5 +1,8 @@
 export * from './types';
-export { FileBoard, BoardFormatError, DEFAULT_BOARD_DIR, BOARD_FORMAT_VERSION, MAX_LEASE_MS, newTaskId } from './board';
+export * from './interface';
+export { FileBoardEngine, BoardFormatError, DEFAULT_BOARD_DIR, BOARD_FORMAT_VERSION, MAX_LEASE_MS, newTaskId } from './board';
+export { FileBoard, type FileBoardOptions, type FileBoardThread } from './fileBoard';
+export type { MaintenanceReport } from './fileCalls';
 export { MAX_TIME_MS, PRIORITY_LIMIT } from './names';
 export { MAX_ATTEMPTS_LIMIT, TASK_SPEC_FIELDS, checkTaskSpec, taskFileProblem } from './schema';
 export { describeError } from './effects';

@@ -1,6 +1,6 @@
 // The one asynchronous board the pool, the CLI, the MCP server and the VS Code views talk to. Two
 // implementations keep the same rules (the conformance suite in test/conformance runs against both):
-// the file board in `.swarm/` (through fileAdapter.ts for now) and the Redis board (redis/board.ts),
+// the file board in `.swarm/` (fileBoard.ts) and the Redis board (redis/board.ts),
 // which lets machines share one board.
 import type { BoardEvent, BoardStats, Claim, Progress, Task, TaskError, TaskSpec, TaskStatus } from './types';
 import { LeaseLostError } from './types';

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { fileURLToPath } from 'url';
 import { BoardInputError } from './types';
 import type { Board } from './interface';
-import { FileBoardAdapter, type FileBoardAdapterOptions } from './fileAdapter';
+import { FileBoard, type FileBoardOptions } from './fileBoard';
 import { BOARD_NAME_PATTERN, describeRedis, type RedisLocation } from './redis/connection';
 
 export type BoardLocation = { kind: 'file'; root: string } | ({ kind: 'redis' } & RedisLocation);
@@ -68,7 +68,7 @@ export function describeBoardLocation(location: BoardLocation): string {
   return location.kind === 'file' ? location.root : describeRedis(location);
 }
 
-export interface OpenBoardOptions extends Omit<FileBoardAdapterOptions, 'root'> {
+export interface OpenBoardOptions extends Omit<FileBoardOptions, 'root'> {
   sweepIntervalMs?: number;
   conflictDelayMs?: number;
   eventRetention?: number;
@@ -78,7 +78,10 @@ export interface OpenBoardOptions extends Omit<FileBoardAdapterOptions, 'root'> 
 
 export async function openBoard(location: BoardLocation | string, options: OpenBoardOptions & ParseOptions = {}): Promise<Board> {
   const where = typeof location === 'string' ? parseBoardLocation(location, options) : location;
-  if (where.kind === 'file') return FileBoardAdapter.open({ ...options, root: where.root });
+  if (where.kind === 'file') {
+    const { cwd: _cwd, env: _env, conflictDelayMs: _conflict, eventRetention: _retention, connectTimeoutMs: _connect, postRepairAgeMs: _repair, ...file } = options;
+    return FileBoard.open({ ...file, root: where.root });
+  }
   const { RedisBoard } = await import('./redis/board');
   const { kind: _kind, ...redis } = where;
   return RedisBoard.open({ ...redis, ...options });

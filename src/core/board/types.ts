@@ -94,6 +94,8 @@ export interface Progress {
 
 export interface BoardStats {
   counts: Record<TaskStatus, number>;
+  /** Pending tasks that are not due yet (part of `counts.pending`), where the board tells them apart. */
+  delayed?: number;
   quarantined: number;
   parents: Record<string, Progress>;
 }

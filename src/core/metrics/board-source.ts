@@ -2,7 +2,7 @@
 // directories to correct what the events alone cannot know (a log that began mid-run).
 import * as fs from 'fs';
 import * as path from 'path';
-import type { FileBoard } from '../board/board';
+import type { FileBoardEngine as FileBoard } from '../board/board';
 import type { Task, TaskStatus } from '../board/types';
 import { MetricsCollector, type MetricsOptions, type QueueCounts } from './collector';
 import { readResourceLog } from './resource-log';

@@ -2,7 +2,7 @@
 // so the agent changes what the earlier agent did instead of starting over. The start is a commit
 // (the result's tree, parented on the result's snapshot) made in a throw-away index; the follow-up's
 // own patch is then against the same snapshot and contains both changes.
-import type { FileBoard } from '../board';
+import type { FileBoardEngine as FileBoard } from '../board';
 import type { Task } from '../board/types';
 import { gitText, runGit } from '../worktree/git';
 import { withPatchedIndex } from './theirs';

@@ -4,7 +4,7 @@
 // snapshot; apply/undo/discard records live next to the patch in the task's artifacts folder.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { FileBoard } from '../board';
+import type { FileBoardEngine as FileBoard } from '../board';
 import { findGitRepository } from '../board/gitExclude';
 import { workspaceOfBoard } from '../board/location';
 import type { Task } from '../board/types';

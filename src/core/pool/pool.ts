@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import PQueue from 'p-queue';
-import type { FileBoard } from '../board/board';
+import type { FileBoardEngine as FileBoard } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
 import { BoardInputError, LeaseLostError } from '../board/types';
 import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBroker } from '../executors';

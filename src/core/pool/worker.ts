@@ -3,7 +3,7 @@
 // sequential fallback, inside the host itself; only its dependencies differ.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { FileBoard } from '../board/board';
+import type { FileBoardEngine as FileBoard } from '../board/board';
 import { LeaseLostError, type Claim, type Task } from '../board/types';
 import { classifyError, ExecutorError, type ExecutionResult, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';

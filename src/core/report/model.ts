@@ -1,6 +1,6 @@
 // The content of a run report, gathered from a board: what ran, how long it took, what failed and
 // how often it was retried, how much the swarm's parallelism saved, and the resource peaks.
-import type { FileBoard } from '../board/board';
+import type { FileBoardEngine as FileBoard } from '../board/board';
 import type { Task, TaskError, TaskStatus } from '../board/types';
 import { collectBoardMetrics, type MetricsCollector } from '../metrics';
 import type { AgentTotals, AttemptInterval, DeadLetter, RunSummary, ThroughputPoint } from '../metrics/types';

@@ -4,7 +4,7 @@
 // line, never an activation error.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { FileBoard, Task, TaskSpec } from '../../core/board';
+import type { FileBoardEngine as FileBoard, Task, TaskSpec } from '../../core/board';
 import { readHostStatuses } from '../../core/pool';
 
 export interface ChatDeps {

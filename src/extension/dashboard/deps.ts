@@ -1,6 +1,6 @@
 // What the dashboard and the report command need from the rest of the extension.
 import type * as vscode from 'vscode';
-import type { FileBoard } from '../../core/board';
+import type { FileBoardEngine as FileBoard } from '../../core/board';
 import type { AgentPool } from '../../core/pool';
 
 /** The part of AgentPool the dashboard reads: its stats and its events. */

@@ -2,7 +2,7 @@
 // several files, the ordinary diff editor for one; a notification offers Apply / Discard.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { FileBoard } from '../../core/board';
+import type { FileBoardEngine as FileBoard } from '../../core/board';
 import { applyRecord, isDiscarded, readTaskPatch, type TaskPatch } from '../../core/patch';
 import { taskOf } from '../commands';
 import { UserFacingError, type SwarmSession } from '../session';

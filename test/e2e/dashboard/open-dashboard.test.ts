@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Page } from 'playwright-core';
 import { ensureCodeServer } from '../../../scripts/vscode/install-code-server';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { findChromium, launchBrowser, type LaunchedBrowser } from '../../harness/launcher/browser';
 import { startCodeServer } from '../../harness/launcher/code-server';
 import { ProcessTracker } from '../../harness/launcher/processes';

@@ -6,7 +6,7 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { collectBoardMetrics } from '../../../src/core/metrics';
 import type { PoolStats } from '../../../src/core/pool/types';
 import { dashboardPageHtml } from '../../../src/extension/dashboard/page';

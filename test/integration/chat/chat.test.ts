@@ -4,7 +4,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 
 const EXTENSION_ID = 'agent-swarm.agent-swarm';
 const POST_TOOL = 'agentSwarm_postTasks';

@@ -6,7 +6,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import type { DashboardProbe } from '../../../src/extension/dashboard/panel';
 import type { HostMessage } from '../../../src/extension/dashboard/protocol';
 import { waitFor, workspaceRoot } from '../support/workspace';

@@ -8,7 +8,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import type { Task } from '../../../src/core/board/types';
 import { readTaskPatch } from '../../../src/core/patch';
 import type { FixPayload } from '../../../src/extension/logic/fixTask';

@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import type { SwarmExtensionApi } from '../../../src/extension/extension';
 
 export const EXTENSION_ID = 'agent-swarm.agent-swarm';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { BoardFormatError, BoardInputError, FileBoard, LeaseLostError } from '../../../src/core/board';
+import { BoardFormatError, BoardInputError, FileBoardEngine as FileBoard, LeaseLostError } from '../../../src/core/board';
 import { makeBoard, removeDir, statesById, tempDir } from './helpers';
 
 let cleanups: (() => void)[] = [];

@@ -5,7 +5,7 @@ import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BoardInputError, FileBoard, LeaseLostError, MAX_LEASE_MS, MAX_TIME_MS, Task } from '../../../src/core/board';
+import { BoardInputError, FileBoardEngine as FileBoard, LeaseLostError, MAX_LEASE_MS, MAX_TIME_MS, Task } from '../../../src/core/board';
 import { makeBoard, statesById } from './helpers';
 
 let cleanups: (() => void)[] = [];

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileBoard, BoardOptions } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard, BoardOptions } from '../../../src/core/board';
 
 export function tempDir(prefix = 'swarm-board-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { removeDir, statesById, tempDir } from './helpers';
 
 const fixtures = path.join(__dirname, 'fixtures');

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { openAiCompletion, startModelServer, wholeFile, type ModelServer, type RecordedRequest } from '../executors/model-server';
 
 const cli = path.join(__dirname, '..', '..', '..', 'dist', 'cli.js');

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, before, test } from 'node:test';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { readResourceLog } from '../../../src/core/metrics';
 
 const dist = path.join(__dirname, '..', '..', '..', 'dist');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 
 const CLI = path.join(__dirname, '..', '..', '..', 'dist', 'cli.js');
 

@@ -3,7 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { MetricsFeed, type MetricsSnapshot, type PoolSource } from '../../../src/core/metrics';
 import type { PoolEvent, PoolStats } from '../../../src/core/pool/types';
 

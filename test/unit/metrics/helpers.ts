@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileBoard, type BoardOptions } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard, type BoardOptions } from '../../../src/core/board';
 
 export const T0 = 1_700_000_040_000; // a whole minute, so bucket arithmetic in tests is readable
 

@@ -7,7 +7,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { MetricsFeed, readResourceLog, recordPoolResources, type MetricsSnapshot } from '../../../src/core/metrics';
 import { AgentPool } from '../../../src/core/pool';
 import { buildRunReport, renderMarkdown } from '../../../src/core/report';

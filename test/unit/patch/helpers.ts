@@ -3,7 +3,7 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
-import { FileBoard, type TaskSpec, type Task } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard, type TaskSpec, type Task } from '../../../src/core/board';
 import { createWorktreeIsolation, type WorktreeIsolation } from '../../../src/core/worktree';
 import { makeRepo, type TempRepo } from '../worktree/helpers';
 

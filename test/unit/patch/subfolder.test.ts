@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { applyTaskPatch, patchFileVersions, readTaskPatch, UnsafePatchPathError } from '../../../src/core/patch';
 import { createWorktreeIsolation } from '../../../src/core/worktree';
 import { makeRepo } from '../worktree/helpers';

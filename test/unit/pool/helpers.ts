@@ -4,7 +4,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { AgentPool, type PoolEvent, type PoolOptions } from '../../../src/core/pool';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { afterEach, before, test } from 'node:test';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { isAlive, waitFor } from './helpers';
 
 const dist = path.join(__dirname, '..', '..', '..', 'dist');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'node:test';
-import { FileBoard } from '../../../src/core/board';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { AgentPool, type TaskResult } from '../../../src/core/pool';
 import { makeRepo } from '../worktree/helpers';
 import { agentBundle } from './helpers';

@@ -8,7 +8,7 @@ import { BoardFormatError } from '../../../src/core/board/board';
 import { BoardInputError, LeaseLostError } from '../../../src/core/board/types';
 import { BoardUnavailableError, leaseLostCause } from '../../../src/core/board/interface';
 import { describeBoardLocation, openBoard, parseBoardLocation } from '../../../src/core/board/open';
-import { FileBoardAdapter } from '../../../src/core/board/fileAdapter';
+import { FileBoard } from '../../../src/core/board/fileBoard';
 import { startRedis, type RedisServer } from '../../harness/redis';
 
 const servers: RedisServer[] = [];
@@ -78,7 +78,7 @@ describe('board locations', () => {
   it('opens a file board from a path', async () => {
     const board = await openBoard(`file://${require('os').tmpdir()}/swarm-open-${process.pid}/.swarm`);
     try {
-      assert.ok(board instanceof FileBoardAdapter);
+      assert.ok(board instanceof FileBoard);
       assert.equal((await board.post({ title: 'x' })).status, 'pending');
     } finally {
       await board.close();

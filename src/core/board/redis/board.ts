@@ -43,7 +43,8 @@ import {
   type ListQuery,
   type TaskPage,
 } from '../interface';
-import { assertArtifactName, assertArtifactSize, clampLimit, listCursor, parseListCursor } from '../fileAdapter';
+import { clampLimit, listCursor, parseListCursor } from '../paging';
+import { assertArtifactName, assertArtifactSize } from '../artifacts';
 import { nonce } from '../durable';
 import { SCRIPTS } from './scripts';
 import { classifyRedisError, describeRedis, type RedisLocation } from './connection';
