@@ -79,6 +79,7 @@ async function start(init: AgentInit): Promise<void> {
     leaseMs: init.leaseMs,
     limiter,
     hostModels,
+    sandbox: init.sandbox,
     maxLogBytes: init.maxLogBytes,
     createExecutor,
     parallelAttempts: init.isolationKind === 'worktree',

@@ -7,6 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessAlive } from '../process/liveness';
 import { DEFAULT_GRACE_MS, terminate, TerminationTimeoutError } from '../process/terminate';
+import type { CommandSandbox } from '../sandbox/launcher';
 
 export interface GroupRunOptions {
   /** Shell script, run as `/bin/sh -c script`. */
@@ -23,6 +24,8 @@ export interface GroupRunOptions {
   onOutput?: (chunk: string) => void;
   /** How much of the latest output to keep for `tail`. */
   tailChars?: number;
+  /** Run the shell inside this sandbox (bubblewrap, sandbox-exec); without it the command runs as is. */
+  sandbox?: CommandSandbox;
 }
 
 export interface GroupRunResult {
@@ -35,6 +38,8 @@ export interface GroupRunResult {
   tail: string;
   durationMs: number;
   pid?: number;
+  /** Paths the sandbox refused to let the command write (filled in by runTemplate). */
+  refusedWrites?: string[];
 }
 
 export { DEFAULT_GRACE_MS };
@@ -46,10 +51,12 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const tailChars = options.tailChars ?? 16_000;
   return new Promise<GroupRunResult>((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', options.script], {
+    const env = options.env ?? process.env;
+    const launch = options.sandbox?.launch(options.script, options.cwd, env);
+    const child = spawn(launch?.file ?? '/bin/sh', launch?.args ?? ['-c', options.script], {
       cwd: options.cwd,
-      env: options.env ?? process.env,
-      detached: true, // setsid(): the shell leads a new process group we can kill as a whole
+      env: launch?.env ?? env,
+      detached: true, // setsid(): the shell (or the sandbox around it) leads a new process group we can kill as a whole
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let tail = '';
@@ -82,6 +89,7 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
     child.once('error', (error) => {
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
+      launch?.cleanup();
       reject(error);
     });
     child.once('exit', (exitCode, exitSignal) => {
@@ -93,6 +101,7 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
         await Promise.race([outputClosed, sleep(2_000)]);
         child.stdout.destroy();
         child.stderr.destroy();
+        launch?.cleanup();
         resolve({ exitCode, exitSignal, timedOut, aborted, tail, durationMs: Date.now() - started, pid });
       })();
     });

@@ -4,6 +4,19 @@
 // SWARM_AGENT_ID in its environment and its children inherit it, so the host finds them by that mark.
 import * as fs from 'fs';
 import { terminate } from '../process';
+import { hasLinuxProc, readProcStat } from '../process/linux-proc';
+
+/** Every process a host starts for attempts (agents, their commands, setup commands) carries
+ * `SWARM_HOST=<pid>.<start time>`: after a host died, a later pool finds what it left by this mark. */
+export const HOST_MARK = 'SWARM_HOST';
+
+let identity: string | undefined;
+
+/** This process as `<pid>.<start ticks>` (the start time tells it from a later process with its pid). */
+export function hostIdentity(): string {
+  identity ??= `${process.pid}.${hasLinuxProc ? (readProcStat(process.pid)?.startTicks ?? 0) : 0}`;
+  return identity;
+}
 
 /** Pids of live processes whose environment holds `name=value` (Linux /proc; empty elsewhere). */
 export function findProcessesMarked(name: string, value: string): number[] {

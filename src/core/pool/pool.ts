@@ -15,10 +15,12 @@ import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBr
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { forkSupervised, type SupervisedProcess } from '../process';
 import { RateLimiter, serveLimiterOverIpc, type EndpointLimits, type Subscribe } from '../ratelimit';
+import { DEFAULT_SANDBOX_SETTINGS, describeSandbox, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
+import { guardIsolation } from '../sandbox/escapeGuard';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
-import { killAgentLeftovers } from './orphans';
+import { HOST_MARK, hostIdentity, killAgentLeftovers } from './orphans';
 import { isPoolMessage, toAgent, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
 import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
 import type { AgentInfo, PoolEvent, PoolMode, PoolStats } from './types';
@@ -54,6 +56,8 @@ export interface PoolOptions {
   agentExecArgv?: string[];
   hostModels?: HostModelBroker;
   env?: NodeJS.ProcessEnv;
+  /** The wall around every command of every attempt; default mode `auto` (see docs/sandbox.md). */
+  sandbox?: Partial<SandboxSettings>;
   untilEmpty?: boolean;
   log?: (line: string) => void;
   /** Health check: ping period, and how long an agent may stay silent before it is killed. */
@@ -108,6 +112,7 @@ export class AgentPool {
   private readonly hostTag = `h${process.pid}`;
   private monitor: ResourceMonitor | undefined;
   private isolation!: TaskIsolation;
+  private sandbox: ResolvedSandbox = { status: { mode: 'off', active: false, network: true, reason: 'the pool has not started' } };
   private executorName = '';
   private currentMode: PoolMode = 'pool';
   private started = false;
@@ -157,7 +162,10 @@ export class AgentPool {
     this.startedAt = Date.now();
     const executor = createExecutor(this.options.executor); // invalid config: a permanent error, thrown now
     this.executorName = executor.name;
-    this.isolation = this.resolveIsolation();
+    // "required" without a working sandbox throws here, before anything runs.
+    this.sandbox = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox });
+    this.isolation = this.guardWithoutSandbox(this.resolveIsolation());
+    this.isolation.useSandbox?.(this.sandbox.active, this.commandMarks());
     await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
     this.startMonitor();
     const requested = this.options.mode ?? 'auto';
@@ -171,6 +179,7 @@ export class AgentPool {
       this.enterSequential(reason);
     } else this.emit({ type: 'mode', mode: 'pool' });
     this.log(`Pool started: ${this.currentMode} mode, up to ${this.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
+    this.announceSandbox();
     if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
     this.every(this.options.tickMs ?? 100, () => this.tick());
     this.every(this.options.pingIntervalMs ?? 3_000, () => this.checkHealth());
@@ -211,6 +220,19 @@ export class AgentPool {
     return true;
   }
 
+  /** Environment marks of every process this host starts for attempts (see orphans.ts). */
+  private commandMarks(): Record<string, string> {
+    return { [HOST_MARK]: hostIdentity() };
+  }
+
+  /** Said once per pool: the run header, the Pool view and the log all show this line. */
+  private announceSandbox(): void {
+    const { status } = this.sandbox;
+    this.emit({ type: 'sandbox', status });
+    if (status.active || status.mode === 'off') this.log(describeSandbox(status));
+    else this.warn(describeSandbox(status));
+  }
+
   stats(): PoolStats {
     const agents = [...this.agents.values()].map((handle) => ({ ...handle.info }));
     const latest = this.monitor?.latest();
@@ -240,6 +262,7 @@ export class AgentPool {
       busyMs: this.busyMs,
       startedAt: this.startedAt,
       limiters: this.limiter.state(),
+      sandbox: this.sandbox.status,
     };
     if (latest) stats.system = latest.system;
     if (this.pausedUntil !== undefined) {
@@ -275,6 +298,19 @@ export class AgentPool {
       case 'none':
         return createNoIsolation(this.options.workspaceRoot);
     }
+  }
+
+  /**
+   * Without a sandbox, what an attempt changed outside its slot is detected afterwards (the checkout,
+   * the repository's config and hooks) and flagged in its result. Not for `none` (agents never ask
+   * the host to prepare) and, for the checkout, not for `direct` (attempts work in it by design).
+   */
+  private guardWithoutSandbox(isolation: TaskIsolation): TaskIsolation {
+    if (this.sandbox.status.active || isolation.kind === 'none') return isolation;
+    const repo = findGitRepository(this.options.workspaceRoot);
+    if (!repo) return isolation;
+    const targets = { checkout: isolation.kind === 'direct' ? undefined : repo.topLevel, gitCommonDir: repo.commonDir };
+    return guardIsolation(isolation, targets, (message) => this.warn(message));
   }
 
   private startMonitor(): void {
@@ -401,7 +437,7 @@ export class AgentPool {
     try {
       child = await forkSupervised(this.agentScript, [], {
         cwd: this.options.workspaceRoot,
-        env: { ...this.options.env, SWARM_AGENT_ID: id },
+        env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
         execArgv: this.options.agentExecArgv ?? (this.agentScript.endsWith('.ts') ? ['--import', tsxLoader()] : []),
         onStdoutLine: (line) => this.log(`[${id}] ${line}`),
         onStderrLine: (line) => this.log(`[${id}] ${line}`),
@@ -438,6 +474,7 @@ export class AgentPool {
       hostModels: this.options.hostModels !== undefined,
       holdUntil: this.pausedUntil,
       maxLogBytes: this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
+      sandbox: this.sandbox.active,
     };
     this.send(handle, { type: 'init', init });
     if (this.stopping) this.drain(handle);
@@ -586,7 +623,8 @@ export class AgentPool {
     if (ended.outcome === 'done') {
       this.tasksDone++;
       handle.info.tasksDone++;
-      this.emit({ type: 'task-finished', agentId, taskId: ended.taskId, durationMs: ended.durationMs, summary: ended.summary ?? '' });
+      this.emit({ type: 'task-finished', agentId, taskId: ended.taskId, durationMs: ended.durationMs, summary: ended.summary ?? '', ...(ended.warnings && { warnings: ended.warnings }) });
+      for (const warning of ended.warnings ?? []) this.log(`Task ${ended.taskId}: ${warning}`);
       return;
     }
     if (ended.outcome === 'failed') {
@@ -701,7 +739,8 @@ export class AgentPool {
       leaseMs: this.leaseMs,
       limiter: this.limiter,
       hostModels: this.options.hostModels,
-      env: this.options.env,
+      env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
+      sandbox: this.sandbox.active,
       maxLogBytes: this.options.maxLogBytes,
       createExecutor,
       parallelAttempts: this.isolation.kind === 'worktree',

@@ -3,6 +3,7 @@
 // models' messages without being confused with them.
 import type { Task } from '../board/types';
 import type { FailureKind } from '../executors/types';
+import type { ActiveSandbox } from '../sandbox/launcher';
 import type { CollectedChanges, PreparedWorkspace } from './isolation';
 
 export const POOL_CHANNEL = 'swarm-pool';
@@ -28,6 +29,8 @@ export interface AgentInit {
   holdUntil?: number;
   /** Size cap of one task's log file. */
   maxLogBytes: number;
+  /** The sandbox every command runs in; absent: commands run without one. */
+  sandbox?: ActiveSandbox;
 }
 
 // ---- host → agent
@@ -59,6 +62,8 @@ export interface TaskEnded {
   kind?: FailureKind;
   message?: string;
   retryAt?: number;
+  /** A done task's warnings (changes outside its worktree without a sandbox). */
+  warnings?: string[];
 }
 
 export type IsolationRequest =

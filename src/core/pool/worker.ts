@@ -6,6 +6,7 @@ import * as path from 'path';
 import type { FileBoard } from '../board/board';
 import { LeaseLostError, type Claim, type Task } from '../board/types';
 import { classifyError, ExecutorError, type ExecutionResult, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
+import { createCommandSandbox, type ActiveSandbox, type CommandSandbox } from '../sandbox/launcher';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
 import type { TaskEnded } from './protocol';
 
@@ -26,6 +27,8 @@ export interface WorkerOptions {
   limiter?: RateLimiterClient;
   hostModels?: HostModelBroker;
   env?: NodeJS.ProcessEnv;
+  /** The host's sandbox: every command of every attempt runs inside it. Undefined: no sandbox. */
+  sandbox?: ActiveSandbox;
   maxLogBytes?: number;
   /** Empty-board polling backs off from minPollMs to maxPollMs. */
   minPollMs?: number;
@@ -51,6 +54,11 @@ export interface TaskResult {
   files: CollectedChanges['files'];
   /** For best-of-N tasks: how many attempts ran and which one (1-based) won. */
   bestOf?: { attempts: number; winner: number };
+  /**
+   * Changes the attempt made outside its worktree (detected when it ran without a sandbox): the
+   * checkout, the repository's git config or hooks. A task with warnings is never reported clean.
+   */
+  warnings?: string[];
 }
 
 type Interruption = 'release' | 'cancelled' | 'lease-lost';
@@ -171,6 +179,8 @@ export class AgentWorker {
       if (controller.signal.aborted) throw controller.signal.reason;
       const changes = await this.options.isolation.collect(task, outcome.slot, outcome.prepared, artifactsDir);
       stopHeartbeat();
+      const warnings = changes.warnings ?? [];
+      if (warnings.length > 0) log.write(`\n${warnings.map((warning) => `warning: ${warning}`).join('\n')}\n`);
       log.close(); // on disk before the result that names it
       const durationMs = Date.now() - startedAt;
       const { result } = outcome;
@@ -180,8 +190,9 @@ export class AgentWorker {
       if (changes.patchFile) stored.patchFile = changes.patchFile;
       if (changes.base) stored.base = changes.base;
       if (outcome.bestOf) stored.bestOf = outcome.bestOf;
+      if (warnings.length > 0) stored.warnings = warnings;
       board.complete(claim, stored);
-      ended = { taskId: task.id, outcome: 'done', durationMs, summary: result.summary };
+      ended = { taskId: task.id, outcome: 'done', durationMs, summary: result.summary, ...(stored.warnings && { warnings: stored.warnings }) };
     } catch (error) {
       stopHeartbeat();
       ended = this.endFailed(current, error, startedAt);
@@ -208,13 +219,27 @@ export class AgentWorker {
     const { isolation } = this.options;
     const prepared = await isolation.prepare(task, slot, artifactsDir, signal);
     try {
-      const result = await executor.execute({ task, cwd: prepared.cwd, signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels });
+      const sandbox = this.sandboxFor(prepared, executor);
+      const result = await executor.execute({ task, cwd: prepared.cwd, signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels, sandbox });
       if (signal.aborted) throw signal.reason;
       return { executor, slot, prepared, result };
     } catch (error) {
       await isolation.abandon(task, slot, prepared, classifyError(error).message).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * The attempt's sandbox: what the isolation says it may write; for an isolation that says nothing
+   * (the workspace itself), its working directory with the `.git` inside it read-only. The board is
+   * read-only either way (an attempt that could write it could post tasks or forge results).
+   */
+  private sandboxFor(prepared: PreparedWorkspace, executor: Executor): CommandSandbox | undefined {
+    const active = this.options.sandbox;
+    if (!active) return undefined;
+    const paths = prepared.sandbox ?? { writable: [prepared.cwd], protect: [], protectAfter: [path.join(prepared.cwd, '.git')] };
+    const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), this.options.board.root] };
+    return createCommandSandbox(active, scope, { homeState: executor.sandboxHomeState, env: { ...process.env, ...this.options.env } });
   }
 
   /**

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { afterEach, test } from 'node:test';
 import { findProcessesMarked } from '../../../src/core/pool/orphans';
+import { processesWithArgs, uniqueSleep } from '../sandbox/helpers';
 import { isAlive, poolFixture, waitFor, type PoolFixture } from './helpers';
 
 let fixture: PoolFixture | undefined;
@@ -166,12 +167,12 @@ test('cancel in sequential mode ends the running command before it resolves', as
   fixture = poolFixture();
   const f = fixture;
   const task = f.board.post({ title: 'cancel me' });
-  const pool = f.makePool({ mode: 'sequential', executor: { type: 'command', command: 'echo $$ > shell.pid; sleep 60' } });
+  // Found by its command line: inside the sandbox's PID namespace `$$` is not the host's pid.
+  const seconds = uniqueSleep();
+  const pool = f.makePool({ mode: 'sequential', executor: { type: 'command', command: `sleep ${seconds}` } });
   await pool.start();
-  const pidFile = path.join(f.dir, 'shell.pid');
-  await waitFor('the command to start', () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim().length > 0);
-  const shell = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  await waitFor('the command to start', () => processesWithArgs(['sleep', seconds]).length === 1);
   assert.equal(await pool.cancelTask(task.id), true);
-  assert.equal(isAlive(shell), false, 'the command is gone when cancelTask resolves');
+  assert.deepEqual(processesWithArgs(['sleep', seconds]), [], 'the command is gone when cancelTask resolves');
   assert.equal(f.board.get(task.id)!.status, 'cancelled');
 });
