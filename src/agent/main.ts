@@ -82,6 +82,7 @@ async function start(init: AgentInit): Promise<void> {
     sandbox: init.sandbox,
     maxLogBytes: init.maxLogBytes,
     createExecutor,
+    namedExecutors: init.namedExecutors,
     parallelAttempts: init.isolationKind === 'worktree',
     report: (event) => send(event),
   });

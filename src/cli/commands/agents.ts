@@ -23,6 +23,7 @@ function formatHost(host: HostStatus): string {
     `Host ${host.hostPid} · ${host.mode} mode · ${host.isolation} isolation · executor ${host.executor} · up ${formatDuration(now - host.startedAt)}`,
     `  agents ${host.busy} busy, ${host.idle} idle, ${host.total} total (max ${host.maxAgents}) · tasks done ${host.tasksDone}, failed ${host.tasksFailed}`,
   ];
+  if (host.sandbox) lines.push(`  ${host.sandbox.active ? `sandbox ${host.sandbox.tool ?? ''}, network ${host.sandbox.network ? 'on' : 'off'}` : `no sandbox: ${host.sandbox.reason ?? 'not available'}`}`);
   if (host.pausedUntil) lines.push(`  paused until ${new Date(host.pausedUntil).toISOString()}: ${host.pauseReason ?? ''}`);
   if (host.spawnBlockedReason) lines.push(`  not starting agents: ${host.spawnBlockedReason}`);
   if (host.system) lines.push(`  system cpu ${Math.round(host.system.cpuPercent)}%, memory available ${mb(host.system.availableMemBytes)} of ${mb(host.system.totalMemBytes)}`);

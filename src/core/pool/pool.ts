@@ -15,7 +15,7 @@ import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBr
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { forkSupervised, type SupervisedProcess } from '../process';
 import { RateLimiter, serveLimiterOverIpc, type EndpointLimits, type Subscribe } from '../ratelimit';
-import { DEFAULT_SANDBOX_SETTINGS, describeSandbox, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
+import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
 import { guardIsolation } from '../sandbox/escapeGuard';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
@@ -58,6 +58,8 @@ export interface PoolOptions {
   env?: NodeJS.ProcessEnv;
   /** The wall around every command of every attempt; default mode `auto` (see docs/sandbox.md). */
   sandbox?: Partial<SandboxSettings>;
+  /** Executors configured by name (swarm.config.json `executors`): the only ones a best-of-N task may name. */
+  namedExecutors?: Record<string, unknown>;
   untilEmpty?: boolean;
   log?: (line: string) => void;
   /** Health check: ping period, and how long an agent may stay silent before it is killed. */
@@ -225,12 +227,9 @@ export class AgentPool {
     return { [HOST_MARK]: hostIdentity() };
   }
 
-  /** Said once per pool: the run header, the Pool view and the log all show this line. */
+  /** Said once per pool, as an event: the run header, the Pool view and the extension's log show it. */
   private announceSandbox(): void {
-    const { status } = this.sandbox;
-    this.emit({ type: 'sandbox', status });
-    if (status.active || status.mode === 'off') this.log(describeSandbox(status));
-    else this.warn(describeSandbox(status));
+    this.emit({ type: 'sandbox', status: this.sandbox.status });
   }
 
   stats(): PoolStats {
@@ -468,6 +467,7 @@ export class AgentPool {
       boardRoot: this.board.root,
       workspaceRoot: this.options.workspaceRoot,
       executor: this.options.executor,
+      namedExecutors: this.options.namedExecutors,
       leaseMs: this.leaseMs,
       isolation: this.isolation.kind === 'none' ? 'none' : 'host',
       isolationKind: this.isolation.kind,
@@ -743,6 +743,7 @@ export class AgentPool {
       sandbox: this.sandbox.active,
       maxLogBytes: this.options.maxLogBytes,
       createExecutor,
+      namedExecutors: this.options.namedExecutors,
       parallelAttempts: this.isolation.kind === 'worktree',
       stopWhenIdle: true,
       report: (event) => this.onWorkerEvent(handle, event),

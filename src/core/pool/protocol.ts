@@ -19,6 +19,8 @@ export interface AgentInit {
   workspaceRoot: string;
   /** Executor config JSON; the host validated it already. */
   executor: unknown;
+  /** Executors configured by name, the only ones a best-of-N task may name. */
+  namedExecutors?: Record<string, unknown>;
   leaseMs: number;
   isolation: AgentIsolationMode;
   /** The host isolation's kind; best-of-N attempts run at once only where each gets its own folder. */

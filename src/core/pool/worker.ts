@@ -33,8 +33,10 @@ export interface WorkerOptions {
   /** Empty-board polling backs off from minPollMs to maxPollMs. */
   minPollMs?: number;
   maxPollMs?: number;
-  /** Builds executors for best-of-N tasks that name their own (payload.bestOf.executors). */
+  /** Builds the executors a best-of-N task names (payload.bestOf.executors) from `namedExecutors`. */
   createExecutor?: (config: unknown) => Executor;
+  /** The executors the pool's owner configured by name; a task may pick among these, never bring its own. */
+  namedExecutors?: Record<string, unknown>;
   /** Best-of-N attempts at once (each needs a workspace of its own); false runs them in turn. */
   parallelAttempts?: boolean;
   /** Sequential mode: return instead of polling when nothing is claimable. */
@@ -204,14 +206,25 @@ export class AgentWorker {
     this.options.report({ type: 'task-ended', ...ended });
   }
 
-  /** The executor, or for a best-of-N task (payload.bestOf) one executor per attempt. */
+  /**
+   * The executor, or for a best-of-N task (payload.bestOf) one executor per attempt: the pool's own,
+   * or executors the task names among those configured. Task data never chooses a command.
+   */
   private executorsFor(task: Task): Executor[] {
     const request = bestOfRequest(task);
     if (!request) return [this.options.executor];
     if (typeof request === 'number') return Array.from({ length: request }, () => this.options.executor);
+    const named = this.options.namedExecutors ?? {};
+    const known = Object.keys(named);
     const create = this.options.createExecutor;
-    if (!create) throw new ExecutorError('permanent', 'This task asks for different executors (payload.bestOf.executors), but the agent cannot build executors.');
-    return request.map((config) => create(config));
+    return request.map((name) => {
+      if (!Object.hasOwn(named, name)) {
+        const choices = known.length > 0 ? `Configured executors: ${known.join(', ')}.` : 'No executor is configured by name (swarm.config.json "executors").';
+        throw new ExecutorError('permanent', `payload.bestOf.executors names "${name}", which is not a configured executor. ${choices}`);
+      }
+      if (!create) throw new ExecutorError('permanent', 'This task asks for named executors (payload.bestOf.executors), but the agent cannot build executors.');
+      return create(named[name]);
+    });
   }
 
   /** One attempt in workspace `slot`: prepare, execute; the workspace is abandoned when it fails. */
@@ -379,15 +392,25 @@ interface AttemptOutcome {
   bestOf?: { attempts: number; winner: number };
 }
 
-/** `payload.bestOf`: a number of attempts with the pool's executor, or `{ executors: [config, ...] }`. */
-export function bestOfRequest(task: Task): number | unknown[] | undefined {
+/**
+ * `payload.bestOf`: a number of attempts with the pool's executor, or `{ executors: ["name", ...] }`
+ * naming configured executors. An executor configuration in the payload is refused: a task (posted
+ * by anyone who can write the board: another agent, an MCP client) must never choose the command.
+ */
+export function bestOfRequest(task: Task): number | string[] | undefined {
   const payload = task.payload as { bestOf?: unknown } | null | undefined;
   const request = typeof payload === 'object' && payload !== null ? payload.bestOf : undefined;
   if (request === undefined) return undefined;
   if (typeof request === 'number' && Number.isInteger(request) && request >= 1 && request <= 8) return request === 1 ? undefined : request;
   const executors = typeof request === 'object' && request !== null ? (request as { executors?: unknown }).executors : undefined;
-  if (Array.isArray(executors) && executors.length >= 1 && executors.length <= 8) return executors;
-  throw new ExecutorError('permanent', 'payload.bestOf must be a number of attempts from 1 to 8, or { "executors": [ ...1 to 8 executor configs ] }.');
+  if (Array.isArray(executors) && executors.some((entry) => typeof entry !== 'string')) {
+    throw new ExecutorError(
+      'permanent',
+      'payload.bestOf.executors must list names of executors configured under "executors" in swarm.config.json; a task cannot bring its own executor configuration, because that would let it choose the command that runs.',
+    );
+  }
+  if (Array.isArray(executors) && executors.length >= 1 && executors.length <= 8) return executors as string[];
+  throw new ExecutorError('permanent', 'payload.bestOf must be a number of attempts from 1 to 8, or { "executors": [ 1 to 8 names of configured executors ] }.');
 }
 
 /** Every attempt of a best-of-N task failed: permanent only if all of them were. */
