@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { SandboxTool } from './types';
 
 const MAX_PATHS = 20;
+const MAX_SHOWN = 10;
 const MAX_LINE_CHARS = 4_000;
 
 /** Linux: any line about EROFS. */
@@ -77,8 +78,8 @@ function looksLikePath(text: string): boolean {
  */
 export function describeRefusals(paths: readonly string[]): string {
   if (paths.length === 0) return '';
-  const shown = paths.slice(0, 5).map((refused) => `The sandbox refused a write to ${refused} (outside this task's worktree).`);
-  if (paths.length > 5) shown.push(`… and ${paths.length - 5} more refused path(s).`);
+  const shown = paths.slice(0, MAX_SHOWN).map((refused) => `The sandbox refused a write to ${refused} (outside this task's worktree).`);
+  if (paths.length > MAX_SHOWN) shown.push(`… and ${paths.length - MAX_SHOWN} more refused path(s).`);
   shown.push(ALLOW_HINT);
   return shown.join('\n');
 }
