@@ -3,9 +3,11 @@
 // after a normal exit that left background jobs behind. Ending processes is the shared
 // terminate() of ../process (group + descendants, SIGTERM, grace, SIGKILL, wait until gone).
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessAlive } from '../process/liveness';
+import { findMarkedProcesses } from '../process/marked';
 import { DEFAULT_GRACE_MS, terminate, TerminationTimeoutError } from '../process/terminate';
 import type { CommandSandbox } from '../sandbox/launcher';
 
@@ -43,6 +45,8 @@ export interface GroupRunResult {
 }
 
 export { DEFAULT_GRACE_MS };
+/** Every process of one run carries `SWARM_RUN=<id>`: how a daemon that left the tree is found. */
+export const RUN_MARK = 'SWARM_RUN';
 /** How long to wait for processes to disappear after SIGKILL before giving up on them. */
 const KILL_WAIT_MS = 5_000;
 
@@ -51,7 +55,8 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const tailChars = options.tailChars ?? 16_000;
   return new Promise<GroupRunResult>((resolve, reject) => {
-    const env = options.env ?? process.env;
+    const runId = randomUUID();
+    const env = { ...(options.env ?? process.env), [RUN_MARK]: runId };
     const launch = options.sandbox?.launch(options.script, options.cwd, env);
     const child = spawn(launch?.file ?? '/bin/sh', launch?.args ?? ['-c', options.script], {
       cwd: options.cwd,
@@ -77,7 +82,9 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
     };
     const outputClosed = Promise.all([collect(child.stdout), collect(child.stderr)]);
 
-    const killGroup = (): Promise<void> => (killing ??= pid === undefined ? Promise.resolve() : killProcessTree(pid, graceMs));
+    // Inside a sandbox its PID namespace ends every process; outside, daemons are found by the run's mark.
+    const marked = launch ? undefined : (): number[] => (pid === undefined ? [] : findMarkedProcesses(RUN_MARK, runId, { newerThan: pid - 1 }));
+    const killGroup = (): Promise<void> => (killing ??= pid === undefined ? Promise.resolve() : killProcessTree(pid, graceMs, marked));
     const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), void killGroup()), options.timeoutMs);
     const onAbort = (): void => {
       aborted = true;
@@ -109,14 +116,15 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
 }
 
 /**
- * SIGTERM to the process group led by `pid` and to every descendant (some leave the group), then
+ * SIGTERM to the process group led by `pid`, to every descendant (some leave the group) and to the
+ * processes `findMore` finds (daemons that left the tree, found by their mark), then
  * SIGKILL to whatever is left after `graceMs`. Resolves once all of them are gone, or after a last
  * bounded wait if the kernel will not let them go (uninterruptible sleep): the caller's run is over
  * either way, and the pool's own supervision ends the agent if something truly hangs.
  */
-export async function killProcessTree(pid: number, graceMs: number = DEFAULT_GRACE_MS): Promise<void> {
+export async function killProcessTree(pid: number, graceMs: number = DEFAULT_GRACE_MS, findMore?: () => number[]): Promise<void> {
   try {
-    await terminate({ group: pid, roots: [pid], includeRoots: true }, { graceMs, killWaitMs: KILL_WAIT_MS });
+    await terminate({ group: pid, roots: [pid], includeRoots: true, findMore }, { graceMs, killWaitMs: KILL_WAIT_MS });
   } catch (error) {
     if (!(error instanceof TerminationTimeoutError)) throw error;
   }
