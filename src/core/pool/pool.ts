@@ -20,7 +20,7 @@ import { guardIsolation } from '../sandbox/escapeGuard';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
-import { HOST_MARK, hostIdentity, killAgentLeftovers } from './orphans';
+import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from './orphans';
 import { isPoolMessage, toAgent, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
 import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
 import type { AgentInfo, PoolEvent, PoolMode, PoolStats } from './types';
@@ -168,6 +168,9 @@ export class AgentPool {
     this.sandbox = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox });
     this.isolation = this.guardWithoutSandbox(this.resolveIsolation());
     this.isolation.useSandbox?.(this.sandbox.active, this.commandMarks());
+    // Commands of hosts that died (SIGKILL, out of memory) would run on and write into slots.
+    const orphans = await killDeadHostLeftovers();
+    if (orphans.length > 0) this.log(`Ended ${orphans.length} process(es) left running by agent hosts that died.`);
     await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
     this.startMonitor();
     const requested = this.options.mode ?? 'auto';

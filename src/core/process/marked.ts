@@ -72,3 +72,39 @@ function lastPidHandedOut(): number | undefined {
     return undefined;
   }
 }
+
+/** Marks every process the swarm starts for an attempt carries (see pool/orphans.ts, executors/process.ts). */
+export const SWARM_MARKS = ['SWARM_TASK_ID', 'SWARM_RUN', 'SWARM_AGENT_ID', 'SWARM_HOST'] as const;
+
+export interface ProcessInside {
+  pid: number;
+  /** Carries a swarm mark: started for an attempt (not, say, the user's shell that cd'ed there). */
+  marked: boolean;
+}
+
+/** Live processes working inside `folder`: their working directory is in it, or their SWARM_DIR
+ * (the task directory the swarm gave them) is. The caller itself is left out. */
+export function findProcessesInside(folder: string): ProcessInside[] {
+  if (!hasLinuxProc) return [];
+  let root: string;
+  try {
+    root = fs.realpathSync(folder);
+  } catch {
+    return [];
+  }
+  const inside = (candidate: string | undefined): boolean => candidate !== undefined && (candidate === root || candidate.startsWith(`${root}/`));
+  const found: ProcessInside[] = [];
+  for (const pid of listAllPids()) {
+    if (pid === process.pid) continue;
+    const environ = readEnviron(pid);
+    let cwd: string | undefined;
+    try {
+      cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      cwd = undefined;
+    }
+    if (!inside(cwd) && !inside(environ?.get('SWARM_DIR'))) continue;
+    found.push({ pid, marked: SWARM_MARKS.some((mark) => environ?.has(mark)) });
+  }
+  return found;
+}

@@ -8,6 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Task } from '../board/types';
 import { runInProcessGroup } from '../executors/process';
+import { findProcessesInside } from '../process/marked';
+import { terminate } from '../process/terminate';
 import type { CollectedChanges, PreparedWorkspace, SandboxPaths, TaskIsolation } from '../pool/isolation';
 import { createCommandSandbox, type ActiveSandbox } from '../sandbox/launcher';
 import { isInside } from '../sandbox/policy';
@@ -109,6 +111,7 @@ export class WorktreeIsolation implements TaskIsolation {
     // The slot's directory name: the pool's slot id, unless another live process holds that one.
     const name = this.claimSlot(dir, slot);
     const { dir: worktree, stateFile } = slotPaths(dir, name);
+    await this.endLeftoversIn(worktree);
     const previous = readSlotState(stateFile);
     const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
     // Cleaning the slot does not depend on the snapshot: both run at once.
@@ -128,6 +131,20 @@ export class WorktreeIsolation implements TaskIsolation {
     this.log(`task ${task.id}: ${warm ? 'warm' : 'cold'} worktree ${worktree} at ${start.slice(0, 10)}`);
     const cwd = repo.prefix ? path.join(worktree, repo.prefix) : worktree;
     return { cwd, snapshot: base, sandbox: this.sandboxPaths(repo, dir, worktree, state) };
+  }
+
+  /**
+   * A slot is never handed out while anything of an earlier attempt still runs in it (a command of
+   * a host that died, a daemon that left its tree): processes working in it that carry a swarm mark
+   * are ended first. Others (a shell the user opened there) are left alone and logged.
+   */
+  private async endLeftoversIn(worktree: string): Promise<void> {
+    const found = findProcessesInside(worktree);
+    const leftovers = found.filter((entry) => entry.marked).map((entry) => entry.pid);
+    for (const stranger of found.filter((entry) => !entry.marked)) this.log(`process ${stranger.pid} works in ${worktree} but was not started by the swarm; it is left alone`);
+    if (leftovers.length === 0) return;
+    this.log(`ending ${leftovers.length} process(es) of an earlier attempt still running in ${worktree}`);
+    await terminate({ roots: leftovers, includeRoots: true }, { graceMs: 0, killWaitMs: 5_000 });
   }
 
   /**
