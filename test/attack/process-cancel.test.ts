@@ -3,9 +3,14 @@
 // when its agent is killed with SIGKILL, daemonised ones (`(setsid sleep &)`: a new session, parent
 // gone, outside the group and the tree) included; with the sandbox and without it.
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
 import { afterEach, before, test } from 'node:test';
+import { FileBoard } from '../../src/core/board';
 import { runInProcessGroup } from '../../src/core/executors/process';
-import { poolFixture, waitFor, type PoolFixture } from '../unit/pool/helpers';
+import { AgentPool } from '../../src/core/pool';
+import { createWorktreeIsolation } from '../../src/core/worktree';
+import { agentBundle, poolFixture, waitFor, type PoolFixture } from '../unit/pool/helpers';
+import { makeRepo } from '../unit/worktree/helpers';
 import { processesWithArgs, requireBwrap, tempDir, uniqueSleep } from '../unit/sandbox/helpers';
 
 let fixture: PoolFixture | undefined;
@@ -67,3 +72,23 @@ for (const mode of ['off', 'auto'] as const) {
     await waitFor('every process of the attempt to end', () => processesWithArgs(['sleep', seconds]).length === 0 && processesWithArgs(['sleep', String(Number(seconds) + 1)]).length === 0, 30_000);
   });
 }
+
+test('swarm cancel during the worktree setup command (run by the host) ends the setup and everything it started', { timeout: 120_000 }, async () => {
+  const repo = makeRepo({ 'README.md': '# demo\n' });
+  const board = FileBoard.open({ root: path.join(repo.root, '.swarm'), durable: false });
+  const seconds = uniqueSleep();
+  const isolation = createWorktreeIsolation({ workspaceRoot: repo.root, setupCommand: `sleep ${seconds} & sleep ${Number(seconds) + 1}` });
+  const pool = new AgentPool({ board, workspaceRoot: repo.root, executor: { type: 'command', command: 'true' }, isolation, maxAgents: 1, leaseMs: 3_000, agentScript: agentBundle() });
+  try {
+    const task = board.post({ title: 'cancel me during setup' });
+    await pool.start();
+    await waitFor('the setup command', () => processesWithArgs(['sleep', seconds]).length === 1, 60_000);
+    board.cancel(task.id);
+    await waitFor('the setup command and its child to end', () => processesWithArgs(['sleep', seconds]).length === 0 && processesWithArgs(['sleep', String(Number(seconds) + 1)]).length === 0, 30_000);
+    assert.equal(pool.stats().running, true);
+  } finally {
+    await pool.stop({ graceMs: 0 });
+    board.close();
+    repo.cleanup();
+  }
+});

@@ -92,6 +92,8 @@ interface AgentHandle {
   killReason?: string;
   /** A task cancelled by the user: nothing to hand back. */
   cancelledTask?: string;
+  /** Isolation requests the host is running for this agent, to abort when it cancels or exits. */
+  isolationRequests: Map<number, AbortController>;
 }
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -421,6 +423,7 @@ export class AgentPool {
       ready: false,
       lastPong: Date.now(),
       draining: false,
+      isolationRequests: new Map(),
     };
     this.agents.set(id, handle);
     void this.capacity.add(() => this.runAgent(handle));
@@ -501,6 +504,7 @@ export class AgentPool {
 
   private afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): void {
     const id = handle.info.id;
+    for (const controller of handle.isolationRequests.values()) controller.abort(new Error(`Agent ${id} exited.`));
     handle.info.state = 'exited';
     this.agents.delete(id);
     const expected = handle.draining && !handle.killReason;
@@ -582,11 +586,21 @@ export class AgentPool {
         handle.draining = true;
         this.warn(`Agent ${handle.info.id} cannot work: ${message.message}`);
         return;
-      case 'isolation':
-        runIsolationRequest(this.isolation, message.request).then(
-          (value) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: true, value }),
-          (error: unknown) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: false, message: messageOf(error) }),
-        );
+      case 'isolation': {
+        // Aborted when the agent asks (its attempt was cancelled) or exits: a setup command of a
+        // dead agent's attempt does not run on in the host.
+        const controller = new AbortController();
+        handle.isolationRequests.set(message.id, controller);
+        runIsolationRequest(this.isolation, message.request, controller.signal)
+          .then(
+            (value) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: true, value }),
+            (error: unknown) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: false, message: messageOf(error) }),
+          )
+          .finally(() => handle.isolationRequests.delete(message.id));
+        return;
+      }
+      case 'isolation-abort':
+        handle.isolationRequests.get(message.id)?.abort(new Error('The attempt was cancelled.'));
         return;
       default:
         this.onWorkerEvent(handle, message);
@@ -732,6 +746,7 @@ export class AgentPool {
       ready: true,
       lastPong: Date.now(),
       draining: false,
+      isolationRequests: new Map(),
     };
     const worker = new AgentWorker({
       board: this.board,

@@ -80,6 +80,8 @@ export type AgentToHost =
   | ({ channel: typeof POOL_CHANNEL; type: 'task-ended' } & TaskEnded)
   | { channel: typeof POOL_CHANNEL; type: 'idle'; since: number }
   | { channel: typeof POOL_CHANNEL; type: 'isolation'; id: number; request: IsolationRequest }
+  /** The attempt behind isolation request `id` was cancelled: stop preparing (the reply still comes). */
+  | { channel: typeof POOL_CHANNEL; type: 'isolation-abort'; id: number }
   /** The agent cannot work at all (e.g. its executor config is invalid); the host stops restarting it. */
   | { channel: typeof POOL_CHANNEL; type: 'fatal'; message: string };
 

@@ -178,8 +178,7 @@ export class AgentWorker {
       const outcome = executors.length === 1
         ? await this.attempt(task, executors[0], this.options.slot, artifactsDir, controller.signal, (chunk) => log.write(chunk))
         : await this.bestOf(task, executors, artifactsDir, controller.signal, log);
-      if (controller.signal.aborted) throw controller.signal.reason;
-      const changes = await this.options.isolation.collect(task, outcome.slot, outcome.prepared, artifactsDir);
+      const changes = await this.collectOrAbandon(task, outcome, artifactsDir, controller.signal);
       stopHeartbeat();
       const warnings = changes.warnings ?? [];
       if (warnings.length > 0) log.write(`\n${warnings.map((warning) => `warning: ${warning}`).join('\n')}\n`);
@@ -225,6 +224,21 @@ export class AgentWorker {
       if (!create) throw new ExecutorError('permanent', 'This task asks for named executors (payload.bestOf.executors), but the agent cannot build executors.');
       return create(named[name]);
     });
+  }
+
+  /**
+   * The winning workspace's changes. A cancel that arrived after the attempt finished, or a collect
+   * that fails, abandons the workspace instead: every slot an attempt used is released either way.
+   */
+  private async collectOrAbandon(task: Task, outcome: AttemptOutcome, artifactsDir: string, signal: AbortSignal): Promise<CollectedChanges> {
+    const { isolation } = this.options;
+    try {
+      signal.throwIfAborted();
+      return await isolation.collect(task, outcome.slot, outcome.prepared, artifactsDir);
+    } catch (error) {
+      await isolation.abandon(task, outcome.slot, outcome.prepared, classifyError(error).message).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** One attempt in workspace `slot`: prepare, execute; the workspace is abandoned when it fails. */
@@ -279,7 +293,13 @@ export class AgentWorker {
         if (winner) {
           const won = winner.index;
           controllers.forEach((controller, index) => index !== won && controller.abort(new Error(`attempt ${won + 1} won`)));
-          await Promise.allSettled(attempts); // the losers' processes are gone before the result is filed
+          // The losers' processes are gone before the result is filed. A loser that finished too
+          // (it succeeded a moment later) still holds its workspace: abandoned here, slot released.
+          const settled = await Promise.allSettled(attempts);
+          for (const entry of settled) {
+            if (entry.status !== 'fulfilled' || entry.value.index === won) continue;
+            await this.options.isolation.abandon(task, entry.value.outcome.slot, entry.value.outcome.prepared, `attempt ${won + 1} won`).catch(() => undefined);
+          }
         }
       }
       if (!winner) throw combinedFailure(failures);

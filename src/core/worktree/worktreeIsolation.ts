@@ -110,6 +110,18 @@ export class WorktreeIsolation implements TaskIsolation {
     const dir = await this.worktreesDir();
     // The slot's directory name: the pool's slot id, unless another live process holds that one.
     const name = this.claimSlot(dir, slot);
+    const { stateFile } = slotPaths(dir, name);
+    try {
+      return await this.prepareClaimed(task, repo, dir, name, signal);
+    } catch (error) {
+      // Cancelled or failed before the attempt got its workspace: the slot is free again at once
+      // (a half-made worktree stays marked `creating` for the next prepare or prune to remove).
+      this.releaseSlot(stateFile);
+      throw error;
+    }
+  }
+
+  private async prepareClaimed(task: Task, repo: RepoInfo, dir: string, name: string, signal: AbortSignal | undefined): Promise<PreparedWorkspace> {
     const { dir: worktree, stateFile } = slotPaths(dir, name);
     await this.endLeftoversIn(worktree);
     const previous = readSlotState(stateFile);
@@ -121,6 +133,7 @@ export class WorktreeIsolation implements TaskIsolation {
     signal?.throwIfAborted();
     // Keeps the base reachable for review and three-way apply even after gc (in parallel with the reset).
     const keepBase = runGit(['update-ref', `${BASE_REF_PREFIX}${task.id}`, base], { cwd: repo.topLevel });
+    keepBase.catch(() => undefined); // awaited below; a failure elsewhere first must not leave it unhandled
     const warm = (await cleaned) && (await this.resetWarm(worktree, previous as SlotState, start));
     if (!warm) await this.createCold(name, worktree, stateFile, start, task, signal);
     await keepBase;
@@ -249,9 +262,9 @@ export class WorktreeIsolation implements TaskIsolation {
     return this.admin(async () => {
       const repo = await this.repo();
       const dir = await this.worktreesDir();
-      let removed = 0;
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
       const registered = await this.registeredWorktrees();
+      const attempted: string[] = [];
       for (const entry of registered.filter((wt) => isUnder(dir, wt.path))) {
         if (lockedElsewhere(`${entry.path}.lock`)) continue;
         const state = listSlotStates(dir).find((candidate) => samePath(candidate.path, entry.path));
@@ -260,12 +273,16 @@ export class WorktreeIsolation implements TaskIsolation {
           continue;
         }
         await this.removeWorktreeDir(entry.path);
-        removed += 1;
+        attempted.push(entry.path);
       }
-      removed += this.removeUnregistered(dir, registered.map((wt) => wt.path));
+      const unregistered = this.removeUnregistered(dir, registered.map((wt) => wt.path));
       removeStaleTempFiles(path.join(repo.gitDir, 'swarm-tmp'));
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
-      return removed;
+      // Counted only when the registration is really gone (a removal git refused is not a removal).
+      const remaining = await this.registeredWorktrees();
+      const kept = attempted.filter((worktree) => remaining.some((entry) => samePath(entry.path, worktree)));
+      for (const worktree of kept) this.log(`could not remove the worktree registration of ${worktree}; remove it with: git worktree remove --force --force ${worktree}`);
+      return attempted.length - kept.length + unregistered;
     });
   }
 
@@ -500,8 +517,18 @@ export class WorktreeIsolation implements TaskIsolation {
 
   private async removeWorktreeDir(worktree: string): Promise<void> {
     const repo = await this.repo();
-    await runGit(['worktree', 'remove', '--force', '--force', worktree], { cwd: repo.topLevel, okCodes: [1, 128] });
+    const removal = await runGit(['worktree', 'remove', '--force', '--force', worktree], { cwd: repo.topLevel, okCodes: [1, 128] });
     fs.rmSync(worktree, { recursive: true, force: true });
+    // git refuses to remove a worktree whose folder lost its .git file, and `worktree prune` keeps
+    // locked registrations: unlock it, then prune (the folder is gone, so prune drops it).
+    if (removal.code !== 0 && (await this.isRegistered(worktree))) {
+      await runGit(['worktree', 'unlock', worktree], { cwd: repo.topLevel, okCodes: [1, 128] });
+      await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
+    }
+  }
+
+  private async isRegistered(worktree: string): Promise<boolean> {
+    return (await this.registeredWorktrees()).some((entry) => samePath(entry.path, worktree));
   }
 
   /** Directories and state files in the worktrees folder that git does not know: leftovers. */
