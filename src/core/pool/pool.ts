@@ -99,6 +99,8 @@ interface AgentHandle {
 const DEFAULT_LEASE_MS = 30_000;
 const MAX_RESTART_BACKOFF_MS = 30_000;
 const SPAWN_FAILURES_BEFORE_FALLBACK = 2;
+/** How long a stopping agent gets to hand its task back after SIGTERM before everything it started is killed. */
+const AGENT_STOP_GRACE_MS = 3_000;
 
 export class AgentPool {
   private readonly board: FileBoard;
@@ -788,7 +790,7 @@ export class AgentPool {
     if (this.agents.size > 0) this.log(`Grace period over: stopping ${this.agents.size} agent(s); their tasks return to the board.`);
     for (const handle of this.agents.values()) {
       if (handle.inHost) handle.worker?.interrupt('release');
-      else void handle.process?.stop({ graceMs: 3_000 }).catch(() => undefined);
+      else void this.stopAgent(handle, AGENT_STOP_GRACE_MS);
     }
     await this.sequentialRun;
     await this.capacity.onIdle();
@@ -803,6 +805,26 @@ export class AgentPool {
     this.stopped = true;
     this.emit({ type: 'stopped' });
     this.resolveDone();
+  }
+
+  /**
+   * SIGTERM to the agent alone: it aborts its attempt, ends its commands and hands the task back
+   * itself. Only after `graceMs` is everything it started killed. Signalling its commands together
+   * with it raced that handover: an agent that saw its command die before it handled its own
+   * SIGTERM recorded a failed attempt instead of a released one.
+   */
+  private async stopAgent(handle: AgentHandle, graceMs: number): Promise<void> {
+    const agent = handle.process;
+    if (!agent) return;
+    try {
+      agent.child.kill('SIGTERM');
+    } catch {
+      // Already gone.
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([agent.exited, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    await agent.stop({ graceMs: 0 }).catch(() => undefined);
   }
 
   // ------------------------------------------------------------------ reporting

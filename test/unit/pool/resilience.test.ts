@@ -104,9 +104,23 @@ test('stop() hands running tasks back and leaves no process behind', async () =>
   const counts = f.board.stats().counts;
   assert.equal(counts.running, 0, 'no task is left in running');
   assert.equal(counts.pending, 3, 'every unfinished task is claimable again');
-  for (const task of tasks) assert.equal(f.board.errors(task.id).length, 0, 'a graceful stop is not a failure');
+  for (const task of tasks) assert.deepEqual(f.board.errors(task.id), [], 'a graceful stop is not a failure');
   assert.equal(pool.stats().running, false);
   assert.ok(f.events.some((e) => e.type === 'stopped'));
+});
+
+test('stop() leaves an agent its grace period to hand its task back: its commands are not signalled meanwhile', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  const task = f.board.post({ title: 'slow handover' });
+  const pool = f.makePool({ agentScript: path.join(__dirname, 'fixtures', 'slow-handover.ts'), maxAgents: 1, mode: 'pool' });
+  await pool.start();
+  await waitFor('the task to start', () => pool.stats().busy === 1);
+  await pool.stop({ graceMs: 100 });
+  const handover = JSON.parse(fs.readFileSync(path.join(f.dir, 'handover.json'), 'utf8')) as { commandRunningAtHandover: boolean };
+  assert.equal(handover.commandRunningAtHandover, true, 'the host left the command to its agent during the grace period');
+  assert.equal(f.board.get(task.id)?.status, 'pending');
+  assert.deepEqual(f.board.errors(task.id), []);
 });
 
 test('cancelTask kills the whole tree of the running attempt and cancels the task', async () => {
