@@ -4,9 +4,11 @@
 // terminate() of ../process (group + descendants, SIGTERM, grace, SIGKILL, wait until gone).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessAlive } from '../process/liveness';
+import { readProcStat } from '../process/linux-proc';
 import { findMarkedProcesses } from '../process/marked';
 import { DEFAULT_GRACE_MS, terminate, TerminationTimeoutError } from '../process/terminate';
 import type { CommandSandbox } from '../sandbox/launcher';
@@ -49,6 +51,8 @@ export { DEFAULT_GRACE_MS };
 export const RUN_MARK = 'SWARM_RUN';
 /** How long to wait for processes to disappear after SIGKILL before giving up on them. */
 const KILL_WAIT_MS = 5_000;
+/** How long a sandbox's namespace may take to end after its bwrap exited before the group is swept instead. */
+const NAMESPACE_END_WAIT_MS = 1_000;
 
 export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunResult> {
   const started = Date.now();
@@ -62,8 +66,11 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
       cwd: options.cwd,
       env: launch?.env ?? env,
       detached: true, // setsid(): the shell (or the sandbox around it) leads a new process group we can kill as a whole
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: launch?.infoFd === 3 ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
     });
+    const stdout = child.stdout as Readable;
+    const stderr = child.stderr as Readable;
+    const namespaceInit = launch?.infoFd === 3 ? readNamespaceInit(child.stdio[3] as Readable | null) : Promise.resolve(undefined);
     let tail = '';
     let timedOut = false;
     let aborted = options.signal?.aborted ?? false;
@@ -80,7 +87,7 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
       stream.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
       return new Promise<void>((done) => stream.once('close', () => (take(decoder.end()), done())));
     };
-    const outputClosed = Promise.all([collect(child.stdout), collect(child.stderr)]);
+    const outputClosed = Promise.all([collect(stdout), collect(stderr)]);
 
     // Inside a sandbox its PID namespace ends every process; outside, daemons are found by the run's mark.
     const marked = launch ? undefined : (): number[] => (pid === undefined ? [] : findMarkedProcesses(RUN_MARK, runId, { newerThan: pid - 1 }));
@@ -104,15 +111,48 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
       options.signal?.removeEventListener('abort', onAbort);
       void (async () => {
         // Background jobs outlive the shell unless we end them; they would also hold the pipes open.
-        await killGroup();
+        // A bubblewrap sandbox that ended by itself needs no sweep: its PID namespace is torn down
+        // (every process in it killed and reaped) by the time its init is a zombie. Waiting for that
+        // costs a stat read; the group sweep would scan /proc for the init's lingering zombie.
+        if (killing || !(await namespaceEnded(await namespaceInit))) await killGroup();
         await Promise.race([outputClosed, sleep(2_000)]);
-        child.stdout.destroy();
-        child.stderr.destroy();
+        stdout.destroy();
+        stderr.destroy();
         launch?.cleanup();
         resolve({ exitCode, exitSignal, timedOut, aborted, tail, durationMs: Date.now() - started, pid });
       })();
     });
   });
+}
+
+/** The pid (in our namespace) of the sandbox's PID-namespace init, from bwrap's --info-fd JSON. */
+function readNamespaceInit(stream: Readable | null): Promise<number | undefined> {
+  if (!stream) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.once('close', () => {
+      const pid = Number(/"child-pid":\s*(\d+)/.exec(text)?.[1]);
+      resolve(Number.isInteger(pid) && pid > 0 ? pid : undefined);
+    });
+    stream.once('error', () => resolve(undefined));
+  });
+}
+
+/** True once the namespace's init exited (zombie or reaped); false when unknown or still running after a short wait. */
+async function namespaceEnded(initPid: number | undefined): Promise<boolean> {
+  if (initPid === undefined) return false;
+  const ended = (): boolean => {
+    const stat = readProcStat(initPid);
+    return stat === undefined || stat.state === 'Z';
+  };
+  const deadline = Date.now() + NAMESPACE_END_WAIT_MS;
+  while (!ended()) {
+    if (Date.now() > deadline) return false;
+    await sleep(1);
+  }
+  return true;
 }
 
 /**

@@ -11,13 +11,16 @@ export const BWRAP = 'bwrap';
 const PRIVATE_TMP = '/tmp';
 
 export function bwrapArgs(policy: SandboxPolicy, cwd: string, command: readonly string[]): string[] {
-  const args = ['--die-with-parent', '--unshare-pid'];
+  // No capabilities: run as root, bwrap would otherwise keep them all, and a command could simply
+  // `mount -o remount,rw /` and write anywhere.
+  const args = ['--die-with-parent', '--unshare-pid', '--cap-drop', 'ALL'];
   if (!policy.network) args.push('--unshare-net');
   args.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', PRIVATE_TMP);
   for (const folder of outermost(policy.visible.filter((entry) => isInside(entry, PRIVATE_TMP) && entry !== PRIVATE_TMP))) {
     args.push('--ro-bind', folder, folder);
   }
   for (const mount of policy.mounts) args.push(mount.write ? '--bind' : '--ro-bind', mount.path, mount.path);
+  for (const socket of policy.masked ?? []) args.push('--ro-bind', '/dev/null', socket);
   args.push('--chdir', cwd, '--setenv', 'TMPDIR', PRIVATE_TMP, '--', ...command);
   return args;
 }

@@ -20,6 +20,8 @@ export interface SandboxLaunch {
   env: NodeJS.ProcessEnv;
   /** Removes what the launch made (macOS: its private temp folder). */
   cleanup(): void;
+  /** bwrap writes its namespace's init pid as JSON to this fd of the child (the runner passes a pipe). */
+  infoFd?: number;
 }
 
 export interface CommandSandbox {
@@ -42,7 +44,7 @@ export function createCommandSandbox(active: ActiveSandbox, scope: SandboxScope,
     return {
       tool: 'bwrap',
       policy,
-      launch: (script, cwd, env) => ({ file: BWRAP, args: bwrapArgs(policy, cwd, shell(script)), env: { ...env, TMPDIR: '/tmp' }, cleanup: () => undefined }),
+      launch: (script, cwd, env) => ({ file: BWRAP, args: ['--info-fd', '3', ...bwrapArgs(policy, cwd, shell(script))], env: { ...env, TMPDIR: '/tmp' }, cleanup: () => undefined, infoFd: 3 }),
     };
   }
   return {

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CREATED_CACHE_DIRS, type SandboxMount, type SandboxPolicy, type SandboxScope, type SandboxSettings } from './types';
+import { CREATED_CACHE_DIRS, MASKED_SOCKETS, type SandboxMount, type SandboxPolicy, type SandboxScope, type SandboxSettings } from './types';
 
 export interface PolicyInput {
   scope: SandboxScope;
@@ -30,7 +30,18 @@ export function buildSandboxPolicy(input: PolicyInput): SandboxPolicy {
     mounts: dropRedundantReadOnly(layers),
     visible: existingReal([...(input.scope.readable ?? []), input.scope.cwd, home, ...pathEntries(env.PATH), ...socketFolder(env.SSH_AUTH_SOCK)]),
     network: input.settings.network,
+    masked: existingSockets([...MASKED_SOCKETS, ...userSockets(env)]),
   };
+}
+
+/** Docker and Podman in rootless mode listen under $XDG_RUNTIME_DIR. */
+function userSockets(env: NodeJS.ProcessEnv): string[] {
+  const runtime = env.XDG_RUNTIME_DIR;
+  return runtime && path.isAbsolute(runtime) ? [path.join(runtime, 'docker.sock'), path.join(runtime, 'podman', 'podman.sock')] : [];
+}
+
+function existingSockets(candidates: readonly string[]): string[] {
+  return existingReal(candidates).filter((candidate) => fs.statSync(candidate, { throwIfNoEntry: false })?.isSocket());
 }
 
 /** `~/x` and relative entries are under $HOME; absolute ones stay. */

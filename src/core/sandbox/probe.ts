@@ -42,7 +42,7 @@ function runProbe(platform: NodeJS.Platform, network: boolean, env: NodeJS.Proce
 }
 
 function probeBwrap(network: boolean, env: NodeJS.ProcessEnv): ProbeResult {
-  const args = ['--die-with-parent', '--unshare-pid', ...(network ? [] : ['--unshare-net']), '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--', 'true'];
+  const args = ['--die-with-parent', '--unshare-pid', '--cap-drop', 'ALL', ...(network ? [] : ['--unshare-net']), '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--', 'true'];
   const run = spawnSync('bwrap', args, { env, encoding: 'utf8', timeout: PROBE_TIMEOUT_MS, stdio: ['ignore', 'ignore', 'pipe'] });
   if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
     return { available: false, reason: `bubblewrap (bwrap) is not installed; install it with: ${LINUX_INSTALL_HINT}` };

@@ -14,6 +14,7 @@ export function seatbeltProfile(policy: SandboxPolicy): string {
   const lines = ['(version 1)', '(allow default)', '(deny file-write*)', `(allow file-write* ${DEVICE_RULES.join(' ')})`];
   if (policy.tmpDir) lines.push(`(allow file-write* (subpath ${sbplString(policy.tmpDir)}))`);
   for (const mount of policy.mounts) lines.push(`(${mount.write ? 'allow' : 'deny'} file-write* (subpath ${sbplString(mount.path)}))`);
+  for (const socket of policy.masked ?? []) lines.push(`(deny network-outbound (remote unix-socket (path-literal ${sbplString(socket)})))`);
   if (!policy.network) lines.push('(deny network-outbound (remote ip))', '(deny network-inbound (local ip))');
   return `${lines.join('\n')}\n`;
 }

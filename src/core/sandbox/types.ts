@@ -43,6 +43,12 @@ export const DEFAULT_CACHE_DIRS: readonly string[] = [
 /** Cache folders created when missing: nearly every tool writes one of these two. */
 export const CREATED_CACHE_DIRS: readonly string[] = ['.npm', '.cache'];
 
+/**
+ * Sockets of daemons that would do anything for whoever connects (start a privileged container):
+ * hidden behind /dev/null, because a read-only mount does not stop connect().
+ */
+export const MASKED_SOCKETS: readonly string[] = ['/var/run/docker.sock', '/run/docker.sock', '/run/containerd/containerd.sock', '/run/podman/podman.sock', '/run/buildkit/buildkitd.sock'];
+
 export const DEFAULT_SANDBOX_SETTINGS: SandboxSettings = { mode: 'auto', network: true, cacheDirs: [...DEFAULT_CACHE_DIRS], allowWrite: [] };
 
 /** The host's decision, made once at pool start and shown in the run header, the Pool view and the log. */
@@ -73,6 +79,8 @@ export interface SandboxPolicy {
   /** Host paths that must stay visible although /tmp is private (Linux): the checkout, $HOME, PATH entries. */
   visible: string[];
   network: boolean;
+  /** Daemon sockets hidden from the command (Docker and the like: connect() works on a read-only mount). */
+  masked?: string[];
   /** macOS: a private temp folder per command (Linux mounts a fresh /tmp). */
   tmpDir?: string;
 }

@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { createExecutor } from '../../../src/core/executors';
 import { ExecutorError } from '../../../src/core/executors/types';
-import { createCommandSandbox, type ActiveSandbox, type SandboxScope } from '../../../src/core/sandbox';
+import { createCommandSandbox, type ActiveSandbox, type CommandSandbox, type SandboxScope } from '../../../src/core/sandbox';
 import { makeContext } from '../executors/helpers';
 import { processesWithArgs, requireBwrap, tempDir, uniqueSleep, waitUntil } from './helpers';
 
@@ -35,7 +36,7 @@ function sandboxFor(dirs: Layout, scope: Partial<SandboxScope> = {}, active: Act
   return createCommandSandbox(active, { cwd: dirs.work, writable: [dirs.work], protect: [], readable: [dirs.root], ...scope }, { env: { ...process.env, HOME: dirs.home } });
 }
 
-async function run(dirs: Layout, command: string, sandbox = sandboxFor(dirs), extra: Record<string, unknown> = {}) {
+async function run(dirs: Layout, command: string, sandbox: CommandSandbox | undefined = sandboxFor(dirs), extra: Record<string, unknown> = {}) {
   const context = makeContext(dirs.work, undefined, { sandbox, env: { HOME: dirs.home } });
   const executor = createExecutor({ type: 'command', command, ...extra });
   const outcome = await executor.execute(context).then(
@@ -89,6 +90,33 @@ test('a protected folder inside a writable one stays read-only; allowWrite opens
   assert.equal(fs.existsSync(path.join(board, 'forged.json')), false, 'the board stays read-only');
   assert.ok(log.includes(`refused a write to ${path.join(board, 'forged.json')}`), log);
   assert.equal(fs.readFileSync(path.join(dirs.outside, 'allowed.txt'), 'utf8'), 'yes\n');
+});
+
+test('no capabilities inside, even for root: no remount of / read-write, no write outside through it', async () => {
+  const dirs = layout();
+  const target = path.join(dirs.outside, 'after-remount.txt');
+  const { log } = await run(dirs, `grep CapEff /proc/self/status; mount -o remount,rw / 2>&1; mount -o remount,rw ${dirs.outside} 2>&1; echo x > ${target}; true`);
+  assert.match(log, /^CapEff:\s+0+$/m, log);
+  assert.equal(fs.existsSync(target), false, `the write outside stayed refused:\n${log}`);
+});
+
+test("a Docker-like daemon socket is hidden: a read-only mount does not stop connect()", async () => {
+  const dirs = layout();
+  const runtime = path.join(dirs.root, 'run');
+  fs.mkdirSync(runtime);
+  const socket = path.join(runtime, 'docker.sock');
+  const server = net.createServer((connection) => connection.end('daemon says hi\n'));
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  try {
+    const probe = `node -e "require('net').connect(process.argv[1]).on('data', (d) => console.log('connected:', String(d).trim())).on('error', (e) => console.log('refused:', e.code))" ${socket}`;
+    const sandbox = createCommandSandbox(ACTIVE, { cwd: dirs.work, writable: [dirs.work], protect: [], readable: [dirs.root] }, { env: { ...process.env, HOME: dirs.home, XDG_RUNTIME_DIR: runtime } });
+    const { log } = await run(dirs, probe, sandbox);
+    assert.match(log, /^refused: /m, log);
+    const unsandboxed = await run(dirs, probe, undefined);
+    assert.match(unsandboxed.log, /^connected: daemon says hi$/m, 'the socket works outside the sandbox (the test is real)');
+  } finally {
+    server.close();
+  }
 });
 
 test('network off leaves only the loopback interface', async () => {

@@ -48,12 +48,13 @@ test('the policy layers: caches and allowWrite, then protected folders, then the
   ]);
   assert.deepEqual(policy.visible, [repo, slot, home, '/usr/bin']);
   assert.equal(policy.network, false);
+  assert.deepEqual(policy.masked, [], 'no daemon socket here to hide');
 });
 
 test('bwrap arguments: read-only root, private /tmp, visible paths under /tmp, layers in order, no network', () => {
   const policy = { mounts: [{ path: '/tmp/x/repo/.git/slot', write: true }, { path: '/tmp/x/repo/.git/slot/.git', write: false }], visible: ['/tmp/x/repo', '/tmp/x/repo/sub', '/home/u', '/tmp'], network: false };
   assert.deepEqual(bwrapArgs(policy, '/tmp/x/repo/.git/slot', ['/bin/sh', '-c', 'make']), [
-    '--die-with-parent', '--unshare-pid', '--unshare-net',
+    '--die-with-parent', '--unshare-pid', '--cap-drop', 'ALL', '--unshare-net',
     '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp',
     '--ro-bind', '/tmp/x/repo', '/tmp/x/repo',
     '--bind', '/tmp/x/repo/.git/slot', '/tmp/x/repo/.git/slot',
