@@ -36,8 +36,16 @@ export function uniqueSleep(): string {
   return String(100_000 + Math.floor(Math.random() * 800_000));
 }
 
+const madeDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temp folder (real path), removed when the test process ends. */
 export function tempDir(prefix: string): string {
-  return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  madeDirs.push(dir);
+  return dir;
 }
 
 export async function waitUntil(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
