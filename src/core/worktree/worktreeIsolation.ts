@@ -10,6 +10,7 @@ import type { Task } from '../board/types';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from '../pool/isolation';
 import { diffStaged, stageEverything } from './diff';
 import { gitText, runGit, simpleGitAt } from './git';
+import { removeHalfRegistrations } from './registrations';
 import { assertGitWorkspace, locateRepository, snapshotWorkingState, type RepoInfo } from './repo';
 import { isProcessAlive, isSlotBusy, listSlotStates, readSlotState, slotPaths, writeSlotState, type SlotState } from './slots';
 
@@ -163,6 +164,8 @@ export class WorktreeIsolation implements TaskIsolation {
       const repo = await this.repo();
       const dir = await this.worktreesDir();
       let removed = 0;
+      // Before any `git worktree` command: a half-written registration can make them all fail.
+      removeHalfRegistrations(repo.commonDir, dir, (worktree) => lockedElsewhere(`${worktree}.lock`));
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
       const registered = await this.registeredWorktrees();
       for (const entry of registered.filter((wt) => isUnder(dir, wt.path))) {
@@ -403,6 +406,8 @@ export class WorktreeIsolation implements TaskIsolation {
 
   private async removeWorktreeDir(worktree: string): Promise<void> {
     const repo = await this.repo();
+    // The caller holds this slot: a registration a killed `git worktree add` left for it goes first.
+    removeHalfRegistrations(repo.commonDir, path.dirname(worktree), () => false, worktree);
     await runGit(['worktree', 'remove', '--force', '--force', worktree], { cwd: repo.topLevel, okCodes: [1, 128] });
     fs.rmSync(worktree, { recursive: true, force: true });
   }
