@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { FileBoard } from '../../../src/core/board';
-import { e2eSkipReason, openWorkbench } from '../support/workbench';
+import { openWorkbench } from '../support/workbench';
 
 const settings = {
   'agentSwarm.executor': { type: 'command', command: 'sleep 4' },
@@ -16,7 +16,7 @@ const settings = {
   'agentSwarm.isolation': 'direct',
 };
 
-describe('e2e: the pool resumes after a window reload', { skip: e2eSkipReason() }, () => {
+describe('e2e: the pool resumes after a window reload', () => {
   it('starts, survives Reload Window, and finishes every task', { timeout: 420_000 }, async () => {
     let boardDir = '';
     const bench = await openWorkbench({

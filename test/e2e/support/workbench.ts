@@ -60,11 +60,17 @@ export interface Workbench {
   close(outcome?: { failed: boolean }): Promise<void>;
 }
 
-/** Why e2e scenarios cannot run on this machine, or false when they can. */
-export function e2eSkipReason(): string | false {
-  if (!findChromium()) return 'no Chromium installed (apt-get install chromium)';
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'extension.js'))) return 'the extension is not built (npm run build)';
-  return false;
+/**
+ * Throws, naming what to install or run, when this machine cannot run e2e scenarios. Never a skip:
+ * ./scripts/test.sh installs everything, so a missing tool is a failure that says which.
+ */
+export function requireE2eTools(built: string[] = ['dist/extension.js']): void {
+  if (!findChromium()) {
+    throw new Error('Chromium is not installed; e2e scenarios drive it. Install it with apt-get install -y chromium (./scripts/test.sh installs everything the tests need), or set SWARM_CHROMIUM.');
+  }
+  for (const file of built) {
+    if (!fs.existsSync(path.join(ROOT, file))) throw new Error(`${file} is missing: build the extension first (npm run build; npm run test:e2e builds it).`);
+  }
 }
 
 export function artifactsDirFor(name: string): string {
@@ -75,6 +81,7 @@ export function artifactsDirFor(name: string): string {
 const keepAlways = () => process.env.E2E_SCREENSHOTS === '1';
 
 export async function openWorkbench(options: WorkbenchOptions): Promise<Workbench> {
+  requireE2eTools();
   const log = (line: string) => process.stderr.write(`[e2e ${options.name}] ${line}\n`);
   const tracker = new ProcessTracker();
   const scratch = makeScratch(`e2e-${options.name}`);
