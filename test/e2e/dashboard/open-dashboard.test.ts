@@ -15,7 +15,7 @@ import { launchBrowser, type LaunchedBrowser } from '../../harness/launcher/brow
 import { startCodeServer } from '../../harness/launcher/code-server';
 import { ProcessTracker } from '../../harness/launcher/processes';
 import { makeScratch, prepareWorkspace, removeQuietly, ROOT } from '../../harness/launcher/workspace';
-import { requireE2eTools, runFromPalette } from '../support/workbench';
+import { requireE2eTools, runFromPalette, waitForStoredEditorState } from '../support/workbench';
 
 /** In the page: the codicon font face exists (its stylesheet loaded) and its font file loaded. */
 const CODICON_LOADED = `(() => { let loaded = false; document.fonts.forEach((face) => { if (face.family.replace(/"/g, '') === 'codicon' && face.status === 'loaded') loaded = true; }); return loaded; })()`;
@@ -125,8 +125,8 @@ describe('e2e: Swarm: Open Dashboard', () => {
 
     // A window reload: VS Code restores the panel through the extension's serializer and the
     // page redraws, without anyone running the command again. The web workbench writes its editor
-    // state to storage a moment after a change, so give it that moment before reloading.
-    await page.waitForTimeout(5_000);
+    // state to storage a while after a change: reload once the dashboard is in it.
+    await waitForStoredEditorState(page, /agentSwarm\.dashboard/);
     await page.reload();
     await page.locator('.monaco-workbench').waitFor({ timeout: 120_000 });
     const restored = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
