@@ -45,8 +45,11 @@ ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
 if [ -d "$node_prefix/include/node" ]; then cp -a "$node_prefix/include/node" "$root/usr/local/include/node"; fi
 
-echo "== network settings of this machine (DNS, extra CA certificates)"
+echo "== network settings of this machine (DNS, extra CA certificates), /etc/hosts as Debian's installer writes it"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# debootstrap leaves no /etc/hosts (the installer or a container runtime writes one); without it
+# "localhost" does not resolve, which no real machine has to live with.
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
 if [ -d /usr/local/share/ca-certificates ]; then cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"; fi
 
 echo "== fresh clone of $(git rev-parse --short HEAD) into /root/agent-swarm"
