@@ -121,14 +121,27 @@ install_node_modules() {
   echo "$sha" > "$LOCK_STAMP"
 }
 
+# Runs one set-up step and says how long it took when that was more than a second.
+timed() {
+  local started elapsed
+  started=$(date +%s)
+  "$@"
+  elapsed=$(seconds_since "$started")
+  if [ "$elapsed" -gt 1 ]; then say "  ($1: ${elapsed} s)"; fi
+}
+
+install_code_server() {
+  say "code-server (offline VS Code for integration and e2e tests)"
+  node scripts/vscode/install-code-server.js >/dev/null
+}
+
 setup() {
   local started
   started=$(date +%s)
   check_node
-  install_packages
-  install_node_modules
-  say "code-server (offline VS Code for integration and e2e tests)"
-  node scripts/vscode/install-code-server.js >/dev/null
+  timed install_packages
+  timed install_node_modules
+  timed install_code_server
   say "set-up done in $(seconds_since "$started") s"
 }
 
