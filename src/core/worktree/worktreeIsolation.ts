@@ -15,6 +15,7 @@ import { createCommandSandbox, type ActiveSandbox } from '../sandbox/launcher';
 import { isInside } from '../sandbox/policy';
 import { diffStaged, stageEverything } from './diff';
 import { gitText, hardenedGitConfig, runGit, simpleGitAt } from './git';
+import { removeHalfRegistrations } from './registrations';
 import { assertGitWorkspace, locateRepository, snapshotWorkingState, type RepoInfo } from './repo';
 import { isProcessAlive, isSlotBusy, listSlotStates, readSlotState, slotPaths, writeSlotState, type SlotState } from './slots';
 
@@ -262,6 +263,8 @@ export class WorktreeIsolation implements TaskIsolation {
     return this.admin(async () => {
       const repo = await this.repo();
       const dir = await this.worktreesDir();
+      // Before any `git worktree` command: a half-written registration can make them all fail.
+      removeHalfRegistrations(repo.commonDir, dir, (worktree) => lockedElsewhere(`${worktree}.lock`));
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
       const registered = await this.registeredWorktrees();
       const attempted: string[] = [];
@@ -517,6 +520,8 @@ export class WorktreeIsolation implements TaskIsolation {
 
   private async removeWorktreeDir(worktree: string): Promise<void> {
     const repo = await this.repo();
+    // The caller holds this slot: a registration a killed `git worktree add` left for it goes first.
+    removeHalfRegistrations(repo.commonDir, path.dirname(worktree), () => false, worktree);
     const removal = await runGit(['worktree', 'remove', '--force', '--force', worktree], { cwd: repo.topLevel, okCodes: [1, 128] });
     fs.rmSync(worktree, { recursive: true, force: true });
     // git refuses to remove a worktree whose folder lost its .git file, and `worktree prune` keeps
