@@ -23,6 +23,7 @@ function formatHost(host: HostStatus): string {
     `Host ${field(host.hostPid)} · ${field(host.mode)} mode · ${field(host.isolation)} isolation · executor ${field(host.executor)} · up ${formatDuration(now - host.startedAt)}`,
     `  agents ${host.busy} busy, ${host.idle} idle, ${host.total} total (max ${host.maxAgents}) · tasks done ${host.tasksDone}, failed ${host.tasksFailed}`,
   ];
+  if (host.sandbox) lines.push(`  ${host.sandbox.active ? `sandbox ${field(host.sandbox.tool ?? '')}, network ${host.sandbox.network ? 'on' : 'off'}` : `no sandbox: ${field(host.sandbox.reason ?? 'not available')}`}`);
   if (host.pausedUntil) lines.push(`  paused until ${new Date(host.pausedUntil).toISOString()}: ${field(host.pauseReason ?? '')}`);
   if (host.spawnBlockedReason) lines.push(`  not starting agents: ${field(host.spawnBlockedReason)}`);
   if (host.system) lines.push(`  system cpu ${Math.round(host.system.cpuPercent)}%, memory available ${mb(host.system.availableMemBytes)} of ${mb(host.system.totalMemBytes)}`);
