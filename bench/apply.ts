@@ -15,7 +15,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileBoardEngine as FileBoard } from '../src/core/board';
+import { FileBoard as AsyncFileBoard, FileBoardEngine as FileBoard } from '../src/core/board';
 import { applyPendingResults, pendingResults } from '../src/core/patch';
 import { filesOfPatch } from '../src/core/worktree/diff';
 
@@ -224,7 +224,7 @@ async function oldPath(rev: string): Promise<{ apply: ApplyAll; cleanup: () => v
 }
 
 const newPath: ApplyAll = async (root, board) => {
-  const results = await applyPendingResults({ workspaceRoot: root, board });
+  const results = await applyPendingResults({ workspaceRoot: root, board: AsyncFileBoard.over(board) });
   for (const result of results) {
     if ('error' in result) throw result.error;
     if (result.outcome.status !== 'applied') throw new Error(`new path: task ${result.taskId} ${result.outcome.status}`);
@@ -257,7 +257,7 @@ function percentile(values: number[], p: number): number {
 /** What git itself takes to write the same files right now: the file system's floor on this machine. */
 const gitCheckout = (applied: string): ApplyAll => async (root, board) => {
   git(root, ['checkout', '-q', applied, '--', 'src']);
-  return pendingResults(board).length;
+  return (await pendingResults({ workspaceRoot: root, board: AsyncFileBoard.over(board) })).length;
 };
 
 async function measure(label: string, runs: number, setup: Setup, apply: ApplyAll): Promise<{ p50: number; digest: string }> {

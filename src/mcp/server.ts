@@ -6,7 +6,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
-import type { FileBoardEngine as FileBoard, Task, TaskSpec } from '../core/board';
+import { FileBoard as AsyncFileBoard, type FileBoardEngine as FileBoard, type Task, type TaskSpec } from '../core/board';
 import { applyTaskPatch, readTaskPatch } from '../core/patch';
 import { readHostStatuses } from '../core/pool';
 
@@ -96,6 +96,8 @@ const fileList = z.array(z.string().min(1)).max(1_000);
 
 export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
   const { board } = options;
+  // Results are read (and applied) through the async Board: patches are board artifacts.
+  const place = { board: AsyncFileBoard.over(board), workspaceRoot: options.workspaceRoot };
   const server = new McpServer(
     { name: 'agent-swarm', version: options.version ?? '0.0.0' },
     {
@@ -192,9 +194,9 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
       annotations: { readOnlyHint: true },
     },
     async (input) =>
-      guarded(() => {
+      guarded(async () => {
         const task = requireTask(board, input.taskId);
-        const patch = readTaskPatch(board, task.id);
+        const patch = await readTaskPatch(place, task.id);
         const summary = (task.result as { summary?: unknown } | undefined)?.summary;
         if (!patch) {
           const why = task.status === 'done' ? 'it finished without changing any file' : `it is ${task.status}${task.childCount ? ' and none of its children has a patch yet' : ''}`;
@@ -239,7 +241,7 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
       },
       async (input) =>
         guarded(async () => {
-          const outcome = await applyTaskPatch({ workspaceRoot: options.workspaceRoot, board, taskId: input.taskId });
+          const outcome = await applyTaskPatch({ ...place, taskId: input.taskId });
           return { ...outcome };
         }),
     );

@@ -12,6 +12,7 @@ import { applyRecord, applyTaskPatch } from '../../src/core/patch';
 import { createWorktreeIsolation } from '../../src/core/worktree';
 import { git } from '../unit/worktree/helpers';
 import { runTasks, type Workspace } from '../unit/patch/helpers';
+import { placeOf } from '../unit/patch/place';
 
 const mounts: string[] = [];
 let mount = '';
@@ -85,16 +86,16 @@ describe('apply on a full disk', () => {
         },
       ]);
       const filler = fill(mount, 200_000);
-      await assert.rejects(applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id }), (error: unknown) => {
+      await assert.rejects(applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id }), (error: unknown) => {
         assert.match((error as Error).message, /^Writing the result failed \(ENOSPC[^)]*\); your files were put back as they were\. Fix the cause \(free some disk space/);
         return true;
       });
       assert.equal(ws.read('a.txt'), 'a\n');
       assert.equal(ws.read('b.txt'), 'b\n');
       assert.deepEqual(leftoverTempFiles(ws.root), []);
-      assert.equal(applyRecord(ws.board, task.id), undefined, 'no apply recorded');
+      assert.equal(applyRecord(placeOf(ws.board), task.id), undefined, 'no apply recorded');
       fs.rmSync(filler);
-      const outcome = await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
+      const outcome = await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id });
       assert.equal(outcome.status, 'applied', outcome.message);
       assert.equal(ws.read('a.txt'), 'A\n');
       assert.equal(fs.statSync(path.join(ws.root, 'b.txt')).size, 600_000);
@@ -108,7 +109,7 @@ describe('apply on a full disk', () => {
     try {
       const [task] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'A\n') }]);
       const filler = fill(ws.board.root, 0);
-      await assert.rejects(applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id }), /^Error: Saving your current files for undo failed \(ENOSPC[^)]*\), so nothing was written\./);
+      await assert.rejects(applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id }), /^Error: Saving your current files for undo failed \(ENOSPC[^)]*\), so nothing was written\./);
       assert.equal(ws.read('a.txt'), 'a\n');
       assert.deepEqual(fs.readdirSync(ws.board.artifactsDir(task.id)).filter((name) => name !== 'result.patch'), [], 'no half-saved record, no temp file');
       fs.rmSync(filler);

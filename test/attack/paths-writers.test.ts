@@ -22,6 +22,7 @@ import {
 } from '../../src/core/patch';
 import { git } from '../unit/worktree/helpers';
 import { makeWorkspace, runTasks, type Workspace } from '../unit/patch/helpers';
+import { placeOf } from '../unit/patch/place';
 
 const made: Array<{ cleanup(): void }> = [];
 afterEach(() => {
@@ -132,19 +133,19 @@ describe('crafted paths × every writer: refused, nothing written', () => {
       const taskId = doneTask(a.board, a.root, addFilePatch(relPath));
       // A real apply first, so that undo has a record to forge.
       const [legit] = await runTasks(a, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') }]);
-      await applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId: legit.id });
-      const undo = readUndoRecord(a.board, legit.id);
+      await applyTaskPatch({ ...placeOf(a.board, a.root), taskId: legit.id });
+      const undo = readUndoRecord(placeOf(a.board), legit.id);
       assert.ok(undo);
       fs.writeFileSync(undo.file, JSON.stringify({ ...undo.record, entries: [{ path: relPath, afterHash: 'absent' }] }));
       const tasksBefore = a.board.list().length;
       const before = treeState(a.parent);
 
-      for (const mode of ['auto', 'clean', 'markers'] as const) await assertRefused(applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId, mode }), reason);
-      await assertRefused(planTaskApply({ workspaceRoot: a.root, board: a.board, taskId, paths: [relPath] }), reason);
-      await assertRefused(undoTaskApply({ workspaceRoot: a.root, board: a.board, taskId: legit.id }), reason);
+      for (const mode of ['auto', 'clean', 'markers'] as const) await assertRefused(applyTaskPatch({ ...placeOf(a.board, a.root), taskId, mode }), reason);
+      await assertRefused(planTaskApply({ ...placeOf(a.board, a.root), taskId, paths: [relPath] }), reason);
+      await assertRefused(undoTaskApply({ ...placeOf(a.board, a.root), taskId: legit.id }), reason);
       await assertRefused(() => writeVersion(scope, relPath, { content: Buffer.from('pwned\n'), mode: '100644' }), reason);
       await assertRefused(() => writeVersion(scope, relPath, {}), reason);
-      await assertRefused(postFollowUpTask({ workspaceRoot: a.root, board: a.board, taskId, comment: 'more' }), reason);
+      await assertRefused(postFollowUpTask({ ...placeOf(a.board, a.root), taskId, comment: 'more' }), reason);
 
       assert.equal(treeState(a.parent), before, 'nothing written in the workspace, the board or beside them');
       assert.equal(a.board.list().length, tasksBefore, 'no follow-up posted');
@@ -159,7 +160,7 @@ describe('crafted paths × every writer: refused, nothing written', () => {
     a.write('a.txt', 'ONE\ntwo\nthree\n');
     const taskId = doneTask(a.board, a.root, patch + addFilePatch('.swarm/pending/x.json'));
     const before = treeState(a.parent);
-    await assertRefused(applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId }), /task board/);
+    await assertRefused(applyTaskPatch({ ...placeOf(a.board, a.root), taskId }), /task board/);
     assert.equal(treeState(a.parent), before);
   });
 });
@@ -177,7 +178,7 @@ describe('the board wherever it lives', () => {
     for (const relPath of ['var/swarm-board/pending/x.json', 'VAR/Swarm-Board/pending/x.json', 'var/swarm-board', '.swarm/pending/x.json']) {
       const taskId = doneTask(board, a.root, addFilePatch(relPath));
       const before = treeState(a.parent);
-      await assertRefused(applyTaskPatch({ workspaceRoot: a.root, board, taskId }), /task board/);
+      await assertRefused(applyTaskPatch({ ...placeOf(board, a.root), taskId }), /task board/);
       assert.equal(treeState(a.parent), before, relPath);
     }
   });
@@ -190,13 +191,13 @@ describe('the board wherever it lives', () => {
     const board = boardAt(path.join(alias, 'var', 'swarm-board'));
     const taskId = doneTask(board, a.root, addFilePatch('var/swarm-board/pending/x.json'));
     const before = treeState(a.parent);
-    await assertRefused(applyTaskPatch({ workspaceRoot: a.root, board, taskId }), /task board/);
+    await assertRefused(applyTaskPatch({ ...placeOf(board, a.root), taskId }), /task board/);
     assert.equal(treeState(a.parent), before);
     // And the other way round: the workspace through the link, the board by its real path.
     const other = boardAt(path.join(a.root, 'var', 'swarm-board'));
     const second = doneTask(other, a.root, addFilePatch('var/swarm-board/pending/y.json'));
     const beforeSecond = treeState(a.parent);
-    await assertRefused(applyTaskPatch({ workspaceRoot: alias, board: other, taskId: second }), /task board/);
+    await assertRefused(applyTaskPatch({ ...placeOf(other, alias), taskId: second }), /task board/);
     assert.equal(treeState(a.parent), beforeSecond);
   });
 
@@ -204,7 +205,7 @@ describe('the board wherever it lives', () => {
     const a = arena();
     const board = boardAt(path.join(a.root, 'caf\u00e9'));
     const taskId = doneTask(board, a.root, addFilePatch('cafe\u0301/pending/x.json'));
-    await assertRefused(applyTaskPatch({ workspaceRoot: a.root, board, taskId }), /task board/);
+    await assertRefused(applyTaskPatch({ ...placeOf(board, a.root), taskId }), /task board/);
   });
 });
 
@@ -214,7 +215,7 @@ describe('symbolic links', () => {
     fs.symlinkSync(a.outside, path.join(a.root, 'link'));
     const taskId = doneTask(a.board, a.root, addFilePatch('link/x.txt'));
     const before = treeState(a.parent);
-    await assertRefused(applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId }), /symbolic link "link"/);
+    await assertRefused(applyTaskPatch({ ...placeOf(a.board, a.root), taskId }), /symbolic link "link"/);
     await assertRefused(() => writeVersion({ workspaceRoot: a.root, boardRoot: a.board.root }, 'link/x.txt', { content: Buffer.from('x') }), /symbolic link/);
     assert.equal(treeState(a.parent), before);
   });
@@ -245,7 +246,7 @@ describe('symbolic links', () => {
     const [task] = await runTasks(a, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') }]);
     fs.rmSync(path.join(a.root, 'a.txt'));
     fs.symlinkSync(path.join(a.outside, 'secret.txt'), path.join(a.root, 'a.txt'));
-    const outcome = await applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId: task.id });
+    const outcome = await applyTaskPatch({ ...placeOf(a.board, a.root), taskId: task.id });
     assert.equal(outcome.status, 'conflict');
     assert.equal(fs.readFileSync(path.join(a.outside, 'secret.txt'), 'utf8'), 'secret\n');
     assert.ok(fs.lstatSync(path.join(a.root, 'a.txt')).isSymbolicLink());
@@ -256,7 +257,7 @@ describe('symbolic links', () => {
     const [task] = await runTasks(a, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') }]);
     const planted = path.join(a.root, `a.txt.swarm-${process.pid}.tmp`);
     fs.symlinkSync(path.join(a.outside, 'secret.txt'), planted);
-    const outcome = await applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId: task.id });
+    const outcome = await applyTaskPatch({ ...placeOf(a.board, a.root), taskId: task.id });
     assert.equal(outcome.status, 'applied', outcome.message);
     assert.equal(fs.readFileSync(path.join(a.outside, 'secret.txt'), 'utf8'), 'secret\n');
     assert.ok(fs.lstatSync(path.join(a.root, 'a.txt')).isFile());
@@ -280,8 +281,8 @@ describe('symbolic links', () => {
 describe('records are untrusted input', () => {
   async function appliedTask(a: Arena) {
     const [task] = await runTasks(a, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') }]);
-    await applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId: task.id });
-    const undo = readUndoRecord(a.board, task.id);
+    await applyTaskPatch({ ...placeOf(a.board, a.root), taskId: task.id });
+    const undo = readUndoRecord(placeOf(a.board), task.id);
     assert.ok(undo);
     return { task, undo, artifacts: a.board.artifactsDir(task.id) };
   }
@@ -297,7 +298,7 @@ describe('records are untrusted input', () => {
     const record = JSON.parse(fs.readFileSync(path.join(artifacts, 'apply.json'), 'utf8'));
     fs.writeFileSync(path.join(artifacts, 'apply.json'), JSON.stringify({ ...record, undoId: path.relative(path.join(artifacts, 'undo'), forged) }));
     const before = treeState(a.parent);
-    await assert.rejects(undoTaskApply({ workspaceRoot: a.root, board: a.board, taskId: task.id }), /apply record of task .* is damaged/);
+    await assert.rejects(undoTaskApply({ ...placeOf(a.board, a.root), taskId: task.id }), /apply record of task .* is damaged/);
     assert.equal(treeState(a.parent), before);
     assert.equal(a.read('a.txt'), 'b\n');
   });
@@ -321,11 +322,11 @@ describe('records are untrusted input', () => {
     for (const [record, message] of forgeries) {
       fs.writeFileSync(undo.file, JSON.stringify(record));
       const before = treeState(a.parent);
-      await assert.rejects(undoTaskApply({ workspaceRoot: a.root, board: a.board, taskId: task.id }), message);
+      await assert.rejects(undoTaskApply({ ...placeOf(a.board, a.root), taskId: task.id }), message);
       assert.equal(treeState(a.parent), before);
     }
     fs.writeFileSync(undo.file, '{ not json');
-    await assert.rejects(undoTaskApply({ workspaceRoot: a.root, board: a.board, taskId: task.id }), /damaged/);
+    await assert.rejects(undoTaskApply({ ...placeOf(a.board, a.root), taskId: task.id }), /damaged/);
     assert.equal(fs.readFileSync(path.join(a.outside, 'secret.txt'), 'utf8'), 'secret\n');
   });
 
@@ -339,9 +340,9 @@ describe('records are untrusted input', () => {
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'result.patch'), addFilePatch('new.txt', 'n'));
     a.board.complete(claim, { summary: 'ok', patchFile: path.join(dir, 'result.patch'), base: `--index-output=${index}`, files: [] });
-    await assert.rejects(applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId: claim.task.id }), /no base snapshot/);
+    await assert.rejects(applyTaskPatch({ ...placeOf(a.board, a.root), taskId: claim.task.id }), /no base snapshot/);
     // Without a valid base the follow-up starts from the current files; git is never handed the option.
-    await postFollowUpTask({ workspaceRoot: a.root, board: a.board, taskId: claim.task.id, comment: 'more' });
+    await postFollowUpTask({ ...placeOf(a.board, a.root), taskId: claim.task.id, comment: 'more' });
     assert.ok(!fs.existsSync(index), 'git wrote nothing outside');
   });
 
@@ -355,17 +356,17 @@ describe('records are untrusted input', () => {
     fs.symlinkSync(secret, path.join(a.board.artifactsDir(first.id), 'apply.json'));
     fs.symlinkSync(secret, path.join(a.board.artifactsDir(second.id), 'discarded.json'));
     // A link as the apply record is a damaged record: refused, the link's target untouched.
-    await assert.rejects(applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId: first.id }), /apply record of task .* is damaged: it is not a plain file/);
+    await assert.rejects(applyTaskPatch({ ...placeOf(a.board, a.root), taskId: first.id }), /apply record of task .* is damaged: it is not a plain file/);
     assert.equal(a.read('a.txt'), 'a\n');
     fs.rmSync(path.join(a.board.artifactsDir(first.id), 'apply.json'));
-    const outcome = await applyTaskPatch({ workspaceRoot: a.root, board: a.board, taskId: first.id });
+    const outcome = await applyTaskPatch({ ...placeOf(a.board, a.root), taskId: first.id });
     assert.equal(outcome.status, 'applied');
-    discardTaskPatch(a.board, second.id);
+    (await discardTaskPatch(placeOf(a.board), second.id));
     assert.equal(fs.readFileSync(secret, 'utf8'), 'secret\n');
     assert.ok(fs.lstatSync(path.join(a.board.artifactsDir(first.id), 'apply.json')).isFile());
     assert.ok(fs.lstatSync(path.join(a.board.artifactsDir(second.id), 'discarded.json')).isFile(), 'the planted link was replaced');
     // And the undo still works from the record that replaced the link.
-    await undoTaskApply({ workspaceRoot: a.root, board: a.board, taskId: first.id });
+    await undoTaskApply({ ...placeOf(a.board, a.root), taskId: first.id });
     assert.equal(a.read('a.txt'), 'a\n');
   });
 });

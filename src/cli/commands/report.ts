@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
-import type { FileBoardEngine as FileBoard } from '../../core/board';
+import { FileBoard, type FileBoardEngine } from '../../core/board';
 import { buildRunReport, renderRunReport, reportFormatForPath, type ReportFormat } from '../../core/report';
 import { UsageError } from '../errors';
 import { parseInteger } from '../parse';
@@ -17,7 +17,7 @@ interface ReportCliOptions {
   maxTasks?: number;
 }
 
-export function registerReportCommands(program: Command, openBoard: () => FileBoard): void {
+export function registerReportCommands(program: Command, openBoard: () => FileBoardEngine): void {
   program
     .command('report')
     .description('write a report of the run: tasks, durations, failures, retries, speedup, resource peaks')
@@ -26,14 +26,15 @@ export function registerReportCommands(program: Command, openBoard: () => FileBo
     .option('--markdown', 'Markdown even for an --out file ending in .html')
     .option('--out <file>', 'write to this file instead of standard output')
     .option('--max-tasks <n>', 'task rows listed (default 2000; failures first)', parseInteger('--max-tasks', 0, 1_000_000))
-    .action((options: ReportCliOptions) => {
+    .action(async (options: ReportCliOptions) => {
       if ([options.html, options.markdown, options.json].filter(Boolean).length > 1) throw new UsageError('Give only one of --html, --markdown and --json.');
       const reportOptions = options.maxTasks === undefined ? {} : { maxTasks: options.maxTasks };
+      const board = FileBoard.over(openBoard());
       let text: string;
-      if (options.json) text = toJson(buildRunReport(openBoard(), reportOptions), 2) + '\n';
+      if (options.json) text = toJson(await buildRunReport(board, reportOptions), 2) + '\n';
       else {
         const format: ReportFormat = options.html ? 'html' : options.markdown ? 'markdown' : options.out ? reportFormatForPath(options.out) : 'markdown';
-        text = renderRunReport(openBoard(), format, reportOptions);
+        text = await renderRunReport(board, format, reportOptions);
       }
       if (!options.out) {
         // JSON is already escaped; Markdown and HTML quote task titles and errors.

@@ -1,6 +1,6 @@
 // Review and apply commands: `swarm diff`, `apply`, `undo`, `discard`, `conflicts`, `worktrees`.
 import { Command } from 'commander';
-import type { FileBoardEngine as FileBoard } from '../../core/board';
+import { FileBoard, listAllTasks, type FileBoardEngine } from '../../core/board';
 import { findGitRepository } from '../../core/board/gitExclude';
 import { workspaceOfBoard } from '../../core/board/location';
 import type { Task } from '../../core/board/types';
@@ -18,6 +18,7 @@ import {
   type ApplyOutcome,
   type BatchOutcome,
   type PatchFileEntry,
+  type ResultPlace,
   type TaskPatch,
 } from '../../core/patch';
 import { listWorktrees, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
@@ -75,17 +76,17 @@ function displayName(file: PatchFileEntry): string {
  * The result of a task, or with `partial` the work kept for one that did not finish; otherwise a
  * message that says what there is instead (partial work to look at, or nothing).
  */
-async function requirePatch(board: FileBoard, id: string, partial = false): Promise<TaskPatch> {
-  const task = board.get(id);
+async function requirePatch(place: ResultPlace, id: string, partial = false): Promise<TaskPatch> {
+  const task = await place.board.get(id);
   if (!task) throw new ExitError(EXIT_FAILURE, `No task with id ${id}. List tasks with \`swarm list\`.`);
-  const root = workspaceOfBoard(board.root);
+  const root = place.workspaceRoot;
   if (partial) {
     if (task.status === 'done') throw new ExitError(EXIT_FAILURE, `Task ${id} is done: its result is shown and applied without --partial.`);
     const work = findGitRepository(root) ? await readPartialWork(root, id) : undefined;
     if (!work) throw new ExitError(EXIT_FAILURE, `Task ${id} is ${task.status} and no partial work of it was kept (refs/swarm/${id}); there is nothing to show.`);
     return work;
   }
-  const patch = readTaskPatch(board, id);
+  const patch = await readTaskPatch(place, id);
   if (patch) return patch;
   if (task.status === 'done' || task.childCount) throw new ExitError(EXIT_FAILURE, `Task ${id} has no patch: it made no changes (or its artifacts were removed).`);
   const why = `it is ${task.status}${task.lastError ? ` (${firstLine(task.lastError.message)})` : ''}`;
@@ -99,10 +100,10 @@ function firstLine(text: string): string {
 }
 
 /** Dead tasks, which --all-done does not apply: how many, why, and which have partial work kept. */
-async function deadTasks(board: FileBoard): Promise<Array<{ task: Task; partialWork: boolean }>> {
-  const dead = board.list({ status: 'dead' }).filter((task) => !task.childCount && !isDiscarded(board, task.id) && !applyRecord(board, task.id));
+async function deadTasks(place: ResultPlace): Promise<Array<{ task: Task; partialWork: boolean }>> {
+  const dead = (await listAllTasks(place.board, 'dead')).filter((task) => !task.childCount && !isDiscarded(place, task.id) && !applyRecord(place, task.id));
   if (dead.length === 0) return [];
-  const root = workspaceOfBoard(board.root);
+  const root = place.workspaceRoot;
   const kept = findGitRepository(root) ? await tasksWithPartialWork(root) : new Set<string>();
   return dead.map((task) => ({ task, partialWork: kept.has(task.id) }));
 }
@@ -141,8 +142,12 @@ function userFacing<A extends unknown[]>(action: (...args: A) => unknown): (...a
   };
 }
 
-export function registerWorktreeCommands(program: Command, openBoard: () => FileBoard): void {
-  const workspace = (board: FileBoard) => workspaceOfBoard(board.root);
+export function registerWorktreeCommands(program: Command, openBoard: () => FileBoardEngine): void {
+  // Results are read through the async Board (patches are board artifacts); records stay local.
+  const openPlace = (): ResultPlace => {
+    const engine = openBoard();
+    return { board: FileBoard.over(engine), workspaceRoot: workspaceOfBoard(engine.root) };
+  };
 
   program
     .command('diff')
@@ -153,9 +158,9 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .option('--partial', 'the work kept for a task that did not finish (dead, cancelled, retrying) instead of a result')
     .option('--json', 'print JSON only')
     .action(userFacing(async (id: string, options: { stat?: boolean; color?: boolean; partial?: boolean; json?: boolean }) => {
-      const board = openBoard();
-      const patch = await requirePatch(board, id, options.partial);
-      if (options.json) return printJson({ taskId: patch.taskId, patchFile: patch.patchFile, base: patch.base, files: patch.files, ...(options.partial ? { partial: true } : {}), discarded: isDiscarded(board, id), applied: applyRecord(board, id) ?? null, ...(options.stat ? {} : { text: patch.text }) });
+      const place = openPlace();
+      const patch = await requirePatch(place, id, options.partial);
+      if (options.json) return printJson({ taskId: patch.taskId, patchFile: patch.patchFile, ...(patch.artifact ? { artifact: patch.artifact } : {}), base: patch.base, files: patch.files, ...(options.partial ? { partial: true } : {}), discarded: isDiscarded(place, id), applied: applyRecord(place, id) ?? null, ...(options.stat ? {} : { text: patch.text }) });
       if (options.stat) return printText(formatFileStats(patch.files));
       process.stdout.write(patchForOutput(patch.text, useColour(options.color)));
     }));
@@ -171,19 +176,19 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .option('--partial', 'apply the work kept for a task that did not finish (dead, cancelled, retrying)')
     .option('--json', 'print JSON only')
     .action(userFacing(async (id: string | undefined, options: { '3way'?: boolean; cleanOnly?: boolean; markers?: boolean; allDone?: boolean; partial?: boolean; json?: boolean }) => {
-      const board = openBoard();
+      const place = openPlace();
       const mode = options.markers ? 'markers' : options.cleanOnly ? 'clean' : 'auto';
       if (options.allDone && (id || options.partial)) throw new UsageError('--all-done applies every done result: give no task id and no --partial with it.');
       if (!options.allDone && !id) throw new ExitError(EXIT_FAILURE, 'Give a task id, or --all-done.');
       if (!options.allDone) {
-        await requirePatch(board, id as string, options.partial);
-        const [result] = await applyTaskPatches({ workspaceRoot: workspace(board), board, taskIds: [id as string], mode, partial: options.partial });
+        await requirePatch(place, id as string, options.partial);
+        const [result] = await applyTaskPatches({ ...place, taskIds: [id as string], mode, partial: options.partial });
         if ('error' in result) throw result.error;
         printOutcome(result.outcome, options.json);
         if (result.outcome.status === 'conflict') throw new ExitError(EXIT_FAILURE);
         return;
       }
-      const [results, dead] = await Promise.all([applyPendingResults({ workspaceRoot: workspace(board), board, mode }), deadTasks(board)]);
+      const [results, dead] = await Promise.all([applyPendingResults({ ...place, mode }), deadTasks(place)]);
       if (results.length === 0) {
         if (!options.json) printDead(dead);
         throw new ExitError(EXIT_FAILURE, 'No done results waiting to be applied.');
@@ -203,8 +208,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .description('undo the last apply of a task (refused if the files were edited since)')
     .argument('<id>', 'task id')
     .action(userFacing(async (id: string) => {
-      const board = openBoard();
-      const { files } = await undoTaskApply({ workspaceRoot: workspace(board), board, taskId: id });
+      const { files } = await undoTaskApply({ ...openPlace(), taskId: id });
       printText(`Undid task ${escapeTerminal(id)}: restored ${files.length} file${files.length === 1 ? '' : 's'} (${files.map((file) => escapeTerminal(file)).join(', ')}).`);
     }));
 
@@ -212,8 +216,8 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .command('discard')
     .description("drop a task's result (the patch file stays in the artifacts for audit)")
     .argument('<id>', 'task id')
-    .action(userFacing((id: string) => {
-      discardTaskPatch(openBoard(), id);
+    .action(userFacing(async (id: string) => {
+      await discardTaskPatch(openPlace(), id);
       printText(`Discarded the result of task ${escapeTerminal(id)}.`);
     }));
 
@@ -221,8 +225,8 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .command('conflicts')
     .description('done results whose patches overlap (applying both would conflict)')
     .option('--json', 'print JSON only')
-    .action(userFacing((options: { json?: boolean }) => {
-      const conflicts = findPatchConflicts(openBoard());
+    .action(userFacing(async (options: { json?: boolean }) => {
+      const conflicts = await findPatchConflicts(openPlace());
       if (options.json) return printJson(conflicts);
       if (conflicts.length === 0) return printText('No overlapping results.');
       for (const conflict of conflicts) printText(`${conflict.taskIds.join(' <-> ')}: ${conflict.files.map((file) => escapeTerminal(file)).join(', ')}`);
@@ -234,7 +238,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .option('--prune', 'remove half-created, orphaned and unregistered worktrees (work of crashed attempts is kept on refs/swarm/<id>)')
     .option('--json', 'print JSON only')
     .action(userFacing(async (options: { prune?: boolean; json?: boolean }) => {
-      const root = workspace(openBoard());
+      const root = openPlace().workspaceRoot;
       const removed = options.prune ? await pruneWorktrees(root) : undefined;
       const worktrees = await listWorktrees(root);
       if (options.json) return printJson(options.prune ? { removed, worktrees } : worktrees);

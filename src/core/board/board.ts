@@ -193,8 +193,8 @@ export function newTaskId(now: number): string {
   return `t${now.toString(36)}${idCounter.toString(36).padStart(2, '0')}${nonce(2)}`;
 }
 
-/** The id of the n-th child of a map task. */
-function mapChildId(parentId: string, index: number): string {
+/** The id of the n-th child of a map task (both boards number a map's own children this way). */
+export function mapChildId(parentId: string, index: number): string {
   return `${parentId}.${String(index).padStart(4, '0')}`;
 }
 

@@ -10,3 +10,4 @@ export type { BoardOptions, ClaimOptions, FailOptions } from './board';
 export { EventLog } from './events';
 export { findGitRepository } from './gitExclude';
 export { resolveBoardDir, workspaceOfBoard } from './location';
+export { listAllTasks } from './paging';

@@ -72,6 +72,11 @@ export const DEFAULT_ARTIFACT_CAP_BYTES = 8 * 1024 * 1024;
 
 export const ARTIFACT_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
 
+/** The artifact that holds a task's result as a patch; the result names it as `patchArtifact`. */
+export const PATCH_ARTIFACT = 'result.patch';
+/** The artifact that holds the output of a task's attempts. */
+export const LOG_ARTIFACT = 'log.txt';
+
 export interface Board {
   /** Where the board is, for people: a path or `redis://host:port/db?board=name`, never a password. */
   describe(): string;

@@ -1,8 +1,8 @@
 // Pages of tasks, oldest first (creation time, then id), for both boards. The file board pages by
 // file name: a task's creation time is in its pending/delayed name and in its id (ids are made
 // from the creation time), so a page of 100 reads 100 task bodies however large the board is.
-import { BoardInputError, type Task } from './types';
-import type { ListQuery } from './interface';
+import { BoardInputError, type Task, type TaskStatus } from './types';
+import type { Board, ListQuery } from './interface';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -72,4 +72,19 @@ function firstAfter(sorted: readonly Ordered[], after: Ordered): number {
     else high = middle;
   }
   return low;
+}
+
+/**
+ * Every task (of a status), oldest first, read page by page through any board. For reports and
+ * batch commands that need them all; views should page instead.
+ */
+export async function listAllTasks(board: Pick<Board, 'list'>, status?: TaskStatus): Promise<Task[]> {
+  const tasks: Task[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await board.list({ status, cursor, limit: MAX_PAGE_SIZE });
+    tasks.push(...page.tasks);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return tasks;
 }

@@ -2,6 +2,7 @@
 // corrects the counts from the board now and then, and hands out snapshots no more often than the
 // view can usefully draw them.
 import type { PoolEvent, PoolStats } from '../pool/types';
+import { EVENTS_START, type Following } from '../board/interface';
 import { boardDeadLetters, queueCountsOf, type MetricsBoard } from './board-source';
 import { MetricsCollector, type MetricsOptions } from './collector';
 import type { MetricsSnapshot } from './types';
@@ -42,7 +43,9 @@ export class MetricsFeed {
   private readonly minIntervalMs: number;
   private pool: PoolSource | undefined;
   private poolSubscription: { dispose(): void } | undefined;
-  private readonly following: { dispose(): void };
+  private readonly following: Following;
+  /** A resync under way: the next one waits for it instead of piling up reads. */
+  private resyncing: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private pendingTimer: NodeJS.Timeout | undefined;
   private lastSentAt = -Infinity;
@@ -57,10 +60,13 @@ export class MetricsFeed {
     this.minIntervalMs = options.minIntervalMs ?? 500;
     this.poolSampleMs = options.poolSampleMs ?? 1_000;
     this.collector = new MetricsCollector(options);
-    this.following = options.board.events.follow((events) => {
-      this.collector.addEvents(events);
-      this.schedule();
-    }, { fromOffset: 0, pollMs: options.pollMs ?? 500 });
+    this.following = options.board.follow(
+      (batch) => {
+        this.collector.addEvents(batch.events);
+        this.schedule();
+      },
+      { cursor: EVENTS_START, pollMs: options.pollMs ?? 500, onError: (error) => options.onError?.(error) },
+    );
     this.resync();
     this.every(options.resyncMs ?? 5_000, () => this.resync());
     this.every(this.poolSampleMs, () => this.samplePool());
@@ -89,9 +95,9 @@ export class MetricsFeed {
     return this.collector.snapshot();
   }
 
-  /** Re-reads the board's counts and dead letters, then schedules a snapshot. */
-  refresh(): void {
-    this.resync();
+  /** Re-reads the board's counts and dead letters, then schedules a snapshot; resolves when read. */
+  async refresh(): Promise<void> {
+    await this.resync();
     this.schedule();
   }
 
@@ -109,14 +115,14 @@ export class MetricsFeed {
 
   dispose(): void {
     this.disposed = true;
-    this.following.dispose();
+    void this.following.dispose();
     this.poolSubscription?.dispose();
     for (const timer of this.timers) clearInterval(timer);
     if (this.pendingTimer) clearTimeout(this.pendingTimer);
   }
 
-  private every(ms: number, action: () => void): void {
-    const timer = setInterval(action, ms);
+  private every(ms: number, action: () => unknown): void {
+    const timer = setInterval(() => void action(), ms);
     timer.unref?.();
     this.timers.push(timer);
   }
@@ -126,17 +132,28 @@ export class MetricsFeed {
    * re-read when the board's dead count disagrees or a minute has passed: with thousands of dead
    * tasks that read is the expensive part, and events keep the list right in between.
    */
-  private resync(): void {
-    this.guard(() => {
-      const now = Date.now();
-      const counts = this.options.board.stats().counts;
-      this.collector.resyncQueue(queueCountsOf(this.options.board, counts), now);
-      if (counts.dead !== this.collector.deadLetterCount() || now - this.lastDeadResyncAt >= DEAD_RESYNC_MS) {
-        this.lastDeadResyncAt = now;
-        this.collector.resyncDeadLetters(boardDeadLetters(this.options.board));
-      }
+  private resync(): Promise<void> {
+    this.resyncing ??= this.readCounts().finally(() => {
+      this.resyncing = undefined;
+      this.schedule();
     });
-    this.schedule();
+    return this.resyncing;
+  }
+
+  private async readCounts(): Promise<void> {
+    try {
+      const now = Date.now();
+      const stats = await this.options.board.stats();
+      if (this.disposed) return;
+      this.collector.resyncQueue(queueCountsOf(stats), now);
+      if (stats.counts.dead !== this.collector.deadLetterCount() || now - this.lastDeadResyncAt >= DEAD_RESYNC_MS) {
+        this.lastDeadResyncAt = now;
+        const dead = await boardDeadLetters(this.options.board);
+        if (!this.disposed) this.collector.resyncDeadLetters(dead);
+      }
+    } catch (error) {
+      this.options.onError?.(error);
+    }
   }
 
   /** The other processes' pools as last sampled (empty while a pool of this process is attached). */

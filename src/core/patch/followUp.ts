@@ -2,21 +2,19 @@
 // so the agent changes what the earlier agent did instead of starting over. The start is a commit
 // (the result's tree, parented on the result's snapshot) made in a throw-away index; the follow-up's
 // own patch is then against the same snapshot and contains both changes.
-import type { FileBoardEngine as FileBoard } from '../board';
 import type { Task } from '../board/types';
 import { gitText, runGit } from '../worktree/git';
 import { withPatchedIndex } from './theirs';
 import { PARTIAL_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { locateRepository } from '../worktree/repo';
 import { readTaskPatch } from '.';
+import { writeScopeOf, type ResultPlace } from './place';
 import { assertSafeSections } from './plan';
 import { parsePatch } from './parse';
 import { assertSafePatchPaths } from './paths';
 import { isRecord } from './records';
 
-export interface FollowUpRequest {
-  workspaceRoot: string;
-  board: FileBoard;
+export interface FollowUpRequest extends ResultPlace {
   /** The task whose result the comment is about. */
   taskId: string;
   comment: string;
@@ -26,20 +24,20 @@ export interface FollowUpRequest {
 
 /** Posts the follow-up task; throws a message the user can act on when there is nothing to follow up. */
 export async function postFollowUpTask(request: FollowUpRequest): Promise<Task> {
-  const previous = request.board.get(request.taskId);
+  const previous = await request.board.get(request.taskId);
   if (!previous) throw new Error(`Task ${request.taskId} is no longer on the board.`);
   if (!request.comment.trim()) throw new Error('Say what to change: the comment is empty.');
-  const patch = readTaskPatch(request.board, request.taskId);
+  const patch = await readTaskPatch(request, request.taskId);
   if (!patch || patch.files.length === 0) throw new Error(`"${previous.title}" has no result to follow up; retry it or post a new task.`);
   if (patch.parts) throw new Error(`"${previous.title}" combines the results of ${patch.parts.length} tasks; request changes on one of them (expand it in the Tasks view).`);
   const resultFiles = patch.files.map((file) => file.path);
   // The start commit holds the result's files, and they go on the new task's file list: the same
   // check as any write, so a result cannot plant a path into the board or .git through a follow-up.
-  const scope = { workspaceRoot: request.workspaceRoot, boardRoot: request.board.root };
+  const scope = writeScopeOf(request);
   assertSafeSections(scope, parsePatch(patch.text));
   assertSafePatchPaths(scope, resultFiles);
   const startFrom = patch.base ? await resultCommit(request.workspaceRoot, patch.base, patch.text, previous.id) : undefined;
-  const task = request.board.post({
+  const task = await request.board.post({
     title: followUpTitle(request.comment, previous.title),
     type: previous.type,
     prompt: followUpPrompt(previous, request.comment, request.files ?? resultFiles),

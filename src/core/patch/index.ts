@@ -1,13 +1,16 @@
 // Results of tasks as patches: reading them for review, applying them to the user's folder
 // (clean or three-way, undoable), discarding them, and spotting results that would conflict.
-// The board stays the source of truth: a done task's result names its patch file and base
-// snapshot; apply/undo/discard records live next to the patch in the task's artifacts folder.
+// The board stays the source of truth: a done task's result names its patch artifact and base
+// snapshot, and the patch is read through the board (file or Redis alike). Apply/undo/discard
+// records are the user's local state (see place.ts). Reading never writes anything.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { FileBoardEngine as FileBoard } from '../board';
+import { ARTIFACT_NAME_PATTERN, type Board } from '../board/interface';
+import { mapChildId } from '../board/board';
+import { listAllTasks } from '../board/paging';
+import { FileBoard } from '../board/fileBoard';
 import { findGitRepository } from '../board/gitExclude';
-import { workspaceOfBoard } from '../board/location';
-import type { Task } from '../board/types';
+import type { Progress, Task } from '../board/types';
 import { filesOfPatch } from '../worktree/diff';
 import { runGitSync } from '../worktree/git';
 import { BASE_REF_PREFIX, PARTIAL_REF_PREFIX } from '../worktree/worktreeIsolation';
@@ -17,9 +20,10 @@ import { ApplyPlanner, blobAt, isObjectId, type FilePlan, type PlanOptions } fro
 import { hunksOverlap, parsePatch, type PatchSection } from './parse';
 import { assertSafePatchPaths, type WriteScope } from './paths';
 import { isRecord, parseApplyRecord, parseUndoRecord, type ApplyRecord } from './records';
-import { makeRealFolders, readRegularFile, replaceFile } from './write';
+import { readRegularFile, replaceFile } from './write';
 import { locateRepository } from '../worktree/repo';
 import { readPartialWork } from './partial';
+import { makeRecordsDir, recordsDir, writeScopeOf, type ResultPlace } from './place';
 
 export type { ApplyStatus, FileVersion, UndoEntry, UndoRecord } from './apply';
 export type { FilePlan, PlanOptions } from './plan';
@@ -28,6 +32,7 @@ export { parsePatch, hunksOverlap, unquote, PatchParseError } from './parse';
 export type { PatchSection } from './parse';
 export { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
 export { RecordDamagedError, type ApplyRecord } from './records';
+export { recordsDir, recordsRoot, type ResultPlace } from './place';
 
 export interface PatchFileEntry {
   path: string;
@@ -40,7 +45,10 @@ export interface PatchFileEntry {
 
 export interface TaskPatch {
   taskId: string;
-  patchFile: string;
+  /** The board artifact the patch was read from (absent for a map's combined patch and partial work). */
+  artifact?: string;
+  /** Where the patch is, for people: its file on a file board, or the git ref of partial work. */
+  patchFile?: string;
   base?: string;
   files: PatchFileEntry[];
   text: string;
@@ -59,6 +67,9 @@ export interface ApplyOutcome {
 }
 
 interface StoredResult {
+  /** The patch artifact's name (results written through the board). */
+  patchArtifact?: string;
+  /** Results written before patches were artifacts: a path inside the task's artifacts folder. */
   patchFile?: string;
   base?: string;
   files?: PatchFileEntry[];
@@ -66,33 +77,45 @@ interface StoredResult {
 
 const APPLY_RECORD = 'apply.json';
 const DISCARD_RECORD = 'discarded.json';
-const COMBINED_PATCH = 'combined.patch';
 
 /** The done task's patch, or for a map parent the combined patch of its done children. */
-export function readTaskPatch(board: FileBoard, taskId: string): TaskPatch | undefined {
-  const task = board.get(taskId);
+export async function readTaskPatch(place: ResultPlace, taskId: string): Promise<TaskPatch | undefined> {
+  const task = await place.board.get(taskId);
   if (!task) return undefined;
-  if (task.childCount && task.childCount > 0) return aggregateChildPatches(board, taskId)?.patch;
-  return patchOfTask(board, task);
+  if (task.childCount && task.childCount > 0) return (await aggregateOf(place, task))?.patch;
+  return patchOfTask(place.board, task);
 }
 
-function patchOfTask(board: FileBoard, task: Task): TaskPatch | undefined {
+async function patchOfTask(board: Board, task: Task): Promise<TaskPatch | undefined> {
   const result = (isRecord(task.result) ? task.result : {}) as StoredResult;
-  if (task.status !== 'done' || typeof result.patchFile !== 'string' || !result.patchFile) return undefined;
-  // Only a patch inside the task's own artifacts folder is read: a board file naming another path
-  // (hand-edited, or shipped with a repository) cannot make us read or apply an arbitrary file.
-  const artifacts = board.artifactsDir(task.id);
-  // A path that leads elsewhere (or names the folder through another route, e.g. a symlinked
-  // parent) is looked up by its file name inside the artifacts folder.
-  const relative = path.relative(artifacts, path.resolve(artifacts, result.patchFile));
-  const inside = !relative.startsWith('..') && !path.isAbsolute(relative);
-  const patchFile = path.join(artifacts, inside ? relative : path.basename(result.patchFile));
-  // A plain file only: a link there could make `swarm diff` print any file of the machine.
-  const text = readRegularFile(patchFile)?.toString('utf8');
+  const artifact = task.status === 'done' ? patchArtifactOf(board, task.id, result) : undefined;
+  if (!artifact) return undefined;
+  // Through the board: only a plain artifact of this very task is read (never a link, never a
+  // path a hand-edited or shipped board names), so `swarm diff` cannot print any file of the machine.
+  const text = (await board.getArtifact(task.id, artifact))?.toString('utf8');
   if (text === undefined) return undefined;
   const files = isFileList(result.files) && result.files.length > 0 ? result.files : filesOfPatch(text);
+  const patchFile = board instanceof FileBoard ? path.join(board.artifactsDir(task.id), artifact) : undefined;
   // Only an object id is a base: anything else would reach git's command line.
-  return { taskId: task.id, patchFile, base: isObjectId(result.base) ? result.base : undefined, files, text };
+  return { taskId: task.id, artifact, ...(patchFile ? { patchFile } : {}), base: isObjectId(result.base) ? result.base : undefined, files, text };
+}
+
+/**
+ * The name of a result's patch artifact: `patchArtifact`, or for an older result the artifact its
+ * `patchFile` path names. A path inside the task's artifacts folder is that artifact; one that
+ * leads elsewhere (or names the folder through another route, e.g. a symlinked parent, or was
+ * written on another machine) is looked up by its file name among the task's artifacts.
+ */
+function patchArtifactOf(board: Board, taskId: string, result: StoredResult): string | undefined {
+  if (typeof result.patchArtifact === 'string') return ARTIFACT_NAME_PATTERN.test(result.patchArtifact) ? result.patchArtifact : undefined;
+  if (typeof result.patchFile !== 'string' || !result.patchFile) return undefined;
+  let name = path.basename(result.patchFile);
+  if (board instanceof FileBoard) {
+    const artifacts = board.artifactsDir(taskId);
+    const relative = path.relative(artifacts, path.resolve(artifacts, result.patchFile));
+    if (!relative.startsWith('..') && !path.isAbsolute(relative)) name = relative;
+  }
+  return ARTIFACT_NAME_PATTERN.test(name) ? name : undefined;
 }
 
 const FILE_STATUSES = new Set(['added', 'modified', 'deleted', 'renamed']);
@@ -107,7 +130,7 @@ function isFileList(value: unknown): value is PatchFileEntry[] {
 
 export interface FixAllAggregate {
   patch: TaskPatch;
-  progress: ReturnType<FileBoard['progress']>;
+  progress: Progress;
   /** Children without a patch yet (pending, running, failed, or no changes). */
   missing: string[];
   /** Children whose patches touch the same files. */
@@ -115,26 +138,56 @@ export interface FixAllAggregate {
 }
 
 /**
- * "Fix all": the done children of a map task combined into one reviewable patch, written to
- * `<parent artifacts>/combined.patch`. Undefined while no child has produced a patch.
+ * "Fix all": the done children of a map task combined into one reviewable patch, in memory (a
+ * read writes nothing). Undefined while no child has produced a patch.
  */
-export function aggregateChildPatches(board: FileBoard, parentId: string): FixAllAggregate | undefined {
-  const children = board.list().filter((task) => task.parentId === parentId);
+export async function aggregateChildPatches(place: ResultPlace, parentId: string): Promise<FixAllAggregate | undefined> {
+  const parent = await place.board.get(parentId);
+  return parent ? aggregateOf(place, parent) : undefined;
+}
+
+async function aggregateOf(place: ResultPlace, parent: Task): Promise<FixAllAggregate | undefined> {
+  const [children, progress] = await Promise.all([childrenOf(place.board, parent), place.board.progress(parent.id)]);
   const parts: TaskPatch[] = [];
   const missing: string[] = [];
   for (const child of children) {
-    const patch = child.status === 'done' && !isDiscarded(board, child.id) ? patchOfTask(board, board.get(child.id) ?? child) : undefined;
+    const patch = child.status === 'done' && !isDiscarded(place, child.id) ? await patchOfTask(place.board, child) : undefined;
     if (patch) parts.push(patch);
     else missing.push(child.id);
   }
   if (parts.length === 0) return undefined;
-  const dir = recordsFolder(board, parentId);
-  const patchFile = path.join(dir, COMBINED_PATCH);
   const text = parts.map((part) => (part.text.endsWith('\n') ? part.text : `${part.text}\n`)).join('');
-  // Written only when it changed: readers (the UI refreshes often) do not rewrite it each time.
-  if (readRegularFile(patchFile)?.toString('utf8') !== text) replaceFile(patchFile, text);
-  const patch: TaskPatch = { taskId: parentId, patchFile, files: parts.flatMap((part) => part.files), text, parts };
-  return { patch, progress: board.progress(parentId), missing, conflicts: conflictsAmong(parts) };
+  const patch: TaskPatch = { taskId: parent.id, files: parts.flatMap((part) => part.files), text, parts };
+  return { patch, progress, missing, conflicts: conflictsAmong(parts) };
+}
+
+/** Lookups in flight at once while reading a map's children (a remote board answers them in parallel). */
+const CHILD_LOOKUPS = 32;
+
+/**
+ * A map task's children with their results: the numbered ones by id, and, when the map has more
+ * (children added later with its id as parent), those found by paging through the board.
+ */
+async function childrenOf(board: Board, parent: Task): Promise<Task[]> {
+  const ids = Array.from({ length: parent.childCount ?? 0 }, (_, index) => mapChildId(parent.id, index));
+  const children: Task[] = [];
+  for (let start = 0; start < ids.length; start += CHILD_LOOKUPS) {
+    const found = await Promise.all(ids.slice(start, start + CHILD_LOOKUPS).map((id) => board.get(id)));
+    children.push(...found.filter((task): task is Task => task !== undefined));
+  }
+  if ((await board.progress(parent.id)).total <= ids.length) return children;
+  const numbered = new Set(ids);
+  let cursor: string | undefined;
+  do {
+    const page = await board.list({ cursor, limit: 1000 });
+    for (const task of page.tasks) {
+      if (task.parentId !== parent.id || numbered.has(task.id)) continue;
+      const full = task.status === 'done' ? await board.get(task.id) : task;
+      if (full) children.push(full);
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return children;
 }
 
 /** File contents for the diff editor: the file as the agent started from it, and after the patch. */
@@ -149,9 +202,7 @@ export async function patchFileVersions(workspaceRoot: string, patch: TaskPatch,
   return { original: original.content?.toString('utf8'), proposed: proposed?.content?.toString('utf8') };
 }
 
-export interface ApplyOptions {
-  workspaceRoot: string;
-  board: FileBoard;
+export interface ApplyOptions extends ResultPlace {
   taskId: string;
   /** 'auto' (default): clean, else three-way. 'clean': refuse when files changed since the snapshot. 'markers': write conflict markers into conflicting text files. */
   mode?: 'auto' | 'clean' | 'markers';
@@ -172,21 +223,14 @@ export interface ApplyPlan {
   writable: FilePlan[];
 }
 
-/** Where the writers of `options` may write: the workspace, minus its board. */
-function scopeOf(options: { workspaceRoot: string; board: FileBoard }): WriteScope {
-  return { workspaceRoot: options.workspaceRoot, boardRoot: options.board.root };
-}
-
-/** The task's artifacts folder, created when missing, and never a link to somewhere else. */
-function recordsFolder(board: FileBoard, taskId: string): string {
-  const dir = board.artifactsDir(taskId);
-  makeRealFolders(board.root, dir);
-  return dir;
+/** Where the writers of `options` may write: the workspace, minus its board and records. */
+function scopeOf(place: ResultPlace): WriteScope {
+  return writeScopeOf(place);
 }
 
 /** Plans the apply of a task's result (clean, three-way, or blocked by conflicts); writes nothing. */
 export async function planTaskApply(options: ApplyPlanOptions): Promise<ApplyPlan> {
-  const patch = patchToApply(options.board, options.taskId);
+  const patch = await patchToApply(options, options.taskId);
   if (!findGitRepository(options.workspaceRoot)) return ranDirectly(options.taskId, patch);
   const planner = await ApplyPlanner.open(scopeOf(options), partsOf(patch));
   try {
@@ -213,7 +257,7 @@ export async function applyTaskPatches(options: BatchApplyOptions): Promise<Batc
   const loaded = await Promise.all(
     options.taskIds.map(async (taskId) => {
       try {
-        return { taskId, patch: options.partial ? await partialToApply(options, taskId) : patchToApply(options.board, taskId) };
+        return { taskId, patch: options.partial ? await partialToApply(options, taskId) : await patchToApply(options, taskId) };
       } catch (error) {
         return { taskId, error: error as Error };
       }
@@ -224,7 +268,7 @@ export async function applyTaskPatches(options: BatchApplyOptions): Promise<Batc
 
 /** `swarm apply --all-done`: every result `pendingResults` lists, each task looked up once. */
 export async function applyPendingResults(options: Omit<BatchApplyOptions, 'taskIds' | 'partial'>): Promise<BatchOutcome[]> {
-  return applyLoaded(options, pendingPatches(options.board).map((patch) => ({ taskId: patch.taskId, patch })));
+  return applyLoaded(options, (await pendingPatches(options)).map((patch) => ({ taskId: patch.taskId, patch })));
 }
 
 /** Applies loaded results one after the other, the git work for all of them done up front. */
@@ -259,15 +303,15 @@ export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcom
 }
 
 /** The result to apply, or an error that says why there is none. */
-function patchToApply(board: FileBoard, taskId: string): TaskPatch {
-  const patch = readTaskPatch(board, taskId);
+async function patchToApply(place: ResultPlace, taskId: string): Promise<TaskPatch> {
+  const patch = await readTaskPatch(place, taskId);
   if (!patch) throw new Error(`Task ${taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${taskId}\`.`);
-  if (isDiscarded(board, taskId)) throw new Error(`The result of task ${taskId} was discarded; it is kept for audit only and cannot be applied.`);
+  if (isDiscarded(place, taskId)) throw new Error(`The result of task ${taskId} was discarded; it is kept for audit only and cannot be applied.`);
   return patch;
 }
 
 async function partialToApply(options: Omit<ApplyOptions, 'taskId'>, taskId: string): Promise<TaskPatch> {
-  const task = options.board.get(taskId);
+  const task = await options.board.get(taskId);
   if (!task) throw new Error(`No task ${taskId} on the board.`);
   if (task.status === 'done') throw new Error(`Task ${taskId} is done: apply its result with \`swarm apply ${taskId}\` (partial work is kept only for tasks that did not finish).`);
   const partial = await readPartialWork(options.workspaceRoot, taskId);
@@ -325,15 +369,16 @@ async function decideApply(planner: ApplyPlanner, patch: TaskPatch, options: App
 /** Writes a decided apply with its undo record and apply record; returns the outcome to report. */
 function writeApply(scope: WriteScope, options: ApplyOptions, { outcome, writable }: ApplyPlan): ApplyOutcome {
   if (writable.length === 0) return outcome;
-  const { board, taskId } = options;
+  const { taskId } = options;
   // A failed write puts the files back, and the record of the apply before it (if any) with them.
-  const recordFile = path.join(recordsFolder(board, taskId), APPLY_RECORD);
+  const dir = makeRecordsDir(options, taskId);
+  const recordFile = path.join(dir, APPLY_RECORD);
   const earlier = readRegularFile(recordFile);
   const recorder = {
-    recorded: (saved: UndoRecord) => writeApplyRecord(board, taskId, { status: outcome.status, at: saved.at, undoId: saved.id, files: outcome.files, ...(options.partial ? { partial: true as const } : {}) }),
+    recorded: (saved: UndoRecord) => writeApplyRecord(options, taskId, { status: outcome.status, at: saved.at, undoId: saved.id, files: outcome.files, ...(options.partial ? { partial: true as const } : {}) }),
     rolledBack: () => (earlier ? replaceFile(recordFile, earlier) : fs.rmSync(recordFile, { force: true })),
   };
-  const record = writePlans(scope, writable, recordsFolder(board, taskId), outcome.status, recorder, stillAsAppliedBefore(options));
+  const record = writePlans(scope, writable, dir, outcome.status, recorder, stillAsAppliedBefore(options));
   return { ...outcome, undoId: record.id };
 }
 
@@ -343,7 +388,7 @@ function writeApply(scope: WriteScope, options: ApplyOptions, { outcome, writabl
  * goes all the way back instead of only undoing the second half.
  */
 function stillAsAppliedBefore(options: ApplyOptions): SavedFile[] {
-  const previous = readUndoRecord(options.board, options.taskId, options.workspaceRoot);
+  const previous = readUndoRecord(options, options.taskId);
   if (!previous) return [];
   return previous.record.entries
     .map((entry) => ({ path: entry.path, before: versionBefore(previous.dir, entry), after: readWorkspaceFile(options.workspaceRoot, entry.path), afterHash: entry.afterHash }))
@@ -355,38 +400,38 @@ function stillAsAppliedBefore(options: ApplyOptions): SavedFile[] {
  * Records an apply that someone else wrote (the editor, through its own undoable edit): the
  * versions it replaced and left, so `swarm undo` and the Undo Apply action can restore them.
  */
-export function recordTaskApply(board: FileBoard, taskId: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after: FileVersion }>): UndoRecord {
-  const record = saveUndoRecord(recordsFolder(board, taskId), status, files);
-  writeApplyRecord(board, taskId, { status, at: record.at, undoId: record.id, files: files.map((file) => file.path) });
+export function recordTaskApply(place: ResultPlace, taskId: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after: FileVersion }>): UndoRecord {
+  const record = saveUndoRecord(makeRecordsDir(place, taskId), status, files);
+  writeApplyRecord(place, taskId, { status, at: record.at, undoId: record.id, files: files.map((file) => file.path) });
   return record;
 }
 
-function writeApplyRecord(board: FileBoard, taskId: string, record: ApplyRecord): void {
-  replaceFile(path.join(recordsFolder(board, taskId), APPLY_RECORD), JSON.stringify(record, null, 2));
+function writeApplyRecord(place: ResultPlace, taskId: string, record: ApplyRecord): void {
+  replaceFile(path.join(makeRecordsDir(place, taskId), APPLY_RECORD), JSON.stringify(record, null, 2));
 }
 
 /**
  * The versions the last apply of a task replaced, with the hash of what it left (for an undo).
  * Records are untrusted input: their shape is checked, and every path in them goes through the
- * one safety check against `workspaceRoot` (default: the folder that holds the board).
+ * one safety check against the workspace.
  */
-export function readUndoRecord(board: FileBoard, taskId: string, workspaceRoot = workspaceOfBoard(board.root)): { dir: string; file: string; record: UndoRecord } | undefined {
-  const applied = applyRecord(board, taskId);
+export function readUndoRecord(place: ResultPlace, taskId: string): { dir: string; file: string; record: UndoRecord } | undefined {
+  const applied = applyRecord(place, taskId);
   if (!applied) return undefined;
-  const artifacts = board.artifactsDir(taskId);
+  const artifacts = recordsDir(place, taskId);
   const legacy = legacyUndoFolder(artifacts, applied.undoId);
   const [dir, file] = fs.lstatSync(undoFile(artifacts, applied.undoId), { throwIfNoEntry: false }) ? [artifacts, undoFile(artifacts, applied.undoId)] : [legacy, path.join(legacy, 'undo.json')];
   if (!fs.lstatSync(file, { throwIfNoEntry: false })) return undefined;
   const record = parseUndoRecord(readRegularFile(file), file);
-  assertSafePatchPaths({ workspaceRoot, boardRoot: board.root }, record.entries.map((entry) => entry.path));
+  assertSafePatchPaths(scopeOf(place), record.entries.map((entry) => entry.path));
   return { dir, file, record };
 }
 
 
 /** Marks the last apply as undone (its record is kept, renamed, for audit). */
-export function markApplyUndone(board: FileBoard, taskId: string): void {
-  const dir = board.artifactsDir(taskId);
-  const applied = applyRecord(board, taskId);
+export function markApplyUndone(place: ResultPlace, taskId: string): void {
+  const dir = recordsDir(place, taskId);
+  const applied = applyRecord(place, taskId);
   if (applied) fs.renameSync(path.join(dir, APPLY_RECORD), path.join(dir, `apply-undone-${applied.undoId}.json`));
 }
 
@@ -407,42 +452,42 @@ async function planAll(planner: ApplyPlanner, patch: TaskPatch, options: PlanOpt
 }
 
 /** Restores the files of the last apply, refusing (without changing anything) if they were edited since. */
-export async function undoTaskApply(options: { workspaceRoot: string; board: FileBoard; taskId: string }): Promise<{ files: string[] }> {
-  const undo = readUndoRecord(options.board, options.taskId, options.workspaceRoot);
+export async function undoTaskApply(options: ResultPlace & { taskId: string }): Promise<{ files: string[] }> {
+  const undo = readUndoRecord(options, options.taskId);
   if (!undo) throw new Error(`Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
   const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => readWorkspaceFile(options.workspaceRoot, relPath));
   if (edited.length > 0) {
     throw new Error(`Cannot undo task ${options.taskId}: ${edited.join(', ')} changed after the apply. Nothing was restored; revert those edits first, or restore the files by hand from ${undo.file}.`);
   }
   restoreEntries(scopeOf(options), undo.dir, undo.record.entries);
-  markApplyUndone(options.board, options.taskId);
+  markApplyUndone(options, options.taskId);
   return { files: undo.record.entries.map((entry) => entry.path) };
 }
 
-/** Marks the result discarded: it can no longer be applied; the patch file is kept for audit. */
-export function discardTaskPatch(board: FileBoard, taskId: string): void {
-  const task = board.get(taskId);
+/** Marks the result discarded: it can no longer be applied; the patch artifact is kept for audit. */
+export async function discardTaskPatch(place: ResultPlace, taskId: string): Promise<void> {
+  const task = await place.board.get(taskId);
   if (!task) throw new Error(`No task ${taskId} on the board.`);
-  replaceFile(path.join(recordsFolder(board, taskId), DISCARD_RECORD), JSON.stringify({ at: Date.now() }, null, 2));
+  replaceFile(path.join(makeRecordsDir(place, taskId), DISCARD_RECORD), JSON.stringify({ at: Date.now() }, null, 2));
   try {
-    runGitSync(['update-ref', '-d', `${BASE_REF_PREFIX}${taskId}`], { cwd: workspaceOfBoard(board.root), okCodes: [1, 128] });
+    runGitSync(['update-ref', '-d', `${BASE_REF_PREFIX}${taskId}`], { cwd: place.workspaceRoot, okCodes: [1, 128] });
   } catch {
     // Not a git workspace, or the ref is already gone: nothing to release.
   }
 }
 
-export function isDiscarded(board: FileBoard, taskId: string): boolean {
-  return fs.lstatSync(path.join(board.artifactsDir(taskId), DISCARD_RECORD), { throwIfNoEntry: false }) !== undefined;
+export function isDiscarded(place: ResultPlace, taskId: string): boolean {
+  return fs.lstatSync(path.join(recordsDir(place, taskId), DISCARD_RECORD), { throwIfNoEntry: false }) !== undefined;
 }
 
-function appliedAsResult(board: FileBoard, taskId: string): boolean {
-  const record = applyRecord(board, taskId);
+function appliedAsResult(place: ResultPlace, taskId: string): boolean {
+  const record = applyRecord(place, taskId);
   return record !== undefined && record.partial !== true;
 }
 
 /** The task's last apply, if it was not undone; a damaged record throws RecordDamagedError. */
-export function applyRecord(board: FileBoard, taskId: string): ApplyRecord | undefined {
-  const file = path.join(board.artifactsDir(taskId), APPLY_RECORD);
+export function applyRecord(place: ResultPlace, taskId: string): ApplyRecord | undefined {
+  const file = path.join(recordsDir(place, taskId), APPLY_RECORD);
   if (!fs.lstatSync(file, { throwIfNoEntry: false })) return undefined;
   return parseApplyRecord(readRegularFile(file), file, taskId);
 }
@@ -451,28 +496,35 @@ export function applyRecord(board: FileBoard, taskId: string): ApplyRecord | und
  * Done results not yet applied or discarded, oldest first (map parents are applied through their
  * children). A result whose task had its partial work applied before (then was retried) still waits.
  */
-export function pendingResults(board: FileBoard): string[] {
-  return pendingPatches(board).map((patch) => patch.taskId);
+export async function pendingResults(place: ResultPlace): Promise<string[]> {
+  return (await pendingPatches(place)).map((patch) => patch.taskId);
 }
 
-function pendingPatches(board: FileBoard): TaskPatch[] {
-  return board
-    .list({ status: 'done' })
-    .filter((task) => !task.childCount && !isDiscarded(board, task.id) && !appliedAsResult(board, task.id))
-    .sort((a, b) => a.updatedAt - b.updatedAt)
-    .flatMap((task) => readTaskPatch(board, task.id) ?? []);
+async function pendingPatches(place: ResultPlace): Promise<TaskPatch[]> {
+  const waiting = (await listAllTasks(place.board, 'done'))
+    .filter((task) => !task.childCount && !isDiscarded(place, task.id) && !appliedAsResult(place, task.id))
+    .sort((a, b) => a.updatedAt - b.updatedAt);
+  const patches: TaskPatch[] = [];
+  for (const task of waiting) {
+    const patch = await readTaskPatch(place, task.id);
+    if (patch) patches.push(patch);
+  }
+  return patches;
 }
+
 
 /**
  * Done results (not yet applied or discarded) whose patches would conflict if both were applied:
  * same file with overlapping or adjacent hunks, or the same file added, deleted, renamed or binary.
  */
-export function findPatchConflicts(board: FileBoard, taskIds?: string[]): Array<{ taskIds: string[]; files: string[] }> {
-  const ids = taskIds ?? board.list({ status: 'done' }).map((task) => task.id);
-  const patches = ids
-    .filter((id) => !isDiscarded(board, id) && (taskIds !== undefined || !applyRecord(board, id)))
-    .map((id) => readTaskPatch(board, id))
-    .filter((patch): patch is TaskPatch => patch !== undefined && patch.parts === undefined);
+export async function findPatchConflicts(place: ResultPlace, taskIds?: string[]): Promise<Array<{ taskIds: string[]; files: string[] }>> {
+  const ids = taskIds ?? (await listAllTasks(place.board, 'done')).map((task) => task.id);
+  const patches: TaskPatch[] = [];
+  for (const id of ids) {
+    if (isDiscarded(place, id) || (taskIds === undefined && applyRecord(place, id))) continue;
+    const patch = await readTaskPatch(place, id);
+    if (patch !== undefined && patch.parts === undefined) patches.push(patch);
+  }
   return conflictsAmong(patches);
 }
 

@@ -12,8 +12,8 @@ export { formatDuration, formatSpeedup, formatTime, formatBytes } from './format
 export type ReportFormat = 'markdown' | 'html';
 
 /** Builds and renders a report in one call. */
-export function renderRunReport(board: ReportBoard, format: ReportFormat, options: ReportOptions = {}): string {
-  const report = buildRunReport(board, options);
+export async function renderRunReport(board: ReportBoard, format: ReportFormat, options: ReportOptions = {}): Promise<string> {
+  const report = await buildRunReport(board, options);
   return format === 'html' ? renderHtml(report) : renderMarkdown(report);
 }
 

@@ -1,6 +1,7 @@
 // The content of a run report, gathered from a board: what ran, how long it took, what failed and
 // how often it was retried, how much the swarm's parallelism saved, and the resource peaks.
-import type { FileBoardEngine as FileBoard } from '../board/board';
+import type { Board } from '../board/interface';
+import { listAllTasks } from '../board/paging';
 import type { Task, TaskError, TaskStatus } from '../board/types';
 import { collectBoardMetrics, type MetricsCollector } from '../metrics';
 import type { AgentTotals, AttemptInterval, DeadLetter, RunSummary, ThroughputPoint } from '../metrics/types';
@@ -51,7 +52,7 @@ export interface RunReport {
 }
 
 /** What a report needs from a board. */
-export type ReportBoard = Pick<FileBoard, 'root' | 'events' | 'list' | 'stats' | 'get' | 'errors'>;
+export type ReportBoard = Pick<Board, 'describe' | 'readEvents' | 'follow' | 'list' | 'stats' | 'get' | 'errors'>;
 
 export interface ReportOptions {
   /** Task rows listed (default 2,000); failures come first so none is cut for a success. */
@@ -66,19 +67,21 @@ export interface ReportOptions {
 /** Attempt bars the HTML report's timeline draws (the newest ones). */
 export const MAX_TIMELINE_BARS = 2_000;
 
-export function buildRunReport(board: ReportBoard, options: ReportOptions = {}): RunReport {
+export async function buildRunReport(board: ReportBoard, options: ReportOptions = {}): Promise<RunReport> {
   const now = options.now ?? Date.now();
   const maxTasks = options.maxTasks ?? 2_000;
   const maxFailures = options.maxFailures ?? 200;
-  const metrics = options.metrics ?? collectBoardMetrics(board, { capacity: { tasks: Infinity, timeline: MAX_TIMELINE_BARS } }, now);
+  const metrics = options.metrics ?? await collectBoardMetrics(board, { capacity: { tasks: Infinity, timeline: MAX_TIMELINE_BARS } }, now);
   const records = new Map(metrics.taskRecords().map((record) => [record.taskId, record]));
-  const all = board.list();
+  const all = await listAllTasks(board);
   const listed = rankForListing(all).slice(0, maxTasks);
 
-  const tasks = listed.map((task): ReportTask => {
+  const tasks: ReportTask[] = [];
+  for (const task of listed) {
     const record = records.get(task.id);
-    const result = task.status === 'done' ? resultOf(board.get(task.id)) : {};
-    return {
+    // List pages carry no results: a done task's result is read on its own.
+    const result = task.status === 'done' ? resultOf(await board.get(task.id)) : {};
+    tasks.push({
       id: task.id,
       title: task.title,
       status: task.status,
@@ -89,14 +92,14 @@ export function buildRunReport(board: ReportBoard, options: ReportOptions = {}):
       ...(result.summary ? { summary: result.summary } : {}),
       ...(task.lastError ? { lastError: task.lastError.message } : {}),
       ...(task.parentId ? { parentId: task.parentId } : {}),
-    };
-  });
+    });
+  }
 
   const failing = all.filter((task) => task.lastError !== undefined || task.status === 'dead' || task.attempts > 1);
   const failures: ReportFailure[] = [];
   let failuresOmitted = 0;
   for (const task of failing) {
-    for (const error of board.errors(task.id)) {
+    for (const error of await board.errors(task.id)) {
       if (failures.length >= maxFailures) failuresOmitted++;
       else failures.push({ taskId: task.id, title: task.title, attempt: error.attempt, at: error.at, kind: error.kind, message: error.message, permanent: error.permanent });
     }
@@ -107,9 +110,9 @@ export function buildRunReport(board: ReportBoard, options: ReportOptions = {}):
   const summary = metrics.summary(now);
   return {
     generatedAt: now,
-    boardRoot: board.root,
+    boardRoot: board.describe(),
     summary,
-    counts: board.stats().counts,
+    counts: (await board.stats()).counts,
     tasks: tasks.sort((a, b) => statusRank(a.status) - statusRank(b.status)),
     tasksOmitted: all.length - listed.length,
     failures,

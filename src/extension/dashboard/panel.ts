@@ -3,7 +3,7 @@
 // webview's requests. The webview is not retained while hidden: it reloads when shown again, says
 // `ready`, gets the current update, and restores its own view state with getState/setState.
 import * as vscode from 'vscode';
-import type { FileBoardEngine as FileBoard } from '../../core/board';
+import { FileBoard as AsyncFileBoard, type FileBoardEngine as FileBoard } from '../../core/board';
 import { MetricsFeed, type MetricsSnapshot } from '../../core/metrics';
 import { readHostStatuses } from '../../core/pool/status-file';
 import type { PoolStats } from '../../core/pool/types';
@@ -139,7 +139,7 @@ export class DashboardPanel implements vscode.Disposable {
     this.feedBoard = board;
     if (board) {
       this.feed = new MetricsFeed({
-        board,
+        board: AsyncFileBoard.over(board),
         pool: this.deps.getPool(),
         onSnapshot: (snapshot) => this.pushUpdate(snapshot),
         otherPools: () => readHostStatuses(board.root).filter((status) => status.hostPid !== process.pid),

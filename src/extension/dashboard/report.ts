@@ -1,5 +1,6 @@
 // `agentSwarm.exportReport`: writes a Markdown or HTML report of the board's run and opens it.
 import * as vscode from 'vscode';
+import { FileBoard } from '../../core/board/fileBoard';
 import { renderRunReport, reportFormatForPath } from '../../core/report';
 import type { DashboardDeps } from './deps';
 
@@ -31,7 +32,7 @@ async function exportReport(deps: Pick<DashboardDeps, 'getBoard' | 'log'>, targe
   if (!uri) return undefined;
   const format = reportFormatForPath(uri.path);
   try {
-    const text = renderRunReport(board, format);
+    const text = await renderRunReport(FileBoard.over(board), format);
     await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(text));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);

@@ -27,6 +27,7 @@ import {
 import { UserFacingError, type SwarmSession } from '../session';
 import { conflictMessage, overlapWarning, plural } from '../logic/review';
 import { reviewTarget, unappliedResults, workspaceUri, type ReviewTarget } from './open';
+import { resultPlace } from './place';
 import { resultUri } from './provider';
 import { addressesOfTab } from './tracker';
 
@@ -39,20 +40,20 @@ export interface ApplyRequest {
 
 /** Applies a result (or some of its files); resolves with the core's outcome. */
 export async function applyResult(session: SwarmSession, taskId: string | undefined, request: ApplyRequest = {}): Promise<ApplyOutcome> {
-  const target = reviewTarget(session, taskId);
+  const target = await reviewTarget(session, taskId);
   const { board, root } = target;
   const readOurs = (relPath: string) => editorVersion(root, relPath);
-  const plan = await planTaskApply({ workspaceRoot: root, board, taskId: target.taskId, paths: request.paths, mode: request.markers ? 'markers' : 'auto', readOurs });
+  const plan = await planTaskApply({ ...target.place, taskId: target.taskId, paths: request.paths, mode: request.markers ? 'markers' : 'auto', readOurs });
   const { outcome } = plan;
   if (plan.writable.length === 0) {
     reportUnwritten(target, outcome, request);
     return outcome;
   }
-  const overlaps = overlappingResults(target);
+  const overlaps = await overlappingResults(target);
   const versions = plannedVersions(plan.writable);
   const before = new Map([...versions.keys()].map((relPath) => [relPath, currentVersion(root, relPath)]));
   await writeThroughEditor({ workspaceRoot: root, boardRoot: board.root }, versions, `Apply "${target.title}"`);
-  recordTaskApply(board, target.taskId, outcome.status, [...versions].map(([relPath, after]) => ({ path: relPath, before: before.get(relPath) ?? {}, after })));
+  recordTaskApply(target.place, target.taskId, outcome.status, [...versions].map(([relPath, after]) => ({ path: relPath, before: before.get(relPath) ?? {}, after })));
   session.notifyBoardChanged();
   session.log.info(`Applied task ${target.taskId} (${outcome.status}): ${outcome.files.join(', ')}`);
   reportApplied(target, outcome, overlaps);
@@ -64,7 +65,8 @@ export async function undoApply(session: SwarmSession, taskId: string | undefine
   const board = session.getBoard();
   const root = session.workspaceRoot;
   if (!board || !root || !taskId) throw new UserFacingError('Pick an applied task in the Swarm Tasks view first.');
-  const undo = readUndoRecord(board, taskId, root);
+  const place = resultPlace(board, root);
+  const undo = readUndoRecord(place, taskId);
   if (!undo) throw new UserFacingError(`Task ${taskId} has no apply to undo (it was not applied, or the apply was already undone).`);
   const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => currentVersion(root, relPath));
   if (edited.length > 0) {
@@ -72,7 +74,7 @@ export async function undoApply(session: SwarmSession, taskId: string | undefine
   }
   const versions = new Map(undo.record.entries.map((entry) => [entry.path, versionBefore(undo.dir, entry)] as const));
   await writeThroughEditor({ workspaceRoot: root, boardRoot: board.root }, versions, `Undo apply of task ${taskId}`);
-  markApplyUndone(board, taskId);
+  markApplyUndone(place, taskId);
   session.notifyBoardChanged();
   session.log.info(`Undid the apply of task ${taskId}: ${[...versions.keys()].join(', ')}`);
   void vscode.window.showInformationMessage(`Undid the apply: ${plural(versions.size, 'file')} restored.`);
@@ -81,8 +83,8 @@ export async function undoApply(session: SwarmSession, taskId: string | undefine
 
 /** Marks a result discarded (kept for audit) and closes its open review tabs. */
 export async function discardResult(session: SwarmSession, taskId: string | undefined, forget: (taskId: string) => void): Promise<void> {
-  const target = reviewTarget(session, taskId);
-  discardTaskPatch(target.board, target.taskId);
+  const target = await reviewTarget(session, taskId);
+  await discardTaskPatch(target.place, target.taskId);
   forget(target.taskId);
   await closeReviewTabs(target.taskId);
   session.notifyBoardChanged();
@@ -185,11 +187,11 @@ function isUtf8Text(content: Buffer): boolean {
 
 // ------------------------------------------------------------------ messages
 
-function overlappingResults(target: ReviewTarget): Array<{ title: string; files: string[] }> {
-  const others = unappliedResults(target.board).filter((result) => result.taskId !== target.taskId);
+async function overlappingResults(target: ReviewTarget): Promise<Array<{ title: string; files: string[] }>> {
+  const others = (await unappliedResults(target.board, target.root)).filter((result) => result.taskId !== target.taskId);
   if (others.length === 0) return [];
   const titles = new Map(others.map((result) => [result.taskId, result.title]));
-  return findPatchConflicts(target.board, [target.taskId, ...titles.keys()])
+  return (await findPatchConflicts(target.place, [target.taskId, ...titles.keys()]))
     .filter((conflict) => conflict.taskIds.includes(target.taskId))
     .map((conflict) => ({ title: titles.get(conflict.taskIds.find((id) => id !== target.taskId) ?? '') ?? '', files: conflict.files }));
 }

@@ -20,7 +20,7 @@ export function registerReview(context: vscode.ExtensionContext, session: SwarmS
   };
   context.subscriptions.push(provider, tracker, vscode.workspace.registerTextDocumentContentProvider(RESULT_SCHEME, provider));
   // A new attempt replaces a task's result: drop cached versions of results that changed.
-  context.subscriptions.push(session.onDidChangeBoard(() => provider.forgetChanged()));
+  context.subscriptions.push(session.onDidChangeBoard(() => void provider.forgetChanged()));
   const forget = (taskId: string) => provider.forget(taskId);
   /** The result an editor-title action is about: the URI VS Code passes, else the active review. */
   const reviewed = (uri?: vscode.Uri): { taskId?: string; path?: string } => {
@@ -42,7 +42,7 @@ export function registerReview(context: vscode.ExtensionContext, session: SwarmS
 
 async function applyOneFile(session: SwarmSession, reviewed: { taskId?: string; path?: string }): Promise<unknown> {
   if (reviewed.taskId && !reviewed.path) throw new UserFacingError('Click into one file of the result first: Apply This File applies the file the editor shows.');
-  const target = reviewTarget(session, reviewed.taskId);
+  const target = await reviewTarget(session, reviewed.taskId);
   const relPath = reviewed.path as string;
   const outcome = await applyResult(session, target.taskId, { paths: [relPath] });
   if (outcome.status === 'applied' || outcome.status === 'applied-3way') await showAppliedFile(target, relPath);
@@ -51,7 +51,7 @@ async function applyOneFile(session: SwarmSession, reviewed: { taskId?: string; 
 
 /** A review comment becomes a follow-up task that starts from this result. */
 async function requestChanges(session: SwarmSession, taskId: string | undefined, given?: string): Promise<unknown> {
-  const target = reviewTarget(session, taskId);
+  const target = await reviewTarget(session, taskId);
   const comment =
     given ??
     (await vscode.window.showInputBox({
@@ -62,7 +62,7 @@ async function requestChanges(session: SwarmSession, taskId: string | undefined,
       validateInput: (value) => (value.trim() ? undefined : 'Describe the change you want.'),
     }));
   if (!comment?.trim()) return undefined;
-  const task = await postFollowUpTask({ workspaceRoot: target.root, board: target.board, taskId: target.taskId, comment });
+  const task = await postFollowUpTask({ ...target.place, taskId: target.taskId, comment });
   session.notifyBoardChanged();
   session.log.info(`Posted follow-up task ${task.id} to ${target.taskId}`);
   void offerStart(session, `Posted "${task.title}"; it starts from this result.`);

@@ -3,18 +3,21 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { FileBoardEngine as FileBoard } from '../../core/board';
-import { applyRecord, isDiscarded, readTaskPatch, type TaskPatch } from '../../core/patch';
+import { applyRecord, isDiscarded, readTaskPatch, type ResultPlace, type TaskPatch } from '../../core/patch';
 import { taskOf } from '../commands';
 import { UserFacingError, type SwarmSession } from '../session';
 import { Commands } from '../settings';
 import type { TaskNode } from '../views/tasksTree';
 import { resultPickItem, reviewTitle, sortResults } from '../logic/review';
 import { resultWarnings } from '../logic/taskTree';
+import { resultPlace } from './place';
 import { resultUri } from './provider';
 
 export interface ReviewTarget {
   board: FileBoard;
   root: string;
+  /** The board through the async interface, with the workspace: what the patch module takes. */
+  place: ResultPlace;
   taskId: string;
   title: string;
   patch: TaskPatch;
@@ -23,17 +26,18 @@ export interface ReviewTarget {
 }
 
 /** The task a command acts on (tree node, id, or a result document URI) with its patch; throws in words the user can act on. */
-export function reviewTarget(session: SwarmSession, taskId: string | undefined): ReviewTarget {
+export async function reviewTarget(session: SwarmSession, taskId: string | undefined): Promise<ReviewTarget> {
   const board = session.getBoard();
   const root = session.workspaceRoot;
   if (!board || !root) throw new UserFacingError('This folder has no task board, so there are no results to review. Post a task and start the swarm first.');
   if (!taskId) throw new UserFacingError('Pick a done task in the Swarm Tasks view (or run "Swarm: Review Results") first.');
+  const place = resultPlace(board, root);
   const task = board.get(taskId);
   if (!task) throw new UserFacingError(`Task ${taskId} is no longer on the board.`);
-  if (isDiscarded(board, taskId)) throw new UserFacingError(`The result of "${task.title}" was discarded; it is kept for audit only. Retry the task to get a new result.`);
-  const patch = readTaskPatch(board, taskId);
+  if (isDiscarded(place, taskId)) throw new UserFacingError(`The result of "${task.title}" was discarded; it is kept for audit only. Retry the task to get a new result.`);
+  const patch = await readTaskPatch(place, taskId);
   if (!patch || patch.files.length === 0) throw new UserFacingError(`"${task.title}" has no result to review: it is ${task.status}${task.status === 'done' ? ' and changed no files' : ''}.`);
-  return { board, root, taskId, title: task.title, patch, warnings: resultWarnings(task) };
+  return { board, root, place, taskId, title: task.title, patch, warnings: resultWarnings(task) };
 }
 
 export function workspaceUri(root: string, relPath: string): vscode.Uri {
@@ -42,7 +46,7 @@ export function workspaceUri(root: string, relPath: string): vscode.Uri {
 
 /** Opens the diff editor on a task's result; resolves once the editor is open. */
 export async function openReview(session: SwarmSession, node: TaskNode | string | undefined, options: { notify?: boolean } = {}): Promise<{ taskId: string; files: string[] }> {
-  const target = reviewTarget(session, taskOf(node));
+  const target = await reviewTarget(session, taskOf(node));
   const { patch, root, taskId } = target;
   const title = reviewTitle({ title: target.title }, patch.files);
   if (patch.files.length === 1) {
@@ -62,7 +66,7 @@ export async function openReview(session: SwarmSession, node: TaskNode | string 
 
 /** "Apply" / "Discard" next to the open review; not awaited (the review command returns at once). */
 function offerActions(target: ReviewTarget): void {
-  const applied = applyRecord(target.board, target.taskId) !== undefined;
+  const applied = applyRecord(target.place, target.taskId) !== undefined;
   const message = applied ? `Reviewing "${target.title}" (already applied).` : `Reviewing "${target.title}": apply it to your files or discard it.`;
   const buttons = applied ? [] : ['Apply', 'Discard'];
   // A result whose attempt changed things outside its worktree is never presented as clean.
@@ -75,12 +79,13 @@ function offerActions(target: ReviewTarget): void {
 }
 
 /** Done results not yet applied or discarded, most recent first. */
-export function unappliedResults(board: FileBoard): Array<{ taskId: string; title: string; patch: TaskPatch }> {
+export async function unappliedResults(board: FileBoard, root: string): Promise<Array<{ taskId: string; title: string; patch: TaskPatch }>> {
+  const place = resultPlace(board, root);
   const done = board.list({ status: 'done' }).filter((task) => !task.parentId || !board.get(task.parentId));
   const results = [];
   for (const task of sortResults(done)) {
-    if (isDiscarded(board, task.id) || applyRecord(board, task.id)) continue;
-    const patch = readTaskPatch(board, task.id);
+    if (isDiscarded(place, task.id) || applyRecord(place, task.id)) continue;
+    const patch = await readTaskPatch(place, task.id);
     if (patch && patch.files.length > 0) results.push({ taskId: task.id, title: task.title, patch });
   }
   return results;
@@ -89,7 +94,8 @@ export function unappliedResults(board: FileBoard): Array<{ taskId: string; titl
 /** "Swarm: Review Results": a quick pick of unapplied results, then the review. */
 export async function reviewResults(session: SwarmSession): Promise<void> {
   const board = session.getBoard();
-  const results = board ? unappliedResults(board) : [];
+  const root = session.workspaceRoot;
+  const results = board && root ? await unappliedResults(board, root) : [];
   if (results.length === 0) {
     void vscode.window.showInformationMessage('No results to review: no done task has unapplied changes. Results appear here when the swarm finishes tasks that change files.');
     return;

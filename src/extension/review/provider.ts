@@ -6,6 +6,7 @@ import { patchFileVersions, readTaskPatch, type PatchFileEntry, type TaskPatch }
 import { binaryNote, parseResultUri, resultUriParts, type ResultAddress, type ResultSide } from '../logic/review';
 import { RESULT_SCHEME } from '../settings';
 import type { SwarmSession } from '../session';
+import { resultPlace } from './place';
 
 export function resultUri(taskId: string, side: ResultSide, relPath: string): vscode.Uri {
   const parts = resultUriParts({ taskId, side, path: relPath });
@@ -35,7 +36,7 @@ export class ResultContentProvider implements vscode.TextDocumentContentProvider
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const address = addressOf(uri);
     if (!address) return '';
-    const patch = this.patchOf(address.taskId);
+    const patch = await this.patchOf(address.taskId);
     if (!patch) return `The result of task ${address.taskId} is no longer available (the task was removed or its artifacts were deleted).\n`;
     const entry = entryOf(patch, address.path);
     if (!entry) return `The result of task ${address.taskId} does not change ${address.path}.\n`;
@@ -46,9 +47,10 @@ export class ResultContentProvider implements vscode.TextDocumentContentProvider
   }
 
   /** The patch of a task, read from the board (throws a user-facing message when there is none). */
-  patchOf(taskId: string): TaskPatch | undefined {
+  async patchOf(taskId: string): Promise<TaskPatch | undefined> {
     const board = this.session.getBoard();
-    return board ? readTaskPatch(board, taskId) : undefined;
+    const root = this.session.workspaceRoot;
+    return board && root ? readTaskPatch(resultPlace(board, root), taskId) : undefined;
   }
 
   private versions(patch: TaskPatch, relPath: string): Promise<Versions> {
@@ -70,9 +72,10 @@ export class ResultContentProvider implements vscode.TextDocumentContentProvider
   }
 
   /** After a board change: forgets the results whose patch is gone or different (a new attempt, a retry). */
-  forgetChanged(): void {
-    for (const [taskId, text] of this.cachedText) {
-      if (this.patchOf(taskId)?.text !== text) this.forget(taskId);
+  async forgetChanged(): Promise<void> {
+    for (const [taskId, text] of [...this.cachedText]) {
+      // A result that cannot be read any more is forgotten like a changed one.
+      if ((await this.patchOf(taskId).catch(() => undefined))?.text !== text) this.forget(taskId);
     }
   }
 

@@ -11,6 +11,7 @@ import { collectBoardMetrics } from '../../../src/core/metrics';
 import type { PoolStats } from '../../../src/core/pool/types';
 import { dashboardPageHtml } from '../../../src/extension/dashboard/page';
 import type { DashboardUpdate } from '../../../src/extension/dashboard/protocol';
+import { over } from '../../unit/patch/place';
 
 export const ROOT = path.join(__dirname, '..', '..', '..');
 
@@ -156,7 +157,7 @@ export interface RunFixture {
  * dead; resource samples from three agents. Timestamps end now so the default 10-minute window
  * shows all of it.
  */
-export function runFixture(): RunFixture {
+export async function runFixture(): Promise<RunFixture> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-dashboard-page-'));
   const end = Date.now();
   const clock = { now: end - 6 * 60_000 };
@@ -176,7 +177,7 @@ export function runFixture(): RunFixture {
       clock.now += 3_000;
     }
   }
-  const metrics = collectBoardMetrics(board, {}, clock.now);
+  const metrics = (await collectBoardMetrics(over(board), {}, clock.now));
   for (let t = start; t <= clock.now; t += 5_000) {
     const phase = (t - start) / 60_000;
     metrics.addPoolStats(poolStats(agents, phase), t);

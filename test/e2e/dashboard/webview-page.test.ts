@@ -72,7 +72,7 @@ describe('dashboard page in Chromium', () => {
     requireE2eTools([]); // bundles the page itself
     bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-dashboard-bundle-'));
     server = await servePage(await bundleWebview(bundleDir));
-    fixture = runFixture();
+    fixture = await runFixture();
     browser = await chromium.launch({ executablePath: findChromium(), args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
     fs.mkdirSync(ARTIFACTS, { recursive: true });
   });

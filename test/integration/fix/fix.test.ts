@@ -13,6 +13,7 @@ import type { Task } from '../../../src/core/board/types';
 import { readTaskPatch } from '../../../src/core/patch';
 import type { FixPayload } from '../../../src/extension/logic/fixTask';
 import { extensionApi as api, openBoard, waitFor, workspaceFileUri as fileUri, workspaceRoot } from '../support/workspace';
+import { placeOf } from '../../unit/patch/place';
 
 const LENS_TITLE = /^Fix with swarm/;
 
@@ -235,7 +236,7 @@ suite('Fix with swarm', () => {
       150_000,
     );
     assert.strictEqual(done.status, 'done', `the task ended ${done.status}: ${done.lastError?.message ?? ''}`);
-    const patch = readTaskPatch(openBoard(), posted.id);
+    const patch = (await readTaskPatch(placeOf(openBoard()), posted.id));
     assert.ok(patch, 'the result carries a patch');
     assert.deepStrictEqual(patch.files.map((file) => [file.path, file.status]), [[GREET, 'modified']]);
     assert.match(patch.text, /^-\s+return `Hello, \$\{name\}!`;$/m);

@@ -13,6 +13,7 @@ import type { Task } from '../../../src/core/board/types';
 import { applyRecord, isDiscarded, type ApplyOutcome } from '../../../src/core/patch';
 import { createWorktreeIsolation } from '../../../src/core/worktree';
 import { openBoard, waitFor, workspaceFileUri as fileUri, workspaceRoot } from '../support/workspace';
+import { placeOf } from '../../unit/patch/place';
 
 const GREET = 'src/greet.ts';
 
@@ -92,7 +93,7 @@ suite('Review in the diff editor', () => {
     const outcome = await apply(task.id);
     assert.strictEqual(outcome?.status, 'applied', outcome?.message);
     assert.strictEqual(readFile(GREET), greetText.replace('Hello', 'Hi'), 'the file on disk holds the result (it was saved)');
-    assert.strictEqual(applyRecord(openBoard(), task.id)?.status, 'applied');
+    assert.strictEqual(applyRecord(placeOf(openBoard()), task.id)?.status, 'applied');
     const editor = await vscode.window.showTextDocument(fileUri(GREET));
     assert.strictEqual(editor.document.isDirty, false);
     await vscode.commands.executeCommand('undo');
@@ -111,7 +112,7 @@ suite('Review in the diff editor', () => {
     assert.strictEqual(readFile(GREET), greetText);
     assert.ok(!fs.existsSync(path.join(workspaceRoot(), 'src/new.ts')), 'the added file is gone again');
     assert.strictEqual(readFile('src/old.ts'), 'export const old = true;\n', 'the deleted file is back');
-    assert.strictEqual(applyRecord(openBoard(), task.id), undefined, 'the task is no longer marked applied');
+    assert.strictEqual(applyRecord(placeOf(openBoard()), task.id), undefined, 'the task is no longer marked applied');
     fs.rmSync(path.join(workspaceRoot(), 'src/old.ts'));
   });
 
@@ -134,7 +135,7 @@ suite('Review in the diff editor', () => {
     assert.strictEqual(outcome?.status, 'conflict');
     assert.deepStrictEqual(outcome?.conflicts, [GREET]);
     assert.strictEqual(readFile(GREET), mine, 'nothing was written');
-    assert.strictEqual(applyRecord(openBoard(), task.id), undefined);
+    assert.strictEqual(applyRecord(placeOf(openBoard()), task.id), undefined);
     const marked = await apply(task.id, { markers: true });
     assert.strictEqual(marked?.status, 'conflict');
     assert.match(readFile(GREET), /^<<<<<<< [\s\S]*My hello[\s\S]*=======[\s\S]*Agent hello[\s\S]*>>>>>>> /m);
@@ -153,7 +154,7 @@ suite('Review in the diff editor', () => {
     const task = await makeResult('Unwanted', { [GREET]: greetText.replace('Hello', 'Nope') });
     await vscode.commands.executeCommand('agentSwarm.task.review', task.id);
     await vscode.commands.executeCommand('agentSwarm.task.discard', task.id);
-    assert.ok(isDiscarded(openBoard(), task.id));
+    assert.ok(isDiscarded(placeOf(openBoard()), task.id));
     assert.strictEqual(readFile(GREET), greetText);
     await waitFor('the review tab to close', () => !tabInputs().some((input) => input instanceof vscode.TabInputTextDiff && input.modified.query.includes(task.id)));
     assert.strictEqual(await apply(task.id), undefined, 'the apply is refused');

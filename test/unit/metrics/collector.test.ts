@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import { collectBoardMetrics, MetricsCollector } from '../../../src/core/metrics';
 import type { PoolStats, AgentInfo } from '../../../src/core/pool/types';
 import { makeBoard, T0 } from './helpers';
+import { over } from '../patch/place';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -229,7 +230,7 @@ describe('MetricsCollector from pool stats', () => {
 });
 
 describe('collectBoardMetrics', () => {
-  it('corrects counts and dead letters from the board when the event log lost its beginning', () => {
+  it('corrects counts and dead letters from the board when the event log lost its beginning', async () => {
     const made = board();
     const { board: b, clock } = made;
     b.postMany([{ title: 'p1' }, { title: 'p2' }, { title: 'gone', maxAttempts: 1 }, { title: 'later', notBefore: T0 + 60_000 }]);
@@ -240,7 +241,7 @@ describe('collectBoardMetrics', () => {
     clock.now += 1_000;
     b.fail(doomedClaim, 'no such file', { permanent: true });
     fs.writeFileSync(b.events.file, ''); // the log was rotated away
-    const metrics = collectBoardMetrics(b, {}, clock.now);
+    const metrics = (await collectBoardMetrics(over(b), {}, clock.now));
     assert.deepEqual(metrics.queueCounts(), { pending: 0, running: 2, delayed: 1 });
     assert.deepEqual(metrics.deadLetters().map((letter) => [letter.taskId, letter.title, letter.message]), [[doomed.id, 'gone', 'no such file']]);
   });

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FileBoardEngine as FileBoard } from '../../../src/core/board';
+import { over } from '../patch/place';
 import { MetricsFeed, type MetricsSnapshot, type PoolSource } from '../../../src/core/metrics';
 import type { PoolEvent, PoolStats } from '../../../src/core/pool/types';
 
@@ -62,7 +63,7 @@ describe('MetricsFeed', () => {
     const board = liveBoard();
     board.postMany([{ title: 'before the feed' }]);
     const snapshots: { at: number; snapshot: MetricsSnapshot }[] = [];
-    const feed = new MetricsFeed({ board, onSnapshot: (snapshot) => snapshots.push({ at: Date.now(), snapshot }), pollMs: 50 });
+    const feed = new MetricsFeed({ board: over(board), onSnapshot: (snapshot) => snapshots.push({ at: Date.now(), snapshot }), pollMs: 50 });
     cleanups.push(() => feed.dispose());
 
     // History from before the feed started is replayed.
@@ -92,7 +93,7 @@ describe('MetricsFeed', () => {
     const board = liveBoard();
     const pool = new ReportingPool();
     let latest: MetricsSnapshot | undefined;
-    const feed = new MetricsFeed({ board, pool, onSnapshot: (snapshot) => (latest = snapshot), poolSampleMs: 100, minIntervalMs: 50 });
+    const feed = new MetricsFeed({ board: over(board), pool, onSnapshot: (snapshot) => (latest = snapshot), poolSampleMs: 100, minIntervalMs: 50 });
     cleanups.push(() => feed.dispose());
     assert.equal(pool.listenerCount, 1);
     const series = await waitFor(() => {
@@ -111,7 +112,7 @@ describe('MetricsFeed', () => {
     const board = liveBoard();
     const pool = new ReportingPool();
     let latest: MetricsSnapshot | undefined;
-    const feed = new MetricsFeed({ board, onSnapshot: (snapshot) => (latest = snapshot), poolSampleMs: 100, minIntervalMs: 50 });
+    const feed = new MetricsFeed({ board: over(board), onSnapshot: (snapshot) => (latest = snapshot), poolSampleMs: 100, minIntervalMs: 50 });
     cleanups.push(() => feed.dispose());
     feed.setPool(pool);
     const callsAfterAttach = pool.statsCalls;
@@ -134,7 +135,7 @@ describe('MetricsFeed', () => {
     const b = new ReportingPool();
     let hosts = [{ ...a.stats(), hostPid: 111 }];
     let latest: MetricsSnapshot | undefined;
-    const feed = new MetricsFeed({ board, otherPools: () => hosts, onSnapshot: (snapshot) => (latest = snapshot), poolSampleMs: 50, minIntervalMs: 20 });
+    const feed = new MetricsFeed({ board: over(board), otherPools: () => hosts, onSnapshot: (snapshot) => (latest = snapshot), poolSampleMs: 50, minIntervalMs: 20 });
     cleanups.push(() => feed.dispose());
     await waitFor(() => (latest?.agents.some((series) => series.agentId === 'agent-1') ? true : undefined));
     assert.equal(feed.otherPoolStats()[0].hostPid, 111);

@@ -11,6 +11,7 @@ import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { MetricsFeed, readResourceLog, recordPoolResources, type MetricsSnapshot } from '../../../src/core/metrics';
 import { AgentPool } from '../../../src/core/pool';
 import { buildRunReport, renderMarkdown } from '../../../src/core/report';
+import { over } from '../patch/place';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-metrics-pool-'));
@@ -45,7 +46,7 @@ describe('metrics of a real pool run', () => {
       agentScript: agentBundle(),
     });
     let latest: MetricsSnapshot | undefined;
-    const feed = new MetricsFeed({ board, pool, onSnapshot: (snapshot) => (latest = snapshot), pollMs: 100 });
+    const feed = new MetricsFeed({ board: over(board), pool, onSnapshot: (snapshot) => (latest = snapshot), pollMs: 100 });
     const recorder = recordPoolResources(pool, board.root, { windowMs: 500 });
     try {
       await pool.start();
@@ -78,7 +79,7 @@ describe('metrics of a real pool run', () => {
 
     const samples = readResourceLog(board.root);
     assert.ok(samples.length >= 1, 'the resource log was written');
-    const report = buildRunReport(board);
+    const report = (await buildRunReport(over(board)));
     assert.equal(report.summary.done, 8);
     assert.ok(report.hasResources);
     assert.ok(report.summary.peaks.agentRssBytes > 10 * 2 ** 20);

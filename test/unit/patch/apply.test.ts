@@ -15,6 +15,7 @@ import {
 } from '../../../src/core/patch';
 import { fingerprint, git } from '../worktree/helpers';
 import { makeWorkspace, runTasks, type Workspace } from './helpers';
+import { placeOf } from './place';
 
 const made: Workspace[] = [];
 function workspace(files?: Record<string, string | Buffer>): Workspace {
@@ -44,7 +45,7 @@ describe('patches: collect, review, apply', () => {
         },
       },
     ]);
-    const patch = readTaskPatch(ws.board, task.id);
+    const patch = (await readTaskPatch(placeOf(ws.board), task.id));
     assert.ok(patch);
     const byPath = new Map(patch.files.map((f) => [f.path, f]));
     assert.equal(byPath.get('img.bin')?.binary, true);
@@ -53,7 +54,7 @@ describe('patches: collect, review, apply', () => {
     assert.equal(byPath.get('new/name.txt')?.from, 'old/name.txt');
     assert.equal(byPath.get('gone.txt')?.status, 'deleted');
     const before = fingerprint(ws.root);
-    const outcome = await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
+    const outcome = await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id });
     assert.equal(outcome.status, 'applied', outcome.message);
     assert.deepEqual(fs.readFileSync(path.join(ws.root, 'img.bin')), binary(5));
     assert.deepEqual(fs.readFileSync(path.join(ws.root, 'new.bin')), binary(11));
@@ -63,9 +64,9 @@ describe('patches: collect, review, apply', () => {
     assert.ok(fs.statSync(path.join(ws.root, 'run.sh')).mode & 0o100);
     // The same result as git itself would produce: the user's tree equals snapshot + patch.
     assert.equal(git(ws.root, ['status', '--porcelain', '--untracked-files=all']).split('\n').filter((l) => !l.includes('.swarm')).length, 6);
-    const again = await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
+    const again = await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id });
     assert.equal(again.status, 'already-applied');
-    const undone = await undoTaskApply({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
+    const undone = await undoTaskApply({ ...placeOf(ws.board, ws.root), taskId: task.id });
     assert.equal(undone.files.length, 6);
     assert.equal(fingerprint(ws.root), before, 'undo restores every byte');
   });
@@ -82,9 +83,9 @@ describe('patches: collect, review, apply', () => {
       },
     ]);
     const before = fingerprint(ws.root);
-    await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
+    await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id });
     const artifacts = ws.board.artifactsDir(task.id);
-    const undo = readUndoRecord(ws.board, task.id);
+    const undo = readUndoRecord(placeOf(ws.board), task.id);
     assert.ok(undo);
     assert.deepEqual(fs.readdirSync(artifacts).sort(), ['apply.json', path.basename(undo.file), 'result.patch'].sort(), 'the apply created two records, not one per file');
     // The same record as an older version wrote it: undo/<id>/undo.json, each saved copy a file.
@@ -97,7 +98,7 @@ describe('patches: collect, review, apply', () => {
     });
     fs.writeFileSync(path.join(legacy, 'undo.json'), JSON.stringify({ ...undo.record, entries }, null, 2));
     fs.rmSync(undo.file);
-    await undoTaskApply({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
+    await undoTaskApply({ ...placeOf(ws.board, ws.root), taskId: task.id });
     assert.equal(fingerprint(ws.root), before, 'every byte restored from the older layout');
   });
 
@@ -105,12 +106,12 @@ describe('patches: collect, review, apply', () => {
     const ws = workspace({ 'a.txt': lines(40) });
     const [task] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), lines(40).replace('line 35\n', 'line 35 fixed by the agent\n')) }]);
     ws.write('a.txt', lines(40).replace('line 2\n', 'line 2 edited by the user\n'));
-    const outcome = await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
+    const outcome = await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id });
     assert.equal(outcome.status, 'applied-3way', outcome.message);
     const text = ws.read('a.txt');
     assert.match(text, /line 2 edited by the user/);
     assert.match(text, /line 35 fixed by the agent/);
-    const versions = await patchFileVersions(ws.root, readTaskPatch(ws.board, task.id)!, 'a.txt');
+    const versions = await patchFileVersions(ws.root, (await readTaskPatch(placeOf(ws.board), task.id))!, 'a.txt');
     assert.equal(versions.original, lines(40));
     assert.equal(versions.proposed, lines(40).replace('line 35\n', 'line 35 fixed by the agent\n'));
   });
@@ -122,26 +123,26 @@ describe('patches: collect, review, apply', () => {
       { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), lines(10).replace('line 5\n', 'line 5 by second\n')) },
       { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'b.txt'), lines(10, 'b').replace('b 1\n', 'b 1 by third\n')) },
     ]);
-    assert.deepEqual(findPatchConflicts(ws.board), [{ taskIds: [first.id, second.id], files: ['a.txt'] }]);
-    assert.equal((await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: first.id })).status, 'applied');
+    assert.deepEqual((await findPatchConflicts(placeOf(ws.board))), [{ taskIds: [first.id, second.id], files: ['a.txt'] }]);
+    assert.equal((await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: first.id })).status, 'applied');
     const before = fingerprint(ws.root);
-    const outcome = await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: second.id });
+    const outcome = await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: second.id });
     assert.equal(outcome.status, 'conflict');
     assert.deepEqual(outcome.conflicts, ['a.txt']);
     assert.match(outcome.message, /Nothing was written/);
     assert.equal(fingerprint(ws.root), before, 'the workspace is untouched on conflict');
-    assert.equal((await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: third.id })).status, 'applied');
-    const markers = await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: second.id, mode: 'markers' });
+    assert.equal((await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: third.id })).status, 'applied');
+    const markers = await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: second.id, mode: 'markers' });
     assert.equal(markers.status, 'conflict');
     assert.match(ws.read('a.txt'), /<<<<<<< a\.txt \(yours\)[\s\S]*line 5 by first[\s\S]*=======[\s\S]*line 5 by second[\s\S]*>>>>>>> a\.txt \(task\)/);
-    await undoTaskApply({ workspaceRoot: ws.root, board: ws.board, taskId: second.id });
+    await undoTaskApply({ ...placeOf(ws.board, ws.root), taskId: second.id });
     assert.equal(ws.read('a.txt'), lines(10).replace('line 5\n', 'line 5 by first\n'));
   });
 
   it('refuses patches that escape the workspace, enter .git or go through a symlink', async () => {
     const ws = workspace({ 'a.txt': 'a\n' });
     const [task] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') }]);
-    const patchFile = readTaskPatch(ws.board, task.id)!.patchFile;
+    const patchFile = (await readTaskPatch(placeOf(ws.board), task.id))!.patchFile!;
     const original = fs.readFileSync(patchFile, 'utf8');
     const attempts: Array<[string, RegExp]> = [
       [original.replaceAll('a/a.txt', 'a/../outside.txt').replaceAll('b/a.txt', 'b/../outside.txt'), /"\.\.\/outside\.txt" contains "\.\."/],
@@ -154,7 +155,7 @@ describe('patches: collect, review, apply', () => {
     const before = fingerprint(ws.root);
     for (const [text, message] of attempts) {
       fs.writeFileSync(patchFile, text);
-      await assert.rejects(applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id }), (error: unknown) => {
+      await assert.rejects(applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id }), (error: unknown) => {
         assert.ok(error instanceof UnsafePatchPathError || (error instanceof Error && /git/.test(error.message)), String(error));
         assert.match((error as Error).message, message);
         return true;
@@ -171,18 +172,18 @@ describe('patches: collect, review, apply', () => {
     const outside = path.join(ws.root, '..', 'elsewhere.patch');
     fs.writeFileSync(outside, 'diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+pwned\n');
     ws.board.complete(claim, { summary: 'ok', patchFile: outside, files: [] });
-    assert.equal(readTaskPatch(ws.board, claim.task.id), undefined);
-    await assert.rejects(applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: claim.task.id }), /has no patch/);
+    assert.equal((await readTaskPatch(placeOf(ws.board), claim.task.id)), undefined);
+    await assert.rejects(applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: claim.task.id }), /has no patch/);
     assert.equal(ws.read('a.txt'), 'a\n');
   });
 
   it('discard: the result can no longer be applied', async () => {
     const ws = workspace({ 'a.txt': 'a\n' });
     const [task] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') }]);
-    discardTaskPatch(ws.board, task.id);
-    await assert.rejects(applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id }), /discarded/);
+    (await discardTaskPatch(placeOf(ws.board), task.id));
+    await assert.rejects(applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id }), /discarded/);
     assert.equal(ws.read('a.txt'), 'a\n');
-    assert.deepEqual(findPatchConflicts(ws.board), []);
+    assert.deepEqual((await findPatchConflicts(placeOf(ws.board))), []);
   });
 
   it('fix all: a map task combines its children\'s patches into one reviewable, appliable result', async () => {
@@ -198,13 +199,15 @@ describe('patches: collect, review, apply', () => {
       ws.board.complete(claim, { summary: 'ok', executor: 'test', durationMs: 1, ...changes });
       void child;
     }
-    const aggregate = aggregateChildPatches(ws.board, parent.id);
+    const aggregate = (await aggregateChildPatches(placeOf(ws.board), parent.id));
     assert.ok(aggregate);
     assert.deepEqual(aggregate.patch.files.map((f) => f.path).sort(), ['x.txt', 'y.txt']);
     assert.equal(aggregate.progress.percent, 100);
     assert.deepEqual(aggregate.conflicts, []);
-    assert.ok(fs.existsSync(aggregate.patch.patchFile));
-    const outcome = await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: parent.id });
+    // The combined patch is built in memory: reading it writes nothing.
+    assert.equal(aggregate.patch.patchFile, undefined);
+    assert.ok(!fs.existsSync(path.join(ws.board.artifactsDir(parent.id), 'combined.patch')));
+    const outcome = await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: parent.id });
     assert.equal(outcome.status, 'applied', outcome.message);
     assert.match(ws.read('x.txt'), /fixed x\.txt/);
     assert.match(ws.read('y.txt'), /fixed y\.txt/);

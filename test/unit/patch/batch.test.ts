@@ -9,6 +9,7 @@ import { afterEach, describe, it } from 'node:test';
 import { applyTaskPatches, pendingResults, undoTaskApply, type BatchOutcome } from '../../../src/core/patch';
 import { git } from '../worktree/helpers';
 import { makeWorkspace, runTasks, type Workspace } from './helpers';
+import { placeOf } from './place';
 
 const made: Workspace[] = [];
 afterEach(() => {
@@ -63,7 +64,7 @@ describe('apply of many results at once', () => {
     const counts: number[] = [];
     for (const n of [3, 24]) {
       const { ws, ids } = await manyResults(n);
-      const { value: results, count } = await gitProcesses(() => applyTaskPatches({ workspaceRoot: ws.root, board: ws.board, taskIds: pendingResults(ws.board) }));
+      const { value: results, count } = await gitProcesses(async () => applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: await pendingResults(placeOf(ws.board)) }));
       assert.equal(results.length, n);
       for (const id of ids) assert.equal(outcomeOf(results, id).status, 'applied');
       for (let i = 0; i < n; i += 1) {
@@ -84,12 +85,12 @@ describe('apply of many results at once', () => {
       { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), lines(40).replace('line 35\n', 'line 35 second\n')) },
       { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), lines(40).replace('line 2\n', 'line 2 third\n')) },
     ]);
-    const results = await applyTaskPatches({ workspaceRoot: ws.root, board: ws.board, taskIds: [first.id, second.id, third.id] });
+    const results = await applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: [first.id, second.id, third.id] });
     assert.equal(outcomeOf(results, first.id).status, 'applied');
     assert.equal(outcomeOf(results, second.id).status, 'applied-3way');
     assert.equal(outcomeOf(results, third.id).status, 'conflict');
     assert.equal(ws.read('a.txt'), lines(40).replace('line 2\n', 'line 2 first\n').replace('line 35\n', 'line 35 second\n'), 'the conflicting result wrote nothing');
-    await undoTaskApply({ workspaceRoot: ws.root, board: ws.board, taskId: second.id });
+    await undoTaskApply({ ...placeOf(ws.board, ws.root), taskId: second.id });
     assert.equal(ws.read('a.txt'), lines(40).replace('line 2\n', 'line 2 first\n'));
   });
 
@@ -99,7 +100,7 @@ describe('apply of many results at once', () => {
     fs.writeFileSync(damaged, fs.readFileSync(damaged, 'utf8').replace(/^ f1 4$/m, ' not what the snapshot has'));
     const unsafe = path.join(ws.board.artifactsDir(ids[2]), 'result.patch');
     fs.writeFileSync(unsafe, fs.readFileSync(unsafe, 'utf8').replaceAll('src/new2.txt', '.git/hooks/pre-commit'));
-    const results = await applyTaskPatches({ workspaceRoot: ws.root, board: ws.board, taskIds: ids });
+    const results = await applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: ids });
     assert.equal(outcomeOf(results, ids[0]).status, 'applied');
     assert.equal(outcomeOf(results, ids[3]).status, 'applied');
     const errors = results.filter((result) => 'error' in result).map((result) => [result.taskId, 'error' in result ? result.error.message : ''] as const);
@@ -114,7 +115,7 @@ describe('apply of many results at once', () => {
     const { ws, ids } = await manyResults(2);
     fs.writeFileSync(path.join(ws.board.artifactsDir(ids[0]), 'apply.json'), JSON.stringify({ status: 'applied', at: 1, undoId: 'x1-abcdef', files: [], partial: true }));
     fs.writeFileSync(path.join(ws.board.artifactsDir(ids[1]), 'apply.json'), JSON.stringify({ status: 'applied', at: 1, undoId: 'x1-abcdef', files: [] }));
-    assert.deepEqual(pendingResults(ws.board), [ids[0]]);
+    assert.deepEqual((await pendingResults(placeOf(ws.board))), [ids[0]]);
   });
 
   it('results made from different snapshots are each applied against their own', async () => {
@@ -128,7 +129,7 @@ describe('apply of many results at once', () => {
       { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'b.txt'), 'B\n') },
       { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'c.txt'), 'C\n') },
     ]);
-    const results = await applyTaskPatches({ workspaceRoot: ws.root, board: ws.board, taskIds: [first.id, second.id, third.id] });
+    const results = await applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: [first.id, second.id, third.id] });
     for (const id of [first.id, second.id, third.id]) assert.equal(outcomeOf(results, id).status, 'applied');
     assert.equal(ws.read('a.txt') + ws.read('b.txt') + ws.read('c.txt'), 'A\nB\nC\n');
   });

@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { applyTaskPatch } from '../../../src/core/patch';
 import { git } from '../worktree/helpers';
 import { makeWorkspace, runTasks } from './helpers';
+import { placeOf } from './place';
 
 const lines = (n: number) => Array.from({ length: n }, (_, i) => `line ${i + 1}`).join('\n') + '\n';
 const crlf = (text: string) => text.replace(/\n/g, '\r\n');
@@ -30,7 +31,7 @@ describe('apply with line-ending conversion', () => {
       },
     ]);
     ws.write('a.txt', crlf(lines(40).replace('line 2\n', 'line 2 user\n')));
-    const outcome = await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
+    const outcome = await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id });
     assert.equal(outcome.status, 'applied-3way', outcome.message);
     assert.equal(ws.read('a.txt'), crlf(lines(40).replace('line 2\n', 'line 2 user\n').replace('line 35\n', 'line 35 agent\n')));
     assert.equal(ws.read('b.txt'), crlf(lines(5).replace('line 1\n', 'line 1 agent\n')));

@@ -7,6 +7,7 @@ import { afterEach, describe, it } from 'node:test';
 import { applyTaskPatch, postFollowUpTask, readTaskPatch } from '../../../src/core/patch';
 import { fingerprint } from '../worktree/helpers';
 import { makeWorkspace, type Workspace } from './helpers';
+import { placeOf } from './place';
 
 const made: Workspace[] = [];
 afterEach(() => {
@@ -30,7 +31,7 @@ describe('follow-up tasks (request changes)', () => {
     const first = await runClaimed(ws, '1', (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'one\nTWO\nthree\n'));
     const userBefore = fingerprint(ws.root);
 
-    const followUp = await postFollowUpTask({ workspaceRoot: ws.root, board: ws.board, taskId: first.id, comment: 'Also make three loud' });
+    const followUp = await postFollowUpTask({ ...placeOf(ws.board, ws.root), taskId: first.id, comment: 'Also make three loud' });
     assert.match(followUp.title, /^Follow-up: Also make three loud/);
     assert.match(followUp.prompt, /Also make three loud[\s\S]*follow-up to task/);
     assert.match(followUp.prompt, /make two loud/);
@@ -43,10 +44,10 @@ describe('follow-up tasks (request changes)', () => {
     });
     assert.equal(seen, 'one\nTWO\nthree\n', 'the follow-up starts from the earlier result');
     assert.equal(fingerprint(ws.root), userBefore, 'the user files are untouched');
-    const patch = readTaskPatch(ws.board, second.id);
+    const patch = (await readTaskPatch(placeOf(ws.board), second.id));
     assert.ok(patch);
-    assert.equal(patch.base, readTaskPatch(ws.board, first.id)?.base, 'same snapshot as the earlier result');
-    assert.equal((await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: second.id })).status, 'applied');
+    assert.equal(patch.base, (await readTaskPatch(placeOf(ws.board), first.id))?.base, 'same snapshot as the earlier result');
+    assert.equal((await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: second.id })).status, 'applied');
     assert.equal(ws.read('a.txt'), 'one\nTWO\nTHREE\n');
   });
 
@@ -54,7 +55,7 @@ describe('follow-up tasks (request changes)', () => {
     const ws = makeWorkspace({ 'a.txt': 'x\n' });
     made.push(ws);
     const pending = ws.board.post({ title: 'Not run yet' });
-    await assert.rejects(postFollowUpTask({ workspaceRoot: ws.root, board: ws.board, taskId: pending.id, comment: 'more' }), /has no result to follow up/);
-    await assert.rejects(postFollowUpTask({ workspaceRoot: ws.root, board: ws.board, taskId: pending.id, comment: '  ' }), /comment is empty/);
+    await assert.rejects(postFollowUpTask({ ...placeOf(ws.board, ws.root), taskId: pending.id, comment: 'more' }), /has no result to follow up/);
+    await assert.rejects(postFollowUpTask({ ...placeOf(ws.board, ws.root), taskId: pending.id, comment: '  ' }), /comment is empty/);
   });
 });

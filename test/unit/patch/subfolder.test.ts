@@ -8,6 +8,7 @@ import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { applyTaskPatch, patchFileVersions, readTaskPatch, UnsafePatchPathError } from '../../../src/core/patch';
 import { createWorktreeIsolation } from '../../../src/core/worktree';
 import { makeRepo } from '../worktree/helpers';
+import { placeOf } from './place';
 
 const repo = makeRepo({ 'packages/app/src/a.txt': 'a\n', 'packages/lib/b.txt': 'b\n', 'README.md': 'r\n' });
 after(() => repo.cleanup());
@@ -31,19 +32,19 @@ describe('workspace in a subfolder of the repository', () => {
       const changes = await isolation.collect(claim.task, '1', prepared, board.artifactsDir(claim.task.id));
       assert.deepEqual(changes.files.map((f) => f.path), ['src/a.txt', 'src/new.txt'], 'changes outside the workspace folder are not part of the result');
       board.complete(claim, { summary: 'ok', ...changes });
-      const patch = readTaskPatch(board, claim.task.id);
+      const patch = (await readTaskPatch(placeOf(board), claim.task.id));
       assert.ok(patch);
       const versions = await patchFileVersions(workspace, patch, 'src/a.txt');
       assert.equal(versions.original, 'a (uncommitted)\n');
       assert.equal(versions.proposed, 'a (uncommitted)\nagent\n');
-      const outcome = await applyTaskPatch({ workspaceRoot: workspace, board, taskId: claim.task.id });
+      const outcome = await applyTaskPatch({ ...placeOf(board, workspace), taskId: claim.task.id });
       assert.equal(outcome.status, 'applied', outcome.message);
       assert.equal(repo.read('packages/app/src/a.txt'), 'a (uncommitted)\nagent\n');
       assert.equal(repo.read('packages/app/src/new.txt'), 'n\n');
       assert.equal(repo.read('packages/lib/b.txt'), 'b\n');
       // A hand-edited patch that climbs out of the workspace is refused.
-      fs.writeFileSync(patch.patchFile, patch.text.replaceAll('a/src/a.txt', 'a/../lib/b.txt').replaceAll('b/src/a.txt', 'b/../lib/b.txt'));
-      await assert.rejects(applyTaskPatch({ workspaceRoot: workspace, board, taskId: claim.task.id }), UnsafePatchPathError);
+      fs.writeFileSync(patch.patchFile!, patch.text.replaceAll('a/src/a.txt', 'a/../lib/b.txt').replaceAll('b/src/a.txt', 'b/../lib/b.txt'));
+      await assert.rejects(applyTaskPatch({ ...placeOf(board, workspace), taskId: claim.task.id }), UnsafePatchPathError);
     } finally {
       board.close();
     }

@@ -7,6 +7,7 @@ import { ResourceLog } from '../../../src/core/metrics';
 import type { PoolStats } from '../../../src/core/pool/types';
 import { buildRunReport, renderHtml, renderMarkdown, renderRunReport } from '../../../src/core/report';
 import { makeBoard, T0 } from '../metrics/helpers';
+import { over } from '../patch/place';
 
 const repoRoot = path.join(__dirname, '..', '..', '..');
 const cleanups: (() => void)[] = [];
@@ -66,9 +67,9 @@ function finishedRun() {
 }
 
 describe('run report', () => {
-  it('gathers tasks, durations, failures, retries, speedup and resource peaks from a board', () => {
+  it('gathers tasks, durations, failures, retries, speedup and resource peaks from a board', async () => {
     const { board, clock, doomed } = finishedRun();
-    const report = buildRunReport(board, { now: clock.now });
+    const report = (await buildRunReport(over(board), { now: clock.now }));
     const s = report.summary;
     assert.equal(s.done, 3);
     assert.equal(s.dead, 1);
@@ -101,9 +102,9 @@ describe('run report', () => {
     ]);
   });
 
-  it('renders Markdown with every section and table cells that cannot break the table', () => {
+  it('renders Markdown with every section and table cells that cannot break the table', async () => {
     const { board, clock } = finishedRun();
-    const markdown = renderMarkdown(buildRunReport(board, { now: clock.now }));
+    const markdown = renderMarkdown((await buildRunReport(over(board), { now: clock.now })));
     for (const heading of ['# Agent Swarm run report', '## Summary', '## Resource peaks', '## Throughput per minute', '## Agents', '## Tasks', '## Failures and retries', '## Dead-letter queue']) {
       assert.ok(markdown.includes(`\n${heading}\n`) || markdown.startsWith(`${heading}\n`), `has ${heading}`);
     }
@@ -115,9 +116,9 @@ describe('run report', () => {
     for (const line of tableLines) assert.ok(line.endsWith(' |'), line);
   });
 
-  it('renders self-contained HTML: no script, no remote URL, markup in titles escaped, a chart', () => {
+  it('renders self-contained HTML: no script, no remote URL, markup in titles escaped, a chart', async () => {
     const { board, clock } = finishedRun();
-    const html = renderHtml(buildRunReport(board, { now: clock.now }));
+    const html = renderHtml((await buildRunReport(over(board), { now: clock.now })));
     assert.ok(html.startsWith('<!DOCTYPE html>'));
     assert.ok(!/<script/i.test(html), 'no script element');
     assert.ok(!/(src|href)\s*=\s*["']?https?:/i.test(html), 'no remote resource');
@@ -131,10 +132,10 @@ describe('run report', () => {
     assert.ok(html.includes("default-src 'none'"));
   });
 
-  it('says so when a board has no tasks and no resource figures', () => {
+  it('says so when a board has no tasks and no resource figures', async () => {
     const made = makeBoard();
     cleanups.push(made.cleanup);
-    const markdown = renderRunReport(made.board, 'markdown', { now: T0 });
+    const markdown = (await renderRunReport(over(made.board), 'markdown', { now: T0 }));
     assert.ok(markdown.includes('The board has no tasks.'));
     assert.ok(markdown.includes('No pool resource figures were recorded'));
     assert.ok(markdown.includes('| Speedup | – (sum of task times ÷ wall time) |'));
