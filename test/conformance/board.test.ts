@@ -221,6 +221,25 @@ for (const kind of kinds) {
         assert.equal(events.filter((e) => e.type === 'reclaimed').length, 1);
       });
 
+      it('a holder whose lease ran out but was not reclaimed yet may still heartbeat and complete', async () => {
+        const { board } = await kind.fresh();
+        const task = await board.post({ title: 'slow holder' });
+        const claim = (await board.claim({ agent: 'slow', leaseMs: 200 }))!;
+        await eventually('the lease to run out', async () => Date.now() > claim.leaseExpiresAt + 200);
+        const renewedTo = await board.heartbeat(claim, 30_000);
+        assert.ok(renewedTo > Date.now() + 20_000);
+        await board.reclaimExpired();
+        assert.equal((await board.get(task.id))!.status, 'running', 'renewed, so not reclaimed');
+        assert.equal((await board.complete(claim, { late: 'but fine' })).status, 'done');
+        assert.deepEqual(await board.errors(task.id), []);
+        const second = await board.post({ title: 'slower holder' });
+        const late = (await board.claim({ agent: 'slow', leaseMs: 200 }))!;
+        await eventually('the lease to run out', async () => Date.now() > late.leaseExpiresAt + 200);
+        assert.equal((await board.fail(late, 'late failure', { permanent: true })).status, 'dead');
+        assert.deepEqual((await board.errors(second.id)).map((error) => error.kind), ['failed']);
+        assert.equal(await board.claim({ agent: 'other' }), undefined, 'nothing left to run');
+      });
+
       it('does not reclaim a lease that keeps being renewed', async () => {
         const { board, another } = await kind.fresh();
         const other = await another();

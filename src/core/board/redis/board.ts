@@ -313,9 +313,6 @@ export class RedisBoard implements Board {
     const { id, bullToken } = parseToken(claim.token);
     assertLeaseMs(leaseMs);
     const held = this.held.get(claim.token);
-    // Hosts whose agents are all busy still sweep (throttled board-wide), so a dead host's tasks
-    // come back even when nobody claims.
-    await this.maintain().catch(() => undefined);
     // While the server is unreachable keep trying until the lease we know of runs out: a short
     // outage does not cost the work, a long one lets the task come back to another agent.
     for (;;) {
@@ -325,6 +322,10 @@ export class RedisBoard implements Board {
         const [outcome, cause] = await withTimeout(this.run<[string, LeaseLostCause?]>('HEARTBEAT', id, bullToken, leaseMs, now), remaining, this.describe());
         if (outcome !== 'ok') throw leaseLost(id, cause!);
         if (held) held.leaseExpiresAt = now + leaseMs;
+        // Hosts whose agents are all busy still sweep (throttled board-wide), so a dead host's
+        // tasks come back even when nobody claims. After our own renewal: a late heartbeat must
+        // not have its own task taken back by the sweep it runs.
+        await this.maintain().catch(() => undefined);
         return now + leaseMs;
       } catch (error) {
         if (!isConnectionProblem(error)) throw error;

@@ -131,12 +131,6 @@ local function lostCause(id, token)
   return 'ended'
 end
 
--- The holder check every holder operation starts with: our record and BullMQ's lock agree.
-local function holds(id, token)
-  local f = rcall('HMGET', tkey(id), 'st', 'tok')
-  return f[1] == 'running' and f[2] == token and rcall('GET', lockKey(id)) == token
-end
-
 -- Cancels one task that has not ended (pending or running) with its job. False when it had ended.
 local function cancelTask(now, pid, id)
   local key = tkey(id)
@@ -279,11 +273,17 @@ end
 return { 'more' }
 `);
 
-/** Renews a lease and the file leases. ARGV: base, id, token, leaseMs, now. Returns {'ok'} | {'lost', cause}. */
+/**
+ * Renews a lease and the file leases. A lease that ran out but was not taken back by a sweep yet
+ * is renewed too (as on the file board, where a heartbeat touches the running file until it is
+ * reclaimed). ARGV: base, id, token, leaseMs, now. Returns {'ok'} | {'lost', cause}.
+ */
 export const HEARTBEAT = writer(`
 local id, token, leaseMs, now = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-if not holds(id, token) then return { 'lost', lostCause(id, token) } end
-rcall('PEXPIRE', lockKey(id), leaseMs)
+local f = rcall('HMGET', tkey(id), 'st', 'tok')
+local lock = rcall('GET', lockKey(id))
+if f[1] ~= 'running' or f[2] ~= token or (lock and lock ~= token) then return { 'lost', lostCause(id, token) } end
+rcall('SET', lockKey(id), token, 'PX', leaseMs)
 rcall('SREM', queue .. 'stalled', id)
 local key = tkey(id)
 local mine = id .. '~' .. token
@@ -306,7 +306,7 @@ export const FINISH = writer(`
 local id, token, kind, now, pid = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local key = tkey(id)
 local f = rcall('HMGET', key, 'st', 'tok', 'att', 'ag', 'files', 'ix', 'par', 'max', 'wt')
-if f[1] ~= 'running' or f[2] ~= token or rcall('GET', lockKey(id)) ~= token then
+if f[1] ~= 'running' or f[2] ~= token then
   if kind == 'complete' and f[1] == 'done' and f[2] == token then return { 'again' } end
   return { 'lost', lostCause(id, token) }
 end
@@ -324,9 +324,19 @@ elseif kind == 'fail' then
     dueAt = math.min(tonumber(ARGV[17]), math.max(now + delay, tonumber(ARGV[10])))
   end
 end
-if state == 'done' then bullFinish(id, token, 'completed', true, now)
-elseif state == 'dead' then bullFinish(id, token, 'failed', false, now)
-else bullDelay(id, token, dueAt, now) end
+-- BullMQ's move checks the lock before it changes anything. Another lock (-6) cannot be: every
+-- change of holder changes our record in the same step. No lock (-2): the lease ran out and no
+-- sweep has taken the task back yet; as on the file board, the late holder may still end it
+-- (token '0' skips BullMQ's check).
+local function move(lock)
+  if state == 'done' then return bullFinish(id, lock, 'completed', true, now) end
+  if state == 'dead' then return bullFinish(id, lock, 'failed', false, now) end
+  return bullDelay(id, lock, dueAt, now)
+end
+local moved = move(token)
+if moved == -6 then return { 'lost', 'reclaimed' } end
+if moved == -2 then moved = move('0') end
+if moved == -1 and state == 'pending' then rcall('ZADD', base .. ':posting', 0, id) end -- no job: the sweep adds it
 releaseFiles(id, token, f[5], f[9], true)
 if kind == 'complete' then
   if ARGV[7] ~= '' then rcall('HSET', key, 'st', 'done', 'up', now, 'res', ARGV[7]) else rcall('HSET', key, 'st', 'done', 'up', now) end
