@@ -129,6 +129,24 @@ for (const kind of kinds) {
         assert.equal((await board.get(claim.task.id))!.notBefore, MAX_TIME_MS);
       });
 
+      it('text people write reads back exactly, odd characters included (a lone UTF-16 surrogate, NUL, emoji, quotes)', async () => {
+        const { board } = await kind.fresh({ retry: { baseMs: 10, capMs: 10, jitter: 0 } });
+        const odd = 'x\ud800 "q" \\ \u0000 🙂 \udc00';
+        const file = 'src/x\ud800 "q" 🙂.ts'; // a file name may hold anything but NUL
+        const task = await board.post({ title: odd, prompt: odd, files: [file], payload: { odd } });
+        const read = (await board.get(task.id))!;
+        assert.deepEqual([read.title, read.prompt, read.files, read.payload], [odd, odd, [file], { odd }]);
+        const posted = (await eventTypes(board)).find((e) => e.type === 'posted')!;
+        assert.equal(posted.detail!.title, odd);
+        await board.fail((await board.claim({ agent: 'a' }))!, odd);
+        assert.equal((await board.errors(task.id))[0].message, odd);
+        assert.equal((await eventTypes(board)).find((e) => e.type === 'failed')!.detail!.message, odd);
+        await board.release(await eventually('the retry', () => board.claim({ agent: 'a' })), odd);
+        assert.equal((await eventTypes(board)).find((e) => e.type === 'requeued')!.detail!.reason, odd);
+        await board.complete(await eventually('the released task', () => board.claim({ agent: 'a' })), { odd });
+        assert.deepEqual((await board.get(task.id))!.result, { odd });
+      });
+
       it('task files stay inside the workspace: absolute paths, "..", .git folders (any case or trailing dot) are refused', async () => {
         const { board } = await kind.fresh();
         const refused: [string, RegExp][] = [

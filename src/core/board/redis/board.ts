@@ -4,6 +4,7 @@
 // task record, which is the state of record, and everything BullMQ lacks, and run BullMQ's own
 // scripts inside them (bullmq.ts), so a claim, a completion or a cancel is one atomic step and one
 // round trip. See docs/redis-board.md.
+import { createHash } from 'crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { BoardFormatError, assertLeaseMs, capMessage, newTaskId, serialiseResult } from '../board';
@@ -224,8 +225,9 @@ export class RedisBoard implements Board {
       ix: indexMember(task),
       createdAt: task.createdAt,
       files: JSON.stringify(task.files),
+      fk: task.files.map((file) => createHash('sha1').update(file).digest('hex')).join(' '),
       maxAttempts: task.maxAttempts,
-      title: task.title,
+      posted: JSON.stringify(postedDetail(task)),
       ...(task.notBefore !== undefined && task.notBefore > now ? { due: task.notBefore } : {}),
       ...(task.parentId ? { parentId: task.parentId } : {}),
       ...(isParent ? { isParent: true, childCount: task.childCount ?? 0 } : {}),
@@ -375,7 +377,7 @@ export class RedisBoard implements Board {
       now,
       process.pid,
       input.resultJson ?? '',
-      input.message ?? '',
+      JSON.stringify(input.message ?? ''),
       input.permanent ? '1' : '0',
       input.retryAt ?? 0,
       baseMs,
@@ -383,7 +385,7 @@ export class RedisBoard implements Board {
       multiplier,
       jitter,
       this.random(),
-      input.reason ?? '',
+      JSON.stringify(input.reason ?? ''),
       MAX_TIME_MS,
     );
     faultPoint('redis:finish:after-commit');
@@ -729,6 +731,15 @@ function jobOf(task: StoredTask, now: number): { name: string; data: object; opt
       removeOnComplete: true,
       removeOnFail: false,
     },
+  };
+}
+
+/** The detail of a task's `posted` event, as the file board writes it. */
+function postedDetail(task: StoredTask): { title: string; children?: number; parentId?: string } {
+  return {
+    title: task.title,
+    ...(task.childCount !== undefined ? { children: task.childCount } : {}),
+    ...(task.parentId !== undefined ? { parentId: task.parentId } : {}),
   };
 }
 

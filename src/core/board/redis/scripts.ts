@@ -32,13 +32,18 @@ local function lockKey(id) return queue .. id .. ':lock' end
 
 -- Events go to the board's stream; the sweep trims it to the board's retention (once a second,
 -- not at every event: an XADD with MAXLEN and the lookup of the retention cost a cycle more).
-local function emit(now, pid, kind, taskId, agent, attempt, detail)
+-- Text a person wrote (a title, a message, file names) arrives as JSON made by the client and is
+-- spliced in as it is (detailJson): cjson refuses some strings JavaScript writes (a lone UTF-16
+-- surrogate, escaped), and re-encoding would change others.
+local function emit(now, pid, kind, taskId, agent, attempt, detail, detailJson)
   local event = { at = tonumber(now), type = kind, pid = tonumber(pid) }
   if taskId then event.taskId = taskId end
   if agent and agent ~= '' then event.agent = agent end
   if attempt then event.attempt = tonumber(attempt) end
   if detail then event.detail = detail end
-  rcall('XADD', base .. ':ev', '*', 'e', cjson.encode(event))
+  local text = cjson.encode(event)
+  if detailJson then text = string.sub(text, 1, -2) .. ',"detail":' .. detailJson .. '}' end
+  rcall('XADD', base .. ':ev', '*', 'e', text)
 end
 
 local function setStatus(id, ix, from, to)
@@ -51,9 +56,13 @@ local function setDue(id, dueAt) rcall('ZADD', base .. ':due', dueAt, id) end
 local function clearDue(id) rcall('ZREM', base .. ':due', id) end
 
 -- File-scope leases: f:<sha1(path)> holds "<taskId>~<token>" of the holder while its lock lives.
-local function fileKeys(filesJson)
+-- The client hashes the paths when it posts ('fk': the hashes, space-separated); records written
+-- before that have only 'files' (JSON), hashed here.
+local function fileKeys(fk, filesJson)
   local keys = {}
-  if filesJson and filesJson ~= '[]' then
+  if fk then
+    for hash in string.gmatch(fk, '%x+') do keys[#keys + 1] = base .. ':f:' .. hash end
+  elseif filesJson and filesJson ~= '[]' then
     for _, file in ipairs(cjson.decode(filesJson)) do keys[#keys + 1] = base .. ':f:' .. redis.sha1hex(file) end
   end
   return keys
@@ -63,9 +72,9 @@ end
 -- its record when the first one began to wait) are claimable. A holder whose lock is still its own
 -- owns its file leases (they live twice as long as the lock and are renewed with it): they are
 -- deleted without a look; otherwise only those that still name it.
-local function releaseFiles(id, token, filesJson, waited, owned)
+local function releaseFiles(id, token, fk, filesJson, waited, owned)
   local mine = id .. '~' .. token
-  for _, key in ipairs(fileKeys(filesJson)) do
+  for _, key in ipairs(fileKeys(fk, filesJson)) do
     if owned or rcall('GET', key) == mine then rcall('DEL', key) end
   end
   if waited then
@@ -134,7 +143,7 @@ end
 -- Cancels one task that has not ended (pending or running) with its job. False when it had ended.
 local function cancelTask(now, pid, id)
   local key = tkey(id)
-  local f = rcall('HMGET', key, 'st', 'tok', 'ag', 'files', 'ix', 'par', 'wt')
+  local f = rcall('HMGET', key, 'st', 'tok', 'ag', 'files', 'ix', 'par', 'wt', 'fk')
   local st = f[1]
   if st ~= 'pending' and st ~= 'running' then return false end
   rcall('HSET', key, 'st', 'cancelled', 'up', now)
@@ -142,7 +151,7 @@ local function cancelTask(now, pid, id)
   clearDue(id)
   setStatus(id, f[5], st, 'cancelled')
   if rcall('LPOS', queue .. 'active', id) then bullFinish(id, lockOf(id), 'failed', true, now) else bullRemove(id) end
-  if st == 'running' then releaseFiles(id, f[2], f[4], f[7], false) end
+  if st == 'running' then releaseFiles(id, f[2], f[8], f[4], f[7], false) end
   emit(now, pid, 'cancelled', id, st == 'running' and f[3] or nil, nil, { from = st })
   childEnded(now, pid, f[6], id, 'cancelled')
   return true
@@ -191,6 +200,7 @@ for _, task in ipairs(tasks) do
   local status = task.isParent and 'waiting' or 'pending'
   rcall('HSET', key, 'spec', task.spec, 'st', status, 'att', 0, 'ix', task.ix, 'cr', task.createdAt, 'up', now,
     'files', task.files, 'max', task.maxAttempts)
+  if task.fk ~= '' then rcall('HSET', key, 'fk', task.fk) end
   if task.parentId then
     rcall('HSET', key, 'par', task.parentId)
     rcall('SADD', base .. ':kc:' .. task.parentId, task.id)
@@ -201,10 +211,7 @@ for _, task in ipairs(tasks) do
   if task.due then setDue(task.id, task.due) end
   rcall('ZADD', base .. ':all', 0, task.ix)
   setStatus(task.id, task.ix, nil, status)
-  local detail = { title = task.title }
-  if task.isParent then detail.children = task.childCount end
-  if task.parentId then detail.parentId = task.parentId end
-  emit(now, pid, 'posted', task.id, nil, nil, detail)
+  emit(now, pid, 'posted', task.id, nil, nil, nil, task.posted)
 end
 return 'ok'
 `);
@@ -225,11 +232,11 @@ for _ = 1, 20 do
   local id = bullActivate(token, leaseMs, now)
   if not id then return { 'none' } end
   local key = tkey(id)
-  local f = rcall('HMGET', key, 'st', 'files', 'ix', 'par', 'cfl', 'due', 'att', 'spec', 'lerr')
+  local f = rcall('HMGET', key, 'st', 'files', 'ix', 'par', 'cfl', 'due', 'att', 'spec', 'lerr', 'fk')
   local st = f[1]
   if st == 'pending' or st == 'running' then
     local mine = id .. '~' .. token
-    local keys = fileKeys(f[2])
+    local keys = fileKeys(f[10], f[2])
     local taken, holderId = 0, nil
     for _, fileKey in ipairs(keys) do
       -- Free (the usual case): one SET. Held: by a live claim (wait for it) or a lapsed one (take it).
@@ -251,7 +258,7 @@ for _ = 1, 20 do
       rcall('HSET', tkey(holderId), 'wt', 1)
       if not f[5] then
         rcall('HSET', key, 'cfl', holderId)
-        emit(now, pid, 'conflict', id, nil, nil, { waitingFor = holderId, files = cjson.decode(f[2]) })
+        emit(now, pid, 'conflict', id, nil, nil, nil, '{"waitingFor":' .. cjson.encode(holderId) .. ',"files":' .. f[2] .. '}')
       end
       bullDelay(id, token, now + math.floor(conflictDelay * (0.5 + random)), now)
     else
@@ -287,7 +294,8 @@ rcall('SET', lockKey(id), token, 'PX', leaseMs)
 rcall('SREM', queue .. 'stalled', id)
 local key = tkey(id)
 local mine = id .. '~' .. token
-for _, fileKey in ipairs(fileKeys(rcall('HGET', key, 'files'))) do
+local files = rcall('HMGET', key, 'fk', 'files')
+for _, fileKey in ipairs(fileKeys(files[1], files[2])) do
   if rcall('GET', fileKey) == mine then rcall('PEXPIRE', fileKey, leaseMs * 2) else rcall('SET', fileKey, mine, 'PX', leaseMs * 2) end
 end
 rcall('HSET', key, 'lexp', tonumber(now) + leaseMs)
@@ -297,15 +305,15 @@ return { 'ok' }
 /**
  * Ends a claim: complete, fail or release, with BullMQ's move of the job in the same step.
  * ARGV: base, id, token, kind, now, pid, result JSON ('' for none; passed through untouched so
- * numbers and empty arrays survive), message, permanent ('1'/'0'), retryAt, baseMs, capMs,
- * multiplier, jitter, random, release reason, latest time.
+ * numbers and empty arrays survive), message (a JSON string), permanent ('1'/'0'), retryAt,
+ * baseMs, capMs, multiplier, jitter, random, release reason (a JSON string), latest time.
  * Returns {'ok', state, attempt, dueAt} | {'lost', cause} | {'again'} (a repeat of our own
  * completion whose reply was lost).
  */
 export const FINISH = writer(`
 local id, token, kind, now, pid = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local key = tkey(id)
-local f = rcall('HMGET', key, 'st', 'tok', 'att', 'ag', 'files', 'ix', 'par', 'max', 'wt')
+local f = rcall('HMGET', key, 'st', 'tok', 'att', 'ag', 'files', 'ix', 'par', 'max', 'wt', 'fk')
 if f[1] ~= 'running' or f[2] ~= token then
   if kind == 'complete' and f[1] == 'done' and f[2] == token then return { 'again' } end
   return { 'lost', lostCause(id, token) }
@@ -337,22 +345,24 @@ local moved = move(token)
 if moved == -6 then return { 'lost', 'reclaimed' } end
 if moved == -2 then moved = move('0') end
 if moved == -1 and state == 'pending' then rcall('ZADD', base .. ':posting', 0, id) end -- no job: the sweep adds it
-releaseFiles(id, token, f[5], f[9], true)
+releaseFiles(id, token, f[10], f[5], f[9], true)
 if kind == 'complete' then
   if ARGV[7] ~= '' then rcall('HSET', key, 'st', 'done', 'up', now, 'res', ARGV[7]) else rcall('HSET', key, 'st', 'done', 'up', now) end
   setStatus(id, ix, 'running', 'done')
   emit(now, pid, 'completed', id, agent, attempt, nil)
   childEnded(now, pid, parent, id, 'done')
 elseif kind == 'fail' then
-  local permanent = ARGV[9] == '1'
-  local errJson = cjson.encode({ attempt = attempt, at = now, message = ARGV[8], permanent = permanent, agent = agent, kind = 'failed' })
+  local permanent = ARGV[9] == '1' and 'true' or 'false'
+  -- ARGV[8] is the message as a JSON string, spliced in as the client wrote it (see emit).
+  local errJson = '{"attempt":' .. attempt .. ',"at":' .. string.format('%d', now) .. ',"message":' .. ARGV[8] .. ',"permanent":' .. permanent ..
+    ',"agent":' .. cjson.encode(agent) .. ',"kind":"failed"}'
   rcall('RPUSH', base .. ':err:' .. id, errJson)
-  emit(now, pid, 'failed', id, agent, attempt, { message = ARGV[8], permanent = permanent })
+  emit(now, pid, 'failed', id, agent, attempt, nil, '{"message":' .. ARGV[8] .. ',"permanent":' .. permanent .. '}')
   if state == 'dead' then
     rcall('HSET', key, 'st', 'dead', 'up', now, 'lerr', errJson)
     rcall('HDEL', key, 'ag', 'lexp')
     setStatus(id, ix, 'running', 'dead')
-    emit(now, pid, 'dead', id, nil, attempt, { message = ARGV[8] })
+    emit(now, pid, 'dead', id, nil, attempt, nil, '{"message":' .. ARGV[8] .. '}')
     childEnded(now, pid, parent, id, 'dead')
   else
     rcall('HSET', key, 'st', 'pending', 'due', dueAt, 'up', now, 'lerr', errJson)
@@ -368,7 +378,7 @@ else
   rcall('HDEL', key, 'due', 'ag', 'lexp')
   setStatus(id, ix, 'running', 'pending')
   if parent then rcall('SREM', base .. ':kr:' .. parent, id) end
-  emit(now, pid, 'requeued', id, agent, attempt + 1, { released = true, reason = ARGV[16] })
+  emit(now, pid, 'requeued', id, agent, attempt + 1, nil, '{"released":true,"reason":' .. ARGV[16] .. '}')
 end
 return { 'ok', state, attempt, dueAt }
 `);
@@ -391,7 +401,7 @@ local reclaimed = 0
 for _, id in ipairs(rcall('LRANGE', queue .. 'active', 0, -1)) do
   if rcall('EXISTS', lockKey(id)) == 0 then
     local key = tkey(id)
-    local f = rcall('HMGET', key, 'st', 'att', 'ag', 'tok', 'files', 'ix', 'par', 'max', 'due', 'wt')
+    local f = rcall('HMGET', key, 'st', 'att', 'ag', 'tok', 'files', 'ix', 'par', 'max', 'due', 'wt', 'fk')
     local st = f[1]
     if st == 'running' then
       reclaimed = reclaimed + 1
@@ -403,7 +413,7 @@ for _, id in ipairs(rcall('LRANGE', queue .. 'active', 0, -1)) do
       rcall('HDEL', key, 'ag', 'lexp', 'due')
       local toDead = attempt >= tonumber(f[8])
       emit(now, pid, 'reclaimed', id, f[3], attempt, { toDead = toDead })
-      releaseFiles(id, f[4] or '', f[5], f[10], false)
+      releaseFiles(id, f[4] or '', f[11], f[5], f[10], false)
       if toDead then
         rcall('HSET', key, 'st', 'dead')
         setStatus(id, f[6], 'running', 'dead')
