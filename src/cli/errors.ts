@@ -1,5 +1,6 @@
 // Exit codes of the `swarm` command line (documented in the README; scripts rely on them), and the
 // one-line messages of errors that come from the machine rather than from the user's input.
+import { escapeTerminal } from './format';
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -90,9 +91,5 @@ export function fileSystemErrorLine(error: NodeJS.ErrnoException): string {
  * characters (C0, DEL, C1) and bidirectional overrides are shown as escapes instead of acting.
  */
 export function plainLine(text: string): string {
-  return text
-    .replace(/^error: /, '')
-    .replace(/\s*\n\s*/g, ' ')
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    .trim();
+  return escapeTerminal(text.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')).trim();
 }

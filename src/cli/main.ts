@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import { Command, CommanderError } from 'commander';
 import { BoardFormatError, BoardInputError, FileBoard, resolveBoardDir } from '../core/board';
 import { EXIT_FAILURE, EXIT_USAGE, EnvironmentError, ExitError, UsageError, fileSystemErrorLine, isFileSystemError, plainLine } from './errors';
+import { escapeTerminal } from './format';
 import { registerBoardCommands } from './commands/board';
 import { registerReportCommands } from './commands/report';
 import { registerRunCommands } from './commands/run';
@@ -53,10 +54,15 @@ function assertBoardFolder(root: string): void {
   }
 }
 
+/** Error messages quote titles, ids and file names others wrote: printed with controls escaped. */
+function printError(message: string): void {
+  console.error(`swarm: ${escapeTerminal(message, { multiline: true })}`);
+}
+
 /** Maps every error to one line on stderr and an exit code; the stack only with --verbose. */
 function exitCodeFor(error: unknown, verbose: boolean): number {
   if (error instanceof ExitError) {
-    if (error.message) console.error(`swarm: ${error.message}`);
+    if (error.message) printError(error.message);
     return error.exitCode;
   }
   if (error instanceof CommanderError) {
@@ -76,7 +82,7 @@ function exitCodeFor(error: unknown, verbose: boolean): number {
     const message = error instanceof Error ? error.message : String(error);
     console.error(`swarm: unexpected error: ${plainLine(message)}${verbose ? '' : ' (run again with --verbose for the stack trace)'}`);
   }
-  if (verbose && error instanceof Error && error.stack) console.error(error.stack);
+  if (verbose && error instanceof Error && error.stack) printError(error.stack);
   return EXIT_FAILURE;
 }
 

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { BoardInputError, Claim, FileBoard, LeaseLostError, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec } from '../../core/board';
 import { EXIT_LEASE_LOST, EXIT_NOTHING_TO_CLAIM, ExitError, UsageError } from '../errors';
-import { formatEvent, formatStats, formatTask, formatTaskTable, printJson } from '../format';
+import { escapeTerminal, formatEvent, formatStats, formatTask, formatTaskTable, printJson, printText, toJson } from '../format';
 import { parseFileList, parseInteger, parseJson, parseStatus, parseTime, readTaskLines } from '../parse';
 
 export type OpenBoard = () => FileBoard;
@@ -51,7 +51,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .description('create the board (done automatically on first use)')
     .action(() => {
       const board = openBoard();
-      console.log(`Board ready at ${board.root}`);
+      printText(`Board ready at ${escapeTerminal(board.root)}`);
     });
 
   program
@@ -75,7 +75,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
         : [specFromOptions(title, options)];
       const tasks = openBoard().postMany(specs);
       if (options.json) printJson(tasks.map((task) => task.id));
-      else for (const task of tasks) console.log(task.id);
+      else for (const task of tasks) printText(task.id);
     });
 
   program
@@ -90,7 +90,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
       const children = readTaskLines(options.jsonl, { allowParentId: false, defaults: withoutUndefined({ priority: options.priority }) });
       const { parent, children: posted } = openBoard().map({ title, ...withoutUndefined({ prompt: options.prompt, priority: options.priority }) }, children);
       if (options.json) printJson({ id: parent.id, children: posted.length, childIds: posted.map((child) => child.id) });
-      else console.log(parent.id);
+      else printText(parent.id);
     });
 
   program
@@ -101,7 +101,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .action((options: { status?: ReturnType<typeof parseStatus> } & JsonOption) => {
       const tasks = openBoard().list({ status: options.status });
       if (options.json) printJson(tasks);
-      else console.log(formatTaskTable(tasks));
+      else printText(formatTaskTable(tasks));
     });
 
   program
@@ -116,7 +116,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
       const errors = board.errors(id);
       const progress = task.childCount !== undefined ? board.progress(id) : undefined;
       if (options.json) printJson({ ...task, errors, ...(progress ? { progress } : {}) });
-      else console.log(formatTask(task, errors));
+      else printText(formatTask(task, errors));
     });
 
   program
@@ -126,7 +126,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .action((options: JsonOption) => {
       const stats = openBoard().stats();
       if (options.json) printJson({ ...stats.counts, quarantined: stats.quarantined, parents: stats.parents });
-      else console.log(formatStats(stats));
+      else printText(formatStats(stats));
     });
 
   program
@@ -168,7 +168,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
       const claim = claimOf(id, options);
       const board = openBoard();
       asHolder(() => board.complete(claim, options.result));
-      console.log(`${id} done`);
+      printText(`${escapeTerminal(id)} done`);
     });
 
   program
@@ -184,7 +184,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
       const board = openBoard();
       const task = asHolder(() => board.fail(claim, options.error, { permanent: options.permanent }));
       const next = task.status === 'dead' ? 'moved to the dead-letter queue' : `retry after ${new Date(task.notBefore ?? 0).toISOString()}`;
-      console.log(`${id} failed: ${next}`);
+      printText(`${escapeTerminal(id)} failed: ${next}`);
     });
 
   program
@@ -193,7 +193,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .argument('<id>')
     .action((id: string) => {
       openBoard().cancel(id);
-      console.log(`${id} cancelled`);
+      printText(`${escapeTerminal(id)} cancelled`);
     });
 
   program
@@ -259,7 +259,7 @@ function registerDlqCommands(program: Command, openBoard: OpenBoard): void {
       const dead = board.list({ status: 'dead' }).map((task) => ({ ...task, errors: board.errors(task.id) }));
       if (options.json) return printJson(dead);
       if (dead.length === 0) return console.log('The dead-letter queue is empty.');
-      for (const task of dead) console.log(`${task.id}  ${task.title}\n    ${task.lastError?.message ?? 'no error recorded'}`);
+      for (const task of dead) printText(`${escapeTerminal(task.id)}  ${escapeTerminal(task.title)}\n    ${escapeTerminal(task.lastError?.message ?? 'no error recorded')}`);
     });
   dlq
     .command('requeue')
@@ -288,7 +288,10 @@ function registerLogCommand(program: Command, openBoard: OpenBoard): void {
     .action(async (options: { follow?: boolean } & JsonOption) => {
       const board = openBoard();
       const print = (events: ReturnType<typeof board.events.read>['events']): void => {
-        for (const event of events) console.log(options.json ? JSON.stringify(event) : formatEvent(event));
+        for (const event of events) {
+          if (options.json) console.log(toJson(event));
+          else printText(formatEvent(event));
+        }
       };
       const { events, nextOffset } = board.events.read(0);
       print(events);

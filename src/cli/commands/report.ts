@@ -7,6 +7,7 @@ import type { FileBoard } from '../../core/board';
 import { buildRunReport, renderRunReport, reportFormatForPath, type ReportFormat } from '../../core/report';
 import { UsageError } from '../errors';
 import { parseInteger } from '../parse';
+import { escapeTerminal, printText, toJson } from '../format';
 
 interface ReportCliOptions {
   json?: boolean;
@@ -29,18 +30,19 @@ export function registerReportCommands(program: Command, openBoard: () => FileBo
       if ([options.html, options.markdown, options.json].filter(Boolean).length > 1) throw new UsageError('Give only one of --html, --markdown and --json.');
       const reportOptions = options.maxTasks === undefined ? {} : { maxTasks: options.maxTasks };
       let text: string;
-      if (options.json) text = JSON.stringify(buildRunReport(openBoard(), reportOptions), null, 2) + '\n';
+      if (options.json) text = toJson(buildRunReport(openBoard(), reportOptions), 2) + '\n';
       else {
         const format: ReportFormat = options.html ? 'html' : options.markdown ? 'markdown' : options.out ? reportFormatForPath(options.out) : 'markdown';
         text = renderRunReport(openBoard(), format, reportOptions);
       }
       if (!options.out) {
-        process.stdout.write(text);
+        // JSON is already escaped; Markdown and HTML quote task titles and errors.
+        process.stdout.write(options.json ? text : escapeTerminal(text, { multiline: true }));
         return;
       }
       const file = path.resolve(options.out);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, text);
-      console.log(`Report written to ${file}`);
+      printText(`Report written to ${escapeTerminal(file)}`);
     });
 }

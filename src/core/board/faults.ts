@@ -25,9 +25,12 @@ export type FaultStep =
   | 'cancel:after-rename'
   | 'cancel:after-first-child'
   | 'requeue:before-rename'
-  | 'requeue:after-rename';
+  | 'requeue:after-rename'
+  | 'apply:after-records'
+  | 'apply:after-a-file'
+  | 'undo:after-a-file';
 
-/** Every step, for tests that kill a process at each of them. */
+/** Every board step, for tests that kill a board command at each of them (apply/undo steps are tested by the patch suite). */
 export const FAULT_STEPS: readonly FaultStep[] = [
   'post:after-tmp-write', 'post:after-commit', 'post:after-first-rename', 'post:after-rename', 'post:after-events',
   'claim:after-rename', 'claim:after-lease', 'complete:after-result-write', 'complete:after-rename',
