@@ -3,13 +3,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FileBoard, type BoardOptions } from './board';
-import { BoardInputError, LeaseLostError, type BoardEvent, type Claim, type Task } from './types';
+import { BoardInputError, TASK_STATUSES, type BoardEvent, type Claim, type Task } from './types';
 import {
   ARTIFACT_NAME_PATTERN,
   DEFAULT_ARTIFACT_CAP_BYTES,
   EVENTS_START,
   formatBytes,
-  leaseLostCause,
   type ArtifactInfo,
   type Board,
   type ClaimRequest,
@@ -18,8 +17,8 @@ import {
   type FailRequest,
   type FollowOptions,
   type Following,
-  type LeaseLostCause,
   type ListQuery,
+  type QueueStats,
   type TaskPage,
 } from './interface';
 import { isNotFound } from './durable';
@@ -78,19 +77,19 @@ export class FileBoardAdapter implements Board {
   }
 
   async heartbeat(claim: ClaimToken, leaseMs?: number): Promise<number> {
-    return asHolder(() => this.file.heartbeat(claim, leaseMs));
+    return this.file.heartbeat(claim, leaseMs);
   }
 
   async complete(claim: ClaimToken, result?: unknown): Promise<Task> {
-    return asHolder(() => this.file.complete(claim, result));
+    return this.file.complete(claim, result);
   }
 
   async fail(claim: ClaimToken, message: string, options?: FailRequest): Promise<Task> {
-    return asHolder(() => this.file.fail(claim, message, options));
+    return this.file.fail(claim, message, options);
   }
 
   async release(claim: ClaimToken, reason?: string): Promise<Task> {
-    return asHolder(() => this.file.release(claim, reason));
+    return this.file.release(claim, reason);
   }
 
   async get(id: string): Promise<Task | undefined> {
@@ -98,6 +97,7 @@ export class FileBoardAdapter implements Board {
   }
 
   async list(query: ListQuery = {}): Promise<TaskPage> {
+    assertStatus(query.status);
     const all = this.file.list({ status: query.status });
     return pageOf(all, query);
   }
@@ -110,8 +110,11 @@ export class FileBoardAdapter implements Board {
     return this.file.progress(parentId);
   }
 
-  async stats(): ReturnType<Board['stats']> {
-    return this.file.stats();
+  async stats(): Promise<QueueStats> {
+    const stats = this.file.stats();
+    // A retry or a later notBefore waits in delayed/ (a documented folder) until it is promoted.
+    const delayed = Math.min(stats.counts.pending, countTaskFiles(path.join(this.file.root, 'delayed')));
+    return { ...stats, delayed };
   }
 
   async readEvents(cursor?: string, limit?: number): Promise<EventBatch> {
@@ -198,25 +201,6 @@ export class FileBoardAdapter implements Board {
   }
 }
 
-/** Gives a LeaseLostError from the file board its typed cause, read from the board's own reason. */
-function asHolder<T>(action: () => T): T {
-  try {
-    return action();
-  } catch (error) {
-    if (error instanceof LeaseLostError && leaseLostCause(error) === undefined) {
-      Object.defineProperty(error, 'cause', { value: causeFromMessage(error.message), enumerable: false, configurable: true, writable: true });
-    }
-    throw error;
-  }
-}
-
-function causeFromMessage(message: string): LeaseLostCause {
-  if (/was cancelled/.test(message)) return 'cancelled';
-  if (/no longer exists/.test(message)) return 'missing';
-  if (/lease expired/.test(message)) return 'reclaimed';
-  return 'ended';
-}
-
 /** Pages a list sorted oldest first; the cursor is the last task's `<createdAt>:<id>`. */
 export function pageOf(all: Task[], query: ListQuery): TaskPage {
   const limit = clampLimit(query.limit);
@@ -254,6 +238,21 @@ function parseOffset(cursor: string): number {
   if (cursor === EVENTS_START) return 0;
   if (!/^\d{1,15}$/.test(cursor)) throw new BoardInputError(`"${cursor}" is not an event cursor of a file board; pass back a cursor the board returned.`);
   return Number(cursor);
+}
+
+function countTaskFiles(dir: string): number {
+  try {
+    return fs.readdirSync(dir).filter((name) => name.endsWith('.json')).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** A status filter both boards accept: one of TASK_STATUSES, or none. */
+export function assertStatus(status: unknown): void {
+  if (status !== undefined && !TASK_STATUSES.includes(status as Task['status'])) {
+    throw new BoardInputError(`"${String(status)}" is not a task status (${TASK_STATUSES.join(', ')}).`);
+  }
 }
 
 function currentSize(file: string): number {
