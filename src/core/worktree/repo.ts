@@ -73,8 +73,15 @@ export async function snapshotWorkingState(repo: Pick<RepoInfo, 'topLevel' | 'gi
   const tempIndex = path.join(tmpDir, `snapshot-${process.pid}-${crypto.randomBytes(4).toString('hex')}.index`);
   const userIndex = path.join(repo.gitDir, 'index');
   try {
-    // Copying keeps the stat cache, so `add -u` only hashes files that really changed.
-    if (fs.existsSync(userIndex)) fs.copyFileSync(userIndex, tempIndex);
+    // Copying keeps the stat cache, so `add -u` only hashes files that really changed. The copy
+    // keeps the index's mtime too: git re-hashes entries as old as the index ("racily clean"),
+    // and a fresh mtime would make it trust the stat of a file edited in the index's second.
+    // The stat comes first: should git rewrite the index in between, an older mtime only means more re-hashing.
+    const userStat = fs.statSync(userIndex, { throwIfNoEntry: false });
+    if (userStat) {
+      fs.copyFileSync(userIndex, tempIndex);
+      fs.utimesSync(tempIndex, userStat.atime, userStat.mtime);
+    }
     const env = { ...options.env, GIT_INDEX_FILE: tempIndex };
     const cwd = repo.topLevel;
     if (options.allUntracked) await runGit(['add', '-A', '--', '.'], { cwd, env });
