@@ -15,9 +15,11 @@ export type RemoteGitProblem =
   /** Fetching from the remote failed (network, credentials); retrying may help. */
   | 'fetch-failed'
   /** Another process held a repository lock for too long; retrying may help. */
-  | 'busy';
+  | 'busy'
+  /** No space left on this machine's disk; retrying after freeing space helps. */
+  | 'disk-full';
 
-const TRANSIENT: readonly RemoteGitProblem[] = ['fetch-failed', 'busy'];
+const TRANSIENT: readonly RemoteGitProblem[] = ['fetch-failed', 'busy', 'disk-full'];
 
 export class RemoteGitError extends Error {
   readonly permanent: boolean;
@@ -39,4 +41,22 @@ export function untrusted(message: string): RemoteGitError {
 /** Formats a byte count in MB with one decimal, for size-cap messages. */
 export function megabytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** ENOSPC from Node or "No space left on device" from git. */
+export function isDiskFull(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, stderr, message } = error as { code?: unknown; stderr?: unknown; message?: unknown };
+  return code === 'ENOSPC' || [stderr, message].some((text) => typeof text === 'string' && /No space left on device/i.test(text));
+}
+
+/** Runs `work`, turning a full disk (from git or Node) into one clear, retryable error. */
+export async function reportingDiskFull<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof RemoteGitError && error.problem !== 'fetch-failed') throw error;
+    if (!isDiskFull(error)) throw error;
+    throw new RemoteGitError('disk-full', `${what} failed: the disk is full. Free space on this machine and try again.`);
+  }
 }

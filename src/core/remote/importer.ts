@@ -89,7 +89,7 @@ async function indexPack(cwd: string, pack: Buffer, what: string): Promise<void>
   if (result.code === 0) return;
   // A refused pack leaves its temporary files behind; remove the ones this run made.
   for (const name of listTempPacks(packDir)) if (!before.has(name)) fs.rmSync(path.join(packDir, name), { force: true });
-  if (/No space left/i.test(result.stderr)) throw new RemoteGitError('fetch-failed', `Importing the ${what} failed: the disk is full (${lastLines(result.stderr)}). Free space and try again.`);
+  if (/No space left/i.test(result.stderr)) throw new RemoteGitError('disk-full', `Importing the ${what} failed: the disk is full (${lastLines(result.stderr)}). Free space and try again.`);
   throw untrusted(`git refused the ${what} bundle: ${lastLines(result.stderr)}`);
 }
 

@@ -48,7 +48,7 @@ export async function acquireLock(file: string, options: LockOptions = {}): Prom
     const stale = staleLockContent(file, owner);
     if (stale !== undefined) takeOverStaleLock(file, stale);
     else if (Date.now() > deadline) {
-      throw new RemoteGitError('busy', `Another process (${describe(owner)}) has held ${file} for longer than ${Math.round((options.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} s; try again, or remove the file if no runner is working on that repository.`);
+      throw new RemoteGitError('busy', `Another process (${describe(owner)}) has held ${file} for longer than ${Math.max(1, Math.round((options.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000))} s; try again, or remove the file if no runner is working on that repository.`);
     } else {
       if (!told) options.onWait?.(describe(owner));
       told = true;

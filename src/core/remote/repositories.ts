@@ -147,7 +147,7 @@ export async function fetchHistory(gitDir: string, remote: string, what = remote
   } catch (error) {
     if (error instanceof GitCommandError) {
       const detail = error.stderr.trim().split('\n').slice(-2).join(' ');
-      if (/No space left/i.test(error.stderr)) throw new RemoteGitError('fetch-failed', `Fetching ${what} failed: the disk is full (${detail}). Free space and try again.`);
+      if (/No space left/i.test(error.stderr)) throw new RemoteGitError('disk-full', `Fetching ${what} failed: the disk is full (${detail}). Free space and try again.`);
       throw new RemoteGitError('fetch-failed', `Fetching ${what} failed: ${detail || `exit ${error.code}`}. Check the network and this machine's access to the repository; the task will be retried.`);
     }
     throw error;

@@ -9,7 +9,7 @@ import { diffCommits, diffStaged, stageEverything, type ChangedFile } from '../w
 import { gitText, runGit } from '../worktree/git';
 import { runGitCapped, sha256 } from './bundle';
 import { assertRefSafeTaskId, readResultDescriptor, REMOTE_FORMAT, resultRef, type ResultDescriptor, type ResultKind } from './descriptor';
-import { megabytes, RemoteGitError, untrusted } from './errors';
+import { megabytes, RemoteGitError, reportingDiskFull, untrusted } from './errors';
 import { checkBundle, DEFAULT_MAX_EXPANDED_BYTES, importBundle } from './importer';
 import { withLock } from './lock';
 import type { LocalRepository } from './repositories';
@@ -38,7 +38,11 @@ export interface ExportedResult {
   files: ChangedFile[];
 }
 
-export async function exportResult(options: ExportResultOptions): Promise<ExportedResult> {
+export function exportResult(options: ExportResultOptions): Promise<ExportedResult> {
+  return reportingDiskFull(`Saving the result of task ${options.taskId}`, () => exportResultNow(options));
+}
+
+async function exportResultNow(options: ExportResultOptions): Promise<ExportedResult> {
   assertRefSafeTaskId(options.taskId);
   const cwd = options.worktree;
   const kind = options.kind ?? 'result';
@@ -87,7 +91,11 @@ export interface ImportedResult {
   descriptor: ResultDescriptor;
 }
 
-export async function importResult(options: ImportResultOptions): Promise<ImportedResult> {
+export function importResult(options: ImportResultOptions): Promise<ImportedResult> {
+  return reportingDiskFull('Importing a result', () => importResultNow(options));
+}
+
+async function importResultNow(options: ImportResultOptions): Promise<ImportedResult> {
   const descriptor = readResultDescriptor(options.descriptor);
   const cap = options.maxBytes ?? DEFAULT_ARTIFACT_CAP_BYTES;
   const sent = options.patch === undefined ? undefined : Buffer.from(options.patch);

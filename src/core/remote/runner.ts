@@ -4,7 +4,7 @@ import { DEFAULT_ARTIFACT_CAP_BYTES } from '../board/interface';
 import { runGit } from '../worktree/git';
 import { IMPORTED_REF_PREFIX, assertRefSafeTaskId, readSnapshotDescriptor, type SnapshotDescriptor } from './descriptor';
 import { checkBundle, DEFAULT_MAX_EXPANDED_BYTES, deleteRef, ensureCommits, importBundle } from './importer';
-import { untrusted } from './errors';
+import { reportingDiskFull, untrusted } from './errors';
 import { withLock } from './lock';
 import { repositoryFor, type LocalRepository, type RepositorySourceOptions } from './repositories';
 
@@ -38,20 +38,17 @@ export async function importSnapshot(descriptorValue: unknown, bundle: Buffer | 
       ? undefined
       : checkBundle(bundle, { what: 'snapshot', bytes: descriptor.bundleBytes, sha256: descriptor.bundleSha256, cap: options.maxBundleBytes ?? DEFAULT_ARTIFACT_CAP_BYTES, head: { ref: descriptor.ref, commit: descriptor.snapshot } });
   if (header && descriptor.bundle === 'full' && header.prerequisites.length > 0) throw untrusted('The snapshot bundle builds on other commits, but the task says it carries the whole history; refusing it.');
-  const repository = await repositoryFor(descriptor.repository, descriptor.url, options);
   const ref = `${IMPORTED_REF_PREFIX}${descriptor.taskId}`;
-  await withLock(
-    repository.lockFile,
-    async () => {
-      if (header && bundle) {
-        await importBundle({ repository, bundle, header, into: ref, what: `snapshot of task ${descriptor.taskId}`, missingAdvice: MISSING_SNAPSHOT_ADVICE, maxExpandedBytes: options.maxExpandedBytes ?? DEFAULT_MAX_EXPANDED_BYTES });
-      } else {
-        await ensureCommits(repository, [descriptor.snapshot], () => `The snapshot of task ${descriptor.taskId} (${descriptor.snapshot.slice(0, 12)}) is not on ${descriptor.url ?? 'this machine'}. ${MISSING_SNAPSHOT_ADVICE}`);
-        await runGit(['update-ref', ref, descriptor.snapshot], { cwd: repository.gitDir });
-      }
-    },
-    options.lock,
-  );
+  const repository = await reportingDiskFull(`Preparing the repository for task ${descriptor.taskId}`, () => repositoryFor(descriptor.repository, descriptor.url, options));
+  const importIt = async () => {
+    if (header && bundle) {
+      await importBundle({ repository, bundle, header, into: ref, what: `snapshot of task ${descriptor.taskId}`, missingAdvice: MISSING_SNAPSHOT_ADVICE, maxExpandedBytes: options.maxExpandedBytes ?? DEFAULT_MAX_EXPANDED_BYTES });
+    } else {
+      await ensureCommits(repository, [descriptor.snapshot], () => `The snapshot of task ${descriptor.taskId} (${descriptor.snapshot.slice(0, 12)}) is not on ${descriptor.url ?? 'this machine'}. ${MISSING_SNAPSHOT_ADVICE}`);
+      await runGit(['update-ref', ref, descriptor.snapshot], { cwd: repository.gitDir });
+    }
+  };
+  await reportingDiskFull(`Importing the snapshot of task ${descriptor.taskId}`, () => withLock(repository.lockFile, importIt, options.lock));
   return { gitDir: repository.gitDir, commit: descriptor.snapshot, ref, prefix: descriptor.prefix, repository, descriptor };
 }
 

@@ -11,7 +11,7 @@ import { locateRepository, snapshotWorkingState, type RepoInfo } from '../worktr
 import { DEFAULT_INCLUDE, readWorktreeIncludeFile } from '../worktree/worktreeIsolation';
 import { runGitCapped, sha256 } from './bundle';
 import { assertRefSafeTaskId, REMOTE_FORMAT, SNAPSHOT_REF_PREFIX, type BundleKind, type SnapshotDescriptor } from './descriptor';
-import { megabytes, RemoteGitError } from './errors';
+import { megabytes, RemoteGitError, reportingDiskFull } from './errors';
 import { isLocalUrl, normaliseRepositoryUrl, stripCredentials } from './identity';
 
 export interface SnapshotForRemoteOptions {
@@ -42,7 +42,11 @@ export interface RemoteSnapshot {
   leftOut: LeftOutFile[];
 }
 
-export async function snapshotForRemote(options: SnapshotForRemoteOptions): Promise<RemoteSnapshot> {
+export function snapshotForRemote(options: SnapshotForRemoteOptions): Promise<RemoteSnapshot> {
+  return reportingDiskFull(`Taking the snapshot for task ${options.taskId}`, () => snapshotNow(options));
+}
+
+async function snapshotNow(options: SnapshotForRemoteOptions): Promise<RemoteSnapshot> {
   assertRefSafeTaskId(options.taskId);
   const repo = await locateRepository(options.workspaceRoot);
   const include = options.include ?? [...DEFAULT_INCLUDE, ...readWorktreeIncludeFile(repo.workspaceRoot)];
