@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_ARTIFACT_CAP_BYTES } from '../board/interface';
 import { gitText, runGit } from '../worktree/git';
-import { locateRepository, snapshotWorkingState, type RepoInfo } from '../worktree/repo';
+import { headCommit, locateRepository, snapshotWorkingState, type RepoInfo } from '../worktree/repo';
 import { DEFAULT_INCLUDE, readWorktreeIncludeFile } from '../worktree/worktreeIsolation';
 import { runGitCapped, sha256 } from './bundle';
 import { assertRefSafeTaskId, REMOTE_FORMAT, SNAPSHOT_REF_PREFIX, type BundleKind, type SnapshotDescriptor } from './descriptor';
@@ -51,16 +51,19 @@ async function snapshotNow(options: SnapshotForRemoteOptions): Promise<RemoteSna
   const repo = await locateRepository(options.workspaceRoot);
   const include = options.include ?? [...DEFAULT_INCLUDE, ...readWorktreeIncludeFile(repo.workspaceRoot)];
   const cap = options.maxBundleBytes ?? DEFAULT_ARTIFACT_CAP_BYTES;
+  // Which remote, and where HEAD is, do not depend on the snapshot: looked up alongside it.
+  const remoteLookup = chooseRemote(repo, options.remote).then(async (remote) => ({ remote, url: remote ? await fetchUrl(repo, remote) : undefined }));
+  const head = headCommit(repo.topLevel);
+  // Awaited below; until then a failure must not count as unhandled.
+  for (const pending of [remoteLookup, head]) pending.catch(() => undefined);
   const named = await sortNamedFiles(repo, options.files ?? [], include);
   const taken = await snapshotWorkingState(repo, { untracked: named.travel, message: `Agent Swarm snapshot for task ${options.taskId}` });
-  const { commit: snapshot, dropped } = await withoutIncludeListEdits(repo, taken, include);
+  const { commit: snapshot, dropped } = await withoutIncludeListEdits(repo, taken, await head, include);
   const ref = `${SNAPSHOT_REF_PREFIX}${options.taskId}`;
-  await runGit(['update-ref', ref, snapshot], { cwd: repo.topLevel });
+  const { remote, url } = await remoteLookup;
+  const [base] = await Promise.all([remote ? sharedBase(repo, remote, snapshot) : undefined, runGit(['update-ref', ref, snapshot], { cwd: repo.topLevel })]);
   const leftOut = [...named.leftOut, ...dropped.map((file): LeftOutFile => ({ path: file, reason: 'include-list' }))];
 
-  const remote = await chooseRemote(repo, options.remote);
-  const url = remote ? await fetchUrl(repo, remote) : undefined;
-  const base = remote ? await sharedBase(repo, remote, snapshot) : undefined;
   const repository = url ? normaliseRepositoryUrl(url, repo.topLevel) : `unpublished:${await rootCommit(repo, snapshot)}`;
   const kind: BundleKind = base === undefined ? 'full' : base === snapshot ? 'none' : 'thin';
   const bundle = kind === 'none' ? undefined : await createBundle(repo, ref, kind === 'thin' ? [`^${base}`] : [], cap, kind);
@@ -116,9 +119,7 @@ function matchesInclude(relative: string, include: string[]): boolean {
  * A tracked include-list file (a committed `.env` template) with uncommitted edits: the snapshot
  * keeps its committed version, so the edit (a secret) stays on this machine.
  */
-async function withoutIncludeListEdits(repo: RepoInfo, snapshot: string, include: string[]): Promise<{ commit: string; dropped: string[] }> {
-  const head = await runGit(['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { cwd: repo.topLevel, okCodes: [1, 128] });
-  const headCommit = head.code === 0 ? head.stdout.toString('utf8').trim() : undefined;
+async function withoutIncludeListEdits(repo: RepoInfo, snapshot: string, headCommit: string | undefined, include: string[]): Promise<{ commit: string; dropped: string[] }> {
   if (headCommit === snapshot) return { commit: snapshot, dropped: [] };
   const changedArgs = headCommit ? ['diff-tree', '-r', '--no-renames', '--name-only', '-z', headCommit, snapshot] : ['ls-tree', '-r', '--name-only', '-z', snapshot];
   const changed = (await runGit(changedArgs, { cwd: repo.topLevel })).stdout.toString('utf8').split('\0').filter(Boolean);
