@@ -120,7 +120,7 @@ export function readSnapshotDescriptor(value: unknown): SnapshotDescriptor {
     if (typeof url !== 'string' || url.length > 2000 || /[\0-\x1f\s]/.test(url) || url.startsWith('-')) throw untrusted(`The ${what}'s URL is not a repository URL.`);
     // The identity is what selects a clone or mirror; it must be the URL's, or a task could
     // fetch one repository's history into another's cache.
-    if (normaliseRepositoryUrl(url, '/') !== repository) throw untrusted(`The ${what}'s URL ${url} is not the repository ${repository}.`);
+    if (identityOf(url) !== repository) throw untrusted(`The ${what}'s URL ${url} is not the repository ${repository}.`);
   } else if (!/^unpublished:[0-9a-f]{40,64}$/.test(repository)) {
     throw untrusted(`The ${what} has neither a remote URL nor an unpublished-repository identity.`);
   }
@@ -160,4 +160,12 @@ export function readResultDescriptor(value: unknown): ResultDescriptor {
   const bundleSha256 = optionalSha(fields, 'bundleSha256', what);
   if (bundleSha256) descriptor.bundleSha256 = bundleSha256;
   return descriptor;
+}
+
+function identityOf(url: string): string | undefined {
+  try {
+    return normaliseRepositoryUrl(url, '/');
+  } catch {
+    return undefined;
+  }
 }

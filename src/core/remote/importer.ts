@@ -8,6 +8,7 @@ import * as path from 'path';
 import { runGit } from '../worktree/git';
 import { assertSingleHead, parseBundleHeader, sha256, writeTempFile, type BundleHead, type BundleHeader } from './bundle';
 import { megabytes, RemoteGitError, untrusted } from './errors';
+import { strictIndexPackArg } from './objectChecks';
 import { fetchHistory, type LocalRepository } from './repositories';
 
 /** Default bound on the unpacked size of everything one bundle adds (a zip bomb stays a small file). */
@@ -75,17 +76,10 @@ function packOf(bundle: Buffer): Buffer {
   return bundle.subarray(bundle.indexOf('\n\n') + 2);
 }
 
-/**
- * Security checks stay errors (`.git`/`..` paths, malformed trees, bad .gitmodules); flaws old
- * histories really have (zero-padded modes, odd dates) are let through, as `git fetch` would.
- */
-const HARMLESS_HISTORY_FLAWS = ['zeroPaddedFilemode', 'badFilemode', 'badTimezone', 'badDate', 'badDateOverflow', 'missingSpaceBeforeDate', 'missingSpaceBeforeEmail', 'missingEmail', 'missingNameBeforeEmail', 'missingTaggerEntry', 'badTagName'];
-
 async function indexPack(cwd: string, pack: Buffer, what: string): Promise<void> {
   const packDir = path.join(cwd, 'objects', 'pack');
   const before = new Set(listTempPacks(packDir));
-  const strict = `--strict=${HARMLESS_HISTORY_FLAWS.map((id) => `${id}=ignore`).join(',')}`;
-  const result = await runGit(['index-pack', '--stdin', '--fix-thin', strict], { cwd, input: pack, okCodes: [1, 128] });
+  const result = await runGit(['index-pack', '--stdin', '--fix-thin', strictIndexPackArg()], { cwd, input: pack, okCodes: [1, 128] });
   if (result.code === 0) return;
   // A refused pack leaves its temporary files behind; remove the ones this run made.
   for (const name of listTempPacks(packDir)) if (!before.has(name)) fs.rmSync(path.join(packDir, name), { force: true });
@@ -105,7 +99,7 @@ function listTempPacks(packDir: string): string[] {
 export async function ensureCommits(repository: LocalRepository, commits: string[], explain: (missing: string[]) => string): Promise<void> {
   let missing = await missingCommits(repository.gitDir, commits);
   if (missing.length > 0 && repository.fetchFrom) {
-    await fetchHistory(repository.gitDir, repository.fetchFrom);
+    await fetchHistory(repository);
     missing = await missingCommits(repository.gitDir, commits);
   }
   if (missing.length > 0) throw new RemoteGitError('missing-base', explain(missing));
@@ -145,7 +139,7 @@ export async function deleteRef(cwd: string, ref: string): Promise<void> {
 
 function where(repository: LocalRepository): string {
   if (!repository.fetchFrom) return `this machine's copy of the repository (it has no remote to fetch from)`;
-  return `the remote (${repository.fetchFrom}, fetched just now)`;
+  return `the remote (${repository.url ?? repository.fetchFrom}, fetched just now)`;
 }
 
 function lastLines(stderr: string): string {

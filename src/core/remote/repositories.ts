@@ -8,8 +8,9 @@ import * as path from 'path';
 import { isProcessAlive } from '../process/liveness';
 import { GitCommandError, gitText, runGit } from '../worktree/git';
 import { RemoteGitError } from './errors';
-import { isLocalUrl, normaliseRepositoryUrl } from './identity';
+import { isLocalUrl, normaliseRepositoryUrl, stripCredentials } from './identity';
 import { withLock, type LockOptions } from './lock';
+import { checkedFetchConfig } from './objectChecks';
 
 export interface RepositorySourceOptions {
   /** The repository the runner was started in, used when one of its remotes is the task's repository. */
@@ -29,8 +30,10 @@ export interface LocalRepository {
   /** Git directory to fetch into and add worktrees from (bare for a cache repository). */
   gitDir: string;
   kind: 'clone' | 'cache';
-  /** The remote (name or URL) to fetch missing history from; undefined for an unpublished repository. */
+  /** The remote (name) to fetch missing history from; undefined for an unpublished repository. */
   fetchFrom?: string;
+  /** The remote's URL, for messages. */
+  url?: string;
   /** Held while changing the repository. */
   lockFile: string;
 }
@@ -57,11 +60,13 @@ export async function repositoryFor(identity: string, url: string | undefined, o
 
 /** The runner's own clone when one of its remotes normalises to `identity`. */
 async function matchingClone(clone: string, identity: string): Promise<LocalRepository | undefined> {
-  const commonDir = await gitText(['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: clone });
+  const found = fs.existsSync(clone) ? await runGit(['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: clone, okCodes: [128] }) : undefined;
+  if (!found || found.code !== 0) throw new RemoteGitError('config', `The runner's repository ${clone} is not a git repository; start the runner in a clone, or give it only a repository cache folder.`);
+  const commonDir = found.stdout.toString('utf8').trim();
   const remotes = (await gitText(['remote'], { cwd: clone })).split('\n').filter(Boolean);
   for (const remote of remotes) {
     const url = await gitText(['remote', 'get-url', remote], { cwd: clone });
-    if (sameIdentity(url, clone, identity)) return { gitDir: commonDir, kind: 'clone', fetchFrom: remote, lockFile: path.join(commonDir, 'swarm-remote.lock') };
+    if (sameIdentity(url, clone, identity)) return { gitDir: commonDir, kind: 'clone', fetchFrom: remote, url: stripCredentials(url), lockFile: path.join(commonDir, 'swarm-remote.lock') };
   }
   return undefined;
 }
@@ -84,7 +89,7 @@ export function cacheFolderName(identity: string): string {
 async function ensureCacheRepository(reposDir: string, identity: string, url: string | undefined, options: RepositorySourceOptions): Promise<LocalRepository> {
   const gitDir = path.join(reposDir, cacheFolderName(identity));
   const lockFile = `${gitDir}.lock`;
-  const repository: LocalRepository = { gitDir, kind: 'cache', fetchFrom: url ? 'origin' : undefined, lockFile };
+  const repository: LocalRepository = { gitDir, kind: 'cache', fetchFrom: url ? 'origin' : undefined, url, lockFile };
   if (isCacheRepository(gitDir)) return repository;
   await withLock(
     lockFile,
@@ -116,14 +121,12 @@ async function createCacheRepository(gitDir: string, url: string | undefined, op
     // No sample hooks, and no remote-tracking layout: branches map onto branches.
     await runGit(['init', '-q', '--bare', `--template=${emptyTemplate}`, temp], { cwd: path.dirname(gitDir) });
     await runGit(['config', 'core.hooksPath', '/dev/null'], { cwd: temp });
-    // Objects from bundles and fetches are checked (no `.git` paths in trees, no malformed objects).
-    await runGit(['config', 'fetch.fsckObjects', 'true'], { cwd: temp });
     if (url) {
       await runGit(['remote', 'add', 'origin', url], { cwd: temp });
       await runGit(['config', '--replace-all', 'remote.origin.fetch', CACHE_REFSPEC], { cwd: temp });
       await runGit(['config', 'remote.origin.tagOpt', '--no-tags'], { cwd: temp });
       options.log?.(`cloning ${url} into the repository cache`);
-      await fetchHistory(temp, 'origin', url);
+      await fetchHistory({ gitDir: temp, fetchFrom: 'origin', kind: 'cache', url });
     }
     fs.renameSync(temp, gitDir);
   } catch (error) {
@@ -140,14 +143,20 @@ function removeAbandonedCreations(reposDir: string, name: string): void {
   }
 }
 
-/** Fetches the remote's branches (a clone's own remote uses its configured refspecs). */
-export async function fetchHistory(gitDir: string, remote: string, what = remote): Promise<void> {
+/**
+ * Fetches the remote's branches (a clone's own remote uses its configured refspecs). Objects
+ * fetched into a cache repository are checked (no `.git` paths in trees, no malformed objects).
+ */
+export async function fetchHistory(repository: Pick<LocalRepository, 'gitDir' | 'fetchFrom' | 'kind' | 'url'>): Promise<void> {
+  const what = repository.url ?? repository.fetchFrom;
+  const checks = repository.kind === 'cache' ? checkedFetchConfig() : [];
   try {
-    await runGit(['-c', 'protocol.ext.allow=never', 'fetch', '--quiet', '--prune', '--no-tags', '--no-write-fetch-head', remote], { cwd: gitDir });
+    await runGit([...checks, '-c', 'protocol.ext.allow=never', 'fetch', '--quiet', '--prune', '--no-tags', '--no-write-fetch-head', repository.fetchFrom ?? 'origin'], { cwd: repository.gitDir });
   } catch (error) {
     if (error instanceof GitCommandError) {
       const detail = error.stderr.trim().split('\n').slice(-2).join(' ');
       if (/No space left/i.test(error.stderr)) throw new RemoteGitError('disk-full', `Fetching ${what} failed: the disk is full (${detail}). Free space and try again.`);
+      if (/fsck error/i.test(error.stderr)) throw new RemoteGitError('untrusted-input', `The history fetched from ${what} failed git's object checks (${detail}); this machine will not use it.`);
       throw new RemoteGitError('fetch-failed', `Fetching ${what} failed: ${detail || `exit ${error.code}`}. Check the network and this machine's access to the repository; the task will be retried.`);
     }
     throw error;

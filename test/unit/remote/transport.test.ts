@@ -224,7 +224,7 @@ describe('remote git transport', () => {
     git(other, ['push', '-q', '--force', 'origin', 'main']);
     await assert.rejects(importSnapshot(stale.descriptor, stale.bundle, runner(w, 'runner2')), (error: unknown) => {
       assert.ok(error instanceof RemoteGitError && error.problem === 'missing-base' && error.permanent, String(error));
-      assert.match(error.message, /builds on [0-9a-f]{12}, which the remote \(origin, fetched just now\) does not have\. .*run `git fetch` and post the task again\./);
+      assert.match(error.message, /builds on [0-9a-f]{12}, which the remote \(.*origin\.git, fetched just now\) does not have\. .*run `git fetch` and post the task again\./);
       return true;
     });
   });
@@ -278,5 +278,29 @@ describe('remote git transport', () => {
     assert.deepEqual(result.files.map((f) => f.path), ['src/a.txt']);
     const back = await importResult({ repository: workspace, descriptor: result.descriptor, bundle: result.bundle, patch: result.patch, workspaceRoot: workspace });
     assert.equal(back.patch, result.patch);
+  });
+
+  it('accepts old histories with harmless flaws (a zero-padded tree mode) in a cache fetch and in a full bundle', async () => {
+    const w = world();
+    // A tree entry "040000" (old git wrote modes zero-padded): fsck warns zeroPaddedFilemode, strict checks would refuse.
+    const sub = git(w.dev, ['mktree'], `100644 blob ${git(w.dev, ['hash-object', '-w', '--stdin'], 'old\n')}\tfile.txt\n`);
+    const entries = Buffer.concat([Buffer.from('040000 old\0'), Buffer.from(sub, 'hex')]);
+    const treeFile = path.join(w.dir, 'tree.bin');
+    fs.writeFileSync(treeFile, Buffer.concat([entries]));
+    const oldTree = git(w.dev, ['hash-object', '-t', 'tree', '--literally', '-w', treeFile]);
+    const oldCommit = git(w.dev, ['commit-tree', oldTree, '-m', 'written by an old git']);
+    const merged = git(w.dev, ['commit-tree', git(w.dev, ['rev-parse', 'HEAD^{tree}']), '-p', 'HEAD', '-p', oldCommit, '-m', 'merge old history']);
+    git(w.dev, ['update-ref', 'refs/heads/main', merged]);
+    git(w.dev, ['push', '-q', 'origin', 'main']);
+    w.write(w.dev, 'src/a.txt', 'edited\n');
+    const posted = await snapshotForRemote({ workspaceRoot: w.dev, taskId: 'task.old' });
+    const imported = await importSnapshot(posted.descriptor, posted.bundle, runner(w, 'runner1'));
+    assert.equal(git(imported.gitDir, ['rev-parse', `${oldCommit}^{commit}`]), oldCommit, 'the cache fetched the old history');
+
+    git(w.dev, ['remote', 'remove', 'origin']);
+    const full = await snapshotForRemote({ workspaceRoot: w.dev, taskId: 'task.old2' });
+    assert.equal(full.descriptor.bundle, 'full');
+    const fromFull = await importSnapshot(full.descriptor, full.bundle, runner(w, 'runner2'));
+    assert.equal(fromFull.commit, full.descriptor.snapshot);
   });
 });
