@@ -27,7 +27,7 @@ export interface SnapshotForRemoteOptions {
   maxBundleBytes?: number;
 }
 
-export type LeftOutReason = 'ignored' | 'include-list' | 'outside-repository';
+export type LeftOutReason = 'ignored' | 'include-list' | 'outside-workspace';
 
 export interface LeftOutFile {
   path: string;
@@ -77,7 +77,7 @@ async function snapshotNow(options: SnapshotForRemoteOptions): Promise<RemoteSna
 
 /**
  * Splits the task's named files into untracked ones that travel and the ones left out: ignored by
- * git, on the include list (`.env`, `node_modules`), or outside the repository. Tracked files travel
+ * git, on the include list (`.env`, `node_modules`), or outside the workspace. Tracked files travel
  * anyway (with the rest of the tracked changes).
  */
 async function sortNamedFiles(repo: RepoInfo, files: string[], include: string[]): Promise<{ travel: string[]; leftOut: LeftOutFile[] }> {
@@ -85,8 +85,8 @@ async function sortNamedFiles(repo: RepoInfo, files: string[], include: string[]
   const leftOut: LeftOutFile[] = [];
   const candidates: string[] = [];
   for (const file of files) {
-    const clean = file.split(path.sep).join('/').replace(/^\.\//, '');
-    if (path.isAbsolute(clean) || clean.split('/').includes('..')) leftOut.push({ path: file, reason: 'outside-repository' });
+    const clean = path.posix.normalize(file.split(path.sep).join('/')).replace(/\/+$/, '');
+    if (path.isAbsolute(clean) || clean === '..' || clean.startsWith('../') || throughLinkOutside(repo, clean)) leftOut.push({ path: file, reason: 'outside-workspace' });
     else if (matchesInclude(clean, include)) leftOut.push({ path: clean, reason: 'include-list' });
     else candidates.push(clean);
   }
@@ -99,6 +99,19 @@ async function sortNamedFiles(repo: RepoInfo, files: string[], include: string[]
     travel.push(...existing.filter((file) => !ignored.includes(file)));
   }
   return { travel, leftOut };
+}
+
+/** A named path whose folder is reached through a symbolic link to outside the repository (git would not add it). */
+function throughLinkOutside(repo: RepoInfo, relative: string): boolean {
+  const folder = path.dirname(path.join(repo.workspaceRoot, relative));
+  let real: string;
+  try {
+    real = fs.realpathSync(folder);
+  } catch {
+    return false;
+  }
+  const inside = path.relative(fs.realpathSync(repo.topLevel), real);
+  return inside.startsWith('..') || path.isAbsolute(inside);
 }
 
 /**

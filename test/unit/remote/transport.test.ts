@@ -2,6 +2,7 @@
 // snapshot bundle, runners (a cache folder, a clone of their own) import it with the identical
 // commit id, and the result comes back as a patch plus a bundle.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
@@ -259,7 +260,9 @@ describe('remote git transport', () => {
     assert.deepEqual(posted.leftOut, [{ path: '.env', reason: 'include-list' }]);
     assert.equal(git(w.dev, ['show', `${posted.descriptor.snapshot}:.env`]), 'TEMPLATE=1');
     assert.equal(git(w.dev, ['show', `${posted.descriptor.snapshot}:src/a.txt`]), 'edited');
-    assert.ok(!(posted.bundle as Buffer).includes('hunter2'));
+    const secretBlob = git(w.dir, ['hash-object', '--stdin'], 'TEMPLATE=1\nSECRET=hunter2\n');
+    const imported = await importSnapshot(posted.descriptor, posted.bundle, runner(w, 'runner1'));
+    assert.equal(spawnSync('git', ['cat-file', '-e', secretBlob], { cwd: imported.gitDir }).status, 1, 'the edited .env never reaches the runner');
   });
 
   it('works from a workspace in a subfolder: the prefix travels and the patch is relative to it', async () => {
@@ -302,5 +305,25 @@ describe('remote git transport', () => {
     assert.equal(full.descriptor.bundle, 'full');
     const fromFull = await importSnapshot(full.descriptor, full.bundle, runner(w, 'runner2'));
     assert.equal(fromFull.commit, full.descriptor.snapshot);
+  });
+
+  it('leaves crafted named paths out and says so: outside the workspace, absolute, through a symbolic link', async () => {
+    const w = world();
+    fs.mkdirSync(path.join(w.dir, 'outside'));
+    fs.writeFileSync(path.join(w.dir, 'outside', 'secret'), 'not for runners\n');
+    fs.symlinkSync(path.join(w.dir, 'outside'), path.join(w.dev, 'link'));
+    w.write(w.dev, 'src/a.txt', 'edited\n');
+    w.write(w.dev, 'src/named.txt', 'named, untracked\n');
+    const posted = await snapshotForRemote({ workspaceRoot: w.dev, taskId: 'task.paths', files: ['../outside/secret', '/etc/passwd', 'link/secret', 'src/../src/named.txt', 'not-yet-created.txt'] });
+    assert.deepEqual(posted.leftOut, [
+      { path: '../outside/secret', reason: 'outside-workspace' },
+      { path: '/etc/passwd', reason: 'outside-workspace' },
+      { path: 'link/secret', reason: 'outside-workspace' },
+    ]);
+    const files = treeFiles(w.dev, posted.descriptor.snapshot);
+    assert.ok(files['src/named.txt'], 'a named path spelt with .. inside the workspace travels');
+    const secretBlob = git(w.dir, ['hash-object', path.join(w.dir, 'outside', 'secret')]);
+    const imported = await importSnapshot(posted.descriptor, posted.bundle, runner(w, 'runner1'));
+    assert.equal(spawnSync('git', ['cat-file', '-e', secretBlob], { cwd: imported.gitDir }).status, 1, 'the file behind the link never reaches the runner');
   });
 });
