@@ -1,7 +1,8 @@
 // Git side of runners on other machines, on the generated repository of bench/worktree.ts
 // (20,000 files; BENCH_QUICK=1: 2,000). One origin, the developer's clone with an unpushed commit
 // and uncommitted edits, a runner with a repository cache:
-//  - post: snapshot + bundle, thin (against the remote) and full (no remote), size and time;
+//  - post: snapshot + bundle, thin (against the remote) and full (no remote), size and time, and
+//    the snapshot alone for reference;
 //  - runner: verify + import of a thin bundle into a warm cache repository (and the first, cold one);
 //  - result: patch + thin result bundle on the runner, and its import on the developer side.
 //   npm run bench:runners-git          (node --import tsx bench/runners-git.ts)
@@ -10,6 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { exportResult, importResult, importSnapshot, snapshotForRemote, type RemoteSnapshot } from '../src/core/remote';
+import { locateRepository, snapshotWorkingState } from '../src/core/worktree';
 import { elapsedMs, generateRepo, percentile } from './worktree';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -75,7 +77,7 @@ async function main(): Promise<void> {
     git(dev, ['add', file(2)]);
     fs.appendFileSync(path.join(lonely, file(1)), '// edit\n');
 
-    const post = { thin: [] as number[], thinBytes: [] as number[], full: [] as number[], fullBytes: [] as number[] };
+    const post = { snapshot: [] as number[], thin: [] as number[], thinBytes: [] as number[], full: [] as number[], fullBytes: [] as number[] };
     const runner = { cold: 0, warm: [] as number[], full: [] as number[] };
     const result = { export: [] as number[], patchBytes: [] as number[], bundleBytes: [] as number[], back: [] as number[] };
     const options = { reposDir, allowLocalUrls: true };
@@ -83,6 +85,9 @@ async function main(): Promise<void> {
     for (let run = 0; run < RUNS; run += 1) {
       const taskId = `bench.${run}`;
       const named = developerEdits(dev, run);
+      // For reference: the snapshot alone, as a local post takes it.
+      const alone = await timed(async () => snapshotWorkingState(await locateRepository(dev), { untracked: named }));
+      post.snapshot.push(alone.ms);
       const thin = await timed(() => snapshotForRemote({ workspaceRoot: dev, taskId, files: named }));
       post.thin.push(thin.ms);
       post.thinBytes.push(thin.value.descriptor.bundleBytes);
@@ -112,6 +117,7 @@ async function main(): Promise<void> {
     }
 
     console.log('\nPost (developer): snapshot of the working state + bundle');
+    line('snapshot alone (for reference), time', post.snapshot);
     line('thin bundle (against origin), time', post.thin);
     line('thin bundle size', post.thinBytes, bytes);
     line('full bundle (no remote), time', post.full);

@@ -7,7 +7,7 @@ import { spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { isProcessAlive } from '../process/liveness';
+import { isProcessAlive, sendSignal } from '../process/liveness';
 import { gitEnvironment } from '../worktree/git';
 import { untrusted } from './errors';
 
@@ -89,7 +89,8 @@ export interface CappedOutput {
  */
 export function runGitCapped(args: string[], cwd: string, capBytes: number, countLimit = capBytes * 16): Promise<CappedOutput> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd, env: gitEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: stopping it must stop `git pack-objects` too, which writes the output.
+    const child = spawn('git', args, { cwd, env: gitEnvironment(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const chunks: Buffer[] = [];
     let size = 0;
     let stopped = false;
@@ -98,9 +99,9 @@ export function runGitCapped(args: string[], cwd: string, capBytes: number, coun
       size += chunk.length;
       if (size <= capBytes) chunks.push(chunk);
       else chunks.length = 0;
-      if (size >= countLimit && !stopped) {
+      if (size >= countLimit && !stopped && child.pid) {
         stopped = true;
-        child.kill('SIGKILL');
+        sendSignal(-child.pid, 'SIGKILL');
       }
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));

@@ -187,6 +187,13 @@ describe('remote git transport', () => {
     });
   });
 
+  it('stops making a bundle far over the cap and says it needs more than it counted', async () => {
+    const w = world();
+    w.write(w.dev, 'huge.bin', binary('huge', 1_000_000));
+    git(w.dev, ['add', 'huge.bin']);
+    await assert.rejects(snapshotForRemote({ workspaceRoot: w.dev, taskId: 'task.huge', maxBundleBytes: 10_000 }), /needs more than 0\.2 MB, over the 0\.0 MB cap: push your branch/);
+  });
+
   it('caps a thin bundle too: large unpushed work fails with the same advice', async () => {
     const w = world();
     w.write(w.dev, 'huge.bin', binary('huge', 300_000));
