@@ -134,6 +134,21 @@ describe('remote git transport', () => {
     assert.match(git(w.dev, ['show', 'refs/swarm/task.follow:src/new.txt']), /more, interrupted/);
   });
 
+  it('sends back no bundle when the agent changed nothing', async () => {
+    const w = world();
+    addLocalChanges(w);
+    const posted = await snapshotForRemote({ workspaceRoot: w.dev, taskId: 'task.idle', files: NAMED_FILES });
+    const imported = await importSnapshot(posted.descriptor, posted.bundle, runner(w, 'runner1'));
+    const wt = addWorktree(imported.gitDir, path.join(w.dir, 'runner1', 'slot'), imported.commit);
+    const result = await exportResult({ worktree: wt, taskId: 'task.idle', snapshot: imported.commit });
+    assert.equal(result.patch, '');
+    assert.equal(result.bundle, undefined);
+    assert.equal(result.descriptor.commit, imported.commit);
+    const back = await importResult({ repository: w.dev, descriptor: result.descriptor, patch: result.patch });
+    assert.equal(back.patch, '');
+    assert.deepEqual(back.files, []);
+  });
+
   it('ships no bundle when the snapshot is on the remote already, and the runner fetches it', async () => {
     const w = world();
     const posted = await snapshotForRemote({ workspaceRoot: w.dev, taskId: 'task.clean' });
