@@ -3,15 +3,21 @@
 //       1,000 commands through the same shell (`sh -c true`), as a wall-time ratio (target ≤ 1.5);
 //   (b) 8 tasks of `sleep 1` with 8 agents: wall time over one task's time (target ≤ 1.3);
 //   (c) agent spawn latency (fork of dist/agent.js → its `ready` message), p50/p99;
-//   (d) host memory per idle agent (RSS and PSS of the agent processes).
+//   (d) host memory per idle agent (RSS and PSS of the agent processes);
+//   (e) the sandbox's cost per attempt: one command spawned with and without bwrap, then the no-op
+//       and the 8 × `sleep 1` workloads through `swarm run` with --sandbox off and --sandbox required,
+//       alternating in the same run (target: under 20 ms per attempt).
 //   npm run build && npm run bench:pool         (node --import tsx bench/pool.ts)
 //   BENCH_QUICK=1 npm run bench:pool            smaller sample for a smoke run
+//   BENCH_ONLY=sandbox npm run bench:pool       figure (e) alone
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FileBoard } from '../src/core/board';
+import { runInProcessGroup } from '../src/core/executors/process';
 import { forkSupervised } from '../src/core/process';
+import { createCommandSandbox, DEFAULT_SANDBOX_SETTINGS, resolveSandbox } from '../src/core/sandbox';
 import { AgentPool } from '../src/core/pool';
 import { isPoolMessage, toAgent, type AgentInit } from '../src/core/pool/protocol';
 
@@ -63,6 +69,62 @@ function swarmRun(workspace: { dir: string; board: string }, args: string[]): { 
   const wallMs = nowMs() - started;
   if (result.status !== 0) throw new Error(`swarm run failed (${result.status}): ${result.stderr}${result.stdout}`);
   return { wallMs, summary: JSON.parse(result.stdout) as RunSummary };
+}
+
+/** (e) Mean wall time of one `true` through the executors' runner, sandboxed or not, alternating. */
+async function benchSandboxSpawn(dir: string, samples: number): Promise<{ plain: number; sandboxed: number }> {
+  const resolved = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, mode: 'required' });
+  const sandbox = createCommandSandbox(resolved.active!, { cwd: dir, writable: [dir], protect: [] });
+  const plain: number[] = [];
+  const sandboxed: number[] = [];
+  for (let index = 0; index < samples; index++) {
+    for (const [times, options] of [[plain, {}], [sandboxed, { sandbox }]] as const) {
+      const started = nowMs();
+      const result = await runInProcessGroup({ script: 'true', cwd: dir, ...options });
+      if (result.exitCode !== 0) throw new Error(`true failed: ${result.tail}`);
+      times.push(nowMs() - started);
+    }
+  }
+  return { plain: percentile(plain, 50), sandboxed: percentile(sandboxed, 50) };
+}
+
+async function benchSandboxCost(): Promise<void> {
+  console.log('\n(e) the sandbox (bubblewrap) per attempt, with and without it in the same run');
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-sandbox-'));
+  try {
+    const spawn = await benchSandboxSpawn(scratch, quick ? 20 : 100);
+    console.log(`  one command (runner, p50):  ${ms(spawn.plain)} plain, ${ms(spawn.sandboxed)} in bwrap: +${ms(spawn.sandboxed - spawn.plain)}`);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  const count = quick ? 100 : 400;
+  const noop: Record<'off' | 'required', { wall: number[]; attempt: number[] }> = { off: { wall: [], attempt: [] }, required: { wall: [], attempt: [] } };
+  for (let round = 0; round < 2; round++) {
+    for (const mode of ['off', 'required'] as const) {
+      const workspace = workspaceWithTasks(count, (index) => `noop ${index}`);
+      try {
+        const { wallMs, summary } = swarmRun(workspace, ['--agents', '4', '--exec', 'true', '--sandbox', mode]);
+        if (summary.done !== count) throw new Error(`only ${summary.done} of ${count} tasks done`);
+        noop[mode].wall.push(wallMs);
+        noop[mode].attempt.push(summary.busyMs / summary.done);
+      } finally {
+        workspace.cleanup();
+      }
+    }
+  }
+  const best = (values: number[]): number => Math.min(...values);
+  console.log(`  ${count} no-op tasks, 4 agents: wall ${ms(best(noop.off.wall))} off, ${ms(best(noop.required.wall))} sandboxed; mean attempt ${ms(best(noop.off.attempt))} off, ${ms(best(noop.required.attempt))} sandboxed`);
+  console.log(`  per attempt:                +${ms(best(noop.required.attempt) - best(noop.off.attempt))} (attempt time), +${ms(((best(noop.required.wall) - best(noop.off.wall)) / count) * 4)} (agent wall time per task)  (target < 20 ms)`);
+  for (const mode of ['off', 'required'] as const) {
+    const workspace = workspaceWithTasks(8, (index) => `sleep ${index}`);
+    try {
+      const { wallMs, summary } = swarmRun(workspace, ['--agents', '8', '--exec', 'sleep 1', '--sandbox', mode]);
+      const oneTask = summary.busyMs / summary.done;
+      console.log(`  8 × sleep 1, 8 agents, --sandbox ${mode.padEnd(8)}: one task ${ms(oneTask)}, wall ${ms(wallMs)} (${(wallMs / oneTask).toFixed(2)} × one task)`);
+    } finally {
+      workspace.cleanup();
+    }
+  }
 }
 
 function xargsRun(count: number, parallel: number, command: string): number {
@@ -227,11 +289,17 @@ async function benchIdleMemory(): Promise<void> {
 async function main(): Promise<void> {
   if (!fs.existsSync(cli) || !fs.existsSync(agentScript)) throw new Error('Build first: npm run build (dist/cli.js and dist/agent.js are benchmarked).');
   console.log(`Agent pool benchmark${quick ? ' (quick)' : ''}: ${os.cpus().length} cores, load ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}, Node ${process.version}`);
-  benchNoOps();
-  benchParallelSleeps();
-  await benchWarmSleeps();
-  await benchSpawnLatency();
-  await benchIdleMemory();
+  const sandbox = resolveSandbox(DEFAULT_SANDBOX_SETTINGS).status;
+  console.log(`(a)-(d) run with the default sandbox mode: ${sandbox.active ? `sandboxed (${sandbox.tool})` : `no sandbox (${sandbox.reason})`}`);
+  // BENCH_ONLY=sandbox runs figure (e) alone.
+  if (process.env.BENCH_ONLY !== 'sandbox') {
+    benchNoOps();
+    benchParallelSleeps();
+    await benchWarmSleeps();
+    await benchSpawnLatency();
+    await benchIdleMemory();
+  }
+  await benchSandboxCost();
 }
 
 main().catch((error: unknown) => {

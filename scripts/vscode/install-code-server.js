@@ -219,7 +219,7 @@ function install(dir, log) {
   if (missing.length > 0) {
     throw new Error(
       `code-server needs these Debian packages to build its native modules: ${missing.map((m) => m.what).join(', ')}.\n` +
-        `Install them with: apt-get install -y ${missing.map((m) => m.apt).join(' ')}`,
+        `Install them with: apt-get install -y ${missing.map((m) => m.apt).join(' ')} (./scripts/test.sh installs everything the tests need).`,
     );
   }
   const staging = `${dir}.partial-${process.pid}`;

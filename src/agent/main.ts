@@ -63,11 +63,12 @@ async function start(init: AgentInit): Promise<void> {
     init.isolation === 'none'
       ? createNoIsolation(init.workspaceRoot)
       : createIsolationProxy(
-          (request) =>
+          (request, signal) =>
             new Promise((resolve, reject) => {
               const id = nextIsolationId++;
               pendingIsolation.set(id, { resolve, reject });
               send({ type: 'isolation', id, request });
+              signal?.addEventListener('abort', () => pendingIsolation.has(id) && send({ type: 'isolation-abort', id }), { once: true });
             }),
         );
   const activeWorker = new AgentWorker({
@@ -79,8 +80,10 @@ async function start(init: AgentInit): Promise<void> {
     leaseMs: init.leaseMs,
     limiter,
     hostModels,
+    sandbox: init.sandbox,
     maxLogBytes: init.maxLogBytes,
     createExecutor,
+    namedExecutors: init.namedExecutors,
     parallelAttempts: init.isolationKind === 'worktree',
     report: (event) => send(event),
   });

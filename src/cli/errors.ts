@@ -1,4 +1,6 @@
-// Exit codes of the `swarm` command line (documented in the README; scripts rely on them).
+// Exit codes of the `swarm` command line (documented in the README; scripts rely on them), and the
+// one-line messages of errors that come from the machine rather than from the user's input.
+import { escapeTerminal } from './format';
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -22,4 +24,72 @@ export class ExitError extends Error {
     super(message);
     this.name = 'ExitError';
   }
+}
+
+/** The machine is in the way (a full disk, a read-only or foreign folder): one line, exit code 1. */
+export class EnvironmentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvironmentError';
+  }
+}
+
+const VERBS: Record<string, string> = {
+  open: 'open',
+  write: 'write',
+  read: 'read',
+  mkdir: 'create the folder',
+  rename: 'move',
+  unlink: 'remove',
+  rmdir: 'remove the folder',
+  scandir: 'list the folder',
+  utime: 'update',
+  fsync: 'flush to disk',
+  stat: 'look at',
+  lstat: 'look at',
+  copyfile: 'copy',
+  symlink: 'link',
+  link: 'link',
+  chmod: 'change the mode of',
+};
+
+/** What to do about each file-system error, said to a person. */
+const ADVICE: Record<string, string> = {
+  ENOSPC: 'The disk is full: free some space and run the command again.',
+  EDQUOT: 'Your disk quota is used up: free some space and run the command again.',
+  EROFS: 'The file system is read-only: remount it read-write, or point --board at a writable folder.',
+  EACCES: 'Permission denied: give your user access to the board folder, or point --board at a folder you own.',
+  EPERM: 'The operation is not permitted: check the folder\'s owner and attributes, or point --board at a folder you own.',
+  ENOTDIR: 'A part of this path is a file, not a folder: point --board at a folder.',
+  EISDIR: 'A folder is where a file was expected: move it away.',
+  ENOENT: 'It does not exist: check the path.',
+  EMFILE: 'This process has too many open files: raise the limit (ulimit -n) and run the command again.',
+  ENFILE: 'The system has too many open files: close some programs and run the command again.',
+  EIO: 'The disk reported an input/output error: check the disk.',
+  ENAMETOOLONG: 'A file name is too long: use a shorter --board path.',
+  ELOOP: 'A symbolic link loops: fix the links on the board path.',
+  EBUSY: 'The file is busy: close the program that holds it and run the command again.',
+};
+
+export function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return error instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
+/** `could not write /b/.swarm/tmp/x: no space left on the device (ENOSPC). The disk is full: …` */
+export function fileSystemErrorLine(error: NodeJS.ErrnoException): string {
+  const code = error.code ?? 'EUNKNOWN';
+  const verb = error.syscall ? VERBS[error.syscall] ?? error.syscall : 'use';
+  const target = error.path ? ` ${error.path}` : '';
+  const reason = error.message.replace(/^E[A-Z]+: /, '').replace(/,.*$/, '');
+  const advice = ADVICE[code] ?? 'Check the board folder and run the command again.';
+  return `could not ${verb}${target}: ${reason} (${code}). ${advice}`;
+}
+
+/**
+ * Makes any text safe to print as one line on a terminal: line breaks become spaces, and control
+ * characters (C0, DEL, C1) and bidirectional overrides are shown as escapes instead of acting.
+ */
+export function plainLine(text: string): string {
+  return escapeTerminal(text.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')).trim();
 }

@@ -1,7 +1,9 @@
 // `swarm`: the command-line tool. It shares the board (and later the pool) with the extension.
+import * as fs from 'fs';
 import { Command, CommanderError } from 'commander';
 import { BoardFormatError, BoardInputError, FileBoard, resolveBoardDir } from '../core/board';
-import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from './errors';
+import { EXIT_FAILURE, EXIT_USAGE, EnvironmentError, ExitError, UsageError, fileSystemErrorLine, isFileSystemError, plainLine } from './errors';
+import { escapeTerminal } from './format';
 import { registerBoardCommands } from './commands/board';
 import { registerReportCommands } from './commands/report';
 import { registerRunCommands } from './commands/run';
@@ -15,13 +17,17 @@ function buildProgram(): Command {
     .name('swarm')
     .description('Agent Swarm: a file task board and a pool of coding agents')
     .option('--board <dir>', 'board directory (default: .swarm in the workspace; env SWARM_BOARD)')
+    .option('--verbose', 'print the stack trace of an unexpected error')
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   let board: FileBoard | undefined;
   const openBoard = (): FileBoard => {
     if (!board) {
       const root = resolveBoardDir({ explicit: program.opts<{ board?: string }>().board, env: process.env.SWARM_BOARD, cwd: process.cwd() });
-      board = FileBoard.open({ root });
+      assertBoardFolder(root);
+      // Warnings are side effects that failed after a change was made: the change stands, the
+      // command prints its real outcome and exits 0, and stderr says what is missing.
+      board = FileBoard.open({ root, onWarning: (warning) => console.error(`swarm: warning: ${plainLine(warning)}`) });
     }
     return board;
   };
@@ -34,38 +40,76 @@ function buildProgram(): Command {
   return program;
 }
 
-function oneLine(message: string): string {
-  return message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
+/** A board path that names a file gets a sentence, not ENOTDIR from deep inside the board. */
+function assertBoardFolder(root: string): void {
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(root, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+    throw new EnvironmentError(`The board path ${root} goes through a file, not a folder. Point --board (or SWARM_BOARD) at a folder.`);
+  }
+  if (stat && !stat.isDirectory()) {
+    throw new EnvironmentError(`The board path ${root} is a file, not a folder. Point --board (or SWARM_BOARD) at a folder, or move the file away.`);
+  }
 }
 
-/** Maps every error to one line on stderr and an exit code; unexpected errors keep their stack. */
-function exitCodeFor(error: unknown): number {
+/** Error messages quote titles, ids and file names others wrote: printed with controls escaped. */
+function printError(message: string): void {
+  console.error(`swarm: ${escapeTerminal(message, { multiline: true })}`);
+}
+
+/** Maps every error to one line on stderr and an exit code; the stack only with --verbose. */
+function exitCodeFor(error: unknown, verbose: boolean): number {
   if (error instanceof ExitError) {
-    if (error.message) console.error(`swarm: ${error.message}`);
+    if (error.message) printError(error.message);
     return error.exitCode;
   }
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-    console.error(`swarm: ${oneLine(error.message)}`);
+    console.error(`swarm: ${plainLine(error.message)}`);
     return EXIT_USAGE;
   }
   if (error instanceof UsageError || error instanceof BoardInputError || error instanceof BoardFormatError) {
-    console.error(`swarm: ${oneLine(error.message)}`);
+    console.error(`swarm: ${plainLine(error.message)}`);
     return EXIT_USAGE;
   }
-  console.error(`swarm: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  if (error instanceof EnvironmentError) {
+    console.error(`swarm: ${plainLine(error.message)}`);
+  } else if (isFileSystemError(error)) {
+    console.error(`swarm: ${plainLine(fileSystemErrorLine(error))}`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`swarm: unexpected error: ${plainLine(message)}${verbose ? '' : ' (run again with --verbose for the stack trace)'}`);
+  }
+  if (verbose && error instanceof Error && error.stack) printError(error.stack);
   return EXIT_FAILURE;
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
   try {
     await buildProgram().parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
-    return exitCodeFor(error);
+    return exitCodeFor(error, verbose);
   }
 }
 
+/**
+ * A reader that stops early (`swarm list --json | head -1`) closes the pipe: stop quietly, like
+ * other command-line tools, instead of dying with an unhandled EPIPE stack trace.
+ */
+function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    if (stream !== process.stderr) console.error(`swarm: could not write the output: ${plainLine(error.message)}`);
+    process.exit(EXIT_FAILURE);
+  });
+}
+
+exitQuietlyOnClosedPipe(process.stdout);
+exitQuietlyOnClosedPipe(process.stderr);
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

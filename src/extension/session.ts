@@ -6,9 +6,10 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_BOARD_DIR, FileBoard } from '../core/board';
 import { findGitRepository } from '../core/board/gitExclude';
-import { poolSettingsFrom, rateLimitsFrom, resolveEffectiveConfig, selectExecutor, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
+import { namedExecutorsFrom, poolSettingsFrom, rateLimitsFrom, resolveEffectiveConfig, sandboxSettingsFrom, selectExecutor, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
 import { parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../core/executors';
 import { AgentPool, type IsolationChoice, type PoolEvent, type PoolOptions } from '../core/pool';
+import { describeSandbox, SandboxUnavailableError } from '../core/sandbox';
 import { createWorktreeIsolation, NotAGitRepositoryError } from '../core/worktree';
 import { POOL_RUNNING_STATE, ContextKeys, executorSetting, isolationSetting, settingsConfigLayer } from './settings';
 import { setContext } from './context';
@@ -138,6 +139,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     const settings = this.poolSettings();
     const board = this.ensureBoard();
     const workspaceRoot = this.workspaceRoot as string;
+    const { config } = this.effectiveConfig();
     const pool = new AgentPool({
       board,
       workspaceRoot,
@@ -147,7 +149,9 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       idleTimeoutMs: settings.idleTimeoutMs,
       leaseMs: settings.leaseMs,
       limits: settings.limits,
-      rateLimits: rateLimitsFrom(this.effectiveConfig().config),
+      rateLimits: rateLimitsFrom(config),
+      sandbox: sandboxSettingsFrom(config),
+      namedExecutors: namedExecutorsFrom(config),
       isolation: this.isolationFor(settings, workspaceRoot),
       env: hostEnv,
       log: (line) => this.log.info(`[pool] ${line}`),
@@ -160,6 +164,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       this.pool = undefined;
       this.poolSubscription.dispose();
       if (error instanceof NotAGitRepositoryError) throw new UserFacingError(error.message.replace('"agentSwarm.isolation": "direct"', '"agentSwarm.isolation": "direct" in this folder\'s settings'));
+      if (error instanceof SandboxUnavailableError) throw new UserFacingError(`${errorMessage(error)} (setting agentSwarm.sandbox)`);
       throw new UserFacingError(`The agent pool did not start: ${errorMessage(error)}. Check the executor (Swarm: Configure Executor) and the Agent Swarm log.`);
     }
     void pool.whenDone().then(() => this.onPoolStopped(pool));
@@ -279,6 +284,11 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   private onPoolEventReceived(event: PoolEvent): void {
     this.poolEventEmitter.fire(event);
     if (event.type === 'warning') this.log.warn(`[pool] ${event.message}`);
+    if (event.type === 'sandbox') {
+      if (event.status.active) this.log.info(`[pool] ${describeSandbox(event.status)}`);
+      else this.log.warn(`[pool] ${describeSandbox(event.status)}`);
+    }
+    if (event.type === 'task-finished') for (const warning of event.warnings ?? []) this.log.warn(`[pool] task ${event.taskId}: ${warning}`);
     if (event.type === 'task-failed') this.log.warn(`[pool] task ${event.taskId} failed (${event.kind}): ${event.message}`);
     if (event.type !== 'stats') this.poolEmitter.fire();
   }

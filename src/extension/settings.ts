@@ -84,9 +84,23 @@ export function settingsConfigLayer(): SwarmConfigInput {
     ...(positiveSetting(config, 'limits.maxCpuPercent') !== undefined && { maxCpuPercent: positiveSetting(config, 'limits.maxCpuPercent') }),
   };
   const verify = userSetValue<string>(config, 'verify')?.trim();
+  const sandbox = sandboxSettings(config);
   return {
     ...(Object.keys(pool).length > 0 && { pool }),
     ...(verify && { verify }),
+    ...(Object.keys(sandbox).length > 0 && { sandbox }),
+  };
+}
+
+/** agentSwarm.sandbox, .sandboxNetwork and .sandboxAllowWrite, when the user set them (machine-scoped). */
+function sandboxSettings(config: vscode.WorkspaceConfiguration): Exclude<NonNullable<SwarmConfigInput['sandbox']>, string> {
+  const mode = userSetValue<string>(config, 'sandbox');
+  const network = userSetValue<boolean>(config, 'sandboxNetwork');
+  const allowWrite = userSetValue<string[]>(config, 'sandboxAllowWrite');
+  return {
+    ...((mode === 'auto' || mode === 'required' || mode === 'off') && { mode }),
+    ...(typeof network === 'boolean' && { network }),
+    ...(Array.isArray(allowWrite) && allowWrite.length > 0 && { allowWrite }),
   };
 }
 

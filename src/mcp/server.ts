@@ -56,6 +56,7 @@ function taskSummary(task: Task): Record<string, unknown> {
     ...(task.parentId !== undefined && { parentId: task.parentId }),
     ...(task.childCount !== undefined && { childCount: task.childCount }),
     ...(task.lastError !== undefined && { lastError: task.lastError.message }),
+    ...(task.warnings !== undefined && { warnings: task.warnings }),
   };
 }
 
@@ -78,15 +79,17 @@ interface ToolConfig<Shape extends z.ZodRawShape> {
   inputSchema: Shape;
   annotations?: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint?: boolean };
 }
-type LooseRegisterTool = (name: string, config: ToolConfig<z.ZodRawShape>, handler: (input: unknown) => Promise<ToolResult>) => unknown;
+type LooseRegisterTool = (name: string, config: Omit<ToolConfig<z.ZodRawShape>, 'inputSchema'> & { inputSchema: z.ZodTypeAny }, handler: (input: unknown) => Promise<ToolResult>) => unknown;
 
 /**
  * McpServer.registerTool with our zod 3 shapes. The SDK accepts zod 3 and 4 at run time, but its
  * compatibility types against this zod build recurse too deep for tsc (TS2589), so the input
- * type is derived here from the shape instead.
+ * type is derived here from the shape instead. The shape becomes a strict object: an argument the
+ * tool does not know (`file` for `files`) is refused with its name instead of silently dropped.
  */
 function registerTool<Shape extends z.ZodRawShape>(server: McpServer, name: string, config: ToolConfig<Shape>, handler: (input: z.infer<z.ZodObject<Shape>>) => Promise<ToolResult>): void {
-  (server.registerTool.bind(server) as unknown as LooseRegisterTool)(name, config, handler as (input: unknown) => Promise<ToolResult>);
+  const strictConfig = { ...config, inputSchema: z.object(config.inputSchema).strict() };
+  (server.registerTool.bind(server) as unknown as LooseRegisterTool)(name, strictConfig, handler as (input: unknown) => Promise<ToolResult>);
 }
 
 const fileList = z.array(z.string().min(1)).max(1_000);
@@ -130,13 +133,13 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
     'map_tasks',
     {
       title: 'Fan out a map task',
-      description: 'Posts a parent task with one child per item (or per file), run in parallel. get_status on the parent id reports progress; get_result on it returns the combined patch.',
+      description: 'Posts a parent task with one child per item (or per file), run in parallel. Returns the parent and the child ids. get_status on the parent id reports progress; get_result on it returns the combined patch.',
       inputSchema: {
         title: z.string().min(1).describe('Title of the whole job, e.g. "Fix every type error in src/"'),
         prompt: z.string().optional().describe('Instructions shared by every child that has no prompt of its own'),
         files: fileList.optional().describe('One child per file (shorthand for items)'),
         items: z
-          .array(z.object({ title: z.string().min(1), prompt: z.string().optional(), files: fileList.optional() }))
+          .array(z.object({ title: z.string().min(1), prompt: z.string().optional(), files: fileList.optional() }).strict())
           .max(1_000)
           .optional()
           .describe('The children, each with its own title, prompt and files'),
@@ -149,8 +152,8 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
         const fromItems = (input.items ?? []).map((item) => ({ title: item.title, prompt: item.prompt ?? input.prompt, files: item.files }));
         const children: TaskSpec[] = [...fromItems, ...fromFiles].map((child) => ({ ...child, type: 'prompt', priority: input.priority }));
         if (children.length === 0) throw new Error('map_tasks needs "files" or "items" with at least one entry.');
-        const { parent } = board.map({ title: input.title, prompt: input.prompt, priority: input.priority }, children);
-        return { parent: taskSummary(parent), children: children.length, ...poolNote(board) };
+        const { parent, children: posted } = board.map({ title: input.title, prompt: input.prompt, priority: input.priority }, children);
+        return { parent: taskSummary(parent), children: posted.length, childIds: posted.map((child) => child.id), ...poolNote(board) };
       }),
   );
 

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import type { FileBoard } from '../../core/board';
 import { readHostStatuses, type HostStatus } from '../../core/pool';
-import { formatDuration, printJson } from '../format';
+import { escapeTerminal, formatDuration, printJson, printText } from '../format';
 
 export function registerAgentsCommands(program: Command, openBoard: () => FileBoard): void {
   program
@@ -13,25 +13,31 @@ export function registerAgentsCommands(program: Command, openBoard: () => FileBo
     .action((options: { json?: boolean }) => {
       const hosts = readHostStatuses(openBoard().root);
       if (options.json) return printJson(hosts);
-      console.log(hosts.length === 0 ? 'No pool is running on this board (start one with "swarm run" or from VS Code).' : hosts.map(formatHost).join('\n\n'));
+      printText(hosts.length === 0 ? 'No pool is running on this board (start one with "swarm run" or from VS Code).' : hosts.map(formatHost).join('\n\n'));
     });
 }
 
 function formatHost(host: HostStatus): string {
   const now = Date.now();
   const lines = [
-    `Host ${host.hostPid} · ${host.mode} mode · ${host.isolation} isolation · executor ${host.executor} · up ${formatDuration(now - host.startedAt)}`,
+    `Host ${field(host.hostPid)} · ${field(host.mode)} mode · ${field(host.isolation)} isolation · executor ${field(host.executor)} · up ${formatDuration(now - host.startedAt)}`,
     `  agents ${host.busy} busy, ${host.idle} idle, ${host.total} total (max ${host.maxAgents}) · tasks done ${host.tasksDone}, failed ${host.tasksFailed}`,
   ];
-  if (host.pausedUntil) lines.push(`  paused until ${new Date(host.pausedUntil).toISOString()}: ${host.pauseReason ?? ''}`);
-  if (host.spawnBlockedReason) lines.push(`  not starting agents: ${host.spawnBlockedReason}`);
+  if (host.sandbox) lines.push(`  ${host.sandbox.active ? `sandbox ${field(host.sandbox.tool ?? '')}, network ${host.sandbox.network ? 'on' : 'off'}` : `no sandbox: ${field(host.sandbox.reason ?? 'not available')}`}`);
+  if (host.pausedUntil) lines.push(`  paused until ${new Date(host.pausedUntil).toISOString()}: ${field(host.pauseReason ?? '')}`);
+  if (host.spawnBlockedReason) lines.push(`  not starting agents: ${field(host.spawnBlockedReason)}`);
   if (host.system) lines.push(`  system cpu ${Math.round(host.system.cpuPercent)}%, memory available ${mb(host.system.availableMemBytes)} of ${mb(host.system.totalMemBytes)}`);
   for (const agent of host.agents) {
-    const task = agent.currentTask ? `${agent.currentTask.id} "${agent.currentTask.title}" for ${formatDuration(now - agent.currentTask.startedAt)}` : '-';
+    const task = agent.currentTask ? `${field(agent.currentTask.id)} "${field(agent.currentTask.title)}" for ${formatDuration(now - agent.currentTask.startedAt)}` : '-';
     const usage = agent.rssBytes !== undefined ? ` cpu ${Math.round(agent.cpuPercent ?? 0)}% rss ${mb(agent.rssBytes)}` : '';
-    lines.push(`  ${agent.id.padEnd(14)} pid ${String(agent.pid ?? '-').padEnd(7)} ${agent.state.padEnd(8)} done ${String(agent.tasksDone).padEnd(4)}${usage}  ${task}`);
+    lines.push(`  ${field(agent.id).padEnd(14)} pid ${field(agent.pid ?? '-').padEnd(7)} ${field(agent.state).padEnd(8)} done ${String(agent.tasksDone).padEnd(4)}${usage}  ${task}`);
   }
   return lines.join('\n');
+}
+
+/** Host status files are written by other processes: every field is escaped. */
+function field(value: unknown): string {
+  return escapeTerminal(String(value));
 }
 
 function mb(bytes: number): string {

@@ -1,9 +1,9 @@
 // The board commands of `swarm`: the contract later tools and tests rely on (see the README).
 import { Command, Option } from 'commander';
-import { BoardInputError, FileBoard, LeaseLostError, TaskSpec } from '../../core/board';
+import { BoardInputError, Claim, FileBoard, LeaseLostError, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec } from '../../core/board';
 import { EXIT_LEASE_LOST, EXIT_NOTHING_TO_CLAIM, ExitError, UsageError } from '../errors';
-import { formatEvent, formatStats, formatTask, formatTaskTable, printJson } from '../format';
-import { parseFileList, parseInteger, parseJson, parseStatus, parseTime, readJsonLines } from '../parse';
+import { escapeTerminal, formatEvent, formatStats, formatTask, formatTaskTable, printJson, printText, toJson } from '../format';
+import { parseFileList, parseInteger, parseJson, parseStatus, parseTime, readTaskLines } from '../parse';
 
 export type OpenBoard = () => FileBoard;
 
@@ -12,11 +12,12 @@ interface JsonOption {
 }
 
 const jsonOption = (): Option => new Option('--json', 'print JSON only');
-
-function requireAgent(agent: string | undefined): string {
-  if (!agent) throw new UsageError('--agent NAME is required.');
-  return agent;
-}
+const MAX_LEASE_OPTION_MS = 24 * 3_600_000;
+const leaseOption = (description: string): Option => new Option('--lease-ms <n>', description).argParser(parseInteger('--lease-ms', 100, MAX_LEASE_OPTION_MS));
+const tokenOption = (): Option => new Option('--token <token>', 'the lease token that claim printed ("token")');
+// --agent used to pick the claim; a later attempt by an agent of the same name made that
+// ambiguous (a stale holder completed the new attempt), so it is refused with what to do instead.
+const retiredAgentOption = (): Option => new Option('--agent <name>').hideHelp();
 
 /** Runs a lease-holder operation, turning a lost lease into exit code 4 with the board's message. */
 function asHolder<T>(action: () => T): T {
@@ -28,15 +29,20 @@ function asHolder<T>(action: () => T): T {
   }
 }
 
-function findClaimOrFail(board: FileBoard, id: string, agent: string) {
-  const claim = board.findClaim(id, agent);
-  if (!claim) {
-    const task = board.get(id);
-    if (!task) throw new BoardInputError(`No task with id ${id}.`);
-    const holder = task.claimedBy ? `it is held by ${task.claimedBy}` : `it is ${task.status}`;
-    throw new ExitError(EXIT_LEASE_LOST, `Lease lost on task ${id}: agent ${agent} does not hold it (${holder}).`);
+interface HolderOptions {
+  token?: string;
+  agent?: string;
+}
+
+/** The claim a lease-holder command acts on: its token, checked against the task id given. */
+function claimOf(id: string, options: HolderOptions): Pick<Claim, 'token'> {
+  if (options.agent !== undefined && options.token === undefined) {
+    throw new UsageError('--agent no longer identifies a claim (a later attempt may use the same agent name); pass --token T, the "token" that claim printed.');
   }
-  return claim;
+  if (!options.token) throw new UsageError('--token T is required: the "token" that claim printed.');
+  const tokenId = options.token.split('~')[0];
+  if (tokenId !== id) throw new UsageError(`The token ${JSON.stringify(options.token)} belongs to task ${JSON.stringify(tokenId)}, not ${id}.`);
+  return { token: options.token };
 }
 
 export function registerBoardCommands(program: Command, openBoard: OpenBoard): void {
@@ -45,44 +51,46 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .description('create the board (done automatically on first use)')
     .action(() => {
       const board = openBoard();
-      console.log(`Board ready at ${board.root}`);
+      printText(`Board ready at ${escapeTerminal(board.root)}`);
     });
 
   program
     .command('post')
-    .description('post a task and print its id; --jsonl posts one task per line')
+    .description('post a task and print its id; --jsonl posts one task per line (the flags are defaults for every line)')
     .argument('[title]', 'task title')
     .option('--prompt <text>', 'what the agent should do')
     .option('--files <a,b>', 'workspace-relative files the task touches', parseFileList)
-    .option('--priority <n>', 'higher runs first', parseInteger('--priority', -9999, 9999))
-    .option('--max-attempts <n>', 'attempts before the dead-letter queue', parseInteger('--max-attempts', 1, 100))
+    .option('--priority <n>', 'higher runs first', parseInteger('--priority', -PRIORITY_LIMIT, PRIORITY_LIMIT))
+    .option('--max-attempts <n>', 'attempts before the dead-letter queue', parseInteger('--max-attempts', 1, MAX_ATTEMPTS_LIMIT))
     .option('--type <type>', 'kind of task (fix, prompt, command, ...)')
     .option('--payload <json>', 'extra JSON data for the executor', parseJson('--payload'))
     .option('--parent <id>', 'add as a child of a waiting map task')
-    .option('--not-before <time>', 'not claimable before (epoch ms, ISO date, or 30s/5m/2h)', parseTime)
-    .option('--jsonl <file>', 'post one task per JSON line from a file, or - for stdin')
+    .option('--not-before <time>', 'not claimable before (epoch ms, ISO date, or a delay: 500ms, 30s, 5m, 2h, 7d)', parseTime)
+    .option('--jsonl <file>', 'post one task per JSON line from a file, or - for stdin (docs/task-lines.md)')
     .addOption(jsonOption())
     .action((title: string | undefined, options: PostOptions) => {
-      const specs = options.jsonl ? readJsonLines(options.jsonl) : [specFromOptions(title, options)];
       if (options.jsonl && title) throw new UsageError('Give either a title or --jsonl, not both.');
-      const tasks = openBoard().postMany(specs.map((spec) => ({ ...spec, parentId: spec.parentId ?? options.parent })));
+      const specs = options.jsonl
+        ? readTaskLines(options.jsonl, { allowParentId: true, defaults: defaultsFromOptions(options) })
+        : [specFromOptions(title, options)];
+      const tasks = openBoard().postMany(specs);
       if (options.json) printJson(tasks.map((task) => task.id));
-      else for (const task of tasks) console.log(task.id);
+      else for (const task of tasks) printText(task.id);
     });
 
   program
     .command('map')
     .description('create a map task whose children come one per JSON line; prints the parent id')
     .argument('<title>', 'title of the parent task')
-    .requiredOption('--jsonl <file>', 'children, one JSON task per line, or - for stdin')
+    .requiredOption('--jsonl <file>', 'children, one JSON task per line, or - for stdin (docs/task-lines.md)')
     .option('--prompt <text>', 'prompt of the parent task')
-    .option('--priority <n>', 'priority of the children that set none', parseInteger('--priority', -9999, 9999))
+    .option('--priority <n>', 'priority of the parent, and of the children that set none', parseInteger('--priority', -PRIORITY_LIMIT, PRIORITY_LIMIT))
     .addOption(jsonOption())
     .action((title: string, options: { jsonl: string; prompt?: string; priority?: number } & JsonOption) => {
-      const children = readJsonLines(options.jsonl).map((child) => ({ ...child, priority: child.priority ?? options.priority }));
-      const { parent } = openBoard().map({ title, prompt: options.prompt, priority: options.priority }, children);
-      if (options.json) printJson({ id: parent.id, children: children.length });
-      else console.log(parent.id);
+      const children = readTaskLines(options.jsonl, { allowParentId: false, defaults: withoutUndefined({ priority: options.priority }) });
+      const { parent, children: posted } = openBoard().map({ title, ...withoutUndefined({ prompt: options.prompt, priority: options.priority }) }, children);
+      if (options.json) printJson({ id: parent.id, children: posted.length, childIds: posted.map((child) => child.id) });
+      else printText(parent.id);
     });
 
   program
@@ -93,7 +101,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .action((options: { status?: ReturnType<typeof parseStatus> } & JsonOption) => {
       const tasks = openBoard().list({ status: options.status });
       if (options.json) printJson(tasks);
-      else console.log(formatTaskTable(tasks));
+      else printText(formatTaskTable(tasks));
     });
 
   program
@@ -108,7 +116,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
       const errors = board.errors(id);
       const progress = task.childCount !== undefined ? board.progress(id) : undefined;
       if (options.json) printJson({ ...task, errors, ...(progress ? { progress } : {}) });
-      else console.log(formatTask(task, errors));
+      else printText(formatTask(task, errors));
     });
 
   program
@@ -118,32 +126,33 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .action((options: JsonOption) => {
       const stats = openBoard().stats();
       if (options.json) printJson({ ...stats.counts, quarantined: stats.quarantined, parents: stats.parents });
-      else console.log(formatStats(stats));
+      else printText(formatStats(stats));
     });
 
   program
     .command('claim')
-    .description('claim the next task and print it as JSON; exit 3 when nothing is claimable')
+    .description('claim the next task and print it as JSON with its lease "token"; exit 3 when nothing is claimable')
     .requiredOption('--agent <name>', 'who claims')
-    .option('--lease-ms <n>', 'lease length', parseInteger('--lease-ms', 100, 24 * 3_600_000))
+    .addOption(leaseOption('lease length'))
     .addOption(jsonOption())
     .action((options: { agent: string; leaseMs?: number }) => {
       const board = openBoard();
       board.reclaimExpired();
       const claim = board.claim({ agent: options.agent, leaseMs: options.leaseMs });
       if (!claim) throw new ExitError(EXIT_NOTHING_TO_CLAIM);
-      printJson(claim.task);
+      printJson({ ...claim.task, token: claim.token });
     });
 
   program
     .command('heartbeat')
     .description('renew the lease on a claimed task')
     .argument('<id>')
-    .requiredOption('--agent <name>', 'the lease holder')
-    .option('--lease-ms <n>', 'new lease length', parseInteger('--lease-ms', 100, 24 * 3_600_000))
-    .action((id: string, options: { agent: string; leaseMs?: number }) => {
+    .addOption(tokenOption())
+    .addOption(retiredAgentOption())
+    .addOption(leaseOption('new lease length'))
+    .action((id: string, options: HolderOptions & { leaseMs?: number }) => {
+      const claim = claimOf(id, options);
       const board = openBoard();
-      const claim = findClaimOrFail(board, id, requireAgent(options.agent));
       const expiresAt = asHolder(() => board.heartbeat(claim, options.leaseMs));
       console.log(new Date(expiresAt).toISOString());
     });
@@ -152,28 +161,30 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .command('complete')
     .description('complete a claimed task')
     .argument('<id>')
-    .requiredOption('--agent <name>', 'the lease holder')
+    .addOption(tokenOption())
+    .addOption(retiredAgentOption())
     .option('--result <json>', 'result JSON', parseJson('--result'))
-    .action((id: string, options: { agent: string; result?: unknown }) => {
+    .action((id: string, options: HolderOptions & { result?: unknown }) => {
+      const claim = claimOf(id, options);
       const board = openBoard();
-      const claim = findClaimOrFail(board, id, options.agent);
       asHolder(() => board.complete(claim, options.result));
-      console.log(`${id} done`);
+      printText(`${escapeTerminal(id)} done`);
     });
 
   program
     .command('fail')
     .description('fail a claimed attempt: retried with backoff, or dead-lettered')
     .argument('<id>')
-    .requiredOption('--agent <name>', 'the lease holder')
+    .addOption(tokenOption())
+    .addOption(retiredAgentOption())
     .requiredOption('--error <message>', 'what went wrong')
     .option('--permanent', 'do not retry: send to the dead-letter queue now')
-    .action((id: string, options: { agent: string; error: string; permanent?: boolean }) => {
+    .action((id: string, options: HolderOptions & { error: string; permanent?: boolean }) => {
+      const claim = claimOf(id, options);
       const board = openBoard();
-      const claim = findClaimOrFail(board, id, options.agent);
       const task = asHolder(() => board.fail(claim, options.error, { permanent: options.permanent }));
       const next = task.status === 'dead' ? 'moved to the dead-letter queue' : `retry after ${new Date(task.notBefore ?? 0).toISOString()}`;
-      console.log(`${id} failed: ${next}`);
+      printText(`${escapeTerminal(id)} failed: ${next}`);
     });
 
   program
@@ -182,7 +193,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .argument('<id>')
     .action((id: string) => {
       openBoard().cancel(id);
-      console.log(`${id} cancelled`);
+      printText(`${escapeTerminal(id)} cancelled`);
     });
 
   program
@@ -214,10 +225,9 @@ interface PostOptions extends JsonOption {
   jsonl?: string;
 }
 
-function specFromOptions(title: string | undefined, options: PostOptions): TaskSpec {
-  if (!title) throw new UsageError('A task needs a title: swarm post "<title>" [options], or --jsonl FILE.');
-  return {
-    title,
+/** The flags of `post` as task fields; with --jsonl they are the defaults of every line. */
+function defaultsFromOptions(options: PostOptions): Partial<TaskSpec> {
+  return withoutUndefined({
     prompt: options.prompt,
     files: options.files,
     priority: options.priority,
@@ -226,7 +236,16 @@ function specFromOptions(title: string | undefined, options: PostOptions): TaskS
     payload: options.payload,
     parentId: options.parent,
     notBefore: options.notBefore,
-  };
+  });
+}
+
+function specFromOptions(title: string | undefined, options: PostOptions): TaskSpec {
+  if (!title) throw new UsageError('A task needs a title: swarm post "<title>" [options], or --jsonl FILE.');
+  return { ...defaultsFromOptions(options), title };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>;
 }
 
 function registerDlqCommands(program: Command, openBoard: OpenBoard): void {
@@ -240,7 +259,7 @@ function registerDlqCommands(program: Command, openBoard: OpenBoard): void {
       const dead = board.list({ status: 'dead' }).map((task) => ({ ...task, errors: board.errors(task.id) }));
       if (options.json) return printJson(dead);
       if (dead.length === 0) return console.log('The dead-letter queue is empty.');
-      for (const task of dead) console.log(`${task.id}  ${task.title}\n    ${task.lastError?.message ?? 'no error recorded'}`);
+      for (const task of dead) printText(`${escapeTerminal(task.id)}  ${escapeTerminal(task.title)}\n    ${escapeTerminal(task.lastError?.message ?? 'no error recorded')}`);
     });
   dlq
     .command('requeue')
@@ -250,7 +269,12 @@ function registerDlqCommands(program: Command, openBoard: OpenBoard): void {
     .action((id: string | undefined, options: { all?: boolean }) => {
       if (!id === !options.all) throw new UsageError('Give a task id or --all (not both).');
       const board = openBoard();
-      const requeued = options.all ? board.requeueAll() : [board.requeue(id!)];
+      if (!options.all) {
+        const task = board.requeue(id!);
+        console.log(task.childCount === undefined ? 'requeued 1 task' : `requeued the dead children of map task ${id}`);
+        return;
+      }
+      const requeued = board.requeueAll();
       console.log(`requeued ${requeued.length} task${requeued.length === 1 ? '' : 's'}`);
     });
 }
@@ -264,7 +288,10 @@ function registerLogCommand(program: Command, openBoard: OpenBoard): void {
     .action(async (options: { follow?: boolean } & JsonOption) => {
       const board = openBoard();
       const print = (events: ReturnType<typeof board.events.read>['events']): void => {
-        for (const event of events) console.log(options.json ? JSON.stringify(event) : formatEvent(event));
+        for (const event of events) {
+          if (options.json) console.log(toJson(event));
+          else printText(formatEvent(event));
+        }
       };
       const { events, nextOffset } = board.events.read(0);
       print(events);

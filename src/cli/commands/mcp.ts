@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { type FileBoard, workspaceOfBoard } from '../../core/board';
 import { runSwarmMcpServer } from '../../mcp/server';
+import { escapeTerminal } from '../format';
 
 declare const SWARM_VERSION: string | undefined;
 
@@ -13,7 +14,7 @@ export function registerMcpCommands(program: Command, openBoard: () => FileBoard
     .action(async (options: { allowApply?: boolean }) => {
       const board = openBoard();
       // stdout carries the protocol: everything human-readable goes to stderr.
-      console.error(`swarm mcp: serving board ${board.root}${options.allowApply ? ' (apply_result enabled)' : ''}`);
+      console.error(`swarm mcp: serving board ${escapeTerminal(board.root)}${options.allowApply ? ' (apply_result enabled)' : ''}`);
       await runSwarmMcpServer({ board, workspaceRoot: workspaceOfBoard(board.root), allowApply: options.allowApply === true, version: typeof SWARM_VERSION === 'string' ? SWARM_VERSION : undefined });
     });
 }

@@ -6,13 +6,15 @@ import { Command } from 'commander';
 import type { FileBoard } from '../../core/board';
 import { buildRunReport, renderRunReport, reportFormatForPath, type ReportFormat } from '../../core/report';
 import { UsageError } from '../errors';
+import { parseInteger } from '../parse';
+import { escapeTerminal, printText, toJson } from '../format';
 
 interface ReportCliOptions {
   json?: boolean;
   html?: boolean;
   markdown?: boolean;
   out?: string;
-  maxTasks?: string;
+  maxTasks?: number;
 }
 
 export function registerReportCommands(program: Command, openBoard: () => FileBoard): void {
@@ -23,31 +25,24 @@ export function registerReportCommands(program: Command, openBoard: () => FileBo
     .option('--html', 'self-contained HTML instead of Markdown (the default for an --out file ending in .html)')
     .option('--markdown', 'Markdown even for an --out file ending in .html')
     .option('--out <file>', 'write to this file instead of standard output')
-    .option('--max-tasks <n>', 'task rows listed (default 2000; failures first)')
+    .option('--max-tasks <n>', 'task rows listed (default 2000; failures first)', parseInteger('--max-tasks', 0, 1_000_000))
     .action((options: ReportCliOptions) => {
       if ([options.html, options.markdown, options.json].filter(Boolean).length > 1) throw new UsageError('Give only one of --html, --markdown and --json.');
-      const maxTasks = parseMaxTasks(options.maxTasks);
-      const reportOptions = maxTasks === undefined ? {} : { maxTasks };
+      const reportOptions = options.maxTasks === undefined ? {} : { maxTasks: options.maxTasks };
       let text: string;
-      if (options.json) text = JSON.stringify(buildRunReport(openBoard(), reportOptions), null, 2) + '\n';
+      if (options.json) text = toJson(buildRunReport(openBoard(), reportOptions), 2) + '\n';
       else {
         const format: ReportFormat = options.html ? 'html' : options.markdown ? 'markdown' : options.out ? reportFormatForPath(options.out) : 'markdown';
         text = renderRunReport(openBoard(), format, reportOptions);
       }
       if (!options.out) {
-        process.stdout.write(text);
+        // JSON is already escaped; Markdown and HTML quote task titles and errors.
+        process.stdout.write(options.json ? text : escapeTerminal(text, { multiline: true }));
         return;
       }
       const file = path.resolve(options.out);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, text);
-      console.log(`Report written to ${file}`);
+      printText(`Report written to ${escapeTerminal(file)}`);
     });
-}
-
-function parseMaxTasks(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new UsageError(`--max-tasks must be a whole number of 0 or more, not "${value}".`);
-  return parsed;
 }

@@ -7,9 +7,11 @@ import { findGitRepository } from '../../core/board/gitExclude';
 import {
   formatConfigProblem,
   loadSwarmConfig,
+  namedExecutorsFrom,
   poolSettingsFrom,
   rateLimitsFrom,
   resolveEffectiveConfig,
+  sandboxSettingsFrom,
   selectExecutor,
   worktreeSettingsFrom,
   type ConfigLayerName,
@@ -20,9 +22,10 @@ import {
 import { detectPresets, ExecutorError, parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../../core/executors';
 import { recordPoolResources } from '../../core/metrics';
 import { AgentPool, type IsolationChoice, type PoolEvent, type PoolStats } from '../../core/pool';
+import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
 import { createWorktreeIsolation } from '../../core/worktree';
 import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from '../errors';
-import { formatDuration, printJson } from '../format';
+import { escapeTerminal, formatDuration, printJson } from '../format';
 import { parseInteger } from '../parse';
 
 interface RunOptions {
@@ -38,6 +41,9 @@ interface RunOptions {
   mode?: 'auto' | 'pool' | 'sequential';
   graceMs: number;
   agentMemoryMb?: number;
+  sandbox?: SandboxMode;
+  /** false with --no-network. */
+  network?: boolean;
   json?: boolean;
   verbose?: boolean;
 }
@@ -69,10 +75,15 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     .addOption(new Option('--mode <mode>', 'pool: child-process agents; sequential: one task at a time in this process').choices(['auto', 'pool', 'sequential']).default('auto'))
     .option('--grace-ms <n>', 'on stop, how long running tasks may finish', parseInteger('--grace-ms', 0, 3_600_000), 30_000)
     .option('--agent-memory-mb <n>', 'stop an agent (and retry its task) above this resident memory', parseInteger('--agent-memory-mb', 16, 1_000_000))
+    .addOption(new Option('--sandbox <mode>', 'auto: sandbox every command where bubblewrap works (default); required: refuse to run without it; off: no sandbox').choices([...SANDBOX_MODES]))
+    .option('--no-network', 'sandboxed commands get no network')
     .option('--json', 'print the summary as JSON only')
     .option('--verbose', 'print pool log lines')
-    .action(async (options: RunOptions) => {
+    .action(async (options: RunOptions, command: Command) => {
+      // `swarm run --verbose` reaches the program's global --verbose (stack traces) first.
+      options.verbose ||= command.parent?.opts<{ verbose?: boolean }>().verbose;
       const board = openBoard();
+      board.assertWritable(); // a board it cannot write would fail every claim, forever
       const summary = await runPool(board, options);
       if (options.json) printJson(summary);
       else console.log(formatSummary(summary));
@@ -108,9 +119,14 @@ function flagLayer(options: RunOptions): SwarmConfigInput {
     ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
     ...(options.agentMemoryMb !== undefined && { agentMemoryMB: options.agentMemoryMb }),
   };
+  const sandbox = {
+    ...(options.sandbox !== undefined && { mode: options.sandbox }),
+    ...(options.network === false && { network: false }),
+  };
   return {
     ...(Object.keys(pool).length > 0 && { pool }),
     ...(options.verify !== undefined && { verify: options.verify }),
+    ...(Object.keys(sandbox).length > 0 && { sandbox }),
   };
 }
 
@@ -203,6 +219,8 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     executor,
     ...poolSettings,
     isolation: isolationFor(options, project.config, workspaceRoot, log),
+    sandbox: sandboxSettingsFrom(project.config),
+    namedExecutors: namedExecutorsFrom(project.config),
     rateLimits: rateLimitsFrom(project.config),
     mode: options.mode,
     untilEmpty: options.untilEmpty,
@@ -291,7 +309,11 @@ class ProgressPrinter {
       case 'task-finished':
         this.done++;
         this.running.delete(event.taskId);
-        this.note(`done   ${event.taskId}  ${this.title(event.taskId)}  (${formatDuration(event.durationMs)}, ${event.agentId})`);
+        this.note(`done   ${event.taskId}  ${this.title(event.taskId)}  (${formatDuration(event.durationMs)}, ${event.agentId})${event.warnings ? `  ${event.warnings.length} warning(s)` : ''}`);
+        for (const warning of event.warnings ?? []) this.note(`  warning: ${warning}`);
+        return;
+      case 'sandbox':
+        this.note(describeSandbox(event.status));
         return;
       case 'task-failed':
         this.failed++;
@@ -322,11 +344,11 @@ class ProgressPrinter {
     }
   }
 
-  /** Prints a line above the progress line. */
+  /** Prints a line above the progress line (titles and errors in it come from others: escaped). */
   note(line: string): void {
     if (this.quiet) return;
     this.clear();
-    process.stdout.write(`${line}\n`);
+    process.stdout.write(`${escapeTerminal(line, { multiline: true })}\n`);
     this.redraw();
   }
 
@@ -335,7 +357,7 @@ class ProgressPrinter {
   }
 
   private title(id: string): string {
-    return this.titles.get(id) ?? '';
+    return escapeTerminal(this.titles.get(id) ?? '');
   }
 
   private redraw(): void {

@@ -1,28 +1,45 @@
 // Review and apply commands: `swarm diff`, `apply`, `undo`, `discard`, `conflicts`, `worktrees`.
 import { Command } from 'commander';
 import type { FileBoard } from '../../core/board';
+import { findGitRepository } from '../../core/board/gitExclude';
 import { workspaceOfBoard } from '../../core/board/location';
+import type { Task } from '../../core/board/types';
 import {
   applyRecord,
-  applyTaskPatch,
+  applyPendingResults,
+  applyTaskPatches,
   discardTaskPatch,
   findPatchConflicts,
   isDiscarded,
+  readPartialWork,
   readTaskPatch,
+  tasksWithPartialWork,
   undoTaskApply,
   type ApplyOutcome,
+  type BatchOutcome,
   type PatchFileEntry,
   type TaskPatch,
 } from '../../core/patch';
 import { listWorktrees, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
-import { EXIT_FAILURE, ExitError } from '../errors';
-import { formatDuration, printJson } from '../format';
+import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
+import { escapeTerminal, formatDuration, printJson, printText } from '../format';
 
 const COLOURS = { red: '\x1b[31m', green: '\x1b[32m', cyan: '\x1b[36m', bold: '\x1b[1m', reset: '\x1b[0m' };
 
 function useColour(flag: boolean | undefined): boolean {
   if (flag === false || process.env.NO_COLOR) return false;
   return process.stdout.isTTY === true || process.env.FORCE_COLOR !== undefined;
+}
+
+/**
+ * A patch for a person (a terminal, or colour asked for): its content lines are escaped, since a
+ * result can carry control sequences or bidi overrides that would rewrite what the reviewer sees.
+ * Piped elsewhere it stays byte for byte, so `swarm diff ID > fix.patch` still applies.
+ */
+function patchForOutput(text: string, colour: boolean): string {
+  if (!colour && process.stdout.isTTY !== true) return text;
+  const safe = escapeTerminal(text, { multiline: true });
+  return colour ? colourPatch(safe) : safe;
 }
 
 export function colourPatch(text: string): string {
@@ -51,24 +68,62 @@ export function formatFileStats(files: PatchFileEntry[]): string {
 }
 
 function displayName(file: PatchFileEntry): string {
-  return file.from ? `${file.from} => ${file.path}` : file.path;
+  return escapeTerminal(file.from ? `${file.from} => ${file.path}` : file.path);
 }
 
-function requirePatch(board: FileBoard, id: string): TaskPatch {
+/**
+ * The result of a task, or with `partial` the work kept for one that did not finish; otherwise a
+ * message that says what there is instead (partial work to look at, or nothing).
+ */
+async function requirePatch(board: FileBoard, id: string, partial = false): Promise<TaskPatch> {
   const task = board.get(id);
   if (!task) throw new ExitError(EXIT_FAILURE, `No task with id ${id}. List tasks with \`swarm list\`.`);
-  const patch = readTaskPatch(board, id);
-  if (!patch) {
-    const why = task.status !== 'done' && !task.childCount ? `it is ${task.status}` : 'it made no changes (or its artifacts were removed)';
-    throw new ExitError(EXIT_FAILURE, `Task ${id} has no patch: ${why}.`);
+  const root = workspaceOfBoard(board.root);
+  if (partial) {
+    if (task.status === 'done') throw new ExitError(EXIT_FAILURE, `Task ${id} is done: its result is shown and applied without --partial.`);
+    const work = findGitRepository(root) ? await readPartialWork(root, id) : undefined;
+    if (!work) throw new ExitError(EXIT_FAILURE, `Task ${id} is ${task.status} and no partial work of it was kept (refs/swarm/${id}); there is nothing to show.`);
+    return work;
   }
-  return patch;
+  const patch = readTaskPatch(board, id);
+  if (patch) return patch;
+  if (task.status === 'done' || task.childCount) throw new ExitError(EXIT_FAILURE, `Task ${id} has no patch: it made no changes (or its artifacts were removed).`);
+  const why = `it is ${task.status}${task.lastError ? ` (${firstLine(task.lastError.message)})` : ''}`;
+  const kept = findGitRepository(root) !== undefined && (await tasksWithPartialWork(root)).has(id);
+  if (!kept) throw new ExitError(EXIT_FAILURE, `Task ${id} has no patch: ${why}, and no partial work of it was kept.`);
+  throw new ExitError(EXIT_FAILURE, `Task ${id} has no result: ${why}. Its partial work is kept: see it with \`swarm diff ${id} --partial\`, apply it with \`swarm apply ${id} --partial\`.`);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim();
+}
+
+/** Dead tasks, which --all-done does not apply: how many, why, and which have partial work kept. */
+async function deadTasks(board: FileBoard): Promise<Array<{ task: Task; partialWork: boolean }>> {
+  const dead = board.list({ status: 'dead' }).filter((task) => !task.childCount && !isDiscarded(board, task.id) && !applyRecord(board, task.id));
+  if (dead.length === 0) return [];
+  const root = workspaceOfBoard(board.root);
+  const kept = findGitRepository(root) ? await tasksWithPartialWork(root) : new Set<string>();
+  return dead.map((task) => ({ task, partialWork: kept.has(task.id) }));
+}
+
+const DEAD_SHOWN = 10;
+
+function printDead(dead: Array<{ task: Task; partialWork: boolean }>): void {
+  if (dead.length === 0) return;
+  printText(`${dead.length} task${dead.length === 1 ? ' is' : 's are'} dead and not applied (all of them: \`swarm dlq list\`; try again: \`swarm dlq requeue <id>\`):`);
+  for (const { task, partialWork } of dead.slice(0, DEAD_SHOWN)) {
+    const why = task.lastError ? firstLine(task.lastError.message) : 'no error recorded';
+    const work = partialWork ? ` — partial work kept: \`swarm diff ${task.id} --partial\`` : '';
+    printText(`  ${escapeTerminal(task.id)}  ${escapeTerminal(task.title)}: ${escapeTerminal(why)}${work}`);
+  }
+  if (dead.length > DEAD_SHOWN) printText(`  … and ${dead.length - DEAD_SHOWN} more`);
 }
 
 function printOutcome(outcome: ApplyOutcome, json: boolean | undefined): void {
   if (json) return printJson(outcome);
-  console.log(outcome.message);
-  outcome.conflicts.forEach((file, index) => console.log(`  conflict: ${file}${outcome.conflictReasons?.[index] ? ` — ${outcome.conflictReasons[index]}` : ''}`));
+  printText(outcome.message);
+  outcome.conflicts.forEach((file, index) => printText(`  conflict: ${escapeTerminal(file)}${outcome.conflictReasons?.[index] ? ` — ${escapeTerminal(outcome.conflictReasons[index])}` : ''}`));
 }
 
 /**
@@ -80,7 +135,7 @@ function userFacing<A extends unknown[]>(action: (...args: A) => unknown): (...a
     try {
       await action(...args);
     } catch (error) {
-      if (error instanceof ExitError || !(error instanceof Error)) throw error;
+      if (error instanceof ExitError || error instanceof UsageError || !(error instanceof Error)) throw error;
       throw new ExitError(EXIT_FAILURE, error.message);
     }
   };
@@ -95,13 +150,14 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .argument('<id>', 'task id')
     .option('--stat', 'changed files with line counts instead of the patch')
     .option('--no-color', 'never colour the output')
+    .option('--partial', 'the work kept for a task that did not finish (dead, cancelled, retrying) instead of a result')
     .option('--json', 'print JSON only')
-    .action(userFacing((id: string, options: { stat?: boolean; color?: boolean; json?: boolean }) => {
+    .action(userFacing(async (id: string, options: { stat?: boolean; color?: boolean; partial?: boolean; json?: boolean }) => {
       const board = openBoard();
-      const patch = requirePatch(board, id);
-      if (options.json) return printJson({ taskId: patch.taskId, patchFile: patch.patchFile, base: patch.base, files: patch.files, discarded: isDiscarded(board, id), applied: applyRecord(board, id) ?? null, ...(options.stat ? {} : { text: patch.text }) });
-      if (options.stat) return console.log(formatFileStats(patch.files));
-      process.stdout.write(useColour(options.color) ? colourPatch(patch.text) : patch.text);
+      const patch = await requirePatch(board, id, options.partial);
+      if (options.json) return printJson({ taskId: patch.taskId, patchFile: patch.patchFile, base: patch.base, files: patch.files, ...(options.partial ? { partial: true } : {}), discarded: isDiscarded(board, id), applied: applyRecord(board, id) ?? null, ...(options.stat ? {} : { text: patch.text }) });
+      if (options.stat) return printText(formatFileStats(patch.files));
+      process.stdout.write(patchForOutput(patch.text, useColour(options.color)));
     }));
 
   program
@@ -111,22 +167,35 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .option('--3way', 'allow a three-way merge when your files changed since the snapshot (the default)')
     .option('--clean-only', 'refuse instead of merging when your files changed since the snapshot')
     .option('--markers', 'on conflict, write the merge with conflict markers instead of refusing')
-    .option('--all-done', 'apply every done result not yet applied or discarded, oldest first')
+    .option('--all-done', 'apply every done result not yet applied or discarded, oldest first; says which tasks are dead')
+    .option('--partial', 'apply the work kept for a task that did not finish (dead, cancelled, retrying)')
     .option('--json', 'print JSON only')
-    .action(userFacing(async (id: string | undefined, options: { '3way'?: boolean; cleanOnly?: boolean; markers?: boolean; allDone?: boolean; json?: boolean }) => {
+    .action(userFacing(async (id: string | undefined, options: { '3way'?: boolean; cleanOnly?: boolean; markers?: boolean; allDone?: boolean; partial?: boolean; json?: boolean }) => {
       const board = openBoard();
       const mode = options.markers ? 'markers' : options.cleanOnly ? 'clean' : 'auto';
-      const ids = options.allDone ? pendingResults(board) : id ? [id] : [];
-      if (ids.length === 0) throw new ExitError(EXIT_FAILURE, options.allDone ? 'No done results waiting to be applied.' : 'Give a task id, or --all-done.');
-      const outcomes: ApplyOutcome[] = [];
-      for (const taskId of ids) {
-        if (!options.allDone) requirePatch(board, taskId);
-        const outcome = await applyTaskPatch({ workspaceRoot: workspace(board), board, taskId, mode });
-        outcomes.push(outcome);
-        if (!options.json) printOutcome(outcome, false);
+      if (options.allDone && (id || options.partial)) throw new UsageError('--all-done applies every done result: give no task id and no --partial with it.');
+      if (!options.allDone && !id) throw new ExitError(EXIT_FAILURE, 'Give a task id, or --all-done.');
+      if (!options.allDone) {
+        await requirePatch(board, id as string, options.partial);
+        const [result] = await applyTaskPatches({ workspaceRoot: workspace(board), board, taskIds: [id as string], mode, partial: options.partial });
+        if ('error' in result) throw result.error;
+        printOutcome(result.outcome, options.json);
+        if (result.outcome.status === 'conflict') throw new ExitError(EXIT_FAILURE);
+        return;
       }
-      if (options.json) printJson(options.allDone ? outcomes : outcomes[0]);
-      if (outcomes.some((outcome) => outcome.status === 'conflict')) throw new ExitError(EXIT_FAILURE);
+      const [results, dead] = await Promise.all([applyPendingResults({ workspaceRoot: workspace(board), board, mode }), deadTasks(board)]);
+      if (results.length === 0) {
+        if (!options.json) printDead(dead);
+        throw new ExitError(EXIT_FAILURE, 'No done results waiting to be applied.');
+      }
+      if (options.json) printJson([...results.map(batchJson), ...dead.map(({ task, partialWork }) => ({ taskId: task.id, status: 'dead', message: task.lastError?.message ?? '', partialWork }))]);
+      else {
+        for (const result of results) if ('outcome' in result) printOutcome(result.outcome, false);
+        printDead(dead);
+      }
+      const failed = results.filter((result): result is Extract<BatchOutcome, { error: Error }> => 'error' in result);
+      for (const result of failed) console.error(`swarm: task ${result.taskId} was not applied: ${escapeTerminal(result.error.message, { multiline: true })}`);
+      if (failed.length > 0 || results.some((result) => 'outcome' in result && result.outcome.status === 'conflict')) throw new ExitError(EXIT_FAILURE);
     }));
 
   program
@@ -136,7 +205,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .action(userFacing(async (id: string) => {
       const board = openBoard();
       const { files } = await undoTaskApply({ workspaceRoot: workspace(board), board, taskId: id });
-      console.log(`Undid task ${id}: restored ${files.length} file${files.length === 1 ? '' : 's'} (${files.join(', ')}).`);
+      printText(`Undid task ${escapeTerminal(id)}: restored ${files.length} file${files.length === 1 ? '' : 's'} (${files.map((file) => escapeTerminal(file)).join(', ')}).`);
     }));
 
   program
@@ -145,7 +214,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .argument('<id>', 'task id')
     .action(userFacing((id: string) => {
       discardTaskPatch(openBoard(), id);
-      console.log(`Discarded the result of task ${id}.`);
+      printText(`Discarded the result of task ${escapeTerminal(id)}.`);
     }));
 
   program
@@ -155,8 +224,8 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .action(userFacing((options: { json?: boolean }) => {
       const conflicts = findPatchConflicts(openBoard());
       if (options.json) return printJson(conflicts);
-      if (conflicts.length === 0) return console.log('No overlapping results.');
-      for (const conflict of conflicts) console.log(`${conflict.taskIds.join(' <-> ')}: ${conflict.files.join(', ')}`);
+      if (conflicts.length === 0) return printText('No overlapping results.');
+      for (const conflict of conflicts) printText(`${conflict.taskIds.join(' <-> ')}: ${conflict.files.map((file) => escapeTerminal(file)).join(', ')}`);
     }));
 
   program
@@ -169,30 +238,24 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
       const removed = options.prune ? await pruneWorktrees(root) : undefined;
       const worktrees = await listWorktrees(root);
       if (options.json) return printJson(options.prune ? { removed, worktrees } : worktrees);
-      if (removed !== undefined) console.log(`Pruned ${removed} worktree${removed === 1 ? '' : 's'}.`);
-      if (worktrees.length === 0) return console.log('No agent worktrees.');
+      if (removed !== undefined) printText(`Pruned ${removed} worktree${removed === 1 ? '' : 's'}.`);
+      if (worktrees.length === 0) return printText('No agent worktrees.');
       const usage = await worktreesDiskUsage(root);
-      console.log(`${worktrees.length} worktree${worktrees.length === 1 ? '' : 's'}, ${formatBytes(usage.bytes)} on disk (budget ${formatBytes(usage.budgetBytes)}; least recently used idle ones are removed above it)`);
+      printText(`${worktrees.length} worktree${worktrees.length === 1 ? '' : 's'}, ${formatBytes(usage.bytes)} on disk (budget ${formatBytes(usage.budgetBytes)}; least recently used idle ones are removed above it)`);
       for (const wt of worktrees) {
         const state = wt.busy ? `running ${wt.taskId}` : wt.stale ? 'stale' : 'idle';
         const age = wt.lastUsed ? `, used ${formatDuration(Date.now() - wt.lastUsed)} ago` : '';
-        console.log(`${(wt.slot ?? '?').padEnd(6)} ${state.padEnd(24)} ${wt.head.slice(0, 10)} ${wt.path}${age}`);
+        printText(`${escapeTerminal(wt.slot ?? '?').padEnd(6)} ${escapeTerminal(state).padEnd(24)} ${wt.head.slice(0, 10)} ${escapeTerminal(wt.path)}${age}`);
       }
     }));
+}
+
+function batchJson(result: BatchOutcome): object {
+  return 'error' in result ? { taskId: result.taskId, status: 'error', message: result.error.message } : { taskId: result.taskId, ...result.outcome };
 }
 
 function formatBytes(bytes: number): string {
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(0)} KB`;
   if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
   return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
-}
-
-/** Done results not yet applied or discarded, oldest first (map parents are applied through their children). */
-function pendingResults(board: FileBoard): string[] {
-  return board
-    .list({ status: 'done' })
-    .filter((task) => !task.childCount && !isDiscarded(board, task.id) && !applyRecord(board, task.id))
-    .sort((a, b) => a.updatedAt - b.updatedAt)
-    .map((task) => task.id)
-    .filter((id) => readTaskPatch(board, id) !== undefined);
 }

@@ -1,12 +1,15 @@
 // The file task board. Layout under the board root (default `.swarm/`):
 //
 //   board.json            format marker
-//   tmp/                  files being written; renamed into a state directory when complete
+//   tmp/                  files being written; renamed into place when complete
+//   batches/<batch>.json  commit records of posts and maps being rolled forward (see batches.ts)
 //   pending/ delayed/ running/ waiting/ done/ dead/ cancelled/
 //                         one file per task; the directory is its status (see names.ts)
-//   results/<id>~<nonce>.json   result of the completing claim
+//   results/<id>~<nonce>.json   result of the completing claim (or a map task's summary)
 //   errors/<id>/...       one file per failed attempt (the error history)
-//   children/<parent>/    one marker per ended child of a map task (`<child>.<outcome>`)
+//   children/<parent>/    one marker per ended child of a map task (`<child>.<outcome>`), and one
+//                         per child added later (`+<child>`)
+//   cancelling/<parent>   a map task being cancelled whose children may not all be cancelled yet
 //   locks/<hash>/<token>  file-scope lease entries
 //   quarantine/           files that could not be read, each with a `.reason.txt`
 //   artifacts/<id>/       patches and logs written by the pool
@@ -14,16 +17,20 @@
 //
 // Every state change is one rename of the task's file, so a task is in exactly one state at every
 // instant, including after a crash at any step. Side files are written before the rename commits.
+// An operation that throws has changed nothing; once its rename has committed nothing throws: side
+// effects (events, markers, lease entries, a parent's promotion) are best effort, a failure comes
+// back as a warning (effects.ts), and maintenance (sweep) repairs what was left undone.
 import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
-import writeFileAtomic from 'write-file-atomic';
 import {
+  BoardEvent,
   BoardInputError,
   BoardStats,
   Claim,
   DEFAULT_LEASE_MS,
   DEFAULT_RETRY,
+  LeaseLossCause,
   LeaseLostError,
   Progress,
   RetryPolicy,
@@ -38,6 +45,7 @@ import {
   QueueKey,
   STATE_DIRS,
   StateDir,
+  capTime,
   delayedName,
   doneName,
   isValidAgentName,
@@ -51,6 +59,17 @@ import { StoredTask, buildStoredTask, parseStoredTask } from './schema';
 import { EventLog } from './events';
 import { faultPoint } from './faults';
 import { excludeFromGit } from './gitExclude';
+import { AfterCommit, describeError } from './effects';
+import {
+  BatchRecord,
+  BatchTaskNote,
+  batchIdOfRecord,
+  batchTaskTag,
+  parseTmpName,
+  readBatchRecord,
+  recordTag,
+  tmpFileName,
+} from './batches';
 import {
   createMarker,
   ensureDir,
@@ -62,12 +81,22 @@ import {
   renameIfPresent,
   sleepSync,
   unlinkIfPresent,
+  unlinkQuietly,
+  writeFileAtomicSync,
   writeNewFileSync,
 } from './durable';
 
 export const BOARD_FORMAT = 'agent-swarm-board';
 export const BOARD_FORMAT_VERSION = 1;
 export const DEFAULT_BOARD_DIR = '.swarm';
+/** The longest lease a claim or heartbeat may ask for. */
+export const MAX_LEASE_MS = 7 * 24 * 3_600_000;
+/** The longest error message kept in a task's history; longer ones are cut (with a note). */
+const MAX_ERROR_MESSAGE = 100_000;
+/** A commit record this old is finished by repair even if its writer still runs (it is stuck). */
+const STALE_RECORD_MS = 60_000;
+/** A maintenance warning repeated within this time is reported once. */
+const WARNING_REPEAT_MS = 60_000;
 
 export interface BoardOptions {
   /** The board directory, e.g. `<workspace>/.swarm`. */
@@ -80,10 +109,17 @@ export interface BoardOptions {
   pendingCacheMs?: number;
   /** Minimum time between expired-lease sweeps made from claim(). */
   sweepIntervalMs?: number;
+  /** Minimum time between repair passes (batches, map tasks, cancels) made from sweep(). Default 5 s. */
+  repairIntervalMs?: number;
   /** fsync where a loss would matter (enqueue, results, done, dead). Default true. */
   durable?: boolean;
   /** Add the board to .git/info/exclude when inside a repository. Default true. */
   excludeFromGit?: boolean;
+  /**
+   * Receives every warning: a side effect that failed after a change was made, or maintenance
+   * that could not run. The change itself stands; the warning says what is missing.
+   */
+  onWarning?: (warning: string) => void;
 }
 
 export interface ClaimOptions {
@@ -116,6 +152,22 @@ const STATUS_OF_DIR: Record<StateDir, TaskStatus> = {
   cancelled: 'cancelled',
 };
 
+/**
+ * The order in which locate() lists the state folders: each folder comes before the folders its
+ * tasks are renamed into (delayed → pending → running → done/dead/cancelled, waiting → ended), so
+ * a task that moves forward while a scan runs is seen where it arrives. Only a move against this
+ * order (a claim handed back, a retry, a requeue, a map reopened) can hide a task from one scan,
+ * so locate() scans again a bounded number of times before it concludes a task does not exist.
+ */
+const SCAN_ORDER: readonly StateDir[] = ['delayed', 'pending', 'running', 'waiting', 'done', 'dead', 'cancelled'];
+/**
+ * The order of the scans that follow a miss: the target of every backward move is listed again
+ * after its source (running → pending/delayed, dead → pending, done/dead → waiting), so a single
+ * backward move during the scan cannot hide the task; it would take two moves in that instant.
+ */
+const RESCAN_ORDER: readonly StateDir[] = ['delayed', 'pending', 'running', 'pending', 'delayed', 'waiting', 'done', 'dead', 'waiting', 'pending', 'cancelled'];
+const LOCATE_PASSES = 6;
+
 interface Located {
   dir: StateDir;
   name: string;
@@ -130,6 +182,11 @@ export function newTaskId(now: number): string {
   return `t${now.toString(36)}${idCounter.toString(36).padStart(2, '0')}${nonce(2)}`;
 }
 
+/** The id of the n-th child of a map task. */
+function mapChildId(parentId: string, index: number): string {
+  return `${parentId}.${String(index).padStart(4, '0')}`;
+}
+
 export class FileBoard {
   readonly root: string;
   readonly events: EventLog;
@@ -139,15 +196,20 @@ export class FileBoard {
   private readonly durable: boolean;
   private readonly pendingCacheMs: number;
   private readonly sweepIntervalMs: number;
+  private readonly repairIntervalMs: number;
+  private readonly onWarning: (warning: string) => void;
   private readonly specCache = new Map<string, StoredTask>();
   private pendingCache: string[] = [];
   private pendingCacheAt = -Infinity;
   private nextDelayedCheck = 0;
   private lastSweepAt = -Infinity;
+  private lastRepairAt = -Infinity;
   /** Expired leases seen once: reclaimed only when a later sweep sees the same mtime again. */
   private readonly expiredSeen = new Map<string, number>();
   /** Conflicts already logged, so one wait is one event. */
   private readonly loggedConflicts = new Set<string>();
+  /** When each maintenance warning was last reported, so a lasting problem is not repeated every second. */
+  private readonly warnedAt = new Map<string, number>();
 
   private constructor(options: BoardOptions) {
     this.root = path.resolve(options.root);
@@ -157,6 +219,8 @@ export class FileBoard {
     this.durable = options.durable ?? true;
     this.pendingCacheMs = options.pendingCacheMs ?? 500;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1000;
+    this.repairIntervalMs = options.repairIntervalMs ?? 5000;
+    this.onWarning = options.onWarning ?? (() => undefined);
     this.events = new EventLog(path.join(this.root, 'events.jsonl'));
   }
 
@@ -164,7 +228,7 @@ export class FileBoard {
   static open(options: BoardOptions): FileBoard {
     const board = new FileBoard(options);
     board.initialise(options.excludeFromGit ?? true);
-    board.repairTmp();
+    board.repairBatches(board.maintenanceEffects());
     return board;
   }
 
@@ -172,16 +236,33 @@ export class FileBoard {
     this.events.close();
   }
 
+  /**
+   * Throws the file-system error (EACCES, EROFS, ENOSPC, ...) that would keep this process from
+   * changing the board, by writing and removing a small probe file. For long-running hosts, so
+   * they refuse to start instead of failing every claim.
+   */
+  assertWritable(): void {
+    const probe = this.tmpPath('probe');
+    writeNewFileSync(probe, 'probe\n', false);
+    unlinkIfPresent(probe);
+  }
+
   private initialise(exclude: boolean): void {
     const marker = path.join(this.root, 'board.json');
     const existing = fs.existsSync(marker) ? this.readFormatMarker(marker) : undefined;
     // Always: a board copied or checked out without its empty folders (git keeps none) still works.
-    for (const dir of ['tmp', ...STATE_DIRS, 'results', 'errors', 'children', 'locks', 'quarantine', 'artifacts']) {
-      ensureDir(path.join(this.root, dir));
+    for (const dir of ['tmp', ...STATE_DIRS, 'batches', 'results', 'errors', 'children', 'cancelling', 'locks', 'quarantine', 'artifacts']) {
+      try {
+        ensureDir(path.join(this.root, dir));
+      } catch (error) {
+        // A board that exists can still be read where it cannot be written (a read-only mount).
+        if (existing === undefined) throw error;
+        this.warnOnce(`mkdir:${dir}`, `The board folder ${dir}/ is missing and could not be created: ${describeError(error)}. Reading works; changes will fail.`);
+      }
     }
     if (existing === undefined) {
       const body = JSON.stringify({ format: BOARD_FORMAT, version: BOARD_FORMAT_VERSION, createdAt: this.now() }, null, 2);
-      writeFileAtomic.sync(marker, body + '\n');
+      writeFileAtomicSync(marker, body + '\n', { tmpDir: this.dirPath('tmp'), durable: this.durable });
       if (exclude) excludeFromGit(this.root);
     }
   }
@@ -203,7 +284,7 @@ export class FileBoard {
     return version;
   }
 
-  // ---------------------------------------------------------------- paths
+  // ---------------------------------------------------------------- paths and warnings
 
   private dirPath(dir: string): string {
     return path.join(this.root, dir);
@@ -213,9 +294,54 @@ export class FileBoard {
     return path.join(this.root, dir, name);
   }
 
+  private tmpPath(tag: string): string {
+    return path.join(this.dirPath('tmp'), tmpFileName(tag));
+  }
+
+  private markerPath(parentId: string, marker: string): string {
+    return path.join(this.dirPath('children'), parentId, marker);
+  }
+
+  private cancellingPath(parentId: string): string {
+    return path.join(this.dirPath('cancelling'), parentId);
+  }
+
   artifactsDir(id: string): string {
     this.assertId(id);
     return path.join(this.root, 'artifacts', id);
+  }
+
+  /** Side effects of one user-visible operation: every warning is reported and attached to the result. */
+  private afterCommit(): AfterCommit {
+    return new AfterCommit(this.onWarning);
+  }
+
+  /** Side effects of maintenance: the same warning is reported at most once a minute. */
+  private maintenanceEffects(): AfterCommit {
+    return new AfterCommit((warning) => this.warnOnce(warning, warning));
+  }
+
+  private warnOnce(key: string, warning: string): void {
+    const now = Date.now();
+    const last = this.warnedAt.get(key);
+    if (last !== undefined && now - last < WARNING_REPEAT_MS) return;
+    this.warnedAt.set(key, now);
+    this.onWarning(warning);
+  }
+
+  private syncDirs(dirs: string[], effects: AfterCommit, subject: string): void {
+    if (!this.durable) return;
+    effects.attempt(`${subject}, but the change may not survive a power loss (fsync failed)`, () => {
+      for (const dir of dirs) fsyncDir(this.dirPath(dir));
+    });
+  }
+
+  private logEvents(events: Omit<BoardEvent, 'pid'>[], effects: AfterCommit, subject: string): boolean {
+    const failure = (): string => {
+      const types = [...new Set(events.map((event) => `'${event.type}'`))].join(', ');
+      return `${subject}, but its ${types} event${events.length === 1 ? ' was' : 's were'} not written to events.jsonl`;
+    };
+    return effects.attempt(failure, () => this.events.appendAll(events));
   }
 
   // ---------------------------------------------------------------- enqueue
@@ -224,49 +350,34 @@ export class FileBoard {
     return this.postMany([spec])[0];
   }
 
-  /** Posts several tasks; each one is durable once this returns. Validates all before writing any. */
+  /**
+   * Posts several tasks as one batch: all of them are on the board once this returns, or (when it
+   * throws, or the process dies before the commit) none of them. Validates all before writing any.
+   */
   postMany(specs: TaskSpec[]): Task[] {
+    if (specs.length === 0) return [];
     const now = this.now();
     const stored = specs.map((spec) => buildStoredTask(spec, newTaskId(now), now));
-    for (const task of stored) if (task.parentId) this.assertParentAcceptsChildren(task.parentId);
-    const written = stored.map((task) => this.writeTmp(task));
-    faultPoint('post:after-tmp-write');
-    const tasks = stored.map((task, index) => {
-      if (task.parentId) createMarker(path.join(this.dirPath('children'), task.parentId, `+${task.id}`));
-      this.commitNew(written[index], task);
-      return this.toTask(task, 'pending', { id: task.id, attempts: 0 });
-    });
-    this.syncStateDirs(['pending', 'delayed']);
-    faultPoint('post:after-rename');
-    for (const task of stored) this.events.append({ at: now, type: 'posted', taskId: task.id, detail: { title: task.title } });
-    return tasks;
+    const parents = [...new Set(stored.map((task) => task.parentId).filter((id): id is string => id !== undefined))];
+    for (const parentId of parents) this.assertParentAcceptsChildren(parentId);
+    const effects = this.afterCommit();
+    this.commitBatch(stored, { fault: 'post', addsChildren: true }, effects);
+    for (const parentId of parents) this.keepParentOpen(parentId, effects);
+    return stored.map((task) => effects.attach(this.toTask(task, 'pending', { id: task.id, attempts: 0 })));
   }
 
-  /** Creates a map task: the parent waits in `waiting/` until every child has ended. */
+  /** Creates a map task: the parent waits in `waiting/` until every child has ended. All or nothing. */
   map(parentSpec: TaskSpec, childSpecs: TaskSpec[]): { parent: Task; children: Task[] } {
     if (childSpecs.length === 0) throw new BoardInputError('A map task needs at least one child.');
+    if (parentSpec.parentId !== undefined) throw new BoardInputError('A map task cannot itself be the child of another map task.');
     const now = this.now();
     const parentId = newTaskId(now);
     const parent = buildStoredTask({ ...parentSpec, type: parentSpec.type ?? 'map' }, parentId, now, childSpecs.length);
-    const children = childSpecs.map((spec, index) =>
-      buildStoredTask({ ...spec, parentId }, `${parentId}.${String(index).padStart(4, '0')}`, now),
-    );
-    // Children wait in tmp/ (named after the parent) until the parent is committed: a crash before
-    // that leaves only orphans, a crash after it is rolled forward by the next open().
-    const childTmps = children.map((child) => this.writeTmp(child, `map.${parentId}`));
-    const parentTmp = this.writeTmp(parent);
-    fs.renameSync(parentTmp, this.filePath('waiting', restingName(parentId, 0)));
-    fsyncDir(this.dirPath('waiting'));
-    faultPoint('map:after-parent');
-    childTmps.forEach((tmp, index) => {
-      this.commitNew(tmp, children[index]);
-      if (index === 0) faultPoint('map:after-first-child');
-    });
-    this.syncStateDirs(['pending', 'delayed']);
-    this.events.append({ at: now, type: 'posted', taskId: parentId, detail: { title: parent.title, children: children.length } });
-    for (const child of children) this.events.append({ at: now, type: 'posted', taskId: child.id, detail: { title: child.title, parentId } });
+    const children = childSpecs.map((spec, index) => buildStoredTask({ ...spec, parentId }, mapChildId(parentId, index), now));
+    const effects = this.afterCommit();
+    this.commitBatch([parent, ...children], { fault: 'map', addsChildren: false }, effects);
     return {
-      parent: this.toTask(parent, 'waiting', { id: parentId, attempts: 0 }),
+      parent: effects.attach(this.toTask(parent, 'waiting', { id: parentId, attempts: 0 })),
       children: children.map((child) => this.toTask(child, 'pending', { id: child.id, attempts: 0 })),
     };
   }
@@ -274,30 +385,127 @@ export class FileBoard {
   private assertParentAcceptsChildren(parentId: string): void {
     const parent = this.locate(parentId);
     if (!parent) throw new BoardInputError(`Parent task ${parentId} does not exist.`);
-    if (parent.dir !== 'waiting') {
-      throw new BoardInputError(`Task ${parentId} is ${STATUS_OF_DIR[parent.dir]}; children can only be added to a map task that is still waiting.`);
+    if (parent.dir !== 'waiting' || fs.existsSync(this.cancellingPath(parentId))) {
+      const status = parent.dir === 'waiting' ? 'being cancelled' : STATUS_OF_DIR[parent.dir];
+      throw new BoardInputError(`Task ${parentId} is ${status}; children can only be added to a map task that is still waiting.`);
     }
   }
 
-  private writeTmp(task: StoredTask, tag = 'task'): string {
-    const tmp = path.join(this.dirPath('tmp'), `${process.pid}.${nonce()}.${tag}.${task.id}.json`);
-    writeNewFileSync(tmp, JSON.stringify(task), this.durable);
-    this.specCache.set(task.id, task);
-    return tmp;
+  /**
+   * Writes a batch to tmp/, then commits it with its record (see batches.ts), then rolls it
+   * forward. Until the record is in place every failure undoes what was written and throws.
+   */
+  private commitBatch(tasks: StoredTask[], options: { fault: 'post' | 'map'; addsChildren: boolean }, effects: AfterCommit): void {
+    const batchId = nonce(6);
+    const written: { task: StoredTask; tmp: string }[] = [];
+    const markers: string[] = [];
+    try {
+      for (const task of tasks) {
+        const tmp = this.tmpPath(batchTaskTag(batchId, task.id));
+        writeNewFileSync(tmp, JSON.stringify(task), this.durable);
+        written.push({ task, tmp });
+      }
+      faultPoint(`${options.fault}:after-tmp-write`);
+      if (options.addsChildren) {
+        // A child added to a map counts toward its total from this marker on, so the parent cannot
+        // end while the child is on its way; look again now that the marker is there.
+        for (const task of tasks.filter((candidate) => candidate.parentId)) {
+          const marker = this.markerPath(task.parentId!, `+${task.id}`);
+          createMarker(marker);
+          markers.push(marker);
+        }
+        for (const parentId of new Set(tasks.map((task) => task.parentId).filter((id): id is string => id !== undefined))) {
+          this.assertParentAcceptsChildren(parentId);
+        }
+      }
+      this.writeBatchRecord(batchId, tasks);
+    } catch (error) {
+      for (const file of [...written.map((entry) => entry.tmp), ...markers]) unlinkQuietly(file);
+      throw error;
+    }
+    for (const entry of written) this.specCache.set(entry.task.id, entry.task);
+    faultPoint(`${options.fault}:after-commit`);
+    this.rollForward(batchId, written, effects, options.fault);
   }
 
-  private commitNew(tmp: string, task: StoredTask): void {
+  /** The commit point of a batch: its record appears in batches/ (durably, when the board is durable). */
+  private writeBatchRecord(batchId: string, tasks: StoredTask[]): void {
+    const record: BatchRecord = {
+      v: 1,
+      batchId,
+      pid: process.pid,
+      eventOffset: this.eventLogSize(),
+      tasks: tasks.map(noteOf),
+    };
+    const tmp = this.tmpPath(recordTag(batchId));
+    const target = path.join(this.dirPath('batches'), `${batchId}.json`);
+    writeNewFileSync(tmp, JSON.stringify(record), this.durable);
+    try {
+      fs.renameSync(tmp, target);
+    } catch (error) {
+      unlinkQuietly(tmp);
+      throw error;
+    }
+    try {
+      if (this.durable) fsyncDir(this.dirPath('batches'));
+    } catch (error) {
+      unlinkQuietly(target); // not durable, so not committed: undo it and report
+      throw error;
+    }
+  }
+
+  /**
+   * Moves a committed batch's tasks from tmp/ into their folders (a map parent first, so a child
+   * never ends before its parent is there), logs them, and drops the record. Never throws: what
+   * fails here is finished by repairBatches().
+   */
+  private rollForward(batchId: string, entries: { task: StoredTask; tmp: string }[], effects: AfterCommit, fault: 'post' | 'map'): void {
+    const ordered = [...entries].sort((a, b) => Number(b.task.childCount !== undefined) - Number(a.task.childCount !== undefined));
+    const subject = ordered.length === 1 ? `Task ${ordered[0].task.id} was posted` : `${ordered.length} tasks were posted`;
+    let placedChildren = 0;
+    for (const { task, tmp } of ordered) {
+      effects.attempt(`${subject}, but ${task.id} could not be moved from tmp/ into its queue (it will be repaired)`, () => this.placeNew(tmp, task));
+      if (task.childCount !== undefined) faultPoint('map:after-parent');
+      else if (placedChildren++ === 0) faultPoint(fault === 'map' ? 'map:after-first-child' : 'post:after-first-rename');
+    }
+    this.syncDirs([...new Set(ordered.map(({ task }) => this.queueDirOf(task)))], effects, subject);
+    this.pendingCacheAt = -Infinity;
+    faultPoint(`${fault}:after-rename`);
+    const logged = this.logEvents(ordered.map(({ task }) => postedEvent(noteOf(task), this.now())), effects, subject);
+    faultPoint(`${fault}:after-events`);
+    // With events missing, the record stays: repair writes them once the log can be written.
+    if (logged) unlinkQuietly(path.join(this.dirPath('batches'), `${batchId}.json`));
+  }
+
+  /** Where the next event will be written; 0 when the log is missing or not a file. */
+  private eventLogSize(): number {
+    const stat = fs.statSync(this.events.file, { throwIfNoEntry: false });
+    return stat?.isFile() ? stat.size : 0;
+  }
+
+  /** The folder a new task starts in: waiting/ (a map parent), delayed/ (not yet due) or pending/. */
+  private queueDirOf(task: StoredTask): 'waiting' | 'delayed' | 'pending' {
+    if (task.childCount !== undefined) return 'waiting';
+    return task.notBefore !== undefined && task.notBefore > this.now() ? 'delayed' : 'pending';
+  }
+
+  /** Renames a new task from tmp/ into the folder it starts in. */
+  private placeNew(tmp: string, task: StoredTask): void {
+    const dir = this.queueDirOf(task);
     const key = queueKey(task, 0);
-    const target =
-      task.notBefore !== undefined && task.notBefore > this.now()
-        ? this.filePath('delayed', delayedName(key, task.notBefore))
-        : this.filePath('pending', pendingName(key));
-    fs.renameSync(tmp, target);
+    const name = dir === 'waiting' ? restingName(task.id, 0) : dir === 'delayed' ? delayedName(key, task.notBefore!) : pendingName(key);
+    fs.renameSync(tmp, this.filePath(dir, name));
   }
 
-  private syncStateDirs(dirs: StateDir[]): void {
-    if (!this.durable) return;
-    for (const dir of dirs) fsyncDir(this.dirPath(dir));
+  /**
+   * A child added to a map whose last child ended in the same instant may find the parent ended:
+   * reopen it, so it ends again (with this child counted) when this child ends.
+   */
+  private keepParentOpen(parentId: string, effects: AfterCommit): void {
+    effects.attempt(`Map task ${parentId} ended while a child was being added to it, and could not be reopened`, () => {
+      const parent = this.locate(parentId);
+      if (parent && (parent.dir === 'done' || parent.dir === 'dead')) this.reopenParent(parent, effects);
+    });
   }
 
   // ---------------------------------------------------------------- claim
@@ -305,13 +513,14 @@ export class FileBoard {
   /** Claims the next task: highest priority first, then oldest. Undefined when nothing is claimable. */
   claim(options: ClaimOptions): Claim | undefined {
     this.assertAgent(options.agent);
+    const leaseMs = this.assertLeaseMs(options.leaseMs ?? DEFAULT_LEASE_MS);
     this.maintain();
     const blocked = new Set<string>();
     // The cached listing may be stale: other processes claim from it too. When a stale listing
     // yields nothing, list pending/ once more before giving up.
     for (const forceRefresh of [false, true]) {
       const fresh = this.refreshPendingIfStale(forceRefresh);
-      const claim = this.claimFromCache(options, blocked);
+      const claim = this.claimFromCache(options.agent, leaseMs, blocked);
       if (claim) return claim;
       if (fresh) return undefined;
     }
@@ -323,12 +532,12 @@ export class FileBoard {
    * costs one failed rename and drops the name, so under contention a claim skips what others
    * took since the last listing.
    */
-  private claimFromCache(options: ClaimOptions, blocked: Set<string>): Claim | undefined {
+  private claimFromCache(agent: string, leaseMs: number, blocked: Set<string>): Claim | undefined {
     const cache = this.pendingCache;
     let index = 0;
     while (index < cache.length) {
       const name = cache[index];
-      const outcome = blocked.has(name) ? 'blocked' : this.tryClaim(name, options, blocked);
+      const outcome = blocked.has(name) ? 'blocked' : this.tryClaim(name, agent, leaseMs, blocked);
       if (outcome === 'blocked') {
         index++;
         continue;
@@ -347,32 +556,41 @@ export class FileBoard {
     return true;
   }
 
-  private tryClaim(name: string, options: ClaimOptions, blocked: Set<string>): Claim | 'missed' | 'blocked' | 'unreadable' {
+  private tryClaim(name: string, agent: string, leaseMs: number, blocked: Set<string>): Claim | 'missed' | 'blocked' | 'unreadable' {
     const parsed = parseName('pending', name);
     if (!parsed) {
       this.quarantine('pending', name, 'the file name is not a task name of this board');
       return 'unreadable';
     }
     const attempt = parsed.attempts + 1;
-    const token = runningName(parsed.id, attempt, options.agent, nonce());
+    const token = runningName(parsed.id, attempt, agent, nonce());
+    const pendingPath = this.filePath('pending', name);
     const runningPath = this.filePath('running', token);
-    if (!renameIfPresent(this.filePath('pending', name), runningPath)) return 'missed';
+    if (!renameIfPresent(pendingPath, runningPath)) return 'missed';
     faultPoint('claim:after-rename');
-    const leaseExpiresAt = this.now() + (options.leaseMs ?? DEFAULT_LEASE_MS);
-    const setLease = this.touchLease(runningPath, leaseExpiresAt);
-    faultPoint('claim:after-lease');
-    const spec = setLease ? this.readSpec('running', token) : undefined;
-    if (!spec) return 'unreadable';
-    const blocker = this.acquireFileLeases(spec, token);
-    if (blocker) {
-      this.releaseClaimAfterConflict(spec, token, name, blocker);
-      blocked.add(name);
-      return 'blocked';
+    const leaseExpiresAt = this.now() + leaseMs;
+    let spec: StoredTask | undefined;
+    try {
+      if (!this.touchLease(runningPath, leaseExpiresAt)) return 'missed'; // cancelled in between
+      faultPoint('claim:after-lease');
+      spec = this.readSpec('running', token);
+      if (!spec) return 'unreadable';
+      const blocker = this.acquireFileLeases(spec, token);
+      if (blocker) {
+        this.releaseClaimAfterConflict(spec, token, name, blocker);
+        blocked.add(name);
+        return 'blocked';
+      }
+    } catch (error) {
+      // A claim that throws must leave nothing changed: hand the task back exactly as it was.
+      renameIfPresentQuietly(runningPath, pendingPath);
+      throw error;
     }
     this.loggedConflicts.delete(spec.id);
-    this.events.append({ at: this.now(), type: 'claimed', taskId: spec.id, agent: options.agent, attempt });
-    const task = this.toTask(spec, 'running', { id: spec.id, attempts: attempt, agent: options.agent }, undefined, leaseExpiresAt);
-    return { task, token, agent: options.agent, leaseExpiresAt };
+    const effects = this.afterCommit();
+    this.logEvents([{ at: this.now(), type: 'claimed', taskId: spec.id, agent, attempt }], effects, `Task ${spec.id} was claimed`);
+    const task = this.toTask(spec, 'running', { id: spec.id, attempts: attempt, agent }, undefined, leaseExpiresAt);
+    return effects.attach({ task, token, agent, leaseExpiresAt });
   }
 
   /** The lease expiry is the running file's mtime, so a heartbeat is one utimes call. */
@@ -388,10 +606,11 @@ export class FileBoard {
   }
 
   private releaseClaimAfterConflict(spec: StoredTask, token: string, pendingFile: string, blocker: string): void {
-    renameIfPresent(this.filePath('running', token), this.filePath('pending', pendingFile));
+    fs.renameSync(this.filePath('running', token), this.filePath('pending', pendingFile));
     if (!this.loggedConflicts.has(spec.id)) {
       this.loggedConflicts.add(spec.id);
-      this.events.append({ at: this.now(), type: 'conflict', taskId: spec.id, detail: { waitingFor: blocker, files: spec.files } });
+      const effects = this.maintenanceEffects();
+      this.logEvents([{ at: this.now(), type: 'conflict', taskId: spec.id, detail: { waitingFor: blocker, files: spec.files } }], effects, `Task ${spec.id} waits for ${blocker}`);
     }
   }
 
@@ -405,20 +624,26 @@ export class FileBoard {
    * Takes a lease entry for each of the task's files. An entry is live while its holder's running
    * file exists. A claimant first writes its own entry, then looks for others: of two racing
    * claimants at least one sees the other and backs off, so overlapping tasks never run together.
-   * Returns the id of a blocking task, or undefined when all leases are held.
+   * Returns the id of a blocking task, or undefined when all leases are held. Throws (having
+   * released what it took) when an entry cannot be written.
    */
   private acquireFileLeases(spec: StoredTask, token: string): string | undefined {
     const taken: string[] = [];
-    for (const file of [...spec.files].sort()) {
-      const dir = this.lockDir(file);
-      ensureDir(dir);
-      writeNewFileSync(path.join(dir, token), file, false);
-      taken.push(file);
-      const blocker = this.liveHolderOtherThan(dir, token);
-      if (blocker) {
-        this.releaseFileLeases(taken, token);
-        return blocker;
+    try {
+      for (const file of [...spec.files].sort()) {
+        const dir = this.lockDir(file);
+        ensureDir(dir);
+        writeNewFileSync(path.join(dir, token), file, false);
+        taken.push(file);
+        const blocker = this.liveHolderOtherThan(dir, token);
+        if (blocker) {
+          this.releaseFileLeases(taken, token);
+          return blocker;
+        }
       }
+    } catch (error) {
+      for (const file of taken) unlinkQuietly(path.join(this.lockDir(file), token));
+      throw error;
     }
     return undefined;
   }
@@ -436,19 +661,30 @@ export class FileBoard {
     for (const file of files) unlinkIfPresent(path.join(this.lockDir(file), token));
   }
 
+  /** After a commit: a lease entry left behind is harmless (its holder's running file is gone). */
+  private releaseFileLeasesAfterCommit(files: string[], token: string, effects: AfterCommit, subject: string): void {
+    if (files.length === 0) return;
+    effects.attempt(`${subject}, but its file-scope lease entries could not all be removed (they are ignored from now on)`, () =>
+      this.releaseFileLeases(files, token),
+    );
+  }
+
   // ---------------------------------------------------------------- lease holder operations
 
   /** Renews a lease. Throws LeaseLostError when the claim was reclaimed, cancelled or ended. */
   heartbeat(claim: Pick<Claim, 'token'>, leaseMs = DEFAULT_LEASE_MS): number {
     const parsed = this.parseToken(claim.token);
+    this.assertLeaseMs(leaseMs);
     const expiresAt = this.now() + leaseMs;
-    if (!this.touchLease(this.filePath('running', claim.token), expiresAt)) {
-      throw new LeaseLostError(parsed.id, this.whyLeaseLost(parsed.id));
-    }
+    if (!this.touchLease(this.filePath('running', claim.token), expiresAt)) throw this.leaseLost(parsed);
     return expiresAt;
   }
 
-  /** Finds the running claim of a task by id and agent (for the CLI, which has no token). */
+  /**
+   * Finds the running claim of a task by id and agent. Several processes may use one agent name,
+   * so this cannot tell a stale holder from a new one: only for a host recovering the claim of its
+   * own agent that died before reporting it (the pool). Everyone else presents the token.
+   */
   findClaim(id: string, agent: string): Claim | undefined {
     this.assertId(id);
     for (const name of readDirNames(this.dirPath('running'))) {
@@ -466,21 +702,22 @@ export class FileBoard {
   /** Completes a claimed task. The rename is the commit: a lost lease records nothing. */
   complete(claim: Pick<Claim, 'token'>, result?: unknown): Task {
     const parsed = this.parseToken(claim.token);
-    const spec = this.requireSpec(parsed.id, 'running', claim.token);
+    const spec = this.requireSpec(parsed, claim.token);
     const resultFile = path.join(this.dirPath('results'), `${parsed.id}~${parsed.nonce}.json`);
-    if (result !== undefined) writeFileAtomic.sync(resultFile, JSON.stringify(result), { fsync: this.durable });
+    if (result !== undefined) this.writeSideFile(resultFile, serialiseResult(result));
     faultPoint('complete:after-result-write');
-    const target = doneName(parsed.id, parsed.attempts, parsed.nonce!);
-    if (!renameIfPresent(this.filePath('running', claim.token), this.filePath('done', target))) {
-      unlinkIfPresent(resultFile);
-      throw new LeaseLostError(parsed.id, this.whyLeaseLost(parsed.id));
+    const target = this.filePath('done', doneName(parsed.id, parsed.attempts, parsed.nonce!));
+    if (!this.commitRename(this.filePath('running', claim.token), target, result !== undefined ? resultFile : undefined)) {
+      throw this.leaseLost(parsed);
     }
-    this.syncStateDirs(['done']);
+    const effects = this.afterCommit();
+    const subject = `Task ${parsed.id} is done`;
+    this.syncDirs(['done'], effects, subject);
     faultPoint('complete:after-rename');
-    this.releaseFileLeases(spec.files, claim.token);
-    this.events.append({ at: this.now(), type: 'completed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts });
-    if (spec.parentId) this.childEnded(spec.parentId, spec.id, 'done');
-    return { ...this.toTask(spec, 'done', parsed), result };
+    this.releaseFileLeasesAfterCommit(spec.files, claim.token, effects, subject);
+    this.logEvents([{ at: this.now(), type: 'completed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts }], effects, subject);
+    if (spec.parentId) this.childEnded(spec.parentId, spec.id, 'done', effects);
+    return effects.attach({ ...this.toTask(spec, 'done', parsed), result });
   }
 
   /**
@@ -489,33 +726,34 @@ export class FileBoard {
    */
   fail(claim: Pick<Claim, 'token'>, message: string, options: FailOptions = {}): Task {
     const parsed = this.parseToken(claim.token);
-    const spec = this.requireSpec(parsed.id, 'running', claim.token);
+    if (typeof message !== 'string') throw new BoardInputError('A failure needs a message (a string).');
+    if (options.retryAt !== undefined && !Number.isFinite(options.retryAt)) throw new BoardInputError(`retryAt must be a time in epoch milliseconds; got ${String(options.retryAt)}.`);
+    const spec = this.requireSpec(parsed, claim.token);
     const permanent = options.permanent ?? false;
     const now = this.now();
-    const error: TaskError = { attempt: parsed.attempts, at: now, message, permanent, agent: parsed.agent, kind: 'failed' };
+    const error: TaskError = { attempt: parsed.attempts, at: now, message: capMessage(message), permanent, agent: parsed.agent, kind: 'failed' };
     const errorFile = this.writeError(parsed.id, error);
     faultPoint('fail:after-error-write');
     const toDead = permanent || parsed.attempts >= spec.maxAttempts;
-    const dueAt = toDead ? undefined : Math.max(now + this.backoffDelay(parsed.attempts), options.retryAt ?? 0);
+    const dueAt = toDead ? undefined : capTime(Math.max(now + this.backoffDelay(parsed.attempts), options.retryAt ?? 0));
     const target = toDead
       ? this.filePath('dead', restingName(parsed.id, parsed.attempts))
       : this.filePath('delayed', delayedName(queueKey(spec, parsed.attempts), dueAt!));
-    if (!renameIfPresent(this.filePath('running', claim.token), target)) {
-      unlinkIfPresent(errorFile);
-      throw new LeaseLostError(parsed.id, this.whyLeaseLost(parsed.id));
-    }
-    this.syncStateDirs([toDead ? 'dead' : 'delayed']);
+    if (!this.commitRename(this.filePath('running', claim.token), target, errorFile)) throw this.leaseLost(parsed);
+    const effects = this.afterCommit();
+    const subject = toDead ? `Task ${parsed.id} is dead` : `Task ${parsed.id} failed and will be retried`;
+    this.syncDirs([toDead ? 'dead' : 'delayed'], effects, subject);
     faultPoint('fail:after-rename');
-    this.releaseFileLeases(spec.files, claim.token);
+    this.releaseFileLeasesAfterCommit(spec.files, claim.token, effects, subject);
     this.nextDelayedCheck = Math.min(this.nextDelayedCheck, dueAt ?? Infinity);
-    this.events.append({ at: now, type: 'failed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, detail: { message, permanent } });
+    const failed: Omit<BoardEvent, 'pid'> = { at: now, type: 'failed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, detail: { message: error.message, permanent } };
     if (toDead) {
-      this.events.append({ at: now, type: 'dead', taskId: parsed.id, attempt: parsed.attempts, detail: { message } });
-      if (spec.parentId) this.childEnded(spec.parentId, spec.id, 'dead');
-      return { ...this.toTask(spec, 'dead', parsed), lastError: error };
+      this.logEvents([failed, { at: now, type: 'dead', taskId: parsed.id, attempt: parsed.attempts, detail: { message: error.message } }], effects, subject);
+      if (spec.parentId) this.childEnded(spec.parentId, spec.id, 'dead', effects);
+      return effects.attach({ ...this.toTask(spec, 'dead', parsed), lastError: error });
     }
-    this.events.append({ at: now, type: 'retry-scheduled', taskId: parsed.id, attempt: parsed.attempts, detail: { dueAt } });
-    return { ...this.toTask(spec, 'pending', parsed), notBefore: dueAt, lastError: error };
+    this.logEvents([failed, { at: now, type: 'retry-scheduled', taskId: parsed.id, attempt: parsed.attempts, detail: { dueAt } }], effects, subject);
+    return effects.attach({ ...this.toTask(spec, 'pending', parsed), notBefore: dueAt, lastError: error });
   }
 
   /**
@@ -524,16 +762,18 @@ export class FileBoard {
    */
   release(claim: Pick<Claim, 'token'>, reason = 'released'): Task {
     const parsed = this.parseToken(claim.token);
-    const spec = this.requireSpec(parsed.id, 'running', claim.token);
+    const spec = this.requireSpec(parsed, claim.token);
     const attempts = Math.max(0, parsed.attempts - 1);
-    if (!renameIfPresent(this.filePath('running', claim.token), this.filePath('pending', pendingName(queueKey(spec, attempts))))) {
-      throw new LeaseLostError(parsed.id, this.whyLeaseLost(parsed.id));
+    if (!this.commitRename(this.filePath('running', claim.token), this.filePath('pending', pendingName(queueKey(spec, attempts))))) {
+      throw this.leaseLost(parsed);
     }
-    this.syncStateDirs(['pending']);
-    this.releaseFileLeases(spec.files, claim.token);
+    const effects = this.afterCommit();
+    const subject = `Task ${parsed.id} was handed back`;
+    this.syncDirs(['pending'], effects, subject);
+    this.releaseFileLeasesAfterCommit(spec.files, claim.token, effects, subject);
     this.pendingCacheAt = -Infinity;
-    this.events.append({ at: this.now(), type: 'requeued', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, detail: { released: true, reason } });
-    return this.toTask(spec, 'pending', { id: parsed.id, attempts });
+    this.logEvents([{ at: this.now(), type: 'requeued', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, detail: { released: true, reason } }], effects, subject);
+    return effects.attach(this.toTask(spec, 'pending', { id: parsed.id, attempts }));
   }
 
   /** The delay before retry n (1-based): min(cap, base·multiplier^(n-1)), jittered into [d·(1-j), d]. */
@@ -543,33 +783,65 @@ export class FileBoard {
     return Math.round(delay * (1 - jitter * this.random()));
   }
 
+  /**
+   * The commit rename of a lease holder's operation. False when the running file is gone (the
+   * lease is lost); then, and when the rename throws, the side file written for it is removed.
+   */
+  private commitRename(from: string, to: string, sideFile?: string): boolean {
+    let moved: boolean;
+    try {
+      moved = renameIfPresent(from, to);
+    } catch (error) {
+      if (sideFile) unlinkQuietly(sideFile);
+      throw error;
+    }
+    if (!moved && sideFile) unlinkQuietly(sideFile);
+    return moved;
+  }
+
+  private writeSideFile(file: string, data: string): void {
+    writeFileAtomicSync(file, data, { tmpDir: this.dirPath('tmp'), durable: this.durable });
+  }
+
   private writeError(id: string, error: TaskError): string {
     const dir = path.join(this.dirPath('errors'), id);
     ensureDir(dir);
     const file = path.join(dir, `${String(error.at).padStart(14, '0')}-a${error.attempt}-${nonce()}.json`);
-    writeFileAtomic.sync(file, JSON.stringify(error), { fsync: this.durable });
+    this.writeSideFile(file, JSON.stringify(error));
     return file;
   }
 
-  private whyLeaseLost(id: string): string {
-    const where = this.locate(id);
-    if (!where) return 'the task no longer exists';
-    if (where.dir === 'cancelled') return 'the task was cancelled';
-    if (where.dir === 'running') return `the lease expired and ${where.parsed.agent} now holds the task`;
-    return `the lease expired and the task is now ${STATUS_OF_DIR[where.dir]}`;
+  /** A LeaseLostError that says, and types, why the claim of `parsed` is no longer held. */
+  private leaseLost(parsed: ParsedName): LeaseLostError {
+    const { cause, why } = this.whyLeaseLost(parsed);
+    const consequence =
+      cause === 'ended' ? 'Nothing was recorded.' : 'The result was not recorded; another agent may run the task.';
+    return new LeaseLostError(parsed.id, `Lease lost on task ${parsed.id}: ${why}. ${consequence}`, cause);
+  }
+
+  private whyLeaseLost(parsed: ParsedName): { cause: LeaseLossCause; why: string } {
+    const where = this.locate(parsed.id);
+    if (!where) return { cause: 'missing', why: 'the task no longer exists' };
+    const status = STATUS_OF_DIR[where.dir];
+    if (where.dir === 'cancelled') return { cause: 'cancelled', why: 'the task was cancelled' };
+    if (where.dir === 'running') return { cause: 'reclaimed', why: `the lease expired and ${where.parsed.agent} now holds the task` };
+    if (where.dir === 'pending' || where.dir === 'delayed') return { cause: 'reclaimed', why: `the lease expired and the task is ${status} again` };
+    if (where.dir === 'done' && where.parsed.nonce === parsed.nonce) return { cause: 'ended', why: 'this claim already completed it' };
+    const expired = this.errors(parsed.id).some((error) => error.kind === 'lease-expired' && error.attempt === parsed.attempts && error.agent === parsed.agent);
+    if (expired) return { cause: 'reclaimed', why: `the lease expired, and the task is now ${status}` };
+    return { cause: 'ended', why: `the task has ended (${status})` };
   }
 
   private parseToken(token: string): ParsedName {
-    const parsed = parseName('running', token);
-    if (!parsed) throw new BoardInputError(`"${token}" is not a lease token.`);
+    const parsed = typeof token === 'string' ? parseName('running', token) : undefined;
+    if (!parsed) throw new BoardInputError(`${JSON.stringify(token)} is not a lease token (claim prints it as "token").`);
     return parsed;
   }
 
-  private requireSpec(id: string, dir: StateDir, name: string): StoredTask {
-    const cached = this.specCache.get(id);
-    if (cached) return cached;
-    const spec = this.readSpec(dir, name);
-    if (!spec) throw new LeaseLostError(id, this.whyLeaseLost(id));
+  /** The body of a claimed task; a LeaseLostError when the claim's running file is gone. */
+  private requireSpec(parsed: ParsedName, token: string): StoredTask {
+    const spec = this.specCache.get(parsed.id) ?? this.readSpec('running', token);
+    if (!spec) throw this.leaseLost(parsed);
     return spec;
   }
 
@@ -582,12 +854,15 @@ export class FileBoard {
     if (now - this.lastSweepAt >= this.sweepIntervalMs) this.sweep();
   }
 
-  /** Moves delayed tasks whose time has come into pending/. Returns how many this process moved. */
+  /** Moves delayed tasks whose time has come into pending/. Returns how many this process moved. Never throws. */
   promoteDelayed(): number {
     const now = this.now();
+    const effects = this.maintenanceEffects();
     let promoted = 0;
     let nextDue = now + 1000; // other processes may add delayed tasks: look again within a second
-    for (const name of readDirNames(this.dirPath('delayed')).sort()) {
+    let names: string[] = [];
+    effects.attempt('Delayed tasks could not be promoted: delayed/ could not be listed', () => (names = readDirNames(this.dirPath('delayed')).sort()));
+    for (const name of names) {
       const parsed = parseName('delayed', name);
       if (!parsed) {
         this.quarantine('delayed', name, 'the file name is not a task name of this board');
@@ -598,11 +873,12 @@ export class FileBoard {
         break;
       }
       const target = name.slice(name.indexOf('~') + 1);
-      if (renameIfPresent(this.filePath('delayed', name), this.filePath('pending', target))) {
-        promoted++;
-        this.pendingCacheAt = -Infinity;
-        this.events.append({ at: now, type: 'promoted', taskId: parsed.id });
-      }
+      let moved = false;
+      effects.attempt(`Task ${parsed.id} is due but could not be moved to pending/`, () => (moved = renameIfPresent(this.filePath('delayed', name), this.filePath('pending', target))));
+      if (!moved) continue;
+      promoted++;
+      this.pendingCacheAt = -Infinity;
+      this.logEvents([{ at: now, type: 'promoted', taskId: parsed.id }], effects, `Task ${parsed.id} was promoted`);
     }
     this.nextDelayedCheck = nextDue;
     return promoted;
@@ -611,24 +887,32 @@ export class FileBoard {
   /**
    * One pass over running/: a lease seen expired with the same mtime by an earlier pass is
    * reclaimed (the two-observation rule), so a clock jump or a paused process never causes a mass
-   * reclaim from a single look. Returns the number of tasks this process reclaimed.
+   * reclaim from a single look. Every repairIntervalMs it also runs the repair pass (batches,
+   * cancels, map parents). Returns the number of tasks this process reclaimed. Never throws.
    */
   sweep(): number {
     const now = this.now();
     this.lastSweepAt = now;
+    const effects = this.maintenanceEffects();
     let reclaimed = 0;
+    let names: string[] = [];
+    effects.attempt('Expired leases could not be reclaimed: running/ could not be listed', () => (names = readDirNames(this.dirPath('running'))));
     const seenNow = new Set<string>();
-    for (const name of readDirNames(this.dirPath('running'))) {
+    for (const name of names) {
       const expiry = this.leaseExpiry(name);
       if (expiry === undefined || expiry > now) continue;
       seenNow.add(name);
       if (this.expiredSeen.get(name) === expiry) {
-        if (this.reclaim(name)) reclaimed++;
+        if (this.reclaim(name, effects)) reclaimed++;
       } else {
         this.expiredSeen.set(name, expiry);
       }
     }
     for (const name of this.expiredSeen.keys()) if (!seenNow.has(name)) this.expiredSeen.delete(name);
+    if (now - this.lastRepairAt >= this.repairIntervalMs) {
+      this.lastRepairAt = now;
+      this.repairPass(effects);
+    }
     return reclaimed;
   }
 
@@ -643,11 +927,16 @@ export class FileBoard {
   }
 
   private leaseExpiry(runningFile: string): number | undefined {
-    const stat = fs.lstatSync(this.filePath('running', runningFile), { throwIfNoEntry: false });
-    return stat ? Math.round(stat.mtimeMs) : undefined;
+    try {
+      const stat = fs.lstatSync(this.filePath('running', runningFile), { throwIfNoEntry: false });
+      return stat ? Math.round(stat.mtimeMs) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
-  private reclaim(runningFile: string): boolean {
+  /** Returns an expired claim to pending/ (or dead/ when out of attempts). Never throws. */
+  private reclaim(runningFile: string, effects: AfterCommit): boolean {
     const parsed = parseName('running', runningFile);
     if (!parsed) return this.quarantine('running', runningFile, 'the file name is not a task name of this board'), false;
     const spec = this.readSpec('running', runningFile);
@@ -661,87 +950,244 @@ export class FileBoard {
       agent: parsed.agent,
       kind: 'lease-expired',
     };
-    const errorFile = this.writeError(parsed.id, error);
+    // The history entry is a side file; a task stuck in running/ because it could not be written
+    // would be worse than a gap in the history, so the reclaim goes on without it.
+    let errorFile: string | undefined;
+    effects.attempt(`The error history of task ${parsed.id} misses its expired lease`, () => (errorFile = this.writeError(parsed.id, error)));
     faultPoint('reclaim:after-error-write');
     const toDead = parsed.attempts >= spec.maxAttempts;
     const target = toDead
       ? this.filePath('dead', restingName(parsed.id, parsed.attempts))
       : this.filePath('pending', pendingName(queueKey(spec, parsed.attempts)));
-    if (!renameIfPresent(this.filePath('running', runningFile), target)) {
-      unlinkIfPresent(errorFile);
-      return false;
-    }
+    let moved = false;
+    effects.attempt(`The expired lease on task ${parsed.id} could not be reclaimed`, () => (moved = this.commitRename(this.filePath('running', runningFile), target, errorFile)));
+    if (!moved) return false;
     this.expiredSeen.delete(runningFile);
     this.pendingCacheAt = -Infinity;
-    this.events.append({ at: now, type: 'reclaimed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, detail: { toDead } });
-    if (toDead) {
-      this.events.append({ at: now, type: 'dead', taskId: parsed.id, attempt: parsed.attempts, detail: { message: error.message } });
-      if (spec.parentId) this.childEnded(spec.parentId, spec.id, 'dead');
-    }
+    const subject = `The expired lease on task ${parsed.id} was reclaimed`;
+    const events: Omit<BoardEvent, 'pid'>[] = [{ at: now, type: 'reclaimed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, detail: { toDead } }];
+    if (toDead) events.push({ at: now, type: 'dead', taskId: parsed.id, attempt: parsed.attempts, detail: { message: error.message } });
+    this.logEvents(events, effects, subject);
+    if (toDead && spec.parentId) this.childEnded(spec.parentId, spec.id, 'dead', effects);
     return true;
   }
 
-  /** Finishes map tasks whose children ended, re-creating markers a crash may have skipped. */
+  /**
+   * Finishes what crashes and full disks left undone: batches (posts, maps) rolled forward or
+   * back with their events, map cancels carried through, and map tasks whose children all ended
+   * completed (re-creating markers a crash skipped). Returns how many map tasks it completed.
+   */
   repairParents(): number {
+    return this.repairPass(this.maintenanceEffects());
+  }
+
+  private repairPass(effects: AfterCommit): number {
+    this.repairBatches(effects);
+    this.repairCancels(effects);
     let completed = 0;
-    for (const name of readDirNames(this.dirPath('waiting'))) {
-      const parsed = parseName('waiting', name);
-      if (!parsed) continue;
-      const ended = new Map<string, EndOutcome>();
+    effects.attempt('Map tasks could not be checked for repair', () => (completed = this.repairWaitingParents(effects)));
+    return completed;
+  }
+
+  /** Rolls committed batches of dead writers forward, deletes uncommitted ones. Never throws. */
+  private repairBatches(effects: AfterCommit): void {
+    const pending = new Map<string, { task: StoredTask; tmp: string }[]>();
+    let tmpNames: string[] = [];
+    effects.attempt('Unfinished posts could not be repaired: tmp/ could not be listed', () => (tmpNames = readDirNames(this.dirPath('tmp'))));
+    const liveBatches = new Set<string>();
+    for (const name of tmpNames) {
+      const file = path.join(this.dirPath('tmp'), name);
+      const info = parseTmpName(name);
+      if (info && info.pid !== process.pid && isProcessAlive(info.pid)) {
+        if (info.batchId) liveBatches.add(info.batchId);
+        continue;
+      }
+      effects.attempt(`The leftover tmp/${name} could not be repaired`, () => {
+        if (info?.kind === 'batch' && fs.existsSync(path.join(this.dirPath('batches'), `${info.batchId}.json`))) {
+          const task = this.readSpecFile(file);
+          if (!task) return unlinkIfPresent(file);
+          const list = pending.get(info.batchId!) ?? [];
+          list.push({ task, tmp: file });
+          pending.set(info.batchId!, list);
+        } else if (info?.kind === 'batch') {
+          this.dropUncommitted(file);
+        } else if (info?.kind === 'legacy-map' && this.locate(info.parentId!)) {
+          const task = this.readSpecFile(file);
+          if (task) this.placeNew(file, task);
+          else unlinkIfPresent(file);
+        } else {
+          fs.rmSync(file, { force: true, recursive: true });
+        }
+      });
+    }
+    for (const [, entries] of pending) {
+      entries.sort((a, b) => Number(b.task.childCount !== undefined) - Number(a.task.childCount !== undefined));
+      for (const { task, tmp } of entries) effects.attempt(`Task ${task.id} of an interrupted post could not be moved into its queue`, () => this.placeNew(tmp, task));
+      this.pendingCacheAt = -Infinity;
+    }
+    let records: string[] = [];
+    effects.attempt('Unfinished posts could not be repaired: batches/ could not be listed', () => (records = readDirNames(this.dirPath('batches'))));
+    for (const name of records) {
+      const batchId = batchIdOfRecord(name);
+      if (!batchId || liveBatches.has(batchId)) continue;
+      effects.attempt(`The post record batches/${name} could not be finished`, () => this.finishRecord(path.join(this.dirPath('batches'), name), effects));
+    }
+  }
+
+  /** A tmp file of a batch that never committed: the task was never posted. */
+  private dropUncommitted(file: string): void {
+    const task = this.readSpecFile(file);
+    if (task?.parentId && !task.id.startsWith(`${task.parentId}.`)) unlinkIfPresent(this.markerPath(task.parentId, `+${task.id}`));
+    unlinkIfPresent(file);
+  }
+
+  /** Writes the `posted` events a committed batch is missing, then drops its record. */
+  private finishRecord(file: string, effects: AfterCommit): void {
+    const record = readBatchRecord(file);
+    if (!record) {
+      unlinkIfPresent(file); // unreadable: written by a crashed writer that never committed it
+      return;
+    }
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    const writerAlive = record.pid !== process.pid && isProcessAlive(record.pid);
+    if (!stat || (writerAlive && Date.now() - stat.mtimeMs < STALE_RECORD_MS)) return;
+    const logged = new Set<string>();
+    // A log that is shorter than at the commit was replaced: look through all of it.
+    let offset = this.eventLogSize() < record.eventOffset ? 0 : record.eventOffset;
+    for (;;) {
+      const { events, nextOffset } = this.events.read(offset);
+      for (const event of events) if (event.type === 'posted' && event.taskId) logged.add(event.taskId);
+      if (nextOffset === offset) break;
+      offset = nextOffset;
+    }
+    const missing = record.tasks.filter((task) => !logged.has(task.id));
+    const subject = `The interrupted post of ${missing.length === 1 ? `task ${missing[0].id}` : `${missing.length} tasks`} was finished`;
+    if (missing.length > 0 && !this.logEvents(missing.map((task) => postedEvent(task, this.now())), effects, subject)) return;
+    unlinkIfPresent(file);
+  }
+
+  /** Carries interrupted map cancels through. Never throws. */
+  private repairCancels(effects: AfterCommit): void {
+    let names: string[] = [];
+    effects.attempt('Map cancels could not be repaired: cancelling/ could not be listed', () => (names = readDirNames(this.dirPath('cancelling'))));
+    for (const parentId of names) {
+      if (!isValidId(parentId)) continue;
+      effects.attempt(`The cancel of map task ${parentId} could not be finished`, () => {
+        const parent = this.locate(parentId);
+        if (parent?.dir === 'waiting') {
+          if (!renameIfPresent(this.filePath('waiting', parent.name), this.filePath('cancelled', restingName(parentId, 0)))) return;
+          this.logEvents([{ at: this.now(), type: 'cancelled', taskId: parentId, detail: { from: 'waiting' } }], effects, `Map task ${parentId} was cancelled`);
+        }
+        if (parent?.dir === 'waiting' || parent?.dir === 'cancelled') {
+          if (this.cancelLiveChildren(parentId, effects) > 0) return;
+        }
+        unlinkIfPresent(this.cancellingPath(parentId));
+      });
+    }
+  }
+
+  /** Re-creates end markers a crash skipped and completes waiting parents whose children all ended. */
+  private repairWaitingParents(effects: AfterCommit): number {
+    const parents = readDirNames(this.dirPath('waiting'))
+      .map((name) => parseName('waiting', name)?.id)
+      .filter((id): id is string => id !== undefined);
+    if (parents.length === 0) return 0;
+    const parentOfChild = new Map<string, string>();
+    for (const parentId of parents) {
+      const progress = this.progress(parentId);
+      if (progress.done + progress.dead + progress.cancelled >= progress.total) continue;
+      for (const childId of this.childIdsOf(parentId)) parentOfChild.set(childId, parentId);
+    }
+    if (parentOfChild.size > 0) {
       for (const dir of ['done', 'dead', 'cancelled'] as const) {
-        for (const child of readDirNames(this.dirPath(dir))) {
-          const childId = parseName(dir, child)?.id;
-          if (childId?.startsWith(`${parsed.id}.`)) ended.set(childId, dir);
+        for (const name of readDirNames(this.dirPath(dir))) {
+          const childId = parseName(dir, name)?.id;
+          const parentId = childId && parentOfChild.get(childId);
+          if (parentId) createMarker(this.markerPath(parentId, `${childId}.${dir}`));
         }
       }
-      for (const [childId, outcome] of ended) createMarker(path.join(this.dirPath('children'), parsed.id, `${childId}.${outcome}`));
-      if (this.maybeCompleteParent(parsed.id)) completed++;
+    }
+    let completed = 0;
+    for (const parentId of parents) {
+      effects.attempt(`Map task ${parentId} could not be completed`, () => {
+        if (this.completeParentIfEnded(parentId, effects)) completed++;
+      });
     }
     return completed;
   }
 
-  /** Removes tmp files of dead writers; rolls forward map children whose parent was committed. */
-  private repairTmp(): void {
-    for (const name of readDirNames(this.dirPath('tmp'))) {
-      const match = /^(\d+)\.[0-9a-f]+\.(task|map\.([a-z0-9]+))\.([a-z0-9.]+)\.json$/.exec(name);
-      const pid = match ? Number(match[1]) : undefined;
-      if (pid !== undefined && pid !== process.pid && isProcessAlive(pid)) continue;
-      const file = path.join(this.dirPath('tmp'), name);
-      const parentId = match?.[3];
-      if (parentId && this.locate(parentId)) {
-        const spec = this.readSpecFile(file);
-        if (spec) this.commitNew(file, spec);
-        else unlinkIfPresent(file);
-        continue;
-      }
-      fs.rmSync(file, { force: true, recursive: true });
-    }
-  }
-
   // ---------------------------------------------------------------- map tasks
 
-  private childEnded(parentId: string, childId: string, outcome: EndOutcome): void {
-    faultPoint('child:before-marker');
-    createMarker(path.join(this.dirPath('children'), parentId, `${childId}.${outcome}`));
-    this.maybeCompleteParent(parentId);
+  /** The ids of a map task's children: its own, numbered, and those added with a parent id. */
+  private childIdsOf(parentId: string): string[] {
+    const count = this.parentSpec(parentId)?.childCount ?? 0;
+    const own = Array.from({ length: count }, (_, index) => mapChildId(parentId, index));
+    const added = readDirNames(path.join(this.dirPath('children'), parentId))
+      .filter((marker) => marker.startsWith('+'))
+      .map((marker) => marker.slice(1));
+    return [...own, ...added];
   }
 
-  private maybeCompleteParent(parentId: string): boolean {
+  /** After a child's end committed: its marker, then the parent's completion. Never throws. */
+  private childEnded(parentId: string, childId: string, outcome: EndOutcome, effects: AfterCommit): void {
+    faultPoint('child:before-marker');
+    const marked = effects.attempt(`The end of ${childId} was not recorded for its map task ${parentId} (repair will record it)`, () =>
+      createMarker(this.markerPath(parentId, `${childId}.${outcome}`)),
+    );
+    if (!marked) return;
+    effects.attempt(`Map task ${parentId} could not be completed (repair will complete it)`, () => this.completeParentIfEnded(parentId, effects));
+  }
+
+  /**
+   * Ends a waiting map task whose children have all ended. Its state says how the job went:
+   * `dead` when a child died (it sits in the dead-letter queue beside that child, and requeueing
+   * it requeues its dead children), `cancelled` when the map was cancelled or every child was,
+   * else `done`. The counts are in its result (done) or its error history (dead) and in the event.
+   */
+  private completeParentIfEnded(parentId: string, effects: AfterCommit): boolean {
     const progress = this.progress(parentId);
-    if (progress.total === 0 || progress.done + progress.dead + progress.cancelled < progress.total) return false;
-    const parentName = restingName(parentId, 0);
+    const ended = (p: Progress): boolean => p.total > 0 && p.done + p.dead + p.cancelled >= p.total;
+    if (!ended(progress)) return false;
+    const cancelRequested = fs.existsSync(this.cancellingPath(parentId));
+    const outcome: EndOutcome = cancelRequested ? 'cancelled' : progress.dead > 0 ? 'dead' : progress.done === 0 ? 'cancelled' : 'done';
     const summary = { done: progress.done, dead: progress.dead, cancelled: progress.cancelled, total: progress.total };
-    const resultNonce = nonce();
-    writeFileAtomic.sync(path.join(this.dirPath('results'), `${parentId}~${resultNonce}.json`), JSON.stringify(summary), { fsync: this.durable });
+    const now = this.now();
+    let sideFile: string | undefined;
+    let target: string;
+    if (outcome === 'done') {
+      const resultNonce = nonce();
+      sideFile = path.join(this.dirPath('results'), `${parentId}~${resultNonce}.json`);
+      this.writeSideFile(sideFile, JSON.stringify(summary));
+      target = this.filePath('done', doneName(parentId, 0, resultNonce));
+    } else if (outcome === 'dead') {
+      const message = `${summary.dead} of ${summary.total} children died (done ${summary.done}, cancelled ${summary.cancelled}); requeue this map task to retry them.`;
+      sideFile = this.writeError(parentId, { attempt: 0, at: now, message, permanent: true, kind: 'failed' });
+      target = this.filePath('dead', restingName(parentId, 0));
+    } else {
+      target = this.filePath('cancelled', restingName(parentId, 0));
+    }
     faultPoint('parent:before-promote');
-    const promoted = renameIfPresent(this.filePath('waiting', parentName), this.filePath('done', doneName(parentId, 0, resultNonce)));
-    if (!promoted) {
-      unlinkIfPresent(path.join(this.dirPath('results'), `${parentId}~${resultNonce}.json`));
+    // A child added while the side file was written counts: look once more before committing.
+    if (!ended(this.progress(parentId)) || !this.commitRename(this.filePath('waiting', restingName(parentId, 0)), target, sideFile)) {
+      if (sideFile) unlinkQuietly(sideFile);
       return false;
     }
-    this.syncStateDirs(['done']);
-    this.events.append({ at: this.now(), type: 'parent-completed', taskId: parentId, detail: summary });
+    const subject = `Map task ${parentId} ended ${outcome}`;
+    this.syncDirs([outcome], effects, subject);
+    this.logEvents([{ at: now, type: 'parent-completed', taskId: parentId, detail: { outcome, ...summary } }], effects, subject);
+    if (cancelRequested) effects.attempt(`${subject}, but its cancel marker could not be removed`, () => unlinkIfPresent(this.cancellingPath(parentId)));
     return true;
+  }
+
+  /** Moves an ended (done or dead) map task back to waiting/, so it ends again when its children do. */
+  private reopenParent(parent: Located, effects: AfterCommit): void {
+    if (parent.dir !== 'done' && parent.dir !== 'dead') return;
+    if (!renameIfPresent(this.filePath(parent.dir, parent.name), this.filePath('waiting', restingName(parent.parsed.id, 0)))) return;
+    const subject = `Map task ${parent.parsed.id} was reopened`;
+    if (parent.dir === 'done' && parent.parsed.nonce) {
+      effects.attempt(`${subject}, but its old summary could not be removed`, () => unlinkIfPresent(path.join(this.dirPath('results'), `${parent.parsed.id}~${parent.parsed.nonce}.json`)));
+    }
+    this.logEvents([{ at: this.now(), type: 'reopened', taskId: parent.parsed.id, detail: { from: parent.dir } }], effects, subject);
   }
 
   /** Progress of a map task from one small directory listing (plus running/ for running children). */
@@ -763,7 +1209,7 @@ export class FileBoard {
       cancelled,
       running,
       pending: Math.max(0, total - ended - running),
-      percent: total === 0 ? 0 : Math.round((ended / total) * 1000) / 10,
+      percent: total === 0 ? 0 : Math.round(((done + dead) / total) * 1000) / 10,
     };
   }
 
@@ -776,60 +1222,203 @@ export class FileBoard {
 
   // ---------------------------------------------------------------- user operations
 
-  /** Cancels a task that has not ended. A running holder loses its lease at its next heartbeat. */
+  /**
+   * Cancels a task that has not ended. A running holder loses its lease at its next heartbeat. A
+   * map task is cancelled with its unfinished children.
+   */
   cancel(id: string): Task {
-    const where = this.requireLocated(id);
-    const spec = this.requireSpec(id, where.dir, where.name);
-    if (where.dir === 'done' || where.dir === 'dead' || where.dir === 'cancelled') {
-      throw new BoardInputError(`Task ${id} has already ended (${STATUS_OF_DIR[where.dir]}); there is nothing to cancel.`);
+    this.assertId(id);
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const where = this.requireLocated(id);
+      if (where.dir === 'done' || where.dir === 'dead' || where.dir === 'cancelled') {
+        throw new BoardInputError(`Task ${id} has already ended (${STATUS_OF_DIR[where.dir]}); there is nothing to cancel.`);
+      }
+      const spec = this.specAt(where);
+      if (!spec) continue; // it moved while we looked
+      const cancelled = where.dir === 'waiting' ? this.cancelMap(where, spec) : this.cancelOne(where, spec, this.afterCommit());
+      if (cancelled) return cancelled;
     }
-    if (!renameIfPresent(this.filePath(where.dir, where.name), this.filePath('cancelled', restingName(id, where.parsed.attempts)))) {
-      return this.cancel(id); // it moved meanwhile (claimed, promoted): try again where it is now
+    throw new BoardInputError(`Task ${id} keeps changing state; try again.`);
+  }
+
+  /** One task's cancel: its rename, then its side effects. Undefined when it moved first. */
+  private cancelOne(where: Located, spec: StoredTask, effects: AfterCommit): Task | undefined {
+    const id = where.parsed.id;
+    if (!renameIfPresent(this.filePath(where.dir, where.name), this.filePath('cancelled', restingName(id, where.parsed.attempts)))) return undefined;
+    faultPoint('cancel:after-rename');
+    const subject = `Task ${id} was cancelled`;
+    if (where.dir === 'running') this.releaseFileLeasesAfterCommit(spec.files, where.name, effects, subject);
+    this.logEvents([{ at: this.now(), type: 'cancelled', taskId: id, agent: where.parsed.agent, detail: { from: STATUS_OF_DIR[where.dir] } }], effects, subject);
+    if (spec.parentId) this.childEnded(spec.parentId, id, 'cancelled', effects);
+    return effects.attach(this.toTask(spec, 'cancelled', where.parsed));
+  }
+
+  /**
+   * A map task's cancel: a marker in cancelling/ (so an interrupted cancel is carried through by
+   * repair), the parent's rename (the commit), then its unfinished children one by one.
+   */
+  private cancelMap(where: Located, spec: StoredTask): Task | undefined {
+    const parentId = where.parsed.id;
+    const marker = this.cancellingPath(parentId);
+    const created = createMarker(marker);
+    const moved = (() => {
+      try {
+        return renameIfPresent(this.filePath('waiting', where.name), this.filePath('cancelled', restingName(parentId, 0)));
+      } catch (error) {
+        if (created) unlinkQuietly(marker);
+        throw error;
+      }
+    })();
+    if (!moved) {
+      if (created) unlinkQuietly(marker); // it ended (or someone else cancelled it) meanwhile
+      return undefined;
     }
     faultPoint('cancel:after-rename');
-    if (where.dir === 'running') this.releaseFileLeases(spec.files, where.name);
-    this.events.append({ at: this.now(), type: 'cancelled', taskId: id, agent: where.parsed.agent, detail: { from: STATUS_OF_DIR[where.dir] } });
-    if (where.dir === 'waiting') this.cancelChildren(id);
-    if (spec.parentId) this.childEnded(spec.parentId, id, 'cancelled');
-    return this.toTask(spec, 'cancelled', where.parsed);
+    const effects = this.afterCommit();
+    const subject = `Map task ${parentId} was cancelled`;
+    this.logEvents([{ at: this.now(), type: 'cancelled', taskId: parentId, detail: { from: 'waiting' } }], effects, subject);
+    let remaining = 1;
+    effects.attempt(`${subject}, but not all of its children could be cancelled yet (repair will finish)`, () => (remaining = this.cancelLiveChildren(parentId, effects)));
+    if (remaining === 0) effects.attempt(`${subject}, but its cancel marker could not be removed`, () => unlinkIfPresent(marker));
+    return effects.attach(this.toTask(spec, 'cancelled', { id: parentId, attempts: 0 }));
   }
 
-  private cancelChildren(parentId: string): void {
-    for (const dir of ['pending', 'delayed', 'running'] as const) {
-      for (const name of readDirNames(this.dirPath(dir))) {
-        const childId = parseName(dir, name)?.id;
-        if (!childId?.startsWith(`${parentId}.`)) continue;
-        try {
-          this.cancel(childId);
-        } catch (error) {
-          if (!(error instanceof BoardInputError)) throw error; // it ended meanwhile
+  /** Cancels the children of a map task that have not ended; returns how many could not be (0 = all). */
+  private cancelLiveChildren(parentId: string, effects: AfterCommit): number {
+    const children = new Set(this.childIdsOf(parentId));
+    let live = 0;
+    for (let pass = 0; pass < 3; pass++) {
+      live = 0;
+      for (const dir of ['delayed', 'pending', 'running'] as const) {
+        for (const name of readDirNames(this.dirPath(dir))) {
+          const parsed = parseName(dir, name);
+          if (!parsed || !children.has(parsed.id)) continue;
+          const where: Located = { dir, name, parsed };
+          const spec = this.specAt(where);
+          if (!spec || !this.cancelOne(where, spec, effects)) live++;
+          if (where.dir === 'pending' && pass === 0) faultPoint('cancel:after-first-child');
         }
       }
+      if (live === 0) return 0;
     }
+    return live;
   }
 
-  /** Moves a dead task back to pending with a fresh attempt budget; its error history is kept. */
+  /**
+   * Moves a dead task back to pending with a fresh attempt budget; its error history is kept. A
+   * child of an ended map reopens the map (it ends again, with a new summary, when its children
+   * have); requeueing a dead map task requeues its dead children.
+   */
   requeue(id: string): Task {
     const where = this.requireLocated(id);
     if (where.dir !== 'dead') throw new BoardInputError(`Task ${id} is ${STATUS_OF_DIR[where.dir]}, not dead; only dead tasks can be requeued.`);
-    const spec = this.requireSpec(id, where.dir, where.name);
-    if (!renameIfPresent(this.filePath('dead', where.name), this.filePath('pending', pendingName(queueKey(spec, 0))))) {
-      throw new BoardInputError(`Task ${id} was requeued by someone else.`);
-    }
-    this.syncStateDirs(['pending']);
-    if (spec.parentId) {
-      unlinkIfPresent(path.join(this.dirPath('children'), spec.parentId, `${id}.dead`));
-    }
-    this.pendingCacheAt = -Infinity;
-    this.events.append({ at: this.now(), type: 'requeued', taskId: id });
-    return this.toTask(spec, 'pending', { id, attempts: 0 });
+    const requeued = this.requeueDead(where);
+    if (!requeued) throw new BoardInputError(`Task ${id} was requeued by someone else.`);
+    return requeued[0];
   }
 
+  /**
+   * Requeues every dead task (a map task through its dead children); one that cannot be requeued
+   * (its map was cancelled) stays in the dead-letter queue, with a warning. Returns the tasks
+   * that are pending again.
+   */
   requeueAll(): Task[] {
-    return readDirNames(this.dirPath('dead'))
-      .map((name) => parseName('dead', name)?.id)
-      .filter((id): id is string => id !== undefined)
-      .map((id) => this.requeue(id));
+    const requeued: Task[] = [];
+    for (const name of readDirNames(this.dirPath('dead'))) {
+      const parsed = parseName('dead', name);
+      if (!parsed) continue;
+      try {
+        const tasks = this.requeueDead({ dir: 'dead', name, parsed }) ?? []; // gone: requeued already, with its map
+        requeued.push(...tasks.filter((task) => task.status === 'pending'));
+      } catch (error) {
+        if (!(error instanceof BoardInputError)) throw error;
+        this.onWarning(`${error.message} It stays in the dead-letter queue.`);
+      }
+    }
+    return requeued;
+  }
+
+  /** The requeued task first, then the children requeued with a map; undefined when its file moved away. */
+  private requeueDead(where: Located): Task[] | undefined {
+    const spec = this.specAt(where);
+    if (!spec) return undefined;
+    if (spec.childCount !== undefined) return this.requeueMap(where, spec);
+    const parent = spec.parentId ? this.requireOpenableParent(spec) : undefined;
+    const task = this.requeueOne(where, spec, parent);
+    return task && [task];
+  }
+
+  /** Where the map of a dead child is; refused when the map was cancelled or is gone. */
+  private requireOpenableParent(spec: StoredTask): Located {
+    const parentId = spec.parentId!;
+    const parent = this.locate(parentId);
+    if (!parent) throw new BoardInputError(`Task ${spec.id} belongs to map task ${parentId}, which no longer exists; post the task again instead.`);
+    if (parent.dir === 'cancelled' || fs.existsSync(this.cancellingPath(parentId))) {
+      throw new BoardInputError(`Task ${spec.id} belongs to map task ${parentId}, which was cancelled; post the task again instead.`);
+    }
+    return parent;
+  }
+
+  /** One dead task back to pending (its ended map reopened first); undefined when it moved away. */
+  private requeueOne(where: Located, spec: StoredTask, parent: Located | undefined): Task | undefined {
+    const id = spec.id;
+    const effects = this.afterCommit();
+    const marker = spec.parentId ? this.markerPath(spec.parentId, `${id}.dead`) : undefined;
+    const restoreMarker = (): void => {
+      if (marker) createMarkerQuietly(marker);
+    };
+    if (marker && parent) {
+      // The marker goes first: with it gone the map cannot end (again) before this child does.
+      unlinkIfPresent(marker);
+      try {
+        this.reopenParent(parent, effects);
+      } catch (error) {
+        restoreMarker();
+        throw error;
+      }
+    }
+    faultPoint('requeue:before-rename');
+    let moved: boolean;
+    try {
+      moved = renameIfPresent(this.filePath('dead', where.name), this.filePath('pending', pendingName(queueKey(spec, 0))));
+    } catch (error) {
+      restoreMarker();
+      throw error;
+    }
+    if (!moved) return undefined;
+    faultPoint('requeue:after-rename');
+    const subject = `Task ${id} was requeued`;
+    this.syncDirs(['pending'], effects, subject);
+    this.pendingCacheAt = -Infinity;
+    this.logEvents([{ at: this.now(), type: 'requeued', taskId: id }], effects, subject);
+    return effects.attach(this.toTask(spec, 'pending', { id, attempts: 0 }));
+  }
+
+  /** A dead map task: requeue its dead children (the first one reopens it). */
+  private requeueMap(where: Located, spec: StoredTask): Task[] {
+    const parentId = spec.id;
+    const children = new Set(this.childIdsOf(parentId));
+    const requeued: Task[] = [];
+    let parent: Located = where;
+    for (const name of readDirNames(this.dirPath('dead'))) {
+      const parsed = parseName('dead', name);
+      if (!parsed || !children.has(parsed.id)) continue;
+      const child: Located = { dir: 'dead', name, parsed };
+      const childSpec = this.specAt(child);
+      const task = childSpec && this.requeueOne(child, childSpec, parent);
+      if (!task) continue;
+      requeued.push(task);
+      parent = { ...where, dir: 'waiting', name: restingName(parentId, 0) }; // reopened by the first child
+    }
+    const effects = this.afterCommit();
+    if (requeued.length === 0) {
+      // No dead child left (they were requeued one by one): reopen, and let it end by its children.
+      this.reopenParent(where, effects);
+      effects.attempt(`Map task ${parentId} could not be completed (repair will complete it)`, () => this.completeParentIfEnded(parentId, effects));
+    }
+    const parentTask = this.get(parentId) ?? this.toTask(spec, 'waiting', { id: parentId, attempts: 0 });
+    const warnings = [...requeued.flatMap((task) => task.warnings ?? []), ...effects.warnings];
+    return [warnings.length > 0 ? { ...parentTask, warnings } : parentTask, ...requeued];
   }
 
   // ---------------------------------------------------------------- reading
@@ -847,15 +1436,18 @@ export class FileBoard {
     return tasks.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   }
 
-  /** One task with its result and last error, or undefined. */
+  /** One task with its result and last error, or undefined. A task that moves meanwhile is still found. */
   get(id: string): Task | undefined {
     this.assertId(id);
-    const where = this.locate(id);
-    if (!where) return undefined;
-    const task = this.readTask(where.dir, where.name);
-    if (!task) return undefined;
-    if (where.dir === 'done') task.result = this.readResult(id, where.parsed.nonce);
-    return task;
+    for (let attempt = 0; attempt < LOCATE_PASSES; attempt++) {
+      const where = this.locate(id);
+      if (!where) return undefined;
+      const task = this.readTask(where.dir, where.name);
+      if (!task) continue; // it moved between the listing and the read: look again
+      if (where.dir === 'done') task.result = this.readResult(id, where.parsed.nonce);
+      return task;
+    }
+    return undefined;
   }
 
   /** The error history of a task, oldest first. */
@@ -943,8 +1535,22 @@ export class FileBoard {
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * Finds a task's file. Scans in SCAN_ORDER; a task missed by one scan moved against that order
+   * while it ran, so the scan is repeated in RESCAN_ORDER (with short, growing pauses that break
+   * any lock-step with a process moving the task) before the task is declared absent.
+   */
   private locate(id: string): Located | undefined {
-    for (const dir of STATE_DIRS) {
+    for (let pass = 0; pass < LOCATE_PASSES; pass++) {
+      const found = this.scanFor(id, pass === 0 ? SCAN_ORDER : RESCAN_ORDER);
+      if (found) return found;
+      if (pass >= 1 && pass + 1 < LOCATE_PASSES) sleepSync(1 << (pass - 1));
+    }
+    return undefined;
+  }
+
+  private scanFor(id: string, order: readonly StateDir[]): Located | undefined {
+    for (const dir of order) {
       for (const name of readDirNames(this.dirPath(dir))) {
         // Names outside pending/ and delayed/ start with the id: skip the parse for the rest.
         if (!name.startsWith(id) && dir !== 'pending' && dir !== 'delayed') continue;
@@ -960,6 +1566,11 @@ export class FileBoard {
     const where = this.locate(id);
     if (!where) throw new BoardInputError(`No task with id ${id} on the board at ${this.root}.`);
     return where;
+  }
+
+  /** The body of a located task, or undefined when its file moved away meanwhile. */
+  private specAt(where: Located): StoredTask | undefined {
+    return this.specCache.get(where.parsed.id) ?? this.readSpec(where.dir, where.name);
   }
 
   private readTask(dir: StateDir, name: string): Task | undefined {
@@ -998,7 +1609,12 @@ export class FileBoard {
   private readResult(id: string, resultNonce: string | undefined): unknown {
     if (!resultNonce) return undefined;
     const text = readTextIfPresent(path.join(this.dirPath('results'), `${id}~${resultNonce}.json`));
-    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return undefined; // a result file damaged outside the board: the task is still done
+    }
   }
 
   /** Reads and validates a task body; a bad one is quarantined and undefined returned. */
@@ -1036,12 +1652,23 @@ export class FileBoard {
     return 'task' in parsed ? parsed.task : undefined;
   }
 
-  /** Moves a bad file aside with a reason file, logs it once, and never throws for a vanished file. */
+  /**
+   * Moves a bad file aside with a reason file and logs it once. Never throws: on a board that
+   * cannot be written the file stays where it is (and is skipped), with a warning.
+   */
   private quarantine(dir: StateDir, name: string, reason: string): void {
     const target = `${dir}~${name}~${nonce()}`;
-    if (!renameIfPresent(this.filePath(dir, name), path.join(this.dirPath('quarantine'), target))) return;
-    fs.writeFileSync(path.join(this.dirPath('quarantine'), `${target}.reason.txt`), `${dir}/${name}: ${reason}\n`);
-    this.events.append({ at: this.now(), type: 'quarantined', detail: { file: `${dir}/${name}`, reason } });
+    const effects = this.maintenanceEffects();
+    let moved = false;
+    effects.attempt(`${dir}/${name} ${reason}, and it could not be moved to quarantine/ (it is skipped)`, () => {
+      moved = renameIfPresent(this.filePath(dir, name), path.join(this.dirPath('quarantine'), target));
+    });
+    if (!moved) return;
+    const subject = `${dir}/${name} was quarantined`;
+    effects.attempt(`${subject}, but its reason file could not be written`, () =>
+      fs.writeFileSync(path.join(this.dirPath('quarantine'), `${target}.reason.txt`), `${dir}/${name}: ${reason}\n`),
+    );
+    this.logEvents([{ at: this.now(), type: 'quarantined', detail: { file: `${dir}/${name}`, reason } }], effects, subject);
   }
 
   private toTask(spec: StoredTask, status: TaskStatus, parsed: Pick<ParsedName, 'attempts'> & Partial<ParsedName>, updatedAt?: number, leaseExpiresAt?: number): Task {
@@ -1067,18 +1694,72 @@ export class FileBoard {
   }
 
   private assertId(id: string): void {
-    if (!isValidId(id)) throw new BoardInputError(`"${id}" is not a task id (ids look like t1a2b3c4d01ab).`);
+    if (typeof id !== 'string' || !isValidId(id)) throw new BoardInputError(`${JSON.stringify(id)} is not a task id (ids look like t1a2b3c4d01ab).`);
   }
 
   private assertAgent(agent: string): void {
-    if (!isValidAgentName(agent)) {
-      throw new BoardInputError(`"${agent}" is not a valid agent name: use 1-64 letters, digits, "_", "." or "-".`);
+    if (typeof agent !== 'string' || !isValidAgentName(agent)) {
+      throw new BoardInputError(`${JSON.stringify(agent)} is not a valid agent name: use 1-64 letters, digits, "_", "." or "-".`);
     }
+  }
+
+  private assertLeaseMs(leaseMs: number): number {
+    if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_LEASE_MS) {
+      throw new BoardInputError(`A lease must be a whole number of milliseconds from 1 to ${MAX_LEASE_MS} (7 days); got ${String(leaseMs)}.`);
+    }
+    return leaseMs;
   }
 }
 
 function queueKey(spec: StoredTask, attempts: number): QueueKey {
   return { id: spec.id, priority: spec.priority, createdAt: spec.createdAt, attempts };
+}
+
+function noteOf(task: StoredTask): BatchTaskNote {
+  return {
+    id: task.id,
+    title: task.title,
+    ...(task.parentId !== undefined ? { parentId: task.parentId } : {}),
+    ...(task.childCount !== undefined ? { children: task.childCount } : {}),
+  };
+}
+
+function postedEvent(task: BatchTaskNote, at: number): Omit<BoardEvent, 'pid'> {
+  const detail: Record<string, unknown> = { title: task.title };
+  if (task.children !== undefined) detail.children = task.children;
+  if (task.parentId !== undefined) detail.parentId = task.parentId;
+  return { at, type: 'posted', taskId: task.id, detail };
+}
+
+function serialiseResult(result: unknown): string {
+  try {
+    const text = JSON.stringify(result);
+    if (text === undefined) throw new Error('it has no JSON form');
+    return text;
+  } catch (error) {
+    throw new BoardInputError(`The result is not JSON (${(error as Error).message}); nothing was recorded.`);
+  }
+}
+
+function capMessage(message: string): string {
+  if (message.length <= MAX_ERROR_MESSAGE) return message;
+  return `${message.slice(0, MAX_ERROR_MESSAGE)}… (cut: ${message.length} characters in all)`;
+}
+
+function renameIfPresentQuietly(from: string, to: string): void {
+  try {
+    fs.renameSync(from, to);
+  } catch {
+    // The original error is reported; a claim left in running/ expires and is reclaimed.
+  }
+}
+
+function createMarkerQuietly(file: string): void {
+  try {
+    createMarker(file);
+  } catch {
+    // Repair re-creates end markers from the ended folders.
+  }
 }
 
 function readTextIfPresent(file: string): string | undefined {
@@ -1089,4 +1770,3 @@ function readTextIfPresent(file: string): string | undefined {
     throw error;
   }
 }
-

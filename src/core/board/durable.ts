@@ -29,14 +29,51 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Writes data to a new file and fsyncs it; the name must not exist yet. */
+/**
+ * Writes every byte of `data` at the file's current position. `fs.writeSync` may write less than
+ * asked (a disk filling up mid-write) without throwing; the loop turns that into the ENOSPC error
+ * the next write reports, instead of a silently truncated file.
+ */
+export function writeFully(fd: number, data: string | Buffer): void {
+  const buffer = typeof data === 'string' ? Buffer.from(data) : data;
+  for (let offset = 0; offset < buffer.length; ) offset += fs.writeSync(fd, buffer, offset, buffer.length - offset);
+}
+
+/** Writes data to a new file and fsyncs it; the name must not exist yet. A failed write leaves no file. */
 export function writeNewFileSync(file: string, data: string, durable: boolean): void {
   const fd = fs.openSync(file, 'wx', 0o644);
+  let written = false;
   try {
-    fs.writeSync(fd, data);
+    writeFully(fd, data);
     if (durable) fs.fsyncSync(fd);
+    written = true;
   } finally {
     fs.closeSync(fd);
+    if (!written) unlinkQuietly(file);
+  }
+}
+
+/**
+ * Writes `file` all at once: the data goes to a new file in `tmpDir` (same file system), then a
+ * rename puts it in place, so a reader never sees a partial file and a failure leaves none.
+ */
+export function writeFileAtomicSync(file: string, data: string, options: { tmpDir: string; durable: boolean }): void {
+  const tmp = path.join(options.tmpDir, `${process.pid}.${nonce()}.side.json`);
+  writeNewFileSync(tmp, data, options.durable);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    unlinkQuietly(tmp);
+    throw error;
+  }
+}
+
+/** Removes a file, ignoring every error: for cleaning up after a failure that is already being reported. */
+export function unlinkQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // Already gone, or the file system refuses: the original error is the one that matters.
   }
 }
 

@@ -3,19 +3,60 @@
 // local file system. A process killed mid-write can leave a torn last line; readers skip it.
 import * as fs from 'fs';
 import { BoardEvent } from './types';
+import { writeFully } from './durable';
+
+/** Events a process could not write yet (disk full, read-only log); bounded so memory stays small. */
+const BACKLOG_LIMIT = 10_000;
 
 export class EventLog {
   private fd: number | undefined;
+  /** Lines whose write failed, oldest first; written before the next event, or at close(). */
+  private backlog: string[] = [];
 
   constructor(readonly file: string) {}
 
+  /**
+   * Appends one event. Throws when the line cannot be written; the line is then kept and written
+   * before the next event this process appends (so a long-lived process repairs the gap once the
+   * disk has room again). A line cut off by a full disk is a torn line that readers skip.
+   */
   append(event: Omit<BoardEvent, 'pid'>): void {
     const line = JSON.stringify({ ...event, pid: process.pid }) + '\n';
+    this.backlog.push(line);
+    if (this.backlog.length > BACKLOG_LIMIT) this.backlog.shift();
+    this.flush();
+  }
+
+  /** Appends several events with one attempt: a failure keeps all of them for the next write. */
+  appendAll(events: Omit<BoardEvent, 'pid'>[]): void {
+    for (const event of events) {
+      this.backlog.push(JSON.stringify({ ...event, pid: process.pid }) + '\n');
+      if (this.backlog.length > BACKLOG_LIMIT) this.backlog.shift();
+    }
+    this.flush();
+  }
+
+  /** Writes the lines still waiting; throws (keeping them) when the log cannot be written. */
+  flush(): void {
+    if (this.backlog.length === 0) return;
     if (this.fd === undefined) this.fd = fs.openSync(this.file, 'a');
-    fs.writeSync(this.fd, line);
+    while (this.backlog.length > 0) {
+      writeFully(this.fd, this.backlog[0]);
+      this.backlog.shift();
+    }
+  }
+
+  /** Events not written yet (for the warning that says so). */
+  get unwritten(): number {
+    return this.backlog.length;
   }
 
   close(): void {
+    try {
+      this.flush();
+    } catch {
+      // Still unwritable: the warnings already said which events are missing.
+    }
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
   }

@@ -7,7 +7,14 @@ export type StateDir = (typeof STATE_DIRS)[number];
 
 const SEPARATOR = '~';
 const SUFFIX = '.json';
-const PRIORITY_LIMIT = 9999;
+/** Priorities lie in [-PRIORITY_LIMIT, PRIORITY_LIMIT]: the key has five digits. */
+export const PRIORITY_LIMIT = 9999;
+/**
+ * The latest time a name can hold: times are 14 digits of epoch milliseconds (5138-11-16). Every
+ * time that reaches a name (notBefore, a retry's due time) is checked or capped against it, so a
+ * name always reads back as the time that was written.
+ */
+export const MAX_TIME_MS = 99_999_999_999_999;
 const ID_PATTERN = /^[a-z0-9][a-z0-9.]{2,80}$/;
 const AGENT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -28,8 +35,13 @@ function priorityKey(priority: number): string {
   return String(PRIORITY_LIMIT - clampPriority(priority)).padStart(5, '0');
 }
 
+/** Callers validate times first; the cap only guards the name format against a bug upstream. */
+export function capTime(epochMs: number): number {
+  return Number.isFinite(epochMs) ? Math.max(0, Math.min(MAX_TIME_MS, Math.trunc(epochMs))) : MAX_TIME_MS;
+}
+
 function timeKey(epochMs: number): string {
-  return String(Math.max(0, Math.trunc(epochMs))).padStart(14, '0');
+  return String(capTime(epochMs)).padStart(14, '0');
 }
 
 export interface QueueKey {

@@ -2,29 +2,54 @@
 import { z } from 'zod';
 import * as path from 'path';
 import { BoardInputError, DEFAULT_MAX_ATTEMPTS, TaskSpec } from './types';
-import { clampPriority, isValidId } from './names';
+import { MAX_TIME_MS, PRIORITY_LIMIT, clampPriority, isValidId } from './names';
+
+/** The most attempts a task may be given. */
+export const MAX_ATTEMPTS_LIMIT = 100;
 
 export const TASK_FORMAT_VERSION = 1;
+
+/**
+ * Why a task's file path is refused, or undefined when it is a workspace-relative path. Task files
+ * become file-scope lease keys and `{files}` arguments of executors, so anything that could point
+ * outside the workspace or into a git folder is refused when the task is posted.
+ */
+export function taskFileProblem(file: string): string | undefined {
+  if (file.includes('\0')) return 'contains a NUL character';
+  if (path.isAbsolute(file) || /^[\\/]/.test(file) || /^[A-Za-z]:/.test(file)) return 'is absolute; give a path relative to the workspace';
+  const parts = file.split(/[\\/]/);
+  if (parts.includes('..')) return 'must be a workspace-relative path without ".."';
+  // `.GIT`, `.git.` and `.git ` name the same folder on case-insensitive or Windows file systems.
+  if (parts.some((part) => part.toLowerCase().replace(/[. ]+$/, '') === '.git')) return 'lies inside a .git folder, which tasks may not touch';
+  if (normaliseFile(file) === '.' || normaliseFile(file) === '') return 'names the workspace itself; give a file or folder inside it';
+  return undefined;
+}
 
 const relativeFile = z
   .string()
   .min(1)
   .max(1024)
-  .refine((file) => !path.isAbsolute(file) && !file.split(/[\\/]/).includes('..') && !file.includes('\0'), {
-    message: 'must be a workspace-relative path without ".."',
+  .superRefine((file, context) => {
+    const problem = taskFileProblem(file);
+    if (problem) context.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(file)} ${problem}` });
   });
 
-const specSchema = z.object({
-  title: z.string().trim().min(1, 'must not be empty').max(500),
-  type: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'may hold letters, digits and _.:- only').optional(),
-  prompt: z.string().max(200_000).optional(),
-  files: z.array(relativeFile).max(10_000).optional(),
-  priority: z.number().int().optional(),
-  payload: z.unknown().optional(),
-  maxAttempts: z.number().int().min(1).max(100).optional(),
-  notBefore: z.number().int().nonnegative().optional(),
-  parentId: z.string().refine(isValidId, 'is not a task id').optional(),
-});
+const specSchema = z
+  .object({
+    title: z.string().trim().min(1, 'must not be empty').max(500),
+    type: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'may hold letters, digits and _.:- only').optional(),
+    prompt: z.string().max(200_000).optional(),
+    files: z.array(relativeFile).max(10_000).optional(),
+    priority: z.number().int().min(-PRIORITY_LIMIT).max(PRIORITY_LIMIT).optional(),
+    payload: z.unknown().optional(),
+    maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
+    notBefore: z.number().int().min(0).max(MAX_TIME_MS, `must be at most ${MAX_TIME_MS} (${new Date(MAX_TIME_MS).toISOString()})`).optional(),
+    parentId: z.string().refine(isValidId, 'is not a task id').optional(),
+  })
+  .strict();
+
+/** The fields a task spec may have (for callers that report unknown ones in their own words). */
+export const TASK_SPEC_FIELDS: readonly string[] = Object.keys(specSchema.shape);
 
 /** The body of a task file. `v` lets a later format be recognised and quarantined, not misread. */
 export const storedTaskSchema = z.object({
@@ -33,12 +58,12 @@ export const storedTaskSchema = z.object({
   title: z.string().min(1),
   type: z.string(),
   prompt: z.string(),
-  files: z.array(z.string()),
-  priority: z.number().int(),
+  files: z.array(relativeFile),
+  priority: z.number().int().min(-PRIORITY_LIMIT).max(PRIORITY_LIMIT),
   payload: z.unknown(),
   maxAttempts: z.number().int().min(1),
-  createdAt: z.number(),
-  notBefore: z.number().optional(),
+  createdAt: z.number().int().min(0).max(MAX_TIME_MS),
+  notBefore: z.number().int().min(0).max(MAX_TIME_MS).optional(),
   parentId: z.string().optional(),
   childCount: z.number().int().nonnegative().optional(),
 });
@@ -46,12 +71,27 @@ export const storedTaskSchema = z.object({
 export type StoredTask = z.infer<typeof storedTaskSchema>;
 
 function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join('.') || 'task'} ${issue.message}`).join('; ');
+  return error.issues.map(describeIssue).join('; ');
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+    const fields = issue.keys.map((key) => JSON.stringify(key)).join(', ');
+    return `unknown field${issue.keys.length === 1 ? '' : 's'} ${fields} (known: ${TASK_SPEC_FIELDS.join(', ')})`;
+  }
+  return `${issue.path.join('.') || 'task'} ${issue.message}`;
 }
 
 /** Normalises file paths so that `./a.ts` and `a.ts` are the same file for scope leases. */
 export function normaliseFile(file: string): string {
   return path.posix.normalize(file.replace(/\\/g, '/')).replace(/^\.\//, '');
+}
+
+/** Why a task spec would be refused by post (one line, no trailing period), or undefined when it is valid. */
+export function checkTaskSpec(spec: unknown): string | undefined {
+  const parsed = specSchema.safeParse(spec);
+  if (!parsed.success) return describeIssues(parsed.error);
+  return undefined;
 }
 
 export function buildStoredTask(spec: TaskSpec, id: string, createdAt: number, childCount?: number): StoredTask {

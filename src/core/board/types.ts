@@ -14,11 +14,11 @@ export interface TaskSpec {
   prompt?: string;
   /** Workspace-relative paths this task may touch; overlapping tasks never run at once. */
   files?: string[];
-  /** Higher runs first; clamped to [-9999, 9999]. */
+  /** Higher runs first; a whole number in [-9999, 9999]. */
   priority?: number;
   payload?: unknown;
   maxAttempts?: number;
-  /** Epoch milliseconds before which the task is not claimable. */
+  /** Epoch milliseconds before which the task is not claimable; at most 99,999,999,999,999 (year 5138). */
   notBefore?: number;
   parentId?: string;
 }
@@ -59,6 +59,12 @@ export interface Task {
   updatedAt: number;
   /** Number of children, for map parents. */
   childCount?: number;
+  /**
+   * Only on the value an operation returns: side effects that failed after the change was made
+   * (an event not logged, a marker not written). The change itself happened; the board's
+   * maintenance repairs what these describe where it can.
+   */
+  warnings?: string[];
 }
 
 /** A successful claim: the task and the token that proves the lease. */
@@ -68,6 +74,8 @@ export interface Claim {
   token: string;
   agent: string;
   leaseExpiresAt: number;
+  /** Side effects of the claim that failed after it was made (see Task.warnings). */
+  warnings?: string[];
 }
 
 export interface Progress {
@@ -77,7 +85,10 @@ export interface Progress {
   cancelled: number;
   running: number;
   pending: number;
-  /** Ended children (done, dead, cancelled) over total, 0 to 100. */
+  /**
+   * Children that ran to an end (done or dead) over total, 0 to 100. Cancelled children are work
+   * that was never done, so they never count: a cancelled map does not read 100 %.
+   */
   percent: number;
 }
 
@@ -115,7 +126,8 @@ export type BoardEventType =
   | 'promoted'
   | 'conflict'
   | 'quarantined'
-  | 'parent-completed';
+  | 'parent-completed'
+  | 'reopened';
 
 /** One line of the event log. */
 export interface BoardEvent {
@@ -128,13 +140,21 @@ export interface BoardEvent {
   detail?: Record<string, unknown>;
 }
 
-/** Thrown when a lease holder acts on a task it no longer holds. */
+/**
+ * Why a lease holder no longer holds its claim: the task was `cancelled`; the lease expired and the
+ * board took the task back (`reclaimed`: it is pending again, or another claim holds it); the task
+ * `ended` (done or dead, e.g. this claim already completed it); or it is `missing` from the board.
+ */
+export type LeaseLossCause = 'cancelled' | 'reclaimed' | 'ended' | 'missing';
+
+/** Thrown when a lease holder acts on a task it no longer holds. Match on `cause`, not the message. */
 export class LeaseLostError extends Error {
   constructor(
     readonly taskId: string,
-    reason: string,
+    message: string,
+    override readonly cause: LeaseLossCause,
   ) {
-    super(`Lease lost on task ${taskId}: ${reason}. The result was not recorded; another agent may run the task.`);
+    super(message);
     this.name = 'LeaseLostError';
   }
 }

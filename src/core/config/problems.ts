@@ -3,7 +3,7 @@
 import { findNodeAtLocation, type Node as JsonNode, type ParseError, printParseErrorCode } from 'jsonc-parser';
 import type { z } from 'zod';
 import { agentConfigSchema, commandConfigSchema, modelConfigSchema } from '../executors/config';
-import { endpointLimitSchema, poolConfigSchema, swarmConfigSchema, worktreeConfigSchema } from './schema';
+import { endpointLimitSchema, poolConfigSchema, sandboxConfigSchema, swarmConfigSchema, worktreeConfigSchema } from './schema';
 
 export interface ConfigProblem {
   /** Absolute path of the file (or the name of a settings layer). */
@@ -75,6 +75,7 @@ function knownKeysAt(segments: readonly (string | number)[], raw: unknown): stri
   if (segments.length === 0) return keysOf(swarmConfigSchema.innerType());
   if (first === 'pool' && segments.length === 1) return keysOf(poolConfigSchema);
   if (first === 'worktrees' && segments.length === 1) return keysOf(worktreeConfigSchema);
+  if (first === 'sandbox' && segments.length === 1) return keysOf(sandboxConfigSchema);
   if (first === 'rateLimits' && segments.length === 2) return keysOf(endpointLimitSchema);
   if (first === 'executors' && segments.length === 2 && typeof second === 'string') {
     const entry = (raw as { executors?: Record<string, { type?: unknown }> } | undefined)?.executors?.[second];
@@ -101,10 +102,23 @@ function issueMessage(issue: z.ZodIssue): string {
     case 'invalid_enum_value':
       return `expected one of ${issue.options.map((option) => JSON.stringify(option)).join(', ')}, found ${JSON.stringify(issue.received)}`;
     case 'invalid_union':
+      if (issue.path[issue.path.length - 1] === 'sandbox') return 'expected a mode ("auto", "required" or "off") or an object such as {"mode": "auto", "network": false}';
       return 'expected a command string or {"command": "...", "timeoutMs": N}';
     default:
       return issue.message;
   }
+}
+
+/**
+ * A value that is an object but fails a "string or object" union (verify, sandbox) is reported with
+ * the object branch's own issues (`sandbox.network: expected boolean`), not with the union's summary.
+ */
+function objectBranchIssues(issue: z.ZodIssue, raw: unknown): z.ZodIssue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const value = issue.path.reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string | number, unknown>)[key] : undefined), raw);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [issue];
+  const branch = issue.unionErrors.find((candidate) => candidate.issues.every((inner) => inner.path.length > issue.path.length || inner.code === 'unrecognized_keys'));
+  return branch ? branch.issues.flatMap((inner) => objectBranchIssues(inner, raw)) : [issue];
 }
 
 export function schemaProblems(file: string, text: string, root: JsonNode | undefined, raw: unknown, error: z.ZodError): ConfigProblem[] {
@@ -113,7 +127,7 @@ export function schemaProblems(file: string, text: string, root: JsonNode | unde
     const node = nearestNode(root, segments);
     return node ? positionOf(text, node.offset) : {};
   };
-  for (const issue of error.issues) {
+  for (const issue of error.issues.flatMap((entry) => objectBranchIssues(entry, raw))) {
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeysAt(issue.path, raw);
       for (const key of issue.keys) {

@@ -4,6 +4,7 @@
 import type { EndpointLimits } from '../ratelimit/types';
 import type { ExecutorConfigInput } from '../executors/config';
 import { AGENT_NAMES } from '../executors/presets';
+import type { SandboxSettings } from '../sandbox/types';
 import { type ConfigProblem, jsonPathText, schemaProblems } from './problems';
 import { type SwarmConfig, type SwarmConfigInput, swarmConfigSchema } from './schema';
 
@@ -24,7 +25,7 @@ export interface EffectiveConfig {
 }
 
 const LAYER_ORDER: readonly ConfigLayerName[] = ['file', 'settings', 'flags'];
-const SECTIONS = ['pool', 'worktrees'] as const;
+const SECTIONS = ['pool', 'worktrees', 'sandbox'] as const;
 const NAMED = ['executors', 'rateLimits'] as const;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -35,7 +36,7 @@ export function resolveEffectiveConfig(layers: ConfigLayers): EffectiveConfig {
   const merged: Record<string, unknown> = {};
   const origins: Record<string, ConfigLayerName> = {};
   for (const layerName of LAYER_ORDER) {
-    const layer = layers[layerName] as Record<string, unknown> | undefined;
+    const layer = withSandboxObject(layers[layerName] as Record<string, unknown> | undefined);
     if (!layer) continue;
     for (const [key, value] of Object.entries(layer)) {
       if (value === undefined || key === '$schema') continue;
@@ -65,6 +66,12 @@ export function resolveEffectiveConfig(layers: ConfigLayers): EffectiveConfig {
   return { config: fileOnly.success ? fileOnly.data : {}, origins, errors: problems };
 }
 
+/** `"sandbox": "off"` is short for `{ "mode": "off" }`; merged field by field like the other sections. */
+function withSandboxObject(layer: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!layer || typeof layer.sandbox !== 'string') return layer;
+  return { ...layer, sandbox: { mode: layer.sandbox } };
+}
+
 function originOf(pathText: string, origins: Record<string, ConfigLayerName>): string {
   let best: ConfigLayerName | undefined;
   let bestLength = -1;
@@ -92,6 +99,14 @@ export function selectExecutor(config: SwarmConfig, name?: string): ExecutorConf
     throw new Error(`No executor named "${chosen}" in swarm.config.json; define it under "executors" or use one of: ${[...Object.keys(executors), ...AGENT_NAMES].join(', ')}.`);
   }
   return entry.verify === undefined && config.verify !== undefined ? { ...entry, verify: config.verify } : entry;
+}
+
+/**
+ * Every named executor of the configuration (the file's top-level verify applied as selectExecutor
+ * does): the only executors a task may ask for by name (best of N). Tasks never bring their own.
+ */
+export function namedExecutorsFrom(config: SwarmConfig): Record<string, ExecutorConfigInput> {
+  return Object.fromEntries(Object.keys(config.executors ?? {}).map((name) => [name, selectExecutor(config, name) as ExecutorConfigInput]));
 }
 
 const MB = 1024 * 1024;
@@ -127,6 +142,17 @@ export function worktreeSettingsFrom(config: SwarmConfig): { include?: string[];
     ...(worktrees.setupCommand !== undefined && { setupCommand: worktrees.setupCommand }),
     ...(worktrees.maxSlots !== undefined && { maxSlots: worktrees.maxSlots }),
     ...(worktrees.diskBudgetMB !== undefined && { diskBudgetBytes: Math.round(worktrees.diskBudgetMB * MB) }),
+  };
+}
+
+/** The pool's sandbox settings from `sandbox` (a mode, or the object form); absent fields keep the defaults. */
+export function sandboxSettingsFrom(config: SwarmConfig): Partial<SandboxSettings> {
+  const sandbox = typeof config.sandbox === 'string' ? { mode: config.sandbox } : (config.sandbox ?? {});
+  return {
+    ...(sandbox.mode !== undefined && { mode: sandbox.mode }),
+    ...(sandbox.network !== undefined && { network: sandbox.network }),
+    ...(sandbox.cacheDirs !== undefined && { cacheDirs: sandbox.cacheDirs }),
+    ...(sandbox.allowWrite !== undefined && { allowWrite: sandbox.allowWrite }),
   };
 }
 

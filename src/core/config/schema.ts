@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { agentConfigSchema, commandConfigSchema, modelConfigSchema } from '../executors/config';
 import { AGENT_NAMES } from '../executors/presets';
+import { DEFAULT_CACHE_DIRS, SANDBOX_MODES, type SandboxMode } from '../sandbox/types';
 
 export const CONFIG_FILE_NAME = 'swarm.config.json';
 
@@ -56,6 +57,24 @@ export const worktreeConfigSchema = z
   })
   .strict();
 
+const sandboxMode = z
+  .enum(SANDBOX_MODES as [SandboxMode, ...SandboxMode[]])
+  .describe('"auto" (default): sandbox every command where the platform tool works (bubblewrap on Linux), say once when not; "required": refuse to run without one; "off": no sandbox (changes outside the worktree are detected and flagged).');
+
+const sandboxPath = z.string().regex(/^(\/|~(\/|$))/, 'must be an absolute path or start with ~/');
+
+export const sandboxConfigSchema = z
+  .object({
+    mode: sandboxMode.optional(),
+    network: z.boolean().optional().describe('Network access for sandboxed commands (default true: agent CLIs call their APIs).'),
+    cacheDirs: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(`Folders under $HOME (or absolute) commands may write, replacing the default list: ${DEFAULT_CACHE_DIRS.join(', ')}.`),
+    allowWrite: z.array(sandboxPath).optional().describe('Further folders or files commands may write (absolute, or ~/...). Never opens the checkout, the repository\'s .git, other worktrees or the board.'),
+  })
+  .strict();
+
 export const endpointLimitSchema = z
   .object({
     concurrency: z.number().int().min(1).max(1_000).optional().describe('Requests in flight at once to this endpoint.'),
@@ -74,6 +93,7 @@ export const swarmConfigSchema = z
     verify: verifySchema.optional(),
     pool: poolConfigSchema.optional(),
     worktrees: worktreeConfigSchema.optional(),
+    sandbox: z.union([sandboxMode, sandboxConfigSchema]).optional().describe('The wall around agent commands: a mode ("auto", "required", "off") or { "mode", "network", "cacheDirs", "allowWrite" }. See docs/sandbox.md.'),
     rateLimits: z
       .record(z.string().min(1), endpointLimitSchema)
       .optional()
@@ -99,4 +119,5 @@ export type SwarmConfigInput = z.input<typeof swarmConfigSchema>;
 export type ExecutorEntry = z.output<typeof executorEntrySchema>;
 export type PoolConfig = z.output<typeof poolConfigSchema>;
 export type WorktreeConfig = z.output<typeof worktreeConfigSchema>;
+export type SandboxConfig = z.output<typeof sandboxConfigSchema>;
 export type EndpointLimitConfig = z.output<typeof endpointLimitSchema>;

@@ -18,13 +18,17 @@ export interface CommandExecutorOptions {
   detectRateLimits: boolean;
   /** Advice appended when the command is not found (exit 127). */
   notFoundHint?: string;
+  /** Paths under $HOME the program writes its own state to (agent CLIs); writable in the sandbox. */
+  homeState?: readonly string[];
 }
 
 export class CommandExecutor implements Executor {
   readonly name: string;
+  readonly sandboxHomeState?: readonly string[];
 
   constructor(private readonly options: CommandExecutorOptions) {
     this.name = options.name;
+    this.sandboxHomeState = options.homeState;
   }
 
   async execute(ctx: ExecutionContext): Promise<ExecutionResult> {
@@ -88,6 +92,7 @@ export function createAgentExecutor(config: AgentExecutorConfig): CommandExecuto
     verify: config.verify,
     env: config.env,
     detectRateLimits: true,
+    homeState: preset.homeState,
     notFoundHint: `Is ${preset.binary} installed and on the PATH of the agent process? See ${preset.docs}.`,
   });
 }

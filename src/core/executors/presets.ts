@@ -23,6 +23,10 @@ export interface AgentPreset {
   template: string;
   /** Where the flags are documented. */
   docs: string;
+  /** Where the CLI keeps its login and session state under $HOME: writable inside the sandbox when
+   * present (from each CLI's documentation; untested against the real CLIs, which are not installed
+   * on the development machines). */
+  homeState: readonly string[];
 }
 
 export const AGENT_PRESETS: Readonly<Record<AgentName, AgentPreset>> = {
@@ -31,42 +35,49 @@ export const AGENT_PRESETS: Readonly<Record<AgentName, AgentPreset>> = {
     binary: 'claude',
     template: 'claude -p {agentPrompt} --permission-mode acceptEdits',
     docs: 'https://docs.claude.com/en/docs/claude-code/headless',
+    homeState: ['.claude', '.claude.json', '.config/claude'],
   },
   codex: {
     name: 'codex',
     binary: 'codex',
     template: 'codex exec --sandbox workspace-write {agentPrompt}',
     docs: 'https://developers.openai.com/codex/noninteractive',
+    homeState: ['.codex'],
   },
   aider: {
     name: 'aider',
     binary: 'aider',
     template: 'aider --message {agentPrompt} --yes-always --no-auto-commits {files}',
     docs: 'https://aider.chat/docs/scripting.html',
+    homeState: ['.aider', '.aider.analytics.json'],
   },
   gemini: {
     name: 'gemini',
     binary: 'gemini',
     template: 'gemini -p {agentPrompt} --approval-mode yolo',
     docs: 'https://geminicli.com/docs/cli/headless/',
+    homeState: ['.gemini'],
   },
   opencode: {
     name: 'opencode',
     binary: 'opencode',
     template: 'opencode run {agentPrompt}',
     docs: 'https://opencode.ai/docs/cli/',
+    homeState: ['.local/share/opencode', '.local/state/opencode', '.config/opencode'],
   },
   goose: {
     name: 'goose',
     binary: 'goose',
     template: 'goose run -t {agentPrompt}',
     docs: 'https://block.github.io/goose/docs/guides/running-tasks',
+    homeState: ['.config/goose', '.local/share/goose', '.local/state/goose'],
   },
   'cursor-agent': {
     name: 'cursor-agent',
     binary: 'cursor-agent',
     template: 'cursor-agent -p {agentPrompt} --force',
     docs: 'https://cursor.com/docs/cli',
+    homeState: ['.cursor', '.config/cursor'],
   },
 };
 

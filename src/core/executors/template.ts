@@ -2,6 +2,7 @@
 // shell-quoted values, so a prompt with quotes, `$(...)`, backticks or newlines stays one literal
 // argument. The same values are exported as SWARM_* environment variables for scripts that need
 // them inside their own quoting (`sh -c '... "$SWARM_PROMPT" ...'`).
+import * as path from 'node:path';
 import type { Task } from '../board/types';
 import { buildAgentPrompt } from './prompt';
 import { ExecutorError } from './types';
@@ -23,6 +24,7 @@ export const PLACEHOLDERS: readonly Placeholder[] = ['files', 'file', 'prompt', 
 export const MAX_ARGUMENT_CHARS = 100_000;
 
 export function templateValues(task: Task, cwd: string): TemplateValues {
+  assertRelativeFiles(task.files);
   return {
     files: task.files,
     prompt: task.prompt,
@@ -31,6 +33,17 @@ export function templateValues(task: Task, cwd: string): TemplateValues {
     dir: cwd,
     title: task.title,
   };
+}
+
+/**
+ * Task files must name paths inside the task's directory. The board checks this when a task is
+ * posted; a task file written onto the board some other way is checked again here, before any of
+ * its paths reaches a command line (`eslint --fix {files}` with `/home/you/.bashrc` would edit it).
+ */
+function assertRelativeFiles(files: readonly string[]): void {
+  const outside = files.find((file) => file === '' || file.includes('\0') || path.isAbsolute(file) || /^[A-Za-z]:/.test(file) || file.split(/[\\/]/).includes('..'));
+  if (outside === undefined) return;
+  throw new ExecutorError('permanent', `The task names the file "${outside.replace(/\0/g, '\\0')}", which is not a path inside the workspace (absolute, or with ".."); nothing was run. Post the task again with workspace-relative paths.`);
 }
 
 /** POSIX single-quoting: everything is literal inside '...', and a ' is written as '\''. */

@@ -2,6 +2,7 @@
 // attempt, calls `execute`, and files the result or the classified failure on the board.
 import type { Task } from '../board/types';
 import type { RateLimiterClient } from '../ratelimit/types';
+import type { CommandSandbox } from '../sandbox/launcher';
 
 export type { RateLimiterClient } from '../ratelimit/types';
 
@@ -19,6 +20,8 @@ export interface ExecutionContext {
   limiter?: RateLimiterClient;
   /** VS Code language models, brokered by the host over IPC. */
   hostModels?: HostModelBroker;
+  /** When set, every command of the attempt (executor, verify) runs inside this sandbox. */
+  sandbox?: CommandSandbox;
 }
 
 export interface ExecutionResult {
@@ -32,6 +35,9 @@ export interface ExecutionResult {
 
 export interface Executor {
   readonly name: string;
+  /** Paths under $HOME the executor's own program keeps its state in (an agent CLI's login and
+   * session files): writable inside the sandbox when they exist. */
+  readonly sandboxHomeState?: readonly string[];
   execute(ctx: ExecutionContext): Promise<ExecutionResult>;
 }
 

@@ -2,6 +2,7 @@
 // passes. Same template rules as commands; it runs in the task's directory in its own process group.
 import fs from 'node:fs';
 import type { VerifyConfig } from './config';
+import { describeRefusals, RefusalCollector } from '../sandbox/refusals';
 import { runInProcessGroup, type GroupRunResult } from './process';
 import { expandTemplate, templateEnv, templateValues } from './template';
 import { ExecutorError, type ExecutionContext } from './types';
@@ -23,20 +24,34 @@ export interface CommandRun {
   env?: Record<string, string>;
 }
 
-/** Expands and runs a template in ctx.cwd with output streamed to ctx.log. */
+/**
+ * Expands and runs a template in ctx.cwd with output streamed to ctx.log, inside ctx.sandbox when
+ * there is one. Writes the sandbox refused are named in the log and in the result.
+ */
 export async function runTemplate(run: CommandRun, ctx: ExecutionContext): Promise<GroupRunResult> {
   const values = templateValues(ctx.task, ctx.cwd);
   const script = expandTemplate(run.template, values);
   assertWorkingDirectory(ctx.cwd);
-  return runInProcessGroup({
+  const refusals = ctx.sandbox ? new RefusalCollector(ctx.cwd, ctx.sandbox.tool) : undefined;
+  const result = await runInProcessGroup({
     script,
     cwd: ctx.cwd,
     env: { ...process.env, ...ctx.env, ...run.env, ...templateEnv(values) },
     signal: ctx.signal,
     timeoutMs: run.timeoutMs,
     graceMs: run.graceMs,
-    onOutput: ctx.log,
+    sandbox: ctx.sandbox,
+    onOutput: (chunk) => {
+      refusals?.write(chunk);
+      ctx.log(chunk);
+    },
   });
+  const refused = refusals?.finish() ?? [];
+  if (refused.length > 0) {
+    result.refusedWrites = refused;
+    ctx.log(`\n${describeRefusals(refused)}\n`);
+  }
+  return result;
 }
 
 export function verifyRun(config: VerifyConfig, env?: Record<string, string>): CommandRun {
@@ -69,10 +84,12 @@ export async function verifyOrThrow(config: VerifyConfig | undefined, ctx: Execu
   if (!outcome.passed) throw new ExecutorError('transient', outcome.message);
 }
 
+/** The last output of a failed command, and what the sandbox refused it (a likely cause). */
 export function tailOf(result: GroupRunResult, chars: number = FAILURE_TAIL_CHARS): string {
   const tail = result.tail.trimEnd();
-  if (tail === '') return '(no output)';
-  return `--- last output ---\n${tail.length > chars ? `…${tail.slice(-chars)}` : tail}`;
+  const output = tail === '' ? '(no output)' : `--- last output ---\n${tail.length > chars ? `…${tail.slice(-chars)}` : tail}`;
+  const refused = describeRefusals(result.refusedWrites ?? []);
+  return refused === '' ? output : `${refused}\n${output}`;
 }
 
 export function describeExit(result: GroupRunResult): string {

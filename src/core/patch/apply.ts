@@ -1,158 +1,18 @@
-// Applying a task's patch to the user's working tree, three-way when needed, never silently
-// overwriting. For every file the engine compares three versions:
-//   base   - the file in the snapshot the agent started from (the patch's base commit),
-//   theirs - base with the patch applied (computed in a temporary index, nothing touches the user's),
-//   ours   - the file in the user's folder now.
-// ours == base: take theirs (a clean apply). ours == theirs: already there. Otherwise a text merge
-// with `git merge-file`; a conflict anywhere means nothing is written (unless markers are asked
-// for). Before writing, the previous contents are saved so the apply can be undone.
+// Writing planned results to the user's working tree, and undoing them. Every path goes through the
+// one safety check, every write replaces files without following links, and the previous versions
+// are saved first so the apply can be undone, also after a crash half-way.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { gitText, runGit } from '../worktree/git';
-import { locateRepository, type RepoInfo } from '../worktree/repo';
-import { parsePatch, type PatchSection } from './parse';
-import { theirsVersions, type FileVersion } from './theirs';
-import { assertSafePatchPath } from './paths';
+import type { FilePlan } from './plan';
+import type { FileVersion } from './theirs';
+import { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
+import { makeRealFolders, readRegularFile, replaceFile, replaceWithLink } from './write';
+import { faultPoint } from '../board/faults';
 
 export type ApplyStatus = 'applied' | 'applied-3way' | 'conflict' | 'already-applied';
 
 export type { FileVersion };
-
-export interface FilePlan {
-  path: string;
-  kind: 'clean' | 'merged' | 'already' | 'conflict';
-  /** Final state of `path`; for renames the source `from` is removed. */
-  result: FileVersion;
-  from?: string;
-  conflictReason?: string;
-  /** A text conflict whose `result` is the merge with conflict markers (written only when asked). */
-  markers?: boolean;
-}
-
-export interface PatchInput {
-  text: string;
-  base?: string;
-}
-
-interface Versions {
-  base: FileVersion;
-  theirs: FileVersion;
-}
-
-export interface PlanOptions {
-  /**
-   * The user's current version of a file, when it is not the one on disk (an editor with unsaved
-   * changes); undefined means "read the file".
-   */
-  readOurs?: (relPath: string) => FileVersion | undefined;
-}
-
-/** Computes, for every file of the patch, what applying it would do; writes nothing. */
-export async function planPatch(workspaceRoot: string, patch: PatchInput, options: PlanOptions = {}): Promise<{ repo: RepoInfo; plans: FilePlan[] }> {
-  const repo = await locateRepository(workspaceRoot);
-  const sections = parsePatch(patch.text);
-  for (const section of sections) {
-    assertSafePatchPath(workspaceRoot, section.path);
-    if (section.from) assertSafePatchPath(workspaceRoot, section.from);
-  }
-  if (!patch.base || !(await commitExists(repo, patch.base))) throw new Error('The patch has no base snapshot in this repository (it may have been garbage-collected); apply it with `git apply` by hand.');
-  const theirs = await theirsVersions(repo, patch.base, patch.text, sections.map((section) => section.path));
-  const filters = await gitFilters(repo);
-  const plans: FilePlan[] = [];
-  for (const section of sections) {
-    const base = await blobAt(repo, patch.base, section.from ?? section.path);
-    const plan = await planFile(repo, filters, section, { base, theirs: theirs.get(section.path) ?? {} }, options);
-    // What gets written goes through the same conversion as a checkout (line endings, filters).
-    const written = plan.kind === 'clean' || plan.kind === 'merged' || plan.markers;
-    plans.push(written ? { ...plan, result: await filters.toWorkingTree(plan.path, plan.result) } : plan);
-  }
-  return { repo, plans };
-}
-
-/**
- * Git's conversions between the files in the folder and the blobs in the repository (core.autocrlf,
- * `eol` and `filter` attributes). Comparisons and merges happen on the repository form, like git's
- * own; results are written in the working-tree form. Identity when the repository uses none.
- */
-interface GitFilters {
-  toRepository(relPath: string, version: FileVersion): Promise<FileVersion>;
-  toWorkingTree(relPath: string, version: FileVersion): Promise<FileVersion>;
-}
-
-async function gitFilters(repo: RepoInfo): Promise<GitFilters> {
-  const identity: GitFilters = { toRepository: async (_p, version) => version, toWorkingTree: async (_p, version) => version };
-  if (!(await usesConversions(repo))) return identity;
-  const cwd = repo.topLevel;
-  const convertible = (version: FileVersion) => version.content !== undefined && version.mode !== '120000';
-  return {
-    toRepository: async (relPath, version) => {
-      if (!convertible(version)) return version;
-      const sha = await gitText(['hash-object', '-w', '--stdin', `--path=${topPath(repo, relPath)}`], { cwd, input: version.content });
-      return { ...version, content: (await runGit(['cat-file', 'blob', sha], { cwd })).stdout };
-    },
-    toWorkingTree: async (relPath, version) => {
-      if (!convertible(version)) return version;
-      const sha = await gitText(['hash-object', '-w', '--stdin', '--no-filters'], { cwd, input: version.content });
-      return { ...version, content: (await runGit(['cat-file', '--filters', `--path=${topPath(repo, relPath)}`, sha], { cwd })).stdout };
-    },
-  };
-}
-
-async function usesConversions(repo: RepoInfo): Promise<boolean> {
-  const config = await runGit(['config', '--get-regexp', '^(core\\.(autocrlf|eol)|filter\\..*)$'], { cwd: repo.topLevel, okCodes: [1] });
-  const settings = config.stdout.toString('utf8').trim().split('\n').filter((line) => line && !/^core\.autocrlf false$/i.test(line));
-  if (settings.length > 0) return true;
-  if (fs.existsSync(path.join(repo.commonDir, 'info', 'attributes'))) return true;
-  const attributes = await runGit(['ls-files', '-z', '--', ':(top,glob)**/.gitattributes'], { cwd: repo.topLevel });
-  return attributes.stdout.length > 0 || fs.existsSync(path.join(repo.topLevel, '.gitattributes'));
-}
-
-async function planFile(repo: RepoInfo, filters: GitFilters, section: PatchSection, versions: Versions, options: PlanOptions): Promise<FilePlan> {
-  const root = repo.workspaceRoot;
-  const current = (relPath: string) => options.readOurs?.(relPath) ?? readWorkspaceFile(root, relPath);
-  const ours = await filters.toRepository(section.from ?? section.path, current(section.from ?? section.path));
-  const plan = (kind: FilePlan['kind'], result: FileVersion, conflictReason?: string): FilePlan => {
-    const entry: FilePlan = { path: section.path, kind, result };
-    if (section.from) entry.from = section.from;
-    if (conflictReason) entry.conflictReason = conflictReason;
-    return entry;
-  };
-  if (section.from) {
-    const target = await filters.toRepository(section.path, current(section.path));
-    if (target.content !== undefined && !sameVersion(target, versions.theirs)) return plan('conflict', target, `the rename target ${section.path} already exists with other content`);
-    if (target.content !== undefined && ours.content === undefined) return plan('already', versions.theirs);
-  }
-  if (sameVersion(ours, versions.base)) return plan('clean', versions.theirs);
-  if (sameContent(ours, versions.theirs) && !section.from) return plan('already', versions.theirs);
-  if (ours.content === undefined) return plan('conflict', ours, 'the file was deleted in your workspace since the task started');
-  if (versions.theirs.content === undefined) return plan('conflict', ours, 'the task deletes the file, but you changed it since');
-  if (versions.base.content === undefined) return plan('conflict', ours, 'the task adds the file, but a different file with that name exists now');
-  if (isBinary(ours.content) || isBinary(versions.base.content) || isBinary(versions.theirs.content)) return plan('conflict', ours, 'binary file changed both in your workspace and by the task');
-  const merged = await mergeFile(ours.content, versions.base.content, versions.theirs.content, section.path);
-  const mode = versions.theirs.mode !== versions.base.mode ? versions.theirs.mode : ours.mode;
-  if (merged.conflicts > 0) {
-    return { ...plan('conflict', { content: merged.content, mode }, `${merged.conflicts} overlapping change${merged.conflicts === 1 ? '' : 's'} with your edits`), markers: true };
-  }
-  return plan('merged', { content: merged.content, mode });
-}
-
-export async function blobAt(repo: RepoInfo, commit: string, relPath: string): Promise<FileVersion> {
-  const listed = await gitText(['ls-tree', '-z', commit, '--', topPath(repo, relPath)], { cwd: repo.topLevel });
-  const match = /^(\d+) blob ([0-9a-f]+)\t/.exec(listed);
-  if (!match) return {};
-  return { mode: match[1], content: (await runGit(['cat-file', 'blob', match[2]], { cwd: repo.topLevel })).stdout };
-}
-
-function topPath(repo: RepoInfo, relPath: string): string {
-  return repo.prefix ? `${repo.prefix}/${relPath}` : relPath;
-}
-
-async function commitExists(repo: RepoInfo, commit: string): Promise<boolean> {
-  const result = await runGit(['cat-file', '-e', `${commit}^{commit}`], { cwd: repo.topLevel, okCodes: [1, 128] });
-  return result.code === 0;
-}
 
 export function readWorkspaceFile(root: string, relPath: string): FileVersion {
   const full = path.join(root, relPath);
@@ -162,43 +22,13 @@ export function readWorkspaceFile(root: string, relPath: string): FileVersion {
   return { mode: stat.mode & 0o111 ? '100755' : '100644', content: fs.readFileSync(full) };
 }
 
-function sameContent(a: FileVersion, b: FileVersion): boolean {
-  if (a.content === undefined || b.content === undefined) return a.content === b.content;
-  return a.content.equals(b.content);
-}
-
-function sameVersion(a: FileVersion, b: FileVersion): boolean {
-  return sameContent(a, b) && (a.content === undefined || a.mode === b.mode);
-}
-
-function isBinary(content: Buffer): boolean {
-  return content.subarray(0, 8000).includes(0);
-}
-
-async function mergeFile(ours: Buffer, base: Buffer, theirs: Buffer, label: string): Promise<{ content: Buffer; conflicts: number }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-merge-'));
-  try {
-    const files = { ours: path.join(dir, 'ours'), base: path.join(dir, 'base'), theirs: path.join(dir, 'theirs') };
-    fs.writeFileSync(files.ours, ours);
-    fs.writeFileSync(files.base, base);
-    fs.writeFileSync(files.theirs, theirs);
-    const result = await runGit(['merge-file', '-p', '-L', `${label} (yours)`, '-L', `${label} (snapshot)`, '-L', `${label} (task)`, files.ours, files.base, files.theirs], {
-      cwd: dir,
-      okCodes: Array.from({ length: 127 }, (_, i) => i + 1),
-    });
-    if (result.code > 127) throw new Error(`git merge-file failed on ${label}: ${result.stderr}`);
-    return { content: result.stdout, conflicts: result.code };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-// ---------------------------------------------------------------- writing and undo
-
 export interface UndoEntry {
   path: string;
-  /** Saved copy of the file before the apply (relative to the undo folder), absent when it did not exist. */
-  before?: { blob: string; mode: string };
+  /**
+   * The file before the apply, absent when it did not exist: its bytes in base64 (`data`), or, in
+   * records made before that, the name of a file beside the record (`blob`).
+   */
+  before?: { mode: string; data?: string; blob?: string };
   /** sha256 of the file after the apply, or 'absent'. */
   afterHash: string;
 }
@@ -210,20 +40,102 @@ export interface UndoRecord {
   entries: UndoEntry[];
 }
 
-/** Writes the plans' results, saving what they replace under `undoDir` first. */
-export function writePlans(root: string, plans: FilePlan[], undoDir: string, status: ApplyStatus): UndoRecord {
+/** The caller's record of an apply (apply.json), kept in step with the files being written. */
+export interface ApplyRecorder {
+  /** The undo record is saved, no file is written yet. */
+  recorded(record: UndoRecord): void;
+  /** The write failed and every file was put back: the apply did not happen. */
+  rolledBack(): void;
+}
+
+/**
+ * Writes the plans' results, in an order that survives a kill at any step: first the undo record
+ * (each file's previous version and the hash of the version it will get), then the caller's record
+ * of the apply, then the files one by one (each replaced atomically). After a kill every file is
+ * either as it was or as planned, and an undo puts back the ones that changed.
+ */
+export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: string, status: ApplyStatus, recorder?: ApplyRecorder, alsoUndo: SavedFile[] = []): UndoRecord {
   const touched = plannedVersions(plans);
-  const record = saveUndoRecord(undoDir, status, [...touched.keys()].map((relPath) => ({ path: relPath, before: readWorkspaceFile(root, relPath) })));
-  const dir = path.join(undoDir, record.id);
+  assertSafePatchPaths(scope, touched.keys());
+  const root = scope.workspaceRoot;
+  const written = [...touched].map(([relPath, after]) => ({ path: relPath, before: readWorkspaceFile(root, relPath), after }));
+  const record = saveBeforeWriting(artifactsDir, status, [...written, ...alsoUndo.filter((file) => !touched.has(file.path))]);
+  recorder?.recorded(record);
+  faultPoint('apply:after-records');
   try {
-    for (const [relPath, version] of touched) writeVersion(root, relPath, version);
+    for (const [relPath, version] of touched) {
+      writeVersion(scope, relPath, version);
+      faultPoint('apply:after-a-file');
+    }
   } catch (error) {
-    restoreEntries(root, dir, record.entries);
-    throw error;
+    const rolledBack = rollBack(scope, artifactsDir, record, error);
+    recorder?.rolledBack();
+    throw rolledBack;
   }
-  for (const entry of record.entries) entry.afterHash = hashVersion(readWorkspaceFile(root, entry.path));
-  fs.writeFileSync(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  // The file system has the last word on the mode (one that cannot keep the executable bit, say);
+  // the content is what was just written.
+  const onDisk = record.entries.map((entry) => hashVersion(writtenVersion(root, entry.path, touched.get(entry.path))));
+  if (onDisk.some((hash, index) => hash !== record.entries[index].afterHash)) {
+    record.entries.forEach((entry, index) => (entry.afterHash = onDisk[index]));
+    replaceFile(undoFile(artifactsDir, record.id), JSON.stringify(record));
+  }
   return record;
+}
+
+/** What a path holds after it was written with `planned`: its content, with the mode it got on disk. */
+function writtenVersion(root: string, relPath: string, planned: FileVersion | undefined): FileVersion {
+  if (planned?.content === undefined || planned.mode === '120000') return readWorkspaceFile(root, relPath);
+  const stat = fs.lstatSync(path.join(root, relPath), { throwIfNoEntry: false });
+  if (!stat?.isFile()) return readWorkspaceFile(root, relPath);
+  return { content: planned.content, mode: stat.mode & 0o111 ? '100755' : '100644' };
+}
+
+/**
+ * The files of an undo record changed since the apply: neither as the apply left them nor as they
+ * were before it (a file still as before is one an interrupted apply had not reached yet).
+ */
+export function editedSinceApply(dir: string, entries: UndoEntry[], current: (relPath: string) => FileVersion): string[] {
+  return entries
+    .filter((entry) => {
+      const now = hashVersion(current(entry.path));
+      return now !== entry.afterHash && now !== hashVersion(versionBefore(dir, entry));
+    })
+    .map((entry) => entry.path);
+}
+
+/** A file as an undo record keeps it: its version before an apply, and the one the apply leaves. */
+export interface SavedFile {
+  path: string;
+  before: FileVersion;
+  after: FileVersion;
+}
+
+/** The undo record, saved before any file is touched; when that fails, nothing is written at all. */
+function saveBeforeWriting(artifactsDir: string, status: ApplyStatus, files: SavedFile[]): UndoRecord {
+  try {
+    return saveUndoRecord(artifactsDir, status, files);
+  } catch (error) {
+    throw new Error(`Saving your current files for undo failed (${firstLine(error)}), so nothing was written. Fix the cause (free some disk space, for example) and apply again.`);
+  }
+}
+
+/**
+ * After a write failed half-way (a full disk, a folder in the way): puts every file back from the
+ * undo record, and says what happened and what the user has now.
+ */
+function rollBack(scope: WriteScope, artifactsDir: string, record: UndoRecord, error: unknown): Error {
+  const cause = firstLine(error);
+  try {
+    restoreEntries(scope, artifactsDir, record.entries);
+  } catch (restoreError) {
+    return new Error(`Writing the result failed (${cause}), and putting your files back failed too (${firstLine(restoreError)}). Your previous versions are saved in ${undoFile(artifactsDir, record.id)} (in base64); copy them back by hand.`);
+  }
+  if (error instanceof UnsafePatchPathError) return error;
+  return new Error(`Writing the result failed (${cause}); your files were put back as they were. Fix the cause (free some disk space, for example) and apply again.`);
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0];
 }
 
 /** The final version of every path the plans change (a rename's source: absent). */
@@ -238,45 +150,52 @@ export function plannedVersions(plans: FilePlan[]): Map<string, FileVersion> {
 }
 
 /**
- * Saves the versions an apply replaces (`before`) under `<undoDir>/<id>/`, with the hash of what
- * the apply leaves (`after`, when already known) so an undo can tell whether the file moved on.
+ * Where the undo record `id` of a task lives: one file in its artifacts folder, saved copies
+ * inside (creating files is the slow part of an apply of many results: one per task, not per file).
  */
-export function saveUndoRecord(undoDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after?: FileVersion }>): UndoRecord {
+export function undoFile(artifactsDir: string, id: string): string {
+  return path.join(artifactsDir, `undo-${id}.json`);
+}
+
+/** Records made before single-file records: `<artifacts>/undo/<id>/undo.json`, copies beside it. */
+export function legacyUndoFolder(artifactsDir: string, id: string): string {
+  return path.join(artifactsDir, 'undo', id);
+}
+
+/**
+ * Saves the versions an apply replaces (`before`), with the hash of what the apply leaves
+ * (`after`, when already known) so an undo can tell whether the file moved on.
+ */
+export function saveUndoRecord(artifactsDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after?: FileVersion }>): UndoRecord {
   const record: UndoRecord = { id: `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`, at: Date.now(), status, entries: [] };
-  const dir = path.join(undoDir, record.id);
-  fs.mkdirSync(dir, { recursive: true });
-  files.forEach((file, index) => {
+  for (const file of files) {
     const entry: UndoEntry = { path: file.path, afterHash: file.after ? hashVersion(file.after) : '' };
-    if (file.before.content !== undefined) {
-      const blob = `before-${index}`;
-      fs.writeFileSync(path.join(dir, blob), file.before.content);
-      entry.before = { blob, mode: file.before.mode ?? '100644' };
-    }
+    if (file.before.content !== undefined) entry.before = { mode: file.before.mode ?? '100644', data: file.before.content.toString('base64') };
     record.entries.push(entry);
-  });
-  fs.writeFileSync(path.join(dir, 'undo.json'), JSON.stringify(record, null, 2));
+  }
+  // Written whole or not at all (a temp file renamed into place).
+  replaceFile(undoFile(artifactsDir, record.id), JSON.stringify(record));
   return record;
 }
 
-export function writeVersion(root: string, relPath: string, version: FileVersion): void {
+/**
+ * Writes one version of a workspace file (absent: removes it). The path goes through the one
+ * safety check first; the write never follows a symbolic link, neither in the folders on the way
+ * nor at the file itself (a link there is replaced, its target untouched).
+ */
+export function writeVersion(scope: WriteScope, relPath: string, version: FileVersion): void {
+  assertSafePatchPath(scope, relPath);
+  const root = path.resolve(scope.workspaceRoot);
   const full = path.join(root, relPath);
   if (version.content === undefined) {
+    // rm of a link removes the link itself; a folder is never removed (no `recursive`).
     fs.rmSync(full, { force: true });
     removeEmptyParents(root, path.dirname(full));
     return;
   }
-  fs.mkdirSync(path.dirname(full), { recursive: true });
-  const existing = fs.lstatSync(full, { throwIfNoEntry: false });
-  if (version.mode === '120000') {
-    if (existing) fs.rmSync(full, { force: true });
-    fs.symlinkSync(version.content.toString('utf8'), full);
-    return;
-  }
-  const temp = `${full}.swarm-${process.pid}.tmp`;
-  fs.writeFileSync(temp, version.content, { mode: version.mode === '100755' ? 0o755 : 0o644 });
-  fs.chmodSync(temp, version.mode === '100755' ? 0o755 : 0o644);
-  if (existing?.isSymbolicLink()) fs.rmSync(full, { force: true });
-  fs.renameSync(temp, full);
+  makeRealFolders(root, path.dirname(full));
+  if (version.mode === '120000') replaceWithLink(full, version.content.toString('utf8'));
+  else replaceFile(full, version.content, version.mode === '100755' ? 0o755 : 0o644);
 }
 
 function removeEmptyParents(root: string, dir: string): void {
@@ -291,8 +210,21 @@ export function hashVersion(version: FileVersion): string {
   return crypto.createHash('sha256').update(version.mode ?? '').update('\0').update(version.content).digest('hex');
 }
 
-export function restoreEntries(root: string, dir: string, entries: UndoEntry[]): void {
-  for (const entry of entries) {
-    writeVersion(root, entry.path, entry.before ? { content: fs.readFileSync(path.join(dir, entry.before.blob)), mode: entry.before.mode } : {});
+export function restoreEntries(scope: WriteScope, dir: string, entries: UndoEntry[]): void {
+  const versions = entries.map((entry) => [entry.path, versionBefore(dir, entry)] as const);
+  assertSafePatchPaths(scope, entries.map((entry) => entry.path));
+  for (const [relPath, version] of versions) {
+    writeVersion(scope, relPath, version);
+    faultPoint('undo:after-a-file');
   }
+}
+
+/** The saved version of one undo entry; `dir` holds the copies of a record made before single-file records (never through a link). */
+export function versionBefore(dir: string, entry: UndoEntry): FileVersion {
+  if (!entry.before) return {};
+  const { data, blob, mode } = entry.before;
+  if (data !== undefined) return { content: Buffer.from(data, 'base64'), mode };
+  const content = blob === undefined ? undefined : readRegularFile(path.join(dir, blob));
+  if (content === undefined) throw new Error(`The undo record in ${dir} is damaged: its saved copy ${blob} is missing or not a plain file. Nothing was restored; restore ${entry.path} by hand.`);
+  return { content, mode };
 }

@@ -9,6 +9,10 @@ import { withPatchedIndex } from './theirs';
 import { PARTIAL_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { locateRepository } from '../worktree/repo';
 import { readTaskPatch } from '.';
+import { assertSafeSections } from './plan';
+import { parsePatch } from './parse';
+import { assertSafePatchPaths } from './paths';
+import { isRecord } from './records';
 
 export interface FollowUpRequest {
   workspaceRoot: string;
@@ -29,6 +33,11 @@ export async function postFollowUpTask(request: FollowUpRequest): Promise<Task> 
   if (!patch || patch.files.length === 0) throw new Error(`"${previous.title}" has no result to follow up; retry it or post a new task.`);
   if (patch.parts) throw new Error(`"${previous.title}" combines the results of ${patch.parts.length} tasks; request changes on one of them (expand it in the Tasks view).`);
   const resultFiles = patch.files.map((file) => file.path);
+  // The start commit holds the result's files, and they go on the new task's file list: the same
+  // check as any write, so a result cannot plant a path into the board or .git through a follow-up.
+  const scope = { workspaceRoot: request.workspaceRoot, boardRoot: request.board.root };
+  assertSafeSections(scope, parsePatch(patch.text));
+  assertSafePatchPaths(scope, resultFiles);
   const startFrom = patch.base ? await resultCommit(request.workspaceRoot, patch.base, patch.text, previous.id) : undefined;
   const task = request.board.post({
     title: followUpTitle(request.comment, previous.title),
@@ -70,8 +79,4 @@ export function followUpTitle(comment: string, previousTitle: string): string {
   const first = comment.trim().split('\n')[0].trim();
   const text = first || `Changes to "${previousTitle}"`;
   return `Follow-up: ${text}`.slice(0, 120);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -10,17 +10,24 @@ import { workspaceOfBoard } from '../board/location';
 import type { Task } from '../board/types';
 import { filesOfPatch } from '../worktree/diff';
 import { runGitSync } from '../worktree/git';
-import { BASE_REF_PREFIX } from '../worktree/worktreeIsolation';
+import { BASE_REF_PREFIX, PARTIAL_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { theirsVersions } from './theirs';
-import { blobAt, hashVersion, planPatch, readWorkspaceFile, restoreEntries, saveUndoRecord, writePlans, type ApplyStatus, type FilePlan, type FileVersion, type PlanOptions, type UndoEntry, type UndoRecord } from './apply';
+import { editedSinceApply, hashVersion, readWorkspaceFile, legacyUndoFolder, restoreEntries, saveUndoRecord, undoFile, versionBefore, writePlans, type ApplyStatus, type FileVersion, type SavedFile, type UndoRecord } from './apply';
+import { ApplyPlanner, blobAt, isObjectId, type FilePlan, type PlanOptions } from './plan';
 import { hunksOverlap, parsePatch, type PatchSection } from './parse';
+import { assertSafePatchPaths, type WriteScope } from './paths';
+import { isRecord, parseApplyRecord, parseUndoRecord, type ApplyRecord } from './records';
+import { makeRealFolders, readRegularFile, replaceFile } from './write';
 import { locateRepository } from '../worktree/repo';
+import { readPartialWork } from './partial';
 
-export type { ApplyStatus, FilePlan, FileVersion, UndoEntry, UndoRecord } from './apply';
-export { hashVersion, plannedVersions, readWorkspaceFile, writeVersion } from './apply';
+export type { ApplyStatus, FileVersion, UndoEntry, UndoRecord } from './apply';
+export type { FilePlan, PlanOptions } from './plan';
+export { editedSinceApply, hashVersion, plannedVersions, readWorkspaceFile, versionBefore, writeVersion } from './apply';
 export { parsePatch, hunksOverlap, unquote, PatchParseError } from './parse';
 export type { PatchSection } from './parse';
-export { assertSafePatchPath, UnsafePatchPathError } from './paths';
+export { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
+export { RecordDamagedError, type ApplyRecord } from './records';
 
 export interface PatchFileEntry {
   path: string;
@@ -70,8 +77,8 @@ export function readTaskPatch(board: FileBoard, taskId: string): TaskPatch | und
 }
 
 function patchOfTask(board: FileBoard, task: Task): TaskPatch | undefined {
-  const result = (task.result ?? {}) as StoredResult;
-  if (task.status !== 'done' || !result.patchFile) return undefined;
+  const result = (isRecord(task.result) ? task.result : {}) as StoredResult;
+  if (task.status !== 'done' || typeof result.patchFile !== 'string' || !result.patchFile) return undefined;
   // Only a patch inside the task's own artifacts folder is read: a board file naming another path
   // (hand-edited, or shipped with a repository) cannot make us read or apply an arbitrary file.
   const artifacts = board.artifactsDir(task.id);
@@ -80,10 +87,22 @@ function patchOfTask(board: FileBoard, task: Task): TaskPatch | undefined {
   const relative = path.relative(artifacts, path.resolve(artifacts, result.patchFile));
   const inside = !relative.startsWith('..') && !path.isAbsolute(relative);
   const patchFile = path.join(artifacts, inside ? relative : path.basename(result.patchFile));
-  if (!fs.existsSync(patchFile)) return undefined;
-  const text = fs.readFileSync(patchFile, 'utf8');
-  const files = result.files && result.files.length > 0 ? result.files : filesOfPatch(text);
-  return { taskId: task.id, patchFile, base: result.base, files, text };
+  // A plain file only: a link there could make `swarm diff` print any file of the machine.
+  const text = readRegularFile(patchFile)?.toString('utf8');
+  if (text === undefined) return undefined;
+  const files = isFileList(result.files) && result.files.length > 0 ? result.files : filesOfPatch(text);
+  // Only an object id is a base: anything else would reach git's command line.
+  return { taskId: task.id, patchFile, base: isObjectId(result.base) ? result.base : undefined, files, text };
+}
+
+const FILE_STATUSES = new Set(['added', 'modified', 'deleted', 'renamed']);
+
+/** The stored file list, when it has the shape the collector writes (it is shown and posted on). */
+function isFileList(value: unknown): value is PatchFileEntry[] {
+  return (
+    Array.isArray(value) &&
+    value.every((file) => isRecord(file) && typeof file.path === 'string' && (file.from === undefined || typeof file.from === 'string') && FILE_STATUSES.has(file.status as string) && Number.isFinite(file.additions) && Number.isFinite(file.deletions))
+  );
 }
 
 export interface FixAllAggregate {
@@ -109,12 +128,11 @@ export function aggregateChildPatches(board: FileBoard, parentId: string): FixAl
     else missing.push(child.id);
   }
   if (parts.length === 0) return undefined;
-  const dir = board.artifactsDir(parentId);
-  fs.mkdirSync(dir, { recursive: true });
+  const dir = recordsFolder(board, parentId);
   const patchFile = path.join(dir, COMBINED_PATCH);
   const text = parts.map((part) => (part.text.endsWith('\n') ? part.text : `${part.text}\n`)).join('');
   // Written only when it changed: readers (the UI refreshes often) do not rewrite it each time.
-  if (!fs.existsSync(patchFile) || fs.readFileSync(patchFile, 'utf8') !== text) fs.writeFileSync(patchFile, text);
+  if (readRegularFile(patchFile)?.toString('utf8') !== text) replaceFile(patchFile, text);
   const patch: TaskPatch = { taskId: parentId, patchFile, files: parts.flatMap((part) => part.files), text, parts };
   return { patch, progress: board.progress(parentId), missing, conflicts: conflictsAmong(parts) };
 }
@@ -137,6 +155,8 @@ export interface ApplyOptions {
   taskId: string;
   /** 'auto' (default): clean, else three-way. 'clean': refuse when files changed since the snapshot. 'markers': write conflict markers into conflicting text files. */
   mode?: 'auto' | 'clean' | 'markers';
+  /** Apply the partial work kept for a task that did not finish (refs/swarm/<id>) instead of a result. */
+  partial?: boolean;
 }
 
 export interface ApplyPlanOptions extends ApplyOptions, PlanOptions {
@@ -152,18 +172,123 @@ export interface ApplyPlan {
   writable: FilePlan[];
 }
 
+/** Where the writers of `options` may write: the workspace, minus its board. */
+function scopeOf(options: { workspaceRoot: string; board: FileBoard }): WriteScope {
+  return { workspaceRoot: options.workspaceRoot, boardRoot: options.board.root };
+}
+
+/** The task's artifacts folder, created when missing, and never a link to somewhere else. */
+function recordsFolder(board: FileBoard, taskId: string): string {
+  const dir = board.artifactsDir(taskId);
+  makeRealFolders(board.root, dir);
+  return dir;
+}
+
 /** Plans the apply of a task's result (clean, three-way, or blocked by conflicts); writes nothing. */
 export async function planTaskApply(options: ApplyPlanOptions): Promise<ApplyPlan> {
-  const patch = readTaskPatch(options.board, options.taskId);
-  if (!patch) throw new Error(`Task ${options.taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${options.taskId}\`.`);
-  if (isDiscarded(options.board, options.taskId)) throw new Error(`The result of task ${options.taskId} was discarded; it is kept for audit only and cannot be applied.`);
-  if (!findGitRepository(options.workspaceRoot)) {
-    // Without git only direct mode exists, and there the agent edited the folder itself.
-    const files = patch.files.map((file) => file.path);
-    return { writable: [], outcome: { status: 'already-applied', files, conflicts: [], message: `Task ${options.taskId} ran directly in this folder (no git repository, no isolation): its changes are already in your files.` } };
+  const patch = patchToApply(options.board, options.taskId);
+  if (!findGitRepository(options.workspaceRoot)) return ranDirectly(options.taskId, patch);
+  const planner = await ApplyPlanner.open(scopeOf(options), partsOf(patch));
+  try {
+    return await decideApply(planner, patch, options);
+  } finally {
+    await planner.close();
   }
+}
+
+/** One task of a batch apply: what happened, or why it could not be applied. */
+export type BatchOutcome = { taskId: string; outcome: ApplyOutcome } | { taskId: string; error: Error };
+
+export interface BatchApplyOptions extends Omit<ApplyOptions, 'taskId'> {
+  /** Applied in this order; each sees the files the ones before it wrote. */
+  taskIds: string[];
+}
+
+/**
+ * Applies the results of many tasks (`swarm apply --all-done`), one after the other, with the git
+ * work for all of them done up front in a constant number of git processes. A task that cannot be
+ * applied (no patch, unsafe path, damaged patch) is reported and does not stop the others.
+ */
+export async function applyTaskPatches(options: BatchApplyOptions): Promise<BatchOutcome[]> {
+  const loaded = await Promise.all(
+    options.taskIds.map(async (taskId) => {
+      try {
+        return { taskId, patch: options.partial ? await partialToApply(options, taskId) : patchToApply(options.board, taskId) };
+      } catch (error) {
+        return { taskId, error: error as Error };
+      }
+    }),
+  );
+  return applyLoaded(options, loaded);
+}
+
+/** `swarm apply --all-done`: every result `pendingResults` lists, each task looked up once. */
+export async function applyPendingResults(options: Omit<BatchApplyOptions, 'taskIds' | 'partial'>): Promise<BatchOutcome[]> {
+  return applyLoaded(options, pendingPatches(options.board).map((patch) => ({ taskId: patch.taskId, patch })));
+}
+
+/** Applies loaded results one after the other, the git work for all of them done up front. */
+async function applyLoaded(options: Omit<BatchApplyOptions, 'taskIds'>, loaded: Array<{ taskId: string; patch?: TaskPatch; error?: Error }>): Promise<BatchOutcome[]> {
+  if (!findGitRepository(options.workspaceRoot)) return loaded.map((item) => (item.patch ? { taskId: item.taskId, outcome: ranDirectly(item.taskId, item.patch).outcome } : { taskId: item.taskId, error: item.error as Error }));
+  const scope = scopeOf(options);
+  const planner = await ApplyPlanner.open(scope, loaded.flatMap((item) => (item.patch ? partsOf(item.patch) : [])));
+  const results: BatchOutcome[] = [];
+  try {
+    for (const item of loaded) {
+      if (!item.patch) {
+        results.push({ taskId: item.taskId, error: item.error as Error });
+        continue;
+      }
+      try {
+        const taskOptions = { ...options, taskId: item.taskId };
+        results.push({ taskId: item.taskId, outcome: writeApply(scope, taskOptions, await decideApply(planner, item.patch, taskOptions)) });
+      } catch (error) {
+        results.push({ taskId: item.taskId, error: error as Error });
+      }
+    }
+  } finally {
+    await planner.close();
+  }
+  return results;
+}
+
+export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcome> {
+  const [result] = await applyTaskPatches({ ...options, taskIds: [options.taskId] });
+  if ('error' in result) throw result.error;
+  return result.outcome;
+}
+
+/** The result to apply, or an error that says why there is none. */
+function patchToApply(board: FileBoard, taskId: string): TaskPatch {
+  const patch = readTaskPatch(board, taskId);
+  if (!patch) throw new Error(`Task ${taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${taskId}\`.`);
+  if (isDiscarded(board, taskId)) throw new Error(`The result of task ${taskId} was discarded; it is kept for audit only and cannot be applied.`);
+  return patch;
+}
+
+async function partialToApply(options: Omit<ApplyOptions, 'taskId'>, taskId: string): Promise<TaskPatch> {
+  const task = options.board.get(taskId);
+  if (!task) throw new Error(`No task ${taskId} on the board.`);
+  if (task.status === 'done') throw new Error(`Task ${taskId} is done: apply its result with \`swarm apply ${taskId}\` (partial work is kept only for tasks that did not finish).`);
+  const partial = await readPartialWork(options.workspaceRoot, taskId);
+  if (!partial) throw new Error(`Task ${taskId} (${task.status}) has no partial work kept on ${PARTIAL_REF_PREFIX}${taskId}; there is nothing to apply.`);
+  return partial;
+}
+
+function partsOf(patch: TaskPatch): TaskPatch[] {
+  return patch.parts ?? [patch];
+}
+
+/** Without git only direct mode exists, and there the agent edited the folder itself. */
+function ranDirectly(taskId: string, patch: TaskPatch): ApplyPlan {
+  const files = patch.files.map((file) => file.path);
+  return { writable: [], outcome: { status: 'already-applied', files, conflicts: [], message: `Task ${taskId} ran directly in this folder (no git repository, no isolation): its changes are already in your files.` } };
+}
+
+/** Clean, three-way, or blocked by conflicts: the outcome, and what may be written. */
+async function decideApply(planner: ApplyPlanner, patch: TaskPatch, options: ApplyPlanOptions): Promise<ApplyPlan> {
   const wanted = options.paths ? new Set(options.paths) : undefined;
-  const plans = (await planAll(options.workspaceRoot, patch, options)).filter((plan) => !wanted || wanted.has(plan.path) || (plan.from !== undefined && wanted.has(plan.from)));
+  const plans = (await planAll(planner, patch, options)).filter((plan) => !wanted || wanted.has(plan.path) || (plan.from !== undefined && wanted.has(plan.from)));
   if (wanted && plans.length === 0) throw new Error(`The result of task ${options.taskId} does not change ${[...wanted].join(', ')}.`);
   const files = plans.map((plan) => plan.path);
   const conflictPlans = plans.filter((plan) => plan.kind === 'conflict');
@@ -197,12 +322,33 @@ export async function planTaskApply(options: ApplyPlanOptions): Promise<ApplyPla
   return { writable, outcome: { status, files, conflicts, conflictReasons: conflictPlans.map((plan) => plan.conflictReason ?? ''), message } };
 }
 
-export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcome> {
-  const { outcome, writable } = await planTaskApply(options);
+/** Writes a decided apply with its undo record and apply record; returns the outcome to report. */
+function writeApply(scope: WriteScope, options: ApplyOptions, { outcome, writable }: ApplyPlan): ApplyOutcome {
   if (writable.length === 0) return outcome;
-  const record = writePlans(options.workspaceRoot, writable, path.join(options.board.artifactsDir(options.taskId), 'undo'), outcome.status);
-  writeApplyRecord(options.board, options.taskId, { status: outcome.status, at: record.at, undoId: record.id, files: outcome.files });
+  const { board, taskId } = options;
+  // A failed write puts the files back, and the record of the apply before it (if any) with them.
+  const recordFile = path.join(recordsFolder(board, taskId), APPLY_RECORD);
+  const earlier = readRegularFile(recordFile);
+  const recorder = {
+    recorded: (saved: UndoRecord) => writeApplyRecord(board, taskId, { status: outcome.status, at: saved.at, undoId: saved.id, files: outcome.files, ...(options.partial ? { partial: true as const } : {}) }),
+    rolledBack: () => (earlier ? replaceFile(recordFile, earlier) : fs.rmSync(recordFile, { force: true })),
+  };
+  const record = writePlans(scope, writable, recordsFolder(board, taskId), outcome.status, recorder, stillAsAppliedBefore(options));
   return { ...outcome, undoId: record.id };
+}
+
+/**
+ * Files an earlier apply of the task changed that are still as it left them: when an interrupted
+ * apply is finished by applying again, the new undo record keeps their saved versions, so an undo
+ * goes all the way back instead of only undoing the second half.
+ */
+function stillAsAppliedBefore(options: ApplyOptions): SavedFile[] {
+  const previous = readUndoRecord(options.board, options.taskId, options.workspaceRoot);
+  if (!previous) return [];
+  return previous.record.entries
+    .map((entry) => ({ path: entry.path, before: versionBefore(previous.dir, entry), after: readWorkspaceFile(options.workspaceRoot, entry.path), afterHash: entry.afterHash }))
+    .filter((file) => hashVersion(file.after) === file.afterHash)
+    .map(({ path: relPath, before, after }) => ({ path: relPath, before, after }));
 }
 
 /**
@@ -210,28 +356,32 @@ export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcom
  * versions it replaced and left, so `swarm undo` and the Undo Apply action can restore them.
  */
 export function recordTaskApply(board: FileBoard, taskId: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after: FileVersion }>): UndoRecord {
-  const record = saveUndoRecord(path.join(board.artifactsDir(taskId), 'undo'), status, files);
+  const record = saveUndoRecord(recordsFolder(board, taskId), status, files);
   writeApplyRecord(board, taskId, { status, at: record.at, undoId: record.id, files: files.map((file) => file.path) });
   return record;
 }
 
-function writeApplyRecord(board: FileBoard, taskId: string, record: { status: ApplyStatus; at: number; undoId: string; files: string[] }): void {
-  fs.writeFileSync(path.join(board.artifactsDir(taskId), APPLY_RECORD), JSON.stringify(record, null, 2));
+function writeApplyRecord(board: FileBoard, taskId: string, record: ApplyRecord): void {
+  replaceFile(path.join(recordsFolder(board, taskId), APPLY_RECORD), JSON.stringify(record, null, 2));
 }
 
-/** The versions the last apply of a task replaced, with the hash of what it left (for an undo). */
-export function readUndoRecord(board: FileBoard, taskId: string): { dir: string; record: UndoRecord } | undefined {
+/**
+ * The versions the last apply of a task replaced, with the hash of what it left (for an undo).
+ * Records are untrusted input: their shape is checked, and every path in them goes through the
+ * one safety check against `workspaceRoot` (default: the folder that holds the board).
+ */
+export function readUndoRecord(board: FileBoard, taskId: string, workspaceRoot = workspaceOfBoard(board.root)): { dir: string; file: string; record: UndoRecord } | undefined {
   const applied = applyRecord(board, taskId);
   if (!applied) return undefined;
-  const dir = path.join(board.artifactsDir(taskId), 'undo', applied.undoId);
-  const file = path.join(dir, 'undo.json');
-  return fs.existsSync(file) ? { dir, record: JSON.parse(fs.readFileSync(file, 'utf8')) as UndoRecord } : undefined;
+  const artifacts = board.artifactsDir(taskId);
+  const legacy = legacyUndoFolder(artifacts, applied.undoId);
+  const [dir, file] = fs.lstatSync(undoFile(artifacts, applied.undoId), { throwIfNoEntry: false }) ? [artifacts, undoFile(artifacts, applied.undoId)] : [legacy, path.join(legacy, 'undo.json')];
+  if (!fs.lstatSync(file, { throwIfNoEntry: false })) return undefined;
+  const record = parseUndoRecord(readRegularFile(file), file);
+  assertSafePatchPaths({ workspaceRoot, boardRoot: board.root }, record.entries.map((entry) => entry.path));
+  return { dir, file, record };
 }
 
-/** The saved version of one undo entry. */
-export function versionBefore(dir: string, entry: UndoEntry): FileVersion {
-  return entry.before ? { content: fs.readFileSync(path.join(dir, entry.before.blob)), mode: entry.before.mode } : {};
-}
 
 /** Marks the last apply as undone (its record is kept, renamed, for audit). */
 export function markApplyUndone(board: FileBoard, taskId: string): void {
@@ -240,12 +390,12 @@ export function markApplyUndone(board: FileBoard, taskId: string): void {
   if (applied) fs.renameSync(path.join(dir, APPLY_RECORD), path.join(dir, `apply-undone-${applied.undoId}.json`));
 }
 
-async function planAll(workspaceRoot: string, patch: TaskPatch, options: PlanOptions = {}): Promise<FilePlan[]> {
-  const parts = patch.parts ?? [patch];
+/** The plans of every part of a result; a file two parts change is a conflict. */
+async function planAll(planner: ApplyPlanner, patch: TaskPatch, options: PlanOptions): Promise<FilePlan[]> {
   const plans: FilePlan[] = [];
   const owner = new Map<string, string>();
-  for (const part of parts) {
-    for (const plan of (await planPatch(workspaceRoot, { text: part.text, base: part.base }, options)).plans) {
+  for (const part of partsOf(patch)) {
+    for (const plan of await planner.plan(part, options)) {
       const paths = plan.from ? [plan.path, plan.from] : [plan.path];
       const clash = paths.find((p) => owner.has(p));
       if (clash) plans.push({ ...plan, kind: 'conflict', conflictReason: `changed by both task ${owner.get(clash)} and task ${part.taskId}` });
@@ -258,13 +408,13 @@ async function planAll(workspaceRoot: string, patch: TaskPatch, options: PlanOpt
 
 /** Restores the files of the last apply, refusing (without changing anything) if they were edited since. */
 export async function undoTaskApply(options: { workspaceRoot: string; board: FileBoard; taskId: string }): Promise<{ files: string[] }> {
-  const undo = readUndoRecord(options.board, options.taskId);
+  const undo = readUndoRecord(options.board, options.taskId, options.workspaceRoot);
   if (!undo) throw new Error(`Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
-  const edited = undo.record.entries.filter((entry) => hashVersion(readWorkspaceFile(options.workspaceRoot, entry.path)) !== entry.afterHash);
+  const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => readWorkspaceFile(options.workspaceRoot, relPath));
   if (edited.length > 0) {
-    throw new Error(`Cannot undo task ${options.taskId}: ${edited.map((entry) => entry.path).join(', ')} changed after the apply. Nothing was restored; revert those edits first or restore the files by hand from ${undo.dir}.`);
+    throw new Error(`Cannot undo task ${options.taskId}: ${edited.join(', ')} changed after the apply. Nothing was restored; revert those edits first, or restore the files by hand from ${undo.file}.`);
   }
-  restoreEntries(options.workspaceRoot, undo.dir, undo.record.entries);
+  restoreEntries(scopeOf(options), undo.dir, undo.record.entries);
   markApplyUndone(options.board, options.taskId);
   return { files: undo.record.entries.map((entry) => entry.path) };
 }
@@ -273,9 +423,7 @@ export async function undoTaskApply(options: { workspaceRoot: string; board: Fil
 export function discardTaskPatch(board: FileBoard, taskId: string): void {
   const task = board.get(taskId);
   if (!task) throw new Error(`No task ${taskId} on the board.`);
-  const dir = board.artifactsDir(taskId);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, DISCARD_RECORD), JSON.stringify({ at: Date.now() }, null, 2));
+  replaceFile(path.join(recordsFolder(board, taskId), DISCARD_RECORD), JSON.stringify({ at: Date.now() }, null, 2));
   try {
     runGitSync(['update-ref', '-d', `${BASE_REF_PREFIX}${taskId}`], { cwd: workspaceOfBoard(board.root), okCodes: [1, 128] });
   } catch {
@@ -284,12 +432,35 @@ export function discardTaskPatch(board: FileBoard, taskId: string): void {
 }
 
 export function isDiscarded(board: FileBoard, taskId: string): boolean {
-  return fs.existsSync(path.join(board.artifactsDir(taskId), DISCARD_RECORD));
+  return fs.lstatSync(path.join(board.artifactsDir(taskId), DISCARD_RECORD), { throwIfNoEntry: false }) !== undefined;
 }
 
-export function applyRecord(board: FileBoard, taskId: string): { status: ApplyStatus; at: number; undoId: string; files: string[] } | undefined {
+function appliedAsResult(board: FileBoard, taskId: string): boolean {
+  const record = applyRecord(board, taskId);
+  return record !== undefined && record.partial !== true;
+}
+
+/** The task's last apply, if it was not undone; a damaged record throws RecordDamagedError. */
+export function applyRecord(board: FileBoard, taskId: string): ApplyRecord | undefined {
   const file = path.join(board.artifactsDir(taskId), APPLY_RECORD);
-  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
+  if (!fs.lstatSync(file, { throwIfNoEntry: false })) return undefined;
+  return parseApplyRecord(readRegularFile(file), file, taskId);
+}
+
+/**
+ * Done results not yet applied or discarded, oldest first (map parents are applied through their
+ * children). A result whose task had its partial work applied before (then was retried) still waits.
+ */
+export function pendingResults(board: FileBoard): string[] {
+  return pendingPatches(board).map((patch) => patch.taskId);
+}
+
+function pendingPatches(board: FileBoard): TaskPatch[] {
+  return board
+    .list({ status: 'done' })
+    .filter((task) => !task.childCount && !isDiscarded(board, task.id) && !appliedAsResult(board, task.id))
+    .sort((a, b) => a.updatedAt - b.updatedAt)
+    .flatMap((task) => readTaskPatch(board, task.id) ?? []);
 }
 
 /**
@@ -336,3 +507,4 @@ function sectionsConflict(a: PatchSection, b: PatchSection): boolean {
   return hunksOverlap(a.hunks, b.hunks);
 }
 export { postFollowUpTask, followUpPrompt, followUpTitle, type FollowUpRequest } from './followUp';
+export { readPartialWork, tasksWithPartialWork } from './partial';

@@ -14,12 +14,16 @@ export function createNoIsolation(workspaceRoot: string): TaskIsolation {
   };
 }
 
-/** Sends isolation requests to the host and waits for the answer. */
-export type IsolationCall = (request: IsolationRequest) => Promise<PreparedWorkspace | CollectedChanges | null>;
+/**
+ * Sends isolation requests to the host and waits for the answer. `signal` (prepare only) asks the
+ * host to stop early (a setup command is ended); the answer is still awaited, so a workspace the
+ * host finished preparing anyway is handed back to the caller, who abandons it.
+ */
+export type IsolationCall = (request: IsolationRequest, signal?: AbortSignal) => Promise<PreparedWorkspace | CollectedChanges | null>;
 
 export function createIsolationProxy(call: IsolationCall): Pick<TaskIsolation, 'prepare' | 'collect' | 'abandon'> {
   return {
-    prepare: async (task: Task, slot: string, artifactsDir: string) => (await call({ op: 'prepare', task, slot, artifactsDir })) as PreparedWorkspace,
+    prepare: async (task: Task, slot: string, artifactsDir: string, signal?: AbortSignal) => (await call({ op: 'prepare', task, slot, artifactsDir }, signal)) as PreparedWorkspace,
     collect: async (task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string) =>
       (await call({ op: 'collect', task, slot, prepared, artifactsDir })) as CollectedChanges,
     abandon: async (task: Task, slot: string, prepared: PreparedWorkspace, reason: string) => {
@@ -28,11 +32,11 @@ export function createIsolationProxy(call: IsolationCall): Pick<TaskIsolation, '
   };
 }
 
-/** The host side: runs one isolation request. */
-export async function runIsolationRequest(isolation: TaskIsolation, request: IsolationRequest): Promise<PreparedWorkspace | CollectedChanges | null> {
+/** The host side: runs one isolation request; `signal` aborts a prepare (its setup command included). */
+export async function runIsolationRequest(isolation: TaskIsolation, request: IsolationRequest, signal?: AbortSignal): Promise<PreparedWorkspace | CollectedChanges | null> {
   switch (request.op) {
     case 'prepare':
-      return isolation.prepare(request.task, request.slot, request.artifactsDir);
+      return isolation.prepare(request.task, request.slot, request.artifactsDir, signal);
     case 'collect':
       return isolation.collect(request.task, request.slot, request.prepared, request.artifactsDir);
     case 'abandon':

@@ -4,13 +4,20 @@
 // `createWorktreeIsolation` (src/core/worktree: one git worktree per agent slot, the default) and
 // `createDirectIsolation` (runs in the workspace itself; only when the user opts out of isolation).
 import type { Task } from '../board/types';
+import type { ActiveSandbox } from '../sandbox/launcher';
+import type { SandboxScope } from '../sandbox/types';
 
 export interface PreparedWorkspace {
   /** Absolute directory the executor and verify command run in. */
   cwd: string;
   /** Opaque snapshot id (a commit), kept so collect/save know what the attempt started from. */
   snapshot?: string;
+  /** What the attempt's commands may write inside the sandbox; without it only `cwd` (see worker). */
+  sandbox?: SandboxPaths;
 }
+
+/** The sandbox scope of an attempt as the isolation knows it (see SandboxScope in core/sandbox). */
+export type SandboxPaths = Omit<SandboxScope, 'cwd'>;
 
 /** What an attempt produced, stored with the task's result on the board. */
 export interface CollectedChanges {
@@ -20,6 +27,8 @@ export interface CollectedChanges {
   files: Array<{ path: string; status: 'added' | 'modified' | 'deleted' | 'renamed'; additions: number; deletions: number; binary?: boolean; from?: string }>;
   /** The snapshot the patch applies to (three-way apply uses it as the base). */
   base?: string;
+  /** What the attempt changed outside its worktree (detected without a sandbox); shown with the result. */
+  warnings?: string[];
 }
 
 export interface TaskIsolation {
@@ -39,4 +48,7 @@ export interface TaskIsolation {
   abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void>;
   /** Start and shutdown housekeeping: prune orphans and stale registrations. */
   prune?(): Promise<void>;
+  /** The pool's sandbox for commands the isolation runs itself (a setup command), and the
+   * environment marks those commands carry. */
+  useSandbox?(sandbox: ActiveSandbox | undefined, commandEnv: Record<string, string>): void;
 }

@@ -15,10 +15,12 @@ import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBr
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { forkSupervised, type SupervisedProcess } from '../process';
 import { RateLimiter, serveLimiterOverIpc, type EndpointLimits, type Subscribe } from '../ratelimit';
+import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
+import { guardIsolation } from '../sandbox/escapeGuard';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
-import { killAgentLeftovers } from './orphans';
+import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from './orphans';
 import { isPoolMessage, toAgent, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
 import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
 import type { AgentInfo, PoolEvent, PoolMode, PoolStats } from './types';
@@ -54,6 +56,10 @@ export interface PoolOptions {
   agentExecArgv?: string[];
   hostModels?: HostModelBroker;
   env?: NodeJS.ProcessEnv;
+  /** The wall around every command of every attempt; default mode `auto` (see docs/sandbox.md). */
+  sandbox?: Partial<SandboxSettings>;
+  /** Executors configured by name (swarm.config.json `executors`): the only ones a best-of-N task may name. */
+  namedExecutors?: Record<string, unknown>;
   untilEmpty?: boolean;
   log?: (line: string) => void;
   /** Health check: ping period, and how long an agent may stay silent before it is killed. */
@@ -86,11 +92,15 @@ interface AgentHandle {
   killReason?: string;
   /** A task cancelled by the user: nothing to hand back. */
   cancelledTask?: string;
+  /** Isolation requests the host is running for this agent, to abort when it cancels or exits. */
+  isolationRequests: Map<number, AbortController>;
 }
 
 const DEFAULT_LEASE_MS = 30_000;
 const MAX_RESTART_BACKOFF_MS = 30_000;
 const SPAWN_FAILURES_BEFORE_FALLBACK = 2;
+/** How long a stopping agent gets to hand its task back after SIGTERM before everything it started is killed. */
+const AGENT_STOP_GRACE_MS = 3_000;
 
 export class AgentPool {
   private readonly board: FileBoard;
@@ -108,6 +118,7 @@ export class AgentPool {
   private readonly hostTag = `h${process.pid}`;
   private monitor: ResourceMonitor | undefined;
   private isolation!: TaskIsolation;
+  private sandbox: ResolvedSandbox = { status: { mode: 'off', active: false, network: true, reason: 'the pool has not started' } };
   private executorName = '';
   private currentMode: PoolMode = 'pool';
   private started = false;
@@ -157,7 +168,13 @@ export class AgentPool {
     this.startedAt = Date.now();
     const executor = createExecutor(this.options.executor); // invalid config: a permanent error, thrown now
     this.executorName = executor.name;
-    this.isolation = this.resolveIsolation();
+    // "required" without a working sandbox throws here, before anything runs.
+    this.sandbox = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox });
+    this.isolation = this.guardWithoutSandbox(this.resolveIsolation());
+    this.isolation.useSandbox?.(this.sandbox.active, this.commandMarks());
+    // Commands of hosts that died (SIGKILL, out of memory) would run on and write into slots.
+    const orphans = await killDeadHostLeftovers();
+    if (orphans.length > 0) this.log(`Ended ${orphans.length} process(es) left running by agent hosts that died.`);
     await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
     this.startMonitor();
     const requested = this.options.mode ?? 'auto';
@@ -171,6 +188,7 @@ export class AgentPool {
       this.enterSequential(reason);
     } else this.emit({ type: 'mode', mode: 'pool' });
     this.log(`Pool started: ${this.currentMode} mode, up to ${this.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
+    this.announceSandbox();
     if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
     this.every(this.options.tickMs ?? 100, () => this.tick());
     this.every(this.options.pingIntervalMs ?? 3_000, () => this.checkHealth());
@@ -211,6 +229,16 @@ export class AgentPool {
     return true;
   }
 
+  /** Environment marks of every process this host starts for attempts (see orphans.ts). */
+  private commandMarks(): Record<string, string> {
+    return { [HOST_MARK]: hostIdentity() };
+  }
+
+  /** Said once per pool, as an event: the run header, the Pool view and the extension's log show it. */
+  private announceSandbox(): void {
+    this.emit({ type: 'sandbox', status: this.sandbox.status });
+  }
+
   stats(): PoolStats {
     const agents = [...this.agents.values()].map((handle) => ({ ...handle.info }));
     const latest = this.monitor?.latest();
@@ -240,6 +268,7 @@ export class AgentPool {
       busyMs: this.busyMs,
       startedAt: this.startedAt,
       limiters: this.limiter.state(),
+      sandbox: this.sandbox.status,
     };
     if (latest) stats.system = latest.system;
     if (this.pausedUntil !== undefined) {
@@ -275,6 +304,19 @@ export class AgentPool {
       case 'none':
         return createNoIsolation(this.options.workspaceRoot);
     }
+  }
+
+  /**
+   * Without a sandbox, what an attempt changed outside its slot is detected afterwards (the checkout,
+   * the repository's config and hooks) and flagged in its result. Not for `none` (agents never ask
+   * the host to prepare) and, for the checkout, not for `direct` (attempts work in it by design).
+   */
+  private guardWithoutSandbox(isolation: TaskIsolation): TaskIsolation {
+    if (this.sandbox.status.active || isolation.kind === 'none') return isolation;
+    const repo = findGitRepository(this.options.workspaceRoot);
+    if (!repo) return isolation;
+    const targets = { checkout: isolation.kind === 'direct' ? undefined : repo.topLevel, gitCommonDir: repo.commonDir };
+    return guardIsolation(isolation, targets, (message) => this.warn(message));
   }
 
   private startMonitor(): void {
@@ -383,6 +425,7 @@ export class AgentPool {
       ready: false,
       lastPong: Date.now(),
       draining: false,
+      isolationRequests: new Map(),
     };
     this.agents.set(id, handle);
     void this.capacity.add(() => this.runAgent(handle));
@@ -401,7 +444,7 @@ export class AgentPool {
     try {
       child = await forkSupervised(this.agentScript, [], {
         cwd: this.options.workspaceRoot,
-        env: { ...this.options.env, SWARM_AGENT_ID: id },
+        env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
         execArgv: this.options.agentExecArgv ?? (this.agentScript.endsWith('.ts') ? ['--import', tsxLoader()] : []),
         onStdoutLine: (line) => this.log(`[${id}] ${line}`),
         onStderrLine: (line) => this.log(`[${id}] ${line}`),
@@ -432,12 +475,14 @@ export class AgentPool {
       boardRoot: this.board.root,
       workspaceRoot: this.options.workspaceRoot,
       executor: this.options.executor,
+      namedExecutors: this.options.namedExecutors,
       leaseMs: this.leaseMs,
       isolation: this.isolation.kind === 'none' ? 'none' : 'host',
       isolationKind: this.isolation.kind,
       hostModels: this.options.hostModels !== undefined,
       holdUntil: this.pausedUntil,
       maxLogBytes: this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
+      sandbox: this.sandbox.active,
     };
     this.send(handle, { type: 'init', init });
     if (this.stopping) this.drain(handle);
@@ -461,6 +506,7 @@ export class AgentPool {
 
   private afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): void {
     const id = handle.info.id;
+    for (const controller of handle.isolationRequests.values()) controller.abort(new Error(`Agent ${id} exited.`));
     handle.info.state = 'exited';
     this.agents.delete(id);
     const expected = handle.draining && !handle.killReason;
@@ -542,11 +588,21 @@ export class AgentPool {
         handle.draining = true;
         this.warn(`Agent ${handle.info.id} cannot work: ${message.message}`);
         return;
-      case 'isolation':
-        runIsolationRequest(this.isolation, message.request).then(
-          (value) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: true, value }),
-          (error: unknown) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: false, message: messageOf(error) }),
-        );
+      case 'isolation': {
+        // Aborted when the agent asks (its attempt was cancelled) or exits: a setup command of a
+        // dead agent's attempt does not run on in the host.
+        const controller = new AbortController();
+        handle.isolationRequests.set(message.id, controller);
+        runIsolationRequest(this.isolation, message.request, controller.signal)
+          .then(
+            (value) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: true, value }),
+            (error: unknown) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: false, message: messageOf(error) }),
+          )
+          .finally(() => handle.isolationRequests.delete(message.id));
+        return;
+      }
+      case 'isolation-abort':
+        handle.isolationRequests.get(message.id)?.abort(new Error('The attempt was cancelled.'));
         return;
       default:
         this.onWorkerEvent(handle, message);
@@ -586,7 +642,8 @@ export class AgentPool {
     if (ended.outcome === 'done') {
       this.tasksDone++;
       handle.info.tasksDone++;
-      this.emit({ type: 'task-finished', agentId, taskId: ended.taskId, durationMs: ended.durationMs, summary: ended.summary ?? '' });
+      this.emit({ type: 'task-finished', agentId, taskId: ended.taskId, durationMs: ended.durationMs, summary: ended.summary ?? '', ...(ended.warnings && { warnings: ended.warnings }) });
+      for (const warning of ended.warnings ?? []) this.log(`Task ${ended.taskId}: ${warning}`);
       return;
     }
     if (ended.outcome === 'failed') {
@@ -691,6 +748,7 @@ export class AgentPool {
       ready: true,
       lastPong: Date.now(),
       draining: false,
+      isolationRequests: new Map(),
     };
     const worker = new AgentWorker({
       board: this.board,
@@ -701,9 +759,11 @@ export class AgentPool {
       leaseMs: this.leaseMs,
       limiter: this.limiter,
       hostModels: this.options.hostModels,
-      env: this.options.env,
+      env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
+      sandbox: this.sandbox.active,
       maxLogBytes: this.options.maxLogBytes,
       createExecutor,
+      namedExecutors: this.options.namedExecutors,
       parallelAttempts: this.isolation.kind === 'worktree',
       stopWhenIdle: true,
       report: (event) => this.onWorkerEvent(handle, event),
@@ -730,7 +790,7 @@ export class AgentPool {
     if (this.agents.size > 0) this.log(`Grace period over: stopping ${this.agents.size} agent(s); their tasks return to the board.`);
     for (const handle of this.agents.values()) {
       if (handle.inHost) handle.worker?.interrupt('release');
-      else void handle.process?.stop({ graceMs: 3_000 }).catch(() => undefined);
+      else void this.stopAgent(handle, AGENT_STOP_GRACE_MS);
     }
     await this.sequentialRun;
     await this.capacity.onIdle();
@@ -745,6 +805,26 @@ export class AgentPool {
     this.stopped = true;
     this.emit({ type: 'stopped' });
     this.resolveDone();
+  }
+
+  /**
+   * SIGTERM to the agent alone: it aborts its attempt, ends its commands and hands the task back
+   * itself. Only after `graceMs` is everything it started killed. Signalling its commands together
+   * with it raced that handover: an agent that saw its command die before it handled its own
+   * SIGTERM recorded a failed attempt instead of a released one.
+   */
+  private async stopAgent(handle: AgentHandle, graceMs: number): Promise<void> {
+    const agent = handle.process;
+    if (!agent) return;
+    try {
+      agent.child.kill('SIGTERM');
+    } catch {
+      // Already gone.
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([agent.exited, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    await agent.stop({ graceMs: 0 }).catch(() => undefined);
   }
 
   // ------------------------------------------------------------------ reporting

@@ -3,6 +3,7 @@
 // models' messages without being confused with them.
 import type { Task } from '../board/types';
 import type { FailureKind } from '../executors/types';
+import type { ActiveSandbox } from '../sandbox/launcher';
 import type { CollectedChanges, PreparedWorkspace } from './isolation';
 
 export const POOL_CHANNEL = 'swarm-pool';
@@ -18,6 +19,8 @@ export interface AgentInit {
   workspaceRoot: string;
   /** Executor config JSON; the host validated it already. */
   executor: unknown;
+  /** Executors configured by name, the only ones a best-of-N task may name. */
+  namedExecutors?: Record<string, unknown>;
   leaseMs: number;
   isolation: AgentIsolationMode;
   /** The host isolation's kind; best-of-N attempts run at once only where each gets its own folder. */
@@ -28,6 +31,8 @@ export interface AgentInit {
   holdUntil?: number;
   /** Size cap of one task's log file. */
   maxLogBytes: number;
+  /** The sandbox every command runs in; absent: commands run without one. */
+  sandbox?: ActiveSandbox;
 }
 
 // ---- host → agent
@@ -59,6 +64,8 @@ export interface TaskEnded {
   kind?: FailureKind;
   message?: string;
   retryAt?: number;
+  /** A done task's warnings (changes outside its worktree without a sandbox). */
+  warnings?: string[];
 }
 
 export type IsolationRequest =
@@ -73,6 +80,8 @@ export type AgentToHost =
   | ({ channel: typeof POOL_CHANNEL; type: 'task-ended' } & TaskEnded)
   | { channel: typeof POOL_CHANNEL; type: 'idle'; since: number }
   | { channel: typeof POOL_CHANNEL; type: 'isolation'; id: number; request: IsolationRequest }
+  /** The attempt behind isolation request `id` was cancelled: stop preparing (the reply still comes). */
+  | { channel: typeof POOL_CHANNEL; type: 'isolation-abort'; id: number }
   /** The agent cannot work at all (e.g. its executor config is invalid); the host stops restarting it. */
   | { channel: typeof POOL_CHANNEL; type: 'fatal'; message: string };
 

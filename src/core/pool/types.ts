@@ -1,6 +1,7 @@
 // The agent pool's public model: what the CLI's progress line, `swarm agents`, the Pool tree and the
 // dashboard show. Everything here is plain JSON so it can cross IPC and be written to status files.
 import type { EndpointState } from '../ratelimit/types';
+import type { SandboxStatus } from '../sandbox/types';
 
 export type AgentState = 'starting' | 'idle' | 'busy' | 'stopping' | 'exited';
 
@@ -56,15 +57,20 @@ export interface PoolStats {
   pauseReason?: string;
   /** Why no new agent is started right now (safe-spawn check), if that is the case. */
   spawnBlockedReason?: string;
+  /** Whether commands run sandboxed, and why not (absent in status files of older hosts). */
+  sandbox?: SandboxStatus;
 }
 
 export type PoolEvent =
   | { type: 'agent-started'; agentId: string; pid?: number }
   | { type: 'agent-exited'; agentId: string; code: number | null; signal: string | null; expected: boolean }
   | { type: 'task-started'; agentId: string; taskId: string; title: string; attempt: number }
-  | { type: 'task-finished'; agentId: string; taskId: string; durationMs: number; summary: string }
+  /** `warnings`: what the attempt changed outside its worktree without a sandbox (also in the task's result). */
+  | { type: 'task-finished'; agentId: string; taskId: string; durationMs: number; summary: string; warnings?: string[] }
   | { type: 'task-failed'; agentId: string; taskId: string; durationMs: number; kind: string; message: string }
   | { type: 'mode'; mode: PoolMode; reason?: string }
+  /** Once per start: whether commands run sandboxed, and why not. */
+  | { type: 'sandbox'; status: SandboxStatus }
   | { type: 'warning'; message: string }
   | { type: 'paused'; until: number; reason: string }
   | { type: 'stats'; stats: PoolStats }

@@ -6,6 +6,7 @@ import * as path from 'path';
 import type { FileBoard } from '../board/board';
 import { LeaseLostError, type Claim, type Task } from '../board/types';
 import { classifyError, ExecutorError, type ExecutionResult, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
+import { createCommandSandbox, type ActiveSandbox, type CommandSandbox } from '../sandbox/launcher';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
 import type { TaskEnded } from './protocol';
 
@@ -26,12 +27,16 @@ export interface WorkerOptions {
   limiter?: RateLimiterClient;
   hostModels?: HostModelBroker;
   env?: NodeJS.ProcessEnv;
+  /** The host's sandbox: every command of every attempt runs inside it. Undefined: no sandbox. */
+  sandbox?: ActiveSandbox;
   maxLogBytes?: number;
   /** Empty-board polling backs off from minPollMs to maxPollMs. */
   minPollMs?: number;
   maxPollMs?: number;
-  /** Builds executors for best-of-N tasks that name their own (payload.bestOf.executors). */
+  /** Builds the executors a best-of-N task names (payload.bestOf.executors) from `namedExecutors`. */
   createExecutor?: (config: unknown) => Executor;
+  /** The executors the pool's owner configured by name; a task may pick among these, never bring its own. */
+  namedExecutors?: Record<string, unknown>;
   /** Best-of-N attempts at once (each needs a workspace of its own); false runs them in turn. */
   parallelAttempts?: boolean;
   /** Sequential mode: return instead of polling when nothing is claimable. */
@@ -51,6 +56,11 @@ export interface TaskResult {
   files: CollectedChanges['files'];
   /** For best-of-N tasks: how many attempts ran and which one (1-based) won. */
   bestOf?: { attempts: number; winner: number };
+  /**
+   * Changes the attempt made outside its worktree (detected when it ran without a sandbox): the
+   * checkout, the repository's git config or hooks. A task with warnings is never reported clean.
+   */
+  warnings?: string[];
 }
 
 type Interruption = 'release' | 'cancelled' | 'lease-lost';
@@ -168,9 +178,10 @@ export class AgentWorker {
       const outcome = executors.length === 1
         ? await this.attempt(task, executors[0], this.options.slot, artifactsDir, controller.signal, (chunk) => log.write(chunk))
         : await this.bestOf(task, executors, artifactsDir, controller.signal, log);
-      if (controller.signal.aborted) throw controller.signal.reason;
-      const changes = await this.options.isolation.collect(task, outcome.slot, outcome.prepared, artifactsDir);
+      const changes = await this.collectOrAbandon(task, outcome, artifactsDir, controller.signal);
       stopHeartbeat();
+      const warnings = changes.warnings ?? [];
+      if (warnings.length > 0) log.write(`\n${warnings.map((warning) => `warning: ${warning}`).join('\n')}\n`);
       log.close(); // on disk before the result that names it
       const durationMs = Date.now() - startedAt;
       const { result } = outcome;
@@ -180,8 +191,9 @@ export class AgentWorker {
       if (changes.patchFile) stored.patchFile = changes.patchFile;
       if (changes.base) stored.base = changes.base;
       if (outcome.bestOf) stored.bestOf = outcome.bestOf;
+      if (warnings.length > 0) stored.warnings = warnings;
       board.complete(claim, stored);
-      ended = { taskId: task.id, outcome: 'done', durationMs, summary: result.summary };
+      ended = { taskId: task.id, outcome: 'done', durationMs, summary: result.summary, ...(stored.warnings && { warnings: stored.warnings }) };
     } catch (error) {
       stopHeartbeat();
       ended = this.endFailed(current, error, startedAt);
@@ -193,14 +205,40 @@ export class AgentWorker {
     this.options.report({ type: 'task-ended', ...ended });
   }
 
-  /** The executor, or for a best-of-N task (payload.bestOf) one executor per attempt. */
+  /**
+   * The executor, or for a best-of-N task (payload.bestOf) one executor per attempt: the pool's own,
+   * or executors the task names among those configured. Task data never chooses a command.
+   */
   private executorsFor(task: Task): Executor[] {
     const request = bestOfRequest(task);
     if (!request) return [this.options.executor];
     if (typeof request === 'number') return Array.from({ length: request }, () => this.options.executor);
+    const named = this.options.namedExecutors ?? {};
+    const known = Object.keys(named);
     const create = this.options.createExecutor;
-    if (!create) throw new ExecutorError('permanent', 'This task asks for different executors (payload.bestOf.executors), but the agent cannot build executors.');
-    return request.map((config) => create(config));
+    return request.map((name) => {
+      if (!Object.hasOwn(named, name)) {
+        const choices = known.length > 0 ? `Configured executors: ${known.join(', ')}.` : 'No executor is configured by name (swarm.config.json "executors").';
+        throw new ExecutorError('permanent', `payload.bestOf.executors names "${name}", which is not a configured executor. ${choices}`);
+      }
+      if (!create) throw new ExecutorError('permanent', 'This task asks for named executors (payload.bestOf.executors), but the agent cannot build executors.');
+      return create(named[name]);
+    });
+  }
+
+  /**
+   * The winning workspace's changes. A cancel that arrived after the attempt finished, or a collect
+   * that fails, abandons the workspace instead: every slot an attempt used is released either way.
+   */
+  private async collectOrAbandon(task: Task, outcome: AttemptOutcome, artifactsDir: string, signal: AbortSignal): Promise<CollectedChanges> {
+    const { isolation } = this.options;
+    try {
+      signal.throwIfAborted();
+      return await isolation.collect(task, outcome.slot, outcome.prepared, artifactsDir);
+    } catch (error) {
+      await isolation.abandon(task, outcome.slot, outcome.prepared, classifyError(error).message).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** One attempt in workspace `slot`: prepare, execute; the workspace is abandoned when it fails. */
@@ -208,13 +246,27 @@ export class AgentWorker {
     const { isolation } = this.options;
     const prepared = await isolation.prepare(task, slot, artifactsDir, signal);
     try {
-      const result = await executor.execute({ task, cwd: prepared.cwd, signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels });
+      const sandbox = this.sandboxFor(prepared, executor);
+      const result = await executor.execute({ task, cwd: prepared.cwd, signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels, sandbox });
       if (signal.aborted) throw signal.reason;
       return { executor, slot, prepared, result };
     } catch (error) {
       await isolation.abandon(task, slot, prepared, classifyError(error).message).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * The attempt's sandbox: what the isolation says it may write; for an isolation that says nothing
+   * (the workspace itself), its working directory with the `.git` inside it read-only. The board is
+   * read-only either way (an attempt that could write it could post tasks or forge results).
+   */
+  private sandboxFor(prepared: PreparedWorkspace, executor: Executor): CommandSandbox | undefined {
+    const active = this.options.sandbox;
+    if (!active) return undefined;
+    const paths = prepared.sandbox ?? { writable: [prepared.cwd], protect: [], protectAfter: [path.join(prepared.cwd, '.git')] };
+    const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), this.options.board.root] };
+    return createCommandSandbox(active, scope, { homeState: executor.sandboxHomeState, env: { ...process.env, ...this.options.env } });
   }
 
   /**
@@ -241,7 +293,13 @@ export class AgentWorker {
         if (winner) {
           const won = winner.index;
           controllers.forEach((controller, index) => index !== won && controller.abort(new Error(`attempt ${won + 1} won`)));
-          await Promise.allSettled(attempts); // the losers' processes are gone before the result is filed
+          // The losers' processes are gone before the result is filed. A loser that finished too
+          // (it succeeded a moment later) still holds its workspace: abandoned here, slot released.
+          const settled = await Promise.allSettled(attempts);
+          for (const entry of settled) {
+            if (entry.status !== 'fulfilled' || entry.value.index === won) continue;
+            await this.options.isolation.abandon(task, entry.value.outcome.slot, entry.value.outcome.prepared, `attempt ${won + 1} won`).catch(() => undefined);
+          }
         }
       }
       if (!winner) throw combinedFailure(failures);
@@ -354,15 +412,25 @@ interface AttemptOutcome {
   bestOf?: { attempts: number; winner: number };
 }
 
-/** `payload.bestOf`: a number of attempts with the pool's executor, or `{ executors: [config, ...] }`. */
-export function bestOfRequest(task: Task): number | unknown[] | undefined {
+/**
+ * `payload.bestOf`: a number of attempts with the pool's executor, or `{ executors: ["name", ...] }`
+ * naming configured executors. An executor configuration in the payload is refused: a task (posted
+ * by anyone who can write the board: another agent, an MCP client) must never choose the command.
+ */
+export function bestOfRequest(task: Task): number | string[] | undefined {
   const payload = task.payload as { bestOf?: unknown } | null | undefined;
   const request = typeof payload === 'object' && payload !== null ? payload.bestOf : undefined;
   if (request === undefined) return undefined;
   if (typeof request === 'number' && Number.isInteger(request) && request >= 1 && request <= 8) return request === 1 ? undefined : request;
   const executors = typeof request === 'object' && request !== null ? (request as { executors?: unknown }).executors : undefined;
-  if (Array.isArray(executors) && executors.length >= 1 && executors.length <= 8) return executors;
-  throw new ExecutorError('permanent', 'payload.bestOf must be a number of attempts from 1 to 8, or { "executors": [ ...1 to 8 executor configs ] }.');
+  if (Array.isArray(executors) && executors.some((entry) => typeof entry !== 'string')) {
+    throw new ExecutorError(
+      'permanent',
+      'payload.bestOf.executors must list names of executors configured under "executors" in swarm.config.json; a task cannot bring its own executor configuration, because that would let it choose the command that runs.',
+    );
+  }
+  if (Array.isArray(executors) && executors.length >= 1 && executors.length <= 8) return executors as string[];
+  throw new ExecutorError('permanent', 'payload.bestOf must be a number of attempts from 1 to 8, or { "executors": [ 1 to 8 names of configured executors ] }.');
 }
 
 /** Every attempt of a best-of-N task failed: permanent only if all of them were. */

@@ -9,3 +9,4 @@ export { exitWhenParentDies } from './parent-watchdog';
 export type { ParentWatchdogOptions, ParentLossReason, Watchdog } from './parent-watchdog';
 export { isProcessAlive, isProcessGroupAlive } from './liveness';
 export { listDescendants } from './process-tree';
+export { findMarkedProcesses, findProcessesInside, readEnviron, SWARM_MARKS, type MarkSearch, type ProcessInside } from './marked';

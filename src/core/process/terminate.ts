@@ -31,6 +31,9 @@ export interface TerminationTargets {
   extraPids?: number[];
   /** Pids never to signal one by one (the calling process is always left out). */
   excludePids?: number[];
+  /** Looked up again at every collection (before SIGTERM and before SIGKILL): processes found by a
+   * mark rather than by parent links, such as daemons that left the tree. */
+  findMore?: () => number[];
 }
 
 export class TerminationTimeoutError extends Error {
@@ -68,6 +71,7 @@ async function collectTargets(targets: TerminationTargets, known: Map<number, Pr
   };
   if (targets.includeRoots) targets.roots.forEach(remember);
   (targets.extraPids ?? []).forEach(remember);
+  (targets.findMore?.() ?? []).forEach(remember);
   // Descendants of the roots and of every known process still alive: a process whose parent
   // exited was re-parented away from the root, but is still found through `known`.
   const parents = new Set([...targets.roots, ...alivePids(known)]);

@@ -49,6 +49,20 @@ export function gitEnvironment(extra: Record<string, string> = {}): NodeJS.Proce
   return { ...env, ...extra };
 }
 
+/**
+ * Configuration for the host's git commands in a folder an agent's commands wrote to: no
+ * fsmonitor and no hooks, whatever a configuration file says (environment config beats files).
+ */
+export function hardenedGitConfig(): Record<string, string> {
+  return {
+    GIT_CONFIG_COUNT: '2',
+    GIT_CONFIG_KEY_0: 'core.fsmonitor',
+    GIT_CONFIG_VALUE_0: 'false',
+    GIT_CONFIG_KEY_1: 'core.hooksPath',
+    GIT_CONFIG_VALUE_1: '/dev/null',
+  };
+}
+
 /** SWARM_TRACE_GIT=1 prints every git command with its duration to stderr (for the benchmark). */
 const TRACE = process.env.SWARM_TRACE_GIT === '1';
 

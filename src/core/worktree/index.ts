@@ -1,6 +1,7 @@
 // Workspace isolation for agent attempts: git worktrees per agent slot (default) or the user's
 // folder itself (direct, opt-in). See docs/worktrees.md.
 import type { TaskIsolation } from '../pool/isolation';
+import { killDeadHostLeftovers } from '../pool/orphans';
 import { DirectIsolation } from './directIsolation';
 import { WorktreeIsolation, type WorktreeInfo, type WorktreeIsolationOptions } from './worktreeIsolation';
 
@@ -29,7 +30,11 @@ export async function worktreesDiskUsage(workspaceRoot: string, options: Omit<Wo
   return new WorktreeIsolation({ ...options, workspaceRoot }).diskUsage();
 }
 
-/** Removes half-created, orphaned and unregistered slot worktrees; keeps partial work of crashed attempts. */
+/**
+ * Removes half-created, orphaned and unregistered slot worktrees; keeps partial work of crashed
+ * attempts. First ends what agent hosts that died left running (it could write into the slots).
+ */
 export async function pruneWorktrees(workspaceRoot: string, options: Omit<WorktreeIsolationOptions, 'workspaceRoot'> = {}): Promise<number> {
+  await killDeadHostLeftovers();
   return new WorktreeIsolation({ ...options, workspaceRoot }).pruneCount();
 }

@@ -73,15 +73,8 @@ export async function snapshotWorkingState(repo: Pick<RepoInfo, 'topLevel' | 'gi
   const tempIndex = path.join(tmpDir, `snapshot-${process.pid}-${crypto.randomBytes(4).toString('hex')}.index`);
   const userIndex = path.join(repo.gitDir, 'index');
   try {
-    // Copying keeps the stat cache, so `add -u` only hashes files that really changed. The copy
-    // keeps the index's mtime too: git re-hashes entries as old as the index ("racily clean"),
-    // and a fresh mtime would make it trust the stat of a file edited in the index's second.
-    // The stat comes first: should git rewrite the index in between, an older mtime only means more re-hashing.
-    const userStat = fs.statSync(userIndex, { throwIfNoEntry: false });
-    if (userStat) {
-      fs.copyFileSync(userIndex, tempIndex);
-      fs.utimesSync(tempIndex, userStat.atime, userStat.mtime);
-    }
+    // Copying keeps the stat cache, so `add -u` only hashes files that really changed.
+    copyIndex(userIndex, tempIndex);
     const env = { ...options.env, GIT_INDEX_FILE: tempIndex };
     const cwd = repo.topLevel;
     if (options.allUntracked) await runGit(['add', '-A', '--', '.'], { cwd, env });
@@ -101,6 +94,30 @@ export async function snapshotWorkingState(repo: Pick<RepoInfo, 'topLevel' | 'gi
   } finally {
     fs.rmSync(tempIndex, { force: true });
   }
+}
+
+/**
+ * Copies an index so that git's racy-entry check still holds on the copy. A same-size edit made
+ * within the timestamp granularity of an index write leaves the file's stat data as the index
+ * recorded it; git finds such an edit only because it re-hashes every entry whose mtime is not
+ * older than the index file's own mtime. A plain copy gets a new mtime, so git would trust those
+ * entries and miss the edit. The copy therefore takes the original's mtime, rounded down to the
+ * second (never later than the original: at worst a few more files are re-hashed). The mtime is
+ * read before the copy, so an index replaced in between only makes more entries racy, never fewer.
+ * Returns false when there is no index to copy (a repository with nothing staged yet).
+ */
+export function copyIndex(source: string, target: string): boolean {
+  const stat = fs.statSync(source, { throwIfNoEntry: false });
+  if (!stat) return false;
+  try {
+    fs.copyFileSync(source, target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  const second = Math.floor(stat.mtimeMs / 1000);
+  fs.utimesSync(target, second, second);
+  return true;
 }
 
 function joinPrefix(prefix: string, file: string): string {

@@ -16,6 +16,8 @@ export interface SlotState {
   ownerPid?: number;
   /** Base commit of the running (or last) attempt. */
   base?: string;
+  /** The worktree's git admin folder, recorded when git made it (before any command ran in the slot). */
+  gitDir?: string;
   setupDone: boolean;
   /** Included dependencies this isolation linked or copied into the worktree (paths from the top); never part of a result. */
   linked?: string[];

@@ -7,9 +7,15 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Task } from '../board/types';
-import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from '../pool/isolation';
+import { runInProcessGroup } from '../executors/process';
+import { findProcessesInside } from '../process/marked';
+import { terminate } from '../process/terminate';
+import type { CollectedChanges, PreparedWorkspace, SandboxPaths, TaskIsolation } from '../pool/isolation';
+import { createCommandSandbox, type ActiveSandbox } from '../sandbox/launcher';
+import { isInside } from '../sandbox/policy';
 import { diffStaged, stageEverything } from './diff';
-import { gitText, runGit, simpleGitAt } from './git';
+import { gitText, hardenedGitConfig, runGit, simpleGitAt } from './git';
+import { removeHalfRegistrations } from './registrations';
 import { assertGitWorkspace, locateRepository, snapshotWorkingState, type RepoInfo } from './repo';
 import { isProcessAlive, isSlotBusy, listSlotStates, readSlotState, slotPaths, writeSlotState, type SlotState } from './slots';
 
@@ -69,6 +75,8 @@ export class WorktreeIsolation implements TaskIsolation {
   /** Pool slot → slot directory name, when another live process already uses the plain name. */
   private readonly slotNames = new Map<string, string>();
   private lastDiskCheck = 0;
+  private sandbox: ActiveSandbox | undefined;
+  private commandEnv: Record<string, string> = {};
 
   constructor(private readonly options: WorktreeIsolationOptions) {
     this.workspaceRoot = path.resolve(options.workspaceRoot);
@@ -78,6 +86,15 @@ export class WorktreeIsolation implements TaskIsolation {
     this.maxSlots = options.maxSlots ?? DEFAULT_MAX_SLOTS;
     this.diskBudgetBytes = options.diskBudgetBytes ?? DEFAULT_DISK_BUDGET_BYTES;
     this.explicitDir = options.worktreesDir ? path.resolve(options.worktreesDir) : undefined;
+  }
+
+  /**
+   * The pool's sandbox for the setup command (the executor's commands get theirs from the worker),
+   * and the environment marks its processes carry (so leftovers are found by the host).
+   */
+  useSandbox(sandbox: ActiveSandbox | undefined, commandEnv: Record<string, string> = {}): void {
+    this.sandbox = sandbox;
+    this.commandEnv = commandEnv;
   }
 
   repo(): Promise<RepoInfo> {
@@ -94,35 +111,119 @@ export class WorktreeIsolation implements TaskIsolation {
     const dir = await this.worktreesDir();
     // The slot's directory name: the pool's slot id, unless another live process holds that one.
     const name = this.claimSlot(dir, slot);
+    const { stateFile } = slotPaths(dir, name);
+    try {
+      return await this.prepareClaimed(task, repo, dir, name, signal);
+    } catch (error) {
+      // Cancelled or failed before the attempt got its workspace: the slot is free again at once
+      // (a half-made worktree stays marked `creating` for the next prepare or prune to remove).
+      this.releaseSlot(stateFile);
+      throw error;
+    }
+  }
+
+  private async prepareClaimed(task: Task, repo: RepoInfo, dir: string, name: string, signal: AbortSignal | undefined): Promise<PreparedWorkspace> {
     const { dir: worktree, stateFile } = slotPaths(dir, name);
+    await this.endLeftoversIn(worktree);
     const previous = readSlotState(stateFile);
     const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
     // Cleaning the slot does not depend on the snapshot: both run at once.
-    const cleaned = reusable ? this.cleanSlot(worktree) : Promise.resolve(false);
+    const cleaned = reusable ? this.cleanSlot(worktree, previous) : Promise.resolve(false);
     const snapshot = await snapshotWorkingState(repo, { untracked: task.files, message: `Agent Swarm snapshot for task ${task.id}` });
     const { start, base } = await this.startingPoint(task, snapshot);
     signal?.throwIfAborted();
     // Keeps the base reachable for review and three-way apply even after gc (in parallel with the reset).
     const keepBase = runGit(['update-ref', `${BASE_REF_PREFIX}${task.id}`, base], { cwd: repo.topLevel });
-    const warm = (await cleaned) && (await this.resetWarm(worktree, start));
-    if (!warm) await this.createCold(name, worktree, stateFile, start, signal);
+    keepBase.catch(() => undefined); // awaited below; a failure elsewhere first must not leave it unhandled
+    const warm = (await cleaned) && (await this.resetWarm(worktree, previous as SlotState, start));
+    if (!warm) await this.createCold(name, worktree, stateFile, start, task, signal);
     await keepBase;
     const state = readSlotState(stateFile) as SlotState;
     // Includes that appeared in the workspace since the slot was made are linked now.
     const linked = [...new Set([...(state.linked ?? []), ...(warm ? this.linkIncludes(worktree, repo.prefix) : [])])];
     writeSlotState(stateFile, { ...state, linked, taskId: task.id, ownerPid: process.pid, base, lastUsed: Date.now() });
     this.log(`task ${task.id}: ${warm ? 'warm' : 'cold'} worktree ${worktree} at ${start.slice(0, 10)}`);
-    return { cwd: repo.prefix ? path.join(worktree, repo.prefix) : worktree, snapshot: base };
+    const cwd = repo.prefix ? path.join(worktree, repo.prefix) : worktree;
+    return { cwd, snapshot: base, sandbox: this.sandboxPaths(repo, dir, worktree, state) };
+  }
+
+  /**
+   * A slot is never handed out while anything of an earlier attempt still runs in it (a command of
+   * a host that died, a daemon that left its tree): processes working in it that carry a swarm mark
+   * are ended first. Others (a shell the user opened there) are left alone and logged.
+   */
+  private async endLeftoversIn(worktree: string): Promise<void> {
+    const found = findProcessesInside(worktree);
+    const leftovers = found.filter((entry) => entry.marked).map((entry) => entry.pid);
+    for (const stranger of found.filter((entry) => !entry.marked)) this.log(`process ${stranger.pid} works in ${worktree} but was not started by the swarm; it is left alone`);
+    if (leftovers.length === 0) return;
+    this.log(`ending ${leftovers.length} process(es) of an earlier attempt still running in ${worktree}`);
+    await terminate({ roots: leftovers, includeRoots: true }, { graceMs: 0, killWaitMs: 5_000 });
+  }
+
+  /**
+   * What an attempt in this slot may write: its worktree, the worktree's git admin folder (index,
+   * HEAD: the slot is on a detached HEAD, so committing needs no shared ref) and the object store.
+   * The checkout, the repository's config, refs and hooks, and the other slots stay read-only, and
+   * so do the files that tie the worktree to the repository (a changed link could point the host's
+   * own git at a configuration of the attempt's making).
+   */
+  private sandboxPaths(repo: RepoInfo, worktreesDir: string, worktree: string, state: SlotState): SandboxPaths {
+    const gitDir = this.slotGitDir(worktree, repo, state);
+    return {
+      writable: [worktree, gitDir, path.join(repo.commonDir, 'objects')],
+      protect: [this.workspaceRoot, repo.topLevel, repo.commonDir, worktreesDir],
+      protectAfter: [path.join(worktree, '.git'), path.join(gitDir, 'commondir'), path.join(gitDir, 'gitdir'), path.join(gitDir, 'config.worktree')],
+      readable: [this.workspaceRoot, repo.topLevel, repo.commonDir],
+    };
+  }
+
+  /**
+   * The slot's git admin folder (`<common dir>/worktrees/<name>`): recorded when the slot was made,
+   * else read from the worktree's `.git` file and accepted only where git keeps admin folders.
+   */
+  private slotGitDir(worktree: string, repo: RepoInfo, state: SlotState | undefined): string {
+    const adminRoot = path.join(repo.commonDir, 'worktrees');
+    const recorded = state?.gitDir;
+    if (recorded && isInside(recorded, adminRoot) && recorded !== adminRoot) return recorded;
+    const link = fs.readFileSync(path.join(worktree, '.git'), 'utf8');
+    const match = /^gitdir: (.+)$/m.exec(link);
+    const gitDir = match ? path.resolve(worktree, match[1].trim()) : '';
+    if (!gitDir || !isInside(realish(gitDir), realish(adminRoot)) || realish(gitDir) === realish(adminRoot)) {
+      throw new Error(`The worktree ${worktree} links to ${gitDir || 'nothing'}, not to an admin folder of this repository; it is recreated.`);
+    }
+    return gitDir;
+  }
+
+  /**
+   * Environment for the host's own git commands in a slot after an attempt ran there: the git
+   * folders named explicitly (nothing the attempt wrote into the slot redirects them), no fsmonitor,
+   * no hooks. Also removes what git would follow or read from the admin folder (reflogs, which may
+   * have become symlinks; a config.worktree) and, given `head`, detaches HEAD there, so a HEAD the
+   * attempt turned into `ref: refs/heads/main` can never make the host move the user's branch.
+   */
+  private async slotGit(worktree: string, state: SlotState | undefined, head?: string): Promise<Record<string, string>> {
+    const repo = await this.repo();
+    const gitDir = this.slotGitDir(worktree, repo, state);
+    fs.rmSync(path.join(gitDir, 'logs'), { recursive: true, force: true });
+    fs.rmSync(path.join(gitDir, 'config.worktree'), { recursive: true, force: true });
+    if (head !== undefined) {
+      fs.rmSync(path.join(gitDir, 'HEAD'), { recursive: true, force: true });
+      fs.writeFileSync(path.join(gitDir, 'HEAD'), `${head}\n`, { flag: 'wx' });
+    }
+    return { GIT_DIR: gitDir, GIT_WORK_TREE: worktree, GIT_COMMON_DIR: repo.commonDir, ...hardenedGitConfig() };
   }
 
   async collect(task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string): Promise<CollectedChanges> {
     const repo = await this.repo();
     const name = this.slotNames.get(slot) ?? slot;
     const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), name);
-    const base = prepared.snapshot ?? readSlotState(stateFile)?.base;
+    const state = readSlotState(stateFile);
+    const base = prepared.snapshot ?? state?.base;
     if (!base) throw new Error(`Task ${task.id}: no snapshot recorded for slot ${slot}; cannot compute its changes.`);
-    await stageEverything({ cwd: worktree, exclude: readSlotState(stateFile)?.linked });
-    const diff = await diffStaged({ cwd: worktree, base, prefix: repo.prefix });
+    const env = await this.slotGit(worktree, state, base);
+    await stageEverything({ cwd: worktree, exclude: state?.linked, env });
+    const diff = await diffStaged({ cwd: worktree, base, prefix: repo.prefix, env });
     const changes: CollectedChanges = { files: diff.files, base };
     if (diff.text.length > 0) {
       fs.mkdirSync(artifactsDir, { recursive: true });
@@ -162,9 +263,11 @@ export class WorktreeIsolation implements TaskIsolation {
     return this.admin(async () => {
       const repo = await this.repo();
       const dir = await this.worktreesDir();
-      let removed = 0;
+      // Before any `git worktree` command: a half-written registration can make them all fail.
+      removeHalfRegistrations(repo.commonDir, dir, (worktree) => lockedElsewhere(`${worktree}.lock`));
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
       const registered = await this.registeredWorktrees();
+      const attempted: string[] = [];
       for (const entry of registered.filter((wt) => isUnder(dir, wt.path))) {
         if (lockedElsewhere(`${entry.path}.lock`)) continue;
         const state = listSlotStates(dir).find((candidate) => samePath(candidate.path, entry.path));
@@ -173,12 +276,16 @@ export class WorktreeIsolation implements TaskIsolation {
           continue;
         }
         await this.removeWorktreeDir(entry.path);
-        removed += 1;
+        attempted.push(entry.path);
       }
-      removed += this.removeUnregistered(dir, registered.map((wt) => wt.path));
+      const unregistered = this.removeUnregistered(dir, registered.map((wt) => wt.path));
       removeStaleTempFiles(path.join(repo.gitDir, 'swarm-tmp'));
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
-      return removed;
+      // Counted only when the registration is really gone (a removal git refused is not a removal).
+      const remaining = await this.registeredWorktrees();
+      const kept = attempted.filter((worktree) => remaining.some((entry) => samePath(entry.path, worktree)));
+      for (const worktree of kept) this.log(`could not remove the worktree registration of ${worktree}; remove it with: git worktree remove --force --force ${worktree}`);
+      return attempted.length - kept.length + unregistered;
     });
   }
 
@@ -252,10 +359,11 @@ export class WorktreeIsolation implements TaskIsolation {
    * Removes untracked files and, with -x, ignored leftovers such as build output, keeping included
    * dependencies (and, with a setup command, the ignored files the setup produced).
    */
-  private async cleanSlot(worktree: string): Promise<boolean> {
+  private async cleanSlot(worktree: string, state: SlotState | undefined): Promise<boolean> {
     try {
       const keep = (await this.includeFromTop()).flatMap((entry) => ['-e', `/${entry}`]);
-      await runGit(['clean', '-ffdq', ...(this.options.setupCommand ? [] : ['-x']), ...keep], { cwd: worktree });
+      const env = await this.slotGit(worktree, state);
+      await runGit(['clean', '-ffdq', ...(this.options.setupCommand ? [] : ['-x']), ...keep], { cwd: worktree, env });
       return true;
     } catch (error) {
       this.log(`cleaning ${worktree} failed (${(error as Error).message.split('\n')[0]}); recreating it`);
@@ -264,9 +372,9 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   /** Restores tracked files; also removes the previous attempt's new files, which collect/abandon staged. */
-  private async resetWarm(worktree: string, start: string): Promise<boolean> {
+  private async resetWarm(worktree: string, state: SlotState, start: string): Promise<boolean> {
     try {
-      await runGit(['reset', '-q', '--hard', start], { cwd: worktree });
+      await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env: await this.slotGit(worktree, state, start) });
       return true;
     } catch (error) {
       this.log(`warm reuse of ${worktree} failed (${(error as Error).message.split('\n')[0]}); recreating it`);
@@ -274,7 +382,7 @@ export class WorktreeIsolation implements TaskIsolation {
     }
   }
 
-  private async createCold(slot: string, worktree: string, stateFile: string, start: string, signal?: AbortSignal): Promise<void> {
+  private async createCold(slot: string, worktree: string, stateFile: string, start: string, task: Task, signal?: AbortSignal): Promise<void> {
     await this.alongsideCreations(async () => {
       // Registering worktrees is one at a time: a `git worktree add` reads every other worktree's
       // admin folder and fails on one being written. Checking out the files, the slow part, is not.
@@ -287,14 +395,18 @@ export class WorktreeIsolation implements TaskIsolation {
         await this.removeWorktreeDir(worktree);
         const repo = await this.repo();
         await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--no-checkout', '--quiet', worktree, start]);
+        // The admin folder git just made, recorded before any command runs in the slot.
+        const gitDir = this.slotGitDir(worktree, repo, undefined);
+        writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), gitDir });
       });
       await runGit(['reset', '-q', '--hard', start], { cwd: worktree });
     });
     signal?.throwIfAborted();
-    const linked = this.linkIncludes(worktree, (await this.repo()).prefix);
-    if (this.options.setupCommand) await this.runSetup(worktree, this.options.setupCommand, signal);
+    const repo = await this.repo();
+    const linked = this.linkIncludes(worktree, repo.prefix);
     const state = readSlotState(stateFile) as SlotState;
-    writeSlotState(stateFile, { ...state, phase: 'ready', setupDone: true, linked });
+    if (this.options.setupCommand) await this.runSetup(worktree, this.options.setupCommand, task, this.sandboxPaths(repo, path.dirname(worktree), worktree, state), signal);
+    writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), phase: 'ready', setupDone: true, linked });
   }
 
   /**
@@ -322,31 +434,36 @@ export class WorktreeIsolation implements TaskIsolation {
     return this.include.map((entry) => (prefix ? `${prefix}/${entry}` : entry));
   }
 
-  private runSetup(worktree: string, command: string, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(command, { cwd: worktree, shell: true, stdio: ['ignore', 'pipe', 'pipe'], signal });
-      let output = '';
-      const keep = (chunk: Buffer) => {
-        output = (output + chunk.toString('utf8')).slice(-4000);
-      };
-      child.stdout.on('data', keep);
-      child.stderr.on('data', keep);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (code === 0) resolve();
-        else reject(new Error(`The worktree setup command \`${command}\` failed with exit code ${code} in ${worktree}. Fix the command (setting "agentSwarm.worktrees.setupCommand") or remove it.\n${output.trim()}`));
-      });
+  /**
+   * The setup command runs like an attempt's commands: in its own process group (an abort ends
+   * everything it started), inside the pool's sandbox when there is one, marked for the host's sweeps.
+   */
+  private async runSetup(worktree: string, command: string, task: Task, paths: SandboxPaths, signal?: AbortSignal): Promise<void> {
+    const sandbox = this.sandbox ? createCommandSandbox(this.sandbox, { cwd: worktree, ...paths }) : undefined;
+    const result = await runInProcessGroup({
+      script: command,
+      cwd: worktree,
+      env: { ...process.env, ...this.commandEnv, SWARM_TASK_ID: task.id, SWARM_DIR: worktree },
+      signal,
+      sandbox,
+      tailChars: 4_000,
     });
+    if (result.aborted) throw new Error(`The worktree setup command \`${command}\` was stopped: the attempt was cancelled.`);
+    if (result.exitCode === 0) return;
+    const how = result.exitCode !== null ? `exit code ${result.exitCode}` : `signal ${result.exitSignal ?? 'unknown'}`;
+    throw new Error(`The worktree setup command \`${command}\` failed with ${how} in ${worktree}. Fix the command ("worktrees.setupCommand" in swarm.config.json) or remove it.\n${result.tail.trim()}`);
   }
 
   private async savePartialWork(worktree: string, taskId: string, base: string, reason: string): Promise<string | undefined> {
     const stateFile = slotPaths(path.dirname(worktree), path.basename(worktree).replace(/^slot-/, '')).stateFile;
-    await stageEverything({ cwd: worktree, exclude: readSlotState(stateFile)?.linked });
-    const tree = await gitText(['write-tree'], { cwd: worktree });
-    const baseTree = await gitText(['rev-parse', `${base}^{tree}`], { cwd: worktree });
+    const state = readSlotState(stateFile);
+    const env = await this.slotGit(worktree, state, base);
+    await stageEverything({ cwd: worktree, exclude: state?.linked, env });
+    const tree = await gitText(['write-tree'], { cwd: worktree, env });
+    const baseTree = await gitText(['rev-parse', `${base}^{tree}`], { cwd: worktree, env });
     if (tree === baseTree) return undefined;
-    const commit = await gitText(['commit-tree', tree, '-p', base, '-m', `Agent Swarm partial work of task ${taskId}: ${reason}`], { cwd: worktree });
-    await runGit(['update-ref', `${PARTIAL_REF_PREFIX}${taskId}`, commit], { cwd: worktree });
+    const commit = await gitText(['commit-tree', tree, '-p', base, '-m', `Agent Swarm partial work of task ${taskId}: ${reason}`], { cwd: worktree, env });
+    await runGit(['update-ref', `${PARTIAL_REF_PREFIX}${taskId}`, commit], { cwd: worktree, env });
     return commit;
   }
 
@@ -403,8 +520,20 @@ export class WorktreeIsolation implements TaskIsolation {
 
   private async removeWorktreeDir(worktree: string): Promise<void> {
     const repo = await this.repo();
-    await runGit(['worktree', 'remove', '--force', '--force', worktree], { cwd: repo.topLevel, okCodes: [1, 128] });
+    // The caller holds this slot: a registration a killed `git worktree add` left for it goes first.
+    removeHalfRegistrations(repo.commonDir, path.dirname(worktree), () => false, worktree);
+    const removal = await runGit(['worktree', 'remove', '--force', '--force', worktree], { cwd: repo.topLevel, okCodes: [1, 128] });
     fs.rmSync(worktree, { recursive: true, force: true });
+    // git refuses to remove a worktree whose folder lost its .git file, and `worktree prune` keeps
+    // locked registrations: unlock it, then prune (the folder is gone, so prune drops it).
+    if (removal.code !== 0 && (await this.isRegistered(worktree))) {
+      await runGit(['worktree', 'unlock', worktree], { cwd: repo.topLevel, okCodes: [1, 128] });
+      await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
+    }
+  }
+
+  private async isRegistered(worktree: string): Promise<boolean> {
+    return (await this.registeredWorktrees()).some((entry) => samePath(entry.path, worktree));
   }
 
   /** Directories and state files in the worktrees folder that git does not know: leftovers. */

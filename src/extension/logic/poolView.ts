@@ -1,6 +1,8 @@
 // The Pool view's rows from PoolStats: capacity, agents, system figures, rate limiters. Pure.
 import type { AgentInfo, PoolStats } from '../../core/pool/types';
 import type { EndpointState } from '../../core/ratelimit/types';
+import { describeSandbox } from '../../core/sandbox/status';
+import type { SandboxStatus } from '../../core/sandbox/types';
 import { formatBytes, formatDuration, formatPercent } from './format';
 
 export interface PoolRow {
@@ -25,6 +27,7 @@ export function poolRows(stats: PoolStats, now: number): PoolRow[] {
       icon: stats.running ? 'server-process' : 'debug-stop',
     },
   ];
+  if (stats.sandbox) rows.push(sandboxRow(stats.sandbox));
   if (stats.pausedUntil && stats.pausedUntil > now) rows.push({ id: 'paused', label: `Paused for ${formatDuration(stats.pausedUntil - now)}`, description: stats.pauseReason, icon: 'debug-pause' });
   if (stats.spawnBlockedReason) rows.push({ id: 'blocked', label: 'Not starting more agents', description: stats.spawnBlockedReason, tooltip: stats.spawnBlockedReason, icon: 'warning' });
   rows.push({ id: 'agents', label: 'Agents', description: String(stats.agents.length), icon: 'person', children: stats.agents.map((agent) => agentRow(agent, now)) });
@@ -39,6 +42,15 @@ export function poolRows(stats: PoolStats, now: number): PoolRow[] {
   }
   if (stats.limiters.length > 0) rows.push({ id: 'limiters', label: 'Rate limits', description: String(stats.limiters.length), icon: 'watch', children: stats.limiters.map((limiter) => limiterRow(limiter, now)) });
   return rows;
+}
+
+/** Whether commands run sandboxed; when not, why, and that changes outside worktrees are flagged. */
+export function sandboxRow(sandbox: SandboxStatus): PoolRow {
+  if (sandbox.active) {
+    const tool = sandbox.tool === 'sandbox-exec' ? 'sandbox-exec' : 'bubblewrap';
+    return { id: 'sandbox', label: `Sandbox: ${tool}`, description: `network ${sandbox.network ? 'on' : 'off'}`, tooltip: describeSandbox(sandbox), icon: 'shield' };
+  }
+  return { id: 'sandbox', label: 'No sandbox', description: sandbox.reason, tooltip: describeSandbox(sandbox), icon: 'warning' };
 }
 
 export function agentRow(agent: AgentInfo, now: number): PoolRow {

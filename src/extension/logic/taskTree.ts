@@ -15,6 +15,11 @@ export const STATUS_LABELS: Record<TaskStatus, string> = {
   cancelled: 'Cancelled',
 };
 
+/** Icon of a task item: its status, or a warning sign for a done task whose result has warnings. */
+export function taskIcon(task: Task): string {
+  return task.status === 'done' && resultWarnings(task).length > 0 ? 'warning' : STATUS_ICONS[task.status];
+}
+
 /** Codicon ids (without `$()`) per status. */
 export const STATUS_ICONS: Record<TaskStatus, string> = {
   running: 'sync~spin',
@@ -74,9 +79,17 @@ export function groupLabel(group: TaskGroup): string {
   return `${STATUS_LABELS[group.status]} (${group.tasks.length})`;
 }
 
-/** The grey text after the title: agent, progress, duration. */
+/** Warnings in a done task's result: what its commands changed outside its worktree without a sandbox. */
+export function resultWarnings(task: Task): string[] {
+  const warnings = (task.result as { warnings?: unknown } | undefined)?.warnings;
+  return Array.isArray(warnings) ? warnings.filter((warning): warning is string => typeof warning === 'string') : [];
+}
+
+/** The grey text after the title: warnings, agent, progress, duration. */
 export function taskDescription(task: Task, now: number, progress?: Progress): string {
   const parts: string[] = [];
+  const warnings = resultWarnings(task).length;
+  if (warnings > 0) parts.push(`⚠ ${warnings} warning${warnings === 1 ? '' : 's'}`);
   if (progress && progress.total > 0) parts.push(`${progress.done + progress.dead + progress.cancelled}/${progress.total} · ${progress.percent}%`);
   if (task.status === 'running' && task.claimedBy) parts.push(task.claimedBy);
   const duration = taskDurationMs(task, now);
@@ -99,6 +112,7 @@ export function taskTooltip(task: Task): string {
   const lines = [`**${escapeMarkdown(task.title)}**`, '', `\`${task.id}\` · ${task.type} · ${STATUS_LABELS[task.status]} · attempt ${task.attempts}/${task.maxAttempts}`];
   if (task.prompt) lines.push('', escapeMarkdown(shorten(task.prompt, 600)));
   if (task.files.length > 0) lines.push('', `Files: ${task.files.slice(0, 10).map((file) => `\`${file}\``).join(', ')}${task.files.length > 10 ? ` and ${task.files.length - 10} more` : ''}`);
+  for (const warning of resultWarnings(task)) lines.push('', `⚠ ${escapeMarkdown(shorten(warning, 600))}`);
   if (task.lastError) lines.push('', `Last error (attempt ${task.lastError.attempt}): ${escapeMarkdown(shorten(task.lastError.message, 400))}`);
   return lines.join('\n');
 }

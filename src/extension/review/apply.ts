@@ -8,9 +8,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import {
+  assertSafePatchPaths,
   discardTaskPatch,
+  editedSinceApply,
   findPatchConflicts,
-  hashVersion,
   markApplyUndone,
   planTaskApply,
   plannedVersions,
@@ -21,6 +22,7 @@ import {
   writeVersion,
   type ApplyOutcome,
   type FileVersion,
+  type WriteScope,
 } from '../../core/patch';
 import { UserFacingError, type SwarmSession } from '../session';
 import { conflictMessage, overlapWarning, plural } from '../logic/review';
@@ -49,7 +51,7 @@ export async function applyResult(session: SwarmSession, taskId: string | undefi
   const overlaps = overlappingResults(target);
   const versions = plannedVersions(plan.writable);
   const before = new Map([...versions.keys()].map((relPath) => [relPath, currentVersion(root, relPath)]));
-  await writeThroughEditor(root, versions, `Apply "${target.title}"`);
+  await writeThroughEditor({ workspaceRoot: root, boardRoot: board.root }, versions, `Apply "${target.title}"`);
   recordTaskApply(board, target.taskId, outcome.status, [...versions].map(([relPath, after]) => ({ path: relPath, before: before.get(relPath) ?? {}, after })));
   session.notifyBoardChanged();
   session.log.info(`Applied task ${target.taskId} (${outcome.status}): ${outcome.files.join(', ')}`);
@@ -62,14 +64,14 @@ export async function undoApply(session: SwarmSession, taskId: string | undefine
   const board = session.getBoard();
   const root = session.workspaceRoot;
   if (!board || !root || !taskId) throw new UserFacingError('Pick an applied task in the Swarm Tasks view first.');
-  const undo = readUndoRecord(board, taskId);
+  const undo = readUndoRecord(board, taskId, root);
   if (!undo) throw new UserFacingError(`Task ${taskId} has no apply to undo (it was not applied, or the apply was already undone).`);
-  const edited = undo.record.entries.filter((entry) => hashVersion(currentVersion(root, entry.path)) !== entry.afterHash).map((entry) => entry.path);
+  const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => currentVersion(root, relPath));
   if (edited.length > 0) {
     throw new UserFacingError(`Cannot undo the apply: ${edited.join(', ')} changed after it. Nothing was restored. Use Edit > Undo in those editors, or revert the files by hand.`);
   }
   const versions = new Map(undo.record.entries.map((entry) => [entry.path, versionBefore(undo.dir, entry)] as const));
-  await writeThroughEditor(root, versions, `Undo apply of task ${taskId}`);
+  await writeThroughEditor({ workspaceRoot: root, boardRoot: board.root }, versions, `Undo apply of task ${taskId}`);
   markApplyUndone(board, taskId);
   session.notifyBoardChanged();
   session.log.info(`Undid the apply of task ${taskId}: ${[...versions.keys()].join(', ')}`);
@@ -117,9 +119,12 @@ function openDocument(uri: vscode.Uri): vscode.TextDocument | undefined {
  * Writes the versions in one undoable WorkspaceEdit: text files as edits of their documents, new
  * and binary files as file creations with contents, removals as deletions. Symbolic links cannot
  * go through an edit and are written directly. Afterwards saves the documents that had no unsaved
- * changes before, and sets the executable bit where the result asks for it.
+ * changes before, and sets the executable bit where the result asks for it. Every path goes
+ * through the core's path safety check first, so nothing is written when one is refused.
  */
-async function writeThroughEditor(root: string, versions: Map<string, FileVersion>, label: string): Promise<void> {
+async function writeThroughEditor(scope: WriteScope, versions: Map<string, FileVersion>, label: string): Promise<void> {
+  assertSafePatchPaths(scope, versions.keys());
+  const root = scope.workspaceRoot;
   const edit = new vscode.WorkspaceEdit();
   const dirtyBefore = new Set([...versions.keys()].filter((relPath) => openDocument(workspaceUri(root, relPath))?.isDirty));
   const direct: Array<[string, FileVersion]> = [];
@@ -137,7 +142,7 @@ async function writeThroughEditor(root: string, versions: Map<string, FileVersio
   if (edit.size > 0 && !(await vscode.workspace.applyEdit(edit, { isRefactoring: true }))) {
     throw new UserFacingError(`${label}: VS Code did not apply the edit (a file may be read-only, or changed while applying). Nothing was recorded; try again.`);
   }
-  for (const [relPath, version] of direct) writeVersion(root, relPath, version);
+  for (const [relPath, version] of direct) writeVersion(scope, relPath, version);
   const unsaved: string[] = [];
   for (const relPath of versions.keys()) {
     const document = openDocument(workspaceUri(root, relPath));
@@ -160,8 +165,11 @@ async function waitForDiskSync(document: vscode.TextDocument, diskText: string, 
 }
 
 function setExecutable(file: string, version: FileVersion): void {
-  if (version.content === undefined || version.mode === '120000' || !fs.existsSync(file)) return;
-  const mode = fs.statSync(file).mode & 0o777;
+  if (version.content === undefined || version.mode === '120000') return;
+  // lstat: chmod follows links, and a link here (planted since) must not change its target's mode.
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!stat?.isFile()) return;
+  const mode = stat.mode & 0o777;
   const wanted = version.mode === '100755' ? mode | 0o111 : mode & ~0o111;
   if (wanted !== mode) fs.chmodSync(file, wanted);
 }

@@ -9,6 +9,7 @@ import { UserFacingError, type SwarmSession } from '../session';
 import { Commands } from '../settings';
 import type { TaskNode } from '../views/tasksTree';
 import { resultPickItem, reviewTitle, sortResults } from '../logic/review';
+import { resultWarnings } from '../logic/taskTree';
 import { resultUri } from './provider';
 
 export interface ReviewTarget {
@@ -17,6 +18,8 @@ export interface ReviewTarget {
   taskId: string;
   title: string;
   patch: TaskPatch;
+  /** What the attempt changed outside its worktree without a sandbox (result.warnings). */
+  warnings: string[];
 }
 
 /** The task a command acts on (tree node, id, or a result document URI) with its patch; throws in words the user can act on. */
@@ -30,7 +33,7 @@ export function reviewTarget(session: SwarmSession, taskId: string | undefined):
   if (isDiscarded(board, taskId)) throw new UserFacingError(`The result of "${task.title}" was discarded; it is kept for audit only. Retry the task to get a new result.`);
   const patch = readTaskPatch(board, taskId);
   if (!patch || patch.files.length === 0) throw new UserFacingError(`"${task.title}" has no result to review: it is ${task.status}${task.status === 'done' ? ' and changed no files' : ''}.`);
-  return { board, root, taskId, title: task.title, patch };
+  return { board, root, taskId, title: task.title, patch, warnings: resultWarnings(task) };
 }
 
 export function workspaceUri(root: string, relPath: string): vscode.Uri {
@@ -62,7 +65,10 @@ function offerActions(target: ReviewTarget): void {
   const applied = applyRecord(target.board, target.taskId) !== undefined;
   const message = applied ? `Reviewing "${target.title}" (already applied).` : `Reviewing "${target.title}": apply it to your files or discard it.`;
   const buttons = applied ? [] : ['Apply', 'Discard'];
-  void vscode.window.showInformationMessage(message, ...buttons).then((choice) => {
+  // A result whose attempt changed things outside its worktree is never presented as clean.
+  const warned = target.warnings.length > 0 ? `${message} Warning: ${target.warnings.join(' ')}` : undefined;
+  const shown = warned ? vscode.window.showWarningMessage(warned, ...buttons) : vscode.window.showInformationMessage(message, ...buttons);
+  void shown.then((choice) => {
     if (choice === 'Apply') void vscode.commands.executeCommand(Commands.apply, target.taskId);
     if (choice === 'Discard') void vscode.commands.executeCommand(Commands.discard, target.taskId);
   });

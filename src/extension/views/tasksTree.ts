@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Progress, Task, TaskStatus } from '../../core/board/types';
-import { DEFAULT_PAGE_SIZE, STATUS_ICONS, childrenByParent, groupLabel, groupTasks, taskContextValue, taskDescription, taskTooltip, type TaskGroup } from '../logic/taskTree';
+import { DEFAULT_PAGE_SIZE, STATUS_ICONS, childrenByParent, groupLabel, groupTasks, taskContextValue, taskDescription, taskIcon, taskTooltip, type TaskGroup } from '../logic/taskTree';
 import { Commands } from '../settings';
 import type { SwarmSession } from '../session';
 
@@ -105,7 +105,8 @@ export class TasksTreeProvider implements vscode.TreeDataProvider<TaskNode>, vsc
     item.id = `task:${task.id}`;
     item.description = taskDescription(task, Date.now(), progress);
     item.tooltip = new vscode.MarkdownString(taskTooltip(task));
-    item.iconPath = new vscode.ThemeIcon(STATUS_ICONS[task.status], task.status === 'dead' ? new vscode.ThemeColor('errorForeground') : undefined);
+    const icon = taskIcon(task);
+    item.iconPath = new vscode.ThemeIcon(icon, task.status === 'dead' ? new vscode.ThemeColor('errorForeground') : icon === 'warning' ? new vscode.ThemeColor('editorWarning.foreground') : undefined);
     const state = this.actionState(task);
     item.contextValue = taskContextValue(task, state);
     if (task.status === 'done' && state.hasPatch && !state.discarded) {

@@ -4,9 +4,9 @@
 //   npm run test:e2e   (or: node --import tsx --test test/e2e/basic/show-board.test.ts after npm run build)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { e2eSkipReason, openWorkbench } from '../support/workbench';
+import { openWorkbench } from '../support/workbench';
 
-describe('e2e: Swarm: Show Board', { skip: e2eSkipReason() }, () => {
+describe('e2e: Swarm: Show Board', () => {
   it('runs from the palette and shows the swarm board surface', { timeout: 300_000 }, async () => {
     const bench = await openWorkbench({ name: 'basic-show-board', fixture: 'basic' });
     let failed = true;

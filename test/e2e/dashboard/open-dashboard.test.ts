@@ -9,27 +9,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Page } from 'playwright-core';
 import { ensureCodeServer } from '../../../scripts/vscode/install-code-server';
 import { FileBoard } from '../../../src/core/board';
-import { findChromium, launchBrowser, type LaunchedBrowser } from '../../harness/launcher/browser';
+import { launchBrowser, type LaunchedBrowser } from '../../harness/launcher/browser';
 import { startCodeServer } from '../../harness/launcher/code-server';
 import { ProcessTracker } from '../../harness/launcher/processes';
 import { makeScratch, prepareWorkspace, removeQuietly, ROOT } from '../../harness/launcher/workspace';
+import { requireE2eTools, runFromPalette, waitForStoredEditorState } from '../support/workbench';
 
 /** In the page: the codicon font face exists (its stylesheet loaded) and its font file loaded. */
 const CODICON_LOADED = `(() => { let loaded = false; document.fonts.forEach((face) => { if (face.family.replace(/"/g, '') === 'codicon' && face.status === 'loaded') loaded = true; }); return loaded; })()`;
 const ARTIFACTS = process.env.SWARM_ARTIFACTS_DIR ?? path.join(ROOT, 'test-results', 'dashboard');
 const log = (line: string) => process.stderr.write(`[e2e dashboard] ${line}\n`);
-const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { contributes?: { commands?: { command: string }[] } };
-const contributed = (manifest.contributes?.commands ?? []).some((entry) => entry.command === 'agentSwarm.openDashboard');
-const skip = !contributed
-  ? 'package.json does not contribute agentSwarm.openDashboard yet (the extension UI wires the dashboard in)'
-  : !findChromium()
-  ? 'no Chromium installed (apt-get install chromium)'
-  : !fs.existsSync(path.join(ROOT, 'dist', 'extension.js')) || !fs.existsSync(path.join(ROOT, 'dist', 'webview', 'dashboard.js'))
-    ? 'the extension is not built (npm run build)'
-    : false;
 
 /**
  * A board with a short run that ended a minute ago: two agents worked through five tasks side by
@@ -70,30 +61,7 @@ function seedBoard(workspace: string): { deadId: string } {
   }
 }
 
-/**
- * Runs a command from the palette by its title. The palette lists only what is registered when it
- * opens, and the extension loads a little after the workbench: close and try again until it is there.
- */
-async function runFromPalette(page: Page, title: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const input = page.locator('.quick-input-widget input');
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  for (;;) {
-    await page.keyboard.press('F1');
-    await input.waitFor();
-    await input.fill(`>${title}`);
-    try {
-      await row.waitFor({ timeout: 5_000 });
-      await input.press('Enter');
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await page.keyboard.press('Escape');
-    }
-  }
-}
-
-describe('e2e: Swarm: Open Dashboard', { skip }, () => {
+describe('e2e: Swarm: Open Dashboard', () => {
   const tracker = new ProcessTracker();
   let scratch: string;
   let workspace: string;
@@ -102,6 +70,7 @@ describe('e2e: Swarm: Open Dashboard', { skip }, () => {
   let entry: string;
 
   before(async () => {
+    requireE2eTools(['dist/extension.js', 'dist/webview/dashboard.js']);
     ({ entry } = await ensureCodeServer({ log }));
     scratch = makeScratch('e2e-dashboard');
     workspace = prepareWorkspace(scratch, { fixture: 'basic' });
@@ -156,8 +125,8 @@ describe('e2e: Swarm: Open Dashboard', { skip }, () => {
 
     // A window reload: VS Code restores the panel through the extension's serializer and the
     // page redraws, without anyone running the command again. The web workbench writes its editor
-    // state to storage a moment after a change, so give it that moment before reloading.
-    await page.waitForTimeout(5_000);
+    // state to storage a while after a change: reload once the dashboard is in it.
+    await waitForStoredEditorState(page, /agentSwarm\.dashboard/);
     await page.reload();
     await page.locator('.monaco-workbench').waitFor({ timeout: 120_000 });
     const restored = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');

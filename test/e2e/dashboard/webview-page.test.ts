@@ -11,9 +11,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HostMessage, WebviewMessage } from '../../../src/extension/dashboard/protocol';
+import { findChromium } from '../../harness/launcher/browser';
+import { requireE2eTools } from '../support/workbench';
 import { bundleWebview, DARK_THEME, LIGHT_THEME, ROOT, runFixture, servePage, type PageServer, type RunFixture } from './page-fixture';
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((file) => fs.existsSync(file));
 /** In the page: the codicon font face exists (its stylesheet loaded) and its font file loaded. */
 const CODICON_LOADED = `(() => { let loaded = false; document.fonts.forEach((face) => { if (face.family.replace(/"/g, '') === 'codicon' && face.status === 'loaded') loaded = true; }); return loaded; })()`;
 const ARTIFACTS = process.env.SWARM_ARTIFACTS_DIR ?? path.join(ROOT, 'test-results', 'dashboard');
@@ -66,12 +67,13 @@ async function openPage(theme: Record<string, string> = DARK_THEME): Promise<{ p
   return { page, remote, errors };
 }
 
-describe('dashboard page in Chromium', { skip: CHROMIUM ? false : 'no Chromium installed (apt-get install chromium)' }, () => {
+describe('dashboard page in Chromium', () => {
   before(async () => {
+    requireE2eTools([]); // bundles the page itself
     bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-dashboard-bundle-'));
     server = await servePage(await bundleWebview(bundleDir));
     fixture = runFixture();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
+    browser = await chromium.launch({ executablePath: findChromium(), args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
     fs.mkdirSync(ARTIFACTS, { recursive: true });
   });
 

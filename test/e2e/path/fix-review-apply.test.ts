@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
-import { artifactsDirFor, e2eSkipReason, openWorkbench, type Workbench } from '../support/workbench';
+import { artifactsDirFor, openWorkbench, type Workbench } from '../support/workbench';
 
 const NAME = 'path-fix-review-apply';
 const FILE = 'src/total.js';
@@ -95,7 +95,7 @@ async function statusBarShows(bench: Workbench, text: RegExp): Promise<void> {
   await bench.page.locator('.statusbar-item', { hasText: text }).first().waitFor({ timeout: STEP_MS });
 }
 
-describe('e2e: a person fixes a problem with the swarm, reviews the diff and applies it', { skip: e2eSkipReason() }, () => {
+describe('e2e: a person fixes a problem with the swarm, reviews the diff and applies it', () => {
   it('panel → code lens → progress → dashboard → diff → apply', { timeout: 900_000 }, async () => {
     const started = Date.now();
     // Screenshots of an earlier run must not pass for this run's.

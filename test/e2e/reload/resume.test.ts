@@ -4,19 +4,26 @@
 // lease is reclaimed) and every task ends done.
 //   node --import tsx --test test/e2e/reload/resume.test.ts   (after npm run build)
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { FileBoard } from '../../../src/core/board';
-import { e2eSkipReason, openWorkbench } from '../support/workbench';
+import { openWorkbench } from '../support/workbench';
 
+// Every task's command waits until the test opens this gate, so a task is surely running when the
+// window reloads, however slowly the Pool view appears on a loaded machine (a fixed `sleep 4`
+// could let all three tasks finish before the view ever showed "1/1 busy").
+const gate = path.join(os.tmpdir(), `swarm-e2e-reload-gate-${process.pid}`);
 const settings = {
-  'agentSwarm.executor': { type: 'command', command: 'sleep 4' },
+  'agentSwarm.executor': { type: 'command', command: `while [ ! -e '${gate}' ]; do sleep 0.2; done` },
   'agentSwarm.pool.maxAgents': 1,
   // The basic fixture is not a git repository: working in the folder is opted into.
   'agentSwarm.isolation': 'direct',
 };
+after(() => fs.rmSync(gate, { force: true }));
 
-describe('e2e: the pool resumes after a window reload', { skip: e2eSkipReason() }, () => {
+describe('e2e: the pool resumes after a window reload', () => {
   it('starts, survives Reload Window, and finishes every task', { timeout: 420_000 }, async () => {
     let boardDir = '';
     const bench = await openWorkbench({
@@ -39,14 +46,18 @@ describe('e2e: the pool resumes after a window reload', { skip: e2eSkipReason() 
       await poolBefore.getByText(/1\/1 busy/).first().waitFor({ timeout: 90_000 });
       await bench.screenshot('pool-before-reload');
 
+      // Listening before the command: the new page's load event is the reload having happened
+      // (the old page's workbench could otherwise pass the check below).
+      const reloaded = page.waitForEvent('load', { timeout: 120_000 });
       await bench.runCommand('Developer: Reload Window');
-      await page.waitForEvent('load', { timeout: 60_000 }).catch(() => undefined);
+      await reloaded;
       await page.locator('.monaco-workbench').waitFor({ timeout: 120_000 });
       // "View: Show Swarm" shows the container whatever the restored layout is (a click would toggle it).
       await bench.runCommand('View: Show Swarm');
       const pool = await bench.waitForView(/^\s*Pool/, 120_000);
       await pool.getByText(/\d\/1 busy/).first().waitFor({ timeout: 120_000 });
       await bench.screenshot('pool-after-reload');
+      fs.writeFileSync(gate, '');
 
       const deadline = Date.now() + 180_000;
       let statuses: string[] = [];

@@ -1,7 +1,7 @@
 // The extension as users install it: `npm run package` builds the .vsix, code-server installs it
 // with --install-extension (no extension development path), and the main path runs against the
-// installed copy: the extension activates on the workspace's board (status bar shows 1/2 done) and,
-// when the manifest contributes it, the dashboard draws the board.
+// installed copy: the extension activates on the workspace's board (status bar shows 1/2 done) and
+// the dashboard draws the board.
 //   node --import tsx --test test/e2e/ship/installed-vsix.test.ts
 // Note: packaging rebuilds dist/ with the production build (minified, no source maps).
 import assert from 'node:assert/strict';
@@ -9,39 +9,18 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Page } from 'playwright-core';
 import { ensureCodeServer } from '../../../scripts/vscode/install-code-server';
 import { FileBoard } from '../../../src/core/board';
-import { findChromium, launchBrowser, type LaunchedBrowser } from '../../harness/launcher/browser';
+import { launchBrowser, type LaunchedBrowser } from '../../harness/launcher/browser';
 import { startCodeServer } from '../../harness/launcher/code-server';
 import { ProcessTracker } from '../../harness/launcher/processes';
 import { makeScratch, prepareWorkspace, removeQuietly, ROOT } from '../../harness/launcher/workspace';
+import { requireE2eTools, runFromPalette } from '../support/workbench';
 
 const log = (line: string) => process.stderr.write(`[e2e ship] ${line}\n`);
-const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; publisher: string; version: string; contributes?: { commands?: { command: string }[] } };
-const hasDashboard = (manifest.contributes?.commands ?? []).some((entry) => entry.command === 'agentSwarm.openDashboard');
-const skip = findChromium() === undefined ? 'no Chromium (apt-get install chromium)' : false;
+const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; publisher: string; version: string };
 
-async function runFromPalette(page: Page, title: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const input = page.locator('.quick-input-widget input');
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  for (;;) {
-    await page.keyboard.press('F1');
-    await input.waitFor();
-    await input.fill(`>${title}`);
-    try {
-      await row.waitFor({ timeout: 5_000 });
-      await input.press('Enter');
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await page.keyboard.press('Escape');
-    }
-  }
-}
-
-describe('e2e: the installed .vsix', { skip }, () => {
+describe('e2e: the installed .vsix', () => {
   const tracker = new ProcessTracker();
   let scratch: string;
   let workspace: string;
@@ -50,6 +29,7 @@ describe('e2e: the installed .vsix', { skip }, () => {
   let browser: LaunchedBrowser | undefined;
 
   before(async () => {
+    requireE2eTools([]); // builds its own package below
     ({ entry } = await ensureCodeServer({ log }));
     scratch = makeScratch('e2e-ship');
     workspace = prepareWorkspace(scratch, { fixture: 'basic' });
@@ -94,7 +74,6 @@ describe('e2e: the installed .vsix', { skip }, () => {
     // The installed extension activates on the board (workspaceContains:.swarm/board.json) and reads it.
     const status = page.locator('.statusbar-item', { hasText: /1\/2/ }).first();
     await status.waitFor({ timeout: 120_000 });
-    if (!hasDashboard) return; // the dashboard command is not contributed in this build
     await runFromPalette(page, 'Swarm: Open Dashboard');
     const dashboard = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
     const done = dashboard.locator('.figure', { has: dashboard.locator('.label', { hasText: /^Done$/ }) }).locator('.value');

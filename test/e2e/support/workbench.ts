@@ -60,11 +60,17 @@ export interface Workbench {
   close(outcome?: { failed: boolean }): Promise<void>;
 }
 
-/** Why e2e scenarios cannot run on this machine, or false when they can. */
-export function e2eSkipReason(): string | false {
-  if (!findChromium()) return 'no Chromium installed (apt-get install chromium)';
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'extension.js'))) return 'the extension is not built (npm run build)';
-  return false;
+/**
+ * Throws, naming what to install or run, when this machine cannot run e2e scenarios. Never a skip:
+ * ./scripts/test.sh installs everything, so a missing tool is a failure that says which.
+ */
+export function requireE2eTools(built: string[] = ['dist/extension.js']): void {
+  if (!findChromium()) {
+    throw new Error('Chromium is not installed; e2e scenarios drive it. Install it with apt-get install -y chromium (./scripts/test.sh installs everything the tests need), or set SWARM_CHROMIUM.');
+  }
+  for (const file of built) {
+    if (!fs.existsSync(path.join(ROOT, file))) throw new Error(`${file} is missing: build the extension first (npm run build; npm run test:e2e builds it).`);
+  }
 }
 
 export function artifactsDirFor(name: string): string {
@@ -75,6 +81,7 @@ export function artifactsDirFor(name: string): string {
 const keepAlways = () => process.env.E2E_SCREENSHOTS === '1';
 
 export async function openWorkbench(options: WorkbenchOptions): Promise<Workbench> {
+  requireE2eTools();
   const log = (line: string) => process.stderr.write(`[e2e ${options.name}] ${line}\n`);
   const tracker = new ProcessTracker();
   const scratch = makeScratch(`e2e-${options.name}`);
@@ -184,3 +191,40 @@ export async function runFromPalette(page: Page, title: string, timeoutMs = 90_0
     }
   }
 }
+
+/**
+ * Waits until the web workbench has written its editor layout to the browser's storage with an
+ * editor whose state matches `pattern` (e.g. a webview's view type), so a reload restores it. The
+ * workbench stores state in IndexedDB a while after a change; a reload before that loses it.
+ */
+export async function waitForStoredEditorState(page: Page, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stored = (await page.evaluate(READ_EDITOR_STATE)) as string[];
+    if (stored.some((value) => pattern.test(value))) return;
+    if (Date.now() > deadline) throw new Error(`the workbench did not store an editor state matching ${pattern} within ${timeoutMs} ms (stored: ${stored.join(' | ').slice(0, 400) || 'nothing'})`);
+    await page.waitForTimeout(200);
+  }
+}
+
+/**
+ * In the page: the editor-part state of every VS Code web state database. A string, not a function:
+ * tsx's transpiled functions can reference helpers the page does not have.
+ */
+const READ_EDITOR_STATE = `(async () => {
+  const open = (name) => new Promise((resolve, reject) => { const r = indexedDB.open(name); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+  const get = (db) => new Promise((resolve, reject) => { const r = db.transaction('ItemTable', 'readonly').objectStore('ItemTable').get('memento/workbench.parts.editor'); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+  const values = [];
+  for (const info of await indexedDB.databases()) {
+    if (!(info.name || '').startsWith('vscode-web-state-db')) continue;
+    const db = await open(info.name);
+    try {
+      if (!db.objectStoreNames.contains('ItemTable')) continue;
+      const value = await get(db);
+      if (value !== undefined) values.push(typeof value === 'string' ? value : new TextDecoder().decode(value));
+    } finally {
+      db.close();
+    }
+  }
+  return values;
+})()`;

@@ -15,7 +15,7 @@ export interface CodeServerOptions {
   scratch: string;
   /** false: workspace trust stays on and the folder is untrusted (Restricted Mode). */
   trusted: boolean;
-  /** User settings (settings.json) on top of the harness defaults. */
+  /** Settings on top of the harness defaults, in the user's and the remote machine's settings.json. */
   settings?: Record<string, unknown>;
   tracker: ProcessTracker;
   /** Extra environment for code-server and so for the extension host. */
@@ -62,6 +62,14 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     path.join(userData, 'User', 'settings.json'),
     `${JSON.stringify({ ...DEFAULT_SETTINGS, ...options.settings }, null, 2)}\n`,
   );
+  // code-server's window is a remote window: VS Code applies machine-scoped settings (such as
+  // agentSwarm.executor and agentSwarm.verify) only from the remote machine's settings, and from the
+  // user settings above only until the extension's settings schema is known. That race decided
+  // whether the pool could start after a window reload, so the test's settings go there too.
+  if (options.settings && Object.keys(options.settings).length > 0) {
+    fs.mkdirSync(path.join(userData, 'Machine'), { recursive: true });
+    fs.writeFileSync(path.join(userData, 'Machine', 'settings.json'), `${JSON.stringify(options.settings, null, 2)}\n`);
+  }
   const logFile = path.join(options.scratch, 'code-server.log');
   const log = fs.openSync(logFile, 'a');
   const args = [

@@ -23,7 +23,8 @@ function textOf(result: vscode.LanguageModelToolResult): string {
 suite('Chat integration', () => {
   suiteSetup(async function () {
     const lm = vscode.lm as Partial<typeof vscode.lm> | undefined;
-    if (typeof lm?.invokeTool !== 'function') this.skip(); // this VS Code has no tool API: nothing to test
+    // engines.vscode (^1.100) guarantees the tool API: a host without it is a failure, not a skip.
+    assert.strictEqual(typeof lm?.invokeTool, 'function', `this VS Code (${vscode.version}) has no vscode.lm.invokeTool`);
     const extension = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(extension);
     await extension.activate();

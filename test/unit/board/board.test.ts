@@ -254,10 +254,12 @@ describe('board: map tasks', () => {
     board.complete(board.claim({ agent: 'x' })!);
     assert.equal(board.progress(parent.id).percent, 66.7);
     board.fail(board.claim({ agent: 'x' })!, 'nope');
-    const done = board.get(parent.id)!;
-    assert.equal(done.status, 'done');
-    assert.deepEqual(done.result, { done: 2, dead: 1, cancelled: 0, total: 3 });
-    assert.equal(board.events.read().events.filter((e) => e.type === 'parent-completed').length, 1);
+    const ended = board.get(parent.id)!;
+    assert.equal(ended.status, 'dead', 'a map with a dead child did not succeed');
+    assert.match(ended.lastError!.message, /1 of 3 children died/);
+    const completions = board.events.read().events.filter((e) => e.type === 'parent-completed');
+    assert.equal(completions.length, 1);
+    assert.deepEqual(completions[0].detail, { outcome: 'dead', done: 2, dead: 1, cancelled: 0, total: 3 });
   });
 
   it('accepts extra children with --parent while the parent waits, and refuses afterwards', () => {

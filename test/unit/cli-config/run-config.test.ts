@@ -157,7 +157,8 @@ test('worktrees get the file\'s include list and setup command; the run records 
     }),
   );
   const task = board.post({ title: 'look around' });
-  const result = swarmRun(dir, ['--agents', '1']);
+  // The command reports to a file outside its worktree, which only an unsandboxed run can write.
+  const result = swarmRun(dir, ['--agents', '1', '--sandbox', 'off']);
   assert.equal(result.code, 0, result.stderr + result.stdout);
   assert.equal(board.get(task.id)?.status, 'done');
   assert.equal(fs.readFileSync(seen, 'utf8'), 'SECRET_FLAVOUR=mint\n', 'the ignored file was made available in the worktree');

@@ -54,20 +54,22 @@ describe('swarm CLI', () => {
     assert.equal(stats.pending, 1);
   });
 
-  it('claim, heartbeat, complete and fail by id and agent; exit 3 when nothing is claimable; exit 4 on a lost lease', () => {
-    const claimed = json<{ id: string; claimedBy: string }>(['claim', '--agent', 'w1']);
+  it('claim, heartbeat, complete and fail by id and token; exit 3 when nothing is claimable; exit 4 on a lost lease', () => {
+    const claimed = json<{ id: string; claimedBy: string; token: string }>(['claim', '--agent', 'w1']);
     assert.equal(claimed.claimedBy, 'w1');
+    assert.match(claimed.token, new RegExp(`^${claimed.id}~a1~w1~[0-9a-f]+\\.json$`));
     assert.equal(swarm(['claim', '--agent', 'w2']).code, 3);
-    assert.equal(swarm(['heartbeat', claimed.id, '--agent', 'w1']).code, 0);
-    const wrongAgent = swarm(['complete', claimed.id, '--agent', 'w2']);
-    assert.equal(wrongAgent.code, 4);
-    assert.match(wrongAgent.stderr, /does not hold it/);
-    assert.equal(swarm(['complete', claimed.id, '--agent', 'w1', '--result', '{"fixed":true}']).code, 0);
+    assert.equal(swarm(['heartbeat', claimed.id, '--token', claimed.token]).code, 0);
+    const forged = claimed.token.replace('~w1~', '~w2~');
+    const wrongToken = swarm(['complete', claimed.id, '--token', forged]);
+    assert.equal(wrongToken.code, 4);
+    assert.match(wrongToken.stderr, /Lease lost/);
+    assert.equal(swarm(['complete', claimed.id, '--token', claimed.token, '--result', '{"fixed":true}']).code, 0);
     assert.deepEqual(json<{ result: unknown }>(['show', claimed.id, '--json']).result, { fixed: true });
-    assert.equal(swarm(['complete', claimed.id, '--agent', 'w1']).code, 4, 'completing twice is refused');
+    assert.equal(swarm(['complete', claimed.id, '--token', claimed.token]).code, 4, 'completing twice is refused');
     const second = swarm(['post', 'will fail', '--max-attempts', '1']).stdout.trim();
-    json(['claim', '--agent', 'w1']);
-    const failed = swarm(['fail', second, '--agent', 'w1', '--error', 'compiler crashed']);
+    const claim = json<{ token: string }>(['claim', '--agent', 'w1']);
+    const failed = swarm(['fail', second, '--token', claim.token, '--error', 'compiler crashed']);
     assert.equal(failed.code, 0, failed.stderr);
     assert.match(failed.stdout, /dead-letter/);
   });

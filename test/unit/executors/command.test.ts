@@ -30,6 +30,20 @@ test('values are also exported as SWARM_* variables for nested shells', async ()
   assert.equal(fs.existsSync(path.join(dir, 'pwned1')), false);
 });
 
+test('task files outside the workspace never reach the command line (a task file crafted on the board)', async () => {
+  const dir = tempDir();
+  for (const file of ['../outside.txt', '/etc/hostname', 'src/../../up.txt']) {
+    const executor = createExecutor({ type: 'command', command: 'touch ran.txt; echo {files}' });
+    await assert.rejects(executor.execute(makeContext(dir, makeTask({ files: ['ok.ts', file] }))), (error: unknown) => {
+      assert.ok(error instanceof ExecutorError);
+      assert.equal(error.kind, 'permanent');
+      assert.match(error.message, /not a path inside the workspace/);
+      return true;
+    });
+    assert.equal(fs.existsSync(path.join(dir, 'ran.txt')), false, `nothing ran for ${file}`);
+  }
+});
+
 test('a placeholder inside the template quotes is refused with advice', async () => {
   const dir = tempDir();
   const executor = createExecutor({ type: 'command', command: `sh -c 'echo {prompt}'` });

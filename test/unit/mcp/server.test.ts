@@ -99,7 +99,7 @@ describe('swarm mcp', () => {
       const cancelled = await call(client, 'cancel_task', { taskId: children[0].id });
       assert.equal((cancelled.structuredContent?.task as { status: string }).status, 'cancelled');
       const progress = (await call(client, 'get_status', { taskId: parentId })).structuredContent?.progress as { total: number; cancelled: number; percent: number };
-      assert.deepEqual([progress.total, progress.cancelled, progress.percent], [2, 1, 50]);
+      assert.deepEqual([progress.total, progress.cancelled, progress.percent], [2, 1, 0], 'cancelled work is not progress');
 
       const none = await call(client, 'get_result', { taskId });
       assert.equal(none.structuredContent?.patch, null);
@@ -118,6 +118,37 @@ describe('swarm mcp', () => {
       const unknown = await call(client, 'get_status', { taskId: 'nope' });
       assert.equal(unknown.isError, true);
       assert.match(unknown.content[0].text ?? '', /No task nope/);
+    } finally {
+      board.close();
+      await client.close();
+    }
+  });
+
+  it('refuses unknown arguments (strict schemas) and unsafe files; map_tasks returns the child ids', async () => {
+    const client = await connect();
+    const board = FileBoard.open({ root: boardDir });
+    try {
+      const before = board.list().length;
+      const typo = await call(client, 'post_task', { title: 'x', file: ['a.txt'] });
+      assert.equal(typo.isError, true, 'a misspelt "files" is refused, not dropped');
+      assert.match(typo.content[0].text ?? '', /Unrecognized key.*"?file"?/);
+      const nested = await call(client, 'map_tasks', { title: 'm', items: [{ title: 'a', file: ['x.ts'] }] });
+      assert.equal(nested.isError, true);
+      const status = await call(client, 'get_status', { taskId: 'tabc', verbose: true });
+      assert.equal(status.isError, true);
+      for (const file of ['/etc/passwd', '../up.txt', '.git/config']) {
+        const unsafe = await call(client, 'post_task', { title: 'x', files: [file] });
+        assert.equal(unsafe.isError, true, file);
+        const unsafeMap = await call(client, 'map_tasks', { title: 'm', files: [file] });
+        assert.equal(unsafeMap.isError, true, file);
+      }
+      assert.equal(board.list().length, before, 'nothing was posted');
+      const mapped = await call(client, 'map_tasks', { title: 'Fan out', files: ['p.ts', 'q.ts'] });
+      assert.equal(mapped.isError, undefined, JSON.stringify(mapped));
+      const parentId = (mapped.structuredContent?.parent as { id: string }).id;
+      assert.deepEqual(mapped.structuredContent?.childIds, [`${parentId}.0000`, `${parentId}.0001`]);
+      for (const childId of mapped.structuredContent?.childIds as string[]) assert.equal(board.get(childId)?.parentId, parentId);
+      board.cancel(parentId);
     } finally {
       board.close();
       await client.close();

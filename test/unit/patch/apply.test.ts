@@ -9,6 +9,7 @@ import {
   findPatchConflicts,
   patchFileVersions,
   readTaskPatch,
+  readUndoRecord,
   undoTaskApply,
   UnsafePatchPathError,
 } from '../../../src/core/patch';
@@ -67,6 +68,37 @@ describe('patches: collect, review, apply', () => {
     const undone = await undoTaskApply({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
     assert.equal(undone.files.length, 6);
     assert.equal(fingerprint(ws.root), before, 'undo restores every byte');
+  });
+
+  it('one undo file per apply, and records of the older layout (a folder with a file per saved copy) still undo', async () => {
+    const ws = workspace({ 'a.txt': 'a\n', 'b.txt': binary(2).toString('latin1') });
+    const [task] = await runTasks(ws, [
+      {
+        edit: (cwd) => {
+          fs.writeFileSync(path.join(cwd, 'a.txt'), 'A\n');
+          fs.writeFileSync(path.join(cwd, 'b.txt'), binary(9));
+          fs.writeFileSync(path.join(cwd, 'c.txt'), 'new\n');
+        },
+      },
+    ]);
+    const before = fingerprint(ws.root);
+    await applyTaskPatch({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
+    const artifacts = ws.board.artifactsDir(task.id);
+    const undo = readUndoRecord(ws.board, task.id);
+    assert.ok(undo);
+    assert.deepEqual(fs.readdirSync(artifacts).sort(), ['apply.json', path.basename(undo.file), 'result.patch'].sort(), 'the apply created two records, not one per file');
+    // The same record as an older version wrote it: undo/<id>/undo.json, each saved copy a file.
+    const legacy = path.join(artifacts, 'undo', undo.record.id);
+    fs.mkdirSync(legacy, { recursive: true });
+    const entries = undo.record.entries.map((entry, index) => {
+      if (!entry.before?.data) return entry;
+      fs.writeFileSync(path.join(legacy, `before-${index}`), Buffer.from(entry.before.data, 'base64'));
+      return { ...entry, before: { blob: `before-${index}`, mode: entry.before.mode } };
+    });
+    fs.writeFileSync(path.join(legacy, 'undo.json'), JSON.stringify({ ...undo.record, entries }, null, 2));
+    fs.rmSync(undo.file);
+    await undoTaskApply({ workspaceRoot: ws.root, board: ws.board, taskId: task.id });
+    assert.equal(fingerprint(ws.root), before, 'every byte restored from the older layout');
   });
 
   it('applies three-way when the user edited other lines of the file since the snapshot', async () => {

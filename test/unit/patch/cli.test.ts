@@ -1,25 +1,16 @@
 // `swarm diff/apply/undo/discard/conflicts/worktrees` as real processes (the CLI source through tsx).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
-import { makeWorkspace, runTasks, type Workspace } from './helpers';
+import { makeWorkspace, runSwarm, runTasks, type Workspace } from './helpers';
 
-const REPO = path.join(__dirname, '..', '..', '..');
-const MAIN = path.join(REPO, 'src', 'cli', 'main.ts');
-// The workspace is a temp folder: load tsx from this repository, not from the cwd.
-const TSX = pathToFileURL(path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const made: Workspace[] = [];
 afterEach(() => {
   for (const ws of made.splice(0)) ws.cleanup();
 });
 
-function swarm(ws: Workspace, args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: ws.root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '', ...env } });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
+const swarm = (ws: Workspace, args: string[], env: Record<string, string> = {}) => runSwarm(ws.root, args, env);
 
 describe('swarm CLI: review and apply', () => {
   it('diff, diff --stat, apply, conflicts, undo, discard, worktrees', async () => {

@@ -1,6 +1,8 @@
 // A real board inside a real temp repository, and a way to run a "task" through worktree isolation
 // with an edit function playing the agent.
+import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { pathToFileURL } from 'url';
 import { FileBoard, type TaskSpec, type Task } from '../../../src/core/board';
 import { createWorktreeIsolation, type WorktreeIsolation } from '../../../src/core/worktree';
 import { makeRepo, type TempRepo } from '../worktree/helpers';
@@ -36,4 +38,25 @@ export async function runTasks(ws: Workspace, jobs: Array<{ spec?: Partial<TaskS
     done.push(ws.board.complete(claim, { summary: 'ok', executor: 'test', durationMs: 1, ...changes }));
   }
   return done;
+}
+
+const REPO = path.join(__dirname, '..', '..', '..');
+const CLI = path.join(REPO, 'src', 'cli', 'main.ts');
+// The workspace is a temp folder: load tsx from this repository, not from the cwd.
+const TSX = pathToFileURL(path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+
+export interface SwarmRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `swarm` as a real process (the CLI source through tsx) in `cwd`; colour variables unset unless `env` sets them. */
+export function runSwarm(cwd: string, args: string[], env: Record<string, string> = {}): SwarmRun {
+  const base: NodeJS.ProcessEnv = { ...process.env };
+  delete base.NO_COLOR;
+  delete base.FORCE_COLOR;
+  const result = spawnSync(process.execPath, ['--import', TSX, CLI, ...args], { cwd, encoding: 'utf8', env: { ...base, ...env }, timeout: 120_000 });
+  return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
 }

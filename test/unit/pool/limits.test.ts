@@ -1,6 +1,8 @@
 // Dispatch limits: a usage limit reported by an agent CLI pauses the pool until its reset time,
 // and the safe-spawn check keeps agents from starting while the machine is over a limit.
 import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
 import { afterEach, test } from 'node:test';
 import { poolFixture, waitFor, type PoolFixture } from './helpers';
 
@@ -13,16 +15,18 @@ afterEach(async () => {
 test('a usage limit pauses dispatch until the reset time, then the task is retried', async () => {
   fixture = poolFixture();
   const f = fixture;
-  const resetAt = Math.ceil(Date.now() / 1000) + 3;
   const limited = f.board.post({ title: 'limited', priority: 10 });
-  const command = 'if test {title} = limited && ! test -e first; then touch first; echo "Claude AI usage limit reached|$RESET_AT"; exit 1; fi; echo ok';
-  const pool = f.makePool({ executor: { type: 'command', command, detectRateLimits: true, env: { RESET_AT: String(resetAt) } }, maxAgents: 2, minAgents: 2, untilEmpty: true });
+  // The reset is 3 s after the CLI reports it (not after the test started: on a loaded machine the
+  // pool may take that long to start, and a reset already past pauses nothing).
+  const command = 'if test {title} = limited && ! test -e first; then touch first; reset=$(( $(date +%s) + 3 )); echo $reset > reset-at; echo "Claude AI usage limit reached|$reset"; exit 1; fi; echo ok';
+  const pool = f.makePool({ executor: { type: 'command', command, detectRateLimits: true }, maxAgents: 2, minAgents: 2, untilEmpty: true });
   const starts = new Map<string, number[]>();
   pool.onEvent((event) => {
     if (event.type === 'task-started') starts.set(event.taskId, [...(starts.get(event.taskId) ?? []), Date.now()]);
   });
   await pool.start();
   const paused = await waitFor('the pause', () => f.events.find((event) => event.type === 'paused'));
+  const resetAt = Number(fs.readFileSync(path.join(f.dir, 'reset-at'), 'utf8').trim());
   assert.ok(paused.type === 'paused' && paused.until === resetAt * 1000, 'paused until the reset time the CLI announced');
   assert.equal(pool.stats().pausedUntil, resetAt * 1000);
   // Posted during the pause (once the hold reached the agents over IPC): no agent may take it before the reset.

@@ -49,9 +49,10 @@ test('a failing command is retried and then dead-lettered', async () => {
 test('best of N without worktrees runs the attempts in turn; all failing is one failed attempt', async () => {
   fixture = poolFixture();
   const { board } = fixture;
-  const wins = board.post({ title: 'second wins', payload: { bestOf: { executors: [{ type: 'command', command: 'exit 1' }, { type: 'command', command: 'echo second' }] } } });
+  const wins = board.post({ title: 'second wins', payload: { bestOf: { executors: ['failing', 'echoing'] } } });
   const loses = board.post({ title: 'all fail', maxAttempts: 1, payload: { bestOf: 2 } });
-  const pool = fixture.makePool({ executor: { type: 'command', command: 'exit 2' }, maxAgents: 1, untilEmpty: true });
+  const namedExecutors = { failing: { type: 'command', command: 'exit 1' }, echoing: { type: 'command', command: 'echo second' } };
+  const pool = fixture.makePool({ executor: { type: 'command', command: 'exit 2' }, namedExecutors, maxAgents: 1, untilEmpty: true });
   await pool.start();
   await pool.whenDone();
   const won = board.get(wins.id)!;
@@ -60,6 +61,23 @@ test('best of N without worktrees runs the attempts in turn; all failing is one 
   const lost = board.get(loses.id)!;
   assert.equal(lost.status, 'dead');
   assert.match(board.errors(loses.id)[0].message, /All 2 attempts failed/);
+});
+
+test('a task cannot choose a command: executor configurations in its payload are refused, unknown names too', async () => {
+  fixture = poolFixture();
+  const { board, dir } = fixture;
+  const smuggled = board.post({ title: 'brings its own command', payload: { bestOf: { executors: [{ type: 'command', command: 'touch pwned.txt' }, { type: 'command', command: 'true' }] } } });
+  const unknown = board.post({ title: 'names an unknown executor', payload: { bestOf: { executors: ['fine', 'rm-rf'] } } });
+  const pool = fixture.makePool({ executor: { type: 'command', command: 'true' }, namedExecutors: { fine: { type: 'command', command: 'true' } }, maxAgents: 1, untilEmpty: true });
+  await pool.start();
+  await pool.whenDone();
+  assert.equal(fs.existsSync(path.join(dir, 'pwned.txt')), false, "the payload's command never ran");
+  for (const task of [smuggled, unknown]) {
+    assert.equal(board.get(task.id)!.status, 'dead', 'a permanent failure: retrying cannot help');
+    assert.equal(board.errors(task.id).length, 1);
+  }
+  assert.match(board.errors(smuggled.id)[0].message, /must list names of executors configured under "executors" in swarm\.config\.json; a task cannot bring its own executor configuration/);
+  assert.match(board.errors(unknown.id)[0].message, /names "rm-rf", which is not a configured executor\. Configured executors: fine\./);
 });
 
 test('idle agents above minAgents retire after the idle timeout; stats carry per-agent resources', async () => {

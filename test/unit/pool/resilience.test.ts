@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { afterEach, test } from 'node:test';
 import { findProcessesMarked } from '../../../src/core/pool/orphans';
+import { processesWithArgs, uniqueSleep } from '../sandbox/helpers';
 import { isAlive, poolFixture, waitFor, type PoolFixture } from './helpers';
 
 let fixture: PoolFixture | undefined;
@@ -103,9 +104,23 @@ test('stop() hands running tasks back and leaves no process behind', async () =>
   const counts = f.board.stats().counts;
   assert.equal(counts.running, 0, 'no task is left in running');
   assert.equal(counts.pending, 3, 'every unfinished task is claimable again');
-  for (const task of tasks) assert.equal(f.board.errors(task.id).length, 0, 'a graceful stop is not a failure');
+  for (const task of tasks) assert.deepEqual(f.board.errors(task.id), [], 'a graceful stop is not a failure');
   assert.equal(pool.stats().running, false);
   assert.ok(f.events.some((e) => e.type === 'stopped'));
+});
+
+test('stop() leaves an agent its grace period to hand its task back: its commands are not signalled meanwhile', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  const task = f.board.post({ title: 'slow handover' });
+  const pool = f.makePool({ agentScript: path.join(__dirname, 'fixtures', 'slow-handover.ts'), maxAgents: 1, mode: 'pool' });
+  await pool.start();
+  await waitFor('the task to start', () => pool.stats().busy === 1);
+  await pool.stop({ graceMs: 100 });
+  const handover = JSON.parse(fs.readFileSync(path.join(f.dir, 'handover.json'), 'utf8')) as { commandRunningAtHandover: boolean };
+  assert.equal(handover.commandRunningAtHandover, true, 'the host left the command to its agent during the grace period');
+  assert.equal(f.board.get(task.id)?.status, 'pending');
+  assert.deepEqual(f.board.errors(task.id), []);
 });
 
 test('cancelTask kills the whole tree of the running attempt and cancels the task', async () => {
@@ -166,12 +181,12 @@ test('cancel in sequential mode ends the running command before it resolves', as
   fixture = poolFixture();
   const f = fixture;
   const task = f.board.post({ title: 'cancel me' });
-  const pool = f.makePool({ mode: 'sequential', executor: { type: 'command', command: 'echo $$ > shell.pid; sleep 60' } });
+  // Found by its command line: inside the sandbox's PID namespace `$$` is not the host's pid.
+  const seconds = uniqueSleep();
+  const pool = f.makePool({ mode: 'sequential', executor: { type: 'command', command: `sleep ${seconds}` } });
   await pool.start();
-  const pidFile = path.join(f.dir, 'shell.pid');
-  await waitFor('the command to start', () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim().length > 0);
-  const shell = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  await waitFor('the command to start', () => processesWithArgs(['sleep', seconds]).length === 1);
   assert.equal(await pool.cancelTask(task.id), true);
-  assert.equal(isAlive(shell), false, 'the command is gone when cancelTask resolves');
+  assert.deepEqual(processesWithArgs(['sleep', seconds]), [], 'the command is gone when cancelTask resolves');
   assert.equal(f.board.get(task.id)!.status, 'cancelled');
 });

@@ -25,8 +25,8 @@ function workspace(): { dir: string; board: FileBoard } {
   return { dir, board: FileBoard.open({ root: path.join(dir, '.swarm'), durable: false }) };
 }
 
-function swarm(dir: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [cli, '--board', path.join(dir, '.swarm'), ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+function swarm(dir: string, args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, '--board', path.join(dir, '.swarm'), ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000, env });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -47,6 +47,31 @@ test('swarm run --until-empty runs every task, prints a line per task and a summ
     assert.equal(board.get(task.id)?.status, 'done');
     assert.equal(fs.readFileSync(path.join(dir, `out-${task.id}.txt`), 'utf8').trim(), task.title);
   }
+});
+
+test('the run header says once whether commands are sandboxed; without bwrap, auto says why and required refuses to start', () => {
+  const { dir, board } = workspace();
+  const task = board.post({ title: 'one' });
+  const sandboxed = swarm(dir, ['run', '--exec', 'true', '--until-empty', '--isolation', 'none', '--no-network']);
+  assert.equal(sandboxed.code, 0, sandboxed.stderr);
+  assert.equal(sandboxed.stdout.split('\n').filter((line) => line.startsWith('Sandbox: ')).length, 1, sandboxed.stdout);
+  assert.match(sandboxed.stdout, /^Sandbox: bubblewrap, network off; commands write only their worktree\.$/m);
+
+  const noBwrap = { ...process.env, PATH: fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-no-bwrap-')) };
+  dirs.push(noBwrap.PATH);
+  assert.equal(board.get(task.id)?.status, 'done');
+  const unsandboxedTask = board.post({ title: 'without bwrap' });
+  const unsandboxed = swarm(dir, ['run', '--exec', 'true', '--until-empty', '--isolation', 'none'], noBwrap);
+  assert.equal(unsandboxed.code, 0, unsandboxed.stderr);
+  assert.match(unsandboxed.stdout, /^Sandbox: none \(bubblewrap \(bwrap\) is not installed; install it with: sudo apt-get install bubblewrap.*\)\. Commands can write outside their worktree/m);
+  assert.equal(board.get(unsandboxedTask.id)?.status, 'done');
+
+  const second = board.post({ title: 'two' });
+  const refused = swarm(dir, ['run', '--exec', 'touch ran.txt', '--until-empty', '--isolation', 'none', '--sandbox', 'required'], noBwrap);
+  assert.equal(refused.code, 1, refused.stdout);
+  assert.match(refused.stderr, /The sandbox is required .*sudo apt-get install bubblewrap.*Nothing was run/);
+  assert.equal(board.get(second.id)?.status, 'pending', 'nothing was claimed');
+  assert.equal(fs.existsSync(path.join(dir, 'ran.txt')), false);
 });
 
 test('outside git, swarm run refuses to work in the folder unless asked to, and says how', () => {

@@ -48,13 +48,13 @@ test('best of N: attempts race in their own worktrees, the first that passes ver
   const repo = makeRepo({ 'src/a.txt': 'one\n', 'README.md': '# demo\n' });
   const board = FileBoard.open({ root: path.join(repo.root, '.swarm'), durable: false });
   try {
-    const executors = [
-      { type: 'command', command: 'echo slow >> {files}; sleep 60' },
-      { type: 'command', command: 'echo wrong >> {files}', verify: 'grep -q fast {files}' },
-      { type: 'command', command: 'echo fast >> {files}', verify: 'grep -q fast {files}' },
-    ];
-    const task = board.post({ title: 'race', files: ['src/a.txt'], payload: { bestOf: { executors } } });
-    const pool = new AgentPool({ board, workspaceRoot: repo.root, executor: { type: 'command', command: 'false' }, maxAgents: 1, untilEmpty: true, agentScript: agentBundle() });
+    const namedExecutors = {
+      slow: { type: 'command', command: 'echo slow >> {files}; sleep 60' },
+      wrong: { type: 'command', command: 'echo wrong >> {files}', verify: 'grep -q fast {files}' },
+      fast: { type: 'command', command: 'echo fast >> {files}', verify: 'grep -q fast {files}' },
+    };
+    const task = board.post({ title: 'race', files: ['src/a.txt'], payload: { bestOf: { executors: ['slow', 'wrong', 'fast'] } } });
+    const pool = new AgentPool({ board, workspaceRoot: repo.root, executor: { type: 'command', command: 'false' }, namedExecutors, maxAgents: 1, untilEmpty: true, agentScript: agentBundle() });
     const started = Date.now();
     await pool.start();
     await pool.whenDone();

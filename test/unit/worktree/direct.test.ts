@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { createDirectIsolation, shadowGitDir } from '../../../src/core/worktree';
 import { fakeTask, makeRepo } from './helpers';
+import { editRacily, makeEntryRacy } from './racy-edit';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -29,6 +30,20 @@ describe('direct isolation (opt-in, no worktree)', () => {
       ['added.txt', 'added'],
     ]);
     assert.ok(changes.patchFile && fs.readFileSync(changes.patchFile, 'utf8').includes('+b'));
+  });
+
+  it('sees a same-size edit the agent makes within the timestamp granularity of the index (racy entry)', async () => {
+    const r = makeRepo({ 'a.txt': 'a\n' });
+    cleanups.push(r.cleanup);
+    const second = makeEntryRacy(r.root, 'a.txt');
+    const isolation = createDirectIsolation(r.root);
+    const task = fakeTask();
+    const artifacts = path.join(r.root, '.swarm', 'artifacts', task.id);
+    const prepared = await isolation.prepare(task, '1', artifacts);
+    editRacily(r.root, 'a.txt', 'b\n', second);
+    const changes = await isolation.collect(task, '1', prepared, artifacts);
+    assert.deepEqual(changes.files.map((f) => [f.path, f.status]), [['a.txt', 'modified']]);
+    assert.match(fs.readFileSync(changes.patchFile!, 'utf8'), /^-a\n\+b$/m);
   });
 
   it('in a plain folder: snapshots go to a shadow git directory outside the folder', async () => {

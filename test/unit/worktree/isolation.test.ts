@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { createWorktreeIsolation, NotAGitRepositoryError } from '../../../src/core/worktree';
+import { createWorktreeIsolation, NotAGitRepositoryError, pruneWorktrees } from '../../../src/core/worktree';
+import { processesWithArgs, uniqueSleep, waitUntil } from '../sandbox/helpers';
 import { fakeTask, fingerprint, git, makeRepo, type TempRepo } from './helpers';
 
 const repos: TempRepo[] = [];
@@ -130,6 +131,26 @@ describe('worktree isolation', () => {
     }
   });
 
+  it('an abort during the setup command ends everything it started and frees the slot', async () => {
+    const r = repo({ 'index.js': 'x\n' });
+    const seconds = uniqueSleep();
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root, setupCommand: `sleep ${seconds} & sleep ${Number(seconds) + 1}` });
+    const controller = new AbortController();
+    const task = fakeTask();
+    const preparing = isolation.prepare(task, '1', artifacts(r, task.id), controller.signal).then(
+      () => assert.fail('prepare must not succeed'),
+      (error: unknown) => error,
+    );
+    await waitUntil('the setup command to run', () => processesWithArgs(['sleep', seconds]).length === 1);
+    controller.abort();
+    const error = await preparing;
+    assert.deepEqual(processesWithArgs(['sleep', seconds]), [], "the setup command's background child is gone");
+    assert.deepEqual(processesWithArgs(['sleep', String(Number(seconds) + 1)]), []);
+    assert.match(String(error), /setup command .* was stopped/);
+    const dir = await isolation.worktreesDir();
+    assert.deepEqual(fs.readdirSync(dir).filter((name) => name.endsWith('.lock')), [], 'the slot is free again');
+  });
+
   it('keeps the partial work of an abandoned attempt on refs/swarm/<id> and resumes from it', async () => {
     const r = repo();
     const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
@@ -206,6 +227,27 @@ describe('worktree isolation', () => {
     const p2 = await isolation.prepare(second, '1', artifacts(r, second.id));
     assert.deepEqual(fs.readdirSync(p2.cwd).sort(), ['.git', '.gitignore', 'a.txt']);
     assert.equal(fs.readFileSync(path.join(p2.cwd, 'a.txt'), 'utf8'), 'a\n');
+  });
+
+  it('prune removes locked registrations whose folder is gone or half deleted, and counts only what it really removed', async () => {
+    const r = repo();
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const folders: string[] = [];
+    for (const slot of ['1', '2']) {
+      const task = fakeTask();
+      const prepared = await isolation.prepare(task, slot, artifacts(r, task.id));
+      await isolation.collect(task, slot, prepared, artifacts(r, task.id));
+      git(r.root, ['worktree', 'lock', '--reason', 'test', prepared.cwd]);
+      folders.push(prepared.cwd);
+    }
+    fs.rmSync(folders[0], { recursive: true, force: true }); // gone
+    fs.rmSync(path.join(folders[1], '.git')); // half deleted: git refuses to remove it as a worktree
+    const registered = (): number => git(r.root, ['worktree', 'list', '--porcelain']).split('\n').filter((line) => line.startsWith('worktree ')).length;
+    const removed = await pruneWorktrees(r.root);
+    assert.equal(registered(), 1, 'only the main worktree is registered');
+    assert.equal(removed, 2);
+    assert.equal(fs.existsSync(folders[1]), false);
+    assert.equal(await pruneWorktrees(r.root), 0, 'nothing left to remove: nothing reported');
   });
 
   it('abandon never throws, even when the worktree is gone', async () => {

@@ -1,0 +1,497 @@
+// Planning the apply of task results to the user's working tree, three-way when needed, never
+// silently overwriting. For every file the engine compares three versions:
+//   base   - the file in the snapshot the agent started from (the patch's base commit),
+//   theirs - base with the patch applied (in a throw-away index, nothing touches the user's),
+//   ours   - the file in the user's folder now (or the editor's unsaved text).
+// ours == base: take theirs (a clean apply). ours == theirs: already there. Otherwise a text merge
+// with `git merge-file`; a conflict anywhere means nothing is written (unless markers are asked
+// for).
+//
+// A batch of results costs a constant number of git processes, not a few per file: one
+// `cat-file --batch-check` resolves every base snapshot to its tree; results on the same tree whose
+// files do not overlap share one throw-away index (one `read-tree`, one `git apply --cached` of
+// their patches together, one `diff-index` listing base and theirs blob ids of every changed
+// path); versions are compared by blob id (ours hashed here, or by one `hash-object --stdin-paths`
+// when the repository converts line endings or filters); contents come from one long-running
+// `cat-file --batch` (with conversions, theirs as a checkout writes it comes from one
+// `checkout-index` per throw-away index). Only files that need a three-way merge cost a process each.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { gitText, runGit } from '../worktree/git';
+import { locateRepository, type RepoInfo } from '../worktree/repo';
+import { readWorkspaceFile } from './apply';
+import { GitPipe, parseCatFileAnswer, parseLine } from './gitPipe';
+import { parsePatch, type PatchSection } from './parse';
+import { assertSafePatchPaths, type WriteScope } from './paths';
+import type { FileVersion } from './theirs';
+
+export interface FilePlan {
+  path: string;
+  kind: 'clean' | 'merged' | 'already' | 'conflict';
+  /** Final state of `path`; for renames the source `from` is removed. */
+  result: FileVersion;
+  from?: string;
+  conflictReason?: string;
+  /** A text conflict whose `result` is the merge with conflict markers (written only when asked). */
+  markers?: boolean;
+}
+
+export interface PlanOptions {
+  /**
+   * The user's current version of a file, when it is not the one on disk (an editor with unsaved
+   * changes); undefined means "read the file".
+   */
+  readOurs?: (relPath: string) => FileVersion | undefined;
+}
+
+/** One patch to plan: a task's result (or one child's part of a combined result). */
+export interface PatchInput {
+  text: string;
+  base?: string;
+}
+
+/** A file as an entry of a tree or an index: its mode and blob id. */
+interface BlobRef {
+  mode: string;
+  sha: string;
+}
+
+/** What git says each path of a patch is in its base snapshot and becomes with the patch. */
+interface PatchTrees {
+  sections: PatchSection[];
+  base: Map<string, BlobRef | undefined>;
+  theirs: Map<string, BlobRef | undefined>;
+  /** With conversions: theirs as a checkout writes it (line endings, filters), by path. */
+  checkedOut?: Map<string, Buffer>;
+}
+
+/** What a patch changes: base and theirs by workspace-relative path, and checked-out contents. */
+interface Changes {
+  byPath: Map<string, { base?: BlobRef; theirs?: BlobRef }>;
+  checkedOut?: Map<string, Buffer>;
+}
+
+const NO_BASE = 'The patch has no base snapshot in this repository (it may have been garbage-collected); apply it with `git apply` by hand.';
+/** Throw-away indexes prepared at the same time (each is a read-tree and an apply). */
+const PARALLEL_INDEXES = 2;
+/** Files of one patch planned at the same time. */
+const FILES_AT_ONCE = 16;
+
+/** Every path a patch names (targets and rename sources) through the one safety check. */
+export function assertSafeSections(scope: WriteScope, sections: PatchSection[]): void {
+  assertSafePatchPaths(scope, sections.flatMap((section) => (section.from ? [section.path, section.from] : [section.path])));
+}
+
+export function isObjectId(value: unknown): value is string {
+  return typeof value === 'string' && /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(value);
+}
+
+/**
+ * Plans the apply of many patches against the workspace. `open` does the git work for all of them
+ * up front; `plan` then compares one patch with the workspace as it is at that moment, so
+ * patches applied one after the other each see the files the previous ones wrote.
+ */
+export class ApplyPlanner {
+  private constructor(
+    private readonly repo: RepoInfo,
+    private readonly filters: GitFilters,
+    private readonly prepared: Map<PatchInput, PatchTrees | Error>,
+    private readonly blobs: GitPipe,
+  ) {}
+
+  static async open(scope: WriteScope, patches: PatchInput[]): Promise<ApplyPlanner> {
+    const repo = await locateRepository(scope.workspaceRoot);
+    const filters = await gitFilters(repo);
+    const prepared = await preparePatches(scope, repo, patches, filters.active);
+    return new ApplyPlanner(repo, filters, prepared, new GitPipe(['cat-file', '--batch'], repo.topLevel));
+  }
+
+  /** What applying `patch` would do to every file it touches; writes nothing. Throws what its preparation found. */
+  async plan(patch: PatchInput, options: PlanOptions = {}): Promise<FilePlan[]> {
+    const trees = this.prepared.get(patch);
+    if (trees === undefined) throw new Error('This patch was not prepared by this planner.');
+    if (trees instanceof Error) throw trees;
+    // The files are independent: their blob reads are pipelined through the one cat-file process
+    // (a few at a time, so that a result of many three-way merges does not start them all at once).
+    const plans: FilePlan[] = [];
+    await inBatches(trees.sections, FILES_AT_ONCE, async (section, index) => {
+      plans[index] = await this.planFile(section, trees, options);
+    });
+    return plans;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.blobs.close(), this.filters.close()]);
+  }
+
+  private async planFile(section: PatchSection, trees: PatchTrees, options: PlanOptions): Promise<FilePlan> {
+    const source = section.from ?? section.path;
+    const base = trees.base.get(source);
+    const theirs = trees.theirs.get(section.path);
+    const current = async (relPath: string) => {
+      const edited = options.readOurs?.(relPath);
+      const version = edited ?? readWorkspaceFile(this.repo.workspaceRoot, relPath);
+      return { version, ref: await this.filters.blobRef(relPath, version, edited === undefined) };
+    };
+    const ours = await current(source);
+    const plan = (kind: FilePlan['kind'], result: FileVersion, conflictReason?: string): FilePlan => {
+      const entry: FilePlan = { path: section.path, kind, result };
+      if (section.from) entry.from = section.from;
+      if (conflictReason) entry.conflictReason = conflictReason;
+      return entry;
+    };
+    if (section.from) {
+      const target = await current(section.path);
+      if (target.ref && !sameRef(target.ref, theirs)) return plan('conflict', target.version, `the rename target ${section.path} already exists with other content`);
+      if (target.ref && !ours.ref) return plan('already', target.version);
+    }
+    if (sameRef(ours.ref, base)) return plan('clean', await this.checkedOut(section.path, theirs, trees));
+    if (ours.ref?.sha === theirs?.sha && !section.from) return plan('already', ours.version);
+    if (!ours.ref) return plan('conflict', ours.version, 'the file was deleted in your workspace since the task started');
+    if (!theirs) return plan('conflict', ours.version, 'the task deletes the file, but you changed it since');
+    if (!base) return plan('conflict', ours.version, 'the task adds the file, but a different file with that name exists now');
+    const [oursContent, baseContent, theirsContent] = await Promise.all([this.filters.toRepository(source, ours.version), this.blob(base), this.blob(theirs)]);
+    if (isBinary(oursContent) || isBinary(baseContent) || isBinary(theirsContent)) return plan('conflict', ours.version, 'binary file changed both in your workspace and by the task');
+    const merged = await mergeFile(oursContent, baseContent, theirsContent, section.path);
+    const mode = theirs.mode !== base.mode ? theirs.mode : ours.version.mode;
+    // What gets written goes through the same conversion as a checkout (line endings, filters).
+    const result = await this.filters.toWorkingTree(section.path, { content: merged.content, mode });
+    if (merged.conflicts > 0) return { ...plan('conflict', result, `${merged.conflicts} overlapping change${merged.conflicts === 1 ? '' : 's'} with your edits`), markers: true };
+    return plan('merged', result);
+  }
+
+  private async blob(ref: BlobRef): Promise<Buffer> {
+    const answer = await this.blobs.request(ref.sha, parseCatFileAnswer);
+    if (!answer) throw new Error(`The blob ${ref.sha} is missing from the repository; the result cannot be applied.`);
+    return answer.content;
+  }
+
+  /** Theirs as a checkout writes it: through the working-tree conversions, when there are any. */
+  private async checkedOut(relPath: string, ref: BlobRef | undefined, trees: PatchTrees): Promise<FileVersion> {
+    if (!ref) return {};
+    return { mode: ref.mode, content: trees.checkedOut?.get(relPath) ?? (await this.blob(ref)) };
+  }
+}
+
+function sameRef(a: BlobRef | undefined, b: BlobRef | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.sha === b.sha && a.mode === b.mode;
+}
+
+function isBinary(content: Buffer): boolean {
+  return content.subarray(0, 8000).includes(0);
+}
+
+// ------------------------------------------------------------------ preparing the patches
+
+interface Layer {
+  tree: string;
+  patches: PatchInput[];
+  /** The files its patches touch, and the folders those files are in. */
+  files: Set<string>;
+  folders: Set<string>;
+}
+
+/**
+ * Parses and checks every patch, resolves their bases, and reads base and theirs of every file they
+ * touch (and, with `convert`, theirs as a checkout writes it).
+ */
+async function preparePatches(scope: WriteScope, repo: RepoInfo, patches: PatchInput[], convert: boolean): Promise<Map<PatchInput, PatchTrees | Error>> {
+  const prepared = new Map<PatchInput, PatchTrees | Error>();
+  const sections = new Map<PatchInput, PatchSection[]>();
+  for (const patch of patches) {
+    try {
+      const parsed = parsePatch(patch.text);
+      assertSafeSections(scope, parsed);
+      sections.set(patch, parsed);
+    } catch (error) {
+      prepared.set(patch, error as Error);
+    }
+  }
+  const trees = await baseTrees(repo, [...sections.keys()].map((patch) => patch.base));
+  const layers: Layer[] = [];
+  for (const [patch, parsed] of sections) {
+    const tree = patch.base ? trees.get(patch.base) : undefined;
+    if (!tree) prepared.set(patch, new Error(NO_BASE));
+    else addToLayer(layers, tree, patch, touchedPaths(parsed));
+  }
+  const results = new Map<PatchInput, Changes | Error>();
+  await inBatches(layers, PARALLEL_INDEXES, async (layer) => {
+    for (const [patch, changes] of await changesOfLayer(repo, layer, convert)) results.set(patch, changes);
+  });
+  const unchanged: Array<{ tree: string; path: string }> = [];
+  for (const [patch, changes] of results) {
+    if (changes instanceof Error) {
+      prepared.set(patch, changes);
+      continue;
+    }
+    const parsed = sections.get(patch) as PatchSection[];
+    const base = new Map<string, BlobRef | undefined>();
+    const theirs = new Map<string, BlobRef | undefined>();
+    for (const relPath of touchedPaths(parsed)) {
+      const change = changes.byPath.get(relPath);
+      if (change) {
+        base.set(relPath, change.base);
+        theirs.set(relPath, change.theirs);
+      } else unchanged.push({ tree: trees.get(patch.base as string) as string, path: relPath });
+    }
+    prepared.set(patch, { sections: parsed, base, theirs, checkedOut: changes.checkedOut });
+  }
+  // A path a patch names but git did not change (a copy's source): the same in base and theirs.
+  const entries = await treeEntries(repo, unchanged);
+  for (const [patch, value] of prepared) {
+    if (value instanceof Error) continue;
+    const tree = trees.get(patch.base as string) as string;
+    for (const relPath of touchedPaths(value.sections)) {
+      if (value.base.has(relPath)) continue;
+      const entry = entries.get(`${tree}\0${relPath}`);
+      value.base.set(relPath, entry);
+      value.theirs.set(relPath, entry);
+    }
+  }
+  return prepared;
+}
+
+function touchedPaths(sections: PatchSection[]): string[] {
+  return [...new Set(sections.flatMap((section) => (section.from ? [section.path, section.from] : [section.path])))];
+}
+
+/** The tree of each base commit, in one `cat-file --batch-check`; missing bases are left out. */
+async function baseTrees(repo: RepoInfo, bases: Array<string | undefined>): Promise<Map<string, string>> {
+  const wanted = [...new Set(bases.filter(isObjectId))];
+  const trees = new Map<string, string>();
+  if (wanted.length === 0) return trees;
+  const answer = await runGit(['cat-file', '--batch-check'], { cwd: repo.topLevel, input: wanted.map((base) => `${base}^{commit}^{tree}\n`).join('') });
+  answer.stdout
+    .toString('utf8')
+    .split('\n')
+    .slice(0, wanted.length)
+    .forEach((line, index) => {
+      const match = /^([0-9a-f]+) tree \d+$/.exec(line);
+      if (match) trees.set(wanted[index], match[1]);
+    });
+  return trees;
+}
+
+/**
+ * Puts the patch in the first layer on its tree whose files it does not touch (a file of one that
+ * is a folder of the other counts as touching), else in a new layer.
+ */
+function addToLayer(layers: Layer[], tree: string, patch: PatchInput, files: string[]): void {
+  const folders = new Set(files.flatMap(parentFolders));
+  const layer = layers.find((candidate) => candidate.tree === tree && files.every((file) => !candidate.files.has(file) && !candidate.folders.has(file)) && [...folders].every((folder) => !candidate.files.has(folder)));
+  if (!layer) {
+    layers.push({ tree, patches: [patch], files: new Set(files), folders });
+    return;
+  }
+  layer.patches.push(patch);
+  for (const file of files) layer.files.add(file);
+  for (const folder of folders) layer.folders.add(folder);
+}
+
+function parentFolders(relPath: string): string[] {
+  const parts = relPath.split('/');
+  return parts.slice(1).map((_, index) => parts.slice(0, index + 1).join('/'));
+}
+
+/**
+ * Applies the layer's patches together in a throw-away index on its tree and lists what changed.
+ * When the patches do not apply together, each is tried alone, so a damaged one is named.
+ */
+async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean): Promise<Map<PatchInput, Changes | Error>> {
+  const results = new Map<PatchInput, Changes | Error>();
+  const text = layer.patches.map((patch) => (patch.text.endsWith('\n') ? patch.text : `${patch.text}\n`)).join('');
+  const changes = await patchedChanges(repo, layer.tree, text, convert);
+  if (!(changes instanceof Error)) {
+    for (const patch of layer.patches) results.set(patch, changes);
+    return results;
+  }
+  if (layer.patches.length === 1) return results.set(layer.patches[0], changes);
+  for (const patch of layer.patches) results.set(patch, await patchedChanges(repo, layer.tree, patch.text, convert));
+  return results;
+}
+
+/**
+ * base and theirs of every path `text` changes on `tree` (workspace-relative), from a throw-away
+ * index; with `convert`, also theirs as a checkout writes it (`checkout-index` into a temp folder:
+ * `cat-file --batch --filters` announces the unfiltered size, so its answers cannot be read).
+ */
+async function patchedChanges(repo: RepoInfo, tree: string, text: string, convert: boolean): Promise<Changes | Error> {
+  const tempIndex = path.join(repo.gitDir, 'swarm-tmp', `plan-${process.pid}-${crypto.randomBytes(6).toString('hex')}.index`);
+  fs.mkdirSync(path.dirname(tempIndex), { recursive: true });
+  const env = { GIT_INDEX_FILE: tempIndex };
+  const cwd = repo.topLevel;
+  try {
+    await runGit(['read-tree', tree], { cwd, env });
+    try {
+      await runGit(['apply', '--cached', '--binary', ...(repo.prefix ? [`--directory=${repo.prefix}`] : []), '-'], { cwd, env, input: text });
+    } catch (error) {
+      return new Error(`The patch does not apply to the snapshot it was made from (${(error as Error).message.split('\n')[0]}); it may be damaged.`);
+    }
+    const listed = await runGit(['diff-index', '--cached', '-z', '--raw', '--no-abbrev', '--no-renames', tree], { cwd, env });
+    const byPath = parseRawDiff(listed.stdout.toString('utf8'), repo.prefix);
+    if (byPath instanceof Error || !convert) return byPath instanceof Error ? byPath : { byPath };
+    return { byPath, checkedOut: await checkOut(repo, env, [...byPath].filter(([, change]) => change.theirs && change.theirs.mode !== '120000').map(([relPath]) => relPath)) };
+  } finally {
+    fs.rmSync(tempIndex, { force: true });
+  }
+}
+
+/** Files of the index in `env` as a checkout writes them, read back from a throw-away folder. */
+async function checkOut(repo: RepoInfo, env: Record<string, string>, relPaths: string[]): Promise<Map<string, Buffer>> {
+  const contents = new Map<string, Buffer>();
+  if (relPaths.length === 0) return contents;
+  const dir = path.join(repo.gitDir, 'swarm-tmp', `checkout-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+  try {
+    await runGit(['checkout-index', `--prefix=${dir}${path.sep}`, '-z', '--stdin'], { cwd: repo.topLevel, env, input: relPaths.map((relPath) => `${topPath(repo, relPath)}\0`).join('') });
+    for (const relPath of relPaths) contents.set(relPath, fs.readFileSync(path.join(dir, topPath(repo, relPath))));
+    return contents;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const NULL_ID = /^0+$/;
+
+/** `diff --raw -z`: ":<mode> <mode> <id> <id> <status>\0<path>\0" per changed path. */
+function parseRawDiff(output: string, prefix: string): Changes['byPath'] | Error {
+  const changes = new Map<string, { base?: BlobRef; theirs?: BlobRef }>();
+  const fields = output.split('\0');
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const match = /^:(\d{6}) (\d{6}) ([0-9a-f]+) ([0-9a-f]+) [A-Z]/.exec(fields[i]);
+    if (!match) return new Error(`git diff-index printed "${fields[i]}", which Agent Swarm cannot read.`);
+    if (match[1] === '160000' || match[2] === '160000') return new Error(`The patch changes the submodule ${fields[i + 1]}; apply it with \`git apply\` by hand.`);
+    const relPath = prefix ? fields[i + 1].slice(prefix.length + 1) : fields[i + 1];
+    changes.set(relPath, {
+      base: NULL_ID.test(match[3]) ? undefined : { mode: match[1], sha: match[3] },
+      theirs: NULL_ID.test(match[4]) ? undefined : { mode: match[2], sha: match[4] },
+    });
+  }
+  return changes;
+}
+
+/** Entries of paths in trees (one `ls-tree` per tree), keyed "<tree>\0<path>"; absent paths are left out. */
+async function treeEntries(repo: RepoInfo, wanted: Array<{ tree: string; path: string }>): Promise<Map<string, BlobRef>> {
+  const entries = new Map<string, BlobRef>();
+  const byTree = new Map<string, string[]>();
+  for (const item of wanted) byTree.set(item.tree, [...(byTree.get(item.tree) ?? []), item.path]);
+  for (const [tree, paths] of byTree) {
+    const listed = await gitText(['ls-tree', '-z', tree, '--', ...paths.map((relPath) => topPath(repo, relPath))], { cwd: repo.topLevel });
+    for (const line of listed.split('\0')) {
+      const match = /^(\d+) blob ([0-9a-f]+)\t(.*)$/s.exec(line);
+      if (match) entries.set(`${tree}\0${repo.prefix ? match[3].slice(repo.prefix.length + 1) : match[3]}`, { mode: match[1], sha: match[2] });
+    }
+  }
+  return entries;
+}
+
+async function inBatches<T>(items: T[], size: number, run: (item: T, index: number) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map((item, offset) => run(item, i + offset)));
+}
+
+function topPath(repo: RepoInfo, relPath: string): string {
+  return repo.prefix ? `${repo.prefix}/${relPath}` : relPath;
+}
+
+/** A file's version at a commit (for review); {} when the commit does not have it. */
+export async function blobAt(repo: RepoInfo, commit: string, relPath: string): Promise<FileVersion> {
+  const listed = await gitText(['ls-tree', '-z', commit, '--', topPath(repo, relPath)], { cwd: repo.topLevel });
+  const match = /^(\d+) blob ([0-9a-f]+)\t/.exec(listed);
+  if (!match) return {};
+  return { mode: match[1], content: (await runGit(['cat-file', 'blob', match[2]], { cwd: repo.topLevel })).stdout };
+}
+
+// ------------------------------------------------------------------ conversions
+
+/**
+ * Git's conversions between the files in the folder and the blobs in the repository (core.autocrlf,
+ * `eol` and `filter` attributes). Comparisons and merges happen on the repository form, like git's
+ * own; results are written in the working-tree form. Without conversions, blob ids are computed
+ * here and no git process is needed.
+ */
+interface GitFilters {
+  /** Whether the repository converts anything. */
+  active: boolean;
+  /** The blob id (and mode) the file would have in the repository; undefined when it does not exist. */
+  blobRef(relPath: string, version: FileVersion, onDisk: boolean): Promise<BlobRef | undefined>;
+  toRepository(relPath: string, version: FileVersion): Promise<Buffer>;
+  toWorkingTree(relPath: string, version: FileVersion): Promise<FileVersion>;
+  close(): Promise<void>;
+}
+
+async function gitFilters(repo: RepoInfo): Promise<GitFilters> {
+  const hashKind = (await gitText(['rev-parse', '--show-object-format'], { cwd: repo.topLevel })) === 'sha256' ? 'sha256' : 'sha1';
+  const plainRef = (version: FileVersion): BlobRef | undefined => (version.content === undefined ? undefined : { mode: version.mode ?? '100644', sha: blobId(version.content, hashKind) });
+  if (!(await usesConversions(repo))) {
+    return {
+      active: false,
+      blobRef: async (_relPath, version) => plainRef(version),
+      toRepository: async (_relPath, version) => version.content ?? Buffer.alloc(0),
+      toWorkingTree: async (_relPath, version) => version,
+      close: async () => undefined,
+    };
+  }
+  const cwd = repo.topLevel;
+  const top = (relPath: string) => topPath(repo, relPath);
+  const convertible = (version: FileVersion) => version.content !== undefined && version.mode !== '120000';
+  // Started on first use: an apply that only adds files needs none.
+  let hasher: GitPipe | undefined;
+  return {
+    active: true,
+    blobRef: async (relPath, version, onDisk) => {
+      if (!convertible(version)) return plainRef(version);
+      const sha = onDisk
+        ? await (hasher ??= new GitPipe(['hash-object', '--stdin-paths'], cwd)).request(top(relPath), parseLine)
+        : await gitText(['hash-object', '--stdin', `--path=${top(relPath)}`], { cwd, input: version.content });
+      return { mode: version.mode ?? '100644', sha };
+    },
+    toRepository: async (relPath, version) => {
+      if (!convertible(version)) return version.content ?? Buffer.alloc(0);
+      const sha = await gitText(['hash-object', '-w', '--stdin', `--path=${top(relPath)}`], { cwd, input: version.content });
+      return (await runGit(['cat-file', 'blob', sha], { cwd })).stdout;
+    },
+    toWorkingTree: async (relPath, version) => {
+      if (!convertible(version)) return version;
+      const sha = await gitText(['hash-object', '-w', '--stdin', '--no-filters'], { cwd, input: version.content });
+      return { ...version, content: (await runGit(['cat-file', '--filters', `--path=${top(relPath)}`, sha], { cwd })).stdout };
+    },
+    close: async () => {
+      await hasher?.close();
+    },
+  };
+}
+
+/** The id git gives a blob with this content. */
+function blobId(content: Buffer, kind: 'sha1' | 'sha256'): string {
+  return crypto.createHash(kind).update(`blob ${content.length}\0`).update(content).digest('hex');
+}
+
+async function usesConversions(repo: RepoInfo): Promise<boolean> {
+  const config = await runGit(['config', '--get-regexp', '^(core\\.(autocrlf|eol)|filter\\..*)$'], { cwd: repo.topLevel, okCodes: [1] });
+  const settings = config.stdout.toString('utf8').trim().split('\n').filter((line) => line && !/^core\.autocrlf false$/i.test(line));
+  if (settings.length > 0) return true;
+  if (fs.existsSync(path.join(repo.commonDir, 'info', 'attributes'))) return true;
+  if (fs.existsSync(path.join(repo.topLevel, '.gitattributes'))) return true;
+  const attributes = await runGit(['ls-files', '-z', '--', ':(top,glob)**/.gitattributes'], { cwd: repo.topLevel });
+  return attributes.stdout.length > 0;
+}
+
+async function mergeFile(ours: Buffer, base: Buffer, theirs: Buffer, label: string): Promise<{ content: Buffer; conflicts: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-merge-'));
+  try {
+    const files = { ours: path.join(dir, 'ours'), base: path.join(dir, 'base'), theirs: path.join(dir, 'theirs') };
+    fs.writeFileSync(files.ours, ours);
+    fs.writeFileSync(files.base, base);
+    fs.writeFileSync(files.theirs, theirs);
+    const result = await runGit(['merge-file', '-p', '-L', `${label} (yours)`, '-L', `${label} (snapshot)`, '-L', `${label} (task)`, files.ours, files.base, files.theirs], {
+      cwd: dir,
+      okCodes: Array.from({ length: 127 }, (_, i) => i + 1),
+    });
+    if (result.code > 127) throw new Error(`git merge-file failed on ${label}: ${result.stderr}`);
+    return { content: result.stdout, conflicts: result.code };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,83 @@
+// Writing a file without ever following a symbolic link: the content goes to a new file under an
+// unpredictable name, created exclusively (O_EXCL | O_NOFOLLOW, so a link planted at that name
+// fails the open instead of being written through), then renamed over the final path, which
+// replaces whatever is there (a planted link included) rather than writing into its target.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const NO_FOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+
+/** Replaces `file` with `content` (mode as given, umask ignored); never follows a link at `file`. */
+export function replaceFile(file: string, content: Buffer | string, mode = 0o644): void {
+  const temp = tempNameBeside(file);
+  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | NO_FOLLOW, mode);
+  try {
+    try {
+      fs.writeFileSync(fd, content);
+      fs.fchmodSync(fd, mode);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, file);
+  } catch (error) {
+    fs.rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Replaces `file` with a symbolic link to `target`, made under a temp name and renamed into place. */
+export function replaceWithLink(file: string, target: string): void {
+  const temp = tempNameBeside(file);
+  fs.symlinkSync(target, temp);
+  try {
+    fs.renameSync(temp, file);
+  } catch (error) {
+    fs.rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Random per process, so nobody can tell the temp names in advance; a counter makes each one new. */
+const TEMP_PREFIX = `.swarm-${crypto.randomBytes(8).toString('hex')}`;
+let tempCounter = 0;
+
+/** A fresh name in the folder of `file`, short enough for any name `file` may have. */
+function tempNameBeside(file: string): string {
+  tempCounter += 1;
+  return path.join(path.dirname(file), `${TEMP_PREFIX}-${tempCounter}.tmp`);
+}
+
+/**
+ * Creates the folders from `root` down to `dir` one at a time, checking each is a real folder
+ * (not a link made in the meantime), so a write never lands outside through a planted link.
+ */
+export function makeRealFolders(root: string, dir: string): void {
+  const relative = path.relative(root, dir);
+  if (relative === '') return;
+  let current = root;
+  for (const segment of relative.split(path.sep)) {
+    current = path.join(current, segment);
+    if (!fs.lstatSync(current, { throwIfNoEntry: false })) {
+      try {
+        fs.mkdirSync(current);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    const stat = fs.lstatSync(current);
+    if (stat.isSymbolicLink() || !stat.isDirectory()) throw new Error(`${current} is not a folder (it is ${stat.isSymbolicLink() ? 'a symbolic link' : 'a file'}); nothing was written there.`);
+  }
+}
+
+/** A regular file's bytes, refusing links (a record or saved copy must not lead elsewhere). */
+export function readRegularFile(file: string): Buffer | undefined {
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!stat?.isFile()) return undefined;
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | NO_FOLLOW);
+  try {
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,101 @@
+// Builds the policy of one command from the attempt's scope (paths the isolation reported) and the
+// settings (cache folders, extra writable paths, network). Every path is resolved to its real
+// location, because a bind or a seatbelt rule on a symlink would guard the link, not the folder.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CREATED_CACHE_DIRS, MASKED_SOCKETS, type SandboxMount, type SandboxPolicy, type SandboxScope, type SandboxSettings } from './types';
+
+export interface PolicyInput {
+  scope: SandboxScope;
+  settings: Pick<SandboxSettings, 'network' | 'cacheDirs' | 'allowWrite'>;
+  /** Paths under $HOME the executor's own CLI keeps its state in (agent presets). */
+  homeState?: readonly string[];
+  /** The command's environment: HOME, PATH and SSH_AUTH_SOCK are read from it. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export function buildSandboxPolicy(input: PolicyInput): SandboxPolicy {
+  const env = input.env ?? process.env;
+  const home = env.HOME || os.homedir();
+  ensureCreatedCaches(home, input.settings.cacheDirs);
+  const general = [...input.settings.cacheDirs, ...(input.homeState ?? [])].map((entry) => fromHome(home, entry));
+  const layers: SandboxMount[] = [
+    ...existingReal([...general, ...input.settings.allowWrite.map((entry) => fromHome(home, entry))]).map((p) => ({ path: p, write: true })),
+    ...existingReal(input.scope.protect).map((p) => ({ path: p, write: false })),
+    ...existingReal(input.scope.writable).map((p) => ({ path: p, write: true })),
+    ...existingReal(input.scope.protectAfter ?? []).map((p) => ({ path: p, write: false })),
+  ];
+  return {
+    mounts: dropRedundantReadOnly(layers),
+    visible: existingReal([...(input.scope.readable ?? []), input.scope.cwd, home, ...pathEntries(env.PATH), ...socketFolder(env.SSH_AUTH_SOCK)]),
+    network: input.settings.network,
+    masked: existingSockets([...MASKED_SOCKETS, ...userSockets(env)]),
+  };
+}
+
+/** Docker and Podman in rootless mode listen under $XDG_RUNTIME_DIR. */
+function userSockets(env: NodeJS.ProcessEnv): string[] {
+  const runtime = env.XDG_RUNTIME_DIR;
+  return runtime && path.isAbsolute(runtime) ? [path.join(runtime, 'docker.sock'), path.join(runtime, 'podman', 'podman.sock')] : [];
+}
+
+function existingSockets(candidates: readonly string[]): string[] {
+  return existingReal(candidates).filter((candidate) => fs.statSync(candidate, { throwIfNoEntry: false })?.isSocket());
+}
+
+/** `~/x` and relative entries are under $HOME; absolute ones stay. */
+export function fromHome(home: string, entry: string): string {
+  if (entry === '~') return home;
+  if (entry.startsWith('~/')) return path.join(home, entry.slice(2));
+  return path.isAbsolute(entry) ? entry : path.join(home, entry);
+}
+
+/** Real paths of the entries that exist, without duplicates, in their order. */
+function existingReal(entries: readonly string[]): string[] {
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    try {
+      seen.add(fs.realpathSync(entry));
+    } catch {
+      // Not there: nothing to open or protect.
+    }
+  }
+  return [...seen];
+}
+
+/** A read-only layer matters only inside an earlier writable one; elsewhere everything is read-only already. */
+function dropRedundantReadOnly(layers: SandboxMount[]): SandboxMount[] {
+  const kept: SandboxMount[] = [];
+  for (const layer of layers) {
+    if (!layer.write && !kept.some((earlier) => earlier.write && isInside(layer.path, earlier.path))) continue;
+    kept.push(layer);
+  }
+  return kept;
+}
+
+export function isInside(candidate: string, folder: string): boolean {
+  if (candidate === folder) return true;
+  const relative = path.relative(folder, candidate);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+/** `.npm` and `.cache` are made when missing, as npm or pip would on first use. */
+function ensureCreatedCaches(home: string, cacheDirs: readonly string[]): void {
+  for (const entry of cacheDirs) {
+    if (!CREATED_CACHE_DIRS.includes(entry)) continue;
+    try {
+      fs.mkdirSync(path.join(home, entry), { recursive: true });
+    } catch {
+      // A read-only or missing home: the folder stays unavailable, as it would outside the sandbox.
+    }
+  }
+}
+
+function pathEntries(value: string | undefined): string[] {
+  return (value ?? '').split(path.delimiter).filter((entry) => path.isAbsolute(entry));
+}
+
+function socketFolder(socket: string | undefined): string[] {
+  return socket && path.isAbsolute(socket) ? [path.dirname(socket)] : [];
+}

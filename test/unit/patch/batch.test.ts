@@ -1,0 +1,135 @@
+// Applying many results at once (`swarm apply --all-done`, issue 15): a constant number of git
+// processes however many results, each result still planned against the files the ones before it
+// wrote (three-way when they touch the same file), and a result that cannot be applied reported
+// without stopping the others.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { applyTaskPatches, pendingResults, undoTaskApply, type BatchOutcome } from '../../../src/core/patch';
+import { git } from '../worktree/helpers';
+import { makeWorkspace, runTasks, type Workspace } from './helpers';
+
+const made: Workspace[] = [];
+afterEach(() => {
+  for (const ws of made.splice(0)) ws.cleanup();
+});
+
+const lines = (n: number, tag = 'line') => Array.from({ length: n }, (_, i) => `${tag} ${i + 1}`).join('\n') + '\n';
+
+/** Counts the git processes started while `action` runs. */
+async function gitProcesses<T>(action: () => Promise<T>): Promise<{ value: T; count: number }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const cp = require('child_process') as { spawn: (...args: unknown[]) => unknown };
+  const spawn = cp.spawn;
+  let count = 0;
+  cp.spawn = (...args: unknown[]) => {
+    if (args[0] === 'git') count += 1;
+    return spawn(...args);
+  };
+  try {
+    return { value: await action(), count };
+  } finally {
+    cp.spawn = spawn;
+  }
+}
+
+function outcomeOf(results: BatchOutcome[], taskId: string) {
+  const result = results.find((candidate) => candidate.taskId === taskId);
+  assert.ok(result && 'outcome' in result, `task ${taskId}: ${result && 'error' in result ? result.error.message : 'missing'}`);
+  return result.outcome;
+}
+
+/** `count` tasks, each changing its own two files (one of them new), all from one snapshot. */
+async function manyResults(count: number): Promise<{ ws: Workspace; ids: string[] }> {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < count; i += 1) files[`src/f${i}.txt`] = lines(10, `f${i}`);
+  const ws = makeWorkspace(files);
+  made.push(ws);
+  const tasks = await runTasks(
+    ws,
+    Array.from({ length: count }, (_, i) => ({
+      edit: (cwd: string) => {
+        fs.writeFileSync(path.join(cwd, `src/f${i}.txt`), lines(10, `f${i}`).replace(`f${i} 5\n`, `f${i} 5 fixed\n`));
+        fs.writeFileSync(path.join(cwd, `src/new${i}.txt`), `new ${i}\n`);
+      },
+    })),
+  );
+  return { ws, ids: tasks.map((task) => task.id) };
+}
+
+describe('apply of many results at once', () => {
+  it('costs the same number of git processes for 3 results as for 24', async () => {
+    const counts: number[] = [];
+    for (const n of [3, 24]) {
+      const { ws, ids } = await manyResults(n);
+      const { value: results, count } = await gitProcesses(() => applyTaskPatches({ workspaceRoot: ws.root, board: ws.board, taskIds: pendingResults(ws.board) }));
+      assert.equal(results.length, n);
+      for (const id of ids) assert.equal(outcomeOf(results, id).status, 'applied');
+      for (let i = 0; i < n; i += 1) {
+        assert.match(ws.read(`src/f${i}.txt`), new RegExp(`f${i} 5 fixed`));
+        assert.equal(ws.read(`src/new${i}.txt`), `new ${i}\n`);
+      }
+      counts.push(count);
+    }
+    assert.equal(counts[1], counts[0], `git processes for 3 and 24 results: ${counts.join(' and ')}`);
+    assert.ok(counts[0] <= 10, `at most 10 git processes, not ${counts[0]}`);
+  });
+
+  it('later results see what earlier ones wrote: the same file merged three-way, the same lines a conflict', async () => {
+    const ws = makeWorkspace({ 'a.txt': lines(40) });
+    made.push(ws);
+    const [first, second, third] = await runTasks(ws, [
+      { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), lines(40).replace('line 2\n', 'line 2 first\n')) },
+      { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), lines(40).replace('line 35\n', 'line 35 second\n')) },
+      { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), lines(40).replace('line 2\n', 'line 2 third\n')) },
+    ]);
+    const results = await applyTaskPatches({ workspaceRoot: ws.root, board: ws.board, taskIds: [first.id, second.id, third.id] });
+    assert.equal(outcomeOf(results, first.id).status, 'applied');
+    assert.equal(outcomeOf(results, second.id).status, 'applied-3way');
+    assert.equal(outcomeOf(results, third.id).status, 'conflict');
+    assert.equal(ws.read('a.txt'), lines(40).replace('line 2\n', 'line 2 first\n').replace('line 35\n', 'line 35 second\n'), 'the conflicting result wrote nothing');
+    await undoTaskApply({ workspaceRoot: ws.root, board: ws.board, taskId: second.id });
+    assert.equal(ws.read('a.txt'), lines(40).replace('line 2\n', 'line 2 first\n'));
+  });
+
+  it('a damaged or unsafe result is reported, the others are applied', async () => {
+    const { ws, ids } = await manyResults(4);
+    const damaged = path.join(ws.board.artifactsDir(ids[1]), 'result.patch');
+    fs.writeFileSync(damaged, fs.readFileSync(damaged, 'utf8').replace(/^ f1 4$/m, ' not what the snapshot has'));
+    const unsafe = path.join(ws.board.artifactsDir(ids[2]), 'result.patch');
+    fs.writeFileSync(unsafe, fs.readFileSync(unsafe, 'utf8').replaceAll('src/new2.txt', '.git/hooks/pre-commit'));
+    const results = await applyTaskPatches({ workspaceRoot: ws.root, board: ws.board, taskIds: ids });
+    assert.equal(outcomeOf(results, ids[0]).status, 'applied');
+    assert.equal(outcomeOf(results, ids[3]).status, 'applied');
+    const errors = results.filter((result) => 'error' in result).map((result) => [result.taskId, 'error' in result ? result.error.message : ''] as const);
+    assert.deepEqual(errors.map(([id]) => id), [ids[1], ids[2]]);
+    assert.match(errors[0][1], /does not apply to the snapshot it was made from/);
+    assert.match(errors[1][1], /inside a \.git directory/);
+    assert.equal(ws.read('src/f1.txt'), lines(10, 'f1'), 'nothing of the damaged result written');
+    assert.ok(!fs.existsSync(path.join(ws.root, 'src/new2.txt')) && !fs.existsSync(path.join(ws.root, '.git/hooks/pre-commit')));
+  });
+
+  it('a result waits to be applied even when partial work of its task was applied before it was retried', async () => {
+    const { ws, ids } = await manyResults(2);
+    fs.writeFileSync(path.join(ws.board.artifactsDir(ids[0]), 'apply.json'), JSON.stringify({ status: 'applied', at: 1, undoId: 'x1-abcdef', files: [], partial: true }));
+    fs.writeFileSync(path.join(ws.board.artifactsDir(ids[1]), 'apply.json'), JSON.stringify({ status: 'applied', at: 1, undoId: 'x1-abcdef', files: [] }));
+    assert.deepEqual(pendingResults(ws.board), [ids[0]]);
+  });
+
+  it('results made from different snapshots are each applied against their own', async () => {
+    const ws = makeWorkspace({ 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    made.push(ws);
+    const [first] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'A\n') }]);
+    ws.write('c.txt', 'c\n');
+    git(ws.root, ['add', 'c.txt']);
+    git(ws.root, ['commit', '-q', '-m', 'c']);
+    const [second, third] = await runTasks(ws, [
+      { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'b.txt'), 'B\n') },
+      { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'c.txt'), 'C\n') },
+    ]);
+    const results = await applyTaskPatches({ workspaceRoot: ws.root, board: ws.board, taskIds: [first.id, second.id, third.id] });
+    for (const id of [first.id, second.id, third.id]) assert.equal(outcomeOf(results, id).status, 'applied');
+    assert.equal(ws.read('a.txt') + ws.read('b.txt') + ws.read('c.txt'), 'A\nB\nC\n');
+  });
+});
