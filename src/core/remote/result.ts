@@ -4,7 +4,7 @@
 // recomputes the patch from the imported commit: a patch that does not match it is refused.
 import * as path from 'path';
 import { DEFAULT_ARTIFACT_CAP_BYTES } from '../board/interface';
-import { assertSafePatchPath } from '../patch/paths';
+import { assertSafePatchPath, type WriteScope } from '../patch/paths';
 import { diffCommits, diffStaged, stageEverything, type ChangedFile } from '../worktree/diff';
 import { gitText, runGit } from '../worktree/git';
 import { runGitCapped, sha256 } from './bundle';
@@ -75,8 +75,11 @@ export interface ImportResultOptions {
   patch?: Buffer | string;
   /** The workspace folder inside the repository (the patch's root); default: `repository`'s own. */
   prefix?: string;
-  /** Checks the patch's paths against this workspace (no `..`, no `.git`, no symbolic links). */
-  workspaceRoot?: string;
+  /**
+   * Checks the patch's paths as the apply path does, against this workspace and board folder (no
+   * `..`, no `.git`, nothing in the task board, no symbolic links).
+   */
+  writeScope?: WriteScope;
   maxBytes?: number;
   maxExpandedBytes?: number;
 }
@@ -125,7 +128,7 @@ async function importResultNow(options: ImportResultOptions): Promise<ImportedRe
   const prefix = options.prefix ?? (await workspacePrefix(cwd));
   const diff = await diffCommits({ cwd, base: descriptor.snapshot, target: descriptor.commit, prefix });
   if (sent && !sent.equals(Buffer.from(diff.text))) throw untrusted(`The result patch of task ${descriptor.taskId} is not the diff of its result commit; refusing it.`);
-  if (options.workspaceRoot) for (const file of diff.files) for (const name of [file.path, file.from]) if (name) assertSafePatchPath(options.workspaceRoot, name);
+  if (options.writeScope) for (const file of diff.files) for (const name of [file.path, file.from]) if (name) assertSafePatchPath(options.writeScope, name);
   return { commit: descriptor.commit, ref: descriptor.ref, patch: diff.text, files: diff.files, descriptor };
 }
 

@@ -84,7 +84,7 @@ describe('remote git transport', () => {
     );
 
     const before = fingerprint(w.dev);
-    const back = await importResult({ repository: w.dev, descriptor: result.descriptor, bundle: result.bundle, patch: result.patch, workspaceRoot: w.dev });
+    const back = await importResult({ repository: w.dev, descriptor: result.descriptor, bundle: result.bundle, patch: result.patch, writeScope: { workspaceRoot: w.dev, boardRoot: path.join(w.dev, '.swarm') } });
     assert.equal(fingerprint(w.dev), before, 'importing a result leaves the working state alone');
     assert.equal(back.commit, result.descriptor.commit);
     assert.equal(git(w.dev, ['rev-parse', 'refs/swarm-result/task.back']), result.descriptor.commit, 'the result commit exists on the developer side');
@@ -301,7 +301,7 @@ describe('remote git transport', () => {
     fs.appendFileSync(path.join(wt, 'app/src/a.txt'), 'agent\n');
     const result = await exportResult({ worktree: wt, taskId: 'task.sub', snapshot: imported.commit, prefix: imported.prefix });
     assert.deepEqual(result.files.map((f) => f.path), ['src/a.txt']);
-    const back = await importResult({ repository: workspace, descriptor: result.descriptor, bundle: result.bundle, patch: result.patch, workspaceRoot: workspace });
+    const back = await importResult({ repository: workspace, descriptor: result.descriptor, bundle: result.bundle, patch: result.patch, writeScope: { workspaceRoot: workspace, boardRoot: path.join(workspace, '.swarm') } });
     assert.equal(back.patch, result.patch);
   });
 

@@ -185,6 +185,15 @@ describe('untrusted bundles and descriptors', () => {
     fs.mkdirSync(path.join(wt, 'notes-link'));
     fs.writeFileSync(path.join(wt, 'notes-link', 'x.txt'), 'through a link on the developer side\n');
     const linked = await exportResult({ worktree: wt, taskId: 'task.res', snapshot: imported.commit });
-    await assert.rejects(importResult({ repository: w.dev, descriptor: linked.descriptor, bundle: linked.bundle, patch: linked.patch, workspaceRoot: w.dev }), /goes through the symbolic link "notes-link"/);
+    const scope = { workspaceRoot: w.dev, boardRoot: path.join(w.dev, '.swarm') };
+    await assert.rejects(importResult({ repository: w.dev, descriptor: linked.descriptor, bundle: linked.bundle, patch: linked.patch, writeScope: scope }), /goes through the symbolic link "notes-link"/);
+
+    // Nor may a result write into the task board folder.
+    fs.rmSync(path.join(wt, 'notes-link'), { recursive: true });
+    fs.mkdirSync(path.join(wt, '.swarm', 'tasks'), { recursive: true });
+    fs.writeFileSync(path.join(wt, '.swarm', 'tasks', 'forged.json'), '{}\n');
+    const boardWrite = await exportResult({ worktree: wt, taskId: 'task.board', snapshot: imported.commit });
+    assert.ok(boardWrite.files.some((file) => file.path === '.swarm/tasks/forged.json'));
+    await assert.rejects(importResult({ repository: w.dev, descriptor: boardWrite.descriptor, bundle: boardWrite.bundle, patch: boardWrite.patch, writeScope: scope }), /inside the task board folder/);
   });
 });
