@@ -20,7 +20,7 @@ import { guardIsolation } from '../sandbox/escapeGuard';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
-import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from './orphans';
+import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
 import { isPoolMessage, toAgent, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
 import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
 import type { AgentInfo, PoolEvent, PoolMode, PoolStats } from './types';

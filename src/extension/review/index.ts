@@ -3,7 +3,7 @@
 // editor title of a result diff and the notification shown with a review. Wired into activate().
 import * as vscode from 'vscode';
 import { offerStart, runReported, taskOf } from '../commands';
-import { postFollowUpTask } from '../../core/patch';
+import { postFollowUpTask } from '../../core/patch/followUp';
 import { UserFacingError, type SwarmSession } from '../session';
 import { Commands, RESULT_SCHEME } from '../settings';
 import type { TaskNode } from '../views/tasksTree';
