@@ -3,17 +3,21 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Task } from '../core/board/types';
-import { Commands, VIEW_CONTAINER } from './settings';
+import { Commands, type CommandId } from './commandIds';
+import { VIEW_CONTAINER } from './settings';
 import { UserFacingError, errorMessage, type SwarmSession } from './session';
 import type { TaskNode, TasksTreeProvider } from './views/tasksTree';
 import { configureExecutor, executorEnv } from './executorSetup';
 
 type Handler = (...args: never[]) => unknown;
 
+/** Registers a contributed command whose failures are shown to the user (see runReported). */
+export function registerReported(context: vscode.ExtensionContext, session: SwarmSession, id: CommandId, handler: Handler): void {
+  context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runReported(session, id, () => (handler as (...a: unknown[]) => unknown)(...args))));
+}
+
 export function registerCommands(context: vscode.ExtensionContext, session: SwarmSession, tasks: TasksTreeProvider): void {
-  const register = (id: string, handler: Handler): void => {
-    context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runReported(session, id, () => (handler as (...a: unknown[]) => unknown)(...args))));
-  };
+  const register = (id: CommandId, handler: Handler): void => registerReported(context, session, id, handler);
   register(Commands.showBoard, () => vscode.commands.executeCommand(`workbench.view.extension.${VIEW_CONTAINER}`));
   register(Commands.showLog, () => session.log.show(true));
   register(Commands.refresh, () => tasks.refresh());

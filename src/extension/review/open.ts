@@ -6,7 +6,7 @@ import type { FileBoard } from '../../core/board';
 import { applyRecord, isDiscarded, readTaskPatch, type TaskPatch } from '../../core/patch';
 import { taskOf } from '../commands';
 import { UserFacingError, type SwarmSession } from '../session';
-import { Commands } from '../settings';
+import { Commands } from '../commandIds';
 import type { TaskNode } from '../views/tasksTree';
 import { resultPickItem, reviewTitle, sortResults } from '../logic/review';
 import { resultWarnings } from '../logic/taskTree';
