@@ -26,6 +26,42 @@ const vscodeOnlyInTheExtension = {
   ],
 };
 
+/**
+ * A relative import that reaches into one of the `folders` of src/ (any number of `../` first).
+ * Type-only imports pass when `allowTypeImports` is set: they vanish from the emitted JavaScript.
+ */
+function importOf(folders, message, allowTypeImports = false) {
+  return { regex: `^(\\.\\./)+(${folders.join('|')})(/|$)`, allowTypeImports, message };
+}
+
+/**
+ * Layering, part 2: what each layer of src/ may import (docs/architecture.md). The core and the
+ * shared contracts know no front end; front ends do not import each other, except the CLI, which
+ * serves the MCP server (`swarm mcp`). Inside the core, worktree, process and diff sit below the pool
+ * and the patches: a worktree is made and diffed without knowing the pool that uses it or the
+ * patches made from it. Per-file cycles are caught by import-x/no-cycle below; this keeps folders
+ * from forming one (worktree -> pool -> worktree). The pool's isolation interface, which a worktree
+ * implements, may still be imported as a type.
+ */
+function layerConfigs() {
+  const frontEnds = ['cli', 'extension', 'mcp', 'agent', 'webview'];
+  const others = (own) => frontEnds.filter((name) => name !== own);
+  const core = importOf(frontEnds, 'The core and src/shared know no front end (CLI, extension, MCP, agent, webview): move what both need into the core.');
+  const layers = [
+    { files: ['src/core/**/*.ts', 'src/shared/**/*.ts'], patterns: [core] },
+    {
+      files: ['src/core/worktree/**/*.ts', 'src/core/process/**/*.ts', 'src/core/diff/**/*.ts'],
+      patterns: [core, importOf(['pool', 'patch'], 'worktree, process and diff sit below the pool and the patches: move the shared piece down instead.', true)],
+    },
+    { files: ['src/cli/**/*.ts'], patterns: [importOf(others('cli').filter((name) => name !== 'mcp'), 'The CLI uses the core (and serves the MCP server), never another front end.')] },
+    ...['extension', 'mcp', 'agent', 'webview'].map((own) => ({
+      files: [`src/${own}/**/*.ts`],
+      patterns: [importOf(others(own), `src/${own} uses the core and src/shared, never another front end: move what both need into the core or src/shared.`)],
+    })),
+  ];
+  return layers.map(({ files, patterns }) => ({ files, rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] } }));
+}
+
 export default tseslint.config(
   {
     ignores: ['dist/**', 'out/**', 'node_modules/**', 'test/fixtures/**', '.swarm/**', '**/*.d.ts'],
@@ -65,29 +101,9 @@ export default tseslint.config(
     ignores: ['src/extension/**', 'test/unit/extension/**', 'test/integration/**', 'test/harness/**', 'test/harness-fixtures/**'],
     rules: { 'no-restricted-imports': ['error', vscodeOnlyInTheExtension] },
   },
+  ...layerConfigs(),
   {
-    // Layering inside the core: a worktree is made and diffed without knowing the pool that uses it
-    // or the patches made from it, and the process and diff-parsing helpers are leaves. Per-file
-    // cycles are caught below; this keeps the folders from forming one (worktree -> pool -> worktree).
-    // Type imports are allowed: the pool's isolation interface is what a worktree implements.
-    files: ['src/core/worktree/**/*.ts', 'src/core/process/**/*.ts', 'src/core/diff/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              regex: '^(\\.\\./)+(pool|patch|cli|extension|mcp|agent)(/|$)',
-              allowTypeImports: true,
-              message: 'worktree, process and diff sit below the pool and the patches (docs/architecture.md); move the shared piece down instead.',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // Layering, part 2: no import cycle in src/. A cycle makes load order decide which module sees
+    // Layering, part 3: no import cycle in src/. A cycle makes load order decide which module sees
     // the other half-initialised. `import type` (and imports whose every name is `type`) are not
     // followed by import-x/no-cycle: they vanish from the emitted JavaScript, so they cannot form a
     // runtime cycle.

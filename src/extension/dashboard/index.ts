@@ -5,10 +5,10 @@ import { recordPoolResources } from '../../core/metrics';
 import { Commands, InternalCommands } from '../commandIds';
 import type { DashboardDeps } from './deps';
 import { DashboardPanel, type DashboardProbe } from './panel';
-import { DASHBOARD_VIEW_TYPE, type HostMessage } from './protocol';
+import { DASHBOARD_VIEW_TYPE, type HostMessage } from '../../shared/dashboardProtocol';
 
 export type { DashboardDeps, DashboardPool } from './deps';
-export { DASHBOARD_VIEW_TYPE } from './protocol';
+export { DASHBOARD_VIEW_TYPE } from '../../shared/dashboardProtocol';
 
 
 export function registerDashboard(context: vscode.ExtensionContext, deps: DashboardDeps): void {

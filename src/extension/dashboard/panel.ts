@@ -19,7 +19,7 @@ import {
   type HostMessage,
   type PoolView,
   type WebviewMessage,
-} from './protocol';
+} from '../../shared/dashboardProtocol';
 
 /** What integration tests may observe of the open panel (through an internal command). */
 export interface DashboardProbe {

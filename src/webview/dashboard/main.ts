@@ -13,7 +13,7 @@ import {
   type HostMessage,
   type PoolView,
   type WebviewMessage,
-} from '../../extension/dashboard/protocol';
+} from '../../shared/dashboardProtocol';
 import { bucketChart, formatCount, lineChart, SERIES_CLASSES, timelineChart, type Frame, type LineSeries } from './charts';
 import { h, icon } from './dom';
 

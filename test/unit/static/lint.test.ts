@@ -1,7 +1,7 @@
 // The layering rules of eslint.config.mjs bite: code placed in the core that imports vscode, two
-// core modules that import each other, and a worktree module that reaches up into the pool are
-// refused; what the rules promise to allow (vscode in the extension, a cycle of type-only imports)
-// passes. Probe files are written under src/ because that is where the rules apply.
+// core modules that import each other, a webview module that imports the extension, and a worktree
+// module that reaches up into the pool are refused; what the rules promise to allow (vscode in the
+// extension, a cycle of type-only imports) passes. Probe files are written under src/ because that is where the rules apply.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -67,6 +67,11 @@ describe('npm run lint: the layering rules', () => {
     const b = writeProbe(dir, 'b.ts', "import { a, type A } from './a';\n\nexport interface B { a?: A }\nexport const b = (): number => a() + 1;\n");
     assert.deepEqual(await ruleIdsOf(eslint, a), []);
     assert.deepEqual(await ruleIdsOf(eslint, b), []);
+  });
+
+  it('refuses a webview module that imports the extension layer', async () => {
+    const file = writeProbe(probeDir('src/webview'), 'usesExtension.ts', "import { Commands } from '../../extension/commandIds';\n\nexport const id = Commands.start;\n");
+    assert.deepEqual(await ruleIdsOf(eslint, file), ['@typescript-eslint/no-restricted-imports']);
   });
 
   it('refuses a worktree module that imports the pool at runtime, but not its types', async () => {
