@@ -3,6 +3,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Task } from '../core/board/types';
+import { plural } from '../core/format';
 import { Commands, type CommandId } from './commandIds';
 import { VIEW_CONTAINER } from './settings';
 import { UserFacingError, errorMessage, type SwarmSession } from './session';
@@ -99,7 +100,7 @@ function retryFailed(session: SwarmSession): void {
   }
   const requeued = board.requeueAll();
   session.notifyBoardChanged();
-  void vscode.window.showInformationMessage(`Requeued ${requeued.length} failed task${requeued.length === 1 ? '' : 's'}.${session.isRunning ? '' : ' Start the swarm to run them.'}`);
+  void vscode.window.showInformationMessage(`Requeued ${plural(requeued.length, 'failed task')}.${session.isRunning ? '' : ' Start the swarm to run them.'}`);
 }
 
 function taskAction(session: SwarmSession, node: TaskNode | undefined, action: 'retry' | 'requeue' | 'cancel'): Promise<void> | void {

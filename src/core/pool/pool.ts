@@ -10,6 +10,7 @@ import { pathToFileURL } from 'url';
 import PQueue from 'p-queue';
 import type { FileBoard } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
+import { formatBytes } from '../format';
 import { BoardInputError, LeaseLostError } from '../board/types';
 import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBroker } from '../executors';
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
@@ -331,8 +332,7 @@ export class AgentPool {
     if (event.type !== 'agent-over-memory') return;
     const handle = this.agents.get(event.agentId);
     if (!handle || handle.killReason || handle.inHost) return;
-    const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
-    const reason = `Agent ${event.agentId} used ${mb(event.rssBytes)} of memory, over its ${mb(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`;
+    const reason = `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`;
     this.kill(handle, reason);
   }
 

@@ -4,6 +4,7 @@
 // `ready`, gets the current update, and restores its own view state with getState/setState.
 import * as vscode from 'vscode';
 import type { FileBoard } from '../../core/board';
+import { plural } from '../../core/format';
 import { MetricsFeed, type MetricsSnapshot } from '../../core/metrics';
 import { readHostStatuses } from '../../core/pool/status-file';
 import type { PoolStats } from '../../core/pool/types';
@@ -185,7 +186,7 @@ export class DashboardPanel extends DisposableBase implements vscode.Disposable 
       case 'requeueAll': {
         const tasks = this.requireBoard().requeueAll();
         this.deps.log.info(`Dashboard: requeued ${tasks.length} dead tasks`);
-        return `Requeued ${tasks.length} task${tasks.length === 1 ? '' : 's'}.`;
+        return `Requeued ${plural(tasks.length, 'task')}.`;
       }
       case 'exportReport': {
         const written = await vscode.commands.executeCommand<vscode.Uri | undefined>(Commands.exportReport);

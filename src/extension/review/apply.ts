@@ -26,7 +26,8 @@ import {
 } from '../../core/patch';
 import { Commands } from '../commandIds';
 import { UserFacingError, type SwarmSession } from '../session';
-import { conflictMessage, overlapWarning, plural } from '../logic/review';
+import { plural } from '../../core/format';
+import { conflictMessage, overlapWarning } from '../logic/review';
 import { reviewTarget, unappliedResults, workspaceUri, type ReviewTarget } from './open';
 import { resultUri } from './provider';
 import { addressesOfTab } from './tracker';
