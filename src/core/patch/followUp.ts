@@ -10,7 +10,7 @@ import { PARTIAL_REF_PREFIX } from '../worktree/worktreeIsolation';
 import { locateRepository } from '../worktree/repo';
 import { readTaskPatch } from '.';
 import { assertSafeSections } from './plan';
-import { parsePatch } from './parse';
+import { parsePatch } from '../diff/parse';
 import { assertSafePatchPaths } from './paths';
 import { isRecord } from './records';
 

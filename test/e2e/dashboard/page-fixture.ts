@@ -10,7 +10,7 @@ import { FileBoard } from '../../../src/core/board';
 import { collectBoardMetrics } from '../../../src/core/metrics';
 import type { PoolStats } from '../../../src/core/pool/types';
 import { dashboardPageHtml } from '../../../src/extension/dashboard/page';
-import type { DashboardUpdate } from '../../../src/extension/dashboard/protocol';
+import type { DashboardUpdate } from '../../../src/shared/dashboardProtocol';
 
 export const ROOT = path.join(__dirname, '..', '..', '..');
 

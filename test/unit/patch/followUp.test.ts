@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { applyTaskPatch, postFollowUpTask, readTaskPatch } from '../../../src/core/patch';
+import { applyTaskPatch, readTaskPatch } from '../../../src/core/patch';
+import { postFollowUpTask } from '../../../src/core/patch/followUp';
 import { fingerprint } from '../worktree/helpers';
 import { makeWorkspace, type Workspace } from './helpers';
 
