@@ -7,15 +7,24 @@ const path = require('path');
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
 
-// Every entry point lives here; later entries (agent process, webview script) are added as they appear.
+// Every entry point. Only the extension bundle runs inside VS Code, so only it may leave `vscode`
+// to the host; in any other bundle an import of vscode is a layering mistake and fails the build.
 const entries = [
-  { in: 'src/extension/extension.ts', out: 'extension', platform: 'node' },
+  { in: 'src/extension/extension.ts', out: 'extension', platform: 'node', external: ['vscode'] },
   { in: 'src/cli/main.ts', out: 'cli', platform: 'node', banner: '#!/usr/bin/env node' },
   { in: 'src/agent/main.ts', out: 'agent', platform: 'node' },
   // The file board's engine in a worker thread (FileBoard with thread: 'worker'), beside the bundles that start it.
   { in: 'src/core/board/fileWorker.ts', out: 'boardWorker', platform: 'node' },
   { in: 'src/webview/dashboard/main.ts', out: 'webview/dashboard', platform: 'browser', format: 'iife' },
-].filter((entry) => fs.existsSync(path.join(__dirname, entry.in)));
+];
+
+/** A missing entry would silently leave its bundle out (or a stale one in dist/): stop instead. */
+function assertEntriesExist() {
+  const missing = entries.filter((entry) => !fs.existsSync(path.join(__dirname, entry.in))).map((entry) => entry.in);
+  if (missing.length === 0) return;
+  console.error(`esbuild.js: entry point ${missing.join(', ')} not found; restore it or remove it from the entries in esbuild.js.`);
+  process.exit(1);
+}
 
 /** Reports build results in the format VS Code's $esbuild-watch problem matcher reads. */
 const problemMatcherPlugin = {
@@ -33,6 +42,7 @@ const problemMatcherPlugin = {
 };
 
 async function main() {
+  assertEntriesExist();
   const contexts = await Promise.all(
     entries.map((entry) =>
       esbuild.context({
@@ -42,7 +52,7 @@ async function main() {
         platform: entry.platform,
         target: entry.platform === 'browser' ? 'es2022' : 'node20',
         outdir: 'dist',
-        external: ['vscode'],
+        external: entry.external ?? [],
         // jsonc-parser's "main" is a UMD build whose dynamic require()s esbuild cannot follow; its ESM build bundles.
         alias: { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' },
         sourcemap: !production,
@@ -64,6 +74,8 @@ async function main() {
 }
 
 main().catch((error) => {
-  console.error(error);
+  // esbuild has already printed each error with its location; say once that the build stopped.
+  const count = Array.isArray(error?.errors) ? error.errors.length : 0;
+  console.error(count > 0 ? `esbuild.js: the build failed with ${count} error${count === 1 ? '' : 's'} (above).` : `esbuild.js: ${error?.stack ?? error}`);
   process.exit(1);
 });

@@ -3,6 +3,9 @@
 // BullMQ manual processing on the same server as the floor.
 //   npm run bench:board                 (node --import tsx bench/board.ts)
 //   BENCH_QUICK=1 npm run bench:board   smaller samples for a smoke run
+//   BENCH_ONLY=throughput,cpu           only these sections (latency, throughput, cpu, other)
+//   BENCH_BASELINE=/path/to/checkout    also runs the Redis board of another checkout (its
+//                                       src/core/board/redis/board.ts) in the same run, as "baseline"
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -16,12 +19,18 @@ import type { Board } from '../src/core/board/interface';
 import { startRedis, type RedisServer } from '../test/harness/redis';
 
 const quick = process.env.BENCH_QUICK === '1';
-type Kind = 'file' | 'redis' | 'bullmq';
+const baseline = process.env.BENCH_BASELINE;
+const sections = new Set((process.env.BENCH_ONLY ?? 'latency,throughput,cpu,other').split(',').map((name) => name.trim()));
+type Kind = 'file' | 'redis' | 'bullmq' | 'baseline';
+/** The Redis boards measured: this checkout's, and the baseline's when BENCH_BASELINE names one. */
+const redisKinds: Kind[] = baseline ? ['redis', 'baseline'] : ['redis'];
 
 interface WorkerReport {
   latenciesMs: number[];
   completed: number;
   elapsedMs: number;
+  /** CPU time (user + system) the worker process spent in the measured loop. */
+  cpuMs: number;
 }
 
 function percentile(values: number[], p: number): number {
@@ -47,7 +56,16 @@ async function openKind(kind: Exclude<Kind, 'bullmq'>, location: string): Promis
   if (kind === 'file') return FileBoard.open({ root: location, durable: true, excludeFromGit: false });
   const parsed = parseBoardLocation(location);
   if (parsed.kind !== 'redis') throw new Error('expected a Redis location');
+  if (kind === 'baseline') {
+    const module = (await import(path.resolve(baseline!, 'src/core/board/redis/board'))) as { RedisBoard: { open(options: object): Promise<Board> } };
+    return module.RedisBoard.open(parsed);
+  }
   return RedisBoard.open(parsed);
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
 }
 
 function rawConnection(url: string): { host: string; port: number; db: number; maxRetriesPerRequest: null } {
@@ -68,6 +86,7 @@ async function runWorker(): Promise<void> {
     await worker.waitUntilReady();
     await sleep(Number(startText) - Date.now());
     const began = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
     while (completed < limit) {
       const token = `${agent}.${completed}`;
       const start = process.hrtime.bigint();
@@ -78,8 +97,9 @@ async function runWorker(): Promise<void> {
       completed++;
     }
     const elapsedMs = since(began);
+    const cpuMs = cpuMsSince(cpu);
     await worker.close(true);
-    process.stdout.write(JSON.stringify({ latenciesMs, completed, elapsedMs }));
+    process.stdout.write(JSON.stringify({ latenciesMs, completed, elapsedMs, cpuMs }));
     return;
   }
   const board = await openKind(kind, location);
@@ -90,6 +110,7 @@ async function runWorker(): Promise<void> {
   }
   await sleep(Number(startText) - Date.now());
   const began = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   while (completed < limit) {
     const start = process.hrtime.bigint();
     const claim = await board.claim({ agent, leaseMs: 600_000 });
@@ -99,8 +120,9 @@ async function runWorker(): Promise<void> {
     completed++;
   }
   const elapsedMs = since(began);
+  const cpuMs = cpuMsSince(cpu);
   await board.close();
-  process.stdout.write(JSON.stringify({ latenciesMs, completed, elapsedMs }));
+  process.stdout.write(JSON.stringify({ latenciesMs, completed, elapsedMs, cpuMs }));
 }
 
 function spawnWorker(args: string[]): { promise: Promise<string>; kill(signal: NodeJS.Signals): void; stdout(): string } {
@@ -122,10 +144,10 @@ interface Bench {
 }
 
 /** A fresh board of the kind with `pending` tasks; returns its location. */
-async function freshBoard(bench: Bench, kind: Kind, pending: number): Promise<string> {
+async function freshBoard(bench: Bench, kind: Kind, pending: number, server: RedisServer = bench.server): Promise<string> {
   const name = `b${++bench.counter}`;
   if (kind === 'bullmq') {
-    const url = bench.server.url(0);
+    const url = server.url(0);
     const queue = new Queue('raw', { connection: rawConnection(url), prefix: '{raw}' });
     await queue.obliterate({ force: true });
     for (let i = 0; i < pending; i += 1000) {
@@ -135,7 +157,7 @@ async function freshBoard(bench: Bench, kind: Kind, pending: number): Promise<st
     await queue.close();
     return url;
   }
-  const location = kind === 'file' ? path.join(bench.scratch, name, '.swarm') : bench.server.url(0, name);
+  const location = kind === 'file' ? path.join(bench.scratch, name, '.swarm') : server.url(0, name);
   const board = await openKind(kind, location);
   for (let i = 0; i < pending; i += 1000) {
     const count = Math.min(1000, pending - i);
@@ -145,8 +167,8 @@ async function freshBoard(bench: Bench, kind: Kind, pending: number): Promise<st
   return location;
 }
 
-async function runProcesses(bench: Bench, kind: Kind, pending: number, processes: number, mode: 'claim' | 'complete', perProcess: number) {
-  const location = await freshBoard(bench, kind, pending);
+async function runProcesses(bench: Bench, kind: Kind, pending: number, processes: number, mode: 'claim' | 'complete', perProcess: number, server?: RedisServer) {
+  const location = await freshBoard(bench, kind, pending, server);
   const startAt = Date.now() + 2500 + processes * 400; // every worker is loaded before the start
   const reports = (await Promise.all(Array.from({ length: processes }, (_, i) => spawnWorker([kind, location, `bench-${i}`, mode, String(perProcess), String(startAt)]).promise))).map(
     (out) => JSON.parse(out) as WorkerReport,
@@ -155,6 +177,7 @@ async function runProcesses(bench: Bench, kind: Kind, pending: number, processes
     latencies: reports.flatMap((report) => report.latenciesMs),
     completed: reports.reduce((sum, report) => sum + report.completed, 0),
     wallMs: Math.max(...reports.map((report) => report.elapsedMs)),
+    cpuMs: reports.reduce((sum, report) => sum + report.cpuMs, 0),
   };
 }
 
@@ -170,6 +193,30 @@ async function throughput(bench: Bench, kind: Kind, processes: number): Promise<
   const total = quick ? 600 : 3_000;
   const { completed, wallMs } = await runProcesses(bench, kind, total, processes, 'complete', Math.ceil(total / processes));
   return (completed / wallMs) * 1000;
+}
+
+/**
+ * CPU per claim+complete cycle, one process, on a server without AOF: the client's CPU (the
+ * worker's process.cpuUsage) and the server's (INFO used_cpu_user + used_cpu_sys). Steadier than
+ * wall-clock rates on a machine shared with other work.
+ */
+async function cpuPerCycle(bench: Bench, server: RedisServer, kind: Kind): Promise<{ clientUs: number; serverUs: number }> {
+  const cycles = quick ? 500 : 2_000;
+  const info = new Redis({ port: server.port, host: '127.0.0.1' });
+  try {
+    const location = await freshBoard(bench, kind, cycles, server);
+    const serverBefore = serverCpuSeconds(await info.info('cpu'));
+    const startAt = Date.now() + 2500;
+    const report = JSON.parse(await spawnWorker([kind, location, 'cpu', 'complete', String(cycles), String(startAt)]).promise) as WorkerReport;
+    const serverAfter = serverCpuSeconds(await info.info('cpu'));
+    return { clientUs: (report.cpuMs * 1000) / report.completed, serverUs: ((serverAfter - serverBefore) * 1e6) / report.completed };
+  } finally {
+    info.disconnect();
+  }
+}
+
+function serverCpuSeconds(info: string): number {
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
 }
 
 async function mapPost(bench: Bench, kind: Exclude<Kind, 'bullmq'>): Promise<number> {
@@ -263,33 +310,71 @@ async function main(): Promise<void> {
   const bench: Bench = { server, scratch: fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-')), counter: 0 };
   console.log(`Board benchmark on ${os.cpus().length} cores, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}${quick ? ' (quick)' : ''}`);
   console.log(`File board in ${os.tmpdir()} (fsync per change); redis-server ${server.port} with appendonly yes, appendfsync always; BullMQ keys ${keyBase('…')}`);
+  if (baseline) console.log(`Baseline Redis board: ${path.resolve(baseline)}`);
   try {
-    const latency = ['| board | pending | claim p50 | claim p99 |', '|---|---:|---:|---:|'];
-    for (const kind of ['file', 'redis', 'bullmq'] as const) latency.push(await claimLatency(bench, kind));
-    console.log(`\nClaim latency, one process claiming back to back:\n${latency.join('\n')}`);
-
-    const rows = ['| processes | file board /s | Redis board /s | raw BullMQ /s | Redis / raw | file / Redis |', '|---:|---:|---:|---:|---:|---:|'];
-    for (const processes of [1, 4, 8]) {
-      const figures: { [K in Kind]?: number } = {};
-      for (const kind of ['bullmq', 'redis', 'file'] as const) figures[kind] = await throughput(bench, kind, processes);
-      rows.push(`| ${processes} | ${figures.file!.toFixed(0)} | ${figures.redis!.toFixed(0)} | ${figures.bullmq!.toFixed(0)} | ${(figures.redis! / figures.bullmq!).toFixed(2)} | ${(figures.file! / figures.redis!).toFixed(2)} |`);
-      console.log(rows[rows.length - 1]);
+    if (sections.has('latency')) {
+      const latency = ['| board | pending | claim p50 | claim p99 |', '|---|---:|---:|---:|'];
+      for (const kind of ['file', ...redisKinds, 'bullmq'] as Kind[]) latency.push(await claimLatency(bench, kind));
+      console.log(`\nClaim latency, one process claiming back to back:\n${latency.join('\n')}`);
     }
-    console.log(`\nClaim + complete throughput (every change durable):\n${rows.join('\n')}`);
 
-    const other = ['| measure | file board | Redis board |', '|---|---:|---:|'];
-    other.push(`| post a map of 1,000 children | ${fmt(await mapPost(bench, 'file'))} | ${fmt(await mapPost(bench, 'redis'))} |`);
-    other.push(`| reclaim after SIGKILL of a holder (lease 1 s, default sweep interval 1 s) | ${fmt(await reclaimLatency(bench, 'file'))} | ${fmt(await reclaimLatency(bench, 'redis'))} |`);
-    const lags = { file: await eventLag(bench, 'file'), redis: await eventLag(bench, 'redis') };
-    other.push(`| event lag p50 / p99 (commit → follower) | ${fmt(percentile(lags.file, 50))} / ${fmt(percentile(lags.file, 99))} | ${fmt(percentile(lags.redis, 50))} / ${fmt(percentile(lags.redis, 99))} |`);
-    const reading = { file: await readingAt10k(bench, 'file'), redis: await readingAt10k(bench, 'redis') };
-    const count = quick ? '2,000' : '10,000';
-    other.push(`| post ${count} tasks (batches of 1,000) | ${fmt(reading.file.postMs)} | ${fmt(reading.redis.postMs)} |`);
-    other.push(`| list first page of 100 at ${count} | ${fmt(reading.file.listMs)} | ${fmt(reading.redis.listMs)} |`);
-    other.push(`| list a page of 100 pending from a cursor at ${count} | ${fmt(reading.file.pageMs)} | ${fmt(reading.redis.pageMs)} |`);
-    other.push(`| stats at ${count} | ${fmt(reading.file.statsMs)} | ${fmt(reading.redis.statsMs)} |`);
-    other.push(`| Redis memory per pending task | – | ${reading.redis.bytesPerTask!.toFixed(0)} B |`);
-    console.log(`\nOther measures:\n${other.join('\n')}`);
+    if (sections.has('throughput')) {
+      const heads = ['processes', 'file board /s', 'Redis board /s', ...(baseline ? ['baseline /s'] : []), 'raw BullMQ /s', 'Redis / raw', ...(baseline ? ['baseline / raw'] : []), 'file / Redis'];
+      const rows = [`| ${heads.join(' | ')} |`, `|${heads.map(() => '---:').join('|')}|`];
+      for (const processes of [1, 4, 8]) {
+        const figures: { [K in Kind]?: number } = {};
+        // Interleaved so that a change in the machine's load hits every kind alike.
+        for (const kind of ['bullmq', ...redisKinds, 'file'] as Kind[]) figures[kind] = await throughput(bench, kind, processes);
+        const cells = [
+          processes,
+          figures.file!.toFixed(0),
+          figures.redis!.toFixed(0),
+          ...(baseline ? [figures.baseline!.toFixed(0)] : []),
+          figures.bullmq!.toFixed(0),
+          (figures.redis! / figures.bullmq!).toFixed(2),
+          ...(baseline ? [(figures.baseline! / figures.bullmq!).toFixed(2)] : []),
+          (figures.file! / figures.redis!).toFixed(2),
+        ];
+        rows.push(`| ${cells.join(' | ')} |`);
+        console.log(rows[rows.length - 1]);
+      }
+      console.log(`\nClaim + complete throughput (every change durable):\n${rows.join('\n')}`);
+    }
+
+    if (sections.has('cpu')) {
+      const plain = await startRedis();
+      try {
+        const rows = ['| round | board | client µs/cycle | server µs/cycle | total / raw BullMQ |', '|---:|---|---:|---:|---:|'];
+        for (let round = 1; round <= 3; round++) {
+          const raw = await cpuPerCycle(bench, plain, 'bullmq');
+          rows.push(`| ${round} | raw BullMQ | ${raw.clientUs.toFixed(0)} | ${raw.serverUs.toFixed(0)} | 1.00 |`);
+          for (const kind of redisKinds) {
+            const figures = await cpuPerCycle(bench, plain, kind);
+            const ratio = (figures.clientUs + figures.serverUs) / (raw.clientUs + raw.serverUs);
+            rows.push(`| ${round} | ${kind === 'redis' ? 'Redis board' : 'baseline'} | ${figures.clientUs.toFixed(0)} | ${figures.serverUs.toFixed(0)} | ${ratio.toFixed(2)} |`);
+          }
+        }
+        console.log(`\nCPU per claim+complete cycle, one process, server without AOF:\n${rows.join('\n')}`);
+      } finally {
+        await plain.stop();
+      }
+    }
+
+    if (sections.has('other')) {
+      const other = ['| measure | file board | Redis board |', '|---|---:|---:|'];
+      other.push(`| post a map of 1,000 children | ${fmt(await mapPost(bench, 'file'))} | ${fmt(await mapPost(bench, 'redis'))} |`);
+      other.push(`| reclaim after SIGKILL of a holder (lease 1 s, default sweep interval 1 s) | ${fmt(await reclaimLatency(bench, 'file'))} | ${fmt(await reclaimLatency(bench, 'redis'))} |`);
+      const lags = { file: await eventLag(bench, 'file'), redis: await eventLag(bench, 'redis') };
+      other.push(`| event lag p50 / p99 (commit → follower) | ${fmt(percentile(lags.file, 50))} / ${fmt(percentile(lags.file, 99))} | ${fmt(percentile(lags.redis, 50))} / ${fmt(percentile(lags.redis, 99))} |`);
+      const reading = { file: await readingAt10k(bench, 'file'), redis: await readingAt10k(bench, 'redis') };
+      const count = quick ? '2,000' : '10,000';
+      other.push(`| post ${count} tasks (batches of 1,000) | ${fmt(reading.file.postMs)} | ${fmt(reading.redis.postMs)} |`);
+      other.push(`| list first page of 100 at ${count} | ${fmt(reading.file.listMs)} | ${fmt(reading.redis.listMs)} |`);
+      other.push(`| list a page of 100 pending from a cursor at ${count} | ${fmt(reading.file.pageMs)} | ${fmt(reading.redis.pageMs)} |`);
+      other.push(`| stats at ${count} | ${fmt(reading.file.statsMs)} | ${fmt(reading.redis.statsMs)} |`);
+      other.push(`| Redis memory per pending task | – | ${reading.redis.bytesPerTask!.toFixed(0)} B |`);
+      console.log(`\nOther measures:\n${other.join('\n')}`);
+    }
   } finally {
     await server.stop();
     fs.rmSync(bench.scratch, { recursive: true, force: true });

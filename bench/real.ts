@@ -19,6 +19,12 @@ import * as os from 'os';
 import * as path from 'path';
 
 const root = path.resolve(__dirname, '..');
+
+/** The installed ESLint's version, read from its package.json (the bench runs that copy). */
+function eslintVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(root, 'node_modules', 'eslint', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 const cli = path.join(root, 'dist', 'cli.js');
 const eslint = path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js');
 const lodashDir = path.join(root, 'node_modules', 'lodash');
@@ -170,7 +176,7 @@ function main(): void {
   const { dir, files } = makeRepository();
   const cleanup: string[] = [dir];
   try {
-    console.log(`Repository: lodash 4.17.21, ${files.length} JavaScript files, ESLint ${require(path.join(root, 'node_modules', 'eslint', 'package.json')).version}, one uncommitted edit (${dir})`);
+    console.log(`Repository: lodash 4.17.21, ${files.length} JavaScript files, ESLint ${eslintVersion()}, one uncommitted edit (${dir})`);
     const plainDir = copyOf(dir, 'plain');
     cleanup.push(plainDir);
     const plainMs = eslintFix(plainDir, files);

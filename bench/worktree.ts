@@ -18,11 +18,11 @@ const FILE_COUNT = quick ? 2_000 : 20_000;
 const COLD_RUNS = quick ? 2 : 3;
 const WARM_RUNS = quick ? 5 : 12;
 
-function elapsedMs(start: bigint): number {
+export function elapsedMs(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -33,7 +33,7 @@ function git(cwd: string, args: string[]): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' } });
 }
 
-function generateRepo(root: string): void {
+export function generateRepo(root: string): void {
   fs.mkdirSync(root, { recursive: true });
   git(root, ['init', '-q', '-b', 'main']);
   for (let i = 0; i < FILE_COUNT; i += 1) {
@@ -198,7 +198,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+// Other benchmarks import the generator; only running this file runs the benchmark.
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -201,7 +201,7 @@ async function withLock(dir, log, body) {
         removeQuietly(lock);
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the install lock held by pid ${holder}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the install lock held by pid ${holder}`, { cause: error });
       log(`waiting for another install (pid ${holder}) to finish`);
       await new Promise((resolve) => setTimeout(resolve, 5000));
     }

@@ -50,12 +50,7 @@ function pad(text: string, width: number): string {
   return truncate(text, width).padEnd(width);
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
-  return `${Math.floor(ms / 3_600_000)}h${Math.round((ms % 3_600_000) / 60_000)}m`;
-}
+export { formatDuration } from '../core/format';
 
 export function formatTaskTable(tasks: Task[]): string {
   if (tasks.length === 0) return 'No tasks.';

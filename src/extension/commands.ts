@@ -3,17 +3,22 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Task } from '../core/board/types';
-import { Commands, VIEW_CONTAINER } from './settings';
+import { plural } from '../core/format';
+import { Commands, type CommandId } from './commandIds';
+import { VIEW_CONTAINER } from './settings';
 import { UserFacingError, errorMessage, type SwarmSession } from './session';
 import type { TaskNode, TasksTreeProvider } from './views/tasksTree';
 import { configureExecutor, executorEnv } from './executorSetup';
 
 type Handler = (...args: never[]) => unknown;
 
+/** Registers a contributed command whose failures are shown to the user (see runReported). */
+export function registerReported(context: vscode.ExtensionContext, session: SwarmSession, id: CommandId, handler: Handler): void {
+  context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runReported(session, id, () => (handler as (...a: unknown[]) => unknown)(...args))));
+}
+
 export function registerCommands(context: vscode.ExtensionContext, session: SwarmSession, tasks: TasksTreeProvider): void {
-  const register = (id: string, handler: Handler): void => {
-    context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runReported(session, id, () => (handler as (...a: unknown[]) => unknown)(...args))));
-  };
+  const register = (id: CommandId, handler: Handler): void => registerReported(context, session, id, handler);
   register(Commands.showBoard, () => vscode.commands.executeCommand(`workbench.view.extension.${VIEW_CONTAINER}`));
   register(Commands.showLog, () => session.log.show(true));
   register(Commands.refresh, () => tasks.refresh());
@@ -95,7 +100,7 @@ function retryFailed(session: SwarmSession): void {
   }
   const requeued = board.requeueAll();
   session.notifyBoardChanged();
-  void vscode.window.showInformationMessage(`Requeued ${requeued.length} failed task${requeued.length === 1 ? '' : 's'}.${session.isRunning ? '' : ' Start the swarm to run them.'}`);
+  void vscode.window.showInformationMessage(`Requeued ${plural(requeued.length, 'failed task')}.${session.isRunning ? '' : ' Start the swarm to run them.'}`);
 }
 
 function taskAction(session: SwarmSession, node: TaskNode | undefined, action: 'retry' | 'requeue' | 'cancel'): Promise<void> | void {

@@ -5,6 +5,7 @@
 // force, so a half-typed save never swaps the executor of a running swarm.
 import * as vscode from 'vscode';
 import { CONFIG_FILE_NAME, configFilePath, formatConfigProblem, SwarmConfigWatcher, type ConfigProblem, type ConfigState, type SwarmConfig } from '../core/config';
+import { DisposableBase } from './disposable';
 
 const OPEN_FILE = 'Open swarm.config.json';
 const RELOAD_DEBOUNCE_MS = 100;
@@ -17,10 +18,9 @@ export interface ProjectConfigView {
   readonly honoured: boolean;
 }
 
-export class ProjectConfig implements ProjectConfigView, vscode.Disposable {
+export class ProjectConfig extends DisposableBase implements ProjectConfigView, vscode.Disposable {
   private core: SwarmConfigWatcher | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
-  private readonly changeEmitter = new vscode.EventEmitter<void>();
+  private readonly changeEmitter = this.register(new vscode.EventEmitter<void>());
   private reloadTimer: NodeJS.Timeout | undefined;
   private lastReported = '';
   private restrictedNoticeShown = false;
@@ -33,16 +33,13 @@ export class ProjectConfig implements ProjectConfigView, vscode.Disposable {
     private readonly workspaceRoot: string | undefined,
     private readonly log: vscode.LogOutputChannel,
   ) {
+    super();
     if (!workspaceRoot) return;
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(workspaceRoot), CONFIG_FILE_NAME));
-    this.disposables.push(
-      watcher,
-      watcher.onDidCreate(() => this.scheduleReload()),
-      watcher.onDidChange(() => this.scheduleReload()),
-      watcher.onDidDelete(() => this.scheduleReload()),
-      vscode.workspace.onDidGrantWorkspaceTrust(() => this.onTrustGranted()),
-      this.changeEmitter,
-    );
+    const watcher = this.register(vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(workspaceRoot), CONFIG_FILE_NAME)));
+    this.register(watcher.onDidCreate(() => this.scheduleReload()));
+    this.register(watcher.onDidChange(() => this.scheduleReload()));
+    this.register(watcher.onDidDelete(() => this.scheduleReload()));
+    this.register(vscode.workspace.onDidGrantWorkspaceTrust(() => this.onTrustGranted()));
     this.load();
   }
 
@@ -131,11 +128,11 @@ export class ProjectConfig implements ProjectConfigView, vscode.Disposable {
     void showProblems(state.errors, state.keptLastGood && this.hadValidFile);
   }
 
-  dispose(): void {
+  override dispose(): void {
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.core?.dispose();
     this.core = undefined;
-    for (const disposable of this.disposables.splice(0)) disposable.dispose();
+    super.dispose();
   }
 }
 

@@ -303,13 +303,20 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     this.poolEmitter.fire();
   }
 
-  dispose(): void {
+  /**
+   * Deactivation: agents are stopped (unfinished tasks become claimable again); resolves when they
+   * have. The persisted "running" flag is kept so the next window resumes.
+   */
+  stopForShutdown(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
-    // Deactivation: agents are stopped (unfinished tasks become claimable again). The persisted
-    // "running" flag is kept so the next window resumes.
-    if (pool) void pool.stop({ graceMs: 1_000 }).catch(() => undefined);
     this.poolSubscription?.dispose();
+    this.poolSubscription = undefined;
+    return pool ? pool.stop({ graceMs: 1_000 }).then(() => undefined, () => undefined) : Promise.resolve();
+  }
+
+  dispose(): void {
+    void this.stopForShutdown();
     this.project?.dispose();
     this.project = undefined;
     this.boardWatch?.dispose();

@@ -1,41 +1,8 @@
-// Typed access to the `agentSwarm.*` settings, command ids and context keys in one place.
+// Typed access to the `agentSwarm.*` settings and context keys in one place (command ids: commandIds.ts).
 import * as vscode from 'vscode';
 import type { SwarmConfigInput } from '../core/config';
 
 export const SECTION = 'agentSwarm';
-
-export const Commands = {
-  start: 'agentSwarm.start',
-  stop: 'agentSwarm.stop',
-  postTask: 'agentSwarm.postTask',
-  fixFile: 'agentSwarm.fixFile',
-  fixProblems: 'agentSwarm.fixProblems',
-  fixAllProblems: 'agentSwarm.fixAllProblems',
-  reviewResults: 'agentSwarm.reviewResults',
-  retryFailed: 'agentSwarm.retryFailed',
-  openDashboard: 'agentSwarm.openDashboard',
-  exportReport: 'agentSwarm.exportReport',
-  configureExecutor: 'agentSwarm.configureExecutor',
-  revealBoard: 'agentSwarm.revealBoardFolder',
-  showBoard: 'agentSwarm.showBoard',
-  showLog: 'agentSwarm.showLog',
-  refresh: 'agentSwarm.refresh',
-  // Task item actions (view/item/context).
-  review: 'agentSwarm.task.review',
-  apply: 'agentSwarm.task.apply',
-  discard: 'agentSwarm.task.discard',
-  undoApply: 'agentSwarm.task.undoApply',
-  retry: 'agentSwarm.task.retry',
-  cancel: 'agentSwarm.task.cancel',
-  requeue: 'agentSwarm.task.requeue',
-  openLog: 'agentSwarm.task.openLog',
-  showMore: 'agentSwarm.tasks.showMore',
-  // Review editor title actions.
-  applyReviewed: 'agentSwarm.review.apply',
-  discardReviewed: 'agentSwarm.review.discard',
-  applyFile: 'agentSwarm.review.applyFile',
-  requestChanges: 'agentSwarm.review.requestChanges',
-} as const;
 
 export const ContextKeys = {
   running: 'agentSwarm.running',

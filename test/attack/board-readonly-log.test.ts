@@ -61,8 +61,11 @@ describe('attack: a read-only event log', () => {
     const reclaimed = JSON.parse(expectWarned(['claim', '--agent', 'w', '--lease-ms', '100'], /'claimed'/)) as { id: string };
     spawnSync('sleep', ['0.3']);
     assert.match(expectWarned(['reclaim'], /'reclaimed'/), /reclaimed 1/);
+    assert.equal((JSON.parse(ok(['show', reclaimed.id, '--json'])) as { status: string }).status, 'pending', 'the reclaim happened');
+    // Not necessarily the reclaimed task: on a slow machine the failed one's retry may be due by now
+    // (it has the higher priority), and either claim proves the point.
     const again = JSON.parse(expectWarned(['claim', '--agent', 'w'], /'claimed'/)) as { id: string; token: string };
-    assert.equal(again.id, reclaimed.id);
+    assert.ok([reclaimed.id, id].includes(again.id), again.id);
     assert.equal(expectWarned(['complete', again.id, '--token', again.token, '--result', '{"ok":true}'], /'completed'/).trim(), `${again.id} done`);
     assert.equal(expectWarned(['cancel', batch[0]], /'cancelled'/).trim(), `${batch[0]} cancelled`);
     expectWarned(['cancel', map], /'cancelled'/);

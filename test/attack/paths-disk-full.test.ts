@@ -21,7 +21,7 @@ function mountTmpfs(dir: string, size: string): void {
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
   } catch (error) {
-    throw new Error(`These tests need to mount a small tmpfs (run as root): ${(error as Error).message}`);
+    throw new Error(`These tests need to mount a small tmpfs (run as root): ${(error as Error).message}`, { cause: error });
   }
   mounts.push(dir);
 }

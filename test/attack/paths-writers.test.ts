@@ -14,12 +14,12 @@ import {
   applyTaskPatch,
   discardTaskPatch,
   planTaskApply,
-  postFollowUpTask,
   readUndoRecord,
   undoTaskApply,
   UnsafePatchPathError,
   writeVersion,
 } from '../../src/core/patch';
+import { postFollowUpTask } from '../../src/core/patch/followUp';
 import { git } from '../unit/worktree/helpers';
 import { makeWorkspace, runTasks, type Workspace } from '../unit/patch/helpers';
 import { placeOf } from '../unit/patch/place';

@@ -4,6 +4,7 @@
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { BoardInputError, LeaseLostError, type BoardEvent } from '../../src/core/board/types';
+import { MAX_LEASE_MS, MAX_TIME_MS } from '../../src/core/board';
 import { EVENTS_START, leaseLostCause, type Board, type EventBatch } from '../../src/core/board/interface';
 import { eventually, fileBoards, pause, redisBoards, type BoardKind } from './support';
 
@@ -92,6 +93,86 @@ for (const kind of kinds) {
       });
     });
 
+    describe('inputs at their limits (the shared schema)', () => {
+      it('notBefore: 0 and the latest time read back as given; later, negative, fractional and non-numbers are refused', async () => {
+        const { board } = await kind.fresh();
+        const zero = await board.post({ title: 'zero', notBefore: 0 });
+        assert.equal((await board.get(zero.id))!.status, 'pending');
+        assert.equal((await board.claim({ agent: 'a' }))!.task.id, zero.id, 'claimable at once');
+        const latest = await board.post({ title: 'latest', notBefore: MAX_TIME_MS });
+        assert.equal((await board.get(latest.id))!.notBefore, MAX_TIME_MS);
+        assert.equal(await board.claim({ agent: 'a' }), undefined, 'not claimable before its time');
+        for (const bad of [MAX_TIME_MS + 1, 253402214400000, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e300]) {
+          await assert.rejects(board.post({ title: 'bad', notBefore: bad }), BoardInputError, String(bad));
+        }
+        assert.equal((await board.list()).total, 2, 'nothing refused was written');
+      });
+
+      it('priority, maxAttempts, lease lengths and retry times: the limits pass, one past them and fractions are refused', async () => {
+        const { board } = await kind.fresh();
+        for (const priority of [-9999, 0, 9999]) await board.post({ title: `p${priority}`, priority });
+        for (const priority of [-10000, 10000, 0.5, Number.NaN]) await assert.rejects(board.post({ title: 'x', priority }), BoardInputError, String(priority));
+        for (const maxAttempts of [1, 100]) await board.post({ title: `m${maxAttempts}`, maxAttempts });
+        for (const maxAttempts of [0, 101, 2.5, -1]) await assert.rejects(board.post({ title: 'x', maxAttempts }), BoardInputError, String(maxAttempts));
+        for (const leaseMs of [0, -1, 1.5, Number.NaN, MAX_LEASE_MS + 1]) {
+          await assert.rejects(board.claim({ agent: 'a', leaseMs }), BoardInputError, String(leaseMs));
+        }
+        assert.equal((await board.stats()).counts.running, 0, 'a refused claim took nothing');
+        const claim = (await board.claim({ agent: 'a', leaseMs: MAX_LEASE_MS }))!;
+        assert.equal(claim.task.priority, 9999);
+        await assert.rejects(board.heartbeat(claim, MAX_LEASE_MS + 1), BoardInputError);
+        await assert.rejects(board.fail(claim, 'x', { retryAt: Number.NaN }), BoardInputError);
+        await assert.rejects(board.fail(claim, 42 as unknown as string), BoardInputError);
+        await assert.rejects(board.complete(claim, () => 1), BoardInputError, 'a result with no JSON form');
+        const failed = await board.fail(claim, 'rate limited', { retryAt: Number.MAX_SAFE_INTEGER });
+        assert.equal(failed.notBefore, MAX_TIME_MS, 'a retry time beyond the latest time is capped, not garbled');
+        assert.equal((await board.get(claim.task.id))!.notBefore, MAX_TIME_MS);
+      });
+
+      it('text people write reads back exactly, odd characters included (a lone UTF-16 surrogate, NUL, emoji, quotes)', async () => {
+        const { board } = await kind.fresh({ retry: { baseMs: 10, capMs: 10, jitter: 0 } });
+        const odd = 'x\ud800 "q" \\ \u0000 🙂 \udc00';
+        const file = 'src/x\ud800 "q" 🙂.ts'; // a file name may hold anything but NUL
+        const task = await board.post({ title: odd, prompt: odd, files: [file], payload: { odd } });
+        const read = (await board.get(task.id))!;
+        assert.deepEqual([read.title, read.prompt, read.files, read.payload], [odd, odd, [file], { odd }]);
+        const posted = (await eventTypes(board)).find((e) => e.type === 'posted')!;
+        assert.equal(posted.detail!.title, odd);
+        await board.fail((await board.claim({ agent: 'a' }))!, odd);
+        assert.equal((await board.errors(task.id))[0].message, odd);
+        assert.equal((await eventTypes(board)).find((e) => e.type === 'failed')!.detail!.message, odd);
+        await board.release(await eventually('the retry', () => board.claim({ agent: 'a' })), odd);
+        assert.equal((await eventTypes(board)).find((e) => e.type === 'requeued')!.detail!.reason, odd);
+        await board.complete(await eventually('the released task', () => board.claim({ agent: 'a' })), { odd });
+        assert.deepEqual((await board.get(task.id))!.result, { odd });
+      });
+
+      it('task files stay inside the workspace: absolute paths, "..", .git folders (any case or trailing dot) are refused', async () => {
+        const { board } = await kind.fresh();
+        const refused: [string, RegExp][] = [
+          ['/etc/passwd', /absolute/],
+          ['\\\\server\\share', /absolute/],
+          ['C:\\Windows\\x', /absolute/],
+          ['../outside.ts', /without "\.\."/],
+          ['src/../../x', /without "\.\."/],
+          ['.git/config', /\.git folder/],
+          ['sub/.GIT/hooks/pre-commit', /\.git folder/],
+          ['.git./config', /\.git folder/],
+          ['.', /workspace itself/],
+          ['a\0b', /NUL/],
+        ];
+        for (const [file, message] of refused) {
+          await assert.rejects(board.post({ title: 'x', files: [file] }), (error: Error) => error instanceof BoardInputError && message.test(error.message), file);
+          await assert.rejects(board.map({ title: 'm' }, [{ title: 'c', files: [file] }]), BoardInputError, file);
+        }
+        const fine = await board.post({ title: 'ok', files: ['.gitignore', '.github/workflows/ci.yml', 'x.git', 'src/a~b.ts', '~/literal'] });
+        assert.deepEqual((await board.get(fine.id))!.files, ['.gitignore', '.github/workflows/ci.yml', 'x.git', 'src/a~b.ts', '~/literal']);
+        await assert.rejects(board.post({ title: 'x', file: ['a.ts'] } as never), /unknown field "file"/);
+        assert.equal((await board.list()).total, 1, 'nothing refused was written');
+        assert.deepEqual(await board.postMany([]), []);
+      });
+    });
+
     describe('leases', () => {
       it('gives every task to exactly one of many racing claimers', async () => {
         const { board, another } = await kind.fresh();
@@ -158,6 +239,25 @@ for (const kind of kinds) {
         assert.equal(events.filter((e) => e.type === 'reclaimed').length, 1);
       });
 
+      it('a holder whose lease ran out but was not reclaimed yet may still heartbeat and complete', async () => {
+        const { board } = await kind.fresh();
+        const task = await board.post({ title: 'slow holder' });
+        const claim = (await board.claim({ agent: 'slow', leaseMs: 200 }))!;
+        await eventually('the lease to run out', async () => Date.now() > claim.leaseExpiresAt + 200);
+        const renewedTo = await board.heartbeat(claim, 30_000);
+        assert.ok(renewedTo > Date.now() + 20_000);
+        await board.reclaimExpired();
+        assert.equal((await board.get(task.id))!.status, 'running', 'renewed, so not reclaimed');
+        assert.equal((await board.complete(claim, { late: 'but fine' })).status, 'done');
+        assert.deepEqual(await board.errors(task.id), []);
+        const second = await board.post({ title: 'slower holder' });
+        const late = (await board.claim({ agent: 'slow', leaseMs: 200 }))!;
+        await eventually('the lease to run out', async () => Date.now() > late.leaseExpiresAt + 200);
+        assert.equal((await board.fail(late, 'late failure', { permanent: true })).status, 'dead');
+        assert.deepEqual((await board.errors(second.id)).map((error) => error.kind), ['failed']);
+        assert.equal(await board.claim({ agent: 'other' }), undefined, 'nothing left to run');
+      });
+
       it('does not reclaim a lease that keeps being renewed', async () => {
         const { board, another } = await kind.fresh();
         const other = await another();
@@ -202,6 +302,39 @@ for (const kind of kinds) {
         assert.equal(again.task.attempts, 1);
         const requeued = (await eventTypes(board)).find((e) => e.type === 'requeued');
         assert.equal(requeued?.detail?.released, true);
+      });
+    });
+
+    describe('lease loss has a typed cause', () => {
+      it('cancelled, reclaimed, ended and missing are told apart without reading the message', async () => {
+        const { board, another } = await kind.fresh();
+        const rescuerBoard = await another();
+        await board.post({ title: 'cancel me' });
+        const cancelled = (await board.claim({ agent: 'a' }))!;
+        await board.cancel(cancelled.task.id);
+        await assertLeaseLost(board.heartbeat(cancelled), 'cancelled');
+
+        const target = await board.post({ title: 'reclaim me' });
+        const expired = (await board.claim({ agent: 'a', leaseMs: 200 }))!;
+        const rescuer = await claimEventually(rescuerBoard, 'a'); // the same agent name, a later attempt
+        assert.equal(rescuer.task.id, target.id);
+        await assertLeaseLost(board.complete(expired, { late: true }), 'reclaimed');
+        await rescuerBoard.complete(rescuer, { ok: true });
+        await assertLeaseLost(board.complete(expired), 'reclaimed'); // ended by another claim after ours expired
+        await assertLeaseLost(board.heartbeat(rescuer), 'ended');
+        if (kind.differences.repeatableComplete) {
+          // A completion whose reply was lost can be sent again (see support.ts).
+          assert.equal((await rescuerBoard.complete(rescuer, { ok: true })).status, 'done');
+        } else {
+          await assertLeaseLost(rescuerBoard.complete(rescuer), 'ended');
+        }
+        assert.deepEqual((await board.get(target.id))!.result, { ok: true }, 'the late result is not recorded');
+
+        await board.post({ title: 'vanishes' });
+        const vanished = (await board.claim({ agent: 'a' }))!;
+        await kind.removeBehindBoard(board, vanished);
+        await assertLeaseLost(board.heartbeat(vanished), 'missing');
+        await assert.rejects(board.heartbeat({ token: 'not a token' }), BoardInputError);
       });
     });
 
@@ -300,7 +433,7 @@ for (const kind of kinds) {
     });
 
     describe('map tasks', () => {
-      it('reports progress and ends the parent once every child ended, dead and cancelled ones too', async () => {
+      it('reports progress and ends the parent once every child ended: dead when a child died', async () => {
         const { board } = await kind.fresh();
         const { parent, children } = await board.map({ title: 'fix all' }, [{ title: 'a' }, { title: 'b', maxAttempts: 1 }, { title: 'c' }, { title: 'd' }]);
         assert.equal(children.length, 4);
@@ -315,12 +448,94 @@ for (const kind of kinds) {
         assert.equal((await board.stats()).parents[parent.id].dead, 1);
         await board.cancel(children[2].id);
         assert.equal((await board.get(parent.id))!.status, 'waiting');
+        assert.equal((await board.progress(parent.id)).percent, 50, 'a cancelled child is work not done');
+        await board.complete((await board.claim({ agent: 'x' }))!);
+        const ended = (await board.get(parent.id))!;
+        assert.equal(ended.status, 'dead', 'a child died, so the map did not succeed');
+        assert.match(ended.lastError!.message, /1 of 4 children died \(done 2, cancelled 1\)/);
+        assert.equal((await board.progress(parent.id)).percent, 75);
+        const completions = (await eventTypes(board)).filter((e) => e.type === 'parent-completed');
+        assert.equal(completions.length, 1);
+        assert.deepEqual(completions[0].detail, { outcome: 'dead', done: 2, dead: 1, cancelled: 1, total: 4 });
+        assert.deepEqual((await board.list({ status: 'dead' })).tasks.map((task) => task.id).sort(), [parent.id, children[1].id].sort(), 'in the dead-letter queue beside its child');
+      });
+
+      it('ends done when every child that was not cancelled is done, with the counts as its result', async () => {
+        const { board } = await kind.fresh();
+        const { parent, children } = await board.map({ title: 'p' }, [{ title: 'a' }, { title: 'b' }, { title: 'c' }]);
+        await board.cancel(children[1].id);
+        await board.complete((await board.claim({ agent: 'x' }))!);
         await board.complete((await board.claim({ agent: 'x' }))!);
         const done = (await board.get(parent.id))!;
         assert.equal(done.status, 'done');
-        assert.deepEqual(done.result, { done: 2, dead: 1, cancelled: 1, total: 4 });
-        assert.equal((await board.progress(parent.id)).percent, 100);
-        assert.equal((await eventTypes(board)).filter((e) => e.type === 'parent-completed').length, 1);
+        assert.deepEqual(done.result, { done: 2, dead: 0, cancelled: 1, total: 3 });
+        assert.equal((await board.progress(parent.id)).percent, 66.7);
+      });
+
+      it('a map whose children all died ends dead; requeueing it requeues its dead children, and it ends again with new counts', async () => {
+        const { board } = await kind.fresh();
+        const { parent } = await board.map({ title: 'all die' }, [{ title: 'a', maxAttempts: 1 }, { title: 'b', maxAttempts: 1 }]);
+        await board.fail((await board.claim({ agent: 'x' }))!, 'broken');
+        await board.fail((await board.claim({ agent: 'x' }))!, 'broken');
+        assert.equal((await board.get(parent.id))!.status, 'dead');
+        assert.equal((await board.progress(parent.id)).percent, 100, 'both children ran to an end');
+        const requeued = await board.requeueAll();
+        assert.equal(requeued.length, 2, 'the two children, once each');
+        assert.ok(requeued.every((task) => task.status === 'pending' && task.parentId === parent.id));
+        assert.equal((await board.get(parent.id))!.status, 'waiting', 'the map is open again');
+        await board.complete((await board.claim({ agent: 'x' }))!);
+        await board.complete((await board.claim({ agent: 'x' }))!);
+        const done = (await board.get(parent.id))!;
+        assert.equal(done.status, 'done');
+        assert.deepEqual(done.result, { done: 2, dead: 0, cancelled: 0, total: 2 }, 'the summary is recomputed');
+      });
+
+      it('requeue of a dead map task (swarm dlq requeue MAP) requeues its dead children and returns the map', async () => {
+        const { board } = await kind.fresh();
+        const { parent, children } = await board.map({ title: 'p' }, [{ title: 'ok' }, { title: 'dies', maxAttempts: 1 }]);
+        await board.complete((await board.claim({ agent: 'x' }))!);
+        await board.fail((await board.claim({ agent: 'x' }))!, 'boom');
+        const map = await board.requeue(parent.id);
+        assert.equal(map.id, parent.id);
+        assert.equal(map.status, 'waiting');
+        assert.equal((await board.get(children[1].id))!.status, 'pending');
+        assert.equal((await board.get(children[0].id))!.status, 'done', 'the done child is left alone');
+        assert.equal((await board.claim({ agent: 'x' }))!.task.id, children[1].id);
+      });
+
+      it('requeueing a dead child of an ended map reopens the map, and its summary is recomputed when it ends again', async () => {
+        const { board } = await kind.fresh();
+        const { parent, children } = await board.map({ title: 'p' }, [{ title: 'ok' }, { title: 'flaky', maxAttempts: 1 }]);
+        await board.complete((await board.claim({ agent: 'x' }))!);
+        await board.fail((await board.claim({ agent: 'x' }))!, 'first try failed');
+        assert.equal((await board.get(parent.id))!.status, 'dead');
+        await board.requeue(children[1].id);
+        assert.equal((await board.get(parent.id))!.status, 'waiting');
+        assert.deepEqual(await board.progress(parent.id), { total: 2, done: 1, dead: 0, cancelled: 0, running: 0, pending: 1, percent: 50 });
+        await board.complete((await board.claim({ agent: 'x' }))!);
+        const ended = (await board.get(parent.id))!;
+        assert.equal(ended.status, 'done');
+        assert.deepEqual(ended.result, { done: 2, dead: 0, cancelled: 0, total: 2 });
+        const parentEvents = (await eventTypes(board)).filter((event) => event.taskId === parent.id);
+        assert.deepEqual(parentEvents.map((event) => event.type), ['posted', 'parent-completed', 'reopened', 'parent-completed']);
+        assert.deepEqual(parentEvents[2].detail, { from: 'dead' });
+      });
+
+      it('a cancelled map ends cancelled and never reads 100 %; a map whose children were all cancelled ends cancelled', async () => {
+        const { board } = await kind.fresh();
+        const { parent } = await board.map({ title: 'p' }, [{ title: 'a' }, { title: 'b' }, { title: 'c' }]);
+        await board.complete((await board.claim({ agent: 'x' }))!);
+        await board.cancel(parent.id);
+        assert.equal((await board.get(parent.id))!.status, 'cancelled');
+        const progress = await board.progress(parent.id);
+        assert.deepEqual([progress.done, progress.cancelled, progress.percent], [1, 2, 33.3]);
+
+        const { parent: second, children } = await board.map({ title: 'q' }, [{ title: 'a' }, { title: 'b' }]);
+        for (const child of children) await board.cancel(child.id);
+        assert.equal((await board.get(second.id))!.status, 'cancelled');
+        assert.equal((await board.progress(second.id)).percent, 0);
+        const ended = (await eventTypes(board)).find((e) => e.type === 'parent-completed' && e.taskId === second.id);
+        assert.equal(ended?.detail?.outcome, 'cancelled');
       });
 
       it('accepts extra children while the parent waits, and refuses them afterwards', async () => {
@@ -333,15 +548,34 @@ for (const kind of kinds) {
         await board.complete((await board.claim({ agent: 'x' }))!);
         assert.equal((await board.get(parent.id))!.status, 'done');
         await assert.rejects(board.post({ title: 'late', parentId: parent.id }), /still waiting/);
+        await assert.rejects(board.map({ title: 'nested', parentId: parent.id }, [{ title: 'c' }]), /cannot itself be the child/);
       });
 
-      it('cancelling a map parent cancels its children, the running one too', async () => {
+      it('cancelling a map parent cancels its children, the running one and those added later too, and refuses new ones', async () => {
         const { board } = await kind.fresh();
         const { parent } = await board.map({ title: 'p' }, [{ title: 'a' }, { title: 'b' }]);
+        const added = await board.post({ title: 'added', parentId: parent.id, priority: 5 });
         const running = (await board.claim({ agent: 'x' }))!;
+        assert.equal(running.task.id, added.id);
         await board.cancel(parent.id);
-        assert.equal((await board.stats()).counts.cancelled, 3);
+        assert.equal((await board.stats()).counts.cancelled, 4);
+        assert.equal((await board.get(added.id))!.status, 'cancelled');
         await assertLeaseLost(board.heartbeat(running), 'cancelled');
+        await assert.rejects(board.post({ title: 'late', parentId: parent.id }), /cancelled/);
+        await assert.rejects(board.requeue(added.id), /only dead tasks/);
+        assert.equal(await board.claim({ agent: 'x' }), undefined, 'nothing of the map runs');
+      });
+
+      it('a dead child of a cancelled map cannot be requeued into a map that no longer runs', async () => {
+        const warnings: string[] = [];
+        const { board } = await kind.fresh({ onWarning: (warning) => warnings.push(warning) });
+        const { parent, children } = await board.map({ title: 'p' }, [{ title: 'dies', maxAttempts: 1 }, { title: 'waits' }]);
+        await board.fail((await board.claim({ agent: 'x' }))!, 'boom');
+        await board.cancel(parent.id);
+        await assert.rejects(board.requeue(children[0].id), (error: Error) => error instanceof BoardInputError && /was cancelled; post the task again/.test(error.message));
+        assert.equal((await board.get(children[0].id))!.status, 'dead', 'nothing changed');
+        assert.deepEqual(await board.requeueAll(), [], 'requeueAll leaves it in the dead-letter queue');
+        assert.ok(warnings.some((warning) => warning.includes(children[0].id) && /stays in the dead-letter queue/.test(warning)), JSON.stringify(warnings));
       });
     });
 
@@ -423,6 +657,64 @@ for (const kind of kinds) {
         await eventually('the replay', async () => replay.length >= 5, 10_000);
         await fromStart.dispose();
         assert.equal(replay[0].detail?.title, 'before');
+      });
+
+      it('without a cursor, follows every event committed after follow() returned, also in its first milliseconds', async () => {
+        const { board } = await kind.fresh();
+        await board.post({ title: 'old' });
+        const seen: BoardEvent[] = [];
+        const following = board.follow((batch) => seen.push(...batch.events), { pollMs: 50 });
+        await board.post({ title: 'at once' });
+        await eventually('the event posted at once', async () => seen.some((e) => e.detail?.title === 'at once'), 10_000);
+        await following.dispose();
+        assert.deepEqual(seen.map((e) => e.detail?.title), ['at once']);
+      });
+    });
+
+    describe('side effects that fail after the commit', () => {
+      it('a post whose after-commit effect fails still happens, says so in warnings, throws nothing, and is repaired', async () => {
+        const warnings: string[] = [];
+        const { board, another } = await kind.fresh({ onWarning: (warning) => warnings.push(warning) });
+        const other = await another();
+        const undo = await kind.breakAfterCommit(board);
+        const posted = await board.post({ title: 'posted anyway' });
+        assert.ok(posted.warnings && posted.warnings.length > 0, 'the returned task carries a warning');
+        assert.ok(posted.warnings!.every((warning) => warning.includes(posted.id) && !warning.includes('\n')), JSON.stringify(posted.warnings));
+        assert.deepEqual(warnings, posted.warnings, 'and the warning sink of the board heard it');
+        const { parent } = await board.map({ title: 'map anyway' }, [{ title: 'child' }]);
+        assert.ok(parent.warnings && parent.warnings.length > 0);
+        await undo();
+        assert.equal((await other.get(posted.id))!.status, 'pending', 'the post happened');
+        const claimed = new Set<string>();
+        await eventually('both tasks to be claimable from another handle', async () => {
+          await other.reclaimExpired();
+          const claim = await other.claim({ agent: 'b' });
+          if (claim) claimed.add(claim.task.id);
+          return claimed.size === 2;
+        });
+        assert.ok(claimed.has(posted.id));
+        await eventually('one posted event per task', async () => {
+          await other.reclaimExpired();
+          const posts = (await eventTypes(other)).filter((e) => e.type === 'posted' && e.taskId === posted.id);
+          return posts.length === 1;
+        });
+      });
+    });
+
+    describe('stats', () => {
+      it('counts tasks per status, and the pending ones that are not claimable yet', async () => {
+        const { board } = await kind.fresh({ retry: { baseMs: 60_000, capMs: 60_000, jitter: 0 } });
+        await board.post({ title: 'now' });
+        await board.post({ title: 'later', notBefore: Date.now() + 60_000 });
+        await board.post({ title: 'retried', priority: 1 });
+        await board.fail((await board.claim({ agent: 'a' }))!, 'flaky');
+        const stats = await board.stats();
+        assert.equal(stats.counts.pending, 3);
+        assert.equal(stats.delayed, 2, 'the later task and the retry wait');
+        assert.equal(stats.quarantined, 0);
+        await board.claim({ agent: 'a' });
+        const after = await board.stats();
+        assert.deepEqual([after.counts.pending, after.counts.running, after.delayed], [2, 1, 2]);
       });
     });
 

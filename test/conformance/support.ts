@@ -1,18 +1,21 @@
-// What the conformance suite needs from a board implementation: fresh boards and a second handle
-// on the same board (another process or machine).
+// What the conformance suite needs from a board implementation: fresh boards, a second handle on
+// the same board (another process or machine), two ways to break things from outside the board,
+// and the few places where the boards differ on purpose (each with its reason).
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Redis } from 'ioredis';
 import type { Board } from '../../src/core/board/interface';
-import type { RetryPolicy } from '../../src/core/board/types';
+import type { Claim, RetryPolicy } from '../../src/core/board/types';
 import { FileBoard } from '../../src/core/board/fileBoard';
-import { RedisBoard } from '../../src/core/board/redis/board';
+import { RedisBoard, keyBase } from '../../src/core/board/redis/board';
 import { startRedis, type RedisServer } from '../harness/redis';
 import { parseBoardLocation } from '../../src/core/board/open';
 
 export interface BoardSettings {
   retry?: Partial<RetryPolicy>;
   artifactCapBytes?: number;
+  onWarning?: (warning: string) => void;
 }
 
 export interface FreshBoard {
@@ -21,13 +24,34 @@ export interface FreshBoard {
   another(): Promise<Board>;
 }
 
+/** Where the boards behave differently on purpose (docs/redis-board.md says why). */
+export interface Differences {
+  /**
+   * A second complete() with the same token succeeds on the Redis board (a completion whose reply
+   * was lost on the network can be sent again); the file board refuses it (LeaseLostError, ended),
+   * since a local rename cannot lose its reply.
+   */
+  repeatableComplete: boolean;
+}
+
 export interface BoardKind {
   name: string;
+  differences: Differences;
   start(): Promise<void>;
   stop(): Promise<void>;
   fresh(settings?: BoardSettings): Promise<FreshBoard>;
   /** Closes every handle opened by fresh/another. */
   closeAll(): Promise<void>;
+  /** Removes a claimed task from the board behind the board's back (an operator deleting it). */
+  removeBehindBoard(board: Board, claim: Claim): Promise<void>;
+  /**
+   * Makes the after-commit side effects of this handle fail, the way they fail in the field: on
+   * the file board the event log cannot be written (as on a full disk); on the Redis board the
+   * handle loses its connection to the queue (BullMQ's), which hands posted tasks to the claimers.
+   * Returns what undoes it, where it can be undone (a lost connection stays lost: another handle
+   * repairs).
+   */
+  breakAfterCommit(board: Board): Promise<() => Promise<void>>;
 }
 
 let counter = 0;
@@ -35,8 +59,10 @@ let counter = 0;
 export function fileBoards(): BoardKind {
   const dirs: string[] = [];
   let open: Board[] = [];
+  const rootOf = (board: Board): string => (board as FileBoard).root;
   return {
     name: 'file board',
+    differences: { repeatableComplete: false },
     start: async () => undefined,
     stop: async () => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })),
     fresh: async (settings = {}) => {
@@ -44,7 +70,7 @@ export function fileBoards(): BoardKind {
       dirs.push(dir);
       const root = path.join(dir, '.swarm');
       const openOne = (): Board => {
-        const board = FileBoard.openInline({ root, durable: false, sweepIntervalMs: 20, excludeFromGit: false, ...settings });
+        const board = FileBoard.openInline({ root, durable: false, sweepIntervalMs: 20, repairIntervalMs: 50, excludeFromGit: false, ...settings });
         open.push(board);
         return board;
       };
@@ -54,14 +80,27 @@ export function fileBoards(): BoardKind {
       await Promise.all(open.map((board) => board.close()));
       open = [];
     },
+    removeBehindBoard: async (board, claim) => fs.rmSync(path.join(rootOf(board), 'running', claim.token)),
+    breakAfterCommit: async (board) => {
+      const log = path.join(rootOf(board), 'events.jsonl');
+      const aside = `${log}.aside`;
+      if (fs.existsSync(log)) fs.renameSync(log, aside);
+      fs.mkdirSync(log); // writes to it fail (EISDIR)
+      return async () => {
+        fs.rmdirSync(log);
+        if (fs.existsSync(aside)) fs.renameSync(aside, log);
+      };
+    },
   };
 }
 
 export function redisBoards(): BoardKind {
   let server: RedisServer | undefined;
   let open: Board[] = [];
+  const names = new Map<Board, string>();
   return {
     name: 'Redis board',
+    differences: { repeatableComplete: true },
     start: async () => {
       server = await startRedis();
     },
@@ -73,8 +112,9 @@ export function redisBoards(): BoardKind {
       const location = parseBoardLocation(server!.url(0, name));
       if (location.kind !== 'redis') throw new Error('expected a Redis location');
       const openOne = async (): Promise<Board> => {
-        const board = await RedisBoard.open({ ...location, sweepIntervalMs: 100, conflictDelayMs: 300, ...settings });
+        const board = await RedisBoard.open({ ...location, sweepIntervalMs: 100, conflictDelayMs: 300, postRepairAgeMs: 300, ...settings });
         open.push(board);
+        names.set(board, name);
         return board;
       };
       return { board: await openOne(), another: openOne };
@@ -82,6 +122,18 @@ export function redisBoards(): BoardKind {
     closeAll: async () => {
       await Promise.all(open.map((board) => board.close()));
       open = [];
+    },
+    removeBehindBoard: async (board, claim) => {
+      const client = new Redis({ port: server!.port, host: '127.0.0.1' });
+      try {
+        await client.del(`${keyBase(names.get(board)!)}:t:${claim.task.id}`);
+      } finally {
+        client.disconnect();
+      }
+    },
+    breakAfterCommit: async (board) => {
+      await (board as unknown as { queue: { disconnect(): Promise<void> } }).queue.disconnect();
+      return async () => undefined;
     },
   };
 }

@@ -2,6 +2,7 @@
 // their status files `<board>/hosts/<pid>.json`.
 import { Command } from 'commander';
 import type { FileBoardEngine as FileBoard } from '../../core/board';
+import { formatBytes } from '../../core/format';
 import { readHostStatuses, type HostStatus } from '../../core/pool';
 import { escapeTerminal, formatDuration, printJson, printText } from '../format';
 
@@ -26,10 +27,10 @@ function formatHost(host: HostStatus): string {
   if (host.sandbox) lines.push(`  ${host.sandbox.active ? `sandbox ${field(host.sandbox.tool ?? '')}, network ${host.sandbox.network ? 'on' : 'off'}` : `no sandbox: ${field(host.sandbox.reason ?? 'not available')}`}`);
   if (host.pausedUntil) lines.push(`  paused until ${new Date(host.pausedUntil).toISOString()}: ${field(host.pauseReason ?? '')}`);
   if (host.spawnBlockedReason) lines.push(`  not starting agents: ${field(host.spawnBlockedReason)}`);
-  if (host.system) lines.push(`  system cpu ${Math.round(host.system.cpuPercent)}%, memory available ${mb(host.system.availableMemBytes)} of ${mb(host.system.totalMemBytes)}`);
+  if (host.system) lines.push(`  system cpu ${Math.round(host.system.cpuPercent)}%, memory available ${formatBytes(host.system.availableMemBytes)} of ${formatBytes(host.system.totalMemBytes)}`);
   for (const agent of host.agents) {
     const task = agent.currentTask ? `${field(agent.currentTask.id)} "${field(agent.currentTask.title)}" for ${formatDuration(now - agent.currentTask.startedAt)}` : '-';
-    const usage = agent.rssBytes !== undefined ? ` cpu ${Math.round(agent.cpuPercent ?? 0)}% rss ${mb(agent.rssBytes)}` : '';
+    const usage = agent.rssBytes !== undefined ? ` cpu ${Math.round(agent.cpuPercent ?? 0)}% rss ${formatBytes(agent.rssBytes)}` : '';
     lines.push(`  ${field(agent.id).padEnd(14)} pid ${field(agent.pid ?? '-').padEnd(7)} ${field(agent.state).padEnd(8)} done ${String(agent.tasksDone).padEnd(4)}${usage}  ${task}`);
   }
   return lines.join('\n');
@@ -38,8 +39,4 @@ function formatHost(host: HostStatus): string {
 /** Host status files are written by other processes: every field is escaped. */
 function field(value: unknown): string {
   return escapeTerminal(String(value));
-}
-
-function mb(bytes: number): string {
-  return `${Math.round(bytes / 1024 / 1024)} MB`;
 }

@@ -23,6 +23,7 @@ import {
 } from '../../core/patch';
 import { listWorktrees, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
 import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
+import { formatBytes } from '../../core/format';
 import { escapeTerminal, formatDuration, printJson, printText } from '../format';
 
 const COLOURS = { red: '\x1b[31m', green: '\x1b[32m', cyan: '\x1b[36m', bold: '\x1b[1m', reset: '\x1b[0m' };
@@ -256,10 +257,4 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
 
 function batchJson(result: BatchOutcome): object {
   return 'error' in result ? { taskId: result.taskId, status: 'error', message: result.error.message } : { taskId: result.taskId, ...result.outcome };
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(0)} KB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
 }

@@ -1777,11 +1777,16 @@ export class FileBoardEngine {
   }
 
   private assertLeaseMs(leaseMs: number): number {
-    if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_LEASE_MS) {
-      throw new BoardInputError(`A lease must be a whole number of milliseconds from 1 to ${MAX_LEASE_MS} (7 days); got ${String(leaseMs)}.`);
-    }
-    return leaseMs;
+    return assertLeaseMs(leaseMs);
   }
+}
+
+/** A lease length both boards accept: a whole number of milliseconds from 1 to MAX_LEASE_MS. */
+export function assertLeaseMs(leaseMs: number): number {
+  if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > MAX_LEASE_MS) {
+    throw new BoardInputError(`A lease must be a whole number of milliseconds from 1 to ${MAX_LEASE_MS} (7 days); got ${String(leaseMs)}.`);
+  }
+  return leaseMs;
 }
 
 function queueKey(spec: StoredTask, attempts: number): QueueKey {
@@ -1804,7 +1809,7 @@ function postedEvent(task: BatchTaskNote, at: number): Omit<BoardEvent, 'pid'> {
   return { at, type: 'posted', taskId: task.id, detail };
 }
 
-function serialiseResult(result: unknown): string {
+export function serialiseResult(result: unknown): string {
   try {
     const text = JSON.stringify(result);
     if (text === undefined) throw new Error('it has no JSON form');
@@ -1814,7 +1819,7 @@ function serialiseResult(result: unknown): string {
   }
 }
 
-function capMessage(message: string): string {
+export function capMessage(message: string): string {
   if (message.length <= MAX_ERROR_MESSAGE) return message;
   return `${message.slice(0, MAX_ERROR_MESSAGE)}… (cut: ${message.length} characters in all)`;
 }

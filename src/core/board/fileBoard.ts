@@ -29,10 +29,11 @@ import {
   type FollowOptions,
   type Following,
   type ListQuery,
+  type QueueStats,
   type TaskPage,
 } from './interface';
 import { isValidId } from './names';
-import { BoardInputError, type BoardStats, type Claim, type Progress, type Task, type TaskError, type TaskSpec } from './types';
+import { BoardInputError, type Claim, type Progress, type Task, type TaskError, type TaskSpec } from './types';
 import { fromWire, type WireError } from './wire';
 
 export type FileBoardThread = 'inline' | 'worker';
@@ -184,7 +185,7 @@ export class FileBoard implements Board {
     return this.call('progress', [parentId]);
   }
 
-  stats(): Promise<BoardStats> {
+  stats(): Promise<QueueStats> {
     return this.call('stats', []);
   }
 

@@ -5,8 +5,8 @@
 import * as fs from 'fs';
 import { FileBoardEngine, type BoardOptions } from './board';
 import { FileArtifacts } from './artifacts';
-import { DEFAULT_ARTIFACT_CAP_BYTES, EVENTS_START, type ArtifactInfo, type ClaimRequest, type ClaimToken, type EventBatch, type FailRequest, type ListQuery, type TaskPage } from './interface';
-import { BoardInputError, type BoardStats, type Claim, type Progress, type Task, type TaskError, type TaskSpec } from './types';
+import { DEFAULT_ARTIFACT_CAP_BYTES, EVENTS_START, type ArtifactInfo, type ClaimRequest, type ClaimToken, type EventBatch, type FailRequest, type ListQuery, type QueueStats, type TaskPage } from './interface';
+import { BoardInputError, type Claim, type Progress, type Task, type TaskError, type TaskSpec } from './types';
 import { DEFAULT_EVENT_PAGE } from './events';
 
 export interface FileBoardSettings extends BoardOptions {
@@ -101,8 +101,9 @@ export class FileBoardCalls {
     return this.engine.progress(parentId);
   }
 
-  stats(): BoardStats {
-    return this.engine.stats();
+  stats(): QueueStats {
+    const stats = this.engine.stats();
+    return { ...stats, delayed: stats.delayed ?? 0 };
   }
 
   /** The file board's event cursor is a byte offset into events.jsonl. */

@@ -2,7 +2,7 @@
 // implementations keep the same rules (the conformance suite in test/conformance runs against both):
 // the file board in `.swarm/` (fileBoard.ts) and the Redis board (redis/board.ts),
 // which lets machines share one board.
-import type { BoardEvent, BoardStats, Claim, Progress, Task, TaskError, TaskSpec, TaskStatus } from './types';
+import type { BoardEvent, BoardStats, Claim, LeaseLossCause, Progress, Task, TaskError, TaskSpec, TaskStatus } from './types';
 import { LeaseLostError } from './types';
 
 export interface ClaimRequest {
@@ -59,6 +59,16 @@ export interface Following {
   dispose(): Promise<void>;
 }
 
+/** Counts of the whole board, for views and metrics. */
+export interface QueueStats extends BoardStats {
+  /**
+   * Pending tasks that are not claimable yet: a retry waiting for its backoff, a task posted with
+   * a later notBefore. They are counted in `counts.pending` too; `counts.pending - delayed` can be
+   * claimed now (or waits only for another task's files).
+   */
+  delayed: number;
+}
+
 export interface ArtifactInfo {
   name: string;
   bytes: number;
@@ -108,7 +118,7 @@ export interface Board {
   /** Every recorded failure of a task, oldest first. */
   errors(id: string): Promise<TaskError[]>;
   progress(parentId: string): Promise<Progress>;
-  stats(): Promise<BoardStats>;
+  stats(): Promise<QueueStats>;
 
   /** Events after `cursor` (default: from the start of the retained history), at most `limit`. */
   readEvents(cursor?: string, limit?: number): Promise<EventBatch>;
@@ -128,27 +138,12 @@ export interface Board {
   close(): Promise<void>;
 }
 
-/** Why a lease holder lost its claim. */
-export type LeaseLostCause = 'cancelled' | 'reclaimed' | 'ended' | 'missing';
+/** Why a lease holder lost its claim (the `cause` of a LeaseLostError). */
+export type LeaseLostCause = LeaseLossCause;
 
-const LEASE_LOST_CAUSES: readonly LeaseLostCause[] = ['cancelled', 'reclaimed', 'ended', 'missing'];
-
-/**
- * Builds a LeaseLostError with a typed cause. Another change gives LeaseLostError a third
- * constructor parameter; until it lands the cause is set here as well, so callers only ever use
- * leaseLostCause() to read it.
- */
-export function leaseLost(taskId: string, reason: string, cause: LeaseLostCause): LeaseLostError {
-  const Constructor = LeaseLostError as unknown as new (id: string, reason: string, cause: LeaseLostCause) => LeaseLostError;
-  const error = new Constructor(taskId, reason, cause);
-  if ((error as { cause?: unknown }).cause !== cause) Object.defineProperty(error, 'cause', { value: cause, enumerable: false, configurable: true, writable: true });
-  return error;
-}
-
+/** The typed cause of a LeaseLostError, or undefined for any other error. */
 export function leaseLostCause(error: unknown): LeaseLostCause | undefined {
-  if (!(error instanceof LeaseLostError)) return undefined;
-  const cause = (error as { cause?: unknown }).cause;
-  return LEASE_LOST_CAUSES.includes(cause as LeaseLostCause) ? (cause as LeaseLostCause) : undefined;
+  return error instanceof LeaseLostError ? error.cause : undefined;
 }
 
 export type BoardUnavailableProblem = 'unreachable' | 'auth' | 'config' | 'connection-lost';

@@ -74,6 +74,9 @@ export interface OpenBoardOptions extends Omit<FileBoardOptions, 'root'> {
   eventRetention?: number;
   connectTimeoutMs?: number;
   postRepairAgeMs?: number;
+  /** Redis board: replicas that must have a post before it returns (WAIT); see docs/redis-board.md. */
+  waitForReplicas?: number;
+  replicaTimeoutMs?: number;
 }
 
 export async function openBoard(location: BoardLocation | string, options: OpenBoardOptions & ParseOptions = {}): Promise<Board> {

@@ -1,7 +1,7 @@
 // Pages of tasks, oldest first (creation time, then id), for both boards. The file board pages by
 // file name: a task's creation time is in its pending/delayed name and in its id (ids are made
 // from the creation time), so a page of 100 reads 100 task bodies however large the board is.
-import { BoardInputError, type Task, type TaskStatus } from './types';
+import { BoardInputError, TASK_STATUSES, type Task, type TaskStatus } from './types';
 import type { Board, ListQuery } from './interface';
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -87,4 +87,11 @@ export async function listAllTasks(board: Pick<Board, 'list'>, status?: TaskStat
     cursor = page.nextCursor;
   } while (cursor);
   return tasks;
+}
+
+/** A status filter both boards accept: one of TASK_STATUSES, or none. */
+export function assertStatus(status: unknown): void {
+  if (status !== undefined && !TASK_STATUSES.includes(status as TaskStatus)) {
+    throw new BoardInputError(`"${String(status)}" is not a task status (${TASK_STATUSES.join(', ')}).`);
+  }
 }

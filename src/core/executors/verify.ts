@@ -6,6 +6,7 @@ import { describeRefusals, RefusalCollector } from '../sandbox/refusals';
 import { runInProcessGroup, type GroupRunResult } from './process';
 import { expandTemplate, templateEnv, templateValues } from './template';
 import { ExecutorError, type ExecutionContext } from './types';
+import { formatDuration } from '../format';
 
 export const DEFAULT_VERIFY_TIMEOUT_MS = 10 * 60_000;
 /** How much of a failing command's output goes into error messages and back to the model. */
@@ -96,11 +97,7 @@ export function describeExit(result: GroupRunResult): string {
   return result.exitCode !== null ? `exit ${result.exitCode}` : `killed by ${result.exitSignal ?? 'a signal'}`;
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1_000) return `${ms} ms`;
-  if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
-  return `${Math.round(ms / 6_000) / 10} min`;
-}
+export { formatDuration };
 
 /** Refuses to start work in a working directory that is not there. */
 export function assertWorkingDirectory(cwd: string): void {

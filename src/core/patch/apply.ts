@@ -115,7 +115,7 @@ function saveBeforeWriting(artifactsDir: string, status: ApplyStatus, files: Sav
   try {
     return saveUndoRecord(artifactsDir, status, files);
   } catch (error) {
-    throw new Error(`Saving your current files for undo failed (${firstLine(error)}), so nothing was written. Fix the cause (free some disk space, for example) and apply again.`);
+    throw new Error(`Saving your current files for undo failed (${firstLine(error)}), so nothing was written. Fix the cause (free some disk space, for example) and apply again.`, { cause: error });
   }
 }
 

@@ -10,7 +10,7 @@ import { locateRepository } from '../worktree/repo';
 import { readTaskPatch } from '.';
 import { writeScopeOf, type ResultPlace } from './place';
 import { assertSafeSections } from './plan';
-import { parsePatch } from './parse';
+import { parsePatch } from '../diff/parse';
 import { assertSafePatchPaths } from './paths';
 import { isRecord } from './records';
 

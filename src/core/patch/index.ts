@@ -17,7 +17,7 @@ import { BASE_REF_PREFIX, PARTIAL_REF_PREFIX } from '../worktree/worktreeIsolati
 import { theirsVersions } from './theirs';
 import { editedSinceApply, hashVersion, readWorkspaceFile, legacyUndoFolder, restoreEntries, saveUndoRecord, undoFile, versionBefore, writePlans, type ApplyStatus, type FileVersion, type SavedFile, type UndoRecord } from './apply';
 import { ApplyPlanner, blobAt, isObjectId, type FilePlan, type PlanOptions } from './plan';
-import { hunksOverlap, parsePatch, type PatchSection } from './parse';
+import { hunksOverlap, parsePatch, type PatchSection } from '../diff/parse';
 import { assertSafePatchPaths, type WriteScope } from './paths';
 import { isRecord, parseApplyRecord, parseUndoRecord, type ApplyRecord } from './records';
 import { readRegularFile, replaceFile } from './write';
@@ -28,8 +28,8 @@ import { makeRecordsDir, recordsDir, writeScopeOf, type ResultPlace } from './pl
 export type { ApplyStatus, FileVersion, UndoEntry, UndoRecord } from './apply';
 export type { FilePlan, PlanOptions } from './plan';
 export { editedSinceApply, hashVersion, plannedVersions, readWorkspaceFile, versionBefore, writeVersion } from './apply';
-export { parsePatch, hunksOverlap, unquote, PatchParseError } from './parse';
-export type { PatchSection } from './parse';
+export { parsePatch, hunksOverlap, unquote, PatchParseError } from '../diff/parse';
+export type { PatchSection } from '../diff/parse';
 export { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
 export { RecordDamagedError, type ApplyRecord } from './records';
 export { recordsDir, recordsRoot, type ResultPlace } from './place';
@@ -558,5 +558,4 @@ function sectionsConflict(a: PatchSection, b: PatchSection): boolean {
   if (a.status !== 'modified' || b.status !== 'modified' || a.binary || b.binary) return true;
   return hunksOverlap(a.hunks, b.hunks);
 }
-export { postFollowUpTask, followUpPrompt, followUpTitle, type FollowUpRequest } from './followUp';
 export { readPartialWork, tasksWithPartialWork } from './partial';

@@ -23,7 +23,7 @@ import { gitText, runGit } from '../worktree/git';
 import { locateRepository, type RepoInfo } from '../worktree/repo';
 import { readWorkspaceFile } from './apply';
 import { GitPipe, parseCatFileAnswer, parseLine } from './gitPipe';
-import { parsePatch, type PatchSection } from './parse';
+import { parsePatch, type PatchSection } from '../diff/parse';
 import { assertSafePatchPaths, type WriteScope } from './paths';
 import type { FileVersion } from './theirs';
 

@@ -39,7 +39,7 @@ export async function withPatchedIndex<T>(repo: RepoInfo, base: string, text: st
     try {
       await runGit(['apply', '--cached', '--binary', ...directory, '-'], { cwd: repo.topLevel, env, input: text });
     } catch (error) {
-      throw new Error(`The patch does not apply to the snapshot it was made from (${(error as Error).message.split('\n')[0]}); it may be damaged.`);
+      throw new Error(`The patch does not apply to the snapshot it was made from (${(error as Error).message.split('\n')[0]}); it may be damaged.`, { cause: error });
     }
     return await use(env);
   } finally {

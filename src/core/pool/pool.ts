@@ -10,6 +10,7 @@ import { pathToFileURL } from 'url';
 import PQueue from 'p-queue';
 import type { FileBoardEngine as FileBoard } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
+import { formatBytes } from '../format';
 import { BoardInputError, LeaseLostError } from '../board/types';
 import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBroker } from '../executors';
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
@@ -20,7 +21,7 @@ import { guardIsolation } from '../sandbox/escapeGuard';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
-import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from './orphans';
+import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
 import { isPoolMessage, toAgent, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
 import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
 import type { AgentInfo, PoolEvent, PoolMode, PoolStats } from './types';
@@ -331,8 +332,7 @@ export class AgentPool {
     if (event.type !== 'agent-over-memory') return;
     const handle = this.agents.get(event.agentId);
     if (!handle || handle.killReason || handle.inHost) return;
-    const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
-    const reason = `Agent ${event.agentId} used ${mb(event.rssBytes)} of memory, over its ${mb(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`;
+    const reason = `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`;
     this.kill(handle, reason);
   }
 

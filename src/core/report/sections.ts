@@ -1,5 +1,6 @@
 // The report as a list of titled blocks (paragraphs and tables), rendered to Markdown or HTML by
 // the renderers, so both formats always carry the same content.
+import { plural } from '../format';
 import { formatBytes, formatDuration, formatSpeedup, formatTime } from './format';
 import type { RunReport } from './model';
 
@@ -51,7 +52,7 @@ function summarySection(report: RunReport): Section {
     ['Wall time', formatDuration(s.wallMs)],
     ['Sum of task times', formatDuration(s.taskMs)],
     ['Speedup', `${formatSpeedup(s.speedup)} (sum of task times ÷ wall time)`],
-    ['Peak parallelism', `${s.peakParallelism} attempt${s.peakParallelism === 1 ? '' : 's'} at once`],
+    ['Peak parallelism', `${plural(s.peakParallelism, 'attempt')} at once`],
     ['Tasks on the board', `${c.done} done · ${c.dead} dead · ${c.cancelled} cancelled · ${c.running} running · ${c.pending} pending · ${c.waiting} waiting`],
     ['Posted in the log', String(s.posted)],
     ['Retries', `${s.retries} (failed attempts: ${s.failedAttempts}, lease expiries: ${s.leaseExpiries})`],

@@ -3,7 +3,7 @@
 // then `git diff --cached --binary -M` against the base gives text that `git apply` can replay,
 // with renames, deletions, modes and binary contents.
 import type { CollectedChanges } from '../pool/isolation';
-import { parsePatch } from '../patch/parse';
+import { parsePatch } from '../diff/parse';
 import { runGit } from './git';
 
 export type ChangedFile = CollectedChanges['files'][number];

@@ -1,7 +1,7 @@
 // Workspace isolation for agent attempts: git worktrees per agent slot (default) or the user's
 // folder itself (direct, opt-in). See docs/worktrees.md.
 import type { TaskIsolation } from '../pool/isolation';
-import { killDeadHostLeftovers } from '../pool/orphans';
+import { killDeadHostLeftovers } from '../process/orphans';
 import { DirectIsolation } from './directIsolation';
 import { WorktreeIsolation, type WorktreeInfo, type WorktreeIsolationOptions } from './worktreeIsolation';
 

@@ -4,6 +4,7 @@
 // line, never an activation error.
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { Commands } from '../commandIds';
 import type { FileBoardEngine as FileBoard, Task, TaskSpec } from '../../core/board';
 import { readHostStatuses } from '../../core/pool';
 
@@ -128,7 +129,7 @@ async function followProgress(board: FileBoard, task: Task, stream: vscode.ChatR
     }
     if (readHostStatuses(board.root).length === 0) {
       stream.markdown('\n\nNo agent pool is running, so the tasks wait on the board.\n');
-      stream.button({ command: 'agentSwarm.start', title: 'Start the swarm' });
+      stream.button({ command: Commands.start, title: 'Start the swarm' });
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -166,7 +167,7 @@ function registerParticipant(context: vscode.ExtensionContext, deps: ChatDeps): 
     deps.log.info(`@swarm: posted ${posted.count} task(s) as ${posted.id}`);
     const task = board.get(posted.id);
     if (task) await followProgress(board, task, stream, token);
-    stream.button({ command: 'agentSwarm.reviewResults', title: 'Review results' });
+    stream.button({ command: Commands.reviewResults, title: 'Review results' });
     return { metadata: { taskId: posted.id } };
   };
   const participant = vscode.chat.createChatParticipant(PARTICIPANT_ID, handler);

@@ -2,22 +2,18 @@
 // the recording of the pool's resource figures into the board (for reports written later).
 import * as vscode from 'vscode';
 import { recordPoolResources } from '../../core/metrics';
+import { Commands, InternalCommands } from '../commandIds';
 import type { DashboardDeps } from './deps';
 import { DashboardPanel, type DashboardProbe } from './panel';
-import { DASHBOARD_VIEW_TYPE, type HostMessage } from './protocol';
+import { DASHBOARD_VIEW_TYPE, type HostMessage } from '../../shared/dashboardProtocol';
 
 export type { DashboardDeps, DashboardPool } from './deps';
-export { DASHBOARD_VIEW_TYPE } from './protocol';
+export { DASHBOARD_VIEW_TYPE } from '../../shared/dashboardProtocol';
 
-export const OPEN_DASHBOARD_COMMAND = 'agentSwarm.openDashboard';
-/** Not contributed to the palette: integration tests read the panel's state through it. */
-export const DASHBOARD_PROBE_COMMAND = 'agentSwarm.internal.dashboardProbe';
-/** Not contributed: delivers a message to the host as if the webview had posted it; returns the reply. */
-export const DASHBOARD_MESSAGE_COMMAND = 'agentSwarm.internal.dashboardMessage';
 
 export function registerDashboard(context: vscode.ExtensionContext, deps: DashboardDeps): void {
   context.subscriptions.push(
-    vscode.commands.registerCommand(OPEN_DASHBOARD_COMMAND, () => {
+    vscode.commands.registerCommand(Commands.openDashboard, () => {
       DashboardPanel.show(context.extensionUri, deps);
     }),
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
@@ -26,8 +22,8 @@ export function registerDashboard(context: vscode.ExtensionContext, deps: Dashbo
         DashboardPanel.revive(panel, context.extensionUri, deps);
       },
     }),
-    vscode.commands.registerCommand(DASHBOARD_PROBE_COMMAND, (): DashboardProbe | undefined => DashboardPanel.probe()),
-    vscode.commands.registerCommand(DASHBOARD_MESSAGE_COMMAND, (message: unknown): Promise<HostMessage | undefined> => DashboardPanel.handleMessage(message)),
+    vscode.commands.registerCommand(InternalCommands.dashboardProbe, (): DashboardProbe | undefined => DashboardPanel.probe()),
+    vscode.commands.registerCommand(InternalCommands.dashboardMessage, (message: unknown): Promise<HostMessage | undefined> => DashboardPanel.handleMessage(message)),
     new vscode.Disposable(() => DashboardPanel.disposeCurrent()),
     resourceRecording(deps),
   );

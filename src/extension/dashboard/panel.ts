@@ -4,10 +4,13 @@
 // `ready`, gets the current update, and restores its own view state with getState/setState.
 import * as vscode from 'vscode';
 import { FileBoard as AsyncFileBoard, type FileBoardEngine as FileBoard } from '../../core/board';
+import { plural } from '../../core/format';
 import { MetricsFeed, type MetricsSnapshot } from '../../core/metrics';
 import { readHostStatuses } from '../../core/pool/status-file';
 import type { PoolStats } from '../../core/pool/types';
+import { Commands } from '../commandIds';
 import type { DashboardDeps } from './deps';
+import { DisposableBase } from '../disposable';
 import { dashboardHtml, dashboardResourceRoots } from './html';
 import {
   DASHBOARD_VIEW_TYPE,
@@ -17,7 +20,7 @@ import {
   type HostMessage,
   type PoolView,
   type WebviewMessage,
-} from './protocol';
+} from '../../shared/dashboardProtocol';
 
 /** What integration tests may observe of the open panel (through an internal command). */
 export interface DashboardProbe {
@@ -29,39 +32,38 @@ export interface DashboardProbe {
   lastUpdate?: DashboardUpdate;
 }
 
-export class DashboardPanel implements vscode.Disposable {
+export class DashboardPanel extends DisposableBase implements vscode.Disposable {
   private static current: DashboardPanel | undefined;
 
-  private readonly disposables: vscode.Disposable[] = [];
   private feed: MetricsFeed | undefined;
   private feedBoard: FileBoard | undefined;
   private ready = false;
   private readyCount = 0;
   private updatesPosted = 0;
   private lastUpdate: DashboardUpdate | undefined;
-  private disposed = false;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     private readonly deps: DashboardDeps,
   ) {
+    super();
     panel.webview.options = { enableScripts: true, localResourceRoots: dashboardResourceRoots(extensionUri) };
     panel.iconPath = {
       light: vscode.Uri.joinPath(extensionUri, 'media', 'dashboard', 'icon-light.svg'),
       dark: vscode.Uri.joinPath(extensionUri, 'media', 'dashboard', 'icon-dark.svg'),
     };
     panel.webview.html = dashboardHtml(panel.webview, extensionUri);
-    this.disposables.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((message: unknown) => this.onMessage(message)),
+    this.register(panel.onDidDispose(() => this.dispose()));
+    this.register(panel.webview.onDidReceiveMessage((message: unknown) => this.onMessage(message)));
+    this.register(
       panel.onDidChangeViewState(() => {
         // A hidden webview is torn down; the reloaded page asks again with `ready`.
         if (!panel.visible) this.ready = false;
       }),
-      deps.onDidChangeBoard(() => this.attachBoard()),
-      deps.onDidChangePool(() => this.feed?.setPool(deps.getPool())),
     );
+    this.register(deps.onDidChangeBoard(() => this.attachBoard()));
+    this.register(deps.onDidChangePool(() => this.feed?.setPool(deps.getPool())));
     this.attachBoard();
   }
 
@@ -109,13 +111,12 @@ export class DashboardPanel implements vscode.Disposable {
     return current.handle(message);
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  override dispose(): void {
+    if (this.isDisposed) return;
     if (DashboardPanel.current === this) DashboardPanel.current = undefined;
     this.feed?.dispose();
     this.feed = undefined;
-    for (const disposable of this.disposables.splice(0)) disposable.dispose();
+    super.dispose();
     this.panel.dispose();
   }
 
@@ -185,10 +186,10 @@ export class DashboardPanel implements vscode.Disposable {
       case 'requeueAll': {
         const tasks = this.requireBoard().requeueAll();
         this.deps.log.info(`Dashboard: requeued ${tasks.length} dead tasks`);
-        return `Requeued ${tasks.length} task${tasks.length === 1 ? '' : 's'}.`;
+        return `Requeued ${plural(tasks.length, 'task')}.`;
       }
       case 'exportReport': {
-        const written = await vscode.commands.executeCommand<vscode.Uri | undefined>('agentSwarm.exportReport');
+        const written = await vscode.commands.executeCommand<vscode.Uri | undefined>(Commands.exportReport);
         return written ? `Report written to ${written.fsPath}.` : 'No report was written.';
       }
     }
@@ -202,7 +203,7 @@ export class DashboardPanel implements vscode.Disposable {
 
   /** Posts the current state; nothing is computed while no page is there to draw it. */
   private pushUpdate(snapshot?: MetricsSnapshot): void {
-    if (this.disposed || !this.ready || !this.panel.visible) return;
+    if (this.isDisposed || !this.ready || !this.panel.visible) return;
     const update = this.buildUpdate(snapshot);
     this.lastUpdate = update;
     this.updatesPosted++;

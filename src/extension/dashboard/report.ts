@@ -2,9 +2,9 @@
 import * as vscode from 'vscode';
 import { FileBoard } from '../../core/board/fileBoard';
 import { renderRunReport, reportFormatForPath } from '../../core/report';
+import { Commands } from '../commandIds';
 import type { DashboardDeps } from './deps';
 
-export const EXPORT_REPORT_COMMAND = 'agentSwarm.exportReport';
 
 export interface ExportReportOptions {
   /** Open the written report (default true): Markdown in the preview, HTML in an editor. */
@@ -18,7 +18,7 @@ export interface ExportReportOptions {
  */
 export function registerReportCommand(context: vscode.ExtensionContext, deps: Pick<DashboardDeps, 'getBoard' | 'log'>): void {
   context.subscriptions.push(
-    vscode.commands.registerCommand(EXPORT_REPORT_COMMAND, (target?: vscode.Uri, options: ExportReportOptions = {}) => exportReport(deps, target, options)),
+    vscode.commands.registerCommand(Commands.exportReport, (target?: vscode.Uri, options: ExportReportOptions = {}) => exportReport(deps, target, options)),
   );
 }
 

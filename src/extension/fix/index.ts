@@ -1,8 +1,8 @@
 // "Fix with swarm": the code lens, the quick fix and the three fix commands, wired into activate().
 import * as vscode from 'vscode';
-import { runReported } from '../commands';
+import { registerReported } from '../commands';
 import type { SwarmSession } from '../session';
-import { Commands } from '../settings';
+import { Commands } from '../commandIds';
 import { FixLensProvider } from './lens';
 import { FixQuickFixProvider } from './quickFix';
 import { fixAllProblems, fixFile, fixProblems } from './commands';
@@ -15,8 +15,8 @@ export function registerFixWithSwarm(context: vscode.ExtensionContext, session: 
     lenses,
     vscode.languages.registerCodeLensProvider(FILE_DOCUMENTS, lenses),
     vscode.languages.registerCodeActionsProvider(FILE_DOCUMENTS, new FixQuickFixProvider(), FixQuickFixProvider.metadata),
-    vscode.commands.registerCommand(Commands.fixProblems, (uri?: unknown, where?: unknown) => runReported(session, Commands.fixProblems, () => fixProblems(session, uri, where))),
-    vscode.commands.registerCommand(Commands.fixFile, (uri?: unknown) => runReported(session, Commands.fixFile, () => fixFile(session, uri))),
-    vscode.commands.registerCommand(Commands.fixAllProblems, (folder?: unknown) => runReported(session, Commands.fixAllProblems, () => fixAllProblems(session, folder))),
   );
+  registerReported(context, session, Commands.fixProblems, (uri?: unknown, where?: unknown) => fixProblems(session, uri, where));
+  registerReported(context, session, Commands.fixFile, (uri?: unknown) => fixFile(session, uri));
+  registerReported(context, session, Commands.fixAllProblems, (folder?: unknown) => fixAllProblems(session, folder));
 }

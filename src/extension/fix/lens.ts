@@ -2,27 +2,32 @@
 // comments). Lenses are computed from the live diagnostics on each request; the provider only
 // tells VS Code when to ask again (diagnostics or settings changed), debounced.
 import * as vscode from 'vscode';
-import { Commands, SECTION, lensSettings } from '../settings';
+import { DisposableBase } from '../disposable';
+import { Commands } from '../commandIds';
+import { SECTION, lensSettings } from '../settings';
 import { fixableProblems, groupLensLines, lensTitle, lensTooltip, todoProblems } from '../logic/fixLens';
 
 const REFRESH_DEBOUNCE_MS = 250;
 
-export class FixLensProvider implements vscode.CodeLensProvider, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<void>();
+export class FixLensProvider extends DisposableBase implements vscode.CodeLensProvider, vscode.Disposable {
+  private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChangeCodeLenses = this.changed.event;
-  private readonly subscriptions: vscode.Disposable[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor() {
-    this.subscriptions.push(
-      this.changed,
+    super();
+    this.register(
       vscode.languages.onDidChangeDiagnostics((event) => {
         if (event.uris.some((uri) => uri.scheme === 'file')) this.refreshSoon();
       }),
+    );
+    this.register(
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration(`${SECTION}.codeLens`)) this.changed.fire();
       }),
-      // TODO comments move with edits; only relevant while the TODO lens is on.
+    );
+    // TODO comments move with edits; only relevant while the TODO lens is on.
+    this.register(
       vscode.workspace.onDidChangeTextDocument((event) => {
         if (event.document.uri.scheme === 'file' && lensSettings().todo) this.refreshSoon();
       }),
@@ -55,8 +60,8 @@ export class FixLensProvider implements vscode.CodeLensProvider, vscode.Disposab
     }, REFRESH_DEBOUNCE_MS);
   }
 
-  dispose(): void {
+  override dispose(): void {
     if (this.timer) clearTimeout(this.timer);
-    for (const subscription of this.subscriptions) subscription.dispose();
+    super.dispose();
   }
 }

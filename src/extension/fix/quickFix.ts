@@ -1,6 +1,6 @@
 // "Fix with swarm" in the light bulb: one quick fix for the errors and warnings under the cursor.
 import * as vscode from 'vscode';
-import { Commands } from '../settings';
+import { Commands } from '../commandIds';
 import { isFixable } from '../logic/fixLens';
 
 export class FixQuickFixProvider implements vscode.CodeActionProvider {

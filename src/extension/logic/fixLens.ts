@@ -1,6 +1,7 @@
 // Pure helpers behind "Fix with swarm": which lines get a code lens, which diagnostics count as
 // problems, and which files a "fix all" covers. vscode-free so it is unit-tested in plain Node.
 import * as path from 'path';
+import { plural } from '../../core/format';
 import { findTodoLines, type FixProblem } from './fixTask';
 
 /** VS Code's DiagnosticSeverity values (Error = 0 … Hint = 3), kept numeric to stay vscode-free. */
@@ -143,8 +144,4 @@ export function problemSummary(files: readonly FileProblems[]): string {
   const warnings = all.filter((problem) => problem.severity === 'warning').length;
   const parts = [plural(errors, 'error'), plural(warnings, 'warning')].filter((part) => !part.startsWith('0 '));
   return `${parts.join(' and ') || plural(all.length, 'problem')} in ${plural(files.length, 'file')}`;
-}
-
-function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
 }

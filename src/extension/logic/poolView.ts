@@ -3,7 +3,7 @@ import type { AgentInfo, PoolStats } from '../../core/pool/types';
 import type { EndpointState } from '../../core/ratelimit/types';
 import { describeSandbox } from '../../core/sandbox/status';
 import type { SandboxStatus } from '../../core/sandbox/types';
-import { formatBytes, formatDuration, formatPercent } from './format';
+import { formatBytes, formatDuration, formatPercent, plural } from './format';
 
 export interface PoolRow {
   id: string;
@@ -23,7 +23,7 @@ export function poolRows(stats: PoolStats, now: number): PoolRow[] {
     {
       id: 'capacity',
       label: capacityLabel(stats),
-      description: `${stats.total} agent${stats.total === 1 ? '' : 's'} · ${stats.tasksDone} done · ${stats.tasksFailed} failed${stats.mode === 'sequential' ? ' · sequential' : ''}`,
+      description: `${plural(stats.total, 'agent')} · ${stats.tasksDone} done · ${stats.tasksFailed} failed${stats.mode === 'sequential' ? ' · sequential' : ''}`,
       icon: stats.running ? 'server-process' : 'debug-stop',
     },
   ];

@@ -1,5 +1,6 @@
 // Pure helpers of the review surface (no vscode): how result documents are addressed, the words
 // and figures shown in the "Review Results" quick pick and the apply/conflict messages.
+import { plural } from '../../core/format';
 import type { PatchFileEntry } from '../../core/patch';
 
 export type ResultSide = 'original' | 'result';
@@ -44,10 +45,6 @@ export function patchStats(files: readonly PatchFileEntry[]): PatchStats {
     additions: files.reduce((sum, file) => sum + file.additions, 0),
     deletions: files.reduce((sum, file) => sum + file.deletions, 0),
   };
-}
-
-export function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
 }
 
 /** "+12 −3 in 2 files" */

@@ -1,7 +1,7 @@
 // The Tasks view's model: which groups exist, what each task item says, and which actions it
 // offers. Pure (no vscode) so it is unit-tested in plain Node; the TreeDataProvider only maps it.
 import type { Progress, Task, TaskStatus } from '../../core/board/types';
-import { formatDuration } from './format';
+import { formatDuration, plural } from './format';
 
 /** Groups in the order the view shows them: what needs attention first. */
 export const STATUS_GROUPS: readonly TaskStatus[] = ['running', 'pending', 'waiting', 'done', 'dead', 'cancelled'];
@@ -89,7 +89,7 @@ export function resultWarnings(task: Task): string[] {
 export function taskDescription(task: Task, now: number, progress?: Progress): string {
   const parts: string[] = [];
   const warnings = resultWarnings(task).length;
-  if (warnings > 0) parts.push(`⚠ ${warnings} warning${warnings === 1 ? '' : 's'}`);
+  if (warnings > 0) parts.push(`⚠ ${plural(warnings, 'warning')}`);
   if (progress && progress.total > 0) parts.push(`${progress.done + progress.dead + progress.cancelled}/${progress.total} · ${progress.percent}%`);
   if (task.status === 'running' && task.claimedBy) parts.push(task.claimedBy);
   const duration = taskDurationMs(task, now);

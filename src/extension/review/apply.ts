@@ -24,8 +24,10 @@ import {
   type FileVersion,
   type WriteScope,
 } from '../../core/patch';
+import { Commands } from '../commandIds';
 import { UserFacingError, type SwarmSession } from '../session';
-import { conflictMessage, overlapWarning, plural } from '../logic/review';
+import { plural } from '../../core/format';
+import { conflictMessage, overlapWarning } from '../logic/review';
 import { reviewTarget, unappliedResults, workspaceUri, type ReviewTarget } from './open';
 import { resultPlace } from './place';
 import { resultUri } from './provider';
@@ -201,7 +203,7 @@ function reportApplied(target: ReviewTarget, outcome: ApplyOutcome, overlaps: Ar
   const message = `Applied "${target.title}"${how}: ${plural(outcome.files.length, 'file')} changed. Edit > Undo or Undo Apply reverts it.`;
   const show = outcome.status === 'conflict' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
   void show(message, 'Undo Apply').then((choice) => {
-    if (choice) void vscode.commands.executeCommand('agentSwarm.task.undoApply', target.taskId);
+    if (choice) void vscode.commands.executeCommand(Commands.undoApply, target.taskId);
   });
   const warning = overlapWarning(target.title, overlaps);
   if (warning) void vscode.window.showWarningMessage(warning);
@@ -215,7 +217,7 @@ function reportUnwritten(target: ReviewTarget, outcome: ApplyOutcome, request: A
   }
   const conflicts = outcome.conflicts.map((file, index) => ({ path: file, reason: outcome.conflictReasons?.[index] }));
   void vscode.window.showWarningMessage(conflictMessage(target.title, conflicts), 'Apply with Conflict Markers').then((choice) => {
-    if (choice) void vscode.commands.executeCommand('agentSwarm.task.apply', target.taskId, { ...request, markers: true });
+    if (choice) void vscode.commands.executeCommand(Commands.apply, target.taskId, { ...request, markers: true });
   });
 }
 

@@ -2,10 +2,11 @@
 // result (Apply, Apply This File, Discard, Undo Apply, Request Changes) from the Tasks view, the
 // editor title of a result diff and the notification shown with a review. Wired into activate().
 import * as vscode from 'vscode';
-import { offerStart, runReported, taskOf } from '../commands';
-import { postFollowUpTask } from '../../core/patch';
+import { offerStart, registerReported, taskOf } from '../commands';
+import { postFollowUpTask } from '../../core/patch/followUp';
 import { UserFacingError, type SwarmSession } from '../session';
-import { Commands, RESULT_SCHEME } from '../settings';
+import { Commands, type CommandId } from '../commandIds';
+import { RESULT_SCHEME } from '../settings';
 import type { TaskNode } from '../views/tasksTree';
 import { applyResult, discardResult, showAppliedFile, undoApply, type ApplyRequest } from './apply';
 import { openReview, reviewResults, reviewTarget } from './open';
@@ -15,9 +16,7 @@ import { ReviewTracker } from './tracker';
 export function registerReview(context: vscode.ExtensionContext, session: SwarmSession): void {
   const provider = new ResultContentProvider(session);
   const tracker = new ReviewTracker();
-  const register = (id: string, handler: (...args: never[]) => unknown): void => {
-    context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runReported(session, id, () => (handler as (...a: unknown[]) => unknown)(...args))));
-  };
+  const register = (id: CommandId, handler: (...args: never[]) => unknown): void => registerReported(context, session, id, handler);
   context.subscriptions.push(provider, tracker, vscode.workspace.registerTextDocumentContentProvider(RESULT_SCHEME, provider));
   // A new attempt replaces a task's result: drop cached versions of results that changed.
   context.subscriptions.push(session.onDidChangeBoard(() => void provider.forgetChanged()));

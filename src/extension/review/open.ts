@@ -6,10 +6,11 @@ import type { FileBoardEngine as FileBoard } from '../../core/board';
 import { applyRecord, isDiscarded, readTaskPatch, type ResultPlace, type TaskPatch } from '../../core/patch';
 import { taskOf } from '../commands';
 import { UserFacingError, type SwarmSession } from '../session';
-import { Commands } from '../settings';
+import { Commands } from '../commandIds';
 import type { TaskNode } from '../views/tasksTree';
 import { resultPickItem, reviewTitle, sortResults } from '../logic/review';
 import { resultWarnings } from '../logic/taskTree';
+import { plural } from '../../core/format';
 import { resultPlace } from './place';
 import { resultUri } from './provider';
 
@@ -101,6 +102,6 @@ export async function reviewResults(session: SwarmSession): Promise<void> {
     return;
   }
   const items = results.map((result) => resultPickItem({ id: result.taskId, title: result.title }, result.patch.files));
-  const pick = await vscode.window.showQuickPick(items, { title: 'Swarm: Review Results', placeHolder: `${results.length} result${results.length === 1 ? '' : 's'} to review`, matchOnDetail: true });
+  const pick = await vscode.window.showQuickPick(items, { title: 'Swarm: Review Results', placeHolder: `${plural(results.length, 'result')} to review`, matchOnDetail: true });
   if (pick) await openReview(session, pick.taskId);
 }

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { ResultAddress } from '../logic/review';
 import { ContextKeys } from '../settings';
 import { setContext } from '../context';
+import { DisposableBase } from '../disposable';
 import { addressOf } from './provider';
 
 export interface ReviewedResult {
@@ -16,17 +17,15 @@ export interface ReviewedResult {
   paths: string[];
 }
 
-export class ReviewTracker implements vscode.Disposable {
-  private readonly subscriptions: vscode.Disposable[] = [];
+export class ReviewTracker extends DisposableBase implements vscode.Disposable {
   private currentResult: ReviewedResult | undefined;
 
   constructor() {
+    super();
     const update = () => this.update();
-    this.subscriptions.push(
-      vscode.window.onDidChangeActiveTextEditor(update),
-      vscode.window.tabGroups.onDidChangeTabs(update),
-      vscode.window.tabGroups.onDidChangeTabGroups(update),
-    );
+    this.register(vscode.window.onDidChangeActiveTextEditor(update));
+    this.register(vscode.window.tabGroups.onDidChangeTabs(update));
+    this.register(vscode.window.tabGroups.onDidChangeTabGroups(update));
     this.update();
   }
 
@@ -40,8 +39,8 @@ export class ReviewTracker implements vscode.Disposable {
     void setContext(ContextKeys.reviewing, this.currentResult !== undefined);
   }
 
-  dispose(): void {
-    for (const subscription of this.subscriptions) subscription.dispose();
+  override dispose(): void {
+    super.dispose();
     void setContext(ContextKeys.reviewing, false);
   }
 }

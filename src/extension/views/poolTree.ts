@@ -2,17 +2,19 @@
 // Redraws on pool stats events, at most once a second.
 import * as vscode from 'vscode';
 import { poolRows, type PoolRow } from '../logic/poolView';
+import { DisposableBase } from '../disposable';
 import type { SwarmSession } from '../session';
 
-export class PoolTreeProvider implements vscode.TreeDataProvider<PoolRow>, vscode.Disposable {
-  private readonly changeEmitter = new vscode.EventEmitter<PoolRow | undefined>();
+export class PoolTreeProvider extends DisposableBase implements vscode.TreeDataProvider<PoolRow>, vscode.Disposable {
+  private readonly changeEmitter = this.register(new vscode.EventEmitter<PoolRow | undefined>());
   readonly onDidChangeTreeData = this.changeEmitter.event;
   private lastDraw = 0;
   private pending: NodeJS.Timeout | undefined;
-  private readonly subscriptions: vscode.Disposable[];
 
   constructor(private readonly session: SwarmSession) {
-    this.subscriptions = [session.onDidChangePool(() => this.redraw()), session.onPoolEvent(() => this.redraw())];
+    super();
+    this.register(session.onDidChangePool(() => this.redraw()));
+    this.register(session.onPoolEvent(() => this.redraw()));
   }
 
   private redraw(): void {
@@ -42,9 +44,8 @@ export class PoolTreeProvider implements vscode.TreeDataProvider<PoolRow>, vscod
     return item;
   }
 
-  dispose(): void {
+  override dispose(): void {
     if (this.pending) clearTimeout(this.pending);
-    for (const subscription of this.subscriptions) subscription.dispose();
-    this.changeEmitter.dispose();
+    super.dispose();
   }
 }

@@ -1,19 +1,23 @@
 // The status-bar item: done/total and busy agents, a spinner while the pool runs; opens the panel.
 import * as vscode from 'vscode';
 import { statusBarText } from '../logic/taskTree';
-import { Commands, ContextKeys } from '../settings';
+import { Commands } from '../commandIds';
+import { ContextKeys } from '../settings';
 import type { SwarmSession } from '../session';
 import { setContext } from '../context';
+import { DisposableBase } from '../disposable';
 
-export class SwarmStatusBar implements vscode.Disposable {
-  private readonly item = vscode.window.createStatusBarItem('agentSwarm.status', vscode.StatusBarAlignment.Left, 50);
-  private readonly subscriptions: vscode.Disposable[];
+export class SwarmStatusBar extends DisposableBase implements vscode.Disposable {
+  private readonly item = this.register(vscode.window.createStatusBarItem('agentSwarm.status', vscode.StatusBarAlignment.Left, 50));
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly session: SwarmSession) {
+    super();
     this.item.name = 'Agent Swarm';
     this.item.command = Commands.showBoard;
-    this.subscriptions = [session.onDidChangeBoard(() => this.schedule()), session.onDidChangePool(() => this.schedule()), session.onPoolEvent(() => this.schedule())];
+    this.register(session.onDidChangeBoard(() => this.schedule()));
+    this.register(session.onDidChangePool(() => this.schedule()));
+    this.register(session.onPoolEvent(() => this.schedule()));
     this.update();
   }
 
@@ -45,9 +49,8 @@ export class SwarmStatusBar implements vscode.Disposable {
     this.item.show();
   }
 
-  dispose(): void {
+  override dispose(): void {
     if (this.timer) clearTimeout(this.timer);
-    for (const subscription of this.subscriptions) subscription.dispose();
-    this.item.dispose();
+    super.dispose();
   }
 }

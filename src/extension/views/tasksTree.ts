@@ -6,7 +6,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Progress, Task, TaskStatus } from '../../core/board/types';
 import { DEFAULT_PAGE_SIZE, STATUS_ICONS, childrenByParent, groupLabel, groupTasks, taskContextValue, taskDescription, taskIcon, taskTooltip, type TaskGroup } from '../logic/taskTree';
-import { Commands } from '../settings';
+import { Commands } from '../commandIds';
+import { DisposableBase } from '../disposable';
 import type { SwarmSession } from '../session';
 
 export type TaskNode =
@@ -20,20 +21,20 @@ interface Snapshot {
   total: number;
 }
 
-export class TasksTreeProvider implements vscode.TreeDataProvider<TaskNode>, vscode.Disposable {
-  private readonly changeEmitter = new vscode.EventEmitter<TaskNode | undefined>();
+export class TasksTreeProvider extends DisposableBase implements vscode.TreeDataProvider<TaskNode>, vscode.Disposable {
+  private readonly changeEmitter = this.register(new vscode.EventEmitter<TaskNode | undefined>());
   readonly onDidChangeTreeData = this.changeEmitter.event;
   private snapshot: Snapshot | undefined;
   /** Items shown per group / parent, raised by "Show more". */
   private readonly limits = new Map<string, number>();
   private refreshTimer: NodeJS.Timeout | undefined;
-  private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(
     private readonly session: SwarmSession,
     private readonly pageSize = DEFAULT_PAGE_SIZE,
   ) {
-    this.subscriptions.push(session.onDidChangeBoard(() => this.scheduleRefresh()));
+    super();
+    this.register(session.onDidChangeBoard(() => this.scheduleRefresh()));
   }
 
   /** Coalesces bursts of board changes into one redraw. */
@@ -134,10 +135,9 @@ export class TasksTreeProvider implements vscode.TreeDataProvider<TaskNode>, vsc
     return undefined;
   }
 
-  dispose(): void {
+  override dispose(): void {
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    for (const subscription of this.subscriptions) subscription.dispose();
-    this.changeEmitter.dispose();
+    super.dispose();
   }
 }
 

@@ -2,6 +2,7 @@
 // The dashboard page. It draws what the host sends (`update`), asks the host to act (`request`),
 // and keeps its view state and last update with setState so a reloaded page draws at once.
 import type { AgentSeries, DeadLetter, MetricsSnapshot, RunSummary } from '../../core/metrics/types';
+import { plural } from '../../core/format';
 import { formatBytes, formatDuration, formatSpeedup } from '../../core/report/format';
 import {
   DASHBOARD_PROTOCOL_VERSION,
@@ -13,7 +14,7 @@ import {
   type HostMessage,
   type PoolView,
   type WebviewMessage,
-} from '../../extension/dashboard/protocol';
+} from '../../shared/dashboardProtocol';
 import { bucketChart, formatCount, lineChart, SERIES_CLASSES, timelineChart, type Frame, type LineSeries } from './charts';
 import { h, icon } from './dom';
 
@@ -208,7 +209,7 @@ function poolBadge(pool: PoolView | undefined): HTMLElement {
   }
   if (!pool.running) return h('span', { class: 'badge idle' }, icon('circle-outline'), 'Pool stopped');
   const mode = (pool.mode === 'sequential' ? ' (sequential)' : '') + (pool.hostPid !== undefined ? ` · process ${pool.hostPid}` : '');
-  return h('span', { class: 'badge running', title: pool.spawnBlockedReason ?? '' }, icon('pulse'), `${pool.busy}/${pool.maxAgents} busy · ${pool.total} ${pool.total === 1 ? 'agent' : 'agents'} started${mode}`);
+  return h('span', { class: 'badge running', title: pool.spawnBlockedReason ?? '' }, icon('pulse'), `${pool.busy}/${pool.maxAgents} busy · ${plural(pool.total, 'agent')} started${mode}`);
 }
 
 function boardBadge(update: DashboardUpdate | undefined): HTMLElement | undefined {

@@ -10,7 +10,7 @@ import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { collectBoardMetrics } from '../../../src/core/metrics';
 import type { PoolStats } from '../../../src/core/pool/types';
 import { dashboardPageHtml } from '../../../src/extension/dashboard/page';
-import type { DashboardUpdate } from '../../../src/extension/dashboard/protocol';
+import type { DashboardUpdate } from '../../../src/shared/dashboardProtocol';
 import { over } from '../../unit/patch/place';
 
 export const ROOT = path.join(__dirname, '..', '..', '..');

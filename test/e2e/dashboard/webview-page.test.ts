@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { HostMessage, WebviewMessage } from '../../../src/extension/dashboard/protocol';
+import type { HostMessage, WebviewMessage } from '../../../src/shared/dashboardProtocol';
 import { findChromium } from '../../harness/launcher/browser';
 import { requireE2eTools } from '../support/workbench';
 import { bundleWebview, DARK_THEME, LIGHT_THEME, ROOT, runFixture, servePage, type PageServer, type RunFixture } from './page-fixture';

@@ -5,33 +5,35 @@
 //   node --import tsx --test test/e2e/reload/resume.test.ts   (after npm run build)
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { openWorkbench } from '../support/workbench';
 
 // Every task's command waits until the test opens this gate, so a task is surely running when the
 // window reloads, however slowly the Pool view appears on a loaded machine (a fixed `sleep 4`
-// could let all three tasks finish before the view ever showed "1/1 busy").
-const gate = path.join(os.tmpdir(), `swarm-e2e-reload-gate-${process.pid}`);
+// could let all three tasks finish before the view ever showed "1/1 busy"). The gate is a file in
+// the workspace (the command's working folder in direct isolation): the sandbox gives each command
+// a private /tmp, so a gate in the host's temp folder would never open.
+const GATE_NAME = '.swarm-e2e-reload-gate';
 const settings = {
-  'agentSwarm.executor': { type: 'command', command: `while [ ! -e '${gate}' ]; do sleep 0.2; done` },
+  'agentSwarm.executor': { type: 'command', command: `while [ ! -e ${GATE_NAME} ]; do sleep 0.2; done` },
   'agentSwarm.pool.maxAgents': 1,
   // The basic fixture is not a git repository: working in the folder is opted into.
   'agentSwarm.isolation': 'direct',
 };
-after(() => fs.rmSync(gate, { force: true }));
 
 describe('e2e: the pool resumes after a window reload', () => {
   it('starts, survives Reload Window, and finishes every task', { timeout: 420_000 }, async () => {
     let boardDir = '';
+    let gate = '';
     const bench = await openWorkbench({
       name: 'reload-resume',
       fixture: 'basic',
       settings,
       prepare: (workspace) => {
         boardDir = path.join(workspace, '.swarm');
+        gate = path.join(workspace, GATE_NAME);
         const board = FileBoard.open({ root: boardDir });
         for (const n of [1, 2, 3]) board.post({ title: `Reload task ${n}` });
         board.close();

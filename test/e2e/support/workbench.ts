@@ -163,6 +163,8 @@ function makeWorkbench({ page, context, workspace, server, artifactsDir, teardow
         }
       } finally {
         const left = await teardown();
+        // A process left behind fails the scenario even when closing the browser failed first.
+        // eslint-disable-next-line no-unsafe-finally
         if (left.length > 0) throw new Error(`processes still alive after the scenario: ${left.join(', ')}`);
       }
     },

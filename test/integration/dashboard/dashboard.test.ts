@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import type { DashboardProbe } from '../../../src/extension/dashboard/panel';
-import type { HostMessage } from '../../../src/extension/dashboard/protocol';
+import type { HostMessage } from '../../../src/shared/dashboardProtocol';
 import { waitFor, workspaceRoot } from '../support/workspace';
 
 const EXTENSION_ID = 'agent-swarm.agent-swarm';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { afterEach, test } from 'node:test';
-import { findProcessesMarked } from '../../../src/core/pool/orphans';
+import { findProcessesMarked } from '../../../src/core/process/orphans';
 import { processesWithArgs, uniqueSleep } from '../sandbox/helpers';
 import { isAlive, poolFixture, waitFor, type PoolFixture } from './helpers';
 

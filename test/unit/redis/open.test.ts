@@ -2,7 +2,11 @@
 // a newer format) or survive (a server that stops answering mid-work), each on a real redis-server.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
 import { Redis } from 'ioredis';
 import { BoardFormatError } from '../../../src/core/board/board';
 import { BoardInputError, LeaseLostError } from '../../../src/core/board/types';
@@ -76,13 +80,13 @@ describe('board locations', () => {
   });
 
   it('opens a file board from a path', async () => {
-    const board = await openBoard(`file://${require('os').tmpdir()}/swarm-open-${process.pid}/.swarm`);
+    const board = await openBoard(`file://${os.tmpdir()}/swarm-open-${process.pid}/.swarm`);
     try {
       assert.ok(board instanceof FileBoard);
       assert.equal((await board.post({ title: 'x' })).status, 'pending');
     } finally {
       await board.close();
-      require('fs').rmSync(`${require('os').tmpdir()}/swarm-open-${process.pid}`, { recursive: true, force: true });
+      fs.rmSync(`${os.tmpdir()}/swarm-open-${process.pid}`, { recursive: true, force: true });
     }
   });
 });
@@ -245,10 +249,6 @@ describe('Redis board: a server out of memory', () => {
 
 describe('the redis-server harness', () => {
   it('fails, naming the Debian package, when redis-server is not installed', () => {
-    const fs = require('fs') as typeof import('fs');
-    const os = require('os') as typeof import('os');
-    const path = require('path') as typeof import('path');
-    const { spawnSync } = require('child_process') as typeof import('child_process');
     const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-no-redis-'));
     try {
       fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));

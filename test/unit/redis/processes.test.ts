@@ -181,7 +181,7 @@ describe('Redis board across processes', { timeout: 600_000 }, () => {
     assert.equal((await allEvents(board)).filter((e) => e.type === 'completed').length, 1);
   });
 
-  it('a map task with dead and cancelled children ends once, its progress only rising to 100 %', async () => {
+  it('a map task with dead and cancelled children ends once (dead, beside its dead children), its progress only rising', async () => {
     const { url, board } = await freshBoard();
     const { parent, children: kids } = await board.map(
       { title: 'fix everything' },
@@ -196,17 +196,20 @@ describe('Redis board across processes', { timeout: 600_000 }, () => {
       assert.ok(progress.percent >= last, `progress went from ${last} to ${progress.percent}`);
       last = progress.percent;
       seen.push(progress.percent);
-      if ((await board.get(parent.id))!.status === 'done') break;
+      if ((await board.get(parent.id))!.status !== 'waiting') break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     for (const running of workers) assert.equal((await running.exited).code, 0);
-    const done = (await board.get(parent.id))!;
+    const ended = (await board.get(parent.id))!;
     const cancelled = kids.filter((_, i) => i % 7 === 3).length;
     const dead = kids.filter((_, i) => i % 5 === 0 && i % 7 !== 3).length;
-    assert.deepEqual(done.result, { done: 40 - cancelled - dead, dead, cancelled, total: 40 });
+    assert.equal(ended.status, 'dead', 'a child died, so the map did not succeed');
+    assert.match(ended.lastError!.message, new RegExp(`^${dead} of 40 children died \\(done ${40 - cancelled - dead}, cancelled ${cancelled}\\)`));
     assert.ok(seen.some((percent) => percent > 0 && percent < 100), 'progress was visible mid-run');
-    assert.equal((await board.progress(parent.id)).percent, 100);
-    assert.equal((await allEvents(board)).filter((e) => e.type === 'parent-completed').length, 1);
+    assert.equal((await board.progress(parent.id)).percent, Math.round(((40 - cancelled) / 40) * 1000) / 10, 'cancelled children never count');
+    const completions = (await allEvents(board)).filter((e) => e.type === 'parent-completed');
+    assert.equal(completions.length, 1);
+    assert.deepEqual(completions[0].detail, { outcome: 'dead', done: 40 - cancelled - dead, dead, cancelled, total: 40 });
   });
 
   it('tasks with overlapping files never run at the same time, while disjoint ones do', async () => {

@@ -1,23 +1,23 @@
 // The Redis board: the file board's rules on a Redis server that several machines share, built on
-// BullMQ 6 manual processing. BullMQ keeps the queue: claim order (priority, then age), delays, and
-// the lock that is a claim's lease; a job's lock token is the claim's fencing token. Our scripts
-// (scripts.ts) keep the task record, which is the state of record, and everything BullMQ lacks.
-//
-// Order of every change: our script commits (fenced by the lock), then BullMQ moves the job. When a
-// process dies in between, the lock lapses and the next sweep (run by claimers, throttled across the
-// board) applies the recorded state to BullMQ. See docs/redis-board.md.
+// BullMQ 6. BullMQ keeps the queue: claim order (priority, then age), delays, and the lock that is a
+// claim's lease; a job's lock token is the claim's fencing token. Our scripts (scripts.ts) keep the
+// task record, which is the state of record, and everything BullMQ lacks, and run BullMQ's own
+// scripts inside them (bullmq.ts), so a claim, a completion or a cancel is one atomic step and one
+// round trip. See docs/redis-board.md.
+import { createHash } from 'crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { Job, Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
-import { BoardFormatError, newTaskId } from '../board';
-import { isValidAgentName, isValidId } from '../names';
+import { Queue, type ConnectionOptions } from 'bullmq';
+import { BoardFormatError, assertLeaseMs, capMessage, newTaskId, serialiseResult } from '../board';
+import { MAX_TIME_MS, capTime, isValidAgentName, isValidId } from '../names';
 import { buildStoredTask, type StoredTask } from '../schema';
+import { AfterCommit, describeError } from '../effects';
 import {
   BoardInputError,
   DEFAULT_LEASE_MS,
   DEFAULT_RETRY,
+  LeaseLostError,
   TASK_STATUSES,
   type BoardEvent,
-  type BoardStats,
   type Claim,
   type Progress,
   type RetryPolicy,
@@ -30,7 +30,6 @@ import {
   BoardUnavailableError,
   DEFAULT_ARTIFACT_CAP_BYTES,
   EVENTS_START,
-  leaseLost,
   type ArtifactInfo,
   type Board,
   type ClaimRequest,
@@ -41,12 +40,14 @@ import {
   type Following,
   type LeaseLostCause,
   type ListQuery,
+  type QueueStats,
   type TaskPage,
 } from '../interface';
-import { clampLimit, listCursor, parseListCursor } from '../paging';
+import { assertStatus, clampLimit, listCursor, parseListCursor } from '../paging';
 import { assertArtifactName, assertArtifactSize } from '../artifacts';
 import { nonce } from '../durable';
 import { SCRIPTS } from './scripts';
+import { bullmqLayoutProblem } from './bullmq';
 import { classifyRedisError, describeRedis, type RedisLocation } from './connection';
 
 export const REDIS_BOARD_FORMAT = 'agent-swarm-board';
@@ -54,24 +55,19 @@ export const REDIS_BOARD_FORMAT = 'agent-swarm-board';
 export const REDIS_BOARD_FORMAT_VERSION = 1;
 const QUEUE_NAME = 'q';
 const PRIORITY_BASE = 10_000;
-/** How long a sweeper or canceller holds a job it took over while it applies the recorded state. */
-const TAKEOVER_LOCK_MS = 10_000;
 const POST_REPAIR_AGE_MS = 10_000;
+const DEFAULT_REPLICA_TIMEOUT_MS = 1_000;
 
 /**
  * Crash tests: SWARM_FAULT names steps (comma-separated) at which the process kills itself with
- * SIGKILL, between our commit and BullMQ's move, to prove that a sweep rolls the change forward.
+ * SIGKILL: between a post's record and its hand-over to BullMQ (the one change that takes two
+ * steps), and right after a claim or a completion committed, before the caller hears of it.
  */
-export type RedisFaultStep = 'redis:post:after-record' | 'redis:claim:after-bullmq' | 'redis:finish:after-commit' | 'redis:cancel:after-commit';
+export type RedisFaultStep = 'redis:post:after-record' | 'redis:claim:after-commit' | 'redis:finish:after-commit' | 'redis:cancel:after-commit' | 'redis:requeue:after-commit';
 const armedFaults = new Set((process.env.SWARM_FAULT ?? '').split(',').map((step) => step.trim()).filter(Boolean));
-function faultArmed(step: RedisFaultStep): boolean {
-  return armedFaults.has(step);
-}
 function faultPoint(step: RedisFaultStep): void {
-  if (faultArmed(step)) process.kill(process.pid, 'SIGKILL');
+  if (armedFaults.has(step)) process.kill(process.pid, 'SIGKILL');
 }
-/** A completion waiting on an unreachable server gives up (and may still land: it is fenced and repeatable). */
-const FINISH_TIMEOUT_MS = 30_000;
 
 export interface RedisBoardOptions extends RedisLocation {
   retry?: Partial<RetryPolicy>;
@@ -89,6 +85,16 @@ export interface RedisBoardOptions extends RedisLocation {
   /** Events kept in the board's stream (approximately). Default 200,000. */
   eventRetention?: number;
   connectTimeoutMs?: number;
+  /**
+   * After a post (post, postMany, map), wait until this many replicas have the new tasks (Redis
+   * WAIT), so a failover to a replica does not lose them. Default 0: do not wait. A shortfall is a
+   * warning on the returned tasks: the post happened on the primary.
+   */
+  waitForReplicas?: number;
+  /** How long a post waits for its replicas. Default 1 s. */
+  replicaTimeoutMs?: number;
+  /** Receives every warning: a side effect that failed after a change was made. */
+  onWarning?: (warning: string) => void;
 }
 
 type Record = { [field: string]: string };
@@ -96,12 +102,7 @@ type Record = { [field: string]: string };
 /** A connection with our scripts defined on it (ioredis custom commands). */
 type ScriptClient = { [command: string]: (...args: (string | number)[]) => Promise<unknown> };
 
-function defineScripts(client: { defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void }): void {
-  for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(`swarm${name}`, { numberOfKeys: 1, lua });
-}
-
 interface HeldClaim {
-  job?: Job;
   task: Task;
   leaseExpiresAt: number;
 }
@@ -115,17 +116,18 @@ export class RedisBoard implements Board {
   private readonly conflictDelayMs: number;
   private readonly postRepairAgeMs: number;
   private readonly artifactCapBytes: number;
+  private readonly waitForReplicas: number;
+  private readonly replicaTimeoutMs: number;
+  private readonly onWarning: (warning: string) => void;
   private readonly held = new Map<string, HeldClaim>();
   private readonly followers = new Set<Redis>();
   private lastSweepAt = -Infinity;
   private closed = false;
-  private workClientPromise?: Promise<ScriptClient>;
 
   private constructor(
     private readonly location: RedisLocation,
     private readonly client: Redis,
     private readonly queue: Queue,
-    private readonly worker: Worker,
     options: RedisBoardOptions,
   ) {
     this.base = keyBase(location.board);
@@ -136,6 +138,9 @@ export class RedisBoard implements Board {
     this.conflictDelayMs = options.conflictDelayMs ?? 5_000;
     this.postRepairAgeMs = options.postRepairAgeMs ?? POST_REPAIR_AGE_MS;
     this.artifactCapBytes = options.artifactCapBytes ?? DEFAULT_ARTIFACT_CAP_BYTES;
+    this.waitForReplicas = Math.max(0, Math.trunc(options.waitForReplicas ?? 0));
+    this.replicaTimeoutMs = options.replicaTimeoutMs ?? DEFAULT_REPLICA_TIMEOUT_MS;
+    this.onWarning = options.onWarning ?? (() => undefined);
   }
 
   /**
@@ -143,6 +148,8 @@ export class RedisBoard implements Board {
    * and creates the board on first use. Every refusal happens before anything is written.
    */
   static async open(options: RedisBoardOptions): Promise<RedisBoard> {
+    const unusableBullmq = bullmqLayoutProblem();
+    if (unusableBullmq) throw new Error(unusableBullmq);
     const where = describeRedis(options);
     // A server that stops answering (paused, partitioned) fails our calls instead of hanging them.
     const client = new Redis({ ...connectionOptions(options), lazyConnect: true, maxRetriesPerRequest: 2, commandTimeout: 15_000 });
@@ -162,44 +169,23 @@ export class RedisBoard implements Board {
     }
     client.removeAllListeners('error');
     client.on('error', () => undefined);
+    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(`swarm${name}`, { numberOfKeys: 1, lua });
     const connection = { ...connectionOptions(options), maxRetriesPerRequest: null } as ConnectionOptions;
     const queue = new Queue(QUEUE_NAME, { connection, prefix: keyBase(options.board) });
-    const worker = new Worker(QUEUE_NAME, null, { connection, prefix: keyBase(options.board), autorun: false, lockDuration: DEFAULT_LEASE_MS });
     queue.on('error', () => undefined);
-    worker.on('error', () => undefined);
-    defineScripts(client);
-    return new RedisBoard(options, client, queue, worker, options);
+    return new RedisBoard(options, client, queue, options);
   }
 
   describe(): string {
     return describeRedis(this.location);
   }
 
-  // ---------------------------------------------------------------- scripts
-
-  private run<T>(script: keyof typeof SCRIPTS, ...args: (string | number)[]): Promise<T> {
-    return this.runOn<T>(this.client as unknown as ScriptClient, script, ...args);
-  }
-
-  private async runOn<T>(client: ScriptClient, script: keyof typeof SCRIPTS, ...args: (string | number)[]): Promise<T> {
+  private async run<T>(script: keyof typeof SCRIPTS, ...args: (string | number)[]): Promise<T> {
     try {
-      return (await client[`swarm${script}`](this.metaKey, this.base, ...args)) as T;
+      return (await (this.client as unknown as ScriptClient)[`swarm${script}`](this.metaKey, this.base, ...args)) as T;
     } catch (error) {
       throw classifyRedisError(error, this.describe());
     }
-  }
-
-  /**
-   * BullMQ's worker connection, with our scripts: calls that must reach the server right before or
-   * after a BullMQ call on the same job go here, so one round trip (and one AOF fsync) carries both.
-   */
-  private workClient(): Promise<ScriptClient> {
-    this.workClientPromise ??= (async () => {
-      const client = (await this.worker.getBackend().client) as unknown as ScriptClient & { defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void };
-      defineScripts(client);
-      return client;
-    })();
-    return this.workClientPromise;
   }
 
   // ---------------------------------------------------------------- enqueue
@@ -209,57 +195,86 @@ export class RedisBoard implements Board {
   }
 
   async postMany(specs: TaskSpec[]): Promise<Task[]> {
+    if (specs.length === 0) return [];
     const now = Date.now();
     const stored = specs.map((spec) => buildStoredTask(spec, newTaskId(now), now));
-    await this.record(now, stored.map((task) => ({ task })));
+    const effects = new AfterCommit(this.onWarning);
+    await this.record(now, stored.map((task) => ({ task })), effects);
     faultPoint('redis:post:after-record');
-    await this.enqueue(stored, now);
-    return stored.map((task) => this.taskOf(task, 'pending', 0, now));
+    await this.enqueue(stored, now, effects);
+    return stored.map((task) => effects.attach(this.taskOf(task, 'pending', 0, now)));
   }
 
   async map(parentSpec: TaskSpec, childSpecs: TaskSpec[]): Promise<{ parent: Task; children: Task[] }> {
     if (childSpecs.length === 0) throw new BoardInputError('A map task needs at least one child.');
+    if (parentSpec.parentId !== undefined) throw new BoardInputError('A map task cannot itself be the child of another map task.');
     const now = Date.now();
     const parentId = newTaskId(now);
     const parent = buildStoredTask({ ...parentSpec, type: parentSpec.type ?? 'map' }, parentId, now, childSpecs.length);
     const children = childSpecs.map((spec, index) => buildStoredTask({ ...spec, parentId }, `${parentId}.${String(index).padStart(4, '0')}`, now));
-    await this.record(now, [{ task: parent, isParent: true }, ...children.map((task) => ({ task, isMapChild: true }))]);
-    await this.enqueue(children, now);
-    return { parent: this.taskOf(parent, 'waiting', 0, now), children: children.map((child) => this.taskOf(child, 'pending', 0, now)) };
+    const effects = new AfterCommit(this.onWarning);
+    await this.record(now, [{ task: parent, isParent: true }, ...children.map((task) => ({ task, isMapChild: true }))], effects);
+    await this.enqueue(children, now, effects);
+    return { parent: effects.attach(this.taskOf(parent, 'waiting', 0, now)), children: children.map((child) => this.taskOf(child, 'pending', 0, now)) };
   }
 
-  /** Writes the task records (the commit of a post), all or nothing. */
-  private async record(now: number, entries: { task: StoredTask; isParent?: boolean; isMapChild?: boolean }[]): Promise<void> {
+  /** Writes the task records (the commit of a post), all or nothing; then waits for replicas if asked to. */
+  private async record(now: number, entries: { task: StoredTask; isParent?: boolean; isMapChild?: boolean }[], effects: AfterCommit): Promise<void> {
     const payload = entries.map(({ task, isParent, isMapChild }) => ({
       id: task.id,
       spec: JSON.stringify(task),
       ix: indexMember(task),
       createdAt: task.createdAt,
       files: JSON.stringify(task.files),
+      fk: task.files.map((file) => createHash('sha1').update(file).digest('hex')).join(' '),
       maxAttempts: task.maxAttempts,
-      title: task.title,
+      posted: JSON.stringify(postedDetail(task)),
+      ...(task.notBefore !== undefined && task.notBefore > now ? { due: task.notBefore } : {}),
       ...(task.parentId ? { parentId: task.parentId } : {}),
       ...(isParent ? { isParent: true, childCount: task.childCount ?? 0 } : {}),
       ...(isMapChild ? { isMapChild: true } : {}),
     }));
     const outcome = await this.run<string>('POST', now, process.pid, JSON.stringify(payload));
-    if (outcome === 'ok') return;
-    const [code, id, state] = outcome.split(' ');
-    if (code === 'NOPARENT') throw new BoardInputError(`Parent task ${id} does not exist.`);
-    if (code === 'PARENTSTATE') throw new BoardInputError(`Task ${id} is ${state}; children can only be added to a map task that is still waiting.`);
-    throw new BoardInputError(`Task ${id} already exists on the board ${this.describe()}.`);
+    if (outcome !== 'ok') {
+      const [code, id, state] = outcome.split(' ');
+      if (code === 'NOPARENT') throw new BoardInputError(`Parent task ${id} does not exist.`);
+      if (code === 'PARENTSTATE') throw new BoardInputError(`Task ${id} is ${state}; children can only be added to a map task that is still waiting.`);
+      throw new BoardInputError(`Task ${id} already exists on the board ${this.describe()}.`);
+    }
+    await this.awaitReplicas(effects, subjectOf(entries.map((entry) => entry.task.id), 'posted'));
   }
 
-  /** Hands recorded tasks to BullMQ. A crash before this is repaired by the next sweep. */
-  private async enqueue(tasks: StoredTask[], now: number): Promise<void> {
+  /**
+   * WAIT for the replicas asked for (waitForReplicas). The change happened on the primary; when
+   * the replicas do not confirm it in time, a failover now could lose it: a warning says so.
+   */
+  private async awaitReplicas(effects: AfterCommit, subject: string): Promise<void> {
+    if (this.waitForReplicas === 0) return;
+    try {
+      const acknowledged = Number(await this.client.call('WAIT', String(this.waitForReplicas), String(this.replicaTimeoutMs)));
+      if (acknowledged < this.waitForReplicas) {
+        effects.warn(
+          `${subject}, but only ${acknowledged} of the ${this.waitForReplicas} replicas asked for confirmed it within ${this.replicaTimeoutMs} ms: a failover now could lose it. Check the replicas (INFO replication).`,
+        );
+      }
+    } catch (error) {
+      effects.warn(`${subject}, but the replicas could not be asked whether they have it (${describeError(error)}).`);
+    }
+  }
+
+  /**
+   * Hands recorded tasks to BullMQ. Nothing here may turn the committed post into a failure: when
+   * the hand-over fails, a sweep hands the tasks over later (they are in `posting`).
+   */
+  private async enqueue(tasks: StoredTask[], now: number, effects: AfterCommit): Promise<void> {
     if (tasks.length === 0) return;
     try {
       await this.queue.addBulk(tasks.map((task) => jobOf(task, now)));
       await this.client.zrem(`${this.base}:posting`, ...tasks.map((task) => task.id));
     } catch (error) {
-      // The tasks are recorded (that is the commit); a sweep hands them over once the server
-      // answers or has room again. Reporting a failure here would invite a duplicate post.
-      if (!(classifyRedisError(error, this.describe()) instanceof BoardUnavailableError)) throw error;
+      effects.warn(
+        `${subjectOf(tasks.map((task) => task.id), 'posted')}, but could not be handed to the queue yet (${describeError(classifyRedisError(error, this.describe()))}); a sweep hands ${tasks.length === 1 ? 'it' : 'them'} over within about ${Math.ceil(this.postRepairAgeMs / 1000)} s of the server answering again.`,
+      );
     }
   }
 
@@ -267,51 +282,22 @@ export class RedisBoard implements Board {
 
   async claim(request: ClaimRequest): Promise<Claim | undefined> {
     assertAgent(request.agent);
-    try {
-      return await this.claimNext(request);
-    } catch (error) {
-      throw classifyRedisError(error, this.describe());
-    }
-  }
-
-  private async claimNext(request: ClaimRequest): Promise<Claim | undefined> {
-    const leaseMs = request.leaseMs ?? DEFAULT_LEASE_MS;
+    const leaseMs = assertLeaseMs(request.leaseMs ?? DEFAULT_LEASE_MS);
     await this.maintain();
-    // A task whose files are held goes back to wait (delayed) and the next one is tried; each
-    // bounced task stays out of this loop, so it ends.
-    const workClient = await this.workClient();
     for (;;) {
       const bullToken = `${request.agent}.${nonce(6)}`;
       const now = Date.now();
-      // BullMQ's claim and ours in one round trip: ours is sent on the same connection right behind
-      // BullMQ's (which is written once the current microtasks have run) and finds the job by its
-      // lock; should it get there first, it finds nothing and is sent again with the job's id.
-      const jobPromise = this.worker.getNextJob(bullToken, { block: false });
-      if (faultArmed('redis:claim:after-bullmq')) {
-        await jobPromise;
-        faultPoint('redis:claim:after-bullmq');
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-      const claimedPromise = this.runOn<[string, string | number, string[]]>(workClient, 'CLAIMED', '', bullToken, request.agent, leaseMs, now, process.pid);
-      const [job, pipelined] = await Promise.all([jobPromise, claimedPromise.catch((error: unknown) => error as Error)]);
-      if (!job?.id) return undefined;
-      const reply = Array.isArray(pipelined) && pipelined[0] !== 'notfound'
-        ? pipelined
-        : await this.run<[string, string | number, string[]]>('CLAIMED', job.id, bullToken, request.agent, leaseMs, now, process.pid);
-      const [outcome, value, fields] = reply;
-      if (outcome === 'ok') {
-        const task = this.taskFromRecord(recordOf(fields), false);
-        const token = `${job.id}~${bullToken}`;
-        const leaseExpiresAt = now + leaseMs;
-        this.held.set(token, { job, task, leaseExpiresAt });
-        return { task, token, agent: request.agent, leaseExpiresAt };
-      }
-      if (outcome === 'conflict') {
-        const delay = Math.round(this.conflictDelayMs * (0.5 + this.random()));
-        await job.moveToDelayed(Date.now() + delay, bullToken).catch(() => undefined);
-      } else if (outcome === 'finish' || outcome === 'orphan') {
-        await this.applyState(job, bullToken, outcome === 'orphan' ? 'orphan' : String(value), 0);
-      }
+      const reply = await this.run<string[]>('CLAIM', now, process.pid, bullToken, request.agent, leaseMs, this.conflictDelayMs, this.random());
+      if (reply[0] === 'none') return undefined;
+      if (reply[0] !== 'ok') continue; // 'more': twenty jobs were put aside or finished; look further
+      const [, id, attempt, spec, lastError] = reply;
+      const leaseExpiresAt = now + leaseMs;
+      const task: Task = { ...this.taskOf(JSON.parse(spec) as StoredTask, 'running', Number(attempt), now), claimedBy: request.agent, leaseExpiresAt };
+      if (lastError) task.lastError = JSON.parse(lastError) as TaskError;
+      const token = `${id}~${bullToken}`;
+      this.held.set(token, { task, leaseExpiresAt });
+      faultPoint('redis:claim:after-commit');
+      return { task, token, agent: request.agent, leaseExpiresAt };
     }
   }
 
@@ -328,10 +314,8 @@ export class RedisBoard implements Board {
 
   async heartbeat(claim: ClaimToken, leaseMs = DEFAULT_LEASE_MS): Promise<number> {
     const { id, bullToken } = parseToken(claim.token);
+    assertLeaseMs(leaseMs);
     const held = this.held.get(claim.token);
-    // Hosts whose agents are all busy still sweep (throttled board-wide), so a dead host's tasks
-    // come back even when nobody claims.
-    await this.maintain().catch(() => undefined);
     // While the server is unreachable keep trying until the lease we know of runs out: a short
     // outage does not cost the work, a long one lets the task come back to another agent.
     for (;;) {
@@ -339,13 +323,21 @@ export class RedisBoard implements Board {
       try {
         const remaining = held ? Math.max(250, held.leaseExpiresAt - now) : 15_000;
         const [outcome, cause] = await withTimeout(this.run<[string, LeaseLostCause?]>('HEARTBEAT', id, bullToken, leaseMs, now), remaining, this.describe());
-        if (outcome !== 'ok') throw leaseLost(id, reasonOf(cause!), cause!);
+        if (outcome !== 'ok') throw leaseLost(id, cause!);
         if (held) held.leaseExpiresAt = now + leaseMs;
+        // Hosts whose agents are all busy still sweep (throttled board-wide), so a dead host's
+        // tasks come back even when nobody claims. After our own renewal: a late heartbeat must
+        // not have its own task taken back by the sweep it runs.
+        await this.maintain().catch(() => undefined);
         return now + leaseMs;
       } catch (error) {
         if (!isConnectionProblem(error)) throw error;
         if (!held || Date.now() + 250 >= held.leaseExpiresAt) {
-          throw leaseLost(id, `this process lost contact with the board's server (${(error as Error).message}) until the lease ran out`, 'reclaimed');
+          throw new LeaseLostError(
+            id,
+            `Lease lost on task ${id}: this process lost contact with the board's server (${(error as Error).message}) until the lease ran out. The result was not recorded; another agent may run the task.`,
+            'reclaimed',
+          );
         }
         await delay(250);
       }
@@ -353,125 +345,65 @@ export class RedisBoard implements Board {
   }
 
   async complete(claim: ClaimToken, result?: unknown): Promise<Task> {
-    const { id } = parseToken(claim.token);
     const resultJson = result === undefined ? '' : serialiseResult(result);
-    const outcome = await this.finish(claim.token, 'complete', {}, resultJson);
-    const task = await this.finishedTask(claim.token, id, 'done', outcome);
+    const task = await this.finish(claim.token, 'complete', { resultJson });
     return { ...task, ...(result !== undefined ? { result } : {}) };
   }
 
   async fail(claim: ClaimToken, message: string, options: FailRequest = {}): Promise<Task> {
-    const { id } = parseToken(claim.token);
-    const payload = {
-      message: String(message),
-      permanent: options.permanent ?? false,
-      retryAt: options.retryAt ?? 0,
-      ...this.retry,
-      random: this.random(),
-    };
-    const outcome = await this.finish(claim.token, 'fail', payload, '');
-    return this.finishedTask(claim.token, id, outcome.state, outcome);
+    parseToken(claim.token);
+    if (typeof message !== 'string') throw new BoardInputError('A failure needs a message (a string).');
+    if (options.retryAt !== undefined && !Number.isFinite(options.retryAt)) throw new BoardInputError(`retryAt must be a time in epoch milliseconds; got ${String(options.retryAt)}.`);
+    return this.finish(claim.token, 'fail', { message: capMessage(message), permanent: options.permanent ?? false, retryAt: capTime(options.retryAt ?? 0) });
   }
 
   async release(claim: ClaimToken, reason = 'released'): Promise<Task> {
-    const { id } = parseToken(claim.token);
-    const outcome = await this.finish(claim.token, 'release', { reason }, '');
-    return this.finishedTask(claim.token, id, 'pending', outcome);
+    return this.finish(claim.token, 'release', { reason: String(reason) });
   }
 
-  /** Commits the end of a claim (fenced), then moves the BullMQ job and wakes tasks waiting for its files. */
-  private async finish(token: string, kind: 'complete' | 'fail' | 'release', payload: object, resultJson: string): Promise<{ state: TaskStatus; attempt: number; dueAt: number }> {
+  /** Ends a claim (fenced) and moves its job in BullMQ, in one script. */
+  private async finish(
+    token: string,
+    kind: 'complete' | 'fail' | 'release',
+    input: { resultJson?: string; message?: string; permanent?: boolean; retryAt?: number; reason?: string },
+  ): Promise<Task> {
     const { id, bullToken } = parseToken(token);
-    const args = [id, bullToken, kind, Date.now(), process.pid, JSON.stringify(payload), resultJson];
-    const heldJob = this.held.get(token)?.job;
-    let reply: (string | number)[];
-    let moved = false;
-    if (kind === 'complete' && heldJob && !faultArmed('redis:finish:after-commit')) {
-      // A completion always ends in BullMQ's completed set, so BullMQ's move is sent right behind
-      // our commit on the same connection: one round trip. If our commit is refused, so is the
-      // move (same lock), and nothing changes.
-      const commit = this.runOn<(string | number)[]>(await this.workClient(), 'FINISH', ...args);
-      const move = heldJob.moveToCompleted(null, bullToken, false).then(
-        () => true,
-        () => false,
-      );
-      [reply, moved] = await withTimeout(Promise.all([commit, move]), FINISH_TIMEOUT_MS, this.describe());
-    } else {
-      reply = await this.run<(string | number)[]>('FINISH', ...args);
-      faultPoint('redis:finish:after-commit');
-    }
-    const [outcome, state] = reply as [string, string];
-    if (outcome === 'lost') throw leaseLost(id, reasonOf(state as LeaseLostCause), state as LeaseLostCause);
-    if (outcome === 'again') return { state: 'done', attempt: this.held.get(token)?.task.attempts ?? 0, dueAt: 0 };
-    const attempt = Number(reply[2]);
-    const dueAt = Number(reply[3]);
-    const waiters = reply.slice(4).map(String);
-    const job = moved ? undefined : await this.jobOf(token, id);
-    await Promise.all([job ? this.applyState(job, bullToken, state, dueAt) : undefined, waiters.length > 0 ? this.wake(waiters) : undefined]);
-    return { state: state as TaskStatus, attempt, dueAt };
-  }
-
-  private async finishedTask(token: string, id: string, status: TaskStatus, outcome: { attempt: number; dueAt: number }): Promise<Task> {
+    const { baseMs, capMs, multiplier, jitter } = this.retry;
+    const now = Date.now();
+    const reply = await this.run<[string, string?, number?, number?]>(
+      'FINISH',
+      id,
+      bullToken,
+      kind,
+      now,
+      process.pid,
+      input.resultJson ?? '',
+      JSON.stringify(input.message ?? ''),
+      input.permanent ? '1' : '0',
+      input.retryAt ?? 0,
+      baseMs,
+      capMs,
+      multiplier,
+      jitter,
+      this.random(),
+      JSON.stringify(input.reason ?? ''),
+      MAX_TIME_MS,
+    );
+    faultPoint('redis:finish:after-commit');
+    if (reply[0] === 'lost') throw leaseLost(id, reply[1] as LeaseLostCause);
     const held = this.held.get(token);
     this.held.delete(token);
-    if (!held) return (await this.get(id)) ?? missingTask(id);
-    const task: Task = { ...held.task, status, attempts: outcome.attempt, updatedAt: Date.now() };
+    if (reply[0] === 'again' || !held) return (await this.get(id)) ?? missingTask(id);
+    const status = reply[1] as TaskStatus;
+    const task: Task = { ...held.task, status, attempts: Number(reply[2]), updatedAt: now };
     delete task.claimedBy;
     delete task.leaseExpiresAt;
-    if (status === 'pending' && outcome.dueAt > 0) task.notBefore = outcome.dueAt;
-    if (status !== 'done') {
-      const last = await this.client.hget(this.taskKey(id), 'lerr');
-      if (last) task.lastError = JSON.parse(last) as TaskError;
+    delete task.lastError;
+    if (kind === 'fail') {
+      task.lastError = { attempt: held.task.attempts, at: now, message: input.message!, permanent: input.permanent!, agent: held.task.claimedBy, kind: 'failed' };
+      if (status === 'pending') task.notBefore = Number(reply[3]);
     }
     return task;
-  }
-
-  private async jobOf(token: string, id: string): Promise<Job | undefined> {
-    return this.held.get(token)?.job ?? (await Job.fromId(this.queue, id).catch(() => undefined));
-  }
-
-  /** Makes BullMQ agree with the recorded state of a job this process holds the lock of. */
-  private async applyState(job: Job, bullToken: string, state: string, dueAt: number): Promise<void> {
-    try {
-      switch (state) {
-        case 'done':
-          await job.moveToCompleted(null, bullToken, false);
-          break;
-        case 'dead':
-          await job.moveToFailed(new UnrecoverableError('dead'), bullToken, false);
-          break;
-        case 'pending':
-          await job.moveToDelayed(Math.max(dueAt, Date.now()), bullToken);
-          break;
-        default:
-          // cancelled, or a job without a task record: out of BullMQ altogether.
-          await job.moveToFailed(new UnrecoverableError(state), bullToken, false);
-          await job.remove();
-      }
-    } catch {
-      // The record is committed; if the move did not happen, the lock lapses and a sweep applies it.
-    }
-  }
-
-  /** Tasks that waited for the files of a task that just ended can run now. */
-  private async wake(ids: string[]): Promise<void> {
-    await Promise.all(ids.map((id) => this.promote(id, 0)));
-  }
-
-  /**
-   * Moves a task that waits for files back into the queue. Its claimer may still be putting it
-   * aside (the holder ended in between): then it is tried again shortly, in the background, so the
-   * waiter does not sit out the whole conflict delay.
-   */
-  private async promote(id: string, retry: number): Promise<void> {
-    const job = await Job.fromId(this.queue, id).catch(() => undefined);
-    if (!job) return;
-    try {
-      await job.promote();
-    } catch {
-      if (retry >= 5 || this.closed || (await job.getState().catch(() => 'unknown')) !== 'active') return; // claimed or queued already
-      setTimeout(() => void this.promote(id, retry + 1).catch(() => undefined), 50);
-    }
   }
 
   // ---------------------------------------------------------------- maintenance
@@ -487,88 +419,73 @@ export class RedisBoard implements Board {
     return this.sweep(true);
   }
 
-  /** Takes over jobs whose lock lapsed and applies their recorded state; re-enqueues interrupted posts. */
+  /** Reclaims jobs whose lock lapsed (one script), then hands interrupted posts to BullMQ. */
   private async sweep(force: boolean): Promise<number> {
-    const [takeovers, stale] = await this.run<[(string | number)[], string[]]>(
-      'SWEEP',
-      Date.now(),
-      process.pid,
-      `sweep.${nonce(4)}.`,
-      TAKEOVER_LOCK_MS,
-      this.sweepIntervalMs,
-      force ? '1' : '0',
-      this.postRepairAgeMs,
-    );
-    let reclaimed = 0;
-    for (let index = 0; index < takeovers.length; ) {
-      const [id, token, state, dueAt, wasReclaim, waiterCount] = takeovers.slice(index, index + 6);
-      const waiters = takeovers.slice(index + 6, index + 6 + Number(waiterCount)).map(String);
-      index += 6 + Number(waiterCount);
-      if (Number(wasReclaim) === 1) reclaimed++;
-      const job = await Job.fromId(this.queue, String(id)).catch(() => undefined);
-      if (job) await this.applyState(job, String(token), String(state), Number(dueAt));
-      await this.wake(waiters);
-    }
-    await this.repairPosts(stale);
-    return reclaimed;
+    const [reclaimed, stale] = await this.run<[number, string[]]>('SWEEP', Date.now(), process.pid, this.sweepIntervalMs, force ? '1' : '0', this.postRepairAgeMs);
+    if (stale.length > 0) await this.repairPosts(stale);
+    return Number(reclaimed);
   }
 
-  /** Posts recorded but not handed to BullMQ (the poster died in between) are enqueued now. */
+  /** Posts recorded but not handed to BullMQ (the poster died or lost the server in between). */
   private async repairPosts(ids: string[]): Promise<void> {
     const tasks: StoredTask[] = [];
     for (const id of ids) {
       const spec = await this.client.hget(this.taskKey(id), 'spec');
       if (spec) tasks.push(JSON.parse(spec) as StoredTask);
     }
-    await this.enqueue(tasks, Date.now());
+    const effects = new AfterCommit((warning) => this.onWarning(warning));
+    await this.enqueue(tasks, Date.now(), effects);
   }
 
   // ---------------------------------------------------------------- user operations
 
   async cancel(id: string): Promise<Task> {
     assertId(id);
-    const stealToken = `cancel.${nonce(6)}`;
-    const reply = await this.run<string[]>('CANCEL', id, Date.now(), process.pid, stealToken, TAKEOVER_LOCK_MS);
-    const [outcome, detail] = reply;
+    const [outcome, detail] = await this.run<string[]>('CANCEL', id, Date.now(), process.pid);
     if (outcome === 'missing') throw new BoardInputError(`No task with id ${id} on the board ${this.describe()}.`);
     if (outcome === 'ended') throw new BoardInputError(`Task ${id} has already ended (${detail}); there is nothing to cancel.`);
-    if (outcome === 'parent') {
-      for (const childId of reply.slice(1)) {
-        await this.cancel(childId).catch((error: unknown) => {
-          if (!(error instanceof BoardInputError)) throw error; // it ended meanwhile
-        });
-      }
-    } else {
-      faultPoint('redis:cancel:after-commit');
-      const job = await Job.fromId(this.queue, id).catch(() => undefined);
-      if (job && detail === 'running') await this.applyState(job, stealToken, 'cancelled', 0);
-      else if (job) await job.remove().catch(() => undefined); // claimed meanwhile: the claimer finishes the cancel
-      await this.wake(reply.slice(2));
-    }
+    faultPoint('redis:cancel:after-commit');
     return (await this.get(id)) ?? missingTask(id);
   }
 
   async requeue(id: string): Promise<Task> {
     assertId(id);
-    const state = await this.client.hget(this.taskKey(id), 'st');
-    if (!state) throw new BoardInputError(`No task with id ${id} on the board ${this.describe()}.`);
-    if (state !== 'dead') throw new BoardInputError(`Task ${id} is ${state}, not dead; only dead tasks can be requeued.`);
-    const job = await Job.fromId(this.queue, id);
-    try {
-      if (!job) throw new Error('no job');
-      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-    } catch {
-      throw new BoardInputError(`Task ${id} was requeued by someone else, or is still being moved to the dead-letter queue; look again in a moment.`);
+    const requeued = await this.requeueDead(id);
+    if (!requeued) {
+      const state = (await this.client.hget(this.taskKey(id), 'st')) ?? 'gone';
+      throw new BoardInputError(`Task ${id} is ${state}, not dead; only dead tasks can be requeued.`);
     }
-    await this.run<string>('REQUEUED', id, Date.now(), process.pid);
-    return (await this.get(id)) ?? missingTask(id);
+    return requeued.task;
   }
 
   async requeueAll(): Promise<Task[]> {
     const members = await this.client.zrange(`${this.base}:s:dead`, 0, -1);
-    const tasks: Task[] = [];
-    for (const member of members) tasks.push(await this.requeue(idOfMember(member)));
-    return tasks;
+    const pending: Task[] = [];
+    for (const member of members) {
+      try {
+        const requeued = await this.requeueDead(idOfMember(member)); // undefined: requeued meanwhile, with its map
+        if (requeued) pending.push(...requeued.pending);
+      } catch (error) {
+        if (!(error instanceof BoardInputError)) throw error;
+        this.onWarning(`${error.message} It stays in the dead-letter queue.`);
+      }
+    }
+    return pending;
+  }
+
+  /** Requeues a dead task (a map task: its dead children). Undefined when it is not dead. */
+  private async requeueDead(id: string): Promise<{ task: Task; pending: Task[] } | undefined> {
+    const reply = await this.run<string[]>('REQUEUE', id, Date.now(), process.pid);
+    const [outcome, detail] = reply;
+    if (outcome === 'missing') throw new BoardInputError(`No task with id ${id} on the board ${this.describe()}.`);
+    if (outcome === 'state') return undefined;
+    if (outcome === 'noparent') throw new BoardInputError(`Task ${id} belongs to map task ${detail}, which no longer exists; post the task again instead.`);
+    if (outcome === 'parentcancelled') throw new BoardInputError(`Task ${id} belongs to map task ${detail}, which was cancelled; post the task again instead.`);
+    faultPoint('redis:requeue:after-commit');
+    const task = (await this.get(id)) ?? missingTask(id);
+    if (outcome !== 'map') return { task, pending: [task] };
+    const children = await Promise.all(reply.slice(1).sort().map(async (childId) => (await this.get(childId)) ?? missingTask(childId)));
+    return { task, pending: children.filter((child) => child.status === 'pending') };
   }
 
   // ---------------------------------------------------------------- reading
@@ -582,7 +499,7 @@ export class RedisBoard implements Board {
 
   async list(query: ListQuery = {}): Promise<TaskPage> {
     const limit = clampLimit(query.limit);
-    if (query.status && !TASK_STATUSES.includes(query.status)) throw new BoardInputError(`"${query.status}" is not a task status (${TASK_STATUSES.join(', ')}).`);
+    assertStatus(query.status);
     const after = query.cursor !== undefined ? indexMember(parseListCursor(query.cursor)) : '';
     const offset = Math.max(0, Math.trunc(query.offset ?? 0));
     const index = query.status ? `s:${query.status}` : 'all';
@@ -607,16 +524,16 @@ export class RedisBoard implements Board {
     return progressOf(fields.map((value) => Number(value ?? 0)), running);
   }
 
-  async stats(): Promise<BoardStats> {
-    const reply = await this.run<(string | number)[]>('STATS');
+  async stats(): Promise<QueueStats> {
+    const reply = await this.run<(string | number)[]>('STATS', Date.now());
     const counts = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as { [S in TaskStatus]: number };
     (['pending', 'running', 'done', 'dead', 'cancelled', 'waiting'] as const).forEach((status, index) => (counts[status] = Number(reply[index])));
     const parents: { [id: string]: Progress } = {};
-    for (let index = 6; index + 5 < reply.length; index += 6) {
+    for (let index = 7; index + 5 < reply.length; index += 6) {
       const values = reply.slice(index + 1, index + 5).map(Number);
       parents[String(reply[index])] = progressOf(values, Number(reply[index + 5]));
     }
-    return { counts, quarantined: 0, parents };
+    return { counts, quarantined: 0, parents, delayed: Math.min(counts.pending, Number(reply[6])) };
   }
 
   // ---------------------------------------------------------------- events
@@ -628,19 +545,21 @@ export class RedisBoard implements Board {
   }
 
   follow(onEvents: (batch: EventBatch) => void, options: FollowOptions = {}): Following {
+    const streamKey = `${this.base}:ev`;
+    // Without a cursor, "new events" are those after this call: the stream's last id is asked for
+    // now, on the connection every change of this handle goes through, not once the reader's own
+    // connection is up (events in between would be skipped).
+    const start: Promise<string> =
+      options.cursor === undefined
+        ? this.client.xrevrange(streamKey, '+', '-', 'COUNT', 1).then((last) => (last.length > 0 ? last[0][0] : '0-0'))
+        : Promise.resolve(options.cursor === EVENTS_START ? '0-0' : assertStreamId(options.cursor));
+    start.catch(() => undefined); // reported by the loop below
     const reader = this.client.duplicate({ maxRetriesPerRequest: null, lazyConnect: false });
     reader.on('error', () => undefined);
     this.followers.add(reader);
     let stopped = false;
-    const streamKey = `${this.base}:ev`;
     const loop = async (): Promise<void> => {
-      let cursor: string;
-      if (options.cursor === undefined) {
-        const last = await reader.xrevrange(streamKey, '+', '-', 'COUNT', 1);
-        cursor = last.length > 0 ? last[0][0] : '0-0';
-      } else {
-        cursor = options.cursor === EVENTS_START ? '0-0' : assertStreamId(options.cursor);
-      }
+      let cursor = await start;
       while (!stopped) {
         try {
           const reply = (await reader.xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', streamKey, cursor)) as [string, [string, string[]][]][] | null;
@@ -693,7 +612,7 @@ export class RedisBoard implements Board {
     if (this.closed) return;
     this.closed = true;
     for (const reader of this.followers) reader.disconnect();
-    await Promise.allSettled([this.worker.close(true), this.queue.close()]);
+    await this.queue.close().catch(() => undefined);
     this.client.disconnect();
   }
 
@@ -816,6 +735,20 @@ function jobOf(task: StoredTask, now: number): { name: string; data: object; opt
   };
 }
 
+/** The detail of a task's `posted` event, as the file board writes it. */
+function postedDetail(task: StoredTask): { title: string; children?: number; parentId?: string } {
+  return {
+    title: task.title,
+    ...(task.childCount !== undefined ? { children: task.childCount } : {}),
+    ...(task.parentId !== undefined ? { parentId: task.parentId } : {}),
+  };
+}
+
+/** "Task t1 was posted" / "3 tasks were posted", for warnings. */
+function subjectOf(ids: string[], verb: string): string {
+  return ids.length === 1 ? `Task ${ids[0]} was ${verb}` : `${ids.length} tasks were ${verb}`;
+}
+
 /** Index members sort by creation time, then id: `<createdAt, 15 digits>:<id>`. */
 function indexMember(task: { createdAt: number; id: string }): string {
   return `${String(Math.max(0, Math.trunc(task.createdAt))).padStart(15, '0')}:${task.id}`;
@@ -831,6 +764,7 @@ function recordOf(fields: string[]): Record {
   return record;
 }
 
+/** Progress of a map task; like the file board's, percent counts children that ran to an end (done or dead). */
 function progressOf([total, done, dead, cancelled]: number[], running: number): Progress {
   const ended = done + dead + cancelled;
   return {
@@ -840,7 +774,7 @@ function progressOf([total, done, dead, cancelled]: number[], running: number): 
     cancelled,
     running,
     pending: Math.max(0, total - ended - running),
-    percent: total === 0 ? 0 : Math.round((ended / total) * 1000) / 10,
+    percent: total === 0 ? 0 : Math.round(((done + dead) / total) * 1000) / 10,
   };
 }
 
@@ -855,34 +789,26 @@ function assertStreamId(cursor: string): string {
 }
 
 function parseToken(token: string): { id: string; bullToken: string } {
-  const separator = token.indexOf('~');
-  const id = token.slice(0, separator);
-  const bullToken = token.slice(separator + 1);
+  const text = typeof token === 'string' ? token : '';
+  const separator = text.indexOf('~');
+  const id = text.slice(0, separator);
+  const bullToken = text.slice(separator + 1);
   if (separator < 0 || !isValidId(id) || !/^[A-Za-z0-9_.-]{1,64}\.[0-9a-f]{12}$/.test(bullToken)) {
-    throw new BoardInputError(`"${token}" is not a lease token of this board.`);
+    throw new BoardInputError(`${JSON.stringify(token)} is not a lease token of this board (claim prints it as "token").`);
   }
   return { id, bullToken };
 }
 
-function reasonOf(cause: LeaseLostCause): string {
-  switch (cause) {
-    case 'cancelled':
-      return 'the task was cancelled';
-    case 'reclaimed':
-      return 'the lease expired and the task was reclaimed';
-    case 'missing':
-      return 'the task no longer exists';
-    default:
-      return 'the task has already ended';
-  }
-}
-
-function serialiseResult(result: unknown): string {
-  try {
-    return JSON.stringify(result);
-  } catch (error) {
-    throw new BoardInputError(`The result is not JSON (${(error as Error).message}); nothing was recorded.`);
-  }
+/** A LeaseLostError worded like the file board's: why the claim is gone, and what that means. */
+function leaseLost(id: string, cause: LeaseLostCause): LeaseLostError {
+  const why = {
+    cancelled: 'the task was cancelled',
+    reclaimed: 'the lease expired and the task was reclaimed',
+    missing: 'the task no longer exists',
+    ended: 'the task has already ended',
+  }[cause];
+  const consequence = cause === 'ended' ? 'Nothing was recorded.' : 'The result was not recorded; another agent may run the task.';
+  return new LeaseLostError(id, `Lease lost on task ${id}: ${why}. ${consequence}`, cause);
 }
 
 function isConnectionProblem(error: unknown): boolean {
@@ -894,11 +820,13 @@ function missingTask(id: string): never {
 }
 
 function assertId(id: string): void {
-  if (!isValidId(id)) throw new BoardInputError(`"${id}" is not a task id (ids look like t1a2b3c4d01ab).`);
+  if (typeof id !== 'string' || !isValidId(id)) throw new BoardInputError(`${JSON.stringify(id)} is not a task id (ids look like t1a2b3c4d01ab).`);
 }
 
 function assertAgent(agent: string): void {
-  if (!isValidAgentName(agent)) throw new BoardInputError(`"${agent}" is not a valid agent name: use 1-64 letters, digits, "_", "." or "-".`);
+  if (typeof agent !== 'string' || !isValidAgentName(agent)) {
+    throw new BoardInputError(`${JSON.stringify(agent)} is not a valid agent name: use 1-64 letters, digits, "_", "." or "-".`);
+  }
 }
 
 /** A server that stopped answering (paused, partitioned) must not hang a heartbeat past the lease. */

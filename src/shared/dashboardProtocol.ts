@@ -1,10 +1,11 @@
-// The dashboard's message contract, imported by both ends: the extension host (panel.ts) and the
-// webview script (src/webview/dashboard). No vscode and no Node imports: it is bundled for the browser.
+// The dashboard's message contract, imported by both ends: the extension host
+// (src/extension/dashboard) and the webview script (src/webview/dashboard). It lives in src/shared/
+// because neither side owns it. No vscode and no Node imports: it is bundled for the browser.
 //
 // Flow: the webview posts `ready` when its script has loaded (also after every reload of a hidden
 // panel); the host answers with an `update`, then pushes an update at most twice a second while
 // the panel is visible. Actions are requests with an id; the host answers each with one `reply`.
-import type { MetricsSnapshot } from '../../core/metrics/types';
+import type { MetricsSnapshot } from '../core/metrics/types';
 
 export const DASHBOARD_VIEW_TYPE = 'agentSwarm.dashboard';
 export const DASHBOARD_PROTOCOL_VERSION = 1;

@@ -3,10 +3,10 @@
 // running, re-parented to init, outside any tree or group the host knows. Every agent process gets
 // SWARM_AGENT_ID in its environment and its children inherit it, so the host finds them by that mark.
 import * as fs from 'fs';
-import { terminate } from '../process';
-import { hasLinuxProc, listAllPids, readProcStat } from '../process/linux-proc';
-import { readEnviron } from '../process/marked';
-import { isSameProcessAlive } from '../process/process-tree';
+import { terminate } from './terminate';
+import { hasLinuxProc, listAllPids, readProcStat } from './linux-proc';
+import { readEnviron } from './marked';
+import { isSameProcessAlive } from './process-tree';
 
 /** Every process a host starts for attempts (agents, their commands, setup commands) carries
  * `SWARM_HOST=<pid>.<start time>`: after a host died, a later pool finds what it left by this mark. */

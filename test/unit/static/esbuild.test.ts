@@ -1,0 +1,71 @@
+// esbuild.js, run in a scratch copy of the repository layout with tiny entry points: a missing
+// entry stops the build with one line naming it, and `vscode` is left external only in the
+// extension bundle (the CLI, agent and webview bundles refuse it).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const scratches: string[] = [];
+
+const ENTRY_TEXT: Record<string, string> = {
+  'src/extension/extension.ts': "import * as vscode from 'vscode';\nexport function activate(): void { void vscode.window.showInformationMessage('hi'); }\n",
+  'src/cli/main.ts': "console.log('cli');\n",
+  'src/agent/main.ts': "console.log('agent');\n",
+  'src/webview/dashboard/main.ts': "document.title = 'dashboard';\n",
+};
+
+/** A scratch folder with esbuild.js, node_modules (linked) and the given entry files. */
+function scratchWith(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-esbuild-'));
+  scratches.push(dir);
+  fs.copyFileSync(path.join(root, 'esbuild.js'), path.join(dir, 'esbuild.js'));
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+  for (const [rel, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), text);
+  }
+  return dir;
+}
+
+function build(dir: string): { status: number | null; stderr: string } {
+  const result = spawnSync(process.execPath, ['esbuild.js'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  return { status: result.status, stderr: result.stderr };
+}
+
+describe('esbuild.js', () => {
+  afterEach(() => {
+    for (const dir of scratches.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('builds every entry, leaving vscode to the host in the extension bundle', () => {
+    const dir = scratchWith(ENTRY_TEXT);
+    const result = build(dir);
+    assert.equal(result.status, 0, result.stderr);
+    for (const out of ['extension.js', 'cli.js', 'agent.js', 'webview/dashboard.js']) {
+      assert.ok(fs.existsSync(path.join(dir, 'dist', out)), `dist/${out} was not built`);
+    }
+    assert.match(fs.readFileSync(path.join(dir, 'dist', 'extension.js'), 'utf8'), /require\("vscode"\)/);
+  });
+
+  it('fails with one line naming a missing entry point', () => {
+    const { ['src/agent/main.ts']: _left, ...others } = ENTRY_TEXT;
+    const dir = scratchWith(others);
+    const result = build(dir);
+    assert.equal(result.status, 1);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, /entry point src\/agent\/main\.ts not found/);
+    assert.ok(!fs.existsSync(path.join(dir, 'dist')), 'nothing may be built when an entry is missing');
+  });
+
+  it('fails when a bundle other than the extension imports vscode', () => {
+    const dir = scratchWith({ ...ENTRY_TEXT, 'src/cli/main.ts': "import * as vscode from 'vscode';\nconsole.log(vscode.version);\n" });
+    const result = build(dir);
+    assert.equal(result.status, 1, 'the CLI bundle must not build with a vscode import');
+    assert.match(result.stderr, /Could not resolve "vscode"/);
+    assert.match(result.stderr, /src\/cli\/main\.ts/);
+  });
+});
