@@ -1,7 +1,8 @@
 // `swarm`: the command-line tool. It shares the board (and later the pool) with the extension.
 import * as fs from 'fs';
 import { Command, CommanderError } from 'commander';
-import { BoardFormatError, BoardInputError, FileBoardEngine as FileBoard, resolveBoardDir } from '../core/board';
+import { BoardFormatError, BoardInputError, BoardUnavailableError, FileBoard as AsyncFileBoard, FileBoardEngine as FileBoard, resolveBoardDir, type Board } from '../core/board';
+import { openBoard as openBoardAt, parseBoardLocation } from '../core/board/open';
 import { EXIT_FAILURE, EXIT_USAGE, EnvironmentError, ExitError, UsageError, fileSystemErrorLine, isFileSystemError, plainLine } from './errors';
 import { escapeTerminal } from './format';
 import { registerBoardCommands } from './commands/board';
@@ -16,13 +17,20 @@ function buildProgram(): Command {
   program
     .name('swarm')
     .description('Agent Swarm: a file task board and a pool of coding agents')
-    .option('--board <dir>', 'board directory (default: .swarm in the workspace; env SWARM_BOARD)')
+    .option('--board <dir|url>', 'board folder (default: .swarm in the workspace), or redis://[user@]host:port[/db][?board=NAME] (password from SWARM_BOARD_PASSWORD); env SWARM_BOARD')
     .option('--verbose', 'print the stack trace of an unexpected error')
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
+  let commandName = 'this command';
+  program.hook('preAction', (_program, command) => {
+    commandName = command.parent && command.parent !== program ? `${command.parent.name()} ${command.name()}` : command.name();
+  });
+  const boardText = (): string | undefined => program.opts<{ board?: string }>().board ?? process.env.SWARM_BOARD;
   let board: FileBoard | undefined;
+  // The commands that still drive the file board's engine directly (run, agents, mcp, init, reclaim).
   const openBoard = (): FileBoard => {
     if (!board) {
+      if (isRemoteBoard(boardText())) throw new UsageError(`swarm ${commandName} does not work with a Redis board yet (it comes with the next change); use a board folder.`);
       const root = resolveBoardDir({ explicit: program.opts<{ board?: string }>().board, env: process.env.SWARM_BOARD, cwd: process.cwd() });
       assertBoardFolder(root);
       // Warnings are side effects that failed after a change was made: the change stands, the
@@ -31,14 +39,28 @@ function buildProgram(): Command {
     }
     return board;
   };
-  registerBoardCommands(program, openBoard);
-  registerReportCommands(program, openBoard);
+  // Every other command takes any board through the async Board interface; a folder is the same
+  // engine as above (one board per process), a redis:// URL the Redis board.
+  const openAnyBoard = (): Promise<Board> => {
+    opened.board ??= isRemoteBoard(boardText()) ? openBoardAt(parseBoardLocation(boardText() as string)) : Promise.resolve(AsyncFileBoard.over(openBoard()));
+    return opened.board;
+  };
+  registerBoardCommands(program, openAnyBoard, openBoard);
+  registerReportCommands(program, openAnyBoard);
   registerRunCommands(program, openBoard);
   registerAgentsCommands(program, openBoard);
-  registerWorktreeCommands(program, openBoard);
+  registerWorktreeCommands(program, openAnyBoard);
   registerMcpCommands(program, openBoard);
   return program;
 }
+
+/** The async board a command opened, closed when the command ends (a Redis connection keeps the process alive). */
+const opened: { board?: Promise<Board> } = {};
+
+function isRemoteBoard(text: string | undefined): boolean {
+  return text !== undefined && /^\s*rediss?:\/\//i.test(text);
+}
+
 
 /** A board path that names a file gets a sentence, not ENOTDIR from deep inside the board. */
 function assertBoardFolder(root: string): void {
@@ -70,6 +92,12 @@ function exitCodeFor(error: unknown, verbose: boolean): number {
     console.error(`swarm: ${plainLine(error.message)}`);
     return EXIT_USAGE;
   }
+  if (error instanceof BoardUnavailableError) {
+    // A server we cannot reach or may not use is the setup's problem (exit 2); a connection lost
+    // mid-command is a runtime failure (exit 1).
+    console.error(`swarm: ${plainLine(error.message)}`);
+    return error.problem === 'connection-lost' ? EXIT_FAILURE : EXIT_USAGE;
+  }
   if (error instanceof UsageError || error instanceof BoardInputError || error instanceof BoardFormatError) {
     console.error(`swarm: ${plainLine(error.message)}`);
     return EXIT_USAGE;
@@ -93,7 +121,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     return exitCodeFor(error, verbose);
+  } finally {
+    await closeOpenedBoard();
   }
+}
+
+async function closeOpenedBoard(): Promise<void> {
+  const board = opened.board;
+  opened.board = undefined;
+  if (board) await board.then((open) => open.close()).catch(() => undefined);
 }
 
 /**

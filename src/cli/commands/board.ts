@@ -1,11 +1,14 @@
 // The board commands of `swarm`: the contract later tools and tests rely on (see the README).
 import { Command, Option } from 'commander';
-import { BoardInputError, Claim, FileBoardEngine as FileBoard, LeaseLostError, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec } from '../../core/board';
+import { BoardInputError, Claim, EVENTS_START, FileBoardEngine, LeaseLostError, listAllTasks, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec, type Board, type EventBatch } from '../../core/board';
 import { EXIT_LEASE_LOST, EXIT_NOTHING_TO_CLAIM, ExitError, UsageError } from '../errors';
 import { escapeTerminal, formatEvent, formatStats, formatTask, formatTaskTable, printJson, printText, toJson } from '../format';
 import { parseFileList, parseInteger, parseJson, parseStatus, parseTime, readTaskLines } from '../parse';
 
-export type OpenBoard = () => FileBoard;
+/** Any board (a folder or redis://) through the async interface. */
+export type OpenBoard = () => Promise<Board>;
+/** The file board's engine: the commands that only a file board has (init, reclaim). */
+export type OpenFileBoard = () => FileBoardEngine;
 
 interface JsonOption {
   json?: boolean;
@@ -20,9 +23,9 @@ const tokenOption = (): Option => new Option('--token <token>', 'the lease token
 const retiredAgentOption = (): Option => new Option('--agent <name>').hideHelp();
 
 /** Runs a lease-holder operation, turning a lost lease into exit code 4 with the board's message. */
-function asHolder<T>(action: () => T): T {
+async function asHolder<T>(action: () => Promise<T>): Promise<T> {
   try {
-    return action();
+    return await action();
   } catch (error) {
     if (error instanceof LeaseLostError) throw new ExitError(EXIT_LEASE_LOST, error.message);
     throw error;
@@ -45,12 +48,12 @@ function claimOf(id: string, options: HolderOptions): Pick<Claim, 'token'> {
   return { token: options.token };
 }
 
-export function registerBoardCommands(program: Command, openBoard: OpenBoard): void {
+export function registerBoardCommands(program: Command, openBoard: OpenBoard, openFileBoard: OpenFileBoard): void {
   program
     .command('init')
     .description('create the board (done automatically on first use)')
     .action(() => {
-      const board = openBoard();
+      const board = openFileBoard();
       printText(`Board ready at ${escapeTerminal(board.root)}`);
     });
 
@@ -68,12 +71,12 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .option('--not-before <time>', 'not claimable before (epoch ms, ISO date, or a delay: 500ms, 30s, 5m, 2h, 7d)', parseTime)
     .option('--jsonl <file>', 'post one task per JSON line from a file, or - for stdin (docs/task-lines.md)')
     .addOption(jsonOption())
-    .action((title: string | undefined, options: PostOptions) => {
+    .action(async (title: string | undefined, options: PostOptions) => {
       if (options.jsonl && title) throw new UsageError('Give either a title or --jsonl, not both.');
       const specs = options.jsonl
         ? readTaskLines(options.jsonl, { allowParentId: true, defaults: defaultsFromOptions(options) })
         : [specFromOptions(title, options)];
-      const tasks = openBoard().postMany(specs);
+      const tasks = await (await openBoard()).postMany(specs);
       if (options.json) printJson(tasks.map((task) => task.id));
       else for (const task of tasks) printText(task.id);
     });
@@ -86,9 +89,9 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .option('--prompt <text>', 'prompt of the parent task')
     .option('--priority <n>', 'priority of the parent, and of the children that set none', parseInteger('--priority', -PRIORITY_LIMIT, PRIORITY_LIMIT))
     .addOption(jsonOption())
-    .action((title: string, options: { jsonl: string; prompt?: string; priority?: number } & JsonOption) => {
+    .action(async (title: string, options: { jsonl: string; prompt?: string; priority?: number } & JsonOption) => {
       const children = readTaskLines(options.jsonl, { allowParentId: false, defaults: withoutUndefined({ priority: options.priority }) });
-      const { parent, children: posted } = openBoard().map({ title, ...withoutUndefined({ prompt: options.prompt, priority: options.priority }) }, children);
+      const { parent, children: posted } = await (await openBoard()).map({ title, ...withoutUndefined({ prompt: options.prompt, priority: options.priority }) }, children);
       if (options.json) printJson({ id: parent.id, children: posted.length, childIds: posted.map((child) => child.id) });
       else printText(parent.id);
     });
@@ -98,8 +101,8 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .description('list tasks')
     .option('--status <status>', 'only tasks of this status', parseStatus)
     .addOption(jsonOption())
-    .action((options: { status?: ReturnType<typeof parseStatus> } & JsonOption) => {
-      const tasks = openBoard().list({ status: options.status });
+    .action(async (options: { status?: ReturnType<typeof parseStatus> } & JsonOption) => {
+      const tasks = await listAllTasks(await openBoard(), options.status);
       if (options.json) printJson(tasks);
       else printText(formatTaskTable(tasks));
     });
@@ -109,12 +112,12 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .description('show one task with its result and error history')
     .argument('<id>')
     .addOption(jsonOption())
-    .action((id: string, options: JsonOption) => {
-      const board = openBoard();
-      const task = board.get(id);
-      if (!task) throw new BoardInputError(`No task with id ${id} on the board at ${board.root}.`);
-      const errors = board.errors(id);
-      const progress = task.childCount !== undefined ? board.progress(id) : undefined;
+    .action(async (id: string, options: JsonOption) => {
+      const board = await openBoard();
+      const task = await board.get(id);
+      if (!task) throw new BoardInputError(`No task with id ${id} on the board at ${board.describe()}.`);
+      const errors = await board.errors(id);
+      const progress = task.childCount !== undefined ? await board.progress(id) : undefined;
       if (options.json) printJson({ ...task, errors, ...(progress ? { progress } : {}) });
       else printText(formatTask(task, errors));
     });
@@ -123,8 +126,8 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .command('stats')
     .description('count tasks per status, quarantined files, and map progress')
     .addOption(jsonOption())
-    .action((options: JsonOption) => {
-      const stats = openBoard().stats();
+    .action(async (options: JsonOption) => {
+      const stats = await (await openBoard()).stats();
       if (options.json) printJson({ ...stats.counts, quarantined: stats.quarantined, parents: stats.parents });
       else printText(formatStats(stats));
     });
@@ -135,10 +138,10 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .requiredOption('--agent <name>', 'who claims')
     .addOption(leaseOption('lease length'))
     .addOption(jsonOption())
-    .action((options: { agent: string; leaseMs?: number }) => {
-      const board = openBoard();
-      board.reclaimExpired();
-      const claim = board.claim({ agent: options.agent, leaseMs: options.leaseMs });
+    .action(async (options: { agent: string; leaseMs?: number }) => {
+      const board = await openBoard();
+      await board.reclaimExpired();
+      const claim = await board.claim({ agent: options.agent, leaseMs: options.leaseMs });
       if (!claim) throw new ExitError(EXIT_NOTHING_TO_CLAIM);
       printJson({ ...claim.task, token: claim.token });
     });
@@ -150,10 +153,10 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .addOption(tokenOption())
     .addOption(retiredAgentOption())
     .addOption(leaseOption('new lease length'))
-    .action((id: string, options: HolderOptions & { leaseMs?: number }) => {
+    .action(async (id: string, options: HolderOptions & { leaseMs?: number }) => {
       const claim = claimOf(id, options);
-      const board = openBoard();
-      const expiresAt = asHolder(() => board.heartbeat(claim, options.leaseMs));
+      const board = await openBoard();
+      const expiresAt = await asHolder(() => board.heartbeat(claim, options.leaseMs));
       console.log(new Date(expiresAt).toISOString());
     });
 
@@ -164,10 +167,10 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .addOption(tokenOption())
     .addOption(retiredAgentOption())
     .option('--result <json>', 'result JSON', parseJson('--result'))
-    .action((id: string, options: HolderOptions & { result?: unknown }) => {
+    .action(async (id: string, options: HolderOptions & { result?: unknown }) => {
       const claim = claimOf(id, options);
-      const board = openBoard();
-      asHolder(() => board.complete(claim, options.result));
+      const board = await openBoard();
+      await asHolder(() => board.complete(claim, options.result));
       printText(`${escapeTerminal(id)} done`);
     });
 
@@ -179,10 +182,10 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .addOption(retiredAgentOption())
     .requiredOption('--error <message>', 'what went wrong')
     .option('--permanent', 'do not retry: send to the dead-letter queue now')
-    .action((id: string, options: HolderOptions & { error: string; permanent?: boolean }) => {
+    .action(async (id: string, options: HolderOptions & { error: string; permanent?: boolean }) => {
       const claim = claimOf(id, options);
-      const board = openBoard();
-      const task = asHolder(() => board.fail(claim, options.error, { permanent: options.permanent }));
+      const board = await openBoard();
+      const task = await asHolder(() => board.fail(claim, options.error, { permanent: options.permanent }));
       const next = task.status === 'dead' ? 'moved to the dead-letter queue' : `retry after ${new Date(task.notBefore ?? 0).toISOString()}`;
       printText(`${escapeTerminal(id)} failed: ${next}`);
     });
@@ -191,8 +194,8 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .command('cancel')
     .description('cancel a task that has not ended')
     .argument('<id>')
-    .action((id: string) => {
-      openBoard().cancel(id);
+    .action(async (id: string) => {
+      await (await openBoard()).cancel(id);
       printText(`${escapeTerminal(id)} cancelled`);
     });
 
@@ -201,7 +204,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .description('return tasks with expired leases to pending (or dead when out of attempts)')
     .addOption(jsonOption())
     .action((options: JsonOption) => {
-      const board = openBoard();
+      const board = openFileBoard();
       const reclaimed = board.reclaimExpired();
       const parents = board.repairParents();
       const promoted = board.promoteDelayed();
@@ -254,9 +257,10 @@ function registerDlqCommands(program: Command, openBoard: OpenBoard): void {
     .command('list')
     .description('list dead tasks with their last error')
     .addOption(jsonOption())
-    .action((options: JsonOption) => {
-      const board = openBoard();
-      const dead = board.list({ status: 'dead' }).map((task) => ({ ...task, errors: board.errors(task.id) }));
+    .action(async (options: JsonOption) => {
+      const board = await openBoard();
+      const dead = [];
+      for (const task of await listAllTasks(board, 'dead')) dead.push({ ...task, errors: await board.errors(task.id) });
       if (options.json) return printJson(dead);
       if (dead.length === 0) return console.log('The dead-letter queue is empty.');
       for (const task of dead) printText(`${escapeTerminal(task.id)}  ${escapeTerminal(task.title)}\n    ${escapeTerminal(task.lastError?.message ?? 'no error recorded')}`);
@@ -266,18 +270,21 @@ function registerDlqCommands(program: Command, openBoard: OpenBoard): void {
     .description('move dead tasks back to pending with a fresh attempt budget')
     .argument('[id]')
     .option('--all', 'requeue every dead task')
-    .action((id: string | undefined, options: { all?: boolean }) => {
+    .action(async (id: string | undefined, options: { all?: boolean }) => {
       if (!id === !options.all) throw new UsageError('Give a task id or --all (not both).');
-      const board = openBoard();
+      const board = await openBoard();
       if (!options.all) {
-        const task = board.requeue(id!);
+        const task = await board.requeue(id!);
         console.log(task.childCount === undefined ? 'requeued 1 task' : `requeued the dead children of map task ${id}`);
         return;
       }
-      const requeued = board.requeueAll();
+      const requeued = await board.requeueAll();
       console.log(`requeued ${requeued.length} task${requeued.length === 1 ? '' : 's'}`);
     });
 }
+
+/** Events read per round while printing the log. */
+const LOG_PAGE = 1000;
 
 function registerLogCommand(program: Command, openBoard: OpenBoard): void {
   program
@@ -286,21 +293,31 @@ function registerLogCommand(program: Command, openBoard: OpenBoard): void {
     .option('--follow', 'wait for new events until interrupted')
     .addOption(jsonOption())
     .action(async (options: { follow?: boolean } & JsonOption) => {
-      const board = openBoard();
-      const print = (events: ReturnType<typeof board.events.read>['events']): void => {
-        for (const event of events) {
+      const board = await openBoard();
+      const print = (batch: EventBatch): void => {
+        for (const event of batch.events) {
           if (options.json) console.log(toJson(event));
           else printText(formatEvent(event));
         }
       };
-      const { events, nextOffset } = board.events.read(0);
-      print(events);
+      // The whole retained history, page by page, then (with --follow) from where it ended.
+      let cursor: string | undefined;
+      for (;;) {
+        const batch = await board.readEvents(cursor, LOG_PAGE);
+        print(batch);
+        if (batch.events.length === 0 || batch.cursor === cursor) break;
+        cursor = batch.cursor;
+      }
       if (!options.follow) return;
-      const follower = board.events.follow(print, { fromOffset: nextOffset });
+      let failed: unknown;
+      let stop: () => void = () => undefined;
+      const follower = board.follow(print, { cursor: cursor ?? EVENTS_START, onError: (error) => ((failed = error), stop()) });
       await new Promise<void>((resolve) => {
+        stop = resolve;
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
-      follower.dispose();
+      await follower.dispose();
+      if (failed) throw failed;
     });
 }

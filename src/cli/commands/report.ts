@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
-import { FileBoard, type FileBoardEngine } from '../../core/board';
+import type { Board } from '../../core/board';
 import { buildRunReport, renderRunReport, reportFormatForPath, type ReportFormat } from '../../core/report';
 import { UsageError } from '../errors';
 import { parseInteger } from '../parse';
@@ -17,7 +17,7 @@ interface ReportCliOptions {
   maxTasks?: number;
 }
 
-export function registerReportCommands(program: Command, openBoard: () => FileBoardEngine): void {
+export function registerReportCommands(program: Command, openBoard: () => Promise<Board>): void {
   program
     .command('report')
     .description('write a report of the run: tasks, durations, failures, retries, speedup, resource peaks')
@@ -29,7 +29,7 @@ export function registerReportCommands(program: Command, openBoard: () => FileBo
     .action(async (options: ReportCliOptions) => {
       if ([options.html, options.markdown, options.json].filter(Boolean).length > 1) throw new UsageError('Give only one of --html, --markdown and --json.');
       const reportOptions = options.maxTasks === undefined ? {} : { maxTasks: options.maxTasks };
-      const board = FileBoard.over(openBoard());
+      const board = await openBoard();
       let text: string;
       if (options.json) text = toJson(await buildRunReport(board, reportOptions), 2) + '\n';
       else {

@@ -1,6 +1,6 @@
 // Review and apply commands: `swarm diff`, `apply`, `undo`, `discard`, `conflicts`, `worktrees`.
 import { Command } from 'commander';
-import { FileBoard, listAllTasks, type FileBoardEngine } from '../../core/board';
+import { FileBoard, listAllTasks, type Board } from '../../core/board';
 import { findGitRepository } from '../../core/board/gitExclude';
 import { workspaceOfBoard } from '../../core/board/location';
 import type { Task } from '../../core/board/types';
@@ -143,11 +143,13 @@ function userFacing<A extends unknown[]>(action: (...args: A) => unknown): (...a
   };
 }
 
-export function registerWorktreeCommands(program: Command, openBoard: () => FileBoardEngine): void {
-  // Results are read through the async Board (patches are board artifacts); records stay local.
-  const openPlace = (): ResultPlace => {
-    const engine = openBoard();
-    return { board: FileBoard.over(engine), workspaceRoot: workspaceOfBoard(engine.root) };
+export function registerWorktreeCommands(program: Command, openBoard: () => Promise<Board>): void {
+  // Results are read through the board (patches are board artifacts, so a Redis board works too);
+  // apply records stay local. The workspace is the folder holding a file board, else this folder's
+  // repository (or this folder).
+  const openPlace = async (): Promise<ResultPlace> => {
+    const board = await openBoard();
+    return { board, workspaceRoot: board instanceof FileBoard ? workspaceOfBoard(board.root) : workspaceHere() };
   };
 
   program
@@ -159,7 +161,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .option('--partial', 'the work kept for a task that did not finish (dead, cancelled, retrying) instead of a result')
     .option('--json', 'print JSON only')
     .action(userFacing(async (id: string, options: { stat?: boolean; color?: boolean; partial?: boolean; json?: boolean }) => {
-      const place = openPlace();
+      const place = await openPlace();
       const patch = await requirePatch(place, id, options.partial);
       if (options.json) return printJson({ taskId: patch.taskId, patchFile: patch.patchFile, ...(patch.artifact ? { artifact: patch.artifact } : {}), base: patch.base, files: patch.files, ...(options.partial ? { partial: true } : {}), discarded: isDiscarded(place, id), applied: applyRecord(place, id) ?? null, ...(options.stat ? {} : { text: patch.text }) });
       if (options.stat) return printText(formatFileStats(patch.files));
@@ -177,7 +179,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .option('--partial', 'apply the work kept for a task that did not finish (dead, cancelled, retrying)')
     .option('--json', 'print JSON only')
     .action(userFacing(async (id: string | undefined, options: { '3way'?: boolean; cleanOnly?: boolean; markers?: boolean; allDone?: boolean; partial?: boolean; json?: boolean }) => {
-      const place = openPlace();
+      const place = await openPlace();
       const mode = options.markers ? 'markers' : options.cleanOnly ? 'clean' : 'auto';
       if (options.allDone && (id || options.partial)) throw new UsageError('--all-done applies every done result: give no task id and no --partial with it.');
       if (!options.allDone && !id) throw new ExitError(EXIT_FAILURE, 'Give a task id, or --all-done.');
@@ -209,7 +211,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .description('undo the last apply of a task (refused if the files were edited since)')
     .argument('<id>', 'task id')
     .action(userFacing(async (id: string) => {
-      const { files } = await undoTaskApply({ ...openPlace(), taskId: id });
+      const { files } = await undoTaskApply({ ...(await openPlace()), taskId: id });
       printText(`Undid task ${escapeTerminal(id)}: restored ${files.length} file${files.length === 1 ? '' : 's'} (${files.map((file) => escapeTerminal(file)).join(', ')}).`);
     }));
 
@@ -218,7 +220,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .description("drop a task's result (the patch file stays in the artifacts for audit)")
     .argument('<id>', 'task id')
     .action(userFacing(async (id: string) => {
-      await discardTaskPatch(openPlace(), id);
+      await discardTaskPatch(await openPlace(), id);
       printText(`Discarded the result of task ${escapeTerminal(id)}.`);
     }));
 
@@ -227,7 +229,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .description('done results whose patches overlap (applying both would conflict)')
     .option('--json', 'print JSON only')
     .action(userFacing(async (options: { json?: boolean }) => {
-      const conflicts = await findPatchConflicts(openPlace());
+      const conflicts = await findPatchConflicts(await openPlace());
       if (options.json) return printJson(conflicts);
       if (conflicts.length === 0) return printText('No overlapping results.');
       for (const conflict of conflicts) printText(`${conflict.taskIds.join(' <-> ')}: ${conflict.files.map((file) => escapeTerminal(file)).join(', ')}`);
@@ -239,7 +241,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
     .option('--prune', 'remove half-created, orphaned and unregistered worktrees (work of crashed attempts is kept on refs/swarm/<id>)')
     .option('--json', 'print JSON only')
     .action(userFacing(async (options: { prune?: boolean; json?: boolean }) => {
-      const root = openPlace().workspaceRoot;
+      const root = (await openPlace()).workspaceRoot;
       const removed = options.prune ? await pruneWorktrees(root) : undefined;
       const worktrees = await listWorktrees(root);
       if (options.json) return printJson(options.prune ? { removed, worktrees } : worktrees);
@@ -253,6 +255,12 @@ export function registerWorktreeCommands(program: Command, openBoard: () => File
         printText(`${escapeTerminal(wt.slot ?? '?').padEnd(6)} ${escapeTerminal(state).padEnd(24)} ${wt.head.slice(0, 10)} ${escapeTerminal(wt.path)}${age}`);
       }
     }));
+}
+
+/** The workspace of a remote board's results: the repository this command runs in, else this folder. */
+function workspaceHere(): string {
+  const repo = findGitRepository(process.cwd());
+  return repo ? repo.topLevel : process.cwd();
 }
 
 function batchJson(result: BatchOutcome): object {

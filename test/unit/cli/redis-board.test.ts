@@ -1,0 +1,152 @@
+// `swarm --board redis://…`: the board commands, and the review commands, against a real
+// redis-server (test/harness/redis.ts); the faults a setup can have end with one line and exit 2,
+// changing nothing on the server.
+//   node scripts/run-unit-tests.js test/unit/cli/redis-board.test.ts
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { Redis } from 'ioredis';
+import { openBoard } from '../../../src/core/board/open';
+import { startRedis, type RedisServer } from '../../harness/redis';
+import { runSwarm, type SwarmRun } from '../patch/helpers';
+
+const servers: RedisServer[] = [];
+const folders: string[] = [];
+after(async () => {
+  for (const server of servers) await server.stop();
+  for (const folder of folders) fs.rmSync(folder, { recursive: true, force: true });
+});
+
+async function server(options: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
+  const started = await startRedis(options);
+  servers.push(started);
+  return started;
+}
+
+/** A folder without a board: the commands must not create one there. */
+function scratch(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-cli-redis-'));
+  folders.push(dir);
+  return dir;
+}
+
+function swarm(cwd: string, url: string, args: string[], env: Record<string, string> = {}): SwarmRun {
+  return runSwarm(cwd, ['--board', url, ...args], env);
+}
+
+function ok(run: SwarmRun, what: string): string {
+  assert.equal(run.code, 0, `${what} exited ${run.code}: ${run.stderr}`);
+  return run.stdout;
+}
+
+/** One line on stderr, exit 2, no stack trace. */
+function refusedAsSetup(run: SwarmRun, message: RegExp): void {
+  assert.equal(run.code, 2, `exit ${run.code}: ${run.stderr}`);
+  const lines = run.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line: ${run.stderr}`);
+  assert.match(lines[0], message);
+  assert.doesNotMatch(run.stderr, /\n\s+at /);
+}
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe('swarm --board redis://', { timeout: 300_000 }, () => {
+  it('post, list, show, claim, heartbeat, complete, fail, cancel, stats, dlq and log work on a Redis board', async () => {
+    const redis = await server();
+    const url = redis.url(0, 'cli');
+    const cwd = scratch();
+    const first = ok(swarm(cwd, url, ['post', 'first task', '--max-attempts', '1']), 'post').trim();
+    const second = ok(swarm(cwd, url, ['post', 'second task']), 'post').trim();
+    const third = ok(swarm(cwd, url, ['post', 'third task']), 'post').trim();
+    const listed = JSON.parse(ok(swarm(cwd, url, ['list', '--json']), 'list')) as Array<{ id: string }>;
+    assert.deepEqual(listed.map((task) => task.id).sort(), [first, second, third].sort());
+    assert.equal(JSON.parse(ok(swarm(cwd, url, ['show', first, '--json']), 'show')).title, 'first task');
+
+    const claim = JSON.parse(ok(swarm(cwd, url, ['claim', '--agent', 'a']), 'claim')) as { id: string; token: string };
+    assert.equal(claim.id, first);
+    assert.match(ok(swarm(cwd, url, ['heartbeat', claim.id, '--token', claim.token]), 'heartbeat'), /^\d{4}-\d\d-\d\dT/);
+    assert.match(ok(swarm(cwd, url, ['fail', claim.id, '--token', claim.token, '--error', 'broken']), 'fail'), /dead-letter queue/);
+    // The fenced token is refused the way the file board refuses it (exit 4).
+    assert.equal(swarm(cwd, url, ['complete', claim.id, '--token', claim.token]).code, 4);
+
+    const next = JSON.parse(ok(swarm(cwd, url, ['claim', '--agent', 'b']), 'claim')) as { id: string; token: string };
+    assert.equal(next.id, second);
+    ok(swarm(cwd, url, ['complete', next.id, '--token', next.token, '--result', '{"summary":"ok"}']), 'complete');
+    ok(swarm(cwd, url, ['cancel', third]), 'cancel');
+    assert.equal(swarm(cwd, url, ['claim', '--agent', 'c']).code, 3, 'nothing left to claim');
+
+    const stats = JSON.parse(ok(swarm(cwd, url, ['stats', '--json']), 'stats'));
+    assert.equal(stats.done, 1);
+    assert.equal(stats.dead, 1);
+    assert.equal(stats.cancelled, 1);
+    const dead = JSON.parse(ok(swarm(cwd, url, ['dlq', 'list', '--json']), 'dlq list')) as Array<{ id: string; errors: unknown[] }>;
+    assert.deepEqual(dead.map((task) => task.id), [first]);
+    assert.equal(dead[0].errors.length, 1);
+    assert.match(ok(swarm(cwd, url, ['dlq', 'requeue', first]), 'dlq requeue'), /requeued 1 task/);
+
+    const events = ok(swarm(cwd, url, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as { type: string; taskId?: string });
+    assert.ok(events.some((event) => event.type === 'completed' && event.taskId === second), events.map((event) => event.type).join(' '));
+    assert.deepEqual(fs.readdirSync(cwd), [], 'no board folder was created here');
+  });
+
+  it('diff shows a result whose patch is a board artifact', async () => {
+    const redis = await server();
+    const url = redis.url(0, 'review');
+    const board = await openBoard(url);
+    const patch = 'diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+b\n';
+    try {
+      const task = await board.post({ title: 'edit a' });
+      const claim = (await board.claim({ agent: 'a' }))!;
+      await board.putArtifact(task.id, 'result.patch', patch);
+      await board.complete(claim, { patchArtifact: 'result.patch' });
+      const cwd = scratch();
+      assert.equal(ok(swarm(cwd, url, ['diff', task.id, '--no-color']), 'diff'), patch);
+      const json = JSON.parse(ok(swarm(cwd, url, ['diff', task.id, '--json']), 'diff --json'));
+      assert.deepEqual(json.files.map((file: { path: string }) => file.path), ['a.txt']);
+      assert.deepEqual(fs.readdirSync(cwd), [], 'reading a result writes nothing');
+    } finally {
+      await board.close();
+    }
+  });
+
+  it('swarm run on a Redis board says it comes with the next change, exit 2', async () => {
+    const redis = await server();
+    refusedAsSetup(swarm(scratch(), redis.url(0, 'run'), ['run']), /swarm run does not work with a Redis board yet.*next change/);
+  });
+
+  it('an unreachable server, a wrong password, an evicting server and a newer board: one line, exit 2, nothing changed', async () => {
+    const port = await freePort();
+    refusedAsSetup(swarm(scratch(), `redis://127.0.0.1:${port}/0?board=x`, ['list']), /127\.0\.0\.1:\d+/);
+
+    const guarded = await server({ password: 'right-password' });
+    const wrong = swarm(scratch(), `redis://127.0.0.1:${guarded.port}/0?board=x`, ['post', 'never'], { SWARM_BOARD_PASSWORD: 'wrong-password' });
+    refusedAsSetup(wrong, /password|auth/i);
+    assert.doesNotMatch(wrong.stderr, /wrong-password/, 'the password is never printed');
+
+    const evicting = await server({ maxmemoryPolicy: 'allkeys-lru' });
+    refusedAsSetup(swarm(scratch(), evicting.url(0, 'x'), ['post', 'never']), /noeviction/);
+    const evictingClient = new Redis({ port: evicting.port, host: '127.0.0.1' });
+    assert.equal(await evictingClient.dbsize(), 0, 'nothing was written');
+    evictingClient.disconnect();
+
+    const redis = await server();
+    const seeded = await openBoard(redis.url(0, 'future'));
+    await seeded.post({ title: 'kept' });
+    await seeded.close();
+    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    await client.hset('{swarm:future}:meta', 'version', '99');
+    const before = (await client.keys('*')).sort();
+    refusedAsSetup(swarm(scratch(), redis.url(0, 'future'), ['post', 'never']), /newer than this Agent Swarm supports.*Update Agent Swarm/);
+    assert.deepEqual((await client.keys('*')).sort(), before);
+    client.disconnect();
+  });
+});
