@@ -794,6 +794,7 @@ export class AgentPool {
     }
     await this.sequentialRun;
     await this.capacity.onIdle();
+    await this.isolation.release?.().catch((error: unknown) => this.warn(`Removing idle worktrees failed: ${messageOf(error)}`));
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.resumeTimer);
     this.monitor?.stop();
