@@ -20,6 +20,7 @@ import {
   type SwarmConfigLoad,
 } from '../../core/config';
 import { detectPresets, ExecutorError, parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../../core/executors';
+import { OK_EXIT_CODE_PRESET_NAMES } from '../../core/executors/exitCodes';
 import { recordPoolResources } from '../../core/metrics';
 import { AgentPool, type IsolationChoice, type PoolEvent, type PoolStats } from '../../core/pool';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
@@ -34,6 +35,7 @@ interface RunOptions {
   idleTimeoutMs?: number;
   executor?: string;
   exec?: string;
+  okExitCodes?: string;
   verify?: string;
   leaseMs?: number;
   untilEmpty?: boolean;
@@ -67,6 +69,7 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     .option('--idle-timeout-ms <n>', 'an idle agent above --min-agents exits after this long (default 60000)', parseInteger('--idle-timeout-ms', 100, 86_400_000))
     .option('--executor <name>', 'agent CLI name (claude, codex, aider, gemini, ...), "command:<template>", or executor JSON')
     .option('--exec <cmd>', 'shell command template per task, e.g. "eslint --fix {files}"')
+    .option('--ok-exit-codes <codes>', `with --exec: exit codes that still produce a result, e.g. "1" or "1,2", or a preset (${OK_EXIT_CODE_PRESET_NAMES.join(', ')}); default: the preset of the tool --exec runs`)
     .option('--verify <cmd>', 'command that must pass after each task (tests, type check)')
     .option('--lease-ms <n>', 'task lease; agents renew it every third of it', parseInteger('--lease-ms', 1_000, 3_600_000))
     .option('--until-empty', 'stop when no task is pending, running or waiting')
@@ -141,11 +144,20 @@ function executorConfig(options: RunOptions, config: SwarmConfig): ExecutorConfi
   }
 }
 
+/** `--ok-exit-codes 1,2`, `--ok-exit-codes eslint`, or `--ok-exit-codes none` (= []). */
+function okExitCodesFlag(text: string): number[] | string {
+  const trimmed = text.trim();
+  if (trimmed === 'none' || trimmed === '') return [];
+  if (/^\d+(\s*,\s*\d+)*$/.test(trimmed)) return trimmed.split(',').map((code) => Number.parseInt(code, 10));
+  return trimmed;
+}
+
 function executorConfigOrThrow(options: RunOptions, config: SwarmConfig): ExecutorConfig {
   if (options.executor && options.exec) throw new UsageError('Use either --executor or --exec, not both.');
   const named = options.executor?.trim();
   let executor: ExecutorConfig;
-  if (options.exec) executor = parseExecutorConfig({ type: 'command', command: options.exec });
+  if (options.okExitCodes !== undefined && !options.exec) throw new UsageError('--ok-exit-codes goes with --exec; for a configured executor set "okExitCodes" in swarm.config.json.');
+  if (options.exec) executor = parseExecutorConfig({ type: 'command', command: options.exec, ...(options.okExitCodes !== undefined && { okExitCodes: okExitCodesFlag(options.okExitCodes) }) });
   else if (named !== undefined && config.executors?.[named] !== undefined) executor = parseExecutorConfig(selectExecutor(config, named));
   else if (named !== undefined) executor = parseExecutorShorthand(named);
   else {

@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { afterEach, before, test } from 'node:test';
 import { FileBoard } from '../../../src/core/board';
+import { defaultWorktreesDir } from '../../../src/core/worktree/location';
 import { isAlive, waitFor } from './helpers';
 
 const dist = path.join(__dirname, '..', '..', '..', 'dist');
@@ -139,4 +140,42 @@ test('SIGTERM stops swarm run gracefully: tasks pending again, status file remov
   assert.equal(board.stats().counts.pending, 1);
   assert.equal(board.stats().counts.running, 0);
   assert.deepEqual(fs.readdirSync(path.join(dir, '.swarm', 'hosts')), []);
+});
+
+test('in a git repository: eslint exiting 1 still gives results, a failing task keeps its work visible, nothing piles up after the run', () => {
+  const { dir, board } = workspace();
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).stdout.trim();
+  for (const name of ['a.js', 'b.js', 'c.js']) fs.writeFileSync(path.join(dir, name), `${name}\n`);
+  fs.writeFileSync(path.join(dir, '.gitignore'), '.swarm/\n');
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'initial');
+  const slots = defaultWorktreesDir({ topLevel: fs.realpathSync(dir), commonDir: path.join(fs.realpathSync(dir), '.git') });
+  dirs.push(slots);
+  // A stand-in for eslint: writes its fix, exits 1 (problems left) or, for c.js, 2 (it broke).
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bin-'));
+  dirs.push(bin);
+  fs.writeFileSync(path.join(bin, 'eslint'), '#!/bin/sh\nfor f in "$@"; do case "$f" in -*) ;; *) echo fixed >> "$f";; esac; done\ncase "$*" in *c.js*) exit 2;; esac\nexit 1\n');
+  fs.chmodSync(path.join(bin, 'eslint'), 0o755);
+  const [a, b, c] = ['a.js', 'b.js', 'c.js'].map((file) => board.post({ title: `lint ${file}`, files: [file], maxAttempts: 1 }));
+
+  const run = swarm(dir, ['run', '--agents', '2', '--exec', 'eslint --fix {files}', '--until-empty'], { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+  assert.equal(run.code, 1, 'a dead task makes the run exit 1');
+  assert.deepEqual([a, b, c].map((task) => board.get(task.id)?.status), ['done', 'done', 'dead'], run.stdout + run.stderr);
+  assert.equal(git('worktree', 'list', '--porcelain').split('\n').filter((line) => line.startsWith('worktree ')).length, 1, 'no agent worktree left registered');
+  assert.equal(fs.existsSync(slots), false, 'no slot folder left in the cache');
+  const refs = () => git('for-each-ref', '--format=%(refname)', 'refs/swarm/', 'refs/swarm-base/').split('\n').filter(Boolean).sort();
+  assert.deepEqual(refs(), [`refs/swarm-base/${a.id}`, `refs/swarm-base/${b.id}`, `refs/swarm/${c.id}`].sort());
+
+  const diff = swarm(dir, ['diff', c.id]);
+  assert.match(diff.stderr, /swarm diff .* --partial/);
+  const partial = swarm(dir, ['diff', c.id, '--partial']);
+  assert.equal(partial.code, 0, partial.stderr);
+  assert.match(partial.stdout, /^\+fixed$/m);
+  const applied = swarm(dir, ['apply', '--all-done']);
+  assert.equal(applied.code, 0, applied.stderr + applied.stdout);
+  assert.equal(fs.readFileSync(path.join(dir, 'a.js'), 'utf8'), 'a.js\nfixed\n');
+  const pruned = swarm(dir, ['worktrees', '--prune']);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.deepEqual(refs(), [`refs/swarm/${c.id}`], 'applied results release their base refs; the dead task keeps its work');
 });
