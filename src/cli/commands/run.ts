@@ -21,6 +21,7 @@ import {
 } from '../../core/config';
 import { detectPresets, ExecutorError, parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../../core/executors';
 import { OK_EXIT_CODE_PRESET_NAMES } from '../../core/executors/exitCodes';
+import { preflightExecutor } from '../../core/executors/preflight';
 import { recordPoolResources } from '../../core/metrics';
 import { AgentPool, type IsolationChoice, type PoolEvent, type PoolStats } from '../../core/pool';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
@@ -48,6 +49,7 @@ interface RunOptions {
   network?: boolean;
   json?: boolean;
   verbose?: boolean;
+  baselineMs?: number;
 }
 
 export interface RunSummary {
@@ -56,7 +58,11 @@ export interface RunSummary {
   failedAttempts: number;
   wallMs: number;
   busyMs: number;
-  speedup: number;
+  /** Busy time over wall time: how many agents were working on average. Not a speedup. */
+  parallelism: number;
+  /** With --baseline-ms: the same work done another way (one agent, the plain tool), and baseline ÷ wall. */
+  baselineMs?: number;
+  speedup?: number;
   mode: string;
 }
 
@@ -80,6 +86,7 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     .option('--agent-memory-mb <n>', 'stop an agent (and retry its task) above this resident memory', parseInteger('--agent-memory-mb', 16, 1_000_000))
     .addOption(new Option('--sandbox <mode>', 'auto: sandbox every command where bubblewrap works (default); required: refuse to run without it; off: no sandbox').choices([...SANDBOX_MODES]))
     .option('--no-network', 'sandboxed commands get no network')
+    .option('--baseline-ms <n>', 'how long the same work takes without the swarm (one agent, or the plain tool): the summary then says the real speedup', parseInteger('--baseline-ms', 1, 604_800_000))
     .option('--json', 'print the summary as JSON only')
     .option('--verbose', 'print pool log lines')
     .action(async (options: RunOptions, command: Command) => {
@@ -131,6 +138,15 @@ function flagLayer(options: RunOptions): SwarmConfigInput {
     ...(options.verify !== undefined && { verify: options.verify }),
     ...(Object.keys(sandbox).length > 0 && { sandbox }),
   };
+}
+
+/**
+ * A template that cannot work is refused before any task is claimed (exit 2), with the fix:
+ * otherwise every task would fail the same way, one after another.
+ */
+function refuseBrokenTemplate(executor: ExecutorConfig, workspaceRoot: string): void {
+  const problems = preflightExecutor(executor, { cwd: workspaceRoot });
+  if (problems.length > 0) throw new UsageError(`${problems.join('\n')}\nNothing was run; no task was claimed.`);
 }
 
 /** The executor from the flags, else the file; a bad one is a usage error (exit 2) that says what to fix. */
@@ -217,6 +233,7 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
   const workspaceRoot = workspaceOfBoard(board.root);
   const project = projectConfig(workspaceRoot, options);
   const executor = executorConfig(options, project.config);
+  refuseBrokenTemplate(executor, workspaceRoot);
   const live = !options.json && process.stdout.isTTY === true;
   const progress = new ProgressPrinter(live, options.json === true, () => {
     const counts = board.stats().counts;
@@ -281,7 +298,8 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     failedAttempts,
     wallMs,
     busyMs: stats.busyMs,
-    speedup: wallMs > 0 ? Math.round((stats.busyMs / wallMs) * 100) / 100 : 0,
+    parallelism: wallMs > 0 ? Math.round((stats.busyMs / wallMs) * 100) / 100 : 0,
+    ...(options.baselineMs !== undefined && { baselineMs: options.baselineMs, speedup: wallMs > 0 ? Math.round((options.baselineMs / wallMs) * 100) / 100 : 0 }),
     mode: stats.mode,
   };
 }
@@ -289,8 +307,18 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
 export function formatSummary(summary: RunSummary): string {
   return (
     `Done ${summary.done}, dead ${summary.dead}, failed attempts ${summary.failedAttempts}; ` +
-    `wall ${formatDuration(summary.wallMs)}, task time ${formatDuration(summary.busyMs)}, speedup ${summary.speedup.toFixed(2)}x (${summary.mode} mode).`
+    `wall ${formatDuration(summary.wallMs)}, task time ${formatDuration(summary.busyMs)} (${summary.mode} mode).\n` +
+    `Parallelism ${summary.parallelism.toFixed(2)}: agents were busy ${summary.parallelism.toFixed(2)}× the wall time.` +
+    speedupLine(summary)
   );
+}
+
+/** The real ratio, only where a baseline was measured. */
+function speedupLine(summary: RunSummary): string {
+  if (summary.baselineMs === undefined || summary.speedup === undefined) return '';
+  const versus = `against the baseline of ${formatDuration(summary.baselineMs)}`;
+  if (summary.speedup >= 1) return `\nSpeedup ${summary.speedup.toFixed(2)}× ${versus}.`;
+  return `\nSlower than the baseline: ${(summary.wallMs / summary.baselineMs).toFixed(2)}× its ${formatDuration(summary.baselineMs)} (speedup ${summary.speedup.toFixed(2)}×).`;
 }
 
 /** The progress line (TTY) or one line per finished task (pipes, logs, CI). */

@@ -43,7 +43,8 @@ test('swarm run --until-empty runs every task, prints a line per task and a summ
   const result = swarm(dir, ['run', '--agents', '2', '--exec', 'echo {title} > out-$SWARM_TASK_ID.txt', '--until-empty', '--isolation', 'direct']);
   assert.equal(result.code, 0, result.stderr + result.stdout);
   assert.equal(result.stdout.split('\n').filter((line) => line.startsWith('done ')).length, 6);
-  assert.match(result.stdout, /Done 6, dead 0, failed attempts 0; wall .* speedup \d+\.\d\dx \(pool mode\)/);
+  assert.match(result.stdout, /Done 6, dead 0, failed attempts 0; wall .*, task time .* \(pool mode\)\.\nParallelism \d+\.\d\d: agents were busy \d+\.\d\d× the wall time/);
+  assert.doesNotMatch(result.stdout, /speedup/i, 'no speedup without a baseline');
   for (const task of tasks) {
     assert.equal(board.get(task.id)?.status, 'done');
     assert.equal(fs.readFileSync(path.join(dir, `out-${task.id}.txt`), 'utf8').trim(), task.title);
@@ -68,7 +69,7 @@ test('the run header says once whether commands are sandboxed; without bwrap, au
   assert.equal(board.get(unsandboxedTask.id)?.status, 'done');
 
   const second = board.post({ title: 'two' });
-  const refused = swarm(dir, ['run', '--exec', 'touch ran.txt', '--until-empty', '--isolation', 'none', '--sandbox', 'required'], noBwrap);
+  const refused = swarm(dir, ['run', '--exec', 'echo ran > ran.txt', '--until-empty', '--isolation', 'none', '--sandbox', 'required'], noBwrap);
   assert.equal(refused.code, 1, refused.stdout);
   assert.match(refused.stderr, /The sandbox is required .*sudo apt-get install bubblewrap.*Nothing was run/);
   assert.equal(board.get(second.id)?.status, 'pending', 'nothing was claimed');
@@ -178,4 +179,39 @@ test('in a git repository: eslint exiting 1 still gives results, a failing task 
   const pruned = swarm(dir, ['worktrees', '--prune']);
   assert.equal(pruned.code, 0, pruned.stderr);
   assert.deepEqual(refs(), [`refs/swarm/${c.id}`], 'applied results release their base refs; the dead task keeps its work');
+});
+
+test('a template that cannot work refuses the run before any task is claimed, exit 2, with the fix', () => {
+  const { dir, board } = workspace();
+  const task = board.post({ title: 'one', files: ['a.js'] });
+  const cases: Array<[string, RegExp]> = [
+    ['node fix.js "{files}"', /puts \{files\} inside quotes.*Remove the quotes/s],
+    ['node fix.js {file_list}', /\{file_list\}, which is not a placeholder.*did you mean \{files\}/s],
+    ['eslint-not-installed --fix {files}', /runs eslint-not-installed, which is not on PATH.*Install it/s],
+  ];
+  for (const [command, message] of cases) {
+    const result = swarm(dir, ['run', '--exec', command, '--until-empty', '--isolation', 'none']);
+    assert.equal(result.code, 2, `${command}: ${result.stdout}${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.match(result.stderr, /Nothing was run; no task was claimed\./);
+    assert.equal(board.get(task.id)?.status, 'pending');
+    assert.equal(board.get(task.id)?.attempts, 0);
+  }
+});
+
+test('the summary calls busy ÷ wall parallelism; with a baseline it gives the real ratio, slower or faster', () => {
+  const { dir, board } = workspace();
+  board.postMany([{ title: 'a' }, { title: 'b' }]);
+  const slow = swarm(dir, ['run', '--agents', '2', '--exec', 'sleep 0.2', '--until-empty', '--isolation', 'none', '--baseline-ms', '10', '--json']);
+  assert.equal(slow.code, 0, slow.stderr);
+  const summary = JSON.parse(slow.stdout) as { parallelism: number; baselineMs: number; speedup: number; wallMs: number };
+  assert.equal(summary.baselineMs, 10);
+  assert.ok(summary.speedup < 0.1, `a 10 ms baseline beats a run of two 200 ms tasks: ${summary.speedup}`);
+  assert.ok(Math.abs(summary.speedup - 10 / summary.wallMs) < 0.01);
+  board.postMany([{ title: 'c' }, { title: 'd' }]);
+  const text = swarm(dir, ['run', '--agents', '2', '--exec', 'sleep 0.2', '--until-empty', '--isolation', 'none', '--baseline-ms', '100000']);
+  assert.match(text.stdout, /^Speedup \d+\.\d\d× against the baseline of 1m ?40s\.$/m);
+  board.post({ title: 'e' });
+  const slower = swarm(dir, ['run', '--exec', 'true', '--until-empty', '--isolation', 'none', '--baseline-ms', '1']);
+  assert.match(slower.stdout, /^Slower than the baseline: \d+\.\d\d× its /m);
 });
