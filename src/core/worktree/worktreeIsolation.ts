@@ -83,6 +83,10 @@ export class WorktreeIsolation implements TaskIsolation {
   private readonly slotNames = new Map<string, string>();
   private lastDiskCheck = 0;
   private sandbox: ActiveSandbox | undefined;
+  /** The run's snapshot, shared by its tasks; see runSnapshot. */
+  private sharedSnapshot?: Promise<string>;
+  /** Pool slots with a prepared attempt not yet collected or abandoned. */
+  private readonly attemptsInFlight = new Set<string>();
   private commandEnv: Record<string, string> = {};
 
   constructor(private readonly options: WorktreeIsolationOptions) {
@@ -125,7 +129,9 @@ export class WorktreeIsolation implements TaskIsolation {
     const name = this.claimSlot(dir, slot);
     const { stateFile } = slotPaths(dir, name);
     try {
-      return await this.prepareClaimed(task, repo, dir, name, signal);
+      const prepared = await this.prepareClaimed(task, repo, dir, name, signal);
+      this.attemptsInFlight.add(slot);
+      return prepared;
     } catch (error) {
       // Cancelled or failed before the attempt got its workspace: the slot is free again at once
       // (a half-made worktree stays marked `creating` for the next prepare or prune to remove).
@@ -141,7 +147,7 @@ export class WorktreeIsolation implements TaskIsolation {
     const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
     // Cleaning the slot does not depend on the snapshot: both run at once.
     const cleaned = reusable ? this.cleanSlot(worktree, previous) : Promise.resolve(false);
-    const snapshot = await snapshotWorkingState(repo, { untracked: task.files, message: `Agent Swarm snapshot for task ${task.id}` });
+    const snapshot = await this.runSnapshot(repo, task);
     const { start, base } = await this.startingPoint(task, snapshot);
     signal?.throwIfAborted();
     // No base ref yet: the slot's HEAD keeps the snapshot reachable during the attempt; collect()
@@ -227,6 +233,7 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   async collect(task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string): Promise<CollectedChanges> {
+    this.attemptEnded(slot);
     const repo = await this.repo();
     const name = this.slotNames.get(slot) ?? slot;
     const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), name);
@@ -252,6 +259,7 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   async abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void> {
+    this.attemptEnded(slot);
     let stateFile: string | undefined;
     try {
       const paths = slotPaths(await this.worktreesDir(), this.slotNames.get(slot) ?? slot);
@@ -557,6 +565,39 @@ export class WorktreeIsolation implements TaskIsolation {
       }
     }
     writeSlotState(stateFile, { ...state, taskId: undefined, ownerPid: undefined });
+  }
+
+  private attemptEnded(slot: string): void {
+    this.attemptsInFlight.delete(slot);
+  }
+
+  /**
+   * One snapshot for a run instead of one per task (a snapshot is four git processes, `git add -u`
+   * over every tracked file the slowest): a task that starts while others are still going shares
+   * their snapshot. A task naming untracked files gets its own, so those files are in it. Edits you
+   * make while tasks run reach the tasks that start once they are all done (the next run).
+   */
+  private async runSnapshot(repo: RepoInfo, task: Task): Promise<string> {
+    const untracked = await this.namesUntrackedFiles(repo, task);
+    const current = this.attemptsInFlight.size > 0 ? this.sharedSnapshot : undefined;
+    if (current && !untracked) {
+      try {
+        return await current;
+      } catch {
+        // The shared one failed: this task takes its own below.
+      }
+    }
+    const own = snapshotWorkingState(repo, { untracked: task.files, message: 'Agent Swarm snapshot of your working state' });
+    if (!untracked) this.sharedSnapshot = own;
+    return await own;
+  }
+
+  /** Whether the task names a file that exists and git does not track (it goes into the snapshot). */
+  private async namesUntrackedFiles(repo: RepoInfo, task: Task): Promise<boolean> {
+    const named = task.files.map((file) => (repo.prefix ? `${repo.prefix}/${file}` : file)).filter((file) => fs.existsSync(path.join(repo.topLevel, file)));
+    if (named.length === 0) return false;
+    const listed = await runGit(['ls-files', '-z', '--others', '--exclude-standard', '--', ...named], { cwd: repo.topLevel, okCodes: [128] });
+    return listed.code !== 0 || listed.stdout.length > 0;
   }
 
   private releaseSlot(stateFile: string): void {

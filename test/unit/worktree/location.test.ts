@@ -112,3 +112,27 @@ describe('worktree location', () => {
     assert.equal(git(r.root, ['worktree', 'list', '--porcelain']).split('\n').filter((line) => line.startsWith('worktree ')).length, 1);
   });
 });
+
+describe('one snapshot per run', () => {
+  it('tasks that start while others run share a snapshot; one naming an untracked file gets its own; the next run sees new edits', async () => {
+    const r = repo();
+    r.write('README.md', '# demo, uncommitted\n');
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root, include: [] });
+    const art = (id: string) => path.join(r.root, '.swarm', 'artifacts', id);
+    const [a, b, c] = [fakeTask({ files: ['src/a.txt'] }), fakeTask(), fakeTask({ files: ['notes.txt'] })];
+    const pa = await isolation.prepare(a, '1', art(a.id));
+    r.write('README.md', '# demo, edited while the run goes on\n');
+    r.write('notes.txt', 'untracked, named by c\n');
+    const pb = await isolation.prepare(b, '2', art(b.id));
+    assert.equal(pb.snapshot, pa.snapshot, 'b shares the run snapshot');
+    assert.equal(fs.readFileSync(path.join(pb.cwd, 'README.md'), 'utf8'), '# demo, uncommitted\n');
+    const pc = await isolation.prepare(c, '3', art(c.id));
+    assert.notEqual(pc.snapshot, pa.snapshot, 'c names an untracked file: its own snapshot');
+    assert.equal(fs.readFileSync(path.join(pc.cwd, 'notes.txt'), 'utf8'), 'untracked, named by c\n');
+    for (const [task, slot, prepared] of [[a, '1', pa], [b, '2', pb], [c, '3', pc]] as const) await isolation.collect(task, slot, prepared, art(task.id));
+    const next = fakeTask();
+    const pn = await isolation.prepare(next, '1', art(next.id));
+    assert.equal(fs.readFileSync(path.join(pn.cwd, 'README.md'), 'utf8'), '# demo, edited while the run goes on\n', 'the next run takes a new snapshot');
+    await isolation.collect(next, '1', pn, art(next.id));
+  });
+});
