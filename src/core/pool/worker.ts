@@ -123,6 +123,30 @@ export class AgentWorker {
 
   async run(): Promise<void> {
     const { minPollMs = 25, maxPollMs = 500 } = this.options;
+    const watcher = this.watchPending();
+    try {
+      await this.claimLoop(minPollMs, maxPollMs);
+    } finally {
+      watcher?.close();
+    }
+  }
+
+  /**
+   * Wakes the idle loop as soon as a task file lands in pending/ (a post, a release, a retry made
+   * due by a rename), instead of at the next poll; the poll stays for what fs.watch misses.
+   */
+  private watchPending(): fs.FSWatcher | undefined {
+    if (this.options.stopWhenIdle) return undefined;
+    try {
+      const watcher = fs.watch(path.join(this.options.board.root, 'pending'), () => this.wake());
+      watcher.on('error', () => watcher.close());
+      return watcher;
+    } catch {
+      return undefined; // no pending/ folder or no inotify: polling alone
+    }
+  }
+
+  private async claimLoop(minPollMs: number, maxPollMs: number): Promise<void> {
     let pollMs = minPollMs;
     while (!this.draining) {
       const heldFor = this.holdUntil - Date.now();
@@ -339,7 +363,8 @@ export class AgentWorker {
       try {
         board.heartbeat(current.claim, leaseMs);
       } catch (error) {
-        current.interruption ??= error instanceof LeaseLostError && /cancelled/.test(error.message) ? 'cancelled' : 'lease-lost';
+        // The board says why the lease is gone; the message is for people.
+        current.interruption ??= error instanceof LeaseLostError && error.cause === 'cancelled' ? 'cancelled' : 'lease-lost';
         current.controller.abort(error);
       }
     }, Math.max(50, Math.floor(leaseMs / 3)));
