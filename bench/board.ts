@@ -320,7 +320,8 @@ async function main(): Promise<void> {
 
     if (sections.has('throughput')) {
       const heads = ['processes', 'file board /s', 'Redis board /s', ...(baseline ? ['baseline /s'] : []), 'raw BullMQ /s', 'Redis / raw', ...(baseline ? ['baseline / raw'] : []), 'file / Redis'];
-      const rows = [`| ${heads.join(' | ')} |`, `|${heads.map(() => '---:').join('|')}|`];
+      // Printed row by row as each is measured (a full run takes minutes), not again at the end.
+      console.log(`\nClaim + complete throughput (every change durable):\n| ${heads.join(' | ')} |\n|${heads.map(() => '---:').join('|')}|`);
       for (const processes of [1, 4, 8]) {
         const figures: { [K in Kind]?: number } = {};
         // Interleaved so that a change in the machine's load hits every kind alike.
@@ -335,10 +336,8 @@ async function main(): Promise<void> {
           ...(baseline ? [(figures.baseline! / figures.bullmq!).toFixed(2)] : []),
           (figures.file! / figures.redis!).toFixed(2),
         ];
-        rows.push(`| ${cells.join(' | ')} |`);
-        console.log(rows[rows.length - 1]);
+        console.log(`| ${cells.join(' | ')} |`);
       }
-      console.log(`\nClaim + complete throughput (every change durable):\n${rows.join('\n')}`);
     }
 
     if (sections.has('cpu')) {

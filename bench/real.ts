@@ -115,9 +115,9 @@ function chunksOf<T>(items: T[], count: number): T[][] {
   return Array.from({ length: Math.ceil(items.length / size) }, (_, index) => items.slice(index * size, (index + 1) * size));
 }
 
-/** The eslint command for the swarm's agents: exit 1 (problems left, fixes written) still has a result. */
+/** The eslint command for the swarm's agents; `--ok-exit-codes eslint` makes exit 1 (problems left, fixes written) a result. */
 function executorCommand(): string {
-  return `${process.execPath} ${eslint} --fix {files} || [ $? -eq 1 ]`;
+  return `${process.execPath} ${eslint} --fix {files}`;
 }
 
 interface SwarmTimes {
@@ -133,7 +133,7 @@ interface SwarmTimes {
 function runSwarm(dir: string, groups: string[][], label: string): SwarmTimes {
   const lines = groups.map((files, index) => JSON.stringify({ title: `eslint --fix ${label} ${index + 1}/${groups.length}`, type: 'fix', files })).join('\n');
   const post = swarm(dir, ['map', `ESLint fix (${label})`, '--jsonl', '-', '--json'], lines);
-  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--exec', executorCommand(), '--until-empty', '--json']);
+  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--exec', executorCommand(), '--ok-exit-codes', 'eslint', '--until-empty', '--json']);
   const summary = JSON.parse(run.stdout) as { done: number; dead: number };
   const apply = swarm(dir, ['apply', '--all-done']);
   const changedFiles = git(dir, ['diff', '--name-only']).split('\n').filter(Boolean).length;

@@ -7,7 +7,7 @@ import { createLimiterIpcClient, type Subscribe } from '../core/ratelimit';
 import { exitWhenParentDies } from '../core/process';
 import { createIsolationProxy, createNoIsolation } from '../core/pool/isolation-modes';
 import { isPoolMessage, toHost, type AgentInit, type AgentToHostBody, type HostToAgent } from '../core/pool/protocol';
-import { AgentWorker } from '../core/pool/worker';
+import { AgentWorker, BoardUnwritableError } from '../core/pool/worker';
 import type { CollectedChanges, PreparedWorkspace } from '../core/pool/isolation';
 
 function send(body: AgentToHostBody): void {
@@ -54,7 +54,8 @@ async function start(init: AgentInit): Promise<void> {
     send({ type: 'fatal', message: error instanceof Error ? error.message : String(error) });
     return exit(2);
   }
-  const board = FileBoard.open({ root: init.boardRoot, excludeFromGit: false });
+  // Side effects that failed after a board write committed reach the host's log and `swarm run`.
+  const board = FileBoard.open({ root: init.boardRoot, excludeFromGit: false, onWarning: (message) => send({ type: 'warning', message }) });
   const limiter = createLimiterIpcClient(sendRaw, subscribe);
   const hostModels = init.hostModels ? createHostModelIpcClient(sendRaw, subscribe) : undefined;
   const pendingIsolation = new Map<number, { resolve: (value: PreparedWorkspace | CollectedChanges | null) => void; reject: (error: Error) => void }>();
@@ -132,6 +133,9 @@ async function start(init: AgentInit): Promise<void> {
   send({ type: 'ready', pid: process.pid });
   try {
     await activeWorker.run();
+  } catch (error) {
+    if (!(error instanceof BoardUnwritableError)) throw error;
+    send({ type: 'fatal', message: error.message, board: true });
   } finally {
     limiter.dispose();
     hostModels?.dispose();

@@ -20,6 +20,8 @@ import {
   type SwarmConfigLoad,
 } from '../../core/config';
 import { detectPresets, ExecutorError, parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../../core/executors';
+import { OK_EXIT_CODE_PRESET_NAMES } from '../../core/executors/exitCodes';
+import { preflightExecutor } from '../../core/executors/preflight';
 import { recordPoolResources } from '../../core/metrics';
 import { AgentPool, type IsolationChoice, type PoolEvent, type PoolStats } from '../../core/pool';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
@@ -34,6 +36,7 @@ interface RunOptions {
   idleTimeoutMs?: number;
   executor?: string;
   exec?: string;
+  okExitCodes?: string;
   verify?: string;
   leaseMs?: number;
   untilEmpty?: boolean;
@@ -46,6 +49,7 @@ interface RunOptions {
   network?: boolean;
   json?: boolean;
   verbose?: boolean;
+  baselineMs?: number;
 }
 
 export interface RunSummary {
@@ -54,7 +58,11 @@ export interface RunSummary {
   failedAttempts: number;
   wallMs: number;
   busyMs: number;
-  speedup: number;
+  /** Busy time over wall time: how many agents were working on average. Not a speedup. */
+  parallelism: number;
+  /** With --baseline-ms: the same work done another way (one agent, the plain tool), and baseline ÷ wall. */
+  baselineMs?: number;
+  speedup?: number;
   mode: string;
 }
 
@@ -67,6 +75,7 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     .option('--idle-timeout-ms <n>', 'an idle agent above --min-agents exits after this long (default 60000)', parseInteger('--idle-timeout-ms', 100, 86_400_000))
     .option('--executor <name>', 'agent CLI name (claude, codex, aider, gemini, ...), "command:<template>", or executor JSON')
     .option('--exec <cmd>', 'shell command template per task, e.g. "eslint --fix {files}"')
+    .option('--ok-exit-codes <codes>', `with --exec: exit codes that still produce a result, e.g. "1" or "1,2", or a preset (${OK_EXIT_CODE_PRESET_NAMES.join(', ')}); default: the preset of the tool --exec runs`)
     .option('--verify <cmd>', 'command that must pass after each task (tests, type check)')
     .option('--lease-ms <n>', 'task lease; agents renew it every third of it', parseInteger('--lease-ms', 1_000, 3_600_000))
     .option('--until-empty', 'stop when no task is pending, running or waiting')
@@ -77,6 +86,7 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     .option('--agent-memory-mb <n>', 'stop an agent (and retry its task) above this resident memory', parseInteger('--agent-memory-mb', 16, 1_000_000))
     .addOption(new Option('--sandbox <mode>', 'auto: sandbox every command where bubblewrap works (default); required: refuse to run without it; off: no sandbox').choices([...SANDBOX_MODES]))
     .option('--no-network', 'sandboxed commands get no network')
+    .option('--baseline-ms <n>', 'how long the same work takes without the swarm (one agent, or the plain tool): the summary then says the real speedup', parseInteger('--baseline-ms', 1, 604_800_000))
     .option('--json', 'print the summary as JSON only')
     .option('--verbose', 'print pool log lines')
     .action(async (options: RunOptions, command: Command) => {
@@ -130,6 +140,15 @@ function flagLayer(options: RunOptions): SwarmConfigInput {
   };
 }
 
+/**
+ * A template that cannot work is refused before any task is claimed (exit 2), with the fix:
+ * otherwise every task would fail the same way, one after another.
+ */
+function refuseBrokenTemplate(executor: ExecutorConfig, workspaceRoot: string): void {
+  const problems = preflightExecutor(executor, { cwd: workspaceRoot });
+  if (problems.length > 0) throw new UsageError(`${problems.join('\n')}\nNothing was run; no task was claimed.`);
+}
+
 /** The executor from the flags, else the file; a bad one is a usage error (exit 2) that says what to fix. */
 function executorConfig(options: RunOptions, config: SwarmConfig): ExecutorConfig {
   try {
@@ -141,11 +160,20 @@ function executorConfig(options: RunOptions, config: SwarmConfig): ExecutorConfi
   }
 }
 
+/** `--ok-exit-codes 1,2`, `--ok-exit-codes eslint`, or `--ok-exit-codes none` (= []). */
+function okExitCodesFlag(text: string): number[] | string {
+  const trimmed = text.trim();
+  if (trimmed === 'none' || trimmed === '') return [];
+  if (/^\d+(\s*,\s*\d+)*$/.test(trimmed)) return trimmed.split(',').map((code) => Number.parseInt(code, 10));
+  return trimmed;
+}
+
 function executorConfigOrThrow(options: RunOptions, config: SwarmConfig): ExecutorConfig {
   if (options.executor && options.exec) throw new UsageError('Use either --executor or --exec, not both.');
   const named = options.executor?.trim();
   let executor: ExecutorConfig;
-  if (options.exec) executor = parseExecutorConfig({ type: 'command', command: options.exec });
+  if (options.okExitCodes !== undefined && !options.exec) throw new UsageError('--ok-exit-codes goes with --exec; for a configured executor set "okExitCodes" in swarm.config.json.');
+  if (options.exec) executor = parseExecutorConfig({ type: 'command', command: options.exec, ...(options.okExitCodes !== undefined && { okExitCodes: okExitCodesFlag(options.okExitCodes) }) });
   else if (named !== undefined && config.executors?.[named] !== undefined) executor = parseExecutorConfig(selectExecutor(config, named));
   else if (named !== undefined) executor = parseExecutorShorthand(named);
   else {
@@ -205,6 +233,7 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
   const workspaceRoot = workspaceOfBoard(board.root);
   const project = projectConfig(workspaceRoot, options);
   const executor = executorConfig(options, project.config);
+  refuseBrokenTemplate(executor, workspaceRoot);
   const live = !options.json && process.stdout.isTTY === true;
   const progress = new ProgressPrinter(live, options.json === true, () => {
     const counts = board.stats().counts;
@@ -259,6 +288,8 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     process.off('SIGTERM', stopOnSignal);
     progress.finish();
   }
+  // The reason was printed as the pool's warning when it happened: exit 1 without repeating it.
+  if (pool.boardFailure !== undefined) throw new ExitError(EXIT_FAILURE);
   const stats = pool.stats();
   const wallMs = Date.now() - startedAt;
   // One listing of dead/ rather than a lookup per task (each lookup lists every state directory).
@@ -269,7 +300,8 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     failedAttempts,
     wallMs,
     busyMs: stats.busyMs,
-    speedup: wallMs > 0 ? Math.round((stats.busyMs / wallMs) * 100) / 100 : 0,
+    parallelism: wallMs > 0 ? Math.round((stats.busyMs / wallMs) * 100) / 100 : 0,
+    ...(options.baselineMs !== undefined && { baselineMs: options.baselineMs, speedup: wallMs > 0 ? Math.round((options.baselineMs / wallMs) * 100) / 100 : 0 }),
     mode: stats.mode,
   };
 }
@@ -277,8 +309,18 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
 export function formatSummary(summary: RunSummary): string {
   return (
     `Done ${summary.done}, dead ${summary.dead}, failed attempts ${summary.failedAttempts}; ` +
-    `wall ${formatDuration(summary.wallMs)}, task time ${formatDuration(summary.busyMs)}, speedup ${summary.speedup.toFixed(2)}x (${summary.mode} mode).`
+    `wall ${formatDuration(summary.wallMs)}, task time ${formatDuration(summary.busyMs)} (${summary.mode} mode).\n` +
+    `Parallelism ${summary.parallelism.toFixed(2)}: agents were busy ${summary.parallelism.toFixed(2)}× the wall time.` +
+    speedupLine(summary)
   );
+}
+
+/** The real ratio, only where a baseline was measured. */
+function speedupLine(summary: RunSummary): string {
+  if (summary.baselineMs === undefined || summary.speedup === undefined) return '';
+  const versus = `against the baseline of ${formatDuration(summary.baselineMs)}`;
+  if (summary.speedup >= 1) return `\nSpeedup ${summary.speedup.toFixed(2)}× ${versus}.`;
+  return `\nSlower than the baseline: ${(summary.wallMs / summary.baselineMs).toFixed(2)}× its ${formatDuration(summary.baselineMs)} (speedup ${summary.speedup.toFixed(2)}×).`;
 }
 
 /** The progress line (TTY) or one line per finished task (pipes, logs, CI). */

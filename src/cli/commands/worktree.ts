@@ -11,6 +11,7 @@ import {
   discardTaskPatch,
   findPatchConflicts,
   isDiscarded,
+  pendingResults,
   readPartialWork,
   readTaskPatch,
   tasksWithPartialWork,
@@ -21,7 +22,9 @@ import {
   type ResultPlace,
   type TaskPatch,
 } from '../../core/patch';
-import { listWorktrees, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
+import { loadSwarmConfig } from '../../core/config';
+import { worktreeSettingsFrom } from '../../core/config/resolve';
+import { listWorktrees, pruneSwarmRefs, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
 import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
 import { formatBytes } from '../../core/format';
 import { escapeTerminal, formatDuration, printJson, printText } from '../format';
@@ -237,17 +240,22 @@ export function registerWorktreeCommands(program: Command, openBoard: () => Prom
 
   program
     .command('worktrees')
-    .description("list the agents' worktrees (outside your folder, under .git/swarm/worktrees); --prune removes leftovers")
-    .option('--prune', 'remove half-created, orphaned and unregistered worktrees (work of crashed attempts is kept on refs/swarm/<id>)')
+    .description("list the agents' worktrees (outside your checkout, in ~/.cache/agent-swarm/worktrees); --prune removes leftovers")
+    .option('--prune', 'remove idle, half-created, orphaned and unregistered worktrees, and refs/swarm-* no task on the board needs (work of crashed attempts is kept on refs/swarm/<id>)')
     .option('--json', 'print JSON only')
     .action(userFacing(async (options: { prune?: boolean; json?: boolean }) => {
-      const root = (await openPlace()).workspaceRoot;
-      const removed = options.prune ? await pruneWorktrees(root) : undefined;
-      const worktrees = await listWorktrees(root);
-      if (options.json) return printJson(options.prune ? { removed, worktrees } : worktrees);
-      if (removed !== undefined) printText(`Pruned ${removed} worktree${removed === 1 ? '' : 's'}.`);
+      const place = await openPlace();
+      const root = place.workspaceRoot;
+      const settings = worktreeSettingsOf(root);
+      // Printed as they happen: what prune could not remove says how to remove it by hand.
+      const log = options.json ? undefined : (line: string) => printText(escapeTerminal(line));
+      const removed = options.prune ? await pruneWorktrees(root, { ...settings, log, idle: true }) : undefined;
+      const refs = options.prune ? await pruneSwarmRefs(root, await refsStillNeeded(place)) : undefined;
+      const worktrees = await listWorktrees(root, settings);
+      if (options.json) return printJson(options.prune ? { removed, refs, worktrees } : worktrees);
+      if (removed !== undefined) printText(`Pruned ${removed} worktree${removed === 1 ? '' : 's'} and ${refs} ref${refs === 1 ? '' : 's'} no task needs any more.`);
       if (worktrees.length === 0) return printText('No agent worktrees.');
-      const usage = await worktreesDiskUsage(root);
+      const usage = await worktreesDiskUsage(root, settings);
       printText(`${worktrees.length} worktree${worktrees.length === 1 ? '' : 's'}, ${formatBytes(usage.bytes)} on disk (budget ${formatBytes(usage.budgetBytes)}; least recently used idle ones are removed above it)`);
       for (const wt of worktrees) {
         const state = wt.busy ? `running ${wt.taskId}` : wt.stale ? 'stale' : 'idle';
@@ -261,6 +269,28 @@ export function registerWorktreeCommands(program: Command, openBoard: () => Prom
 function workspaceHere(): string {
   const repo = findGitRepository(process.cwd());
   return repo ? repo.topLevel : process.cwd();
+}
+
+/** The worktree settings of swarm.config.json (its folder above all); none when the file is unreadable. */
+function worktreeSettingsOf(root: string): ReturnType<typeof worktreeSettingsFrom> {
+  const load = loadSwarmConfig(root, { trusted: true });
+  return load.config ? worktreeSettingsFrom(load.config as Parameters<typeof worktreeSettingsFrom>[0]) : {};
+}
+
+/**
+ * Which swarm refs the board still needs: a base ref while its task's result waits for review
+ * (or the task has not finished), partial work while its task is on the board. The board is read
+ * once up front (the check itself is synchronous).
+ */
+async function refsStillNeeded(place: ResultPlace): Promise<(taskId: string, kind: 'base' | 'partial') => boolean> {
+  const waiting = new Set(await pendingResults(place));
+  const tasks = new Map((await listAllTasks(place.board)).map((task) => [task.id, task]));
+  return (taskId, kind) => {
+    const task = tasks.get(taskId);
+    if (!task) return false;
+    if (kind === 'partial') return true;
+    return waiting.has(taskId) || !['done', 'dead', 'cancelled'].includes(task.status);
+  };
 }
 
 function batchJson(result: BatchOutcome): object {

@@ -1,6 +1,8 @@
 // Precedence: CLI flags over VS Code settings over swarm.config.json over built-in defaults, field
 // by field. Named entries (executors, rate limits) are replaced whole: half of one executor and
 // half of another is never what anyone meant.
+import * as os from 'os';
+import * as path from 'path';
 import type { EndpointLimits } from '../ratelimit/types';
 import type { ExecutorConfigInput } from '../executors/config';
 import { AGENT_NAMES } from '../executors/presets';
@@ -135,9 +137,11 @@ export function poolSettingsFrom(config: SwarmConfig): {
 }
 
 /** WorktreeIsolation options from `worktrees`. */
-export function worktreeSettingsFrom(config: SwarmConfig): { include?: string[]; setupCommand?: string; maxSlots?: number; diskBudgetBytes?: number } {
+export function worktreeSettingsFrom(config: SwarmConfig): { include?: string[]; setupCommand?: string; maxSlots?: number; diskBudgetBytes?: number; worktreesDir?: string; keepIdleSlots?: boolean } {
   const worktrees = config.worktrees ?? {};
   return {
+    ...(worktrees.dir !== undefined && { worktreesDir: worktrees.dir === '~' || worktrees.dir.startsWith('~/') ? path.join(os.homedir(), worktrees.dir.slice(1)) : worktrees.dir }),
+    ...(worktrees.keepIdleSlots !== undefined && { keepIdleSlots: worktrees.keepIdleSlots }),
     ...(worktrees.include !== undefined && { include: worktrees.include }),
     ...(worktrees.setupCommand !== undefined && { setupCommand: worktrees.setupCommand }),
     ...(worktrees.maxSlots !== undefined && { maxSlots: worktrees.maxSlots }),

@@ -54,6 +54,12 @@ export const worktreeConfigSchema = z
     setupCommand: z.string().min(1).optional().describe('Shell command run once in every new worktree, e.g. "npm ci".'),
     maxSlots: z.number().int().min(1).max(256).optional().describe('Most worktrees kept at once.'),
     diskBudgetMB: megabytes.optional().describe('Disk budget for all worktrees together; least recently used idle ones are removed above it.'),
+    dir: z
+      .string()
+      .regex(/^(\/|~(\/|$))/, 'must be an absolute path or start with ~/')
+      .optional()
+      .describe('Folder for this repository\'s worktrees (absolute, or ~/...); default ~/.cache/agent-swarm/worktrees/<repo>-<hash>. Never inside the checkout.'),
+    keepIdleSlots: z.boolean().optional().describe('Keep idle worktrees when a run ends, warm for the next one (default false: removed).'),
   })
   .strict();
 

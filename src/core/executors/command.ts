@@ -1,6 +1,7 @@
 // The `command` executor (any shell command template) and the `agent` executor (a coding-agent CLI
 // preset, which is a command template plus usage-limit recognition).
 import type { AgentExecutorConfig, CommandExecutorConfig, VerifyConfig } from './config';
+import { inferOkExitCodePreset, okExitCodesOf } from './exitCodes';
 import type { GroupRunResult } from './process';
 import { AGENT_PRESETS } from './presets';
 import { DEFAULT_USAGE_LIMIT_BACKOFF_MS, detectUsageLimit } from './usageLimit';
@@ -20,6 +21,8 @@ export interface CommandExecutorOptions {
   notFoundHint?: string;
   /** Paths under $HOME the program writes its own state to (agent CLIs); writable in the sandbox. */
   homeState?: readonly string[];
+  /** Exit codes besides 0 that still produce a result, and where they came from (for the log). */
+  okExitCodes?: { codes: readonly number[]; origin: string };
 }
 
 export class CommandExecutor implements Executor {
@@ -36,8 +39,13 @@ export class CommandExecutor implements Executor {
     ctx.log(`$ ${template}\n`);
     const result = await runTemplate({ template, timeoutMs, graceMs, env }, ctx);
     this.throwIfFailed(result, ctx);
+    if (result.exitCode !== 0) ctx.log(`exit ${result.exitCode} still counts as a result (${this.options.okExitCodes?.origin})\n`);
     await verifyOrThrow(this.options.verify, ctx, env);
     return { summary: summarize(this.name, result) };
+  }
+
+  private acceptsExit(code: number | null): boolean {
+    return code !== null && (this.options.okExitCodes?.codes.includes(code) ?? false);
   }
 
   private throwIfFailed(result: GroupRunResult, ctx: ExecutionContext): void {
@@ -57,8 +65,16 @@ export class CommandExecutor implements Executor {
     if (result.exitCode === 126 || result.exitCode === 127) {
       throw new ExecutorError('permanent', `The command could not run (exit ${result.exitCode}: not found or not executable): ${template}\n${tailOf(result)}\n${this.options.notFoundHint ?? 'Install the tool or fix the command in the executor settings.'}`);
     }
-    if (failed) throw new ExecutorError('transient', `The command failed (${describeExit(result)}): ${template}\n${tailOf(result)}`);
+    if (failed && !this.acceptsExit(result.exitCode)) throw new ExecutorError('transient', `The command failed (${describeExit(result)}): ${template}\n${tailOf(result)}`);
   }
+}
+
+/** The configured codes, or the preset of the tool the template runs; none when it is not one. */
+export function resolveOkExitCodes(template: string, setting: CommandExecutorConfig['okExitCodes']): { codes: readonly number[]; origin: string } | undefined {
+  if (Array.isArray(setting)) return setting.length > 0 ? { codes: setting, origin: `okExitCodes ${JSON.stringify(setting)}` } : undefined;
+  if (typeof setting === 'string') return { codes: okExitCodesOf(setting), origin: `okExitCodes "${setting}"` };
+  const inferred = inferOkExitCodePreset(template);
+  return inferred ? { codes: okExitCodesOf(inferred), origin: `the ${inferred} preset: problems left that it could not fix; set "okExitCodes": [] to fail instead` } : undefined;
 }
 
 /** The last lines of output: for agent CLIs that is their final report. */
@@ -78,6 +94,7 @@ export function createCommandExecutor(config: CommandExecutorConfig): CommandExe
     verify: config.verify,
     env: config.env,
     detectRateLimits: config.detectRateLimits,
+    okExitCodes: resolveOkExitCodes(config.command, config.okExitCodes),
   });
 }
 

@@ -1,6 +1,7 @@
 // Executor configuration: plain JSON from CLI flags, VS Code settings or swarm.config.json,
 // validated here so a typo is reported with the field to fix instead of failing mid-run.
 import { z } from 'zod';
+import { OK_EXIT_CODE_PRESET_NAMES, type OkExitCodePreset } from './exitCodes';
 import { AGENT_NAMES, type AgentName } from './presets';
 import { ExecutorError } from './types';
 
@@ -27,6 +28,16 @@ export const commandConfigSchema = z
     graceMs: milliseconds.default(5_000),
     /** Treat usage/rate-limit reports in the output as rate-limited failures (for custom agent CLIs). */
     detectRateLimits: z.boolean().default(false),
+    /**
+     * Exit codes besides 0 that still produce a result (a linter's "fixed what it could, problems
+     * left"): a list, or a preset name (eslint, prettier, ruff, ...). Default: the preset of the tool
+     * the command runs, if it is one of them; [] for none.
+     */
+    okExitCodes: z
+      .union([z.array(z.number().int().min(1).max(255)), z.enum(OK_EXIT_CODE_PRESET_NAMES as [OkExitCodePreset, ...OkExitCodePreset[]])], {
+        errorMap: () => ({ message: `must be a list of exit codes like [1], or one of ${OK_EXIT_CODE_PRESET_NAMES.join(', ')}` }),
+      })
+      .optional(),
     ...common,
   })
   .strict();

@@ -48,6 +48,8 @@ export interface TaskIsolation {
   abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void>;
   /** Start and shutdown housekeeping: prune orphans and stale registrations. */
   prune?(): Promise<void>;
+  /** When the pool stops (after its agents): free what a finished run no longer needs (idle slots). */
+  release?(): Promise<void>;
   /** The pool's sandbox for commands the isolation runs itself (a setup command), and the
    * environment marks those commands carry. */
   useSandbox?(sandbox: ActiveSandbox | undefined, commandEnv: Record<string, string>): void;

@@ -586,7 +586,11 @@ export class AgentPool {
         return;
       case 'fatal':
         handle.draining = true;
+        if (message.board) return this.stopForBoard(message.message);
         this.warn(`Agent ${handle.info.id} cannot work: ${message.message}`);
+        return;
+      case 'warning':
+        this.warn(`Agent ${handle.info.id}: ${message.message}`);
         return;
       case 'isolation': {
         // Aborted when the agent asks (its attempt was cancelled) or exits: a setup command of a
@@ -794,6 +798,7 @@ export class AgentPool {
     }
     await this.sequentialRun;
     await this.capacity.onIdle();
+    await this.isolation.release?.().catch((error: unknown) => this.warn(`Removing idle worktrees failed: ${messageOf(error)}`));
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.resumeTimer);
     this.monitor?.stop();
@@ -844,6 +849,17 @@ export class AgentPool {
 
   private emit(event: PoolEvent): void {
     this.emitter.emit('event', event);
+  }
+
+  /** Why the pool stopped early because its board could not be written (`swarm run` exits 1). */
+  boardFailure: string | undefined;
+
+  /** Every agent would fail the same way: said once, then the pool stops instead of restarting agents. */
+  private stopForBoard(message: string): void {
+    if (this.boardFailure !== undefined) return;
+    this.boardFailure = message;
+    this.warn(message);
+    void this.stop({ graceMs: 0 });
   }
 
   private warn(message: string): void {

@@ -83,7 +83,9 @@ export type AgentToHost =
   /** The attempt behind isolation request `id` was cancelled: stop preparing (the reply still comes). */
   | { channel: typeof POOL_CHANNEL; type: 'isolation-abort'; id: number }
   /** The agent cannot work at all (e.g. its executor config is invalid); the host stops restarting it. */
-  | { channel: typeof POOL_CHANNEL; type: 'fatal'; message: string };
+  | { channel: typeof POOL_CHANNEL; type: 'fatal'; message: string; /** The board cannot be written: the whole pool stops. */ board?: boolean }
+  /** A side effect of a board write that failed after the write committed (the board's onWarning). */
+  | { channel: typeof POOL_CHANNEL; type: 'warning'; message: string };
 
 export type PoolMessage = HostToAgent | AgentToHost;
 

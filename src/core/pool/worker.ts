@@ -123,6 +123,30 @@ export class AgentWorker {
 
   async run(): Promise<void> {
     const { minPollMs = 25, maxPollMs = 500 } = this.options;
+    const watcher = this.watchPending();
+    try {
+      await this.claimLoop(minPollMs, maxPollMs);
+    } finally {
+      watcher?.close();
+    }
+  }
+
+  /**
+   * Wakes the idle loop as soon as a task file lands in pending/ (a post, a release, a retry made
+   * due by a rename), instead of at the next poll; the poll stays for what fs.watch misses.
+   */
+  private watchPending(): fs.FSWatcher | undefined {
+    if (this.options.stopWhenIdle) return undefined;
+    try {
+      const watcher = fs.watch(path.join(this.options.board.root, 'pending'), () => this.wake());
+      watcher.on('error', () => watcher.close());
+      return watcher;
+    } catch {
+      return undefined; // no pending/ folder or no inotify: polling alone
+    }
+  }
+
+  private async claimLoop(minPollMs: number, maxPollMs: number): Promise<void> {
     let pollMs = minPollMs;
     while (!this.draining) {
       const heldFor = this.holdUntil - Date.now();
@@ -130,7 +154,7 @@ export class AgentWorker {
         await this.sleep(Math.min(heldFor, 1000));
         continue;
       }
-      const claim = this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs });
+      const claim = this.claimOrExplain();
       if (!claim) {
         if (this.options.stopWhenIdle) return;
         if (!this.idleReported) {
@@ -143,8 +167,24 @@ export class AgentWorker {
       }
       this.idleReported = false;
       pollMs = minPollMs;
-      await this.runAttempt(claim);
+      await this.runAttempt(claim).catch((error: unknown) => this.explainUnwritable(error));
     }
+  }
+
+  /** A claim; a board the file system will not let us write ends the loop with BoardUnwritableError. */
+  private claimOrExplain(): Claim | undefined {
+    try {
+      return this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs });
+    } catch (error) {
+      return this.explainUnwritable(error);
+    }
+  }
+
+  /** Rethrows `error`; a full or read-only disk as BoardUnwritableError (no retry fixes it). */
+  private explainUnwritable(error: unknown): never {
+    const code = errnoOf(error);
+    if (code !== undefined && UNWRITABLE_CODES.has(code)) throw new BoardUnwritableError(this.options.board.root, code, error);
+    throw error;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -339,7 +379,8 @@ export class AgentWorker {
       try {
         board.heartbeat(current.claim, leaseMs);
       } catch (error) {
-        current.interruption ??= error instanceof LeaseLostError && /cancelled/.test(error.message) ? 'cancelled' : 'lease-lost';
+        // The board says why the lease is gone; the message is for people.
+        current.interruption ??= error instanceof LeaseLostError && error.cause === 'cancelled' ? 'cancelled' : 'lease-lost';
         current.controller.abort(error);
       }
     }, Math.max(50, Math.floor(leaseMs / 3)));
@@ -440,4 +481,32 @@ function combinedFailure(failures: unknown[]): ExecutorError {
   const retryAt = classified.map((failure) => failure.retryAt).filter((at): at is number => at !== undefined).sort((a, b) => a - b)[0];
   const message = `All ${classified.length} attempts failed:\n${classified.map((failure, index) => `${index + 1}. ${failure.message}`).join('\n')}`;
   return new ExecutorError(retryAt !== undefined && kind !== 'permanent' ? 'rate-limited' : kind, message, { retryAt });
+}
+
+/** File-system errors that no retry fixes while the run goes on. */
+const UNWRITABLE_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
+
+function errnoOf(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? (error as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function describeCause(code: string, cause: unknown): string {
+  const text = cause instanceof Error ? cause.message : String(cause);
+  return text.includes(code) ? text : `${code}: ${text}`;
+}
+
+/** The board cannot be written any more: claiming stops, once, with what to do. */
+export class BoardUnwritableError extends Error {
+  constructor(
+    readonly boardRoot: string,
+    readonly code: string,
+    cause: unknown,
+  ) {
+    super(
+      `The task board ${boardRoot} cannot be written any more (${describeCause(code, cause)}). ` +
+        'No more tasks are claimed. Free disk space or make the folder writable, then run again; tasks that were running are reclaimed when their leases expire.',
+    );
+    this.name = 'BoardUnwritableError';
+  }
 }

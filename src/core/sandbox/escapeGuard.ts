@@ -89,6 +89,7 @@ export function guardIsolation(inner: TaskIsolation, targets: GuardTargets, warn
       for (const warning of await compare(task, slot)) warn(`Task ${task.id}: ${warning}`);
     },
     prune: inner.prune ? () => (inner.prune as () => Promise<void>)() : undefined,
+    release: inner.release ? () => (inner.release as () => Promise<void>)() : undefined,
     useSandbox: inner.useSandbox ? (sandbox, env) => inner.useSandbox?.(sandbox, env) : undefined,
   };
 }

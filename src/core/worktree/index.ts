@@ -8,6 +8,7 @@ import { WorktreeIsolation, type WorktreeInfo, type WorktreeIsolationOptions } f
 export { WorktreeIsolation, readWorktreeIncludeFile, DEFAULT_INCLUDE, DEFAULT_MAX_SLOTS, DEFAULT_DISK_BUDGET_BYTES, PARTIAL_REF_PREFIX, BASE_REF_PREFIX } from './worktreeIsolation';
 export type { WorktreeIsolationOptions, WorktreeInfo } from './worktreeIsolation';
 export { DirectIsolation, shadowGitDir } from './directIsolation';
+export { defaultWorktreesDir, worktreesCacheRoot } from './location';
 export { NotAGitRepositoryError, assertGitWorkspace, locateRepository, snapshotWorkingState } from './repo';
 export type { RepoInfo } from './repo';
 export { GitCommandError } from './git';
@@ -34,7 +35,15 @@ export async function worktreesDiskUsage(workspaceRoot: string, options: Omit<Wo
  * Removes half-created, orphaned and unregistered slot worktrees; keeps partial work of crashed
  * attempts. First ends what agent hosts that died left running (it could write into the slots).
  */
-export async function pruneWorktrees(workspaceRoot: string, options: Omit<WorktreeIsolationOptions, 'workspaceRoot'> = {}): Promise<number> {
+export async function pruneWorktrees(workspaceRoot: string, options: Omit<WorktreeIsolationOptions, 'workspaceRoot'> & { idle?: boolean } = {}): Promise<number> {
   await killDeadHostLeftovers();
-  return new WorktreeIsolation({ ...options, workspaceRoot }).pruneCount();
+  return new WorktreeIsolation({ ...options, workspaceRoot }).pruneCount({ idle: options.idle });
+}
+
+/**
+ * Deletes the base and partial-work refs (`refs/swarm-base/<id>`, `refs/swarm/<id>`) that `keep`
+ * does not keep; returns how many. The caller knows from the board which results still wait.
+ */
+export async function pruneSwarmRefs(workspaceRoot: string, keep: (taskId: string, kind: 'base' | 'partial') => boolean): Promise<number> {
+  return new WorktreeIsolation({ workspaceRoot }).pruneRefs(keep);
 }

@@ -15,6 +15,7 @@ import { createCommandSandbox, type ActiveSandbox } from '../sandbox/launcher';
 import { isInside } from '../sandbox/policy';
 import { diffStaged, stageEverything } from './diff';
 import { gitText, hardenedGitConfig, runGit, simpleGitAt } from './git';
+import { REPOSITORY_MARK, assertOutsideCheckout, defaultWorktreesDir, legacyWorktreesDir, markRepository, sweepForgottenRepositories } from './location';
 import { removeHalfRegistrations } from './registrations';
 import { assertGitWorkspace, locateRepository, snapshotWorkingState, type RepoInfo } from './repo';
 import { isProcessAlive, isSlotBusy, listSlotStates, readSlotState, slotPaths, writeSlotState, type SlotState } from './slots';
@@ -27,8 +28,14 @@ export const BASE_REF_PREFIX = 'refs/swarm-base/';
 
 export interface WorktreeIsolationOptions {
   workspaceRoot: string;
-  /** Where slot worktrees live; default `<git common dir>/swarm/worktrees`. */
+  /**
+   * Where slot worktrees live; default a per-repository folder in the user's cache
+   * (`$XDG_CACHE_HOME/agent-swarm/worktrees/<repo>-<hash>`), outside the checkout. A folder inside
+   * the checkout is refused.
+   */
   worktreesDir?: string;
+  /** Keep idle slots when the pool stops (warm for the next run); default false: removed. */
+  keepIdleSlots?: boolean;
   /**
    * Workspace-relative ignored paths made available in every worktree: directories are symlinked
    * (node_modules), files are copied (.env, so an agent's edit never reaches the user's file).
@@ -76,6 +83,10 @@ export class WorktreeIsolation implements TaskIsolation {
   private readonly slotNames = new Map<string, string>();
   private lastDiskCheck = 0;
   private sandbox: ActiveSandbox | undefined;
+  /** The run's snapshot, shared by its tasks; see runSnapshot. */
+  private sharedSnapshot?: Promise<string>;
+  /** Pool slots with a prepared attempt not yet collected or abandoned. */
+  private readonly attemptsInFlight = new Set<string>();
   private commandEnv: Record<string, string> = {};
 
   constructor(private readonly options: WorktreeIsolationOptions) {
@@ -103,17 +114,24 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   async worktreesDir(): Promise<string> {
-    return this.explicitDir ?? path.join((await this.repo()).commonDir, 'swarm', 'worktrees');
+    const repo = await this.repo();
+    if (this.explicitDir === undefined) return defaultWorktreesDir(repo);
+    assertOutsideCheckout(this.explicitDir, repo);
+    return this.explicitDir;
   }
 
   async prepare(task: Task, slot: string, _artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace> {
     const repo = await this.repo();
     const dir = await this.worktreesDir();
+    // Which repository the folder serves, so it is swept once the repository is gone.
+    if (this.explicitDir === undefined) markRepository(dir, repo);
     // The slot's directory name: the pool's slot id, unless another live process holds that one.
     const name = this.claimSlot(dir, slot);
     const { stateFile } = slotPaths(dir, name);
     try {
-      return await this.prepareClaimed(task, repo, dir, name, signal);
+      const prepared = await this.prepareClaimed(task, repo, dir, name, signal);
+      this.attemptsInFlight.add(slot);
+      return prepared;
     } catch (error) {
       // Cancelled or failed before the attempt got its workspace: the slot is free again at once
       // (a half-made worktree stays marked `creating` for the next prepare or prune to remove).
@@ -129,15 +147,13 @@ export class WorktreeIsolation implements TaskIsolation {
     const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
     // Cleaning the slot does not depend on the snapshot: both run at once.
     const cleaned = reusable ? this.cleanSlot(worktree, previous) : Promise.resolve(false);
-    const snapshot = await snapshotWorkingState(repo, { untracked: task.files, message: `Agent Swarm snapshot for task ${task.id}` });
+    const snapshot = await this.runSnapshot(repo, task);
     const { start, base } = await this.startingPoint(task, snapshot);
     signal?.throwIfAborted();
-    // Keeps the base reachable for review and three-way apply even after gc (in parallel with the reset).
-    const keepBase = runGit(['update-ref', `${BASE_REF_PREFIX}${task.id}`, base], { cwd: repo.topLevel });
-    keepBase.catch(() => undefined); // awaited below; a failure elsewhere first must not leave it unhandled
+    // No base ref yet: the slot's HEAD keeps the snapshot reachable during the attempt; collect()
+    // keeps it only for a result that has changes, abandon() through the partial-work commit.
     const warm = (await cleaned) && (await this.resetWarm(worktree, previous as SlotState, start));
     if (!warm) await this.createCold(name, worktree, stateFile, start, task, signal);
-    await keepBase;
     const state = readSlotState(stateFile) as SlotState;
     // Includes that appeared in the workspace since the slot was made are linked now.
     const linked = [...new Set([...(state.linked ?? []), ...(warm ? this.linkIncludes(worktree, repo.prefix) : [])])];
@@ -172,7 +188,9 @@ export class WorktreeIsolation implements TaskIsolation {
     const gitDir = this.slotGitDir(worktree, repo, state);
     return {
       writable: [worktree, gitDir, path.join(repo.commonDir, 'objects')],
-      protect: [this.workspaceRoot, repo.topLevel, repo.commonDir, worktreesDir],
+      // The whole cache folder of worktrees (other repositories' slots too) stays read-only, even
+      // where a writable cache folder (~/.cache) contains it.
+      protect: [this.workspaceRoot, repo.topLevel, repo.commonDir, worktreesDir, ...(this.explicitDir === undefined ? [path.dirname(worktreesDir)] : [])],
       protectAfter: [path.join(worktree, '.git'), path.join(gitDir, 'commondir'), path.join(gitDir, 'gitdir'), path.join(gitDir, 'config.worktree')],
       readable: [this.workspaceRoot, repo.topLevel, repo.commonDir],
     };
@@ -215,6 +233,7 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   async collect(task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string): Promise<CollectedChanges> {
+    this.attemptEnded(slot);
     const repo = await this.repo();
     const name = this.slotNames.get(slot) ?? slot;
     const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), name);
@@ -229,6 +248,9 @@ export class WorktreeIsolation implements TaskIsolation {
       fs.mkdirSync(artifactsDir, { recursive: true });
       changes.patchFile = path.join(artifactsDir, 'result.patch');
       fs.writeFileSync(changes.patchFile, diff.text);
+      // Keeps the base reachable for review and three-way apply even after gc; a task without
+      // changes has nothing to review, so it leaves no ref behind.
+      await runGit(['update-ref', `${BASE_REF_PREFIX}${task.id}`, base], { cwd: repo.topLevel });
     }
     if (hasRef(repo.commonDir, `${PARTIAL_REF_PREFIX}${task.id}`)) await runGit(['update-ref', '-d', `${PARTIAL_REF_PREFIX}${task.id}`], { cwd: repo.topLevel, okCodes: [1] });
     this.releaseSlot(stateFile);
@@ -237,6 +259,7 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   async abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void> {
+    this.attemptEnded(slot);
     let stateFile: string | undefined;
     try {
       const paths = slotPaths(await this.worktreesDir(), this.slotNames.get(slot) ?? slot);
@@ -259,21 +282,24 @@ export class WorktreeIsolation implements TaskIsolation {
     await this.pruneCount();
   }
 
-  async pruneCount(): Promise<number> {
+  /** With `idle`, slots no attempt is using are removed too (`swarm worktrees --prune`). */
+  async pruneCount(options: { idle?: boolean } = {}): Promise<number> {
     return this.admin(async () => {
       const repo = await this.repo();
       const dir = await this.worktreesDir();
       // Before any `git worktree` command: a half-written registration can make them all fail.
       removeHalfRegistrations(repo.commonDir, dir, (worktree) => lockedElsewhere(`${worktree}.lock`));
+      if (this.explicitDir === undefined) for (const gone of sweepForgottenRepositories(path.dirname(dir))) this.log(`removed the worktrees of a repository that no longer exists: ${gone}`);
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
+      const attempted = await this.removeLegacySlots(repo, dir);
       const registered = await this.registeredWorktrees();
-      const attempted: string[] = [];
       for (const entry of registered.filter((wt) => isUnder(dir, wt.path))) {
         if (lockedElsewhere(`${entry.path}.lock`)) continue;
         const state = listSlotStates(dir).find((candidate) => samePath(candidate.path, entry.path));
         if (state && state.phase === 'ready' && fs.existsSync(path.join(entry.path, '.git'))) {
           if (state.taskId && !isSlotBusy(state)) await this.rescueCrashedAttempt(state);
-          continue;
+          if (!options.idle || isSlotBusy(state)) continue;
+          fs.rmSync(slotPaths(dir, state.slot).stateFile, { force: true });
         }
         await this.removeWorktreeDir(entry.path);
         attempted.push(entry.path);
@@ -306,6 +332,67 @@ export class WorktreeIsolation implements TaskIsolation {
         const stale = !state || state.phase !== 'ready' || !fs.existsSync(path.join(wt.path, '.git'));
         return { path: wt.path, slot: state?.slot, taskId: busy ? state?.taskId : undefined, branch: wt.branch, head: wt.head, stale, busy, lastUsed: state?.lastUsed };
       });
+  }
+
+  /**
+   * When the pool stops: the idle slots this process used are removed (unless keepIdleSlots), so
+   * `git worktree list` does not collect them run after run. Slots still busy stay for prune.
+   */
+  async release(): Promise<void> {
+    if (this.options.keepIdleSlots) return;
+    const dir = await this.worktreesDir();
+    for (const name of new Set(this.slotNames.values())) {
+      const { stateFile } = slotPaths(dir, name);
+      const state = readSlotState(stateFile);
+      if (!state || isSlotBusy(state)) continue;
+      await this.admin(() => this.removeSlot(state)).catch((error: unknown) => this.log(`could not remove the idle worktree ${state.path}: ${(error as Error).message}`));
+      fs.rmSync(lockFile(dir, name), { force: true });
+    }
+    this.slotNames.clear();
+    // Nothing left but the repository mark: the folder goes too (made again by the next run).
+    if (this.explicitDir === undefined && fs.readdirSync(dir, { withFileTypes: true }).every((entry) => entry.name === REPOSITORY_MARK)) fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Deletes `refs/swarm-base/<id>` and `refs/swarm/<id>` refs the caller no longer needs (`keep`
+   * answers per task and kind; the board knows which results still wait for review). Returns how
+   * many were deleted.
+   */
+  async pruneRefs(keep: (taskId: string, kind: 'base' | 'partial') => boolean): Promise<number> {
+    const repo = await this.repo();
+    const listed = await gitText(['for-each-ref', '--format=%(refname)', BASE_REF_PREFIX, PARTIAL_REF_PREFIX], { cwd: repo.topLevel });
+    const doomed = listed
+      .split('\n')
+      .filter(Boolean)
+      .filter((ref) => {
+        const kind = ref.startsWith(BASE_REF_PREFIX) ? 'base' : 'partial';
+        return !keep(ref.slice(kind === 'base' ? BASE_REF_PREFIX.length : PARTIAL_REF_PREFIX.length), kind);
+      });
+    if (doomed.length === 0) return 0;
+    await runGit(['update-ref', '--stdin'], { cwd: repo.topLevel, input: doomed.map((ref) => `delete ${ref}\n`).join('') });
+    return doomed.length;
+  }
+
+  /**
+   * Slots of the folder used before worktrees moved out of the checkout (`.git/swarm/worktrees`):
+   * work of a crashed attempt is kept on its partial ref, then the slot is removed. Returns the
+   * worktrees whose removal was attempted.
+   */
+  private async removeLegacySlots(repo: RepoInfo, dir: string): Promise<string[]> {
+    const legacy = legacyWorktreesDir(repo);
+    if (samePath(legacy, dir) || !fs.existsSync(legacy)) return [];
+    const attempted: string[] = [];
+    const states = listSlotStates(legacy);
+    for (const entry of (await this.registeredWorktrees()).filter((wt) => isUnder(legacy, wt.path))) {
+      if (lockedElsewhere(`${entry.path}.lock`)) continue;
+      const state = states.find((candidate) => samePath(candidate.path, entry.path));
+      if (state?.taskId && state.phase === 'ready' && !isSlotBusy(state) && fs.existsSync(path.join(entry.path, '.git'))) await this.rescueCrashedAttempt(state);
+      await this.removeWorktreeDir(entry.path);
+      attempted.push(entry.path);
+    }
+    const inUse = fs.readdirSync(legacy).some((name) => name.endsWith('.lock') && lockedElsewhere(path.join(legacy, name)));
+    if (!inUse) fs.rmSync(legacy, { recursive: true, force: true });
+    return attempted;
   }
 
   // ------------------------------------------------------------------ internals
@@ -480,6 +567,39 @@ export class WorktreeIsolation implements TaskIsolation {
     writeSlotState(stateFile, { ...state, taskId: undefined, ownerPid: undefined });
   }
 
+  private attemptEnded(slot: string): void {
+    this.attemptsInFlight.delete(slot);
+  }
+
+  /**
+   * One snapshot for a run instead of one per task (a snapshot is four git processes, `git add -u`
+   * over every tracked file the slowest): a task that starts while others are still going shares
+   * their snapshot. A task naming untracked files gets its own, so those files are in it. Edits you
+   * make while tasks run reach the tasks that start once they are all done (the next run).
+   */
+  private async runSnapshot(repo: RepoInfo, task: Task): Promise<string> {
+    const untracked = await this.namesUntrackedFiles(repo, task);
+    const current = this.attemptsInFlight.size > 0 ? this.sharedSnapshot : undefined;
+    if (current && !untracked) {
+      try {
+        return await current;
+      } catch {
+        // The shared one failed: this task takes its own below.
+      }
+    }
+    const own = snapshotWorkingState(repo, { untracked: task.files, message: 'Agent Swarm snapshot of your working state' });
+    if (!untracked) this.sharedSnapshot = own;
+    return await own;
+  }
+
+  /** Whether the task names a file that exists and git does not track (it goes into the snapshot). */
+  private async namesUntrackedFiles(repo: RepoInfo, task: Task): Promise<boolean> {
+    const named = task.files.map((file) => (repo.prefix ? `${repo.prefix}/${file}` : file)).filter((file) => fs.existsSync(path.join(repo.topLevel, file)));
+    if (named.length === 0) return false;
+    const listed = await runGit(['ls-files', '-z', '--others', '--exclude-standard', '--', ...named], { cwd: repo.topLevel, okCodes: [128] });
+    return listed.code !== 0 || listed.stdout.length > 0;
+  }
+
   private releaseSlot(stateFile: string): void {
     const state = readSlotState(stateFile);
     if (state) writeSlotState(stateFile, { ...state, taskId: undefined, ownerPid: undefined, lastUsed: Date.now() });
@@ -543,6 +663,7 @@ export class WorktreeIsolation implements TaskIsolation {
     // Lock files last: whether a lock is stale depends on the slot folders and state files removed before it.
     const names = fs.readdirSync(dir).sort((a, b) => Number(a.endsWith('.lock')) - Number(b.endsWith('.lock')));
     for (const name of names) {
+      if (name === REPOSITORY_MARK) continue;
       const full = path.join(dir, name);
       if (lockedElsewhere(path.join(dir, `${name.replace(/\.(json|lock)$/, '')}.lock`))) continue;
       if (name.endsWith('.lock')) {

@@ -53,12 +53,15 @@ describe('swarm CLI: review and apply', () => {
 
     const worktrees = JSON.parse(swarm(ws, ['worktrees', '--json']).stdout) as Array<{ path: string; busy: boolean }>;
     assert.equal(worktrees.length, 2);
-    assert.ok(worktrees.every((wt) => !wt.busy && wt.path.includes(path.join('.git', 'swarm', 'worktrees'))));
+    assert.ok(worktrees.every((wt) => !wt.busy && !wt.path.startsWith(path.dirname(ws.root) + path.sep)), 'worktrees outside the checkout');
+    const listed = swarm(ws, ['worktrees']);
+    assert.match(listed.stdout, /2 worktrees, [\d.]+ [KMG]B on disk \(budget 10 GB/);
+    assert.match(listed.stdout, /idle/);
     const pruned = swarm(ws, ['worktrees', '--prune']);
     assert.equal(pruned.code, 0, pruned.stderr);
-    assert.match(pruned.stdout, /Pruned 0 worktrees/);
-    assert.match(pruned.stdout, /2 worktrees, [\d.]+ [KMG]B on disk \(budget 10 GB/);
-    assert.match(pruned.stdout, /idle/);
+    // The idle slots go; the first result's base ref stays (undone, it waits again), the discarded one's went with the discard.
+    assert.match(pruned.stdout, /Pruned 2 worktrees and 0 refs no task needs any more/);
+    assert.match(pruned.stdout, /No agent worktrees/);
   });
 
   it('apply --all-done applies every waiting result; a map task diffs as one combined patch', async () => {

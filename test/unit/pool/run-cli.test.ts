@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { afterEach, before, test } from 'node:test';
 import { FileBoardEngine as FileBoard } from '../../../src/core/board';
+import { defaultWorktreesDir } from '../../../src/core/worktree/location';
 import { isAlive, waitFor } from './helpers';
 
 const dist = path.join(__dirname, '..', '..', '..', 'dist');
@@ -42,7 +43,8 @@ test('swarm run --until-empty runs every task, prints a line per task and a summ
   const result = swarm(dir, ['run', '--agents', '2', '--exec', 'echo {title} > out-$SWARM_TASK_ID.txt', '--until-empty', '--isolation', 'direct']);
   assert.equal(result.code, 0, result.stderr + result.stdout);
   assert.equal(result.stdout.split('\n').filter((line) => line.startsWith('done ')).length, 6);
-  assert.match(result.stdout, /Done 6, dead 0, failed attempts 0; wall .* speedup \d+\.\d\dx \(pool mode\)/);
+  assert.match(result.stdout, /Done 6, dead 0, failed attempts 0; wall .*, task time .* \(pool mode\)\.\nParallelism \d+\.\d\d: agents were busy \d+\.\d\d× the wall time/);
+  assert.doesNotMatch(result.stdout, /speedup/i, 'no speedup without a baseline');
   for (const task of tasks) {
     assert.equal(board.get(task.id)?.status, 'done');
     assert.equal(fs.readFileSync(path.join(dir, `out-${task.id}.txt`), 'utf8').trim(), task.title);
@@ -67,7 +69,7 @@ test('the run header says once whether commands are sandboxed; without bwrap, au
   assert.equal(board.get(unsandboxedTask.id)?.status, 'done');
 
   const second = board.post({ title: 'two' });
-  const refused = swarm(dir, ['run', '--exec', 'touch ran.txt', '--until-empty', '--isolation', 'none', '--sandbox', 'required'], noBwrap);
+  const refused = swarm(dir, ['run', '--exec', 'echo ran > ran.txt', '--until-empty', '--isolation', 'none', '--sandbox', 'required'], noBwrap);
   assert.equal(refused.code, 1, refused.stdout);
   assert.match(refused.stderr, /The sandbox is required .*sudo apt-get install bubblewrap.*Nothing was run/);
   assert.equal(board.get(second.id)?.status, 'pending', 'nothing was claimed');
@@ -139,4 +141,77 @@ test('SIGTERM stops swarm run gracefully: tasks pending again, status file remov
   assert.equal(board.stats().counts.pending, 1);
   assert.equal(board.stats().counts.running, 0);
   assert.deepEqual(fs.readdirSync(path.join(dir, '.swarm', 'hosts')), []);
+});
+
+test('in a git repository: eslint exiting 1 still gives results, a failing task keeps its work visible, nothing piles up after the run', () => {
+  const { dir, board } = workspace();
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).stdout.trim();
+  for (const name of ['a.js', 'b.js', 'c.js']) fs.writeFileSync(path.join(dir, name), `${name}\n`);
+  fs.writeFileSync(path.join(dir, '.gitignore'), '.swarm/\n');
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'initial');
+  const slots = defaultWorktreesDir({ topLevel: fs.realpathSync(dir), commonDir: path.join(fs.realpathSync(dir), '.git') });
+  dirs.push(slots);
+  // A stand-in for eslint: writes its fix, exits 1 (problems left) or, for c.js, 2 (it broke).
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bin-'));
+  dirs.push(bin);
+  fs.writeFileSync(path.join(bin, 'eslint'), '#!/bin/sh\nfor f in "$@"; do case "$f" in -*) ;; *) echo fixed >> "$f";; esac; done\ncase "$*" in *c.js*) exit 2;; esac\nexit 1\n');
+  fs.chmodSync(path.join(bin, 'eslint'), 0o755);
+  const [a, b, c] = ['a.js', 'b.js', 'c.js'].map((file) => board.post({ title: `lint ${file}`, files: [file], maxAttempts: 1 }));
+
+  const run = swarm(dir, ['run', '--agents', '2', '--exec', 'eslint --fix {files}', '--until-empty'], { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+  assert.equal(run.code, 1, 'a dead task makes the run exit 1');
+  assert.deepEqual([a, b, c].map((task) => board.get(task.id)?.status), ['done', 'done', 'dead'], run.stdout + run.stderr);
+  assert.equal(git('worktree', 'list', '--porcelain').split('\n').filter((line) => line.startsWith('worktree ')).length, 1, 'no agent worktree left registered');
+  assert.equal(fs.existsSync(slots), false, 'no slot folder left in the cache');
+  const refs = () => git('for-each-ref', '--format=%(refname)', 'refs/swarm/', 'refs/swarm-base/').split('\n').filter(Boolean).sort();
+  assert.deepEqual(refs(), [`refs/swarm-base/${a.id}`, `refs/swarm-base/${b.id}`, `refs/swarm/${c.id}`].sort());
+
+  const diff = swarm(dir, ['diff', c.id]);
+  assert.match(diff.stderr, /swarm diff .* --partial/);
+  const partial = swarm(dir, ['diff', c.id, '--partial']);
+  assert.equal(partial.code, 0, partial.stderr);
+  assert.match(partial.stdout, /^\+fixed$/m);
+  const applied = swarm(dir, ['apply', '--all-done']);
+  assert.equal(applied.code, 0, applied.stderr + applied.stdout);
+  assert.equal(fs.readFileSync(path.join(dir, 'a.js'), 'utf8'), 'a.js\nfixed\n');
+  const pruned = swarm(dir, ['worktrees', '--prune']);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.deepEqual(refs(), [`refs/swarm/${c.id}`], 'applied results release their base refs; the dead task keeps its work');
+});
+
+test('a template that cannot work refuses the run before any task is claimed, exit 2, with the fix', () => {
+  const { dir, board } = workspace();
+  const task = board.post({ title: 'one', files: ['a.js'] });
+  const cases: Array<[string, RegExp]> = [
+    ['node fix.js "{files}"', /puts \{files\} inside quotes.*Remove the quotes/s],
+    ['node fix.js {file_list}', /\{file_list\}, which is not a placeholder.*did you mean \{files\}/s],
+    ['eslint-not-installed --fix {files}', /runs eslint-not-installed, which is not on PATH.*Install it/s],
+  ];
+  for (const [command, message] of cases) {
+    const result = swarm(dir, ['run', '--exec', command, '--until-empty', '--isolation', 'none']);
+    assert.equal(result.code, 2, `${command}: ${result.stdout}${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.match(result.stderr, /Nothing was run; no task was claimed\./);
+    assert.equal(board.get(task.id)?.status, 'pending');
+    assert.equal(board.get(task.id)?.attempts, 0);
+  }
+});
+
+test('the summary calls busy ÷ wall parallelism; with a baseline it gives the real ratio, slower or faster', () => {
+  const { dir, board } = workspace();
+  board.postMany([{ title: 'a' }, { title: 'b' }]);
+  const slow = swarm(dir, ['run', '--agents', '2', '--exec', 'sleep 0.2', '--until-empty', '--isolation', 'none', '--baseline-ms', '10', '--json']);
+  assert.equal(slow.code, 0, slow.stderr);
+  const summary = JSON.parse(slow.stdout) as { parallelism: number; baselineMs: number; speedup: number; wallMs: number };
+  assert.equal(summary.baselineMs, 10);
+  assert.ok(summary.speedup < 0.1, `a 10 ms baseline beats a run of two 200 ms tasks: ${summary.speedup}`);
+  assert.ok(Math.abs(summary.speedup - 10 / summary.wallMs) < 0.01);
+  board.postMany([{ title: 'c' }, { title: 'd' }]);
+  const text = swarm(dir, ['run', '--agents', '2', '--exec', 'sleep 0.2', '--until-empty', '--isolation', 'none', '--baseline-ms', '100000']);
+  assert.match(text.stdout, /^Speedup \d+\.\d\d× against the baseline of 1m ?40s\.$/m);
+  board.post({ title: 'e' });
+  const slower = swarm(dir, ['run', '--exec', 'true', '--until-empty', '--isolation', 'none', '--baseline-ms', '1']);
+  assert.match(slower.stdout, /^Slower than the baseline: \d+\.\d\d× its /m);
 });

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { createWorktreeIsolation, listWorktrees, pruneWorktrees } from '../../../src/core/worktree';
-import { fakeTask, git, makeRepo, type TempRepo } from './helpers';
+import { fakeTask, git, makeRepo, slotsDir, type TempRepo } from './helpers';
 
 const CHILD = path.join(__dirname, 'fixtures', 'prepare-child.ts');
 const repos: TempRepo[] = [];
@@ -57,14 +57,14 @@ function killGroup(child: ChildProcess): Promise<void> {
 function ourWorktrees(root: string): string[] {
   return git(root, ['worktree', 'list', '--porcelain'])
     .split('\n')
-    .filter((line) => line.startsWith('worktree ') && line.includes(`${path.sep}swarm${path.sep}worktrees${path.sep}`));
+    .filter((line) => line.startsWith('worktree ') && line.slice('worktree '.length).startsWith(slotsDir(root) + path.sep));
 }
 
 describe('worktree crash repair', () => {
   it('a process killed in the middle of creating a worktree leaves nothing the next start cannot repair', async () => {
     const r = bigRepo(4000);
     const adminDir = path.join(r.root, '.git', 'worktrees');
-    const slotDir = path.join(r.root, '.git', 'swarm', 'worktrees', 'slot-1');
+    const slotDir = path.join(slotsDir(r.root), 'slot-1');
     const child = startChild([r.root, '1', 'tcrash1']);
     // Kill as soon as git has registered the worktree and started writing files into it.
     await waitFor(() => fs.existsSync(adminDir) && fs.readdirSync(adminDir).length > 0 && fs.existsSync(slotDir), 60_000);
@@ -92,7 +92,7 @@ describe('worktree crash repair', () => {
   for (const [what, commondir] of [['without commondir', undefined], ['with an empty commondir', '']] as const) {
     it(`repairs a registration git left locked and half written (${what})`, async () => {
       const r = bigRepo(10);
-      const base = path.join(r.root, '.git', 'swarm', 'worktrees');
+      const base = slotsDir(r.root);
       const slotDir = path.join(base, 'slot-1');
       fs.mkdirSync(base, { recursive: true });
       git(r.root, ['worktree', 'add', '--detach', '--no-checkout', '--quiet', slotDir, 'HEAD']);
@@ -119,7 +119,7 @@ describe('worktree crash repair', () => {
 
   it('leaves alone a registration being made by a live process, and one outside the slot folder', async () => {
     const r = bigRepo(10);
-    const base = path.join(r.root, '.git', 'swarm', 'worktrees');
+    const base = slotsDir(r.root);
     const slotDir = path.join(base, 'slot-1');
     const elsewhere = path.join(path.dirname(r.root), 'mine');
     fs.mkdirSync(base, { recursive: true });
@@ -138,7 +138,7 @@ describe('worktree crash repair', () => {
 
   it('repairs half states left by hand: unregistered folders, registrations without a folder, a lone state file', async () => {
     const r = bigRepo(10);
-    const base = path.join(r.root, '.git', 'swarm', 'worktrees');
+    const base = slotsDir(r.root);
     const isolation = createWorktreeIsolation({ workspaceRoot: r.root, include: [] });
     const task = fakeTask();
     await isolation.prepare(task, 'a', path.join(r.root, '.swarm', 'artifacts', task.id));
@@ -147,7 +147,7 @@ describe('worktree crash repair', () => {
     fs.mkdirSync(path.join(base, 'slot-zombie', 'src'), { recursive: true }); // folder git does not know
     fs.writeFileSync(path.join(base, 'slot-lone.json'), JSON.stringify({ slot: 'lone', path: path.join(base, 'slot-lone'), phase: 'ready' }));
     await pruneWorktrees(r.root);
-    assert.deepEqual(fs.readdirSync(base).sort(), ['slot-b', 'slot-b.json', 'slot-b.lock'], 'slot b is still in use by this process');
+    assert.deepEqual(fs.readdirSync(base).sort(), ['.repository', 'slot-b', 'slot-b.json', 'slot-b.lock'], 'slot b is still in use by this process');
     assert.equal(ourWorktrees(r.root).length, 1);
     const listed = await listWorktrees(r.root);
     assert.equal(listed.length, 1);
@@ -179,7 +179,7 @@ describe('worktree crash repair', () => {
     const mine = await isolation.prepare(task, '1', path.join(r.root, '.swarm', 'artifacts', task.id));
     assert.match(path.basename(mine.cwd), new RegExp(`^slot-1-p${process.pid}$`));
     await isolation.prune();
-    const theirs = path.join(r.root, '.git', 'swarm', 'worktrees', 'slot-1');
+    const theirs = path.join(slotsDir(r.root), 'slot-1');
     assert.equal(fs.readFileSync(path.join(theirs, 'partial.txt'), 'utf8'), 'work of the other host\n', 'the other host\'s slot is untouched');
     const theirState = JSON.parse(fs.readFileSync(`${theirs}.json`, 'utf8')) as { ownerPid: number; taskId: string };
     assert.deepEqual([theirState.ownerPid, theirState.taskId], [child.pid, 'tother1']);

@@ -5,6 +5,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Task } from '../../../src/core/board/types';
+import { defaultWorktreesDir } from '../../../src/core/worktree/location';
+
+/** Where the agent slots of the repository at `root` live by default (outside the checkout). */
+export function slotsDir(root: string): string {
+  return defaultWorktreesDir({ topLevel: root, commonDir: path.join(root, '.git') });
+}
 
 export function git(cwd: string, args: string[], input?: string): string {
   return execFileSync('git', args, {
@@ -35,7 +41,13 @@ export function makeRepo(files: Record<string, string | Buffer> = { 'src/a.txt':
   for (const [rel, content] of Object.entries(files)) write(rel, content);
   git(root, ['add', '-A']);
   git(root, ['commit', '-q', '-m', 'initial']);
-  return { root, write, read: (rel) => fs.readFileSync(path.join(root, rel), 'utf8'), cleanup: () => fs.rmSync(parent, { recursive: true, force: true }) };
+  // The slots live in the cache folder, not under the temp folder: removed with the repository.
+  const slots = slotsDir(root);
+  const cleanup = () => {
+    fs.rmSync(parent, { recursive: true, force: true });
+    fs.rmSync(slots, { recursive: true, force: true });
+  };
+  return { root, write, read: (rel) => fs.readFileSync(path.join(root, rel), 'utf8'), cleanup };
 }
 
 let counter = 0;

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { createWorktreeIsolation, NotAGitRepositoryError, pruneWorktrees } from '../../../src/core/worktree';
 import { processesWithArgs, uniqueSleep, waitUntil } from '../sandbox/helpers';
-import { fakeTask, fingerprint, git, makeRepo, type TempRepo } from './helpers';
+import { fakeTask, fingerprint, git, makeRepo, slotsDir, type TempRepo } from './helpers';
 
 const repos: TempRepo[] = [];
 function repo(files?: Record<string, string | Buffer>): TempRepo {
@@ -29,7 +29,8 @@ describe('worktree isolation', () => {
     const task = fakeTask();
     const prepared = await isolation.prepare(task, '1', artifacts(r, task.id));
     assert.ok(!prepared.cwd.startsWith(r.root + path.sep + 'src'), 'worktree is not inside the workspace folder');
-    assert.ok(prepared.cwd.includes(path.join('.git', 'swarm', 'worktrees')), `worktree under the git dir: ${prepared.cwd}`);
+    assert.ok(prepared.cwd.startsWith(slotsDir(r.root) + path.sep), `worktree in the cache folder: ${prepared.cwd}`);
+    assert.ok(!prepared.cwd.startsWith(path.dirname(r.root) + path.sep), `worktree outside the checkout and its parent: ${prepared.cwd}`);
     assert.equal(fs.readFileSync(path.join(prepared.cwd, 'src/a.txt'), 'utf8'), 'one\nTWO (uncommitted)\nthree\n');
     fs.writeFileSync(path.join(prepared.cwd, 'src/a.txt'), 'one\nTWO (uncommitted)\nthree\nfour\n');
     fs.writeFileSync(path.join(prepared.cwd, 'src/new.txt'), 'brand new\n');
