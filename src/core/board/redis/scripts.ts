@@ -408,7 +408,7 @@ return { 'ok', state, attempt, dueAt }
  * where its record says. Also finds posts recorded but never handed to BullMQ. At most once per
  * interval across all processes unless forced. Trims the event stream to the board's retention.
  * ARGV: base, now, pid, interval ms, force, post repair age ms.
- * Returns {reclaimed count, {stale post ids}}.
+ * Returns {reclaimed count, {stale post ids}}: the client hands those to BullMQ, then calls HANDED.
  */
 export const SWEEP = writer(`
 local now, pid, interval, force, repairAge = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
@@ -452,13 +452,35 @@ for _, id in ipairs(rcall('LRANGE', queue .. 'active', 0, -1)) do
   end
 end
 rcall('XTRIM', base .. ':ev', 'MAXLEN', '~', rcall('HGET', base .. ':meta', 'retention') or '200000')
+-- A stale post stays in posting until its job exists (HANDED, after the client's addBulk): if the
+-- hand-over fails or this process dies first, a later sweep tries again. Its time is moved to now,
+-- so that the next try waits another repair age instead of racing this one.
 local stale = {}
 for _, id in ipairs(rcall('ZRANGEBYSCORE', base .. ':posting', '-inf', now - repairAge, 'LIMIT', 0, 100)) do
-  rcall('ZREM', base .. ':posting', id)
-  if rcall('EXISTS', queue .. id) == 0 and rcall('HGET', tkey(id), 'st') == 'pending' then stale[#stale + 1] = id end
+  if rcall('EXISTS', queue .. id) == 0 and rcall('HGET', tkey(id), 'st') == 'pending' then
+    rcall('ZADD', base .. ':posting', now, id)
+    stale[#stale + 1] = id
+  else
+    rcall('ZREM', base .. ':posting', id)
+  end
 end
 return { reclaimed, stale }
 `);
+
+/**
+ * After the client handed posted tasks to BullMQ (addBulk): each leaves `posting` once its job
+ * exists, or once its task is no longer pending (it ran and BullMQ dropped the job, or it was
+ * cancelled). A task that is pending with no job stays, for the next sweep. ARGV: base, ids...
+ * It only removes, so it may run on a server out of memory (allow-oom), as a plain ZREM would: a
+ * hand-over that succeeded is not reported as failed because the server is full.
+ */
+export const HANDED = `#!lua flags=allow-oom\n${BASE}
+for index = 2, #ARGV do
+  local id = ARGV[index]
+  if rcall('EXISTS', queue .. id) == 1 or rcall('HGET', base .. ':t:' .. id, 'st') ~= 'pending' then rcall('ZREM', base .. ':posting', id) end
+end
+return 0
+`;
 
 /**
  * Cancels a task that has not ended, with its job: a running holder's next heartbeat or
@@ -582,4 +604,4 @@ end
 return out
 `;
 
-export const SCRIPTS = { POST, CLAIM, HEARTBEAT, FINISH, SWEEP, CANCEL, REQUEUE, PAGE, STATS, ARTIFACTS } as const;
+export const SCRIPTS = { POST, CLAIM, HEARTBEAT, FINISH, SWEEP, HANDED, CANCEL, REQUEUE, PAGE, STATS, ARTIFACTS } as const;
