@@ -612,6 +612,56 @@ for (const kind of kinds) {
       });
     });
 
+    describe('file-scope leases of a holder whose lease ran out', () => {
+      // No sweep runs here (the interval is an hour): a holder whose lease lapsed is still the
+      // holder until it ends or a sweep reclaims it, and keeps its files as long.
+      const noSweeps = { sweepIntervalMs: 3_600_000 };
+
+      it('keeps its files until it ends: an overlapping task waits, then runs, and a third never runs beside it', async () => {
+        const { board } = await kind.fresh(noSweeps);
+        const first = await board.post({ title: 'first', files: ['x.ts'], priority: 3 });
+        const second = await board.post({ title: 'second', files: ['x.ts', 'y.ts'], priority: 2 });
+        const third = await board.post({ title: 'third', files: ['y.ts', 'x.ts'], priority: 1 });
+        const holder = (await board.claim({ agent: 'a', leaseMs: 200 }))!;
+        assert.equal(holder.task.id, first.id);
+        await eventually('the first lease to run out', async () => Date.now() > holder.leaseExpiresAt + 300);
+        assert.equal(await board.claim({ agent: 'b', leaseMs: 200 }), undefined, 'x.ts stays with a holder that may still heartbeat');
+        await board.heartbeat(holder, 200);
+        await eventually('the renewed lease to run out', async () => Date.now() > holder.leaseExpiresAt + 300);
+        assert.equal(await board.claim({ agent: 'b', leaseMs: 200 }), undefined, 'and after its heartbeat too');
+        assert.equal((await board.complete(holder, { late: 'but fine' })).status, 'done');
+        const next = await eventually('the second task', () => board.claim({ agent: 'b', leaseMs: 200 }), 10_000);
+        assert.equal(next.task.id, second.id);
+        await eventually('the second lease to run out', async () => Date.now() > next.leaseExpiresAt + 300);
+        assert.equal(await board.claim({ agent: 'c', leaseMs: 200 }), undefined, 'the third task waits for the second');
+        await board.heartbeat(next, 200);
+        assert.equal((await board.complete(next)).status, 'done');
+        const last = await eventually('the third task', () => board.claim({ agent: 'c' }), 10_000);
+        assert.equal(last.task.id, third.id);
+        assert.deepEqual(await board.errors(first.id), [], 'nothing was reclaimed');
+        assert.deepEqual(await board.errors(second.id), []);
+      });
+
+      it('a late holder cannot take back, renew or free files that went to another task after its reclaim', async () => {
+        const { board } = await kind.fresh(noSweeps);
+        const first = await board.post({ title: 'first', files: ['x.ts'], priority: 3, maxAttempts: 1 });
+        const second = await board.post({ title: 'second', files: ['x.ts'], priority: 2 });
+        const third = await board.post({ title: 'third', files: ['x.ts'], priority: 1 });
+        const stale = (await board.claim({ agent: 'a', leaseMs: 200 }))!;
+        assert.equal(stale.task.id, first.id);
+        const next = await claimEventually(board, 'b');
+        assert.equal(next.task.id, second.id);
+        assert.equal((await board.get(first.id))!.status, 'dead', 'reclaimed with its attempts used up');
+        await assertLeaseLost(board.heartbeat(stale, 30_000), 'reclaimed');
+        await assertLeaseLost(board.complete(stale), 'reclaimed');
+        await assertLeaseLost(board.release(stale), 'reclaimed');
+        assert.equal(await board.claim({ agent: 'c' }), undefined, 'x.ts is still the second task\'s');
+        await board.complete(next);
+        const last = await eventually('the third task', () => board.claim({ agent: 'c' }), 10_000);
+        assert.equal(last.task.id, third.id);
+      });
+    });
+
     describe('events', () => {
       it('records every state change, readable in pages from a cursor', async () => {
         const { board } = await kind.fresh();

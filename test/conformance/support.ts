@@ -16,6 +16,8 @@ export interface BoardSettings {
   retry?: Partial<RetryPolicy>;
   artifactCapBytes?: number;
   onWarning?: (warning: string) => void;
+  /** Minimum time between the sweeps claims and heartbeats start; a test sets it high to keep sweeps out. */
+  sweepIntervalMs?: number;
 }
 
 export interface FreshBoard {

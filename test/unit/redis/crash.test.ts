@@ -153,6 +153,58 @@ const cases: Case[] = [
   },
 ];
 
+/** A post recorded by a process killed before its hand-over to BullMQ: pending, with no job. */
+async function strandedPost(url: string, board: Board, name: string): Promise<Task> {
+  const poster = await runVictim(url, 'post', 'redis:post:after-record');
+  assert.equal(poster.signal, 'SIGKILL', `the poster should die after its record: ${poster.output}`);
+  const task = (await board.list()).tasks[0];
+  assert.equal(await bullState(name, task.id), 'unknown', 'no job yet');
+  return task;
+}
+
+describe('Redis board: a post that a sweep failed to hand over is handed over by a later sweep', { timeout: 120_000 }, () => {
+  it('the sweeping process is killed between the sweep and its hand-over (redis:repair:before-handover)', async () => {
+    const name = `crash-${++counter}`;
+    const url = redis.url(0, name);
+    const board = await openBoard(url, { sweepIntervalMs: 50, postRepairAgeMs: 200 });
+    try {
+      const task = await strandedPost(url, board, name);
+      const repairer = await runVictim(url, 'repair', 'redis:repair:before-handover');
+      assert.equal(repairer.signal, 'SIGKILL', `the repairer should find the post and die before handing it over: ${repairer.output}`);
+      assert.equal(await bullState(name, task.id), 'unknown', 'the repairer handed nothing over');
+      const claim = await until('a later sweep to hand the post over', board, () => board.claim({ agent: 'after' }));
+      assert.equal(claim.task.id, task.id);
+      assert.equal(claim.task.attempts, 1);
+    } finally {
+      await board.close();
+    }
+  });
+
+  it("the sweep's hand-over fails (its queue connection is gone): a warning, and a later sweep hands it over", async () => {
+    const name = `crash-${++counter}`;
+    const url = redis.url(0, name);
+    const board = await openBoard(url, { sweepIntervalMs: 50, postRepairAgeMs: 200 });
+    const warnings: string[] = [];
+    const failing = await openBoard(url, { postRepairAgeMs: 0, onWarning: (warning) => warnings.push(warning) });
+    try {
+      const task = await strandedPost(url, board, name);
+      // The handle's BullMQ connection is closed, so its addBulk fails; its own scripts still run.
+      await (failing as unknown as { queue: { disconnect(): Promise<void> } }).queue.disconnect();
+      await failing.reclaimExpired();
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.match(warnings[0], new RegExp(`Task ${task.id} was posted, but could not be handed to the queue yet`));
+      assert.equal(await bullState(name, task.id), 'unknown');
+      const claim = await until('a later sweep to hand the post over', board, () => board.claim({ agent: 'after' }));
+      assert.equal(claim.task.id, task.id);
+      await board.complete(claim);
+      assert.equal(await board.claim({ agent: 'again' }), undefined, 'handed over once, run once');
+    } finally {
+      await failing.close();
+      await board.close();
+    }
+  });
+});
+
 describe('Redis board crash consistency (kill -9 between our commit and BullMQ)', { timeout: 300_000 }, () => {
   for (const testCase of cases) {
     it(`rolls forward after a crash at ${testCase.step} (${testCase.scenario})`, async () => {

@@ -61,9 +61,16 @@ const DEFAULT_REPLICA_TIMEOUT_MS = 1_000;
 /**
  * Crash tests: SWARM_FAULT names steps (comma-separated) at which the process kills itself with
  * SIGKILL: between a post's record and its hand-over to BullMQ (the one change that takes two
- * steps), and right after a claim or a completion committed, before the caller hears of it.
+ * steps), between a sweep that found such a post and its own hand-over, and right after a claim or
+ * a completion committed, before the caller hears of it.
  */
-export type RedisFaultStep = 'redis:post:after-record' | 'redis:claim:after-commit' | 'redis:finish:after-commit' | 'redis:cancel:after-commit' | 'redis:requeue:after-commit';
+export type RedisFaultStep =
+  | 'redis:post:after-record'
+  | 'redis:repair:before-handover'
+  | 'redis:claim:after-commit'
+  | 'redis:finish:after-commit'
+  | 'redis:cancel:after-commit'
+  | 'redis:requeue:after-commit';
 const armedFaults = new Set((process.env.SWARM_FAULT ?? '').split(',').map((step) => step.trim()).filter(Boolean));
 function faultPoint(step: RedisFaultStep): void {
   if (armedFaults.has(step)) process.kill(process.pid, 'SIGKILL');
@@ -264,13 +271,14 @@ export class RedisBoard implements Board {
 
   /**
    * Hands recorded tasks to BullMQ. Nothing here may turn the committed post into a failure: when
-   * the hand-over fails, a sweep hands the tasks over later (they are in `posting`).
+   * the hand-over fails, a sweep hands the tasks over later (they stay in `posting` until HANDED
+   * sees their jobs; a second addBulk of a job id BullMQ holds adds nothing).
    */
   private async enqueue(tasks: StoredTask[], now: number, effects: AfterCommit): Promise<void> {
     if (tasks.length === 0) return;
     try {
       await this.queue.addBulk(tasks.map((task) => jobOf(task, now)));
-      await this.client.zrem(`${this.base}:posting`, ...tasks.map((task) => task.id));
+      await this.run('HANDED', ...tasks.map((task) => task.id));
     } catch (error) {
       effects.warn(
         `${subjectOf(tasks.map((task) => task.id), 'posted')}, but could not be handed to the queue yet (${describeError(classifyRedisError(error, this.describe()))}); a sweep hands ${tasks.length === 1 ? 'it' : 'them'} over within about ${Math.ceil(this.postRepairAgeMs / 1000)} s of the server answering again.`,
@@ -422,7 +430,10 @@ export class RedisBoard implements Board {
   /** Reclaims jobs whose lock lapsed (one script), then hands interrupted posts to BullMQ. */
   private async sweep(force: boolean): Promise<number> {
     const [reclaimed, stale] = await this.run<[number, string[]]>('SWEEP', Date.now(), process.pid, this.sweepIntervalMs, force ? '1' : '0', this.postRepairAgeMs);
-    if (stale.length > 0) await this.repairPosts(stale);
+    if (stale.length > 0) {
+      faultPoint('redis:repair:before-handover');
+      await this.repairPosts(stale);
+    }
     return Number(reclaimed);
   }
 

@@ -55,9 +55,13 @@ end
 local function setDue(id, dueAt) rcall('ZADD', base .. ':due', dueAt, id) end
 local function clearDue(id) rcall('ZREM', base .. ':due', id) end
 
--- File-scope leases: f:<sha1(path)> holds "<taskId>~<token>" of the holder while its lock lives.
--- The client hashes the paths when it posts ('fk': the hashes, space-separated); records written
--- before that have only 'files' (JSON), hashed here.
+-- File-scope leases: f:<sha1(path)> holds "<taskId>~<token>" of the holder. As on the file board,
+-- a lease is held as long as its holder's claim: until the claim ends or a sweep reclaims it, not
+-- only while its lock lives (a holder whose lock lapsed may still heartbeat and end its claim, so
+-- its files must stay its own until then). The key has no expiry: the holder's record says whether
+-- it is live, and only the holder's own end or reclaim deletes it. The client hashes the paths when
+-- it posts ('fk': the hashes, space-separated); records written before that have only 'files'
+-- (JSON), hashed here.
 local function fileKeys(fk, filesJson)
   local keys = {}
   if fk then
@@ -68,14 +72,25 @@ local function fileKeys(fk, filesJson)
   return keys
 end
 
--- The holder ended: its file leases are free, and the tasks that waited for them (flagged 'wt' on
--- its record when the first one began to wait) are claimable. A holder whose lock is still its own
--- owns its file leases (they live twice as long as the lock and are renewed with it): they are
--- deleted without a look; otherwise only those that still name it.
-local function releaseFiles(id, token, fk, filesJson, waited, owned)
+-- The task <id> whose file lease names "<id>~<token>" (a file lease's value), when that claim is
+-- still its task's live claim (running with that token, lock lapsed or not); nil when it ended or
+-- was reclaimed, so that the lease is a leftover anyone may take.
+local function liveFileHolder(holder)
+  local sep = string.find(holder, '~', 1, true)
+  if not sep then return nil end
+  local holderId, holderToken = string.sub(holder, 1, sep - 1), string.sub(holder, sep + 1)
+  local f = rcall('HMGET', tkey(holderId), 'st', 'tok')
+  if f[1] == 'running' and f[2] == holderToken then return holderId end
+  return nil
+end
+
+-- The holder ended: the file leases that name it are free, and the tasks that waited for them
+-- (flagged 'wt' on its record when the first one began to wait) are claimable. Only leases that
+-- still name this claim are deleted: whatever else a key holds is another claim's.
+local function releaseFiles(id, token, fk, filesJson, waited)
   local mine = id .. '~' .. token
   for _, key in ipairs(fileKeys(fk, filesJson)) do
-    if owned or rcall('GET', key) == mine then rcall('DEL', key) end
+    if rcall('GET', key) == mine then rcall('DEL', key) end
   end
   if waited then
     local waiters = rcall('SMEMBERS', base .. ':w:' .. id)
@@ -151,7 +166,7 @@ local function cancelTask(now, pid, id)
   clearDue(id)
   setStatus(id, f[5], st, 'cancelled')
   if rcall('LPOS', queue .. 'active', id) then bullFinish(id, lockOf(id), 'failed', true, now) else bullRemove(id) end
-  if st == 'running' then releaseFiles(id, f[2], f[8], f[4], f[7], false) end
+  if st == 'running' then releaseFiles(id, f[2], f[8], f[4], f[7]) end
   emit(now, pid, 'cancelled', id, st == 'running' and f[3] or nil, nil, { from = st })
   childEnded(now, pid, f[6], id, 'cancelled')
   return true
@@ -239,16 +254,16 @@ for _ = 1, 20 do
     local keys = fileKeys(f[10], f[2])
     local taken, holderId = 0, nil
     for _, fileKey in ipairs(keys) do
-      -- Free (the usual case): one SET. Held: by a live claim (wait for it) or a lapsed one (take it).
-      if not rcall('SET', fileKey, mine, 'NX', 'PX', leaseMs * 2) then
-        local holder = rcall('GET', fileKey) or ''
-        local sep = string.find(holder, '~', 1, true)
-        local otherId, otherToken = string.sub(holder, 1, (sep or 1) - 1), string.sub(holder, (sep or 0) + 1)
-        if sep and otherId ~= id and rcall('GET', lockKey(otherId)) == otherToken then
-          holderId = otherId
+      -- Free (the usual case): one SET. Held by another task's live claim, its lock lapsed or not:
+      -- wait for it. A leftover of a claim that ended, was reclaimed, or is this task's own earlier
+      -- one: take it.
+      if not rcall('SET', fileKey, mine, 'NX') then
+        local other = liveFileHolder(rcall('GET', fileKey) or '')
+        if other and other ~= id then
+          holderId = other
           break
         end
-        rcall('SET', fileKey, mine, 'PX', leaseMs * 2)
+        rcall('SET', fileKey, mine)
       end
       taken = taken + 1
     end
@@ -281,9 +296,11 @@ return { 'more' }
 `);
 
 /**
- * Renews a lease and the file leases. A lease that ran out but was not taken back by a sweep yet
- * is renewed too (as on the file board, where a heartbeat touches the running file until it is
- * reclaimed). ARGV: base, id, token, leaseMs, now. Returns {'ok'} | {'lost', cause}.
+ * Renews a lease. A lease that ran out but was not taken back by a sweep yet is renewed too (as on
+ * the file board, where a heartbeat touches the running file until it is reclaimed). The holder's
+ * file leases need no renewal (they last as long as the claim); one found missing is put back,
+ * one that names another claim is left to it. ARGV: base, id, token, leaseMs, now.
+ * Returns {'ok'} | {'lost', cause}.
  */
 export const HEARTBEAT = writer(`
 local id, token, leaseMs, now = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -296,7 +313,8 @@ local key = tkey(id)
 local mine = id .. '~' .. token
 local files = rcall('HMGET', key, 'fk', 'files')
 for _, fileKey in ipairs(fileKeys(files[1], files[2])) do
-  if rcall('GET', fileKey) == mine then rcall('PEXPIRE', fileKey, leaseMs * 2) else rcall('SET', fileKey, mine, 'PX', leaseMs * 2) end
+  -- PERSIST: a lease written by an earlier version expires with a timer; from now on it lasts as the claim.
+  if rcall('GET', fileKey) == mine then rcall('PERSIST', fileKey) else rcall('SET', fileKey, mine, 'NX') end
 end
 rcall('HSET', key, 'lexp', tonumber(now) + leaseMs)
 return { 'ok' }
@@ -345,7 +363,7 @@ local moved = move(token)
 if moved == -6 then return { 'lost', 'reclaimed' } end
 if moved == -2 then moved = move('0') end
 if moved == -1 and state == 'pending' then rcall('ZADD', base .. ':posting', 0, id) end -- no job: the sweep adds it
-releaseFiles(id, token, f[10], f[5], f[9], true)
+releaseFiles(id, token, f[10], f[5], f[9])
 if kind == 'complete' then
   if ARGV[7] ~= '' then rcall('HSET', key, 'st', 'done', 'up', now, 'res', ARGV[7]) else rcall('HSET', key, 'st', 'done', 'up', now) end
   setStatus(id, ix, 'running', 'done')
@@ -390,7 +408,7 @@ return { 'ok', state, attempt, dueAt }
  * where its record says. Also finds posts recorded but never handed to BullMQ. At most once per
  * interval across all processes unless forced. Trims the event stream to the board's retention.
  * ARGV: base, now, pid, interval ms, force, post repair age ms.
- * Returns {reclaimed count, {stale post ids}}.
+ * Returns {reclaimed count, {stale post ids}}: the client hands those to BullMQ, then calls HANDED.
  */
 export const SWEEP = writer(`
 local now, pid, interval, force, repairAge = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
@@ -413,7 +431,7 @@ for _, id in ipairs(rcall('LRANGE', queue .. 'active', 0, -1)) do
       rcall('HDEL', key, 'ag', 'lexp', 'due')
       local toDead = attempt >= tonumber(f[8])
       emit(now, pid, 'reclaimed', id, f[3], attempt, { toDead = toDead })
-      releaseFiles(id, f[4] or '', f[11], f[5], f[10], false)
+      releaseFiles(id, f[4] or '', f[11], f[5], f[10])
       if toDead then
         rcall('HSET', key, 'st', 'dead')
         setStatus(id, f[6], 'running', 'dead')
@@ -434,13 +452,35 @@ for _, id in ipairs(rcall('LRANGE', queue .. 'active', 0, -1)) do
   end
 end
 rcall('XTRIM', base .. ':ev', 'MAXLEN', '~', rcall('HGET', base .. ':meta', 'retention') or '200000')
+-- A stale post stays in posting until its job exists (HANDED, after the client's addBulk): if the
+-- hand-over fails or this process dies first, a later sweep tries again. Its time is moved to now,
+-- so that the next try waits another repair age instead of racing this one.
 local stale = {}
 for _, id in ipairs(rcall('ZRANGEBYSCORE', base .. ':posting', '-inf', now - repairAge, 'LIMIT', 0, 100)) do
-  rcall('ZREM', base .. ':posting', id)
-  if rcall('EXISTS', queue .. id) == 0 and rcall('HGET', tkey(id), 'st') == 'pending' then stale[#stale + 1] = id end
+  if rcall('EXISTS', queue .. id) == 0 and rcall('HGET', tkey(id), 'st') == 'pending' then
+    rcall('ZADD', base .. ':posting', now, id)
+    stale[#stale + 1] = id
+  else
+    rcall('ZREM', base .. ':posting', id)
+  end
 end
 return { reclaimed, stale }
 `);
+
+/**
+ * After the client handed posted tasks to BullMQ (addBulk): each leaves `posting` once its job
+ * exists, or once its task is no longer pending (it ran and BullMQ dropped the job, or it was
+ * cancelled). A task that is pending with no job stays, for the next sweep. ARGV: base, ids...
+ * It only removes, so it may run on a server out of memory (allow-oom), as a plain ZREM would: a
+ * hand-over that succeeded is not reported as failed because the server is full.
+ */
+export const HANDED = `#!lua flags=allow-oom\n${BASE}
+for index = 2, #ARGV do
+  local id = ARGV[index]
+  if rcall('EXISTS', queue .. id) == 1 or rcall('HGET', base .. ':t:' .. id, 'st') ~= 'pending' then rcall('ZREM', base .. ':posting', id) end
+end
+return 0
+`;
 
 /**
  * Cancels a task that has not ended, with its job: a running holder's next heartbeat or
@@ -564,4 +604,4 @@ end
 return out
 `;
 
-export const SCRIPTS = { POST, CLAIM, HEARTBEAT, FINISH, SWEEP, CANCEL, REQUEUE, PAGE, STATS, ARTIFACTS } as const;
+export const SCRIPTS = { POST, CLAIM, HEARTBEAT, FINISH, SWEEP, HANDED, CANCEL, REQUEUE, PAGE, STATS, ARTIFACTS } as const;
