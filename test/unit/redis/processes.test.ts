@@ -259,7 +259,7 @@ describe('Redis board across processes', { timeout: 600_000 }, () => {
     for (const running of workers) assert.equal((await running.exited).code, 0);
     const total = (await allEvents(board)).length;
     const parse = (text: string[]): BoardEvent[] => text.flatMap((line) => JSON.parse(line.split('\t')[1]) as BoardEvent[]);
-    await second.waitFor(/completed/);
+    await second.waitFor(/completed/, 180_000); // a Node start-up on a loaded machine can take long
     const deadline = Date.now() + 60_000;
     while (parse(complete).length + parse(second.output().split('\n').slice(0, -1).filter(Boolean)).length < total && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
