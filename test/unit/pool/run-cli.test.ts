@@ -210,7 +210,7 @@ test('the summary calls busy ÷ wall parallelism; with a baseline it gives the r
   assert.ok(Math.abs(summary.speedup - 10 / summary.wallMs) < 0.01);
   board.postMany([{ title: 'c' }, { title: 'd' }]);
   const text = swarm(dir, ['run', '--agents', '2', '--exec', 'sleep 0.2', '--until-empty', '--isolation', 'none', '--baseline-ms', '100000']);
-  assert.match(text.stdout, /^Speedup \d+\.\d\d× against the baseline of 1m ?40s\.$/m);
+  assert.match(text.stdout, /^Speedup \d+\.\d\d× against the baseline of 1 min 40 s\.$/m);
   board.post({ title: 'e' });
   const slower = swarm(dir, ['run', '--exec', 'true', '--until-empty', '--isolation', 'none', '--baseline-ms', '1']);
   assert.match(slower.stdout, /^Slower than the baseline: \d+\.\d\d× its /m);
