@@ -1,5 +1,5 @@
 // `swarm report`: a Markdown or HTML report of the board's run (tasks, durations, failures,
-// retries, speedup, resource peaks).
+// retries, parallelism, resource peaks).
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
@@ -20,7 +20,7 @@ interface ReportCliOptions {
 export function registerReportCommands(program: Command, openBoard: () => Promise<Board>): void {
   program
     .command('report')
-    .description('write a report of the run: tasks, durations, failures, retries, speedup, resource peaks')
+    .description('write a report of the run: tasks, durations, failures, retries, parallelism, resource peaks')
     .option('--json', 'the report data as JSON (for scripts)')
     .option('--html', 'self-contained HTML instead of Markdown (the default for an --out file ending in .html)')
     .option('--markdown', 'Markdown even for an --out file ending in .html')

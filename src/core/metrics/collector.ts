@@ -432,7 +432,7 @@ export class MetricsCollector {
       endedAt: this.lastEnd,
       wallMs,
       taskMs,
-      speedup: wallMs > 0 ? taskMs / wallMs : 0,
+      averageParallelism: wallMs > 0 ? taskMs / wallMs : 0,
       peakParallelism: this.peakParallelism,
       ...this.counters,
       dead: this.dead.size,

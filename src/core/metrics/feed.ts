@@ -2,7 +2,7 @@
 // corrects the counts from the board now and then, and hands out snapshots no more often than the
 // view can usefully draw them.
 import type { PoolEvent, PoolStats } from '../pool/types';
-import { EVENTS_START, type Following } from '../board/interface';
+import { EVENTS_START, type Following, type QueueStats } from '../board/interface';
 import { boardDeadLetters, queueCountsOf, type MetricsBoard } from './board-source';
 import { MetricsCollector, type MetricsOptions } from './collector';
 import type { MetricsSnapshot } from './types';
@@ -54,6 +54,9 @@ export class MetricsFeed {
   private lastDeadResyncAt = -Infinity;
   private readonly poolSampleMs: number;
   private disposed = false;
+  private resyncRetry: NodeJS.Timeout | undefined;
+  /** The cursor after the last event batch this feed has added (start: none yet). */
+  private followedTo: string = EVENTS_START;
 
   constructor(options: MetricsFeedOptions) {
     this.options = options;
@@ -62,6 +65,7 @@ export class MetricsFeed {
     this.collector = new MetricsCollector(options);
     this.following = options.board.follow(
       (batch) => {
+        this.followedTo = batch.cursor;
         this.collector.addEvents(batch.events);
         this.schedule();
       },
@@ -119,6 +123,7 @@ export class MetricsFeed {
     this.poolSubscription?.dispose();
     for (const timer of this.timers) clearInterval(timer);
     if (this.pendingTimer) clearTimeout(this.pendingTimer);
+    if (this.resyncRetry) clearTimeout(this.resyncRetry);
   }
 
   private every(ms: number, action: () => unknown): void {
@@ -143,9 +148,11 @@ export class MetricsFeed {
   private async readCounts(): Promise<void> {
     try {
       const now = Date.now();
-      const stats = await this.options.board.stats();
+      const stats = await this.readStatsInStepWithEvents();
       if (this.disposed) return;
-      this.collector.resyncQueue(queueCountsOf(stats), now);
+      if (stats) this.collector.resyncQueue(queueCountsOf(stats), now);
+      else this.retryResyncSoon();
+      if (!stats) return;
       if (stats.counts.dead !== this.collector.deadLetterCount() || now - this.lastDeadResyncAt >= DEAD_RESYNC_MS) {
         this.lastDeadResyncAt = now;
         const dead = await boardDeadLetters(this.options.board);
@@ -154,6 +161,32 @@ export class MetricsFeed {
     } catch (error) {
       this.options.onError?.(error);
     }
+  }
+
+  /**
+   * The board's counts, but only when they describe the same moment as the events added so far:
+   * the follower has delivered every event in the log, and none was written while the counts were
+   * read. Otherwise undefined. (Counts read before the follower replayed the log would be counted
+   * twice — a finished run shown with every task pending — and counts newer than the events would
+   * be undone by the events still on their way.)
+   */
+  private async readStatsInStepWithEvents(): Promise<QueueStats | undefined> {
+    const board = this.options.board;
+    const cursor = this.followedTo;
+    const logEnded = async (): Promise<boolean> => (await board.readEvents(cursor, 1)).events.length === 0;
+    if (!(await logEnded())) return undefined;
+    const stats = await board.stats();
+    if (this.followedTo !== cursor || !(await logEnded())) return undefined;
+    return stats;
+  }
+
+  private retryResyncSoon(): void {
+    if (this.disposed || this.resyncRetry) return;
+    this.resyncRetry = setTimeout(() => {
+      this.resyncRetry = undefined;
+      if (!this.disposed) void this.resync();
+    }, this.minIntervalMs);
+    this.resyncRetry.unref?.();
   }
 
   /** The other processes' pools as last sampled (empty while a pool of this process is attached). */

@@ -91,7 +91,8 @@ export interface RunSummary {
   /** Sum of the durations of all ended attempts. */
   taskMs: number;
   /** taskMs / wallMs: how many attempts ran side by side on average; 0 when nothing ran. */
-  speedup: number;
+  /** Sum of task times ÷ wall time: how many attempts ran side by side on average (not a speedup). */
+  averageParallelism: number;
   /** Most attempts running at one moment. */
   peakParallelism: number;
   posted: number;

@@ -47,7 +47,7 @@ export interface PoolStats {
   agents: AgentInfo[];
   tasksDone: number;
   tasksFailed: number;
-  /** Sum of the durations of finished attempts, for the speedup figure. */
+  /** Sum of the durations of finished attempts, for the parallelism figure. */
   busyMs: number;
   startedAt: number;
   system?: SystemResources;

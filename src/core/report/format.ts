@@ -1,8 +1,8 @@
 // Figures as people read them in a report. Durations and sizes come from the one formatter.
 export { formatBytes, formatDuration } from '../format';
 
-export function formatSpeedup(speedup: number): string {
-  return speedup > 0 ? `${speedup.toFixed(2)}×` : '–';
+export function formatParallelism(parallelism: number): string {
+  return parallelism > 0 ? parallelism.toFixed(2) : '–';
 }
 
 export function formatTime(epochMs: number | undefined): string {

@@ -7,7 +7,7 @@ import { buildRunReport, type ReportBoard, type ReportOptions } from './model';
 export { buildRunReport, type RunReport, type ReportTask, type ReportFailure, type ReportBoard, type ReportOptions } from './model';
 export { renderMarkdown } from './markdown';
 export { renderHtml, escapeHtml } from './html';
-export { formatDuration, formatSpeedup, formatTime, formatBytes } from './format';
+export { formatDuration, formatParallelism, formatTime, formatBytes } from './format';
 
 export type ReportFormat = 'markdown' | 'html';
 

@@ -1,7 +1,7 @@
 // The report as a list of titled blocks (paragraphs and tables), rendered to Markdown or HTML by
 // the renderers, so both formats always carry the same content.
 import { plural } from '../format';
-import { formatBytes, formatDuration, formatSpeedup, formatTime } from './format';
+import { formatBytes, formatDuration, formatParallelism, formatTime } from './format';
 import type { RunReport } from './model';
 
 export interface TableBlock {
@@ -51,7 +51,7 @@ function summarySection(report: RunReport): Section {
     ['Last attempt ended', formatTime(s.endedAt)],
     ['Wall time', formatDuration(s.wallMs)],
     ['Sum of task times', formatDuration(s.taskMs)],
-    ['Speedup', `${formatSpeedup(s.speedup)} (sum of task times ÷ wall time)`],
+    ['Average parallelism', `${formatParallelism(s.averageParallelism)} (sum of task times ÷ wall time)`],
     ['Peak parallelism', `${plural(s.peakParallelism, 'attempt')} at once`],
     ['Tasks on the board', `${c.done} done · ${c.dead} dead · ${c.cancelled} cancelled · ${c.running} running · ${c.pending} pending · ${c.waiting} waiting`],
     ['Posted in the log', String(s.posted)],

@@ -3,7 +3,7 @@
 // and keeps its view state and last update with setState so a reloaded page draws at once.
 import type { AgentSeries, DeadLetter, MetricsSnapshot, RunSummary } from '../../core/metrics/types';
 import { plural } from '../../core/format';
-import { formatBytes, formatDuration, formatSpeedup } from '../../core/report/format';
+import { formatBytes, formatDuration, formatParallelism } from '../../core/report/format';
 import {
   DASHBOARD_PROTOCOL_VERSION,
   DEFAULT_VIEW_STATE,
@@ -268,7 +268,7 @@ function summaryCards(summary: RunSummary): HTMLElement {
   const figures: [string, string, string][] = [
     ['Wall time', formatDuration(summary.wallMs), 'From the first attempt’s start to the last one’s end (or now)'],
     ['Sum of task times', formatDuration(summary.taskMs), 'All attempts’ durations added up'],
-    ['Speedup', formatSpeedup(summary.speedup), 'Sum of task times ÷ wall time'],
+    ['Average parallelism', formatParallelism(summary.averageParallelism), 'Sum of task times ÷ wall time: attempts running side by side on average (not a speedup)'],
     ['Peak parallelism', String(summary.peakParallelism), 'Most attempts running at once'],
     ['Done', String(summary.done), 'Tasks completed'],
     ['Dead', String(summary.dead), 'Tasks in the dead-letter queue'],

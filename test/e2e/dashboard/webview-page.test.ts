@@ -97,7 +97,7 @@ describe('dashboard page in Chromium', () => {
     const figure = (label: string) => page.locator('.figure', { has: page.locator('.label', { hasText: new RegExp(`^${label}$`) }) }).locator('.value');
     assert.equal(await figure('Done').textContent(), String(fixture.update.metrics!.summary.done));
     assert.equal(await figure('Dead').textContent(), '1');
-    assert.match((await figure('Speedup').textContent()) ?? '', /^\d\.\d\d×$/);
+    assert.match((await figure('Average parallelism').textContent()) ?? '', /^\d\.\d\d$/);
     assert.equal(await page.locator('svg.chart rect.attempt').count(), fixture.attempts, 'one timeline bar per attempt');
     assert.equal(await page.locator('svg.chart rect.attempt.outcome-dead').count(), 1);
     assert.equal(await page.locator('svg[aria-label="CPU per agent chart"] path.line').count(), 3);

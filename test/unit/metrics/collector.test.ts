@@ -49,7 +49,7 @@ describe('MetricsCollector from a real board', () => {
     assert.equal(summary.peakParallelism, 2);
     assert.equal(summary.wallMs, 70_000);
     assert.equal(summary.taskMs, 10_000 + 20_000 + 60_000);
-    assert.ok(Math.abs(summary.speedup - 90_000 / 70_000) < 1e-9);
+    assert.ok(Math.abs(summary.averageParallelism - 90_000 / 70_000) < 1e-9);
 
     const timeline = metrics.timelineIntervals();
     assert.equal(timeline.length, 3);
@@ -137,7 +137,7 @@ describe('MetricsCollector from a real board', () => {
     const summary = replay(made).summary(clock.now);
     assert.equal(summary.wallMs, 30_000);
     assert.equal(summary.taskMs, 60_000);
-    assert.equal(summary.speedup, 2);
+    assert.equal(summary.averageParallelism, 2);
   });
 
   it('fills idle minutes with zero buckets and treats a map parent as waiting, not pending', () => {

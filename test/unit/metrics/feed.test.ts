@@ -59,6 +59,18 @@ class ReportingPool implements PoolSource {
 }
 
 describe('MetricsFeed', () => {
+  it('counts tasks posted before it started once: the board counts and the replayed log never add up', async () => {
+    const board = liveBoard();
+    board.postMany([{ title: 'a' }, { title: 'b' }, { title: 'c' }]);
+    board.complete(board.claim({ agent: 'x' })!, {});
+    const feed = new MetricsFeed({ board: over(board), onSnapshot: () => undefined, pollMs: 50, minIntervalMs: 50, resyncMs: 60_000 });
+    cleanups.push(() => feed.dispose());
+    await waitFor(() => (feed.collector.snapshot().summary.done === 1 ? true : undefined));
+    // The first resync (at start) must agree with the events counted, whichever arrives first.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(feed.collector.queueCounts(), { pending: 2, running: 0, delayed: 0 });
+  });
+
   it('follows a live board, throttles snapshots to two a second, and stops on dispose', async () => {
     const board = liveBoard();
     board.postMany([{ title: 'before the feed' }]);

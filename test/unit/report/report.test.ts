@@ -67,7 +67,7 @@ function finishedRun() {
 }
 
 describe('run report', () => {
-  it('gathers tasks, durations, failures, retries, speedup and resource peaks from a board', async () => {
+  it('gathers tasks, durations, failures, retries, parallelism and resource peaks from a board', async () => {
     const { board, clock, doomed } = finishedRun();
     const report = (await buildRunReport(over(board), { now: clock.now }));
     const s = report.summary;
@@ -108,7 +108,7 @@ describe('run report', () => {
     for (const heading of ['# Agent Swarm run report', '## Summary', '## Resource peaks', '## Throughput per minute', '## Agents', '## Tasks', '## Failures and retries', '## Dead-letter queue']) {
       assert.ok(markdown.includes(`\n${heading}\n`) || markdown.startsWith(`${heading}\n`), `has ${heading}`);
     }
-    assert.match(markdown, /\| Speedup \| 1\.\d\d× \(sum of task times ÷ wall time\) \|/);
+    assert.match(markdown, /\| Average parallelism \| 1\.\d\d \(sum of task times ÷ wall time\) \|/);
     assert.match(markdown, /\| Memory of one agent \| 500 MB \|/);
     assert.ok(markdown.includes('Fix \\| the &lt;script&gt;alert(1)&lt;/script&gt; parser'));
     // Every table row has as many cells as its header.
@@ -138,7 +138,7 @@ describe('run report', () => {
     const markdown = (await renderRunReport(over(made.board), 'markdown', { now: T0 }));
     assert.ok(markdown.includes('The board has no tasks.'));
     assert.ok(markdown.includes('No pool resource figures were recorded'));
-    assert.ok(markdown.includes('| Speedup | – (sum of task times ÷ wall time) |'));
+    assert.ok(markdown.includes('| Average parallelism | – (sum of task times ÷ wall time) |'));
   });
 
   it('swarm report prints Markdown and writes HTML with --out', () => {
