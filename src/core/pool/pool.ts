@@ -22,9 +22,11 @@ import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation 
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
 import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
-import { isPoolMessage, toAgent, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
+import { agentProcessHandle, freeSlot, inHostHandle, sendToAgent, type AgentHandle } from './agent-handle';
+import { isPoolMessage, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
+import { DispatchPause } from './pause';
 import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
-import type { AgentInfo, PoolEvent, PoolMode, PoolStats } from './types';
+import type { PoolEvent, PoolMode, PoolStats } from './types';
 import { AgentWorker, DEFAULT_MAX_LOG_BYTES, type WorkerEvent } from './worker';
 
 export interface ResourceLimits {
@@ -77,26 +79,6 @@ export interface PoolOptions {
   maxLogBytes?: number;
 }
 
-interface AgentHandle {
-  info: AgentInfo;
-  slot: string;
-  inHost: boolean;
-  process?: SupervisedProcess;
-  worker?: AgentWorker;
-  ready: boolean;
-  /** Lease token of the task it runs, from its task-started report. */
-  token?: string;
-  idleSince?: number;
-  lastPong: number;
-  draining: boolean;
-  /** Why the host stopped it; its task is failed (transient) with this message. */
-  killReason?: string;
-  /** A task cancelled by the user: nothing to hand back. */
-  cancelledTask?: string;
-  /** Isolation requests the host is running for this agent, to abort when it cancels or exits. */
-  isolationRequests: Map<number, AbortController>;
-}
-
 const DEFAULT_LEASE_MS = 30_000;
 const MAX_RESTART_BACKOFF_MS = 30_000;
 const SPAWN_FAILURES_BEFORE_FALLBACK = 2;
@@ -138,9 +120,7 @@ export class AgentPool {
   private spawnFailures = 0;
   private crashes = 0;
   private nextSpawnAt = 0;
-  private pausedUntil: number | undefined;
-  private pauseReason: string | undefined;
-  private resumeTimer: NodeJS.Timeout | undefined;
+  private readonly pause = new DispatchPause(() => this.resume());
   private spawnBlockedReason: string | undefined;
   private sequentialRun: Promise<void> | undefined;
   private lastMaintenance = 0;
@@ -272,9 +252,9 @@ export class AgentPool {
       sandbox: this.sandbox.status,
     };
     if (latest) stats.system = latest.system;
-    if (this.pausedUntil !== undefined) {
-      stats.pausedUntil = this.pausedUntil;
-      stats.pauseReason = this.pauseReason;
+    if (this.pause.pausedUntil !== undefined) {
+      stats.pausedUntil = this.pause.pausedUntil;
+      stats.pauseReason = this.pause.reason;
     }
     if (this.spawnBlockedReason) stats.spawnBlockedReason = this.spawnBlockedReason;
     return stats;
@@ -366,7 +346,7 @@ export class AgentPool {
       return;
     }
     this.retireIdleAgents(live, now);
-    if (this.pausedUntil !== undefined && now < this.pausedUntil) return;
+    if (this.pause.holds(now)) return;
     if (claimable > 0) for (const agent of live) if (agent.info.state === 'idle') this.send(agent, { type: 'wake' });
     if (this.currentMode === 'sequential') {
       if (claimable > 0 && !this.sequentialRun) this.runSequential();
@@ -418,22 +398,9 @@ export class AgentPool {
 
   private spawnAgent(): void {
     const id = `${this.hostTag}-a${++this.agentSeq}`;
-    const handle: AgentHandle = {
-      info: { id, state: 'starting', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() },
-      slot: this.freeSlot(),
-      inHost: false,
-      ready: false,
-      lastPong: Date.now(),
-      draining: false,
-      isolationRequests: new Map(),
-    };
+    const handle = agentProcessHandle(id, freeSlot(this.agents.values()));
     this.agents.set(id, handle);
     void this.capacity.add(() => this.runAgent(handle));
-  }
-
-  private freeSlot(): string {
-    const used = new Set([...this.agents.values()].map((agent) => agent.slot));
-    for (let index = 1; ; index++) if (!used.has(`s${index}`)) return `s${index}`;
   }
 
   // ------------------------------------------------------------------ one agent process
@@ -480,7 +447,7 @@ export class AgentPool {
       isolation: this.isolation.kind === 'none' ? 'none' : 'host',
       isolationKind: this.isolation.kind,
       hostModels: this.options.hostModels !== undefined,
-      holdUntil: this.pausedUntil,
+      holdUntil: this.pause.pausedUntil,
       maxLogBytes: this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       sandbox: this.sandbox.active,
     };
@@ -656,28 +623,23 @@ export class AgentPool {
     }
     const message = ended.message ?? ended.outcome;
     this.emit({ type: 'task-failed', agentId, taskId: ended.taskId, durationMs: ended.durationMs, kind: ended.outcome === 'failed' ? (ended.kind ?? 'transient') : ended.outcome, message });
-    if (ended.kind === 'rate-limited' && ended.retryAt !== undefined && ended.retryAt > Date.now() + 1_000) this.pause(ended.retryAt, message);
+    if (ended.kind === 'rate-limited' && ended.retryAt !== undefined && ended.retryAt > Date.now() + 1_000) this.pauseDispatch(ended.retryAt, message);
   }
 
   // ------------------------------------------------------------------ usage-limit pause
 
-  private pause(until: number, reason: string): void {
-    if (this.pausedUntil !== undefined && this.pausedUntil >= until) return;
-    this.pausedUntil = until;
-    this.pauseReason = reason;
+  private pauseDispatch(until: number, reason: string): void {
+    if (!this.pause.extend(until, reason)) return;
     for (const agent of this.agents.values()) {
       if (agent.inHost) agent.worker?.hold(until);
       else this.send(agent, { type: 'hold', until });
     }
     this.warn(`Dispatch paused until ${new Date(until).toISOString()}: ${reason}`);
     this.emit({ type: 'paused', until, reason });
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => this.resume(), until - Date.now());
   }
 
+  /** The pause ended (its reset time came): agents may claim again. */
   private resume(): void {
-    this.pausedUntil = undefined;
-    this.pauseReason = undefined;
     for (const agent of this.agents.values()) {
       if (agent.inHost) agent.worker?.resume();
       else this.send(agent, { type: 'resume' });
@@ -718,13 +680,7 @@ export class AgentPool {
   }
 
   private send(handle: AgentHandle, body: HostToAgentBody): void {
-    const child = handle.process?.child;
-    if (!child?.connected) return;
-    try {
-      child.send(toAgent(body), (error) => error && undefined);
-    } catch {
-      // The agent exited; its exit handler cleans up.
-    }
+    sendToAgent(handle, body);
   }
 
   // ------------------------------------------------------------------ sequential fallback
@@ -745,15 +701,7 @@ export class AgentPool {
       return;
     }
     const id = `${this.hostTag}-seq`;
-    const handle: AgentHandle = {
-      info: { id, pid: process.pid, state: 'idle', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() },
-      slot: 's1',
-      inHost: true,
-      ready: true,
-      lastPong: Date.now(),
-      draining: false,
-      isolationRequests: new Map(),
-    };
+    const handle = inHostHandle(id, 's1');
     const worker = new AgentWorker({
       board: this.board,
       agentId: id,
@@ -773,7 +721,7 @@ export class AgentPool {
       report: (event) => this.onWorkerEvent(handle, event),
     });
     handle.worker = worker;
-    if (this.pausedUntil) worker.hold(this.pausedUntil);
+    if (this.pause.pausedUntil) worker.hold(this.pause.pausedUntil);
     this.agents.set(id, handle);
     this.sequentialRun = worker
       .run()
@@ -800,7 +748,7 @@ export class AgentPool {
     await this.capacity.onIdle();
     await this.isolation.release?.().catch((error: unknown) => this.warn(`Removing idle worktrees failed: ${messageOf(error)}`));
     for (const timer of this.timers) clearInterval(timer);
-    clearTimeout(this.resumeTimer);
+    this.pause.dispose();
     this.monitor?.stop();
     this.limiter.dispose();
     if (this.options.statusFile !== false) {
