@@ -12,7 +12,7 @@ import type { FileBoard } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
 import { formatBytes } from '../format';
 import { BoardInputError, LeaseLostError } from '../board/types';
-import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBroker } from '../executors';
+import { createExecutor, serveHostModelsOverIpc, type HostModelBroker } from '../executors';
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { forkSupervised, type SupervisedProcess } from '../process';
 import { RateLimiter, serveLimiterOverIpc, type EndpointLimits, type Subscribe } from '../ratelimit';
@@ -22,12 +22,14 @@ import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation 
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
 import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
-import { agentProcessHandle, freeSlot, inHostHandle, sendToAgent, type AgentHandle } from './agent-handle';
+import { agentProcessHandle, freeSlot, sendToAgent, type AgentHandle } from './agent-handle';
 import { isPoolMessage, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
 import { DispatchPause } from './pause';
+import { createInHostAgent } from './sequential';
+import { agentsToRetire, wantedAgents, type ScalingLimits } from './scaling';
 import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
 import type { PoolEvent, PoolMode, PoolStats } from './types';
-import { AgentWorker, DEFAULT_MAX_LOG_BYTES, type WorkerEvent } from './worker';
+import { DEFAULT_MAX_LOG_BYTES, type WorkerEvent } from './worker';
 
 export interface ResourceLimits {
   agentMemoryBytes?: number;
@@ -88,10 +90,8 @@ const AGENT_STOP_GRACE_MS = 3_000;
 export class AgentPool {
   private readonly board: FileBoard;
   private readonly options: PoolOptions;
-  private readonly minAgents: number;
-  private readonly maxAgents: number;
+  private readonly scaling: ScalingLimits;
   private readonly leaseMs: number;
-  private readonly idleTimeoutMs: number;
   private readonly agentScript: string;
   private readonly emitter = new EventEmitter();
   private readonly agents = new Map<string, AgentHandle>();
@@ -129,12 +129,12 @@ export class AgentPool {
   constructor(options: PoolOptions) {
     this.options = options;
     this.board = options.board;
-    this.minAgents = Math.max(0, options.minAgents ?? 0);
-    this.maxAgents = Math.max(1, options.maxAgents ?? Math.min(4, os.cpus().length || 1), this.minAgents);
+    const minAgents = Math.max(0, options.minAgents ?? 0);
+    const maxAgents = Math.max(1, options.maxAgents ?? Math.min(4, os.cpus().length || 1), minAgents);
+    this.scaling = { minAgents, maxAgents, idleTimeoutMs: options.idleTimeoutMs ?? 60_000 };
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.agentScript = options.agentScript ?? path.join(__dirname, 'agent.js');
-    this.capacity = new PQueue({ concurrency: this.maxAgents });
+    this.capacity = new PQueue({ concurrency: maxAgents });
     this.limiter = new RateLimiter({ endpoints: options.rateLimits });
     this.emitter.setMaxListeners(0); // the CLI, the dashboard, metrics and trees all listen
   }
@@ -168,7 +168,7 @@ export class AgentPool {
       }
       this.enterSequential(reason);
     } else this.emit({ type: 'mode', mode: 'pool' });
-    this.log(`Pool started: ${this.currentMode} mode, up to ${this.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
+    this.log(`Pool started: ${this.currentMode} mode, up to ${this.scaling.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
     this.announceSandbox();
     if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
     this.every(this.options.tickMs ?? 100, () => this.tick());
@@ -238,8 +238,8 @@ export class AgentPool {
       boardRoot: this.board.root,
       mode: this.currentMode,
       running: this.started && !this.stopped,
-      minAgents: this.minAgents,
-      maxAgents: this.maxAgents,
+      minAgents: this.scaling.minAgents,
+      maxAgents: this.scaling.maxAgents,
       busy,
       idle: agents.filter((agent) => agent.state === 'idle').length,
       total: agents.length,
@@ -352,7 +352,7 @@ export class AgentPool {
       if (claimable > 0 && !this.sequentialRun) this.runSequential();
       return;
     }
-    const wanted = Math.min(this.maxAgents, Math.max(this.minAgents, busy + claimable));
+    const wanted = wantedAgents(busy, claimable, this.scaling);
     this.spawnUpTo(wanted, live.length, now);
   }
 
@@ -372,14 +372,9 @@ export class AgentPool {
   }
 
   private retireIdleAgents(live: AgentHandle[], now: number): void {
-    let surplus = live.length - this.minAgents;
-    for (const agent of live) {
-      if (surplus <= 0) return;
-      if (agent.info.state === 'idle' && agent.idleSince !== undefined && now - agent.idleSince >= this.idleTimeoutMs) {
-        this.log(`Agent ${agent.info.id} was idle for ${Math.round((now - agent.idleSince) / 1000)} s: stopping it.`);
-        this.drain(agent);
-        surplus--;
-      }
+    for (const agent of agentsToRetire(live, this.scaling, now)) {
+      this.log(`Agent ${agent.info.id} was idle for ${Math.round((now - (agent.idleSince ?? now)) / 1000)} s: stopping it.`);
+      this.drain(agent);
     }
   }
 
@@ -693,37 +688,29 @@ export class AgentPool {
   }
 
   private runSequential(): void {
-    let executor: Executor;
+    const id = `${this.hostTag}-seq`;
+    let handle: ReturnType<typeof createInHostAgent>;
     try {
-      executor = createExecutor(this.options.executor);
+      handle = createInHostAgent(id, {
+        board: this.board,
+        executor: this.options.executor,
+        namedExecutors: this.options.namedExecutors,
+        isolation: this.isolation,
+        leaseMs: this.leaseMs,
+        limiter: this.limiter,
+        hostModels: this.options.hostModels,
+        env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
+        sandbox: this.sandbox.active,
+        maxLogBytes: this.options.maxLogBytes,
+        holdUntil: this.pause.pausedUntil,
+        report: (agent, event) => this.onWorkerEvent(agent, event),
+      });
     } catch (error) {
       this.warn(messageOf(error));
       return;
     }
-    const id = `${this.hostTag}-seq`;
-    const handle = inHostHandle(id, 's1');
-    const worker = new AgentWorker({
-      board: this.board,
-      agentId: id,
-      slot: handle.slot,
-      executor,
-      isolation: this.isolation,
-      leaseMs: this.leaseMs,
-      limiter: this.limiter,
-      hostModels: this.options.hostModels,
-      env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
-      sandbox: this.sandbox.active,
-      maxLogBytes: this.options.maxLogBytes,
-      createExecutor,
-      namedExecutors: this.options.namedExecutors,
-      parallelAttempts: this.isolation.kind === 'worktree',
-      stopWhenIdle: true,
-      report: (event) => this.onWorkerEvent(handle, event),
-    });
-    handle.worker = worker;
-    if (this.pause.pausedUntil) worker.hold(this.pause.pausedUntil);
     this.agents.set(id, handle);
-    this.sequentialRun = worker
+    this.sequentialRun = handle.worker
       .run()
       .catch((error: unknown) => this.warn(`The in-host worker failed: ${messageOf(error)}`))
       .finally(() => {
