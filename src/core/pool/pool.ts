@@ -6,16 +6,14 @@ import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { pathToFileURL } from 'url';
 import PQueue from 'p-queue';
 import type { FileBoard } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
 import { formatBytes } from '../format';
 import { BoardInputError, LeaseLostError } from '../board/types';
-import { createExecutor, serveHostModelsOverIpc, type HostModelBroker } from '../executors';
+import { createExecutor, type HostModelBroker } from '../executors';
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
-import { forkSupervised, type SupervisedProcess } from '../process';
-import { RateLimiter, serveLimiterOverIpc, type EndpointLimits, type Subscribe } from '../ratelimit';
+import { RateLimiter, type EndpointLimits } from '../ratelimit';
 import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
 import { guardIsolation } from '../sandbox/escapeGuard';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
@@ -23,7 +21,8 @@ import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
 import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
 import { agentProcessHandle, freeSlot, sendToAgent, type AgentHandle } from './agent-handle';
-import { isPoolMessage, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
+import type { AgentInit, AgentToHost, HostToAgentBody, TaskEnded } from './protocol';
+import { forkAgent, type AgentProcess } from './agent-process';
 import { DispatchPause } from './pause';
 import { createInHostAgent } from './sequential';
 import { agentsToRetire, wantedAgents, type ScalingLimits } from './scaling';
@@ -402,34 +401,26 @@ export class AgentPool {
 
   private async runAgent(handle: AgentHandle): Promise<void> {
     const id = handle.info.id;
-    let child: SupervisedProcess;
+    let agent: AgentProcess;
     try {
-      child = await forkSupervised(this.agentScript, [], {
-        cwd: this.options.workspaceRoot,
+      agent = await forkAgent(id, {
+        agentScript: this.agentScript,
+        agentExecArgv: this.options.agentExecArgv,
+        workspaceRoot: this.options.workspaceRoot,
         env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
-        execArgv: this.options.agentExecArgv ?? (this.agentScript.endsWith('.ts') ? ['--import', tsxLoader()] : []),
-        onStdoutLine: (line) => this.log(`[${id}] ${line}`),
-        onStderrLine: (line) => this.log(`[${id}] ${line}`),
+        limiter: this.limiter,
+        hostModels: this.options.hostModels,
+        log: (line) => this.log(line),
+        onMessage: (message) => this.onAgentMessage(handle, message),
       });
     } catch (error) {
       this.agents.delete(id);
       this.onSpawnFailure(`${id} could not start: ${messageOf(error)}`);
       return;
     }
+    const child = agent.process;
     handle.process = child;
     handle.info.pid = child.pid;
-    const subscribe: Subscribe = (listener) => {
-      child.child.on('message', listener);
-      return () => child.child.off('message', listener);
-    };
-    const sendRaw = (message: unknown): void => {
-      if (child.child.connected) child.child.send(message as object, (error) => error && undefined);
-    };
-    child.child.on('message', (message: unknown) => {
-      if (isPoolMessage(message)) this.onAgentMessage(handle, message as AgentToHost);
-    });
-    const limiterServer = serveLimiterOverIpc(this.limiter, sendRaw, subscribe);
-    const modelServer = this.options.hostModels ? serveHostModelsOverIpc(this.options.hostModels, sendRaw, subscribe) : undefined;
     this.monitor?.track(id, child.pid);
     const init: AgentInit = {
       agentId: id,
@@ -460,8 +451,7 @@ export class AgentPool {
     const cleanExit = exit.code === 0 && handle.draining && !handle.killReason && !this.stopping;
     const leftovers = cleanExit ? [] : await killAgentLeftovers(id);
     if (leftovers.length > 0) this.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
-    limiterServer.dispose();
-    modelServer?.dispose();
+    agent.dispose();
     this.monitor?.untrack(id);
     this.afterAgentExit(handle, exit.code, exit.signal);
   }
@@ -804,16 +794,6 @@ export class AgentPool {
 
   private log(line: string): void {
     this.options.log?.(line);
-  }
-}
-
-/** tsx for a TypeScript agent script (tests), resolved here: agents start in the workspace, where
- * a bare `--import tsx` would not be found. */
-function tsxLoader(): string {
-  try {
-    return pathToFileURL(require.resolve('tsx', { paths: [process.cwd(), __dirname] })).href;
-  } catch {
-    return 'tsx';
   }
 }
 
