@@ -3,7 +3,6 @@
 // settings) and hand the result here with the few things only a host knows: where its log goes,
 // extra environment, a model bridge, and the run choices its own inputs make. Everything the
 // configuration names reaches the pool the same way for every host, so they cannot drift.
-import type { FileBoard } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
 import { namedExecutorsFrom, poolSettingsFrom, rateLimitsFrom, sandboxSettingsFrom, selectExecutor, worktreeSettingsFrom, type EffectiveConfig, type SwarmConfig } from '../config';
 import { parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig, type HostModelBroker } from '../executors';
@@ -13,7 +12,7 @@ import type { PoolEvent } from './types';
 
 /** What only the host knows: none of it comes from the configuration. */
 export interface PoolHost {
-  board: FileBoard;
+  board: PoolOptions['board'];
   workspaceRoot: string;
   /** The pool's log lines; absent: quiet. */
   log?: (line: string) => void;

@@ -1,16 +1,15 @@
 // The sequential fallback's agent: one AgentWorker inside the host process that claims and runs
 // tasks one at a time and returns once nothing is claimable (the pool starts it again when tasks
 // arrive). Used when agent processes cannot start, or when sequential mode is asked for.
-import type { FileBoard } from '../board/board';
 import { createExecutor, type HostModelBroker } from '../executors';
 import type { RateLimiter } from '../ratelimit';
 import type { ActiveSandbox } from '../sandbox/launcher';
 import { inHostHandle, type AgentHandle } from './agent-handle';
 import type { TaskIsolation } from './isolation';
-import { AgentWorker, type WorkerEvent } from './worker';
+import { AgentWorker, type WorkerEvent, type WorkerOptions } from './worker';
 
 export interface InHostAgentOptions {
-  board: FileBoard;
+  board: WorkerOptions['board'];
   /** Executor config JSON; an invalid one throws here (the pool reports it and runs nothing). */
   executor: unknown;
   namedExecutors?: Record<string, unknown>;
