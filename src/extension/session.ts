@@ -5,12 +5,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_BOARD_DIR, FileBoardEngine as FileBoard } from '../core/board';
-import { findGitRepository } from '../core/board/gitExclude';
-import { namedExecutorsFrom, poolSettingsFrom, rateLimitsFrom, resolveEffectiveConfig, sandboxSettingsFrom, selectExecutor, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
-import { parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../core/executors';
-import { AgentPool, type IsolationChoice, type PoolEvent, type PoolOptions } from '../core/pool';
+import { poolSettingsFrom, resolveEffectiveConfig, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
+import type { ExecutorConfig } from '../core/executors';
+import { buildPool, ExecutorChoiceError, resolveExecutorChoice, type AgentPool, type PoolEvent, type PoolOptions } from '../core/pool';
 import { describeSandbox, SandboxUnavailableError } from '../core/sandbox';
-import { createWorktreeIsolation, NotAGitRepositoryError } from '../core/worktree';
+import { NotAGitRepositoryError } from '../core/worktree';
 import { POOL_RUNNING_STATE, ContextKeys, executorSetting, isolationSetting, settingsConfigLayer } from './settings';
 import { setContext } from './context';
 import { ProjectConfig } from './projectConfig';
@@ -136,26 +135,17 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       throw new UserFacingError('Agent Swarm does not start agents in Restricted Mode: agents run commands from this folder. Trust the folder (Manage Workspace Trust) to start the swarm.');
     }
     const executor = this.resolveExecutor();
-    const settings = this.poolSettings();
+    const { config } = this.effectiveConfigOrThrow();
     const board = this.ensureBoard();
     const workspaceRoot = this.workspaceRoot as string;
-    const { config } = this.effectiveConfig();
-    const pool = new AgentPool({
+    const isolation = isolationSetting();
+    const pool = buildPool(config, executor, {
       board,
       workspaceRoot,
-      executor,
-      minAgents: settings.minAgents,
-      maxAgents: settings.maxAgents,
-      idleTimeoutMs: settings.idleTimeoutMs,
-      leaseMs: settings.leaseMs,
-      limits: settings.limits,
-      rateLimits: rateLimitsFrom(config),
-      sandbox: sandboxSettingsFrom(config),
-      namedExecutors: namedExecutorsFrom(config),
-      isolation: this.isolationFor(settings, workspaceRoot),
       env: hostEnv,
       log: (line) => this.log.info(`[pool] ${line}`),
-    });
+      worktreeLog: (line) => this.log.info(`[worktree] ${line}`),
+    }, { isolation: isolation === 'auto' ? undefined : isolation });
     this.poolSubscription = pool.onEvent((event) => this.onPoolEventReceived(event));
     this.pool = pool;
     try {
@@ -210,62 +200,26 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
    * entry). A clear error when neither names one.
    */
   resolveExecutor(): ExecutorConfig {
-    const { config } = this.effectiveConfigOrThrow();
-    const executor = this.executorFrom(config);
-    // The verify setting beats the file's verify; the file's top-level verify applies to an executor without its own.
-    const verifySetting = settingsConfigLayer().verify;
-    const verify = verifySetting !== undefined && !this.settingExecutorHasVerify() ? verifySetting : executor.verify === undefined ? config.verify : undefined;
-    if (verify === undefined) return executor;
-    return parseExecutorConfig({ ...executor, verify });
-  }
-
-  private executorFrom(config: EffectiveConfig['config']): ExecutorConfig {
-    const raw = executorSetting();
-    if (typeof raw === 'string' && config.executors?.[raw.trim()] !== undefined) {
-      const named = this.parseFileExecutor(() => selectExecutor(config, raw.trim()));
-      if (named !== undefined) return named;
+    const effective = this.effectiveConfigOrThrow();
+    let executor: ExecutorConfig | undefined;
+    try {
+      // An executor object in the setting keeps its own verify over the verify setting (docs/config-usage.md).
+      executor = resolveExecutorChoice(effective, { executor: executorSetting(), requestKeepsOwnVerify: true });
+    } catch (error) {
+      if (!(error instanceof ExecutorChoiceError)) throw error;
+      if (error.source === 'request') throw new UserFacingError(`The executor setting (agentSwarm.executor) is invalid: ${errorMessage(error)}. Fix it in Settings or run "Swarm: Configure Executor".`);
+      throw new UserFacingError(`The executor in swarm.config.json cannot be used: ${errorMessage(error)}. Fix the file (${this.projectConfig.file}).`);
     }
-    if (raw !== undefined) {
-      try {
-        return typeof raw === 'string' ? parseExecutorShorthand(raw) : parseExecutorConfig(raw);
-      } catch (error) {
-        throw new UserFacingError(`The executor setting (agentSwarm.executor) is invalid: ${errorMessage(error)}. Fix it in Settings or run "Swarm: Configure Executor".`);
-      }
-    }
-    const fromFile = this.parseFileExecutor(() => selectExecutor(config));
-    if (fromFile !== undefined) return fromFile;
+    if (executor !== undefined) return executor;
     throw new UserFacingError(
       'No executor is configured, so the swarm does not know how to run tasks. Run "Swarm: Configure Executor" to pick a coding-agent CLI, a command or a model, or set "defaultExecutor" in swarm.config.json.',
     );
-  }
-
-  private parseFileExecutor(select: () => unknown): ExecutorConfig | undefined {
-    try {
-      const entry = select();
-      return entry === undefined ? undefined : parseExecutorConfig(entry);
-    } catch (error) {
-      throw new UserFacingError(`The executor in swarm.config.json cannot be used: ${errorMessage(error)}. Fix the file (${this.projectConfig.file}).`);
-    }
-  }
-
-  private settingExecutorHasVerify(): boolean {
-    const raw = executorSetting();
-    return typeof raw === 'object' && raw !== null && 'verify' in raw;
   }
 
   /** Pool size, limits and worktree options from swarm.config.json under the user's settings. */
   poolSettings(): SessionPoolSettings {
     const { config } = this.effectiveConfigOrThrow();
     return { ...poolSettingsFrom(config), isolation: isolationSetting(), worktrees: worktreeSettingsFrom(config) };
-  }
-
-  /** The worktree include list and setup command need an isolation built here; the pool builds plain ones itself. */
-  private isolationFor(settings: SessionPoolSettings, workspaceRoot: string): IsolationChoice | undefined {
-    const choice = settings.isolation === 'auto' ? undefined : settings.isolation;
-    if (Object.keys(settings.worktrees).length === 0) return choice;
-    const wantsWorktrees = choice === 'worktree' || (choice === undefined && findGitRepository(workspaceRoot) !== undefined);
-    if (!wantsWorktrees) return choice;
-    return createWorktreeIsolation({ workspaceRoot, ...settings.worktrees, log: (line) => this.log.info(`[worktree] ${line}`) });
   }
 
   async stop(): Promise<void> {

@@ -3,29 +3,21 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { FileBoardEngine as FileBoard } from '../../core/board';
 import { workspaceOfBoard } from '../../core/board';
-import { findGitRepository } from '../../core/board/gitExclude';
 import {
   formatConfigProblem,
   loadSwarmConfig,
-  namedExecutorsFrom,
-  poolSettingsFrom,
-  rateLimitsFrom,
   resolveEffectiveConfig,
-  sandboxSettingsFrom,
-  selectExecutor,
-  worktreeSettingsFrom,
   type ConfigLayerName,
   type SwarmConfig,
   type SwarmConfigInput,
   type SwarmConfigLoad,
 } from '../../core/config';
-import { detectPresets, ExecutorError, parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig } from '../../core/executors';
+import { detectPresets, ExecutorError, type ExecutorConfig } from '../../core/executors';
 import { OK_EXIT_CODE_PRESET_NAMES } from '../../core/executors/exitCodes';
 import { preflightExecutor } from '../../core/executors/preflight';
 import { recordPoolResources } from '../../core/metrics';
-import { AgentPool, type IsolationChoice, type PoolEvent, type PoolStats } from '../../core/pool';
+import { buildPool, ExecutorChoiceError, resolveExecutorChoice, type PoolEvent, type PoolRunChoice, type PoolStats } from '../../core/pool';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
-import { createWorktreeIsolation } from '../../core/worktree';
 import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from '../errors';
 import { escapeTerminal, formatDuration, printJson } from '../format';
 import { parseInteger } from '../parse';
@@ -150,14 +142,26 @@ function refuseBrokenTemplate(executor: ExecutorConfig, workspaceRoot: string): 
 }
 
 /** The executor from the flags, else the file; a bad one is a usage error (exit 2) that says what to fix. */
-function executorConfig(options: RunOptions, config: SwarmConfig): ExecutorConfig {
+function executorConfig(options: RunOptions, project: ProjectConfig): ExecutorConfig {
+  if (options.executor && options.exec) throw new UsageError('Use either --executor or --exec, not both.');
+  if (options.okExitCodes !== undefined && !options.exec) throw new UsageError('--ok-exit-codes goes with --exec; for a configured executor set "okExitCodes" in swarm.config.json.');
   try {
-    return executorConfigOrThrow(options, config);
+    // --verify beats every verify, an executor given as JSON included (docs/config-usage.md).
+    const chosen = resolveExecutorChoice(project, { executor: executorFlag(options), requestKeepsOwnVerify: false });
+    if (chosen !== undefined) return chosen;
+    const found = detectPresets()[0];
+    if (!found) throw new UsageError('No executor: pass --exec "CMD" or --executor NAME, or set "defaultExecutor" in swarm.config.json (no coding-agent CLI such as claude, codex or aider was found on PATH).');
+    return resolveExecutorChoice(project, { executor: { type: 'agent', agent: found.preset.name } }) as ExecutorConfig;
   } catch (error) {
-    if (error instanceof ExecutorError) throw new UsageError(error.message);
-    if (error instanceof Error && !(error instanceof UsageError) && error.message.startsWith('No executor named')) throw new UsageError(error.message);
+    if (error instanceof ExecutorChoiceError || error instanceof ExecutorError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** The executor the flags ask for: --exec as a command executor, --executor as a name, shorthand or JSON. */
+function executorFlag(options: RunOptions): unknown {
+  if (options.exec) return { type: 'command', command: options.exec, ...(options.okExitCodes !== undefined && { okExitCodes: okExitCodesFlag(options.okExitCodes) }) };
+  return options.executor;
 }
 
 /** `--ok-exit-codes 1,2`, `--ok-exit-codes eslint`, or `--ok-exit-codes none` (= []). */
@@ -168,29 +172,6 @@ function okExitCodesFlag(text: string): number[] | string {
   return trimmed;
 }
 
-function executorConfigOrThrow(options: RunOptions, config: SwarmConfig): ExecutorConfig {
-  if (options.executor && options.exec) throw new UsageError('Use either --executor or --exec, not both.');
-  const named = options.executor?.trim();
-  let executor: ExecutorConfig;
-  if (options.okExitCodes !== undefined && !options.exec) throw new UsageError('--ok-exit-codes goes with --exec; for a configured executor set "okExitCodes" in swarm.config.json.');
-  if (options.exec) executor = parseExecutorConfig({ type: 'command', command: options.exec, ...(options.okExitCodes !== undefined && { okExitCodes: okExitCodesFlag(options.okExitCodes) }) });
-  else if (named !== undefined && config.executors?.[named] !== undefined) executor = parseExecutorConfig(selectExecutor(config, named));
-  else if (named !== undefined) executor = parseExecutorShorthand(named);
-  else {
-    const fromFile = selectExecutor(config);
-    if (fromFile !== undefined) executor = parseExecutorConfig(fromFile);
-    else {
-      const found = detectPresets()[0];
-      if (!found) throw new UsageError('No executor: pass --exec "CMD" or --executor NAME, or set "defaultExecutor" in swarm.config.json (no coding-agent CLI such as claude, codex or aider was found on PATH).');
-      executor = parseExecutorConfig({ type: 'agent', agent: found.preset.name });
-    }
-  }
-  // --verify beats everything; the file's top-level verify applies to an executor without its own.
-  if (options.verify) return parseExecutorConfig({ ...executor, verify: options.verify });
-  if (executor.verify === undefined && config.verify !== undefined) return parseExecutorConfig({ ...executor, verify: config.verify });
-  return executor;
-}
-
 /** Which executor runs, for --verbose: the flag, or the file's entry. */
 function executorOrigin(options: RunOptions, config: SwarmConfig): string {
   if (options.exec) return '--exec';
@@ -199,24 +180,11 @@ function executorOrigin(options: RunOptions, config: SwarmConfig): string {
   return name === undefined ? 'the first coding-agent CLI found on PATH' : `swarm.config.json (${name})`;
 }
 
-function isolationChoice(options: RunOptions): IsolationChoice | undefined {
+function isolationChoice(options: RunOptions): PoolRunChoice['isolation'] {
   if (options.isolation === false) return 'direct';
   if (options.isolation === undefined) return undefined;
   if (options.isolation === 'worktree' || options.isolation === 'direct' || options.isolation === 'none') return options.isolation;
   throw new InvalidArgumentError(`--isolation must be worktree, direct or none; got "${options.isolation}".`);
-}
-
-/**
- * The pool builds plain worktree isolation itself; the file's include list and setup command need
- * one built here. Only where the pool would use worktrees anyway (its git check stays its own).
- */
-function isolationFor(options: RunOptions, config: SwarmConfig, workspaceRoot: string, log: ((line: string) => void) | undefined): IsolationChoice | undefined {
-  const choice = isolationChoice(options);
-  const worktreeSettings = worktreeSettingsFrom(config);
-  if (Object.keys(worktreeSettings).length === 0) return choice;
-  const wantsWorktrees = choice === 'worktree' || (choice === undefined && findGitRepository(workspaceRoot) !== undefined);
-  if (!wantsWorktrees) return choice;
-  return createWorktreeIsolation({ workspaceRoot, ...worktreeSettings, log });
 }
 
 function describeConfig(project: ProjectConfig, options: RunOptions, note: (line: string) => void): void {
@@ -232,7 +200,7 @@ function describeConfig(project: ProjectConfig, options: RunOptions, note: (line
 async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummary> {
   const workspaceRoot = workspaceOfBoard(board.root);
   const project = projectConfig(workspaceRoot, options);
-  const executor = executorConfig(options, project.config);
+  const executor = executorConfig(options, project);
   refuseBrokenTemplate(executor, workspaceRoot);
   const live = !options.json && process.stdout.isTTY === true;
   const progress = new ProgressPrinter(live, options.json === true, () => {
@@ -241,20 +209,7 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
   });
   if (options.verbose) describeConfig(project, options, (line) => progress.note(line));
   const log = options.verbose ? (line: string): void => progress.note(line) : undefined;
-  const poolSettings = poolSettingsFrom(project.config);
-  const pool = new AgentPool({
-    board,
-    workspaceRoot,
-    executor,
-    ...poolSettings,
-    isolation: isolationFor(options, project.config, workspaceRoot, log),
-    sandbox: sandboxSettingsFrom(project.config),
-    namedExecutors: namedExecutorsFrom(project.config),
-    rateLimits: rateLimitsFrom(project.config),
-    mode: options.mode,
-    untilEmpty: options.untilEmpty,
-    log,
-  });
+  const pool = buildPool(project.config, executor, { board, workspaceRoot, log }, { isolation: isolationChoice(options), mode: options.mode, untilEmpty: options.untilEmpty });
   // Resource peaks for `swarm report`, as the extension's dashboard records them.
   const resources = recordPoolResources(pool, board.root, { onError: (error) => log?.(`Recording resource figures failed: ${error instanceof Error ? error.message : String(error)}`) });
   const touched = new Set<string>();

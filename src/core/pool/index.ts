@@ -6,3 +6,4 @@ export type { TaskIsolation, PreparedWorkspace, CollectedChanges } from './isola
 export { createNoIsolation } from './isolation-modes';
 export { readHostStatuses, hostStatusFile, type HostStatus } from './status-file';
 export type { TaskResult } from './worker';
+export { buildPool, poolOptionsFromConfig, resolveExecutorChoice, ExecutorChoiceError, type PoolHost, type PoolRunChoice, type ExecutorRequest } from './fromConfig';

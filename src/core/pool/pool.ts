@@ -6,26 +6,29 @@ import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { pathToFileURL } from 'url';
 import PQueue from 'p-queue';
 import type { FileBoardEngine as FileBoard } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
 import { formatBytes } from '../format';
 import { BoardInputError, LeaseLostError } from '../board/types';
-import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBroker } from '../executors';
+import { createExecutor, type HostModelBroker } from '../executors';
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
-import { forkSupervised, type SupervisedProcess } from '../process';
-import { RateLimiter, serveLimiterOverIpc, type EndpointLimits, type Subscribe } from '../ratelimit';
+import { RateLimiter, type EndpointLimits } from '../ratelimit';
 import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
 import { guardIsolation } from '../sandbox/escapeGuard';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
 import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
-import { isPoolMessage, toAgent, type AgentInit, type AgentToHost, type HostToAgentBody, type TaskEnded } from './protocol';
+import { agentProcessHandle, freeSlot, sendToAgent, type AgentHandle } from './agent-handle';
+import type { AgentInit, AgentToHost, HostToAgentBody, TaskEnded } from './protocol';
+import { forkAgent, type AgentProcess } from './agent-process';
+import { DispatchPause } from './pause';
+import { createInHostAgent } from './sequential';
+import { agentsToRetire, wantedAgents, type ScalingLimits } from './scaling';
 import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
-import type { AgentInfo, PoolEvent, PoolMode, PoolStats } from './types';
-import { AgentWorker, DEFAULT_MAX_LOG_BYTES, type WorkerEvent } from './worker';
+import type { PoolEvent, PoolMode, PoolStats } from './types';
+import { DEFAULT_MAX_LOG_BYTES, type WorkerEvent } from './worker';
 
 export interface ResourceLimits {
   agentMemoryBytes?: number;
@@ -77,26 +80,6 @@ export interface PoolOptions {
   maxLogBytes?: number;
 }
 
-interface AgentHandle {
-  info: AgentInfo;
-  slot: string;
-  inHost: boolean;
-  process?: SupervisedProcess;
-  worker?: AgentWorker;
-  ready: boolean;
-  /** Lease token of the task it runs, from its task-started report. */
-  token?: string;
-  idleSince?: number;
-  lastPong: number;
-  draining: boolean;
-  /** Why the host stopped it; its task is failed (transient) with this message. */
-  killReason?: string;
-  /** A task cancelled by the user: nothing to hand back. */
-  cancelledTask?: string;
-  /** Isolation requests the host is running for this agent, to abort when it cancels or exits. */
-  isolationRequests: Map<number, AbortController>;
-}
-
 const DEFAULT_LEASE_MS = 30_000;
 const MAX_RESTART_BACKOFF_MS = 30_000;
 const SPAWN_FAILURES_BEFORE_FALLBACK = 2;
@@ -106,10 +89,8 @@ const AGENT_STOP_GRACE_MS = 3_000;
 export class AgentPool {
   private readonly board: FileBoard;
   private readonly options: PoolOptions;
-  private readonly minAgents: number;
-  private readonly maxAgents: number;
+  private readonly scaling: ScalingLimits;
   private readonly leaseMs: number;
-  private readonly idleTimeoutMs: number;
   private readonly agentScript: string;
   private readonly emitter = new EventEmitter();
   private readonly agents = new Map<string, AgentHandle>();
@@ -138,9 +119,7 @@ export class AgentPool {
   private spawnFailures = 0;
   private crashes = 0;
   private nextSpawnAt = 0;
-  private pausedUntil: number | undefined;
-  private pauseReason: string | undefined;
-  private resumeTimer: NodeJS.Timeout | undefined;
+  private readonly pause = new DispatchPause(() => this.resume());
   private spawnBlockedReason: string | undefined;
   private sequentialRun: Promise<void> | undefined;
   private lastMaintenance = 0;
@@ -149,12 +128,12 @@ export class AgentPool {
   constructor(options: PoolOptions) {
     this.options = options;
     this.board = options.board;
-    this.minAgents = Math.max(0, options.minAgents ?? 0);
-    this.maxAgents = Math.max(1, options.maxAgents ?? Math.min(4, os.cpus().length || 1), this.minAgents);
+    const minAgents = Math.max(0, options.minAgents ?? 0);
+    const maxAgents = Math.max(1, options.maxAgents ?? Math.min(4, os.cpus().length || 1), minAgents);
+    this.scaling = { minAgents, maxAgents, idleTimeoutMs: options.idleTimeoutMs ?? 60_000 };
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.agentScript = options.agentScript ?? path.join(__dirname, 'agent.js');
-    this.capacity = new PQueue({ concurrency: this.maxAgents });
+    this.capacity = new PQueue({ concurrency: maxAgents });
     this.limiter = new RateLimiter({ endpoints: options.rateLimits });
     this.emitter.setMaxListeners(0); // the CLI, the dashboard, metrics and trees all listen
   }
@@ -188,7 +167,7 @@ export class AgentPool {
       }
       this.enterSequential(reason);
     } else this.emit({ type: 'mode', mode: 'pool' });
-    this.log(`Pool started: ${this.currentMode} mode, up to ${this.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
+    this.log(`Pool started: ${this.currentMode} mode, up to ${this.scaling.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
     this.announceSandbox();
     if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
     this.every(this.options.tickMs ?? 100, () => this.tick());
@@ -258,8 +237,8 @@ export class AgentPool {
       boardRoot: this.board.root,
       mode: this.currentMode,
       running: this.started && !this.stopped,
-      minAgents: this.minAgents,
-      maxAgents: this.maxAgents,
+      minAgents: this.scaling.minAgents,
+      maxAgents: this.scaling.maxAgents,
       busy,
       idle: agents.filter((agent) => agent.state === 'idle').length,
       total: agents.length,
@@ -272,9 +251,9 @@ export class AgentPool {
       sandbox: this.sandbox.status,
     };
     if (latest) stats.system = latest.system;
-    if (this.pausedUntil !== undefined) {
-      stats.pausedUntil = this.pausedUntil;
-      stats.pauseReason = this.pauseReason;
+    if (this.pause.pausedUntil !== undefined) {
+      stats.pausedUntil = this.pause.pausedUntil;
+      stats.pauseReason = this.pause.reason;
     }
     if (this.spawnBlockedReason) stats.spawnBlockedReason = this.spawnBlockedReason;
     return stats;
@@ -366,13 +345,13 @@ export class AgentPool {
       return;
     }
     this.retireIdleAgents(live, now);
-    if (this.pausedUntil !== undefined && now < this.pausedUntil) return;
+    if (this.pause.holds(now)) return;
     if (claimable > 0) for (const agent of live) if (agent.info.state === 'idle') this.send(agent, { type: 'wake' });
     if (this.currentMode === 'sequential') {
       if (claimable > 0 && !this.sequentialRun) this.runSequential();
       return;
     }
-    const wanted = Math.min(this.maxAgents, Math.max(this.minAgents, busy + claimable));
+    const wanted = wantedAgents(busy, claimable, this.scaling);
     this.spawnUpTo(wanted, live.length, now);
   }
 
@@ -392,14 +371,9 @@ export class AgentPool {
   }
 
   private retireIdleAgents(live: AgentHandle[], now: number): void {
-    let surplus = live.length - this.minAgents;
-    for (const agent of live) {
-      if (surplus <= 0) return;
-      if (agent.info.state === 'idle' && agent.idleSince !== undefined && now - agent.idleSince >= this.idleTimeoutMs) {
-        this.log(`Agent ${agent.info.id} was idle for ${Math.round((now - agent.idleSince) / 1000)} s: stopping it.`);
-        this.drain(agent);
-        surplus--;
-      }
+    for (const agent of agentsToRetire(live, this.scaling, now)) {
+      this.log(`Agent ${agent.info.id} was idle for ${Math.round((now - (agent.idleSince ?? now)) / 1000)} s: stopping it.`);
+      this.drain(agent);
     }
   }
 
@@ -418,56 +392,35 @@ export class AgentPool {
 
   private spawnAgent(): void {
     const id = `${this.hostTag}-a${++this.agentSeq}`;
-    const handle: AgentHandle = {
-      info: { id, state: 'starting', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() },
-      slot: this.freeSlot(),
-      inHost: false,
-      ready: false,
-      lastPong: Date.now(),
-      draining: false,
-      isolationRequests: new Map(),
-    };
+    const handle = agentProcessHandle(id, freeSlot(this.agents.values()));
     this.agents.set(id, handle);
     void this.capacity.add(() => this.runAgent(handle));
-  }
-
-  private freeSlot(): string {
-    const used = new Set([...this.agents.values()].map((agent) => agent.slot));
-    for (let index = 1; ; index++) if (!used.has(`s${index}`)) return `s${index}`;
   }
 
   // ------------------------------------------------------------------ one agent process
 
   private async runAgent(handle: AgentHandle): Promise<void> {
     const id = handle.info.id;
-    let child: SupervisedProcess;
+    let agent: AgentProcess;
     try {
-      child = await forkSupervised(this.agentScript, [], {
-        cwd: this.options.workspaceRoot,
+      agent = await forkAgent(id, {
+        agentScript: this.agentScript,
+        agentExecArgv: this.options.agentExecArgv,
+        workspaceRoot: this.options.workspaceRoot,
         env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
-        execArgv: this.options.agentExecArgv ?? (this.agentScript.endsWith('.ts') ? ['--import', tsxLoader()] : []),
-        onStdoutLine: (line) => this.log(`[${id}] ${line}`),
-        onStderrLine: (line) => this.log(`[${id}] ${line}`),
+        limiter: this.limiter,
+        hostModels: this.options.hostModels,
+        log: (line) => this.log(line),
+        onMessage: (message) => this.onAgentMessage(handle, message),
       });
     } catch (error) {
       this.agents.delete(id);
       this.onSpawnFailure(`${id} could not start: ${messageOf(error)}`);
       return;
     }
+    const child = agent.process;
     handle.process = child;
     handle.info.pid = child.pid;
-    const subscribe: Subscribe = (listener) => {
-      child.child.on('message', listener);
-      return () => child.child.off('message', listener);
-    };
-    const sendRaw = (message: unknown): void => {
-      if (child.child.connected) child.child.send(message as object, (error) => error && undefined);
-    };
-    child.child.on('message', (message: unknown) => {
-      if (isPoolMessage(message)) this.onAgentMessage(handle, message as AgentToHost);
-    });
-    const limiterServer = serveLimiterOverIpc(this.limiter, sendRaw, subscribe);
-    const modelServer = this.options.hostModels ? serveHostModelsOverIpc(this.options.hostModels, sendRaw, subscribe) : undefined;
     this.monitor?.track(id, child.pid);
     const init: AgentInit = {
       agentId: id,
@@ -480,7 +433,7 @@ export class AgentPool {
       isolation: this.isolation.kind === 'none' ? 'none' : 'host',
       isolationKind: this.isolation.kind,
       hostModels: this.options.hostModels !== undefined,
-      holdUntil: this.pausedUntil,
+      holdUntil: this.pause.pausedUntil,
       maxLogBytes: this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       sandbox: this.sandbox.active,
     };
@@ -498,8 +451,7 @@ export class AgentPool {
     const cleanExit = exit.code === 0 && handle.draining && !handle.killReason && !this.stopping;
     const leftovers = cleanExit ? [] : await killAgentLeftovers(id);
     if (leftovers.length > 0) this.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
-    limiterServer.dispose();
-    modelServer?.dispose();
+    agent.dispose();
     this.monitor?.untrack(id);
     this.afterAgentExit(handle, exit.code, exit.signal);
   }
@@ -656,28 +608,23 @@ export class AgentPool {
     }
     const message = ended.message ?? ended.outcome;
     this.emit({ type: 'task-failed', agentId, taskId: ended.taskId, durationMs: ended.durationMs, kind: ended.outcome === 'failed' ? (ended.kind ?? 'transient') : ended.outcome, message });
-    if (ended.kind === 'rate-limited' && ended.retryAt !== undefined && ended.retryAt > Date.now() + 1_000) this.pause(ended.retryAt, message);
+    if (ended.kind === 'rate-limited' && ended.retryAt !== undefined && ended.retryAt > Date.now() + 1_000) this.pauseDispatch(ended.retryAt, message);
   }
 
   // ------------------------------------------------------------------ usage-limit pause
 
-  private pause(until: number, reason: string): void {
-    if (this.pausedUntil !== undefined && this.pausedUntil >= until) return;
-    this.pausedUntil = until;
-    this.pauseReason = reason;
+  private pauseDispatch(until: number, reason: string): void {
+    if (!this.pause.extend(until, reason)) return;
     for (const agent of this.agents.values()) {
       if (agent.inHost) agent.worker?.hold(until);
       else this.send(agent, { type: 'hold', until });
     }
     this.warn(`Dispatch paused until ${new Date(until).toISOString()}: ${reason}`);
     this.emit({ type: 'paused', until, reason });
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => this.resume(), until - Date.now());
   }
 
+  /** The pause ended (its reset time came): agents may claim again. */
   private resume(): void {
-    this.pausedUntil = undefined;
-    this.pauseReason = undefined;
     for (const agent of this.agents.values()) {
       if (agent.inHost) agent.worker?.resume();
       else this.send(agent, { type: 'resume' });
@@ -718,13 +665,7 @@ export class AgentPool {
   }
 
   private send(handle: AgentHandle, body: HostToAgentBody): void {
-    const child = handle.process?.child;
-    if (!child?.connected) return;
-    try {
-      child.send(toAgent(body), (error) => error && undefined);
-    } catch {
-      // The agent exited; its exit handler cleans up.
-    }
+    sendToAgent(handle, body);
   }
 
   // ------------------------------------------------------------------ sequential fallback
@@ -737,45 +678,29 @@ export class AgentPool {
   }
 
   private runSequential(): void {
-    let executor: Executor;
+    const id = `${this.hostTag}-seq`;
+    let handle: ReturnType<typeof createInHostAgent>;
     try {
-      executor = createExecutor(this.options.executor);
+      handle = createInHostAgent(id, {
+        board: this.board,
+        executor: this.options.executor,
+        namedExecutors: this.options.namedExecutors,
+        isolation: this.isolation,
+        leaseMs: this.leaseMs,
+        limiter: this.limiter,
+        hostModels: this.options.hostModels,
+        env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
+        sandbox: this.sandbox.active,
+        maxLogBytes: this.options.maxLogBytes,
+        holdUntil: this.pause.pausedUntil,
+        report: (agent, event) => this.onWorkerEvent(agent, event),
+      });
     } catch (error) {
       this.warn(messageOf(error));
       return;
     }
-    const id = `${this.hostTag}-seq`;
-    const handle: AgentHandle = {
-      info: { id, pid: process.pid, state: 'idle', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() },
-      slot: 's1',
-      inHost: true,
-      ready: true,
-      lastPong: Date.now(),
-      draining: false,
-      isolationRequests: new Map(),
-    };
-    const worker = new AgentWorker({
-      board: this.board,
-      agentId: id,
-      slot: handle.slot,
-      executor,
-      isolation: this.isolation,
-      leaseMs: this.leaseMs,
-      limiter: this.limiter,
-      hostModels: this.options.hostModels,
-      env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
-      sandbox: this.sandbox.active,
-      maxLogBytes: this.options.maxLogBytes,
-      createExecutor,
-      namedExecutors: this.options.namedExecutors,
-      parallelAttempts: this.isolation.kind === 'worktree',
-      stopWhenIdle: true,
-      report: (event) => this.onWorkerEvent(handle, event),
-    });
-    handle.worker = worker;
-    if (this.pausedUntil) worker.hold(this.pausedUntil);
     this.agents.set(id, handle);
-    this.sequentialRun = worker
+    this.sequentialRun = handle.worker
       .run()
       .catch((error: unknown) => this.warn(`The in-host worker failed: ${messageOf(error)}`))
       .finally(() => {
@@ -800,7 +725,7 @@ export class AgentPool {
     await this.capacity.onIdle();
     await this.isolation.release?.().catch((error: unknown) => this.warn(`Removing idle worktrees failed: ${messageOf(error)}`));
     for (const timer of this.timers) clearInterval(timer);
-    clearTimeout(this.resumeTimer);
+    this.pause.dispose();
     this.monitor?.stop();
     this.limiter.dispose();
     if (this.options.statusFile !== false) {
@@ -869,16 +794,6 @@ export class AgentPool {
 
   private log(line: string): void {
     this.options.log?.(line);
-  }
-}
-
-/** tsx for a TypeScript agent script (tests), resolved here: agents start in the workspace, where
- * a bare `--import tsx` would not be found. */
-function tsxLoader(): string {
-  try {
-    return pathToFileURL(require.resolve('tsx', { paths: [process.cwd(), __dirname] })).href;
-  } catch {
-    return 'tsx';
   }
 }
 

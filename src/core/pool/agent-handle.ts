@@ -1,0 +1,70 @@
+// One agent as the host sees it: a forked agent process, or the in-host worker of the sequential
+// fallback. Its public state (starting, idle, busy, stopping, exited) is `info.state`; the rest is
+// the host's bookkeeping for health checks, stops and the lease it holds.
+import type { SupervisedProcess } from '../process';
+import { toAgent, type HostToAgentBody } from './protocol';
+import type { AgentInfo } from './types';
+import type { AgentWorker } from './worker';
+
+export interface AgentHandle {
+  info: AgentInfo;
+  slot: string;
+  inHost: boolean;
+  process?: SupervisedProcess;
+  worker?: AgentWorker;
+  ready: boolean;
+  /** Lease token of the task it runs, from its task-started report. */
+  token?: string;
+  idleSince?: number;
+  lastPong: number;
+  draining: boolean;
+  /** Why the host stopped it; its task is failed (transient) with this message. */
+  killReason?: string;
+  /** A task cancelled by the user: nothing to hand back. */
+  cancelledTask?: string;
+  /** Isolation requests the host is running for this agent, to abort when it cancels or exits. */
+  isolationRequests: Map<number, AbortController>;
+}
+
+/** A forked agent, before its process exists: starting until it reports ready. */
+export function agentProcessHandle(id: string, slot: string): AgentHandle {
+  return {
+    info: { id, state: 'starting', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() },
+    slot,
+    inHost: false,
+    ready: false,
+    lastPong: Date.now(),
+    draining: false,
+    isolationRequests: new Map(),
+  };
+}
+
+/** The sequential fallback's worker, running in this process: ready and idle at once. */
+export function inHostHandle(id: string, slot: string): AgentHandle {
+  return {
+    info: { id, pid: process.pid, state: 'idle', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() },
+    slot,
+    inHost: true,
+    ready: true,
+    lastPong: Date.now(),
+    draining: false,
+    isolationRequests: new Map(),
+  };
+}
+
+/** The lowest slot id no agent uses (a slot's worktree is reused by the next agent in it). */
+export function freeSlot(agents: Iterable<AgentHandle>): string {
+  const used = new Set([...agents].map((agent) => agent.slot));
+  for (let index = 1; ; index++) if (!used.has(`s${index}`)) return `s${index}`;
+}
+
+/** A message to an agent process; nothing for the in-host worker or an agent already gone. */
+export function sendToAgent(handle: AgentHandle, body: HostToAgentBody): void {
+  const child = handle.process?.child;
+  if (!child?.connected) return;
+  try {
+    child.send(toAgent(body), (error) => error && undefined);
+  } catch {
+    // The agent exited; its exit handler cleans up.
+  }
+}

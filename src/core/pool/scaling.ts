@@ -1,0 +1,31 @@
+// The pool's scaling decisions, as plain functions of what it sees: how many agents it wants and
+// which idle ones to retire. The pool (pool.ts) acts on them: it starts and drains agents.
+import type { AgentHandle } from './agent-handle';
+
+export interface ScalingLimits {
+  minAgents: number;
+  maxAgents: number;
+  idleTimeoutMs: number;
+}
+
+/** Enough live agents for the running and the claimable tasks, never below minAgents or above maxAgents. */
+export function wantedAgents(busy: number, claimable: number, limits: Pick<ScalingLimits, 'minAgents' | 'maxAgents'>): number {
+  return Math.min(limits.maxAgents, Math.max(limits.minAgents, busy + claimable));
+}
+
+/**
+ * Idle agents past the idle timeout, first ones first, as many as leave minAgents live agents.
+ * `live`: the agents not already draining.
+ */
+export function agentsToRetire(live: readonly AgentHandle[], limits: Pick<ScalingLimits, 'minAgents' | 'idleTimeoutMs'>, now: number): AgentHandle[] {
+  const retired: AgentHandle[] = [];
+  let surplus = live.length - limits.minAgents;
+  for (const agent of live) {
+    if (surplus <= 0) break;
+    if (agent.info.state === 'idle' && agent.idleSince !== undefined && now - agent.idleSince >= limits.idleTimeoutMs) {
+      retired.push(agent);
+      surplus--;
+    }
+  }
+  return retired;
+}
