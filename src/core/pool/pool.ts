@@ -200,9 +200,13 @@ export class AgentPool {
 
   /** Graceful: stop claiming, let running tasks finish for graceMs, then SIGTERM, then SIGKILL. */
   stop(options: { graceMs?: number } = {}): Promise<void> {
-    this.stopping ??= this.shutdown(options.graceMs ?? 30_000);
+    // A second stop with a shorter grace (a second Ctrl-C) cuts the first one's grace short.
+    this.stopDeadline = Math.min(this.stopDeadline, Date.now() + (options.graceMs ?? 30_000));
+    this.stopping ??= this.shutdown();
     return this.stopping;
   }
+
+  private stopDeadline = Number.POSITIVE_INFINITY;
 
   /** Cancels the task on the board and kills the process tree of the attempt running it. */
   async cancelTask(taskId: string): Promise<boolean> {
@@ -786,11 +790,10 @@ export class AgentPool {
 
   // ------------------------------------------------------------------ shutdown
 
-  private async shutdown(graceMs: number): Promise<void> {
+  private async shutdown(): Promise<void> {
     this.log('Stopping the pool: no new tasks are claimed.');
     for (const handle of this.agents.values()) this.drain(handle);
-    const deadline = Date.now() + graceMs;
-    while (this.agents.size > 0 && Date.now() < deadline) await delay(50);
+    while (this.agents.size > 0 && Date.now() < this.stopDeadline) await delay(50);
     if (this.agents.size > 0) this.log(`Grace period over: stopping ${this.agents.size} agent(s); their tasks return to the board.`);
     for (const handle of this.agents.values()) {
       if (handle.inHost) handle.worker?.interrupt('release');
