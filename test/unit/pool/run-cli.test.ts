@@ -215,3 +215,18 @@ test('the summary calls busy ÷ wall parallelism; with a baseline it gives the r
   const slower = swarm(dir, ['run', '--exec', 'true', '--until-empty', '--isolation', 'none', '--baseline-ms', '1']);
   assert.match(slower.stdout, /^Slower than the baseline: \d+\.\d\d× its /m);
 });
+
+test('the output and the task log show the command that ran, with a long file list shortened, not the template', () => {
+  const { dir, board } = workspace();
+  const files = Array.from({ length: 10 }, (_, index) => `f${index}.js`);
+  for (const file of files) fs.writeFileSync(path.join(dir, file), '1;\n');
+  const task = board.post({ title: 'ten files', files, maxAttempts: 1 });
+  const result = swarm(dir, ['run', '--exec', 'wc -l {files} > /dev/null; exit 3', '--until-empty', '--isolation', 'none']);
+  assert.equal(result.code, 1, result.stderr + result.stdout);
+  const shown = 'wc -l f0.js f1.js f2.js … and 7 more files > /dev/null; exit 3';
+  assert.ok(result.stdout.includes(`The command failed (exit 3): ${shown}`), result.stdout);
+  assert.doesNotMatch(result.stdout, /\{files\}/);
+  const log = fs.readFileSync(path.join(board.artifactsDir(task.id), 'log.txt'), 'utf8');
+  assert.ok(log.includes(`$ ${shown}\n`), log);
+  assert.doesNotMatch(log, /\{files\}/);
+});
