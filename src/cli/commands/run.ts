@@ -309,6 +309,7 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
   }
   // The reason was printed as the pool's warning when it happened: exit 1 without repeating it.
   if (pool.boardFailure !== undefined) throw new ExitError(EXIT_FAILURE);
+  if (pool.verifyFailure !== undefined) throw new ExitError(EXIT_FAILURE, pool.verifyFailure);
   const stats = pool.stats();
   const wallMs = Date.now() - startedAt;
   // One listing of dead/ rather than a lookup per task (each lookup lists every state directory).

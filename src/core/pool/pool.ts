@@ -12,12 +12,14 @@ import type { FileBoard } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
 import { formatBytes } from '../format';
 import { BoardInputError, LeaseLostError } from '../board/types';
-import { createExecutor, serveHostModelsOverIpc, type Executor, type HostModelBroker } from '../executors';
+import { createExecutor, parseExecutorConfig, serveHostModelsOverIpc, type Executor, type HostModelBroker } from '../executors';
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { forkSupervised, type SupervisedProcess } from '../process';
 import { RateLimiter, serveLimiterOverIpc, type EndpointLimits, type Subscribe } from '../ratelimit';
 import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
 import { guardIsolation } from '../sandbox/escapeGuard';
+import { createCommandSandbox } from '../sandbox/launcher';
+import { VERIFY_CHECK_TASK_ID, verifyCheckTask, verifyDependsOnTheTask, verifyFailsBeforeAnyChange } from '../executors/verifyCheck';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
@@ -177,6 +179,11 @@ export class AgentPool {
     const orphans = await killDeadHostLeftovers();
     if (orphans.length > 0) this.log(`Ended ${orphans.length} process(es) left running by agent hosts that died.`);
     await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
+    this.verifyFailure = await this.checkVerifyBeforeRun();
+    if (this.verifyFailure !== undefined) {
+      void this.stop({ graceMs: 0 });
+      return;
+    }
     this.startMonitor();
     const requested = this.options.mode ?? 'auto';
     if (requested === 'sequential') this.enterSequential('sequential mode was requested');
@@ -852,6 +859,32 @@ export class AgentPool {
 
   private emit(event: PoolEvent): void {
     this.emitter.emit('event', event);
+  }
+
+  /** Set when the verify command failed on the unchanged snapshot: the pool stopped before claiming anything. */
+  verifyFailure: string | undefined;
+
+  /**
+   * Runs the executor's verify once in a workspace prepared from the run's snapshot, changed by
+   * nothing, with the attempts' sandbox. Its failure would be every task's failure.
+   */
+  private async checkVerifyBeforeRun(): Promise<string | undefined> {
+    const config = parseExecutorConfig(this.options.executor);
+    const verify = config.verify;
+    if (verify === undefined || verifyDependsOnTheTask(verify)) return undefined;
+    const task = verifyCheckTask();
+    const controller = new AbortController();
+    const prepared = await this.isolation.prepare(task, VERIFY_CHECK_TASK_ID, path.join(this.board.root, 'artifacts'), controller.signal);
+    try {
+      const paths = prepared.sandbox ?? { writable: [prepared.cwd], protect: [], protectAfter: [path.join(prepared.cwd, '.git')] };
+      const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), this.board.root] };
+      const sandbox = this.sandbox.active ? createCommandSandbox(this.sandbox.active, scope, { env: { ...process.env, ...this.options.env } }) : undefined;
+      const ctx = { task, cwd: prepared.cwd, boardRoot: this.board.root, signal: controller.signal, log: (chunk: string) => this.log(chunk.trimEnd()), env: this.options.env, sandbox };
+      this.log('Checking that the verify command passes before any change...');
+      return await verifyFailsBeforeAnyChange(verify, ctx, config.env).catch((error: unknown) => messageOf(error));
+    } finally {
+      await this.isolation.abandon(task, VERIFY_CHECK_TASK_ID, prepared, 'the verify check before the run').catch(() => undefined);
+    }
   }
 
   /** Why the pool stopped early because its board could not be written (`swarm run` exits 1). */

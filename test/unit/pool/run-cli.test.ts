@@ -230,3 +230,31 @@ test('the output and the task log show the command that ran, with a long file li
   assert.ok(log.includes(`$ ${shown}\n`), log);
   assert.doesNotMatch(log, /\{files\}/);
 });
+
+test('a verify command that already fails on the working state is reported once, before any task is claimed; fixed (uncommitted), the run goes on', () => {
+  const { dir, board } = workspace();
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+  fs.writeFileSync(path.join(dir, '.gitignore'), '.swarm/\n');
+  fs.writeFileSync(path.join(dir, 'sum.js'), 'module.exports = (a, b) => a - b;\n');
+  fs.writeFileSync(path.join(dir, 'test.js'), "const sum = require('./sum');\nif (sum(2, 2) !== 4) { console.error('FAIL sum(2, 2) gave ' + sum(2, 2)); process.exit(1); }\nconsole.log('ok');\n");
+  assert.equal(git('init', '-q').status, 0);
+  git('add', '.');
+  assert.equal(git('commit', '-qm', 'a failing test').status, 0);
+  const tasks = board.postMany(Array.from({ length: 3 }, (_, index) => ({ title: `task ${index}` })));
+  const verify = `${JSON.stringify(process.execPath)} test.js`;
+  const failing = swarm(dir, ['run', '--agents', '2', '--exec', 'echo ran >> ran.txt', '--verify', verify, '--until-empty']);
+  assert.equal(failing.code, 1, failing.stdout + failing.stderr);
+  const said = failing.stderr.split('The verify command fails on your current working state before any change').length - 1;
+  assert.equal(said, 1, `said once: ${failing.stderr}`);
+  assert.match(failing.stderr, /FAIL sum\(2, 2\) gave 0/);
+  assert.match(failing.stderr, /or drop --verify; no task was claimed/);
+  assert.doesNotMatch(failing.stdout, /^failed /m);
+  for (const task of tasks) assert.deepEqual([board.get(task.id)?.status, board.get(task.id)?.attempts], ['pending', 0]);
+  assert.equal(fs.existsSync(path.join(dir, 'ran.txt')), false);
+
+  // The check runs on the working state, uncommitted edits included.
+  fs.writeFileSync(path.join(dir, 'sum.js'), 'module.exports = (a, b) => a + b;\n');
+  const fixed = swarm(dir, ['run', '--agents', '2', '--exec', 'echo ran >> ran.txt', '--verify', verify, '--until-empty']);
+  assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+  for (const task of tasks) assert.equal(board.get(task.id)?.status, 'done');
+});
