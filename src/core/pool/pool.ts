@@ -179,7 +179,10 @@ export class AgentPool {
     const orphans = await killDeadHostLeftovers();
     if (orphans.length > 0) this.log(`Ended ${orphans.length} process(es) left running by agent hosts that died.`);
     await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
-    this.verifyFailure = await this.checkVerifyBeforeRun();
+    this.verifyCheckRun = this.checkVerifyBeforeRun();
+    const verifyFailure = await this.verifyCheckRun;
+    if (this.stopping) return; // stopped (Ctrl-C) during the check: its verdict no longer matters
+    this.verifyFailure = verifyFailure;
     if (this.verifyFailure !== undefined) {
       void this.stop({ graceMs: 0 });
       return;
@@ -209,6 +212,7 @@ export class AgentPool {
   stop(options: { graceMs?: number } = {}): Promise<void> {
     // A second stop with a shorter grace (a second Ctrl-C) cuts the first one's grace short.
     this.stopDeadline = Math.min(this.stopDeadline, Date.now() + (options.graceMs ?? 30_000));
+    this.verifyCheck?.abort();
     this.stopping ??= this.shutdown();
     return this.stopping;
   }
@@ -807,6 +811,7 @@ export class AgentPool {
       else void this.stopAgent(handle, AGENT_STOP_GRACE_MS);
     }
     await this.sequentialRun;
+    await this.verifyCheckRun?.catch(() => undefined); // its workspace is handed back before the isolation is released
     await this.capacity.onIdle();
     await this.isolation.release?.().catch((error: unknown) => this.warn(`Removing idle worktrees failed: ${messageOf(error)}`));
     for (const timer of this.timers) clearInterval(timer);
@@ -868,12 +873,16 @@ export class AgentPool {
    * Runs the executor's verify once in a workspace prepared from the run's snapshot, changed by
    * nothing, with the attempts' sandbox. Its failure would be every task's failure.
    */
+  private verifyCheck: AbortController | undefined;
+  private verifyCheckRun: Promise<string | undefined> | undefined;
+
   private async checkVerifyBeforeRun(): Promise<string | undefined> {
     const config = parseExecutorConfig(this.options.executor);
     const verify = config.verify;
     if (verify === undefined || verifyDependsOnTheTask(verify)) return undefined;
     const task = verifyCheckTask();
     const controller = new AbortController();
+    this.verifyCheck = controller;
     const prepared = await this.isolation.prepare(task, VERIFY_CHECK_TASK_ID, path.join(this.board.root, 'artifacts'), controller.signal);
     try {
       const paths = prepared.sandbox ?? { writable: [prepared.cwd], protect: [], protectAfter: [path.join(prepared.cwd, '.git')] };
@@ -883,6 +892,7 @@ export class AgentPool {
       this.log('Checking that the verify command passes before any change...');
       return await verifyFailsBeforeAnyChange(verify, ctx, config.env).catch((error: unknown) => messageOf(error));
     } finally {
+      this.verifyCheck = undefined;
       await this.isolation.abandon(task, VERIFY_CHECK_TASK_ID, prepared, 'the verify check before the run').catch(() => undefined);
     }
   }

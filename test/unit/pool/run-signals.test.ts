@@ -1,7 +1,7 @@
 // Ctrl-C on `swarm run`, end to end through the built CLI (run `npm run build` first): a real host
 // process, real agents, real commands, signalled with process.kill.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'child_process';
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -104,4 +104,25 @@ test('--json: a stopped run says so in the summary and still exits 130', async (
   const summary = JSON.parse(host.output()) as { stoppedBy?: string; left?: { pending: number; running: number; handedBack: number } };
   assert.equal(summary.stoppedBy, 'SIGINT');
   assert.deepEqual(summary.left, { pending: 1, running: 0, handedBack: 1 });
+});
+
+test('Ctrl-C during the verify check before the run: exit 130 at once, nothing claimed, no workspace left behind', async () => {
+  const { dir, board } = workspace();
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+  fs.writeFileSync(path.join(dir, '.gitignore'), '.swarm/\n');
+  assert.equal(git('init', '-q').status, 0);
+  git('add', '.');
+  assert.equal(git('commit', '-qm', 'init').status, 0);
+  const task = board.post({ title: 'waits for the check' });
+  const host = startRun(dir, ['--agents', '1', '--exec', 'true', '--verify', 'sleep 300', '--sandbox', 'off', '--grace-ms', '600000', '--verbose']);
+  await waitFor('the verify check to run', () => /Checking that the verify command passes/.test(host.output()), 60_000, 50);
+  const startedAt = Date.now();
+  process.kill(host.pid, 'SIGINT');
+  const code = await host.exited;
+  assert.equal(code, 130, host.output());
+  assert.ok(Date.now() - startedAt < 60_000, 'the check was cut short');
+  assert.equal(board.get(task.id)?.status, 'pending');
+  assert.equal(board.get(task.id)?.attempts, 0);
+  const worktrees = git('worktree', 'list', '--porcelain').stdout.split('\n').filter((line) => line.startsWith('worktree '));
+  assert.equal(worktrees.length, 1, `only the checkout itself: ${worktrees.join(', ')}`);
 });
