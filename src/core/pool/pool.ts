@@ -19,7 +19,7 @@ import { RateLimiter, serveLimiterOverIpc, type EndpointLimits, type Subscribe }
 import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
 import { guardIsolation } from '../sandbox/escapeGuard';
 import { createCommandSandbox } from '../sandbox/launcher';
-import { VERIFY_CHECK_TASK_ID, verifyCheckTask, verifyDependsOnTheTask, verifyFailsBeforeAnyChange } from '../executors/verifyCheck';
+import { verifyCheckTask, verifyDependsOnTheTask, verifyFailsBeforeAnyChange } from '../executors/verifyCheck';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
@@ -883,7 +883,9 @@ export class AgentPool {
     const task = verifyCheckTask();
     const controller = new AbortController();
     this.verifyCheck = controller;
-    const prepared = await this.isolation.prepare(task, VERIFY_CHECK_TASK_ID, path.join(this.board.root, 'artifacts'), controller.signal);
+    // The first agent's slot (no agent runs yet): that agent then starts in a warm workspace.
+    const slot = this.freeSlot();
+    const prepared = await this.isolation.prepare(task, slot, path.join(this.board.root, 'artifacts'), controller.signal);
     try {
       const paths = prepared.sandbox ?? { writable: [prepared.cwd], protect: [], protectAfter: [path.join(prepared.cwd, '.git')] };
       const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), this.board.root] };
@@ -893,7 +895,7 @@ export class AgentPool {
       return await verifyFailsBeforeAnyChange(verify, ctx, config.env).catch((error: unknown) => messageOf(error));
     } finally {
       this.verifyCheck = undefined;
-      await this.isolation.abandon(task, VERIFY_CHECK_TASK_ID, prepared, 'the verify check before the run').catch(() => undefined);
+      await this.isolation.abandon(task, slot, prepared, 'the verify check before the run').catch(() => undefined);
     }
   }
 
