@@ -56,7 +56,22 @@ export interface RunSummary {
   baselineMs?: number;
   speedup?: number;
   mode: string;
+  /** Set when a signal (Ctrl-C) stopped the run: which one, and what is left on the board. */
+  stoppedBy?: StopSignal;
+  left?: LeftOnBoard;
 }
+
+type StopSignal = 'SIGINT' | 'SIGTERM';
+
+/** What a stopped run leaves: tasks still to do, tasks other hosts run, and this run's unfinished ones (pending again). */
+interface LeftOnBoard {
+  pending: number;
+  running: number;
+  handedBack: number;
+}
+
+/** The shell's convention: 128 + the signal's number, so scripts can tell a stop from a failure. */
+const EXIT_ON_SIGNAL: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
 
 export function registerRunCommands(program: Command, openBoard: () => FileBoard): void {
   program
@@ -89,6 +104,7 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
       const summary = await runPool(board, options);
       if (options.json) printJson(summary);
       else console.log(formatSummary(summary));
+      if (summary.stoppedBy !== undefined) throw new ExitError(EXIT_ON_SIGNAL[summary.stoppedBy]);
       if (summary.dead > 0) throw new ExitError(EXIT_FAILURE);
     });
 }
@@ -220,18 +236,21 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     progress.onEvent(event);
   });
   const startedAt = Date.now();
-  const stopOnSignal = (): void => {
-    if (progress.stopRequested) {
-      progress.note('Stopping now: running tasks are handed back to the board.');
+  let stoppedBy: StopSignal | undefined;
+  const stopOnSignal = (signal: StopSignal): void => {
+    if (stoppedBy !== undefined) {
+      progress.note('Stopping now: running tasks are handed back to the board and their processes ended.');
       void pool.stop({ graceMs: 0 });
       return;
     }
-    progress.stopRequested = true;
-    progress.note(`Stopping: running tasks get ${formatDuration(options.graceMs)} to finish (Ctrl-C again to stop now).`);
+    stoppedBy = signal;
+    progress.note(`Stopping: no new tasks are started; running tasks get ${formatDuration(options.graceMs)} to finish (Ctrl-C again to stop now).`);
     void pool.stop({ graceMs: options.graceMs });
   };
-  process.on('SIGINT', stopOnSignal);
-  process.on('SIGTERM', stopOnSignal);
+  const onSigint = (): void => stopOnSignal('SIGINT');
+  const onSigterm = (): void => stopOnSignal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
   try {
     await pool.start().catch((error: unknown) => {
       throw new ExitError(EXIT_FAILURE, `The pool could not start: ${error instanceof Error ? error.message : String(error)}`);
@@ -239,17 +258,20 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     await pool.whenDone();
   } finally {
     resources.dispose();
-    process.off('SIGINT', stopOnSignal);
-    process.off('SIGTERM', stopOnSignal);
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
     progress.finish();
   }
   // The reason was printed as the pool's warning when it happened: exit 1 without repeating it.
   if (pool.boardFailure !== undefined) throw new ExitError(EXIT_FAILURE);
+  if (pool.verifyFailure !== undefined) throw new ExitError(EXIT_FAILURE, pool.verifyFailure);
   const stats = pool.stats();
   const wallMs = Date.now() - startedAt;
   // One listing of dead/ rather than a lookup per task (each lookup lists every state directory).
   const dead = board.list({ status: 'dead' }).filter((task) => touched.has(task.id)).length;
+  const stopped = stoppedBy === undefined ? {} : { stoppedBy, left: leftOnBoard(board, touched) };
   return {
+    ...stopped,
     done: stats.tasksDone,
     dead,
     failedAttempts,
@@ -261,13 +283,31 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
   };
 }
 
+/** One listing per state: what a stopped run leaves behind. */
+function leftOnBoard(board: FileBoard, touched: Set<string>): LeftOnBoard {
+  const counts = board.stats().counts;
+  const handedBack = board.list({ status: 'pending' }).filter((task) => touched.has(task.id)).length;
+  return { pending: counts.pending, running: counts.running, handedBack };
+}
+
 export function formatSummary(summary: RunSummary): string {
   return (
+    stoppedLine(summary) +
     `Done ${summary.done}, dead ${summary.dead}, failed attempts ${summary.failedAttempts}; ` +
     `wall ${formatDuration(summary.wallMs)}, task time ${formatDuration(summary.busyMs)} (${summary.mode} mode).\n` +
     `Parallelism ${summary.parallelism.toFixed(2)}: agents were busy ${summary.parallelism.toFixed(2)}× the wall time.` +
     speedupLine(summary)
   );
+}
+
+/** First, when a signal stopped the run: what is left and how to go on. */
+function stoppedLine(summary: RunSummary): string {
+  if (summary.stoppedBy === undefined || summary.left === undefined) return '';
+  const { pending, running, handedBack } = summary.left;
+  const how = summary.stoppedBy === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM';
+  const back = handedBack > 0 ? ` (${handedBack} of them handed back unfinished)` : '';
+  const elsewhere = running > 0 ? `, ${running} still marked running (another host's, or freed when their lease runs out)` : ', none running';
+  return `Stopped by ${how}. Left on the board: ${pending} pending${back}${elsewhere}. Run "swarm run" again to go on.\n`;
 }
 
 /** The real ratio, only where a baseline was measured. */
@@ -280,7 +320,6 @@ function speedupLine(summary: RunSummary): string {
 
 /** The progress line (TTY) or one line per finished task (pipes, logs, CI). */
 class ProgressPrinter {
-  stopRequested = false;
   private readonly titles = new Map<string, string>();
   private lastStats: PoolStats | undefined;
   private done = 0;

@@ -2,10 +2,9 @@
 // preset, which is a command template plus usage-limit recognition).
 import type { AgentExecutorConfig, CommandExecutorConfig, VerifyConfig } from './config';
 import { inferOkExitCodePreset, okExitCodesOf } from './exitCodes';
-import type { GroupRunResult } from './process';
 import { AGENT_PRESETS } from './presets';
 import { DEFAULT_USAGE_LIMIT_BACKOFF_MS, detectUsageLimit } from './usageLimit';
-import { describeExit, formatDuration, runTemplate, tailOf, verifyOrThrow } from './verify';
+import { describeExit, formatDuration, runTemplate, tailOf, verifyOrThrow, type CommandRunResult } from './verify';
 import { ExecutorError, type ExecutionContext, type ExecutionResult, type Executor } from './types';
 
 export interface CommandExecutorOptions {
@@ -36,7 +35,6 @@ export class CommandExecutor implements Executor {
 
   async execute(ctx: ExecutionContext): Promise<ExecutionResult> {
     const { template, timeoutMs, graceMs, env } = this.options;
-    ctx.log(`$ ${template}\n`);
     const result = await runTemplate({ template, timeoutMs, graceMs, env }, ctx);
     this.throwIfFailed(result, ctx);
     if (result.exitCode !== 0) ctx.log(`exit ${result.exitCode} still counts as a result (${this.options.okExitCodes?.origin})\n`);
@@ -48,11 +46,12 @@ export class CommandExecutor implements Executor {
     return code !== null && (this.options.okExitCodes?.codes.includes(code) ?? false);
   }
 
-  private throwIfFailed(result: GroupRunResult, ctx: ExecutionContext): void {
-    const { template, timeoutMs } = this.options;
+  private throwIfFailed(result: CommandRunResult, ctx: ExecutionContext): void {
+    const { timeoutMs } = this.options;
+    const { command } = result;
     if (result.aborted) throw ExecutorError.cancelled(`Task ${ctx.task.id}`);
     if (result.timedOut) {
-      throw new ExecutorError('transient', `The command did not finish within ${formatDuration(timeoutMs)} and was killed with its process group: ${template}\n${tailOf(result)}\nRaise timeoutMs if it needs longer.`);
+      throw new ExecutorError('transient', `The command did not finish within ${formatDuration(timeoutMs)} and was killed with its process group: ${command}\n${tailOf(result)}\nRaise timeoutMs if it needs longer.`);
     }
     const failed = result.exitCode !== 0;
     if (this.options.detectRateLimits) {
@@ -63,9 +62,9 @@ export class CommandExecutor implements Executor {
       }
     }
     if (result.exitCode === 126 || result.exitCode === 127) {
-      throw new ExecutorError('permanent', `The command could not run (exit ${result.exitCode}: not found or not executable): ${template}\n${tailOf(result)}\n${this.options.notFoundHint ?? 'Install the tool or fix the command in the executor settings.'}`);
+      throw new ExecutorError('permanent', `The command could not run (exit ${result.exitCode}: not found or not executable): ${command}\n${tailOf(result)}\n${this.options.notFoundHint ?? 'Install the tool or fix the command in the executor settings.'}`);
     }
-    if (failed && !this.acceptsExit(result.exitCode)) throw new ExecutorError('transient', `The command failed (${describeExit(result)}): ${template}\n${tailOf(result)}`);
+    if (failed && !this.acceptsExit(result.exitCode)) throw new ExecutorError('transient', `The command failed (${describeExit(result)}): ${command}\n${tailOf(result)}`);
   }
 }
 
@@ -78,7 +77,7 @@ export function resolveOkExitCodes(template: string, setting: CommandExecutorCon
 }
 
 /** The last lines of output: for agent CLIs that is their final report. */
-function summarize(name: string, result: GroupRunResult): string {
+function summarize(name: string, result: CommandRunResult): string {
   const tail = result.tail.trim();
   const lastWords = tail.length > 1_000 ? `…${tail.slice(-1_000)}` : tail;
   const header = `${name} finished in ${formatDuration(result.durationMs)}.`;

@@ -58,7 +58,13 @@ function fileArgument(file: string): string {
   return shellQuote(file.startsWith('-') ? `./${file}` : file);
 }
 
-function expansion(name: Placeholder, values: TemplateValues): string {
+/** In a shown command: this many files of a longer list, then "… and N more". */
+const SHOWN_FILES = 3;
+/** In a shown command: a longer value (a prompt) is cut to this many characters. */
+const SHOWN_VALUE_CHARS = 80;
+
+function expansion(name: Placeholder, values: TemplateValues, forDisplay: boolean): string {
+  if (forDisplay) return shownExpansion(name, values);
   switch (name) {
     case 'files':
       return values.files.map(fileArgument).join(' ');
@@ -67,6 +73,16 @@ function expansion(name: Placeholder, values: TemplateValues): string {
     default:
       return shellQuote(capped(values[name], name));
   }
+}
+
+/** What a placeholder stands for in a log line: short, one line, and not meant to be pasted into a shell. */
+function shownExpansion(name: Placeholder, values: TemplateValues): string {
+  if (name === 'files' && values.files.length > SHOWN_FILES + 1) {
+    return `${values.files.slice(0, SHOWN_FILES).map(fileArgument).join(' ')} … and ${values.files.length - SHOWN_FILES} more files`;
+  }
+  const full = expansion(name, values, false);
+  const oneLine = full.replace(/\s*\n\s*/g, ' ');
+  return oneLine.length <= SHOWN_VALUE_CHARS ? oneLine : `${oneLine.slice(0, SHOWN_VALUE_CHARS)}… (${full.length} characters)`;
 }
 
 function capped(value: string, name: string): string {
@@ -80,6 +96,18 @@ function capped(value: string, name: string): string {
  * is refused: the value would be quoted twice, or not at all in a nested shell.
  */
 export function expandTemplate(template: string, values: TemplateValues): string {
+  return expand(template, values, false);
+}
+
+/**
+ * The command as it ran, for logs and messages: placeholders expanded, a long file list shortened
+ * to its first files and "… and N more files", a long prompt cut. Not for running.
+ */
+export function shownCommand(template: string, values: TemplateValues): string {
+  return expand(template, values, true);
+}
+
+function expand(template: string, values: TemplateValues, forDisplay: boolean): string {
   let output = '';
   let quote: "'" | '"' | undefined;
   for (let index = 0; index < template.length; index++) {
@@ -94,7 +122,7 @@ export function expandTemplate(template: string, values: TemplateValues): string
     const name = char === '{' ? placeholderAt(template, index) : undefined;
     if (name !== undefined && template[index - 1] !== '$') {
       if (quote !== undefined) throw quotedPlaceholder(name, template);
-      output += expansion(name, values);
+      output += expansion(name, values, forDisplay);
       index += name.length + 1;
       continue;
     }

@@ -10,6 +10,8 @@ export interface ExecutionContext {
   task: Task;
   /** The task's working directory (its git worktree). Executors never read or write outside it. */
   cwd: string;
+  /** The task board's folder, which no executor may write (it can sit inside cwd with direct isolation). */
+  boardRoot?: string;
   /** Cancel: the executor kills its whole process tree at once and stops writing. */
   signal: AbortSignal;
   /** Per-task log sink; the pool caps its size. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type { VerifyConfig } from './config';
 import { describeRefusals, RefusalCollector } from '../sandbox/refusals';
 import { runInProcessGroup, type GroupRunResult } from './process';
-import { expandTemplate, templateEnv, templateValues } from './template';
+import { expandTemplate, shownCommand, templateEnv, templateValues } from './template';
 import { ExecutorError, type ExecutionContext } from './types';
 import { formatDuration } from '../format';
 
@@ -29,10 +29,12 @@ export interface CommandRun {
  * Expands and runs a template in ctx.cwd with output streamed to ctx.log, inside ctx.sandbox when
  * there is one. Writes the sandbox refused are named in the log and in the result.
  */
-export async function runTemplate(run: CommandRun, ctx: ExecutionContext): Promise<GroupRunResult> {
+export async function runTemplate(run: CommandRun, ctx: ExecutionContext, label = ''): Promise<CommandRunResult> {
   const values = templateValues(ctx.task, ctx.cwd);
   const script = expandTemplate(run.template, values);
+  const command = shownCommand(run.template, values);
   assertWorkingDirectory(ctx.cwd);
+  ctx.log(`$ ${label}${command}\n`);
   const refusals = ctx.sandbox ? new RefusalCollector(ctx.cwd, ctx.sandbox.tool) : undefined;
   const result = await runInProcessGroup({
     script,
@@ -52,8 +54,11 @@ export async function runTemplate(run: CommandRun, ctx: ExecutionContext): Promi
     result.refusedWrites = refused;
     ctx.log(`\n${describeRefusals(refused)}\n`);
   }
-  return result;
+  return { ...result, command };
 }
+
+/** A run's outcome and the command as it ran (expanded, shortened for display: see shownCommand). */
+export type CommandRunResult = GroupRunResult & { command: string };
 
 export function verifyRun(config: VerifyConfig, env?: Record<string, string>): CommandRun {
   return typeof config === 'string'
@@ -67,14 +72,14 @@ export function verifyRun(config: VerifyConfig, env?: Record<string, string>): C
  */
 export async function runVerify(config: VerifyConfig, ctx: ExecutionContext, env?: Record<string, string>): Promise<VerifyOutcome> {
   const run = verifyRun(config, env);
-  ctx.log(`\n$ verify: ${run.template}\n`);
-  const result = await runTemplate(run, ctx);
+  ctx.log('\n');
+  const result = await runTemplate(run, ctx, 'verify: ');
   if (result.aborted) throw ExecutorError.cancelled(`Verification of task ${ctx.task.id}`);
   if (result.exitCode === 126 || result.exitCode === 127) {
-    throw new ExecutorError('permanent', `The verify command could not run (exit ${result.exitCode}: not found or not executable): ${run.template}\n${tailOf(result)}\nFix the verify setting or install the tool.`);
+    throw new ExecutorError('permanent', `The verify command could not run (exit ${result.exitCode}: not found or not executable): ${result.command}\n${tailOf(result)}\nFix the verify setting or install the tool.`);
   }
-  if (result.timedOut) return { passed: false, message: `The verify command timed out after ${formatDuration(run.timeoutMs)}: ${run.template}\n${tailOf(result)}` };
-  if (result.exitCode !== 0) return { passed: false, message: `The verify command failed (${describeExit(result)}): ${run.template}\n${tailOf(result)}` };
+  if (result.timedOut) return { passed: false, message: `The verify command timed out after ${formatDuration(run.timeoutMs)}: ${result.command}\n${tailOf(result)}` };
+  if (result.exitCode !== 0) return { passed: false, message: `The verify command failed (${describeExit(result)}): ${result.command}\n${tailOf(result)}` };
   return { passed: true, message: '' };
 }
 

@@ -11,11 +11,13 @@ import type { FileBoardEngine as FileBoard } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
 import { formatBytes } from '../format';
 import { BoardInputError, LeaseLostError } from '../board/types';
-import { createExecutor, type HostModelBroker } from '../executors';
+import { createExecutor, parseExecutorConfig, type HostModelBroker } from '../executors';
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { RateLimiter, type EndpointLimits } from '../ratelimit';
 import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
 import { guardIsolation } from '../sandbox/escapeGuard';
+import { createCommandSandbox } from '../sandbox/launcher';
+import { verifyCheckTask, verifyDependsOnTheTask, verifyFailsBeforeAnyChange } from '../executors/verifyCheck';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
@@ -156,6 +158,14 @@ export class AgentPool {
     const orphans = await killDeadHostLeftovers();
     if (orphans.length > 0) this.log(`Ended ${orphans.length} process(es) left running by agent hosts that died.`);
     await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
+    this.verifyCheckRun = this.checkVerifyBeforeRun();
+    const verifyFailure = await this.verifyCheckRun;
+    if (this.stopping) return; // stopped (Ctrl-C) during the check: its verdict no longer matters
+    this.verifyFailure = verifyFailure;
+    if (this.verifyFailure !== undefined) {
+      void this.stop({ graceMs: 0 });
+      return;
+    }
     this.startMonitor();
     const requested = this.options.mode ?? 'auto';
     if (requested === 'sequential') this.enterSequential('sequential mode was requested');
@@ -179,9 +189,14 @@ export class AgentPool {
 
   /** Graceful: stop claiming, let running tasks finish for graceMs, then SIGTERM, then SIGKILL. */
   stop(options: { graceMs?: number } = {}): Promise<void> {
-    this.stopping ??= this.shutdown(options.graceMs ?? 30_000);
+    // A second stop with a shorter grace (a second Ctrl-C) cuts the first one's grace short.
+    this.stopDeadline = Math.min(this.stopDeadline, Date.now() + (options.graceMs ?? 30_000));
+    this.verifyCheck?.abort();
+    this.stopping ??= this.shutdown();
     return this.stopping;
   }
+
+  private stopDeadline = Number.POSITIVE_INFINITY;
 
   /** Cancels the task on the board and kills the process tree of the attempt running it. */
   async cancelTask(taskId: string): Promise<boolean> {
@@ -711,17 +726,17 @@ export class AgentPool {
 
   // ------------------------------------------------------------------ shutdown
 
-  private async shutdown(graceMs: number): Promise<void> {
+  private async shutdown(): Promise<void> {
     this.log('Stopping the pool: no new tasks are claimed.');
     for (const handle of this.agents.values()) this.drain(handle);
-    const deadline = Date.now() + graceMs;
-    while (this.agents.size > 0 && Date.now() < deadline) await delay(50);
+    while (this.agents.size > 0 && Date.now() < this.stopDeadline) await delay(50);
     if (this.agents.size > 0) this.log(`Grace period over: stopping ${this.agents.size} agent(s); their tasks return to the board.`);
     for (const handle of this.agents.values()) {
       if (handle.inHost) handle.worker?.interrupt('release');
       else void this.stopAgent(handle, AGENT_STOP_GRACE_MS);
     }
     await this.sequentialRun;
+    await this.verifyCheckRun?.catch(() => undefined); // its workspace is handed back before the isolation is released
     await this.capacity.onIdle();
     await this.isolation.release?.().catch((error: unknown) => this.warn(`Removing idle worktrees failed: ${messageOf(error)}`));
     for (const timer of this.timers) clearInterval(timer);
@@ -774,6 +789,39 @@ export class AgentPool {
 
   private emit(event: PoolEvent): void {
     this.emitter.emit('event', event);
+  }
+
+  /** Set when the verify command failed on the unchanged snapshot: the pool stopped before claiming anything. */
+  verifyFailure: string | undefined;
+
+  /**
+   * Runs the executor's verify once in a workspace prepared from the run's snapshot, changed by
+   * nothing, with the attempts' sandbox. Its failure would be every task's failure.
+   */
+  private verifyCheck: AbortController | undefined;
+  private verifyCheckRun: Promise<string | undefined> | undefined;
+
+  private async checkVerifyBeforeRun(): Promise<string | undefined> {
+    const config = parseExecutorConfig(this.options.executor);
+    const verify = config.verify;
+    if (verify === undefined || verifyDependsOnTheTask(verify)) return undefined;
+    const task = verifyCheckTask();
+    const controller = new AbortController();
+    this.verifyCheck = controller;
+    // The first agent's slot (no agent runs yet): that agent then starts in a warm workspace.
+    const slot = freeSlot(this.agents.values());
+    const prepared = await this.isolation.prepare(task, slot, path.join(this.board.root, 'artifacts'), controller.signal);
+    try {
+      const paths = prepared.sandbox ?? { writable: [prepared.cwd], protect: [], protectAfter: [path.join(prepared.cwd, '.git')] };
+      const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), this.board.root] };
+      const sandbox = this.sandbox.active ? createCommandSandbox(this.sandbox.active, scope, { env: { ...process.env, ...this.options.env } }) : undefined;
+      const ctx = { task, cwd: prepared.cwd, boardRoot: this.board.root, signal: controller.signal, log: (chunk: string) => this.log(chunk.trimEnd()), env: this.options.env, sandbox };
+      this.log('Checking that the verify command passes before any change...');
+      return await verifyFailsBeforeAnyChange(verify, ctx, config.env).catch((error: unknown) => messageOf(error));
+    } finally {
+      this.verifyCheck = undefined;
+      await this.isolation.abandon(task, slot, prepared, 'the verify check before the run').catch(() => undefined);
+    }
   }
 
   /** Why the pool stopped early because its board could not be written (`swarm run` exits 1). */

@@ -287,7 +287,7 @@ export class AgentWorker {
     const prepared = await isolation.prepare(task, slot, artifactsDir, signal);
     try {
       const sandbox = this.sandboxFor(prepared, executor);
-      const result = await executor.execute({ task, cwd: prepared.cwd, signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels, sandbox });
+      const result = await executor.execute({ task, cwd: prepared.cwd, boardRoot: this.options.board.root, signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels, sandbox });
       if (signal.aborted) throw signal.reason;
       return { executor, slot, prepared, result };
     } catch (error) {

@@ -164,3 +164,30 @@ test('a failing verify fails the attempt with the tail of its output', async () 
     return true;
   });
 });
+
+test('the log and the failure show the command that ran: files expanded, a long list shortened, a long prompt cut', async () => {
+  const dir = tempDir();
+  const few = makeTask({ files: ['a.js', 'b c.js'] });
+  const fewContext = makeContext(dir, few);
+  await createExecutor({ type: 'command', command: 'true {files}' }).execute(fewContext);
+  assert.match(fewContext.output(), /^\$ true a\.js 'b c\.js'$/m);
+
+  const many = makeTask({ files: Array.from({ length: 12 }, (_, index) => `src/f${index}.js`), prompt: `${'word '.repeat(200)}\nsecond line` });
+  const manyContext = makeContext(dir, many);
+  await assert.rejects(createExecutor({ type: 'command', command: 'echo {prompt} > /dev/null; exit 3 {files}', verify: 'true {file}' }).execute(manyContext), (error: unknown) => {
+    const { message } = classifyError(error);
+    assert.match(message, /^The command failed \(exit 3\): echo 'word word .*… \(\d+ characters\) > \/dev\/null; exit 3 src\/f0\.js src\/f1\.js src\/f2\.js … and 9 more files$/m);
+    assert.doesNotMatch(message, /\{files\}|\{prompt\}|src\/f3\.js/);
+    return true;
+  });
+  assert.match(manyContext.output(), /^\$ echo 'word .*… \(\d+ characters\) > \/dev\/null; exit 3 src\/f0\.js src\/f1\.js src\/f2\.js … and 9 more files$/m);
+  assert.doesNotMatch(manyContext.output(), /\{files\}/);
+});
+
+test('the verify line of the log shows the verify command that ran, not its template', async () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'made.txt'), '');
+  const context = makeContext(dir, makeTask({ files: ['made.txt'] }));
+  await createExecutor({ type: 'command', command: 'true', verify: 'test -f {file}' }).execute(context);
+  assert.match(context.output(), /^\$ verify: test -f made\.txt$/m);
+});

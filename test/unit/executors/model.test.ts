@@ -159,8 +159,8 @@ test('edits outside the working directory or into .git are refused and never wri
   assert.equal(fs.existsSync(path.join(dir, '.git/config')), false);
   assert.deepEqual(result.changedFiles, ['src/greet.ts']);
   const feedback = (server.requests[1].body as ChatBody).messages.at(-1)?.content ?? '';
-  assert.match(feedback, /outside the task's directory/);
-  assert.match(feedback, /inside \.git/);
+  assert.match(feedback, /would leave the workspace/);
+  assert.match(feedback, /inside a \.git directory/);
 });
 
 test('a reply without edit blocks in every round fails with a clear message', async () => {

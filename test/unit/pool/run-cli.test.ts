@@ -126,7 +126,7 @@ test('swarm agents shows a running host; SIGKILL of the host ends its agents and
   }
 });
 
-test('SIGTERM stops swarm run gracefully: tasks pending again, status file removed', async () => {
+test('SIGTERM stops swarm run gracefully: tasks pending again, status file removed, exit 143', async () => {
   const { dir, board } = workspace();
   board.post({ title: 'long' });
   const host = spawn(process.execPath, [cli, '--board', path.join(dir, '.swarm'), 'run', '--agents', '1', '--exec', 'sleep 60', '--isolation', 'none', '--grace-ms', '200'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -136,7 +136,7 @@ test('SIGTERM stops swarm run gracefully: tasks pending again, status file remov
   await waitFor('the task to run', () => board.stats().counts.running === 1, 60_000, 100);
   host.kill('SIGTERM');
   const code = await exited;
-  assert.equal(code, 0, output);
+  assert.equal(code, 143, output); // 128 + SIGTERM, as shells report it
   assert.match(output, /Stopping/);
   assert.equal(board.stats().counts.pending, 1);
   assert.equal(board.stats().counts.running, 0);
@@ -214,4 +214,47 @@ test('the summary calls busy ÷ wall parallelism; with a baseline it gives the r
   board.post({ title: 'e' });
   const slower = swarm(dir, ['run', '--exec', 'true', '--until-empty', '--isolation', 'none', '--baseline-ms', '1']);
   assert.match(slower.stdout, /^Slower than the baseline: \d+\.\d\d× its /m);
+});
+
+test('the output and the task log show the command that ran, with a long file list shortened, not the template', () => {
+  const { dir, board } = workspace();
+  const files = Array.from({ length: 10 }, (_, index) => `f${index}.js`);
+  for (const file of files) fs.writeFileSync(path.join(dir, file), '1;\n');
+  const task = board.post({ title: 'ten files', files, maxAttempts: 1 });
+  const result = swarm(dir, ['run', '--exec', 'wc -l {files} > /dev/null; exit 3', '--until-empty', '--isolation', 'none']);
+  assert.equal(result.code, 1, result.stderr + result.stdout);
+  const shown = 'wc -l f0.js f1.js f2.js … and 7 more files > /dev/null; exit 3';
+  assert.ok(result.stdout.includes(`The command failed (exit 3): ${shown}`), result.stdout);
+  assert.doesNotMatch(result.stdout, /\{files\}/);
+  const log = fs.readFileSync(path.join(board.artifactsDir(task.id), 'log.txt'), 'utf8');
+  assert.ok(log.includes(`$ ${shown}\n`), log);
+  assert.doesNotMatch(log, /\{files\}/);
+});
+
+test('a verify command that already fails on the working state is reported once, before any task is claimed; fixed (uncommitted), the run goes on', () => {
+  const { dir, board } = workspace();
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+  fs.writeFileSync(path.join(dir, '.gitignore'), '.swarm/\n');
+  fs.writeFileSync(path.join(dir, 'sum.js'), 'module.exports = (a, b) => a - b;\n');
+  fs.writeFileSync(path.join(dir, 'test.js'), "const sum = require('./sum');\nif (sum(2, 2) !== 4) { console.error('FAIL sum(2, 2) gave ' + sum(2, 2)); process.exit(1); }\nconsole.log('ok');\n");
+  assert.equal(git('init', '-q').status, 0);
+  git('add', '.');
+  assert.equal(git('commit', '-qm', 'a failing test').status, 0);
+  const tasks = board.postMany(Array.from({ length: 3 }, (_, index) => ({ title: `task ${index}` })));
+  const verify = `${JSON.stringify(process.execPath)} test.js`;
+  const failing = swarm(dir, ['run', '--agents', '2', '--exec', 'echo ran >> ran.txt', '--verify', verify, '--until-empty']);
+  assert.equal(failing.code, 1, failing.stdout + failing.stderr);
+  const said = failing.stderr.split('The verify command fails on your current working state before any change').length - 1;
+  assert.equal(said, 1, `said once: ${failing.stderr}`);
+  assert.match(failing.stderr, /FAIL sum\(2, 2\) gave 0/);
+  assert.match(failing.stderr, /or drop --verify; no task was claimed/);
+  assert.doesNotMatch(failing.stdout, /^failed /m);
+  for (const task of tasks) assert.deepEqual([board.get(task.id)?.status, board.get(task.id)?.attempts], ['pending', 0]);
+  assert.equal(fs.existsSync(path.join(dir, 'ran.txt')), false);
+
+  // The check runs on the working state, uncommitted edits included.
+  fs.writeFileSync(path.join(dir, 'sum.js'), 'module.exports = (a, b) => a + b;\n');
+  const fixed = swarm(dir, ['run', '--agents', '2', '--exec', 'echo ran >> ran.txt', '--verify', verify, '--until-empty']);
+  assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+  for (const task of tasks) assert.equal(board.get(task.id)?.status, 'done');
 });

@@ -89,20 +89,22 @@ export interface ApplyReport {
 export interface ApplyOptions {
   /** When non-empty, only these workspace-relative paths may be written. */
   allowedFiles?: string[];
+  /** The task board's folder: never written, wherever it is (see resolveInside). */
+  boardRoot?: string;
 }
 
 export function applyEditBlocks(cwd: string, blocks: EditBlock[], options: ApplyOptions = {}): ApplyReport {
   const report: ApplyReport = { changedFiles: [], failures: [], applied: 0 };
   const allowed = new Set((options.allowedFiles ?? []).map((file) => path.posix.normalize(file.split(path.sep).join('/'))));
   for (const block of blocks) {
-    const failure = applyOne(cwd, block, allowed, report);
+    const failure = applyOne(cwd, block, allowed, report, options.boardRoot);
     if (failure !== undefined) report.failures.push(failure);
   }
   return report;
 }
 
-function applyOne(cwd: string, block: EditBlock, allowed: Set<string>, report: ApplyReport): string | undefined {
-  const resolved = resolveInside(cwd, block.path);
+function applyOne(cwd: string, block: EditBlock, allowed: Set<string>, report: ApplyReport, boardRoot: string | undefined): string | undefined {
+  const resolved = resolveInside(cwd, block.path, boardRoot);
   if ('refused' in resolved) return `Edit refused: ${resolved.refused}.`;
   if (allowed.size > 0 && !allowed.has(resolved.relative)) {
     return `Edit refused: ${block.path} is not one of this task's files (${[...allowed].join(', ')}).`;

@@ -95,7 +95,7 @@ export class ModelExecutor implements Executor {
   /** Applies the reply's edits, runs verify, and says whether the task is done or what to tell the model. */
   private async finishRound(ctx: ExecutionContext, response: ChatResponse, changedFiles: Set<string>, limits: FileLimits, log: (text: string) => void): Promise<RoundOutcome> {
     const parsed = parseEditBlocks(response.text);
-    const report = applyEditBlocks(ctx.cwd, parsed.blocks);
+    const report = applyEditBlocks(ctx.cwd, parsed.blocks, { boardRoot: ctx.boardRoot });
     for (const file of report.changedFiles) changedFiles.add(file);
     if (parsed.blocks.length > 0 || parsed.problems.length > 0) {
       log(`[model] applied ${report.applied} of ${parsed.blocks.length} edit block${parsed.blocks.length === 1 ? '' : 's'}${report.changedFiles.length > 0 ? ` to ${report.changedFiles.join(', ')}` : ''}\n`);
@@ -109,7 +109,7 @@ export class ModelExecutor implements Executor {
         done: false,
         problem: problems.join(' '),
         feedback: `Some of your edits could not be applied:\n${problems.map((problem) => `- ${problem}`).join('\n')}\n\n` +
-          `The edits that did apply are kept. Current content of the files involved:\n\n${renderFiles(readTaskFiles(ctx.cwd, troubled, limits))}\n\nSend edit blocks for what is still missing.`,
+          `The edits that did apply are kept. Current content of the files involved:\n\n${renderFiles(readTaskFiles(ctx.cwd, troubled, limits, ctx.boardRoot))}\n\nSend edit blocks for what is still missing.`,
       };
     }
     if (parsed.blocks.length === 0 && changedFiles.size === 0 && this.config.verify === undefined) {
@@ -125,7 +125,7 @@ export class ModelExecutor implements Executor {
     return {
       done: false,
       problem: verdict.message,
-      feedback: `${verdict.message}\n\nCurrent content of the files changed so far:\n\n${renderFiles(readTaskFiles(ctx.cwd, uniqueFiles([...ctx.task.files, ...changedFiles]), limits))}\n\nFix the cause with more edit blocks.`,
+      feedback: `${verdict.message}\n\nCurrent content of the files changed so far:\n\n${renderFiles(readTaskFiles(ctx.cwd, uniqueFiles([...ctx.task.files, ...changedFiles]), limits, ctx.boardRoot))}\n\nFix the cause with more edit blocks.`,
     };
   }
 
@@ -150,7 +150,7 @@ export function createModelExecutor(config: ModelExecutorConfig): ModelExecutor 
 function firstMessage(ctx: ExecutionContext, limits: FileLimits): string {
   const sections = [buildAgentPrompt(ctx.task)];
   if (ctx.task.files.length > 0) {
-    sections.push(`## Current content of the task's files\n\n${renderFiles(readTaskFiles(ctx.cwd, ctx.task.files, limits))}`);
+    sections.push(`## Current content of the task's files\n\n${renderFiles(readTaskFiles(ctx.cwd, ctx.task.files, limits, ctx.boardRoot))}`);
   } else {
     const listed = listFiles(ctx.cwd, MAX_LISTED_FILES);
     sections.push(`## Files in the repository${listed.length >= MAX_LISTED_FILES ? ` (first ${MAX_LISTED_FILES})` : ''}\n${listed.join('\n') || '(empty)'}\n\nYou cannot see their content; a FILE block replaces a file completely, so only use it for new files.`);

@@ -1,8 +1,11 @@
-// Reading the task's files for the model and resolving the paths it wants to edit. Every path is
-// checked against the working directory, symlinks included: the model executor never reads or
-// writes outside its worktree, and never touches .git.
+// Reading the task's files for the model and resolving the paths it wants to edit. Every path goes
+// through the core's one check for writers (assertSafePatchPath: no .git in any spelling, not the
+// task board, no symbolic link on the way) and then through the real path: the model executor never
+// reads or writes outside its worktree, never .git, never the board.
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_BOARD_DIR } from '../../board/board';
+import { assertSafePatchPath, UnsafePatchPathError } from '../../patch/paths';
 
 export interface FileLimits {
   maxFileBytes: number;
@@ -20,18 +23,31 @@ export interface FileSnapshot {
 
 /**
  * Resolves `relative` inside `cwd`, or returns a message saying why it is refused. Works for paths
- * that do not exist yet by checking their nearest existing ancestor.
+ * that do not exist yet by checking their nearest existing ancestor. `boardRoot` is the task board's
+ * folder (the pool's; `<cwd>/.swarm` when not known), refused wherever it is.
  */
-export function resolveInside(cwd: string, relative: string): { absolute: string; relative: string } | { refused: string } {
+export function resolveInside(cwd: string, relative: string, boardRoot?: string): { absolute: string; relative: string } | { refused: string } {
+  // Models often write "./src/a.ts"; the core check wants plain relative paths, so only that prefix is dropped.
+  const plain = relative.replace(/^(?:\.\/)+/, '');
+  try {
+    assertSafePatchPath({ workspaceRoot: cwd, boardRoot: boardRoot ?? path.join(cwd, DEFAULT_BOARD_DIR) }, plain);
+  } catch (error) {
+    if (error instanceof UnsafePatchPathError) return { refused: `${shown(relative)} ${error.reason}` };
+    throw error;
+  }
   const root = fs.realpathSync(cwd);
-  const absolute = path.resolve(root, relative);
-  const inside = path.relative(root, absolute);
-  if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) return { refused: `${relative} is outside the task's directory` };
-  if (inside.split(path.sep)[0] === '.git') return { refused: `${relative} is inside .git` };
+  const absolute = path.resolve(root, plain);
+  // The core check lets the last name be a link (git applies links as links); a write here would follow it.
+  if (fs.lstatSync(absolute, { throwIfNoEntry: false })?.isSymbolicLink()) return { refused: `${shown(relative)} is a symbolic link` };
   const real = realpathOfNearestExisting(absolute);
   const realInside = path.relative(root, real);
-  if (realInside.startsWith('..') || path.isAbsolute(realInside)) return { refused: `${relative} leads outside the task's directory through a symbolic link` };
-  return { absolute, relative: inside.split(path.sep).join('/') };
+  if (realInside === '' || realInside.startsWith('..') || path.isAbsolute(realInside)) return { refused: `${shown(relative)} leads outside the task's directory` };
+  return { absolute, relative: path.relative(root, absolute).split(path.sep).join('/') };
+}
+
+/** A path as a refusal shows it: a crafted one must not flood the model's context or the log. */
+function shown(relative: string): string {
+  return relative.length <= 160 ? relative : `${relative.slice(0, 160)}… (${relative.length} characters)`;
 }
 
 function realpathOfNearestExisting(absolute: string): string {
@@ -50,10 +66,10 @@ function realpathOfNearestExisting(absolute: string): string {
 }
 
 /** The task's files as the model should see them, within the size caps. */
-export function readTaskFiles(cwd: string, files: string[], limits: FileLimits): FileSnapshot[] {
+export function readTaskFiles(cwd: string, files: string[], limits: FileLimits, boardRoot?: string): FileSnapshot[] {
   let budget = limits.maxTotalBytes;
   return files.map((file): FileSnapshot => {
-    const resolved = resolveInside(cwd, file);
+    const resolved = resolveInside(cwd, file, boardRoot);
     if ('refused' in resolved) return { path: file, note: `not shown: ${resolved.refused}` };
     let stat: fs.Stats;
     try {
