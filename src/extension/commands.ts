@@ -21,7 +21,10 @@ export function registerCommands(context: vscode.ExtensionContext, session: Swar
   const register = (id: CommandId, handler: Handler): void => registerReported(context, session, id, handler);
   register(Commands.showBoard, () => vscode.commands.executeCommand(`workbench.view.extension.${VIEW_CONTAINER}`));
   register(Commands.showLog, () => session.log.show(true));
-  register(Commands.refresh, () => tasks.refresh());
+  register(Commands.refresh, () => {
+    session.retryUnusableBoard();
+    tasks.refresh();
+  });
   register(Commands.showMore, (node: TaskNode) => tasks.showMore(node));
   register(Commands.start, async () => {
     if (session.usesRemoteBoard) {

@@ -48,6 +48,8 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   private viewBoardFollow: Following | undefined;
   /** The agentSwarm.board value that failed to open, so polling views report it once. */
   private unusableSetting: string | undefined;
+  /** The message shown when agentSwarm.board could not be used (cleared when it is retried). */
+  private lastBoardProblem: string | undefined;
   private readonly boardSettingWatch = vscode.workspace.onDidChangeConfiguration((event) => {
     if (event.affectsConfiguration('agentSwarm.board')) void this.reopenViewBoard();
   });
@@ -69,8 +71,18 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   }
 
+  /** The file board's folder: agentSwarm.board when it names a folder, else the workspace's .swarm. */
   get boardDir(): string | undefined {
     const root = this.workspaceRoot;
+    const setting = boardSetting();
+    if (setting !== '' && !this.usesRemoteBoard) {
+      try {
+        const location = parseBoardLocation(setting, { cwd: root });
+        if (location.kind === 'file') return location.root;
+      } catch {
+        // Reported once when the views open it (openConfiguredBoard).
+      }
+    }
     return root ? path.join(root, DEFAULT_BOARD_DIR) : undefined;
   }
 
@@ -150,14 +162,26 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       return await this.openViewBoard(where, () => openBoardAt(location, { thread: 'worker' }));
     } catch (error) {
       this.unusableSetting = setting;
-      const fix = error instanceof BoardUnavailableError ? '' : ' Fix the agentSwarm.board setting.';
-      const message = `The board ${where} cannot be used: ${errorMessage(error)}.${fix}`;
+      const message = `The board ${where} cannot be used: ${boardProblemInEditor(error)}.`;
+      this.lastBoardProblem = message;
       this.log.error(message);
       void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
         if (choice) this.log.show(true);
       });
       return undefined;
     }
+  }
+
+  /** Why the board agentSwarm.board names cannot be used, as shown to the user; undefined when it can. */
+  get boardProblem(): string | undefined {
+    return this.unusableSetting === undefined ? undefined : this.lastBoardProblem;
+  }
+
+  /** Refresh after a board could not be used (the server was started since): try it again. */
+  retryUnusableBoard(): void {
+    if (this.unusableSetting === undefined) return;
+    this.unusableSetting = undefined;
+    this.boardEmitter.fire();
   }
 
   /** Closes the views' board and tells the views to read the (newly configured) one. */
@@ -441,6 +465,16 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     this.poolEmitter.dispose();
     this.poolEventEmitter.dispose();
   }
+}
+
+/** The core's one-line problem with the fix a VS Code user makes: a setting or a command, not a CLI flag. */
+function boardProblemInEditor(error: unknown): string {
+  const message = errorMessage(error);
+  if (!(error instanceof BoardUnavailableError)) return `${message}. Fix the agentSwarm.board setting`;
+  const what = message.split(';')[0];
+  if (error.problem === 'auth') return `${what}; run "Swarm: Set Board Password" (or set SWARM_BOARD_PASSWORD) and the views reconnect`;
+  if (error.problem === 'unreachable') return `${what}; start the server and refresh the Tasks view, or correct the agentSwarm.board setting`;
+  return message;
 }
 
 /** Where the password of a Redis board named by agentSwarm.board is kept (VS Code's SecretStorage). */

@@ -3,6 +3,8 @@
 // nothing, and a wrong password leaves the views empty until Swarm: Set Board Password fixes it.
 import * as assert from 'assert';
 import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import * as vscode from 'vscode';
@@ -57,6 +59,21 @@ suite('Redis board (agentSwarm.board)', () => {
     assert.strictEqual(swarm.session.isRunning, false, 'no pool runs on a Redis board yet');
   });
 
+  test('a folder path: the views read the file board there, not the workspace .swarm', async function () {
+    this.timeout(120_000);
+    const swarm = await api();
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-board-setting-')), 'board');
+    try {
+      const id = await swarmCli({}, '--board', dir, 'post', 'Posted to a board elsewhere');
+      await setBoard(dir);
+      await waitFor('the task of the folder board in the Pending group', async () => ((await pendingIds(swarm)).includes(id) ? true : undefined), 60_000);
+      assert.strictEqual(swarm.session.boardDir, dir, 'the pool would use the same folder');
+    } finally {
+      await setBoard(undefined);
+      fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+
   test('a wrong password leaves the views empty; Swarm: Set Board Password connects', async function () {
     this.timeout(120_000);
     const swarm = await api();
@@ -68,8 +85,26 @@ suite('Redis board (agentSwarm.board)', () => {
     await setBoard(url);
     await waitFor('the unusable board reported', async () => ((await swarm.session.viewBoard()) === undefined ? true : undefined), 60_000);
     assert.deepStrictEqual(await swarm.tasks.getChildren(), [], 'nothing is shown from a board that refused us');
+    const problem = swarm.session.boardProblem ?? '';
+    assert.match(problem, /refused the credentials.*Swarm: Set Board Password/, 'one line naming the problem and the fix');
+    assert.doesNotMatch(problem, /wrong-password|right-horse-battery|\n\s+at /, 'no password and no stack');
     await swarm.session.setBoardPassword('right-horse-battery');
     await waitFor('the task behind the password in the Pending group', async () => ((await pendingIds(swarm)).includes(id) ? true : undefined), 60_000);
     await swarm.session.setBoardPassword(undefined);
+  });
+
+  test('an unreachable server: one plain message with what to do, nothing shown', async function () {
+    this.timeout(120_000);
+    const swarm = await api();
+    const redis = await startRedis();
+    const port = redis.port;
+    await redis.stop(); // a port where nothing listens now
+    await setBoard(`redis://127.0.0.1:${port}/0?board=gone`);
+    await waitFor('the unreachable board reported', async () => {
+      await swarm.session.viewBoard();
+      return /Cannot reach/.test(swarm.session.boardProblem ?? '') ? true : undefined;
+    }, 60_000);
+    assert.match(swarm.session.boardProblem ?? '', /^The board redis:\/\/127\.0\.0\.1:\d+\/0\?board=gone cannot be used: Cannot reach .*start the server .*agentSwarm\.board setting\.$/);
+    assert.deepStrictEqual(await swarm.tasks.getChildren(), []);
   });
 });
