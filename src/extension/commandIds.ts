@@ -16,6 +16,7 @@ export const Commands = {
   openDashboard: 'agentSwarm.openDashboard',
   exportReport: 'agentSwarm.exportReport',
   configureExecutor: 'agentSwarm.configureExecutor',
+  setBoardPassword: 'agentSwarm.setBoardPassword',
   revealBoard: 'agentSwarm.revealBoardFolder',
   showBoard: 'agentSwarm.showBoard',
   showLog: 'agentSwarm.showLog',

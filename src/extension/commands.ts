@@ -21,9 +21,16 @@ export function registerCommands(context: vscode.ExtensionContext, session: Swar
   const register = (id: CommandId, handler: Handler): void => registerReported(context, session, id, handler);
   register(Commands.showBoard, () => vscode.commands.executeCommand(`workbench.view.extension.${VIEW_CONTAINER}`));
   register(Commands.showLog, () => session.log.show(true));
-  register(Commands.refresh, () => tasks.refresh());
+  register(Commands.refresh, () => {
+    session.retryUnusableBoard();
+    tasks.refresh();
+  });
   register(Commands.showMore, (node: TaskNode) => tasks.showMore(node));
   register(Commands.start, async () => {
+    if (session.usesRemoteBoard) {
+      void vscode.window.showInformationMessage(REDIS_START_MESSAGE);
+      return;
+    }
     await session.start({ hostEnv: await executorEnv(context, session) });
     void vscode.window.showInformationMessage(`Agent Swarm started (${session.getPool()?.mode === 'sequential' ? 'one task at a time in the window' : 'agent pool'}). Pending tasks are being worked on.`);
   });
@@ -34,10 +41,28 @@ export function registerCommands(context: vscode.ExtensionContext, session: Swar
   register(Commands.retryFailed, () => retryFailed(session));
   register(Commands.revealBoard, () => revealBoard(session));
   register(Commands.configureExecutor, () => configureExecutor(context, session));
+  register(Commands.setBoardPassword, () => setBoardPassword(session));
   register(Commands.retry, (node?: TaskNode) => taskAction(session, node, 'retry'));
   register(Commands.requeue, (node?: TaskNode) => taskAction(session, node, 'requeue'));
   register(Commands.cancel, (node?: TaskNode) => taskAction(session, node, 'cancel'));
   register(Commands.openLog, (node?: TaskNode) => openLog(session, node));
+}
+
+/** What Swarm: Start says on a Redis board: it starts nothing. */
+export const REDIS_START_MESSAGE =
+  'The board is on Redis (agentSwarm.board): the Tasks view, dashboard, review and apply work against it, but running agents on a Redis board comes with the next change of Agent Swarm. Nothing was started. Run `swarm run` on a file board, or clear agentSwarm.board to use this folder\'s .swarm.';
+
+/** "Swarm: Set Board Password": kept in VS Code's secret storage, never in settings or the log. */
+async function setBoardPassword(session: SwarmSession): Promise<void> {
+  const password = await vscode.window.showInputBox({
+    title: 'Swarm: Set Board Password',
+    prompt: 'The password of the Redis board in agentSwarm.board (kept in VS Code\'s secret storage). Leave empty to forget it.',
+    password: true,
+    ignoreFocusOut: true,
+  });
+  if (password === undefined) return;
+  await session.setBoardPassword(password);
+  void vscode.window.showInformationMessage(password ? 'Board password saved; reconnecting to the board.' : 'Board password forgotten.');
 }
 
 /** Runs a command handler; user-facing errors as messages, anything else also logged. */
@@ -73,9 +98,9 @@ async function postTask(session: SwarmSession): Promise<Task | undefined> {
   const folder = vscode.workspace.workspaceFolders?.[0];
   const file = editor && folder && editor.document.uri.scheme === 'file' ? vscode.workspace.asRelativePath(editor.document.uri, false) : undefined;
   const pick = file ? await vscode.window.showQuickPick([{ label: `Only ${file}`, files: [file] }, { label: 'Any file', files: [] as string[] }], { title: 'Which files may the task change?' }) : undefined;
-  const board = session.ensureBoard();
+  const board = await session.ensureViewBoard();
   const title = prompt.trim().split('\n')[0].slice(0, 120);
-  const task = board.post({ title, prompt: prompt.trim(), type: 'prompt', files: pick?.files ?? [] });
+  const task = await board.post({ title, prompt: prompt.trim(), type: 'prompt', files: pick?.files ?? [] });
   session.notifyBoardChanged();
   await offerStart(session, `Posted task "${title}".`);
   return task;
@@ -91,40 +116,44 @@ export async function offerStart(session: SwarmSession, message: string): Promis
   if (choice) await vscode.commands.executeCommand(Commands.start);
 }
 
-function retryFailed(session: SwarmSession): void {
-  const board = session.getBoard();
-  const dead = board?.list({ status: 'dead' }) ?? [];
-  if (!board || dead.length === 0) {
+async function retryFailed(session: SwarmSession): Promise<void> {
+  const board = await session.viewBoard();
+  const dead = board ? (await board.stats()).counts.dead : 0;
+  if (!board || dead === 0) {
     void vscode.window.showInformationMessage('No failed tasks to retry.');
     return;
   }
-  const requeued = board.requeueAll();
+  const requeued = await board.requeueAll();
   session.notifyBoardChanged();
   void vscode.window.showInformationMessage(`Requeued ${plural(requeued.length, 'failed task')}.${session.isRunning ? '' : ' Start the swarm to run them.'}`);
 }
 
-function taskAction(session: SwarmSession, node: TaskNode | undefined, action: 'retry' | 'requeue' | 'cancel'): Promise<void> | void {
+async function taskAction(session: SwarmSession, node: TaskNode | undefined, action: 'retry' | 'requeue' | 'cancel'): Promise<void> {
   const id = taskOf(node);
-  const board = session.getBoard();
+  const board = await session.viewBoard();
   if (!id || !board) throw new UserFacingError('Pick a task in the Swarm Tasks view first.');
   if (action === 'cancel') {
     const pool = session.getPool();
     // The pool also kills the running attempt's process tree; without a pool the board is enough.
-    return (pool ? pool.cancelTask(id).then(() => undefined) : Promise.resolve(void board.cancel(id))).then(() => session.notifyBoardChanged());
+    if (pool) await pool.cancelTask(id);
+    else await board.cancel(id);
+    session.notifyBoardChanged();
+    return;
   }
-  const task = board.get(id);
+  const task = await board.get(id);
   if (!task) throw new UserFacingError(`Task ${id} is no longer on the board.`);
   // Only dead tasks go back to the queue; a cancelled one is posted again as a copy.
-  if (task.status === 'cancelled') board.post({ title: task.title, type: task.type, prompt: task.prompt, files: task.files, priority: task.priority, payload: task.payload });
-  else board.requeue(id);
+  if (task.status === 'cancelled') await board.post({ title: task.title, type: task.type, prompt: task.prompt, files: task.files, priority: task.priority, payload: task.payload });
+  else await board.requeue(id);
   session.notifyBoardChanged();
 }
 
 async function openLog(session: SwarmSession, node: TaskNode | undefined): Promise<void> {
   const id = taskOf(node);
-  const board = session.getBoard();
-  if (!id || !board) throw new UserFacingError('Pick a task in the Swarm Tasks view first.');
-  const file = path.join(board.artifactsDir(id), 'log.txt');
+  const dir = session.boardDir;
+  if (!id || !dir) throw new UserFacingError('Pick a task in the Swarm Tasks view first.');
+  // A path only: the editor reads the file, nothing is read here.
+  const file = path.join(dir, 'artifacts', id, 'log.txt');
   try {
     await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
   } catch {
@@ -133,7 +162,8 @@ async function openLog(session: SwarmSession, node: TaskNode | undefined): Promi
 }
 
 async function revealBoard(session: SwarmSession): Promise<void> {
-  const board = session.getBoard();
-  if (!board) throw new UserFacingError('This folder has no task board yet. Post a task (Swarm: Post Task…) to create .swarm/.');
-  await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path.join(board.root, 'board.json')));
+  const board = await session.viewBoard();
+  const dir = session.boardDir;
+  if (!board || !dir) throw new UserFacingError('This folder has no task board yet. Post a task (Swarm: Post Task…) to create .swarm/.');
+  await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path.join(dir, 'board.json')));
 }

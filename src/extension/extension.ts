@@ -85,7 +85,7 @@ function reportFailure(log: vscode.LogOutputChannel, what: string, error: unknow
 function afterActivation(context: vscode.ExtensionContext, session: SwarmSession): void {
   context.subscriptions.push(new SwarmStatusBar(session));
   session.watchProjectConfig();
-  void setContext(ContextKeys.hasBoard, session.getBoard() !== undefined);
+  void session.viewBoard().then((board) => setContext(ContextKeys.hasBoard, board !== undefined));
   if (session.wasRunning) void resumePool(session);
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
@@ -95,6 +95,10 @@ function afterActivation(context: vscode.ExtensionContext, session: SwarmSession
 }
 
 async function resumePool(session: SwarmSession): Promise<void> {
+  if (session.usesRemoteBoard) {
+    session.log.info('The pool was running before the reload; it stays stopped: running agents on a Redis board (agentSwarm.board) comes with the next change.');
+    return;
+  }
   if (!vscode.workspace.isTrusted) {
     session.log.info('The pool was running before the reload; it stays stopped in Restricted Mode until the folder is trusted.');
     return;

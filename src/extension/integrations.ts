@@ -8,6 +8,7 @@ import type { SwarmSession } from './session';
 export function registerIntegrations(context: vscode.ExtensionContext, session: SwarmSession): void {
   const deps = {
     getBoard: () => session.getBoard(),
+    viewBoard: () => session.viewBoard(),
     getPool: () => session.getPool(),
     onDidChangePool: session.onDidChangePool,
     onDidChangeBoard: session.onDidChangeBoard,
@@ -16,13 +17,5 @@ export function registerIntegrations(context: vscode.ExtensionContext, session: 
   registerDashboard(context, deps);
   registerReportCommand(context, deps);
   // Chat posts work, so it may create the board; without a folder it gets none and says so.
-  registerChatIntegrations(context, { getBoard: () => boardForPosting(session), log: session.log });
-}
-
-function boardForPosting(session: SwarmSession) {
-  try {
-    return session.ensureBoard();
-  } catch {
-    return undefined;
-  }
+  registerChatIntegrations(context, { getBoard: () => session.ensureViewBoard().catch(() => undefined), boardDir: () => session.boardDir, log: session.log });
 }

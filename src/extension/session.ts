@@ -5,12 +5,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_BOARD_DIR, FileBoardEngine as FileBoard } from '../core/board';
+import { FileBoard as AsyncFileBoard } from '../core/board/fileBoard';
+import { BoardUnavailableError, type Board, type Following } from '../core/board/interface';
+import { describeBoardLocation, openBoard as openBoardAt, parseBoardLocation } from '../core/board/open';
 import { poolSettingsFrom, resolveEffectiveConfig, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
 import type { ExecutorConfig } from '../core/executors';
 import { buildPool, ExecutorChoiceError, resolveExecutorChoice, type AgentPool, type PoolEvent, type PoolOptions } from '../core/pool';
 import { describeSandbox, SandboxUnavailableError } from '../core/sandbox';
 import { NotAGitRepositoryError } from '../core/worktree';
-import { POOL_RUNNING_STATE, ContextKeys, executorSetting, isolationSetting, settingsConfigLayer } from './settings';
+import { POOL_RUNNING_STATE, ContextKeys, boardSetting, executorSetting, isolationSetting, settingsConfigLayer } from './settings';
 import { setContext } from './context';
 import { ProjectConfig } from './projectConfig';
 
@@ -39,6 +42,16 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   private poolSubscription: { dispose(): void } | undefined;
   private starting: Promise<void> | undefined;
   private unreadableBoard: { stamp: string } | undefined;
+  /** The views' board: the file board with its engine in a worker thread (no board I/O here). */
+  private viewBoardOpening: Promise<Board> | undefined;
+  private viewBoardFollow: Following | undefined;
+  /** The agentSwarm.board value that failed to open, so polling views report it once. */
+  private unusableSetting: string | undefined;
+  /** The message shown when agentSwarm.board could not be used (cleared when it is retried). */
+  private lastBoardProblem: string | undefined;
+  private readonly boardSettingWatch = vscode.workspace.onDidChangeConfiguration((event) => {
+    if (event.affectsConfiguration('agentSwarm.board')) void this.reopenViewBoard();
+  });
   private readonly boardEmitter = new vscode.EventEmitter<void>();
   private readonly poolEmitter = new vscode.EventEmitter<void>();
   private readonly poolEventEmitter = new vscode.EventEmitter<PoolEvent>();
@@ -57,8 +70,18 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   }
 
+  /** The file board's folder: agentSwarm.board when it names a folder, else the workspace's .swarm. */
   get boardDir(): string | undefined {
     const root = this.workspaceRoot;
+    const setting = boardSetting();
+    if (setting !== '' && !this.usesRemoteBoard) {
+      try {
+        const location = parseBoardLocation(setting, { cwd: root });
+        if (location.kind === 'file') return location.root;
+      } catch {
+        // Reported once when the views open it (openConfiguredBoard).
+      }
+    }
     return root ? path.join(root, DEFAULT_BOARD_DIR) : undefined;
   }
 
@@ -79,6 +102,110 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       this.reportUnreadableBoard(dir as string, error);
       return undefined;
     }
+  }
+
+  /**
+   * The board the views, status bar and commands read and write, or undefined while the workspace
+   * has none. Its engine runs in a worker thread, so listing 10,000 tasks never blocks this thread;
+   * its events drive onDidChangeBoard. Never creates a board.
+   */
+  async viewBoard(): Promise<Board | undefined> {
+    if (this.viewBoardOpening) return this.viewBoardOpening.catch(() => undefined);
+    const setting = boardSetting();
+    if (setting !== '') return this.openConfiguredBoard(setting);
+    const dir = this.boardDir;
+    if (!dir) return undefined;
+    const marker = path.join(dir, 'board.json');
+    const stamp = await markerStampAsync(marker);
+    if (stamp === 'missing' || this.unreadableBoard?.stamp === stamp) return undefined;
+    // Another caller may have started opening it while the marker was read.
+    const started = this.viewBoardOpening as Promise<AsyncFileBoard> | undefined;
+    if (started) return started.catch(() => undefined);
+    return this.openViewBoard(dir).catch((error: unknown) => {
+      this.unreadableBoard = { stamp };
+      this.reportUnreadableBoard(dir, error);
+      return undefined;
+    });
+  }
+
+  /** The views' board, created on first use (posting a task from a view or a command). */
+  async ensureViewBoard(): Promise<Board> {
+    const existing = await this.viewBoard();
+    if (existing) return existing;
+    if (boardSetting() !== '') throw new UserFacingError('The board in the agentSwarm.board setting cannot be used right now; the Agent Swarm log says why.');
+    if (!this.workspaceRoot) throw new UserFacingError('Agent Swarm needs an open folder: its task board lives in the folder (.swarm). Open a folder and try again.');
+    return this.openViewBoard(this.boardDir as string);
+  }
+
+  /** Whether agentSwarm.board names a Redis board (the pool cannot run on one yet). */
+  get usesRemoteBoard(): boolean {
+    return /^rediss?:\/\//i.test(boardSetting());
+  }
+
+  /** Stores the board's password in VS Code's secret storage (never in settings) and reconnects. */
+  async setBoardPassword(password: string | undefined): Promise<void> {
+    if (password) await this.context.secrets.store(BOARD_PASSWORD_SECRET, password);
+    else await this.context.secrets.delete(BOARD_PASSWORD_SECRET);
+    await this.reopenViewBoard();
+  }
+
+  /** The board agentSwarm.board names; one plain message (no stack, no password) when it cannot be used. */
+  private async openConfiguredBoard(setting: string): Promise<Board | undefined> {
+    if (this.unusableSetting === setting) return undefined;
+    let where = 'in the agentSwarm.board setting';
+    try {
+      const secret = await this.context.secrets.get(BOARD_PASSWORD_SECRET);
+      const env = secret ? { ...process.env, SWARM_BOARD_PASSWORD: secret } : process.env;
+      const location = parseBoardLocation(setting, { cwd: this.workspaceRoot, env });
+      where = describeBoardLocation(location);
+      return await this.openViewBoard(where, () => openBoardAt(location, { thread: 'worker' }));
+    } catch (error) {
+      this.unusableSetting = setting;
+      const message = `The board ${where} cannot be used: ${boardProblemInEditor(error)}.`;
+      this.lastBoardProblem = message;
+      this.log.error(message);
+      void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
+        if (choice) this.log.show(true);
+      });
+      return undefined;
+    }
+  }
+
+  /** Why the board agentSwarm.board names cannot be used, as shown to the user; undefined when it can. */
+  get boardProblem(): string | undefined {
+    return this.unusableSetting === undefined ? undefined : this.lastBoardProblem;
+  }
+
+  /** Refresh after a board could not be used (the server was started since): try it again. */
+  retryUnusableBoard(): void {
+    if (this.unusableSetting === undefined) return;
+    this.unusableSetting = undefined;
+    this.boardEmitter.fire();
+  }
+
+  /** Closes the views' board and tells the views to read the (newly configured) one. */
+  private async reopenViewBoard(): Promise<void> {
+    await this.closeViewBoard();
+    this.unusableSetting = undefined;
+    this.boardEmitter.fire();
+  }
+
+  private openViewBoard(dir: string, open: () => Promise<Board> = () => AsyncFileBoard.open({ root: dir, thread: 'worker' })): Promise<Board> {
+    if (this.viewBoardOpening) return this.viewBoardOpening;
+    const opening = open();
+    this.viewBoardOpening = opening;
+    opening.then(
+      (board) => {
+        this.viewBoardFollow = board.follow(() => this.boardEmitter.fire(), { onError: (error) => this.log.warn(`Following the board: ${errorMessage(error)}`) });
+        void setContext(ContextKeys.hasBoard, true);
+        this.log.info(`Board opened at ${dir} (views: worker thread)`);
+        this.boardEmitter.fire();
+      },
+      () => {
+        if (this.viewBoardOpening === opening) this.viewBoardOpening = undefined;
+      },
+    );
+    return opening;
   }
 
   private reportUnreadableBoard(dir: string, error: unknown): void {
@@ -269,16 +396,50 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     return pool ? pool.stop({ graceMs: 1_000 }).then(() => undefined, () => undefined) : Promise.resolve();
   }
 
+  private async closeViewBoard(): Promise<void> {
+    const opening = this.viewBoardOpening;
+    this.viewBoardOpening = undefined;
+    const following = this.viewBoardFollow;
+    this.viewBoardFollow = undefined;
+    await following?.dispose().catch(() => undefined);
+    const board = await opening?.catch(() => undefined);
+    await board?.close().catch(() => undefined);
+  }
+
   dispose(): void {
+    this.boardSettingWatch.dispose();
     void this.stopForShutdown();
     this.project?.dispose();
     this.project = undefined;
     this.boardWatch?.dispose();
     this.board?.close();
     this.board = undefined;
+    void this.closeViewBoard();
     this.boardEmitter.dispose();
     this.poolEmitter.dispose();
     this.poolEventEmitter.dispose();
+  }
+}
+
+/** The core's one-line problem with the fix a VS Code user makes: a setting or a command, not a CLI flag. */
+function boardProblemInEditor(error: unknown): string {
+  const message = errorMessage(error);
+  if (!(error instanceof BoardUnavailableError)) return `${message}. Fix the agentSwarm.board setting`;
+  const what = message.split(';')[0];
+  if (error.problem === 'auth') return `${what}; run "Swarm: Set Board Password" (or set SWARM_BOARD_PASSWORD) and the views reconnect`;
+  if (error.problem === 'unreachable') return `${what}; start the server and refresh the Tasks view, or correct the agentSwarm.board setting`;
+  return message;
+}
+
+/** Where the password of a Redis board named by agentSwarm.board is kept (VS Code's SecretStorage). */
+const BOARD_PASSWORD_SECRET = 'agentSwarm.boardPassword';
+
+async function markerStampAsync(file: string): Promise<string> {
+  try {
+    const stat = await fs.promises.stat(file);
+    return `${stat.mtimeMs}:${stat.size}`;
+  } catch {
+    return 'missing';
   }
 }
 

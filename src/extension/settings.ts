@@ -86,3 +86,9 @@ export function lensSettings(): { enabled: boolean; todo: boolean } {
   const config = vscode.workspace.getConfiguration(SECTION);
   return { enabled: config.get<boolean>('codeLens.enabled', true), todo: config.get<boolean>('codeLens.todo', false) };
 }
+
+/** The agentSwarm.board setting (machine-scoped): empty for the workspace's .swarm, a path or a redis:// URL. */
+export function boardSetting(): string {
+  const value = vscode.workspace.getConfiguration(SECTION).get<string>('board', '');
+  return typeof value === 'string' ? value.trim() : '';
+}

@@ -5,11 +5,15 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Commands } from '../commandIds';
-import type { FileBoardEngine as FileBoard, Task, TaskSpec } from '../../core/board';
+import type { Task, TaskSpec } from '../../core/board';
+import type { Board } from '../../core/board/interface';
 import { readHostStatuses } from '../../core/pool';
 
 export interface ChatDeps {
-  getBoard(): FileBoard | undefined;
+  /** The board to post to, created on first use (async: its engine is off this thread). */
+  getBoard(): Promise<Board | undefined>;
+  /** The file board's folder (its pools' status files, the MCP server's --board). */
+  boardDir(): string | undefined;
   log: vscode.LogOutputChannel;
 }
 
@@ -36,29 +40,29 @@ function text(value: string): vscode.LanguageModelToolResult {
   return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(value)]);
 }
 
-function poolHint(board: FileBoard): string {
-  return readHostStatuses(board.root).length > 0 ? '' : ' No agent pool is running yet: start it with "Swarm: Start".';
+function poolHint(boardDir: string | undefined): string {
+  return boardDir !== undefined && readHostStatuses(boardDir).length > 0 ? '' : ' No agent pool is running yet: start it with "Swarm: Start".';
 }
 
 /** Posts `input` as one task, or as a map task with a child per file. Returns the id to follow. */
-export function postFromInput(board: FileBoard, input: PostInput): { id: string; count: number } {
+export async function postFromInput(board: Board, input: PostInput): Promise<{ id: string; count: number }> {
   const files = input.files ?? [];
   if (input.perFile && files.length > 0) {
     const children: TaskSpec[] = files.map((file) => ({ title: `${input.title}: ${file}`, type: 'prompt', prompt: input.prompt, files: [file] }));
-    const { parent } = board.map({ title: input.title, prompt: input.prompt }, children);
+    const { parent } = await board.map({ title: input.title, prompt: input.prompt }, children);
     return { id: parent.id, count: children.length };
   }
-  return { id: board.post({ title: input.title, type: 'prompt', prompt: input.prompt, files }).id, count: 1 };
+  return { id: (await board.post({ title: input.title, type: 'prompt', prompt: input.prompt, files })).id, count: 1 };
 }
 
-function statusText(board: FileBoard, taskId?: string): string {
+async function statusText(board: Board, boardDir: string | undefined, taskId?: string): Promise<string> {
   if (taskId === undefined) {
-    const { counts } = board.stats();
-    return `Swarm board: ${Object.entries(counts).map(([status, count]) => `${count} ${status}`).join(', ')}.${poolHint(board)}`;
+    const { counts } = await board.stats();
+    return `Swarm board: ${Object.entries(counts).map(([status, count]) => `${count} ${status}`).join(', ')}.${poolHint(boardDir)}`;
   }
-  const task = board.get(taskId);
+  const task = await board.get(taskId);
   if (!task) return `No task ${taskId} on the board.`;
-  const progress = task.childCount ? board.progress(task.id) : undefined;
+  const progress = task.childCount ? await board.progress(task.id) : undefined;
   const detail = progress ? ` ${progress.done}/${progress.total} done, ${progress.dead} failed, ${progress.running} running (${progress.percent}%).` : '';
   return `Task ${task.id} "${task.title}" is ${task.status}.${detail}${task.lastError ? ` Last error: ${task.lastError.message}` : ''}`;
 }
@@ -69,18 +73,18 @@ function registerTools(context: vscode.ExtensionContext, deps: ChatDeps): void {
       invocationMessage: `Posting "${options.input.title}" to the swarm`,
       confirmationMessages: { title: 'Post to the swarm', message: `Queue "${options.input.title}"${options.input.files?.length ? ` for ${options.input.files.length} file(s)` : ''} for the agent swarm?` },
     }),
-    invoke: (options) => {
-      const board = deps.getBoard();
+    invoke: async (options) => {
+      const board = await deps.getBoard();
       if (!board) return text(NO_BOARD);
-      const { id, count } = postFromInput(board, options.input);
+      const { id, count } = await postFromInput(board, options.input);
       deps.log.info(`chat tool: posted ${count} task(s) as ${id}`);
-      return text(`Posted ${count === 1 ? 'task' : `a map task with ${count} children`} ${id}. Follow it with the ${STATUS_TOOL} tool; the user reviews the patches with "Swarm: Review Results".${poolHint(board)}`);
+      return text(`Posted ${count === 1 ? 'task' : `a map task with ${count} children`} ${id}. Follow it with the ${STATUS_TOOL} tool; the user reviews the patches with "Swarm: Review Results".${poolHint(deps.boardDir())}`);
     },
   };
   const status: vscode.LanguageModelTool<StatusInput> = {
-    invoke: (options) => {
-      const board = deps.getBoard();
-      return text(board ? statusText(board, options.input.taskId) : NO_BOARD);
+    invoke: async (options) => {
+      const board = await deps.getBoard();
+      return text(board ? await statusText(board, deps.boardDir(), options.input.taskId) : NO_BOARD);
     },
   };
   context.subscriptions.push(vscode.lm.registerTool(POST_TOOL, post), vscode.lm.registerTool(STATUS_TOOL, status));
@@ -111,23 +115,23 @@ export function asksToFixErrors(prompt: string): boolean {
   return /\bfix\b/i.test(prompt) && /\b(errors?|problems?|diagnostics?)\b/i.test(prompt);
 }
 
-async function followProgress(board: FileBoard, task: Task, stream: vscode.ChatResponseStream, token: vscode.CancellationToken): Promise<void> {
+async function followProgress(board: Board, boardDir: string | undefined, task: Task, stream: vscode.ChatResponseStream, token: vscode.CancellationToken): Promise<void> {
   let last = '';
   const deadline = Date.now() + 30 * 60_000;
   while (!token.isCancellationRequested && Date.now() < deadline) {
-    const current = board.get(task.id);
+    const current = await board.get(task.id);
     if (!current) return;
-    const progress = current.childCount ? board.progress(task.id) : undefined;
+    const progress = current.childCount ? await board.progress(task.id) : undefined;
     const line = progress ? `${progress.done}/${progress.total} done, ${progress.dead} failed, ${progress.running} running` : current.status;
     if (line !== last) {
       stream.progress(line);
       last = line;
     }
     if (['done', 'dead', 'cancelled'].includes(current.status)) {
-      stream.markdown(`\n\n${statusText(board, task.id)}\n`);
+      stream.markdown(`\n\n${await statusText(board, boardDir, task.id)}\n`);
       return;
     }
-    if (readHostStatuses(board.root).length === 0) {
+    if (boardDir === undefined || readHostStatuses(boardDir).length === 0) {
       stream.markdown('\n\nNo agent pool is running, so the tasks wait on the board.\n');
       stream.button({ command: Commands.start, title: 'Start the swarm' });
       return;
@@ -138,14 +142,15 @@ async function followProgress(board: FileBoard, task: Task, stream: vscode.ChatR
 
 function registerParticipant(context: vscode.ExtensionContext, deps: ChatDeps): void {
   const handler: vscode.ChatRequestHandler = async (request, _chatContext, stream, token) => {
-    const board = deps.getBoard();
+    const board = await deps.getBoard();
+    const boardDir = deps.boardDir();
     if (!board) {
       stream.markdown(NO_BOARD);
       return;
     }
     const prompt = request.prompt.trim();
     if (prompt === '' || /^status\b/i.test(prompt)) {
-      stream.markdown(statusText(board));
+      stream.markdown(await statusText(board, boardDir));
       return;
     }
     let posted: { id: string; count: number };
@@ -157,16 +162,16 @@ function registerParticipant(context: vscode.ExtensionContext, deps: ChatDeps): 
         return;
       }
       const children: TaskSpec[] = [...errors].map(([file, messages]) => ({ title: `Fix errors in ${file}`, type: 'fix', files: [file], prompt: `${prompt}\n\nErrors in ${file}:\n${messages.join('\n')}` }));
-      const { parent } = board.map({ title: prompt, prompt }, children);
+      const { parent } = await board.map({ title: prompt, prompt }, children);
       posted = { id: parent.id, count: children.length };
       stream.markdown(`Posted **${children.length}** task(s), one per file with errors:\n\n${[...errors.keys()].map((file) => `- \`${file}\``).join('\n')}\n`);
     } else {
-      posted = postFromInput(board, { title: prompt.length > 80 ? `${prompt.slice(0, 77)}...` : prompt, prompt });
+      posted = await postFromInput(board, { title: prompt.length > 80 ? `${prompt.slice(0, 77)}...` : prompt, prompt });
       stream.markdown(`Posted task \`${posted.id}\`.\n`);
     }
     deps.log.info(`@swarm: posted ${posted.count} task(s) as ${posted.id}`);
-    const task = board.get(posted.id);
-    if (task) await followProgress(board, task, stream, token);
+    const task = await board.get(posted.id);
+    if (task) await followProgress(board, boardDir, task, stream, token);
     stream.button({ command: Commands.reviewResults, title: 'Review results' });
     return { metadata: { taskId: posted.id } };
   };
@@ -187,11 +192,11 @@ function registerMcpServer(context: vscode.ExtensionContext, deps: ChatDeps): bo
   if (typeof lm.registerMcpServerDefinitionProvider !== 'function' || Definition === undefined) return false;
   const provider = {
     provideMcpServerDefinitions: () => {
-      const board = deps.getBoard();
-      if (!board) return [];
+      const boardDir = deps.boardDir();
+      if (!boardDir) return [];
       // VS Code's own binary runs the bundled CLI as plain Node.
-      const definition = new Definition('Agent Swarm', process.execPath, [context.asAbsolutePath(path.join('dist', 'cli.js')), '--board', board.root, 'mcp'], { ELECTRON_RUN_AS_NODE: 1 }, String((context.extension.packageJSON as { version?: string }).version ?? '0.0.0'));
-      definition.cwd = vscode.Uri.file(path.dirname(board.root));
+      const definition = new Definition('Agent Swarm', process.execPath, [context.asAbsolutePath(path.join('dist', 'cli.js')), '--board', boardDir, 'mcp'], { ELECTRON_RUN_AS_NODE: 1 }, String((context.extension.packageJSON as { version?: string }).version ?? '0.0.0'));
+      definition.cwd = vscode.Uri.file(path.dirname(boardDir));
       return [definition];
     },
   };

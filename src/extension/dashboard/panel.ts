@@ -3,7 +3,8 @@
 // webview's requests. The webview is not retained while hidden: it reloads when shown again, says
 // `ready`, gets the current update, and restores its own view state with getState/setState.
 import * as vscode from 'vscode';
-import { FileBoard as AsyncFileBoard, type FileBoardEngine as FileBoard } from '../../core/board';
+import type { Board } from '../../core/board/interface';
+import type { BoardStats } from '../../core/board/types';
 import { plural } from '../../core/format';
 import { MetricsFeed, type MetricsSnapshot } from '../../core/metrics';
 import { readHostStatuses } from '../../core/pool/status-file';
@@ -36,7 +37,9 @@ export class DashboardPanel extends DisposableBase implements vscode.Disposable 
   private static current: DashboardPanel | undefined;
 
   private feed: MetricsFeed | undefined;
-  private feedBoard: FileBoard | undefined;
+  private feedBoard: Board | undefined;
+  /** The board's counts, read asynchronously after each change (buildUpdate must not wait). */
+  private counts: BoardStats['counts'] | undefined;
   private ready = false;
   private readyCount = 0;
   private updatesPosted = 0;
@@ -133,20 +136,28 @@ export class DashboardPanel extends DisposableBase implements vscode.Disposable 
   }
 
   private attachBoard(): void {
-    const board = this.deps.getBoard();
-    if (board === this.feedBoard && this.feed) return;
-    this.feed?.dispose();
-    this.feed = undefined;
-    this.feedBoard = board;
-    if (board) {
-      this.feed = new MetricsFeed({
-        board: AsyncFileBoard.over(board),
-        pool: this.deps.getPool(),
-        onSnapshot: (snapshot) => this.pushUpdate(snapshot),
-        otherPools: () => readHostStatuses(board.root).filter((status) => status.hostPid !== process.pid),
-        onError: (error) => this.deps.log.warn(`Dashboard: reading the board failed: ${errorText(error)}`),
-      });
+    void this.attachViewBoard().catch((error: unknown) => this.deps.log.warn(`Dashboard: reading the board failed: ${errorText(error)}`));
+  }
+
+  private async attachViewBoard(): Promise<void> {
+    const board = await this.deps.viewBoard();
+    if (this.isDisposed) return;
+    if (board !== this.feedBoard || !this.feed) {
+      this.feed?.dispose();
+      this.feed = undefined;
+      this.feedBoard = board;
+      if (board) {
+        const root = board.describe();
+        this.feed = new MetricsFeed({
+          board,
+          pool: this.deps.getPool(),
+          onSnapshot: (snapshot) => this.pushUpdate(snapshot),
+          otherPools: () => readHostStatuses(root).filter((status) => status.hostPid !== process.pid),
+          onError: (error) => this.deps.log.warn(`Dashboard: reading the board failed: ${errorText(error)}`),
+        });
+      }
     }
+    this.counts = board ? (await board.stats()).counts : undefined;
     this.pushUpdate();
   }
 
@@ -179,12 +190,12 @@ export class DashboardPanel extends DisposableBase implements vscode.Disposable 
   private async perform(request: DashboardRequest): Promise<string> {
     switch (request.kind) {
       case 'requeue': {
-        const task = this.requireBoard().requeue(request.taskId);
+        const task = await (await this.requireBoard()).requeue(request.taskId);
         this.deps.log.info(`Dashboard: requeued ${task.id} (${task.title})`);
         return `Requeued "${task.title}".`;
       }
       case 'requeueAll': {
-        const tasks = this.requireBoard().requeueAll();
+        const tasks = await (await this.requireBoard()).requeueAll();
         this.deps.log.info(`Dashboard: requeued ${tasks.length} dead tasks`);
         return `Requeued ${plural(tasks.length, 'task')}.`;
       }
@@ -195,8 +206,8 @@ export class DashboardPanel extends DisposableBase implements vscode.Disposable 
     }
   }
 
-  private requireBoard(): FileBoard {
-    const board = this.deps.getBoard();
+  private async requireBoard(): Promise<Board> {
+    const board = await this.deps.viewBoard();
     if (!board) throw new Error('No Swarm board is open in this workspace. Post a task first, then try again.');
     return board;
   }
@@ -214,14 +225,7 @@ export class DashboardPanel extends DisposableBase implements vscode.Disposable 
     const board = this.feedBoard;
     const pool = this.deps.getPool();
     const update: DashboardUpdate = {};
-    if (board) {
-      try {
-        const counts = board.stats().counts;
-        update.board = { root: board.root, counts };
-      } catch (error) {
-        this.deps.log.warn(`Dashboard: reading the board's counts failed: ${errorText(error)}`);
-      }
-    }
+    if (board && this.counts) update.board = { root: board.describe(), counts: this.counts };
     const external = this.feed?.otherPoolStats()[0];
     if (pool) update.pool = poolView(() => pool.stats());
     else if (external) update.pool = poolView(() => external, external.hostPid);

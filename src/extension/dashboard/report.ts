@@ -1,6 +1,5 @@
 // `agentSwarm.exportReport`: writes a Markdown or HTML report of the board's run and opens it.
 import * as vscode from 'vscode';
-import { FileBoard } from '../../core/board/fileBoard';
 import { renderRunReport, reportFormatForPath } from '../../core/report';
 import { Commands } from '../commandIds';
 import type { DashboardDeps } from './deps';
@@ -16,14 +15,14 @@ export interface ExportReportOptions {
  * the extension: .html/.htm → HTML, else Markdown) and returns the Uri written, or undefined when
  * the user cancelled.
  */
-export function registerReportCommand(context: vscode.ExtensionContext, deps: Pick<DashboardDeps, 'getBoard' | 'log'>): void {
+export function registerReportCommand(context: vscode.ExtensionContext, deps: Pick<DashboardDeps, 'viewBoard' | 'log'>): void {
   context.subscriptions.push(
     vscode.commands.registerCommand(Commands.exportReport, (target?: vscode.Uri, options: ExportReportOptions = {}) => exportReport(deps, target, options)),
   );
 }
 
-async function exportReport(deps: Pick<DashboardDeps, 'getBoard' | 'log'>, target: vscode.Uri | undefined, options: ExportReportOptions): Promise<vscode.Uri | undefined> {
-  const board = deps.getBoard();
+async function exportReport(deps: Pick<DashboardDeps, 'viewBoard' | 'log'>, target: vscode.Uri | undefined, options: ExportReportOptions): Promise<vscode.Uri | undefined> {
+  const board = await deps.viewBoard();
   if (!board) {
     void vscode.window.showErrorMessage('Swarm: there is no board in this workspace to report on. Post a task or run "Swarm: Start" first.');
     return undefined;
@@ -32,7 +31,7 @@ async function exportReport(deps: Pick<DashboardDeps, 'getBoard' | 'log'>, targe
   if (!uri) return undefined;
   const format = reportFormatForPath(uri.path);
   try {
-    const text = await renderRunReport(FileBoard.over(board), format);
+    const text = await renderRunReport(board, format);
     await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(text));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);

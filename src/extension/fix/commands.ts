@@ -88,17 +88,17 @@ export async function fixAllProblems(session: SwarmSession, folderArg?: unknown)
     files: files.map((entry) => entry.file),
     payload: { kind: 'fix-all', folder: scope ?? '', files: files.map((entry) => entry.file) },
   };
-  const board = session.ensureBoard();
-  const { parent: posted } = board.map(parent, children);
+  const board = await session.ensureViewBoard();
+  const { parent: posted } = await board.map(parent, children);
   session.notifyBoardChanged();
   session.log.info(`Fix with swarm: posted ${posted.id} with ${children.length} file task(s) (${summary})`);
   void offerStart(session, `Posted a fix for ${summary}.`);
   return posted;
 }
 
-function postFix(session: SwarmSession, spec: TaskSpec): Task {
-  const board = session.ensureBoard();
-  const task = board.post(spec);
+async function postFix(session: SwarmSession, spec: TaskSpec): Promise<Task> {
+  const board = await session.ensureViewBoard();
+  const task = await board.post(spec);
   session.notifyBoardChanged();
   session.log.info(`Fix with swarm: posted ${task.id} "${task.title}"`);
   void offerStart(session, `Posted "${task.title}".`);

@@ -18,6 +18,7 @@ import {
   readUndoRecord,
   readWorkspaceFile,
   recordTaskApply,
+  recordsRoot,
   versionBefore,
   writeVersion,
   type ApplyOutcome,
@@ -43,7 +44,7 @@ export interface ApplyRequest {
 /** Applies a result (or some of its files); resolves with the core's outcome. */
 export async function applyResult(session: SwarmSession, taskId: string | undefined, request: ApplyRequest = {}): Promise<ApplyOutcome> {
   const target = await reviewTarget(session, taskId);
-  const { board, root } = target;
+  const { root } = target;
   const readOurs = (relPath: string) => editorVersion(root, relPath);
   const plan = await planTaskApply({ ...target.place, taskId: target.taskId, paths: request.paths, mode: request.markers ? 'markers' : 'auto', readOurs });
   const { outcome } = plan;
@@ -54,7 +55,7 @@ export async function applyResult(session: SwarmSession, taskId: string | undefi
   const overlaps = await overlappingResults(target);
   const versions = plannedVersions(plan.writable);
   const before = new Map([...versions.keys()].map((relPath) => [relPath, currentVersion(root, relPath)]));
-  await writeThroughEditor({ workspaceRoot: root, boardRoot: board.root }, versions, `Apply "${target.title}"`);
+  await writeThroughEditor({ workspaceRoot: root, boardRoot: recordsRoot(target.place) }, versions, `Apply "${target.title}"`);
   recordTaskApply(target.place, target.taskId, outcome.status, [...versions].map(([relPath, after]) => ({ path: relPath, before: before.get(relPath) ?? {}, after })));
   session.notifyBoardChanged();
   session.log.info(`Applied task ${target.taskId} (${outcome.status}): ${outcome.files.join(', ')}`);
@@ -64,7 +65,7 @@ export async function applyResult(session: SwarmSession, taskId: string | undefi
 
 /** Restores the files of the last apply, unless they changed since (then nothing is touched). */
 export async function undoApply(session: SwarmSession, taskId: string | undefined): Promise<string[]> {
-  const board = session.getBoard();
+  const board = await session.viewBoard();
   const root = session.workspaceRoot;
   if (!board || !root || !taskId) throw new UserFacingError('Pick an applied task in the Swarm Tasks view first.');
   const place = resultPlace(board, root);
@@ -75,7 +76,7 @@ export async function undoApply(session: SwarmSession, taskId: string | undefine
     throw new UserFacingError(`Cannot undo the apply: ${edited.join(', ')} changed after it. Nothing was restored. Use Edit > Undo in those editors, or revert the files by hand.`);
   }
   const versions = new Map(undo.record.entries.map((entry) => [entry.path, versionBefore(undo.dir, entry)] as const));
-  await writeThroughEditor({ workspaceRoot: root, boardRoot: board.root }, versions, `Undo apply of task ${taskId}`);
+  await writeThroughEditor({ workspaceRoot: root, boardRoot: recordsRoot(place) }, versions, `Undo apply of task ${taskId}`);
   markApplyUndone(place, taskId);
   session.notifyBoardChanged();
   session.log.info(`Undid the apply of task ${taskId}: ${[...versions.keys()].join(', ')}`);

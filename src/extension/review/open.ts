@@ -2,7 +2,8 @@
 // several files, the ordinary diff editor for one; a notification offers Apply / Discard.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { FileBoardEngine as FileBoard } from '../../core/board';
+import type { Board } from '../../core/board/interface';
+import { listAllTasks } from '../../core/board/paging';
 import { applyRecord, isDiscarded, readTaskPatch, type ResultPlace, type TaskPatch } from '../../core/patch';
 import { taskOf } from '../commands';
 import { UserFacingError, type SwarmSession } from '../session';
@@ -15,7 +16,7 @@ import { resultPlace } from './place';
 import { resultUri } from './provider';
 
 export interface ReviewTarget {
-  board: FileBoard;
+  board: Board;
   root: string;
   /** The board through the async interface, with the workspace: what the patch module takes. */
   place: ResultPlace;
@@ -28,12 +29,12 @@ export interface ReviewTarget {
 
 /** The task a command acts on (tree node, id, or a result document URI) with its patch; throws in words the user can act on. */
 export async function reviewTarget(session: SwarmSession, taskId: string | undefined): Promise<ReviewTarget> {
-  const board = session.getBoard();
+  const board = await session.viewBoard();
   const root = session.workspaceRoot;
   if (!board || !root) throw new UserFacingError('This folder has no task board, so there are no results to review. Post a task and start the swarm first.');
   if (!taskId) throw new UserFacingError('Pick a done task in the Swarm Tasks view (or run "Swarm: Review Results") first.');
   const place = resultPlace(board, root);
-  const task = board.get(taskId);
+  const task = await board.get(taskId);
   if (!task) throw new UserFacingError(`Task ${taskId} is no longer on the board.`);
   if (isDiscarded(place, taskId)) throw new UserFacingError(`The result of "${task.title}" was discarded; it is kept for audit only. Retry the task to get a new result.`);
   const patch = await readTaskPatch(place, taskId);
@@ -80,9 +81,12 @@ function offerActions(target: ReviewTarget): void {
 }
 
 /** Done results not yet applied or discarded, most recent first. */
-export async function unappliedResults(board: FileBoard, root: string): Promise<Array<{ taskId: string; title: string; patch: TaskPatch }>> {
+export async function unappliedResults(board: Board, root: string): Promise<Array<{ taskId: string; title: string; patch: TaskPatch }>> {
   const place = resultPlace(board, root);
-  const done = board.list({ status: 'done' }).filter((task) => !task.parentId || !board.get(task.parentId));
+  // Every done task, read page by page off this thread; a map child is reviewed with its parent.
+  const allDone = await listAllTasks(board, 'done');
+  const parents = new Set((await Promise.all([...new Set(allDone.flatMap((task) => (task.parentId ? [task.parentId] : [])))].map((id) => board.get(id)))).flatMap((task) => (task ? [task.id] : [])));
+  const done = allDone.filter((task) => !task.parentId || !parents.has(task.parentId));
   const results = [];
   for (const task of sortResults(done)) {
     if (isDiscarded(place, task.id) || applyRecord(place, task.id)) continue;
@@ -94,7 +98,7 @@ export async function unappliedResults(board: FileBoard, root: string): Promise<
 
 /** "Swarm: Review Results": a quick pick of unapplied results, then the review. */
 export async function reviewResults(session: SwarmSession): Promise<void> {
-  const board = session.getBoard();
+  const board = await session.viewBoard();
   const root = session.workspaceRoot;
   const results = board && root ? await unappliedResults(board, root) : [];
   if (results.length === 0) {

@@ -1,9 +1,8 @@
-// The patch module takes a board through the async interface with the workspace it applies to.
-// The extension still holds the synchronous engine (until it moves to the Board interface); this
-// wraps it, in this thread, for the review commands.
-import { FileBoard, type FileBoardEngine } from '../../core/board';
+// The patch module takes a board through the async interface with the workspace it applies to:
+// the session's view board (its engine in a worker thread, or a Redis board).
+import type { Board } from '../../core/board/interface';
 import type { ResultPlace } from '../../core/patch';
 
-export function resultPlace(board: FileBoardEngine, root: string): ResultPlace {
-  return { board: FileBoard.over(board), workspaceRoot: root };
+export function resultPlace(board: Board, root: string): ResultPlace {
+  return { board, workspaceRoot: root };
 }

@@ -48,7 +48,7 @@ export class ResultContentProvider implements vscode.TextDocumentContentProvider
 
   /** The patch of a task, read from the board (throws a user-facing message when there is none). */
   async patchOf(taskId: string): Promise<TaskPatch | undefined> {
-    const board = this.session.getBoard();
+    const board = await this.session.viewBoard();
     const root = this.session.workspaceRoot;
     return board && root ? readTaskPatch(resultPlace(board, root), taskId) : undefined;
   }

@@ -29,14 +29,19 @@ export class SwarmStatusBar extends DisposableBase implements vscode.Disposable 
     }, 500);
   }
 
+  /** Reads the counts through the async board (a worker thread), then redraws. */
   update(): void {
-    const board = this.session.getBoard();
+    void this.render().catch((error: unknown) => this.session.log.warn(`Status bar: the board could not be read: ${error instanceof Error ? error.message : String(error)}`));
+  }
+
+  private async render(): Promise<void> {
+    const board = await this.session.viewBoard();
     const pool = this.session.getPool();
     if (!board && !pool) {
       this.item.hide();
       return;
     }
-    const counts = board?.stats().counts;
+    const counts = board ? (await board.stats()).counts : undefined;
     const total = counts ? Object.values(counts).reduce((sum, count) => sum + count, 0) : 0;
     const done = counts?.done ?? 0;
     const busy = pool?.stats().busy ?? 0;

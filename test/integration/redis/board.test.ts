@@ -1,0 +1,110 @@
+// The agentSwarm.board setting pointing VS Code at a Redis board (a real redis-server started by
+// test/harness/redis.ts): the Tasks view shows what the CLI posts there, Swarm: Start starts
+// nothing, and a wrong password leaves the views empty until Swarm: Set Board Password fixes it.
+import * as assert from 'assert';
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+import * as vscode from 'vscode';
+import type { SwarmExtensionApi } from '../../../src/extension/extension';
+import type { TaskNode } from '../../../src/extension/views/tasksTree';
+import { startRedis, type RedisServer } from '../../harness/redis';
+import { EXTENSION_ID, extensionApi as api, waitFor, workspaceRoot } from '../support/workspace';
+
+const execFileAsync = promisify(execFile);
+
+/** The CLI in another process, with the password (if any) from the environment as a user would pass it. */
+async function swarmCli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string> {
+  const extension = vscode.extensions.getExtension(EXTENSION_ID);
+  assert.ok(extension);
+  const cli = path.join(extension.extensionPath, 'dist', 'cli.js');
+  const { stdout } = await execFileAsync(process.execPath, [cli, ...args], { cwd: workspaceRoot(), env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...env }, encoding: 'utf8' });
+  return stdout.trim();
+}
+
+async function pendingIds(swarm: SwarmExtensionApi): Promise<string[]> {
+  const pending = (await swarm.tasks.getChildren()).find((node) => node.kind === 'group' && node.group.status === 'pending');
+  if (!pending) return [];
+  return (await swarm.tasks.getChildren(pending)).flatMap((node: TaskNode) => (node.kind === 'task' ? [node.task.id] : []));
+}
+
+function setBoard(url: string | undefined): Thenable<void> {
+  return vscode.workspace.getConfiguration('agentSwarm').update('board', url, vscode.ConfigurationTarget.Global);
+}
+
+suite('Redis board (agentSwarm.board)', () => {
+  const servers: RedisServer[] = [];
+
+  suiteTeardown(async function () {
+    this.timeout(60_000);
+    await setBoard(undefined);
+    for (const server of servers) await server.stop();
+  });
+
+  test('the Tasks view shows tasks posted to the Redis board from the CLI; Swarm: Start starts nothing', async function () {
+    this.timeout(120_000);
+    const swarm = await api();
+    const redis = await startRedis();
+    servers.push(redis);
+    const url = `redis://127.0.0.1:${redis.port}/0?board=vscode`;
+    const id = await swarmCli({}, '--board', url, 'post', 'Posted to Redis from a terminal');
+    await setBoard(url);
+    await waitFor('the Redis task in the Pending group', async () => ((await pendingIds(swarm)).includes(id) ? true : undefined), 60_000);
+    assert.match((await swarm.session.viewBoard())?.describe() ?? '', /^redis:\/\/127\.0\.0\.1:\d+/);
+    const later = await swarmCli({}, '--board', url, 'post', 'Posted while the view is open');
+    await waitFor('the second Redis task, followed live', async () => ((await pendingIds(swarm)).includes(later) ? true : undefined), 60_000);
+    await vscode.commands.executeCommand('agentSwarm.start');
+    assert.strictEqual(swarm.session.isRunning, false, 'no pool runs on a Redis board yet');
+  });
+
+  test('a folder path: the views read the file board there, not the workspace .swarm', async function () {
+    this.timeout(120_000);
+    const swarm = await api();
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-board-setting-')), 'board');
+    try {
+      const id = await swarmCli({}, '--board', dir, 'post', 'Posted to a board elsewhere');
+      await setBoard(dir);
+      await waitFor('the task of the folder board in the Pending group', async () => ((await pendingIds(swarm)).includes(id) ? true : undefined), 60_000);
+      assert.strictEqual(swarm.session.boardDir, dir, 'the pool would use the same folder');
+    } finally {
+      await setBoard(undefined);
+      fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+
+  test('a wrong password leaves the views empty; Swarm: Set Board Password connects', async function () {
+    this.timeout(120_000);
+    const swarm = await api();
+    const redis = await startRedis({ password: 'right-horse-battery' });
+    servers.push(redis);
+    const url = `redis://127.0.0.1:${redis.port}/0?board=locked`;
+    const id = await swarmCli({ SWARM_BOARD_PASSWORD: 'right-horse-battery' }, '--board', url, 'post', 'Behind a password');
+    await swarm.session.setBoardPassword('wrong-password');
+    await setBoard(url);
+    await waitFor('the unusable board reported', async () => ((await swarm.session.viewBoard()) === undefined ? true : undefined), 60_000);
+    assert.deepStrictEqual(await swarm.tasks.getChildren(), [], 'nothing is shown from a board that refused us');
+    const problem = swarm.session.boardProblem ?? '';
+    assert.match(problem, /refused the credentials.*Swarm: Set Board Password/, 'one line naming the problem and the fix');
+    assert.doesNotMatch(problem, /wrong-password|right-horse-battery|\n\s+at /, 'no password and no stack');
+    await swarm.session.setBoardPassword('right-horse-battery');
+    await waitFor('the task behind the password in the Pending group', async () => ((await pendingIds(swarm)).includes(id) ? true : undefined), 60_000);
+    await swarm.session.setBoardPassword(undefined);
+  });
+
+  test('an unreachable server: one plain message with what to do, nothing shown', async function () {
+    this.timeout(120_000);
+    const swarm = await api();
+    const redis = await startRedis();
+    const port = redis.port;
+    await redis.stop(); // a port where nothing listens now
+    await setBoard(`redis://127.0.0.1:${port}/0?board=gone`);
+    await waitFor('the unreachable board reported', async () => {
+      await swarm.session.viewBoard();
+      return /Cannot reach/.test(swarm.session.boardProblem ?? '') ? true : undefined;
+    }, 60_000);
+    assert.match(swarm.session.boardProblem ?? '', /^The board redis:\/\/127\.0\.0\.1:\d+\/0\?board=gone cannot be used: Cannot reach .*start the server .*agentSwarm\.board setting\.$/);
+    assert.deepStrictEqual(await swarm.tasks.getChildren(), []);
+  });
+});
