@@ -94,6 +94,22 @@ for (const kind of kinds) {
     });
 
     describe('inputs at their limits (the shared schema)', () => {
+      it('a post of more tasks than ids fit in a millisecond keeps every task, each with its own id, in posting order', async () => {
+        const { board } = await kind.fresh();
+        const count = 3_000; // the id's counter holds 1,296 per millisecond
+        const posted = await board.postMany(Array.from({ length: count }, (_, i) => ({ title: `bulk ${i}` })));
+        assert.equal(new Set(posted.map((task) => task.id)).size, count, 'every id is new');
+        const listed: string[] = [];
+        for (let cursor: string | undefined; ; ) {
+          const page = await board.list({ limit: 1_000, ...(cursor ? { cursor } : {}) });
+          listed.push(...page.tasks.map((task) => task.title));
+          if (!page.nextCursor || page.tasks.length === 0) break;
+          cursor = page.nextCursor;
+        }
+        assert.equal(listed.length, count, 'every task is on the board');
+        assert.deepEqual(listed, posted.map((task) => task.title), 'listed in posting order');
+      });
+
       it('notBefore: 0 and the latest time read back as given; later, negative, fractional and non-numbers are refused', async () => {
         const { board } = await kind.fresh();
         const zero = await board.post({ title: 'zero', notBefore: 0 });

@@ -185,12 +185,38 @@ interface ListEntry {
   createdAt: number;
 }
 
+/** The id clock of this process: the time of the last id and how many ids were made at it. */
+let lastIdTime = 0;
 let idCounter = 0;
+const IDS_PER_MILLISECOND = 36 * 36; // the two base-36 counter characters
 
-/** Ids sort by creation time within a process: base36 time, a counter, and randomness. */
+/**
+ * A new task id and the creation time it encodes: base-36 time, a counter, and randomness (for
+ * other processes). Within a process every id is new and later ids sort after earlier ones, also
+ * for a batch of more ids than the counter holds: the clock then runs ahead by a millisecond
+ * (a wrapping counter gave the 1,297th task of one post the id of the first, which overwrote it).
+ */
+export function newTaskIdentity(now: number): { id: string; createdAt: number } {
+  if (now > lastIdTime) {
+    lastIdTime = now;
+    idCounter = 0;
+  } else if (++idCounter >= IDS_PER_MILLISECOND) {
+    lastIdTime += 1;
+    idCounter = 0;
+  }
+  return { id: `t${lastIdTime.toString(36)}${idCounter.toString(36).padStart(2, '0')}${nonce(2)}`, createdAt: lastIdTime };
+}
+
 export function newTaskId(now: number): string {
-  idCounter = (idCounter + 1) % 1296;
-  return `t${now.toString(36)}${idCounter.toString(36).padStart(2, '0')}${nonce(2)}`;
+  return newTaskIdentity(now).id;
+}
+
+/** Stored tasks for a batch of specs, each with its own new id and the creation time it encodes. */
+export function storedTasksOf(specs: readonly TaskSpec[], now: number): StoredTask[] {
+  return specs.map((spec) => {
+    const { id, createdAt } = newTaskIdentity(now);
+    return buildStoredTask(spec, id, createdAt);
+  });
 }
 
 /** The id of the n-th child of a map task (both boards number a map's own children this way). */
@@ -368,7 +394,7 @@ export class FileBoardEngine {
   postMany(specs: TaskSpec[]): Task[] {
     if (specs.length === 0) return [];
     const now = this.now();
-    const stored = specs.map((spec) => buildStoredTask(spec, newTaskId(now), now));
+    const stored = storedTasksOf(specs, now);
     const parents = [...new Set(stored.map((task) => task.parentId).filter((id): id is string => id !== undefined))];
     for (const parentId of parents) this.assertParentAcceptsChildren(parentId);
     const effects = this.afterCommit();
@@ -382,9 +408,9 @@ export class FileBoardEngine {
     if (childSpecs.length === 0) throw new BoardInputError('A map task needs at least one child.');
     if (parentSpec.parentId !== undefined) throw new BoardInputError('A map task cannot itself be the child of another map task.');
     const now = this.now();
-    const parentId = newTaskId(now);
-    const parent = buildStoredTask({ ...parentSpec, type: parentSpec.type ?? 'map' }, parentId, now, childSpecs.length);
-    const children = childSpecs.map((spec, index) => buildStoredTask({ ...spec, parentId }, mapChildId(parentId, index), now));
+    const { id: parentId, createdAt } = newTaskIdentity(now);
+    const parent = buildStoredTask({ ...parentSpec, type: parentSpec.type ?? 'map' }, parentId, createdAt, childSpecs.length);
+    const children = childSpecs.map((spec, index) => buildStoredTask({ ...spec, parentId }, mapChildId(parentId, index), createdAt));
     const effects = this.afterCommit();
     this.commitBatch([parent, ...children], { fault: 'map', addsChildren: false }, effects);
     return {

@@ -7,7 +7,7 @@
 import { createHash } from 'crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Queue, type ConnectionOptions } from 'bullmq';
-import { BoardFormatError, assertLeaseMs, capMessage, newTaskId, serialiseResult } from '../board';
+import { BoardFormatError, assertLeaseMs, capMessage, mapChildId, newTaskIdentity, serialiseResult, storedTasksOf } from '../board';
 import { MAX_TIME_MS, capTime, isValidAgentName, isValidId } from '../names';
 import { buildStoredTask, type StoredTask } from '../schema';
 import { AfterCommit, describeError } from '../effects';
@@ -204,7 +204,7 @@ export class RedisBoard implements Board {
   async postMany(specs: TaskSpec[]): Promise<Task[]> {
     if (specs.length === 0) return [];
     const now = Date.now();
-    const stored = specs.map((spec) => buildStoredTask(spec, newTaskId(now), now));
+    const stored = storedTasksOf(specs, now);
     const effects = new AfterCommit(this.onWarning);
     await this.record(now, stored.map((task) => ({ task })), effects);
     faultPoint('redis:post:after-record');
@@ -216,9 +216,9 @@ export class RedisBoard implements Board {
     if (childSpecs.length === 0) throw new BoardInputError('A map task needs at least one child.');
     if (parentSpec.parentId !== undefined) throw new BoardInputError('A map task cannot itself be the child of another map task.');
     const now = Date.now();
-    const parentId = newTaskId(now);
-    const parent = buildStoredTask({ ...parentSpec, type: parentSpec.type ?? 'map' }, parentId, now, childSpecs.length);
-    const children = childSpecs.map((spec, index) => buildStoredTask({ ...spec, parentId }, `${parentId}.${String(index).padStart(4, '0')}`, now));
+    const { id: parentId, createdAt } = newTaskIdentity(now);
+    const parent = buildStoredTask({ ...parentSpec, type: parentSpec.type ?? 'map' }, parentId, createdAt, childSpecs.length);
+    const children = childSpecs.map((spec, index) => buildStoredTask({ ...spec, parentId }, mapChildId(parentId, index), createdAt));
     const effects = new AfterCommit(this.onWarning);
     await this.record(now, [{ task: parent, isParent: true }, ...children.map((task) => ({ task, isMapChild: true }))], effects);
     await this.enqueue(children, now, effects);
