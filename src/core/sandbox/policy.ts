@@ -19,7 +19,7 @@ export function buildSandboxPolicy(input: PolicyInput): SandboxPolicy {
   const env = input.env ?? process.env;
   const home = env.HOME || os.homedir();
   ensureCreatedCaches(home, input.settings.cacheDirs);
-  const general = [...input.settings.cacheDirs, ...(input.homeState ?? [])].map((entry) => fromHome(home, entry));
+  const general = [...input.settings.cacheDirs, ...(input.homeState ?? [])].map((entry) => fromHome(home, entry)).concat(cachesNamedByEnvironment(env, home));
   const layers: SandboxMount[] = [
     ...existingReal([...general, ...input.settings.allowWrite.map((entry) => fromHome(home, entry))]).map((p) => ({ path: p, write: true })),
     ...existingReal(input.scope.protect).map((p) => ({ path: p, write: false })),
@@ -32,6 +32,39 @@ export function buildSandboxPolicy(input: PolicyInput): SandboxPolicy {
     network: input.settings.network,
     masked: existingSockets([...MASKED_SOCKETS, ...userSockets(env)]),
   };
+}
+
+/**
+ * Environment variables that move a package manager's cache out of $HOME. `npm test` and every npm
+ * script set `npm_config_cache`, so `swarm run` started from a script (or a shell that sets one of
+ * these) would otherwise find npm's cache read-only and every `npm install` in a task failing.
+ */
+export const CACHE_ENVIRONMENT_VARIABLES: readonly string[] = [
+  'npm_config_cache',
+  'NPM_CONFIG_CACHE',
+  'XDG_CACHE_HOME',
+  'YARN_CACHE_FOLDER',
+  'PIP_CACHE_DIR',
+  'GOMODCACHE',
+  'GOCACHE',
+];
+
+/** The cache folders these variables name: absolute, and never $HOME, `/` or a folder holding $HOME. */
+function cachesNamedByEnvironment(env: NodeJS.ProcessEnv, home: string): string[] {
+  const named = CACHE_ENVIRONMENT_VARIABLES.map((name) => env[name]).filter((value): value is string => !!value && path.isAbsolute(value));
+  const realHome = realOr(home);
+  return named.filter((folder) => {
+    const real = realOr(folder);
+    return real !== path.parse(real).root && !isInside(realHome, real);
+  });
+}
+
+function realOr(entry: string): string {
+  try {
+    return fs.realpathSync(entry);
+  } catch {
+    return path.resolve(entry);
+  }
 }
 
 /** Docker and Podman in rootless mode listen under $XDG_RUNTIME_DIR. */

@@ -20,6 +20,26 @@ import {
 } from '../../../src/core/sandbox';
 import { tempDir } from './helpers';
 
+test('cache folders the environment names (npm_config_cache as every npm script sets it, XDG_CACHE_HOME, ...) are writable; never $HOME, / or a folder holding $HOME', () => {
+  const root = tempDir('swarm-policy-env-');
+  const home = path.join(root, 'home');
+  const npmCache = path.join(root, 'elsewhere', 'npm-cache');
+  const xdg = path.join(root, 'xdg');
+  for (const dir of [home, npmCache, xdg]) fs.mkdirSync(dir, { recursive: true });
+  const slot = path.join(root, 'slot');
+  fs.mkdirSync(slot);
+  const policy = buildSandboxPolicy({
+    scope: { cwd: slot, writable: [slot], protect: [] },
+    settings: { network: true, cacheDirs: [], allowWrite: [] },
+    env: { HOME: home, PATH: '/usr/bin', npm_config_cache: npmCache, XDG_CACHE_HOME: xdg, PIP_CACHE_DIR: 'relative/pip', YARN_CACHE_FOLDER: root, GOCACHE: '/', GOMODCACHE: home },
+  });
+  assert.deepEqual(policy.mounts, [
+    { path: npmCache, write: true },
+    { path: xdg, write: true },
+    { path: slot, write: true },
+  ]);
+});
+
 test('the policy layers: caches and allowWrite, then protected folders, then the slot, then protected files; paths resolved', () => {
   const root = tempDir('swarm-policy-');
   const home = path.join(root, 'home');
