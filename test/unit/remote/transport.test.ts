@@ -206,7 +206,7 @@ describe('remote git transport', () => {
     const w = world();
     w.write(w.dev, 'huge.bin', binary('huge', 1_000_000));
     git(w.dev, ['add', 'huge.bin']);
-    await assert.rejects(snapshotForRemote({ workspaceRoot: w.dev, taskId: 'task.huge', maxBundleBytes: 10_000 }), /needs more than 0\.2 MB, over the 0\.0 MB cap: push your branch/);
+    await assert.rejects(snapshotForRemote({ workspaceRoot: w.dev, taskId: 'task.huge', maxBundleBytes: 10_000 }), /needs more than 0\.\d MB, over the 0\.0 MB cap: push your branch/); // how far it got before it stopped depends on the machine's speed
   });
 
   it('caps a thin bundle too: large unpushed work fails with the same advice', async () => {

@@ -16,6 +16,7 @@ const ENTRY_TEXT: Record<string, string> = {
   'src/cli/main.ts': "console.log('cli');\n",
   'src/agent/main.ts': "console.log('agent');\n",
   'src/webview/dashboard/main.ts': "document.title = 'dashboard';\n",
+  'src/core/board/fileWorker.ts': "console.log('board worker');\n",
 };
 
 /** A scratch folder with esbuild.js, node_modules (linked) and the given entry files. */
@@ -45,7 +46,7 @@ describe('esbuild.js', () => {
     const dir = scratchWith(ENTRY_TEXT);
     const result = build(dir);
     assert.equal(result.status, 0, result.stderr);
-    for (const out of ['extension.js', 'cli.js', 'agent.js', 'webview/dashboard.js']) {
+    for (const out of ['extension.js', 'cli.js', 'agent.js', 'boardWorker.js', 'webview/dashboard.js']) {
       assert.ok(fs.existsSync(path.join(dir, 'dist', out)), `dist/${out} was not built`);
     }
     assert.match(fs.readFileSync(path.join(dir, 'dist', 'extension.js'), 'utf8'), /require\("vscode"\)/);
