@@ -334,21 +334,27 @@ export class MetricsCollector {
   }
 
   private shiftQueue(at: number, change: Partial<QueueCounts>): void {
-    this.depth.pending = Math.max(0, this.depth.pending + (change.pending ?? 0));
-    this.depth.running = Math.max(0, this.depth.running + (change.running ?? 0));
-    this.depth.delayed = Math.max(0, this.depth.delayed + (change.delayed ?? 0));
+    // The balance may dip below zero for a moment: events of several processes reach the log in
+    // the order they were appended, not always the order they happened (an agent's `claimed` can
+    // land before another's `promoted` of the same task). Clamping here lost that step for good (a
+    // finished run charted one task pending forever); only what is shown is clamped.
+    this.depth.pending += change.pending ?? 0;
+    this.depth.running += change.running ?? 0;
+    this.depth.delayed += change.delayed ?? 0;
     this.recordQueue(at);
+  }
+
+  private shownDepth(): QueueCounts {
+    return { pending: Math.max(0, this.depth.pending), running: Math.max(0, this.depth.running), delayed: Math.max(0, this.depth.delayed) };
   }
 
   private recordQueue(at: number): void {
     const latest = this.queue.latest();
     if (latest && at - latest.t < this.queueResolutionMs && at >= latest.t) {
-      latest.pending = this.depth.pending;
-      latest.running = this.depth.running;
-      latest.delayed = this.depth.delayed;
+      Object.assign(latest, this.shownDepth());
       return;
     }
-    this.queue.push({ t: Math.max(at, latest?.t ?? at), ...this.depth });
+    this.queue.push({ t: Math.max(at, latest?.t ?? at), ...this.shownDepth() });
   }
 
   // ------------------------------------------------------------------ corrections from the board
@@ -412,7 +418,7 @@ export class MetricsCollector {
   // ------------------------------------------------------------------ reading
 
   queueCounts(): QueueCounts {
-    return { ...this.depth };
+    return this.shownDepth();
   }
 
   /** Task records, oldest posted first (bounded by capacity.tasks). */

@@ -24,6 +24,28 @@ function replay(made: ReturnType<typeof board>, options = {}) {
 }
 
 describe('MetricsCollector from a real board', () => {
+  it('keeps the queue balance when events of several processes reach the log out of order (claimed before promoted)', () => {
+    const made = board(10);
+    const { board: b, clock } = made;
+    const [task] = b.postMany([{ title: 'flaky' }]);
+    b.fail(b.claim({ agent: 'agent-1' })!, 'try again');
+    clock.now += 1_000;
+    const retry = b.claim({ agent: 'agent-2' })!; // promotes, then claims
+    assert.equal(retry.task.id, task.id);
+    b.complete(retry, {});
+    const events = made.board.events.read(0).events;
+    const promoted = events.findIndex((event) => event.type === 'promoted');
+    assert.ok(promoted > 0, 'the board logged the promotion');
+    // Another process's `claimed` appended before the promoter's `promoted`: the order a reader may see.
+    const claimed = events.findIndex((event, index) => index > promoted && event.type === 'claimed');
+    const reordered = [...events];
+    [reordered[promoted], reordered[claimed]] = [reordered[claimed], reordered[promoted]];
+    const collector = new MetricsCollector();
+    collector.addEvents(reordered);
+    assert.deepEqual(collector.queueCounts(), { pending: 0, running: 0, delayed: 0 });
+    assert.ok(collector.snapshot().queue.every((point) => point.pending >= 0 && point.running >= 0 && point.delayed >= 0), 'never charted below zero');
+  });
+
   it('builds the timeline, throughput, queue depth and summary of a two-agent run', () => {
     const made = board();
     const { board: b, clock } = made;
