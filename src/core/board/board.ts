@@ -170,6 +170,8 @@ const SCAN_ORDER: readonly StateDir[] = ['delayed', 'pending', 'running', 'waiti
  */
 const RESCAN_ORDER: readonly StateDir[] = ['delayed', 'pending', 'running', 'pending', 'delayed', 'waiting', 'done', 'dead', 'waiting', 'pending', 'cancelled'];
 const LOCATE_PASSES = 6;
+/** How often get() reads a task again that it found but that moved before it could be read. */
+const READ_MOVING_TASK_ATTEMPTS = 24;
 
 interface Located {
   dir: StateDir;
@@ -1532,13 +1534,18 @@ export class FileBoardEngine {
   /** One task with its result and last error, or undefined. A task that moves meanwhile is still found. */
   get(id: string): Task | undefined {
     this.assertId(id);
-    for (let attempt = 0; attempt < LOCATE_PASSES; attempt++) {
+    // Each miss below means the task exists but moved between the listing and the read, so looking
+    // again is right; a task that other processes keep moving can slip away several times in a row
+    // (one in ~8,000 looks gave up after six), so the later looks pause, growing, to break the step.
+    for (let attempt = 0; attempt < READ_MOVING_TASK_ATTEMPTS; attempt++) {
       const where = this.locate(id);
       if (!where) return undefined;
       const task = this.readTask(where.dir, where.name);
-      if (!task) continue; // it moved between the listing and the read: look again
-      if (where.dir === 'done') task.result = this.readResult(id, where.parsed.nonce);
-      return task;
+      if (task) {
+        if (where.dir === 'done') task.result = this.readResult(id, where.parsed.nonce);
+        return task;
+      }
+      if (attempt >= LOCATE_PASSES) sleepSync(Math.min(1 << (attempt - LOCATE_PASSES), 16));
     }
     return undefined;
   }
