@@ -56,7 +56,7 @@ import {
   restingName,
   runningName,
 } from './names';
-import { StoredTask, buildStoredTask, parseStoredTask } from './schema';
+import { StoredTask, buildStoredTask, parseStoredTask, taskFieldsOf } from './schema';
 import { compareOrder, createdAtOfId, listCursor, pageSlice } from './paging';
 import type { ListQuery, TaskPage } from './interface';
 import { EventLog } from './events';
@@ -1779,18 +1779,7 @@ export class FileBoardEngine {
 
   private toTask(spec: StoredTask, status: TaskStatus, parsed: Pick<ParsedName, 'attempts'> & Partial<ParsedName>, updatedAt?: number, leaseExpiresAt?: number): Task {
     return {
-      id: spec.id,
-      title: spec.title,
-      type: spec.type,
-      prompt: spec.prompt,
-      files: spec.files,
-      priority: spec.priority,
-      payload: spec.payload,
-      status,
-      attempts: parsed.attempts,
-      maxAttempts: spec.maxAttempts,
-      ...(spec.notBefore !== undefined ? { notBefore: spec.notBefore } : {}),
-      ...(spec.parentId !== undefined ? { parentId: spec.parentId } : {}),
+      ...taskFieldsOf(spec, status, parsed.attempts),
       ...(status === 'running' && parsed.agent ? { claimedBy: parsed.agent } : {}),
       ...(leaseExpiresAt !== undefined ? { leaseExpiresAt } : {}),
       ...(spec.childCount !== undefined ? { childCount: spec.childCount } : {}),

@@ -1,7 +1,7 @@
 // The stored task body (written once at enqueue) and validation of what callers post.
 import { z } from 'zod';
 import * as path from 'path';
-import { BoardInputError, DEFAULT_MAX_ATTEMPTS, TaskSpec } from './types';
+import { BoardInputError, DEFAULT_MAX_ATTEMPTS, TaskSpec, type Task, type TaskStatus } from './types';
 import { MAX_TIME_MS, PRIORITY_LIMIT, clampPriority, isValidId } from './names';
 
 /** The most attempts a task may be given. */
@@ -140,4 +140,22 @@ export function parseStoredTask(text: string): { task: StoredTask } | { reason: 
   const parsed = storedTaskSchema.safeParse(json);
   if (!parsed.success) return { reason: `does not match the task schema: ${describeIssues(parsed.error)}` };
   return { task: parsed.data };
+}
+
+/** The fields of a task that come from its stored body, the same on every board. */
+export function taskFieldsOf(spec: StoredTask, status: TaskStatus, attempts: number): Pick<Task, 'id' | 'title' | 'type' | 'prompt' | 'files' | 'priority' | 'payload' | 'status' | 'attempts' | 'maxAttempts' | 'notBefore' | 'parentId'> {
+  return {
+    id: spec.id,
+    title: spec.title,
+    type: spec.type,
+    prompt: spec.prompt,
+    files: spec.files,
+    priority: spec.priority,
+    payload: spec.payload,
+    status,
+    attempts,
+    maxAttempts: spec.maxAttempts,
+    ...(spec.notBefore !== undefined ? { notBefore: spec.notBefore } : {}),
+    ...(spec.parentId !== undefined ? { parentId: spec.parentId } : {}),
+  };
 }

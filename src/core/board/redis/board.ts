@@ -9,7 +9,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { BoardFormatError, assertLeaseMs, capMessage, mapChildId, newTaskIdentity, serialiseResult, storedTasksOf } from '../board';
 import { MAX_TIME_MS, capTime, isValidAgentName, isValidId } from '../names';
-import { buildStoredTask, type StoredTask } from '../schema';
+import { buildStoredTask, taskFieldsOf, type StoredTask } from '../schema';
 import { AfterCommit, describeError } from '../effects';
 import {
   BoardInputError,
@@ -635,18 +635,7 @@ export class RedisBoard implements Board {
 
   private taskOf(spec: StoredTask, status: TaskStatus, attempts: number, now: number): Task {
     return {
-      id: spec.id,
-      title: spec.title,
-      type: spec.type,
-      prompt: spec.prompt,
-      files: spec.files,
-      priority: spec.priority,
-      payload: spec.payload,
-      status,
-      attempts,
-      maxAttempts: spec.maxAttempts,
-      ...(spec.notBefore !== undefined ? { notBefore: spec.notBefore } : {}),
-      ...(spec.parentId !== undefined ? { parentId: spec.parentId } : {}),
+      ...taskFieldsOf(spec, status, attempts),
       ...(spec.childCount !== undefined ? { childCount: spec.childCount } : {}),
       createdAt: spec.createdAt,
       updatedAt: now,
