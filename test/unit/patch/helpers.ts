@@ -58,5 +58,7 @@ export function runSwarm(cwd: string, args: string[], env: Record<string, string
   delete base.NO_COLOR;
   delete base.FORCE_COLOR;
   const result = spawnSync(process.execPath, ['--import', TSX, CLI, ...args], { cwd, encoding: 'utf8', env: { ...base, ...env }, timeout: 120_000 });
-  return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+  // A command the timeout ended says so, instead of failing with an empty message and code null.
+  const ended = result.error ? `\n[swarm ${args.join(' ')}: ${result.error.message}, signal ${result.signal}]` : '';
+  return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr + ended };
 }

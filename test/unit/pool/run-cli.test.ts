@@ -28,7 +28,9 @@ function workspace(): { dir: string; board: FileBoard } {
 
 function swarm(dir: string, args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [cli, '--board', path.join(dir, '.swarm'), ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000, env });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  // A command the timeout ended says so, instead of looking like an ordinary exit code.
+  const ended = result.error ? `\n[swarm ${args.join(' ')}: ${result.error.message}, signal ${result.signal}]` : '';
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr + ended };
 }
 
 interface AgentsJson {
@@ -161,8 +163,9 @@ test('in a git repository: eslint exiting 1 still gives results, a failing task 
   const [a, b, c] = ['a.js', 'b.js', 'c.js'].map((file) => board.post({ title: `lint ${file}`, files: [file], maxAttempts: 1 }));
 
   const run = swarm(dir, ['run', '--agents', '2', '--exec', 'eslint --fix {files}', '--until-empty'], { ...process.env, PATH: `${bin}:${process.env.PATH}` });
-  assert.equal(run.code, 1, 'a dead task makes the run exit 1');
-  assert.deepEqual([a, b, c].map((task) => board.get(task.id)?.status), ['done', 'done', 'dead'], run.stdout + run.stderr);
+  const seen = () => `${JSON.stringify([a, b, c].map((task) => board.get(task.id)))}\n${run.stdout}${run.stderr}`;
+  assert.equal(run.code, 1, `a dead task makes the run exit 1: ${seen()}`);
+  assert.deepEqual([a, b, c].map((task) => board.get(task.id)?.status), ['done', 'done', 'dead'], seen());
   assert.equal(git('worktree', 'list', '--porcelain').split('\n').filter((line) => line.startsWith('worktree ')).length, 1, 'no agent worktree left registered');
   assert.equal(fs.existsSync(slots), false, 'no slot folder left in the cache');
   const refs = () => git('for-each-ref', '--format=%(refname)', 'refs/swarm/', 'refs/swarm-base/').split('\n').filter(Boolean).sort();
