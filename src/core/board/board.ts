@@ -247,6 +247,13 @@ export class FileBoardEngine {
   private readonly expiredSeen = new Map<string, number>();
   /** Conflicts already logged, so one wait is one event. */
   private readonly loggedConflicts = new Set<string>();
+  /**
+   * Pending file name → running file name of the task whose file-scope lease blocked it. While that
+   * running file exists the task is skipped without a rename, so a blocked task costs no renames
+   * (and wakes no watcher) until its blocker ends: the blocker's own end changes running/ and wakes
+   * the claimers.
+   */
+  private readonly blockedBy = new Map<string, string>();
   /** When each maintenance warning was last reported, so a lasting problem is not repeated every second. */
   private readonly warnedAt = new Map<string, number>();
 
@@ -577,7 +584,7 @@ export class FileBoardEngine {
     let index = 0;
     while (index < cache.length) {
       const name = cache[index];
-      const outcome = blocked.has(name) ? 'blocked' : this.tryClaim(name, agent, leaseMs, blocked);
+      const outcome = blocked.has(name) || this.stillBlocked(name) ? 'blocked' : this.tryClaim(name, agent, leaseMs, blocked);
       if (outcome === 'blocked') {
         index++;
         continue;
@@ -588,12 +595,29 @@ export class FileBoardEngine {
     return undefined;
   }
 
+  /** True while the blocker remembered for this pending file still runs (one stat, no rename). */
+  private stillBlocked(name: string): boolean {
+    const blocker = this.blockedBy.get(name);
+    if (blocker === undefined) return false;
+    if (fs.existsSync(this.filePath('running', blocker))) return true;
+    this.blockedBy.delete(name);
+    return false;
+  }
+
   private refreshPendingIfStale(force: boolean): boolean {
     const age = this.now() - this.pendingCacheAt;
     if (!force && this.pendingCache.length > 0 && age < this.pendingCacheMs) return false;
     this.pendingCache = readDirNames(this.dirPath('pending')).sort();
     this.pendingCacheAt = this.now();
+    this.forgetBlockersOfGoneTasks();
     return true;
+  }
+
+  /** A pending name that left pending/ will not come back under the same name (attempts, nonce). */
+  private forgetBlockersOfGoneTasks(): void {
+    if (this.blockedBy.size === 0) return;
+    const listed = new Set(this.pendingCache);
+    for (const name of this.blockedBy.keys()) if (!listed.has(name)) this.blockedBy.delete(name);
   }
 
   private tryClaim(name: string, agent: string, leaseMs: number, blocked: Set<string>): Claim | 'missed' | 'blocked' | 'unreadable' {
@@ -617,8 +641,9 @@ export class FileBoardEngine {
       if (!spec) return 'unreadable';
       const blocker = this.acquireFileLeases(spec, token);
       if (blocker) {
-        this.releaseClaimAfterConflict(spec, token, name, blocker);
+        this.releaseClaimAfterConflict(spec, token, name, blocker.id);
         blocked.add(name);
+        this.blockedBy.set(name, blocker.token);
         return 'blocked';
       }
     } catch (error) {
@@ -664,10 +689,10 @@ export class FileBoardEngine {
    * Takes a lease entry for each of the task's files. An entry is live while its holder's running
    * file exists. A claimant first writes its own entry, then looks for others: of two racing
    * claimants at least one sees the other and backs off, so overlapping tasks never run together.
-   * Returns the id of a blocking task, or undefined when all leases are held. Throws (having
-   * released what it took) when an entry cannot be written.
+   * Returns the blocking holder, or undefined when all leases are held. Throws (having released
+   * what it took) when an entry cannot be written.
    */
-  private acquireFileLeases(spec: StoredTask, token: string): string | undefined {
+  private acquireFileLeases(spec: StoredTask, token: string): LeaseHolder | undefined {
     const taken: string[] = [];
     try {
       for (const file of [...spec.files].sort()) {
@@ -688,10 +713,10 @@ export class FileBoardEngine {
     return undefined;
   }
 
-  private liveHolderOtherThan(dir: string, token: string): string | undefined {
+  private liveHolderOtherThan(dir: string, token: string): LeaseHolder | undefined {
     for (const entry of readDirNames(dir)) {
       if (entry === token) continue;
-      if (fs.existsSync(this.filePath('running', entry))) return parseName('running', entry)?.id ?? entry;
+      if (fs.existsSync(this.filePath('running', entry))) return { id: parseName('running', entry)?.id ?? entry, token: entry };
       unlinkIfPresent(path.join(dir, entry)); // its holder ended or crashed: a stale entry
     }
     return undefined;
@@ -1809,6 +1834,12 @@ export function assertLeaseMs(leaseMs: number): number {
     throw new BoardInputError(`A lease must be a whole number of milliseconds from 1 to ${MAX_LEASE_MS} (7 days); got ${String(leaseMs)}.`);
   }
   return leaseMs;
+}
+
+/** A live file-scope lease holder: its task id (for the conflict event) and its running file name. */
+interface LeaseHolder {
+  id: string;
+  token: string;
 }
 
 function queueKey(spec: StoredTask, attempts: number): QueueKey {
