@@ -4,6 +4,7 @@
 //   npm run bench:board                 (node --import tsx bench/board.ts)
 //   BENCH_QUICK=1 npm run bench:board   smaller samples for a smoke run
 //   BENCH_ONLY=throughput,cpu           only these sections (latency, throughput, cpu, other)
+//   BENCH_ROUNDS=5                      throughput rounds per process count (default 3; the median is shown)
 //   BENCH_BASELINE=/path/to/checkout    also runs the Redis board of another checkout (its
 //                                       src/core/board/redis/board.ts) in the same run, as "baseline"
 import * as fs from 'fs';
@@ -20,6 +21,12 @@ import { startRedis, type RedisServer } from '../test/harness/redis';
 
 const quick = process.env.BENCH_QUICK === '1';
 const baseline = process.env.BENCH_BASELINE;
+/**
+ * Throughput rounds per process count. With appendfsync always a cycle waits for fsyncs, whose time
+ * depends on everything else writing to the disk: one round of the same code measured 211 and 134
+ * tasks/s side by side on a shared machine, so each figure is the median of several rounds.
+ */
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3)));
 const sections = new Set((process.env.BENCH_ONLY ?? 'latency,throughput,cpu,other').split(',').map((name) => name.trim()));
 type Kind = 'file' | 'redis' | 'bullmq' | 'baseline';
 /** The Redis boards measured: this checkout's, and the baseline's when BENCH_BASELINE names one. */
@@ -169,6 +176,7 @@ async function freshBoard(bench: Bench, kind: Kind, pending: number, server: Red
 
 async function runProcesses(bench: Bench, kind: Kind, pending: number, processes: number, mode: 'claim' | 'complete', perProcess: number, server?: RedisServer) {
   const location = await freshBoard(bench, kind, pending, server);
+  const aofBefore = kind === 'file' ? 0 : await aofSize(server ?? bench.server);
   const startAt = Date.now() + 2500 + processes * 400; // every worker is loaded before the start
   const reports = (await Promise.all(Array.from({ length: processes }, (_, i) => spawnWorker([kind, location, `bench-${i}`, mode, String(perProcess), String(startAt)]).promise))).map(
     (out) => JSON.parse(out) as WorkerReport,
@@ -178,6 +186,8 @@ async function runProcesses(bench: Bench, kind: Kind, pending: number, processes
     completed: reports.reduce((sum, report) => sum + report.completed, 0),
     wallMs: Math.max(...reports.map((report) => report.elapsedMs)),
     cpuMs: reports.reduce((sum, report) => sum + report.cpuMs, 0),
+    /** What the run added to the server's append-only file (its posts excluded). */
+    aofGrowth: kind === 'file' ? 0 : (await aofSize(server ?? bench.server)) - aofBefore,
   };
 }
 
@@ -189,10 +199,31 @@ async function claimLatency(bench: Bench, kind: Kind): Promise<string> {
   return `| ${kind} | ${pending} | ${fmt(percentile(latencies, 50))} | ${fmt(percentile(latencies, 99))} |`;
 }
 
-async function throughput(bench: Bench, kind: Kind, processes: number): Promise<number> {
+/** Tasks per second, and for the kinds on Redis the bytes each cycle adds to the append-only file. */
+async function throughput(bench: Bench, kind: Kind, processes: number): Promise<{ perSecond: number; aofBytes?: number }> {
   const total = quick ? 600 : 3_000;
-  const { completed, wallMs } = await runProcesses(bench, kind, total, processes, 'complete', Math.ceil(total / processes));
-  return (completed / wallMs) * 1000;
+  const { completed, wallMs, aofGrowth } = await runProcesses(bench, kind, total, processes, 'complete', Math.ceil(total / processes));
+  const aofBytes = kind === 'file' ? undefined : aofGrowth / completed;
+  return { perSecond: (completed / wallMs) * 1000, aofBytes };
+}
+
+/** The size of the server's append-only file (INFO persistence), which every durable write grows. */
+async function aofSize(server: RedisServer): Promise<number> {
+  const info = await withClient(server, (client) => client.info('persistence'));
+  return Number(/aof_current_size:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+async function withClient<T>(server: RedisServer, use: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({ port: server.port, host: '127.0.0.1' });
+  try {
+    return await use(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+function median(values: number[]): number {
+  return percentile(values, 50);
 }
 
 /**
@@ -307,6 +338,8 @@ function usedMemory(info: string): number {
 
 async function main(): Promise<void> {
   const server = await startRedis({ aof: true });
+  // No AOF rewrite mid-run: the throughput rows read the file's growth per cycle.
+  await withClient(server, (client) => client.config('SET', 'auto-aof-rewrite-percentage', '0'));
   const bench: Bench = { server, scratch: fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-')), counter: 0 };
   console.log(`Board benchmark on ${os.cpus().length} cores, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}${quick ? ' (quick)' : ''}`);
   console.log(`File board in ${os.tmpdir()} (fsync per change); redis-server ${server.port} with appendonly yes, appendfsync always; BullMQ keys ${keyBase('…')}`);
@@ -319,13 +352,21 @@ async function main(): Promise<void> {
     }
 
     if (sections.has('throughput')) {
-      const heads = ['processes', 'file board /s', 'Redis board /s', ...(baseline ? ['baseline /s'] : []), 'raw BullMQ /s', 'Redis / raw', ...(baseline ? ['baseline / raw'] : []), 'file / Redis'];
+      const heads = ['processes', 'file board /s', 'Redis board /s', ...(baseline ? ['baseline /s'] : []), 'raw BullMQ /s', 'Redis / raw', ...(baseline ? ['baseline / raw'] : []), 'file / Redis', 'AOF B/cycle Redis / raw'];
       // Printed row by row as each is measured (a full run takes minutes), not again at the end.
-      console.log(`\nClaim + complete throughput (every change durable):\n| ${heads.join(' | ')} |\n|${heads.map(() => '---:').join('|')}|`);
+      console.log(`\nClaim + complete throughput (every change durable; median of ${rounds} round${rounds === 1 ? '' : 's'}):\n| ${heads.join(' | ')} |\n|${heads.map(() => '---:').join('|')}|`);
       for (const processes of [1, 4, 8]) {
-        const figures: { [K in Kind]?: number } = {};
-        // Interleaved so that a change in the machine's load hits every kind alike.
-        for (const kind of ['bullmq', ...redisKinds, 'file'] as Kind[]) figures[kind] = await throughput(bench, kind, processes);
+        const samples: { [K in Kind]?: number[] } = {};
+        const aof: { [K in Kind]?: number[] } = {};
+        // Interleaved, round after round, so that a change in the machine's load hits every kind alike.
+        for (let round = 0; round < rounds; round++) {
+          for (const kind of ['bullmq', ...redisKinds, 'file'] as Kind[]) {
+            const { perSecond, aofBytes } = await throughput(bench, kind, processes);
+            (samples[kind] ??= []).push(perSecond);
+            if (aofBytes !== undefined) (aof[kind] ??= []).push(aofBytes);
+          }
+        }
+        const figures = Object.fromEntries(Object.entries(samples).map(([kind, values]) => [kind, median(values)])) as { [K in Kind]?: number };
         const cells = [
           processes,
           figures.file!.toFixed(0),
@@ -335,6 +376,7 @@ async function main(): Promise<void> {
           (figures.redis! / figures.bullmq!).toFixed(2),
           ...(baseline ? [(figures.baseline! / figures.bullmq!).toFixed(2)] : []),
           (figures.file! / figures.redis!).toFixed(2),
+          `${median(aof.redis!).toFixed(0)} / ${median(aof.bullmq!).toFixed(0)}`,
         ];
         console.log(`| ${cells.join(' | ')} |`);
       }

@@ -12,6 +12,14 @@ afterEach(() => {
   cleanups = [];
 });
 
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 function setup(options: Parameters<typeof makeBoard>[0] = {}) {
   const made = makeBoard(options);
   cleanups.push(made.cleanup);
@@ -299,6 +307,48 @@ describe('board: file-scope leases', () => {
     assert.equal(board.get(overlapping.id)!.status, 'pending');
     board.complete(claimFirst);
     assert.equal(board.claim({ agent: 'c' })!.task.id, overlapping.id);
+  });
+
+  it('a task blocked by a file lease costs no rename (and wakes no watcher) until its blocker ends', async () => {
+    const { board, root, clock } = setup();
+    const other = FileBoard.open({ root, now: () => clock.now, random: () => 0.5, durable: false });
+    cleanups.push(() => other.close());
+    const first = board.post({ title: 'first', files: ['src/a.ts'], priority: 2 });
+    const blocked = board.post({ title: 'blocked', files: ['src/a.ts'], priority: 1 });
+    const holder = board.claim({ agent: 'a' })!;
+    assert.equal(holder.task.id, first.id);
+    // Each engine (one per agent process) pays one try to learn what blocks the task.
+    assert.equal(board.claim({ agent: 'b' }), undefined);
+    assert.equal(other.claim({ agent: 'c' }), undefined);
+
+    const seen: string[] = [];
+    const watcher = fs.watch(path.join(root, 'pending'), (_event, name) => seen.push(String(name)));
+    cleanups.push(() => watcher.close());
+    for (let i = 0; i < 40; i++) {
+      assert.equal(board.claim({ agent: 'b' }), undefined);
+      assert.equal(other.claim({ agent: 'c' }), undefined);
+    }
+    // inotify reports events in order: once the sentinel's post shows up, every earlier rename has.
+    const sentinel = board.post({ title: 'sentinel', files: ['src/a.ts'] });
+    await waitFor(() => seen.some((name) => name.includes(sentinel.id)), 'the sentinel post to reach the watcher');
+    const churn = seen.slice(0, seen.findIndex((name) => name.includes(sentinel.id)));
+    assert.deepEqual(churn, [], '80 claims of a blocked task renamed it back and forth');
+
+    board.complete(holder);
+    assert.equal(other.claim({ agent: 'c' })!.task.id, blocked.id, 'the blocker ended: the task is claimable at once');
+  });
+
+  it('a task blocked by a holder that crashed becomes claimable once the holder is reclaimed', () => {
+    const { board, clock } = setup();
+    board.post({ title: 'crashes', files: ['x.ts'], priority: 2 });
+    const blocked = board.post({ title: 'blocked', files: ['x.ts'], priority: 1 });
+    board.claim({ agent: 'a', leaseMs: 100 });
+    assert.equal(board.claim({ agent: 'b' }), undefined);
+    clock.now += 200;
+    board.reclaimExpired(0);
+    const next = board.claim({ agent: 'b' })!;
+    assert.ok(next, 'the reclaimed holder no longer blocks');
+    assert.ok([blocked.id, board.list({ status: 'running' })[0].id].includes(next.task.id));
   });
 
   it('ignores the lease entries of a holder whose claim is gone', () => {

@@ -83,4 +83,21 @@ describe('Redis board file-scope lease keys', { timeout: 60_000 }, () => {
       }
     });
   }
+  it('a task blocked by a file lease is not moved again by later claims, and is claimable as soon as its blocker ends', async () => {
+    const { board } = await freshBoard();
+    const queueEvents = `${keyBase(`leases-${counter}`)}:q:events`;
+    try {
+      await board.post({ title: 'holder', files: ['x.ts'], priority: 2 });
+      const blocked = await board.post({ title: 'blocked', files: ['x.ts'], priority: 1 });
+      const holder = (await board.claim({ agent: 'a', leaseMs: 60_000 }))!;
+      assert.equal(await board.claim({ agent: 'b' }), undefined, 'the first try finds the task blocked and puts it aside');
+      const movesAfterFirstTry = await client.xlen(queueEvents);
+      for (let i = 0; i < 40; i++) assert.equal(await board.claim({ agent: 'b' }), undefined);
+      assert.equal(await client.xlen(queueEvents), movesAfterFirstTry, '40 claims moved the blocked task again (BullMQ logs every move of a job)');
+      await board.complete(holder);
+      assert.equal((await board.claim({ agent: 'b' }))?.task.id, blocked.id, 'the end of the blocker made the task claimable at once, not after the conflict delay');
+    } finally {
+      await board.close();
+    }
+  });
 });
