@@ -4,6 +4,7 @@
 //   npm run build && npm run bench:real          (node --import tsx bench/real.ts)
 //   BENCH_PER_FILE=1 npm run bench:real          also one task per file (slow: hundreds of tasks)
 //   BENCH_KEEP=1 npm run bench:real              keep the temporary repositories for a look
+//   BENCH_TRACE=1 npm run bench:real             also where the run's time went, per phase (SWARM_TRACE)
 //
 // The codebase is lodash 4.17.21's modular sources (a pinned devDependency, so it comes from the npm
 // registry with `npm ci`: about 630 CommonJS files). The repository gets an ESLint flat config with
@@ -17,6 +18,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { summarizeTrace } from '../src/core/trace';
 
 const root = path.resolve(__dirname, '..');
 
@@ -102,9 +104,9 @@ function eslintFix(cwd: string, files: string[]): number {
   return nowMs() - started;
 }
 
-function swarm(cwd: string, args: string[], input?: string): { ms: number; stdout: string } {
+function swarm(cwd: string, args: string[], input?: string, env: NodeJS.ProcessEnv = process.env): { ms: number; stdout: string } {
   const started = nowMs();
-  const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', input, maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', input, env, maxBuffer: 64 * 1024 * 1024 });
   const ms = nowMs() - started;
   if (result.status !== 0) throw new Error(`swarm ${args.join(' ')} exited with ${result.status}:\n${result.stderr}${result.stdout}`);
   return { ms, stdout: result.stdout };
@@ -133,11 +135,22 @@ interface SwarmTimes {
 function runSwarm(dir: string, groups: string[][], label: string): SwarmTimes {
   const lines = groups.map((files, index) => JSON.stringify({ title: `eslint --fix ${label} ${index + 1}/${groups.length}`, type: 'fix', files })).join('\n');
   const post = swarm(dir, ['map', `ESLint fix (${label})`, '--jsonl', '-', '--json'], lines);
-  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--exec', executorCommand(), '--ok-exit-codes', 'eslint', '--until-empty', '--json']);
+  const traceFile = process.env.BENCH_TRACE === '1' ? `${dir}.trace.jsonl` : undefined;
+  const traced = (phase: string): NodeJS.ProcessEnv => (traceFile ? { ...process.env, SWARM_TRACE: `${traceFile}.${phase}` } : process.env);
+  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--exec', executorCommand(), '--ok-exit-codes', 'eslint', '--until-empty', '--json'], undefined, traced('run'));
   const summary = JSON.parse(run.stdout) as { done: number; dead: number };
-  const apply = swarm(dir, ['apply', '--all-done']);
+  const apply = swarm(dir, ['apply', '--all-done'], undefined, traced('apply'));
+  if (traceFile) for (const phase of ['run', 'apply']) printTrace(`${label}: swarm ${phase}`, `${traceFile}.${phase}`);
   const changedFiles = git(dir, ['diff', '--name-only']).split('\n').filter(Boolean).length;
   return { postMs: post.ms, runMs: run.ms, applyMs: apply.ms, totalMs: post.ms + run.ms + apply.ms, tasks: groups.length, done: summary.done, changedFiles };
+}
+
+/** Per phase of the traced command: how often, total and mean (the agents' phases overlap in wall time). */
+function printTrace(title: string, file: string): void {
+  if (!fs.existsSync(file)) return;
+  console.log(`\n${title}, per phase (SWARM_TRACE; summed over agents):`);
+  for (const row of summarizeTrace(file)) console.log(`  ${row.phase.padEnd(26)} ${String(row.count).padStart(5)} × ${row.meanMs.toFixed(1).padStart(8)} ms = ${seconds(row.totalMs)}`);
+  fs.rmSync(file, { force: true });
 }
 
 /** Every file of the two trees (outside .git and .swarm) byte for byte; returns the differing paths. */

@@ -13,6 +13,7 @@ import { terminate } from '../process/terminate';
 import type { CollectedChanges, PreparedWorkspace, SandboxPaths, TaskIsolation } from '../pool/isolation';
 import { createCommandSandbox, type ActiveSandbox } from '../sandbox/launcher';
 import { isInside } from '../sandbox/policy';
+import { tracePhase } from '../trace';
 import { diffStaged, stageEverything } from './diff';
 import { gitText, hardenedGitConfig, runGit, simpleGitAt } from './git';
 import { REPOSITORY_MARK, assertOutsideCheckout, defaultWorktreesDir, legacyWorktreesDir, markRepository, sweepForgottenRepositories } from './location';
@@ -146,14 +147,14 @@ export class WorktreeIsolation implements TaskIsolation {
     const previous = readSlotState(stateFile);
     const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
     // Cleaning the slot does not depend on the snapshot: both run at once.
-    const cleaned = reusable ? this.cleanSlot(worktree, previous) : Promise.resolve(false);
-    const snapshot = await this.runSnapshot(repo, task);
+    const cleaned = reusable ? tracePhase('slot clean', task.id, () => this.cleanSlot(worktree, previous)) : Promise.resolve(false);
+    const snapshot = await tracePhase('snapshot', task.id, () => this.runSnapshot(repo, task));
     const { start, base } = await this.startingPoint(task, snapshot);
     signal?.throwIfAborted();
     // No base ref yet: the slot's HEAD keeps the snapshot reachable during the attempt; collect()
     // keeps it only for a result that has changes, abandon() through the partial-work commit.
-    const warm = (await cleaned) && (await this.resetWarm(worktree, previous as SlotState, start));
-    if (!warm) await this.createCold(name, worktree, stateFile, start, task, signal);
+    const warm = (await cleaned) && (await tracePhase('slot reset', task.id, () => this.resetWarm(worktree, previous as SlotState, start)));
+    if (!warm) await tracePhase('slot create', task.id, () => this.createCold(name, worktree, stateFile, start, task, signal));
     const state = readSlotState(stateFile) as SlotState;
     // Includes that appeared in the workspace since the slot was made are linked now.
     const linked = [...new Set([...(state.linked ?? []), ...(warm ? this.linkIncludes(worktree, repo.prefix) : [])])];
@@ -241,8 +242,8 @@ export class WorktreeIsolation implements TaskIsolation {
     const base = prepared.snapshot ?? state?.base;
     if (!base) throw new Error(`Task ${task.id}: no snapshot recorded for slot ${slot}; cannot compute its changes.`);
     const env = await this.slotGit(worktree, state, base);
-    await stageEverything({ cwd: worktree, exclude: state?.linked, env });
-    const diff = await diffStaged({ cwd: worktree, base, prefix: repo.prefix, env });
+    await tracePhase('collect stage', task.id, () => stageEverything({ cwd: worktree, exclude: state?.linked, env }));
+    const diff = await tracePhase('collect diff', task.id, () => diffStaged({ cwd: worktree, base, prefix: repo.prefix, env }));
     const changes: CollectedChanges = { files: diff.files, base };
     if (diff.text.length > 0) {
       fs.mkdirSync(artifactsDir, { recursive: true });
