@@ -13,10 +13,11 @@ import { terminate } from '../process/terminate';
 import type { CollectedChanges, PreparedWorkspace, SandboxPaths, TaskIsolation } from '../pool/isolation';
 import { createCommandSandbox, type ActiveSandbox } from '../sandbox/launcher';
 import { isInside } from '../sandbox/policy';
-import { tracePhase } from '../trace';
+import { tracePhase, tracePhaseSync } from '../trace';
 import { diffStaged, stageEverything } from './diff';
 import { gitText, hardenedGitConfig, runGit, simpleGitAt } from './git';
 import { REPOSITORY_MARK, assertOutsideCheckout, defaultWorktreesDir, legacyWorktreesDir, markRepository, sweepForgottenRepositories } from './location';
+import { PARKED_DIR, adoptParked, claimParked, listParked, parkSlot, removeParked } from './parked';
 import { removeHalfRegistrations } from './registrations';
 import { assertGitWorkspace, locateRepository, snapshotWorkingState, type RepoInfo } from './repo';
 import { isProcessAlive, isSlotBusy, listSlotStates, readSlotState, slotPaths, writeSlotState, type SlotState } from './slots';
@@ -306,13 +307,15 @@ export class WorktreeIsolation implements TaskIsolation {
         attempted.push(entry.path);
       }
       const unregistered = this.removeUnregistered(dir, registered.map((wt) => wt.path));
+      // Half-made or half-taken parked trees of dead processes; with `idle`, every parked tree.
+      const parked = removeParked(dir, { all: options.idle });
       removeStaleTempFiles(path.join(repo.gitDir, 'swarm-tmp'));
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
       // Counted only when the registration is really gone (a removal git refused is not a removal).
       const remaining = await this.registeredWorktrees();
       const kept = attempted.filter((worktree) => remaining.some((entry) => samePath(entry.path, worktree)));
       for (const worktree of kept) this.log(`could not remove the worktree registration of ${worktree}; remove it with: git worktree remove --force --force ${worktree}`);
-      return attempted.length - kept.length + unregistered;
+      return attempted.length - kept.length + unregistered + (options.idle ? parked : 0);
     });
   }
 
@@ -336,22 +339,47 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   /**
-   * When the pool stops: the idle slots this process used are removed (unless keepIdleSlots), so
-   * `git worktree list` does not collect them run after run. Slots still busy stay for prune.
+   * When the pool stops: the idle slots this process used leave `git worktree list` (unless
+   * keepIdleSlots). Their files are parked for the next run's slots (see parked.ts) where they can
+   * be, else removed. Slots still busy stay for prune.
    */
   async release(): Promise<void> {
     if (this.options.keepIdleSlots) return;
     const dir = await this.worktreesDir();
+    let parked = 0;
     for (const name of new Set(this.slotNames.values())) {
       const { stateFile } = slotPaths(dir, name);
       const state = readSlotState(stateFile);
       if (!state || isSlotBusy(state)) continue;
-      await this.admin(() => this.removeSlot(state)).catch((error: unknown) => this.log(`could not remove the idle worktree ${state.path}: ${(error as Error).message}`));
+      await this.admin(async () => {
+        if (await this.parkIdleSlot(dir, state)) {
+          fs.rmSync(stateFile, { force: true });
+          parked += 1;
+        } else await this.removeSlot(state);
+      }).catch((error: unknown) => this.log(`could not remove the idle worktree ${state.path}: ${(error as Error).message}`));
       fs.rmSync(lockFile(dir, name), { force: true });
     }
     this.slotNames.clear();
+    // One prune drops the registrations of every parked slot (their folders moved away).
+    if (parked > 0) await this.admin(async () => runGit(['worktree', 'prune'], { cwd: (await this.repo()).topLevel }));
     // Nothing left but the repository mark: the folder goes too (made again by the next run).
     if (this.explicitDir === undefined && fs.readdirSync(dir, { withFileTypes: true }).every((entry) => entry.name === REPOSITORY_MARK)) fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Parks an idle slot's files for a later slot of this repository; false when it is not parked
+   * (a setup command made it: its ignored files are the setup's; enough trees parked already; or
+   * it is not as a finished attempt leaves it) and must be removed instead.
+   */
+  private async parkIdleSlot(dir: string, state: SlotState): Promise<boolean> {
+    if (this.options.setupCommand || state.phase !== 'ready' || listParked(dir).length >= this.maxSlots) return false;
+    try {
+      const gitDir = this.slotGitDir(state.path, await this.repo(), state);
+      return tracePhaseSync('slot park', undefined, () => parkSlot(dir, state.path, gitDir, state.linked ?? []));
+    } catch (error) {
+      this.log(`could not park the idle worktree ${state.path} (${(error as Error).message.split('\n')[0]}); removing it`);
+      return false;
+    }
   }
 
   /**
@@ -472,21 +500,9 @@ export class WorktreeIsolation implements TaskIsolation {
 
   private async createCold(slot: string, worktree: string, stateFile: string, start: string, task: Task, signal?: AbortSignal): Promise<void> {
     await this.alongsideCreations(async () => {
-      // Registering worktrees is one at a time: a `git worktree add` reads every other worktree's
-      // admin folder and fails on one being written. Checking out the files, the slow part, is not.
-      await this.registering(async () => {
-        const dir = path.dirname(worktree);
-        await this.makeRoomForSlot(dir, slot);
-        const now = Date.now();
-        // Recorded before any git work: a crash from here on leaves a `creating` record for prune.
-        writeSlotState(stateFile, { slot, path: worktree, phase: 'creating', ownerPid: process.pid, setupDone: false, createdAt: now, lastUsed: now });
-        await this.removeWorktreeDir(worktree);
-        const repo = await this.repo();
-        await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--no-checkout', '--quiet', worktree, start]);
-        // The admin folder git just made, recorded before any command runs in the slot.
-        const gitDir = this.slotGitDir(worktree, repo, undefined);
-        writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), gitDir });
-      });
+      await this.registerSlot(slot, worktree, stateFile, start);
+      // A parked tree from an earlier run needs only what differs rewritten; else every file is checked out.
+      if (await this.adoptParkedTree(slot, worktree, stateFile, start)) return;
       await runGit(['reset', '-q', '--hard', start], { cwd: worktree });
     });
     signal?.throwIfAborted();
@@ -495,6 +511,51 @@ export class WorktreeIsolation implements TaskIsolation {
     const state = readSlotState(stateFile) as SlotState;
     if (this.options.setupCommand) await this.runSetup(worktree, this.options.setupCommand, task, this.sandboxPaths(repo, path.dirname(worktree), worktree, state), signal);
     writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), phase: 'ready', setupDone: true, linked });
+  }
+
+  /** Registers the slot's worktree at `start` without checking out any file. */
+  private async registerSlot(slot: string, worktree: string, stateFile: string, start: string): Promise<void> {
+    // Registering worktrees is one at a time: a `git worktree add` reads every other worktree's
+    // admin folder and fails on one being written. Checking out the files, the slow part, is not.
+    await this.registering(async () => {
+      const dir = path.dirname(worktree);
+      await this.makeRoomForSlot(dir, slot);
+      const now = Date.now();
+      // Recorded before any git work: a crash from here on leaves a `creating` record for prune.
+      writeSlotState(stateFile, { slot, path: worktree, phase: 'creating', ownerPid: process.pid, setupDone: false, createdAt: now, lastUsed: now });
+      await this.removeWorktreeDir(worktree);
+      const repo = await this.repo();
+      await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--no-checkout', '--quiet', worktree, start]);
+      // The admin folder git just made, recorded before any command runs in the slot.
+      const gitDir = this.slotGitDir(worktree, repo, undefined);
+      writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), gitDir });
+    });
+  }
+
+  /**
+   * Puts a parked tree (see parked.ts) in the just-registered slot and brings it to `start` the way
+   * a warm slot is (clean, then reset with the host's hardened git). False when none is parked. A
+   * failure half-way recreates the slot from scratch, so the caller checks it out as usual.
+   */
+  private async adoptParkedTree(slot: string, worktree: string, stateFile: string, start: string): Promise<boolean> {
+    if (this.options.setupCommand) return false;
+    const claimed = claimParked(path.dirname(worktree));
+    if (!claimed) return false;
+    const state = readSlotState(stateFile) as SlotState;
+    try {
+      await tracePhase('slot adopt', undefined, async () => {
+        // As for any slot: nothing an earlier attempt left running may work in the tree it gets.
+        await this.endLeftoversIn(claimed.tree);
+        adoptParked(claimed, worktree, this.slotGitDir(worktree, await this.repo(), state));
+        if (!(await this.cleanSlot(worktree, state))) throw new Error('cleaning it failed');
+        await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env: await this.slotGit(worktree, state, start) });
+      });
+      return true;
+    } catch (error) {
+      this.log(`could not reuse a parked worktree for ${worktree} (${(error as Error).message.split('\n')[0]}); checking it out afresh`);
+      await this.registerSlot(slot, worktree, stateFile, start);
+      return false;
+    }
   }
 
   /**
@@ -621,6 +682,9 @@ export class WorktreeIsolation implements TaskIsolation {
     const dir = await this.worktreesDir();
     let total = await diskUsage(dir);
     if (total <= this.diskBudgetBytes) return;
+    // Parked trees go first: they only save the next run some time.
+    if (removeParked(dir, { all: true }) > 0) total = await diskUsage(dir);
+    if (total <= this.diskBudgetBytes) return;
     const idle = listSlotStates(dir)
       .filter((state) => state.slot !== currentSlot && !isSlotBusy(state))
       .sort((a, b) => a.lastUsed - b.lastUsed);
@@ -664,7 +728,7 @@ export class WorktreeIsolation implements TaskIsolation {
     // Lock files last: whether a lock is stale depends on the slot folders and state files removed before it.
     const names = fs.readdirSync(dir).sort((a, b) => Number(a.endsWith('.lock')) - Number(b.endsWith('.lock')));
     for (const name of names) {
-      if (name === REPOSITORY_MARK) continue;
+      if (name === REPOSITORY_MARK || name === PARKED_DIR) continue;
       const full = path.join(dir, name);
       if (lockedElsewhere(path.join(dir, `${name.replace(/\.(json|lock)$/, '')}.lock`))) continue;
       if (name.endsWith('.lock')) {

@@ -85,7 +85,9 @@ describe('worktree location', () => {
     assert.deepEqual(swarmRefs(r.root), [`refs/swarm-base/${changed.id}`]);
     await isolation.release();
     assert.equal(git(r.root, ['worktree', 'list', '--porcelain']).split('\n').filter((line) => line.startsWith('worktree ')).length, 1, 'only the main worktree');
-    assert.equal(fs.existsSync(slotsDir(r.root)), false, 'the repository folder in the cache is gone');
+    // The idle slots' files are parked for the next run (not registered, no state, no locks).
+    assert.deepEqual(fs.readdirSync(slotsDir(r.root)).sort(), ['.repository', 'parked']);
+    assert.equal(fs.readdirSync(path.join(slotsDir(r.root), 'parked')).length, 2);
     assert.equal(await isolation.pruneRefs((id) => id === changed.id), 0);
     assert.deepEqual(swarmRefs(r.root), [`refs/swarm-base/${changed.id}`], 'refs the caller keeps stay');
     assert.equal(await isolation.pruneRefs(() => false), 1);
