@@ -552,6 +552,7 @@ export class WorktreeIsolation implements TaskIsolation {
       });
       return true;
     } catch (error) {
+      fs.rmSync(claimed.dir, { recursive: true, force: true });
       this.log(`could not reuse a parked worktree for ${worktree} (${(error as Error).message.split('\n')[0]}); checking it out afresh`);
       await this.registerSlot(slot, worktree, stateFile, start);
       return false;
