@@ -6,6 +6,9 @@
 //   BENCH_KEEP=1 npm run bench:real              keep the temporary repositories for a look
 //   BENCH_TRACE=1 npm run bench:real             also where the run's time went, per phase (SWARM_TRACE)
 //
+// The swarm runs twice on the same repository (restored in between): the first run checks its
+// slots out, the second takes over the trees the first one parked (src/core/worktree/parked.ts).
+//
 // The codebase is lodash 4.17.21's modular sources (a pinned devDependency, so it comes from the npm
 // registry with `npm ci`: about 630 CommonJS files). The repository gets an ESLint flat config with
 // auto-fixable rules and one uncommitted edit (the swarm must start from the working state). Then:
@@ -19,6 +22,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { summarizeTrace } from '../src/core/trace';
+import { defaultWorktreesDir } from '../src/core/worktree/location';
 
 const root = path.resolve(__dirname, '..');
 
@@ -85,9 +89,20 @@ function makeRepository(): { dir: string; files: string[] } {
   git(dir, ['init', '-q', '-b', 'main']);
   git(dir, ['add', '.']);
   git(dir, ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.invalid', 'commit', '-q', '-m', 'lodash 4.17.21 sources']);
-  // The user's uncommitted edit: the swarm's worktrees must start from it, and apply must keep it.
-  fs.appendFileSync(path.join(dir, 'chunk.js'), '\nvar uncommittedNote = "an edit the user has not committed";\n');
+  addUncommittedEdit(dir);
   return { dir, files };
+}
+
+/** The user's uncommitted edit: the swarm's worktrees must start from it, and apply must keep it. */
+function addUncommittedEdit(dir: string): void {
+  fs.appendFileSync(path.join(dir, 'chunk.js'), '\nvar uncommittedNote = "an edit the user has not committed";\n');
+}
+
+/** Back to the state before the swarm ran (files, uncommitted edit, no board), for a second run in the same repository. */
+function restoreRepository(dir: string): void {
+  git(dir, ['checkout', '-q', '--', '.']);
+  addUncommittedEdit(dir);
+  fs.rmSync(path.join(dir, '.swarm'), { recursive: true, force: true });
 }
 
 function copyOf(dir: string, suffix: string): string {
@@ -279,6 +294,11 @@ function main(): void {
     const chunked = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk');
     report(`swarm, ${CHUNKS} chunks`, plain, chunked, compareTrees(plainDir, chunkDir));
 
+    // As a user runs it again: the slots of the first run were parked, this run's slots take them over.
+    restoreRepository(chunkDir);
+    const again = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk again');
+    report(`swarm, ${CHUNKS} chunks, a second run in the same repository`, plain, again, compareTrees(plainDir, chunkDir));
+
     if (process.env.BENCH_PER_FILE === '1') {
       const fileDir = copyOf(dir, 'files');
       cleanup.push(fileDir);
@@ -287,7 +307,13 @@ function main(): void {
     }
   } finally {
     if (process.env.BENCH_KEEP === '1') console.log(`\nKept: ${cleanup.join(' ')}`);
-    else for (const dir of cleanup) fs.rmSync(dir, { recursive: true, force: true });
+    else {
+      for (const dir of cleanup) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        // The parked slot trees of the swarm's runs, in the cache folder of worktrees.
+        fs.rmSync(defaultWorktreesDir({ topLevel: dir, commonDir: path.join(dir, '.git') }), { recursive: true, force: true });
+      }
+    }
   }
 }
 
