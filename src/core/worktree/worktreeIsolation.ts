@@ -87,6 +87,8 @@ export class WorktreeIsolation implements TaskIsolation {
   private sandbox: ActiveSandbox | undefined;
   /** The run's snapshot, shared by its tasks; see runSnapshot. */
   private sharedSnapshot?: Promise<string>;
+  /** The shared snapshot is still being taken: tasks starting now share it too. */
+  private sharedSnapshotPending = false;
   /** Pool slots with a prepared attempt not yet collected or abandoned. */
   private readonly attemptsInFlight = new Set<string>();
   private commandEnv: Record<string, string> = {};
@@ -637,12 +639,14 @@ export class WorktreeIsolation implements TaskIsolation {
   /**
    * One snapshot for a run instead of one per task (a snapshot is four git processes, `git add -u`
    * over every tracked file the slowest): a task that starts while others are still going shares
-   * their snapshot. A task naming untracked files gets its own, so those files are in it. Edits you
-   * make while tasks run reach the tasks that start once they are all done (the next run).
+   * their snapshot, and so do tasks that start while it is being taken (the agents of a run start
+   * at once: one snapshot, not one each). A task naming untracked files gets its own, so those
+   * files are in it. Edits you make while tasks run reach the tasks that start once they are all
+   * done (the next run).
    */
   private async runSnapshot(repo: RepoInfo, task: Task): Promise<string> {
     const untracked = await this.namesUntrackedFiles(repo, task);
-    const current = this.attemptsInFlight.size > 0 ? this.sharedSnapshot : undefined;
+    const current = this.attemptsInFlight.size > 0 || this.sharedSnapshotPending ? this.sharedSnapshot : undefined;
     if (current && !untracked) {
       try {
         return await current;
@@ -651,7 +655,14 @@ export class WorktreeIsolation implements TaskIsolation {
       }
     }
     const own = snapshotWorkingState(repo, { untracked: task.files, message: 'Agent Swarm snapshot of your working state' });
-    if (!untracked) this.sharedSnapshot = own;
+    if (!untracked) {
+      this.sharedSnapshot = own;
+      this.sharedSnapshotPending = true;
+      const taken = (): void => {
+        if (this.sharedSnapshot === own) this.sharedSnapshotPending = false;
+      };
+      own.then(taken, taken);
+    }
     return await own;
   }
 
