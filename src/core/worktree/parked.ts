@@ -16,6 +16,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { faultPoint } from '../board/faults';
 import { isProcessAlive } from './slots';
 
 export const PARKED_DIR = 'parked';
@@ -68,8 +69,10 @@ export function parkSlot(worktreesDir: string, slotDir: string, gitDir: string, 
   const making = path.join(root, `${id}.making-${process.pid}`);
   fs.mkdirSync(making);
   fs.renameSync(index, path.join(making, 'index'));
+  faultPoint('park:after-index');
   fs.rmSync(gitFile, { force: true });
   fs.renameSync(slotDir, path.join(making, 'tree'));
+  faultPoint('park:after-tree');
   fs.renameSync(making, path.join(root, id));
   return true;
 }
@@ -83,6 +86,7 @@ export function claimParked(worktreesDir: string): ClaimedTree | undefined {
     } catch {
       continue; // taken by another process a moment ago
     }
+    faultPoint('adopt:after-claim');
     const tree = path.join(claimed, 'tree');
     const index = path.join(claimed, 'index');
     if (fs.lstatSync(tree, { throwIfNoEntry: false })?.isDirectory() && fs.lstatSync(index, { throwIfNoEntry: false })?.isFile()) return { dir: claimed, tree, index };
@@ -102,8 +106,10 @@ export function adoptParked(claimed: ClaimedTree, slotDir: string, gitDir: strin
     const leftovers = fs.readdirSync(slotDir).filter((name) => name !== '.git');
     if (leftovers.length > 0) throw new Error(`the new slot ${slotDir} is not empty`);
     fs.renameSync(path.join(slotDir, '.git'), path.join(claimed.tree, '.git'));
+    faultPoint('adopt:after-git-file');
     fs.rmdirSync(slotDir);
     fs.renameSync(claimed.tree, slotDir);
+    faultPoint('adopt:after-tree');
     fs.renameSync(claimed.index, path.join(gitDir, 'index'));
   } finally {
     fs.rmSync(claimed.dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { createWorktreeIsolation, pruneWorktrees } from '../../../src/core/workt
 import { listParked, PARKED_DIR } from '../../../src/core/worktree/parked';
 import { fakeTask, git, makeRepo, slotsDir, type TempRepo } from './helpers';
 
+const CHILD = path.join(__dirname, 'fixtures', 'park-child.ts');
 const repos: TempRepo[] = [];
 function repo(files?: Record<string, string>): TempRepo {
   const made = makeRepo(files);
@@ -173,4 +174,32 @@ describe('parked slot trees', () => {
     assert.equal(listParked(slotsDir(r.root)).length, 1);
     assert.deepEqual(registeredSlots(r), []);
   });
+
+  for (const step of ['park:after-index', 'park:after-tree', 'adopt:after-claim', 'adopt:after-git-file', 'adopt:after-tree']) {
+    it(`killed with SIGKILL at ${step}, the next run repairs it: its slot is at the snapshot, only its change is collected, nothing stays registered`, async () => {
+      const r = repo(FILES);
+      const adopting = step.startsWith('adopt');
+      if (adopting) {
+        const first = createWorktreeIsolation({ workspaceRoot: r.root });
+        await messyAttempt(r, first, '1');
+        await first.release();
+        assert.equal(listParked(slotsDir(r.root)).length, 1, 'a parked tree to take over');
+      }
+      const child = spawnSync(process.execPath, ['--import', 'tsx', CHILD, r.root, adopting ? 'adopt' : 'park', `tcrash${Date.now().toString(36)}`], { env: { ...process.env, SWARM_FAULT: step }, encoding: 'utf8', timeout: 120_000 });
+      assert.equal(child.signal, 'SIGKILL', `the child died at ${step}: ${child.stdout}${child.stderr}`);
+      r.write('src/b.txt', 'edited after the crash\n');
+      const next = createWorktreeIsolation({ workspaceRoot: r.root });
+      await next.prune(); // as every pool start does
+      const task = fakeTask();
+      const prepared = await next.prepare(task, '1', artifacts(r, task.id));
+      assert.deepEqual(treeOf(prepared.cwd), { '.gitignore': FILES['.gitignore'], 'README.md': FILES['README.md'], 'gone.txt': FILES['gone.txt'], 'src/a.txt': FILES['src/a.txt'], 'src/b.txt': 'edited after the crash\n' });
+      fs.writeFileSync(path.join(prepared.cwd, 'README.md'), '# by the agent\n');
+      const changes = await next.collect(task, '1', prepared, artifacts(r, task.id));
+      assert.deepEqual(changes.files.map((file) => file.path), ['README.md']);
+      await next.release();
+      assert.deepEqual(registeredSlots(r), []);
+      const leftovers = fs.existsSync(path.join(slotsDir(r.root), PARKED_DIR)) ? fs.readdirSync(path.join(slotsDir(r.root), PARKED_DIR)).filter((name) => /making|claimed/.test(name)) : [];
+      assert.deepEqual(leftovers, []);
+    });
+  }
 });
