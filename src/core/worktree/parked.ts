@@ -34,10 +34,17 @@ function parkedRoot(worktreesDir: string): string {
   return path.join(worktreesDir, PARKED_DIR);
 }
 
+/** The parked folder, only when it is a real folder: a link there is never followed (nor its target emptied). */
+function existingParkedRoot(worktreesDir: string): string | undefined {
+  const root = parkedRoot(worktreesDir);
+  const stat = fs.lstatSync(root, { throwIfNoEntry: false });
+  return stat?.isDirectory() ? root : undefined;
+}
+
 /** Complete parked entries (not being made, not claimed). */
 export function listParked(worktreesDir: string): string[] {
-  const root = parkedRoot(worktreesDir);
-  if (!fs.existsSync(root)) return [];
+  const root = existingParkedRoot(worktreesDir);
+  if (!root) return [];
   return fs
     .readdirSync(root)
     .filter((name) => !MAKING.test(name) && !CLAIMED.test(name))
@@ -56,6 +63,9 @@ export function parkSlot(worktreesDir: string, slotDir: string, gitDir: string, 
   if (!fs.lstatSync(index, { throwIfNoEntry: false })?.isFile()) return false;
   const gitFile = path.join(slotDir, '.git');
   if (!fs.lstatSync(gitFile, { throwIfNoEntry: false })?.isFile()) return false;
+  fs.mkdirSync(parkedRoot(worktreesDir), { recursive: true });
+  const root = existingParkedRoot(worktreesDir);
+  if (!root) return false;
   for (const entry of linked) {
     const target = path.join(slotDir, entry);
     const stat = fs.lstatSync(target, { throwIfNoEntry: false });
@@ -63,8 +73,6 @@ export function parkSlot(worktreesDir: string, slotDir: string, gitDir: string, 
     if (stat?.isDirectory()) return false;
     if (stat) fs.rmSync(target, { force: true });
   }
-  const root = parkedRoot(worktreesDir);
-  fs.mkdirSync(root, { recursive: true });
   const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
   const making = path.join(root, `${id}.making-${process.pid}`);
   fs.mkdirSync(making);
@@ -122,8 +130,8 @@ export function adoptParked(claimed: ClaimedTree, slotDir: string, gitDir: strin
  * many were removed.
  */
 export function removeParked(worktreesDir: string, options: { all?: boolean; keep?: number } = {}): number {
-  const root = parkedRoot(worktreesDir);
-  if (!fs.existsSync(root)) return 0;
+  const root = existingParkedRoot(worktreesDir);
+  if (!root) return 0;
   let removed = 0;
   const complete: string[] = [];
   for (const name of fs.readdirSync(root).sort()) {

@@ -740,7 +740,7 @@ export class WorktreeIsolation implements TaskIsolation {
     // Lock files last: whether a lock is stale depends on the slot folders and state files removed before it.
     const names = fs.readdirSync(dir).sort((a, b) => Number(a.endsWith('.lock')) - Number(b.endsWith('.lock')));
     for (const name of names) {
-      if (name === REPOSITORY_MARK || name === PARKED_DIR) continue;
+      if (name === REPOSITORY_MARK || (name === PARKED_DIR && fs.lstatSync(path.join(dir, name)).isDirectory())) continue;
       const full = path.join(dir, name);
       if (lockedElsewhere(path.join(dir, `${name.replace(/\.(json|lock)$/, '')}.lock`))) continue;
       if (name.endsWith('.lock')) {

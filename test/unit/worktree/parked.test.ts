@@ -141,6 +141,25 @@ describe('parked slot trees', () => {
     assert.equal(fs.existsSync(path.join(dir, PARKED_DIR)), false);
   });
 
+  it('a link planted at the parked folder is never followed: nothing is parked into its target, and prune removes the link, not what it points to', async () => {
+    const r = repo(FILES);
+    const elsewhere = path.join(path.dirname(r.root), 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.writeFileSync(path.join(elsewhere, 'precious.txt'), 'keep me\n');
+    const dir = slotsDir(r.root);
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await isolation.prepare(task, '1', artifacts(r, task.id));
+    await isolation.collect(task, '1', prepared, artifacts(r, task.id));
+    fs.symlinkSync(elsewhere, path.join(dir, PARKED_DIR));
+    await isolation.release();
+    assert.deepEqual(fs.readdirSync(elsewhere), ['precious.txt'], 'nothing parked through the link');
+    assert.deepEqual(registeredSlots(r), [], 'the slot was removed instead');
+    await pruneWorktrees(r.root, { idle: true });
+    assert.deepEqual(fs.readdirSync(elsewhere), ['precious.txt']);
+    assert.equal(fs.lstatSync(path.join(dir, PARKED_DIR), { throwIfNoEntry: false }), undefined, 'the link is removed');
+  });
+
   it('a half-parked slot (its index moved away by a killed park) is reused with a full checkout', async () => {
     const r = repo(FILES);
     const isolation = createWorktreeIsolation({ workspaceRoot: r.root, keepIdleSlots: true });
