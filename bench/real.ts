@@ -4,6 +4,10 @@
 //   npm run build && npm run bench:real          (node --import tsx bench/real.ts)
 //   BENCH_PER_FILE=1 npm run bench:real          also one task per file (slow: hundreds of tasks)
 //   BENCH_KEEP=1 npm run bench:real              keep the temporary repositories for a look
+//   BENCH_TRACE=1 npm run bench:real             also where the run's time went, per phase (SWARM_TRACE)
+//
+// The swarm runs twice on the same repository (restored in between): the first run checks its
+// slots out, the second takes over the trees the first one parked (src/core/worktree/parked.ts).
 //
 // The codebase is lodash 4.17.21's modular sources (a pinned devDependency, so it comes from the npm
 // registry with `npm ci`: about 630 CommonJS files). The repository gets an ESLint flat config with
@@ -17,6 +21,8 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { summarizeTrace } from '../src/core/trace';
+import { defaultWorktreesDir } from '../src/core/worktree/location';
 
 const root = path.resolve(__dirname, '..');
 
@@ -83,9 +89,20 @@ function makeRepository(): { dir: string; files: string[] } {
   git(dir, ['init', '-q', '-b', 'main']);
   git(dir, ['add', '.']);
   git(dir, ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.invalid', 'commit', '-q', '-m', 'lodash 4.17.21 sources']);
-  // The user's uncommitted edit: the swarm's worktrees must start from it, and apply must keep it.
-  fs.appendFileSync(path.join(dir, 'chunk.js'), '\nvar uncommittedNote = "an edit the user has not committed";\n');
+  addUncommittedEdit(dir);
   return { dir, files };
+}
+
+/** The user's uncommitted edit: the swarm's worktrees must start from it, and apply must keep it. */
+function addUncommittedEdit(dir: string): void {
+  fs.appendFileSync(path.join(dir, 'chunk.js'), '\nvar uncommittedNote = "an edit the user has not committed";\n');
+}
+
+/** Back to the state before the swarm ran (files, uncommitted edit, no board), for a second run in the same repository. */
+function restoreRepository(dir: string): void {
+  git(dir, ['checkout', '-q', '--', '.']);
+  addUncommittedEdit(dir);
+  fs.rmSync(path.join(dir, '.swarm'), { recursive: true, force: true });
 }
 
 function copyOf(dir: string, suffix: string): string {
@@ -95,19 +112,83 @@ function copyOf(dir: string, suffix: string): string {
 }
 
 /** ESLint exits 1 when problems it cannot fix remain; its fixes are written either way. */
-function eslintFix(cwd: string, files: string[]): number {
+function eslintFix(cwd: string, files: string[]): { ms: number; cpuMs?: number } {
   const started = nowMs();
-  const result = spawnSync(process.execPath, [eslint, '--fix', ...files], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const { result, cpuMs } = inCpuGroup(process.execPath, [eslint, '--fix', ...files], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0 && result.status !== 1) throw new Error(`eslint failed (${result.status}): ${result.stderr}`);
-  return nowMs() - started;
+  return { ms: nowMs() - started, cpuMs };
 }
 
-function swarm(cwd: string, args: string[], input?: string): { ms: number; stdout: string } {
+/**
+ * The same chunks by hand, two at a time (`xargs -P 2`): what splitting the work costs ESLint itself
+ * (a start-up per chunk, less warmed-up code), apart from anything the swarm adds.
+ */
+function eslintChunksByHand(cwd: string, groups: string[][]): { ms: number; cpuMs?: number } {
   const started = nowMs();
-  const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', input, maxBuffer: 64 * 1024 * 1024 });
+  const input = groups.map((files) => files.join(' ')).join('\n') + '\n';
+  const { result, cpuMs } = inCpuGroup('xargs', ['-P', String(AGENTS), '-L', '1', process.execPath, eslint, '--fix'], { cwd, encoding: 'utf8', input, maxBuffer: 64 * 1024 * 1024 });
+  // xargs exits 123 when a command exited 1..125 (ESLint's "problems left").
+  if (result.status !== 0 && result.status !== 123) throw new Error(`xargs eslint failed (${result.status}): ${result.stderr}`);
+  return { ms: nowMs() - started, cpuMs };
+}
+
+/**
+ * CPU time is what a loaded machine does not distort: wall time depends on what else runs, the CPU
+ * seconds a command and every process it starts (agents, sandboxes, git) used do not. Measured with
+ * a cgroup of its own (cgroup v1 cpuacct or v2 cpu.stat; needs root); undefined where none can be made.
+ */
+let cpuGroupCounter = 0;
+function inCpuGroup(file: string, args: string[], options: Parameters<typeof spawnSync>[2] & { encoding: 'utf8' }): { result: ReturnType<typeof spawnSync> & { stdout: string; stderr: string }; cpuMs?: number } {
+  const group = makeCpuGroup();
+  if (!group) return { result: spawnSync(file, args, options) as ReturnType<typeof spawnSync> & { stdout: string; stderr: string } };
+  try {
+    // The shell joins the group, then becomes the command: everything it starts is counted too.
+    const result = spawnSync('/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', path.join(group.dir, 'cgroup.procs'), file, ...args], options) as ReturnType<typeof spawnSync> & { stdout: string; stderr: string };
+    return { result, cpuMs: group.usageMs() };
+  } finally {
+    group.remove();
+  }
+}
+
+function makeCpuGroup(): { dir: string; usageMs(): number; remove(): void } | undefined {
+  for (const [root, usageMs] of [
+    ['/sys/fs/cgroup/cpuacct', (dir: string) => Number(fs.readFileSync(path.join(dir, 'cpuacct.usage'), 'utf8')) / 1e6],
+    ['/sys/fs/cgroup/unified', (dir: string) => Number(/usage_usec (\d+)/.exec(fs.readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))?.[1]) / 1e3],
+  ] as const) {
+    const dir = path.join(root, `swarm-bench-${process.pid}-${(cpuGroupCounter += 1)}`);
+    try {
+      fs.mkdirSync(dir);
+      usageMs(dir);
+    } catch {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // never made
+      }
+      continue;
+    }
+    // Removable once its processes are gone (a moment after the command exits).
+    const remove = (): void => {
+      for (let attempt = 0; attempt < 50; attempt += 1) {
+        try {
+          return fs.rmdirSync(dir);
+        } catch {
+          spawnSync('sleep', ['0.1']);
+        }
+      }
+      console.log(`(could not remove the cgroup ${dir}: remove it with rmdir)`);
+    };
+    return { dir, usageMs: () => usageMs(dir), remove };
+  }
+  return undefined;
+}
+
+function swarm(cwd: string, args: string[], input?: string, env: NodeJS.ProcessEnv = process.env): { ms: number; cpuMs?: number; stdout: string } {
+  const started = nowMs();
+  const { result, cpuMs } = inCpuGroup(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', input, env, maxBuffer: 64 * 1024 * 1024 });
   const ms = nowMs() - started;
   if (result.status !== 0) throw new Error(`swarm ${args.join(' ')} exited with ${result.status}:\n${result.stderr}${result.stdout}`);
-  return { ms, stdout: result.stdout };
+  return { ms, cpuMs, stdout: result.stdout };
 }
 
 function chunksOf<T>(items: T[], count: number): T[][] {
@@ -125,6 +206,10 @@ interface SwarmTimes {
   runMs: number;
   applyMs: number;
   totalMs: number;
+  /** CPU time of post + run + apply and every process they started; undefined without a cgroup. */
+  cpuMs?: number;
+  runCpuMs?: number;
+  applyCpuMs?: number;
   tasks: number;
   done: number;
   changedFiles: number;
@@ -133,11 +218,23 @@ interface SwarmTimes {
 function runSwarm(dir: string, groups: string[][], label: string): SwarmTimes {
   const lines = groups.map((files, index) => JSON.stringify({ title: `eslint --fix ${label} ${index + 1}/${groups.length}`, type: 'fix', files })).join('\n');
   const post = swarm(dir, ['map', `ESLint fix (${label})`, '--jsonl', '-', '--json'], lines);
-  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--exec', executorCommand(), '--ok-exit-codes', 'eslint', '--until-empty', '--json']);
+  const traceFile = process.env.BENCH_TRACE === '1' ? `${dir}.trace.jsonl` : undefined;
+  const traced = (phase: string): NodeJS.ProcessEnv => (traceFile ? { ...process.env, SWARM_TRACE: `${traceFile}.${phase}` } : process.env);
+  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--exec', executorCommand(), '--ok-exit-codes', 'eslint', '--until-empty', '--json'], undefined, traced('run'));
   const summary = JSON.parse(run.stdout) as { done: number; dead: number };
-  const apply = swarm(dir, ['apply', '--all-done']);
+  const apply = swarm(dir, ['apply', '--all-done'], undefined, traced('apply'));
+  if (traceFile) for (const phase of ['run', 'apply']) printTrace(`${label}: swarm ${phase}`, `${traceFile}.${phase}`);
   const changedFiles = git(dir, ['diff', '--name-only']).split('\n').filter(Boolean).length;
-  return { postMs: post.ms, runMs: run.ms, applyMs: apply.ms, totalMs: post.ms + run.ms + apply.ms, tasks: groups.length, done: summary.done, changedFiles };
+  const cpuMs = post.cpuMs !== undefined && run.cpuMs !== undefined && apply.cpuMs !== undefined ? post.cpuMs + run.cpuMs + apply.cpuMs : undefined;
+  return { postMs: post.ms, runMs: run.ms, applyMs: apply.ms, totalMs: post.ms + run.ms + apply.ms, cpuMs, runCpuMs: run.cpuMs, applyCpuMs: apply.cpuMs, tasks: groups.length, done: summary.done, changedFiles };
+}
+
+/** Per phase of the traced command: how often, total and mean (the agents' phases overlap in wall time). */
+function printTrace(title: string, file: string): void {
+  if (!fs.existsSync(file)) return;
+  console.log(`\n${title}, per phase (SWARM_TRACE; summed over agents):`);
+  for (const row of summarizeTrace(file)) console.log(`  ${row.phase.padEnd(26)} ${String(row.count).padStart(5)} × ${row.meanMs.toFixed(1).padStart(8)} ms = ${seconds(row.totalMs)}`);
+  fs.rmSync(file, { force: true });
 }
 
 /** Every file of the two trees (outside .git and .swarm) byte for byte; returns the differing paths. */
@@ -158,13 +255,17 @@ function compareTrees(a: string, b: string): string[] {
   return [...differing].sort();
 }
 
-function report(label: string, plainMs: number, times: SwarmTimes, differing: string[]): void {
+function report(label: string, plain: { ms: number; cpuMs?: number }, times: SwarmTimes, differing: string[]): void {
+  const plainMs = plain.ms;
   console.log(`\n${label}: ${times.tasks} tasks, ${times.done} done, ${times.changedFiles} files changed by apply`);
   console.log(`  swarm map (post):          ${seconds(times.postMs)}`);
   console.log(`  swarm run --agents ${AGENTS}:     ${seconds(times.runMs)}`);
   console.log(`  swarm apply --all-done:    ${seconds(times.applyMs)}  (target < 1 s)`);
   console.log(`  swarm total:               ${seconds(times.totalMs)}`);
   console.log(`  ratio swarm / plain:       ${(times.totalMs / plainMs).toFixed(2)}  (target ≤ 1.25)`);
+  if (times.cpuMs !== undefined && plain.cpuMs !== undefined) {
+    console.log(`  CPU time, swarm / plain:   ${seconds(times.cpuMs)} / ${seconds(plain.cpuMs)} = ${(times.cpuMs / plain.cpuMs).toFixed(2)}  (run ${seconds(times.runCpuMs ?? 0)}, apply ${seconds(times.applyCpuMs ?? 0)}; all processes, load-independent)`);
+  }
   console.log(`  trees identical:           ${differing.length === 0 ? 'yes' : `NO — ${differing.length} files differ: ${differing.slice(0, 5).join(', ')}`}`);
 }
 
@@ -179,23 +280,40 @@ function main(): void {
     console.log(`Repository: lodash 4.17.21, ${files.length} JavaScript files, ESLint ${eslintVersion()}, one uncommitted edit (${dir})`);
     const plainDir = copyOf(dir, 'plain');
     cleanup.push(plainDir);
-    const plainMs = eslintFix(plainDir, files);
-    console.log(`\nplain eslint --fix of every file: ${seconds(plainMs)}`);
+    const plain = eslintFix(plainDir, files);
+    console.log(`\nplain eslint --fix of every file: ${seconds(plain.ms)}${plain.cpuMs === undefined ? '' : ` (CPU ${seconds(plain.cpuMs)})`}`);
+
+    const byHandDir = copyOf(dir, 'by-hand');
+    cleanup.push(byHandDir);
+    const byHand = eslintChunksByHand(byHandDir, chunksOf(files, CHUNKS));
+    const byHandDiffers = compareTrees(plainDir, byHandDir).length;
+    console.log(`the same ${CHUNKS} chunks by hand, ${AGENTS} at a time (xargs -P ${AGENTS}): ${seconds(byHand.ms)}${byHand.cpuMs === undefined ? '' : ` (CPU ${seconds(byHand.cpuMs)})`}${byHandDiffers ? `, ${byHandDiffers} files differ from plain` : ''}`);
 
     const chunkDir = copyOf(dir, 'chunks');
     cleanup.push(chunkDir);
     const chunked = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk');
-    report(`swarm, ${CHUNKS} chunks`, plainMs, chunked, compareTrees(plainDir, chunkDir));
+    report(`swarm, ${CHUNKS} chunks`, plain, chunked, compareTrees(plainDir, chunkDir));
+
+    // As a user runs it again: the slots of the first run were parked, this run's slots take them over.
+    restoreRepository(chunkDir);
+    const again = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk again');
+    report(`swarm, ${CHUNKS} chunks, a second run in the same repository`, plain, again, compareTrees(plainDir, chunkDir));
 
     if (process.env.BENCH_PER_FILE === '1') {
       const fileDir = copyOf(dir, 'files');
       cleanup.push(fileDir);
       const perFile = runSwarm(fileDir, files.map((file) => [file]), 'file');
-      report('swarm, one task per file', plainMs, perFile, compareTrees(plainDir, fileDir));
+      report('swarm, one task per file', plain, perFile, compareTrees(plainDir, fileDir));
     }
   } finally {
     if (process.env.BENCH_KEEP === '1') console.log(`\nKept: ${cleanup.join(' ')}`);
-    else for (const dir of cleanup) fs.rmSync(dir, { recursive: true, force: true });
+    else {
+      for (const dir of cleanup) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        // The parked slot trees of the swarm's runs, in the cache folder of worktrees.
+        fs.rmSync(defaultWorktreesDir({ topLevel: dir, commonDir: path.join(dir, '.git') }), { recursive: true, force: true });
+      }
+    }
   }
 }
 

@@ -2,6 +2,8 @@
 //  - cold worktree creation (snapshot + `git worktree add` of a fresh slot) vs warm reuse
 //    (snapshot + checkout --force + clean of an existing slot), and their ratio (target ≤ 10 %);
 //  - per-task overhead of snapshot + worktree + patch on a warm slot (target < 300 ms);
+//  - a run's new slot from the tree an earlier run parked, against a cold one, and the end of a
+//    run (release: parking) (BENCH_ONLY=parked: the cold, warm and parked figures alone);
 //  - parallel speedup of 4 agents against 1 on 8 `sleep 1` tasks with worktrees on: through the
 //    real AgentPool when it is built (src/core/pool/index.ts + dist/agent.js), else with 4
 //    concurrent in-process agents driving the same isolation.
@@ -85,6 +87,31 @@ async function measureColdAndWarm(root: string, board: FileBoard): Promise<{ col
   return { cold, warm, overhead };
 }
 
+/**
+ * Runs of one task each, as `swarm run` does them: a new isolation, one slot prepared, an edit
+ * collected, release at the end (which parks the slot). The first run finds nothing parked.
+ */
+async function measureParked(root: string, board: FileBoard): Promise<{ first: number; parked: number[]; release: number[] }> {
+  let first = 0;
+  const parked: number[] = [];
+  const release: number[] = [];
+  for (let run = 0; run <= COLD_RUNS; run += 1) {
+    fs.appendFileSync(path.join(root, 'src', 'pkg1', 'mod0', 'file1.ts'), `// user edit before run ${run}\n`);
+    const isolation = createWorktreeIsolation({ workspaceRoot: root });
+    const t = task(board);
+    const start = process.hrtime.bigint();
+    const prepared = await isolation.prepare(t, 'run', board.artifactsDir(t.id));
+    if (run === 0) first = elapsedMs(start);
+    else parked.push(elapsedMs(start));
+    fs.appendFileSync(path.join(prepared.cwd, 'src', 'pkg2', 'mod0', 'file2.ts'), `// agent edit ${run}\n`);
+    await isolation.collect(t, 'run', prepared, board.artifactsDir(t.id));
+    const released = process.hrtime.bigint();
+    await isolation.release();
+    release.push(elapsedMs(released));
+  }
+  return { first, parked, release };
+}
+
 function sleepIn(cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('sleep', ['1'], { cwd, stdio: 'ignore' });
@@ -163,6 +190,13 @@ async function main(): Promise<void> {
     console.log(`  warm / cold   ${((warmMedian / coldMedian) * 100).toFixed(1)} %   (target ≤ 10 %) ${warmMedian / coldMedian <= 0.1 ? 'MET' : 'MISSED'}`);
     console.log('\nPer-task overhead on a warm slot: snapshot + worktree reset + patch collect');
     console.log(`  median ${ms(percentile(overhead, 50))}   p90 ${ms(percentile(overhead, 90))}   (target < 300 ms) ${percentile(overhead, 50) < 300 ? 'MET' : 'MISSED'}`);
+
+    const parked = await measureParked(root, board);
+    console.log('\nA run\'s new slot: from the tree the previous run parked, against checking it out');
+    console.log(`  first run, nothing parked   ${ms(parked.first)}`);
+    console.log(`  from a parked tree          median ${ms(percentile(parked.parked, 50))}   (runs: ${parked.parked.map(ms).join(', ')})`);
+    console.log(`  end of run (release, park)  median ${ms(percentile(parked.release, 50))}`);
+    if (process.env.BENCH_ONLY === 'parked') return board.close();
 
     console.log('\nParallel speedup: 8 tasks of `sleep 1`, worktrees on');
     // The first run creates the pool's four slot worktrees (cold); the measured runs reuse them, as

@@ -28,7 +28,12 @@ export type FaultStep =
   | 'requeue:after-rename'
   | 'apply:after-records'
   | 'apply:after-a-file'
-  | 'undo:after-a-file';
+  | 'undo:after-a-file'
+  | 'park:after-index'
+  | 'park:after-tree'
+  | 'adopt:after-claim'
+  | 'adopt:after-git-file'
+  | 'adopt:after-tree';
 
 /** Every board step, for tests that kill a board command at each of them (apply/undo steps are tested by the patch suite). */
 export const FAULT_STEPS: readonly FaultStep[] = [

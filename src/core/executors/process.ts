@@ -12,6 +12,7 @@ import { readProcStat } from '../process/linux-proc';
 import { findMarkedProcesses } from '../process/marked';
 import { DEFAULT_GRACE_MS, terminate, TerminationTimeoutError } from '../process/terminate';
 import type { CommandSandbox } from '../sandbox/launcher';
+import { recordPhase } from '../trace';
 
 export interface GroupRunOptions {
   /** Shell script, run as `/bin/sh -c script`. */
@@ -107,6 +108,8 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
       reject(error);
     });
     child.once('exit', (exitCode, exitSignal) => {
+      const exitedAt = Date.now();
+      recordPhase('command', exitedAt - started);
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       void (async () => {
@@ -119,6 +122,7 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
         stdout.destroy();
         stderr.destroy();
         launch?.cleanup();
+        recordPhase('command teardown', Date.now() - exitedAt);
         resolve({ exitCode, exitSignal, timedOut, aborted, tail, durationMs: Date.now() - started, pid });
       })();
     });

@@ -7,6 +7,7 @@ import type { FileBoardEngine as FileBoard } from '../board/board';
 import { LeaseLostError, type Claim, type Task } from '../board/types';
 import { classifyError, ExecutorError, type ExecutionResult, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
 import { createCommandSandbox, type ActiveSandbox, type CommandSandbox } from '../sandbox/launcher';
+import { recordPhase, tracePhase, tracePhaseSync } from '../trace';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
 import type { TaskEnded } from './protocol';
 
@@ -174,7 +175,7 @@ export class AgentWorker {
   /** A claim; a board the file system will not let us write ends the loop with BoardUnwritableError. */
   private claimOrExplain(): Claim | undefined {
     try {
-      return this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs });
+      return tracePhaseSync('claim', undefined, () => this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs }));
     } catch (error) {
       return this.explainUnwritable(error);
     }
@@ -232,7 +233,7 @@ export class AgentWorker {
       if (changes.base) stored.base = changes.base;
       if (outcome.bestOf) stored.bestOf = outcome.bestOf;
       if (warnings.length > 0) stored.warnings = warnings;
-      board.complete(claim, stored);
+      tracePhaseSync('complete', task.id, () => board.complete(claim, stored));
       ended = { taskId: task.id, outcome: 'done', durationMs, summary: result.summary, ...(stored.warnings && { warnings: stored.warnings }) };
     } catch (error) {
       stopHeartbeat();
@@ -242,6 +243,7 @@ export class AgentWorker {
       log.close();
       this.current = undefined;
     }
+    recordPhase('task', Date.now() - startedAt, task.id);
     this.options.report({ type: 'task-ended', ...ended });
   }
 
@@ -274,7 +276,7 @@ export class AgentWorker {
     const { isolation } = this.options;
     try {
       signal.throwIfAborted();
-      return await isolation.collect(task, outcome.slot, outcome.prepared, artifactsDir);
+      return await tracePhase('collect', task.id, () => isolation.collect(task, outcome.slot, outcome.prepared, artifactsDir));
     } catch (error) {
       await isolation.abandon(task, outcome.slot, outcome.prepared, classifyError(error).message).catch(() => undefined);
       throw error;
@@ -284,10 +286,10 @@ export class AgentWorker {
   /** One attempt in workspace `slot`: prepare, execute; the workspace is abandoned when it fails. */
   private async attempt(task: Task, executor: Executor, slot: string, artifactsDir: string, signal: AbortSignal, log: (chunk: string) => void): Promise<AttemptOutcome> {
     const { isolation } = this.options;
-    const prepared = await isolation.prepare(task, slot, artifactsDir, signal);
+    const prepared = await tracePhase('prepare', task.id, () => isolation.prepare(task, slot, artifactsDir, signal));
     try {
       const sandbox = this.sandboxFor(prepared, executor);
-      const result = await executor.execute({ task, cwd: prepared.cwd, boardRoot: this.options.board.root, signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels, sandbox });
+      const result = await tracePhase('execute', task.id, () => executor.execute({ task, cwd: prepared.cwd, boardRoot: this.options.board.root, signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels, sandbox }));
       if (signal.aborted) throw signal.reason;
       return { executor, slot, prepared, result };
     } catch (error) {

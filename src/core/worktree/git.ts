@@ -4,6 +4,7 @@
 // (`git merge-file` returns the number of conflicts, `git apply --check` fails by design).
 import { spawn, spawnSync } from 'child_process';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { recordPhase } from '../trace';
 
 export interface GitRunOptions {
   cwd: string;
@@ -77,6 +78,7 @@ export function runGit(args: string[], options: GitRunOptions): Promise<GitResul
     child.on('error', reject);
     child.on('close', (code) => {
       if (TRACE) process.stderr.write(`[git ${Date.now() - started} ms] ${args.join(' ').slice(0, 120)}\n`);
+      recordPhase(`git ${gitSubcommand(args)}`, Date.now() - started);
       const result: GitResult = { code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
       if (result.code === 0 || options.okCodes?.includes(result.code)) resolve(result);
       else reject(new GitCommandError(args, result.code, result.stderr));
@@ -86,6 +88,13 @@ export function runGit(args: string[], options: GitRunOptions): Promise<GitResul
   });
 }
 
+/** The git subcommand of an argument list (after any `-c key=value` options), for the trace. */
+function gitSubcommand(args: string[]): string {
+  let index = 0;
+  while (args[index] === '-c') index += 2;
+  return args[index] ?? '';
+}
+
 /** stdout of a successful git command as trimmed text. */
 export async function gitText(args: string[], options: GitRunOptions): Promise<string> {
   return (await runGit(args, options)).stdout.toString('utf8').trim();
@@ -93,7 +102,9 @@ export async function gitText(args: string[], options: GitRunOptions): Promise<s
 
 /** Synchronous variant for the few callers that must stay synchronous (board-side helpers). */
 export function runGitSync(args: string[], options: GitRunOptions): GitResult {
+  const started = Date.now();
   const result = spawnSync('git', args, { cwd: options.cwd, env: gitEnvironment(options.env), input: options.input ?? '' });
+  recordPhase(`git ${gitSubcommand(args)}`, Date.now() - started);
   const code = result.status ?? 1;
   const stderr = result.stderr?.toString('utf8') ?? String(result.error ?? '');
   if (code !== 0 && !options.okCodes?.includes(code)) throw new GitCommandError(args, code, stderr);

@@ -13,9 +13,11 @@ import { terminate } from '../process/terminate';
 import type { CollectedChanges, PreparedWorkspace, SandboxPaths, TaskIsolation } from '../pool/isolation';
 import { createCommandSandbox, type ActiveSandbox } from '../sandbox/launcher';
 import { isInside } from '../sandbox/policy';
+import { tracePhase, tracePhaseSync } from '../trace';
 import { diffStaged, stageEverything } from './diff';
 import { gitText, hardenedGitConfig, runGit, simpleGitAt } from './git';
 import { REPOSITORY_MARK, assertOutsideCheckout, defaultWorktreesDir, legacyWorktreesDir, markRepository, sweepForgottenRepositories } from './location';
+import { PARKED_DIR, adoptParked, claimParked, listParked, parkSlot, removeParked } from './parked';
 import { removeHalfRegistrations } from './registrations';
 import { assertGitWorkspace, locateRepository, snapshotWorkingState, type RepoInfo } from './repo';
 import { isProcessAlive, isSlotBusy, listSlotStates, readSlotState, slotPaths, writeSlotState, type SlotState } from './slots';
@@ -85,6 +87,8 @@ export class WorktreeIsolation implements TaskIsolation {
   private sandbox: ActiveSandbox | undefined;
   /** The run's snapshot, shared by its tasks; see runSnapshot. */
   private sharedSnapshot?: Promise<string>;
+  /** The shared snapshot is still being taken: tasks starting now share it too. */
+  private sharedSnapshotPending = false;
   /** Pool slots with a prepared attempt not yet collected or abandoned. */
   private readonly attemptsInFlight = new Set<string>();
   private commandEnv: Record<string, string> = {};
@@ -146,14 +150,14 @@ export class WorktreeIsolation implements TaskIsolation {
     const previous = readSlotState(stateFile);
     const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
     // Cleaning the slot does not depend on the snapshot: both run at once.
-    const cleaned = reusable ? this.cleanSlot(worktree, previous) : Promise.resolve(false);
-    const snapshot = await this.runSnapshot(repo, task);
+    const cleaned = reusable ? tracePhase('slot clean', task.id, () => this.cleanSlot(worktree, previous)) : Promise.resolve(false);
+    const snapshot = await tracePhase('snapshot', task.id, () => this.runSnapshot(repo, task));
     const { start, base } = await this.startingPoint(task, snapshot);
     signal?.throwIfAborted();
     // No base ref yet: the slot's HEAD keeps the snapshot reachable during the attempt; collect()
     // keeps it only for a result that has changes, abandon() through the partial-work commit.
-    const warm = (await cleaned) && (await this.resetWarm(worktree, previous as SlotState, start));
-    if (!warm) await this.createCold(name, worktree, stateFile, start, task, signal);
+    const warm = (await cleaned) && (await tracePhase('slot reset', task.id, () => this.resetWarm(worktree, previous as SlotState, start)));
+    if (!warm) await tracePhase('slot create', task.id, () => this.createCold(name, worktree, stateFile, start, task, signal));
     const state = readSlotState(stateFile) as SlotState;
     // Includes that appeared in the workspace since the slot was made are linked now.
     const linked = [...new Set([...(state.linked ?? []), ...(warm ? this.linkIncludes(worktree, repo.prefix) : [])])];
@@ -241,8 +245,8 @@ export class WorktreeIsolation implements TaskIsolation {
     const base = prepared.snapshot ?? state?.base;
     if (!base) throw new Error(`Task ${task.id}: no snapshot recorded for slot ${slot}; cannot compute its changes.`);
     const env = await this.slotGit(worktree, state, base);
-    await stageEverything({ cwd: worktree, exclude: state?.linked, env });
-    const diff = await diffStaged({ cwd: worktree, base, prefix: repo.prefix, env });
+    await tracePhase('collect stage', task.id, () => stageEverything({ cwd: worktree, exclude: state?.linked, env }));
+    const diff = await tracePhase('collect diff', task.id, () => diffStaged({ cwd: worktree, base, prefix: repo.prefix, env }));
     const changes: CollectedChanges = { files: diff.files, base };
     if (diff.text.length > 0) {
       fs.mkdirSync(artifactsDir, { recursive: true });
@@ -305,13 +309,15 @@ export class WorktreeIsolation implements TaskIsolation {
         attempted.push(entry.path);
       }
       const unregistered = this.removeUnregistered(dir, registered.map((wt) => wt.path));
+      // Half-made or half-taken parked trees of dead processes; with `idle`, every parked tree.
+      const parked = removeParked(dir, { all: options.idle });
       removeStaleTempFiles(path.join(repo.gitDir, 'swarm-tmp'));
       await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
       // Counted only when the registration is really gone (a removal git refused is not a removal).
       const remaining = await this.registeredWorktrees();
       const kept = attempted.filter((worktree) => remaining.some((entry) => samePath(entry.path, worktree)));
       for (const worktree of kept) this.log(`could not remove the worktree registration of ${worktree}; remove it with: git worktree remove --force --force ${worktree}`);
-      return attempted.length - kept.length + unregistered;
+      return attempted.length - kept.length + unregistered + (options.idle ? parked : 0);
     });
   }
 
@@ -335,22 +341,47 @@ export class WorktreeIsolation implements TaskIsolation {
   }
 
   /**
-   * When the pool stops: the idle slots this process used are removed (unless keepIdleSlots), so
-   * `git worktree list` does not collect them run after run. Slots still busy stay for prune.
+   * When the pool stops: the idle slots this process used leave `git worktree list` (unless
+   * keepIdleSlots). Their files are parked for the next run's slots (see parked.ts) where they can
+   * be, else removed. Slots still busy stay for prune.
    */
   async release(): Promise<void> {
     if (this.options.keepIdleSlots) return;
     const dir = await this.worktreesDir();
+    let parked = 0;
     for (const name of new Set(this.slotNames.values())) {
       const { stateFile } = slotPaths(dir, name);
       const state = readSlotState(stateFile);
       if (!state || isSlotBusy(state)) continue;
-      await this.admin(() => this.removeSlot(state)).catch((error: unknown) => this.log(`could not remove the idle worktree ${state.path}: ${(error as Error).message}`));
+      await this.admin(async () => {
+        if (await this.parkIdleSlot(dir, state)) {
+          fs.rmSync(stateFile, { force: true });
+          parked += 1;
+        } else await this.removeSlot(state);
+      }).catch((error: unknown) => this.log(`could not remove the idle worktree ${state.path}: ${(error as Error).message}`));
       fs.rmSync(lockFile(dir, name), { force: true });
     }
     this.slotNames.clear();
+    // One prune drops the registrations of every parked slot (their folders moved away).
+    if (parked > 0) await this.admin(async () => runGit(['worktree', 'prune'], { cwd: (await this.repo()).topLevel }));
     // Nothing left but the repository mark: the folder goes too (made again by the next run).
     if (this.explicitDir === undefined && fs.readdirSync(dir, { withFileTypes: true }).every((entry) => entry.name === REPOSITORY_MARK)) fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Parks an idle slot's files for a later slot of this repository; false when it is not parked
+   * (a setup command made it: its ignored files are the setup's; enough trees parked already; or
+   * it is not as a finished attempt leaves it) and must be removed instead.
+   */
+  private async parkIdleSlot(dir: string, state: SlotState): Promise<boolean> {
+    if (this.options.setupCommand || state.phase !== 'ready' || listParked(dir).length >= this.maxSlots) return false;
+    try {
+      const gitDir = this.slotGitDir(state.path, await this.repo(), state);
+      return tracePhaseSync('slot park', undefined, () => parkSlot(dir, state.path, gitDir, state.linked ?? []));
+    } catch (error) {
+      this.log(`could not park the idle worktree ${state.path} (${(error as Error).message.split('\n')[0]}); removing it`);
+      return false;
+    }
   }
 
   /**
@@ -471,21 +502,9 @@ export class WorktreeIsolation implements TaskIsolation {
 
   private async createCold(slot: string, worktree: string, stateFile: string, start: string, task: Task, signal?: AbortSignal): Promise<void> {
     await this.alongsideCreations(async () => {
-      // Registering worktrees is one at a time: a `git worktree add` reads every other worktree's
-      // admin folder and fails on one being written. Checking out the files, the slow part, is not.
-      await this.registering(async () => {
-        const dir = path.dirname(worktree);
-        await this.makeRoomForSlot(dir, slot);
-        const now = Date.now();
-        // Recorded before any git work: a crash from here on leaves a `creating` record for prune.
-        writeSlotState(stateFile, { slot, path: worktree, phase: 'creating', ownerPid: process.pid, setupDone: false, createdAt: now, lastUsed: now });
-        await this.removeWorktreeDir(worktree);
-        const repo = await this.repo();
-        await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--no-checkout', '--quiet', worktree, start]);
-        // The admin folder git just made, recorded before any command runs in the slot.
-        const gitDir = this.slotGitDir(worktree, repo, undefined);
-        writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), gitDir });
-      });
+      await this.registerSlot(slot, worktree, stateFile, start);
+      // A parked tree from an earlier run needs only what differs rewritten; else every file is checked out.
+      if (await this.adoptParkedTree(slot, worktree, stateFile, start)) return;
       await runGit(['reset', '-q', '--hard', start], { cwd: worktree });
     });
     signal?.throwIfAborted();
@@ -494,6 +513,52 @@ export class WorktreeIsolation implements TaskIsolation {
     const state = readSlotState(stateFile) as SlotState;
     if (this.options.setupCommand) await this.runSetup(worktree, this.options.setupCommand, task, this.sandboxPaths(repo, path.dirname(worktree), worktree, state), signal);
     writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), phase: 'ready', setupDone: true, linked });
+  }
+
+  /** Registers the slot's worktree at `start` without checking out any file. */
+  private async registerSlot(slot: string, worktree: string, stateFile: string, start: string): Promise<void> {
+    // Registering worktrees is one at a time: a `git worktree add` reads every other worktree's
+    // admin folder and fails on one being written. Checking out the files, the slow part, is not.
+    await this.registering(async () => {
+      const dir = path.dirname(worktree);
+      await this.makeRoomForSlot(dir, slot);
+      const now = Date.now();
+      // Recorded before any git work: a crash from here on leaves a `creating` record for prune.
+      writeSlotState(stateFile, { slot, path: worktree, phase: 'creating', ownerPid: process.pid, setupDone: false, createdAt: now, lastUsed: now });
+      await this.removeWorktreeDir(worktree);
+      const repo = await this.repo();
+      await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--no-checkout', '--quiet', worktree, start]);
+      // The admin folder git just made, recorded before any command runs in the slot.
+      const gitDir = this.slotGitDir(worktree, repo, undefined);
+      writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), gitDir });
+    });
+  }
+
+  /**
+   * Puts a parked tree (see parked.ts) in the just-registered slot and brings it to `start` the way
+   * a warm slot is (clean, then reset with the host's hardened git). False when none is parked. A
+   * failure half-way recreates the slot from scratch, so the caller checks it out as usual.
+   */
+  private async adoptParkedTree(slot: string, worktree: string, stateFile: string, start: string): Promise<boolean> {
+    if (this.options.setupCommand) return false;
+    const claimed = claimParked(path.dirname(worktree));
+    if (!claimed) return false;
+    const state = readSlotState(stateFile) as SlotState;
+    try {
+      await tracePhase('slot adopt', undefined, async () => {
+        // As for any slot: nothing an earlier attempt left running may work in the tree it gets.
+        await this.endLeftoversIn(claimed.tree);
+        adoptParked(claimed, worktree, this.slotGitDir(worktree, await this.repo(), state));
+        if (!(await this.cleanSlot(worktree, state))) throw new Error('cleaning it failed');
+        await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env: await this.slotGit(worktree, state, start) });
+      });
+      return true;
+    } catch (error) {
+      fs.rmSync(claimed.dir, { recursive: true, force: true });
+      this.log(`could not reuse a parked worktree for ${worktree} (${(error as Error).message.split('\n')[0]}); checking it out afresh`);
+      await this.registerSlot(slot, worktree, stateFile, start);
+      return false;
+    }
   }
 
   /**
@@ -574,12 +639,14 @@ export class WorktreeIsolation implements TaskIsolation {
   /**
    * One snapshot for a run instead of one per task (a snapshot is four git processes, `git add -u`
    * over every tracked file the slowest): a task that starts while others are still going shares
-   * their snapshot. A task naming untracked files gets its own, so those files are in it. Edits you
-   * make while tasks run reach the tasks that start once they are all done (the next run).
+   * their snapshot, and so do tasks that start while it is being taken (the agents of a run start
+   * at once: one snapshot, not one each). A task naming untracked files gets its own, so those
+   * files are in it. Edits you make while tasks run reach the tasks that start once they are all
+   * done (the next run).
    */
   private async runSnapshot(repo: RepoInfo, task: Task): Promise<string> {
     const untracked = await this.namesUntrackedFiles(repo, task);
-    const current = this.attemptsInFlight.size > 0 ? this.sharedSnapshot : undefined;
+    const current = this.attemptsInFlight.size > 0 || this.sharedSnapshotPending ? this.sharedSnapshot : undefined;
     if (current && !untracked) {
       try {
         return await current;
@@ -588,7 +655,14 @@ export class WorktreeIsolation implements TaskIsolation {
       }
     }
     const own = snapshotWorkingState(repo, { untracked: task.files, message: 'Agent Swarm snapshot of your working state' });
-    if (!untracked) this.sharedSnapshot = own;
+    if (!untracked) {
+      this.sharedSnapshot = own;
+      this.sharedSnapshotPending = true;
+      const taken = (): void => {
+        if (this.sharedSnapshot === own) this.sharedSnapshotPending = false;
+      };
+      own.then(taken, taken);
+    }
     return await own;
   }
 
@@ -619,6 +693,9 @@ export class WorktreeIsolation implements TaskIsolation {
     this.lastDiskCheck = Date.now();
     const dir = await this.worktreesDir();
     let total = await diskUsage(dir);
+    if (total <= this.diskBudgetBytes) return;
+    // Parked trees go first: they only save the next run some time.
+    if (removeParked(dir, { all: true }) > 0) total = await diskUsage(dir);
     if (total <= this.diskBudgetBytes) return;
     const idle = listSlotStates(dir)
       .filter((state) => state.slot !== currentSlot && !isSlotBusy(state))
@@ -663,7 +740,7 @@ export class WorktreeIsolation implements TaskIsolation {
     // Lock files last: whether a lock is stale depends on the slot folders and state files removed before it.
     const names = fs.readdirSync(dir).sort((a, b) => Number(a.endsWith('.lock')) - Number(b.endsWith('.lock')));
     for (const name of names) {
-      if (name === REPOSITORY_MARK) continue;
+      if (name === REPOSITORY_MARK || (name === PARKED_DIR && fs.lstatSync(path.join(dir, name)).isDirectory())) continue;
       const full = path.join(dir, name);
       if (lockedElsewhere(path.join(dir, `${name.replace(/\.(json|lock)$/, '')}.lock`))) continue;
       if (name.endsWith('.lock')) {

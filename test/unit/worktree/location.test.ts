@@ -85,7 +85,9 @@ describe('worktree location', () => {
     assert.deepEqual(swarmRefs(r.root), [`refs/swarm-base/${changed.id}`]);
     await isolation.release();
     assert.equal(git(r.root, ['worktree', 'list', '--porcelain']).split('\n').filter((line) => line.startsWith('worktree ')).length, 1, 'only the main worktree');
-    assert.equal(fs.existsSync(slotsDir(r.root)), false, 'the repository folder in the cache is gone');
+    // The idle slots' files are parked for the next run (not registered, no state, no locks).
+    assert.deepEqual(fs.readdirSync(slotsDir(r.root)).sort(), ['.repository', 'parked']);
+    assert.equal(fs.readdirSync(path.join(slotsDir(r.root), 'parked')).length, 2);
     assert.equal(await isolation.pruneRefs((id) => id === changed.id), 0);
     assert.deepEqual(swarmRefs(r.root), [`refs/swarm-base/${changed.id}`], 'refs the caller keeps stay');
     assert.equal(await isolation.pruneRefs(() => false), 1);
@@ -114,6 +116,27 @@ describe('worktree location', () => {
 });
 
 describe('one snapshot per run', () => {
+  it('the agents of a run starting at once share one snapshot (one write-tree, one commit)', async () => {
+    const r = repo();
+    r.write('README.md', '# demo, uncommitted\n');
+    const trace = path.join(path.dirname(r.root), 'trace.jsonl');
+    const saved = process.env.SWARM_TRACE;
+    process.env.SWARM_TRACE = trace;
+    try {
+      const isolation = createWorktreeIsolation({ workspaceRoot: r.root, include: [] });
+      const art = (id: string) => path.join(r.root, '.swarm', 'artifacts', id);
+      const tasks = [fakeTask(), fakeTask(), fakeTask()];
+      const prepared = await Promise.all(tasks.map((task, index) => isolation.prepare(task, String(index + 1), art(task.id))));
+      assert.equal(new Set(prepared.map((entry) => entry.snapshot)).size, 1);
+      const phases = fs.readFileSync(trace, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { phase: string }).phase);
+      assert.equal(phases.filter((phase) => phase === 'git write-tree').length, 1, phases.join(', '));
+      for (const [index, task] of tasks.entries()) await isolation.collect(task, String(index + 1), prepared[index], art(task.id));
+    } finally {
+      if (saved === undefined) delete process.env.SWARM_TRACE;
+      else process.env.SWARM_TRACE = saved;
+    }
+  });
+
   it('tasks that start while others run share a snapshot; one naming an untracked file gets its own; the next run sees new edits', async () => {
     const r = repo();
     r.write('README.md', '# demo, uncommitted\n');
