@@ -36,11 +36,14 @@ export class Claimer {
   /** Claims the next task: highest priority first, then oldest. Undefined when nothing is claimable. */
   claimNext(agent: string, leaseMs: number): Claim | undefined {
     const blocked = new Set<string>();
+    // Whether each remembered blocker still runs, looked up once per claim: the children of a map
+    // that all touch one file share one blocker, and each would otherwise cost a stat.
+    const blockerRunning = new Map<string, boolean>();
     // The cached listing may be stale: other processes claim from it too. When a stale listing
     // yields nothing, list pending/ once more before giving up.
     for (const forceRefresh of [false, true]) {
       const fresh = this.refreshPendingIfStale(forceRefresh);
-      const claim = this.claimFromCache(agent, leaseMs, blocked);
+      const claim = this.claimFromCache(agent, leaseMs, blocked, blockerRunning);
       if (claim) return claim;
       if (fresh) return undefined;
     }
@@ -52,12 +55,12 @@ export class Claimer {
    * costs one failed rename and drops the name, so under contention a claim skips what others
    * took since the last listing.
    */
-  private claimFromCache(agent: string, leaseMs: number, blocked: Set<string>): Claim | undefined {
+  private claimFromCache(agent: string, leaseMs: number, blocked: Set<string>, blockerRunning: Map<string, boolean>): Claim | undefined {
     const cache = this.pendingCache;
     let index = 0;
     while (index < cache.length) {
       const name = cache[index];
-      const outcome = blocked.has(name) || this.stillBlocked(name) ? 'blocked' : this.tryClaim(name, agent, leaseMs, blocked);
+      const outcome = blocked.has(name) || this.stillBlocked(name, blockerRunning) ? 'blocked' : this.tryClaim(name, agent, leaseMs, blocked);
       if (outcome === 'blocked') {
         index++;
         continue;
@@ -69,12 +72,16 @@ export class Claimer {
   }
 
   /** True while the blocker remembered for this pending file still runs (one stat, no rename). */
-  private stillBlocked(name: string): boolean {
+  private stillBlocked(name: string, blockerRunning: Map<string, boolean>): boolean {
     const blocker = this.blockedBy.get(name);
     if (blocker === undefined) return false;
-    if (fs.existsSync(this.store.filePath('running', blocker))) return true;
-    this.blockedBy.delete(name);
-    return false;
+    let running = blockerRunning.get(blocker);
+    if (running === undefined) {
+      running = fs.existsSync(this.store.filePath('running', blocker));
+      blockerRunning.set(blocker, running);
+    }
+    if (!running) this.blockedBy.delete(name);
+    return running;
   }
 
   private refreshPendingIfStale(force: boolean): boolean {
