@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FileBoardEngine, type BoardOptions } from './board';
 import { FileArtifacts } from './artifacts';
-import { DEFAULT_ARTIFACT_CAP_BYTES, EVENTS_START, type ArtifactInfo, type ClaimRequest, type ClaimToken, type EventBatch, type FailRequest, type ListQuery, type QueueStats, type TaskPage } from './interface';
+import { FileHosts } from './hosts';
+import { DEFAULT_ARTIFACT_CAP_BYTES, EVENTS_START, type ArtifactInfo, type ClaimRequest, type ClaimToken, type EventBatch, type FailRequest, type HostEntry, type ListQuery, type QueueStats, type TaskPage } from './interface';
 import { BoardInputError, type Claim, type Progress, type Task, type TaskError, type TaskSpec } from './types';
 import { DEFAULT_EVENT_PAGE } from './events';
 import { readDirNames } from './durable';
@@ -26,12 +27,14 @@ export interface MaintenanceReport {
 
 export class FileBoardCalls {
   readonly artifacts: FileArtifacts;
+  readonly hosts: FileHosts;
 
   constructor(
     readonly engine: FileBoardEngine,
     settings: Pick<FileBoardSettings, 'artifactCapBytes' | 'durable'> = {},
   ) {
     this.artifacts = new FileArtifacts({ root: engine.root, capBytes: settings.artifactCapBytes ?? DEFAULT_ARTIFACT_CAP_BYTES, durable: settings.durable ?? true });
+    this.hosts = new FileHosts(engine.root);
   }
 
   static open(settings: FileBoardSettings): FileBoardCalls {
@@ -141,6 +144,18 @@ export class FileBoardCalls {
 
   listArtifacts(taskId: string): ArtifactInfo[] {
     return this.artifacts.list(taskId);
+  }
+
+  putHost(id: string, status: object, ttlMs: number): void {
+    this.hosts.put(id, status, ttlMs);
+  }
+
+  removeHost(id: string): void {
+    this.hosts.remove(id);
+  }
+
+  listHosts(): HostEntry[] {
+    return this.hosts.list();
   }
 
   reclaimExpired(): number {
