@@ -134,6 +134,7 @@ export class AgentWorker {
    * nothing more is claimed (a claim now would strand the task with a dying agent). */
   releaseNow(): void {
     this.draining = true;
+    this.removeScratch();
     const current = this.current;
     if (!current) return;
     this.current = undefined;
@@ -144,6 +145,11 @@ export class AgentWorker {
     this.options.board.release(current.claim, 'the agent exited').catch(() => undefined);
   }
 
+  /** The attempts' files of this process (logs and patches already stored on the board, or abandoned). */
+  private removeScratch(): void {
+    if (this.scratchRoot) fs.rmSync(this.scratchRoot, { recursive: true, force: true });
+  }
+
   async run(): Promise<void> {
     const { minPollMs = 25, maxPollMs = 500 } = this.options;
     const following = this.followBoard();
@@ -151,7 +157,7 @@ export class AgentWorker {
       await this.claimLoop(minPollMs, maxPollMs);
     } finally {
       await following?.dispose().catch(() => undefined);
-      if (this.scratchRoot) fs.rmSync(this.scratchRoot, { recursive: true, force: true });
+      this.removeScratch();
     }
   }
 

@@ -9,6 +9,8 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { openBoard } from '../../../src/core/board/open';
 import type { Board } from '../../../src/core/board/interface';
 import { startRedis, type RedisServer } from '../../harness/redis';
@@ -68,8 +70,8 @@ interface Runner {
 }
 
 /** `swarm --board URL run ...` in `cwd`, in the background. */
-function startRun(cwd: string, url: string, args: string[]): Runner {
-  const child = spawn(process.execPath, [cli, '--board', url, 'run', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function startRun(cwd: string, url: string, args: string[], env: NodeJS.ProcessEnv = {}): Runner {
+  const child = spawn(process.execPath, [cli, '--board', url, 'run', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk) => (stdout += chunk));
@@ -216,6 +218,53 @@ describe('swarm run --board redis://', { timeout: 600_000 }, () => {
     const board = await boardAt(url);
     assert.equal((await board.get(id))?.status, 'done');
     assert.equal((await completions(board)).get(id), 1, 'completed exactly once');
+  });
+
+  it('swarm mcp serves a Redis board: a task posted through it is run by a runner and its patch read back', async () => {
+    const redis = await server();
+    const url = redis.url(0, 'mcp');
+    const { poster, runners } = clones(1);
+    const transport = new StdioClientTransport({ command: process.execPath, args: [cli, '--board', url, 'mcp'], cwd: poster.root, stderr: 'pipe' });
+    const client = new Client({ name: 'swarm-test', version: '1.0.0' });
+    await client.connect(transport);
+    cleanups.push(() => client.close());
+    const call = async (name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> => {
+      const result = (await client.callTool({ name, arguments: args })) as { structuredContent?: Record<string, unknown>; isError?: boolean; content: Array<{ text: string }> };
+      assert.ok(!result.isError, result.content.map((part) => part.text).join('\n'));
+      return result.structuredContent ?? {};
+    };
+    const posted = await call('post_task', { title: 'posted through MCP' });
+    const id = (posted.task as { id: string }).id;
+    assert.equal(posted.agentPools, 0, 'no runner yet: the note says tasks wait');
+    const runner = startRun(runners[0], url, ['--agents', '1', '--exec', WRITE_OWN_FILE]);
+    await waitFor('the MCP server to see the runner', async () => (await call('get_status', {})).agentPools === 1);
+    await waitFor('the task done', async () => ((await call('get_status', { taskId: id })).task as { status: string }).status === 'done');
+    const result = await call('get_result', { taskId: id });
+    assert.match(String(result.patch), new RegExp(`out-${id}\\.txt`));
+    runner.child.kill('SIGINT');
+    await runner.exited;
+  });
+
+  it('the board password reaches the agents but no command they run, and no result or log', async () => {
+    const password = `pw-${Date.now()}-secret`;
+    const redis = await server({ password });
+    const url = `redis://127.0.0.1:${redis.port}/0?board=secret`;
+    const { poster, runners } = clones(1);
+    const posted = spawnSync(process.execPath, [cli, '--board', url, 'post', 'look for the password'], { cwd: poster.root, encoding: 'utf8', env: { ...process.env, SWARM_BOARD_PASSWORD: password } });
+    assert.equal(posted.status, 0, posted.stderr);
+    const id = posted.stdout.trim();
+    const command = 'if [ -n "$SWARM_BOARD_PASSWORD" ]; then echo leaked; else echo none; fi > seen.txt';
+    const runner = startRun(runners[0], url, ['--agents', '1', '--exec', command, '--until-empty', '--verbose'], { SWARM_BOARD_PASSWORD: password });
+    const finished = await runner.exited;
+    assert.equal(finished.code, 0, `${finished.stdout}\n${finished.stderr}`);
+    assert.doesNotMatch(runner.output(), new RegExp(password), 'the run\'s output never shows the password');
+    const board = await openBoard(url, { env: { SWARM_BOARD_PASSWORD: password } });
+    cleanups.push(() => board.close());
+    assert.equal((await board.get(id))?.status, 'done');
+    const patch = (await board.getArtifact(id, 'result.patch'))?.toString('utf8') ?? '';
+    assert.match(patch, /^\+none$/m, 'the command saw no SWARM_BOARD_PASSWORD');
+    const log = (await board.getArtifact(id, 'log.txt'))?.toString('utf8') ?? '';
+    assert.doesNotMatch(`${patch}\n${log}\n${JSON.stringify(await board.get(id))}`, new RegExp(password), 'the password is in no result, patch or log');
   });
 
   it('swarm agents lists the runners on the board by host name; swarm init and reclaim work on Redis', async () => {
