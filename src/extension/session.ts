@@ -87,6 +87,9 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
 
   /** The board if one exists in the workspace (opened on first use); never creates one. */
   getBoard(): FileBoard | undefined {
+    // A Redis board in agentSwarm.board is the active board: a .swarm folder here is not it (the
+    // dashboard's resource figures, for one, must not land in a board nobody uses).
+    if (this.usesRemoteBoard) return undefined;
     if (this.board) return this.board;
     const dir = this.boardDir;
     const marker = dir ? path.join(dir, 'board.json') : undefined;
