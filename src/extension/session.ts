@@ -266,7 +266,9 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     }
     const executor = this.resolveExecutor();
     const { config } = this.effectiveConfigOrThrow();
-    const { board, boardAccess } = this.usesRemoteBoard ? await this.sharedBoardForPool() : { board: this.ensureBoard(), boardAccess: undefined };
+    // The views' board: its engine runs in a worker thread, so the pool's board calls (stats ten
+    // times a second, claims of the in-window sequential agent) never block the extension host.
+    const { board, boardAccess } = this.usesRemoteBoard ? await this.sharedBoardForPool() : { board: await this.ensureViewBoard(), boardAccess: undefined };
     const workspaceRoot = this.workspaceRoot as string;
     const isolation = isolationSetting();
     const pool = buildPool(config, executor, {
