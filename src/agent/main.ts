@@ -1,13 +1,15 @@
 // The agent process (bundled to dist/agent.js). The pool forks it with an IPC channel, sends one
 // `init` message, and the agent then runs the claim → execute → complete loop on the shared board
 // until it is told to drain, gets SIGTERM, or its host dies.
-import { FileBoardEngine as FileBoard } from '../core/board/board';
+import type { Board } from '../core/board/interface';
+import { openBoard } from '../core/board/open';
 import { createExecutor, createHostModelIpcClient, type Executor } from '../core/executors';
 import { createLimiterIpcClient, type Subscribe } from '../core/ratelimit';
 import { exitWhenParentDies } from '../core/process';
 import { createIsolationProxy, createNoIsolation } from '../core/pool/isolation-modes';
 import { isPoolMessage, toHost, type AgentInit, type AgentToHostBody, type HostToAgent } from '../core/pool/protocol';
-import { AgentWorker, BoardUnwritableError } from '../core/pool/worker';
+import { AgentWorker, boardOutageMessage } from '../core/pool/worker';
+import { BOARD_PASSWORD_ENV } from '../core/pool/boardAccess';
 import type { CollectedChanges, PreparedWorkspace } from '../core/pool/isolation';
 
 function send(body: AgentToHostBody): void {
@@ -30,6 +32,11 @@ const subscribe: Subscribe = (listener) => {
   return () => process.off('message', listener);
 };
 
+// The board's password came in the environment; taken out of it at once, so no command this agent
+// runs (the executor, verify, setup) inherits it.
+const boardPassword = process.env[BOARD_PASSWORD_ENV];
+delete process.env[BOARD_PASSWORD_ENV];
+
 let worker: AgentWorker | undefined;
 const watchdog = exitWhenParentDies({ beforeExit: () => worker?.releaseNow() });
 
@@ -38,13 +45,24 @@ function main(): void {
     console.error('dist/agent.js is started by the agent pool (swarm run or the VS Code extension), not by hand.');
     process.exit(2);
   }
-  const onFirstMessage = (message: unknown): void => {
-    if (!isPoolMessage(message) || message.type !== 'init') return;
-    process.off('message', onFirstMessage);
-    void start(message.init);
-  };
-  process.on('message', onFirstMessage);
+  // One listener from the first moment: messages that arrive while the agent is still starting
+  // (a hold, a drain, a cancel sent while the board opens) wait in `early` for the handler.
+  process.on('message', (message: unknown) => {
+    if (!isPoolMessage(message)) return;
+    const body = message as HostToAgent;
+    if (body.type === 'init') {
+      if (!started) {
+        started = true;
+        void start(body.init);
+      }
+    } else if (handleMessage) handleMessage(body);
+    else early.push(body);
+  });
 }
+
+let started = false;
+let handleMessage: ((message: HostToAgent) => void) | undefined;
+const early: HostToAgent[] = [];
 
 async function start(init: AgentInit): Promise<void> {
   let executor: Executor;
@@ -55,7 +73,14 @@ async function start(init: AgentInit): Promise<void> {
     return exit(2);
   }
   // Side effects that failed after a board write committed reach the host's log and `swarm run`.
-  const board = FileBoard.open({ root: init.boardRoot, excludeFromGit: false, onWarning: (message) => send({ type: 'warning', message }) });
+  let board: Board;
+  try {
+    board = await openBoard(init.board, { env: boardPassword ? { [BOARD_PASSWORD_ENV]: boardPassword } : {}, excludeFromGit: false, onWarning: (message) => send({ type: 'warning', message }) });
+  } catch (error) {
+    const outage = boardOutageMessage(error);
+    send({ type: 'fatal', message: outage ?? (error instanceof Error ? error.message : String(error)), ...(outage !== undefined && { board: true }) });
+    return exit(2);
+  }
   const limiter = createLimiterIpcClient(sendRaw, subscribe);
   const hostModels = init.hostModels ? createHostModelIpcClient(sendRaw, subscribe) : undefined;
   const pendingIsolation = new Map<number, { resolve: (value: PreparedWorkspace | CollectedChanges | null) => void; reject: (error: Error) => void }>();
@@ -91,10 +116,8 @@ async function start(init: AgentInit): Promise<void> {
   worker = activeWorker;
   if (init.holdUntil) activeWorker.hold(init.holdUntil);
 
-  process.on('message', (message: unknown) => {
-    if (!isPoolMessage(message)) return;
-    handle(message as HostToAgent);
-  });
+  handleMessage = handle;
+  for (const message of early.splice(0)) handle(message);
   function handle(message: HostToAgent): void {
     switch (message.type) {
       case 'ping':
@@ -138,12 +161,13 @@ async function start(init: AgentInit): Promise<void> {
   try {
     await activeWorker.run();
   } catch (error) {
-    if (!(error instanceof BoardUnwritableError)) throw error;
-    send({ type: 'fatal', message: error.message, board: true });
+    const outage = boardOutageMessage(error);
+    if (outage === undefined) throw error;
+    send({ type: 'fatal', message: outage, board: true });
   } finally {
     limiter.dispose();
     hostModels?.dispose();
-    board.close();
+    await board.close().catch(() => undefined);
   }
   exit(0);
 }

@@ -782,6 +782,31 @@ for (const kind of kinds) {
         const after = await board.stats();
         assert.deepEqual([after.counts.pending, after.counts.running, after.delayed], [2, 1, 2]);
       });
+
+      it('a retry whose backoff is over counts as claimable, not delayed, before any claim promotes it', async () => {
+        // A pool that scaled down to no agents starts one only for tasks it sees as claimable.
+        const { board } = await kind.fresh({ retry: { baseMs: 50, capMs: 50, jitter: 0 } });
+        await board.post({ title: 'retried' });
+        await board.fail((await board.claim({ agent: 'a' }))!, 'flaky');
+        await eventually('the backoff to be over', async () => (await board.stats()).delayed === 0);
+        assert.equal((await board.stats()).counts.pending, 1);
+      });
+    });
+
+    describe('hosts', () => {
+      it('a host record is listed while renewed, as gone once it expires, and not after it is removed', async () => {
+        const { board } = await kind.fresh();
+        await board.putHost('build-1-42', { hostPid: 42, note: 'first' }, 60_000);
+        await board.putHost('build-2-7', { hostPid: 7 }, 150);
+        const listed = await board.listHosts();
+        assert.deepEqual(listed.map((entry) => [entry.id, entry.gone]), [['build-1-42', false], ['build-2-7', false]]);
+        assert.equal((listed[0].status as { note?: string }).note, 'first');
+        await eventually('the short record to expire', async () => (await board.listHosts()).find((entry) => entry.id === 'build-2-7')?.gone === true);
+        assert.equal((await board.listHosts()).find((entry) => entry.id === 'build-1-42')?.gone, false, 'a renewed host stays live');
+        await board.removeHost('build-1-42');
+        assert.deepEqual((await board.listHosts()).map((entry) => entry.id), ['build-2-7']);
+        await assert.rejects(board.putHost('../escape', {}, 1_000), /not a host id/);
+      });
     });
 
     describe('reading', () => {

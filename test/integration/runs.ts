@@ -14,8 +14,9 @@ export const runs: IntegrationRun[] = [
   { name: 'untrusted', suites: ['untrusted/**/*.test.ts'], fixture: 'basic', trusted: false },
   // Fix with swarm: lenses, quick fix and fix commands, then a command executor in a git worktree.
   { name: 'fix', suites: ['fix/**/*.test.ts'], fixture: 'basic', git: true },
-  // agentSwarm.board on a real redis-server (started by the suite): the views against a Redis board.
-  { name: 'redis', suites: ['redis/**/*.test.ts'], fixture: 'basic' },
+  // agentSwarm.board on a real redis-server (started by the suite): the views against a Redis board,
+  // and a pool on it (a git workspace, a command executor that writes one file).
+  { name: 'redis', suites: ['redis/**/*.test.ts'], fixture: 'basic', git: true, settings: { 'agentSwarm.executor': { type: 'command', command: 'printf "shouted\\n" > shout.txt' } } },
   // Review: results in the diff editor, apply (undoable, three-way, conflicts), discard, follow-ups.
   { name: 'review', suites: ['review/**/*.test.ts'], fixture: 'basic', git: true },
 ];

@@ -1,4 +1,6 @@
-// The Pool view's rows from PoolStats: capacity, agents, system figures, rate limiters. Pure.
+// The Pool view's rows from PoolStats: capacity, agents, system figures, rate limiters; and the
+// other hosts working on the same board (their records on the board). Pure.
+import type { HostView } from '../../core/pool/status-file';
 import type { AgentInfo, PoolStats } from '../../core/pool/types';
 import type { EndpointState } from '../../core/ratelimit/types';
 import { describeSandbox } from '../../core/sandbox/status';
@@ -66,6 +68,28 @@ export function agentRow(agent: AgentInfo, now: number): PoolRow {
     tooltip: [`Agent ${agent.id}${agent.pid ? ` (pid ${agent.pid})` : ''}`, `State: ${agent.state}`, task ? `Task ${task.id} (attempt ${task.attempt}) for ${formatDuration(now - task.startedAt)}` : 'No task', `${agent.tasksDone} done, ${agent.tasksFailed} failed`].join('\n'),
     icon: agent.state === 'busy' ? 'loading~spin' : agent.state === 'idle' ? 'circle-outline' : agent.state === 'exited' ? 'circle-slash' : 'clock',
   };
+}
+
+/**
+ * Every other host on the board (this window's pool is `own`): its machine, agents, CPU and memory,
+ * current tasks and last heartbeat; a host whose record expired is shown as gone.
+ */
+export function otherHostsRow(hosts: HostView[], own: { pid: number; host: string }, now: number): PoolRow | undefined {
+  const others = hosts.filter((host) => !(host.hostPid === own.pid && (host.host === undefined || host.host === own.host)));
+  if (others.length === 0) return undefined;
+  const live = others.filter((host) => !host.gone).length;
+  return { id: 'hosts', label: 'Other hosts on this board', description: `${live} running${live < others.length ? ` · ${others.length - live} gone` : ''}`, icon: 'remote', children: others.map((host) => hostRow(host, now)) };
+}
+
+function hostRow(host: HostView, now: number): PoolRow {
+  const name = `${host.host ?? 'this machine'} · pid ${host.hostPid}`;
+  const heard = `last heartbeat ${formatDuration(Math.max(0, now - host.updatedAt))} ago`;
+  const id = `host:${host.host ?? ''}:${host.hostPid}`;
+  if (host.gone) return { id, label: name, description: `gone · ${heard}`, tooltip: 'Its record on the board expired: the host stopped, crashed or lost the board. Tasks it held come back when their leases run out.', icon: 'debug-disconnect' };
+  const figures = [`${host.busy}/${host.maxAgents} busy`];
+  if (host.system) figures.push(`CPU ${formatPercent(host.system.cpuPercent)}`, `memory ${formatBytes(host.system.totalMemBytes - host.system.availableMemBytes)} / ${formatBytes(host.system.totalMemBytes)}`);
+  figures.push(heard);
+  return { id, label: name, description: figures.join(' · '), icon: 'vm', children: host.agents.map((agent) => ({ ...agentRow(agent, now), id: `${id}:${agent.id}` })) };
 }
 
 function limiterRow(limiter: EndpointState, now: number): PoolRow {

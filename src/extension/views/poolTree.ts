@@ -1,9 +1,15 @@
-// The Pool view: capacity, agents (state, task, CPU, memory, uptime), system figures, limiters.
-// Redraws on pool stats events, at most once a second.
+// The Pool view: capacity, agents (state, task, CPU, memory, uptime), system figures, limiters,
+// and the other hosts working on the board (on this machine or others, from their records on the
+// board). Redraws on pool stats events, at most once a second, and every few seconds for the hosts.
+import * as os from 'os';
 import * as vscode from 'vscode';
-import { poolRows, type PoolRow } from '../logic/poolView';
+import { listHostStatuses } from '../../core/pool/status-file';
+import { otherHostsRow, poolRows, type PoolRow } from '../logic/poolView';
 import { DisposableBase } from '../disposable';
 import type { SwarmSession } from '../session';
+
+/** How often the other hosts are read again while nothing else redraws the view. */
+const HOSTS_REFRESH_MS = 5_000;
 
 export class PoolTreeProvider extends DisposableBase implements vscode.TreeDataProvider<PoolRow>, vscode.Disposable {
   private readonly changeEmitter = this.register(new vscode.EventEmitter<PoolRow | undefined>());
@@ -15,6 +21,8 @@ export class PoolTreeProvider extends DisposableBase implements vscode.TreeDataP
     super();
     this.register(session.onDidChangePool(() => this.redraw()));
     this.register(session.onPoolEvent(() => this.redraw()));
+    const hostsTimer = setInterval(() => this.redraw(), HOSTS_REFRESH_MS);
+    this.register({ dispose: () => clearInterval(hostsTimer) });
   }
 
   private redraw(): void {
@@ -27,11 +35,23 @@ export class PoolTreeProvider extends DisposableBase implements vscode.TreeDataP
     }, wait);
   }
 
-  getChildren(row?: PoolRow): PoolRow[] {
+  async getChildren(row?: PoolRow): Promise<PoolRow[]> {
     if (row) return row.children ?? [];
     const pool = this.session.getPool();
-    if (!pool) return [];
-    return poolRows(pool.stats(), Date.now());
+    const rows = pool ? poolRows(pool.stats(), Date.now()) : [];
+    const hosts = await this.otherHosts();
+    return hosts ? [...rows, hosts] : rows;
+  }
+
+  /** The other hosts' row; nothing when the board cannot be read now (the views say why elsewhere). */
+  private async otherHosts(): Promise<PoolRow | undefined> {
+    try {
+      const board = await this.session.viewBoard();
+      if (!board) return undefined;
+      return otherHostsRow(await listHostStatuses(board), { pid: process.pid, host: os.hostname() }, Date.now());
+    } catch {
+      return undefined;
+    }
   }
 
   getTreeItem(row: PoolRow): vscode.TreeItem {

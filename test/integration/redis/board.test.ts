@@ -1,6 +1,7 @@
 // The agentSwarm.board setting pointing VS Code at a Redis board (a real redis-server started by
-// test/harness/redis.ts): the Tasks view shows what the CLI posts there, Swarm: Start starts
-// nothing, and a wrong password leaves the views empty until Swarm: Set Board Password fixes it.
+// test/harness/redis.ts): the Tasks view shows what the CLI posts there, Swarm: Start runs the
+// pool on it until the task is done and its result opens for review, and a wrong password leaves
+// the views empty until Swarm: Set Board Password fixes it.
 import * as assert from 'assert';
 import { execFile } from 'child_process';
 import * as fs from 'fs';
@@ -43,7 +44,7 @@ suite('Redis board (agentSwarm.board)', () => {
     for (const server of servers) await server.stop();
   });
 
-  test('the Tasks view shows tasks posted to the Redis board from the CLI; Swarm: Start starts nothing', async function () {
+  test('the Tasks view shows tasks posted to the Redis board from the CLI, followed live', async function () {
     this.timeout(120_000);
     const swarm = await api();
     const redis = await startRedis();
@@ -55,8 +56,39 @@ suite('Redis board (agentSwarm.board)', () => {
     assert.match((await swarm.session.viewBoard())?.describe() ?? '', /^redis:\/\/127\.0\.0\.1:\d+/);
     const later = await swarmCli({}, '--board', url, 'post', 'Posted while the view is open');
     await waitFor('the second Redis task, followed live', async () => ((await pendingIds(swarm)).includes(later) ? true : undefined), 60_000);
+  });
+
+  test('Swarm: Start runs the pool on the Redis board: the task is done and its result opens for review', async function () {
+    this.timeout(240_000);
+    const swarm = await api();
+    const redis = await startRedis();
+    servers.push(redis);
+    const url = `redis://127.0.0.1:${redis.port}/0?board=run`;
+    // The run's executor (runs.ts) writes shout.txt in the task's worktree.
+    const id = await swarmCli({}, '--board', url, 'post', 'Shout from the Redis board');
+    await setBoard(url);
+    await waitFor('the task in the Pending group', async () => ((await pendingIds(swarm)).includes(id) ? true : undefined), 60_000);
     await vscode.commands.executeCommand('agentSwarm.start');
-    assert.strictEqual(swarm.session.isRunning, false, 'no pool runs on a Redis board yet');
+    try {
+      assert.ok(swarm.session.isRunning, 'Swarm: Start started the pool on the Redis board');
+      const board = await swarm.session.viewBoard();
+      assert.ok(board);
+      const done = await waitFor('the task done by the pool', async () => {
+        const task = await board.get(id);
+        return task?.status === 'done' ? task : undefined;
+      }, 180_000);
+      assert.deepStrictEqual(((done.result as { files?: Array<{ path: string }> }).files ?? []).map((file) => file.path), ['shout.txt']);
+      await vscode.commands.executeCommand('agentSwarm.task.review', id);
+      const diff = await waitFor('the review of the result', () =>
+        vscode.window.tabGroups.all.flatMap((group) => group.tabs.map((tab) => tab.input)).find((input): input is vscode.TabInputTextDiff => input instanceof vscode.TabInputTextDiff && input.modified.scheme === 'swarm-result'),
+      );
+      assert.strictEqual((await vscode.workspace.openTextDocument(diff.modified)).getText(), 'shouted\n');
+      assert.ok(!fs.existsSync(path.join(workspaceRoot(), 'shout.txt')), 'reviewing writes nothing to the workspace');
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await swarm.session.stop();
+      await setBoard(undefined);
+    }
   });
 
   test('a folder path: the views read the file board there, not the workspace .swarm', async function () {

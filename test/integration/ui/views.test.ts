@@ -151,13 +151,13 @@ suite('Swarm panel', () => {
     await swarm.session.start().catch((error: unknown) => assert.fail(`Swarm: Start failed: ${String(error)}`));
     try {
       assert.ok(swarm.session.isRunning, 'Swarm: Start started the pool (executor from the run settings)');
-      const agentRow = await waitFor('an agent working on the task in the Pool view', () => {
-        const rows = swarm.pool.getChildren();
+      const agentRow = await waitFor('an agent working on the task in the Pool view', async () => {
+        const rows = await swarm.pool.getChildren();
         const agents = rows.find((row: PoolRow) => row.id === 'agents');
         return agents?.children?.find((row) => row.label.includes('Takes a few seconds'));
       }, 60_000);
       assert.match(String(agentRow.description), /busy/);
-      const capacity = swarm.pool.getChildren().find((row: PoolRow) => row.id === 'capacity');
+      const capacity = (await swarm.pool.getChildren()).find((row: PoolRow) => row.id === 'capacity');
       assert.match(String(capacity?.label), /^1\/\d+ busy$/, 'one agent busy with the one task');
       await waitFor('the task done', () => {
         const check = openBoard();
