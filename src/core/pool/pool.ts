@@ -32,7 +32,7 @@ import { createInHostAgent } from './sequential';
 import { agentsToRetire, wantedAgents, type ScalingLimits } from './scaling';
 import { HOST_STATUS_TTL_MS, hostRecordId, removeHostStatusNow, type HostStatus } from './status-file';
 import type { PoolEvent, PoolMode, PoolStats } from './types';
-import { DEFAULT_MAX_LOG_BYTES, boardOutageMessage, type WorkerEvent } from './worker';
+import { DEFAULT_MAX_LOG_BYTES, boardOutageMessage, removeDeadAgentScratch, type WorkerEvent } from './worker';
 import { BOARD_PASSWORD_ENV, asBoard, defaultBoardAccess, localBoardFolder, type BoardAccess } from './boardAccess';
 
 export interface ResourceLimits {
@@ -173,6 +173,8 @@ export class AgentPool {
     // Commands of hosts that died (SIGKILL, out of memory) would run on and write into slots.
     const orphans = await killDeadHostLeftovers();
     if (orphans.length > 0) this.log(`Ended ${orphans.length} process(es) left running by agent hosts that died.`);
+    // Their scratch folders (a log, a patch not yet stored) are of no use to anyone now.
+    removeDeadAgentScratch();
     await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
     this.verifyCheckRun = this.checkVerifyBeforeRun();
     const verifyFailure = await this.verifyCheckRun;

@@ -8,6 +8,7 @@ import { BoardUnavailableError, LOG_ARTIFACT, PATCH_ARTIFACT, type Board, type F
 import { BoardInputError, LeaseLostError, type BoardEventType, type Claim, type Task } from '../board/types';
 import { classifyError, ExecutorError, type ExecutionResult, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
 import { createCommandSandbox, type ActiveSandbox, type CommandSandbox } from '../sandbox/launcher';
+import { isProcessAlive } from '../process';
 import { recordPhase, tracePhase } from '../trace';
 import { localArtifactFile, localBoardFolder } from './boardAccess';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
@@ -291,7 +292,7 @@ export class AgentWorker {
 
   /** A fresh folder of this process for one task's files (its log, its patch before upload). */
   private scratchFor(taskId: string): string {
-    this.scratchRoot ??= fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-agent-')));
+    this.scratchRoot ??= fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${process.pid}-`)));
     const dir = path.join(this.scratchRoot, taskId);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
@@ -656,6 +657,34 @@ function combinedFailure(failures: unknown[]): ExecutorError {
   const retryAt = classified.map((failure) => failure.retryAt).filter((at): at is number => at !== undefined).sort((a, b) => a - b)[0];
   const message = `All ${classified.length} attempts failed:\n${classified.map((failure, index) => `${index + 1}. ${failure.message}`).join('\n')}`;
   return new ExecutorError(retryAt !== undefined && kind !== 'permanent' ? 'rate-limited' : kind, message, { retryAt });
+}
+
+/** An agent's scratch folder in the temp folder: `swarm-agent-<pid>-XXXXXX`. */
+const SCRATCH_PREFIX = 'swarm-agent-';
+
+/**
+ * Removes the scratch folders of agents that died without removing theirs (kill -9, a crash);
+ * those of live processes stay. Returns how many went. Never throws.
+ */
+export function removeDeadAgentScratch(tmpDir = os.tmpdir()): number {
+  let removed = 0;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(tmpDir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const pid = new RegExp(`^${SCRATCH_PREFIX}(\\d+)-`).exec(name)?.[1];
+    if (pid === undefined || isProcessAlive(Number(pid))) continue;
+    try {
+      fs.rmSync(path.join(tmpDir, name), { recursive: true, force: true });
+      removed++;
+    } catch {
+      // Another user's, or being removed by someone else: left alone.
+    }
+  }
+  return removed;
 }
 
 /** File-system errors that no retry fixes while the run goes on. */

@@ -1,7 +1,12 @@
 // The small units split out of AgentPool: the scaling decisions and the usage-limit pause, each
 // checked on its own (the pool's behaviour with them is covered by pool.test.ts and limits.test.ts).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
+import { removeDeadAgentScratch } from '../../../src/core/pool/worker';
 import { agentProcessHandle, freeSlot } from '../../../src/core/pool/agent-handle';
 import { DispatchPause } from '../../../src/core/pool/pause';
 import { agentsToRetire, wantedAgents } from '../../../src/core/pool/scaling';
@@ -57,5 +62,17 @@ test('the usage-limit pause holds until its reset time, only a later one extends
     assert.equal(pause.reason, undefined);
   } finally {
     pause.dispose();
+  }
+});
+
+test('scratch folders of agents that died are removed; those of live processes and other folders stay', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-scratch-test-'));
+  try {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    for (const name of [`swarm-agent-${dead}-abc123`, `swarm-agent-${process.pid}-def456`, 'swarm-agent-bundle-xyz', 'other']) fs.mkdirSync(path.join(tmp, name, 'tmx2task'), { recursive: true });
+    assert.equal(removeDeadAgentScratch(tmp), 1);
+    assert.deepEqual(fs.readdirSync(tmp).sort(), ['other', 'swarm-agent-bundle-xyz', `swarm-agent-${process.pid}-def456`].sort());
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
