@@ -48,6 +48,11 @@ export interface WorktreeIsolationOptions {
   diskBudgetBytes?: number;
   /** Start a retried task from its saved partial work (refs/swarm/<id>); default true. */
   resumePartialWork?: boolean;
+  /**
+   * The commit a task starts from instead of a snapshot of the workspace: a runner starts a shared
+   * board's task from the poster's snapshot (src/core/remote/workspace.ts). Undefined: snapshot.
+   */
+  startFrom?: (task: Task) => string | undefined;
   log?: (line: string) => void;
 }
 
@@ -578,6 +583,8 @@ export class WorktreeIsolation implements TaskIsolation {
    * make while tasks run reach the tasks that start once they are all done (the next run).
    */
   private async runSnapshot(repo: RepoInfo, task: Task): Promise<string> {
+    const given = this.options.startFrom?.(task);
+    if (given !== undefined) return given;
     const untracked = await this.namesUntrackedFiles(repo, task);
     const current = this.attemptsInFlight.size > 0 ? this.sharedSnapshot : undefined;
     if (current && !untracked) {
