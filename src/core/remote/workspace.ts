@@ -149,7 +149,7 @@ export class RemoteWorkspace implements TaskIsolation {
     try {
       imported = await importSnapshot(descriptorOf(source), bundle, { clone: this.options.clone, reposDir: this.options.reposDir, allowLocalUrls: this.options.allowLocalUrls, maxBundleBytes: this.options.maxBundleBytes, log: this.options.log });
     } catch (error) {
-      if (error instanceof RemoteGitError && CANNOT_SERVE.has(error.problem)) throw new CannotServeTaskError(task.id, `This runner cannot serve ${source.repository}: ${error.message}`);
+      if (error instanceof RemoteGitError && CANNOT_SERVE.has(error.problem)) throw new CannotServeTaskError(task.id, error.message);
       throw error;
     }
     const key = siteKey(imported.gitDir, imported.prefix);
@@ -212,4 +212,41 @@ async function ensureAnchor(gitDir: string, anchor: string, commit: string): Pro
   await runGit(['worktree', 'prune'], { cwd: gitDir });
   fs.mkdirSync(path.dirname(anchor), { recursive: true });
   await runGit(['worktree', 'add', '--no-checkout', '--detach', anchor, commit], { cwd: gitDir });
+}
+
+/**
+ * How an agent avoids claim churn on tasks it cannot serve. A hand-back (release) puts the task
+ * behind the others of its priority on the Redis board, so the next claim brings another task: no
+ * wait then. Only when a task handed back before comes round again has the agent seen every
+ * claimable task and served none; then it waits 1 s, doubling to 1 min, before claiming again.
+ * Serving a task starts afresh. A runner that can serve nothing on the board thus claims each such
+ * task about once per wait, not in a tight loop.
+ */
+export class HandBackBackoff {
+  private readonly seen = new Set<string>();
+  private streak = 0;
+
+  constructor(
+    private readonly firstMs = 1_000,
+    private readonly capMs = 60_000,
+  ) {}
+
+  /** Call after handing `taskId` back; returns how long to wait before the next claim (ms). */
+  handedBack(taskId: string): number {
+    if (!this.seen.has(taskId)) {
+      this.seen.add(taskId);
+      return 0;
+    }
+    this.seen.clear();
+    this.seen.add(taskId);
+    const wait = Math.min(this.capMs, this.firstMs * 2 ** Math.min(this.streak, 30));
+    this.streak += 1;
+    return wait;
+  }
+
+  /** Call after serving a task. */
+  served(): void {
+    this.seen.clear();
+    this.streak = 0;
+  }
 }

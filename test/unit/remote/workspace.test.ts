@@ -107,7 +107,7 @@ describe('runner workspace from a task source', { timeout: 300_000 }, () => {
     const stranger = runner(w, board, { clone: elsewhere }, 'c');
     await assert.rejects(stranger.prepare(task, '0', path.join(w.dir, 'c-artifacts')), (error: unknown) => {
       assert.ok(error instanceof CannotServeTaskError, String(error));
-      assert.match(error.reason, /cannot serve file:\/\/.*origin\.git.*start the runner in a clone of/);
+      assert.match(error.reason, /The task is for file:\/\/.*origin\.git, but the runner's repository .* has no remote for it.*start the runner in a clone of/);
       return true;
     });
     const refusing = new RemoteWorkspace({ board, reposDir: path.join(w.dir, 'cache-d'), makeIsolation: (options) => new WorktreeIsolation(options) });

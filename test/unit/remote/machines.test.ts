@@ -1,0 +1,166 @@
+// Several machines on this host (root: network namespaces made by the test). The host runs Redis
+// (password) and a git daemon for a bare origin; the developer's clone posts from its working state
+// (an unpushed commit, staged, unstaged and untracked edits); two runner machines, each in its own
+// network namespace with the developer's clone hidden under an empty tmpfs, claim from the board,
+// start from the poster's snapshot and send back patches the developer applies with `swarm apply`.
+// A task of a repository no runner has stays pending with the skip reason in the log, without
+// claim churn; a hostile result writing into .git or outside the workspace is refused.
+//   node scripts/run-unit-tests.js test/unit/remote/machines.test.ts
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { openBoard } from '../../../src/core/board/open';
+import { PATCH_ARTIFACT, type Board, type Task } from '../../../src/core/board';
+import { startRedis, type RedisServer } from '../../harness/redis';
+import { runSwarm, type SwarmRun } from '../patch/helpers';
+import { git } from '../worktree/helpers';
+import { addLocalChanges, makeWorld, type World } from './machines';
+import { assertRootForNamespaces, makeMachine, makeNetwork, startGitDaemon, type Machine, type Network } from './netns';
+
+const PASSWORD = 'runner-test-secret';
+const TSX = require.resolve('tsx');
+const RUNNER = path.join(__dirname, 'fixtures', 'board-runner.ts');
+const EDIT = `for f in {files}; do printf 'edited by a runner\\n' >> "$f"; done`;
+
+let network: Network;
+let redis: RedisServer;
+let daemon: Awaited<ReturnType<typeof startGitDaemon>>;
+let w: World;
+let board: Board;
+let boardUrl: string;
+const machines: Machine[] = [];
+const runners: ChildProcess[] = [];
+const output: string[] = [];
+
+before(async () => {
+  assertRootForNamespaces();
+  network = makeNetwork();
+  redis = await startRedis({ password: PASSWORD, extra: ['--bind', `127.0.0.1 ${network.serviceIp}`] });
+  boardUrl = `redis://${network.serviceIp}:${redis.port}/0?board=machines`;
+  w = makeWorld();
+  git(w.dir, ['init', '-q', '--bare', '-b', 'main', path.join(w.dir, 'other.git')]);
+  daemon = await startGitDaemon(w.dir, [network.serviceIp]);
+  // The developer's clone fetches the origin over the network, as runners do: one repository URL.
+  git(w.dev, ['remote', 'set-url', 'origin', daemon.url('origin.git')]);
+  git(w.dev, ['fetch', '-q', 'origin']);
+  board = await openBoard(boardUrl, { env: { SWARM_BOARD_PASSWORD: PASSWORD } });
+});
+
+after(async () => {
+  for (const runner of runners) if (runner.exitCode === null) runner.kill('SIGKILL');
+  await board?.close();
+  await daemon?.stop();
+  await redis?.stop();
+  for (const machine of machines) machine.remove();
+  network?.remove();
+  w?.cleanup();
+});
+
+function swarm(cwd: string, args: string[]): SwarmRun {
+  return runSwarm(cwd, ['--board', boardUrl, ...args], { SWARM_BOARD_PASSWORD: PASSWORD });
+}
+
+function ok(run: SwarmRun, what: string): string {
+  assert.equal(run.code, 0, `${what} exited ${run.code}: ${run.stderr}`);
+  return run.stdout;
+}
+
+/** A runner machine: its own network namespace and clone; the developer's folder is hidden from it. */
+function startRunner(name: string): void {
+  const machine = makeMachine(name, network);
+  machines.push(machine);
+  const clone = path.join(w.dir, `${name}-clone`);
+  git(w.dir, ['clone', '-q', daemon.url('origin.git'), clone]);
+  const runnerDir = path.join(w.dir, `${name}-dir`);
+  fs.mkdirSync(runnerDir);
+  const child = machine.spawn(process.execPath, ['--import', TSX, RUNNER, boardUrl, name, runnerDir, EDIT, '--clone', clone], {
+    cwd: clone,
+    env: { ...process.env, SWARM_BOARD_PASSWORD: PASSWORD },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    hidden: [w.dev],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  runners.push(child);
+}
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; runner output:\n${output.join('')}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('runners on other machines (network namespaces)', { timeout: 600_000 }, () => {
+  let unservable: string;
+  let postedAt = 0;
+
+  it('the developer posts from an uncommitted state; two runners that cannot see the clone finish it; every patch applies in the developer\'s clone', async () => {
+    addLocalChanges(w);
+    // A repository no runner has: its task is handed back, never run.
+    const stranger = path.join(w.dir, 'stranger');
+    git(w.dir, ['clone', '-q', daemon.url('other.git'), stranger]);
+    w.write(stranger, 'x.txt', 'x\n');
+    git(stranger, ['add', 'x.txt']);
+    unservable = ok(swarm(stranger, ['post', 'not for these runners', '--files', 'x.txt']), 'post').trim();
+    postedAt = Date.now();
+
+    const children = [['README.md'], ['src/a.txt'], ['notes/todo.md']].map((files, index) => JSON.stringify({ title: `child ${index}`, files })).join('\n');
+    fs.writeFileSync(path.join(w.dir, 'children.jsonl'), children);
+    const before = git(w.dev, ['status', '--porcelain=v2', '--untracked-files=all']);
+    const posted = JSON.parse(ok(swarm(w.dev, ['map', 'edit three files', '--jsonl', path.join(w.dir, 'children.jsonl'), '--json']), 'map')) as { id: string; childIds: string[] };
+    assert.equal(git(w.dev, ['status', '--porcelain=v2', '--untracked-files=all']), before, 'posting left the working state alone');
+
+    startRunner('ra');
+    startRunner('rb');
+    await waitFor('the map to finish', async () => ((await board.get(posted.id))?.status === 'done' ? true : undefined));
+    const done = (await Promise.all(posted.childIds.map((id) => board.get(id)))) as Task[];
+    for (const child of done) {
+      assert.equal(child.status, 'done', `${child.id}: ${child.lastError?.message ?? ''}`);
+      assert.equal((child.result as { base?: string }).base, child.source?.snapshot, 'the patch is made against the poster\'s snapshot');
+    }
+    for (const id of posted.childIds) ok(swarm(w.dev, ['apply', id]), `apply ${id}`);
+    // The runners saw the unstaged, staged and untracked edits: the patches apply on top of them.
+    assert.equal(fs.readFileSync(path.join(w.dev, 'README.md'), 'utf8'), '# demo (unstaged)\nedited by a runner\n');
+    assert.equal(fs.readFileSync(path.join(w.dev, 'src/a.txt'), 'utf8'), 'alpha\nbeta (staged)\ngamma\nedited by a runner\n');
+    assert.equal(fs.readFileSync(path.join(w.dev, 'notes/todo.md'), 'utf8'), 'untracked, named by the task\nedited by a runner\n');
+  });
+
+  it('a task whose repository no runner has stays pending, with the skip reason in the log and few claims', async () => {
+    // Let the runners run idle for a while with only this task on the board.
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    const task = (await board.get(unservable)) as Task;
+    assert.equal(task.status, 'pending');
+    const log = ok(swarm(w.dev, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as { type: string; taskId?: string; detail?: { reason?: string } });
+    const skips = log.filter((event) => event.taskId === unservable && event.type === 'requeued');
+    assert.ok(skips.length >= 1, 'handed back at least once');
+    assert.match(skips[0].detail?.reason ?? '', /skipped by r[ab]: The task is for 10\.[0-9.]+:\d+\/other, but the runner's repository .* has no remote for it/);
+    // Two runners, about a minute at most of backoff: each claims it once per wait, not in a loop.
+    assert.ok(skips.length <= 20, `${skips.length} hand-backs: claim churn`);
+    console.log(`hand-backs of the unservable task in about ${Math.round((Date.now() - postedAt) / 1000)} s by two runners: ${skips.length}`);
+  });
+
+  it('a hostile result that writes into .git or outside the workspace is refused by swarm apply, and nothing is written', async () => {
+    for (const [name, target] of [['git', '.git/hooks/post-checkout'], ['outside', '../outside.txt']]) {
+      const id = ok(swarm(w.dev, ['post', `hostile ${name}`]), 'post').trim();
+      const claim = await waitFor('the hostile claim', async () => {
+        const claimed = await board.claim({ agent: 'mallory' });
+        if (claimed && claimed.task.id !== id) await board.release(claimed, 'not mine');
+        return claimed?.task.id === id ? claimed : undefined;
+      });
+      const patch = `diff --git a/${target} b/${target}\nnew file mode 100755\nindex 0000000..1111111\n--- /dev/null\n+++ b/${target}\n@@ -0,0 +1 @@\n+echo owned\n`;
+      await board.putArtifact(id, PATCH_ARTIFACT, patch);
+      await board.complete(claim, { summary: 'evil', patchArtifact: PATCH_ARTIFACT, base: claim.task.source?.snapshot, files: [{ path: target, status: 'added', additions: 1, deletions: 0 }] });
+      const run = swarm(w.dev, ['apply', id]);
+      assert.notEqual(run.code, 0, `apply of a patch writing ${target} must fail`);
+      assert.match(run.stderr, /\.git|outside|refus/i);
+      assert.ok(!fs.existsSync(path.join(w.dev, '.git/hooks/post-checkout')));
+      assert.ok(!fs.existsSync(path.join(w.dir, 'outside.txt')));
+    }
+  });
+});
