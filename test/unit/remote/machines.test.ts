@@ -146,6 +146,7 @@ describe('runners on other machines (network namespaces)', { timeout: 600_000 },
   });
 
   it('a hostile result that writes into .git or outside the workspace is refused by swarm apply, and nothing is written', async () => {
+    const refusals: Record<string, RegExp> = { git: /is inside a \.git directory/, outside: /contains "\.\." and would leave the workspace/ };
     for (const [name, target] of [['git', '.git/hooks/post-checkout'], ['outside', '../outside.txt']]) {
       const id = ok(swarm(w.dev, ['post', `hostile ${name}`]), 'post').trim();
       const claim = await waitFor('the hostile claim', async () => {
@@ -158,7 +159,7 @@ describe('runners on other machines (network namespaces)', { timeout: 600_000 },
       await board.complete(claim, { summary: 'evil', patchArtifact: PATCH_ARTIFACT, base: claim.task.source?.snapshot, files: [{ path: target, status: 'added', additions: 1, deletions: 0 }] });
       const run = swarm(w.dev, ['apply', id]);
       assert.notEqual(run.code, 0, `apply of a patch writing ${target} must fail`);
-      assert.match(run.stderr, /\.git|outside|refus/i);
+      assert.match(run.stderr, refusals[name]);
       assert.ok(!fs.existsSync(path.join(w.dev, '.git/hooks/post-checkout')));
       assert.ok(!fs.existsSync(path.join(w.dir, 'outside.txt')));
     }

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { openBoard } from '../../../src/core/board/open';
 import type { Board, Task } from '../../../src/core/board';
 import { importResult } from '../../../src/core/remote';
+import { sha256 } from '../../../src/core/remote/bundle';
 import { snapshotForPost } from '../../../src/core/remote/post';
 import { CannotServeTaskError, PARTIAL_BUNDLE_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
 import { WorktreeIsolation } from '../../../src/core/worktree/worktreeIsolation';
@@ -83,6 +84,21 @@ describe('runner workspace from a task source', { timeout: 300_000 }, () => {
     assert.equal(git(w.dev, ['rev-parse', `${imported.commit}^1`]), task.source?.snapshot);
     assert.equal(treeFiles(w.dev, imported.commit)['src/new.txt'] !== undefined, true);
     await workspace.release();
+
+    // A hostile runner's result bundle whose tree writes into .git on checkout is refused.
+    const runnerGit = path.join(w.dir, 'cache', fs.readdirSync(path.join(w.dir, 'cache')).find((name) => name.endsWith('.git')) as string);
+    const snapshot = task.source?.snapshot as string;
+    const blob = git(runnerGit, ['hash-object', '-w', '--stdin'], '[core]\n\tfsmonitor = evil\n');
+    const inner = git(runnerGit, ['mktree'], `100644 blob ${blob}\tconfig\n`);
+    const tree = git(runnerGit, ['mktree'], `${git(runnerGit, ['ls-tree', snapshot])}\n040000 tree ${inner}\t.GIT\n`);
+    const evil = git(runnerGit, ['commit-tree', tree, '-p', snapshot, '-m', 'evil']);
+    git(runnerGit, ['update-ref', `refs/swarm-result/${task.id}`, evil]);
+    const evilFile = path.join(w.dir, 'evil.bundle');
+    git(runnerGit, ['bundle', 'create', '-q', evilFile, `refs/swarm-result/${task.id}`, `^${snapshot}`]);
+    const evilBundle = fs.readFileSync(evilFile);
+    const evilDescriptor = { ...descriptor, commit: evil, bundleBytes: evilBundle.length, bundleSha256: sha256(evilBundle) };
+    await assert.rejects(importResult({ repository: w.dev, descriptor: evilDescriptor, bundle: evilBundle, writeScope: { workspaceRoot: w.dev, boardRoot: path.join(w.dev, '.swarm') } }), /hasDotgit/);
+    assert.notEqual(git(w.dev, ['rev-parse', `refs/swarm-result/${task.id}`]), evil, 'the hostile commit got no ref');
   });
 
   it('a runner started in its own clone imports into it; a runner without the repository hands the task back with the reason', async () => {
