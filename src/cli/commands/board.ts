@@ -72,6 +72,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard, op
     .option('--parent <id>', 'add as a child of a waiting map task')
     .option('--not-before <time>', 'not claimable before (epoch ms, ISO date, or a delay: 500ms, 30s, 5m, 2h, 7d)', parseTime)
     .option('--jsonl <file>', 'post one task per JSON line from a file, or - for stdin (docs/task-lines.md)')
+    .option('--requires <a,b>', 'labels a runner must have to take the task (swarm run --labels)', parseFileList)
     .addOption(remoteOption())
     .addOption(jsonOption())
     .action(async (title: string | undefined, options: PostOptions) => {
@@ -251,6 +252,7 @@ async function withSource(board: Board, specs: TaskSpec[], remote: string | unde
 
 interface PostOptions extends JsonOption {
   remote?: string;
+  requires?: string[];
   prompt?: string;
   files?: string[];
   priority?: number;
@@ -273,6 +275,7 @@ function defaultsFromOptions(options: PostOptions): Partial<TaskSpec> {
     payload: options.payload,
     parentId: options.parent,
     notBefore: options.notBefore,
+    requires: options.requires,
   });
 }
 

@@ -53,6 +53,10 @@ const sourceSchema: z.ZodType<TaskSource> = z
   })
   .strict();
 
+/** A runner label: `gpu`, `linux`, `arm64`, `big-memory`. */
+export const LABEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const labels = z.array(z.string().regex(LABEL_PATTERN, 'is not a label (letters, digits and _.- , at most 64)')).max(32);
+
 const specSchema = z
   .object({
     title: z.string().trim().min(1, 'must not be empty').max(500),
@@ -65,6 +69,7 @@ const specSchema = z
     notBefore: z.number().int().min(0).max(MAX_TIME_MS, `must be at most ${MAX_TIME_MS} (${new Date(MAX_TIME_MS).toISOString()})`).optional(),
     parentId: z.string().refine(isValidId, 'is not a task id').optional(),
     source: sourceSchema.optional(),
+    requires: labels.optional(),
   })
   .strict();
 
@@ -87,6 +92,7 @@ export const storedTaskSchema = z.object({
   parentId: z.string().optional(),
   childCount: z.number().int().nonnegative().optional(),
   source: sourceSchema.optional(),
+  requires: labels.optional(),
 });
 
 export type StoredTask = z.infer<typeof storedTaskSchema>;
@@ -136,6 +142,7 @@ export function buildStoredTask(spec: TaskSpec, id: string, createdAt: number, c
     ...(value.parentId !== undefined ? { parentId: value.parentId } : {}),
     ...(childCount !== undefined ? { childCount } : {}),
     ...(value.source !== undefined ? { source: value.source } : {}),
+    ...(value.requires !== undefined && value.requires.length > 0 ? { requires: [...new Set(value.requires)] } : {}),
   };
 }
 
@@ -166,7 +173,7 @@ export function parseStoredTask(text: string): { task: StoredTask } | { reason: 
 }
 
 /** The fields of a task that come from its stored body, the same on every board. */
-export function taskFieldsOf(spec: StoredTask, status: TaskStatus, attempts: number): Pick<Task, 'id' | 'title' | 'type' | 'prompt' | 'files' | 'priority' | 'payload' | 'status' | 'attempts' | 'maxAttempts' | 'notBefore' | 'parentId' | 'source'> {
+export function taskFieldsOf(spec: StoredTask, status: TaskStatus, attempts: number): Pick<Task, 'id' | 'title' | 'type' | 'prompt' | 'files' | 'priority' | 'payload' | 'status' | 'attempts' | 'maxAttempts' | 'notBefore' | 'parentId' | 'source' | 'requires'> {
   return {
     id: spec.id,
     title: spec.title,
@@ -181,5 +188,6 @@ export function taskFieldsOf(spec: StoredTask, status: TaskStatus, attempts: num
     ...(spec.notBefore !== undefined ? { notBefore: spec.notBefore } : {}),
     ...(spec.parentId !== undefined ? { parentId: spec.parentId } : {}),
     ...(spec.source !== undefined ? { source: spec.source } : {}),
+    ...(spec.requires !== undefined ? { requires: spec.requires } : {}),
   };
 }

@@ -23,6 +23,8 @@ export interface TaskSpec {
   parentId?: string;
   /** Where the task starts on another machine (set by a post to a shared board, not by hand). */
   source?: TaskSource;
+  /** Labels a runner must have to take the task (`swarm run --labels`); others hand it back. */
+  requires?: string[];
 }
 
 /**
@@ -78,6 +80,7 @@ export interface Task {
   notBefore?: number;
   parentId?: string;
   source?: TaskSource;
+  requires?: string[];
   /** Agent that holds the lease, while running. */
   claimedBy?: string;
   leaseExpiresAt?: number;

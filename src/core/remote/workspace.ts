@@ -57,6 +57,8 @@ export interface RemoteWorkspaceOptions {
   runnerDir?: string;
   /** Tasks may name repositories by local path (tests, trusted setups only). */
   allowLocalUrls?: boolean;
+  /** This runner's labels (`--labels gpu,linux`): a task that requires others is handed back. */
+  labels?: readonly string[];
   maxBundleBytes?: number;
   log?: (line: string) => void;
 }
@@ -83,6 +85,7 @@ export class RemoteWorkspace implements TaskIsolation {
   constructor(private readonly options: RemoteWorkspaceOptions) {}
 
   async prepare(task: Task, slot: string, artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace> {
+    this.assertLabels(task);
     if (!task.source) return this.localFor(task).prepare(task, slot, artifactsDir, signal);
     const site = await this.siteFor(task, task.source);
     signal?.throwIfAborted();
@@ -130,6 +133,14 @@ export class RemoteWorkspace implements TaskIsolation {
     this.sandbox = { sandbox, env: commandEnv };
     this.options.local?.useSandbox?.(sandbox, commandEnv);
     for (const site of this.ready) site.isolation.useSandbox?.(sandbox, commandEnv);
+  }
+
+  private assertLabels(task: Task): void {
+    const have = new Set(this.options.labels ?? []);
+    const missing = (task.requires ?? []).filter((label) => !have.has(label));
+    if (missing.length === 0) return;
+    const has = have.size > 0 ? `it has ${[...have].join(', ')}` : 'it has none';
+    throw new CannotServeTaskError(task.id, `Task ${task.id} requires the label${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, which this runner lacks (${has}); start a runner with --labels ${(task.requires ?? []).join(',')}.`);
   }
 
   private localFor(task: Task): TaskIsolation {

@@ -163,6 +163,16 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     }
   });
 
+  it('post --requires records the labels a runner needs; a bad label is refused', async () => {
+    const w = world();
+    const url = redis.url(0, 'labels');
+    const id = ok(runSwarm(w.dev, ['--board', url, 'post', 'gpu task', '--requires', 'gpu,linux,gpu']), 'post').trim();
+    const shared = await board(url);
+    assert.deepEqual((await shared.get(id))?.requires, ['gpu', 'linux']);
+    refusedWithOneLine(runSwarm(w.dev, ['--board', url, 'post', 'bad', '--requires', 'gpu,has space']), 2, /requires\.1 is not a label/);
+    assert.equal((await shared.list()).total, 1);
+  });
+
   it('a file board keeps today\'s behaviour: no snapshot at post, no source', async () => {
     const w = world();
     addLocalChanges(w);

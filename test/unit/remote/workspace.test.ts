@@ -129,4 +129,28 @@ describe('runner workspace from a task source', { timeout: 300_000 }, () => {
     const refusing = new RemoteWorkspace({ board, reposDir: path.join(w.dir, 'cache-d'), makeIsolation: (options) => new WorktreeIsolation(options) });
     await assert.rejects(refusing.prepare(task, '0', path.join(w.dir, 'd-artifacts')), (error: unknown) => error instanceof CannotServeTaskError && /local repository/.test(error.reason));
   });
+
+  it('a task that requires labels is served only by a runner that has them; others hand it back saying which', async () => {
+    const w = makeWorld();
+    worlds.push(w);
+    const board = await openBoard(redis.url(0, 'ws3'));
+    boards.push(board);
+    const spec = { title: 'gpu work', files: ['src/a.txt'], requires: ['gpu', 'linux'] };
+    const { source } = await snapshotForPost({ board, workspaceRoot: w.dev, specs: [spec] });
+    const [task] = await board.postMany([{ ...spec, source }]);
+    assert.deepEqual(task.requires, ['gpu', 'linux']);
+    const reposDir = path.join(w.dir, 'cache');
+    const plain = new RemoteWorkspace({ board, reposDir, labels: ['linux'], allowLocalUrls: true, makeIsolation: (options) => new WorktreeIsolation(options) });
+    await assert.rejects(plain.prepare(task, '0', path.join(w.dir, 'p-artifacts')), (error: unknown) => {
+      assert.ok(error instanceof CannotServeTaskError);
+      assert.equal(error.reason, `Task ${task.id} requires the label gpu, which this runner lacks (it has linux); start a runner with --labels gpu,linux.`);
+      return true;
+    });
+    assert.ok(!fs.existsSync(reposDir), 'nothing imported for a task it does not take');
+    const labelled = new RemoteWorkspace({ board, reposDir, labels: ['gpu', 'linux', 'arm64'], runnerDir: path.join(w.dir, 'gpu-runner'), allowLocalUrls: true, makeIsolation: (options) => new WorktreeIsolation(options) });
+    const prepared = await labelled.prepare(task, '0', path.join(w.dir, 'g-artifacts'));
+    assert.equal(git(prepared.cwd, ['rev-parse', 'HEAD']), source.snapshot);
+    await labelled.abandon(task, '0', prepared, 'test over');
+    await labelled.release();
+  });
 });
