@@ -13,7 +13,9 @@ import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from '../pool
 import type { ActiveSandbox } from '../sandbox/launcher';
 import { runGit } from '../worktree/git';
 import { worktreesCacheRoot } from '../worktree/location';
-import { RemoteGitError } from './errors';
+import { CannotServeTaskError, RemoteGitError } from './errors';
+
+export { CannotServeTaskError } from './errors';
 import { withLock } from './lock';
 import { descriptorOf } from './post';
 import { resultFromPatch } from './result';
@@ -25,21 +27,6 @@ import { runGitCapped, sha256 } from './bundle';
 export const RESULT_BUNDLE_ARTIFACT = 'result.bundle';
 export const RESULT_DESCRIPTOR_ARTIFACT = 'result.json';
 export const PARTIAL_BUNDLE_ARTIFACT = 'partial.bundle';
-
-/**
- * This runner cannot serve the task (no clone or cache for its repository, a local URL it may not
- * fetch): the pool hands the claim back with `reason` instead of failing it, and waits before it
- * claims again (see the pool's hand-back backoff).
- */
-export class CannotServeTaskError extends Error {
-  constructor(
-    readonly taskId: string,
-    readonly reason: string,
-  ) {
-    super(reason);
-    this.name = 'CannotServeTaskError';
-  }
-}
 
 /** What makes a worktree isolation over a repository (the pool's own options: setup command, slots, includes). */
 export type MakeIsolation = (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
