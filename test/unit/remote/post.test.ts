@@ -92,6 +92,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     assert.equal(git(w.dev, ['show', `${source.snapshot}:src/a.txt`]), 'alpha\nbeta (staged)\ngamma');
     assert.equal(git(w.dev, ['show', `${source.snapshot}:src/b.txt`]), 'one\ntwo (unpushed)\nthree');
     assert.equal(git(w.dev, ['rev-parse', `refs/swarm-base/${source.snapshotId}`]), source.snapshot, 'the poster keeps the snapshot reachable');
+    assert.match(ok(runSwarm(w.dev, ['--board', url, 'show', first.id]), 'show'), new RegExp(`starts at: snapshot ${source.snapshot.slice(0, 12)} of file://.*origin\\.git, thin bundle of \\d`));
 
     // Stored once, under the snapshot's id; a runner with only a cache folder gets the same commit.
     const bundle = await shared.getArtifact(source.snapshotId, SNAPSHOT_ARTIFACT);
@@ -169,6 +170,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     const id = ok(runSwarm(w.dev, ['--board', url, 'post', 'gpu task', '--requires', 'gpu,linux,gpu']), 'post').trim();
     const shared = await board(url);
     assert.deepEqual((await shared.get(id))?.requires, ['gpu', 'linux']);
+    assert.match(ok(runSwarm(w.dev, ['--board', url, 'show', id]), 'show'), /requires: {2}gpu, linux \(runner labels\)/);
     refusedWithOneLine(runSwarm(w.dev, ['--board', url, 'post', 'bad', '--requires', 'gpu,has space']), 2, /requires\.1 is not a label/);
     assert.equal((await shared.list()).total, 1);
   });
