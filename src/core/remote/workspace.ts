@@ -248,3 +248,56 @@ export class HandBackBackoff {
     this.streak = 0;
   }
 }
+
+/** What a host needs to turn its pool into a runner of a shared board. */
+export interface RunnerSettings {
+  /** Repository cache folder (`swarm run --repos DIR`). */
+  reposDir?: string;
+  /** This runner's labels (`swarm run --labels a,b`). */
+  labels?: readonly string[];
+  /** Tasks may name repositories by local path (tests, trusted setups only). */
+  allowLocalUrls?: boolean;
+}
+
+/**
+ * The pool's isolation on a shared board: tasks with a source start from the poster's snapshot in
+ * a repository of this machine (`clone`: the workspace, when it is a git clone; or the cache);
+ * tasks without one run in `local` as today. `worktree` builds the worktree isolation with the
+ * host's own settings (include list, setup command).
+ */
+export function createRunnerIsolation(options: {
+  board: Pick<Board, 'getArtifact' | 'putArtifact'>;
+  workspaceRoot: string;
+  local?: TaskIsolation;
+  worktree: (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
+  settings: RunnerSettings;
+  log?: (line: string) => void;
+}): RemoteWorkspace {
+  const clone = findUp(options.workspaceRoot, '.git') ? options.workspaceRoot : undefined;
+  return new RemoteWorkspace({
+    board: options.board,
+    local: options.local,
+    makeIsolation: options.worktree,
+    clone,
+    reposDir: options.settings.reposDir,
+    labels: options.settings.labels,
+    allowLocalUrls: options.settings.allowLocalUrls,
+    log: options.log,
+  });
+}
+
+function findUp(start: string, name: string): string | undefined {
+  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, name))) return dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Hands a claim back after CannotServeTaskError: released with the reason (shown by `swarm log`),
+ * the attempt not counted. Returns how long the agent waits before its next claim (HandBackBackoff).
+ */
+export async function handBack(board: Pick<Board, 'release'>, claim: { token: string; task: Pick<Task, 'id'> }, agent: string, error: CannotServeTaskError, backoff: HandBackBackoff): Promise<number> {
+  await board.release(claim, `skipped by ${agent}: ${error.reason}`);
+  return backoff.handedBack(claim.task.id);
+}
