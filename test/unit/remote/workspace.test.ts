@@ -12,7 +12,7 @@ import type { Board, Task } from '../../../src/core/board';
 import { importResult } from '../../../src/core/remote';
 import { sha256 } from '../../../src/core/remote/bundle';
 import { snapshotForPost } from '../../../src/core/remote/post';
-import { CannotServeTaskError, PARTIAL_BUNDLE_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
+import { CannotServeTaskError, HandBackBackoff, PARTIAL_BUNDLE_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
 import { WorktreeIsolation } from '../../../src/core/worktree/worktreeIsolation';
 import { startRedis, type RedisServer } from '../../harness/redis';
 import { git } from '../worktree/helpers';
@@ -152,5 +152,15 @@ describe('runner workspace from a task source', { timeout: 300_000 }, () => {
     assert.equal(git(prepared.cwd, ['rev-parse', 'HEAD']), source.snapshot);
     await labelled.abandon(task, '0', prepared, 'test over');
     await labelled.release();
+  });
+
+  it('HandBackBackoff: no wait while other tasks come; once a handed-back task comes round, 1 s doubling to 1 min; serving one starts afresh', () => {
+    const backoff = new HandBackBackoff();
+    assert.deepEqual(['x', 'y', 'z'].map((id) => backoff.handedBack(id)), [0, 0, 0], 'each new task is claimed at once');
+    const waits = ['x', 'y', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'].map((id) => backoff.handedBack(id));
+    assert.deepEqual(waits, [1_000, 0, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+    backoff.served();
+    assert.equal(backoff.handedBack('x'), 0);
+    assert.equal(backoff.handedBack('x'), 1_000);
   });
 });
