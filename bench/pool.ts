@@ -226,7 +226,7 @@ async function spawnOnce(boardRoot: string, workspace: string): Promise<number> 
   const init: AgentInit = {
     agentId: 'bench-agent',
     slot: 's1',
-    boardRoot,
+    board: boardRoot,
     workspaceRoot: workspace,
     executor: { type: 'command', command: 'true' },
     leaseMs: 30_000,

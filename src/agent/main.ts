@@ -1,13 +1,15 @@
 // The agent process (bundled to dist/agent.js). The pool forks it with an IPC channel, sends one
 // `init` message, and the agent then runs the claim → execute → complete loop on the shared board
 // until it is told to drain, gets SIGTERM, or its host dies.
-import { FileBoardEngine as FileBoard } from '../core/board/board';
+import type { Board } from '../core/board/interface';
+import { openBoard } from '../core/board/open';
 import { createExecutor, createHostModelIpcClient, type Executor } from '../core/executors';
 import { createLimiterIpcClient, type Subscribe } from '../core/ratelimit';
 import { exitWhenParentDies } from '../core/process';
 import { createIsolationProxy, createNoIsolation } from '../core/pool/isolation-modes';
 import { isPoolMessage, toHost, type AgentInit, type AgentToHostBody, type HostToAgent } from '../core/pool/protocol';
-import { AgentWorker, BoardUnwritableError } from '../core/pool/worker';
+import { AgentWorker, boardOutageMessage } from '../core/pool/worker';
+import { BOARD_PASSWORD_ENV } from '../core/pool/boardAccess';
 import type { CollectedChanges, PreparedWorkspace } from '../core/pool/isolation';
 
 function send(body: AgentToHostBody): void {
@@ -29,6 +31,11 @@ const subscribe: Subscribe = (listener) => {
   process.on('message', listener);
   return () => process.off('message', listener);
 };
+
+// The board's password came in the environment; taken out of it at once, so no command this agent
+// runs (the executor, verify, setup) inherits it.
+const boardPassword = process.env[BOARD_PASSWORD_ENV];
+delete process.env[BOARD_PASSWORD_ENV];
 
 let worker: AgentWorker | undefined;
 const watchdog = exitWhenParentDies({ beforeExit: () => worker?.releaseNow() });
@@ -55,7 +62,14 @@ async function start(init: AgentInit): Promise<void> {
     return exit(2);
   }
   // Side effects that failed after a board write committed reach the host's log and `swarm run`.
-  const board = FileBoard.open({ root: init.boardRoot, excludeFromGit: false, onWarning: (message) => send({ type: 'warning', message }) });
+  let board: Board;
+  try {
+    board = await openBoard(init.board, { env: boardPassword ? { [BOARD_PASSWORD_ENV]: boardPassword } : {}, excludeFromGit: false, onWarning: (message) => send({ type: 'warning', message }) });
+  } catch (error) {
+    const outage = boardOutageMessage(error);
+    send({ type: 'fatal', message: outage ?? (error instanceof Error ? error.message : String(error)), ...(outage !== undefined && { board: true }) });
+    return exit(2);
+  }
   const limiter = createLimiterIpcClient(sendRaw, subscribe);
   const hostModels = init.hostModels ? createHostModelIpcClient(sendRaw, subscribe) : undefined;
   const pendingIsolation = new Map<number, { resolve: (value: PreparedWorkspace | CollectedChanges | null) => void; reject: (error: Error) => void }>();
@@ -134,12 +148,13 @@ async function start(init: AgentInit): Promise<void> {
   try {
     await activeWorker.run();
   } catch (error) {
-    if (!(error instanceof BoardUnwritableError)) throw error;
-    send({ type: 'fatal', message: error.message, board: true });
+    const outage = boardOutageMessage(error);
+    if (outage === undefined) throw error;
+    send({ type: 'fatal', message: outage, board: true });
   } finally {
     limiter.dispose();
     hostModels?.dispose();
-    board.close();
+    await board.close().catch(() => undefined);
   }
   exit(0);
 }

@@ -782,6 +782,15 @@ for (const kind of kinds) {
         const after = await board.stats();
         assert.deepEqual([after.counts.pending, after.counts.running, after.delayed], [2, 1, 2]);
       });
+
+      it('a retry whose backoff is over counts as claimable, not delayed, before any claim promotes it', async () => {
+        // A pool that scaled down to no agents starts one only for tasks it sees as claimable.
+        const { board } = await kind.fresh({ retry: { baseMs: 50, capMs: 50, jitter: 0 } });
+        await board.post({ title: 'retried' });
+        await board.fail((await board.claim({ agent: 'a' }))!, 'flaky');
+        await eventually('the backoff to be over', async () => (await board.stats()).delayed === 0);
+        assert.equal((await board.stats()).counts.pending, 1);
+      });
     });
 
     describe('reading', () => {

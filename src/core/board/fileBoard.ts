@@ -28,6 +28,7 @@ import {
   type FailRequest,
   type FollowOptions,
   type Following,
+  type HostEntry,
   type ListQuery,
   type QueueStats,
   type TaskPage,
@@ -265,6 +266,18 @@ export class FileBoard implements Board {
 
   listArtifacts(taskId: string): Promise<ArtifactInfo[]> {
     return this.call('listArtifacts', [taskId]);
+  }
+
+  putHost(id: string, status: object, ttlMs: number): Promise<void> {
+    return this.call('putHost', [id, status, ttlMs]);
+  }
+
+  removeHost(id: string): Promise<void> {
+    return this.call('removeHost', [id]);
+  }
+
+  listHosts(): Promise<HostEntry[]> {
+    return this.call('listHosts', []);
   }
 
   reclaimExpired(): Promise<number> {

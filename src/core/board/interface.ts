@@ -74,6 +74,20 @@ export interface ArtifactInfo {
   bytes: number;
 }
 
+/** A host working on the board (a `swarm run`, an editor's pool), as it last described itself. */
+export interface HostEntry {
+  id: string;
+  /** What the host wrote (JSON from another process: check its shape before use). */
+  status: unknown;
+  /** The record expired: its host stopped renewing it (it stopped, crashed, or lost the board). */
+  gone: boolean;
+}
+
+/** Host ids: a pid, or a host name and a pid (`build-7-4242`). */
+export const HOST_ID_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+/** How long an expired host record is still listed (as gone) before it is dropped. */
+export const HOST_GONE_KEPT_MS = 10 * 60_000;
+
 /** Start of the event history, for readEvents/follow. */
 export const EVENTS_START = 'start';
 
@@ -129,6 +143,12 @@ export interface Board {
   putArtifact(taskId: string, name: string, data: Buffer | string): Promise<void>;
   getArtifact(taskId: string, name: string): Promise<Buffer | undefined>;
   listArtifacts(taskId: string): Promise<ArtifactInfo[]>;
+
+  /** Records (or renews) host `id`'s status for `ttlMs`; its host rewrites it well before then. */
+  putHost(id: string, status: object, ttlMs: number): Promise<void>;
+  removeHost(id: string): Promise<void>;
+  /** Every host record, live or gone (gone ones stay listed for HOST_GONE_KEPT_MS). */
+  listHosts(): Promise<HostEntry[]>;
 
   /**
    * Reclaims expired leases now and returns how many. Claimers do this on their own (throttled),

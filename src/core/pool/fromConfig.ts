@@ -13,6 +13,8 @@ import type { PoolEvent } from './types';
 /** What only the host knows: none of it comes from the configuration. */
 export interface PoolHost {
   board: PoolOptions['board'];
+  /** How agent processes open the board (required for a board that is not a folder). */
+  boardAccess?: PoolOptions['boardAccess'];
   workspaceRoot: string;
   /** The pool's log lines; absent: quiet. */
   log?: (line: string) => void;
@@ -38,6 +40,7 @@ export interface PoolRunChoice {
 export function poolOptionsFromConfig(config: SwarmConfig, executor: ExecutorConfig, host: PoolHost, run: PoolRunChoice = {}): PoolOptions {
   return {
     board: host.board,
+    ...(host.boardAccess !== undefined && { boardAccess: host.boardAccess }),
     workspaceRoot: host.workspaceRoot,
     executor,
     ...poolSettingsFrom(config),

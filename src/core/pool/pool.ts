@@ -7,8 +7,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import PQueue from 'p-queue';
-import type { FileBoardEngine as FileBoard } from '../board/board';
+import type { FileBoardEngine } from '../board/board';
 import { findGitRepository } from '../board/gitExclude';
+import { listAllTasks } from '../board/paging';
+import type { Board } from '../board/interface';
 import { formatBytes } from '../format';
 import { BoardInputError, LeaseLostError } from '../board/types';
 import { createExecutor, parseExecutorConfig, type HostModelBroker } from '../executors';
@@ -28,9 +30,10 @@ import { forkAgent, type AgentProcess } from './agent-process';
 import { DispatchPause } from './pause';
 import { createInHostAgent } from './sequential';
 import { agentsToRetire, wantedAgents, type ScalingLimits } from './scaling';
-import { removeHostStatus, writeHostStatus, type HostStatus } from './status-file';
+import { HOST_STATUS_TTL_MS, hostRecordId, removeHostStatusNow, type HostStatus } from './status-file';
 import type { PoolEvent, PoolMode, PoolStats } from './types';
-import { DEFAULT_MAX_LOG_BYTES, type WorkerEvent } from './worker';
+import { DEFAULT_MAX_LOG_BYTES, boardOutageMessage, type WorkerEvent } from './worker';
+import { BOARD_PASSWORD_ENV, asBoard, defaultBoardAccess, localBoardFolder, type BoardAccess } from './boardAccess';
 
 export interface ResourceLimits {
   agentMemoryBytes?: number;
@@ -43,7 +46,13 @@ export interface ResourceLimits {
 export type IsolationChoice = TaskIsolation | 'worktree' | 'direct' | 'none';
 
 export interface PoolOptions {
-  board: FileBoard;
+  /** The board the agents claim from (the file board's engine is taken as it is, behind the interface). */
+  board: Board | FileBoardEngine;
+  /**
+   * How agent processes open the same board; the password reaches them only in their environment.
+   * Default for a file board: its folder. Required for any other board.
+   */
+  boardAccess?: BoardAccess;
   workspaceRoot: string;
   /** Executor config JSON, validated by createExecutor (may contain `verify`). */
   executor: unknown;
@@ -89,7 +98,9 @@ const SPAWN_FAILURES_BEFORE_FALLBACK = 2;
 const AGENT_STOP_GRACE_MS = 3_000;
 
 export class AgentPool {
-  private readonly board: FileBoard;
+  private readonly board: Board;
+  /** The file board's folder on this machine; undefined for a board elsewhere. */
+  private readonly boardFolder: string | undefined;
   private readonly options: PoolOptions;
   private readonly scaling: ScalingLimits;
   private readonly leaseMs: number;
@@ -125,11 +136,15 @@ export class AgentPool {
   private spawnBlockedReason: string | undefined;
   private sequentialRun: Promise<void> | undefined;
   private lastMaintenance = 0;
-  private exitCleanup = (): void => removeHostStatus(this.board.root);
+  /** On a sudden exit only a file board's record can be removed (synchronously); elsewhere it expires. */
+  private exitCleanup = (): void => {
+    if (this.boardFolder) removeHostStatusNow(this.boardFolder);
+  };
 
   constructor(options: PoolOptions) {
     this.options = options;
-    this.board = options.board;
+    this.board = asBoard(options.board);
+    this.boardFolder = localBoardFolder(this.board);
     const minAgents = Math.max(0, options.minAgents ?? 0);
     const maxAgents = Math.max(1, options.maxAgents ?? Math.min(4, os.cpus().length || 1), minAgents);
     this.scaling = { minAgents, maxAgents, idleTimeoutMs: options.idleTimeoutMs ?? 60_000 };
@@ -149,6 +164,7 @@ export class AgentPool {
     this.started = true;
     this.startedAt = Date.now();
     const executor = createExecutor(this.options.executor); // invalid config: a permanent error, thrown now
+    if (!this.boardAccess()) throw new Error(`Agents cannot open the board ${this.board.describe()}: the pool was not told where it is (boardAccess).`);
     this.executorName = executor.name;
     // "required" without a working sandbox throws here, before anything runs.
     this.sandbox = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox });
@@ -198,10 +214,15 @@ export class AgentPool {
 
   private stopDeadline = Number.POSITIVE_INFINITY;
 
+  /** How agent processes open the board. */
+  private boardAccess(): BoardAccess | undefined {
+    return this.options.boardAccess ?? defaultBoardAccess(this.board);
+  }
+
   /** Cancels the task on the board and kills the process tree of the attempt running it. */
   async cancelTask(taskId: string): Promise<boolean> {
     try {
-      this.board.cancel(taskId);
+      await this.board.cancel(taskId);
     } catch (error) {
       if (error instanceof BoardInputError) return false;
       throw error;
@@ -249,7 +270,7 @@ export class AgentPool {
     const busy = agents.filter((agent) => agent.state === 'busy').length;
     const stats: PoolStats = {
       hostPid: process.pid,
-      boardRoot: this.board.root,
+      boardRoot: this.board.describe(),
       mode: this.currentMode,
       running: this.started && !this.stopped,
       minAgents: this.scaling.minAgents,
@@ -343,47 +364,61 @@ export class AgentPool {
 
   // ------------------------------------------------------------------ scaling
 
+  private ticking = false;
+
+  /** One round of scaling at a time: the board answers asynchronously. */
   private tick(): void {
-    if (this.stopping || this.stopped) return;
+    if (this.stopping || this.stopped || this.ticking) return;
+    this.ticking = true;
+    void this.tickOnce()
+      .catch((error: unknown) => this.onBoardError(error))
+      .finally(() => (this.ticking = false));
+  }
+
+  private async tickOnce(): Promise<void> {
     const now = Date.now();
     if (now - this.lastMaintenance >= 1_000) {
       this.lastMaintenance = now;
-      this.board.promoteDelayed();
-      this.board.sweep();
+      await this.board.reclaimExpired();
     }
-    const claimable = this.claimableCount();
+    const { counts, delayed } = await this.board.stats();
+    if (this.stopping || this.stopped) return;
+    // Pending tasks minus those not due yet (retries in backoff, later notBefore).
+    const claimable = Math.max(0, counts.pending - delayed);
     const live = [...this.agents.values()].filter((agent) => !agent.draining);
     const busy = live.filter((agent) => agent.info.state === 'busy').length;
-    if (this.options.untilEmpty && claimable === 0 && busy === 0 && !this.sequentialRun && this.boardIsEmpty()) {
+    // Empty: nothing pending (delayed retries included), running (in any host) or waiting for children.
+    const boardIsEmpty = counts.pending + counts.running + counts.waiting === 0;
+    if (this.options.untilEmpty && claimable === 0 && busy === 0 && !this.sequentialRun && boardIsEmpty) {
       this.log('The board is empty: stopping the pool.');
       void this.stop();
       return;
     }
-    this.retireIdleAgents(live, now);
-    if (this.pause.holds(now)) return;
+    this.retireIdleAgents(live, Date.now());
+    if (this.pause.holds(Date.now())) return;
     if (claimable > 0) for (const agent of live) if (agent.info.state === 'idle') this.send(agent, { type: 'wake' });
     if (this.currentMode === 'sequential') {
       if (claimable > 0 && !this.sequentialRun) this.runSequential();
       return;
     }
     const wanted = wantedAgents(busy, claimable, this.scaling);
-    this.spawnUpTo(wanted, live.length, now);
+    this.spawnUpTo(wanted, live.length, Date.now());
   }
 
-  /** Nothing pending (delayed retries included), running (in any host) or waiting for children. */
-  private boardIsEmpty(): boolean {
-    const counts = this.board.stats().counts;
-    return counts.pending + counts.running + counts.waiting === 0;
+  /**
+   * A board that cannot be written or reached stops the pool once, with its one line; any other
+   * failure of a round is said once per distinct message (rounds run ten times a second).
+   */
+  private onBoardError(error: unknown): void {
+    const outage = boardOutageMessage(error);
+    if (outage !== undefined) return this.stopForBoard(outage);
+    const message = `Pool housekeeping failed: ${messageOf(error)}`;
+    if (message === this.lastHousekeepingProblem) return;
+    this.lastHousekeepingProblem = message;
+    this.warn(message);
   }
 
-  /** Tasks claimable right now: the board's pending/ directory (delayed retries are not due yet). */
-  private claimableCount(): number {
-    try {
-      return fs.readdirSync(path.join(this.board.root, 'pending')).length;
-    } catch {
-      return 0;
-    }
-  }
+  private lastHousekeepingProblem: string | undefined;
 
   private retireIdleAgents(live: AgentHandle[], now: number): void {
     for (const agent of agentsToRetire(live, this.scaling, now)) {
@@ -422,7 +457,8 @@ export class AgentPool {
         agentScript: this.agentScript,
         agentExecArgv: this.options.agentExecArgv,
         workspaceRoot: this.options.workspaceRoot,
-        env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },
+        // The board's password only in the agent's own environment (it removes it before running anything).
+        env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id, [BOARD_PASSWORD_ENV]: this.boardAccess()?.password },
         limiter: this.limiter,
         hostModels: this.options.hostModels,
         log: (line) => this.log(line),
@@ -440,7 +476,7 @@ export class AgentPool {
     const init: AgentInit = {
       agentId: id,
       slot: handle.slot,
-      boardRoot: this.board.root,
+      board: (this.boardAccess() as BoardAccess).location,
       workspaceRoot: this.options.workspaceRoot,
       executor: this.options.executor,
       namedExecutors: this.options.namedExecutors,
@@ -468,18 +504,18 @@ export class AgentPool {
     if (leftovers.length > 0) this.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
     agent.dispose();
     this.monitor?.untrack(id);
-    this.afterAgentExit(handle, exit.code, exit.signal);
+    await this.afterAgentExit(handle, exit.code, exit.signal);
   }
 
-  private afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): void {
+  private async afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): Promise<void> {
     const id = handle.info.id;
     for (const controller of handle.isolationRequests.values()) controller.abort(new Error(`Agent ${id} exited.`));
     handle.info.state = 'exited';
     this.agents.delete(id);
     const expected = handle.draining && !handle.killReason;
     // An agent can die between its claim and its report of it: look on the board for its claims.
-    if (!handle.token && !(expected && code === 0)) handle.token = this.orphanedClaim(id);
-    if (handle.token) this.recoverTask(handle, code, signal);
+    if (!handle.token && !(expected && code === 0)) handle.token = await this.orphanedClaim(id);
+    if (handle.token) await this.recoverTask(handle, code, signal);
     if (!handle.ready) {
       this.onSpawnFailure(`agent ${id} exited before it was ready (${describeExit(code, signal)})`);
     } else if (!expected && !handle.cancelledTask) {
@@ -495,7 +531,7 @@ export class AgentPool {
   }
 
   /** The agent died holding a lease: hand the task back (stop) or fail the attempt as transient. */
-  private recoverTask(handle: AgentHandle, code: number | null, signal: string | null): void {
+  private async recoverTask(handle: AgentHandle, code: number | null, signal: string | null): Promise<void> {
     const claim = { token: handle.token as string };
     const task = handle.info.currentTask;
     handle.token = undefined;
@@ -503,11 +539,11 @@ export class AgentPool {
     if (handle.cancelledTask && handle.cancelledTask === task?.id) return; // already cancelled on the board
     try {
       if (handle.draining && !handle.killReason) {
-        this.board.release(claim, `agent ${handle.info.id} stopped`);
+        await this.board.release(claim, `agent ${handle.info.id} stopped`);
         return;
       }
       const message = handle.killReason ?? `Agent ${handle.info.id} crashed while running the task (${describeExit(code, signal)}).`;
-      this.board.fail(claim, message);
+      await this.board.fail(claim, message);
       this.tasksFailed++;
       handle.info.tasksFailed++;
       if (task) {
@@ -515,14 +551,17 @@ export class AgentPool {
         this.emit({ type: 'task-failed', agentId: handle.info.id, taskId: task.id, durationMs, kind: 'transient', message });
       }
     } catch (error) {
+      // After the pool stopped because the board is out of reach, that one line said it all: the
+      // task comes back when its lease lapses.
+      if (this.boardFailure !== undefined && boardOutageMessage(error) !== undefined) return;
       if (!(error instanceof LeaseLostError) && !(error instanceof BoardInputError)) this.warn(`Could not return task ${task?.id ?? ''} to the board: ${messageOf(error)}`);
     }
   }
 
-  private orphanedClaim(agentId: string): string | undefined {
+  private async orphanedClaim(agentId: string): Promise<string | undefined> {
     try {
-      const task = this.board.list({ status: 'running' }).find((candidate) => candidate.claimedBy === agentId);
-      return task ? this.board.findClaim(task.id, agentId)?.token : undefined;
+      const task = (await listAllTasks(this.board, 'running')).find((candidate) => candidate.claimedBy === agentId);
+      return task ? (await this.board.findClaim(task.id, agentId))?.token : undefined;
     } catch {
       return undefined;
     }
@@ -717,7 +756,11 @@ export class AgentPool {
     this.agents.set(id, handle);
     this.sequentialRun = handle.worker
       .run()
-      .catch((error: unknown) => this.warn(`The in-host worker failed: ${messageOf(error)}`))
+      .catch((error: unknown) => {
+        const outage = boardOutageMessage(error);
+        if (outage !== undefined) this.stopForBoard(outage);
+        else this.warn(`The in-host worker failed: ${messageOf(error)}`);
+      })
       .finally(() => {
         this.agents.delete(id);
         this.sequentialRun = undefined;
@@ -744,7 +787,8 @@ export class AgentPool {
     this.monitor?.stop();
     this.limiter.dispose();
     if (this.options.statusFile !== false) {
-      removeHostStatus(this.board.root);
+      await this.publishing;
+      await this.board.removeHost(hostRecordId(this.board)).catch((error: unknown) => this.log(`Could not remove this host's record from the board: ${messageOf(error)}`));
       process.off('exit', this.exitCleanup);
     }
     this.stopped = true;
@@ -774,17 +818,19 @@ export class AgentPool {
 
   // ------------------------------------------------------------------ reporting
 
+  /** The host record being written, awaited before it is removed (a late write would bring it back). */
+  private publishing: Promise<void> | undefined;
+
   private publishStatus(): void {
     if (this.stopped) return;
     const stats = this.stats();
     this.emit({ type: 'stats', stats });
-    if (this.options.statusFile === false) return;
-    const status: HostStatus = { ...stats, updatedAt: Date.now(), workspaceRoot: this.options.workspaceRoot, isolation: this.isolation.kind, executor: this.executorName };
-    try {
-      writeHostStatus(this.board.root, status);
-    } catch (error) {
-      this.log(`Could not write the host status file: ${messageOf(error)}`);
-    }
+    if (this.options.statusFile === false || this.publishing || this.stopping) return;
+    const status: HostStatus = { ...stats, updatedAt: Date.now(), workspaceRoot: this.options.workspaceRoot, isolation: this.isolation.kind, executor: this.executorName, host: os.hostname() };
+    this.publishing = this.board
+      .putHost(hostRecordId(this.board), status, HOST_STATUS_TTL_MS)
+      .catch((error: unknown) => this.log(`Could not record this host's status on the board: ${messageOf(error)}`))
+      .finally(() => (this.publishing = undefined));
   }
 
   private emit(event: PoolEvent): void {
@@ -810,12 +856,14 @@ export class AgentPool {
     this.verifyCheck = controller;
     // The first agent's slot (no agent runs yet): that agent then starts in a warm workspace.
     const slot = freeSlot(this.agents.values());
-    const prepared = await this.isolation.prepare(task, slot, path.join(this.board.root, 'artifacts'), controller.signal);
+    // Nothing is collected from this workspace: the artifacts folder is never written.
+    const prepared = await this.isolation.prepare(task, slot, os.tmpdir(), controller.signal);
     try {
       const paths = prepared.sandbox ?? { writable: [prepared.cwd], protect: [], protectAfter: [path.join(prepared.cwd, '.git')] };
-      const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), this.board.root] };
+      const boardFolder = this.boardFolder ? [this.boardFolder] : [];
+      const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), ...boardFolder] };
       const sandbox = this.sandbox.active ? createCommandSandbox(this.sandbox.active, scope, { env: { ...process.env, ...this.options.env } }) : undefined;
-      const ctx = { task, cwd: prepared.cwd, boardRoot: this.board.root, signal: controller.signal, log: (chunk: string) => this.log(chunk.trimEnd()), env: this.options.env, sandbox };
+      const ctx = { task, cwd: prepared.cwd, boardRoot: this.boardFolder, signal: controller.signal, log: (chunk: string) => this.log(chunk.trimEnd()), env: this.options.env, sandbox };
       this.log('Checking that the verify command passes before any change...');
       return await verifyFailsBeforeAnyChange(verify, ctx, config.env).catch((error: unknown) => messageOf(error));
     } finally {

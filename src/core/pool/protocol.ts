@@ -15,7 +15,11 @@ export interface AgentInit {
   agentId: string;
   /** Short stable id of the agent's worktree slot. */
   slot: string;
-  boardRoot: string;
+  /**
+   * Where the agent opens the board: a folder, or a redis:// URL without the password (which
+   * reaches the agent as SWARM_BOARD_PASSWORD in its environment, never through IPC).
+   */
+  board: string;
   workspaceRoot: string;
   /** Executor config JSON; the host validated it already. */
   executor: unknown;

@@ -2,11 +2,13 @@
 // lease while it works. The same loop runs inside an agent process (src/agent/main.ts) and, in the
 // sequential fallback, inside the host itself; only its dependencies differ.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import type { FileBoardEngine as FileBoard } from '../board/board';
-import { LeaseLostError, type Claim, type Task } from '../board/types';
+import { BoardUnavailableError, LOG_ARTIFACT, PATCH_ARTIFACT, type Board, type Following } from '../board/interface';
+import { BoardInputError, LeaseLostError, type BoardEventType, type Claim, type Task } from '../board/types';
 import { classifyError, ExecutorError, type ExecutionResult, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
 import { createCommandSandbox, type ActiveSandbox, type CommandSandbox } from '../sandbox/launcher';
+import { localArtifactFile, localBoardFolder } from './boardAccess';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
 import type { TaskEnded } from './protocol';
 
@@ -18,7 +20,7 @@ export type WorkerEvent =
   | { type: 'idle'; since: number };
 
 export interface WorkerOptions {
-  board: FileBoard;
+  board: Board;
   agentId: string;
   slot: string;
   executor: Executor;
@@ -41,6 +43,8 @@ export interface WorkerOptions {
   parallelAttempts?: boolean;
   /** Sequential mode: return instead of polling when nothing is claimable. */
   stopWhenIdle?: boolean;
+  /** How often a running task's log is stored on the board while it grows (default 2 s). */
+  logUploadMs?: number;
   report: (event: WorkerEvent) => void;
 }
 
@@ -50,7 +54,13 @@ export interface TaskResult {
   executor: string;
   durationMs: number;
   rounds?: number;
+  /** The board artifact holding the attempt's output (read it with getArtifact / `swarm log`). */
+  logArtifact?: string;
+  /** The board artifact holding the result patch. */
+  patchArtifact?: string;
+  /** On a file board: the file of the log artifact (for people and older readers). */
   logFile?: string;
+  /** On a file board: the file of the patch artifact. */
   patchFile?: string;
   base?: string;
   files: CollectedChanges['files'];
@@ -65,12 +75,27 @@ export interface TaskResult {
 
 type Interruption = 'release' | 'cancelled' | 'lease-lost';
 
+interface CurrentAttempt {
+  claim: Claim;
+  controller: AbortController;
+  interruption?: Interruption;
+  /** Until when the lease surely holds, by this machine's clock: renewals move it on. */
+  leaseHeldUntil: number;
+}
+
+/**
+ * Board events after which a claim may find something it did not find before. Claims of other
+ * agents and heartbeats free nothing, so they do not wake an idle agent.
+ */
+const QUIET_EVENTS: ReadonlySet<BoardEventType> = new Set(['claimed', 'heartbeat']);
+
 export class AgentWorker {
   private draining = false;
   private holdUntil = 0;
   private wakeUp: (() => void) | undefined;
-  private current: { claim: Claim; controller: AbortController; interruption?: Interruption } | undefined;
+  private current: CurrentAttempt | undefined;
   private idleReported = false;
+  private scratchRoot: string | undefined;
 
   constructor(private readonly options: WorkerOptions) {}
 
@@ -114,35 +139,36 @@ export class AgentWorker {
     this.current = undefined;
     current.interruption ??= 'release';
     current.controller.abort(new Error('The agent is exiting.'));
-    try {
-      this.options.board.release(current.claim, 'the agent exited');
-    } catch {
-      // Already ended or reclaimed: nothing to give back.
-    }
+    // The file board's release runs within this call; a remote board's may not land before the
+    // process exits, and then the lease lapses and the task comes back all the same.
+    this.options.board.release(current.claim, 'the agent exited').catch(() => undefined);
   }
 
   async run(): Promise<void> {
     const { minPollMs = 25, maxPollMs = 500 } = this.options;
-    const watcher = this.watchPending();
+    const following = this.followBoard();
     try {
       await this.claimLoop(minPollMs, maxPollMs);
     } finally {
-      watcher?.close();
+      await following?.dispose().catch(() => undefined);
+      if (this.scratchRoot) fs.rmSync(this.scratchRoot, { recursive: true, force: true });
     }
   }
 
   /**
-   * Wakes the idle loop as soon as a task file lands in pending/ (a post, a release, a retry made
-   * due by a rename), instead of at the next poll; the poll stays for what fs.watch misses.
+   * Wakes the idle loop as soon as the board reports a change that may make a task claimable (a
+   * post, a release, a retry made due), instead of at the next poll; the poll stays for what the
+   * board's event feed misses.
    */
-  private watchPending(): fs.FSWatcher | undefined {
+  private followBoard(): Following | undefined {
     if (this.options.stopWhenIdle) return undefined;
+    const onEvents = (batch: { events: { type: BoardEventType }[] }): void => {
+      if (batch.events.some((event) => !QUIET_EVENTS.has(event.type))) this.wake();
+    };
     try {
-      const watcher = fs.watch(path.join(this.options.board.root, 'pending'), () => this.wake());
-      watcher.on('error', () => watcher.close());
-      return watcher;
+      return this.options.board.follow(onEvents, { onError: () => undefined });
     } catch {
-      return undefined; // no pending/ folder or no inotify: polling alone
+      return undefined; // no feed: polling alone
     }
   }
 
@@ -154,7 +180,8 @@ export class AgentWorker {
         await this.sleep(Math.min(heldFor, 1000));
         continue;
       }
-      const claim = this.claimOrExplain();
+      const claimedBefore = Date.now();
+      const claim = await this.claimOrExplain();
       if (!claim) {
         if (this.options.stopWhenIdle) return;
         if (!this.idleReported) {
@@ -167,23 +194,26 @@ export class AgentWorker {
       }
       this.idleReported = false;
       pollMs = minPollMs;
-      await this.runAttempt(claim).catch((error: unknown) => this.explainUnwritable(error));
+      await this.runAttempt(claim, claimedBefore + this.options.leaseMs).catch((error: unknown) => this.explainBoardFailure(error));
     }
   }
 
-  /** A claim; a board the file system will not let us write ends the loop with BoardUnwritableError. */
-  private claimOrExplain(): Claim | undefined {
+  /** A claim; a board that cannot be written or reached ends the loop (see explainBoardFailure). */
+  private async claimOrExplain(): Promise<Claim | undefined> {
     try {
-      return this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs });
+      return await this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs });
     } catch (error) {
-      return this.explainUnwritable(error);
+      return this.explainBoardFailure(error);
     }
   }
 
-  /** Rethrows `error`; a full or read-only disk as BoardUnwritableError (no retry fixes it). */
-  private explainUnwritable(error: unknown): never {
+  /**
+   * Rethrows `error`; a full or read-only disk as BoardUnwritableError, a board server that cannot
+   * be reached as BoardUnavailableError (no retry of this agent fixes either: the host says so once).
+   */
+  private explainBoardFailure(error: unknown): never {
     const code = errnoOf(error);
-    if (code !== undefined && UNWRITABLE_CODES.has(code)) throw new BoardUnwritableError(this.options.board.root, code, error);
+    if (code !== undefined && UNWRITABLE_CODES.has(code)) throw new BoardUnwritableError(this.options.board.describe(), code, error);
     throw error;
   }
 
@@ -201,48 +231,85 @@ export class AgentWorker {
     });
   }
 
-  private async runAttempt(claim: Claim): Promise<void> {
+  private async runAttempt(claim: Claim, leaseHeldUntil: number): Promise<void> {
     const { board } = this.options;
     const task = claim.task;
     const startedAt = Date.now();
     const controller = new AbortController();
-    const current: NonNullable<AgentWorker['current']> = { claim, controller };
+    const current: CurrentAttempt = { claim, controller, leaseHeldUntil };
     this.current = current;
     this.options.report({ type: 'task-started', taskId: task.id, title: task.title, attempt: task.attempts, token: claim.token, startedAt });
     const stopHeartbeat = this.keepLease(current);
-    const artifactsDir = board.artifactsDir(task.id);
-    const log = new CappedLog(path.join(artifactsDir, 'log.txt'), this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
+    // The attempt's files are made here, then stored on the board as artifacts: the board may be
+    // a folder of this machine or a server elsewhere.
+    const scratch = this.scratchFor(task.id);
+    const log = new CappedLog(path.join(scratch, LOG_ARTIFACT), this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
+    const logUpload = new LogUpload(board, task.id, log, this.options.logUploadMs ?? 2_000);
     let ended: TaskEnded;
     try {
       const executors = this.executorsFor(task);
       const outcome = executors.length === 1
-        ? await this.attempt(task, executors[0], this.options.slot, artifactsDir, controller.signal, (chunk) => log.write(chunk))
-        : await this.bestOf(task, executors, artifactsDir, controller.signal, log);
-      const changes = await this.collectOrAbandon(task, outcome, artifactsDir, controller.signal);
-      stopHeartbeat();
+        ? await this.attempt(task, executors[0], this.options.slot, scratch, controller.signal, (chunk) => log.write(chunk))
+        : await this.bestOf(task, executors, scratch, controller.signal, log);
+      const changes = await this.collectOrAbandon(task, outcome, scratch, controller.signal);
       const warnings = changes.warnings ?? [];
       if (warnings.length > 0) log.write(`\n${warnings.map((warning) => `warning: ${warning}`).join('\n')}\n`);
-      log.close(); // on disk before the result that names it
       const durationMs = Date.now() - startedAt;
       const { result } = outcome;
       const stored: TaskResult = { summary: result.summary, executor: outcome.executor.name, durationMs, files: changes.files };
       if (result.rounds !== undefined) stored.rounds = result.rounds;
-      if (log.path) stored.logFile = log.path;
-      if (changes.patchFile) stored.patchFile = changes.patchFile;
+      await this.storePatch(task, changes, stored);
+      // On the board before the result that names it.
+      if (await logUpload.finish()) Object.assign(stored, artifactFields(board, task.id, LOG_ARTIFACT, 'logArtifact', 'logFile'));
       if (changes.base) stored.base = changes.base;
       if (outcome.bestOf) stored.bestOf = outcome.bestOf;
       if (warnings.length > 0) stored.warnings = warnings;
-      board.complete(claim, stored);
+      this.assertLeaseHeld(current);
+      stopHeartbeat();
+      await board.complete(claim, stored);
       ended = { taskId: task.id, outcome: 'done', durationMs, summary: result.summary, ...(stored.warnings && { warnings: stored.warnings }) };
     } catch (error) {
       stopHeartbeat();
-      ended = this.endFailed(current, error, startedAt);
+      await logUpload.finish();
+      ended = await this.endFailed(current, error, startedAt);
     } finally {
       stopHeartbeat();
-      log.close();
+      logUpload.stop();
       this.current = undefined;
+      fs.rmSync(scratch, { recursive: true, force: true });
     }
     this.options.report({ type: 'task-ended', ...ended });
+  }
+
+  /** A fresh folder of this process for one task's files (its log, its patch before upload). */
+  private scratchFor(taskId: string): string {
+    this.scratchRoot ??= fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-agent-')));
+    const dir = path.join(this.scratchRoot, taskId);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  /** Stores the collected patch as the task's patch artifact; one over the board's cap fails the task for good. */
+  private async storePatch(task: Task, changes: CollectedChanges, stored: TaskResult): Promise<void> {
+    if (!changes.patchFile) return;
+    try {
+      await this.options.board.putArtifact(task.id, PATCH_ARTIFACT, fs.readFileSync(changes.patchFile));
+    } catch (error) {
+      if (error instanceof BoardInputError) throw new ExecutorError('permanent', `The result could not be stored: ${error.message}`);
+      throw error;
+    }
+    Object.assign(stored, artifactFields(this.options.board, task.id, PATCH_ARTIFACT, 'patchArtifact', 'patchFile'));
+  }
+
+  /**
+   * A holder whose lease may have run out (renewals failed: the board could not be reached) does
+   * not complete: the board may already have handed the task to someone else.
+   */
+  private assertLeaseHeld(current: CurrentAttempt): void {
+    if (current.interruption === undefined && Date.now() < current.leaseHeldUntil) return;
+    current.interruption ??= 'lease-lost';
+    throw new LeaseLostError(current.claim.task.id, `The lease of task ${current.claim.task.id} could not be renewed in time, so its result was not stored; the task comes back to the board.`, 'reclaimed');
   }
 
   /**
@@ -270,11 +337,11 @@ export class AgentWorker {
    * The winning workspace's changes. A cancel that arrived after the attempt finished, or a collect
    * that fails, abandons the workspace instead: every slot an attempt used is released either way.
    */
-  private async collectOrAbandon(task: Task, outcome: AttemptOutcome, artifactsDir: string, signal: AbortSignal): Promise<CollectedChanges> {
+  private async collectOrAbandon(task: Task, outcome: AttemptOutcome, scratch: string, signal: AbortSignal): Promise<CollectedChanges> {
     const { isolation } = this.options;
     try {
       signal.throwIfAborted();
-      return await isolation.collect(task, outcome.slot, outcome.prepared, artifactsDir);
+      return await isolation.collect(task, outcome.slot, outcome.prepared, scratch);
     } catch (error) {
       await isolation.abandon(task, outcome.slot, outcome.prepared, classifyError(error).message).catch(() => undefined);
       throw error;
@@ -287,7 +354,7 @@ export class AgentWorker {
     const prepared = await isolation.prepare(task, slot, artifactsDir, signal);
     try {
       const sandbox = this.sandboxFor(prepared, executor);
-      const result = await executor.execute({ task, cwd: prepared.cwd, boardRoot: this.options.board.root, signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels, sandbox });
+      const result = await executor.execute({ task, cwd: prepared.cwd, boardRoot: localBoardFolder(this.options.board), signal, log, env: this.options.env, limiter: this.options.limiter, hostModels: this.options.hostModels, sandbox });
       if (signal.aborted) throw signal.reason;
       return { executor, slot, prepared, result };
     } catch (error) {
@@ -305,7 +372,8 @@ export class AgentWorker {
     const active = this.options.sandbox;
     if (!active) return undefined;
     const paths = prepared.sandbox ?? { writable: [prepared.cwd], protect: [], protectAfter: [path.join(prepared.cwd, '.git')] };
-    const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), this.options.board.root] };
+    const boardFolder = localBoardFolder(this.options.board);
+    const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), ...(boardFolder ? [boardFolder] : [])] };
     return createCommandSandbox(active, scope, { homeState: executor.sandboxHomeState, env: { ...process.env, ...this.options.env } });
   }
 
@@ -350,19 +418,21 @@ export class AgentWorker {
     }
   }
 
-  private endFailed(current: NonNullable<AgentWorker['current']>, error: unknown, startedAt: number): TaskEnded {
+  private async endFailed(current: CurrentAttempt, error: unknown, startedAt: number): Promise<TaskEnded> {
     const { board } = this.options;
     const task = current.claim.task;
     const failure = classifyError(error);
     const durationMs = Date.now() - startedAt;
     const base = { taskId: task.id, durationMs, kind: failure.kind };
     if (current.interruption === 'cancelled') return { ...base, outcome: 'cancelled', message: 'The task was cancelled.' };
+    // Its lease may be someone else's by now: nothing more is recorded under it.
+    if (current.interruption === 'lease-lost') return { ...base, outcome: 'lost', message: failure.message };
     try {
       if (current.interruption === 'release') {
-        board.release(current.claim, 'the agent was stopped');
+        await board.release(current.claim, 'the agent was stopped');
         return { ...base, outcome: 'released', message: 'The task was handed back to the board.' };
       }
-      board.fail(current.claim, failure.message, { permanent: failure.kind === 'permanent', retryAt: failure.retryAt });
+      await board.fail(current.claim, failure.message, { permanent: failure.kind === 'permanent', retryAt: failure.retryAt });
       // A usage limit: this agent holds back at once (the host then holds back the others).
       if (failure.kind === 'rate-limited' && failure.retryAt !== undefined) this.holdUntil = Math.max(this.holdUntil, failure.retryAt);
       return { ...base, outcome: 'failed', message: failure.message, retryAt: failure.retryAt };
@@ -372,19 +442,111 @@ export class AgentWorker {
     }
   }
 
-  /** Renews the lease every leaseMs/3; a lost lease (cancelled, reclaimed) aborts the attempt. */
-  private keepLease(current: NonNullable<AgentWorker['current']>): () => void {
+  /**
+   * Renews the lease every leaseMs/3. A lost lease (cancelled, reclaimed) aborts the attempt; so
+   * does a lease that can no longer be renewed before it runs out (the board cannot be reached),
+   * because past that moment the board may give the task to another agent.
+   */
+  private keepLease(current: CurrentAttempt): () => void {
     const { board, leaseMs } = this.options;
-    const timer = setInterval(() => {
+    const periodMs = Math.max(50, Math.floor(leaseMs / 3));
+    let renewing = false;
+    let stopped = false;
+    /** Why the last renewal failed while the board could not be reached; cleared by a renewal. */
+    let unreachable: string | undefined;
+    const stop = (interruption: Interruption, reason: unknown): void => {
+      current.interruption ??= interruption;
+      current.controller.abort(reason);
+    };
+    const renew = async (): Promise<void> => {
+      const sentAt = Date.now();
       try {
-        board.heartbeat(current.claim, leaseMs);
+        await board.heartbeat(current.claim, leaseMs);
+        current.leaseHeldUntil = Math.max(current.leaseHeldUntil, sentAt + leaseMs);
+        unreachable = undefined;
       } catch (error) {
+        if (stopped) return;
+        // Out of reach for a moment: the next renewal may still come in time.
+        if (error instanceof BoardUnavailableError) unreachable = error.message;
         // The board says why the lease is gone; the message is for people.
-        current.interruption ??= error instanceof LeaseLostError && error.cause === 'cancelled' ? 'cancelled' : 'lease-lost';
-        current.controller.abort(error);
+        else stop(error instanceof LeaseLostError && error.cause === 'cancelled' ? 'cancelled' : 'lease-lost', error);
       }
-    }, Math.max(50, Math.floor(leaseMs / 3)));
-    return () => clearInterval(timer);
+    };
+    const cannotRenewInTime = (now: number): boolean => (renewing ? now >= current.leaseHeldUntil : unreachable !== undefined && now + periodMs >= current.leaseHeldUntil);
+    const timer = setInterval(() => {
+      if (stopped) return;
+      if (cannotRenewInTime(Date.now())) {
+        const taskId = current.claim.task.id;
+        const why = unreachable ?? 'the board did not answer';
+        stop('lease-lost', new LeaseLostError(taskId, `The lease of task ${taskId} could not be renewed (${why}); the attempt stopped so that it cannot finish after the task was given to someone else.`, 'reclaimed'));
+        return;
+      }
+      if (renewing) return;
+      renewing = true;
+      void renew().finally(() => (renewing = false));
+    }, periodMs);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }
+}
+
+/** The result fields naming a stored artifact: its name, and on a file board its file too. */
+function artifactFields(board: Board, taskId: string, name: string, nameField: 'logArtifact' | 'patchArtifact', fileField: 'logFile' | 'patchFile'): Partial<TaskResult> {
+  const file = localArtifactFile(board, taskId, name);
+  return { [nameField]: name, ...(file !== undefined && { [fileField]: file }) };
+}
+
+/**
+ * Stores a running task's log on the board while it grows (every `periodMs`, the whole log so
+ * far, at most the log's cap), so people can read it before the task ends, and once more at the
+ * end. A log that cannot be stored never fails the task.
+ */
+class LogUpload {
+  private storedBytes = 0;
+  private uploading: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly board: Board,
+    private readonly taskId: string,
+    private readonly log: CappedLog,
+    periodMs: number,
+  ) {
+    this.timer = setInterval(() => void this.upload(), periodMs);
+  }
+
+  /** The last upload; true when the board holds the whole log. */
+  async finish(): Promise<boolean> {
+    this.stop();
+    await this.uploading;
+    this.log.close();
+    await this.upload();
+    return this.log.bytes > 0 && this.storedBytes === this.log.bytes;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private upload(): Promise<void> {
+    if (this.uploading) return this.uploading;
+    this.log.close(); // flush what is buffered
+    const file = this.log.path;
+    if (file === undefined || this.log.bytes === this.storedBytes) return Promise.resolve();
+    this.uploading = (async () => {
+      try {
+        const data = fs.readFileSync(file);
+        await this.board.putArtifact(this.taskId, LOG_ARTIFACT, data);
+        this.storedBytes = data.length;
+      } catch {
+        // Stored at the next round or at the end; a log is never worth failing the task for.
+      } finally {
+        this.uploading = undefined;
+      }
+    })();
+    return this.uploading;
   }
 }
 
@@ -407,6 +569,11 @@ class CappedLog {
 
   get path(): string | undefined {
     return this.created || this.pendingBytes > 0 ? this.file : undefined;
+  }
+
+  /** Bytes written to the file so far. */
+  get bytes(): number {
+    return this.written;
   }
 
   write(chunk: string): void {
@@ -494,6 +661,16 @@ function errnoOf(error: unknown): string | undefined {
 function describeCause(code: string, cause: unknown): string {
   const text = cause instanceof Error ? cause.message : String(cause);
   return text.includes(code) ? text : `${code}: ${text}`;
+}
+
+/**
+ * The board cannot be used any more (written on this machine, or reached on its server): every
+ * agent would fail the same way, so claiming stops, once, with one line saying what to do.
+ */
+export function boardOutageMessage(error: unknown): string | undefined {
+  if (error instanceof BoardUnwritableError) return error.message;
+  if (error instanceof BoardUnavailableError) return `${error.message.replace(/\.?$/, '.')} No more tasks are claimed; run again once the board can be reached.`;
+  return undefined;
 }
 
 /** The board cannot be written any more: claiming stops, once, with what to do. */

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'node:test';
 import { FileBoardEngine as FileBoard } from '../../../src/core/board';
+import { FileBoard as AsyncFileBoard } from '../../../src/core/board/fileBoard';
 import type { ExecutionContext, Executor } from '../../../src/core/executors';
 import { AgentWorker } from '../../../src/core/pool/worker';
 import { createWorktreeIsolation } from '../../../src/core/worktree';
@@ -44,7 +45,7 @@ async function runBestOf(makeExecutor: (name: string) => Executor): Promise<void
     const names = ['first', 'second', 'third'];
     const task = board.post({ title: 'race', payload: { bestOf: { executors: names } } });
     const worker = new AgentWorker({
-      board,
+      board: AsyncFileBoard.over(board),
       agentId: 'agent-1',
       slot: 's1',
       executor: makeExecutor('pool'),

@@ -31,6 +31,7 @@ import {
   DEFAULT_ARTIFACT_CAP_BYTES,
   EVENTS_START,
   type ArtifactInfo,
+  type HostEntry,
   type Board,
   type ClaimRequest,
   type ClaimToken,
@@ -49,6 +50,7 @@ import { nonce } from '../durable';
 import { SCRIPTS } from './scripts';
 import { bullmqLayoutProblem } from './bullmq';
 import { classifyRedisError, describeRedis, type RedisLocation } from './connection';
+import { RedisHosts } from './hosts';
 
 export const REDIS_BOARD_FORMAT = 'agent-swarm-board';
 /** Bump when the key layout changes in a way older versions would misread. */
@@ -617,6 +619,24 @@ export class RedisBoard implements Board {
     const artifacts: ArtifactInfo[] = [];
     for (let index = 0; index + 1 < reply.length; index += 2) artifacts.push({ name: String(reply[index]), bytes: Number(reply[index + 1]) });
     return artifacts.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  // ---------------------------------------------------------------- hosts (redis/hosts.ts)
+
+  putHost(id: string, status: object, ttlMs: number): Promise<void> {
+    return this.hosts().put(id, status, ttlMs);
+  }
+
+  removeHost(id: string): Promise<void> {
+    return this.hosts().remove(id);
+  }
+
+  listHosts(): Promise<HostEntry[]> {
+    return this.hosts().list();
+  }
+
+  private hosts(): RedisHosts {
+    return new RedisHosts(this.client, this.base, this.describe());
   }
 
   async close(): Promise<void> {
