@@ -1,7 +1,8 @@
 // Several machines on this host (root: network namespaces made by the test). The host runs Redis
 // (password) and a git daemon for a bare origin; the developer's clone posts from its working state
 // (an unpushed commit, staged, unstaged and untracked edits); two runner machines, each in its own
-// network namespace with the developer's clone hidden under an empty tmpfs, claim from the board,
+// network namespace with the developer's clone hidden under an empty tmpfs, run the real pool
+// (agent processes; test/unit/remote/fixtures/pool-runner.ts), claim from the board,
 // start from the poster's snapshot and send back patches the developer applies with `swarm apply`.
 // A task of a repository no runner has stays pending with the skip reason in the log, without
 // claim churn; a hostile result writing into .git or outside the workspace is refused.
@@ -21,7 +22,7 @@ import { assertRootForNamespaces, makeMachine, makeNetwork, startGitDaemon, type
 
 const PASSWORD = 'runner-test-secret';
 const TSX = require.resolve('tsx');
-const RUNNER = path.join(__dirname, 'fixtures', 'board-runner.ts');
+const RUNNER = path.join(__dirname, 'fixtures', 'pool-runner.ts');
 const EDIT = `for f in {files}; do printf 'edited by a runner\\n' >> "$f"; done`;
 
 let network: Network;
@@ -73,9 +74,7 @@ function startRunner(name: string): void {
   machines.push(machine);
   const clone = path.join(w.dir, `${name}-clone`);
   git(w.dir, ['clone', '-q', daemon.url('origin.git'), clone]);
-  const runnerDir = path.join(w.dir, `${name}-dir`);
-  fs.mkdirSync(runnerDir);
-  const child = machine.spawn(process.execPath, ['--import', TSX, RUNNER, boardUrl, name, runnerDir, EDIT, '--clone', clone], {
+  const child = machine.spawn(process.execPath, ['--import', TSX, RUNNER, boardUrl, clone, EDIT, '--agents', '1'], {
     cwd: clone,
     env: { ...process.env, SWARM_BOARD_PASSWORD: PASSWORD },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -139,13 +138,15 @@ describe('runners on other machines (network namespaces)', { timeout: 600_000 },
     const log = ok(swarm(w.dev, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as { type: string; taskId?: string; detail?: { reason?: string } });
     const skips = log.filter((event) => event.taskId === unservable && event.type === 'requeued');
     assert.ok(skips.length >= 1, 'handed back at least once');
-    assert.match(skips[0].detail?.reason ?? '', /skipped by r[ab]: The task is for 10\.[0-9.]+:\d+\/other, but the runner's repository .* has no remote for it/);
+    assert.match(skips[0].detail?.reason ?? '', /skipped by \S+: The task is for 10\.[0-9.]+:\d+\/other, but the runner's repository .* has no remote for it/);
     // Two runners, about a minute at most of backoff: each claims it once per wait, not in a loop.
     assert.ok(skips.length <= 20, `${skips.length} hand-backs: claim churn`);
     console.log(`hand-backs of the unservable task in about ${Math.round((Date.now() - postedAt) / 1000)} s by two runners: ${skips.length}`);
   });
 
   it('a hostile result that writes into .git or outside the workspace is refused by swarm apply, and nothing is written', async () => {
+    // The honest runners stop (SIGTERM: their pools stop); a hostile one claims what is posted now.
+    await Promise.all(runners.map((runner) => (runner.exitCode === null && runner.signalCode === null ? new Promise((resolve) => (runner.once('exit', resolve), runner.kill('SIGTERM'))) : undefined)));
     const refusals: Record<string, RegExp> = { git: /is inside a \.git directory/, outside: /contains "\.\." and would leave the workspace/ };
     for (const [name, target] of [['git', '.git/hooks/post-checkout'], ['outside', '../outside.txt']]) {
       const id = ok(swarm(w.dev, ['post', `hostile ${name}`]), 'post').trim();
