@@ -1,15 +1,16 @@
 // `swarm`: the command-line tool. It shares the board (and later the pool) with the extension.
 import * as fs from 'fs';
 import { Command, CommanderError } from 'commander';
-import { BoardFormatError, BoardInputError, BoardUnavailableError, FileBoard as AsyncFileBoard, FileBoardEngine as FileBoard, resolveBoardDir, type Board } from '../core/board';
+import { BoardFormatError, BoardInputError, BoardUnavailableError, FileBoard as AsyncFileBoard, FileBoardEngine as FileBoard, resolveBoardDir, workspaceOfBoard, type Board } from '../core/board';
 import { openBoard as openBoardAt, parseBoardLocation } from '../core/board/open';
+import { BOARD_PASSWORD_ENV, boardAccessOf } from '../core/pool/boardAccess';
 import { EXIT_FAILURE, EXIT_USAGE, EnvironmentError, ExitError, UsageError, fileSystemErrorLine, isFileSystemError, plainLine } from './errors';
 import { escapeTerminal } from './format';
 import { registerBoardCommands } from './commands/board';
 import { registerReportCommands } from './commands/report';
-import { registerRunCommands } from './commands/run';
+import { registerRunCommands, type WorkingBoard } from './commands/run';
 import { registerAgentsCommands } from './commands/agents';
-import { registerWorktreeCommands } from './commands/worktree';
+import { registerWorktreeCommands, workspaceHere } from './commands/worktree';
 import { registerMcpCommands } from './commands/mcp';
 
 function buildProgram(): Command {
@@ -21,36 +22,48 @@ function buildProgram(): Command {
     .option('--verbose', 'print the stack trace of an unexpected error')
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
-  let commandName = 'this command';
-  program.hook('preAction', (_program, command) => {
-    commandName = command.parent && command.parent !== program ? `${command.parent.name()} ${command.name()}` : command.name();
-  });
   const boardText = (): string | undefined => program.opts<{ board?: string }>().board ?? process.env.SWARM_BOARD;
   let board: FileBoard | undefined;
-  // The commands that still drive the file board's engine directly (run, agents, mcp, init, reclaim).
+  // Warnings are side effects that failed after a change was made: the change stands, the
+  // command prints its real outcome and exits 0, and stderr says what is missing.
+  const onWarning = (warning: string): void => console.error(`swarm: warning: ${plainLine(warning)}`);
+  // The file board's engine, opened once per process.
   const openBoard = (): FileBoard => {
     if (!board) {
-      if (isRemoteBoard(boardText())) throw new UsageError(`swarm ${commandName} does not work with a Redis board yet (it comes with the next change); use a board folder.`);
       const root = resolveBoardDir({ explicit: program.opts<{ board?: string }>().board, env: process.env.SWARM_BOARD, cwd: process.cwd() });
       assertBoardFolder(root);
-      // Warnings are side effects that failed after a change was made: the change stands, the
-      // command prints its real outcome and exits 0, and stderr says what is missing.
-      board = FileBoard.open({ root, onWarning: (warning) => console.error(`swarm: warning: ${plainLine(warning)}`) });
+      board = FileBoard.open({ root, onWarning });
     }
     return board;
   };
-  // Every other command takes any board through the async Board interface; a folder is the same
-  // engine as above (one board per process), a redis:// URL the Redis board.
+  // Every command takes its board through the async Board interface: a folder is the engine above
+  // in this thread, a redis:// URL the Redis board.
   const openAnyBoard = (): Promise<Board> => {
-    opened.board ??= isRemoteBoard(boardText()) ? openBoardAt(parseBoardLocation(boardText() as string)) : Promise.resolve(AsyncFileBoard.over(openBoard()));
+    opened.board ??= isRemoteBoard(boardText()) ? openBoardAt(parseBoardLocation(boardText() as string), { onWarning }) : Promise.resolve(AsyncFileBoard.over(openBoard()));
     return opened.board;
   };
-  registerBoardCommands(program, openAnyBoard, openBoard);
+  // The commands that work on a workspace (run, mcp): the board, the workspace its results belong
+  // to, and how agent processes open the board. A file board's workspace is the folder that holds
+  // it; a shared board's is the repository this command runs in.
+  const openWorkingBoard = async (): Promise<WorkingBoard> => {
+    const text = boardText();
+    if (!isRemoteBoard(text)) {
+      const root = openBoard().root;
+      return { board: await openAnyBoard(), workspaceRoot: workspaceOfBoard(root), access: { location: root } };
+    }
+    const access = boardAccessOf(parseBoardLocation(text as string));
+    const opened = await openAnyBoard();
+    // The password goes to agent processes through their environment only; the commands this
+    // process runs itself (sequential mode, verify checks) do not inherit it.
+    delete process.env[BOARD_PASSWORD_ENV];
+    return { board: opened, workspaceRoot: workspaceHere(), access };
+  };
+  registerBoardCommands(program, openAnyBoard);
   registerReportCommands(program, openAnyBoard);
-  registerRunCommands(program, openBoard);
-  registerAgentsCommands(program, openBoard);
+  registerRunCommands(program, openWorkingBoard);
+  registerAgentsCommands(program, openAnyBoard);
   registerWorktreeCommands(program, openAnyBoard);
-  registerMcpCommands(program, openBoard);
+  registerMcpCommands(program, openWorkingBoard);
   return program;
 }
 

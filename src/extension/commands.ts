@@ -3,6 +3,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Task } from '../core/board/types';
+import { LOG_ARTIFACT } from '../core/board/interface';
 import { plural } from '../core/format';
 import { Commands, type CommandId } from './commandIds';
 import { VIEW_CONTAINER } from './settings';
@@ -27,10 +28,6 @@ export function registerCommands(context: vscode.ExtensionContext, session: Swar
   });
   register(Commands.showMore, (node: TaskNode) => tasks.showMore(node));
   register(Commands.start, async () => {
-    if (session.usesRemoteBoard) {
-      void vscode.window.showInformationMessage(REDIS_START_MESSAGE);
-      return;
-    }
     await session.start({ hostEnv: await executorEnv(context, session) });
     void vscode.window.showInformationMessage(`Agent Swarm started (${session.getPool()?.mode === 'sequential' ? 'one task at a time in the window' : 'agent pool'}). Pending tasks are being worked on.`);
   });
@@ -47,10 +44,6 @@ export function registerCommands(context: vscode.ExtensionContext, session: Swar
   register(Commands.cancel, (node?: TaskNode) => taskAction(session, node, 'cancel'));
   register(Commands.openLog, (node?: TaskNode) => openLog(session, node));
 }
-
-/** What Swarm: Start says on a Redis board: it starts nothing. */
-export const REDIS_START_MESSAGE =
-  'The board is on Redis (agentSwarm.board): the Tasks view, dashboard, review and apply work against it, but running agents on a Redis board comes with the next change of Agent Swarm. Nothing was started. Run `swarm run` on a file board, or clear agentSwarm.board to use this folder\'s .swarm.';
 
 /** "Swarm: Set Board Password": kept in VS Code's secret storage, never in settings or the log. */
 async function setBoardPassword(session: SwarmSession): Promise<void> {
@@ -150,6 +143,7 @@ async function taskAction(session: SwarmSession, node: TaskNode | undefined, act
 
 async function openLog(session: SwarmSession, node: TaskNode | undefined): Promise<void> {
   const id = taskOf(node);
+  if (id && session.usesRemoteBoard) return openSharedLog(session, id);
   const dir = session.boardDir;
   if (!id || !dir) throw new UserFacingError('Pick a task in the Swarm Tasks view first.');
   // A path only: the editor reads the file, nothing is read here.
@@ -161,7 +155,26 @@ async function openLog(session: SwarmSession, node: TaskNode | undefined): Promi
   }
 }
 
+/**
+ * On a Redis board the log is an artifact on the server, not a file here: a copy of it as it is
+ * now opens in an unsaved editor (Open Log again for a newer copy).
+ */
+async function openSharedLog(session: SwarmSession, id: string): Promise<void> {
+  const board = await session.viewBoard();
+  if (!board) throw new UserFacingError(session.boardProblem ?? 'The board in agentSwarm.board cannot be used right now; the Agent Swarm log says why.');
+  const log = await board.getArtifact(id, LOG_ARTIFACT);
+  if (!log) throw new UserFacingError(`Task ${id} has no log on the board ${board.describe()} yet; a log is stored once an agent runs it.`);
+  const document = await vscode.workspace.openTextDocument({ content: log.toString('utf8'), language: 'log' });
+  await vscode.window.showTextDocument(document, { preview: true });
+  void vscode.window.showInformationMessage(`This is a copy of task ${id}'s log as stored on ${board.describe()} now; run Open Log again for a newer one.`);
+}
+
 async function revealBoard(session: SwarmSession): Promise<void> {
+  if (session.usesRemoteBoard) {
+    const board = await session.viewBoard();
+    const where = board?.describe() ?? 'the server in agentSwarm.board';
+    throw new UserFacingError(`The board is on a Redis server (${where}), not in a folder, so there is nothing to reveal on this machine. Its tasks are in the Swarm Tasks view.`);
+  }
   const board = await session.viewBoard();
   const dir = session.boardDir;
   if (!board || !dir) throw new UserFacingError('This folder has no task board yet. Post a task (Swarm: Post Task…) to create .swarm/.');

@@ -95,10 +95,6 @@ function afterActivation(context: vscode.ExtensionContext, session: SwarmSession
 }
 
 async function resumePool(session: SwarmSession): Promise<void> {
-  if (session.usesRemoteBoard) {
-    session.log.info('The pool was running before the reload; it stays stopped: running agents on a Redis board (agentSwarm.board) comes with the next change.');
-    return;
-  }
   if (!vscode.workspace.isTrusted) {
     session.log.info('The pool was running before the reload; it stays stopped in Restricted Mode until the folder is trusted.');
     return;

@@ -10,7 +10,7 @@ import { BoardUnavailableError, type Board, type Following } from '../core/board
 import { describeBoardLocation, openBoard as openBoardAt, parseBoardLocation } from '../core/board/open';
 import { poolSettingsFrom, resolveEffectiveConfig, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
 import type { ExecutorConfig } from '../core/executors';
-import { buildPool, ExecutorChoiceError, resolveExecutorChoice, type AgentPool, type PoolEvent, type PoolOptions } from '../core/pool';
+import { boardAccessOf, buildPool, ExecutorChoiceError, resolveExecutorChoice, type AgentPool, type BoardAccess, type PoolEvent, type PoolOptions } from '../core/pool';
 import { describeSandbox, SandboxUnavailableError } from '../core/sandbox';
 import { NotAGitRepositoryError } from '../core/worktree';
 import { POOL_RUNNING_STATE, ContextKeys, boardSetting, executorSetting, isolationSetting, settingsConfigLayer } from './settings';
@@ -137,7 +137,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     return this.openViewBoard(this.boardDir as string);
   }
 
-  /** Whether agentSwarm.board names a Redis board (the pool cannot run on one yet). */
+  /** Whether agentSwarm.board names a Redis board (a board shared with other machines). */
   get usesRemoteBoard(): boolean {
     return /^rediss?:\/\//i.test(boardSetting());
   }
@@ -263,11 +263,12 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     }
     const executor = this.resolveExecutor();
     const { config } = this.effectiveConfigOrThrow();
-    const board = this.ensureBoard();
+    const { board, boardAccess } = this.usesRemoteBoard ? await this.sharedBoardForPool() : { board: this.ensureBoard(), boardAccess: undefined };
     const workspaceRoot = this.workspaceRoot as string;
     const isolation = isolationSetting();
     const pool = buildPool(config, executor, {
       board,
+      ...(boardAccess && { boardAccess }),
       workspaceRoot,
       env: hostEnv,
       log: (line) => this.log.info(`[pool] ${line}`),
@@ -289,6 +290,20 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     void setContext(ContextKeys.running, true);
     this.log.info(`Pool started (${pool.mode})`);
     this.poolEmitter.fire();
+  }
+
+  /**
+   * The Redis board agentSwarm.board names, for the pool: the views' connection, and how agent
+   * processes reach it (the password from secret storage goes only into their environment).
+   */
+  private async sharedBoardForPool(): Promise<{ board: Board; boardAccess: BoardAccess }> {
+    const board = await this.viewBoard();
+    if (!board) throw new UserFacingError(this.boardProblem ?? 'The board in the agentSwarm.board setting cannot be used right now; the Agent Swarm log says why.');
+    const secret = await this.context.secrets.get(BOARD_PASSWORD_SECRET);
+    const env = secret ? { ...process.env, SWARM_BOARD_PASSWORD: secret } : process.env;
+    const boardAccess = boardAccessOf(parseBoardLocation(boardSetting(), { cwd: this.workspaceRoot, env }));
+    this.log.info(`The pool works on the shared board ${board.describe()} from this folder's current state (tasks do not carry the poster's working copy yet).`);
+    return { board, boardAccess };
   }
 
   /** Reads and starts watching swarm.config.json (after activation: it reads a file). */

@@ -1,17 +1,17 @@
 // `swarm mcp`: the swarm as a tool for other agents (Claude Code, Cursor, VS Code agent mode...),
-// a Model Context Protocol server over stdio. It posts to and reads the same file board as the CLI
-// and the extension; the agent pool that works the board runs elsewhere (`swarm run`, or the
+// a Model Context Protocol server over stdio. It posts to and reads the same board as the CLI and
+// the extension (a folder or a Redis board, through the async Board interface); the agent pool that works the board runs elsewhere (`swarm run`, or the
 // extension). Applying a patch to the user's files stays a human decision unless the server was
 // started with --allow-apply.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
-import { FileBoard as AsyncFileBoard, type FileBoardEngine as FileBoard, type Task, type TaskSpec } from '../core/board';
+import type { Board, Task, TaskSpec } from '../core/board';
 import { applyTaskPatch, readTaskPatch } from '../core/patch';
-import { readHostStatuses } from '../core/pool';
+import { liveHostStatuses } from '../core/pool';
 
 export interface SwarmMcpOptions {
-  board: FileBoard;
+  board: Board;
   workspaceRoot: string;
   /** Exposes apply_result. Off by default: a client applying patches on its own is the user's explicit choice. */
   allowApply?: boolean;
@@ -60,15 +60,15 @@ function taskSummary(task: Task): Record<string, unknown> {
   };
 }
 
-function requireTask(board: FileBoard, taskId: string): Task {
-  const task = board.get(taskId);
+async function requireTask(board: Board, taskId: string): Promise<Task> {
+  const task = await board.get(taskId);
   if (!task) throw new Error(`No task ${taskId} on this board. List tasks with get_status (no taskId) or post one with post_task.`);
   return task;
 }
 
 /** A note for the calling model when nobody is working the board, so it does not wait forever. */
-function poolNote(board: FileBoard): { agentPools: number; note?: string } {
-  const hosts = readHostStatuses(board.root);
+async function poolNote(board: Board): Promise<{ agentPools: number; note?: string }> {
+  const hosts = await liveHostStatuses(board);
   if (hosts.length > 0) return { agentPools: hosts.length };
   return { agentPools: 0, note: 'No agent pool is running on this board, so tasks stay pending. Start one with `swarm run` in the workspace, or "Swarm: Start" in VS Code.' };
 }
@@ -96,8 +96,8 @@ const fileList = z.array(z.string().min(1)).max(1_000);
 
 export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
   const { board } = options;
-  // Results are read (and applied) through the async Board: patches are board artifacts.
-  const place = { board: AsyncFileBoard.over(board), workspaceRoot: options.workspaceRoot };
+  // Results are read (and applied) through the Board: patches are board artifacts.
+  const place = { board, workspaceRoot: options.workspaceRoot };
   const server = new McpServer(
     { name: 'agent-swarm', version: options.version ?? '0.0.0' },
     {
@@ -124,10 +124,10 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
       annotations: { destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     async (input) =>
-      guarded(() => {
+      guarded(async () => {
         const spec: TaskSpec = { title: input.title, type: 'prompt', prompt: input.prompt, files: input.files, priority: input.priority, maxAttempts: input.maxAttempts, ...(input.bestOf !== undefined && { payload: { bestOf: input.bestOf } }) };
-        const task = board.post(spec);
-        return { task: taskSummary(task), ...poolNote(board) };
+        const task = await board.post(spec);
+        return { task: taskSummary(task), ...(await poolNote(board)) };
       }),
   );
 
@@ -149,13 +149,13 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
       },
     },
     async (input) =>
-      guarded(() => {
+      guarded(async () => {
         const fromFiles = (input.files ?? []).map((file) => ({ title: `${input.title}: ${file}`, prompt: input.prompt, files: [file] }));
         const fromItems = (input.items ?? []).map((item) => ({ title: item.title, prompt: item.prompt ?? input.prompt, files: item.files }));
         const children: TaskSpec[] = [...fromItems, ...fromFiles].map((child) => ({ ...child, type: 'prompt', priority: input.priority }));
         if (children.length === 0) throw new Error('map_tasks needs "files" or "items" with at least one entry.');
-        const { parent, children: posted } = board.map({ title: input.title, prompt: input.prompt, priority: input.priority }, children);
-        return { parent: taskSummary(parent), children: posted.length, childIds: posted.map((child) => child.id), ...poolNote(board) };
+        const { parent, children: posted } = await board.map({ title: input.title, prompt: input.prompt, priority: input.priority }, children);
+        return { parent: taskSummary(parent), children: posted.length, childIds: posted.map((child) => child.id), ...(await poolNote(board)) };
       }),
   );
 
@@ -168,19 +168,19 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
       annotations: { readOnlyHint: true },
     },
     async (input) =>
-      guarded(() => {
+      guarded(async () => {
         if (input.taskId === undefined) {
-          const stats = board.stats();
-          return { counts: stats.counts, quarantined: stats.quarantined, mapTasks: stats.parents, ...poolNote(board) };
+          const stats = await board.stats();
+          return { counts: stats.counts, quarantined: stats.quarantined, mapTasks: stats.parents, ...(await poolNote(board)) };
         }
-        const task = requireTask(board, input.taskId);
-        const progress = task.childCount ? board.progress(task.id) : undefined;
+        const task = await requireTask(board, input.taskId);
+        const progress = task.childCount ? await board.progress(task.id) : undefined;
         const result = task.status === 'done' ? (task.result as { summary?: unknown } | undefined) : undefined;
         return {
           task: taskSummary(task),
           ...(progress && { progress }),
           ...(typeof result?.summary === 'string' && { summary: result.summary }),
-          ...(task.status === 'pending' || task.status === 'running' || task.status === 'waiting' ? poolNote(board) : {}),
+          ...(task.status === 'pending' || task.status === 'running' || task.status === 'waiting' ? await poolNote(board) : {}),
         };
       }),
   );
@@ -195,7 +195,7 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
     },
     async (input) =>
       guarded(async () => {
-        const task = requireTask(board, input.taskId);
+        const task = await requireTask(board, input.taskId);
         const patch = await readTaskPatch(place, task.id);
         const summary = (task.result as { summary?: unknown } | undefined)?.summary;
         if (!patch) {
@@ -227,7 +227,7 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
       inputSchema: { taskId: z.string().min(1) },
       annotations: { destructiveHint: true, idempotentHint: true },
     },
-    async (input) => guarded(() => ({ task: taskSummary(board.cancel(input.taskId)) })),
+    async (input) => guarded(async () => ({ task: taskSummary(await board.cancel(input.taskId)) })),
   );
 
   if (options.allowApply) {

@@ -1,27 +1,36 @@
-// `swarm agents`: the pools of the hosts running on this board (swarm run, VS Code), read from
-// their status files `<board>/hosts/<pid>.json`.
+// `swarm agents`: the pools of every host working on this board (swarm run, VS Code, on this
+// machine or others on a shared board), read from the host records on the board; a host whose
+// record expired is listed as gone.
 import { Command } from 'commander';
-import type { FileBoardEngine as FileBoard } from '../../core/board';
+import type { Board } from '../../core/board';
 import { formatBytes } from '../../core/format';
-import { readHostStatuses, type HostStatus } from '../../core/pool';
+import { listHostStatuses, type HostView } from '../../core/pool';
 import { escapeTerminal, formatDuration, printJson, printText } from '../format';
 
-export function registerAgentsCommands(program: Command, openBoard: () => FileBoard): void {
+export function registerAgentsCommands(program: Command, openBoard: () => Promise<Board>): void {
   program
     .command('agents')
-    .description('show the agents of every pool running on this board')
+    .description('show the agents of every pool working on this board, on this machine and others')
     .option('--json', 'print JSON only')
-    .action((options: { json?: boolean }) => {
-      const hosts = readHostStatuses(openBoard().root);
+    .action(async (options: { json?: boolean }) => {
+      const hosts = await listHostStatuses(await openBoard());
       if (options.json) return printJson(hosts);
-      printText(hosts.length === 0 ? 'No pool is running on this board (start one with "swarm run" or from VS Code).' : hosts.map(formatHost).join('\n\n'));
+      const none = hosts.every((host) => host.gone) ? ['No pool is running on this board (start one with "swarm run" or from VS Code).'] : [];
+      printText([...none, ...hosts.map(formatHost)].join('\n\n'));
     });
 }
 
-function formatHost(host: HostStatus): string {
+function formatHost(host: HostView): string {
   const now = Date.now();
+  const machine = host.host !== undefined ? `on ${field(host.host)}, ` : '';
+  const heard = `${machine}last heartbeat ${formatDuration(Math.max(0, now - host.updatedAt))} ago`;
+  if (host.gone) {
+    const tasks = host.agents.filter((agent) => agent.currentTask).map((agent) => field(agent.currentTask?.id));
+    const held = tasks.length > 0 ? `; its tasks (${tasks.join(', ')}) come back to the board when their leases run out` : '';
+    return `Host ${field(host.hostPid)} · gone (${heard})${held}`;
+  }
   const lines = [
-    `Host ${field(host.hostPid)} · ${field(host.mode)} mode · ${field(host.isolation)} isolation · executor ${field(host.executor)} · up ${formatDuration(now - host.startedAt)}`,
+    `Host ${field(host.hostPid)} · ${field(host.mode)} mode · ${field(host.isolation)} isolation · executor ${field(host.executor)} · up ${formatDuration(now - host.startedAt)} · ${heard}`,
     `  agents ${host.busy} busy, ${host.idle} idle, ${host.total} total (max ${host.maxAgents}) · tasks done ${host.tasksDone}, failed ${host.tasksFailed}`,
   ];
   if (host.sandbox) lines.push(`  ${host.sandbox.active ? `sandbox ${field(host.sandbox.tool ?? '')}, network ${host.sandbox.network ? 'on' : 'off'}` : `no sandbox: ${field(host.sandbox.reason ?? 'not available')}`}`);

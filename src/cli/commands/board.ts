@@ -1,6 +1,6 @@
 // The board commands of `swarm`: the contract later tools and tests rely on (see the README).
 import { Command, Option } from 'commander';
-import { BoardInputError, Claim, EVENTS_START, FileBoardEngine, LeaseLostError, listAllTasks, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec, type Board, type EventBatch } from '../../core/board';
+import { BoardInputError, Claim, EVENTS_START, FileBoard, LeaseLostError, listAllTasks, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec, type Board, type EventBatch } from '../../core/board';
 import { describeLeftOut, isSharedBoard, snapshotForPost } from '../../core/remote/post';
 import { RemoteGitError } from '../../core/remote/errors';
 import { EXIT_LEASE_LOST, EXIT_NOTHING_TO_CLAIM, EnvironmentError, ExitError, UsageError } from '../errors';
@@ -9,8 +9,6 @@ import { parseFileList, parseInteger, parseJson, parseStatus, parseTime, readTas
 
 /** Any board (a folder or redis://) through the async interface. */
 export type OpenBoard = () => Promise<Board>;
-/** The file board's engine: the commands that only a file board has (init, reclaim). */
-export type OpenFileBoard = () => FileBoardEngine;
 
 interface JsonOption {
   json?: boolean;
@@ -50,13 +48,15 @@ function claimOf(id: string, options: HolderOptions): Pick<Claim, 'token'> {
   return { token: options.token };
 }
 
-export function registerBoardCommands(program: Command, openBoard: OpenBoard, openFileBoard: OpenFileBoard): void {
+export function registerBoardCommands(program: Command, openBoard: OpenBoard): void {
   program
     .command('init')
-    .description('create the board (done automatically on first use)')
-    .action(() => {
-      const board = openFileBoard();
-      printText(`Board ready at ${escapeTerminal(board.root)}`);
+    .description('create the board, or check an existing one (done automatically on first use)')
+    .action(async () => {
+      // Opening creates a board that does not exist yet and checks one that does (its format, and
+      // on Redis the server: reachable, the password, no eviction).
+      const board = await openBoard();
+      printText(`Board ready at ${escapeTerminal(board.describe())}`);
     });
 
   program
@@ -212,11 +212,11 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard, op
     .command('reclaim')
     .description('return tasks with expired leases to pending (or dead when out of attempts)')
     .addOption(jsonOption())
-    .action((options: JsonOption) => {
-      const board = openFileBoard();
-      const reclaimed = board.reclaimExpired();
-      const parents = board.repairParents();
-      const promoted = board.promoteDelayed();
+    .action(async (options: JsonOption) => {
+      const board = await openBoard();
+      // The file board also finishes interrupted maps and promotes due tasks here; the Redis board
+      // does both on its own as it goes, so only its expired leases wait for a sweep.
+      const { reclaimed, promoted, parentsCompleted: parents } = board instanceof FileBoard ? await board.maintain() : { reclaimed: await board.reclaimExpired(), promoted: 0, parentsCompleted: 0 };
       if (options.json) printJson({ reclaimed, promoted, parentsCompleted: parents });
       else console.log(`reclaimed ${reclaimed}, promoted ${promoted}, map tasks completed ${parents}`);
     });

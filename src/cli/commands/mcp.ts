@@ -1,20 +1,23 @@
 // `swarm mcp`: serves the board to MCP clients over stdio (see src/mcp/server.ts, docs/ship.md).
 import type { Command } from 'commander';
-import { type FileBoardEngine as FileBoard, workspaceOfBoard } from '../../core/board';
+import type { Board } from '../../core/board';
 import { runSwarmMcpServer } from '../../mcp/server';
 import { escapeTerminal } from '../format';
 
 declare const SWARM_VERSION: string | undefined;
 
-export function registerMcpCommands(program: Command, openBoard: () => FileBoard): void {
+/** The board the command serves, and the workspace its results apply to. */
+export type OpenWorkingBoard = () => Promise<{ board: Board; workspaceRoot: string }>;
+
+export function registerMcpCommands(program: Command, openBoard: OpenWorkingBoard): void {
   program
     .command('mcp')
     .description('run a Model Context Protocol server over stdio: post tasks, fan out, read status and patches, cancel')
     .option('--allow-apply', 'also expose apply_result, letting the client apply patches to your files')
     .action(async (options: { allowApply?: boolean }) => {
-      const board = openBoard();
+      const { board, workspaceRoot } = await openBoard();
       // stdout carries the protocol: everything human-readable goes to stderr.
-      console.error(`swarm mcp: serving board ${escapeTerminal(board.root)}${options.allowApply ? ' (apply_result enabled)' : ''}`);
-      await runSwarmMcpServer({ board, workspaceRoot: workspaceOfBoard(board.root), allowApply: options.allowApply === true, version: typeof SWARM_VERSION === 'string' ? SWARM_VERSION : undefined });
+      console.error(`swarm mcp: serving board ${escapeTerminal(board.describe())}${options.allowApply ? ' (apply_result enabled)' : ''}`);
+      await runSwarmMcpServer({ board, workspaceRoot, allowApply: options.allowApply === true, version: typeof SWARM_VERSION === 'string' ? SWARM_VERSION : undefined });
     });
 }

@@ -1,8 +1,8 @@
 // `swarm run`: runs a pool of agents on the board in this terminal, with a live progress line on a
 // TTY (one plain line per finished task otherwise) and a summary at the end.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { FileBoardEngine as FileBoard } from '../../core/board';
-import { workspaceOfBoard } from '../../core/board';
+import { listAllTasks, type Board } from '../../core/board';
+import { FileBoard } from '../../core/board/fileBoard';
 import {
   formatConfigProblem,
   loadSwarmConfig,
@@ -16,7 +16,7 @@ import { detectPresets, ExecutorError, type ExecutorConfig } from '../../core/ex
 import { OK_EXIT_CODE_PRESET_NAMES } from '../../core/executors/exitCodes';
 import { preflightExecutor } from '../../core/executors/preflight';
 import { recordPoolResources } from '../../core/metrics';
-import { buildPool, ExecutorChoiceError, resolveExecutorChoice, type PoolEvent, type PoolRunChoice, type PoolStats } from '../../core/pool';
+import { buildPool, ExecutorChoiceError, resolveExecutorChoice, type BoardAccess, type PoolEvent, type PoolRunChoice, type PoolStats } from '../../core/pool';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
 import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from '../errors';
 import { escapeTerminal, formatDuration, printJson } from '../format';
@@ -73,7 +73,14 @@ interface LeftOnBoard {
 /** The shell's convention: 128 + the signal's number, so scripts can tell a stop from a failure. */
 const EXIT_ON_SIGNAL: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
 
-export function registerRunCommands(program: Command, openBoard: () => FileBoard): void {
+/** The board a pool works on: the board, its workspace, and how agent processes open it. */
+export interface WorkingBoard {
+  board: Board;
+  workspaceRoot: string;
+  access: BoardAccess;
+}
+
+export function registerRunCommands(program: Command, openBoard: () => Promise<WorkingBoard>): void {
   program
     .command('run')
     .description('run a pool of agents on the board (Ctrl-C stops it gracefully)')
@@ -99,9 +106,10 @@ export function registerRunCommands(program: Command, openBoard: () => FileBoard
     .action(async (options: RunOptions, command: Command) => {
       // `swarm run --verbose` reaches the program's global --verbose (stack traces) first.
       options.verbose ||= command.parent?.opts<{ verbose?: boolean }>().verbose;
-      const board = openBoard();
-      board.assertWritable(); // a board it cannot write would fail every claim, forever
-      const summary = await runPool(board, options);
+      const working = await openBoard();
+      // A board it cannot write would fail every claim, forever.
+      if (working.board instanceof FileBoard) await working.board.assertWritable();
+      const summary = await runPool(working, options);
       if (options.json) printJson(summary);
       else console.log(formatSummary(summary));
       if (summary.stoppedBy !== undefined) throw new ExitError(EXIT_ON_SIGNAL[summary.stoppedBy]);
@@ -213,21 +221,22 @@ function describeConfig(project: ProjectConfig, options: RunOptions, note: (line
   if (settings.length > 0) note(`Settings: ${settings.join(', ')}`);
 }
 
-async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummary> {
-  const workspaceRoot = workspaceOfBoard(board.root);
+async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunSummary> {
+  const { board, workspaceRoot } = working;
   const project = projectConfig(workspaceRoot, options);
   const executor = executorConfig(options, project);
   refuseBrokenTemplate(executor, workspaceRoot);
   const live = !options.json && process.stdout.isTTY === true;
-  const progress = new ProgressPrinter(live, options.json === true, () => {
-    const counts = board.stats().counts;
-    return counts.pending;
-  });
+  const pending = pendingCount(board);
+  const progress = new ProgressPrinter(live, options.json === true, () => pending.value);
+  // Said even with --json (on stderr then): it changes what the results mean.
+  if (!(board instanceof FileBoard)) (options.json ? console.error : (line: string) => progress.note(line))(REMOTE_SNAPSHOT_NOTE);
   if (options.verbose) describeConfig(project, options, (line) => progress.note(line));
   const log = options.verbose ? (line: string): void => progress.note(line) : undefined;
-  const pool = buildPool(project.config, executor, { board, workspaceRoot, log }, { isolation: isolationChoice(options), mode: options.mode, untilEmpty: options.untilEmpty });
-  // Resource peaks for `swarm report`, as the extension's dashboard records them.
-  const resources = recordPoolResources(pool, board.root, { onError: (error) => log?.(`Recording resource figures failed: ${error instanceof Error ? error.message : String(error)}`) });
+  const pool = buildPool(project.config, executor, { board, boardAccess: working.access, workspaceRoot, log }, { isolation: isolationChoice(options), mode: options.mode, untilEmpty: options.untilEmpty });
+  // Resource peaks for `swarm report`, as the extension's dashboard records them (in a file board's folder).
+  const onResourceError = (error: unknown): void => log?.(`Recording resource figures failed: ${error instanceof Error ? error.message : String(error)}`);
+  const resources = board instanceof FileBoard ? recordPoolResources(pool, board.root, { onError: onResourceError }) : { dispose: () => undefined };
   const touched = new Set<string>();
   let failedAttempts = 0;
   pool.onEvent((event) => {
@@ -258,6 +267,7 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
     await pool.whenDone();
   } finally {
     resources.dispose();
+    pending.dispose();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
     progress.finish();
@@ -268,8 +278,8 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
   const stats = pool.stats();
   const wallMs = Date.now() - startedAt;
   // One listing of dead/ rather than a lookup per task (each lookup lists every state directory).
-  const dead = board.list({ status: 'dead' }).filter((task) => touched.has(task.id)).length;
-  const stopped = stoppedBy === undefined ? {} : { stoppedBy, left: leftOnBoard(board, touched) };
+  const dead = (await listAllTasks(board, 'dead')).filter((task) => touched.has(task.id)).length;
+  const stopped = stoppedBy === undefined ? {} : { stoppedBy, left: await leftOnBoard(board, touched) };
   return {
     ...stopped,
     done: stats.tasksDone,
@@ -284,10 +294,27 @@ async function runPool(board: FileBoard, options: RunOptions): Promise<RunSummar
 }
 
 /** One listing per state: what a stopped run leaves behind. */
-function leftOnBoard(board: FileBoard, touched: Set<string>): LeftOnBoard {
-  const counts = board.stats().counts;
-  const handedBack = board.list({ status: 'pending' }).filter((task) => touched.has(task.id)).length;
+async function leftOnBoard(board: Board, touched: Set<string>): Promise<LeftOnBoard> {
+  const { counts } = await board.stats();
+  const handedBack = (await listAllTasks(board, 'pending')).filter((task) => touched.has(task.id)).length;
   return { pending: counts.pending, running: counts.running, handedBack };
+}
+
+/**
+ * Said at the start of a run on a shared board: until snapshots travel with tasks, this runner
+ * works from its own clone's state, not from the state of whoever posted the task.
+ */
+export const REMOTE_SNAPSHOT_NOTE =
+  'Note: on a shared board this runner works from its own clone\'s current state (tasks do not carry the poster\'s working copy yet); keep the clone at the commit the tasks expect.';
+
+/** The board's pending count for the progress line, read once a second (the line is drawn more often). */
+function pendingCount(board: Board): { value: number; dispose(): void } {
+  const state = { value: 0, dispose: () => clearInterval(timer) };
+  const read = (): void => void board.stats().then((stats) => (state.value = stats.counts.pending), () => undefined);
+  const timer = setInterval(read, 1_000);
+  timer.unref();
+  read();
+  return state;
 }
 
 export function formatSummary(summary: RunSummary): string {

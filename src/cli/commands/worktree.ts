@@ -266,7 +266,7 @@ export function registerWorktreeCommands(program: Command, openBoard: () => Prom
 }
 
 /** The workspace of a remote board's results: the repository this command runs in, else this folder. */
-function workspaceHere(): string {
+export function workspaceHere(): string {
   const repo = findGitRepository(process.cwd());
   return repo ? repo.topLevel : process.cwd();
 }

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { Commands } from '../commandIds';
 import type { Task, TaskSpec } from '../../core/board';
 import type { Board } from '../../core/board/interface';
-import { readHostStatuses } from '../../core/pool';
+import { liveHostStatuses } from '../../core/pool';
 
 export interface ChatDeps {
   /** The board to post to, created on first use (async: its engine is off this thread). */
@@ -40,8 +40,10 @@ function text(value: string): vscode.LanguageModelToolResult {
   return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(value)]);
 }
 
-function poolHint(boardDir: string | undefined): string {
-  return boardDir !== undefined && readHostStatuses(boardDir).length > 0 ? '' : ' No agent pool is running yet: start it with "Swarm: Start".';
+/** A pool on any machine working the board (its host record is on the board) means tasks will run. */
+async function poolHint(board: Board): Promise<string> {
+  const running = await liveHostStatuses(board).then((hosts) => hosts.length > 0, () => false);
+  return running ? '' : ' No agent pool is running yet: start it with "Swarm: Start".';
 }
 
 /** Posts `input` as one task, or as a map task with a child per file. Returns the id to follow. */
@@ -55,10 +57,10 @@ export async function postFromInput(board: Board, input: PostInput): Promise<{ i
   return { id: (await board.post({ title: input.title, type: 'prompt', prompt: input.prompt, files })).id, count: 1 };
 }
 
-async function statusText(board: Board, boardDir: string | undefined, taskId?: string): Promise<string> {
+async function statusText(board: Board, taskId?: string): Promise<string> {
   if (taskId === undefined) {
     const { counts } = await board.stats();
-    return `Swarm board: ${Object.entries(counts).map(([status, count]) => `${count} ${status}`).join(', ')}.${poolHint(boardDir)}`;
+    return `Swarm board: ${Object.entries(counts).map(([status, count]) => `${count} ${status}`).join(', ')}.${await poolHint(board)}`;
   }
   const task = await board.get(taskId);
   if (!task) return `No task ${taskId} on the board.`;
@@ -78,13 +80,13 @@ function registerTools(context: vscode.ExtensionContext, deps: ChatDeps): void {
       if (!board) return text(NO_BOARD);
       const { id, count } = await postFromInput(board, options.input);
       deps.log.info(`chat tool: posted ${count} task(s) as ${id}`);
-      return text(`Posted ${count === 1 ? 'task' : `a map task with ${count} children`} ${id}. Follow it with the ${STATUS_TOOL} tool; the user reviews the patches with "Swarm: Review Results".${poolHint(deps.boardDir())}`);
+      return text(`Posted ${count === 1 ? 'task' : `a map task with ${count} children`} ${id}. Follow it with the ${STATUS_TOOL} tool; the user reviews the patches with "Swarm: Review Results".${await poolHint(board)}`);
     },
   };
   const status: vscode.LanguageModelTool<StatusInput> = {
     invoke: async (options) => {
       const board = await deps.getBoard();
-      return text(board ? await statusText(board, deps.boardDir(), options.input.taskId) : NO_BOARD);
+      return text(board ? await statusText(board, options.input.taskId) : NO_BOARD);
     },
   };
   context.subscriptions.push(vscode.lm.registerTool(POST_TOOL, post), vscode.lm.registerTool(STATUS_TOOL, status));
@@ -115,7 +117,7 @@ export function asksToFixErrors(prompt: string): boolean {
   return /\bfix\b/i.test(prompt) && /\b(errors?|problems?|diagnostics?)\b/i.test(prompt);
 }
 
-async function followProgress(board: Board, boardDir: string | undefined, task: Task, stream: vscode.ChatResponseStream, token: vscode.CancellationToken): Promise<void> {
+async function followProgress(board: Board, task: Task, stream: vscode.ChatResponseStream, token: vscode.CancellationToken): Promise<void> {
   let last = '';
   const deadline = Date.now() + 30 * 60_000;
   while (!token.isCancellationRequested && Date.now() < deadline) {
@@ -128,10 +130,10 @@ async function followProgress(board: Board, boardDir: string | undefined, task: 
       last = line;
     }
     if (['done', 'dead', 'cancelled'].includes(current.status)) {
-      stream.markdown(`\n\n${await statusText(board, boardDir, task.id)}\n`);
+      stream.markdown(`\n\n${await statusText(board, task.id)}\n`);
       return;
     }
-    if (boardDir === undefined || readHostStatuses(boardDir).length === 0) {
+    if ((await poolHint(board)) !== '') {
       stream.markdown('\n\nNo agent pool is running, so the tasks wait on the board.\n');
       stream.button({ command: Commands.start, title: 'Start the swarm' });
       return;
@@ -143,14 +145,13 @@ async function followProgress(board: Board, boardDir: string | undefined, task: 
 function registerParticipant(context: vscode.ExtensionContext, deps: ChatDeps): void {
   const handler: vscode.ChatRequestHandler = async (request, _chatContext, stream, token) => {
     const board = await deps.getBoard();
-    const boardDir = deps.boardDir();
     if (!board) {
       stream.markdown(NO_BOARD);
       return;
     }
     const prompt = request.prompt.trim();
     if (prompt === '' || /^status\b/i.test(prompt)) {
-      stream.markdown(await statusText(board, boardDir));
+      stream.markdown(await statusText(board));
       return;
     }
     let posted: { id: string; count: number };
@@ -171,7 +172,7 @@ function registerParticipant(context: vscode.ExtensionContext, deps: ChatDeps): 
     }
     deps.log.info(`@swarm: posted ${posted.count} task(s) as ${posted.id}`);
     const task = await board.get(posted.id);
-    if (task) await followProgress(board, boardDir, task, stream, token);
+    if (task) await followProgress(board, task, stream, token);
     stream.button({ command: Commands.reviewResults, title: 'Review results' });
     return { metadata: { taskId: posted.id } };
   };

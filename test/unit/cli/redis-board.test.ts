@@ -118,11 +118,6 @@ describe('swarm --board redis://', { timeout: 300_000 }, () => {
     }
   });
 
-  it('swarm run on a Redis board says it comes with the next change, exit 2', async () => {
-    const redis = await server();
-    refusedAsSetup(swarm(scratch(), redis.url(0, 'run'), ['run']), /swarm run does not work with a Redis board yet.*next change/);
-  });
-
   it('an unreachable server, a wrong password, an evicting server and a newer board: one line, exit 2, nothing changed', async () => {
     const port = await freePort();
     refusedAsSetup(swarm(scratch(), `redis://127.0.0.1:${port}/0?board=x`, ['list']), /127\.0\.0\.1:\d+/);

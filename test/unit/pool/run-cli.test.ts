@@ -120,7 +120,9 @@ test('swarm agents shows a running host; SIGKILL of the host ends its agents and
       throw new Error(`${error.message}: ${JSON.stringify(board.stats().counts)} ${JSON.stringify(tasks.map((task) => board.errors(task.id)))}`);
     });
     assert.equal(board.stats().counts.running, 0);
-    assert.match(swarm(dir, ['agents']).stdout, /No pool is running/, 'the dead host is not listed');
+    const after = swarm(dir, ['agents']).stdout;
+    assert.match(after, /No pool is running/, 'the dead host is not listed as running');
+    assert.match(after, new RegExp(`Host ${host.pid} · gone`), 'the dead host is shown as gone');
   } finally {
     if (host.exitCode === null) host.kill('SIGKILL');
   }
