@@ -58,7 +58,13 @@ interface Site {
   prefix: string;
 }
 
-const CANNOT_SERVE: ReadonlySet<string> = new Set(['no-repository', 'config']);
+/**
+ * Problems of this runner, not of the task: no clone or cache for the repository, a local URL it may
+ * not fetch, a remote it cannot reach or has no credentials for. The task is handed back (another
+ * runner may serve it) instead of spending its attempts here. A base missing from the remote, a
+ * bundle over the cap or tampered with are the task's problems: they fail it.
+ */
+const CANNOT_SERVE: ReadonlySet<string> = new Set(['no-repository', 'config', 'fetch-failed']);
 
 export class RemoteWorkspace implements TaskIsolation {
   readonly kind = 'remote';

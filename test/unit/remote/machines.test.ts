@@ -21,8 +21,8 @@ import { addLocalChanges, makeWorld, type World } from './machines';
 import { assertRootForNamespaces, makeMachine, makeNetwork, startGitDaemon, type Machine, type Network } from './netns';
 
 const PASSWORD = 'runner-test-secret';
-const TSX = require.resolve('tsx');
-const RUNNER = path.join(__dirname, 'fixtures', 'pool-runner.ts');
+const DIST = path.resolve(__dirname, '..', '..', '..', 'dist');
+const CLI = path.join(DIST, 'cli.js');
 const EDIT = `for f in {files}; do printf 'edited by a runner\\n' >> "$f"; done`;
 
 let network: Network;
@@ -37,6 +37,7 @@ const output: string[] = [];
 
 before(async () => {
   assertRootForNamespaces();
+  assert.ok(fs.existsSync(CLI) && fs.existsSync(path.join(DIST, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
   network = makeNetwork();
   redis = await startRedis({ password: PASSWORD, extra: ['--bind', `127.0.0.1 ${network.serviceIp}`] });
   boardUrl = `redis://${network.serviceIp}:${redis.port}/0?board=machines`;
@@ -68,14 +69,20 @@ function ok(run: SwarmRun, what: string): string {
   return run.stdout;
 }
 
-/** A runner machine: its own network namespace and clone; the developer's folder is hidden from it. */
-function startRunner(name: string): void {
+/**
+ * A runner machine: `swarm run` (the built CLI, real agent processes) in its own network namespace,
+ * with the developer's folder hidden from it; in a clone of the origin, or in an empty folder with
+ * only a repository cache.
+ */
+function startRunner(name: string, where: 'clone' | 'cache', flags: string[]): void {
   const machine = makeMachine(name, network);
   machines.push(machine);
-  const clone = path.join(w.dir, `${name}-clone`);
-  git(w.dir, ['clone', '-q', daemon.url('origin.git'), clone]);
-  const child = machine.spawn(process.execPath, ['--import', TSX, RUNNER, boardUrl, clone, EDIT, '--agents', '1'], {
-    cwd: clone,
+  const cwd = path.join(w.dir, `${name}-${where}`);
+  if (where === 'clone') git(w.dir, ['clone', '-q', daemon.url('origin.git'), cwd]);
+  else fs.mkdirSync(cwd);
+  const repos = where === 'cache' ? ['--repos', path.join(w.dir, `${name}-repos`)] : [];
+  const child = machine.spawn(process.execPath, [CLI, '--board', boardUrl, 'run', '--agents', '1', '--exec', EDIT, ...repos, ...flags], {
+    cwd,
     env: { ...process.env, SWARM_BOARD_PASSWORD: PASSWORD },
     stdio: ['ignore', 'pipe', 'pipe'],
     hidden: [w.dev],
@@ -97,16 +104,21 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
 
 describe('runners on other machines (network namespaces)', { timeout: 600_000 }, () => {
   let unservable: string;
+  let needsGpu: string;
   let postedAt = 0;
 
   it('the developer posts from an uncommitted state; two runners that cannot see the clone finish it; every patch applies in the developer\'s clone', async () => {
     addLocalChanges(w);
-    // A repository no runner has: its task is handed back, never run.
+    // A repository no runner has (the clone runner has no remote for it, the cache runner cannot
+    // fetch it), and a task that requires a label no runner has: both are handed back, never run.
     const stranger = path.join(w.dir, 'stranger');
-    git(w.dir, ['clone', '-q', daemon.url('other.git'), stranger]);
+    git(w.dir, ['init', '-q', '-b', 'main', stranger]);
     w.write(stranger, 'x.txt', 'x\n');
     git(stranger, ['add', 'x.txt']);
+    git(stranger, ['commit', '-q', '-m', 'private']);
+    git(stranger, ['remote', 'add', 'origin', daemon.url('nowhere.git')]);
     unservable = ok(swarm(stranger, ['post', 'not for these runners', '--files', 'x.txt']), 'post').trim();
+    needsGpu = ok(swarm(w.dev, ['post', 'needs a gpu', '--requires', 'gpu']), 'post').trim();
     postedAt = Date.now();
 
     const children = [['README.md'], ['src/a.txt'], ['notes/todo.md']].map((files, index) => JSON.stringify({ title: `child ${index}`, files })).join('\n');
@@ -115,8 +127,8 @@ describe('runners on other machines (network namespaces)', { timeout: 600_000 },
     const posted = JSON.parse(ok(swarm(w.dev, ['map', 'edit three files', '--jsonl', path.join(w.dir, 'children.jsonl'), '--json']), 'map')) as { id: string; childIds: string[] };
     assert.equal(git(w.dev, ['status', '--porcelain=v2', '--untracked-files=all']), before, 'posting left the working state alone');
 
-    startRunner('ra');
-    startRunner('rb');
+    startRunner('ra', 'clone', ['--labels', 'linux']);
+    startRunner('rb', 'cache', []);
     await waitFor('the map to finish', async () => ((await board.get(posted.id))?.status === 'done' ? true : undefined));
     const done = (await Promise.all(posted.childIds.map((id) => board.get(id)))) as Task[];
     for (const child of done) {
@@ -130,18 +142,32 @@ describe('runners on other machines (network namespaces)', { timeout: 600_000 },
     assert.equal(fs.readFileSync(path.join(w.dev, 'notes/todo.md'), 'utf8'), 'untracked, named by the task\nedited by a runner\n');
   });
 
-  it('a task whose repository no runner has stays pending, with the skip reason in the log and few claims', async () => {
-    // Let the runners run idle for a while with only this task on the board.
-    await new Promise((resolve) => setTimeout(resolve, 8_000));
-    const task = (await board.get(unservable)) as Task;
-    assert.equal(task.status, 'pending');
-    const log = ok(swarm(w.dev, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as { type: string; taskId?: string; detail?: { reason?: string } });
-    const skips = log.filter((event) => event.taskId === unservable && event.type === 'requeued');
-    assert.ok(skips.length >= 1, 'handed back at least once');
-    assert.match(skips[0].detail?.reason ?? '', /skipped by \S+: The task is for 10\.[0-9.]+:\d+\/other, but the runner's repository .* has no remote for it/);
-    // Two runners, about a minute at most of backoff: each claims it once per wait, not in a loop.
-    assert.ok(skips.length <= 20, `${skips.length} hand-backs: claim churn`);
-    console.log(`hand-backs of the unservable task in about ${Math.round((Date.now() - postedAt) / 1000)} s by two runners: ${skips.length}`);
+  it('tasks no runner can serve (another repository, a label none has) stay pending, with the skip reasons in the log and few claims', async () => {
+    const expected: Array<[string, RegExp]> = [
+      [unservable, /skipped by \S+: The task is for 10\.[0-9.]+:\d+\/nowhere, but the runner's repository .*ra-clone has no remote for it/],
+      [unservable, /skipped by \S+: Fetching git:\/\/10\.[0-9.]+:\d+\/nowhere\.git failed/],
+      [needsGpu, /skipped by \S+: Task \S+ requires the label gpu, which this runner lacks \(it has linux\)/],
+      [needsGpu, /skipped by \S+: Task \S+ requires the label gpu, which this runner lacks \(it has none\)/],
+    ];
+    type Event = { type: string; taskId?: string; detail?: { reason?: string } };
+    const handBacks = (): Event[] => {
+      const log = ok(swarm(w.dev, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as Event);
+      return log.filter((event) => event.type === 'requeued' && (event.taskId === unservable || event.taskId === needsGpu));
+    };
+    // Each runner skips each task, saying why (both runners take turns with the backoff).
+    const seen = await waitFor('every runner to skip both tasks', async () => {
+      const events = handBacks();
+      return expected.every(([id, reason]) => events.some((event) => event.taskId === id && reason.test(event.detail?.reason ?? ''))) ? events : undefined;
+    });
+    for (const id of [unservable, needsGpu]) {
+      const task = (await board.get(id)) as Task;
+      assert.equal(task.status, 'pending', id);
+      assert.equal(task.lastError, undefined, `${id} was handed back, never failed`);
+    }
+    // Two runners, a backoff of up to a minute each: a claim per task per wait, not a loop.
+    const seconds = Math.round((Date.now() - postedAt) / 1000);
+    assert.ok(seen.length <= 10 + seconds, `${seen.length} hand-backs in ${seconds} s: claim churn`);
+    console.log(`hand-backs of the two unservable tasks in about ${seconds} s by two runners: ${seen.length}`);
   });
 
   it('a hostile result that writes into .git or outside the workspace is refused by swarm apply, and nothing is written', async () => {
