@@ -1,6 +1,7 @@
 // The board commands of `swarm`: the contract later tools and tests rely on (see the README).
 import { Command, Option } from 'commander';
 import { BoardInputError, Claim, EVENTS_START, FileBoard, LeaseLostError, listAllTasks, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec, type Board, type EventBatch } from '../../core/board';
+import { findGitRepository } from '../../core/board/gitExclude';
 import { describeLeftOut, isSharedBoard, snapshotForPost } from '../../core/remote/post';
 import { RemoteGitError } from '../../core/remote/errors';
 import { EXIT_LEASE_LOST, EXIT_NOTHING_TO_CLAIM, EnvironmentError, ExitError, UsageError } from '../errors';
@@ -235,6 +236,11 @@ const remoteOption = (): Option => new Option('--remote <name>', 'shared board: 
 async function withSource(board: Board, specs: TaskSpec[], remote: string | undefined): Promise<TaskSpec[]> {
   if (!isSharedBoard(board)) {
     if (remote !== undefined) throw new UsageError('--remote only applies to a shared (redis://) board, whose tasks run on other machines.');
+    return specs;
+  }
+  // Outside git there is no working state to send (a pure command task): posted as before, and said.
+  if (!findGitRepository(process.cwd())) {
+    console.error('swarm: note: this folder is not in a git repository, so the tasks carry no snapshot; runners start them from their own clone.');
     return specs;
   }
   let taken;

@@ -137,17 +137,19 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     assert.equal((await shared.list()).total, 0);
   });
 
-  it('outside a git repository, with an unknown remote, or with a hand-written source: one line, nothing posted', async () => {
+  it('with an unknown remote or a hand-written source: one line, nothing posted; outside git: posted without a snapshot, and said', async () => {
     const w = world();
     const url = redis.url(0, 'post4');
     const outside = path.join(w.dir, 'not-a-repo');
     fs.mkdirSync(outside);
-    refusedWithOneLine(runSwarm(outside, ['--board', url, 'post', 'x']), 2, /Nothing was posted: .*not inside a git repository.*post from your checkout/);
+    const plain = runSwarm(outside, ['--board', url, 'post', 'a command task']);
+    const plainId = ok(plain, 'post outside git').trim();
+    assert.match(plain.stderr, /not in a git repository, so the tasks carry no snapshot; runners start them from their own clone/);
     refusedWithOneLine(runSwarm(w.dev, ['--board', url, 'post', 'x', '--remote', 'upstream']), 2, /Nothing was posted: .*no remote named "upstream"/);
     fs.writeFileSync(path.join(w.dir, 'forged.jsonl'), `${JSON.stringify({ title: 'forged', source: { repository: 'x', prefix: '', snapshot: 'a'.repeat(40), snapshotId: 'abc', bundle: 'none', bundleBytes: 0 } })}\n`);
     refusedWithOneLine(runSwarm(w.dev, ['--board', url, 'post', '--jsonl', path.join(w.dir, 'forged.jsonl')]), 2, /unknown field "source"/);
     const shared = await board(url);
-    assert.equal((await shared.list()).total, 0);
+    assert.deepEqual((await shared.list()).tasks.map((task) => [task.id, task.source]), [[plainId, undefined]], 'only the task posted outside git, without a source');
   });
 
   it('the source field is typed and checked by both boards, and read back whole', async () => {
