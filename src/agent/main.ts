@@ -10,6 +10,7 @@ import { createIsolationProxy, createNoIsolation } from '../core/pool/isolation-
 import { isPoolMessage, toHost, type AgentInit, type AgentToHostBody, type HostToAgent } from '../core/pool/protocol';
 import { AgentWorker, boardOutageMessage } from '../core/pool/worker';
 import { BOARD_PASSWORD_ENV } from '../core/pool/boardAccess';
+import { CannotServeTaskError } from '../core/remote/errors';
 import type { CollectedChanges, PreparedWorkspace } from '../core/pool/isolation';
 
 function send(body: AgentToHostBody): void {
@@ -136,7 +137,8 @@ async function start(init: AgentInit): Promise<void> {
         const waiter = pendingIsolation.get(message.id);
         pendingIsolation.delete(message.id);
         if (message.ok) waiter?.resolve(message.value);
-        else waiter?.reject(new Error(message.message));
+        // A task this host cannot serve keeps its type across the channel: the worker hands it back.
+        else waiter?.reject(message.handBack ? new CannotServeTaskError(message.handBack.taskId, message.handBack.reason) : new Error(message.message));
         return;
       }
       case 'init':

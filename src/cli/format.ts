@@ -4,6 +4,7 @@
 // erase the reader's terminal, and bidirectional overrides would reorder what the reader sees. So
 // every field is escaped before it is printed, shown visibly as \x1b or \u202e.
 import { BoardEvent, BoardStats, Task, TaskError } from '../core/board';
+import { formatBytes } from '../core/format';
 
 /** C0 controls, DEL, C1 controls (U+0080–U+009F) and the bidi overrides and isolates. */
 const TERMINAL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
@@ -81,6 +82,12 @@ export function formatTask(task: Task, errors: TaskError[]): string {
   if (task.parentId) lines.push(`  parent:    ${field(task.parentId)}`);
   if (task.childCount !== undefined) lines.push(`  children:  ${task.childCount}`);
   if (task.files.length > 0) lines.push(`  files:     ${task.files.map(field).join(', ')}`);
+  if (task.requires) lines.push(`  requires:  ${task.requires.map(field).join(', ')} (runner labels)`);
+  if (task.source) {
+    const { source } = task;
+    const bundle = source.bundle === 'none' ? 'on the remote already' : `${source.bundle} bundle of ${formatBytes(source.bundleBytes)}`;
+    lines.push(`  starts at: snapshot ${source.snapshot.slice(0, 12)} of ${field(source.repository)}${source.prefix ? ` (folder ${field(source.prefix)})` : ''}, ${bundle}`);
+  }
   if (task.prompt) lines.push(`  prompt:    ${escapeTerminal(task.prompt, { multiline: true }).split('\n').join('\n             ')}`);
   if (task.payload !== null && task.payload !== undefined) lines.push(`  payload:   ${toJson(task.payload)}`);
   if (task.result !== undefined) lines.push(`  result:    ${toJson(task.result)}`);

@@ -115,7 +115,8 @@ function taskFromLine(line: string, where: string, options: { allowParentId: boo
     throw new UsageError(`${where} must be a JSON object with at least a "title".`);
   }
   const fields = value as Record<string, unknown>;
-  const allowed = TASK_SPEC_FIELDS.filter((field) => options.allowParentId || field !== 'parentId');
+  // A task's source is the post's snapshot (shared boards), never written by hand.
+  const allowed = TASK_SPEC_FIELDS.filter((field) => (options.allowParentId || field !== 'parentId') && field !== 'source');
   for (const field of Object.keys(fields)) {
     if (!allowed.includes(field)) throw new UsageError(`${where}: unknown field ${JSON.stringify(field)}${suggestField(field, allowed)}; the fields are ${allowed.join(', ')}.`);
   }

@@ -307,7 +307,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     const secret = await this.context.secrets.get(BOARD_PASSWORD_SECRET);
     const env = secret ? { ...process.env, SWARM_BOARD_PASSWORD: secret } : process.env;
     const boardAccess = boardAccessOf(parseBoardLocation(boardSetting(), { cwd: this.workspaceRoot, env }));
-    this.log.info(`The pool works on the shared board ${board.describe()} from this folder's current state (tasks do not carry the poster's working copy yet).`);
+    this.log.info(`The pool works on the shared board ${board.describe()} (tasks posted with a snapshot start from the poster's working state, others from this folder's current state).`);
     return { board, boardAccess };
   }
 

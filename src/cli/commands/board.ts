@@ -1,7 +1,10 @@
 // The board commands of `swarm`: the contract later tools and tests rely on (see the README).
 import { Command, Option } from 'commander';
 import { BoardInputError, Claim, EVENTS_START, FileBoard, LeaseLostError, listAllTasks, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec, type Board, type EventBatch } from '../../core/board';
-import { EXIT_LEASE_LOST, EXIT_NOTHING_TO_CLAIM, ExitError, UsageError } from '../errors';
+import { findGitRepository } from '../../core/board/gitExclude';
+import { describeLeftOut, isSharedBoard, snapshotForPost } from '../../core/remote/post';
+import { RemoteGitError } from '../../core/remote/errors';
+import { EXIT_LEASE_LOST, EXIT_NOTHING_TO_CLAIM, EnvironmentError, ExitError, UsageError } from '../errors';
 import { escapeTerminal, formatEvent, formatStats, formatTask, formatTaskTable, printJson, printText, toJson } from '../format';
 import { parseFileList, parseInteger, parseJson, parseStatus, parseTime, readTaskLines } from '../parse';
 
@@ -70,13 +73,16 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .option('--parent <id>', 'add as a child of a waiting map task')
     .option('--not-before <time>', 'not claimable before (epoch ms, ISO date, or a delay: 500ms, 30s, 5m, 2h, 7d)', parseTime)
     .option('--jsonl <file>', 'post one task per JSON line from a file, or - for stdin (docs/task-lines.md)')
+    .option('--requires <a,b>', 'labels a runner must have to take the task (swarm run --labels)', parseFileList)
+    .addOption(remoteOption())
     .addOption(jsonOption())
     .action(async (title: string | undefined, options: PostOptions) => {
       if (options.jsonl && title) throw new UsageError('Give either a title or --jsonl, not both.');
       const specs = options.jsonl
         ? readTaskLines(options.jsonl, { allowParentId: true, defaults: defaultsFromOptions(options) })
         : [specFromOptions(title, options)];
-      const tasks = await (await openBoard()).postMany(specs);
+      const board = await openBoard();
+      const tasks = await board.postMany(await withSource(board, specs, options.remote));
       if (options.json) printJson(tasks.map((task) => task.id));
       else for (const task of tasks) printText(task.id);
     });
@@ -88,10 +94,14 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .requiredOption('--jsonl <file>', 'children, one JSON task per line, or - for stdin (docs/task-lines.md)')
     .option('--prompt <text>', 'prompt of the parent task')
     .option('--priority <n>', 'priority of the parent, and of the children that set none', parseInteger('--priority', -PRIORITY_LIMIT, PRIORITY_LIMIT))
+    .addOption(remoteOption())
     .addOption(jsonOption())
-    .action(async (title: string, options: { jsonl: string; prompt?: string; priority?: number } & JsonOption) => {
+    .action(async (title: string, options: { jsonl: string; prompt?: string; priority?: number; remote?: string } & JsonOption) => {
       const children = readTaskLines(options.jsonl, { allowParentId: false, defaults: withoutUndefined({ priority: options.priority }) });
-      const { parent, children: posted } = await (await openBoard()).map({ title, ...withoutUndefined({ prompt: options.prompt, priority: options.priority }) }, children);
+      const board = await openBoard();
+      // Only the children run; the parent waits for them and needs no source.
+      const withSnapshot = await withSource(board, children, options.remote);
+      const { parent, children: posted } = await board.map({ title, ...withoutUndefined({ prompt: options.prompt, priority: options.priority }) }, withSnapshot);
       if (options.json) printJson({ id: parent.id, children: posted.length, childIds: posted.map((child) => child.id) });
       else printText(parent.id);
     });
@@ -216,7 +226,39 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
   registerLogCommand(program, openBoard);
 }
 
+const remoteOption = (): Option => new Option('--remote <name>', 'shared board: the git remote runners fetch from (default origin, else the only remote)');
+
+/**
+ * On a shared board the tasks run on other machines: one snapshot of this working copy for the
+ * whole batch, its bundle stored once, and the same source on every task. Nothing is posted when
+ * the snapshot cannot be taken or stored (a batch is all or nothing). A file board: unchanged.
+ */
+async function withSource(board: Board, specs: TaskSpec[], remote: string | undefined): Promise<TaskSpec[]> {
+  if (!isSharedBoard(board)) {
+    if (remote !== undefined) throw new UsageError('--remote only applies to a shared (redis://) board, whose tasks run on other machines.');
+    return specs;
+  }
+  // Outside git there is no working state to send (a pure command task): posted as before, and said.
+  if (!findGitRepository(process.cwd())) {
+    console.error('swarm: note: this folder is not in a git repository, so the tasks carry no snapshot; runners start them from their own clone.');
+    return specs;
+  }
+  let taken;
+  try {
+    taken = await snapshotForPost({ board, workspaceRoot: process.cwd(), specs, remote });
+  } catch (error) {
+    if (!(error instanceof RemoteGitError)) throw error;
+    const line = `Nothing was posted: ${error.message}`;
+    throw error.permanent ? new UsageError(line) : new EnvironmentError(line);
+  }
+  const leftOut = describeLeftOut(taken.leftOut);
+  if (leftOut) console.error(`swarm: ${escapeTerminal(leftOut)}`);
+  return specs.map((spec) => ({ ...spec, source: taken.source }));
+}
+
 interface PostOptions extends JsonOption {
+  remote?: string;
+  requires?: string[];
   prompt?: string;
   files?: string[];
   priority?: number;
@@ -239,6 +281,7 @@ function defaultsFromOptions(options: PostOptions): Partial<TaskSpec> {
     payload: options.payload,
     parentId: options.parent,
     notBefore: options.notBefore,
+    requires: options.requires,
   });
 }
 

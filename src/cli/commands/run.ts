@@ -1,5 +1,6 @@
 // `swarm run`: runs a pool of agents on the board in this terminal, with a live progress line on a
 // TTY (one plain line per finished task otherwise) and a summary at the end.
+import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { listAllTasks, type Board } from '../../core/board';
 import { FileBoard } from '../../core/board/fileBoard';
@@ -20,7 +21,7 @@ import { buildPool, ExecutorChoiceError, resolveExecutorChoice, type BoardAccess
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
 import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from '../errors';
 import { escapeTerminal, formatDuration, printJson } from '../format';
-import { parseInteger } from '../parse';
+import { parseFileList, parseInteger } from '../parse';
 
 interface RunOptions {
   agents?: number;
@@ -42,6 +43,9 @@ interface RunOptions {
   json?: boolean;
   verbose?: boolean;
   baselineMs?: number;
+  /** Shared board: the repository cache folder and this runner's labels. */
+  repos?: string;
+  labels?: string[];
 }
 
 export interface RunSummary {
@@ -101,6 +105,8 @@ export function registerRunCommands(program: Command, openBoard: () => Promise<W
     .addOption(new Option('--sandbox <mode>', 'auto: sandbox every command where bubblewrap works (default); required: refuse to run without it; off: no sandbox').choices([...SANDBOX_MODES]))
     .option('--no-network', 'sandboxed commands get no network')
     .option('--baseline-ms <n>', 'how long the same work takes without the swarm (one agent, or the plain tool): the summary then says the real speedup', parseInteger('--baseline-ms', 1, 604_800_000))
+    .option('--repos <dir>', 'shared board: a repository cache folder (one mirror per repository), so this runner also takes tasks of repositories it has no clone of')
+    .option('--labels <a,b>', "shared board: this runner's labels; tasks that require others are handed back", parseFileList)
     .option('--json', 'print the summary as JSON only')
     .option('--verbose', 'print pool log lines')
     .action(async (options: RunOptions, command: Command) => {
@@ -230,10 +236,16 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
   const pending = pendingCount(board);
   const progress = new ProgressPrinter(live, options.json === true, () => pending.value);
   // Said even with --json (on stderr then): it changes what the results mean.
+  if (board instanceof FileBoard && (options.repos !== undefined || options.labels !== undefined)) throw new UsageError('--repos and --labels are for a shared (redis://) board, whose tasks come from other machines.');
   if (!(board instanceof FileBoard)) (options.json ? console.error : (line: string) => progress.note(line))(REMOTE_SNAPSHOT_NOTE);
   if (options.verbose) describeConfig(project, options, (line) => progress.note(line));
   const log = options.verbose ? (line: string): void => progress.note(line) : undefined;
-  const pool = buildPool(project.config, executor, { board, boardAccess: working.access, workspaceRoot, log }, { isolation: isolationChoice(options), mode: options.mode, untilEmpty: options.untilEmpty });
+  const pool = buildPool(project.config, executor, { board, boardAccess: working.access, workspaceRoot, log }, {
+    isolation: isolationChoice(options),
+    mode: options.mode,
+    untilEmpty: options.untilEmpty,
+    runner: { ...(options.repos !== undefined && { reposDir: path.resolve(options.repos) }), ...(options.labels !== undefined && { labels: options.labels }) },
+  });
   // Resource peaks for `swarm report`, as the extension's dashboard records them (in a file board's folder).
   const onResourceError = (error: unknown): void => log?.(`Recording resource figures failed: ${error instanceof Error ? error.message : String(error)}`);
   const resources = board instanceof FileBoard ? recordPoolResources(pool, board.root, { onError: onResourceError }) : { dispose: () => undefined };
@@ -301,11 +313,11 @@ async function leftOnBoard(board: Board, touched: Set<string>): Promise<LeftOnBo
 }
 
 /**
- * Said at the start of a run on a shared board: until snapshots travel with tasks, this runner
- * works from its own clone's state, not from the state of whoever posted the task.
+ * Said at the start of a run on a shared board: where its tasks start (a task posted without a
+ * snapshot, e.g. from VS Code, starts from this clone's state).
  */
 export const REMOTE_SNAPSHOT_NOTE =
-  'Note: on a shared board this runner works from its own clone\'s current state (tasks do not carry the poster\'s working copy yet); keep the clone at the commit the tasks expect.';
+  'Note: on a shared board, tasks posted with a snapshot (swarm post) start from the poster\'s working state; tasks without one start from this runner\'s own clone as it is now.';
 
 /** The board's pending count for the progress line, read once a second (the line is drawn more often). */
 function pendingCount(board: Board): { value: number; dispose(): void } {

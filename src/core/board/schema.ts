@@ -1,7 +1,7 @@
 // The stored task body (written once at enqueue) and validation of what callers post.
 import { z } from 'zod';
 import * as path from 'path';
-import { BoardInputError, DEFAULT_MAX_ATTEMPTS, TaskSpec, type Task, type TaskStatus } from './types';
+import { BoardInputError, DEFAULT_MAX_ATTEMPTS, TaskSpec, type Task, type TaskSource, type TaskStatus } from './types';
 import { MAX_TIME_MS, PRIORITY_LIMIT, clampPriority, isValidId } from './names';
 
 /** The most attempts a task may be given. */
@@ -34,6 +34,29 @@ const relativeFile = z
     if (problem) context.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(file)} ${problem}` });
   });
 
+const commitId = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'is not a commit id');
+const sourceText = (max: number) => z.string().min(1).max(max).regex(/^[^\0-\x1f\x7f]*$/, 'has control characters');
+
+/** A task's source (see TaskSource); a runner checks it again, as untrusted input, before it uses it. */
+const sourceSchema: z.ZodType<TaskSource> = z
+  .object({
+    repository: sourceText(2000),
+    url: sourceText(2000).refine((url) => !url.startsWith('-') && !/\s/.test(url), 'is not a repository URL').optional(),
+    prefix: z.string().max(1000).refine((prefix) => !/[\0\\]/.test(prefix) && !prefix.startsWith('/') && !prefix.split('/').some((part) => part === '..' || part === '.git'), 'is not a folder inside the repository'),
+    base: commitId.optional(),
+    snapshot: commitId,
+    snapshotId: z.string().refine(isValidId, 'is not a task id'),
+    bundle: z.enum(['thin', 'full', 'none']),
+    bundleBytes: z.number().int().min(0),
+    bundleSha256: z.string().regex(/^[0-9a-f]{64}$/, 'is not a SHA-256').optional(),
+    artifact: z.object({ taskId: z.string().refine(isValidId, 'is not a task id'), name: z.string().min(1).max(100) }).strict().optional(),
+  })
+  .strict();
+
+/** A runner label: `gpu`, `linux`, `arm64`, `big-memory`. */
+export const LABEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const labels = z.array(z.string().regex(LABEL_PATTERN, 'is not a label (letters, digits and _.- , at most 64)')).max(32);
+
 const specSchema = z
   .object({
     title: z.string().trim().min(1, 'must not be empty').max(500),
@@ -45,6 +68,8 @@ const specSchema = z
     maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
     notBefore: z.number().int().min(0).max(MAX_TIME_MS, `must be at most ${MAX_TIME_MS} (${new Date(MAX_TIME_MS).toISOString()})`).optional(),
     parentId: z.string().refine(isValidId, 'is not a task id').optional(),
+    source: sourceSchema.optional(),
+    requires: labels.optional(),
   })
   .strict();
 
@@ -66,6 +91,8 @@ export const storedTaskSchema = z.object({
   notBefore: z.number().int().min(0).max(MAX_TIME_MS).optional(),
   parentId: z.string().optional(),
   childCount: z.number().int().nonnegative().optional(),
+  source: sourceSchema.optional(),
+  requires: labels.optional(),
 });
 
 export type StoredTask = z.infer<typeof storedTaskSchema>;
@@ -77,6 +104,7 @@ function describeIssues(error: z.ZodError): string {
 function describeIssue(issue: z.ZodIssue): string {
   if (issue.code === z.ZodIssueCode.unrecognized_keys) {
     const fields = issue.keys.map((key) => JSON.stringify(key)).join(', ');
+    if (issue.path.length > 0) return `${issue.path.join('.')} has unknown field${issue.keys.length === 1 ? '' : 's'} ${fields}`;
     return `unknown field${issue.keys.length === 1 ? '' : 's'} ${fields} (known: ${TASK_SPEC_FIELDS.join(', ')})`;
   }
   return `${issue.path.join('.') || 'task'} ${issue.message}`;
@@ -113,6 +141,8 @@ export function buildStoredTask(spec: TaskSpec, id: string, createdAt: number, c
     ...(value.notBefore !== undefined ? { notBefore: value.notBefore } : {}),
     ...(value.parentId !== undefined ? { parentId: value.parentId } : {}),
     ...(childCount !== undefined ? { childCount } : {}),
+    ...(value.source !== undefined ? { source: value.source } : {}),
+    ...(value.requires !== undefined && value.requires.length > 0 ? { requires: [...new Set(value.requires)] } : {}),
   };
 }
 
@@ -143,7 +173,7 @@ export function parseStoredTask(text: string): { task: StoredTask } | { reason: 
 }
 
 /** The fields of a task that come from its stored body, the same on every board. */
-export function taskFieldsOf(spec: StoredTask, status: TaskStatus, attempts: number): Pick<Task, 'id' | 'title' | 'type' | 'prompt' | 'files' | 'priority' | 'payload' | 'status' | 'attempts' | 'maxAttempts' | 'notBefore' | 'parentId'> {
+export function taskFieldsOf(spec: StoredTask, status: TaskStatus, attempts: number): Pick<Task, 'id' | 'title' | 'type' | 'prompt' | 'files' | 'priority' | 'payload' | 'status' | 'attempts' | 'maxAttempts' | 'notBefore' | 'parentId' | 'source' | 'requires'> {
   return {
     id: spec.id,
     title: spec.title,
@@ -157,5 +187,7 @@ export function taskFieldsOf(spec: StoredTask, status: TaskStatus, attempts: num
     maxAttempts: spec.maxAttempts,
     ...(spec.notBefore !== undefined ? { notBefore: spec.notBefore } : {}),
     ...(spec.parentId !== undefined ? { parentId: spec.parentId } : {}),
+    ...(spec.source !== undefined ? { source: spec.source } : {}),
+    ...(spec.requires !== undefined ? { requires: spec.requires } : {}),
   };
 }

@@ -21,6 +21,36 @@ export interface TaskSpec {
   /** Epoch milliseconds before which the task is not claimable; at most 99,999,999,999,999 (year 5138). */
   notBefore?: number;
   parentId?: string;
+  /** Where the task starts on another machine (set by a post to a shared board, not by hand). */
+  source?: TaskSource;
+  /** Labels a runner must have to take the task (`swarm run --labels`); others hand it back. */
+  requires?: string[];
+}
+
+/**
+ * The poster's working state, for a runner on another machine (docs/remote-git.md): the snapshot
+ * commit, a commit the shared remote has that it builds on, and the bundle that carries the rest.
+ * The tasks of one post share one snapshot and one bundle artifact.
+ */
+export interface TaskSource {
+  /** Normalised repository identity (`github.com/a/b`, `file:///srv/repo.git`, `unpublished:<root commit>`). */
+  repository: string;
+  /** Where runners fetch the history from; never with credentials. */
+  url?: string;
+  /** The workspace folder inside the repository ('' at its top). */
+  prefix: string;
+  /** The commit the remote has that the bundle builds on (absent for a full bundle). */
+  base?: string;
+  /** The snapshot commit: the runner's slot starts from exactly this id. */
+  snapshot: string;
+  /** Names the snapshot: the bundle's one head is `refs/swarm-base/<snapshotId>`. */
+  snapshotId: string;
+  /** thin: builds on `base`; full: the whole history; none: the snapshot is on the remote already. */
+  bundle: 'thin' | 'full' | 'none';
+  bundleBytes: number;
+  bundleSha256?: string;
+  /** The board artifact that holds the bundle (absent for `none`). */
+  artifact?: { taskId: string; name: string };
 }
 
 /** One recorded failure of one attempt. */
@@ -49,6 +79,8 @@ export interface Task {
   maxAttempts: number;
   notBefore?: number;
   parentId?: string;
+  source?: TaskSource;
+  requires?: string[];
   /** Agent that holds the lease, while running. */
   claimedBy?: string;
   leaseExpiresAt?: number;

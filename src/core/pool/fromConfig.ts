@@ -7,6 +7,9 @@ import { findGitRepository } from '../board/gitExclude';
 import { namedExecutorsFrom, poolSettingsFrom, rateLimitsFrom, sandboxSettingsFrom, selectExecutor, worktreeSettingsFrom, type EffectiveConfig, type SwarmConfig } from '../config';
 import { parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig, type HostModelBroker } from '../executors';
 import { createWorktreeIsolation } from '../worktree';
+import { isSharedBoard } from '../remote/post';
+import { createRunnerIsolation, type RunnerSettings } from '../remote/workspace';
+import { asBoard } from './boardAccess';
 import { AgentPool, type IsolationChoice, type PoolOptions } from './pool';
 import type { PoolEvent } from './types';
 
@@ -34,6 +37,11 @@ export interface PoolRunChoice {
   isolation?: 'worktree' | 'direct' | 'none';
   mode?: PoolOptions['mode'];
   untilEmpty?: boolean;
+  /**
+   * On a shared board this host is a runner: tasks that carry a snapshot start from it, imported
+   * into this clone or the cache folder (docs/remote-git.md). Its cache folder and labels.
+   */
+  runner?: RunnerSettings;
 }
 
 /** The pool's options: every piece the configuration names, plus the host's hooks and run choices. */
@@ -44,7 +52,7 @@ export function poolOptionsFromConfig(config: SwarmConfig, executor: ExecutorCon
     workspaceRoot: host.workspaceRoot,
     executor,
     ...poolSettingsFrom(config),
-    isolation: isolationFromConfig(config, host, run.isolation),
+    isolation: isolationFromConfig(config, host, run),
     sandbox: sandboxSettingsFrom(config),
     namedExecutors: namedExecutorsFrom(config),
     rateLimits: rateLimitsFrom(config),
@@ -68,12 +76,20 @@ export function buildPool(config: SwarmConfig, executor: ExecutorConfig, host: P
  * need one built here. Only where the pool would use worktrees anyway: outside git, without an
  * explicit choice, the pool's own refusal stays in charge.
  */
-function isolationFromConfig(config: SwarmConfig, host: PoolHost, choice: PoolRunChoice['isolation']): IsolationChoice | undefined {
+function isolationFromConfig(config: SwarmConfig, host: PoolHost, run: PoolRunChoice): IsolationChoice | undefined {
+  const choice = run.isolation;
   const worktreeSettings = worktreeSettingsFrom(config);
-  if (Object.keys(worktreeSettings).length === 0) return choice;
+  const board = asBoard(host.board);
+  const log = host.worktreeLog ?? host.log;
   const wantsWorktrees = choice === 'worktree' || (choice === undefined && findGitRepository(host.workspaceRoot) !== undefined);
+  if (isSharedBoard(board)) {
+    // Tasks without a snapshot (posted without one) still run here from this clone, as before.
+    const local = wantsWorktrees ? createWorktreeIsolation({ workspaceRoot: host.workspaceRoot, ...worktreeSettings, log }) : undefined;
+    return createRunnerIsolation({ board, workspaceRoot: host.workspaceRoot, local, worktree: (options) => createWorktreeIsolation({ ...worktreeSettings, ...options, log }), settings: run.runner ?? {}, log });
+  }
+  if (Object.keys(worktreeSettings).length === 0) return choice;
   if (!wantsWorktrees) return choice;
-  return createWorktreeIsolation({ workspaceRoot: host.workspaceRoot, ...worktreeSettings, log: host.worktreeLog ?? host.log });
+  return createWorktreeIsolation({ workspaceRoot: host.workspaceRoot, ...worktreeSettings, log });
 }
 
 /** What the host asks for as the executor, over the configuration's own choice. */

@@ -21,6 +21,7 @@ import { guardIsolation } from '../sandbox/escapeGuard';
 import { createCommandSandbox } from '../sandbox/launcher';
 import { verifyCheckTask, verifyDependsOnTheTask, verifyFailsBeforeAnyChange } from '../executors/verifyCheck';
 import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
+import { CannotServeTaskError } from '../remote/errors';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
 import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
@@ -608,7 +609,8 @@ export class AgentPool {
         runIsolationRequest(this.isolation, message.request, controller.signal)
           .then(
             (value) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: true, value }),
-            (error: unknown) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: false, message: messageOf(error) }),
+            (error: unknown) =>
+              this.send(handle, { type: 'isolation-reply', id: message.id, ok: false, message: messageOf(error), ...(error instanceof CannotServeTaskError && { handBack: { taskId: error.taskId, reason: error.reason } }) }),
           )
           .finally(() => handle.isolationRequests.delete(message.id));
         return;

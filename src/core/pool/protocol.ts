@@ -54,7 +54,8 @@ export type HostToAgent =
   /** Abort the current task if it is `taskId`; the board already cancelled it. */
   | { channel: typeof POOL_CHANNEL; type: 'cancel'; taskId: string }
   | { channel: typeof POOL_CHANNEL; type: 'isolation-reply'; id: number; ok: true; value: PreparedWorkspace | CollectedChanges | null }
-  | { channel: typeof POOL_CHANNEL; type: 'isolation-reply'; id: number; ok: false; message: string };
+  /** `handBack`: the host cannot serve the task (CannotServeTaskError); the agent hands it back. */
+  | { channel: typeof POOL_CHANNEL; type: 'isolation-reply'; id: number; ok: false; message: string; handBack?: { taskId: string; reason: string } };
 
 // ---- agent → host
 

@@ -9,6 +9,8 @@ import { BoardInputError, LeaseLostError, type BoardEventType, type Claim, type 
 import { classifyError, ExecutorError, type ExecutionResult, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
 import { createCommandSandbox, type ActiveSandbox, type CommandSandbox } from '../sandbox/launcher';
 import { isProcessAlive } from '../process';
+import { CannotServeTaskError } from '../remote/errors';
+import { HandBackBackoff, handBack } from '../remote/handBack';
 import { recordPhase, tracePhase } from '../trace';
 import { localArtifactFile, localBoardFolder } from './boardAccess';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
@@ -98,6 +100,8 @@ export class AgentWorker {
   private current: CurrentAttempt | undefined;
   private idleReported = false;
   private scratchRoot: string | undefined;
+  /** Tasks this runner cannot serve (a shared board's): handed back without claim churn. */
+  private readonly handBacks = new HandBackBackoff();
 
   constructor(private readonly options: WorkerOptions) {}
 
@@ -275,6 +279,7 @@ export class AgentWorker {
       this.assertLeaseHeld(current);
       stopHeartbeat();
       await tracePhase('complete', task.id, () => board.complete(claim, stored));
+      this.handBacks.served();
       ended = { taskId: task.id, outcome: 'done', durationMs, summary: result.summary, ...(stored.warnings && { warnings: stored.warnings }) };
     } catch (error) {
       stopHeartbeat();
@@ -440,6 +445,11 @@ export class AgentWorker {
       if (current.interruption === 'release') {
         await board.release(current.claim, 'the agent was stopped');
         return { ...base, outcome: 'released', message: 'The task was handed back to the board.' };
+      }
+      if (error instanceof CannotServeTaskError) {
+        const wait = await handBack(board, current.claim, this.options.agentId, error, this.handBacks);
+        if (wait > 0) this.holdUntil = Math.max(this.holdUntil, Date.now() + wait);
+        return { ...base, outcome: 'released', message: `Handed back: ${error.reason}` };
       }
       await board.fail(current.claim, failure.message, { permanent: failure.kind === 'permanent', retryAt: failure.retryAt });
       // A usage limit: this agent holds back at once (the host then holds back the others).

@@ -60,3 +60,18 @@ export async function reportingDiskFull<T>(what: string, work: () => Promise<T>)
     throw new RemoteGitError('disk-full', `${what} failed: the disk is full. Free space on this machine and try again.`);
   }
 }
+
+/**
+ * This runner cannot serve the task (no clone or cache for its repository, a local URL it may not
+ * fetch, a label it lacks): not the task's fault, so the agent hands the claim back with `reason`
+ * instead of failing it, and avoids claiming it again in a loop (HandBackBackoff).
+ */
+export class CannotServeTaskError extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly reason: string,
+  ) {
+    super(reason);
+    this.name = 'CannotServeTaskError';
+  }
+}

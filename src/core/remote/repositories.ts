@@ -46,11 +46,12 @@ const CACHE_REFSPEC = '+refs/heads/*:refs/heads/*';
  * lives (absent for an unpublished repository, whose history comes only in full bundles).
  */
 export async function repositoryFor(identity: string, url: string | undefined, options: RepositorySourceOptions): Promise<LocalRepository> {
+  // The runner's own clone first: its remotes are the runner's choice, local paths included.
+  const clone = options.clone ? await matchingClone(options.clone, identity) : undefined;
+  if (clone) return clone;
   if (url && isLocalUrl(url) && !options.allowLocalUrls) {
     throw new RemoteGitError('config', `The task names the local repository ${url}; this runner only fetches from network remotes. Start it with local repositories allowed if that is intended.`);
   }
-  const clone = options.clone ? await matchingClone(options.clone, identity) : undefined;
-  if (clone) return clone;
   if (!options.reposDir) {
     const where = options.clone ? `the runner's repository ${options.clone} has no remote for it` : 'the runner was not started in a clone of it';
     throw new RemoteGitError('no-repository', `The task is for ${identity}, but ${where} and no repository cache is set: start the runner in a clone of ${identity}, or give it a repository cache folder.`);
@@ -63,6 +64,13 @@ async function matchingClone(clone: string, identity: string): Promise<LocalRepo
   const found = fs.existsSync(clone) ? await runGit(['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: clone, okCodes: [128] }) : undefined;
   if (!found || found.code !== 0) throw new RemoteGitError('config', `The runner's repository ${clone} is not a git repository; start the runner in a clone, or give it only a repository cache folder.`);
   const commonDir = found.stdout.toString('utf8').trim();
+  // A repository without a remote is known by its root commit: a clone that has it can take the
+  // task's full bundle (it needs nothing else).
+  const root = /^unpublished:([0-9a-f]{40,64})$/.exec(identity)?.[1];
+  if (root) {
+    const has = await runGit(['cat-file', '-e', `${root}^{commit}`], { cwd: clone, okCodes: [1, 128] });
+    return has.code === 0 ? { gitDir: commonDir, kind: 'clone', lockFile: path.join(commonDir, 'swarm-remote.lock') } : undefined;
+  }
   const remotes = (await gitText(['remote'], { cwd: clone })).split('\n').filter(Boolean);
   for (const remote of remotes) {
     const url = await gitText(['remote', 'get-url', remote], { cwd: clone });

@@ -2,6 +2,7 @@
 // and apply as today, plus a thin bundle of a result commit (parent: the snapshot), so a follow-up,
 // a retry or partial work can continue on any machine. The developer side imports the bundle and
 // recomputes the patch from the imported commit: a patch that does not match it is refused.
+import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_ARTIFACT_CAP_BYTES } from '../board/interface';
 import { assertSafePatchPath, type WriteScope } from '../patch/paths';
@@ -136,4 +137,63 @@ async function importResultNow(options: ImportResultOptions): Promise<ImportedRe
 async function workspacePrefix(cwd: string): Promise<string> {
   const result = await runGit(['rev-parse', '--show-prefix'], { cwd, okCodes: [128] });
   return result.code === 0 ? result.stdout.toString('utf8').trim().replace(/\/$/, '') : '';
+}
+
+export interface ResultFromPatchOptions {
+  /** The runner's repository (its git directory), which has the snapshot. */
+  gitDir: string;
+  taskId: string;
+  /** What the patch applies to: the snapshot the attempt started from. */
+  snapshot: string;
+  /** The workspace folder inside the repository; the patch is relative to it. */
+  prefix?: string;
+  /** The patch the slot's collect made (the artifact the developer reviews). */
+  patch: Buffer | string;
+  kind?: ResultKind;
+  maxBytes?: number;
+}
+
+/**
+ * The result commit and its thin bundle, made from the collected patch in the runner's own git
+ * directory (a private index; nothing the attempt wrote into its slot is read, so a slot whose
+ * `.git` was tampered with cannot redirect it). The commit's diff must be the patch, byte for byte.
+ */
+export function resultFromPatch(options: ResultFromPatchOptions): Promise<Omit<ExportedResult, 'files'>> {
+  return reportingDiskFull(`Saving the result of task ${options.taskId}`, () => resultFromPatchNow(options));
+}
+
+async function resultFromPatchNow(options: ResultFromPatchOptions): Promise<Omit<ExportedResult, 'files'>> {
+  assertRefSafeTaskId(options.taskId);
+  const cwd = options.gitDir;
+  const kind = options.kind ?? 'result';
+  const cap = options.maxBytes ?? DEFAULT_ARTIFACT_CAP_BYTES;
+  const patch = Buffer.from(options.patch);
+  if (patch.length > cap) throw new RemoteGitError('too-large', `The result patch of task ${options.taskId} has ${megabytes(patch.length)}, over the ${megabytes(cap)} cap; raise the cap or split the task.`);
+  const prefix = options.prefix ?? '';
+  const index = path.join(cwd, 'swarm-tmp', `result-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.index`);
+  fs.mkdirSync(path.dirname(index), { recursive: true });
+  let tree: string;
+  try {
+    const env = { GIT_INDEX_FILE: index };
+    await runGit(['read-tree', options.snapshot], { cwd, env });
+    if (patch.length > 0) await runGit(['apply', '--cached', '--binary', ...(prefix ? [`--directory=${prefix}`] : []), '-'], { cwd, env, input: patch });
+    tree = await gitText(['write-tree'], { cwd, env });
+  } finally {
+    fs.rmSync(index, { force: true });
+  }
+  const unchanged = tree === (await gitText(['rev-parse', `${options.snapshot}^{tree}`], { cwd }));
+  const commit = unchanged ? options.snapshot : await gitText(['commit-tree', tree, '-p', options.snapshot, '-m', `Agent Swarm ${kind === 'partial' ? 'partial work' : 'result'} of task ${options.taskId}`], { cwd });
+  const diff = await diffCommits({ cwd, base: options.snapshot, target: commit, prefix });
+  if (!Buffer.from(diff.text).equals(patch)) throw new Error(`The result commit of task ${options.taskId} does not reproduce its patch byte for byte; the result bundle was not made.`);
+  const ref = resultRef(options.taskId, kind);
+  let bundle: Buffer | undefined;
+  if (!unchanged) {
+    await runGit(['update-ref', ref, commit], { cwd });
+    const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${options.snapshot}`], cwd, cap);
+    if (!output.data) throw new RemoteGitError('too-large', `The result of task ${options.taskId} needs ${output.atLeast ? 'more than ' : ''}${megabytes(output.size)} as a bundle, over the ${megabytes(cap)} cap; raise the cap or split the task.`);
+    bundle = output.data;
+  }
+  const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId: options.taskId, kind, snapshot: options.snapshot, commit, ref, patchBytes: patch.length, patchSha256: sha256(patch), bundleBytes: bundle?.length ?? 0 };
+  if (bundle) descriptor.bundleSha256 = sha256(bundle);
+  return { descriptor, patch: patch.toString('utf8'), bundle };
 }

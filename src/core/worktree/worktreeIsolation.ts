@@ -50,6 +50,11 @@ export interface WorktreeIsolationOptions {
   diskBudgetBytes?: number;
   /** Start a retried task from its saved partial work (refs/swarm/<id>); default true. */
   resumePartialWork?: boolean;
+  /**
+   * The commit a task starts from instead of a snapshot of the workspace: a runner starts a shared
+   * board's task from the poster's snapshot (src/core/remote/workspace.ts). Undefined: snapshot.
+   */
+  startFrom?: (task: Task) => string | undefined;
   log?: (line: string) => void;
 }
 
@@ -645,6 +650,8 @@ export class WorktreeIsolation implements TaskIsolation {
    * done (the next run).
    */
   private async runSnapshot(repo: RepoInfo, task: Task): Promise<string> {
+    const given = this.options.startFrom?.(task);
+    if (given !== undefined) return given;
     const untracked = await this.namesUntrackedFiles(repo, task);
     const current = this.attemptsInFlight.size > 0 || this.sharedSnapshotPending ? this.sharedSnapshot : undefined;
     if (current && !untracked) {

@@ -1,0 +1,264 @@
+// The runner's seam between the pool and the git transport: a task claimed from a shared board that
+// carries a `source` starts from exactly the poster's snapshot commit, not from this machine's files.
+// The snapshot is imported (bundle artifact, fetching the remote when its base is missing) into the
+// runner's clone or a repository cache; a worktree slot of that repository then starts from the
+// commit (the worktree isolation's `startFrom` hook), and the result goes back as the usual patch
+// plus a thin result bundle artifact. Tasks without a source run in the local isolation as today.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Board } from '../board/interface';
+import type { Task, TaskSource } from '../board/types';
+import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from '../pool/isolation';
+import type { ActiveSandbox } from '../sandbox/launcher';
+import { runGit } from '../worktree/git';
+import { worktreesCacheRoot } from '../worktree/location';
+import { CannotServeTaskError, RemoteGitError } from './errors';
+
+export { CannotServeTaskError } from './errors';
+export { HandBackBackoff, handBack } from './handBack';
+import { withLock } from './lock';
+import { descriptorOf } from './post';
+import { resultFromPatch } from './result';
+import { importSnapshot, type ImportedSnapshot } from './runner';
+import { PARTIAL_REF_PREFIX } from './descriptor';
+import { runGitCapped, sha256 } from './bundle';
+
+/** The artifacts a runner adds next to the patch (result.patch) of a task with a source. */
+export const RESULT_BUNDLE_ARTIFACT = 'result.bundle';
+export const RESULT_DESCRIPTOR_ARTIFACT = 'result.json';
+export const PARTIAL_BUNDLE_ARTIFACT = 'partial.bundle';
+
+/** What makes a worktree isolation over a repository (the pool's own options: setup command, slots, includes). */
+export type MakeIsolation = (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
+
+export interface RemoteWorkspaceOptions {
+  board: Pick<Board, 'getArtifact' | 'putArtifact'>;
+  /** Runs tasks without a source (posted to this board without a snapshot); absent: such tasks cannot be served. */
+  local?: TaskIsolation;
+  makeIsolation: MakeIsolation;
+  /** The runner's clone: used for tasks of its repository (one of its remotes). */
+  clone?: string;
+  /** Repository cache folder (`--repos DIR`): one bare mirror per repository. */
+  reposDir?: string;
+  /** Where the runner keeps its anchors and slot folders; default `reposDir`, else the user's cache. */
+  runnerDir?: string;
+  /** Tasks may name repositories by local path (tests, trusted setups only). */
+  allowLocalUrls?: boolean;
+  /** This runner's labels (`--labels gpu,linux`): a task that requires others is handed back. */
+  labels?: readonly string[];
+  maxBundleBytes?: number;
+  log?: (line: string) => void;
+}
+
+/** One repository (and workspace folder in it) this runner serves, with its own worktree slots. */
+interface Site {
+  isolation: TaskIsolation;
+  gitDir: string;
+  prefix: string;
+}
+
+/**
+ * Problems of this runner, not of the task: no clone or cache for the repository, a local URL it may
+ * not fetch, a remote it cannot reach or has no credentials for. The task is handed back (another
+ * runner may serve it) instead of spending its attempts here. A base missing from the remote, a
+ * bundle over the cap or tampered with are the task's problems: they fail it.
+ */
+const CANNOT_SERVE: ReadonlySet<string> = new Set(['no-repository', 'config', 'fetch-failed']);
+
+export class RemoteWorkspace implements TaskIsolation {
+  readonly kind = 'remote';
+  private readonly sites = new Map<string, Promise<Site>>();
+  private readonly ready: Site[] = [];
+  /** Task id → the commit its slot starts from, while its prepare runs. */
+  private readonly starts = new Map<string, string>();
+  /** Pool slot → the site its current attempt runs in. */
+  private readonly attempts = new Map<string, Site>();
+  private sandbox?: { sandbox: ActiveSandbox | undefined; env: Record<string, string> };
+
+  constructor(private readonly options: RemoteWorkspaceOptions) {}
+
+  async prepare(task: Task, slot: string, artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace> {
+    this.assertLabels(task);
+    if (!task.source) return this.localFor(task).prepare(task, slot, artifactsDir, signal);
+    const site = await this.siteFor(task, task.source);
+    signal?.throwIfAborted();
+    this.starts.set(task.id, task.source.snapshot);
+    try {
+      const prepared = await site.isolation.prepare(task, slot, artifactsDir, signal);
+      this.attempts.set(slot, site);
+      return prepared;
+    } finally {
+      this.starts.delete(task.id);
+    }
+  }
+
+  async collect(task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string): Promise<CollectedChanges> {
+    const site = this.attempts.get(slot);
+    if (!site) return this.localFor(task).collect(task, slot, prepared, artifactsDir);
+    this.attempts.delete(slot);
+    const changes = await site.isolation.collect(task, slot, prepared, artifactsDir);
+    if (changes.patchFile && changes.base) {
+      const result = await resultFromPatch({ gitDir: site.gitDir, taskId: task.id, snapshot: changes.base, prefix: site.prefix, patch: fs.readFileSync(changes.patchFile), maxBytes: this.options.maxBundleBytes });
+      if (result.bundle) await this.options.board.putArtifact(task.id, RESULT_BUNDLE_ARTIFACT, result.bundle);
+      await this.options.board.putArtifact(task.id, RESULT_DESCRIPTOR_ARTIFACT, JSON.stringify(result.descriptor));
+    }
+    return changes;
+  }
+
+  async abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void> {
+    const site = this.attempts.get(slot);
+    if (!site) return this.localFor(task).abandon(task, slot, prepared, reason);
+    this.attempts.delete(slot);
+    await site.isolation.abandon(task, slot, prepared, reason);
+    // Partial work kept on refs/swarm/<id> travels too, so a retry on any machine resumes from it.
+    await this.sendPartialWork(task, site, prepared.snapshot).catch((error: unknown) => this.log(`task ${task.id}: partial work not sent: ${(error as Error).message}`));
+  }
+
+  async prune(): Promise<void> {
+    await Promise.all(this.isolations().map((isolation) => isolation.prune?.()));
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.isolations().map((isolation) => isolation.release?.()));
+  }
+
+  useSandbox(sandbox: ActiveSandbox | undefined, commandEnv: Record<string, string>): void {
+    this.sandbox = { sandbox, env: commandEnv };
+    this.options.local?.useSandbox?.(sandbox, commandEnv);
+    for (const site of this.ready) site.isolation.useSandbox?.(sandbox, commandEnv);
+  }
+
+  private assertLabels(task: Task): void {
+    const have = new Set(this.options.labels ?? []);
+    const missing = (task.requires ?? []).filter((label) => !have.has(label));
+    if (missing.length === 0) return;
+    const has = have.size > 0 ? `it has ${[...have].join(', ')}` : 'it has none';
+    throw new CannotServeTaskError(task.id, `Task ${task.id} requires the label${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, which this runner lacks (${has}); start a runner with --labels ${(task.requires ?? []).join(',')}.`);
+  }
+
+  private localFor(task: Task): TaskIsolation {
+    if (!this.options.local) throw new CannotServeTaskError(task.id, `Task ${task.id} has no snapshot to start from (it was posted without one), and this runner only runs tasks that carry one.`);
+    return this.options.local;
+  }
+
+  private isolations(): TaskIsolation[] {
+    const started = this.ready.map((site) => site.isolation);
+    return this.options.local ? [this.options.local, ...started] : started;
+  }
+
+  /** Imports the task's snapshot, then the site (anchor and slots) of its repository. */
+  private async siteFor(task: Task, source: TaskSource): Promise<Site> {
+    const bundle = source.artifact ? await this.options.board.getArtifact(source.artifact.taskId, source.artifact.name) : undefined;
+    let imported: ImportedSnapshot;
+    try {
+      imported = await importSnapshot(descriptorOf(source), bundle, { clone: this.options.clone, reposDir: this.options.reposDir, allowLocalUrls: this.options.allowLocalUrls, maxBundleBytes: this.options.maxBundleBytes, log: this.options.log });
+    } catch (error) {
+      if (error instanceof RemoteGitError && CANNOT_SERVE.has(error.problem)) throw new CannotServeTaskError(task.id, error.message);
+      throw error;
+    }
+    const key = siteKey(imported.gitDir, imported.prefix);
+    let site = this.sites.get(key);
+    if (!site) {
+      site = this.makeSite(imported, key);
+      this.sites.set(key, site);
+      site.catch(() => this.sites.delete(key));
+    }
+    return site;
+  }
+
+  private async makeSite(imported: ImportedSnapshot, key: string): Promise<Site> {
+    const runnerDir = path.resolve(this.options.runnerDir ?? this.options.reposDir ?? path.join(worktreesCacheRoot(), 'runner'));
+    const anchor = path.join(runnerDir, 'anchors', key);
+    await withLock(imported.repository.lockFile, () => ensureAnchor(imported.gitDir, anchor, imported.commit));
+    const workspaceRoot = imported.prefix ? path.join(anchor, imported.prefix) : anchor;
+    fs.mkdirSync(workspaceRoot, { recursive: true });
+    const isolation = this.options.makeIsolation({ workspaceRoot, worktreesDir: path.join(runnerDir, 'slots', key), startFrom: (task) => this.starts.get(task.id) });
+    if (this.sandbox) isolation.useSandbox?.(this.sandbox.sandbox, this.sandbox.env);
+    this.log(`serving ${imported.descriptor.repository} from ${imported.gitDir}`);
+    const site = { isolation, gitDir: imported.gitDir, prefix: imported.prefix };
+    this.ready.push(site);
+    return site;
+  }
+
+  private async sendPartialWork(task: Task, site: Site, base: string | undefined): Promise<void> {
+    if (!base) return;
+    const ref = `${PARTIAL_REF_PREFIX}${task.id}`;
+    const found = await runGit(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: site.gitDir, okCodes: [1, 128] });
+    if (found.code !== 0) return;
+    const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${base}`], site.gitDir, this.options.maxBundleBytes ?? 8 * 1024 * 1024);
+    if (!output.data) throw new Error('the partial work is over the artifact cap');
+    await this.options.board.putArtifact(task.id, PARTIAL_BUNDLE_ARTIFACT, output.data);
+    this.log(`task ${task.id}: partial work sent (${output.data.length} bytes, sha256 ${sha256(output.data).slice(0, 12)})`);
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+}
+
+/** One folder name per repository and workspace folder inside it. */
+function siteKey(gitDir: string, prefix: string): string {
+  const hash = crypto.createHash('sha256').update(`${gitDir}\0${prefix}`).digest('hex').slice(0, 16);
+  return `${path.basename(gitDir).replace(/[^A-Za-z0-9._-]+/g, '_').slice(-40)}-${hash}`;
+}
+
+/**
+ * The worktree isolation needs a working tree to stand in; a bare cache repository has none. The
+ * anchor is a linked worktree without a checkout (no files written), made once; its slots are
+ * worktrees of the same repository, each starting from a task's snapshot commit.
+ */
+async function ensureAnchor(gitDir: string, anchor: string, commit: string): Promise<void> {
+  if (fs.existsSync(anchor)) {
+    const valid = await runGit(['rev-parse', '--git-dir'], { cwd: anchor, okCodes: [128] });
+    if (valid.code === 0) return;
+    fs.rmSync(anchor, { recursive: true, force: true });
+  }
+  await runGit(['worktree', 'prune'], { cwd: gitDir });
+  fs.mkdirSync(path.dirname(anchor), { recursive: true });
+  await runGit(['worktree', 'add', '--no-checkout', '--detach', anchor, commit], { cwd: gitDir });
+}
+
+/** What a host needs to turn its pool into a runner of a shared board. */
+export interface RunnerSettings {
+  /** Repository cache folder (`swarm run --repos DIR`). */
+  reposDir?: string;
+  /** This runner's labels (`swarm run --labels a,b`). */
+  labels?: readonly string[];
+  /** Tasks may name repositories by local path (tests, trusted setups only). */
+  allowLocalUrls?: boolean;
+}
+
+/**
+ * The pool's isolation on a shared board: tasks with a source start from the poster's snapshot in
+ * a repository of this machine (`clone`: the workspace, when it is a git clone; or the cache);
+ * tasks without one run in `local` as today. `worktree` builds the worktree isolation with the
+ * host's own settings (include list, setup command).
+ */
+export function createRunnerIsolation(options: {
+  board: Pick<Board, 'getArtifact' | 'putArtifact'>;
+  workspaceRoot: string;
+  local?: TaskIsolation;
+  worktree: (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
+  settings: RunnerSettings;
+  log?: (line: string) => void;
+}): RemoteWorkspace {
+  const clone = findUp(options.workspaceRoot, '.git') ? options.workspaceRoot : undefined;
+  return new RemoteWorkspace({
+    board: options.board,
+    local: options.local,
+    makeIsolation: options.worktree,
+    clone,
+    reposDir: options.settings.reposDir,
+    labels: options.settings.labels,
+    allowLocalUrls: options.settings.allowLocalUrls,
+    log: options.log,
+  });
+}
+
+function findUp(start: string, name: string): string | undefined {
+  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, name))) return dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
