@@ -492,12 +492,30 @@ export class WorktreeIsolation implements TaskIsolation {
   /** Restores tracked files; also removes the previous attempt's new files, which collect/abandon staged. */
   private async resetWarm(worktree: string, state: SlotState, start: string): Promise<boolean> {
     try {
-      await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env: await this.slotGit(worktree, state, start) });
+      await this.resetSlotTo(worktree, state, start);
       return true;
     } catch (error) {
       this.log(`warm reuse of ${worktree} failed (${(error as Error).message.split('\n')[0]}); recreating it`);
       return false;
     }
+  }
+
+  /**
+   * `reset --hard` of a used slot (warm or parked) with the host's hardened git. The index came from
+   * an earlier attempt (or a parked entry anyone with access to the cache could edit): an entry
+   * marked skip-worktree is never rewritten by reset nor staged by collect, and one marked
+   * assume-unchanged is trusted as is, so a file changed behind such a mark would reach the next
+   * attempt. The marks are cleared first.
+   */
+  private async resetSlotTo(worktree: string, state: SlotState, start: string): Promise<void> {
+    const env = await this.slotGit(worktree, state, start);
+    const listed = (await runGit(['ls-files', '-v', '-z'], { cwd: worktree, env })).stdout.toString('utf8').split('\0').filter(Boolean);
+    const skipped = listed.filter((line) => line[0] === 'S' || line[0] === 's').map((line) => line.slice(2));
+    const assumed = listed.filter((line) => line[0] !== line[0].toUpperCase()).map((line) => line.slice(2));
+    // One mark per update-index call: given both options, git applies only the last.
+    if (skipped.length > 0) await runGit(['update-index', '--no-skip-worktree', '-z', '--stdin'], { cwd: worktree, env, input: skipped.map((file) => `${file}\0`).join('') });
+    if (assumed.length > 0) await runGit(['update-index', '--no-assume-unchanged', '-z', '--stdin'], { cwd: worktree, env, input: assumed.map((file) => `${file}\0`).join('') });
+    await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env });
   }
 
   private async createCold(slot: string, worktree: string, stateFile: string, start: string, task: Task, signal?: AbortSignal): Promise<void> {
@@ -550,7 +568,7 @@ export class WorktreeIsolation implements TaskIsolation {
         await this.endLeftoversIn(claimed.tree);
         adoptParked(claimed, worktree, this.slotGitDir(worktree, await this.repo(), state));
         if (!(await this.cleanSlot(worktree, state))) throw new Error('cleaning it failed');
-        await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env: await this.slotGit(worktree, state, start) });
+        await this.resetSlotTo(worktree, state, start);
       });
       return true;
     } catch (error) {

@@ -194,6 +194,49 @@ describe('parked slot trees', () => {
     assert.deepEqual(registeredSlots(r), []);
   });
 
+  it('a parked index whose entries were marked skip-worktree (or assume-unchanged) cannot keep a changed file: the slot is at the snapshot', async () => {
+    const r = repo(FILES);
+    const first = createWorktreeIsolation({ workspaceRoot: r.root });
+    await messyAttempt(r, first, '1');
+    await first.release();
+    const [parked] = listParked(slotsDir(r.root));
+    // Someone with write access to the cache marks two files and changes them while parked.
+    const env = { ...process.env, GIT_INDEX_FILE: path.join(parked, 'index'), GIT_WORK_TREE: path.join(parked, 'tree'), GIT_DIR: path.join(r.root, '.git') };
+    spawnSync('git', ['update-index', '--skip-worktree', 'src/b.txt'], { env });
+    spawnSync('git', ['update-index', '--assume-unchanged', 'README.md'], { env });
+    fs.writeFileSync(path.join(parked, 'tree', 'src/b.txt'), 'planted\n');
+    fs.writeFileSync(path.join(parked, 'tree', 'README.md'), 'planted\n');
+    const second = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await second.prepare(task, '1', artifacts(r, task.id));
+    assert.equal(fs.readFileSync(path.join(prepared.cwd, 'src/b.txt'), 'utf8'), FILES['src/b.txt']);
+    assert.equal(fs.readFileSync(path.join(prepared.cwd, 'README.md'), 'utf8'), FILES['README.md']);
+    fs.writeFileSync(path.join(prepared.cwd, 'src/b.txt'), 'by the agent\n');
+    const changes = await second.collect(task, '1', prepared, artifacts(r, task.id));
+    assert.deepEqual(changes.files.map((file) => [file.path, file.status]), [['src/b.txt', 'modified']], 'a change to a file marked earlier is collected');
+    await second.release();
+  });
+
+  for (const keepIdleSlots of [true, false]) {
+    it(`an attempt that marks a file skip-worktree and changes it does not pass the change to the next attempt (${keepIdleSlots ? 'warm slot' : 'parked tree'})`, async () => {
+      const r = repo(FILES);
+      const first = createWorktreeIsolation({ workspaceRoot: r.root, keepIdleSlots });
+      const task = fakeTask();
+      const prepared = await first.prepare(task, '1', artifacts(r, task.id));
+      git(prepared.cwd, ['update-index', '--skip-worktree', 'src/a.txt']);
+      fs.writeFileSync(path.join(prepared.cwd, 'src/a.txt'), 'hidden change\n');
+      await first.collect(task, '1', prepared, artifacts(r, task.id));
+      const next = keepIdleSlots ? first : createWorktreeIsolation({ workspaceRoot: r.root });
+      if (!keepIdleSlots) await first.release();
+      const task2 = fakeTask();
+      const prepared2 = await next.prepare(task2, '1', artifacts(r, task2.id));
+      assert.equal(fs.readFileSync(path.join(prepared2.cwd, 'src/a.txt'), 'utf8'), FILES['src/a.txt']);
+      const changes = await next.collect(task2, '1', prepared2, artifacts(r, task2.id));
+      assert.deepEqual(changes.files, []);
+      await next.release();
+    });
+  }
+
   for (const step of ['park:after-index', 'park:after-tree', 'adopt:after-claim', 'adopt:after-git-file', 'adopt:after-tree']) {
     it(`killed with SIGKILL at ${step}, the next run repairs it: its slot is at the snapshot, only its change is collected, nothing stays registered`, async () => {
       const r = repo(FILES);
