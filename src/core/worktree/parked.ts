@@ -52,6 +52,12 @@ export function listParked(worktreesDir: string): string[] {
     .map((name) => path.join(root, name));
 }
 
+/** Complete parked entries with when each was parked (for `swarm worktrees`). */
+export function describeParked(worktreesDir: string): Array<{ path: string; parkedAt: number }> {
+  // The entry's folder is written last when parking (the tree and index move into it).
+  return listParked(worktreesDir).map((entry) => ({ path: entry, parkedAt: fs.statSync(entry, { throwIfNoEntry: false })?.mtimeMs ?? 0 }));
+}
+
 /**
  * Moves an idle slot's folder and index into a new parked entry. `linked` (included dependencies,
  * paths from the top) are removed from the tree first: the slot that takes it over links its own.
