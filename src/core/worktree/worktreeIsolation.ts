@@ -516,6 +516,27 @@ export class WorktreeIsolation implements TaskIsolation {
     if (skipped.length > 0) await runGit(['update-index', '--no-skip-worktree', '-z', '--stdin'], { cwd: worktree, env, input: skipped.map((file) => `${file}\0`).join('') });
     if (assumed.length > 0) await runGit(['update-index', '--no-assume-unchanged', '-z', '--stdin'], { cwd: worktree, env, input: assumed.map((file) => `${file}\0`).join('') });
     await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env });
+    await this.emptySubmoduleFolders(worktree, env);
+  }
+
+  /**
+   * A fresh slot has its submodules' folders empty. An earlier attempt may have checked one out
+   * (`git submodule update`): clean and reset never enter it, so its files, changed or not, would
+   * reach the next attempt, and in a parked tree its `.git` file points into a pruned admin folder,
+   * which makes every git command of the next attempt's collect fail. Emptied, as fresh.
+   */
+  private async emptySubmoduleFolders(worktree: string, env: Record<string, string>): Promise<void> {
+    const staged = (await runGit(['ls-files', '-s', '-z'], { cwd: worktree, env })).stdout.toString('utf8').split('\0');
+    for (const line of staged) {
+      if (!line.startsWith('160000 ')) continue;
+      const folder = path.join(worktree, line.slice(line.indexOf('\t') + 1));
+      // Only a real folder inside the slot is emptied; a link there is removed, never followed.
+      if (!fs.existsSync(path.dirname(folder)) || !isInside(fs.realpathSync(path.dirname(folder)), fs.realpathSync(worktree))) continue;
+      const stat = fs.lstatSync(folder, { throwIfNoEntry: false });
+      if (stat && !stat.isDirectory()) fs.rmSync(folder, { force: true });
+      if (!stat?.isDirectory()) continue;
+      for (const name of fs.readdirSync(folder)) fs.rmSync(path.join(folder, name), { recursive: true, force: true });
+    }
   }
 
   private async createCold(slot: string, worktree: string, stateFile: string, start: string, task: Task, signal?: AbortSignal): Promise<void> {

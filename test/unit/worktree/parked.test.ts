@@ -217,6 +217,60 @@ describe('parked slot trees', () => {
     await second.release();
   });
 
+  for (const keepIdleSlots of [false, true]) {
+  it(`a submodule an attempt checked out in its slot is empty again for the next attempt, whose result collects (${keepIdleSlots ? 'warm slot' : 'parked tree'})`, async () => {
+    const sub = repo({ 'lib.txt': 'lib v1\n' });
+    const r = repo(FILES);
+    git(r.root, ['-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', sub.root, 'vendor/sub']);
+    git(r.root, ['commit', '-q', '-m', 'submodule']);
+    const first = createWorktreeIsolation({ workspaceRoot: r.root, keepIdleSlots });
+    const task = fakeTask();
+    const prepared = await first.prepare(task, '1', artifacts(r, task.id));
+    git(prepared.cwd, ['-c', 'protocol.file.allow=always', 'submodule', 'update', '--init', '-q']);
+    fs.writeFileSync(path.join(prepared.cwd, 'vendor/sub/lib.txt'), 'changed in the submodule\n');
+    fs.writeFileSync(path.join(prepared.cwd, 'vendor/sub/secret.env'), 'TOKEN=1\n');
+    await first.collect(task, '1', prepared, artifacts(r, task.id));
+    if (!keepIdleSlots) await first.release();
+    const second = keepIdleSlots ? first : createWorktreeIsolation({ workspaceRoot: r.root });
+    const task2 = fakeTask();
+    const prepared2 = await second.prepare(task2, '1', artifacts(r, task2.id));
+    const leftovers = fs.readdirSync(path.join(prepared2.cwd, 'vendor/sub'));
+    fs.writeFileSync(path.join(prepared2.cwd, 'src/b.txt'), 'by the agent\n');
+    const changes = await second.collect(task2, '1', prepared2, artifacts(r, task2.id));
+    assert.deepEqual(changes.files.map((file) => file.path), ['src/b.txt']);
+    assert.deepEqual(leftovers, [], 'nothing of the earlier attempt\'s submodule checkout is left');
+    await second.release();
+  });
+  }
+
+  it('links and a .git folder planted in a parked tree are never followed: the slot is at the snapshot and nothing outside changes', async () => {
+    const r = repo(FILES);
+    const first = createWorktreeIsolation({ workspaceRoot: r.root });
+    await messyAttempt(r, first, '1');
+    await first.release();
+    const [parked] = listParked(slotsDir(r.root));
+    const outside = path.join(path.dirname(r.root), 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'a.txt'), 'outside a\n');
+    fs.writeFileSync(path.join(outside, 'victim.txt'), 'victim\n');
+    const tree = path.join(parked, 'tree');
+    fs.rmSync(path.join(tree, 'src'), { recursive: true });
+    fs.symlinkSync(outside, path.join(tree, 'src'));
+    fs.rmSync(path.join(tree, 'README.md'));
+    fs.symlinkSync(path.join(outside, 'victim.txt'), path.join(tree, 'README.md'));
+    fs.mkdirSync(path.join(tree, 'nested/.git'), { recursive: true });
+    const second = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await second.prepare(task, '1', artifacts(r, task.id));
+    assert.deepEqual(fs.readdirSync(outside).sort(), ['a.txt', 'victim.txt']);
+    assert.equal(fs.readFileSync(path.join(outside, 'a.txt'), 'utf8'), 'outside a\n');
+    assert.equal(fs.readFileSync(path.join(outside, 'victim.txt'), 'utf8'), 'victim\n');
+    const { 'node_modules': _ignored, ...files } = treeOf(prepared.cwd);
+    assert.deepEqual(files, FILES);
+    const changes = await second.collect(task, '1', prepared, artifacts(r, task.id));
+    assert.deepEqual(changes.files, []);
+  });
+
   for (const keepIdleSlots of [true, false]) {
     it(`an attempt that marks a file skip-worktree and changes it does not pass the change to the next attempt (${keepIdleSlots ? 'warm slot' : 'parked tree'})`, async () => {
       const r = repo(FILES);
