@@ -475,11 +475,13 @@ export class WorktreeIsolation implements TaskIsolation {
 
   /**
    * Removes untracked files and, with -x, ignored leftovers such as build output, keeping included
-   * dependencies (and, with a setup command, the ignored files the setup produced).
+   * dependencies (and, with a setup command, the ignored files the setup produced). A parked tree
+   * keeps none (`keepIncludes` false): its links were removed when it was parked, so what is there
+   * now an attempt made, and it would hide the workspace's own folder from the link.
    */
-  private async cleanSlot(worktree: string, state: SlotState | undefined): Promise<boolean> {
+  private async cleanSlot(worktree: string, state: SlotState | undefined, keepIncludes = true): Promise<boolean> {
     try {
-      const keep = (await this.includeFromTop()).flatMap((entry) => ['-e', `/${entry}`]);
+      const keep = keepIncludes ? (await this.includeFromTop()).flatMap((entry) => ['-e', `/${entry}`]) : [];
       const env = await this.slotGit(worktree, state);
       await runGit(['clean', '-ffdq', ...(this.options.setupCommand ? [] : ['-x']), ...keep], { cwd: worktree, env });
       return true;
@@ -588,7 +590,7 @@ export class WorktreeIsolation implements TaskIsolation {
         // As for any slot: nothing an earlier attempt left running may work in the tree it gets.
         await this.endLeftoversIn(claimed.tree);
         adoptParked(claimed, worktree, this.slotGitDir(worktree, await this.repo(), state));
-        if (!(await this.cleanSlot(worktree, state))) throw new Error('cleaning it failed');
+        if (!(await this.cleanSlot(worktree, state, false))) throw new Error('cleaning it failed');
         await this.resetSlotTo(worktree, state, start);
       });
       return true;

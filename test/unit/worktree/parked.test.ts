@@ -217,6 +217,26 @@ describe('parked slot trees', () => {
     await second.release();
   });
 
+  it("an included folder an attempt made itself (none in the workspace then) is not kept in the parked tree: the next run links the workspace's", async () => {
+    const r = repo(FILES);
+    const first = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await first.prepare(task, '1', artifacts(r, task.id));
+    fs.mkdirSync(path.join(prepared.cwd, 'node_modules/dep'), { recursive: true });
+    fs.writeFileSync(path.join(prepared.cwd, 'node_modules/dep/index.js'), 'planted by the attempt\n');
+    await first.collect(task, '1', prepared, artifacts(r, task.id));
+    await first.release();
+    // The user installs the dependencies between the runs.
+    r.write('node_modules/dep/index.js', 'installed by the user\n');
+    const second = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task2 = fakeTask();
+    const prepared2 = await second.prepare(task2, '1', artifacts(r, task2.id));
+    assert.equal(fs.readFileSync(path.join(prepared2.cwd, 'node_modules/dep/index.js'), 'utf8'), 'installed by the user\n');
+    assert.equal(treeOf(prepared2.cwd).node_modules, `-> ${path.join(r.root, 'node_modules')}`);
+    await second.collect(task2, '1', prepared2, artifacts(r, task2.id));
+    await second.release();
+  });
+
   for (const keepIdleSlots of [false, true]) {
   it(`a submodule an attempt checked out in its slot is empty again for the next attempt, whose result collects (${keepIdleSlots ? 'warm slot' : 'parked tree'})`, async () => {
     const sub = repo({ 'lib.txt': 'lib v1\n' });
