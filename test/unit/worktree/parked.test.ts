@@ -279,10 +279,15 @@ describe('parked slot trees', () => {
     fs.rmSync(path.join(tree, 'README.md'));
     fs.symlinkSync(path.join(outside, 'victim.txt'), path.join(tree, 'README.md'));
     fs.mkdirSync(path.join(tree, 'nested/.git'), { recursive: true });
+    // Its .git file replaced by a repository whose config would run a command.
+    const pwned = path.join(outside, 'pwned');
+    fs.rmSync(path.join(tree, '.git'), { force: true });
+    git(path.dirname(r.root), ['init', '-q', path.join(tree)]);
+    git(tree, ['config', 'core.fsmonitor', `touch ${pwned}`]);
     const second = createWorktreeIsolation({ workspaceRoot: r.root });
     const task = fakeTask();
     const prepared = await second.prepare(task, '1', artifacts(r, task.id));
-    assert.deepEqual(fs.readdirSync(outside).sort(), ['a.txt', 'victim.txt']);
+    assert.deepEqual(fs.readdirSync(outside).sort(), ['a.txt', 'victim.txt'], 'nothing written outside, no command run');
     assert.equal(fs.readFileSync(path.join(outside, 'a.txt'), 'utf8'), 'outside a\n');
     assert.equal(fs.readFileSync(path.join(outside, 'victim.txt'), 'utf8'), 'victim\n');
     const { 'node_modules': _ignored, ...files } = treeOf(prepared.cwd);
