@@ -507,33 +507,39 @@ export class WorktreeIsolation implements TaskIsolation {
    * an earlier attempt (or a parked entry anyone with access to the cache could edit): an entry
    * marked skip-worktree is never rewritten by reset nor staged by collect, and one marked
    * assume-unchanged is trusted as is, so a file changed behind such a mark would reach the next
-   * attempt. The marks are cleared first.
+   * attempt. The marks are cleared first, and submodule folders emptied (see below).
    */
   private async resetSlotTo(worktree: string, state: SlotState, start: string): Promise<void> {
     const env = await this.slotGit(worktree, state, start);
-    const listed = (await runGit(['ls-files', '-v', '-z'], { cwd: worktree, env })).stdout.toString('utf8').split('\0').filter(Boolean);
-    const skipped = listed.filter((line) => line[0] === 'S' || line[0] === 's').map((line) => line.slice(2));
-    const assumed = listed.filter((line) => line[0] !== line[0].toUpperCase()).map((line) => line.slice(2));
+    // One listing of the index: "<tag> <mode> <object> <stage>\t<path>".
+    const entries = (await runGit(['ls-files', '-s', '-v', '-z'], { cwd: worktree, env })).stdout
+      .toString('utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((line) => ({ tag: line[0], mode: line.slice(2, 8), file: line.slice(line.indexOf('\t') + 1) }));
+    const skipped = entries.filter((entry) => entry.tag === 'S' || entry.tag === 's').map((entry) => entry.file);
+    const assumed = entries.filter((entry) => entry.tag !== entry.tag.toUpperCase()).map((entry) => entry.file);
     // One mark per update-index call: given both options, git applies only the last.
     if (skipped.length > 0) await runGit(['update-index', '--no-skip-worktree', '-z', '--stdin'], { cwd: worktree, env, input: skipped.map((file) => `${file}\0`).join('') });
     if (assumed.length > 0) await runGit(['update-index', '--no-assume-unchanged', '-z', '--stdin'], { cwd: worktree, env, input: assumed.map((file) => `${file}\0`).join('') });
+    this.emptySubmoduleFolders(worktree, entries.filter((entry) => entry.mode === '160000').map((entry) => entry.file));
     await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env });
-    await this.emptySubmoduleFolders(worktree, env);
   }
 
   /**
    * A fresh slot has its submodules' folders empty. An earlier attempt may have checked one out
    * (`git submodule update`): clean and reset never enter it, so its files, changed or not, would
    * reach the next attempt, and in a parked tree its `.git` file points into a pruned admin folder,
-   * which makes every git command of the next attempt's collect fail. Emptied, as fresh.
+   * which makes every git command of the next attempt's collect fail. Emptied, as fresh, before
+   * the reset (which then also removes the folders of submodules the new snapshot no longer has).
    */
-  private async emptySubmoduleFolders(worktree: string, env: Record<string, string>): Promise<void> {
-    const staged = (await runGit(['ls-files', '-s', '-z'], { cwd: worktree, env })).stdout.toString('utf8').split('\0');
-    for (const line of staged) {
-      if (!line.startsWith('160000 ')) continue;
-      const folder = path.join(worktree, line.slice(line.indexOf('\t') + 1));
+  private emptySubmoduleFolders(worktree: string, submodules: string[]): void {
+    if (submodules.length === 0) return;
+    const top = fs.realpathSync(worktree);
+    for (const submodule of submodules) {
+      const folder = path.join(worktree, submodule);
       // Only a real folder inside the slot is emptied; a link there is removed, never followed.
-      if (!fs.existsSync(path.dirname(folder)) || !isInside(fs.realpathSync(path.dirname(folder)), fs.realpathSync(worktree))) continue;
+      if (!fs.existsSync(path.dirname(folder)) || !isInside(fs.realpathSync(path.dirname(folder)), top)) continue;
       const stat = fs.lstatSync(folder, { throwIfNoEntry: false });
       if (stat && !stat.isDirectory()) fs.rmSync(folder, { force: true });
       if (!stat?.isDirectory()) continue;
