@@ -1,7 +1,7 @@
 // Parked slot trees: a run's idle slots leave `git worktree list` with their files kept aside, and
 // the next run's slots take them over instead of checking every file out. Real repositories, real git.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
@@ -315,6 +315,34 @@ describe('parked slot trees', () => {
       await next.release();
     });
   }
+
+  it('two processes starting at once with one parked tree: one takes it over, the other checks out afresh; both slots are at the snapshot', async () => {
+    const r = repo(FILES);
+    const first = createWorktreeIsolation({ workspaceRoot: r.root });
+    await messyAttempt(r, first, '1');
+    await first.release();
+    const [parked] = listParked(slotsDir(r.root));
+    const parkedInode = fs.statSync(path.join(parked, 'tree', '.gitignore')).ino;
+    const runChild = (id: string): Promise<string> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', CHILD, r.root, 'adopt', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (data: Buffer) => (out += data.toString()));
+        child.stderr.on('data', (data: Buffer) => (out += data.toString()));
+        child.on('close', () => resolve(out));
+      });
+    const outputs = await Promise.all([runChild('tracea'), runChild('traceb')]);
+    assert.deepEqual(outputs.map((out) => out.trim()), ['done', 'done'], outputs.join('\n'));
+    const slots = fs.readdirSync(slotsDir(r.root)).filter((name) => /^slot-1(-p\d+)?$/.test(name));
+    assert.equal(slots.length, 2, `two slots: ${slots.join(', ')}`);
+    const adopted = slots.filter((slot) => fs.statSync(path.join(slotsDir(r.root), slot, '.gitignore')).ino === parkedInode);
+    assert.equal(adopted.length, 1, 'exactly one slot took the parked tree over');
+    for (const slot of slots) {
+      assert.deepEqual(treeOf(path.join(slotsDir(r.root), slot)), { '.gitignore': FILES['.gitignore'], 'README.md': FILES['README.md'], 'gone.txt': FILES['gone.txt'], 'src/a.txt': FILES['src/a.txt'], 'src/b.txt': FILES['src/b.txt'] });
+    }
+    assert.deepEqual(fs.existsSync(path.join(slotsDir(r.root), PARKED_DIR)) ? fs.readdirSync(path.join(slotsDir(r.root), PARKED_DIR)) : [], [], 'the parked tree was taken once, nothing half-taken left');
+    await pruneWorktrees(r.root, { idle: true });
+  });
 
   for (const step of ['park:after-index', 'park:after-tree', 'adopt:after-claim', 'adopt:after-git-file', 'adopt:after-tree']) {
     it(`killed with SIGKILL at ${step}, the next run repairs it: its slot is at the snapshot, only its change is collected, nothing stays registered`, async () => {
