@@ -245,7 +245,10 @@ export class WorktreeIsolation implements TaskIsolation {
     const base = prepared.snapshot ?? state?.base;
     if (!base) throw new Error(`Task ${task.id}: no snapshot recorded for slot ${slot}; cannot compute its changes.`);
     const env = await this.slotGit(worktree, state, base);
-    await tracePhase('collect stage', task.id, () => stageEverything({ cwd: worktree, exclude: state?.linked, env }));
+    await tracePhase('collect stage', task.id, async () => {
+      await clearIndexMarks(worktree, env); // a change behind a mark is part of the result too
+      await stageEverything({ cwd: worktree, exclude: state?.linked, env });
+    });
     const diff = await tracePhase('collect diff', task.id, () => diffStaged({ cwd: worktree, base, prefix: repo.prefix, env }));
     const changes: CollectedChanges = { files: diff.files, base };
     if (diff.text.length > 0) {
@@ -511,17 +514,7 @@ export class WorktreeIsolation implements TaskIsolation {
    */
   private async resetSlotTo(worktree: string, state: SlotState, start: string): Promise<void> {
     const env = await this.slotGit(worktree, state, start);
-    // One listing of the index: "<tag> <mode> <object> <stage>\t<path>".
-    const entries = (await runGit(['ls-files', '-s', '-v', '-z'], { cwd: worktree, env })).stdout
-      .toString('utf8')
-      .split('\0')
-      .filter(Boolean)
-      .map((line) => ({ tag: line[0], mode: line.slice(2, 8), file: line.slice(line.indexOf('\t') + 1) }));
-    const skipped = entries.filter((entry) => entry.tag === 'S' || entry.tag === 's').map((entry) => entry.file);
-    const assumed = entries.filter((entry) => entry.tag !== entry.tag.toUpperCase()).map((entry) => entry.file);
-    // One mark per update-index call: given both options, git applies only the last.
-    if (skipped.length > 0) await runGit(['update-index', '--no-skip-worktree', '-z', '--stdin'], { cwd: worktree, env, input: skipped.map((file) => `${file}\0`).join('') });
-    if (assumed.length > 0) await runGit(['update-index', '--no-assume-unchanged', '-z', '--stdin'], { cwd: worktree, env, input: assumed.map((file) => `${file}\0`).join('') });
+    const entries = await clearIndexMarks(worktree, env);
     this.emptySubmoduleFolders(worktree, entries.filter((entry) => entry.mode === '160000').map((entry) => entry.file));
     await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env });
   }
@@ -657,6 +650,7 @@ export class WorktreeIsolation implements TaskIsolation {
     const stateFile = slotPaths(path.dirname(worktree), path.basename(worktree).replace(/^slot-/, '')).stateFile;
     const state = readSlotState(stateFile);
     const env = await this.slotGit(worktree, state, base);
+    await clearIndexMarks(worktree, env);
     await stageEverything({ cwd: worktree, exclude: state?.linked, env });
     const tree = await gitText(['write-tree'], { cwd: worktree, env });
     const baseTree = await gitText(['rev-parse', `${base}^{tree}`], { cwd: worktree, env });
@@ -878,6 +872,25 @@ function lockFile(dir: string, slotName: string): string {
 }
 
 /** A slot that another live process is using (or has just locked): prune leaves it alone. */
+/**
+ * Clears the skip-worktree and assume-unchanged marks of a slot's index (an attempt can set them):
+ * behind them git neither rewrites nor stages a changed file. Returns the index's entries.
+ */
+async function clearIndexMarks(worktree: string, env: Record<string, string>): Promise<Array<{ tag: string; mode: string; file: string }>> {
+  // One listing of the index: "<tag> <mode> <object> <stage>\t<path>".
+  const entries = (await runGit(['ls-files', '-s', '-v', '-z'], { cwd: worktree, env })).stdout
+    .toString('utf8')
+    .split('\0')
+    .filter(Boolean)
+    .map((line) => ({ tag: line[0], mode: line.slice(2, 8), file: line.slice(line.indexOf('\t') + 1) }));
+  const skipped = entries.filter((entry) => entry.tag === 'S' || entry.tag === 's').map((entry) => entry.file);
+  const assumed = entries.filter((entry) => entry.tag !== entry.tag.toUpperCase()).map((entry) => entry.file);
+  // One mark per update-index call: given both options, git applies only the last.
+  if (skipped.length > 0) await runGit(['update-index', '--no-skip-worktree', '-z', '--stdin'], { cwd: worktree, env, input: skipped.map((file) => `${file}\0`).join('') });
+  if (assumed.length > 0) await runGit(['update-index', '--no-assume-unchanged', '-z', '--stdin'], { cwd: worktree, env, input: assumed.map((file) => `${file}\0`).join('') });
+  return entries;
+}
+
 function lockedElsewhere(file: string): boolean {
   const owner = lockOwner(file);
   return owner === 'fresh' || (owner !== undefined && owner !== process.pid && isProcessAlive(owner));

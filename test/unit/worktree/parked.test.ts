@@ -296,6 +296,20 @@ describe('parked slot trees', () => {
     assert.deepEqual(changes.files, []);
   });
 
+  it('a change an attempt hid behind skip-worktree or assume-unchanged is in its result', async () => {
+    const r = repo(FILES);
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await isolation.prepare(task, '1', artifacts(r, task.id));
+    git(prepared.cwd, ['update-index', '--skip-worktree', 'src/a.txt']);
+    git(prepared.cwd, ['update-index', '--assume-unchanged', 'README.md']);
+    fs.writeFileSync(path.join(prepared.cwd, 'src/a.txt'), 'hidden change\n');
+    fs.writeFileSync(path.join(prepared.cwd, 'README.md'), 'hidden too\n');
+    const changes = await isolation.collect(task, '1', prepared, artifacts(r, task.id));
+    assert.deepEqual(changes.files.map((file) => [file.path, file.status]), [['README.md', 'modified'], ['src/a.txt', 'modified']]);
+    await isolation.release();
+  });
+
   for (const keepIdleSlots of [true, false]) {
     it(`an attempt that marks a file skip-worktree and changes it does not pass the change to the next attempt (${keepIdleSlots ? 'warm slot' : 'parked tree'})`, async () => {
       const r = repo(FILES);
