@@ -24,7 +24,7 @@ import {
 } from '../../core/patch';
 import { loadSwarmConfig } from '../../core/config';
 import { worktreeSettingsFrom } from '../../core/config/resolve';
-import { listWorktrees, pruneSwarmRefs, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
+import { listParkedWorktrees, listWorktrees, pruneSwarmRefs, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
 import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
 import { formatBytes } from '../../core/format';
 import { escapeTerminal, formatDuration, printJson, printText } from '../format';
@@ -252,16 +252,20 @@ export function registerWorktreeCommands(program: Command, openBoard: () => Prom
       const removed = options.prune ? await pruneWorktrees(root, { ...settings, log, idle: true }) : undefined;
       const refs = options.prune ? await pruneSwarmRefs(root, await refsStillNeeded(place)) : undefined;
       const worktrees = await listWorktrees(root, settings);
-      if (options.json) return printJson(options.prune ? { removed, refs, worktrees } : worktrees);
+      // Parked trees are no git worktrees, but they are on disk and prune removes them: listed too.
+      const parked = (await listParkedWorktrees(root, settings)).map((tree) => ({ path: tree.path, parked: true, busy: false, stale: false, parkedAt: tree.parkedAt }));
+      if (options.json) return printJson(options.prune ? { removed, refs, worktrees: [...worktrees, ...parked] } : [...worktrees, ...parked]);
       if (removed !== undefined) printText(`Pruned ${removed} worktree${removed === 1 ? '' : 's'} and ${refs} ref${refs === 1 ? '' : 's'} no task needs any more.`);
-      if (worktrees.length === 0) return printText('No agent worktrees.');
+      if (worktrees.length === 0 && parked.length === 0) return printText('No agent worktrees.');
       const usage = await worktreesDiskUsage(root, settings);
-      printText(`${worktrees.length} worktree${worktrees.length === 1 ? '' : 's'}, ${formatBytes(usage.bytes)} on disk (budget ${formatBytes(usage.budgetBytes)}; least recently used idle ones are removed above it)`);
+      const parkedCount = parked.length > 0 ? ` and ${parked.length} parked for the next run` : '';
+      printText(`${worktrees.length} worktree${worktrees.length === 1 ? '' : 's'}${parkedCount}, ${formatBytes(usage.bytes)} on disk (budget ${formatBytes(usage.budgetBytes)}; parked, then least recently used idle ones are removed above it)`);
       for (const wt of worktrees) {
         const state = wt.busy ? `running ${wt.taskId}` : wt.stale ? 'stale' : 'idle';
         const age = wt.lastUsed ? `, used ${formatDuration(Date.now() - wt.lastUsed)} ago` : '';
         printText(`${escapeTerminal(wt.slot ?? '?').padEnd(6)} ${escapeTerminal(state).padEnd(24)} ${wt.head.slice(0, 10)} ${escapeTerminal(wt.path)}${age}`);
       }
+      for (const tree of parked) printText(`${'-'.padEnd(6)} ${'parked'.padEnd(24)} ${'-'.padEnd(10)} ${escapeTerminal(tree.path)}, parked ${formatDuration(Date.now() - tree.parkedAt)} ago`);
     }));
 }
 

@@ -59,7 +59,7 @@ export const worktreeConfigSchema = z
       .regex(/^(\/|~(\/|$))/, 'must be an absolute path or start with ~/')
       .optional()
       .describe('Folder for this repository\'s worktrees (absolute, or ~/...); default ~/.cache/agent-swarm/worktrees/<repo>-<hash>. Never inside the checkout.'),
-    keepIdleSlots: z.boolean().optional().describe('Keep idle worktrees when a run ends, warm for the next one (default false: removed).'),
+    keepIdleSlots: z.boolean().optional().describe('Keep idle worktrees registered when a run ends, warm for the next one (default false: their files are parked outside git worktree list and taken over by the next run; a setup command makes them removed instead).'),
   })
   .strict();
 

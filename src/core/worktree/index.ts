@@ -3,6 +3,7 @@
 import type { TaskIsolation } from '../pool/isolation';
 import { killDeadHostLeftovers } from '../process/orphans';
 import { DirectIsolation } from './directIsolation';
+import { describeParked } from './parked';
 import { WorktreeIsolation, type WorktreeInfo, type WorktreeIsolationOptions } from './worktreeIsolation';
 
 export { WorktreeIsolation, readWorktreeIncludeFile, DEFAULT_INCLUDE, DEFAULT_MAX_SLOTS, DEFAULT_DISK_BUDGET_BYTES, PARTIAL_REF_PREFIX, BASE_REF_PREFIX } from './worktreeIsolation';
@@ -25,6 +26,11 @@ export function createDirectIsolation(workspaceRoot: string): TaskIsolation {
 
 export async function listWorktrees(workspaceRoot: string, options: Omit<WorktreeIsolationOptions, 'workspaceRoot'> = {}): Promise<WorktreeInfo[]> {
   return new WorktreeIsolation({ ...options, workspaceRoot }).list();
+}
+
+/** Trees of earlier runs' idle slots, parked for the next run's slots (see parked.ts). */
+export async function listParkedWorktrees(workspaceRoot: string, options: Omit<WorktreeIsolationOptions, 'workspaceRoot'> = {}): Promise<Array<{ path: string; parkedAt: number }>> {
+  return describeParked(await new WorktreeIsolation({ ...options, workspaceRoot }).worktreesDir());
 }
 
 export async function worktreesDiskUsage(workspaceRoot: string, options: Omit<WorktreeIsolationOptions, 'workspaceRoot'> = {}): Promise<{ bytes: number; budgetBytes: number }> {

@@ -52,6 +52,12 @@ export function listParked(worktreesDir: string): string[] {
     .map((name) => path.join(root, name));
 }
 
+/** Complete parked entries with when each was parked (for `swarm worktrees`). */
+export function describeParked(worktreesDir: string): Array<{ path: string; parkedAt: number }> {
+  // The entry's folder is written last when parking (the tree and index move into it).
+  return listParked(worktreesDir).map((entry) => ({ path: entry, parkedAt: fs.statSync(entry, { throwIfNoEntry: false })?.mtimeMs ?? 0 }));
+}
+
 /**
  * Moves an idle slot's folder and index into a new parked entry. `linked` (included dependencies,
  * paths from the top) are removed from the tree first: the slot that takes it over links its own.
@@ -76,13 +82,41 @@ export function parkSlot(worktreesDir: string, slotDir: string, gitDir: string, 
   const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
   const making = path.join(root, `${id}.making-${process.pid}`);
   fs.mkdirSync(making);
-  fs.renameSync(index, path.join(making, 'index'));
+  try {
+    moveFile(index, path.join(making, 'index'));
+  } catch (error) {
+    fs.rmSync(making, { recursive: true, force: true });
+    throw error;
+  }
   faultPoint('park:after-index');
   fs.rmSync(gitFile, { force: true });
   fs.renameSync(slotDir, path.join(making, 'tree'));
   faultPoint('park:after-tree');
   fs.renameSync(making, path.join(root, id));
   return true;
+}
+
+/**
+ * Moves a file; across file systems (the worktree folder on another disk than the repository's
+ * git folder, where the index lives) by a copy beside the target renamed into place, so a kill
+ * never leaves a half-written file under the target's name.
+ */
+function moveFile(from: string, to: string): void {
+  try {
+    fs.renameSync(from, to);
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+  }
+  const copy = `${to}.copying-${process.pid}`;
+  try {
+    fs.copyFileSync(from, copy);
+    fs.renameSync(copy, to);
+  } catch (error) {
+    fs.rmSync(copy, { force: true });
+    throw error;
+  }
+  fs.rmSync(from, { force: true });
 }
 
 /** Takes one parked entry for this process (a rename, so two processes never take the same one). */
@@ -118,7 +152,7 @@ export function adoptParked(claimed: ClaimedTree, slotDir: string, gitDir: strin
     fs.rmdirSync(slotDir);
     fs.renameSync(claimed.tree, slotDir);
     faultPoint('adopt:after-tree');
-    fs.renameSync(claimed.index, path.join(gitDir, 'index'));
+    moveFile(claimed.index, path.join(gitDir, 'index'));
   } finally {
     fs.rmSync(claimed.dir, { recursive: true, force: true });
   }

@@ -250,7 +250,10 @@ export class WorktreeIsolation implements TaskIsolation {
     const base = prepared.snapshot ?? state?.base;
     if (!base) throw new Error(`Task ${task.id}: no snapshot recorded for slot ${slot}; cannot compute its changes.`);
     const env = await this.slotGit(worktree, state, base);
-    await tracePhase('collect stage', task.id, () => stageEverything({ cwd: worktree, exclude: state?.linked, env }));
+    await tracePhase('collect stage', task.id, async () => {
+      await clearIndexMarks(worktree, env); // a change behind a mark is part of the result too
+      await stageEverything({ cwd: worktree, exclude: state?.linked, env });
+    });
     const diff = await tracePhase('collect diff', task.id, () => diffStaged({ cwd: worktree, base, prefix: repo.prefix, env }));
     const changes: CollectedChanges = { files: diff.files, base };
     if (diff.text.length > 0) {
@@ -480,11 +483,13 @@ export class WorktreeIsolation implements TaskIsolation {
 
   /**
    * Removes untracked files and, with -x, ignored leftovers such as build output, keeping included
-   * dependencies (and, with a setup command, the ignored files the setup produced).
+   * dependencies (and, with a setup command, the ignored files the setup produced). A parked tree
+   * keeps none (`keepIncludes` false): its links were removed when it was parked, so what is there
+   * now an attempt made, and it would hide the workspace's own folder from the link.
    */
-  private async cleanSlot(worktree: string, state: SlotState | undefined): Promise<boolean> {
+  private async cleanSlot(worktree: string, state: SlotState | undefined, keepIncludes = true): Promise<boolean> {
     try {
-      const keep = (await this.includeFromTop()).flatMap((entry) => ['-e', `/${entry}`]);
+      const keep = keepIncludes ? (await this.includeFromTop()).flatMap((entry) => ['-e', `/${entry}`]) : [];
       const env = await this.slotGit(worktree, state);
       await runGit(['clean', '-ffdq', ...(this.options.setupCommand ? [] : ['-x']), ...keep], { cwd: worktree, env });
       return true;
@@ -497,11 +502,46 @@ export class WorktreeIsolation implements TaskIsolation {
   /** Restores tracked files; also removes the previous attempt's new files, which collect/abandon staged. */
   private async resetWarm(worktree: string, state: SlotState, start: string): Promise<boolean> {
     try {
-      await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env: await this.slotGit(worktree, state, start) });
+      await this.resetSlotTo(worktree, state, start);
       return true;
     } catch (error) {
       this.log(`warm reuse of ${worktree} failed (${(error as Error).message.split('\n')[0]}); recreating it`);
       return false;
+    }
+  }
+
+  /**
+   * `reset --hard` of a used slot (warm or parked) with the host's hardened git. The index came from
+   * an earlier attempt (or a parked entry anyone with access to the cache could edit): an entry
+   * marked skip-worktree is never rewritten by reset nor staged by collect, and one marked
+   * assume-unchanged is trusted as is, so a file changed behind such a mark would reach the next
+   * attempt. The marks are cleared first, and submodule folders emptied (see below).
+   */
+  private async resetSlotTo(worktree: string, state: SlotState, start: string): Promise<void> {
+    const env = await this.slotGit(worktree, state, start);
+    const entries = await clearIndexMarks(worktree, env);
+    this.emptySubmoduleFolders(worktree, entries.filter((entry) => entry.mode === '160000').map((entry) => entry.file));
+    await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env });
+  }
+
+  /**
+   * A fresh slot has its submodules' folders empty. An earlier attempt may have checked one out
+   * (`git submodule update`): clean and reset never enter it, so its files, changed or not, would
+   * reach the next attempt, and in a parked tree its `.git` file points into a pruned admin folder,
+   * which makes every git command of the next attempt's collect fail. Emptied, as fresh, before
+   * the reset (which then also removes the folders of submodules the new snapshot no longer has).
+   */
+  private emptySubmoduleFolders(worktree: string, submodules: string[]): void {
+    if (submodules.length === 0) return;
+    const top = fs.realpathSync(worktree);
+    for (const submodule of submodules) {
+      const folder = path.join(worktree, submodule);
+      // Only a real folder inside the slot is emptied; a link there is removed, never followed.
+      if (!fs.existsSync(path.dirname(folder)) || !isInside(fs.realpathSync(path.dirname(folder)), top)) continue;
+      const stat = fs.lstatSync(folder, { throwIfNoEntry: false });
+      if (stat && !stat.isDirectory()) fs.rmSync(folder, { force: true });
+      if (!stat?.isDirectory()) continue;
+      for (const name of fs.readdirSync(folder)) fs.rmSync(path.join(folder, name), { recursive: true, force: true });
     }
   }
 
@@ -554,8 +594,8 @@ export class WorktreeIsolation implements TaskIsolation {
         // As for any slot: nothing an earlier attempt left running may work in the tree it gets.
         await this.endLeftoversIn(claimed.tree);
         adoptParked(claimed, worktree, this.slotGitDir(worktree, await this.repo(), state));
-        if (!(await this.cleanSlot(worktree, state))) throw new Error('cleaning it failed');
-        await runGit(['reset', '-q', '--hard', start], { cwd: worktree, env: await this.slotGit(worktree, state, start) });
+        if (!(await this.cleanSlot(worktree, state, false))) throw new Error('cleaning it failed');
+        await this.resetSlotTo(worktree, state, start);
       });
       return true;
     } catch (error) {
@@ -615,6 +655,7 @@ export class WorktreeIsolation implements TaskIsolation {
     const stateFile = slotPaths(path.dirname(worktree), path.basename(worktree).replace(/^slot-/, '')).stateFile;
     const state = readSlotState(stateFile);
     const env = await this.slotGit(worktree, state, base);
+    await clearIndexMarks(worktree, env);
     await stageEverything({ cwd: worktree, exclude: state?.linked, env });
     const tree = await gitText(['write-tree'], { cwd: worktree, env });
     const baseTree = await gitText(['rev-parse', `${base}^{tree}`], { cwd: worktree, env });
@@ -838,6 +879,25 @@ function lockFile(dir: string, slotName: string): string {
 }
 
 /** A slot that another live process is using (or has just locked): prune leaves it alone. */
+/**
+ * Clears the skip-worktree and assume-unchanged marks of a slot's index (an attempt can set them):
+ * behind them git neither rewrites nor stages a changed file. Returns the index's entries.
+ */
+async function clearIndexMarks(worktree: string, env: Record<string, string>): Promise<Array<{ tag: string; mode: string; file: string }>> {
+  // One listing of the index: "<tag> <mode> <object> <stage>\t<path>".
+  const entries = (await runGit(['ls-files', '-s', '-v', '-z'], { cwd: worktree, env })).stdout
+    .toString('utf8')
+    .split('\0')
+    .filter(Boolean)
+    .map((line) => ({ tag: line[0], mode: line.slice(2, 8), file: line.slice(line.indexOf('\t') + 1) }));
+  const skipped = entries.filter((entry) => entry.tag === 'S' || entry.tag === 's').map((entry) => entry.file);
+  const assumed = entries.filter((entry) => entry.tag !== entry.tag.toUpperCase()).map((entry) => entry.file);
+  // One mark per update-index call: given both options, git applies only the last.
+  if (skipped.length > 0) await runGit(['update-index', '--no-skip-worktree', '-z', '--stdin'], { cwd: worktree, env, input: skipped.map((file) => `${file}\0`).join('') });
+  if (assumed.length > 0) await runGit(['update-index', '--no-assume-unchanged', '-z', '--stdin'], { cwd: worktree, env, input: assumed.map((file) => `${file}\0`).join('') });
+  return entries;
+}
+
 function lockedElsewhere(file: string): boolean {
   const owner = lockOwner(file);
   return owner === 'fresh' || (owner !== undefined && owner !== process.pid && isProcessAlive(owner));

@@ -351,6 +351,32 @@ describe('board: file-scope leases', () => {
     assert.ok([blocked.id, board.list({ status: 'running' })[0].id].includes(next.task.id));
   });
 
+  it("another engine's memory of the blocker never outlives it: cancelled, released or reclaimed elsewhere, the task is claimable at once", () => {
+    const { board, root, clock } = setup();
+    const other = FileBoard.open({ root, now: () => clock.now, random: () => 0.5, durable: false });
+    cleanups.push(() => other.close());
+    for (const end of ['cancel', 'release', 'reclaim'] as const) {
+      const holder = board.post({ title: `holder ${end}`, files: ['x.ts'], priority: 2 });
+      const blocked = board.post({ title: `blocked ${end}`, files: ['x.ts'], priority: 1 });
+      const claim = board.claim({ agent: 'a', leaseMs: 100 })!;
+      assert.equal(claim.task.id, holder.id);
+      assert.equal(other.claim({ agent: 'b' }), undefined, 'blocked: the other engine remembers the holder');
+      assert.equal(other.claim({ agent: 'b' }), undefined);
+      if (end === 'cancel') board.cancel(holder.id);
+      else if (end === 'release') board.release(claim);
+      else {
+        clock.now += 200; // the holder's process died (kill -9): its lease runs out
+        board.reclaimExpired(0);
+      }
+      const next = other.claim({ agent: 'b' });
+      assert.ok(next, `after ${end}, a task is claimable`);
+      if (end === 'cancel') assert.equal(next.task.id, blocked.id);
+      const again = next.task.id === blocked.id ? undefined : other.claim({ agent: 'b' });
+      assert.equal(again, undefined, 'never two overlapping tasks at once');
+      for (const task of [...board.list({ status: 'running' }), ...board.list({ status: 'pending' })]) board.cancel(task.id);
+    }
+  });
+
   it('ignores the lease entries of a holder whose claim is gone', () => {
     const { board, clock } = setup();
     board.post({ title: 'crashes', files: ['x.ts'] });

@@ -64,6 +64,22 @@ describe('swarm CLI: review and apply', () => {
     assert.match(pruned.stdout, /No agent worktrees/);
   });
 
+  it('worktrees lists the trees parked at the end of a run, and --prune removes them', async () => {
+    const ws = makeWorkspace({ 'a.txt': 'one\n' });
+    made.push(ws);
+    await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'two\n') }]);
+    await ws.isolation.release(); // the run ends: its idle slot is parked
+    const listed = swarm(ws, ['worktrees']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /0 worktrees and 1 parked for the next run, [\d.]+ [KMG]?B on disk/);
+    assert.match(listed.stdout, /parked +- +\S+\/parked\/\S+, parked .+ ago$/m);
+    const json = JSON.parse(swarm(ws, ['worktrees', '--json']).stdout) as Array<{ path: string; parked?: boolean }>;
+    assert.deepEqual(json.map((entry) => entry.parked), [true]);
+    const pruned = swarm(ws, ['worktrees', '--prune']);
+    assert.match(pruned.stdout, /Pruned 1 worktree and 0 refs/);
+    assert.match(pruned.stdout, /No agent worktrees/);
+  });
+
   it('apply --all-done applies every waiting result; a map task diffs as one combined patch', async () => {
     const ws = makeWorkspace({ 'x.txt': 'x\n', 'y.txt': 'y\n' });
     made.push(ws);

@@ -1,7 +1,7 @@
 // Parked slot trees: a run's idle slots leave `git worktree list` with their files kept aside, and
 // the next run's slots take them over instead of checking every file out. Real repositories, real git.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
@@ -192,6 +192,170 @@ describe('parked slot trees', () => {
     await capped.release(); // one parked already: at the cap, so this slot is removed
     assert.equal(listParked(slotsDir(r.root)).length, 1);
     assert.deepEqual(registeredSlots(r), []);
+  });
+
+  it('a parked index whose entries were marked skip-worktree (or assume-unchanged) cannot keep a changed file: the slot is at the snapshot', async () => {
+    const r = repo(FILES);
+    const first = createWorktreeIsolation({ workspaceRoot: r.root });
+    await messyAttempt(r, first, '1');
+    await first.release();
+    const [parked] = listParked(slotsDir(r.root));
+    // Someone with write access to the cache marks two files and changes them while parked.
+    const env = { ...process.env, GIT_INDEX_FILE: path.join(parked, 'index'), GIT_WORK_TREE: path.join(parked, 'tree'), GIT_DIR: path.join(r.root, '.git') };
+    spawnSync('git', ['update-index', '--skip-worktree', 'src/b.txt'], { env });
+    spawnSync('git', ['update-index', '--assume-unchanged', 'README.md'], { env });
+    fs.writeFileSync(path.join(parked, 'tree', 'src/b.txt'), 'planted\n');
+    fs.writeFileSync(path.join(parked, 'tree', 'README.md'), 'planted\n');
+    const second = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await second.prepare(task, '1', artifacts(r, task.id));
+    assert.equal(fs.readFileSync(path.join(prepared.cwd, 'src/b.txt'), 'utf8'), FILES['src/b.txt']);
+    assert.equal(fs.readFileSync(path.join(prepared.cwd, 'README.md'), 'utf8'), FILES['README.md']);
+    fs.writeFileSync(path.join(prepared.cwd, 'src/b.txt'), 'by the agent\n');
+    const changes = await second.collect(task, '1', prepared, artifacts(r, task.id));
+    assert.deepEqual(changes.files.map((file) => [file.path, file.status]), [['src/b.txt', 'modified']], 'a change to a file marked earlier is collected');
+    await second.release();
+  });
+
+  it("an included folder an attempt made itself (none in the workspace then) is not kept in the parked tree: the next run links the workspace's", async () => {
+    const r = repo(FILES);
+    const first = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await first.prepare(task, '1', artifacts(r, task.id));
+    fs.mkdirSync(path.join(prepared.cwd, 'node_modules/dep'), { recursive: true });
+    fs.writeFileSync(path.join(prepared.cwd, 'node_modules/dep/index.js'), 'planted by the attempt\n');
+    await first.collect(task, '1', prepared, artifacts(r, task.id));
+    await first.release();
+    // The user installs the dependencies between the runs.
+    r.write('node_modules/dep/index.js', 'installed by the user\n');
+    const second = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task2 = fakeTask();
+    const prepared2 = await second.prepare(task2, '1', artifacts(r, task2.id));
+    assert.equal(fs.readFileSync(path.join(prepared2.cwd, 'node_modules/dep/index.js'), 'utf8'), 'installed by the user\n');
+    assert.equal(treeOf(prepared2.cwd).node_modules, `-> ${path.join(r.root, 'node_modules')}`);
+    await second.collect(task2, '1', prepared2, artifacts(r, task2.id));
+    await second.release();
+  });
+
+  for (const keepIdleSlots of [false, true]) {
+  it(`a submodule an attempt checked out in its slot is empty again for the next attempt, whose result collects (${keepIdleSlots ? 'warm slot' : 'parked tree'})`, async () => {
+    const sub = repo({ 'lib.txt': 'lib v1\n' });
+    const r = repo(FILES);
+    git(r.root, ['-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', sub.root, 'vendor/sub']);
+    git(r.root, ['commit', '-q', '-m', 'submodule']);
+    const first = createWorktreeIsolation({ workspaceRoot: r.root, keepIdleSlots });
+    const task = fakeTask();
+    const prepared = await first.prepare(task, '1', artifacts(r, task.id));
+    git(prepared.cwd, ['-c', 'protocol.file.allow=always', 'submodule', 'update', '--init', '-q']);
+    fs.writeFileSync(path.join(prepared.cwd, 'vendor/sub/lib.txt'), 'changed in the submodule\n');
+    fs.writeFileSync(path.join(prepared.cwd, 'vendor/sub/secret.env'), 'TOKEN=1\n');
+    await first.collect(task, '1', prepared, artifacts(r, task.id));
+    if (!keepIdleSlots) await first.release();
+    const second = keepIdleSlots ? first : createWorktreeIsolation({ workspaceRoot: r.root });
+    const task2 = fakeTask();
+    const prepared2 = await second.prepare(task2, '1', artifacts(r, task2.id));
+    const leftovers = fs.readdirSync(path.join(prepared2.cwd, 'vendor/sub'));
+    fs.writeFileSync(path.join(prepared2.cwd, 'src/b.txt'), 'by the agent\n');
+    const changes = await second.collect(task2, '1', prepared2, artifacts(r, task2.id));
+    assert.deepEqual(changes.files.map((file) => file.path), ['src/b.txt']);
+    assert.deepEqual(leftovers, [], 'nothing of the earlier attempt\'s submodule checkout is left');
+    await second.release();
+  });
+  }
+
+  it('links and a .git folder planted in a parked tree are never followed: the slot is at the snapshot and nothing outside changes', async () => {
+    const r = repo(FILES);
+    const first = createWorktreeIsolation({ workspaceRoot: r.root });
+    await messyAttempt(r, first, '1');
+    await first.release();
+    const [parked] = listParked(slotsDir(r.root));
+    const outside = path.join(path.dirname(r.root), 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'a.txt'), 'outside a\n');
+    fs.writeFileSync(path.join(outside, 'victim.txt'), 'victim\n');
+    const tree = path.join(parked, 'tree');
+    fs.rmSync(path.join(tree, 'src'), { recursive: true });
+    fs.symlinkSync(outside, path.join(tree, 'src'));
+    fs.rmSync(path.join(tree, 'README.md'));
+    fs.symlinkSync(path.join(outside, 'victim.txt'), path.join(tree, 'README.md'));
+    fs.mkdirSync(path.join(tree, 'nested/.git'), { recursive: true });
+    // Its .git file replaced by a repository whose config would run a command.
+    const pwned = path.join(outside, 'pwned');
+    fs.rmSync(path.join(tree, '.git'), { force: true });
+    git(path.dirname(r.root), ['init', '-q', path.join(tree)]);
+    git(tree, ['config', 'core.fsmonitor', `touch ${pwned}`]);
+    const second = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await second.prepare(task, '1', artifacts(r, task.id));
+    assert.deepEqual(fs.readdirSync(outside).sort(), ['a.txt', 'victim.txt'], 'nothing written outside, no command run');
+    assert.equal(fs.readFileSync(path.join(outside, 'a.txt'), 'utf8'), 'outside a\n');
+    assert.equal(fs.readFileSync(path.join(outside, 'victim.txt'), 'utf8'), 'victim\n');
+    const { 'node_modules': _ignored, ...files } = treeOf(prepared.cwd);
+    assert.deepEqual(files, FILES);
+    const changes = await second.collect(task, '1', prepared, artifacts(r, task.id));
+    assert.deepEqual(changes.files, []);
+  });
+
+  it('a change an attempt hid behind skip-worktree or assume-unchanged is in its result', async () => {
+    const r = repo(FILES);
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const task = fakeTask();
+    const prepared = await isolation.prepare(task, '1', artifacts(r, task.id));
+    git(prepared.cwd, ['update-index', '--skip-worktree', 'src/a.txt']);
+    git(prepared.cwd, ['update-index', '--assume-unchanged', 'README.md']);
+    fs.writeFileSync(path.join(prepared.cwd, 'src/a.txt'), 'hidden change\n');
+    fs.writeFileSync(path.join(prepared.cwd, 'README.md'), 'hidden too\n');
+    const changes = await isolation.collect(task, '1', prepared, artifacts(r, task.id));
+    assert.deepEqual(changes.files.map((file) => [file.path, file.status]), [['README.md', 'modified'], ['src/a.txt', 'modified']]);
+    await isolation.release();
+  });
+
+  for (const keepIdleSlots of [true, false]) {
+    it(`an attempt that marks a file skip-worktree and changes it does not pass the change to the next attempt (${keepIdleSlots ? 'warm slot' : 'parked tree'})`, async () => {
+      const r = repo(FILES);
+      const first = createWorktreeIsolation({ workspaceRoot: r.root, keepIdleSlots });
+      const task = fakeTask();
+      const prepared = await first.prepare(task, '1', artifacts(r, task.id));
+      git(prepared.cwd, ['update-index', '--skip-worktree', 'src/a.txt']);
+      fs.writeFileSync(path.join(prepared.cwd, 'src/a.txt'), 'hidden change\n');
+      await first.collect(task, '1', prepared, artifacts(r, task.id));
+      const next = keepIdleSlots ? first : createWorktreeIsolation({ workspaceRoot: r.root });
+      if (!keepIdleSlots) await first.release();
+      const task2 = fakeTask();
+      const prepared2 = await next.prepare(task2, '1', artifacts(r, task2.id));
+      assert.equal(fs.readFileSync(path.join(prepared2.cwd, 'src/a.txt'), 'utf8'), FILES['src/a.txt']);
+      const changes = await next.collect(task2, '1', prepared2, artifacts(r, task2.id));
+      assert.deepEqual(changes.files, []);
+      await next.release();
+    });
+  }
+
+  it('two processes starting at once with one parked tree: one takes it over, the other checks out afresh; both slots are at the snapshot', async () => {
+    const r = repo(FILES);
+    const first = createWorktreeIsolation({ workspaceRoot: r.root });
+    await messyAttempt(r, first, '1');
+    await first.release();
+    const [parked] = listParked(slotsDir(r.root));
+    const parkedInode = fs.statSync(path.join(parked, 'tree', '.gitignore')).ino;
+    const runChild = (id: string): Promise<string> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', CHILD, r.root, 'adopt', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (data: Buffer) => (out += data.toString()));
+        child.stderr.on('data', (data: Buffer) => (out += data.toString()));
+        child.on('close', () => resolve(out));
+      });
+    const outputs = await Promise.all([runChild('tracea'), runChild('traceb')]);
+    assert.deepEqual(outputs.map((out) => out.trim()), ['done', 'done'], outputs.join('\n'));
+    const slots = fs.readdirSync(slotsDir(r.root)).filter((name) => /^slot-1(-p\d+)?$/.test(name));
+    assert.equal(slots.length, 2, `two slots: ${slots.join(', ')}`);
+    const adopted = slots.filter((slot) => fs.statSync(path.join(slotsDir(r.root), slot, '.gitignore')).ino === parkedInode);
+    assert.equal(adopted.length, 1, 'exactly one slot took the parked tree over');
+    for (const slot of slots) {
+      assert.deepEqual(treeOf(path.join(slotsDir(r.root), slot)), { '.gitignore': FILES['.gitignore'], 'README.md': FILES['README.md'], 'gone.txt': FILES['gone.txt'], 'src/a.txt': FILES['src/a.txt'], 'src/b.txt': FILES['src/b.txt'] });
+    }
+    assert.deepEqual(fs.existsSync(path.join(slotsDir(r.root), PARKED_DIR)) ? fs.readdirSync(path.join(slotsDir(r.root), PARKED_DIR)) : [], [], 'the parked tree was taken once, nothing half-taken left');
+    await pruneWorktrees(r.root, { idle: true });
   });
 
   for (const step of ['park:after-index', 'park:after-tree', 'adopt:after-claim', 'adopt:after-git-file', 'adopt:after-tree']) {
