@@ -3,6 +3,7 @@
 // could otherwise make `swarm undo` restore files from, or write to, wherever the record says.
 // Their shape is checked here; the paths in them go through the one path safety check.
 import type { ApplyStatus, UndoEntry, UndoRecord } from './apply';
+import { SwarmUserError } from '../errors';
 
 export interface ApplyRecord {
   status: ApplyStatus;
@@ -13,9 +14,9 @@ export interface ApplyRecord {
   partial?: true;
 }
 
-export class RecordDamagedError extends Error {
+export class RecordDamagedError extends SwarmUserError {
   constructor(what: string, file: string, why: string, next: string) {
-    super(`The ${what} (${file}) is damaged: ${why}. ${next}`);
+    super('environment', `The ${what} (${file}) is damaged: ${why}. ${next}`);
     this.name = 'RecordDamagedError';
   }
 }

@@ -10,6 +10,7 @@ import { createCommandSandbox, type ActiveSandbox, type CommandSandbox } from '.
 import { recordPhase, tracePhase, tracePhaseSync } from '../trace';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
 import type { TaskEnded } from './protocol';
+import { SwarmUserError } from '../errors';
 
 export const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
 
@@ -499,13 +500,14 @@ function describeCause(code: string, cause: unknown): string {
 }
 
 /** The board cannot be written any more: claiming stops, once, with what to do. */
-export class BoardUnwritableError extends Error {
+export class BoardUnwritableError extends SwarmUserError {
   constructor(
     readonly boardRoot: string,
     readonly code: string,
     cause: unknown,
   ) {
     super(
+      'environment',
       `The task board ${boardRoot} cannot be written any more (${describeCause(code, cause)}). ` +
         'No more tasks are claimed. Free disk space or make the folder writable, then run again; tasks that were running are reclaimed when their leases expire.',
     );
