@@ -10,7 +10,7 @@ import { EXIT_CODE_BY_KIND, EnvironmentError, UsageError } from '../../../src/cl
 import { BoardFormatError, BoardInputError, BoardUnavailableError, LeaseLostError } from '../../../src/core/board';
 import { PatchParseError } from '../../../src/core/diff/parse';
 import { SwarmUserError, USER_ERROR_KINDS, type UserErrorKind } from '../../../src/core/errors';
-import { RecordDamagedError, UnsafePatchPathError } from '../../../src/core/patch';
+import { RecordDamagedError, ResultActionError, UnsafePatchPathError } from '../../../src/core/patch';
 import { BoardUnwritableError } from '../../../src/core/pool/worker';
 import { ExecutorChoiceError } from '../../../src/core/pool/fromConfig';
 import { RemoteGitError } from '../../../src/core/remote';
@@ -42,6 +42,11 @@ const USER_ERRORS: Record<string, [Error, UserErrorKind][]> = {
   RecordDamagedError: [[new RecordDamagedError('undo record', 'f', 'why', 'next'), 'environment']],
   UnsafePatchPathError: [[new UnsafePatchPathError('.git/config', 'is inside .git'), 'refused']],
   PatchParseError: [[new PatchParseError('no diff --git'), 'refused']],
+  ResultActionError: [
+    [new ResultActionError('input', 'nothing to undo'), 'input'],
+    [new ResultActionError('refused', 'discarded'), 'refused'],
+    [new ResultActionError('environment', 'disk full'), 'environment'],
+  ],
   RemoteGitError: [
     [new RemoteGitError('too-large', 'm'), 'refused'],
     [new RemoteGitError('untrusted-input', 'm'), 'refused'],
