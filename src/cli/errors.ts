@@ -1,5 +1,6 @@
 // Exit codes of the `swarm` command line (documented in the README; scripts rely on them), and the
 // one-line messages of errors that come from the machine rather than from the user's input.
+import { SwarmUserError, type UserErrorKind } from '../core/errors';
 import { escapeTerminal } from './format';
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -7,10 +8,23 @@ export const EXIT_USAGE = 2;
 export const EXIT_NOTHING_TO_CLAIM = 3;
 export const EXIT_LEASE_LOST = 4;
 
+/**
+ * The exit code of each kind of user error: what the person fixes (their input or configuration,
+ * 2) or a lost lease (4) have codes of their own; everything else is a failure (1).
+ */
+export const EXIT_CODE_BY_KIND: Readonly<Record<UserErrorKind, number>> = {
+  input: EXIT_USAGE,
+  config: EXIT_USAGE,
+  'lease-lost': EXIT_LEASE_LOST,
+  environment: EXIT_FAILURE,
+  unavailable: EXIT_FAILURE,
+  refused: EXIT_FAILURE,
+};
+
 /** Invalid command-line input: printed as one line, exit code 2, nothing on the board changed. */
-export class UsageError extends Error {
+export class UsageError extends SwarmUserError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'UsageError';
   }
 }
@@ -27,9 +41,9 @@ export class ExitError extends Error {
 }
 
 /** The machine is in the way (a full disk, a read-only or foreign folder): one line, exit code 1. */
-export class EnvironmentError extends Error {
+export class EnvironmentError extends SwarmUserError {
   constructor(message: string) {
-    super(message);
+    super('environment', message);
     this.name = 'EnvironmentError';
   }
 }

@@ -1,10 +1,11 @@
 // `swarm`: the command-line tool. It shares the board (and later the pool) with the extension.
 import * as fs from 'fs';
 import { Command, CommanderError } from 'commander';
-import { BoardFormatError, BoardInputError, BoardUnavailableError, FileBoard as AsyncFileBoard, FileBoardEngine as FileBoard, resolveBoardDir, workspaceOfBoard, type Board } from '../core/board';
+import { FileBoard as AsyncFileBoard, FileBoardEngine as FileBoard, resolveBoardDir, workspaceOfBoard, type Board } from '../core/board';
 import { openBoard as openBoardAt, parseBoardLocation } from '../core/board/open';
 import { BOARD_PASSWORD_ENV, boardAccessOf } from '../core/pool/boardAccess';
-import { EXIT_FAILURE, EXIT_USAGE, EnvironmentError, ExitError, UsageError, fileSystemErrorLine, isFileSystemError, plainLine } from './errors';
+import { EXIT_CODE_BY_KIND, EXIT_FAILURE, EXIT_USAGE, EnvironmentError, ExitError, fileSystemErrorLine, isFileSystemError, plainLine } from './errors';
+import { SwarmUserError } from '../core/errors';
 import { escapeTerminal } from './format';
 import { registerBoardCommands } from './commands/board';
 import { registerReportCommands } from './commands/report';
@@ -105,17 +106,7 @@ function exitCodeFor(error: unknown, verbose: boolean): number {
     console.error(`swarm: ${plainLine(error.message)}`);
     return EXIT_USAGE;
   }
-  if (error instanceof BoardUnavailableError) {
-    // A server we cannot reach or may not use is the setup's problem (exit 2); a connection lost
-    // mid-command is a runtime failure (exit 1).
-    console.error(`swarm: ${plainLine(error.message)}`);
-    return error.problem === 'connection-lost' ? EXIT_FAILURE : EXIT_USAGE;
-  }
-  if (error instanceof UsageError || error instanceof BoardInputError || error instanceof BoardFormatError) {
-    console.error(`swarm: ${plainLine(error.message)}`);
-    return EXIT_USAGE;
-  }
-  if (error instanceof EnvironmentError) {
+  if (error instanceof SwarmUserError) {
     console.error(`swarm: ${plainLine(error.message)}`);
   } else if (isFileSystemError(error)) {
     console.error(`swarm: ${plainLine(fileSystemErrorLine(error))}`);
@@ -124,7 +115,7 @@ function exitCodeFor(error: unknown, verbose: boolean): number {
     console.error(`swarm: unexpected error: ${plainLine(message)}${verbose ? '' : ' (run again with --verbose for the stack trace)'}`);
   }
   if (verbose && error instanceof Error && error.stack) printError(error.stack);
-  return EXIT_FAILURE;
+  return error instanceof SwarmUserError ? EXIT_CODE_BY_KIND[error.kind] : EXIT_FAILURE;
 }
 
 export async function main(argv: string[]): Promise<number> {

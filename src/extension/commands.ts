@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Task } from '../core/board/types';
 import { LOG_ARTIFACT } from '../core/board/interface';
+import { SwarmUserError } from '../core/errors';
 import { plural } from '../core/format';
 import { Commands, type CommandId } from './commandIds';
 import { VIEW_CONTAINER } from './settings';
@@ -63,8 +64,10 @@ export async function runReported(session: SwarmSession, id: string, run: () => 
   try {
     return await run();
   } catch (error) {
-    if (!(error instanceof UserFacingError)) session.log.error(`${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    const message = error instanceof UserFacingError ? error.message : `${errorMessage(error)}. See the Agent Swarm log for details.`;
+    // The user's to fix (bad input, a board to configure, a full disk): a message, not a logged bug.
+    const forTheUser = error instanceof UserFacingError || error instanceof SwarmUserError;
+    if (!forTheUser) session.log.error(`${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    const message = forTheUser ? error.message : `${errorMessage(error)}. See the Agent Swarm log for details.`;
     void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
       if (choice) session.log.show(true);
     });

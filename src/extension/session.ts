@@ -286,7 +286,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     } catch (error) {
       this.pool = undefined;
       this.poolSubscription.dispose();
-      if (error instanceof NotAGitRepositoryError) throw new UserFacingError(error.message.replace('"agentSwarm.isolation": "direct"', '"agentSwarm.isolation": "direct" in this folder\'s settings'));
+      if (error instanceof NotAGitRepositoryError) throw new UserFacingError(`${errorMessage(error)}. In VS Code, set "agentSwarm.isolation": "direct" in this folder's settings.`);
       if (error instanceof SandboxUnavailableError) throw new UserFacingError(`${errorMessage(error)} (setting agentSwarm.sandbox)`);
       throw new UserFacingError(`The agent pool did not start: ${errorMessage(error)}. Check the executor (Swarm: Configure Executor) and the Agent Swarm log.`);
     }

@@ -6,7 +6,8 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
-import type { Board, Task, TaskSpec } from '../core/board';
+import { BoardInputError, type Board, type Task, type TaskSpec } from '../core/board';
+import { SwarmUserError } from '../core/errors';
 import { applyTaskPatch, readTaskPatch } from '../core/patch';
 import { liveHostStatuses } from '../core/pool';
 
@@ -32,8 +33,15 @@ function ok(data: Record<string, unknown>): ToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(data, null, 2) }], structuredContent: data };
 }
 
+/**
+ * A tool error the calling model can read: a user error (bad input, a board to fix) as its message;
+ * anything else is a bug of this server, said so and logged with its stack on stderr.
+ */
 function failure(error: unknown): ToolResult {
-  return { content: [{ type: 'text', text: error instanceof Error ? error.message : String(error) }], isError: true };
+  if (error instanceof SwarmUserError) return { content: [{ type: 'text', text: error.message }], isError: true };
+  process.stderr.write(`swarm mcp: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  const message = error instanceof Error ? error.message : String(error);
+  return { content: [{ type: 'text', text: `Internal error in the swarm MCP server (a bug, not your input): ${message}` }], isError: true };
 }
 
 /** Runs a tool body, turning thrown errors into MCP tool errors the calling model can read. */
@@ -62,7 +70,7 @@ function taskSummary(task: Task): Record<string, unknown> {
 
 async function requireTask(board: Board, taskId: string): Promise<Task> {
   const task = await board.get(taskId);
-  if (!task) throw new Error(`No task ${taskId} on this board. List tasks with get_status (no taskId) or post one with post_task.`);
+  if (!task) throw new BoardInputError(`No task ${taskId} on this board. List tasks with get_status (no taskId) or post one with post_task.`);
   return task;
 }
 
@@ -153,7 +161,7 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
         const fromFiles = (input.files ?? []).map((file) => ({ title: `${input.title}: ${file}`, prompt: input.prompt, files: [file] }));
         const fromItems = (input.items ?? []).map((item) => ({ title: item.title, prompt: item.prompt ?? input.prompt, files: item.files }));
         const children: TaskSpec[] = [...fromItems, ...fromFiles].map((child) => ({ ...child, type: 'prompt', priority: input.priority }));
-        if (children.length === 0) throw new Error('map_tasks needs "files" or "items" with at least one entry.');
+        if (children.length === 0) throw new BoardInputError('map_tasks needs "files" or "items" with at least one entry.');
         const { parent, children: posted } = await board.map({ title: input.title, prompt: input.prompt, priority: input.priority }, children);
         return { parent: taskSummary(parent), children: posted.length, childIds: posted.map((child) => child.id), ...(await poolNote(board)) };
       }),

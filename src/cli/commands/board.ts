@@ -1,10 +1,10 @@
 // The board commands of `swarm`: the contract later tools and tests rely on (see the README).
 import { Command, Option } from 'commander';
-import { BoardInputError, Claim, EVENTS_START, FileBoard, LeaseLostError, listAllTasks, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec, type Board, type EventBatch } from '../../core/board';
+import { BoardInputError, Claim, EVENTS_START, FileBoard, listAllTasks, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec, type Board, type EventBatch } from '../../core/board';
 import { findGitRepository } from '../../core/board/gitExclude';
 import { describeLeftOut, isSharedBoard, snapshotForPost } from '../../core/remote/post';
 import { RemoteGitError } from '../../core/remote/errors';
-import { EXIT_LEASE_LOST, EXIT_NOTHING_TO_CLAIM, EnvironmentError, ExitError, UsageError } from '../errors';
+import { EXIT_NOTHING_TO_CLAIM, EnvironmentError, ExitError, UsageError } from '../errors';
 import { escapeTerminal, formatEvent, formatStats, formatTask, formatTaskTable, printJson, printText, toJson } from '../format';
 import { parseFileList, parseInteger, parseJson, parseStatus, parseTime, readTaskLines } from '../parse';
 
@@ -22,16 +22,6 @@ const tokenOption = (): Option => new Option('--token <token>', 'the lease token
 // --agent used to pick the claim; a later attempt by an agent of the same name made that
 // ambiguous (a stale holder completed the new attempt), so it is refused with what to do instead.
 const retiredAgentOption = (): Option => new Option('--agent <name>').hideHelp();
-
-/** Runs a lease-holder operation, turning a lost lease into exit code 4 with the board's message. */
-async function asHolder<T>(action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof LeaseLostError) throw new ExitError(EXIT_LEASE_LOST, error.message);
-    throw error;
-  }
-}
 
 interface HolderOptions {
   token?: string;
@@ -166,7 +156,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .action(async (id: string, options: HolderOptions & { leaseMs?: number }) => {
       const claim = claimOf(id, options);
       const board = await openBoard();
-      const expiresAt = await asHolder(() => board.heartbeat(claim, options.leaseMs));
+      const expiresAt = await board.heartbeat(claim, options.leaseMs);
       console.log(new Date(expiresAt).toISOString());
     });
 
@@ -180,7 +170,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .action(async (id: string, options: HolderOptions & { result?: unknown }) => {
       const claim = claimOf(id, options);
       const board = await openBoard();
-      await asHolder(() => board.complete(claim, options.result));
+      await board.complete(claim, options.result);
       printText(`${escapeTerminal(id)} done`);
     });
 
@@ -195,7 +185,7 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
     .action(async (id: string, options: HolderOptions & { error: string; permanent?: boolean }) => {
       const claim = claimOf(id, options);
       const board = await openBoard();
-      const task = await asHolder(() => board.fail(claim, options.error, { permanent: options.permanent }));
+      const task = await board.fail(claim, options.error, { permanent: options.permanent });
       const next = task.status === 'dead' ? 'moved to the dead-letter queue' : `retry after ${new Date(task.notBefore ?? 0).toISOString()}`;
       printText(`${escapeTerminal(id)} failed: ${next}`);
     });

@@ -46,6 +46,7 @@ import { Claimer } from './claim';
 import { Requeuer } from './requeue';
 import { Maintenance } from './maintenance';
 import { watchPaths } from './watch';
+import { SwarmUserError } from '../errors';
 
 export { mapChildId, newTaskId, newTaskIdentity, storedTasksOf } from './ids';
 
@@ -92,9 +93,9 @@ export interface FailOptions {
   retryAt?: number;
 }
 
-export class BoardFormatError extends Error {
+export class BoardFormatError extends SwarmUserError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'BoardFormatError';
   }
 }

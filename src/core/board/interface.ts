@@ -4,6 +4,7 @@
 // which lets machines share one board.
 import type { BoardEvent, BoardStats, Claim, LeaseLossCause, Progress, Task, TaskError, TaskSpec, TaskStatus } from './types';
 import { LeaseLostError } from './types';
+import { SwarmUserError } from '../errors';
 
 export interface ClaimRequest {
   agent: string;
@@ -175,12 +176,13 @@ export type BoardUnavailableProblem = 'unreachable' | 'auth' | 'config' | 'conne
  * change may or may not have landed, and holder operations may be repeated with the same token
  * (a repeated completion of one's own claim succeeds; anything else is fenced).
  */
-export class BoardUnavailableError extends Error {
+export class BoardUnavailableError extends SwarmUserError {
   constructor(
     readonly problem: BoardUnavailableProblem,
     message: string,
   ) {
-    super(message);
+    // A dropped connection may pass; the other problems need a fix of the board's address or server.
+    super(problem === 'connection-lost' ? 'unavailable' : 'config', message);
     this.name = 'BoardUnavailableError';
   }
 }

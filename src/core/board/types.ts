@@ -1,5 +1,6 @@
 // The board's public data model. Everything the pool, the CLI and the extension know about a task
 // comes through these types; none of them depends on how the board stores tasks.
+import { SwarmUserError } from '../errors';
 
 /** Where a task is in its life. `waiting` is a map parent waiting for its children to end. */
 export type TaskStatus = 'pending' | 'running' | 'done' | 'dead' | 'cancelled' | 'waiting';
@@ -182,21 +183,21 @@ export interface BoardEvent {
 export type LeaseLossCause = 'cancelled' | 'reclaimed' | 'ended' | 'missing';
 
 /** Thrown when a lease holder acts on a task it no longer holds. Match on `cause`, not the message. */
-export class LeaseLostError extends Error {
+export class LeaseLostError extends SwarmUserError {
   constructor(
     readonly taskId: string,
     message: string,
     override readonly cause: LeaseLossCause,
   ) {
-    super(message);
+    super('lease-lost', message);
     this.name = 'LeaseLostError';
   }
 }
 
 /** Thrown for invalid input: a bad spec, an unknown id, a wrong state. Nothing on the board changed. */
-export class BoardInputError extends Error {
+export class BoardInputError extends SwarmUserError {
   constructor(message: string) {
-    super(message);
+    super('input', message);
     this.name = 'BoardInputError';
   }
 }

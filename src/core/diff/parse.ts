@@ -1,6 +1,7 @@
 // Reading git patches without applying them: which files a patch touches (with renames) and which
 // line ranges its hunks cover. Paths come from the unambiguous header lines (`rename from`, `---`,
 // `+++`), un-quoted the way git quotes them, so a crafted name cannot hide a `..` or `.git`.
+import { SwarmUserError } from '../errors';
 
 export interface PatchSection {
   /** Path after the change (workspace-relative, as written in the patch). */
@@ -27,9 +28,9 @@ export function parsePatch(text: string): PatchSection[] {
   return starts.map((start, i) => parseSection(lines.slice(start, i + 1 < starts.length ? starts[i + 1] : lines.length)));
 }
 
-export class PatchParseError extends Error {
+export class PatchParseError extends SwarmUserError {
   constructor(message: string) {
-    super(message);
+    super('refused', message);
     this.name = 'PatchParseError';
   }
 }

@@ -9,6 +9,7 @@ import type { FileVersion } from './theirs';
 import { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
 import { makeRealFolders, readRegularFile, replaceFile, replaceWithLink } from './write';
 import { faultPoint } from '../board/faults';
+import { RecordDamagedError, ResultActionError } from './errors';
 
 export type ApplyStatus = 'applied' | 'applied-3way' | 'conflict' | 'already-applied';
 
@@ -115,7 +116,7 @@ function saveBeforeWriting(artifactsDir: string, status: ApplyStatus, files: Sav
   try {
     return saveUndoRecord(artifactsDir, status, files);
   } catch (error) {
-    throw new Error(`Saving your current files for undo failed (${firstLine(error)}), so nothing was written. Fix the cause (free some disk space, for example) and apply again.`, { cause: error });
+    throw new ResultActionError('environment', `Saving your current files for undo failed (${firstLine(error)}), so nothing was written. Fix the cause (free some disk space, for example) and apply again.`, { cause: error });
   }
 }
 
@@ -225,6 +226,6 @@ export function versionBefore(dir: string, entry: UndoEntry): FileVersion {
   const { data, blob, mode } = entry.before;
   if (data !== undefined) return { content: Buffer.from(data, 'base64'), mode };
   const content = blob === undefined ? undefined : readRegularFile(path.join(dir, blob));
-  if (content === undefined) throw new Error(`The undo record in ${dir} is damaged: its saved copy ${blob} is missing or not a plain file. Nothing was restored; restore ${entry.path} by hand.`);
+  if (content === undefined) throw new RecordDamagedError('undo record', dir, `its saved copy ${blob} is missing or not a plain file`, `Nothing was restored; restore ${entry.path} by hand.`);
   return { content, mode };
 }

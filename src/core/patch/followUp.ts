@@ -13,6 +13,7 @@ import { assertSafeSections } from './plan';
 import { parsePatch } from '../diff/parse';
 import { assertSafePatchPaths } from './paths';
 import { isRecord } from './records';
+import { ResultActionError } from './errors';
 
 export interface FollowUpRequest extends ResultPlace {
   /** The task whose result the comment is about. */
@@ -25,11 +26,11 @@ export interface FollowUpRequest extends ResultPlace {
 /** Posts the follow-up task; throws a message the user can act on when there is nothing to follow up. */
 export async function postFollowUpTask(request: FollowUpRequest): Promise<Task> {
   const previous = await request.board.get(request.taskId);
-  if (!previous) throw new Error(`Task ${request.taskId} is no longer on the board.`);
-  if (!request.comment.trim()) throw new Error('Say what to change: the comment is empty.');
+  if (!previous) throw new ResultActionError('input', `Task ${request.taskId} is no longer on the board.`);
+  if (!request.comment.trim()) throw new ResultActionError('input', 'Say what to change: the comment is empty.');
   const patch = await readTaskPatch(request, request.taskId);
-  if (!patch || patch.files.length === 0) throw new Error(`"${previous.title}" has no result to follow up; retry it or post a new task.`);
-  if (patch.parts) throw new Error(`"${previous.title}" combines the results of ${patch.parts.length} tasks; request changes on one of them (expand it in the Tasks view).`);
+  if (!patch || patch.files.length === 0) throw new ResultActionError('input', `"${previous.title}" has no result to follow up; retry it or post a new task.`);
+  if (patch.parts) throw new ResultActionError('input', `"${previous.title}" combines the results of ${patch.parts.length} tasks; request changes on one of them (expand it in the Tasks view).`);
   const resultFiles = patch.files.map((file) => file.path);
   // The start commit holds the result's files, and they go on the new task's file list: the same
   // check as any write, so a result cannot plant a path into the board or .git through a follow-up.

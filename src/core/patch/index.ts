@@ -24,6 +24,7 @@ import { readRegularFile, replaceFile } from './write';
 import { locateRepository } from '../worktree/repo';
 import { readPartialWork } from './partial';
 import { makeRecordsDir, recordsDir, writeScopeOf, type ResultPlace } from './place';
+import { ResultActionError } from './errors';
 
 export type { ApplyStatus, FileVersion, UndoEntry, UndoRecord } from './apply';
 export type { FilePlan, PlanOptions } from './plan';
@@ -32,6 +33,7 @@ export { parsePatch, hunksOverlap, unquote, PatchParseError } from '../diff/pars
 export type { PatchSection } from '../diff/parse';
 export { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
 export { RecordDamagedError, type ApplyRecord } from './records';
+export { ResultActionError } from './errors';
 export { recordsDir, recordsRoot, type ResultPlace } from './place';
 
 export interface PatchFileEntry {
@@ -194,7 +196,7 @@ async function childrenOf(board: Board, parent: Task): Promise<Task[]> {
 export async function patchFileVersions(workspaceRoot: string, patch: TaskPatch, relPath: string): Promise<{ original?: string; proposed?: string }> {
   const part = patch.parts?.find((candidate) => candidate.files.some((file) => file.path === relPath || file.from === relPath)) ?? patch;
   const entry = part.files.find((file) => file.path === relPath || file.from === relPath);
-  if (!entry) throw new Error(`The patch of task ${patch.taskId} does not change ${relPath}.`);
+  if (!entry) throw new ResultActionError('input', `The patch of task ${patch.taskId} does not change ${relPath}.`);
   if (!part.base) throw new Error(`The patch of task ${part.taskId} has no base snapshot; its file versions cannot be shown.`);
   const repo = await locateRepository(workspaceRoot);
   const original = await blobAt(repo, part.base, entry.from ?? entry.path);
@@ -305,17 +307,17 @@ export async function applyTaskPatch(options: ApplyOptions): Promise<ApplyOutcom
 /** The result to apply, or an error that says why there is none. */
 async function patchToApply(place: ResultPlace, taskId: string): Promise<TaskPatch> {
   const patch = await readTaskPatch(place, taskId);
-  if (!patch) throw new Error(`Task ${taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${taskId}\`.`);
-  if (isDiscarded(place, taskId)) throw new Error(`The result of task ${taskId} was discarded; it is kept for audit only and cannot be applied.`);
+  if (!patch) throw new ResultActionError('input', `Task ${taskId} has no patch to apply (it is not done, made no changes, or its artifacts were removed). Check with \`swarm show ${taskId}\`.`);
+  if (isDiscarded(place, taskId)) throw new ResultActionError('refused', `The result of task ${taskId} was discarded; it is kept for audit only and cannot be applied.`);
   return patch;
 }
 
 async function partialToApply(options: Omit<ApplyOptions, 'taskId'>, taskId: string): Promise<TaskPatch> {
   const task = await options.board.get(taskId);
-  if (!task) throw new Error(`No task ${taskId} on the board.`);
-  if (task.status === 'done') throw new Error(`Task ${taskId} is done: apply its result with \`swarm apply ${taskId}\` (partial work is kept only for tasks that did not finish).`);
+  if (!task) throw new ResultActionError('input', `No task ${taskId} on the board.`);
+  if (task.status === 'done') throw new ResultActionError('input', `Task ${taskId} is done: apply its result with \`swarm apply ${taskId}\` (partial work is kept only for tasks that did not finish).`);
   const partial = await readPartialWork(options.workspaceRoot, taskId);
-  if (!partial) throw new Error(`Task ${taskId} (${task.status}) has no partial work kept on ${PARTIAL_REF_PREFIX}${taskId}; there is nothing to apply.`);
+  if (!partial) throw new ResultActionError('input', `Task ${taskId} (${task.status}) has no partial work kept on ${PARTIAL_REF_PREFIX}${taskId}; there is nothing to apply.`);
   return partial;
 }
 
@@ -333,7 +335,7 @@ function ranDirectly(taskId: string, patch: TaskPatch): ApplyPlan {
 async function decideApply(planner: ApplyPlanner, patch: TaskPatch, options: ApplyPlanOptions): Promise<ApplyPlan> {
   const wanted = options.paths ? new Set(options.paths) : undefined;
   const plans = (await planAll(planner, patch, options)).filter((plan) => !wanted || wanted.has(plan.path) || (plan.from !== undefined && wanted.has(plan.from)));
-  if (wanted && plans.length === 0) throw new Error(`The result of task ${options.taskId} does not change ${[...wanted].join(', ')}.`);
+  if (wanted && plans.length === 0) throw new ResultActionError('input', `The result of task ${options.taskId} does not change ${[...wanted].join(', ')}.`);
   const files = plans.map((plan) => plan.path);
   const conflictPlans = plans.filter((plan) => plan.kind === 'conflict');
   const merged = plans.some((plan) => plan.kind === 'merged');
@@ -454,10 +456,10 @@ async function planAll(planner: ApplyPlanner, patch: TaskPatch, options: PlanOpt
 /** Restores the files of the last apply, refusing (without changing anything) if they were edited since. */
 export async function undoTaskApply(options: ResultPlace & { taskId: string }): Promise<{ files: string[] }> {
   const undo = readUndoRecord(options, options.taskId);
-  if (!undo) throw new Error(`Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
+  if (!undo) throw new ResultActionError('input', `Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
   const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => readWorkspaceFile(options.workspaceRoot, relPath));
   if (edited.length > 0) {
-    throw new Error(`Cannot undo task ${options.taskId}: ${edited.join(', ')} changed after the apply. Nothing was restored; revert those edits first, or restore the files by hand from ${undo.file}.`);
+    throw new ResultActionError('refused', `Cannot undo task ${options.taskId}: ${edited.join(', ')} changed after the apply. Nothing was restored; revert those edits first, or restore the files by hand from ${undo.file}.`);
   }
   restoreEntries(scopeOf(options), undo.dir, undo.record.entries);
   markApplyUndone(options, options.taskId);
@@ -467,7 +469,7 @@ export async function undoTaskApply(options: ResultPlace & { taskId: string }): 
 /** Marks the result discarded: it can no longer be applied; the patch artifact is kept for audit. */
 export async function discardTaskPatch(place: ResultPlace, taskId: string): Promise<void> {
   const task = await place.board.get(taskId);
-  if (!task) throw new Error(`No task ${taskId} on the board.`);
+  if (!task) throw new ResultActionError('input', `No task ${taskId} on the board.`);
   replaceFile(path.join(makeRecordsDir(place, taskId), DISCARD_RECORD), JSON.stringify({ at: Date.now() }, null, 2));
   try {
     runGitSync(['update-ref', '-d', `${BASE_REF_PREFIX}${taskId}`], { cwd: place.workspaceRoot, okCodes: [1, 128] });

@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_BOARD_DIR } from '../board/board';
+import { SwarmUserError } from '../errors';
 
 /** Where writers may write: inside `workspaceRoot`, but never into `boardRoot`. */
 export interface WriteScope {
@@ -20,12 +21,12 @@ const MAX_NAME_BYTES = 255;
 /** Longest path shown in a message: a crafted name must not flood the terminal or the log. */
 const SHOWN_PATH_CHARS = 160;
 
-export class UnsafePatchPathError extends Error {
+export class UnsafePatchPathError extends SwarmUserError {
   constructor(
     readonly patchPath: string,
     readonly reason: string,
   ) {
-    super(`Refusing to write a file: "${shownPath(patchPath)}" ${reason}. Results may only change files inside the workspace (not in .git, not in the task board, not through symbolic links). Discard this result or fix the patch by hand.`);
+    super('refused', `Refusing to write a file: "${shownPath(patchPath)}" ${reason}. Results may only change files inside the workspace (not in .git, not in the task board, not through symbolic links). Discard this result or fix the patch by hand.`);
     this.name = 'UnsafePatchPathError';
   }
 }

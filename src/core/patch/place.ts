@@ -14,6 +14,7 @@ import { findGitRepository } from '../board/gitExclude';
 import { isValidId } from '../board/names';
 import type { WriteScope } from './paths';
 import { makeRealFolders } from './write';
+import { ResultActionError } from './errors';
 
 /** A board and the workspace its results apply to. */
 export interface ResultPlace {
@@ -36,7 +37,7 @@ export function recordsRoot(place: ResultPlace): string {
 /** The folder of one task's records (a path only). */
 export function recordsDir(place: ResultPlace, taskId: string): string {
   if (place.board instanceof FileBoard) return place.board.artifactsDir(taskId);
-  if (typeof taskId !== 'string' || !isValidId(taskId)) throw new Error(`${JSON.stringify(taskId)} is not a task id.`);
+  if (typeof taskId !== 'string' || !isValidId(taskId)) throw new ResultActionError('input', `${JSON.stringify(taskId)} is not a task id.`);
   return path.join(recordsRoot(place), taskId);
 }
 

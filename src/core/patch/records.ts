@@ -3,6 +3,7 @@
 // could otherwise make `swarm undo` restore files from, or write to, wherever the record says.
 // Their shape is checked here; the paths in them go through the one path safety check.
 import type { ApplyStatus, UndoEntry, UndoRecord } from './apply';
+import { RecordDamagedError } from './errors';
 
 export interface ApplyRecord {
   status: ApplyStatus;
@@ -13,12 +14,7 @@ export interface ApplyRecord {
   partial?: true;
 }
 
-export class RecordDamagedError extends Error {
-  constructor(what: string, file: string, why: string, next: string) {
-    super(`The ${what} (${file}) is damaged: ${why}. ${next}`);
-    this.name = 'RecordDamagedError';
-  }
-}
+export { RecordDamagedError };
 
 const STATUSES = new Set<string>(['applied', 'applied-3way', 'conflict', 'already-applied']);
 /** Record ids are file names inside the artifacts folder: no separators, no dots. */

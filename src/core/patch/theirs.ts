@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { gitText, runGit } from '../worktree/git';
 import type { RepoInfo } from '../worktree/repo';
+import { ResultActionError } from './errors';
 
 export interface FileVersion {
   content?: Buffer;
@@ -39,7 +40,7 @@ export async function withPatchedIndex<T>(repo: RepoInfo, base: string, text: st
     try {
       await runGit(['apply', '--cached', '--binary', ...directory, '-'], { cwd: repo.topLevel, env, input: text });
     } catch (error) {
-      throw new Error(`The patch does not apply to the snapshot it was made from (${(error as Error).message.split('\n')[0]}); it may be damaged.`, { cause: error });
+      throw new ResultActionError('refused', `The patch does not apply to the snapshot it was made from (${(error as Error).message.split('\n')[0]}); it may be damaged.`, { cause: error });
     }
     return await use(env);
   } finally {

@@ -5,6 +5,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { ResultActionError } from './errors';
 
 const NO_FOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 
@@ -66,7 +67,7 @@ export function makeRealFolders(root: string, dir: string): void {
       }
     }
     const stat = fs.lstatSync(current);
-    if (stat.isSymbolicLink() || !stat.isDirectory()) throw new Error(`${current} is not a folder (it is ${stat.isSymbolicLink() ? 'a symbolic link' : 'a file'}); nothing was written there.`);
+    if (stat.isSymbolicLink() || !stat.isDirectory()) throw new ResultActionError('refused', `${current} is not a folder (it is ${stat.isSymbolicLink() ? 'a symbolic link' : 'a file'}); nothing was written there.`);
   }
 }
 

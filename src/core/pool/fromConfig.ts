@@ -12,6 +12,7 @@ import { createRunnerIsolation, type RunnerSettings } from '../remote/workspace'
 import { asBoard } from './boardAccess';
 import { AgentPool, type IsolationChoice, type PoolOptions } from './pool';
 import type { PoolEvent } from './types';
+import { SwarmUserError } from '../errors';
 
 /** What only the host knows: none of it comes from the configuration. */
 export interface PoolHost {
@@ -110,12 +111,12 @@ export interface ExecutorRequest {
 }
 
 /** The executor could not be chosen; `source` says whose input to fix (the host words the advice). */
-export class ExecutorChoiceError extends Error {
+export class ExecutorChoiceError extends SwarmUserError {
   constructor(
     readonly source: 'request' | 'file',
     message: string,
   ) {
-    super(message);
+    super(source === 'request' ? 'input' : 'config', message);
     this.name = 'ExecutorChoiceError';
   }
 }

@@ -15,6 +15,7 @@ import { recordPhase, tracePhase } from '../trace';
 import { localArtifactFile, localBoardFolder } from './boardAccess';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
 import type { TaskEnded } from './protocol';
+import { SwarmUserError } from '../errors';
 
 export const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
 
@@ -721,13 +722,14 @@ export function boardOutageMessage(error: unknown): string | undefined {
 }
 
 /** The board cannot be written any more: claiming stops, once, with what to do. */
-export class BoardUnwritableError extends Error {
+export class BoardUnwritableError extends SwarmUserError {
   constructor(
     readonly boardRoot: string,
     readonly code: string,
     cause: unknown,
   ) {
     super(
+      'environment',
       `The task board ${boardRoot} cannot be written any more (${describeCause(code, cause)}). ` +
         'No more tasks are claimed. Free disk space or make the folder writable, then run again; tasks that were running are reclaimed when their leases expire.',
     );

@@ -1,5 +1,6 @@
 // Errors of the git transport between machines. Each says what happened and what to do next, and
 // whether retrying can help: the pool fails a task permanently (dead-letter) when `permanent`.
+import { SwarmUserError, type UserErrorKind } from '../errors';
 
 export type RemoteGitProblem =
   /** A bundle or patch over its size cap (the developer must push or raise the cap). */
@@ -21,14 +22,26 @@ export type RemoteGitProblem =
 
 const TRANSIENT: readonly RemoteGitProblem[] = ['fetch-failed', 'busy', 'disk-full'];
 
-export class RemoteGitError extends Error {
+/** What the person does about each problem (see SwarmUserError). */
+const KIND_BY_PROBLEM: Record<RemoteGitProblem, UserErrorKind> = {
+  'too-large': 'refused',
+  'missing-base': 'environment',
+  'untrusted-input': 'refused',
+  'no-repository': 'environment',
+  config: 'config',
+  'fetch-failed': 'unavailable',
+  busy: 'unavailable',
+  'disk-full': 'environment',
+};
+
+export class RemoteGitError extends SwarmUserError {
   readonly permanent: boolean;
 
   constructor(
     readonly problem: RemoteGitProblem,
     message: string,
   ) {
-    super(message);
+    super(KIND_BY_PROBLEM[problem], message);
     this.name = 'RemoteGitError';
     this.permanent = !TRANSIENT.includes(problem);
   }

@@ -85,5 +85,5 @@ export function describeRefusals(paths: readonly string[]): string {
 }
 
 export const ALLOW_HINT =
-  'To allow writes there, add the folder to "sandbox": { "allowWrite": [...] } in swarm.config.json (VS Code: the agentSwarm.sandboxAllowWrite setting), ' +
+  'To allow writes there, add the folder to "sandbox": { "allowWrite": [...] } in swarm.config.json (in VS Code, the sandbox allow-write setting), ' +
   'or run without the sandbox (swarm run --sandbox off; "sandbox": "off").';

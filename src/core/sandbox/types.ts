@@ -1,6 +1,7 @@
 // The sandbox's vocabulary: the modes a user picks, the settings that widen or narrow the wall, and
 // the per-command policy (an ordered list of folders made writable or read-only again) that the
 // platform back ends (bubblewrap on Linux, sandbox-exec on macOS) turn into their own syntax.
+import { SwarmUserError } from '../errors';
 
 /** `auto`: sandbox where the platform tool works, say once when not; `required`: refuse to run
  * without one; `off`: no sandbox (changes outside the worktree are then detected and flagged). */
@@ -99,9 +100,9 @@ export interface SandboxScope {
   readable?: string[];
 }
 
-export class SandboxUnavailableError extends Error {
+export class SandboxUnavailableError extends SwarmUserError {
   constructor(message: string) {
-    super(message);
+    super('environment', message);
     this.name = 'SandboxUnavailableError';
   }
 }

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { findGitRepository } from '../board/gitExclude';
 import { gitText, runGit } from './git';
+import { SwarmUserError } from '../errors';
 
 export interface RepoInfo {
   /** Top of the working tree that contains the workspace. */
@@ -19,13 +20,14 @@ export interface RepoInfo {
   workspaceRoot: string;
 }
 
-export class NotAGitRepositoryError extends Error {
+export class NotAGitRepositoryError extends SwarmUserError {
   constructor(readonly workspaceRoot: string) {
     super(
+      'environment',
       `${workspaceRoot} is not inside a git repository. Agent Swarm isolates each task in its own git worktree, ` +
         'which needs git: run `git init && git add -A && git commit -m initial` in the folder, ' +
         'or opt into running agents directly in your folder (no isolation; agents edit your files in place) ' +
-        'with the setting "agentSwarm.isolation": "direct" (CLI: --isolation direct).',
+        'with isolation "direct" (CLI: --isolation direct).',
     );
     this.name = 'NotAGitRepositoryError';
   }

@@ -832,7 +832,7 @@ function leaseLost(id: string, cause: LeaseLostCause): LeaseLostError {
 }
 
 function isConnectionProblem(error: unknown): boolean {
-  return (error as { name?: string })?.name === 'BoardUnavailableError';
+  return error instanceof BoardUnavailableError;
 }
 
 function missingTask(id: string): never {

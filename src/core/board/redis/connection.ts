@@ -1,6 +1,6 @@
 // Where a Redis board lives and what its server's errors mean for people. No message here ever
 // contains the password: locations are described without it.
-import { BoardInputError, LeaseLostError } from '../types';
+import { SwarmUserError } from '../../errors';
 import { BoardUnavailableError } from '../interface';
 
 export interface RedisLocation {
@@ -28,14 +28,8 @@ const LOST = /Connection is closed|MaxRetriesPerRequest|Reached the max retries|
 
 /** Turns a driver error into a BoardUnavailableError with one line naming the problem and the fix. */
 export function classifyRedisError(error: unknown, where: string): Error {
-  if (
-    error instanceof BoardUnavailableError ||
-    error instanceof BoardInputError ||
-    error instanceof LeaseLostError ||
-    (error as Error)?.name === 'BoardFormatError'
-  ) {
-    return error as Error;
-  }
+  // The board's own errors (bad input, a lost lease, a foreign format, one already classified) pass as they are.
+  if (error instanceof SwarmUserError) return error;
   const message = (error as Error)?.message ?? String(error);
   const code = (error as NodeJS.ErrnoException)?.code ?? '';
   const text = `${code} ${message}`;

@@ -1,0 +1,52 @@
+// Asking for something a result cannot do (apply a discarded result, undo twice, undo over later
+// edits, act on an unknown task) is the user's to act on: a SwarmUserError of a kind, so the MCP
+// server returns the message and the extension shows it instead of logging a bug.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { SwarmUserError, type UserErrorKind } from '../../../src/core/errors';
+import { applyTaskPatch, discardTaskPatch, undoTaskApply } from '../../../src/core/patch';
+import { makeWorkspace, runTasks, type Workspace } from './helpers';
+import { placeOf } from './place';
+
+const made: Workspace[] = [];
+afterEach(() => {
+  for (const ws of made.splice(0)) ws.cleanup();
+});
+
+async function workspaceWithResult(): Promise<{ ws: Workspace; taskId: string }> {
+  const ws = makeWorkspace({ 'a.txt': 'a\n' });
+  made.push(ws);
+  const [task] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') }]);
+  return { ws, taskId: task.id };
+}
+
+/** Rejects with a SwarmUserError of `kind` whose message matches `text`. */
+async function rejectsAsUserError(action: Promise<unknown>, kind: UserErrorKind, text: RegExp): Promise<void> {
+  await assert.rejects(action, (error: unknown) => {
+    assert.ok(error instanceof SwarmUserError, `a user error, not ${String(error)}`);
+    assert.equal(error.kind, kind, error.message);
+    assert.match(error.message, text);
+    return true;
+  });
+}
+
+describe('results: what cannot be done is a user error of a kind', () => {
+  it('unknown task, undo without an apply, a discarded result, undo over later edits', async () => {
+    const { ws, taskId } = await workspaceWithResult();
+    await rejectsAsUserError(applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: 'tnope' }), 'input', /no patch to apply/);
+    await rejectsAsUserError(discardTaskPatch(placeOf(ws.board), 'tnope'), 'input', /No task tnope/);
+    await rejectsAsUserError(undoTaskApply({ ...placeOf(ws.board, ws.root), taskId }), 'input', /nothing to undo/);
+
+    await applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId });
+    fs.writeFileSync(path.join(ws.root, 'a.txt'), 'edited since\n');
+    await rejectsAsUserError(undoTaskApply({ ...placeOf(ws.board, ws.root), taskId }), 'refused', /changed after the apply/);
+    assert.equal(ws.read('a.txt'), 'edited since\n', 'a refused undo changes nothing');
+
+    const other = await workspaceWithResult();
+    await discardTaskPatch(placeOf(other.ws.board), other.taskId);
+    await rejectsAsUserError(applyTaskPatch({ ...placeOf(other.ws.board, other.ws.root), taskId: other.taskId }), 'refused', /discarded/);
+    assert.equal(other.ws.read('a.txt'), 'a\n');
+  });
+});
