@@ -65,6 +65,7 @@ const NOT_USER_ERRORS: Record<string, string> = {
   ExecutorError: 'a failed attempt of a task, recorded on the task (its own kind says whether to retry)',
   GitCommandError: 'a git command failed where it should not have: a bug or a broken repository, logged with its output',
   TerminationTimeoutError: 'processes survived SIGKILL: the supervisor reports it, nobody can fix it by input',
+  CannotServeTaskError: 'a runner hands the task back to the board for another machine; nobody has to act on it',
 };
 
 /** `class NameError` declarations in the core and the CLI, by file. */
