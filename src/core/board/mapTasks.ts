@@ -1,7 +1,7 @@
 // Map tasks of the file board.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Progress } from './types';
+import { progressFromCounts, type Progress } from './types';
 import { doneName, restingName } from './names';
 import type { StoredTask } from './schema';
 import { faultPoint } from './faults';
@@ -106,16 +106,7 @@ export class MapTasks {
     const dead = count('.dead');
     const cancelled = count('.cancelled');
     const running = runningNames.filter((name) => name.startsWith(`${parentId}.`)).length;
-    const ended = done + dead + cancelled;
-    return {
-      total,
-      done,
-      dead,
-      cancelled,
-      running,
-      pending: Math.max(0, total - ended - running),
-      percent: total === 0 ? 0 : Math.round(((done + dead) / total) * 1000) / 10,
-    };
+    return progressFromCounts({ total, done, dead, cancelled, running });
   }
 
   parentSpec(parentId: string): StoredTask | undefined {

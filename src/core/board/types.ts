@@ -125,6 +125,21 @@ export interface Progress {
   percent: number;
 }
 
+/** A map task's progress from its children's counts: the same arithmetic on both boards. */
+export function progressFromCounts(counts: Pick<Progress, 'total' | 'done' | 'dead' | 'cancelled' | 'running'>): Progress {
+  const { total, done, dead, cancelled, running } = counts;
+  const ended = done + dead + cancelled;
+  return {
+    total,
+    done,
+    dead,
+    cancelled,
+    running,
+    pending: Math.max(0, total - ended - running),
+    percent: total === 0 ? 0 : Math.round(((done + dead) / total) * 1000) / 10,
+  };
+}
+
 export interface BoardStats {
   counts: Record<TaskStatus, number>;
   /** Pending tasks that are not due yet (part of `counts.pending`), where the board tells them apart. */

@@ -52,19 +52,38 @@ async function exportResultNow(options: ExportResultOptions): Promise<ExportedRe
   const diff = await diffStaged({ cwd, base: options.snapshot, prefix: options.prefix ?? '' });
   if (Buffer.byteLength(diff.text) > cap) throw new RemoteGitError('too-large', `The result patch of task ${options.taskId} has ${megabytes(Buffer.byteLength(diff.text))}, over the ${megabytes(cap)} cap; raise the cap or split the task.`);
   const tree = await gitText(['write-tree'], { cwd });
-  const unchanged = tree === (await gitText(['rev-parse', `${options.snapshot}^{tree}`], { cwd }));
-  const commit = unchanged ? options.snapshot : await gitText(['commit-tree', tree, '-p', options.snapshot, '-m', `Agent Swarm ${kind === 'partial' ? 'partial work' : 'result'} of task ${options.taskId}`], { cwd });
-  const ref = resultRef(options.taskId, kind);
+  const made = await commitTree(cwd, tree, options.taskId, kind, options.snapshot);
+  const { descriptor, bundle } = await bundleResult(cwd, made, { taskId: options.taskId, kind, snapshot: options.snapshot, cap }, diff.text);
+  return { descriptor, patch: diff.text, bundle, files: diff.files };
+}
+
+interface MadeCommit {
+  commit: string;
+  /** The attempt changed nothing: the commit is the snapshot itself, and no bundle is made. */
+  unchanged: boolean;
+}
+
+/** The result commit of `tree` on the snapshot (the snapshot itself when the tree did not change). */
+async function commitTree(cwd: string, tree: string, taskId: string, kind: ResultKind, snapshot: string): Promise<MadeCommit> {
+  const unchanged = tree === (await gitText(['rev-parse', `${snapshot}^{tree}`], { cwd }));
+  const commit = unchanged ? snapshot : await gitText(['commit-tree', tree, '-p', snapshot, '-m', `Agent Swarm ${kind === 'partial' ? 'partial work' : 'result'} of task ${taskId}`], { cwd });
+  return { commit, unchanged };
+}
+
+/** Points the result ref at the commit, bundles it against the snapshot under the cap, and describes both. */
+async function bundleResult(cwd: string, made: MadeCommit, result: { taskId: string; kind: ResultKind; snapshot: string; cap: number }, patch: Buffer | string): Promise<{ descriptor: ResultDescriptor; bundle?: Buffer }> {
+  const { taskId, kind, snapshot, cap } = result;
+  const ref = resultRef(taskId, kind);
   let bundle: Buffer | undefined;
-  if (!unchanged) {
-    await runGit(['update-ref', ref, commit], { cwd });
-    const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${options.snapshot}`], cwd, cap);
-    if (!output.data) throw new RemoteGitError('too-large', `The result of task ${options.taskId} needs ${output.atLeast ? 'more than ' : ''}${megabytes(output.size)} as a bundle, over the ${megabytes(cap)} cap; raise the cap or split the task.`);
+  if (!made.unchanged) {
+    await runGit(['update-ref', ref, made.commit], { cwd });
+    const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${snapshot}`], cwd, cap);
+    if (!output.data) throw new RemoteGitError('too-large', `The result of task ${taskId} needs ${output.atLeast ? 'more than ' : ''}${megabytes(output.size)} as a bundle, over the ${megabytes(cap)} cap; raise the cap or split the task.`);
     bundle = output.data;
   }
-  const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId: options.taskId, kind, snapshot: options.snapshot, commit, ref, patchBytes: Buffer.byteLength(diff.text), patchSha256: sha256(diff.text), bundleBytes: bundle?.length ?? 0 };
+  const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId, kind, snapshot, commit: made.commit, ref, patchBytes: Buffer.byteLength(patch), patchSha256: sha256(patch), bundleBytes: bundle?.length ?? 0 };
   if (bundle) descriptor.bundleSha256 = sha256(bundle);
-  return { descriptor, patch: diff.text, bundle, files: diff.files };
+  return { descriptor, bundle };
 }
 
 export interface ImportResultOptions {
@@ -181,19 +200,9 @@ async function resultFromPatchNow(options: ResultFromPatchOptions): Promise<Omit
   } finally {
     fs.rmSync(index, { force: true });
   }
-  const unchanged = tree === (await gitText(['rev-parse', `${options.snapshot}^{tree}`], { cwd }));
-  const commit = unchanged ? options.snapshot : await gitText(['commit-tree', tree, '-p', options.snapshot, '-m', `Agent Swarm ${kind === 'partial' ? 'partial work' : 'result'} of task ${options.taskId}`], { cwd });
-  const diff = await diffCommits({ cwd, base: options.snapshot, target: commit, prefix });
+  const made = await commitTree(cwd, tree, options.taskId, kind, options.snapshot);
+  const diff = await diffCommits({ cwd, base: options.snapshot, target: made.commit, prefix });
   if (!Buffer.from(diff.text).equals(patch)) throw new Error(`The result commit of task ${options.taskId} does not reproduce its patch byte for byte; the result bundle was not made.`);
-  const ref = resultRef(options.taskId, kind);
-  let bundle: Buffer | undefined;
-  if (!unchanged) {
-    await runGit(['update-ref', ref, commit], { cwd });
-    const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${options.snapshot}`], cwd, cap);
-    if (!output.data) throw new RemoteGitError('too-large', `The result of task ${options.taskId} needs ${output.atLeast ? 'more than ' : ''}${megabytes(output.size)} as a bundle, over the ${megabytes(cap)} cap; raise the cap or split the task.`);
-    bundle = output.data;
-  }
-  const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId: options.taskId, kind, snapshot: options.snapshot, commit, ref, patchBytes: patch.length, patchSha256: sha256(patch), bundleBytes: bundle?.length ?? 0 };
-  if (bundle) descriptor.bundleSha256 = sha256(bundle);
+  const { descriptor, bundle } = await bundleResult(cwd, made, { taskId: options.taskId, kind, snapshot: options.snapshot, cap }, patch);
   return { descriptor, patch: patch.toString('utf8'), bundle };
 }

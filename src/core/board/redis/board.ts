@@ -19,6 +19,7 @@ import {
   TASK_STATUSES,
   type BoardEvent,
   type Claim,
+  progressFromCounts,
   type Progress,
   type RetryPolicy,
   type Task,
@@ -786,16 +787,7 @@ function recordOf(fields: string[]): Record {
 
 /** Progress of a map task; like the file board's, percent counts children that ran to an end (done or dead). */
 function progressOf([total, done, dead, cancelled]: number[], running: number): Progress {
-  const ended = done + dead + cancelled;
-  return {
-    total,
-    done,
-    dead,
-    cancelled,
-    running,
-    pending: Math.max(0, total - ended - running),
-    percent: total === 0 ? 0 : Math.round(((done + dead) / total) * 1000) / 10,
-  };
+  return progressFromCounts({ total, done, dead, cancelled, running });
 }
 
 function eventOf([, fields]: [string, string[]]): BoardEvent {
