@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FileBoardEngine as FileBoard } from '../../src/core/board';
+import { SwarmUserError } from '../../src/core/errors';
 import { applyRecord, applyTaskPatch } from '../../src/core/patch';
 import { createWorktreeIsolation } from '../../src/core/worktree';
 import { git } from '../unit/worktree/helpers';
@@ -109,7 +110,12 @@ describe('apply on a full disk', () => {
     try {
       const [task] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'A\n') }]);
       const filler = fill(ws.board.root, 0);
-      await assert.rejects(applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id }), /^Error: Saving your current files for undo failed \(ENOSPC[^)]*\), so nothing was written\./);
+      // A user error of the machine (the CLI exits 1 with this one line), not a bug.
+      await assert.rejects(applyTaskPatch({ ...placeOf(ws.board, ws.root), taskId: task.id }), (error: unknown) => {
+        assert.ok(error instanceof SwarmUserError && error.kind === 'environment', String(error));
+        assert.match(error.message, /^Saving your current files for undo failed \(ENOSPC[^)]*\), so nothing was written\./);
+        return true;
+      });
       assert.equal(ws.read('a.txt'), 'a\n');
       assert.deepEqual(fs.readdirSync(ws.board.artifactsDir(task.id)).filter((name) => name !== 'result.patch'), [], 'no half-saved record, no temp file');
       fs.rmSync(filler);
