@@ -515,7 +515,11 @@ export class FileBoardEngine {
       const id = parseName('waiting', name)?.id;
       if (id) parents[id] = this.maps.progressOf(id, names.running);
     }
-    return { counts, quarantined, parents, delayed: names.delayed.length };
+    // Delayed means not claimable yet: a retry whose backoff is over (not promoted until the next
+    // claim) is claimable, by the board's own clock.
+    const now = this.store.now();
+    const delayed = names.delayed.filter((name) => (parseName('delayed', name)?.dueAt ?? 0) > now).length;
+    return { counts, quarantined, parents, delayed };
   }
 
   /** Quarantined files with their reasons. */

@@ -3,15 +3,12 @@
 // (hosts that must never block, such as the VS Code extension host). Both drivers of FileBoard
 // call exactly these methods, so there is one engine with one set of semantics.
 import * as fs from 'fs';
-import * as path from 'path';
 import { FileBoardEngine, type BoardOptions } from './board';
 import { FileArtifacts } from './artifacts';
 import { FileHosts } from './hosts';
 import { DEFAULT_ARTIFACT_CAP_BYTES, EVENTS_START, type ArtifactInfo, type ClaimRequest, type ClaimToken, type EventBatch, type FailRequest, type HostEntry, type ListQuery, type QueueStats, type TaskPage } from './interface';
 import { BoardInputError, type Claim, type Progress, type Task, type TaskError, type TaskSpec } from './types';
 import { DEFAULT_EVENT_PAGE } from './events';
-import { readDirNames } from './durable';
-import { parseName } from './names';
 
 export interface FileBoardSettings extends BoardOptions {
   /** Largest artifact stored (default 8 MB). */
@@ -109,16 +106,7 @@ export class FileBoardCalls {
 
   stats(): QueueStats {
     const stats = this.engine.stats();
-    return { ...stats, delayed: stats.delayed ? this.notDueYet() : 0 };
-  }
-
-  /**
-   * Tasks in delayed/ whose time has not come. One that is due is claimable now (a claim promotes
-   * it first), so it does not count as delayed: a pool that scaled to no agents must start one.
-   */
-  private notDueYet(): number {
-    const now = Date.now();
-    return readDirNames(path.join(this.engine.root, 'delayed')).filter((name) => (parseName('delayed', name)?.dueAt ?? 0) > now).length;
+    return { ...stats, delayed: stats.delayed ?? 0 };
   }
 
   /** The file board's event cursor is a byte offset into events.jsonl. */
