@@ -6,33 +6,16 @@
 //  - runner: verify + import of a thin bundle into a warm cache repository (and the first, cold one);
 //  - result: patch + thin result bundle on the runner, and its import on the developer side.
 //   npm run bench:runners-git          (node --import tsx bench/runners-git.ts)
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { exportResult, importResult, importSnapshot, snapshotForRemote, type RemoteSnapshot } from '../src/core/remote';
 import { locateRepository, snapshotWorkingState } from '../src/core/worktree';
-import { elapsedMs, generateRepo, percentile } from './worktree';
+import { bytes, elapsedMs, generatedFile as file, generateRepo, git, ms, percentile, timed } from './worktree';
 
 const quick = process.env.BENCH_QUICK === '1';
 const RUNS = quick ? 5 : 9;
 
-const ms = (value: number) => `${value.toFixed(0)} ms`;
-const bytes = (value: number) => (value < 10_240 ? `${value} B` : `${(value / 1024).toFixed(1)} KB`);
-
-function git(cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' } }).trim();
-}
-
-async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const start = process.hrtime.bigint();
-  const value = await work();
-  return { value, ms: elapsedMs(start) };
-}
-
-function file(i: number): string {
-  return path.join('src', `pkg${i % 100}`, `mod${Math.floor(i / 100) % 20}`, `file${i}.ts`);
-}
 
 /** The developer keeps working: a new unstaged edit and a new named untracked file per task. */
 function developerEdits(dev: string, run: number): string[] {

@@ -7,7 +7,7 @@
 //    tasks of a sleep command, with 1 and 2 runner processes, each in its own clone;
 //  - apply: `swarm apply` of a runner's patch in the developer's clone.
 //   npm run bench:runners          (node --import tsx bench/runners.ts)
-import { execFileSync, spawn, spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -17,7 +17,7 @@ import { RemoteWorkspace } from '../src/core/remote/workspace';
 import { snapshotForPost } from '../src/core/remote/post';
 import { WorktreeIsolation } from '../src/core/worktree/worktreeIsolation';
 import { startRedis } from '../test/harness/redis';
-import { elapsedMs, generateRepo, percentile } from './worktree';
+import { bytes, elapsedMs, generatedFile as file, generateRepo, git, ms, percentile, timed } from './worktree';
 
 const quick = process.env.BENCH_QUICK === '1';
 const RUNS = quick ? 5 : 9;
@@ -26,22 +26,6 @@ const SLEEP_SECONDS = 0.5;
 const ROOT = path.resolve(__dirname, '..');
 const TSX = require.resolve('tsx');
 
-const ms = (value: number) => `${value.toFixed(0)} ms`;
-const size = (value: number) => (value < 10_240 ? `${value} B` : `${(value / 1024).toFixed(1)} KB`);
-
-function git(cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' } }).trim();
-}
-
-async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const start = process.hrtime.bigint();
-  const value = await work();
-  return { value, ms: elapsedMs(start) };
-}
-
-function file(i: number): string {
-  return path.join('src', `pkg${i % 100}`, `mod${Math.floor(i / 100) % 20}`, `file${i}.ts`);
-}
 
 function agentEdits(root: string, run: number): void {
   for (const i of [200, 201, 202]) fs.appendFileSync(path.join(root, file(i + run)), `// agent edit ${run}\n`);
@@ -151,7 +135,7 @@ async function main(): Promise<void> {
     }
     console.log('Post (snapshot + thin bundle stored on the board + post):');
     line('post of one task', post);
-    line('bundle size', bundleBytes, size);
+    line('bundle size', bundleBytes, bytes);
     console.log('Per task, warm slots (the first run includes creating the slot):');
     line('runner: import + slot at the snapshot', remotePrepare);
     line('runner: patch + result bundle stored', remoteCollect);

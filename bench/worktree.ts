@@ -29,19 +29,32 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-const ms = (value: number) => `${value.toFixed(0)} ms`;
+export const ms = (value: number) => `${value.toFixed(0)} ms`;
+export const bytes = (value: number) => (value < 10_240 ? `${value} B` : `${(value / 1024).toFixed(1)} KB`);
 
-function git(cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' } });
+/** git in `cwd` with a fixed identity; its output trimmed. */
+export function git(cwd: string, args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' } }).trim();
+}
+
+export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = process.hrtime.bigint();
+  const value = await work();
+  return { value, ms: elapsedMs(start) };
+}
+
+/** The path of generated file `i` in a repository made by generateRepo. */
+export function generatedFile(i: number): string {
+  return path.join('src', `pkg${i % 100}`, `mod${Math.floor(i / 100) % 20}`, `file${i}.ts`);
 }
 
 export function generateRepo(root: string): void {
   fs.mkdirSync(root, { recursive: true });
   git(root, ['init', '-q', '-b', 'main']);
   for (let i = 0; i < FILE_COUNT; i += 1) {
-    const dir = path.join(root, 'src', `pkg${i % 100}`, `mod${Math.floor(i / 100) % 20}`);
-    if (i < 2000) fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `file${i}.ts`), `export const value${i} = ${i};\n// ${'x'.repeat(200)}\nexport function f${i}() { return value${i} * 2; }\n`);
+    const file = generatedFile(i);
+    if (i < 2000) fs.mkdirSync(path.join(root, path.dirname(file)), { recursive: true });
+    fs.writeFileSync(path.join(root, file), `export const value${i} = ${i};\n// ${'x'.repeat(200)}\nexport function f${i}() { return value${i} * 2; }\n`);
   }
   fs.writeFileSync(path.join(root, '.gitignore'), 'node_modules/\n');
   fs.mkdirSync(path.join(root, 'node_modules', 'dep'), { recursive: true });
@@ -178,7 +191,7 @@ async function main(): Promise<void> {
   try {
     const start = process.hrtime.bigint();
     generateRepo(root);
-    console.log(`Generated repository: ${FILE_COUNT.toLocaleString('en-US')} files in ${ms(elapsedMs(start))} (${os.cpus().length} cores, git ${git(root, ['--version']).trim().split(' ')[2]})`);
+    console.log(`Generated repository: ${FILE_COUNT.toLocaleString('en-US')} files in ${ms(elapsedMs(start))} (${os.cpus().length} cores, git ${git(root, ['--version']).split(' ')[2]})`);
     const board = FileBoard.open({ root: path.join(root, '.swarm') });
 
     const { cold, warm, overhead } = await measureColdAndWarm(root, board);
