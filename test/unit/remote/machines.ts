@@ -4,6 +4,9 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { after, before } from 'node:test';
+import type { Board } from '../../../src/core/board';
+import { startRedis, type RedisServer } from '../../harness/redis';
 import { git } from '../worktree/helpers';
 
 
@@ -107,4 +110,27 @@ export function agentEdits(root: string): void {
 export function refs(gitDir: string): string[] {
   const text = git(gitDir, ['for-each-ref', '--format=%(refname) %(objectname)']);
   return text.split('\n').filter(Boolean).sort();
+}
+
+/**
+ * A real redis-server for the tests of one file, started before them; it, the boards they opened
+ * and the worlds they made are stopped, closed and removed after them.
+ */
+export function redisWorlds(): { server: () => RedisServer; worlds: World[]; boards: Board[] } {
+  let redis: RedisServer | undefined;
+  const worlds: World[] = [];
+  const boards: Board[] = [];
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    for (const board of boards) await board.close();
+    await redis?.stop();
+    for (const world of worlds) world.cleanup();
+  });
+  const server = (): RedisServer => {
+    if (!redis) throw new Error('redis-server is started in before(): use it inside a test');
+    return redis;
+  };
+  return { server, worlds, boards };
 }

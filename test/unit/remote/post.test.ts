@@ -2,7 +2,7 @@
 // working state for the batch, store its bundle once, and record the same typed source on each
 // task; a runner imports exactly that commit. Faults post nothing. A file board is unchanged.
 //   node scripts/run-unit-tests.js test/unit/remote/post.test.ts
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -10,22 +10,11 @@ import { openBoard } from '../../../src/core/board/open';
 import type { Board, Task } from '../../../src/core/board';
 import { importSnapshot } from '../../../src/core/remote';
 import { descriptorOf, SNAPSHOT_ARTIFACT } from '../../../src/core/remote/post';
-import { startRedis, type RedisServer } from '../../harness/redis';
 import { runSwarm, type SwarmRun } from '../patch/helpers';
 import { git } from '../worktree/helpers';
-import { addLocalChanges, binary, makeWorld, treeFiles, type World } from './machines';
+import { addLocalChanges, binary, makeWorld, redisWorlds, treeFiles, type World } from './machines';
 
-let redis: RedisServer;
-const worlds: World[] = [];
-const boards: Board[] = [];
-before(async () => {
-  redis = await startRedis();
-});
-after(async () => {
-  for (const board of boards) await board.close();
-  await redis.stop();
-  for (const world of worlds) world.cleanup();
-});
+const { server, worlds, boards } = redisWorlds();
 
 function world(): World {
   const made = makeWorld();
@@ -63,7 +52,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
   it('post --jsonl takes one snapshot for the batch with the working state, tree and index untouched, and a runner imports the identical commit', async () => {
     const w = world();
     addLocalChanges(w);
-    const url = redis.url(0, 'post1');
+    const url = server().url(0, 'post1');
     const lines = [{ title: 'one', files: ['notes/todo.md'] }, { title: 'two', files: ['src/a.txt', '.env', 'debug.log'] }].map((line) => JSON.stringify(line)).join('\n');
     fs.writeFileSync(path.join(w.dir, 'tasks.jsonl'), lines);
     const before = fingerprint(w.dev);
@@ -106,7 +95,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
   it('map gives every child the same source and the waiting parent none', async () => {
     const w = world();
     addLocalChanges(w);
-    const url = redis.url(0, 'post2');
+    const url = server().url(0, 'post2');
     const children = ['a', 'b', 'c'].map((name) => JSON.stringify({ title: `child ${name}`, files: [`src/${name}.txt`] })).join('\n');
     fs.writeFileSync(path.join(w.dir, 'children.jsonl'), children);
     const posted = JSON.parse(ok(runSwarm(w.dev, ['--board', url, 'map', 'parent', '--jsonl', path.join(w.dir, 'children.jsonl'), '--json']), 'map')) as { id: string; childIds: string[] };
@@ -130,7 +119,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     w.write(w.dev, 'big.bin', binary('big', 9 * 1024 * 1024));
     git(w.dev, ['add', 'big.bin']);
     git(w.dev, ['commit', '-q', '-m', 'big']);
-    const url = redis.url(0, 'post3');
+    const url = server().url(0, 'post3');
     const run = runSwarm(w.dev, ['--board', url, 'post', 'too big']);
     refusedWithOneLine(run, 2, /Nothing was posted: .*over the 8\.0 MB cap: push your branch .*or raise the cap/);
     const shared = await board(url);
@@ -139,7 +128,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
 
   it('with an unknown remote or a hand-written source: one line, nothing posted; outside git: posted without a snapshot, and said', async () => {
     const w = world();
-    const url = redis.url(0, 'post4');
+    const url = server().url(0, 'post4');
     const outside = path.join(w.dir, 'not-a-repo');
     fs.mkdirSync(outside);
     const plain = runSwarm(outside, ['--board', url, 'post', 'a command task']);
@@ -155,7 +144,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
   it('the source field is typed and checked by both boards, and read back whole', async () => {
     const w = world();
     const source = { repository: 'github.com/a/b', url: 'https://github.com/a/b.git', prefix: 'pkg', base: 'b'.repeat(40), snapshot: 'a'.repeat(40), snapshotId: 'snap.x1', bundle: 'thin' as const, bundleBytes: 10, bundleSha256: 'c'.repeat(64), artifact: { taskId: 'snap.x1', name: SNAPSHOT_ARTIFACT } };
-    for (const location of [path.join(w.dir, 'typed-board'), redis.url(0, 'typed')]) {
+    for (const location of [path.join(w.dir, 'typed-board'), server().url(0, 'typed')]) {
       const opened = await board(location);
       const posted = await opened.post({ title: 'typed', source });
       assert.deepEqual((await opened.get(posted.id))?.source, source, location);
@@ -168,7 +157,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
 
   it('post --requires records the labels a runner needs; a bad label is refused', async () => {
     const w = world();
-    const url = redis.url(0, 'labels');
+    const url = server().url(0, 'labels');
     const id = ok(runSwarm(w.dev, ['--board', url, 'post', 'gpu task', '--requires', 'gpu,linux,gpu']), 'post').trim();
     const shared = await board(url);
     assert.deepEqual((await shared.get(id))?.requires, ['gpu', 'linux']);

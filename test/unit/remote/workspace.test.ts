@@ -3,7 +3,7 @@
 // in the runner's own clone; its patch is the one a local run makes, byte for byte, and a thin
 // result bundle goes back with it. A runner without the repository hands the task back.
 //   node scripts/run-unit-tests.js test/unit/remote/workspace.test.ts
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -14,27 +14,16 @@ import { sha256 } from '../../../src/core/remote/bundle';
 import { snapshotForPost } from '../../../src/core/remote/post';
 import { CannotServeTaskError, HandBackBackoff, PARTIAL_BUNDLE_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
 import { WorktreeIsolation } from '../../../src/core/worktree/worktreeIsolation';
-import { startRedis, type RedisServer } from '../../harness/redis';
 import { git } from '../worktree/helpers';
-import { addLocalChanges, agentEdits, makeWorld, NAMED_FILES, treeFiles, type World } from './machines';
+import { addLocalChanges, agentEdits, makeWorld, redisWorlds, NAMED_FILES, treeFiles, type World } from './machines';
 
-let redis: RedisServer;
-const worlds: World[] = [];
-const boards: Board[] = [];
-before(async () => {
-  redis = await startRedis();
-});
-after(async () => {
-  for (const board of boards) await board.close();
-  await redis.stop();
-  for (const world of worlds) world.cleanup();
-});
+const { server, worlds, boards } = redisWorlds();
 
 async function setUp(name: string): Promise<{ w: World; board: Board; task: Task }> {
   const w = makeWorld();
   worlds.push(w);
   addLocalChanges(w);
-  const board = await openBoard(redis.url(0, name));
+  const board = await openBoard(server().url(0, name));
   boards.push(board);
   const spec = { title: 'edit', files: NAMED_FILES };
   const { source } = await snapshotForPost({ board, workspaceRoot: w.dev, specs: [spec] });
@@ -133,7 +122,7 @@ describe('runner workspace from a task source', { timeout: 300_000 }, () => {
   it('a task that requires labels is served only by a runner that has them; others hand it back saying which', async () => {
     const w = makeWorld();
     worlds.push(w);
-    const board = await openBoard(redis.url(0, 'ws3'));
+    const board = await openBoard(server().url(0, 'ws3'));
     boards.push(board);
     const spec = { title: 'gpu work', files: ['src/a.txt'], requires: ['gpu', 'linux'] };
     const { source } = await snapshotForPost({ board, workspaceRoot: w.dev, specs: [spec] });
