@@ -4,6 +4,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { afterEach } from 'node:test';
 import type { Task } from '../../../src/core/board/types';
 import { defaultWorktreesDir } from '../../../src/core/worktree/location';
 
@@ -88,4 +89,17 @@ export function fingerprint(root: string): string {
   hash.update(git(root, ['ls-files', '-s']));
   hash.update(fs.readFileSync(path.join(root, '.git', 'index')));
   return hash.digest('hex');
+}
+
+/** A `makeRepo` for one test file: every repository it made is removed after each test. */
+export function reposRemovedAfterEach(): (files?: Record<string, string | Buffer>) => TempRepo {
+  const repos: TempRepo[] = [];
+  afterEach(() => {
+    for (const made of repos.splice(0)) made.cleanup();
+  });
+  return (files) => {
+    const made = makeRepo(files);
+    repos.push(made);
+    return made;
+  };
 }

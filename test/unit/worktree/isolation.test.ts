@@ -2,20 +2,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createWorktreeIsolation, NotAGitRepositoryError, pruneWorktrees } from '../../../src/core/worktree';
 import { processesWithArgs, uniqueSleep, waitUntil } from '../sandbox/helpers';
-import { fakeTask, fingerprint, git, makeRepo, slotsDir, type TempRepo } from './helpers';
+import { fakeTask, fingerprint, git, reposRemovedAfterEach, slotsDir, type TempRepo } from './helpers';
 
-const repos: TempRepo[] = [];
-function repo(files?: Record<string, string | Buffer>): TempRepo {
-  const made = makeRepo(files);
-  repos.push(made);
-  return made;
-}
-afterEach(() => {
-  for (const made of repos.splice(0)) made.cleanup();
-});
+const repo = reposRemovedAfterEach();
 
 function artifacts(r: TempRepo, id: string): string {
   return path.join(r.root, '.swarm', 'artifacts', id);

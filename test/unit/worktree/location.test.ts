@@ -5,19 +5,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createWorktreeIsolation, pruneWorktrees } from '../../../src/core/worktree';
-import { fakeTask, git, makeRepo, slotsDir, type TempRepo } from './helpers';
+import { fakeTask, git, reposRemovedAfterEach, slotsDir } from './helpers';
 
-const repos: TempRepo[] = [];
-function repo(files?: Record<string, string>): TempRepo {
-  const made = makeRepo(files);
-  repos.push(made);
-  return made;
-}
-afterEach(() => {
-  for (const made of repos.splice(0)) made.cleanup();
-});
+const repo = reposRemovedAfterEach();
 
 /** Every `name` a tool searching upward from `cwd` would find (a real shell walking the parents). */
 function foundUpward(cwd: string, name: string): string[] {

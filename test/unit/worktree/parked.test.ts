@@ -4,21 +4,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createWorktreeIsolation, pruneWorktrees } from '../../../src/core/worktree';
 import { listParked, PARKED_DIR } from '../../../src/core/worktree/parked';
-import { fakeTask, git, makeRepo, slotsDir, type TempRepo } from './helpers';
+import { fakeTask, git, reposRemovedAfterEach, slotsDir, type TempRepo } from './helpers';
 
 const CHILD = path.join(__dirname, 'fixtures', 'park-child.ts');
-const repos: TempRepo[] = [];
-function repo(files?: Record<string, string>): TempRepo {
-  const made = makeRepo(files);
-  repos.push(made);
-  return made;
-}
-afterEach(() => {
-  for (const made of repos.splice(0)) made.cleanup();
-});
+const repo = reposRemovedAfterEach();
 
 const FILES = { '.gitignore': 'dist/\nnode_modules/\n', 'src/a.txt': 'one\ntwo\nthree\n', 'src/b.txt': 'bee\n', 'README.md': '# demo\n', 'gone.txt': 'to be deleted\n' };
 
