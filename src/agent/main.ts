@@ -156,10 +156,6 @@ async function start(init: AgentInit): Promise<void> {
   });
 
   send({ type: 'ready', pid: process.pid });
-  // Messages the host sent while this process was starting (a `hold` for a usage-limit pause that
-  // began meanwhile) arrive in the same read as `init` and are delivered on later ticks: let them
-  // land before the first claim, which would otherwise run inside init's handler and ignore them.
-  await new Promise((resolve) => setImmediate(resolve));
   try {
     await activeWorker.run();
   } catch (error) {
