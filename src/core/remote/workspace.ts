@@ -11,23 +11,27 @@ import type { Board } from '../board/interface';
 import type { Task, TaskSource } from '../board/types';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from '../pool/isolation';
 import type { ActiveSandbox } from '../sandbox/launcher';
-import { runGit } from '../worktree/git';
+import { DEFAULT_ARTIFACT_CAP_BYTES } from '../board/interface';
+import { diffCommits } from '../worktree/diff';
+import { gitText, runGit } from '../worktree/git';
 import { worktreesCacheRoot } from '../worktree/location';
-import { CannotServeTaskError, RemoteGitError } from './errors';
+import { CannotServeTaskError, RemoteGitError, untrusted } from './errors';
 
 export { CannotServeTaskError } from './errors';
 export { HandBackBackoff, handBack } from './handBack';
 import { withLock } from './lock';
 import { descriptorOf } from './post';
-import { resultFromPatch } from './result';
+import { importResult, resultFromPatch } from './result';
 import { importSnapshot, type ImportedSnapshot } from './runner';
-import { PARTIAL_REF_PREFIX } from './descriptor';
+import { PARTIAL_REF_PREFIX, readResultDescriptor, REMOTE_FORMAT, type ResultDescriptor } from './descriptor';
 import { runGitCapped, sha256 } from './bundle';
 
 /** The artifacts a runner adds next to the patch (result.patch) of a task with a source. */
 export const RESULT_BUNDLE_ARTIFACT = 'result.bundle';
 export const RESULT_DESCRIPTOR_ARTIFACT = 'result.json';
 export const PARTIAL_BUNDLE_ARTIFACT = 'partial.bundle';
+/** Describes partial.bundle (the result descriptor of kind 'partial'); stored after it, so its presence means both are complete. */
+export const PARTIAL_DESCRIPTOR_ARTIFACT = 'partial.json';
 
 /** What makes a worktree isolation over a repository (the pool's own options: setup command, slots, includes). */
 export type MakeIsolation = (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
@@ -83,6 +87,7 @@ export class RemoteWorkspace implements TaskIsolation {
     if (!task.source) return this.localFor(task).prepare(task, slot, artifactsDir, signal);
     const site = await this.siteFor(task, task.source);
     signal?.throwIfAborted();
+    await this.receivePartialWork(task, site, task.source.snapshot);
     this.starts.set(task.id, task.source.snapshot);
     try {
       const prepared = await site.isolation.prepare(task, slot, artifactsDir, signal);
@@ -181,15 +186,55 @@ export class RemoteWorkspace implements TaskIsolation {
     return site;
   }
 
+  /**
+   * Sends the partial work kept on refs/swarm/<id> (the abandoned attempt's files, as one commit on
+   * the snapshot) as a thin bundle plus its result descriptor, so a retry on any machine resumes
+   * from it. The bundle is stored first: a descriptor on the board always has its bundle.
+   */
   private async sendPartialWork(task: Task, site: Site, base: string | undefined): Promise<void> {
     if (!base) return;
     const ref = `${PARTIAL_REF_PREFIX}${task.id}`;
     const found = await runGit(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: site.gitDir, okCodes: [1, 128] });
     if (found.code !== 0) return;
-    const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${base}`], site.gitDir, this.options.maxBundleBytes ?? 8 * 1024 * 1024);
+    const commit = found.stdout.toString('utf8').trim();
+    const cap = this.options.maxBundleBytes ?? DEFAULT_ARTIFACT_CAP_BYTES;
+    const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${base}`], site.gitDir, cap);
     if (!output.data) throw new Error('the partial work is over the artifact cap');
+    const patch = (await diffCommits({ cwd: site.gitDir, base, target: commit, prefix: site.prefix })).text;
+    const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId: task.id, kind: 'partial', snapshot: base, commit, ref, patchBytes: Buffer.byteLength(patch), patchSha256: sha256(patch), bundleBytes: output.data.length, bundleSha256: sha256(output.data) };
     await this.options.board.putArtifact(task.id, PARTIAL_BUNDLE_ARTIFACT, output.data);
-    this.log(`task ${task.id}: partial work sent (${output.data.length} bytes, sha256 ${sha256(output.data).slice(0, 12)})`);
+    await this.options.board.putArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT, JSON.stringify(descriptor));
+    this.log(`task ${task.id}: partial work sent (${output.data.length} bytes, sha256 ${descriptor.bundleSha256?.slice(0, 12)})`);
+  }
+
+  /**
+   * A retry starts from the partial work an earlier attempt sent from any machine: its bundle is
+   * checked as untrusted input (one head refs/swarm/<id>, built on this task's snapshot, strict
+   * objects) and becomes this repository's refs/swarm/<id>, which the worktree slot resumes from.
+   * Partial work kept here that is newer (an attempt killed here, never sent) wins. Anything wrong
+   * with the sent work is logged and the attempt starts from the snapshot: it is never lost work's
+   * fault that the task fails.
+   */
+  private async receivePartialWork(task: Task, site: Site, snapshot: string): Promise<void> {
+    const described = await this.options.board.getArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT);
+    if (!described) return;
+    const ref = `${PARTIAL_REF_PREFIX}${task.id}`;
+    try {
+      const descriptor = readResultDescriptor(JSON.parse(described.toString('utf8')));
+      if (descriptor.taskId !== task.id || descriptor.kind !== 'partial') throw untrusted(`the partial work of task ${task.id} describes ${descriptor.kind} of task ${descriptor.taskId}`);
+      if (descriptor.snapshot !== snapshot) return this.log(`task ${task.id}: the partial work sent builds on ${descriptor.snapshot.slice(0, 12)}, not on the task's snapshot; starting from the snapshot`);
+      const local = await commitOf(site.gitDir, ref);
+      if (local === descriptor.commit) return;
+      const bundle = await this.options.board.getArtifact(task.id, PARTIAL_BUNDLE_ARTIFACT);
+      await importResult({ repository: site.gitDir, descriptor, bundle, prefix: site.prefix, maxBytes: this.options.maxBundleBytes });
+      if (local && (await committedAt(site.gitDir, local)) > (await committedAt(site.gitDir, descriptor.commit))) {
+        await runGit(['update-ref', ref, local], { cwd: site.gitDir });
+        return this.log(`task ${task.id}: the partial work kept here is newer than the one sent; resuming from it`);
+      }
+      this.log(`task ${task.id}: resuming from the partial work sent by an earlier attempt (${descriptor.commit.slice(0, 10)})`);
+    } catch (error) {
+      this.log(`task ${task.id}: the partial work sent by an earlier attempt was not used: ${(error as Error).message}`);
+    }
   }
 
   private log(line: string): void {
@@ -254,6 +299,16 @@ export function createRunnerIsolation(options: {
     allowLocalUrls: options.settings.allowLocalUrls,
     log: options.log,
   });
+}
+
+async function commitOf(gitDir: string, ref: string): Promise<string | undefined> {
+  const found = await runGit(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: gitDir, okCodes: [1, 128] });
+  return found.code === 0 ? found.stdout.toString('utf8').trim() : undefined;
+}
+
+/** Committer time in seconds: which of two partial-work commits was saved last. */
+async function committedAt(gitDir: string, commit: string): Promise<number> {
+  return Number(await gitText(['log', '-1', '--format=%ct', commit], { cwd: gitDir }));
 }
 
 function findUp(start: string, name: string): string | undefined {
