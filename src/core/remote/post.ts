@@ -28,6 +28,11 @@ export function newSnapshotId(): string {
   return `snap.${Date.now().toString(36)}.${crypto.randomBytes(6).toString('hex')}`;
 }
 
+/** A post's snapshot id as newSnapshotId makes it (the board's generated task ids never look like this). */
+export function isSnapshotId(id: string): boolean {
+  return /^snap\.[0-9a-z]+\.[0-9a-f]{12}$/.test(id);
+}
+
 export interface PostSnapshotOptions {
   board: Pick<Board, 'putArtifact'>;
   workspaceRoot: string;

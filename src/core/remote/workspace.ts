@@ -23,7 +23,8 @@ import { withLock } from './lock';
 import { descriptorOf } from './post';
 import { importResult, resultFromPatch } from './result';
 import { importSnapshot, type ImportedSnapshot } from './runner';
-import { PARTIAL_REF_PREFIX, readResultDescriptor, REMOTE_FORMAT, type ResultDescriptor } from './descriptor';
+import { IMPORTED_REF_PREFIX, PARTIAL_REF_PREFIX, readResultDescriptor, REMOTE_FORMAT, resultRef, SNAPSHOT_REF_PREFIX, type ResultDescriptor } from './descriptor';
+import { isProcessAlive } from '../process/liveness';
 import { runGitCapped, sha256 } from './bundle';
 
 /** The artifacts a runner adds next to the patch (result.patch) of a task with a source. */
@@ -37,7 +38,7 @@ export const PARTIAL_DESCRIPTOR_ARTIFACT = 'partial.json';
 export type MakeIsolation = (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
 
 export interface RemoteWorkspaceOptions {
-  board: Pick<Board, 'getArtifact' | 'putArtifact'>;
+  board: Pick<Board, 'getArtifact' | 'putArtifact' | 'get'>;
   /** Runs tasks without a source (posted to this board without a snapshot); absent: such tasks cannot be served. */
   local?: TaskIsolation;
   makeIsolation: MakeIsolation;
@@ -60,6 +61,8 @@ interface Site {
   isolation: TaskIsolation;
   gitDir: string;
   prefix: string;
+  /** This process's anchor (a linked worktree without files), removed at release. */
+  anchor: string;
 }
 
 /**
@@ -78,6 +81,8 @@ export class RemoteWorkspace implements TaskIsolation {
   private readonly starts = new Map<string, string>();
   /** Pool slot → the site its current attempt runs in. */
   private readonly attempts = new Map<string, Site>();
+  /** Snapshots this process imported (refs/swarm-in/<id>), per git directory: dropped at release. */
+  private readonly imported = new Map<string, Set<string>>();
   private sandbox?: { sandbox: ActiveSandbox | undefined; env: Record<string, string> };
 
   constructor(private readonly options: RemoteWorkspaceOptions) {}
@@ -108,6 +113,8 @@ export class RemoteWorkspace implements TaskIsolation {
       if (result.bundle) await this.options.board.putArtifact(task.id, RESULT_BUNDLE_ARTIFACT, result.bundle);
       await this.options.board.putArtifact(task.id, RESULT_DESCRIPTOR_ARTIFACT, JSON.stringify(result.descriptor));
     }
+    // The result lives on the board now; this machine keeps no ref of it (nor the slot's base ref).
+    await deleteRefs(site.gitDir, [resultRef(task.id, 'result'), `${SNAPSHOT_REF_PREFIX}${task.id}`]);
     return changes;
   }
 
@@ -124,8 +131,33 @@ export class RemoteWorkspace implements TaskIsolation {
     await Promise.all(this.isolations().map((isolation) => isolation.prune?.()));
   }
 
+  /**
+   * Releases the slots, then what this process added to its repositories: the imported snapshots
+   * (refs/swarm-in/<id>; a later task of the same post imports again), the partial work of tasks
+   * that ended (on any machine), and its anchors.
+   */
   async release(): Promise<void> {
     await Promise.all(this.isolations().map((isolation) => isolation.release?.()));
+    for (const [gitDir, snapshots] of this.imported) await deleteRefs(gitDir, [...snapshots].map((id) => `${IMPORTED_REF_PREFIX}${id}`));
+    this.imported.clear();
+    const sites = [...this.ready];
+    this.ready.length = 0;
+    this.sites.clear();
+    for (const site of sites) {
+      await this.dropEndedPartialWork(site.gitDir).catch((error: unknown) => this.log(`could not check the partial work kept in ${site.gitDir}: ${(error as Error).message}`));
+      await removeAnchor(site.gitDir, site.anchor);
+    }
+  }
+
+  /** refs/swarm/<id> of tasks that are done, cancelled or gone: no retry will resume from them. */
+  private async dropEndedPartialWork(gitDir: string): Promise<void> {
+    const listed = (await gitText(['for-each-ref', '--format=%(refname)', PARTIAL_REF_PREFIX], { cwd: gitDir })).split('\n').filter(Boolean);
+    const ended: string[] = [];
+    for (const ref of listed) {
+      const task = await this.options.board.get(ref.slice(PARTIAL_REF_PREFIX.length));
+      if (!task || task.status === 'done' || task.status === 'cancelled') ended.push(ref);
+    }
+    await deleteRefs(gitDir, ended);
   }
 
   useSandbox(sandbox: ActiveSandbox | undefined, commandEnv: Record<string, string>): void {
@@ -162,6 +194,9 @@ export class RemoteWorkspace implements TaskIsolation {
       if (error instanceof RemoteGitError && CANNOT_SERVE.has(error.problem)) throw new CannotServeTaskError(task.id, error.message);
       throw error;
     }
+    const snapshots = this.imported.get(imported.gitDir) ?? new Set<string>();
+    snapshots.add(source.snapshotId);
+    this.imported.set(imported.gitDir, snapshots);
     const key = siteKey(imported.gitDir, imported.prefix);
     let site = this.sites.get(key);
     if (!site) {
@@ -174,14 +209,19 @@ export class RemoteWorkspace implements TaskIsolation {
 
   private async makeSite(imported: ImportedSnapshot, key: string): Promise<Site> {
     const runnerDir = path.resolve(this.options.runnerDir ?? this.options.reposDir ?? path.join(worktreesCacheRoot(), 'runner'));
-    const anchor = path.join(runnerDir, 'anchors', key);
-    await withLock(imported.repository.lockFile, () => ensureAnchor(imported.gitDir, anchor, imported.commit));
+    // One anchor per process: a runner removes its own at release without asking another, and the
+    // anchors of runners that died are removed here.
+    const anchor = path.join(runnerDir, 'anchors', `${key}.p${process.pid}`);
+    await withLock(imported.repository.lockFile, async () => {
+      await removeDeadAnchors(imported.gitDir, path.dirname(anchor), key);
+      await ensureAnchor(imported.gitDir, anchor, imported.commit);
+    });
     const workspaceRoot = imported.prefix ? path.join(anchor, imported.prefix) : anchor;
     fs.mkdirSync(workspaceRoot, { recursive: true });
     const isolation = this.options.makeIsolation({ workspaceRoot, worktreesDir: path.join(runnerDir, 'slots', key), startFrom: (task) => this.starts.get(task.id) });
     if (this.sandbox) isolation.useSandbox?.(this.sandbox.sandbox, this.sandbox.env);
     this.log(`serving ${imported.descriptor.repository} from ${imported.gitDir}`);
-    const site = { isolation, gitDir: imported.gitDir, prefix: imported.prefix };
+    const site = { isolation, gitDir: imported.gitDir, prefix: imported.prefix, anchor };
     this.ready.push(site);
     return site;
   }
@@ -264,6 +304,32 @@ async function ensureAnchor(gitDir: string, anchor: string, commit: string): Pro
   await runGit(['worktree', 'add', '--no-checkout', '--detach', anchor, commit], { cwd: gitDir });
 }
 
+async function removeAnchor(gitDir: string, anchor: string): Promise<void> {
+  await runGit(['worktree', 'remove', '--force', anchor], { cwd: gitDir, okCodes: [128] });
+  fs.rmSync(anchor, { recursive: true, force: true });
+  await runGit(['worktree', 'prune'], { cwd: gitDir });
+}
+
+/** Anchors `<key>.p<pid>` of processes that are gone (a runner killed before its release). */
+async function removeDeadAnchors(gitDir: string, anchorsDir: string, key: string): Promise<void> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(anchorsDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = name.startsWith(`${key}.p`) ? Number(name.slice(key.length + 2)) : NaN;
+    // Old anchors had no pid (`<key>`): no process owns them any more.
+    if (name === key || (Number.isInteger(pid) && pid !== process.pid && !isProcessAlive(pid))) await removeAnchor(gitDir, path.join(anchorsDir, name));
+  }
+}
+
+async function deleteRefs(gitDir: string, refs: readonly string[]): Promise<void> {
+  if (refs.length === 0) return;
+  await runGit(['update-ref', '--stdin'], { cwd: gitDir, input: refs.map((ref) => `delete ${ref}\n`).join('') });
+}
+
 /** What a host needs to turn its pool into a runner of a shared board. */
 export interface RunnerSettings {
   /** Repository cache folder (`swarm run --repos DIR`). */
@@ -281,7 +347,7 @@ export interface RunnerSettings {
  * host's own settings (include list, setup command).
  */
 export function createRunnerIsolation(options: {
-  board: Pick<Board, 'getArtifact' | 'putArtifact'>;
+  board: Pick<Board, 'getArtifact' | 'putArtifact' | 'get'>;
   workspaceRoot: string;
   local?: TaskIsolation;
   worktree: (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
