@@ -145,7 +145,7 @@ export class RemoteWorkspace implements TaskIsolation {
     this.sites.clear();
     for (const site of sites) {
       await this.dropEndedPartialWork(site.gitDir).catch((error: unknown) => this.log(`could not check the partial work kept in ${site.gitDir}: ${(error as Error).message}`));
-      await removeAnchor(site.gitDir, site.anchor);
+      await removeAnchor(site.gitDir, site.anchor).catch((error: unknown) => this.log(`could not remove the anchor ${site.anchor}: ${(error as Error).message}; the next runner removes it`));
     }
   }
 
