@@ -9,6 +9,7 @@ import { plural } from '../core/format';
 import { Commands, type CommandId } from './commandIds';
 import { VIEW_CONTAINER } from './settings';
 import { UserFacingError, errorMessage, type SwarmSession } from './session';
+import { postFromEditor } from './post';
 import type { TaskNode, TasksTreeProvider } from './views/tasksTree';
 import { configureExecutor, executorEnv } from './executorSetup';
 
@@ -96,7 +97,7 @@ async function postTask(session: SwarmSession): Promise<Task | undefined> {
   const pick = file ? await vscode.window.showQuickPick([{ label: `Only ${file}`, files: [file] }, { label: 'Any file', files: [] as string[] }], { title: 'Which files may the task change?' }) : undefined;
   const board = await session.ensureViewBoard();
   const title = prompt.trim().split('\n')[0].slice(0, 120);
-  const task = await board.post({ title, prompt: prompt.trim(), type: 'prompt', files: pick?.files ?? [] });
+  const task = await postFromEditor({ board, workspaceRoot: session.workspaceRoot, log: session.log }, { title, prompt: prompt.trim(), type: 'prompt', files: pick?.files ?? [] });
   session.notifyBoardChanged();
   await offerStart(session, `Posted task "${title}".`);
   return task;
@@ -138,8 +139,9 @@ async function taskAction(session: SwarmSession, node: TaskNode | undefined, act
   }
   const task = await board.get(id);
   if (!task) throw new UserFacingError(`Task ${id} is no longer on the board.`);
-  // Only dead tasks go back to the queue; a cancelled one is posted again as a copy.
-  if (task.status === 'cancelled') await board.post({ title: task.title, type: task.type, prompt: task.prompt, files: task.files, priority: task.priority, payload: task.payload });
+  // Only dead tasks go back to the queue; a cancelled one is posted again as a copy. Like a local
+  // slot, the copy starts from the working state of now (on a shared board: a fresh snapshot).
+  if (task.status === 'cancelled') await postFromEditor({ board, workspaceRoot: session.workspaceRoot, log: session.log }, { title: task.title, type: task.type, prompt: task.prompt, files: task.files, priority: task.priority, payload: task.payload, ...(task.requires && { requires: task.requires }) });
   else await board.requeue(id);
   session.notifyBoardChanged();
 }

@@ -17,5 +17,5 @@ export function registerIntegrations(context: vscode.ExtensionContext, session: 
   registerDashboard(context, deps);
   registerReportCommand(context, deps);
   // Chat posts work, so it may create the board; without a folder it gets none and says so.
-  registerChatIntegrations(context, { getBoard: () => session.ensureViewBoard().catch(() => undefined), boardDir: () => session.boardDir, log: session.log });
+  registerChatIntegrations(context, { getBoard: () => session.ensureViewBoard().catch(() => undefined), workspaceRoot: () => session.workspaceRoot, boardDir: () => session.boardDir, log: session.log });
 }

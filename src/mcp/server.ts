@@ -10,6 +10,7 @@ import { BoardInputError, type Board, type Task, type TaskSpec } from '../core/b
 import { SwarmUserError } from '../core/errors';
 import { applyTaskPatch, readTaskPatch } from '../core/patch';
 import { liveHostStatuses } from '../core/pool';
+import { postMap, postTasks, type PostPlace } from '../core/remote/post';
 
 export interface SwarmMcpOptions {
   board: Board;
@@ -106,6 +107,9 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
   const { board } = options;
   // Results are read (and applied) through the Board: patches are board artifacts.
   const place = { board, workspaceRoot: options.workspaceRoot };
+  // Posts go the CLI's way: on a shared board they carry a snapshot of this workspace; what stayed
+  // home is said on stderr (stdout is the protocol).
+  const poster: PostPlace = { board, workspaceRoot: options.workspaceRoot, note: (line) => process.stderr.write(`swarm mcp: ${line}\n`) };
   const server = new McpServer(
     { name: 'agent-swarm', version: options.version ?? '0.0.0' },
     {
@@ -134,7 +138,7 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
     async (input) =>
       guarded(async () => {
         const spec: TaskSpec = { title: input.title, type: 'prompt', prompt: input.prompt, files: input.files, priority: input.priority, maxAttempts: input.maxAttempts, ...(input.bestOf !== undefined && { payload: { bestOf: input.bestOf } }) };
-        const task = await board.post(spec);
+        const [task] = await postTasks(poster, [spec]);
         return { task: taskSummary(task), ...(await poolNote(board)) };
       }),
   );
@@ -162,7 +166,7 @@ export function createSwarmMcpServer(options: SwarmMcpOptions): McpServer {
         const fromItems = (input.items ?? []).map((item) => ({ title: item.title, prompt: item.prompt ?? input.prompt, files: item.files }));
         const children: TaskSpec[] = [...fromItems, ...fromFiles].map((child) => ({ ...child, type: 'prompt', priority: input.priority }));
         if (children.length === 0) throw new BoardInputError('map_tasks needs "files" or "items" with at least one entry.');
-        const { parent, children: posted } = await board.map({ title: input.title, prompt: input.prompt, priority: input.priority }, children);
+        const { parent, children: posted } = await postMap(poster, { title: input.title, prompt: input.prompt, priority: input.priority }, children);
         return { parent: taskSummary(parent), children: posted.length, childIds: posted.map((child) => child.id), ...(await poolNote(board)) };
       }),
   );

@@ -1,8 +1,7 @@
 // The board commands of `swarm`: the contract later tools and tests rely on (see the README).
 import { Command, Option } from 'commander';
 import { BoardInputError, Claim, EVENTS_START, FileBoard, listAllTasks, MAX_ATTEMPTS_LIMIT, PRIORITY_LIMIT, TaskSpec, type Board, type EventBatch } from '../../core/board';
-import { findGitRepository } from '../../core/board/gitExclude';
-import { describeLeftOut, isSharedBoard, snapshotForPost } from '../../core/remote/post';
+import { isSharedBoard, withSource as withSnapshot } from '../../core/remote/post';
 import { RemoteGitError } from '../../core/remote/errors';
 import { EXIT_NOTHING_TO_CLAIM, EnvironmentError, ExitError, UsageError } from '../errors';
 import { escapeTerminal, formatEvent, formatStats, formatTask, formatTaskTable, printJson, printText, toJson } from '../format';
@@ -218,32 +217,15 @@ export function registerBoardCommands(program: Command, openBoard: OpenBoard): v
 
 const remoteOption = (): Option => new Option('--remote <name>', 'shared board: the git remote runners fetch from (default origin, else the only remote)');
 
-/**
- * On a shared board the tasks run on other machines: one snapshot of this working copy for the
- * whole batch, its bundle stored once, and the same source on every task. Nothing is posted when
- * the snapshot cannot be taken or stored (a batch is all or nothing). A file board: unchanged.
- */
+/** The one post path of every poster (core/remote/post.ts), with the CLI's wording and exit codes. */
 async function withSource(board: Board, specs: TaskSpec[], remote: string | undefined): Promise<TaskSpec[]> {
-  if (!isSharedBoard(board)) {
-    if (remote !== undefined) throw new UsageError('--remote only applies to a shared (redis://) board, whose tasks run on other machines.');
-    return specs;
-  }
-  // Outside git there is no working state to send (a pure command task): posted as before, and said.
-  if (!findGitRepository(process.cwd())) {
-    console.error('swarm: note: this folder is not in a git repository, so the tasks carry no snapshot; runners start them from their own clone.');
-    return specs;
-  }
-  let taken;
+  if (remote !== undefined && !isSharedBoard(board)) throw new UsageError('--remote only applies to a shared (redis://) board, whose tasks run on other machines.');
   try {
-    taken = await snapshotForPost({ board, workspaceRoot: process.cwd(), specs, remote });
+    return await withSnapshot({ board, workspaceRoot: process.cwd(), remote, note: (line) => console.error(`swarm: ${escapeTerminal(line)}`) }, specs);
   } catch (error) {
     if (!(error instanceof RemoteGitError)) throw error;
-    const line = `Nothing was posted: ${error.message}`;
-    throw error.permanent ? new UsageError(line) : new EnvironmentError(line);
+    throw error.permanent ? new UsageError(error.message) : new EnvironmentError(error.message);
   }
-  const leftOut = describeLeftOut(taken.leftOut);
-  if (leftOut) console.error(`swarm: ${escapeTerminal(leftOut)}`);
-  return specs.map((spec) => ({ ...spec, source: taken.source }));
 }
 
 interface PostOptions extends JsonOption {

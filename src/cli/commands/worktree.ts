@@ -26,6 +26,8 @@ import { loadSwarmConfig } from '../../core/config';
 import { worktreeSettingsFrom } from '../../core/config/resolve';
 import { listParkedWorktrees, listWorktrees, pruneSwarmRefs, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
 import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
+import { pruneSharedTransport } from '../../core/remote/cleanup';
+import { isSharedBoard, isSnapshotId } from '../../core/remote/post';
 import { formatBytes } from '../../core/format';
 import { escapeTerminal, formatDuration, printJson, printText } from '../format';
 
@@ -250,12 +252,14 @@ export function registerWorktreeCommands(program: Command, openBoard: () => Prom
       // Printed as they happen: what prune could not remove says how to remove it by hand.
       const log = options.json ? undefined : (line: string) => printText(escapeTerminal(line));
       const removed = options.prune ? await pruneWorktrees(root, { ...settings, log, idle: true }) : undefined;
-      const refs = options.prune ? await pruneSwarmRefs(root, await refsStillNeeded(place)) : undefined;
+      const transport = options.prune ? await pruneTransport(place) : undefined;
+      const refs = options.prune ? (await pruneSwarmRefs(root, await refsStillNeeded(place))) + (transport?.refs ?? 0) : undefined;
       const worktrees = await listWorktrees(root, settings);
       // Parked trees are no git worktrees, but they are on disk and prune removes them: listed too.
       const parked = (await listParkedWorktrees(root, settings)).map((tree) => ({ path: tree.path, parked: true, busy: false, stale: false, parkedAt: tree.parkedAt }));
-      if (options.json) return printJson(options.prune ? { removed, refs, worktrees: [...worktrees, ...parked] } : [...worktrees, ...parked]);
-      if (removed !== undefined) printText(`Pruned ${removed} worktree${removed === 1 ? '' : 's'} and ${refs} ref${refs === 1 ? '' : 's'} no task needs any more.`);
+      if (options.json) return printJson(options.prune ? { removed, refs, ...(transport && { artifacts: transport.artifacts }), worktrees: [...worktrees, ...parked] } : [...worktrees, ...parked]);
+      const bundles = transport ? `, ${transport.artifacts} bundle artifact${transport.artifacts === 1 ? '' : 's'} on the board` : '';
+      if (removed !== undefined) printText(`Pruned ${removed} worktree${removed === 1 ? '' : 's'}${bundles} and ${refs} ref${refs === 1 ? '' : 's'} no task needs any more.`);
       if (worktrees.length === 0 && parked.length === 0) return printText('No agent worktrees.');
       const usage = await worktreesDiskUsage(root, settings);
       const parkedCount = parked.length > 0 ? ` and ${parked.length} parked for the next run` : '';
@@ -290,11 +294,20 @@ async function refsStillNeeded(place: ResultPlace): Promise<(taskId: string, kin
   const waiting = new Set(await pendingResults(place));
   const tasks = new Map((await listAllTasks(place.board)).map((task) => [task.id, task]));
   return (taskId, kind) => {
+    // A post's snapshot (the base of its tasks' results): pruneTransport decides about it.
+    if (kind === 'base' && isSnapshotId(taskId)) return true;
     const task = tasks.get(taskId);
     if (!task) return false;
     if (kind === 'partial') return true;
     return waiting.has(taskId) || !['done', 'dead', 'cancelled'].includes(task.status);
   };
+}
+
+/** On a shared board: the bundles on the board and the snapshot refs here that no task needs any more. */
+async function pruneTransport(place: ResultPlace): Promise<{ artifacts: number; refs: number } | undefined> {
+  if (!isSharedBoard(place.board)) return undefined;
+  const waiting = new Set(await pendingResults(place));
+  return pruneSharedTransport({ board: place.board, waitsForReview: (taskId) => waiting.has(taskId), repository: findGitRepository(place.workspaceRoot) ? place.workspaceRoot : undefined });
 }
 
 function batchJson(result: BatchOutcome): object {

@@ -103,6 +103,21 @@ export class FileArtifacts {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** Unlinks the artifact (never what a planted link points at); false when there was none. */
+  remove(taskId: string, name: string): boolean {
+    assertArtifactName(name);
+    const dir = this.dirOf(taskId);
+    if (!this.isPlainChain(dir)) return false;
+    try {
+      fs.unlinkSync(path.join(dir, name));
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+    if (this.options.durable) fsyncDir(dir);
+    return true;
+  }
+
   /** artifacts/ and artifacts/<id>/ as real folders: created when missing, refused when a link or a file. */
   private makeFolder(dir: string): void {
     for (const folder of [path.dirname(dir), dir]) {

@@ -268,6 +268,10 @@ export class FileBoard implements Board {
     return this.call('listArtifacts', [taskId]);
   }
 
+  deleteArtifact(taskId: string, name: string): Promise<boolean> {
+    return this.call('deleteArtifact', [taskId, name]);
+  }
+
   putHost(id: string, status: object, ttlMs: number): Promise<void> {
     return this.call('putHost', [id, status, ttlMs]);
   }

@@ -134,6 +134,10 @@ export class FileBoardCalls {
     return this.artifacts.list(taskId);
   }
 
+  deleteArtifact(taskId: string, name: string): boolean {
+    return this.artifacts.remove(taskId, name);
+  }
+
   putHost(id: string, status: object, ttlMs: number): void {
     this.hosts.put(id, status, ttlMs);
   }

@@ -144,6 +144,8 @@ export interface Board {
   putArtifact(taskId: string, name: string, data: Buffer | string): Promise<void>;
   getArtifact(taskId: string, name: string): Promise<Buffer | undefined>;
   listArtifacts(taskId: string): Promise<ArtifactInfo[]>;
+  /** Removes a task's artifact (a shared board's bundles once no task needs them); false when there was none. */
+  deleteArtifact(taskId: string, name: string): Promise<boolean>;
 
   /** Records (or renews) host `id`'s status for `ttlMs`; its host rewrites it well before then. */
   putHost(id: string, status: object, ttlMs: number): Promise<void>;

@@ -15,6 +15,7 @@ export type { SnapshotDescriptor, ResultDescriptor, BundleKind, ResultKind } fro
 export { CannotServeTaskError, RemoteGitError } from './errors';
 export { RemoteWorkspace, HandBackBackoff, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT, PARTIAL_BUNDLE_ARTIFACT } from './workspace';
 export type { RemoteWorkspaceOptions, MakeIsolation } from './workspace';
-export { snapshotForPost, isSharedBoard, descriptorOf, SNAPSHOT_ARTIFACT } from './post';
+export { snapshotForPost, isSharedBoard, descriptorOf, SNAPSHOT_ARTIFACT, postTasks, postMap, withSource } from './post';
+export type { PostPlace } from './post';
 export type { RemoteGitProblem } from './errors';
 export { DEFAULT_MAX_EXPANDED_BYTES } from './importer';

@@ -4,12 +4,13 @@
 // keeps today's behaviour (a local slot snapshots when it starts).
 import * as crypto from 'crypto';
 import type { Board } from '../board/interface';
+import { findGitRepository } from '../board/gitExclude';
 import { NotAGitRepositoryError } from '../worktree/repo';
 import { RemoteGitError } from './errors';
 import { SNAPSHOT_REF_PREFIX, type SnapshotDescriptor } from './descriptor';
 import { REMOTE_FORMAT } from './descriptor';
 import { snapshotForRemote, type LeftOutFile } from './snapshot';
-import type { TaskSource, TaskSpec } from '../board/types';
+import type { Task, TaskSource, TaskSpec } from '../board/types';
 
 /** The artifact that holds a post's snapshot bundle (stored under the snapshot's own id). */
 export const SNAPSHOT_ARTIFACT = 'snapshot.bundle';
@@ -25,6 +26,11 @@ export function isSharedBoard(board: Pick<Board, 'describe'>): boolean {
  */
 export function newSnapshotId(): string {
   return `snap.${Date.now().toString(36)}.${crypto.randomBytes(6).toString('hex')}`;
+}
+
+/** A post's snapshot id as newSnapshotId makes it (the board's generated task ids never look like this). */
+export function isSnapshotId(id: string): boolean {
+  return /^snap\.[0-9a-z]+\.[0-9a-f]{12}$/.test(id);
 }
 
 export interface PostSnapshotOptions {
@@ -68,6 +74,56 @@ function sourceOf(descriptor: SnapshotDescriptor): TaskSource {
   if (descriptor.base) source.base = descriptor.base;
   if (descriptor.bundleSha256) source.bundleSha256 = descriptor.bundleSha256;
   return source;
+}
+
+/** Where a batch is posted from: every poster (CLI, MCP, the extension) goes through one path. */
+export interface PostPlace {
+  board: Board;
+  /** The poster's working copy: its state travels with the tasks on a shared board (none: no snapshot). */
+  workspaceRoot: string | undefined;
+  /** Shared board: the git remote runners fetch from (default origin, else the only remote). */
+  remote?: string;
+  /** Notes for the person posting (what stayed home, no snapshot outside git). */
+  note?: (line: string) => void;
+}
+
+/** Posts a batch: on a shared board all of it carries one snapshot of the poster's working state. */
+export async function postTasks(place: PostPlace, specs: TaskSpec[]): Promise<Task[]> {
+  return place.board.postMany(await withSource(place, specs));
+}
+
+/** Posts a map task; only its children run, so only they carry the snapshot. */
+export async function postMap(place: PostPlace, parent: TaskSpec, children: TaskSpec[]): Promise<{ parent: Task; children: Task[] }> {
+  return place.board.map(parent, await withSource(place, children));
+}
+
+/**
+ * On a shared board the tasks run on other machines: one snapshot of the working copy for the whole
+ * batch, its bundle stored once, and the same source on every task. Throws a RemoteGitError that
+ * starts "Nothing was posted:" when the snapshot cannot be taken or stored (a batch is all or
+ * nothing). A file board: the specs unchanged (a local slot snapshots when it starts).
+ */
+export async function withSource(place: PostPlace, specs: TaskSpec[]): Promise<TaskSpec[]> {
+  if (!isSharedBoard(place.board)) {
+    if (place.remote !== undefined) throw new RemoteGitError('config', 'A remote only applies to a shared (redis://) board, whose tasks run on other machines.');
+    return specs;
+  }
+  // Outside git there is no working state to send (a pure command task): posted as before, and said.
+  const workspaceRoot = place.workspaceRoot;
+  if (!workspaceRoot || !findGitRepository(workspaceRoot)) {
+    place.note?.(`Note: ${workspaceRoot ? 'this folder is not in a git repository' : 'no folder is open'}, so the tasks carry no snapshot; runners start them from their own clone.`);
+    return specs;
+  }
+  let taken: PostSnapshot;
+  try {
+    taken = await snapshotForPost({ board: place.board, workspaceRoot, specs, remote: place.remote });
+  } catch (error) {
+    if (!(error instanceof RemoteGitError)) throw error;
+    throw new RemoteGitError(error.problem, `Nothing was posted: ${error.message}`);
+  }
+  const leftOut = describeLeftOut(taken.leftOut);
+  if (leftOut) place.note?.(leftOut);
+  return specs.map((spec) => ({ ...spec, source: taken.source }));
 }
 
 /** The snapshot descriptor a runner checks (as untrusted input) before it imports a task's source. */

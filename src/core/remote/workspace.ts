@@ -11,29 +11,34 @@ import type { Board } from '../board/interface';
 import type { Task, TaskSource } from '../board/types';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from '../pool/isolation';
 import type { ActiveSandbox } from '../sandbox/launcher';
-import { runGit } from '../worktree/git';
+import { DEFAULT_ARTIFACT_CAP_BYTES } from '../board/interface';
+import { diffCommits } from '../worktree/diff';
+import { gitText, runGit } from '../worktree/git';
 import { worktreesCacheRoot } from '../worktree/location';
-import { CannotServeTaskError, RemoteGitError } from './errors';
+import { CannotServeTaskError, RemoteGitError, untrusted } from './errors';
 
 export { CannotServeTaskError } from './errors';
 export { HandBackBackoff, handBack } from './handBack';
 import { withLock } from './lock';
 import { descriptorOf } from './post';
-import { resultFromPatch } from './result';
+import { importResult, resultFromPatch } from './result';
 import { importSnapshot, type ImportedSnapshot } from './runner';
-import { PARTIAL_REF_PREFIX } from './descriptor';
+import { IMPORTED_REF_PREFIX, PARTIAL_REF_PREFIX, readResultDescriptor, REMOTE_FORMAT, resultRef, SNAPSHOT_REF_PREFIX, type ResultDescriptor } from './descriptor';
+import { isProcessAlive } from '../process/liveness';
 import { runGitCapped, sha256 } from './bundle';
 
 /** The artifacts a runner adds next to the patch (result.patch) of a task with a source. */
 export const RESULT_BUNDLE_ARTIFACT = 'result.bundle';
 export const RESULT_DESCRIPTOR_ARTIFACT = 'result.json';
 export const PARTIAL_BUNDLE_ARTIFACT = 'partial.bundle';
+/** Describes partial.bundle (the result descriptor of kind 'partial'); stored after it, so its presence means both are complete. */
+export const PARTIAL_DESCRIPTOR_ARTIFACT = 'partial.json';
 
 /** What makes a worktree isolation over a repository (the pool's own options: setup command, slots, includes). */
 export type MakeIsolation = (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
 
 export interface RemoteWorkspaceOptions {
-  board: Pick<Board, 'getArtifact' | 'putArtifact'>;
+  board: Pick<Board, 'getArtifact' | 'putArtifact' | 'get'>;
   /** Runs tasks without a source (posted to this board without a snapshot); absent: such tasks cannot be served. */
   local?: TaskIsolation;
   makeIsolation: MakeIsolation;
@@ -56,6 +61,8 @@ interface Site {
   isolation: TaskIsolation;
   gitDir: string;
   prefix: string;
+  /** This process's anchor (a linked worktree without files), removed at release. */
+  anchor: string;
 }
 
 /**
@@ -74,6 +81,8 @@ export class RemoteWorkspace implements TaskIsolation {
   private readonly starts = new Map<string, string>();
   /** Pool slot → the site its current attempt runs in. */
   private readonly attempts = new Map<string, Site>();
+  /** Snapshots this process imported (refs/swarm-in/<id>), per git directory: dropped at release. */
+  private readonly imported = new Map<string, Set<string>>();
   private sandbox?: { sandbox: ActiveSandbox | undefined; env: Record<string, string> };
 
   constructor(private readonly options: RemoteWorkspaceOptions) {}
@@ -83,6 +92,7 @@ export class RemoteWorkspace implements TaskIsolation {
     if (!task.source) return this.localFor(task).prepare(task, slot, artifactsDir, signal);
     const site = await this.siteFor(task, task.source);
     signal?.throwIfAborted();
+    await this.receivePartialWork(task, site, task.source.snapshot);
     this.starts.set(task.id, task.source.snapshot);
     try {
       const prepared = await site.isolation.prepare(task, slot, artifactsDir, signal);
@@ -103,6 +113,8 @@ export class RemoteWorkspace implements TaskIsolation {
       if (result.bundle) await this.options.board.putArtifact(task.id, RESULT_BUNDLE_ARTIFACT, result.bundle);
       await this.options.board.putArtifact(task.id, RESULT_DESCRIPTOR_ARTIFACT, JSON.stringify(result.descriptor));
     }
+    // The result lives on the board now; this machine keeps no ref of it (nor the slot's base ref).
+    await deleteRefs(site.gitDir, [resultRef(task.id, 'result'), `${SNAPSHOT_REF_PREFIX}${task.id}`]);
     return changes;
   }
 
@@ -119,8 +131,33 @@ export class RemoteWorkspace implements TaskIsolation {
     await Promise.all(this.isolations().map((isolation) => isolation.prune?.()));
   }
 
+  /**
+   * Releases the slots, then what this process added to its repositories: the imported snapshots
+   * (refs/swarm-in/<id>; a later task of the same post imports again), the partial work of tasks
+   * that ended (on any machine), and its anchors.
+   */
   async release(): Promise<void> {
     await Promise.all(this.isolations().map((isolation) => isolation.release?.()));
+    for (const [gitDir, snapshots] of this.imported) await deleteRefs(gitDir, [...snapshots].map((id) => `${IMPORTED_REF_PREFIX}${id}`));
+    this.imported.clear();
+    const sites = [...this.ready];
+    this.ready.length = 0;
+    this.sites.clear();
+    for (const site of sites) {
+      await this.dropEndedPartialWork(site.gitDir).catch((error: unknown) => this.log(`could not check the partial work kept in ${site.gitDir}: ${(error as Error).message}`));
+      await removeAnchor(site.gitDir, site.anchor).catch((error: unknown) => this.log(`could not remove the anchor ${site.anchor}: ${(error as Error).message}; the next runner removes it`));
+    }
+  }
+
+  /** refs/swarm/<id> of tasks that are done, cancelled or gone: no retry will resume from them. */
+  private async dropEndedPartialWork(gitDir: string): Promise<void> {
+    const listed = (await gitText(['for-each-ref', '--format=%(refname)', PARTIAL_REF_PREFIX], { cwd: gitDir })).split('\n').filter(Boolean);
+    const ended: string[] = [];
+    for (const ref of listed) {
+      const task = await this.options.board.get(ref.slice(PARTIAL_REF_PREFIX.length));
+      if (!task || task.status === 'done' || task.status === 'cancelled') ended.push(ref);
+    }
+    await deleteRefs(gitDir, ended);
   }
 
   useSandbox(sandbox: ActiveSandbox | undefined, commandEnv: Record<string, string>): void {
@@ -157,6 +194,9 @@ export class RemoteWorkspace implements TaskIsolation {
       if (error instanceof RemoteGitError && CANNOT_SERVE.has(error.problem)) throw new CannotServeTaskError(task.id, error.message);
       throw error;
     }
+    const snapshots = this.imported.get(imported.gitDir) ?? new Set<string>();
+    snapshots.add(source.snapshotId);
+    this.imported.set(imported.gitDir, snapshots);
     const key = siteKey(imported.gitDir, imported.prefix);
     let site = this.sites.get(key);
     if (!site) {
@@ -169,27 +209,72 @@ export class RemoteWorkspace implements TaskIsolation {
 
   private async makeSite(imported: ImportedSnapshot, key: string): Promise<Site> {
     const runnerDir = path.resolve(this.options.runnerDir ?? this.options.reposDir ?? path.join(worktreesCacheRoot(), 'runner'));
-    const anchor = path.join(runnerDir, 'anchors', key);
-    await withLock(imported.repository.lockFile, () => ensureAnchor(imported.gitDir, anchor, imported.commit));
+    // One anchor per process: a runner removes its own at release without asking another, and the
+    // anchors of runners that died are removed here.
+    const anchor = path.join(runnerDir, 'anchors', `${key}.p${process.pid}`);
+    await withLock(imported.repository.lockFile, async () => {
+      await removeDeadAnchors(imported.gitDir, path.dirname(anchor), key);
+      await ensureAnchor(imported.gitDir, anchor, imported.commit);
+    });
     const workspaceRoot = imported.prefix ? path.join(anchor, imported.prefix) : anchor;
     fs.mkdirSync(workspaceRoot, { recursive: true });
     const isolation = this.options.makeIsolation({ workspaceRoot, worktreesDir: path.join(runnerDir, 'slots', key), startFrom: (task) => this.starts.get(task.id) });
     if (this.sandbox) isolation.useSandbox?.(this.sandbox.sandbox, this.sandbox.env);
     this.log(`serving ${imported.descriptor.repository} from ${imported.gitDir}`);
-    const site = { isolation, gitDir: imported.gitDir, prefix: imported.prefix };
+    const site = { isolation, gitDir: imported.gitDir, prefix: imported.prefix, anchor };
     this.ready.push(site);
     return site;
   }
 
+  /**
+   * Sends the partial work kept on refs/swarm/<id> (the abandoned attempt's files, as one commit on
+   * the snapshot) as a thin bundle plus its result descriptor, so a retry on any machine resumes
+   * from it. The bundle is stored first: a descriptor on the board always has its bundle.
+   */
   private async sendPartialWork(task: Task, site: Site, base: string | undefined): Promise<void> {
     if (!base) return;
     const ref = `${PARTIAL_REF_PREFIX}${task.id}`;
     const found = await runGit(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: site.gitDir, okCodes: [1, 128] });
     if (found.code !== 0) return;
-    const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${base}`], site.gitDir, this.options.maxBundleBytes ?? 8 * 1024 * 1024);
+    const commit = found.stdout.toString('utf8').trim();
+    const cap = this.options.maxBundleBytes ?? DEFAULT_ARTIFACT_CAP_BYTES;
+    const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${base}`], site.gitDir, cap);
     if (!output.data) throw new Error('the partial work is over the artifact cap');
+    const patch = (await diffCommits({ cwd: site.gitDir, base, target: commit, prefix: site.prefix })).text;
+    const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId: task.id, kind: 'partial', snapshot: base, commit, ref, patchBytes: Buffer.byteLength(patch), patchSha256: sha256(patch), bundleBytes: output.data.length, bundleSha256: sha256(output.data) };
     await this.options.board.putArtifact(task.id, PARTIAL_BUNDLE_ARTIFACT, output.data);
-    this.log(`task ${task.id}: partial work sent (${output.data.length} bytes, sha256 ${sha256(output.data).slice(0, 12)})`);
+    await this.options.board.putArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT, JSON.stringify(descriptor));
+    this.log(`task ${task.id}: partial work sent (${output.data.length} bytes, sha256 ${descriptor.bundleSha256?.slice(0, 12)})`);
+  }
+
+  /**
+   * A retry starts from the partial work an earlier attempt sent from any machine: its bundle is
+   * checked as untrusted input (one head refs/swarm/<id>, built on this task's snapshot, strict
+   * objects) and becomes this repository's refs/swarm/<id>, which the worktree slot resumes from.
+   * Partial work kept here that is newer (an attempt killed here, never sent) wins. Anything wrong
+   * with the sent work is logged and the attempt starts from the snapshot: it is never lost work's
+   * fault that the task fails.
+   */
+  private async receivePartialWork(task: Task, site: Site, snapshot: string): Promise<void> {
+    const described = await this.options.board.getArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT);
+    if (!described) return;
+    const ref = `${PARTIAL_REF_PREFIX}${task.id}`;
+    try {
+      const descriptor = readResultDescriptor(JSON.parse(described.toString('utf8')));
+      if (descriptor.taskId !== task.id || descriptor.kind !== 'partial') throw untrusted(`the partial work of task ${task.id} describes ${descriptor.kind} of task ${descriptor.taskId}`);
+      if (descriptor.snapshot !== snapshot) return this.log(`task ${task.id}: the partial work sent builds on ${descriptor.snapshot.slice(0, 12)}, not on the task's snapshot; starting from the snapshot`);
+      const local = await commitOf(site.gitDir, ref);
+      if (local === descriptor.commit) return;
+      const bundle = await this.options.board.getArtifact(task.id, PARTIAL_BUNDLE_ARTIFACT);
+      await importResult({ repository: site.gitDir, descriptor, bundle, prefix: site.prefix, maxBytes: this.options.maxBundleBytes });
+      if (local && (await committedAt(site.gitDir, local)) > (await committedAt(site.gitDir, descriptor.commit))) {
+        await runGit(['update-ref', ref, local], { cwd: site.gitDir });
+        return this.log(`task ${task.id}: the partial work kept here is newer than the one sent; resuming from it`);
+      }
+      this.log(`task ${task.id}: resuming from the partial work sent by an earlier attempt (${descriptor.commit.slice(0, 10)})`);
+    } catch (error) {
+      this.log(`task ${task.id}: the partial work sent by an earlier attempt was not used: ${(error as Error).message}`);
+    }
   }
 
   private log(line: string): void {
@@ -219,6 +304,32 @@ async function ensureAnchor(gitDir: string, anchor: string, commit: string): Pro
   await runGit(['worktree', 'add', '--no-checkout', '--detach', anchor, commit], { cwd: gitDir });
 }
 
+async function removeAnchor(gitDir: string, anchor: string): Promise<void> {
+  await runGit(['worktree', 'remove', '--force', anchor], { cwd: gitDir, okCodes: [128] });
+  fs.rmSync(anchor, { recursive: true, force: true });
+  await runGit(['worktree', 'prune'], { cwd: gitDir });
+}
+
+/** Anchors `<key>.p<pid>` of processes that are gone (a runner killed before its release). */
+async function removeDeadAnchors(gitDir: string, anchorsDir: string, key: string): Promise<void> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(anchorsDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = name.startsWith(`${key}.p`) ? Number(name.slice(key.length + 2)) : NaN;
+    // Old anchors had no pid (`<key>`): no process owns them any more.
+    if (name === key || (Number.isInteger(pid) && pid !== process.pid && !isProcessAlive(pid))) await removeAnchor(gitDir, path.join(anchorsDir, name));
+  }
+}
+
+async function deleteRefs(gitDir: string, refs: readonly string[]): Promise<void> {
+  if (refs.length === 0) return;
+  await runGit(['update-ref', '--stdin'], { cwd: gitDir, input: refs.map((ref) => `delete ${ref}\n`).join('') });
+}
+
 /** What a host needs to turn its pool into a runner of a shared board. */
 export interface RunnerSettings {
   /** Repository cache folder (`swarm run --repos DIR`). */
@@ -236,7 +347,7 @@ export interface RunnerSettings {
  * host's own settings (include list, setup command).
  */
 export function createRunnerIsolation(options: {
-  board: Pick<Board, 'getArtifact' | 'putArtifact'>;
+  board: Pick<Board, 'getArtifact' | 'putArtifact' | 'get'>;
   workspaceRoot: string;
   local?: TaskIsolation;
   worktree: (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
@@ -254,6 +365,16 @@ export function createRunnerIsolation(options: {
     allowLocalUrls: options.settings.allowLocalUrls,
     log: options.log,
   });
+}
+
+async function commitOf(gitDir: string, ref: string): Promise<string | undefined> {
+  const found = await runGit(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: gitDir, okCodes: [1, 128] });
+  return found.code === 0 ? found.stdout.toString('utf8').trim() : undefined;
+}
+
+/** Committer time in seconds: which of two partial-work commits was saved last. */
+async function committedAt(gitDir: string, commit: string): Promise<number> {
+  return Number(await gitText(['log', '-1', '--format=%ct', commit], { cwd: gitDir }));
 }
 
 function findUp(start: string, name: string): string | undefined {

@@ -8,10 +8,13 @@ import { Commands } from '../commandIds';
 import type { Task, TaskSpec } from '../../core/board';
 import type { Board } from '../../core/board/interface';
 import { liveHostStatuses } from '../../core/pool';
+import { mapFromEditor, postFromEditor, type EditorPoster } from '../post';
 
 export interface ChatDeps {
   /** The board to post to, created on first use (async: its engine is off this thread). */
   getBoard(): Promise<Board | undefined>;
+  /** The open folder: on a shared board its working state travels with the posted tasks. */
+  workspaceRoot(): string | undefined;
   /** The file board's folder (its pools' status files, the MCP server's --board). */
   boardDir(): string | undefined;
   log: vscode.LogOutputChannel;
@@ -47,14 +50,18 @@ async function poolHint(board: Board): Promise<string> {
 }
 
 /** Posts `input` as one task, or as a map task with a child per file. Returns the id to follow. */
-export async function postFromInput(board: Board, input: PostInput): Promise<{ id: string; count: number }> {
+export async function postFromInput(poster: EditorPoster, input: PostInput): Promise<{ id: string; count: number }> {
   const files = input.files ?? [];
   if (input.perFile && files.length > 0) {
     const children: TaskSpec[] = files.map((file) => ({ title: `${input.title}: ${file}`, type: 'prompt', prompt: input.prompt, files: [file] }));
-    const { parent } = await board.map({ title: input.title, prompt: input.prompt }, children);
+    const { parent } = await mapFromEditor(poster, { title: input.title, prompt: input.prompt }, children);
     return { id: parent.id, count: children.length };
   }
-  return { id: (await board.post({ title: input.title, type: 'prompt', prompt: input.prompt, files })).id, count: 1 };
+  return { id: (await postFromEditor(poster, { title: input.title, type: 'prompt', prompt: input.prompt, files })).id, count: 1 };
+}
+
+function posterOf(deps: ChatDeps, board: Board): EditorPoster {
+  return { board, workspaceRoot: deps.workspaceRoot(), log: deps.log };
 }
 
 async function statusText(board: Board, taskId?: string): Promise<string> {
@@ -78,7 +85,7 @@ function registerTools(context: vscode.ExtensionContext, deps: ChatDeps): void {
     invoke: async (options) => {
       const board = await deps.getBoard();
       if (!board) return text(NO_BOARD);
-      const { id, count } = await postFromInput(board, options.input);
+      const { id, count } = await postFromInput(posterOf(deps, board), options.input);
       deps.log.info(`chat tool: posted ${count} task(s) as ${id}`);
       return text(`Posted ${count === 1 ? 'task' : `a map task with ${count} children`} ${id}. Follow it with the ${STATUS_TOOL} tool; the user reviews the patches with "Swarm: Review Results".${await poolHint(board)}`);
     },
@@ -163,11 +170,11 @@ function registerParticipant(context: vscode.ExtensionContext, deps: ChatDeps): 
         return;
       }
       const children: TaskSpec[] = [...errors].map(([file, messages]) => ({ title: `Fix errors in ${file}`, type: 'fix', files: [file], prompt: `${prompt}\n\nErrors in ${file}:\n${messages.join('\n')}` }));
-      const { parent } = await board.map({ title: prompt, prompt }, children);
+      const { parent } = await mapFromEditor(posterOf(deps, board), { title: prompt, prompt }, children);
       posted = { id: parent.id, count: children.length };
       stream.markdown(`Posted **${children.length}** task(s), one per file with errors:\n\n${[...errors.keys()].map((file) => `- \`${file}\``).join('\n')}\n`);
     } else {
-      posted = await postFromInput(board, { title: prompt.length > 80 ? `${prompt.slice(0, 77)}...` : prompt, prompt });
+      posted = await postFromInput(posterOf(deps, board), { title: prompt.length > 80 ? `${prompt.slice(0, 77)}...` : prompt, prompt });
       stream.markdown(`Posted task \`${posted.id}\`.\n`);
     }
     deps.log.info(`@swarm: posted ${posted.count} task(s) as ${posted.id}`);

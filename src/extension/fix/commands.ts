@@ -5,6 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Task, TaskSpec } from '../../core/board/types';
 import { offerStart } from '../commands';
+import { mapFromEditor, postFromEditor } from '../post';
 import { UserFacingError, type SwarmSession } from '../session';
 import { lensSettings } from '../settings';
 import { buildFixTask, type FixProblem } from '../logic/fixTask';
@@ -89,7 +90,7 @@ export async function fixAllProblems(session: SwarmSession, folderArg?: unknown)
     payload: { kind: 'fix-all', folder: scope ?? '', files: files.map((entry) => entry.file) },
   };
   const board = await session.ensureViewBoard();
-  const { parent: posted } = await board.map(parent, children);
+  const { parent: posted } = await mapFromEditor({ board, workspaceRoot: root, log: session.log }, parent, children);
   session.notifyBoardChanged();
   session.log.info(`Fix with swarm: posted ${posted.id} with ${children.length} file task(s) (${summary})`);
   void offerStart(session, `Posted a fix for ${summary}.`);
@@ -98,7 +99,7 @@ export async function fixAllProblems(session: SwarmSession, folderArg?: unknown)
 
 async function postFix(session: SwarmSession, spec: TaskSpec): Promise<Task> {
   const board = await session.ensureViewBoard();
-  const task = await board.post(spec);
+  const task = await postFromEditor({ board, workspaceRoot: session.workspaceRoot, log: session.log }, spec);
   session.notifyBoardChanged();
   session.log.info(`Fix with swarm: posted ${task.id} "${task.title}"`);
   void offerStart(session, `Posted "${task.title}".`);

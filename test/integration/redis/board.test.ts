@@ -91,6 +91,33 @@ suite('Redis board (agentSwarm.board)', () => {
     }
   });
 
+  test('Fix with Swarm on a Redis board posts the working state with the task: a source and its bundle on the board', async function () {
+    this.timeout(120_000);
+    const swarm = await api();
+    const redis = await startRedis();
+    servers.push(redis);
+    const url = `redis://127.0.0.1:${redis.port}/0?board=fix`;
+    await setBoard(url);
+    try {
+      const board = await waitFor('the Redis board in the views', async () => swarm.session.viewBoard());
+      const file = vscode.Uri.file(path.join(workspaceRoot(), 'src', 'greet.ts'));
+      // An unsaved-looking edit on disk: the snapshot takes the working state, not the last commit.
+      fs.appendFileSync(file.fsPath, '// edited, not committed\n');
+      const diagnostic = { message: 'name is never checked', severity: 0, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } } };
+      await vscode.commands.executeCommand('agentSwarm.fixProblems', file, [diagnostic]);
+      const task = await waitFor('the fix task on the Redis board', async () => (await board.list()).tasks.find((candidate) => candidate.source !== undefined));
+      const source = task.source;
+      assert.ok(source?.artifact, 'the task names its bundle artifact');
+      const bundle = await board.getArtifact(source.artifact.taskId, source.artifact.name);
+      assert.strictEqual(bundle?.length, source.bundleBytes, 'the bundle is stored on the board');
+      const { stdout } = await execFileAsync('git', ['show', `${source.snapshot}:src/greet.ts`], { cwd: workspaceRoot(), encoding: 'utf8' });
+      assert.match(stdout, /edited, not committed/, 'the snapshot holds the uncommitted edit');
+    } finally {
+      await execFileAsync('git', ['checkout', '--', 'src/greet.ts'], { cwd: workspaceRoot() });
+      await setBoard(undefined);
+    }
+  });
+
   test('a folder path: the views read the file board there, not the workspace .swarm', async function () {
     this.timeout(120_000);
     const swarm = await api();

@@ -39,6 +39,9 @@ export interface Machine {
   name: string;
   /** Runs a command inside the namespace, with `hidden` folders covered by an empty tmpfs. */
   spawn(command: string, args: string[], options: SpawnOptions & { hidden?: string[] }): ChildProcess;
+  /** Takes the machine's link down (a partition: packets are dropped, connections hang), and back up. */
+  cut(): void;
+  restore(): void;
   remove(): void;
 }
 
@@ -76,6 +79,8 @@ export function makeMachine(label: string, network: Network): Machine {
       const script = `${hide}exec "$@"`;
       return spawn('ip', ['netns', 'exec', name, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'machine', command, ...args], options);
     },
+    cut: () => ip(['link', 'set', hostEnd, 'down']),
+    restore: () => ip(['link', 'set', hostEnd, 'up']),
     remove: () => {
       spawnSync('ip', ['link', 'del', hostEnd]);
       spawnSync('ip', ['netns', 'del', name]);

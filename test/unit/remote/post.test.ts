@@ -10,6 +10,9 @@ import { openBoard } from '../../../src/core/board/open';
 import type { Board, Task } from '../../../src/core/board';
 import { importSnapshot } from '../../../src/core/remote';
 import { descriptorOf, SNAPSHOT_ARTIFACT } from '../../../src/core/remote/post';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { createSwarmMcpServer } from '../../../src/mcp/server';
 import { runSwarm, type SwarmRun } from '../patch/helpers';
 import { git } from '../worktree/helpers';
 import { addLocalChanges, binary, makeWorld, redisWorlds, treeFiles, type World } from './machines';
@@ -38,6 +41,21 @@ function fingerprint(repo: string): string {
   const status = git(repo, ['status', '--porcelain=v2', '--untracked-files=all', '--ignored']);
   const index = fs.readFileSync(path.join(repo, '.git', 'index')).toString('hex');
   return `${status}\n${index}`;
+}
+
+interface McpCall {
+  isError?: boolean;
+  content: { type: string; text?: string }[];
+  structuredContent?: Record<string, unknown>;
+}
+
+/** A real MCP client talking to the server over the SDK's in-memory transport pair. */
+async function mcpClient(shared: Board, workspaceRoot: string): Promise<Client> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await createSwarmMcpServer({ board: shared, workspaceRoot }).connect(serverSide);
+  const client = new Client({ name: 'remote-test', version: '1.0.0' });
+  await client.connect(clientSide);
+  return client;
 }
 
 function refusedWithOneLine(run: SwarmRun, code: number, message: RegExp): void {
@@ -164,6 +182,49 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     assert.match(ok(runSwarm(w.dev, ['--board', url, 'show', id]), 'show'), /requires: {2}gpu, linux \(runner labels\)/);
     refusedWithOneLine(runSwarm(w.dev, ['--board', url, 'post', 'bad', '--requires', 'gpu,has space']), 2, /requires\.1 is not a label/);
     assert.equal((await shared.list()).total, 1);
+  });
+
+  it('the MCP post tools go the same way: post_task and map_tasks carry the source and store the bundle; over the cap nothing is posted', async () => {
+    const w = world();
+    addLocalChanges(w);
+    const shared = await board(server().url(0, 'mcp'));
+    const before = fingerprint(w.dev);
+    const client = await mcpClient(shared, w.dev);
+    const single = (await client.callTool({ name: 'post_task', arguments: { title: 'from mcp', files: ['notes/todo.md'] } })) as McpCall;
+    assert.ok(!single.isError, JSON.stringify(single.content));
+    const task = (await shared.get((single.structuredContent?.task as { id: string }).id)) as Task;
+    assert.ok(task.source, 'post_task gives the task a source');
+    assert.equal(task.source.bundle, 'thin');
+    assert.equal(task.source.base, git(w.dev, ['rev-parse', 'origin/main']));
+    assert.deepEqual(task.source.artifact, { taskId: task.source.snapshotId, name: SNAPSHOT_ARTIFACT });
+    const bundle = await shared.getArtifact(task.source.snapshotId, SNAPSHOT_ARTIFACT);
+    assert.equal(bundle?.length, task.source.bundleBytes, 'the bundle is stored as an artifact');
+    assert.ok(treeFiles(w.dev, task.source.snapshot)['notes/todo.md'], 'the named untracked file travels');
+    assert.equal(fingerprint(w.dev), before, 'the post changed the working tree or the index');
+
+    const mapped = (await client.callTool({ name: 'map_tasks', arguments: { title: 'fan out', files: ['src/a.txt', 'src/b.txt'] } })) as McpCall;
+    assert.ok(!mapped.isError, JSON.stringify(mapped.content));
+    const parent = (await shared.get((mapped.structuredContent?.parent as { id: string }).id)) as Task;
+    assert.equal(parent.source, undefined, 'the waiting parent runs nothing');
+    const children = await Promise.all((mapped.structuredContent?.childIds as string[]).map(async (id) => ((await shared.get(id)) as Task).source));
+    assert.ok(children[0]?.artifact, 'map children carry the source');
+    assert.deepEqual(children[1], children[0], 'one snapshot for the batch');
+    assert.notEqual(children[0].snapshotId, task.source.snapshotId);
+    await client.close();
+
+    // The same refusal as `swarm post`: a snapshot over the cap posts nothing.
+    const big = world();
+    git(big.dev, ['remote', 'remove', 'origin']);
+    big.write(big.dev, 'big.bin', binary('big', 9 * 1024 * 1024));
+    git(big.dev, ['add', 'big.bin']);
+    git(big.dev, ['commit', '-q', '-m', 'big']);
+    const bigBoard = await board(server().url(0, 'mcp-big'));
+    const bigClient = await mcpClient(bigBoard, big.dev);
+    const refused = (await bigClient.callTool({ name: 'post_task', arguments: { title: 'too big' } })) as McpCall;
+    assert.equal(refused.isError, true);
+    assert.match(refused.content[0].text ?? '', /^Nothing was posted: .*over the 8\.0 MB cap: push your branch .*or raise the cap/);
+    assert.equal((await bigBoard.list()).total, 0);
+    await bigClient.close();
   });
 
   it('a file board keeps today\'s behaviour: no snapshot at post, no source', async () => {

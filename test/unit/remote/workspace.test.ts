@@ -12,7 +12,7 @@ import type { Board, Task } from '../../../src/core/board';
 import { importResult } from '../../../src/core/remote';
 import { sha256 } from '../../../src/core/remote/bundle';
 import { snapshotForPost } from '../../../src/core/remote/post';
-import { CannotServeTaskError, HandBackBackoff, PARTIAL_BUNDLE_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
+import { CannotServeTaskError, HandBackBackoff, PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
 import { WorktreeIsolation } from '../../../src/core/worktree/worktreeIsolation';
 import { git } from '../worktree/helpers';
 import { addLocalChanges, agentEdits, makeWorld, redisWorlds, NAMED_FILES, treeFiles, type World } from './machines';
@@ -117,6 +117,65 @@ describe('runner workspace from a task source', { timeout: 300_000 }, () => {
     });
     const refusing = new RemoteWorkspace({ board, reposDir: path.join(w.dir, 'cache-d'), makeIsolation: (options) => new WorktreeIsolation(options) });
     await assert.rejects(refusing.prepare(task, '0', path.join(w.dir, 'd-artifacts')), (error: unknown) => error instanceof CannotServeTaskError && /local repository/.test(error.reason));
+  });
+
+  it('a retry on another runner starts from the partial work the abandoned attempt sent, and its patch holds both attempts\' work', async () => {
+    const { w, board, task } = await setUp('ws-retry');
+    const clone = path.join(w.dir, 'runner-a-clone');
+    git(w.dir, ['clone', '-q', w.origin, clone]);
+    const logs: string[] = [];
+    const first = new RemoteWorkspace({ board, clone, runnerDir: path.join(w.dir, 'a-runner'), allowLocalUrls: true, makeIsolation: (options) => new WorktreeIsolation(options) });
+    const preparedA = await first.prepare(task, '0', path.join(w.dir, 'a-artifacts'));
+    fs.writeFileSync(path.join(preparedA.cwd, 'src/a.txt'), 'alpha\nbeta (staged)\ngamma\nfrom the first attempt\n');
+    fs.writeFileSync(path.join(preparedA.cwd, 'src/first.txt'), 'written before the lease was lost\n');
+    await first.abandon(task, '0', preparedA, 'lease lost');
+    await first.release();
+    assert.ok(await board.getArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT), 'the partial work is described on the board');
+
+    // Another machine (a cache, no clone) takes the retry: it starts from that work, not the snapshot.
+    const second = new RemoteWorkspace({ board, reposDir: path.join(w.dir, 'b-cache'), runnerDir: path.join(w.dir, 'b-runner'), allowLocalUrls: true, log: (line) => logs.push(line), makeIsolation: (options) => new WorktreeIsolation(options) });
+    const artifacts = path.join(w.dir, 'b-artifacts');
+    const preparedB = await second.prepare(task, '0', artifacts);
+    assert.equal(fs.readFileSync(path.join(preparedB.cwd, 'src/first.txt'), 'utf8'), 'written before the lease was lost\n', 'the first attempt\'s new file is there');
+    assert.match(fs.readFileSync(path.join(preparedB.cwd, 'src/a.txt'), 'utf8'), /from the first attempt/);
+    assert.ok(logs.some((line) => /resuming from the partial work sent by an earlier attempt/.test(line)), logs.join('\n'));
+    fs.writeFileSync(path.join(preparedB.cwd, 'src/second.txt'), 'added by the retry\n');
+    const changes = await second.collect(task, '0', preparedB, artifacts);
+    assert.equal(changes.base, task.source?.snapshot, 'the patch is still against the poster\'s snapshot');
+    const patch = fs.readFileSync(changes.patchFile as string, 'utf8');
+    for (const file of ['src/first.txt', 'src/second.txt', 'src/a.txt']) assert.match(patch, new RegExp(`diff --git a/${file} b/${file}`), file);
+    await second.release();
+    // The developer's copy takes the patch (three-way against the snapshot, as swarm apply does).
+    git(w.dev, ['apply', '--check', '--3way', '-'], patch);
+  });
+
+  it('partial work sent for another snapshot, or a bundle that does not match its descriptor, is not used: the retry starts from the snapshot and says why', async () => {
+    const { w, board, task } = await setUp('ws-retry-bad');
+    const first = runner(w, board, { reposDir: path.join(w.dir, 'a-cache') }, 'a');
+    const preparedA = await first.prepare(task, '0', path.join(w.dir, 'a-artifacts'));
+    fs.writeFileSync(path.join(preparedA.cwd, 'src/first.txt'), 'partial\n');
+    await first.abandon(task, '0', preparedA, 'lease lost');
+    await first.release();
+    const descriptor = JSON.parse(String(await board.getArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT))) as Record<string, unknown>;
+    const bundle = (await board.getArtifact(task.id, PARTIAL_BUNDLE_ARTIFACT)) as Buffer;
+    const cases: [string, Record<string, unknown>, Buffer, RegExp][] = [
+      ['another snapshot', { ...descriptor, snapshot: 'b'.repeat(40) }, bundle, /builds on bbbbbbbbbbbb, not on the task's snapshot/],
+      ['a bundle changed after it was made', descriptor, Buffer.concat([bundle.subarray(0, bundle.length - 1), Buffer.from([bundle[bundle.length - 1] ^ 1])]), /does not match its checksum/],
+      ['another task\'s work', { ...descriptor, taskId: 'tother1', ref: 'refs/swarm/tother1' }, bundle, /describes partial of task tother1/],
+    ];
+    for (const [what, forged, data, reason] of cases) {
+      await board.putArtifact(task.id, PARTIAL_BUNDLE_ARTIFACT, data);
+      await board.putArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT, JSON.stringify(forged));
+      const logs: string[] = [];
+      const name = `b-${cases.findIndex((entry) => entry[0] === what)}`;
+      const retry = new RemoteWorkspace({ board, reposDir: path.join(w.dir, `${name}-cache`), runnerDir: path.join(w.dir, `${name}-runner`), allowLocalUrls: true, log: (line) => logs.push(line), makeIsolation: (options) => new WorktreeIsolation(options) });
+      const prepared = await retry.prepare(task, '0', path.join(w.dir, `${name}-artifacts`));
+      assert.ok(!fs.existsSync(path.join(prepared.cwd, 'src/first.txt')), `${what}: started from the snapshot`);
+      assert.equal(git(prepared.cwd, ['rev-parse', 'HEAD']), task.source?.snapshot, what);
+      assert.ok(logs.some((line) => reason.test(line)), `${what}: ${logs.join('\n')}`);
+      await retry.abandon(task, '0', prepared, 'test over');
+      await retry.release();
+    }
   });
 
   it('a task that requires labels is served only by a runner that has them; others hand it back saying which', async () => {

@@ -622,6 +622,12 @@ export class RedisBoard implements Board {
     return artifacts.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  async deleteArtifact(taskId: string, name: string): Promise<boolean> {
+    assertId(taskId);
+    assertArtifactName(name);
+    return (await this.client.hdel(`${this.base}:a:${taskId}`, name)) > 0;
+  }
+
   // ---------------------------------------------------------------- hosts (redis/hosts.ts)
 
   putHost(id: string, status: object, ttlMs: number): Promise<void> {

@@ -1,0 +1,129 @@
+// Housekeeping of the transport (src/core/remote/cleanup.ts and the runner's release): after a run
+// on two runners and `swarm apply`, no bundle artifact, no refs/swarm-* ref and no anchor is left,
+// while a snapshot whose results still wait for review keeps its ref until they are applied.
+//   node scripts/run-unit-tests.js test/unit/remote/cleanup.test.ts
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { openBoard } from '../../../src/core/board/open';
+import { PATCH_ARTIFACT, type Board, type Claim, type Task } from '../../../src/core/board';
+import { SNAPSHOT_ARTIFACT } from '../../../src/core/remote/post';
+import { PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
+import { WorktreeIsolation } from '../../../src/core/worktree/worktreeIsolation';
+import { runSwarm, type SwarmRun } from '../patch/helpers';
+import { git } from '../worktree/helpers';
+import { addLocalChanges, makeWorld, redisWorlds } from './machines';
+
+const { server, worlds, boards } = redisWorlds();
+
+const TRANSPORT_ARTIFACTS = [SNAPSHOT_ARTIFACT, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT, PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT];
+
+function ok(run: SwarmRun, what: string): string {
+  assert.equal(run.code, 0, `${what} exited ${run.code}: ${run.stderr}`);
+  return run.stdout;
+}
+
+/** Every transport artifact on the board, as `<id>/<name>`, for the tasks and snapshots given. */
+async function transportArtifacts(board: Board, ids: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const id of ids) for (const artifact of await board.listArtifacts(id)) if (TRANSPORT_ARTIFACTS.includes(artifact.name)) found.push(`${id}/${artifact.name}`);
+  return found.sort();
+}
+
+function swarmRefs(gitDir: string): string[] {
+  return git(gitDir, ['for-each-ref', '--format=%(refname)', 'refs/swarm-base/', 'refs/swarm-in/', 'refs/swarm-result/', 'refs/swarm/']).split('\n').filter(Boolean);
+}
+
+function cacheRepository(reposDir: string): string {
+  return path.join(reposDir, fs.readdirSync(reposDir).find((name) => name.endsWith('.git')) as string);
+}
+
+/** One attempt on a runner: prepare, edit, collect, and the result on the board as the pool stores it. */
+async function finish(board: Board, runner: RemoteWorkspace, claim: Claim, dir: string, edit: (root: string) => void): Promise<void> {
+  const artifacts = path.join(dir, `artifacts-${claim.task.id}`);
+  const prepared = await runner.prepare(claim.task, '0', artifacts);
+  edit(prepared.cwd);
+  const changes = await runner.collect(claim.task, '0', prepared, artifacts);
+  await board.putArtifact(claim.task.id, PATCH_ARTIFACT, fs.readFileSync(changes.patchFile as string));
+  await board.complete(claim, { summary: 'edited', patchArtifact: PATCH_ARTIFACT, base: changes.base, files: changes.files });
+}
+
+async function claimOf(board: Board, agent: string, id: string): Promise<Claim> {
+  const claim = await board.claim({ agent });
+  assert.equal(claim?.task.id, id, `${agent} claims ${id}`);
+  return claim as Claim;
+}
+
+describe('transport clean-up', { timeout: 300_000 }, () => {
+  it('after a run on two runners and swarm apply, no bundle, ref or anchor is left; before the apply the snapshot stays for review', async () => {
+    const w = makeWorld();
+    worlds.push(w);
+    addLocalChanges(w);
+    const url = server().url(0, 'cleanup');
+    fs.writeFileSync(path.join(w.dir, 'children.jsonl'), ['one', 'two'].map((name) => JSON.stringify({ title: `edit ${name}`, files: [`src/${name}.txt`] })).join('\n'));
+    const posted = JSON.parse(ok(runSwarm(w.dev, ['--board', url, 'map', 'two edits', '--jsonl', path.join(w.dir, 'children.jsonl'), '--json']), 'map')) as { id: string; childIds: string[] };
+    const board = await openBoard(url);
+    boards.push(board);
+    const [first, second] = (await Promise.all(posted.childIds.map((id) => board.get(id)))) as Task[];
+    const snapshotId = first.source?.snapshotId as string;
+    const ids = [snapshotId, first.id, second.id];
+    assert.deepEqual(swarmRefs(w.dev), [`refs/swarm-base/${snapshotId}`]);
+
+    const runner = (name: string): RemoteWorkspace => new RemoteWorkspace({ board, reposDir: path.join(w.dir, `${name}-cache`), runnerDir: path.join(w.dir, `${name}-runner`), allowLocalUrls: true, makeIsolation: (options) => new WorktreeIsolation(options) });
+    // Runner a loses its first attempt (partial work sent), runner b finishes it; a does the second.
+    const a = runner('a');
+    const lost = await claimOf(board, 'a', first.id);
+    const preparedLost = await a.prepare(lost.task, '0', path.join(w.dir, 'lost'));
+    fs.writeFileSync(path.join(preparedLost.cwd, 'src/partial.txt'), 'partial\n');
+    await a.abandon(lost.task, '0', preparedLost, 'lease lost');
+    await board.release(lost, 'lease lost');
+    // A released task goes behind the others: the second comes first.
+    await finish(board, a, await claimOf(board, 'a', second.id), w.dir, (root) => fs.writeFileSync(path.join(root, 'src/two.txt'), 'two, edited\n'));
+    const b = runner('b');
+    await finish(board, b, await claimOf(board, 'b', first.id), w.dir, (root) => fs.writeFileSync(path.join(root, 'src/one.txt'), 'one, edited\n'));
+    assert.deepEqual(await transportArtifacts(board, ids), [
+      `${first.id}/${PARTIAL_DESCRIPTOR_ARTIFACT}`, `${first.id}/${PARTIAL_BUNDLE_ARTIFACT}`, `${first.id}/${RESULT_BUNDLE_ARTIFACT}`, `${first.id}/${RESULT_DESCRIPTOR_ARTIFACT}`,
+      `${second.id}/${RESULT_BUNDLE_ARTIFACT}`, `${second.id}/${RESULT_DESCRIPTOR_ARTIFACT}`, `${snapshotId}/${SNAPSHOT_ARTIFACT}`,
+    ].sort());
+
+    // The runners stop: their imported snapshots, result and partial refs and their anchors go.
+    await a.release();
+    await b.release();
+    for (const name of ['a', 'b']) {
+      assert.deepEqual(swarmRefs(cacheRepository(path.join(w.dir, `${name}-cache`))), [], `runner ${name}'s refs`);
+      assert.deepEqual(fs.readdirSync(path.join(w.dir, `${name}-runner`, 'anchors')), [], `runner ${name}'s anchors`);
+      assert.equal(git(cacheRepository(path.join(w.dir, `${name}-cache`)), ['worktree', 'list', '--porcelain']).split('\n').filter((line) => line.includes('/anchors/')).length, 0, `runner ${name}'s anchor registrations`);
+    }
+
+    // Prune before review: no task runs again, so the bundles go; the snapshot ref and the result
+    // bundles stay while the results wait (the snapshot is the base of their three-way apply).
+    const early = JSON.parse(ok(runSwarm(w.dev, ['--board', url, 'worktrees', '--prune', '--json']), 'prune')) as { artifacts: number };
+    assert.equal(early.artifacts, 3);
+    assert.deepEqual(await transportArtifacts(board, ids), [`${first.id}/${RESULT_BUNDLE_ARTIFACT}`, `${first.id}/${RESULT_DESCRIPTOR_ARTIFACT}`, `${second.id}/${RESULT_BUNDLE_ARTIFACT}`, `${second.id}/${RESULT_DESCRIPTOR_ARTIFACT}`]);
+    assert.deepEqual(swarmRefs(w.dev), [`refs/swarm-base/${snapshotId}`], 'the snapshot of results that wait for review is kept');
+
+    ok(runSwarm(w.dev, ['--board', url, 'apply', '--all-done']), 'apply');
+    assert.equal(fs.readFileSync(path.join(w.dev, 'src/two.txt'), 'utf8'), 'two, edited\n');
+    const late = JSON.parse(ok(runSwarm(w.dev, ['--board', url, 'worktrees', '--prune', '--json']), 'prune')) as { artifacts: number; refs: number };
+    assert.deepEqual([late.artifacts, late.refs], [4, 1]);
+    assert.deepEqual(await transportArtifacts(board, ids), [], 'no bundle left on the board');
+    assert.deepEqual(swarmRefs(w.dev), [], 'no refs/swarm-* left in the poster\'s clone');
+  });
+
+  it('deleteArtifact removes one artifact on both boards and says whether there was one', async () => {
+    const w = makeWorld();
+    worlds.push(w);
+    for (const location of [path.join(w.dir, 'file-board'), server().url(0, 'delete')]) {
+      const board = await openBoard(location);
+      boards.push(board);
+      const task = await board.post({ title: 'x' });
+      await board.putArtifact(task.id, 'a.bin', 'a');
+      await board.putArtifact(task.id, 'b.bin', 'b');
+      assert.equal(await board.deleteArtifact(task.id, 'a.bin'), true, location);
+      assert.equal(await board.deleteArtifact(task.id, 'a.bin'), false, location);
+      assert.deepEqual((await board.listArtifacts(task.id)).map((artifact) => artifact.name), ['b.bin'], location);
+      await assert.rejects(board.deleteArtifact(task.id, '../x'), /artifact/i, location);
+    }
+  });
+});
