@@ -30,7 +30,8 @@ import type { AgentInit, AgentToHost, HostToAgentBody, TaskEnded } from './proto
 import { forkAgent, type AgentProcess } from './agent-process';
 import { DispatchPause } from './pause';
 import { createInHostAgent } from './sequential';
-import { agentsToRetire, wantedAgents, type ScalingLimits } from './scaling';
+import type { ScalingLimits } from './scaling';
+import { Scheduler } from './scheduler';
 import { HOST_STATUS_TTL_MS, hostRecordId, removeHostStatusNow, type HostStatus } from './status-file';
 import type { PoolEvent, PoolMode, PoolStats } from './types';
 import { DEFAULT_MAX_LOG_BYTES, boardOutageMessage, removeDeadAgentScratch, type WorkerEvent } from './worker';
@@ -93,8 +94,6 @@ export interface PoolOptions {
 }
 
 const DEFAULT_LEASE_MS = 30_000;
-const MAX_RESTART_BACKOFF_MS = 30_000;
-const SPAWN_FAILURES_BEFORE_FALLBACK = 2;
 /** How long a stopping agent gets to hand its task back after SIGTERM before everything it started is killed. */
 const AGENT_STOP_GRACE_MS = 3_000;
 
@@ -129,14 +128,9 @@ export class AgentPool {
   private tasksDone = 0;
   private tasksFailed = 0;
   private busyMs = 0;
-  private everReady = false;
-  private spawnFailures = 0;
-  private crashes = 0;
-  private nextSpawnAt = 0;
   private readonly pause = new DispatchPause(() => this.resume());
-  private spawnBlockedReason: string | undefined;
+  private readonly scheduler: Scheduler;
   private sequentialRun: Promise<void> | undefined;
-  private lastMaintenance = 0;
   /** On a sudden exit only a file board's record can be removed (synchronously); elsewhere it expires. */
   private exitCleanup = (): void => {
     if (this.boardFolder) removeHostStatusNow(this.boardFolder);
@@ -154,6 +148,7 @@ export class AgentPool {
     this.capacity = new PQueue({ concurrency: maxAgents });
     this.limiter = new RateLimiter({ endpoints: options.rateLimits });
     this.emitter.setMaxListeners(0); // the CLI, the dashboard, metrics and trees all listen
+    this.scheduler = this.createScheduler();
   }
 
   get mode(): PoolMode {
@@ -199,11 +194,9 @@ export class AgentPool {
     this.log(`Pool started: ${this.currentMode} mode, up to ${this.scaling.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
     this.announceSandbox();
     if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
-    this.every(this.options.tickMs ?? 100, () => this.tick());
-    this.every(this.options.pingIntervalMs ?? 3_000, () => this.checkHealth());
     this.every(1_000, () => this.publishStatus());
     this.publishStatus();
-    this.tick();
+    this.scheduler.start();
   }
 
   /** Graceful: stop claiming, let running tasks finish for graceMs, then SIGTERM, then SIGKILL. */
@@ -240,7 +233,7 @@ export class AgentPool {
       while (handle.info.currentTask?.id === taskId && Date.now() < deadline) await delay(20);
       return true;
     }
-    handle.draining = true;
+    handle.life.drain();
     this.log(`Cancelling task ${taskId}: stopping agent ${handle.info.id} and everything it started.`);
     await handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
     // Its executor's commands lead process groups of their own: end them before reporting success.
@@ -294,7 +287,8 @@ export class AgentPool {
       stats.pausedUntil = this.pause.pausedUntil;
       stats.pauseReason = this.pause.reason;
     }
-    if (this.spawnBlockedReason) stats.spawnBlockedReason = this.spawnBlockedReason;
+    const blocked = this.scheduler.spawnBlockedReason;
+    if (blocked) stats.spawnBlockedReason = blocked;
     return stats;
   }
 
@@ -349,7 +343,7 @@ export class AgentPool {
     if (event.type === 'warning') this.warn(event.message);
     if (event.type !== 'agent-over-memory') return;
     const handle = this.agents.get(event.agentId);
-    if (!handle || handle.killReason || handle.inHost) return;
+    if (!handle || handle.life.killReason || handle.inHost) return;
     const reason = `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`;
     this.kill(handle, reason);
   }
@@ -365,47 +359,44 @@ export class AgentPool {
     this.timers.push(timer);
   }
 
-  // ------------------------------------------------------------------ scaling
+  // ------------------------------------------------------------------ scheduling
 
-  private ticking = false;
-
-  /** One round of scaling at a time: the board answers asynchronously. */
-  private tick(): void {
-    if (this.stopping || this.stopped || this.ticking) return;
-    this.ticking = true;
-    void this.tickOnce()
-      .catch((error: unknown) => this.onBoardError(error))
-      .finally(() => (this.ticking = false));
-  }
-
-  private async tickOnce(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastMaintenance >= 1_000) {
-      this.lastMaintenance = now;
-      await this.board.reclaimExpired();
-    }
-    const { counts, delayed } = await this.board.stats();
-    if (this.stopping || this.stopped) return;
-    // Pending tasks minus those not due yet (retries in backoff, later notBefore).
-    const claimable = Math.max(0, counts.pending - delayed);
-    const live = [...this.agents.values()].filter((agent) => !agent.draining);
-    const busy = live.filter((agent) => agent.info.state === 'busy').length;
-    // Empty: nothing pending (delayed retries included), running (in any host) or waiting for children.
-    const boardIsEmpty = counts.pending + counts.running + counts.waiting === 0;
-    if (this.options.untilEmpty && claimable === 0 && busy === 0 && !this.sequentialRun && boardIsEmpty) {
-      this.log('The board is empty: stopping the pool.');
-      void this.stop();
-      return;
-    }
-    this.retireIdleAgents(live, Date.now());
-    if (this.pause.holds(Date.now())) return;
-    if (claimable > 0) for (const agent of live) if (agent.info.state === 'idle') this.send(agent, { type: 'wake' });
-    if (this.currentMode === 'sequential') {
-      if (claimable > 0 && !this.sequentialRun) this.runSequential();
-      return;
-    }
-    const wanted = wantedAgents(busy, claimable, this.scaling);
-    this.spawnUpTo(wanted, live.length, Date.now());
+  /** The scheduler decides; these are the pool's hands and eyes for it. */
+  private createScheduler(): Scheduler {
+    const mode = this.options.mode ?? 'auto';
+    return new Scheduler(
+      {
+        board: this.board,
+        agents: () => this.agents.values(),
+        isStopping: () => this.stopping !== undefined || this.stopped,
+        mode: () => this.currentMode,
+        paused: (now) => this.pause.holds(now),
+        sequentialRunning: () => this.sequentialRun !== undefined,
+        runSequential: () => this.runSequential(),
+        fallBackToSequential: (reason) => this.enterSequential(reason),
+        spawnAgent: () => this.spawnAgent(),
+        drain: (agent) => this.drain(agent),
+        wake: (agent) => this.send(agent, { type: 'wake' }),
+        ping: (agent) => this.send(agent, { type: 'ping', id: ++this.pingSeq }),
+        kill: (agent, reason) => this.kill(agent, reason),
+        canSpawn: () => this.monitor?.canSpawn() ?? { ok: true },
+        boardIsEmpty: () => {
+          this.log('The board is empty: stopping the pool.');
+          void this.stop();
+        },
+        roundFailed: (error) => this.onBoardError(error),
+        log: (line) => this.log(line),
+        warn: (message) => this.warn(message),
+      },
+      {
+        limits: this.scaling,
+        untilEmpty: this.options.untilEmpty === true,
+        mayFallBack: mode === 'auto',
+        tickMs: this.options.tickMs ?? 100,
+        pingIntervalMs: this.options.pingIntervalMs ?? 3_000,
+        unresponsiveMs: this.options.unresponsiveMs ?? 15_000,
+      },
+    );
   }
 
   /**
@@ -422,26 +413,6 @@ export class AgentPool {
   }
 
   private lastHousekeepingProblem: string | undefined;
-
-  private retireIdleAgents(live: AgentHandle[], now: number): void {
-    for (const agent of agentsToRetire(live, this.scaling, now)) {
-      this.log(`Agent ${agent.info.id} was idle for ${Math.round((now - (agent.idleSince ?? now)) / 1000)} s: stopping it.`);
-      this.drain(agent);
-    }
-  }
-
-  private spawnUpTo(wanted: number, liveCount: number, now: number): void {
-    if (liveCount >= wanted) return;
-    if (now < this.nextSpawnAt) return;
-    const check = this.monitor?.canSpawn() ?? { ok: true };
-    if (!check.ok) {
-      if (this.spawnBlockedReason !== check.reason) this.warn(check.reason);
-      this.spawnBlockedReason = check.reason;
-      return;
-    }
-    this.spawnBlockedReason = undefined;
-    for (let count = liveCount; count < wanted; count++) this.spawnAgent();
-  }
 
   private spawnAgent(): void {
     const id = `${this.hostTag}-a${++this.agentSeq}`;
@@ -468,8 +439,9 @@ export class AgentPool {
         onMessage: (message) => this.onAgentMessage(handle, message),
       });
     } catch (error) {
+      handle.life.exited(false);
       this.agents.delete(id);
-      this.onSpawnFailure(`${id} could not start: ${messageOf(error)}`);
+      this.scheduler.agentSpawnFailed(`${id} could not start: ${messageOf(error)}`);
       return;
     }
     const child = agent.process;
@@ -494,7 +466,7 @@ export class AgentPool {
     this.send(handle, { type: 'init', init });
     if (this.stopping) this.drain(handle);
     const startTimer = setTimeout(() => {
-      if (!handle.ready) this.kill(handle, `Agent ${id} did not start within ${Math.round((this.options.startTimeoutMs ?? 30_000) / 1000)} s.`);
+      if (!handle.life.wasReady) this.kill(handle, `Agent ${id} did not start within ${Math.round((this.options.startTimeoutMs ?? 30_000) / 1000)} s.`);
     }, this.options.startTimeoutMs ?? 30_000);
     const exit = await child.exited;
     clearTimeout(startTimer);
@@ -502,7 +474,7 @@ export class AgentPool {
     await child.stop({ graceMs: 0 }).catch(() => undefined);
     // An agent that drained and exited on its own ended its commands itself; scanning /proc for
     // leftovers is for agents that were killed, crashed, or stopped by a shutdown.
-    const cleanExit = exit.code === 0 && handle.draining && !handle.killReason && !this.stopping;
+    const cleanExit = exit.code === 0 && handle.life.phase === 'draining' && !this.stopping;
     const leftovers = cleanExit ? [] : await killAgentLeftovers(id);
     if (leftovers.length > 0) this.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
     agent.dispose();
@@ -513,39 +485,37 @@ export class AgentPool {
   private async afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): Promise<void> {
     const id = handle.info.id;
     for (const controller of handle.isolationRequests.values()) controller.abort(new Error(`Agent ${id} exited.`));
-    handle.info.state = 'exited';
+    const killReason = handle.life.killReason;
+    const verdict = handle.life.exited(handle.cancelledTask !== undefined);
     this.agents.delete(id);
-    const expected = handle.draining && !handle.killReason;
     // An agent can die between its claim and its report of it: look on the board for its claims.
-    if (!handle.token && !(expected && code === 0)) handle.token = await this.orphanedClaim(id);
-    if (handle.token) await this.recoverTask(handle, code, signal);
-    if (!handle.ready) {
-      this.onSpawnFailure(`agent ${id} exited before it was ready (${describeExit(code, signal)})`);
-    } else if (!expected && !handle.cancelledTask) {
-      this.crashes++;
-      const backoff = Math.min(MAX_RESTART_BACKOFF_MS, 250 * 2 ** (this.crashes - 1));
-      this.nextSpawnAt = Date.now() + backoff;
-      this.warn(handle.killReason ?? `Agent ${id} exited unexpectedly (${describeExit(code, signal)}); a new agent starts in ${backoff} ms if tasks wait.`);
+    if (!handle.token && !(verdict.task === 'release' && code === 0)) handle.token = await this.orphanedClaim(id);
+    if (handle.token) await this.recoverTask(handle, verdict.task, killReason, code, signal);
+    if (verdict.kind === 'spawn-failure') {
+      this.scheduler.agentSpawnFailed(`agent ${id} exited before it was ready (${describeExit(code, signal)})`);
+    } else if (verdict.kind === 'crash') {
+      const backoff = this.scheduler.agentCrashed();
+      this.warn(killReason ?? `Agent ${id} exited unexpectedly (${describeExit(code, signal)}); a new agent starts in ${backoff} ms if tasks wait.`);
     } else {
-      this.crashes = 0;
+      this.scheduler.agentEndedCleanly();
     }
-    this.emit({ type: 'agent-exited', agentId: id, code, signal, expected: expected || handle.cancelledTask !== undefined });
-    this.tick();
+    this.emit({ type: 'agent-exited', agentId: id, code, signal, expected: verdict.expected });
+    this.scheduler.requestRound();
   }
 
-  /** The agent died holding a lease: hand the task back (stop) or fail the attempt as transient. */
-  private async recoverTask(handle: AgentHandle, code: number | null, signal: string | null): Promise<void> {
+  /** The agent died holding a lease: hand the task back (it was draining) or fail the attempt as transient. */
+  private async recoverTask(handle: AgentHandle, action: 'release' | 'fail', killReason: string | undefined, code: number | null, signal: string | null): Promise<void> {
     const claim = { token: handle.token as string };
     const task = handle.info.currentTask;
     handle.token = undefined;
     handle.info.currentTask = undefined;
     if (handle.cancelledTask && handle.cancelledTask === task?.id) return; // already cancelled on the board
     try {
-      if (handle.draining && !handle.killReason) {
+      if (action === 'release') {
         await this.board.release(claim, `agent ${handle.info.id} stopped`);
         return;
       }
-      const message = handle.killReason ?? `Agent ${handle.info.id} crashed while running the task (${describeExit(code, signal)}).`;
+      const message = killReason ?? `Agent ${handle.info.id} crashed while running the task (${describeExit(code, signal)}).`;
       await this.board.fail(claim, message);
       this.tasksFailed++;
       handle.info.tasksFailed++;
@@ -570,23 +540,12 @@ export class AgentPool {
     }
   }
 
-  private onSpawnFailure(reason: string): void {
-    this.spawnFailures++;
-    this.warn(`An agent could not start: ${reason}.`);
-    this.nextSpawnAt = Date.now() + Math.min(MAX_RESTART_BACKOFF_MS, 500 * 2 ** (this.spawnFailures - 1));
-    if (!this.everReady && this.spawnFailures >= SPAWN_FAILURES_BEFORE_FALLBACK && (this.options.mode ?? 'auto') === 'auto' && this.currentMode === 'pool') {
-      this.enterSequential(`agents could not be started (${reason})`);
-    }
-  }
-
   private onAgentMessage(handle: AgentHandle, message: AgentToHost): void {
     switch (message.type) {
       case 'ready':
-        handle.ready = true;
+        handle.life.ready();
         handle.lastPong = Date.now();
-        this.everReady = true;
-        this.spawnFailures = 0;
-        if (handle.info.state === 'starting') handle.info.state = 'idle';
+        this.scheduler.agentReady();
         handle.idleSince ??= Date.now();
         this.emit({ type: 'agent-started', agentId: handle.info.id, pid: message.pid });
         return;
@@ -594,7 +553,7 @@ export class AgentPool {
         handle.lastPong = Date.now();
         return;
       case 'fatal':
-        handle.draining = true;
+        handle.life.drain();
         if (message.board) return this.stopForBoard(message.message);
         this.warn(`Agent ${handle.info.id} cannot work: ${message.message}`);
         return;
@@ -628,24 +587,24 @@ export class AgentPool {
     handle.lastPong = Date.now();
     switch (event.type) {
       case 'idle':
-        handle.info.state = handle.draining ? 'stopping' : 'idle';
         handle.idleSince = event.since;
+        handle.life.taskEnded();
         return;
       case 'task-started':
         handle.token = event.token;
         handle.idleSince = undefined;
-        handle.info.state = handle.draining ? 'stopping' : 'busy';
         handle.info.currentTask = { id: event.taskId, title: event.title, attempt: event.attempt, startedAt: event.startedAt };
+        handle.life.taskStarted();
         this.emit({ type: 'task-started', agentId: handle.info.id, taskId: event.taskId, title: event.title, attempt: event.attempt });
         return;
       case 'task-ended':
         handle.token = undefined;
         handle.info.currentTask = undefined;
-        handle.info.state = handle.draining ? 'stopping' : 'idle';
         handle.idleSince = Date.now();
+        handle.life.taskEnded();
         this.onTaskEnded(handle, event);
         // The last task of an --until-empty run: notice at once instead of at the next tick.
-        if (this.options.untilEmpty && ![...this.agents.values()].some((agent) => agent.info.state === 'busy')) setImmediate(() => this.tick());
+        if (this.options.untilEmpty && ![...this.agents.values()].some((agent) => agent.info.state === 'busy')) setImmediate(() => this.scheduler.requestRound());
         return;
     }
   }
@@ -688,36 +647,20 @@ export class AgentPool {
       else this.send(agent, { type: 'resume' });
     }
     this.log('Dispatch resumed after the usage-limit pause.');
-    this.tick();
+    this.scheduler.requestRound();
   }
 
-  // ------------------------------------------------------------------ health
-
-  private checkHealth(): void {
-    const now = Date.now();
-    const limit = this.options.unresponsiveMs ?? 15_000;
-    for (const handle of this.agents.values()) {
-      if (handle.inHost || !handle.ready || handle.killReason) continue;
-      if (now - handle.lastPong > limit) {
-        this.kill(handle, `Agent ${handle.info.id} stopped answering health checks for ${Math.round((now - handle.lastPong) / 1000)} s; it was stopped and its task returns to the board.`);
-        continue;
-      }
-      this.send(handle, { type: 'ping', id: ++this.pingSeq });
-    }
-  }
+  // ------------------------------------------------------------------ stopping agents
 
   /** Ends an agent at once; its task (if any) is failed as transient with `reason`. */
   private kill(handle: AgentHandle, reason: string): void {
-    if (handle.killReason) return;
-    handle.killReason = reason;
-    handle.info.state = 'stopping';
+    if (!handle.life.kill(reason)) return;
     this.warn(reason);
     void handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
   }
 
   private drain(handle: AgentHandle): void {
-    handle.draining = true;
-    if (handle.info.state !== 'busy') handle.info.state = 'stopping';
+    handle.life.drain();
     if (handle.inHost) handle.worker?.drain();
     else this.send(handle, { type: 'drain' });
   }
@@ -766,6 +709,7 @@ export class AgentPool {
         else this.warn(`The in-host worker failed: ${messageOf(error)}`);
       })
       .finally(() => {
+        handle.life.exited(false);
         this.agents.delete(id);
         this.sequentialRun = undefined;
       });
@@ -787,6 +731,7 @@ export class AgentPool {
     await this.capacity.onIdle();
     await this.isolation.release?.().catch((error: unknown) => this.warn(`Removing idle worktrees failed: ${messageOf(error)}`));
     for (const timer of this.timers) clearInterval(timer);
+    this.scheduler.dispose();
     this.pause.dispose();
     this.monitor?.stop();
     this.limiter.dispose();
