@@ -4,6 +4,7 @@
 import type { SupervisedProcess } from '../process';
 import { AgentLifecycle } from './agent-state';
 import { toAgent, type HostToAgentBody } from './protocol';
+import { createRequester, type Requester } from './request-reply';
 import type { AgentInfo } from './types';
 import type { AgentWorker } from './worker';
 
@@ -18,7 +19,8 @@ export interface AgentHandle {
   /** Lease token of the task it runs, from its task-started report. */
   token?: string;
   idleSince?: number;
-  lastPong: number;
+  /** Requests to its process that wait for a reply (health pings), from when it is forked. */
+  requests?: Requester<AgentRequest, void>;
   /** A task cancelled by the user: nothing to hand back. */
   cancelledTask?: string;
   /** Isolation requests the host is running for this agent, to abort when it cancels or exits. */
@@ -38,7 +40,23 @@ export function inHostHandle(id: string, slot: string): AgentHandle {
 function withLifecycle(info: AgentInfo, slot: string, inHost: boolean): AgentHandle {
   const initial = inHost ? 'idle' : 'starting';
   const life = new AgentLifecycle(info.id, initial, (state) => (info.state = state), () => info.currentTask !== undefined);
-  return { info, slot, inHost, life, lastPong: Date.now(), isolationRequests: new Map() };
+  return { info, slot, inHost, life, isolationRequests: new Map() };
+}
+
+/** What the host asks an agent process and waits for: a health ping, answered by a pong with its id. */
+export type AgentRequest = { type: 'ping' };
+
+/** Opens the request channel to the agent's process (once it is forked). */
+export function openAgentRequests(handle: AgentHandle): Requester<AgentRequest, void> {
+  handle.requests = createRequester<AgentRequest, void>(
+    (id, body) => {
+      const child = handle.process?.child;
+      if (!child?.connected) throw new Error('its IPC channel is closed');
+      child.send(toAgent({ ...body, id }), (error) => error && undefined);
+    },
+    { peer: `agent ${handle.info.id}` },
+  );
+  return handle.requests;
 }
 
 /** The lowest slot id no agent uses (a slot's worktree is reused by the next agent in it). */

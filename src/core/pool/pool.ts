@@ -25,7 +25,7 @@ import { CannotServeTaskError } from '../remote/errors';
 import type { TaskIsolation } from './isolation';
 import { createNoIsolation, runIsolationRequest } from './isolation-modes';
 import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
-import { agentProcessHandle, freeSlot, sendToAgent, type AgentHandle } from './agent-handle';
+import { agentProcessHandle, freeSlot, openAgentRequests, sendToAgent, type AgentHandle } from './agent-handle';
 import type { AgentInit, AgentToHost, HostToAgentBody, TaskEnded } from './protocol';
 import { forkAgent, type AgentProcess } from './agent-process';
 import { DispatchPause } from './pause';
@@ -123,7 +123,6 @@ export class AgentPool {
   private readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
   private timers: NodeJS.Timeout[] = [];
   private agentSeq = 0;
-  private pingSeq = 0;
   private startedAt = Date.now();
   private tasksDone = 0;
   private tasksFailed = 0;
@@ -377,7 +376,7 @@ export class AgentPool {
         spawnAgent: () => this.spawnAgent(),
         drain: (agent) => this.drain(agent),
         wake: (agent) => this.send(agent, { type: 'wake' }),
-        ping: (agent) => this.send(agent, { type: 'ping', id: ++this.pingSeq }),
+        ping: (agent, timeoutMs) => agent.requests?.request({ type: 'ping' }, { timeoutMs }) ?? Promise.resolve(),
         kill: (agent, reason) => this.kill(agent, reason),
         canSpawn: () => this.monitor?.canSpawn() ?? { ok: true },
         boardIsEmpty: () => {
@@ -446,6 +445,7 @@ export class AgentPool {
     }
     const child = agent.process;
     handle.process = child;
+    openAgentRequests(handle);
     handle.info.pid = child.pid;
     this.monitor?.track(id, child.pid);
     const init: AgentInit = {
@@ -485,6 +485,7 @@ export class AgentPool {
   private async afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): Promise<void> {
     const id = handle.info.id;
     for (const controller of handle.isolationRequests.values()) controller.abort(new Error(`Agent ${id} exited.`));
+    handle.requests?.close(`agent ${id} exited (${describeExit(code, signal)}).`);
     const killReason = handle.life.killReason;
     const verdict = handle.life.exited(handle.cancelledTask !== undefined);
     this.agents.delete(id);
@@ -544,13 +545,12 @@ export class AgentPool {
     switch (message.type) {
       case 'ready':
         handle.life.ready();
-        handle.lastPong = Date.now();
         this.scheduler.agentReady();
         handle.idleSince ??= Date.now();
         this.emit({ type: 'agent-started', agentId: handle.info.id, pid: message.pid });
         return;
       case 'pong':
-        handle.lastPong = Date.now();
+        handle.requests?.resolve(message.id);
         return;
       case 'fatal':
         handle.life.drain();
@@ -584,7 +584,6 @@ export class AgentPool {
 
   /** Reports shared by agent processes and the in-host worker. */
   private onWorkerEvent(handle: AgentHandle, event: WorkerEvent): void {
-    handle.lastPong = Date.now();
     switch (event.type) {
       case 'idle':
         handle.idleSince = event.since;

@@ -4,6 +4,7 @@
 // It also runs the health checks. The pool (pool.ts) carries its decisions out.
 import type { Board } from '../board/interface';
 import type { AgentHandle } from './agent-handle';
+import { RequestFailedError } from './request-reply';
 import { agentsToRetire, wantedAgents, type ScalingLimits } from './scaling';
 import type { PoolMode } from './types';
 
@@ -23,7 +24,8 @@ export interface SchedulerHost {
   spawnAgent(): void;
   drain(agent: AgentHandle): void;
   wake(agent: AgentHandle): void;
-  ping(agent: AgentHandle): void;
+  /** Resolves when the agent answers; rejects with RequestFailedError after `timeoutMs` or when it is gone. */
+  ping(agent: AgentHandle, timeoutMs: number): Promise<void>;
   kill(agent: AgentHandle, reason: string): void;
   /** The machine's room for another agent (the resource monitor's safe-spawn check). */
   canSpawn(): { ok: true } | { ok: false; reason: string };
@@ -60,6 +62,8 @@ export class Scheduler {
   private crashes = 0;
   private nextSpawnAt = 0;
   private blockedReason: string | undefined;
+  /** Agents with a health ping in flight: one at a time each. */
+  private readonly pinging = new Set<AgentHandle>();
 
   constructor(
     private readonly host: SchedulerHost,
@@ -173,16 +177,21 @@ export class Scheduler {
 
   // ------------------------------------------------------------------ health
 
-  /** Pings every ready agent process; one silent for longer than unresponsiveMs is killed. */
+  /** Pings every ready agent process; one that leaves a ping unanswered for unresponsiveMs is killed. */
   private checkHealth(): void {
-    const now = Date.now();
     for (const agent of this.host.agents()) {
-      if (agent.inHost || !agent.life.isResponsive) continue;
-      if (now - agent.lastPong > this.options.unresponsiveMs) {
-        this.host.kill(agent, `Agent ${agent.info.id} stopped answering health checks for ${Math.round((now - agent.lastPong) / 1000)} s; it was stopped and its task returns to the board.`);
-        continue;
-      }
-      this.host.ping(agent);
+      if (agent.inHost || !agent.life.isResponsive || this.pinging.has(agent)) continue;
+      this.pinging.add(agent);
+      const sentAt = Date.now();
+      this.host
+        .ping(agent, this.options.unresponsiveMs)
+        .catch((error: unknown) => {
+          // Gone in the meantime: its exit is handled where it is noticed.
+          if (!(error instanceof RequestFailedError) || error.reason !== 'timeout' || !agent.life.isResponsive) return;
+          const silentFor = Math.round((Date.now() - sentAt) / 1000);
+          this.host.kill(agent, `Agent ${agent.info.id} stopped answering health checks for ${silentFor} s; it was stopped and its task returns to the board.`);
+        })
+        .finally(() => this.pinging.delete(agent));
     }
   }
 
