@@ -84,8 +84,10 @@ export interface PoolOptions {
   unresponsiveMs?: number;
   /** How long a new agent may take to report ready. */
   startTimeoutMs?: number;
-  /** Scaling and bookkeeping period. */
+  /** Shortest time between two scheduling rounds: a burst of board events costs one round per period. */
   tickMs?: number;
+  /** Safety poll: a round at least this often, for board events that were missed (default 5 s). */
+  pollMs?: number;
   /** Resource sampling period. */
   monitorIntervalMs?: number;
   /** Write `<board>/hosts/<pid>.json` (default true). */
@@ -392,6 +394,7 @@ export class AgentPool {
         untilEmpty: this.options.untilEmpty === true,
         mayFallBack: mode === 'auto',
         tickMs: this.options.tickMs ?? 100,
+        pollMs: this.options.pollMs ?? 5_000,
         pingIntervalMs: this.options.pingIntervalMs ?? 3_000,
         unresponsiveMs: this.options.unresponsiveMs ?? 15_000,
       },
@@ -547,6 +550,7 @@ export class AgentPool {
         handle.life.ready();
         this.scheduler.agentReady();
         handle.idleSince ??= Date.now();
+        this.scheduler.requestRound();
         this.emit({ type: 'agent-started', agentId: handle.info.id, pid: message.pid });
         return;
       case 'pong':
@@ -584,6 +588,9 @@ export class AgentPool {
 
   /** Reports shared by agent processes and the in-host worker. */
   private onWorkerEvent(handle: AgentHandle, event: WorkerEvent): void {
+    // What the agents do changes what the scheduler decides (an idle agent may retire later, a
+    // free one may take a waiting task): a round soon, at most one per tickMs.
+    this.scheduler.requestRound();
     switch (event.type) {
       case 'idle':
         handle.idleSince = event.since;
@@ -602,8 +609,6 @@ export class AgentPool {
         handle.idleSince = Date.now();
         handle.life.taskEnded();
         this.onTaskEnded(handle, event);
-        // The last task of an --until-empty run: notice at once instead of at the next tick.
-        if (this.options.untilEmpty && ![...this.agents.values()].some((agent) => agent.info.state === 'busy')) setImmediate(() => this.scheduler.requestRound());
         return;
     }
   }
@@ -711,6 +716,7 @@ export class AgentPool {
         handle.life.exited(false);
         this.agents.delete(id);
         this.sequentialRun = undefined;
+        this.scheduler.requestRound();
       });
   }
 
@@ -730,7 +736,7 @@ export class AgentPool {
     await this.capacity.onIdle();
     await this.isolation.release?.().catch((error: unknown) => this.warn(`Removing idle worktrees failed: ${messageOf(error)}`));
     for (const timer of this.timers) clearInterval(timer);
-    this.scheduler.dispose();
+    await this.scheduler.dispose();
     this.pause.dispose();
     this.monitor?.stop();
     this.limiter.dispose();

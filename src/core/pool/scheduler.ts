@@ -2,7 +2,13 @@
 // --until-empty run, retires agents idle past the timeout, wakes idle agents when tasks wait and
 // starts agents up to what the board needs, within the restart backoff and the machine's limits.
 // It also runs the health checks. The pool (pool.ts) carries its decisions out.
-import type { Board } from '../board/interface';
+//
+// Rounds are woken, not polled: by the board's events (a post, an end, a release), by the agents'
+// reports, and by timers for what the round itself knows will be due (an idle agent's retirement,
+// the end of a restart backoff, a delayed retry). A slow safety poll catches missed events. A file
+// board's stats() lists every state folder, so an idle pool must not read it ten times a second.
+import type { Board, Following } from '../board/interface';
+import { QUIET_EVENTS } from './worker';
 import type { AgentHandle } from './agent-handle';
 import { RequestFailedError } from './request-reply';
 import { agentsToRetire, wantedAgents, type ScalingLimits } from './scaling';
@@ -42,8 +48,10 @@ export interface SchedulerOptions {
   untilEmpty: boolean;
   /** Whether falling back to sequential mode is allowed (mode `auto`). */
   mayFallBack: boolean;
-  /** Scaling and bookkeeping period. */
+  /** Shortest time between two rounds: a burst of events costs one round per period. */
   tickMs: number;
+  /** Safety poll: a round at least this often, for events that were missed. */
+  pollMs: number;
   pingIntervalMs: number;
   unresponsiveMs: number;
 }
@@ -52,10 +60,22 @@ const MAX_RESTART_BACKOFF_MS = 30_000;
 const SPAWN_FAILURES_BEFORE_FALLBACK = 2;
 /** How often expired leases are reclaimed by the scheduler's rounds. */
 const MAINTENANCE_MS = 1_000;
+/**
+ * While retries wait for their backoff (no event says when one is due) or the machine has no room
+ * for another agent: how soon the next round looks again.
+ */
+const RECHECK_MS = 1_000;
 
 export class Scheduler {
   private timers: NodeJS.Timeout[] = [];
+  private following: Following | undefined;
   private ticking = false;
+  /** A wake came while a round ran: the round may have read the board before the change. */
+  private again = false;
+  private lastRoundAt = 0;
+  private next: { timer: NodeJS.Timeout; at: number } | undefined;
+  private disposed = false;
+  private pollMs: number;
   private lastMaintenance = 0;
   private everReady = false;
   private spawnFailures = 0;
@@ -68,7 +88,9 @@ export class Scheduler {
   constructor(
     private readonly host: SchedulerHost,
     private readonly options: SchedulerOptions,
-  ) {}
+  ) {
+    this.pollMs = options.pollMs;
+  }
 
   /** Why no new agent is started right now (safe-spawn check), if that is the case. */
   get spawnBlockedReason(): string | undefined {
@@ -76,23 +98,71 @@ export class Scheduler {
   }
 
   start(): void {
-    this.every(this.options.tickMs, () => this.requestRound());
+    this.following = this.followBoard();
     this.every(this.options.pingIntervalMs, () => this.checkHealth());
-    this.requestRound();
+    this.runRound();
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
+    this.disposed = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    clearTimeout(this.next?.timer);
+    this.next = undefined;
+    await this.following?.dispose().catch(() => undefined);
   }
 
-  /** One round of scaling at a time: the board answers asynchronously. */
+  /** Something changed (a board event, an agent's report): a round soon, at most one per tickMs. */
   requestRound(): void {
-    if (this.host.isStopping() || this.ticking) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.wakeAt(this.lastRoundAt + this.options.tickMs);
+  }
+
+  /** The next round at `at` at the latest; an earlier wake already set stays. */
+  private wakeAt(at: number): void {
+    if (this.disposed || this.host.isStopping()) return;
+    if (this.next && this.next.at <= at) return;
+    clearTimeout(this.next?.timer);
+    const timer = setTimeout(() => {
+      this.next = undefined;
+      this.runRound();
+    }, Math.max(0, at - Date.now()));
+    this.next = { timer, at };
+  }
+
+  /** One round at a time (the board answers asynchronously); it says when it wants the next one. */
+  private runRound(): void {
+    if (this.disposed || this.host.isStopping() || this.ticking) return;
     this.ticking = true;
+    this.again = false;
+    this.lastRoundAt = Date.now();
     void this.round()
-      .catch((error: unknown) => this.host.roundFailed(error))
-      .finally(() => (this.ticking = false));
+      .catch((error: unknown) => {
+        this.host.roundFailed(error);
+        return this.lastRoundAt + RECHECK_MS;
+      })
+      .then((nextAt) => {
+        this.ticking = false;
+        this.wakeAt(this.again ? this.lastRoundAt + this.options.tickMs : Math.min(nextAt, this.lastRoundAt + this.pollMs));
+      });
+  }
+
+  /**
+   * Board events that may make a task claimable or end a run wake a round; claims and heartbeats
+   * change nothing the scheduler acts on. Without an event feed, the safety poll runs every tickMs.
+   */
+  private followBoard(): Following | undefined {
+    try {
+      return this.host.board.follow((batch) => {
+        if (batch.events.some((event) => !QUIET_EVENTS.has(event.type))) this.requestRound();
+      }, { onError: () => undefined });
+    } catch {
+      this.pollMs = this.options.tickMs;
+      return undefined;
+    }
   }
 
   // ------------------------------------------------------------------ what agents report
@@ -126,7 +196,8 @@ export class Scheduler {
 
   // ------------------------------------------------------------------ one round
 
-  private async round(): Promise<void> {
+  /** One round; returns when the next one is due by what it saw (the safety poll caps it). */
+  private async round(): Promise<number> {
     const { board } = this.host;
     const now = Date.now();
     if (now - this.lastMaintenance >= MAINTENANCE_MS) {
@@ -134,7 +205,8 @@ export class Scheduler {
       await board.reclaimExpired();
     }
     const { counts, delayed } = await board.stats();
-    if (this.host.isStopping()) return;
+    const never = Number.POSITIVE_INFINITY;
+    if (this.host.isStopping()) return never;
     // Pending tasks minus those not due yet (retries in backoff, later notBefore).
     const claimable = Math.max(0, counts.pending - delayed);
     const live = [...this.host.agents()].filter((agent) => agent.life.isLive);
@@ -143,36 +215,51 @@ export class Scheduler {
     const boardIsEmpty = counts.pending + counts.running + counts.waiting === 0;
     if (this.options.untilEmpty && claimable === 0 && busy === 0 && !this.host.sequentialRunning() && boardIsEmpty) {
       this.host.boardIsEmpty();
-      return;
+      return never;
     }
-    this.retireIdleAgents(live, Date.now());
-    if (this.host.paused(Date.now())) return;
-    if (claimable > 0) for (const agent of live) if (agent.info.state === 'idle') this.host.wake(agent);
+    const retiring = this.retireIdleAgents(live, Date.now());
+    const stillLive = live.filter((agent) => !retiring.includes(agent));
+    // Retries in backoff become claimable with no event to say so.
+    const recheckDelayed = delayed > 0 ? Date.now() + RECHECK_MS : never;
+    const nextAt = Math.min(this.nextRetirement(stillLive), recheckDelayed);
+    if (this.host.paused(Date.now())) return nextAt; // its end wakes a round
+    if (claimable > 0) for (const agent of stillLive) if (agent.info.state === 'idle') this.host.wake(agent);
     if (this.host.mode() === 'sequential') {
       if (claimable > 0 && !this.host.sequentialRunning()) this.host.runSequential();
-      return;
+      return nextAt;
     }
-    this.spawnUpTo(wantedAgents(busy, claimable, this.options.limits), live.length, Date.now());
+    return Math.min(nextAt, this.spawnUpTo(wantedAgents(busy, claimable, this.options.limits), stillLive.length, Date.now()));
   }
 
-  private retireIdleAgents(live: AgentHandle[], now: number): void {
-    for (const agent of agentsToRetire(live, this.options.limits, now)) {
+  private retireIdleAgents(live: AgentHandle[], now: number): AgentHandle[] {
+    const retiring = agentsToRetire(live, this.options.limits, now);
+    for (const agent of retiring) {
       this.host.log(`Agent ${agent.info.id} was idle for ${Math.round((now - (agent.idleSince ?? now)) / 1000)} s: stopping it.`);
       this.host.drain(agent);
     }
+    return retiring;
   }
 
-  private spawnUpTo(wanted: number, liveCount: number, now: number): void {
-    if (liveCount >= wanted) return;
-    if (now < this.nextSpawnAt) return;
+  /** When the first idle agent above minAgents reaches the idle timeout; never if none can retire. */
+  private nextRetirement(live: AgentHandle[]): number {
+    if (live.length <= this.options.limits.minAgents) return Number.POSITIVE_INFINITY;
+    const idleSince = live.filter((agent) => agent.info.state === 'idle' && agent.idleSince !== undefined).map((agent) => agent.idleSince as number);
+    return idleSince.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...idleSince) + this.options.limits.idleTimeoutMs;
+  }
+
+  /** Starts agents up to `wanted`; returns when to look again if it had to hold back. */
+  private spawnUpTo(wanted: number, liveCount: number, now: number): number {
+    if (liveCount >= wanted) return Number.POSITIVE_INFINITY;
+    if (now < this.nextSpawnAt) return this.nextSpawnAt;
     const check = this.host.canSpawn();
     if (!check.ok) {
       if (this.blockedReason !== check.reason) this.host.warn(check.reason);
       this.blockedReason = check.reason;
-      return;
+      return now + RECHECK_MS;
     }
     this.blockedReason = undefined;
     for (let count = liveCount; count < wanted; count++) this.host.spawnAgent();
+    return Number.POSITIVE_INFINITY;
   }
 
   // ------------------------------------------------------------------ health
