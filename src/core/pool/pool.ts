@@ -8,22 +8,19 @@ import * as os from 'os';
 import * as path from 'path';
 import PQueue from 'p-queue';
 import type { FileBoardEngine } from '../board/board';
-import { findGitRepository } from '../board/gitExclude';
 import { listAllTasks } from '../board/paging';
 import type { Board } from '../board/interface';
 import { formatBytes } from '../format';
 import { BoardInputError, LeaseLostError } from '../board/types';
-import { createExecutor, parseExecutorConfig, type HostModelBroker } from '../executors';
+import { createExecutor, type HostModelBroker } from '../executors';
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { RateLimiter, type EndpointLimits } from '../ratelimit';
 import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
-import { guardIsolation } from '../sandbox/escapeGuard';
-import { createCommandSandbox } from '../sandbox/launcher';
-import { verifyCheckTask, verifyDependsOnTheTask, verifyFailsBeforeAnyChange } from '../executors/verifyCheck';
-import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import { CannotServeTaskError } from '../remote/errors';
 import type { TaskIsolation } from './isolation';
-import { createNoIsolation, runIsolationRequest } from './isolation-modes';
+import { runIsolationRequest } from './isolation-modes';
+import { setUpIsolation, type IsolationChoice } from './isolation-setup';
+import { verifyFailsFirst } from './verify-first';
 import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
 import { agentProcessHandle, freeSlot, openAgentRequests, sendToAgent, type AgentHandle } from './agent-handle';
 import type { AgentInit, AgentToHost, HostToAgentBody, TaskEnded } from './protocol';
@@ -45,7 +42,7 @@ export interface ResourceLimits {
   minFreeMemoryBytes?: number;
 }
 
-export type IsolationChoice = TaskIsolation | 'worktree' | 'direct' | 'none';
+export type { IsolationChoice } from './isolation-setup';
 
 export interface PoolOptions {
   /** The board the agents claim from (the file board's engine is taken as it is, behind the interface). */
@@ -165,7 +162,7 @@ export class AgentPool {
     this.executorName = executor.name;
     // "required" without a working sandbox throws here, before anything runs.
     this.sandbox = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox });
-    this.isolation = this.guardWithoutSandbox(this.resolveIsolation());
+    this.isolation = setUpIsolation({ choice: this.options.isolation, workspaceRoot: this.options.workspaceRoot, sandboxed: this.sandbox.status.active, log: (line) => this.log(line), warn: (message) => this.warn(message) });
     this.isolation.useSandbox?.(this.sandbox.active, this.commandMarks());
     // Commands of hosts that died (SIGKILL, out of memory) would run on and write into slots.
     const orphans = await killDeadHostLeftovers();
@@ -303,35 +300,6 @@ export class AgentPool {
   }
 
   // ------------------------------------------------------------------ setup
-
-  private resolveIsolation(): TaskIsolation {
-    // Outside git there is no isolation to give; working in the user's folder is their choice to make.
-    if (this.options.isolation === undefined && !findGitRepository(this.options.workspaceRoot)) throw new NotAGitRepositoryError(this.options.workspaceRoot);
-    const choice = this.options.isolation ?? 'worktree';
-    if (typeof choice !== 'string') return choice;
-    const log = (line: string): void => this.log(line);
-    switch (choice) {
-      case 'worktree':
-        return createWorktreeIsolation({ workspaceRoot: this.options.workspaceRoot, log });
-      case 'direct':
-        return createDirectIsolation(this.options.workspaceRoot);
-      case 'none':
-        return createNoIsolation(this.options.workspaceRoot);
-    }
-  }
-
-  /**
-   * Without a sandbox, what an attempt changed outside its slot is detected afterwards (the checkout,
-   * the repository's config and hooks) and flagged in its result. Not for `none` (agents never ask
-   * the host to prepare) and, for the checkout, not for `direct` (attempts work in it by design).
-   */
-  private guardWithoutSandbox(isolation: TaskIsolation): TaskIsolation {
-    if (this.sandbox.status.active || isolation.kind === 'none') return isolation;
-    const repo = findGitRepository(this.options.workspaceRoot);
-    if (!repo) return isolation;
-    const targets = { checkout: isolation.kind === 'direct' ? undefined : repo.topLevel, gitCommonDir: repo.commonDir };
-    return guardIsolation(isolation, targets, (message) => this.warn(message));
-  }
 
   private startMonitor(): void {
     const limits = this.options.limits ?? {};
@@ -794,35 +762,25 @@ export class AgentPool {
   /** Set when the verify command failed on the unchanged snapshot: the pool stopped before claiming anything. */
   verifyFailure: string | undefined;
 
-  /**
-   * Runs the executor's verify once in a workspace prepared from the run's snapshot, changed by
-   * nothing, with the attempts' sandbox. Its failure would be every task's failure.
-   */
+  /** Aborts the verify check before the run (a stop during it). */
   private verifyCheck: AbortController | undefined;
   private verifyCheckRun: Promise<string | undefined> | undefined;
 
   private async checkVerifyBeforeRun(): Promise<string | undefined> {
-    const config = parseExecutorConfig(this.options.executor);
-    const verify = config.verify;
-    if (verify === undefined || verifyDependsOnTheTask(verify)) return undefined;
-    const task = verifyCheckTask();
-    const controller = new AbortController();
-    this.verifyCheck = controller;
-    // The first agent's slot (no agent runs yet): that agent then starts in a warm workspace.
-    const slot = freeSlot(this.agents.values());
-    // Nothing is collected from this workspace: the artifacts folder is never written.
-    const prepared = await this.isolation.prepare(task, slot, os.tmpdir(), controller.signal);
+    this.verifyCheck = new AbortController();
     try {
-      const paths = prepared.sandbox ?? { writable: [prepared.cwd], protect: [], protectAfter: [path.join(prepared.cwd, '.git')] };
-      const boardFolder = this.boardFolder ? [this.boardFolder] : [];
-      const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), ...boardFolder] };
-      const sandbox = this.sandbox.active ? createCommandSandbox(this.sandbox.active, scope, { env: { ...process.env, ...this.options.env } }) : undefined;
-      const ctx = { task, cwd: prepared.cwd, boardRoot: this.boardFolder, signal: controller.signal, log: (chunk: string) => this.log(chunk.trimEnd()), env: this.options.env, sandbox };
-      this.log('Checking that the verify command passes before any change...');
-      return await verifyFailsBeforeAnyChange(verify, ctx, config.env).catch((error: unknown) => messageOf(error));
+      return await verifyFailsFirst({
+        executor: this.options.executor,
+        isolation: this.isolation,
+        slot: freeSlot(this.agents.values()),
+        sandbox: this.sandbox,
+        boardFolder: this.boardFolder,
+        env: this.options.env,
+        signal: this.verifyCheck.signal,
+        log: (line) => this.log(line),
+      });
     } finally {
       this.verifyCheck = undefined;
-      await this.isolation.abandon(task, slot, prepared, 'the verify check before the run').catch(() => undefined);
     }
   }
 
