@@ -55,3 +55,26 @@ test('a task posted to an idle pool is picked up at once, without waiting for th
   assert.ok(reacted !== undefined && reacted - postedAt < 10_000, `the scheduler read the board ${reacted === undefined ? 'never' : `${reacted - postedAt} ms`} after the post`);
   await waitFor('the task to be done', () => fixture?.board.get(task.id)?.status === 'done', 20_000);
 });
+
+test('a burst of board events costs at most one round per tickMs', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  const { board, statsCalls } = countedBoard(f);
+  const pool = f.makePool({ board, maxAgents: 2, tickMs: 200, untilEmpty: true });
+  // Hundreds of events (posts, claims, completions) while the pool works through them.
+  f.board.postMany(Array.from({ length: 150 }, (_, index) => ({ title: `burst ${index}` })));
+  const startedAt = Date.now();
+  await pool.start();
+  await pool.whenDone();
+  const elapsed = Date.now() - startedAt;
+  assert.equal(f.board.stats().counts.done, 150);
+  // One round per 200 ms at most (plus the first one and the one that stops the run).
+  const allowed = Math.ceil(elapsed / 200) + 2;
+  assert.ok(statsCalls.length <= allowed, `${statsCalls.length} stats() calls in ${elapsed} ms; at most ${allowed} with tickMs 200`);
+  // Rounds start 200 ms apart; stats() comes after the round's lease maintenance, which may take a
+  // while in one round and none in the next, so its calls are checked against half the period.
+  // Unthrottled, events milliseconds apart would make rounds milliseconds apart.
+  for (let index = 1; index < statsCalls.length; index++) {
+    assert.ok(statsCalls[index] - statsCalls[index - 1] >= 100, `rounds ${statsCalls[index] - statsCalls[index - 1]} ms apart`);
+  }
+});
