@@ -139,12 +139,13 @@ export class Scheduler {
     this.ticking = true;
     this.again = false;
     this.lastRoundAt = Date.now();
+    let nextAt = this.lastRoundAt + RECHECK_MS; // after a failed round
     void this.round()
-      .catch((error: unknown) => {
-        this.host.roundFailed(error);
-        return this.lastRoundAt + RECHECK_MS;
-      })
-      .then((nextAt) => {
+      .then(
+        (wanted) => (nextAt = wanted),
+        (error: unknown) => this.host.roundFailed(error),
+      )
+      .finally(() => {
         this.ticking = false;
         this.wakeAt(this.again ? this.lastRoundAt + this.options.tickMs : Math.min(nextAt, this.lastRoundAt + this.pollMs));
       });
