@@ -9,6 +9,7 @@
 //       alternating in the same run (target: under 20 ms per attempt).
 //   npm run build && npm run bench:pool         (node --import tsx bench/pool.ts)
 //   BENCH_QUICK=1 npm run bench:pool            smaller sample for a smoke run
+//   BENCH_ONLY=noop npm run bench:pool          figure (a) alone
 //   BENCH_ONLY=sandbox npm run bench:pool       figure (e) alone
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -291,7 +292,8 @@ async function main(): Promise<void> {
   console.log(`Agent pool benchmark${quick ? ' (quick)' : ''}: ${os.cpus().length} cores, load ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}, Node ${process.version}`);
   const sandbox = resolveSandbox(DEFAULT_SANDBOX_SETTINGS).status;
   console.log(`(a)-(d) run with the default sandbox mode: ${sandbox.active ? `sandboxed (${sandbox.tool})` : `no sandbox (${sandbox.reason})`}`);
-  // BENCH_ONLY=sandbox runs figure (e) alone.
+  // BENCH_ONLY=noop runs figure (a) alone; BENCH_ONLY=sandbox runs figure (e) alone.
+  if (process.env.BENCH_ONLY === 'noop') return benchNoOps();
   if (process.env.BENCH_ONLY !== 'sandbox') {
     benchNoOps();
     benchParallelSleeps();

@@ -7,7 +7,8 @@ import { createExecutor, createHostModelIpcClient, type Executor } from '../core
 import { createLimiterIpcClient, type Subscribe } from '../core/ratelimit';
 import { exitWhenParentDies } from '../core/process';
 import { createIsolationProxy, createNoIsolation } from '../core/pool/isolation-modes';
-import { isPoolMessage, toHost, type AgentInit, type AgentToHostBody, type HostToAgent } from '../core/pool/protocol';
+import { isPoolMessage, toHost, type AgentInit, type AgentToHostBody, type HostToAgent, type IsolationRequest } from '../core/pool/protocol';
+import { createRequester } from '../core/pool/request-reply';
 import { AgentWorker, boardOutageMessage } from '../core/pool/worker';
 import { BOARD_PASSWORD_ENV } from '../core/pool/boardAccess';
 import { CannotServeTaskError } from '../core/remote/errors';
@@ -84,20 +85,14 @@ async function start(init: AgentInit): Promise<void> {
   }
   const limiter = createLimiterIpcClient(sendRaw, subscribe);
   const hostModels = init.hostModels ? createHostModelIpcClient(sendRaw, subscribe) : undefined;
-  const pendingIsolation = new Map<number, { resolve: (value: PreparedWorkspace | CollectedChanges | null) => void; reject: (error: Error) => void }>();
-  let nextIsolationId = 1;
+  // No timeout: a prepare runs the workspace's setup command, which may take long. A host that is
+  // gone fails every request still waiting (the watchdog then ends this process).
+  const isolationRequests = createRequester<IsolationRequest, PreparedWorkspace | CollectedChanges | null>((id, request) => send({ type: 'isolation', id, request }), { peer: 'the agent host' });
+  process.once('disconnect', () => isolationRequests.close('the host closed the IPC channel.'));
   const isolation =
     init.isolation === 'none'
       ? createNoIsolation(init.workspaceRoot)
-      : createIsolationProxy(
-          (request, signal) =>
-            new Promise((resolve, reject) => {
-              const id = nextIsolationId++;
-              pendingIsolation.set(id, { resolve, reject });
-              send({ type: 'isolation', id, request });
-              signal?.addEventListener('abort', () => pendingIsolation.has(id) && send({ type: 'isolation-abort', id }), { once: true });
-            }),
-        );
+      : createIsolationProxy((request, signal) => isolationRequests.request(request, { signal, onAbort: (id) => send({ type: 'isolation-abort', id }) }));
   const activeWorker = new AgentWorker({
     board,
     agentId: init.agentId,
@@ -133,14 +128,11 @@ async function start(init: AgentInit): Promise<void> {
         return activeWorker.drain();
       case 'cancel':
         return activeWorker.interrupt('cancelled', message.taskId);
-      case 'isolation-reply': {
-        const waiter = pendingIsolation.get(message.id);
-        pendingIsolation.delete(message.id);
-        if (message.ok) waiter?.resolve(message.value);
+      case 'isolation-reply':
+        if (message.ok) isolationRequests.resolve(message.id, message.value);
         // A task this host cannot serve keeps its type across the channel: the worker hands it back.
-        else waiter?.reject(message.handBack ? new CannotServeTaskError(message.handBack.taskId, message.handBack.reason) : new Error(message.message));
+        else isolationRequests.reject(message.id, message.handBack ? new CannotServeTaskError(message.handBack.taskId, message.handBack.reason) : new Error(message.message));
         return;
-      }
       case 'init':
         return;
     }

@@ -1,8 +1,10 @@
 // One agent as the host sees it: a forked agent process, or the in-host worker of the sequential
-// fallback. Its public state (starting, idle, busy, stopping, exited) is `info.state`; the rest is
-// the host's bookkeeping for health checks, stops and the lease it holds.
+// fallback. Its phase lives in `life` (agent-state.ts), which publishes the public state to
+// `info.state`; the rest is data: the lease it holds, its slot, its last answer.
 import type { SupervisedProcess } from '../process';
+import { AgentLifecycle } from './agent-state';
 import { toAgent, type HostToAgentBody } from './protocol';
+import { createRequester, type Requester } from './request-reply';
 import type { AgentInfo } from './types';
 import type { AgentWorker } from './worker';
 
@@ -12,14 +14,13 @@ export interface AgentHandle {
   inHost: boolean;
   process?: SupervisedProcess;
   worker?: AgentWorker;
-  ready: boolean;
+  /** Its one explicit state; every change goes through it. */
+  life: AgentLifecycle;
   /** Lease token of the task it runs, from its task-started report. */
   token?: string;
   idleSince?: number;
-  lastPong: number;
-  draining: boolean;
-  /** Why the host stopped it; its task is failed (transient) with this message. */
-  killReason?: string;
+  /** Requests to its process that wait for a reply (health pings), from when it is forked. */
+  requests?: Requester<AgentRequest, void>;
   /** A task cancelled by the user: nothing to hand back. */
   cancelledTask?: string;
   /** Isolation requests the host is running for this agent, to abort when it cancels or exits. */
@@ -28,28 +29,34 @@ export interface AgentHandle {
 
 /** A forked agent, before its process exists: starting until it reports ready. */
 export function agentProcessHandle(id: string, slot: string): AgentHandle {
-  return {
-    info: { id, state: 'starting', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() },
-    slot,
-    inHost: false,
-    ready: false,
-    lastPong: Date.now(),
-    draining: false,
-    isolationRequests: new Map(),
-  };
+  return withLifecycle({ id, state: 'starting', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() }, slot, false);
 }
 
 /** The sequential fallback's worker, running in this process: ready and idle at once. */
 export function inHostHandle(id: string, slot: string): AgentHandle {
-  return {
-    info: { id, pid: process.pid, state: 'idle', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() },
-    slot,
-    inHost: true,
-    ready: true,
-    lastPong: Date.now(),
-    draining: false,
-    isolationRequests: new Map(),
-  };
+  return withLifecycle({ id, pid: process.pid, state: 'idle', tasksDone: 0, tasksFailed: 0, startedAt: Date.now() }, slot, true);
+}
+
+function withLifecycle(info: AgentInfo, slot: string, inHost: boolean): AgentHandle {
+  const initial = inHost ? 'idle' : 'starting';
+  const life = new AgentLifecycle(info.id, initial, (state) => (info.state = state), () => info.currentTask !== undefined);
+  return { info, slot, inHost, life, isolationRequests: new Map() };
+}
+
+/** What the host asks an agent process and waits for: a health ping, answered by a pong with its id. */
+export type AgentRequest = { type: 'ping' };
+
+/** Opens the request channel to the agent's process (once it is forked). */
+export function openAgentRequests(handle: AgentHandle): Requester<AgentRequest, void> {
+  handle.requests = createRequester<AgentRequest, void>(
+    (id, body) => {
+      const child = handle.process?.child;
+      if (!child?.connected) throw new Error('its IPC channel is closed');
+      child.send(toAgent({ ...body, id }), (error) => error && undefined);
+    },
+    { peer: `agent ${handle.info.id}` },
+  );
+  return handle.requests;
 }
 
 /** The lowest slot id no agent uses (a slot's worktree is reused by the next agent in it). */

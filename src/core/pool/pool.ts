@@ -8,29 +8,27 @@ import * as os from 'os';
 import * as path from 'path';
 import PQueue from 'p-queue';
 import type { FileBoardEngine } from '../board/board';
-import { findGitRepository } from '../board/gitExclude';
 import { listAllTasks } from '../board/paging';
 import type { Board } from '../board/interface';
 import { formatBytes } from '../format';
 import { BoardInputError, LeaseLostError } from '../board/types';
-import { createExecutor, parseExecutorConfig, type HostModelBroker } from '../executors';
+import { createExecutor, type HostModelBroker } from '../executors';
 import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { RateLimiter, type EndpointLimits } from '../ratelimit';
 import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
-import { guardIsolation } from '../sandbox/escapeGuard';
-import { createCommandSandbox } from '../sandbox/launcher';
-import { verifyCheckTask, verifyDependsOnTheTask, verifyFailsBeforeAnyChange } from '../executors/verifyCheck';
-import { NotAGitRepositoryError, createDirectIsolation, createWorktreeIsolation } from '../worktree';
 import { CannotServeTaskError } from '../remote/errors';
 import type { TaskIsolation } from './isolation';
-import { createNoIsolation, runIsolationRequest } from './isolation-modes';
+import { runIsolationRequest } from './isolation-modes';
+import { setUpIsolation, type IsolationChoice } from './isolation-setup';
+import { verifyFailsFirst } from './verify-first';
 import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
-import { agentProcessHandle, freeSlot, sendToAgent, type AgentHandle } from './agent-handle';
+import { agentProcessHandle, freeSlot, openAgentRequests, sendToAgent, type AgentHandle } from './agent-handle';
 import type { AgentInit, AgentToHost, HostToAgentBody, TaskEnded } from './protocol';
 import { forkAgent, type AgentProcess } from './agent-process';
 import { DispatchPause } from './pause';
 import { createInHostAgent } from './sequential';
-import { agentsToRetire, wantedAgents, type ScalingLimits } from './scaling';
+import type { ScalingLimits } from './scaling';
+import { Scheduler } from './scheduler';
 import { HOST_STATUS_TTL_MS, hostRecordId, removeHostStatusNow, type HostStatus } from './status-file';
 import type { PoolEvent, PoolMode, PoolStats } from './types';
 import { DEFAULT_MAX_LOG_BYTES, boardOutageMessage, removeDeadAgentScratch, type WorkerEvent } from './worker';
@@ -44,7 +42,7 @@ export interface ResourceLimits {
   minFreeMemoryBytes?: number;
 }
 
-export type IsolationChoice = TaskIsolation | 'worktree' | 'direct' | 'none';
+export type { IsolationChoice } from './isolation-setup';
 
 export interface PoolOptions {
   /** The board the agents claim from (the file board's engine is taken as it is, behind the interface). */
@@ -83,8 +81,10 @@ export interface PoolOptions {
   unresponsiveMs?: number;
   /** How long a new agent may take to report ready. */
   startTimeoutMs?: number;
-  /** Scaling and bookkeeping period. */
+  /** Shortest time between two scheduling rounds: a burst of board events costs one round per period. */
   tickMs?: number;
+  /** Safety poll: a round at least this often, for board events that were missed (default 5 s). */
+  pollMs?: number;
   /** Resource sampling period. */
   monitorIntervalMs?: number;
   /** Write `<board>/hosts/<pid>.json` (default true). */
@@ -93,8 +93,6 @@ export interface PoolOptions {
 }
 
 const DEFAULT_LEASE_MS = 30_000;
-const MAX_RESTART_BACKOFF_MS = 30_000;
-const SPAWN_FAILURES_BEFORE_FALLBACK = 2;
 /** How long a stopping agent gets to hand its task back after SIGTERM before everything it started is killed. */
 const AGENT_STOP_GRACE_MS = 3_000;
 
@@ -124,19 +122,13 @@ export class AgentPool {
   private readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
   private timers: NodeJS.Timeout[] = [];
   private agentSeq = 0;
-  private pingSeq = 0;
   private startedAt = Date.now();
   private tasksDone = 0;
   private tasksFailed = 0;
   private busyMs = 0;
-  private everReady = false;
-  private spawnFailures = 0;
-  private crashes = 0;
-  private nextSpawnAt = 0;
   private readonly pause = new DispatchPause(() => this.resume());
-  private spawnBlockedReason: string | undefined;
+  private readonly scheduler: Scheduler;
   private sequentialRun: Promise<void> | undefined;
-  private lastMaintenance = 0;
   /** On a sudden exit only a file board's record can be removed (synchronously); elsewhere it expires. */
   private exitCleanup = (): void => {
     if (this.boardFolder) removeHostStatusNow(this.boardFolder);
@@ -154,6 +146,7 @@ export class AgentPool {
     this.capacity = new PQueue({ concurrency: maxAgents });
     this.limiter = new RateLimiter({ endpoints: options.rateLimits });
     this.emitter.setMaxListeners(0); // the CLI, the dashboard, metrics and trees all listen
+    this.scheduler = this.createScheduler();
   }
 
   get mode(): PoolMode {
@@ -169,7 +162,7 @@ export class AgentPool {
     this.executorName = executor.name;
     // "required" without a working sandbox throws here, before anything runs.
     this.sandbox = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox });
-    this.isolation = this.guardWithoutSandbox(this.resolveIsolation());
+    this.isolation = setUpIsolation({ choice: this.options.isolation, workspaceRoot: this.options.workspaceRoot, sandboxed: this.sandbox.status.active, log: (line) => this.log(line), warn: (message) => this.warn(message) });
     this.isolation.useSandbox?.(this.sandbox.active, this.commandMarks());
     // Commands of hosts that died (SIGKILL, out of memory) would run on and write into slots.
     const orphans = await killDeadHostLeftovers();
@@ -199,11 +192,9 @@ export class AgentPool {
     this.log(`Pool started: ${this.currentMode} mode, up to ${this.scaling.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
     this.announceSandbox();
     if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
-    this.every(this.options.tickMs ?? 100, () => this.tick());
-    this.every(this.options.pingIntervalMs ?? 3_000, () => this.checkHealth());
     this.every(1_000, () => this.publishStatus());
     this.publishStatus();
-    this.tick();
+    this.scheduler.start();
   }
 
   /** Graceful: stop claiming, let running tasks finish for graceMs, then SIGTERM, then SIGKILL. */
@@ -240,7 +231,7 @@ export class AgentPool {
       while (handle.info.currentTask?.id === taskId && Date.now() < deadline) await delay(20);
       return true;
     }
-    handle.draining = true;
+    handle.life.drain();
     this.log(`Cancelling task ${taskId}: stopping agent ${handle.info.id} and everything it started.`);
     await handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
     // Its executor's commands lead process groups of their own: end them before reporting success.
@@ -294,7 +285,8 @@ export class AgentPool {
       stats.pausedUntil = this.pause.pausedUntil;
       stats.pauseReason = this.pause.reason;
     }
-    if (this.spawnBlockedReason) stats.spawnBlockedReason = this.spawnBlockedReason;
+    const blocked = this.scheduler.spawnBlockedReason;
+    if (blocked) stats.spawnBlockedReason = blocked;
     return stats;
   }
 
@@ -309,35 +301,6 @@ export class AgentPool {
 
   // ------------------------------------------------------------------ setup
 
-  private resolveIsolation(): TaskIsolation {
-    // Outside git there is no isolation to give; working in the user's folder is their choice to make.
-    if (this.options.isolation === undefined && !findGitRepository(this.options.workspaceRoot)) throw new NotAGitRepositoryError(this.options.workspaceRoot);
-    const choice = this.options.isolation ?? 'worktree';
-    if (typeof choice !== 'string') return choice;
-    const log = (line: string): void => this.log(line);
-    switch (choice) {
-      case 'worktree':
-        return createWorktreeIsolation({ workspaceRoot: this.options.workspaceRoot, log });
-      case 'direct':
-        return createDirectIsolation(this.options.workspaceRoot);
-      case 'none':
-        return createNoIsolation(this.options.workspaceRoot);
-    }
-  }
-
-  /**
-   * Without a sandbox, what an attempt changed outside its slot is detected afterwards (the checkout,
-   * the repository's config and hooks) and flagged in its result. Not for `none` (agents never ask
-   * the host to prepare) and, for the checkout, not for `direct` (attempts work in it by design).
-   */
-  private guardWithoutSandbox(isolation: TaskIsolation): TaskIsolation {
-    if (this.sandbox.status.active || isolation.kind === 'none') return isolation;
-    const repo = findGitRepository(this.options.workspaceRoot);
-    if (!repo) return isolation;
-    const targets = { checkout: isolation.kind === 'direct' ? undefined : repo.topLevel, gitCommonDir: repo.commonDir };
-    return guardIsolation(isolation, targets, (message) => this.warn(message));
-  }
-
   private startMonitor(): void {
     const limits = this.options.limits ?? {};
     this.monitor = new ResourceMonitor({ intervalMs: this.options.monitorIntervalMs ?? 1_000, limits });
@@ -349,7 +312,7 @@ export class AgentPool {
     if (event.type === 'warning') this.warn(event.message);
     if (event.type !== 'agent-over-memory') return;
     const handle = this.agents.get(event.agentId);
-    if (!handle || handle.killReason || handle.inHost) return;
+    if (!handle || handle.life.killReason || handle.inHost) return;
     const reason = `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`;
     this.kill(handle, reason);
   }
@@ -365,47 +328,45 @@ export class AgentPool {
     this.timers.push(timer);
   }
 
-  // ------------------------------------------------------------------ scaling
+  // ------------------------------------------------------------------ scheduling
 
-  private ticking = false;
-
-  /** One round of scaling at a time: the board answers asynchronously. */
-  private tick(): void {
-    if (this.stopping || this.stopped || this.ticking) return;
-    this.ticking = true;
-    void this.tickOnce()
-      .catch((error: unknown) => this.onBoardError(error))
-      .finally(() => (this.ticking = false));
-  }
-
-  private async tickOnce(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastMaintenance >= 1_000) {
-      this.lastMaintenance = now;
-      await this.board.reclaimExpired();
-    }
-    const { counts, delayed } = await this.board.stats();
-    if (this.stopping || this.stopped) return;
-    // Pending tasks minus those not due yet (retries in backoff, later notBefore).
-    const claimable = Math.max(0, counts.pending - delayed);
-    const live = [...this.agents.values()].filter((agent) => !agent.draining);
-    const busy = live.filter((agent) => agent.info.state === 'busy').length;
-    // Empty: nothing pending (delayed retries included), running (in any host) or waiting for children.
-    const boardIsEmpty = counts.pending + counts.running + counts.waiting === 0;
-    if (this.options.untilEmpty && claimable === 0 && busy === 0 && !this.sequentialRun && boardIsEmpty) {
-      this.log('The board is empty: stopping the pool.');
-      void this.stop();
-      return;
-    }
-    this.retireIdleAgents(live, Date.now());
-    if (this.pause.holds(Date.now())) return;
-    if (claimable > 0) for (const agent of live) if (agent.info.state === 'idle') this.send(agent, { type: 'wake' });
-    if (this.currentMode === 'sequential') {
-      if (claimable > 0 && !this.sequentialRun) this.runSequential();
-      return;
-    }
-    const wanted = wantedAgents(busy, claimable, this.scaling);
-    this.spawnUpTo(wanted, live.length, Date.now());
+  /** The scheduler decides; these are the pool's hands and eyes for it. */
+  private createScheduler(): Scheduler {
+    const mode = this.options.mode ?? 'auto';
+    return new Scheduler(
+      {
+        board: this.board,
+        agents: () => this.agents.values(),
+        isStopping: () => this.stopping !== undefined || this.stopped,
+        mode: () => this.currentMode,
+        paused: (now) => this.pause.holds(now),
+        sequentialRunning: () => this.sequentialRun !== undefined,
+        runSequential: () => this.runSequential(),
+        fallBackToSequential: (reason) => this.enterSequential(reason),
+        spawnAgent: () => this.spawnAgent(),
+        drain: (agent) => this.drain(agent),
+        wake: (agent) => this.send(agent, { type: 'wake' }),
+        ping: (agent, timeoutMs) => agent.requests?.request({ type: 'ping' }, { timeoutMs }) ?? Promise.resolve(),
+        kill: (agent, reason) => this.kill(agent, reason),
+        canSpawn: () => this.monitor?.canSpawn() ?? { ok: true },
+        boardIsEmpty: () => {
+          this.log('The board is empty: stopping the pool.');
+          void this.stop();
+        },
+        roundFailed: (error) => this.onBoardError(error),
+        log: (line) => this.log(line),
+        warn: (message) => this.warn(message),
+      },
+      {
+        limits: this.scaling,
+        untilEmpty: this.options.untilEmpty === true,
+        mayFallBack: mode === 'auto',
+        tickMs: this.options.tickMs ?? 100,
+        pollMs: this.options.pollMs ?? 5_000,
+        pingIntervalMs: this.options.pingIntervalMs ?? 3_000,
+        unresponsiveMs: this.options.unresponsiveMs ?? 15_000,
+      },
+    );
   }
 
   /**
@@ -422,26 +383,6 @@ export class AgentPool {
   }
 
   private lastHousekeepingProblem: string | undefined;
-
-  private retireIdleAgents(live: AgentHandle[], now: number): void {
-    for (const agent of agentsToRetire(live, this.scaling, now)) {
-      this.log(`Agent ${agent.info.id} was idle for ${Math.round((now - (agent.idleSince ?? now)) / 1000)} s: stopping it.`);
-      this.drain(agent);
-    }
-  }
-
-  private spawnUpTo(wanted: number, liveCount: number, now: number): void {
-    if (liveCount >= wanted) return;
-    if (now < this.nextSpawnAt) return;
-    const check = this.monitor?.canSpawn() ?? { ok: true };
-    if (!check.ok) {
-      if (this.spawnBlockedReason !== check.reason) this.warn(check.reason);
-      this.spawnBlockedReason = check.reason;
-      return;
-    }
-    this.spawnBlockedReason = undefined;
-    for (let count = liveCount; count < wanted; count++) this.spawnAgent();
-  }
 
   private spawnAgent(): void {
     const id = `${this.hostTag}-a${++this.agentSeq}`;
@@ -468,12 +409,14 @@ export class AgentPool {
         onMessage: (message) => this.onAgentMessage(handle, message),
       });
     } catch (error) {
+      handle.life.exited(false);
       this.agents.delete(id);
-      this.onSpawnFailure(`${id} could not start: ${messageOf(error)}`);
+      this.scheduler.agentSpawnFailed(`${id} could not start: ${messageOf(error)}`);
       return;
     }
     const child = agent.process;
     handle.process = child;
+    openAgentRequests(handle);
     handle.info.pid = child.pid;
     this.monitor?.track(id, child.pid);
     const init: AgentInit = {
@@ -494,7 +437,7 @@ export class AgentPool {
     this.send(handle, { type: 'init', init });
     if (this.stopping) this.drain(handle);
     const startTimer = setTimeout(() => {
-      if (!handle.ready) this.kill(handle, `Agent ${id} did not start within ${Math.round((this.options.startTimeoutMs ?? 30_000) / 1000)} s.`);
+      if (!handle.life.wasReady) this.kill(handle, `Agent ${id} did not start within ${Math.round((this.options.startTimeoutMs ?? 30_000) / 1000)} s.`);
     }, this.options.startTimeoutMs ?? 30_000);
     const exit = await child.exited;
     clearTimeout(startTimer);
@@ -502,7 +445,7 @@ export class AgentPool {
     await child.stop({ graceMs: 0 }).catch(() => undefined);
     // An agent that drained and exited on its own ended its commands itself; scanning /proc for
     // leftovers is for agents that were killed, crashed, or stopped by a shutdown.
-    const cleanExit = exit.code === 0 && handle.draining && !handle.killReason && !this.stopping;
+    const cleanExit = exit.code === 0 && handle.life.phase === 'draining' && !this.stopping;
     const leftovers = cleanExit ? [] : await killAgentLeftovers(id);
     if (leftovers.length > 0) this.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
     agent.dispose();
@@ -513,39 +456,38 @@ export class AgentPool {
   private async afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): Promise<void> {
     const id = handle.info.id;
     for (const controller of handle.isolationRequests.values()) controller.abort(new Error(`Agent ${id} exited.`));
-    handle.info.state = 'exited';
+    handle.requests?.close(`agent ${id} exited (${describeExit(code, signal)}).`);
+    const killReason = handle.life.killReason;
+    const verdict = handle.life.exited(handle.cancelledTask !== undefined);
     this.agents.delete(id);
-    const expected = handle.draining && !handle.killReason;
     // An agent can die between its claim and its report of it: look on the board for its claims.
-    if (!handle.token && !(expected && code === 0)) handle.token = await this.orphanedClaim(id);
-    if (handle.token) await this.recoverTask(handle, code, signal);
-    if (!handle.ready) {
-      this.onSpawnFailure(`agent ${id} exited before it was ready (${describeExit(code, signal)})`);
-    } else if (!expected && !handle.cancelledTask) {
-      this.crashes++;
-      const backoff = Math.min(MAX_RESTART_BACKOFF_MS, 250 * 2 ** (this.crashes - 1));
-      this.nextSpawnAt = Date.now() + backoff;
-      this.warn(handle.killReason ?? `Agent ${id} exited unexpectedly (${describeExit(code, signal)}); a new agent starts in ${backoff} ms if tasks wait.`);
+    if (!handle.token && !(verdict.task === 'release' && code === 0)) handle.token = await this.orphanedClaim(id);
+    if (handle.token) await this.recoverTask(handle, verdict.task, killReason, code, signal);
+    if (verdict.kind === 'spawn-failure') {
+      this.scheduler.agentSpawnFailed(`agent ${id} exited before it was ready (${describeExit(code, signal)})`);
+    } else if (verdict.kind === 'crash') {
+      const backoff = this.scheduler.agentCrashed();
+      this.warn(killReason ?? `Agent ${id} exited unexpectedly (${describeExit(code, signal)}); a new agent starts in ${backoff} ms if tasks wait.`);
     } else {
-      this.crashes = 0;
+      this.scheduler.agentEndedCleanly();
     }
-    this.emit({ type: 'agent-exited', agentId: id, code, signal, expected: expected || handle.cancelledTask !== undefined });
-    this.tick();
+    this.emit({ type: 'agent-exited', agentId: id, code, signal, expected: verdict.expected });
+    this.scheduler.requestRound();
   }
 
-  /** The agent died holding a lease: hand the task back (stop) or fail the attempt as transient. */
-  private async recoverTask(handle: AgentHandle, code: number | null, signal: string | null): Promise<void> {
+  /** The agent died holding a lease: hand the task back (it was draining) or fail the attempt as transient. */
+  private async recoverTask(handle: AgentHandle, action: 'release' | 'fail', killReason: string | undefined, code: number | null, signal: string | null): Promise<void> {
     const claim = { token: handle.token as string };
     const task = handle.info.currentTask;
     handle.token = undefined;
     handle.info.currentTask = undefined;
     if (handle.cancelledTask && handle.cancelledTask === task?.id) return; // already cancelled on the board
     try {
-      if (handle.draining && !handle.killReason) {
+      if (action === 'release') {
         await this.board.release(claim, `agent ${handle.info.id} stopped`);
         return;
       }
-      const message = handle.killReason ?? `Agent ${handle.info.id} crashed while running the task (${describeExit(code, signal)}).`;
+      const message = killReason ?? `Agent ${handle.info.id} crashed while running the task (${describeExit(code, signal)}).`;
       await this.board.fail(claim, message);
       this.tasksFailed++;
       handle.info.tasksFailed++;
@@ -570,31 +512,20 @@ export class AgentPool {
     }
   }
 
-  private onSpawnFailure(reason: string): void {
-    this.spawnFailures++;
-    this.warn(`An agent could not start: ${reason}.`);
-    this.nextSpawnAt = Date.now() + Math.min(MAX_RESTART_BACKOFF_MS, 500 * 2 ** (this.spawnFailures - 1));
-    if (!this.everReady && this.spawnFailures >= SPAWN_FAILURES_BEFORE_FALLBACK && (this.options.mode ?? 'auto') === 'auto' && this.currentMode === 'pool') {
-      this.enterSequential(`agents could not be started (${reason})`);
-    }
-  }
-
   private onAgentMessage(handle: AgentHandle, message: AgentToHost): void {
     switch (message.type) {
       case 'ready':
-        handle.ready = true;
-        handle.lastPong = Date.now();
-        this.everReady = true;
-        this.spawnFailures = 0;
-        if (handle.info.state === 'starting') handle.info.state = 'idle';
+        handle.life.ready();
+        this.scheduler.agentReady();
         handle.idleSince ??= Date.now();
+        this.scheduler.requestRound();
         this.emit({ type: 'agent-started', agentId: handle.info.id, pid: message.pid });
         return;
       case 'pong':
-        handle.lastPong = Date.now();
+        handle.requests?.resolve(message.id);
         return;
       case 'fatal':
-        handle.draining = true;
+        handle.life.drain();
         if (message.board) return this.stopForBoard(message.message);
         this.warn(`Agent ${handle.info.id} cannot work: ${message.message}`);
         return;
@@ -625,27 +556,27 @@ export class AgentPool {
 
   /** Reports shared by agent processes and the in-host worker. */
   private onWorkerEvent(handle: AgentHandle, event: WorkerEvent): void {
-    handle.lastPong = Date.now();
+    // What the agents do changes what the scheduler decides (an idle agent may retire later, a
+    // free one may take a waiting task): a round soon, at most one per tickMs.
+    this.scheduler.requestRound();
     switch (event.type) {
       case 'idle':
-        handle.info.state = handle.draining ? 'stopping' : 'idle';
         handle.idleSince = event.since;
+        handle.life.taskEnded();
         return;
       case 'task-started':
         handle.token = event.token;
         handle.idleSince = undefined;
-        handle.info.state = handle.draining ? 'stopping' : 'busy';
         handle.info.currentTask = { id: event.taskId, title: event.title, attempt: event.attempt, startedAt: event.startedAt };
+        handle.life.taskStarted();
         this.emit({ type: 'task-started', agentId: handle.info.id, taskId: event.taskId, title: event.title, attempt: event.attempt });
         return;
       case 'task-ended':
         handle.token = undefined;
         handle.info.currentTask = undefined;
-        handle.info.state = handle.draining ? 'stopping' : 'idle';
         handle.idleSince = Date.now();
+        handle.life.taskEnded();
         this.onTaskEnded(handle, event);
-        // The last task of an --until-empty run: notice at once instead of at the next tick.
-        if (this.options.untilEmpty && ![...this.agents.values()].some((agent) => agent.info.state === 'busy')) setImmediate(() => this.tick());
         return;
     }
   }
@@ -688,36 +619,20 @@ export class AgentPool {
       else this.send(agent, { type: 'resume' });
     }
     this.log('Dispatch resumed after the usage-limit pause.');
-    this.tick();
+    this.scheduler.requestRound();
   }
 
-  // ------------------------------------------------------------------ health
-
-  private checkHealth(): void {
-    const now = Date.now();
-    const limit = this.options.unresponsiveMs ?? 15_000;
-    for (const handle of this.agents.values()) {
-      if (handle.inHost || !handle.ready || handle.killReason) continue;
-      if (now - handle.lastPong > limit) {
-        this.kill(handle, `Agent ${handle.info.id} stopped answering health checks for ${Math.round((now - handle.lastPong) / 1000)} s; it was stopped and its task returns to the board.`);
-        continue;
-      }
-      this.send(handle, { type: 'ping', id: ++this.pingSeq });
-    }
-  }
+  // ------------------------------------------------------------------ stopping agents
 
   /** Ends an agent at once; its task (if any) is failed as transient with `reason`. */
   private kill(handle: AgentHandle, reason: string): void {
-    if (handle.killReason) return;
-    handle.killReason = reason;
-    handle.info.state = 'stopping';
+    if (!handle.life.kill(reason)) return;
     this.warn(reason);
     void handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
   }
 
   private drain(handle: AgentHandle): void {
-    handle.draining = true;
-    if (handle.info.state !== 'busy') handle.info.state = 'stopping';
+    handle.life.drain();
     if (handle.inHost) handle.worker?.drain();
     else this.send(handle, { type: 'drain' });
   }
@@ -766,8 +681,10 @@ export class AgentPool {
         else this.warn(`The in-host worker failed: ${messageOf(error)}`);
       })
       .finally(() => {
+        handle.life.exited(false);
         this.agents.delete(id);
         this.sequentialRun = undefined;
+        this.scheduler.requestRound();
       });
   }
 
@@ -787,6 +704,7 @@ export class AgentPool {
     await this.capacity.onIdle();
     await this.isolation.release?.().catch((error: unknown) => this.warn(`Removing idle worktrees failed: ${messageOf(error)}`));
     for (const timer of this.timers) clearInterval(timer);
+    await this.scheduler.dispose();
     this.pause.dispose();
     this.monitor?.stop();
     this.limiter.dispose();
@@ -844,35 +762,25 @@ export class AgentPool {
   /** Set when the verify command failed on the unchanged snapshot: the pool stopped before claiming anything. */
   verifyFailure: string | undefined;
 
-  /**
-   * Runs the executor's verify once in a workspace prepared from the run's snapshot, changed by
-   * nothing, with the attempts' sandbox. Its failure would be every task's failure.
-   */
+  /** Aborts the verify check before the run (a stop during it). */
   private verifyCheck: AbortController | undefined;
   private verifyCheckRun: Promise<string | undefined> | undefined;
 
   private async checkVerifyBeforeRun(): Promise<string | undefined> {
-    const config = parseExecutorConfig(this.options.executor);
-    const verify = config.verify;
-    if (verify === undefined || verifyDependsOnTheTask(verify)) return undefined;
-    const task = verifyCheckTask();
-    const controller = new AbortController();
-    this.verifyCheck = controller;
-    // The first agent's slot (no agent runs yet): that agent then starts in a warm workspace.
-    const slot = freeSlot(this.agents.values());
-    // Nothing is collected from this workspace: the artifacts folder is never written.
-    const prepared = await this.isolation.prepare(task, slot, os.tmpdir(), controller.signal);
+    this.verifyCheck = new AbortController();
     try {
-      const paths = prepared.sandbox ?? { writable: [prepared.cwd], protect: [], protectAfter: [path.join(prepared.cwd, '.git')] };
-      const boardFolder = this.boardFolder ? [this.boardFolder] : [];
-      const scope = { ...paths, cwd: prepared.cwd, protectAfter: [...(paths.protectAfter ?? []), ...boardFolder] };
-      const sandbox = this.sandbox.active ? createCommandSandbox(this.sandbox.active, scope, { env: { ...process.env, ...this.options.env } }) : undefined;
-      const ctx = { task, cwd: prepared.cwd, boardRoot: this.boardFolder, signal: controller.signal, log: (chunk: string) => this.log(chunk.trimEnd()), env: this.options.env, sandbox };
-      this.log('Checking that the verify command passes before any change...');
-      return await verifyFailsBeforeAnyChange(verify, ctx, config.env).catch((error: unknown) => messageOf(error));
+      return await verifyFailsFirst({
+        executor: this.options.executor,
+        isolation: this.isolation,
+        slot: freeSlot(this.agents.values()),
+        sandbox: this.sandbox,
+        boardFolder: this.boardFolder,
+        env: this.options.env,
+        signal: this.verifyCheck.signal,
+        log: (line) => this.log(line),
+      });
     } finally {
       this.verifyCheck = undefined;
-      await this.isolation.abandon(task, slot, prepared, 'the verify check before the run').catch(() => undefined);
     }
   }
 

@@ -92,7 +92,7 @@ interface CurrentAttempt {
  * Board events after which a claim may find something it did not find before. Claims of other
  * agents and heartbeats free nothing, so they do not wake an idle agent.
  */
-const QUIET_EVENTS: ReadonlySet<BoardEventType> = new Set(['claimed', 'heartbeat']);
+export const QUIET_EVENTS: ReadonlySet<BoardEventType> = new Set(['claimed', 'heartbeat']);
 
 export class AgentWorker {
   private draining = false;
