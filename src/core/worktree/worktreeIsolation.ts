@@ -16,7 +16,7 @@ import { isInside } from '../sandbox/policy';
 import { tracePhase, tracePhaseSync } from '../trace';
 import { diffStaged, stageEverything } from './diff';
 import { WorktreeError } from './errors';
-import { gitText, hardenedGitConfig, runGit, simpleGitAt } from './git';
+import { gitText, hardenedGitConfig, runGit } from './git';
 import { REPOSITORY_MARK, assertOutsideCheckout, defaultWorktreesDir, legacyWorktreesDir, markRepository, sweepForgottenRepositories } from './location';
 import { PARKED_DIR, adoptParked, claimParked, listParked, parkSlot, removeParked } from './parked';
 import { removeHalfRegistrations } from './registrations';
@@ -580,7 +580,8 @@ export class WorktreeIsolation implements TaskIsolation {
       writeSlotState(stateFile, { slot, path: worktree, phase: 'creating', ownerPid: process.pid, setupDone: false, createdAt: now, lastUsed: now });
       await this.removeWorktreeDir(worktree);
       const repo = await this.repo();
-      await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--no-checkout', '--quiet', worktree, start]);
+      // Hooks off: a repository's post-checkout hook must not run in every agent slot.
+      await runGit(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--no-checkout', '--quiet', worktree, start], { cwd: repo.topLevel });
       // The admin folder git just made, recorded before any command runs in the slot.
       const gitDir = this.slotGitDir(worktree, repo, undefined);
       writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), gitDir });
