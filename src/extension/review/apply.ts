@@ -154,7 +154,7 @@ async function writeThroughEditor(scope: WriteScope, versions: Map<string, FileV
     if (document?.isDirty && !dirtyBefore.has(relPath) && !(await document.save())) unsaved.push(relPath);
   }
   if (unsaved.length > 0) void vscode.window.showWarningMessage(`${label}: ${unsaved.join(', ')} could not be saved; the change is in the editor. Save it yourself, or use Edit > Undo.`);
-  for (const [relPath, version] of versions) setExecutable(path.join(root, relPath), version);
+  for (const [relPath, version] of versions) await setExecutable(path.join(root, relPath), version);
 }
 
 /**
@@ -169,14 +169,17 @@ async function waitForDiskSync(document: vscode.TextDocument, diskText: string, 
   }
 }
 
-function setExecutable(file: string, version: FileVersion): void {
+async function setExecutable(file: string, version: FileVersion): Promise<void> {
   if (version.content === undefined || version.mode === '120000') return;
   // lstat: chmod follows links, and a link here (planted since) must not change its target's mode.
-  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+  const stat = await fs.promises.lstat(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
   if (!stat?.isFile()) return;
   const mode = stat.mode & 0o777;
   const wanted = version.mode === '100755' ? mode | 0o111 : mode & ~0o111;
-  if (wanted !== mode) fs.chmodSync(file, wanted);
+  if (wanted !== mode) await fs.promises.chmod(file, wanted);
 }
 
 function fullRange(document: vscode.TextDocument): vscode.Range {
