@@ -133,18 +133,25 @@ async function writeThroughEditor(scope: WriteScope, versions: Map<string, FileV
   const edit = new vscode.WorkspaceEdit();
   const dirtyBefore = new Set([...versions.keys()].filter((relPath) => openDocument(workspaceUri(root, relPath))?.isDirty));
   const direct: Array<[string, FileVersion]> = [];
+  // Counted here: WorkspaceEdit.size counts text edits only, so an edit of nothing but created or
+  // deleted files would look empty and never be applied.
+  let changes = 0;
   for (const [relPath, version] of versions) {
     const uri = workspaceUri(root, relPath);
     const onDisk = readWorkspaceFile(root, relPath);
-    if (version.mode === '120000' || onDisk.mode === '120000') direct.push([relPath, version]);
-    else if (version.content === undefined) edit.deleteFile(uri, { ignoreIfNotExists: true, recursive: false });
+    if (version.mode === '120000' || onDisk.mode === '120000') {
+      direct.push([relPath, version]);
+      continue;
+    }
+    changes += 1;
+    if (version.content === undefined) edit.deleteFile(uri, { ignoreIfNotExists: true, recursive: false });
     else if (onDisk.content !== undefined && isUtf8Text(version.content) && isUtf8Text(onDisk.content)) {
       const document = await vscode.workspace.openTextDocument(uri);
       if (!document.isDirty) await waitForDiskSync(document, onDisk.content.toString('utf8'), relPath);
       edit.replace(uri, fullRange(document), version.content.toString('utf8'), { label, needsConfirmation: false });
     } else edit.createFile(uri, { overwrite: true, contents: version.content });
   }
-  if (edit.size > 0 && !(await vscode.workspace.applyEdit(edit, { isRefactoring: true }))) {
+  if (changes > 0 && !(await vscode.workspace.applyEdit(edit, { isRefactoring: true }))) {
     throw new UserFacingError(`${label}: VS Code did not apply the edit (a file may be read-only, or changed while applying). Nothing was recorded; try again.`);
   }
   for (const [relPath, version] of direct) writeVersion(scope, relPath, version);
