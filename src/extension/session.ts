@@ -292,11 +292,25 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       if (error instanceof SandboxUnavailableError) throw new UserFacingError(`${errorMessage(error)} (setting agentSwarm.sandbox)`);
       throw new UserFacingError(`The agent pool did not start: ${errorMessage(error)}. Check the executor (Swarm: Configure Executor) and the Agent Swarm log.`);
     }
+    if (pool.verifyFailure !== undefined) await this.refuseForVerify(pool, pool.verifyFailure);
     void pool.whenDone().then(() => this.onPoolStopped(pool));
     await this.context.workspaceState.update(POOL_RUNNING_STATE, true);
     void setContext(ContextKeys.running, true);
     this.log.info(`Pool started (${pool.mode})`);
     this.poolEmitter.fire();
+  }
+
+  /**
+   * The verify command already failed before any change: the pool stopped itself before claiming a
+   * task (every task would have failed it). The whole output goes to the log; the message is its
+   * first line, which names the command and the first line of its output.
+   */
+  private async refuseForVerify(pool: AgentPool, failure: string): Promise<never> {
+    await pool.whenDone().catch(() => undefined);
+    this.onPoolStopped(pool);
+    this.log.error(failure);
+    const what = failure.split('\n')[0].replace(/\.\s*$/, '');
+    throw new UserFacingError(`${what}. No task was started: fix the verify command (agentSwarm.verify or swarm.config.json) or the code it checks, then start the swarm again.`);
   }
 
   /**
