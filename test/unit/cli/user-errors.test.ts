@@ -1,22 +1,21 @@
 // User errors of the core reach the CLI as one line on stderr and the exit code of their kind
 // (config: 2), not as "unexpected error" with exit 1. Run as a real process against dist/cli.js.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { removeDir, tempDir } from '../board/helpers';
+import { assertCliBuilt, runSwarm, type SwarmRun } from './helpers';
 
-const cli = path.join(__dirname, '..', '..', '..', 'dist', 'cli.js');
 let workspace: string;
 
-function swarm(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [cli, ...args], { cwd: workspace, encoding: 'utf8', env: { ...process.env, SWARM_BOARD: '' }, timeout: 60_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+function swarm(args: string[]): SwarmRun {
+  return runSwarm(workspace, args, { timeoutMs: 60_000 });
 }
 
 before(() => {
-  assert.ok(fs.existsSync(cli), 'dist/cli.js is built (npm run build)');
+  assertCliBuilt();
   workspace = tempDir('swarm-cli-errors-');
   const git = (...args: string[]) => execFileSync('git', args, { cwd: workspace, encoding: 'utf8' });
   git('init', '-q', '-b', 'main');

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { SwarmUserError, type UserErrorKind } from '../../../src/core/errors';
 import { applyTaskPatch, discardTaskPatch, patchFileVersions, undoTaskApply } from '../../../src/core/patch';
+import { rejectsAsUserError } from '../worktree/helpers';
 import { makeWorkspace, runTasks, type Workspace } from './helpers';
 import { placeOf } from './place';
 
@@ -20,16 +20,6 @@ async function workspaceWithResult(): Promise<{ ws: Workspace; taskId: string }>
   made.push(ws);
   const [task] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') }]);
   return { ws, taskId: task.id };
-}
-
-/** Rejects with a SwarmUserError of `kind` whose message matches `text`. */
-async function rejectsAsUserError(action: Promise<unknown>, kind: UserErrorKind, text: RegExp): Promise<void> {
-  await assert.rejects(action, (error: unknown) => {
-    assert.ok(error instanceof SwarmUserError, `a user error, not ${String(error)}`);
-    assert.equal(error.kind, kind, error.message);
-    assert.match(error.message, text);
-    return true;
-  });
 }
 
 describe('results: what cannot be done is a user error of a kind', () => {

@@ -8,18 +8,20 @@ import { describe, it } from 'node:test';
 import type { UserErrorKind } from '../../../src/core/errors';
 import { WorktreeError, createWorktreeIsolation } from '../../../src/core/worktree';
 import { readSlotState, slotPaths, writeSlotState } from '../../../src/core/worktree/slots';
-import { fakeTask, reposRemovedAfterEach, slotsDir } from './helpers';
+import { fakeTask, rejectsAsUserError, reposRemovedAfterEach, slotsDir } from './helpers';
 
 const repo = reposRemovedAfterEach();
 
 /** Rejects with a WorktreeError of `kind` whose first line matches `firstLine`. */
 async function rejectsAs(action: Promise<unknown>, kind: UserErrorKind, firstLine: RegExp): Promise<void> {
-  await assert.rejects(action, (error: unknown) => {
-    assert.ok(error instanceof WorktreeError, `a WorktreeError, not ${String(error)}`);
-    assert.equal(error.kind, kind, error.message);
-    assert.match(error.message.split('\n')[0], firstLine);
-    return true;
-  });
+  await rejectsAsUserError(
+    action.catch((error: unknown) => {
+      assert.ok(error instanceof WorktreeError, `a WorktreeError, not ${String(error)}`);
+      throw error;
+    }),
+    kind,
+    firstLine,
+  );
 }
 
 describe('worktree: user errors', () => {
