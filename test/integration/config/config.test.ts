@@ -22,7 +22,7 @@ interface SessionLike {
   resolveExecutor(): ExecutorLike;
   poolSettings(): { maxAgents?: number; idleTimeoutMs?: number; minAgents?: number };
   projectConfig: { honoured: boolean; state?: { keptLastGood: boolean; errors: unknown[] } };
-  ensureBoard(): { post(input: { title: string }): { id: string }; get(id: string): { status: string; attempts: number } | undefined };
+  ensureBoard(): { post(input: { title: string }): { id: string }; get(id: string): { status: string; attempts: number } | undefined; cancel(id: string): unknown };
   stop(): Promise<void>;
 }
 
@@ -159,18 +159,22 @@ describe('swarm.config.json in a trusted workspace', function () {
     writeConfig({ ...fileConfig, verify });
     await waitFor('the file with the failing verify', () => (swarm.resolveExecutor().verify === verify ? true : undefined));
     const task = swarm.ensureBoard().post({ title: 'never claimed: verify fails before any change' });
-    shownErrors.length = 0;
-    await vscode.commands.executeCommand('agentSwarm.start');
-    const shown = await waitFor('the verify failure shown', () => shownErrors.find((entry) => entry.message.includes('verify command')), 60_000);
-    assert.doesNotMatch(shown.message, /\n/, `one line: ${shown.message}`);
-    assert.ok(shown.message.includes(`\`${verify}\` (exit 3): FAIL sum(2, 2) gave 0`), `names the command, its exit and its first output line: ${shown.message}`);
-    assert.match(shown.message, /before any change/);
-    assert.match(shown.message, /No task was started: fix the verify command/);
-    assert.doesNotMatch(shown.message, /See the Agent Swarm log for details|--verify/, 'a message for the user, not a logged bug or a CLI flag');
-    assert.deepStrictEqual(shown.items, ['Show Log']);
-    assert.strictEqual(swarm.isRunning, false, 'the pool stopped');
-    const markers = fs.readdirSync(workspaceRoot()).filter((name) => name === `marker-${task.id}.txt`);
-    assert.deepStrictEqual(markers, [], 'the executor never ran the task');
-    assert.deepStrictEqual([swarm.ensureBoard().get(task.id)?.status, swarm.ensureBoard().get(task.id)?.attempts], ['pending', 0], 'the task was never claimed');
+    try {
+      shownErrors.length = 0;
+      await vscode.commands.executeCommand('agentSwarm.start');
+      const shown = await waitFor('the verify failure shown', () => shownErrors.find((entry) => entry.message.includes('verify command')), 60_000);
+      assert.doesNotMatch(shown.message, /\n/, `one line: ${shown.message}`);
+      assert.ok(shown.message.includes(`\`${verify}\` (exit 3): FAIL sum(2, 2) gave 0`), `names the command, its exit and its first output line: ${shown.message}`);
+      assert.match(shown.message, /before any change/);
+      assert.match(shown.message, /No task was started: fix the verify command/);
+      assert.doesNotMatch(shown.message, /See the Agent Swarm log for details|--verify/, 'a message for the user, not a logged bug or a CLI flag');
+      assert.deepStrictEqual(shown.items, ['Show Log']);
+      assert.strictEqual(swarm.isRunning, false, 'the pool stopped');
+      const markers = fs.readdirSync(workspaceRoot()).filter((name) => name === `marker-${task.id}.txt`);
+      assert.deepStrictEqual(markers, [], 'the executor never ran the task');
+      assert.deepStrictEqual([swarm.ensureBoard().get(task.id)?.status, swarm.ensureBoard().get(task.id)?.attempts], ['pending', 0], 'the task was never claimed');
+    } finally {
+      swarm.ensureBoard().cancel(task.id); // later suites claim the board's next pending task
+    }
   });
 });
