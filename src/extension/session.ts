@@ -42,6 +42,8 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   private poolSubscription: { dispose(): void } | undefined;
   private starting: Promise<void> | undefined;
   private unreadableBoard: { stamp: string } | undefined;
+  /** The pool for which the board engine (getBoard) could not be opened. */
+  private unreadableEngineFor: AgentPool | undefined;
   /** The views' board: the file board with its engine in a worker thread (no board I/O here). */
   private viewBoardOpening: Promise<Board> | undefined;
   private viewBoardFollow: Following | undefined;
@@ -85,24 +87,24 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     return root ? path.join(root, DEFAULT_BOARD_DIR) : undefined;
   }
 
-  /** The board if one exists in the workspace (opened on first use); never creates one. */
+  /**
+   * The board engine of the running pool's file board (the dashboard records its resources there);
+   * undefined without a pool. Never creates a board and reads nothing from disk here: the pool
+   * started on the views' board, so its folder exists.
+   */
   getBoard(): FileBoard | undefined {
     // A Redis board in agentSwarm.board is the active board: a .swarm folder here is not it (the
     // dashboard's resource figures, for one, must not land in a board nobody uses).
-    if (this.usesRemoteBoard) return undefined;
+    if (this.usesRemoteBoard || !this.pool) return undefined;
     if (this.board) return this.board;
-    const dir = this.boardDir;
-    const marker = dir ? path.join(dir, 'board.json') : undefined;
-    if (!marker || !fs.existsSync(marker)) return undefined;
-    // A board that failed to open is retried only once its marker file changes, so views that
-    // poll getBoard() do not repeat the error.
-    const stamp = markerStamp(marker);
-    if (this.unreadableBoard?.stamp === stamp) return undefined;
+    // A board engine that failed to open is not retried for the same pool, so callers that poll
+    // getBoard() do not repeat the error.
+    if (this.unreadableEngineFor === this.pool) return undefined;
     try {
       return this.openBoard();
     } catch (error) {
-      this.unreadableBoard = { stamp };
-      this.reportUnreadableBoard(dir as string, error);
+      this.unreadableEngineFor = this.pool;
+      this.reportUnreadableBoard(this.boardDir as string, error);
       return undefined;
     }
   }
@@ -119,7 +121,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     const dir = this.boardDir;
     if (!dir) return undefined;
     const marker = path.join(dir, 'board.json');
-    const stamp = await markerStampAsync(marker);
+    const stamp = await markerStamp(marker);
     if (stamp === 'missing' || this.unreadableBoard?.stamp === stamp) return undefined;
     // Another caller may have started opening it while the marker was read.
     const started = this.viewBoardOpening as Promise<AsyncFileBoard> | undefined;
@@ -290,11 +292,25 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       if (error instanceof SandboxUnavailableError) throw new UserFacingError(`${errorMessage(error)} (setting agentSwarm.sandbox)`);
       throw new UserFacingError(`The agent pool did not start: ${errorMessage(error)}. Check the executor (Swarm: Configure Executor) and the Agent Swarm log.`);
     }
+    if (pool.verifyFailure !== undefined) await this.refuseForVerify(pool, pool.verifyFailure);
     void pool.whenDone().then(() => this.onPoolStopped(pool));
     await this.context.workspaceState.update(POOL_RUNNING_STATE, true);
     void setContext(ContextKeys.running, true);
     this.log.info(`Pool started (${pool.mode})`);
     this.poolEmitter.fire();
+  }
+
+  /**
+   * The verify command already failed before any change: the pool stopped itself before claiming a
+   * task (every task would have failed it). The whole output goes to the log; the message is its
+   * first line, which names the command and the first line of its output.
+   */
+  private async refuseForVerify(pool: AgentPool, failure: string): Promise<never> {
+    await pool.whenDone().catch(() => undefined);
+    this.onPoolStopped(pool);
+    this.log.error(failure);
+    const what = failure.split('\n')[0].replace(/\.\s*$/, '');
+    throw new UserFacingError(`${what}. No task was started: fix the verify command (agentSwarm.verify or swarm.config.json) or the code it checks, then start the swarm again.`);
   }
 
   /**
@@ -454,18 +470,9 @@ function boardProblemInEditor(error: unknown): string {
 /** Where the password of a Redis board named by agentSwarm.board is kept (VS Code's SecretStorage). */
 const BOARD_PASSWORD_SECRET = 'agentSwarm.boardPassword';
 
-async function markerStampAsync(file: string): Promise<string> {
+async function markerStamp(file: string): Promise<string> {
   try {
     const stat = await fs.promises.stat(file);
-    return `${stat.mtimeMs}:${stat.size}`;
-  } catch {
-    return 'missing';
-  }
-}
-
-function markerStamp(file: string): string {
-  try {
-    const stat = fs.statSync(file);
     return `${stat.mtimeMs}:${stat.size}`;
   } catch {
     return 'missing';

@@ -25,6 +25,7 @@ import {
 import { loadSwarmConfig } from '../../core/config';
 import { worktreeSettingsFrom } from '../../core/config/resolve';
 import { listParkedWorktrees, listWorktrees, pruneSwarmRefs, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
+import { SwarmUserError } from '../../core/errors';
 import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
 import { pruneSharedTransport } from '../../core/remote/cleanup';
 import { isSharedBoard, isSnapshotId } from '../../core/remote/post';
@@ -134,15 +135,16 @@ function printOutcome(outcome: ApplyOutcome, json: boolean | undefined): void {
 }
 
 /**
- * Core errors (unsafe patch paths, refused undo, discarded results) are messages for the user, not
- * crashes: one line on stderr and exit code 1, without a stack trace.
+ * Core errors are messages for the user, not crashes: one line on stderr without a stack trace.
+ * A SwarmUserError keeps its kind (main picks the exit code: 2 for input or configuration to fix, 1
+ * for a refused action or the machine); any other error exits 1.
  */
 function userFacing<A extends unknown[]>(action: (...args: A) => unknown): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await action(...args);
     } catch (error) {
-      if (error instanceof ExitError || error instanceof UsageError || !(error instanceof Error)) throw error;
+      if (error instanceof ExitError || error instanceof SwarmUserError || !(error instanceof Error)) throw error;
       throw new ExitError(EXIT_FAILURE, error.message);
     }
   };

@@ -188,7 +188,7 @@ export class FileBoardEngine {
     let version: unknown;
     try {
       const parsed = JSON.parse(fs.readFileSync(marker, 'utf8')) as { format?: unknown; version?: unknown };
-      if (parsed.format !== BOARD_FORMAT) throw new Error('format');
+      if (parsed.format !== BOARD_FORMAT) throw new Error('format'); // caught below: a BoardFormatError
       version = parsed.version;
     } catch {
       throw new BoardFormatError(`${marker} is not an Agent Swarm board marker. Move it away or point --board at another folder.`);
@@ -560,7 +560,7 @@ export function assertLeaseMs(leaseMs: number): number {
 export function serialiseResult(result: unknown): string {
   try {
     const text = JSON.stringify(result);
-    if (text === undefined) throw new Error('it has no JSON form');
+    if (text === undefined) throw new Error('it has no JSON form'); // caught below: a BoardInputError
     return text;
   } catch (error) {
     throw new BoardInputError(`The result is not JSON (${(error as Error).message}); nothing was recorded.`);

@@ -8,6 +8,7 @@ import type { WorkerReply, WorkerRequest } from './fileBoard';
 
 function serve(): void {
   const port = parentPort;
+  // A bug: only FileBoard starts this file, always as a worker thread.
   if (!port) throw new Error('fileWorker.ts runs only as a worker thread.');
   const settings = workerData as FileBoardSettings;
   let calls: FileBoardCalls;
@@ -22,6 +23,7 @@ function serve(): void {
     let reply: WorkerReply;
     try {
       const method = calls[request.name as FileCallName] as (...args: unknown[]) => unknown;
+      // A bug: the board's own client sends only names of FileBoardCalls.
       if (typeof method !== 'function') throw new Error(`The file board has no operation "${String(request.name)}".`);
       reply = { type: 'result', id: request.id, value: method.apply(calls, request.args) };
     } catch (error) {

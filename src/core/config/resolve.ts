@@ -7,6 +7,7 @@ import type { EndpointLimits } from '../ratelimit/types';
 import type { ExecutorConfigInput } from '../executors/config';
 import { AGENT_NAMES } from '../executors/presets';
 import type { SandboxSettings } from '../sandbox/types';
+import { ConfigError } from './errors';
 import { type ConfigProblem, jsonPathText, schemaProblems } from './problems';
 import { type SwarmConfig, type SwarmConfigInput, swarmConfigSchema } from './schema';
 
@@ -98,7 +99,7 @@ export function selectExecutor(config: SwarmConfig, name?: string): ExecutorConf
   let entry: ExecutorConfigInput | undefined = executors[chosen];
   if (entry === undefined && (AGENT_NAMES as readonly string[]).includes(chosen)) entry = { type: 'agent', agent: chosen as (typeof AGENT_NAMES)[number] };
   if (entry === undefined) {
-    throw new Error(`No executor named "${chosen}" in swarm.config.json; define it under "executors" or use one of: ${[...Object.keys(executors), ...AGENT_NAMES].join(', ')}.`);
+    throw new ConfigError(`No executor named "${chosen}" in swarm.config.json; define it under "executors" or use one of: ${[...Object.keys(executors), ...AGENT_NAMES].join(', ')}.`);
   }
   return entry.verify === undefined && config.verify !== undefined ? { ...entry, verify: config.verify } : entry;
 }

@@ -16,6 +16,8 @@ export interface VerifyOutcome {
   passed: boolean;
   /** What failed and the tail of the output; empty when passed. */
   message: string;
+  /** A failure in one line: the command, how it ended and the first line of its output. */
+  summary?: string;
 }
 
 export interface CommandRun {
@@ -78,8 +80,11 @@ export async function runVerify(config: VerifyConfig, ctx: ExecutionContext, env
   if (result.exitCode === 126 || result.exitCode === 127) {
     throw new ExecutorError('permanent', `The verify command could not run (exit ${result.exitCode}: not found or not executable): ${result.command}\n${tailOf(result)}\nFix the verify setting or install the tool.`);
   }
-  if (result.timedOut) return { passed: false, message: `The verify command timed out after ${formatDuration(run.timeoutMs)}: ${result.command}\n${tailOf(result)}` };
-  if (result.exitCode !== 0) return { passed: false, message: `The verify command failed (${describeExit(result)}): ${result.command}\n${tailOf(result)}` };
+  if (result.timedOut) {
+    const how = `timed out after ${formatDuration(run.timeoutMs)}`;
+    return { passed: false, message: `The verify command ${how}: ${result.command}\n${tailOf(result)}`, summary: failureSummary(result, how) };
+  }
+  if (result.exitCode !== 0) return { passed: false, message: `The verify command failed (${describeExit(result)}): ${result.command}\n${tailOf(result)}`, summary: failureSummary(result, describeExit(result)) };
   return { passed: true, message: '' };
 }
 
@@ -88,6 +93,13 @@ export async function verifyOrThrow(config: VerifyConfig | undefined, ctx: Execu
   if (config === undefined) return;
   const outcome = await runVerify(config, ctx, env);
   if (!outcome.passed) throw new ExecutorError('transient', outcome.message);
+}
+
+/** "`npm test` (exit 1): <first line of its output>", on one line whatever the command and output hold. */
+function failureSummary(result: CommandRunResult, how: string): string {
+  const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ').trim();
+  const first = result.tail.split('\n').map((line) => line.trim()).find((line) => line !== '');
+  return `\`${oneLine(result.command)}\` (${how})${first === undefined ? ', no output' : `: ${oneLine(first)}`}`;
 }
 
 /** The last output of a failed command, and what the sandbox refused it (a likely cause). */

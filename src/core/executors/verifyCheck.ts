@@ -26,10 +26,12 @@ export function verifyDependsOnTheTask(verify: VerifyConfig): boolean {
 
 /**
  * Runs verify in `ctx.cwd`, a workspace prepared from the run's snapshot with nothing changed.
- * Returns the message for the user when it fails, undefined when it passes.
+ * Returns the message for the user when it fails, undefined when it passes; its first line names
+ * the command, how it ended and the first line of its output.
  */
 export async function verifyFailsBeforeAnyChange(verify: VerifyConfig, ctx: ExecutionContext, env?: Record<string, string>): Promise<string | undefined> {
   const outcome = await runVerify(verify, ctx, env);
   if (outcome.passed) return undefined;
-  return `The verify command fails on your current working state before any change, so every task would fail it:\n${outcome.message}\nFix it (or the code it checks) or drop --verify; no task was claimed.`;
+  // The first line alone says what failed (the editor shows only it); the output follows.
+  return `The verify command fails on your current working state before any change, so every task would fail it: ${outcome.summary}\n${outcome.message}\nFix it (or the code it checks) or drop --verify; no task was claimed.`;
 }

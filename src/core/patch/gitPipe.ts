@@ -101,6 +101,7 @@ export function parseCatFileAnswer(buffer: Buffer): { value: { type: string; con
   const header = buffer.subarray(0, end).toString('utf8');
   if (/ (missing|ambiguous)$/.test(header)) return { value: undefined, used: end + 1 };
   const match = /^[0-9a-f]+ (\S+) (\d+)$/.exec(header);
+  // Not the protocol git documents: a bug of this reader or a broken git, nothing a person can fix.
   if (!match) throw new Error(`git cat-file answered "${header}"`);
   const total = end + 1 + Number(match[2]) + 1;
   if (buffer.length < total) return { need: total };

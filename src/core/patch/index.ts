@@ -197,7 +197,7 @@ export async function patchFileVersions(workspaceRoot: string, patch: TaskPatch,
   const part = patch.parts?.find((candidate) => candidate.files.some((file) => file.path === relPath || file.from === relPath)) ?? patch;
   const entry = part.files.find((file) => file.path === relPath || file.from === relPath);
   if (!entry) throw new ResultActionError('input', `The patch of task ${patch.taskId} does not change ${relPath}.`);
-  if (!part.base) throw new Error(`The patch of task ${part.taskId} has no base snapshot; its file versions cannot be shown.`);
+  if (!part.base) throw new ResultActionError('refused', `The patch of task ${part.taskId} has no base snapshot, so its file versions cannot be shown side by side; see its diff with \`swarm diff ${part.taskId}\`.`);
   const repo = await locateRepository(workspaceRoot);
   const original = await blobAt(repo, part.base, entry.from ?? entry.path);
   const proposed = (await theirsVersions(repo, part.base, part.text, [entry.path])).get(entry.path);

@@ -19,9 +19,10 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { gitText, runGit } from '../worktree/git';
+import { GitCommandError, gitText, runGit } from '../worktree/git';
 import { locateRepository, type RepoInfo } from '../worktree/repo';
 import { readWorkspaceFile } from './apply';
+import { ResultActionError } from './errors';
 import { GitPipe, parseCatFileAnswer, parseLine } from './gitPipe';
 import { parsePatch, type PatchSection } from '../diff/parse';
 import { assertSafePatchPaths, type WriteScope } from './paths';
@@ -111,6 +112,7 @@ export class ApplyPlanner {
   /** What applying `patch` would do to every file it touches; writes nothing. Throws what its preparation found. */
   async plan(patch: PatchInput, options: PlanOptions = {}): Promise<FilePlan[]> {
     const trees = this.prepared.get(patch);
+    // A bug of the caller: every patch a planner plans is one it was created with.
     if (trees === undefined) throw new Error('This patch was not prepared by this planner.');
     if (trees instanceof Error) throw trees;
     // The files are independent: their blob reads are pipelined through the one cat-file process
@@ -164,7 +166,12 @@ export class ApplyPlanner {
 
   private async blob(ref: BlobRef): Promise<Buffer> {
     const answer = await this.blobs.request(ref.sha, parseCatFileAnswer);
-    if (!answer) throw new Error(`The blob ${ref.sha} is missing from the repository; the result cannot be applied.`);
+    if (!answer) {
+      throw new ResultActionError(
+        'environment',
+        `The file version ${ref.sha} of this result is missing from the repository (removed by git gc, or the repository was replaced), so the result cannot be applied; run the task again (swarm retry).`,
+      );
+    }
     return answer.content;
   }
 
@@ -489,7 +496,8 @@ async function mergeFile(ours: Buffer, base: Buffer, theirs: Buffer, label: stri
       cwd: dir,
       okCodes: Array.from({ length: 127 }, (_, i) => i + 1),
     });
-    if (result.code > 127) throw new Error(`git merge-file failed on ${label}: ${result.stderr}`);
+    // Above 127: killed by a signal or crashed, not a merge result (its exit code counts conflicts).
+    if (result.code > 127) throw new GitCommandError(['merge-file', label], result.code, result.stderr);
     return { content: result.stdout, conflicts: result.code };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,11 @@
-// A thin git runner. simple-git drives the ordinary porcelain (worktree add/list, checkout, clean);
-// this runner covers what simple-git does not expose cleanly: a private index through
-// GIT_INDEX_FILE, stdin input, raw byte output and commands whose exit code carries meaning
-// (`git merge-file` returns the number of conflicts, `git apply --check` fails by design).
+// The one git runner of the core: porcelain and plumbing alike, with what the worktree and patch
+// code need on almost every call: a private index through GIT_INDEX_FILE or a slot's hardened
+// environment, stdin input, raw byte output, exit codes that carry meaning (`git merge-file`
+// returns the number of conflicts, `git rev-parse --verify -q` 1 for "no such ref") and a trace of
+// every command. simple-git was dropped (docs/worktrees.md, "Why no git library"): it has no
+// worktree API, refuses to run under an environment npm sets (EDITOR), and its `worktree add` took
+// twice as long as this runner's.
 import { spawn, spawnSync } from 'child_process';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { recordPhase } from '../trace';
 
 export interface GitRunOptions {
@@ -109,18 +111,4 @@ export function runGitSync(args: string[], options: GitRunOptions): GitResult {
   const stderr = result.stderr?.toString('utf8') ?? String(result.error ?? '');
   if (code !== 0 && !options.okCodes?.includes(code)) throw new GitCommandError(args, code, stderr);
   return { code, stdout: result.stdout ?? Buffer.alloc(0), stderr };
-}
-
-/** Variables simple-git passes on; it refuses to run at all when EDITOR, PAGER, GIT_ASKPASS... are set (npm sets EDITOR). */
-const SIMPLE_GIT_PASSED = ['PATH', 'HOME', 'USER', 'TMPDIR', 'XDG_CONFIG_HOME', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM', 'SystemRoot'];
-
-export function simpleGitAt(dir: string): SimpleGit {
-  const full = gitEnvironment();
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(full)) {
-    if (value !== undefined && (SIMPLE_GIT_PASSED.includes(name) || /^GIT_(AUTHOR|COMMITTER)_|^GIT_(OPTIONAL_LOCKS|TERMINAL_PROMPT)$|^LC_ALL$/.test(name))) env[name] = value;
-  }
-  // Hooks are switched off explicitly (`-c core.hooksPath=/dev/null`) for worktree creation: a
-  // repository's post-checkout hook must not run in every agent slot.
-  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 4, unsafe: { allowUnsafeHooksPath: true } }).env(env);
 }

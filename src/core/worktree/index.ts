@@ -13,6 +13,7 @@ export { defaultWorktreesDir, worktreesCacheRoot } from './location';
 export { NotAGitRepositoryError, assertGitWorkspace, locateRepository, snapshotWorkingState } from './repo';
 export type { RepoInfo } from './repo';
 export { GitCommandError } from './git';
+export { WorktreeError } from './errors';
 
 /** One git worktree per agent slot; throws NotAGitRepositoryError (with what to do) outside git. */
 export function createWorktreeIsolation(options: WorktreeIsolationOptions): WorktreeIsolation & TaskIsolation {

@@ -6,6 +6,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { WorktreeError } from './errors';
 
 /** Name of the file in each repository's folder that says which repository it belongs to. */
 export const REPOSITORY_MARK = '.repository';
@@ -49,7 +50,8 @@ export function legacyWorktreesDir(repo: RepoLocation): string {
 /** A configured folder inside the checkout is refused: it would reach the workspace's configuration. */
 export function assertOutsideCheckout(dir: string, repo: RepoLocation): void {
   if (!isWithin(dir, repo.topLevel)) return;
-  throw new Error(
+  throw new WorktreeError(
+    'config',
     `The worktrees folder ${dir} is inside your checkout ${repo.topLevel}: tools that look upward for their configuration would read your files from the agents' worktrees. ` +
       'Set "worktrees.dir" in swarm.config.json to a folder outside the checkout, or remove it to use the default (in your cache folder).',
   );

@@ -146,6 +146,7 @@ export function claimParked(worktreesDir: string): ClaimedTree | undefined {
 export function adoptParked(claimed: ClaimedTree, slotDir: string, gitDir: string): void {
   try {
     const leftovers = fs.readdirSync(slotDir).filter((name) => name !== '.git');
+    // Caught by the caller, which makes the slot afresh: never shown as such.
     if (leftovers.length > 0) throw new Error(`the new slot ${slotDir} is not empty`);
     fs.renameSync(path.join(slotDir, '.git'), path.join(claimed.tree, '.git'));
     faultPoint('adopt:after-git-file');

@@ -15,7 +15,8 @@ import { createCommandSandbox, type ActiveSandbox } from '../sandbox/launcher';
 import { isInside } from '../sandbox/policy';
 import { tracePhase, tracePhaseSync } from '../trace';
 import { diffStaged, stageEverything } from './diff';
-import { gitText, hardenedGitConfig, runGit, simpleGitAt } from './git';
+import { WorktreeError } from './errors';
+import { gitText, hardenedGitConfig, runGit } from './git';
 import { REPOSITORY_MARK, assertOutsideCheckout, defaultWorktreesDir, legacyWorktreesDir, markRepository, sweepForgottenRepositories } from './location';
 import { PARKED_DIR, adoptParked, claimParked, listParked, parkSlot, removeParked } from './parked';
 import { removeHalfRegistrations } from './registrations';
@@ -217,7 +218,7 @@ export class WorktreeIsolation implements TaskIsolation {
     const match = /^gitdir: (.+)$/m.exec(link);
     const gitDir = match ? path.resolve(worktree, match[1].trim()) : '';
     if (!gitDir || !isInside(realish(gitDir), realish(adminRoot)) || realish(gitDir) === realish(adminRoot)) {
-      throw new Error(`The worktree ${worktree} links to ${gitDir || 'nothing'}, not to an admin folder of this repository; it is recreated.`);
+      throw new WorktreeError('refused', `The worktree ${worktree} links to ${gitDir || 'nothing'}, not to an admin folder of this repository, so git is not run there; the slot is recreated for the next attempt.`);
     }
     return gitDir;
   }
@@ -248,7 +249,12 @@ export class WorktreeIsolation implements TaskIsolation {
     const { dir: worktree, stateFile } = slotPaths(await this.worktreesDir(), name);
     const state = readSlotState(stateFile);
     const base = prepared.snapshot ?? state?.base;
-    if (!base) throw new Error(`Task ${task.id}: no snapshot recorded for slot ${slot}; cannot compute its changes.`);
+    if (!base) {
+      throw new WorktreeError(
+        'environment',
+        `Task ${task.id}: the record of slot ${slot} (${stateFile}) was removed while the attempt ran, so its changes cannot be computed; the task is retried. Do not prune worktrees while agents run.`,
+      );
+    }
     const env = await this.slotGit(worktree, state, base);
     await tracePhase('collect stage', task.id, async () => {
       await clearIndexMarks(worktree, env); // a change behind a mark is part of the result too
@@ -446,7 +452,9 @@ export class WorktreeIsolation implements TaskIsolation {
     const known = this.slotNames.get(slot);
     if (known && tryLock(lockFile(dir, known))) return known;
     const name = tryLock(lockFile(dir, slot)) ? slot : `${slot}-p${process.pid}`;
-    if (name !== slot && !tryLock(lockFile(dir, name))) throw new Error(`Agent slot ${name} is locked by another process; remove ${lockFile(dir, name)} if no agent host is running.`);
+    if (name !== slot && !tryLock(lockFile(dir, name))) {
+      throw new WorktreeError('environment', `Agent slot ${name} is locked by another process; remove ${lockFile(dir, name)} if no agent host is running.`);
+    }
     this.slotNames.set(slot, name);
     return name;
   }
@@ -572,7 +580,8 @@ export class WorktreeIsolation implements TaskIsolation {
       writeSlotState(stateFile, { slot, path: worktree, phase: 'creating', ownerPid: process.pid, setupDone: false, createdAt: now, lastUsed: now });
       await this.removeWorktreeDir(worktree);
       const repo = await this.repo();
-      await simpleGitAt(repo.topLevel).raw(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--no-checkout', '--quiet', worktree, start]);
+      // Hooks off: a repository's post-checkout hook must not run in every agent slot.
+      await runGit(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--force', '--detach', '--no-checkout', '--quiet', worktree, start], { cwd: repo.topLevel });
       // The admin folder git just made, recorded before any command runs in the slot.
       const gitDir = this.slotGitDir(worktree, repo, undefined);
       writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), gitDir });
@@ -594,6 +603,7 @@ export class WorktreeIsolation implements TaskIsolation {
         // As for any slot: nothing an earlier attempt left running may work in the tree it gets.
         await this.endLeftoversIn(claimed.tree);
         adoptParked(claimed, worktree, this.slotGitDir(worktree, await this.repo(), state));
+        // Caught below (the slot is made afresh); only its message reaches the log.
         if (!(await this.cleanSlot(worktree, state, false))) throw new Error('cleaning it failed');
         await this.resetSlotTo(worktree, state, start);
       });
@@ -645,10 +655,13 @@ export class WorktreeIsolation implements TaskIsolation {
       sandbox,
       tailChars: 4_000,
     });
+    // Not the user's to act on: the attempt was stopped (cancelled, its lease lost, another attempt
+    // won) and the worker records why; this message only says where it stopped.
     if (result.aborted) throw new Error(`The worktree setup command \`${command}\` was stopped: the attempt was cancelled.`);
     if (result.exitCode === 0) return;
     const how = result.exitCode !== null ? `exit code ${result.exitCode}` : `signal ${result.exitSignal ?? 'unknown'}`;
-    throw new Error(`The worktree setup command \`${command}\` failed with ${how} in ${worktree}. Fix the command ("worktrees.setupCommand" in swarm.config.json) or remove it.\n${result.tail.trim()}`);
+    const output = result.tail.trim();
+    throw new WorktreeError('config', `The worktree setup command \`${command}\` failed with ${how} in ${worktree}. Fix the command ("worktrees.setupCommand" in swarm.config.json) or remove it.${output ? `\n${output}` : ''}`);
   }
 
   private async savePartialWork(worktree: string, taskId: string, base: string, reason: string): Promise<string | undefined> {

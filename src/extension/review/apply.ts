@@ -133,18 +133,25 @@ async function writeThroughEditor(scope: WriteScope, versions: Map<string, FileV
   const edit = new vscode.WorkspaceEdit();
   const dirtyBefore = new Set([...versions.keys()].filter((relPath) => openDocument(workspaceUri(root, relPath))?.isDirty));
   const direct: Array<[string, FileVersion]> = [];
+  // Counted here: WorkspaceEdit.size counts text edits only, so an edit of nothing but created or
+  // deleted files would look empty and never be applied.
+  let changes = 0;
   for (const [relPath, version] of versions) {
     const uri = workspaceUri(root, relPath);
     const onDisk = readWorkspaceFile(root, relPath);
-    if (version.mode === '120000' || onDisk.mode === '120000') direct.push([relPath, version]);
-    else if (version.content === undefined) edit.deleteFile(uri, { ignoreIfNotExists: true, recursive: false });
+    if (version.mode === '120000' || onDisk.mode === '120000') {
+      direct.push([relPath, version]);
+      continue;
+    }
+    changes += 1;
+    if (version.content === undefined) edit.deleteFile(uri, { ignoreIfNotExists: true, recursive: false });
     else if (onDisk.content !== undefined && isUtf8Text(version.content) && isUtf8Text(onDisk.content)) {
       const document = await vscode.workspace.openTextDocument(uri);
       if (!document.isDirty) await waitForDiskSync(document, onDisk.content.toString('utf8'), relPath);
       edit.replace(uri, fullRange(document), version.content.toString('utf8'), { label, needsConfirmation: false });
     } else edit.createFile(uri, { overwrite: true, contents: version.content });
   }
-  if (edit.size > 0 && !(await vscode.workspace.applyEdit(edit, { isRefactoring: true }))) {
+  if (changes > 0 && !(await vscode.workspace.applyEdit(edit, { isRefactoring: true }))) {
     throw new UserFacingError(`${label}: VS Code did not apply the edit (a file may be read-only, or changed while applying). Nothing was recorded; try again.`);
   }
   for (const [relPath, version] of direct) writeVersion(scope, relPath, version);
@@ -154,7 +161,7 @@ async function writeThroughEditor(scope: WriteScope, versions: Map<string, FileV
     if (document?.isDirty && !dirtyBefore.has(relPath) && !(await document.save())) unsaved.push(relPath);
   }
   if (unsaved.length > 0) void vscode.window.showWarningMessage(`${label}: ${unsaved.join(', ')} could not be saved; the change is in the editor. Save it yourself, or use Edit > Undo.`);
-  for (const [relPath, version] of versions) setExecutable(path.join(root, relPath), version);
+  for (const [relPath, version] of versions) await setExecutable(path.join(root, relPath), version);
 }
 
 /**
@@ -169,14 +176,17 @@ async function waitForDiskSync(document: vscode.TextDocument, diskText: string, 
   }
 }
 
-function setExecutable(file: string, version: FileVersion): void {
+async function setExecutable(file: string, version: FileVersion): Promise<void> {
   if (version.content === undefined || version.mode === '120000') return;
   // lstat: chmod follows links, and a link here (planted since) must not change its target's mode.
-  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+  const stat = await fs.promises.lstat(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
   if (!stat?.isFile()) return;
   const mode = stat.mode & 0o777;
   const wanted = version.mode === '100755' ? mode | 0o111 : mode & ~0o111;
-  if (wanted !== mode) fs.chmodSync(file, wanted);
+  if (wanted !== mode) await fs.promises.chmod(file, wanted);
 }
 
 function fullRange(document: vscode.TextDocument): vscode.Range {

@@ -2,7 +2,8 @@
 // the test decides the executor and pool settings the session resolves; a setting the user set
 // overrides it (a default does not); a broken edit is reported with file, JSON path and
 // expectation plus an "Open swarm.config.json" button, and the last good configuration stays in
-// force; a pool started by Swarm: Start runs the file's executor.
+// force; a pool started by Swarm: Start runs the file's executor; a verify command that already fails
+// before any change stops Start with one message naming it and its output, and a Show Log action.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -21,7 +22,7 @@ interface SessionLike {
   resolveExecutor(): ExecutorLike;
   poolSettings(): { maxAgents?: number; idleTimeoutMs?: number; minAgents?: number };
   projectConfig: { honoured: boolean; state?: { keptLastGood: boolean; errors: unknown[] } };
-  ensureBoard(): { post(input: { title: string }): { id: string } };
+  ensureBoard(): { post(input: { title: string }): { id: string }; get(id: string): { status: string; attempts: number } | undefined; cancel(id: string): unknown };
   stop(): Promise<void>;
 }
 
@@ -149,5 +150,31 @@ describe('swarm.config.json in a trusted workspace', function () {
       'agent.js processes run below the extension host while the pool runs (what the Restricted Mode suite looks for)',
     );
     await swarm.stop();
+  });
+
+  it('Swarm: Start refuses when the verify command fails before any change: one message with the command and its first output line, Show Log, no task claimed', async () => {
+    const swarm = await session();
+    await settings().update('isolation', 'direct', vscode.ConfigurationTarget.Workspace);
+    const verify = 'echo "FAIL sum(2, 2) gave 0"; echo "1 of 3 tests failed"; exit 3';
+    writeConfig({ ...fileConfig, verify });
+    await waitFor('the file with the failing verify', () => (swarm.resolveExecutor().verify === verify ? true : undefined));
+    const task = swarm.ensureBoard().post({ title: 'never claimed: verify fails before any change' });
+    try {
+      shownErrors.length = 0;
+      await vscode.commands.executeCommand('agentSwarm.start');
+      const shown = await waitFor('the verify failure shown', () => shownErrors.find((entry) => entry.message.includes('verify command')), 60_000);
+      assert.doesNotMatch(shown.message, /\n/, `one line: ${shown.message}`);
+      assert.ok(shown.message.includes(`\`${verify}\` (exit 3): FAIL sum(2, 2) gave 0`), `names the command, its exit and its first output line: ${shown.message}`);
+      assert.match(shown.message, /before any change/);
+      assert.match(shown.message, /No task was started: fix the verify command/);
+      assert.doesNotMatch(shown.message, /See the Agent Swarm log for details|--verify/, 'a message for the user, not a logged bug or a CLI flag');
+      assert.deepStrictEqual(shown.items, ['Show Log']);
+      assert.strictEqual(swarm.isRunning, false, 'the pool stopped');
+      const markers = fs.readdirSync(workspaceRoot()).filter((name) => name === `marker-${task.id}.txt`);
+      assert.deepStrictEqual(markers, [], 'the executor never ran the task');
+      assert.deepStrictEqual([swarm.ensureBoard().get(task.id)?.status, swarm.ensureBoard().get(task.id)?.attempts], ['pending', 0], 'the task was never claimed');
+    } finally {
+      swarm.ensureBoard().cancel(task.id); // later suites claim the board's next pending task
+    }
   });
 });

@@ -6,6 +6,7 @@
 // the result. Results are made by the real worktree isolation of the core (an edit function plays
 // the agent); the full pool pipeline is proven in the fix run.
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -21,8 +22,8 @@ const readFile = (relative: string) => fs.readFileSync(path.join(workspaceRoot()
 const writeFile = (relative: string, text: string) => fs.writeFileSync(path.join(workspaceRoot(), relative), text);
 
 let slot = 0;
-/** A done task whose result is what `edits` do in its worktree (null deletes a file). */
-async function makeResult(title: string, edits: Record<string, string | null>): Promise<Task> {
+/** A done task whose result is what `edits` do in its worktree (null deletes a file), then `also`. */
+async function makeResult(title: string, edits: Record<string, string | null>, also?: (cwd: string) => void): Promise<Task> {
   const board = openBoard();
   const isolation = createWorktreeIsolation({ workspaceRoot: workspaceRoot(), include: [] });
   board.post({ title, files: Object.keys(edits), priority: 9999 });
@@ -38,6 +39,7 @@ async function makeResult(title: string, edits: Record<string, string | null>): 
       fs.writeFileSync(file, text);
     }
   }
+  also?.(prepared.cwd);
   const changes = await isolation.collect(claim.task, name, prepared, board.artifactsDir(claim.task.id));
   return board.complete(claim, { summary: 'edited by the test', executor: 'test', durationMs: 1, ...changes });
 }
@@ -98,6 +100,27 @@ suite('Review in the diff editor', () => {
     assert.strictEqual(editor.document.isDirty, false);
     await vscode.commands.executeCommand('undo');
     await waitFor('the undo to restore the text', () => editor.document.getText() === greetText);
+  });
+
+  test('a result of only a new file, or only a deletion, is written: Apply creates the script with the executable bit its result gives it, and removes it', async () => {
+    const script = 'src/run.sh';
+    const scriptPath = path.join(workspaceRoot(), script);
+    const made = await makeResult('A runnable script', { [script]: '#!/bin/sh\necho run\n' }, (cwd) => fs.chmodSync(path.join(cwd, script), 0o755));
+    assert.strictEqual((await apply(made.id))?.status, 'applied');
+    assert.ok(fs.existsSync(scriptPath), 'the new file is on disk');
+    assert.strictEqual(fs.statSync(scriptPath).mode & 0o111, 0o111, 'executable after the apply');
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: workspaceRoot(), env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+    git('add', script);
+    git('commit', '-q', '-m', 'the script');
+    const plain = await makeResult('Not runnable', { [script]: '#!/bin/sh\necho walk\n' }, (cwd) => fs.chmodSync(path.join(cwd, script), 0o644));
+    assert.strictEqual((await apply(plain.id))?.status, 'applied');
+    assert.strictEqual(readFile(script), '#!/bin/sh\necho walk\n');
+    assert.strictEqual(fs.statSync(scriptPath).mode & 0o111, 0, 'not executable after the second apply');
+    const gone = await makeResult('No script', { [script]: null });
+    assert.strictEqual((await apply(gone.id))?.status, 'applied');
+    assert.ok(!fs.existsSync(scriptPath), 'the deleted file is gone');
+    git('rm', '-q', '--cached', script);
+    git('commit', '-q', '-m', 'no script');
   });
 
   test('Undo Apply restores every file of a multi-file apply, new and deleted files included', async () => {

@@ -5,18 +5,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { removeDir, tempDir } from '../board/helpers';
+import { assertCliBuilt, runSwarm, type SwarmRun } from './helpers';
 
-const cli = path.join(__dirname, '..', '..', '..', 'dist', 'cli.js');
 let workspace: string;
 
-function swarm(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
-  const result = spawnSync(process.execPath, [cli, ...args], {
-    cwd: options.cwd ?? workspace,
-    input: options.input,
-    encoding: 'utf8',
-    env: { ...process.env, SWARM_BOARD: '', ...options.env },
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+function swarm(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): SwarmRun {
+  return runSwarm(options.cwd ?? workspace, args, options);
 }
 
 function json<T>(args: string[]): T {
@@ -26,7 +20,7 @@ function json<T>(args: string[]): T {
 }
 
 before(() => {
-  assert.ok(fs.existsSync(cli), 'dist/cli.js is built (npm run build)');
+  assertCliBuilt();
   workspace = tempDir('swarm-cli-');
 });
 after(() => removeDir(workspace));

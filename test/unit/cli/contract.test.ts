@@ -6,14 +6,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { removeDir, tempDir } from '../board/helpers';
+import { SWARM_CLI, assertCliBuilt, runSwarm, type SwarmRun } from './helpers';
 
-const cli = path.join(__dirname, '..', '..', '..', 'dist', 'cli.js');
 let workspace: string;
 
-function swarm(args: string[], options: { input?: string; board?: string } = {}) {
-  const board = options.board ?? path.join(workspace, '.swarm');
-  const result = spawnSync(process.execPath, [cli, '--board', board, ...args], { cwd: workspace, input: options.input, encoding: 'utf8', env: { ...process.env, SWARM_BOARD: '' } });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+function swarm(args: string[], options: { input?: string; board?: string } = {}): SwarmRun {
+  return runSwarm(workspace, ['--board', options.board ?? path.join(workspace, '.swarm'), ...args], { input: options.input });
 }
 
 function ok(args: string[], options: { input?: string; board?: string } = {}): string {
@@ -31,7 +29,7 @@ function waitForExpiry(ms: number): void {
 }
 
 before(() => {
-  assert.ok(fs.existsSync(cli), 'dist/cli.js is built (npm run build)');
+  assertCliBuilt();
   workspace = tempDir('swarm-cli-contract-');
 });
 after(() => removeDir(workspace));
@@ -147,7 +145,7 @@ describe('swarm CLI: a reader that closes the pipe early', () => {
     const board = freshBoard('pipe');
     ok(['post', '--jsonl', '-'], { board, input: Array.from({ length: 3000 }, (_, i) => JSON.stringify({ title: `task ${i} ${'x'.repeat(100)}` })).join('\n') });
     const errors = path.join(workspace, 'pipe-stderr.txt');
-    const command = `"${process.execPath}" "${cli}" --board "${board}" list --json 2>"${errors}" | head -c 1 >/dev/null`;
+    const command = `"${process.execPath}" "${SWARM_CLI}" --board "${board}" list --json 2>"${errors}" | head -c 1 >/dev/null`;
     const result = spawnSync('bash', ['-o', 'pipefail', '-c', command], { encoding: 'utf8' });
     assert.equal(result.status, 0, fs.readFileSync(errors, 'utf8'));
     assert.equal(fs.readFileSync(errors, 'utf8'), '');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { poolSettingsFrom, rateLimitsFrom, resolveEffectiveConfig, worktreeSettingsFrom } from '../../../src/core/config';
+import { ConfigError, poolSettingsFrom, rateLimitsFrom, resolveEffectiveConfig, selectExecutor, swarmConfigSchema, worktreeSettingsFrom } from '../../../src/core/config';
 
 describe('resolveEffectiveConfig', () => {
   it('lets settings override the file and flags override both, field by field', () => {
@@ -53,5 +53,20 @@ describe('resolveEffectiveConfig', () => {
       'anthropic:x': { concurrency: 1, intervalCap: Infinity, intervalMs: 60_000 },
     });
     assert.deepEqual(poolSettingsFrom({}), {});
+  });
+});
+
+describe('selectExecutor', () => {
+  it('a name of no executor (the schema refuses it in defaultExecutor; a caller may still pass one) is a config error listing the names there are', () => {
+    assert.throws(
+      () => selectExecutor(swarmConfigSchema.parse({ executors: { slow: { type: 'command', command: 'true' } } }), 'fast'),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.equal(error.kind, 'config');
+        assert.match(error.message, /^No executor named "fast" in swarm\.config\.json; define it under "executors" or use one of: slow, claude, /);
+        assert.doesNotMatch(error.message, /\n/);
+        return true;
+      },
+    );
   });
 });

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { SwarmUserError, type UserErrorKind } from '../../../src/core/errors';
-import { applyTaskPatch, discardTaskPatch, undoTaskApply } from '../../../src/core/patch';
+import { applyTaskPatch, discardTaskPatch, patchFileVersions, undoTaskApply } from '../../../src/core/patch';
+import { rejectsAsUserError } from '../worktree/helpers';
 import { makeWorkspace, runTasks, type Workspace } from './helpers';
 import { placeOf } from './place';
 
@@ -20,16 +20,6 @@ async function workspaceWithResult(): Promise<{ ws: Workspace; taskId: string }>
   made.push(ws);
   const [task] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'b\n') }]);
   return { ws, taskId: task.id };
-}
-
-/** Rejects with a SwarmUserError of `kind` whose message matches `text`. */
-async function rejectsAsUserError(action: Promise<unknown>, kind: UserErrorKind, text: RegExp): Promise<void> {
-  await assert.rejects(action, (error: unknown) => {
-    assert.ok(error instanceof SwarmUserError, `a user error, not ${String(error)}`);
-    assert.equal(error.kind, kind, error.message);
-    assert.match(error.message, text);
-    return true;
-  });
 }
 
 describe('results: what cannot be done is a user error of a kind', () => {
@@ -48,5 +38,15 @@ describe('results: what cannot be done is a user error of a kind', () => {
     await discardTaskPatch(placeOf(other.ws.board), other.taskId);
     await rejectsAsUserError(applyTaskPatch({ ...placeOf(other.ws.board, other.ws.root), taskId: other.taskId }), 'refused', /discarded/);
     assert.equal(other.ws.read('a.txt'), 'a\n');
+  });
+});
+
+describe('results: file versions', () => {
+  it('a patch without a base snapshot cannot show its file versions: refused, pointing at swarm diff', async () => {
+    const ws = makeWorkspace({ 'a.txt': 'a\n' });
+    made.push(ws);
+    const text = 'diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+b\n';
+    const patch = { taskId: 'tlegacy', text, files: [{ path: 'a.txt', status: 'modified' as const, additions: 1, deletions: 1 }] };
+    await rejectsAsUserError(patchFileVersions(ws.root, patch, 'a.txt'), 'refused', /^The patch of task tlegacy has no base snapshot.*see its diff with `swarm diff tlegacy`\.$/);
   });
 });

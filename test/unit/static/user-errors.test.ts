@@ -13,9 +13,10 @@ import { SwarmUserError, USER_ERROR_KINDS, type UserErrorKind } from '../../../s
 import { RecordDamagedError, ResultActionError, UnsafePatchPathError } from '../../../src/core/patch';
 import { BoardUnwritableError } from '../../../src/core/pool/worker';
 import { ExecutorChoiceError } from '../../../src/core/pool/fromConfig';
+import { ConfigError } from '../../../src/core/config';
 import { RemoteGitError } from '../../../src/core/remote';
 import { SandboxUnavailableError } from '../../../src/core/sandbox';
-import { NotAGitRepositoryError } from '../../../src/core/worktree';
+import { NotAGitRepositoryError, WorktreeError } from '../../../src/core/worktree';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 
@@ -37,6 +38,12 @@ const USER_ERRORS: Record<string, [Error, UserErrorKind][]> = {
     [new ExecutorChoiceError('file', 'unknown executor'), 'config'],
   ],
   NotAGitRepositoryError: [[new NotAGitRepositoryError('/tmp/x'), 'environment']],
+  ConfigError: [[new ConfigError('no executor named x'), 'config']],
+  WorktreeError: [
+    [new WorktreeError('config', 'setup command failed'), 'config'],
+    [new WorktreeError('environment', 'slot locked'), 'environment'],
+    [new WorktreeError('refused', 'slot links elsewhere'), 'refused'],
+  ],
   SandboxUnavailableError: [[new SandboxUnavailableError('no bwrap'), 'environment']],
   BoardUnwritableError: [[new BoardUnwritableError('/b', 'ENOSPC', new Error('full')), 'environment']],
   RecordDamagedError: [[new RecordDamagedError('undo record', 'f', 'why', 'next'), 'environment']],
@@ -68,6 +75,25 @@ const NOT_USER_ERRORS: Record<string, string> = {
   CannotServeTaskError: 'a runner hands the task back to the board for another machine; nobody has to act on it',
 };
 
+/**
+ * Plain `throw new Error(` lines not yet classified, at most this many per file: these folders were
+ * being reworked by other hands when the rest of the core was classified. Lower a number (or drop
+ * the entry) when you make one a user error or explain it; never raise it.
+ */
+const UNEXPLAINED_PLAIN_THROWS_AT_MOST: Record<string, number> = {
+  'src/core/remote/identity.ts': 4,
+  'src/core/remote/result.ts': 1,
+  'src/core/remote/workspace.ts': 1,
+  'src/core/board/redis/board.ts': 1,
+  'src/core/pool/pool.ts': 2,
+  'src/core/pool/agent-handle.ts': 1,
+};
+
+/** Files under `dirs` (from the repository root) ending in .ts, as repository paths. */
+function sourceFiles(dirs: string[]): string[] {
+  return dirs.flatMap((dir) => (fs.readdirSync(path.join(root, dir), { recursive: true }) as string[]).filter((rel) => rel.endsWith('.ts')).map((rel) => path.join(dir, rel)));
+}
+
 /** `class NameError` declarations in the core and the CLI, by file. */
 function declaredErrorClasses(): { name: string; file: string }[] {
   const found: { name: string; file: string }[] = [];
@@ -90,6 +116,24 @@ describe('user errors', () => {
     assert.deepEqual(unclassified, [], 'classify each new error class: make it a SwarmUserError (with its kind) or list it in NOT_USER_ERRORS with why');
     const names = new Set(declared.map(({ name }) => name));
     for (const listed of [...Object.keys(USER_ERRORS), ...Object.keys(NOT_USER_ERRORS)]) assert.ok(names.has(listed), `${listed} is listed here but no longer declared`);
+  });
+
+  it('a plain Error thrown outside the tests says why it is not a user error (a comment on its line or the line above)', () => {
+    const unexplained: Record<string, string[]> = {};
+    for (const file of sourceFiles(['src/core', 'src/cli', 'src/mcp', 'src/agent'])) {
+      const lines = fs.readFileSync(path.join(root, file), 'utf8').split('\n');
+      lines.forEach((line, i) => {
+        if (!/\bthrow new Error\(/.test(line)) return;
+        const explained = /\/\/ /.test(line.slice(line.indexOf('throw new Error('))) || /^\s*(\/\/|\*)/.test(lines[i - 1] ?? '');
+        if (!explained) (unexplained[file] ??= []).push(`${file}:${i + 1}: ${line.trim()}`);
+      });
+    }
+    const over = Object.entries(unexplained).filter(([file, found]) => found.length > (UNEXPLAINED_PLAIN_THROWS_AT_MOST[file] ?? 0));
+    assert.deepEqual(
+      over.flatMap(([, found]) => found),
+      [],
+      'throw a SwarmUserError of the right kind for what a person can act on; for a bug (an impossible state) or an error caught nearby, say so in a comment',
+    );
   });
 
   it('each user error is a SwarmUserError of the stated kind, keeping its name', () => {

@@ -4,8 +4,10 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import assert from 'node:assert/strict';
 import { afterEach } from 'node:test';
 import type { Task } from '../../../src/core/board/types';
+import { SwarmUserError, type UserErrorKind } from '../../../src/core/errors';
 import { defaultWorktreesDir } from '../../../src/core/worktree/location';
 
 /** Where the agent slots of the repository at `root` live by default (outside the checkout). */
@@ -102,4 +104,17 @@ export function reposRemovedAfterEach(): (files?: Record<string, string | Buffer
     repos.push(made);
     return made;
   };
+}
+
+/**
+ * Rejects with a SwarmUserError of `kind` (not a bug: hosts show it) whose first line, the line the
+ * CLI prints and the extension shows, matches `firstLine`.
+ */
+export async function rejectsAsUserError(action: Promise<unknown>, kind: UserErrorKind, firstLine: RegExp): Promise<void> {
+  await assert.rejects(action, (error: unknown) => {
+    assert.ok(error instanceof SwarmUserError, `a user error, not ${String(error)}`);
+    assert.equal(error.kind, kind, error.message);
+    assert.match(error.message.split('\n')[0], firstLine);
+    return true;
+  });
 }

@@ -47,6 +47,24 @@ async function messyAttempt(r: TempRepo, isolation: ReturnType<typeof createWork
   await isolation.collect(task, slot, prepared, artifacts(r, task.id));
 }
 
+/**
+ * An attempt in slot 1 that `act` lets loose on its worktree, collected; then the next attempt's
+ * workspace in the same slot: warm (the same isolation keeps its idle slot) or from the tree the
+ * first run parked (a new isolation after the first one's release). The caller collects and
+ * releases the next one.
+ */
+async function nextAttemptAfter(r: TempRepo, keepIdleSlots: boolean, act: (cwd: string) => void) {
+  const first = createWorktreeIsolation({ workspaceRoot: r.root, keepIdleSlots });
+  const task = fakeTask();
+  const prepared = await first.prepare(task, '1', artifacts(r, task.id));
+  act(prepared.cwd);
+  await first.collect(task, '1', prepared, artifacts(r, task.id));
+  if (!keepIdleSlots) await first.release();
+  const next = keepIdleSlots ? first : createWorktreeIsolation({ workspaceRoot: r.root });
+  const nextTask = fakeTask();
+  return { next, task: nextTask, prepared: await next.prepare(nextTask, '1', artifacts(r, nextTask.id)) };
+}
+
 function registeredSlots(r: TempRepo): string[] {
   return git(r.root, ['worktree', 'list', '--porcelain']).split('\n').filter((line) => line.startsWith('worktree ') && !line.endsWith(r.root));
 }
@@ -235,17 +253,11 @@ describe('parked slot trees', () => {
     const r = repo(FILES);
     git(r.root, ['-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', sub.root, 'vendor/sub']);
     git(r.root, ['commit', '-q', '-m', 'submodule']);
-    const first = createWorktreeIsolation({ workspaceRoot: r.root, keepIdleSlots });
-    const task = fakeTask();
-    const prepared = await first.prepare(task, '1', artifacts(r, task.id));
-    git(prepared.cwd, ['-c', 'protocol.file.allow=always', 'submodule', 'update', '--init', '-q']);
-    fs.writeFileSync(path.join(prepared.cwd, 'vendor/sub/lib.txt'), 'changed in the submodule\n');
-    fs.writeFileSync(path.join(prepared.cwd, 'vendor/sub/secret.env'), 'TOKEN=1\n');
-    await first.collect(task, '1', prepared, artifacts(r, task.id));
-    if (!keepIdleSlots) await first.release();
-    const second = keepIdleSlots ? first : createWorktreeIsolation({ workspaceRoot: r.root });
-    const task2 = fakeTask();
-    const prepared2 = await second.prepare(task2, '1', artifacts(r, task2.id));
+    const { next: second, task: task2, prepared: prepared2 } = await nextAttemptAfter(r, keepIdleSlots, (cwd) => {
+      git(cwd, ['-c', 'protocol.file.allow=always', 'submodule', 'update', '--init', '-q']);
+      fs.writeFileSync(path.join(cwd, 'vendor/sub/lib.txt'), 'changed in the submodule\n');
+      fs.writeFileSync(path.join(cwd, 'vendor/sub/secret.env'), 'TOKEN=1\n');
+    });
     const leftovers = fs.readdirSync(path.join(prepared2.cwd, 'vendor/sub'));
     fs.writeFileSync(path.join(prepared2.cwd, 'src/b.txt'), 'by the agent\n');
     const changes = await second.collect(task2, '1', prepared2, artifacts(r, task2.id));
@@ -305,16 +317,10 @@ describe('parked slot trees', () => {
   for (const keepIdleSlots of [true, false]) {
     it(`an attempt that marks a file skip-worktree and changes it does not pass the change to the next attempt (${keepIdleSlots ? 'warm slot' : 'parked tree'})`, async () => {
       const r = repo(FILES);
-      const first = createWorktreeIsolation({ workspaceRoot: r.root, keepIdleSlots });
-      const task = fakeTask();
-      const prepared = await first.prepare(task, '1', artifacts(r, task.id));
-      git(prepared.cwd, ['update-index', '--skip-worktree', 'src/a.txt']);
-      fs.writeFileSync(path.join(prepared.cwd, 'src/a.txt'), 'hidden change\n');
-      await first.collect(task, '1', prepared, artifacts(r, task.id));
-      const next = keepIdleSlots ? first : createWorktreeIsolation({ workspaceRoot: r.root });
-      if (!keepIdleSlots) await first.release();
-      const task2 = fakeTask();
-      const prepared2 = await next.prepare(task2, '1', artifacts(r, task2.id));
+      const { next, task: task2, prepared: prepared2 } = await nextAttemptAfter(r, keepIdleSlots, (cwd) => {
+        git(cwd, ['update-index', '--skip-worktree', 'src/a.txt']);
+        fs.writeFileSync(path.join(cwd, 'src/a.txt'), 'hidden change\n');
+      });
       assert.equal(fs.readFileSync(path.join(prepared2.cwd, 'src/a.txt'), 'utf8'), FILES['src/a.txt']);
       const changes = await next.collect(task2, '1', prepared2, artifacts(r, task2.id));
       assert.deepEqual(changes.files, []);
