@@ -73,6 +73,8 @@ const NOT_USER_ERRORS: Record<string, string> = {
   GitCommandError: 'a git command failed where it should not have: a bug or a broken repository, logged with its output',
   TerminationTimeoutError: 'processes survived SIGKILL: the supervisor reports it, nobody can fix it by input',
   CannotServeTaskError: 'a runner hands the task back to the board for another machine; nobody has to act on it',
+  IllegalAgentTransitionError: 'the pool asked an agent for a move its phase does not allow: a bug in the host',
+  RequestFailedError: 'an IPC request between the pool and an agent got no reply (timeout or the peer is gone); the supervisor acts on it',
 };
 
 /**
