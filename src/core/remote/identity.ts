@@ -3,6 +3,7 @@
 // `git@github.com:a/b.git`. Also strips credentials from URLs before they go onto a shared board.
 import * as fs from 'fs';
 import * as path from 'path';
+import { RemoteGitError } from './errors';
 
 const DEFAULT_PORTS: Record<string, string> = { ssh: '22', 'git+ssh': '22', 'ssh+git': '22', git: '9418', http: '80', https: '443' };
 
@@ -32,7 +33,7 @@ export function normaliseRepositoryUrl(url: string, baseDir = process.cwd()): st
 
 export function parseRemoteUrl(url: string, baseDir = process.cwd()): ParsedRemote {
   const text = url.trim();
-  if (text === '' || /[\0\r\n]/.test(text)) throw new Error(`"${url}" is not a repository URL.`);
+  if (text === '' || /[\0\r\n]/.test(text)) throw notARepositoryUrl(`"${stripCredentials(text.replace(/[\0\r\n]/g, ' '))}" is not a repository URL.`);
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
   if (scheme === 'file') return localRemote(decodeURIComponent(new URL(text).pathname), baseDir);
   if (scheme) return hostedRemote(text, scheme);
@@ -42,15 +43,20 @@ export function parseRemoteUrl(url: string, baseDir = process.cwd()): ParsedRemo
   return localRemote(text, baseDir);
 }
 
+/** A remote URL nobody can clone from: the person fixes the remote, so it is a configuration error. */
+function notARepositoryUrl(problem: string): RemoteGitError {
+  return new RemoteGitError('config', `${problem} Fix the remote's URL (git remote set-url) or name another remote.`);
+}
+
 function hostedRemote(text: string, scheme: string): ParsedRemote {
   let parsed: URL;
   try {
     parsed = new URL(text);
   } catch {
-    throw new Error(`"${stripCredentials(text)}" is not a repository URL.`);
+    throw notARepositoryUrl(`"${stripCredentials(text)}" is not a repository URL.`);
   }
   const hostname = parsed.hostname.toLowerCase();
-  if (!hostname) throw new Error(`"${stripCredentials(text)}" has no host.`);
+  if (!hostname) throw notARepositoryUrl(`"${stripCredentials(text)}" has no host.`);
   const port = parsed.port && parsed.port !== DEFAULT_PORTS[scheme] ? `:${parsed.port}` : '';
   return { kind: 'host', host: `${hostname}${port}`, path: repositoryPath(decodeURIComponent(parsed.pathname), hostname) };
 }
@@ -58,7 +64,7 @@ function hostedRemote(text: string, scheme: string): ParsedRemote {
 function repositoryPath(raw: string, host: string): string {
   let clean = raw.replace(/\/{2,}/g, '/').replace(/^\/+|\/+$/g, '').replace(/\.git$/, '');
   if (CASE_INSENSITIVE_HOSTS.has(host)) clean = clean.toLowerCase();
-  if (clean === '') throw new Error(`The repository URL for ${host} has no path.`);
+  if (clean === '') throw notARepositoryUrl(`The repository URL for ${host} has no path.`);
   return clean;
 }
 

@@ -15,7 +15,7 @@ import { DEFAULT_ARTIFACT_CAP_BYTES } from '../board/interface';
 import { diffCommits } from '../worktree/diff';
 import { gitText, runGit } from '../worktree/git';
 import { worktreesCacheRoot } from '../worktree/location';
-import { CannotServeTaskError, RemoteGitError, untrusted } from './errors';
+import { CannotServeTaskError, RemoteGitError, megabytes, untrusted } from './errors';
 
 export { CannotServeTaskError } from './errors';
 export { HandBackBackoff, handBack } from './handBack';
@@ -239,7 +239,7 @@ export class RemoteWorkspace implements TaskIsolation {
     const commit = found.stdout.toString('utf8').trim();
     const cap = this.options.maxBundleBytes ?? DEFAULT_ARTIFACT_CAP_BYTES;
     const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${base}`], site.gitDir, cap);
-    if (!output.data) throw new Error('the partial work is over the artifact cap');
+    if (!output.data) throw new RemoteGitError('too-large', `it is over the artifact cap (${megabytes(cap)}) and stays on ${ref} on this machine`);
     const patch = (await diffCommits({ cwd: site.gitDir, base, target: commit, prefix: site.prefix })).text;
     const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId: task.id, kind: 'partial', snapshot: base, commit, ref, patchBytes: Buffer.byteLength(patch), patchSha256: sha256(patch), bundleBytes: output.data.length, bundleSha256: sha256(output.data) };
     await this.options.board.putArtifact(task.id, PARTIAL_BUNDLE_ARTIFACT, output.data);

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { isLocalUrl, normaliseRepositoryUrl, stripCredentials } from '../../../src/core/remote';
+import { RemoteGitError } from '../../../src/core/remote/errors';
 
 describe('repository identity', () => {
   it('recognises the spellings of one hosted repository as the same', () => {
@@ -52,6 +53,22 @@ describe('repository identity', () => {
     assert.throws(() => normaliseRepositoryUrl(''), /not a repository URL/);
     assert.throws(() => normaliseRepositoryUrl('https://github.com/a\nb'), /not a repository URL/);
     assert.throws(() => normaliseRepositoryUrl('https://github.com/'), /has no path/);
+  });
+
+  it('a bad remote URL is a configuration error that says what to do, and never repeats its token', () => {
+    for (const url of ['', 'https://x-token:ghp_secret@github.com/a\nb', 'https://ghp_secret@github.com/']) {
+      assert.throws(
+        () => normaliseRepositoryUrl(url),
+        (error: unknown) => {
+          assert.ok(error instanceof RemoteGitError, `${String(error)} is a RemoteGitError`);
+          assert.equal(error.kind, 'config');
+          assert.match(error.message, /git remote set-url/);
+          assert.doesNotMatch(error.message, /ghp_secret/);
+          assert.doesNotMatch(error.message, /\n/);
+          return true;
+        },
+      );
+    }
   });
 
   it('strips credentials before a URL goes onto a shared board', () => {

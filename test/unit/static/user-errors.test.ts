@@ -83,9 +83,7 @@ const NOT_USER_ERRORS: Record<string, string> = {
  * the entry) when you make one a user error or explain it; never raise it.
  */
 const UNEXPLAINED_PLAIN_THROWS_AT_MOST: Record<string, number> = {
-  'src/core/remote/identity.ts': 4,
   'src/core/remote/result.ts': 1,
-  'src/core/remote/workspace.ts': 1,
   'src/core/board/redis/board.ts': 1,
   'src/core/pool/pool.ts': 2,
   'src/core/pool/agent-handle.ts': 1,
