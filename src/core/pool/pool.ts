@@ -172,7 +172,7 @@ export class AgentPool {
       void this.stop({ graceMs: 0 });
       return;
     }
-    this.startMonitor();
+    this.supervisor.startSampling({ limits: this.options.limits ?? {}, intervalMs: this.options.monitorIntervalMs ?? 1_000 });
     const requested = this.options.mode ?? 'auto';
     if (requested === 'sequential') this.enterSequential('sequential mode was requested');
     else if (!fs.existsSync(this.agentScript)) {
@@ -290,10 +290,6 @@ export class AgentPool {
   }
 
   // ------------------------------------------------------------------ setup
-
-  private startMonitor(): void {
-    this.supervisor.startSampling({ limits: this.options.limits ?? {}, intervalMs: this.options.monitorIntervalMs ?? 1_000 });
-  }
 
   private every(ms: number, action: () => void): void {
     const timer = setInterval(() => {

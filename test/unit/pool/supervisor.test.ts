@@ -157,7 +157,7 @@ test('supervisor: an agent that crashes holding a reported claim fails the task 
   assert.ok(r.warnings.some((line) => /exited unexpectedly \(exit code 5\); a new agent starts in 250 ms/.test(line)));
 });
 
-test('supervisor: kill ends the agent and the commands it started in groups of their own; its kill reason is said once', async () => {
+test('supervisor: kill ends the agent and the daemons it left; its kill reason is said once', async () => {
   const r = supervise('ready-command');
   const handle = r.supervisor.spawn();
   const commandPid = await waitFor('its command', () => {
@@ -189,7 +189,7 @@ test('supervisor: a fatal board message from an agent drains it and tells the ho
   assert.equal(handle.life.phase, 'draining');
 });
 
-test('supervisor: cancelTask ends the agent and its commands before it resolves, and nothing is handed back', async () => {
+test('supervisor: cancelTask ends the agent and the daemons it left before it resolves, and nothing is handed back', async () => {
   const r = supervise('ready-command');
   const handle = r.supervisor.spawn();
   const commandPid = await waitFor('its command', () => {
