@@ -6,7 +6,7 @@ import { AgentLifecycle } from './agent-state';
 import { toAgent, type HostToAgentBody } from './protocol';
 import { createRequester, type Requester } from './request-reply';
 import type { AgentInfo } from './types';
-import type { AgentWorker } from './worker';
+import type { AgentWorker, WorkerEvent } from './worker';
 
 export interface AgentHandle {
   info: AgentInfo;
@@ -73,5 +73,31 @@ export function sendToAgent(handle: AgentHandle, body: HostToAgentBody): void {
     child.send(toAgent(body), (error) => error && undefined);
   } catch {
     // The agent exited; its exit handler cleans up.
+  }
+}
+
+/**
+ * What an agent's report (from its process or the in-host worker) changes on its handle: the lease
+ * it holds, its current task, since when it idles, its phase. The supervisor reads these when the
+ * agent exits (which task to hand back or fail).
+ */
+export function recordWorkerEvent(handle: AgentHandle, event: WorkerEvent): void {
+  switch (event.type) {
+    case 'idle':
+      handle.idleSince = event.since;
+      handle.life.taskEnded();
+      return;
+    case 'task-started':
+      handle.token = event.token;
+      handle.idleSince = undefined;
+      handle.info.currentTask = { id: event.taskId, title: event.title, attempt: event.attempt, startedAt: event.startedAt };
+      handle.life.taskStarted();
+      return;
+    case 'task-ended':
+      handle.token = undefined;
+      handle.info.currentTask = undefined;
+      handle.idleSince = Date.now();
+      handle.life.taskEnded();
+      return;
   }
 }

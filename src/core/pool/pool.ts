@@ -1,36 +1,33 @@
-// The agent pool: starts child-process agents on demand while tasks wait, watches them (health
-// pings, resource limits), restarts crashed ones with backoff, serves them the host's rate limiter,
-// models and workspace isolation over IPC, and stops them gracefully. Agents coordinate only
-// through the board; the pool never hands out tasks itself.
+// The agent pool: the assembly of its units. The scheduler (scheduler.ts) decides who starts and
+// when; the supervisor (supervisor.ts) forks agent processes, watches them and handles their exits;
+// the pause (pause.ts) holds dispatch back after a usage limit; the sequential runner
+// (sequential.ts) runs tasks in this process when agents cannot start. The pool holds what they
+// share (the board, the agents, the isolation, the sandbox, the limiter), serves the public API,
+// counts finished tasks, publishes the host's status and stops everything gracefully. Agents
+// coordinate only through the board; the pool never hands out tasks itself.
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import PQueue from 'p-queue';
 import type { FileBoardEngine } from '../board/board';
-import { listAllTasks } from '../board/paging';
 import type { Board } from '../board/interface';
-import { formatBytes } from '../format';
-import { BoardInputError, LeaseLostError } from '../board/types';
+import { BoardInputError } from '../board/types';
 import { createExecutor, type HostModelBroker } from '../executors';
-import { ResourceMonitor, type MonitorEvent } from '../monitor';
 import { RateLimiter, type EndpointLimits } from '../ratelimit';
 import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
-import { CannotServeTaskError } from '../remote/errors';
 import type { TaskIsolation } from './isolation';
-import { runIsolationRequest } from './isolation-modes';
 import { setUpIsolation, type IsolationChoice } from './isolation-setup';
 import { verifyFailsFirst } from './verify-first';
-import { HOST_MARK, hostIdentity, killAgentLeftovers, killDeadHostLeftovers } from '../process/orphans';
-import { agentProcessHandle, freeSlot, openAgentRequests, sendToAgent, type AgentHandle } from './agent-handle';
-import type { AgentInit, AgentToHost, HostToAgentBody, TaskEnded } from './protocol';
-import { forkAgent, type AgentProcess } from './agent-process';
+import { HOST_MARK, hostIdentity, killDeadHostLeftovers } from '../process/orphans';
+import { freeSlot, recordWorkerEvent, sendToAgent, type AgentHandle } from './agent-handle';
+import type { AgentInit, HostToAgentBody, TaskEnded } from './protocol';
 import { DispatchPause } from './pause';
 import { createInHostAgent } from './sequential';
 import type { ScalingLimits } from './scaling';
 import { Scheduler } from './scheduler';
+import { AgentSupervisor } from './supervisor';
 import { HOST_STATUS_TTL_MS, hostRecordId, removeHostStatusNow, type HostStatus } from './status-file';
-import type { PoolEvent, PoolMode, PoolStats } from './types';
+import type { AgentCurrentTask, PoolEvent, PoolMode, PoolStats } from './types';
 import { DEFAULT_MAX_LOG_BYTES, boardOutageMessage, removeDeadAgentScratch, type WorkerEvent } from './worker';
 import { BOARD_PASSWORD_ENV, asBoard, defaultBoardAccess, localBoardFolder, type BoardAccess } from './boardAccess';
 
@@ -106,11 +103,8 @@ export class AgentPool {
   private readonly agentScript: string;
   private readonly emitter = new EventEmitter();
   private readonly agents = new Map<string, AgentHandle>();
-  /** One job per agent life; its concurrency is the pool's capacity. */
-  private readonly capacity: PQueue;
   private readonly limiter: RateLimiter;
   private readonly hostTag = `h${process.pid}`;
-  private monitor: ResourceMonitor | undefined;
   private isolation!: TaskIsolation;
   private sandbox: ResolvedSandbox = { status: { mode: 'off', active: false, network: true, reason: 'the pool has not started' } };
   private executorName = '';
@@ -121,13 +115,13 @@ export class AgentPool {
   private resolveDone!: () => void;
   private readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
   private timers: NodeJS.Timeout[] = [];
-  private agentSeq = 0;
   private startedAt = Date.now();
   private tasksDone = 0;
   private tasksFailed = 0;
   private busyMs = 0;
   private readonly pause = new DispatchPause(() => this.resume());
   private readonly scheduler: Scheduler;
+  private readonly supervisor: AgentSupervisor;
   private sequentialRun: Promise<void> | undefined;
   /** On a sudden exit only a file board's record can be removed (synchronously); elsewhere it expires. */
   private exitCleanup = (): void => {
@@ -143,10 +137,10 @@ export class AgentPool {
     this.scaling = { minAgents, maxAgents, idleTimeoutMs: options.idleTimeoutMs ?? 60_000 };
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.agentScript = options.agentScript ?? path.join(__dirname, 'agent.js');
-    this.capacity = new PQueue({ concurrency: maxAgents });
     this.limiter = new RateLimiter({ endpoints: options.rateLimits });
     this.emitter.setMaxListeners(0); // the CLI, the dashboard, metrics and trees all listen
     this.scheduler = this.createScheduler();
+    this.supervisor = this.createSupervisor();
   }
 
   get mode(): PoolMode {
@@ -178,13 +172,13 @@ export class AgentPool {
       void this.stop({ graceMs: 0 });
       return;
     }
-    this.startMonitor();
+    this.supervisor.startSampling({ limits: this.options.limits ?? {}, intervalMs: this.options.monitorIntervalMs ?? 1_000 });
     const requested = this.options.mode ?? 'auto';
     if (requested === 'sequential') this.enterSequential('sequential mode was requested');
     else if (!fs.existsSync(this.agentScript)) {
       const reason = `the agent program ${this.agentScript} does not exist (run "npm run build")`;
       if (requested === 'pool') {
-        this.monitor?.stop();
+        this.supervisor.stopSampling();
         throw new Error(`Cannot start agents: ${reason}.`);
       }
       this.enterSequential(reason);
@@ -231,11 +225,7 @@ export class AgentPool {
       while (handle.info.currentTask?.id === taskId && Date.now() < deadline) await delay(20);
       return true;
     }
-    handle.life.drain();
-    this.log(`Cancelling task ${taskId}: stopping agent ${handle.info.id} and everything it started.`);
-    await handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
-    // Its executor's commands lead process groups of their own: end them before reporting success.
-    await killAgentLeftovers(handle.info.id);
+    await this.supervisor.cancelTask(handle, taskId);
     return true;
   }
 
@@ -251,7 +241,7 @@ export class AgentPool {
 
   stats(): PoolStats {
     const agents = [...this.agents.values()].map((handle) => ({ ...handle.info }));
-    const latest = this.monitor?.latest();
+    const latest = this.supervisor.latestSample();
     if (latest) {
       for (const agent of agents) {
         const usage = latest.agents.find((entry) => entry.agentId === agent.id);
@@ -301,22 +291,6 @@ export class AgentPool {
 
   // ------------------------------------------------------------------ setup
 
-  private startMonitor(): void {
-    const limits = this.options.limits ?? {};
-    this.monitor = new ResourceMonitor({ intervalMs: this.options.monitorIntervalMs ?? 1_000, limits });
-    this.monitor.onEvent((event) => this.onMonitorEvent(event));
-    this.monitor.start();
-  }
-
-  private onMonitorEvent(event: MonitorEvent): void {
-    if (event.type === 'warning') this.warn(event.message);
-    if (event.type !== 'agent-over-memory') return;
-    const handle = this.agents.get(event.agentId);
-    if (!handle || handle.life.killReason || handle.inHost) return;
-    const reason = `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`;
-    this.kill(handle, reason);
-  }
-
   private every(ms: number, action: () => void): void {
     const timer = setInterval(() => {
       try {
@@ -343,12 +317,12 @@ export class AgentPool {
         sequentialRunning: () => this.sequentialRun !== undefined,
         runSequential: () => this.runSequential(),
         fallBackToSequential: (reason) => this.enterSequential(reason),
-        spawnAgent: () => this.spawnAgent(),
+        spawnAgent: () => void this.supervisor.spawn(),
         drain: (agent) => this.drain(agent),
         wake: (agent) => this.send(agent, { type: 'wake' }),
         ping: (agent, timeoutMs) => agent.requests?.request({ type: 'ping' }, { timeoutMs }) ?? Promise.resolve(),
-        kill: (agent, reason) => this.kill(agent, reason),
-        canSpawn: () => this.monitor?.canSpawn() ?? { ok: true },
+        kill: (agent, reason) => this.supervisor.kill(agent, reason),
+        canSpawn: () => this.supervisor.canSpawn(),
         boardIsEmpty: () => {
           this.log('The board is empty: stopping the pool.');
           void this.stop();
@@ -384,43 +358,42 @@ export class AgentPool {
 
   private lastHousekeepingProblem: string | undefined;
 
-  private spawnAgent(): void {
-    const id = `${this.hostTag}-a${++this.agentSeq}`;
-    const handle = agentProcessHandle(id, freeSlot(this.agents.values()));
-    this.agents.set(id, handle);
-    void this.capacity.add(() => this.runAgent(handle));
-  }
-
-  // ------------------------------------------------------------------ one agent process
-
-  private async runAgent(handle: AgentHandle): Promise<void> {
-    const id = handle.info.id;
-    let agent: AgentProcess;
-    try {
-      agent = await forkAgent(id, {
+  /** The supervisor runs agent processes; these are what it reads of the pool and where it reports. */
+  private createSupervisor(): AgentSupervisor {
+    return new AgentSupervisor(
+      {
+        board: this.board,
+        agents: this.agents,
+        scheduler: this.scheduler,
+        isolation: () => this.isolation,
+        // The board's password only in the agent's own environment (it removes it before running anything).
+        environment: (agentId) => ({ ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: agentId, [BOARD_PASSWORD_ENV]: this.boardAccess()?.password }),
+        init: (handle) => this.agentInit(handle),
+        isStopping: () => this.stopping !== undefined,
+        boardLost: () => this.boardFailure !== undefined,
+        boardFailed: (message) => this.stopForBoard(message),
+        workerEvent: (handle, event) => this.onWorkerEvent(handle, event),
+        attemptFailed: (handle, task, message) => this.onAttemptFailed(handle, task, message),
+        emit: (event) => this.emit(event),
+        log: (line) => this.log(line),
+        warn: (message) => this.warn(message),
+      },
+      {
+        hostTag: this.hostTag,
+        capacity: this.scaling.maxAgents,
         agentScript: this.agentScript,
         agentExecArgv: this.options.agentExecArgv,
         workspaceRoot: this.options.workspaceRoot,
-        // The board's password only in the agent's own environment (it removes it before running anything).
-        env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id, [BOARD_PASSWORD_ENV]: this.boardAccess()?.password },
         limiter: this.limiter,
         hostModels: this.options.hostModels,
-        log: (line) => this.log(line),
-        onMessage: (message) => this.onAgentMessage(handle, message),
-      });
-    } catch (error) {
-      handle.life.exited(false);
-      this.agents.delete(id);
-      this.scheduler.agentSpawnFailed(`${id} could not start: ${messageOf(error)}`);
-      return;
-    }
-    const child = agent.process;
-    handle.process = child;
-    openAgentRequests(handle);
-    handle.info.pid = child.pid;
-    this.monitor?.track(id, child.pid);
-    const init: AgentInit = {
-      agentId: id,
+        startTimeoutMs: this.options.startTimeoutMs,
+      },
+    );
+  }
+
+  private agentInit(handle: AgentHandle): AgentInit {
+    return {
+      agentId: handle.info.id,
       slot: handle.slot,
       board: (this.boardAccess() as BoardAccess).location,
       workspaceRoot: this.options.workspaceRoot,
@@ -434,123 +407,15 @@ export class AgentPool {
       maxLogBytes: this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       sandbox: this.sandbox.active,
     };
-    this.send(handle, { type: 'init', init });
-    if (this.stopping) this.drain(handle);
-    const startTimer = setTimeout(() => {
-      if (!handle.life.wasReady) this.kill(handle, `Agent ${id} did not start within ${Math.round((this.options.startTimeoutMs ?? 30_000) / 1000)} s.`);
-    }, this.options.startTimeoutMs ?? 30_000);
-    const exit = await child.exited;
-    clearTimeout(startTimer);
-    // Reap what the agent left: its process group, and executor commands in groups of their own.
-    await child.stop({ graceMs: 0 }).catch(() => undefined);
-    // An agent that drained and exited on its own ended its commands itself; scanning /proc for
-    // leftovers is for agents that were killed, crashed, or stopped by a shutdown.
-    const cleanExit = exit.code === 0 && handle.life.phase === 'draining' && !this.stopping;
-    const leftovers = cleanExit ? [] : await killAgentLeftovers(id);
-    if (leftovers.length > 0) this.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
-    agent.dispose();
-    this.monitor?.untrack(id);
-    await this.afterAgentExit(handle, exit.code, exit.signal);
   }
 
-  private async afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): Promise<void> {
-    const id = handle.info.id;
-    for (const controller of handle.isolationRequests.values()) controller.abort(new Error(`Agent ${id} exited.`));
-    handle.requests?.close(`agent ${id} exited (${describeExit(code, signal)}).`);
-    const killReason = handle.life.killReason;
-    const verdict = handle.life.exited(handle.cancelledTask !== undefined);
-    this.agents.delete(id);
-    // An agent can die between its claim and its report of it: look on the board for its claims.
-    if (!handle.token && !(verdict.task === 'release' && code === 0)) handle.token = await this.orphanedClaim(id);
-    if (handle.token) await this.recoverTask(handle, verdict.task, killReason, code, signal);
-    if (verdict.kind === 'spawn-failure') {
-      this.scheduler.agentSpawnFailed(`agent ${id} exited before it was ready (${describeExit(code, signal)})`);
-    } else if (verdict.kind === 'crash') {
-      const backoff = this.scheduler.agentCrashed();
-      this.warn(killReason ?? `Agent ${id} exited unexpectedly (${describeExit(code, signal)}); a new agent starts in ${backoff} ms if tasks wait.`);
-    } else {
-      this.scheduler.agentEndedCleanly();
-    }
-    this.emit({ type: 'agent-exited', agentId: id, code, signal, expected: verdict.expected });
-    this.scheduler.requestRound();
-  }
-
-  /** The agent died holding a lease: hand the task back (it was draining) or fail the attempt as transient. */
-  private async recoverTask(handle: AgentHandle, action: 'release' | 'fail', killReason: string | undefined, code: number | null, signal: string | null): Promise<void> {
-    const claim = { token: handle.token as string };
-    const task = handle.info.currentTask;
-    handle.token = undefined;
-    handle.info.currentTask = undefined;
-    if (handle.cancelledTask && handle.cancelledTask === task?.id) return; // already cancelled on the board
-    try {
-      if (action === 'release') {
-        await this.board.release(claim, `agent ${handle.info.id} stopped`);
-        return;
-      }
-      const message = killReason ?? `Agent ${handle.info.id} crashed while running the task (${describeExit(code, signal)}).`;
-      await this.board.fail(claim, message);
-      this.tasksFailed++;
-      handle.info.tasksFailed++;
-      if (task) {
-        const durationMs = Date.now() - task.startedAt;
-        this.emit({ type: 'task-failed', agentId: handle.info.id, taskId: task.id, durationMs, kind: 'transient', message });
-      }
-    } catch (error) {
-      // After the pool stopped because the board is out of reach, that one line said it all: the
-      // task comes back when its lease lapses.
-      if (this.boardFailure !== undefined && boardOutageMessage(error) !== undefined) return;
-      if (!(error instanceof LeaseLostError) && !(error instanceof BoardInputError)) this.warn(`Could not return task ${task?.id ?? ''} to the board: ${messageOf(error)}`);
-    }
-  }
-
-  private async orphanedClaim(agentId: string): Promise<string | undefined> {
-    try {
-      const task = (await listAllTasks(this.board, 'running')).find((candidate) => candidate.claimedBy === agentId);
-      return task ? (await this.board.findClaim(task.id, agentId))?.token : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  private onAgentMessage(handle: AgentHandle, message: AgentToHost): void {
-    switch (message.type) {
-      case 'ready':
-        handle.life.ready();
-        this.scheduler.agentReady();
-        handle.idleSince ??= Date.now();
-        this.scheduler.requestRound();
-        this.emit({ type: 'agent-started', agentId: handle.info.id, pid: message.pid });
-        return;
-      case 'pong':
-        handle.requests?.resolve(message.id);
-        return;
-      case 'fatal':
-        handle.life.drain();
-        if (message.board) return this.stopForBoard(message.message);
-        this.warn(`Agent ${handle.info.id} cannot work: ${message.message}`);
-        return;
-      case 'warning':
-        this.warn(`Agent ${handle.info.id}: ${message.message}`);
-        return;
-      case 'isolation': {
-        // Aborted when the agent asks (its attempt was cancelled) or exits: a setup command of a
-        // dead agent's attempt does not run on in the host.
-        const controller = new AbortController();
-        handle.isolationRequests.set(message.id, controller);
-        runIsolationRequest(this.isolation, message.request, controller.signal)
-          .then(
-            (value) => this.send(handle, { type: 'isolation-reply', id: message.id, ok: true, value }),
-            (error: unknown) =>
-              this.send(handle, { type: 'isolation-reply', id: message.id, ok: false, message: messageOf(error), ...(error instanceof CannotServeTaskError && { handBack: { taskId: error.taskId, reason: error.reason } }) }),
-          )
-          .finally(() => handle.isolationRequests.delete(message.id));
-        return;
-      }
-      case 'isolation-abort':
-        handle.isolationRequests.get(message.id)?.abort(new Error('The attempt was cancelled.'));
-        return;
-      default:
-        this.onWorkerEvent(handle, message);
+  /** A dead agent's task, failed by the supervisor: counted like any failed attempt. */
+  private onAttemptFailed(handle: AgentHandle, task: AgentCurrentTask | undefined, message: string): void {
+    this.tasksFailed++;
+    handle.info.tasksFailed++;
+    if (task) {
+      const durationMs = Date.now() - task.startedAt;
+      this.emit({ type: 'task-failed', agentId: handle.info.id, taskId: task.id, durationMs, kind: 'transient', message });
     }
   }
 
@@ -559,26 +424,9 @@ export class AgentPool {
     // What the agents do changes what the scheduler decides (an idle agent may retire later, a
     // free one may take a waiting task): a round soon, at most one per tickMs.
     this.scheduler.requestRound();
-    switch (event.type) {
-      case 'idle':
-        handle.idleSince = event.since;
-        handle.life.taskEnded();
-        return;
-      case 'task-started':
-        handle.token = event.token;
-        handle.idleSince = undefined;
-        handle.info.currentTask = { id: event.taskId, title: event.title, attempt: event.attempt, startedAt: event.startedAt };
-        handle.life.taskStarted();
-        this.emit({ type: 'task-started', agentId: handle.info.id, taskId: event.taskId, title: event.title, attempt: event.attempt });
-        return;
-      case 'task-ended':
-        handle.token = undefined;
-        handle.info.currentTask = undefined;
-        handle.idleSince = Date.now();
-        handle.life.taskEnded();
-        this.onTaskEnded(handle, event);
-        return;
-    }
+    recordWorkerEvent(handle, event);
+    if (event.type === 'task-started') this.emit({ type: 'task-started', agentId: handle.info.id, taskId: event.taskId, title: event.title, attempt: event.attempt });
+    if (event.type === 'task-ended') this.onTaskEnded(handle, event);
   }
 
   private onTaskEnded(handle: AgentHandle, ended: TaskEnded): void {
@@ -624,17 +472,10 @@ export class AgentPool {
 
   // ------------------------------------------------------------------ stopping agents
 
-  /** Ends an agent at once; its task (if any) is failed as transient with `reason`. */
-  private kill(handle: AgentHandle, reason: string): void {
-    if (!handle.life.kill(reason)) return;
-    this.warn(reason);
-    void handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
-  }
-
   private drain(handle: AgentHandle): void {
+    if (!handle.inHost) return this.supervisor.drain(handle);
     handle.life.drain();
-    if (handle.inHost) handle.worker?.drain();
-    else this.send(handle, { type: 'drain' });
+    handle.worker?.drain();
   }
 
   private send(handle: AgentHandle, body: HostToAgentBody): void {
@@ -697,16 +538,16 @@ export class AgentPool {
     if (this.agents.size > 0) this.log(`Grace period over: stopping ${this.agents.size} agent(s); their tasks return to the board.`);
     for (const handle of this.agents.values()) {
       if (handle.inHost) handle.worker?.interrupt('release');
-      else void this.stopAgent(handle, AGENT_STOP_GRACE_MS);
+      else void this.supervisor.stopGracefully(handle, AGENT_STOP_GRACE_MS);
     }
     await this.sequentialRun;
     await this.verifyCheckRun?.catch(() => undefined); // its workspace is handed back before the isolation is released
-    await this.capacity.onIdle();
+    await this.supervisor.whenAllExited();
     await this.isolation.release?.().catch((error: unknown) => this.warn(`Removing idle worktrees failed: ${messageOf(error)}`));
     for (const timer of this.timers) clearInterval(timer);
     await this.scheduler.dispose();
     this.pause.dispose();
-    this.monitor?.stop();
+    this.supervisor.stopSampling();
     this.limiter.dispose();
     if (this.options.statusFile !== false) {
       await this.publishing;
@@ -716,26 +557,6 @@ export class AgentPool {
     this.stopped = true;
     this.emit({ type: 'stopped' });
     this.resolveDone();
-  }
-
-  /**
-   * SIGTERM to the agent alone: it aborts its attempt, ends its commands and hands the task back
-   * itself. Only after `graceMs` is everything it started killed. Signalling its commands together
-   * with it raced that handover: an agent that saw its command die before it handled its own
-   * SIGTERM recorded a failed attempt instead of a released one.
-   */
-  private async stopAgent(handle: AgentHandle, graceMs: number): Promise<void> {
-    const agent = handle.process;
-    if (!agent) return;
-    try {
-      agent.child.kill('SIGTERM');
-    } catch {
-      // Already gone.
-    }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([agent.exited, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
-    await agent.stop({ graceMs: 0 }).catch(() => undefined);
   }
 
   // ------------------------------------------------------------------ reporting
@@ -803,10 +624,6 @@ export class AgentPool {
   private log(line: string): void {
     this.options.log?.(line);
   }
-}
-
-function describeExit(code: number | null, signal: string | null): string {
-  return signal ? `signal ${signal}` : `exit code ${code ?? 'unknown'}`;
 }
 
 function messageOf(error: unknown): string {
