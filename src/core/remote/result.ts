@@ -65,8 +65,8 @@ interface MadeCommit {
 }
 
 /** The result commit of `tree` on the snapshot (the snapshot itself when the tree did not change). */
-async function commitTree(cwd: string, tree: string, taskId: string, kind: ResultKind, snapshot: string): Promise<MadeCommit> {
-  const unchanged = tree === (await gitText(['rev-parse', `${snapshot}^{tree}`], { cwd }));
+async function commitTree(cwd: string, tree: string, taskId: string, kind: ResultKind, snapshot: string, knownUnchanged?: boolean): Promise<MadeCommit> {
+  const unchanged = knownUnchanged ?? tree === (await gitText(['rev-parse', `${snapshot}^{tree}`], { cwd }));
   const commit = unchanged ? snapshot : await gitText(['commit-tree', tree, '-p', snapshot, '-m', `Agent Swarm ${kind === 'partial' ? 'partial work' : 'result'} of task ${taskId}`], { cwd });
   return { commit, unchanged };
 }
@@ -207,7 +207,8 @@ async function resultFromPatchNow(options: ResultFromPatchOptions): Promise<Omit
       return undefined;
     });
     if (tree === undefined) continue;
-    const made = await commitTree(cwd, tree, options.taskId, kind, options.snapshot);
+    // An empty patch changes nothing; any other changes the tree, or the check below refuses the commit.
+    const made = await commitTree(cwd, tree, options.taskId, kind, options.snapshot, patch.length === 0);
     // The check and the bundle are independent, so they run together; the bundle of a commit that fails the check is dropped.
     const [diff, bundled] = await Promise.allSettled([diffCommits({ cwd, base: options.snapshot, target: made.commit, prefix }), bundleResult(cwd, made, result, patch)]);
     if (diff.status === 'rejected') throw diff.reason;
