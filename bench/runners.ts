@@ -130,7 +130,7 @@ async function main(): Promise<void> {
       for (const way of ways) {
         const patch = fs.readFileSync(collected.value.patchFile as string);
         const gitDir = git(clones[0], ['rev-parse', '--absolute-git-dir']);
-        resultWays[way].push((await timed(() => resultFromPatch({ gitDir, taskId: `bench-${way}`, snapshot: collected.value.base as string, patch, treeFrom: way }))).ms);
+        resultWays[way].push((await timed(() => resultFromPatch({ gitDir, taskId: task.id, snapshot: collected.value.base as string, patch, treeFrom: way }))).ms);
       }
       // The same task run locally by the developer (no source: a snapshot of the working copy).
       const localTask = { ...task, source: undefined };
