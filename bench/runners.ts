@@ -5,14 +5,17 @@
 //    result bundle stored) against a local slot of the developer doing the same edits;
 //  - throughput: runner processes (test/unit/remote/fixtures/board-runner.ts, the same seam) draining
 //    tasks of a sleep command, with 1 and 2 runner processes, each in its own clone;
+//  - result commit: the runner's result tree built from the patch's paths alone against the whole
+//    snapshot read into an index (the fallback), on the same patch, in alternating order;
 //  - apply: `swarm apply` of a runner's patch in the developer's clone.
-//   npm run bench:runners          (node --import tsx bench/runners.ts)
+//   npm run bench:runners          (node --import tsx bench/runners.ts; BENCH_THROUGHPUT=0 skips the throughput)
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { openBoard } from '../src/core/board/open';
 import { PATCH_ARTIFACT, type Board, type Task } from '../src/core/board';
+import { resultFromPatch, type ResultTreeWay } from '../src/core/remote/result';
 import { RemoteWorkspace } from '../src/core/remote/workspace';
 import { snapshotForPost } from '../src/core/remote/post';
 import { WorktreeIsolation } from '../src/core/worktree/worktreeIsolation';
@@ -33,7 +36,7 @@ function agentEdits(root: string, run: number): void {
 }
 
 function line(label: string, values: number[], unit: (value: number) => string = ms): void {
-  console.log(`  ${label.padEnd(52)} p50 ${unit(percentile(values, 50)).padEnd(10)} (${values.length} runs: ${unit(Math.min(...values))} to ${unit(Math.max(...values))})`);
+  console.log(`  ${label.padEnd(52)} p50 ${unit(percentile(values, 50)).padEnd(10)} p95 ${unit(percentile(values, 95)).padEnd(10)} (${values.length} runs: ${unit(Math.min(...values))} to ${unit(Math.max(...values))})`);
 }
 
 async function waitUntilDrained(board: Board, ids: string[]): Promise<void> {
@@ -97,6 +100,7 @@ async function main(): Promise<void> {
     const localPrepare: number[] = [];
     const localCollect: number[] = [];
     const apply: number[] = [];
+    const resultWays: Record<ResultTreeWay, number[]> = { 'changed-paths': [], 'full-index': [] };
     const remote = new RemoteWorkspace({ board, clone: clones[0], allowLocalUrls: true, runnerDir: path.join(parent, 'runner-dir'), makeIsolation: (options) => new WorktreeIsolation({ ...options, keepIdleSlots: true }) });
     const local = new WorktreeIsolation({ workspaceRoot: dev, worktreesDir: path.join(parent, 'dev-slots'), keepIdleSlots: true });
     const scratch = path.join(parent, 'scratch');
@@ -122,6 +126,12 @@ async function main(): Promise<void> {
       });
       remoteCollect.push(collected.ms);
       await board.complete(claim, { summary: 'bench', patchArtifact: PATCH_ARTIFACT, base: collected.value.base, files: collected.value.files });
+      const ways: ResultTreeWay[] = run % 2 === 0 ? ['changed-paths', 'full-index'] : ['full-index', 'changed-paths'];
+      for (const way of ways) {
+        const patch = fs.readFileSync(collected.value.patchFile as string);
+        const gitDir = git(clones[0], ['rev-parse', '--absolute-git-dir']);
+        resultWays[way].push((await timed(() => resultFromPatch({ gitDir, taskId: task.id, snapshot: collected.value.base as string, patch, treeFrom: way }))).ms);
+      }
       // The same task run locally by the developer (no source: a snapshot of the working copy).
       const localTask = { ...task, source: undefined };
       const here = await timed(() => local.prepare(localTask, '0', scratch));
@@ -144,13 +154,18 @@ async function main(): Promise<void> {
     const overhead = remotePrepare.map((value, index) => value + remoteCollect[index] - localPrepare[index] - localCollect[index]);
     line('runner overhead over a local run', overhead);
 
+    console.log('Result commit + bundle on the runner, same patch, alternating order:');
+    line('tree from the patch\'s paths (the default)', resultWays['changed-paths']);
+    line('tree from the whole snapshot in an index (fallback)', resultWays['full-index']);
     line('swarm apply of the runner\'s patch (CLI process)', apply);
-
-    console.log(`Throughput: ${SLEEP_TASKS} tasks of \`sleep ${SLEEP_SECONDS}\`, runner processes with one slot each:`);
-    const one = await throughput(parent, board, url, dev, clones.slice(0, 1));
-    console.log(`  1 runner                                             ${ms(one)} (${(SLEEP_TASKS / (one / 1000)).toFixed(2)} tasks/s)`);
-    const two = await throughput(parent, board, url, dev, clones);
-    console.log(`  2 runners                                            ${ms(two)} (${(SLEEP_TASKS / (two / 1000)).toFixed(2)} tasks/s, ${(one / two).toFixed(2)}x)`);
+    console.log(`(load average now ${os.loadavg()[0].toFixed(1)})`);
+    if (process.env.BENCH_THROUGHPUT !== '0') {
+      console.log(`Throughput: ${SLEEP_TASKS} tasks of \`sleep ${SLEEP_SECONDS}\`, runner processes with one slot each:`);
+      const one = await throughput(parent, board, url, dev, clones.slice(0, 1));
+      console.log(`  1 runner                                             ${ms(one)} (${(SLEEP_TASKS / (one / 1000)).toFixed(2)} tasks/s)`);
+      const two = await throughput(parent, board, url, dev, clones);
+      console.log(`  2 runners                                            ${ms(two)} (${(SLEEP_TASKS / (two / 1000)).toFixed(2)} tasks/s, ${(one / two).toFixed(2)}x)`);
+    }
     await remote.release();
     await local.release();
     await board.close();

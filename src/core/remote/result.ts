@@ -14,6 +14,7 @@ import { megabytes, RemoteGitError, reportingDiskFull, untrusted } from './error
 import { checkBundle, DEFAULT_MAX_EXPANDED_BYTES, importBundle } from './importer';
 import { withLock } from './lock';
 import type { LocalRepository } from './repositories';
+import { treeFromChangedPaths, treeFromFullIndex, type ResultTreeInput } from './resultTree';
 
 export interface ExportResultOptions {
   /** The slot's worktree (its top folder). */
@@ -64,8 +65,8 @@ interface MadeCommit {
 }
 
 /** The result commit of `tree` on the snapshot (the snapshot itself when the tree did not change). */
-async function commitTree(cwd: string, tree: string, taskId: string, kind: ResultKind, snapshot: string): Promise<MadeCommit> {
-  const unchanged = tree === (await gitText(['rev-parse', `${snapshot}^{tree}`], { cwd }));
+async function commitTree(cwd: string, tree: string, taskId: string, kind: ResultKind, snapshot: string, knownUnchanged?: boolean): Promise<MadeCommit> {
+  const unchanged = knownUnchanged ?? tree === (await gitText(['rev-parse', `${snapshot}^{tree}`], { cwd }));
   const commit = unchanged ? snapshot : await gitText(['commit-tree', tree, '-p', snapshot, '-m', `Agent Swarm ${kind === 'partial' ? 'partial work' : 'result'} of task ${taskId}`], { cwd });
   return { commit, unchanged };
 }
@@ -170,7 +171,14 @@ export interface ResultFromPatchOptions {
   patch: Buffer | string;
   kind?: ResultKind;
   maxBytes?: number;
+  /**
+   * How the result tree is built; default the patch's paths alone ('changed-paths'), then the whole
+   * snapshot in an index ('full-index') when that fails. Tests compare the two.
+   */
+  treeFrom?: ResultTreeWay;
 }
+
+export type ResultTreeWay = 'changed-paths' | 'full-index';
 
 /**
  * The result commit and its thin bundle, made from the collected patch in the runner's own git
@@ -189,20 +197,37 @@ async function resultFromPatchNow(options: ResultFromPatchOptions): Promise<Omit
   const patch = Buffer.from(options.patch);
   if (patch.length > cap) throw new RemoteGitError('too-large', `The result patch of task ${options.taskId} has ${megabytes(patch.length)}, over the ${megabytes(cap)} cap; raise the cap or split the task.`);
   const prefix = options.prefix ?? '';
-  const index = path.join(cwd, 'swarm-tmp', `result-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.index`);
-  fs.mkdirSync(path.dirname(index), { recursive: true });
-  let tree: string;
-  try {
-    const env = { GIT_INDEX_FILE: index };
-    await runGit(['read-tree', options.snapshot], { cwd, env });
-    if (patch.length > 0) await runGit(['apply', '--cached', '--binary', ...(prefix ? [`--directory=${prefix}`] : []), '-'], { cwd, env, input: patch });
-    tree = await gitText(['write-tree'], { cwd, env });
-  } finally {
-    fs.rmSync(index, { force: true });
+  const result = { taskId: options.taskId, kind, snapshot: options.snapshot, cap };
+  const ways: ResultTreeWay[] = options.treeFrom ? [options.treeFrom] : ['changed-paths', 'full-index'];
+  for (const [index, way] of ways.entries()) {
+    const last = index === ways.length - 1;
+    // Whatever the quick way cannot build (or builds wrong) the full index builds; its errors are the ones reported.
+    const tree = await buildTree(way, { gitDir: cwd, snapshot: options.snapshot, patch, prefix, indexFile: '' }).catch((error: unknown) => {
+      if (last) throw error;
+      return undefined;
+    });
+    if (tree === undefined) continue;
+    // An empty patch changes nothing; any other changes the tree, or the check below refuses the commit.
+    const made = await commitTree(cwd, tree, options.taskId, kind, options.snapshot, patch.length === 0);
+    // The check and the bundle are independent, so they run together; the bundle of a commit that fails the check is dropped.
+    const [diff, bundled] = await Promise.allSettled([diffCommits({ cwd, base: options.snapshot, target: made.commit, prefix }), bundleResult(cwd, made, result, patch)]);
+    if (diff.status === 'rejected') throw diff.reason;
+    if (Buffer.from(diff.value.text).equals(patch)) {
+      if (bundled.status === 'rejected') throw bundled.reason;
+      return { descriptor: bundled.value.descriptor, patch: patch.toString('utf8'), bundle: bundled.value.bundle };
+    }
+    await runGit(['update-ref', '-d', resultRef(options.taskId, kind)], { cwd, okCodes: [1] });
   }
-  const made = await commitTree(cwd, tree, options.taskId, kind, options.snapshot);
-  const diff = await diffCommits({ cwd, base: options.snapshot, target: made.commit, prefix });
-  if (!Buffer.from(diff.text).equals(patch)) throw new Error(`The result commit of task ${options.taskId} does not reproduce its patch byte for byte; the result bundle was not made.`);
-  const { descriptor, bundle } = await bundleResult(cwd, made, { taskId: options.taskId, kind, snapshot: options.snapshot, cap }, patch);
-  return { descriptor, patch: patch.toString('utf8'), bundle };
+  throw new Error(`The result commit of task ${options.taskId} does not reproduce its patch byte for byte; the result bundle was not made.`);
+}
+
+/** The result tree one way, in a private index file removed afterwards. */
+async function buildTree(way: ResultTreeWay, input: ResultTreeInput): Promise<string> {
+  const indexFile = path.join(input.gitDir, 'swarm-tmp', `result-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.index`);
+  fs.mkdirSync(path.dirname(indexFile), { recursive: true });
+  try {
+    return await (way === 'changed-paths' ? treeFromChangedPaths : treeFromFullIndex)({ ...input, indexFile });
+  } finally {
+    fs.rmSync(indexFile, { force: true });
+  }
 }
