@@ -25,7 +25,12 @@ const entries = [
 // (1.3 MB of its 2.7 MB bundle) and `swarm --version` parses a quarter of the code.
 const vendorGroups = [
   { out: 'redisDeps', specifiers: ['bullmq', 'bullmq/dist/cjs/version', 'bullmq/dist/cjs/scripts/index', 'ioredis'] },
+  // `swarm mcp` alone: the MCP SDK with its JSON-schema validator (ajv) and its own zod.
+  { out: 'mcpDeps', specifiers: ['@modelcontextprotocol/sdk/server/mcp.js', '@modelcontextprotocol/sdk/server/stdio.js'] },
 ];
+
+/** The version `swarm --version` and the MCP server report. */
+const version = JSON.parse(fs.readFileSync(path.join(__dirname, 'package.json'), 'utf8')).version;
 
 /** A missing entry would silently leave its bundle out (or a stale one in dist/): stop instead. */
 function assertEntriesExist() {
@@ -75,7 +80,7 @@ const vendorSplitPlugin = {
       return { contents: `module.exports = require(${JSON.stringify(`./${group.out}.js`)}).${vendorExport(index)};`, loader: 'js', resolveDir: __dirname };
     });
     // The group's bundle itself is resolved at run time, beside the bundle that requires it.
-    build.onResolve({ filter: /^\.\/[A-Za-z]+Deps\.js$/ }, (args) => ({ path: args.path, external: true }));
+    build.onResolve({ filter: /^\.\/[A-Za-z]+Deps\.js$/, namespace: 'vendor-split' }, (args) => ({ path: args.path, external: true }));
   },
 };
 
@@ -89,6 +94,7 @@ function baseOptions() {
     sourcemap: !production,
     minify: production,
     logLevel: watch ? 'silent' : 'warning',
+    define: { SWARM_VERSION: JSON.stringify(version) },
   };
 }
 

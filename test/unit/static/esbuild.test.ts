@@ -24,7 +24,7 @@ const ENTRY_TEXT: Record<string, string> = {
 function scratchWith(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-esbuild-'));
   scratches.push(dir);
-  fs.copyFileSync(path.join(root, 'esbuild.js'), path.join(dir, 'esbuild.js'));
+  for (const file of ['esbuild.js', 'package.json']) fs.copyFileSync(path.join(root, file), path.join(dir, file));
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
