@@ -52,6 +52,7 @@ import { SCRIPTS } from './scripts';
 import { bullmqLayoutProblem } from './bullmq';
 import { classifyRedisError, describeRedis, type RedisLocation } from './connection';
 import { RedisHosts } from './hosts';
+import { RedisResources } from './resources';
 
 export const REDIS_BOARD_FORMAT = 'agent-swarm-board';
 /** Bump when the key layout changes in a way older versions would misread. */
@@ -638,6 +639,18 @@ export class RedisBoard implements Board {
 
   private hosts(): RedisHosts {
     return new RedisHosts(this.client, this.base, this.describe());
+  }
+
+  // ---------------------------------------------------------------- resource figures (redis/resources.ts)
+
+  /** Appends one line of the pool's resource log (core/metrics/resource-log.ts writes and reads them). */
+  appendResourceLine(line: string): Promise<void> {
+    return new RedisResources(this.client, this.base, this.describe()).append(line);
+  }
+
+  /** The board's resource log lines, oldest first. */
+  readResourceLines(): Promise<string[]> {
+    return new RedisResources(this.client, this.base, this.describe()).read();
   }
 
   async close(): Promise<void> {
