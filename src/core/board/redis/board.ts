@@ -61,6 +61,10 @@ const QUEUE_NAME = 'q';
 const PRIORITY_BASE = 10_000;
 const POST_REPAIR_AGE_MS = 10_000;
 const DEFAULT_REPLICA_TIMEOUT_MS = 1_000;
+/** Reconnection attempts a command waits through before the board fails commands at once (failFastWhileDown). */
+const FAIL_FAST_AFTER_ATTEMPTS = 2;
+/** How long close() lets BullMQ end its connection politely. */
+const QUEUE_CLOSE_WAIT_MS = 1_000;
 
 /**
  * Crash tests: SWARM_FAULT names steps (comma-separated) at which the process kills itself with
@@ -139,6 +143,7 @@ export class RedisBoard implements Board {
     private readonly location: RedisLocation,
     private readonly client: Redis,
     private readonly queue: Queue,
+    private readonly queueClient: Redis,
     options: RedisBoardOptions,
   ) {
     this.base = keyBase(location.board);
@@ -164,6 +169,7 @@ export class RedisBoard implements Board {
     const where = describeRedis(options);
     // A server that stops answering (paused, partitioned) fails our calls instead of hanging them.
     const client = new Redis({ ...connectionOptions(options), lazyConnect: true, maxRetriesPerRequest: 2, commandTimeout: 15_000 });
+    failFastWhileDown(client);
     // Later failures reach callers through the command that hit them; while connecting, the
     // driver reports the cause (refused, wrong password) only as an event.
     let connectError: unknown;
@@ -181,10 +187,13 @@ export class RedisBoard implements Board {
     client.removeAllListeners('error');
     client.on('error', () => undefined);
     for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(`swarm${name}`, { numberOfKeys: 1, lua });
-    const connection = { ...connectionOptions(options), maxRetriesPerRequest: null } as ConnectionOptions;
-    const queue = new Queue(QUEUE_NAME, { connection, prefix: keyBase(options.board) });
+    // The queue's own connection, made here so that close() can end it even while the server is
+    // gone (BullMQ's close and disconnect wait for a connection it made to be ready first).
+    const queueClient = new Redis({ ...connectionOptions(options), maxRetriesPerRequest: null });
+    queueClient.on('error', () => undefined);
+    const queue = new Queue(QUEUE_NAME, { connection: queueClient as unknown as ConnectionOptions, prefix: keyBase(options.board) });
     queue.on('error', () => undefined);
-    return new RedisBoard(options, client, queue, options);
+    return new RedisBoard(options, client, queue, queueClient, options);
   }
 
   describe(): string {
@@ -657,7 +666,10 @@ export class RedisBoard implements Board {
     if (this.closed) return;
     this.closed = true;
     for (const reader of this.followers) reader.disconnect();
-    await this.queue.close().catch(() => undefined);
+    // BullMQ's close waits for a server that is gone (its connection retries without end): only
+    // while ours answers is it given a moment; then both connections are dropped.
+    if (this.client.status === 'ready') await Promise.race([this.queue.close().catch(() => undefined), delay(QUEUE_CLOSE_WAIT_MS)]);
+    this.queueClient.disconnect();
     this.client.disconnect();
   }
 
@@ -700,6 +712,22 @@ export function keyBase(board: string): string {
   return `{swarm:${board}}`;
 }
 
+/**
+ * Once the server has been out of reach for a few reconnection attempts (the ones a command waits
+ * through, maxRetriesPerRequest), commands fail at once with a lost-connection error instead of
+ * each waiting through attempts of its own: a run that lost its server stops in a moment rather than
+ * after every release, host record and close waited seconds for it. A brief drop that the first
+ * attempts bridge changes nothing; the first answer from the server again turns waiting back on.
+ */
+function failFastWhileDown(client: Redis): void {
+  const retry = client.options.retryStrategy;
+  client.options.retryStrategy = (times: number) => {
+    if (times > FAIL_FAST_AFTER_ATTEMPTS) client.options.enableOfflineQueue = false;
+    return retry?.(times);
+  };
+  client.on('ready', () => (client.options.enableOfflineQueue = true));
+}
+
 function connectionOptions(location: RedisLocation & { connectTimeoutMs?: number }): RedisOptions {
   return {
     host: location.host,
@@ -709,6 +737,9 @@ function connectionOptions(location: RedisLocation & { connectTimeoutMs?: number
     ...(location.password ? { password: location.password } : {}),
     ...(location.tls ? { tls: { servername: location.host } } : {}),
     connectTimeout: location.connectTimeoutMs ?? 5_000,
+    // A socket still connecting to a server that is gone is destroyed this soon after close()
+    // instead of ioredis's 2 s, which kept a run that lost its server alive that long.
+    disconnectTimeout: 300,
     retryStrategy: (times: number) => Math.min(times * 200, 2_000),
   };
 }
