@@ -181,8 +181,10 @@ describe('swarm CLI: start-up', () => {
   // Which of the split bundles (esbuild.js vendorGroups) a command loaded, printed at exit.
   const probe = "process.on('exit', () => process.stderr.write('loaded:' + Object.keys(require.cache).filter((f) => /Deps\\.js$/.test(f)).map((f) => require('path').basename(f)).join(',') + '\\n'));";
 
+  const builtCli = path.join(__dirname, '..', '..', '..', 'dist', 'cli.js');
+
   function runProbed(args: string[]): { code: number | null; stdout: string; loaded: string } {
-    const result = spawnSync(process.execPath, ['-r', path.join(workspace, 'probe.js'), cli, ...args], { cwd: workspace, encoding: 'utf8', env: { ...process.env, SWARM_BOARD: '' } });
+    const result = spawnSync(process.execPath, ['-r', path.join(workspace, 'probe.js'), builtCli, ...args], { cwd: workspace, encoding: 'utf8', env: { ...process.env, SWARM_BOARD: '' } });
     return { code: result.status, stdout: result.stdout, loaded: /loaded:(.*)/.exec(result.stderr)?.[1] ?? `no probe line in: ${result.stderr}` };
   }
 
