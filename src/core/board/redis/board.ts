@@ -63,6 +63,8 @@ const POST_REPAIR_AGE_MS = 10_000;
 const DEFAULT_REPLICA_TIMEOUT_MS = 1_000;
 /** Reconnection attempts a command waits through before the board fails commands at once (failFastWhileDown). */
 const FAIL_FAST_AFTER_ATTEMPTS = 2;
+/** A follower's XREAD blocks 1 s; a server that does not answer it within this long is taken for gone. */
+const READER_COMMAND_TIMEOUT_MS = 5_000;
 /** How long close() lets BullMQ end its connection politely. */
 const QUEUE_CLOSE_WAIT_MS = 1_000;
 
@@ -135,7 +137,8 @@ export class RedisBoard implements Board {
   private readonly replicaTimeoutMs: number;
   private readonly onWarning: (warning: string) => void;
   private readonly held = new Map<string, HeldClaim>();
-  private readonly followers = new Set<Redis>();
+  /** Each follower's connection, and how to stop its reading loop (close() ends both). */
+  private readonly followers = new Map<Redis, () => void>();
   private lastSweepAt = -Infinity;
   private closed = false;
 
@@ -578,10 +581,10 @@ export class RedisBoard implements Board {
         ? this.client.xrevrange(streamKey, '+', '-', 'COUNT', 1).then((last) => (last.length > 0 ? last[0][0] : '0-0'))
         : Promise.resolve(options.cursor === EVENTS_START ? '0-0' : assertStreamId(options.cursor));
     start.catch(() => undefined); // reported by the loop below
-    const reader = this.client.duplicate({ maxRetriesPerRequest: null, lazyConnect: false });
+    const reader = this.client.duplicate({ maxRetriesPerRequest: null, lazyConnect: false, commandTimeout: READER_COMMAND_TIMEOUT_MS });
     reader.on('error', () => undefined);
-    this.followers.add(reader);
     let stopped = false;
+    this.followers.set(reader, () => (stopped = true));
     const loop = async (): Promise<void> => {
       let cursor = await start;
       while (!stopped) {
@@ -603,7 +606,7 @@ export class RedisBoard implements Board {
       dispose: async () => {
         stopped = true;
         this.followers.delete(reader);
-        reader.disconnect();
+        endConnection(reader);
       },
     };
   }
@@ -665,12 +668,16 @@ export class RedisBoard implements Board {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const reader of this.followers) reader.disconnect();
+    for (const [reader, stop] of this.followers) {
+      stop();
+      endConnection(reader);
+    }
+    this.followers.clear();
     // BullMQ's close waits for a server that is gone (its connection retries without end): only
     // while ours answers is it given a moment; then both connections are dropped.
     if (this.client.status === 'ready') await Promise.race([this.queue.close().catch(() => undefined), delay(QUEUE_CLOSE_WAIT_MS)]);
-    this.queueClient.disconnect();
-    this.client.disconnect();
+    endConnection(this.queueClient);
+    endConnection(this.client);
   }
 
   // ---------------------------------------------------------------- records
@@ -710,6 +717,23 @@ export class RedisBoard implements Board {
 
 export function keyBase(board: string): string {
   return `{swarm:${board}}`;
+}
+
+/**
+ * Disconnects at once and ends every command still waiting. ioredis keeps the commands that were in
+ * flight when a connection dropped, to send them again after it reconnects, and disconnect() leaves
+ * them pending with their command timeouts running: a follower's blocked XREAD kept a process that
+ * lost its server alive for 15 s after it closed the board.
+ */
+function endConnection(client: Redis): void {
+  // Internals of ioredis 5 (the resend queue and the queue of commands waiting for a connection),
+  // read defensively: a release without them just leaves the timeouts to run out.
+  type Resend = { length: number; shift(): { command?: { reject?: (error: Error) => void } } | undefined } | null | undefined;
+  const queues = client as unknown as { prevCommandQueue?: Resend; offlineQueue?: Resend };
+  for (const waiting of [queues.prevCommandQueue, queues.offlineQueue]) {
+    while (waiting && waiting.length > 0) waiting.shift()?.command?.reject?.(new Error('Connection is closed.'));
+  }
+  client.disconnect();
 }
 
 /**
