@@ -7,6 +7,7 @@ import { BOARD_PASSWORD_ENV, boardAccessOf } from '../core/pool/boardAccess';
 import { EXIT_CODE_BY_KIND, EXIT_FAILURE, EXIT_USAGE, EnvironmentError, ExitError, fileSystemErrorLine, isFileSystemError, plainLine } from './errors';
 import { SwarmUserError } from '../core/errors';
 import { escapeTerminal } from './format';
+import { swarmVersion } from './version';
 import { registerBoardCommands } from './commands/board';
 import { registerReportCommands } from './commands/report';
 import { registerRunCommands, type WorkingBoard } from './commands/run';
@@ -19,6 +20,7 @@ function buildProgram(): Command {
   program
     .name('swarm')
     .description('Agent Swarm: a file task board and a pool of coding agents')
+    .version(swarmVersion() ?? 'unknown (run from source)', '--version', 'print the version')
     .option('--board <dir|url>', 'board folder (default: .swarm in the workspace), or redis://[user@]host:port[/db][?board=NAME] (password from SWARM_BOARD_PASSWORD); env SWARM_BOARD')
     .option('--verbose', 'print the stack trace of an unexpected error')
     .exitOverride()

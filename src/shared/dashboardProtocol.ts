@@ -30,11 +30,36 @@ export interface BoardView {
   counts: { pending: number; running: number; done: number; dead: number; cancelled: number; waiting: number };
 }
 
+/** Another pool working on the board (another process, or another machine on a shared board). */
+export interface HostRowView {
+  /** The machine's name. */
+  name: string;
+  hostPid: number;
+  busy: number;
+  maxAgents: number;
+  agents: number;
+  /** Its record expired: it stopped, crashed or lost the board. */
+  gone: boolean;
+  /** When it last wrote its record (epoch ms). */
+  updatedAt: number;
+}
+
+/** The board cannot be reached: what the page shows is the state last read. */
+export interface OfflineView {
+  since: number;
+  lastSeenAt?: number;
+  reason: string;
+}
+
 export interface DashboardUpdate {
   /** Undefined when no board is open in the workspace. */
   board?: BoardView;
   pool?: PoolView;
   metrics?: MetricsSnapshot;
+  /** Other pools on the board, live and gone (absent when there are none). */
+  hosts?: HostRowView[];
+  /** Present while the board cannot be reached. */
+  offline?: OfflineView;
 }
 
 export type DashboardRequest =

@@ -1,10 +1,10 @@
 // `swarm mcp`: serves the board to MCP clients over stdio (see src/mcp/server.ts, docs/ship.md).
+// The server module is imported when the command runs: it brings the MCP SDK (dist/mcpDeps.js),
+// which no other command needs.
 import type { Command } from 'commander';
 import type { Board } from '../../core/board';
-import { runSwarmMcpServer } from '../../mcp/server';
 import { escapeTerminal } from '../format';
-
-declare const SWARM_VERSION: string | undefined;
+import { swarmVersion } from '../version';
 
 /** The board the command serves, and the workspace its results apply to. */
 export type OpenWorkingBoard = () => Promise<{ board: Board; workspaceRoot: string }>;
@@ -18,6 +18,7 @@ export function registerMcpCommands(program: Command, openBoard: OpenWorkingBoar
       const { board, workspaceRoot } = await openBoard();
       // stdout carries the protocol: everything human-readable goes to stderr.
       console.error(`swarm mcp: serving board ${escapeTerminal(board.describe())}${options.allowApply ? ' (apply_result enabled)' : ''}`);
-      await runSwarmMcpServer({ board, workspaceRoot, allowApply: options.allowApply === true, version: typeof SWARM_VERSION === 'string' ? SWARM_VERSION : undefined });
+      const { runSwarmMcpServer } = await import('../../mcp/server');
+      await runSwarmMcpServer({ board, workspaceRoot, allowApply: options.allowApply === true, version: swarmVersion() });
     });
 }

@@ -16,8 +16,9 @@ import {
 import { detectPresets, ExecutorError, type ExecutorConfig } from '../../core/executors';
 import { OK_EXIT_CODE_PRESET_NAMES } from '../../core/executors/exitCodes';
 import { preflightExecutor } from '../../core/executors/preflight';
-import { recordPoolResources } from '../../core/metrics';
+import { recordPoolResources, resourceStoreOf } from '../../core/metrics';
 import { buildPool, ExecutorChoiceError, resolveExecutorChoice, type BoardAccess, type PoolEvent, type PoolRunChoice, type PoolStats } from '../../core/pool';
+import { hostRecordId } from '../../core/pool/status-file';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
 import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from '../errors';
 import { escapeTerminal, formatDuration, printJson } from '../format';
@@ -246,9 +247,13 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
     untilEmpty: options.untilEmpty,
     runner: { ...(options.repos !== undefined && { reposDir: path.resolve(options.repos) }), ...(options.labels !== undefined && { labels: options.labels }) },
   });
-  // Resource peaks for `swarm report`, as the extension's dashboard records them (in a file board's folder).
+  // Resource peaks for `swarm report`, as the extension's dashboard records them (in a file board's
+  // folder, or on the Redis server marked with this host's id).
   const onResourceError = (error: unknown): void => log?.(`Recording resource figures failed: ${error instanceof Error ? error.message : String(error)}`);
-  const resources = board instanceof FileBoard ? recordPoolResources(pool, board.root, { onError: onResourceError }) : { dispose: () => undefined };
+  const resourceStore = resourceStoreOf(board);
+  const resources = resourceStore
+    ? recordPoolResources(pool, resourceStore, { onError: onResourceError, ...(board instanceof FileBoard ? {} : { host: hostRecordId(board) }) })
+    : { dispose: () => Promise.resolve() };
   const touched = new Set<string>();
   let failedAttempts = 0;
   pool.onEvent((event) => {
@@ -278,7 +283,9 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
     });
     await pool.whenDone();
   } finally {
-    resources.dispose();
+    const lastResources = resources.dispose();
+    // The last window is written unless the board is gone (its write would only wait for a timeout).
+    if (pool.boardFailure === undefined) await lastResources;
     pending.dispose();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);

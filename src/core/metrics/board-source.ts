@@ -1,13 +1,12 @@
 // Reading a board into the collector: the whole event log for a report, the board's own counts to
 // correct what the events alone cannot know (a log that began mid-run). Any board (file or Redis)
-// through the async Board interface; the pool's resource log exists only beside a file board.
+// through the async Board interface; the pool's resource log beside a file board or on the Redis server.
 import type { Board } from '../board/interface';
 import { EVENTS_START } from '../board/interface';
-import { FileBoard } from '../board/fileBoard';
 import { listAllTasks } from '../board/paging';
 import type { BoardStats, Task } from '../board/types';
 import { MetricsCollector, type MetricsOptions, type QueueCounts } from './collector';
-import { readResourceLog } from './resource-log';
+import { readBoardResources } from './resource-log';
 import type { DeadLetter } from './types';
 
 /** What metrics need from a board. */
@@ -41,19 +40,13 @@ export async function boardDeadLetters(board: Pick<Board, 'list'>): Promise<Dead
   return (await listAllTasks(board, 'dead')).map(deadLetterOf);
 }
 
-/** The folder of the pool's resource log: beside a file board; a remote board has none yet. */
-export function resourceLogRoot(board: unknown): string | undefined {
-  return board instanceof FileBoard ? board.root : undefined;
-}
-
 /**
  * Replays the whole event log and the resource log, then takes queue counts and dead letters from
  * the board itself.
  */
 export async function collectBoardMetrics(board: MetricsBoard, options: MetricsOptions = {}, now: number = Date.now()): Promise<MetricsCollector> {
   const collector = new MetricsCollector(options);
-  const resources = resourceLogRoot(board);
-  if (resources) for (const sample of readResourceLog(resources)) collector.addResourceSample(sample);
+  for (const sample of await readBoardResources(board)) collector.addResourceSample(sample);
   let cursor = EVENTS_START;
   for (;;) {
     const batch = await board.readEvents(cursor, 5000);

@@ -1,12 +1,15 @@
-// A compact on-disk record of the pool's resource figures, so a report written later (by the CLI,
-// after the window closed) still knows the run's CPU and memory peaks. One JSON line per window of
-// a few seconds holding each agent's highest figures in that window: peaks survive the downsampling.
+// A compact record of the pool's resource figures, so a report written later (by the CLI, after the
+// window closed) still knows the run's CPU and memory peaks. One JSON line per window of a few
+// seconds holding each agent's highest figures in that window: peaks survive the downsampling. A
+// file board keeps the lines in its folder (metrics/resources.jsonl); the Redis board keeps them on
+// the server (appendResourceLine/readResourceLines), each with the id of the host that wrote it.
 import * as fs from 'fs';
 import * as path from 'path';
 import type { PoolStats } from '../pool/types';
 import { resourceSampleOf } from './collector';
 import type { PoolSource } from './feed';
 import type { ResourceSample } from './types';
+import { FileBoard } from '../board/fileBoard';
 
 export const RESOURCE_LOG_DIR = 'metrics';
 export const RESOURCE_LOG_FILE = 'resources.jsonl';
@@ -23,16 +26,68 @@ export function resourceLogPath(boardRoot: string): string {
   return path.join(boardRoot, RESOURCE_LOG_DIR, RESOURCE_LOG_FILE);
 }
 
-export class ResourceLog {
-  readonly file: string;
-  private readonly windowMs: number;
-  private readonly maxBytes: number;
-  private window: ResourceSample | undefined;
+/** Where a board keeps its resource log: a file board's folder, or the Redis board's list. */
+export interface ResourceStore {
+  /** Appends one window's line (JSON, no newline); a remote store may finish later. */
+  append(line: string): void | Promise<void>;
+  /** Every kept line, oldest first. */
+  lines(): Promise<string[]>;
+}
 
-  constructor(boardRoot: string, options: ResourceLogOptions = {}) {
-    this.file = resourceLogPath(boardRoot);
+/** The folder of the pool's resource log beside a file board (undefined for any other board). */
+export function resourceLogRoot(board: unknown): string | undefined {
+  return board instanceof FileBoard ? board.root : undefined;
+}
+
+/** The part of the Redis board (redis/board.ts) that keeps resource lines; duck-typed so the metrics never load it. */
+interface ResourceLinesBoard {
+  appendResourceLine(line: string): Promise<void>;
+  readResourceLines(): Promise<string[]>;
+}
+
+function keepsResourceLines(board: unknown): board is ResourceLinesBoard {
+  const candidate = board as Partial<ResourceLinesBoard> | null;
+  return typeof candidate?.appendResourceLine === 'function' && typeof candidate.readResourceLines === 'function';
+}
+
+/** The store of a board that keeps a resource log, or undefined (a board that keeps none). */
+export function resourceStoreOf(board: unknown, options: Pick<ResourceLogOptions, 'maxBytes'> = {}): ResourceStore | undefined {
+  const root = resourceLogRoot(board);
+  if (root !== undefined) return fileResourceStore(root, options);
+  if (!keepsResourceLines(board)) return undefined;
+  return { append: (line) => board.appendResourceLine(line), lines: () => board.readResourceLines() };
+}
+
+/** The log in a file board's folder: resources.jsonl, rotated once to resources.1.jsonl. */
+export function fileResourceStore(boardRoot: string, options: Pick<ResourceLogOptions, 'maxBytes'> = {}): ResourceStore {
+  const file = resourceLogPath(boardRoot);
+  const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+  return {
+    append: (text) => {
+      const line = text + '\n';
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+      if (size + line.length > maxBytes) fs.renameSync(file, path.join(path.dirname(file), ROTATED_FILE));
+      fs.appendFileSync(file, line);
+    },
+    lines: async () => readLogLines(boardRoot),
+  };
+}
+
+export class ResourceLog {
+  private readonly store: ResourceStore;
+  private readonly windowMs: number;
+  private readonly host: string | undefined;
+  private readonly onError: (error: unknown) => void;
+  private window: ResourceSample | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  /** `target`: a file board's folder, or any store; `host` marks the lines on a board several hosts share. */
+  constructor(target: string | ResourceStore, options: ResourceLogOptions & { host?: string; onError?: (error: unknown) => void } = {}) {
+    this.store = typeof target === 'string' ? fileResourceStore(target, options) : target;
     this.windowMs = options.windowMs ?? 5_000;
-    this.maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+    this.host = options.host;
+    this.onError = options.onError ?? (() => undefined);
   }
 
   /** Folds a stats snapshot into the current window; writes the window out once it is old enough. */
@@ -42,15 +97,21 @@ export class ResourceLog {
     if (at - this.window.at >= this.windowMs) this.flush();
   }
 
-  /** Writes the current window, if any. */
+  /**
+   * Writes the current window, if any. A file store writes before this returns (and throws its
+   * error); a remote store's write finishes later: `settled()` waits for it, `onError` hears its failure.
+   */
   flush(): void {
     if (!this.window) return;
-    const line = JSON.stringify(this.window) + '\n';
+    const line = JSON.stringify(this.host === undefined ? this.window : { ...this.window, host: this.host });
     this.window = undefined;
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    const size = fs.statSync(this.file, { throwIfNoEntry: false })?.size ?? 0;
-    if (size + line.length > this.maxBytes) fs.renameSync(this.file, path.join(path.dirname(this.file), ROTATED_FILE));
-    fs.appendFileSync(this.file, line);
+    const written = this.store.append(line);
+    if (written) this.writing = this.writing.then(() => written).catch(this.onError);
+  }
+
+  /** Resolves when every line handed to a remote store was written (or failed). */
+  settled(): Promise<void> {
+    return this.writing;
   }
 }
 
@@ -72,10 +133,20 @@ function mergePeaks(window: ResourceSample, next: ResourceSample): ResourceSampl
   return { at: window.at, liveAgents: Math.max(window.liveAgents, next.liveAgents), agents: [...agents.values()], ...(system ? { system } : {}) };
 }
 
-/** Every recorded sample of a board, oldest first; torn or foreign lines are skipped. */
+/** Every recorded sample of a file board, oldest first; torn or foreign lines are skipped. */
 export function readResourceLog(boardRoot: string): ResourceSample[] {
+  return samplesOfLines(readLogLines(boardRoot));
+}
+
+/** Every sample of a board that keeps a resource log (none for a board that keeps none). */
+export async function readBoardResources(board: unknown): Promise<ResourceSample[]> {
+  const store = resourceStoreOf(board);
+  return store ? samplesOfLines(await store.lines()) : [];
+}
+
+function readLogLines(boardRoot: string): string[] {
   const dir = path.join(boardRoot, RESOURCE_LOG_DIR);
-  const samples: ResourceSample[] = [];
+  const lines: string[] = [];
   for (const name of [ROTATED_FILE, RESOURCE_LOG_FILE]) {
     let text: string;
     try {
@@ -83,32 +154,42 @@ export function readResourceLog(boardRoot: string): ResourceSample[] {
     } catch {
       continue;
     }
-    for (const line of text.split('\n')) {
-      const sample = parseSample(line);
-      if (sample) samples.push(sample);
-    }
+    lines.push(...text.split('\n'));
   }
-  return samples.sort((a, b) => a.at - b.at);
+  return lines;
 }
 
+function samplesOfLines(lines: string[]): ResourceSample[] {
+  return lines.flatMap((line) => parseSample(line) ?? []).sort((a, b) => a.at - b.at);
+}
+
+/**
+ * A line as a sample. Lines of a shared board carry their host's id: its agents' ids are prefixed
+ * with it, so agents of two machines that share a name stay apart.
+ */
 function parseSample(line: string): ResourceSample | undefined {
   if (line.trim().length === 0) return undefined;
   try {
-    const value = JSON.parse(line) as Partial<ResourceSample>;
+    const value = JSON.parse(line) as Partial<ResourceSample> & { host?: unknown };
     if (typeof value.at !== 'number' || !Array.isArray(value.agents)) return undefined;
-    return { at: value.at, liveAgents: value.liveAgents ?? value.agents.length, agents: value.agents, ...(value.system ? { system: value.system } : {}) };
+    const host = typeof value.host === 'string' ? value.host : undefined;
+    const agents = host === undefined ? value.agents : value.agents.map((agent) => ({ ...agent, id: `${host}/${agent.id}` }));
+    return { at: value.at, liveAgents: value.liveAgents ?? value.agents.length, agents, ...(value.system ? { system: value.system } : {}) };
   } catch {
     return undefined;
   }
 }
 
-/** Records a pool's resource figures into its board's resource log while the pool runs. */
+/**
+ * Records a pool's resource figures into its board's resource log while the pool runs. `dispose()`
+ * writes the last window and resolves once a remote store has it.
+ */
 export function recordPoolResources(
   pool: PoolSource,
-  boardRoot: string,
-  options: ResourceLogOptions & { sampleMs?: number; onError?: (error: unknown) => void } = {},
-): { dispose(): void } {
-  const log = new ResourceLog(boardRoot, options);
+  target: string | ResourceStore,
+  options: ResourceLogOptions & { sampleMs?: number; host?: string; onError?: (error: unknown) => void } = {},
+): { dispose(): Promise<void> } {
+  const log = new ResourceLog(target, options);
   const record = (stats: PoolStats): void => {
     if (!stats.running) return;
     try {
@@ -138,6 +219,7 @@ export function recordPoolResources(
       } catch (error) {
         options.onError?.(error);
       }
+      return log.settled();
     },
   };
 }

@@ -64,7 +64,7 @@ function resourcesSection(report: RunReport): Section {
   if (!report.hasResources) {
     return {
       title: 'Resource peaks',
-      blocks: [{ kind: 'text', text: 'No pool resource figures were recorded for this board (they are recorded while the pool runs in VS Code).' }],
+      blocks: [{ kind: 'text', text: 'No pool resource figures were recorded for this board (a pool records them while it runs on the board: swarm run, or Start in VS Code).' }],
     };
   }
   const p = report.summary.peaks;

@@ -2,12 +2,14 @@
 // the webview while visible (the feed already throttles to two a second), and answers the
 // webview's requests. The webview is not retained while hidden: it reloads when shown again, says
 // `ready`, gets the current update, and restores its own view state with getState/setState.
+import * as os from 'os';
 import * as vscode from 'vscode';
 import type { Board } from '../../core/board/interface';
 import type { BoardStats } from '../../core/board/types';
 import { plural } from '../../core/format';
 import { MetricsFeed, type MetricsSnapshot } from '../../core/metrics';
-import { readHostStatuses } from '../../core/pool/status-file';
+import { listHostStatuses, type HostView } from '../../core/pool/status-file';
+import { BoardReachability } from '../logic/offline';
 import type { PoolStats } from '../../core/pool/types';
 import { Commands } from '../commandIds';
 import type { DashboardDeps } from './deps';
@@ -19,6 +21,7 @@ import {
   type DashboardRequest,
   type DashboardUpdate,
   type HostMessage,
+  type HostRowView,
   type PoolView,
   type WebviewMessage,
 } from '../../shared/dashboardProtocol';
@@ -44,6 +47,11 @@ export class DashboardPanel extends DisposableBase implements vscode.Disposable 
   private readyCount = 0;
   private updatesPosted = 0;
   private lastUpdate: DashboardUpdate | undefined;
+  /** The other hosts on the board (any machine), live and gone, as last read. */
+  private hosts: HostView[] = [];
+  /** Whether the board answers; while it does not, the page keeps the last state, marked offline. */
+  private readonly reachability = new BoardReachability();
+  private readingBoard = false;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -67,6 +75,10 @@ export class DashboardPanel extends DisposableBase implements vscode.Disposable 
     );
     this.register(deps.onDidChangeBoard(() => this.attachBoard()));
     this.register(deps.onDidChangePool(() => this.feed?.setPool(deps.getPool())));
+    // Hosts and counts are read again every few seconds: other machines' pools change without an
+    // event here, and a board that went away is noticed (and its return) without one either.
+    const timer = setInterval(() => void this.readBoardState(), BOARD_STATE_MS);
+    this.register({ dispose: () => clearInterval(timer) });
     this.attachBoard();
   }
 
@@ -147,18 +159,44 @@ export class DashboardPanel extends DisposableBase implements vscode.Disposable 
       this.feed = undefined;
       this.feedBoard = board;
       if (board) {
-        const root = board.describe();
         this.feed = new MetricsFeed({
           board,
           pool: this.deps.getPool(),
           onSnapshot: (snapshot) => this.pushUpdate(snapshot),
-          otherPools: () => readHostStatuses(root).filter((status) => status.hostPid !== process.pid),
-          onError: (error) => this.deps.log.warn(`Dashboard: reading the board failed: ${errorText(error)}`),
+          otherPools: () => this.hosts.filter((host) => !host.gone),
+          onError: (error) => this.onReadError(error),
         });
       }
     }
-    this.counts = board ? (await board.stats()).counts : undefined;
+    if (!board) this.counts = undefined;
+    await this.readBoardState();
+  }
+
+  /** Reads the board's counts and its hosts; a board out of reach keeps the last ones, marked offline. */
+  private async readBoardState(): Promise<void> {
+    const board = this.feedBoard;
+    if (!board || this.readingBoard || this.isDisposed) return;
+    this.readingBoard = true;
+    try {
+      const [stats, hosts] = await Promise.all([board.stats(), listHostStatuses(board)]);
+      if (board !== this.feedBoard) return;
+      this.counts = stats.counts;
+      this.hosts = hosts.filter((host) => !(host.hostPid === process.pid && (host.host === undefined || host.host === os.hostname())));
+      this.reachability.seen();
+    } catch (error) {
+      this.onReadError(error);
+    } finally {
+      this.readingBoard = false;
+    }
     this.pushUpdate();
+  }
+
+  /** Said once per outage in the log; the page says it for as long as it lasts. */
+  private onReadError(error: unknown): void {
+    const wasOffline = this.reachability.state !== undefined;
+    const offline = this.reachability.failed(error);
+    if (!offline || !wasOffline) this.deps.log.warn(`Dashboard: reading the board failed: ${errorText(error)}`);
+    if (offline && !wasOffline) this.pushUpdate();
   }
 
   private onMessage(message: unknown): void {
@@ -230,8 +268,26 @@ export class DashboardPanel extends DisposableBase implements vscode.Disposable 
     if (pool) update.pool = poolView(() => pool.stats());
     else if (external) update.pool = poolView(() => external, external.hostPid);
     if (this.feed) update.metrics = snapshot ?? this.feed.snapshot();
+    if (this.hosts.length > 0) update.hosts = this.hosts.map(hostRowView);
+    const offline = this.reachability.state;
+    if (offline) update.offline = { ...offline };
     return update;
   }
+}
+
+/** How often the panel reads the board's counts and hosts (besides after each board change). */
+const BOARD_STATE_MS = 2_000;
+
+function hostRowView(host: HostView): HostRowView {
+  return {
+    name: host.host ?? 'this machine',
+    hostPid: host.hostPid,
+    busy: host.busy,
+    maxAgents: host.maxAgents,
+    agents: host.agents.filter((agent) => agent.state !== 'exited').length,
+    gone: host.gone,
+    updatedAt: host.updatedAt,
+  };
 }
 
 function poolView(read: () => PoolStats, hostPid?: number): PoolView | undefined {

@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as vscode from 'vscode';
 import { listHostStatuses } from '../../core/pool/status-file';
 import { otherHostsRow, poolRows, type PoolRow } from '../logic/poolView';
+import { BoardReachability, offlineLabel, offlineTooltip } from '../logic/offline';
 import { DisposableBase } from '../disposable';
 import type { SwarmSession } from '../session';
 
@@ -16,6 +17,9 @@ export class PoolTreeProvider extends DisposableBase implements vscode.TreeDataP
   readonly onDidChangeTreeData = this.changeEmitter.event;
   private lastDraw = 0;
   private pending: NodeJS.Timeout | undefined;
+  /** Whether the board answers; while it does not, the hosts last read stay under an offline row. */
+  readonly reachability = new BoardReachability();
+  private lastHosts: PoolRow | undefined;
 
   constructor(private readonly session: SwarmSession) {
     super();
@@ -43,14 +47,21 @@ export class PoolTreeProvider extends DisposableBase implements vscode.TreeDataP
     return hosts ? [...rows, hosts] : rows;
   }
 
-  /** The other hosts' row; nothing when the board cannot be read now (the views say why elsewhere). */
+  /**
+   * The other hosts' row. While the board cannot be reached, the hosts as last read, marked offline
+   * with the time they were read; nothing for other failures (the views say why elsewhere).
+   */
   private async otherHosts(): Promise<PoolRow | undefined> {
     try {
       const board = await this.session.viewBoard();
       if (!board) return undefined;
-      return otherHostsRow(await listHostStatuses(board), { pid: process.pid, host: os.hostname() }, Date.now());
-    } catch {
-      return undefined;
+      this.lastHosts = otherHostsRow(await listHostStatuses(board), { pid: process.pid, host: os.hostname() }, Date.now());
+      this.reachability.seen();
+      return this.lastHosts;
+    } catch (error) {
+      const offline = this.reachability.failed(error);
+      if (!offline) return undefined;
+      return { id: 'offline', label: offlineLabel(offline), tooltip: offlineTooltip(offline), icon: 'debug-disconnect', ...(this.lastHosts ? { children: [this.lastHosts] } : {}) };
     }
   }
 

@@ -7,6 +7,7 @@ import type { Board } from '../../core/board/interface';
 import { mapChildId } from '../../core/board/board';
 import type { Progress, Task, TaskStatus } from '../../core/board/types';
 import { STATUS_GROUPS, STATUS_ICONS, STATUS_LABELS, taskContextValue, taskDescription, taskIcon, taskTooltip, type TaskGroup } from '../logic/taskTree';
+import { BoardReachability, offlineLabel, offlineTooltip, type OfflineState } from '../logic/offline';
 import { Commands } from '../commandIds';
 import { DisposableBase } from '../disposable';
 import type { SwarmSession } from '../session';
@@ -26,7 +27,12 @@ export interface TaskActionState {
 export type TaskNode =
   | { kind: 'group'; group: TaskGroup; count: number }
   | { kind: 'task'; task: Task; progress?: Progress; state?: TaskActionState }
-  | { kind: 'more'; parentKey: string; hidden: number };
+  | { kind: 'more'; parentKey: string; hidden: number }
+  /** First row while the board cannot be reached: the rows below are the last state read. */
+  | { kind: 'offline'; state: OfflineState };
+
+/** How often a view that lost its board tries again (besides the board's own change events). */
+export const OFFLINE_RETRY_MS = 3_000;
 
 /** What a group has read so far: its top-level tasks in list order and where the next page starts. */
 interface GroupPages {
@@ -45,6 +51,10 @@ export class TasksTreeProvider extends DisposableBase implements vscode.TreeData
   /** Tasks each group showed before the last refresh, so "Load more" survives board changes. */
   private readonly shown = new Map<string, number>();
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** Whether the board answers; while it does not, the rows last read are shown under an offline row. */
+  readonly reachability = new BoardReachability();
+  /** The rows each parent (by key; '' for the top) last showed, for when the board cannot be read. */
+  private readonly lastRows = new Map<string, TaskNode[]>();
 
   constructor(
     private readonly session: SwarmSession,
@@ -82,12 +92,24 @@ export class TasksTreeProvider extends DisposableBase implements vscode.TreeData
   }
 
   async getChildren(node?: TaskNode): Promise<TaskNode[]> {
+    const key = node === undefined ? '' : node.kind === 'group' ? groupKey(node.group.status) : node.kind === 'task' ? `parent:${node.task.id}` : undefined;
+    if (key === undefined) return [];
     const board = await this.session.viewBoard();
     if (!board) return [];
-    if (!node) return this.groupNodes(board);
-    if (node.kind === 'group') return this.groupPage(board, node.group.status);
-    if (node.kind === 'task') return this.childPage(board, node.task);
-    return [];
+    try {
+      const rows = !node ? await this.groupNodes(board) : node.kind === 'group' ? await this.groupPage(board, node.group.status) : node.kind === 'task' ? await this.childPage(board, node.task) : [];
+      this.lastRows.set(key, rows);
+      this.reachability.seen();
+      return rows;
+    } catch (error) {
+      const offline = this.reachability.failed(error);
+      if (!offline) throw error;
+      // The pages read before the board went away are read again once it is back.
+      this.groups.clear();
+      this.scheduleRefresh(OFFLINE_RETRY_MS);
+      const last = this.lastRows.get(key) ?? [];
+      return key === '' ? [{ kind: 'offline', state: offline }, ...last] : last;
+    }
   }
 
   /** Groups with their counts from the board's stats (one call, whatever the board's size). */
@@ -131,6 +153,14 @@ export class TasksTreeProvider extends DisposableBase implements vscode.TreeData
       item.id = `group:${node.group.status}`;
       item.iconPath = new vscode.ThemeIcon(STATUS_ICONS[node.group.status]);
       item.contextValue = `group:${node.group.status}`;
+      return item;
+    }
+    if (node.kind === 'offline') {
+      const item = new vscode.TreeItem(offlineLabel(node.state), vscode.TreeItemCollapsibleState.None);
+      item.id = 'offline';
+      item.tooltip = offlineTooltip(node.state);
+      item.iconPath = new vscode.ThemeIcon('debug-disconnect', new vscode.ThemeColor('editorWarning.foreground'));
+      item.contextValue = 'offline';
       return item;
     }
     if (node.kind === 'more') {

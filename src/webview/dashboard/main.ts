@@ -12,6 +12,8 @@ import {
   type DashboardUpdate,
   type DashboardViewState,
   type HostMessage,
+  type HostRowView,
+  type OfflineView,
   type PoolView,
   type WebviewMessage,
 } from '../../shared/dashboardProtocol';
@@ -161,6 +163,7 @@ function render(): void {
   if (statusMessage) {
     content.push(h('div', { class: `status-line${statusMessage.error ? ' error' : ''}`, role: 'status' }, icon(statusMessage.error ? 'error' : 'check'), statusMessage.text));
   }
+  if (update?.offline) content.push(offlineLine(update.offline));
   if (!update) {
     content.push(h('p', { class: 'empty' }, 'Waiting for the extension…'));
   } else if (!update.board) {
@@ -170,6 +173,7 @@ function render(): void {
   } else if (update.metrics) {
     content.push(...body(update.metrics, update.pool));
   }
+  if (update?.hosts && update.hosts.length > 0) content.push(hostsCard(update.hosts));
   app.replaceChildren(...content);
   drawCharts();
   // Updates arrive twice a second: keep keyboard focus on the same control across the redraw.
@@ -262,6 +266,39 @@ function body(metrics: MetricsSnapshot, pool: PoolView | undefined): Node[] {
     ),
     deadLetterCard(metrics.deadLetters, metrics.deadLettersOmitted),
   ];
+}
+
+/** The board cannot be reached: what the page shows is the state last read, and since when. */
+function offlineLine(offline: OfflineView): HTMLElement {
+  const seen = offline.lastSeenAt !== undefined ? `showing the board as last seen at ${new Date(offline.lastSeenAt).toLocaleTimeString()}` : 'nothing was read before';
+  return h(
+    'div',
+    { class: 'status-line error offline', role: 'status', title: `${offline.reason}\nThe dashboard updates again as soon as the board answers.` },
+    icon('debug-disconnect'),
+    `Offline since ${new Date(offline.since).toLocaleTimeString()}: ${seen}.`,
+  );
+}
+
+/** Every other pool on the board (other processes, other machines), gone ones marked. */
+function hostsCard(hosts: HostRowView[]): HTMLElement {
+  const live = hosts.filter((host) => !host.gone).length;
+  return card(
+    `Other pools on this board (${live} running${live < hosts.length ? `, ${hosts.length - live} gone` : ''})`,
+    'Pools of other processes or machines, from their records on the board',
+    h(
+      'ul',
+      { class: 'hosts' },
+      ...hosts.map((host) =>
+        h(
+          'li',
+          { class: host.gone ? 'host gone' : 'host' },
+          icon(host.gone ? 'debug-disconnect' : 'vm'),
+          `${host.name} · pid ${host.hostPid} · `,
+          host.gone ? `gone (last heard ${new Date(host.updatedAt).toLocaleTimeString()})` : `${host.busy}/${host.maxAgents} busy · ${plural(host.agents, 'agent')}`,
+        ),
+      ),
+    ),
+  );
 }
 
 function summaryCards(summary: RunSummary): HTMLElement {

@@ -3,7 +3,7 @@
 // pool on it until the task is done and its result opens for review, and a wrong password leaves
 // the views empty until Swarm: Set Board Password fixes it.
 import * as assert from 'assert';
-import { execFile } from 'child_process';
+import { execFile, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -11,6 +11,8 @@ import { promisify } from 'util';
 import * as vscode from 'vscode';
 import type { SwarmExtensionApi } from '../../../src/extension/extension';
 import type { TaskNode } from '../../../src/extension/views/tasksTree';
+import type { DashboardProbe } from '../../../src/extension/dashboard/panel';
+import type { PoolRow } from '../../../src/extension/logic/poolView';
 import { startRedis, type RedisServer } from '../../harness/redis';
 import { EXTENSION_ID, extensionApi as api, waitFor, workspaceRoot } from '../support/workspace';
 
@@ -29,6 +31,11 @@ async function pendingIds(swarm: SwarmExtensionApi): Promise<string[]> {
   const pending = (await swarm.tasks.getChildren()).find((node) => node.kind === 'group' && node.group.status === 'pending');
   if (!pending) return [];
   return (await swarm.tasks.getChildren(pending)).flatMap((node: TaskNode) => (node.kind === 'task' ? [node.task.id] : []));
+}
+
+/** The Pool view's rows, two levels deep. */
+async function poolRows(swarm: SwarmExtensionApi): Promise<PoolRow[]> {
+  return swarm.pool.getChildren();
 }
 
 function setBoard(url: string | undefined): Thenable<void> {
@@ -56,6 +63,65 @@ suite('Redis board (agentSwarm.board)', () => {
     assert.match((await swarm.session.viewBoard())?.describe() ?? '', /^redis:\/\/127\.0\.0\.1:\d+/);
     const later = await swarmCli({}, '--board', url, 'post', 'Posted while the view is open');
     await waitFor('the second Redis task, followed live', async () => ((await pendingIds(swarm)).includes(later) ? true : undefined), 60_000);
+  });
+
+  test('a server that goes away: the views and the dashboard keep the last state, marked offline, and recover when it is back; the dashboard lists the other pools', async function () {
+    this.timeout(240_000);
+    const swarm = await api();
+    const redis = await startRedis({ aof: true });
+    servers.push(redis);
+    const url = `redis://127.0.0.1:${redis.port}/0?board=offline`;
+    const id = await swarmCli({}, '--board', url, 'post', 'Seen before the outage');
+    await setBoard(url);
+    await waitFor('the task in the Pending group', async () => ((await pendingIds(swarm)).includes(id) ? true : undefined), 60_000);
+    // A pool on "another machine": swarm run in its own process, holding the task.
+    const extension = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(extension);
+    const runner = spawn(process.execPath, [path.join(extension.extensionPath, 'dist', 'cli.js'), '--board', url, 'run', '--agents', '1', '--sandbox', 'off', '--isolation', 'none', '--exec', 'sleep 600'], {
+      cwd: workspaceRoot(),
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: 'ignore',
+    });
+    const runnerExited = new Promise<void>((resolve) => runner.on('exit', () => resolve()));
+    try {
+      await vscode.commands.executeCommand('agentSwarm.openDashboard');
+      const probe = (): Promise<DashboardProbe | undefined> => Promise.resolve(vscode.commands.executeCommand<DashboardProbe | undefined>('agentSwarm.internal.dashboardProbe'));
+      await waitFor('the runner in the dashboard\'s other pools', async () => ((await probe())?.lastUpdate?.hosts?.some((host) => host.hostPid === runner.pid && !host.gone) ? true : undefined), 90_000);
+      await waitFor('the Pool view to list the runner', async () => (JSON.stringify(await poolRows(swarm)).includes(`pid ${runner.pid}`) ? true : undefined), 60_000);
+
+      const stoppedAt = Date.now();
+      await redis.crash();
+      const offline = await waitFor('the Tasks view marked offline', async () => {
+        const top = await swarm.tasks.getChildren();
+        return top[0]?.kind === 'offline' ? top[0] : undefined;
+      }, 60_000);
+      assert.ok(offline.kind === 'offline' && offline.state.since >= stoppedAt && (offline.state.lastSeenAt ?? 0) <= offline.state.since);
+      const item = swarm.tasks.getTreeItem(offline);
+      assert.match(String(item.label), /^Offline since .*: showing the board as last seen at /);
+      assert.ok((await pendingIds(swarm)).includes(id) || (await swarm.tasks.getChildren()).some((node) => node.kind === 'group'), 'the last state read is still shown');
+      await waitFor('the Pool view marked offline, with the hosts last read', async () => {
+        const rows = await poolRows(swarm);
+        const row = rows.find((candidate) => candidate.id === 'offline');
+        return row && /^Offline since /.test(row.label) && JSON.stringify(row.children ?? []).includes(`pid ${runner.pid}`) ? true : undefined;
+      }, 60_000);
+      const dashboard = await waitFor('the dashboard marked offline, keeping the counts', async () => {
+        const update = (await probe())?.lastUpdate;
+        return update?.offline && update.board ? update : undefined;
+      }, 60_000);
+      assert.ok(dashboard.offline!.since >= stoppedAt);
+      assert.ok((dashboard.board?.counts.pending ?? 0) + (dashboard.board?.counts.running ?? 0) >= 1);
+
+      await redis.restart();
+      await waitFor('the Tasks view online again', async () => {
+        const top = await swarm.tasks.getChildren();
+        return top.length > 0 && top.every((node) => node.kind !== 'offline') ? true : undefined;
+      }, 90_000);
+      await waitFor('the dashboard online again', async () => ((await probe())?.lastUpdate && !(await probe())?.lastUpdate?.offline ? true : undefined), 90_000);
+      await waitFor('the Pool view online again', async () => ((await poolRows(swarm)).every((row) => row.id !== 'offline') ? true : undefined), 90_000);
+    } finally {
+      runner.kill('SIGKILL');
+      await runnerExited;
+    }
   });
 
   test('Swarm: Start runs the pool on the Redis board: the task is done and its result opens for review', async function () {

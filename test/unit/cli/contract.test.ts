@@ -174,3 +174,27 @@ describe('swarm CLI: environment errors', () => {
     assert.match(verbose.stderr, /\n\s+at /, 'the stack with --verbose');
   });
 });
+
+describe('swarm CLI: start-up', () => {
+  // Which of the split bundles (esbuild.js vendorGroups) a command loaded, printed at exit.
+  const probe = "process.on('exit', () => process.stderr.write('loaded:' + Object.keys(require.cache).filter((f) => /Deps\\.js$/.test(f)).map((f) => require('path').basename(f)).join(',') + '\\n'));";
+
+  const builtCli = path.join(__dirname, '..', '..', '..', 'dist', 'cli.js');
+
+  function runProbed(args: string[]): { code: number | null; stdout: string; loaded: string } {
+    const result = spawnSync(process.execPath, ['-r', path.join(workspace, 'probe.js'), builtCli, ...args], { cwd: workspace, encoding: 'utf8', env: { ...process.env, SWARM_BOARD: '' } });
+    return { code: result.status, stdout: result.stdout, loaded: /loaded:(.*)/.exec(result.stderr)?.[1] ?? `no probe line in: ${result.stderr}` };
+  }
+
+  it('--version prints the package version without loading BullMQ or the MCP SDK; a file-board command does not load them either', () => {
+    fs.writeFileSync(path.join(workspace, 'probe.js'), probe);
+    const version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+    const printed = runProbed(['--version']);
+    assert.equal(printed.code, 0);
+    assert.equal(printed.stdout.trim(), version);
+    assert.equal(printed.loaded, '');
+    const listed = runProbed(['--board', path.join(workspace, 'startup-board'), 'list']);
+    assert.equal(listed.code, 0);
+    assert.equal(listed.loaded, '');
+  });
+});

@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { Redis } from 'ioredis';
 import { openBoard } from '../../../src/core/board/open';
 import type { Board } from '../../../src/core/board/interface';
 import { startRedis, type RedisServer } from '../../harness/redis';
@@ -108,6 +109,16 @@ async function completions(board: Board): Promise<Map<string, number>> {
   }
 }
 
+/** The board's resource log lines as the server keeps them. */
+async function redisLines(url: string, boardName: string): Promise<string[]> {
+  const client = new Redis(url);
+  try {
+    return await client.lrange(`{swarm:${boardName}}:resources`, 0, -1);
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** Each task writes a file named after itself: its patch adds that one file. */
 const WRITE_OWN_FILE = 'printf "%s\\n" "$SWARM_TASK_ID" > "out-$SWARM_TASK_ID.txt"';
 
@@ -191,7 +202,31 @@ describe('swarm run --board redis://', { timeout: 600_000 }, () => {
     await waitFor('the cancelled command to be gone', () => processesWithArgs(['sleep', seconds]).length === 0, 30_000);
   });
 
-  it('a Redis server that goes away mid-run: the run stops with one line, exit 1; the task is done once after the server is back', async () => {
+  it('swarm report on a Redis board, from another clone, has the run\'s resource figures (recorded on the server by the runner\'s host)', async () => {
+    const redis = await server();
+    const url = redis.url(0, 'report');
+    const { poster, runners } = clones(1);
+    for (const title of ['first', 'second']) assert.equal(swarm(poster.root, url, ['post', title]).code, 0);
+    // Each task lasts a few pool samples (one a second), so the run has figures to record.
+    const runner = startRun(runners[0], url, ['--agents', '2', '--sandbox', 'off', '--exec', 'sleep 3', '--until-empty']);
+    const finished = await runner.exited;
+    assert.equal(finished.code, 0, runner.output());
+    const reported = swarm(poster.root, url, ['report', '--json']);
+    assert.equal(reported.code, 0, reported.stderr);
+    const report = JSON.parse(reported.stdout) as { hasResources: boolean; summary: { peaks: { agents: number; agentRssBytes: number } } };
+    assert.equal(report.hasResources, true, 'the report has resource figures');
+    assert.ok(report.summary.peaks.agents >= 1, `peak agents ${report.summary.peaks.agents}`);
+    assert.ok(report.summary.peaks.agentRssBytes > 0, 'an agent\'s memory was recorded');
+    const markdown = swarm(poster.root, url, ['report']);
+    assert.equal(markdown.code, 0, markdown.stderr);
+    assert.doesNotMatch(markdown.stdout, /No pool resource figures/);
+    // The lines name the host that wrote them: agents of two machines with the same names stay apart.
+    const lines = await redisLines(url, 'report');
+    assert.ok(lines.length > 0, 'resource lines on the server');
+    assert.equal((JSON.parse(lines[0]) as { host?: string }).host, `${os.hostname().replace(/[^A-Za-z0-9_.-]+/g, '-')}-${runner.child.pid}`);
+  });
+
+  it('a Redis server that goes away mid-run: the run stops within seconds with one line, exit 1; the task is done once after the server is back', async () => {
     const redis = await server({ aof: true });
     const url = redis.url(0, 'outage');
     const { poster, runners } = clones(1);
@@ -203,8 +238,12 @@ describe('swarm run --board redis://', { timeout: 600_000 }, () => {
     const runner = startRun(runners[0], url, ['--agents', '1', '--lease-ms', '3000', '--sandbox', 'off', '--exec', command]);
     await waitFor('the first attempt to run its command', () => fs.existsSync(marker));
     await redis.crash();
+    const crashedAt = Date.now();
     const finished = await runner.exited;
+    const exitMs = Date.now() - crashedAt;
     assert.equal(finished.code, 1, `${finished.stdout}\n${finished.stderr}`);
+    // It took 15-28 s (each release, host record and close waited for the server); about 1 s now.
+    assert.ok(exitMs < 10_000, `the run exited ${exitMs} ms after the server went away`);
     const said = `${finished.stdout}\n${finished.stderr}`;
     const stopLines = said.split('\n').filter((line) => /No more tasks are claimed/.test(line));
     assert.equal(stopLines.length, 1, `one line says why the run stopped: ${said}`);

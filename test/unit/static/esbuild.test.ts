@@ -1,6 +1,7 @@
 // esbuild.js, run in a scratch copy of the repository layout with tiny entry points: a missing
 // entry stops the build with one line naming it, and `vscode` is left external only in the
-// extension bundle (the CLI, agent and webview bundles refuse it).
+// extension bundle (the CLI, agent and webview bundles refuse it); BullMQ and ioredis live in their
+// own bundle, loaded only when code that imports them runs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -23,7 +24,7 @@ const ENTRY_TEXT: Record<string, string> = {
 function scratchWith(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-esbuild-'));
   scratches.push(dir);
-  fs.copyFileSync(path.join(root, 'esbuild.js'), path.join(dir, 'esbuild.js'));
+  for (const file of ['esbuild.js', 'package.json']) fs.copyFileSync(path.join(root, file), path.join(dir, file));
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
@@ -46,10 +47,26 @@ describe('esbuild.js', () => {
     const dir = scratchWith(ENTRY_TEXT);
     const result = build(dir);
     assert.equal(result.status, 0, result.stderr);
-    for (const out of ['extension.js', 'cli.js', 'agent.js', 'boardWorker.js', 'webview/dashboard.js']) {
+    for (const out of ['extension.js', 'cli.js', 'agent.js', 'boardWorker.js', 'webview/dashboard.js', 'redisDeps.js']) {
       assert.ok(fs.existsSync(path.join(dir, 'dist', out)), `dist/${out} was not built`);
     }
     assert.match(fs.readFileSync(path.join(dir, 'dist', 'extension.js'), 'utf8'), /require\("vscode"\)/);
+  });
+
+  it('leaves BullMQ and ioredis out of the agent bundle and loads them only when a module that imports them runs', () => {
+    const loadedProbe = "const redisDepsLoaded = (): boolean => Object.keys(require.cache).some((file) => file.endsWith('redisDeps.js'));\n";
+    const dir = scratchWith({
+      ...ENTRY_TEXT,
+      'src/agent/main.ts': `${loadedProbe}console.log(\`at start: \${redisDepsLoaded()}\`);\nif (process.argv[2] === 'redis') void import('./redis').then((redis) => console.log(\`after import: \${redisDepsLoaded()} \${redis.kinds()}\`));\n`,
+      'src/agent/redis.ts': "import { Redis } from 'ioredis';\nimport { Queue } from 'bullmq';\nexport function kinds(): string { return `${typeof Redis} ${typeof Queue}`; }\n",
+    });
+    const result = build(dir);
+    assert.equal(result.status, 0, result.stderr);
+    const agent = path.join(dir, 'dist', 'agent.js');
+    assert.ok(fs.statSync(agent).size < 100_000, `dist/agent.js is ${fs.statSync(agent).size} bytes: BullMQ was bundled into it`);
+    const run = (args: string[]): string => spawnSync(process.execPath, [agent, ...args], { encoding: 'utf8', timeout: 60_000 }).stdout;
+    assert.equal(run([]), 'at start: false\n');
+    assert.equal(run(['redis']), 'at start: false\nafter import: true function function\n');
   });
 
   it('fails with one line naming a missing entry point', () => {

@@ -52,6 +52,7 @@ import { SCRIPTS } from './scripts';
 import { bullmqLayoutProblem } from './bullmq';
 import { classifyRedisError, describeRedis, type RedisLocation } from './connection';
 import { RedisHosts } from './hosts';
+import { RedisResources } from './resources';
 
 export const REDIS_BOARD_FORMAT = 'agent-swarm-board';
 /** Bump when the key layout changes in a way older versions would misread. */
@@ -60,6 +61,12 @@ const QUEUE_NAME = 'q';
 const PRIORITY_BASE = 10_000;
 const POST_REPAIR_AGE_MS = 10_000;
 const DEFAULT_REPLICA_TIMEOUT_MS = 1_000;
+/** Reconnection attempts a command waits through before the board fails commands at once (failFastWhileDown). */
+const FAIL_FAST_AFTER_ATTEMPTS = 2;
+/** A follower's XREAD blocks 1 s; a server that does not answer it within this long is taken for gone. */
+const READER_COMMAND_TIMEOUT_MS = 5_000;
+/** How long close() lets BullMQ end its connection politely. */
+const QUEUE_CLOSE_WAIT_MS = 1_000;
 
 /**
  * Crash tests: SWARM_FAULT names steps (comma-separated) at which the process kills itself with
@@ -130,7 +137,8 @@ export class RedisBoard implements Board {
   private readonly replicaTimeoutMs: number;
   private readonly onWarning: (warning: string) => void;
   private readonly held = new Map<string, HeldClaim>();
-  private readonly followers = new Set<Redis>();
+  /** Each follower's connection, and how to stop its reading loop (close() ends both). */
+  private readonly followers = new Map<Redis, () => void>();
   private lastSweepAt = -Infinity;
   private closed = false;
 
@@ -138,6 +146,7 @@ export class RedisBoard implements Board {
     private readonly location: RedisLocation,
     private readonly client: Redis,
     private readonly queue: Queue,
+    private readonly queueClient: Redis,
     options: RedisBoardOptions,
   ) {
     this.base = keyBase(location.board);
@@ -163,6 +172,7 @@ export class RedisBoard implements Board {
     const where = describeRedis(options);
     // A server that stops answering (paused, partitioned) fails our calls instead of hanging them.
     const client = new Redis({ ...connectionOptions(options), lazyConnect: true, maxRetriesPerRequest: 2, commandTimeout: 15_000 });
+    failFastWhileDown(client);
     // Later failures reach callers through the command that hit them; while connecting, the
     // driver reports the cause (refused, wrong password) only as an event.
     let connectError: unknown;
@@ -180,10 +190,13 @@ export class RedisBoard implements Board {
     client.removeAllListeners('error');
     client.on('error', () => undefined);
     for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(`swarm${name}`, { numberOfKeys: 1, lua });
-    const connection = { ...connectionOptions(options), maxRetriesPerRequest: null } as ConnectionOptions;
-    const queue = new Queue(QUEUE_NAME, { connection, prefix: keyBase(options.board) });
+    // The queue's own connection, made here so that close() can end it even while the server is
+    // gone (BullMQ's close and disconnect wait for a connection it made to be ready first).
+    const queueClient = new Redis({ ...connectionOptions(options), maxRetriesPerRequest: null });
+    queueClient.on('error', () => undefined);
+    const queue = new Queue(QUEUE_NAME, { connection: queueClient as unknown as ConnectionOptions, prefix: keyBase(options.board) });
     queue.on('error', () => undefined);
-    return new RedisBoard(options, client, queue, options);
+    return new RedisBoard(options, client, queue, queueClient, options);
   }
 
   describe(): string {
@@ -568,10 +581,10 @@ export class RedisBoard implements Board {
         ? this.client.xrevrange(streamKey, '+', '-', 'COUNT', 1).then((last) => (last.length > 0 ? last[0][0] : '0-0'))
         : Promise.resolve(options.cursor === EVENTS_START ? '0-0' : assertStreamId(options.cursor));
     start.catch(() => undefined); // reported by the loop below
-    const reader = this.client.duplicate({ maxRetriesPerRequest: null, lazyConnect: false });
+    const reader = this.client.duplicate({ maxRetriesPerRequest: null, lazyConnect: false, commandTimeout: READER_COMMAND_TIMEOUT_MS });
     reader.on('error', () => undefined);
-    this.followers.add(reader);
     let stopped = false;
+    this.followers.set(reader, () => (stopped = true));
     const loop = async (): Promise<void> => {
       let cursor = await start;
       while (!stopped) {
@@ -593,7 +606,7 @@ export class RedisBoard implements Board {
       dispose: async () => {
         stopped = true;
         this.followers.delete(reader);
-        reader.disconnect();
+        endConnection(reader);
       },
     };
   }
@@ -646,12 +659,31 @@ export class RedisBoard implements Board {
     return new RedisHosts(this.client, this.base, this.describe());
   }
 
+  // ---------------------------------------------------------------- resource figures (redis/resources.ts)
+
+  /** Appends one line of the pool's resource log (core/metrics/resource-log.ts writes and reads them). */
+  appendResourceLine(line: string): Promise<void> {
+    return new RedisResources(this.client, this.base, this.describe()).append(line);
+  }
+
+  /** The board's resource log lines, oldest first. */
+  readResourceLines(): Promise<string[]> {
+    return new RedisResources(this.client, this.base, this.describe()).read();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const reader of this.followers) reader.disconnect();
-    await this.queue.close().catch(() => undefined);
-    this.client.disconnect();
+    for (const [reader, stop] of this.followers) {
+      stop();
+      endConnection(reader);
+    }
+    this.followers.clear();
+    // BullMQ's close waits for a server that is gone (its connection retries without end): only
+    // while ours answers is it given a moment; then both connections are dropped.
+    if (this.client.status === 'ready') await Promise.race([this.queue.close().catch(() => undefined), delay(QUEUE_CLOSE_WAIT_MS)]);
+    endConnection(this.queueClient);
+    endConnection(this.client);
   }
 
   // ---------------------------------------------------------------- records
@@ -693,6 +725,39 @@ export function keyBase(board: string): string {
   return `{swarm:${board}}`;
 }
 
+/**
+ * Disconnects at once and ends every command still waiting. ioredis keeps the commands that were in
+ * flight when a connection dropped, to send them again after it reconnects, and disconnect() leaves
+ * them pending with their command timeouts running: a follower's blocked XREAD kept a process that
+ * lost its server alive for 15 s after it closed the board.
+ */
+function endConnection(client: Redis): void {
+  // Internals of ioredis 5 (the resend queue and the queue of commands waiting for a connection),
+  // read defensively: a release without them just leaves the timeouts to run out.
+  type Resend = { length: number; shift(): { command?: { reject?: (error: Error) => void } } | undefined } | null | undefined;
+  const queues = client as unknown as { prevCommandQueue?: Resend; offlineQueue?: Resend };
+  for (const waiting of [queues.prevCommandQueue, queues.offlineQueue]) {
+    while (waiting && waiting.length > 0) waiting.shift()?.command?.reject?.(new Error('Connection is closed.'));
+  }
+  client.disconnect();
+}
+
+/**
+ * Once the server has been out of reach for a few reconnection attempts (the ones a command waits
+ * through, maxRetriesPerRequest), commands fail at once with a lost-connection error instead of
+ * each waiting through attempts of its own: a run that lost its server stops in a moment rather than
+ * after every release, host record and close waited seconds for it. A brief drop that the first
+ * attempts bridge changes nothing; the first answer from the server again turns waiting back on.
+ */
+function failFastWhileDown(client: Redis): void {
+  const retry = client.options.retryStrategy;
+  client.options.retryStrategy = (times: number) => {
+    if (times > FAIL_FAST_AFTER_ATTEMPTS) client.options.enableOfflineQueue = false;
+    return retry?.(times);
+  };
+  client.on('ready', () => (client.options.enableOfflineQueue = true));
+}
+
 function connectionOptions(location: RedisLocation & { connectTimeoutMs?: number }): RedisOptions {
   return {
     host: location.host,
@@ -702,6 +767,9 @@ function connectionOptions(location: RedisLocation & { connectTimeoutMs?: number
     ...(location.password ? { password: location.password } : {}),
     ...(location.tls ? { tls: { servername: location.host } } : {}),
     connectTimeout: location.connectTimeoutMs ?? 5_000,
+    // A socket still connecting to a server that is gone is destroyed this soon after close()
+    // instead of ioredis's 2 s, which kept a run that lost its server alive that long.
+    disconnectTimeout: 300,
     retryStrategy: (times: number) => Math.min(times * 200, 2_000),
   };
 }
