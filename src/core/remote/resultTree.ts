@@ -42,10 +42,12 @@ export async function treeFromChangedPaths(input: ResultTreeInput): Promise<stri
   if (seed.length > 0) await runGit(['update-index', '-z', '--index-info'], { cwd: input.gitDir, env, input: seed.join('') });
   await applyCached(input, env);
   const after = await readIndex(input.gitDir, env);
+  // Caught where the result is built (result.ts), which then builds the tree the full-index way (these throws in this file all are).
   for (const file of after.keys()) if (!touched.has(file)) throw new Error(`git apply changed ${file}, which the patch does not name`);
   const trees = rewriteFolders(folders, listings, touched, after, input.snapshot.length);
   const written = (await gitText(['mktree', '-z', '--batch'], { cwd: input.gitDir, input: trees.map((tree) => tree.mktreeInput + '\0').join('') })).split('\n');
   trees.forEach((tree, index) => {
+    // Caught where the result is built (result.ts): the full-index way runs instead.
     if (written[index] !== tree.oid) throw new Error(`git mktree wrote ${written[index]} for the folder "${tree.folder}", expected ${tree.oid}`);
   });
   return trees[trees.length - 1].oid;
@@ -122,6 +124,7 @@ function parseTree(raw: Buffer, idBytes: number): Listing {
     const nul = raw.indexOf(0, space);
     const mode = raw.subarray(at, space).toString('latin1').padStart(6, '0');
     const name = raw.subarray(space + 1, nul);
+    // Caught where the result is built (result.ts): the full-index way runs instead.
     if (!Buffer.from(name.toString('utf8')).equals(name)) throw new Error('a folder above the patch has a file name that is not UTF-8');
     listing.set(name.toString('utf8'), { mode, type: typeOfMode(mode), oid: raw.subarray(nul + 1, nul + 1 + idBytes).toString('hex') });
     at = nul + 1 + idBytes;
@@ -141,6 +144,7 @@ async function readIndex(gitDir: string, env: Record<string, string>): Promise<M
     if (!record) continue;
     const tab = record.indexOf('\t');
     const [mode, oid, stage] = record.slice(0, tab).split(' ');
+    // Caught where the result is built (result.ts): the full-index way runs instead.
     if (stage !== '0') throw new Error(`the private index has a conflict entry for ${record.slice(tab + 1)}`);
     entries.set(record.slice(tab + 1), { mode, type: typeOfMode(mode), oid });
   }

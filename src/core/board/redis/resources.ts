@@ -22,6 +22,7 @@ export class RedisResources {
   }
 
   async append(line: string): Promise<void> {
+    // A bug, not input: only the pool's resource monitor writes these lines, each a few hundred bytes.
     if (Buffer.byteLength(line) > MAX_LINE_BYTES) throw new Error(`A resource line of ${Buffer.byteLength(line)} bytes is over the ${MAX_LINE_BYTES}-byte limit.`);
     await this.exec(() => this.client.multi().rpush(this.key, line).ltrim(this.key, -RESOURCE_LINES_KEPT, -1).exec());
   }
