@@ -379,7 +379,7 @@ export class WorktreeIsolation implements TaskIsolation {
     // One prune drops the registrations of every parked slot (their folders moved away).
     if (parked > 0) await this.admin(async () => runGit(['worktree', 'prune'], { cwd: (await this.repo()).topLevel }));
     // Nothing left but the repository mark: the folder goes too (made again by the next run).
-    if (this.explicitDir === undefined && fs.readdirSync(dir, { withFileTypes: true }).every((entry) => entry.name === REPOSITORY_MARK)) fs.rmSync(dir, { recursive: true, force: true });
+    if (this.explicitDir === undefined) removeIfOnlyMarked(dir);
   }
 
   /**
@@ -865,6 +865,29 @@ export class WorktreeIsolation implements TaskIsolation {
 
   private log(line: string): void {
     this.options.log?.(line);
+  }
+}
+
+/**
+ * Removes a worktrees folder that holds nothing but its repository mark. Another process may have
+ * removed it already (a prune, a cleared cache), or may be making a slot in it right now: the
+ * folder itself goes with a non-recursive rmdir, so a slot made meanwhile keeps it (only the mark
+ * is lost, and a missing mark just means the folder is never swept as forgotten).
+ */
+function removeIfOnlyMarked(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!names.every((name) => name === REPOSITORY_MARK)) return;
+  fs.rmSync(path.join(dir, REPOSITORY_MARK), { force: true });
+  try {
+    fs.rmdirSync(dir);
+  } catch (error) {
+    if (!['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
   }
 }
 

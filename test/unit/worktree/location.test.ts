@@ -86,6 +86,17 @@ describe('worktree location', () => {
     assert.deepEqual(swarmRefs(r.root), []);
   });
 
+  it('release at the end of a run does not fail when the worktrees folder is already gone (another process pruned it)', async () => {
+    const r = repo();
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root, include: [] });
+    const task = fakeTask();
+    const prepared = await isolation.prepare(task, '1', path.join(r.root, '.swarm', 'artifacts', task.id));
+    await isolation.collect(task, '1', prepared, path.join(r.root, '.swarm', 'artifacts', task.id));
+    fs.rmSync(slotsDir(r.root), { recursive: true, force: true });
+    await isolation.release();
+    assert.ok(!fs.existsSync(slotsDir(r.root)));
+  });
+
   it('prune removes the worktrees of repositories that no longer exist, and slots left in the old folder inside .git', async () => {
     const gone = repo();
     const goneIsolation = createWorktreeIsolation({ workspaceRoot: gone.root, include: [] });
