@@ -1,6 +1,7 @@
 // Exit codes of the `swarm` command line (documented in the README; scripts rely on them), and the
 // one-line messages of errors that come from the machine rather than from the user's input.
 import { SwarmUserError, type UserErrorKind } from '../core/errors';
+import { formatConfigProblem, type ConfigProblem } from '../core/config/problems';
 import { escapeTerminal } from './format';
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -38,6 +39,12 @@ export class ExitError extends Error {
     super(message);
     this.name = 'ExitError';
   }
+}
+
+/** swarm.config.json cannot be used: each problem on a line of its own, what did not happen, and what to do. */
+export function invalidConfigFile(file: string, problems: readonly ConfigProblem[], consequence: string): ExitError {
+  const lines = problems.map((problem) => `  ${formatConfigProblem(problem)}`).join('\n');
+  return new ExitError(EXIT_USAGE, `${file} is invalid, so ${consequence}:\n${lines}\nFix the file (or move it away) and run again.`);
 }
 
 /** The machine is in the way (a full disk, a read-only or foreign folder): one line, exit code 1. */

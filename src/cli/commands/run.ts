@@ -20,7 +20,7 @@ import { recordPoolResources, resourceStoreOf } from '../../core/metrics';
 import { buildPool, ExecutorChoiceError, resolveExecutorChoice, type BoardAccess, type PoolEvent, type PoolRunChoice, type PoolStats } from '../../core/pool';
 import { hostRecordId } from '../../core/pool/status-file';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
-import { EXIT_FAILURE, EXIT_USAGE, ExitError, UsageError } from '../errors';
+import { EXIT_FAILURE, ExitError, UsageError, invalidConfigFile } from '../errors';
 import { escapeTerminal, formatDuration, printJson } from '../format';
 import { parseFileList, parseInteger } from '../parse';
 
@@ -135,8 +135,7 @@ function projectConfig(workspaceRoot: string, options: RunOptions): ProjectConfi
   // The CLI runs with the user's own authority, so the file counts as trusted (commands included).
   const load = loadSwarmConfig(workspaceRoot, { trusted: true });
   if (load.config === undefined) {
-    const problems = load.errors.map((problem) => `  ${formatConfigProblem(problem)}`).join('\n');
-    throw new ExitError(EXIT_USAGE, `${load.file} is invalid, so nothing was run:\n${problems}\nFix the file (or move it away) and run again.`);
+    throw invalidConfigFile(load.file, load.errors, 'nothing was run');
   }
   const effective = resolveEffectiveConfig({ file: load.config as SwarmConfigInput, flags: flagLayer(options) });
   if (effective.errors.length > 0) throw new UsageError(effective.errors.map(formatConfigProblem).join('; '));

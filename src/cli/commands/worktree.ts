@@ -26,7 +26,7 @@ import { loadSwarmConfig } from '../../core/config';
 import { worktreeSettingsFrom } from '../../core/config/resolve';
 import { listParkedWorktrees, listWorktrees, pruneSwarmRefs, pruneWorktrees, worktreesDiskUsage } from '../../core/worktree';
 import { SwarmUserError } from '../../core/errors';
-import { EXIT_FAILURE, ExitError, UsageError } from '../errors';
+import { EXIT_FAILURE, ExitError, UsageError, invalidConfigFile } from '../errors';
 import { pruneSharedTransport } from '../../core/remote/cleanup';
 import { isSharedBoard, isSnapshotId } from '../../core/remote/post';
 import { formatBytes } from '../../core/format';
@@ -281,10 +281,14 @@ export function workspaceHere(): string {
   return repo ? repo.topLevel : process.cwd();
 }
 
-/** The worktree settings of swarm.config.json (its folder above all); none when the file is unreadable. */
+/**
+ * The worktree settings of swarm.config.json (its folder above all). An invalid file is refused:
+ * falling back to the default folder would list, or prune, the wrong worktrees.
+ */
 function worktreeSettingsOf(root: string): ReturnType<typeof worktreeSettingsFrom> {
   const load = loadSwarmConfig(root, { trusted: true });
-  return load.config ? worktreeSettingsFrom(load.config as Parameters<typeof worktreeSettingsFrom>[0]) : {};
+  if (load.config === undefined) throw invalidConfigFile(load.file, load.errors, 'no worktree was listed or removed');
+  return worktreeSettingsFrom(load.config as Parameters<typeof worktreeSettingsFrom>[0]);
 }
 
 /**

@@ -36,6 +36,17 @@ describe('swarm: core user errors', () => {
     assert.match(lines[0], /^swarm: The worktrees folder .*build\/worktrees is inside your checkout .*Set "worktrees\.dir" in swarm\.config\.json to a folder outside the checkout/);
   });
 
+  it('an invalid swarm.config.json: swarm worktrees refuses (exit 2) instead of listing or pruning the default folder', () => {
+    fs.writeFileSync(path.join(workspace, 'swarm.config.json'), '{"worktrees": {"dir": ');
+    for (const args of [['worktrees'], ['worktrees', '--prune']]) {
+      const result = swarm(args);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /swarm\.config\.json is invalid, so no worktree was listed or removed:/);
+      assert.match(result.stderr, /Fix the file \(or move it away\) and run again\./);
+      assert.equal(result.stdout, '');
+    }
+  });
+
   it('a result action on an unknown task is an input error (exit 2); a refused one exits 1', () => {
     fs.rmSync(path.join(workspace, 'swarm.config.json'), { force: true });
     const unknown = swarm(['undo', 'tnope']);
