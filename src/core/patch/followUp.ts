@@ -46,6 +46,10 @@ export async function postFollowUpTask(request: FollowUpRequest): Promise<Task> 
     priority: previous.priority,
     maxAttempts: previous.maxAttempts,
     payload: { ...(isRecord(previous.payload) ? previous.payload : {}), followUpOf: previous.id, ...(startFrom ? { startFrom } : {}) },
+    // On a shared board the follow-up runs wherever a runner takes it: from the same snapshot, with
+    // the same needs; the runner starts from the earlier result's bundle (remote/workspace.ts).
+    ...(previous.source ? { source: previous.source } : {}),
+    ...(previous.requires?.length ? { requires: previous.requires } : {}),
   });
   // The ref keeps the start commit from garbage collection until the follow-up's attempt saves its own.
   if (startFrom) await runGit(['update-ref', `${PARTIAL_REF_PREFIX}${task.id}`, startFrom], { cwd: request.workspaceRoot });

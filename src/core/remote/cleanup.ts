@@ -8,7 +8,7 @@ import type { Task, TaskStatus } from '../board/types';
 import { gitText, runGit } from '../worktree/git';
 import { RESULT_REF_PREFIX, SNAPSHOT_REF_PREFIX } from './descriptor';
 import { isSnapshotId, SNAPSHOT_ARTIFACT } from './post';
-import { PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from './workspace';
+import { PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT, followUpOf } from './workspace';
 
 /** Statuses from which a task may still run again: a dead one can be requeued. */
 const MAY_RUN: ReadonlySet<TaskStatus> = new Set(['pending', 'running', 'waiting', 'dead']);
@@ -38,6 +38,9 @@ export function transportNeeds(tasks: readonly Task[], waitsForReview: (taskId: 
     if (mayRun) {
       needs.bundles.add(snapshotId);
       needs.partials.add(task.id);
+      // A follow-up that may still run starts from the result it follows up (its bundle on the board).
+      const followed = followUpOf(task);
+      if (followed) needs.results.add(followed);
     }
     if (mayRun || waits) needs.snapshots.add(snapshotId);
     if (waits) needs.results.add(task.id);

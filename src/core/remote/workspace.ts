@@ -93,6 +93,7 @@ export class RemoteWorkspace implements TaskIsolation {
     const site = await this.siteFor(task, task.source);
     signal?.throwIfAborted();
     await this.receivePartialWork(task, site, task.source.snapshot);
+    await this.receiveFollowUpStart(task, site, task.source.snapshot);
     this.starts.set(task.id, task.source.snapshot);
     try {
       const prepared = await site.isolation.prepare(task, slot, artifactsDir, signal);
@@ -277,9 +278,45 @@ export class RemoteWorkspace implements TaskIsolation {
     }
   }
 
+  /**
+   * A follow-up (Request Changes) starts from the result it follows up, which that task's runner
+   * sent as its result bundle, on any machine. The bundle is checked as untrusted input (a result
+   * of that task, built on this task's snapshot) and its commit becomes refs/swarm/<id>, where the
+   * slot starts as it would from partial work (the commit's parent is the snapshot, so the new patch
+   * holds both changes). Partial work of the follow-up itself wins. Anything wrong is logged and the
+   * attempt starts from the snapshot.
+   */
+  private async receiveFollowUpStart(task: Task, site: Site, snapshot: string): Promise<void> {
+    const previousId = followUpOf(task);
+    const ref = `${PARTIAL_REF_PREFIX}${task.id}`;
+    if (!previousId || (await commitOf(site.gitDir, ref))) return;
+    try {
+      const described = await this.options.board.getArtifact(previousId, RESULT_DESCRIPTOR_ARTIFACT);
+      if (!described) return this.log(`task ${task.id}: the result of task ${previousId} it follows up is not on the board; starting from the snapshot`);
+      const descriptor = readResultDescriptor(JSON.parse(described.toString('utf8')));
+      if (descriptor.taskId !== previousId || descriptor.kind !== 'result') throw untrusted(`the result of task ${previousId} describes ${descriptor.kind} of task ${descriptor.taskId}`);
+      if (descriptor.snapshot !== snapshot) return this.log(`task ${task.id}: the result of task ${previousId} builds on ${descriptor.snapshot.slice(0, 12)}, not on this task's snapshot; starting from the snapshot`);
+      const bundle = await this.options.board.getArtifact(previousId, RESULT_BUNDLE_ARTIFACT);
+      await importResult({ repository: site.gitDir, descriptor, bundle, prefix: site.prefix, maxBytes: this.options.maxBundleBytes });
+      await runGit(['update-ref', ref, descriptor.commit], { cwd: site.gitDir });
+      // The start is kept on refs/swarm/<id>; the imported result's own ref is not needed here.
+      await deleteRefs(site.gitDir, [descriptor.ref]);
+      this.log(`task ${task.id}: starting from the result of task ${previousId} it follows up (${descriptor.commit.slice(0, 10)})`);
+    } catch (error) {
+      this.log(`task ${task.id}: the result of task ${previousId} it follows up was not used: ${(error as Error).message}`);
+    }
+  }
+
   private log(line: string): void {
     this.options.log?.(line);
   }
+}
+
+/** The task a follow-up (Request Changes) follows up, from its payload; a board task id only. */
+export function followUpOf(task: Task): string | undefined {
+  const payload = task.payload as { followUpOf?: unknown } | null | undefined;
+  const id = payload?.followUpOf;
+  return typeof id === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id) && id !== task.id ? id : undefined;
 }
 
 /** One folder name per repository and workspace folder inside it. */

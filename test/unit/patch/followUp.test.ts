@@ -52,6 +52,19 @@ describe('follow-up tasks (request changes)', () => {
     assert.equal(ws.read('a.txt'), 'one\nTWO\nTHREE\n');
   });
 
+  it('carry the source and required labels of the task they follow up, so on a shared board a runner starts them from the same snapshot', async () => {
+    const ws = makeWorkspace({ 'a.txt': 'one\n' });
+    made.push(ws);
+    const snapshot = 'a'.repeat(40);
+    const source = { repository: 'example.com/team/app', prefix: '', snapshot, snapshotId: 'snap.abc.0123456789ab', bundle: 'thin' as const, bundleBytes: 10 };
+    ws.board.post({ title: 'Remote work', files: ['a.txt'], source, requires: ['gpu'] });
+    const first = await runClaimed(ws, '1', (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), 'ONE\n'));
+    const followUp = await postFollowUpTask({ ...placeOf(ws.board, ws.root), taskId: first.id, comment: 'And a second line' });
+    assert.deepEqual(followUp.source, source);
+    assert.deepEqual(followUp.requires, ['gpu']);
+    assert.equal((followUp.payload as { followUpOf?: string }).followUpOf, first.id);
+  });
+
   it('refuses an empty comment and a task without a result', async () => {
     const ws = makeWorkspace({ 'a.txt': 'x\n' });
     made.push(ws);

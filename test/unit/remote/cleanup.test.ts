@@ -9,6 +9,7 @@ import * as path from 'path';
 import { openBoard } from '../../../src/core/board/open';
 import { PATCH_ARTIFACT, type Board, type Claim, type Task } from '../../../src/core/board';
 import { SNAPSHOT_ARTIFACT } from '../../../src/core/remote/post';
+import { transportNeeds } from '../../../src/core/remote/cleanup';
 import { PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
 import { WorktreeIsolation } from '../../../src/core/worktree/worktreeIsolation';
 import { runSwarm, type SwarmRun } from '../patch/helpers';
@@ -125,5 +126,15 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
       assert.deepEqual((await board.listArtifacts(task.id)).map((artifact) => artifact.name), ['b.bin'], location);
       await assert.rejects(board.deleteArtifact(task.id, '../x'), /artifact/i, location);
     }
+  });
+});
+
+describe('what the shared transport still needs', () => {
+  it('a follow-up that may still run keeps the result bundle of the task it follows up, even once that result was reviewed', () => {
+    const source = { repository: 'example.com/a/b', prefix: '', snapshot: 'a'.repeat(40), snapshotId: 'snap.abc.0123456789ab', bundle: 'thin' as const, bundleBytes: 1 };
+    const reviewed = { id: 't1', status: 'done', source, payload: null } as unknown as Task;
+    const followUp = { id: 't2', status: 'pending', source, payload: { followUpOf: 't1' } } as unknown as Task;
+    assert.ok(transportNeeds([reviewed, followUp], () => false).results.has('t1'));
+    assert.ok(!transportNeeds([reviewed, { ...followUp, status: 'done' } as Task], () => false).results.has('t1'), 'not once the follow-up ended');
   });
 });

@@ -149,6 +149,42 @@ describe('runner workspace from a task source', { timeout: 300_000 }, () => {
     git(w.dev, ['apply', '--check', '--3way', '-'], patch);
   });
 
+  it('a follow-up (Request Changes) on another runner starts from the result it follows up, and its patch holds both changes', async () => {
+    const { w, board, task } = await setUp('ws-follow-up');
+    const clone = path.join(w.dir, 'runner-a-clone');
+    git(w.dir, ['clone', '-q', w.origin, clone]);
+    const first = new RemoteWorkspace({ board, clone, runnerDir: path.join(w.dir, 'a-runner'), allowLocalUrls: true, makeIsolation: (options) => new WorktreeIsolation(options) });
+    const preparedA = await first.prepare(task, '0', path.join(w.dir, 'a-artifacts'));
+    fs.writeFileSync(path.join(preparedA.cwd, 'src/first.txt'), 'the result reviewed\n');
+    await first.collect(task, '0', preparedA, path.join(w.dir, 'a-artifacts'));
+    await first.release();
+    assert.ok(await board.getArtifact(task.id, RESULT_DESCRIPTOR_ARTIFACT), 'the result is on the board');
+
+    const [followUp] = await board.postMany([{ title: 'follow up', files: NAMED_FILES, source: task.source, payload: { followUpOf: task.id } }]);
+    const logs: string[] = [];
+    const second = new RemoteWorkspace({ board, reposDir: path.join(w.dir, 'b-cache'), runnerDir: path.join(w.dir, 'b-runner'), allowLocalUrls: true, log: (line) => logs.push(line), makeIsolation: (options) => new WorktreeIsolation(options) });
+    const artifacts = path.join(w.dir, 'b-artifacts');
+    const preparedB = await second.prepare(followUp, '0', artifacts);
+    assert.equal(fs.readFileSync(path.join(preparedB.cwd, 'src/first.txt'), 'utf8'), 'the result reviewed\n', 'the earlier result is there');
+    assert.ok(logs.some((line) => new RegExp(`starting from the result of task ${task.id} it follows up`).test(line)), logs.join('\n'));
+    fs.writeFileSync(path.join(preparedB.cwd, 'src/second.txt'), 'the requested change\n');
+    const changes = await second.collect(followUp, '0', preparedB, artifacts);
+    assert.equal(changes.base, task.source?.snapshot, 'the patch is against the poster\'s snapshot');
+    const patch = fs.readFileSync(changes.patchFile as string, 'utf8');
+    for (const file of ['src/first.txt', 'src/second.txt']) assert.match(patch, new RegExp(`diff --git a/${file} b/${file}`), file);
+    await second.release();
+    git(w.dev, ['apply', '--check', '--3way', '-'], patch);
+
+    // A result that names another task is not used: the follow-up starts from the snapshot and says why.
+    const [stray] = await board.postMany([{ title: 'stray', files: NAMED_FILES, source: task.source, payload: { followUpOf: followUp.id } }]);
+    await board.putArtifact(followUp.id, RESULT_DESCRIPTOR_ARTIFACT, (await board.getArtifact(task.id, RESULT_DESCRIPTOR_ARTIFACT)) as Buffer);
+    const preparedC = await second.prepare(stray, '1', path.join(w.dir, 'c-artifacts'));
+    assert.equal(git(preparedC.cwd, ['rev-parse', 'HEAD']), task.source?.snapshot);
+    assert.ok(logs.some((line) => /it follows up was not used: .*describes result of task/.test(line)), logs.join('\n'));
+    await second.abandon(stray, '1', preparedC, 'test over');
+    await second.release();
+  });
+
   it('partial work sent for another snapshot, or a bundle that does not match its descriptor, is not used: the retry starts from the snapshot and says why', async () => {
     const { w, board, task } = await setUp('ws-retry-bad');
     const first = runner(w, board, { reposDir: path.join(w.dir, 'a-cache') }, 'a');
