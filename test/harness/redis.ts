@@ -111,7 +111,8 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   };
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 free at the moment of asking (for servers the tests start). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

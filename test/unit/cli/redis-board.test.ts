@@ -5,13 +5,12 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Redis } from 'ioredis';
 import { openBoard } from '../../../src/core/board/open';
-import { startRedis, type RedisServer } from '../../harness/redis';
-import { runSwarm, type SwarmRun } from '../patch/helpers';
+import { freePort, startRedis, type RedisServer } from '../../harness/redis';
+import { runSwarm, type SwarmRun, succeeded } from '../patch/helpers';
 
 const servers: RedisServer[] = [];
 const folders: string[] = [];
@@ -37,11 +36,6 @@ function swarm(cwd: string, url: string, args: string[], env: Record<string, str
   return runSwarm(cwd, ['--board', url, ...args], env);
 }
 
-function ok(run: SwarmRun, what: string): string {
-  assert.equal(run.code, 0, `${what} exited ${run.code}: ${run.stderr}`);
-  return run.stdout;
-}
-
 /** One line on stderr, exit 2, no stack trace. */
 function refusedAsSetup(run: SwarmRun, message: RegExp): void {
   assert.equal(run.code, 2, `exit ${run.code}: ${run.stderr}`);
@@ -51,49 +45,41 @@ function refusedAsSetup(run: SwarmRun, message: RegExp): void {
   assert.doesNotMatch(run.stderr, /\n\s+at /);
 }
 
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
 describe('swarm --board redis://', { timeout: 300_000 }, () => {
   it('post, list, show, claim, heartbeat, complete, fail, cancel, stats, dlq and log work on a Redis board', async () => {
     const redis = await server();
     const url = redis.url(0, 'cli');
     const cwd = scratch();
-    const first = ok(swarm(cwd, url, ['post', 'first task', '--max-attempts', '1']), 'post').trim();
-    const second = ok(swarm(cwd, url, ['post', 'second task']), 'post').trim();
-    const third = ok(swarm(cwd, url, ['post', 'third task']), 'post').trim();
-    const listed = JSON.parse(ok(swarm(cwd, url, ['list', '--json']), 'list')) as Array<{ id: string }>;
+    const first = succeeded(swarm(cwd, url, ['post', 'first task', '--max-attempts', '1']), 'post').trim();
+    const second = succeeded(swarm(cwd, url, ['post', 'second task']), 'post').trim();
+    const third = succeeded(swarm(cwd, url, ['post', 'third task']), 'post').trim();
+    const listed = JSON.parse(succeeded(swarm(cwd, url, ['list', '--json']), 'list')) as Array<{ id: string }>;
     assert.deepEqual(listed.map((task) => task.id).sort(), [first, second, third].sort());
-    assert.equal(JSON.parse(ok(swarm(cwd, url, ['show', first, '--json']), 'show')).title, 'first task');
+    assert.equal(JSON.parse(succeeded(swarm(cwd, url, ['show', first, '--json']), 'show')).title, 'first task');
 
-    const claim = JSON.parse(ok(swarm(cwd, url, ['claim', '--agent', 'a']), 'claim')) as { id: string; token: string };
+    const claim = JSON.parse(succeeded(swarm(cwd, url, ['claim', '--agent', 'a']), 'claim')) as { id: string; token: string };
     assert.equal(claim.id, first);
-    assert.match(ok(swarm(cwd, url, ['heartbeat', claim.id, '--token', claim.token]), 'heartbeat'), /^\d{4}-\d\d-\d\dT/);
-    assert.match(ok(swarm(cwd, url, ['fail', claim.id, '--token', claim.token, '--error', 'broken']), 'fail'), /dead-letter queue/);
+    assert.match(succeeded(swarm(cwd, url, ['heartbeat', claim.id, '--token', claim.token]), 'heartbeat'), /^\d{4}-\d\d-\d\dT/);
+    assert.match(succeeded(swarm(cwd, url, ['fail', claim.id, '--token', claim.token, '--error', 'broken']), 'fail'), /dead-letter queue/);
     // The fenced token is refused the way the file board refuses it (exit 4).
     assert.equal(swarm(cwd, url, ['complete', claim.id, '--token', claim.token]).code, 4);
 
-    const next = JSON.parse(ok(swarm(cwd, url, ['claim', '--agent', 'b']), 'claim')) as { id: string; token: string };
+    const next = JSON.parse(succeeded(swarm(cwd, url, ['claim', '--agent', 'b']), 'claim')) as { id: string; token: string };
     assert.equal(next.id, second);
-    ok(swarm(cwd, url, ['complete', next.id, '--token', next.token, '--result', '{"summary":"ok"}']), 'complete');
-    ok(swarm(cwd, url, ['cancel', third]), 'cancel');
+    succeeded(swarm(cwd, url, ['complete', next.id, '--token', next.token, '--result', '{"summary":"ok"}']), 'complete');
+    succeeded(swarm(cwd, url, ['cancel', third]), 'cancel');
     assert.equal(swarm(cwd, url, ['claim', '--agent', 'c']).code, 3, 'nothing left to claim');
 
-    const stats = JSON.parse(ok(swarm(cwd, url, ['stats', '--json']), 'stats'));
+    const stats = JSON.parse(succeeded(swarm(cwd, url, ['stats', '--json']), 'stats'));
     assert.equal(stats.done, 1);
     assert.equal(stats.dead, 1);
     assert.equal(stats.cancelled, 1);
-    const dead = JSON.parse(ok(swarm(cwd, url, ['dlq', 'list', '--json']), 'dlq list')) as Array<{ id: string; errors: unknown[] }>;
+    const dead = JSON.parse(succeeded(swarm(cwd, url, ['dlq', 'list', '--json']), 'dlq list')) as Array<{ id: string; errors: unknown[] }>;
     assert.deepEqual(dead.map((task) => task.id), [first]);
     assert.equal(dead[0].errors.length, 1);
-    assert.match(ok(swarm(cwd, url, ['dlq', 'requeue', first]), 'dlq requeue'), /requeued 1 task/);
+    assert.match(succeeded(swarm(cwd, url, ['dlq', 'requeue', first]), 'dlq requeue'), /requeued 1 task/);
 
-    const events = ok(swarm(cwd, url, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as { type: string; taskId?: string });
+    const events = succeeded(swarm(cwd, url, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as { type: string; taskId?: string });
     assert.ok(events.some((event) => event.type === 'completed' && event.taskId === second), events.map((event) => event.type).join(' '));
     assert.deepEqual(fs.readdirSync(cwd), [], 'no board folder was created here');
   });
@@ -109,8 +95,8 @@ describe('swarm --board redis://', { timeout: 300_000 }, () => {
       await board.putArtifact(task.id, 'result.patch', patch);
       await board.complete(claim, { patchArtifact: 'result.patch' });
       const cwd = scratch();
-      assert.equal(ok(swarm(cwd, url, ['diff', task.id, '--no-color']), 'diff'), patch);
-      const json = JSON.parse(ok(swarm(cwd, url, ['diff', task.id, '--json']), 'diff --json'));
+      assert.equal(succeeded(swarm(cwd, url, ['diff', task.id, '--no-color']), 'diff'), patch);
+      const json = JSON.parse(succeeded(swarm(cwd, url, ['diff', task.id, '--json']), 'diff --json'));
       assert.deepEqual(json.files.map((file: { path: string }) => file.path), ['a.txt']);
       assert.deepEqual(fs.readdirSync(cwd), [], 'reading a result writes nothing');
     } finally {

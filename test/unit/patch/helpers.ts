@@ -1,5 +1,6 @@
 // A real board inside a real temp repository, and a way to run a "task" through worktree isolation
 // with an edit function playing the agent.
+import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
@@ -61,4 +62,10 @@ export function runSwarm(cwd: string, args: string[], env: Record<string, string
   // A command the timeout ended says so, instead of failing with an empty message and code null.
   const ended = result.error ? `\n[swarm ${args.join(' ')}: ${result.error.message}, signal ${result.signal}]` : '';
   return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr + ended };
+}
+
+/** The output of a `swarm` run that must have succeeded; otherwise fails naming `what` and its stderr. */
+export function succeeded(run: SwarmRun, what: string): string {
+  assert.equal(run.code, 0, `${what} exited ${run.code}: ${run.stderr}`);
+  return run.stdout;
 }

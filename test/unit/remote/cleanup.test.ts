@@ -12,18 +12,13 @@ import { SNAPSHOT_ARTIFACT } from '../../../src/core/remote/post';
 import { transportNeeds } from '../../../src/core/remote/cleanup';
 import { PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
 import { WorktreeIsolation } from '../../../src/core/worktree/worktreeIsolation';
-import { runSwarm, type SwarmRun } from '../patch/helpers';
+import { runSwarm, succeeded } from '../patch/helpers';
 import { git } from '../worktree/helpers';
 import { addLocalChanges, makeWorld, redisWorlds } from './machines';
 
 const { server, worlds, boards } = redisWorlds();
 
 const TRANSPORT_ARTIFACTS = [SNAPSHOT_ARTIFACT, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT, PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT];
-
-function ok(run: SwarmRun, what: string): string {
-  assert.equal(run.code, 0, `${what} exited ${run.code}: ${run.stderr}`);
-  return run.stdout;
-}
 
 /** Every transport artifact on the board, as `<id>/<name>`, for the tasks and snapshots given. */
 async function transportArtifacts(board: Board, ids: readonly string[]): Promise<string[]> {
@@ -63,7 +58,7 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
     addLocalChanges(w);
     const url = server().url(0, 'cleanup');
     fs.writeFileSync(path.join(w.dir, 'children.jsonl'), ['one', 'two'].map((name) => JSON.stringify({ title: `edit ${name}`, files: [`src/${name}.txt`] })).join('\n'));
-    const posted = JSON.parse(ok(runSwarm(w.dev, ['--board', url, 'map', 'two edits', '--jsonl', path.join(w.dir, 'children.jsonl'), '--json']), 'map')) as { id: string; childIds: string[] };
+    const posted = JSON.parse(succeeded(runSwarm(w.dev, ['--board', url, 'map', 'two edits', '--jsonl', path.join(w.dir, 'children.jsonl'), '--json']), 'map')) as { id: string; childIds: string[] };
     const board = await openBoard(url);
     boards.push(board);
     const [first, second] = (await Promise.all(posted.childIds.map((id) => board.get(id)))) as Task[];
@@ -99,14 +94,14 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
 
     // Prune before review: no task runs again, so the bundles go; the snapshot ref and the result
     // bundles stay while the results wait (the snapshot is the base of their three-way apply).
-    const early = JSON.parse(ok(runSwarm(w.dev, ['--board', url, 'worktrees', '--prune', '--json']), 'prune')) as { artifacts: number };
+    const early = JSON.parse(succeeded(runSwarm(w.dev, ['--board', url, 'worktrees', '--prune', '--json']), 'prune')) as { artifacts: number };
     assert.equal(early.artifacts, 3);
     assert.deepEqual(await transportArtifacts(board, ids), [`${first.id}/${RESULT_BUNDLE_ARTIFACT}`, `${first.id}/${RESULT_DESCRIPTOR_ARTIFACT}`, `${second.id}/${RESULT_BUNDLE_ARTIFACT}`, `${second.id}/${RESULT_DESCRIPTOR_ARTIFACT}`]);
     assert.deepEqual(swarmRefs(w.dev), [`refs/swarm-base/${snapshotId}`], 'the snapshot of results that wait for review is kept');
 
-    ok(runSwarm(w.dev, ['--board', url, 'apply', '--all-done']), 'apply');
+    succeeded(runSwarm(w.dev, ['--board', url, 'apply', '--all-done']), 'apply');
     assert.equal(fs.readFileSync(path.join(w.dev, 'src/two.txt'), 'utf8'), 'two, edited\n');
-    const late = JSON.parse(ok(runSwarm(w.dev, ['--board', url, 'worktrees', '--prune', '--json']), 'prune')) as { artifacts: number; refs: number };
+    const late = JSON.parse(succeeded(runSwarm(w.dev, ['--board', url, 'worktrees', '--prune', '--json']), 'prune')) as { artifacts: number; refs: number };
     assert.deepEqual([late.artifacts, late.refs], [4, 1]);
     assert.deepEqual(await transportArtifacts(board, ids), [], 'no bundle left on the board');
     assert.deepEqual(swarmRefs(w.dev), [], 'no refs/swarm-* left in the poster\'s clone');

@@ -15,7 +15,7 @@ import * as path from 'path';
 import { openBoard } from '../../../src/core/board/open';
 import { PATCH_ARTIFACT, type Board, type Task } from '../../../src/core/board';
 import { startRedis, type RedisServer } from '../../harness/redis';
-import { runSwarm, type SwarmRun } from '../patch/helpers';
+import { runSwarm, type SwarmRun, succeeded } from '../patch/helpers';
 import { git } from '../worktree/helpers';
 import { addLocalChanges, makeWorld, type World } from './machines';
 import { assertRootForNamespaces, makeMachine, makeNetwork, startGitDaemon, type Machine, type Network } from './netns';
@@ -62,11 +62,6 @@ after(async () => {
 
 function swarm(cwd: string, args: string[]): SwarmRun {
   return runSwarm(cwd, ['--board', boardUrl, ...args], { SWARM_BOARD_PASSWORD: PASSWORD });
-}
-
-function ok(run: SwarmRun, what: string): string {
-  assert.equal(run.code, 0, `${what} exited ${run.code}: ${run.stderr}`);
-  return run.stdout;
 }
 
 /**
@@ -117,14 +112,14 @@ describe('runners on other machines (network namespaces)', { timeout: 600_000 },
     git(stranger, ['add', 'x.txt']);
     git(stranger, ['commit', '-q', '-m', 'private']);
     git(stranger, ['remote', 'add', 'origin', daemon.url('nowhere.git')]);
-    unservable = ok(swarm(stranger, ['post', 'not for these runners', '--files', 'x.txt']), 'post').trim();
-    needsGpu = ok(swarm(w.dev, ['post', 'needs a gpu', '--requires', 'gpu']), 'post').trim();
+    unservable = succeeded(swarm(stranger, ['post', 'not for these runners', '--files', 'x.txt']), 'post').trim();
+    needsGpu = succeeded(swarm(w.dev, ['post', 'needs a gpu', '--requires', 'gpu']), 'post').trim();
     postedAt = Date.now();
 
     const children = [['README.md'], ['src/a.txt'], ['notes/todo.md']].map((files, index) => JSON.stringify({ title: `child ${index}`, files })).join('\n');
     fs.writeFileSync(path.join(w.dir, 'children.jsonl'), children);
     const before = git(w.dev, ['status', '--porcelain=v2', '--untracked-files=all']);
-    const posted = JSON.parse(ok(swarm(w.dev, ['map', 'edit three files', '--jsonl', path.join(w.dir, 'children.jsonl'), '--json']), 'map')) as { id: string; childIds: string[] };
+    const posted = JSON.parse(succeeded(swarm(w.dev, ['map', 'edit three files', '--jsonl', path.join(w.dir, 'children.jsonl'), '--json']), 'map')) as { id: string; childIds: string[] };
     assert.equal(git(w.dev, ['status', '--porcelain=v2', '--untracked-files=all']), before, 'posting left the working state alone');
 
     startRunner('ra', 'clone', ['--labels', 'linux']);
@@ -135,7 +130,7 @@ describe('runners on other machines (network namespaces)', { timeout: 600_000 },
       assert.equal(child.status, 'done', `${child.id}: ${child.lastError?.message ?? ''}`);
       assert.equal((child.result as { base?: string }).base, child.source?.snapshot, 'the patch is made against the poster\'s snapshot');
     }
-    for (const id of posted.childIds) ok(swarm(w.dev, ['apply', id]), `apply ${id}`);
+    for (const id of posted.childIds) succeeded(swarm(w.dev, ['apply', id]), `apply ${id}`);
     // The runners saw the unstaged, staged and untracked edits: the patches apply on top of them.
     assert.equal(fs.readFileSync(path.join(w.dev, 'README.md'), 'utf8'), '# demo (unstaged)\nedited by a runner\n');
     assert.equal(fs.readFileSync(path.join(w.dev, 'src/a.txt'), 'utf8'), 'alpha\nbeta (staged)\ngamma\nedited by a runner\n');
@@ -151,7 +146,7 @@ describe('runners on other machines (network namespaces)', { timeout: 600_000 },
     ];
     type Event = { type: string; taskId?: string; detail?: { reason?: string } };
     const handBacks = (): Event[] => {
-      const log = ok(swarm(w.dev, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as Event);
+      const log = succeeded(swarm(w.dev, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as Event);
       return log.filter((event) => event.type === 'requeued' && (event.taskId === unservable || event.taskId === needsGpu));
     };
     // Each runner skips each task, saying why (both runners take turns with the backoff).
@@ -175,7 +170,7 @@ describe('runners on other machines (network namespaces)', { timeout: 600_000 },
     await Promise.all(runners.map((runner) => (runner.exitCode === null && runner.signalCode === null ? new Promise((resolve) => (runner.once('exit', resolve), runner.kill('SIGTERM'))) : undefined)));
     const refusals: Record<string, RegExp> = { git: /is inside a \.git directory/, outside: /contains "\.\." and would leave the workspace/ };
     for (const [name, target] of [['git', '.git/hooks/post-checkout'], ['outside', '../outside.txt']]) {
-      const id = ok(swarm(w.dev, ['post', `hostile ${name}`]), 'post').trim();
+      const id = succeeded(swarm(w.dev, ['post', `hostile ${name}`]), 'post').trim();
       const claim = await waitFor('the hostile claim', async () => {
         const claimed = await board.claim({ agent: 'mallory' });
         if (claimed && claimed.task.id !== id) await board.release(claimed, 'not mine');

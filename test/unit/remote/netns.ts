@@ -5,6 +5,7 @@
 // Needs root (ip netns, mount); without it the test fails with a message saying so, never skips.
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'child_process';
 import * as net from 'net';
+import { freePort } from '../../harness/redis';
 
 export function assertRootForNamespaces(): void {
   if (process.getuid?.() !== 0) throw new Error('This test makes network namespaces (ip netns, veth) and mounts a tmpfs: run it as root (CI does). It does not skip.');
@@ -119,13 +120,3 @@ function canConnect(host: string, port: number): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

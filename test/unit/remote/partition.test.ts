@@ -14,7 +14,7 @@ import { openBoard } from '../../../src/core/board/open';
 import { PATCH_ARTIFACT, type Board, type BoardEvent, type Task } from '../../../src/core/board';
 import { PARTIAL_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
 import { startRedis, type RedisServer } from '../../harness/redis';
-import { runSwarm, type SwarmRun } from '../patch/helpers';
+import { runSwarm, type SwarmRun, succeeded } from '../patch/helpers';
 import { git } from '../worktree/helpers';
 import { addLocalChanges, makeWorld, type World } from './machines';
 import { assertRootForNamespaces, makeMachine, makeNetwork, startGitDaemon, type Machine, type Network } from './netns';
@@ -66,11 +66,6 @@ after(async () => {
 
 function swarm(cwd: string, args: string[]): SwarmRun {
   return runSwarm(cwd, ['--board', boardUrl, ...args], { SWARM_BOARD_PASSWORD: PASSWORD });
-}
-
-function ok(run: SwarmRun, what: string): string {
-  assert.equal(run.code, 0, `${what} exited ${run.code}: ${run.stderr}`);
-  return run.stdout;
 }
 
 /** A runner machine with only a repository cache (its slots and anchors live in it too). */
@@ -128,7 +123,7 @@ async function events(taskId: string): Promise<BoardEvent[]> {
 describe('a runner cut off from the board', { timeout: 600_000 }, () => {
   it('stops its attempt when the lease cannot be renewed, keeps the partial work on refs/swarm/<id>, and never completes late; another runner completes the task once', async () => {
     addLocalChanges(w);
-    const id = ok(swarm(w.dev, ['post', 'slow work', '--files', 'src/a.txt']), 'post').trim();
+    const id = succeeded(swarm(w.dev, ['post', 'slow work', '--files', 'src/a.txt']), 'post').trim();
     const cut = startRunner('cut', SLOW);
     await waitFor('the agent to write its file', () => findFile(path.join(cut.reposDir, 'slots'), 'partial.txt'));
     assert.equal((await board.get(id))?.status, 'running');

@@ -13,7 +13,7 @@ import { descriptorOf, SNAPSHOT_ARTIFACT } from '../../../src/core/remote/post';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createSwarmMcpServer } from '../../../src/mcp/server';
-import { runSwarm, type SwarmRun } from '../patch/helpers';
+import { runSwarm, type SwarmRun, succeeded } from '../patch/helpers';
 import { git } from '../worktree/helpers';
 import { addLocalChanges, binary, makeWorld, redisWorlds, treeFiles, type World } from './machines';
 
@@ -29,11 +29,6 @@ async function board(url: string): Promise<Board> {
   const opened = await openBoard(url);
   boards.push(opened);
   return opened;
-}
-
-function ok(run: SwarmRun, what: string): string {
-  assert.equal(run.code, 0, `${what} exited ${run.code}: ${run.stderr}`);
-  return run.stdout;
 }
 
 /** Everything a post must leave alone: every file's bytes and the index. */
@@ -75,7 +70,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     fs.writeFileSync(path.join(w.dir, 'tasks.jsonl'), lines);
     const before = fingerprint(w.dev);
     const run = runSwarm(w.dev, ['--board', url, 'post', '--jsonl', path.join(w.dir, 'tasks.jsonl'), '--json']);
-    const ids = JSON.parse(ok(run, 'post')) as string[];
+    const ids = JSON.parse(succeeded(run, 'post')) as string[];
     assert.equal(fingerprint(w.dev), before, 'the post changed the working tree or the index');
     assert.match(run.stderr, /Not sent to runners: .*\.env \(on the include list\).*debug\.log \(ignored by git\)/);
 
@@ -99,7 +94,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     assert.equal(git(w.dev, ['show', `${source.snapshot}:src/a.txt`]), 'alpha\nbeta (staged)\ngamma');
     assert.equal(git(w.dev, ['show', `${source.snapshot}:src/b.txt`]), 'one\ntwo (unpushed)\nthree');
     assert.equal(git(w.dev, ['rev-parse', `refs/swarm-base/${source.snapshotId}`]), source.snapshot, 'the poster keeps the snapshot reachable');
-    assert.match(ok(runSwarm(w.dev, ['--board', url, 'show', first.id]), 'show'), new RegExp(`starts at: snapshot ${source.snapshot.slice(0, 12)} of file://.*origin\\.git, thin bundle of \\d`));
+    assert.match(succeeded(runSwarm(w.dev, ['--board', url, 'show', first.id]), 'show'), new RegExp(`starts at: snapshot ${source.snapshot.slice(0, 12)} of file://.*origin\\.git, thin bundle of \\d`));
 
     // Stored once, under the snapshot's id; a runner with only a cache folder gets the same commit.
     const bundle = await shared.getArtifact(source.snapshotId, SNAPSHOT_ARTIFACT);
@@ -116,7 +111,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     const url = server().url(0, 'post2');
     const children = ['a', 'b', 'c'].map((name) => JSON.stringify({ title: `child ${name}`, files: [`src/${name}.txt`] })).join('\n');
     fs.writeFileSync(path.join(w.dir, 'children.jsonl'), children);
-    const posted = JSON.parse(ok(runSwarm(w.dev, ['--board', url, 'map', 'parent', '--jsonl', path.join(w.dir, 'children.jsonl'), '--json']), 'map')) as { id: string; childIds: string[] };
+    const posted = JSON.parse(succeeded(runSwarm(w.dev, ['--board', url, 'map', 'parent', '--jsonl', path.join(w.dir, 'children.jsonl'), '--json']), 'map')) as { id: string; childIds: string[] };
     const shared = await board(url);
     const parent = (await shared.get(posted.id)) as Task;
     assert.equal(parent.source, undefined);
@@ -124,7 +119,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     assert.ok(sources[0]);
     for (const source of sources) assert.deepEqual(source, sources[0]);
     // A post with one title works the same way.
-    const single = ok(runSwarm(w.dev, ['--board', url, 'post', 'single', '--files', 'src/a.txt']), 'post').trim();
+    const single = succeeded(runSwarm(w.dev, ['--board', url, 'post', 'single', '--files', 'src/a.txt']), 'post').trim();
     const task = (await shared.get(single)) as Task;
     assert.equal(git(w.dev, ['rev-parse', `${task.source?.snapshot}^{tree}`]), git(w.dev, ['rev-parse', `${sources[0]?.snapshot}^{tree}`]), 'the same working state gives the same files');
     assert.notEqual(task.source?.snapshotId, sources[0]?.snapshotId, 'each post stores its own bundle');
@@ -150,7 +145,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     const outside = path.join(w.dir, 'not-a-repo');
     fs.mkdirSync(outside);
     const plain = runSwarm(outside, ['--board', url, 'post', 'a command task']);
-    const plainId = ok(plain, 'post outside git').trim();
+    const plainId = succeeded(plain, 'post outside git').trim();
     assert.match(plain.stderr, /not in a git repository, so the tasks carry no snapshot; runners start them from their own clone/);
     refusedWithOneLine(runSwarm(w.dev, ['--board', url, 'post', 'x', '--remote', 'upstream']), 2, /Nothing was posted: .*no remote named "upstream"/);
     fs.writeFileSync(path.join(w.dir, 'forged.jsonl'), `${JSON.stringify({ title: 'forged', source: { repository: 'x', prefix: '', snapshot: 'a'.repeat(40), snapshotId: 'abc', bundle: 'none', bundleBytes: 0 } })}\n`);
@@ -176,10 +171,10 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
   it('post --requires records the labels a runner needs; a bad label is refused', async () => {
     const w = world();
     const url = server().url(0, 'labels');
-    const id = ok(runSwarm(w.dev, ['--board', url, 'post', 'gpu task', '--requires', 'gpu,linux,gpu']), 'post').trim();
+    const id = succeeded(runSwarm(w.dev, ['--board', url, 'post', 'gpu task', '--requires', 'gpu,linux,gpu']), 'post').trim();
     const shared = await board(url);
     assert.deepEqual((await shared.get(id))?.requires, ['gpu', 'linux']);
-    assert.match(ok(runSwarm(w.dev, ['--board', url, 'show', id]), 'show'), /requires: {2}gpu, linux \(runner labels\)/);
+    assert.match(succeeded(runSwarm(w.dev, ['--board', url, 'show', id]), 'show'), /requires: {2}gpu, linux \(runner labels\)/);
     refusedWithOneLine(runSwarm(w.dev, ['--board', url, 'post', 'bad', '--requires', 'gpu,has space']), 2, /requires\.1 is not a label/);
     assert.equal((await shared.list()).total, 1);
   });
@@ -231,7 +226,7 @@ describe('post-time snapshot on a shared board', { timeout: 300_000 }, () => {
     const w = world();
     addLocalChanges(w);
     const boardDir = path.join(w.dir, 'board');
-    const id = ok(runSwarm(w.dev, ['--board', boardDir, 'post', 'local']), 'post').trim();
+    const id = succeeded(runSwarm(w.dev, ['--board', boardDir, 'post', 'local']), 'post').trim();
     const local = await board(boardDir);
     assert.equal(((await local.get(id)) as Task).source, undefined);
     assert.equal(git(w.dev, ['for-each-ref', 'refs/swarm-base/']), '');

@@ -7,13 +7,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Redis } from 'ioredis';
 import { openBoard } from '../../../src/core/board/open';
 import type { Board } from '../../../src/core/board';
-import { startRedis, type RedisServer } from '../../harness/redis';
+import { freePort, startRedis, type RedisServer } from '../../harness/redis';
 import { runSwarm } from '../patch/helpers';
 
 const DOC = path.resolve(__dirname, '..', '..', '..', 'docs', 'redis-board.md');
@@ -48,17 +47,6 @@ function makeCertificates(): void {
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
   fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost\n');
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf']);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 before(async () => {
