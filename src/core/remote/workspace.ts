@@ -8,6 +8,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Board } from '../board/interface';
+import { isValidId } from '../board/names';
 import type { Task, TaskSource } from '../board/types';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from '../pool/isolation';
 import type { ActiveSandbox } from '../sandbox/launcher';
@@ -316,7 +317,7 @@ export class RemoteWorkspace implements TaskIsolation {
 export function followUpOf(task: Task): string | undefined {
   const payload = task.payload as { followUpOf?: unknown } | null | undefined;
   const id = payload?.followUpOf;
-  return typeof id === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id) && id !== task.id ? id : undefined;
+  return typeof id === 'string' && isValidId(id) && id !== task.id ? id : undefined;
 }
 
 /** One folder name per repository and workspace folder inside it. */

@@ -127,9 +127,9 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
 describe('what the shared transport still needs', () => {
   it('a follow-up that may still run keeps the result bundle of the task it follows up, even once that result was reviewed', () => {
     const source = { repository: 'example.com/a/b', prefix: '', snapshot: 'a'.repeat(40), snapshotId: 'snap.abc.0123456789ab', bundle: 'thin' as const, bundleBytes: 1 };
-    const reviewed = { id: 't1', status: 'done', source, payload: null } as unknown as Task;
-    const followUp = { id: 't2', status: 'pending', source, payload: { followUpOf: 't1' } } as unknown as Task;
-    assert.ok(transportNeeds([reviewed, followUp], () => false).results.has('t1'));
-    assert.ok(!transportNeeds([reviewed, { ...followUp, status: 'done' } as Task], () => false).results.has('t1'), 'not once the follow-up ended');
+    const reviewed = { id: 'task1', status: 'done', source, payload: null } as unknown as Task;
+    const followUp = { id: 'task2', status: 'pending', source, payload: { followUpOf: 'task1' } } as unknown as Task;
+    assert.ok(transportNeeds([reviewed, followUp], () => false).results.has('task1'));
+    assert.ok(!transportNeeds([reviewed, { ...followUp, status: 'done' } as Task], () => false).results.has('task1'), 'not once the follow-up ended');
   });
 });
