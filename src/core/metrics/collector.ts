@@ -20,6 +20,7 @@ import type {
   TaskRecord,
   ThroughputPoint,
 } from './types';
+import { RESOURCE_WINDOW_MS } from './types';
 
 export interface MetricsCapacity {
   /** Throughput buckets kept (default 1,440: a day of minutes). */
@@ -44,6 +45,15 @@ export interface MetricsOptions {
   /** Queue-depth changes closer than this are merged into one point (default 1 s). */
   queueResolutionMs?: number;
   capacity?: Partial<MetricsCapacity>;
+}
+
+/** How long a host's latest resource sample counts towards the shared board's peaks: three windows of the resource log. */
+const HOST_STALE_MS = 3 * RESOURCE_WINDOW_MS;
+
+interface HostFigures {
+  at: number;
+  agents: number;
+  rssBytes: number;
 }
 
 export const DEFAULT_CAPACITY: MetricsCapacity = {
@@ -86,7 +96,9 @@ export class MetricsCollector {
 
   private readonly depth: QueueCounts = { pending: 0, running: 0, delayed: 0 };
   private readonly counters: Counters = { posted: 0, done: 0, cancelled: 0, retries: 0, failedAttempts: 0, leaseExpiries: 0 };
-  private readonly peaks: ResourcePeaks = { agentCpuPercent: 0, agentRssBytes: 0, totalRssBytes: 0, systemCpuPercent: 0, agents: 0 };
+  private readonly peaks: ResourcePeaks = { agentCpuPercent: 0, agentRssBytes: 0, totalRssBytes: 0, systemCpuPercent: 0, agents: 0, hosts: 0 };
+  /** Each host's latest sample, so the peaks of a shared board add up the hosts working at once. */
+  private readonly latestByHost = new Map<string, HostFigures>();
   private firstEventAt: number | undefined;
   private firstStart: number | undefined;
   private lastEnd: number | undefined;
@@ -391,12 +403,36 @@ export class MetricsCollector {
       this.peaks.agentCpuPercent = Math.max(this.peaks.agentCpuPercent, point.cpuPercent);
       this.peaks.agentRssBytes = Math.max(this.peaks.agentRssBytes, point.rssBytes);
     }
-    this.peaks.totalRssBytes = Math.max(this.peaks.totalRssBytes, totalRss);
-    this.peaks.agents = Math.max(this.peaks.agents, sample.liveAgents);
+    this.addHostFigures(sample.host ?? '', { at: sample.at, agents: sample.liveAgents, rssBytes: totalRss });
     if (sample.system) {
       this.system.push({ t: sample.at, cpuPercent: sample.system.cpuPercent, rssBytes: sample.system.usedBytes });
       this.peaks.systemCpuPercent = Math.max(this.peaks.systemCpuPercent, sample.system.cpuPercent);
     }
+  }
+
+  /**
+   * Agents and memory at one moment are the sums over the hosts still reporting then: a host's
+   * latest sample counts until it is HOST_STALE_MS old (it writes one every few seconds while its
+   * pool runs), so two machines with 4 agents each peak at 8, not 4. Samples arrive in time order
+   * (the resource log sorts them).
+   */
+  private addHostFigures(host: string, figures: HostFigures): void {
+    this.latestByHost.set(host, figures);
+    let agents = 0;
+    let rssBytes = 0;
+    let hosts = 0;
+    for (const [name, latest] of this.latestByHost) {
+      if (figures.at - latest.at > HOST_STALE_MS) {
+        this.latestByHost.delete(name);
+        continue;
+      }
+      agents += latest.agents;
+      rssBytes += latest.rssBytes;
+      hosts += 1;
+    }
+    this.peaks.agents = Math.max(this.peaks.agents, agents);
+    this.peaks.totalRssBytes = Math.max(this.peaks.totalRssBytes, rssBytes);
+    this.peaks.hosts = Math.max(this.peaks.hosts, hosts);
   }
 
   private seriesFor(agentId: string): RingBuffer<ResourcePoint> {

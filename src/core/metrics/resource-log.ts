@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { PoolStats } from '../pool/types';
 import { resourceSampleOf } from './collector';
 import type { PoolSource } from './feed';
-import type { ResourceSample } from './types';
+import { RESOURCE_WINDOW_MS, type ResourceSample } from './types';
 import { FileBoard } from '../board/fileBoard';
 
 export const RESOURCE_LOG_DIR = 'metrics';
@@ -85,7 +85,7 @@ export class ResourceLog {
   /** `target`: a file board's folder, or any store; `host` marks the lines on a board several hosts share. */
   constructor(target: string | ResourceStore, options: ResourceLogOptions & { host?: string; onError?: (error: unknown) => void } = {}) {
     this.store = typeof target === 'string' ? fileResourceStore(target, options) : target;
-    this.windowMs = options.windowMs ?? 5_000;
+    this.windowMs = options.windowMs ?? RESOURCE_WINDOW_MS;
     this.host = options.host;
     this.onError = options.onError ?? (() => undefined);
   }
@@ -174,7 +174,7 @@ function parseSample(line: string): ResourceSample | undefined {
     if (typeof value.at !== 'number' || !Array.isArray(value.agents)) return undefined;
     const host = typeof value.host === 'string' ? value.host : undefined;
     const agents = host === undefined ? value.agents : value.agents.map((agent) => ({ ...agent, id: `${host}/${agent.id}` }));
-    return { at: value.at, liveAgents: value.liveAgents ?? value.agents.length, agents, ...(value.system ? { system: value.system } : {}) };
+    return { at: value.at, ...(host !== undefined && { host }), liveAgents: value.liveAgents ?? value.agents.length, agents, ...(value.system ? { system: value.system } : {}) };
   } catch {
     return undefined;
   }

@@ -74,11 +74,14 @@ export interface ResourcePeaks {
   /** Highest CPU of one agent tree (100 = one core). */
   agentCpuPercent: number;
   agentRssBytes: number;
-  /** Highest sum of all agent trees' memory at one moment. */
+  /** Highest sum of all agent trees' memory at one moment, across the hosts reporting then. */
   totalRssBytes: number;
+  /** Highest CPU of one machine (the busiest host's, on a shared board). */
   systemCpuPercent: number;
-  /** Most agents alive at one moment (pool stats). */
+  /** Most agents alive at one moment, summed over the hosts reporting then (pool stats). */
   agents: number;
+  /** Most hosts reporting at one moment (1 for a single pool). */
+  hosts: number;
 }
 
 export interface RunSummary {
@@ -135,7 +138,12 @@ export interface AgentTotals {
 /** Resource figures at one moment, as the resource log stores them. */
 export interface ResourceSample {
   at: number;
+  /** The host that recorded it, on a board several hosts share (absent: this process's pool). */
+  host?: string;
   liveAgents: number;
   agents: { id: string; cpuPercent: number; rssBytes: number }[];
   system?: { cpuPercent: number; usedBytes: number };
 }
+
+/** A pool's resource log writes one line per window of this length (each agent's highest figures in it). */
+export const RESOURCE_WINDOW_MS = 5_000;

@@ -68,12 +68,14 @@ function resourcesSection(report: RunReport): Section {
     };
   }
   const p = report.summary.peaks;
+  const shared = p.hosts > 1;
   const rows = [
-    ['Agents alive at once', String(p.agents)],
+    ...(shared ? [['Hosts working at once', String(p.hosts)]] : []),
+    [shared ? 'Agents alive at once, all hosts' : 'Agents alive at once', String(p.agents)],
     ['CPU of one agent (100 % = one core)', `${Math.round(p.agentCpuPercent)} %`],
     ['Memory of one agent', formatBytes(p.agentRssBytes)],
-    ['Memory of all agents', formatBytes(p.totalRssBytes)],
-    ['Machine CPU', `${Math.round(p.systemCpuPercent)} %`],
+    [shared ? 'Memory of all agents, all hosts' : 'Memory of all agents', formatBytes(p.totalRssBytes)],
+    [shared ? 'Machine CPU (the busiest host)' : 'Machine CPU', `${Math.round(p.systemCpuPercent)} %`],
   ];
   return { title: 'Resource peaks', blocks: [{ kind: 'table', headers: ['Peak', 'Value'], numeric: [false, true], rows }] };
 }

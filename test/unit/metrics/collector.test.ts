@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import * as fs from 'fs';
 import { collectBoardMetrics, MetricsCollector } from '../../../src/core/metrics';
+import { readBoardResources, ResourceLog, resourceStoreOf } from '../../../src/core/metrics/resource-log';
 import type { PoolStats, AgentInfo } from '../../../src/core/pool/types';
 import { makeBoard, T0 } from './helpers';
 import { over } from '../patch/place';
@@ -240,7 +241,30 @@ describe('MetricsCollector from pool stats', () => {
     assert.deepEqual(snapshot.agents[0].points.map((point) => point.t - T0), [3_000, 4_000, 5_000]);
     assert.equal(snapshot.system.length, 3);
     assert.equal(snapshot.system[0].rssBytes, 2e9);
-    assert.deepEqual(snapshot.summary.peaks, { agentCpuPercent: 120, agentRssBytes: 300e6, totalRssBytes: 400e6, systemCpuPercent: 95, agents: 2 });
+    assert.deepEqual(snapshot.summary.peaks, { agentCpuPercent: 120, agentRssBytes: 300e6, totalRssBytes: 400e6, systemCpuPercent: 95, agents: 2, hosts: 1 });
+  });
+
+  it('adds up the hosts of a shared board working at the same time, and drops a host that stopped reporting', async () => {
+    // Two pools write to one store, as two machines do on a Redis board (each line marked with its host).
+    const lines: string[] = [];
+    const store = { appendResourceLine: async (line: string) => void lines.push(line), readResourceLines: async () => [...lines] };
+    const logOf = (host: string) => new ResourceLog(resourceStoreOf(store)!, { host, windowMs: 1_000 });
+    const [east, west] = [logOf('east'), logOf('west')];
+    east.record(poolStats([agent('a1', 50, 100e6), agent('a2', 50, 100e6), agent('a3', 50, 100e6)], 60), T0);
+    west.record(poolStats([agent('a1', 70, 200e6), agent('a2', 70, 200e6)], 80), T0 + 500);
+    east.record(poolStats([agent('a1', 50, 100e6)], 30), T0 + 2_000); // flushes east's first window
+    west.record(poolStats([agent('a1', 70, 200e6)], 30), T0 + 2_500);
+    // Long after west stopped: east alone, with more agents than either host had before.
+    east.record(poolStats([agent('a1', 1, 1e6), agent('a2', 1, 1e6), agent('a3', 1, 1e6), agent('a4', 1, 1e6)], 10), T0 + 60_000);
+    east.record(poolStats([], 5), T0 + 61_500);
+    await Promise.all([east.settled(), west.settled()]);
+    const metrics = new MetricsCollector();
+    for (const sample of await readBoardResources(store)) metrics.addResourceSample(sample);
+    const peaks = metrics.snapshot(T0 + 62_000).summary.peaks;
+    assert.equal(peaks.agents, 5, 'three agents on east and two on west at once');
+    assert.equal(peaks.hosts, 2);
+    assert.equal(peaks.totalRssBytes, 700e6);
+    assert.equal(peaks.systemCpuPercent, 80, 'the busiest machine, not a sum');
   });
 
   it('drops the stalest agent series beyond the agent cap', () => {
