@@ -397,9 +397,9 @@ class ProgressPrinter {
         this.note(describeSandbox(event.status));
         return;
       case 'task-failed':
-        this.failed++;
+        if (endedLabel(event.kind) === 'failed') this.failed++;
         this.running.delete(event.taskId);
-        this.note(`${event.kind === 'cancelled' ? 'cancel' : 'failed'} ${event.taskId}  ${this.title(event.taskId)}: ${firstLine(event.message)}`);
+        this.note(`${endedLabel(event.kind)} ${event.taskId}  ${this.title(event.taskId)}: ${firstLine(event.message)}`);
         return;
       case 'agent-started':
         this.agents++;
@@ -458,6 +458,17 @@ class ProgressPrinter {
     process.stdout.write('\r\x1b[K');
     this.lineShown = false;
   }
+}
+
+/**
+ * The word before an attempt that ended without a result: only a failure is "failed". A task
+ * handed back (the run stopping) or whose lease went (another holder, a lost board) comes back.
+ */
+function endedLabel(kind: string): 'cancel' | 'back  ' | 'lost  ' | 'failed' {
+  if (kind === 'cancelled') return 'cancel';
+  if (kind === 'released') return 'back  ';
+  if (kind === 'lost') return 'lost  ';
+  return 'failed';
 }
 
 function firstLine(text: string): string {

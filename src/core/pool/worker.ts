@@ -441,7 +441,8 @@ export class AgentWorker {
     const base = { taskId: task.id, durationMs, kind: failure.kind };
     if (current.interruption === 'cancelled') return { ...base, outcome: 'cancelled', message: 'The task was cancelled.' };
     // Its lease may be someone else's by now: nothing more is recorded under it.
-    if (current.interruption === 'lease-lost') return { ...base, outcome: 'lost', message: failure.message };
+    // The command ended because the lease was lost: say why the lease went, not that the command was stopped.
+    if (current.interruption === 'lease-lost') return { ...base, outcome: 'lost', message: abortReason(current) ?? failure.message };
     try {
       if (current.interruption === 'release') {
         await board.release(current.claim, 'the agent was stopped');
@@ -510,6 +511,12 @@ export class AgentWorker {
       clearInterval(timer);
     };
   }
+}
+
+/** Why the attempt's signal was aborted (a LeaseLostError says why the lease went), when it says. */
+function abortReason(current: CurrentAttempt): string | undefined {
+  const reason: unknown = current.controller.signal.reason;
+  return reason instanceof Error ? reason.message : undefined;
 }
 
 /** The result fields naming a stored artifact: its name, and on a file board its file too. */

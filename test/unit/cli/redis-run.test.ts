@@ -245,6 +245,9 @@ describe('swarm run --board redis://', { timeout: 600_000 }, () => {
     // It took 15-28 s (each release, host record and close waited for the server); about 1 s now.
     assert.ok(exitMs < 10_000, `the run exited ${exitMs} ms after the server went away`);
     const said = `${finished.stdout}\n${finished.stderr}`;
+    // The task was not cancelled: its lease went with the server (it printed "failed … was cancelled" before).
+    assert.doesNotMatch(said, /was cancelled|^failed /m, said);
+    assert.match(said, /^lost +\S+ +outlives the server: Lease lost on task/m, said);
     const stopLines = said.split('\n').filter((line) => /No more tasks are claimed/.test(line));
     assert.equal(stopLines.length, 1, `one line says why the run stopped: ${said}`);
     assert.match(stopLines[0], /Redis server at redis:\/\/127\.0\.0\.1:\d+/);
