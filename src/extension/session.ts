@@ -406,7 +406,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       else this.log.warn(`[pool] ${describeSandbox(event.status)}`);
     }
     if (event.type === 'task-finished') for (const warning of event.warnings ?? []) this.log.warn(`[pool] task ${event.taskId}: ${warning}`);
-    if (event.type === 'task-failed') this.log.warn(`[pool] task ${event.taskId} failed (${event.kind}): ${event.message}`);
+    if (event.type === 'task-failed') this.log.warn(`[pool] task ${event.taskId} ${attemptEndWord(event.kind)}: ${event.message}`);
     if (event.type !== 'stats') this.poolEmitter.fire();
   }
 
@@ -481,4 +481,12 @@ async function markerStamp(file: string): Promise<string> {
 
 export function errorMessage(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).replace(/\.\s*$/, '');
+}
+
+/** How the log words an attempt that ended without a result: only a failure says "failed". */
+function attemptEndWord(kind: string): string {
+  if (kind === 'cancelled') return 'was cancelled';
+  if (kind === 'released') return 'was handed back';
+  if (kind === 'lost') return 'lost its lease';
+  return `failed (${kind})`;
 }
