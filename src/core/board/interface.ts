@@ -5,11 +5,17 @@
 import type { BoardEvent, BoardStats, Claim, LeaseLossCause, Progress, Task, TaskError, TaskSpec, TaskStatus } from './types';
 import { LeaseLostError } from './types';
 import { SwarmUserError } from '../errors';
+import type { Serves } from './routing';
 
 export interface ClaimRequest {
   agent: string;
   /** Lease length; the holder renews it with heartbeat() well before it runs out. */
   leaseMs?: number;
+  /**
+   * What this claimer can serve (a runner's labels and repositories). A task it cannot serve is
+   * never claimed by it: no lease, no attempt, no event of a claim. Absent: it serves everything.
+   */
+  serves?: Serves;
 }
 
 export interface FailRequest {

@@ -53,10 +53,15 @@ import { bullmqLayoutProblem } from './bullmq';
 import { classifyRedisError, describeRedis, type RedisLocation } from './connection';
 import { RedisHosts } from './hosts';
 import { RedisResources } from './resources';
+import { needsOf, needsOfRouteKey, routeKeyOf, servesWire } from '../routing';
 
 export const REDIS_BOARD_FORMAT = 'agent-swarm-board';
-/** Bump when the key layout changes in a way older versions would misread. */
-export const REDIS_BOARD_FORMAT_VERSION = 1;
+/**
+ * Bump when the key layout changes in a way older versions would misread. 2: routing (tasks carry a
+ * route key; tasks no claimer could serve are parked, which a version-1 client would never bring
+ * back). A version-1 board is upgraded when opened: its records, without route keys, claim as before.
+ */
+export const REDIS_BOARD_FORMAT_VERSION = 2;
 const QUEUE_NAME = 'q';
 const PRIORITY_BASE = 10_000;
 const POST_REPAIR_AGE_MS = 10_000;
@@ -250,6 +255,7 @@ export class RedisBoard implements Board {
       createdAt: task.createdAt,
       files: JSON.stringify(task.files),
       fk: task.files.map((file) => createHash('sha1').update(file).digest('hex')).join(' '),
+      rk: routeKeyOf(needsOf(task)),
       maxAttempts: task.maxAttempts,
       posted: JSON.stringify(postedDetail(task)),
       ...(task.notBefore !== undefined && task.notBefore > now ? { due: task.notBefore } : {}),
@@ -307,11 +313,12 @@ export class RedisBoard implements Board {
   async claim(request: ClaimRequest): Promise<Claim | undefined> {
     assertAgent(request.agent);
     const leaseMs = assertLeaseMs(request.leaseMs ?? DEFAULT_LEASE_MS);
+    const serves = servesWire(request.serves);
     await this.maintain();
     for (;;) {
       const bullToken = `${request.agent}.${nonce(6)}`;
       const now = Date.now();
-      const reply = await this.run<string[]>('CLAIM', now, process.pid, bullToken, request.agent, leaseMs, this.conflictDelayMs, this.random());
+      const reply = await this.run<string[]>('CLAIM', now, process.pid, bullToken, request.agent, leaseMs, this.conflictDelayMs, this.random(), serves);
       if (reply[0] === 'none') return undefined;
       if (reply[0] !== 'ok') continue; // 'more': twenty jobs were put aside or finished; look further
       const [, id, attempt, spec, lastError] = reply;
@@ -708,6 +715,7 @@ export class RedisBoard implements Board {
     const task = this.taskOf(spec, status, attempts, Number(record.up ?? spec.createdAt));
     const due = Number(record.due ?? 0);
     if (status === 'pending' && due > 0) task.notBefore = due;
+    if (status === 'pending' && record.pk) task.waitingForRunner = needsOfRouteKey(record.pk);
     if (status === 'running') {
       if (record.ag) task.claimedBy = record.ag;
       if (record.lexp) task.leaseExpiresAt = Number(record.lexp);
@@ -810,6 +818,9 @@ async function ensureFormat(client: Redis, metaKey: string, where: string, reten
       `The board at ${where} has format ${meta.version}, newer than this Agent Swarm supports (${REDIS_BOARD_FORMAT_VERSION}). Update Agent Swarm.`,
     );
   }
+  // Older boards are upgraded in place (every older layout is read as it is); from now on older
+  // clients refuse the board instead of missing what they cannot see (parked tasks).
+  if (version < REDIS_BOARD_FORMAT_VERSION) await client.hset(metaKey, 'version', String(REDIS_BOARD_FORMAT_VERSION));
 }
 
 function jobOf(task: StoredTask, now: number): { name: string; data: object; opts: object } {
