@@ -193,3 +193,35 @@ describe('Redis board routing (parking in the claim script)', { timeout: 120_000
     }
   });
 });
+
+describe('what a runner serves (runnerServesFor, from its settings and clone)', () => {
+  it('a clone serves its remotes and its root commit, with its labels and tasks without a snapshot; a repository cache serves any repository', async () => {
+    const { execFileSync } = await import('child_process');
+    const fs = await import('fs');
+    const os = await import('os');
+    const path = await import('path');
+    const { runnerServesFor } = await import('../../../src/core/pool/fromConfig');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-serves-'));
+    try {
+      const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir, encoding: 'utf8' }).trim();
+      git('init', '-q', '-b', 'main');
+      fs.writeFileSync(path.join(dir, 'a.txt'), 'a\n');
+      git('add', 'a.txt');
+      git('commit', '-q', '-m', 'root');
+      git('remote', 'add', 'origin', 'git@github.com:A/B.git');
+      git('remote', 'add', 'mirror', 'https://example.com:8443/team/b.git');
+      const root = git('rev-parse', 'HEAD');
+      const serves = await runnerServesFor({ workspaceRoot: dir }, { runner: { labels: ['gpu', 'gpu', 'linux'] } });
+      assert.deepEqual(serves, { labels: ['gpu', 'linux'], repositories: ['example.com:8443/team/b', 'github.com/a/b', `unpublished:${root}`].sort(), unsourced: true });
+      assert.deepEqual(await runnerServesFor({ workspaceRoot: dir }, { isolation: 'direct', runner: { reposDir: path.join(dir, 'cache') } }), { labels: [], repositories: 'any', unsourced: false });
+      const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-serves-plain-'));
+      try {
+        assert.deepEqual(await runnerServesFor({ workspaceRoot: outside }, {}), { labels: [], repositories: [], unsourced: false });
+      } finally {
+        fs.rmSync(outside, { recursive: true, force: true });
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
