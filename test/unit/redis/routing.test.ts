@@ -178,6 +178,30 @@ describe('Redis board routing (parking in the claim script)', { timeout: 120_000
     }
   });
 
+  it('a retry parked after its backoff shows no stale due time and is not counted as delayed', async () => {
+    const { board } = await freshBoard();
+    try {
+      const task = await board.post(gpuTask('flaky'));
+      await board.fail((await board.claim({ agent: 'gpu', serves: GPU }))!, 'try again');
+      const deadline = Date.now() + 30_000;
+      while (!(await board.get(task.id))!.waitingForRunner) {
+        assert.ok(Date.now() < deadline, 'the retry became due and was parked');
+        assert.equal(await board.claim({ agent: 'cpu', serves: CPU }), undefined);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const read = (await board.get(task.id))!;
+      assert.equal(read.status, 'pending');
+      assert.equal(read.notBefore, undefined, 'no due time in the past');
+      assert.equal(read.attempts, 1);
+      assert.equal((await board.stats()).delayed, 0);
+      const claim = (await board.claim({ agent: 'gpu', serves: GPU }))!;
+      assert.equal(claim.task.id, task.id);
+      assert.equal(claim.task.attempts, 2);
+    } finally {
+      await board.close();
+    }
+  });
+
   it('a task recorded before routing (no route key) and a board of format 1 still claim as before', async () => {
     const { board, name, open } = await freshBoard();
     try {

@@ -156,7 +156,7 @@ local function lostCause(id, token)
 end
 
 -- Parking (routing): a task that a claimer cannot serve (its labels or repository, the route key
--- 'rk' written at post) is set aside in BullMQ (delayed until PARK_UNTIL, which never comes) and
+-- 'rk' written at post) is set aside in BullMQ (delayed by PARK_MS, a time that never comes) and
 -- listed in pk:<route key>, ordered by priority; pks lists the route keys that have parked tasks.
 -- A claimer that can serve a route key puts its tasks back into the queue before it claims. The
 -- record's 'pk' names the route key while the task is parked; 'pkn' says its waiting-for-runner
@@ -314,8 +314,14 @@ for _ = 1, 20 do
   local key = tkey(id)
   local f = rcall('HMGET', key, 'st', 'files', 'ix', 'par', 'cfl', 'due', 'att', 'spec', 'lerr', 'fk', 'rk', 'pk', 'pkn')
   local st = f[1]
-  if (st == 'pending' or st == 'running') and not canServe(f[11]) then
-    -- Not for this claimer: parked, not claimed (no lease, no attempt, no claim event).
+  if st == 'pending' and not canServe(f[11]) then
+    -- Not for this claimer: parked, not claimed (no lease, no attempt, no claim event). A record
+    -- that says running with a job to activate is repaired by the claim as before, never parked:
+    -- a parked job is out of the sweep's sight, and the record would stay running for ever.
+    if f[6] then
+      rcall('HDEL', key, 'due')
+      clearDue(id)
+    end
     local parkKey = base .. ':pk:' .. f[11]
     -- BullMQ's priority field: lower runs first, as the park set's order.
     rcall('ZADD', parkKey, tonumber(rcall('HGET', queue .. id, 'priority') or '0') or 0, id)
