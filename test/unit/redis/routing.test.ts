@@ -30,13 +30,13 @@ function gpuTask(title: string, priority = 0): TaskSpec {
   return { title, priority, requires: ['gpu'], source: { repository: 'github.com/a/b', prefix: '', snapshot: 'b'.repeat(40), snapshotId: 'tsnapshot0001', bundle: 'none', bundleBytes: 0 } };
 }
 
-async function freshBoard(): Promise<{ board: RedisBoard; name: string; open: () => Promise<RedisBoard> }> {
+async function freshBoard(conflictDelayMs?: number): Promise<{ board: RedisBoard; name: string; open: () => Promise<RedisBoard> }> {
   const name = `routing-${++counter}`;
   const location = parseBoardLocation(redis.url(0, name));
   if (location.kind !== 'redis') throw new Error('expected a Redis location');
   const opened: RedisBoard[] = [];
   const open = async (): Promise<RedisBoard> => {
-    const board = await RedisBoard.open({ ...location, sweepIntervalMs: 3_600_000 });
+    const board = await RedisBoard.open({ ...location, sweepIntervalMs: 3_600_000, ...(conflictDelayMs !== undefined && { conflictDelayMs }) });
     opened.push(board);
     return board;
   };
@@ -173,6 +173,35 @@ describe('Redis board routing (parking in the claim script)', { timeout: 120_000
       assert.equal(count(events, 'waiting-for-runner'), 2, 'a task that was claimed and came back is announced again, once');
       assert.deepEqual((await board.get(task.id))!.waitingForRunner, { labels: ['gpu'], repository: 'github.com/a/b' });
       assert.equal((await board.claim({ agent: 'gpu', serves: GPU }))!.task.id, task.id);
+    } finally {
+      await board.close();
+    }
+  });
+
+  it('a task that waited for files and was parked meanwhile: the holder\'s end wakes it, an incapable runner parks it again silently, a capable one claims it', async () => {
+    const { board } = await freshBoard(200);
+    try {
+      const holder = await board.post({ title: 'holder', files: ['a.ts'], priority: 5 });
+      const waiter = await board.post({ ...gpuTask('waiter'), files: ['a.ts'] });
+      const held = (await board.claim({ agent: 'gpu-1', serves: GPU }))!;
+      assert.equal(held.task.id, holder.id);
+      assert.equal(await board.claim({ agent: 'gpu-2', serves: GPU }), undefined, 'the waiter waits for a.ts');
+      const deadline = Date.now() + 30_000;
+      while (!(await board.get(waiter.id))!.waitingForRunner) {
+        assert.ok(Date.now() < deadline, 'the conflict delay ran out and the incapable runner parked the waiter');
+        assert.equal(await board.claim({ agent: 'cpu', serves: CPU }), undefined);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await board.complete(held); // wakes the waiter (promote), although it is parked
+      assert.equal(await board.claim({ agent: 'cpu', serves: CPU }), undefined);
+      const claim = (await board.claim({ agent: 'gpu-2', serves: GPU }))!;
+      assert.equal(claim.task.id, waiter.id);
+      const events = await allEvents(board);
+      assert.equal(count(events, 'waiting-for-runner'), 1);
+      assert.equal(count(events, 'claimed'), 2);
+      assert.equal(count(events, 'requeued'), 0);
+      await board.complete(claim);
+      assert.equal((await board.get(waiter.id))!.status, 'done');
     } finally {
       await board.close();
     }
