@@ -66,7 +66,7 @@ function count(events: BoardEvent[], type: string): number {
 
 describe('Redis board routing (parking in the claim script)', { timeout: 120_000 }, () => {
   it('N claims by an incapable runner against M unservable tasks park each once, claim none; a capable runner started later gets them all in priority order', async () => {
-    const { board, open } = await freshBoard();
+    const { board, name, open } = await freshBoard();
     try {
       const M = 30;
       const posted = await board.postMany(Array.from({ length: M }, (_, index) => gpuTask(`t${index}`, index % 7)));
@@ -78,6 +78,9 @@ describe('Redis board routing (parking in the claim script)', { timeout: 120_000
       }
       let events = await allEvents(board);
       assert.equal(count(events, 'waiting-for-runner'), M, 'one waiting event per task, however often it is passed over');
+      // BullMQ's own stream records each move of a job: exactly one park (move to delayed) per task.
+      const bullEvents = (await client.xrange(`${keyBase(name)}:q:events`, '-', '+')).map(([, fields]) => fields[fields.indexOf('event') + 1]);
+      assert.equal(bullEvents.filter((event) => event === 'delayed').length, M, 'at most one park per task');
       assert.equal(count(events, 'claimed'), 1);
       assert.equal(count(events, 'requeued'), 0);
       const waiting = events.find((event) => event.type === 'waiting-for-runner')!;
