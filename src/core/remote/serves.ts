@@ -30,7 +30,11 @@ export async function runnerServes(options: RunnerServesOptions): Promise<Serves
  */
 async function cloneIdentities(clone: string): Promise<string[]> {
   const identities = new Set<string>();
-  const remotes = (await gitText(['remote'], { cwd: clone })).split('\n').filter(Boolean);
+  // A clone git cannot read serves no repository here; its workspace reports the problem itself
+  // when a task needs it, with the pool's own message.
+  const listed = await runGit(['remote'], { cwd: clone, okCodes: [128] }).catch(() => undefined);
+  if (!listed || listed.code !== 0) return [];
+  const remotes = listed.stdout.toString('utf8').split('\n').filter(Boolean);
   for (const remote of remotes) {
     const url = await gitText(['remote', 'get-url', remote], { cwd: clone });
     try {

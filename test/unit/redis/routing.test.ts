@@ -273,6 +273,8 @@ describe('what a runner serves (runnerServesFor, from its settings and clone)', 
       const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-serves-plain-'));
       try {
         assert.deepEqual(await runnerServesFor({ workspaceRoot: outside }, {}), { labels: [], repositories: [], unsourced: false });
+        fs.mkdirSync(path.join(outside, '.git'));
+        assert.deepEqual((await runnerServesFor({ workspaceRoot: outside }, {})).repositories, [], 'a broken clone serves no repository, without failing the start');
       } finally {
         fs.rmSync(outside, { recursive: true, force: true });
       }
