@@ -100,6 +100,7 @@ async function start(init: AgentInit): Promise<void> {
     executor,
     isolation,
     leaseMs: init.leaseMs,
+    serves: init.serves,
     limiter,
     hostModels,
     sandbox: init.sandbox,

@@ -3,7 +3,7 @@
 // from patches, error messages of executors): control sequences in it would retitle, recolour or
 // erase the reader's terminal, and bidirectional overrides would reorder what the reader sees. So
 // every field is escaped before it is printed, shown visibly as \x1b or \u202e.
-import { BoardEvent, BoardStats, Task, TaskError } from '../core/board';
+import { BoardEvent, BoardStats, Task, TaskError, describeNeeds } from '../core/board';
 import { formatBytes } from '../core/format';
 
 /** C0 controls, DEL, C1 controls (U+0080–U+009F) and the bidi overrides and isolates. */
@@ -62,8 +62,8 @@ export function formatTaskTable(tasks: Task[]): string {
       pad(task.status, 9),
       pad(String(task.priority), 5),
       pad(`${task.attempts}/${task.maxAttempts}`, 5),
-      pad(task.claimedBy ?? '-', 12),
-      truncate(task.title, 60),
+      pad(task.claimedBy ?? (task.waitingForRunner ? 'needs runner' : '-'), 12),
+      truncate(task.title, 60) + (task.waitingForRunner ? ` (waits for ${escapeTerminal(describeNeeds(task.waitingForRunner))})` : ''),
     ].join(' '),
   );
   return [header, ...rows].join('\n');
@@ -83,6 +83,7 @@ export function formatTask(task: Task, errors: TaskError[]): string {
   if (task.childCount !== undefined) lines.push(`  children:  ${task.childCount}`);
   if (task.files.length > 0) lines.push(`  files:     ${task.files.map(field).join(', ')}`);
   if (task.requires) lines.push(`  requires:  ${task.requires.map(field).join(', ')} (runner labels)`);
+  if (task.waitingForRunner) lines.push(`  waiting:   for ${field(describeNeeds(task.waitingForRunner))}: no runner that asked so far could serve it`);
   if (task.source) {
     const { source } = task;
     const bundle = source.bundle === 'none' ? 'on the remote already' : `${source.bundle} bundle of ${formatBytes(source.bundleBytes)}`;

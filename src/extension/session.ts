@@ -10,7 +10,7 @@ import { BoardUnavailableError, type Board, type Following } from '../core/board
 import { describeBoardLocation, openBoard as openBoardAt, parseBoardLocation } from '../core/board/open';
 import { poolSettingsFrom, resolveEffectiveConfig, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
 import type { ExecutorConfig } from '../core/executors';
-import { boardAccessOf, buildPool, ExecutorChoiceError, resolveExecutorChoice, type AgentPool, type BoardAccess, type PoolEvent, type PoolOptions } from '../core/pool';
+import { boardAccessOf, buildPool, ExecutorChoiceError, resolveExecutorChoice, runnerServesFor, type AgentPool, type BoardAccess, type PoolEvent, type PoolOptions, type PoolRunChoice } from '../core/pool';
 import { describeSandbox, SandboxUnavailableError } from '../core/sandbox';
 import { NotAGitRepositoryError } from '../core/worktree';
 import { POOL_RUNNING_STATE, ContextKeys, boardSetting, executorSetting, isolationSetting, settingsConfigLayer } from './settings';
@@ -273,6 +273,9 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     const { board, boardAccess } = this.usesRemoteBoard ? await this.sharedBoardForPool() : { board: await this.ensureViewBoard(), boardAccess: undefined };
     const workspaceRoot = this.workspaceRoot as string;
     const isolation = isolationSetting();
+    const run: PoolRunChoice = { isolation: isolation === 'auto' ? undefined : isolation };
+    // On a shared board the board routes: this window's agents take only tasks they can serve.
+    if (this.usesRemoteBoard) run.serves = await runnerServesFor({ workspaceRoot }, run);
     const pool = buildPool(config, executor, {
       board,
       ...(boardAccess && { boardAccess }),
@@ -280,7 +283,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       env: hostEnv,
       log: (line) => this.log.info(`[pool] ${line}`),
       worktreeLog: (line) => this.log.info(`[worktree] ${line}`),
-    }, { isolation: isolation === 'auto' ? undefined : isolation });
+    }, run);
     this.poolSubscription = pool.onEvent((event) => this.onPoolEventReceived(event));
     this.pool = pool;
     try {

@@ -93,6 +93,50 @@ for (const kind of kinds) {
       });
     });
 
+    describe('routing: a claimer takes only what it serves', () => {
+      const source = (repository: string, snapshotId: string) => ({ repository, prefix: '', snapshot: 'a'.repeat(40), snapshotId, bundle: 'none' as const, bundleBytes: 0 });
+      const gpuOnly = { labels: ['gpu'], repositories: ['github.com/a/b'], unsourced: false };
+
+      it('never claims a task whose labels or repository it lacks: no claim, no attempt, no claim event', async () => {
+        const { board } = await kind.fresh();
+        const needsArm = await board.post({ title: 'arm', requires: ['arm64'], source: source('github.com/a/b', 'tsnapshot0001') });
+        const otherRepo = await board.post({ title: 'other repo', requires: ['gpu'], source: source('github.com/c/d', 'tsnapshot0002') });
+        const unsourced = await board.post({ title: 'no snapshot' });
+        for (let i = 0; i < 5; i++) assert.equal(await board.claim({ agent: 'runner', serves: gpuOnly }), undefined);
+        for (const task of [needsArm, otherRepo, unsourced]) {
+          const read = (await board.get(task.id))!;
+          assert.equal(read.status, 'pending');
+          assert.equal(read.attempts, 0);
+        }
+        const types = (await eventTypes(board)).map((event) => event.type);
+        assert.ok(!types.includes('claimed') && !types.includes('requeued'), `no claim or release: ${types.join(', ')}`);
+        assert.equal((await board.stats()).counts.pending, 3);
+      });
+
+      it('claims what it serves in claim order, skipping what it does not, and a claimer without a capability set takes the rest', async () => {
+        const { board } = await kind.fresh();
+        const skipped = await board.post({ title: 'needs arm', requires: ['arm64'], priority: 9, source: source('github.com/a/b', 'tsnapshot0003') });
+        const low = await board.post({ title: 'low', requires: ['gpu'], priority: 1, source: source('github.com/a/b', 'tsnapshot0003') });
+        const high = await board.post({ title: 'high', priority: 5, source: source('github.com/a/b', 'tsnapshot0003') });
+        const anyRepo = await board.post({ title: 'any repo', source: source('github.com/e/f', 'tsnapshot0004') });
+        assert.equal((await board.claim({ agent: 'r', serves: gpuOnly }))!.task.id, high.id);
+        assert.equal((await board.claim({ agent: 'r', serves: gpuOnly }))!.task.id, low.id);
+        assert.equal(await board.claim({ agent: 'r', serves: gpuOnly }), undefined);
+        assert.equal((await board.claim({ agent: 'cache', serves: { labels: [], repositories: 'any', unsourced: false } }))!.task.id, anyRepo.id);
+        assert.equal((await board.claim({ agent: 'local' }))!.task.id, skipped.id);
+      });
+
+      it('a claimer with a local workspace serves tasks posted without a snapshot; labels still apply', async () => {
+        const { board } = await kind.fresh();
+        const plain = await board.post({ title: 'plain' });
+        const labelled = await board.post({ title: 'labelled', requires: ['linux'] });
+        const serves = { labels: [], repositories: [], unsourced: true };
+        assert.equal((await board.claim({ agent: 'w', serves }))!.task.id, plain.id);
+        assert.equal(await board.claim({ agent: 'w', serves }), undefined);
+        assert.equal((await board.claim({ agent: 'w', serves: { ...serves, labels: ['linux'] } }))!.task.id, labelled.id);
+      });
+    });
+
     describe('inputs at their limits (the shared schema)', () => {
       it('a post of more tasks than ids fit in a millisecond keeps every task, each with its own id, in posting order', async () => {
         const { board } = await kind.fresh();

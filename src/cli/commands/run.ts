@@ -17,7 +17,7 @@ import { detectPresets, ExecutorError, type ExecutorConfig } from '../../core/ex
 import { OK_EXIT_CODE_PRESET_NAMES } from '../../core/executors/exitCodes';
 import { preflightExecutor } from '../../core/executors/preflight';
 import { recordPoolResources, resourceStoreOf } from '../../core/metrics';
-import { buildPool, ExecutorChoiceError, resolveExecutorChoice, type BoardAccess, type PoolEvent, type PoolRunChoice, type PoolStats } from '../../core/pool';
+import { buildPool, runnerServesFor, ExecutorChoiceError, resolveExecutorChoice, type BoardAccess, type PoolEvent, type PoolRunChoice, type PoolStats } from '../../core/pool';
 import { hostRecordId } from '../../core/pool/status-file';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
 import { EXIT_FAILURE, ExitError, UsageError, invalidConfigFile } from '../errors';
@@ -240,12 +240,16 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
   if (!(board instanceof FileBoard)) (options.json ? console.error : (line: string) => progress.note(line))(REMOTE_SNAPSHOT_NOTE);
   if (options.verbose) describeConfig(project, options, (line) => progress.note(line));
   const log = options.verbose ? (line: string): void => progress.note(line) : undefined;
-  const pool = buildPool(project.config, executor, { board, boardAccess: working.access, workspaceRoot, log }, {
+  const run: PoolRunChoice = {
     isolation: isolationChoice(options),
     mode: options.mode,
     untilEmpty: options.untilEmpty,
     runner: { ...(options.repos !== undefined && { reposDir: path.resolve(options.repos) }), ...(options.labels !== undefined && { labels: options.labels }) },
-  });
+  };
+  // On a shared board the board routes: this runner is never handed a task its labels or
+  // repositories cannot serve (no claim churn; docs/runners.md).
+  if (!(board instanceof FileBoard)) run.serves = await runnerServesFor({ workspaceRoot }, run);
+  const pool = buildPool(project.config, executor, { board, boardAccess: working.access, workspaceRoot, log }, run);
   // Resource peaks for `swarm report`, as the extension's dashboard records them (in a file board's
   // folder, or on the Redis server marked with this host's id).
   const onResourceError = (error: unknown): void => log?.(`Recording resource figures failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -47,6 +47,7 @@ import { Requeuer } from './requeue';
 import { Maintenance } from './maintenance';
 import { watchPaths } from './watch';
 import { SwarmUserError } from '../errors';
+import type { Serves } from './routing';
 
 export { mapChildId, newTaskId, newTaskIdentity, storedTasksOf } from './ids';
 
@@ -85,6 +86,8 @@ export interface BoardOptions {
 export interface ClaimOptions {
   agent: string;
   leaseMs?: number;
+  /** What the claimer can serve (see ClaimRequest.serves); absent: everything. */
+  serves?: Serves;
 }
 
 export interface FailOptions {
@@ -229,7 +232,7 @@ export class FileBoardEngine {
     this.assertAgent(options.agent);
     const leaseMs = this.assertLeaseMs(options.leaseMs ?? DEFAULT_LEASE_MS);
     this.maintenance.maintain();
-    return this.claimer.claimNext(options.agent, leaseMs);
+    return this.claimer.claimNext(options.agent, leaseMs, options.serves);
   }
 
   // ---------------------------------------------------------------- lease holder operations

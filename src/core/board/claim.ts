@@ -7,6 +7,7 @@ import { faultPoint } from './faults';
 import { isNotFound, nonce, readDirNames, renameIfPresent } from './durable';
 import type { BoardStore } from './store';
 import type { FileLeases } from './fileLeases';
+import { servesTask, type Serves } from './routing';
 
 /**
  * Claims for one engine: walks a cached listing of pending/ in claim order (the names sort by
@@ -34,7 +35,7 @@ export class Claimer {
   ) {}
 
   /** Claims the next task: highest priority first, then oldest. Undefined when nothing is claimable. */
-  claimNext(agent: string, leaseMs: number): Claim | undefined {
+  claimNext(agent: string, leaseMs: number, serves?: Serves): Claim | undefined {
     const blocked = new Set<string>();
     // Whether each remembered blocker still runs, looked up once per claim: the children of a map
     // that all touch one file share one blocker, and each would otherwise cost a stat.
@@ -43,7 +44,7 @@ export class Claimer {
     // yields nothing, list pending/ once more before giving up.
     for (const forceRefresh of [false, true]) {
       const fresh = this.refreshPendingIfStale(forceRefresh);
-      const claim = this.claimFromCache(agent, leaseMs, blocked, blockerRunning);
+      const claim = this.claimFromCache(agent, leaseMs, blocked, blockerRunning, serves);
       if (claim) return claim;
       if (fresh) return undefined;
     }
@@ -55,12 +56,13 @@ export class Claimer {
    * costs one failed rename and drops the name, so under contention a claim skips what others
    * took since the last listing.
    */
-  private claimFromCache(agent: string, leaseMs: number, blocked: Set<string>, blockerRunning: Map<string, boolean>): Claim | undefined {
+  private claimFromCache(agent: string, leaseMs: number, blocked: Set<string>, blockerRunning: Map<string, boolean>, serves: Serves | undefined): Claim | undefined {
     const cache = this.pendingCache;
     let index = 0;
     while (index < cache.length) {
       const name = cache[index];
-      const outcome = blocked.has(name) || this.stillBlocked(name, blockerRunning) ? 'blocked' : this.tryClaim(name, agent, leaseMs, blocked);
+      const skip = blocked.has(name) || this.stillBlocked(name, blockerRunning) || !this.serves(name, serves);
+      const outcome = skip ? 'blocked' : this.tryClaim(name, agent, leaseMs, blocked);
       if (outcome === 'blocked') {
         index++;
         continue;
@@ -69,6 +71,17 @@ export class Claimer {
       if (outcome !== 'missed' && outcome !== 'unreadable') return outcome;
     }
     return undefined;
+  }
+
+  /**
+   * Whether a claimer that serves `serves` may take the pending task: one it cannot serve is
+   * skipped before any rename, so it costs no claim, no lease and no event (the body is read once
+   * and cached). A body that cannot be read is left to tryClaim, which quarantines it.
+   */
+  private serves(name: string, serves: Serves | undefined): boolean {
+    if (!serves) return true;
+    const spec = this.store.readSpec('pending', name);
+    return !spec || servesTask(serves, spec);
   }
 
   /** True while the blocker remembered for this pending file still runs (one stat, no rename). */

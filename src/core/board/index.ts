@@ -11,3 +11,4 @@ export { EventLog } from './events';
 export { findGitRepository } from './gitExclude';
 export { resolveBoardDir, workspaceOfBoard } from './location';
 export { listAllTasks } from './paging';
+export * from './routing';

@@ -5,11 +5,17 @@
 import type { BoardEvent, BoardStats, Claim, LeaseLossCause, Progress, Task, TaskError, TaskSpec, TaskStatus } from './types';
 import { LeaseLostError } from './types';
 import { SwarmUserError } from '../errors';
+import type { Serves } from './routing';
 
 export interface ClaimRequest {
   agent: string;
   /** Lease length; the holder renews it with heartbeat() well before it runs out. */
   leaseMs?: number;
+  /**
+   * What this claimer can serve (a runner's labels and repositories). A task it cannot serve is
+   * never claimed by it: no lease, no attempt, no event of a claim. Absent: it serves everything.
+   */
+  serves?: Serves;
 }
 
 export interface FailRequest {
@@ -169,12 +175,14 @@ export function leaseLostCause(error: unknown): LeaseLostCause | undefined {
   return error instanceof LeaseLostError ? error.cause : undefined;
 }
 
-export type BoardUnavailableProblem = 'unreachable' | 'auth' | 'config' | 'connection-lost';
+export type BoardUnavailableProblem = 'unreachable' | 'auth' | 'permission' | 'config' | 'connection-lost';
 
 /**
- * The board's server cannot be used: unreachable, wrong password, unsafe configuration (or out of
- * memory), or the connection dropped mid-operation. The message is one line naming the problem and
- * the fix. For `unreachable`, `auth` and `config` nothing was changed; after `connection-lost` a
+ * The board's server cannot be used: unreachable, wrong password, a command the user's ACL refuses
+ * (`permission`), unsafe configuration (or out of memory), or the connection dropped mid-operation.
+ * The message is one line naming the problem and the fix. For `unreachable`, `auth` and `config`
+ * nothing was changed (for `permission`, a script the ACL stopped part way keeps its earlier writes:
+ * Redis does not roll scripts back; give the user the documented rights); after `connection-lost` a
  * change may or may not have landed, and holder operations may be repeated with the same token
  * (a repeated completion of one's own claim succeeds; anything else is fenced).
  */

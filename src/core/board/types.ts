@@ -1,6 +1,7 @@
 // The board's public data model. Everything the pool, the CLI and the extension know about a task
 // comes through these types; none of them depends on how the board stores tasks.
 import { SwarmUserError } from '../errors';
+import type { RunnerNeeds } from './routing';
 
 /** Where a task is in its life. `waiting` is a map parent waiting for its children to end. */
 export type TaskStatus = 'pending' | 'running' | 'done' | 'dead' | 'cancelled' | 'waiting';
@@ -82,6 +83,11 @@ export interface Task {
   parentId?: string;
   source?: TaskSource;
   requires?: string[];
+  /**
+   * A pending task that claimers could not serve (Redis board): it waits, set aside, for a runner
+   * with these labels and this repository, and is claimable again as soon as one asks.
+   */
+  waitingForRunner?: RunnerNeeds;
   /** Agent that holds the lease, while running. */
   claimedBy?: string;
   leaseExpiresAt?: number;
@@ -177,7 +183,9 @@ export type BoardEventType =
   | 'conflict'
   | 'quarantined'
   | 'parent-completed'
-  | 'reopened';
+  | 'reopened'
+  /** A task no claimer so far could serve waits for a runner with its labels and repository (Redis board). */
+  | 'waiting-for-runner';
 
 /** One line of the event log. */
 export interface BoardEvent {

@@ -13,6 +13,8 @@ import { asBoard } from './boardAccess';
 import { AgentPool, type IsolationChoice, type PoolOptions } from './pool';
 import type { PoolEvent } from './types';
 import { SwarmUserError } from '../errors';
+import type { Serves } from '../board/routing';
+import { runnerServes } from '../remote/serves';
 
 /** What only the host knows: none of it comes from the configuration. */
 export interface PoolHost {
@@ -43,6 +45,8 @@ export interface PoolRunChoice {
    * into this clone or the cache folder (docs/remote-git.md). Its cache folder and labels.
    */
   runner?: RunnerSettings;
+  /** What this host's agents can serve on a shared board (runnerServesFor); absent: everything. */
+  serves?: Serves;
 }
 
 /** The pool's options: every piece the configuration names, plus the host's hooks and run choices. */
@@ -59,6 +63,7 @@ export function poolOptionsFromConfig(config: SwarmConfig, executor: ExecutorCon
     rateLimits: rateLimitsFrom(config),
     ...(run.mode !== undefined && { mode: run.mode }),
     ...(run.untilEmpty !== undefined && { untilEmpty: run.untilEmpty }),
+    ...(run.serves !== undefined && { serves: run.serves }),
     ...(host.env !== undefined && { env: host.env }),
     ...(host.hostModels !== undefined && { hostModels: host.hostModels }),
     ...(host.log !== undefined && { log: host.log }),
@@ -70,6 +75,17 @@ export function buildPool(config: SwarmConfig, executor: ExecutorConfig, host: P
   const pool = new AgentPool(poolOptionsFromConfig(config, executor, host, run));
   if (host.onEvent) pool.onEvent(host.onEvent);
   return pool;
+}
+
+/**
+ * What a runner on a shared board can serve, for the board to route on: the labels and repository
+ * folder of its settings, the repositories of its clone, and tasks without a snapshot when it has a
+ * local worktree isolation for them (the same decisions isolationFromConfig makes for its workspace).
+ */
+export async function runnerServesFor(host: Pick<PoolHost, 'workspaceRoot'>, run: PoolRunChoice): Promise<Serves> {
+  const gitRoot = findGitRepository(host.workspaceRoot);
+  const wantsWorktrees = run.isolation === 'worktree' || (run.isolation === undefined && gitRoot !== undefined);
+  return runnerServes({ clone: gitRoot !== undefined ? host.workspaceRoot : undefined, reposDir: run.runner?.reposDir, labels: run.runner?.labels, unsourced: wantsWorktrees });
 }
 
 /**

@@ -30,6 +30,7 @@ import { HOST_STATUS_TTL_MS, hostRecordId, removeHostStatusNow, type HostStatus 
 import type { AgentCurrentTask, PoolEvent, PoolMode, PoolStats } from './types';
 import { DEFAULT_MAX_LOG_BYTES, boardOutageMessage, removeDeadAgentScratch, type WorkerEvent } from './worker';
 import { BOARD_PASSWORD_ENV, asBoard, defaultBoardAccess, localBoardFolder, type BoardAccess } from './boardAccess';
+import type { Serves } from '../board/routing';
 
 export interface ResourceLimits {
   agentMemoryBytes?: number;
@@ -56,6 +57,8 @@ export interface PoolOptions {
   maxAgents?: number;
   idleTimeoutMs?: number;
   leaseMs?: number;
+  /** What the agents can serve on a shared board; the board routes on it at each claim. Absent: everything. */
+  serves?: Serves;
   /** Default: 'worktree' in a git repository, 'direct' elsewhere. 'none': the workspace itself, nothing collected. */
   isolation?: IsolationChoice;
   limits?: ResourceLimits;
@@ -400,6 +403,7 @@ export class AgentPool {
       executor: this.options.executor,
       namedExecutors: this.options.namedExecutors,
       leaseMs: this.leaseMs,
+      ...(this.options.serves !== undefined && { serves: this.options.serves }),
       isolation: this.isolation.kind === 'none' ? 'none' : 'host',
       isolationKind: this.isolation.kind,
       hostModels: this.options.hostModels !== undefined,
@@ -501,6 +505,7 @@ export class AgentPool {
         namedExecutors: this.options.namedExecutors,
         isolation: this.isolation,
         leaseMs: this.leaseMs,
+        serves: this.options.serves,
         limiter: this.limiter,
         hostModels: this.options.hostModels,
         env: { ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: id },

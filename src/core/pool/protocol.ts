@@ -5,6 +5,7 @@ import type { Task } from '../board/types';
 import type { FailureKind } from '../executors/types';
 import type { ActiveSandbox } from '../sandbox/launcher';
 import type { CollectedChanges, PreparedWorkspace } from './isolation';
+import type { Serves } from '../board/routing';
 
 export const POOL_CHANNEL = 'swarm-pool';
 
@@ -26,6 +27,8 @@ export interface AgentInit {
   /** Executors configured by name, the only ones a best-of-N task may name. */
   namedExecutors?: Record<string, unknown>;
   leaseMs: number;
+  /** What this agent can serve on a shared board (ClaimRequest.serves). */
+  serves?: Serves;
   isolation: AgentIsolationMode;
   /** The host isolation's kind; best-of-N attempts run at once only where each gets its own folder. */
   isolationKind: string;

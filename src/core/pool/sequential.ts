@@ -7,6 +7,7 @@ import type { ActiveSandbox } from '../sandbox/launcher';
 import { inHostHandle, type AgentHandle } from './agent-handle';
 import type { TaskIsolation } from './isolation';
 import { AgentWorker, type WorkerEvent, type WorkerOptions } from './worker';
+import type { Serves } from '../board/routing';
 
 export interface InHostAgentOptions {
   board: WorkerOptions['board'];
@@ -15,6 +16,7 @@ export interface InHostAgentOptions {
   namedExecutors?: Record<string, unknown>;
   isolation: TaskIsolation;
   leaseMs: number;
+  serves?: Serves;
   limiter: RateLimiter;
   hostModels?: HostModelBroker;
   /** The environment of its commands (the host's marks and SWARM_AGENT_ID included). */
@@ -37,6 +39,7 @@ export function createInHostAgent(id: string, options: InHostAgentOptions): Agen
     executor,
     isolation: options.isolation,
     leaseMs: options.leaseMs,
+    serves: options.serves,
     limiter: options.limiter,
     hostModels: options.hostModels,
     env: options.env,

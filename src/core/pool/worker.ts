@@ -16,6 +16,7 @@ import { localArtifactFile, localBoardFolder } from './boardAccess';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
 import type { TaskEnded } from './protocol';
 import { SwarmUserError } from '../errors';
+import type { Serves } from '../board/routing';
 
 export const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
 
@@ -31,6 +32,8 @@ export interface WorkerOptions {
   executor: Executor;
   isolation: Pick<TaskIsolation, 'prepare' | 'collect' | 'abandon'>;
   leaseMs: number;
+  /** What this agent can serve on a shared board; the board never hands it another task. */
+  serves?: Serves;
   limiter?: RateLimiterClient;
   hostModels?: HostModelBroker;
   env?: NodeJS.ProcessEnv;
@@ -214,7 +217,7 @@ export class AgentWorker {
   /** A claim; a board that cannot be written or reached ends the loop (see explainBoardFailure). */
   private async claimOrExplain(): Promise<Claim | undefined> {
     try {
-      return await tracePhase('claim', undefined, () => this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs }));
+      return await tracePhase('claim', undefined, () => this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs, serves: this.options.serves }));
     } catch (error) {
       return this.explainBoardFailure(error);
     }

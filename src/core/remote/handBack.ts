@@ -1,6 +1,9 @@
 // What an agent does with a task its runner cannot serve (CannotServeTaskError from the runner's
-// workspace): hand the claim back with the reason, and avoid claiming it again in a loop. Kept apart
-// from the workspace so the agent's loop does not load the git transport.
+// workspace): hand the claim back with the reason, and avoid claiming it again in a loop. Labels and
+// repository identity are routed on the board (ClaimRequest.serves, core/board/routing.ts), so a
+// runner is not handed such tasks in the first place; what remains here are the failures only an
+// attempt shows (a fetch that fails, a remote the repository cache cannot reach) and tasks recorded
+// before routing. Kept apart from the workspace so the agent's loop does not load the git transport.
 import type { Board } from '../board/interface';
 import type { Task } from '../board/types';
 import type { CannotServeTaskError } from './errors';

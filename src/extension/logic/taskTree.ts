@@ -1,6 +1,7 @@
 // The Tasks view's model: which groups exist, what each task item says, and which actions it
 // offers. Pure (no vscode) so it is unit-tested in plain Node; the TreeDataProvider only maps it.
 import type { Progress, Task, TaskStatus } from '../../core/board/types';
+import { describeNeeds } from '../../core/board/routing';
 import { formatDuration, plural } from './format';
 
 /** Groups in the order the view shows them: what needs attention first. */
@@ -95,6 +96,7 @@ export function taskDescription(task: Task, now: number, progress?: Progress): s
   const duration = taskDurationMs(task, now);
   if (duration !== undefined) parts.push(formatDuration(duration));
   if (task.status === 'pending' && task.attempts > 0) parts.push(`retry ${task.attempts + 1}/${task.maxAttempts}`);
+  if (task.status === 'pending' && task.waitingForRunner) parts.push(task.waitingForRunner.labels.length > 0 ? `waiting for a runner with ${task.waitingForRunner.labels.join(', ')}` : 'waiting for a runner');
   return parts.join(' · ');
 }
 
@@ -113,6 +115,7 @@ export function taskTooltip(task: Task): string {
   if (task.prompt) lines.push('', escapeMarkdown(shorten(task.prompt, 600)));
   if (task.files.length > 0) lines.push('', `Files: ${task.files.slice(0, 10).map((file) => `\`${file}\``).join(', ')}${task.files.length > 10 ? ` and ${task.files.length - 10} more` : ''}`);
   for (const warning of resultWarnings(task)) lines.push('', `⚠ ${escapeMarkdown(shorten(warning, 600))}`);
+  if (task.status === 'pending' && task.waitingForRunner) lines.push('', `Waiting for ${escapeMarkdown(describeNeeds(task.waitingForRunner))}: no runner that asked so far could serve it.`);
   if (task.lastError) lines.push('', `Last error (attempt ${task.lastError.attempt}): ${escapeMarkdown(shorten(task.lastError.message, 400))}`);
   return lines.join('\n');
 }

@@ -130,4 +130,51 @@ describe('swarm --board redis://', { timeout: 300_000 }, () => {
     assert.deepEqual((await client.keys('*')).sort(), before);
     client.disconnect();
   });
+
+  it('a board user the ACL refuses a command or a key: one line naming the user, what was refused and the ACL fix, exit 2', async () => {
+    const redis = await server();
+    const admin = new Redis({ port: redis.port, host: '127.0.0.1' });
+    try {
+      const documented = ['~{swarm:team}*', '-@all', '+@read', '+@write', '+@scripting', '+@stream', '+@connection', '+@transaction', '-@dangerous', '+info', '+config|get'];
+      await admin.call('ACL', 'SETUSER', 'swarm-noscript', 'reset', 'on', '>pw', ...documented, '-@scripting');
+      await admin.call('ACL', 'SETUSER', 'swarm-noxadd', 'reset', 'on', '>pw', ...documented, '-xadd');
+      await admin.call('ACL', 'SETUSER', 'swarm-otherboard', 'reset', 'on', '>pw', ...documented.map((rule) => rule.replace('{swarm:team}', '{swarm:other}')));
+      const as = (user: string, args: string[]) => swarm(scratch(), `redis://${user}@127.0.0.1:${redis.port}/0?board=team`, args, { SWARM_BOARD_PASSWORD: 'pw' });
+      const fix = /give it the board's ACL rights \(ACL SETUSER \S+ … ~\{swarm:team\}\* … as in docs\/redis-board\.md, "ACL users"\) and try again\./;
+      const noScript = as('swarm-noscript', ['list']);
+      refusedAsSetup(noScript, /^swarm: The Redis user swarm-noscript at redis:\/\/127\.0\.0\.1:\d+\/0\?board=team may not run the 'eval(sha)?' command \(NOPERM\)/);
+      assert.match(noScript.stderr, fix);
+      // A post from outside a clone first notes that its tasks carry no snapshot; the refusal is the last line.
+      const noXadd = as('swarm-noxadd', ['post', 'never']);
+      assert.equal(noXadd.code, 2, noXadd.stderr);
+      assert.match(noXadd.stderr.trim().split('\n').pop()!, /^swarm: The Redis user swarm-noxadd at \S+ may not run a command of the board's POST script \(NOPERM\)/);
+      assert.doesNotMatch(noXadd.stderr, /\n\s+at /);
+      refusedAsSetup(as('swarm-otherboard', ['list']), /The Redis user swarm-otherboard at \S+ may not use a key of this board \(NOPERM\)/);
+      assert.equal(await admin.exists('{swarm:team}:ev'), 0, 'no event was written');
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  it('a task no runner could serve yet is listed as pending with what it needs, and show says it waits for such a runner', async () => {
+    const redis = await server();
+    const url = redis.url(0, 'routed');
+    const cwd = scratch();
+    const id = succeeded(swarm(cwd, url, ['post', 'needs a gpu', '--requires', 'gpu,linux']), 'post').trim();
+    const board = await openBoard(url);
+    try {
+      assert.equal(await board.claim({ agent: 'cpu-runner', serves: { labels: ['linux'], repositories: 'any', unsourced: true } }), undefined);
+    } finally {
+      await board.close();
+    }
+    const listed = succeeded(swarm(cwd, url, ['list']), 'list');
+    assert.match(listed, new RegExp(`${id}\\s+pending .* needs runner +needs a gpu \\(waits for a runner with the labels gpu, linux that runs`));
+    const shown = succeeded(swarm(cwd, url, ['show', id]), 'show');
+    assert.match(shown, /waiting: {3}for a runner with the labels gpu, linux that runs tasks without a snapshot \(one with a local workspace\): no runner that asked so far could serve it/);
+    const json = JSON.parse(succeeded(swarm(cwd, url, ['show', id, '--json']), 'show --json')) as { status: string; waitingForRunner: unknown };
+    assert.equal(json.status, 'pending');
+    assert.deepEqual(json.waitingForRunner, { labels: ['gpu', 'linux'] });
+    const log = succeeded(swarm(cwd, url, ['log']), 'log');
+    assert.match(log, /waiting-for-runner/);
+  });
 });

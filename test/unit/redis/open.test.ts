@@ -152,7 +152,7 @@ describe('Redis board: servers it refuses', () => {
     await client.hset('{swarm:future}:meta', 'version', '99');
     await client.hset('{swarm:alien}:meta', 'format', 'something-else');
     const before = await client.keys('*');
-    await assert.rejects(openBoard(redis.url(0, 'future')), (error: Error) => error instanceof BoardFormatError && /format 99, newer than this Agent Swarm supports \(1\)\. Update Agent Swarm\./.test(error.message));
+    await assert.rejects(openBoard(redis.url(0, 'future')), (error: Error) => error instanceof BoardFormatError && /format 99, newer than this Agent Swarm supports \(2\)\. Update Agent Swarm\./.test(error.message));
     await assert.rejects(openBoard(redis.url(0, 'alien')), (error: Error) => error instanceof BoardFormatError && /not an Agent Swarm board marker/.test(error.message));
     assert.deepEqual((await client.keys('*')).sort(), before.sort());
     assert.equal(await client.hget('{swarm:future}:meta', 'version'), '99');

@@ -137,26 +137,26 @@ describe('runners on other machines (network namespaces)', { timeout: 600_000 },
     assert.equal(fs.readFileSync(path.join(w.dev, 'notes/todo.md'), 'utf8'), 'untracked, named by the task\nedited by a runner\n');
   });
 
-  it('tasks no runner can serve (another repository, a label none has) stay pending, with the skip reasons in the log and few claims', async () => {
-    const expected: Array<[string, RegExp]> = [
-      [unservable, /skipped by \S+: The task is for 10\.[0-9.]+:\d+\/nowhere, but the runner's repository .*ra-clone has no remote for it/],
-      [unservable, /skipped by \S+: Fetching git:\/\/10\.[0-9.]+:\d+\/nowhere\.git failed/],
-      [needsGpu, /skipped by \S+: Task \S+ requires the label gpu, which this runner lacks \(it has linux\)/],
-      [needsGpu, /skipped by \S+: Task \S+ requires the label gpu, which this runner lacks \(it has none\)/],
-    ];
-    type Event = { type: string; taskId?: string; detail?: { reason?: string } };
-    const handBacks = (): Event[] => {
-      const log = succeeded(swarm(w.dev, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as Event);
-      return log.filter((event) => event.type === 'requeued' && (event.taskId === unservable || event.taskId === needsGpu));
-    };
-    // Each runner skips each task, saying why (both runners take turns with the backoff).
-    const seen = await waitFor('every runner to skip both tasks', async () => {
-      const events = handBacks();
-      return expected.every(([id, reason]) => events.some((event) => event.taskId === id && reason.test(event.detail?.reason ?? ''))) ? events : undefined;
+  it('tasks no runner can serve (another repository, a label none has) stay pending: routed on the board, or handed back with the reason when only fetching shows it, with few claims', async () => {
+    // Labels and repository identity are routed on the board: the clone runner never claims the
+    // repository it has no remote for, and no runner claims the task that requires gpu (it waits,
+    // shown as waiting for a runner). Only the cache runner, which serves any repository, finds out
+    // by fetching that it cannot reach this one, and hands it back.
+    const expected: Array<[string, RegExp]> = [[unservable, /skipped by \S+: Fetching git:\/\/10\.[0-9.]+:\d+\/nowhere\.git failed/]];
+    type Event = { type: string; taskId?: string; detail?: { reason?: string; labels?: string[] } };
+    const events = (): Event[] => succeeded(swarm(w.dev, ['log', '--json']), 'log').trim().split('\n').map((line) => JSON.parse(line) as Event);
+    const handBacks = (): Event[] => events().filter((event) => event.type === 'requeued' && (event.taskId === unservable || event.taskId === needsGpu));
+    const seen = await waitFor('the cache runner to skip the unreachable repository', async () => {
+      const found = handBacks();
+      return expected.every(([id, reason]) => found.some((event) => event.taskId === id && reason.test(event.detail?.reason ?? ''))) ? found : undefined;
     });
+    assert.ok(!seen.some((event) => event.taskId === needsGpu), 'no runner claimed the task that requires gpu');
+    assert.ok(!seen.some((event) => /has no remote for it/.test(event.detail?.reason ?? '')), 'the clone runner never claimed the repository it lacks');
+    assert.ok(events().some((event) => event.type === 'waiting-for-runner' && event.taskId === needsGpu && event.detail?.labels?.includes('gpu')), 'the gpu task waits for a runner');
+    assert.deepEqual(((await board.get(needsGpu)) as Task).waitingForRunner?.labels, ['gpu']);
     for (const id of [unservable, needsGpu]) {
-      const task = (await board.get(id)) as Task;
-      assert.equal(task.status, 'pending', id);
+      // The cache runner tries the unreachable repository again after its backoff: between tries it is pending.
+      const task = await waitFor(`${id} to be pending`, async () => ((await board.get(id)) as Task).status === 'pending' ? ((await board.get(id)) as Task) : undefined);
       assert.equal(task.lastError, undefined, `${id} was handed back, never failed`);
     }
     // Two runners, a backoff of up to a minute each: a claim per task per wait, not a loop.

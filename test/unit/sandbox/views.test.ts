@@ -21,6 +21,13 @@ test('a done task with warnings: warning icon, count in the description, each wa
   assert.deepEqual(resultWarnings(doneTask({ warnings: 'not a list' })), []);
 });
 
+test('a pending task no runner could serve yet says which runner it waits for (description and tooltip)', () => {
+  const waiting: Task = { ...doneTask(undefined), status: 'pending', attempts: 0, waitingForRunner: { labels: ['gpu'], repository: 'github.com/a/b' } };
+  assert.equal(taskDescription(waiting, 100), 'waiting for a runner with gpu');
+  assert.match(taskTooltip(waiting), /Waiting for a runner with the label gpu for github\.com\/a\/b: no runner that asked so far could serve it\./);
+  assert.equal(taskDescription({ ...waiting, waitingForRunner: { labels: [] } }, 100), 'waiting for a runner');
+});
+
 test('the Pool view has a sandbox row: the tool and network, or why there is none', () => {
   assert.deepEqual(sandboxRow({ mode: 'auto', active: true, tool: 'bwrap', network: false }), {
     id: 'sandbox',

@@ -53,10 +53,15 @@ import { bullmqLayoutProblem } from './bullmq';
 import { classifyRedisError, describeRedis, type RedisLocation } from './connection';
 import { RedisHosts } from './hosts';
 import { RedisResources } from './resources';
+import { needsOf, needsOfRouteKey, routeKeyOf, servesWire } from '../routing';
 
 export const REDIS_BOARD_FORMAT = 'agent-swarm-board';
-/** Bump when the key layout changes in a way older versions would misread. */
-export const REDIS_BOARD_FORMAT_VERSION = 1;
+/**
+ * Bump when the key layout changes in a way older versions would misread. 2: routing (tasks carry a
+ * route key; tasks no claimer could serve are parked, which a version-1 client would never bring
+ * back). A version-1 board is upgraded when opened: its records, without route keys, claim as before.
+ */
+export const REDIS_BOARD_FORMAT_VERSION = 2;
 const QUEUE_NAME = 'q';
 const PRIORITY_BASE = 10_000;
 const POST_REPAIR_AGE_MS = 10_000;
@@ -185,7 +190,7 @@ export class RedisBoard implements Board {
     } catch (error) {
       client.disconnect();
       const cause = /Connection is closed/.test((error as Error)?.message ?? '') && connectError ? connectError : error;
-      throw classifyRedisError(cause, where);
+      throw classifyRedisError(cause, where, { user: options.username });
     }
     client.removeAllListeners('error');
     client.on('error', () => undefined);
@@ -207,8 +212,21 @@ export class RedisBoard implements Board {
     try {
       return (await (this.client as unknown as ScriptClient)[`swarm${script}`](this.metaKey, this.base, ...args)) as T;
     } catch (error) {
-      throw classifyRedisError(error, this.describe());
+      throw this.classify(error, `the board's ${script} script`);
     }
+  }
+
+  /** A direct command's failure in the board's words (a refused permission, a lost server). */
+  private async guard<T>(command: Promise<T>): Promise<T> {
+    try {
+      return await command;
+    } catch (error) {
+      throw this.classify(error);
+    }
+  }
+
+  private classify(error: unknown, running?: string): Error {
+    return classifyRedisError(error, this.describe(), { user: this.location.username, running });
   }
 
   // ---------------------------------------------------------------- enqueue
@@ -250,6 +268,7 @@ export class RedisBoard implements Board {
       createdAt: task.createdAt,
       files: JSON.stringify(task.files),
       fk: task.files.map((file) => createHash('sha1').update(file).digest('hex')).join(' '),
+      rk: routeKeyOf(needsOf(task)),
       maxAttempts: task.maxAttempts,
       posted: JSON.stringify(postedDetail(task)),
       ...(task.notBefore !== undefined && task.notBefore > now ? { due: task.notBefore } : {}),
@@ -297,7 +316,7 @@ export class RedisBoard implements Board {
       await this.run('HANDED', ...tasks.map((task) => task.id));
     } catch (error) {
       effects.warn(
-        `${subjectOf(tasks.map((task) => task.id), 'posted')}, but could not be handed to the queue yet (${describeError(classifyRedisError(error, this.describe()))}); a sweep hands ${tasks.length === 1 ? 'it' : 'them'} over within about ${Math.ceil(this.postRepairAgeMs / 1000)} s of the server answering again.`,
+        `${subjectOf(tasks.map((task) => task.id), 'posted')}, but could not be handed to the queue yet (${describeError(this.classify(error))}); a sweep hands ${tasks.length === 1 ? 'it' : 'them'} over within about ${Math.ceil(this.postRepairAgeMs / 1000)} s of the server answering again.`,
       );
     }
   }
@@ -307,11 +326,12 @@ export class RedisBoard implements Board {
   async claim(request: ClaimRequest): Promise<Claim | undefined> {
     assertAgent(request.agent);
     const leaseMs = assertLeaseMs(request.leaseMs ?? DEFAULT_LEASE_MS);
+    const serves = servesWire(request.serves);
     await this.maintain();
     for (;;) {
       const bullToken = `${request.agent}.${nonce(6)}`;
       const now = Date.now();
-      const reply = await this.run<string[]>('CLAIM', now, process.pid, bullToken, request.agent, leaseMs, this.conflictDelayMs, this.random());
+      const reply = await this.run<string[]>('CLAIM', now, process.pid, bullToken, request.agent, leaseMs, this.conflictDelayMs, this.random(), serves);
       if (reply[0] === 'none') return undefined;
       if (reply[0] !== 'ok') continue; // 'more': twenty jobs were put aside or finished; look further
       const [, id, attempt, spec, lastError] = reply;
@@ -330,7 +350,7 @@ export class RedisBoard implements Board {
   async findClaim(id: string, agent: string): Promise<Claim | undefined> {
     assertId(id);
     assertAgent(agent);
-    const record = (await this.client.hgetall(this.taskKey(id))) as Record;
+    const record = (await this.guard(this.client.hgetall(this.taskKey(id)))) as Record;
     if (record.st !== 'running' || record.ag !== agent || !record.tok) return undefined;
     const task = this.taskFromRecord(record, false);
     return { task, token: `${id}~${record.tok}`, agent, leaseExpiresAt: task.leaseExpiresAt ?? 0 };
@@ -457,7 +477,7 @@ export class RedisBoard implements Board {
   private async repairPosts(ids: string[]): Promise<void> {
     const tasks: StoredTask[] = [];
     for (const id of ids) {
-      const spec = await this.client.hget(this.taskKey(id), 'spec');
+      const spec = await this.guard(this.client.hget(this.taskKey(id), 'spec'));
       if (spec) tasks.push(JSON.parse(spec) as StoredTask);
     }
     const effects = new AfterCommit((warning) => this.onWarning(warning));
@@ -479,14 +499,14 @@ export class RedisBoard implements Board {
     assertId(id);
     const requeued = await this.requeueDead(id);
     if (!requeued) {
-      const state = (await this.client.hget(this.taskKey(id), 'st')) ?? 'gone';
+      const state = (await this.guard(this.client.hget(this.taskKey(id), 'st'))) ?? 'gone';
       throw new BoardInputError(`Task ${id} is ${state}, not dead; only dead tasks can be requeued.`);
     }
     return requeued.task;
   }
 
   async requeueAll(): Promise<Task[]> {
-    const members = await this.client.zrange(`${this.base}:s:dead`, 0, -1);
+    const members = await this.guard(this.client.zrange(`${this.base}:s:dead`, 0, -1));
     const pending: Task[] = [];
     for (const member of members) {
       try {
@@ -519,7 +539,7 @@ export class RedisBoard implements Board {
 
   async get(id: string): Promise<Task | undefined> {
     assertId(id);
-    const record = (await this.client.hgetall(this.taskKey(id))) as Record;
+    const record = (await this.guard(this.client.hgetall(this.taskKey(id)))) as Record;
     if (!record.spec) return undefined;
     return this.taskFromRecord(record, true);
   }
@@ -538,16 +558,16 @@ export class RedisBoard implements Board {
 
   async errors(id: string): Promise<TaskError[]> {
     assertId(id);
-    const lines = await this.client.lrange(`${this.base}:err:${id}`, 0, -1);
+    const lines = await this.guard(this.client.lrange(`${this.base}:err:${id}`, 0, -1));
     return lines.map((line) => JSON.parse(line) as TaskError);
   }
 
   async progress(parentId: string): Promise<Progress> {
     assertId(parentId);
-    const [fields, running] = await Promise.all([
+    const [fields, running] = await this.guard(Promise.all([
       this.client.hmget(this.taskKey(parentId), 'total', 'n_done', 'n_dead', 'n_cancelled'),
       this.client.scard(`${this.base}:kr:${parentId}`),
-    ]);
+    ]));
     return progressOf(fields.map((value) => Number(value ?? 0)), running);
   }
 
@@ -567,7 +587,7 @@ export class RedisBoard implements Board {
 
   async readEvents(cursor: string = EVENTS_START, limit = 1_000): Promise<EventBatch> {
     const start = cursor === EVENTS_START ? '-' : `(${assertStreamId(cursor)}`;
-    const entries = await this.client.xrange(`${this.base}:ev`, start, '+', 'COUNT', Math.max(1, Math.min(limit, 10_000)));
+    const entries = await this.guard(this.client.xrange(`${this.base}:ev`, start, '+', 'COUNT', Math.max(1, Math.min(limit, 10_000))));
     return { events: entries.map(eventOf), cursor: entries.length > 0 ? entries[entries.length - 1][0] : cursor === EVENTS_START ? '0-0' : cursor };
   }
 
@@ -596,12 +616,12 @@ export class RedisBoard implements Board {
           onEvents({ events: entries.map(eventOf), cursor });
         } catch (error) {
           if (stopped) return;
-          options.onError?.(classifyRedisError(error, this.describe()));
+          options.onError?.(this.classify(error));
           await delay(options.pollMs ?? 500);
         }
       }
     };
-    void loop().catch((error: unknown) => options.onError?.(classifyRedisError(error, this.describe())));
+    void loop().catch((error: unknown) => options.onError?.(this.classify(error)));
     return {
       dispose: async () => {
         stopped = true;
@@ -618,13 +638,13 @@ export class RedisBoard implements Board {
     assertArtifactName(name);
     const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data);
     assertArtifactSize(taskId, name, bytes.length, this.artifactCapBytes);
-    await this.client.hset(`${this.base}:a:${taskId}`, name, bytes);
+    await this.guard(this.client.hset(`${this.base}:a:${taskId}`, name, bytes));
   }
 
   async getArtifact(taskId: string, name: string): Promise<Buffer | undefined> {
     assertId(taskId);
     assertArtifactName(name);
-    return (await this.client.hgetBuffer(`${this.base}:a:${taskId}`, name)) ?? undefined;
+    return (await this.guard(this.client.hgetBuffer(`${this.base}:a:${taskId}`, name))) ?? undefined;
   }
 
   async listArtifacts(taskId: string): Promise<ArtifactInfo[]> {
@@ -638,7 +658,7 @@ export class RedisBoard implements Board {
   async deleteArtifact(taskId: string, name: string): Promise<boolean> {
     assertId(taskId);
     assertArtifactName(name);
-    return (await this.client.hdel(`${this.base}:a:${taskId}`, name)) > 0;
+    return (await this.guard(this.client.hdel(`${this.base}:a:${taskId}`, name))) > 0;
   }
 
   // ---------------------------------------------------------------- hosts (redis/hosts.ts)
@@ -656,19 +676,19 @@ export class RedisBoard implements Board {
   }
 
   private hosts(): RedisHosts {
-    return new RedisHosts(this.client, this.base, this.describe());
+    return new RedisHosts(this.client, this.base, this.describe(), this.location.username);
   }
 
   // ---------------------------------------------------------------- resource figures (redis/resources.ts)
 
   /** Appends one line of the pool's resource log (core/metrics/resource-log.ts writes and reads them). */
   appendResourceLine(line: string): Promise<void> {
-    return new RedisResources(this.client, this.base, this.describe()).append(line);
+    return new RedisResources(this.client, this.base, this.describe(), this.location.username).append(line);
   }
 
   /** The board's resource log lines, oldest first. */
   readResourceLines(): Promise<string[]> {
-    return new RedisResources(this.client, this.base, this.describe()).read();
+    return new RedisResources(this.client, this.base, this.describe(), this.location.username).read();
   }
 
   async close(): Promise<void> {
@@ -708,6 +728,7 @@ export class RedisBoard implements Board {
     const task = this.taskOf(spec, status, attempts, Number(record.up ?? spec.createdAt));
     const due = Number(record.due ?? 0);
     if (status === 'pending' && due > 0) task.notBefore = due;
+    if (status === 'pending' && record.pk) task.waitingForRunner = needsOfRouteKey(record.pk);
     if (status === 'running') {
       if (record.ag) task.claimedBy = record.ag;
       if (record.lexp) task.leaseExpiresAt = Number(record.lexp);
@@ -810,6 +831,9 @@ async function ensureFormat(client: Redis, metaKey: string, where: string, reten
       `The board at ${where} has format ${meta.version}, newer than this Agent Swarm supports (${REDIS_BOARD_FORMAT_VERSION}). Update Agent Swarm.`,
     );
   }
+  // Older boards are upgraded in place (every older layout is read as it is); from now on older
+  // clients refuse the board instead of missing what they cannot see (parked tasks).
+  if (version < REDIS_BOARD_FORMAT_VERSION) await client.hset(metaKey, 'version', String(REDIS_BOARD_FORMAT_VERSION));
 }
 
 function jobOf(task: StoredTask, now: number): { name: string; data: object; opts: object } {

@@ -13,6 +13,7 @@ export class RedisHosts {
     private readonly client: Redis,
     private readonly base: string,
     private readonly where: string,
+    private readonly user?: string,
   ) {}
 
   private key(id: string): string {
@@ -61,7 +62,7 @@ export class RedisHosts {
     try {
       return await action();
     } catch (error) {
-      throw classifyRedisError(error, this.where);
+      throw classifyRedisError(error, this.where, { user: this.user });
     }
   }
 }

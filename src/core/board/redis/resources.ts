@@ -15,6 +15,7 @@ export class RedisResources {
     private readonly client: Redis,
     private readonly base: string,
     private readonly where: string,
+    private readonly user?: string,
   ) {}
 
   private get key(): string {
@@ -36,7 +37,7 @@ export class RedisResources {
     try {
       return await action();
     } catch (error) {
-      throw classifyRedisError(error, this.where);
+      throw classifyRedisError(error, this.where, { user: this.user });
     }
   }
 }

@@ -155,6 +155,19 @@ local function lostCause(id, token)
   return 'ended'
 end
 
+-- Parking (routing): a task that a claimer cannot serve (its labels or repository, the route key
+-- 'rk' written at post) is set aside in BullMQ (delayed by PARK_MS, a time that never comes) and
+-- listed in pk:<route key>, ordered by priority; pks lists the route keys that have parked tasks.
+-- A claimer that can serve a route key puts its tasks back into the queue before it claims. The
+-- record's 'pk' names the route key while the task is parked; 'pkn' says its waiting-for-runner
+-- event was written (once per task until it is claimed).
+local function unparkRecord(id)
+  local rk = rcall('HGET', tkey(id), 'pk')
+  if not rk then return end
+  rcall('ZREM', base .. ':pk:' .. rk, id)
+  rcall('HDEL', tkey(id), 'pk')
+end
+
 -- Cancels one task that has not ended (pending or running) with its job. False when it had ended.
 local function cancelTask(now, pid, id)
   local key = tkey(id)
@@ -164,6 +177,7 @@ local function cancelTask(now, pid, id)
   rcall('HSET', key, 'st', 'cancelled', 'up', now)
   rcall('HDEL', key, 'due', 'lexp', 'cfl')
   clearDue(id)
+  unparkRecord(id)
   setStatus(id, f[5], st, 'cancelled')
   if rcall('LPOS', queue .. 'active', id) then bullFinish(id, lockOf(id), 'failed', true, now) else bullRemove(id) end
   if st == 'running' then releaseFiles(id, f[2], f[8], f[4], f[7]) end
@@ -189,6 +203,11 @@ local function requeueTask(now, pid, id)
   emit(now, pid, 'requeued', id, nil, nil, nil)
 end
 `;
+
+/** Parked tasks are delayed this long in BullMQ: never due; only a claimer that serves them brings them back. */
+const PARK_MS = 100 * 365 * 24 * 3_600_000;
+/** Most parked tasks one claim puts back into the queue (the rest follow at the next claims). */
+const UNPARK_BATCH = 500;
 
 function writer(body: string): string {
   return `${WRITES}${BASE}${bullmqLua()}${COMMON}${body}`;
@@ -216,6 +235,7 @@ for _, task in ipairs(tasks) do
   rcall('HSET', key, 'spec', task.spec, 'st', status, 'att', 0, 'ix', task.ix, 'cr', task.createdAt, 'up', now,
     'files', task.files, 'max', task.maxAttempts)
   if task.fk ~= '' then rcall('HSET', key, 'fk', task.fk) end
+  if task.rk then rcall('HSET', key, 'rk', task.rk) end
   if task.parentId then
     rcall('HSET', key, 'par', task.parentId)
     rcall('SADD', base .. ':kc:' .. task.parentId, task.id)
@@ -236,20 +256,83 @@ return 'ok'
  * (its claim order: priority, then age; due delayed jobs first), and the record takes the claim
  * and the file leases. A task whose files another live claim holds is put back to wait (it is
  * woken when that holder ends) and the next job is tried; a job whose record says it ended is
- * finished in BullMQ. ARGV: base, now, pid, token, agent, leaseMs, conflict delay ms, random.
+ * finished in BullMQ. A task this claimer cannot serve (ARGV 'serves': its labels, repositories)
+ * is parked, not claimed; parked tasks it can serve go back into the queue first (see unparkRecord).
+ * ARGV: base, now, pid, token, agent, leaseMs, conflict delay ms, random, serves JSON ('' = all).
  * Returns {'ok', id, attempt, spec, last error JSON or ''} | {'none'} | {'more'} (tried 20 jobs:
  * call again).
  */
 export const CLAIM = writer(`
 local now, pid, token, agent, leaseMs = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local conflictDelay, random = tonumber(ARGV[7]), tonumber(ARGV[8])
+-- What this claimer serves ('' = everything): {labels = {...}, repos = {...} | 'any', unsourced = bool}.
+local serves = ARGV[9] ~= '' and cjson.decode(ARGV[9]) or nil
+local hasLabel, hasRepo = {}, {}
+if serves then
+  for _, label in ipairs(serves.labels) do hasLabel[label] = true end
+  if serves.repos ~= 'any' then for _, repo in ipairs(serves.repos) do hasRepo[repo] = true end end
+end
+-- Route key '<labels,comma-separated>|<repository or empty>'; records posted before routing have none.
+local function canServe(rk)
+  if not serves or not rk then return true end
+  local sep = string.find(rk, '|', 1, true)
+  if not sep then return true end
+  for label in string.gmatch(string.sub(rk, 1, sep - 1), '[^,]+') do
+    if not hasLabel[label] then return false end
+  end
+  local repo = string.sub(rk, sep + 1)
+  if repo == '' then return serves.unsourced == true end
+  return serves.repos == 'any' or hasRepo[repo] == true
+end
+-- The detail of a waiting-for-runner event: {"labels":[...],"repository":...} (labels are plain: LABEL_PATTERN).
+local function needsJson(rk)
+  local sep = string.find(rk, '|', 1, true)
+  local labels = {}
+  for label in string.gmatch(string.sub(rk, 1, sep - 1), '[^,]+') do labels[#labels + 1] = '"' .. label .. '"' end
+  local repo = string.sub(rk, sep + 1)
+  return '{"labels":[' .. table.concat(labels, ',') .. ']' .. (repo ~= '' and (',"repository":' .. cjson.encode(repo)) or '') .. '}'
+end
+-- Tasks parked for route keys this claimer serves go back into the queue (at most ${UNPARK_BATCH} per
+-- call, highest priority first; the rest at the next call), so BullMQ's order decides among them.
+local unparked = 0
+for _, rk in ipairs(rcall('SMEMBERS', base .. ':pks')) do
+  if unparked >= ${UNPARK_BATCH} then break end
+  if canServe(rk) then
+    local parkKey = base .. ':pk:' .. rk
+    for _, id in ipairs(rcall('ZRANGE', parkKey, 0, ${UNPARK_BATCH} - unparked - 1)) do
+      rcall('ZREM', parkKey, id)
+      rcall('HDEL', tkey(id), 'pk')
+      bullPromote(id)
+      unparked = unparked + 1
+    end
+    if rcall('EXISTS', parkKey) == 0 then rcall('SREM', base .. ':pks', rk) end
+  end
+end
 for _ = 1, 20 do
   local id = bullActivate(token, leaseMs, now)
   if not id then return { 'none' } end
   local key = tkey(id)
-  local f = rcall('HMGET', key, 'st', 'files', 'ix', 'par', 'cfl', 'due', 'att', 'spec', 'lerr', 'fk')
+  local f = rcall('HMGET', key, 'st', 'files', 'ix', 'par', 'cfl', 'due', 'att', 'spec', 'lerr', 'fk', 'rk', 'pk', 'pkn')
   local st = f[1]
-  if st == 'pending' or st == 'running' then
+  if st == 'pending' and not canServe(f[11]) then
+    -- Not for this claimer: parked, not claimed (no lease, no attempt, no claim event). A record
+    -- that says running with a job to activate is repaired by the claim as before, never parked:
+    -- a parked job is out of the sweep's sight, and the record would stay running for ever.
+    if f[6] then
+      rcall('HDEL', key, 'due')
+      clearDue(id)
+    end
+    local parkKey = base .. ':pk:' .. f[11]
+    -- BullMQ's priority field: lower runs first, as the park set's order.
+    rcall('ZADD', parkKey, tonumber(rcall('HGET', queue .. id, 'priority') or '0') or 0, id)
+    rcall('SADD', base .. ':pks', f[11])
+    rcall('HSET', key, 'pk', f[11])
+    if not f[13] then
+      rcall('HSET', key, 'pkn', 1)
+      emit(now, pid, 'waiting-for-runner', id, nil, nil, nil, needsJson(f[11]))
+    end
+    bullDelay(id, token, now + ${PARK_MS}, now)
+  elseif st == 'pending' or st == 'running' then
     local mine = id .. '~' .. token
     local keys = fileKeys(f[10], f[2])
     local taken, holderId = 0, nil
@@ -279,6 +362,8 @@ for _ = 1, 20 do
     else
       local attempt = tonumber(f[7] or '0') + 1
       rcall('HSET', key, 'st', 'running', 'tok', token, 'ag', agent, 'lexp', now + leaseMs, 'up', now, 'att', attempt)
+      if f[12] then unparkRecord(id) end
+      if f[13] then rcall('HDEL', key, 'pkn') end
       if f[5] or f[6] then
         rcall('HDEL', key, 'cfl', 'due')
         clearDue(id)
