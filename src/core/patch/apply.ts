@@ -17,10 +17,20 @@ export type { FileVersion };
 
 export function readWorkspaceFile(root: string, relPath: string): FileVersion {
   const full = path.join(root, relPath);
-  const stat = fs.lstatSync(full, { throwIfNoEntry: false });
+  const stat = lstatIfAny(full);
   if (!stat || stat.isDirectory()) return {};
   if (stat.isSymbolicLink()) return { mode: '120000', content: Buffer.from(fs.readlinkSync(full)) };
   return { mode: stat.mode & 0o111 ? '100755' : '100644', content: fs.readFileSync(full) };
+}
+
+/** The entry at `full`, undefined when there is none (also when a file stands where a folder on the way should be). */
+function lstatIfAny(full: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(full, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw error;
+  }
 }
 
 export interface UndoEntry {
@@ -56,7 +66,7 @@ export interface ApplyRecorder {
  * either as it was or as planned, and an undo puts back the ones that changed.
  */
 export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: string, status: ApplyStatus, recorder?: ApplyRecorder, alsoUndo: SavedFile[] = []): UndoRecord {
-  const touched = plannedVersions(plans);
+  const touched = removalsFirst(plannedVersions(plans));
   assertSafePatchPaths(scope, touched.keys());
   const root = scope.workspaceRoot;
   const written = [...touched].map(([relPath, after]) => ({ path: relPath, before: readWorkspaceFile(root, relPath), after }));
@@ -86,7 +96,7 @@ export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: s
 /** What a path holds after it was written with `planned`: its content, with the mode it got on disk. */
 function writtenVersion(root: string, relPath: string, planned: FileVersion | undefined): FileVersion {
   if (planned?.content === undefined || planned.mode === '120000') return readWorkspaceFile(root, relPath);
-  const stat = fs.lstatSync(path.join(root, relPath), { throwIfNoEntry: false });
+  const stat = lstatIfAny(path.join(root, relPath));
   if (!stat?.isFile()) return readWorkspaceFile(root, relPath);
   return { content: planned.content, mode: stat.mode & 0o111 ? '100755' : '100644' };
 }
@@ -151,6 +161,14 @@ export function plannedVersions(plans: FilePlan[]): Map<string, FileVersion> {
 }
 
 /**
+ * The same versions, the removals first: a file that replaces a folder (`d` for `d/x.txt`) or a
+ * folder that replaces a file can only be written once what was in its way is gone.
+ */
+function removalsFirst(versions: Map<string, FileVersion>): Map<string, FileVersion> {
+  return new Map([...versions].sort(([, a], [, b]) => Number(a.content !== undefined) - Number(b.content !== undefined)));
+}
+
+/**
  * Where the undo record `id` of a task lives: one file in its artifacts folder, saved copies
  * inside (creating files is the slow part of an apply of many results: one per task, not per file).
  */
@@ -189,7 +207,9 @@ export function writeVersion(scope: WriteScope, relPath: string, version: FileVe
   const root = path.resolve(scope.workspaceRoot);
   const full = path.join(root, relPath);
   if (version.content === undefined) {
-    // rm of a link removes the link itself; a folder is never removed (no `recursive`).
+    // rm of a link removes the link itself; a folder is never removed (no `recursive`): a folder
+    // at the path means the file is already gone (a folder took its place).
+    if (lstatIfAny(full)?.isDirectory()) return;
     fs.rmSync(full, { force: true });
     removeEmptyParents(root, path.dirname(full));
     return;
@@ -212,7 +232,7 @@ export function hashVersion(version: FileVersion): string {
 }
 
 export function restoreEntries(scope: WriteScope, dir: string, entries: UndoEntry[]): void {
-  const versions = entries.map((entry) => [entry.path, versionBefore(dir, entry)] as const);
+  const versions = removalsFirst(new Map(entries.map((entry) => [entry.path, versionBefore(dir, entry)] as const)));
   assertSafePatchPaths(scope, entries.map((entry) => entry.path));
   for (const [relPath, version] of versions) {
     writeVersion(scope, relPath, version);
