@@ -5,8 +5,8 @@
 //    start from a dirty working state), patches in git's own format with full blob ids.
 //  - Each run puts the workspace back to the snapshot, removes the apply records, and times the
 //    apply of every waiting result in process. The old path is the code of an older revision
-//    (default dc1e818, before the fast path), unpacked with `git archive`; the new path is this
-//    checkout's. Both must leave identical files. Prints p50, files/s, CPU time (this process and
+//    (default dc1e818, before the fast path; a revision that has the batch apply is run through its
+//    own applyPendingResults), unpacked with `git archive`; the new path is this checkout's. Both must leave identical files. Prints p50, files/s, CPU time (this process and
 //    its git children) and git processes per run, and, as the file system's floor on this machine
 //    at this moment, what `git checkout` takes to write the same files.
 //   npm run bench:apply [-- --tasks 150 --files-per-task 3 --runs 5 --old-runs 3 --old-rev dc1e818 --no-old]
@@ -213,7 +213,11 @@ async function oldPath(rev: string): Promise<{ apply: ApplyAll; cleanup: () => v
     applyTaskPatch(options: { workspaceRoot: string; board: FileBoard; taskId: string }): Promise<{ status: string }>;
     applyRecord(board: FileBoard, taskId: string): unknown;
     isDiscarded(board: FileBoard, taskId: string): boolean;
+    applyPendingResults?: typeof applyPendingResults;
   };
+  // A revision with the batch apply (session 5 on): its own `apply --all-done`, in its own code.
+  const oldBoard = old.applyPendingResults ? ((await import(path.join(dir, 'src', 'core', 'board', 'index.ts'))) as { FileBoard: typeof AsyncFileBoard }).FileBoard : undefined;
+  if (old.applyPendingResults && oldBoard) return { apply: batchPath(old.applyPendingResults, oldBoard), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
   const apply: ApplyAll = async (root, board) => {
     // The old CLI's pendingResults, then one applyTaskPatch per task.
     const ids = board
@@ -229,6 +233,15 @@ async function oldPath(rev: string): Promise<{ apply: ApplyAll; cleanup: () => v
   };
   return { apply, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
+
+const batchPath = (applyAll: typeof applyPendingResults, boards: typeof AsyncFileBoard): ApplyAll => async (root, board) => {
+  const results = await applyAll({ workspaceRoot: root, board: boards.over(board) });
+  for (const result of results) {
+    if ('error' in result) throw result.error;
+    if (result.outcome.status !== 'applied') throw new Error(`old path: task ${result.taskId} ${result.outcome.status}`);
+  }
+  return results.length;
+};
 
 const newPath: ApplyAll = async (root, board) => {
   const results = await applyPendingResults({ workspaceRoot: root, board: AsyncFileBoard.over(board) });

@@ -49,12 +49,27 @@ export interface UndoRecord {
   at: number;
   status: ApplyStatus;
   entries: UndoEntry[];
+  /**
+   * Written since the undo record is also the task's apply record (apply.json is a hard link to
+   * it, see `linkRecord`): the fields of an ApplyRecord beside the undo's own.
+   */
+  undoId?: string;
+  files?: string[];
+  partial?: true;
+}
+
+/** Fields of the apply record written into the undo record, so that one file serves as both. */
+export interface ApplyFields {
+  files: string[];
+  partial?: true;
 }
 
 /** The caller's record of an apply (apply.json), kept in step with the files being written. */
 export interface ApplyRecorder {
-  /** The undo record is saved, no file is written yet. */
-  recorded(record: UndoRecord): void;
+  /** Apply-record fields the undo record carries, when `recorded` links it as the apply record. */
+  fields?: ApplyFields;
+  /** The undo record is saved (in `file`), no file is written yet. */
+  recorded(record: UndoRecord, file: string): void;
   /** The write failed and every file was put back: the apply did not happen. */
   rolledBack(): void;
 }
@@ -70,8 +85,7 @@ export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: s
   assertSafePatchPaths(scope, touched.keys());
   const root = scope.workspaceRoot;
   const written = [...touched].map(([relPath, after]) => ({ path: relPath, before: readWorkspaceFile(root, relPath), after }));
-  const record = saveBeforeWriting(artifactsDir, status, [...written, ...alsoUndo.filter((file) => !touched.has(file.path))]);
-  recorder?.recorded(record);
+  const record = saveBeforeWriting(artifactsDir, status, [...written, ...alsoUndo.filter((file) => !touched.has(file.path))], recorder);
   faultPoint('apply:after-records');
   try {
     for (const [relPath, version] of touched) {
@@ -89,6 +103,8 @@ export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: s
   if (onDisk.some((hash, index) => hash !== record.entries[index].afterHash)) {
     record.entries.forEach((entry, index) => (entry.afterHash = onDisk[index]));
     replaceFile(undoFile(artifactsDir, record.id), JSON.stringify(record));
+    // A new file: the apply record linked to the old one is linked again.
+    recorder?.recorded(record, undoFile(artifactsDir, record.id));
   }
   return record;
 }
@@ -121,10 +137,15 @@ export interface SavedFile {
   after: FileVersion;
 }
 
-/** The undo record, saved before any file is touched; when that fails, nothing is written at all. */
-function saveBeforeWriting(artifactsDir: string, status: ApplyStatus, files: SavedFile[]): UndoRecord {
+/**
+ * The undo record (and the caller's apply record), saved before any file is touched; when that
+ * fails, nothing is written at all.
+ */
+function saveBeforeWriting(artifactsDir: string, status: ApplyStatus, files: SavedFile[], recorder: ApplyRecorder | undefined): UndoRecord {
   try {
-    return saveUndoRecord(artifactsDir, status, files);
+    const record = saveUndoRecord(artifactsDir, status, files, recorder?.fields);
+    recorder?.recorded(record, undoFile(artifactsDir, record.id));
+    return record;
   } catch (error) {
     throw new ResultActionError('environment', `Saving your current files for undo failed (${firstLine(error)}), so nothing was written. Fix the cause (free some disk space, for example) and apply again.`, { cause: error });
   }
@@ -185,8 +206,9 @@ export function legacyUndoFolder(artifactsDir: string, id: string): string {
  * Saves the versions an apply replaces (`before`), with the hash of what the apply leaves
  * (`after`, when already known) so an undo can tell whether the file moved on.
  */
-export function saveUndoRecord(artifactsDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after?: FileVersion }>): UndoRecord {
-  const record: UndoRecord = { id: `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`, at: Date.now(), status, entries: [] };
+export function saveUndoRecord(artifactsDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after?: FileVersion }>, applyFields?: ApplyFields): UndoRecord {
+  const id = `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
+  const record: UndoRecord = { id, at: Date.now(), status, entries: [], ...(applyFields ? { undoId: id, ...applyFields } : {}) };
   for (const file of files) {
     const entry: UndoEntry = { path: file.path, afterHash: file.after ? hashVersion(file.after) : '' };
     if (file.before.content !== undefined) entry.before = { mode: file.before.mode ?? '100644', data: file.before.content.toString('base64') };

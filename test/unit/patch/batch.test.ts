@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { applyTaskPatches, pendingResults, undoTaskApply, type BatchOutcome } from '../../../src/core/patch';
+import { applyRecord, applyTaskPatches, pendingResults, readUndoRecord, undoTaskApply, type BatchOutcome } from '../../../src/core/patch';
 import { git } from '../worktree/helpers';
 import { makeWorkspace, runTasks, type Workspace } from './helpers';
 import { placeOf } from './place';
@@ -171,5 +171,23 @@ describe('apply of many results at once', () => {
     assert.equal(outcomeOf(results, folderToFile.id).status, 'applied');
     assert.equal(ws.read('d'), 'now a file\n');
     assert.equal(ws.read('keep.txt'), 'kept\n');
+  });
+
+  it('creates one record file per result: apply.json is a second name of its undo record, and undo still reads both', async () => {
+    const { ws, ids } = await manyResults(3);
+    const results = await applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: ids });
+    for (const id of ids) {
+      assert.equal(outcomeOf(results, id).status, 'applied');
+      const undo = readUndoRecord(placeOf(ws.board), id);
+      assert.ok(undo);
+      const applied = fs.statSync(path.join(ws.board.artifactsDir(id), 'apply.json'));
+      assert.equal(applied.ino, fs.statSync(undo.file).ino, 'apply.json and the undo record are one file');
+      assert.deepEqual(applyRecord(placeOf(ws.board), id)?.files.sort(), [`src/f${ids.indexOf(id)}.txt`, `src/new${ids.indexOf(id)}.txt`]);
+    }
+    await undoTaskApply({ ...placeOf(ws.board, ws.root), taskId: ids[1] });
+    assert.equal(ws.read('src/f1.txt'), lines(10, 'f1'));
+    assert.equal(fs.existsSync(path.join(ws.root, 'src/new1.txt')), false);
+    assert.equal(applyRecord(placeOf(ws.board), ids[1]), undefined, 'the undone apply is no longer recorded');
+    assert.match(ws.read('src/f0.txt'), /f0 5 fixed/, 'the other results stay applied');
   });
 });
