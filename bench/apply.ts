@@ -10,9 +10,10 @@
 //    its git children) and git processes per run, and, as the file system's floor on this machine
 //    at this moment, what `git checkout` takes to write the same files.
 //   npm run bench:apply [-- --tasks 150 --files-per-task 3 --runs 5 --old-runs 3 --old-rev dc1e818 --no-old]
-// With --big [--big-files 20000]: one small result (3 changed files and a new one) in a repository
-// of that many files, applied as `swarm apply <id>` does (in process, and as a CLI process of the
-// built dist/cli.js): what an apply costs that scales with the repository instead of the patch.
+// With --big [--big-files 20000] [--old-rev REV | --no-old]: one small result (3 changed files and a
+// new one) in a repository of that many files, applied as `swarm apply <id>` does (in process, with
+// the code of REV too when it has applyTaskPatches, and as a CLI process of the built dist/cli.js):
+// what an apply costs that scales with the repository instead of the patch.
 import * as childProcess from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -304,6 +305,18 @@ async function measure(label: string, runs: number, setup: Setup, apply: ApplyAl
   return { p50, digest: result };
 }
 
+/** applyTaskPatches of an older revision (one that has it), unpacked with `git archive`. */
+async function olderApply(rev: string): Promise<{ apply: typeof applyTaskPatches; boards: typeof AsyncFileBoard; cleanup: () => void }> {
+  const repo = path.join(__dirname, '..');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-old-'));
+  childProcess.execFileSync('sh', ['-c', `git archive ${JSON.stringify(rev)} src | tar -x -C ${JSON.stringify(dir)}`], { cwd: repo });
+  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
+  const patch = (await import(path.join(dir, 'src', 'core', 'patch', 'index.ts'))) as { applyTaskPatches?: typeof applyTaskPatches };
+  const board = (await import(path.join(dir, 'src', 'core', 'board', 'index.ts'))) as { FileBoard: typeof AsyncFileBoard };
+  if (!patch.applyTaskPatches) throw new Error(`Revision ${rev} has no applyTaskPatches; give --old-rev a later one, or --no-old.`);
+  return { apply: patch.applyTaskPatches, boards: board.FileBoard, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
 /**
  * One result of 4 files in a repository of `bigFiles` files: `applyTaskPatches` of that one task in
  * process and `node dist/cli.js apply <id>` as a process, reset between runs; git processes counted.
@@ -337,6 +350,8 @@ async function bigRepository(options: Options): Promise<void> {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1100);
     git(root, ['status', '--porcelain']);
     const taskIds = [claim.task.id];
+    const older = options.old ? await olderApply(options.oldRev) : undefined;
+    const inOlder: number[] = [];
     const inProcess: number[] = [];
     const cli: number[] = [];
     let processes = 0;
@@ -352,6 +367,13 @@ async function bigRepository(options: Options): Promise<void> {
         const [result] = counted.value;
         if ('error' in result) throw result.error;
         if (result.outcome.status !== 'applied') throw new Error(`big: ${result.outcome.status}`);
+        if (older) {
+          reset(root, reopened, taskIds);
+          const olderStarted = process.hrtime.bigint();
+          const [before] = await older.apply({ workspaceRoot: root, board: older.boards.over(reopened), taskIds });
+          inOlder.push(Number(process.hrtime.bigint() - olderStarted) / 1e6);
+          if ('error' in before) throw before.error;
+        }
         if (!fs.existsSync(cliPath)) continue;
         reset(root, reopened, taskIds);
         const cliStarted = process.hrtime.bigint();
@@ -361,10 +383,12 @@ async function bigRepository(options: Options): Promise<void> {
       }
     } finally {
       reopened.close();
+      older?.cleanup();
     }
     const runs = (values: number[]) => `p50 ${percentile(values, 50).toFixed(0).padStart(5)} ms  (runs: ${values.map((t) => t.toFixed(0)).join(', ')} ms)`;
     console.log(`one result of 4 files in a repository of ${options.bigFiles} files; ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)}`);
     console.log(`in process   ${runs(inProcess)}  ${processes} git processes`);
+    if (older) console.log(`${options.oldRev.padEnd(12)} ${runs(inOlder)}  (the same apply with the code of that revision, alternating)`);
     console.log(cli.length > 0 ? `CLI process  ${runs(cli)}  (node dist/cli.js apply)` : 'CLI process  skipped: dist/cli.js is not built (npm run build)');
   } finally {
     fs.rmSync(path.dirname(root), { recursive: true, force: true });
