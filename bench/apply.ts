@@ -5,18 +5,22 @@
 //    start from a dirty working state), patches in git's own format with full blob ids.
 //  - Each run puts the workspace back to the snapshot, removes the apply records, and times the
 //    apply of every waiting result in process. The old path is the code of an older revision
-//    (default dc1e818, before the fast path), unpacked with `git archive`; the new path is this
-//    checkout's. Both must leave identical files. Prints p50, files/s, CPU time (this process and
+//    (default dc1e818, before the fast path; a revision that has the batch apply is run through its
+//    own applyPendingResults), unpacked with `git archive`; the new path is this checkout's. Both must leave identical files. Prints p50, files/s, CPU time (this process and
 //    its git children) and git processes per run, and, as the file system's floor on this machine
 //    at this moment, what `git checkout` takes to write the same files.
 //   npm run bench:apply [-- --tasks 150 --files-per-task 3 --runs 5 --old-runs 3 --old-rev dc1e818 --no-old]
+// With --big [--big-files 20000] [--old-rev REV | --no-old]: one small result (3 changed files and a
+// new one) in a repository of that many files, applied as `swarm apply <id>` does (in process, with
+// the code of REV too when it has applyTaskPatches, and as a CLI process of the built dist/cli.js):
+// what an apply costs that scales with the repository instead of the patch.
 import * as childProcess from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FileBoard as AsyncFileBoard, FileBoardEngine as FileBoard } from '../src/core/board';
-import { applyPendingResults, pendingResults } from '../src/core/patch';
+import { applyPendingResults, applyTaskPatches, pendingResults } from '../src/core/patch';
 import { filesOfPatch } from '../src/core/worktree/diff';
 
 interface Options {
@@ -26,10 +30,12 @@ interface Options {
   oldRuns: number;
   oldRev: string;
   old: boolean;
+  big: boolean;
+  bigFiles: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { tasks: 150, filesPerTask: 3, runs: 5, oldRuns: 3, oldRev: 'dc1e818', old: true };
+  const options: Options = { tasks: 150, filesPerTask: 3, runs: 5, oldRuns: 3, oldRev: 'dc1e818', old: true, big: false, bigFiles: 20_000 };
   for (let i = 0; i < argv.length; i += 1) {
     const value = argv[i + 1];
     switch (argv[i]) {
@@ -39,6 +45,8 @@ function parseOptions(argv: string[]): Options {
       case '--old-runs': options.oldRuns = Number(value); i += 1; break;
       case '--old-rev': options.oldRev = value; i += 1; break;
       case '--no-old': options.old = false; break;
+      case '--big': options.big = true; break;
+      case '--big-files': options.bigFiles = Number(value); i += 1; break;
       default: throw new Error(`Unknown option ${argv[i]}; see the header of bench/apply.ts.`);
     }
   }
@@ -206,7 +214,11 @@ async function oldPath(rev: string): Promise<{ apply: ApplyAll; cleanup: () => v
     applyTaskPatch(options: { workspaceRoot: string; board: FileBoard; taskId: string }): Promise<{ status: string }>;
     applyRecord(board: FileBoard, taskId: string): unknown;
     isDiscarded(board: FileBoard, taskId: string): boolean;
+    applyPendingResults?: typeof applyPendingResults;
   };
+  // A revision with the batch apply (session 5 on): its own `apply --all-done`, in its own code.
+  const oldBoard = old.applyPendingResults ? ((await import(path.join(dir, 'src', 'core', 'board', 'index.ts'))) as { FileBoard: typeof AsyncFileBoard }).FileBoard : undefined;
+  if (old.applyPendingResults && oldBoard) return { apply: batchPath(old.applyPendingResults, oldBoard), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
   const apply: ApplyAll = async (root, board) => {
     // The old CLI's pendingResults, then one applyTaskPatch per task.
     const ids = board
@@ -222,6 +234,15 @@ async function oldPath(rev: string): Promise<{ apply: ApplyAll; cleanup: () => v
   };
   return { apply, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
+
+const batchPath = (applyAll: typeof applyPendingResults, boards: typeof AsyncFileBoard): ApplyAll => async (root, board) => {
+  const results = await applyAll({ workspaceRoot: root, board: boards.over(board) });
+  for (const result of results) {
+    if ('error' in result) throw result.error;
+    if (result.outcome.status !== 'applied') throw new Error(`old path: task ${result.taskId} ${result.outcome.status}`);
+  }
+  return results.length;
+};
 
 const newPath: ApplyAll = async (root, board) => {
   const results = await applyPendingResults({ workspaceRoot: root, board: AsyncFileBoard.over(board) });
@@ -284,8 +305,99 @@ async function measure(label: string, runs: number, setup: Setup, apply: ApplyAl
   return { p50, digest: result };
 }
 
+/** applyTaskPatches of an older revision (one that has it), unpacked with `git archive`. */
+async function olderApply(rev: string): Promise<{ apply: typeof applyTaskPatches; boards: typeof AsyncFileBoard; cleanup: () => void }> {
+  const repo = path.join(__dirname, '..');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-old-'));
+  childProcess.execFileSync('sh', ['-c', `git archive ${JSON.stringify(rev)} src | tar -x -C ${JSON.stringify(dir)}`], { cwd: repo });
+  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
+  const patch = (await import(path.join(dir, 'src', 'core', 'patch', 'index.ts'))) as { applyTaskPatches?: typeof applyTaskPatches };
+  const board = (await import(path.join(dir, 'src', 'core', 'board', 'index.ts'))) as { FileBoard: typeof AsyncFileBoard };
+  if (!patch.applyTaskPatches) throw new Error(`Revision ${rev} has no applyTaskPatches; give --old-rev a later one, or --no-old.`);
+  return { apply: patch.applyTaskPatches, boards: board.FileBoard, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * One result of 4 files in a repository of `bigFiles` files: `applyTaskPatches` of that one task in
+ * process and `node dist/cli.js apply <id>` as a process, reset between runs; git processes counted.
+ */
+async function bigRepository(options: Options): Promise<void> {
+  const root = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-apply-big-')), 'repo');
+  try {
+    fs.mkdirSync(root, { recursive: true });
+    git(root, ['init', '-q', '-b', 'main']);
+    for (let file = 0; file < options.bigFiles; file += 1) {
+      if (file % 50 === 0) fs.mkdirSync(path.join(root, path.dirname(filePath(file))), { recursive: true });
+      fs.writeFileSync(path.join(root, filePath(file)), fileText(file));
+    }
+    git(root, ['add', '-A']);
+    git(root, ['commit', '-q', '-m', 'generated']);
+    const base = git(root, ['rev-parse', 'HEAD']);
+    const board = FileBoard.open({ root: path.join(root, '.swarm'), durable: false });
+    board.post({ title: 'one small result' });
+    const claim = board.claim({ agent: 'bench' });
+    if (!claim) throw new Error('nothing to claim');
+    const changed = [200, 201, 202];
+    const added = fileText(100_000, claim.task.id);
+    const text = [...changed.map((file) => modifyPatch(filePath(file), file, claim.task.id)), addPatch('src/new/added.ts', added)].join('');
+    git(root, ['hash-object', '-w', '--stdin'], added);
+    for (const file of changed) git(root, ['hash-object', '-w', '--stdin'], fileText(file, claim.task.id));
+    const dir = board.artifactsDir(claim.task.id);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'result.patch'), text);
+    board.complete(claim, { summary: 'bench', patchFile: path.join(dir, 'result.patch'), base, files: filesOfPatch(text) });
+    board.close();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1100);
+    git(root, ['status', '--porcelain']);
+    const taskIds = [claim.task.id];
+    const older = options.old ? await olderApply(options.oldRev) : undefined;
+    const inOlder: number[] = [];
+    const inProcess: number[] = [];
+    const cli: number[] = [];
+    let processes = 0;
+    const cliPath = path.join(__dirname, '..', 'dist', 'cli.js');
+    const reopened = FileBoard.open({ root: path.join(root, '.swarm'), durable: false });
+    try {
+      for (let run = 0; run < options.runs; run += 1) {
+        reset(root, reopened, taskIds);
+        const started = process.hrtime.bigint();
+        const counted = await countingGit(() => applyTaskPatches({ workspaceRoot: root, board: AsyncFileBoard.over(reopened), taskIds }));
+        inProcess.push(Number(process.hrtime.bigint() - started) / 1e6);
+        processes = counted.processes;
+        const [result] = counted.value;
+        if ('error' in result) throw result.error;
+        if (result.outcome.status !== 'applied') throw new Error(`big: ${result.outcome.status}`);
+        if (older) {
+          reset(root, reopened, taskIds);
+          const olderStarted = process.hrtime.bigint();
+          const [before] = await older.apply({ workspaceRoot: root, board: older.boards.over(reopened), taskIds });
+          inOlder.push(Number(process.hrtime.bigint() - olderStarted) / 1e6);
+          if ('error' in before) throw before.error;
+        }
+        if (!fs.existsSync(cliPath)) continue;
+        reset(root, reopened, taskIds);
+        const cliStarted = process.hrtime.bigint();
+        const ran = childProcess.spawnSync(process.execPath, [cliPath, 'apply', claim.task.id], { cwd: root, encoding: 'utf8' });
+        cli.push(Number(process.hrtime.bigint() - cliStarted) / 1e6);
+        if (ran.status !== 0) throw new Error(`swarm apply failed: ${ran.stderr}`);
+      }
+    } finally {
+      reopened.close();
+      older?.cleanup();
+    }
+    const runs = (values: number[]) => `p50 ${percentile(values, 50).toFixed(0).padStart(5)} ms  (runs: ${values.map((t) => t.toFixed(0)).join(', ')} ms)`;
+    console.log(`one result of 4 files in a repository of ${options.bigFiles} files; ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)}`);
+    console.log(`in process   ${runs(inProcess)}  ${processes} git processes`);
+    if (older) console.log(`${options.oldRev.padEnd(12)} ${runs(inOlder)}  (the same apply with the code of that revision, alternating)`);
+    console.log(cli.length > 0 ? `CLI process  ${runs(cli)}  (node dist/cli.js apply)` : 'CLI process  skipped: dist/cli.js is not built (npm run build)');
+  } finally {
+    fs.rmSync(path.dirname(root), { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.big) return bigRepository(options);
   const setup = setUp(options);
   console.log(`apply --all-done: ${options.tasks} tasks × ${options.filesPerTask} files = ${setup.files} changed files, each task on its own snapshot commit; ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)}`);
   try {

@@ -17,10 +17,20 @@ export type { FileVersion };
 
 export function readWorkspaceFile(root: string, relPath: string): FileVersion {
   const full = path.join(root, relPath);
-  const stat = fs.lstatSync(full, { throwIfNoEntry: false });
+  const stat = lstatIfAny(full);
   if (!stat || stat.isDirectory()) return {};
   if (stat.isSymbolicLink()) return { mode: '120000', content: Buffer.from(fs.readlinkSync(full)) };
   return { mode: stat.mode & 0o111 ? '100755' : '100644', content: fs.readFileSync(full) };
+}
+
+/** The entry at `full`, undefined when there is none (also when a file stands where a folder on the way should be). */
+function lstatIfAny(full: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(full, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw error;
+  }
 }
 
 export interface UndoEntry {
@@ -39,12 +49,27 @@ export interface UndoRecord {
   at: number;
   status: ApplyStatus;
   entries: UndoEntry[];
+  /**
+   * Written since the undo record is also the task's apply record (apply.json is a hard link to
+   * it, see `linkRecord`): the fields of an ApplyRecord beside the undo's own.
+   */
+  undoId?: string;
+  files?: string[];
+  partial?: true;
+}
+
+/** Fields of the apply record written into the undo record, so that one file serves as both. */
+export interface ApplyFields {
+  files: string[];
+  partial?: true;
 }
 
 /** The caller's record of an apply (apply.json), kept in step with the files being written. */
 export interface ApplyRecorder {
-  /** The undo record is saved, no file is written yet. */
-  recorded(record: UndoRecord): void;
+  /** Apply-record fields the undo record carries, when `recorded` links it as the apply record. */
+  fields?: ApplyFields;
+  /** The undo record is saved (in `file`), no file is written yet. */
+  recorded(record: UndoRecord, file: string): void;
   /** The write failed and every file was put back: the apply did not happen. */
   rolledBack(): void;
 }
@@ -56,12 +81,11 @@ export interface ApplyRecorder {
  * either as it was or as planned, and an undo puts back the ones that changed.
  */
 export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: string, status: ApplyStatus, recorder?: ApplyRecorder, alsoUndo: SavedFile[] = []): UndoRecord {
-  const touched = plannedVersions(plans);
+  const touched = removalsFirst(plannedVersions(plans));
   assertSafePatchPaths(scope, touched.keys());
   const root = scope.workspaceRoot;
   const written = [...touched].map(([relPath, after]) => ({ path: relPath, before: readWorkspaceFile(root, relPath), after }));
-  const record = saveBeforeWriting(artifactsDir, status, [...written, ...alsoUndo.filter((file) => !touched.has(file.path))]);
-  recorder?.recorded(record);
+  const record = saveBeforeWriting(artifactsDir, status, [...written, ...alsoUndo.filter((file) => !touched.has(file.path))], recorder);
   faultPoint('apply:after-records');
   try {
     for (const [relPath, version] of touched) {
@@ -79,6 +103,8 @@ export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: s
   if (onDisk.some((hash, index) => hash !== record.entries[index].afterHash)) {
     record.entries.forEach((entry, index) => (entry.afterHash = onDisk[index]));
     replaceFile(undoFile(artifactsDir, record.id), JSON.stringify(record));
+    // A new file: the apply record linked to the old one is linked again.
+    recorder?.recorded(record, undoFile(artifactsDir, record.id));
   }
   return record;
 }
@@ -86,7 +112,7 @@ export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: s
 /** What a path holds after it was written with `planned`: its content, with the mode it got on disk. */
 function writtenVersion(root: string, relPath: string, planned: FileVersion | undefined): FileVersion {
   if (planned?.content === undefined || planned.mode === '120000') return readWorkspaceFile(root, relPath);
-  const stat = fs.lstatSync(path.join(root, relPath), { throwIfNoEntry: false });
+  const stat = lstatIfAny(path.join(root, relPath));
   if (!stat?.isFile()) return readWorkspaceFile(root, relPath);
   return { content: planned.content, mode: stat.mode & 0o111 ? '100755' : '100644' };
 }
@@ -111,10 +137,15 @@ export interface SavedFile {
   after: FileVersion;
 }
 
-/** The undo record, saved before any file is touched; when that fails, nothing is written at all. */
-function saveBeforeWriting(artifactsDir: string, status: ApplyStatus, files: SavedFile[]): UndoRecord {
+/**
+ * The undo record (and the caller's apply record), saved before any file is touched; when that
+ * fails, nothing is written at all.
+ */
+function saveBeforeWriting(artifactsDir: string, status: ApplyStatus, files: SavedFile[], recorder: ApplyRecorder | undefined): UndoRecord {
   try {
-    return saveUndoRecord(artifactsDir, status, files);
+    const record = saveUndoRecord(artifactsDir, status, files, recorder?.fields);
+    recorder?.recorded(record, undoFile(artifactsDir, record.id));
+    return record;
   } catch (error) {
     throw new ResultActionError('environment', `Saving your current files for undo failed (${firstLine(error)}), so nothing was written. Fix the cause (free some disk space, for example) and apply again.`, { cause: error });
   }
@@ -151,6 +182,14 @@ export function plannedVersions(plans: FilePlan[]): Map<string, FileVersion> {
 }
 
 /**
+ * The same versions, the removals first: a file that replaces a folder (`d` for `d/x.txt`) or a
+ * folder that replaces a file can only be written once what was in its way is gone.
+ */
+function removalsFirst(versions: Map<string, FileVersion>): Map<string, FileVersion> {
+  return new Map([...versions].sort(([, a], [, b]) => Number(a.content !== undefined) - Number(b.content !== undefined)));
+}
+
+/**
  * Where the undo record `id` of a task lives: one file in its artifacts folder, saved copies
  * inside (creating files is the slow part of an apply of many results: one per task, not per file).
  */
@@ -167,8 +206,9 @@ export function legacyUndoFolder(artifactsDir: string, id: string): string {
  * Saves the versions an apply replaces (`before`), with the hash of what the apply leaves
  * (`after`, when already known) so an undo can tell whether the file moved on.
  */
-export function saveUndoRecord(artifactsDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after?: FileVersion }>): UndoRecord {
-  const record: UndoRecord = { id: `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`, at: Date.now(), status, entries: [] };
+export function saveUndoRecord(artifactsDir: string, status: ApplyStatus, files: Array<{ path: string; before: FileVersion; after?: FileVersion }>, applyFields?: ApplyFields): UndoRecord {
+  const id = `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
+  const record: UndoRecord = { id, at: Date.now(), status, entries: [], ...(applyFields ? { undoId: id, ...applyFields } : {}) };
   for (const file of files) {
     const entry: UndoEntry = { path: file.path, afterHash: file.after ? hashVersion(file.after) : '' };
     if (file.before.content !== undefined) entry.before = { mode: file.before.mode ?? '100644', data: file.before.content.toString('base64') };
@@ -189,7 +229,9 @@ export function writeVersion(scope: WriteScope, relPath: string, version: FileVe
   const root = path.resolve(scope.workspaceRoot);
   const full = path.join(root, relPath);
   if (version.content === undefined) {
-    // rm of a link removes the link itself; a folder is never removed (no `recursive`).
+    // rm of a link removes the link itself; a folder is never removed (no `recursive`): a folder
+    // at the path means the file is already gone (a folder took its place).
+    if (lstatIfAny(full)?.isDirectory()) return;
     fs.rmSync(full, { force: true });
     removeEmptyParents(root, path.dirname(full));
     return;
@@ -212,7 +254,7 @@ export function hashVersion(version: FileVersion): string {
 }
 
 export function restoreEntries(scope: WriteScope, dir: string, entries: UndoEntry[]): void {
-  const versions = entries.map((entry) => [entry.path, versionBefore(dir, entry)] as const);
+  const versions = removalsFirst(new Map(entries.map((entry) => [entry.path, versionBefore(dir, entry)] as const)));
   assertSafePatchPaths(scope, entries.map((entry) => entry.path));
   for (const [relPath, version] of versions) {
     writeVersion(scope, relPath, version);

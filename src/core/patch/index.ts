@@ -20,7 +20,7 @@ import { ApplyPlanner, blobAt, isObjectId, type FilePlan, type PlanOptions } fro
 import { hunksOverlap, parsePatch, type PatchSection } from '../diff/parse';
 import { assertSafePatchPaths, type WriteScope } from './paths';
 import { isRecord, parseApplyRecord, parseUndoRecord, type ApplyRecord } from './records';
-import { readRegularFile, replaceFile } from './write';
+import { readRegularFile, replaceFile, replaceWithHardLink } from './write';
 import { locateRepository } from '../worktree/repo';
 import { readPartialWork } from './partial';
 import { makeRecordsDir, recordsDir, writeScopeOf, type ResultPlace } from './place';
@@ -376,8 +376,11 @@ function writeApply(scope: WriteScope, options: ApplyOptions, { outcome, writabl
   const dir = makeRecordsDir(options, taskId);
   const recordFile = path.join(dir, APPLY_RECORD);
   const earlier = readRegularFile(recordFile);
+  // The undo record carries the apply record's fields and apply.json is a hard link to it: one
+  // file created per task instead of two (creating files is most of the time of a large apply).
   const recorder = {
-    recorded: (saved: UndoRecord) => writeApplyRecord(options, taskId, { status: outcome.status, at: saved.at, undoId: saved.id, files: outcome.files, ...(options.partial ? { partial: true as const } : {}) }),
+    fields: { files: outcome.files, ...(options.partial ? { partial: true as const } : {}) },
+    recorded: (saved: UndoRecord, file: string) => replaceWithHardLink(recordFile, file, () => JSON.stringify(saved)),
     rolledBack: () => (earlier ? replaceFile(recordFile, earlier) : fs.rmSync(recordFile, { force: true })),
   };
   const record = writePlans(scope, writable, dir, outcome.status, recorder, stillAsAppliedBefore(options));

@@ -104,8 +104,12 @@ export class ApplyPlanner {
 
   static async open(scope: WriteScope, patches: PatchInput[]): Promise<ApplyPlanner> {
     const repo = await locateRepository(scope.workspaceRoot);
-    const filters = await gitFilters(repo);
-    const prepared = await preparePatches(scope, repo, patches, filters.active);
+    const parsed = parsePatches(scope, patches);
+    const paths = [...new Set([...parsed.values()].flatMap((sections) => (sections instanceof Error ? [] : touchedPaths(sections))))];
+    // Independent questions to git, asked at once: the machine waits for process start-ups, not CPU.
+    const bases = [...parsed].flatMap(([patch, sections]) => (sections instanceof Error ? [] : [patch.base]));
+    const [filters, trees] = await Promise.all([gitFilters(repo, paths), baseTrees(repo, bases)]);
+    const prepared = await preparePatches(repo, parsed, trees, filters.active);
     return new ApplyPlanner(repo, filters, prepared, new GitPipe(['cat-file', '--batch'], repo.topLevel));
   }
 
@@ -201,23 +205,32 @@ interface Layer {
   folders: Set<string>;
 }
 
-/**
- * Parses and checks every patch, resolves their bases, and reads base and theirs of every file they
- * touch (and, with `convert`, theirs as a checkout writes it).
- */
-async function preparePatches(scope: WriteScope, repo: RepoInfo, patches: PatchInput[], convert: boolean): Promise<Map<PatchInput, PatchTrees | Error>> {
-  const prepared = new Map<PatchInput, PatchTrees | Error>();
-  const sections = new Map<PatchInput, PatchSection[]>();
+/** Every patch parsed and its paths checked, or why it cannot be applied. */
+function parsePatches(scope: WriteScope, patches: PatchInput[]): Map<PatchInput, PatchSection[] | Error> {
+  const parsed = new Map<PatchInput, PatchSection[] | Error>();
   for (const patch of patches) {
     try {
-      const parsed = parsePatch(patch.text);
-      assertSafeSections(scope, parsed);
-      sections.set(patch, parsed);
+      const sections = parsePatch(patch.text);
+      assertSafeSections(scope, sections);
+      parsed.set(patch, sections);
     } catch (error) {
-      prepared.set(patch, error as Error);
+      parsed.set(patch, error as Error);
     }
   }
-  const trees = await baseTrees(repo, [...sections.keys()].map((patch) => patch.base));
+  return parsed;
+}
+
+/**
+ * With the trees of their bases (`baseTrees`), reads base and theirs of every file they touch (and,
+ * with `convert`, theirs as a checkout writes it).
+ */
+async function preparePatches(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>, trees: Map<string, string>, convert: boolean): Promise<Map<PatchInput, PatchTrees | Error>> {
+  const prepared = new Map<PatchInput, PatchTrees | Error>();
+  const sections = new Map<PatchInput, PatchSection[]>();
+  for (const [patch, value] of parsed) {
+    if (value instanceof Error) prepared.set(patch, value);
+    else sections.set(patch, value);
+  }
   const layers: Layer[] = [];
   for (const [patch, parsed] of sections) {
     const tree = patch.base ? trees.get(patch.base) : undefined;
@@ -310,13 +323,14 @@ function parentFolders(relPath: string): string[] {
 async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean): Promise<Map<PatchInput, Changes | Error>> {
   const results = new Map<PatchInput, Changes | Error>();
   const text = layer.patches.map((patch) => (patch.text.endsWith('\n') ? patch.text : `${patch.text}\n`)).join('');
-  const changes = await patchedChanges(repo, layer.tree, text, convert);
+  const paths = [...layer.files];
+  const changes = await patchedChanges(repo, layer.tree, paths, text, convert);
   if (!(changes instanceof Error)) {
     for (const patch of layer.patches) results.set(patch, changes);
     return results;
   }
   if (layer.patches.length === 1) return results.set(layer.patches[0], changes);
-  for (const patch of layer.patches) results.set(patch, await patchedChanges(repo, layer.tree, patch.text, convert));
+  for (const patch of layer.patches) results.set(patch, await patchedChanges(repo, layer.tree, paths, patch.text, convert));
   return results;
 }
 
@@ -324,26 +338,83 @@ async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean): P
  * base and theirs of every path `text` changes on `tree` (workspace-relative), from a throw-away
  * index; with `convert`, also theirs as a checkout writes it (`checkout-index` into a temp folder:
  * `cat-file --batch --filters` announces the unfiltered size, so its answers cannot be read).
+ * The index holds only the entries of `paths` (the files the patches name), so the cost follows
+ * the patch, not the repository: reading, writing and comparing a whole tree of 20,000 files took
+ * most of the time of a small apply. A tree whose entries at those paths are not all plain files
+ * (a folder or a submodule where the patch names a file) is read whole, as git would see it.
  */
-async function patchedChanges(repo: RepoInfo, tree: string, text: string, convert: boolean): Promise<Changes | Error> {
+async function patchedChanges(repo: RepoInfo, tree: string, paths: string[], text: string, convert: boolean): Promise<Changes | Error> {
   const tempIndex = path.join(repo.gitDir, 'swarm-tmp', `plan-${process.pid}-${crypto.randomBytes(6).toString('hex')}.index`);
   fs.mkdirSync(path.dirname(tempIndex), { recursive: true });
   const env = { GIT_INDEX_FILE: tempIndex };
   const cwd = repo.topLevel;
   try {
-    await runGit(['read-tree', tree], { cwd, env });
+    const base = await readSparseIndex(repo, tree, paths, env);
+    if (!base) await runGit(['read-tree', tree], { cwd, env });
     try {
       await runGit(['apply', '--cached', '--binary', ...(repo.prefix ? [`--directory=${repo.prefix}`] : []), '-'], { cwd, env, input: text });
     } catch (error) {
       return new Error(`The patch does not apply to the snapshot it was made from (${(error as Error).message.split('\n')[0]}); it may be damaged.`);
     }
-    const listed = await runGit(['diff-index', '--cached', '-z', '--raw', '--no-abbrev', '--no-renames', tree], { cwd, env });
-    const byPath = parseRawDiff(listed.stdout.toString('utf8'), repo.prefix);
+    const byPath = base ? await changedInSparseIndex(repo, env, base) : await changedInIndex(repo, env, tree);
     if (byPath instanceof Error || !convert) return byPath instanceof Error ? byPath : { byPath };
     return { byPath, checkedOut: await checkOut(repo, env, [...byPath].filter(([, change]) => change.theirs && change.theirs.mode !== '120000').map(([relPath]) => relPath)) };
   } finally {
     fs.rmSync(tempIndex, { force: true });
   }
+}
+
+/** The most characters of paths given to one `ls-tree`; a larger layer reads its whole tree instead. */
+const SPARSE_PATHS_CHARS = 256 * 1024;
+/** Paths as they are, never as pathspec magic or patterns (a file may be named `:(top)x` or `a*`). */
+const LITERAL_PATHS = { GIT_LITERAL_PATHSPECS: '1' };
+
+/**
+ * Fills the index in `env` with the entries `paths` have in `tree` (one `ls-tree`, one
+ * `update-index`); returns them by top-level path, or undefined when the whole tree must be read
+ * (no paths, too many for a command line, or an entry that is not a plain file).
+ */
+async function readSparseIndex(repo: RepoInfo, tree: string, paths: string[], env: Record<string, string>): Promise<Map<string, BlobRef> | undefined> {
+  const tops = paths.map((relPath) => topPath(repo, relPath));
+  if (tops.length === 0 || tops.reduce((sum, top) => sum + top.length + 1, 0) > SPARSE_PATHS_CHARS) return undefined;
+  const listed = (await runGit(['ls-tree', '-z', '--full-tree', tree, '--', ...tops], { cwd: repo.topLevel, env: LITERAL_PATHS })).stdout;
+  const entries = new Map<string, BlobRef>();
+  for (const line of listed.toString('utf8').split('\0')) {
+    if (!line) continue;
+    const match = /^(\d{6}) (\S+) ([0-9a-f]+)\t(.*)$/s.exec(line);
+    if (!match || match[2] !== 'blob') return undefined;
+    entries.set(match[4], { mode: match[1], sha: match[3] });
+  }
+  // update-index reads ls-tree's own format; with no entries it still writes an empty index.
+  await runGit(['update-index', '-z', '--index-info'], { cwd: repo.topLevel, env, input: listed });
+  return entries;
+}
+
+/** What the patch changed in a sparse index: its entries (`ls-files`) against the base entries. */
+async function changedInSparseIndex(repo: RepoInfo, env: Record<string, string>, base: Map<string, BlobRef>): Promise<Changes['byPath'] | Error> {
+  const listed = (await runGit(['ls-files', '-s', '-z', '--full-name'], { cwd: repo.topLevel, env })).stdout.toString('utf8');
+  const theirs = new Map<string, BlobRef>();
+  for (const line of listed.split('\0')) {
+    if (!line) continue;
+    const match = /^(\d{6}) ([0-9a-f]+) \d\t(.*)$/s.exec(line);
+    if (!match) return new Error(`git ls-files printed "${line}", which Agent Swarm cannot read.`);
+    theirs.set(match[3], { mode: match[1], sha: match[2] });
+  }
+  const changes = new Map<string, { base?: BlobRef; theirs?: BlobRef }>();
+  for (const top of new Set([...base.keys(), ...theirs.keys()])) {
+    const before = base.get(top);
+    const after = theirs.get(top);
+    if (before && after && sameRef(before, after)) continue;
+    if (after?.mode === '160000') return new Error(`The patch changes the submodule ${top}; apply it with \`git apply\` by hand.`);
+    changes.set(repo.prefix ? top.slice(repo.prefix.length + 1) : top, { base: before, theirs: after });
+  }
+  return changes;
+}
+
+/** What the patch changed in a whole index read from `tree` (`diff-index`). */
+async function changedInIndex(repo: RepoInfo, env: Record<string, string>, tree: string): Promise<Changes['byPath'] | Error> {
+  const listed = await runGit(['diff-index', '--cached', '-z', '--raw', '--no-abbrev', '--no-renames', tree], { cwd: repo.topLevel, env });
+  return parseRawDiff(listed.stdout.toString('utf8'), repo.prefix);
 }
 
 /** Files of the index in `env` as a checkout writes them, read back from a throw-away folder. */
@@ -385,7 +456,7 @@ async function treeEntries(repo: RepoInfo, wanted: Array<{ tree: string; path: s
   const byTree = new Map<string, string[]>();
   for (const item of wanted) byTree.set(item.tree, [...(byTree.get(item.tree) ?? []), item.path]);
   for (const [tree, paths] of byTree) {
-    const listed = await gitText(['ls-tree', '-z', tree, '--', ...paths.map((relPath) => topPath(repo, relPath))], { cwd: repo.topLevel });
+    const listed = await gitText(['ls-tree', '-z', '--full-tree', tree, '--', ...paths.map((relPath) => topPath(repo, relPath))], { cwd: repo.topLevel, env: LITERAL_PATHS });
     for (const line of listed.split('\0')) {
       const match = /^(\d+) blob ([0-9a-f]+)\t(.*)$/s.exec(line);
       if (match) entries.set(`${tree}\0${repo.prefix ? match[3].slice(repo.prefix.length + 1) : match[3]}`, { mode: match[1], sha: match[2] });
@@ -428,10 +499,11 @@ interface GitFilters {
   close(): Promise<void>;
 }
 
-async function gitFilters(repo: RepoInfo): Promise<GitFilters> {
-  const hashKind = (await gitText(['rev-parse', '--show-object-format'], { cwd: repo.topLevel })) === 'sha256' ? 'sha256' : 'sha1';
-  const plainRef = (version: FileVersion): BlobRef | undefined => (version.content === undefined ? undefined : { mode: version.mode ?? '100644', sha: blobId(version.content, hashKind) });
-  if (!(await usesConversions(repo))) {
+/** The conversions for the files at `paths` (workspace-relative): those an apply compares and writes. */
+async function gitFilters(repo: RepoInfo, paths: string[]): Promise<GitFilters> {
+  const [config, attributes] = await Promise.all([conversionConfig(repo), attributesConvert(repo, paths)]);
+  const plainRef = (version: FileVersion): BlobRef | undefined => (version.content === undefined ? undefined : { mode: version.mode ?? '100644', sha: blobId(version.content, config.hashKind) });
+  if (!(config.converts || attributes)) {
     return {
       active: false,
       blobRef: async (_relPath, version) => plainRef(version),
@@ -475,14 +547,33 @@ function blobId(content: Buffer, kind: 'sha1' | 'sha256'): string {
   return crypto.createHash(kind).update(`blob ${content.length}\0`).update(content).digest('hex');
 }
 
-async function usesConversions(repo: RepoInfo): Promise<boolean> {
-  const config = await runGit(['config', '--get-regexp', '^(core\\.(autocrlf|eol)|filter\\..*)$'], { cwd: repo.topLevel, okCodes: [1] });
-  const settings = config.stdout.toString('utf8').trim().split('\n').filter((line) => line && !/^core\.autocrlf false$/i.test(line));
-  if (settings.length > 0) return true;
-  if (fs.existsSync(path.join(repo.commonDir, 'info', 'attributes'))) return true;
-  if (fs.existsSync(path.join(repo.topLevel, '.gitattributes'))) return true;
-  const attributes = await runGit(['ls-files', '-z', '--', ':(top,glob)**/.gitattributes'], { cwd: repo.topLevel });
-  return attributes.stdout.length > 0;
+/**
+ * The repository's hash (sha1 or sha256) and whether its configuration converts files (line
+ * endings, filters), in one `git config`.
+ */
+async function conversionConfig(repo: RepoInfo): Promise<{ hashKind: 'sha1' | 'sha256'; converts: boolean }> {
+  const config = await runGit(['config', '--get-regexp', '^(core\\.(autocrlf|eol)|filter\\..*|extensions\\.objectformat)$'], { cwd: repo.topLevel, okCodes: [1] });
+  const lines = config.stdout.toString('utf8').trim().split('\n').filter(Boolean);
+  const hashKind = lines.some((line) => /^extensions\.objectformat sha256$/i.test(line)) ? 'sha256' : 'sha1';
+  const converts = lines.some((line) => !/^core\.autocrlf false$/i.test(line) && !/^extensions\.objectformat /i.test(line));
+  return { hashKind, converts };
+}
+
+/** The attributes that make git convert a file between the repository and the folder. */
+const CONVERTING_ATTRIBUTES = ['text', 'eol', 'crlf', 'filter', 'ident', 'working-tree-encoding'];
+
+/**
+ * Whether attributes (any .gitattributes on the way, info/attributes, the user's attributes file)
+ * set a converting attribute on one of `paths`: one `check-attr` of those paths, not a search of
+ * the whole index for attribute files.
+ */
+async function attributesConvert(repo: RepoInfo, paths: string[]): Promise<boolean> {
+  if (paths.length === 0) return false;
+  const answer = await runGit(['check-attr', '-z', '--stdin', ...CONVERTING_ATTRIBUTES], { cwd: repo.topLevel, input: paths.map((relPath) => `${topPath(repo, relPath)}\0`).join('') });
+  // -z: "<path>\0<attribute>\0<value>\0" for every path and attribute.
+  const fields = answer.stdout.toString('utf8').split('\0');
+  for (let i = 2; i < fields.length; i += 3) if (fields[i] !== 'unspecified') return true;
+  return false;
 }
 
 async function mergeFile(ours: Buffer, base: Buffer, theirs: Buffer, label: string): Promise<{ content: Buffer; conflicts: number }> {

@@ -47,7 +47,12 @@ export function parseUndoRecord(bytes: Buffer | undefined, file: string): UndoRe
   if (!STATUSES.has(value.status as string)) throw damaged('its status is not one Agent Swarm writes');
   if (!Array.isArray(value.entries)) throw damaged('it has no list of entries');
   const entries = value.entries.map((entry, index) => parseUndoEntry(entry, (why) => damaged(`entry ${index + 1} ${why}`)));
-  return { id: value.id, at: Number(value.at) || 0, status: value.status as ApplyStatus, entries };
+  const record: UndoRecord = { id: value.id, at: Number(value.at) || 0, status: value.status as ApplyStatus, entries };
+  // The apply-record fields of a record that is also apply.json, kept when they have their shape.
+  if (value.undoId === value.id) record.undoId = value.id;
+  if (Array.isArray(value.files) && value.files.every((entry) => typeof entry === 'string')) record.files = value.files as string[];
+  if (value.partial === true) record.partial = true;
+  return record;
 }
 
 function parseUndoEntry(value: unknown, damaged: (why: string) => Error): UndoEntry {

@@ -39,6 +39,29 @@ export function replaceWithLink(file: string, target: string): void {
   }
 }
 
+/**
+ * Gives `file` the same content as `existing` by a hard link, made under a temp name and renamed
+ * into place (so it replaces whatever is at `file`, a planted link included, and is whole or
+ * absent after a crash). A link adds a name, not a file: on file systems where creating a file is
+ * the slow part of an apply, a second record costs nearly nothing. Where hard links are not
+ * supported, `content` is written instead.
+ */
+export function replaceWithHardLink(file: string, existing: string, content: () => Buffer | string): void {
+  const temp = tempNameBeside(file);
+  try {
+    fs.linkSync(existing, temp);
+  } catch {
+    replaceFile(file, content());
+    return;
+  }
+  try {
+    fs.renameSync(temp, file);
+  } finally {
+    // rename of two names of one file does nothing: the temp name would stay.
+    fs.rmSync(temp, { force: true });
+  }
+}
+
 /** Random per process, so nobody can tell the temp names in advance; a counter makes each one new. */
 const TEMP_PREFIX = `.swarm-${crypto.randomBytes(8).toString('hex')}`;
 let tempCounter = 0;

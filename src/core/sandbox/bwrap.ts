@@ -16,7 +16,10 @@ export function bwrapArgs(policy: SandboxPolicy, cwd: string, command: readonly 
   const args = ['--die-with-parent', '--unshare-pid', '--cap-drop', 'ALL'];
   if (!policy.network) args.push('--unshare-net');
   args.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', PRIVATE_TMP);
-  for (const folder of outermost(policy.visible.filter((entry) => isInside(entry, PRIVATE_TMP) && entry !== PRIVATE_TMP))) {
+  // A folder a later layer binds as a whole (the command's own folder, usually) needs no read-only
+  // bind first: every mount is work for bwrap on every command.
+  const bound = (entry: string) => policy.mounts.some((mount) => isInside(entry, mount.path));
+  for (const folder of outermost(policy.visible.filter((entry) => isInside(entry, PRIVATE_TMP) && entry !== PRIVATE_TMP && !bound(entry)))) {
     args.push('--ro-bind', folder, folder);
   }
   for (const mount of policy.mounts) args.push(mount.write ? '--bind' : '--ro-bind', mount.path, mount.path);

@@ -59,9 +59,15 @@ function cachesNamedByEnvironment(env: NodeJS.ProcessEnv, home: string): string[
   });
 }
 
+/**
+ * The kernel's realpath (one system call), not Node's JavaScript one (an lstat per path component):
+ * the same answer, and the policy is built for every attempt, over a few dozen paths.
+ */
+const realPath = (entry: string): string => fs.realpathSync.native(entry);
+
 function realOr(entry: string): string {
   try {
-    return fs.realpathSync(entry);
+    return realPath(entry);
   } catch {
     return path.resolve(entry);
   }
@@ -88,8 +94,10 @@ export function fromHome(home: string, entry: string): string {
 function existingReal(entries: readonly string[]): string[] {
   const seen = new Set<string>();
   for (const entry of entries) {
+    // Most cache folders of the default list are absent: asking first is cheaper than a thrown error.
+    if (!fs.existsSync(entry)) continue;
     try {
-      seen.add(fs.realpathSync(entry));
+      seen.add(realPath(entry));
     } catch {
       // Not there: nothing to open or protect.
     }

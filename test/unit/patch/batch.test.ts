@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { applyTaskPatches, pendingResults, undoTaskApply, type BatchOutcome } from '../../../src/core/patch';
+import { applyRecord, applyTaskPatches, pendingResults, readUndoRecord, undoTaskApply, type BatchOutcome } from '../../../src/core/patch';
 import { git } from '../worktree/helpers';
 import { makeWorkspace, runTasks, type Workspace } from './helpers';
 import { placeOf } from './place';
@@ -18,18 +18,22 @@ afterEach(() => {
 
 const lines = (n: number, tag = 'line') => Array.from({ length: n }, (_, i) => `${tag} ${i + 1}`).join('\n') + '\n';
 
-/** Counts the git processes started while `action` runs. */
-async function gitProcesses<T>(action: () => Promise<T>): Promise<{ value: T; count: number }> {
+/** Counts the git processes started while `action` runs, with their subcommands. */
+async function gitProcesses<T>(action: () => Promise<T>): Promise<{ value: T; count: number; commands: string[] }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const cp = require('child_process') as { spawn: (...args: unknown[]) => unknown };
   const spawn = cp.spawn;
   let count = 0;
+  const commands: string[] = [];
   cp.spawn = (...args: unknown[]) => {
-    if (args[0] === 'git') count += 1;
+    if (args[0] === 'git') {
+      count += 1;
+      commands.push((args[1] as string[])[0]);
+    }
     return spawn(...args);
   };
   try {
-    return { value: await action(), count };
+    return { value: await action(), count, commands };
   } finally {
     cp.spawn = spawn;
   }
@@ -132,5 +136,58 @@ describe('apply of many results at once', () => {
     const results = await applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: [first.id, second.id, third.id] });
     for (const id of [first.id, second.id, third.id]) assert.equal(outcomeOf(results, id).status, 'applied');
     assert.equal(ws.read('a.txt') + ws.read('b.txt') + ws.read('c.txt'), 'A\nB\nC\n');
+  });
+
+  it('reads only the paths a result names from its snapshot, never the whole tree, and takes those names literally', async () => {
+    // Names a pathspec would read as magic or patterns, beside the files those patterns would match.
+    const odd = [':(top)a.txt', '[ab].txt', '*.txt', 'dir/?.txt'];
+    const files: Record<string, string> = { 'a.txt': 'a\n', 'b.txt': 'b\n', 'dir/x.txt': 'x\n' };
+    for (const name of odd) files[name] = lines(6, name);
+    for (let i = 0; i < 50; i += 1) files[`big/f${i}.txt`] = `${i}\n`;
+    const ws = makeWorkspace(files);
+    made.push(ws);
+    const [task] = await runTasks(ws, [{ edit: (cwd) => odd.forEach((name) => fs.writeFileSync(path.join(cwd, name), lines(6, name).replace(' 3\n', ' 3 fixed\n'))) }]);
+    const { value: results, commands } = await gitProcesses(() => applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: [task.id] }));
+    assert.equal(outcomeOf(results, task.id).status, 'applied');
+    for (const name of odd) assert.equal(ws.read(name), lines(6, name).replace(' 3\n', ' 3 fixed\n'), name);
+    assert.deepEqual(['a.txt', 'b.txt', 'dir/x.txt'].map((name) => ws.read(name)), ['a\n', 'b\n', 'x\n']);
+    for (const whole of ['read-tree', 'diff-index']) assert.ok(!commands.includes(whole), `git ${whole} reads the whole snapshot: ${commands.join(', ')}`);
+  });
+
+  it('a result that puts a file where the snapshot has a folder is applied: removals before writes', async () => {
+    const ws = makeWorkspace({ 'd/x.txt': 'x\n', 'keep.txt': 'k\n' });
+    made.push(ws);
+    const [task] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'keep.txt'), 'kept\n') }]);
+    const [folderToFile] = await runTasks(ws, [
+      {
+        edit: (cwd) => {
+          fs.rmSync(path.join(cwd, 'd'), { recursive: true });
+          fs.writeFileSync(path.join(cwd, 'd'), 'now a file\n');
+        },
+      },
+    ]);
+    const results = await applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: [task.id, folderToFile.id] });
+    assert.equal(outcomeOf(results, task.id).status, 'applied');
+    assert.equal(outcomeOf(results, folderToFile.id).status, 'applied');
+    assert.equal(ws.read('d'), 'now a file\n');
+    assert.equal(ws.read('keep.txt'), 'kept\n');
+  });
+
+  it('creates one record file per result: apply.json is a second name of its undo record, and undo still reads both', async () => {
+    const { ws, ids } = await manyResults(3);
+    const results = await applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: ids });
+    for (const id of ids) {
+      assert.equal(outcomeOf(results, id).status, 'applied');
+      const undo = readUndoRecord(placeOf(ws.board), id);
+      assert.ok(undo);
+      const applied = fs.statSync(path.join(ws.board.artifactsDir(id), 'apply.json'));
+      assert.equal(applied.ino, fs.statSync(undo.file).ino, 'apply.json and the undo record are one file');
+      assert.deepEqual(applyRecord(placeOf(ws.board), id)?.files.sort(), [`src/f${ids.indexOf(id)}.txt`, `src/new${ids.indexOf(id)}.txt`]);
+    }
+    await undoTaskApply({ ...placeOf(ws.board, ws.root), taskId: ids[1] });
+    assert.equal(ws.read('src/f1.txt'), lines(10, 'f1'));
+    assert.equal(fs.existsSync(path.join(ws.root, 'src/new1.txt')), false);
+    assert.equal(applyRecord(placeOf(ws.board), ids[1]), undefined, 'the undone apply is no longer recorded');
+    assert.match(ws.read('src/f0.txt'), /f0 5 fixed/, 'the other results stay applied');
   });
 });

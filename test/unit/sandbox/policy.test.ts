@@ -85,6 +85,13 @@ test('bwrap arguments: read-only root, private /tmp, visible paths under /tmp, l
   assert.ok(!bwrapArgs({ ...policy, network: true }, '/', ['true']).includes('--unshare-net'));
 });
 
+test('bwrap arguments: a folder under /tmp that a layer binds whole is not bound read-only first', () => {
+  const policy = { mounts: [{ path: '/tmp/w', write: true }, { path: '/tmp/w/.git', write: false }], visible: ['/tmp/w', '/tmp/w/sub', '/tmp/v', '/tmp/v/w'], network: true };
+  const args = bwrapArgs(policy, '/tmp/w', ['true']);
+  const binds = args.flatMap((arg, index) => (arg === '--ro-bind' || arg === '--bind' ? [`${arg} ${args[index + 1]}`] : []));
+  assert.deepEqual(binds, ['--ro-bind /', '--ro-bind /tmp/v', '--bind /tmp/w', '--ro-bind /tmp/w/.git']);
+});
+
 test('the macOS profile: writes denied but for devices, temp, the layers in order; network off; strings escaped', () => {
   const profile = seatbeltProfile({ mounts: [{ path: '/Users/u/.npm', write: true }, { path: '/Users/u/w "q"\\x', write: true }, { path: '/Users/u/w "q"\\x/.git', write: false }], visible: [], network: false, tmpDir: '/private/var/folders/t/swarm-sandbox-1' });
   assert.equal(
