@@ -16,6 +16,8 @@ import { DEFAULT_ARTIFACT_CAP_BYTES } from '../board/interface';
 import { diffCommits } from '../worktree/diff';
 import { gitText, runGit } from '../worktree/git';
 import { worktreesCacheRoot } from '../worktree/location';
+import { listSlotStates, type SlotState } from '../worktree/slots';
+import writeFileAtomic from 'write-file-atomic';
 import { CannotServeTaskError, RemoteGitError, megabytes, untrusted } from './errors';
 
 export { CannotServeTaskError } from './errors';
@@ -56,6 +58,18 @@ export interface RemoteWorkspaceOptions {
   maxBundleBytes?: number;
   log?: (line: string) => void;
 }
+
+/** Where a site's repository is: recorded beside the runner's slots (`sites/<key>.json`). */
+interface SiteRecord {
+  gitDir: string;
+  prefix: string;
+  lockFile: string;
+  /** The repository identity, for messages. */
+  repository: string;
+}
+
+/** A site to make: its record and a commit the repository has (for the anchor). */
+type SiteSource = SiteRecord & { commit: string };
 
 /** One repository (and workspace folder in it) this runner serves, with its own worktree slots. */
 interface Site {
@@ -126,11 +140,12 @@ export class RemoteWorkspace implements TaskIsolation {
     this.attempts.delete(slot);
     await site.isolation.abandon(task, slot, prepared, reason);
     // Partial work kept on refs/swarm/<id> travels too, so a retry on any machine resumes from it.
-    await this.sendPartialWork(task, site, prepared.snapshot).catch((error: unknown) => this.log(`task ${task.id}: partial work not sent: ${(error as Error).message}`));
+    await this.sendPartialWork(task.id, site, prepared.snapshot).catch((error: unknown) => this.log(`task ${task.id}: partial work not sent: ${(error as Error).message}`));
   }
 
   async prune(): Promise<void> {
     await Promise.all(this.isolations().map((isolation) => isolation.prune?.()));
+    await this.keepWorkOfDeadRunners();
   }
 
   /**
@@ -202,30 +217,80 @@ export class RemoteWorkspace implements TaskIsolation {
     const key = siteKey(imported.gitDir, imported.prefix);
     let site = this.sites.get(key);
     if (!site) {
-      site = this.makeSite(imported, key);
+      site = this.makeSite({ gitDir: imported.gitDir, prefix: imported.prefix, lockFile: imported.repository.lockFile, commit: imported.commit, repository: imported.descriptor.repository }, key);
       this.sites.set(key, site);
       site.catch(() => this.sites.delete(key));
     }
     return site;
   }
 
-  private async makeSite(imported: ImportedSnapshot, key: string): Promise<Site> {
-    const runnerDir = path.resolve(this.options.runnerDir ?? this.options.reposDir ?? path.join(worktreesCacheRoot(), 'runner'));
+  private async makeSite(source: SiteSource, key: string): Promise<Site> {
+    const runnerDir = this.runnerDir();
     // One anchor per process: a runner removes its own at release without asking another, and the
     // anchors of runners that died are removed here.
     const anchor = path.join(runnerDir, 'anchors', `${key}.p${process.pid}`);
-    await withLock(imported.repository.lockFile, async () => {
-      await removeDeadAnchors(imported.gitDir, path.dirname(anchor), key);
-      await ensureAnchor(imported.gitDir, anchor, imported.commit);
+    await withLock(source.lockFile, async () => {
+      await removeDeadAnchors(source.gitDir, path.dirname(anchor), key);
+      await ensureAnchor(source.gitDir, anchor, source.commit);
     });
-    const workspaceRoot = imported.prefix ? path.join(anchor, imported.prefix) : anchor;
+    const workspaceRoot = source.prefix ? path.join(anchor, source.prefix) : anchor;
     fs.mkdirSync(workspaceRoot, { recursive: true });
-    const isolation = this.options.makeIsolation({ workspaceRoot, worktreesDir: path.join(runnerDir, 'slots', key), startFrom: (task) => this.starts.get(task.id) });
+    const isolation = this.options.makeIsolation({ workspaceRoot, worktreesDir: slotsDirOf(runnerDir, key), startFrom: (task) => this.starts.get(task.id) });
     if (this.sandbox) isolation.useSandbox?.(this.sandbox.sandbox, this.sandbox.env);
-    this.log(`serving ${imported.descriptor.repository} from ${imported.gitDir}`);
-    const site = { isolation, gitDir: imported.gitDir, prefix: imported.prefix, anchor };
+    this.log(`serving ${source.repository} from ${source.gitDir}`);
+    const site = { isolation, gitDir: source.gitDir, prefix: source.prefix, anchor };
+    // Where this site's slots are, so a runner started after this process died finds its attempts.
+    writeSiteRecord(runnerDir, key, { gitDir: source.gitDir, prefix: source.prefix, lockFile: source.lockFile, repository: source.repository });
+    await this.keepDeadAttempts(site, key);
     this.ready.push(site);
     return site;
+  }
+
+  private runnerDir(): string {
+    return path.resolve(this.options.runnerDir ?? this.options.reposDir ?? path.join(worktreesCacheRoot(), 'runner'));
+  }
+
+  /**
+   * At start: the sites of runners on this machine that died (kill -9, power loss) with an attempt
+   * in a slot. Their work is still in the slot's files only; it is kept and sent now, before any
+   * slot is reused (which would clean it away), so a retry on any machine resumes from it.
+   */
+  private async keepWorkOfDeadRunners(): Promise<void> {
+    const runnerDir = this.runnerDir();
+    for (const [key, record] of readSiteRecords(runnerDir)) {
+      const dead = attemptsOfDeadProcesses(slotsDirOf(runnerDir, key));
+      if (dead.length === 0 || this.sites.has(key)) continue;
+      if (!fs.existsSync(record.gitDir)) {
+        removeSiteRecord(runnerDir, key);
+        continue;
+      }
+      const site = this.makeSite({ ...record, commit: dead[0].base as string }, key);
+      this.sites.set(key, site);
+      site.catch(() => this.sites.delete(key));
+      await site.catch((error: unknown) => this.log(`could not keep the work of a runner that died in ${record.gitDir}: ${(error as Error).message}`));
+    }
+  }
+
+  /**
+   * Slots of this site whose attempt's process died: the worktree isolation's prune commits each
+   * one's files onto refs/swarm/<id> (and frees the slot); that work is then sent to the board
+   * while the task can still be retried, and dropped when it ended (done, cancelled, gone).
+   */
+  private async keepDeadAttempts(site: Site, key: string): Promise<void> {
+    const dead = attemptsOfDeadProcesses(slotsDirOf(this.runnerDir(), key));
+    if (dead.length === 0) return;
+    await site.isolation.prune?.();
+    for (const attempt of dead) {
+      const taskId = attempt.taskId as string;
+      const task = await this.options.board.get(taskId);
+      if (!task || task.status === 'done' || task.status === 'cancelled') {
+        await deleteRefs(site.gitDir, [`${PARTIAL_REF_PREFIX}${taskId}`]);
+        this.log(`task ${taskId}: an attempt of a runner that died was left in ${attempt.path}; the task ${task ? `is ${task.status}` : 'is gone'}, so its work is dropped`);
+        continue;
+      }
+      this.log(`task ${taskId}: keeping the work of an attempt whose runner (pid ${attempt.ownerPid}) died`);
+      await this.sendPartialWork(taskId, site, attempt.base).catch((error: unknown) => this.log(`task ${taskId}: partial work not sent: ${(error as Error).message}`));
+    }
   }
 
   /**
@@ -233,9 +298,9 @@ export class RemoteWorkspace implements TaskIsolation {
    * the snapshot) as a thin bundle plus its result descriptor, so a retry on any machine resumes
    * from it. The bundle is stored first: a descriptor on the board always has its bundle.
    */
-  private async sendPartialWork(task: Task, site: Site, base: string | undefined): Promise<void> {
+  private async sendPartialWork(taskId: string, site: Site, base: string | undefined): Promise<void> {
     if (!base) return;
-    const ref = `${PARTIAL_REF_PREFIX}${task.id}`;
+    const ref = `${PARTIAL_REF_PREFIX}${taskId}`;
     const found = await runGit(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: site.gitDir, okCodes: [1, 128] });
     if (found.code !== 0) return;
     const commit = found.stdout.toString('utf8').trim();
@@ -243,10 +308,10 @@ export class RemoteWorkspace implements TaskIsolation {
     const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${base}`], site.gitDir, cap);
     if (!output.data) throw new RemoteGitError('too-large', `it is over the artifact cap (${megabytes(cap)}) and stays on ${ref} on this machine`);
     const patch = (await diffCommits({ cwd: site.gitDir, base, target: commit, prefix: site.prefix })).text;
-    const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId: task.id, kind: 'partial', snapshot: base, commit, ref, patchBytes: Buffer.byteLength(patch), patchSha256: sha256(patch), bundleBytes: output.data.length, bundleSha256: sha256(output.data) };
-    await this.options.board.putArtifact(task.id, PARTIAL_BUNDLE_ARTIFACT, output.data);
-    await this.options.board.putArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT, JSON.stringify(descriptor));
-    this.log(`task ${task.id}: partial work sent (${output.data.length} bytes, sha256 ${descriptor.bundleSha256?.slice(0, 12)})`);
+    const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId, kind: 'partial', snapshot: base, commit, ref, patchBytes: Buffer.byteLength(patch), patchSha256: sha256(patch), bundleBytes: output.data.length, bundleSha256: sha256(output.data) };
+    await this.options.board.putArtifact(taskId, PARTIAL_BUNDLE_ARTIFACT, output.data);
+    await this.options.board.putArtifact(taskId, PARTIAL_DESCRIPTOR_ARTIFACT, JSON.stringify(descriptor));
+    this.log(`task ${taskId}: partial work sent (${output.data.length} bytes, sha256 ${descriptor.bundleSha256?.slice(0, 12)})`);
   }
 
   /**
@@ -318,6 +383,51 @@ export function followUpOf(task: Task): string | undefined {
   const payload = task.payload as { followUpOf?: unknown } | null | undefined;
   const id = payload?.followUpOf;
   return typeof id === 'string' && isValidId(id) && id !== task.id ? id : undefined;
+}
+
+function slotsDirOf(runnerDir: string, key: string): string {
+  return path.join(runnerDir, 'slots', key);
+}
+
+function siteRecordFile(runnerDir: string, key: string): string {
+  return path.join(runnerDir, 'sites', `${key}.json`);
+}
+
+function writeSiteRecord(runnerDir: string, key: string, record: SiteRecord): void {
+  const file = siteRecordFile(runnerDir, key);
+  if (fs.existsSync(file)) return;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeFileAtomic.sync(file, `${JSON.stringify(record)}\n`);
+}
+
+function removeSiteRecord(runnerDir: string, key: string): void {
+  fs.rmSync(siteRecordFile(runnerDir, key), { force: true });
+}
+
+/** The site records this machine's runners wrote; unreadable ones are skipped (written atomically, so only by hand). */
+function readSiteRecords(runnerDir: string): Array<[string, SiteRecord]> {
+  const dir = path.join(runnerDir, 'sites');
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((name) => name.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const records: Array<[string, SiteRecord]> = [];
+  for (const name of names) {
+    try {
+      const value = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as Partial<SiteRecord>;
+      if (typeof value.gitDir === 'string' && typeof value.prefix === 'string' && typeof value.lockFile === 'string') records.push([name.slice(0, -'.json'.length), { gitDir: value.gitDir, prefix: value.prefix, lockFile: value.lockFile, repository: String(value.repository ?? value.gitDir) }]);
+    } catch {
+      continue;
+    }
+  }
+  return records;
+}
+
+/** Slots whose attempt (a task and its base) belongs to a process that is gone. */
+function attemptsOfDeadProcesses(slotsDir: string): SlotState[] {
+  return listSlotStates(slotsDir).filter((state) => state.phase === 'ready' && state.taskId !== undefined && state.base !== undefined && state.ownerPid !== process.pid && !isProcessAlive(state.ownerPid ?? 0));
 }
 
 /** One folder name per repository and workspace folder inside it. */
