@@ -8,7 +8,6 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Board } from '../board/interface';
-import { isValidId } from '../board/names';
 import type { Task, TaskSource } from '../board/types';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from '../pool/isolation';
 import type { ActiveSandbox } from '../sandbox/launcher';
@@ -29,19 +28,22 @@ import { importSnapshot, type ImportedSnapshot } from './runner';
 import { IMPORTED_REF_PREFIX, PARTIAL_REF_PREFIX, readResultDescriptor, REMOTE_FORMAT, resultRef, SNAPSHOT_REF_PREFIX, type ResultDescriptor } from './descriptor';
 import { isProcessAlive } from '../process/liveness';
 import { runGitCapped, sha256 } from './bundle';
+import { followUpOf, PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from './artifacts';
+import { expireSharedTransport } from './cleanup';
 
-/** The artifacts a runner adds next to the patch (result.patch) of a task with a source. */
-export const RESULT_BUNDLE_ARTIFACT = 'result.bundle';
-export const RESULT_DESCRIPTOR_ARTIFACT = 'result.json';
-export const PARTIAL_BUNDLE_ARTIFACT = 'partial.bundle';
-/** Describes partial.bundle (the result descriptor of kind 'partial'); stored after it, so its presence means both are complete. */
-export const PARTIAL_DESCRIPTOR_ARTIFACT = 'partial.json';
+export { RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT, PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, followUpOf } from './artifacts';
 
 /** What makes a worktree isolation over a repository (the pool's own options: setup command, slots, includes). */
 export type MakeIsolation = (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
 
+/** The board calls a runner makes. */
+export type RunnerBoard = Pick<Board, 'getArtifact' | 'putArtifact' | 'get' | 'list' | 'listArtifacts' | 'deleteArtifact'>;
+
+/** How often a runner applies the board's retention of transport artifacts (and once at start). */
+export const TRANSPORT_SWEEP_INTERVAL_MS = 3_600_000;
+
 export interface RemoteWorkspaceOptions {
-  board: Pick<Board, 'getArtifact' | 'putArtifact' | 'get'>;
+  board: RunnerBoard;
   /** Runs tasks without a source (posted to this board without a snapshot); absent: such tasks cannot be served. */
   local?: TaskIsolation;
   makeIsolation: MakeIsolation;
@@ -56,6 +58,8 @@ export interface RemoteWorkspaceOptions {
   /** This runner's labels (`--labels gpu,linux`): a task that requires others is handed back. */
   labels?: readonly string[];
   maxBundleBytes?: number;
+  /** How long the bundles of tasks that ended stay on the board (see expireSharedTransport); default 7 days. */
+  transportRetentionMs?: number;
   log?: (line: string) => void;
 }
 
@@ -99,6 +103,8 @@ export class RemoteWorkspace implements TaskIsolation {
   /** Snapshots this process imported (refs/swarm-in/<id>), per git directory: dropped at release. */
   private readonly imported = new Map<string, Set<string>>();
   private sandbox?: { sandbox: ActiveSandbox | undefined; env: Record<string, string> };
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
 
   constructor(private readonly options: RemoteWorkspaceOptions) {}
 
@@ -146,6 +152,30 @@ export class RemoteWorkspace implements TaskIsolation {
   async prune(): Promise<void> {
     await Promise.all(this.isolations().map((isolation) => isolation.prune?.()));
     await this.keepWorkOfDeadRunners();
+    this.startTransportRetention();
+  }
+
+  /**
+   * Applies the board's retention of transport artifacts now and then every hour while the runner
+   * runs (in the background: a large board takes a while to list). Every runner does it, so the
+   * bundles of ended tasks go without a poster's prune; deleting is idempotent.
+   */
+  private startTransportRetention(): void {
+    if (this.sweepTimer) return;
+    void this.sweepTransport();
+    this.sweepTimer = setInterval(() => void this.sweepTransport(), TRANSPORT_SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** One retention sweep (a second call while one runs waits for it). */
+  sweepTransport(): Promise<void> {
+    this.sweeping ??= expireSharedTransport({ board: this.options.board, retentionMs: this.options.transportRetentionMs })
+      .then((removed) => {
+        if (removed > 0) this.log(`removed ${removed} bundle(s) of tasks that ended from the board (retention)`);
+      })
+      .catch((error: unknown) => this.log(`could not apply the board's retention of bundles: ${(error as Error).message}`))
+      .finally(() => (this.sweeping = undefined));
+    return this.sweeping;
   }
 
   /**
@@ -154,6 +184,9 @@ export class RemoteWorkspace implements TaskIsolation {
    * that ended (on any machine), and its anchors.
    */
   async release(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    await this.sweeping;
     await Promise.all(this.isolations().map((isolation) => isolation.release?.()));
     for (const [gitDir, snapshots] of this.imported) await deleteRefs(gitDir, [...snapshots].map((id) => `${IMPORTED_REF_PREFIX}${id}`));
     this.imported.clear();
@@ -378,13 +411,6 @@ export class RemoteWorkspace implements TaskIsolation {
   }
 }
 
-/** The task a follow-up (Request Changes) follows up, from its payload; a board task id only. */
-export function followUpOf(task: Task): string | undefined {
-  const payload = task.payload as { followUpOf?: unknown } | null | undefined;
-  const id = payload?.followUpOf;
-  return typeof id === 'string' && isValidId(id) && id !== task.id ? id : undefined;
-}
-
 function slotsDirOf(runnerDir: string, key: string): string {
   return path.join(runnerDir, 'slots', key);
 }
@@ -495,7 +521,7 @@ export interface RunnerSettings {
  * host's own settings (include list, setup command).
  */
 export function createRunnerIsolation(options: {
-  board: Pick<Board, 'getArtifact' | 'putArtifact' | 'get'>;
+  board: RunnerBoard;
   workspaceRoot: string;
   local?: TaskIsolation;
   worktree: (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
