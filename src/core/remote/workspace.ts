@@ -132,12 +132,20 @@ export class RemoteWorkspace implements TaskIsolation {
     const changes = await site.isolation.collect(task, slot, prepared, artifactsDir);
     if (changes.patchFile && changes.base) {
       const result = await resultFromPatch({ gitDir: site.gitDir, taskId: task.id, snapshot: changes.base, prefix: site.prefix, patch: fs.readFileSync(changes.patchFile), maxBytes: this.options.maxBundleBytes });
-      if (result.bundle) await this.options.board.putArtifact(task.id, RESULT_BUNDLE_ARTIFACT, result.bundle);
-      await this.options.board.putArtifact(task.id, RESULT_DESCRIPTOR_ARTIFACT, JSON.stringify(result.descriptor));
-    }
-    // The result lives on the board now; this machine keeps no ref of it (nor the slot's base ref).
-    await deleteRefs(site.gitDir, [resultRef(task.id, 'result'), `${SNAPSHOT_REF_PREFIX}${task.id}`]);
+      // Both at once: nothing reads a task's result.json before the task is done (a follow-up, a
+      // review), which is after collect returns; partial work is another matter (see sendPartialWork).
+      await Promise.all([
+        result.bundle ? this.options.board.putArtifact(task.id, RESULT_BUNDLE_ARTIFACT, result.bundle) : undefined,
+        this.options.board.putArtifact(task.id, RESULT_DESCRIPTOR_ARTIFACT, JSON.stringify(result.descriptor)),
+        // The result lives on the board now; this machine keeps no ref of it (nor the slot's base ref).
+        this.dropResultRefs(site, task.id),
+      ]);
+    } else await this.dropResultRefs(site, task.id);
     return changes;
+  }
+
+  private async dropResultRefs(site: Site, taskId: string): Promise<void> {
+    await deleteRefs(site.gitDir, [resultRef(taskId, 'result'), `${SNAPSHOT_REF_PREFIX}${taskId}`]);
   }
 
   async abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void> {
