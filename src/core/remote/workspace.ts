@@ -14,6 +14,7 @@ import type { ActiveSandbox } from '../sandbox/launcher';
 import { DEFAULT_ARTIFACT_CAP_BYTES } from '../board/interface';
 import { diffCommits } from '../worktree/diff';
 import { gitText, runGit } from '../worktree/git';
+import { isValidId } from '../board/names';
 import { worktreesCacheRoot } from '../worktree/location';
 import { listSlotStates, type SlotState } from '../worktree/slots';
 import writeFileAtomic from 'write-file-atomic';
@@ -300,12 +301,13 @@ export class RemoteWorkspace implements TaskIsolation {
     const runnerDir = this.runnerDir();
     for (const [key, record] of readSiteRecords(runnerDir)) {
       const dead = attemptsOfDeadProcesses(slotsDirOf(runnerDir, key));
-      if (dead.length === 0 || this.sites.has(key)) continue;
+      const unsent = readUnsent(runnerDir, key);
+      if ((dead.length === 0 && unsent.length === 0) || this.sites.has(key)) continue;
       if (!fs.existsSync(record.gitDir)) {
         removeSiteRecord(runnerDir, key);
         continue;
       }
-      const site = this.makeSite({ ...record, commit: dead[0].base as string }, key);
+      const site = this.makeSite({ ...record, commit: (dead[0]?.base ?? unsent[0].base) as string }, key);
       this.sites.set(key, site);
       site.catch(() => this.sites.delete(key));
       await site.catch((error: unknown) => this.log(`could not keep the work of a runner that died in ${record.gitDir}: ${(error as Error).message}`));
@@ -315,22 +317,32 @@ export class RemoteWorkspace implements TaskIsolation {
   /**
    * Slots of this site whose attempt's process died: the worktree isolation's prune commits each
    * one's files onto refs/swarm/<id> (and frees the slot); that work is then sent to the board
-   * while the task can still be retried, and dropped when it ended (done, cancelled, gone).
+   * while the task can still be retried, and dropped when it ended (done, cancelled, gone). Each
+   * such attempt is noted (`sites/<key>.unsent/<id>`) before the prune and forgotten once sent, so
+   * a runner killed in between, or a board out of reach, leaves the sending to the next runner.
    */
   private async keepDeadAttempts(site: Site, key: string): Promise<void> {
-    const dead = attemptsOfDeadProcesses(slotsDirOf(this.runnerDir(), key));
-    if (dead.length === 0) return;
-    await site.isolation.prune?.();
-    for (const attempt of dead) {
-      const taskId = attempt.taskId as string;
-      const task = await this.options.board.get(taskId);
-      if (!task || task.status === 'done' || task.status === 'cancelled') {
-        await deleteRefs(site.gitDir, [`${PARTIAL_REF_PREFIX}${taskId}`]);
-        this.log(`task ${taskId}: an attempt of a runner that died was left in ${attempt.path}; the task ${task ? `is ${task.status}` : 'is gone'}, so its work is dropped`);
-        continue;
+    const runnerDir = this.runnerDir();
+    const dead = attemptsOfDeadProcesses(slotsDirOf(runnerDir, key));
+    for (const attempt of dead) noteUnsent(runnerDir, key, attempt.taskId as string, attempt.base as string);
+    if (dead.length > 0) await site.isolation.prune?.();
+    for (const { taskId, base } of readUnsent(runnerDir, key)) {
+      const owner = dead.find((attempt) => attempt.taskId === taskId)?.ownerPid;
+      try {
+        const task = await this.options.board.get(taskId);
+        if (!task || task.status === 'done' || task.status === 'cancelled') {
+          await deleteRefs(site.gitDir, [`${PARTIAL_REF_PREFIX}${taskId}`]);
+          this.log(`task ${taskId}: an attempt of a runner that died left work here; the task ${task ? `is ${task.status}` : 'is gone'}, so that work is dropped`);
+        } else {
+          this.log(`task ${taskId}: keeping the work of an attempt whose runner${owner ? ` (pid ${owner})` : ''} died`);
+          await this.sendPartialWork(taskId, site, base);
+        }
+        forgetUnsent(runnerDir, key, taskId);
+      } catch (error) {
+        // Over the cap it never fits: it stays on the ref here, for a retry on this machine.
+        if (error instanceof RemoteGitError && error.problem === 'too-large') forgetUnsent(runnerDir, key, taskId);
+        this.log(`task ${taskId}: the work of an attempt whose runner died is kept on ${PARTIAL_REF_PREFIX}${taskId} but not sent yet (${(error as Error).message}); the next runner started here sends it`);
       }
-      this.log(`task ${taskId}: keeping the work of an attempt whose runner (pid ${attempt.ownerPid}) died`);
-      await this.sendPartialWork(taskId, site, attempt.base).catch((error: unknown) => this.log(`task ${taskId}: partial work not sent: ${(error as Error).message}`));
     }
   }
 
@@ -457,6 +469,41 @@ function readSiteRecords(runnerDir: string): Array<[string, SiteRecord]> {
     }
   }
   return records;
+}
+
+function unsentDir(runnerDir: string, key: string): string {
+  return path.join(runnerDir, 'sites', `${key}.unsent`);
+}
+
+/** Notes that a dead attempt's work is to be sent: the file, named by the task, holds its base. */
+function noteUnsent(runnerDir: string, key: string, taskId: string, base: string): void {
+  if (!isValidId(taskId) || !/^[0-9a-f]{40,64}$/.test(base)) return;
+  fs.mkdirSync(unsentDir(runnerDir, key), { recursive: true });
+  writeFileAtomic.sync(path.join(unsentDir(runnerDir, key), taskId), `${base}\n`);
+}
+
+function readUnsent(runnerDir: string, key: string): Array<{ taskId: string; base: string }> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(unsentDir(runnerDir, key));
+  } catch {
+    return [];
+  }
+  const found: Array<{ taskId: string; base: string }> = [];
+  for (const name of names.filter(isValidId)) {
+    let base = '';
+    try {
+      base = fs.readFileSync(path.join(unsentDir(runnerDir, key), name), 'utf8').trim();
+    } catch {
+      continue; // not a file this runner wrote
+    }
+    if (/^[0-9a-f]{40,64}$/.test(base)) found.push({ taskId: name, base });
+  }
+  return found;
+}
+
+function forgetUnsent(runnerDir: string, key: string, taskId: string): void {
+  fs.rmSync(path.join(unsentDir(runnerDir, key), taskId), { force: true });
 }
 
 /** Slots whose attempt (a task and its base) belongs to a process that is gone. */
