@@ -7,7 +7,9 @@
 //    tasks of a sleep command, with 1 and 2 runner processes, each in its own clone;
 //  - result commit: the runner's result tree built from the patch's paths alone against the whole
 //    snapshot read into an index (the fallback), on the same patch, in alternating order;
-//  - apply: `swarm apply` of a runner's patch in the developer's clone.
+//  - apply: `swarm apply` of a runner's patch in the developer's clone;
+//  - git processes per task (one more task, counted with GIT_TRACE): runner and local side
+//    (BENCH_PRINT_GIT=1 lists them).
 //   npm run bench:runners          (node --import tsx bench/runners.ts; BENCH_THROUGHPUT=0 skips the throughput)
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -37,6 +39,22 @@ function agentEdits(root: string, run: number): void {
 
 function line(label: string, values: number[], unit: (value: number) => string = ms): void {
   console.log(`  ${label.padEnd(52)} p50 ${unit(percentile(values, 50)).padEnd(10)} p95 ${unit(percentile(values, 95)).padEnd(10)} (${values.length} runs: ${unit(Math.min(...values))} to ${unit(Math.max(...values))})`);
+}
+
+/** The git processes `action` starts (GIT_TRACE names each one's built-in command once). */
+async function countGitProcesses<T>(dir: string, action: () => Promise<T>): Promise<{ value: T; count: number }> {
+  const trace = path.join(dir, `git-trace-${Date.now()}.txt`);
+  process.env.GIT_TRACE = trace;
+  try {
+    const value = await action();
+    const lines = fs.existsSync(trace) ? fs.readFileSync(trace, 'utf8').split('\n') : [];
+    const started = lines.filter((entry) => entry.includes('trace: built-in: git '));
+    if (process.env.BENCH_PRINT_GIT === '1') for (const entry of started) console.log(`    ${entry.replace(/^.*built-in: /, '').slice(0, 160)}`);
+    return { value, count: started.length };
+  } finally {
+    delete process.env.GIT_TRACE;
+    fs.rmSync(trace, { force: true });
+  }
 }
 
 async function waitUntilDrained(board: Board, ids: string[]): Promise<void> {
@@ -158,6 +176,22 @@ async function main(): Promise<void> {
     line('tree from the patch\'s paths (the default)', resultWays['changed-paths']);
     line('tree from the whole snapshot in an index (fallback)', resultWays['full-index']);
     line('swarm apply of the runner\'s patch (CLI process)', apply);
+    // One more task, not timed: how many git processes each side starts (the same on any load).
+    const counted = { title: 'counted' };
+    const { source } = await snapshotForPost({ board, workspaceRoot: dev, specs: [counted] });
+    const [countedTask] = await board.postMany([{ ...counted, source }]);
+    const countedClaim = await board.claim({ agent: 'bench-runner' });
+    if (countedClaim?.task.id !== countedTask.id) throw new Error('the bench board had another task');
+    const remoteSide = await countGitProcesses(parent, () => remote.prepare(countedClaim.task, '0', scratch));
+    agentEdits(remoteSide.value.cwd, RUNS);
+    const remoteCollected = await countGitProcesses(parent, () => remote.collect(countedClaim.task, '0', remoteSide.value, scratch));
+    await board.complete(countedClaim, { summary: 'bench' });
+    const localTask = { ...countedClaim.task, source: undefined };
+    const localSide = await countGitProcesses(parent, () => local.prepare(localTask, '0', scratch));
+    agentEdits(localSide.value.cwd, RUNS);
+    const localCollected = await countGitProcesses(parent, () => local.collect(localTask, '0', localSide.value, scratch));
+    console.log('Git processes for one task (warm slot):');
+    console.log(`  runner: prepare ${remoteSide.count}, collect ${remoteCollected.count}; local: prepare ${localSide.count}, collect ${localCollected.count}`);
     console.log(`(load average now ${os.loadavg()[0].toFixed(1)})`);
     if (process.env.BENCH_THROUGHPUT !== '0') {
       console.log(`Throughput: ${SLEEP_TASKS} tasks of \`sleep ${SLEEP_SECONDS}\`, runner processes with one slot each:`);

@@ -5,9 +5,7 @@
 // never fills memory or disk.
 import { spawn } from 'child_process';
 import * as crypto from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
-import { isProcessAlive, sendSignal } from '../process/liveness';
+import { sendSignal } from '../process/liveness';
 import { gitEnvironment } from '../worktree/git';
 import { untrusted } from './errors';
 
@@ -112,22 +110,4 @@ export function runGitCapped(args: string[], cwd: string, capBytes: number, coun
       resolve({ data: size <= capBytes ? Buffer.concat(chunks) : undefined, size, atLeast: false });
     });
   });
-}
-
-/** Writes `data` to a new private temporary file in `dir` and returns its path. */
-export function writeTempFile(dir: string, prefix: string, data: Buffer): string {
-  fs.mkdirSync(dir, { recursive: true });
-  removeFilesOfDeadProcesses(dir, prefix);
-  const file = path.join(dir, `${prefix}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-  fs.writeFileSync(file, data, { flag: 'wx', mode: 0o600 });
-  return file;
-}
-
-/** Temporary files named `<prefix>-<pid>-<random>` whose process is gone (killed mid-import). */
-function removeFilesOfDeadProcesses(dir: string, prefix: string): void {
-  for (const name of fs.readdirSync(dir)) {
-    if (!name.startsWith(`${prefix}-`)) continue;
-    const pid = Number(name.slice(prefix.length + 1).split('-')[0]);
-    if (Number.isInteger(pid) && pid > 0 && !isProcessAlive(pid)) fs.rmSync(path.join(dir, name), { force: true });
-  }
 }

@@ -61,29 +61,61 @@ export async function repositoryFor(identity: string, url: string | undefined, o
 
 /** The runner's own clone when one of its remotes normalises to `identity`. */
 async function matchingClone(clone: string, identity: string): Promise<LocalRepository | undefined> {
-  const found = fs.existsSync(clone) ? await runGit(['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: clone, okCodes: [128] }) : undefined;
-  if (!found || found.code !== 0) throw new RemoteGitError('config', `The runner's repository ${clone} is not a git repository; start the runner in a clone, or give it only a repository cache folder.`);
-  const commonDir = found.stdout.toString('utf8').trim();
+  const { commonDir, remotes } = await cloneIdentity(clone);
+  const lockFile = path.join(commonDir, 'swarm-remote.lock');
   // A repository without a remote is known by its root commit: a clone that has it can take the
   // task's full bundle (it needs nothing else).
   const root = /^unpublished:([0-9a-f]{40,64})$/.exec(identity)?.[1];
   if (root) {
     const has = await runGit(['cat-file', '-e', `${root}^{commit}`], { cwd: clone, okCodes: [1, 128] });
-    return has.code === 0 ? { gitDir: commonDir, kind: 'clone', lockFile: path.join(commonDir, 'swarm-remote.lock') } : undefined;
+    return has.code === 0 ? { gitDir: commonDir, kind: 'clone', lockFile } : undefined;
   }
-  const remotes = (await gitText(['remote'], { cwd: clone })).split('\n').filter(Boolean);
-  for (const remote of remotes) {
-    const url = await gitText(['remote', 'get-url', remote], { cwd: clone });
-    if (sameIdentity(url, clone, identity)) return { gitDir: commonDir, kind: 'clone', fetchFrom: remote, url: stripCredentials(url), lockFile: path.join(commonDir, 'swarm-remote.lock') };
-  }
-  return undefined;
+  const remote = remotes.find((candidate) => candidate.identity === identity);
+  return remote ? { gitDir: commonDir, kind: 'clone', fetchFrom: remote.name, url: stripCredentials(remote.url), lockFile } : undefined;
 }
 
-function sameIdentity(url: string, baseDir: string, identity: string): boolean {
+interface CloneIdentity {
+  commonDir: string;
+  remotes: Array<{ name: string; url: string; identity: string | undefined }>;
+}
+
+/**
+ * A clone's git folder and remotes, read once per process (three git commands, and one more per
+ * remote, that every task would otherwise repeat): a runner's clone does not move, and a remote
+ * changed while the runner runs is seen by the next runner. A failed read is not kept.
+ */
+const cloneIdentities = new Map<string, Promise<CloneIdentity>>();
+
+function cloneIdentity(clone: string): Promise<CloneIdentity> {
+  const key = path.resolve(clone);
+  let known = cloneIdentities.get(key);
+  if (!known) {
+    known = readCloneIdentity(key);
+    cloneIdentities.set(key, known);
+    known.catch(() => cloneIdentities.delete(key));
+  }
+  return known;
+}
+
+async function readCloneIdentity(clone: string): Promise<CloneIdentity> {
+  const found = fs.existsSync(clone) ? await runGit(['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: clone, okCodes: [128] }) : undefined;
+  if (!found || found.code !== 0) throw new RemoteGitError('config', `The runner's repository ${clone} is not a git repository; start the runner in a clone, or give it only a repository cache folder.`);
+  const commonDir = found.stdout.toString('utf8').trim();
+  const names = (await gitText(['remote'], { cwd: clone })).split('\n').filter(Boolean);
+  const remotes = await Promise.all(
+    names.map(async (name) => {
+      const url = await gitText(['remote', 'get-url', name], { cwd: clone });
+      return { name, url, identity: identityOf(url, clone) };
+    }),
+  );
+  return { commonDir, remotes };
+}
+
+function identityOf(url: string, baseDir: string): string | undefined {
   try {
-    return normaliseRepositoryUrl(url, baseDir) === identity;
+    return normaliseRepositoryUrl(url, baseDir);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

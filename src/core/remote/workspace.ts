@@ -8,14 +8,16 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Board } from '../board/interface';
-import { isValidId } from '../board/names';
 import type { Task, TaskSource } from '../board/types';
 import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from '../pool/isolation';
 import type { ActiveSandbox } from '../sandbox/launcher';
 import { DEFAULT_ARTIFACT_CAP_BYTES } from '../board/interface';
 import { diffCommits } from '../worktree/diff';
 import { gitText, runGit } from '../worktree/git';
+import { isValidId } from '../board/names';
 import { worktreesCacheRoot } from '../worktree/location';
+import { listSlotStates, type SlotState } from '../worktree/slots';
+import writeFileAtomic from 'write-file-atomic';
 import { CannotServeTaskError, RemoteGitError, megabytes, untrusted } from './errors';
 
 export { CannotServeTaskError } from './errors';
@@ -27,19 +29,22 @@ import { importSnapshot, type ImportedSnapshot } from './runner';
 import { IMPORTED_REF_PREFIX, PARTIAL_REF_PREFIX, readResultDescriptor, REMOTE_FORMAT, resultRef, SNAPSHOT_REF_PREFIX, type ResultDescriptor } from './descriptor';
 import { isProcessAlive } from '../process/liveness';
 import { runGitCapped, sha256 } from './bundle';
+import { followUpOf, PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from './artifacts';
+import { expireSharedTransport } from './cleanup';
 
-/** The artifacts a runner adds next to the patch (result.patch) of a task with a source. */
-export const RESULT_BUNDLE_ARTIFACT = 'result.bundle';
-export const RESULT_DESCRIPTOR_ARTIFACT = 'result.json';
-export const PARTIAL_BUNDLE_ARTIFACT = 'partial.bundle';
-/** Describes partial.bundle (the result descriptor of kind 'partial'); stored after it, so its presence means both are complete. */
-export const PARTIAL_DESCRIPTOR_ARTIFACT = 'partial.json';
+export { RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT, PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, followUpOf } from './artifacts';
 
 /** What makes a worktree isolation over a repository (the pool's own options: setup command, slots, includes). */
 export type MakeIsolation = (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;
 
+/** The board calls a runner makes. */
+export type RunnerBoard = Pick<Board, 'getArtifact' | 'putArtifact' | 'get' | 'list' | 'listArtifacts' | 'deleteArtifact'>;
+
+/** How often a runner applies the board's retention of transport artifacts (and once at start). */
+export const TRANSPORT_SWEEP_INTERVAL_MS = 3_600_000;
+
 export interface RemoteWorkspaceOptions {
-  board: Pick<Board, 'getArtifact' | 'putArtifact' | 'get'>;
+  board: RunnerBoard;
   /** Runs tasks without a source (posted to this board without a snapshot); absent: such tasks cannot be served. */
   local?: TaskIsolation;
   makeIsolation: MakeIsolation;
@@ -54,8 +59,22 @@ export interface RemoteWorkspaceOptions {
   /** This runner's labels (`--labels gpu,linux`): a task that requires others is handed back. */
   labels?: readonly string[];
   maxBundleBytes?: number;
+  /** How long the bundles of tasks that ended stay on the board (see expireSharedTransport); default 7 days. */
+  transportRetentionMs?: number;
   log?: (line: string) => void;
 }
+
+/** Where a site's repository is: recorded beside the runner's slots (`sites/<key>.json`). */
+interface SiteRecord {
+  gitDir: string;
+  prefix: string;
+  lockFile: string;
+  /** The repository identity, for messages. */
+  repository: string;
+}
+
+/** A site to make: its record and a commit the repository has (for the anchor). */
+type SiteSource = SiteRecord & { commit: string };
 
 /** One repository (and workspace folder in it) this runner serves, with its own worktree slots. */
 interface Site {
@@ -85,6 +104,8 @@ export class RemoteWorkspace implements TaskIsolation {
   /** Snapshots this process imported (refs/swarm-in/<id>), per git directory: dropped at release. */
   private readonly imported = new Map<string, Set<string>>();
   private sandbox?: { sandbox: ActiveSandbox | undefined; env: Record<string, string> };
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
 
   constructor(private readonly options: RemoteWorkspaceOptions) {}
 
@@ -112,12 +133,20 @@ export class RemoteWorkspace implements TaskIsolation {
     const changes = await site.isolation.collect(task, slot, prepared, artifactsDir);
     if (changes.patchFile && changes.base) {
       const result = await resultFromPatch({ gitDir: site.gitDir, taskId: task.id, snapshot: changes.base, prefix: site.prefix, patch: fs.readFileSync(changes.patchFile), maxBytes: this.options.maxBundleBytes });
-      if (result.bundle) await this.options.board.putArtifact(task.id, RESULT_BUNDLE_ARTIFACT, result.bundle);
-      await this.options.board.putArtifact(task.id, RESULT_DESCRIPTOR_ARTIFACT, JSON.stringify(result.descriptor));
-    }
-    // The result lives on the board now; this machine keeps no ref of it (nor the slot's base ref).
-    await deleteRefs(site.gitDir, [resultRef(task.id, 'result'), `${SNAPSHOT_REF_PREFIX}${task.id}`]);
+      // Both at once: nothing reads a task's result.json before the task is done (a follow-up, a
+      // review), which is after collect returns; partial work is another matter (see sendPartialWork).
+      await Promise.all([
+        result.bundle ? this.options.board.putArtifact(task.id, RESULT_BUNDLE_ARTIFACT, result.bundle) : undefined,
+        this.options.board.putArtifact(task.id, RESULT_DESCRIPTOR_ARTIFACT, JSON.stringify(result.descriptor)),
+        // The result lives on the board now; this machine keeps no ref of it (nor the slot's base ref).
+        this.dropResultRefs(site, task.id),
+      ]);
+    } else await this.dropResultRefs(site, task.id);
     return changes;
+  }
+
+  private async dropResultRefs(site: Site, taskId: string): Promise<void> {
+    await deleteRefs(site.gitDir, [resultRef(taskId, 'result'), `${SNAPSHOT_REF_PREFIX}${taskId}`]);
   }
 
   async abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void> {
@@ -126,11 +155,36 @@ export class RemoteWorkspace implements TaskIsolation {
     this.attempts.delete(slot);
     await site.isolation.abandon(task, slot, prepared, reason);
     // Partial work kept on refs/swarm/<id> travels too, so a retry on any machine resumes from it.
-    await this.sendPartialWork(task, site, prepared.snapshot).catch((error: unknown) => this.log(`task ${task.id}: partial work not sent: ${(error as Error).message}`));
+    await this.sendPartialWork(task.id, site, prepared.snapshot).catch((error: unknown) => this.log(`task ${task.id}: partial work not sent: ${(error as Error).message}`));
   }
 
   async prune(): Promise<void> {
     await Promise.all(this.isolations().map((isolation) => isolation.prune?.()));
+    await this.keepWorkOfDeadRunners();
+    this.startTransportRetention();
+  }
+
+  /**
+   * Applies the board's retention of transport artifacts now and then every hour while the runner
+   * runs (in the background: a large board takes a while to list). Every runner does it, so the
+   * bundles of ended tasks go without a poster's prune; deleting is idempotent.
+   */
+  private startTransportRetention(): void {
+    if (this.sweepTimer) return;
+    void this.sweepTransport();
+    this.sweepTimer = setInterval(() => void this.sweepTransport(), TRANSPORT_SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** One retention sweep (a second call while one runs waits for it). */
+  sweepTransport(): Promise<void> {
+    this.sweeping ??= expireSharedTransport({ board: this.options.board, retentionMs: this.options.transportRetentionMs })
+      .then((removed) => {
+        if (removed > 0) this.log(`removed ${removed} bundle(s) of tasks that ended from the board (retention)`);
+      })
+      .catch((error: unknown) => this.log(`could not apply the board's retention of bundles: ${(error as Error).message}`))
+      .finally(() => (this.sweeping = undefined));
+    return this.sweeping;
   }
 
   /**
@@ -139,6 +193,9 @@ export class RemoteWorkspace implements TaskIsolation {
    * that ended (on any machine), and its anchors.
    */
   async release(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    await this.sweeping;
     await Promise.all(this.isolations().map((isolation) => isolation.release?.()));
     for (const [gitDir, snapshots] of this.imported) await deleteRefs(gitDir, [...snapshots].map((id) => `${IMPORTED_REF_PREFIX}${id}`));
     this.imported.clear();
@@ -202,30 +259,91 @@ export class RemoteWorkspace implements TaskIsolation {
     const key = siteKey(imported.gitDir, imported.prefix);
     let site = this.sites.get(key);
     if (!site) {
-      site = this.makeSite(imported, key);
+      site = this.makeSite({ gitDir: imported.gitDir, prefix: imported.prefix, lockFile: imported.repository.lockFile, commit: imported.commit, repository: imported.descriptor.repository }, key);
       this.sites.set(key, site);
       site.catch(() => this.sites.delete(key));
     }
     return site;
   }
 
-  private async makeSite(imported: ImportedSnapshot, key: string): Promise<Site> {
-    const runnerDir = path.resolve(this.options.runnerDir ?? this.options.reposDir ?? path.join(worktreesCacheRoot(), 'runner'));
+  private async makeSite(source: SiteSource, key: string): Promise<Site> {
+    const runnerDir = this.runnerDir();
     // One anchor per process: a runner removes its own at release without asking another, and the
     // anchors of runners that died are removed here.
     const anchor = path.join(runnerDir, 'anchors', `${key}.p${process.pid}`);
-    await withLock(imported.repository.lockFile, async () => {
-      await removeDeadAnchors(imported.gitDir, path.dirname(anchor), key);
-      await ensureAnchor(imported.gitDir, anchor, imported.commit);
+    await withLock(source.lockFile, async () => {
+      await removeDeadAnchors(source.gitDir, path.dirname(anchor), key);
+      await ensureAnchor(source.gitDir, anchor, source.commit);
     });
-    const workspaceRoot = imported.prefix ? path.join(anchor, imported.prefix) : anchor;
+    const workspaceRoot = source.prefix ? path.join(anchor, source.prefix) : anchor;
     fs.mkdirSync(workspaceRoot, { recursive: true });
-    const isolation = this.options.makeIsolation({ workspaceRoot, worktreesDir: path.join(runnerDir, 'slots', key), startFrom: (task) => this.starts.get(task.id) });
+    const isolation = this.options.makeIsolation({ workspaceRoot, worktreesDir: slotsDirOf(runnerDir, key), startFrom: (task) => this.starts.get(task.id) });
     if (this.sandbox) isolation.useSandbox?.(this.sandbox.sandbox, this.sandbox.env);
-    this.log(`serving ${imported.descriptor.repository} from ${imported.gitDir}`);
-    const site = { isolation, gitDir: imported.gitDir, prefix: imported.prefix, anchor };
+    this.log(`serving ${source.repository} from ${source.gitDir}`);
+    const site = { isolation, gitDir: source.gitDir, prefix: source.prefix, anchor };
+    // Where this site's slots are, so a runner started after this process died finds its attempts.
+    writeSiteRecord(runnerDir, key, { gitDir: source.gitDir, prefix: source.prefix, lockFile: source.lockFile, repository: source.repository });
+    await this.keepDeadAttempts(site, key);
     this.ready.push(site);
     return site;
+  }
+
+  private runnerDir(): string {
+    return path.resolve(this.options.runnerDir ?? this.options.reposDir ?? path.join(worktreesCacheRoot(), 'runner'));
+  }
+
+  /**
+   * At start: the sites of runners on this machine that died (kill -9, power loss) with an attempt
+   * in a slot. Their work is still in the slot's files only; it is kept and sent now, before any
+   * slot is reused (which would clean it away), so a retry on any machine resumes from it.
+   */
+  private async keepWorkOfDeadRunners(): Promise<void> {
+    const runnerDir = this.runnerDir();
+    for (const [key, record] of readSiteRecords(runnerDir)) {
+      const dead = attemptsOfDeadProcesses(slotsDirOf(runnerDir, key));
+      const unsent = readUnsent(runnerDir, key);
+      if ((dead.length === 0 && unsent.length === 0) || this.sites.has(key)) continue;
+      if (!fs.existsSync(record.gitDir)) {
+        removeSiteRecord(runnerDir, key);
+        continue;
+      }
+      const site = this.makeSite({ ...record, commit: (dead[0]?.base ?? unsent[0].base) as string }, key);
+      this.sites.set(key, site);
+      site.catch(() => this.sites.delete(key));
+      await site.catch((error: unknown) => this.log(`could not keep the work of a runner that died in ${record.gitDir}: ${(error as Error).message}`));
+    }
+  }
+
+  /**
+   * Slots of this site whose attempt's process died: the worktree isolation's prune commits each
+   * one's files onto refs/swarm/<id> (and frees the slot); that work is then sent to the board
+   * while the task can still be retried, and dropped when it ended (done, cancelled, gone). Each
+   * such attempt is noted (`sites/<key>.unsent/<id>`) before the prune and forgotten once sent, so
+   * a runner killed in between, or a board out of reach, leaves the sending to the next runner.
+   */
+  private async keepDeadAttempts(site: Site, key: string): Promise<void> {
+    const runnerDir = this.runnerDir();
+    const dead = attemptsOfDeadProcesses(slotsDirOf(runnerDir, key));
+    for (const attempt of dead) noteUnsent(runnerDir, key, attempt.taskId as string, attempt.base as string);
+    if (dead.length > 0) await site.isolation.prune?.();
+    for (const { taskId, base } of readUnsent(runnerDir, key)) {
+      const owner = dead.find((attempt) => attempt.taskId === taskId)?.ownerPid;
+      try {
+        const task = await this.options.board.get(taskId);
+        if (!task || task.status === 'done' || task.status === 'cancelled') {
+          await deleteRefs(site.gitDir, [`${PARTIAL_REF_PREFIX}${taskId}`]);
+          this.log(`task ${taskId}: an attempt of a runner that died left work here; the task ${task ? `is ${task.status}` : 'is gone'}, so that work is dropped`);
+        } else {
+          this.log(`task ${taskId}: keeping the work of an attempt whose runner${owner ? ` (pid ${owner})` : ''} died`);
+          await this.sendPartialWork(taskId, site, base);
+        }
+        forgetUnsent(runnerDir, key, taskId);
+      } catch (error) {
+        // Over the cap it never fits: it stays on the ref here, for a retry on this machine.
+        if (error instanceof RemoteGitError && error.problem === 'too-large') forgetUnsent(runnerDir, key, taskId);
+        this.log(`task ${taskId}: the work of an attempt whose runner died is kept on ${PARTIAL_REF_PREFIX}${taskId} but not sent yet (${(error as Error).message}); the next runner started here sends it`);
+      }
+    }
   }
 
   /**
@@ -233,9 +351,9 @@ export class RemoteWorkspace implements TaskIsolation {
    * the snapshot) as a thin bundle plus its result descriptor, so a retry on any machine resumes
    * from it. The bundle is stored first: a descriptor on the board always has its bundle.
    */
-  private async sendPartialWork(task: Task, site: Site, base: string | undefined): Promise<void> {
+  private async sendPartialWork(taskId: string, site: Site, base: string | undefined): Promise<void> {
     if (!base) return;
-    const ref = `${PARTIAL_REF_PREFIX}${task.id}`;
+    const ref = `${PARTIAL_REF_PREFIX}${taskId}`;
     const found = await runGit(['rev-parse', '--verify', '-q', `${ref}^{commit}`], { cwd: site.gitDir, okCodes: [1, 128] });
     if (found.code !== 0) return;
     const commit = found.stdout.toString('utf8').trim();
@@ -243,10 +361,10 @@ export class RemoteWorkspace implements TaskIsolation {
     const output = await runGitCapped(['bundle', 'create', '--quiet', '-', ref, `^${base}`], site.gitDir, cap);
     if (!output.data) throw new RemoteGitError('too-large', `it is over the artifact cap (${megabytes(cap)}) and stays on ${ref} on this machine`);
     const patch = (await diffCommits({ cwd: site.gitDir, base, target: commit, prefix: site.prefix })).text;
-    const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId: task.id, kind: 'partial', snapshot: base, commit, ref, patchBytes: Buffer.byteLength(patch), patchSha256: sha256(patch), bundleBytes: output.data.length, bundleSha256: sha256(output.data) };
-    await this.options.board.putArtifact(task.id, PARTIAL_BUNDLE_ARTIFACT, output.data);
-    await this.options.board.putArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT, JSON.stringify(descriptor));
-    this.log(`task ${task.id}: partial work sent (${output.data.length} bytes, sha256 ${descriptor.bundleSha256?.slice(0, 12)})`);
+    const descriptor: ResultDescriptor = { format: REMOTE_FORMAT, taskId, kind: 'partial', snapshot: base, commit, ref, patchBytes: Buffer.byteLength(patch), patchSha256: sha256(patch), bundleBytes: output.data.length, bundleSha256: sha256(output.data) };
+    await this.options.board.putArtifact(taskId, PARTIAL_BUNDLE_ARTIFACT, output.data);
+    await this.options.board.putArtifact(taskId, PARTIAL_DESCRIPTOR_ARTIFACT, JSON.stringify(descriptor));
+    this.log(`task ${taskId}: partial work sent (${output.data.length} bytes, sha256 ${descriptor.bundleSha256?.slice(0, 12)})`);
   }
 
   /**
@@ -313,11 +431,84 @@ export class RemoteWorkspace implements TaskIsolation {
   }
 }
 
-/** The task a follow-up (Request Changes) follows up, from its payload; a board task id only. */
-export function followUpOf(task: Task): string | undefined {
-  const payload = task.payload as { followUpOf?: unknown } | null | undefined;
-  const id = payload?.followUpOf;
-  return typeof id === 'string' && isValidId(id) && id !== task.id ? id : undefined;
+function slotsDirOf(runnerDir: string, key: string): string {
+  return path.join(runnerDir, 'slots', key);
+}
+
+function siteRecordFile(runnerDir: string, key: string): string {
+  return path.join(runnerDir, 'sites', `${key}.json`);
+}
+
+function writeSiteRecord(runnerDir: string, key: string, record: SiteRecord): void {
+  const file = siteRecordFile(runnerDir, key);
+  if (fs.existsSync(file)) return;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeFileAtomic.sync(file, `${JSON.stringify(record)}\n`);
+}
+
+function removeSiteRecord(runnerDir: string, key: string): void {
+  fs.rmSync(siteRecordFile(runnerDir, key), { force: true });
+}
+
+/** The site records this machine's runners wrote; unreadable ones are skipped (written atomically, so only by hand). */
+function readSiteRecords(runnerDir: string): Array<[string, SiteRecord]> {
+  const dir = path.join(runnerDir, 'sites');
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((name) => name.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const records: Array<[string, SiteRecord]> = [];
+  for (const name of names) {
+    try {
+      const value = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as Partial<SiteRecord>;
+      if (typeof value.gitDir === 'string' && typeof value.prefix === 'string' && typeof value.lockFile === 'string') records.push([name.slice(0, -'.json'.length), { gitDir: value.gitDir, prefix: value.prefix, lockFile: value.lockFile, repository: String(value.repository ?? value.gitDir) }]);
+    } catch {
+      continue;
+    }
+  }
+  return records;
+}
+
+function unsentDir(runnerDir: string, key: string): string {
+  return path.join(runnerDir, 'sites', `${key}.unsent`);
+}
+
+/** Notes that a dead attempt's work is to be sent: the file, named by the task, holds its base. */
+function noteUnsent(runnerDir: string, key: string, taskId: string, base: string): void {
+  if (!isValidId(taskId) || !/^[0-9a-f]{40,64}$/.test(base)) return;
+  fs.mkdirSync(unsentDir(runnerDir, key), { recursive: true });
+  writeFileAtomic.sync(path.join(unsentDir(runnerDir, key), taskId), `${base}\n`);
+}
+
+function readUnsent(runnerDir: string, key: string): Array<{ taskId: string; base: string }> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(unsentDir(runnerDir, key));
+  } catch {
+    return [];
+  }
+  const found: Array<{ taskId: string; base: string }> = [];
+  for (const name of names.filter(isValidId)) {
+    let base = '';
+    try {
+      base = fs.readFileSync(path.join(unsentDir(runnerDir, key), name), 'utf8').trim();
+    } catch {
+      continue; // not a file this runner wrote
+    }
+    if (/^[0-9a-f]{40,64}$/.test(base)) found.push({ taskId: name, base });
+  }
+  return found;
+}
+
+function forgetUnsent(runnerDir: string, key: string, taskId: string): void {
+  fs.rmSync(path.join(unsentDir(runnerDir, key), taskId), { force: true });
+}
+
+/** Slots whose attempt (a task and its base) belongs to a process that is gone. */
+function attemptsOfDeadProcesses(slotsDir: string): SlotState[] {
+  return listSlotStates(slotsDir).filter((state) => state.phase === 'ready' && state.taskId !== undefined && state.base !== undefined && state.ownerPid !== process.pid && !isProcessAlive(state.ownerPid ?? 0));
 }
 
 /** One folder name per repository and workspace folder inside it. */
@@ -385,7 +576,7 @@ export interface RunnerSettings {
  * host's own settings (include list, setup command).
  */
 export function createRunnerIsolation(options: {
-  board: Pick<Board, 'getArtifact' | 'putArtifact' | 'get'>;
+  board: RunnerBoard;
   workspaceRoot: string;
   local?: TaskIsolation;
   worktree: (options: { workspaceRoot: string; worktreesDir: string; startFrom: (task: Task) => string | undefined }) => TaskIsolation;

@@ -8,8 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { openBoard } from '../../../src/core/board/open';
 import { PATCH_ARTIFACT, type Board, type Claim, type Task } from '../../../src/core/board';
-import { SNAPSHOT_ARTIFACT } from '../../../src/core/remote/post';
-import { transportNeeds } from '../../../src/core/remote/cleanup';
+import { newSnapshotId, SNAPSHOT_ARTIFACT } from '../../../src/core/remote/post';
+import { DEFAULT_TRANSPORT_RETENTION_MS, expireSharedTransport, transportNeeds } from '../../../src/core/remote/cleanup';
 import { PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
 import { WorktreeIsolation } from '../../../src/core/worktree/worktreeIsolation';
 import { runSwarm, succeeded } from '../patch/helpers';
@@ -92,19 +92,80 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
       assert.equal(git(cacheRepository(path.join(w.dir, `${name}-cache`)), ['worktree', 'list', '--porcelain']).split('\n').filter((line) => line.includes('/anchors/')).length, 0, `runner ${name}'s anchor registrations`);
     }
 
-    // Prune before review: no task runs again, so the bundles go; the snapshot ref and the result
-    // bundles stay while the results wait (the snapshot is the base of their three-way apply).
+    // Prune before review: no task runs again, so the partial work goes; the snapshot (ref and
+    // bundle) and the result bundles stay while the results wait (the snapshot is the base of their
+    // three-way apply, and a follow-up of a result runs from it).
     const early = JSON.parse(succeeded(runSwarm(w.dev, ['--board', url, 'worktrees', '--prune', '--json']), 'prune')) as { artifacts: number };
-    assert.equal(early.artifacts, 3);
-    assert.deepEqual(await transportArtifacts(board, ids), [`${first.id}/${RESULT_BUNDLE_ARTIFACT}`, `${first.id}/${RESULT_DESCRIPTOR_ARTIFACT}`, `${second.id}/${RESULT_BUNDLE_ARTIFACT}`, `${second.id}/${RESULT_DESCRIPTOR_ARTIFACT}`]);
+    assert.equal(early.artifacts, 2);
+    assert.deepEqual(await transportArtifacts(board, ids), [`${first.id}/${RESULT_BUNDLE_ARTIFACT}`, `${first.id}/${RESULT_DESCRIPTOR_ARTIFACT}`, `${second.id}/${RESULT_BUNDLE_ARTIFACT}`, `${second.id}/${RESULT_DESCRIPTOR_ARTIFACT}`, `${snapshotId}/${SNAPSHOT_ARTIFACT}`].sort());
     assert.deepEqual(swarmRefs(w.dev), [`refs/swarm-base/${snapshotId}`], 'the snapshot of results that wait for review is kept');
 
     succeeded(runSwarm(w.dev, ['--board', url, 'apply', '--all-done']), 'apply');
     assert.equal(fs.readFileSync(path.join(w.dev, 'src/two.txt'), 'utf8'), 'two, edited\n');
     const late = JSON.parse(succeeded(runSwarm(w.dev, ['--board', url, 'worktrees', '--prune', '--json']), 'prune')) as { artifacts: number; refs: number };
-    assert.deepEqual([late.artifacts, late.refs], [4, 1]);
+    assert.deepEqual([late.artifacts, late.refs], [5, 1]);
     assert.deepEqual(await transportArtifacts(board, ids), [], 'no bundle left on the board');
     assert.deepEqual(swarmRefs(w.dev), [], 'no refs/swarm-* left in the poster\'s clone');
+  });
+
+  it('a prune keeps the snapshot bundle of a result that waits for review: a follow-up posted after it runs from that result', async () => {
+    const w = makeWorld();
+    worlds.push(w);
+    addLocalChanges(w);
+    const url = server().url(0, 'follow-prune');
+    const id = succeeded(runSwarm(w.dev, ['--board', url, 'post', 'edit one', '--files', 'src/a.txt']), 'post').trim();
+    const board = await openBoard(url);
+    boards.push(board);
+    const runner = (name: string, log?: (line: string) => void): RemoteWorkspace => new RemoteWorkspace({ board, reposDir: path.join(w.dir, `${name}-cache`), runnerDir: path.join(w.dir, `${name}-runner`), allowLocalUrls: true, makeIsolation: (options) => new WorktreeIsolation(options), log });
+    const a = runner('a');
+    await finish(board, a, await claimOf(board, 'a', id), w.dir, (root) => fs.writeFileSync(path.join(root, 'src/one.txt'), 'one, edited\n'));
+    await a.release();
+    succeeded(runSwarm(w.dev, ['--board', url, 'worktrees', '--prune', '--json']), 'prune');
+
+    const task = (await board.get(id)) as Task;
+    const [followUp] = await board.postMany([{ title: 'follow up', files: ['src/one.txt'], source: task.source, payload: { followUpOf: id } }]);
+    const logs: string[] = [];
+    const c = runner('c', (line) => logs.push(line));
+    const claim = await claimOf(board, 'c', followUp.id);
+    const prepared = await c.prepare(claim.task, '0', path.join(w.dir, 'follow-up'));
+    assert.equal(fs.readFileSync(path.join(prepared.cwd, 'src/one.txt'), 'utf8'), 'one, edited\n', logs.join('\n'));
+    await c.abandon(claim.task, '0', prepared, 'test over');
+    await c.release();
+  });
+
+  it('retention: a runner removes the bundles of cancelled tasks at once, of done and dead ones once the retention passed, and a snapshot bundle once no task needs it', async () => {
+    const board = await openBoard(server().url(0, 'retention'));
+    boards.push(board);
+    const w = makeWorld();
+    worlds.push(w);
+    const snapshotId = newSnapshotId();
+    const source = { repository: 'example.com/a/b', prefix: '', snapshot: 'a'.repeat(40), snapshotId, bundle: 'thin' as const, bundleBytes: 4, artifact: { taskId: snapshotId, name: SNAPSHOT_ARTIFACT } };
+    const [done, dead, cancelled, pending] = await board.postMany(['done', 'dead', 'cancelled', 'pending'].map((title) => ({ title, source })));
+    await board.putArtifact(snapshotId, SNAPSHOT_ARTIFACT, 'snap');
+    for (const task of [done, dead, cancelled, pending]) for (const name of [PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT]) await board.putArtifact(task.id, name, 'partial');
+    for (const name of [RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT]) await board.putArtifact(done.id, name, 'result');
+    await board.complete(await claimOf(board, 'r', done.id), { summary: 'done' });
+    await board.fail(await claimOf(board, 'r', dead.id), 'broken', { permanent: true });
+    await board.cancel(cancelled.id);
+    const ids = [snapshotId, done.id, dead.id, cancelled.id, pending.id];
+    const left = async (): Promise<string[]> => (await transportArtifacts(board, ids)).map((entry) => entry.replace(/^[^/]+/, (id) => ({ [snapshotId]: 'snapshot', [done.id]: 'done', [dead.id]: 'dead', [cancelled.id]: 'cancelled', [pending.id]: 'pending' })[id] ?? id)).sort();
+
+    // A runner applies the retention when it starts (the pool's prune), without any prune by a poster.
+    const runner = new RemoteWorkspace({ board, runnerDir: path.join(w.dir, 'runner'), makeIsolation: (options) => new WorktreeIsolation(options) });
+    await runner.prune();
+    await runner.sweepTransport();
+    assert.deepEqual(await left(), ['dead/partial.bundle', 'dead/partial.json', 'done/result.bundle', 'done/result.json', 'pending/partial.bundle', 'pending/partial.json', 'snapshot/snapshot.bundle']);
+
+    // Past the retention: the done task's result and the dead task's partial work go; the snapshot
+    // stays for the pending task, and goes once that ended too.
+    const later = Date.now() + DEFAULT_TRANSPORT_RETENTION_MS + 60_000;
+    assert.equal(await expireSharedTransport({ board, now: later }), 4);
+    assert.deepEqual(await left(), ['pending/partial.bundle', 'pending/partial.json', 'snapshot/snapshot.bundle']);
+    await board.cancel(pending.id);
+    assert.equal(await expireSharedTransport({ board, now: later }), 3);
+    assert.deepEqual(await left(), []);
+    assert.equal(await expireSharedTransport({ board, now: later }), 0);
+    await runner.release();
   });
 
   it('deleteArtifact removes one artifact on both boards and says whether there was one', async () => {

@@ -113,6 +113,16 @@ describe('untrusted bundles and descriptors', () => {
     assert.equal(spawnSync('git', ['cat-file', '-e', evil], { cwd: cacheRepo(reposDir) }).status, 1, 'the commit was not stored');
   });
 
+  it('refuses a bundle whose head is not a commit (a tree under the snapshot ref), and writes no ref', async () => {
+    const { w, descriptor, reposDir } = await posted();
+    const base = descriptor.base as string;
+    const tree = git(w.dev, ['mktree'], `${git(w.dev, ['ls-tree', base])}\n100644 blob ${git(w.dev, ['hash-object', '-w', '--stdin'], 'new\n')}\tnew.txt\n`);
+    git(w.dev, ['update-ref', 'refs/swarm-base/task.x', tree]);
+    const bundle = craftBundle(w, ['refs/swarm-base/task.x', `^${base}`]);
+    await assert.rejects(importSnapshot(describing(descriptor, bundle, { snapshot: tree }), bundle, { reposDir, allowLocalUrls: true }), isRefusal('untrusted-input', /does not contain its head commit/));
+    assert.ok(refs(cacheRepo(reposDir)).every((line) => !line.startsWith('refs/swarm')), 'no ref written');
+  });
+
   it('refuses a partial (filtered) bundle and any capability other than the object format', async () => {
     const { descriptor, bundle, reposDir } = await posted();
     const text = bundle.toString('latin1');

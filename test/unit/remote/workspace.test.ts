@@ -47,6 +47,42 @@ async function localPatch(w: World, task: Task): Promise<string> {
 }
 
 describe('runner workspace from a task source', { timeout: 300_000 }, () => {
+  it('the work of an attempt whose runner died is sent by the next runner here; if the board cannot take it then, by the one after', async () => {
+    const { w, board, task } = await setUp('ws-dead-runner');
+    const claim = await board.claim({ agent: 'runner-a' });
+    assert.equal(claim?.task.id, task.id);
+    const runnerDir = path.join(w.dir, 'shared-runner');
+    const make = (onBoard: Board, logs: string[] = []): RemoteWorkspace => new RemoteWorkspace({ board: onBoard, reposDir: path.join(w.dir, 'cache'), runnerDir, allowLocalUrls: true, log: (line) => logs.push(line), makeIsolation: (options) => new WorktreeIsolation({ ...options, keepIdleSlots: true }) });
+    const first = make(board);
+    const prepared = await first.prepare(claim!.task, '0', path.join(w.dir, 'a'));
+    fs.writeFileSync(path.join(prepared.cwd, 'killed.txt'), 'written before the runner died\n');
+    // The runner "dies": its slot names a process that is gone (a child that has exited).
+    const { spawnSync } = await import('child_process');
+    const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
+    const slots = path.join(runnerDir, 'slots');
+    for (const site of fs.readdirSync(slots)) {
+      for (const name of fs.readdirSync(path.join(slots, site)).filter((entry) => /^slot-.*\.json$/.test(entry))) {
+        const file = path.join(slots, site, name);
+        fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), ownerPid: Number(gone) }));
+      }
+    }
+    // The next runner keeps the work but cannot store it on the board.
+    const refusing = Object.assign(Object.create(board) as Board, { putArtifact: async () => Promise.reject(new Error('the board is out of reach')) });
+    const logs: string[] = [];
+    await make(refusing, logs).prune();
+    assert.ok(logs.some((line) => /not sent yet \(the board is out of reach\); the next runner started here sends it/.test(line)), logs.join('\n'));
+    assert.equal(await board.getArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT), undefined);
+    // The one after sends it, and notes nothing more.
+    const third = make(board);
+    await third.prune();
+    const descriptor = JSON.parse(String(await board.getArtifact(task.id, PARTIAL_DESCRIPTOR_ARTIFACT))) as { commit: string };
+    const gitDir = path.join(w.dir, 'cache', fs.readdirSync(path.join(w.dir, 'cache')).find((name) => name.endsWith('.git')) as string);
+    assert.equal(git(gitDir, ['show', `${descriptor.commit}:killed.txt`]), 'written before the runner died');
+    const unsent = fs.readdirSync(path.join(runnerDir, 'sites')).filter((name) => name.endsWith('.unsent')).flatMap((name) => fs.readdirSync(path.join(runnerDir, 'sites', name)));
+    assert.deepEqual(unsent, []);
+    await third.release();
+  });
+
   it('a runner with only a repository cache starts from the identical snapshot, and its patch and result bundle come back and check out on the developer side', async () => {
     const { w, board, task } = await setUp('ws1');
     const claim = await board.claim({ agent: 'runner-a' });
