@@ -406,6 +406,7 @@ export class AgentPool {
       holdUntil: this.pause.pausedUntil,
       maxLogBytes: this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       sandbox: this.sandbox.active,
+      poolSize: this.scaling.maxAgents,
     };
   }
 

@@ -37,6 +37,8 @@ export interface AgentInit {
   maxLogBytes: number;
   /** The sandbox every command runs in; absent: commands run without one. */
   sandbox?: ActiveSandbox;
+  /** The most agents of the pool: a batch takes about this share of a map's unfinished tasks. */
+  poolSize?: number;
 }
 
 // ---- host → agent
