@@ -55,6 +55,8 @@ export interface RunSummary {
   failedAttempts: number;
   wallMs: number;
   busyMs: number;
+  /** Runs of the executor; fewer than the attempts when batches ran several tasks in one command. */
+  commands: number;
   /** Busy time over wall time: how many agents were working on average. Not a speedup. */
   parallelism: number;
   /** With --baseline-ms: the same work done another way (one agent, the plain tool), and baseline ÷ wall. */
@@ -305,6 +307,7 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
     failedAttempts,
     wallMs,
     busyMs: stats.busyMs,
+    commands: stats.commands ?? stats.tasksDone + stats.tasksFailed,
     parallelism: wallMs > 0 ? Math.round((stats.busyMs / wallMs) * 100) / 100 : 0,
     ...(options.baselineMs !== undefined && { baselineMs: options.baselineMs, speedup: wallMs > 0 ? Math.round((options.baselineMs / wallMs) * 100) / 100 : 0 }),
     mode: stats.mode,
@@ -341,7 +344,8 @@ export function formatSummary(summary: RunSummary): string {
     `Done ${summary.done}, dead ${summary.dead}, failed attempts ${summary.failedAttempts}; ` +
     `wall ${formatDuration(summary.wallMs)}, task time ${formatDuration(summary.busyMs)} (${summary.mode} mode).\n` +
     `Parallelism ${summary.parallelism.toFixed(2)}: agents were busy ${summary.parallelism.toFixed(2)}× the wall time.` +
-    speedupLine(summary)
+    speedupLine(summary) +
+    batchLine(summary)
   );
 }
 
@@ -356,6 +360,13 @@ function stoppedLine(summary: RunSummary): string {
 }
 
 /** The real ratio, only where a baseline was measured. */
+/** Only when batches ran: how many commands served how many task attempts. */
+function batchLine(summary: RunSummary): string {
+  const attempts = summary.done + summary.failedAttempts;
+  if (summary.commands >= attempts) return '';
+  return `\nCommands ${summary.commands} for ${attempts} task attempts: batches ran several tasks of a map in one command.`;
+}
+
 function speedupLine(summary: RunSummary): string {
   if (summary.baselineMs === undefined || summary.speedup === undefined) return '';
   const versus = `against the baseline of ${formatDuration(summary.baselineMs)}`;

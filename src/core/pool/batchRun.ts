@@ -64,7 +64,8 @@ export async function runBatch(host: BatchHost, claims: Claim[], leaseHeldUntil:
     for (const task of tasks) fs.rmSync(path.join(path.dirname(scratch), task.id), { recursive: true, force: true });
   }
   recordPhase('task', Date.now() - startedAt, tasks[0].id);
-  for (const entry of ended) options.report({ type: 'task-ended', ...entry });
+  const batch = tasks.map((task) => task.id);
+  for (const entry of ended) options.report({ type: 'task-ended', ...entry, batch });
 }
 
 /** A task of the batch starts: reported, its lease renewed, its log stored as it grows; losing it stops the command. */

@@ -119,6 +119,8 @@ export class AgentPool {
   private tasksDone = 0;
   private tasksFailed = 0;
   private busyMs = 0;
+  /** Attempts that ran the executor (a batch once); see PoolStats.commands. */
+  private commands = 0;
   private readonly pause = new DispatchPause(() => this.resume());
   private readonly scheduler: Scheduler;
   private readonly supervisor: AgentSupervisor;
@@ -266,6 +268,7 @@ export class AgentPool {
       tasksDone: this.tasksDone,
       tasksFailed: this.tasksFailed,
       busyMs: this.busyMs,
+      commands: this.commands,
       startedAt: this.startedAt,
       limiters: this.limiter.state(),
       sandbox: this.sandbox.status,
@@ -432,7 +435,12 @@ export class AgentPool {
 
   private onTaskEnded(handle: AgentHandle, ended: TaskEnded): void {
     const agentId = handle.info.id;
-    this.busyMs += ended.durationMs;
+    // A batch's tasks all report the one command's time: it counts once.
+    if (ended.batch === undefined || ended.batch[0] === ended.taskId) {
+      this.busyMs += ended.durationMs;
+      this.commands++;
+    }
+    if (ended.batch?.[0] === ended.taskId) this.log(`Agent ${agentId} ran tasks ${ended.batch.join(', ')} in one command (a batch).`);
     if (ended.outcome === 'done') {
       this.tasksDone++;
       handle.info.tasksDone++;

@@ -73,6 +73,8 @@ export interface TaskEnded {
   retryAt?: number;
   /** A done task's warnings (changes outside its worktree without a sandbox). */
   warnings?: string[];
+  /** The tasks of the batch it ran in (one command for all), the first being the one that counts the command. */
+  batch?: string[];
 }
 
 export type IsolationRequest =

@@ -4,11 +4,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
+import * as fs from 'fs';
+import * as os from 'os';
 import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { FileBoard as AsyncFileBoard } from '../../../src/core/board/fileBoard';
-import { PATCH_ARTIFACT } from '../../../src/core/board/interface';
-import type { Task } from '../../../src/core/board/types';
+import { PATCH_ARTIFACT, type Board } from '../../../src/core/board/interface';
+import { LeaseLostError, type Task } from '../../../src/core/board/types';
 import { createExecutor, parseExecutorConfig, resolveBatchLimit } from '../../../src/core/executors';
 import { whyNotBatchable } from '../../../src/core/executors/template';
 import { fairShare, fitsBatch, mayBatch, splitPatch } from '../../../src/core/pool/batch';
@@ -105,11 +107,12 @@ function openBoard(repo: TempRepo): FileBoard {
   return FileBoard.open({ root: path.join(repo.root, '.swarm'), durable: false, retry: { baseMs: 20, capMs: 50 } });
 }
 
-function startWorker(repo: TempRepo, executor: unknown, options: { leaseMs?: number; stopWhenIdle?: boolean; board?: FileBoard } = {}): Run {
+function startWorker(repo: TempRepo, executor: unknown, options: { leaseMs?: number; stopWhenIdle?: boolean; board?: FileBoard; wrap?: (board: Board) => Board } = {}): Run {
   const board = options.board ?? openBoard(repo);
   const events: WorkerEvent[] = [];
+  const boardApi = AsyncFileBoard.over(board);
   const worker = new AgentWorker({
-    board: AsyncFileBoard.over(board),
+    board: options.wrap ? options.wrap(boardApi) : boardApi,
     agentId: 'agent-1',
     slot: 's1',
     executor: createExecutor(executor),
@@ -188,4 +191,79 @@ test('a failing batch fails each task once, naming the batch; their retries run 
   } finally {
     repo.cleanup();
   }
+});
+
+// ---- a task of a batch stops: the command stops, the others go back uncounted
+
+const holds: string[] = [];
+afterEach(() => {
+  for (const dir of holds.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A command that waits while the returned file exists, then fixes its files. */
+function heldCommand(): { command: string; release: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-batch-hold-'));
+  holds.push(dir);
+  const hold = path.join(dir, 'hold');
+  fs.writeFileSync(hold, '');
+  return { command: `while [ -f ${hold} ]; do sleep 0.05; done; ${FIX}`, release: () => fs.rmSync(hold, { force: true }) };
+}
+
+async function stopOneOfTheBatch(stop: (run: Run, tasks: Task[]) => void, expected: 'cancelled' | 'lost'): Promise<void> {
+  const repo = lintRepo();
+  const held = heldCommand();
+  try {
+    const board = openBoard(repo);
+    const tasks = postMap(board);
+    const lostTokens = new Set<string>();
+    const wrap = (api: Board): Board =>
+      new Proxy(api, {
+        get(target, name, receiver) {
+          if (name !== 'heartbeat') return Reflect.get(target, name, receiver) as unknown;
+          return async (claim: { token: string }, leaseMs?: number) => {
+            // The board has given this lease to someone else (as after a long network outage).
+            if (lostTokens.has(claim.token)) throw new LeaseLostError(tasks[1].id, `The lease of task ${tasks[1].id} was reclaimed.`, 'reclaimed');
+            return target.heartbeat(claim, leaseMs);
+          };
+        },
+      });
+    const run = startWorker(repo, { type: 'command', command: held.command }, { board, leaseMs: 900, stopWhenIdle: false, wrap });
+    const started = await waitFor('the batch of four to start', () => {
+      const events = run.events.filter((event) => event.type === 'task-started');
+      return events.length === 4 && events;
+    });
+    if (expected === 'lost') {
+      const second = started.find((event) => event.type === 'task-started' && event.taskId === tasks[1].id);
+      lostTokens.add(second?.type === 'task-started' ? second.token : '');
+    }
+    stop(run, tasks);
+    const ended = await waitFor('the batch to end', () => {
+      const events = run.events.filter((event) => event.type === 'task-ended');
+      return events.length >= 4 && events;
+    }, 30_000);
+    const outcomes = Object.fromEntries(ended.slice(0, 4).map((event) => [event.type === 'task-ended' ? event.taskId : '', event.type === 'task-ended' ? event.outcome : '']));
+    assert.deepEqual(tasks.map((task) => outcomes[task.id]), ['released', expected, 'released', 'released']);
+    for (const index of [0, 2, 3]) assert.deepEqual(board.errors(tasks[index].id), [], 'the others record no failure');
+    held.release();
+    await waitFor('the other three to be done', () => [0, 2, 3].every((index) => board.get(tasks[index].id)?.status === 'done'), 60_000);
+    const result = board.get(tasks[0].id)?.result as { batch?: string[] };
+    assert.deepEqual(result.batch, [tasks[0].id, tasks[2].id, tasks[3].id], 'they ran again together, attempts uncounted');
+    assert.ok([0, 2, 3].every((index) => board.get(tasks[index].id)?.attempts === 1), 'the stopped attempt did not count');
+    if (expected === 'cancelled') assert.equal(board.get(tasks[1].id)?.status, 'cancelled');
+    else await waitFor('the lost task to come back and run', () => board.get(tasks[1].id)?.status === 'done', 60_000);
+    run.worker.drain();
+    await run.done;
+    board.close();
+  } finally {
+    held.release();
+    repo.cleanup();
+  }
+}
+
+test('cancelling one task of a running batch stops the command; the others go back uncounted and run again', async () => {
+  await stopOneOfTheBatch((run, tasks) => run.board.cancel(tasks[1].id), 'cancelled');
+});
+
+test('one task of a batch losing its lease stops the command; it records nothing, the others go back uncounted', async () => {
+  await stopOneOfTheBatch(() => undefined, 'lost');
 });
