@@ -217,8 +217,9 @@ export class AgentPool {
       if (error instanceof BoardInputError) return false;
       throw error;
     }
-    const handle = [...this.agents.values()].find((agent) => agent.info.currentTask?.id === taskId);
+    const handle = [...this.agents.values()].find((agent) => agent.info.currentTask?.id === taskId || agent.runningTasks.has(taskId));
     if (!handle) return true;
+    if (handle.runningTasks.size > 1) return this.cancelInBatch(handle, taskId);
     handle.cancelledTask = taskId;
     if (handle.inHost) {
       handle.worker?.interrupt('cancelled', taskId);
@@ -228,6 +229,19 @@ export class AgentPool {
       return true;
     }
     await this.supervisor.cancelTask(handle, taskId);
+    return true;
+  }
+
+  /**
+   * A task of a batch: the agent stops the batch's command itself and hands the other tasks back
+   * uncounted (batchRun.ts); stopping the agent would make them look failed. Its lease renewal
+   * notices the cancel too, should the message not arrive.
+   */
+  private async cancelInBatch(handle: AgentHandle, taskId: string): Promise<boolean> {
+    if (handle.inHost) handle.worker?.interrupt('cancelled', taskId);
+    else this.send(handle, { type: 'cancel', taskId });
+    const deadline = Date.now() + 15_000;
+    while (handle.runningTasks.has(taskId) && Date.now() < deadline) await delay(20);
     return true;
   }
 

@@ -114,3 +114,26 @@ test('an agent killed with SIGKILL in the middle of a batch: every task of the b
   for (const name of ['a', 'b', 'c', 'd']) assert.equal(fs.readFileSync(path.join(f.dir, `${name}.txt`), 'utf8'), `${name}\ndone\n`, `${name}.txt fixed once`);
   await pool.stop({ graceMs: 10_000 });
 });
+
+test('cancelling one task of a batch through the pool stops the command, keeps the agent, and hands the others back uncounted', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  const hold = path.join(f.dir, 'hold');
+  fs.writeFileSync(hold, '');
+  for (const name of ['a', 'b', 'c', 'd']) fs.writeFileSync(path.join(f.dir, `${name}.txt`), `${name}\n`);
+  const ids = f.board.map({ title: 'lint' }, ['a', 'b', 'c', 'd'].map((name) => ({ title: name, files: [`${name}.txt`] }))).children.map((task) => task.id);
+  const command = `while [ -f hold ]; do sleep 0.05; done; for f in {files}; do echo done >> "$f"; done`;
+  const pool = f.makePool({ executor: { type: 'command', command }, maxAgents: 1 });
+  await pool.start();
+  await waitFor('the batch of four to run', () => f.board.stats().counts.running === 4, 60_000);
+  // The last task started is the one the host sees as the agent's current task.
+  assert.equal(await pool.cancelTask(ids[3]), true);
+  assert.equal(f.board.get(ids[3])?.status, 'cancelled');
+  await waitFor('the others to be handed back', () => f.events.filter((event) => event.type === 'task-failed' && /Handed back: task .* of its batch was cancelled/.test(event.message)).length === 3, 30_000);
+  fs.rmSync(hold);
+  await waitFor('the other three to be done', () => [0, 1, 2].every((index) => f.board.get(ids[index])?.status === 'done'), 60_000, 50);
+  for (const index of [0, 1, 2]) assert.deepEqual(f.board.errors(ids[index]), [], 'no failure recorded for the others');
+  assert.equal(f.events.filter((event) => event.type === 'agent-started').length, 1, 'the agent was not stopped');
+  assert.equal(fs.readFileSync(path.join(f.dir, 'd.txt'), 'utf8'), 'd\n', 'the cancelled task changed nothing');
+  await pool.stop({ graceMs: 10_000 });
+});
