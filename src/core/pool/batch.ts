@@ -16,11 +16,14 @@ export const MAX_BATCH_FILE_CHARS = 200_000;
  * Whether a claimed task may run in a batch: a child of a map, on its first attempt (a task that
  * failed once runs alone, so one bad file cannot fail its siblings again), with an attempt left
  * after this one (a batch failure fails every task of it once), and not a best-of-N or follow-up.
+ * A task posted with a snapshot for other machines runs alone too: its runner sends each result back
+ * as a bundle of that task (src/core/remote/workspace.ts), made from the whole patch of its run.
  */
 export function mayBatch(task: Task): boolean {
   const payload = (typeof task.payload === 'object' && task.payload !== null ? task.payload : {}) as Record<string, unknown>;
   return (
     task.parentId !== undefined &&
+    task.source === undefined &&
     task.attempts <= 1 &&
     task.lastError === undefined &&
     task.attempts < task.maxAttempts &&

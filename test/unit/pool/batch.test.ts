@@ -59,6 +59,7 @@ test('only first attempts of map children, from one parent and snapshot, with fi
   assert.ok(!mayBatch(child({ maxAttempts: 1 })), 'a failed batch would use up its only attempt');
   assert.ok(!mayBatch(child({ payload: { bestOf: 2 } })));
   assert.ok(!mayBatch(child({ files: [] })));
+  assert.ok(!mayBatch(child({ source: { kind: 'snapshot' } as never })), 'a snapshot task for other machines: its result travels as a bundle of its own');
   assert.ok(fitsBatch([leader], child({ files: ['src/b.js'] })));
   assert.ok(!fitsBatch([leader], child({ parentId: 'm2', files: ['src/b.js'] })), 'another map');
   assert.ok(!fitsBatch([leader], child({ files: ['src/b.js'], source: { kind: 'snapshot' } as never })), 'another snapshot');
