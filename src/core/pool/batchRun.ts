@@ -11,7 +11,7 @@ import { classifyError, ExecutorError, type ExecutionResult } from '../executors
 import type { CommandSandbox } from '../sandbox/launcher';
 import { CannotServeTaskError } from '../remote/errors';
 import { recordPhase, tracePhase } from '../trace';
-import { batchTask, describeBatch, splitPatch } from './batch';
+import { batchTask, describeBatch, splitPatch, type SplitPatch } from './batch';
 import { localBoardFolder } from './boardAccess';
 import type { CollectedChanges, PreparedWorkspace } from './isolation';
 import type { TaskEnded } from './protocol';
@@ -111,11 +111,24 @@ async function runCommand(host: BatchHost, tasks: Task[], scratch: string, signa
   }
 }
 
+/** The other tasks with changes keep the base reachable too (collect kept it for the first). */
+async function keepBaseForOthers(host: BatchHost, tasks: Task[], split: SplitPatch, base: string | undefined, log: CappedLog): Promise<void> {
+  const others = tasks.slice(1).filter((task) => (split.patches.get(task.id)?.length ?? 0) > 0).map((task) => task.id);
+  if (base === undefined || others.length === 0) return;
+  try {
+    await host.options.isolation.keepBase?.(others, base);
+  } catch (error) {
+    // Their patches are stored all the same; only a three-way apply after a gc would miss the base.
+    log.write(`[batch] could not keep the base ${base.slice(0, 10)} for tasks ${others.join(', ')}: ${classifyError(error).message}\n`);
+  }
+}
+
 /** Each task completes with its own part of the patch; one whose lease is gone records nothing. */
 async function completeEach(host: BatchHost, members: Member[], ran: BatchRan, log: CappedLog, startedAt: number): Promise<TaskEnded[]> {
   const tasks = members.map((member) => member.claim.task);
   const split = splitPatch(ran.patch, tasks);
   if (split.strays.length > 0) log.write(`[batch] changed files that no task of the batch names went to task ${tasks[0].id}: ${split.strays.join(', ')}\n`);
+  await keepBaseForOthers(host, tasks, split, ran.changes.base, log);
   const warnings = ran.changes.warnings ?? [];
   if (warnings.length > 0) log.write(`\n${warnings.map((warning) => `warning: ${warning}`).join('\n')}\n`);
   const ended: TaskEnded[] = [];

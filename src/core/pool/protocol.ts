@@ -80,6 +80,7 @@ export interface TaskEnded {
 export type IsolationRequest =
   | { op: 'prepare'; task: Task; slot: string; artifactsDir: string }
   | { op: 'collect'; task: Task; slot: string; prepared: PreparedWorkspace; artifactsDir: string }
+  | { op: 'keep-base'; taskIds: string[]; base: string }
   | { op: 'abandon'; task: Task; slot: string; prepared: PreparedWorkspace; reason: string };
 
 export type AgentToHost =

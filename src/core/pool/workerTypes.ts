@@ -20,7 +20,7 @@ export interface WorkerOptions {
   agentId: string;
   slot: string;
   executor: Executor;
-  isolation: Pick<TaskIsolation, 'prepare' | 'collect' | 'abandon'>;
+  isolation: Pick<TaskIsolation, 'prepare' | 'collect' | 'abandon' | 'keepBase'>;
   leaseMs: number;
   limiter?: RateLimiterClient;
   hostModels?: HostModelBroker;

@@ -73,6 +73,8 @@ test('swarm run + apply --all-done: batch off and on give the same per-task patc
     const run = swarm(dir, ['run', '--agents', '2', '--executor', executor, '--until-empty']);
     assert.equal(run.code, 0, run.stderr + run.stdout);
     const patches = ids.map((id) => fs.readFileSync(path.join(board.artifactsDir(id), 'result.patch'), 'utf8'));
+    const baseRefs = git(dir, 'for-each-ref', '--format=%(refname)', 'refs/swarm-base/').split('\n').filter(Boolean).sort();
+    assert.deepEqual(baseRefs, ids.map((id) => `refs/swarm-base/${id}`).sort(), 'every task with changes keeps its base for review and three-way apply');
     const applied = swarm(dir, ['apply', '--all-done']);
     assert.equal(applied.code, 0, applied.stderr + applied.stdout);
     outcomes.push({ tree: treeOf(dir), patches, summary: run.stdout });
