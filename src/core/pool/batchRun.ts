@@ -45,7 +45,7 @@ export async function runBatch(host: BatchHost, claims: Claim[], leaseHeldUntil:
   const command = new AbortController();
   const scratch = host.scratchFor(tasks[0].id);
   const log = new CappedLog(path.join(scratch, LOG_ARTIFACT), options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
-  const members = claims.map((claim) => startMember(host, claim, leaseHeldUntil, command, log, startedAt));
+  const members = claims.map((claim, index) => startMember(host, claim, leaseHeldUntil, command, log, startedAt, index === 0));
   host.enter(members);
   log.write(`[batch] one command for ${describeBatch(tasks)}\n`);
   let ended: TaskEnded[];
@@ -69,14 +69,15 @@ export async function runBatch(host: BatchHost, claims: Claim[], leaseHeldUntil:
 }
 
 /** A task of the batch starts: reported, its lease renewed, its log stored as it grows; losing it stops the command. */
-function startMember(host: BatchHost, claim: Claim, leaseHeldUntil: number, command: AbortController, log: CappedLog, startedAt: number): Member {
+function startMember(host: BatchHost, claim: Claim, leaseHeldUntil: number, command: AbortController, log: CappedLog, startedAt: number, first: boolean): Member {
   const { options } = host;
   const controller = new AbortController();
   controller.signal.addEventListener('abort', () => command.abort(controller.signal.reason), { once: true });
   const attempt: CurrentAttempt = { claim, controller, leaseHeldUntil };
   const task = claim.task;
   options.report({ type: 'task-started', taskId: task.id, title: task.title, attempt: task.attempts, token: claim.token, startedAt });
-  const upload = new LogUpload(options.board, task.id, log, options.logUploadMs ?? 2_000);
+  // The log grows on the first task's record; the others get the whole of it at the end (one upload each, not one per period).
+  const upload = new LogUpload(options.board, task.id, log, first ? (options.logUploadMs ?? 2_000) : undefined);
   return Object.assign(attempt, { stopLease: host.keepLease(attempt), upload });
 }
 

@@ -12,15 +12,16 @@ import { LOG_ARTIFACT, type Board } from '../board/interface';
 export class LogUpload {
   private storedBytes = 0;
   private uploading: Promise<void> | undefined;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly board: Board,
     private readonly taskId: string,
     private readonly log: CappedLog,
-    periodMs: number,
+    /** Undefined: stored once, at the end (the other tasks of a batch, whose first task shows the log as it grows). */
+    periodMs: number | undefined,
   ) {
-    this.timer = setInterval(() => void this.upload(), periodMs);
+    this.timer = periodMs === undefined ? undefined : setInterval(() => void this.upload(), periodMs);
   }
 
   /** The last upload; true when the board holds the whole log. */
