@@ -69,8 +69,9 @@ test('swarm run + apply --all-done: batch off and on give the same per-task patc
   const outcomes: Array<{ tree: Record<string, string>; patches: string[]; summary: string }> = [];
   for (const batch of [false, 'auto']) {
     const { dir, board, ids } = lintWorkspace();
-    const executor = JSON.stringify({ type: 'command', command: FIX, batch });
-    const run = swarm(dir, ['run', '--agents', '2', '--executor', executor, '--until-empty']);
+    // Off through the flag, on through executor JSON (the default).
+    const executor = batch === false ? ['--exec', FIX, '--batch', 'off'] : ['--executor', JSON.stringify({ type: 'command', command: FIX, batch })];
+    const run = swarm(dir, ['run', '--agents', '2', ...executor, '--until-empty']);
     assert.equal(run.code, 0, run.stderr + run.stdout);
     const patches = ids.map((id) => fs.readFileSync(path.join(board.artifactsDir(id), 'result.patch'), 'utf8'));
     const baseRefs = git(dir, 'for-each-ref', '--format=%(refname)', 'refs/swarm-base/').split('\n').filter(Boolean).sort();
@@ -92,6 +93,18 @@ test('swarm run + apply --all-done: batch off and on give the same per-task patc
   assert.equal(alone.tree['lib/c.js'], 'let x2 = 2;\nlet same = 1;\nlet edited = true;\n', 'started from the working state');
   assert.doesNotMatch(alone.summary, /^Commands/m, 'no batch line without batches');
   assert.match(together.summary, /^Commands [23] for 4 task attempts: batches ran several tasks of a map in one command\.$/m, together.summary);
+});
+
+test('--batch: a bad value or one a template cannot serve is refused before any task is claimed (exit 2)', () => {
+  const { dir, board, ids } = lintWorkspace();
+  const bad = swarm(dir, ['run', '--exec', FIX, '--batch', 'yes', '--until-empty']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /batch: must be "auto", false, or the most tasks per command/);
+  const unfit = swarm(dir, ['run', '--exec', 'echo {title} {files}', '--batch', '4', '--until-empty']);
+  assert.equal(unfit.code, 2, unfit.stderr);
+  assert.match(unfit.stderr, /"batch": 4 needs a command that depends on the task only through \{files\}, but it uses \{title\}/);
+  assert.ok(ids.every((id) => board.get(id)?.status === 'pending' && board.get(id)?.attempts === 0), 'nothing was claimed');
+  board.close();
 });
 
 test('an agent killed with SIGKILL in the middle of a batch: every task of the batch comes back and runs', async () => {
