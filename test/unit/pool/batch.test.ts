@@ -140,8 +140,12 @@ test('the same map with batch off and on: identical per-task patches, one comman
     try {
       const board = openBoard(repo);
       const tasks = postMap(board);
+      const trace = path.join(repo.root, '..', 'trace.jsonl');
+      process.env.SWARM_TRACE = trace;
       const { events, done } = startWorker(repo, { type: 'command', command: FIX, batch }, { board });
-      await done;
+      await done.finally(() => delete process.env.SWARM_TRACE);
+      const phases = fs.readFileSync(trace, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { phase: string }).phase);
+      assert.equal(phases.filter((phase) => phase === 'batch').length, batch === false ? 0 : 1, 'the trace marks the batch');
       for (const task of tasks) assert.equal(board.get(task.id)?.status, 'done', JSON.stringify(board.errors(task.id)));
       patches.push(await Promise.all(tasks.map((task) => patchOf(board, task.id))));
       const results = tasks.map((task) => board.get(task.id)?.result as { batch?: string[]; files: Array<{ path: string }> });
