@@ -7,10 +7,11 @@ import type { Claim, Progress, Task } from '../board/types';
 import { parsePatch } from '../diff/parse';
 
 /**
- * The most characters of file names one batched command line may carry (Linux allows 2 MiB for all
- * arguments and the environment together, and SWARM_FILES repeats them): a batch stops growing here.
+ * The most characters of file names one batch may carry: SWARM_FILES holds them all in one
+ * environment string, and Linux refuses any single one over 128 KiB (the command line repeats them;
+ * 2 MiB for all together). A batch stops growing here.
  */
-export const MAX_BATCH_FILE_CHARS = 200_000;
+export const MAX_BATCH_FILE_CHARS = 100_000;
 
 /**
  * Whether a claimed task may run in a batch: a child of a map, on its first attempt (a task that

@@ -64,6 +64,9 @@ test('only first attempts of map children, from one parent and snapshot, with fi
   assert.ok(!fitsBatch([leader], child({ parentId: 'm2', files: ['src/b.js'] })), 'another map');
   assert.ok(!fitsBatch([leader], child({ files: ['src/b.js'], source: { kind: 'snapshot' } as never })), 'another snapshot');
   assert.ok(!fitsBatch([leader], child({ files: ['src'] })), 'files overlapping another task of the batch');
+  const long = (prefix: string) => Array.from({ length: 400 }, (_, index) => `${prefix}/${'x'.repeat(90)}-${index}.js`);
+  assert.ok(fitsBatch([child({ files: long('one') })], child({ files: long('two') })));
+  assert.ok(!fitsBatch([child({ files: long('one') }), child({ files: long('two') })], child({ files: long('three') })), 'SWARM_FILES would pass the 128 KiB a single environment string may hold');
   assert.deepEqual([fairShare({ pending: 7, running: 1 }, 2, 64), fairShare({ pending: 3, running: 5 }, 2, 64), fairShare({ pending: 99, running: 1 }, 2, 10), fairShare({ pending: 0, running: 1 }, 4, 64)], [4, 4, 10, 1]);
 });
 
