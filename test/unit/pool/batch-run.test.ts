@@ -116,7 +116,8 @@ test('an agent killed with SIGKILL in the middle of a batch: every task of the b
   const ids = f.board.map({ title: 'lint' }, ['a', 'b', 'c', 'd'].map((name) => ({ title: name, files: [`${name}.txt`] }))).children.map((task) => task.id);
   // Batchable: the task reaches it only through {files}. It waits while `hold` exists.
   const command = `while [ -f hold ]; do sleep 0.05; done; for f in {files}; do echo done >> "$f"; done`;
-  const pool = f.makePool({ executor: { type: 'command', command }, maxAgents: 1, leaseMs: 1_500 });
+  // A lease far longer than the test waits: the tasks must come back when the agent dies, not when their leases lapse.
+  const pool = f.makePool({ executor: { type: 'command', command }, maxAgents: 1, leaseMs: 120_000 });
   await pool.start();
   await waitFor('the batch of four to run', () => f.board.stats().counts.running === 4, 60_000);
   const started = f.events.find((event) => event.type === 'agent-started');
@@ -125,8 +126,16 @@ test('an agent killed with SIGKILL in the middle of a batch: every task of the b
   // The host ends what the dead agent left running (its command) before it reports the exit.
   await waitFor('the agent to be gone', () => f.events.some((event) => event.type === 'agent-exited'), 60_000);
   fs.rmSync(hold);
-  await waitFor('every task to be done', () => ids.every((id) => f.board.get(id)?.status === 'done'), 60_000, 50);
+  await waitFor('every task to be done', () => ids.every((id) => f.board.get(id)?.status === 'done'), 60_000, 50).catch((error: Error) => {
+    throw new Error(`${error.message}: ${JSON.stringify(ids.map((id) => [f.board.get(id)?.status, f.board.get(id)?.claimedBy, f.board.errors(id)]))}\n${f.logs.join('\n')}`);
+  });
   for (const name of ['a', 'b', 'c', 'd']) assert.equal(fs.readFileSync(path.join(f.dir, `${name}.txt`), 'utf8'), `${name}\ndone\n`, `${name}.txt fixed once`);
+  for (const id of ids) {
+    const errors = f.board.errors(id);
+    assert.equal(errors.length, 1, `one failed attempt each: ${JSON.stringify(errors)}`);
+    assert.match(errors[0].message, /crashed while running the task \(signal SIGKILL\)/);
+  }
+  assert.equal(ids.filter((id) => /It ran in a batch with task/.test(f.board.errors(id)[0].message)).length, 3, 'the others of the batch say so');
   await pool.stop({ graceMs: 10_000 });
 });
 
