@@ -5,9 +5,12 @@
 //   BENCH_PER_FILE=1 npm run bench:real          also one task per file (slow: hundreds of tasks)
 //   BENCH_KEEP=1 npm run bench:real              keep the temporary repositories for a look
 //   BENCH_TRACE=1 npm run bench:real             also where the run's time went, per phase (SWARM_TRACE)
+//   BENCH_QUICK=1 npm run bench:real             each swarm row once (no second run in the same repository)
 //
-// The swarm runs twice on the same repository (restored in between): the first run checks its
-// slots out, the second takes over the trees the first one parked (src/core/worktree/parked.ts).
+// The swarm runs without batches (one eslint per chunk: the baseline) and with them (each agent runs
+// one eslint over its share of the chunks, docs/pool.md "Batches"), each twice on the same
+// repository (restored in between): the first run checks its slots out, the second takes over the
+// trees the first one parked (src/core/worktree/parked.ts).
 //
 // The codebase is lodash 4.17.21's modular sources (a pinned devDependency, so it comes from the npm
 // registry with `npm ci`: about 630 CommonJS files). The repository gets an ESLint flat config with
@@ -35,6 +38,7 @@ const cli = path.join(root, 'dist', 'cli.js');
 const eslint = path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js');
 const lodashDir = path.join(root, 'node_modules', 'lodash');
 const CHUNKS = 8;
+const quick = process.env.BENCH_QUICK === '1';
 const AGENTS = 2;
 
 /** Rules ESLint fixes by itself; some leave problems it cannot fix, so it exits 1 with fixes written. */
@@ -196,9 +200,12 @@ function chunksOf<T>(items: T[], count: number): T[][] {
   return Array.from({ length: Math.ceil(items.length / size) }, (_, index) => items.slice(index * size, (index + 1) * size));
 }
 
-/** The eslint command for the swarm's agents; `--ok-exit-codes eslint` makes exit 1 (problems left, fixes written) a result. */
-function executorCommand(): string {
-  return `${process.execPath} ${eslint} --fix {files}`;
+/**
+ * The swarm's executor: eslint over the task's files; okExitCodes "eslint" makes exit 1 (problems
+ * left, fixes written) a result; `batch` false runs one eslint per task, "auto" one per batch.
+ */
+function executorJson(batch: boolean): string {
+  return JSON.stringify({ type: 'command', command: `${process.execPath} ${eslint} --fix {files}`, okExitCodes: 'eslint', batch: batch ? 'auto' : false });
 }
 
 interface SwarmTimes {
@@ -212,21 +219,23 @@ interface SwarmTimes {
   applyCpuMs?: number;
   tasks: number;
   done: number;
+  /** Runs of eslint (a batch counts once). */
+  commands: number;
   changedFiles: number;
 }
 
-function runSwarm(dir: string, groups: string[][], label: string): SwarmTimes {
+function runSwarm(dir: string, groups: string[][], label: string, batch: boolean): SwarmTimes {
   const lines = groups.map((files, index) => JSON.stringify({ title: `eslint --fix ${label} ${index + 1}/${groups.length}`, type: 'fix', files })).join('\n');
   const post = swarm(dir, ['map', `ESLint fix (${label})`, '--jsonl', '-', '--json'], lines);
   const traceFile = process.env.BENCH_TRACE === '1' ? `${dir}.trace.jsonl` : undefined;
   const traced = (phase: string): NodeJS.ProcessEnv => (traceFile ? { ...process.env, SWARM_TRACE: `${traceFile}.${phase}` } : process.env);
-  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--exec', executorCommand(), '--ok-exit-codes', 'eslint', '--until-empty', '--json'], undefined, traced('run'));
-  const summary = JSON.parse(run.stdout) as { done: number; dead: number };
+  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--executor', executorJson(batch), '--until-empty', '--json'], undefined, traced('run'));
+  const summary = JSON.parse(run.stdout) as { done: number; dead: number; commands: number };
   const apply = swarm(dir, ['apply', '--all-done'], undefined, traced('apply'));
   if (traceFile) for (const phase of ['run', 'apply']) printTrace(`${label}: swarm ${phase}`, `${traceFile}.${phase}`);
   const changedFiles = git(dir, ['diff', '--name-only']).split('\n').filter(Boolean).length;
   const cpuMs = post.cpuMs !== undefined && run.cpuMs !== undefined && apply.cpuMs !== undefined ? post.cpuMs + run.cpuMs + apply.cpuMs : undefined;
-  return { postMs: post.ms, runMs: run.ms, applyMs: apply.ms, totalMs: post.ms + run.ms + apply.ms, cpuMs, runCpuMs: run.cpuMs, applyCpuMs: apply.cpuMs, tasks: groups.length, done: summary.done, changedFiles };
+  return { postMs: post.ms, runMs: run.ms, applyMs: apply.ms, totalMs: post.ms + run.ms + apply.ms, cpuMs, runCpuMs: run.cpuMs, applyCpuMs: apply.cpuMs, tasks: groups.length, done: summary.done, commands: summary.commands, changedFiles };
 }
 
 /** Per phase of the traced command: how often, total and mean (the agents' phases overlap in wall time). */
@@ -257,7 +266,7 @@ function compareTrees(a: string, b: string): string[] {
 
 function report(label: string, plain: { ms: number; cpuMs?: number }, times: SwarmTimes, differing: string[]): void {
   const plainMs = plain.ms;
-  console.log(`\n${label}: ${times.tasks} tasks, ${times.done} done, ${times.changedFiles} files changed by apply`);
+  console.log(`\n${label}: ${times.tasks} tasks, ${times.done} done, ${times.commands} eslint commands, ${times.changedFiles} files changed by apply`);
   console.log(`  swarm map (post):          ${seconds(times.postMs)}`);
   console.log(`  swarm run --agents ${AGENTS}:     ${seconds(times.runMs)}`);
   console.log(`  swarm apply --all-done:    ${seconds(times.applyMs)}  (target < 1 s)`);
@@ -289,20 +298,23 @@ function main(): void {
     const byHandDiffers = compareTrees(plainDir, byHandDir).length;
     console.log(`the same ${CHUNKS} chunks by hand, ${AGENTS} at a time (xargs -P ${AGENTS}): ${seconds(byHand.ms)}${byHand.cpuMs === undefined ? '' : ` (CPU ${seconds(byHand.cpuMs)})`}${byHandDiffers ? `, ${byHandDiffers} files differ from plain` : ''}`);
 
-    const chunkDir = copyOf(dir, 'chunks');
-    cleanup.push(chunkDir);
-    const chunked = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk');
-    report(`swarm, ${CHUNKS} chunks`, plain, chunked, compareTrees(plainDir, chunkDir));
-
-    // As a user runs it again: the slots of the first run were parked, this run's slots take them over.
-    restoreRepository(chunkDir);
-    const again = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk again');
-    report(`swarm, ${CHUNKS} chunks, a second run in the same repository`, plain, again, compareTrees(plainDir, chunkDir));
+    for (const batch of [false, true]) {
+      const how = batch ? 'batched (one eslint per agent)' : 'unbatched (one eslint per chunk)';
+      const chunkDir = copyOf(dir, batch ? 'batched' : 'chunks');
+      cleanup.push(chunkDir);
+      const chunked = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk', batch);
+      report(`swarm, ${CHUNKS} chunks, ${how}`, plain, chunked, compareTrees(plainDir, chunkDir));
+      if (quick) continue;
+      // As a user runs it again: the slots of the first run were parked, this run's slots take them over.
+      restoreRepository(chunkDir);
+      const again = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk again', batch);
+      report(`swarm, ${CHUNKS} chunks, ${how}, a second run in the same repository`, plain, again, compareTrees(plainDir, chunkDir));
+    }
 
     if (process.env.BENCH_PER_FILE === '1') {
       const fileDir = copyOf(dir, 'files');
       cleanup.push(fileDir);
-      const perFile = runSwarm(fileDir, files.map((file) => [file]), 'file');
+      const perFile = runSwarm(fileDir, files.map((file) => [file]), 'file', false);
       report('swarm, one task per file', plain, perFile, compareTrees(plainDir, fileDir));
     }
   } finally {

@@ -108,6 +108,7 @@ async function start(init: AgentInit): Promise<void> {
     createExecutor,
     namedExecutors: init.namedExecutors,
     parallelAttempts: init.isolationKind === 'worktree',
+    poolSize: init.poolSize,
     report: (event) => send(event),
   });
   worker = activeWorker;

@@ -31,6 +31,7 @@ interface RunOptions {
   executor?: string;
   exec?: string;
   okExitCodes?: string;
+  batch?: string;
   verify?: string;
   leaseMs?: number;
   untilEmpty?: boolean;
@@ -55,6 +56,8 @@ export interface RunSummary {
   failedAttempts: number;
   wallMs: number;
   busyMs: number;
+  /** Runs of the executor; fewer than the attempts when batches ran several tasks in one command. */
+  commands: number;
   /** Busy time over wall time: how many agents were working on average. Not a speedup. */
   parallelism: number;
   /** With --baseline-ms: the same work done another way (one agent, the plain tool), and baseline ÷ wall. */
@@ -94,6 +97,7 @@ export function registerRunCommands(program: Command, openBoard: () => Promise<W
     .option('--idle-timeout-ms <n>', 'an idle agent above --min-agents exits after this long (default 60000)', parseInteger('--idle-timeout-ms', 100, 86_400_000))
     .option('--executor <name>', 'agent CLI name (claude, codex, aider, gemini, ...), "command:<template>", or executor JSON')
     .option('--exec <cmd>', 'shell command template per task, e.g. "eslint --fix {files}"')
+    .option('--batch <how>', 'with --exec: several tasks of a map in one command when the template depends on the task only through {files}: auto (default), off, or the most tasks per command')
     .option('--ok-exit-codes <codes>', `with --exec: exit codes that still produce a result, e.g. "1" or "1,2", or a preset (${OK_EXIT_CODE_PRESET_NAMES.join(', ')}); default: the preset of the tool --exec runs`)
     .option('--verify <cmd>', 'command that must pass after each task (tests, type check)')
     .option('--lease-ms <n>', 'task lease; agents renew it every third of it', parseInteger('--lease-ms', 1_000, 3_600_000))
@@ -175,6 +179,7 @@ function refuseBrokenTemplate(executor: ExecutorConfig, workspaceRoot: string): 
 function executorConfig(options: RunOptions, project: ProjectConfig): ExecutorConfig {
   if (options.executor && options.exec) throw new UsageError('Use either --executor or --exec, not both.');
   if (options.okExitCodes !== undefined && !options.exec) throw new UsageError('--ok-exit-codes goes with --exec; for a configured executor set "okExitCodes" in swarm.config.json.');
+  if (options.batch !== undefined && !options.exec) throw new UsageError('--batch goes with --exec; for a configured executor set "batch" in swarm.config.json.');
   try {
     // --verify beats every verify, an executor given as JSON included (docs/config-usage.md).
     const chosen = resolveExecutorChoice(project, { executor: executorFlag(options), requestKeepsOwnVerify: false });
@@ -190,8 +195,20 @@ function executorConfig(options: RunOptions, project: ProjectConfig): ExecutorCo
 
 /** The executor the flags ask for: --exec as a command executor, --executor as a name, shorthand or JSON. */
 function executorFlag(options: RunOptions): unknown {
-  if (options.exec) return { type: 'command', command: options.exec, ...(options.okExitCodes !== undefined && { okExitCodes: okExitCodesFlag(options.okExitCodes) }) };
-  return options.executor;
+  if (!options.exec) return options.executor;
+  return {
+    type: 'command',
+    command: options.exec,
+    ...(options.okExitCodes !== undefined && { okExitCodes: okExitCodesFlag(options.okExitCodes) }),
+    ...(options.batch !== undefined && { batch: batchFlag(options.batch) }),
+  };
+}
+
+/** `--batch auto`, `--batch off`, or `--batch 8`; anything else reaches the executor check, which says what is allowed. */
+function batchFlag(text: string): unknown {
+  const trimmed = text.trim();
+  if (trimmed === 'off' || trimmed === 'false') return false;
+  return /^\d+$/.test(trimmed) ? Number.parseInt(trimmed, 10) : trimmed;
 }
 
 /** `--ok-exit-codes 1,2`, `--ok-exit-codes eslint`, or `--ok-exit-codes none` (= []). */
@@ -309,6 +326,7 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
     failedAttempts,
     wallMs,
     busyMs: stats.busyMs,
+    commands: stats.commands ?? stats.tasksDone + stats.tasksFailed,
     parallelism: wallMs > 0 ? Math.round((stats.busyMs / wallMs) * 100) / 100 : 0,
     ...(options.baselineMs !== undefined && { baselineMs: options.baselineMs, speedup: wallMs > 0 ? Math.round((options.baselineMs / wallMs) * 100) / 100 : 0 }),
     mode: stats.mode,
@@ -345,7 +363,8 @@ export function formatSummary(summary: RunSummary): string {
     `Done ${summary.done}, dead ${summary.dead}, failed attempts ${summary.failedAttempts}; ` +
     `wall ${formatDuration(summary.wallMs)}, task time ${formatDuration(summary.busyMs)} (${summary.mode} mode).\n` +
     `Parallelism ${summary.parallelism.toFixed(2)}: agents were busy ${summary.parallelism.toFixed(2)}× the wall time.` +
-    speedupLine(summary)
+    speedupLine(summary) +
+    batchLine(summary)
   );
 }
 
@@ -360,6 +379,13 @@ function stoppedLine(summary: RunSummary): string {
 }
 
 /** The real ratio, only where a baseline was measured. */
+/** Only when batches ran: how many commands served how many task attempts. */
+function batchLine(summary: RunSummary): string {
+  const attempts = summary.done + summary.failedAttempts;
+  if (summary.commands >= attempts) return '';
+  return `\nCommands ${summary.commands} for ${attempts} task attempts: batches ran several tasks of a map in one command.`;
+}
+
 function speedupLine(summary: RunSummary): string {
   if (summary.baselineMs === undefined || summary.speedup === undefined) return '';
   const versus = `against the baseline of ${formatDuration(summary.baselineMs)}`;

@@ -1,6 +1,6 @@
 // The `command` executor (any shell command template) and the `agent` executor (a coding-agent CLI
 // preset, which is a command template plus usage-limit recognition).
-import type { AgentExecutorConfig, CommandExecutorConfig, VerifyConfig } from './config';
+import { resolveBatchLimit, type AgentExecutorConfig, type CommandExecutorConfig, type VerifyConfig } from './config';
 import { inferOkExitCodePreset, okExitCodesOf } from './exitCodes';
 import { AGENT_PRESETS } from './presets';
 import { DEFAULT_USAGE_LIMIT_BACKOFF_MS, detectUsageLimit } from './usageLimit';
@@ -22,15 +22,19 @@ export interface CommandExecutorOptions {
   homeState?: readonly string[];
   /** Exit codes besides 0 that still produce a result, and where they came from (for the log). */
   okExitCodes?: { codes: readonly number[]; origin: string };
+  /** The most tasks one run may serve (see Executor.batchLimit); undefined: one. */
+  batchLimit?: number;
 }
 
 export class CommandExecutor implements Executor {
   readonly name: string;
   readonly sandboxHomeState?: readonly string[];
+  readonly batchLimit?: number;
 
   constructor(private readonly options: CommandExecutorOptions) {
     this.name = options.name;
     this.sandboxHomeState = options.homeState;
+    if (options.batchLimit !== undefined && options.batchLimit > 1) this.batchLimit = options.batchLimit;
   }
 
   async execute(ctx: ExecutionContext): Promise<ExecutionResult> {
@@ -94,6 +98,7 @@ export function createCommandExecutor(config: CommandExecutorConfig): CommandExe
     env: config.env,
     detectRateLimits: config.detectRateLimits,
     okExitCodes: resolveOkExitCodes(config.command, config.okExitCodes),
+    batchLimit: resolveBatchLimit(config),
   });
 }
 

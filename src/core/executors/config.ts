@@ -3,7 +3,13 @@
 import { z } from 'zod';
 import { OK_EXIT_CODE_PRESET_NAMES, type OkExitCodePreset } from './exitCodes';
 import { AGENT_NAMES, type AgentName } from './presets';
+import { whyNotBatchable } from './template';
 import { ExecutorError } from './types';
+
+/** The most tasks one run of a command may serve (`batch`); "auto" stops at DEFAULT_BATCH_TASKS. */
+export const MAX_BATCH_TASKS = 1_000;
+export const DEFAULT_BATCH_TASKS = 64;
+const BATCH_MESSAGE = `must be "auto", false, or the most tasks per command (a whole number from 1 to ${MAX_BATCH_TASKS})`;
 
 const milliseconds = z.number().int().positive();
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the NAME of an environment variable, like OPENAI_API_KEY');
@@ -38,6 +44,14 @@ export const commandConfigSchema = z
         errorMap: () => ({ message: `must be a list of exit codes like [1], or one of ${OK_EXIT_CODE_PRESET_NAMES.join(', ')}` }),
       })
       .optional(),
+    /**
+     * Several tasks of one map in one run of the command (see docs/pool.md, "Batches"): "auto" when
+     * the template depends on the task only through {files}, false never, a number as the most tasks
+     * per run.
+     */
+    batch: z
+      .union([z.literal('auto'), z.literal(false), z.number().int(BATCH_MESSAGE).min(1, BATCH_MESSAGE).max(MAX_BATCH_TASKS, BATCH_MESSAGE)], { errorMap: () => ({ message: BATCH_MESSAGE }) })
+      .default('auto'),
     ...common,
   })
   .strict();
@@ -104,6 +118,7 @@ export function parseExecutorConfig(raw: unknown): ExecutorConfig {
   const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
   const schema = type === 'model' ? modelConfigSchema : executorConfigSchema;
   const parsed = schema.safeParse(raw);
+  if (parsed.success && parsed.data.type === 'command') resolveBatchLimit(parsed.data); // refuses a batch the command cannot serve
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => `- ${issue.path.length > 0 ? issue.path.join('.') : 'executor'}: ${issue.message}`);
   throw new ExecutorError('permanent', `The executor configuration is invalid:\n${problems.join('\n')}\nFix it in the executor settings (see docs/executors.md for examples).`);
@@ -141,4 +156,24 @@ export function parseExecutorShorthand(text: string): ExecutorConfig {
     'permanent',
     `Unknown executor "${trimmed}". Use an agent name (${AGENT_NAMES.join(', ')}), "command:<template>", or a JSON object (see docs/executors.md).`,
   );
+}
+
+/**
+ * How many tasks one run of a command may serve: "auto" batches a template (and verify) that
+ * depends on the task only through {files}; a number asks for it, and a template that cannot be
+ * batched is refused with what to change.
+ */
+export function resolveBatchLimit(config: Pick<CommandExecutorConfig, 'command' | 'verify' | 'batch'>): number | undefined {
+  if (config.batch === false || config.batch === 1) return undefined;
+  const verify = typeof config.verify === 'string' ? config.verify : config.verify?.command;
+  const why = whyNotBatchable(config.command) ?? (verify === undefined ? undefined : whyNotBatchableVerify(verify));
+  if (why === undefined) return config.batch === 'auto' ? DEFAULT_BATCH_TASKS : config.batch;
+  if (config.batch === 'auto') return undefined;
+  throw new ExecutorError('permanent', `"batch": ${config.batch} needs a command that depends on the task only through {files}, but ${why}; set "batch" to false to run one task per command.`);
+}
+
+/** A verify may name no files at all (`npm test`); it must not name anything else of the task. */
+function whyNotBatchableVerify(verify: string): string | undefined {
+  const why = whyNotBatchable(verify, { needsFiles: false });
+  return why === undefined ? undefined : `its verify command ${why.replace(/^it /, '')}`;
 }

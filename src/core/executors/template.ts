@@ -131,6 +131,35 @@ function expand(template: string, values: TemplateValues, forDisplay: boolean): 
   return output;
 }
 
+/** The placeholders a template uses (a `${name}` shell variable is not one). */
+export function placeholdersOf(template: string): Set<Placeholder> {
+  const found = new Set<Placeholder>();
+  for (let index = 0; index < template.length; index++) {
+    const name = template[index] === '{' && template[index - 1] !== '$' ? placeholderAt(template, index) : undefined;
+    if (name !== undefined) found.add(name);
+  }
+  return found;
+}
+
+/** Environment variables that carry one task's values (SWARM_FILES and SWARM_DIR do not). */
+const TASK_ENV_PATTERN = /\bSWARM_(TASK_ID|TITLE|PROMPT|AGENT_PROMPT|FILE)\b/;
+
+/**
+ * Why one run of `template` could not serve several tasks at once, or undefined when it can: it
+ * must name the task's files with {files} and nothing else of the task ({dir} is the same folder
+ * for all of them; a verify command may name no files: `npm test`). A script behind the command that reads $SWARM_TASK_ID cannot be seen from
+ * here; `"batch": false` is for that.
+ */
+export function whyNotBatchable(template: string, { needsFiles = true } = {}): string | undefined {
+  const used = placeholdersOf(template);
+  if (needsFiles && !used.has('files')) return 'it does not pass the files with {files}';
+  const other = [...used].find((name) => name !== 'files' && name !== 'dir');
+  if (other !== undefined) return `it uses {${other}}, which differs from task to task`;
+  const variable = TASK_ENV_PATTERN.exec(template)?.[0];
+  if (variable !== undefined) return `it reads $${variable}, which differs from task to task`;
+  return undefined;
+}
+
 function placeholderAt(template: string, index: number): Placeholder | undefined {
   return PLACEHOLDERS.find((name) => template.startsWith(`{${name}}`, index));
 }

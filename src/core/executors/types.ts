@@ -40,6 +40,11 @@ export interface Executor {
   /** Paths under $HOME the executor's own program keeps its state in (an agent CLI's login and
    * session files): writable inside the sandbox when they exist. */
   readonly sandboxHomeState?: readonly string[];
+  /**
+   * The most tasks one execute() may serve at once (a batch: ctx.task then names the union of
+   * their files, and the pool splits the result by path). Undefined: one task per run.
+   */
+  readonly batchLimit?: number;
   execute(ctx: ExecutionContext): Promise<ExecutionResult>;
 }
 

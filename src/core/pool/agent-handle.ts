@@ -18,6 +18,8 @@ export interface AgentHandle {
   life: AgentLifecycle;
   /** Lease token of the task it runs, from its task-started report. */
   token?: string;
+  /** Every task it runs now, from its reports: several while it runs a batch (batchRun.ts). */
+  runningTasks: Set<string>;
   idleSince?: number;
   /** Requests to its process that wait for a reply (health pings), from when it is forked. */
   requests?: Requester<AgentRequest, void>;
@@ -40,7 +42,7 @@ export function inHostHandle(id: string, slot: string): AgentHandle {
 function withLifecycle(info: AgentInfo, slot: string, inHost: boolean): AgentHandle {
   const initial = inHost ? 'idle' : 'starting';
   const life = new AgentLifecycle(info.id, initial, (state) => (info.state = state), () => info.currentTask !== undefined);
-  return { info, slot, inHost, life, isolationRequests: new Map() };
+  return { info, slot, inHost, life, isolationRequests: new Map(), runningTasks: new Set() };
 }
 
 /** What the host asks an agent process and waits for: a health ping, answered by a pong with its id. */
@@ -84,16 +86,19 @@ export function sendToAgent(handle: AgentHandle, body: HostToAgentBody): void {
 export function recordWorkerEvent(handle: AgentHandle, event: WorkerEvent): void {
   switch (event.type) {
     case 'idle':
+      handle.runningTasks.clear();
       handle.idleSince = event.since;
       handle.life.taskEnded();
       return;
     case 'task-started':
+      handle.runningTasks.add(event.taskId);
       handle.token = event.token;
       handle.idleSince = undefined;
       handle.info.currentTask = { id: event.taskId, title: event.title, attempt: event.attempt, startedAt: event.startedAt };
       handle.life.taskStarted();
       return;
     case 'task-ended':
+      handle.runningTasks.delete(event.taskId);
       handle.token = undefined;
       handle.info.currentTask = undefined;
       handle.idleSince = Date.now();

@@ -21,13 +21,16 @@ export function createNoIsolation(workspaceRoot: string): TaskIsolation {
  */
 export type IsolationCall = (request: IsolationRequest, signal?: AbortSignal) => Promise<PreparedWorkspace | CollectedChanges | null>;
 
-export function createIsolationProxy(call: IsolationCall): Pick<TaskIsolation, 'prepare' | 'collect' | 'abandon'> {
+export function createIsolationProxy(call: IsolationCall): Pick<TaskIsolation, 'prepare' | 'collect' | 'abandon' | 'keepBase'> {
   return {
     prepare: async (task: Task, slot: string, artifactsDir: string, signal?: AbortSignal) => (await call({ op: 'prepare', task, slot, artifactsDir }, signal)) as PreparedWorkspace,
     collect: async (task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string) =>
       (await call({ op: 'collect', task, slot, prepared, artifactsDir })) as CollectedChanges,
     abandon: async (task: Task, slot: string, prepared: PreparedWorkspace, reason: string) => {
       await call({ op: 'abandon', task, slot, prepared, reason });
+    },
+    keepBase: async (taskIds: string[], base: string) => {
+      await call({ op: 'keep-base', taskIds, base });
     },
   };
 }
@@ -41,6 +44,9 @@ export async function runIsolationRequest(isolation: TaskIsolation, request: Iso
       return isolation.collect(request.task, request.slot, request.prepared, request.artifactsDir);
     case 'abandon':
       await isolation.abandon(request.task, request.slot, request.prepared, request.reason);
+      return null;
+    case 'keep-base':
+      await isolation.keepBase?.(request.taskIds, request.base);
       return null;
   }
 }

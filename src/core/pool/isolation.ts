@@ -42,6 +42,11 @@ export interface TaskIsolation {
   /** After a successful attempt: the changes as a patch stored in `artifactsDir`. */
   collect(task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string): Promise<CollectedChanges>;
   /**
+   * After a batch (several tasks in one attempt, collected as the first): keeps `base` reachable for
+   * the review and three-way apply of the other tasks that have changes, as collect does for its task.
+   */
+  keepBase?(taskIds: string[], base: string): Promise<void>;
+  /**
    * After a failed, cancelled or lease-lost attempt: keep the partial work where the next attempt can
    * find it (e.g. a commit on a `refs/swarm/` ref). Must not throw for a directory that is gone.
    */

@@ -122,6 +122,8 @@ export class AgentPool {
   private tasksDone = 0;
   private tasksFailed = 0;
   private busyMs = 0;
+  /** Attempts that ran the executor (a batch once); see PoolStats.commands. */
+  private commands = 0;
   private readonly pause = new DispatchPause(() => this.resume());
   private readonly scheduler: Scheduler;
   private readonly supervisor: AgentSupervisor;
@@ -218,8 +220,9 @@ export class AgentPool {
       if (error instanceof BoardInputError) return false;
       throw error;
     }
-    const handle = [...this.agents.values()].find((agent) => agent.info.currentTask?.id === taskId);
+    const handle = [...this.agents.values()].find((agent) => agent.info.currentTask?.id === taskId || agent.runningTasks.has(taskId));
     if (!handle) return true;
+    if (handle.runningTasks.size > 1) return this.cancelInBatch(handle, taskId);
     handle.cancelledTask = taskId;
     if (handle.inHost) {
       handle.worker?.interrupt('cancelled', taskId);
@@ -229,6 +232,19 @@ export class AgentPool {
       return true;
     }
     await this.supervisor.cancelTask(handle, taskId);
+    return true;
+  }
+
+  /**
+   * A task of a batch: the agent stops the batch's command itself and hands the other tasks back
+   * uncounted (batchRun.ts); stopping the agent would make them look failed. Its lease renewal
+   * notices the cancel too, should the message not arrive.
+   */
+  private async cancelInBatch(handle: AgentHandle, taskId: string): Promise<boolean> {
+    if (handle.inHost) handle.worker?.interrupt('cancelled', taskId);
+    else this.send(handle, { type: 'cancel', taskId });
+    const deadline = Date.now() + 15_000;
+    while (handle.runningTasks.has(taskId) && Date.now() < deadline) await delay(20);
     return true;
   }
 
@@ -269,6 +285,7 @@ export class AgentPool {
       tasksDone: this.tasksDone,
       tasksFailed: this.tasksFailed,
       busyMs: this.busyMs,
+      commands: this.commands,
       startedAt: this.startedAt,
       limiters: this.limiter.state(),
       sandbox: this.sandbox.status,
@@ -410,6 +427,7 @@ export class AgentPool {
       holdUntil: this.pause.pausedUntil,
       maxLogBytes: this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       sandbox: this.sandbox.active,
+      poolSize: this.scaling.maxAgents,
     };
   }
 
@@ -435,7 +453,12 @@ export class AgentPool {
 
   private onTaskEnded(handle: AgentHandle, ended: TaskEnded): void {
     const agentId = handle.info.id;
-    this.busyMs += ended.durationMs;
+    // A batch's tasks all report the one command's time: it counts once.
+    if (ended.batch === undefined || ended.batch[0] === ended.taskId) {
+      this.busyMs += ended.durationMs;
+      this.commands++;
+    }
+    if (ended.batch?.[0] === ended.taskId) this.log(`Agent ${agentId} ran tasks ${ended.batch.join(', ')} in one command (a batch).`);
     if (ended.outcome === 'done') {
       this.tasksDone++;
       handle.info.tasksDone++;

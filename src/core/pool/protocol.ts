@@ -40,6 +40,8 @@ export interface AgentInit {
   maxLogBytes: number;
   /** The sandbox every command runs in; absent: commands run without one. */
   sandbox?: ActiveSandbox;
+  /** The most agents of the pool: a batch takes about this share of a map's unfinished tasks. */
+  poolSize?: number;
 }
 
 // ---- host → agent
@@ -74,11 +76,14 @@ export interface TaskEnded {
   retryAt?: number;
   /** A done task's warnings (changes outside its worktree without a sandbox). */
   warnings?: string[];
+  /** The tasks of the batch it ran in (one command for all), the first being the one that counts the command. */
+  batch?: string[];
 }
 
 export type IsolationRequest =
   | { op: 'prepare'; task: Task; slot: string; artifactsDir: string }
   | { op: 'collect'; task: Task; slot: string; prepared: PreparedWorkspace; artifactsDir: string }
+  | { op: 'keep-base'; taskIds: string[]; base: string }
   | { op: 'abandon'; task: Task; slot: string; prepared: PreparedWorkspace; reason: string };
 
 export type AgentToHost =

@@ -299,13 +299,33 @@ export class AgentSupervisor {
     const task = handle.info.currentTask;
     handle.token = undefined;
     handle.info.currentTask = undefined;
+    const message = killReason ?? `Agent ${handle.info.id} crashed while running the task (${describeExit(code, signal)}).`;
+    await this.recoverBatchSiblings(handle, task, claim.token, action, message);
     if (handle.cancelledTask && handle.cancelledTask === task?.id) return; // already cancelled on the board
+    await this.returnClaim(handle, claim, task, action, message);
+  }
+
+  /**
+   * The other tasks of the batch the agent ran (batchRun.ts) come back at once too, the way its last
+   * one does, instead of when their leases lapse. They are found on the board by holder: the agent
+   * may have died after claiming them and before reporting them.
+   */
+  private async recoverBatchSiblings(handle: AgentHandle, task: AgentCurrentTask | undefined, token: string, action: 'release' | 'fail', message: string): Promise<void> {
+    handle.runningTasks.clear();
+    const running = await listAllTasks(this.host.board, 'running').catch(() => []);
+    const siblings = running.filter((candidate) => candidate.claimedBy === handle.info.id && candidate.id !== task?.id && candidate.id !== handle.cancelledTask).map((candidate) => candidate.id);
+    for (const id of siblings) {
+      const claim = await this.host.board.findClaim(id, handle.info.id).catch(() => undefined);
+      if (claim && claim.token !== token) await this.returnClaim(handle, claim, task && { ...task, id }, action, `${message} It ran in a batch with task ${task?.id ?? 'others'}.`);
+    }
+  }
+
+  private async returnClaim(handle: AgentHandle, claim: { token: string }, task: AgentCurrentTask | undefined, action: 'release' | 'fail', message: string): Promise<void> {
     try {
       if (action === 'release') {
         await this.host.board.release(claim, `agent ${handle.info.id} stopped`);
         return;
       }
-      const message = killReason ?? `Agent ${handle.info.id} crashed while running the task (${describeExit(code, signal)}).`;
       await this.host.board.fail(claim, message);
       this.host.attemptFailed(handle, task, message);
     } catch (error) {

@@ -47,8 +47,10 @@ export interface PoolStats {
   agents: AgentInfo[];
   tasksDone: number;
   tasksFailed: number;
-  /** Sum of the durations of finished attempts, for the parallelism figure. */
+  /** Sum of the durations of finished attempts (a batch counts once), for the parallelism figure. */
   busyMs: number;
+  /** Attempts that ran the executor: a batch of several tasks in one command counts once (absent in status files of older hosts). */
+  commands?: number;
   startedAt: number;
   system?: SystemResources;
   limiters: EndpointState[];

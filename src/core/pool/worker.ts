@@ -4,92 +4,25 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BoardUnavailableError, LOG_ARTIFACT, PATCH_ARTIFACT, type Board, type Following } from '../board/interface';
+import { BoardUnavailableError, LOG_ARTIFACT, PATCH_ARTIFACT, type Following } from '../board/interface';
 import { BoardInputError, LeaseLostError, type BoardEventType, type Claim, type Task } from '../board/types';
-import { classifyError, ExecutorError, type ExecutionResult, type Executor, type HostModelBroker, type RateLimiterClient } from '../executors';
-import { createCommandSandbox, type ActiveSandbox, type CommandSandbox } from '../sandbox/launcher';
+import { classifyError, ExecutorError, type ExecutionResult, type Executor } from '../executors';
+import { createCommandSandbox, type CommandSandbox } from '../sandbox/launcher';
 import { isProcessAlive } from '../process';
 import { CannotServeTaskError } from '../remote/errors';
 import { HandBackBackoff, handBack } from '../remote/handBack';
 import { recordPhase, tracePhase } from '../trace';
-import { localArtifactFile, localBoardFolder } from './boardAccess';
-import type { CollectedChanges, PreparedWorkspace, TaskIsolation } from './isolation';
+import { localBoardFolder } from './boardAccess';
+import type { CollectedChanges, PreparedWorkspace } from './isolation';
 import type { TaskEnded } from './protocol';
+import { CappedLog, LogUpload } from './taskLog';
+import { claimBatch } from './batch';
+import { runBatch, type BatchHost } from './batchRun';
 import { SwarmUserError } from '../errors';
-import type { Serves } from '../board/routing';
+import { artifactFields, DEFAULT_MAX_LOG_BYTES, type CurrentAttempt, type Interruption, type TaskResult, type WorkerOptions } from './workerTypes';
 
-export const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
+export { artifactFields, DEFAULT_MAX_LOG_BYTES, type CurrentAttempt, type Interruption, type TaskResult, type WorkerEvent, type WorkerOptions } from './workerTypes';
 
-export type WorkerEvent =
-  | { type: 'task-started'; taskId: string; title: string; attempt: number; token: string; startedAt: number }
-  | ({ type: 'task-ended' } & TaskEnded)
-  | { type: 'idle'; since: number };
-
-export interface WorkerOptions {
-  board: Board;
-  agentId: string;
-  slot: string;
-  executor: Executor;
-  isolation: Pick<TaskIsolation, 'prepare' | 'collect' | 'abandon'>;
-  leaseMs: number;
-  /** What this agent can serve on a shared board; the board never hands it another task. */
-  serves?: Serves;
-  limiter?: RateLimiterClient;
-  hostModels?: HostModelBroker;
-  env?: NodeJS.ProcessEnv;
-  /** The host's sandbox: every command of every attempt runs inside it. Undefined: no sandbox. */
-  sandbox?: ActiveSandbox;
-  maxLogBytes?: number;
-  /** Empty-board polling backs off from minPollMs to maxPollMs. */
-  minPollMs?: number;
-  maxPollMs?: number;
-  /** Builds the executors a best-of-N task names (payload.bestOf.executors) from `namedExecutors`. */
-  createExecutor?: (config: unknown) => Executor;
-  /** The executors the pool's owner configured by name; a task may pick among these, never bring its own. */
-  namedExecutors?: Record<string, unknown>;
-  /** Best-of-N attempts at once (each needs a workspace of its own); false runs them in turn. */
-  parallelAttempts?: boolean;
-  /** Sequential mode: return instead of polling when nothing is claimable. */
-  stopWhenIdle?: boolean;
-  /** How often a running task's log is stored on the board while it grows (default 2 s). */
-  logUploadMs?: number;
-  report: (event: WorkerEvent) => void;
-}
-
-/** Result stored on the board for a done task (see /docs/pool.md). */
-export interface TaskResult {
-  summary: string;
-  executor: string;
-  durationMs: number;
-  rounds?: number;
-  /** The board artifact holding the attempt's output (read it with getArtifact / `swarm log`). */
-  logArtifact?: string;
-  /** The board artifact holding the result patch. */
-  patchArtifact?: string;
-  /** On a file board: the file of the log artifact (for people and older readers). */
-  logFile?: string;
-  /** On a file board: the file of the patch artifact. */
-  patchFile?: string;
-  base?: string;
-  files: CollectedChanges['files'];
-  /** For best-of-N tasks: how many attempts ran and which one (1-based) won. */
-  bestOf?: { attempts: number; winner: number };
-  /**
-   * Changes the attempt made outside its worktree (detected when it ran without a sandbox): the
-   * checkout, the repository's git config or hooks. A task with warnings is never reported clean.
-   */
-  warnings?: string[];
-}
-
-type Interruption = 'release' | 'cancelled' | 'lease-lost';
-
-interface CurrentAttempt {
-  claim: Claim;
-  controller: AbortController;
-  interruption?: Interruption;
-  /** Until when the lease surely holds, by this machine's clock: renewals move it on. */
-  leaseHeldUntil: number;
-}
 
 /**
  * Board events after which a claim may find something it did not find before. Claims of other
@@ -102,6 +35,8 @@ export class AgentWorker {
   private holdUntil = 0;
   private wakeUp: (() => void) | undefined;
   private current: CurrentAttempt | undefined;
+  /** The tasks of the batch running now (see batchRun.ts), the first being `current`. */
+  private batch: CurrentAttempt[] | undefined;
   private idleReported = false;
   private scratchRoot: string | undefined;
   /** Tasks this runner cannot serve (a shared board's): handed back without claim churn. */
@@ -134,10 +69,16 @@ export class AgentWorker {
 
   /** Stops the current attempt: `release` hands the task back unfinished, `cancelled` records nothing. */
   interrupt(reason: 'release' | 'cancelled', taskId?: string): void {
-    const current = this.current;
-    if (!current || (taskId !== undefined && current.claim.task.id !== taskId)) return;
-    current.interruption ??= reason;
-    current.controller.abort(new Error(reason === 'release' ? 'The agent is shutting down.' : 'The task was cancelled.'));
+    for (const current of this.running()) {
+      if (taskId !== undefined && current.claim.task.id !== taskId) continue;
+      current.interruption ??= reason;
+      current.controller.abort(new Error(reason === 'release' ? 'The agent is shutting down.' : 'The task was cancelled.'));
+    }
+  }
+
+  /** The attempts this agent runs now: one task, or every task of a batch. */
+  private running(): CurrentAttempt[] {
+    return this.batch ?? (this.current ? [this.current] : []);
   }
 
   /** Synchronous last resort (the agent is about to exit): the claim goes back to pending and
@@ -145,14 +86,16 @@ export class AgentWorker {
   releaseNow(): void {
     this.draining = true;
     this.removeScratch();
-    const current = this.current;
-    if (!current) return;
+    const running = this.running();
     this.current = undefined;
-    current.interruption ??= 'release';
-    current.controller.abort(new Error('The agent is exiting.'));
-    // The file board's release runs within this call; a remote board's may not land before the
-    // process exits, and then the lease lapses and the task comes back all the same.
-    this.options.board.release(current.claim, 'the agent exited').catch(() => undefined);
+    this.batch = undefined;
+    for (const current of running) {
+      current.interruption ??= 'release';
+      current.controller.abort(new Error('The agent is exiting.'));
+      // The file board's release runs within this call; a remote board's may not land before the
+      // process exits, and then the lease lapses and the task comes back all the same.
+      this.options.board.release(current.claim, 'the agent exited').catch(() => undefined);
+    }
   }
 
   /** The attempts' files of this process (logs and patches already stored on the board, or abandoned). */
@@ -210,17 +153,54 @@ export class AgentWorker {
       }
       this.idleReported = false;
       pollMs = minPollMs;
-      await this.runAttempt(claim, claimedBefore + this.options.leaseMs).catch((error: unknown) => this.explainBoardFailure(error));
+      const leaseHeldUntil = claimedBefore + this.options.leaseMs;
+      const claims = await this.claimSiblings(claim);
+      const attempt = claims.length > 1 ? runBatch(this.batchHost(), claims, leaseHeldUntil) : this.runAttempt(claim, leaseHeldUntil);
+      await attempt.catch((error: unknown) => this.explainBoardFailure(error));
     }
+  }
+
+  /** The one claim request of this agent (a single task, or the next task of a batch). */
+  private claimOne(): Promise<Claim | undefined> {
+    return tracePhase('claim', undefined, () => this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs, serves: this.options.serves }));
   }
 
   /** A claim; a board that cannot be written or reached ends the loop (see explainBoardFailure). */
   private async claimOrExplain(): Promise<Claim | undefined> {
     try {
-      return await tracePhase('claim', undefined, () => this.options.board.claim({ agent: this.options.agentId, leaseMs: this.options.leaseMs, serves: this.options.serves }));
+      return await this.claimOne();
     } catch (error) {
       return this.explainBoardFailure(error);
     }
+  }
+
+  /**
+   * `claim` and, when the executor can serve several tasks in one run, the siblings that join it
+   * (batch.ts). A board that fails meanwhile ends the batch where it is: the tasks claimed so far run.
+   */
+  private async claimSiblings(claim: Claim): Promise<Claim[]> {
+    const limit = this.options.executor.batchLimit;
+    if (limit === undefined || this.draining) return [claim];
+    const claimNext = (): Promise<Claim | undefined> => (this.draining ? Promise.resolve(undefined) : this.claimOne().catch(() => undefined));
+    return claimBatch(claim, { board: this.options.board, limit, agents: this.options.poolSize ?? 1, claimNext }).catch(() => [claim]);
+  }
+
+  /** What a batch run needs of this worker (batchRun.ts). */
+  private batchHost(): BatchHost {
+    return {
+      options: this.options,
+      enter: (members) => {
+        this.batch = members;
+        this.current = members?.[0];
+      },
+      keepLease: (member) => this.keepLease(member),
+      scratchFor: (taskId) => this.scratchFor(taskId),
+      sandboxFor: (prepared) => this.sandboxFor(prepared, this.options.executor),
+      storePatch: (task, changes, stored) => this.storePatch(task, changes, stored),
+      assertLeaseHeld: (member) => this.assertLeaseHeld(member),
+      endFailed: (member, error, startedAt) => this.endFailed(member, error, startedAt),
+      served: () => this.handBacks.served(),
+    };
   }
 
   /**
@@ -520,126 +500,6 @@ export class AgentWorker {
 function abortReason(current: CurrentAttempt): string | undefined {
   const reason: unknown = current.controller.signal.reason;
   return reason instanceof Error ? reason.message : undefined;
-}
-
-/** The result fields naming a stored artifact: its name, and on a file board its file too. */
-function artifactFields(board: Board, taskId: string, name: string, nameField: 'logArtifact' | 'patchArtifact', fileField: 'logFile' | 'patchFile'): Partial<TaskResult> {
-  const file = localArtifactFile(board, taskId, name);
-  return { [nameField]: name, ...(file !== undefined && { [fileField]: file }) };
-}
-
-/**
- * Stores a running task's log on the board while it grows (every `periodMs`, the whole log so
- * far, at most the log's cap), so people can read it before the task ends, and once more at the
- * end. A log that cannot be stored never fails the task.
- */
-class LogUpload {
-  private storedBytes = 0;
-  private uploading: Promise<void> | undefined;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(
-    private readonly board: Board,
-    private readonly taskId: string,
-    private readonly log: CappedLog,
-    periodMs: number,
-  ) {
-    this.timer = setInterval(() => void this.upload(), periodMs);
-  }
-
-  /** The last upload; true when the board holds the whole log. */
-  async finish(): Promise<boolean> {
-    this.stop();
-    await this.uploading;
-    this.log.close();
-    await this.upload();
-    return this.log.bytes > 0 && this.storedBytes === this.log.bytes;
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private upload(): Promise<void> {
-    if (this.uploading) return this.uploading;
-    this.log.close(); // flush what is buffered
-    const file = this.log.path;
-    if (file === undefined || this.log.bytes === this.storedBytes) return Promise.resolve();
-    this.uploading = (async () => {
-      try {
-        const data = fs.readFileSync(file);
-        await this.board.putArtifact(this.taskId, LOG_ARTIFACT, data);
-        this.storedBytes = data.length;
-      } catch {
-        // Stored at the next round or at the end; a log is never worth failing the task for.
-      } finally {
-        this.uploading = undefined;
-      }
-    })();
-    return this.uploading;
-  }
-}
-
-/**
- * A task's log file, cut off at `maxBytes`. Output is buffered and written at most every half
- * second (and at the end), so a chatty command costs few writes and a quiet one costs one.
- */
-class CappedLog {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private written = 0;
-  private truncated = false;
-  private created = false;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly file: string,
-    private readonly maxBytes: number,
-  ) {}
-
-  get path(): string | undefined {
-    return this.created || this.pendingBytes > 0 ? this.file : undefined;
-  }
-
-  /** Bytes written to the file so far. */
-  get bytes(): number {
-    return this.written;
-  }
-
-  write(chunk: string): void {
-    if (this.truncated || chunk.length === 0) return;
-    let data = Buffer.from(chunk);
-    const room = this.maxBytes - this.written - this.pendingBytes;
-    if (data.length > room) {
-      data = Buffer.concat([data.subarray(0, Math.max(0, room)), Buffer.from(`\n[log truncated at ${this.maxBytes} bytes]\n`)]);
-      this.truncated = true;
-    }
-    this.pending.push(data);
-    this.pendingBytes += data.length;
-    if (this.pendingBytes >= 64 * 1024) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), 500);
-  }
-
-  close(): void {
-    this.flush();
-  }
-
-  private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.pendingBytes === 0) return;
-    const data = Buffer.concat(this.pending);
-    this.pending = [];
-    this.pendingBytes = 0;
-    try {
-      if (!this.created) fs.mkdirSync(path.dirname(this.file), { recursive: true });
-      fs.appendFileSync(this.file, data);
-      this.created = true;
-      this.written += data.length;
-    } catch {
-      // A log that cannot be written must not fail the task.
-    }
-  }
 }
 
 interface AttemptOutcome {

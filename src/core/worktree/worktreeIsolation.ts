@@ -17,6 +17,7 @@ import { tracePhase, tracePhaseSync } from '../trace';
 import { diffStaged, stageEverything } from './diff';
 import { WorktreeError } from './errors';
 import { gitText, hardenedGitConfig, runGit } from './git';
+import { isValidId } from '../board/names';
 import { REPOSITORY_MARK, assertOutsideCheckout, defaultWorktreesDir, legacyWorktreesDir, markRepository, sweepForgottenRepositories } from './location';
 import { PARKED_DIR, adoptParked, claimParked, listParked, parkSlot, removeParked } from './parked';
 import { removeHalfRegistrations } from './registrations';
@@ -274,6 +275,17 @@ export class WorktreeIsolation implements TaskIsolation {
     this.releaseSlot(stateFile);
     await this.enforceDiskBudget(name);
     return changes;
+  }
+
+  /** A batch's other tasks with changes: the base ref collect() made for the first task, for each of them. */
+  async keepBase(taskIds: string[], base: string): Promise<void> {
+    const repo = await this.repo();
+    // The request may come from an agent process: only task ids and a commit id reach git.
+    if (!/^[0-9a-f]{40,64}$/.test(base)) throw new WorktreeError('refused', `Not a commit id: ${base}`);
+    for (const id of taskIds) {
+      if (!isValidId(id)) throw new WorktreeError('refused', `Not a task id: ${id}`);
+      await runGit(['update-ref', `${BASE_REF_PREFIX}${id}`, base], { cwd: repo.topLevel });
+    }
   }
 
   async abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void> {

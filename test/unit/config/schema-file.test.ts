@@ -35,6 +35,9 @@ const CORPUS: Record<string, unknown> = {
   'fractional agents': { pool: { maxAgents: 2.5 } },
   'bad executor type': { executors: { x: { type: 'shell', command: 'x' } } },
   'command without command': { executors: { x: { type: 'command' } } },
+  'batch settings': { executors: { a: { type: 'command', command: 'x {files}', batch: false }, b: { type: 'command', command: 'x {files}', batch: 8 }, c: { type: 'command', command: 'x {files}', batch: 'auto' } } },
+  'bad batch': { executors: { x: { type: 'command', command: 'x {files}', batch: 'yes' } } },
+  'zero batch': { executors: { x: { type: 'command', command: 'x {files}', batch: 0 } } },
   'unknown agent': { executors: { x: { type: 'agent', agent: 'clippy' } } },
   'remote model without model id': { executors: { x: { type: 'model', provider: 'openai' } } },
   'inline api key': { executors: { x: { type: 'model', provider: 'openai', model: 'm', apiKey: 'sk' } } },
@@ -63,7 +66,7 @@ describe('schemas/swarm.config.schema.json', () => {
       assert.equal(schemaAccepts, loaderAccepts, `${name}: schema ${schemaAccepts ? 'accepts' : 'rejects'} (${ajv.errorsText(validate.errors)}), loader ${loaderAccepts ? 'accepts' : `rejects (${JSON.stringify(loader.errors)})`}`);
       if (loaderAccepts) accepted++;
     }
-    assert.equal(accepted, 3, 'the corpus has both kinds');
+    assert.equal(accepted, 4, 'the corpus has both kinds');
   });
 
   it('is contributed to VS Code for swarm.config.json', () => {
