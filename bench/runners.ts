@@ -10,7 +10,7 @@
 //  - apply: `swarm apply` of a runner's patch in the developer's clone;
 //  - git processes per task (one more task, counted with GIT_TRACE): runner and local side
 //    (BENCH_PRINT_GIT=1 lists them).
-//   npm run bench:runners          (node --import tsx bench/runners.ts; BENCH_THROUGHPUT=0 skips the throughput)
+//   npm run build && npm run bench:runners   (node --import tsx bench/runners.ts; BENCH_THROUGHPUT=0 skips the throughput)
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -30,6 +30,8 @@ const SLEEP_TASKS = quick ? 12 : 24;
 const SLEEP_SECONDS = 0.5;
 const ROOT = path.resolve(__dirname, '..');
 const TSX = require.resolve('tsx');
+/** The CLI as users run it (`npm run build`): through tsx, compiling the sources would be most of what the apply row measures. */
+const BUILT_CLI = path.join(ROOT, 'dist', 'cli.js');
 
 
 function agentEdits(root: string, run: number): void {
@@ -88,6 +90,7 @@ async function throughput(parent: string, board: Board, url: string, dev: string
 }
 
 async function main(): Promise<void> {
+  if (!fs.existsSync(BUILT_CLI)) throw new Error(`${BUILT_CLI} is missing: run npm run build first.`);
   const parent = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bench-runners-')));
   const redis = await startRedis();
   try {
@@ -157,7 +160,7 @@ async function main(): Promise<void> {
       agentEdits(here.value.cwd, run);
       localCollect.push((await timed(() => local.collect(localTask, '0', here.value, scratch))).ms);
       // The developer applies the runner's result (a CLI process: includes starting Node).
-      const applied = await timed(async () => spawnSync(process.execPath, ['--import', TSX, path.join(ROOT, 'src/cli/main.ts'), '--board', url, 'apply', task.id], { cwd: dev, encoding: 'utf8' }));
+      const applied = await timed(async () => spawnSync(process.execPath, [BUILT_CLI, '--board', url, 'apply', task.id], { cwd: dev, encoding: 'utf8' }));
       if (applied.value.status !== 0) throw new Error(`swarm apply ${task.id} failed: ${applied.value.stderr}`);
       apply.push(applied.ms);
     }
