@@ -74,6 +74,12 @@ export interface QueueStats extends BoardStats {
    * claimed now (or waits only for another task's files).
    */
   delayed: number;
+  /**
+   * Pending tasks no claimer that served them has come for yet, by route key (routing.ts): a board
+   * that routes claims (the Redis board) sets them aside. Counted in `counts.pending` too; a pool
+   * counts as claimable only those it serves. Absent: the board keeps none aside.
+   */
+  parked?: Record<string, number>;
 }
 
 export interface ArtifactInfo {

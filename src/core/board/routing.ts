@@ -62,3 +62,18 @@ export function servesWire(serves: Serves | undefined): string {
   if (!serves) return '';
   return JSON.stringify({ labels: [...serves.labels], repos: serves.repositories === 'any' ? 'any' : [...serves.repositories], unsourced: serves.unsourced });
 }
+
+/**
+ * How many of the tasks a board set aside (QueueStats.parked, by route key) a claimer that serves
+ * `serves` cannot take: a pool does not start or wake agents for them (no `serves`: it takes all).
+ */
+export function parkedNotServed(parked: Record<string, number> | undefined, serves: Serves | undefined): number {
+  if (!parked || !serves) return 0;
+  let count = 0;
+  for (const [key, tasks] of Object.entries(parked)) {
+    const needs = needsOfRouteKey(key);
+    const task = { requires: needs.labels, ...(needs.repository !== undefined && { source: { repository: needs.repository } as Task['source'] }) };
+    if (!servesTask(serves, task)) count += tasks;
+  }
+  return count;
+}

@@ -359,6 +359,7 @@ export class AgentPool {
         pollMs: this.options.pollMs ?? 5_000,
         pingIntervalMs: this.options.pingIntervalMs ?? 3_000,
         unresponsiveMs: this.options.unresponsiveMs ?? 15_000,
+        ...(this.options.serves !== undefined && { serves: this.options.serves }),
       },
     );
   }

@@ -8,6 +8,7 @@
 // the end of a restart backoff, a delayed retry). A slow safety poll catches missed events. A file
 // board's stats() lists every state folder, so an idle pool must not read it ten times a second.
 import type { Board, Following } from '../board/interface';
+import { parkedNotServed, type Serves } from '../board/routing';
 import { QUIET_EVENTS } from './worker';
 import type { AgentHandle } from './agent-handle';
 import { RequestFailedError } from './request-reply';
@@ -54,6 +55,8 @@ export interface SchedulerOptions {
   pollMs: number;
   pingIntervalMs: number;
   unresponsiveMs: number;
+  /** What this pool's agents serve on a shared board: tasks parked for other runners are not claimable here. */
+  serves?: Serves;
 }
 
 const MAX_RESTART_BACKOFF_MS = 30_000;
@@ -205,15 +208,18 @@ export class Scheduler {
       this.lastMaintenance = now;
       await board.reclaimExpired();
     }
-    const { counts, delayed } = await board.stats();
+    const { counts, delayed, parked } = await board.stats();
     const never = Number.POSITIVE_INFINITY;
     if (this.host.isStopping()) return never;
-    // Pending tasks minus those not due yet (retries in backoff, later notBefore).
-    const claimable = Math.max(0, counts.pending - delayed);
+    // Pending tasks minus those not due yet (retries in backoff, later notBefore) and those set
+    // aside for runners with other labels or repositories (no agent here would take them).
+    const forOthers = parkedNotServed(parked, this.options.serves);
+    const claimable = Math.max(0, counts.pending - delayed - forOthers);
     const live = [...this.host.agents()].filter((agent) => agent.life.isLive);
     const busy = live.filter((agent) => agent.info.state === 'busy').length;
-    // Empty: nothing pending (delayed retries included), running (in any host) or waiting for children.
-    const boardIsEmpty = counts.pending + counts.running + counts.waiting === 0;
+    // Empty: nothing pending (delayed retries included), running (in any host) or waiting for
+    // children, but for tasks that wait for runners with other labels or repositories.
+    const boardIsEmpty = counts.pending - forOthers + counts.running + counts.waiting === 0;
     if (this.options.untilEmpty && claimable === 0 && busy === 0 && !this.host.sequentialRunning() && boardIsEmpty) {
       this.host.boardIsEmpty();
       return never;

@@ -183,6 +183,28 @@ describe('swarm run --board redis://', { timeout: 600_000 }, () => {
     assert.deepEqual(files.map((file) => file.path), [`out-${id}.txt`], 'the result is the second attempt\'s, from the surviving runner');
   });
 
+  it('a runner run --until-empty ends when only tasks for other runners are left: they stay parked, counted by route key, and it starts no agent for them', async () => {
+    const redis = await server();
+    const url = redis.url(0, 'others');
+    const { poster, runners } = clones(1);
+    const gpu = swarm(poster.root, url, ['post', 'needs a gpu', '--requires', 'gpu']).stdout.trim();
+    const plain = swarm(poster.root, url, ['post', 'any runner']).stdout.trim();
+    const runner = startRun(runners[0], url, ['--agents', '2', '--sandbox', 'off', '--exec', WRITE_OWN_FILE, '--until-empty']);
+    // Before, the parked gpu task counted as work for this runner: it never ended.
+    let ended = false;
+    void runner.exited.then(() => (ended = true));
+    await waitFor(`the runner to end with only a task for other runners left (its output so far: ${runner.output()})`, () => ended, 60_000);
+    const finished = await runner.exited;
+    assert.equal(finished.code, 0, runner.output());
+    const board = await boardAt(url);
+    assert.equal((await board.get(plain))?.status, 'done');
+    const waiting = await board.get(gpu);
+    assert.equal(waiting?.status, 'pending');
+    const stats = await board.stats();
+    assert.equal(Object.values(stats.parked ?? {}).reduce((sum, count) => sum + count, 0), 1, JSON.stringify(stats.parked));
+    assert.ok(Object.keys(stats.parked ?? {}).every((key) => key.startsWith('gpu|')), JSON.stringify(stats.parked));
+  });
+
   it('swarm cancel from the poster reaches the running holder on another clone: its command ends', async () => {
     const redis = await server();
     const url = redis.url(0, 'cancel');

@@ -575,12 +575,15 @@ export class RedisBoard implements Board {
     const reply = await this.run<(string | number)[]>('STATS', Date.now());
     const counts = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as { [S in TaskStatus]: number };
     (['pending', 'running', 'done', 'dead', 'cancelled', 'waiting'] as const).forEach((status, index) => (counts[status] = Number(reply[index])));
+    const parked: { [routeKey: string]: number } = {};
+    const parkedKeys = Number(reply[7]);
+    for (let index = 8; index < 8 + 2 * parkedKeys; index += 2) parked[String(reply[index])] = Number(reply[index + 1]);
     const parents: { [id: string]: Progress } = {};
-    for (let index = 7; index + 5 < reply.length; index += 6) {
+    for (let index = 8 + 2 * parkedKeys; index + 5 < reply.length; index += 6) {
       const values = reply.slice(index + 1, index + 5).map(Number);
       parents[String(reply[index])] = progressOf(values, Number(reply[index + 5]));
     }
-    return { counts, quarantined: 0, parents, delayed: Math.min(counts.pending, Number(reply[6])) };
+    return { counts, quarantined: 0, parents, delayed: Math.min(counts.pending, Number(reply[6])), ...(parkedKeys > 0 && { parked }) };
   }
 
   // ---------------------------------------------------------------- events

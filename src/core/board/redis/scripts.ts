@@ -665,6 +665,13 @@ for _, status in ipairs({ 'pending', 'running', 'done', 'dead', 'cancelled', 'wa
   out[#out + 1] = rcall('ZCARD', base .. ':s:' .. status)
 end
 out[#out + 1] = rcall('ZCOUNT', base .. ':due', '(' .. ARGV[2], '+inf')
+-- Parked tasks by route key: how many keys, then each key and its count (at most 1,000 keys).
+local parkedKeys = rcall('SRANDMEMBER', base .. ':pks', 1000)
+out[#out + 1] = #parkedKeys
+for _, rk in ipairs(parkedKeys) do
+  out[#out + 1] = rk
+  out[#out + 1] = rcall('ZCARD', base .. ':pk:' .. rk)
+end
 for _, member in ipairs(rcall('ZRANGE', base .. ':s:waiting', 0, 999)) do
   local id = string.sub(member, string.find(member, ':', 1, true) + 1)
   local f = rcall('HMGET', base .. ':t:' .. id, 'total', 'n_done', 'n_dead', 'n_cancelled')
