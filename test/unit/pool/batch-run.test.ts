@@ -61,6 +61,18 @@ function lintWorkspace(): { dir: string; board: FileBoard; ids: string[] } {
   return { dir, board, ids };
 }
 
+/**
+ * A map of four one-file tasks (a.txt … d.txt) and a batchable command for them (it reaches the
+ * task only through {files}) that waits while the file `hold` exists, then appends "done" to each.
+ */
+function heldMapOfFour(f: PoolFixture): { hold: string; ids: string[]; command: string } {
+  const hold = path.join(f.dir, 'hold');
+  fs.writeFileSync(hold, '');
+  for (const name of ['a', 'b', 'c', 'd']) fs.writeFileSync(path.join(f.dir, `${name}.txt`), `${name}\n`);
+  const ids = f.board.map({ title: 'lint' }, ['a', 'b', 'c', 'd'].map((name) => ({ title: name, files: [`${name}.txt`] }))).children.map((task) => task.id);
+  return { hold, ids, command: `while [ -f hold ]; do sleep 0.05; done; for f in {files}; do echo done >> "$f"; done` };
+}
+
 function treeOf(dir: string): Record<string, string> {
   return Object.fromEntries(FILES.map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf8')]));
 }
@@ -110,12 +122,7 @@ test('--batch: a bad value or one a template cannot serve is refused before any 
 test('an agent killed with SIGKILL in the middle of a batch: every task of the batch comes back and runs', async () => {
   fixture = poolFixture();
   const f = fixture;
-  const hold = path.join(f.dir, 'hold');
-  fs.writeFileSync(hold, '');
-  for (const name of ['a', 'b', 'c', 'd']) fs.writeFileSync(path.join(f.dir, `${name}.txt`), `${name}\n`);
-  const ids = f.board.map({ title: 'lint' }, ['a', 'b', 'c', 'd'].map((name) => ({ title: name, files: [`${name}.txt`] }))).children.map((task) => task.id);
-  // Batchable: the task reaches it only through {files}. It waits while `hold` exists.
-  const command = `while [ -f hold ]; do sleep 0.05; done; for f in {files}; do echo done >> "$f"; done`;
+  const { hold, ids, command } = heldMapOfFour(f);
   // A lease far longer than the test waits: the tasks must come back when the agent dies, not when their leases lapse.
   const pool = f.makePool({ executor: { type: 'command', command }, maxAgents: 1, leaseMs: 120_000 });
   await pool.start();
@@ -142,11 +149,7 @@ test('an agent killed with SIGKILL in the middle of a batch: every task of the b
 test('cancelling one task of a batch through the pool stops the command, keeps the agent, and hands the others back uncounted', async () => {
   fixture = poolFixture();
   const f = fixture;
-  const hold = path.join(f.dir, 'hold');
-  fs.writeFileSync(hold, '');
-  for (const name of ['a', 'b', 'c', 'd']) fs.writeFileSync(path.join(f.dir, `${name}.txt`), `${name}\n`);
-  const ids = f.board.map({ title: 'lint' }, ['a', 'b', 'c', 'd'].map((name) => ({ title: name, files: [`${name}.txt`] }))).children.map((task) => task.id);
-  const command = `while [ -f hold ]; do sleep 0.05; done; for f in {files}; do echo done >> "$f"; done`;
+  const { hold, ids, command } = heldMapOfFour(f);
   const pool = f.makePool({ executor: { type: 'command', command }, maxAgents: 1 });
   await pool.start();
   await waitFor('the batch of four to run', () => f.board.stats().counts.running === 4, 60_000);

@@ -20,6 +20,7 @@ import { runSwarm, type SwarmRun, succeeded } from '../patch/helpers';
 import { git } from '../worktree/helpers';
 import { addLocalChanges, makeWorld, type World } from './machines';
 import { startGitDaemon } from './netns';
+import { RunnerOutput } from './runner-output';
 
 const DIST = path.resolve(__dirname, '..', '..', '..', 'dist');
 const CLI = path.join(DIST, 'cli.js');
@@ -35,7 +36,7 @@ let board: Board;
 let boardUrl: string;
 let cache: string;
 const runners: ChildProcess[] = [];
-const output: Record<string, string[]> = {};
+const output = new RunnerOutput();
 
 before(async () => {
   assert.ok(fs.existsSync(CLI) && fs.existsSync(path.join(DIST, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
@@ -75,25 +76,13 @@ function startRunner(name: string, cwd: string, exec: string, flags: string[]): 
     env: { ...process.env, XDG_CACHE_HOME: cache },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  output[name] = [];
-  child.stdout?.on('data', (chunk: Buffer) => output[name].push(chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => output[name].push(chunk.toString()));
+  output.record(name, child);
   runners.push(child);
   return child;
 }
 
-function allOutput(): string {
-  return Object.entries(output).map(([name, lines]) => `--- ${name}\n${lines.join('')}`).join('\n');
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; runner output:\n${allOutput()}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs?: number): Promise<T> {
+  return output.waitFor(what, check, timeoutMs);
 }
 
 async function stop(child: ChildProcess): Promise<void> {

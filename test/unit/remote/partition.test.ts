@@ -18,6 +18,7 @@ import { runSwarm, type SwarmRun, succeeded } from '../patch/helpers';
 import { git } from '../worktree/helpers';
 import { addLocalChanges, makeWorld, type World } from './machines';
 import { assertRootForNamespaces, makeMachine, makeNetwork, startGitDaemon, type Machine, type Network } from './netns';
+import { RunnerOutput } from './runner-output';
 
 const PASSWORD = 'partition-test-secret';
 const DIST = path.resolve(__dirname, '..', '..', '..', 'dist');
@@ -38,7 +39,7 @@ let board: Board;
 let boardUrl: string;
 const machines: Machine[] = [];
 const runners: ChildProcess[] = [];
-const output: Record<string, string[]> = {};
+const output = new RunnerOutput();
 
 before(async () => {
   assertRootForNamespaces();
@@ -77,25 +78,13 @@ function startRunner(name: string, exec: string): { machine: Machine; reposDir: 
   const reposDir = path.join(w.dir, `${name}-repos`);
   const args = [CLI, '--board', boardUrl, 'run', '--agents', '1', '--exec', exec, '--repos', reposDir, '--lease-ms', String(LEASE_MS)];
   const child = machine.spawn(process.execPath, args, { cwd, env: { ...process.env, SWARM_BOARD_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'], hidden: [w.dev] });
-  output[name] = [];
-  child.stdout?.on('data', (chunk: Buffer) => output[name].push(chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => output[name].push(chunk.toString()));
+  output.record(name, child);
   runners.push(child);
   return { machine, reposDir, child };
 }
 
-function allOutput(): string {
-  return Object.entries(output).map(([name, lines]) => `--- ${name}\n${lines.join('')}`).join('\n');
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; runner output:\n${allOutput()}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs?: number): Promise<T> {
+  return output.waitFor(what, check, timeoutMs);
 }
 
 /** The file a runner's agent wrote, found in its slots (under the repository cache folder). */
