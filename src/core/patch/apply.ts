@@ -82,7 +82,7 @@ export interface ApplyRecorder {
  */
 export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: string, status: ApplyStatus, recorder?: ApplyRecorder, alsoUndo: SavedFile[] = []): UndoRecord {
   const touched = removalsFirst(plannedVersions(plans));
-  assertSafePatchPaths(scope, touched.keys());
+  assertSafePatchPaths(scope, touched.keys(), removedBy(touched));
   const root = scope.workspaceRoot;
   const written = [...touched].map(([relPath, after]) => ({ path: relPath, before: readWorkspaceFile(root, relPath), after }));
   const record = saveBeforeWriting(artifactsDir, status, [...written, ...alsoUndo.filter((file) => !touched.has(file.path))], recorder);
@@ -121,13 +121,48 @@ function writtenVersion(root: string, relPath: string, planned: FileVersion | un
  * The files of an undo record changed since the apply: neither as the apply left them nor as they
  * were before it (a file still as before is one an interrupted apply had not reached yet).
  */
-export function editedSinceApply(dir: string, entries: UndoEntry[], current: (relPath: string) => FileVersion): string[] {
-  return entries
+export function editedSinceApply(dir: string, entries: UndoEntry[], current: (relPath: string) => FileVersion, root: string): string[] {
+  const edited = entries
     .filter((entry) => {
       const now = hashVersion(current(entry.path));
       return now !== entry.afterHash && now !== hashVersion(versionBefore(dir, entry));
     })
     .map((entry) => entry.path);
+  // A file the apply replaced with a folder comes back only where that folder holds nothing but
+  // what the apply put there: anything else in it was made after the apply.
+  const removed = new Set(entries.filter((entry) => !entry.before).map((entry) => entry.path));
+  const inTheWay = entries.filter((entry) => entry.before).flatMap((entry) => filesInTheWay(root, entry.path, removed));
+  return [...edited, ...inTheWay];
+}
+
+/** Most entries of a folder in the way that are named (a message, not a listing). */
+const SHOWN_IN_THE_WAY = 5;
+
+/**
+ * What keeps a file from being written at `relPath` when a folder is there: whatever the folder
+ * holds that the same change does not remove first (files, links, folders left non-empty; an
+ * empty folder is named with a trailing "/"). Empty when no folder is in the way.
+ */
+export function filesInTheWay(root: string, relPath: string, removed: ReadonlySet<string>): string[] {
+  const full = path.join(root, relPath);
+  if (!lstatIfAny(full)?.isDirectory()) return [];
+  const blocking: string[] = [];
+  // Whether the folder is gone once the removals are done (they remove folders they leave empty).
+  const goneAfterRemovals = (dir: string, rel: string): boolean => {
+    const entries = fs.readdirSync(dir, { withFileTypes: true });
+    let gone = entries.length > 0;
+    for (const entry of entries) {
+      if (blocking.length >= SHOWN_IN_THE_WAY) return false;
+      const entryRel = `${rel}/${entry.name}`;
+      if (entry.isDirectory() ? goneAfterRemovals(path.join(dir, entry.name), entryRel) : removed.has(entryRel)) continue;
+      gone = false;
+      if (!entry.isDirectory()) blocking.push(entryRel);
+    }
+    if (entries.length === 0) blocking.push(`${rel}/`);
+    return gone;
+  };
+  goneAfterRemovals(full, relPath);
+  return blocking;
 }
 
 /** A file as an undo record keeps it: its version before an apply, and the one the apply leaves. */
@@ -185,8 +220,13 @@ export function plannedVersions(plans: FilePlan[]): Map<string, FileVersion> {
  * The same versions, the removals first: a file that replaces a folder (`d` for `d/x.txt`) or a
  * folder that replaces a file can only be written once what was in its way is gone.
  */
-function removalsFirst(versions: Map<string, FileVersion>): Map<string, FileVersion> {
+export function removalsFirst(versions: Map<string, FileVersion>): Map<string, FileVersion> {
   return new Map([...versions].sort(([, a], [, b]) => Number(a.content !== undefined) - Number(b.content !== undefined)));
+}
+
+/** The paths a change removes (their version is absent), which `removalsFirst` removes before any write. */
+export function removedBy(versions: Map<string, FileVersion>): Set<string> {
+  return new Set([...versions].filter(([, version]) => version.content === undefined).map(([relPath]) => relPath));
 }
 
 /**
@@ -243,6 +283,8 @@ export function writeVersion(scope: WriteScope, relPath: string, version: FileVe
 
 function removeEmptyParents(root: string, dir: string): void {
   for (let current = dir; current !== root && current.startsWith(root + path.sep); current = path.dirname(current)) {
+    // Not there (a removal before a kill took it, or a file stands in its place): nothing to remove.
+    if (!lstatIfAny(current)?.isDirectory()) return;
     if (fs.readdirSync(current).length > 0) return;
     fs.rmdirSync(current);
   }
@@ -255,7 +297,7 @@ export function hashVersion(version: FileVersion): string {
 
 export function restoreEntries(scope: WriteScope, dir: string, entries: UndoEntry[]): void {
   const versions = removalsFirst(new Map(entries.map((entry) => [entry.path, versionBefore(dir, entry)] as const)));
-  assertSafePatchPaths(scope, entries.map((entry) => entry.path));
+  assertSafePatchPaths(scope, versions.keys(), removedBy(versions));
   for (const [relPath, version] of versions) {
     writeVersion(scope, relPath, version);
     faultPoint('undo:after-a-file');

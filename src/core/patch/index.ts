@@ -28,7 +28,8 @@ import { ResultActionError } from './errors';
 
 export type { ApplyStatus, FileVersion, UndoEntry, UndoRecord } from './apply';
 export type { FilePlan, PlanOptions } from './plan';
-export { editedSinceApply, hashVersion, plannedVersions, readWorkspaceFile, versionBefore, writeVersion } from './apply';
+export { parentFolders } from './plan';
+export { editedSinceApply, hashVersion, plannedVersions, readWorkspaceFile, removalsFirst, removedBy, versionBefore, writeVersion } from './apply';
 export { parsePatch, hunksOverlap, unquote, PatchParseError } from '../diff/parse';
 export type { PatchSection } from '../diff/parse';
 export { assertSafePatchPath, assertSafePatchPaths, UnsafePatchPathError, type WriteScope } from './paths';
@@ -428,7 +429,8 @@ export function readUndoRecord(place: ResultPlace, taskId: string): { dir: strin
   const [dir, file] = fs.lstatSync(undoFile(artifacts, applied.undoId), { throwIfNoEntry: false }) ? [artifacts, undoFile(artifacts, applied.undoId)] : [legacy, path.join(legacy, 'undo.json')];
   if (!fs.lstatSync(file, { throwIfNoEntry: false })) return undefined;
   const record = parseUndoRecord(readRegularFile(file), file);
-  assertSafePatchPaths(scopeOf(place), record.entries.map((entry) => entry.path));
+  // An entry without a saved copy is removed by an undo, before it writes anything.
+  assertSafePatchPaths(scopeOf(place), record.entries.map((entry) => entry.path), new Set(record.entries.filter((entry) => !entry.before).map((entry) => entry.path)));
   return { dir, file, record };
 }
 
@@ -460,7 +462,7 @@ async function planAll(planner: ApplyPlanner, patch: TaskPatch, options: PlanOpt
 export async function undoTaskApply(options: ResultPlace & { taskId: string }): Promise<{ files: string[] }> {
   const undo = readUndoRecord(options, options.taskId);
   if (!undo) throw new ResultActionError('input', `Task ${options.taskId} has not been applied (or was already undone); there is nothing to undo.`);
-  const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => readWorkspaceFile(options.workspaceRoot, relPath));
+  const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => readWorkspaceFile(options.workspaceRoot, relPath), options.workspaceRoot);
   if (edited.length > 0) {
     throw new ResultActionError('refused', `Cannot undo task ${options.taskId}: ${edited.join(', ')} changed after the apply. Nothing was restored; revert those edits first, or restore the files by hand from ${undo.file}.`);
   }

@@ -35,20 +35,27 @@ function shownPath(relPath: string): string {
   return relPath.length <= SHOWN_PATH_CHARS ? relPath : `${relPath.slice(0, SHOWN_PATH_CHARS)}… (${relPath.length} characters)`;
 }
 
-/** Throws UnsafePatchPathError unless `relPath` (workspace-relative) is a safe place to write. */
-export function assertSafePatchPath(scope: WriteScope, relPath: unknown): asserts relPath is string {
+/**
+ * Throws UnsafePatchPathError unless `relPath` (workspace-relative) is a safe place to write.
+ * `removed`: paths the same change removes before it writes anything (a file or link there, on the
+ * way to `relPath`, is gone by the time `relPath` is written: a folder takes the place of a file).
+ * Each write checks its path again on disk, so a removal that did not happen still stops it.
+ */
+export function assertSafePatchPath(scope: WriteScope, relPath: unknown, removed: ReadonlySet<string> = NOTHING_REMOVED): asserts relPath is string {
   if (typeof relPath !== 'string') throw new UnsafePatchPathError(String(relPath), 'is not a path');
   assertPlainRelative(relPath);
   const segments = relPath.split(/[\\/]/);
   if (segments.some((segment) => isGitName(foldName(segment)))) throw new UnsafePatchPathError(relPath, 'is inside a .git directory (or names a .git file)');
   if (isInsideBoardByName(scope, segments)) throw new UnsafePatchPathError(relPath, 'is inside the task board folder');
   // On disk, only the platform's separator separates names (a backslash is part of a name on POSIX).
-  assertNoLinkOnTheWay(scope, relPath, process.platform === 'win32' ? segments : relPath.split('/'));
+  assertNoLinkOnTheWay(scope, relPath, process.platform === 'win32' ? segments : relPath.split('/'), removed);
 }
 
-/** Checks every path first, so a refused one means nothing at all was written. */
-export function assertSafePatchPaths(scope: WriteScope, relPaths: Iterable<unknown>): void {
-  for (const relPath of relPaths) assertSafePatchPath(scope, relPath);
+const NOTHING_REMOVED: ReadonlySet<string> = new Set();
+
+/** Checks every path first, so a refused one means nothing at all was written (`removed`: see assertSafePatchPath). */
+export function assertSafePatchPaths(scope: WriteScope, relPaths: Iterable<unknown>, removed: ReadonlySet<string> = NOTHING_REMOVED): void {
+  for (const relPath of relPaths) assertSafePatchPath(scope, relPath, removed);
 }
 
 function assertPlainRelative(relPath: string): void {
@@ -140,7 +147,7 @@ function realpathOr(dir: string): string {
  * not the board itself, recognised by identity (device and inode), so another spelling of its
  * path (case, Unicode normalisation, a symlinked route to the workspace) does not hide it.
  */
-function assertNoLinkOnTheWay(scope: WriteScope, relPath: string, segments: string[]): void {
+function assertNoLinkOnTheWay(scope: WriteScope, relPath: string, segments: string[], removed: ReadonlySet<string>): void {
   const root = path.resolve(scope.workspaceRoot);
   const { board } = factsOf(scope);
   const isBoard = (stat: fs.Stats) => board !== undefined && stat.dev === board.dev && stat.ino === board.ino;
@@ -152,6 +159,8 @@ function assertNoLinkOnTheWay(scope: WriteScope, relPath: string, segments: stri
     if (isBoard(stat)) throw new UnsafePatchPathError(relPath, 'is inside the task board folder');
     if (index === segments.length - 1) return;
     const shown = segments.slice(0, index + 1).join('/');
+    // A file or link the change removes first: nothing is below it yet, the write makes real folders.
+    if (!stat.isDirectory() && removed.has(shown)) return;
     if (stat.isSymbolicLink()) throw new UnsafePatchPathError(relPath, `goes through the symbolic link "${shown}"`);
     if (!stat.isDirectory()) throw new UnsafePatchPathError(relPath, `needs "${shown}" to be a folder, but it is a file`);
   }

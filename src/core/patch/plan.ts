@@ -21,7 +21,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { GitCommandError, gitText, runGit } from '../worktree/git';
 import { locateRepository, type RepoInfo } from '../worktree/repo';
-import { readWorkspaceFile } from './apply';
+import { filesInTheWay, readWorkspaceFile } from './apply';
 import { ResultActionError } from './errors';
 import { GitPipe, parseCatFileAnswer, parseLine } from './gitPipe';
 import { parsePatch, type PatchSection } from '../diff/parse';
@@ -82,7 +82,12 @@ const FILES_AT_ONCE = 16;
 
 /** Every path a patch names (targets and rename sources) through the one safety check. */
 export function assertSafeSections(scope: WriteScope, sections: PatchSection[]): void {
-  assertSafePatchPaths(scope, sections.flatMap((section) => (section.from ? [section.path, section.from] : [section.path])));
+  assertSafePatchPaths(scope, touchedPaths(sections), removedPaths(sections));
+}
+
+/** The paths a patch removes (deleted files, rename sources): a folder may take their place. */
+function removedPaths(sections: PatchSection[]): Set<string> {
+  return new Set(sections.flatMap((section) => (section.status === 'deleted' ? [section.path] : section.from ? [section.from] : [])));
 }
 
 export function isObjectId(value: unknown): value is string {
@@ -122,8 +127,9 @@ export class ApplyPlanner {
     // The files are independent: their blob reads are pipelined through the one cat-file process
     // (a few at a time, so that a result of many three-way merges does not start them all at once).
     const plans: FilePlan[] = [];
+    const removed = removedPaths(trees.sections);
     await inBatches(trees.sections, FILES_AT_ONCE, async (section, index) => {
-      plans[index] = await this.planFile(section, trees, options);
+      plans[index] = await this.planFile(section, trees, removed, options);
     });
     return plans;
   }
@@ -132,7 +138,7 @@ export class ApplyPlanner {
     await Promise.all([this.blobs.close(), this.filters.close()]);
   }
 
-  private async planFile(section: PatchSection, trees: PatchTrees, options: PlanOptions): Promise<FilePlan> {
+  private async planFile(section: PatchSection, trees: PatchTrees, removed: ReadonlySet<string>, options: PlanOptions): Promise<FilePlan> {
     const source = section.from ?? section.path;
     const base = trees.base.get(source);
     const theirs = trees.theirs.get(section.path);
@@ -152,6 +158,11 @@ export class ApplyPlanner {
       const target = await current(section.path);
       if (target.ref && !sameRef(target.ref, theirs)) return plan('conflict', target.version, `the rename target ${section.path} already exists with other content`);
       if (target.ref && !ours.ref) return plan('already', target.version);
+    }
+    if (theirs) {
+      // A folder where the result puts a file: written only once the patch has emptied it.
+      const inTheWay = filesInTheWay(this.repo.workspaceRoot, section.path, removed);
+      if (inTheWay.length > 0) return plan('conflict', ours.version, `a folder is in its place, holding ${inTheWay.join(', ')}, which the task does not remove`);
     }
     if (sameRef(ours.ref, base)) return plan('clean', await this.checkedOut(section.path, theirs, trees));
     if (ours.ref?.sha === theirs?.sha && !section.from) return plan('already', ours.version);
@@ -311,7 +322,8 @@ function addToLayer(layers: Layer[], tree: string, patch: PatchInput, files: str
   for (const folder of folders) layer.folders.add(folder);
 }
 
-function parentFolders(relPath: string): string[] {
+/** The folders on the way to a workspace-relative path: "a", "a/b" for "a/b/c". */
+export function parentFolders(relPath: string): string[] {
   const parts = relPath.split('/');
   return parts.slice(1).map((_, index) => parts.slice(0, index + 1).join('/'));
 }

@@ -13,12 +13,15 @@ import {
   editedSinceApply,
   findPatchConflicts,
   markApplyUndone,
+  parentFolders,
   planTaskApply,
   plannedVersions,
   readUndoRecord,
   readWorkspaceFile,
   recordTaskApply,
   recordsRoot,
+  removalsFirst,
+  removedBy,
   versionBefore,
   writeVersion,
   type ApplyOutcome,
@@ -71,7 +74,7 @@ export async function undoApply(session: SwarmSession, taskId: string | undefine
   const place = resultPlace(board, root);
   const undo = readUndoRecord(place, taskId);
   if (!undo) throw new UserFacingError(`Task ${taskId} has no apply to undo (it was not applied, or the apply was already undone).`);
-  const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => currentVersion(root, relPath));
+  const edited = editedSinceApply(undo.dir, undo.record.entries, (relPath) => currentVersion(root, relPath), root);
   if (edited.length > 0) {
     throw new UserFacingError(`Cannot undo the apply: ${edited.join(', ')} changed after it. Nothing was restored. Use Edit > Undo in those editors, or revert the files by hand.`);
   }
@@ -128,7 +131,13 @@ function openDocument(uri: vscode.Uri): vscode.TextDocument | undefined {
  * through the core's path safety check first, so nothing is written when one is refused.
  */
 async function writeThroughEditor(scope: WriteScope, versions: Map<string, FileVersion>, label: string): Promise<void> {
-  assertSafePatchPaths(scope, versions.keys());
+  assertSafePatchPaths(scope, versions.keys(), removedBy(versions));
+  if (swapsFolderAndFile(versions)) {
+    // A WorkspaceEdit cannot replace a folder with a file (or the reverse): its operations would
+    // meet the folder still there. Written directly, removals first, like symbolic links below.
+    for (const [relPath, version] of removalsFirst(versions)) writeVersion(scope, relPath, version);
+    return;
+  }
   const root = scope.workspaceRoot;
   const edit = new vscode.WorkspaceEdit();
   const dirtyBefore = new Set([...versions.keys()].filter((relPath) => openDocument(workspaceUri(root, relPath))?.isDirty));
@@ -162,6 +171,12 @@ async function writeThroughEditor(scope: WriteScope, versions: Map<string, FileV
   }
   if (unsaved.length > 0) void vscode.window.showWarningMessage(`${label}: ${unsaved.join(', ')} could not be saved; the change is in the editor. Save it yourself, or use Edit > Undo.`);
   for (const [relPath, version] of versions) await setExecutable(path.join(root, relPath), version);
+}
+
+/** Whether one of the paths is a folder on the way to another: a file becomes a folder, or the reverse. */
+function swapsFolderAndFile(versions: Map<string, FileVersion>): boolean {
+  const folders = new Set([...versions.keys()].flatMap(parentFolders));
+  return [...versions.keys()].some((relPath) => folders.has(relPath));
 }
 
 /**
