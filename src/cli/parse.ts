@@ -17,6 +17,19 @@ export function parseInteger(name: string, min = Number.MIN_SAFE_INTEGER, max = 
   };
 }
 
+/** Most days a retention may be set to: ten years (beyond it the milliseconds stop being exact). */
+export const MAX_RETENTION_DAYS = 3650;
+
+/** A number of days above 0 (fractions allowed: 0.5 is twelve hours), as milliseconds. */
+export function parseDaysAsMs(name: string): (value: string) => number {
+  return (value: string) => {
+    const trimmed = value.trim();
+    const days = /^\d+(\.\d+)?$|^\.\d+$/.test(trimmed) ? Number(trimmed) : NaN;
+    if (!(days > 0 && days <= MAX_RETENTION_DAYS)) throw new InvalidArgumentError(`${name} must be a number of days above 0 and at most ${MAX_RETENTION_DAYS} (for example 7, or 0.5 for twelve hours), got "${value}".`);
+    return Math.round(days * 86_400_000);
+  };
+}
+
 export function parseJson(name: string): (value: string) => unknown {
   return (value: string) => {
     try {

@@ -22,7 +22,7 @@ import { hostRecordId } from '../../core/pool/status-file';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
 import { EXIT_FAILURE, ExitError, UsageError, invalidConfigFile } from '../errors';
 import { escapeTerminal, formatDuration, printJson } from '../format';
-import { parseFileList, parseInteger } from '../parse';
+import { parseDaysAsMs, parseFileList, parseInteger } from '../parse';
 
 interface RunOptions {
   agents?: number;
@@ -48,6 +48,8 @@ interface RunOptions {
   /** Shared board: the repository cache folder and this runner's labels. */
   repos?: string;
   labels?: string[];
+  /** Shared board: how long this runner keeps the bundles of ended tasks (--keep-results DAYS). */
+  keepResults?: number;
 }
 
 export interface RunSummary {
@@ -112,6 +114,7 @@ export function registerRunCommands(program: Command, openBoard: () => Promise<W
     .option('--baseline-ms <n>', 'how long the same work takes without the swarm (one agent, or the plain tool): the summary then says the real speedup', parseInteger('--baseline-ms', 1, 604_800_000))
     .option('--repos <dir>', 'shared board: a repository cache folder (one mirror per repository), so this runner also takes tasks of repositories it has no clone of')
     .option('--labels <a,b>', "shared board: this runner's labels; tasks that require others are handed back", parseFileList)
+    .option('--keep-results <days>', 'shared board: days the bundles of ended tasks (results to review or follow up, a dead task\'s work) stay on the board before runners remove them (default 7)', parseDaysAsMs('--keep-results'))
     .option('--json', 'print the summary as JSON only')
     .option('--verbose', 'print pool log lines')
     .action(async (options: RunOptions, command: Command) => {
@@ -253,7 +256,7 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
   const pending = pendingCount(board);
   const progress = new ProgressPrinter(live, options.json === true, () => pending.value);
   // Said even with --json (on stderr then): it changes what the results mean.
-  if (board instanceof FileBoard && (options.repos !== undefined || options.labels !== undefined)) throw new UsageError('--repos and --labels are for a shared (redis://) board, whose tasks come from other machines.');
+  if (board instanceof FileBoard && (options.repos !== undefined || options.labels !== undefined || options.keepResults !== undefined)) throw new UsageError('--repos, --labels and --keep-results are for a shared (redis://) board, whose tasks come from other machines.');
   if (!(board instanceof FileBoard)) (options.json ? console.error : (line: string) => progress.note(line))(REMOTE_SNAPSHOT_NOTE);
   if (options.verbose) describeConfig(project, options, (line) => progress.note(line));
   const log = options.verbose ? (line: string): void => progress.note(line) : undefined;
@@ -261,7 +264,7 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
     isolation: isolationChoice(options),
     mode: options.mode,
     untilEmpty: options.untilEmpty,
-    runner: { ...(options.repos !== undefined && { reposDir: path.resolve(options.repos) }), ...(options.labels !== undefined && { labels: options.labels }) },
+    runner: { ...(options.repos !== undefined && { reposDir: path.resolve(options.repos) }), ...(options.labels !== undefined && { labels: options.labels }), ...(options.keepResults !== undefined && { transportRetentionMs: options.keepResults }) },
   };
   // On a shared board the board routes: this runner is never handed a task its labels or
   // repositories cannot serve (no claim churn; docs/runners.md).

@@ -567,6 +567,8 @@ export interface RunnerSettings {
   labels?: readonly string[];
   /** Tasks may name repositories by local path (tests, trusted setups only). */
   allowLocalUrls?: boolean;
+  /** How long the bundles of tasks that ended stay on the board (`swarm run --keep-results DAYS`); default 7 days. */
+  transportRetentionMs?: number;
 }
 
 /**
@@ -592,6 +594,7 @@ export function createRunnerIsolation(options: {
     reposDir: options.settings.reposDir,
     labels: options.settings.labels,
     allowLocalUrls: options.settings.allowLocalUrls,
+    transportRetentionMs: options.settings.transportRetentionMs,
     log: options.log,
   });
 }

@@ -168,6 +168,48 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
     await runner.release();
   });
 
+  it('swarm run --keep-results DAYS sets the retention: a result kept by the default 7 days goes once the shorter time passed', async () => {
+    const w = makeWorld();
+    worlds.push(w);
+    const url = server().url(0, 'keep-results');
+    const board = await openBoard(url);
+    boards.push(board);
+    const snapshotId = newSnapshotId();
+    const source = { repository: 'example.com/a/b', prefix: '', snapshot: 'a'.repeat(40), snapshotId, bundle: 'thin' as const, bundleBytes: 4, artifact: { taskId: snapshotId, name: SNAPSHOT_ARTIFACT } };
+    const [done] = await board.postMany([{ title: 'done', source }]);
+    for (const name of [RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT]) await board.putArtifact(done.id, name, 'result');
+    await board.complete(await claimOf(board, 'r', done.id), { summary: 'done' });
+    const runner = (...flags: string[]) => succeeded(runSwarm(w.dev, ['--board', url, 'run', '--exec', 'true', '--until-empty', '--json', ...flags]), `swarm run ${flags.join(' ')}`);
+
+    runner();
+    assert.deepEqual(await transportArtifacts(board, [done.id]), [`${done.id}/${RESULT_BUNDLE_ARTIFACT}`, `${done.id}/${RESULT_DESCRIPTOR_ARTIFACT}`], 'kept for 7 days by default');
+    // 0.00002 days is 1.7 s: once the task ended longer ago than that, a runner with it removes the result.
+    const keepMs = 0.00002 * 86_400_000;
+    const ended = ((await board.get(done.id)) as Task).updatedAt;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ended + keepMs + 100 - Date.now())));
+    runner('--keep-results', '0.00002');
+    assert.deepEqual(await transportArtifacts(board, [done.id]), [], 'removed by the shorter retention');
+  });
+
+  it('swarm run --keep-results refuses a bad number of days, or a file board, with one line and exit 2 before any claim', async () => {
+    const w = makeWorld();
+    worlds.push(w);
+    const url = server().url(0, 'keep-results-bad');
+    const board = await openBoard(url);
+    boards.push(board);
+    const task = await board.post({ title: 'stays pending' });
+    for (const bad of ['0', '-1', 'seven', '1e3', '3651', '']) {
+      const run = runSwarm(w.dev, ['--board', url, 'run', '--exec', 'true', '--until-empty', '--keep-results', bad]);
+      assert.equal(run.code, 2, `--keep-results "${bad}": ${run.stderr}`);
+      assert.match(run.stderr, /--keep-results must be a number of days above 0 and at most 3650/);
+      assert.equal(run.stderr.trim().split('\n').length, 1, `one line: ${run.stderr}`);
+    }
+    const onFileBoard = runSwarm(w.dev, ['run', '--exec', 'true', '--until-empty', '--keep-results', '3']);
+    assert.equal(onFileBoard.code, 2, onFileBoard.stderr);
+    assert.match(onFileBoard.stderr, /--keep-results are for a shared \(redis:\/\/\) board/);
+    assert.equal(((await board.get(task.id)) as Task).status, 'pending', 'nothing was claimed');
+  });
+
   it('deleteArtifact removes one artifact on both boards and says whether there was one', async () => {
     const w = makeWorld();
     worlds.push(w);
