@@ -130,6 +130,10 @@ async function start(init: AgentInit): Promise<void> {
         return activeWorker.drain();
       case 'cancel':
         return activeWorker.interrupt('cancelled', message.taskId);
+      case 'serves':
+        // The worker claims with the object it was given: updated in place, then a claim at once.
+        if (init.serves) Object.assign(init.serves, message.serves);
+        return activeWorker.wake();
       case 'isolation-reply':
         if (message.ok) isolationRequests.resolve(message.id, message.value);
         // A task this host cannot serve keeps its type across the channel: the worker hands it back.

@@ -10,7 +10,7 @@ import { BoardUnavailableError, type Board, type Following } from '../core/board
 import { describeBoardLocation, openBoard as openBoardAt, parseBoardLocation } from '../core/board/open';
 import { poolSettingsFrom, resolveEffectiveConfig, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
 import type { ExecutorConfig } from '../core/executors';
-import { boardAccessOf, buildPool, ExecutorChoiceError, resolveExecutorChoice, runnerServesFor, type AgentPool, type BoardAccess, type PoolEvent, type PoolOptions, type PoolRunChoice } from '../core/pool';
+import { boardAccessOf, buildPool, ExecutorChoiceError, resolveExecutorChoice, watchRunnerServesFor, type AgentPool, type BoardAccess, type PoolEvent, type PoolOptions, type PoolRunChoice } from '../core/pool';
 import { describeSandbox, SandboxUnavailableError } from '../core/sandbox';
 import { NotAGitRepositoryError } from '../core/worktree';
 import { POOL_RUNNING_STATE, ContextKeys, boardSetting, executorSetting, isolationSetting, settingsConfigLayer } from './settings';
@@ -274,8 +274,10 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     const workspaceRoot = this.workspaceRoot as string;
     const isolation = isolationSetting();
     const run: PoolRunChoice = { isolation: isolation === 'auto' ? undefined : isolation };
-    // On a shared board the board routes: this window's agents take only tasks they can serve.
-    if (this.usesRemoteBoard) run.serves = await runnerServesFor({ workspaceRoot }, run);
+    // On a shared board the board routes: this window's agents take only tasks they can serve (kept
+    // current while the pool runs: a remote added to this clone later is served too).
+    const servesWatch = this.usesRemoteBoard ? await watchRunnerServesFor({ workspaceRoot }, run) : undefined;
+    if (servesWatch) run.serves = servesWatch.serves;
     const pool = buildPool(config, executor, {
       board,
       ...(boardAccess && { boardAccess }),
@@ -286,9 +288,13 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     }, run);
     this.poolSubscription = pool.onEvent((event) => this.onPoolEventReceived(event));
     this.pool = pool;
+    servesWatch?.start(() => pool.servesChanged());
+    const stopWatch = (): void => servesWatch?.stop();
+    void pool.whenDone().then(stopWatch, stopWatch);
     try {
       await pool.start();
     } catch (error) {
+      stopWatch();
       this.pool = undefined;
       this.poolSubscription.dispose();
       if (error instanceof NotAGitRepositoryError) throw new UserFacingError(`${errorMessage(error)}. In VS Code, set "agentSwarm.isolation": "direct" in this folder's settings.`);

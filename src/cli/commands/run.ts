@@ -17,7 +17,7 @@ import { detectPresets, ExecutorError, type ExecutorConfig } from '../../core/ex
 import { OK_EXIT_CODE_PRESET_NAMES } from '../../core/executors/exitCodes';
 import { preflightExecutor } from '../../core/executors/preflight';
 import { recordPoolResources, resourceStoreOf } from '../../core/metrics';
-import { buildPool, runnerServesFor, ExecutorChoiceError, resolveExecutorChoice, type BoardAccess, type PoolEvent, type PoolRunChoice, type PoolStats } from '../../core/pool';
+import { buildPool, watchRunnerServesFor, ExecutorChoiceError, resolveExecutorChoice, type BoardAccess, type PoolEvent, type PoolRunChoice, type PoolStats } from '../../core/pool';
 import { hostRecordId } from '../../core/pool/status-file';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
 import { EXIT_FAILURE, ExitError, UsageError, invalidConfigFile } from '../errors';
@@ -268,8 +268,11 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
   };
   // On a shared board the board routes: this runner is never handed a task its labels or
   // repositories cannot serve (no claim churn; docs/runners.md).
-  if (!(board instanceof FileBoard)) run.serves = await runnerServesFor({ workspaceRoot }, run);
+  // Kept current while it runs (a remote added to the clone later), one stat every few seconds.
+  const servesWatch = board instanceof FileBoard ? undefined : await watchRunnerServesFor({ workspaceRoot }, run);
+  if (servesWatch) run.serves = servesWatch.serves;
   const pool = buildPool(project.config, executor, { board, boardAccess: working.access, workspaceRoot, log }, run);
+  servesWatch?.start(() => pool.servesChanged());
   // Resource peaks for `swarm report`, as the extension's dashboard records them (in a file board's
   // folder, or on the Redis server marked with this host's id).
   const onResourceError = (error: unknown): void => log?.(`Recording resource figures failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -306,6 +309,7 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
     });
     await pool.whenDone();
   } finally {
+    servesWatch?.stop();
     const lastResources = resources.dispose();
     // The last window is written unless the board is gone (its write would only wait for a timeout).
     if (pool.boardFailure === undefined) await lastResources;

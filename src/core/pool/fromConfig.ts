@@ -14,7 +14,7 @@ import { AgentPool, type IsolationChoice, type PoolOptions } from './pool';
 import type { PoolEvent } from './types';
 import { SwarmUserError } from '../errors';
 import type { Serves } from '../board/routing';
-import { runnerServes } from '../remote/serves';
+import { runnerServes, RunnerServesWatch, type RunnerServesOptions } from '../remote/serves';
 
 /** What only the host knows: none of it comes from the configuration. */
 export interface PoolHost {
@@ -83,9 +83,18 @@ export function buildPool(config: SwarmConfig, executor: ExecutorConfig, host: P
  * local worktree isolation for them (the same decisions isolationFromConfig makes for its workspace).
  */
 export async function runnerServesFor(host: Pick<PoolHost, 'workspaceRoot'>, run: PoolRunChoice): Promise<Serves> {
+  return runnerServes(runnerServesOptions(host, run));
+}
+
+/** The same, kept current while the runner runs (remotes added to its clone later): see RunnerServesWatch. */
+export function watchRunnerServesFor(host: Pick<PoolHost, 'workspaceRoot'>, run: PoolRunChoice): Promise<RunnerServesWatch> {
+  return RunnerServesWatch.open(runnerServesOptions(host, run));
+}
+
+function runnerServesOptions(host: Pick<PoolHost, 'workspaceRoot'>, run: PoolRunChoice): RunnerServesOptions {
   const gitRoot = findGitRepository(host.workspaceRoot);
   const wantsWorktrees = run.isolation === 'worktree' || (run.isolation === undefined && gitRoot !== undefined);
-  return runnerServes({ clone: gitRoot !== undefined ? host.workspaceRoot : undefined, reposDir: run.runner?.reposDir, labels: run.runner?.labels, unsourced: wantsWorktrees });
+  return { clone: gitRoot !== undefined ? host.workspaceRoot : undefined, reposDir: run.runner?.reposDir, labels: run.runner?.labels, unsourced: wantsWorktrees };
 }
 
 /**

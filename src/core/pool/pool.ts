@@ -488,6 +488,18 @@ export class AgentPool {
     this.emit({ type: 'paused', until, reason });
   }
 
+  /**
+   * What this runner serves changed (RunnerServesWatch updated `options.serves` in place, which the
+   * scheduler and an in-host agent read): agent processes get the new value, and the scheduler looks
+   * again at the tasks parked for it.
+   */
+  servesChanged(): void {
+    const serves = this.options.serves;
+    if (serves === undefined) return;
+    for (const agent of this.agents.values()) if (!agent.inHost) this.send(agent, { type: 'serves', serves });
+    this.scheduler.requestRound();
+  }
+
   /** The pause ended (its reset time came): agents may claim again. */
   private resume(): void {
     for (const agent of this.agents.values()) {

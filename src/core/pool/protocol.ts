@@ -58,6 +58,8 @@ export type HostToAgent =
   | { channel: typeof POOL_CHANNEL; type: 'drain' }
   /** Abort the current task if it is `taskId`; the board already cancelled it. */
   | { channel: typeof POOL_CHANNEL; type: 'cancel'; taskId: string }
+  /** What this runner serves changed (a remote added to its clone): claim with this from now on. */
+  | { channel: typeof POOL_CHANNEL; type: 'serves'; serves: Serves }
   | { channel: typeof POOL_CHANNEL; type: 'isolation-reply'; id: number; ok: true; value: PreparedWorkspace | CollectedChanges | null }
   /** `handBack`: the host cannot serve the task (CannotServeTaskError); the agent hands it back. */
   | { channel: typeof POOL_CHANNEL; type: 'isolation-reply'; id: number; ok: false; message: string; handBack?: { taskId: string; reason: string } };

@@ -1,8 +1,11 @@
 // What a runner can serve, for the board to route on (ClaimRequest.serves): its labels, the
 // repositories it holds (every remote of its clone, or any with a repository cache folder), and
-// whether it runs tasks posted without a snapshot. Worked out once when the runner starts, from the
+// whether it runs tasks posted without a snapshot. Worked out when the runner starts, from the
 // same settings its workspace uses (createRunnerIsolation), so the board never routes to it a task
-// its workspace would refuse for its labels or repository.
+// its workspace would refuse for its labels or repository; and again while it runs when its clone's
+// remotes may have changed (RunnerServesWatch), so a remote added later is served without a restart.
+import * as fs from 'fs';
+import * as path from 'path';
 import { gitText, runGit } from '../worktree/git';
 import type { Serves } from '../board/routing';
 import { normaliseRepositoryUrl } from './identity';
@@ -46,4 +49,94 @@ async function cloneIdentities(clone: string): Promise<string[]> {
   const roots = await runGit(['rev-list', '--max-parents=0', '--branches', 'HEAD'], { cwd: clone, okCodes: [128] });
   if (roots.code === 0) for (const root of roots.stdout.toString('utf8').split('\n').filter(Boolean)) identities.add(`unpublished:${root}`);
   return [...identities].sort();
+}
+
+/** How often the clone's config file is looked at (one stat), and how often everything is worked out again. */
+export interface ServesWatchTiming {
+  checkMs?: number;
+  refreshMs?: number;
+}
+
+const CHECK_MS = 5_000;
+const REFRESH_MS = 3_600_000;
+
+/**
+ * What a runner serves, kept current while it runs, at the cost of one stat every few seconds: the
+ * clone's remotes live in its git config file, which `git remote add` (or set-url, rename, remove)
+ * rewrites, so only when that file changed is the answer worked out again with git. Everything is
+ * worked out again hourly too (a branch fetched since may bring another root commit). `serves` is
+ * updated in place: whoever holds it (the pool's scheduler, an agent in the same process) claims
+ * with the new value at once; `onChange` tells the pool to pass it to its agent processes.
+ */
+export class RunnerServesWatch {
+  private timers: NodeJS.Timeout[] = [];
+  private configStamp: string | undefined;
+  private working?: Promise<boolean>;
+
+  private constructor(
+    private readonly options: RunnerServesOptions,
+    /** The clone's config file; undefined when nothing can change (a repository cache serves any, or no clone). */
+    private readonly configFile: string | undefined,
+    readonly serves: Serves,
+  ) {
+    this.configStamp = configFile ? stampOf(configFile) : undefined;
+  }
+
+  static async open(options: RunnerServesOptions): Promise<RunnerServesWatch> {
+    const configFile = options.clone !== undefined && options.reposDir === undefined ? await configFileOf(options.clone) : undefined;
+    return new RunnerServesWatch(options, configFile, { ...(await runnerServes(options)) });
+  }
+
+  /** Checks every `checkMs` (and refreshes every `refreshMs`) until stop(); `onChange` after each change. */
+  start(onChange: () => void, timing: ServesWatchTiming = {}): void {
+    if (!this.configFile || this.timers.length > 0) return;
+    const after = (changed: Promise<boolean>) => void changed.then((yes) => yes && onChange(), () => undefined);
+    this.timers = [setInterval(() => after(this.check()), timing.checkMs ?? CHECK_MS), setInterval(() => after(this.refresh()), timing.refreshMs ?? REFRESH_MS)];
+    for (const timer of this.timers) timer.unref();
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+  }
+
+  /** Works it out again only if the clone's config file changed; whether `serves` changed. */
+  check(): Promise<boolean> {
+    if (!this.configFile) return Promise.resolve(false);
+    const stamp = stampOf(this.configFile);
+    if (stamp === this.configStamp) return Promise.resolve(false);
+    return this.refresh();
+  }
+
+  /** Works it out again (one at a time); whether `serves` changed. */
+  refresh(): Promise<boolean> {
+    this.working ??= this.recompute().finally(() => (this.working = undefined));
+    return this.working;
+  }
+
+  private async recompute(): Promise<boolean> {
+    // The stamp first: a change made while git reads is seen by the next check.
+    if (this.configFile) this.configStamp = stampOf(this.configFile);
+    const fresh = await runnerServes(this.options);
+    if (sameServes(fresh, this.serves)) return false;
+    Object.assign(this.serves, fresh);
+    return true;
+  }
+}
+
+/** The config file of the clone's repository (shared by its worktrees), resolved once at start. */
+async function configFileOf(clone: string): Promise<string | undefined> {
+  const found = await runGit(['rev-parse', '--git-common-dir'], { cwd: clone, okCodes: [128] }).catch(() => undefined);
+  if (!found || found.code !== 0) return undefined;
+  return path.join(path.resolve(clone, found.stdout.toString('utf8').trim()), 'config');
+}
+
+/** What changes when git rewrites a file (it writes config.lock and renames it over config). */
+function stampOf(file: string): string {
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  return stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : 'absent';
+}
+
+function sameServes(a: Serves, b: Serves): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

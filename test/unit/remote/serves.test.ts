@@ -1,0 +1,131 @@
+// What a runner serves is kept current while it runs (issue 17's leftover): a remote added to its
+// clone later is served without a restart, found by one stat of the clone's git config file (no git
+// process while it stays the same). Real processes: redis-server, a git daemon on loopback, the
+// built CLI as the runner. Needs a build (dist/cli.js, dist/agent.js).
+//   node scripts/run-unit-tests.js test/unit/remote/serves.test.ts
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { openBoard } from '../../../src/core/board/open';
+import type { Board } from '../../../src/core/board';
+import type { Serves } from '../../../src/core/board/routing';
+import { normaliseRepositoryUrl } from '../../../src/core/remote/identity';
+import { RunnerServesWatch } from '../../../src/core/remote/serves';
+import { startRedis, type RedisServer } from '../../harness/redis';
+import { runSwarm, succeeded } from '../patch/helpers';
+import { git } from '../worktree/helpers';
+import { makeWorld, type World } from './machines';
+import { startGitDaemon } from './netns';
+import { RunnerOutput } from './runner-output';
+
+const DIST = path.resolve(__dirname, '..', '..', '..', 'dist');
+const CLI = path.join(DIST, 'cli.js');
+
+let redis: RedisServer;
+let daemon: Awaited<ReturnType<typeof startGitDaemon>>;
+let w: World;
+let board: Board;
+let boardUrl: string;
+const runners: ChildProcess[] = [];
+const output = new RunnerOutput();
+
+before(async () => {
+  redis = await startRedis();
+  boardUrl = `redis://127.0.0.1:${redis.port}/0?board=serves`;
+  w = makeWorld();
+  daemon = await startGitDaemon(w.dir, ['127.0.0.1']);
+  git(w.dev, ['remote', 'set-url', 'origin', daemon.url('origin.git')]);
+  git(w.dev, ['fetch', '-q', 'origin']);
+  board = await openBoard(boardUrl);
+});
+
+after(async () => {
+  for (const runner of runners) if (runner.exitCode === null && runner.signalCode === null) runner.kill('SIGKILL');
+  await board?.close();
+  await daemon?.stop();
+  await redis?.stop();
+  w?.cleanup();
+});
+
+/** A clone of origin whose remote was removed: it serves only its own root commit, not origin. */
+function cloneWithoutRemote(name: string): string {
+  const dir = path.join(w.dir, name);
+  git(w.dir, ['clone', '-q', daemon.url('origin.git'), dir]);
+  git(dir, ['remote', 'remove', 'origin']);
+  return dir;
+}
+
+function servesRepository(serves: Serves, repository: string): boolean {
+  return serves.repositories === 'any' || serves.repositories.includes(repository);
+}
+
+/** Counts the git processes started while `action` runs. */
+async function gitProcesses<T>(action: () => Promise<T>): Promise<{ value: T; count: number }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const cp = require('child_process') as { spawn: (...args: unknown[]) => unknown };
+  const original = cp.spawn;
+  let count = 0;
+  cp.spawn = (...args: unknown[]) => {
+    if (args[0] === 'git') count += 1;
+    return original(...args);
+  };
+  try {
+    return { value: await action(), count };
+  } finally {
+    cp.spawn = original;
+  }
+}
+
+describe('what a runner serves, kept current', { timeout: 300_000 }, () => {
+  it('a remote added to the clone is seen by the next check; a check of an unchanged clone starts no git process', async () => {
+    const clone = cloneWithoutRemote('watched');
+    const watch = await RunnerServesWatch.open({ clone, unsourced: true });
+    const served = watch.serves;
+    const origin = normaliseRepositoryUrl(daemon.url('origin.git'), clone);
+    assert.equal(servesRepository(served, origin), false, 'origin not served before');
+
+    const unchanged = await gitProcesses(() => watch.check());
+    assert.deepEqual(unchanged, { value: false, count: 0 }, 'an unchanged config file: no git process, no change');
+
+    git(clone, ['remote', 'add', 'upstream', daemon.url('origin.git')]);
+    let changes = 0;
+    watch.start(() => (changes += 1), { checkMs: 20 });
+    try {
+      await output.waitFor('the watch to see the new remote', () => (changes > 0 ? true : undefined), 30_000);
+    } finally {
+      watch.stop();
+    }
+    assert.equal(watch.serves, served, 'updated in place: the pool and its scheduler hold this object');
+    assert.equal(servesRepository(served, origin), true, `origin served now: ${JSON.stringify(served)}`);
+    assert.deepEqual(await gitProcesses(() => watch.check()), { value: false, count: 0 });
+  });
+
+  it('a running `swarm run` takes a task parked for a repository once that remote is added to its clone, without a restart (its agent, kept by --min-agents, gets the change)', async () => {
+    assert.ok(fs.existsSync(CLI) && fs.existsSync(path.join(DIST, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
+    const clone = cloneWithoutRemote('runner');
+    const runner = spawn(process.execPath, [CLI, '--board', boardUrl, 'run', '--agents', '1', '--min-agents', '1', '--exec', "printf 'served\\n' > served.txt"], {
+      cwd: clone,
+      env: { ...process.env, XDG_CACHE_HOME: path.join(w.dir, 'cache') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    output.record('runner', runner);
+    runners.push(runner);
+    const id = succeeded(runSwarm(w.dev, ['--board', boardUrl, 'post', 'serve me', '--files', 'src/a.txt']), 'post').trim();
+    // The runner's claims park it: it is not a repository the runner serves yet.
+    await output.waitFor('the task to be parked by the runner', async () => (Object.keys((await board.stats()).parked ?? {}).length > 0 ? true : undefined), 60_000);
+    assert.equal((await board.get(id))?.status, 'pending');
+
+    git(clone, ['remote', 'add', 'origin', daemon.url('origin.git')]);
+    const done = await output.waitFor('the runner to do the task after the remote was added', async () => {
+      const task = await board.get(id);
+      return task?.status === 'done' || task?.status === 'dead' ? task : undefined;
+    }, 90_000);
+    assert.equal(done.status, 'done', `${JSON.stringify(done.lastError)}\n${output.all()}`);
+    assert.equal(runner.exitCode, null, 'the same runner, still running');
+    const exited = new Promise((resolve) => runner.once('exit', resolve));
+    runner.kill('SIGTERM');
+    await exited;
+  });
+});
