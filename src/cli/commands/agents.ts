@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import type { Board } from '../../core/board';
 import { formatBytes } from '../../core/format';
 import { listHostStatuses, type HostView } from '../../core/pool';
+import { currentTasksOf } from '../../core/pool/types';
 import { escapeTerminal, formatDuration, printJson, printText } from '../format';
 
 export function registerAgentsCommands(program: Command, openBoard: () => Promise<Board>): void {
@@ -25,7 +26,7 @@ function formatHost(host: HostView): string {
   const machine = host.host !== undefined ? `on ${field(host.host)}, ` : '';
   const heard = `${machine}last heartbeat ${formatDuration(Math.max(0, now - host.updatedAt))} ago`;
   if (host.gone) {
-    const tasks = host.agents.filter((agent) => agent.currentTask).map((agent) => field(agent.currentTask?.id));
+    const tasks = host.agents.flatMap((agent) => currentTasksOf(agent).map((task) => field(task.id)));
     const held = tasks.length > 0 ? `; its tasks (${tasks.join(', ')}) come back to the board when their leases run out` : '';
     return `Host ${field(host.hostPid)} · gone (${heard})${held}`;
   }
@@ -38,7 +39,9 @@ function formatHost(host: HostView): string {
   if (host.spawnBlockedReason) lines.push(`  not starting agents: ${field(host.spawnBlockedReason)}`);
   if (host.system) lines.push(`  system cpu ${Math.round(host.system.cpuPercent)}%, memory available ${formatBytes(host.system.availableMemBytes)} of ${formatBytes(host.system.totalMemBytes)}`);
   for (const agent of host.agents) {
-    const task = agent.currentTask ? `${field(agent.currentTask.id)} "${field(agent.currentTask.title)}" for ${formatDuration(now - agent.currentTask.startedAt)}` : '-';
+    // A batch: every task of it, not only the one that started last.
+    const running = currentTasksOf(agent);
+    const task = running.length > 0 ? running.map((current) => `${field(current.id)} "${field(current.title)}" for ${formatDuration(now - current.startedAt)}`).join(', ') : '-';
     const usage = agent.rssBytes !== undefined ? ` cpu ${Math.round(agent.cpuPercent ?? 0)}% rss ${formatBytes(agent.rssBytes)}` : '';
     lines.push(`  ${field(agent.id).padEnd(14)} pid ${field(agent.pid ?? '-').padEnd(7)} ${field(agent.state).padEnd(8)} done ${String(agent.tasksDone).padEnd(4)}${usage}  ${task}`);
   }

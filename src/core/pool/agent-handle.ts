@@ -87,6 +87,7 @@ export function recordWorkerEvent(handle: AgentHandle, event: WorkerEvent): void
   switch (event.type) {
     case 'idle':
       handle.runningTasks.clear();
+      handle.info.currentTasks = undefined;
       handle.idleSince = event.since;
       handle.life.taskEnded();
       return;
@@ -95,12 +96,16 @@ export function recordWorkerEvent(handle: AgentHandle, event: WorkerEvent): void
       handle.token = event.token;
       handle.idleSince = undefined;
       handle.info.currentTask = { id: event.taskId, title: event.title, attempt: event.attempt, startedAt: event.startedAt };
+      // A batch reports each of its tasks as started: all of them are current, not only the last.
+      handle.info.currentTasks = [...(handle.info.currentTasks ?? []).filter((task) => task.id !== event.taskId), handle.info.currentTask];
       handle.life.taskStarted();
       return;
     case 'task-ended':
       handle.runningTasks.delete(event.taskId);
       handle.token = undefined;
       handle.info.currentTask = undefined;
+      handle.info.currentTasks = handle.info.currentTasks?.filter((task) => task.id !== event.taskId);
+      if (handle.info.currentTasks?.length === 0) handle.info.currentTasks = undefined;
       handle.idleSince = Date.now();
       handle.life.taskEnded();
       return;

@@ -299,6 +299,7 @@ export class AgentSupervisor {
     const task = handle.info.currentTask;
     handle.token = undefined;
     handle.info.currentTask = undefined;
+    handle.info.currentTasks = undefined;
     const message = killReason ?? `Agent ${handle.info.id} crashed while running the task (${describeExit(code, signal)}).`;
     await this.recoverBatchSiblings(handle, task, claim.token, action, message);
     if (handle.cancelledTask && handle.cancelledTask === task?.id) return; // already cancelled on the board

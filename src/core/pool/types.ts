@@ -20,12 +20,24 @@ export interface AgentInfo {
   pid?: number;
   state: AgentState;
   currentTask?: AgentCurrentTask;
+  /**
+   * Every task the agent runs now, in the order they started: the tasks of a batch (one command for
+   * several tasks of a map), else its one task. Absent while idle, and in status files of older hosts
+   * (use `currentTask` then).
+   */
+  currentTasks?: AgentCurrentTask[];
   tasksDone: number;
   tasksFailed: number;
   startedAt: number;
   /** Agent plus its child processes, from the resource monitor. */
   cpuPercent?: number;
   rssBytes?: number;
+}
+
+/** The tasks an agent runs now: every task of a batch; a host that writes only `currentTask` has one. */
+export function currentTasksOf(agent: Pick<AgentInfo, 'currentTask' | 'currentTasks'>): AgentCurrentTask[] {
+  if (agent.currentTasks && agent.currentTasks.length > 0) return agent.currentTasks;
+  return agent.currentTask ? [agent.currentTask] : [];
 }
 
 export interface SystemResources {

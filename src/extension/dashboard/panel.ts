@@ -10,7 +10,7 @@ import { plural } from '../../core/format';
 import { MetricsFeed, type MetricsSnapshot } from '../../core/metrics';
 import { listHostStatuses, type HostView } from '../../core/pool/status-file';
 import { BoardReachability } from '../logic/offline';
-import type { PoolStats } from '../../core/pool/types';
+import { currentTasksOf, type PoolStats } from '../../core/pool/types';
 import { Commands } from '../commandIds';
 import type { DashboardDeps } from './deps';
 import { DisposableBase } from '../disposable';
@@ -312,7 +312,8 @@ function poolView(read: () => PoolStats, hostPid?: number): PoolView | undefined
       .map((agent) => ({
         id: agent.id,
         state: agent.state,
-        ...(agent.currentTask ? { taskTitle: agent.currentTask.title } : {}),
+        // A batch: the titles of all its tasks.
+        ...(currentTasksOf(agent).length > 0 ? { taskTitle: currentTasksOf(agent).map((task) => task.title).join(', ') } : {}),
         ...(agent.cpuPercent !== undefined ? { cpuPercent: agent.cpuPercent } : {}),
         ...(agent.rssBytes !== undefined ? { rssBytes: agent.rssBytes } : {}),
       })),

@@ -1,7 +1,7 @@
 // The Pool view's rows from PoolStats: capacity, agents, system figures, rate limiters; and the
 // other hosts working on the same board (their records on the board). Pure.
 import type { HostView } from '../../core/pool/status-file';
-import type { AgentInfo, PoolStats } from '../../core/pool/types';
+import { currentTasksOf, type AgentCurrentTask, type AgentInfo, type PoolStats } from '../../core/pool/types';
 import type { EndpointState } from '../../core/ratelimit/types';
 import { describeSandbox } from '../../core/sandbox/status';
 import type { SandboxStatus } from '../../core/sandbox/types';
@@ -55,20 +55,31 @@ export function sandboxRow(sandbox: SandboxStatus): PoolRow {
   return { id: 'sandbox', label: 'No sandbox', description: sandbox.reason, tooltip: describeSandbox(sandbox), icon: 'warning' };
 }
 
-export function agentRow(agent: AgentInfo, now: number): PoolRow {
+/** `rowId`: unique in the whole tree (another host's agents may have the same ids as this window's). */
+export function agentRow(agent: AgentInfo, now: number, rowId = `agent:${agent.id}`): PoolRow {
   const figures: string[] = [agent.state];
   if (agent.cpuPercent !== undefined) figures.push(`CPU ${formatPercent(agent.cpuPercent)}`);
   if (agent.rssBytes !== undefined) figures.push(formatBytes(agent.rssBytes));
   figures.push(`up ${formatDuration(now - agent.startedAt)}`);
-  const task = agent.currentTask;
+  const tasks = currentTasksOf(agent);
+  const taskLine = (task: AgentCurrentTask) => `Task ${task.id} (attempt ${task.attempt}) for ${formatDuration(now - task.startedAt)}`;
+  const batch = tasks.length > 1;
   return {
-    id: `agent:${agent.id}`,
-    label: task ? `${agent.id}: ${task.title}` : agent.id,
+    id: rowId,
+    label: batch ? `${agent.id}: ${tasks.length} tasks in one batch` : tasks.length === 1 ? `${agent.id}: ${tasks[0].title}` : agent.id,
     description: figures.join(' · '),
-    tooltip: [`Agent ${agent.id}${agent.pid ? ` (pid ${agent.pid})` : ''}`, `State: ${agent.state}`, task ? `Task ${task.id} (attempt ${task.attempt}) for ${formatDuration(now - task.startedAt)}` : 'No task', `${agent.tasksDone} done, ${agent.tasksFailed} failed`].join('\n'),
+    tooltip: [
+      `Agent ${agent.id}${agent.pid ? ` (pid ${agent.pid})` : ''}`,
+      `State: ${agent.state}`,
+      ...(tasks.length === 0 ? ['No task'] : batch ? [`${tasks.length} tasks in one command (a batch):`, ...tasks.map((task) => `  ${taskLine(task)}: ${task.title}`)] : [taskLine(tasks[0])]),
+      `${agent.tasksDone} done, ${agent.tasksFailed} failed`,
+    ].join('\n'),
     icon: agent.state === 'busy' ? 'loading~spin' : agent.state === 'idle' ? 'circle-outline' : agent.state === 'exited' ? 'circle-slash' : 'clock',
+    // Every task of a batch under its agent, not only the one that started last.
+    ...(batch ? { children: tasks.map((task) => ({ id: `${rowId}:task:${task.id}`, label: task.title, description: `${task.id} · attempt ${task.attempt} · ${formatDuration(now - task.startedAt)}`, tooltip: taskLine(task), icon: 'tasklist' })) } : {}),
   };
 }
+
 
 /**
  * Every other host on the board (this window's pool is `own`): its machine, agents, CPU and memory,
@@ -89,7 +100,7 @@ function hostRow(host: HostView, now: number): PoolRow {
   const figures = [`${host.busy}/${host.maxAgents} busy`];
   if (host.system) figures.push(`CPU ${formatPercent(host.system.cpuPercent)}`, `memory ${formatBytes(host.system.totalMemBytes - host.system.availableMemBytes)} / ${formatBytes(host.system.totalMemBytes)}`);
   figures.push(heard);
-  return { id, label: name, description: figures.join(' · '), icon: 'vm', children: host.agents.map((agent) => ({ ...agentRow(agent, now), id: `${id}:${agent.id}` })) };
+  return { id, label: name, description: figures.join(' · '), icon: 'vm', children: host.agents.map((agent) => agentRow(agent, now, `${id}:${agent.id}`)) };
 }
 
 function limiterRow(limiter: EndpointState, now: number): PoolRow {

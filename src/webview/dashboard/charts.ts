@@ -136,20 +136,47 @@ export function timelineChart(frame: Omit<Frame, 'height'>, intervals: AttemptIn
       s('text', { class: 'lane-label', x: LANE_LABEL_WIDTH - 6, y: top + LANE_HEIGHT / 2 + 4, 'text-anchor': 'end' }, truncate(agent, 16)),
     );
   });
-  for (const bar of shown) {
+  const tracks = laneTracks(shown, now);
+  shown.forEach((bar, index) => {
     const lane = agents.indexOf(bar.agent);
-    const top = MARGIN.top + lane * LANE_HEIGHT + 3;
+    // The tasks of a batch run at once on one agent: each gets its own slice of the lane.
+    const { track, of } = tracks[index];
+    const barHeight = (LANE_HEIGHT - 7) / of;
+    const top = MARGIN.top + lane * LANE_HEIGHT + 3 + track * barHeight;
     const left = x(bar.start);
     const width = Math.max(2, x(bar.end ?? now) - left);
     const duration = formatDuration((bar.end ?? now) - bar.start);
-    const title = `${bar.title} (${bar.taskId}), attempt ${bar.attempt}: ${bar.outcome}, ${duration}`;
-    svg.append(s('rect', { class: `attempt outcome-${bar.outcome}`, x: left.toFixed(1), y: top, width: width.toFixed(1), height: LANE_HEIGHT - 7, rx: 2 }, s('title', {}, title)));
-  }
+    const title = `${bar.title} (${bar.taskId}), attempt ${bar.attempt}: ${bar.outcome}, ${duration}${of > 1 ? ' (in a batch with the bars beside it)' : ''}`;
+    svg.append(s('rect', { class: `attempt outcome-${bar.outcome}`, x: left.toFixed(1), y: top.toFixed(1), width: width.toFixed(1), height: Math.max(1, barHeight - (of > 1 ? 1 : 0)).toFixed(1), rx: 2 }, s('title', {}, title)));
+  });
   svg.append(
     s('text', { class: 'tick', x: LANE_LABEL_WIDTH, y: height - 4 }, clockLabel(frame.from)),
     s('text', { class: 'tick', x: frame.width - MARGIN.right, y: height - 4, 'text-anchor': 'end' }, clockLabel(frame.to)),
   );
   return svg;
+}
+
+/**
+ * For each bar (by index), its track within its agent's lane and how many tracks that lane needs:
+ * bars that overlap in time on one agent (the tasks of a batch) go on separate tracks, so every one
+ * of them shows instead of the last drawn covering the others. A lane without overlaps has one.
+ */
+export function laneTracks(bars: readonly AttemptInterval[], now: number): Array<{ track: number; of: number }> {
+  const result: Array<{ track: number; of: number }> = bars.map(() => ({ track: 0, of: 1 }));
+  const byAgent = new Map<string, number[]>();
+  bars.forEach((bar, index) => byAgent.set(bar.agent, [...(byAgent.get(bar.agent) ?? []), index]));
+  for (const indexes of byAgent.values()) {
+    const ends: number[] = [];
+    for (const index of [...indexes].sort((a, b) => bars[a].start - bars[b].start)) {
+      const bar = bars[index];
+      let track = ends.findIndex((end) => end <= bar.start);
+      if (track === -1) track = ends.push(0) - 1;
+      ends[track] = bar.end ?? now;
+      result[index].track = track;
+    }
+    for (const index of indexes) result[index].of = Math.max(1, ends.length);
+  }
+  return result;
 }
 
 /**
