@@ -139,6 +139,41 @@ suite('Review in the diff editor', () => {
     fs.rmSync(path.join(workspaceRoot(), 'src/old.ts'));
   });
 
+  test('Apply and Undo Apply of results that swap a folder and a file: the folder and its files come back, then the file', async () => {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: workspaceRoot(), env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+    const swap = path.join(workspaceRoot(), 'swap');
+    fs.mkdirSync(path.join(swap, 'sub'), { recursive: true });
+    writeFile('swap/a.txt', 'a\n');
+    writeFile('swap/sub/b.txt', 'b\n');
+    git('add', 'swap');
+    git('commit', '-q', '-m', 'a folder');
+    const toFile = await makeResult('Folder to file', {}, (cwd) => {
+      fs.rmSync(path.join(cwd, 'swap'), { recursive: true });
+      fs.writeFileSync(path.join(cwd, 'swap'), 'now a file\n');
+    });
+    assert.strictEqual((await apply(toFile.id))?.status, 'applied');
+    assert.strictEqual(readFile('swap'), 'now a file\n');
+    const restored = await vscode.commands.executeCommand<string[]>('agentSwarm.task.undoApply', toFile.id);
+    assert.deepStrictEqual([...(restored ?? [])].sort(), ['swap', 'swap/a.txt', 'swap/sub/b.txt']);
+    assert.deepStrictEqual([readFile('swap/a.txt'), readFile('swap/sub/b.txt')], ['a\n', 'b\n'], 'the folder and its files are back');
+
+    git('rm', '-q', '-r', 'swap');
+    writeFile('swap', 'a file\n');
+    git('add', 'swap');
+    git('commit', '-q', '-m', 'a file');
+    const toFolder = await makeResult('File to folder', {}, (cwd) => {
+      fs.rmSync(path.join(cwd, 'swap'));
+      fs.mkdirSync(path.join(cwd, 'swap'));
+      fs.writeFileSync(path.join(cwd, 'swap/x.txt'), 'x\n');
+    });
+    assert.strictEqual((await apply(toFolder.id))?.status, 'applied');
+    assert.strictEqual(readFile('swap/x.txt'), 'x\n');
+    await vscode.commands.executeCommand<string[]>('agentSwarm.task.undoApply', toFolder.id);
+    assert.strictEqual(readFile('swap'), 'a file\n', 'the file is back');
+    git('rm', '-q', 'swap');
+    git('commit', '-q', '-m', 'no swap');
+  });
+
   test('Apply merges with unsaved editor text three-way and keeps that editor unsaved', async () => {
     const task = await makeResult('Change the greeting', { [GREET]: greetText.replace('Hello', 'Hi') });
     const editor = await vscode.window.showTextDocument(fileUri(GREET));
