@@ -265,14 +265,17 @@ export function saveUndoRecord(artifactsDir: string, status: ApplyStatus, files:
  * nor at the file itself (a link there is replaced, its target untouched).
  */
 export function writeVersion(scope: WriteScope, relPath: string, version: FileVersion): void {
-  assertSafePatchPath(scope, relPath);
+  // A removal where a file stands on the way removes nothing (there is nothing under a file).
+  assertSafePatchPath(scope, relPath, version.content === undefined ? new Set([relPath]) : undefined);
   const root = path.resolve(scope.workspaceRoot);
   const full = path.join(root, relPath);
   if (version.content === undefined) {
     // rm of a link removes the link itself; a folder is never removed (no `recursive`): a folder
     // at the path means the file is already gone (a folder took its place).
-    if (lstatIfAny(full)?.isDirectory()) return;
-    fs.rmSync(full, { force: true });
+    const existing = lstatIfAny(full);
+    if (existing?.isDirectory()) return;
+    // Nothing there (also when a file stands where a folder on the way would be): nothing to remove.
+    if (existing) fs.rmSync(full, { force: true });
     removeEmptyParents(root, path.dirname(full));
     return;
   }

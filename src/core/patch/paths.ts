@@ -38,7 +38,8 @@ function shownPath(relPath: string): string {
 /**
  * Throws UnsafePatchPathError unless `relPath` (workspace-relative) is a safe place to write.
  * `removed`: paths the same change removes before it writes anything (a file or link there, on the
- * way to `relPath`, is gone by the time `relPath` is written: a folder takes the place of a file).
+ * way to `relPath`, is gone by the time `relPath` is written: a folder takes the place of a file;
+ * and a removed path with a file on its way does not exist, so removing it changes nothing).
  * Each write checks its path again on disk, so a removal that did not happen still stops it.
  */
 export function assertSafePatchPath(scope: WriteScope, relPath: unknown, removed: ReadonlySet<string> = NOTHING_REMOVED): asserts relPath is string {
@@ -161,6 +162,9 @@ function assertNoLinkOnTheWay(scope: WriteScope, relPath: string, segments: stri
     const shown = segments.slice(0, index + 1).join('/');
     // A file or link the change removes first: nothing is below it yet, the write makes real folders.
     if (!stat.isDirectory() && removed.has(shown)) return;
+    // A path the change only removes, with a plain file on its way: it does not exist, so removing
+    // it touches nothing (an undo of an apply killed before it wrote anything). A link still counts.
+    if (stat.isFile() && removed.has(relPath)) return;
     if (stat.isSymbolicLink()) throw new UnsafePatchPathError(relPath, `goes through the symbolic link "${shown}"`);
     if (!stat.isDirectory()) throw new UnsafePatchPathError(relPath, `needs "${shown}" to be a folder, but it is a file`);
   }

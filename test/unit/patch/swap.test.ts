@@ -148,7 +148,7 @@ describe('a folder swapped for a file: apply and undo', () => {
   });
 
   for (const [name, make] of [['folder → file', folderToFile], ['file → folder', fileToFolder]] as const) {
-    it(`${name}: undo killed after each file, then undo again, restores everything; apply killed half-way is undone`, async () => {
+    it(`${name}: undo killed half-way, then undo again, restores everything; an apply killed at each step is undone, or finished by applying again`, async () => {
       const { ws, taskId, original } = await make();
       succeeds(ws, ['apply', taskId]);
       const applied = fingerprint(ws.root);
@@ -158,10 +158,18 @@ describe('a folder swapped for a file: apply and undo', () => {
       succeeds(ws, ['undo', taskId]);
       assert.equal(fingerprint(ws.root), original);
 
-      const half = swarm(ws, ['apply', taskId], 'apply:after-a-file');
-      assert.equal(half.signal, 'SIGKILL', half.stderr);
+      for (const step of ['apply:after-records', 'apply:after-a-file']) {
+        const half = swarm(ws, ['apply', taskId], step);
+        assert.equal(half.signal, 'SIGKILL', `${step}: ${half.stderr}`);
+        succeeds(ws, ['undo', taskId]);
+        assert.equal(fingerprint(ws.root), original, `undo of an apply killed at ${step} goes all the way back`);
+      }
+      // Killed half-way, then applied again: the apply finishes, and undo still goes all the way back.
+      assert.equal(swarm(ws, ['apply', taskId], 'apply:after-a-file').signal, 'SIGKILL');
+      succeeds(ws, ['apply', taskId]);
+      assert.notEqual(fingerprint(ws.root), original);
       succeeds(ws, ['undo', taskId]);
-      assert.equal(fingerprint(ws.root), original, 'undo of a killed apply goes all the way back');
+      assert.equal(fingerprint(ws.root), original, 'undo after a finished re-apply restores the original');
     });
   }
 });
