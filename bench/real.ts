@@ -6,6 +6,10 @@
 //   BENCH_KEEP=1 npm run bench:real              keep the temporary repositories for a look
 //   BENCH_TRACE=1 npm run bench:real             also where the run's time went, per phase (SWARM_TRACE)
 //   BENCH_QUICK=1 npm run bench:real             each swarm row once (no second run in the same repository)
+//   BENCH_ONLY=batched npm run bench:real        only the batched rows (or "unbatched")
+//   BENCH_BASE_CLI=/tmp/old/dist/cli.js npm run bench:real
+//                                                also the batched rows with an older build, alternating
+//                                                with this one in the same run (figures under load compare)
 //
 // The swarm runs without batches (one eslint per chunk: the baseline) and with them (each agent runs
 // one eslint over its share of the chunks, docs/pool.md "Batches"), each twice on the same
@@ -189,9 +193,9 @@ function makeCpuGroup(): { dir: string; usageMs(): number; remove(): void } | un
   return undefined;
 }
 
-function swarm(cwd: string, args: string[], input?: string, env: NodeJS.ProcessEnv = process.env): { ms: number; cpuMs?: number; stdout: string } {
+function swarm(cwd: string, args: string[], input?: string, env: NodeJS.ProcessEnv = process.env, cliFile = cli): { ms: number; cpuMs?: number; stdout: string } {
   const started = nowMs();
-  const { result, cpuMs } = inCpuGroup(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', input, env, maxBuffer: 64 * 1024 * 1024 });
+  const { result, cpuMs } = inCpuGroup(process.execPath, [cliFile, ...args], { cwd, encoding: 'utf8', input, env, maxBuffer: 64 * 1024 * 1024 });
   const ms = nowMs() - started;
   if (result.status !== 0) throw new Error(`swarm ${args.join(' ')} exited with ${result.status}:\n${result.stderr}${result.stdout}`);
   return { ms, cpuMs, stdout: result.stdout };
@@ -226,14 +230,14 @@ interface SwarmTimes {
   changedFiles: number;
 }
 
-function runSwarm(dir: string, groups: string[][], label: string, batch: boolean): SwarmTimes {
+function runSwarm(dir: string, groups: string[][], label: string, batch: boolean, cliFile = cli): SwarmTimes {
   const lines = groups.map((files, index) => JSON.stringify({ title: `eslint --fix ${label} ${index + 1}/${groups.length}`, type: 'fix', files })).join('\n');
-  const post = swarm(dir, ['map', `ESLint fix (${label})`, '--jsonl', '-', '--json'], lines);
+  const post = swarm(dir, ['map', `ESLint fix (${label})`, '--jsonl', '-', '--json'], lines, process.env, cliFile);
   const traceFile = process.env.BENCH_TRACE === '1' ? `${dir}.trace.jsonl` : undefined;
   const traced = (phase: string): NodeJS.ProcessEnv => (traceFile ? { ...process.env, SWARM_TRACE: `${traceFile}.${phase}` } : process.env);
-  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--executor', executorJson(batch), '--until-empty', '--json'], undefined, traced('run'));
+  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--executor', executorJson(batch), '--until-empty', '--json'], undefined, traced('run'), cliFile);
   const summary = JSON.parse(run.stdout) as { done: number; dead: number; commands: number };
-  const apply = swarm(dir, ['apply', '--all-done'], undefined, traced('apply'));
+  const apply = swarm(dir, ['apply', '--all-done'], undefined, traced('apply'), cliFile);
   if (traceFile) for (const phase of ['run', 'apply']) printTrace(`${label}: swarm ${phase}`, `${traceFile}.${phase}`);
   const changedFiles = git(dir, ['diff', '--name-only']).split('\n').filter(Boolean).length;
   const cpuMs = post.cpuMs !== undefined && run.cpuMs !== undefined && apply.cpuMs !== undefined ? post.cpuMs + run.cpuMs + apply.cpuMs : undefined;
@@ -299,6 +303,23 @@ function plainBaseline(dir: string, files: string[], cleanup: string[]): { plain
   return { plain, plainDir };
 }
 
+/**
+ * The swarm rows to run: unbatched and batched (BENCH_ONLY picks one), and with BENCH_BASE_CLI each
+ * batched row of this build follows one of the older build, so both see the same load.
+ */
+function swarmRows(): Array<{ batch: boolean; cliFile: string; name: string }> {
+  const only = process.env.BENCH_ONLY;
+  const base = process.env.BENCH_BASE_CLI;
+  if (base !== undefined && !fs.existsSync(base)) throw new Error(`BENCH_BASE_CLI ${base} does not exist: build the older revision first.`);
+  const rows: Array<{ batch: boolean; cliFile: string; name: string }> = [];
+  for (const batch of [false, true]) {
+    if (only !== undefined && only !== (batch ? 'batched' : 'unbatched')) continue;
+    if (base !== undefined && batch) rows.push({ batch, cliFile: base, name: `, older build ${base}` });
+    rows.push({ batch, cliFile: cli, name: base !== undefined && batch ? ', this build' : '' });
+  }
+  return rows;
+}
+
 function main(): void {
   for (const needed of [cli, eslint, lodashDir]) {
     if (!fs.existsSync(needed)) throw new Error(`${needed} is missing: run npm ci && npm run build first.`);
@@ -316,16 +337,16 @@ function main(): void {
     const byHandDiffers = compareTrees(plainDir, byHandDir).length;
     console.log(`the same ${CHUNKS} chunks by hand, ${AGENTS} at a time (xargs -P ${AGENTS}): ${seconds(byHand.ms)}${byHand.cpuMs === undefined ? '' : ` (CPU ${seconds(byHand.cpuMs)})`}${byHandDiffers ? `, ${byHandDiffers} files differ from plain` : ''}`);
 
-    for (const batch of [false, true]) {
-      const how = batch ? 'batched (one eslint per agent)' : 'unbatched (one eslint per chunk)';
-      const chunkDir = copyOf(dir, batch ? 'batched' : 'chunks');
+    for (const { batch, cliFile, name } of swarmRows()) {
+      const how = `${batch ? 'batched (one eslint per agent)' : 'unbatched (one eslint per chunk)'}${name}`;
+      const chunkDir = copyOf(dir, `${batch ? 'batched' : 'chunks'}${cliFile === cli ? '' : '-base'}`);
       cleanup.push(chunkDir);
-      const chunked = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk', batch);
+      const chunked = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk', batch, cliFile);
       report(`swarm, ${CHUNKS} chunks, ${how}`, plain, chunked, compareTrees(plainDir, chunkDir));
       if (quick) continue;
       // As a user runs it again: the slots of the first run were parked, this run's slots take them over.
       restoreRepository(chunkDir);
-      const again = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk again', batch);
+      const again = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk again', batch, cliFile);
       report(`swarm, ${CHUNKS} chunks, ${how}, a second run in the same repository`, plain, again, compareTrees(plainDir, chunkDir));
     }
 
