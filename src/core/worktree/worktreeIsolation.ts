@@ -325,10 +325,10 @@ export class WorktreeIsolation implements TaskIsolation {
     const repo = await this.repo();
     // The request may come from an agent process: only task ids and a commit id reach git.
     if (!/^[0-9a-f]{40,64}$/.test(base)) throw new WorktreeError('refused', `Not a commit id: ${base}`);
-    for (const id of taskIds) {
-      if (!isValidId(id)) throw new WorktreeError('refused', `Not a task id: ${id}`);
-      await runGit(['update-ref', `${BASE_REF_PREFIX}${id}`, base], { cwd: repo.topLevel });
-    }
+    for (const id of taskIds) if (!isValidId(id)) throw new WorktreeError('refused', `Not a task id: ${id}`);
+    if (taskIds.length === 0) return;
+    // One git process for all of them (a batch of 4 tasks made 3), in one transaction.
+    await runGit(['update-ref', '--stdin'], { cwd: repo.topLevel, input: taskIds.map((id) => `update ${BASE_REF_PREFIX}${id} ${base}\n`).join('') });
   }
 
   async abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void> {
