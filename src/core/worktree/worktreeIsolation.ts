@@ -382,13 +382,23 @@ export class WorktreeIsolation implements TaskIsolation {
       // Half-made or half-taken parked trees of dead processes; with `idle`, every parked tree.
       const parked = removeParked(dir, { all: options.idle });
       removeStaleTempFiles(path.join(repo.gitDir, 'swarm-tmp'));
-      await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
-      // Counted only when the registration is really gone (a removal git refused is not a removal).
-      const remaining = await this.registeredWorktrees();
-      const kept = attempted.filter((worktree) => remaining.some((entry) => samePath(entry.path, worktree)));
-      for (const worktree of kept) this.log(`could not remove the worktree registration of ${worktree}; remove it with: git worktree remove --force --force ${worktree}`);
-      return attempted.length - kept.length + unregistered + (options.idle ? parked : 0);
+      const removed = await this.registrationsRemoved(repo, attempted);
+      return removed + unregistered + (options.idle ? parked : 0);
     });
+  }
+
+  /**
+   * How many of the `attempted` worktree removals also removed the registration (a removal git
+   * refused is not a removal; it is logged). Nothing attempted (a run's start after a clean end):
+   * no second prune and listing, two git processes fewer before the agents start.
+   */
+  private async registrationsRemoved(repo: RepoInfo, attempted: string[]): Promise<number> {
+    if (attempted.length === 0) return 0;
+    await runGit(['worktree', 'prune'], { cwd: repo.topLevel });
+    const remaining = await this.registeredWorktrees();
+    const kept = attempted.filter((worktree) => remaining.some((entry) => samePath(entry.path, worktree)));
+    for (const worktree of kept) this.log(`could not remove the worktree registration of ${worktree}; remove it with: git worktree remove --force --force ${worktree}`);
+    return attempted.length - kept.length;
   }
 
   /** Disk used by all slot worktrees (linked dependencies not counted), and the budget. */
