@@ -5,6 +5,7 @@ import { parseName } from './names';
 import type { StoredTask } from './schema';
 import type { AfterCommit } from './effects';
 import { ensureDir, isNotFound, readDirNames, unlinkIfPresent, unlinkQuietly, writeNewFileSync } from './durable';
+import { faultPoint } from './faults';
 import type { BoardStore } from './store';
 
 /** A live file-scope lease holder: its task id (for the conflict event) and its running file name. */
@@ -44,6 +45,7 @@ export class FileLeases {
     if (spec.files.length === 0) return undefined;
     const record = path.join(this.locksDir(), token);
     this.writeRecord(record, spec.files);
+    faultPoint('claim:after-lease-record');
     try {
       const blocker = this.liveHolderOf(new Set(spec.files), token);
       if (blocker) unlinkIfPresent(record);
