@@ -6,6 +6,13 @@
 //   BENCH_KEEP=1 npm run bench:real              keep the temporary repositories for a look
 //   BENCH_TRACE=1 npm run bench:real             also where the run's time went, per phase (SWARM_TRACE)
 //   BENCH_QUICK=1 npm run bench:real             each swarm row once (no second run in the same repository)
+//   BENCH_ONLY=batched npm run bench:real        only the batched rows (or "unbatched", or "own": the own-cost row)
+//   BENCH_BASE_CLI=/tmp/old/dist/cli.js npm run bench:real
+//                                                also the batched rows with an older build, alternating
+//                                                with this one in the same run (figures under load compare)
+//
+// A last row is the swarm's own cost: the same batched run with a command that only copies plain
+// ESLint's output into place (one `cp`), so its CPU time is the swarm's, without ESLint's variance.
 //
 // The swarm runs without batches (one eslint per chunk: the baseline) and with them (each agent runs
 // one eslint over its share of the chunks, docs/pool.md "Batches"), each twice on the same
@@ -189,9 +196,9 @@ function makeCpuGroup(): { dir: string; usageMs(): number; remove(): void } | un
   return undefined;
 }
 
-function swarm(cwd: string, args: string[], input?: string, env: NodeJS.ProcessEnv = process.env): { ms: number; cpuMs?: number; stdout: string } {
+function swarm(cwd: string, args: string[], input?: string, env: NodeJS.ProcessEnv = process.env, cliFile = cli): { ms: number; cpuMs?: number; stdout: string } {
   const started = nowMs();
-  const { result, cpuMs } = inCpuGroup(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', input, env, maxBuffer: 64 * 1024 * 1024 });
+  const { result, cpuMs } = inCpuGroup(process.execPath, [cliFile, ...args], { cwd, encoding: 'utf8', input, env, maxBuffer: 64 * 1024 * 1024 });
   const ms = nowMs() - started;
   if (result.status !== 0) throw new Error(`swarm ${args.join(' ')} exited with ${result.status}:\n${result.stderr}${result.stdout}`);
   return { ms, cpuMs, stdout: result.stdout };
@@ -210,6 +217,14 @@ function executorJson(batch: boolean): string {
   return JSON.stringify({ type: 'command', command: `${process.execPath} ${eslint} --fix {files}`, okExitCodes: 'eslint', batch: batch ? 'auto' : false });
 }
 
+/** Where the copy of plain ESLint's output sits in a repository (ignored by git, skipped by compareTrees). */
+const FIXED_DIR = '.bench-fixed';
+
+/** The executor of the own-cost row: one `cp` of the task's files from plain ESLint's output in `fromDir`. */
+function copyExecutorJson(fromDir: string): string {
+  return JSON.stringify({ type: 'command', command: `sh -c 'cd "$0" && cp "$@" "$OLDPWD"' "${fromDir}" {files}`, batch: 'auto' });
+}
+
 interface SwarmTimes {
   postMs: number;
   runMs: number;
@@ -226,14 +241,16 @@ interface SwarmTimes {
   changedFiles: number;
 }
 
-function runSwarm(dir: string, groups: string[][], label: string, batch: boolean): SwarmTimes {
+function runSwarm(dir: string, groups: string[][], label: string, batch: boolean, cliFile = cli): SwarmTimes {
   const lines = groups.map((files, index) => JSON.stringify({ title: `eslint --fix ${label} ${index + 1}/${groups.length}`, type: 'fix', files })).join('\n');
-  const post = swarm(dir, ['map', `ESLint fix (${label})`, '--jsonl', '-', '--json'], lines);
+  const post = swarm(dir, ['map', `ESLint fix (${label})`, '--jsonl', '-', '--json'], lines, process.env, cliFile);
   const traceFile = process.env.BENCH_TRACE === '1' ? `${dir}.trace.jsonl` : undefined;
   const traced = (phase: string): NodeJS.ProcessEnv => (traceFile ? { ...process.env, SWARM_TRACE: `${traceFile}.${phase}` } : process.env);
-  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--executor', executorJson(batch), '--until-empty', '--json'], undefined, traced('run'));
+  const copyFrom = process.env.BENCH_COPY_FROM;
+  const executor = copyFrom === undefined ? executorJson(batch) : copyExecutorJson(copyFrom);
+  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--executor', executor, '--until-empty', '--json'], undefined, traced('run'), cliFile);
   const summary = JSON.parse(run.stdout) as { done: number; dead: number; commands: number };
-  const apply = swarm(dir, ['apply', '--all-done'], undefined, traced('apply'));
+  const apply = swarm(dir, ['apply', '--all-done'], undefined, traced('apply'), cliFile);
   if (traceFile) for (const phase of ['run', 'apply']) printTrace(`${label}: swarm ${phase}`, `${traceFile}.${phase}`);
   const changedFiles = git(dir, ['diff', '--name-only']).split('\n').filter(Boolean).length;
   const cpuMs = post.cpuMs !== undefined && run.cpuMs !== undefined && apply.cpuMs !== undefined ? post.cpuMs + run.cpuMs + apply.cpuMs : undefined;
@@ -254,7 +271,7 @@ function compareTrees(a: string, b: string): string[] {
     fs
       .readdirSync(dir, { recursive: true, withFileTypes: false })
       .map(String)
-      .filter((name) => !name.startsWith('.git') && !name.startsWith('.swarm') && fs.statSync(path.join(dir, name)).isFile())
+      .filter((name) => !name.startsWith('.git') && !name.startsWith('.swarm') && !name.startsWith(FIXED_DIR) && fs.statSync(path.join(dir, name)).isFile())
       .sort();
   const left = list(a);
   const right = list(b);
@@ -299,6 +316,54 @@ function plainBaseline(dir: string, files: string[], cleanup: string[]): { plain
   return { plain, plainDir };
 }
 
+/** Plain ESLint's output of `files`, copied into `dir`'s FIXED_DIR (git ignores it), for the own-cost row. */
+function placeFixedFiles(plainDir: string, dir: string, files: string[]): void {
+  fs.mkdirSync(path.join(dir, FIXED_DIR));
+  for (const file of files) fs.copyFileSync(path.join(plainDir, file), path.join(dir, FIXED_DIR, file));
+  fs.appendFileSync(path.join(dir, '.git', 'info', 'exclude'), `\n/${FIXED_DIR}/\n`);
+}
+
+function withEnv<T>(name: string, value: string, work: () => T): T {
+  const saved = process.env[name];
+  process.env[name] = value;
+  try {
+    return work();
+  } finally {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  }
+}
+
+function reportOwnCost(label: string, times: SwarmTimes, differing: string[]): void {
+  console.log(`\n${label}: ${times.done} of ${times.tasks} tasks done, ${times.changedFiles} files changed by apply`);
+  console.log(`  post + run + apply:        ${seconds(times.postMs)} + ${seconds(times.runMs)} + ${seconds(times.applyMs)} = ${seconds(times.totalMs)}`);
+  if (times.cpuMs !== undefined) console.log(`  CPU time:                  ${seconds(times.cpuMs)} (run ${seconds(times.runCpuMs ?? 0)}, apply ${seconds(times.applyCpuMs ?? 0)})`);
+  console.log(`  trees identical:           ${differing.length === 0 ? 'yes' : `NO — ${differing.length} files differ: ${differing.slice(0, 5).join(', ')}`}`);
+}
+
+/** This build, after the older one of BENCH_BASE_CLI when it is set. */
+function builds(): Array<{ cliFile: string; name: string }> {
+  const base = process.env.BENCH_BASE_CLI;
+  return base === undefined ? [{ cliFile: cli, name: '' }] : [{ cliFile: base, name: `, older build ${base}` }, { cliFile: cli, name: ', this build' }];
+}
+
+/**
+ * The swarm rows to run: unbatched and batched (BENCH_ONLY picks one), and with BENCH_BASE_CLI each
+ * batched row of this build follows one of the older build, so both see the same load.
+ */
+function swarmRows(): Array<{ batch: boolean; cliFile: string; name: string }> {
+  const only = process.env.BENCH_ONLY;
+  const base = process.env.BENCH_BASE_CLI;
+  if (base !== undefined && !fs.existsSync(base)) throw new Error(`BENCH_BASE_CLI ${base} does not exist: build the older revision first.`);
+  const rows: Array<{ batch: boolean; cliFile: string; name: string }> = [];
+  for (const batch of [false, true]) {
+    if (only !== undefined && only !== (batch ? 'batched' : 'unbatched')) continue;
+    if (base !== undefined && batch) rows.push({ batch, cliFile: base, name: `, older build ${base}` });
+    rows.push({ batch, cliFile: cli, name: base !== undefined && batch ? ', this build' : '' });
+  }
+  return rows;
+}
+
 function main(): void {
   for (const needed of [cli, eslint, lodashDir]) {
     if (!fs.existsSync(needed)) throw new Error(`${needed} is missing: run npm ci && npm run build first.`);
@@ -310,23 +375,33 @@ function main(): void {
     console.log(`Repository: lodash 4.17.21, ${files.length} JavaScript files, ESLint ${eslintVersion()}, one uncommitted edit (${dir})`);
     const { plain, plainDir } = plainBaseline(dir, files, cleanup);
 
-    const byHandDir = copyOf(dir, 'by-hand');
-    cleanup.push(byHandDir);
-    const byHand = eslintChunksByHand(byHandDir, chunksOf(files, CHUNKS));
-    const byHandDiffers = compareTrees(plainDir, byHandDir).length;
-    console.log(`the same ${CHUNKS} chunks by hand, ${AGENTS} at a time (xargs -P ${AGENTS}): ${seconds(byHand.ms)}${byHand.cpuMs === undefined ? '' : ` (CPU ${seconds(byHand.cpuMs)})`}${byHandDiffers ? `, ${byHandDiffers} files differ from plain` : ''}`);
+    if (process.env.BENCH_ONLY !== 'own') {
+      const byHandDir = copyOf(dir, 'by-hand');
+      cleanup.push(byHandDir);
+      const byHand = eslintChunksByHand(byHandDir, chunksOf(files, CHUNKS));
+      const byHandDiffers = compareTrees(plainDir, byHandDir).length;
+      console.log(`the same ${CHUNKS} chunks by hand, ${AGENTS} at a time (xargs -P ${AGENTS}): ${seconds(byHand.ms)}${byHand.cpuMs === undefined ? '' : ` (CPU ${seconds(byHand.cpuMs)})`}${byHandDiffers ? `, ${byHandDiffers} files differ from plain` : ''}`);
+    }
 
-    for (const batch of [false, true]) {
-      const how = batch ? 'batched (one eslint per agent)' : 'unbatched (one eslint per chunk)';
-      const chunkDir = copyOf(dir, batch ? 'batched' : 'chunks');
+    for (const { batch, cliFile, name } of process.env.BENCH_ONLY === 'own' ? [] : swarmRows()) {
+      const how = `${batch ? 'batched (one eslint per agent)' : 'unbatched (one eslint per chunk)'}${name}`;
+      const chunkDir = copyOf(dir, `${batch ? 'batched' : 'chunks'}${cliFile === cli ? '' : '-base'}`);
       cleanup.push(chunkDir);
-      const chunked = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk', batch);
+      const chunked = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk', batch, cliFile);
       report(`swarm, ${CHUNKS} chunks, ${how}`, plain, chunked, compareTrees(plainDir, chunkDir));
       if (quick) continue;
       // As a user runs it again: the slots of the first run were parked, this run's slots take them over.
       restoreRepository(chunkDir);
-      const again = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk again', batch);
+      const again = runSwarm(chunkDir, chunksOf(files, CHUNKS), 'chunk again', batch, cliFile);
       report(`swarm, ${CHUNKS} chunks, ${how}, a second run in the same repository`, plain, again, compareTrees(plainDir, chunkDir));
+    }
+
+    if (process.env.BENCH_ONLY !== 'unbatched') for (const { cliFile, name } of builds()) {
+      const ownDir = copyOf(dir, `own${cliFile === cli ? '' : '-base'}`);
+      cleanup.push(ownDir);
+      placeFixedFiles(plainDir, ownDir, files);
+      const own = withEnv('BENCH_COPY_FROM', path.join(ownDir, FIXED_DIR), () => runSwarm(ownDir, chunksOf(files, CHUNKS), 'own cost', true, cliFile));
+      reportOwnCost(`the swarm's own cost (batched, a command that copies plain ESLint's output)${name}`, own, compareTrees(plainDir, ownDir));
     }
 
     if (process.env.BENCH_PER_FILE === '1') {

@@ -94,6 +94,22 @@ const scenarios: Record<string, Scenario> = {
     seed: (board) => void board.post({ title: 'claim me', priority: 5 }),
     steps: Object.fromEntries(['claim:after-rename', 'claim:after-lease'].map((step) => [step, (board: FileBoard) => assert.equal(byTitle(board, 'claim me')!.status, 'pending')])),
   },
+  // Killed with its lease record written: the record counts while the task's running file exists,
+  // so once the lease runs out and the task is reclaimed, its files are free again (no stuck lease).
+  'claim-files': {
+    seed: (board) => {
+      board.post({ title: 'claim me', files: ['src/x.ts', 'src/y.ts'], priority: 5 });
+      board.post({ title: 'shares a file', files: ['src/y.ts'], priority: 4 });
+    },
+    steps: {
+      'claim:after-lease-record': (board: FileBoard) => {
+        assert.equal(byTitle(board, 'claim me')!.status, 'pending', 'reclaimed');
+        const claim = board.claim({ agent: 'next', leaseMs: 60_000 });
+        assert.equal(claim?.task.title, 'claim me', 'its files are not held by the killed claimant');
+        assert.equal(board.claim({ agent: 'other', leaseMs: 60_000 })?.task.title, 'ack pending', 'and they are held by the new claim');
+      },
+    },
+  },
   complete: {
     seed: (board) => {
       board.map({ title: 'complete map' }, [{ title: 'first', priority: 5 }, { title: 'last', priority: 5 }]);

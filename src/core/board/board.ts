@@ -10,7 +10,7 @@
 //   children/<parent>/    one marker per ended child of a map task (`<child>.<outcome>`), and one
 //                         per child added later (`+<child>`)
 //   cancelling/<parent>   a map task being cancelled whose children may not all be cancelled yet
-//   locks/<hash>/<token>  file-scope lease entries
+//   locks/<token>         file-scope lease records (one per running task that names files)
 //   quarantine/           files that could not be read, each with a `.reason.txt`
 //   artifacts/<id>/       patches and logs written by the pool
 //   events.jsonl          the event log

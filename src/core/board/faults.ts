@@ -9,6 +9,7 @@ export type FaultStep =
   | 'post:after-events'
   | 'claim:after-rename'
   | 'claim:after-lease'
+  | 'claim:after-lease-record'
   | 'complete:after-result-write'
   | 'complete:after-rename'
   | 'fail:after-error-write'
