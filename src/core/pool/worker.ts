@@ -125,7 +125,8 @@ export class AgentWorker {
       if (batch.events.some((event) => !QUIET_EVENTS.has(event.type))) this.wake();
     };
     try {
-      return this.options.board.follow(onEvents, { onError: () => undefined });
+      // During an attempt a wake-up is of no use: the claim loop looks at the board when it ends.
+      return this.options.board.follow(onEvents, { onError: () => undefined, deferWhile: () => this.current !== undefined });
     } catch {
       return undefined; // no feed: polling alone
     }
