@@ -63,7 +63,7 @@ function candidates(newerThan: number | undefined, newerSince: number | undefine
   if (newerThan === undefined) return listAllPids();
   const last = lastPidHandedOut();
   if (last === undefined) return listAllPids();
-  if (newerSince !== undefined && Date.now() - newerSince <= RANGE_TRUSTED_MS) {
+  if (newerSince !== undefined && Date.now() - newerSince <= RANGE_TRUSTED_MS && pidMax() >= SMALLEST_TRUSTED_PID_MAX) {
     const handedOut = pidsHandedOutAfter(newerThan, last, pidMax());
     if (handedOut !== undefined) return handedOut;
   }
@@ -73,10 +73,12 @@ function candidates(newerThan: number | undefined, newerSince: number | undefine
 
 /**
  * How long after `newerThan` was handed out the pids handed out since are taken to be exactly
- * newerThan + 1 ... last (wrapping at pid_max). Wrong only if pid_max pids (32,768 at least) were
- * handed out within this time, which no machine does in a quarter of a second.
+ * newerThan + 1 ... last (wrapping at pid_max). Wrong only if pid_max pids (32,768 at least: a
+ * machine set to fewer lists /proc) were handed out within this time, which no machine does in a
+ * quarter of a second.
  */
 const RANGE_TRUSTED_MS = 250;
+const SMALLEST_TRUSTED_PID_MAX = 32_768;
 /** Past this many pids handed out, listing /proc is as cheap as opening each one. */
 const MOST_PIDS_OPENED = 256;
 
