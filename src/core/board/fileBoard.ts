@@ -218,7 +218,7 @@ export class FileBoard implements Board {
       }
     };
     const wake = (): void => {
-      if (stopped || cursor === undefined) return;
+      if (stopped || cursor === undefined || options.deferWhile?.()) return;
       if (running) {
         again = true;
         return;

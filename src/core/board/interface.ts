@@ -60,6 +60,13 @@ export interface FollowOptions {
   pollMs?: number;
   /** Called when following fails (the connection dropped); following retries on its own. */
   onError?: (error: Error) => void;
+  /**
+   * While this returns true the file board does not read its event log when it changes (a busy
+   * agent has no use for wake-ups, and every agent reading every change costs each task a read
+   * per agent); what was appended meanwhile comes at the first look after it returns false, so
+   * nothing is lost, only later. Boards that push events may ignore it.
+   */
+  deferWhile?: () => boolean;
 }
 
 export interface Following {

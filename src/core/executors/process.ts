@@ -91,7 +91,7 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
     const outputClosed = Promise.all([collect(stdout), collect(stderr)]);
 
     // Inside a sandbox its PID namespace ends every process; outside, daemons are found by the run's mark.
-    const marked = launch ? undefined : (): number[] => (pid === undefined ? [] : findMarkedProcesses(RUN_MARK, runId, { newerThan: pid - 1 }));
+    const marked = launch ? undefined : (): number[] => (pid === undefined ? [] : findMarkedProcesses(RUN_MARK, runId, { newerThan: pid - 1, newerSince: started }));
     const killGroup = (): Promise<void> => (killing ??= pid === undefined ? Promise.resolve() : killProcessTree(pid, graceMs, marked));
     const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), void killGroup()), options.timeoutMs);
     const onAbort = (): void => {

@@ -36,10 +36,11 @@ export interface TaskIsolation {
   readonly kind: string;
   /**
    * Makes a working directory for one attempt of `task` in agent slot `slot` (a small stable id;
-   * a slot's directory is reused between tasks). `artifactsDir` is the task's board artifacts folder.
+   * a slot's directory is reused between tasks). `artifactsDir` is the agent's scratch folder for the
+   * task's files; it may not exist yet (made by whoever writes there first).
    */
   prepare(task: Task, slot: string, artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace>;
-  /** After a successful attempt: the changes as a patch stored in `artifactsDir`. */
+  /** After a successful attempt: the changes as a patch stored in `artifactsDir` (made if missing). */
   collect(task: Task, slot: string, prepared: PreparedWorkspace, artifactsDir: string): Promise<CollectedChanges>;
   /**
    * After a batch (several tasks in one attempt, collected as the first): keeps `base` reachable for

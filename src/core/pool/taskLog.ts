@@ -1,5 +1,5 @@
-// A task's log while it runs: written to a capped file of the agent, stored on the board as the
-// log artifact while it grows and once more at the end.
+// A task's log while it runs: kept in memory (a capped file of the agent once it grows large),
+// stored on the board as the log artifact while it grows and once more at the end.
 import * as fs from 'fs';
 import * as path from 'path';
 import { LOG_ARTIFACT, type Board } from '../board/interface';
@@ -28,7 +28,6 @@ export class LogUpload {
   async finish(): Promise<boolean> {
     this.stop();
     await this.uploading;
-    this.log.close();
     await this.upload();
     return this.log.bytes > 0 && this.storedBytes === this.log.bytes;
   }
@@ -39,12 +38,10 @@ export class LogUpload {
 
   private upload(): Promise<void> {
     if (this.uploading) return this.uploading;
-    this.log.close(); // flush what is buffered
-    const file = this.log.path;
-    if (file === undefined || this.log.bytes === this.storedBytes) return Promise.resolve();
+    if (this.log.bytes === this.storedBytes) return Promise.resolve();
     this.uploading = (async () => {
       try {
-        const data = fs.readFileSync(file);
+        const data = this.log.contents();
         await this.board.putArtifact(this.taskId, LOG_ARTIFACT, data);
         this.storedBytes = data.length;
       } catch {
@@ -58,8 +55,9 @@ export class LogUpload {
 }
 
 /**
- * A task's log file, cut off at `maxBytes`. Output is buffered and written at most every half
- * second (and at the end), so a chatty command costs few writes and a quiet one costs one.
+ * A task's log, cut off at `maxBytes`. It stays in memory until it reaches 64 KB, and only a log
+ * that grows past that is written to its file (appended in 64 KB pieces): most logs are a few
+ * lines, and for those a file written and read back would cost more than the task.
  */
 export class CappedLog {
   private pending: Buffer[] = [];
@@ -67,54 +65,72 @@ export class CappedLog {
   private written = 0;
   private truncated = false;
   private created = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** The file could not be written (a full disk): what it missed is kept in memory instead. */
+  private unwritable = false;
 
   constructor(
     private readonly file: string,
     private readonly maxBytes: number,
   ) {}
 
-  get path(): string | undefined {
-    return this.created || this.pendingBytes > 0 ? this.file : undefined;
-  }
-
-  /** Bytes written to the file so far. */
+  /** Bytes logged so far (in the file and in memory). */
   get bytes(): number {
-    return this.written;
+    return this.written + this.pendingBytes;
   }
 
   write(chunk: string): void {
     if (this.truncated || chunk.length === 0) return;
     let data = Buffer.from(chunk);
-    const room = this.maxBytes - this.written - this.pendingBytes;
+    const room = this.maxBytes - this.bytes;
     if (data.length > room) {
       data = Buffer.concat([data.subarray(0, Math.max(0, room)), Buffer.from(`\n[log truncated at ${this.maxBytes} bytes]\n`)]);
       this.truncated = true;
     }
     this.pending.push(data);
     this.pendingBytes += data.length;
-    if (this.pendingBytes >= 64 * 1024) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), 500);
+    if (this.pendingBytes >= SPILL_BYTES) this.spill();
   }
 
-  close(): void {
-    this.flush();
+  /** The whole log so far; reads the file only when the log outgrew memory. */
+  contents(): Buffer {
+    this.spill();
+    const inMemory = this.joinPending();
+    if (!this.created) return inMemory;
+    return Buffer.concat([fs.readFileSync(this.file), inMemory]);
   }
 
-  private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.pendingBytes === 0) return;
-    const data = Buffer.concat(this.pending);
-    this.pending = [];
-    this.pendingBytes = 0;
+  private joinPending(): Buffer {
+    if (this.pending.length !== 1) this.pending = [Buffer.concat(this.pending)];
+    return this.pending[0];
+  }
+
+  /** Moves what is in memory to the file once the log has a file or needs one. */
+  private spill(): void {
+    if (this.unwritable || this.pendingBytes === 0 || (!this.created && this.pendingBytes < SPILL_BYTES)) return;
+    const data = this.joinPending();
     try {
       if (!this.created) fs.mkdirSync(path.dirname(this.file), { recursive: true });
       fs.appendFileSync(this.file, data);
       this.created = true;
       this.written += data.length;
+      this.pending = [];
+      this.pendingBytes = 0;
     } catch {
-      // A log that cannot be written must not fail the task.
+      // A log that cannot be written must not fail the task: it stays in memory (at most maxBytes),
+      // and a piece the disk took only in part is cut off again so that no byte is there twice.
+      this.unwritable = true;
+      if (this.created) truncateQuietly(this.file, this.written);
     }
   }
 }
+
+function truncateQuietly(file: string, bytes: number): void {
+  try {
+    fs.truncateSync(file, bytes);
+  } catch {
+    // Then the piece shows twice in the log: untidy, and still no reason to fail the task.
+  }
+}
+
+/** Log bytes kept in memory before they go to the log's file. */
+const SPILL_BYTES = 64 * 1024;

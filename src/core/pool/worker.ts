@@ -125,7 +125,8 @@ export class AgentWorker {
       if (batch.events.some((event) => !QUIET_EVENTS.has(event.type))) this.wake();
     };
     try {
-      return this.options.board.follow(onEvents, { onError: () => undefined });
+      // During an attempt a wake-up is of no use: the claim loop looks at the board when it ends.
+      return this.options.board.follow(onEvents, { onError: () => undefined, deferWhile: () => this.current !== undefined });
     } catch {
       return undefined; // no feed: polling alone
     }
@@ -238,7 +239,7 @@ export class AgentWorker {
     const stopHeartbeat = this.keepLease(current);
     // The attempt's files are made here, then stored on the board as artifacts: the board may be
     // a folder of this machine or a server elsewhere.
-    const scratch = this.scratchFor(task.id);
+    const scratch = this.scratchPathFor(task.id);
     const log = new CappedLog(path.join(scratch, LOG_ARTIFACT), this.options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
     const logUpload = new LogUpload(board, task.id, log, this.options.logUploadMs ?? 2_000);
     let ended: TaskEnded;
@@ -281,10 +282,19 @@ export class AgentWorker {
 
   /** A fresh folder of this process for one task's files (its log, its patch before upload). */
   private scratchFor(taskId: string): string {
+    const dir = this.scratchPathFor(taskId);
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  /**
+   * The path of a task's scratch folder, not made yet: whoever writes there first makes it (a log
+   * that outgrew memory, an isolation's patch), so a task that writes nothing costs no folder.
+   */
+  private scratchPathFor(taskId: string): string {
     this.scratchRoot ??= fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${process.pid}-`)));
     const dir = path.join(this.scratchRoot, taskId);
     fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { recursive: true });
     return dir;
   }
 

@@ -8,6 +8,10 @@ import { hasLinuxProc, listAllPids } from './linux-proc';
 export interface MarkSearch {
   /** Only processes started after this pid was handed out (pids grow until they wrap around). */
   newerThan?: number;
+  /** When `newerThan` was handed out (Date.now()). Shortly after, the pids handed out since are
+   * few and known (newerThan + 1 up to the last one handed out), so only those are opened instead
+   * of a listing of all of /proc: what makes the sweep after a short command cheap. */
+  newerSince?: number;
   /** Left out of the result (the caller itself is always left out). */
   exclude?: readonly number[];
 }
@@ -18,9 +22,9 @@ export function findMarkedProcesses(name: string, value: string, search: MarkSea
   const mark = Buffer.from(`${name}=${value}\0`);
   const excluded = new Set([process.pid, ...(search.exclude ?? [])]);
   const found: number[] = [];
-  for (const pid of candidates(search.newerThan)) {
+  for (const pid of candidates(search.newerThan, search.newerSince)) {
     if (excluded.has(pid)) continue;
-    if (environHas(pid, mark)) found.push(pid);
+    if (environHas(pid, mark) && isProcess(pid)) found.push(pid);
   }
   return found;
 }
@@ -55,18 +59,72 @@ function environHas(pid: number, mark: Buffer): boolean {
 }
 
 /** Every pid, or those newer than `newerThan`: above it, or, once pids wrapped, below the last one handed out. */
-function candidates(newerThan: number | undefined): number[] {
-  const pids = listAllPids();
-  if (newerThan === undefined) return pids;
+function candidates(newerThan: number | undefined, newerSince: number | undefined): number[] {
+  if (newerThan === undefined) return listAllPids();
   const last = lastPidHandedOut();
-  if (last === undefined) return pids;
+  if (last === undefined) return listAllPids();
+  if (newerSince !== undefined && Date.now() - newerSince <= RANGE_TRUSTED_MS && pidMax() >= SMALLEST_TRUSTED_PID_MAX) {
+    const handedOut = pidsHandedOutAfter(newerThan, last, pidMax());
+    if (handedOut !== undefined) return handedOut;
+  }
   const wrapped = last < newerThan;
-  return pids.filter((pid) => pid > newerThan || (wrapped && pid <= last));
+  return listAllPids().filter((pid) => pid > newerThan || (wrapped && pid <= last));
+}
+
+/**
+ * How long after `newerThan` was handed out the pids handed out since are taken to be exactly
+ * newerThan + 1 ... last (wrapping at pid_max). Wrong only if pid_max pids (32,768 at least: a
+ * machine set to fewer lists /proc) were handed out within this time, which no machine does in a
+ * quarter of a second.
+ */
+const RANGE_TRUSTED_MS = 250;
+const SMALLEST_TRUSTED_PID_MAX = 32_768;
+/** Past this many pids handed out, listing /proc is as cheap as opening each one. */
+const MOST_PIDS_OPENED = 256;
+
+/**
+ * The pids (and thread ids: they share the numbers) handed out after `after` up to `last`, given
+ * that pids wrap below `pidMax`; undefined when they are too many to open one by one.
+ */
+export function pidsHandedOutAfter(after: number, last: number, pidMax: number): number[] | undefined {
+  const count = last >= after ? last - after : pidMax - 1 - after + last;
+  if (count > MOST_PIDS_OPENED) return undefined;
+  const pids: number[] = [];
+  for (let pid = after + 1; pids.length < count; pid++) {
+    if (pid >= pidMax) pid = 1;
+    pids.push(pid);
+  }
+  return pids;
+}
+
+let pidMaxValue: number | undefined;
+
+/** pid_max: pids are handed out below it, then start again from the bottom. */
+function pidMax(): number {
+  pidMaxValue ??= readNumber('/proc/sys/kernel/pid_max') ?? 1 << 22;
+  return pidMaxValue;
+}
+
+/**
+ * Whether `pid` is a process rather than a thread of one. Thread ids share the pid numbers and
+ * /proc/<tid>/environ shows the environment of the thread's process; that process is found by its
+ * own pid, so its threads are not reported beside it.
+ */
+function isProcess(pid: number): boolean {
+  try {
+    return /^Tgid:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] === String(pid);
+  } catch {
+    return false;
+  }
 }
 
 function lastPidHandedOut(): number | undefined {
+  return readNumber('/proc/sys/kernel/ns_last_pid');
+}
+
+function readNumber(file: string): number | undefined {
   try {
-    const value = Number(fs.readFileSync('/proc/sys/kernel/ns_last_pid', 'latin1').trim());
+    const value = Number(fs.readFileSync(file, 'latin1').trim());
     return Number.isInteger(value) && value > 0 ? value : undefined;
   } catch {
     return undefined;

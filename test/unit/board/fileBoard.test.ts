@@ -11,6 +11,7 @@ import { once } from 'events';
 import { Worker } from 'worker_threads';
 import { BoardFormatError, BoardInputError, FileBoard, FileBoardEngine, LeaseLostError, leaseLostCause, type Board, type EventBatch, type FileBoardThread, type TaskSpec } from '../../../src/core/board';
 import { removeDir, tempDir } from './helpers';
+import { waitFor } from '../pool/helpers';
 
 let cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -241,6 +242,24 @@ describe('file board: both drivers, one engine', () => {
       assert.equal(events[0].taskId, task.id);
       // The last cursor resumes after everything delivered.
       assert.deepEqual((await board.readEvents(batches[batches.length - 1].cursor)).events, []);
+    });
+
+    it(`${thread}: follow() reads nothing while deferWhile holds, then delivers all that came meanwhile, in order`, async () => {
+      const { board } = await open(thread);
+      const batches: EventBatch[] = [];
+      let deferring = true;
+      let asked = 0;
+      const deferWhile = (): boolean => (asked++, deferring);
+      const following = board.follow((batch) => batches.push(batch), { pollMs: 20, deferWhile });
+      cleanups.push(() => following.dispose());
+      const posted = [await board.post({ title: 'one' }), await board.post({ title: 'two' })];
+      // Asked at every poll and at every change of the board folder: 20 answers span several polls.
+      const askedBefore = asked;
+      await waitFor('20 more looks', () => asked >= askedBefore + 20);
+      assert.equal(batches.length, 0, 'nothing was read while deferring');
+      deferring = false;
+      await waitFor('the two events', () => batches.flatMap((batch) => batch.events).length >= 2);
+      assert.deepEqual(batches.flatMap((batch) => batch.events).map((event) => event.taskId), posted.map((task) => task.id));
     });
   }
 
