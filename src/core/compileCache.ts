@@ -35,9 +35,10 @@ export interface RunBundleOptions {
 /** Runs `bundle` as a CommonJS module, from the code cache when one fits. */
 export function runBundle(bundle: string, options: RunBundleOptions = {}): void {
   const env = options.env ?? process.env;
-  const source = fs.readFileSync(bundle, 'utf8');
+  const bytes = fs.readFileSync(bundle);
+  const source = bytes.toString('utf8');
   const folder = cacheFolder(env);
-  const cacheFile = folder === undefined ? undefined : path.join(folder, cacheFileName(bundle, source));
+  const cacheFile = folder === undefined ? undefined : path.join(folder, cacheFileName(bundle, bytes));
   const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
   const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
   const use: CacheUse = folder === undefined ? 'off' : cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'used';
@@ -83,7 +84,7 @@ function isPrivateFolder(folder: string): boolean {
  * `<bundle name>-<hash>.cache`, the hash of the bundle's text and of the V8 that compiled it: the
  * CLI's Node and VS Code's (another V8) keep a cache each instead of replacing each other's.
  */
-export function cacheFileName(bundle: string, source: string): string {
+export function cacheFileName(bundle: string, source: Buffer): string {
   const hash = createHash('sha256').update(`${process.versions.v8}\0${process.arch}\0`).update(source).digest('hex');
   return `${path.basename(bundle)}-${hash.slice(0, 32)}.cache`;
 }
