@@ -3,4 +3,5 @@
 import * as path from 'path';
 import { runBundle } from '../core/compileCache';
 
-runBundle(path.join(__dirname, 'cliMain.js'));
+// `swarm run` starts the pool (the code agents wait on): its cache is not the one a quick command writes.
+runBundle(path.join(__dirname, 'cliMain.js'), { variant: process.argv.slice(2).includes('run') ? 'run' : undefined });

@@ -28,6 +28,11 @@ export type CacheUse = 'off' | 'used' | 'rejected' | 'missing';
 
 export interface RunBundleOptions {
   env?: NodeJS.ProcessEnv;
+  /**
+   * A cache of its own for one way of running the bundle (`swarm run`): the cache holds what the
+   * process that wrote it compiled, so a `swarm --version` must not write the one `swarm run` uses.
+   */
+  variant?: string;
   /** Told how the cache is used, before the bundle runs (it may exit the process). */
   onCacheUse?: (use: CacheUse) => void;
 }
@@ -38,7 +43,7 @@ export function runBundle(bundle: string, options: RunBundleOptions = {}): void 
   const bytes = fs.readFileSync(bundle);
   const source = bytes.toString('utf8');
   const folder = cacheFolder(env);
-  const cacheFile = folder === undefined ? undefined : path.join(folder, cacheFileName(bundle, bytes));
+  const cacheFile = folder === undefined ? undefined : path.join(folder, cacheFileName(bundle, bytes, options.variant));
   const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
   const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
   const use: CacheUse = folder === undefined ? 'off' : cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'used';
@@ -81,12 +86,14 @@ function isPrivateFolder(folder: string): boolean {
 }
 
 /**
- * `<bundle name>-<hash>.cache`, the hash of the bundle's text and of the V8 that compiled it: the
- * CLI's Node and VS Code's (another V8) keep a cache each instead of replacing each other's.
+ * `<bundle name>[-<variant>]-<hash>.cache`, the hash of the bundle's text and of the V8 that
+ * compiled it: the CLI's Node and VS Code's (another V8) keep a cache each instead of replacing
+ * each other's.
  */
-export function cacheFileName(bundle: string, source: Buffer): string {
+export function cacheFileName(bundle: string, source: Buffer, variant?: string): string {
   const hash = createHash('sha256').update(`${process.versions.v8}\0${process.arch}\0`).update(source).digest('hex');
-  return `${path.basename(bundle)}-${hash.slice(0, 32)}.cache`;
+  const suffix = variant && /^[a-z]{1,20}$/.test(variant) ? `-${variant}` : '';
+  return `${path.basename(bundle)}${suffix}-${hash.slice(0, 32)}.cache`;
 }
 
 function readCache(file: string): Buffer | undefined {

@@ -23,14 +23,14 @@ function scratchBundle(extraFunctions = 0): { dir: string; bundle: string; cache
   const bundle = path.join(dir, 'bundle.js');
   fs.writeFileSync(bundle, `${filler}module.exports.loaded = true;\nconsole.log(JSON.stringify({ dirname: __dirname, filename: __filename, sibling: require('./sibling.js').answer, exportsOk: module.exports.loaded === true && this === module.exports }));\nprocess.exit(3);\n`);
   const runner = path.join(dir, 'runner.ts');
-  fs.writeFileSync(runner, `import { runBundle } from ${JSON.stringify(loader)};\nrunBundle(process.argv[2], { onCacheUse: (use) => process.stderr.write(use) });\n`);
+  fs.writeFileSync(runner, `import { runBundle } from ${JSON.stringify(loader)};\nrunBundle(process.argv[2], { variant: process.argv[3], onCacheUse: (use) => process.stderr.write(use) });\n`);
   return { dir, bundle, cache: path.join(dir, 'cache') };
 }
 
 /** Runs the bundle through the loader; `use` is how the cache was used (off, missing, rejected, used). */
-function run(bundle: string, cacheSetting: string): { status: number | null; seen: Record<string, unknown>; use: string } {
+function run(bundle: string, cacheSetting: string, variant?: string): { status: number | null; seen: Record<string, unknown>; use: string } {
   const runner = path.join(path.dirname(bundle), 'runner.ts');
-  const result = spawnSync(process.execPath, ['--import', 'tsx', runner, bundle], { encoding: 'utf8', env: { ...process.env, SWARM_COMPILE_CACHE: cacheSetting }, timeout: 60_000 });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', runner, bundle, ...(variant ? [variant] : [])], { encoding: 'utf8', env: { ...process.env, SWARM_COMPILE_CACHE: cacheSetting }, timeout: 60_000 });
   assert.ok(result.stdout.trim(), `the bundle printed nothing: ${result.stderr}`);
   return { status: result.status, seen: JSON.parse(result.stdout) as Record<string, unknown>, use: result.stderr.trim() };
 }
@@ -64,6 +64,10 @@ describe('compile cache (core/compileCache.ts)', () => {
     assertRanLikeNode(second, bundle);
     assert.equal(second.use, 'used');
     assert.deepEqual(cacheFiles(cache), files, 'a used cache is not written again');
+    // Another way of running the bundle (swarm run) gets a cache of its own.
+    assert.equal(run(bundle, cache, 'run').use, 'missing');
+    assert.equal(run(bundle, cache, 'run').use, 'used');
+    assert.equal(cacheFiles(cache).filter((name) => /^bundle\.js-run-[0-9a-f]{32}\.cache$/.test(name)).length, 1);
   });
 
   it('gives a changed bundle a cache of its own and keeps only the newest four of one bundle', () => {
