@@ -23,6 +23,9 @@ export const COMPILE_CACHE_ENV = 'SWARM_COMPILE_CACHE';
 /** How many cache files of one bundle stay (other builds, other checkouts); older ones are removed. */
 const KEPT_PER_BUNDLE = 4;
 
+/** A temporary file older than this was left by a writer that died (a write takes milliseconds). */
+const ABANDONED_WRITE_MS = 60_000;
+
 /** What happened to the cache for one load (for tests and the benchmark). */
 export type CacheUse = 'off' | 'used' | 'rejected' | 'missing';
 
@@ -52,7 +55,9 @@ export function runBundle(bundle: string, options: RunBundleOptions = {}): void 
   options.onCacheUse?.(use);
   const module = new Module(bundle, require.main);
   module.filename = bundle;
-  module.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(path.dirname(bundle));
+  // Node's own lookup folders for bare names (the bundles need none but builtins; kept for fidelity).
+  const nodeModulePaths = (Module as unknown as { _nodeModulePaths?: (dir: string) => string[] })._nodeModulePaths;
+  module.paths = typeof nodeModulePaths === 'function' ? nodeModulePaths(path.dirname(bundle)) : [];
   const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
   wrapper.call(module.exports, module.exports, Module.createRequire(bundle), module, bundle, path.dirname(bundle));
 }
@@ -116,14 +121,18 @@ function writeCache(file: string, script: vm.Script): void {
   }
 }
 
-/** Keeps the newest few cache files of the same bundle (rebuilds leave one each). */
+/**
+ * Keeps the newest few cache files of the same bundle (rebuilds leave one each), and removes the
+ * temporary files of writers killed between their write and their rename.
+ */
 function removeOlderCaches(kept: string): void {
   const folder = path.dirname(kept);
   const prefix = path.basename(kept).replace(/-[0-9a-f]+\.cache$/, '-');
-  const siblings = fs
+  const ofBundle = fs
     .readdirSync(folder)
-    .filter((name) => name.startsWith(prefix) && name.endsWith('.cache') && /^[0-9a-f]+\.cache$/.test(name.slice(prefix.length)))
-    .map((name) => ({ name, mtimeMs: fs.statSync(path.join(folder, name)).mtimeMs }))
-    .sort((a, b) => b.mtimeMs - a.mtimeMs);
-  for (const { name } of siblings.slice(KEPT_PER_BUNDLE)) fs.rmSync(path.join(folder, name), { force: true });
+    .filter((name) => name.startsWith(prefix) && /^[0-9a-f]+\.cache(\.\d+\.tmp)?$/.test(name.slice(prefix.length)))
+    .map((name) => ({ name, mtimeMs: fs.statSync(path.join(folder, name)).mtimeMs }));
+  const caches = ofBundle.filter(({ name }) => name.endsWith('.cache')).sort((a, b) => b.mtimeMs - a.mtimeMs);
+  const abandoned = ofBundle.filter(({ name, mtimeMs }) => name.endsWith('.tmp') && Date.now() - mtimeMs > ABANDONED_WRITE_MS);
+  for (const { name } of [...caches.slice(KEPT_PER_BUNDLE), ...abandoned]) fs.rmSync(path.join(folder, name), { force: true });
 }

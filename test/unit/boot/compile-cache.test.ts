@@ -81,6 +81,22 @@ describe('compile cache (core/compileCache.ts)', () => {
     assert.equal(run(bundle, cache).use, 'used');
   });
 
+  it('removes the temporary file a writer killed before its rename left, once it is old', () => {
+    const { bundle, cache } = scratchBundle();
+    run(bundle, cache);
+    const [name] = cacheFiles(cache);
+    const abandoned = path.join(cache, `${name}.99999.tmp`);
+    const fresh = path.join(cache, `${name}.99998.tmp`);
+    fs.writeFileSync(abandoned, 'half a cache');
+    fs.writeFileSync(fresh, 'a cache being written right now');
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(abandoned, anHourAgo, anHourAgo);
+    fs.writeFileSync(bundle, `// rebuilt\n${fs.readFileSync(bundle, 'utf8')}`);
+    assert.equal(run(bundle, cache).use, 'missing');
+    assert.ok(!fs.existsSync(abandoned), 'the old temporary file was removed');
+    assert.ok(fs.existsSync(fresh), 'a temporary file another process may still rename stays');
+  });
+
   it('rejects a corrupt or truncated cache, still runs the bundle, and replaces the cache', () => {
     const { bundle, cache } = scratchBundle(200);
     run(bundle, cache);
