@@ -78,8 +78,10 @@ export function cacheFolder(env: NodeJS.ProcessEnv = process.env): string | unde
   }
 }
 
+/** `$XDG_CACHE_HOME/agent-swarm/compile-cache` (a relative XDG_CACHE_HOME is ignored, as the XDG spec says), else under ~/.cache. */
 function defaultCacheFolder(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CACHE_HOME || (os.homedir() ? path.join(os.homedir(), '.cache') : path.join(os.tmpdir(), `agent-swarm-${process.getuid?.() ?? 'user'}`));
+  const xdg = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : undefined;
+  const base = xdg ?? (os.homedir() ? path.join(os.homedir(), '.cache') : path.join(os.tmpdir(), `agent-swarm-${process.getuid?.() ?? 'user'}`));
   return path.join(base, 'agent-swarm', 'compile-cache');
 }
 

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, it } from 'node:test';
 
 const loader = path.resolve(__dirname, '..', '..', '..', 'src', 'core', 'compileCache.ts');
@@ -146,6 +147,19 @@ describe('compile cache (core/compileCache.ts)', () => {
     assertRanLikeNode(outcome, bundle);
     assert.equal(outcome.use, 'missing');
     assert.deepEqual(cacheFiles(cache), [], 'a cache that did not fit leaves nothing behind');
+  });
+
+  it('keeps its cache under $XDG_CACHE_HOME when that is absolute, and under ~/.cache when it is relative', () => {
+    const { dir, bundle } = scratchBundle();
+    const runWith = (env: Record<string, string>): string =>
+      // Run in the scratch folder (where a relative cache folder would land), so tsx is named by its path.
+      spawnSync(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, path.join(dir, 'runner.ts'), bundle], { encoding: 'utf8', cwd: dir, env: { ...process.env, SWARM_COMPILE_CACHE: '', ...env }, timeout: 60_000 }).stderr.trim();
+    const xdg = path.join(dir, 'xdg');
+    assert.equal(runWith({ XDG_CACHE_HOME: xdg, HOME: path.join(dir, 'home-a') }), 'missing');
+    assert.equal(cacheFiles(path.join(xdg, 'agent-swarm', 'compile-cache')).length, 1);
+    assert.equal(runWith({ XDG_CACHE_HOME: 'relative-cache', HOME: path.join(dir, 'home-b') }), 'missing');
+    assert.ok(!fs.existsSync(path.join(dir, 'relative-cache')), 'a relative XDG_CACHE_HOME is not used (it would put the cache in the working folder)');
+    assert.equal(cacheFiles(path.join(dir, 'home-b', '.cache', 'agent-swarm', 'compile-cache')).length, 1);
   });
 
   it('compiles every time and writes nothing with SWARM_COMPILE_CACHE=off', () => {
