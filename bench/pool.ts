@@ -11,6 +11,9 @@
 //   BENCH_QUICK=1 npm run bench:pool            smaller sample for a smoke run
 //   BENCH_ONLY=noop npm run bench:pool          figure (a) alone
 //   BENCH_ONLY=sandbox npm run bench:pool       figure (e) alone
+//   BENCH_ONLY=start npm run bench:pool         figures (b) and (c): agents started on demand
+//   BENCH_BASE=/path/to/other/checkout          (b) and (c) also with that checkout's dist/ (built
+//                                               there), alternating round by round: before/after
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -18,9 +21,10 @@ import * as path from 'path';
 import { FileBoardEngine as FileBoard } from '../src/core/board';
 import { runInProcessGroup } from '../src/core/executors/process';
 import { forkSupervised } from '../src/core/process';
+import { getKernelUnits, readProcStat } from '../src/core/process/linux-proc';
 import { createCommandSandbox, DEFAULT_SANDBOX_SETTINGS, resolveSandbox } from '../src/core/sandbox';
 import { AgentPool } from '../src/core/pool';
-import { isPoolMessage, toAgent, type AgentInit } from '../src/core/pool/protocol';
+import { isPoolMessage, toAgent, toHost, type AgentInit } from '../src/core/pool/protocol';
 
 const quick = process.env.BENCH_QUICK === '1';
 const root = path.resolve(__dirname, '..');
@@ -63,10 +67,26 @@ interface RunSummary {
   busyMs: number;
 }
 
+/** A build to measure: this checkout's dist/, or BENCH_BASE's for a before/after in the same run. */
+interface Build {
+  label: string;
+  cli: string;
+  agentScript: string;
+}
+
+function buildsToCompare(): Build[] {
+  const here: Build = { label: 'this build', cli, agentScript };
+  const base = process.env.BENCH_BASE;
+  if (!base) return [here];
+  const other: Build = { label: `base (${base})`, cli: path.join(base, 'dist', 'cli.js'), agentScript: path.join(base, 'dist', 'agent.js') };
+  if (!fs.existsSync(other.cli) || !fs.existsSync(other.agentScript)) throw new Error(`BENCH_BASE: ${base} has no dist/cli.js and dist/agent.js; run "npm run build" there first.`);
+  return [other, here];
+}
+
 /** `swarm run` as a user runs it; wall time from process start to exit. */
-function swarmRun(workspace: { dir: string; board: string }, args: string[]): { wallMs: number; summary: RunSummary } {
+function swarmRun(workspace: { dir: string; board: string }, args: string[], cliPath = cli): { wallMs: number; summary: RunSummary } {
   const started = nowMs();
-  const result = spawnSync(process.execPath, [cli, '--board', workspace.board, 'run', ...args, '--isolation', 'none', '--until-empty', '--json'], { cwd: workspace.dir, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [cliPath, '--board', workspace.board, 'run', ...args, '--isolation', 'none', '--until-empty', '--json'], { cwd: workspace.dir, encoding: 'utf8' });
   const wallMs = nowMs() - started;
   if (result.status !== 0) throw new Error(`swarm run failed (${result.status}): ${result.stderr}${result.stdout}`);
   return { wallMs, summary: JSON.parse(result.stdout) as RunSummary };
@@ -168,19 +188,39 @@ function benchNoOpsOn(parent: string, label: string): void {
   console.log(`  per-task overhead:         ${ms(((swarmBest - xargsBest) / count) * 4)} of agent time per task above xargs`);
 }
 
-function benchParallelSleeps(): void {
-  const count = 8;
-  console.log(`\n(b) ${count} tasks of sleep 1 with ${count} agents`);
+interface SleepsRun {
+  wallMs: number;
+  poolWallMs: number;
+  oneTask: number;
+}
+
+function parallelSleepsOnce(count: number, build: Build): SleepsRun {
   const workspace = workspaceWithTasks(count, (index) => `sleep ${index}`);
   try {
-    const { wallMs, summary } = swarmRun(workspace, ['--agents', String(count), '--exec', 'sleep 1']);
-    const oneTask = summary.busyMs / summary.done;
-    console.log(`  one task (mean attempt):   ${ms(oneTask)}`);
-    console.log(`  swarm run wall:            ${ms(wallMs)} (process start to exit, agents started on demand)`);
-    console.log(`  pool wall (inside run):    ${ms(summary.wallMs)}`);
-    console.log(`  wall / one task:           ${(wallMs / oneTask).toFixed(2)} end to end, ${(summary.wallMs / oneTask).toFixed(2)} inside the pool  (target ≤ 1.3; sequential would be ${count}.00)`);
+    const { wallMs, summary } = swarmRun(workspace, ['--agents', String(count), '--exec', 'sleep 1'], build.cli);
+    if (summary.done !== count) throw new Error(`only ${summary.done} of ${count} tasks done`);
+    return { wallMs, poolWallMs: summary.wallMs, oneTask: summary.busyMs / summary.done };
   } finally {
     workspace.cleanup();
+  }
+}
+
+/** (b) with agents started on demand: one run per build and round, alternating; the median ratio of each build. */
+function benchParallelSleeps(): void {
+  const count = 8;
+  const builds = buildsToCompare();
+  const rounds = builds.length > 1 || !quick ? 3 : 1;
+  console.log(`\n(b) ${count} tasks of sleep 1 with ${count} agents, ${rounds} run(s) per build, median`);
+  const runs = new Map<Build, SleepsRun[]>(builds.map((build) => [build, []]));
+  for (let round = 0; round < rounds; round++) for (const build of builds) runs.get(build)?.push(parallelSleepsOnce(count, build));
+  for (const build of builds) {
+    const all = runs.get(build) ?? [];
+    const endToEnd = percentile(all.map((run) => run.wallMs / run.oneTask), 50);
+    const inPool = percentile(all.map((run) => run.poolWallMs / run.oneTask), 50);
+    const median = all.find((run) => run.wallMs / run.oneTask === endToEnd) as SleepsRun;
+    console.log(`  ${build.label}:`);
+    console.log(`    one task (mean attempt): ${ms(median.oneTask)}; swarm run wall ${ms(median.wallMs)} (process start to exit), pool wall ${ms(median.poolWallMs)}`);
+    console.log(`    wall / one task:         ${endToEnd.toFixed(2)} end to end, ${inPool.toFixed(2)} inside the pool  (target ≤ 1.3; sequential would be ${count}.00)  runs: ${all.map((run) => (run.wallMs / run.oneTask).toFixed(2)).join(', ')}`);
   }
 }
 
@@ -216,12 +256,20 @@ async function waitUntil(check: () => boolean, timeoutMs = 60_000): Promise<void
   }
 }
 
-async function spawnOnce(boardRoot: string, workspace: string): Promise<number> {
+/** CPU time (user + system) a process has used so far, from /proc (clock-tick resolution). */
+function cpuMsOf(pid: number): number {
+  const stat = readProcStat(pid);
+  if (!stat) throw new Error(`process ${pid} is gone`);
+  return (stat.cpuTicks / getKernelUnits().clockTicksPerSecond) * 1000;
+}
+
+/** One agent forked and told to start: wall time until it reports ready, and the CPU it used until then. */
+async function spawnOnce(boardRoot: string, workspace: string, script = agentScript): Promise<{ wallMs: number; cpuMs: number }> {
   const started = nowMs();
-  const agent = await forkSupervised(agentScript, [], { cwd: workspace, env: { SWARM_AGENT_ID: 'bench' }, execArgv: [] });
-  const ready = new Promise<number>((resolve) => {
+  const agent = await forkSupervised(script, [], { cwd: workspace, env: { SWARM_AGENT_ID: 'bench' }, execArgv: [] });
+  const ready = new Promise<{ wallMs: number; cpuMs: number }>((resolve) => {
     agent.child.on('message', (message: unknown) => {
-      if (isPoolMessage(message) && message.type === 'ready') resolve(nowMs() - started);
+      if (isPoolMessage(message) && message.type === 'ready') resolve({ wallMs: nowMs() - started, cpuMs: cpuMsOf(agent.pid) });
     });
   });
   const init: AgentInit = {
@@ -245,12 +293,22 @@ async function spawnOnce(boardRoot: string, workspace: string): Promise<number> 
 
 async function benchSpawnLatency(): Promise<void> {
   const samples = quick ? 5 : 30;
-  console.log(`\n(c) agent spawn latency: fork of dist/agent.js until it reports ready, ${samples} samples`);
+  const builds = buildsToCompare();
+  console.log(`\n(c) agent spawn latency: fork of dist/agent.js until it reports ready, ${samples} samples${builds.length > 1 ? ' per build, alternating' : ''}`);
   const workspace = workspaceWithTasks(0, String);
   try {
-    const latencies: number[] = [];
-    for (let index = 0; index < samples; index++) latencies.push(await spawnOnce(workspace.board, workspace.dir));
-    console.log(`  p50 ${ms(percentile(latencies, 50))}   p99 ${ms(percentile(latencies, 99))}   min ${ms(Math.min(...latencies))}   max ${ms(Math.max(...latencies))}`);
+    // The floor: a Node process that answers `init` with `ready` and loads nothing else.
+    const floor: Build = { label: 'floor (node, IPC, no agent code)', cli, agentScript: path.join(workspace.dir, 'floor-agent.js') };
+    fs.writeFileSync(floor.agentScript, `process.on('message', () => process.send(${JSON.stringify(toHost({ type: 'ready', pid: 0 }))}));\n`);
+    const measured = [...builds, floor];
+    const latencies = new Map<Build, Array<{ wallMs: number; cpuMs: number }>>(measured.map((build) => [build, []]));
+    for (let index = 0; index < samples; index++) for (const build of measured) latencies.get(build)?.push(await spawnOnce(workspace.board, workspace.dir, build.agentScript));
+    for (const build of measured) {
+      const times = (latencies.get(build) ?? []).map((sample) => sample.wallMs);
+      const cpu = (latencies.get(build) ?? []).map((sample) => sample.cpuMs);
+      const meanCpu = cpu.reduce((sum, value) => sum + value, 0) / cpu.length;
+      console.log(`  ${measured.length > 1 ? `${build.label}: ` : ''}p50 ${ms(percentile(times, 50))}   p99 ${ms(percentile(times, 99))}   min ${ms(Math.min(...times))}   max ${ms(Math.max(...times))}   CPU until ready: mean ${ms(meanCpu)}`);
+    }
   } finally {
     workspace.cleanup();
   }
@@ -292,8 +350,13 @@ async function main(): Promise<void> {
   console.log(`Agent pool benchmark${quick ? ' (quick)' : ''}: ${os.cpus().length} cores, load ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}, Node ${process.version}`);
   const sandbox = resolveSandbox(DEFAULT_SANDBOX_SETTINGS).status;
   console.log(`(a)-(d) run with the default sandbox mode: ${sandbox.active ? `sandboxed (${sandbox.tool})` : `no sandbox (${sandbox.reason})`}`);
-  // BENCH_ONLY=noop runs figure (a) alone; BENCH_ONLY=sandbox runs figure (e) alone.
+  // BENCH_ONLY=noop runs figure (a) alone, start (b) and (c), sandbox (e).
   if (process.env.BENCH_ONLY === 'noop') return benchNoOps();
+  if (process.env.BENCH_ONLY === 'start') {
+    benchParallelSleeps();
+    await benchWarmSleeps();
+    return benchSpawnLatency();
+  }
   if (process.env.BENCH_ONLY !== 'sandbox') {
     benchNoOps();
     benchParallelSleeps();

@@ -253,7 +253,8 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
   const executor = executorConfig(options, project);
   refuseBrokenTemplate(executor, workspaceRoot);
   const live = !options.json && process.stdout.isTTY === true;
-  const pending = pendingCount(board);
+  // Only the live line shows it: piped output and --json do not read the board once a second.
+  const pending = live ? pendingCount(board) : { value: 0, dispose: () => undefined };
   const progress = new ProgressPrinter(live, options.json === true, () => pending.value);
   // Said even with --json (on stderr then): it changes what the results mean.
   if (board instanceof FileBoard && (options.repos !== undefined || options.labels !== undefined || options.keepResults !== undefined)) throw new UsageError('--repos, --labels and --keep-results are for a shared (redis://) board, whose tasks come from other machines.');

@@ -446,10 +446,15 @@ export class AgentPool {
   private onWorkerEvent(handle: AgentHandle, event: WorkerEvent): void {
     // What the agents do changes what the scheduler decides (an idle agent may retire later, a
     // free one may take a waiting task): a round soon, at most one per tickMs.
-    this.scheduler.requestRound();
     recordWorkerEvent(handle, event);
+    if (event.type === 'idle' && !this.anyAgentBusy()) this.scheduler.requestRoundSoon();
+    else this.scheduler.requestRound();
     if (event.type === 'task-started') this.emit({ type: 'task-started', agentId: handle.info.id, taskId: event.taskId, title: event.title, attempt: event.attempt });
     if (event.type === 'task-ended') this.onTaskEnded(handle, event);
+  }
+
+  private anyAgentBusy(): boolean {
+    return [...this.agents.values()].some((agent) => agent.info.state === 'busy');
   }
 
   private onTaskEnded(handle: AgentHandle, ended: TaskEnded): void {

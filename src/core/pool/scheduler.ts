@@ -124,6 +124,19 @@ export class Scheduler {
     this.wakeAt(this.lastRoundAt + this.options.tickMs);
   }
 
+  /**
+   * An agent found nothing to claim and none is busy: the board may be empty, so a round sooner (an
+   * --until-empty run ends without waiting out the tick): now, but never within half a tick of the
+   * last round, so rounds stay at least tickMs / 2 apart whatever the agents report.
+   */
+  requestRoundSoon(): void {
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.wakeAt(Math.max(Date.now(), this.lastRoundAt + this.options.tickMs / 2));
+  }
+
   /** The next round at `at` at the latest; an earlier wake already set stays. */
   private wakeAt(at: number): void {
     if (this.disposed || this.host.isStopping()) return;

@@ -78,3 +78,18 @@ test('a burst of board events costs at most one round per tickMs', async () => {
     assert.ok(statsCalls[index] - statsCalls[index - 1] >= 100, `rounds ${statsCalls[index] - statsCalls[index - 1]} ms apart`);
   }
 });
+
+test('an --until-empty run ends half a tick after its last agent finds nothing to claim, not a whole tick', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  // The first round starts the agent; the next one the tick allows is 20 s later. The agent's idle
+  // report after the task asks for one 10 s after the first (half a tick), which ends the run.
+  const pool = f.makePool({ maxAgents: 1, tickMs: 20_000, pollMs: 120_000, untilEmpty: true, executor: { type: 'command', command: 'true' } });
+  const task = f.board.post({ title: 'the only task' });
+  await pool.start();
+  await waitFor('the task to be done', () => f.board.get(task.id)?.status === 'done', 30_000);
+  const doneAt = Date.now();
+  await pool.whenDone();
+  const tail = Date.now() - doneAt;
+  assert.ok(tail < 14_000, `the run ended ${tail} ms after its last task was done (half a tick is 10 s, a whole one 20 s)`);
+});
