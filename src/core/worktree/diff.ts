@@ -4,7 +4,7 @@
 // with renames, deletions, modes and binary contents.
 import type { CollectedChanges } from '../pool/isolation';
 import { parsePatch } from '../diff/parse';
-import { runGit } from './git';
+import { runGit, STAGE_INTO_ONE_PACK } from './git';
 
 export type ChangedFile = CollectedChanges['files'][number];
 
@@ -31,7 +31,7 @@ export interface DiffOptions {
  */
 export async function stageEverything(options: Pick<DiffOptions, 'cwd' | 'exclude' | 'env'>): Promise<void> {
   // The untracked cache lives in this private index and makes the repeated scans of a warm slot cheaper.
-  await runGit(['-c', 'core.untrackedCache=true', 'add', '-A', '--', ':(top)'], { cwd: options.cwd, env: options.env });
+  await runGit([...STAGE_INTO_ONE_PACK, '-c', 'core.untrackedCache=true', 'add', '-A', '--', ':(top)'], { cwd: options.cwd, env: options.env });
   const excluded = options.exclude ?? [];
   if (excluded.length > 0) await runGit(['update-index', '--force-remove', '--', ...excluded], { cwd: options.cwd, env: options.env });
 }

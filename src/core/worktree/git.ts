@@ -66,6 +66,14 @@ export function hardenedGitConfig(): Record<string, string> {
   };
 }
 
+/**
+ * `git add` options that write the blobs it stages into one pack instead of one loose object file
+ * each (git's bulk check-in, used for blobs above core.bigFileThreshold). Creating a file costs about
+ * 1 ms on some disks, so staging a result of 300 changed files took 0.32 s as loose objects against
+ * 0.06 s as one pack. Only the `add` sees the setting: diffs still treat the files as text.
+ */
+export const STAGE_INTO_ONE_PACK = ['-c', 'core.bigFileThreshold=1'];
+
 /** SWARM_TRACE_GIT=1 prints every git command with its duration to stderr (for the benchmark). */
 const TRACE = process.env.SWARM_TRACE_GIT === '1';
 

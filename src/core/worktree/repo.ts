@@ -6,7 +6,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { findGitRepository } from '../board/gitExclude';
-import { gitText, runGit } from './git';
+import { gitText, runGit, STAGE_INTO_ONE_PACK } from './git';
 import { SwarmUserError } from '../errors';
 
 export interface RepoInfo {
@@ -79,14 +79,14 @@ export async function snapshotWorkingState(repo: Pick<RepoInfo, 'topLevel' | 'gi
     copyIndex(userIndex, tempIndex);
     const env = { ...options.env, GIT_INDEX_FILE: tempIndex };
     const cwd = repo.topLevel;
-    if (options.allUntracked) await runGit(['add', '-A', '--', '.'], { cwd, env });
+    if (options.allUntracked) await runGit([...STAGE_INTO_ONE_PACK, 'add', '-A', '--', '.'], { cwd, env });
     else {
-      await runGit(['add', '-u', '--', '.'], { cwd, env });
+      await runGit([...STAGE_INTO_ONE_PACK, 'add', '-u', '--', '.'], { cwd, env });
       const named = (options.untracked ?? []).map((file) => joinPrefix(repo.prefix, file)).filter((file) => isInside(file) && fs.existsSync(path.join(cwd, file)));
       if (named.length > 0) {
         const listed = await runGit(['ls-files', '-z', '--others', '--exclude-standard', '--', ...named], { cwd, env });
         const untracked = listed.stdout.toString('utf8').split('\0').filter(Boolean);
-        if (untracked.length > 0) await runGit(['add', '--', ...untracked], { cwd, env });
+        if (untracked.length > 0) await runGit([...STAGE_INTO_ONE_PACK, 'add', '--', ...untracked], { cwd, env });
       }
     }
     const [tree, head] = await Promise.all([gitText(['write-tree'], { cwd, env }), headAndTree(cwd, options.env)]);
