@@ -11,12 +11,8 @@ const production = process.argv.includes('--production');
 // to the host; in any other bundle an import of vscode is a layering mistake and fails the build.
 const entries = [
   { in: 'src/extension/extension.ts', out: 'extension', platform: 'node', external: ['vscode'] },
-  // `swarm` and the agent: a small entry that runs the big bundle beside it from V8's code cache
-  // (src/core/compileCache.ts); the pool forks dist/agent.js, package.json's bin is dist/cli.js.
-  { in: 'src/cli/boot.ts', out: 'cli', platform: 'node', banner: '#!/usr/bin/env node' },
-  { in: 'src/cli/main.ts', out: 'cliMain', platform: 'node' },
-  { in: 'src/agent/boot.ts', out: 'agent', platform: 'node' },
-  { in: 'src/agent/main.ts', out: 'agentMain', platform: 'node' },
+  { in: 'src/cli/main.ts', out: 'cli', platform: 'node', banner: '#!/usr/bin/env node' },
+  { in: 'src/agent/main.ts', out: 'agent', platform: 'node' },
   // The file board's engine in a worker thread (FileBoard with thread: 'worker'), beside the bundles that start it.
   { in: 'src/core/board/fileWorker.ts', out: 'boardWorker', platform: 'node' },
   { in: 'src/webview/dashboard/main.ts', out: 'webview/dashboard', platform: 'browser', format: 'iife' },
