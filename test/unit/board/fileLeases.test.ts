@@ -99,8 +99,10 @@ describe('file-scope leases across processes', () => {
     const pool = files(10, 'f');
     // Each task names three of the ten files: most pairs overlap.
     board.postMany(Array.from({ length: 120 }, (_, i) => ({ title: `t${i}`, files: [pool[i % 10], pool[(i * 3 + 1) % 10], pool[(i * 7 + 2) % 10]] })));
+    const ready = path.join(dir, 'ready');
+    fs.mkdirSync(ready);
     const outputs = Array.from({ length: 4 }, (_, i) => path.join(dir, `worker-${i}.txt`));
-    const results = await Promise.all(outputs.map((out, i) => runWorker([root, `w${i}`, held, out])));
+    const results = await Promise.all(outputs.map((out, i) => runWorker([root, `w${i}`, held, out, ready, String(outputs.length)])));
     for (const result of results) assert.equal(result.code, 0, result.stderr);
     const lines = outputs.flatMap((out) => fs.readFileSync(out, 'utf8').split('\n').filter(Boolean));
     assert.deepEqual(lines.filter((line) => line.startsWith('OVERLAP')), [], 'two tasks naming one file ran at once');
