@@ -57,6 +57,8 @@ const NAMESPACE_END_WAIT_MS = 1_000;
 
 export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunResult> {
   const started = Date.now();
+  // A monotonic start for the sweep: a wall clock stepped back must not make a long command look short.
+  const startedMonotonic = performance.now();
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const tailChars = options.tailChars ?? 16_000;
   return new Promise<GroupRunResult>((resolve, reject) => {
@@ -91,7 +93,7 @@ export function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunRes
     const outputClosed = Promise.all([collect(stdout), collect(stderr)]);
 
     // Inside a sandbox its PID namespace ends every process; outside, daemons are found by the run's mark.
-    const marked = launch ? undefined : (): number[] => (pid === undefined ? [] : findMarkedProcesses(RUN_MARK, runId, { newerThan: pid - 1, newerSince: started }));
+    const marked = launch ? undefined : (): number[] => (pid === undefined ? [] : findMarkedProcesses(RUN_MARK, runId, { newerThan: pid - 1, newerSince: startedMonotonic }));
     const killGroup = (): Promise<void> => (killing ??= pid === undefined ? Promise.resolve() : killProcessTree(pid, graceMs, marked));
     const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), void killGroup()), options.timeoutMs);
     const onAbort = (): void => {

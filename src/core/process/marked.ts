@@ -8,7 +8,8 @@ import { hasLinuxProc, listAllPids } from './linux-proc';
 export interface MarkSearch {
   /** Only processes started after this pid was handed out (pids grow until they wrap around). */
   newerThan?: number;
-  /** When `newerThan` was handed out (Date.now()). Shortly after, the pids handed out since are
+  /** When `newerThan` was handed out, on the monotonic clock (performance.now(): a wall clock
+   * stepped back would make a long command look short). Shortly after, the pids handed out since are
    * few and known (newerThan + 1 up to the last one handed out), so only those are opened instead
    * of a listing of all of /proc: what makes the sweep after a short command cheap. */
   newerSince?: number;
@@ -63,7 +64,7 @@ function candidates(newerThan: number | undefined, newerSince: number | undefine
   if (newerThan === undefined) return listAllPids();
   const last = lastPidHandedOut();
   if (last === undefined) return listAllPids();
-  if (newerSince !== undefined && Date.now() - newerSince <= RANGE_TRUSTED_MS && pidMax() >= SMALLEST_TRUSTED_PID_MAX) {
+  if (newerSince !== undefined && performance.now() - newerSince <= RANGE_TRUSTED_MS && pidMax() >= SMALLEST_TRUSTED_PID_MAX) {
     const handedOut = pidsHandedOutAfter(newerThan, last, pidMax());
     if (handedOut !== undefined) return handedOut;
   }

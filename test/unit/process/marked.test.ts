@@ -30,7 +30,7 @@ test('a daemon of a short command is found among the pids handed out since, and 
       return pids.length === 1 && fs.readdirSync(`/proc/${pids[0]}/task`).length > 1 && pids;
     });
     // As if the command had just started: the pids handed out since are opened one by one.
-    const found = findMarkedProcesses('SWARM_TEST_MARK', mark, { newerThan: first, newerSince: Date.now() });
+    const found = findMarkedProcesses('SWARM_TEST_MARK', mark, { newerThan: first, newerSince: performance.now() });
     assert.deepEqual(found, [daemon], 'found by its mark, once');
     assert.deepEqual(findMarkedProcesses('SWARM_TEST_MARK', mark, { newerThan: first }), [daemon], 'the listing of /proc finds the same');
   } finally {
