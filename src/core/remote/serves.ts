@@ -20,10 +20,11 @@ export interface RunnerServesOptions {
   unsourced: boolean;
 }
 
-export async function runnerServes(options: RunnerServesOptions): Promise<Serves> {
+/** `strict`: a git command that fails throws instead of counting as a clone that serves nothing. */
+export async function runnerServes(options: RunnerServesOptions, strict = false): Promise<Serves> {
   const labels = [...new Set(options.labels ?? [])];
   if (options.reposDir !== undefined) return { labels, repositories: 'any', unsourced: options.unsourced };
-  return { labels, repositories: options.clone ? await cloneIdentities(options.clone) : [], unsourced: options.unsourced };
+  return { labels, repositories: options.clone ? await cloneIdentities(options.clone, strict) : [], unsourced: options.unsourced };
 }
 
 /**
@@ -31,11 +32,15 @@ export async function runnerServes(options: RunnerServesOptions): Promise<Serves
  * and `unpublished:<root>` for the root commits of its branches (a repository without a remote is
  * known by its root commit). A remote whose URL does not parse is left out: the clone cannot fetch it.
  */
-async function cloneIdentities(clone: string): Promise<string[]> {
+async function cloneIdentities(clone: string, strict: boolean): Promise<string[]> {
   const identities = new Set<string>();
-  // A clone git cannot read serves no repository here; its workspace reports the problem itself
-  // when a task needs it, with the pool's own message.
-  const listed = await runGit(['remote'], { cwd: clone, okCodes: [128] }).catch(() => undefined);
+  // At start, a clone git cannot read serves no repository here; its workspace reports the problem
+  // itself when a task needs it, with the pool's own message. Strict (a recompute while running),
+  // the failure throws, so one failed spawn does not take away what the runner served.
+  const listed = await runGit(['remote'], { cwd: clone, okCodes: strict ? [] : [128] }).catch((error: unknown) => {
+    if (strict) throw error;
+    return undefined;
+  });
   if (!listed || listed.code !== 0) return [];
   const remotes = listed.stdout.toString('utf8').split('\n').filter(Boolean);
   for (const remote of remotes) {
@@ -46,7 +51,7 @@ async function cloneIdentities(clone: string): Promise<string[]> {
       // not a repository URL: tasks cannot name it either
     }
   }
-  const roots = await runGit(['rev-list', '--max-parents=0', '--branches', 'HEAD'], { cwd: clone, okCodes: [128] });
+  const roots = await runGit(['rev-list', '--max-parents=0', '--branches', 'HEAD'], { cwd: clone, okCodes: [128] }); // 128: no commit yet
   if (roots.code === 0) for (const root of roots.stdout.toString('utf8').split('\n').filter(Boolean)) identities.add(`unpublished:${root}`);
   return [...identities].sort();
 }
@@ -117,7 +122,14 @@ export class RunnerServesWatch {
   private async recompute(): Promise<boolean> {
     // The stamp first: a change made while git reads is seen by the next check.
     if (this.configFile) this.configStamp = stampOf(this.configFile);
-    const fresh = await runnerServes(this.options);
+    let fresh: Serves;
+    try {
+      fresh = await runnerServes(this.options, true);
+    } catch {
+      // Keep serving what it served; the next check (a few seconds on) tries again.
+      this.configStamp = undefined;
+      return false;
+    }
     if (sameServes(fresh, this.serves)) return false;
     Object.assign(this.serves, fresh);
     return true;

@@ -78,6 +78,19 @@ async function gitProcesses<T>(action: () => Promise<T>): Promise<{ value: T; co
   }
 }
 
+/** Runs `action` while every git process fails to start (as a spawn under memory pressure does). */
+async function gitSpawnsFailing<T>(action: () => Promise<T>): Promise<T> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const cp = require('child_process') as { spawn: (...args: unknown[]) => unknown };
+  const original = cp.spawn;
+  cp.spawn = (...args: unknown[]) => (args[0] === 'git' ? original('/nonexistent/git-that-fails-to-start', ...args.slice(1)) : original(...args));
+  try {
+    return await action();
+  } finally {
+    cp.spawn = original;
+  }
+}
+
 describe('what a runner serves, kept current', { timeout: 300_000 }, () => {
   it('a remote added to the clone is seen by the next check; a check of an unchanged clone starts no git process', async () => {
     const clone = cloneWithoutRemote('watched');
@@ -100,6 +113,21 @@ describe('what a runner serves, kept current', { timeout: 300_000 }, () => {
     assert.equal(watch.serves, served, 'updated in place: the pool and its scheduler hold this object');
     assert.equal(servesRepository(served, origin), true, `origin served now: ${JSON.stringify(served)}`);
     assert.deepEqual(await gitProcesses(() => watch.check()), { value: false, count: 0 });
+  });
+
+  it('a git command that fails while it works it out again keeps what the runner served, and the next check tries again', async () => {
+    const clone = cloneWithoutRemote('failing');
+    git(clone, ['remote', 'add', 'origin', daemon.url('origin.git')]);
+    const watch = await RunnerServesWatch.open({ clone, unsourced: true });
+    const origin = normaliseRepositoryUrl(daemon.url('origin.git'), clone);
+    assert.equal(servesRepository(watch.serves, origin), true, 'origin served at start');
+    git(clone, ['config', 'swarm.test', 'changed']); // the config file changes: the next check works it out again
+    const failed = await gitSpawnsFailing(() => watch.check());
+    assert.equal(failed, false, 'nothing changed');
+    assert.equal(servesRepository(watch.serves, origin), true, `origin still served after a failed git: ${JSON.stringify(watch.serves)}`);
+    const retried = await gitProcesses(() => watch.check());
+    assert.ok(retried.count > 0, 'the next check runs git again, though the config file did not change since');
+    assert.equal(servesRepository(watch.serves, origin), true);
   });
 
   it('a running `swarm run` takes a task parked for a repository once that remote is added to its clone, without a restart (its agent, kept by --min-agents, gets the change)', async () => {
