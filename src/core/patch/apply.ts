@@ -17,10 +17,24 @@ export type { FileVersion };
 
 export function readWorkspaceFile(root: string, relPath: string): FileVersion {
   const full = path.join(root, relPath);
-  const stat = lstatIfAny(full);
+  const stat = entryInWorkspace(root, relPath);
   if (!stat || stat.isDirectory()) return {};
   if (stat.isSymbolicLink()) return { mode: '120000', content: Buffer.from(fs.readlinkSync(full)) };
   return { mode: stat.mode & 0o111 ? '100755' : '100644', content: fs.readFileSync(full) };
+}
+
+/**
+ * The entry at `relPath` in the workspace, undefined when there is none. Also undefined when a link
+ * or a file stands where a folder on the way should be: such a path is not in the workspace, and
+ * reading it would read the link's target (a change may remove a link `d` and add `d/x`).
+ */
+function entryInWorkspace(root: string, relPath: string): fs.Stats | undefined {
+  let folder = root;
+  for (const segment of relPath.split('/').slice(0, -1)) {
+    folder = path.join(folder, segment);
+    if (!lstatIfAny(folder)?.isDirectory()) return undefined;
+  }
+  return lstatIfAny(path.join(root, relPath));
 }
 
 /** The entry at `full`, undefined when there is none (also when a file stands where a folder on the way should be). */
@@ -145,7 +159,7 @@ const SHOWN_IN_THE_WAY = 5;
  */
 export function filesInTheWay(root: string, relPath: string, removed: ReadonlySet<string>): string[] {
   const full = path.join(root, relPath);
-  if (!lstatIfAny(full)?.isDirectory()) return [];
+  if (!entryInWorkspace(root, relPath)?.isDirectory()) return [];
   const blocking: string[] = [];
   // Whether the folder is gone once the removals are done (they remove folders they leave empty).
   const goneAfterRemovals = (dir: string, rel: string): boolean => {

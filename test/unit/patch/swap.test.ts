@@ -2,6 +2,7 @@
 // `swarm undo` puts the folder (or the file) back exactly, a kill -9 half-way is finished by the
 // next undo, and nothing made after the apply (or before it, in the folder's way) is overwritten.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
@@ -145,6 +146,34 @@ describe('a folder swapped for a file: apply and undo', () => {
     assert.equal(fs.readlinkSync(path.join(ws.root, 'd')), outside);
     assert.equal(fingerprint(ws.root), original);
     assert.deepEqual(fs.readdirSync(outside), []);
+  });
+
+  it('a link the change removes is not read through: a file of its target is neither "ours" in the plan nor "before" in the undo record', async () => {
+    const ws = makeWorkspace({ 'keep.txt': 'k\n' });
+    made.push(ws);
+    const outside = fs.mkdtempSync(path.join(path.dirname(ws.root), 'outside-'));
+    fs.writeFileSync(path.join(outside, 'x.txt'), 'secret outside the workspace\n');
+    fs.symlinkSync(outside, path.join(ws.root, 'd'));
+    git(ws.root, ['add', 'd']);
+    git(ws.root, ['commit', '-q', '-m', 'link']);
+    const [task] = await runTasks(ws, [
+      {
+        edit: (cwd) => {
+          fs.rmSync(path.join(cwd, 'd'));
+          fs.mkdirSync(path.join(cwd, 'd'));
+          fs.writeFileSync(path.join(cwd, 'd/x.txt'), 'x\n');
+        },
+      },
+    ]);
+    const original = fingerprint(ws.root);
+    const applied = succeeds(ws, ['apply', task.id]);
+    assert.doesNotMatch(applied, /conflict/i, 'd/x.txt is new in the workspace: the target\'s x.txt is not in the way');
+    assert.equal(ws.read('d/x.txt'), 'x\n');
+    const records = spawnSync('grep', ['-rl', 'secret outside', ws.root], { encoding: 'utf8' });
+    assert.equal(records.stdout, '', 'no record in the workspace or its board holds the target\'s file');
+    succeeds(ws, ['undo', task.id]);
+    assert.equal(fingerprint(ws.root), original);
+    assert.equal(fs.readFileSync(path.join(outside, 'x.txt'), 'utf8'), 'secret outside the workspace\n');
   });
 
   for (const [name, make] of [['folder → file', folderToFile], ['file → folder', fileToFolder]] as const) {
