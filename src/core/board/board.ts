@@ -52,7 +52,12 @@ import type { Serves } from './routing';
 export { mapChildId, newTaskId, newTaskIdentity, storedTasksOf } from './ids';
 
 export const BOARD_FORMAT = 'agent-swarm-board';
-export const BOARD_FORMAT_VERSION = 1;
+/**
+ * 2: a file-scope lease is one record per holder (`locks/<running file name>`), which builds that
+ * wrote one entry per path do not see: they must refuse the board rather than run a task whose files
+ * another task holds. A build of format 2 still honours the per-path entries of format 1.
+ */
+export const BOARD_FORMAT_VERSION = 2;
 export const DEFAULT_BOARD_DIR = '.swarm';
 /** The longest lease a claim or heartbeat may ask for. */
 export const MAX_LEASE_MS = 7 * 24 * 3_600_000;
@@ -181,18 +186,35 @@ export class FileBoardEngine {
       }
     }
     if (existing === undefined) {
-      const body = JSON.stringify({ format: BOARD_FORMAT, version: BOARD_FORMAT_VERSION, createdAt: this.store.now() }, null, 2);
-      writeFileAtomicSync(marker, body + '\n', { tmpDir: this.store.dirPath('tmp'), durable: this.store.durable });
+      this.writeFormatMarker(marker, this.store.now());
       if (exclude) excludeFromGit(this.root);
+    } else if (existing.version < BOARD_FORMAT_VERSION) {
+      this.upgradeFormatMarker(marker, existing);
     }
   }
 
-  private readFormatMarker(marker: string): number {
-    let version: unknown;
+  private writeFormatMarker(marker: string, createdAt: unknown): void {
+    const body = JSON.stringify({ format: BOARD_FORMAT, version: BOARD_FORMAT_VERSION, createdAt }, null, 2);
+    writeFileAtomicSync(marker, body + '\n', { tmpDir: this.store.dirPath('tmp'), durable: this.store.durable });
+  }
+
+  /** An older board is marked with this format when opened, so builds of the older format refuse it from then on. */
+  private upgradeFormatMarker(marker: string, existing: { version: number; createdAt: unknown }): void {
     try {
-      const parsed = JSON.parse(fs.readFileSync(marker, 'utf8')) as { format?: unknown; version?: unknown };
+      this.writeFormatMarker(marker, existing.createdAt);
+    } catch (error) {
+      this.store.warnOnce('upgrade', `The board's format marker ${marker} could not be updated to format ${BOARD_FORMAT_VERSION}: ${describeError(error)}. Reading works; an older Agent Swarm on this board would not see this one's file leases.`);
+    }
+  }
+
+  private readFormatMarker(marker: string): { version: number; createdAt: unknown } {
+    let version: unknown;
+    let createdAt: unknown;
+    try {
+      const parsed = JSON.parse(fs.readFileSync(marker, 'utf8')) as { format?: unknown; version?: unknown; createdAt?: unknown };
       if (parsed.format !== BOARD_FORMAT) throw new Error('format'); // caught below: a BoardFormatError
       version = parsed.version;
+      createdAt = parsed.createdAt;
     } catch {
       throw new BoardFormatError(`${marker} is not an Agent Swarm board marker. Move it away or point --board at another folder.`);
     }
@@ -201,7 +223,7 @@ export class FileBoardEngine {
         `The board at ${this.root} has format ${String(version)}, newer than this Agent Swarm supports (${BOARD_FORMAT_VERSION}). Update Agent Swarm.`,
       );
     }
-    return version;
+    return { version, createdAt };
   }
 
   artifactsDir(id: string): string {

@@ -31,7 +31,7 @@ describe('board: creation and format', () => {
     const { root } = setup();
     const marker = JSON.parse(fs.readFileSync(path.join(root, 'board.json'), 'utf8'));
     assert.equal(marker.format, 'agent-swarm-board');
-    assert.equal(marker.version, 1);
+    assert.equal(marker.version, 2);
     for (const dir of ['pending', 'running', 'done', 'dead', 'cancelled', 'quarantine']) assert.ok(fs.statSync(path.join(root, dir)).isDirectory());
   });
 
@@ -45,6 +45,13 @@ describe('board: creation and format', () => {
     } finally {
       reopened.close();
     }
+  });
+
+  it('marks a board of format 1 with format 2 when it opens (keeping its creation time), so builds of format 1 refuse it from then on', () => {
+    const { root } = setup();
+    fs.writeFileSync(path.join(root, 'board.json'), JSON.stringify({ format: 'agent-swarm-board', version: 1, createdAt: 1234 }));
+    FileBoard.open({ root }).close();
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'board.json'), 'utf8')), { format: 'agent-swarm-board', version: 2, createdAt: 1234 });
   });
 
   it('refuses a board written by a newer format, with a message that says to update', () => {
