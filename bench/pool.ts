@@ -14,11 +14,15 @@
 //   BENCH_ONLY=start npm run bench:pool         figures (b) and (c): agents started on demand
 //   BENCH_BASE=/path/to/other/checkout          (b) and (c) also with that checkout's dist/ (built
 //                                               there), alternating round by round: before/after
+//                                               (a build of the same board format: this bench posts
+//                                               with its own code; for a build before format 2, run
+//                                               the bench in that checkout instead)
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FileBoardEngine as FileBoard } from '../src/core/board';
+import { BOARD_FORMAT_VERSION } from '../src/core/board/board';
 import { runInProcessGroup } from '../src/core/executors/process';
 import { forkSupervised } from '../src/core/process';
 import { getKernelUnits, readProcStat } from '../src/core/process/linux-proc';
@@ -80,6 +84,8 @@ function buildsToCompare(): Build[] {
   if (!base) return [here];
   const other: Build = { label: `base (${base})`, cli: path.join(base, 'dist', 'cli.js'), agentScript: path.join(base, 'dist', 'agent.js') };
   if (!fs.existsSync(other.cli) || !fs.existsSync(other.agentScript)) throw new Error(`BENCH_BASE: ${base} has no dist/cli.js and dist/agent.js; run "npm run build" there first.`);
+  const version = /export const BOARD_FORMAT_VERSION = (\d+);/.exec(fs.readFileSync(path.join(base, 'src', 'core', 'board', 'board.ts'), 'utf8'))?.[1];
+  if (version !== String(BOARD_FORMAT_VERSION)) throw new Error(`BENCH_BASE: ${base} writes board format ${version ?? '?'}, this build ${BOARD_FORMAT_VERSION}; run the bench in that checkout instead.`);
   return [other, here];
 }
 
