@@ -52,11 +52,6 @@ export interface TaskIsolation {
    * find it (e.g. a commit on a `refs/swarm/` ref). Must not throw for a directory that is gone.
    */
   abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void>;
-  /**
-   * An agent is starting in `slot`: its workspace may be made ready now, ahead of its first
-   * prepare (which waits for it), so that the work is off the task's critical path. Never fails.
-   */
-  warm?(slot: string): void;
   /** Start and shutdown housekeeping: prune orphans and stale registrations. */
   prune?(): Promise<void>;
   /** When the pool stops (after its agents): free what a finished run no longer needs (idle slots). */

@@ -125,8 +125,6 @@ export class AgentSupervisor {
     const id = `${this.options.hostTag}-a${++this.agentSeq}`;
     const handle = agentProcessHandle(id, freeSlot(this.host.agents.values()));
     this.host.agents.set(id, handle);
-    // Its slot is made ready while the agent process starts (worktree isolation: see warm).
-    this.host.isolation().warm?.(handle.slot);
     void this.lives.add(() => this.runAgent(handle));
     return handle;
   }

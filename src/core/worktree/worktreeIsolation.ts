@@ -98,8 +98,6 @@ export class WorktreeIsolation implements TaskIsolation {
   private sharedSnapshotPending = false;
   /** Pool slots with a prepared attempt not yet collected or abandoned. */
   private readonly attemptsInFlight = new Set<string>();
-  /** Pool slots being made ready ahead of their first task (see warm); prepare waits for them. */
-  private readonly warming = new Map<string, Promise<void>>();
   private commandEnv: Record<string, string> = {};
 
   constructor(private readonly options: WorktreeIsolationOptions) {
@@ -133,48 +131,7 @@ export class WorktreeIsolation implements TaskIsolation {
     return this.explicitDir;
   }
 
-  /**
-   * An agent is starting in `slot`: its worktree is brought to a snapshot of the workspace now,
-   * while the agent process starts and claims its first task, so that the first prepare finds a
-   * ready slot (a clean, and a reset that rewrites no file) instead of adopting a parked tree or
-   * checking every file out on the task's critical path. Only a head start: prepare still takes
-   * the task's own snapshot and resets to it, so the task sees your files as they are when it
-   * starts. A failure is logged and leaves the slot to prepare, which waits for this to end.
-   */
-  warm(slot: string): void {
-    if (this.options.setupCommand || this.options.startFrom || this.warming.has(slot) || this.attemptsInFlight.has(slot)) return;
-    const work = tracePhase('slot warm', undefined, () => this.warmSlot(slot))
-      .catch((error: unknown) => this.log(`could not make slot ${slot} ready ahead of its first task (${(error as Error).message.split('\n')[0]}); its first task prepares it`))
-      .finally(() => this.warming.delete(slot));
-    this.warming.set(slot, work);
-  }
-
-  private async warmSlot(slot: string): Promise<void> {
-    const repo = await this.repo();
-    const dir = await this.worktreesDir();
-    if (this.explicitDir === undefined) markRepository(dir, repo);
-    const name = this.claimSlot(dir, slot);
-    const { dir: worktree, stateFile } = slotPaths(dir, name);
-    try {
-      await this.endLeftoversIn(worktree);
-      const previous = readSlotState(stateFile);
-      const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
-      const cleaned = reusable ? this.cleanSlot(worktree, previous) : Promise.resolve(false);
-      const snapshot = await this.runSnapshot(repo, undefined);
-      const warm = (await cleaned) && (await this.resetWarm(worktree, previous as SlotState, snapshot));
-      if (!warm) await this.createCold(name, worktree, stateFile, snapshot, undefined);
-    } finally {
-      this.releaseSlot(stateFile);
-    }
-  }
-
-  /** Slots being made ready (warm) are finished first: their work is never cut off half-way. */
-  private async warmingEnded(): Promise<void> {
-    await Promise.all(this.warming.values());
-  }
-
   async prepare(task: Task, slot: string, _artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace> {
-    await this.warming.get(slot);
     const repo = await this.repo();
     const dir = await this.worktreesDir();
     // Which repository the folder serves, so it is swept once the repository is gone.
@@ -357,7 +314,6 @@ export class WorktreeIsolation implements TaskIsolation {
 
   /** With `idle`, slots no attempt is using are removed too (`swarm worktrees --prune`). */
   async pruneCount(options: { idle?: boolean } = {}): Promise<number> {
-    await this.warmingEnded();
     return this.admin(async () => {
       const repo = await this.repo();
       const dir = await this.worktreesDir();
@@ -426,7 +382,6 @@ export class WorktreeIsolation implements TaskIsolation {
    * be, else removed. Slots still busy stay for prune.
    */
   async release(): Promise<void> {
-    await this.warmingEnded();
     if (this.options.keepIdleSlots) return;
     const dir = await this.worktreesDir();
     let parked = 0;
@@ -620,8 +575,7 @@ export class WorktreeIsolation implements TaskIsolation {
     }
   }
 
-  /** `task` undefined: made ready ahead of a task (warm), which is never done with a setup command. */
-  private async createCold(slot: string, worktree: string, stateFile: string, start: string, task: Task | undefined, signal?: AbortSignal): Promise<void> {
+  private async createCold(slot: string, worktree: string, stateFile: string, start: string, task: Task, signal?: AbortSignal): Promise<void> {
     await this.alongsideCreations(async () => {
       await this.registerSlot(slot, worktree, stateFile, start);
       // A parked tree from an earlier run needs only what differs rewritten; else every file is checked out.
@@ -632,10 +586,7 @@ export class WorktreeIsolation implements TaskIsolation {
     const repo = await this.repo();
     const linked = this.linkIncludes(worktree, repo.prefix);
     const state = readSlotState(stateFile) as SlotState;
-    if (this.options.setupCommand) {
-      if (!task) throw new WorktreeError('environment', `The slot ${worktree} cannot be made ready ahead of a task: its setup command runs for a task.`);
-      await this.runSetup(worktree, this.options.setupCommand, task, this.sandboxPaths(repo, path.dirname(worktree), worktree, state), signal);
-    }
+    if (this.options.setupCommand) await this.runSetup(worktree, this.options.setupCommand, task, this.sandboxPaths(repo, path.dirname(worktree), worktree, state), signal);
     writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), phase: 'ready', setupDone: true, linked });
   }
 
@@ -774,10 +725,10 @@ export class WorktreeIsolation implements TaskIsolation {
    * files are in it. Edits you make while tasks run reach the tasks that start once they are all
    * done (the next run).
    */
-  private async runSnapshot(repo: RepoInfo, task: Task | undefined): Promise<string> {
-    const given = task && this.options.startFrom?.(task);
+  private async runSnapshot(repo: RepoInfo, task: Task): Promise<string> {
+    const given = this.options.startFrom?.(task);
     if (given !== undefined) return given;
-    const untracked = task !== undefined && (await this.namesUntrackedFiles(repo, task));
+    const untracked = await this.namesUntrackedFiles(repo, task);
     const current = this.attemptsInFlight.size > 0 || this.sharedSnapshotPending ? this.sharedSnapshot : undefined;
     if (current && !untracked) {
       try {
@@ -786,7 +737,7 @@ export class WorktreeIsolation implements TaskIsolation {
         // The shared one failed: this task takes its own below.
       }
     }
-    const own = snapshotWorkingState(repo, { untracked: task?.files ?? [], message: 'Agent Swarm snapshot of your working state' });
+    const own = snapshotWorkingState(repo, { untracked: task.files, message: 'Agent Swarm snapshot of your working state' });
     if (!untracked) {
       this.sharedSnapshot = own;
       this.sharedSnapshotPending = true;
