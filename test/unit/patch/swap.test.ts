@@ -50,6 +50,30 @@ async function fileToFolder(): Promise<{ ws: Workspace; taskId: string; original
   return { ws, taskId: task.id, original: fingerprint(ws.root) };
 }
 
+/**
+ * A workspace whose `d` is a committed link to a folder outside it (holding `outsideFiles`), and a
+ * task that replaces the link with a real folder holding d/x.txt.
+ */
+async function linkReplacedByFolder(outsideFiles: Record<string, string>): Promise<{ ws: Workspace; outside: string; task: { id: string } }> {
+  const ws = makeWorkspace({ 'keep.txt': 'k\n' });
+  made.push(ws);
+  const outside = fs.mkdtempSync(path.join(path.dirname(ws.root), 'outside-'));
+  for (const [name, content] of Object.entries(outsideFiles)) fs.writeFileSync(path.join(outside, name), content);
+  fs.symlinkSync(outside, path.join(ws.root, 'd'));
+  git(ws.root, ['add', 'd']);
+  git(ws.root, ['commit', '-q', '-m', 'link']);
+  const [task] = await runTasks(ws, [
+    {
+      edit: (cwd) => {
+        fs.rmSync(path.join(cwd, 'd'));
+        fs.mkdirSync(path.join(cwd, 'd'));
+        fs.writeFileSync(path.join(cwd, 'd/x.txt'), 'x\n');
+      },
+    },
+  ]);
+  return { ws, outside, task };
+}
+
 function succeeds(ws: Workspace, args: string[]): string {
   const run = swarm(ws, args);
   assert.equal(run.code, 0, `swarm ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
@@ -122,21 +146,7 @@ describe('a folder swapped for a file: apply and undo', () => {
   });
 
   it('a symbolic link replaced by a folder: the folder is made real, nothing is written through the link, undo puts the link back', async () => {
-    const ws = makeWorkspace({ 'keep.txt': 'k\n' });
-    made.push(ws);
-    const outside = fs.mkdtempSync(path.join(path.dirname(ws.root), 'outside-'));
-    fs.symlinkSync(outside, path.join(ws.root, 'd'));
-    git(ws.root, ['add', 'd']);
-    git(ws.root, ['commit', '-q', '-m', 'link']);
-    const [task] = await runTasks(ws, [
-      {
-        edit: (cwd) => {
-          fs.rmSync(path.join(cwd, 'd'));
-          fs.mkdirSync(path.join(cwd, 'd'));
-          fs.writeFileSync(path.join(cwd, 'd/x.txt'), 'x\n');
-        },
-      },
-    ]);
+    const { ws, outside, task } = await linkReplacedByFolder({});
     const original = fingerprint(ws.root);
     succeeds(ws, ['apply', task.id]);
     assert.ok(fs.lstatSync(path.join(ws.root, 'd')).isDirectory(), 'a real folder, not the link');
@@ -149,22 +159,7 @@ describe('a folder swapped for a file: apply and undo', () => {
   });
 
   it('a link the change removes is not read through: a file of its target is neither "ours" in the plan nor "before" in the undo record', async () => {
-    const ws = makeWorkspace({ 'keep.txt': 'k\n' });
-    made.push(ws);
-    const outside = fs.mkdtempSync(path.join(path.dirname(ws.root), 'outside-'));
-    fs.writeFileSync(path.join(outside, 'x.txt'), 'secret outside the workspace\n');
-    fs.symlinkSync(outside, path.join(ws.root, 'd'));
-    git(ws.root, ['add', 'd']);
-    git(ws.root, ['commit', '-q', '-m', 'link']);
-    const [task] = await runTasks(ws, [
-      {
-        edit: (cwd) => {
-          fs.rmSync(path.join(cwd, 'd'));
-          fs.mkdirSync(path.join(cwd, 'd'));
-          fs.writeFileSync(path.join(cwd, 'd/x.txt'), 'x\n');
-        },
-      },
-    ]);
+    const { ws, outside, task } = await linkReplacedByFolder({ 'x.txt': 'secret outside the workspace\n' });
     const original = fingerprint(ws.root);
     const applied = succeeds(ws, ['apply', task.id]);
     assert.doesNotMatch(applied, /conflict/i, 'd/x.txt is new in the workspace: the target\'s x.txt is not in the way');
