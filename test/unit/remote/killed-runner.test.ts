@@ -10,16 +10,15 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openBoard } from '../../../src/core/board/open';
 import { PATCH_ARTIFACT, type Board } from '../../../src/core/board';
 import { findProcessesInside } from '../../../src/core/process/marked';
 import { PARTIAL_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
 import { readResultDescriptor } from '../../../src/core/remote/descriptor';
-import { startRedis, type RedisServer } from '../../harness/redis';
+import type { RedisServer } from '../../harness/redis';
 import { runSwarm, type SwarmRun, succeeded } from '../patch/helpers';
 import { git } from '../worktree/helpers';
-import { addLocalChanges, makeWorld, type World } from './machines';
-import { startGitDaemon } from './netns';
+import { addLocalChanges, type World } from './machines';
+import { startLoopbackWorld, stopLoopbackWorld, type LoopbackWorld } from './loopback-world';
 import { RunnerOutput } from './runner-output';
 
 const DIST = path.resolve(__dirname, '..', '..', '..', 'dist');
@@ -30,7 +29,7 @@ const SLOW = `printf 'written before the kill\\n' > partial.txt; sleep 120; prin
 const RETRY = `if test -f partial.txt; then printf 'resumed\\n' > resumed.txt; else printf 'fresh\\n' > fresh.txt; fi`;
 
 let redis: RedisServer;
-let daemon: Awaited<ReturnType<typeof startGitDaemon>>;
+let daemon: LoopbackWorld['daemon'];
 let w: World;
 let board: Board;
 let boardUrl: string;
@@ -40,24 +39,12 @@ const output = new RunnerOutput();
 
 before(async () => {
   assert.ok(fs.existsSync(CLI) && fs.existsSync(path.join(DIST, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
-  redis = await startRedis();
-  boardUrl = `redis://127.0.0.1:${redis.port}/0?board=killed`;
-  w = makeWorld();
+  ({ redis, daemon, w, board, boardUrl } = await startLoopbackWorld('killed'));
   // Every runner of this machine keeps its slots under this cache (XDG_CACHE_HOME), not the user's.
   cache = path.join(w.dir, 'cache');
-  daemon = await startGitDaemon(w.dir, ['127.0.0.1']);
-  git(w.dev, ['remote', 'set-url', 'origin', daemon.url('origin.git')]);
-  git(w.dev, ['fetch', '-q', 'origin']);
-  board = await openBoard(boardUrl);
 });
 
-after(async () => {
-  for (const runner of runners) if (runner.exitCode === null && runner.signalCode === null) runner.kill('SIGKILL');
-  await board?.close();
-  await daemon?.stop();
-  await redis?.stop();
-  w?.cleanup();
-});
+after(() => stopLoopbackWorld({ redis, daemon, w, board }, runners));
 
 function swarm(cwd: string, args: string[]): SwarmRun {
   return runSwarm(cwd, ['--board', boardUrl, ...args]);

@@ -8,23 +8,22 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openBoard } from '../../../src/core/board/open';
 import type { Board } from '../../../src/core/board';
 import type { Serves } from '../../../src/core/board/routing';
 import { normaliseRepositoryUrl } from '../../../src/core/remote/identity';
 import { RunnerServesWatch } from '../../../src/core/remote/serves';
-import { startRedis, type RedisServer } from '../../harness/redis';
+import type { RedisServer } from '../../harness/redis';
 import { runSwarm, succeeded } from '../patch/helpers';
 import { git } from '../worktree/helpers';
-import { makeWorld, type World } from './machines';
-import { startGitDaemon } from './netns';
+import type { World } from './machines';
+import { startLoopbackWorld, stopLoopbackWorld, type LoopbackWorld } from './loopback-world';
 import { RunnerOutput } from './runner-output';
 
 const DIST = path.resolve(__dirname, '..', '..', '..', 'dist');
 const CLI = path.join(DIST, 'cli.js');
 
 let redis: RedisServer;
-let daemon: Awaited<ReturnType<typeof startGitDaemon>>;
+let daemon: LoopbackWorld['daemon'];
 let w: World;
 let board: Board;
 let boardUrl: string;
@@ -32,22 +31,10 @@ const runners: ChildProcess[] = [];
 const output = new RunnerOutput();
 
 before(async () => {
-  redis = await startRedis();
-  boardUrl = `redis://127.0.0.1:${redis.port}/0?board=serves`;
-  w = makeWorld();
-  daemon = await startGitDaemon(w.dir, ['127.0.0.1']);
-  git(w.dev, ['remote', 'set-url', 'origin', daemon.url('origin.git')]);
-  git(w.dev, ['fetch', '-q', 'origin']);
-  board = await openBoard(boardUrl);
+  ({ redis, daemon, w, board, boardUrl } = await startLoopbackWorld('serves'));
 });
 
-after(async () => {
-  for (const runner of runners) if (runner.exitCode === null && runner.signalCode === null) runner.kill('SIGKILL');
-  await board?.close();
-  await daemon?.stop();
-  await redis?.stop();
-  w?.cleanup();
-});
+after(() => stopLoopbackWorld({ redis, daemon, w, board }, runners));
 
 /** A clone of origin whose remote was removed: it serves only its own root commit, not origin. */
 function cloneWithoutRemote(name: string): string {
