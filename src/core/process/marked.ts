@@ -111,7 +111,7 @@ function pidMax(): number {
  * /proc/<tid>/environ shows the environment of the thread's process; that process is found by its
  * own pid, so its threads are not reported beside it.
  */
-function isProcess(pid: number): boolean {
+export function isProcess(pid: number): boolean {
   try {
     return /^Tgid:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] === String(pid);
   } catch {

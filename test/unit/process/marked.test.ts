@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
 import { runInProcessGroup } from '../../../src/core/executors/process';
-import { findMarkedProcesses, pidsHandedOutAfter } from '../../../src/core/process/marked';
+import { findMarkedProcesses, isProcess, pidsHandedOutAfter } from '../../../src/core/process/marked';
 import { waitFor } from '../pool/helpers';
 import { processesWithArgs, tempDir, uniqueSleep } from '../sandbox/helpers';
 
@@ -29,6 +29,12 @@ test('a daemon of a short command is found among the pids handed out since, and 
       const pids = processesWithArgs(daemonArgs);
       return pids.length === 1 && fs.readdirSync(`/proc/${pids[0]}/task`).length > 1 && pids;
     });
+    // Its thread ids are pids too, and show its environment: only the process itself counts. (Checked
+    // directly as well: when other tests fork many processes meanwhile, the search below lists /proc
+    // instead of opening the pids one by one, and /proc lists no thread ids.)
+    const threads = fs.readdirSync(`/proc/${daemon}/task`).map(Number).filter((tid) => tid !== daemon);
+    assert.ok(threads.length > 0 && threads.every((tid) => !isProcess(tid)), `threads ${threads.join(', ')} are not processes`);
+    assert.equal(isProcess(daemon), true);
     // As if the command had just started: the pids handed out since are opened one by one.
     const found = findMarkedProcesses('SWARM_TEST_MARK', mark, { newerThan: first, newerSince: performance.now() });
     assert.deepEqual(found, [daemon], 'found by its mark, once');
