@@ -20,6 +20,7 @@ import { gitText, hardenedGitConfig, runGit } from './git';
 import { isValidId } from '../board/names';
 import { REPOSITORY_MARK, assertOutsideCheckout, defaultWorktreesDir, legacyWorktreesDir, markRepository, sweepForgottenRepositories } from './location';
 import { PARKED_DIR, adoptParked, claimParked, listParked, parkSlot, removeParked } from './parked';
+import { foldSmallPacks } from './packs';
 import { removeHalfRegistrations } from './registrations';
 import { assertGitWorkspace, locateRepository, snapshotWorkingState, type RepoInfo } from './repo';
 import { isProcessAlive, isSlotBusy, listSlotStates, readSlotState, slotPaths, writeSlotState, type SlotState } from './slots';
@@ -382,6 +383,8 @@ export class WorktreeIsolation implements TaskIsolation {
    * be, else removed. Slots still busy stay for prune.
    */
   async release(): Promise<void> {
+    // Only after a run that used slots (and so staged results).
+    if (this.slotNames.size > 0) await this.foldPacks();
     if (this.options.keepIdleSlots) return;
     const dir = await this.worktreesDir();
     let parked = 0;
@@ -402,6 +405,16 @@ export class WorktreeIsolation implements TaskIsolation {
     if (parked > 0) await this.admin(async () => runGit(['worktree', 'prune'], { cwd: (await this.repo()).topLevel }));
     // Nothing left but the repository mark: the folder goes too (made again by the next run).
     if (this.explicitDir === undefined) removeIfOnlyMarked(dir);
+  }
+
+  /** The small packs the run's results were staged into, folded (see packs.ts); a failure is only logged. */
+  private async foldPacks(): Promise<void> {
+    try {
+      const repo = await this.repo();
+      if (await foldSmallPacks(repo.commonDir, repo.topLevel)) this.log(`folded the small packs the run's results were staged into (git repack --geometric=2)`);
+    } catch (error) {
+      this.log(`could not fold the small packs of this run's results: ${(error as Error).message.split('\n')[0]}`);
+    }
   }
 
   /**

@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { diffStaged, stageEverything } from '../../../src/core/worktree/diff';
-import { locateRepository, snapshotWorkingState } from '../../../src/core/worktree';
-import { git, reposRemovedAfterEach } from './helpers';
+import { createWorktreeIsolation, locateRepository, snapshotWorkingState } from '../../../src/core/worktree';
+import { MOST_PACKS_LEFT, packCount } from '../../../src/core/worktree/packs';
+import { fakeTask, git, reposRemovedAfterEach } from './helpers';
 
 const newRepo = reposRemovedAfterEach();
 const FILES = 60;
@@ -50,6 +51,32 @@ describe('staging writes one pack, not a loose object per file', () => {
     assert.ok(looseObjects(r.root).length - before <= 3, `at most the tree objects and the commit are loose (${looseObjects(r.root).length - before})`);
     assert.equal(git(r.root, ['show', `${snapshot}:src/f42.js`]), 'const value42 = 42;\nexport default value42;');
     assert.equal(git(r.root, ['show', `${snapshot}:src/new.js`]), 'export const added = true;');
+    git(r.root, ['fsck', '--no-progress', '--no-dangling']);
+  });
+
+  it('a run\'s end folds the small packs its results were staged into, and keeps every object (a staged blob no commit names too)', { timeout: 120_000 }, async () => {
+    const r = newRepo({ 'src/a.txt': 'a\n' });
+    git(r.root, ['repack', '-a', '-d', '-q']);
+    const isolation = createWorktreeIsolation({ workspaceRoot: r.root });
+    const blobs: string[] = [];
+    for (let index = 0; index <= MOST_PACKS_LEFT; index++) {
+      const task = fakeTask();
+      const artifacts = path.join(r.root, '.swarm', 'artifacts', task.id);
+      const prepared = await isolation.prepare(task, '1', artifacts);
+      fs.writeFileSync(path.join(prepared.cwd, 'src/a.txt'), `result ${index}\n`);
+      await isolation.collect(task, '1', prepared, artifacts);
+      blobs.push(git(r.root, ['hash-object', '--stdin'], `result ${index}\n`));
+    }
+    // A blob staged in an index of its own, named by no commit, as an attempt's stage is before its result commit.
+    fs.writeFileSync(path.join(r.root, 'loose-end.txt'), 'staged, not committed\n');
+    git(r.root, [...['-c', 'core.bigFileThreshold=1'], 'add', 'loose-end.txt']);
+    const staged = git(r.root, ['rev-parse', ':loose-end.txt']);
+    const before = packCount(path.join(r.root, '.git'));
+    assert.ok(before > MOST_PACKS_LEFT, `precondition: ${before} packs`);
+    await isolation.release();
+    const after = packCount(path.join(r.root, '.git'));
+    assert.ok(after < before && after <= 3, `folded: ${before} packs before, ${after} after`);
+    for (const blob of [...blobs, staged]) assert.equal(git(r.root, ['cat-file', '-t', blob]), 'blob', `${blob} kept`);
     git(r.root, ['fsck', '--no-progress', '--no-dangling']);
   });
 });
