@@ -14,7 +14,7 @@ import { AgentPool, type IsolationChoice, type PoolOptions } from './pool';
 import type { PoolEvent } from './types';
 import { SwarmUserError } from '../errors';
 import type { Serves } from '../board/routing';
-import { runnerServes, RunnerServesWatch, type RunnerServesOptions } from '../remote/serves';
+import { RunnerServesWatch, type RunnerServesOptions } from '../remote/serves';
 
 /** What only the host knows: none of it comes from the configuration. */
 export interface PoolHost {
@@ -45,7 +45,7 @@ export interface PoolRunChoice {
    * into this clone or the cache folder (docs/remote-git.md). Its cache folder and labels.
    */
   runner?: RunnerSettings;
-  /** What this host's agents can serve on a shared board (runnerServesFor); absent: everything. */
+  /** What this host's agents can serve on a shared board (watchRunnerServesFor); absent: everything. */
   serves?: Serves;
 }
 
@@ -80,13 +80,9 @@ export function buildPool(config: SwarmConfig, executor: ExecutorConfig, host: P
 /**
  * What a runner on a shared board can serve, for the board to route on: the labels and repository
  * folder of its settings, the repositories of its clone, and tasks without a snapshot when it has a
- * local worktree isolation for them (the same decisions isolationFromConfig makes for its workspace).
+ * local worktree isolation for them (the same decisions isolationFromConfig makes for its workspace);
+ * kept current while the runner runs (remotes added to its clone later): see RunnerServesWatch.
  */
-export async function runnerServesFor(host: Pick<PoolHost, 'workspaceRoot'>, run: PoolRunChoice): Promise<Serves> {
-  return runnerServes(runnerServesOptions(host, run));
-}
-
-/** The same, kept current while the runner runs (remotes added to its clone later): see RunnerServesWatch. */
 export function watchRunnerServesFor(host: Pick<PoolHost, 'workspaceRoot'>, run: PoolRunChoice): Promise<RunnerServesWatch> {
   return RunnerServesWatch.open(runnerServesOptions(host, run));
 }

@@ -7,4 +7,4 @@ export { createNoIsolation } from './isolation-modes';
 export { readHostStatuses, listHostStatuses, liveHostStatuses, hostStatusFile, HOST_STATUS_TTL_MS, type HostStatus, type HostView } from './status-file';
 export { boardAccessOf, BOARD_PASSWORD_ENV, type BoardAccess } from './boardAccess';
 export type { TaskResult } from './worker';
-export { buildPool, poolOptionsFromConfig, runnerServesFor, watchRunnerServesFor, resolveExecutorChoice, ExecutorChoiceError, type PoolHost, type PoolRunChoice, type ExecutorRequest } from './fromConfig';
+export { buildPool, poolOptionsFromConfig, watchRunnerServesFor, resolveExecutorChoice, ExecutorChoiceError, type PoolHost, type PoolRunChoice, type ExecutorRequest } from './fromConfig';

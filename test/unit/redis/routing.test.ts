@@ -250,13 +250,14 @@ describe('Redis board routing (parking in the claim script)', { timeout: 120_000
   });
 });
 
-describe('what a runner serves (runnerServesFor, from its settings and clone)', () => {
+describe('what a runner serves (watchRunnerServesFor, from its settings and clone)', () => {
   it('a clone serves its remotes and its root commit, with its labels and tasks without a snapshot; a repository cache serves any repository', async () => {
     const { execFileSync } = await import('child_process');
     const fs = await import('fs');
     const os = await import('os');
     const path = await import('path');
-    const { runnerServesFor } = await import('../../../src/core/pool/fromConfig');
+    const { watchRunnerServesFor } = await import('../../../src/core/pool/fromConfig');
+    const runnerServesFor = async (...args: Parameters<typeof watchRunnerServesFor>) => (await watchRunnerServesFor(...args)).serves;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-serves-'));
     try {
       const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir, encoding: 'utf8' }).trim();
