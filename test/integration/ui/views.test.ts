@@ -176,6 +176,12 @@ suite('Swarm panel', () => {
   test('10,000 pending tasks: the Tasks view pages them and the extension host never stalls', async function () {
     this.timeout(240_000);
     const swarm = await api();
+    // The guarantee itself: the views' file board runs its engine in a worker thread. The stall
+    // bound below catches other work on this thread; with 10,000 tasks one refresh's reads take
+    // about 50 ms here, too close to a busy machine's noise for a stall bound to tell alone.
+    const viewBoard = await swarm.session.viewBoard();
+    assert.ok(viewBoard && 'thread' in viewBoard, 'the views read a file board');
+    assert.strictEqual(viewBoard.thread, 'worker', "the views' board reads in a worker thread, never on the extension host's");
     await fillBoard(10_000);
     // Spawning a process blocks the spawning thread (fork of a large process), so the CLI runs
     // from one helper process started before the measurement: the stalls measured are the view's.
@@ -220,9 +226,14 @@ suite('Swarm panel', () => {
       }, 60_000);
       stalls.disable();
       const maxStallMs = stalls.max / 1e6;
-      console.log(`10,000 pending: first page in ${elapsedMs} ms; largest event-loop stall ${maxStallMs.toFixed(1)} ms (loading and paging: ${(viewStalls.max / 1e6).toFixed(1)} ms; p99 ${(stalls.percentile(99) / 1e6).toFixed(1)} ms)`);
-      // The histogram counts from its 10 ms timer; a stall is the delay beyond it.
-      assert.ok(maxStallMs - 10 < 50, `the extension host never stalls for 50 ms or more (largest: ${maxStallMs.toFixed(1)} ms)`);
+      const inlineMs = inlineRefreshMs();
+      // The histogram counts from its 10 ms timer; a stall is the delay beyond it. A view that read
+      // the board on this thread would stall for one refresh's reads at least, so the bound is three
+      // quarters of those reads timed here and now (a busy machine slows both alike), and never
+      // below 100 ms: a garbage collection of the host's heap alone can take 60 ms on a busy machine.
+      const boundMs = Math.max(100, inlineMs * 0.75);
+      console.log(`10,000 pending: first page in ${elapsedMs} ms; largest event-loop stall ${maxStallMs.toFixed(1)} ms (loading and paging: ${(viewStalls.max / 1e6).toFixed(1)} ms; p99 ${(stalls.percentile(99) / 1e6).toFixed(1)} ms); one refresh's reads on this thread ${inlineMs.toFixed(1)} ms, bound ${boundMs.toFixed(1)} ms`);
+      assert.ok(maxStallMs - 10 < boundMs, `the extension host never stalls for ${boundMs.toFixed(1)} ms or more (largest: ${maxStallMs.toFixed(1)} ms)`);
     } finally {
       stalls.disable();
       viewStalls.disable();
@@ -230,6 +241,26 @@ suite('Swarm panel', () => {
     }
   });
 });
+
+/**
+ * What one refresh of the Tasks view reads (the stats and a page of the Pending group), done on
+ * this thread as a view without the board's worker would: the fastest of three, once warm.
+ */
+function inlineRefreshMs(): number {
+  const board = openBoard();
+  try {
+    let fastest = Infinity;
+    for (let round = 0; round < 3; round++) {
+      const started = performance.now();
+      board.stats();
+      board.listPage({ status: 'pending', limit: 100 });
+      fastest = Math.min(fastest, performance.now() - started);
+    }
+    return fastest;
+  } finally {
+    board.close();
+  }
+}
 
 /** One long-lived process that runs CLI commands sent as JSON lines and answers with their output. */
 class CliRunner {
