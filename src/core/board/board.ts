@@ -46,6 +46,7 @@ import { Claimer } from './claim';
 import { Requeuer } from './requeue';
 import { Maintenance } from './maintenance';
 import { watchPaths } from './watch';
+import { liveOlderFormatUsers } from './olderUsers';
 import { SwarmUserError } from '../errors';
 import type { Serves } from './routing';
 
@@ -189,6 +190,7 @@ export class FileBoardEngine {
       this.writeFormatMarker(marker, this.store.now());
       if (exclude) excludeFromGit(this.root);
     } else if (existing.version < BOARD_FORMAT_VERSION) {
+      this.refuseWhileOlderBuildsRun(existing.version);
       this.upgradeFormatMarker(marker, existing);
     }
   }
@@ -196,6 +198,19 @@ export class FileBoardEngine {
   private writeFormatMarker(marker: string, createdAt: unknown): void {
     const body = JSON.stringify({ format: BOARD_FORMAT, version: BOARD_FORMAT_VERSION, createdAt }, null, 2);
     writeFileAtomicSync(marker, body + '\n', { tmpDir: this.store.dirPath('tmp'), durable: this.store.durable });
+  }
+
+  /**
+   * An older build that has the board open checks its format only when it opens it: upgrading
+   * under it would let it claim tasks whose files this build's lease records hold.
+   */
+  private refuseWhileOlderBuildsRun(version: number): void {
+    const users = liveOlderFormatUsers(this.root, this.store.now());
+    if (users.length === 0) return;
+    const listed = users.slice(0, 3).join('; ') + (users.length > 3 ? `; and ${users.length - 3} more` : '');
+    throw new BoardFormatError(
+      `The board at ${this.root} is in use by an older Agent Swarm (board format ${version}) that would not see this version's file leases: ${listed}. Stop or update it, then retry.`,
+    );
   }
 
   /** An older board is marked with this format when opened, so builds of the older format refuse it from then on. */
