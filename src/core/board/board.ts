@@ -318,7 +318,8 @@ export class FileBoardEngine {
     this.store.syncDirs(['done'], effects, subject);
     faultPoint('complete:after-rename');
     this.leases.releaseAfterCommit(spec.files, claim.token, effects, subject);
-    this.store.logEvents([{ at: this.store.now(), type: 'completed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts }], effects, subject);
+    const batch = batchOfResult(result);
+    this.store.logEvents([{ at: this.store.now(), type: 'completed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, ...(batch && { detail: { batch } }) }], effects, subject);
     if (spec.parentId) this.maps.childEnded(spec.parentId, spec.id, 'done', effects);
     return effects.attach({ ...this.store.toTask(spec, 'done', parsed), result });
   }
@@ -377,6 +378,16 @@ export class FileBoardEngine {
     this.store.pendingChanged();
     this.store.logEvents([{ at: this.store.now(), type: 'requeued', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, detail: { released: true, reason } }], effects, subject);
     return effects.attach(this.store.toTask(spec, 'pending', { id: parsed.id, attempts }));
+  }
+
+  /** A `batched` event per claim, naming every task of the batch (see Board.noteBatch). */
+  noteBatch(claims: Pick<Claim, 'token'>[]): void {
+    const parsed = claims.map((claim) => this.parseToken(claim.token));
+    const batch = parsed.map((each) => each.id);
+    const now = this.store.now();
+    const events = parsed.map((each): Omit<BoardEvent, 'pid'> => ({ at: now, type: 'batched', taskId: each.id, agent: each.agent, attempt: each.attempts, detail: { batch } }));
+    const effects = this.store.afterCommit();
+    this.store.logEvents(events, effects, `Tasks ${batch.join(', ')} run in one command`); // a failure is only warned
   }
 
   /** The delay before retry n (1-based): min(cap, base·multiplier^(n-1)), jittered into [d·(1-j), d]. */
@@ -610,4 +621,10 @@ export function serialiseResult(result: unknown): string {
 export function capMessage(message: string): string {
   if (message.length <= MAX_ERROR_MESSAGE) return message;
   return `${message.slice(0, MAX_ERROR_MESSAGE)}… (cut: ${message.length} characters in all)`;
+}
+
+/** The tasks a result says its command ran with (batchRun.ts stores them as `batch`), for the `completed` event. */
+export function batchOfResult(result: unknown): string[] | undefined {
+  const batch = (result as { batch?: unknown } | null | undefined)?.batch;
+  return Array.isArray(batch) && batch.length > 1 && batch.every((id) => typeof id === 'string') ? (batch as string[]) : undefined;
 }

@@ -48,6 +48,8 @@ export async function runBatch(host: BatchHost, claims: Claim[], leaseHeldUntil:
   const members = claims.map((claim, index) => startMember(host, claim, leaseHeldUntil, command, log, startedAt, index === 0));
   host.enter(members);
   log.write(`[batch] one command for ${describeBatch(tasks)}\n`);
+  // The board's log names the batch from each task's start (its claim came before the batch formed).
+  await options.board.noteBatch(claims).catch((error: unknown) => log.write(`[batch] the board's event log does not name this batch: ${classifyError(error).message}\n`));
   let ended: TaskEnded[];
   try {
     const ran = await tracePhase('batch', tasks[0].id, () => runCommand(host, tasks, scratch, command.signal, log));
