@@ -185,3 +185,16 @@ test('cancelling one task of a batch through the pool stops the command, keeps t
   assert.equal(fs.readFileSync(path.join(f.dir, 'd.txt'), 'utf8'), 'd\n', 'the cancelled task changed nothing');
   await pool.stop({ graceMs: 10_000 });
 });
+
+test('the command of a batch gets every task id of the batch in $SWARM_TASK_IDS, space-separated, and is still batched', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  for (const name of ['a', 'b', 'c', 'd']) fs.writeFileSync(path.join(f.dir, `${name}.txt`), `${name}\n`);
+  const ids = f.board.map({ title: 'ids' }, ['a', 'b', 'c', 'd'].map((name) => ({ title: name, files: [`${name}.txt`] }))).children.map((task) => task.id);
+  const command = `for f in {files}; do printf '%s\\n' "$SWARM_TASK_IDS" >> "$f"; done`;
+  const pool = f.makePool({ executor: { type: 'command', command }, maxAgents: 1 });
+  await pool.start();
+  await waitFor('every task to be done', () => ids.every((id) => f.board.get(id)?.status === 'done'), 60_000, 50);
+  await pool.stop({ graceMs: 10_000 });
+  for (const name of ['a', 'b', 'c', 'd']) assert.equal(fs.readFileSync(path.join(f.dir, `${name}.txt`), 'utf8'), `${name}\n${ids.join(' ')}\n`, `${name}.txt: one command for the four tasks, naming them all`);
+});
