@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import { InvalidArgumentError } from 'commander';
 import { MAX_TIME_MS, TASK_SPEC_FIELDS, TASK_STATUSES, TaskSpec, TaskStatus, checkTaskSpec } from '../core/board';
+import { MAX_KEEP_RESULTS_DAYS } from '../core/config/schema';
 import { UsageError } from './errors';
 
 /** A whole number in [min, max], written in decimal digits (an optional sign, nothing else). */
@@ -17,8 +18,8 @@ export function parseInteger(name: string, min = Number.MIN_SAFE_INTEGER, max = 
   };
 }
 
-/** Most days a retention may be set to: ten years (beyond it the milliseconds stop being exact). */
-export const MAX_RETENTION_DAYS = 3650;
+/** Most days a retention may be set to: ten years (beyond it the milliseconds stop being exact); swarm.config.json's keepResultsDays has the same bound. */
+export const MAX_RETENTION_DAYS = MAX_KEEP_RESULTS_DAYS;
 
 /** A number of days above 0 (fractions allowed: 0.5 is twelve hours), as milliseconds. */
 export function parseDaysAsMs(name: string): (value: string) => number {

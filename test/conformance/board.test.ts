@@ -365,6 +365,30 @@ for (const kind of kinds) {
       });
     });
 
+    describe('batches in the event log', () => {
+      it('noteBatch writes a batched event per claim naming the batch, and a completion whose result names a batch says so', async () => {
+        const { board } = await kind.fresh();
+        await board.postMany([{ title: 'one', files: ['a.ts'] }, { title: 'two', files: ['b.ts'] }, { title: 'alone' }]);
+        const first = (await board.claim({ agent: 'a' }))!;
+        const second = (await board.claim({ agent: 'a' }))!;
+        const alone = (await board.claim({ agent: 'b' }))!;
+        const batch = [first.task.id, second.task.id];
+        await board.noteBatch([first, second]);
+        await board.complete(first, { summary: 'x', batch });
+        await board.complete(second, { summary: 'y', batch });
+        await board.complete(alone, { summary: 'z', batch: [alone.task.id] });
+        const events = await eventTypes(board);
+        for (const claim of [first, second]) {
+          const batched = events.find((e) => e.type === 'batched' && e.taskId === claim.task.id);
+          assert.deepEqual(batched?.detail, { batch }, JSON.stringify(events));
+          assert.equal(batched?.agent, 'a');
+          assert.equal(batched?.attempt, 1);
+          assert.deepEqual(events.find((e) => e.type === 'completed' && e.taskId === claim.task.id)?.detail, { batch });
+        }
+        assert.equal(events.find((e) => e.type === 'completed' && e.taskId === alone.task.id)?.detail, undefined, 'a batch of one is no batch');
+      });
+    });
+
     describe('lease loss has a typed cause', () => {
       it('cancelled, reclaimed, ended and missing are told apart without reading the message', async () => {
         const { board, another } = await kind.fresh();

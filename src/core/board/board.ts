@@ -46,6 +46,7 @@ import { Claimer } from './claim';
 import { Requeuer } from './requeue';
 import { Maintenance } from './maintenance';
 import { watchPaths } from './watch';
+import { liveOlderFormatUsers } from './olderUsers';
 import { SwarmUserError } from '../errors';
 import type { Serves } from './routing';
 
@@ -189,6 +190,7 @@ export class FileBoardEngine {
       this.writeFormatMarker(marker, this.store.now());
       if (exclude) excludeFromGit(this.root);
     } else if (existing.version < BOARD_FORMAT_VERSION) {
+      this.refuseWhileOlderBuildsRun(existing.version);
       this.upgradeFormatMarker(marker, existing);
     }
   }
@@ -196,6 +198,19 @@ export class FileBoardEngine {
   private writeFormatMarker(marker: string, createdAt: unknown): void {
     const body = JSON.stringify({ format: BOARD_FORMAT, version: BOARD_FORMAT_VERSION, createdAt }, null, 2);
     writeFileAtomicSync(marker, body + '\n', { tmpDir: this.store.dirPath('tmp'), durable: this.store.durable });
+  }
+
+  /**
+   * An older build that has the board open checks its format only when it opens it: upgrading
+   * under it would let it claim tasks whose files this build's lease records hold.
+   */
+  private refuseWhileOlderBuildsRun(version: number): void {
+    const users = liveOlderFormatUsers(this.root, this.store.now());
+    if (users.length === 0) return;
+    const listed = users.slice(0, 3).join('; ') + (users.length > 3 ? `; and ${users.length - 3} more` : '');
+    throw new BoardFormatError(
+      `The board at ${this.root} is in use by an older Agent Swarm (board format ${version}) that would not see this version's file leases: ${listed}. Stop or update it, then retry.`,
+    );
   }
 
   /** An older board is marked with this format when opened, so builds of the older format refuse it from then on. */
@@ -303,7 +318,8 @@ export class FileBoardEngine {
     this.store.syncDirs(['done'], effects, subject);
     faultPoint('complete:after-rename');
     this.leases.releaseAfterCommit(spec.files, claim.token, effects, subject);
-    this.store.logEvents([{ at: this.store.now(), type: 'completed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts }], effects, subject);
+    const batch = batchOfResult(result);
+    this.store.logEvents([{ at: this.store.now(), type: 'completed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, ...(batch && { detail: { batch } }) }], effects, subject);
     if (spec.parentId) this.maps.childEnded(spec.parentId, spec.id, 'done', effects);
     return effects.attach({ ...this.store.toTask(spec, 'done', parsed), result });
   }
@@ -362,6 +378,16 @@ export class FileBoardEngine {
     this.store.pendingChanged();
     this.store.logEvents([{ at: this.store.now(), type: 'requeued', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, detail: { released: true, reason } }], effects, subject);
     return effects.attach(this.store.toTask(spec, 'pending', { id: parsed.id, attempts }));
+  }
+
+  /** A `batched` event per claim, naming every task of the batch (see Board.noteBatch). */
+  noteBatch(claims: Pick<Claim, 'token'>[]): void {
+    const parsed = claims.map((claim) => this.parseToken(claim.token));
+    const batch = parsed.map((each) => each.id);
+    const now = this.store.now();
+    const events = parsed.map((each): Omit<BoardEvent, 'pid'> => ({ at: now, type: 'batched', taskId: each.id, agent: each.agent, attempt: each.attempts, detail: { batch } }));
+    const effects = this.store.afterCommit();
+    this.store.logEvents(events, effects, `Tasks ${batch.join(', ')} run in one command`); // a failure is only warned
   }
 
   /** The delay before retry n (1-based): min(cap, base·multiplier^(n-1)), jittered into [d·(1-j), d]. */
@@ -595,4 +621,10 @@ export function serialiseResult(result: unknown): string {
 export function capMessage(message: string): string {
   if (message.length <= MAX_ERROR_MESSAGE) return message;
   return `${message.slice(0, MAX_ERROR_MESSAGE)}… (cut: ${message.length} characters in all)`;
+}
+
+/** The tasks a result says its command ran with (batchRun.ts stores them as `batch`), for the `completed` event. */
+export function batchOfResult(result: unknown): string[] | undefined {
+  const batch = (result as { batch?: unknown } | null | undefined)?.batch;
+  return Array.isArray(batch) && batch.length > 1 && batch.every((id) => typeof id === 'string') ? (batch as string[]) : undefined;
 }

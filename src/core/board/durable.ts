@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { threadId } from 'worker_threads';
+import { isProcessAlive } from '../process/liveness'; // a zombie writer (killed, not reaped, as under a PID 1 that never reaps) is dead
 
 export function nonce(bytes = 4): string {
   return randomBytes(bytes).toString('hex');
@@ -143,15 +144,6 @@ export function writerTag(): string {
 export function isOtherLiveWriter(pid: number, thread = 0): boolean {
   if (pid !== process.pid) return isProcessAlive(pid);
   return thread !== threadId;
-}
-
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Blocks the thread briefly; used only by one-shot CLI paths that must observe twice. */

@@ -170,6 +170,10 @@ export class FileBoard implements Board {
     return this.call('release', [{ token: claim.token }, reason]);
   }
 
+  noteBatch(claims: ClaimToken[]): Promise<void> {
+    return this.call('noteBatch', [claims.map((claim) => ({ token: claim.token }))]);
+  }
+
   get(id: string): Promise<Task | undefined> {
     return this.call('get', [id]);
   }

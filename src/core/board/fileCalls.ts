@@ -88,6 +88,10 @@ export class FileBoardCalls {
     return this.engine.release(claim, reason);
   }
 
+  noteBatch(claims: ClaimToken[]): void {
+    this.engine.noteBatch(claims);
+  }
+
   get(id: string): Task | undefined {
     return this.engine.get(id);
   }

@@ -6,6 +6,8 @@ import * as path from 'path';
 import writeFileAtomic from 'write-file-atomic';
 import { BoardInputError } from './types';
 import { HOST_GONE_KEPT_MS, HOST_ID_PATTERN, type HostEntry } from './interface';
+import { BOARD_FORMAT_VERSION } from './board';
+import { HOST_RECORD_FORMAT_KEY } from './olderUsers';
 
 /** Records written before they carried an expiry: live while rewritten within this long. */
 const LEGACY_STALE_AFTER_MS = 30_000;
@@ -25,7 +27,9 @@ export class FileHosts {
     assertHostId(id);
     fs.mkdirSync(this.dir, { recursive: true });
     // No fsync: the record is rewritten every second and means nothing after a machine crash.
-    writeFileAtomic.sync(path.join(this.dir, `${id}.json`), JSON.stringify({ ...status, expiresAt: Date.now() + ttlMs }), { fsync: false });
+    // The format tells a newer build that this host sees its file leases (see olderUsers.ts).
+    const record = { ...status, [HOST_RECORD_FORMAT_KEY]: BOARD_FORMAT_VERSION, expiresAt: Date.now() + ttlMs };
+    writeFileAtomic.sync(path.join(this.dir, `${id}.json`), JSON.stringify(record), { fsync: false });
   }
 
   remove(id: string): void {

@@ -146,6 +146,11 @@ export interface Board {
   fail(claim: ClaimToken, message: string, options?: FailRequest): Promise<Task>;
   /** Hands a claim back unfinished; the attempt does not count. */
   release(claim: ClaimToken, reason?: string): Promise<Task>;
+  /**
+   * Records that the claims run in one command: a `batched` event per task naming the batch (its
+   * tasks' ids), so the log shows it between each task's claim and its end. Changes no task.
+   */
+  noteBatch(claims: ClaimToken[]): Promise<void>;
 
   get(id: string): Promise<Task | undefined>;
   list(query?: ListQuery): Promise<TaskPage>;

@@ -185,7 +185,9 @@ export type BoardEventType =
   | 'parent-completed'
   | 'reopened'
   /** A task no claimer so far could serve waits for a runner with its labels and repository (Redis board). */
-  | 'waiting-for-runner';
+  | 'waiting-for-runner'
+  /** A claimed task starts in one command with others (detail.batch: every task id of the batch). */
+  | 'batched';
 
 /** One line of the event log. */
 export interface BoardEvent {

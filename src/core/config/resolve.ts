@@ -137,6 +137,12 @@ export function poolSettingsFrom(config: SwarmConfig): {
   };
 }
 
+/** How long a runner keeps the bundles of ended tasks, from `pool.keepResultsDays` (undefined: the default). */
+export function keepResultsMsFrom(config: SwarmConfig): number | undefined {
+  const days = config.pool?.keepResultsDays;
+  return days === undefined ? undefined : Math.round(days * 86_400_000);
+}
+
 /** WorktreeIsolation options from `worktrees`. */
 export function worktreeSettingsFrom(config: SwarmConfig): { include?: string[]; setupCommand?: string; maxSlots?: number; diskBudgetBytes?: number; worktreesDir?: string; keepIdleSlots?: boolean } {
   const worktrees = config.worktrees ?? {};

@@ -10,6 +10,9 @@ import { DEFAULT_CACHE_DIRS, SANDBOX_MODES, type SandboxMode } from '../sandbox/
 export const CONFIG_FILE_NAME = 'swarm.config.json';
 
 const milliseconds = z.number().int().positive();
+
+/** The longest a shared board keeps the bundles of ended tasks (`keepResultsDays`, `swarm run --keep-results`). */
+export const MAX_KEEP_RESULTS_DAYS = 3650;
 const megabytes = z.number().positive();
 
 const verifySchema = z
@@ -42,6 +45,12 @@ export const poolConfigSchema = z
     agentMemoryMB: megabytes.optional().describe('An agent (with its executor processes) above this memory is stopped and its task retried.'),
     totalMemoryMB: megabytes.optional().describe('No new agent starts while all agents together use more than this.'),
     maxCpuPercent: z.number().positive().max(100_000).optional().describe('No new agent starts while the agents use more CPU than this (100 = one core).'),
+    keepResultsDays: z
+      .number()
+      .positive()
+      .max(MAX_KEEP_RESULTS_DAYS)
+      .optional()
+      .describe('Shared board: days the bundles of ended tasks (results to review or follow up, a dead task\'s work) stay on the board before runners remove them (default 7; swarm run --keep-results overrides it).'),
   })
   .strict();
 

@@ -48,6 +48,8 @@ export async function runBatch(host: BatchHost, claims: Claim[], leaseHeldUntil:
   const members = claims.map((claim, index) => startMember(host, claim, leaseHeldUntil, command, log, startedAt, index === 0));
   host.enter(members);
   log.write(`[batch] one command for ${describeBatch(tasks)}\n`);
+  // The board's log names the batch from each task's start (its claim came before the batch formed).
+  await options.board.noteBatch(claims).catch((error: unknown) => log.write(`[batch] the board's event log does not name this batch: ${classifyError(error).message}\n`));
   let ended: TaskEnded[];
   try {
     const ran = await tracePhase('batch', tasks[0].id, () => runCommand(host, tasks, scratch, command.signal, log));
@@ -101,7 +103,9 @@ async function runCommand(host: BatchHost, tasks: Task[], scratch: string, signa
   const prepared = await tracePhase('prepare', task.id, () => isolation.prepare(task, slot, scratch, signal));
   try {
     const sandbox = host.sandboxFor(prepared);
-    const context = { task, cwd: prepared.cwd, boardRoot: localBoardFolder(board), signal, log: (chunk: string) => log.write(chunk), env, limiter, hostModels, sandbox };
+    // $SWARM_TASK_ID is the first task's alone; a script behind the command reads every id here.
+    const batchEnv = { ...env, SWARM_TASK_IDS: tasks.map((each) => each.id).join(' ') };
+    const context = { task, cwd: prepared.cwd, boardRoot: localBoardFolder(board), signal, log: (chunk: string) => log.write(chunk), env: batchEnv, limiter, hostModels, sandbox };
     const result = await tracePhase('execute', task.id, () => executor.execute(context));
     signal.throwIfAborted();
     const changes = await tracePhase('collect', task.id, () => isolation.collect(task, slot, prepared, scratch));

@@ -56,7 +56,7 @@ async function cloneIdentities(clone: string, strict: boolean): Promise<string[]
   return [...identities].sort();
 }
 
-/** How often the clone's config file is looked at (one stat), and how often everything is worked out again. */
+/** How often the clone's config file and branch refs are looked at (a few stats), and how often everything is worked out again. */
 export interface ServesWatchTiming {
   checkMs?: number;
   refreshMs?: number;
@@ -66,35 +66,38 @@ const CHECK_MS = 5_000;
 const REFRESH_MS = 3_600_000;
 
 /**
- * What a runner serves, kept current while it runs, at the cost of one stat every few seconds: the
- * clone's remotes live in its git config file, which `git remote add` (or set-url, rename, remove)
- * rewrites, so only when that file changed is the answer worked out again with git. Everything is
- * worked out again hourly too (a branch fetched since may bring another root commit). `serves` is
- * updated in place: whoever holds it (the pool's scheduler, an agent in the same process) claims
- * with the new value at once; `onChange` tells the pool to pass it to its agent processes.
+ * What a runner serves, kept current while it runs, at the cost of a few stats every few seconds:
+ * the clone's remotes live in its git config file, which `git remote add` (or set-url, rename,
+ * remove) rewrites; its root commits are those of its branches and HEAD, which change only when a
+ * branch ref or HEAD is written. Git writes every ref through a lock file renamed into place, so a
+ * new or moved branch changes the mtime of its folder under refs/heads/ (or packed-refs, or HEAD).
+ * Only when one of these changed is the answer worked out again with git. Everything is worked out
+ * again hourly too (a ref format this does not know). `serves` is updated in place: whoever holds it
+ * (the pool's scheduler, an agent in the same process) claims with the new value at once;
+ * `onChange` tells the pool to pass it to its agent processes.
  */
 export class RunnerServesWatch {
   private timers: NodeJS.Timeout[] = [];
-  private configStamp: string | undefined;
+  private stamp: string | undefined;
   private working?: Promise<boolean>;
 
   private constructor(
     private readonly options: RunnerServesOptions,
-    /** The clone's config file; undefined when nothing can change (a repository cache serves any, or no clone). */
-    private readonly configFile: string | undefined,
+    /** What to stat; undefined when nothing can change (a repository cache serves any, or no clone). */
+    private readonly watched: WatchedFiles | undefined,
     readonly serves: Serves,
   ) {
-    this.configStamp = configFile ? stampOf(configFile) : undefined;
+    this.stamp = watched ? stampOfClone(watched) : undefined;
   }
 
   static async open(options: RunnerServesOptions): Promise<RunnerServesWatch> {
-    const configFile = options.clone !== undefined && options.reposDir === undefined ? await configFileOf(options.clone) : undefined;
-    return new RunnerServesWatch(options, configFile, { ...(await runnerServes(options)) });
+    const watched = options.clone !== undefined && options.reposDir === undefined ? await watchedFilesOf(options.clone) : undefined;
+    return new RunnerServesWatch(options, watched, { ...(await runnerServes(options)) });
   }
 
   /** Checks every `checkMs` (and refreshes every `refreshMs`) until stop(); `onChange` after each change. */
   start(onChange: () => void, timing: ServesWatchTiming = {}): void {
-    if (!this.configFile || this.timers.length > 0) return;
+    if (!this.watched || this.timers.length > 0) return;
     const after = (changed: Promise<boolean>) => void changed.then((yes) => yes && onChange(), () => undefined);
     this.timers = [setInterval(() => after(this.check()), timing.checkMs ?? CHECK_MS), setInterval(() => after(this.refresh()), timing.refreshMs ?? REFRESH_MS)];
     for (const timer of this.timers) timer.unref();
@@ -105,11 +108,10 @@ export class RunnerServesWatch {
     this.timers = [];
   }
 
-  /** Works it out again only if the clone's config file changed; whether `serves` changed. */
+  /** Works it out again only if the clone's config file, branch refs or HEAD changed; whether `serves` changed. */
   check(): Promise<boolean> {
-    if (!this.configFile) return Promise.resolve(false);
-    const stamp = stampOf(this.configFile);
-    if (stamp === this.configStamp) return Promise.resolve(false);
+    if (!this.watched) return Promise.resolve(false);
+    if (stampOfClone(this.watched) === this.stamp) return Promise.resolve(false);
     return this.refresh();
   }
 
@@ -121,13 +123,13 @@ export class RunnerServesWatch {
 
   private async recompute(): Promise<boolean> {
     // The stamp first: a change made while git reads is seen by the next check.
-    if (this.configFile) this.configStamp = stampOf(this.configFile);
+    if (this.watched) this.stamp = stampOfClone(this.watched);
     let fresh: Serves;
     try {
       fresh = await runnerServes(this.options, true);
     } catch {
       // Keep serving what it served; the next check (a few seconds on) tries again.
-      this.configStamp = undefined;
+      this.stamp = undefined;
       return false;
     }
     if (sameServes(fresh, this.serves)) return false;
@@ -136,14 +138,43 @@ export class RunnerServesWatch {
   }
 }
 
-/** The config file of the clone's repository (shared by its worktrees), resolved once at start. */
-async function configFileOf(clone: string): Promise<string | undefined> {
-  const found = await runGit(['rev-parse', '--git-common-dir'], { cwd: clone, okCodes: [128] }).catch(() => undefined);
-  if (!found || found.code !== 0) return undefined;
-  return path.join(path.resolve(clone, found.stdout.toString('utf8').trim()), 'config');
+/** The files whose change can change what the clone serves, resolved once at start. */
+interface WatchedFiles {
+  /** The repository's (shared by its worktrees): its remotes. */
+  config: string;
+  /** The repository's branches: folders of loose refs, and the packed ones. */
+  branches: string;
+  packedRefs: string;
+  /** The clone's own HEAD (a worktree has its own): `rev-list HEAD` reads it. */
+  head: string;
 }
 
-/** What changes when git rewrites a file (it writes config.lock and renames it over config). */
+async function watchedFilesOf(clone: string): Promise<WatchedFiles | undefined> {
+  const found = await runGit(['rev-parse', '--git-common-dir', '--git-dir'], { cwd: clone, okCodes: [128] }).catch(() => undefined);
+  if (!found || found.code !== 0) return undefined;
+  const [commonDir, gitDir] = found.stdout.toString('utf8').trim().split('\n').map((dir) => path.resolve(clone, dir));
+  return { config: path.join(commonDir, 'config'), branches: path.join(commonDir, 'refs', 'heads'), packedRefs: path.join(commonDir, 'packed-refs'), head: path.join(gitDir ?? commonDir, 'HEAD') };
+}
+
+/** One string that changes when any watched file or branch folder does. */
+function stampOfClone(watched: WatchedFiles): string {
+  return [stampOf(watched.config), stampOf(watched.packedRefs), stampOf(watched.head), ...folderStamps(watched.branches)].join(' ');
+}
+
+/** The stamps of a folder and of every folder below it (branch names with slashes live in subfolders). */
+function folderStamps(dir: string): string[] {
+  const stamps = [stampOf(dir)];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return stamps; // gone or unreadable: its own stamp says so
+  }
+  for (const entry of entries) if (entry.isDirectory()) stamps.push(...folderStamps(path.join(dir, entry.name)));
+  return stamps;
+}
+
+/** What changes when git rewrites a file (it writes config.lock and renames it over config), or a folder's entries. */
 function stampOf(file: string): string {
   const stat = fs.statSync(file, { throwIfNoEntry: false });
   return stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : 'absent';

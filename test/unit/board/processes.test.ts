@@ -163,3 +163,31 @@ describe('board crash consistency (kill -9 at each step)', () => {
     });
   }
 });
+
+describe('board repair: a writer that is a zombie is dead', () => {
+  it('a post killed after its commit, whose process stays a zombie (its parent never reaps it, as under a PID 1 that never reaps), is rolled forward', { timeout: 60_000 }, async () => {
+    const root = freshRoot();
+    FileBoard.open({ root }).close();
+    // sh starts the victim in the background, prints its pid, then becomes a sleep that never reaps it.
+    const victimCommand = [process.execPath, '--import', 'tsx', path.join(fixtures, 'fault-scenario.ts'), root, 'post'].map((arg) => `'${arg}'`).join(' ');
+    const parent = spawn('sh', ['-c', `${victimCommand} >/dev/null 2>&1 & echo $!; exec sleep 600`], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, SWARM_FAULT: 'post:after-commit' } });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (data: Buffer) => resolve(String(data)))));
+      const deadline = Date.now() + 50_000;
+      while (!/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))) {
+        assert.ok(Date.now() < deadline, 'the victim killed itself at post:after-commit');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const recovered = FileBoard.open({ root });
+      try {
+        assert.equal(recovered.list().find((task) => task.title === 'posted by the victim')?.status, 'pending', 'the committed post was rolled forward');
+        assert.deepEqual(fs.readdirSync(path.join(root, 'tmp')), [], 'no orphans left in tmp/');
+      } finally {
+        recovered.close();
+      }
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+});
+

@@ -77,6 +77,26 @@ function treeOf(dir: string): Record<string, string> {
   return Object.fromEntries(FILES.map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf8')]));
 }
 
+/**
+ * `swarm log` names the batch of every task that ran in one: a `batched` event after its claim and
+ * its `completed` event each list the batch's tasks (the same list, with the task in it).
+ */
+function assertLogNamesBatches(dir: string, ids: string[]): void {
+  const shown = swarm(dir, ['log', '--json']);
+  assert.equal(shown.code, 0, shown.stderr);
+  const events = shown.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; taskId?: string; detail?: { batch?: string[] } });
+  for (const id of ids) {
+    const named = (type: string): string[] | undefined => events.find((event) => event.type === type && event.taskId === id)?.detail?.batch;
+    const batched = named('batched');
+    assert.ok(batched && batched.length > 1 && batched.includes(id), `task ${id}: its batched event names its batch: ${JSON.stringify(events.filter((event) => event.taskId === id))}`);
+    assert.deepEqual(named('completed'), batched, `task ${id}: its completed event names the same batch`);
+    const claimedAt = events.findIndex((event) => event.type === 'claimed' && event.taskId === id);
+    assert.ok(claimedAt !== -1 && claimedAt < events.findIndex((event) => event.type === 'batched' && event.taskId === id), 'after its claim');
+  }
+  const text = swarm(dir, ['log']).stdout;
+  assert.match(text, new RegExp(`batched +${ids[0]} agent=\\S+ attempt=1 \\{"batch":\\["`), text);
+}
+
 test('swarm run + apply --all-done: batch off and on give the same per-task patches and the same tree', () => {
   const outcomes: Array<{ tree: Record<string, string>; patches: string[]; summary: string }> = [];
   for (const batch of [false, 'auto']) {
@@ -96,6 +116,7 @@ test('swarm run + apply --all-done: batch off and on give the same per-task patc
       assert.match(shown.stdout, /Ran in one command with a batch of \d tasks: /, 'swarm show says which tasks ran together');
       const log = fs.readFileSync(path.join(board.artifactsDir(ids[0]), 'log.txt'), 'utf8');
       assert.match(log, /\[batch\] one command for a batch of \d tasks/, 'so does the task log');
+      assertLogNamesBatches(dir, ids);
     }
     board.close();
   }
@@ -163,4 +184,17 @@ test('cancelling one task of a batch through the pool stops the command, keeps t
   assert.equal(f.events.filter((event) => event.type === 'agent-started').length, 1, 'the agent was not stopped');
   assert.equal(fs.readFileSync(path.join(f.dir, 'd.txt'), 'utf8'), 'd\n', 'the cancelled task changed nothing');
   await pool.stop({ graceMs: 10_000 });
+});
+
+test('the command of a batch gets every task id of the batch in $SWARM_TASK_IDS, space-separated, and is still batched', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  for (const name of ['a', 'b', 'c', 'd']) fs.writeFileSync(path.join(f.dir, `${name}.txt`), `${name}\n`);
+  const ids = f.board.map({ title: 'ids' }, ['a', 'b', 'c', 'd'].map((name) => ({ title: name, files: [`${name}.txt`] }))).children.map((task) => task.id);
+  const command = `for f in {files}; do printf '%s\\n' "$SWARM_TASK_IDS" >> "$f"; done`;
+  const pool = f.makePool({ executor: { type: 'command', command }, maxAgents: 1 });
+  await pool.start();
+  await waitFor('every task to be done', () => ids.every((id) => f.board.get(id)?.status === 'done'), 60_000, 50);
+  await pool.stop({ graceMs: 10_000 });
+  for (const name of ['a', 'b', 'c', 'd']) assert.equal(fs.readFileSync(path.join(f.dir, `${name}.txt`), 'utf8'), `${name}\n${ids.join(' ')}\n`, `${name}.txt: one command for the four tasks, naming them all`);
 });

@@ -191,6 +191,37 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
     assert.deepEqual(await transportArtifacts(board, [done.id]), [], 'removed by the shorter retention');
   });
 
+  it('keepResultsDays in swarm.config.json sets the retention, --keep-results overrides it, and a bad value is refused naming the file and the key', async () => {
+    const w = makeWorld();
+    worlds.push(w);
+    const url = server().url(0, 'keep-results-config');
+    const board = await openBoard(url);
+    boards.push(board);
+    const snapshotId = newSnapshotId();
+    const source = { repository: 'example.com/a/b', prefix: '', snapshot: 'a'.repeat(40), snapshotId, bundle: 'thin' as const, bundleBytes: 4, artifact: { taskId: snapshotId, name: SNAPSHOT_ARTIFACT } };
+    const [done] = await board.postMany([{ title: 'done', source }]);
+    for (const name of [RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT]) await board.putArtifact(done.id, name, 'result');
+    await board.complete(await claimOf(board, 'r', done.id), { summary: 'done' });
+    const config = path.join(w.dev, 'swarm.config.json');
+    const runner = (...flags: string[]) => runSwarm(w.dev, ['--board', url, 'run', '--exec', 'true', '--until-empty', '--json', ...flags]);
+
+    fs.writeFileSync(config, JSON.stringify({ pool: { keepResultsDays: 0 } }));
+    const bad = runner();
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, new RegExp(`^  ${config.replace(/[.]/g, '\\.')}:1:\\d+: pool\\.keepResultsDays: must be more than 0$`, 'm'));
+
+    // 0.00002 days is 1.7 s: wait until the task ended longer ago than that.
+    fs.writeFileSync(config, JSON.stringify({ pool: { keepResultsDays: 0.00002 } }));
+    const ended = ((await board.get(done.id)) as Task).updatedAt;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ended + 0.00002 * 86_400_000 + 100 - Date.now())));
+    succeeded(runner('--keep-results', '7'), 'swarm run --keep-results 7');
+    assert.deepEqual(await transportArtifacts(board, [done.id]), [`${done.id}/${RESULT_BUNDLE_ARTIFACT}`, `${done.id}/${RESULT_DESCRIPTOR_ARTIFACT}`], 'the flag overrides the file');
+    succeeded(runner(), 'swarm run');
+    assert.deepEqual(await transportArtifacts(board, [done.id]), [], 'removed by the retention of the file');
+    // The file's retention is for shared boards: a run on the folder board is not refused for it.
+    succeeded(runSwarm(w.dev, ['run', '--exec', 'true', '--until-empty', '--json']), 'swarm run on a folder board');
+  });
+
   it('swarm run --keep-results refuses a bad number of days, or a file board, with one line and exit 2 before any claim', async () => {
     const w = makeWorld();
     worlds.push(w);

@@ -44,6 +44,17 @@ function cloneWithoutRemote(name: string): string {
   return dir;
 }
 
+/** A repository with no remote: known on a shared board by its root commit (`unpublished:<root>`). */
+function unpublishedRepository(name: string): { dir: string; root: string } {
+  const dir = path.join(w.dir, name);
+  fs.mkdirSync(dir);
+  git(dir, ['init', '-q', '-b', 'main']);
+  fs.writeFileSync(path.join(dir, 'notes.txt'), `${name}\n`);
+  git(dir, ['add', '-A']);
+  git(dir, ['commit', '-q', '-m', `${name} starts`]);
+  return { dir, root: git(dir, ['rev-parse', 'HEAD']) };
+}
+
 function servesRepository(serves: Serves, repository: string): boolean {
   return serves.repositories === 'any' || serves.repositories.includes(repository);
 }
@@ -115,6 +126,49 @@ describe('what a runner serves, kept current', { timeout: 300_000 }, () => {
     const retried = await gitProcesses(() => watch.check());
     assert.ok(retried.count > 0, 'the next check runs git again, though the config file did not change since');
     assert.equal(servesRepository(watch.serves, origin), true);
+  });
+
+  it('a branch fetched into the clone with another root commit is seen by the next check, without waiting for the hourly refresh', async () => {
+    const clone = cloneWithoutRemote('roots');
+    const { dir: poster, root } = unpublishedRepository('roots-poster');
+    const watch = await RunnerServesWatch.open({ clone, unsourced: true });
+    assert.equal(servesRepository(watch.serves, `unpublished:${root}`), false, 'not served before');
+    assert.deepEqual(await gitProcesses(() => watch.check()), { value: false, count: 0 }, 'unchanged refs: no git process');
+    git(clone, ['fetch', '-q', poster, 'main:refs/heads/poster/main']); // a branch in a subfolder of refs/heads
+    assert.equal(await watch.check(), true);
+    assert.equal(servesRepository(watch.serves, `unpublished:${root}`), true, JSON.stringify(watch.serves));
+    assert.deepEqual(await gitProcesses(() => watch.check()), { value: false, count: 0 });
+    git(clone, ['update-ref', '-d', 'refs/heads/poster/main']);
+    git(clone, ['pack-refs', '--all']);
+    assert.equal(await watch.check(), true, 'a branch deleted: its root is no longer served');
+    assert.equal(servesRepository(watch.serves, `unpublished:${root}`), false);
+  });
+
+  it('a running `swarm run` takes a task of a repository without a remote once that history is fetched into its clone, without a restart', async () => {
+    assert.ok(fs.existsSync(CLI) && fs.existsSync(path.join(DIST, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
+    const clone = cloneWithoutRemote('roots-runner');
+    const { dir: poster } = unpublishedRepository('roots-runner-poster');
+    const runner = spawn(process.execPath, [CLI, '--board', boardUrl, 'run', '--agents', '1', '--min-agents', '1', '--exec', "printf 'served\\n' > served.txt"], {
+      cwd: clone,
+      env: { ...process.env, XDG_CACHE_HOME: path.join(w.dir, 'cache') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    output.record('roots-runner', runner);
+    runners.push(runner);
+    const id = succeeded(runSwarm(poster, ['--board', boardUrl, 'post', 'serve me', '--files', 'notes.txt']), 'post').trim();
+    await output.waitFor('the task to be parked by the runner', async () => (Object.keys((await board.stats()).parked ?? {}).length > 0 ? true : undefined), 60_000);
+    assert.equal((await board.get(id))?.status, 'pending');
+
+    git(clone, ['fetch', '-q', poster, 'main:refs/heads/poster-main']);
+    const done = await output.waitFor('the runner to do the task after the history was fetched', async () => {
+      const task = await board.get(id);
+      return task?.status === 'done' || task?.status === 'dead' ? task : undefined;
+    }, 90_000);
+    assert.equal(done.status, 'done', `${JSON.stringify(done.lastError)}\n${output.all()}`);
+    assert.equal(runner.exitCode, null, 'the same runner, still running');
+    const exited = new Promise((resolve) => runner.once('exit', resolve));
+    runner.kill('SIGTERM');
+    await exited;
   });
 
   it('a running `swarm run` takes a task parked for a repository once that remote is added to its clone, without a restart (its agent, kept by --min-agents, gets the change)', async () => {

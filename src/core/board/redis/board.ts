@@ -7,7 +7,7 @@
 import { createHash } from 'crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Queue, type ConnectionOptions } from 'bullmq';
-import { BoardFormatError, assertLeaseMs, capMessage, mapChildId, newTaskIdentity, serialiseResult, storedTasksOf } from '../board';
+import { BoardFormatError, assertLeaseMs, batchOfResult, capMessage, mapChildId, newTaskIdentity, serialiseResult, storedTasksOf } from '../board';
 import { MAX_TIME_MS, capTime, isValidAgentName, isValidId } from '../names';
 import { buildStoredTask, taskFieldsOf, type StoredTask } from '../schema';
 import { AfterCommit, describeError } from '../effects';
@@ -390,7 +390,8 @@ export class RedisBoard implements Board {
 
   async complete(claim: ClaimToken, result?: unknown): Promise<Task> {
     const resultJson = result === undefined ? '' : serialiseResult(result);
-    const task = await this.finish(claim.token, 'complete', { resultJson });
+    const batch = batchOfResult(result);
+    const task = await this.finish(claim.token, 'complete', { resultJson, ...(batch && { completedDetail: JSON.stringify({ batch }) }) });
     return { ...task, ...(result !== undefined ? { result } : {}) };
   }
 
@@ -405,11 +406,24 @@ export class RedisBoard implements Board {
     return this.finish(claim.token, 'release', { reason: String(reason) });
   }
 
+  /** One `batched` event per claim, as the scripts write events (see Board.noteBatch). */
+  async noteBatch(claims: ClaimToken[]): Promise<void> {
+    const tasks = claims.map((claim) => ({ id: parseToken(claim.token).id, held: this.held.get(claim.token)?.task }));
+    const batch = tasks.map((task) => task.id);
+    const at = Date.now();
+    const writes = this.client.multi();
+    for (const { id, held } of tasks) {
+      const event = { at, type: 'batched', pid: process.pid, taskId: id, ...(held?.claimedBy && { agent: held.claimedBy }), ...(held && { attempt: held.attempts }), detail: { batch } };
+      writes.xadd(`${this.base}:ev`, '*', 'e', JSON.stringify(event));
+    }
+    await this.guard(writes.exec());
+  }
+
   /** Ends a claim (fenced) and moves its job in BullMQ, in one script. */
   private async finish(
     token: string,
     kind: 'complete' | 'fail' | 'release',
-    input: { resultJson?: string; message?: string; permanent?: boolean; retryAt?: number; reason?: string },
+    input: { resultJson?: string; message?: string; permanent?: boolean; retryAt?: number; reason?: string; completedDetail?: string },
   ): Promise<Task> {
     const { id, bullToken } = parseToken(token);
     const { baseMs, capMs, multiplier, jitter } = this.retry;
@@ -432,6 +446,7 @@ export class RedisBoard implements Board {
       this.random(),
       JSON.stringify(input.reason ?? ''),
       MAX_TIME_MS,
+      input.completedDetail ?? '',
     );
     faultPoint('redis:finish:after-commit');
     if (reply[0] === 'lost') throw leaseLost(id, reply[1] as LeaseLostCause);

@@ -409,7 +409,8 @@ return { 'ok' }
  * Ends a claim: complete, fail or release, with BullMQ's move of the job in the same step.
  * ARGV: base, id, token, kind, now, pid, result JSON ('' for none; passed through untouched so
  * numbers and empty arrays survive), message (a JSON string), permanent ('1'/'0'), retryAt,
- * baseMs, capMs, multiplier, jitter, random, release reason (a JSON string), latest time.
+ * baseMs, capMs, multiplier, jitter, random, release reason (a JSON string), latest time, the
+ * `completed` event's detail (JSON, '' for none: the batch the result names).
  * Returns {'ok', state, attempt, dueAt} | {'lost', cause} | {'again'} (a repeat of our own
  * completion whose reply was lost).
  */
@@ -452,7 +453,7 @@ releaseFiles(id, token, f[10], f[5], f[9])
 if kind == 'complete' then
   if ARGV[7] ~= '' then rcall('HSET', key, 'st', 'done', 'up', now, 'res', ARGV[7]) else rcall('HSET', key, 'st', 'done', 'up', now) end
   setStatus(id, ix, 'running', 'done')
-  emit(now, pid, 'completed', id, agent, attempt, nil)
+  emit(now, pid, 'completed', id, agent, attempt, nil, ARGV[18] ~= '' and ARGV[18] or nil)
   childEnded(now, pid, parent, id, 'done')
 elseif kind == 'fail' then
   local permanent = ARGV[9] == '1' and 'true' or 'false'
