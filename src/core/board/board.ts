@@ -319,7 +319,7 @@ export class FileBoardEngine {
     faultPoint('complete:after-rename');
     this.leases.releaseAfterCommit(spec.files, claim.token, effects, subject);
     const batch = batchOfResult(result);
-    this.store.logEvents([{ at: this.store.now(), type: 'completed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, ...(batch && { detail: { batch } }) }], effects, subject);
+    this.store.logEvents([{ at: this.store.now(), type: 'completed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, ...(batch && { detail: batchName(batch) }) }], effects, subject);
     if (spec.parentId) this.maps.childEnded(spec.parentId, spec.id, 'done', effects);
     return effects.attach({ ...this.store.toTask(spec, 'done', parsed), result });
   }
@@ -380,12 +380,13 @@ export class FileBoardEngine {
     return effects.attach(this.store.toTask(spec, 'pending', { id: parsed.id, attempts }));
   }
 
-  /** A `batched` event per claim, naming every task of the batch (see Board.noteBatch). */
+  /** A `batched` event per claim, naming the batch (see Board.noteBatch and batchedDetails). */
   noteBatch(claims: Pick<Claim, 'token'>[]): void {
     const parsed = claims.map((claim) => this.parseToken(claim.token));
     const batch = parsed.map((each) => each.id);
+    const details = batchedDetails(batch);
     const now = this.store.now();
-    const events = parsed.map((each): Omit<BoardEvent, 'pid'> => ({ at: now, type: 'batched', taskId: each.id, agent: each.agent, attempt: each.attempts, detail: { batch } }));
+    const events = parsed.map((each, index): Omit<BoardEvent, 'pid'> => ({ at: now, type: 'batched', taskId: each.id, agent: each.agent, attempt: each.attempts, detail: details[index] }));
     const effects = this.store.afterCommit();
     this.store.logEvents(events, effects, `Tasks ${batch.join(', ')} run in one command`); // a failure is only warned
   }
@@ -621,6 +622,20 @@ export function serialiseResult(result: unknown): string {
 export function capMessage(message: string): string {
   if (message.length <= MAX_ERROR_MESSAGE) return message;
   return `${message.slice(0, MAX_ERROR_MESSAGE)}… (cut: ${message.length} characters in all)`;
+}
+
+/**
+ * How an event names a task's batch: by its first task and its size. Listing every task in every
+ * event of a batch would grow the log with the square of its size (a batch holds up to 1,000 tasks:
+ * 34 MB of events), so only the first task's `batched` event lists them (`ids`).
+ */
+export function batchName(batch: readonly string[]): { batch: string; tasks: number } {
+  return { batch: batch[0], tasks: batch.length };
+}
+
+/** The `batched` events' details, in the batch's order: the first lists every task, the others name the batch. */
+export function batchedDetails(batch: readonly string[]): Record<string, unknown>[] {
+  return batch.map((_, index) => (index === 0 ? { ...batchName(batch), ids: [...batch] } : batchName(batch)));
 }
 
 /** The tasks a result says its command ran with (batchRun.ts stores them as `batch`), for the `completed` event. */
