@@ -389,6 +389,19 @@ for (const kind of kinds) {
         assert.equal(events.find((e) => e.type === 'completed' && e.taskId === alone.task.id)?.detail, undefined, 'a batch of one is no batch');
       });
 
+      it('a result whose batch is not a list of task ids puts nothing of it in the completed event (results are not size-capped)', async () => {
+        const { board } = await kind.fresh();
+        await board.postMany([{ title: 'one' }, { title: 'two' }]);
+        const first = (await board.claim({ agent: 'a' }))!;
+        const second = (await board.claim({ agent: 'a' }))!;
+        await board.complete(first, { summary: 'x', batch: ['x'.repeat(1_000_000), second.task.id] });
+        await board.complete(second, { summary: 'y', batch: [second.task.id, 'Not An Id!'] });
+        for (const claim of [first, second]) {
+          const completed = (await eventTypes(board)).find((e) => e.type === 'completed' && e.taskId === claim.task.id);
+          assert.equal(completed?.detail, undefined, JSON.stringify(completed).slice(0, 200));
+        }
+      });
+
       it('the events of a batch grow with its size, not its square: only the first task\'s batched event lists the tasks', async () => {
         const { board } = await kind.fresh();
         const size = 200; // a batch may hold up to 1,000 tasks (batch: N)

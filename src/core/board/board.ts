@@ -28,7 +28,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { type BoardEvent, BoardInputError, type BoardStats, type Claim, DEFAULT_LEASE_MS, DEFAULT_RETRY, type LeaseLossCause, LeaseLostError, type Progress, type RetryPolicy, type Task, type TaskError, type TaskSpec, type TaskStatus, TASK_STATUSES } from './types';
-import { type ParsedName, STATE_DIRS, type StateDir, capTime, delayedName, doneName, isValidAgentName, parseName, pendingName, restingName } from './names';
+import { type ParsedName, STATE_DIRS, type StateDir, capTime, delayedName, doneName, isValidAgentName, isValidId, parseName, pendingName, restingName } from './names';
 import type { StoredTask } from './schema';
 import { EventLog } from './events';
 import { faultPoint } from './faults';
@@ -641,5 +641,6 @@ export function batchedDetails(batch: readonly string[]): Record<string, unknown
 /** The tasks a result says its command ran with (batchRun.ts stores them as `batch`), for the `completed` event. */
 export function batchOfResult(result: unknown): string[] | undefined {
   const batch = (result as { batch?: unknown } | null | undefined)?.batch;
-  return Array.isArray(batch) && batch.length > 1 && batch.every((id) => typeof id === 'string') ? (batch as string[]) : undefined;
+  // Results have no size cap and come from any caller: only task ids reach the event log.
+  return Array.isArray(batch) && batch.length > 1 && batch.every((id) => typeof id === 'string' && isValidId(id)) ? (batch as string[]) : undefined;
 }
