@@ -109,6 +109,17 @@ export class BoardFormatError extends SwarmUserError {
   }
 }
 
+/**
+ * The board is in a format an older build still uses: it opens as soon as that build stops, its
+ * marker unchanged (a BoardFormatError otherwise needs the marker changed: an update, a repair).
+ */
+export class BoardInUseError extends BoardFormatError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BoardInUseError';
+  }
+}
+
 /** A task's place in list order, from its file name. */
 interface ListEntry {
   dir: StateDir;
@@ -208,7 +219,7 @@ export class FileBoardEngine {
     const users = liveOlderFormatUsers(this.root, this.store.now());
     if (users.length === 0) return;
     const listed = users.slice(0, 3).join('; ') + (users.length > 3 ? `; and ${users.length - 3} more` : '');
-    throw new BoardFormatError(
+    throw new BoardInUseError(
       `The board at ${this.root} is in use by an older Agent Swarm (board format ${version}) that would not see this version's file leases: ${listed}. Stop or update it, then retry.`,
     );
   }
