@@ -53,6 +53,8 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   private unusableSetting: string | undefined;
   /** The message shown when agentSwarm.board could not be used (cleared when it is retried). */
   private lastBoardProblem: string | undefined;
+  /** How agentSwarm.board's board failed to open last (kept across retries, so the same refusal is said once). */
+  private unusableFailure: FailedOpen | undefined;
   private readonly boardSettingWatch = vscode.workspace.onDidChangeConfiguration((event) => {
     if (event.affectsConfiguration('agentSwarm.board')) void this.reopenViewBoard();
   });
@@ -171,11 +173,18 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       const env = secret ? { ...process.env, SWARM_BOARD_PASSWORD: secret } : process.env;
       const location = parseBoardLocation(setting, { cwd: this.workspaceRoot, env });
       where = describeBoardLocation(location);
-      return await this.openViewBoard(where, () => openBoardAt(location, { thread: 'worker' }));
+      const board = await this.openViewBoard(where, () => openBoardAt(location, { thread: 'worker' }));
+      this.unusableFailure = undefined;
+      return board;
     } catch (error) {
+      const failed = failedOpen(setting, error, Date.now(), this.unusableFailure);
       this.unusableSetting = setting;
+      this.unusableFailure = failed;
       const message = `The board ${where} cannot be used: ${boardProblemInEditor(error)}.`;
       this.lastBoardProblem = message;
+      // A refusal that passes by itself (an older build stops) is tried again, the setting unchanged.
+      if (failed.retryAt !== undefined) setTimeout(() => this.unusableSetting === setting && this.retryUnusableBoard(), failed.retryAt - Date.now()).unref();
+      if (!failed.news) return undefined;
       this.log.error(message);
       void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
         if (choice) this.log.show(true);
@@ -200,6 +209,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   private async reopenViewBoard(): Promise<void> {
     await this.closeViewBoard();
     this.unusableSetting = undefined;
+    this.unusableFailure = undefined;
     this.boardEmitter.fire();
   }
 
