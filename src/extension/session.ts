@@ -6,6 +6,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_BOARD_DIR, FileBoardEngine as FileBoard } from '../core/board';
 import { FileBoard as AsyncFileBoard } from '../core/board/fileBoard';
+import { BoardInUseError } from '../core/board/board';
+import { failedOpen, mayOpenAgain, type FailedOpen } from './logic/boardOpen';
 import { BoardUnavailableError, type Board, type Following } from '../core/board/interface';
 import { describeBoardLocation, openBoard as openBoardAt, parseBoardLocation } from '../core/board/open';
 import { poolSettingsFrom, resolveEffectiveConfig, worktreeSettingsFrom, formatConfigProblem, type EffectiveConfig } from '../core/config';
@@ -41,7 +43,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   private pool: AgentPool | undefined;
   private poolSubscription: { dispose(): void } | undefined;
   private starting: Promise<void> | undefined;
-  private unreadableBoard: { stamp: string } | undefined;
+  private unreadableBoard: FailedOpen | undefined;
   /** The pool for which the board engine (getBoard) could not be opened. */
   private unreadableEngineFor: AgentPool | undefined;
   /** The views' board: the file board with its engine in a worker thread (no board I/O here). */
@@ -51,6 +53,8 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   private unusableSetting: string | undefined;
   /** The message shown when agentSwarm.board could not be used (cleared when it is retried). */
   private lastBoardProblem: string | undefined;
+  /** How agentSwarm.board's board failed to open last (kept across retries, so the same refusal is said once). */
+  private unusableFailure: FailedOpen | undefined;
   private readonly boardSettingWatch = vscode.workspace.onDidChangeConfiguration((event) => {
     if (event.affectsConfiguration('agentSwarm.board')) void this.reopenViewBoard();
   });
@@ -122,15 +126,21 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
     if (!dir) return undefined;
     const marker = path.join(dir, 'board.json');
     const stamp = await markerStamp(marker);
-    if (stamp === 'missing' || this.unreadableBoard?.stamp === stamp) return undefined;
+    if (stamp === 'missing' || !mayOpenAgain(this.unreadableBoard, stamp, Date.now())) return undefined;
     // Another caller may have started opening it while the marker was read.
     const started = this.viewBoardOpening as Promise<AsyncFileBoard> | undefined;
     if (started) return started.catch(() => undefined);
-    return this.openViewBoard(dir).catch((error: unknown) => {
-      this.unreadableBoard = { stamp };
-      this.reportUnreadableBoard(dir, error);
-      return undefined;
-    });
+    return this.openViewBoard(dir).then(
+      (board) => ((this.unreadableBoard = undefined), board),
+      (error: unknown) => {
+        const failed = failedOpen(stamp, error, Date.now(), this.unreadableBoard);
+        this.unreadableBoard = failed;
+        if (failed.news) this.reportUnreadableBoard(dir, error);
+        // The views look again when told the board changed: after a refusal that passes by itself, so they do.
+        if (failed.retryAt !== undefined) setTimeout(() => this.boardEmitter.fire(), failed.retryAt - Date.now()).unref();
+        return undefined;
+      },
+    );
   }
 
   /** The views' board, created on first use (posting a task from a view or a command). */
@@ -163,11 +173,18 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
       const env = secret ? { ...process.env, SWARM_BOARD_PASSWORD: secret } : process.env;
       const location = parseBoardLocation(setting, { cwd: this.workspaceRoot, env });
       where = describeBoardLocation(location);
-      return await this.openViewBoard(where, () => openBoardAt(location, { thread: 'worker' }));
+      const board = await this.openViewBoard(where, () => openBoardAt(location, { thread: 'worker' }));
+      this.unusableFailure = undefined;
+      return board;
     } catch (error) {
+      const failed = failedOpen(setting, error, Date.now(), this.unusableFailure);
       this.unusableSetting = setting;
+      this.unusableFailure = failed;
       const message = `The board ${where} cannot be used: ${boardProblemInEditor(error)}.`;
       this.lastBoardProblem = message;
+      // A refusal that passes by itself (an older build stops) is tried again, the setting unchanged.
+      if (failed.retryAt !== undefined) setTimeout(() => this.unusableSetting === setting && this.retryUnusableBoard(), failed.retryAt - Date.now()).unref();
+      if (!failed.news) return undefined;
       this.log.error(message);
       void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
         if (choice) this.log.show(true);
@@ -192,6 +209,7 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   private async reopenViewBoard(): Promise<void> {
     await this.closeViewBoard();
     this.unusableSetting = undefined;
+    this.unusableFailure = undefined;
     this.boardEmitter.fire();
   }
 
@@ -214,7 +232,8 @@ export class SwarmSession implements SessionDeps, vscode.Disposable {
   }
 
   private reportUnreadableBoard(dir: string, error: unknown): void {
-    const message = `The task board in ${dir} cannot be read: ${errorMessage(error)}. The Swarm views stay empty until it is repaired or removed.`;
+    const until = error instanceof BoardInUseError ? 'the older Agent Swarm stops (they look again every few seconds)' : 'it is repaired or removed';
+    const message = `The task board in ${dir} cannot be read: ${errorMessage(error)}. The Swarm views stay empty until ${until}.`;
     this.log.error(message);
     void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
       if (choice) this.log.show(true);

@@ -380,12 +380,49 @@ for (const kind of kinds) {
         const events = await eventTypes(board);
         for (const claim of [first, second]) {
           const batched = events.find((e) => e.type === 'batched' && e.taskId === claim.task.id);
-          assert.deepEqual(batched?.detail, { batch }, JSON.stringify(events));
+          const named = { batch: first.task.id, tasks: 2 };
+          assert.deepEqual(batched?.detail, claim === first ? { ...named, ids: batch } : named, JSON.stringify(events));
           assert.equal(batched?.agent, 'a');
           assert.equal(batched?.attempt, 1);
-          assert.deepEqual(events.find((e) => e.type === 'completed' && e.taskId === claim.task.id)?.detail, { batch });
+          assert.deepEqual(events.find((e) => e.type === 'completed' && e.taskId === claim.task.id)?.detail, named);
         }
         assert.equal(events.find((e) => e.type === 'completed' && e.taskId === alone.task.id)?.detail, undefined, 'a batch of one is no batch');
+      });
+
+      it('a result whose batch is not a list of task ids puts nothing of it in the completed event (results are not size-capped)', async () => {
+        const { board } = await kind.fresh();
+        await board.postMany([{ title: 'one' }, { title: 'two' }]);
+        const first = (await board.claim({ agent: 'a' }))!;
+        const second = (await board.claim({ agent: 'a' }))!;
+        await board.complete(first, { summary: 'x', batch: ['x'.repeat(1_000_000), second.task.id] });
+        await board.complete(second, { summary: 'y', batch: [second.task.id, 'Not An Id!'] });
+        for (const claim of [first, second]) {
+          const completed = (await eventTypes(board)).find((e) => e.type === 'completed' && e.taskId === claim.task.id);
+          assert.equal(completed?.detail, undefined, JSON.stringify(completed).slice(0, 200));
+        }
+      });
+
+      it('the events of a batch grow with its size, not its square: only the first task\'s batched event lists the tasks', async () => {
+        const { board } = await kind.fresh();
+        const size = 200; // a batch may hold up to 1,000 tasks (batch: N)
+        await board.postMany(Array.from({ length: size }, (_, index) => ({ title: `t${index}` })));
+        const claims = [];
+        for (let index = 0; index < size; index++) claims.push((await board.claim({ agent: 'a' }))!);
+        const batch = claims.map((claim) => claim.task.id);
+        await board.noteBatch(claims);
+        for (const claim of claims) await board.complete(claim, { summary: 'x', batch });
+        const ofBatch = (await eventTypes(board)).filter((e) => e.type === 'batched' || e.type === 'completed');
+        assert.equal(ofBatch.length, 2 * size);
+        const bytes = ofBatch.reduce((sum, e) => sum + JSON.stringify(e).length, 0);
+        // Listing every task in each of the 400 events wrote about 1.4 MB here (34 MB for 1,000 tasks).
+        assert.ok(bytes < 2 * size * 300, `${bytes} bytes of events for a batch of ${size}`);
+        const leader = ofBatch.find((e) => e.type === 'batched' && e.taskId === batch[0]);
+        assert.deepEqual(leader?.detail, { batch: batch[0], tasks: size, ids: batch }, 'the first task\'s batched event lists them all');
+        for (const claim of claims.slice(1)) {
+          const named = (type: string) => ofBatch.find((e) => e.type === type && e.taskId === claim.task.id)?.detail;
+          assert.deepEqual(named('batched'), { batch: batch[0], tasks: size }, 'every other task names its batch by the first task');
+          assert.deepEqual(named('completed'), { batch: batch[0], tasks: size });
+        }
       });
     });
 

@@ -6,7 +6,6 @@ import { listAllTasks, type Board } from '../../core/board';
 import { FileBoard } from '../../core/board/fileBoard';
 import {
   formatConfigProblem,
-  keepResultsMsFrom,
   loadSwarmConfig,
   resolveEffectiveConfig,
   type ConfigLayerName,
@@ -262,12 +261,11 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
   if (!(board instanceof FileBoard)) (options.json ? console.error : (line: string) => progress.note(line))(REMOTE_SNAPSHOT_NOTE);
   if (options.verbose) describeConfig(project, options, (line) => progress.note(line));
   const log = options.verbose ? (line: string): void => progress.note(line) : undefined;
-  const keepResultsMs = options.keepResults ?? keepResultsMsFrom(project.config); // the flag over swarm.config.json
   const run: PoolRunChoice = {
     isolation: isolationChoice(options),
     mode: options.mode,
     untilEmpty: options.untilEmpty,
-    runner: { ...(options.repos !== undefined && { reposDir: path.resolve(options.repos) }), ...(options.labels !== undefined && { labels: options.labels }), ...(keepResultsMs !== undefined && { transportRetentionMs: keepResultsMs }) },
+    runner: { ...(options.repos !== undefined && { reposDir: path.resolve(options.repos) }), ...(options.labels !== undefined && { labels: options.labels }), ...(options.keepResults !== undefined && { transportRetentionMs: options.keepResults }) },
   };
   // On a shared board the board routes: this runner is never handed a task its labels or
   // repositories cannot serve (no claim churn; docs/runners.md).

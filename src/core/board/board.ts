@@ -28,7 +28,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { type BoardEvent, BoardInputError, type BoardStats, type Claim, DEFAULT_LEASE_MS, DEFAULT_RETRY, type LeaseLossCause, LeaseLostError, type Progress, type RetryPolicy, type Task, type TaskError, type TaskSpec, type TaskStatus, TASK_STATUSES } from './types';
-import { type ParsedName, STATE_DIRS, type StateDir, capTime, delayedName, doneName, isValidAgentName, parseName, pendingName, restingName } from './names';
+import { type ParsedName, STATE_DIRS, type StateDir, capTime, delayedName, doneName, isValidAgentName, isValidId, parseName, pendingName, restingName } from './names';
 import type { StoredTask } from './schema';
 import { EventLog } from './events';
 import { faultPoint } from './faults';
@@ -106,6 +106,17 @@ export class BoardFormatError extends SwarmUserError {
   constructor(message: string) {
     super('input', message);
     this.name = 'BoardFormatError';
+  }
+}
+
+/**
+ * The board is in a format an older build still uses: it opens as soon as that build stops, its
+ * marker unchanged (a BoardFormatError otherwise needs the marker changed: an update, a repair).
+ */
+export class BoardInUseError extends BoardFormatError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BoardInUseError';
   }
 }
 
@@ -208,7 +219,7 @@ export class FileBoardEngine {
     const users = liveOlderFormatUsers(this.root, this.store.now());
     if (users.length === 0) return;
     const listed = users.slice(0, 3).join('; ') + (users.length > 3 ? `; and ${users.length - 3} more` : '');
-    throw new BoardFormatError(
+    throw new BoardInUseError(
       `The board at ${this.root} is in use by an older Agent Swarm (board format ${version}) that would not see this version's file leases: ${listed}. Stop or update it, then retry.`,
     );
   }
@@ -319,7 +330,7 @@ export class FileBoardEngine {
     faultPoint('complete:after-rename');
     this.leases.releaseAfterCommit(spec.files, claim.token, effects, subject);
     const batch = batchOfResult(result);
-    this.store.logEvents([{ at: this.store.now(), type: 'completed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, ...(batch && { detail: { batch } }) }], effects, subject);
+    this.store.logEvents([{ at: this.store.now(), type: 'completed', taskId: parsed.id, agent: parsed.agent, attempt: parsed.attempts, ...(batch && { detail: batchName(batch) }) }], effects, subject);
     if (spec.parentId) this.maps.childEnded(spec.parentId, spec.id, 'done', effects);
     return effects.attach({ ...this.store.toTask(spec, 'done', parsed), result });
   }
@@ -380,12 +391,13 @@ export class FileBoardEngine {
     return effects.attach(this.store.toTask(spec, 'pending', { id: parsed.id, attempts }));
   }
 
-  /** A `batched` event per claim, naming every task of the batch (see Board.noteBatch). */
+  /** A `batched` event per claim, naming the batch (see Board.noteBatch and batchedDetails). */
   noteBatch(claims: Pick<Claim, 'token'>[]): void {
     const parsed = claims.map((claim) => this.parseToken(claim.token));
     const batch = parsed.map((each) => each.id);
+    const details = batchedDetails(batch);
     const now = this.store.now();
-    const events = parsed.map((each): Omit<BoardEvent, 'pid'> => ({ at: now, type: 'batched', taskId: each.id, agent: each.agent, attempt: each.attempts, detail: { batch } }));
+    const events = parsed.map((each, index): Omit<BoardEvent, 'pid'> => ({ at: now, type: 'batched', taskId: each.id, agent: each.agent, attempt: each.attempts, detail: details[index] }));
     const effects = this.store.afterCommit();
     this.store.logEvents(events, effects, `Tasks ${batch.join(', ')} run in one command`); // a failure is only warned
   }
@@ -623,8 +635,23 @@ export function capMessage(message: string): string {
   return `${message.slice(0, MAX_ERROR_MESSAGE)}… (cut: ${message.length} characters in all)`;
 }
 
+/**
+ * How an event names a task's batch: by its first task and its size. Listing every task in every
+ * event of a batch would grow the log with the square of its size (a batch holds up to 1,000 tasks:
+ * 34 MB of events), so only the first task's `batched` event lists them (`ids`).
+ */
+export function batchName(batch: readonly string[]): { batch: string; tasks: number } {
+  return { batch: batch[0], tasks: batch.length };
+}
+
+/** The `batched` events' details, in the batch's order: the first lists every task, the others name the batch. */
+export function batchedDetails(batch: readonly string[]): Record<string, unknown>[] {
+  return batch.map((_, index) => (index === 0 ? { ...batchName(batch), ids: [...batch] } : batchName(batch)));
+}
+
 /** The tasks a result says its command ran with (batchRun.ts stores them as `batch`), for the `completed` event. */
 export function batchOfResult(result: unknown): string[] | undefined {
   const batch = (result as { batch?: unknown } | null | undefined)?.batch;
-  return Array.isArray(batch) && batch.length > 1 && batch.every((id) => typeof id === 'string') ? (batch as string[]) : undefined;
+  // Results have no size cap and come from any caller: only task ids reach the event log.
+  return Array.isArray(batch) && batch.length > 1 && batch.every((id) => typeof id === 'string' && isValidId(id)) ? (batch as string[]) : undefined;
 }

@@ -148,7 +148,8 @@ export interface Board {
   release(claim: ClaimToken, reason?: string): Promise<Task>;
   /**
    * Records that the claims run in one command: a `batched` event per task naming the batch (its
-   * tasks' ids), so the log shows it between each task's claim and its end. Changes no task.
+   * first task and size; the first task's event lists every id), so the log shows it between each
+   * task's claim and its end. Changes no task.
    */
   noteBatch(claims: ClaimToken[]): Promise<void>;
 

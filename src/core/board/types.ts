@@ -186,7 +186,7 @@ export type BoardEventType =
   | 'reopened'
   /** A task no claimer so far could serve waits for a runner with its labels and repository (Redis board). */
   | 'waiting-for-runner'
-  /** A claimed task starts in one command with others (detail.batch: every task id of the batch). */
+  /** A claimed task starts in one command with others (detail: the batch's first task and size; the first task's event lists every id: see batchedDetails). */
   | 'batched';
 
 /** One line of the event log. */

@@ -2,12 +2,12 @@
 // only an Error's message, so the board's own error classes (callers match them with instanceof)
 // and the file-system details the CLI turns into advice (code, syscall, path) travel as plain
 // fields and are rebuilt on the other side.
-import { BoardFormatError } from './board';
+import { BoardFormatError, BoardInUseError } from './board';
 import { BoardInputError, LeaseLostError, type LeaseLossCause } from './types';
 import { BoardUnavailableError, type BoardUnavailableProblem } from './interface';
 
 export interface WireError {
-  kind: 'input' | 'lease-lost' | 'format' | 'unavailable' | 'plain';
+  kind: 'input' | 'lease-lost' | 'format' | 'in-use' | 'unavailable' | 'plain';
   name: string;
   message: string;
   stack?: string;
@@ -25,6 +25,7 @@ export function toWire(error: unknown): WireError {
   const base = { name: error.name, message: error.message, stack: error.stack };
   if (error instanceof LeaseLostError) return { ...base, kind: 'lease-lost', taskId: error.taskId, cause: error.cause };
   if (error instanceof BoardInputError) return { ...base, kind: 'input' };
+  if (error instanceof BoardInUseError) return { ...base, kind: 'in-use' };
   if (error instanceof BoardFormatError) return { ...base, kind: 'format' };
   if (error instanceof BoardUnavailableError) return { ...base, kind: 'unavailable', problem: error.problem };
   const { code, errno, syscall, path } = error as NodeJS.ErrnoException;
@@ -53,6 +54,8 @@ function rebuild(wire: WireError): Error {
       return new BoardInputError(wire.message);
     case 'format':
       return new BoardFormatError(wire.message);
+    case 'in-use':
+      return new BoardInUseError(wire.message);
     case 'unavailable':
       return new BoardUnavailableError(wire.problem ?? 'connection-lost', wire.message);
     default: {

@@ -4,7 +4,7 @@
 // extra environment, a model bridge, and the run choices its own inputs make. Everything the
 // configuration names reaches the pool the same way for every host, so they cannot drift.
 import { findGitRepository } from '../board/gitExclude';
-import { namedExecutorsFrom, poolSettingsFrom, rateLimitsFrom, sandboxSettingsFrom, selectExecutor, worktreeSettingsFrom, type EffectiveConfig, type SwarmConfig } from '../config';
+import { keepResultsMsFrom, namedExecutorsFrom, poolSettingsFrom, rateLimitsFrom, sandboxSettingsFrom, selectExecutor, worktreeSettingsFrom, type EffectiveConfig, type SwarmConfig } from '../config';
 import { parseExecutorConfig, parseExecutorShorthand, type ExecutorConfig, type HostModelBroker } from '../executors';
 import { createWorktreeIsolation } from '../worktree';
 import { isSharedBoard } from '../remote/post';
@@ -107,11 +107,17 @@ function isolationFromConfig(config: SwarmConfig, host: PoolHost, run: PoolRunCh
   if (isSharedBoard(board)) {
     // Tasks without a snapshot (posted without one) still run here from this clone, as before.
     const local = wantsWorktrees ? createWorktreeIsolation({ workspaceRoot: host.workspaceRoot, ...worktreeSettings, log }) : undefined;
-    return createRunnerIsolation({ board, workspaceRoot: host.workspaceRoot, local, worktree: (options) => createWorktreeIsolation({ ...worktreeSettings, ...options, log }), settings: run.runner ?? {}, log });
+    return createRunnerIsolation({ board, workspaceRoot: host.workspaceRoot, local, worktree: (options) => createWorktreeIsolation({ ...worktreeSettings, ...options, log }), settings: runnerSettingsFrom(config, run), log });
   }
   if (Object.keys(worktreeSettings).length === 0) return choice;
   if (!wantsWorktrees) return choice;
   return createWorktreeIsolation({ workspaceRoot: host.workspaceRoot, ...worktreeSettings, log });
+}
+
+/** The runner's settings: the host's (swarm run's flags) over swarm.config.json's, so the editor's pool honours the file too. */
+function runnerSettingsFrom(config: SwarmConfig, run: PoolRunChoice): RunnerSettings {
+  const keepResultsMs = keepResultsMsFrom(config);
+  return { ...(keepResultsMs !== undefined && { transportRetentionMs: keepResultsMs }), ...run.runner };
 }
 
 /** What the host asks for as the executor, over the configuration's own choice. */

@@ -10,6 +10,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
 import { BoardFormatError, FileBoardEngine as FileBoard } from '../../../src/core/board';
+import { BoardInUseError } from '../../../src/core/board/board';
+import { FileBoard as AsyncFileBoard } from '../../../src/core/board/fileBoard';
 import { FileHosts } from '../../../src/core/board/hosts';
 import { makeBoard } from './helpers';
 import { assertCliBuilt, runSwarm } from '../cli/helpers';
@@ -103,7 +105,7 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_00
 function assertRefused(root: string, pattern: RegExp): void {
   assert.throws(
     () => FileBoard.open({ root }).close(),
-    (error: Error) => error instanceof BoardFormatError && pattern.test(error.message) && /Stop or update it, then retry\.$/.test(error.message) && !error.message.includes('\n'),
+    (error: Error) => error instanceof BoardInUseError && pattern.test(error.message) && /Stop or update it, then retry\.$/.test(error.message) && !error.message.includes('\n'),
   );
   assert.equal(markerVersion(root), 1, 'the board stays format 1');
 }
@@ -183,6 +185,19 @@ describe('board format 2: no upgrade under a live build of format 1', () => {
     const agent = writeOlderPoolRecord(root, poolPid, { agentPid: liveProcess().pid! });
     writeOlderWayClaim(root, agent, Date.now() + 30_000);
     assertRefused(root, new RegExp(`task tmx3lfml200d762 claimed by agent ${agent}`));
+  });
+
+  it('opened in a worker thread (the editor\'s views), the refusal is a BoardInUseError, which passes once the older build stops', async () => {
+    const root = formatOneBoard();
+    const pool = liveProcess();
+    writeOlderPoolRecord(root, pool.pid!);
+    await assert.rejects(AsyncFileBoard.open({ root, thread: 'worker' }), (error: Error) => error instanceof BoardInUseError && error instanceof BoardFormatError && /a pool, pid /.test(error.message));
+    const exited = new Promise((resolve) => pool.once('exit', resolve));
+    pool.kill('SIGKILL');
+    await exited;
+    const board = await AsyncFileBoard.open({ root, thread: 'worker' });
+    await board.close();
+    assert.equal(markerVersion(root), 2);
   });
 
   it('records the format in the host records this build writes', () => {

@@ -79,22 +79,26 @@ function treeOf(dir: string): Record<string, string> {
 
 /**
  * `swarm log` names the batch of every task that ran in one: a `batched` event after its claim and
- * its `completed` event each list the batch's tasks (the same list, with the task in it).
+ * its `completed` event each name the batch by its first task and size; the first task's `batched`
+ * event lists the batch's tasks (with this one in it).
  */
 function assertLogNamesBatches(dir: string, ids: string[]): void {
   const shown = swarm(dir, ['log', '--json']);
   assert.equal(shown.code, 0, shown.stderr);
-  const events = shown.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; taskId?: string; detail?: { batch?: string[] } });
+  type Named = { batch?: string; tasks?: number; ids?: string[] };
+  const events = shown.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; taskId?: string; detail?: Named });
   for (const id of ids) {
-    const named = (type: string): string[] | undefined => events.find((event) => event.type === type && event.taskId === id)?.detail?.batch;
+    const named = (type: string, taskId = id): Named | undefined => events.find((event) => event.type === type && event.taskId === taskId)?.detail;
     const batched = named('batched');
-    assert.ok(batched && batched.length > 1 && batched.includes(id), `task ${id}: its batched event names its batch: ${JSON.stringify(events.filter((event) => event.taskId === id))}`);
-    assert.deepEqual(named('completed'), batched, `task ${id}: its completed event names the same batch`);
+    const members = batched?.batch === undefined ? undefined : named('batched', batched.batch)?.ids;
+    const seen = JSON.stringify(events.filter((event) => event.taskId === id));
+    assert.ok(batched && batched.tasks! > 1 && members !== undefined && members.length === batched.tasks && members[0] === batched.batch && members.includes(id), `task ${id}: its batched event names its batch: ${seen}`);
+    assert.deepEqual(named('completed'), { batch: batched.batch, tasks: batched.tasks }, `task ${id}: its completed event names the same batch`);
     const claimedAt = events.findIndex((event) => event.type === 'claimed' && event.taskId === id);
     assert.ok(claimedAt !== -1 && claimedAt < events.findIndex((event) => event.type === 'batched' && event.taskId === id), 'after its claim');
   }
   const text = swarm(dir, ['log']).stdout;
-  assert.match(text, new RegExp(`batched +${ids[0]} agent=\\S+ attempt=1 \\{"batch":\\["`), text);
+  assert.match(text, new RegExp(`batched +${ids[0]} agent=\\S+ attempt=1 \\{"batch":"t`), text);
 }
 
 test('swarm run + apply --all-done: batch off and on give the same per-task patches and the same tree', () => {

@@ -12,6 +12,8 @@ import { newSnapshotId, SNAPSHOT_ARTIFACT } from '../../../src/core/remote/post'
 import { DEFAULT_TRANSPORT_RETENTION_MS, expireSharedTransport, transportNeeds } from '../../../src/core/remote/cleanup';
 import { PARTIAL_BUNDLE_ARTIFACT, PARTIAL_DESCRIPTOR_ARTIFACT, RemoteWorkspace, RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT } from '../../../src/core/remote/workspace';
 import { WorktreeIsolation } from '../../../src/core/worktree/worktreeIsolation';
+import { poolOptionsFromConfig } from '../../../src/core/pool/fromConfig';
+import { parseExecutorShorthand } from '../../../src/core/executors';
 import { runSwarm, succeeded } from '../patch/helpers';
 import { git } from '../worktree/helpers';
 import { addLocalChanges, makeWorld, redisWorlds } from './machines';
@@ -220,6 +222,26 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
     assert.deepEqual(await transportArtifacts(board, [done.id]), [], 'removed by the retention of the file');
     // The file's retention is for shared boards: a run on the folder board is not refused for it.
     succeeded(runSwarm(w.dev, ['run', '--exec', 'true', '--until-empty', '--json']), 'swarm run on a folder board');
+  });
+
+  it('keepResultsDays in swarm.config.json holds for a pool started without swarm run too (the editor\'s pool on a shared board)', async () => {
+    const w = makeWorld();
+    worlds.push(w);
+    const board = await openBoard(server().url(0, 'keep-results-editor'));
+    boards.push(board);
+    const snapshotId = newSnapshotId();
+    const source = { repository: 'example.com/a/b', prefix: '', snapshot: 'a'.repeat(40), snapshotId, bundle: 'thin' as const, bundleBytes: 4, artifact: { taskId: snapshotId, name: SNAPSHOT_ARTIFACT } };
+    const [done] = await board.postMany([{ title: 'done', source }]);
+    for (const name of [RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT]) await board.putArtifact(done.id, name, 'result');
+    await board.complete(await claimOf(board, 'r', done.id), { summary: 'done' });
+    // 0.00002 days is 1.7 s: wait until the task ended longer ago than that (the default keeps it 7 days).
+    const ended = ((await board.get(done.id)) as Task).updatedAt;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ended + 0.00002 * 86_400_000 + 100 - Date.now())));
+    // As the extension builds its pool: the configuration, and no runner settings of a command line.
+    const options = poolOptionsFromConfig({ pool: { keepResultsDays: 0.00002 } }, parseExecutorShorthand('command:true'), { board, workspaceRoot: w.dev }, {});
+    assert.ok(options.isolation instanceof RemoteWorkspace, 'a runner on the shared board');
+    await options.isolation.sweepTransport();
+    assert.deepEqual(await transportArtifacts(board, [done.id]), [], 'removed by the retention of the file');
   });
 
   it('swarm run --keep-results refuses a bad number of days, or a file board, with one line and exit 2 before any claim', async () => {

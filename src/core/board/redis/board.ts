@@ -7,7 +7,7 @@
 import { createHash } from 'crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Queue, type ConnectionOptions } from 'bullmq';
-import { BoardFormatError, assertLeaseMs, batchOfResult, capMessage, mapChildId, newTaskIdentity, serialiseResult, storedTasksOf } from '../board';
+import { BoardFormatError, assertLeaseMs, batchName, batchOfResult, batchedDetails, capMessage, mapChildId, newTaskIdentity, serialiseResult, storedTasksOf } from '../board';
 import { MAX_TIME_MS, capTime, isValidAgentName, isValidId } from '../names';
 import { buildStoredTask, taskFieldsOf, type StoredTask } from '../schema';
 import { AfterCommit, describeError } from '../effects';
@@ -391,7 +391,7 @@ export class RedisBoard implements Board {
   async complete(claim: ClaimToken, result?: unknown): Promise<Task> {
     const resultJson = result === undefined ? '' : serialiseResult(result);
     const batch = batchOfResult(result);
-    const task = await this.finish(claim.token, 'complete', { resultJson, ...(batch && { completedDetail: JSON.stringify({ batch }) }) });
+    const task = await this.finish(claim.token, 'complete', { resultJson, ...(batch && { completedDetail: JSON.stringify(batchName(batch)) }) });
     return { ...task, ...(result !== undefined ? { result } : {}) };
   }
 
@@ -409,11 +409,11 @@ export class RedisBoard implements Board {
   /** One `batched` event per claim, as the scripts write events (see Board.noteBatch). */
   async noteBatch(claims: ClaimToken[]): Promise<void> {
     const tasks = claims.map((claim) => ({ id: parseToken(claim.token).id, held: this.held.get(claim.token)?.task }));
-    const batch = tasks.map((task) => task.id);
+    const details = batchedDetails(tasks.map((task) => task.id));
     const at = Date.now();
     const writes = this.client.multi();
-    for (const { id, held } of tasks) {
-      const event = { at, type: 'batched', pid: process.pid, taskId: id, ...(held?.claimedBy && { agent: held.claimedBy }), ...(held && { attempt: held.attempts }), detail: { batch } };
+    for (const [index, { id, held }] of tasks.entries()) {
+      const event = { at, type: 'batched', pid: process.pid, taskId: id, ...(held?.claimedBy && { agent: held.claimedBy }), ...(held && { attempt: held.attempts }), detail: details[index] };
       writes.xadd(`${this.base}:ev`, '*', 'e', JSON.stringify(event));
     }
     await this.guard(writes.exec());
