@@ -12,34 +12,42 @@ export function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Whether `kill(target, 0)` finds something: a pid, or a process group when `target` is -pgid.
- * EPERM means it exists but belongs to someone else, which still counts as alive. */
-function signalZeroFinds(target: number): boolean {
+/** What `kill(target, 0)` finds: a pid, or a process group when `target` is -pgid. EPERM means it
+ * exists but belongs to another user. */
+function signalZero(target: number): 'ours' | 'foreign' | 'none' {
   try {
     process.kill(target, 0);
-    return true;
+    return 'ours';
   } catch (error) {
-    return errorCode(error) === 'EPERM';
+    return errorCode(error) === 'EPERM' ? 'foreign' : 'none';
   }
 }
 
 /** True while the process runs; false once it exited, including as an unreaped zombie. */
 export function isProcessAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (!signalZeroFinds(pid)) return false;
+  const found = signalZero(pid);
+  if (found === 'none') return false;
   if (!hasLinuxProc) return true;
   const stat = readProcStat(pid);
-  return stat !== undefined && stat.state !== 'Z';
+  // Another user's process may be hidden from /proc (mounted with hidepid): it exists, and its
+  // state cannot be read, so it counts as running rather than as a dead writer to clean up after.
+  if (stat === undefined) return found === 'foreign';
+  return stat.state !== 'Z';
 }
 
 /** True while any member of the process group runs (zombies do not count on Linux). */
 export function isProcessGroupAlive(pgid: number): boolean {
   if (!Number.isInteger(pgid) || pgid <= 0) return false;
   if (process.platform === 'win32') return isProcessAlive(pgid);
-  if (!signalZeroFinds(-pgid)) return false;
+  const found = signalZero(-pgid);
+  if (found === 'none') return false;
   if (!hasLinuxProc) return true;
-  // Slow path (a scan of /proc): only reached while kill() still finds the group.
-  return readAllProcStats().some((stat) => stat.pgid === pgid && stat.state !== 'Z');
+  // Slow path (a scan of /proc): only reached while kill() still finds the group. A group of
+  // another user's processes may be hidden from /proc (hidepid): it counts as running.
+  const members = readAllProcStats().filter((stat) => stat.pgid === pgid);
+  if (members.length === 0) return found === 'foreign';
+  return members.some((stat) => stat.state !== 'Z');
 }
 
 /** Sends a signal to a pid (or to a group when `target` is -pgid); false if it was already gone.
