@@ -57,7 +57,8 @@ export interface PoolOptions {
   maxAgents?: number;
   /**
    * The most agents one agent process hosts: a number ≥ 1, or `auto` (ceil(maxAgents / cores): no
-   * more agent processes than cores). Default 1. Killing one agent's process kills its siblings.
+   * more agent processes than cores). Default `auto`, which is 1 unless maxAgents exceeds the cores.
+   * Killing one agent's process kills its siblings.
    */
   agentsPerProcess?: AgentsPerProcess;
   idleTimeoutMs?: number;
@@ -413,7 +414,7 @@ export class AgentPool {
         limiter: this.limiter,
         hostModels: this.options.hostModels,
         startTimeoutMs: this.options.startTimeoutMs,
-        agentsPerProcess: resolveAgentsPerProcess(this.options.agentsPerProcess, this.scaling.maxAgents),
+        agentsPerProcess: resolveAgentsPerProcess(this.options.agentsPerProcess ?? 'auto', this.scaling.maxAgents),
       },
     );
   }

@@ -59,6 +59,15 @@ test('swarm.config.json pool.agentsPerProcess "auto" puts the agents of a 2-core
   assert.equal(parentsOf(dir, tasks.map((task) => task.id)).size, Math.ceil(4 / Math.ceil(4 / cores)));
 });
 
+test('without any setting, agentsPerProcess is auto: 4 agents on this machine share processes as ceil(agents / cores) says', () => {
+  const { dir, board } = workspace();
+  const tasks = board.postMany(Array.from({ length: 4 }, (_, index) => ({ title: `t${index}` })));
+  const result = swarm(dir, ['run', '--agents', '4', '--exec', RECORD_PARENT, '--until-empty', '--isolation', 'none', '--sandbox', 'off']);
+  assert.equal(result.code, 0, result.stderr + result.stdout);
+  const cores = os.cpus().length || 1;
+  assert.equal(parentsOf(dir, tasks.map((task) => task.id)).size, Math.ceil(4 / Math.ceil(4 / cores)));
+});
+
 test('a bad --agents-per-process or pool.agentsPerProcess is refused with one line, exit 2, before any task is claimed', () => {
   const { dir, board } = workspace();
   const task = board.post({ title: 'untouched' });
