@@ -40,6 +40,8 @@ export interface HostingProcess {
   killing?: string;
   /** Set once its exit was seen. */
   exited: boolean;
+  /** Set once one of its agents told the scheduler how the process ended (a crash counts once, not per agent). */
+  exitReported?: boolean;
   /** Its exit code and signal. */
   exit?: Promise<{ code: number | null; signal: string | null }>;
 }

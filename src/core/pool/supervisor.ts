@@ -200,7 +200,11 @@ export class AgentSupervisor {
     const cleanExit = exit.code === 0 && handle.life.phase === 'draining' && !this.host.isStopping();
     const leftovers = cleanExit ? [] : await killAgentLeftovers(id);
     if (leftovers.length > 0) this.host.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
-    await this.afterAgentExit(handle, exit.code, exit.signal);
+    // One process that died is one crash (or one failed start) for the restart backoff and the
+    // sequential fallback, however many agents it hosted.
+    const firstOfProcess = !exit.processGone || !hosting.exitReported;
+    if (exit.processGone) hosting.exitReported = true;
+    await this.afterAgentExit(handle, exit.code, exit.signal, firstOfProcess);
   }
 
   /**
@@ -392,7 +396,7 @@ export class AgentSupervisor {
 
   // ------------------------------------------------------------------ after an exit
 
-  private async afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): Promise<void> {
+  private async afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null, reportToScheduler = true): Promise<void> {
     const id = handle.info.id;
     for (const controller of handle.isolationRequests.values()) controller.abort(new Error(`Agent ${id} exited.`));
     handle.requests?.close(`agent ${id} exited (${describeExit(code, signal)}).`);
@@ -403,7 +407,10 @@ export class AgentSupervisor {
     if (!handle.token && !(verdict.task === 'release' && code === 0)) handle.token = await this.orphanedClaim(id);
     if (handle.token) await this.recoverTask(handle, verdict.task, killReason, code, signal);
     const { scheduler } = this.host;
-    if (verdict.kind === 'spawn-failure') {
+    if (!reportToScheduler) {
+      // Its process's end was reported with another of its agents.
+      if (verdict.kind === 'crash') this.host.warn(killReason ?? `Agent ${id} exited unexpectedly with its agent process (${describeExit(code, signal)}).`);
+    } else if (verdict.kind === 'spawn-failure') {
       scheduler.agentSpawnFailed(`agent ${id} exited before it was ready (${describeExit(code, signal)})`);
     } else if (verdict.kind === 'crash') {
       const backoff = scheduler.agentCrashed();

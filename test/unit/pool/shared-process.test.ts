@@ -89,6 +89,9 @@ test('kill -9 of a process hosting two busy agents: every task of both comes bac
   }
   for (const agent of victimAgents) assert.deepEqual(findProcessesMarked('SWARM_AGENT_ID', agent), [], `agent ${agent} left no process behind`);
   assert.equal(isAlive(victim), false);
+  // One process died: one crash for the restart backoff (250 ms), not one per agent (250, then 500).
+  const backoffs = f.events.flatMap((e) => (e.type === 'warning' ? [/a new agent starts in (\d+) ms/.exec(e.message)?.[1]] : [])).filter(Boolean);
+  assert.deepEqual(backoffs, ['250'], 'the crash of the process counted once');
 });
 
 test('cancel in a shared process: the daemon of the cancelled attempt dies, the sibling agent runs on and its task ends done', async () => {
