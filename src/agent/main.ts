@@ -45,6 +45,8 @@ interface HostedAgent {
   send(body: AgentToHostBody): void;
   worker?: AgentWorker;
   handle?: (message: HostToAgent) => void;
+  /** Fails its isolation requests still waiting once the host is gone. */
+  closeRequests?: () => void;
   early: HostToAgent[];
 }
 
@@ -78,6 +80,8 @@ function main(): void {
     if (agent.handle) agent.handle(body);
     else agent.early.push(body);
   });
+  // One listener for all agents (one each would pass Node's listener warning at eleven agents).
+  process.once('disconnect', () => agents.forEach((agent) => agent.closeRequests?.()));
   // SIGTERM (graceful stop after the grace period): every agent hands its task back, then exit.
   process.on('SIGTERM', () => {
     for (const agent of agents.values()) {
@@ -143,7 +147,7 @@ async function runAgent(agent: HostedAgent, init: AgentInit): Promise<number> {
   // gone fails every request still waiting (the watchdog then ends this process).
   const isolationRequests = createRequester<IsolationRequest, PreparedWorkspace | CollectedChanges | null>((id, request) => send({ type: 'isolation', id, request }), { peer: 'the agent host' });
   const closeRequests = (): void => isolationRequests.close('the host closed the IPC channel.');
-  process.once('disconnect', closeRequests);
+  agent.closeRequests = closeRequests;
   const isolation =
     init.isolation === 'none'
       ? createNoIsolation(init.workspaceRoot)
@@ -210,7 +214,7 @@ async function runAgent(agent: HostedAgent, init: AgentInit): Promise<number> {
     if (outage === undefined) throw error;
     send({ type: 'fatal', message: outage, board: true });
   } finally {
-    process.off('disconnect', closeRequests);
+    agent.closeRequests = undefined;
     agent.handle = undefined;
   }
   return 0;
