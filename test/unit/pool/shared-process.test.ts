@@ -156,3 +156,48 @@ test('an agent is not put into a process whose agents all drain: it gets a proce
   const exited = await waitFor('the drained agent to exit', () => f.events.find((e) => e.type === 'agent-exited' && e.agentId === firstAgent));
   assert.ok(exited.type === 'agent-exited' && exited.expected && exited.code === 0, 'the drained agent ended cleanly');
 });
+
+test('a shared process over agentsPerProcess × the per-agent memory limit is killed with both agents; both tasks are retried and done', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  // The hog's first attempt holds 300 MB: over 2 × 100 MB. The other task runs alongside until then.
+  const command = [
+    'if [ -e "first-$SWARM_TASK_ID" ]; then exit 0; fi',
+    'touch "first-$SWARM_TASK_ID"',
+    `if [ "$SWARM_TITLE" = hog ]; then while [ ! -e "first-$(cat sibling.id)" ]; do sleep 0.05; done; exec node -e "const keep = Buffer.alloc(300 * 1024 * 1024, 1); setTimeout(() => keep.length, 60000)"; fi`,
+    'sleep 60',
+  ].join('; ');
+  const hog = f.board.post({ title: 'hog' });
+  const sibling = f.board.post({ title: 'sibling' });
+  fs.writeFileSync(path.join(f.dir, 'sibling.id'), sibling.id);
+  const pool = f.makePool({ executor: { type: 'command', command }, sandbox: { mode: 'off' }, maxAgents: 2, agentsPerProcess: 2, untilEmpty: true, limits: { agentMemoryBytes: 100 * 1024 * 1024 }, monitorIntervalMs: 200 });
+  await pool.start();
+  await pool.whenDone();
+  assert.equal(pidOf(f, startedBy(f, hog.id) as string), pidOf(f, startedBy(f, sibling.id) as string), 'both ran in one process');
+  for (const task of [hog, sibling]) {
+    assert.equal(f.board.get(task.id)?.status, 'done');
+    assert.equal(f.board.get(task.id)?.attempts, 2, `task ${task.id}: the killed attempt counted, the retry finished it`);
+    assert.equal(f.board.errors(task.id)[0]?.permanent, false, 'a transient failure');
+  }
+  assert.match(f.board.errors(hog.id)[0].message, /memory, over its 200 MB limit \(2 × the per-agent limit\)/);
+  assert.match(f.board.errors(sibling.id)[0].message, /memory/);
+});
+
+test('a shared process that stops answering health checks is killed with both agents; both tasks are retried and done', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  const tasks = [1, 2].map((n) => f.board.post({ title: `t${n}` }));
+  const pool = f.makePool({ executor: { type: 'command', command: SLOW_FIRST_ATTEMPT }, sandbox: { mode: 'off' }, maxAgents: 2, agentsPerProcess: 2, untilEmpty: true, pingIntervalMs: 200, unresponsiveMs: 2_000 });
+  await pool.start();
+  await waitFor('both first attempts to run their command', () => tasks.every((task) => fs.existsSync(path.join(f.dir, `first-${task.id}`))));
+  const victim = pidOf(f, startedBy(f, tasks[0].id) as string) as number;
+  assert.equal(pidOf(f, startedBy(f, tasks[1].id) as string), victim, 'both agents in one process');
+  process.kill(victim, 'SIGSTOP');
+  await pool.whenDone();
+  assert.equal(isAlive(victim), false, 'the hung process was killed');
+  for (const task of tasks) {
+    assert.equal(f.board.get(task.id)?.status, 'done');
+    assert.equal(f.board.get(task.id)?.attempts, 2);
+    assert.match(f.board.errors(task.id)[0].message, /health checks/);
+  }
+});
