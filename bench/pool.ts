@@ -1,7 +1,9 @@
 // Agent pool benchmark, every figure measured in this one run against a baseline from the same run:
 //   (a) 1,000 no-op tasks (`true`) through `swarm run --agents 4` vs `xargs -P 4` running the same
 //       1,000 commands through the same shell (`sh -c true`), as a wall-time ratio (target ≤ 1.5);
-//   (b) 8 tasks of `sleep 1` with 8 agents: wall time over one task's time (target ≤ 1.3);
+//   (b) 8 tasks of `sleep 1` with 8 agents: wall time over one task's time (target ≤ 1.3), with
+//       agentsPerProcess 1 and auto alternating; then the same cold start in a pool in this process:
+//       the agent processes' CPU until the last task started (load-robust) and their RSS;
 //   (c) agent spawn latency (fork of dist/agent.js → its `ready` message), p50/p99;
 //   (d) host memory per idle agent (RSS and PSS of the agent processes);
 //   (e) the sandbox's cost per attempt: one command spawned with and without bwrap, then the no-op
@@ -12,6 +14,7 @@
 //   BENCH_ONLY=noop npm run bench:pool          figure (a) alone
 //   BENCH_ONLY=sandbox npm run bench:pool       figure (e) alone
 //   BENCH_ONLY=start npm run bench:pool         figures (b) and (c): agents started on demand
+//   BENCH_AGENTS_PER_PROCESS=auto               figure (a) with that --agents-per-process
 //   BENCH_BASE=/path/to/other/checkout          (b) and (c) also with that checkout's dist/ (built
 //                                               there), alternating round by round: before/after
 //                                               (a build of the same board format: this bench posts
@@ -172,14 +175,16 @@ function benchNoOps(): void {
 function benchNoOpsOn(parent: string, label: string): void {
   const count = quick ? 200 : 1000;
   const rounds = 2;
-  console.log(`\n(a) ${count} no-op tasks (true), 4 at a time, best of ${rounds}; ${label}`);
+  const perProcess = process.env.BENCH_AGENTS_PER_PROCESS;
+  console.log(`\n(a) ${count} no-op tasks (true), 4 at a time, best of ${rounds}; ${label}${perProcess ? `; --agents-per-process ${perProcess}` : ''}`);
   const swarmTimes: number[] = [];
   const xargsTimes: number[] = [];
   for (let round = 0; round < rounds; round++) {
     xargsTimes.push(xargsRun(count, 4, 'true'));
     const workspace = workspaceWithTasks(count, (index) => `noop ${index}`, parent);
     try {
-      const { wallMs, summary } = swarmRun(workspace, ['--agents', '4', '--exec', 'true']);
+      const perProcess = process.env.BENCH_AGENTS_PER_PROCESS;
+      const { wallMs, summary } = swarmRun(workspace, ['--agents', '4', '--exec', 'true', ...(perProcess ? ['--agents-per-process', perProcess] : [])]);
       if (summary.done !== count) throw new Error(`only ${summary.done} of ${count} tasks done`);
       swarmTimes.push(wallMs);
     } finally {
@@ -200,10 +205,10 @@ interface SleepsRun {
   oneTask: number;
 }
 
-function parallelSleepsOnce(count: number, build: Build): SleepsRun {
+function parallelSleepsOnce(count: number, build: Build, extraArgs: string[] = []): SleepsRun {
   const workspace = workspaceWithTasks(count, (index) => `sleep ${index}`);
   try {
-    const { wallMs, summary } = swarmRun(workspace, ['--agents', String(count), '--exec', 'sleep 1'], build.cli);
+    const { wallMs, summary } = swarmRun(workspace, ['--agents', String(count), '--exec', 'sleep 1', ...extraArgs], build.cli);
     if (summary.done !== count) throw new Error(`only ${summary.done} of ${count} tasks done`);
     return { wallMs, poolWallMs: summary.wallMs, oneTask: summary.busyMs / summary.done };
   } finally {
@@ -211,15 +216,31 @@ function parallelSleepsOnce(count: number, build: Build): SleepsRun {
   }
 }
 
-/** (b) with agents started on demand: one run per build and round, alternating; the median ratio of each build. */
+/** A build and the agents-per-process flag it runs with (none for a base build that has no such flag). */
+interface SleepsVariant {
+  label: string;
+  build: Build;
+  args: string[];
+}
+
+/** This build with agentsPerProcess 1 and auto; a base build (BENCH_BASE) as it is. */
+function sleepsVariants(builds: Build[]): SleepsVariant[] {
+  return builds.flatMap((build) =>
+    build.cli === cli
+      ? (['1', 'auto'] as const).map((setting) => ({ label: `${build.label}, --agents-per-process ${setting}`, build, args: ['--agents-per-process', setting] }))
+      : [{ label: build.label, build, args: [] }],
+  );
+}
+
+/** (b) with agents started on demand: one run per variant and round, alternating; the median ratio of each. */
 function benchParallelSleeps(): void {
   const count = 8;
-  const builds = buildsToCompare();
-  const rounds = builds.length > 1 || !quick ? 3 : 1;
-  console.log(`\n(b) ${count} tasks of sleep 1 with ${count} agents, ${rounds} run(s) per build, median`);
-  const runs = new Map<Build, SleepsRun[]>(builds.map((build) => [build, []]));
-  for (let round = 0; round < rounds; round++) for (const build of builds) runs.get(build)?.push(parallelSleepsOnce(count, build));
-  for (const build of builds) {
+  const variants = sleepsVariants(buildsToCompare());
+  const rounds = variants.length > 1 || !quick ? 3 : 1;
+  console.log(`\n(b) ${count} tasks of sleep 1 with ${count} agents, ${rounds} run(s) per variant, alternating, median`);
+  const runs = new Map<SleepsVariant, SleepsRun[]>(variants.map((variant) => [variant, []]));
+  for (let round = 0; round < rounds; round++) for (const variant of variants) runs.get(variant)?.push(parallelSleepsOnce(count, variant.build, variant.args));
+  for (const build of variants) {
     const all = runs.get(build) ?? [];
     const endToEnd = percentile(all.map((run) => run.wallMs / run.oneTask), 50);
     const inPool = percentile(all.map((run) => run.poolWallMs / run.oneTask), 50);
@@ -251,6 +272,55 @@ async function benchWarmSleeps(): Promise<void> {
     await pool.stop({ graceMs: 0 });
     board.close();
     workspace.cleanup();
+  }
+}
+
+/**
+ * (b) cold, in a pool in this process (as VS Code runs it): 8 agents started on demand for 8 tasks
+ * of `sleep 1`, agentsPerProcess 1 and auto alternating. The agent processes' CPU until the last
+ * task started is what starting them cost (robust under load, unlike wall time); RSS is theirs then.
+ */
+async function benchColdAgentsCost(): Promise<void> {
+  const count = 8;
+  const rounds = quick ? 1 : 3;
+  const settings = [1, 'auto'] as const;
+  console.log(`\n(b') ${count} tasks of sleep 1, ${count} agents started on demand in a pool in this process, ${rounds} round(s) per setting, alternating, median`);
+  const results = new Map<(typeof settings)[number], Array<{ processes: number; cpuMs: number; rss: number; wallMs: number; oneTask: number }>>(settings.map((setting) => [setting, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const setting of settings) {
+      const workspace = workspaceWithTasks(0, String);
+      const board = FileBoard.open({ root: workspace.board, durable: true, excludeFromGit: false });
+      const pool = new AgentPool({ board, workspaceRoot: workspace.dir, executor: { type: 'command', command: 'sleep 1' }, isolation: 'none', sandbox: { mode: 'off' }, maxAgents: count, agentsPerProcess: setting, agentScript, statusFile: false });
+      try {
+        await pool.start();
+        let started = 0;
+        const durations: number[] = [];
+        pool.onEvent((event) => {
+          if (event.type === 'task-started') started++;
+          if (event.type === 'task-finished') durations.push(event.durationMs);
+        });
+        const begun = nowMs();
+        board.postMany(Array.from({ length: count }, (_, index) => ({ title: `cold sleep ${index}` })));
+        await waitUntil(() => started === count);
+        const pids = [...new Set(pool.stats().agents.map((agent) => agent.pid).filter((pid): pid is number => pid !== undefined))];
+        const cpuMs = pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
+        const rss = pids.reduce((sum, pid) => sum + memoryOf(pid).rss, 0);
+        await waitUntil(() => durations.length === count);
+        const wallMs = nowMs() - begun;
+        results.get(setting)?.push({ processes: pids.length, cpuMs, rss, wallMs, oneTask: durations.reduce((sum, value) => sum + value, 0) / count });
+      } finally {
+        await pool.stop({ graceMs: 0 });
+        board.close();
+        workspace.cleanup();
+      }
+    }
+  }
+  for (const setting of settings) {
+    const all = results.get(setting) ?? [];
+    const median = (values: number[]): number => percentile(values, 50);
+    console.log(
+      `  agentsPerProcess ${setting}: ${median(all.map((run) => run.processes))} agent processes; their CPU until the last task started ${ms(median(all.map((run) => run.cpuMs)))} (runs: ${all.map((run) => ms(run.cpuMs)).join(', ')}); their RSS ${mb(median(all.map((run) => run.rss)))}; wall / one task ${median(all.map((run) => run.wallMs / run.oneTask)).toFixed(2)} from the post`,
+    );
   }
 }
 
@@ -360,12 +430,14 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'noop') return benchNoOps();
   if (process.env.BENCH_ONLY === 'start') {
     benchParallelSleeps();
+    await benchColdAgentsCost();
     await benchWarmSleeps();
     return benchSpawnLatency();
   }
   if (process.env.BENCH_ONLY !== 'sandbox') {
     benchNoOps();
     benchParallelSleeps();
+    await benchColdAgentsCost();
     await benchWarmSleeps();
     await benchSpawnLatency();
     await benchIdleMemory();

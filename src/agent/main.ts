@@ -1,10 +1,14 @@
-// The agent process (bundled to dist/agent.js). The pool forks it with an IPC channel, sends one
-// `init` message, and the agent then runs the claim → execute → complete loop on the shared board
-// until it is told to drain, gets SIGTERM, or its host dies.
+// The agent process (bundled to dist/agent.js). The pool forks it with an IPC channel and sends it
+// one `init` message per agent it is to host (agentsPerProcess; one by default). Each agent runs the
+// claim → execute → complete loop on the shared board in an AgentWorker of its own, until it is
+// told to drain; the process exits once its last agent ended, on SIGTERM, or when its host dies.
+// The agents of one process share its board connection, rate-limiter client and host-model client;
+// each agent's commands carry its own SWARM_AGENT_ID (in their spawn environment, never in
+// process.env), so the host finds and ends one agent's leftovers without touching its siblings'.
 import type { Board } from '../core/board/interface';
 import { openBoard } from '../core/board/open';
-import { createExecutor, createHostModelIpcClient, type Executor } from '../core/executors';
-import { createLimiterIpcClient, type Subscribe } from '../core/ratelimit';
+import { createExecutor, createHostModelIpcClient, type Executor, type HostModelIpcClient } from '../core/executors';
+import { createLimiterIpcClient, type LimiterIpcClient, type Subscribe } from '../core/ratelimit';
 import { exitWhenParentDies } from '../core/process';
 import { createIsolationProxy, createNoIsolation } from '../core/pool/isolation-modes';
 import { isPoolMessage, toHost, type AgentInit, type AgentToHostBody, type HostToAgent, type IsolationRequest } from '../core/pool/protocol';
@@ -13,10 +17,6 @@ import { AgentWorker, boardOutageMessage } from '../core/pool/worker';
 import { BOARD_PASSWORD_ENV } from '../core/pool/boardAccess';
 import { CannotServeTaskError } from '../core/remote/errors';
 import type { CollectedChanges, PreparedWorkspace } from '../core/pool/isolation';
-
-function send(body: AgentToHostBody): void {
-  sendRaw(toHost(body));
-}
 
 function sendRaw(message: unknown): void {
   // Once the host is gone, send() would report ERR_IPC_CHANNEL_CLOSED as an uncaught 'error'
@@ -39,70 +39,132 @@ const subscribe: Subscribe = (listener) => {
 const boardPassword = process.env[BOARD_PASSWORD_ENV];
 delete process.env[BOARD_PASSWORD_ENV];
 
-let worker: AgentWorker | undefined;
-const watchdog = exitWhenParentDies({ beforeExit: () => worker?.releaseNow() });
+/** One hosted agent: its worker once started, and the messages that came before it. */
+interface HostedAgent {
+  id: string;
+  send(body: AgentToHostBody): void;
+  worker?: AgentWorker;
+  handle?: (message: HostToAgent) => void;
+  /** Fails its isolation requests still waiting once the host is gone. */
+  closeRequests?: () => void;
+  early: HostToAgent[];
+}
+
+const agents = new Map<string, HostedAgent>();
+const watchdog = exitWhenParentDies({ beforeExit: () => agents.forEach((agent) => agent.worker?.releaseNow()) });
+
+/** What the agents of this process share, made by the first init. */
+interface Shared {
+  board: Board;
+  limiter: LimiterIpcClient;
+  hostModels?: HostModelIpcClient;
+}
+let shared: Promise<Shared> | undefined;
 
 function main(): void {
   if (!process.send) {
     console.error('dist/agent.js is started by the agent pool (swarm run or the VS Code extension), not by hand.');
     process.exit(2);
   }
-  // One listener from the first moment: messages that arrive while the agent is still starting
-  // (a hold, a drain, a cancel sent while the board opens) wait in `early` for the handler.
+  // One listener from the first moment: messages that arrive while an agent is still starting
+  // (a hold, a drain, a cancel sent while the board opens) wait in its `early` for its handler.
   process.on('message', (message: unknown) => {
     if (!isPoolMessage(message)) return;
     const body = message as HostToAgent;
     if (body.type === 'init') {
-      if (!started) {
-        started = true;
-        void start(body.init);
-      }
-    } else if (handleMessage) handleMessage(body);
-    else early.push(body);
+      if (!agents.has(body.init.agentId)) void start(body.init);
+      return;
+    }
+    const agent = addressee(body);
+    if (!agent) return;
+    if (agent.handle) agent.handle(body);
+    else agent.early.push(body);
+  });
+  // One listener for all agents (one each would pass Node's listener warning at eleven agents).
+  process.once('disconnect', () => agents.forEach((agent) => agent.closeRequests?.()));
+  // SIGTERM (graceful stop after the grace period): every agent hands its task back, then exit.
+  process.on('SIGTERM', () => {
+    for (const agent of agents.values()) {
+      agent.worker?.drain();
+      agent.worker?.interrupt('release');
+    }
+    setTimeout(() => {
+      agents.forEach((agent) => agent.worker?.releaseNow());
+      exit(0);
+    }, 3000).unref();
   });
 }
 
-let started = false;
-let handleMessage: ((message: HostToAgent) => void) | undefined;
-const early: HostToAgent[] = [];
+/** The agent a message is for; a message naming none is for the only agent (an older host). */
+function addressee(message: HostToAgent): HostedAgent | undefined {
+  if (message.agent !== undefined) return agents.get(message.agent);
+  return agents.size === 1 ? [...agents.values()][0] : undefined;
+}
+
+function openShared(init: AgentInit, report: (body: AgentToHostBody) => void): Promise<Shared> {
+  shared ??= (async () => {
+    const board = await openBoard(init.board, { env: boardPassword ? { [BOARD_PASSWORD_ENV]: boardPassword } : {}, excludeFromGit: false, onWarning: (message) => report({ type: 'warning', message }) });
+    return { board, limiter: createLimiterIpcClient(sendRaw, subscribe), hostModels: init.hostModels ? createHostModelIpcClient(sendRaw, subscribe) : undefined };
+  })();
+  return shared;
+}
 
 async function start(init: AgentInit): Promise<void> {
+  const agent: HostedAgent = { id: init.agentId, early: [], send: (body) => sendRaw(toHost(body, init.agentId)) };
+  agents.set(agent.id, agent);
+  const code = await runAgent(agent, init).catch((error: unknown) => {
+    // An unexpected error ends the whole process, as it did when it hosted one agent.
+    setImmediate(() => {
+      throw error;
+    });
+    return 1;
+  });
+  agents.delete(agent.id);
+  agent.send({ type: 'ended', code });
+  if (agents.size === 0) exit(code);
+}
+
+/** Runs one agent until its worker ends; its exit code (2: it cannot work). */
+async function runAgent(agent: HostedAgent, init: AgentInit): Promise<number> {
+  const { send } = agent;
   let executor: Executor;
   try {
     executor = createExecutor(init.executor);
   } catch (error) {
     send({ type: 'fatal', message: error instanceof Error ? error.message : String(error) });
-    return exit(2);
+    return 2;
   }
   // Side effects that failed after a board write committed reach the host's log and `swarm run`.
-  let board: Board;
+  let resources: Shared;
   try {
-    board = await openBoard(init.board, { env: boardPassword ? { [BOARD_PASSWORD_ENV]: boardPassword } : {}, excludeFromGit: false, onWarning: (message) => send({ type: 'warning', message }) });
+    resources = await openShared(init, send);
   } catch (error) {
     const outage = boardOutageMessage(error);
     send({ type: 'fatal', message: outage ?? (error instanceof Error ? error.message : String(error)), ...(outage !== undefined && { board: true }) });
-    return exit(2);
+    return 2;
   }
-  const limiter = createLimiterIpcClient(sendRaw, subscribe);
-  const hostModels = init.hostModels ? createHostModelIpcClient(sendRaw, subscribe) : undefined;
   // No timeout: a prepare runs the workspace's setup command, which may take long. A host that is
   // gone fails every request still waiting (the watchdog then ends this process).
   const isolationRequests = createRequester<IsolationRequest, PreparedWorkspace | CollectedChanges | null>((id, request) => send({ type: 'isolation', id, request }), { peer: 'the agent host' });
-  process.once('disconnect', () => isolationRequests.close('the host closed the IPC channel.'));
+  const closeRequests = (): void => isolationRequests.close('the host closed the IPC channel.');
+  agent.closeRequests = closeRequests;
   const isolation =
     init.isolation === 'none'
       ? createNoIsolation(init.workspaceRoot)
       : createIsolationProxy((request, signal) => isolationRequests.request(request, { signal, onAbort: (id) => send({ type: 'isolation-abort', id }) }));
-  const activeWorker = new AgentWorker({
-    board,
+  const worker = new AgentWorker({
+    board: resources.board,
     agentId: init.agentId,
     slot: init.slot,
     executor,
     isolation,
     leaseMs: init.leaseMs,
     serves: init.serves,
-    limiter,
-    hostModels,
+    limiter: resources.limiter,
+    hostModels: resources.hostModels,
+    // This agent's mark on every command it starts (the process's own environment names no agent
+    // when it hosts several).
+    env: { SWARM_AGENT_ID: init.agentId },
     sandbox: init.sandbox,
     maxLogBytes: init.maxLogBytes,
     createExecutor,
@@ -111,29 +173,29 @@ async function start(init: AgentInit): Promise<void> {
     poolSize: init.poolSize,
     report: (event) => send(event),
   });
-  worker = activeWorker;
-  if (init.holdUntil) activeWorker.hold(init.holdUntil);
+  agent.worker = worker;
+  if (init.holdUntil) worker.hold(init.holdUntil);
 
-  handleMessage = handle;
-  for (const message of early.splice(0)) handle(message);
+  agent.handle = handle;
+  for (const message of agent.early.splice(0)) handle(message);
   function handle(message: HostToAgent): void {
     switch (message.type) {
       case 'ping':
         return send({ type: 'pong', id: message.id });
       case 'hold':
-        return activeWorker.hold(message.until);
+        return worker.hold(message.until);
       case 'resume':
-        return activeWorker.resume();
+        return worker.resume();
       case 'wake':
-        return activeWorker.wake();
+        return worker.wake();
       case 'drain':
-        return activeWorker.drain();
+        return worker.drain();
       case 'cancel':
-        return activeWorker.interrupt('cancelled', message.taskId);
+        return worker.interrupt('cancelled', message.taskId);
       case 'serves':
         // The worker claims with the object it was given: updated in place, then a claim at once.
         if (init.serves) Object.assign(init.serves, message.serves);
-        return activeWorker.wake();
+        return worker.wake();
       case 'isolation-reply':
         if (message.ok) isolationRequests.resolve(message.id, message.value);
         // A task this host cannot serve keeps its type across the channel: the worker hands it back.
@@ -143,35 +205,36 @@ async function start(init: AgentInit): Promise<void> {
         return;
     }
   }
-  // SIGTERM (graceful stop after the grace period): hand the task back, then exit.
-  process.on('SIGTERM', () => {
-    activeWorker.drain();
-    activeWorker.interrupt('release');
-    setTimeout(() => {
-      activeWorker.releaseNow();
-      exit(0);
-    }, 3000).unref();
-  });
 
   send({ type: 'ready', pid: process.pid });
   try {
-    await activeWorker.run();
+    await worker.run();
   } catch (error) {
     const outage = boardOutageMessage(error);
     if (outage === undefined) throw error;
     send({ type: 'fatal', message: outage, board: true });
   } finally {
-    limiter.dispose();
-    hostModels?.dispose();
-    await board.close().catch(() => undefined);
+    agent.closeRequests = undefined;
+    agent.handle = undefined;
   }
-  exit(0);
+  return 0;
 }
 
+let exiting = false;
+
 function exit(code: number): void {
+  if (exiting) return;
+  exiting = true;
   watchdog.dispose();
   // Let queued IPC messages (task-ended) reach the host before the channel closes.
-  setImmediate(() => process.exit(code));
+  const close = shared?.then(async ({ board, limiter, hostModels }) => {
+    limiter.dispose();
+    hostModels?.dispose();
+    await board.close();
+  });
+  void Promise.resolve(close)
+    .catch(() => undefined)
+    .then(() => setImmediate(() => process.exit(code)));
 }
 
 main();

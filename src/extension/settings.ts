@@ -1,6 +1,7 @@
 // Typed access to the `agentSwarm.*` settings and context keys in one place (command ids: commandIds.ts).
 import * as vscode from 'vscode';
 import type { SwarmConfigInput } from '../core/config';
+import { parseAgentsPerProcess } from '../core/pool/scaling';
 
 export const SECTION = 'agentSwarm';
 
@@ -42,9 +43,11 @@ export function settingsConfigLayer(): SwarmConfigInput {
   const config = vscode.workspace.getConfiguration(SECTION);
   const minAgents = userSetValue<number>(config, 'pool.minAgents');
   const idleSeconds = positiveSetting(config, 'pool.idleTimeoutSeconds');
+  const agentsPerProcess = parseAgentsPerProcess(userSetValue<unknown>(config, 'pool.agentsPerProcess'));
   const pool: NonNullable<SwarmConfigInput['pool']> = {
     ...(typeof minAgents === 'number' && { minAgents }),
     ...(positiveSetting(config, 'pool.maxAgents') !== undefined && { maxAgents: positiveSetting(config, 'pool.maxAgents') }),
+    ...(agentsPerProcess !== undefined && { agentsPerProcess }),
     ...(idleSeconds !== undefined && { idleTimeoutMs: idleSeconds * 1000 }),
     ...(positiveSetting(config, 'limits.agentMemoryMB') !== undefined && { agentMemoryMB: positiveSetting(config, 'limits.agentMemoryMB') }),
     ...(positiveSetting(config, 'limits.totalMemoryMB') !== undefined && { totalMemoryMB: positiveSetting(config, 'limits.totalMemoryMB') }),

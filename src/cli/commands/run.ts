@@ -18,6 +18,7 @@ import { OK_EXIT_CODE_PRESET_NAMES } from '../../core/executors/exitCodes';
 import { preflightExecutor } from '../../core/executors/preflight';
 import { recordPoolResources, resourceStoreOf } from '../../core/metrics';
 import { buildPool, watchRunnerServesFor, ExecutorChoiceError, resolveExecutorChoice, type BoardAccess, type PoolEvent, type PoolRunChoice, type PoolStats } from '../../core/pool';
+import { parseAgentsPerProcess } from '../../core/pool/scaling';
 import { hostRecordId } from '../../core/pool/status-file';
 import { describeSandbox, SANDBOX_MODES, type SandboxMode } from '../../core/sandbox';
 import { EXIT_FAILURE, ExitError, UsageError, invalidConfigFile } from '../errors';
@@ -39,6 +40,7 @@ interface RunOptions {
   mode?: 'auto' | 'pool' | 'sequential';
   graceMs: number;
   agentMemoryMb?: number;
+  agentsPerProcess?: number | 'auto';
   sandbox?: SandboxMode;
   /** false with --no-network. */
   network?: boolean;
@@ -95,6 +97,7 @@ export function registerRunCommands(program: Command, openBoard: () => Promise<W
     .command('run')
     .description('run a pool of agents on the board (Ctrl-C stops it gracefully)')
     .option('--agents <n>', 'most agents at once (default: min(4, cores))', parseInteger('--agents', 1, 64))
+    .option('--agents-per-process <n>', 'most agents one agent process hosts: a number, or auto (ceil(agents / cores), the default)', parseAgentsPerProcessOption)
     .option('--min-agents <n>', 'agents kept running while idle (default 0)', parseInteger('--min-agents', 0, 64))
     .option('--idle-timeout-ms <n>', 'an idle agent above --min-agents exits after this long (default 60000)', parseInteger('--idle-timeout-ms', 100, 86_400_000))
     .option('--executor <name>', 'agent CLI name (claude, codex, aider, gemini, ...), "command:<template>", or executor JSON')
@@ -131,6 +134,13 @@ export function registerRunCommands(program: Command, openBoard: () => Promise<W
     });
 }
 
+/** `--agents-per-process`: a whole number from 1 to 64, or `auto`; anything else is a usage error (exit 2). */
+function parseAgentsPerProcessOption(value: string): number | 'auto' {
+  const parsed = parseAgentsPerProcess(value);
+  if (parsed === undefined || (parsed !== 'auto' && parsed > 64)) throw new InvalidArgumentError(`--agents-per-process must be a whole number from 1 to 64 or "auto", got "${value}".`);
+  return parsed;
+}
+
 /** The project configuration in force: swarm.config.json under the flags. An invalid file ends the run (exit 2). */
 interface ProjectConfig {
   load: SwarmConfigLoad;
@@ -153,6 +163,7 @@ function projectConfig(workspaceRoot: string, options: RunOptions): ProjectConfi
 function flagLayer(options: RunOptions): SwarmConfigInput {
   const pool = {
     ...(options.agents !== undefined && { maxAgents: options.agents }),
+    ...(options.agentsPerProcess !== undefined && { agentsPerProcess: options.agentsPerProcess }),
     ...(options.minAgents !== undefined && { minAgents: options.minAgents }),
     ...(options.idleTimeoutMs !== undefined && { idleTimeoutMs: options.idleTimeoutMs }),
     ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),

@@ -118,6 +118,7 @@ const MB = 1024 * 1024;
 export function poolSettingsFrom(config: SwarmConfig): {
   minAgents?: number;
   maxAgents?: number;
+  agentsPerProcess?: number | 'auto';
   idleTimeoutMs?: number;
   leaseMs?: number;
   limits?: { agentMemoryBytes?: number; totalMemoryBytes?: number; maxCpuPercent?: number };
@@ -131,6 +132,7 @@ export function poolSettingsFrom(config: SwarmConfig): {
   return {
     ...(pool.minAgents !== undefined && { minAgents: pool.minAgents }),
     ...(pool.maxAgents !== undefined && { maxAgents: pool.maxAgents }),
+    ...(pool.agentsPerProcess !== undefined && { agentsPerProcess: pool.agentsPerProcess }),
     ...(pool.idleTimeoutMs !== undefined && { idleTimeoutMs: pool.idleTimeoutMs }),
     ...(pool.leaseMs !== undefined && { leaseMs: pool.leaseMs }),
     ...(Object.keys(limits).length > 0 && { limits }),

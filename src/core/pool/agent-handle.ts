@@ -2,6 +2,7 @@
 // fallback. Its phase lives in `life` (agent-state.ts), which publishes the public state to
 // `info.state`; the rest is data: the lease it holds, its slot, its last answer.
 import type { SupervisedProcess } from '../process';
+import type { HostingProcess } from './agent-process';
 import { AgentLifecycle } from './agent-state';
 import { toAgent, type HostToAgentBody } from './protocol';
 import { createRequester, type Requester } from './request-reply';
@@ -12,7 +13,11 @@ export interface AgentHandle {
   info: AgentInfo;
   slot: string;
   inHost: boolean;
+  /** Its agent process (shared with the other agents `hosting` holds, when agentsPerProcess > 1). */
   process?: SupervisedProcess;
+  hosting?: HostingProcess;
+  /** Called when its process reports that this agent's worker ended (the process may live on). */
+  ended?: (code: number) => void;
   worker?: AgentWorker;
   /** Its one explicit state; every change goes through it. */
   life: AgentLifecycle;
@@ -54,7 +59,7 @@ export function openAgentRequests(handle: AgentHandle): Requester<AgentRequest, 
     (id, body) => {
       const child = handle.process?.child;
       if (!child?.connected) throw new Error('its IPC channel is closed');
-      child.send(toAgent({ ...body, id }), (error) => error && undefined);
+      child.send(toAgent({ ...body, id }, handle.info.id), (error) => error && undefined);
     },
     { peer: `agent ${handle.info.id}` },
   );
@@ -72,7 +77,7 @@ export function sendToAgent(handle: AgentHandle, body: HostToAgentBody): void {
   const child = handle.process?.child;
   if (!child?.connected) return;
   try {
-    child.send(toAgent(body), (error) => error && undefined);
+    child.send(toAgent(body, handle.info.id), (error) => error && undefined);
   } catch {
     // The agent exited; its exit handler cleans up.
   }

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'url';
 import { serveHostModelsOverIpc, type HostModelBroker } from '../executors';
 import { forkSupervised, type SupervisedProcess } from '../process';
 import { serveLimiterOverIpc, type RateLimiter, type Subscribe } from '../ratelimit';
+import type { AgentHandle } from './agent-handle';
 import { isPoolMessage, type AgentToHost } from './protocol';
 
 export interface AgentProcessOptions {
@@ -23,6 +24,26 @@ export interface AgentProcess {
   process: SupervisedProcess;
   /** Stops serving the limiter and models (after the agent exited). */
   dispose(): void;
+}
+
+/**
+ * An agent process as the supervisor keeps it: the agents it hosts (one, or up to agentsPerProcess)
+ * and what ends them all. Named after its first agent (its log lines, the resource monitor).
+ */
+export interface HostingProcess {
+  label: string;
+  /** The agents living in it; one is added only while another there is live (see hasRoom). */
+  members: Set<AgentHandle>;
+  /** Resolves to the started process, or to why it could not start. */
+  forked: Promise<AgentProcess | Error>;
+  /** Set once it is being killed: every agent in it goes down with it. */
+  killing?: string;
+  /** Set once its exit was seen. */
+  exited: boolean;
+  /** Set once one of its agents told the scheduler how the process ended (a crash counts once, not per agent). */
+  exitReported?: boolean;
+  /** Its exit code and signal. */
+  exit?: Promise<{ code: number | null; signal: string | null }>;
 }
 
 /** Forks agent `id`; rejects when the process cannot start. */

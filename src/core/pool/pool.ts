@@ -23,7 +23,7 @@ import { freeSlot, recordWorkerEvent, sendToAgent, type AgentHandle } from './ag
 import type { AgentInit, HostToAgentBody, TaskEnded } from './protocol';
 import { DispatchPause } from './pause';
 import { createInHostAgent } from './sequential';
-import type { ScalingLimits } from './scaling';
+import { resolveAgentsPerProcess, type AgentsPerProcess, type ScalingLimits } from './scaling';
 import { Scheduler } from './scheduler';
 import { AgentSupervisor } from './supervisor';
 import { HOST_STATUS_TTL_MS, hostRecordId, removeHostStatusNow, type HostStatus } from './status-file';
@@ -55,6 +55,12 @@ export interface PoolOptions {
   executor: unknown;
   minAgents?: number;
   maxAgents?: number;
+  /**
+   * The most agents one agent process hosts: a number ≥ 1, or `auto` (ceil(maxAgents / cores): no
+   * more agent processes than cores). Default `auto`, which is 1 unless maxAgents exceeds the cores.
+   * Killing one agent's process kills its siblings.
+   */
+  agentsPerProcess?: AgentsPerProcess;
   idleTimeoutMs?: number;
   leaseMs?: number;
   /** What the agents can serve on a shared board; the board routes on it at each claim. Absent: everything. */
@@ -388,7 +394,7 @@ export class AgentPool {
         scheduler: this.scheduler,
         isolation: () => this.isolation,
         // The board's password only in the agent's own environment (it removes it before running anything).
-        environment: (agentId) => ({ ...this.options.env, ...this.commandMarks(), SWARM_AGENT_ID: agentId, [BOARD_PASSWORD_ENV]: this.boardAccess()?.password }),
+        environment: (agentId) => ({ ...this.options.env, ...this.commandMarks(), ...(agentId !== undefined && { SWARM_AGENT_ID: agentId }), [BOARD_PASSWORD_ENV]: this.boardAccess()?.password }),
         init: (handle) => this.agentInit(handle),
         isStopping: () => this.stopping !== undefined,
         boardLost: () => this.boardFailure !== undefined,
@@ -408,6 +414,7 @@ export class AgentPool {
         limiter: this.limiter,
         hostModels: this.options.hostModels,
         startTimeoutMs: this.options.startTimeoutMs,
+        agentsPerProcess: resolveAgentsPerProcess(this.options.agentsPerProcess ?? 'auto', this.scaling.maxAgents),
       },
     );
   }

@@ -1,6 +1,7 @@
 // The typed IPC protocol between the pool (host) and one agent process. Pool messages carry
 // `channel: 'swarm-pool'` so they share the IPC channel with the rate limiter's and the host
-// models' messages without being confused with them.
+// models' messages without being confused with them. An agent process may host several agents
+// (agentsPerProcess): every message names its agent in `agent`.
 import type { Task } from '../board/types';
 import type { FailureKind } from '../executors/types';
 import type { ActiveSandbox } from '../sandbox/launcher';
@@ -46,23 +47,23 @@ export interface AgentInit {
 
 // ---- host → agent
 
-export type HostToAgent =
-  | { channel: typeof POOL_CHANNEL; type: 'init'; init: AgentInit }
-  | { channel: typeof POOL_CHANNEL; type: 'ping'; id: number }
+export type HostToAgentBody =
+  | { type: 'init'; init: AgentInit }
+  | { type: 'ping'; id: number }
   /** Stop claiming until `until` (a usage-limit pause); `resume` lifts it. */
-  | { channel: typeof POOL_CHANNEL; type: 'hold'; until: number }
-  | { channel: typeof POOL_CHANNEL; type: 'resume' }
+  | { type: 'hold'; until: number }
+  | { type: 'resume' }
   /** Tasks are waiting: stop backing off and claim now. */
-  | { channel: typeof POOL_CHANNEL; type: 'wake' }
+  | { type: 'wake' }
   /** Finish the current task (if any), claim nothing more, exit. */
-  | { channel: typeof POOL_CHANNEL; type: 'drain' }
+  | { type: 'drain' }
   /** Abort the current task if it is `taskId`; the board already cancelled it. */
-  | { channel: typeof POOL_CHANNEL; type: 'cancel'; taskId: string }
+  | { type: 'cancel'; taskId: string }
   /** What this runner serves changed (a remote added to its clone): claim with this from now on. */
-  | { channel: typeof POOL_CHANNEL; type: 'serves'; serves: Serves }
-  | { channel: typeof POOL_CHANNEL; type: 'isolation-reply'; id: number; ok: true; value: PreparedWorkspace | CollectedChanges | null }
+  | { type: 'serves'; serves: Serves }
+  | { type: 'isolation-reply'; id: number; ok: true; value: PreparedWorkspace | CollectedChanges | null }
   /** `handBack`: the host cannot serve the task (CannotServeTaskError); the agent hands it back. */
-  | { channel: typeof POOL_CHANNEL; type: 'isolation-reply'; id: number; ok: false; message: string; handBack?: { taskId: string; reason: string } };
+  | { type: 'isolation-reply'; id: number; ok: false; message: string; handBack?: { taskId: string; reason: string } };
 
 // ---- agent → host
 
@@ -88,20 +89,35 @@ export type IsolationRequest =
   | { op: 'keep-base'; taskIds: string[]; base: string }
   | { op: 'abandon'; task: Task; slot: string; prepared: PreparedWorkspace; reason: string };
 
-export type AgentToHost =
-  | { channel: typeof POOL_CHANNEL; type: 'ready'; pid: number }
-  | { channel: typeof POOL_CHANNEL; type: 'pong'; id: number }
-  | { channel: typeof POOL_CHANNEL; type: 'task-started'; taskId: string; title: string; attempt: number; token: string; startedAt: number }
-  | ({ channel: typeof POOL_CHANNEL; type: 'task-ended' } & TaskEnded)
-  | { channel: typeof POOL_CHANNEL; type: 'idle'; since: number }
-  | { channel: typeof POOL_CHANNEL; type: 'isolation'; id: number; request: IsolationRequest }
+export type AgentToHostBody =
+  | { type: 'ready'; pid: number }
+  | { type: 'pong'; id: number }
+  | { type: 'task-started'; taskId: string; title: string; attempt: number; token: string; startedAt: number }
+  | ({ type: 'task-ended' } & TaskEnded)
+  | { type: 'idle'; since: number }
+  | { type: 'isolation'; id: number; request: IsolationRequest }
   /** The attempt behind isolation request `id` was cancelled: stop preparing (the reply still comes). */
-  | { channel: typeof POOL_CHANNEL; type: 'isolation-abort'; id: number }
+  | { type: 'isolation-abort'; id: number }
   /** The agent cannot work at all (e.g. its executor config is invalid); the host stops restarting it. */
-  | { channel: typeof POOL_CHANNEL; type: 'fatal'; message: string; /** The board cannot be written: the whole pool stops. */ board?: boolean }
+  | { type: 'fatal'; message: string; /** The board cannot be written: the whole pool stops. */ board?: boolean }
   /** A side effect of a board write that failed after the write committed (the board's onWarning). */
-  | { channel: typeof POOL_CHANNEL; type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  /**
+   * The agent's worker ended (it drained, or could not work: `code` 2) while its process lives on
+   * for other agents. The process exits once its last agent ended; the host then sees that exit.
+   */
+  | { type: 'ended'; code: number };
 
+/** The envelope of every pool message: the channel, and the agent it is for or from. */
+interface Envelope {
+  channel: typeof POOL_CHANNEL;
+  /** The agent the message is for (host → agent) or from (agent → host); absent only in messages of older agents. */
+  agent?: string;
+}
+
+type Enveloped<M> = M extends unknown ? M & Envelope : never;
+export type HostToAgent = Enveloped<HostToAgentBody>;
+export type AgentToHost = Enveloped<AgentToHostBody>;
 export type PoolMessage = HostToAgent | AgentToHost;
 
 export function isPoolMessage(message: unknown): message is PoolMessage {
@@ -110,14 +126,10 @@ export function isPoolMessage(message: unknown): message is PoolMessage {
   return candidate.channel === POOL_CHANNEL && typeof candidate.type === 'string';
 }
 
-type WithoutChannel<M> = M extends unknown ? Omit<M, 'channel'> : never;
-export type HostToAgentBody = WithoutChannel<HostToAgent>;
-export type AgentToHostBody = WithoutChannel<AgentToHost>;
-
-export function toAgent(body: HostToAgentBody): HostToAgent {
-  return { channel: POOL_CHANNEL, ...body } as HostToAgent;
+export function toAgent(body: HostToAgentBody, agent?: string): HostToAgent {
+  return { channel: POOL_CHANNEL, ...(agent !== undefined && { agent }), ...body } as HostToAgent;
 }
 
-export function toHost(body: AgentToHostBody): AgentToHost {
-  return { channel: POOL_CHANNEL, ...body } as AgentToHost;
+export function toHost(body: AgentToHostBody, agent?: string): AgentToHost {
+  return { channel: POOL_CHANNEL, ...(agent !== undefined && { agent }), ...body } as AgentToHost;
 }

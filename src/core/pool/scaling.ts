@@ -1,5 +1,6 @@
 // The pool's scaling decisions, as plain functions of what it sees: how many agents it wants and
 // which idle ones to retire. The pool (pool.ts) acts on them: it starts and drains agents.
+import * as os from 'os';
 import type { AgentHandle } from './agent-handle';
 
 export interface ScalingLimits {
@@ -28,4 +29,20 @@ export function agentsToRetire(live: readonly AgentHandle[], limits: Pick<Scalin
     }
   }
   return retired;
+}
+
+/** How many agents one agent process hosts: a number ≥ 1, or `auto`. */
+export type AgentsPerProcess = number | 'auto';
+
+/** `auto`: ceil(maxAgents / cores), so a pool has no more agent processes than the machine has cores. */
+export function resolveAgentsPerProcess(setting: AgentsPerProcess | undefined, maxAgents: number, cores = os.cpus().length || 1): number {
+  if (setting === 'auto') return Math.max(1, Math.ceil(maxAgents / Math.max(1, cores)));
+  return Math.max(1, Math.floor(setting ?? 1));
+}
+
+/** A setting's text (`4`, `auto`) as agentsPerProcess; undefined when it is neither. */
+export function parseAgentsPerProcess(value: unknown): AgentsPerProcess | undefined {
+  if (value === 'auto') return 'auto';
+  const count = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  return Number.isInteger(count) && count >= 1 ? count : undefined;
 }

@@ -16,7 +16,7 @@ import { killAgentLeftovers } from '../process/orphans';
 import type { RateLimiter } from '../ratelimit';
 import { CannotServeTaskError } from '../remote/errors';
 import { agentProcessHandle, freeSlot, openAgentRequests, sendToAgent, type AgentHandle } from './agent-handle';
-import { forkAgent, type AgentProcess } from './agent-process';
+import { forkAgent, type HostingProcess } from './agent-process';
 import type { TaskIsolation } from './isolation';
 import { runIsolationRequest } from './isolation-modes';
 import type { AgentInit, AgentToHost } from './protocol';
@@ -35,8 +35,12 @@ export interface SupervisorHost {
   readonly scheduler: AgentLifeReports;
   /** The host's isolation, which serves the agents' prepare/collect/abandon requests. */
   isolation(): TaskIsolation;
-  /** The environment agent `agentId` starts with (the host's marks, its id, the board's password). */
-  environment(agentId: string): NodeJS.ProcessEnv;
+  /**
+   * The environment an agent process starts with (the host's marks, the board's password, and
+   * `agentId` when it hosts that one agent only: a shared process names no agent, each agent's
+   * commands carry their own).
+   */
+  environment(agentId: string | undefined): NodeJS.ProcessEnv;
   /** The init message for a forked agent. */
   init(handle: AgentHandle): AgentInit;
   /** The pool is stopping: a new agent drains at once, and an agent that exits is checked for leftovers. */
@@ -66,6 +70,8 @@ export interface SupervisorOptions {
   hostModels?: HostModelBroker;
   /** How long a new agent may take to report ready (default 30 s). */
   startTimeoutMs?: number;
+  /** The most agents one agent process hosts (default 1: a process per agent). */
+  agentsPerProcess?: number;
 }
 
 export interface SamplingOptions {
@@ -78,19 +84,30 @@ export class AgentSupervisor {
   private readonly lives: PQueue;
   private monitor: ResourceMonitor | undefined;
   private agentSeq = 0;
+  /** The agent processes alive or starting. */
+  private readonly processes = new Set<HostingProcess>();
+  /** Each agent's life, resolved once its exit is handled. */
+  private readonly lifeEnds = new Map<AgentHandle, Promise<void>>();
+  private readonly perProcess: number;
 
   constructor(
     private readonly host: SupervisorHost,
     private readonly options: SupervisorOptions,
   ) {
     this.lives = new PQueue({ concurrency: options.capacity });
+    this.perProcess = Math.max(1, Math.floor(options.agentsPerProcess ?? 1));
   }
 
   // ------------------------------------------------------------------ resource sampling
 
-  /** Samples agents and the machine; an agent over its memory limit is killed. */
+  /**
+   * Samples agent processes and the machine; a process over its memory limit is killed. A process
+   * hosting several agents may use agentsPerProcess times the per-agent limit.
+   */
   startSampling(options: SamplingOptions): void {
-    this.monitor = new ResourceMonitor({ intervalMs: options.intervalMs, limits: options.limits });
+    const perAgent = options.limits.agentMemoryBytes;
+    const limits = perAgent === undefined ? options.limits : { ...options.limits, agentMemoryBytes: perAgent * this.perProcess };
+    this.monitor = new ResourceMonitor({ intervalMs: options.intervalMs, limits });
     this.monitor.onEvent((event) => this.onMonitorEvent(event));
     this.monitor.start();
   }
@@ -104,17 +121,27 @@ export class AgentSupervisor {
     return this.monitor?.canSpawn() ?? { ok: true };
   }
 
-  /** The last sample of agents and machine, if any. */
+  /** The last sample of agents and machine, if any; each agent shows the usage of its process. */
   latestSample(): MonitorSnapshot | undefined {
-    return this.monitor?.latest();
+    const latest = this.monitor?.latest();
+    if (!latest || this.perProcess === 1) return latest;
+    const agents = [...this.processes].flatMap((hosting) => {
+      const usage = latest.agents.find((entry) => entry.agentId === hosting.label);
+      return usage ? [...hosting.members].map((member) => ({ ...usage, agentId: member.info.id })) : [];
+    });
+    return { ...latest, agents };
   }
 
   private onMonitorEvent(event: MonitorEvent): void {
     if (event.type === 'warning') this.host.warn(event.message);
     if (event.type !== 'agent-over-memory') return;
-    const handle = this.host.agents.get(event.agentId);
-    if (!handle || handle.life.killReason || handle.inHost) return;
-    const reason = `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`;
+    const hosting = [...this.processes].find((candidate) => candidate.label === event.agentId);
+    const handle = hosting && [...hosting.members].find((member) => !member.life.killReason && !member.inHost);
+    if (!hosting || !handle) return;
+    const reason =
+      this.perProcess === 1
+        ? `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`
+        : `The agent process of ${describeMembers(hosting)} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit (${this.perProcess} × the per-agent limit); it was stopped and its tasks will be retried. Raise the per-agent memory limit if the tasks need more.`;
     this.kill(handle, reason);
   }
 
@@ -125,7 +152,8 @@ export class AgentSupervisor {
     const id = `${this.options.hostTag}-a${++this.agentSeq}`;
     const handle = agentProcessHandle(id, freeSlot(this.host.agents.values()));
     this.host.agents.set(id, handle);
-    void this.lives.add(() => this.runAgent(handle));
+    const life = this.lives.add(() => this.runAgent(handle)).finally(() => this.lifeEnds.delete(handle));
+    this.lifeEnds.set(handle, life);
     return handle;
   }
 
@@ -136,47 +164,110 @@ export class AgentSupervisor {
 
   private async runAgent(handle: AgentHandle): Promise<void> {
     const id = handle.info.id;
-    let agent: AgentProcess;
-    try {
-      agent = await forkAgent(id, {
-        agentScript: this.options.agentScript,
-        agentExecArgv: this.options.agentExecArgv,
-        workspaceRoot: this.options.workspaceRoot,
-        env: this.host.environment(id),
-        limiter: this.options.limiter,
-        hostModels: this.options.hostModels,
-        log: (line) => this.host.log(line),
-        onMessage: (message) => this.onAgentMessage(handle, message),
-      });
-    } catch (error) {
+    const hosting = this.place(handle);
+    const agent = await hosting.forked;
+    if (agent instanceof Error) {
+      hosting.members.delete(handle);
       handle.life.exited(false);
       this.host.agents.delete(id);
-      this.host.scheduler.agentSpawnFailed(`${id} could not start: ${messageOf(error)}`);
+      this.host.scheduler.agentSpawnFailed(`${id} could not start: ${agent.message}`);
       return;
     }
     const child = agent.process;
     handle.process = child;
+    handle.hosting = hosting;
     openAgentRequests(handle);
     handle.info.pid = child.pid;
-    this.monitor?.track(id, child.pid);
+    const ended = new Promise<number>((resolve) => (handle.ended = resolve));
     sendToAgent(handle, { type: 'init', init: this.host.init(handle) });
     if (this.host.isStopping()) this.drain(handle);
     const startTimeoutMs = this.options.startTimeoutMs ?? 30_000;
     const startTimer = setTimeout(() => {
       if (!handle.life.wasReady) this.kill(handle, `Agent ${id} did not start within ${Math.round(startTimeoutMs / 1000)} s.`);
     }, startTimeoutMs);
-    const exit = await child.exited;
+    const processExit = child.exited.then((exit) => ({ code: exit.code, signal: exit.signal as string | null, processGone: true }));
+    let exit = await Promise.race([processExit, ended.then((code) => ({ code: code as number | null, signal: null as string | null, processGone: false }))]);
     clearTimeout(startTimer);
-    // Reap what the agent left: its process group, and executor commands in groups of their own.
-    await child.stop({ graceMs: 0 }).catch(() => undefined);
-    // An agent that drained and exited on its own ended its commands itself; scanning /proc for
-    // leftovers is for agents that were killed, crashed, or stopped by a shutdown.
+    hosting.members.delete(handle);
+    // The last agent of a process ended: the process exits now, and its exit is what counts (as
+    // when each agent had a process of its own).
+    if (!exit.processGone && hosting.members.size === 0) exit = await processExit;
+    // Reap what the process left: its process group, and executor commands in groups of their own.
+    if (exit.processGone) await child.stop({ graceMs: 0 }).catch(() => undefined);
+    // An agent that drained and ended on its own ended its commands itself; scanning /proc for
+    // leftovers is for agents that were killed, crashed, or stopped by a shutdown. The scan finds
+    // this agent's commands by its mark, not its siblings'.
     const cleanExit = exit.code === 0 && handle.life.phase === 'draining' && !this.host.isStopping();
     const leftovers = cleanExit ? [] : await killAgentLeftovers(id);
     if (leftovers.length > 0) this.host.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
-    agent.dispose();
-    this.monitor?.untrack(id);
-    await this.afterAgentExit(handle, exit.code, exit.signal);
+    // One process that died is one crash (or one failed start) for the restart backoff and the
+    // sequential fallback, however many agents it hosted.
+    const firstOfProcess = !exit.processGone || !hosting.exitReported;
+    if (exit.processGone) hosting.exitReported = true;
+    await this.afterAgentExit(handle, exit.code, exit.signal, firstOfProcess);
+  }
+
+  /**
+   * The agent process `handle` goes into: one with room, or a new one. A process has room while it
+   * hosts fewer than agentsPerProcess agents, is not being killed, and one of its agents is live
+   * (not draining): a process whose agents all drain exits once they end, and an agent put into
+   * it then would go down with it.
+   */
+  private place(handle: AgentHandle): HostingProcess {
+    for (const hosting of this.processes) {
+      if (this.hasRoom(hosting)) {
+        hosting.members.add(handle);
+        return hosting;
+      }
+    }
+    return this.forkProcess(handle);
+  }
+
+  private hasRoom(hosting: HostingProcess): boolean {
+    if (hosting.exited || hosting.killing || hosting.members.size >= this.perProcess) return false;
+    return [...hosting.members].some((member) => ['starting', 'idle', 'busy'].includes(member.life.phase));
+  }
+
+  private forkProcess(first: AgentHandle): HostingProcess {
+    const label = first.info.id;
+    const hosting: HostingProcess = { label, members: new Set([first]), exited: false, forked: Promise.resolve(new Error('not forked')) };
+    this.processes.add(hosting);
+    hosting.forked = forkAgent(label, {
+      agentScript: this.options.agentScript,
+      agentExecArgv: this.options.agentExecArgv,
+      workspaceRoot: this.options.workspaceRoot,
+      env: this.host.environment(this.perProcess === 1 ? label : undefined),
+      limiter: this.options.limiter,
+      hostModels: this.options.hostModels,
+      log: (line) => this.host.log(line),
+      onMessage: (message) => this.onProcessMessage(hosting, message),
+    }).then(
+      (agent) => {
+        this.monitor?.track(label, agent.process.pid);
+        void agent.process.exited.then(() => {
+          hosting.exited = true;
+          this.processes.delete(hosting);
+          agent.dispose();
+          this.monitor?.untrack(label);
+        });
+        return agent;
+      },
+      (error: unknown) => {
+        hosting.exited = true;
+        this.processes.delete(hosting);
+        return error instanceof Error ? error : new Error(String(error));
+      },
+    );
+    return hosting;
+  }
+
+  /** A message from an agent process, for the agent it names (or its only agent). */
+  private onProcessMessage(hosting: HostingProcess, message: AgentToHost): void {
+    const members = [...hosting.members];
+    const handle = message.agent === undefined ? (members.length === 1 ? members[0] : undefined) : members.find((member) => member.info.id === message.agent);
+    if (handle) return this.onAgentMessage(handle, message);
+    // From an agent whose end was handled already: only a warning still matters.
+    if (message.type === 'warning') this.host.warn(`Agent ${message.agent ?? hosting.label}: ${message.message}`);
   }
 
   // ------------------------------------------------------------------ what an agent says
@@ -218,6 +309,9 @@ export class AgentSupervisor {
       case 'isolation-abort':
         handle.isolationRequests.get(message.id)?.abort(new Error('The attempt was cancelled.'));
         return;
+      case 'ended':
+        handle.ended?.(message.code);
+        return;
       default:
         this.host.workerEvent(handle, message);
     }
@@ -231,20 +325,52 @@ export class AgentSupervisor {
     sendToAgent(handle, { type: 'drain' });
   }
 
-  /** Ends an agent at once; its task (if any) is failed as transient with `reason`. */
+  /**
+   * Ends an agent at once; its task (if any) is failed as transient with `reason`. Its process
+   * goes down whole: the other agents it hosts are killed with it and their tasks failed the same way.
+   */
   kill(handle: AgentHandle, reason: string): void {
     if (!handle.life.kill(reason)) return;
     this.host.warn(reason);
+    const hosting = handle.hosting;
+    if (hosting && !hosting.killing) {
+      hosting.killing = reason;
+      for (const sibling of hosting.members) {
+        if (sibling !== handle) sibling.life.kill(`Agent ${sibling.info.id} was stopped with agent ${handle.info.id}, whose process it shared: ${reason}`);
+      }
+    }
     void handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.host.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
   }
 
   /** The user cancelled the task the agent runs: the agent and everything it started end before this resolves. */
   async cancelTask(handle: AgentHandle, taskId: string): Promise<void> {
+    if (this.perProcess > 1) return this.cancelInSharedProcess(handle, taskId);
     handle.cancelledTask = taskId;
     handle.life.drain();
     this.host.log(`Cancelling task ${taskId}: stopping agent ${handle.info.id} and everything it started.`);
     await handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.host.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
     // Its executor's commands lead process groups of their own: end them before reporting success.
+    await killAgentLeftovers(handle.info.id);
+  }
+
+  /**
+   * In a process other agents share, the agent alone stops: it drains, aborts the task (its
+   * executor ends the command's process group), and ends; then whatever still carries its mark (a
+   * daemon the command started) is killed. Its siblings and their commands run on.
+   */
+  private async cancelInSharedProcess(handle: AgentHandle, taskId: string): Promise<void> {
+    handle.cancelledTask = taskId;
+    this.host.log(`Cancelling task ${taskId}: stopping agent ${handle.info.id} and everything it started.`);
+    this.drain(handle);
+    sendToAgent(handle, { type: 'cancel', taskId });
+    const life = this.lifeEnds.get(handle);
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([life?.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CANCEL_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (!ended) {
+      this.kill(handle, `Agent ${handle.info.id} did not end within ${CANCEL_WAIT_MS / 1000} s of the cancel of task ${taskId}; its process was stopped.`);
+      await life;
+    }
     await killAgentLeftovers(handle.info.id);
   }
 
@@ -270,7 +396,7 @@ export class AgentSupervisor {
 
   // ------------------------------------------------------------------ after an exit
 
-  private async afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null): Promise<void> {
+  private async afterAgentExit(handle: AgentHandle, code: number | null, signal: string | null, reportToScheduler = true): Promise<void> {
     const id = handle.info.id;
     for (const controller of handle.isolationRequests.values()) controller.abort(new Error(`Agent ${id} exited.`));
     handle.requests?.close(`agent ${id} exited (${describeExit(code, signal)}).`);
@@ -281,7 +407,10 @@ export class AgentSupervisor {
     if (!handle.token && !(verdict.task === 'release' && code === 0)) handle.token = await this.orphanedClaim(id);
     if (handle.token) await this.recoverTask(handle, verdict.task, killReason, code, signal);
     const { scheduler } = this.host;
-    if (verdict.kind === 'spawn-failure') {
+    if (!reportToScheduler) {
+      // Its process's end was reported with another of its agents.
+      if (verdict.kind === 'crash') this.host.warn(killReason ?? `Agent ${id} exited unexpectedly with its agent process (${describeExit(code, signal)}).`);
+    } else if (verdict.kind === 'spawn-failure') {
       scheduler.agentSpawnFailed(`agent ${id} exited before it was ready (${describeExit(code, signal)})`);
     } else if (verdict.kind === 'crash') {
       const backoff = scheduler.agentCrashed();
@@ -345,6 +474,14 @@ export class AgentSupervisor {
       return undefined;
     }
   }
+}
+
+/** How long a cancelled agent in a shared process may take to end before its process is killed. */
+const CANCEL_WAIT_MS = 15_000;
+
+function describeMembers(hosting: HostingProcess): string {
+  const ids = [...hosting.members].map((member) => member.info.id);
+  return ids.length === 1 ? `agent ${ids[0]}` : `agents ${ids.join(', ')}`;
 }
 
 function describeExit(code: number | null, signal: string | null): string {

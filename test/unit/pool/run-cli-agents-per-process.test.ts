@@ -1,0 +1,86 @@
+// `swarm run --agents-per-process` and swarm.config.json's pool.agentsPerProcess, end to end through
+// the built CLI (run `npm run build` first): agents share agent processes as asked, and a bad value
+// is refused with one line and exit 2 before any task is claimed.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { afterEach, before, test } from 'node:test';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
+
+const dist = path.join(__dirname, '..', '..', '..', 'dist');
+const cli = path.join(dist, 'cli.js');
+const dirs: string[] = [];
+
+before(() => {
+  assert.ok(fs.existsSync(cli) && fs.existsSync(path.join(dist, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
+});
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function workspace(): { dir: string; board: FileBoard } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-run-app-'));
+  dirs.push(dir);
+  return { dir, board: FileBoard.open({ root: path.join(dir, '.swarm'), durable: false }) };
+}
+
+function swarm(dir: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, '--board', path.join(dir, '.swarm'), ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  const ended = result.error ? `\n[swarm ${args.join(' ')}: ${result.error.message}, signal ${result.signal}]` : '';
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr + ended };
+}
+
+/** Each task records the pid of the agent process that started it ($PPID of the command's shell:
+ * without a sandbox the agent process spawns it), then waits until all four run at once. */
+const RECORD_PARENT = 'echo $PPID > "parent-$SWARM_TASK_ID"; while [ "$(ls parent-* | wc -l)" -lt 4 ]; do sleep 0.05; done';
+
+function parentsOf(dir: string, taskIds: string[]): Set<string> {
+  return new Set(taskIds.map((id) => fs.readFileSync(path.join(dir, `parent-${id}`), 'utf8').trim()));
+}
+
+test('swarm run --agents 4 --agents-per-process 2: four agents in two agent processes, every task done', () => {
+  const { dir, board } = workspace();
+  const tasks = board.postMany(Array.from({ length: 4 }, (_, index) => ({ title: `t${index}` })));
+  const result = swarm(dir, ['run', '--agents', '4', '--agents-per-process', '2', '--exec', RECORD_PARENT, '--until-empty', '--isolation', 'none', '--sandbox', 'off']);
+  assert.equal(result.code, 0, result.stderr + result.stdout);
+  assert.match(result.stdout, /Done 4, dead 0/);
+  assert.equal(parentsOf(dir, tasks.map((task) => task.id)).size, 2);
+});
+
+test('swarm.config.json pool.agentsPerProcess "auto" puts the agents of a 2-core budget into processes of ceil(agents / cores)', () => {
+  const { dir, board } = workspace();
+  const tasks = board.postMany(Array.from({ length: 4 }, (_, index) => ({ title: `t${index}` })));
+  fs.writeFileSync(path.join(dir, 'swarm.config.json'), JSON.stringify({ pool: { agentsPerProcess: 'auto' } }));
+  const result = swarm(dir, ['run', '--agents', '4', '--exec', RECORD_PARENT, '--until-empty', '--isolation', 'none', '--sandbox', 'off']);
+  assert.equal(result.code, 0, result.stderr + result.stdout);
+  const cores = os.cpus().length || 1;
+  assert.equal(parentsOf(dir, tasks.map((task) => task.id)).size, Math.ceil(4 / Math.ceil(4 / cores)));
+});
+
+test('without any setting, agentsPerProcess is auto: 4 agents on this machine share processes as ceil(agents / cores) says', () => {
+  const { dir, board } = workspace();
+  const tasks = board.postMany(Array.from({ length: 4 }, (_, index) => ({ title: `t${index}` })));
+  const result = swarm(dir, ['run', '--agents', '4', '--exec', RECORD_PARENT, '--until-empty', '--isolation', 'none', '--sandbox', 'off']);
+  assert.equal(result.code, 0, result.stderr + result.stdout);
+  const cores = os.cpus().length || 1;
+  assert.equal(parentsOf(dir, tasks.map((task) => task.id)).size, Math.ceil(4 / Math.ceil(4 / cores)));
+});
+
+test('a bad --agents-per-process or pool.agentsPerProcess is refused with one line, exit 2, before any task is claimed', () => {
+  const { dir, board } = workspace();
+  const task = board.post({ title: 'untouched' });
+  for (const bad of ['0', 'two', '1.5', '65']) {
+    const result = swarm(dir, ['run', '--agents-per-process', bad, '--exec', 'touch ran', '--until-empty', '--isolation', 'none']);
+    assert.equal(result.code, 2, `${bad}: ${result.stderr}`);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, /--agents-per-process must be a whole number from 1 to 64 or "auto"/);
+  }
+  fs.writeFileSync(path.join(dir, 'swarm.config.json'), JSON.stringify({ pool: { agentsPerProcess: 'many' } }));
+  const fromFile = swarm(dir, ['run', '--exec', 'touch ran', '--until-empty', '--isolation', 'none']);
+  assert.equal(fromFile.code, 2, fromFile.stderr);
+  assert.match(fromFile.stderr, /agentsPerProcess/);
+  assert.equal(board.get(task.id)?.status, 'pending', 'nothing was claimed');
+  assert.equal(fs.existsSync(path.join(dir, 'ran')), false);
+});
