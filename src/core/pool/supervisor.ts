@@ -121,13 +121,20 @@ export class AgentSupervisor {
     return this.monitor?.canSpawn() ?? { ok: true };
   }
 
-  /** The last sample of agents and machine, if any; each agent shows the usage of its process. */
+  /**
+   * The last sample of agents and machine, if any. Each agent of a shared process shows an equal
+   * share of its process's CPU and memory, so sums over agents (the pool's totals, the report's
+   * peaks, the dashboard) count every process once.
+   */
   latestSample(): MonitorSnapshot | undefined {
     const latest = this.monitor?.latest();
     if (!latest || this.perProcess === 1) return latest;
     const agents = [...this.processes].flatMap((hosting) => {
       const usage = latest.agents.find((entry) => entry.agentId === hosting.label);
-      return usage ? [...hosting.members].map((member) => ({ ...usage, agentId: member.info.id })) : [];
+      const members = [...hosting.members];
+      if (!usage || members.length === 0) return [];
+      const share = { cpuPercent: usage.cpuPercent / members.length, rssBytes: Math.round(usage.rssBytes / members.length) };
+      return members.map((member) => ({ ...usage, ...share, agentId: member.info.id }));
     });
     return { ...latest, agents };
   }

@@ -201,3 +201,37 @@ test('a shared process that stops answering health checks is killed with both ag
     assert.match(f.board.errors(task.id)[0].message, /health checks/);
   }
 });
+
+test("the agents of a shared process each show an equal share of its memory, so their sum counts the process once", async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  [1, 2].forEach((n) => f.board.post({ title: `t${n}` }));
+  // Both commands hold until the test writes `release`, so both agents are busy while it samples.
+  const command = 'touch "busy-$SWARM_TASK_ID"; while [ ! -e release ]; do sleep 0.05; done';
+  const pool = f.makePool({ executor: { type: 'command', command }, sandbox: { mode: 'off' }, maxAgents: 2, agentsPerProcess: 2, untilEmpty: true, monitorIntervalMs: 200 });
+  await pool.start();
+  try {
+    const sampled = await waitFor('both agents busy and sampled', () => {
+      const agents = pool.stats().agents.filter((agent) => agent.state === 'busy' && (agent.rssBytes ?? 0) > 0);
+      return agents.length === 2 ? agents : undefined;
+    }, 60_000);
+    const [first, second] = sampled;
+    assert.equal(first.pid, second.pid, 'both agents live in one process');
+    const processRss = rssOf(first.pid as number);
+    const sum = (first.rssBytes ?? 0) + (second.rssBytes ?? 0);
+    // The sample covers the process's tree (two small shells besides it): near the process's own
+    // RSS, not twice it.
+    assert.ok(sum < processRss * 1.5, `the agents' memory sums to ${sum} bytes for a process of ${processRss} bytes`);
+    assert.equal(first.rssBytes, second.rssBytes, 'an equal share each');
+  } finally {
+    fs.writeFileSync(path.join(f.dir, 'release'), '');
+    await pool.whenDone();
+  }
+});
+
+/** A process's resident memory in bytes, from /proc/<pid>/status. */
+function rssOf(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(match, `VmRSS of ${pid}`);
+  return Number(match[1]) * 1024;
+}
