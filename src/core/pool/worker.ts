@@ -25,10 +25,11 @@ export { artifactFields, DEFAULT_MAX_LOG_BYTES, type CurrentAttempt, type Interr
 
 
 /**
- * Board events after which a claim may find something it did not find before. Claims of other
- * agents and heartbeats free nothing, so they do not wake an idle agent.
+ * Board events after which a claim finds nothing it did not find before. Claims of other agents,
+ * heartbeats and the note that claimed tasks run as one batch free nothing, so they do not wake an
+ * idle agent.
  */
-export const QUIET_EVENTS: ReadonlySet<BoardEventType> = new Set(['claimed', 'heartbeat']);
+export const QUIET_EVENTS: ReadonlySet<BoardEventType> = new Set(['claimed', 'heartbeat', 'batched']);
 
 export class AgentWorker {
   private draining = false;
