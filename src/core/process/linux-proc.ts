@@ -5,6 +5,7 @@
 // libuv's thread pool costs more than the read itself (a full async scan measured 3x slower).
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 
 /** True where /proc has the layout these readers expect. */
 export const hasLinuxProc: boolean = process.platform === 'linux' && fs.existsSync('/proc/self/stat');
@@ -121,20 +122,62 @@ export interface KernelUnits {
 
 let kernelUnits: KernelUnits | undefined;
 
-/** Clock ticks per second and page size, asked from getconf once (Node exposes neither);
- * 100 and 4096 are the Linux defaults when getconf is missing. */
+/**
+ * Clock ticks per second and page size, read once from the kernel's auxiliary vector of this
+ * process (Node exposes neither), else asked from getconf; 100 and 4096 are the Linux defaults
+ * when both fail. The vector needs no child process: two getconf runs cost ~10 ms each, on the
+ * path of every pool's start (and synchronously, where that is the editor's thread).
+ */
 export function getKernelUnits(): KernelUnits {
-  kernelUnits ??= {
-    clockTicksPerSecond: readGetconf('CLK_TCK') ?? 100,
-    pageSizeBytes: readGetconf('PAGESIZE') ?? 4096,
+  if (kernelUnits) return kernelUnits;
+  const fromVector = readAuxiliaryVector();
+  kernelUnits = {
+    clockTicksPerSecond: positive(fromVector.get(AT_CLKTCK)) ?? readGetconf('CLK_TCK') ?? 100,
+    pageSizeBytes: positive(fromVector.get(AT_PAGESZ)) ?? readGetconf('PAGESIZE') ?? 4096,
   };
   return kernelUnits;
 }
 
+/** Entry types of the auxiliary vector (<elf.h>). */
+const AT_PAGESZ = 6;
+const AT_CLKTCK = 17;
+
+/**
+ * The numeric entries of /proc/self/auxv: pairs of native words (type, value), ended by type 0.
+ * Empty when it cannot be read or the word size is not known for this architecture.
+ */
+export function readAuxiliaryVector(): Map<number, number> {
+  const entries = new Map<number, number>();
+  const wordBytes = NATIVE_WORD_BYTES[process.arch];
+  if (process.platform !== 'linux' || wordBytes === undefined) return entries;
+  let vector: Buffer;
+  try {
+    vector = fs.readFileSync('/proc/self/auxv');
+  } catch {
+    return entries;
+  }
+  const little = os.endianness() === 'LE';
+  const word = (offset: number): number => {
+    if (wordBytes === 4) return little ? vector.readUInt32LE(offset) : vector.readUInt32BE(offset);
+    return Number(little ? vector.readBigUInt64LE(offset) : vector.readBigUInt64BE(offset));
+  };
+  for (let offset = 0; offset + 2 * wordBytes <= vector.length; offset += 2 * wordBytes) {
+    const type = word(offset);
+    if (type === 0) break;
+    entries.set(type, word(offset + wordBytes));
+  }
+  return entries;
+}
+
+const NATIVE_WORD_BYTES: Partial<Record<string, number>> = { x64: 8, arm64: 8, ppc64: 8, s390x: 8, riscv64: 8, loong64: 8, mips64el: 8, ia32: 4, arm: 4, mips: 4, mipsel: 4, ppc: 4, s390: 4 };
+
+function positive(value: number | undefined): number | undefined {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
 function readGetconf(name: string): number | undefined {
   try {
-    const value = Number(execFileSync('getconf', [name], { encoding: 'utf8', timeout: 2000 }).trim());
-    return Number.isFinite(value) && value > 0 ? value : undefined;
+    return positive(Number(execFileSync('getconf', [name], { encoding: 'utf8', timeout: 2000 }).trim()));
   } catch {
     return undefined;
   }
