@@ -1,0 +1,56 @@
+// A graceful stop (Ctrl-C, pool.stop with grace) of agents that share one agent process: every agent
+// hands its task back (released, the attempt not counted), every command of every agent ends, the
+// process exits, and stop() resolves.
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { afterEach, test } from 'node:test';
+import { findProcessesMarked } from '../../../src/core/process/orphans';
+import { isAlive, poolFixture, waitFor, type PoolFixture } from './helpers';
+
+let fixture: PoolFixture | undefined;
+afterEach(async () => {
+  await fixture?.cleanup();
+  fixture = undefined;
+});
+
+function pidOf(f: PoolFixture, agentId: string): number | undefined {
+  const event = f.events.find((e) => e.type === 'agent-started' && e.agentId === agentId);
+  return event?.type === 'agent-started' ? event.pid : undefined;
+}
+
+function startedBy(f: PoolFixture, taskId: string): string | undefined {
+  const event = f.events.find((e) => e.type === 'task-started' && e.taskId === taskId);
+  return event?.type === 'task-started' ? event.agentId : undefined;
+}
+
+const PLAIN = 'touch "started-$SWARM_TASK_ID"; sleep 60';
+// A command that ignores SIGTERM: only the SIGKILL after the agent's own grace ends it.
+const STUBBORN = `trap '' TERM; touch "started-$SWARM_TASK_ID"; while :; do sleep 0.1; done`;
+
+for (const [graceMs, command, what] of [[0, PLAIN, 'plain'], [300, PLAIN, 'plain'], [0, STUBBORN, 'SIGTERM-ignoring']] as const) {
+  test(`stop with grace ${graceMs} ms of two busy agents in one process (${what} commands): both tasks are handed back uncounted, nothing is left running`, { timeout: 120_000 }, async () => {
+    fixture = poolFixture();
+    const f = fixture;
+    const tasks = [1, 2].map((n) => f.board.post({ title: `t${n}` }));
+    const pool = f.makePool({ executor: { type: 'command', command }, sandbox: { mode: 'off' }, maxAgents: 2, agentsPerProcess: 2 });
+    await pool.start();
+    await waitFor('both commands to run', () => tasks.every((task) => fs.existsSync(path.join(f.dir, `started-${task.id}`))));
+    const agents = tasks.map((task) => startedBy(f, task.id) as string);
+    const pid = pidOf(f, agents[0]) as number;
+    assert.equal(pidOf(f, agents[1]), pid, 'both agents in one process');
+    await pool.stop({ graceMs });
+    assert.equal(isAlive(pid), false, 'the shared process exited');
+    for (const agent of agents) assert.deepEqual(findProcessesMarked('SWARM_AGENT_ID', agent), [], `agent ${agent} left no process behind`);
+    for (const task of tasks) {
+      const after = f.board.get(task.id);
+      assert.equal(after?.status, 'pending', `task ${task.id} is back on the board`);
+      assert.equal(after?.attempts ?? 0, 0, `task ${task.id}: the stopped attempt is not counted`);
+      assert.deepEqual(f.board.errors(task.id), [], `task ${task.id}: no failure recorded`);
+    }
+    const exits = f.events.filter((e) => e.type === 'agent-exited');
+    assert.deepEqual(exits.map((e) => e.type === 'agent-exited' && e.agentId).sort(), [...agents].sort(), 'each agent exited once');
+    const crashWarnings = f.events.filter((e) => e.type === 'warning' && /unexpectedly|crashed/.test(e.message));
+    assert.deepEqual(crashWarnings, [], 'a stop is not reported as a crash');
+  });
+}
