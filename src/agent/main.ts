@@ -117,8 +117,11 @@ async function start(init: AgentInit): Promise<void> {
     setImmediate(() => {
       throw error;
     });
-    return 1;
+    return undefined;
   });
+  // No `ended` then: the host learns of it from the process's exit, once for all its agents (an
+  // `ended` first made one crash count twice for the restart backoff).
+  if (code === undefined) return;
   agents.delete(agent.id);
   agent.send({ type: 'ended', code });
   if (agents.size === 0) exit(code);

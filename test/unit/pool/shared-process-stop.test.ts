@@ -54,3 +54,34 @@ for (const [graceMs, command, what] of [[0, PLAIN, 'plain'], [300, PLAIN, 'plain
     assert.deepEqual(crashWarnings, [], 'a stop is not reported as a crash');
   });
 }
+
+test('one agent worker of a shared process fails unexpectedly: the process goes down once, both tasks are retried and done once, the crash counts once', { timeout: 120_000 }, async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  // First attempts: the `crash` task waits until its sibling runs, then both block; retries end at once.
+  const command = [
+    'if [ -e "first-$SWARM_TASK_ID" ]; then exit 0; fi',
+    'touch "first-$SWARM_TASK_ID"',
+    'sleep 60',
+  ].join('; ');
+  const sibling = f.board.post({ title: 'sibling' });
+  const pool = f.makePool({ agentScript: path.join(__dirname, 'fixtures', 'failing-worker-agent.ts'), executor: { type: 'command', command }, sandbox: { mode: 'off' }, maxAgents: 2, agentsPerProcess: 2, untilEmpty: true });
+  await pool.start();
+  await waitFor('the sibling task to run', () => fs.existsSync(path.join(f.dir, `first-${sibling.id}`)));
+  const crashing = f.board.post({ title: 'crash' });
+  await pool.whenDone();
+  const [crashAgent, siblingAgent] = [startedBy(f, crashing.id) as string, startedBy(f, sibling.id) as string];
+  assert.notEqual(crashAgent, siblingAgent);
+  const pid = pidOf(f, crashAgent) as number;
+  assert.equal(pidOf(f, siblingAgent), pid, 'both agents in one process');
+  assert.equal(isAlive(pid), false, 'the process went down');
+  for (const task of [crashing, sibling]) {
+    assert.equal(f.board.get(task.id)?.status, 'done', `task ${task.id} is done`);
+    assert.equal(f.events.filter((e) => e.type === 'task-finished' && e.taskId === task.id).length, 1, `task ${task.id} was done once`);
+    assert.equal(f.board.get(task.id)?.attempts, 2, `task ${task.id}: the failed attempt counted once, the retry finished it`);
+  }
+  for (const agent of [crashAgent, siblingAgent]) assert.deepEqual(findProcessesMarked('SWARM_AGENT_ID', agent), [], `agent ${agent} left no process behind`);
+  // One process went down: one crash for the restart backoff (250 ms), not one per agent.
+  const backoffs = f.events.flatMap((e) => (e.type === 'warning' ? [/a new agent starts in (\d+) ms/.exec(e.message)?.[1]] : [])).filter(Boolean);
+  assert.deepEqual(backoffs, ['250'], 'the crash of the process counted once');
+});
