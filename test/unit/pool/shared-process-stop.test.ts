@@ -85,3 +85,22 @@ test('one agent worker of a shared process fails unexpectedly: the process goes 
   const backoffs = f.events.flatMap((e) => (e.type === 'warning' ? [/a new agent starts in (\d+) ms/.exec(e.message)?.[1]] : [])).filter(Boolean);
   assert.deepEqual(backoffs, ['250'], 'the crash of the process counted once');
 });
+
+test('an agent process that cannot be forked counts as one failed start, however many agents were placed in it', { timeout: 120_000 }, async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  // A workspace folder that is gone: every fork fails (spawn ENOENT on its cwd).
+  const gone = path.join(f.dir, 'gone');
+  fs.mkdirSync(gone);
+  f.board.post({ title: 't1' });
+  f.board.post({ title: 't2' });
+  const pool = f.makePool({ workspaceRoot: gone, maxAgents: 2, agentsPerProcess: 2, mode: 'pool' });
+  fs.rmdirSync(gone);
+  await pool.start();
+  const failures = (): string[] => f.events.flatMap((e) => (e.type === 'warning' && e.message.startsWith('An agent could not start') ? [e.message] : []));
+  await waitFor('two failed starts', () => failures().length >= 2);
+  await pool.stop({ graceMs: 0 });
+  // a1 and a2 were placed in one process (a2 while a1 was starting); the next process is a3's.
+  const agentsOf = failures().map((message) => /-(a\d+) could not start/.exec(message)?.[1]);
+  assert.deepEqual(agentsOf.slice(0, 2), ['a1', 'a3'], `one warning per process that failed: ${failures().join(' | ')}`);
+});
