@@ -104,3 +104,29 @@ test('an agent process that cannot be forked counts as one failed start, however
   const agentsOf = failures().map((message) => /-(a\d+) could not start/.exec(message)?.[1]);
   assert.deepEqual(agentsOf.slice(0, 2), ['a1', 'a3'], `one warning per process that failed: ${failures().join(' | ')}`);
 });
+
+test('cancel in a shared process that does not answer (SIGSTOP): after the 15 s fallback the process is killed; the cancelled task stays cancelled, the sibling task is retried and done once', { timeout: 120_000 }, async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  const command = ['if [ -e "first-$SWARM_TASK_ID" ]; then exit 0; fi', 'touch "first-$SWARM_TASK_ID"', 'sleep 60'].join('; ');
+  const cancelled = f.board.post({ title: 'cancelled' });
+  const sibling = f.board.post({ title: 'sibling' });
+  // Health checks out of the way: the cancel's own fallback is what ends the process.
+  const pool = f.makePool({ executor: { type: 'command', command }, sandbox: { mode: 'off' }, maxAgents: 2, agentsPerProcess: 2, untilEmpty: true, unresponsiveMs: 600_000 });
+  await pool.start();
+  await waitFor('both first attempts to run', () => [cancelled, sibling].every((task) => fs.existsSync(path.join(f.dir, `first-${task.id}`))));
+  const [cancelledAgent, siblingAgent] = [startedBy(f, cancelled.id) as string, startedBy(f, sibling.id) as string];
+  const pid = pidOf(f, cancelledAgent) as number;
+  assert.equal(pidOf(f, siblingAgent), pid, 'both agents in one process');
+  process.kill(pid, 'SIGSTOP');
+  assert.equal(await pool.cancelTask(cancelled.id), true);
+  assert.equal(isAlive(pid), false, 'the process that did not answer was killed');
+  assert.deepEqual(findProcessesMarked('SWARM_AGENT_ID', cancelledAgent), [], 'nothing of the cancelled agent runs');
+  await pool.whenDone();
+  assert.equal(f.board.get(cancelled.id)?.status, 'cancelled');
+  assert.equal(f.board.get(cancelled.id)?.attempts, 1, 'the cancelled task was not retried');
+  assert.equal(f.board.get(sibling.id)?.status, 'done');
+  assert.equal(f.events.filter((e) => e.type === 'task-finished' && e.taskId === sibling.id).length, 1, 'the sibling task was done once');
+  assert.match(f.board.errors(sibling.id)[0]?.message ?? '', new RegExp(`stopped with agent ${cancelledAgent}`), 'the sibling attempt names why it ended');
+  assert.deepEqual(findProcessesMarked('SWARM_AGENT_ID', siblingAgent), [], 'nothing of the sibling agent runs');
+});
