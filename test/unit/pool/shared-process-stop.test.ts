@@ -130,3 +130,30 @@ test('cancel in a shared process that does not answer (SIGSTOP): after the 15 s 
   assert.match(f.board.errors(sibling.id)[0]?.message ?? '', new RegExp(`stopped with agent ${cancelledAgent}`), 'the sibling attempt names why it ended');
   assert.deepEqual(findProcessesMarked('SWARM_AGENT_ID', siblingAgent), [], 'nothing of the sibling agent runs');
 });
+
+test('churn: agents of shared processes retire when idle and new ones are placed while others retire; every task is done once, no agent is lost or killed', { timeout: 180_000 }, async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  const pool = f.makePool({ executor: { type: 'command', command: 'echo "$SWARM_AGENT_ID" >> "ran-$SWARM_TASK_ID"; sleep 0.$(( $$ % 3 ))' }, sandbox: { mode: 'off' }, maxAgents: 4, agentsPerProcess: 2, idleTimeoutMs: 150 });
+  await pool.start();
+  const posted: string[] = [];
+  for (let wave = 0; wave < 8; wave++) {
+    for (let n = 0; n < 1 + (wave % 4); n++) posted.push(f.board.post({ title: `w${wave}-${n}` }).id);
+    await waitFor(`wave ${wave} to be done`, () => posted.every((id) => f.board.get(id)?.status === 'done'), 60_000);
+    // Let some agents retire (idle 150 ms) before the next wave, and sometimes not.
+    if (wave % 2 === 0) await waitFor('an agent to retire', () => f.events.some((e) => e.type === 'agent-exited'), 60_000);
+  }
+  await pool.stop({ graceMs: 0 });
+  for (const id of posted) {
+    assert.equal(f.events.filter((e) => e.type === 'task-finished' && e.taskId === id).length, 1, `task ${id} done once`);
+    assert.equal(fs.readFileSync(path.join(f.dir, `ran-${id}`), 'utf8').trim().split('\n').length, 1, `task ${id} ran once`);
+  }
+  const problems = f.events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+  assert.deepEqual(problems, [], 'no agent failed to start, crashed or was killed');
+  const exits = f.events.filter((e) => e.type === 'agent-exited');
+  assert.ok(exits.every((e) => e.type === 'agent-exited' && e.expected), `every agent ended as expected: ${JSON.stringify(exits)}`);
+  const started = new Set(f.events.flatMap((e) => (e.type === 'agent-started' ? [e.pid] : [])));
+  const agents = f.events.filter((e) => e.type === 'agent-started').length;
+  assert.ok(exits.length > 2 && started.size >= 2, `agents retired and processes were replaced (${exits.length} exits, ${started.size} processes)`);
+  assert.ok(agents > started.size, `agents were placed into processes that already hosted one (${agents} agents, ${started.size} processes)`);
+});
