@@ -81,6 +81,12 @@ test('one agent worker of a shared process fails unexpectedly: the process goes 
     assert.equal(f.board.get(task.id)?.attempts, 2, `task ${task.id}: the failed attempt counted once, the retry finished it`);
   }
   for (const agent of [crashAgent, siblingAgent]) assert.deepEqual(findProcessesMarked('SWARM_AGENT_ID', agent), [], `agent ${agent} left no process behind`);
+  // Which agent failed, and why, is said (not only in the pool's log, under the first agent's name).
+  const warnings = f.events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+  assert.ok(
+    warnings.some((message) => message.startsWith(`Agent ${crashAgent}: `) && message.includes('injected failure in one agent worker') && message.includes('1 other agent')),
+    `a warning names the failed agent, its error and the agent that goes down with it: ${warnings.join(' | ')}`,
+  );
   // One process went down: one crash for the restart backoff (250 ms), not one per agent.
   const backoffs = f.events.flatMap((e) => (e.type === 'warning' ? [/a new agent starts in (\d+) ms/.exec(e.message)?.[1]] : [])).filter(Boolean);
   assert.deepEqual(backoffs, ['250'], 'the crash of the process counted once');
