@@ -113,15 +113,40 @@ async function start(init: AgentInit): Promise<void> {
   const agent: HostedAgent = { id: init.agentId, early: [], send: (body) => sendRaw(toHost(body, init.agentId)) };
   agents.set(agent.id, agent);
   const code = await runAgent(agent, init).catch((error: unknown) => {
-    // An unexpected error ends the whole process, as it did when it hosted one agent.
-    setImmediate(() => {
-      throw error;
-    });
-    return 1;
+    failProcess(agent, error);
+    return undefined;
   });
+  // No `ended` then: the host learns of it from the process's exit, once for all its agents (an
+  // `ended` first made one crash count twice for the restart backoff).
+  if (code === undefined) return;
   agents.delete(agent.id);
   agent.send({ type: 'ended', code });
   if (agents.size === 0) exit(code);
+}
+
+/**
+ * An unexpected error in one agent ends the whole process, as it did when each agent had a process
+ * of its own. The host hears first which agent failed and why: the process's output goes to the
+ * pool's log under its first agent's name, and its other agents go down with it.
+ */
+function failProcess(agent: HostedAgent, error: unknown): void {
+  const crash = (): void => {
+    throw error;
+  };
+  const timer = setTimeout(crash, 1000);
+  const others = agents.size - 1;
+  const goesDown = others === 0 ? 'Its agent process ends' : `Its agent process ends, and the ${others} other agent${others === 1 ? '' : 's'} it hosts with it`;
+  const message = `failed unexpectedly: ${error instanceof Error ? error.message : String(error)}. ${goesDown}; the tasks they held are retried.`;
+  try {
+    if (!process.connected) throw new Error('the host is gone');
+    process.send?.(toHost({ type: 'warning', message }, agent.id), undefined, undefined, () => {
+      clearTimeout(timer);
+      setImmediate(crash);
+    });
+  } catch {
+    clearTimeout(timer);
+    setImmediate(crash);
+  }
 }
 
 /** Runs one agent until its worker ends; its exit code (2: it cannot work). */

@@ -177,7 +177,12 @@ export class AgentSupervisor {
       hosting.members.delete(handle);
       handle.life.exited(false);
       this.host.agents.delete(id);
-      this.host.scheduler.agentSpawnFailed(`${id} could not start: ${agent.message}`);
+      // One process that could not be forked is one failed start for the backoff and the
+      // sequential fallback, however many agents were placed in it.
+      if (!hosting.exitReported) this.host.scheduler.agentSpawnFailed(`${id} could not start: ${agent.message}`);
+      hosting.exitReported = true;
+      // A round to start a replacement when the backoff ends (not at the next safety poll).
+      this.host.scheduler.requestRound();
       return;
     }
     const child = agent.process;
