@@ -138,6 +138,7 @@ function failProcess(agent: HostedAgent, error: unknown): void {
   const goesDown = others === 0 ? 'Its agent process ends' : `Its agent process ends, and the ${others} other agent${others === 1 ? '' : 's'} it hosts with it`;
   const message = `failed unexpectedly: ${error instanceof Error ? error.message : String(error)}. ${goesDown}; the tasks they held are retried.`;
   try {
+    // Not a user error: caught just below, where the process crashes at once instead of warning.
     if (!process.connected) throw new Error('the host is gone');
     process.send?.(toHost({ type: 'warning', message }, agent.id), undefined, undefined, () => {
       clearTimeout(timer);

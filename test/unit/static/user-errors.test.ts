@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { EXIT_CODE_BY_KIND, EnvironmentError, UsageError } from '../../../src/cli/errors';
 import { BoardFormatError, BoardInputError, BoardUnavailableError, LeaseLostError } from '../../../src/core/board';
+import { BoardInUseError } from '../../../src/core/board/board';
 import { PatchParseError } from '../../../src/core/diff/parse';
 import { SwarmUserError, USER_ERROR_KINDS, type UserErrorKind } from '../../../src/core/errors';
 import { RecordDamagedError, ResultActionError, UnsafePatchPathError } from '../../../src/core/patch';
@@ -26,6 +27,7 @@ const USER_ERRORS: Record<string, [Error, UserErrorKind][]> = {
   EnvironmentError: [[new EnvironmentError('read-only board'), 'environment']],
   BoardInputError: [[new BoardInputError('unknown id'), 'input']],
   BoardFormatError: [[new BoardFormatError('not a board file'), 'input']],
+  BoardInUseError: [[new BoardInUseError('an older build uses the board'), 'input']],
   BoardUnavailableError: [
     [new BoardUnavailableError('unreachable', 'no server'), 'config'],
     [new BoardUnavailableError('auth', 'wrong password'), 'config'],
