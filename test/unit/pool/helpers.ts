@@ -66,6 +66,18 @@ export function poolFixture(): PoolFixture {
   };
 }
 
+/** The pid an agent reported when it started (its agent process), from the pool's events. */
+export function pidOf(f: PoolFixture, agentId: string): number | undefined {
+  const event = f.events.find((e) => e.type === 'agent-started' && e.agentId === agentId);
+  return event?.type === 'agent-started' ? event.pid : undefined;
+}
+
+/** The agent that started a task first, from the pool's events. */
+export function startedBy(f: PoolFixture, taskId: string): string | undefined {
+  const event = f.events.find((e) => e.type === 'task-started' && e.taskId === taskId);
+  return event?.type === 'task-started' ? event.agentId : undefined;
+}
+
 export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 30_000, stepMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { afterEach, test } from 'node:test';
 import { findProcessesMarked } from '../../../src/core/process/orphans';
 import { processesWithArgs, uniqueSleep } from '../sandbox/helpers';
-import { isAlive, poolFixture, waitFor, type PoolFixture } from './helpers';
+import { isAlive, poolFixture, waitFor, type PoolFixture, pidOf } from './helpers';
 
 let fixture: PoolFixture | undefined;
 afterEach(async () => {
@@ -20,11 +20,6 @@ const SLOW_FIRST_ATTEMPT = 'if [ -e "first-$SWARM_TASK_ID" ]; then echo second a
 function startedEvent(f: PoolFixture, taskId: string): { agentId: string } | undefined {
   const event = f.events.find((e) => e.type === 'task-started' && e.taskId === taskId);
   return event?.type === 'task-started' ? event : undefined;
-}
-
-function pidOf(f: PoolFixture, agentId: string): number | undefined {
-  const event = f.events.find((e) => e.type === 'agent-started' && e.agentId === agentId);
-  return event?.type === 'agent-started' ? event.pid : undefined;
 }
 
 test('an agent killed with SIGKILL mid-task: another agent finishes the task, nothing is left running', async () => {

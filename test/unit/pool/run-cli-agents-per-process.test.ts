@@ -2,35 +2,13 @@
 // the built CLI (run `npm run build` first): agents share agent processes as asked, and a bad value
 // is refused with one line and exit 2 before any task is claimed.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { afterEach, before, test } from 'node:test';
-import { FileBoardEngine as FileBoard } from '../../../src/core/board';
+import { test } from 'node:test';
+import { cliWorkspaces } from './cli-run';
 
-const dist = path.join(__dirname, '..', '..', '..', 'dist');
-const cli = path.join(dist, 'cli.js');
-const dirs: string[] = [];
-
-before(() => {
-  assert.ok(fs.existsSync(cli) && fs.existsSync(path.join(dist, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
-});
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function workspace(): { dir: string; board: FileBoard } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-run-app-'));
-  dirs.push(dir);
-  return { dir, board: FileBoard.open({ root: path.join(dir, '.swarm'), durable: false }) };
-}
-
-function swarm(dir: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [cli, '--board', path.join(dir, '.swarm'), ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
-  const ended = result.error ? `\n[swarm ${args.join(' ')}: ${result.error.message}, signal ${result.signal}]` : '';
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr + ended };
-}
+const { workspace, swarm } = cliWorkspaces('swarm-run-app-');
 
 /** Each task records the pid of the agent process that started it ($PPID of the command's shell:
  * without a sandbox the agent process spawns it), then waits until all four run at once. */

@@ -4,34 +4,12 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { afterEach, before, test } from 'node:test';
-import { FileBoardEngine as FileBoard } from '../../../src/core/board';
+import { test } from 'node:test';
+import { cli, cliWorkspaces } from './cli-run';
 import { defaultWorktreesDir } from '../../../src/core/worktree/location';
 import { isAlive, waitFor } from './helpers';
 
-const dist = path.join(__dirname, '..', '..', '..', 'dist');
-const cli = path.join(dist, 'cli.js');
-const dirs: string[] = [];
-
-before(() => {
-  assert.ok(fs.existsSync(cli) && fs.existsSync(path.join(dist, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
-});
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function workspace(): { dir: string; board: FileBoard } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-run-cli-'));
-  dirs.push(dir);
-  return { dir, board: FileBoard.open({ root: path.join(dir, '.swarm'), durable: false }) };
-}
-
-function swarm(dir: string, args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [cli, '--board', path.join(dir, '.swarm'), ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000, env });
-  // A command the timeout ended says so, instead of looking like an ordinary exit code.
-  const ended = result.error ? `\n[swarm ${args.join(' ')}: ${result.error.message}, signal ${result.signal}]` : '';
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr + ended };
-}
+const { workspace, swarm, removeAfter } = cliWorkspaces('swarm-run-cli-');
 
 interface AgentsJson {
   hostPid: number;
@@ -62,7 +40,7 @@ test('the run header says once whether commands are sandboxed; without bwrap, au
   assert.match(sandboxed.stdout, /^Sandbox: bubblewrap, network off; commands write only their worktree\.$/m);
 
   const noBwrap = { ...process.env, PATH: fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-no-bwrap-')) };
-  dirs.push(noBwrap.PATH);
+  removeAfter(noBwrap.PATH);
   assert.equal(board.get(task.id)?.status, 'done');
   const unsandboxedTask = board.post({ title: 'without bwrap' });
   const unsandboxed = swarm(dir, ['run', '--exec', 'true', '--until-empty', '--isolation', 'none'], noBwrap);
@@ -156,10 +134,10 @@ test('in a git repository: eslint exiting 1 still gives results, a failing task 
   git('add', '-A');
   git('commit', '-q', '-m', 'initial');
   const slots = defaultWorktreesDir({ topLevel: fs.realpathSync(dir), commonDir: path.join(fs.realpathSync(dir), '.git') });
-  dirs.push(slots);
+  removeAfter(slots);
   // A stand-in for eslint: writes its fix, exits 1 (problems left) or, for c.js, 2 (it broke).
   const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-bin-'));
-  dirs.push(bin);
+  removeAfter(bin);
   fs.writeFileSync(path.join(bin, 'eslint'), '#!/bin/sh\nfor f in "$@"; do case "$f" in -*) ;; *) echo fixed >> "$f";; esac; done\ncase "$*" in *c.js*) exit 2;; esac\nexit 1\n');
   fs.chmodSync(path.join(bin, 'eslint'), 0o755);
   const [a, b, c] = ['a.js', 'b.js', 'c.js'].map((file) => board.post({ title: `lint ${file}`, files: [file], maxAttempts: 1 }));

@@ -6,23 +6,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { afterEach, test } from 'node:test';
 import { findProcessesMarked } from '../../../src/core/process/orphans';
-import { isAlive, poolFixture, waitFor, type PoolFixture } from './helpers';
+import { isAlive, poolFixture, waitFor, type PoolFixture, pidOf, startedBy } from './helpers';
 
 let fixture: PoolFixture | undefined;
 afterEach(async () => {
   await fixture?.cleanup();
   fixture = undefined;
 });
-
-function pidOf(f: PoolFixture, agentId: string): number | undefined {
-  const event = f.events.find((e) => e.type === 'agent-started' && e.agentId === agentId);
-  return event?.type === 'agent-started' ? event.pid : undefined;
-}
-
-function startedBy(f: PoolFixture, taskId: string): string | undefined {
-  const event = f.events.find((e) => e.type === 'task-started' && e.taskId === taskId);
-  return event?.type === 'task-started' ? event.agentId : undefined;
-}
 
 const PLAIN = 'touch "started-$SWARM_TASK_ID"; sleep 60';
 // A command that ignores SIGTERM: only the SIGKILL after the agent's own grace ends it.

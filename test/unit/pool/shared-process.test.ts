@@ -10,7 +10,7 @@ import { afterEach, test } from 'node:test';
 import { findProcessesMarked } from '../../../src/core/process/orphans';
 import { resolveAgentsPerProcess, parseAgentsPerProcess } from '../../../src/core/pool/scaling';
 import { processesWithArgs, uniqueSleep } from '../sandbox/helpers';
-import { isAlive, poolFixture, waitFor, type PoolFixture } from './helpers';
+import { isAlive, poolFixture, waitFor, type PoolFixture, pidOf, startedBy } from './helpers';
 
 let fixture: PoolFixture | undefined;
 afterEach(async () => {
@@ -20,16 +20,6 @@ afterEach(async () => {
 
 /** First attempt: leaves a marker and blocks (sleep); later attempts succeed at once. */
 const SLOW_FIRST_ATTEMPT = 'if [ -e "first-$SWARM_TASK_ID" ]; then echo second attempt; else echo "$SWARM_AGENT_ID" > "first-$SWARM_TASK_ID"; sleep 60; fi';
-
-function pidOf(f: PoolFixture, agentId: string): number | undefined {
-  const event = f.events.find((e) => e.type === 'agent-started' && e.agentId === agentId);
-  return event?.type === 'agent-started' ? event.pid : undefined;
-}
-
-function startedBy(f: PoolFixture, taskId: string): string | undefined {
-  const event = f.events.find((e) => e.type === 'task-started' && e.taskId === taskId);
-  return event?.type === 'task-started' ? event.agentId : undefined;
-}
 
 test('agentsPerProcess: auto is ceil(maxAgents / cores); numbers and "auto" parse, anything else does not', () => {
   assert.equal(resolveAgentsPerProcess('auto', 8, 2), 4);
