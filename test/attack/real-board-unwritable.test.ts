@@ -1,5 +1,6 @@
 // A board that becomes unwritable in the middle of a run (its disk fills up; issue 15): the pool stops claiming, says
-// why once, and `swarm run` exits 1, instead of restarting agents that fail the same way forever.
+// why once, and `swarm run` exits 1, instead of restarting agents that fail the same way forever. Once with one
+// agent, once with two agents in one agent process (agentsPerProcess 2), where both meet the outage.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,22 +11,29 @@ import { FileBoardEngine as FileBoard } from '../../src/core/board';
 
 const cli = path.join(__dirname, '..', '..', 'dist', 'cli.js');
 const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-ro-board-'));
-const mount = path.join(parent, 'mnt');
+const mounts: string[] = [];
 after(() => {
-  spawnSync('umount', ['-l', mount]);
+  for (const mount of mounts) spawnSync('umount', ['-l', mount]);
   fs.rmSync(parent, { recursive: true, force: true });
 });
 
-test('a board whose disk fills up mid-run: one message, exit 1, no agent restarts in a loop', async () => {
+const VARIANTS = [
+  { what: 'a board whose disk fills up mid-run', agents: ['--agents', '1'] },
+  { what: 'two agents sharing a process, a board whose disk fills up mid-run', agents: ['--agents', '2', '--agents-per-process', '2'] },
+];
+
+for (const [index, { what, agents }] of VARIANTS.entries()) test(`${what}: one message, exit 1, no agent restarts in a loop`, async () => {
   assert.ok(fs.existsSync(cli), 'dist/cli.js is built (npm run build)');
+  const mount = path.join(parent, `mnt-${index}`);
   fs.mkdirSync(mount);
+  mounts.push(mount);
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mount], { encoding: 'utf8' });
   assert.equal(mounted.status, 0, `mount needs root: ${mounted.stderr}`);
   const boardRoot = path.join(mount, '.swarm');
   const board = FileBoard.open({ root: boardRoot, durable: false });
   board.postMany(Array.from({ length: 4 }, (_, index) => ({ title: `slow ${index}` })));
   board.close();
-  const run = spawn(process.execPath, [cli, '--board', boardRoot, 'run', '--agents', '1', '--exec', 'sleep 1', '--isolation', 'none', '--until-empty', '--sandbox', 'off'], { cwd: parent, stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = spawn(process.execPath, [cli, '--board', boardRoot, 'run', ...agents, '--exec', 'sleep 1', '--isolation', 'none', '--until-empty', '--sandbox', 'off'], { cwd: parent, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   run.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   run.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
