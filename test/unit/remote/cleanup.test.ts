@@ -47,6 +47,22 @@ async function finish(board: Board, runner: RemoteWorkspace, claim: Claim, dir: 
   await board.complete(claim, { summary: 'edited', patchArtifact: PATCH_ARTIFACT, base: changes.base, files: changes.files });
 }
 
+/** A done task of a remote repository whose result bundles wait on the shared board for review. */
+async function postDoneWithResult(board: Board): Promise<Task> {
+  const snapshotId = newSnapshotId();
+  const source = { repository: 'example.com/a/b', prefix: '', snapshot: 'a'.repeat(40), snapshotId, bundle: 'thin' as const, bundleBytes: 4, artifact: { taskId: snapshotId, name: SNAPSHOT_ARTIFACT } };
+  const [done] = await board.postMany([{ title: 'done', source }]);
+  for (const name of [RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT]) await board.putArtifact(done.id, name, 'result');
+  await board.complete(await claimOf(board, 'r', done.id), { summary: 'done' });
+  return done;
+}
+
+/** Waits until the task ended longer ago than `days` (a retention that short then removes its bundles). */
+async function untilEndedLongerAgo(board: Board, taskId: string, days: number): Promise<void> {
+  const ended = ((await board.get(taskId)) as Task).updatedAt;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, ended + days * 86_400_000 + 100 - Date.now())));
+}
+
 async function claimOf(board: Board, agent: string, id: string): Promise<Claim> {
   const claim = await board.claim({ agent });
   assert.equal(claim?.task.id, id, `${agent} claims ${id}`);
@@ -176,19 +192,13 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
     const url = server().url(0, 'keep-results');
     const board = await openBoard(url);
     boards.push(board);
-    const snapshotId = newSnapshotId();
-    const source = { repository: 'example.com/a/b', prefix: '', snapshot: 'a'.repeat(40), snapshotId, bundle: 'thin' as const, bundleBytes: 4, artifact: { taskId: snapshotId, name: SNAPSHOT_ARTIFACT } };
-    const [done] = await board.postMany([{ title: 'done', source }]);
-    for (const name of [RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT]) await board.putArtifact(done.id, name, 'result');
-    await board.complete(await claimOf(board, 'r', done.id), { summary: 'done' });
+    const done = await postDoneWithResult(board);
     const runner = (...flags: string[]) => succeeded(runSwarm(w.dev, ['--board', url, 'run', '--exec', 'true', '--until-empty', '--json', ...flags]), `swarm run ${flags.join(' ')}`);
 
     runner();
     assert.deepEqual(await transportArtifacts(board, [done.id]), [`${done.id}/${RESULT_BUNDLE_ARTIFACT}`, `${done.id}/${RESULT_DESCRIPTOR_ARTIFACT}`], 'kept for 7 days by default');
     // 0.00002 days is 1.7 s: once the task ended longer ago than that, a runner with it removes the result.
-    const keepMs = 0.00002 * 86_400_000;
-    const ended = ((await board.get(done.id)) as Task).updatedAt;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ended + keepMs + 100 - Date.now())));
+    await untilEndedLongerAgo(board, done.id, 0.00002);
     runner('--keep-results', '0.00002');
     assert.deepEqual(await transportArtifacts(board, [done.id]), [], 'removed by the shorter retention');
   });
@@ -199,11 +209,7 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
     const url = server().url(0, 'keep-results-config');
     const board = await openBoard(url);
     boards.push(board);
-    const snapshotId = newSnapshotId();
-    const source = { repository: 'example.com/a/b', prefix: '', snapshot: 'a'.repeat(40), snapshotId, bundle: 'thin' as const, bundleBytes: 4, artifact: { taskId: snapshotId, name: SNAPSHOT_ARTIFACT } };
-    const [done] = await board.postMany([{ title: 'done', source }]);
-    for (const name of [RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT]) await board.putArtifact(done.id, name, 'result');
-    await board.complete(await claimOf(board, 'r', done.id), { summary: 'done' });
+    const done = await postDoneWithResult(board);
     const config = path.join(w.dev, 'swarm.config.json');
     const runner = (...flags: string[]) => runSwarm(w.dev, ['--board', url, 'run', '--exec', 'true', '--until-empty', '--json', ...flags]);
 
@@ -214,8 +220,7 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
 
     // 0.00002 days is 1.7 s: wait until the task ended longer ago than that.
     fs.writeFileSync(config, JSON.stringify({ pool: { keepResultsDays: 0.00002 } }));
-    const ended = ((await board.get(done.id)) as Task).updatedAt;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ended + 0.00002 * 86_400_000 + 100 - Date.now())));
+    await untilEndedLongerAgo(board, done.id, 0.00002);
     succeeded(runner('--keep-results', '7'), 'swarm run --keep-results 7');
     assert.deepEqual(await transportArtifacts(board, [done.id]), [`${done.id}/${RESULT_BUNDLE_ARTIFACT}`, `${done.id}/${RESULT_DESCRIPTOR_ARTIFACT}`], 'the flag overrides the file');
     succeeded(runner(), 'swarm run');
@@ -229,14 +234,9 @@ describe('transport clean-up', { timeout: 300_000 }, () => {
     worlds.push(w);
     const board = await openBoard(server().url(0, 'keep-results-editor'));
     boards.push(board);
-    const snapshotId = newSnapshotId();
-    const source = { repository: 'example.com/a/b', prefix: '', snapshot: 'a'.repeat(40), snapshotId, bundle: 'thin' as const, bundleBytes: 4, artifact: { taskId: snapshotId, name: SNAPSHOT_ARTIFACT } };
-    const [done] = await board.postMany([{ title: 'done', source }]);
-    for (const name of [RESULT_BUNDLE_ARTIFACT, RESULT_DESCRIPTOR_ARTIFACT]) await board.putArtifact(done.id, name, 'result');
-    await board.complete(await claimOf(board, 'r', done.id), { summary: 'done' });
+    const done = await postDoneWithResult(board);
     // 0.00002 days is 1.7 s: wait until the task ended longer ago than that (the default keeps it 7 days).
-    const ended = ((await board.get(done.id)) as Task).updatedAt;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ended + 0.00002 * 86_400_000 + 100 - Date.now())));
+    await untilEndedLongerAgo(board, done.id, 0.00002);
     // As the extension builds its pool: the configuration, and no runner settings of a command line.
     const options = poolOptionsFromConfig({ pool: { keepResultsDays: 0.00002 } }, parseExecutorShorthand('command:true'), { board, workspaceRoot: w.dev }, {});
     assert.ok(options.isolation instanceof RemoteWorkspace, 'a runner on the shared board');

@@ -55,6 +55,31 @@ function unpublishedRepository(name: string): { dir: string; root: string } {
   return { dir, root: git(dir, ['rev-parse', 'HEAD']) };
 }
 
+/** A `swarm run` in `clone` that keeps one agent running (--min-agents 1) and records its output. */
+function startRunner(clone: string, label: string): ChildProcess {
+  const runner = spawn(process.execPath, [CLI, '--board', boardUrl, 'run', '--agents', '1', '--min-agents', '1', '--exec', "printf 'served\\n' > served.txt"], {
+    cwd: clone,
+    env: { ...process.env, XDG_CACHE_HOME: path.join(w.dir, 'cache') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  output.record(label, runner);
+  runners.push(runner);
+  return runner;
+}
+
+/** Waits for the task to end, asserts it is done and that `runner` still runs (no restart), then stops it. */
+async function doneBySameRunner(runner: ChildProcess, id: string, what: string): Promise<void> {
+  const done = await output.waitFor(what, async () => {
+    const task = await board.get(id);
+    return task?.status === 'done' || task?.status === 'dead' ? task : undefined;
+  }, 90_000);
+  assert.equal(done.status, 'done', `${JSON.stringify(done.lastError)}\n${output.all()}`);
+  assert.equal(runner.exitCode, null, 'the same runner, still running');
+  const exited = new Promise((resolve) => runner.once('exit', resolve));
+  runner.kill('SIGTERM');
+  await exited;
+}
+
 function servesRepository(serves: Serves, repository: string): boolean {
   return serves.repositories === 'any' || serves.repositories.includes(repository);
 }
@@ -148,53 +173,25 @@ describe('what a runner serves, kept current', { timeout: 300_000 }, () => {
     assert.ok(fs.existsSync(CLI) && fs.existsSync(path.join(DIST, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
     const clone = cloneWithoutRemote('roots-runner');
     const { dir: poster } = unpublishedRepository('roots-runner-poster');
-    const runner = spawn(process.execPath, [CLI, '--board', boardUrl, 'run', '--agents', '1', '--min-agents', '1', '--exec', "printf 'served\\n' > served.txt"], {
-      cwd: clone,
-      env: { ...process.env, XDG_CACHE_HOME: path.join(w.dir, 'cache') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    output.record('roots-runner', runner);
-    runners.push(runner);
+    const runner = startRunner(clone, 'roots-runner');
     const id = succeeded(runSwarm(poster, ['--board', boardUrl, 'post', 'serve me', '--files', 'notes.txt']), 'post').trim();
     await output.waitFor('the task to be parked by the runner', async () => (Object.keys((await board.stats()).parked ?? {}).length > 0 ? true : undefined), 60_000);
     assert.equal((await board.get(id))?.status, 'pending');
 
     git(clone, ['fetch', '-q', poster, 'main:refs/heads/poster-main']);
-    const done = await output.waitFor('the runner to do the task after the history was fetched', async () => {
-      const task = await board.get(id);
-      return task?.status === 'done' || task?.status === 'dead' ? task : undefined;
-    }, 90_000);
-    assert.equal(done.status, 'done', `${JSON.stringify(done.lastError)}\n${output.all()}`);
-    assert.equal(runner.exitCode, null, 'the same runner, still running');
-    const exited = new Promise((resolve) => runner.once('exit', resolve));
-    runner.kill('SIGTERM');
-    await exited;
+    await doneBySameRunner(runner, id, 'the runner to do the task after the history was fetched');
   });
 
   it('a running `swarm run` takes a task parked for a repository once that remote is added to its clone, without a restart (its agent, kept by --min-agents, gets the change)', async () => {
     assert.ok(fs.existsSync(CLI) && fs.existsSync(path.join(DIST, 'agent.js')), 'dist/cli.js and dist/agent.js are built (npm run build)');
     const clone = cloneWithoutRemote('runner');
-    const runner = spawn(process.execPath, [CLI, '--board', boardUrl, 'run', '--agents', '1', '--min-agents', '1', '--exec', "printf 'served\\n' > served.txt"], {
-      cwd: clone,
-      env: { ...process.env, XDG_CACHE_HOME: path.join(w.dir, 'cache') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    output.record('runner', runner);
-    runners.push(runner);
+    const runner = startRunner(clone, 'runner');
     const id = succeeded(runSwarm(w.dev, ['--board', boardUrl, 'post', 'serve me', '--files', 'src/a.txt']), 'post').trim();
     // The runner's claims park it: it is not a repository the runner serves yet.
     await output.waitFor('the task to be parked by the runner', async () => (Object.keys((await board.stats()).parked ?? {}).length > 0 ? true : undefined), 60_000);
     assert.equal((await board.get(id))?.status, 'pending');
 
     git(clone, ['remote', 'add', 'origin', daemon.url('origin.git')]);
-    const done = await output.waitFor('the runner to do the task after the remote was added', async () => {
-      const task = await board.get(id);
-      return task?.status === 'done' || task?.status === 'dead' ? task : undefined;
-    }, 90_000);
-    assert.equal(done.status, 'done', `${JSON.stringify(done.lastError)}\n${output.all()}`);
-    assert.equal(runner.exitCode, null, 'the same runner, still running');
-    const exited = new Promise((resolve) => runner.once('exit', resolve));
-    runner.kill('SIGTERM');
-    await exited;
+    await doneBySameRunner(runner, id, 'the runner to do the task after the remote was added');
   });
 });
