@@ -11,8 +11,12 @@ const production = process.argv.includes('--production');
 // to the host; in any other bundle an import of vscode is a layering mistake and fails the build.
 const entries = [
   { in: 'src/extension/extension.ts', out: 'extension', platform: 'node', external: ['vscode'] },
-  { in: 'src/cli/main.ts', out: 'cli', platform: 'node', banner: '#!/usr/bin/env node' },
-  { in: 'src/agent/main.ts', out: 'agent', platform: 'node' },
+  // `swarm` and the agent process start in a small launcher that loads their bundle with a code
+  // cache (src/core/launch/codeCache.ts); the paths others start (dist/cli.js, dist/agent.js) stay.
+  { in: 'src/cli/launch.ts', out: 'cli', platform: 'node', banner: '#!/usr/bin/env node' },
+  { in: 'src/cli/main.ts', out: 'cli-main', platform: 'node' },
+  { in: 'src/agent/launch.ts', out: 'agent', platform: 'node' },
+  { in: 'src/agent/main.ts', out: 'agent-main', platform: 'node' },
   // The file board's engine in a worker thread (FileBoard with thread: 'worker'), beside the bundles that start it.
   { in: 'src/core/board/fileWorker.ts', out: 'boardWorker', platform: 'node' },
   { in: 'src/webview/dashboard/main.ts', out: 'webview/dashboard', platform: 'browser', format: 'iife' },

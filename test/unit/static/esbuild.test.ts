@@ -1,7 +1,8 @@
 // esbuild.js, run in a scratch copy of the repository layout with tiny entry points: a missing
 // entry stops the build with one line naming it, and `vscode` is left external only in the
 // extension bundle (the CLI, agent and webview bundles refuse it); BullMQ and ioredis live in their
-// own bundle, loaded only when code that imports them runs.
+// own bundle, loaded only when code that imports them runs; dist/cli.js and dist/agent.js are the
+// launchers that load their bundles with a code cache.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,11 +21,17 @@ const ENTRY_TEXT: Record<string, string> = {
   'src/core/board/fileWorker.ts': "console.log('board worker');\n",
 };
 
-/** A scratch folder with esbuild.js, node_modules (linked) and the given entry files. */
+/** The launchers are real: the scratch build bundles them as the repository does. */
+const LAUNCH_FILES = ['src/cli/launch.ts', 'src/agent/launch.ts', 'src/core/launch/codeCache.ts'];
+
+/** A scratch folder with esbuild.js, node_modules (linked), the launchers and the given entry files. */
 function scratchWith(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-esbuild-'));
   scratches.push(dir);
-  for (const file of ['esbuild.js', 'package.json']) fs.copyFileSync(path.join(root, file), path.join(dir, file));
+  for (const file of ['esbuild.js', 'package.json', ...LAUNCH_FILES]) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.copyFileSync(path.join(root, file), path.join(dir, file));
+  }
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
@@ -47,7 +54,7 @@ describe('esbuild.js', () => {
     const dir = scratchWith(ENTRY_TEXT);
     const result = build(dir);
     assert.equal(result.status, 0, result.stderr);
-    for (const out of ['extension.js', 'cli.js', 'agent.js', 'boardWorker.js', 'webview/dashboard.js', 'redisDeps.js']) {
+    for (const out of ['extension.js', 'cli.js', 'cli-main.js', 'agent.js', 'agent-main.js', 'boardWorker.js', 'webview/dashboard.js', 'redisDeps.js']) {
       assert.ok(fs.existsSync(path.join(dir, 'dist', out)), `dist/${out} was not built`);
     }
     assert.match(fs.readFileSync(path.join(dir, 'dist', 'extension.js'), 'utf8'), /require\("vscode"\)/);
@@ -63,7 +70,8 @@ describe('esbuild.js', () => {
     const result = build(dir);
     assert.equal(result.status, 0, result.stderr);
     const agent = path.join(dir, 'dist', 'agent.js');
-    assert.ok(fs.statSync(agent).size < 100_000, `dist/agent.js is ${fs.statSync(agent).size} bytes: BullMQ was bundled into it`);
+    const agentBundle = path.join(dir, 'dist', 'agent-main.js');
+    assert.ok(fs.statSync(agentBundle).size < 100_000, `dist/agent-main.js is ${fs.statSync(agentBundle).size} bytes: BullMQ was bundled into it`);
     const run = (args: string[]): string => spawnSync(process.execPath, [agent, ...args], { encoding: 'utf8', timeout: 60_000 }).stdout;
     assert.equal(run([]), 'at start: false\n');
     assert.equal(run(['redis']), 'at start: false\nafter import: true function function\n');
