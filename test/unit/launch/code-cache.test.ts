@@ -31,8 +31,8 @@ function installWith(bundleText: string): Install {
   return { dist, bundle: path.join(dist, 'cli-main.js'), cacheFolder: path.join(dist, '.cache') };
 }
 
-function start(install: Install, env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [path.join(install.dist, 'cli.js')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+function start(install: Install, env: NodeJS.ProcessEnv = {}, args: string[] = []): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [path.join(install.dist, 'cli.js'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -110,6 +110,18 @@ describe('the code cache of the dist/ launchers', () => {
       fs.chownSync(cache, 65534, 65534);
       assert.equal(start(install).stdout, 'good\n', 'a cache owned by another user was read');
     }
+  });
+
+  it('replaces the cache of a short command with a fuller one once a longer command has run a while', () => {
+    // 300 functions only a long command calls: compiled then, so a cache taken later covers them.
+    const functions = Array.from({ length: 300 }, (_, index) => `function part${index}(value) { return value.map((item) => item * ${index} + 1).filter((item) => item % 7 !== ${index % 7}).length; }`);
+    const install = installWith(
+      [...functions, "if (process.argv[2] === 'long') {", ...functions.map((_, index) => `  part${index}([1, 2, 3]);`), '  setTimeout(() => undefined, 3_000);', '}', "console.log('good');", ''].join('\n'),
+    );
+    start(install);
+    const short = fs.statSync(onlyCache(install)).size;
+    assert.equal(start(install, {}, ['long']).stdout, 'good\n');
+    assert.ok(fs.statSync(onlyCache(install)).size > short * 1.5, `the cache stayed at ${short} bytes`);
   });
 
   it('ignores a torn cache file and writes a whole one', () => {
