@@ -2,7 +2,9 @@
 //   (a) 1,000 no-op tasks (`true`) through `swarm run --agents 4` vs `xargs -P 4` running the same
 //       1,000 commands through the same shell (`sh -c true`), as a wall-time ratio (target ≤ 1.5);
 //   (b) 8 tasks of `sleep 1` with 8 agents: wall time over one task's time (target ≤ 1.3), with
-//       agentsPerProcess 1 and auto alternating; then the same cold start in a pool in this process:
+//       agentsPerProcess 1 and auto alternating, with where the time around the commands went (from
+//       SWARM_TRACE: to the first command, the spread of starts, from the last end to the exit);
+//       then the same cold start in a pool in this process:
 //       the agent processes' CPU until the last task started (load-robust) and their RSS;
 //   (c) agent spawn latency (fork of dist/agent.js → its `ready` message), p50/p99;
 //   (d) host memory per idle agent (RSS and PSS of the agent processes);
@@ -92,13 +94,43 @@ function buildsToCompare(): Build[] {
   return [other, here];
 }
 
-/** `swarm run` as a user runs it; wall time from process start to exit. */
-function swarmRun(workspace: { dir: string; board: string }, args: string[], cliPath = cli): { wallMs: number; summary: RunSummary } {
-  const started = nowMs();
-  const result = spawnSync(process.execPath, [cliPath, '--board', workspace.board, 'run', ...args, '--isolation', 'none', '--until-empty', '--json'], { cwd: workspace.dir, encoding: 'utf8' });
-  const wallMs = nowMs() - started;
+/** Wall-clock milliseconds since the epoch, comparable with the `at` of SWARM_TRACE lines. */
+function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** `swarm run` as a user runs it; wall time from process start to exit (epoch times for a trace). */
+function swarmRun(workspace: { dir: string; board: string }, args: string[], cliPath = cli, env: NodeJS.ProcessEnv = {}): { wallMs: number; summary: RunSummary; startedAt: number; exitedAt: number } {
+  const startedAt = epochMs();
+  const result = spawnSync(process.execPath, [cliPath, '--board', workspace.board, 'run', ...args, '--isolation', 'none', '--until-empty', '--json'], { cwd: workspace.dir, encoding: 'utf8', env: { ...process.env, ...env } });
+  const exitedAt = epochMs();
   if (result.status !== 0) throw new Error(`swarm run failed (${result.status}): ${result.stderr}${result.stdout}`);
-  return { wallMs, summary: JSON.parse(result.stdout) as RunSummary };
+  return { wallMs: exitedAt - startedAt, summary: JSON.parse(result.stdout) as RunSummary, startedAt, exitedAt };
+}
+
+/** Where a run's time around its commands went, from its SWARM_TRACE `command` lines. */
+interface StartPath {
+  /** From the CLI's start to the first command's start: the CLI, its checks, the agents' start, a claim. */
+  toFirstCommand: number;
+  /** From the first command's start to the last's: what serialises the agents. */
+  spread: number;
+  /** From the last command's end to the CLI's exit: reporting done, noticing the end, stopping. */
+  tail: number;
+}
+
+/** Undefined for a build whose trace lines carry no `at` (before it was recorded). */
+function startPathOf(traceFile: string, startedAt: number, exitedAt: number): StartPath | undefined {
+  if (!fs.existsSync(traceFile)) return undefined;
+  const commands = fs
+    .readFileSync(traceFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { phase: string; ms: number; at?: number })
+    .filter((line) => line.phase === 'command' && typeof line.at === 'number');
+  if (commands.length === 0) return undefined;
+  const starts = commands.map((line) => (line.at as number) - line.ms);
+  const lastEnd = Math.max(...commands.map((line) => line.at as number));
+  return { toFirstCommand: Math.min(...starts) - startedAt, spread: Math.max(...starts) - Math.min(...starts), tail: exitedAt - lastEnd };
 }
 
 /** (e) Mean wall time of one `true` through the executors' runner, sandboxed or not, alternating. */
@@ -203,17 +235,27 @@ interface SleepsRun {
   wallMs: number;
   poolWallMs: number;
   oneTask: number;
+  path?: StartPath;
 }
 
 function parallelSleepsOnce(count: number, build: Build, extraArgs: string[] = []): SleepsRun {
   const workspace = workspaceWithTasks(count, (index) => `sleep ${index}`);
+  const traceFile = path.join(workspace.dir, 'trace.jsonl');
   try {
-    const { wallMs, summary } = swarmRun(workspace, ['--agents', String(count), '--exec', 'sleep 1', ...extraArgs], build.cli);
+    const { wallMs, summary, startedAt, exitedAt } = swarmRun(workspace, ['--agents', String(count), '--exec', 'sleep 1', ...extraArgs], build.cli, { SWARM_TRACE: traceFile });
     if (summary.done !== count) throw new Error(`only ${summary.done} of ${count} tasks done`);
-    return { wallMs, poolWallMs: summary.wallMs, oneTask: summary.busyMs / summary.done };
+    return { wallMs, poolWallMs: summary.wallMs, oneTask: summary.busyMs / summary.done, path: startPathOf(traceFile, startedAt, exitedAt) };
   } finally {
     workspace.cleanup();
   }
+}
+
+/** The medians of the start paths of a variant's runs, or why there are none. */
+function describeStartPaths(runs: SleepsRun[]): string {
+  const paths = runs.flatMap((run) => (run.path ? [run.path] : []));
+  if (paths.length === 0) return 'no command times in its trace (a build before SWARM_TRACE recorded them)';
+  const median = (pick: (path: StartPath) => number): string => ms(percentile(paths.map(pick), 50));
+  return `CLI start → first command ${median((p) => p.toFirstCommand)}; first → last command started ${median((p) => p.spread)}; last command ended → CLI exit ${median((p) => p.tail)}`;
 }
 
 /** A build and the agents-per-process flag it runs with (none for a base build that has no such flag). */
@@ -248,6 +290,7 @@ function benchParallelSleeps(): void {
     console.log(`  ${build.label}:`);
     console.log(`    one task (mean attempt): ${ms(median.oneTask)}; swarm run wall ${ms(median.wallMs)} (process start to exit), pool wall ${ms(median.poolWallMs)}`);
     console.log(`    wall / one task:         ${endToEnd.toFixed(2)} end to end, ${inPool.toFixed(2)} inside the pool  (target ≤ 1.3; sequential would be ${count}.00)  runs: ${all.map((run) => (run.wallMs / run.oneTask).toFixed(2)).join(', ')}`);
+    console.log(`    where the rest went:     ${describeStartPaths(all)}`);
   }
 }
 

@@ -1,6 +1,7 @@
 // SWARM_TRACE=<file>: where a task's time goes. Every traced phase (claim, prepare, execute,
 // collect, complete; inside them the snapshot, slot reset, sandbox, git) appends one JSON line
-// `{"pid":…,"phase":"prepare","ms":12.3,"task":"…"}` to the file. Lines are short and written with
+// `{"pid":…,"phase":"prepare","ms":12.3,"at":…,"task":"…"}` to the file; `at` is when the phase
+// ended (epoch ms), so the lines of several processes make one timeline (bench/pool.ts reads it). Lines are short and written with
 // O_APPEND, so the agents of a run share one file. Without the variable a phase costs one lookup.
 import * as fs from 'fs';
 
@@ -8,6 +9,8 @@ export interface TraceLine {
   pid: number;
   phase: string;
   ms: number;
+  /** When the phase ended, in milliseconds since the epoch (0.1 ms steps). */
+  at: number;
   task?: string;
 }
 
@@ -32,12 +35,16 @@ function traceFd(): number | undefined {
 export function recordPhase(phase: string, ms: number, task?: string): void {
   const fd = traceFd();
   if (fd === undefined) return;
-  const line: TraceLine = { pid: process.pid, phase, ms: Math.round(ms * 10) / 10, ...(task !== undefined && { task }) };
+  const line: TraceLine = { pid: process.pid, phase, ms: tenths(ms), at: tenths(performance.timeOrigin + performance.now()), ...(task !== undefined && { task }) };
   try {
     fs.writeSync(fd, `${JSON.stringify(line)}\n`);
   } catch {
     // A full disk loses trace lines, never the task.
   }
+}
+
+function tenths(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
 
 /** Runs `work`, recording how long it took (also when it throws). */

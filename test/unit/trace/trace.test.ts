@@ -62,12 +62,19 @@ describe('SWARM_TRACE', () => {
     assert.ok(lines.filter((line) => line.phase === 'snapshot').every((line) => typeof line.task === 'string' && line.task.length > 0), 'worktree phases name their task');
   });
 
-  it('records a command and its teardown', async () => {
+  it('records a command and its teardown, each with the time it ended', async () => {
     const file = path.join(tempDir(), 'trace.jsonl');
     process.env.SWARM_TRACE = file;
-    const result = await runInProcessGroup({ script: 'exit 3', cwd: os.tmpdir() });
+    const before = Date.now();
+    const result = await runInProcessGroup({ script: 'sleep 0.2; exit 3', cwd: os.tmpdir() });
+    const after = Date.now();
     assert.equal(result.exitCode, 3);
-    assert.deepEqual(linesOf(file).map((line) => line.phase), ['command', 'command teardown']);
+    const [command, teardown] = linesOf(file);
+    assert.deepEqual([command.phase, teardown.phase], ['command', 'command teardown']);
+    // The command's start (its end less its length) lies within the call, and it ended before its teardown.
+    assert.ok(command.at - command.ms >= before - 5 && command.at <= after + 5, JSON.stringify({ before, command, after }));
+    assert.ok(command.ms >= 150, `the command took ${command.ms} ms`);
+    assert.ok(teardown.at >= command.at && teardown.at <= after + 5);
   });
 
   it('writes nothing without SWARM_TRACE, and an unwritable trace file never fails the work', async () => {
