@@ -23,8 +23,15 @@ const OWN_CGROUP: CgroupSources = { cgroupFile: '/proc/self/cgroup', mountinfoFi
 
 /** The CPUs this process may use: at least 1. */
 export function usableCpuCount(sources: CgroupSources = OWN_CGROUP): number {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, Math.min(cores || 1, cgroupCpuLimit(sources) ?? Infinity));
+  return Math.max(1, Math.min(os.availableParallelism(), cgroupCpuLimit(sources) ?? Infinity));
+}
+
+/**
+ * The most CPUs one process this one starts can keep busy: the machine's cores capped by the cgroup
+ * quota, which every descendant inherits. The affinity does not count: a child may widen its own.
+ */
+export function descendantCpuLimit(sources: CgroupSources = OWN_CGROUP): number {
+  return Math.max(1, Math.min(os.cpus().length || 1, cgroupCpuLimit(sources) ?? Infinity));
 }
 
 /** The smallest CPU quota over this process's cgroups and their parents, in whole CPUs; undefined when there is none. */

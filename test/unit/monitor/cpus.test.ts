@@ -22,6 +22,7 @@ interface Report {
   limit: number | null;
   autoFor8: number;
   poolMaxAgents: number;
+  youngProcessPercent: number;
 }
 
 /** Runs print-cpus.ts behind `prefix` (a shell line that ends in `exec "$@"`). */
@@ -113,7 +114,7 @@ function reportInCgroup(dir: string): Report {
 }
 
 describe('the CPUs this process may use', () => {
-  it('counts its cgroup\'s CPU quota and its parents\' (a real cgroup, a real process in it), and the pool sizes itself by it', () => {
+  it('counts its cgroup\'s CPU quota and its parents\' (a real cgroup, a real process in it): the pool sizes itself by it, the monitor caps one process\'s CPU % by it', () => {
     assert.equal(process.getuid?.(), 0, 'This test creates cgroups: run it as root.');
     const hierarchy = cpuHierarchy();
     const top = makeCgroup(hierarchy, hierarchy.mountPoint, `swarm-cpus-test-${process.pid}`, undefined);
@@ -124,18 +125,19 @@ describe('the CPUs this process may use', () => {
     const machine = reportOf('exec "$@"');
     for (const [where, dir] of [['one-cpu', oneCpu], ['unlimited below one-cpu', unlimitedBelowOne]]) {
       const report = reportInCgroup(dir);
-      assert.deepEqual(report, { usable: 1, limit: 1, autoFor8: 8, poolMaxAgents: 1 }, `a process in ${where} (cgroup v${hierarchy.version}); outside: ${JSON.stringify(machine)}`);
+      assert.deepEqual(report, { usable: 1, limit: 1, autoFor8: 8, poolMaxAgents: 1, youngProcessPercent: 100 }, `a process in ${where} (cgroup v${hierarchy.version}); outside: ${JSON.stringify(machine)}`);
     }
     const report = reportInCgroup(oneAndAHalf);
     assert.equal(report.limit, 2, '1.5 CPUs count as 2');
     assert.equal(report.usable, Math.min(2, machine.usable));
   });
 
-  it('counts its CPU affinity (taskset)', () => {
+  it('counts its CPU affinity (taskset), except for the most CPU % the monitor grants one process (a child may widen its own)', () => {
     const report = reportOf('exec taskset -c 0 "$@"');
     assert.equal(report.usable, 1);
     assert.equal(report.autoFor8, 8);
     assert.equal(report.poolMaxAgents, 1);
+    assert.equal(report.youngProcessPercent, Math.min(500, 100 * os.cpus().length));
   });
 });
 
