@@ -47,18 +47,13 @@ import { Requeuer } from './requeue';
 import { Maintenance } from './maintenance';
 import { watchPaths } from './watch';
 import { liveOlderFormatUsers } from './olderUsers';
+import { BOARD_FORMAT, BOARD_FORMAT_VERSION } from './format';
 import { SwarmUserError } from '../errors';
 import type { Serves } from './routing';
 
 export { mapChildId, newTaskId, newTaskIdentity, storedTasksOf } from './ids';
 
-export const BOARD_FORMAT = 'agent-swarm-board';
-/**
- * 2: a file-scope lease is one record per holder (`locks/<running file name>`), which builds that
- * wrote one entry per path do not see: they must refuse the board rather than run a task whose files
- * another task holds. A build of format 2 still honours the per-path entries of format 1.
- */
-export const BOARD_FORMAT_VERSION = 2;
+export { BOARD_FORMAT, BOARD_FORMAT_VERSION } from './format';
 export const DEFAULT_BOARD_DIR = '.swarm';
 /** The longest lease a claim or heartbeat may ask for. */
 export const MAX_LEASE_MS = 7 * 24 * 3_600_000;

@@ -6,11 +6,55 @@ import * as path from 'path';
 import writeFileAtomic from 'write-file-atomic';
 import { BoardInputError } from './types';
 import { HOST_GONE_KEPT_MS, HOST_ID_PATTERN, type HostEntry } from './interface';
-import { BOARD_FORMAT_VERSION } from './board';
-import { HOST_RECORD_FORMAT_KEY } from './olderUsers';
+import { BOARD_FORMAT_VERSION } from './format';
+import { readDirNames } from './durable';
 
+/** Host records written by builds that know format 2 carry it; records without it are older (see olderUsers.ts). */
+export const HOST_RECORD_FORMAT_KEY = 'boardFormat';
 /** Records written before they carried an expiry: live while rewritten within this long. */
 const LEGACY_STALE_AFTER_MS = 30_000;
+
+/** A host record as its host wrote it, with the moment it expires. */
+export interface StoredHostRecord {
+  id: string;
+  file: string;
+  /** What the host wrote (JSON from another process: check each field's type before use). */
+  status: Record<string, unknown>;
+  expiresAt: number;
+}
+
+/**
+ * Every readable record in `<root>/hosts`, in no particular order; one being replaced right now or
+ * damaged is skipped. A missing folder is no records; an unreadable one throws.
+ */
+export function readHostRecords(root: string): StoredHostRecord[] {
+  const dir = path.join(root, 'hosts');
+  const records: StoredHostRecord[] = [];
+  for (const name of readDirNames(dir)) {
+    const id = name.endsWith('.json') ? name.slice(0, -5) : '';
+    if (!HOST_ID_PATTERN.test(id)) continue;
+    const record = readHostRecord(id, path.join(dir, name));
+    if (record) records.push(record);
+  }
+  return records;
+}
+
+function readHostRecord(id: string, file: string): StoredHostRecord | undefined {
+  let status: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    status = parsed as Record<string, unknown>;
+  } catch {
+    return undefined; // being replaced right now, or damaged: skipped this time
+  }
+  return { id, file, status, expiresAt: expiryOf(status) };
+}
+
+function expiryOf(status: Record<string, unknown>): number {
+  if (typeof status.expiresAt === 'number') return status.expiresAt;
+  return typeof status.updatedAt === 'number' ? status.updatedAt + LEGACY_STALE_AFTER_MS : 0;
+}
 
 export function assertHostId(id: string): void {
   if (typeof id !== 'string' || !HOST_ID_PATTERN.test(id)) throw new BoardInputError(`${JSON.stringify(id)} is not a host id: use 1-100 letters, digits, "_", "." or "-".`);
@@ -37,40 +81,20 @@ export class FileHosts {
     fs.rmSync(path.join(this.dir, `${id}.json`), { force: true });
   }
 
+  /** Every record, live or gone; one gone for longer than HOST_GONE_KEPT_MS is removed instead. */
   list(): HostEntry[] {
-    let names: string[];
+    let records: StoredHostRecord[];
     try {
-      names = fs.readdirSync(this.dir);
+      records = readHostRecords(this.root);
     } catch {
-      return [];
+      return []; // the list only informs (views, status): an unreadable folder lists no hosts
     }
     const now = Date.now();
     const entries: HostEntry[] = [];
-    for (const name of names) {
-      const id = name.endsWith('.json') ? name.slice(0, -5) : '';
-      if (!HOST_ID_PATTERN.test(id)) continue;
-      const entry = this.read(id, now);
-      if (entry) entries.push(entry);
+    for (const { id, file, status, expiresAt } of records) {
+      if (now - expiresAt > HOST_GONE_KEPT_MS) fs.rmSync(file, { force: true });
+      else entries.push({ id, status, gone: now >= expiresAt });
     }
     return entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
-
-  /** One record; one gone for longer than HOST_GONE_KEPT_MS is removed instead. */
-  private read(id: string, now: number): HostEntry | undefined {
-    const file = path.join(this.dir, `${id}.json`);
-    let status: Record<string, unknown>;
-    try {
-      const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-      status = parsed as Record<string, unknown>;
-    } catch {
-      return undefined; // being replaced right now, or damaged: skipped this time
-    }
-    const expiresAt = typeof status.expiresAt === 'number' ? status.expiresAt : typeof status.updatedAt === 'number' ? status.updatedAt + LEGACY_STALE_AFTER_MS : 0;
-    if (now - expiresAt > HOST_GONE_KEPT_MS) {
-      fs.rmSync(file, { force: true });
-      return undefined;
-    }
-    return { id, status, gone: now >= expiresAt };
   }
 }

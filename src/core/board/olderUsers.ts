@@ -13,18 +13,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { readDirNames } from './durable';
+import { HOST_RECORD_FORMAT_KEY, readHostRecords, type StoredHostRecord } from './hosts';
 import { isProcessAlive } from '../process/liveness'; // a zombie (killed, not reaped) counts as exited
 import { parseName } from './names';
-
-/** Host records written by builds that know format 2 carry it; records without it are older. */
-export const HOST_RECORD_FORMAT_KEY = 'boardFormat';
 
 /** One live user of the older format, described for the refusal. */
 type OlderUser = string;
 
 /** Every live user of format 1 of the board at `root`: pools first, then claims held the old way. */
 export function liveOlderFormatUsers(root: string, now: number): OlderUser[] {
-  const hosts = readHostRecords(root);
+  const hosts = readHostRecords(root).map(describeHost);
   const users = hosts.filter((record) => isLiveOlderPool(record, now)).map(describePool);
   for (const claim of olderWayClaims(root)) {
     if (claim.leaseExpiresAt <= now || isKnownDeadClaim(claim, hosts)) continue;
@@ -43,23 +41,8 @@ interface HostRecord {
   agentPids: Map<string, number>;
 }
 
-function readHostRecords(root: string): HostRecord[] {
-  const dir = path.join(root, 'hosts');
-  const records: HostRecord[] = [];
-  for (const name of readDirNames(dir)) {
-    if (!name.endsWith('.json')) continue;
-    const record = parseHostRecord(name.slice(0, -5), readJson(path.join(dir, name)));
-    if (record) records.push(record);
-  }
-  return records;
-}
-
-function parseHostRecord(id: string, value: unknown): HostRecord | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const status = value as Record<string, unknown>;
-  const pid = typeof status.hostPid === 'number' ? status.hostPid : /^\d+$/.test(id) ? Number(id) : undefined;
-  // Records of builds before `expiresAt` were live while rewritten within 30 s (see hosts.ts).
-  const expiresAt = typeof status.expiresAt === 'number' ? status.expiresAt : typeof status.updatedAt === 'number' ? status.updatedAt + 30_000 : 0;
+/** What a host record says about its pool, the fields of format 1's records included. */
+function describeHost({ id, status, expiresAt }: StoredHostRecord): HostRecord {
   const agentPids = new Map<string, number>();
   if (Array.isArray(status.agents)) {
     for (const agent of status.agents as Array<Record<string, unknown> | null>) {
@@ -68,7 +51,7 @@ function parseHostRecord(id: string, value: unknown): HostRecord | undefined {
   }
   return {
     id,
-    pid,
+    pid: typeof status.hostPid === 'number' ? status.hostPid : /^\d+$/.test(id) ? Number(id) : undefined,
     machine: typeof status.host === 'string' ? status.host : undefined,
     expiresAt,
     format: status[HOST_RECORD_FORMAT_KEY],
@@ -134,14 +117,6 @@ function isKnownDeadClaim(claim: OlderWayClaim, hosts: HostRecord[]): boolean {
 
 function describeClaim(claim: OlderWayClaim): OlderUser {
   return `task ${claim.id} claimed by agent ${claim.agent} (lease until ${new Date(claim.leaseExpiresAt).toISOString()})`;
-}
-
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return undefined; // being replaced right now, or damaged: not a record
-  }
 }
 
 function mtimeOf(file: string): number | undefined {

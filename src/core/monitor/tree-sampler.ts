@@ -1,7 +1,7 @@
 // CPU % and memory of whole process trees (an agent and everything it started). CPU % comes from
 // the growth of each process's CPU time between two samples, like top; 100 % is one core.
 // Processes that start and end between two samples are not seen (their CPU time is lost).
-import * as os from 'os';
+import { descendantCpuLimit } from './cpus';
 import { defaultUsageReader, type ProcessUsage, type ProcessUsageReader } from './process-usage';
 
 export interface ProcessTreeSample {
@@ -24,7 +24,7 @@ interface CpuReading {
 export class ProcessTreeSampler {
   private previous = new Map<number, CpuReading>();
   private previousAt: number | undefined;
-  private readonly maxPercentPerProcess = 100 * Math.max(1, os.cpus().length);
+  private readonly maxPercentPerProcess = 100 * descendantCpuLimit();
 
   constructor(private readonly reader: ProcessUsageReader = defaultUsageReader()) {}
 
@@ -63,7 +63,7 @@ export class ProcessTreeSampler {
       // First sight of an older process: its lifetime average is the best there is.
       percent = (usage.cpuMs / Math.max(usage.ageMs, 1)) * 100;
     }
-    // Clock-tick rounding can overshoot for very young processes; no process exceeds all cores.
+    // Clock-tick rounding can overshoot for very young processes; no process exceeds the cores it may use.
     return Math.min(Math.max(percent, 0), this.maxPercentPerProcess);
   }
 }

@@ -24,6 +24,7 @@ import type { AgentInit, HostToAgentBody, TaskEnded } from './protocol';
 import { DispatchPause } from './pause';
 import { createInHostAgent } from './sequential';
 import { resolveAgentsPerProcess, type AgentsPerProcess, type ScalingLimits } from './scaling';
+import { usableCpuCount } from '../monitor/cpus';
 import { Scheduler } from './scheduler';
 import { AgentSupervisor } from './supervisor';
 import { HOST_STATUS_TTL_MS, hostRecordId, removeHostStatusNow, type HostStatus } from './status-file';
@@ -144,7 +145,7 @@ export class AgentPool {
     this.board = asBoard(options.board);
     this.boardFolder = localBoardFolder(this.board);
     const minAgents = Math.max(0, options.minAgents ?? 0);
-    const maxAgents = Math.max(1, options.maxAgents ?? Math.min(4, os.cpus().length || 1), minAgents);
+    const maxAgents = Math.max(1, options.maxAgents ?? Math.min(4, usableCpuCount()), minAgents);
     this.scaling = { minAgents, maxAgents, idleTimeoutMs: options.idleTimeoutMs ?? 60_000 };
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.agentScript = options.agentScript ?? path.join(__dirname, 'agent.js');

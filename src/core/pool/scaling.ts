@@ -1,7 +1,7 @@
 // The pool's scaling decisions, as plain functions of what it sees: how many agents it wants and
 // which idle ones to retire. The pool (pool.ts) acts on them: it starts and drains agents.
-import * as os from 'os';
 import type { AgentHandle } from './agent-handle';
+import { usableCpuCount } from '../monitor/cpus';
 
 export interface ScalingLimits {
   minAgents: number;
@@ -34,9 +34,12 @@ export function agentsToRetire(live: readonly AgentHandle[], limits: Pick<Scalin
 /** How many agents one agent process hosts: a number ≥ 1, or `auto`. */
 export type AgentsPerProcess = number | 'auto';
 
-/** `auto`: ceil(maxAgents / cores), so a pool has no more agent processes than the machine has cores. */
-export function resolveAgentsPerProcess(setting: AgentsPerProcess | undefined, maxAgents: number, cores = os.cpus().length || 1): number {
-  if (setting === 'auto') return Math.max(1, Math.ceil(maxAgents / Math.max(1, cores)));
+/**
+ * `auto`: ceil(maxAgents / cpus), so a pool has no more agent processes than the CPUs it may use
+ * (its CPU affinity and cgroup CPU quota count, see monitor/cpus.ts).
+ */
+export function resolveAgentsPerProcess(setting: AgentsPerProcess | undefined, maxAgents: number, cpus = usableCpuCount()): number {
+  if (setting === 'auto') return Math.max(1, Math.ceil(maxAgents / Math.max(1, cpus)));
   return Math.max(1, Math.floor(setting ?? 1));
 }
 

@@ -9,6 +9,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { FileBoardEngine } from '../../../src/core/board';
 import type { Board } from '../../../src/core/board/interface';
+import type { SwarmExtensionApi } from '../../../src/extension/extension';
 import { extensionApi as api, waitFor, workspaceRoot } from '../support/workspace';
 
 /** The older build's pool: a live process and its host record as that build writes it (no boardFormat). */
@@ -31,6 +32,22 @@ function markerVersion(boardDir: string): number {
   return (JSON.parse(fs.readFileSync(path.join(boardDir, 'board.json'), 'utf8')) as { version: number }).version;
 }
 
+/** With the board refused (still format 1): the older build stops, and the views open the board by themselves. */
+async function stopOlderAndSeeViewsOpen(swarm: SwarmExtensionApi, older: ReturnType<typeof olderPool>, boardDir: string): Promise<void> {
+  assert.equal(markerVersion(boardDir), 1);
+  let opened: Board | undefined;
+  // As a view does: read the board again whenever the session says it changed.
+  const listening = swarm.session.onDidChangeBoard(() => void swarm.session.viewBoard().then((board) => (opened ??= board)));
+  try {
+    older.kill();
+    await older.exited;
+    await waitFor('the views to open the board by themselves once the older build stopped', () => opened, 60_000);
+  } finally {
+    listening.dispose();
+  }
+  assert.equal(markerVersion(boardDir), 2);
+}
+
 suite('A board an older build still uses', () => {
   test('the views refuse it while that build runs, then open it by themselves once it stops', async function () {
     this.timeout(120_000);
@@ -38,21 +55,12 @@ suite('A board an older build still uses', () => {
     await swarm.session.ensureViewBoard();
     const boardDir = path.join(workspaceRoot(), '.swarm');
     const older = olderPool(boardDir);
-    let opened: Board | undefined;
-    // As a view does: read the board again whenever the session says it changed.
-    const listening = swarm.session.onDidChangeBoard(() => void swarm.session.viewBoard().then((board) => (opened ??= board)));
     try {
       markFormatOne(boardDir);
       await swarm.session.setBoardPassword(undefined); // closes the views' board and has them read it again
       assert.equal(await swarm.session.viewBoard(), undefined, 'refused while the older build runs');
-      assert.equal(markerVersion(boardDir), 1);
-      opened = undefined;
-      older.kill();
-      await older.exited;
-      await waitFor('the views to open the board by themselves once the older build stopped', () => opened, 60_000);
-      assert.equal(markerVersion(boardDir), 2);
+      await stopOlderAndSeeViewsOpen(swarm, older, boardDir);
     } finally {
-      listening.dispose();
       older.stop();
     }
   });
@@ -64,19 +72,11 @@ suite('A board an older build still uses', () => {
     FileBoardEngine.open({ root: boardDir }).close(); // a board, then marked as a build of format 1 left it
     markFormatOne(boardDir);
     const older = olderPool(boardDir);
-    let opened: Board | undefined;
-    const listening = swarm.session.onDidChangeBoard(() => void swarm.session.viewBoard().then((board) => (opened ??= board)));
     try {
       await vscode.workspace.getConfiguration('agentSwarm').update('board', boardDir, vscode.ConfigurationTarget.Global);
       await waitFor('the refusal', () => swarm.session.boardProblem?.includes('older Agent Swarm'));
-      assert.equal(markerVersion(boardDir), 1);
-      opened = undefined;
-      older.kill();
-      await older.exited;
-      await waitFor('the views to open the board by themselves once the older build stopped', () => opened, 60_000);
-      assert.equal(markerVersion(boardDir), 2);
+      await stopOlderAndSeeViewsOpen(swarm, older, boardDir);
     } finally {
-      listening.dispose();
       older.stop();
       await vscode.workspace.getConfiguration('agentSwarm').update('board', undefined, vscode.ConfigurationTarget.Global);
     }

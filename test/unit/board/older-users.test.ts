@@ -146,6 +146,21 @@ describe('board format 2: no upgrade under a live build of format 1', () => {
     assertUpgraded(root);
   });
 
+  it('a record of a build before expiresAt counts as live for 30 s after its last rewrite', () => {
+    const root = formatOneBoard();
+    const pool = liveProcess();
+    const file = path.join(root, 'hosts', `${pool.pid}.json`);
+    const withoutExpiry = (updatedAt: number): void => {
+      const { expiresAt: _dropped, ...record } = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(file, JSON.stringify({ ...record, updatedAt }));
+    };
+    writeOlderPoolRecord(root, pool.pid!);
+    withoutExpiry(Date.now() - 1_000);
+    assertRefused(root, new RegExp(`a pool, pid ${pool.pid} `));
+    withoutExpiry(Date.now() - 31_000);
+    assertUpgraded(root);
+  });
+
   it('refuses while the record of a pool on another machine has not expired (its pid cannot be checked from here)', () => {
     const root = formatOneBoard();
     writeOlderPoolRecord(root, 4_000_000, { host: 'elsewhere.example' });
