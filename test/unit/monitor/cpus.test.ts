@@ -118,12 +118,14 @@ describe('the CPUs this process may use', () => {
     assert.equal(process.getuid?.(), 0, 'This test creates cgroups: run it as root.');
     const hierarchy = cpuHierarchy();
     const top = makeCgroup(hierarchy, hierarchy.mountPoint, `swarm-cpus-test-${process.pid}`, undefined);
+    // Processes go only into leaves: cgroup v2 refuses one in a cgroup that hands controllers down.
     const oneCpu = makeCgroup(hierarchy, top, 'one-cpu', 100_000);
     const unlimitedBelowOne = makeCgroup(hierarchy, oneCpu, 'unlimited', undefined);
+    const oneCpuLeaf = makeCgroup(hierarchy, top, 'one-cpu-leaf', 100_000);
     const oneAndAHalf = makeCgroup(hierarchy, top, 'one-and-a-half', 150_000);
 
     const machine = reportOf('exec "$@"');
-    for (const [where, dir] of [['one-cpu', oneCpu], ['unlimited below one-cpu', unlimitedBelowOne]]) {
+    for (const [where, dir] of [['one-cpu-leaf', oneCpuLeaf], ['unlimited below one-cpu', unlimitedBelowOne]]) {
       const report = reportInCgroup(dir);
       assert.deepEqual(report, { usable: 1, limit: 1, autoFor8: 8, poolMaxAgents: 1, youngProcessPercent: 100 }, `a process in ${where} (cgroup v${hierarchy.version}); outside: ${JSON.stringify(machine)}`);
     }
