@@ -10,9 +10,10 @@ import type { Board } from '../board/interface';
 import { listAllTasks } from '../board/paging';
 import { BoardInputError, LeaseLostError } from '../board/types';
 import type { HostModelBroker } from '../executors';
+import type { SupervisedProcess } from '../process';
 import { formatBytes } from '../format';
 import { ResourceMonitor, type MonitorEvent, type MonitorLimits, type MonitorSnapshot } from '../monitor';
-import { killAgentLeftovers } from '../process/orphans';
+import { LeftoverSweeper } from '../process/orphans';
 import type { RateLimiter } from '../ratelimit';
 import { CannotServeTaskError } from '../remote/errors';
 import { agentProcessHandle, freeSlot, openAgentRequests, sendToAgent, type AgentHandle } from './agent-handle';
@@ -72,6 +73,8 @@ export interface SupervisorOptions {
   startTimeoutMs?: number;
   /** The most agents one agent process hosts (default 1: a process per agent). */
   agentsPerProcess?: number;
+  /** What ends the processes agents left behind (tests count its passes over /proc). */
+  sweeper?: LeftoverSweeper;
 }
 
 export interface SamplingOptions {
@@ -89,6 +92,8 @@ export class AgentSupervisor {
   /** Each agent's life, resolved once its exit is handled. */
   private readonly lifeEnds = new Map<AgentHandle, Promise<void>>();
   private readonly perProcess: number;
+  /** Leftover sweeps asked for together (agents of one process, a stopping pool) share one pass over /proc. */
+  private readonly sweeper: LeftoverSweeper;
 
   constructor(
     private readonly host: SupervisorHost,
@@ -96,6 +101,7 @@ export class AgentSupervisor {
   ) {
     this.lives = new PQueue({ concurrency: options.capacity });
     this.perProcess = Math.max(1, Math.floor(options.agentsPerProcess ?? 1));
+    this.sweeper = options.sweeper ?? new LeftoverSweeper();
   }
 
   // ------------------------------------------------------------------ resource sampling
@@ -204,13 +210,16 @@ export class AgentSupervisor {
     // The last agent of a process ended: the process exits now, and its exit is what counts (as
     // when each agent had a process of its own).
     if (!exit.processGone && hosting.members.size === 0) exit = await processExit;
+    // While the pool stops, every agent process is on its way out: an agent that ended before its
+    // process waits for it, so that the leftover sweeps of the process's agents share one pass.
+    else if (!exit.processGone && this.host.isStopping()) await reap(hosting, child);
     // Reap what the process left: its process group, and executor commands in groups of their own.
-    if (exit.processGone) await child.stop({ graceMs: 0 }).catch(() => undefined);
+    if (exit.processGone) await reap(hosting, child);
     // An agent that drained and ended on its own ended its commands itself; scanning /proc for
     // leftovers is for agents that were killed, crashed, or stopped by a shutdown. The scan finds
     // this agent's commands by its mark, not its siblings'.
     const cleanExit = exit.code === 0 && handle.life.phase === 'draining' && !this.host.isStopping();
-    const leftovers = cleanExit ? [] : await killAgentLeftovers(id);
+    const leftovers = cleanExit ? [] : await this.sweeper.sweep(id);
     if (leftovers.length > 0) this.host.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
     // One process that died is one crash (or one failed start) for the restart backoff and the
     // sequential fallback, however many agents it hosted.
@@ -362,7 +371,7 @@ export class AgentSupervisor {
     this.host.log(`Cancelling task ${taskId}: stopping agent ${handle.info.id} and everything it started.`);
     await handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.host.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
     // Its executor's commands lead process groups of their own: end them before reporting success.
-    await killAgentLeftovers(handle.info.id);
+    await this.sweeper.sweep(handle.info.id);
   }
 
   /**
@@ -383,7 +392,7 @@ export class AgentSupervisor {
       this.kill(handle, `Agent ${handle.info.id} did not end within ${CANCEL_WAIT_MS / 1000} s of the cancel of task ${taskId}; its process was stopped.`);
       await life;
     }
-    await killAgentLeftovers(handle.info.id);
+    await this.sweeper.sweep(handle.info.id);
   }
 
   /**
@@ -486,6 +495,18 @@ export class AgentSupervisor {
       return undefined;
     }
   }
+}
+
+/**
+ * The process's group ended once it exited (what it left in its group, executor commands aside),
+ * shared by all its agents: they resume together, and their sweeps join one pass.
+ */
+function reap(hosting: HostingProcess, child: SupervisedProcess): Promise<void> {
+  hosting.reaped ??= child.exited.then(() => child.stop({ graceMs: 0 })).then(
+    () => undefined,
+    () => undefined,
+  );
+  return hosting.reaped;
 }
 
 /** How long a cancelled agent in a shared process may take to end before its process is killed. */
