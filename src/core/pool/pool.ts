@@ -99,6 +99,8 @@ export interface PoolOptions {
 }
 
 const DEFAULT_LEASE_MS = 30_000;
+/** setTimeout's longest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 /** How long a stopping agent gets to hand its task back after SIGTERM before everything it started is killed. */
 const AGENT_STOP_GRACE_MS = 3_000;
 
@@ -206,12 +208,15 @@ export class AgentPool {
   stop(options: { graceMs?: number } = {}): Promise<void> {
     // A second stop with a shorter grace (a second Ctrl-C) cuts the first one's grace short.
     this.stopDeadline = Math.min(this.stopDeadline, Date.now() + (options.graceMs ?? 30_000));
+    this.stopDeadlineMoved?.();
     this.verifyCheck?.abort();
     this.stopping ??= this.shutdown();
     return this.stopping;
   }
 
   private stopDeadline = Number.POSITIVE_INFINITY;
+  /** Wakes the shutdown's wait when a second stop brings the deadline closer. */
+  private stopDeadlineMoved: (() => void) | undefined;
 
   /** How agent processes open the board. */
   private boardAccess(): BoardAccess | undefined {
@@ -587,7 +592,7 @@ export class AgentPool {
   private async shutdown(): Promise<void> {
     this.log('Stopping the pool: no new tasks are claimed.');
     for (const handle of this.agents.values()) this.drain(handle);
-    while (this.agents.size > 0 && Date.now() < this.stopDeadline) await delay(50);
+    await this.agentsEndedOrDeadline();
     if (this.agents.size > 0) this.log(`Grace period over: stopping ${this.agents.size} agent(s); their tasks return to the board.`);
     for (const handle of this.agents.values()) {
       if (handle.inHost) handle.worker?.interrupt('release');
@@ -610,6 +615,25 @@ export class AgentPool {
     this.stopped = true;
     this.emit({ type: 'stopped' });
     this.resolveDone();
+  }
+
+  /**
+   * Until every agent ended (woken by their ends, not a poll: the last one's end is the end of the
+   * run) or the stop's grace ran out; a second stop with a shorter grace wakes it too.
+   */
+  private async agentsEndedOrDeadline(): Promise<void> {
+    let ended = false;
+    const allEnded = Promise.all([this.supervisor.whenAllExited(), this.sequentialRun]).then(() => (ended = true));
+    while (!ended && this.agents.size > 0 && Date.now() < this.stopDeadline) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadlineOrMoved = new Promise<void>((resolve) => {
+        this.stopDeadlineMoved = resolve;
+        timer = setTimeout(resolve, Math.min(MAX_TIMER_MS, this.stopDeadline - Date.now()));
+      });
+      await Promise.race([allEnded, deadlineOrMoved]);
+      clearTimeout(timer);
+      this.stopDeadlineMoved = undefined;
+    }
   }
 
   // ------------------------------------------------------------------ reporting

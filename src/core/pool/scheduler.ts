@@ -75,6 +75,8 @@ export class Scheduler {
   private ticking = false;
   /** A wake came while a round ran: the round may have read the board before the change. */
   private again = false;
+  /** That wake was a `requestRoundSoon`: the next round runs as soon as this one ends. */
+  private againSoon = false;
   private lastRoundAt = 0;
   private next: { timer: NodeJS.Timeout; at: number } | undefined;
   private disposed = false;
@@ -125,16 +127,18 @@ export class Scheduler {
   }
 
   /**
-   * An agent found nothing to claim and none is busy: the board may be empty, so a round sooner (an
-   * --until-empty run ends without waiting out the tick): now, but never within half a tick of the
-   * last round, so rounds stay at least tickMs / 2 apart whatever the agents report.
+   * An agent found nothing to claim and none is busy: the board may be empty, so a round now (an
+   * --until-empty run ends as soon as its last task is done, not a tick later). Not a throttle
+   * breach: agents report idle once per idle spell, so this comes at most once per time the whole
+   * pool went from busy to idle.
    */
   requestRoundSoon(): void {
     if (this.ticking) {
       this.again = true;
+      this.againSoon = true;
       return;
     }
-    this.wakeAt(Math.max(Date.now(), this.lastRoundAt + this.options.tickMs / 2));
+    this.wakeAt(Date.now());
   }
 
   /** The next round at `at` at the latest; an earlier wake already set stays. */
@@ -154,6 +158,7 @@ export class Scheduler {
     if (this.disposed || this.host.isStopping() || this.ticking) return;
     this.ticking = true;
     this.again = false;
+    this.againSoon = false;
     this.lastRoundAt = Date.now();
     let nextAt = this.lastRoundAt + RECHECK_MS; // after a failed round
     void this.round()
@@ -163,7 +168,8 @@ export class Scheduler {
       )
       .finally(() => {
         this.ticking = false;
-        this.wakeAt(this.again ? this.lastRoundAt + this.options.tickMs : Math.min(nextAt, this.lastRoundAt + this.pollMs));
+        const again = this.againSoon ? Date.now() : this.lastRoundAt + this.options.tickMs;
+        this.wakeAt(this.again ? again : Math.min(nextAt, this.lastRoundAt + this.pollMs));
       });
   }
 
