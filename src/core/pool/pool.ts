@@ -17,6 +17,7 @@ import { RateLimiter, type EndpointLimits } from '../ratelimit';
 import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
 import type { TaskIsolation } from './isolation';
 import { setUpIsolation, type IsolationChoice } from './isolation-setup';
+import { createNoIsolation } from './isolation-modes';
 import { verifyFailsFirst } from './verify-first';
 import { HOST_MARK, hostIdentity, killDeadHostLeftovers } from '../process/orphans';
 import { freeSlot, recordWorkerEvent, sendToAgent, type AgentHandle } from './agent-handle';
@@ -116,7 +117,8 @@ export class AgentPool {
   private readonly agents = new Map<string, AgentHandle>();
   private readonly limiter: RateLimiter;
   private readonly hostTag = `h${process.pid}`;
-  private isolation!: TaskIsolation;
+  /** The workspace itself until the checks set up the isolation chosen (a stop before then releases nothing). */
+  private isolation: TaskIsolation;
   private sandbox: ResolvedSandbox = { status: { mode: 'off', active: false, network: true, reason: 'the pool has not started' } };
   private executorName = '';
   private currentMode: PoolMode = 'pool';
@@ -152,6 +154,7 @@ export class AgentPool {
     this.agentScript = options.agentScript ?? path.join(__dirname, 'agent.js');
     this.limiter = new RateLimiter({ endpoints: options.rateLimits });
     this.emitter.setMaxListeners(0); // the CLI, the dashboard, metrics and trees all listen
+    this.isolation = createNoIsolation(options.workspaceRoot);
     this.scheduler = this.createScheduler();
     this.supervisor = this.createSupervisor();
   }
@@ -160,35 +163,47 @@ export class AgentPool {
     return this.currentMode;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts the pool. The agents the board wants now are forked first, and their processes boot
+   * (a Node start-up is most of an agent's start) while the checks run: the sandbox probe, the
+   * isolation, `checks` (the host's own, e.g. the CLI's template check), the sweep of dead hosts'
+   * leftovers and the verify check. Their agents get their init, and with it the right to claim,
+   * only once every check passed; a check that throws ends their processes before start() rethrows.
+   */
+  async start(options: { checks?: () => void | Promise<void> } = {}): Promise<void> {
     if (this.started) return;
     this.started = true;
     this.startedAt = Date.now();
     const executor = createExecutor(this.options.executor); // invalid config: a permanent error, thrown now
     if (!this.boardAccess()) throw new Error(`Agents cannot open the board ${this.board.describe()}: the pool was not told where it is (boardAccess).`);
     this.executorName = executor.name;
-    // "required" without a working sandbox throws here, before anything runs.
-    this.sandbox = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox });
-    this.isolation = setUpIsolation({ choice: this.options.isolation, workspaceRoot: this.options.workspaceRoot, sandboxed: this.sandbox.status.active, log: (line) => this.log(line), warn: (message) => this.warn(message) });
-    this.isolation.useSandbox?.(this.sandbox.active, this.commandMarks());
-    // Commands of hosts that died (SIGKILL, out of memory) would run on and write into slots.
-    const orphans = await killDeadHostLeftovers();
-    if (orphans.length > 0) this.log(`Ended ${orphans.length} process(es) left running by agent hosts that died.`);
-    // Their scratch folders (a log, a patch not yet stored) are of no use to anyone now.
-    removeDeadAgentScratch();
-    await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
-    this.verifyCheckRun = this.checkVerifyBeforeRun();
-    const verifyFailure = await this.verifyCheckRun;
-    if (this.stopping) return; // stopped (Ctrl-C) during the check: its verdict no longer matters
-    this.verifyFailure = verifyFailure;
+    const requested = this.options.mode ?? 'auto';
+    const agentScriptFound = fs.existsSync(this.agentScript);
+    // Sampling first: the agents forked ahead are watched (memory, CPU) from their start.
+    this.supervisor.startSampling({ limits: this.options.limits ?? {}, intervalMs: this.options.monitorIntervalMs ?? 1_000 });
+    // The verify check's workspace is the first agent's, free until the checks passed.
+    const verifySlot = freeSlot(this.agents.values());
+    if (requested !== 'sequential' && agentScriptFound) {
+      this.supervisor.holdInits();
+      await this.scheduler.startAgentsAhead().catch((error: unknown) => this.onBoardError(error));
+    }
+    let verdict: string | undefined;
+    try {
+      this.verifyCheckRun = this.checkBeforeClaims(options.checks, verifySlot);
+      verdict = await this.verifyCheckRun;
+    } catch (error) {
+      await this.supervisor.refuseInits();
+      this.supervisor.stopSampling();
+      throw error;
+    }
+    if (this.stopping) return; // stopped (Ctrl-C) during the checks: the shutdown ends the agents forked ahead; the verdict no longer matters
+    this.verifyFailure = verdict;
     if (this.verifyFailure !== undefined) {
       void this.stop({ graceMs: 0 });
       return;
     }
-    this.supervisor.startSampling({ limits: this.options.limits ?? {}, intervalMs: this.options.monitorIntervalMs ?? 1_000 });
-    const requested = this.options.mode ?? 'auto';
     if (requested === 'sequential') this.enterSequential('sequential mode was requested');
-    else if (!fs.existsSync(this.agentScript)) {
+    else if (!agentScriptFound) {
       const reason = `the agent program ${this.agentScript} does not exist (run "npm run build")`;
       if (requested === 'pool') {
         this.supervisor.stopSampling();
@@ -201,7 +216,28 @@ export class AgentPool {
     if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
     this.every(1_000, () => this.publishStatus());
     this.publishStatus();
+    this.supervisor.allowInits();
     this.scheduler.start();
+  }
+
+  /**
+   * What must hold before any task is claimed; the verify check's verdict (a failure that is the
+   * snapshot's, not a task's), or undefined. Throws when a check refuses the run.
+   */
+  private async checkBeforeClaims(checks: (() => void | Promise<void>) | undefined, verifySlot: string): Promise<string | undefined> {
+    await checks?.();
+    // "required" without a working sandbox throws here, before anything runs.
+    this.sandbox = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox });
+    this.isolation = setUpIsolation({ choice: this.options.isolation, workspaceRoot: this.options.workspaceRoot, sandboxed: this.sandbox.status.active, log: (line) => this.log(line), warn: (message) => this.warn(message) });
+    this.isolation.useSandbox?.(this.sandbox.active, this.commandMarks());
+    // Commands of hosts that died (SIGKILL, out of memory) would run on and write into slots.
+    const orphans = await killDeadHostLeftovers();
+    if (orphans.length > 0) this.log(`Ended ${orphans.length} process(es) left running by agent hosts that died.`);
+    // Their scratch folders (a log, a patch not yet stored) are of no use to anyone now.
+    removeDeadAgentScratch();
+    await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
+    if (this.stopping) return undefined;
+    return this.checkVerifyBeforeRun(verifySlot);
   }
 
   /** Graceful: stop claiming, let running tasks finish for graceMs, then SIGTERM, then SIGKILL. */
@@ -591,6 +627,8 @@ export class AgentPool {
 
   private async shutdown(): Promise<void> {
     this.log('Stopping the pool: no new tasks are claimed.');
+    // Agents forked ahead of checks that had not passed yet never get their init: they end now.
+    void this.supervisor.refuseInits();
     for (const handle of this.agents.values()) this.drain(handle);
     await this.agentsEndedOrDeadline();
     if (this.agents.size > 0) this.log(`Grace period over: stopping ${this.agents.size} agent(s); their tasks return to the board.`);
@@ -664,13 +702,13 @@ export class AgentPool {
   private verifyCheck: AbortController | undefined;
   private verifyCheckRun: Promise<string | undefined> | undefined;
 
-  private async checkVerifyBeforeRun(): Promise<string | undefined> {
+  private async checkVerifyBeforeRun(slot: string): Promise<string | undefined> {
     this.verifyCheck = new AbortController();
     try {
       return await verifyFailsFirst({
         executor: this.options.executor,
         isolation: this.isolation,
-        slot: freeSlot(this.agents.values()),
+        slot,
         sandbox: this.sandbox,
         boardFolder: this.boardFolder,
         env: this.options.env,

@@ -80,6 +80,8 @@ export class Scheduler {
   private lastRoundAt = 0;
   private next: { timer: NodeJS.Timeout; at: number } | undefined;
   private disposed = false;
+  /** No round runs before start(): agents started ahead of the pool's checks wait for it. */
+  private started = false;
   private pollMs: number;
   private lastMaintenance = 0;
   private everReady = false;
@@ -103,6 +105,7 @@ export class Scheduler {
   }
 
   start(): void {
+    this.started = true;
     this.following = this.followBoard();
     this.every(this.options.pingIntervalMs, () => this.checkHealth());
     this.runRound();
@@ -143,7 +146,7 @@ export class Scheduler {
 
   /** The next round at `at` at the latest; an earlier wake already set stays. */
   private wakeAt(at: number): void {
-    if (this.disposed || this.host.isStopping()) return;
+    if (!this.started || this.disposed || this.host.isStopping()) return;
     if (this.next && this.next.at <= at) return;
     clearTimeout(this.next?.timer);
     const timer = setTimeout(() => {
@@ -186,6 +189,18 @@ export class Scheduler {
       this.pollMs = this.options.tickMs;
       return undefined;
     }
+  }
+
+  /**
+   * Before start(), while the pool's checks run: starts the agents the board wants now, so that
+   * their processes boot meanwhile (the pool holds their inits until the checks passed). The first
+   * round after start() counts them as live and starts only what is still missing.
+   */
+  async startAgentsAhead(): Promise<void> {
+    if (this.host.mode() !== 'pool' || this.host.isStopping()) return;
+    const { counts, delayed, parked } = await this.host.board.stats();
+    const claimable = Math.max(0, counts.pending - delayed - parkedNotServed(parked, this.options.serves));
+    this.spawnUpTo(wantedAgents(0, claimable, this.options.limits), 0, Date.now());
   }
 
   // ------------------------------------------------------------------ what agents report

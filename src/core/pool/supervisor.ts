@@ -94,6 +94,9 @@ export class AgentSupervisor {
   private readonly perProcess: number;
   /** Leftover sweeps asked for together (agents of one process, a stopping pool) share one pass over /proc. */
   private readonly sweeper: LeftoverSweeper;
+  /** Whether forked agents get their init: true at once, unless held until the pool's checks passed. */
+  private inits: Promise<boolean> = Promise.resolve(true);
+  private decideInits: ((allowed: boolean) => void) | undefined;
 
   constructor(
     private readonly host: SupervisorHost,
@@ -175,6 +178,29 @@ export class AgentSupervisor {
     return this.lives.onIdle();
   }
 
+  /**
+   * Agents forked from now on boot but get no init (so claim nothing) until allowInits(); the pool
+   * holds them while its checks run.
+   */
+  holdInits(): void {
+    if (this.decideInits) return;
+    this.inits = new Promise((resolve) => (this.decideInits = resolve));
+  }
+
+  /** The checks passed: held agents get their init, and so may claim. */
+  allowInits(): void {
+    this.decideInits?.(true);
+  }
+
+  /**
+   * A check failed, or the pool stops before they passed: agents still held never get their init;
+   * their processes are ended. Resolves once every agent life has ended. Nothing once inits were allowed.
+   */
+  refuseInits(): Promise<void> {
+    this.decideInits?.(false);
+    return this.whenAllExited();
+  }
+
   private async runAgent(handle: AgentHandle): Promise<void> {
     const id = handle.info.id;
     const hosting = this.place(handle);
@@ -192,6 +218,7 @@ export class AgentSupervisor {
       return;
     }
     const child = agent.process;
+    if (!(await this.inits)) return this.endUninitialised(handle, hosting, child);
     handle.process = child;
     handle.hosting = hosting;
     openAgentRequests(handle);
@@ -226,6 +253,18 @@ export class AgentSupervisor {
     const firstOfProcess = !exit.processGone || !hosting.exitReported;
     if (exit.processGone) hosting.exitReported = true;
     await this.afterAgentExit(handle, exit.code, exit.signal, firstOfProcess);
+  }
+
+  /**
+   * An agent whose init was refused (the checks before the run failed, or the pool stopped during
+   * them) never claimed anything: its process is ended, quietly, as no agent ever ran.
+   */
+  private async endUninitialised(handle: AgentHandle, hosting: HostingProcess, child: SupervisedProcess): Promise<void> {
+    hosting.killing ??= 'the checks before the run did not pass';
+    hosting.members.delete(handle);
+    await child.stop({ graceMs: 0 }).catch((error: unknown) => this.host.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
+    handle.life.exited(false);
+    this.host.agents.delete(handle.info.id);
   }
 
   /**
