@@ -101,9 +101,14 @@ function addressee(message: HostToAgent): HostedAgent | undefined {
   return agents.size === 1 ? [...agents.values()][0] : undefined;
 }
 
-function openShared(init: AgentInit, report: (body: AgentToHostBody) => void): Promise<Shared> {
+/**
+ * The board connection, limiter and model clients of the first init, for every agent. The board's
+ * warnings (a side effect that failed after a write committed) are the process's, not one agent's:
+ * they go to the host naming no agent, and the host names the process's agents.
+ */
+function openShared(init: AgentInit): Promise<Shared> {
   shared ??= (async () => {
-    const board = await openBoard(init.board, { env: boardPassword ? { [BOARD_PASSWORD_ENV]: boardPassword } : {}, excludeFromGit: false, onWarning: (message) => report({ type: 'warning', message }) });
+    const board = await openBoard(init.board, { env: boardPassword ? { [BOARD_PASSWORD_ENV]: boardPassword } : {}, excludeFromGit: false, onWarning: (message) => sendRaw(toHost({ type: 'warning', message })) });
     return { board, limiter: createLimiterIpcClient(sendRaw, subscribe), hostModels: init.hostModels ? createHostModelIpcClient(sendRaw, subscribe) : undefined };
   })();
   return shared;
@@ -163,7 +168,7 @@ async function runAgent(agent: HostedAgent, init: AgentInit): Promise<number> {
   // Side effects that failed after a board write committed reach the host's log and `swarm run`.
   let resources: Shared;
   try {
-    resources = await openShared(init, send);
+    resources = await openShared(init);
   } catch (error) {
     const outage = boardOutageMessage(error);
     send({ type: 'fatal', message: outage ?? (error instanceof Error ? error.message : String(error)), ...(outage !== undefined && { board: true }) });

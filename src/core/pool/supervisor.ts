@@ -94,6 +94,8 @@ export class AgentSupervisor {
   private readonly perProcess: number;
   /** Leftover sweeps asked for together (agents of one process, a stopping pool) share one pass over /proc. */
   private readonly sweeper: LeftoverSweeper;
+  /** The per-agent memory limit when processes may host several agents (checked per process, by the agents it hosts). */
+  private memoryPerAgent: number | undefined;
   /** Whether forked agents get their init: true at once, unless held until the pool's checks passed. */
   private inits: Promise<boolean> = Promise.resolve(true);
   private decideInits: ((allowed: boolean) => void) | undefined;
@@ -111,11 +113,13 @@ export class AgentSupervisor {
 
   /**
    * Samples agent processes and the machine; a process over its memory limit is killed. A process
-   * hosting several agents may use agentsPerProcess times the per-agent limit.
+   * that may host several agents is held to the per-agent limit times the agents it hosts at the
+   * sample (checked here, as the monitor knows one limit for every process it watches).
    */
   startSampling(options: SamplingOptions): void {
     const perAgent = options.limits.agentMemoryBytes;
-    const limits = perAgent === undefined ? options.limits : { ...options.limits, agentMemoryBytes: perAgent * this.perProcess };
+    this.memoryPerAgent = this.perProcess === 1 ? undefined : perAgent;
+    const limits = this.perProcess === 1 ? options.limits : { ...options.limits, agentMemoryBytes: undefined };
     this.monitor = new ResourceMonitor({ intervalMs: options.intervalMs, limits });
     this.monitor.onEvent((event) => this.onMonitorEvent(event));
     this.monitor.start();
@@ -150,15 +154,29 @@ export class AgentSupervisor {
 
   private onMonitorEvent(event: MonitorEvent): void {
     if (event.type === 'warning') this.host.warn(event.message);
+    if (event.type === 'snapshot') this.stopSharedProcessesOverMemory(event.snapshot);
     if (event.type !== 'agent-over-memory') return;
     const hosting = [...this.processes].find((candidate) => candidate.label === event.agentId);
-    const handle = hosting && [...hosting.members].find((member) => !member.life.killReason && !member.inHost);
-    if (!hosting || !handle) return;
-    const reason =
-      this.perProcess === 1
-        ? `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`
-        : `The agent process of ${describeMembers(hosting)} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit (${this.perProcess} × the per-agent limit); it was stopped and its tasks will be retried. Raise the per-agent memory limit if the tasks need more.`;
-    this.kill(handle, reason);
+    if (!hosting) return;
+    this.stopOverMemory(hosting, `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`);
+  }
+
+  /** Processes that may host several agents: each over the per-agent limit times the agents it hosts now is stopped (every sample, as the monitor repeats its events). */
+  private stopSharedProcessesOverMemory(snapshot: MonitorSnapshot): void {
+    const perAgent = this.memoryPerAgent;
+    if (perAgent === undefined) return;
+    for (const hosting of this.processes) {
+      const hosted = hosting.members.size;
+      const usage = snapshot.agents.find((entry) => entry.agentId === hosting.label);
+      if (hosted === 0 || !usage || usage.rssBytes <= perAgent * hosted) continue;
+      const limit = `${formatBytes(perAgent * hosted)} limit${hosted === 1 ? '' : ` (${hosted} agents × the per-agent limit)`}`;
+      this.stopOverMemory(hosting, `The agent process of ${describeMembers(hosting)} used ${formatBytes(usage.rssBytes)} of memory, over its ${limit}; it was stopped and its tasks will be retried. Raise the per-agent memory limit if the tasks need more.`);
+    }
+  }
+
+  private stopOverMemory(hosting: HostingProcess, reason: string): void {
+    const handle = [...hosting.members].find((member) => !member.life.killReason && !member.inHost);
+    if (handle) this.kill(handle, reason);
   }
 
   // ------------------------------------------------------------------ starting
@@ -326,8 +344,11 @@ export class AgentSupervisor {
     const members = [...hosting.members];
     const handle = message.agent === undefined ? (members.length === 1 ? members[0] : undefined) : members.find((member) => member.info.id === message.agent);
     if (handle) return this.onAgentMessage(handle, message);
-    // From an agent whose end was handled already: only a warning still matters.
-    if (message.type === 'warning') this.host.warn(`Agent ${message.agent ?? hosting.label}: ${message.message}`);
+    // From an agent whose end was handled already, or from the process itself (what its agents
+    // share, such as the board connection): only a warning still matters.
+    if (message.type !== 'warning') return;
+    if (message.agent !== undefined || hosting.members.size < 2) this.host.warn(`Agent ${message.agent ?? hosting.label}: ${message.message}`);
+    else this.host.warn(`The agent process of ${describeMembers(hosting)} (shared by its agents): ${message.message}`);
   }
 
   // ------------------------------------------------------------------ what an agent says
