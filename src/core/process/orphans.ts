@@ -5,12 +5,14 @@
 import * as fs from 'fs';
 import { terminate } from './terminate';
 import { hasLinuxProc, listAllPids, readProcStat } from './linux-proc';
-import { readEnviron } from './marked';
 import { isSameProcessAlive } from './process-tree';
 
 /** Every process a host starts for attempts (agents, their commands, setup commands) carries
  * `SWARM_HOST=<pid>.<start time>`: after a host died, a later pool finds what it left by this mark. */
 export const HOST_MARK = 'SWARM_HOST';
+
+/** The mark every process an agent starts carries (its commands inherit it). */
+const AGENT_MARK = 'SWARM_AGENT_ID';
 
 let identity: string | undefined;
 
@@ -47,8 +49,6 @@ export function findProcessesMarked(name: string, value: string): number[] {
   return found;
 }
 
-/** The mark every process an agent starts carries (its commands inherit it). */
-const AGENT_MARK = 'SWARM_AGENT_ID';
 
 /**
  * Pids of live processes carrying each of `agentIds` as their SWARM_AGENT_ID, by agent, found in
@@ -150,8 +150,10 @@ export async function killDeadHostLeftovers(): Promise<number[]> {
   const hostAlive = new Map<string, boolean>();
   for (const pid of listAllPids()) {
     if (pid === process.pid) continue;
-    const environ = readEnviron(pid);
-    if (!environ?.has('SWARM_TASK_ID')) continue;
+    // Only commands carry a task id: every other process is passed over without parsing its
+    // environment (the scan runs at every pool start, over every process of the machine).
+    const environ = readRawEnviron(pid);
+    if (!environ || valuesOf(environ, TASK_NAME).length === 0) continue;
     const host = hostOf(environ);
     if (!host) continue;
     let alive = hostAlive.get(host.key);
@@ -165,9 +167,23 @@ export async function killDeadHostLeftovers(): Promise<number[]> {
   return orphans;
 }
 
-function hostOf(environ: Map<string, string>): { key: string; pid: number; startTicks?: number } | undefined {
-  const mark = /^(\d+)\.(\d+)$/.exec(environ.get(HOST_MARK) ?? '');
+const TASK_NAME = Buffer.from('SWARM_TASK_ID=');
+const HOST_NAME = Buffer.from(`${HOST_MARK}=`);
+const AGENT_NAME = Buffer.from(`${AGENT_MARK}=`);
+
+/** A process's environment block as it is (undefined when it is gone or not ours to read). */
+function readRawEnviron(pid: number): Buffer | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host a command's marks name; a name set twice counts with its last value (as a parsed environment would). */
+function hostOf(environ: Buffer): { key: string; pid: number; startTicks?: number } | undefined {
+  const mark = /^(\d+)\.(\d+)$/.exec(valuesOf(environ, HOST_NAME).at(-1) ?? '');
   if (mark) return { key: mark[0], pid: Number(mark[1]), startTicks: Number(mark[2]) || undefined };
-  const agent = /^h(\d+)-/.exec(environ.get('SWARM_AGENT_ID') ?? '');
+  const agent = /^h(\d+)-/.exec(valuesOf(environ, AGENT_NAME).at(-1) ?? '');
   return agent ? { key: agent[1], pid: Number(agent[1]) } : undefined;
 }
