@@ -155,12 +155,30 @@ function failProcess(agent: HostedAgent, error: unknown): void {
   }
 }
 
+/**
+ * One executor per configuration among the agents of this process. Validating a configuration (its
+ * schema) cost each agent about 2 ms on its way to its first command, one agent after the other on
+ * the process's one thread; a command or agent-CLI executor keeps nothing between attempts (what runs
+ * comes from each attempt's context), so the agents share it. A model executor is made per agent.
+ */
+const sharedExecutors = new Map<string, Executor>();
+
+function executorFor(config: unknown): Executor {
+  const key = JSON.stringify(config);
+  const known = sharedExecutors.get(key);
+  if (known) return known;
+  const executor = createExecutor(config);
+  const type = typeof config === 'object' && config !== null ? (config as { type?: unknown }).type : undefined;
+  if (type === 'command' || type === 'agent') sharedExecutors.set(key, executor);
+  return executor;
+}
+
 /** Runs one agent until its worker ends; its exit code (2: it cannot work). */
 async function runAgent(agent: HostedAgent, init: AgentInit): Promise<number> {
   const { send } = agent;
   let executor: Executor;
   try {
-    executor = createExecutor(init.executor);
+    executor = executorFor(init.executor);
   } catch (error) {
     send({ type: 'fatal', message: error instanceof Error ? error.message : String(error) });
     return 2;
