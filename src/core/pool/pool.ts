@@ -210,7 +210,7 @@ export class AgentPool {
         throw new Error(`Cannot start agents: ${reason}.`);
       }
       this.enterSequential(reason);
-    } else this.emit({ type: 'mode', mode: 'pool' });
+    } else if (this.currentMode === 'pool') this.emit({ type: 'mode', mode: 'pool' }); // agents forked ahead may have failed into sequential mode
     this.log(`Pool started: ${this.currentMode} mode, up to ${this.scaling.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
     this.announceSandbox();
     if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
