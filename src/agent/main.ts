@@ -101,9 +101,14 @@ function addressee(message: HostToAgent): HostedAgent | undefined {
   return agents.size === 1 ? [...agents.values()][0] : undefined;
 }
 
-function openShared(init: AgentInit, report: (body: AgentToHostBody) => void): Promise<Shared> {
+/**
+ * The board connection, limiter and model clients of the first init, for every agent. The board's
+ * warnings (a side effect that failed after a write committed) are the process's, not one agent's:
+ * they go to the host naming no agent, and the host names the process's agents.
+ */
+function openShared(init: AgentInit): Promise<Shared> {
   shared ??= (async () => {
-    const board = await openBoard(init.board, { env: boardPassword ? { [BOARD_PASSWORD_ENV]: boardPassword } : {}, excludeFromGit: false, onWarning: (message) => report({ type: 'warning', message }) });
+    const board = await openBoard(init.board, { env: boardPassword ? { [BOARD_PASSWORD_ENV]: boardPassword } : {}, excludeFromGit: false, onWarning: (message) => sendRaw(toHost({ type: 'warning', message })) });
     return { board, limiter: createLimiterIpcClient(sendRaw, subscribe), hostModels: init.hostModels ? createHostModelIpcClient(sendRaw, subscribe) : undefined };
   })();
   return shared;
@@ -150,12 +155,30 @@ function failProcess(agent: HostedAgent, error: unknown): void {
   }
 }
 
+/**
+ * One executor per configuration among the agents of this process. Validating a configuration (its
+ * schema) cost each agent about 2 ms on its way to its first command, one agent after the other on
+ * the process's one thread; a command or agent-CLI executor keeps nothing between attempts (what runs
+ * comes from each attempt's context), so the agents share it. A model executor is made per agent.
+ */
+const sharedExecutors = new Map<string, Executor>();
+
+function executorFor(config: unknown): Executor {
+  const key = JSON.stringify(config);
+  const known = sharedExecutors.get(key);
+  if (known) return known;
+  const executor = createExecutor(config);
+  const type = typeof config === 'object' && config !== null ? (config as { type?: unknown }).type : undefined;
+  if (type === 'command' || type === 'agent') sharedExecutors.set(key, executor);
+  return executor;
+}
+
 /** Runs one agent until its worker ends; its exit code (2: it cannot work). */
 async function runAgent(agent: HostedAgent, init: AgentInit): Promise<number> {
   const { send } = agent;
   let executor: Executor;
   try {
-    executor = createExecutor(init.executor);
+    executor = executorFor(init.executor);
   } catch (error) {
     send({ type: 'fatal', message: error instanceof Error ? error.message : String(error) });
     return 2;
@@ -163,7 +186,7 @@ async function runAgent(agent: HostedAgent, init: AgentInit): Promise<number> {
   // Side effects that failed after a board write committed reach the host's log and `swarm run`.
   let resources: Shared;
   try {
-    resources = await openShared(init, send);
+    resources = await openShared(init);
   } catch (error) {
     const outage = boardOutageMessage(error);
     send({ type: 'fatal', message: outage ?? (error instanceof Error ? error.message : String(error)), ...(outage !== undefined && { board: true }) });

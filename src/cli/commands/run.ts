@@ -262,7 +262,6 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
   const { board, workspaceRoot } = working;
   const project = projectConfig(workspaceRoot, options);
   const executor = executorConfig(options, project);
-  refuseBrokenTemplate(executor, workspaceRoot);
   const live = !options.json && process.stdout.isTTY === true;
   // Only the live line shows it: piped output and --json do not read the board once a second.
   const pending = live ? pendingCount(board) : { value: 0, dispose: () => undefined };
@@ -316,7 +315,9 @@ async function runPool(working: WorkingBoard, options: RunOptions): Promise<RunS
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   try {
-    await pool.start().catch((error: unknown) => {
+    // The template check runs while the agent processes boot; no agent claims before it passed.
+    await pool.start({ checks: () => refuseBrokenTemplate(executor, workspaceRoot) }).catch((error: unknown) => {
+      if (error instanceof UsageError) throw error;
       throw new ExitError(EXIT_FAILURE, `The pool could not start: ${error instanceof Error ? error.message : String(error)}`);
     });
     await pool.whenDone();

@@ -44,6 +44,8 @@ export interface HostingProcess {
   exitReported?: boolean;
   /** Its exit code and signal. */
   exit?: Promise<{ code: number | null; signal: string | null }>;
+  /** Resolves once it exited and its process group was ended (once, for all its agents). */
+  reaped?: Promise<void>;
 }
 
 /** Forks agent `id`; rejects when the process cannot start. */

@@ -17,6 +17,7 @@ import { RateLimiter, type EndpointLimits } from '../ratelimit';
 import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type SandboxSettings } from '../sandbox';
 import type { TaskIsolation } from './isolation';
 import { setUpIsolation, type IsolationChoice } from './isolation-setup';
+import { createNoIsolation } from './isolation-modes';
 import { verifyFailsFirst } from './verify-first';
 import { HOST_MARK, hostIdentity, killDeadHostLeftovers } from '../process/orphans';
 import { freeSlot, recordWorkerEvent, sendToAgent, type AgentHandle } from './agent-handle';
@@ -100,6 +101,8 @@ export interface PoolOptions {
 }
 
 const DEFAULT_LEASE_MS = 30_000;
+/** setTimeout's longest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 /** How long a stopping agent gets to hand its task back after SIGTERM before everything it started is killed. */
 const AGENT_STOP_GRACE_MS = 3_000;
 
@@ -115,7 +118,8 @@ export class AgentPool {
   private readonly agents = new Map<string, AgentHandle>();
   private readonly limiter: RateLimiter;
   private readonly hostTag = `h${process.pid}`;
-  private isolation!: TaskIsolation;
+  /** The workspace itself until the checks set up the isolation chosen (a stop before then releases nothing). */
+  private isolation: TaskIsolation;
   private sandbox: ResolvedSandbox = { status: { mode: 'off', active: false, network: true, reason: 'the pool has not started' } };
   private executorName = '';
   private currentMode: PoolMode = 'pool';
@@ -151,6 +155,7 @@ export class AgentPool {
     this.agentScript = options.agentScript ?? path.join(__dirname, 'agent.js');
     this.limiter = new RateLimiter({ endpoints: options.rateLimits });
     this.emitter.setMaxListeners(0); // the CLI, the dashboard, metrics and trees all listen
+    this.isolation = createNoIsolation(options.workspaceRoot);
     this.scheduler = this.createScheduler();
     this.supervisor = this.createSupervisor();
   }
@@ -159,13 +164,69 @@ export class AgentPool {
     return this.currentMode;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts the pool. The agents the board wants now are forked first, and their processes boot
+   * (a Node start-up is most of an agent's start) while the checks run: the sandbox probe, the
+   * isolation, `checks` (the host's own, e.g. the CLI's template check), the sweep of dead hosts'
+   * leftovers and the verify check. Their agents get their init, and with it the right to claim,
+   * only once every check passed; a check that throws ends their processes before start() rethrows.
+   */
+  async start(options: { checks?: () => void | Promise<void> } = {}): Promise<void> {
     if (this.started) return;
     this.started = true;
     this.startedAt = Date.now();
     const executor = createExecutor(this.options.executor); // invalid config: a permanent error, thrown now
     if (!this.boardAccess()) throw new Error(`Agents cannot open the board ${this.board.describe()}: the pool was not told where it is (boardAccess).`);
     this.executorName = executor.name;
+    const requested = this.options.mode ?? 'auto';
+    const agentScriptFound = fs.existsSync(this.agentScript);
+    // Sampling first: the agents forked ahead are watched (memory, CPU) from their start.
+    this.supervisor.startSampling({ limits: this.options.limits ?? {}, intervalMs: this.options.monitorIntervalMs ?? 1_000 });
+    // The verify check's workspace is the first agent's, free until the checks passed.
+    const verifySlot = freeSlot(this.agents.values());
+    if (requested !== 'sequential' && agentScriptFound) {
+      this.supervisor.holdInits();
+      await this.scheduler.startAgentsAhead().catch((error: unknown) => this.onBoardError(error));
+    }
+    let verdict: string | undefined;
+    try {
+      this.verifyCheckRun = this.checkBeforeClaims(options.checks, verifySlot);
+      verdict = await this.verifyCheckRun;
+    } catch (error) {
+      await this.supervisor.refuseInits();
+      this.supervisor.stopSampling();
+      throw error;
+    }
+    if (this.stopping) return; // stopped (Ctrl-C) during the checks: the shutdown ends the agents forked ahead; the verdict no longer matters
+    this.verifyFailure = verdict;
+    if (this.verifyFailure !== undefined) {
+      void this.stop({ graceMs: 0 });
+      return;
+    }
+    if (requested === 'sequential') this.enterSequential('sequential mode was requested');
+    else if (!agentScriptFound) {
+      const reason = `the agent program ${this.agentScript} does not exist (run "npm run build")`;
+      if (requested === 'pool') {
+        this.supervisor.stopSampling();
+        throw new Error(`Cannot start agents: ${reason}.`);
+      }
+      this.enterSequential(reason);
+    } else if (this.currentMode === 'pool') this.emit({ type: 'mode', mode: 'pool' }); // agents forked ahead may have failed into sequential mode
+    this.log(`Pool started: ${this.currentMode} mode, up to ${this.scaling.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
+    this.announceSandbox();
+    if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
+    this.every(1_000, () => this.publishStatus());
+    this.publishStatus();
+    this.supervisor.allowInits();
+    this.scheduler.start();
+  }
+
+  /**
+   * What must hold before any task is claimed; the verify check's verdict (a failure that is the
+   * snapshot's, not a task's), or undefined. Throws when a check refuses the run.
+   */
+  private async checkBeforeClaims(checks: (() => void | Promise<void>) | undefined, verifySlot: string): Promise<string | undefined> {
+    await checks?.();
     // "required" without a working sandbox throws here, before anything runs.
     this.sandbox = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox });
     this.isolation = setUpIsolation({ choice: this.options.isolation, workspaceRoot: this.options.workspaceRoot, sandboxed: this.sandbox.status.active, log: (line) => this.log(line), warn: (message) => this.warn(message) });
@@ -176,43 +237,23 @@ export class AgentPool {
     // Their scratch folders (a log, a patch not yet stored) are of no use to anyone now.
     removeDeadAgentScratch();
     await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
-    this.verifyCheckRun = this.checkVerifyBeforeRun();
-    const verifyFailure = await this.verifyCheckRun;
-    if (this.stopping) return; // stopped (Ctrl-C) during the check: its verdict no longer matters
-    this.verifyFailure = verifyFailure;
-    if (this.verifyFailure !== undefined) {
-      void this.stop({ graceMs: 0 });
-      return;
-    }
-    this.supervisor.startSampling({ limits: this.options.limits ?? {}, intervalMs: this.options.monitorIntervalMs ?? 1_000 });
-    const requested = this.options.mode ?? 'auto';
-    if (requested === 'sequential') this.enterSequential('sequential mode was requested');
-    else if (!fs.existsSync(this.agentScript)) {
-      const reason = `the agent program ${this.agentScript} does not exist (run "npm run build")`;
-      if (requested === 'pool') {
-        this.supervisor.stopSampling();
-        throw new Error(`Cannot start agents: ${reason}.`);
-      }
-      this.enterSequential(reason);
-    } else this.emit({ type: 'mode', mode: 'pool' });
-    this.log(`Pool started: ${this.currentMode} mode, up to ${this.scaling.maxAgents} agents, ${this.isolation.kind} isolation, executor ${this.executorName}.`);
-    this.announceSandbox();
-    if (this.options.statusFile !== false) process.on('exit', this.exitCleanup);
-    this.every(1_000, () => this.publishStatus());
-    this.publishStatus();
-    this.scheduler.start();
+    if (this.stopping) return undefined;
+    return this.checkVerifyBeforeRun(verifySlot);
   }
 
   /** Graceful: stop claiming, let running tasks finish for graceMs, then SIGTERM, then SIGKILL. */
   stop(options: { graceMs?: number } = {}): Promise<void> {
     // A second stop with a shorter grace (a second Ctrl-C) cuts the first one's grace short.
     this.stopDeadline = Math.min(this.stopDeadline, Date.now() + (options.graceMs ?? 30_000));
+    this.stopDeadlineMoved?.();
     this.verifyCheck?.abort();
     this.stopping ??= this.shutdown();
     return this.stopping;
   }
 
   private stopDeadline = Number.POSITIVE_INFINITY;
+  /** Wakes the shutdown's wait when a second stop brings the deadline closer. */
+  private stopDeadlineMoved: (() => void) | undefined;
 
   /** How agent processes open the board. */
   private boardAccess(): BoardAccess | undefined {
@@ -587,8 +628,10 @@ export class AgentPool {
 
   private async shutdown(): Promise<void> {
     this.log('Stopping the pool: no new tasks are claimed.');
+    // Agents forked ahead of checks that had not passed yet never get their init: they end now.
+    void this.supervisor.refuseInits();
     for (const handle of this.agents.values()) this.drain(handle);
-    while (this.agents.size > 0 && Date.now() < this.stopDeadline) await delay(50);
+    await this.agentsEndedOrDeadline();
     if (this.agents.size > 0) this.log(`Grace period over: stopping ${this.agents.size} agent(s); their tasks return to the board.`);
     for (const handle of this.agents.values()) {
       if (handle.inHost) handle.worker?.interrupt('release');
@@ -611,6 +654,25 @@ export class AgentPool {
     this.stopped = true;
     this.emit({ type: 'stopped' });
     this.resolveDone();
+  }
+
+  /**
+   * Until every agent ended (woken by their ends, not a poll: the last one's end is the end of the
+   * run) or the stop's grace ran out; a second stop with a shorter grace wakes it too.
+   */
+  private async agentsEndedOrDeadline(): Promise<void> {
+    let ended = false;
+    const allEnded = Promise.all([this.supervisor.whenAllExited(), this.sequentialRun]).then(() => (ended = true));
+    while (!ended && this.agents.size > 0 && Date.now() < this.stopDeadline) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadlineOrMoved = new Promise<void>((resolve) => {
+        this.stopDeadlineMoved = resolve;
+        timer = setTimeout(resolve, Math.min(MAX_TIMER_MS, this.stopDeadline - Date.now()));
+      });
+      await Promise.race([allEnded, deadlineOrMoved]);
+      clearTimeout(timer);
+      this.stopDeadlineMoved = undefined;
+    }
   }
 
   // ------------------------------------------------------------------ reporting
@@ -641,13 +703,13 @@ export class AgentPool {
   private verifyCheck: AbortController | undefined;
   private verifyCheckRun: Promise<string | undefined> | undefined;
 
-  private async checkVerifyBeforeRun(): Promise<string | undefined> {
+  private async checkVerifyBeforeRun(slot: string): Promise<string | undefined> {
     this.verifyCheck = new AbortController();
     try {
       return await verifyFailsFirst({
         executor: this.options.executor,
         isolation: this.isolation,
-        slot: freeSlot(this.agents.values()),
+        slot,
         sandbox: this.sandbox,
         boardFolder: this.boardFolder,
         env: this.options.env,

@@ -75,9 +75,13 @@ export class Scheduler {
   private ticking = false;
   /** A wake came while a round ran: the round may have read the board before the change. */
   private again = false;
+  /** That wake was a `requestRoundSoon`: the next round runs as soon as this one ends. */
+  private againSoon = false;
   private lastRoundAt = 0;
   private next: { timer: NodeJS.Timeout; at: number } | undefined;
   private disposed = false;
+  /** No round runs before start(): agents started ahead of the pool's checks wait for it. */
+  private started = false;
   private pollMs: number;
   private lastMaintenance = 0;
   private everReady = false;
@@ -101,6 +105,7 @@ export class Scheduler {
   }
 
   start(): void {
+    this.started = true;
     this.following = this.followBoard();
     this.every(this.options.pingIntervalMs, () => this.checkHealth());
     this.runRound();
@@ -125,21 +130,23 @@ export class Scheduler {
   }
 
   /**
-   * An agent found nothing to claim and none is busy: the board may be empty, so a round sooner (an
-   * --until-empty run ends without waiting out the tick): now, but never within half a tick of the
-   * last round, so rounds stay at least tickMs / 2 apart whatever the agents report.
+   * An agent found nothing to claim and none is busy: the board may be empty, so a round now (an
+   * --until-empty run ends as soon as its last task is done, not a tick later). Not a throttle
+   * breach: agents report idle once per idle spell, so this comes at most once per time the whole
+   * pool went from busy to idle.
    */
   requestRoundSoon(): void {
     if (this.ticking) {
       this.again = true;
+      this.againSoon = true;
       return;
     }
-    this.wakeAt(Math.max(Date.now(), this.lastRoundAt + this.options.tickMs / 2));
+    this.wakeAt(Date.now());
   }
 
   /** The next round at `at` at the latest; an earlier wake already set stays. */
   private wakeAt(at: number): void {
-    if (this.disposed || this.host.isStopping()) return;
+    if (!this.started || this.disposed || this.host.isStopping()) return;
     if (this.next && this.next.at <= at) return;
     clearTimeout(this.next?.timer);
     const timer = setTimeout(() => {
@@ -154,6 +161,7 @@ export class Scheduler {
     if (this.disposed || this.host.isStopping() || this.ticking) return;
     this.ticking = true;
     this.again = false;
+    this.againSoon = false;
     this.lastRoundAt = Date.now();
     let nextAt = this.lastRoundAt + RECHECK_MS; // after a failed round
     void this.round()
@@ -163,7 +171,8 @@ export class Scheduler {
       )
       .finally(() => {
         this.ticking = false;
-        this.wakeAt(this.again ? this.lastRoundAt + this.options.tickMs : Math.min(nextAt, this.lastRoundAt + this.pollMs));
+        const again = this.againSoon ? Date.now() : this.lastRoundAt + this.options.tickMs;
+        this.wakeAt(this.again ? again : Math.min(nextAt, this.lastRoundAt + this.pollMs));
       });
   }
 
@@ -180,6 +189,18 @@ export class Scheduler {
       this.pollMs = this.options.tickMs;
       return undefined;
     }
+  }
+
+  /**
+   * Before start(), while the pool's checks run: starts the agents the board wants now, so that
+   * their processes boot meanwhile (the pool holds their inits until the checks passed). The first
+   * round after start() counts them as live and starts only what is still missing.
+   */
+  async startAgentsAhead(): Promise<void> {
+    if (this.host.mode() !== 'pool' || this.host.isStopping()) return;
+    const { counts, delayed, parked } = await this.host.board.stats();
+    const claimable = Math.max(0, counts.pending - delayed - parkedNotServed(parked, this.options.serves));
+    this.spawnUpTo(wantedAgents(0, claimable, this.options.limits), 0, Date.now());
   }
 
   // ------------------------------------------------------------------ what agents report

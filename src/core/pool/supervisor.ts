@@ -10,9 +10,10 @@ import type { Board } from '../board/interface';
 import { listAllTasks } from '../board/paging';
 import { BoardInputError, LeaseLostError } from '../board/types';
 import type { HostModelBroker } from '../executors';
+import type { SupervisedProcess } from '../process';
 import { formatBytes } from '../format';
 import { ResourceMonitor, type MonitorEvent, type MonitorLimits, type MonitorSnapshot } from '../monitor';
-import { killAgentLeftovers } from '../process/orphans';
+import { LeftoverSweeper } from '../process/orphans';
 import type { RateLimiter } from '../ratelimit';
 import { CannotServeTaskError } from '../remote/errors';
 import { agentProcessHandle, freeSlot, openAgentRequests, sendToAgent, type AgentHandle } from './agent-handle';
@@ -72,6 +73,8 @@ export interface SupervisorOptions {
   startTimeoutMs?: number;
   /** The most agents one agent process hosts (default 1: a process per agent). */
   agentsPerProcess?: number;
+  /** What ends the processes agents left behind (tests count its passes over /proc). */
+  sweeper?: LeftoverSweeper;
 }
 
 export interface SamplingOptions {
@@ -89,6 +92,13 @@ export class AgentSupervisor {
   /** Each agent's life, resolved once its exit is handled. */
   private readonly lifeEnds = new Map<AgentHandle, Promise<void>>();
   private readonly perProcess: number;
+  /** Leftover sweeps asked for together (agents of one process, a stopping pool) share one pass over /proc. */
+  private readonly sweeper: LeftoverSweeper;
+  /** The per-agent memory limit when processes may host several agents (checked per process, by the agents it hosts). */
+  private memoryPerAgent: number | undefined;
+  /** Whether forked agents get their init: true at once, unless held until the pool's checks passed. */
+  private inits: Promise<boolean> = Promise.resolve(true);
+  private decideInits: ((allowed: boolean) => void) | undefined;
 
   constructor(
     private readonly host: SupervisorHost,
@@ -96,17 +106,20 @@ export class AgentSupervisor {
   ) {
     this.lives = new PQueue({ concurrency: options.capacity });
     this.perProcess = Math.max(1, Math.floor(options.agentsPerProcess ?? 1));
+    this.sweeper = options.sweeper ?? new LeftoverSweeper();
   }
 
   // ------------------------------------------------------------------ resource sampling
 
   /**
    * Samples agent processes and the machine; a process over its memory limit is killed. A process
-   * hosting several agents may use agentsPerProcess times the per-agent limit.
+   * that may host several agents is held to the per-agent limit times the agents it hosts at the
+   * sample (checked here, as the monitor knows one limit for every process it watches).
    */
   startSampling(options: SamplingOptions): void {
     const perAgent = options.limits.agentMemoryBytes;
-    const limits = perAgent === undefined ? options.limits : { ...options.limits, agentMemoryBytes: perAgent * this.perProcess };
+    this.memoryPerAgent = this.perProcess === 1 ? undefined : perAgent;
+    const limits = this.perProcess === 1 ? options.limits : { ...options.limits, agentMemoryBytes: undefined };
     this.monitor = new ResourceMonitor({ intervalMs: options.intervalMs, limits });
     this.monitor.onEvent((event) => this.onMonitorEvent(event));
     this.monitor.start();
@@ -141,15 +154,29 @@ export class AgentSupervisor {
 
   private onMonitorEvent(event: MonitorEvent): void {
     if (event.type === 'warning') this.host.warn(event.message);
+    if (event.type === 'snapshot') this.stopSharedProcessesOverMemory(event.snapshot);
     if (event.type !== 'agent-over-memory') return;
     const hosting = [...this.processes].find((candidate) => candidate.label === event.agentId);
-    const handle = hosting && [...hosting.members].find((member) => !member.life.killReason && !member.inHost);
-    if (!hosting || !handle) return;
-    const reason =
-      this.perProcess === 1
-        ? `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`
-        : `The agent process of ${describeMembers(hosting)} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit (${this.perProcess} × the per-agent limit); it was stopped and its tasks will be retried. Raise the per-agent memory limit if the tasks need more.`;
-    this.kill(handle, reason);
+    if (!hosting) return;
+    this.stopOverMemory(hosting, `Agent ${event.agentId} used ${formatBytes(event.rssBytes)} of memory, over its ${formatBytes(event.limitBytes)} limit; it was stopped and the task will be retried. Raise the per-agent memory limit if the task needs more.`);
+  }
+
+  /** Processes that may host several agents: each over the per-agent limit times the agents it hosts now is stopped (every sample, as the monitor repeats its events). */
+  private stopSharedProcessesOverMemory(snapshot: MonitorSnapshot): void {
+    const perAgent = this.memoryPerAgent;
+    if (perAgent === undefined) return;
+    for (const hosting of this.processes) {
+      const hosted = hosting.members.size;
+      const usage = snapshot.agents.find((entry) => entry.agentId === hosting.label);
+      if (hosted === 0 || !usage || usage.rssBytes <= perAgent * hosted) continue;
+      const limit = `${formatBytes(perAgent * hosted)} limit${hosted === 1 ? '' : ` (${hosted} agents × the per-agent limit)`}`;
+      this.stopOverMemory(hosting, `The agent process of ${describeMembers(hosting)} used ${formatBytes(usage.rssBytes)} of memory, over its ${limit}; it was stopped and its tasks will be retried. Raise the per-agent memory limit if the tasks need more.`);
+    }
+  }
+
+  private stopOverMemory(hosting: HostingProcess, reason: string): void {
+    const handle = [...hosting.members].find((member) => !member.life.killReason && !member.inHost);
+    if (handle) this.kill(handle, reason);
   }
 
   // ------------------------------------------------------------------ starting
@@ -169,6 +196,29 @@ export class AgentSupervisor {
     return this.lives.onIdle();
   }
 
+  /**
+   * Agents forked from now on boot but get no init (so claim nothing) until allowInits(); the pool
+   * holds them while its checks run.
+   */
+  holdInits(): void {
+    if (this.decideInits) return;
+    this.inits = new Promise((resolve) => (this.decideInits = resolve));
+  }
+
+  /** The checks passed: held agents get their init, and so may claim. */
+  allowInits(): void {
+    this.decideInits?.(true);
+  }
+
+  /**
+   * A check failed, or the pool stops before they passed: agents still held never get their init;
+   * their processes are ended. Resolves once every agent life has ended. Nothing once inits were allowed.
+   */
+  refuseInits(): Promise<void> {
+    this.decideInits?.(false);
+    return this.whenAllExited();
+  }
+
   private async runAgent(handle: AgentHandle): Promise<void> {
     const id = handle.info.id;
     const hosting = this.place(handle);
@@ -186,6 +236,7 @@ export class AgentSupervisor {
       return;
     }
     const child = agent.process;
+    if (!(await this.inits)) return this.endUninitialised(handle, hosting, child);
     handle.process = child;
     handle.hosting = hosting;
     openAgentRequests(handle);
@@ -204,19 +255,34 @@ export class AgentSupervisor {
     // The last agent of a process ended: the process exits now, and its exit is what counts (as
     // when each agent had a process of its own).
     if (!exit.processGone && hosting.members.size === 0) exit = await processExit;
+    // While the pool stops, every agent process is on its way out: an agent that ended before its
+    // process waits for it, so that the leftover sweeps of the process's agents share one pass.
+    else if (!exit.processGone && this.host.isStopping()) await reap(hosting, child);
     // Reap what the process left: its process group, and executor commands in groups of their own.
-    if (exit.processGone) await child.stop({ graceMs: 0 }).catch(() => undefined);
+    if (exit.processGone) await reap(hosting, child);
     // An agent that drained and ended on its own ended its commands itself; scanning /proc for
     // leftovers is for agents that were killed, crashed, or stopped by a shutdown. The scan finds
     // this agent's commands by its mark, not its siblings'.
     const cleanExit = exit.code === 0 && handle.life.phase === 'draining' && !this.host.isStopping();
-    const leftovers = cleanExit ? [] : await killAgentLeftovers(id);
+    const leftovers = cleanExit ? [] : await this.sweeper.sweep(id);
     if (leftovers.length > 0) this.host.log(`Ended ${leftovers.length} process(es) agent ${id} left behind.`);
     // One process that died is one crash (or one failed start) for the restart backoff and the
     // sequential fallback, however many agents it hosted.
     const firstOfProcess = !exit.processGone || !hosting.exitReported;
     if (exit.processGone) hosting.exitReported = true;
     await this.afterAgentExit(handle, exit.code, exit.signal, firstOfProcess);
+  }
+
+  /**
+   * An agent whose init was refused (the checks before the run failed, or the pool stopped during
+   * them) never claimed anything: its process is ended, quietly, as no agent ever ran.
+   */
+  private async endUninitialised(handle: AgentHandle, hosting: HostingProcess, child: SupervisedProcess): Promise<void> {
+    hosting.killing ??= 'the checks before the run did not pass';
+    hosting.members.delete(handle);
+    await child.stop({ graceMs: 0 }).catch((error: unknown) => this.host.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
+    handle.life.exited(false);
+    this.host.agents.delete(handle.info.id);
   }
 
   /**
@@ -278,8 +344,11 @@ export class AgentSupervisor {
     const members = [...hosting.members];
     const handle = message.agent === undefined ? (members.length === 1 ? members[0] : undefined) : members.find((member) => member.info.id === message.agent);
     if (handle) return this.onAgentMessage(handle, message);
-    // From an agent whose end was handled already: only a warning still matters.
-    if (message.type === 'warning') this.host.warn(`Agent ${message.agent ?? hosting.label}: ${message.message}`);
+    // From an agent whose end was handled already, or from the process itself (what its agents
+    // share, such as the board connection): only a warning still matters.
+    if (message.type !== 'warning') return;
+    if (message.agent !== undefined || hosting.members.size < 2) this.host.warn(`Agent ${message.agent ?? hosting.label}: ${message.message}`);
+    else this.host.warn(`The agent process of ${describeMembers(hosting)} (shared by its agents): ${message.message}`);
   }
 
   // ------------------------------------------------------------------ what an agent says
@@ -362,7 +431,7 @@ export class AgentSupervisor {
     this.host.log(`Cancelling task ${taskId}: stopping agent ${handle.info.id} and everything it started.`);
     await handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.host.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
     // Its executor's commands lead process groups of their own: end them before reporting success.
-    await killAgentLeftovers(handle.info.id);
+    await this.sweeper.sweep(handle.info.id);
   }
 
   /**
@@ -383,7 +452,7 @@ export class AgentSupervisor {
       this.kill(handle, `Agent ${handle.info.id} did not end within ${CANCEL_WAIT_MS / 1000} s of the cancel of task ${taskId}; its process was stopped.`);
       await life;
     }
-    await killAgentLeftovers(handle.info.id);
+    await this.sweeper.sweep(handle.info.id);
   }
 
   /**
@@ -486,6 +555,18 @@ export class AgentSupervisor {
       return undefined;
     }
   }
+}
+
+/**
+ * The process's group ended once it exited (what it left in its group, executor commands aside),
+ * shared by all its agents: they resume together, and their sweeps join one pass.
+ */
+function reap(hosting: HostingProcess, child: SupervisedProcess): Promise<void> {
+  hosting.reaped ??= child.exited.then(() => child.stop({ graceMs: 0 })).then(
+    () => undefined,
+    () => undefined,
+  );
+  return hosting.reaped;
 }
 
 /** How long a cancelled agent in a shared process may take to end before its process is killed. */

@@ -106,14 +106,22 @@ export class AgentWorker {
 
   async run(): Promise<void> {
     const { minPollMs = 25, maxPollMs = 500 } = this.options;
-    const following = this.followBoard();
     try {
       await this.claimLoop(minPollMs, maxPollMs);
     } finally {
-      await following?.dispose().catch(() => undefined);
+      await this.following?.dispose().catch(() => undefined);
       this.removeScratch();
     }
   }
+
+  /**
+   * The board's event feed, followed from the first time this agent found nothing to claim: it
+   * only wakes an idle agent, so an agent that starts with a task to claim (the agents started on
+   * demand for waiting tasks, several in one process) does not set it up on its way to its first
+   * command. A change between that claim and the start of the feed is found by the poll.
+   */
+  private following: Following | undefined;
+  private followStarted = false;
 
   /**
    * Wakes the idle loop as soon as the board reports a change that may make a task claimable (a
@@ -121,7 +129,6 @@ export class AgentWorker {
    * board's event feed misses.
    */
   private followBoard(): Following | undefined {
-    if (this.options.stopWhenIdle) return undefined;
     const onEvents = (batch: { events: { type: BoardEventType }[] }): void => {
       if (batch.events.some((event) => !QUIET_EVENTS.has(event.type))) this.wake();
     };
@@ -145,6 +152,10 @@ export class AgentWorker {
       const claim = await this.claimOrExplain();
       if (!claim) {
         if (this.options.stopWhenIdle) return;
+        if (!this.followStarted) {
+          this.followStarted = true;
+          this.following = this.followBoard();
+        }
         if (!this.idleReported) {
           this.idleReported = true;
           this.options.report({ type: 'idle', since: Date.now() });

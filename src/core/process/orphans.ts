@@ -5,12 +5,14 @@
 import * as fs from 'fs';
 import { terminate } from './terminate';
 import { hasLinuxProc, listAllPids, readProcStat } from './linux-proc';
-import { readEnviron } from './marked';
 import { isSameProcessAlive } from './process-tree';
 
 /** Every process a host starts for attempts (agents, their commands, setup commands) carries
  * `SWARM_HOST=<pid>.<start time>`: after a host died, a later pool finds what it left by this mark. */
 export const HOST_MARK = 'SWARM_HOST';
+
+/** The mark every process an agent starts carries (its commands inherit it). */
+const AGENT_MARK = 'SWARM_AGENT_ID';
 
 let identity: string | undefined;
 
@@ -47,12 +49,92 @@ export function findProcessesMarked(name: string, value: string): number[] {
   return found;
 }
 
+
+/**
+ * Pids of live processes carrying each of `agentIds` as their SWARM_AGENT_ID, by agent, found in
+ * one pass over /proc: each process's environment is read once, whatever the number of agents.
+ * Linux only; elsewhere nothing is found.
+ */
+export function findAgentsProcesses(agentIds: Iterable<string>): Map<string, number[]> {
+  const found = new Map<string, number[]>([...agentIds].map((id) => [id, []]));
+  if (process.platform !== 'linux' || found.size === 0) return found;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return found;
+  }
+  const name = Buffer.from(`${AGENT_MARK}=`);
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    let environ: Buffer;
+    try {
+      environ = fs.readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    for (const value of new Set(valuesOf(environ, name))) found.get(value)?.push(pid);
+  }
+  return found;
+}
+
+/** Every value `name` (NAME= as bytes) has in a NUL-separated environment block; a name repeated counts each time. */
+function valuesOf(environ: Buffer, name: Buffer): string[] {
+  const values: string[] = [];
+  for (let index = environ.indexOf(name); index >= 0; index = environ.indexOf(name, index + 1)) {
+    // The name either starts the block or follows the NUL that ends the previous variable.
+    if (index > 0 && environ[index - 1] !== 0) continue;
+    const start = index + name.length;
+    const end = environ.indexOf(0, start);
+    values.push(environ.toString('utf8', start, end < 0 ? environ.length : end));
+  }
+  return values;
+}
+
+/** Ends every process still carrying one of the agents' marks, with their descendants: one pass over /proc for all of them. */
+export async function killAgentsLeftovers(agentIds: Iterable<string>): Promise<Map<string, number[]>> {
+  const found = findAgentsProcesses(agentIds);
+  const pids = [...found.values()].flat();
+  if (pids.length > 0) await terminate({ roots: pids, includeRoots: true }, { graceMs: 0, killWaitMs: 5_000 }).catch(() => undefined);
+  return found;
+}
+
 /** Ends every process still carrying the agent's mark, with their descendants. */
 export async function killAgentLeftovers(agentId: string): Promise<number[]> {
-  const pids = findProcessesMarked('SWARM_AGENT_ID', agentId);
-  if (pids.length === 0) return [];
-  await terminate({ roots: pids, includeRoots: true }, { graceMs: 0, killWaitMs: 5_000 }).catch(() => undefined);
-  return pids;
+  return (await killAgentsLeftovers([agentId])).get(agentId) ?? [];
+}
+
+/**
+ * Sweeps of agents' leftovers asked for at about the same moment share one pass over /proc: the
+ * agents of a process that ends (or of a pool that stops) end together, and a pass per agent read
+ * every process's environment once per agent. A sweep asked for before the next pass starts joins
+ * it; a pass starts once the current turn of the event loop is over, so it always looks at /proc
+ * after every request it serves was made (after the agent's process was seen to exit).
+ */
+export class LeftoverSweeper {
+  private next: { agentIds: Set<string>; result: Promise<Map<string, number[]>> } | undefined;
+
+  /** `sweepAll` ends the leftovers of the agents given, in one pass (tests count the passes). */
+  constructor(private readonly sweepAll: (agentIds: string[]) => Promise<Map<string, number[]>> = killAgentsLeftovers) {}
+
+  /** Ends what `agentId` left running; resolves with the pids ended. */
+  sweep(agentId: string): Promise<number[]> {
+    this.next ??= this.schedulePass();
+    this.next.agentIds.add(agentId);
+    return this.next.result.then((found) => found.get(agentId) ?? []);
+  }
+
+  private schedulePass(): { agentIds: Set<string>; result: Promise<Map<string, number[]>> } {
+    const agentIds = new Set<string>();
+    const result = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      // Requests from now on need a pass that starts after them.
+      this.next = undefined;
+      return this.sweepAll([...agentIds]);
+    });
+    return { agentIds, result };
+  }
 }
 
 /**
@@ -68,8 +150,10 @@ export async function killDeadHostLeftovers(): Promise<number[]> {
   const hostAlive = new Map<string, boolean>();
   for (const pid of listAllPids()) {
     if (pid === process.pid) continue;
-    const environ = readEnviron(pid);
-    if (!environ?.has('SWARM_TASK_ID')) continue;
+    // Only commands carry a task id: every other process is passed over without parsing its
+    // environment (the scan runs at every pool start, over every process of the machine).
+    const environ = readRawEnviron(pid);
+    if (!environ || valuesOf(environ, TASK_NAME).length === 0) continue;
     const host = hostOf(environ);
     if (!host) continue;
     let alive = hostAlive.get(host.key);
@@ -83,9 +167,23 @@ export async function killDeadHostLeftovers(): Promise<number[]> {
   return orphans;
 }
 
-function hostOf(environ: Map<string, string>): { key: string; pid: number; startTicks?: number } | undefined {
-  const mark = /^(\d+)\.(\d+)$/.exec(environ.get(HOST_MARK) ?? '');
+const TASK_NAME = Buffer.from('SWARM_TASK_ID=');
+const HOST_NAME = Buffer.from(`${HOST_MARK}=`);
+const AGENT_NAME = Buffer.from(`${AGENT_MARK}=`);
+
+/** A process's environment block as it is (undefined when it is gone or not ours to read). */
+function readRawEnviron(pid: number): Buffer | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host a command's marks name; a name set twice counts with its last value (as a parsed environment would). */
+function hostOf(environ: Buffer): { key: string; pid: number; startTicks?: number } | undefined {
+  const mark = /^(\d+)\.(\d+)$/.exec(valuesOf(environ, HOST_NAME).at(-1) ?? '');
   if (mark) return { key: mark[0], pid: Number(mark[1]), startTicks: Number(mark[2]) || undefined };
-  const agent = /^h(\d+)-/.exec(environ.get('SWARM_AGENT_ID') ?? '');
+  const agent = /^h(\d+)-/.exec(valuesOf(environ, AGENT_NAME).at(-1) ?? '');
   return agent ? { key: agent[1], pid: Number(agent[1]) } : undefined;
 }

@@ -15,6 +15,8 @@ export interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** The CLI's pid: the processes it starts for attempts carry SWARM_HOST=<pid>.<start time>. */
+  pid: number;
 }
 
 export interface CliWorkspaces {
@@ -44,7 +46,7 @@ export function cliWorkspaces(prefix: string): CliWorkspaces {
       const result = spawnSync(process.execPath, [cli, '--board', path.join(dir, '.swarm'), ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000, env });
       // A command the timeout ended says so, instead of looking like an ordinary exit code.
       const ended = result.error ? `\n[swarm ${args.join(' ')}: ${result.error.message}, signal ${result.signal}]` : '';
-      return { code: result.status, stdout: result.stdout, stderr: result.stderr + ended };
+      return { code: result.status, stdout: result.stdout, stderr: result.stderr + ended, pid: result.pid };
     },
   };
 }

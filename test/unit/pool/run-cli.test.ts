@@ -7,6 +7,7 @@ import * as path from 'path';
 import { test } from 'node:test';
 import { cli, cliWorkspaces } from './cli-run';
 import { defaultWorktreesDir } from '../../../src/core/worktree/location';
+import { HOST_MARK } from '../../../src/core/process/orphans';
 import { isAlive, waitFor } from './helpers';
 
 const { workspace, swarm, removeAfter } = cliWorkspaces('swarm-run-cli-');
@@ -180,8 +181,25 @@ test('a template that cannot work refuses the run before any task is claimed, ex
     assert.match(result.stderr, /Nothing was run; no task was claimed\./);
     assert.equal(board.get(task.id)?.status, 'pending');
     assert.equal(board.get(task.id)?.attempts, 0);
+    // The agent processes boot while the check runs: the refusal ends them.
+    assert.deepEqual(processesOfHost(result.pid), [], `${command}: no agent process of the refused run is left`);
   }
 });
+
+/** Live processes a host with this pid started (agents and their commands carry SWARM_HOST=<pid>.<start time>). */
+function processesOfHost(pid: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return fs.readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').some((variable) => variable.startsWith(`${HOST_MARK}=${pid}.`));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 test('the summary calls busy ÷ wall parallelism; with a baseline it gives the real ratio, slower or faster', () => {
   const { dir, board } = workspace();

@@ -169,8 +169,28 @@ test('a shared process over agentsPerProcess × the per-agent memory limit is ki
     assert.equal(f.board.get(task.id)?.attempts, 2, `task ${task.id}: the killed attempt counted, the retry finished it`);
     assert.equal(f.board.errors(task.id)[0]?.permanent, false, 'a transient failure');
   }
-  assert.match(f.board.errors(hog.id)[0].message, /memory, over its 200 MB limit \(2 × the per-agent limit\)/);
+  assert.match(f.board.errors(hog.id)[0].message, /memory, over its 200 MB limit \(2 agents × the per-agent limit\)/);
   assert.match(f.board.errors(sibling.id)[0].message, /memory/);
+});
+
+test('a process that may host two agents but hosts one is held to one per-agent memory limit, not two', async () => {
+  fixture = poolFixture();
+  const f = fixture;
+  // The first attempt holds about 130 MB more (with the agent, about 200-250 MB): over 1 × 150 MB,
+  // under the 2 × 150 MB a process of two agents may use. Held 10 s, then the attempt would succeed.
+  const command = [
+    'if [ -e "first-$SWARM_TASK_ID" ]; then exit 0; fi',
+    'touch "first-$SWARM_TASK_ID"',
+    'exec node -e "const keep = Buffer.alloc(130 * 1024 * 1024, 1); setTimeout(() => keep.length, 10000)"',
+  ].join('; ');
+  const task = f.board.post({ title: 'hog' });
+  const pool = f.makePool({ executor: { type: 'command', command }, sandbox: { mode: 'off' }, maxAgents: 2, agentsPerProcess: 2, untilEmpty: true, limits: { agentMemoryBytes: 150 * 1024 * 1024 }, monitorIntervalMs: 200 });
+  await pool.start();
+  await pool.whenDone();
+  assert.equal(f.events.filter((event) => event.type === 'agent-started').length >= 1, true);
+  assert.equal(f.board.get(task.id)?.status, 'done');
+  assert.equal(f.board.get(task.id)?.attempts, 2, 'the attempt over the limit of one agent was stopped and retried');
+  assert.match(f.board.errors(task.id)[0].message, /The agent process of agent \S+ used .* of memory, over its 150 MB limit;/);
 });
 
 test('a shared process that stops answering health checks is killed with both agents; both tasks are retried and done', async () => {

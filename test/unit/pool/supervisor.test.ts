@@ -50,7 +50,7 @@ afterEach(async () => {
 });
 
 /** A supervisor whose agents act out `script`, with a host that records everything. */
-function supervise(script: string, options: { capacity?: number; startTimeoutMs?: number } = {}): Recorded {
+function supervise(script: string, options: { capacity?: number; startTimeoutMs?: number; agentsPerProcess?: number } = {}): Recorded {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-supervisor-'));
   const board = FileBoard.open({ root: path.join(dir, '.swarm'), durable: false, retry: { baseMs: 50, capMs: 200 } });
   const limiter = new RateLimiter({});
@@ -83,7 +83,7 @@ function supervise(script: string, options: { capacity?: number; startTimeoutMs?
     warn: (message) => void recorded.warnings.push(message),
   };
   recorded.host = host;
-  recorded.supervisor = new AgentSupervisor(host, { hostTag: 'htest', capacity: options.capacity ?? 4, agentScript: SCRIPTED_AGENT, workspaceRoot: dir, limiter, startTimeoutMs: options.startTimeoutMs });
+  recorded.supervisor = new AgentSupervisor(host, { hostTag: 'htest', capacity: options.capacity ?? 4, agentScript: SCRIPTED_AGENT, workspaceRoot: dir, limiter, startTimeoutMs: options.startTimeoutMs, agentsPerProcess: options.agentsPerProcess });
   recorded.limiter = limiter;
   current = recorded;
   return recorded;
@@ -107,6 +107,19 @@ test('supervisor: a spawned agent is registered at once in the lowest free slot,
   const init = JSON.parse((said(r, 'init') ?? '').split(': init ')[1] ?? 'null') as { agentId: string; slot: string; mark: string };
   assert.equal(init.mark, 'from-the-host', 'the environment from host.environment()');
   assert.ok(['htest-a1', 'htest-a2'].includes(init.agentId));
+});
+
+test('supervisor: a warning a shared process sends for no agent (its board connection is all its agents\') names the process\'s agents, not its first', async () => {
+  const r = supervise('ready', { agentsPerProcess: 2 });
+  r.supervisor.spawn();
+  r.supervisor.spawn();
+  // The scripted process says what it received naming no agent, as the agent process says its
+  // board's warnings (it speaks for one agent only: its other messages reach no agent here).
+  const shared = await waitFor('both inits to be said', () => {
+    const lines = r.warnings.filter((line) => line.includes(': init '));
+    return lines.length === 2 && lines;
+  });
+  for (const line of shared) assert.match(line, /^The agent process of agents htest-a1, htest-a2 \(shared by its agents\): init /);
 });
 
 test('supervisor: at most `capacity` agent processes live; the next one forks when one exits', async () => {
