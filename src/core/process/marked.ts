@@ -47,16 +47,38 @@ export function readEnviron(pid: number): Map<string, string> | undefined {
 }
 
 function environHas(pid: number, mark: Buffer): boolean {
-  try {
-    const environ = fs.readFileSync(`/proc/${pid}/environ`);
-    // The mark either starts the block or follows the NUL that ends the previous variable.
-    for (let index = environ.indexOf(mark); index >= 0; index = environ.indexOf(mark, index + 1)) {
-      if (index === 0 || environ[index - 1] === 0) return true;
-    }
-    return false;
-  } catch {
-    return false; // gone meanwhile, or not ours to read
+  const environ = readRawEnviron(pid);
+  if (!environ) return false; // gone meanwhile, or not ours to read
+  // The mark either starts the block or follows the NUL that ends the previous variable.
+  for (let index = environ.indexOf(mark); index >= 0; index = environ.indexOf(mark, index + 1)) {
+    if (index === 0 || environ[index - 1] === 0) return true;
   }
+  return false;
+}
+
+/** The environment block of `pid` as it is, NUL-separated (undefined when it is gone or not ours to read). */
+export function readRawEnviron(pid: number): Buffer | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every value `name` has in an environment block, without parsing the rest of it (a scan of /proc
+ * reads every process's block); a name set twice gives both values, the effective one last.
+ */
+export function environValues(environ: Buffer, name: Buffer): string[] {
+  const values: string[] = [];
+  for (let index = environ.indexOf(name); index >= 0; index = environ.indexOf(name, index + 1)) {
+    // The name either starts the block or follows the NUL that ends the previous variable.
+    if (index > 0 && environ[index - 1] !== 0) continue;
+    const start = index + name.length;
+    const end = environ.indexOf(0, start);
+    values.push(environ.toString('utf8', start, end < 0 ? environ.length : end));
+  }
+  return values;
 }
 
 /** Every pid, or those newer than `newerThan`: above it, or, once pids wrapped, below the last one handed out. */

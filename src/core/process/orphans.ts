@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import { terminate } from './terminate';
 import { hasLinuxProc, listAllPids, readProcStat } from './linux-proc';
 import { isSameProcessAlive } from './process-tree';
+import { environValues, readRawEnviron } from './marked';
 
 /** Every process a host starts for attempts (agents, their commands, setup commands) carries
  * `SWARM_HOST=<pid>.<start time>`: after a host died, a later pool finds what it left by this mark. */
@@ -24,31 +25,8 @@ export function hostIdentity(): string {
 
 /** Pids of live processes whose environment holds `name=value` (Linux /proc; empty elsewhere). */
 export function findProcessesMarked(name: string, value: string): number[] {
-  if (process.platform !== 'linux') return [];
-  const mark = Buffer.from(`${name}=${value}\0`);
-  const found: number[] = [];
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    try {
-      const environ = fs.readFileSync(`/proc/${pid}/environ`);
-      // The mark either starts the block or follows the NUL that ends the previous variable.
-      const index = environ.indexOf(mark);
-      if (index === 0 || (index > 0 && environ[index - 1] === 0)) found.push(pid);
-    } catch {
-      // Gone meanwhile, or not ours to read.
-    }
-  }
-  return found;
+  return findProcessesMarkedWith(name, [value]).get(value) ?? [];
 }
-
 
 /**
  * Pids of live processes carrying each of `agentIds` as their SWARM_AGENT_ID, by agent, found in
@@ -56,7 +34,12 @@ export function findProcessesMarked(name: string, value: string): number[] {
  * Linux only; elsewhere nothing is found.
  */
 export function findAgentsProcesses(agentIds: Iterable<string>): Map<string, number[]> {
-  const found = new Map<string, number[]>([...agentIds].map((id) => [id, []]));
+  return findProcessesMarkedWith(AGENT_MARK, agentIds);
+}
+
+/** Pids of live processes whose `name` has each of `values`, by value, in one pass over /proc. */
+function findProcessesMarkedWith(name: string, values: Iterable<string>): Map<string, number[]> {
+  const found = new Map<string, number[]>([...values].map((value) => [value, []]));
   if (process.platform !== 'linux' || found.size === 0) return found;
   let entries: string[];
   try {
@@ -64,33 +47,15 @@ export function findAgentsProcesses(agentIds: Iterable<string>): Map<string, num
   } catch {
     return found;
   }
-  const name = Buffer.from(`${AGENT_MARK}=`);
+  const nameBytes = Buffer.from(`${name}=`);
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     if (pid === process.pid) continue;
-    let environ: Buffer;
-    try {
-      environ = fs.readFileSync(`/proc/${pid}/environ`);
-    } catch {
-      continue; // gone meanwhile, or not ours to read
-    }
-    for (const value of new Set(valuesOf(environ, name))) found.get(value)?.push(pid);
+    const environ = readRawEnviron(pid); // undefined: gone meanwhile, or not ours to read
+    if (environ) for (const value of new Set(environValues(environ, nameBytes))) found.get(value)?.push(pid);
   }
   return found;
-}
-
-/** Every value `name` (NAME= as bytes) has in a NUL-separated environment block; a name repeated counts each time. */
-function valuesOf(environ: Buffer, name: Buffer): string[] {
-  const values: string[] = [];
-  for (let index = environ.indexOf(name); index >= 0; index = environ.indexOf(name, index + 1)) {
-    // The name either starts the block or follows the NUL that ends the previous variable.
-    if (index > 0 && environ[index - 1] !== 0) continue;
-    const start = index + name.length;
-    const end = environ.indexOf(0, start);
-    values.push(environ.toString('utf8', start, end < 0 ? environ.length : end));
-  }
-  return values;
 }
 
 /** Ends every process still carrying one of the agents' marks, with their descendants: one pass over /proc for all of them. */
@@ -153,7 +118,7 @@ export async function killDeadHostLeftovers(): Promise<number[]> {
     // Only commands carry a task id: every other process is passed over without parsing its
     // environment (the scan runs at every pool start, over every process of the machine).
     const environ = readRawEnviron(pid);
-    if (!environ || valuesOf(environ, TASK_NAME).length === 0) continue;
+    if (!environ || environValues(environ, TASK_NAME).length === 0) continue;
     const host = hostOf(environ);
     if (!host) continue;
     let alive = hostAlive.get(host.key);
@@ -171,19 +136,11 @@ const TASK_NAME = Buffer.from('SWARM_TASK_ID=');
 const HOST_NAME = Buffer.from(`${HOST_MARK}=`);
 const AGENT_NAME = Buffer.from(`${AGENT_MARK}=`);
 
-/** A process's environment block as it is (undefined when it is gone or not ours to read). */
-function readRawEnviron(pid: number): Buffer | undefined {
-  try {
-    return fs.readFileSync(`/proc/${pid}/environ`);
-  } catch {
-    return undefined;
-  }
-}
 
 /** The host a command's marks name; a name set twice counts with its last value (as a parsed environment would). */
 function hostOf(environ: Buffer): { key: string; pid: number; startTicks?: number } | undefined {
-  const mark = /^(\d+)\.(\d+)$/.exec(valuesOf(environ, HOST_NAME).at(-1) ?? '');
+  const mark = /^(\d+)\.(\d+)$/.exec(environValues(environ, HOST_NAME).at(-1) ?? '');
   if (mark) return { key: mark[0], pid: Number(mark[1]), startTicks: Number(mark[2]) || undefined };
-  const agent = /^h(\d+)-/.exec(valuesOf(environ, AGENT_NAME).at(-1) ?? '');
+  const agent = /^h(\d+)-/.exec(environValues(environ, AGENT_NAME).at(-1) ?? '');
   return agent ? { key: agent[1], pid: Number(agent[1]) } : undefined;
 }
