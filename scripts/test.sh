@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 #   python3 make g++         node-gyp builds code-server's native modules
 #   libkrb5-dev              ... of which `kerberos` links libkrb5 and libgssapi_krb5
 #   procps                   `ps` (tests look for processes left behind), /proc readers
-#   util-linux               setsid, mount (disk-full tests on a small tmpfs), prlimit
+#   util-linux               setsid, mount (disk-full tests on a small tmpfs), prlimit, taskset (the CPU-affinity test)
 #   bubblewrap               `bwrap`, the agent sandbox and its tests
 #   redis-server             the shared-board tests (the harness starts its own server on a free
 #                            port; the Debian service is neither needed nor started here)
