@@ -32,12 +32,8 @@ export function findMarkedProcesses(name: string, value: string, search: MarkSea
 
 /** The environment of `pid` as NAME=value pairs (undefined when it is gone or not readable). */
 export function readEnviron(pid: number): Map<string, string> | undefined {
-  let raw: Buffer;
-  try {
-    raw = fs.readFileSync(`/proc/${pid}/environ`);
-  } catch {
-    return undefined;
-  }
+  const raw = readRawEnviron(pid);
+  if (!raw) return undefined;
   const variables = new Map<string, string>();
   for (const entry of raw.toString('utf8').split('\0')) {
     const equals = entry.indexOf('=');
