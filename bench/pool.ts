@@ -89,9 +89,19 @@ function buildsToCompare(): Build[] {
   if (!base) return [here];
   const other: Build = { label: `base (${base})`, cli: path.join(base, 'dist', 'cli.js'), agentScript: path.join(base, 'dist', 'agent.js') };
   if (!fs.existsSync(other.cli) || !fs.existsSync(other.agentScript)) throw new Error(`BENCH_BASE: ${base} has no dist/cli.js and dist/agent.js; run "npm run build" there first.`);
-  const version = /export const BOARD_FORMAT_VERSION = (\d+);/.exec(fs.readFileSync(path.join(base, 'src', 'core', 'board', 'board.ts'), 'utf8'))?.[1];
+  const version = boardFormatOf(base);
   if (version !== String(BOARD_FORMAT_VERSION)) throw new Error(`BENCH_BASE: ${base} writes board format ${version ?? '?'}, this build ${BOARD_FORMAT_VERSION}; run the bench in that checkout instead.`);
   return [other, here];
+}
+
+/** The board format a checkout writes: its constant lives in board/format.ts (board.ts before). */
+function boardFormatOf(checkout: string): string | undefined {
+  for (const file of ['format.ts', 'board.ts']) {
+    const source = path.join(checkout, 'src', 'core', 'board', file);
+    const version = fs.existsSync(source) ? /export const BOARD_FORMAT_VERSION = (\d+);/.exec(fs.readFileSync(source, 'utf8'))?.[1] : undefined;
+    if (version !== undefined) return version;
+  }
+  return undefined;
 }
 
 /** Wall-clock milliseconds since the epoch, comparable with the `at` of SWARM_TRACE lines. */

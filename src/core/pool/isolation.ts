@@ -52,6 +52,13 @@ export interface TaskIsolation {
    * find it (e.g. a commit on a `refs/swarm/` ref). Must not throw for a directory that is gone.
    */
   abandon(task: Task, slot: string, prepared: PreparedWorkspace, reason: string): Promise<void>;
+  /**
+   * Before the first claims, while the agents that will claim still boot: make these slots ready
+   * for their first task (optional; a prepare must work the same without it). Returns at once;
+   * nothing in the slots is touched before `when` is fulfilled (the host's sweep of what dead hosts
+   * left), and a rejected `when` gives the warm-up up.
+   */
+  warmUp?(slots: string[], when: Promise<unknown>): void;
   /** Start and shutdown housekeeping: prune orphans and stale registrations. */
   prune?(): Promise<void>;
   /** When the pool stops (after its agents): free what a finished run no longer needs (idle slots). */

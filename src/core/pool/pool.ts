@@ -18,6 +18,7 @@ import { DEFAULT_SANDBOX_SETTINGS, resolveSandbox, type ResolvedSandbox, type Sa
 import type { TaskIsolation } from './isolation';
 import { setUpIsolation, type IsolationChoice } from './isolation-setup';
 import { createNoIsolation } from './isolation-modes';
+import { tracePhase, tracePhaseSync } from '../trace';
 import { verifyFailsFirst } from './verify-first';
 import { HOST_MARK, hostIdentity, killDeadHostLeftovers } from '../process/orphans';
 import { freeSlot, recordWorkerEvent, sendToAgent, type AgentHandle } from './agent-handle';
@@ -226,19 +227,33 @@ export class AgentPool {
    * snapshot's, not a task's), or undefined. Throws when a check refuses the run.
    */
   private async checkBeforeClaims(checks: (() => void | Promise<void>) | undefined, verifySlot: string): Promise<string | undefined> {
-    await checks?.();
+    await tracePhase('host checks', undefined, async () => checks?.());
     // "required" without a working sandbox throws here, before anything runs.
-    this.sandbox = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox });
+    this.sandbox = tracePhaseSync('sandbox probe', undefined, () => resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, ...this.options.sandbox }));
     this.isolation = setUpIsolation({ choice: this.options.isolation, workspaceRoot: this.options.workspaceRoot, sandboxed: this.sandbox.status.active, log: (line) => this.log(line), warn: (message) => this.warn(message) });
     this.isolation.useSandbox?.(this.sandbox.active, this.commandMarks());
+    const swept = tracePhase('sweep', undefined, () => this.sweepLeftovers());
+    // The workspaces of the agents forked ahead are made while they boot, not after their claims:
+    // the snapshot at once, the slots once the sweep is done with them.
+    this.isolation.warmUp?.(this.agentProcessSlots(), swept);
+    await swept;
+    if (this.stopping) return undefined;
+    return this.checkVerifyBeforeRun(verifySlot);
+  }
+
+  /** What dead hosts left: their commands, their agents' scratch folders, their workspaces. */
+  private async sweepLeftovers(): Promise<void> {
     // Commands of hosts that died (SIGKILL, out of memory) would run on and write into slots.
     const orphans = await killDeadHostLeftovers();
     if (orphans.length > 0) this.log(`Ended ${orphans.length} process(es) left running by agent hosts that died.`);
     // Their scratch folders (a log, a patch not yet stored) are of no use to anyone now.
     removeDeadAgentScratch();
     await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
-    if (this.stopping) return undefined;
-    return this.checkVerifyBeforeRun(verifySlot);
+  }
+
+  /** The slots of the agents in processes of their own (forked ahead: still booting). */
+  private agentProcessSlots(): string[] {
+    return [...this.agents.values()].filter((agent) => !agent.inHost).map((agent) => agent.slot);
   }
 
   /** Graceful: stop claiming, let running tasks finish for graceMs, then SIGTERM, then SIGKILL. */

@@ -88,6 +88,8 @@ export function guardIsolation(inner: TaskIsolation, targets: GuardTargets, warn
       await inner.abandon(task, slot, prepared, reason);
       for (const warning of await compare(task, slot)) warn(`Task ${task.id}: ${warning}`);
     },
+    keepBase: inner.keepBase ? (taskIds, base) => (inner.keepBase as (ids: string[], commit: string) => Promise<void>)(taskIds, base) : undefined,
+    warmUp: inner.warmUp ? (slots, when) => inner.warmUp?.(slots, when) : undefined,
     prune: inner.prune ? () => (inner.prune as () => Promise<void>)() : undefined,
     release: inner.release ? () => (inner.release as () => Promise<void>)() : undefined,
     useSandbox: inner.useSandbox ? (sandbox, env) => inner.useSandbox?.(sandbox, env) : undefined,

@@ -58,7 +58,27 @@ export interface WorktreeIsolationOptions {
    * board's task from the poster's snapshot (src/core/remote/workspace.ts). Undefined: snapshot.
    */
   startFrom?: (task: Task) => string | undefined;
+  /** How long a warm-up stands for the working state (see warmUp); default WARM_UP_SERVES_MS. */
+  warmUpServesMs?: number;
   log?: (line: string) => void;
+}
+
+/**
+ * How long a warm-up stands for the working state: the tasks the warmed agents claim within this
+ * time start from the warm-up's snapshot (the run's start); later ones take a fresh one.
+ */
+export const WARM_UP_SERVES_MS = 15_000;
+
+/** Where a warm-up left a slot: its directory name and the commit it is at. */
+interface WarmSlot {
+  name: string;
+  start: string;
+}
+
+/** The stand-in task of a warm-up (a setup command sees its id; it never reaches the board). */
+function warmUpTask(): Task {
+  const now = Date.now();
+  return { id: 'warm-up', title: 'warm-up', type: 'warm-up', prompt: '', files: [], priority: 0, payload: undefined, status: 'running', attempts: 1, maxAttempts: 1, createdAt: now, updatedAt: now };
 }
 
 export interface WorktreeInfo {
@@ -97,6 +117,12 @@ export class WorktreeIsolation implements TaskIsolation {
   private sharedSnapshot?: Promise<string>;
   /** The shared snapshot is still being taken: tasks starting now share it too. */
   private sharedSnapshotPending = false;
+  /** Tasks starting before this time share the run's snapshot even with no attempt in flight (see warmUp). */
+  private warmSnapshotUntil = 0;
+  /** Slots made ready ahead of their first task (see warmUp), until that task's prepare takes them. */
+  private readonly warming = new Map<string, Promise<WarmSlot | undefined>>();
+  /** Aborts warm-ups still running when the pool stops. */
+  private readonly warmUpAbort = new AbortController();
   /** Pool slots with a prepared attempt not yet collected or abandoned. */
   private readonly attemptsInFlight = new Set<string>();
   private commandEnv: Record<string, string> = {};
@@ -132,7 +158,33 @@ export class WorktreeIsolation implements TaskIsolation {
     return this.explicitDir;
   }
 
+  /**
+   * Makes `slots` ready for their first task while the agents that will claim it still boot: the
+   * run's snapshot is taken and each slot's worktree created (or reset) at it, so that task's
+   * prepare finds its workspace done. A slot warmed up stays locked by this process; a warm-up
+   * that fails only costs the prepare the usual work. Not for a runner (startFrom): its tasks
+   * start from their poster's snapshot, known only with the task.
+   */
+  warmUp(slots: string[], when: Promise<unknown>): void {
+    if (this.options.startFrom !== undefined || slots.length === 0) return;
+    const repo = this.repo();
+    // One snapshot for all of them, taken now (it reads the workspace, it writes no slot).
+    const snapshot = repo.then((info) => tracePhase('snapshot', undefined, () => this.runSnapshot(info, warmUpTask())));
+    snapshot.catch(() => undefined); // each slot's warm-up sees the failure
+    // The tasks the warmed agents claim start from this snapshot (see runSnapshot).
+    void snapshot.then(() => (this.warmSnapshotUntil = Date.now() + this.warmUpServesMs()), () => undefined);
+    for (const slot of slots) {
+      if (this.warming.has(slot)) continue;
+      const work = this.warmSlot(slot, when.then(() => snapshot), this.warmUpAbort.signal).catch((error: unknown) => {
+        this.log(`slot ${slot} could not be made ready ahead of its first task (${(error as Error).message.split('\n')[0]}); its task prepares it`);
+        return undefined;
+      });
+      this.warming.set(slot, work);
+    }
+  }
+
   async prepare(task: Task, slot: string, _artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace> {
+    const warmed = await this.takeWarmed(slot);
     const repo = await this.repo();
     const dir = await this.worktreesDir();
     // Which repository the folder serves, so it is swept once the repository is gone.
@@ -141,7 +193,7 @@ export class WorktreeIsolation implements TaskIsolation {
     const name = this.claimSlot(dir, slot);
     const { stateFile } = slotPaths(dir, name);
     try {
-      const prepared = await this.prepareClaimed(task, repo, dir, name, signal);
+      const prepared = await this.prepareClaimed(task, repo, dir, name, signal, warmed?.name === name ? warmed.start : undefined);
       this.attemptsInFlight.add(slot);
       return prepared;
     } catch (error) {
@@ -152,27 +204,83 @@ export class WorktreeIsolation implements TaskIsolation {
     }
   }
 
-  private async prepareClaimed(task: Task, repo: RepoInfo, dir: string, name: string, signal: AbortSignal | undefined): Promise<PreparedWorkspace> {
+  /**
+   * `warmedAt`: the commit a warm-up made the slot ready at; when the task starts there too, the
+   * slot is used as it is (nothing ran in it since: this process has held its lock throughout).
+   */
+  private async prepareClaimed(task: Task, repo: RepoInfo, dir: string, name: string, signal: AbortSignal | undefined, warmedAt: string | undefined): Promise<PreparedWorkspace> {
     const { dir: worktree, stateFile } = slotPaths(dir, name);
+    const startingPoint = tracePhase('snapshot', task.id, () => this.runSnapshot(repo, task)).then((snapshot) => this.startingPoint(task, snapshot));
+    // Unhandled until awaited below (after the slot's clean-up began): a failure is thrown there.
+    startingPoint.catch(() => undefined);
+    const ready = warmedAt !== undefined && (await startingPoint).start === warmedAt;
+    const warm = ready || (await this.bringSlotTo(name, worktree, stateFile, startingPoint.then((point) => point.start), task, signal));
+    const { start, base } = await startingPoint;
+    const state = readSlotState(stateFile) as SlotState;
+    // Includes that appeared in the workspace since the slot was made are linked now.
+    const linked = [...new Set([...(state.linked ?? []), ...(warm ? this.linkIncludes(worktree, repo.prefix) : [])])];
+    writeSlotState(stateFile, { ...state, linked, taskId: task.id, ownerPid: process.pid, base, lastUsed: Date.now() });
+    this.log(`task ${task.id}: ${ready ? 'ready' : warm ? 'warm' : 'cold'} worktree ${worktree} at ${start.slice(0, 10)}`);
+    const cwd = repo.prefix ? path.join(worktree, repo.prefix) : worktree;
+    return { cwd, snapshot: base, sandbox: this.sandboxPaths(repo, dir, worktree, state) };
+  }
+
+  /**
+   * Brings the claimed slot `name` to `start`: a slot an earlier attempt left ready is cleaned and
+   * reset (warm, returns true), any other is created (cold). Cleaning does not depend on the
+   * starting point, so it runs while that is still being computed.
+   */
+  private async bringSlotTo(name: string, worktree: string, stateFile: string, startingPoint: Promise<string>, task: Task, signal: AbortSignal | undefined): Promise<boolean> {
     await this.endLeftoversIn(worktree);
     const previous = readSlotState(stateFile);
     const reusable = previous?.phase === 'ready' && fs.existsSync(path.join(worktree, '.git'));
-    // Cleaning the slot does not depend on the snapshot: both run at once.
     const cleaned = reusable ? tracePhase('slot clean', task.id, () => this.cleanSlot(worktree, previous)) : Promise.resolve(false);
-    const snapshot = await tracePhase('snapshot', task.id, () => this.runSnapshot(repo, task));
-    const { start, base } = await this.startingPoint(task, snapshot);
+    const start = await startingPoint;
     signal?.throwIfAborted();
     // No base ref yet: the slot's HEAD keeps the snapshot reachable during the attempt; collect()
     // keeps it only for a result that has changes, abandon() through the partial-work commit.
     const warm = (await cleaned) && (await tracePhase('slot reset', task.id, () => this.resetWarm(worktree, previous as SlotState, start)));
     if (!warm) await tracePhase('slot create', task.id, () => this.createCold(name, worktree, stateFile, start, task, signal));
-    const state = readSlotState(stateFile) as SlotState;
-    // Includes that appeared in the workspace since the slot was made are linked now.
-    const linked = [...new Set([...(state.linked ?? []), ...(warm ? this.linkIncludes(worktree, repo.prefix) : [])])];
-    writeSlotState(stateFile, { ...state, linked, taskId: task.id, ownerPid: process.pid, base, lastUsed: Date.now() });
-    this.log(`task ${task.id}: ${warm ? 'warm' : 'cold'} worktree ${worktree} at ${start.slice(0, 10)}`);
-    const cwd = repo.prefix ? path.join(worktree, repo.prefix) : worktree;
-    return { cwd, snapshot: base, sandbox: this.sandboxPaths(repo, dir, worktree, state) };
+    return warm;
+  }
+
+  /**
+   * A warm-up of one slot (see warmUp): once the sweep is done (`snapshot` settles after it), the
+   * slot is claimed, brought to the run's snapshot and left locked for its first task.
+   */
+  private async warmSlot(slot: string, snapshot: Promise<string>, signal: AbortSignal): Promise<WarmSlot> {
+    const start = await snapshot;
+    signal.throwIfAborted();
+    const repo = await this.repo();
+    const dir = await this.worktreesDir();
+    if (this.explicitDir === undefined) markRepository(dir, repo);
+    const name = this.claimSlot(dir, slot);
+    const { dir: worktree, stateFile } = slotPaths(dir, name);
+    try {
+      await this.bringSlotTo(name, worktree, stateFile, Promise.resolve(start), warmUpTask(), signal);
+      writeSlotState(stateFile, { ...(readSlotState(stateFile) as SlotState), taskId: undefined, ownerPid: undefined, lastUsed: Date.now() });
+      return { name, start };
+    } catch (error) {
+      this.releaseSlot(stateFile);
+      throw error;
+    }
+  }
+
+  private warmUpServesMs(): number {
+    return this.options.warmUpServesMs ?? WARM_UP_SERVES_MS;
+  }
+
+  /**
+   * The warm-up of `slot`, taken by its first prepare (awaited if still running): where it left
+   * the slot, or undefined (none, or failed). The prepare uses the slot as it is only when its task
+   * starts from that very commit (once the warm-up no longer stands for the working state, the
+   * task's fresh snapshot is another commit).
+   */
+  private async takeWarmed(slot: string): Promise<WarmSlot | undefined> {
+    const work = this.warming.get(slot);
+    if (work === undefined) return undefined;
+    this.warming.delete(slot);
+    return work;
   }
 
   /**
@@ -383,6 +491,10 @@ export class WorktreeIsolation implements TaskIsolation {
    * be, else removed. Slots still busy stay for prune.
    */
   async release(): Promise<void> {
+    // A slot still being warmed up is finished (or given up) before it is parked or removed.
+    this.warmUpAbort.abort();
+    await Promise.all(this.warming.values());
+    this.warming.clear();
     // Only after a run that used slots (and so staged results).
     if (this.slotNames.size > 0) await this.foldPacks();
     if (this.options.keepIdleSlots) return;
@@ -742,7 +854,7 @@ export class WorktreeIsolation implements TaskIsolation {
     const given = this.options.startFrom?.(task);
     if (given !== undefined) return given;
     const untracked = await this.namesUntrackedFiles(repo, task);
-    const current = this.attemptsInFlight.size > 0 || this.sharedSnapshotPending ? this.sharedSnapshot : undefined;
+    const current = this.attemptsInFlight.size > 0 || this.sharedSnapshotPending || Date.now() < this.warmSnapshotUntil ? this.sharedSnapshot : undefined;
     if (current && !untracked) {
       try {
         return await current;
