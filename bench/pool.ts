@@ -16,6 +16,7 @@
 //   BENCH_ONLY=noop npm run bench:pool          figure (a) alone
 //   BENCH_ONLY=sandbox npm run bench:pool       figure (e) alone
 //   BENCH_ONLY=start npm run bench:pool         figures (b) and (c): agents started on demand
+//   BENCH_PER_PROCESS=auto,8                    (b) with these --agents-per-process settings (default 1,auto)
 //   BENCH_AGENTS_PER_PROCESS=auto               figure (a) with that --agents-per-process
 //   BENCH_BASE=/path/to/other/checkout          (b) and (c) also with that checkout's dist/ (built
 //                                               there), alternating round by round: before/after
@@ -275,11 +276,16 @@ interface SleepsVariant {
   args: string[];
 }
 
-/** This build with agentsPerProcess 1 and auto; a base build (BENCH_BASE) as it is. */
+/** The --agents-per-process settings (b) runs this build with: BENCH_PER_PROCESS (e.g. "auto,8"), default 1 and auto. */
+function perProcessSettings(): string[] {
+  return (process.env.BENCH_PER_PROCESS ?? '1,auto').split(',').map((setting) => setting.trim()).filter(Boolean);
+}
+
+/** This build with agentsPerProcess 1 and auto (or BENCH_PER_PROCESS); a base build (BENCH_BASE) as it is. */
 function sleepsVariants(builds: Build[]): SleepsVariant[] {
   return builds.flatMap((build) =>
     build.cli === cli
-      ? (['1', 'auto'] as const).map((setting) => ({ label: `${build.label}, --agents-per-process ${setting}`, build, args: ['--agents-per-process', setting] }))
+      ? perProcessSettings().map((setting) => ({ label: `${build.label}, --agents-per-process ${setting}`, build, args: ['--agents-per-process', setting] }))
       : [{ label: build.label, build, args: [] }],
   );
 }

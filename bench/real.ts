@@ -7,6 +7,9 @@
 //   BENCH_TRACE=1 npm run bench:real             also where the run's time went, per phase (SWARM_TRACE)
 //   BENCH_QUICK=1 npm run bench:real             each swarm row once (no second run in the same repository)
 //   BENCH_ONLY=batched npm run bench:real        only the batched rows (or "unbatched", or "own": the own-cost row)
+//   BENCH_PER_PROCESS=1,auto BENCH_ONLY=own npm run bench:real
+//                                                the own-cost row with each --agents-per-process setting,
+//                                                5 rounds alternating, medians
 //   BENCH_BASE_CLI=/tmp/old/dist/cli.js npm run bench:real
 //                                                also the batched rows with an older build, alternating
 //                                                with this one in the same run (figures under load compare)
@@ -241,14 +244,14 @@ interface SwarmTimes {
   changedFiles: number;
 }
 
-function runSwarm(dir: string, groups: string[][], label: string, batch: boolean, cliFile = cli): SwarmTimes {
+function runSwarm(dir: string, groups: string[][], label: string, batch: boolean, cliFile = cli, runArgs: string[] = []): SwarmTimes {
   const lines = groups.map((files, index) => JSON.stringify({ title: `eslint --fix ${label} ${index + 1}/${groups.length}`, type: 'fix', files })).join('\n');
   const post = swarm(dir, ['map', `ESLint fix (${label})`, '--jsonl', '-', '--json'], lines, process.env, cliFile);
   const traceFile = process.env.BENCH_TRACE === '1' ? `${dir}.trace.jsonl` : undefined;
   const traced = (phase: string): NodeJS.ProcessEnv => (traceFile ? { ...process.env, SWARM_TRACE: `${traceFile}.${phase}` } : process.env);
   const copyFrom = process.env.BENCH_COPY_FROM;
   const executor = copyFrom === undefined ? executorJson(batch) : copyExecutorJson(copyFrom);
-  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--executor', executor, '--until-empty', '--json'], undefined, traced('run'), cliFile);
+  const run = swarm(dir, ['run', '--agents', String(AGENTS), '--executor', executor, '--until-empty', '--json', ...runArgs], undefined, traced('run'), cliFile);
   const summary = JSON.parse(run.stdout) as { done: number; dead: number; commands: number };
   const apply = swarm(dir, ['apply', '--all-done'], undefined, traced('apply'), cliFile);
   if (traceFile) for (const phase of ['run', 'apply']) printTrace(`${label}: swarm ${phase}`, `${traceFile}.${phase}`);
@@ -341,6 +344,39 @@ function reportOwnCost(label: string, times: SwarmTimes, differing: string[]): v
   console.log(`  trees identical:           ${differing.length === 0 ? 'yes' : `NO — ${differing.length} files differ: ${differing.slice(0, 5).join(', ')}`}`);
 }
 
+/**
+ * The own-cost row: per build (BENCH_BASE_CLI) and --agents-per-process setting (BENCH_PER_PROCESS,
+ * e.g. "1,auto"); with more than one variant, OWN_ROUNDS rounds alternating and each variant's
+ * median run (by total) reported with the spread.
+ */
+function benchOwnCost(dir: string, plainDir: string, files: string[], cleanup: string[]): void {
+  const settings = process.env.BENCH_PER_PROCESS?.split(',').map((setting) => setting.trim()).filter(Boolean) ?? [undefined];
+  const variants = builds().flatMap((build) => settings.map((setting) => ({ ...build, setting })));
+  const rounds = variants.length > 1 ? OWN_ROUNDS : 1;
+  const runs = variants.map(() => [] as Array<{ times: SwarmTimes; differing: string[] }>);
+  for (let round = 0; round < rounds; round++) {
+    variants.forEach(({ cliFile, setting }, index) => {
+      const ownDir = copyOf(dir, `own-${round}-${index}`);
+      cleanup.push(ownDir);
+      placeFixedFiles(plainDir, ownDir, files);
+      const runArgs = setting === undefined ? [] : ['--agents-per-process', setting];
+      const times = withEnv('BENCH_COPY_FROM', path.join(ownDir, FIXED_DIR), () => runSwarm(ownDir, chunksOf(files, CHUNKS), 'own cost', true, cliFile, runArgs));
+      runs[index].push({ times, differing: compareTrees(plainDir, ownDir) });
+    });
+  }
+  variants.forEach(({ name, setting }, index) => {
+    const sorted = [...runs[index]].sort((a, b) => a.times.totalMs - b.times.totalMs);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    const how = `${name}${setting === undefined ? '' : `, --agents-per-process ${setting}`}`;
+    const ascending = (values: number[]): string => values.sort((a, b) => a - b).map(seconds).join(', ');
+    const spread = rounds > 1 ? `, the run of median total of ${rounds} (each run: ${ascending(sorted.map((run) => run.times.runMs))}; its CPU: ${ascending(sorted.map((run) => run.times.runCpuMs ?? 0))})` : '';
+    reportOwnCost(`the swarm's own cost (batched, a command that copies plain ESLint's output)${how}${spread}`, median.times, runs[index].flatMap((run) => run.differing));
+  });
+}
+
+/** Rounds of the own-cost row when it compares variants (builds or agents-per-process settings). */
+const OWN_ROUNDS = 5;
+
 /** This build, after the older one of BENCH_BASE_CLI when it is set. */
 function builds(): Array<{ cliFile: string; name: string }> {
   const base = process.env.BENCH_BASE_CLI;
@@ -396,13 +432,7 @@ function main(): void {
       report(`swarm, ${CHUNKS} chunks, ${how}, a second run in the same repository`, plain, again, compareTrees(plainDir, chunkDir));
     }
 
-    if (process.env.BENCH_ONLY !== 'unbatched') for (const { cliFile, name } of builds()) {
-      const ownDir = copyOf(dir, `own${cliFile === cli ? '' : '-base'}`);
-      cleanup.push(ownDir);
-      placeFixedFiles(plainDir, ownDir, files);
-      const own = withEnv('BENCH_COPY_FROM', path.join(ownDir, FIXED_DIR), () => runSwarm(ownDir, chunksOf(files, CHUNKS), 'own cost', true, cliFile));
-      reportOwnCost(`the swarm's own cost (batched, a command that copies plain ESLint's output)${name}`, own, compareTrees(plainDir, ownDir));
-    }
+    if (process.env.BENCH_ONLY !== 'unbatched') benchOwnCost(dir, plainDir, files, cleanup);
 
     if (process.env.BENCH_PER_FILE === '1') {
       const fileDir = copyOf(dir, 'files');

@@ -97,7 +97,7 @@ export function registerRunCommands(program: Command, openBoard: () => Promise<W
     .command('run')
     .description('run a pool of agents on the board (Ctrl-C stops it gracefully)')
     .option('--agents <n>', 'most agents at once (default: min(4, cores))', parseInteger('--agents', 1, 64))
-    .option('--agents-per-process <n>', 'most agents one agent process hosts: a number, or auto (ceil(agents / cores), the default)', parseAgentsPerProcessOption)
+    .option('--agents-per-process <n>', 'most agents one agent process hosts: a number, or auto (the default: up to 4 per process, more where agents outnumber 4 per core)', parseAgentsPerProcessOption)
     .option('--min-agents <n>', 'agents kept running while idle (default 0)', parseInteger('--min-agents', 0, 64))
     .option('--idle-timeout-ms <n>', 'an idle agent above --min-agents exits after this long (default 60000)', parseInteger('--idle-timeout-ms', 100, 86_400_000))
     .option('--executor <name>', 'agent CLI name (claude, codex, aider, gemini, ...), "command:<template>", or executor JSON')

@@ -40,7 +40,7 @@ export const poolConfigSchema = z
   .object({
     minAgents: z.number().int().min(0).max(64).optional().describe('Agents kept alive while idle (default 0).'),
     maxAgents: z.number().int().min(1).max(64).optional().describe('Most agents at once (default min(4, CPU count)).'),
-    agentsPerProcess: z.union([z.number().int().min(1).max(64), z.literal('auto')]).optional().describe('Most agents one agent process hosts: a number, or "auto" (ceil(maxAgents / cores)). Default auto.'),
+    agentsPerProcess: z.union([z.number().int().min(1).max(64), z.literal('auto')]).optional().describe('Most agents one agent process hosts: a number, or "auto" (up to 4 per process, more where agents outnumber 4 per CPU core). Default auto.'),
     idleTimeoutMs: milliseconds.optional().describe('Idle agents above minAgents exit after this long (default 60000).'),
     leaseMs: milliseconds.optional().describe('Task lease; agents heartbeat every third of it (default 30000).'),
     agentMemoryMB: megabytes.optional().describe('An agent (with its executor processes) above this memory is stopped and its task retried.'),

@@ -59,9 +59,9 @@ export interface PoolOptions {
   minAgents?: number;
   maxAgents?: number;
   /**
-   * The most agents one agent process hosts: a number ≥ 1, or `auto` (ceil(maxAgents / cores): no
-   * more agent processes than cores). Default `auto`, which is 1 unless maxAgents exceeds the cores.
-   * Killing one agent's process kills its siblings.
+   * The most agents one agent process hosts: a number ≥ 1, or `auto` (see resolveAgentsPerProcess:
+   * up to 4 per process, more where agents outnumber 4 per core). Default `auto`. Killing one
+   * agent's process kills its siblings.
    */
   agentsPerProcess?: AgentsPerProcess;
   idleTimeoutMs?: number;

@@ -35,11 +35,20 @@ export function agentsToRetire(live: readonly AgentHandle[], limits: Pick<Scalin
 export type AgentsPerProcess = number | 'auto';
 
 /**
- * `auto`: ceil(maxAgents / cpus), so a pool has no more agent processes than the CPUs it may use
- * (its CPU affinity and cgroup CPU quota count, see monitor/cpus.ts).
+ * Agents that `auto` puts into one process even with a CPU for each: a Node start-up per agent
+ * costs more CPU than the agents' own work (they wait on their commands), and on 2 cores with 2
+ * agents one process made the lodash run 9 % faster and saved 0.3 s of CPU (docs/pool.md). Four
+ * also bounds what one kill takes down to what 8 agents on 2 cores already shared.
+ */
+export const AUTO_AGENTS_SHARING_A_PROCESS = 4;
+
+/**
+ * `auto`: up to AUTO_AGENTS_SHARING_A_PROCESS agents share a process, and more where agents
+ * outnumber the CPUs the pool may use times that (ceil(maxAgents / cpus): no more agent processes
+ * than CPUs; affinity and cgroup CPU quota count, see monitor/cpus.ts).
  */
 export function resolveAgentsPerProcess(setting: AgentsPerProcess | undefined, maxAgents: number, cpus = usableCpuCount()): number {
-  if (setting === 'auto') return Math.max(1, Math.ceil(maxAgents / Math.max(1, cpus)));
+  if (setting === 'auto') return Math.max(1, Math.ceil(maxAgents / Math.max(1, cpus)), Math.min(maxAgents, AUTO_AGENTS_SHARING_A_PROCESS));
   return Math.max(1, Math.floor(setting ?? 1));
 }
 

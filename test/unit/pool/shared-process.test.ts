@@ -21,10 +21,14 @@ afterEach(async () => {
 /** First attempt: leaves a marker and blocks (sleep); later attempts succeed at once. */
 const SLOW_FIRST_ATTEMPT = 'if [ -e "first-$SWARM_TASK_ID" ]; then echo second attempt; else echo "$SWARM_AGENT_ID" > "first-$SWARM_TASK_ID"; sleep 60; fi';
 
-test('agentsPerProcess: auto is ceil(maxAgents / cores); numbers and "auto" parse, anything else does not', () => {
+test('agentsPerProcess: auto puts up to 4 agents in a process, more where agents outnumber 4 per core; numbers and "auto" parse, anything else does not', () => {
   assert.equal(resolveAgentsPerProcess('auto', 8, 2), 4);
-  assert.equal(resolveAgentsPerProcess('auto', 2, 16), 1);
-  assert.equal(resolveAgentsPerProcess('auto', 3, 2), 2);
+  assert.equal(resolveAgentsPerProcess('auto', 2, 2), 2, 'two agents on two cores: one process');
+  assert.equal(resolveAgentsPerProcess('auto', 2, 16), 2);
+  assert.equal(resolveAgentsPerProcess('auto', 3, 2), 3);
+  assert.equal(resolveAgentsPerProcess('auto', 8, 16), 4, 'many cores: processes of 4');
+  assert.equal(resolveAgentsPerProcess('auto', 16, 2), 8, 'no more processes than cores');
+  assert.equal(resolveAgentsPerProcess('auto', 1, 8), 1);
   assert.equal(resolveAgentsPerProcess(undefined, 8, 2), 1);
   assert.equal(resolveAgentsPerProcess(3, 8, 2), 3);
   assert.equal(parseAgentsPerProcess('auto'), 'auto');
