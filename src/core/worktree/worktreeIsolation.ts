@@ -163,10 +163,11 @@ export class WorktreeIsolation implements TaskIsolation {
    * run's snapshot is taken and each slot's worktree created (or reset) at it, so that task's
    * prepare finds its workspace done. A slot warmed up stays locked by this process; a warm-up
    * that fails only costs the prepare the usual work. Not for a runner (startFrom): its tasks
-   * start from their poster's snapshot, known only with the task.
+   * start from their poster's snapshot, known only with the task. Not with a setup command either:
+   * the setup is part of its task's attempt (it sees the task's id, a cancel of the task ends it).
    */
   warmUp(slots: string[], when: Promise<unknown>): void {
-    if (this.options.startFrom !== undefined || slots.length === 0) return;
+    if (this.options.startFrom !== undefined || this.options.setupCommand || slots.length === 0) return;
     const repo = this.repo();
     // One snapshot for all of them, taken now (it reads the workspace, it writes no slot).
     const snapshot = repo.then((info) => tracePhase('snapshot', undefined, () => this.runSnapshot(info, warmUpTask())));
@@ -185,6 +186,7 @@ export class WorktreeIsolation implements TaskIsolation {
 
   async prepare(task: Task, slot: string, _artifactsDir: string, signal?: AbortSignal): Promise<PreparedWorkspace> {
     const warmed = await this.takeWarmed(slot);
+    signal?.throwIfAborted();
     const repo = await this.repo();
     const dir = await this.worktreesDir();
     // Which repository the folder serves, so it is swept once the repository is gone.

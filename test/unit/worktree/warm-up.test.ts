@@ -137,6 +137,17 @@ describe('warm-up of agent slots', () => {
     await isolation.release();
   });
 
+  it('with a setup command nothing is warmed up: the setup is part of its task\'s attempt', async () => {
+    const r = repoWithEdit();
+    const { isolation, lines } = isolationOf(r, { setupCommand: 'echo "$SWARM_TASK_ID" > .setup-of' });
+    isolation.warmUp(['1'], Promise.resolve());
+    const task = fakeTask();
+    const prepared = await isolation.prepare(task, '1', artifacts(r, task.id));
+    assert.equal(howPrepared(lines, task.id), 'cold');
+    assert.equal(fs.readFileSync(path.join(prepared.cwd, '.setup-of'), 'utf8').trim(), task.id, 'the setup ran for the task');
+    await isolation.release();
+  });
+
   it('the guard of an unsandboxed isolation passes the warm-up and a batch\'s keepBase through', async () => {
     const r = repoWithEdit();
     const { isolation, lines } = isolationOf(r);
