@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { RedisBoard, keyBase } from '../../../src/core/board/redis/board';
 import { parseBoardLocation } from '../../../src/core/board/open';
 import type { BoardEvent, TaskSpec } from '../../../src/core/board/types';
+import { HOST_GONE_KEPT_MS } from '../../../src/core/board/interface';
 import type { Serves } from '../../../src/core/board/routing';
 import { startRedis, type RedisServer } from '../../harness/redis';
 
@@ -244,6 +245,28 @@ describe('Redis board routing (parking in the claim script)', { timeout: 120_000
       const reopened = await open();
       assert.equal(await client.hget(`${base}:meta`, 'version'), '2', 'the marker is upgraded when the board opens');
       assert.equal((await reopened.claim({ agent: 'cpu', serves: CPU }))!.task.id, task.id, 'no route key: the runner claims it and hands it back itself, as before');
+    } finally {
+      await board.close();
+    }
+  });
+
+  it('a board of format 1 that an older build has open is not upgraded under it: its live pool or claim refuses the open, by name; once they are gone it upgrades', async () => {
+    const { board, name, open } = await freshBoard();
+    try {
+      const base = keyBase(name);
+      await client.hset(`${base}:meta`, 'version', '1');
+      // An older pool's host record, as it rewrites it every second.
+      await client.multi().set(`${base}:host:4242`, JSON.stringify({ host: 'old-machine', hostPid: 4242 }), 'PX', HOST_GONE_KEPT_MS + 10_000).zadd(`${base}:hosts`, Date.now(), '4242').exec();
+      await assert.rejects(open(), /in use by an older Agent Swarm \(board format 1: the pool 4242 on old-machine\); .*Stop or update them/);
+      assert.equal(await client.hget(`${base}:meta`, 'version'), '1', 'not upgraded');
+      await client.multi().del(`${base}:host:4242`).zrem(`${base}:hosts`, '4242').exec();
+      // An older claimer (`board`, opened before: it checked the format then) holds a task.
+      const task = await board.post({ title: 'held the old way' });
+      const claim = (await board.claim({ agent: 'old' }))!;
+      await assert.rejects(open(), new RegExp(`board format 1: a claim of task ${task.id}\\)`));
+      await board.complete(claim);
+      await open();
+      assert.equal(await client.hget(`${base}:meta`, 'version'), '2', 'upgraded once nobody older uses it');
     } finally {
       await board.close();
     }

@@ -186,7 +186,7 @@ export class RedisBoard implements Board {
       await client.connect();
       await client.ping();
       await assertNoEviction(client, where);
-      await ensureFormat(client, `${keyBase(options.board)}:meta`, where, options.eventRetention ?? 200_000);
+      await ensureFormat(client, keyBase(options.board), where, options.eventRetention ?? 200_000);
     } catch (error) {
       client.disconnect();
       const cause = /Connection is closed/.test((error as Error)?.message ?? '') && connectError ? connectError : error;
@@ -831,14 +831,15 @@ async function assertNoEviction(client: Redis, where: string): Promise<void> {
   }
 }
 
-async function ensureFormat(client: Redis, metaKey: string, where: string, retention: number): Promise<void> {
+async function ensureFormat(client: Redis, base: string, where: string, retention: number): Promise<void> {
+  const metaKey = `${base}:meta`;
   const meta = await client.hgetall(metaKey);
   if (meta.format === undefined) {
     await client.hsetnx(metaKey, 'format', REDIS_BOARD_FORMAT);
     await client.hsetnx(metaKey, 'version', String(REDIS_BOARD_FORMAT_VERSION));
     await client.hsetnx(metaKey, 'createdAt', String(Date.now()));
     await client.hsetnx(metaKey, 'retention', String(retention));
-    return ensureFormat(client, metaKey, where, retention);
+    return ensureFormat(client, base, where, retention);
   }
   if (meta.format !== REDIS_BOARD_FORMAT) {
     throw new BoardFormatError(`The key ${metaKey} at ${where} is not an Agent Swarm board marker. Choose another board name (?board=NAME).`);
@@ -850,8 +851,41 @@ async function ensureFormat(client: Redis, metaKey: string, where: string, reten
     );
   }
   // Older boards are upgraded in place (every older layout is read as it is); from now on older
-  // clients refuse the board instead of missing what they cannot see (parked tasks).
-  if (version < REDIS_BOARD_FORMAT_VERSION) await client.hset(metaKey, 'version', String(REDIS_BOARD_FORMAT_VERSION));
+  // clients refuse the board instead of missing what they cannot see (parked tasks). Not under an
+  // older build that has it open: it checked the format only then, and would go on claiming tasks
+  // whose route it ignores (a task for a GPU runner on any runner).
+  if (version < REDIS_BOARD_FORMAT_VERSION) {
+    const users = await liveOlderFormatUsers(client, base, where);
+    if (users.length > 0) {
+      throw new BoardFormatError(
+        `The board at ${where} is in use by an older Agent Swarm (board format ${version}: ${users.slice(0, 3).join('; ')}${users.length > 3 ? `; ${users.length - 3} more` : ''}); this one would upgrade it under them. Stop or update them, then try again.`,
+      );
+    }
+    await client.hset(metaKey, 'version', String(REDIS_BOARD_FORMAT_VERSION));
+  }
+}
+
+/**
+ * Who uses a board of an older format now: every client of this board so far was older, so any
+ * live host record is an older pool, and any task whose BullMQ lock (the claim's lease) is alive
+ * is held by an older claimer. Pools of builds that kept no host records are found by their claims.
+ */
+async function liveOlderFormatUsers(client: Redis, base: string, where: string): Promise<string[]> {
+  const users: string[] = [];
+  const hosts = await new RedisHosts(client, base, where).list();
+  for (const host of hosts.filter((entry) => !entry.gone)) {
+    const status = host.status as { host?: unknown; hostPid?: unknown } | null;
+    const machine = typeof status?.host === 'string' ? ` on ${status.host}` : '';
+    users.push(`the pool ${host.id}${machine}`);
+  }
+  const queue = `${base}:q:`;
+  const active = await client.lrange(`${queue}active`, 0, -1);
+  if (active.length === 0) return users;
+  const pipeline = client.pipeline();
+  for (const id of active) pipeline.exists(`${queue}${id}:lock`);
+  const locked = ((await pipeline.exec()) ?? []).map((reply) => reply[1] === 1);
+  for (const [index, id] of active.entries()) if (locked[index]) users.push(`a claim of task ${id}`);
+  return users;
 }
 
 function jobOf(task: StoredTask, now: number): { name: string; data: object; opts: object } {
