@@ -74,6 +74,20 @@ export function hardenedGitConfig(): Record<string, string> {
  */
 export const STAGE_INTO_ONE_PACK = ['-c', 'core.bigFileThreshold=1'];
 
+/**
+ * Records the current stat data of every index entry whose file is unchanged, before a `git add`
+ * with STAGE_INTO_ONE_PACK. Under that setting git checks a file whose stat data it cannot trust
+ * (an index copied from another folder or made by a checkout, a racily clean entry) by deflating
+ * the whole file as if to write it into a pack, and again when it writes the index: 68 ms for an
+ * index of 630 files that all needed the check, against 10 ms for this refresh, which hashes them
+ * plainly. Afterwards the `add` hashes only the files that really changed (14 ms in all). Only
+ * stat data is written, and git's own racy-entry rule still guards an edit made in the same second.
+ * Exit code 1 (an unmerged entry) only means that the `add` has more to do.
+ */
+export async function refreshStatData(cwd: string, env: Record<string, string> | undefined): Promise<void> {
+  await runGit(['update-index', '-q', '--refresh'], { cwd, env, okCodes: [1] });
+}
+
 /** SWARM_TRACE_GIT=1 prints every git command with its duration to stderr (for the benchmark). */
 const TRACE = process.env.SWARM_TRACE_GIT === '1';
 

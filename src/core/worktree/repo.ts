@@ -6,7 +6,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { findGitRepository } from '../board/gitExclude';
-import { gitText, runGit, STAGE_INTO_ONE_PACK } from './git';
+import { gitText, refreshStatData, runGit, STAGE_INTO_ONE_PACK } from './git';
 import { SwarmUserError } from '../errors';
 
 export interface RepoInfo {
@@ -75,10 +75,12 @@ export async function snapshotWorkingState(repo: Pick<RepoInfo, 'topLevel' | 'gi
   const tempIndex = path.join(tmpDir, `snapshot-${process.pid}-${crypto.randomBytes(4).toString('hex')}.index`);
   const userIndex = path.join(repo.gitDir, 'index');
   try {
-    // Copying keeps the stat cache, so `add -u` only hashes files that really changed.
+    // Copying keeps the stat cache; refreshStatData renews what it cannot trust (a copied or
+    // checked-out repository's), so `add -u` only hashes files that really changed.
     copyIndex(userIndex, tempIndex);
     const env = { ...options.env, GIT_INDEX_FILE: tempIndex };
     const cwd = repo.topLevel;
+    await refreshStatData(cwd, env);
     if (options.allUntracked) await runGit([...STAGE_INTO_ONE_PACK, 'add', '-A', '--', '.'], { cwd, env });
     else {
       await runGit([...STAGE_INTO_ONE_PACK, 'add', '-u', '--', '.'], { cwd, env });
