@@ -2,9 +2,11 @@
 // from: everything in the directory (new files included) is staged into the directory's own index,
 // then `git diff --cached --binary -M` against the base gives text that `git apply` can replay,
 // with renames, deletions, modes and binary contents.
+import * as fs from 'fs';
+import * as path from 'path';
 import type { CollectedChanges } from '../pool/isolation';
 import { parsePatch } from '../diff/parse';
-import { runGit, STAGE_INTO_ONE_PACK } from './git';
+import { refreshStatData, runGit, STAGE_INTO_ONE_PACK } from './git';
 
 export type ChangedFile = CollectedChanges['files'][number];
 
@@ -30,10 +32,30 @@ export interface DiffOptions {
  * be used: `git add` fails when one names an ignored file.
  */
 export async function stageEverything(options: Pick<DiffOptions, 'cwd' | 'exclude' | 'env'>): Promise<void> {
+  if (indexOlderThanThisSecond(options.cwd, options.env)) await refreshStatData(options.cwd, options.env);
   // The untracked cache lives in this private index and makes the repeated scans of a warm slot cheaper.
   await runGit([...STAGE_INTO_ONE_PACK, '-c', 'core.untrackedCache=true', 'add', '-A', '--', ':(top)'], { cwd: options.cwd, env: options.env });
   const excluded = options.exclude ?? [];
   if (excluded.length > 0) await runGit(['update-index', '--force-remove', '--', ...excluded], { cwd: options.cwd, env: options.env });
+}
+
+/**
+ * Whether refreshing the stat data first makes the stage cheaper. A checkout writes its files and
+ * then the index within the same second, so every entry it made is racily clean: the `add` would
+ * check each file by content, the expensive way (see refreshStatData), and again on writing the
+ * index. A refresh written in a later second than the index (a command that ran a second or more,
+ * as most do) ends that: the entries are older than the index it writes. Within the same second it
+ * would not, and is skipped. Unknown (no index found where the environment says): refresh.
+ */
+function indexOlderThanThisSecond(cwd: string, env: Record<string, string> | undefined): boolean {
+  const index = env?.GIT_INDEX_FILE ?? path.join(env?.GIT_DIR ?? path.join(cwd, '.git'), 'index');
+  let written: fs.Stats | undefined;
+  try {
+    written = fs.lstatSync(index);
+  } catch {
+    return true;
+  }
+  return !written.isFile() || Math.floor(written.mtimeMs / 1000) < Math.floor(Date.now() / 1000);
 }
 
 export async function diffStaged(options: DiffOptions): Promise<DirectoryDiff> {
