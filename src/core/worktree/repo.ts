@@ -80,17 +80,18 @@ export async function snapshotWorkingState(repo: Pick<RepoInfo, 'topLevel' | 'gi
     copyIndex(userIndex, tempIndex);
     const env = { ...options.env, GIT_INDEX_FILE: tempIndex };
     const cwd = repo.topLevel;
-    await refreshStatData(cwd, env);
-    if (options.allUntracked) await runGit([...STAGE_INTO_ONE_PACK, 'add', '-A', '--', '.'], { cwd, env });
-    else {
-      await runGit([...STAGE_INTO_ONE_PACK, 'add', '-u', '--', '.'], { cwd, env });
-      const named = (options.untracked ?? []).map((file) => joinPrefix(repo.prefix, file)).filter((file) => isInside(file) && fs.existsSync(path.join(cwd, file)));
-      if (named.length > 0) {
-        const listed = await runGit(['ls-files', '-z', '--others', '--exclude-standard', '--', ...named], { cwd, env });
-        const untracked = listed.stdout.toString('utf8').split('\0').filter(Boolean);
-        if (untracked.length > 0) await runGit([...STAGE_INTO_ONE_PACK, 'add', '--', ...untracked], { cwd, env });
-      }
-    }
+    const named = options.allUntracked ? [] : (options.untracked ?? []).map((file) => joinPrefix(repo.prefix, file)).filter((file) => isInside(file) && fs.existsSync(path.join(cwd, file)));
+    // Which named files are untracked does not depend on the tracked changes being staged, so git
+    // is asked while it stages them (the index it reads is replaced whole, never half-written).
+    const [listed] = await Promise.all([
+      named.length > 0 ? runGit(['ls-files', '-z', '--others', '--exclude-standard', '--', ...named], { cwd, env }) : undefined,
+      (async () => {
+        await refreshStatData(cwd, env);
+        await runGit([...STAGE_INTO_ONE_PACK, 'add', options.allUntracked ? '-A' : '-u', '--', '.'], { cwd, env });
+      })(),
+    ]);
+    const untracked = listed ? listed.stdout.toString('utf8').split('\0').filter(Boolean) : [];
+    if (untracked.length > 0) await runGit([...STAGE_INTO_ONE_PACK, 'add', '--', ...untracked], { cwd, env });
     const [tree, head] = await Promise.all([gitText(['write-tree'], { cwd, env }), headAndTree(cwd, options.env)]);
     if (head && head.tree === tree) return head.commit;
     const parents = head ? ['-p', head.commit] : [];
