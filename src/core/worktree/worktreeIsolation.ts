@@ -864,7 +864,8 @@ export class WorktreeIsolation implements TaskIsolation {
         // The shared one failed: this task takes its own below.
       }
     }
-    const own = snapshotWorkingState(repo, { untracked: task.files, message: 'Agent Swarm snapshot of your working state' });
+    // No untracked file named: no second look for them in the snapshot.
+    const own = snapshotWorkingState(repo, { untracked: untracked ? task.files : [], message: 'Agent Swarm snapshot of your working state' });
     if (!untracked) {
       this.sharedSnapshot = own;
       this.sharedSnapshotPending = true;
