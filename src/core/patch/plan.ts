@@ -107,15 +107,23 @@ export class ApplyPlanner {
     private readonly blobs: GitPipe,
   ) {}
 
-  static async open(scope: WriteScope, patches: PatchInput[]): Promise<ApplyPlanner> {
-    const repo = await locateRepository(scope.workspaceRoot);
+  /** `located`: the workspace's repository, when the caller started looking for it already. */
+  static async open(scope: WriteScope, patches: PatchInput[], located?: Promise<RepoInfo>): Promise<ApplyPlanner> {
+    const repo = await (located ?? locateRepository(scope.workspaceRoot));
     const parsed = parsePatches(scope, patches);
     const paths = [...new Set([...parsed.values()].flatMap((sections) => (sections instanceof Error ? [] : touchedPaths(sections))))];
     // Independent questions to git, asked at once: the machine waits for process start-ups, not CPU.
-    const bases = [...parsed].flatMap(([patch, sections]) => (sections instanceof Error ? [] : [patch.base]));
-    const [filters, trees] = await Promise.all([gitFilters(repo, paths), baseTrees(repo, bases)]);
-    const prepared = await preparePatches(repo, parsed, trees, filters.active);
-    return new ApplyPlanner(repo, filters, prepared, new GitPipe(['cat-file', '--batch'], repo.topLevel));
+    // The blob reader starts with them, so it is ready when the first file is planned.
+    const blobs = new GitPipe(['cat-file', '--batch'], repo.topLevel);
+    try {
+      const bases = [...parsed].flatMap(([patch, sections]) => (sections instanceof Error ? [] : [patch.base]));
+      const [filters, trees] = await Promise.all([gitFilters(repo, paths), baseTrees(repo, bases)]);
+      const prepared = await preparePatches(repo, parsed, trees, filters.active);
+      return new ApplyPlanner(repo, filters, prepared, blobs);
+    } catch (error) {
+      await blobs.close();
+      throw error;
+    }
   }
 
   /** What applying `patch` would do to every file it touches; writes nothing. Throws what its preparation found. */
