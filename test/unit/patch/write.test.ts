@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { replaceFile } from '../../../src/core/patch/write';
+import { assertSafePatchPath, UnsafePatchPathError, type WriteScope } from '../../../src/core/patch/paths';
 
 const made: string[] = [];
 afterEach(() => {
@@ -75,5 +76,26 @@ describe('replaceFile', () => {
     replaceFile(fifo, 'a file now\n');
     assert.equal(fs.readFileSync(fifo, 'utf8'), 'a file now\n');
     await released(dir);
+  });
+});
+
+describe('assertSafePatchPath, asked again about a path it passed', () => {
+  it('looks at the disk again: a folder on the way that became a link since is refused', () => {
+    const dir = tempDir();
+    const outside = tempDir();
+    fs.mkdirSync(path.join(dir, 'a'));
+    const scope: WriteScope = { workspaceRoot: dir, boardRoot: path.join(dir, '.swarm') };
+    assertSafePatchPath(scope, 'a/b.txt');
+    fs.rmSync(path.join(dir, 'a'), { recursive: true });
+    fs.symlinkSync(outside, path.join(dir, 'a'));
+    assert.throws(() => assertSafePatchPath(scope, 'a/b.txt'), (error) => error instanceof UnsafePatchPathError && /symbolic link "a"/.test(error.message));
+  });
+
+  it('still refuses the names it refused, every time', () => {
+    const dir = tempDir();
+    const scope: WriteScope = { workspaceRoot: dir, boardRoot: path.join(dir, '.swarm') };
+    for (const name of ['.git/config', '.swarm/board.json', '../x', 'a/./b']) {
+      for (let time = 0; time < 2; time += 1) assert.throws(() => assertSafePatchPath(scope, name), UnsafePatchPathError, name);
+    }
   });
 });
