@@ -117,8 +117,9 @@ export class ApplyPlanner {
     const blobs = new GitPipe(['cat-file', '--batch'], repo.topLevel);
     try {
       const bases = [...parsed].flatMap(([patch, sections]) => (sections instanceof Error ? [] : [patch.base]));
+      const listings = listBaseEntries(repo, parsed);
       const [filters, trees] = await Promise.all([gitFilters(repo, paths), baseTrees(repo, bases)]);
-      const prepared = await preparePatches(repo, parsed, trees, filters.active);
+      const prepared = await preparePatches(repo, parsed, trees, filters.active, listings);
       return new ApplyPlanner(repo, filters, prepared, blobs);
     } catch (error) {
       await blobs.close();
@@ -243,7 +244,7 @@ function parsePatches(scope: WriteScope, patches: PatchInput[]): Map<PatchInput,
  * With the trees of their bases (`baseTrees`), reads base and theirs of every file they touch (and,
  * with `convert`, theirs as a checkout writes it).
  */
-async function preparePatches(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>, trees: Map<string, string>, convert: boolean): Promise<Map<PatchInput, PatchTrees | Error>> {
+async function preparePatches(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>, trees: Map<string, string>, convert: boolean, listings: BaseListings): Promise<Map<PatchInput, PatchTrees | Error>> {
   const prepared = new Map<PatchInput, PatchTrees | Error>();
   const sections = new Map<PatchInput, PatchSection[]>();
   for (const [patch, value] of parsed) {
@@ -258,7 +259,7 @@ async function preparePatches(repo: RepoInfo, parsed: Map<PatchInput, PatchSecti
   }
   const results = new Map<PatchInput, Changes | Error>();
   await inBatches(layers, PARALLEL_INDEXES, async (layer) => {
-    for (const [patch, changes] of await changesOfLayer(repo, layer, convert)) results.set(patch, changes);
+    for (const [patch, changes] of await changesOfLayer(repo, layer, convert, listings)) results.set(patch, changes);
   });
   const unchanged: Array<{ tree: string; path: string }> = [];
   for (const [patch, changes] of results) {
@@ -340,17 +341,18 @@ export function parentFolders(relPath: string): string[] {
  * Applies the layer's patches together in a throw-away index on its tree and lists what changed.
  * When the patches do not apply together, each is tried alone, so a damaged one is named.
  */
-async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean): Promise<Map<PatchInput, Changes | Error>> {
+async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean, listings: BaseListings): Promise<Map<PatchInput, Changes | Error>> {
   const results = new Map<PatchInput, Changes | Error>();
   const text = layer.patches.map((patch) => (patch.text.endsWith('\n') ? patch.text : `${patch.text}\n`)).join('');
   const paths = [...layer.files];
-  const changes = await patchedChanges(repo, layer.tree, paths, text, convert);
+  const listed = await listedFor(repo, layer, listings);
+  const changes = await patchedChanges(repo, layer.tree, paths, text, convert, listed);
   if (!(changes instanceof Error)) {
     for (const patch of layer.patches) results.set(patch, changes);
     return results;
   }
   if (layer.patches.length === 1) return results.set(layer.patches[0], changes);
-  for (const patch of layer.patches) results.set(patch, await patchedChanges(repo, layer.tree, paths, patch.text, convert));
+  for (const patch of layer.patches) results.set(patch, await patchedChanges(repo, layer.tree, paths, patch.text, convert, listed));
   return results;
 }
 
@@ -363,13 +365,13 @@ async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean): P
  * most of the time of a small apply. A tree whose entries at those paths are not all plain files
  * (a folder or a submodule where the patch names a file) is read whole, as git would see it.
  */
-async function patchedChanges(repo: RepoInfo, tree: string, paths: string[], text: string, convert: boolean): Promise<Changes | Error> {
+async function patchedChanges(repo: RepoInfo, tree: string, paths: string[], text: string, convert: boolean, listed?: Buffer): Promise<Changes | Error> {
   const tempIndex = path.join(repo.gitDir, 'swarm-tmp', `plan-${process.pid}-${crypto.randomBytes(6).toString('hex')}.index`);
   fs.mkdirSync(path.dirname(tempIndex), { recursive: true });
   const env = { GIT_INDEX_FILE: tempIndex };
   const cwd = repo.topLevel;
   try {
-    const base = await readSparseIndex(repo, tree, paths, env);
+    const base = await readSparseIndex(repo, tree, paths, env, listed);
     if (!base) await runGit(['read-tree', tree], { cwd, env });
     try {
       await runGit(['apply', '--cached', '--binary', ...(repo.prefix ? [`--directory=${repo.prefix}`] : []), '-'], { cwd, env, input: text });
@@ -394,10 +396,10 @@ const LITERAL_PATHS = { GIT_LITERAL_PATHSPECS: '1' };
  * `update-index`); returns them by top-level path, or undefined when the whole tree must be read
  * (no paths, too many for a command line, or an entry that is not a plain file).
  */
-async function readSparseIndex(repo: RepoInfo, tree: string, paths: string[], env: Record<string, string>): Promise<Map<string, BlobRef> | undefined> {
+async function readSparseIndex(repo: RepoInfo, tree: string, paths: string[], env: Record<string, string>, prelisted?: Buffer): Promise<Map<string, BlobRef> | undefined> {
   const tops = paths.map((relPath) => topPath(repo, relPath));
-  if (tops.length === 0 || tops.reduce((sum, top) => sum + top.length + 1, 0) > SPARSE_PATHS_CHARS) return undefined;
-  const listed = (await runGit(['ls-tree', '-z', '--full-tree', tree, '--', ...tops], { cwd: repo.topLevel, env: LITERAL_PATHS })).stdout;
+  if (tops.length === 0 || !sparseFits(tops)) return undefined;
+  const listed = prelisted ?? (await runGit(['ls-tree', '-z', '--full-tree', tree, '--', ...tops], { cwd: repo.topLevel, env: LITERAL_PATHS })).stdout;
   const entries = new Map<string, BlobRef>();
   for (const line of listed.toString('utf8').split('\0')) {
     if (!line) continue;
@@ -408,6 +410,58 @@ async function readSparseIndex(repo: RepoInfo, tree: string, paths: string[], en
   // update-index reads ls-tree's own format; with no entries it still writes an empty index.
   await runGit(['update-index', '-z', '--index-info'], { cwd: repo.topLevel, env, input: listed });
   return entries;
+}
+
+function sparseFits(tops: string[]): boolean {
+  return tops.reduce((sum, top) => sum + top.length + 1, 0) <= SPARSE_PATHS_CHARS;
+}
+
+/** `ls-tree -z` of each base commit at the paths its patches touch, asked by base (which ls-tree takes for its tree). */
+type BaseListings = Map<string, Promise<Buffer | undefined>>;
+
+/**
+ * Started with the planner's first questions, not after the trees are known: the listing a sparse
+ * index is filled from costs no wait of its own. A failed listing (a base that is not a commit)
+ * is left to the usual path, which reports it.
+ */
+function listBaseEntries(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>): BaseListings {
+  const pathsByBase = new Map<string, Set<string>>();
+  for (const [patch, sections] of parsed) {
+    if (sections instanceof Error || !isObjectId(patch.base)) continue;
+    const paths = pathsByBase.get(patch.base) ?? new Set<string>();
+    for (const relPath of touchedPaths(sections)) paths.add(topPath(repo, relPath));
+    pathsByBase.set(patch.base, paths);
+  }
+  const listings: BaseListings = new Map();
+  for (const [base, paths] of pathsByBase) {
+    const tops = [...paths];
+    if (tops.length === 0 || !sparseFits(tops)) continue;
+    const listing = runGit(['ls-tree', '-z', '--full-tree', base, '--', ...tops], { cwd: repo.topLevel, env: LITERAL_PATHS }).then(
+      (answer) => answer.stdout,
+      () => undefined,
+    );
+    listings.set(base, listing);
+  }
+  return listings;
+}
+
+/**
+ * The entries of the layer's files in its tree, from the listings of its patches' bases (each
+ * lists the files of its own patches; bases of one layer share its tree, so they agree), as
+ * `ls-tree -z` prints them; undefined when one is missing.
+ */
+async function listedFor(repo: RepoInfo, layer: Layer, listings: BaseListings): Promise<Buffer | undefined> {
+  const wanted = new Set([...layer.files].map((relPath) => topPath(repo, relPath)));
+  const lines = new Map<string, string>();
+  for (const base of new Set(layer.patches.map((patch) => patch.base as string))) {
+    const listed = await listings.get(base);
+    if (!listed) return undefined;
+    for (const line of listed.toString('utf8').split('\0')) {
+      const tab = line.indexOf('\t');
+      if (tab >= 0 && wanted.has(line.slice(tab + 1))) lines.set(line.slice(tab + 1), line);
+    }
+  }
+  return Buffer.from([...lines.values()].map((line) => `${line}\0`).join(''), 'utf8');
 }
 
 /** What the patch changed in a sparse index: its entries (`ls-files`) against the base entries. */
