@@ -117,9 +117,9 @@ export class ApplyPlanner {
     const blobs = new GitPipe(['cat-file', '--batch'], repo.topLevel);
     try {
       const bases = [...parsed].flatMap(([patch, sections]) => (sections instanceof Error ? [] : [patch.base]));
-      const listings = listBaseEntries(repo, parsed);
+      const listing = listBaseEntries(repo, parsed);
       const [filters, trees] = await Promise.all([gitFilters(repo, paths), baseTrees(repo, bases)]);
-      const prepared = await preparePatches(repo, parsed, trees, filters.active, listings);
+      const prepared = await preparePatches(repo, parsed, trees, filters.active, listing);
       return new ApplyPlanner(repo, filters, prepared, blobs);
     } catch (error) {
       await blobs.close();
@@ -244,7 +244,7 @@ function parsePatches(scope: WriteScope, patches: PatchInput[]): Map<PatchInput,
  * With the trees of their bases (`baseTrees`), reads base and theirs of every file they touch (and,
  * with `convert`, theirs as a checkout writes it).
  */
-async function preparePatches(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>, trees: Map<string, string>, convert: boolean, listings: BaseListings): Promise<Map<PatchInput, PatchTrees | Error>> {
+async function preparePatches(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>, trees: Map<string, string>, convert: boolean, listing: BaseListing | undefined): Promise<Map<PatchInput, PatchTrees | Error>> {
   const prepared = new Map<PatchInput, PatchTrees | Error>();
   const sections = new Map<PatchInput, PatchSection[]>();
   for (const [patch, value] of parsed) {
@@ -259,7 +259,7 @@ async function preparePatches(repo: RepoInfo, parsed: Map<PatchInput, PatchSecti
   }
   const results = new Map<PatchInput, Changes | Error>();
   await inBatches(layers, PARALLEL_INDEXES, async (layer) => {
-    for (const [patch, changes] of await changesOfLayer(repo, layer, convert, listings)) results.set(patch, changes);
+    for (const [patch, changes] of await changesOfLayer(repo, layer, convert, await listedFor(repo, layer, listing, trees))) results.set(patch, changes);
   });
   const unchanged: Array<{ tree: string; path: string }> = [];
   for (const [patch, changes] of results) {
@@ -341,11 +341,10 @@ export function parentFolders(relPath: string): string[] {
  * Applies the layer's patches together in a throw-away index on its tree and lists what changed.
  * When the patches do not apply together, each is tried alone, so a damaged one is named.
  */
-async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean, listings: BaseListings): Promise<Map<PatchInput, Changes | Error>> {
+async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean, listed: Buffer | undefined): Promise<Map<PatchInput, Changes | Error>> {
   const results = new Map<PatchInput, Changes | Error>();
   const text = layer.patches.map((patch) => (patch.text.endsWith('\n') ? patch.text : `${patch.text}\n`)).join('');
   const paths = [...layer.files];
-  const listed = await listedFor(repo, layer, listings);
   const changes = await patchedChanges(repo, layer.tree, paths, text, convert, listed);
   if (!(changes instanceof Error)) {
     for (const patch of layer.patches) results.set(patch, changes);
@@ -416,52 +415,55 @@ function sparseFits(tops: string[]): boolean {
   return tops.reduce((sum, top) => sum + top.length + 1, 0) <= SPARSE_PATHS_CHARS;
 }
 
-/** `ls-tree -z` of each base commit at the paths its patches touch, asked by base (which ls-tree takes for its tree). */
-type BaseListings = Map<string, Promise<Buffer | undefined>>;
-
 /**
- * Started with the planner's first questions, not after the trees are known: the listing a sparse
- * index is filled from costs no wait of its own. A failed listing (a base that is not a commit)
- * is left to the usual path, which reports it.
+ * `ls-tree -z` of one base commit (ls-tree takes a commit for its tree) at every path the patches
+ * touch, started with the planner's first questions instead of after the trees are known: the
+ * layers on that base's tree fill their indexes from it without a wait of their own.
  */
-function listBaseEntries(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>): BaseListings {
-  const pathsByBase = new Map<string, Set<string>>();
-  for (const [patch, sections] of parsed) {
-    if (sections instanceof Error || !isObjectId(patch.base)) continue;
-    const paths = pathsByBase.get(patch.base) ?? new Set<string>();
-    for (const relPath of touchedPaths(sections)) paths.add(topPath(repo, relPath));
-    pathsByBase.set(patch.base, paths);
-  }
-  const listings: BaseListings = new Map();
-  for (const [base, paths] of pathsByBase) {
-    const tops = [...paths];
-    if (tops.length === 0 || !sparseFits(tops)) continue;
-    const listing = runGit(['ls-tree', '-z', '--full-tree', base, '--', ...tops], { cwd: repo.topLevel, env: LITERAL_PATHS }).then(
-      (answer) => answer.stdout,
-      () => undefined,
-    );
-    listings.set(base, listing);
-  }
-  return listings;
+interface BaseListing {
+  base: string;
+  listed: Promise<Buffer | undefined>;
 }
 
 /**
- * The entries of the layer's files in its tree, from the listings of its patches' bases (each
- * lists the files of its own patches; bases of one layer share its tree, so they agree), as
- * `ls-tree -z` prints them; undefined when one is missing.
+ * The listing of the base most patches share (with a snapshot commit per task, any of them: they
+ * usually share one tree). One process, as the layer on that tree would have started anyway; a
+ * base that cannot be listed (not a commit) leaves its layers to the usual path, which reports it.
  */
-async function listedFor(repo: RepoInfo, layer: Layer, listings: BaseListings): Promise<Buffer | undefined> {
-  const wanted = new Set([...layer.files].map((relPath) => topPath(repo, relPath)));
-  const lines = new Map<string, string>();
-  for (const base of new Set(layer.patches.map((patch) => patch.base as string))) {
-    const listed = await listings.get(base);
-    if (!listed) return undefined;
-    for (const line of listed.toString('utf8').split('\0')) {
-      const tab = line.indexOf('\t');
-      if (tab >= 0 && wanted.has(line.slice(tab + 1))) lines.set(line.slice(tab + 1), line);
-    }
+function listBaseEntries(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>): BaseListing | undefined {
+  const patchesByBase = new Map<string, number>();
+  const tops = new Set<string>();
+  for (const [patch, sections] of parsed) {
+    if (sections instanceof Error || !isObjectId(patch.base)) continue;
+    patchesByBase.set(patch.base, (patchesByBase.get(patch.base) ?? 0) + 1);
+    for (const relPath of touchedPaths(sections)) tops.add(topPath(repo, relPath));
   }
-  return Buffer.from([...lines.values()].map((line) => `${line}\0`).join(''), 'utf8');
+  const base = [...patchesByBase].sort((a, b) => b[1] - a[1])[0]?.[0];
+  if (base === undefined || tops.size === 0 || !sparseFits([...tops])) return undefined;
+  const listed = runGit(['ls-tree', '-z', '--full-tree', base, '--', ...tops], { cwd: repo.topLevel, env: LITERAL_PATHS }).then(
+    (answer) => answer.stdout,
+    () => undefined,
+  );
+  return { base, listed };
+}
+
+/**
+ * The entries of the layer's files in its tree, as `ls-tree -z` prints them, when the listing is
+ * of a commit of that tree (it covers every path of every patch); undefined otherwise.
+ */
+async function listedFor(repo: RepoInfo, layer: Layer, listing: BaseListing | undefined, trees: Map<string, string>): Promise<Buffer | undefined> {
+  if (!listing || trees.get(listing.base) !== layer.tree) return undefined;
+  const listed = await listing.listed;
+  if (!listed) return undefined;
+  const wanted = new Set([...layer.files].map((relPath) => topPath(repo, relPath)));
+  const lines = listed
+    .toString('utf8')
+    .split('\0')
+    .filter((line) => {
+      const tab = line.indexOf('\t');
+      return tab >= 0 && wanted.has(line.slice(tab + 1));
+    });
+  return Buffer.from(lines.map((line) => `${line}\0`).join(''), 'utf8');
 }
 
 /** What the patch changed in a sparse index: its entries (`ls-files`) against the base entries. */
