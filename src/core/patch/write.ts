@@ -120,14 +120,16 @@ export function makeRealFolders(root: string, dir: string): void {
   let current = root;
   for (const segment of relative.split(path.sep)) {
     current = path.join(current, segment);
-    if (!fs.lstatSync(current, { throwIfNoEntry: false })) {
+    // One look at a folder that is there; a second only after making it (or finding it made meanwhile).
+    let stat = fs.lstatSync(current, { throwIfNoEntry: false });
+    if (!stat) {
       try {
         fs.mkdirSync(current);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
+      stat = fs.lstatSync(current);
     }
-    const stat = fs.lstatSync(current);
     if (stat.isSymbolicLink() || !stat.isDirectory()) throw new ResultActionError('refused', `${current} is not a folder (it is ${stat.isSymbolicLink() ? 'a symbolic link' : 'a file'}); nothing was written there.`);
   }
 }

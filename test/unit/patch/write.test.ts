@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { replaceFile } from '../../../src/core/patch/write';
+import { makeRealFolders, replaceFile } from '../../../src/core/patch/write';
 import { assertSafePatchPath, UnsafePatchPathError, type WriteScope } from '../../../src/core/patch/paths';
 
 const made: string[] = [];
@@ -97,5 +97,20 @@ describe('assertSafePatchPath, asked again about a path it passed', () => {
     for (const name of ['.git/config', '.swarm/board.json', '../x', 'a/./b']) {
       for (let time = 0; time < 2; time += 1) assert.throws(() => assertSafePatchPath(scope, name), UnsafePatchPathError, name);
     }
+  });
+});
+
+describe('makeRealFolders', () => {
+  it('makes the missing folders, and refuses a link or a file that stands where a folder should be', () => {
+    const dir = tempDir();
+    const outside = tempDir();
+    makeRealFolders(dir, path.join(dir, 'a', 'b', 'c'));
+    assert.ok(fs.lstatSync(path.join(dir, 'a', 'b', 'c')).isDirectory());
+    makeRealFolders(dir, path.join(dir, 'a', 'b', 'c'));
+    fs.symlinkSync(outside, path.join(dir, 'link'));
+    assert.throws(() => makeRealFolders(dir, path.join(dir, 'link', 'x')), /link is not a folder \(it is a symbolic link\)/);
+    assert.deepEqual(fs.readdirSync(outside), []);
+    fs.writeFileSync(path.join(dir, 'a', 'file'), 'f\n');
+    assert.throws(() => makeRealFolders(dir, path.join(dir, 'a', 'file', 'x')), /file is not a folder \(it is a file\)/);
   });
 });
