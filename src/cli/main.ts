@@ -9,13 +9,24 @@ import { SwarmUserError } from '../core/errors';
 import { escapeTerminal } from './format';
 import { swarmVersion } from './version';
 import { registerBoardCommands } from './commands/board';
-import { registerReportCommands } from './commands/report';
-import { registerRunCommands, type WorkingBoard } from './commands/run';
-import { registerAgentsCommands } from './commands/agents';
+import type { WorkingBoard } from './commands/run';
 import { registerWorktreeCommands, workspaceHere } from './commands/worktree';
-import { registerMcpCommands } from './commands/mcp';
 
-function buildProgram(): Command {
+/**
+ * The commands whose modules a start loads only when they run (or for help): `run`, `report`,
+ * `agents` and `mcp` bring the pool, the executors, the sandbox and the MCP server, about a third
+ * of the bundle, which the board and apply commands never use. Reached only through `import()`,
+ * so esbuild initialises them on first use.
+ */
+async function loadOtherCommands() {
+  const [report, run, agents, mcp] = await Promise.all([import('./commands/report'), import('./commands/run'), import('./commands/agents'), import('./commands/mcp')]);
+  return { report, run, agents, mcp };
+}
+
+type OtherCommands = Awaited<ReturnType<typeof loadOtherCommands>>;
+
+/** The program with every command, or (`others` undefined) with the board and review commands only. */
+function buildProgram(others: OtherCommands | undefined): Command {
   const program = new Command();
   program
     .name('swarm')
@@ -62,12 +73,33 @@ function buildProgram(): Command {
     return { board: opened, workspaceRoot: workspaceHere(), access };
   };
   registerBoardCommands(program, openAnyBoard);
-  registerReportCommands(program, openAnyBoard);
-  registerRunCommands(program, openWorkingBoard);
-  registerAgentsCommands(program, openAnyBoard);
+  others?.report.registerReportCommands(program, openAnyBoard);
+  others?.run.registerRunCommands(program, openWorkingBoard);
+  others?.agents.registerAgentsCommands(program, openAnyBoard);
   registerWorktreeCommands(program, openAnyBoard);
-  registerMcpCommands(program, openWorkingBoard);
+  others?.mcp.registerMcpCommands(program, openWorkingBoard);
   return program;
+}
+
+/**
+ * The board and review commands alone when `argv` names one of them; otherwise (another command,
+ * help, a typo commander suggests a name for) the program with every command.
+ */
+async function programFor(argv: string[]): Promise<Command> {
+  const quick = buildProgram(undefined);
+  const name = commandName(argv);
+  if (name !== undefined && quick.commands.some((command) => command.name() === name)) return quick;
+  return buildProgram(await loadOtherCommands());
+}
+
+/** The first word of `argv` that is not a global option or its value; undefined when there is none. */
+function commandName(argv: string[]): string | undefined {
+  for (let index = 0; index < argv.length; index += 1) {
+    const word = argv[index];
+    if (word === '--board') index += 1;
+    else if (!word.startsWith('-')) return word;
+  }
+  return undefined;
 }
 
 /** The async board a command opened, closed when the command ends (a Redis connection keeps the process alive). */
@@ -123,7 +155,7 @@ function exitCodeFor(error: unknown, verbose: boolean): number {
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    await (await programFor(argv)).parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
     return exitCodeFor(error, verbose);

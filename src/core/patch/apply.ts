@@ -113,7 +113,12 @@ export function writePlans(scope: WriteScope, plans: FilePlan[], artifactsDir: s
   }
   // The file system has the last word on the mode (one that cannot keep the executable bit, say);
   // the content is what was just written.
-  const onDisk = record.entries.map((entry) => hashVersion(writtenVersion(root, entry.path, touched.get(entry.path))));
+  const onDisk = record.entries.map((entry) => {
+    const planned = touched.get(entry.path);
+    const written = writtenVersion(root, entry.path, planned);
+    // The planned content with the planned mode: the hash the record already has.
+    return written.content === planned?.content && written.mode === planned?.mode ? entry.afterHash : hashVersion(written);
+  });
   if (onDisk.some((hash, index) => hash !== record.entries[index].afterHash)) {
     record.entries.forEach((entry, index) => (entry.afterHash = onDisk[index]));
     replaceFile(undoFile(artifactsDir, record.id), JSON.stringify(record));

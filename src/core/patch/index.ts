@@ -21,7 +21,7 @@ import { hunksOverlap, parsePatch, type PatchSection } from '../diff/parse';
 import { assertSafePatchPaths, type WriteScope } from './paths';
 import { isRecord, parseApplyRecord, parseUndoRecord, type ApplyRecord } from './records';
 import { readRegularFile, replaceFile, replaceWithHardLink } from './write';
-import { locateRepository } from '../worktree/repo';
+import { locateRepository, type RepoInfo } from '../worktree/repo';
 import { readPartialWork } from './partial';
 import { makeRecordsDir, recordsDir, writeScopeOf, type ResultPlace } from './place';
 import { ResultActionError } from './errors';
@@ -257,6 +257,7 @@ export interface BatchApplyOptions extends Omit<ApplyOptions, 'taskId'> {
  * applied (no patch, unsafe path, damaged patch) is reported and does not stop the others.
  */
 export async function applyTaskPatches(options: BatchApplyOptions): Promise<BatchOutcome[]> {
+  const located = startLocating(options.workspaceRoot);
   const loaded = await Promise.all(
     options.taskIds.map(async (taskId) => {
       try {
@@ -266,19 +267,31 @@ export async function applyTaskPatches(options: BatchApplyOptions): Promise<Batc
       }
     }),
   );
-  return applyLoaded(options, loaded);
+  return applyLoaded(options, loaded, located);
 }
 
 /** `swarm apply --all-done`: every result `pendingResults` lists, each task looked up once. */
 export async function applyPendingResults(options: Omit<BatchApplyOptions, 'taskIds' | 'partial'>): Promise<BatchOutcome[]> {
-  return applyLoaded(options, (await pendingPatches(options)).map((patch) => ({ taskId: patch.taskId, patch })));
+  const located = startLocating(options.workspaceRoot);
+  return applyLoaded(options, (await pendingPatches(options)).map((patch) => ({ taskId: patch.taskId, patch })), located);
+}
+
+/**
+ * The workspace's repository, looked up (a git process) while the results are read from the board;
+ * undefined without one. Its failure is reported where the planner awaits it.
+ */
+function startLocating(workspaceRoot: string): Promise<RepoInfo> | undefined {
+  if (!findGitRepository(workspaceRoot)) return undefined;
+  const located = locateRepository(workspaceRoot);
+  located.catch(() => undefined);
+  return located;
 }
 
 /** Applies loaded results one after the other, the git work for all of them done up front. */
-async function applyLoaded(options: Omit<BatchApplyOptions, 'taskIds'>, loaded: Array<{ taskId: string; patch?: TaskPatch; error?: Error }>): Promise<BatchOutcome[]> {
+async function applyLoaded(options: Omit<BatchApplyOptions, 'taskIds'>, loaded: Array<{ taskId: string; patch?: TaskPatch; error?: Error }>, located?: Promise<RepoInfo>): Promise<BatchOutcome[]> {
   if (!findGitRepository(options.workspaceRoot)) return loaded.map((item) => (item.patch ? { taskId: item.taskId, outcome: ranDirectly(item.taskId, item.patch).outcome } : { taskId: item.taskId, error: item.error as Error }));
   const scope = scopeOf(options);
-  const planner = await ApplyPlanner.open(scope, loaded.flatMap((item) => (item.patch ? partsOf(item.patch) : [])));
+  const planner = await ApplyPlanner.open(scope, loaded.flatMap((item) => (item.patch ? partsOf(item.patch) : [])), located);
   const results: BatchOutcome[] = [];
   try {
     for (const item of loaded) {

@@ -44,12 +44,27 @@ function shownPath(relPath: string): string {
  */
 export function assertSafePatchPath(scope: WriteScope, relPath: unknown, removed: ReadonlySet<string> = NOTHING_REMOVED): asserts relPath is string {
   if (typeof relPath !== 'string') throw new UnsafePatchPathError(String(relPath), 'is not a path');
+  assertSafeName(scope, relPath);
+  // On disk, only the platform's separator separates names (a backslash is part of a name on POSIX).
+  assertNoLinkOnTheWay(scope, relPath, relPath.split(process.platform === 'win32' ? /[\\/]/ : '/'), removed);
+}
+
+/**
+ * Paths whose names passed the checks that do not look at the disk, per scope: they depend on the
+ * path and the scope only, and an apply checks every path three times (reading the patch, before
+ * the undo record, at the write). The disk is looked at every time.
+ */
+const safeNames = new WeakMap<WriteScope, Set<string>>();
+
+function assertSafeName(scope: WriteScope, relPath: string): void {
+  let known = safeNames.get(scope);
+  if (known?.has(relPath)) return;
   assertPlainRelative(relPath);
   const segments = relPath.split(/[\\/]/);
   if (segments.some((segment) => isGitName(foldName(segment)))) throw new UnsafePatchPathError(relPath, 'is inside a .git directory (or names a .git file)');
   if (isInsideBoardByName(scope, segments)) throw new UnsafePatchPathError(relPath, 'is inside the task board folder');
-  // On disk, only the platform's separator separates names (a backslash is part of a name on POSIX).
-  assertNoLinkOnTheWay(scope, relPath, process.platform === 'win32' ? segments : relPath.split('/'), removed);
+  if (!known) safeNames.set(scope, (known = new Set()));
+  known.add(relPath);
 }
 
 const NOTHING_REMOVED: ReadonlySet<string> = new Set();

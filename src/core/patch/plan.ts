@@ -107,15 +107,24 @@ export class ApplyPlanner {
     private readonly blobs: GitPipe,
   ) {}
 
-  static async open(scope: WriteScope, patches: PatchInput[]): Promise<ApplyPlanner> {
-    const repo = await locateRepository(scope.workspaceRoot);
+  /** `located`: the workspace's repository, when the caller started looking for it already. */
+  static async open(scope: WriteScope, patches: PatchInput[], located?: Promise<RepoInfo>): Promise<ApplyPlanner> {
+    const repo = await (located ?? locateRepository(scope.workspaceRoot));
     const parsed = parsePatches(scope, patches);
     const paths = [...new Set([...parsed.values()].flatMap((sections) => (sections instanceof Error ? [] : touchedPaths(sections))))];
     // Independent questions to git, asked at once: the machine waits for process start-ups, not CPU.
-    const bases = [...parsed].flatMap(([patch, sections]) => (sections instanceof Error ? [] : [patch.base]));
-    const [filters, trees] = await Promise.all([gitFilters(repo, paths), baseTrees(repo, bases)]);
-    const prepared = await preparePatches(repo, parsed, trees, filters.active);
-    return new ApplyPlanner(repo, filters, prepared, new GitPipe(['cat-file', '--batch'], repo.topLevel));
+    // The blob reader starts with them, so it is ready when the first file is planned.
+    const blobs = new GitPipe(['cat-file', '--batch'], repo.topLevel);
+    try {
+      const bases = [...parsed].flatMap(([patch, sections]) => (sections instanceof Error ? [] : [patch.base]));
+      const listing = listBaseEntries(repo, parsed);
+      const [filters, trees] = await Promise.all([gitFilters(repo, paths), baseTrees(repo, bases)]);
+      const prepared = await preparePatches(repo, parsed, trees, filters.active, listing);
+      return new ApplyPlanner(repo, filters, prepared, blobs);
+    } catch (error) {
+      await blobs.close();
+      throw error;
+    }
   }
 
   /** What applying `patch` would do to every file it touches; writes nothing. Throws what its preparation found. */
@@ -235,7 +244,7 @@ function parsePatches(scope: WriteScope, patches: PatchInput[]): Map<PatchInput,
  * With the trees of their bases (`baseTrees`), reads base and theirs of every file they touch (and,
  * with `convert`, theirs as a checkout writes it).
  */
-async function preparePatches(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>, trees: Map<string, string>, convert: boolean): Promise<Map<PatchInput, PatchTrees | Error>> {
+async function preparePatches(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>, trees: Map<string, string>, convert: boolean, listing: BaseListing | undefined): Promise<Map<PatchInput, PatchTrees | Error>> {
   const prepared = new Map<PatchInput, PatchTrees | Error>();
   const sections = new Map<PatchInput, PatchSection[]>();
   for (const [patch, value] of parsed) {
@@ -250,7 +259,7 @@ async function preparePatches(repo: RepoInfo, parsed: Map<PatchInput, PatchSecti
   }
   const results = new Map<PatchInput, Changes | Error>();
   await inBatches(layers, PARALLEL_INDEXES, async (layer) => {
-    for (const [patch, changes] of await changesOfLayer(repo, layer, convert)) results.set(patch, changes);
+    for (const [patch, changes] of await changesOfLayer(repo, layer, convert, await listedFor(repo, layer, listing, trees))) results.set(patch, changes);
   });
   const unchanged: Array<{ tree: string; path: string }> = [];
   for (const [patch, changes] of results) {
@@ -332,17 +341,17 @@ export function parentFolders(relPath: string): string[] {
  * Applies the layer's patches together in a throw-away index on its tree and lists what changed.
  * When the patches do not apply together, each is tried alone, so a damaged one is named.
  */
-async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean): Promise<Map<PatchInput, Changes | Error>> {
+async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean, listed: Buffer | undefined): Promise<Map<PatchInput, Changes | Error>> {
   const results = new Map<PatchInput, Changes | Error>();
   const text = layer.patches.map((patch) => (patch.text.endsWith('\n') ? patch.text : `${patch.text}\n`)).join('');
   const paths = [...layer.files];
-  const changes = await patchedChanges(repo, layer.tree, paths, text, convert);
+  const changes = await patchedChanges(repo, layer.tree, paths, text, convert, listed);
   if (!(changes instanceof Error)) {
     for (const patch of layer.patches) results.set(patch, changes);
     return results;
   }
   if (layer.patches.length === 1) return results.set(layer.patches[0], changes);
-  for (const patch of layer.patches) results.set(patch, await patchedChanges(repo, layer.tree, paths, patch.text, convert));
+  for (const patch of layer.patches) results.set(patch, await patchedChanges(repo, layer.tree, paths, patch.text, convert, listed));
   return results;
 }
 
@@ -355,13 +364,13 @@ async function changesOfLayer(repo: RepoInfo, layer: Layer, convert: boolean): P
  * most of the time of a small apply. A tree whose entries at those paths are not all plain files
  * (a folder or a submodule where the patch names a file) is read whole, as git would see it.
  */
-async function patchedChanges(repo: RepoInfo, tree: string, paths: string[], text: string, convert: boolean): Promise<Changes | Error> {
+async function patchedChanges(repo: RepoInfo, tree: string, paths: string[], text: string, convert: boolean, listed?: Buffer): Promise<Changes | Error> {
   const tempIndex = path.join(repo.gitDir, 'swarm-tmp', `plan-${process.pid}-${crypto.randomBytes(6).toString('hex')}.index`);
   fs.mkdirSync(path.dirname(tempIndex), { recursive: true });
   const env = { GIT_INDEX_FILE: tempIndex };
   const cwd = repo.topLevel;
   try {
-    const base = await readSparseIndex(repo, tree, paths, env);
+    const base = await readSparseIndex(repo, tree, paths, env, listed);
     if (!base) await runGit(['read-tree', tree], { cwd, env });
     try {
       await runGit(['apply', '--cached', '--binary', ...(repo.prefix ? [`--directory=${repo.prefix}`] : []), '-'], { cwd, env, input: text });
@@ -386,10 +395,10 @@ const LITERAL_PATHS = { GIT_LITERAL_PATHSPECS: '1' };
  * `update-index`); returns them by top-level path, or undefined when the whole tree must be read
  * (no paths, too many for a command line, or an entry that is not a plain file).
  */
-async function readSparseIndex(repo: RepoInfo, tree: string, paths: string[], env: Record<string, string>): Promise<Map<string, BlobRef> | undefined> {
+async function readSparseIndex(repo: RepoInfo, tree: string, paths: string[], env: Record<string, string>, prelisted?: Buffer): Promise<Map<string, BlobRef> | undefined> {
   const tops = paths.map((relPath) => topPath(repo, relPath));
-  if (tops.length === 0 || tops.reduce((sum, top) => sum + top.length + 1, 0) > SPARSE_PATHS_CHARS) return undefined;
-  const listed = (await runGit(['ls-tree', '-z', '--full-tree', tree, '--', ...tops], { cwd: repo.topLevel, env: LITERAL_PATHS })).stdout;
+  if (tops.length === 0 || !sparseFits(tops)) return undefined;
+  const listed = prelisted ?? (await runGit(['ls-tree', '-z', '--full-tree', tree, '--', ...tops], { cwd: repo.topLevel, env: LITERAL_PATHS })).stdout;
   const entries = new Map<string, BlobRef>();
   for (const line of listed.toString('utf8').split('\0')) {
     if (!line) continue;
@@ -400,6 +409,61 @@ async function readSparseIndex(repo: RepoInfo, tree: string, paths: string[], en
   // update-index reads ls-tree's own format; with no entries it still writes an empty index.
   await runGit(['update-index', '-z', '--index-info'], { cwd: repo.topLevel, env, input: listed });
   return entries;
+}
+
+function sparseFits(tops: string[]): boolean {
+  return tops.reduce((sum, top) => sum + top.length + 1, 0) <= SPARSE_PATHS_CHARS;
+}
+
+/**
+ * `ls-tree -z` of one base commit (ls-tree takes a commit for its tree) at every path the patches
+ * touch, started with the planner's first questions instead of after the trees are known: the
+ * layers on that base's tree fill their indexes from it without a wait of their own.
+ */
+interface BaseListing {
+  base: string;
+  listed: Promise<Buffer | undefined>;
+}
+
+/**
+ * The listing of the base most patches share (with a snapshot commit per task, any of them: they
+ * usually share one tree). One process, as the layer on that tree would have started anyway; a
+ * base that cannot be listed (not a commit) leaves its layers to the usual path, which reports it.
+ */
+function listBaseEntries(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] | Error>): BaseListing | undefined {
+  const patchesByBase = new Map<string, number>();
+  const tops = new Set<string>();
+  for (const [patch, sections] of parsed) {
+    if (sections instanceof Error || !isObjectId(patch.base)) continue;
+    patchesByBase.set(patch.base, (patchesByBase.get(patch.base) ?? 0) + 1);
+    for (const relPath of touchedPaths(sections)) tops.add(topPath(repo, relPath));
+  }
+  const base = [...patchesByBase].sort((a, b) => b[1] - a[1])[0]?.[0];
+  if (base === undefined || tops.size === 0 || !sparseFits([...tops])) return undefined;
+  const listed = runGit(['ls-tree', '-z', '--full-tree', base, '--', ...tops], { cwd: repo.topLevel, env: LITERAL_PATHS }).then(
+    (answer) => answer.stdout,
+    () => undefined,
+  );
+  return { base, listed };
+}
+
+/**
+ * The entries of the layer's files in its tree, as `ls-tree -z` prints them, when the listing is
+ * of a commit of that tree (it covers every path of every patch); undefined otherwise.
+ */
+async function listedFor(repo: RepoInfo, layer: Layer, listing: BaseListing | undefined, trees: Map<string, string>): Promise<Buffer | undefined> {
+  if (!listing || trees.get(listing.base) !== layer.tree) return undefined;
+  const listed = await listing.listed;
+  if (!listed) return undefined;
+  const wanted = new Set([...layer.files].map((relPath) => topPath(repo, relPath)));
+  const lines = listed
+    .toString('utf8')
+    .split('\0')
+    .filter((line) => {
+      const tab = line.indexOf('\t');
+      return tab >= 0 && wanted.has(line.slice(tab + 1));
+    });
+  return Buffer.from(lines.map((line) => `${line}\0`).join(''), 'utf8');
 }
 
 /** What the patch changed in a sparse index: its entries (`ls-files`) against the base entries. */

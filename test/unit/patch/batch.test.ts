@@ -138,6 +138,26 @@ describe('apply of many results at once', () => {
     assert.equal(ws.read('a.txt') + ws.read('b.txt') + ws.read('c.txt'), 'A\nB\nC\n');
   });
 
+  it('results made from two snapshot commits of the same tree are applied together, through one index and one listing of the snapshot', async () => {
+    const ws = makeWorkspace({ 'a.txt': lines(6, 'a'), 'b.txt': lines(6, 'b'), 'sub/c.txt': lines(6, 'c') });
+    made.push(ws);
+    const [first] = await runTasks(ws, [{ edit: (cwd) => fs.writeFileSync(path.join(cwd, 'a.txt'), lines(6, 'a').replace('a 3\n', 'a 3 fixed\n')) }]);
+    git(ws.root, ['commit', '-q', '--allow-empty', '-m', 'same tree, another commit']);
+    const [second] = await runTasks(ws, [
+      {
+        edit: (cwd) => {
+          fs.writeFileSync(path.join(cwd, 'b.txt'), lines(6, 'b').replace('b 3\n', 'b 3 fixed\n'));
+          fs.writeFileSync(path.join(cwd, 'sub/c.txt'), lines(6, 'c').replace('c 3\n', 'c 3 fixed\n'));
+        },
+      },
+    ]);
+    const { value: results, commands } = await gitProcesses(() => applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: [first.id, second.id] }));
+    for (const id of [first.id, second.id]) assert.equal(outcomeOf(results, id).status, 'applied');
+    assert.equal(ws.read('a.txt') + ws.read('b.txt') + ws.read('sub/c.txt'), (lines(6, 'a') + lines(6, 'b') + lines(6, 'c')).replace('a 3\n', 'a 3 fixed\n').replace('b 3\n', 'b 3 fixed\n').replace('c 3\n', 'c 3 fixed\n'));
+    assert.equal(commands.filter((command) => command === 'apply').length, 1, `one throw-away index for both: ${commands.join(', ')}`);
+    assert.equal(commands.filter((command) => command === 'ls-tree').length, 1, `one listing of the snapshot: ${commands.join(', ')}`);
+  });
+
   it('reads only the paths a result names from its snapshot, never the whole tree, and takes those names literally', async () => {
     // Names a pathspec would read as magic or patterns, beside the files those patterns would match.
     const odd = [':(top)a.txt', '[ab].txt', '*.txt', 'dir/?.txt'];

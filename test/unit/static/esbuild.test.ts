@@ -2,7 +2,7 @@
 // entry stops the build with one line naming it, and `vscode` is left external only in the
 // extension bundle (the CLI, agent and webview bundles refuse it); BullMQ and ioredis live in their
 // own bundle, loaded only when code that imports them runs; dist/cli.js and dist/agent.js are the
-// launchers that load their bundles with a code cache.
+// launchers that load their bundles with a code cache; Node's own modules are required as they are.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -75,6 +75,20 @@ describe('esbuild.js', () => {
     const run = (args: string[]): string => spawnSync(process.execPath, [agent, ...args], { encoding: 'utf8', timeout: 60_000 }).stdout;
     assert.equal(run([]), 'at start: false\n');
     assert.equal(run(['redis']), 'at start: false\nafter import: true function function\n');
+  });
+
+  it("requires Node's own modules as they are, without esbuild's per-file copy of them (__toESM)", () => {
+    const dir = scratchWith({
+      ...ENTRY_TEXT,
+      'src/cli/main.ts': "import * as fs from 'fs';\nimport path from 'node:path';\nimport * as os from 'node:os';\nimport { part } from './part';\nconsole.log(typeof fs.readFileSync, path.join('a', 'b'), typeof os.tmpdir, part());\n",
+      'src/cli/part.ts': "import * as crypto from 'crypto';\nexport function part(): string {\n  return crypto.createHash('sha256').update('x').digest('hex').slice(0, 8);\n}\n",
+    });
+    const result = build(dir);
+    assert.equal(result.status, 0, result.stderr);
+    const bundle = fs.readFileSync(path.join(dir, 'dist', 'cli-main.js'), 'utf8');
+    assert.doesNotMatch(bundle, /__toESM\(require\("(node:)?(fs|path|os|crypto)"\)/);
+    const run = spawnSync(process.execPath, [path.join(dir, 'dist', 'cli.js')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.stdout, `function ${path.join('a', 'b')} function 2d711642\n`, run.stderr);
   });
 
   it('fails with one line naming a missing entry point', () => {
