@@ -462,6 +462,7 @@ export class AgentSupervisor {
    * SIGTERM recorded a failed attempt instead of a released one.
    */
   async stopGracefully(handle: AgentHandle, graceMs: number): Promise<void> {
+    handle.life.stopSignalled();
     const agent = handle.process;
     if (!agent) return;
     try {
