@@ -43,6 +43,12 @@ export interface AgentInit {
   sandbox?: ActiveSandbox;
   /** The most agents of the pool: a batch takes about this share of a map's unfinished tasks. */
   poolSize?: number;
+  /**
+   * The process exits only when the host says so (`exit`), not on its own once its last agent
+   * ended: the host may have placed another agent into it whose init is still on its way, and only
+   * the host knows. Absent (an older host, a test driving the process by hand): it exits on its own.
+   */
+  exitWhenTold?: boolean;
 }
 
 // ---- host → agent
@@ -59,6 +65,8 @@ export type HostToAgentBody =
   | { type: 'drain' }
   /** Abort the current task if it is `taskId`; the board already cancelled it. */
   | { type: 'cancel'; taskId: string }
+  /** The process's last agent ended and the host placed none more into it: exit with `code` (no agent named). */
+  | { type: 'exit'; code: number }
   /** What this runner serves changed (a remote added to its clone): claim with this from now on. */
   | { type: 'serves'; serves: Serves }
   | { type: 'isolation-reply'; id: number; ok: true; value: PreparedWorkspace | CollectedChanges | null }
@@ -104,7 +112,8 @@ export type AgentToHostBody =
   | { type: 'warning'; message: string }
   /**
    * The agent's worker ended (it drained, or could not work: `code` 2) while its process lives on
-   * for other agents. The process exits once its last agent ended; the host then sees that exit.
+   * for other agents. The process exits once its last agent ended (when the host says so, with
+   * `exitWhenTold`); the host then sees that exit.
    */
   | { type: 'ended'; code: number };
 

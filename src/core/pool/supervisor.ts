@@ -20,7 +20,7 @@ import { agentProcessHandle, freeSlot, openAgentRequests, sendToAgent, type Agen
 import { forkAgent, type HostingProcess } from './agent-process';
 import type { TaskIsolation } from './isolation';
 import { runIsolationRequest } from './isolation-modes';
-import type { AgentInit, AgentToHost } from './protocol';
+import { toAgent, type AgentInit, type AgentToHost } from './protocol';
 import type { Scheduler } from './scheduler';
 import type { AgentCurrentTask, PoolEvent } from './types';
 import { boardOutageMessage, type WorkerEvent } from './worker';
@@ -242,7 +242,9 @@ export class AgentSupervisor {
     openAgentRequests(handle);
     handle.info.pid = child.pid;
     const ended = new Promise<number>((resolve) => (handle.ended = resolve));
-    sendToAgent(handle, { type: 'init', init: this.host.init(handle) });
+    // The process exits when this host says so (see endProcess): only here is it known whether
+    // another agent was placed into it while its last one ended.
+    sendToAgent(handle, { type: 'init', init: { ...this.host.init(handle), exitWhenTold: true } });
     if (this.host.isStopping()) this.drain(handle);
     const startTimeoutMs = this.options.startTimeoutMs ?? 30_000;
     const startTimer = setTimeout(() => {
@@ -253,8 +255,12 @@ export class AgentSupervisor {
     clearTimeout(startTimer);
     hosting.members.delete(handle);
     // The last agent of a process ended: the process exits now, and its exit is what counts (as
-    // when each agent had a process of its own).
-    if (!exit.processGone && hosting.members.size === 0) exit = await processExit;
+    // when each agent had a process of its own). No agent can be placed into it any more (none of
+    // its agents is live), and none was meanwhile, or it would still be a member.
+    if (!exit.processGone && hosting.members.size === 0) {
+      endProcess(child, exit.code);
+      exit = await processExit;
+    }
     // While the pool stops, every agent process is on its way out: an agent that ended before its
     // process waits for it, so that the leftover sweeps of the process's agents share one pass.
     else if (!exit.processGone && this.host.isStopping()) await reap(hosting, child);
@@ -568,6 +574,16 @@ function reap(hosting: HostingProcess, child: SupervisedProcess): Promise<void> 
     () => undefined,
   );
   return hosting.reaped;
+}
+
+/** Tells a process whose last agent ended to exit with that agent's code (it waits for this: AgentInit.exitWhenTold). */
+function endProcess(child: SupervisedProcess, code: number | null): void {
+  if (!child.child.connected) return;
+  try {
+    child.child.send(toAgent({ type: 'exit', code: code ?? 0 }), (error) => error && undefined);
+  } catch {
+    // Exited meanwhile: its exit is awaited all the same.
+  }
 }
 
 /** How long a cancelled agent in a shared process may take to end before its process is killed. */

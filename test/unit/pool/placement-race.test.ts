@@ -3,9 +3,13 @@
 // ends at that very moment. Each is made to happen every time (a slow boot, a held reply), not left
 // to the machine's load.
 import assert from 'node:assert/strict';
+import { fork } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { afterEach, test } from 'node:test';
+import { FileBoardEngine as FileBoard } from '../../../src/core/board';
+import { POOL_CHANNEL, type AgentInit } from '../../../src/core/pool/protocol';
 import { agentBundle, poolFixture, waitFor, type PoolFixture } from './helpers';
 
 let fixture: PoolFixture | undefined;
@@ -40,3 +44,50 @@ for (const agentsPerProcess of [1, 2]) {
     for (const id of tasks) assert.equal(f.board.get(id)?.status, 'pending', `task ${id} is still waiting`);
   });
 }
+
+test('an agent placed into a process just as its last agent ends starts there: the process exits only when the host says so', { timeout: 60_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-placement-'));
+  const board = FileBoard.open({ root: path.join(dir, '.swarm'), durable: false });
+  const init = (agentId: string, slot: string): AgentInit => ({
+    agentId,
+    slot,
+    board: board.root,
+    workspaceRoot: dir,
+    executor: { type: 'command', command: 'true' },
+    leaseMs: 30_000,
+    isolation: 'none',
+    isolationKind: 'none',
+    hostModels: false,
+    maxLogBytes: 1024 * 1024,
+    exitWhenTold: true,
+  });
+  const child = fork(agentBundle(), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const messages: Array<{ type?: string; agent?: string; code?: number }> = [];
+  child.on('message', (message) => messages.push(message as { type?: string }));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const said = (type: string, agent: string) => (): boolean => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the agent process exited (${child.exitCode ?? child.signalCode}): ${JSON.stringify(messages)}`);
+    return messages.some((message) => message.type === type && message.agent === agent);
+  };
+  try {
+    child.send({ channel: POOL_CHANNEL, type: 'init', init: init('a1', 's1') });
+    await waitFor('a1 to be ready', said('ready', 'a1'));
+    child.send({ channel: POOL_CHANNEL, agent: 'a1', type: 'drain' });
+    await waitFor('a1 to end', said('ended', 'a1'));
+    // The host placed a2 here while a1 was still live; its init arrives after a1 ended.
+    child.send({ channel: POOL_CHANNEL, type: 'init', init: init('a2', 's2') });
+    await waitFor('a2 to be ready', said('ready', 'a2'));
+    const task = board.post({ title: 'for a2' });
+    await waitFor('a2 to run a task', () => said('ready', 'a2')() && board.get(task.id)?.status === 'done');
+    child.send({ channel: POOL_CHANNEL, agent: 'a2', type: 'drain' });
+    await waitFor('a2 to end', said('ended', 'a2'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(child.exitCode, null, 'the process waits for the host once its last agent ended');
+    child.send({ channel: POOL_CHANNEL, type: 'exit', code: 0 });
+    assert.equal(await exit, 0, 'and exits when told, with the code it was given');
+  } finally {
+    child.kill('SIGKILL');
+    board.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
