@@ -238,13 +238,13 @@ export class AgentSupervisor {
     const child = agent.process;
     if (!(await this.inits)) return this.endUninitialised(handle, hosting, child);
     handle.process = child;
-    handle.hosting = hosting;
     openAgentRequests(handle);
     handle.info.pid = child.pid;
     const ended = new Promise<number>((resolve) => (handle.ended = resolve));
     // The process exits when this host says so (see endProcess): only here is it known whether
     // another agent was placed into it while its last one ended.
-    sendToAgent(handle, { type: 'init', init: { ...this.host.init(handle), exitWhenTold: true } });
+    // A process killed while its init was held gets none: it claims nothing on its way out.
+    if (!hosting.killing) sendToAgent(handle, { type: 'init', init: { ...this.host.init(handle), exitWhenTold: true } });
     if (this.host.isStopping()) this.drain(handle);
     const startTimeoutMs = this.options.startTimeoutMs ?? 30_000;
     const startTimer = setTimeout(() => {
@@ -298,13 +298,11 @@ export class AgentSupervisor {
    * it then would go down with it.
    */
   private place(handle: AgentHandle): HostingProcess {
-    for (const hosting of this.processes) {
-      if (this.hasRoom(hosting)) {
-        hosting.members.add(handle);
-        return hosting;
-      }
-    }
-    return this.forkProcess(handle);
+    // Known to the agent from its placement on: a kill before its init (over memory while the
+    // checks hold it) ends this process, and marks it so that no agent is placed into it.
+    handle.hosting = [...this.processes].find((hosting) => this.hasRoom(hosting)) ?? this.forkProcess(handle);
+    handle.hosting.members.add(handle);
+    return handle.hosting;
   }
 
   private hasRoom(hosting: HostingProcess): boolean {
@@ -426,7 +424,11 @@ export class AgentSupervisor {
         if (sibling !== handle) sibling.life.kill(`Agent ${sibling.info.id} was stopped with agent ${handle.info.id}, whose process it shared: ${reason}`);
       }
     }
-    void handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.host.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
+    // Its process may still be starting, or its init held: then it is ended as soon as it exists.
+    const child = handle.process ? Promise.resolve(handle.process) : hosting?.forked.then((agent) => (agent instanceof Error ? undefined : agent.process));
+    void child
+      ?.then((process) => process?.stop({ graceMs: 0 }))
+      .catch((error: unknown) => this.host.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
   }
 
   /** The user cancelled the task the agent runs: the agent and everything it started end before this resolves. */

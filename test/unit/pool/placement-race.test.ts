@@ -91,3 +91,27 @@ test('an agent placed into a process just as its last agent ends starts there: t
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const agentsPerProcess of [1, 2]) {
+  test(`an agent killed before its init (over memory while the checks run, ${agentsPerProcess} per process) has its process ended and never claims`, { timeout: 60_000 }, async () => {
+    fixture = poolFixture();
+    const f = fixture;
+    const task = f.board.post({ title: 'not for a killed agent' });
+    // Any agent process is over 1 MB: the first sample during the checks kills the agent forked ahead.
+    const pool = f.makePool({ maxAgents: 1, agentsPerProcess, limits: { agentMemoryBytes: 1024 * 1024 }, monitorIntervalMs: 50, mode: 'pool' });
+    const overMemory = (): boolean => f.events.some((e) => e.type === 'warning' && /of memory, over its/.test(e.message));
+    // The checks hold the agent's init until its kill was decided.
+    await pool.start({
+      checks: async () => {
+        await waitFor('the memory kill', overMemory, 20_000);
+      },
+    });
+    const killed = f.events.find((e) => e.type === 'warning' && /of memory, over its/.test(e.message));
+    const agent = /Agent (\S+) used|agent process of agent (\S+) used/.exec(killed?.type === 'warning' ? killed.message : '');
+    const agentId = agent?.[1] ?? agent?.[2];
+    assert.ok(agentId, `the kill names the agent: ${JSON.stringify(killed)}`);
+    await waitFor(`agent ${agentId} to exit`, () => f.events.some((e) => e.type === 'agent-exited' && e.agentId === agentId), 20_000);
+    assert.equal(f.events.some((e) => e.type === 'task-started' && e.agentId === agentId), false, 'the killed agent claimed nothing');
+    assert.notEqual(f.board.get(task.id)?.claimedBy, agentId, 'the task is not held by it');
+  });
+}
