@@ -60,6 +60,12 @@ const agents = new Map<string, HostedAgent>();
 let exitWhenTold = false;
 /** SIGTERM came (a stop after its grace period): the process exits once its agents handed their tasks back. */
 let terminating = false;
+/**
+ * A drain said no agent will be placed here any more (its last live agent was drained: a
+ * retirement, a cancel, a stop): the process exits on its own once its agents ended, as the host's
+ * `exit` would only come a round trip later.
+ */
+let noMoreAgents = false;
 const watchdog = exitWhenParentDies({ beforeExit: () => agents.forEach((agent) => agent.worker?.releaseNow()) });
 
 /** What the agents of this process share, made by the first init. */
@@ -86,6 +92,7 @@ function main(): void {
       return;
     }
     if (body.type === 'exit') return exit(body.code);
+    if (body.type === 'drain' && body.final) noMoreAgents = true;
     const agent = addressee(body);
     if (!agent) return;
     if (agent.handle) agent.handle(body);
@@ -140,7 +147,7 @@ async function start(init: AgentInit): Promise<void> {
   if (code === undefined) return;
   agents.delete(agent.id);
   agent.send({ type: 'ended', code });
-  if (agents.size === 0 && (!exitWhenTold || terminating)) exit(code);
+  if (agents.size === 0 && (!exitWhenTold || terminating || noMoreAgents)) exit(code);
 }
 
 /**

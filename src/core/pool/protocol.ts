@@ -62,7 +62,14 @@ export type HostToAgentBody =
   /** Tasks are waiting: stop backing off and claim now. */
   | { type: 'wake' }
   /** Finish the current task (if any), claim nothing more, exit. */
-  | { type: 'drain' }
+  | {
+      type: 'drain';
+      /**
+       * No agent of its process is live after this one: none will be placed there any more, so the
+       * process exits on its own once its agents ended, without waiting for the host's `exit`.
+       */
+      final?: boolean;
+    }
   /** Abort the current task if it is `taskId`; the board already cancelled it. */
   | { type: 'cancel'; taskId: string }
   /** The process's last agent ended and the host placed none more into it: exit with `code` (no agent named). */

@@ -307,6 +307,11 @@ export class AgentSupervisor {
 
   private hasRoom(hosting: HostingProcess): boolean {
     if (hosting.exited || hosting.killing || hosting.members.size >= this.perProcess) return false;
+    return this.hasLiveMember(hosting);
+  }
+
+  /** One of its agents is live (not draining, killed or gone): only then may an agent be placed there. */
+  private hasLiveMember(hosting: HostingProcess): boolean {
     return [...hosting.members].some((member) => ['starting', 'idle', 'busy'].includes(member.life.phase));
   }
 
@@ -407,7 +412,10 @@ export class AgentSupervisor {
   /** Finish the current task, claim nothing more, exit. */
   drain(handle: AgentHandle): void {
     handle.life.drain();
-    sendToAgent(handle, { type: 'drain' });
+    // Its process's last live agent: nothing is placed into the process any more (see hasRoom), so
+    // it may exit on its own once its agents ended instead of waiting for endProcess.
+    const final = !handle.hosting || !this.hasLiveMember(handle.hosting);
+    sendToAgent(handle, { type: 'drain', ...(final && { final }) });
   }
 
   /**

@@ -45,7 +45,8 @@ for (const agentsPerProcess of [1, 2]) {
   });
 }
 
-test('an agent placed into a process just as its last agent ends starts there: the process exits only when the host says so', { timeout: 60_000 }, async () => {
+/** An agent process driven by hand, as the host drives it: inits, drains, and what it reports. */
+function handDrivenProcess() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-placement-'));
   const board = FileBoard.open({ root: path.join(dir, '.swarm'), durable: false });
   const init = (agentId: string, slot: string): AgentInit => ({
@@ -69,26 +70,51 @@ test('an agent placed into a process just as its last agent ends starts there: t
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the agent process exited (${child.exitCode ?? child.signalCode}): ${JSON.stringify(messages)}`);
     return messages.some((message) => message.type === type && message.agent === agent);
   };
-  try {
-    child.send({ channel: POOL_CHANNEL, type: 'init', init: init('a1', 's1') });
-    await waitFor('a1 to be ready', said('ready', 'a1'));
-    child.send({ channel: POOL_CHANNEL, agent: 'a1', type: 'drain' });
-    await waitFor('a1 to end', said('ended', 'a1'));
-    // The host placed a2 here while a1 was still live; its init arrives after a1 ended.
-    child.send({ channel: POOL_CHANNEL, type: 'init', init: init('a2', 's2') });
-    await waitFor('a2 to be ready', said('ready', 'a2'));
-    const task = board.post({ title: 'for a2' });
-    await waitFor('a2 to run a task', () => said('ready', 'a2')() && board.get(task.id)?.status === 'done');
-    child.send({ channel: POOL_CHANNEL, agent: 'a2', type: 'drain' });
-    await waitFor('a2 to end', said('ended', 'a2'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(child.exitCode, null, 'the process waits for the host once its last agent ended');
-    child.send({ channel: POOL_CHANNEL, type: 'exit', code: 0 });
-    assert.equal(await exit, 0, 'and exits when told, with the code it was given');
-  } finally {
+  const send = (message: object): void => void child.send({ channel: POOL_CHANNEL, ...message });
+  const cleanup = (): void => {
     child.kill('SIGKILL');
     board.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { board, init, child, messages, exit, said, send, cleanup };
+}
+
+test('an agent placed into a process just as its last agent ends starts there: the process exits only when the host says so', { timeout: 60_000 }, async () => {
+  const { board, init, child, exit, said, send, cleanup } = handDrivenProcess();
+  try {
+    send({ type: 'init', init: init('a1', 's1') });
+    await waitFor('a1 to be ready', said('ready', 'a1'));
+    send({ agent: 'a1', type: 'drain' });
+    await waitFor('a1 to end', said('ended', 'a1'));
+    // The host placed a2 here while a1 was still live; its init arrives after a1 ended.
+    send({ type: 'init', init: init('a2', 's2') });
+    await waitFor('a2 to be ready', said('ready', 'a2'));
+    const task = board.post({ title: 'for a2' });
+    await waitFor('a2 to run a task', () => said('ready', 'a2')() && board.get(task.id)?.status === 'done');
+    send({ agent: 'a2', type: 'drain' });
+    await waitFor('a2 to end', said('ended', 'a2'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(child.exitCode, null, 'the process waits for the host once its last agent ended');
+    send({ type: 'exit', code: 0 });
+    assert.equal(await exit, 0, 'and exits when told, with the code it was given');
+  } finally {
+    cleanup();
+  }
+});
+
+test('a process whose last live agent was drained as the final one exits on its own once it ended (no round trip to the host)', { timeout: 60_000 }, async () => {
+  const { init, messages, exit, said, send, cleanup } = handDrivenProcess();
+  try {
+    send({ type: 'init', init: init('a1', 's1') });
+    await waitFor('a1 to be ready', said('ready', 'a1'));
+    send({ agent: 'a1', type: 'drain', final: true });
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exit, new Promise((resolve) => (timer = setTimeout(() => resolve('still running'), 10_000)))]);
+    clearTimeout(timer);
+    assert.equal(code, 0, 'it exited with its agent\'s code, untold');
+    assert.ok(messages.some((message) => message.type === 'ended' && message.agent === 'a1'), 'a1 reported its end first');
+  } finally {
+    cleanup();
   }
 });
 
