@@ -1,7 +1,8 @@
 // The agent process (bundled to dist/agent.js). The pool forks it with an IPC channel and sends it
 // one `init` message per agent it is to host (agentsPerProcess; one by default). Each agent runs the
 // claim → execute → complete loop on the shared board in an AgentWorker of its own, until it is
-// told to drain; the process exits once its last agent ended, on SIGTERM, or when its host dies.
+// told to drain; the process exits once its last agent ended (when the host says so: it may have
+// placed another agent here meanwhile), on SIGTERM, or when its host dies.
 // The agents of one process share its board connection, rate-limiter client and host-model client;
 // each agent's commands carry its own SWARM_AGENT_ID (in their spawn environment, never in
 // process.env), so the host finds and ends one agent's leftovers without touching its siblings'.
@@ -51,6 +52,20 @@ interface HostedAgent {
 }
 
 const agents = new Map<string, HostedAgent>();
+/**
+ * Whether this process waits for the host's `exit` once its last agent ended (AgentInit.exitWhenTold):
+ * exiting on its own then raced the init of an agent the host had just placed here, which went down
+ * with the process before it was ready.
+ */
+let exitWhenTold = false;
+/** SIGTERM came (a stop after its grace period): the process exits once its agents handed their tasks back. */
+let terminating = false;
+/**
+ * A drain said no agent will be placed here any more (its last live agent was drained: a
+ * retirement, a cancel, a stop): the process exits on its own once its agents ended, as the host's
+ * `exit` would only come a round trip later.
+ */
+let noMoreAgents = false;
 const watchdog = exitWhenParentDies({ beforeExit: () => agents.forEach((agent) => agent.worker?.releaseNow()) });
 
 /** What the agents of this process share, made by the first init. */
@@ -72,9 +87,12 @@ function main(): void {
     if (!isPoolMessage(message)) return;
     const body = message as HostToAgent;
     if (body.type === 'init') {
+      exitWhenTold ||= body.init.exitWhenTold === true;
       if (!agents.has(body.init.agentId)) void start(body.init);
       return;
     }
+    if (body.type === 'exit') return exit(body.code);
+    if (body.type === 'drain' && body.final) noMoreAgents = true;
     const agent = addressee(body);
     if (!agent) return;
     if (agent.handle) agent.handle(body);
@@ -84,6 +102,9 @@ function main(): void {
   process.once('disconnect', () => agents.forEach((agent) => agent.closeRequests?.()));
   // SIGTERM (graceful stop after the grace period): every agent hands its task back, then exit.
   process.on('SIGTERM', () => {
+    // On its way out: no agent is placed here any more, so the last one to end need not wait for the host.
+    terminating = true;
+    if (agents.size === 0) return exit(0);
     for (const agent of agents.values()) {
       agent.worker?.drain();
       agent.worker?.interrupt('release');
@@ -126,7 +147,7 @@ async function start(init: AgentInit): Promise<void> {
   if (code === undefined) return;
   agents.delete(agent.id);
   agent.send({ type: 'ended', code });
-  if (agents.size === 0) exit(code);
+  if (agents.size === 0 && (!exitWhenTold || terminating || noMoreAgents)) exit(code);
 }
 
 /**
@@ -251,6 +272,7 @@ async function runAgent(agent: HostedAgent, init: AgentInit): Promise<number> {
         else isolationRequests.reject(message.id, message.handBack ? new CannotServeTaskError(message.handBack.taskId, message.handBack.reason) : new Error(message.message));
         return;
       case 'init':
+      case 'exit':
         return;
     }
   }

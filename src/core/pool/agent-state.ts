@@ -48,6 +48,8 @@ export class AgentLifecycle {
   private stopReason: string | undefined;
   /** Whether it was draining before it was killed: a killed drainer still does not count as live. */
   private drainedBeforeStop = false;
+  /** Whether the pool's stop signalled its process (SIGTERM once the grace ran out). */
+  private signalledByStop = false;
 
   /**
    * `publish` receives the public state (what `swarm agents` and the Pool view show) after every
@@ -131,6 +133,15 @@ export class AgentLifecycle {
   }
 
   /**
+   * The pool's stop signalled its process: an exit that follows while it drains is the stop's doing,
+   * even if it never got as far as reporting ready (a process that is still booting has no SIGTERM
+   * handler yet and dies of the signal: that is no failed start).
+   */
+  stopSignalled(): void {
+    this.signalledByStop = true;
+  }
+
+  /**
    * The process is gone: what becomes of it and of its task, by the phase it died in.
    * `cancelled`: the user cancelled the task it ran, which is why it was stopped.
    */
@@ -139,7 +150,8 @@ export class AgentLifecycle {
     this.to('exited');
     const drained = phase === 'draining';
     const task = drained ? 'release' : 'fail';
-    const kind = !this.wasReady ? 'spawn-failure' : drained || cancelled ? 'expected' : 'crash';
+    const stoppedWhileStarting = drained && this.signalledByStop;
+    const kind = !this.wasReady && !stoppedWhileStarting ? 'spawn-failure' : drained || cancelled ? 'expected' : 'crash';
     return { kind, task, expected: drained || cancelled };
   }
 

@@ -43,6 +43,12 @@ export interface AgentInit {
   sandbox?: ActiveSandbox;
   /** The most agents of the pool: a batch takes about this share of a map's unfinished tasks. */
   poolSize?: number;
+  /**
+   * The process exits only when the host says so (`exit`), not on its own once its last agent
+   * ended: the host may have placed another agent into it whose init is still on its way, and only
+   * the host knows. Absent (an older host, a test driving the process by hand): it exits on its own.
+   */
+  exitWhenTold?: boolean;
 }
 
 // ---- host → agent
@@ -56,9 +62,18 @@ export type HostToAgentBody =
   /** Tasks are waiting: stop backing off and claim now. */
   | { type: 'wake' }
   /** Finish the current task (if any), claim nothing more, exit. */
-  | { type: 'drain' }
+  | {
+      type: 'drain';
+      /**
+       * No agent of its process is live after this one: none will be placed there any more, so the
+       * process exits on its own once its agents ended, without waiting for the host's `exit`.
+       */
+      final?: boolean;
+    }
   /** Abort the current task if it is `taskId`; the board already cancelled it. */
   | { type: 'cancel'; taskId: string }
+  /** The process's last agent ended and the host placed none more into it: exit with `code` (no agent named). */
+  | { type: 'exit'; code: number }
   /** What this runner serves changed (a remote added to its clone): claim with this from now on. */
   | { type: 'serves'; serves: Serves }
   | { type: 'isolation-reply'; id: number; ok: true; value: PreparedWorkspace | CollectedChanges | null }
@@ -104,7 +119,8 @@ export type AgentToHostBody =
   | { type: 'warning'; message: string }
   /**
    * The agent's worker ended (it drained, or could not work: `code` 2) while its process lives on
-   * for other agents. The process exits once its last agent ended; the host then sees that exit.
+   * for other agents. The process exits once its last agent ended (when the host says so, with
+   * `exitWhenTold`); the host then sees that exit.
    */
   | { type: 'ended'; code: number };
 

@@ -20,7 +20,7 @@ import { agentProcessHandle, freeSlot, openAgentRequests, sendToAgent, type Agen
 import { forkAgent, type HostingProcess } from './agent-process';
 import type { TaskIsolation } from './isolation';
 import { runIsolationRequest } from './isolation-modes';
-import type { AgentInit, AgentToHost } from './protocol';
+import { toAgent, type AgentInit, type AgentToHost } from './protocol';
 import type { Scheduler } from './scheduler';
 import type { AgentCurrentTask, PoolEvent } from './types';
 import { boardOutageMessage, type WorkerEvent } from './worker';
@@ -238,11 +238,13 @@ export class AgentSupervisor {
     const child = agent.process;
     if (!(await this.inits)) return this.endUninitialised(handle, hosting, child);
     handle.process = child;
-    handle.hosting = hosting;
     openAgentRequests(handle);
     handle.info.pid = child.pid;
     const ended = new Promise<number>((resolve) => (handle.ended = resolve));
-    sendToAgent(handle, { type: 'init', init: this.host.init(handle) });
+    // The process exits when this host says so (see endProcess): only here is it known whether
+    // another agent was placed into it while its last one ended.
+    // A process killed while its init was held gets none: it claims nothing on its way out.
+    if (!hosting.killing) sendToAgent(handle, { type: 'init', init: { ...this.host.init(handle), exitWhenTold: true } });
     if (this.host.isStopping()) this.drain(handle);
     const startTimeoutMs = this.options.startTimeoutMs ?? 30_000;
     const startTimer = setTimeout(() => {
@@ -253,8 +255,12 @@ export class AgentSupervisor {
     clearTimeout(startTimer);
     hosting.members.delete(handle);
     // The last agent of a process ended: the process exits now, and its exit is what counts (as
-    // when each agent had a process of its own).
-    if (!exit.processGone && hosting.members.size === 0) exit = await processExit;
+    // when each agent had a process of its own). No agent can be placed into it any more (none of
+    // its agents is live), and none was meanwhile, or it would still be a member.
+    if (!exit.processGone && hosting.members.size === 0) {
+      endProcess(child, exit.code);
+      exit = await processExit;
+    }
     // While the pool stops, every agent process is on its way out: an agent that ended before its
     // process waits for it, so that the leftover sweeps of the process's agents share one pass.
     else if (!exit.processGone && this.host.isStopping()) await reap(hosting, child);
@@ -292,17 +298,20 @@ export class AgentSupervisor {
    * it then would go down with it.
    */
   private place(handle: AgentHandle): HostingProcess {
-    for (const hosting of this.processes) {
-      if (this.hasRoom(hosting)) {
-        hosting.members.add(handle);
-        return hosting;
-      }
-    }
-    return this.forkProcess(handle);
+    // Known to the agent from its placement on: a kill before its init (over memory while the
+    // checks hold it) ends this process, and marks it so that no agent is placed into it.
+    handle.hosting = [...this.processes].find((hosting) => this.hasRoom(hosting)) ?? this.forkProcess(handle);
+    handle.hosting.members.add(handle);
+    return handle.hosting;
   }
 
   private hasRoom(hosting: HostingProcess): boolean {
     if (hosting.exited || hosting.killing || hosting.members.size >= this.perProcess) return false;
+    return this.hasLiveMember(hosting);
+  }
+
+  /** One of its agents is live (not draining, killed or gone): only then may an agent be placed there. */
+  private hasLiveMember(hosting: HostingProcess): boolean {
     return [...hosting.members].some((member) => ['starting', 'idle', 'busy'].includes(member.life.phase));
   }
 
@@ -403,7 +412,10 @@ export class AgentSupervisor {
   /** Finish the current task, claim nothing more, exit. */
   drain(handle: AgentHandle): void {
     handle.life.drain();
-    sendToAgent(handle, { type: 'drain' });
+    // Its process's last live agent: nothing is placed into the process any more (see hasRoom), so
+    // it may exit on its own once its agents ended instead of waiting for endProcess.
+    const final = !handle.hosting || !this.hasLiveMember(handle.hosting);
+    sendToAgent(handle, { type: 'drain', ...(final && { final }) });
   }
 
   /**
@@ -420,7 +432,11 @@ export class AgentSupervisor {
         if (sibling !== handle) sibling.life.kill(`Agent ${sibling.info.id} was stopped with agent ${handle.info.id}, whose process it shared: ${reason}`);
       }
     }
-    void handle.process?.stop({ graceMs: 0 }).catch((error: unknown) => this.host.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
+    // Its process may still be starting, or its init held: then it is ended as soon as it exists.
+    const child = handle.process ? Promise.resolve(handle.process) : hosting?.forked.then((agent) => (agent instanceof Error ? undefined : agent.process));
+    void child
+      ?.then((process) => process?.stop({ graceMs: 0 }))
+      .catch((error: unknown) => this.host.warn(`Could not stop agent ${handle.info.id}: ${messageOf(error)}`));
   }
 
   /** The user cancelled the task the agent runs: the agent and everything it started end before this resolves. */
@@ -462,6 +478,7 @@ export class AgentSupervisor {
    * SIGTERM recorded a failed attempt instead of a released one.
    */
   async stopGracefully(handle: AgentHandle, graceMs: number): Promise<void> {
+    handle.life.stopSignalled();
     const agent = handle.process;
     if (!agent) return;
     try {
@@ -567,6 +584,16 @@ function reap(hosting: HostingProcess, child: SupervisedProcess): Promise<void> 
     () => undefined,
   );
   return hosting.reaped;
+}
+
+/** Tells a process whose last agent ended to exit with that agent's code (it waits for this: AgentInit.exitWhenTold). */
+function endProcess(child: SupervisedProcess, code: number | null): void {
+  if (!child.child.connected) return;
+  try {
+    child.child.send(toAgent({ type: 'exit', code: code ?? 0 }), (error) => error && undefined);
+  } catch {
+    // Exited meanwhile: its exit is awaited all the same.
+  }
 }
 
 /** How long a cancelled agent in a shared process may take to end before its process is killed. */
