@@ -187,7 +187,10 @@ export class AgentPool {
     const verifySlot = freeSlot(this.agents.values());
     if (requested !== 'sequential' && agentScriptFound) {
       this.supervisor.holdInits();
-      await this.scheduler.startAgentsAhead().catch((error: unknown) => this.onBoardError(error));
+      this.claimableAtStart = await this.scheduler.startAgentsAhead().catch((error: unknown) => {
+        this.onBoardError(error);
+        return 0;
+      });
     }
     let verdict: string | undefined;
     try {
@@ -251,9 +254,15 @@ export class AgentPool {
     await this.isolation.prune?.().catch((error: unknown) => this.warn(`Cleaning up old workspaces failed: ${messageOf(error)}`));
   }
 
-  /** The slots of the agents in processes of their own (forked ahead: still booting). */
+  /** Tasks the agents forked ahead may claim once the checks passed (see startAgentsAhead). */
+  private claimableAtStart = 0;
+
+  /**
+   * The slots worth making ready ahead: those of the agents forked ahead (their processes still
+   * boot), no more than there are tasks for them (an agent kept for minAgents may wait idle).
+   */
   private agentProcessSlots(): string[] {
-    return [...this.agents.values()].filter((agent) => !agent.inHost).map((agent) => agent.slot);
+    return [...this.agents.values()].filter((agent) => !agent.inHost).map((agent) => agent.slot).slice(0, this.claimableAtStart);
   }
 
   /** Graceful: stop claiming, let running tasks finish for graceMs, then SIGTERM, then SIGKILL. */

@@ -194,13 +194,15 @@ export class Scheduler {
   /**
    * Before start(), while the pool's checks run: starts the agents the board wants now, so that
    * their processes boot meanwhile (the pool holds their inits until the checks passed). The first
-   * round after start() counts them as live and starts only what is still missing.
+   * round after start() counts them as live and starts only what is still missing. Returns how
+   * many tasks they may claim now (the pool makes ready no more slots than that).
    */
-  async startAgentsAhead(): Promise<void> {
-    if (this.host.mode() !== 'pool' || this.host.isStopping()) return;
+  async startAgentsAhead(): Promise<number> {
+    if (this.host.mode() !== 'pool' || this.host.isStopping()) return 0;
     const { counts, delayed, parked } = await this.host.board.stats();
     const claimable = Math.max(0, counts.pending - delayed - parkedNotServed(parked, this.options.serves));
     this.spawnUpTo(wantedAgents(0, claimable, this.options.limits), 0, Date.now());
+    return claimable;
   }
 
   // ------------------------------------------------------------------ what agents report

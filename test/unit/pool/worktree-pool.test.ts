@@ -1,6 +1,7 @@
 // The pool in a git repository: by default every attempt runs in a worktree (served by the host's
 // isolation over IPC), the user's folder stays untouched, and the result carries a reviewable patch.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'node:test';
@@ -72,3 +73,31 @@ test('best of N: attempts race in their own worktrees, the first that passes ver
     repo.cleanup();
   }
 });
+
+test('at its start the pool makes ready the slots of the agents it forks for the waiting tasks, and no more (an agent kept idle by minAgents gets none)', async () => {
+  const repo = makeRepo({ 'src/a.txt': 'one\n', 'README.md': '# demo\n' });
+  const board = FileBoard.open({ root: path.join(repo.root, '.swarm'), durable: false });
+  const logs: string[] = [];
+  const registered = (): number => execFileSync('git', ['worktree', 'list', '--porcelain'], { cwd: repo.root, encoding: 'utf8' }).split('\n').filter((line) => line.startsWith('worktree ')).length - 1;
+  const pool = new AgentPool({ board, workspaceRoot: repo.root, executor: { type: 'command', command: 'echo changed >> {files}' }, minAgents: 3, maxAgents: 3, agentScript: agentBundle(), log: (line) => logs.push(line) });
+  try {
+    const task = board.post({ title: 'edit a', files: ['src/a.txt'] });
+    await pool.start();
+    await waitUntil(() => board.get(task.id)?.status === 'done');
+    assert.ok(logs.some((line) => line.startsWith(`task ${task.id}: ready worktree`)), `the task's slot was ready before its claim:\n${logs.join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(registered(), 1, 'one slot for the one task; the idle agents have none');
+  } finally {
+    await pool.stop({ graceMs: 0 });
+    board.close();
+    repo.cleanup();
+  }
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
