@@ -11,24 +11,13 @@ import * as path from 'path';
 import { test } from 'node:test';
 import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { POOL_CHANNEL, type AgentInit } from '../../../src/core/pool/protocol';
-import { agentBundle, waitFor } from './helpers';
+import { agentBundle, plainAgentInit, waitFor } from './helpers';
 
 function startAgent(): { dir: string; board: FileBoard; init: AgentInit; child: ReturnType<typeof fork>; messages: Array<{ type?: string }> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-agent-hold-'));
   const board = FileBoard.open({ root: path.join(dir, '.swarm'), durable: false });
   board.post({ title: 'must wait for the pause' });
-  const init: AgentInit = {
-    agentId: 'held',
-    slot: 's1',
-    board: board.root,
-    workspaceRoot: dir,
-    executor: { type: 'command', command: 'true' },
-    leaseMs: 30_000,
-    isolation: 'none',
-    isolationKind: 'none',
-    hostModels: false,
-    maxLogBytes: 1024 * 1024,
-  };
+  const init: AgentInit = plainAgentInit('held', 's1', board.root, dir);
   const child = fork(agentBundle(), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const messages: Array<{ type?: string }> = [];
   child.on('message', (message) => messages.push(message as { type?: string }));

@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { AgentPool, type PoolEvent, type PoolOptions } from '../../../src/core/pool';
+import type { AgentInit } from '../../../src/core/pool/protocol';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 let bundledAgent: string | undefined;
@@ -100,4 +101,24 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The init of an agent process driven by hand (no pool): a `true` command on the board at
+ * `boardRoot`, no isolation; `extra` adds to it (exitWhenTold, another slot...).
+ */
+export function plainAgentInit(agentId: string, slot: string, boardRoot: string, workspaceRoot: string, extra: Partial<AgentInit> = {}): AgentInit {
+  return {
+    agentId,
+    slot,
+    board: boardRoot,
+    workspaceRoot,
+    executor: { type: 'command', command: 'true' },
+    leaseMs: 30_000,
+    isolation: 'none',
+    isolationKind: 'none',
+    hostModels: false,
+    maxLogBytes: 1024 * 1024,
+    ...extra,
+  };
 }

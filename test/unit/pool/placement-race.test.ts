@@ -10,7 +10,7 @@ import * as path from 'path';
 import { afterEach, test } from 'node:test';
 import { FileBoardEngine as FileBoard } from '../../../src/core/board';
 import { POOL_CHANNEL, type AgentInit } from '../../../src/core/pool/protocol';
-import { agentBundle, poolFixture, waitFor, type PoolFixture } from './helpers';
+import { agentBundle, plainAgentInit, poolFixture, waitFor, type PoolFixture } from './helpers';
 
 let fixture: PoolFixture | undefined;
 afterEach(async () => {
@@ -49,19 +49,7 @@ for (const agentsPerProcess of [1, 2]) {
 function handDrivenProcess() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-placement-'));
   const board = FileBoard.open({ root: path.join(dir, '.swarm'), durable: false });
-  const init = (agentId: string, slot: string): AgentInit => ({
-    agentId,
-    slot,
-    board: board.root,
-    workspaceRoot: dir,
-    executor: { type: 'command', command: 'true' },
-    leaseMs: 30_000,
-    isolation: 'none',
-    isolationKind: 'none',
-    hostModels: false,
-    maxLogBytes: 1024 * 1024,
-    exitWhenTold: true,
-  });
+  const init = (agentId: string, slot: string): AgentInit => plainAgentInit(agentId, slot, board.root, dir, { exitWhenTold: true });
   const child = fork(agentBundle(), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const messages: Array<{ type?: string; agent?: string; code?: number }> = [];
   child.on('message', (message) => messages.push(message as { type?: string }));
