@@ -3,6 +3,7 @@
 // task that must start elsewhere, a warm-up gone stale, one refused by the host's sweep or one cut
 // short by the pool's stop each leave the slot exactly as a plain prepare would.
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
@@ -33,6 +34,30 @@ function isolationOf(r: TempRepo, options: Partial<WorktreeIsolationOptions> = {
 /** How the prepare of `taskId` found its slot, from its log line. */
 function howPrepared(lines: string[], taskId: string): string | undefined {
   return lines.map((line) => new RegExp(`^task ${taskId}: (ready|warm|cold) worktree`).exec(line)?.[1]).find(Boolean);
+}
+
+function bigRepo(count: number): TempRepo {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < count; i += 1) files[`d${i % 40}/f${i}.txt`] = `file ${i}\n`.repeat(20);
+  const made = makeRepo(files);
+  repos.push(made);
+  return made;
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function killGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    process.kill(-(child.pid as number), 'SIGKILL');
+  });
 }
 
 function registeredWorktrees(root: string): string[] {
@@ -147,6 +172,32 @@ describe('warm-up of agent slots', () => {
     assert.equal(fs.readFileSync(path.join(prepared.cwd, '.setup-of'), 'utf8').trim(), task.id, 'the setup ran for the task');
     await isolation.release();
   });
+
+  for (const when of ['while it creates the slot', 'once the slot is ready'] as const) {
+    it(`kill -9 of the host ${when}: the next start repairs or reuses the slot, from the working state of then`, async () => {
+      const r = bigRepo(when === 'while it creates the slot' ? 4000 : 10);
+      const slot = path.join(slotsDir(r.root), 'slot-1');
+      const adminDir = path.join(r.root, '.git', 'worktrees');
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures', 'warm-up-child.ts'), r.root], { detached: true, stdio: 'ignore' });
+      const phase = (): string | undefined => (fs.existsSync(`${slot}.json`) ? (JSON.parse(fs.readFileSync(`${slot}.json`, 'utf8')) as { phase: string }).phase : undefined);
+      try {
+        if (when === 'while it creates the slot') await waitUntil(() => fs.existsSync(adminDir) && fs.readdirSync(adminDir).length > 0 && fs.existsSync(slot), 60_000);
+        else await waitUntil(() => phase() === 'ready', 60_000);
+      } finally {
+        await killGroup(child);
+      }
+      assert.equal(phase(), when === 'while it creates the slot' ? 'creating' : 'ready');
+      r.write('d0/f0.txt', 'edited after the crash\n');
+      const { isolation, lines } = isolationOf(r);
+      await isolation.prune();
+      const task = fakeTask();
+      const prepared = await isolation.prepare(task, '1', artifacts(r, task.id));
+      assert.equal(howPrepared(lines, task.id), when === 'while it creates the slot' ? 'cold' : 'warm');
+      assert.equal(fs.readFileSync(path.join(prepared.cwd, 'd0', 'f0.txt'), 'utf8'), 'edited after the crash\n');
+      assert.equal(git(prepared.cwd, ['status', '--porcelain']), '', 'nothing else differs from the snapshot');
+      await isolation.release();
+    });
+  }
 
   it('the guard of an unsandboxed isolation passes the warm-up and a batch\'s keepBase through', async () => {
     const r = repoWithEdit();
