@@ -464,6 +464,10 @@ export class AgentWorker {
       return { ...base, outcome: 'failed', message: failure.message, retryAt: failure.retryAt };
     } catch (boardError) {
       if (boardError instanceof LeaseLostError) return { ...base, outcome: 'lost', message: boardError.message };
+      // The board cannot be reached to take the task back or record the failure: nothing is
+      // recorded, and the task comes back once its lease runs out. Said as such (a stop that came
+      // before the lease's own loss printed nothing for the task).
+      if (boardError instanceof BoardUnavailableError) return { ...base, outcome: 'lost', message: unrecordedEnd(task.id, boardError) };
       throw boardError;
     }
   }
@@ -627,4 +631,9 @@ export class BoardUnwritableError extends SwarmUserError {
     );
     this.name = 'BoardUnwritableError';
   }
+}
+
+/** Why an attempt's end was not recorded: the board could not be reached (its lease lapses instead). */
+function unrecordedEnd(taskId: string, error: BoardUnavailableError): string {
+  return `Lease lost on task ${taskId}: the board could not be reached to record how the attempt ended (${error.message.replace(/\.$/, '')}). The task comes back to the board when its lease runs out.`;
 }

@@ -248,6 +248,25 @@ describe('swarm run --board redis://', { timeout: 600_000 }, () => {
     assert.equal((JSON.parse(lines[0]) as { host?: string }).host, `${os.hostname().replace(/[^A-Za-z0-9_.-]+/g, '-')}-${runner.child.pid}`);
   });
 
+  it('a Redis server that goes away while the lease is long: the stop comes first, and the running task is still reported, as lost', async () => {
+    const redis = await server({ aof: true });
+    const url = redis.url(0, 'outage-long-lease');
+    const { poster, runners } = clones(1);
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-outage-marker-'));
+    cleanups.push(() => fs.rmSync(shared, { recursive: true, force: true }));
+    const marker = path.join(shared, 'started');
+    swarm(poster.root, url, ['post', 'outlives the server']);
+    // A lease of 30 s: the run stops for the lost server long before the agent's lease could lapse.
+    const runner = startRun(runners[0], url, ['--agents', '1', '--lease-ms', '30000', '--sandbox', 'off', '--exec', `touch ${marker}; sleep 20`]);
+    await waitFor('the command to run', () => fs.existsSync(marker));
+    await redis.crash();
+    const finished = await runner.exited;
+    const said = `${finished.stdout}\n${finished.stderr}`;
+    assert.equal(finished.code, 1, said);
+    assert.match(said, /^lost +\S+ +outlives the server: Lease lost on task \S+: the board could not be reached to record how the attempt ended .*The task comes back to the board when its lease runs out\./m, said);
+    assert.doesNotMatch(said, /\n\s+at /, 'no stack trace');
+  });
+
   it('a Redis server that goes away mid-run: the run stops within seconds with one line, exit 1; the task is done once after the server is back', async () => {
     const redis = await server({ aof: true });
     const url = redis.url(0, 'outage');
