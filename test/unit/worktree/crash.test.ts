@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { createWorktreeIsolation, listWorktrees, pruneWorktrees } from '../../../src/core/worktree';
-import { fakeTask, git, makeRepo, slotsDir, type TempRepo } from './helpers';
+import { fakeTask, git, killProcessGroup, makeRepo, manyFiles, slotsDir, waitForCondition, type TempRepo } from './helpers';
 
 const CHILD = path.join(__dirname, 'fixtures', 'prepare-child.ts');
 const repos: TempRepo[] = [];
@@ -17,9 +17,7 @@ afterEach(() => {
 });
 
 function bigRepo(count: number): TempRepo {
-  const files: Record<string, string> = {};
-  for (let i = 0; i < count; i += 1) files[`d${i % 40}/f${i}.txt`] = `file ${i}\n`.repeat(20);
-  const made = makeRepo(files);
+  const made = makeRepo(manyFiles(count));
   repos.push(made);
   return made;
 }
@@ -30,13 +28,6 @@ function startChild(args: string[]): ChildProcess {
   return child;
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** The pid of a process that has exited and been reaped: a crashed owner. */
 function pidOfExitedProcess(): Promise<number> {
@@ -47,12 +38,6 @@ function pidOfExitedProcess(): Promise<number> {
   });
 }
 
-function killGroup(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    process.kill(-child.pid!, 'SIGKILL');
-  });
-}
 
 function ourWorktrees(root: string): string[] {
   return git(root, ['worktree', 'list', '--porcelain'])
@@ -67,8 +52,8 @@ describe('worktree crash repair', () => {
     const slotDir = path.join(slotsDir(r.root), 'slot-1');
     const child = startChild([r.root, '1', 'tcrash1']);
     // Kill as soon as git has registered the worktree and started writing files into it.
-    await waitFor(() => fs.existsSync(adminDir) && fs.readdirSync(adminDir).length > 0 && fs.existsSync(slotDir), 60_000);
-    await killGroup(child);
+    await waitForCondition(() => fs.existsSync(adminDir) && fs.readdirSync(adminDir).length > 0 && fs.existsSync(slotDir), 60_000);
+    await killProcessGroup(child);
     const state = JSON.parse(fs.readFileSync(`${slotDir}.json`, 'utf8')) as { phase: string };
     assert.equal(state.phase, 'creating', 'the crash happened during creation');
     const removed = await pruneWorktrees(r.root);
@@ -133,7 +118,7 @@ describe('worktree crash repair', () => {
     await pruneWorktrees(r.root);
     assert.ok(fs.existsSync(path.join(r.root, '.git', 'worktrees', 'slot-1', 'locked')), 'the live creation is untouched');
     assert.ok(fs.existsSync(path.join(r.root, '.git', 'worktrees', 'mine', 'locked')), 'a worktree outside the slot folder is untouched');
-    await killGroup(creator);
+    await killProcessGroup(creator);
   });
 
   it('repairs half states left by hand: unregistered folders, registrations without a folder, a lone state file', async () => {
@@ -159,8 +144,8 @@ describe('worktree crash repair', () => {
     const child = startChild([r.root, '1', 'tdied1', 'half of the fix\n']);
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await waitFor(() => out.includes('prepared'), 60_000);
-    await killGroup(child);
+    await waitForCondition(() => out.includes('prepared'), 60_000);
+    await killProcessGroup(child);
     await pruneWorktrees(r.root);
     assert.equal(git(r.root, ['show', 'refs/swarm/tdied1:partial.txt']), 'half of the fix');
     const listed = await listWorktrees(r.root);
@@ -173,7 +158,7 @@ describe('worktree crash repair', () => {
     const child = startChild([r.root, '1', 'tother1', 'work of the other host\n']);
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await waitFor(() => out.includes('prepared'), 60_000);
+    await waitForCondition(() => out.includes('prepared'), 60_000);
     const isolation = createWorktreeIsolation({ workspaceRoot: r.root, include: [] });
     const task = fakeTask();
     const mine = await isolation.prepare(task, '1', path.join(r.root, '.swarm', 'artifacts', task.id));
@@ -185,6 +170,6 @@ describe('worktree crash repair', () => {
     assert.deepEqual([theirState.ownerPid, theirState.taskId], [child.pid, 'tother1']);
     const myState = JSON.parse(fs.readFileSync(`${path.dirname(mine.cwd)}/slot-1-p${process.pid}.json`, 'utf8')) as { slot: string };
     assert.equal(myState.slot, `1-p${process.pid}`);
-    await killGroup(child);
+    await killProcessGroup(child);
   });
 });

@@ -1,5 +1,5 @@
 // Real git repositories in temp folders for worktree and patch tests.
-import { execFileSync } from 'child_process';
+import { execFileSync, type ChildProcess } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -116,5 +116,30 @@ export async function rejectsAsUserError(action: Promise<unknown>, kind: UserErr
     assert.equal(error.kind, kind, error.message);
     assert.match(error.message.split('\n')[0], firstLine);
     return true;
+  });
+}
+
+/** `count` small files spread over 40 folders (a repository big enough that a checkout takes a while). */
+export function manyFiles(count: number): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < count; i += 1) files[`d${i % 40}/f${i}.txt`] = `file ${i}\n`.repeat(20);
+  return files;
+}
+
+/** Polls `condition` every 5 ms until it holds; throws after `timeoutMs`. */
+export async function waitForCondition(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** SIGKILL of a detached child's whole process group, resolved once the child exited (at once if it already had). */
+export function killProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    process.kill(-(child.pid as number), 'SIGKILL');
   });
 }

@@ -3,14 +3,14 @@
 // task that must start elsewhere, a warm-up gone stale, one refused by the host's sweep or one cut
 // short by the pool's stop each leave the slot exactly as a plain prepare would.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { createWorktreeIsolation, type WorktreeIsolationOptions } from '../../../src/core/worktree';
 import { guardIsolation } from '../../../src/core/sandbox/escapeGuard';
 import type { TaskIsolation } from '../../../src/core/pool/isolation';
-import { fakeTask, git, makeRepo, slotsDir, type TempRepo } from './helpers';
+import { fakeTask, git, killProcessGroup, makeRepo, manyFiles, slotsDir, waitForCondition, type TempRepo } from './helpers';
 
 const repos: TempRepo[] = [];
 afterEach(() => {
@@ -37,28 +37,12 @@ function howPrepared(lines: string[], taskId: string): string | undefined {
 }
 
 function bigRepo(count: number): TempRepo {
-  const files: Record<string, string> = {};
-  for (let i = 0; i < count; i += 1) files[`d${i % 40}/f${i}.txt`] = `file ${i}\n`.repeat(20);
-  const made = makeRepo(files);
+  const made = makeRepo(manyFiles(count));
   repos.push(made);
   return made;
 }
 
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
-function killGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    process.kill(-(child.pid as number), 'SIGKILL');
-  });
-}
 
 function registeredWorktrees(root: string): string[] {
   return git(root, ['worktree', 'list', '--porcelain']).split('\n').filter((line) => line.startsWith('worktree ')).map((line) => line.slice('worktree '.length));
@@ -181,10 +165,10 @@ describe('warm-up of agent slots', () => {
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures', 'warm-up-child.ts'), r.root], { detached: true, stdio: 'ignore' });
       const phase = (): string | undefined => (fs.existsSync(`${slot}.json`) ? (JSON.parse(fs.readFileSync(`${slot}.json`, 'utf8')) as { phase: string }).phase : undefined);
       try {
-        if (when === 'while it creates the slot') await waitUntil(() => fs.existsSync(adminDir) && fs.readdirSync(adminDir).length > 0 && fs.existsSync(slot), 60_000);
-        else await waitUntil(() => phase() === 'ready', 60_000);
+        if (when === 'while it creates the slot') await waitForCondition(() => fs.existsSync(adminDir) && fs.readdirSync(adminDir).length > 0 && fs.existsSync(slot), 60_000);
+        else await waitForCondition(() => phase() === 'ready', 60_000);
       } finally {
-        await killGroup(child);
+        await killProcessGroup(child);
       }
       assert.equal(phase(), when === 'while it creates the slot' ? 'creating' : 'ready');
       r.write('d0/f0.txt', 'edited after the crash\n');
