@@ -1,6 +1,8 @@
 // Agent pool benchmark, every figure measured in this one run against a baseline from the same run:
 //   (a) 1,000 no-op tasks (`true`) through `swarm run --agents 4` vs `xargs -P 4` running the same
-//       1,000 commands through the same shell (`sh -c true`), as a wall-time ratio (target ≤ 1.5);
+//       1,000 commands through the same shell (`sh -c true`), as a wall-time ratio (target ≤ 1.5),
+//       with two floors in the same run: a bare Node process that only spawns the commands (what
+//       any pool in Node pays) and xargs running each one in the pool's bwrap sandbox;
 //   (b) 8 tasks of `sleep 1` with 8 agents: wall time over one task's time (target ≤ 1.3), with
 //       agentsPerProcess 1 and auto alternating, with where the time around the commands went (from
 //       SWARM_TRACE: to the first command, the spread of starts, from the last end to the exit);
@@ -209,6 +211,52 @@ function xargsRun(count: number, parallel: number, command: string): number {
   return wallMs;
 }
 
+/**
+ * The floor of any pool written in Node: a bare Node process that spawns each `sh -c true` in a new
+ * session, `parallel` at a time, and does nothing else (no board, no supervision, no sandbox). Timed
+ * inside that process, from its first spawn to its last exit, so Node's own start is not counted.
+ */
+function nodeSpawnFloor(count: number, parallel: number): number {
+  const script = `const { spawn } = require('child_process');
+let next = 0, done = 0; const started = performance.now();
+function one() {
+  if (next >= ${count}) return;
+  next++;
+  spawn('/bin/sh', ['-c', 'true'], { detached: true, stdio: 'ignore' }).on('exit', (code) => {
+    if (code !== 0) process.exit(1);
+    if (++done === ${count}) { console.log(performance.now() - started); return; }
+    one();
+  });
+}
+for (let i = 0; i < ${parallel}; i++) one();`;
+  const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`the Node spawn floor failed: ${result.stderr}`);
+  return Number(result.stdout.trim());
+}
+
+/**
+ * The floor of a sandbox per command: xargs running each `true` in the bubblewrap sandbox the pool
+ * gives a no-op task (the same policy and arguments), with nothing of the pool around it.
+ * Undefined where bubblewrap cannot run.
+ */
+function bwrapFloor(count: number, parallel: number, dir: string): number | undefined {
+  const resolved = resolveSandbox({ ...DEFAULT_SANDBOX_SETTINGS, mode: 'auto' });
+  if (!resolved.active || resolved.active.tool !== 'bwrap') return undefined;
+  const launch = createCommandSandbox(resolved.active, { cwd: dir, writable: [dir], protect: [] }).launch('true', dir, process.env);
+  try {
+    // The pool reads the namespace's init from fd 3; xargs gives the command no fd 3.
+    const args = launch.args[0] === '--info-fd' ? launch.args.slice(2) : launch.args;
+    const input = Array.from({ length: count }, (_, index) => String(index)).join('\n');
+    const started = nowMs();
+    const result = spawnSync('xargs', ['-P', String(parallel), '-n', '1', '--', 'sh', '-c', 'exec "$@"', launch.file, launch.file, ...args], { input, cwd: dir, env: launch.env, encoding: 'utf8' });
+    const wallMs = nowMs() - started;
+    if (result.status !== 0) throw new Error(`the bwrap floor failed: ${result.stderr}`);
+    return wallMs;
+  } finally {
+    launch.cleanup();
+  }
+}
+
 function benchNoOps(): void {
   benchNoOpsOn(os.tmpdir(), 'workspace on disk (the board fsyncs every result)');
   // tmpfs makes fsync free: the difference to the line above is the board's durability cost.
@@ -222,11 +270,15 @@ function benchNoOpsOn(parent: string, label: string): void {
   console.log(`\n(a) ${count} no-op tasks (true), 4 at a time, best of ${rounds}; ${label}${perProcess ? `; --agents-per-process ${perProcess}` : ''}`);
   const swarmTimes: number[] = [];
   const xargsTimes: number[] = [];
+  const nodeFloorTimes: number[] = [];
+  const bwrapFloorTimes: number[] = [];
   for (let round = 0; round < rounds; round++) {
     xargsTimes.push(xargsRun(count, 4, 'true'));
+    nodeFloorTimes.push(nodeSpawnFloor(count, 4));
     const workspace = workspaceWithTasks(count, (index) => `noop ${index}`, parent);
     try {
-      const perProcess = process.env.BENCH_AGENTS_PER_PROCESS;
+      const bwrap = bwrapFloor(count, 4, workspace.dir);
+      if (bwrap !== undefined) bwrapFloorTimes.push(bwrap);
       const { wallMs, summary } = swarmRun(workspace, ['--agents', '4', '--exec', 'true', ...(perProcess ? ['--agents-per-process', perProcess] : [])]);
       if (summary.done !== count) throw new Error(`only ${summary.done} of ${count} tasks done`);
       swarmTimes.push(wallMs);
@@ -236,9 +288,18 @@ function benchNoOpsOn(parent: string, label: string): void {
   }
   const swarmBest = Math.min(...swarmTimes);
   const xargsBest = Math.min(...xargsTimes);
+  const row = (name: string, times: number[]): void => {
+    const best = Math.min(...times);
+    console.log(`  ${name.padEnd(27)}${ms(best)}  (${times.map(ms).join(', ')})  ${((count / best) * 1000).toFixed(0)} tasks/s, ${(best / xargsBest).toFixed(2)} × xargs`);
+  };
   console.log(`  xargs -P 4 sh -c true:     ${ms(xargsBest)}  (${xargsTimes.map(ms).join(', ')})  ${((count / xargsBest) * 1000).toFixed(0)} tasks/s`);
+  // The floors: what a pool in Node, and a sandbox per command, cost before anything else.
+  row('floor: Node spawns only:', nodeFloorTimes);
+  if (bwrapFloorTimes.length > 0) row('floor: xargs -P 4 bwrap:', bwrapFloorTimes);
+  else console.log('  floor: xargs -P 4 bwrap:   (bubblewrap cannot run here)');
   console.log(`  swarm run --agents 4:      ${ms(swarmBest)}  (${swarmTimes.map(ms).join(', ')})  ${((count / swarmBest) * 1000).toFixed(0)} tasks/s`);
   console.log(`  ratio swarm / xargs:       ${(swarmBest / xargsBest).toFixed(2)}  (target ≤ 1.5)`);
+  if (bwrapFloorTimes.length > 0) console.log(`  ratio swarm / bwrap floor: ${(swarmBest / Math.min(...bwrapFloorTimes)).toFixed(2)}  (the pool's own part: board, supervision, Node)`);
   console.log(`  per-task overhead:         ${ms(((swarmBest - xargsBest) / count) * 4)} of agent time per task above xargs`);
 }
 
