@@ -121,8 +121,8 @@ export class WorktreeIsolation implements TaskIsolation {
   private warmSnapshotUntil = 0;
   /** Slots made ready ahead of their first task (see warmUp), until that task's prepare takes them. */
   private readonly warming = new Map<string, Promise<WarmSlot | undefined>>();
-  /** Aborts warm-ups still running when the pool stops. */
-  private readonly warmUpAbort = new AbortController();
+  /** Aborts warm-ups still running when the pool stops (a new one per start: see release). */
+  private warmUpAbort = new AbortController();
   /** Pool slots with a prepared attempt not yet collected or abandoned. */
   private readonly attemptsInFlight = new Set<string>();
   private commandEnv: Record<string, string> = {};
@@ -493,8 +493,11 @@ export class WorktreeIsolation implements TaskIsolation {
    * be, else removed. Slots still busy stay for prune.
    */
   async release(): Promise<void> {
-    // A slot still being warmed up is finished (or given up) before it is parked or removed.
-    this.warmUpAbort.abort();
+    // A slot still being warmed up is finished (or given up) before it is parked or removed. The
+    // next start of a pool with this isolation warms its slots up again: only these are aborted.
+    const running = this.warmUpAbort;
+    this.warmUpAbort = new AbortController();
+    running.abort();
     await Promise.all(this.warming.values());
     this.warming.clear();
     // Only after a run that used slots (and so staged results).

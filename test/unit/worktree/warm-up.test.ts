@@ -134,6 +134,20 @@ describe('warm-up of agent slots', () => {
     assert.deepEqual(left.filter((name) => /^(1|2)(\.|$)/.test(name)), [], `slot files left: ${left.join(', ')}`);
   });
 
+  it('an isolation used again after its release warms its slots up again', async () => {
+    const r = repoWithEdit();
+    const { isolation, lines } = isolationOf(r);
+    isolation.warmUp(['1'], Promise.resolve());
+    const first = fakeTask();
+    await isolation.prepare(first, '1', artifacts(r, first.id));
+    await isolation.release();
+    isolation.warmUp(['1'], Promise.resolve());
+    const second = fakeTask();
+    await isolation.prepare(second, '1', artifacts(r, second.id));
+    assert.equal(howPrepared(lines, second.id), 'ready', lines.join('\n'));
+    await isolation.release();
+  });
+
   it('a runner (its tasks start from their poster\'s snapshot) warms nothing up', async () => {
     const r = repoWithEdit();
     const head = git(r.root, ['rev-parse', 'HEAD']);
