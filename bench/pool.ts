@@ -202,10 +202,14 @@ async function benchSandboxCost(): Promise<void> {
   }
 }
 
+/** xargs's input: one line per command to run. */
+function xargsLines(count: number): string {
+  return Array.from({ length: count }, (_, index) => String(index)).join('\n');
+}
+
 function xargsRun(count: number, parallel: number, command: string): number {
-  const input = Array.from({ length: count }, (_, index) => String(index)).join('\n');
   const started = nowMs();
-  const result = spawnSync('xargs', ['-P', String(parallel), '-I{}', 'sh', '-c', command], { input, encoding: 'utf8' });
+  const result = spawnSync('xargs', ['-P', String(parallel), '-I{}', 'sh', '-c', command], { input: xargsLines(count), encoding: 'utf8' });
   const wallMs = nowMs() - started;
   if (result.status !== 0) throw new Error(`xargs failed: ${result.stderr}`);
   return wallMs;
@@ -246,9 +250,8 @@ function bwrapFloor(count: number, parallel: number, dir: string): number | unde
   try {
     // The pool reads the namespace's init from fd 3; xargs gives the command no fd 3.
     const args = launch.args[0] === '--info-fd' ? launch.args.slice(2) : launch.args;
-    const input = Array.from({ length: count }, (_, index) => String(index)).join('\n');
     const started = nowMs();
-    const result = spawnSync('xargs', ['-P', String(parallel), '-n', '1', '--', 'sh', '-c', 'exec "$@"', launch.file, launch.file, ...args], { input, cwd: dir, env: launch.env, encoding: 'utf8' });
+    const result = spawnSync('xargs', ['-P', String(parallel), '-n', '1', '--', 'sh', '-c', 'exec "$@"', launch.file, launch.file, ...args], { input: xargsLines(count), cwd: dir, env: launch.env, encoding: 'utf8' });
     const wallMs = nowMs() - started;
     if (result.status !== 0) throw new Error(`the bwrap floor failed: ${result.stderr}`);
     return wallMs;
