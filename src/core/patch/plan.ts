@@ -449,21 +449,28 @@ function listBaseEntries(repo: RepoInfo, parsed: Map<PatchInput, PatchSection[] 
 
 /**
  * The entries of the layer's files in its tree, as `ls-tree -z` prints them, when the listing is
- * of a commit of that tree (it covers every path of every patch); undefined otherwise.
+ * of a commit of that tree (it covers every path of every patch); undefined otherwise, and when it
+ * went into a folder the layer names as a file. ls-tree shows a folder it was asked for as one
+ * line, unless another path it was asked for lies inside: then it lists the folder's entries
+ * instead (all of them: they match the folder's name). Another result's path inside would hide the
+ * folder, which makes the whole tree be read, and the patch that names it as a file would apply to
+ * an index that lacks the folder's files; the layer's own listing tells it as git sees it.
+ * Paths are compared as bytes (latin1 keeps every byte), so a name that is not UTF-8 stays itself.
  */
 async function listedFor(repo: RepoInfo, layer: Layer, listing: BaseListing | undefined, trees: Map<string, string>): Promise<Buffer | undefined> {
   if (!listing || trees.get(listing.base) !== layer.tree) return undefined;
   const listed = await listing.listed;
   if (!listed) return undefined;
-  const wanted = new Set([...layer.files].map((relPath) => topPath(repo, relPath)));
-  const lines = listed
-    .toString('utf8')
-    .split('\0')
-    .filter((line) => {
-      const tab = line.indexOf('\t');
-      return tab >= 0 && wanted.has(line.slice(tab + 1));
-    });
-  return Buffer.from(lines.map((line) => `${line}\0`).join(''), 'utf8');
+  const wanted = new Set([...layer.files].map((relPath) => Buffer.from(topPath(repo, relPath), 'utf8').toString('latin1')));
+  const lines: string[] = [];
+  for (const line of listed.toString('latin1').split('\0')) {
+    const tab = line.indexOf('\t');
+    if (tab < 0) continue;
+    const listedPath = line.slice(tab + 1);
+    if (parentFolders(listedPath).some((folder) => wanted.has(folder))) return undefined;
+    if (wanted.has(listedPath)) lines.push(`${line}\0`);
+  }
+  return Buffer.from(lines.join(''), 'latin1');
 }
 
 /** What the patch changed in a sparse index: its entries (`ls-files`) against the base entries. */

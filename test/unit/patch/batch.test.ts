@@ -193,6 +193,34 @@ describe('apply of many results at once', () => {
     assert.equal(ws.read('keep.txt'), 'kept\n');
   });
 
+  it('a result that names a file where its snapshot has a folder still holding files does not apply, also beside a result inside that folder', async () => {
+    // The one listing of the snapshot is asked for every path of every result: a path inside the
+    // folder makes ls-tree list the folder's files instead of the folder. Git refuses both patches
+    // (the folder's other files are in the way), so nothing may plan them.
+    const ws = makeWorkspace({ 'd/x.txt': 'x\n', 'd/y.txt': 'y\n', 'keep.txt': 'k\n' });
+    made.push(ws);
+    const [inside, besideIt, alone] = await runTasks(ws, [
+      { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'd/x.txt'), 'x fixed\n') },
+      { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'keep.txt'), 'kept\n') },
+      { edit: (cwd) => fs.writeFileSync(path.join(cwd, 'keep.txt'), 'kept\n') },
+    ]);
+    const newFileD = 'diff --git a/d b/d\nnew file mode 100644\n--- /dev/null\n+++ b/d\n@@ -0,0 +1 @@\n+now a file\n';
+    const deleteXOnly = 'diff --git a/d/x.txt b/d/x.txt\ndeleted file mode 100644\n--- a/d/x.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\n';
+    fs.writeFileSync(path.join(ws.board.artifactsDir(besideIt.id), 'result.patch'), newFileD);
+    fs.writeFileSync(path.join(ws.board.artifactsDir(alone.id), 'result.patch'), deleteXOnly + newFileD);
+    // The user has removed d/y.txt: planned against the workspace alone, both would write d.
+    fs.rmSync(path.join(ws.root, 'd/y.txt'));
+    const together = await applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: [inside.id, besideIt.id] });
+    assert.equal(outcomeOf(together, inside.id).status, 'applied');
+    const [byItself] = await applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: [alone.id] });
+    for (const result of [together[1], byItself]) {
+      assert.ok('error' in result, `${result.taskId}: ${'outcome' in result ? result.outcome.message : ''}`);
+      assert.match(result.error.message, /does not apply to the snapshot it was made from/);
+    }
+    assert.equal(ws.read('d/x.txt'), 'x fixed\n');
+    assert.equal(fs.lstatSync(path.join(ws.root, 'd')).isDirectory(), true, 'd is still a folder');
+  });
+
   it('creates one record file per result: apply.json is a second name of its undo record, and undo still reads both', async () => {
     const { ws, ids } = await manyResults(3);
     const results = await applyTaskPatches({ ...placeOf(ws.board, ws.root), taskIds: ids });
