@@ -53,12 +53,15 @@ export interface SwarmRun {
   stderr: string;
 }
 
-/** `swarm` as a real process (the CLI source through tsx) in `cwd`; colour variables unset unless `env` sets them. */
-export function runSwarm(cwd: string, args: string[], env: Record<string, string> = {}): SwarmRun {
+/**
+ * `swarm` as a real process (the CLI source through tsx) in `cwd`; colour variables unset unless
+ * `env` sets them. `timeoutMs`: when it is killed (a test that checks it ends sets less).
+ */
+export function runSwarm(cwd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): SwarmRun {
   const base: NodeJS.ProcessEnv = { ...process.env };
   delete base.NO_COLOR;
   delete base.FORCE_COLOR;
-  const result = spawnSync(process.execPath, ['--import', TSX, CLI, ...args], { cwd, encoding: 'utf8', env: { ...base, ...env }, timeout: 120_000 });
+  const result = spawnSync(process.execPath, ['--import', TSX, CLI, ...args], { cwd, encoding: 'utf8', env: { ...base, ...env }, timeout: timeoutMs });
   // A command the timeout ended says so, instead of failing with an empty message and code null.
   const ended = result.error ? `\n[swarm ${args.join(' ')}: ${result.error.message}, signal ${result.signal}]` : '';
   return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr + ended };
