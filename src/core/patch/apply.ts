@@ -20,7 +20,7 @@ export function readWorkspaceFile(root: string, relPath: string): FileVersion {
   const stat = entryInWorkspace(root, relPath);
   if (!stat || stat.isDirectory()) return {};
   if (stat.isSymbolicLink()) return { mode: '120000', content: Buffer.from(fs.readlinkSync(full)) };
-  if (!stat.isFile()) throw new NotAFileError(relPath, stat);
+  if (!stat.isFile()) throw notAFile(relPath, stat);
   return { mode: stat.mode & 0o111 ? '100755' : '100644', content: readFileItself(full, relPath) };
 }
 
@@ -29,11 +29,9 @@ export function readWorkspaceFile(root: string, relPath: string): FileVersion {
  * for a writer, forever), a device or a socket. A result never replaces one, and nothing is read
  * from it: the apply (or undo) stops before it writes anything.
  */
-class NotAFileError extends ResultActionError {
-  constructor(relPath: string, stat: fs.Stats) {
-    const what = stat.isFIFO() ? 'a named pipe (FIFO)' : stat.isSocket() ? 'a socket' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : 'not a regular file';
-    super('refused', `${relPath} is ${what}, not a file, so it was not read and nothing was written. Move it out of the way and try again.`);
-  }
+function notAFile(relPath: string, stat: fs.Stats): ResultActionError {
+  const what = stat.isFIFO() ? 'a named pipe (FIFO)' : stat.isSocket() ? 'a socket' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : 'not a regular file';
+  return new ResultActionError('refused', `${relPath} is ${what}, not a file, so it was not read and nothing was written. Move it out of the way and try again.`);
 }
 
 /**
@@ -44,7 +42,7 @@ function readFileItself(full: string, relPath: string): Buffer {
   const fd = fs.openSync(full, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
   try {
     const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) throw new NotAFileError(relPath, stat);
+    if (!stat.isFile()) throw notAFile(relPath, stat);
     return fs.readFileSync(fd);
   } finally {
     fs.closeSync(fd);
