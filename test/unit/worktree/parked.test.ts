@@ -335,15 +335,21 @@ describe('parked slot trees', () => {
     await first.release();
     const [parked] = listParked(slotsDir(r.root));
     const parkedInode = fs.statSync(path.join(parked, 'tree', '.gitignore')).ino;
-    const runChild = (id: string): Promise<string> =>
-      new Promise((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', CHILD, r.root, 'adopt', id], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        child.stdout.on('data', (data: Buffer) => (out += data.toString()));
-        child.stderr.on('data', (data: Buffer) => (out += data.toString()));
-        child.on('close', () => resolve(out));
-      });
-    const outputs = await Promise.all([runChild('tracea'), runChild('traceb')]);
+    // Each child holds its slot until both prepared theirs (their stdin ends then): they overlap.
+    const runChild = (id: string): { prepared: Promise<void>; output: Promise<string>; finish(): void } => {
+      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, r.root, 'adopt', id], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let saidDone!: () => void;
+      const prepared = new Promise<void>((resolve) => (saidDone = resolve));
+      child.stdout.on('data', (data: Buffer) => ((out += data.toString()), out.includes('done') && saidDone()));
+      child.stderr.on('data', (data: Buffer) => (out += data.toString()));
+      const output = new Promise<string>((resolve) => child.on('close', () => (saidDone(), resolve(out))));
+      return { prepared, output, finish: () => child.stdin.end() };
+    };
+    const children = [runChild('tracea'), runChild('traceb')];
+    await Promise.all(children.map((child) => child.prepared));
+    for (const child of children) child.finish();
+    const outputs = await Promise.all(children.map((child) => child.output));
     assert.deepEqual(outputs.map((out) => out.trim()), ['done', 'done'], outputs.join('\n'));
     const slots = fs.readdirSync(slotsDir(r.root)).filter((name) => /^slot-1(-p\d+)?$/.test(name));
     assert.equal(slots.length, 2, `two slots: ${slots.join(', ')}`);
