@@ -21,7 +21,10 @@ export function readWorkspaceFile(root: string, relPath: string): FileVersion {
   if (!stat || stat.isDirectory()) return {};
   if (stat.isSymbolicLink()) return { mode: '120000', content: Buffer.from(fs.readlinkSync(full)) };
   if (!stat.isFile()) throw notAFile(relPath, stat);
-  return { mode: stat.mode & 0o111 ? '100755' : '100644', content: readFileItself(full, relPath) };
+  // Read as it is when opened (a pipe or link put there since the look above is not read).
+  const content = readRegularFile(full);
+  if (content === undefined) throw notAFile(relPath, fs.lstatSync(full));
+  return { mode: stat.mode & 0o111 ? '100755' : '100644', content };
 }
 
 /**
@@ -34,20 +37,6 @@ function notAFile(relPath: string, stat: fs.Stats): ResultActionError {
   return new ResultActionError('refused', `${relPath} is ${what}, not a file, so it was not read and nothing was written. Move it out of the way and try again.`);
 }
 
-/**
- * The bytes of the file at `full` as it is when opened: never through a link, and without waiting
- * on a named pipe put there since it was looked at (O_NONBLOCK; checked with fstat, then read).
- */
-function readFileItself(full: string, relPath: string): Buffer {
-  const fd = fs.openSync(full, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
-  try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) throw notAFile(relPath, stat);
-    return fs.readFileSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /**
  * The entry at `relPath` in the workspace, undefined when there is none. Also undefined when a link

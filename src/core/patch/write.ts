@@ -134,12 +134,17 @@ export function makeRealFolders(root: string, dir: string): void {
   }
 }
 
-/** A regular file's bytes, refusing links (a record or saved copy must not lead elsewhere). */
+/**
+ * A regular file's bytes, refusing links (a record or saved copy must not lead elsewhere) and
+ * anything else put there since it was looked at: O_NONBLOCK and fstat, so a named pipe swapped in
+ * is not waited on (reading one waits for a writer forever).
+ */
 export function readRegularFile(file: string): Buffer | undefined {
   const stat = fs.lstatSync(file, { throwIfNoEntry: false });
   if (!stat?.isFile()) return undefined;
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | NO_FOLLOW);
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | NO_FOLLOW | (fs.constants.O_NONBLOCK ?? 0));
   try {
+    if (!fs.fstatSync(fd).isFile()) return undefined;
     return fs.readFileSync(fd);
   } finally {
     fs.closeSync(fd);
